@@ -1,0 +1,76 @@
+// ESLint flat config. The workflow rules are the point: code under src/workflows/ runs inside
+// Temporal's deterministic sandbox, so Node built-ins, I/O libraries and activity
+// implementations must never be imported there (only their types).
+import { builtinModules } from 'node:module';
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import importX from 'eslint-plugin-import-x';
+import prettier from 'eslint-config-prettier';
+
+const nodeBuiltins = builtinModules.filter((m) => !m.startsWith('_'));
+const bannedInWorkflows = [
+  ...nodeBuiltins.flatMap((m) => [m, `node:${m}`]),
+  'express',
+  'pino',
+  'undici',
+  '@temporalio/client',
+  '@temporalio/worker',
+  '@temporalio/activity',
+  '@temporalio/testing',
+];
+
+export default tseslint.config(
+  {
+    ignores: ['node_modules/**', 'dist/**', '.data/**', '.cache/**', 'bench/results/**', 'coverage/**'],
+  },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts'],
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    plugins: { 'import-x': importX },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: { arguments: false } }],
+      '@typescript-eslint/await-thenable': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
+      'import-x/no-cycle': 'error',
+      eqeqeq: ['error', 'smart'],
+    },
+  },
+  {
+    files: ['src/workflows/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: bannedInWorkflows.map((name) => ({
+            name,
+            message: 'Workflow code runs in the deterministic sandbox: no Node built-ins or I/O libraries.',
+          })),
+          patterns: [
+            {
+              group: ['**/activities', '**/activities/**', '**/qfpay/client*', '**/api/**', '**/sandbox/**'],
+              allowTypeImports: true,
+              message: 'Workflows import activities (and other I/O modules) as types only.',
+            },
+          ],
+        },
+      ],
+      'no-restricted-globals': [
+        'error',
+        { name: 'process', message: 'No process access in workflow code.' },
+        { name: 'fetch', message: 'No I/O in workflow code: call an activity.' },
+        { name: 'require', message: 'Use static imports in workflow code.' },
+      ],
+    },
+  },
+  {
+    files: ['**/*.mjs', '**/*.cjs', '**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+  },
+  prettier,
+);

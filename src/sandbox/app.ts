@@ -1,0 +1,109 @@
+/**
+ * The emulator's Express app: QFPay's endpoints (with API fault injection), the `/_sandbox`
+ * control API, and `/healthz`. Built here and started in `server.ts`, so tests can use the
+ * app without a port.
+ */
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import { controlRouter } from './control-api';
+import { handleQfpayRequest, isQfpayPath, QFPAY_PATHS, type QfpayCallOptions } from './qfpay-api';
+import type { Sandbox } from './sandbox';
+
+/**
+ * Waits `ms` real milliseconds, or less if the connection closes first (the client gave up,
+ * or the server is shutting down).
+ */
+function hold(ms: number, res: Response): Promise<void> {
+  return new Promise((resolve) => {
+    if (res.destroyed) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      res.off('close', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    timer.unref();
+    res.on('close', done);
+  });
+}
+
+function canAnswer(res: Response): boolean {
+  return !res.destroyed && !res.writableEnded;
+}
+
+/** Builds the emulator's Express app. */
+export function buildSandboxApp(sandbox: Sandbox): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok', now: new Date(sandbox.clock.now()).toISOString() });
+  });
+
+  app.use('/_sandbox', controlRouter(sandbox));
+
+  // The raw body is kept: the signature covers exactly the parameters received.
+  app.post([...QFPAY_PATHS], express.text({ type: () => true, limit: '1mb' }), async (req, res) => {
+    const path = req.path;
+    if (!isQfpayPath(path)) {
+      res.status(404).json({ error: { type: 'not_found', message: `no endpoint ${path}` } });
+      return;
+    }
+    const fault = sandbox.faults.apiFault(path);
+    if (fault?.kind === 'rate_limit') {
+      res.status(429).set('Retry-After', '1').type('text/plain').send('Too Many Requests');
+      return;
+    }
+    if (fault?.kind === 'server_error') {
+      res.status(fault.status).type('text/plain').send('Sandbox fault injection: server error');
+      return;
+    }
+    if (fault?.kind === 'slow') await hold(fault.delayMs, res);
+    if (fault?.kind === 'timeout' && !fault.processes) {
+      await hold(fault.holdMs, res);
+      if (canAnswer(res)) res.status(504).type('text/plain').send('Gateway Timeout');
+      return;
+    }
+    if (!canAnswer(res)) return;
+
+    sandbox.runtime.catchUp();
+    const options: QfpayCallOptions = {};
+    if (path === '/subscription/v1/charge' && sandbox.faults.pendingCharge(path)) {
+      options.deferChargeMs = sandbox.faults.config.pendingChargeDelayMs;
+    }
+    const envelope = handleQfpayRequest(
+      sandbox,
+      {
+        path,
+        body: typeof req.body === 'string' ? req.body : '',
+        headers: {
+          appCode: req.get('X-QF-APPCODE'),
+          sign: req.get('X-QF-SIGN'),
+          signType: req.get('X-QF-SIGNTYPE'),
+        },
+      },
+      options,
+    );
+    sandbox.runtime.requestRun();
+    sandbox.logger.debug({ path, respcd: envelope.respcd, fault: fault?.kind }, 'qfpay call');
+
+    if (fault?.kind === 'timeout') await hold(fault.holdMs, res);
+    if (canAnswer(res)) res.json(envelope);
+  });
+
+  app.use((req, res) => {
+    res.status(404).json({ error: { type: 'not_found', message: `no route ${req.method} ${req.path}` } });
+  });
+
+  app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const status = (error as { status?: unknown } | null)?.status;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      res.status(status).json({ error: { type: 'invalid_request', message: (error as Error).message } });
+      return;
+    }
+    sandbox.logger.error({ err: error }, 'sandbox request failed');
+    res.status(500).json({ error: { type: 'internal_error', message: 'internal sandbox error' } });
+  });
+
+  return app;
+}

@@ -1,0 +1,92 @@
+/**
+ * Starts the emulator: the Express app on a port, the real-time ticker, and the state file.
+ * Tests and the engine's test-suite start it in-process on port 0.
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Express } from 'express';
+import { buildSandboxApp } from './app';
+import type { SandboxClock } from './clock';
+import type { FaultConfig, FaultConfigUpdate } from './faults';
+import type { AdvanceResult, AdvanceTarget } from './runtime';
+import { Sandbox, type SandboxConfig } from './sandbox';
+
+/** Options of {@link startSandbox}: the emulator's configuration plus where to listen. */
+export interface SandboxOptions extends SandboxConfig {
+  /** @default 0 (any free port) */
+  port?: number;
+  /** @default '127.0.0.1' */
+  host?: string;
+  /** Real ms between two runs of the ticker that processes due events as time passes. @default 250 */
+  tickIntervalMs?: number;
+}
+
+/** A running emulator. */
+export interface SandboxHandle {
+  /** Base URL, e.g. `http://127.0.0.1:4010`: the engine's QFPay base URL. */
+  url: string;
+  port: number;
+  clock: SandboxClock;
+  /** The wired emulator (state, engine, notifier, faults) for in-process inspection. */
+  sandbox: Sandbox;
+  app: Express;
+  /** Moves the emulator clock forward, processing everything due on the way (like `POST /_sandbox/clock/advance`). */
+  advance(target: AdvanceTarget): Promise<AdvanceResult>;
+  /** Delivers every notification and processes every event due by now; resolves when done. */
+  settle(): Promise<AdvanceResult>;
+  /** Changes the fault configuration (like `POST /_sandbox/faults`). */
+  setFaults(change: FaultConfigUpdate): FaultConfig;
+  /** Changes the notify URL; `undefined` turns notifications off. */
+  setNotifyUrl(url: string | undefined): void;
+  /** Clears all state and faults (like `POST /_sandbox/reset`). */
+  reset(clock?: { nowMs?: number; frozen?: boolean }): void;
+  /** Stops the ticker, ends open connections (held responses included), writes the state file, closes the port. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts an emulator.
+ * @throws StateFileError when `stateFile` exists but cannot be read
+ */
+export async function startSandbox(options: SandboxOptions = {}): Promise<SandboxHandle> {
+  const sandbox = new Sandbox(options);
+  const app = buildSandboxApp(sandbox);
+  const server = await listen(app, options.port ?? 0, options.host ?? '127.0.0.1');
+  const port = (server.address() as AddressInfo).port;
+  const host = options.host === undefined || options.host === '0.0.0.0' ? '127.0.0.1' : options.host;
+  sandbox.runtime.startTicker(options.tickIntervalMs ?? 250);
+  // Process anything that fell due while the emulator was stopped.
+  sandbox.runtime.requestRun();
+  sandbox.logger.info({ port, notifyUrl: sandbox.notifier.url ?? null }, 'QFPay sandbox listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    port,
+    clock: sandbox.clock,
+    sandbox,
+    app,
+    advance: (target) => sandbox.runtime.advance(target),
+    settle: () => sandbox.runtime.advance({ ms: 0 }),
+    setFaults: (change) => sandbox.faults.update(change),
+    setNotifyUrl: (url) => sandbox.notifier.setNotifyUrl(url),
+    reset: (clock) => sandbox.reset(clock),
+    close: () => {
+      closing ??= (async () => {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeAllConnections();
+        await sandbox.close();
+        await closed;
+      })();
+      return closing;
+    },
+  };
+}
+
+function listen(app: Express, port: number, host: string): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(port, host);
+    server.once('listening', () => resolve(server));
+    server.once('error', reject);
+  });
+}

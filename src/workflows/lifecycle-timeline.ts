@@ -1,0 +1,377 @@
+/**
+ * The timeline: facts kept in QFPay's time order and folded from a base into the subscription's
+ * state. Re-folding on every fact (instead of updating the state in arrival order) is what makes
+ * the outcome depend only on the set of facts seen, not on the order QFPay delivered them in.
+ */
+import {
+  STATE_RANK,
+  canReach,
+  canTransition,
+  isTerminal,
+  type LifecycleState,
+  type SubscriptionState,
+} from './lifecycle-table';
+import type {
+  Fact,
+  FactSource,
+  OrderRecord,
+  TimelineEntry,
+  TimelineKey,
+  TimelineState,
+} from './lifecycle-types';
+
+/** The fold's starting point for a subscription nothing is known about. */
+export function initialTimelineState(): TimelineState {
+  return {
+    state: 'UNKNOWN',
+    stateAt: null,
+    stateKey: null,
+    stateCause: null,
+    stateInferred: false,
+    productIds: [],
+    totalBillingCycles: null,
+    nextBillingTime: null,
+    lastBillingTime: null,
+    lastSync: null,
+  };
+}
+
+/** The position of an entry in QFPay's time; see {@link TimelineKey} for the order within a second. */
+export function timelineKey(entry: TimelineEntry): TimelineKey {
+  switch (entry.kind) {
+    case 'payment':
+      return [entry.at, 0, 0, entry.key];
+    case 'created':
+    case 'token_changed':
+    case 'total_cycles_changed':
+      return [entry.at, 1, 0, entry.key];
+    case 'state':
+      return [entry.at, isTerminal(entry.state) ? 4 : 2, STATE_RANK[entry.state], entry.key];
+    case 'sync':
+      return [entry.at, 3, 0, entry.key];
+  }
+}
+
+/** Total order on timeline keys (string comparison by code unit, never locale-dependent). */
+export function compareTimelineKeys(a: TimelineKey, b: TimelineKey): number {
+  return a[0] - b[0] || a[1] - b[1] || a[2] - b[2] || (a[3] < b[3] ? -1 : a[3] > b[3] ? 1 : 0);
+}
+
+/** Inserts `entry` at its place in time; returns a new array. */
+export function insertEntry(entries: readonly TimelineEntry[], entry: TimelineEntry): TimelineEntry[] {
+  const key = timelineKey(entry);
+  let index = entries.length;
+  while (index > 0) {
+    const before = entries[index - 1];
+    if (before === undefined || compareTimelineKeys(timelineKey(before), key) <= 0) break;
+    index -= 1;
+  }
+  return [...entries.slice(0, index), entry, ...entries.slice(index)];
+}
+
+/** The compact timeline form of a (validated) fact. */
+export function entryFromFact(fact: Fact, key: string): TimelineEntry {
+  switch (fact.kind) {
+    case 'state':
+      return { kind: 'state', key, at: fact.at, state: fact.state, source: fact.source };
+    case 'payment':
+      return {
+        kind: 'payment',
+        key,
+        at: fact.at,
+        orderId: fact.orderId,
+        sequenceNo: fact.sequenceNo,
+        succeeded: fact.succeeded,
+        respcd: fact.respcd,
+        manual: fact.triggerBy === 'manual',
+      };
+    case 'sync': {
+      const r = fact.remote;
+      return {
+        kind: 'sync',
+        key,
+        at: fact.at,
+        state: r.state,
+        totalBillingCycles: r.totalBillingCycles ?? null,
+        completedCycles: r.completedCycles,
+        nextBillingTime: r.nextBillingTime ?? null,
+        lastBillingTime: r.lastBillingTime ?? null,
+        ...(r.customerId !== undefined ? { customerId: r.customerId } : {}),
+        ...(r.tokenId !== undefined ? { tokenId: r.tokenId } : {}),
+        ...(r.productIds !== undefined ? { productIds: [...r.productIds] } : {}),
+      };
+    }
+    case 'created':
+      return {
+        kind: 'created',
+        key,
+        at: fact.at,
+        customerId: fact.customerId,
+        tokenId: fact.tokenId,
+        productIds: [...fact.productIds],
+        totalBillingCycles: fact.totalBillingCycles ?? null,
+        ...(fact.state !== undefined ? { state: fact.state } : {}),
+        ...(fact.startTime !== undefined ? { startTime: fact.startTime } : {}),
+      };
+    case 'token_changed':
+      return { kind: 'token_changed', key, at: fact.at, tokenId: fact.tokenId };
+    case 'total_cycles_changed':
+      return { kind: 'total_cycles_changed', key, at: fact.at, totalBillingCycles: fact.totalBillingCycles };
+  }
+}
+
+const SOURCE_LABEL: Record<FactSource, string> = {
+  notification: 'notification',
+  query: 'query',
+  api: 'api',
+  engine: 'engine',
+};
+
+/** A readable name for an entry, e.g. `payment sub_ord_…_0003 failed (1205)`. */
+export function describeEntry(entry: TimelineEntry): string {
+  switch (entry.kind) {
+    case 'state':
+      return `${SOURCE_LABEL[entry.source]}: state ${entry.state}`;
+    case 'payment': {
+      const what = entry.manual ? 'manual charge' : 'payment';
+      return entry.succeeded
+        ? `${what} ${entry.orderId} paid`
+        : `${what} ${entry.orderId} failed (${entry.respcd})`;
+    }
+    case 'sync':
+      return `query: state ${entry.state}`;
+    case 'created':
+      return 'created';
+    case 'token_changed':
+      return `token changed to ${entry.tokenId}`;
+    case 'total_cycles_changed':
+      return `total billing cycles changed to ${entry.totalBillingCycles ?? 'unbounded'}`;
+  }
+}
+
+/** `2024-04-24T07:19:37Z` for a QFPay time (inputs are validated to be in Date's range). */
+export function isoTime(at: number): string {
+  return new Date(at).toISOString().replace('.000Z', 'Z');
+}
+
+/** Something the fold found wrong with one entry. */
+export interface FoldNote {
+  key: string;
+  at: number;
+  reason: string;
+  /** False for notes that are only informational (a query answer QFPay is trusted on). */
+  contradiction: boolean;
+}
+
+/** The order data the fold reads (set-derived, so the fold stays order-independent). */
+export interface FoldOrders {
+  orders: readonly OrderRecord[];
+  paidOrders: number;
+}
+
+interface Claim {
+  to: SubscriptionState;
+  cause: string;
+  /** An explicit report from QFPay (applied even off the table) rather than an inference. */
+  explicit: boolean;
+}
+
+/**
+ * Folds `entries` (sorted) over `start`.
+ *
+ * Rules, in QFPay's time order:
+ * - a query answer sets the state outright (it is QFPay's own view and may leave a terminal
+ *   state); one that no path of the table reaches is noted but not a contradiction;
+ * - any other fact claims a state (a `state` fact explicitly, a payment by inference, a
+ *   `created` fact only as the very first state); a terminal state absorbs every later claim of
+ *   another state (a contradiction), except that QFPay's explicit report of a terminal state
+ *   replaces a terminal state we only inferred; a claim off the table is a contradiction, still
+ *   applied when QFPay stated it explicitly, kept out when it was only our inference.
+ */
+export function foldTimeline(
+  start: TimelineState,
+  entries: readonly TimelineEntry[],
+  orderData: FoldOrders,
+): { state: TimelineState; notes: FoldNote[] } {
+  const s: TimelineState = { ...start };
+  const notes: FoldNote[] = [];
+  const records = new Map(orderData.orders.map((o) => [o.orderId, o] as const));
+  const paidSeen = new Set<string>();
+
+  const claim = (entry: TimelineEntry, c: Claim): void => {
+    const from: LifecycleState = s.state;
+    const accept = (): void => {
+      // An inference that the state did not change (a recurring payment, a failed retry) is no
+      // news: stateAt stays with the fact that set the state or QFPay's latest report of it.
+      if (!c.explicit && c.to === from) return;
+      s.state = c.to;
+      s.stateAt = entry.at;
+      s.stateKey = timelineKey(entry);
+      s.stateCause = c.cause;
+      s.stateInferred = !c.explicit;
+    };
+    const note = (reason: string): void => {
+      notes.push({
+        key: entry.key,
+        at: entry.at,
+        reason: `${c.cause} at ${isoTime(entry.at)}: ${reason}`,
+        contradiction: true,
+      });
+    };
+    if (isTerminal(from)) {
+      if (c.to === from) {
+        accept();
+      } else if (s.stateInferred && c.explicit && isTerminal(c.to)) {
+        // Our inference (paid cycles reached the total, a charge after the next billing time) may
+        // lack a fact QFPay had; its own report of how the subscription ended wins.
+        note(`QFPay reports ${c.to} after ${from}, which was only inferred from a payment; applied`);
+        accept();
+      } else {
+        note(`${c.to} after terminal ${from}; terminal states are absorbing, state kept`);
+      }
+      return;
+    }
+    if (canTransition(from, c.to)) {
+      accept();
+    } else if (c.explicit) {
+      note(`${from} → ${c.to} is not in the lifecycle table; applied because QFPay reports it`);
+      accept();
+    } else {
+      note(`implies ${from} → ${c.to}, which the lifecycle table does not allow; state kept`);
+    }
+  };
+
+  for (const entry of entries) {
+    switch (entry.kind) {
+      case 'sync': {
+        if (s.state !== 'UNKNOWN' && !canReach(s.state, entry.state)) {
+          notes.push({
+            key: entry.key,
+            at: entry.at,
+            reason: `query at ${isoTime(entry.at)} reports ${entry.state} after ${s.state}: no path in the lifecycle table; applied because the query is authoritative`,
+            contradiction: false,
+          });
+        }
+        s.state = entry.state;
+        s.stateAt = entry.at;
+        s.stateKey = timelineKey(entry);
+        s.stateCause = describeEntry(entry);
+        s.stateInferred = false;
+        s.totalBillingCycles = entry.totalBillingCycles;
+        s.nextBillingTime = entry.nextBillingTime;
+        s.lastBillingTime = entry.lastBillingTime;
+        s.lastSync = { at: entry.at, completedCycles: entry.completedCycles };
+        if (entry.customerId !== undefined) s.customerId = entry.customerId;
+        if (entry.tokenId !== undefined) s.tokenId = entry.tokenId;
+        if (entry.productIds !== undefined) s.productIds = entry.productIds;
+        break;
+      }
+      case 'created': {
+        s.customerId = entry.customerId;
+        s.tokenId = entry.tokenId;
+        s.productIds = entry.productIds;
+        s.totalBillingCycles = entry.totalBillingCycles;
+        // A start time in the future is a trial: its end is the first billing time.
+        const trialEnd = entry.startTime !== undefined && entry.startTime > entry.at ? entry.startTime : null;
+        if (trialEnd !== null) s.nextBillingTime = trialEnd;
+        // The create response is the first state; anything QFPay already said is as new or newer.
+        if (s.state === 'UNKNOWN') {
+          const to = entry.state ?? (trialEnd !== null ? 'TRIAL' : 'INCOMPLETE');
+          claim(entry, { to, cause: `created: state ${to}`, explicit: true });
+        }
+        break;
+      }
+      case 'token_changed':
+        s.tokenId = entry.tokenId;
+        break;
+      case 'total_cycles_changed':
+        s.totalBillingCycles = entry.totalBillingCycles;
+        break;
+      case 'state':
+        claim(entry, { to: entry.state, cause: describeEntry(entry), explicit: true });
+        break;
+      case 'payment': {
+        const implied = impliedByPayment(entry, s, records, orderData, paidSeen);
+        if (implied) claim(entry, { ...implied, explicit: false });
+        break;
+      }
+    }
+  }
+  return { state: s, notes };
+}
+
+type PaymentEntry = Extract<TimelineEntry, { kind: 'payment' }>;
+
+/**
+ * The state a payment implies, as QFPay would move: a paid order → ACTIVE, COMPLETED when the
+ * paid cycles reach the total, CANCELLED for a manual charge at/after the next billing time; a
+ * failed first order → INCOMPLETE; a failed recurring order → PAST_DUE (UNPAID and INCOMPLETE
+ * stay); a failed manual charge keeps the state. Reports about an order already paid earlier
+ * imply nothing (PAID dominates; only its first payment moves the state).
+ */
+function impliedByPayment(
+  entry: PaymentEntry,
+  s: TimelineState,
+  records: ReadonlyMap<string, OrderRecord>,
+  orderData: FoldOrders,
+  paidSeen: Set<string>,
+): Omit<Claim, 'explicit'> | null {
+  const record = records.get(entry.orderId);
+  const described = describeEntry(entry);
+  if (!entry.succeeded) {
+    if (record?.paidAt !== undefined && record.paidAt <= entry.at) return null;
+    if (entry.manual) return null;
+    if (entry.sequenceNo === 1) return { to: 'INCOMPLETE', cause: described };
+    if (s.state === 'UNPAID' || s.state === 'INCOMPLETE') return { to: s.state, cause: described };
+    return { to: 'PAST_DUE', cause: described };
+  }
+  if (paidSeen.has(entry.orderId) || (record?.paidAt !== undefined && record.paidAt < entry.at)) return null;
+  paidSeen.add(entry.orderId);
+  const manual = entry.manual || (record?.status === 'PAID' && record.triggerBy === 'manual');
+  if (manual && manualChargeCancelsPlan(entry, record, s, orderData.orders)) {
+    return {
+      to: 'CANCELLED',
+      cause: `manual charge ${entry.orderId} paid at/after the next billing time: plan cancelled`,
+    };
+  }
+  const total = s.totalBillingCycles;
+  if (total !== null && paidCyclesThrough(entry.at, s, orderData) >= total) {
+    return { to: 'COMPLETED', cause: `${described}: last billing cycle (${total})` };
+  }
+  return { to: 'ACTIVE', cause: described };
+}
+
+/**
+ * Seed 001: a manual charge paid after the next billing time cancels the plan. The next billing
+ * time counts only when it lies after the charged order was billed (one reported earlier is that
+ * order's own billing time); a later order QFPay billed before the charge shows the same thing.
+ */
+function manualChargeCancelsPlan(
+  entry: PaymentEntry,
+  record: OrderRecord | undefined,
+  s: TimelineState,
+  orders: readonly OrderRecord[],
+): boolean {
+  const next = s.nextBillingTime;
+  if (next !== null && entry.at >= next && (record?.billedAt === undefined || next > record.billedAt))
+    return true;
+  return orders.some(
+    (o) => o.sequenceNo > entry.sequenceNo && o.billedAt !== undefined && o.billedAt <= entry.at,
+  );
+}
+
+/**
+ * Cycles paid by time `at`: orders paid by then, or the latest query's count (folded so far)
+ * plus the orders paid since that query, whichever is larger.
+ */
+function paidCyclesThrough(at: number, s: TimelineState, orderData: FoldOrders): number {
+  let paidLater = 0;
+  let paidSinceSync = 0;
+  for (const o of orderData.orders) {
+    if (o.paidAt === undefined) continue;
+    if (o.paidAt > at) paidLater += 1;
+    else if (s.lastSync !== null && o.paidAt > s.lastSync.at) paidSinceSync += 1;
+  }
+  const byOrders = orderData.paidOrders - paidLater;
+  return s.lastSync === null ? byOrders : Math.max(byOrders, s.lastSync.completedCycles + paidSinceSync);
+}

@@ -45,7 +45,7 @@ provision_test_server() {
   fi
   log "resolving io.temporal:temporal-test-server:$TEST_SERVER_VERSION from Maven Central..."
   rm -rf "$TS_DIR.tmp" && mkdir -p "$TS_DIR.tmp/lib"
-  mvn -q -B -f "$HERE/provision/test-server-pom.xml" \
+  mvn -q -B -Dstyle.color=never -f "$HERE/provision/test-server-pom.xml" \
     -Dtemporal.test.server.version="$TEST_SERVER_VERSION" \
     dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$TS_DIR.tmp/lib"
   cat >"$TS_DIR.tmp/temporal-test-server" <<'WRAPPER'
@@ -60,7 +60,14 @@ WRAPPER
   log "Temporal test server $TEST_SERVER_VERSION: installed at $TS_DIR/temporal-test-server"
 }
 
-provision_cli
-provision_test_server
+# --if-possible: used before `npm test` / `npm start`; a machine without Go or Java falls back
+# to the SDK's own download instead of failing here.
+if [ "${1:-}" = "--if-possible" ]; then
+  provision_cli || log "continuing without a local Temporal CLI (the SDK will try to download one)"
+  provision_test_server || log "continuing without a local test server (the SDK will try to download one)"
+else
+  provision_cli
+  provision_test_server
+fi
 echo "TEMPORAL_CLI_PATH=$CLI_DIR/temporal"
 echo "TEMPORAL_TEST_SERVER_PATH=$TS_DIR/temporal-test-server"

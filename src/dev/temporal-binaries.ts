@@ -13,7 +13,8 @@ export const TEMPORAL_TEST_SERVER_VERSION = '1.38.0';
 
 function cacheDir(): string {
   return (
-    process.env.QFPAY_ENGINE_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'qfpay-engine')
+    process.env.QFPAY_ENGINE_CACHE ??
+    join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'qfpay-engine')
   );
 }
 
@@ -45,7 +46,11 @@ function find(envVar: string, cached: string, pathName: string): string | undefi
 
 /** Path of the Temporal CLI, or undefined when only the SDK download is left. */
 export function findTemporalCli(): string | undefined {
-  return find('TEMPORAL_CLI_PATH', join(cacheDir(), `temporal-cli-${TEMPORAL_CLI_VERSION}`, 'temporal'), 'temporal');
+  return find(
+    'TEMPORAL_CLI_PATH',
+    join(cacheDir(), `temporal-cli-${TEMPORAL_CLI_VERSION}`, 'temporal'),
+    'temporal',
+  );
 }
 
 /** Path of the time-skipping test server, or undefined when only the SDK download is left. */

@@ -1,0 +1,72 @@
+/**
+ * Connection options for the Temporal client and worker from configuration alone: a local
+ * dev server, a self-hosted cluster with mTLS, or Temporal Cloud with an API key.
+ */
+import { readFileSync } from 'node:fs';
+import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
+import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
+import type { Config } from '../config';
+
+type TemporalConfig = Pick<
+  Config,
+  | 'TEMPORAL_ADDRESS'
+  | 'TEMPORAL_NAMESPACE'
+  | 'TEMPORAL_API_KEY'
+  | 'TEMPORAL_TLS'
+  | 'TEMPORAL_TLS_CERT_PATH'
+  | 'TEMPORAL_TLS_KEY_PATH'
+  | 'TEMPORAL_TLS_CA_PATH'
+  | 'TEMPORAL_TLS_SERVER_NAME'
+>;
+
+function tlsOptions(config: TemporalConfig): ConnectionOptions['tls'] {
+  const mtls = config.TEMPORAL_TLS_CERT_PATH && config.TEMPORAL_TLS_KEY_PATH;
+  if (!mtls && !config.TEMPORAL_API_KEY && !config.TEMPORAL_TLS && !config.TEMPORAL_TLS_CA_PATH)
+    return undefined;
+  return {
+    serverNameOverride: config.TEMPORAL_TLS_SERVER_NAME,
+    serverRootCACertificate: config.TEMPORAL_TLS_CA_PATH
+      ? readFileSync(config.TEMPORAL_TLS_CA_PATH)
+      : undefined,
+    clientCertPair: mtls
+      ? {
+          crt: readFileSync(config.TEMPORAL_TLS_CERT_PATH!),
+          key: readFileSync(config.TEMPORAL_TLS_KEY_PATH!),
+        }
+      : undefined,
+  };
+}
+
+/** Options for `Connection.connect` (client side). */
+export function clientConnectionOptions(config: TemporalConfig): ConnectionOptions {
+  return {
+    address: config.TEMPORAL_ADDRESS,
+    tls: tlsOptions(config),
+    apiKey: config.TEMPORAL_API_KEY,
+    metadata: config.TEMPORAL_API_KEY ? { 'temporal-namespace': config.TEMPORAL_NAMESPACE } : undefined,
+  };
+}
+
+/** Options for `NativeConnection.connect` (worker side). */
+export function workerConnectionOptions(config: TemporalConfig): NativeConnectionOptions {
+  return {
+    address: config.TEMPORAL_ADDRESS,
+    tls: tlsOptions(config) as NativeConnectionOptions['tls'],
+    apiKey: config.TEMPORAL_API_KEY,
+    metadata: config.TEMPORAL_API_KEY ? { 'temporal-namespace': config.TEMPORAL_NAMESPACE } : undefined,
+  };
+}
+
+/** Connects a client, failing within `timeoutMs` when the server is unreachable. */
+export async function connectClient(config: TemporalConfig, timeoutMs = 10_000): Promise<Client> {
+  const connection = await Connection.connect({
+    ...clientConnectionOptions(config),
+    connectTimeout: timeoutMs,
+  });
+  return new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+}
+
+/** Connects the worker's native connection. */
+export async function connectWorker(config: TemporalConfig): Promise<NativeConnection> {
+  return NativeConnection.connect(workerConnectionOptions(config));
+}

@@ -1,0 +1,113 @@
+/**
+ * The worker process: connects to the configured Temporal, runs the subscription workflows and
+ * the activities that talk to QFPay and to the merchant, and shuts down gracefully on
+ * SIGINT/SIGTERM (in-flight activities get `shutdownGraceTime` to finish).
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  Runtime,
+  Worker,
+  makeTelemetryFilterString,
+  type LogLevel,
+  type LogMetadata,
+} from '@temporalio/worker';
+import { createActivities } from './src/activities';
+import { loadConfigOrExit, type Config } from './src/config';
+import { createLogger, type Logger } from './src/logger';
+import { connectClient, connectWorker } from './src/temporal/connection';
+
+function installRuntime(logger: Logger, config: Config): void {
+  Runtime.install({
+    logger: {
+      log: (level: LogLevel, message: string, meta?: LogMetadata) => {
+        const pinoLevel =
+          level === 'TRACE'
+            ? 'trace'
+            : level === 'DEBUG'
+              ? 'debug'
+              : level === 'WARN'
+                ? 'warn'
+                : level === 'ERROR'
+                  ? 'error'
+                  : 'info';
+        logger[pinoLevel](meta ?? {}, message);
+      },
+      trace: (message, meta) => logger.trace(meta ?? {}, message),
+      debug: (message, meta) => logger.debug(meta ?? {}, message),
+      info: (message, meta) => logger.info(meta ?? {}, message),
+      warn: (message, meta) => logger.warn(meta ?? {}, message),
+      error: (message, meta) => logger.error(meta ?? {}, message),
+    },
+    telemetryOptions: {
+      logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} },
+      ...(config.WORKER_METRICS_PORT
+        ? { metrics: { prometheus: { bindAddress: `0.0.0.0:${config.WORKER_METRICS_PORT}` } } }
+        : {}),
+    },
+  });
+}
+
+/** Workflow code: a prebuilt bundle when one is given (faster start), else the sources. */
+function workflowSource(config: Config) {
+  if (config.WORKFLOW_BUNDLE_PATH) {
+    if (!existsSync(config.WORKFLOW_BUNDLE_PATH)) {
+      throw new Error(`WORKFLOW_BUNDLE_PATH=${config.WORKFLOW_BUNDLE_PATH} does not exist`);
+    }
+    return { workflowBundle: { codePath: config.WORKFLOW_BUNDLE_PATH } };
+  }
+  return { workflowsPath: require.resolve(join(__dirname, 'src', 'workflows')) };
+}
+
+export async function main(): Promise<void> {
+  const config = loadConfigOrExit();
+  const logger = createLogger('worker', config.LOG_LEVEL);
+  installRuntime(logger, config);
+
+  let connection;
+  let client;
+  try {
+    connection = await connectWorker(config);
+    client = await connectClient(config);
+  } catch (err) {
+    logger.fatal(
+      {
+        address: config.TEMPORAL_ADDRESS,
+        namespace: config.TEMPORAL_NAMESPACE,
+        reason: (err as Error).message,
+      },
+      'cannot connect to Temporal: check TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE (and TLS / API key for a remote cluster)',
+    );
+    process.exit(1);
+  }
+
+  const worker = await Worker.create({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    ...workflowSource(config),
+    activities: createActivities({ config, client, logger }),
+    shutdownGraceTime: '10s',
+    maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
+  });
+  logger.info(
+    {
+      address: config.TEMPORAL_ADDRESS,
+      namespace: config.TEMPORAL_NAMESPACE,
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+    },
+    'worker started',
+  );
+  // The SDK's Runtime turns SIGINT/SIGTERM into worker.shutdown(): run() resolves once drained.
+  await worker.run();
+  await client.connection.close();
+  await connection.close();
+  logger.info('worker stopped');
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`worker failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,46 @@
+/** Every activity the worker registers, built from configuration and injected dependencies. */
+import type { Client } from '@temporalio/client';
+import type { Config } from '../config';
+import type { Logger } from '../logger';
+import { QfpayClient } from '../qfpay';
+import { createEngineActivities } from './engine';
+import { createMerchantEventActivities } from './merchant-events';
+import { createQfpayActivities } from './qfpay';
+
+export interface ActivityDeps {
+  config: Config;
+  client: Client;
+  logger: Logger;
+  /** Overrides for tests. */
+  qfpayClient?: QfpayClient;
+}
+
+export function createQfpayClient(config: Config, logger?: Logger): QfpayClient {
+  return new QfpayClient({
+    baseUrl: config.QFPAY_BASE_URL,
+    appCode: config.QFPAY_APP_CODE,
+    appKey: config.QFPAY_APP_KEY,
+    signType: config.QFPAY_SIGN_TYPE,
+    timeoutMs: config.QFPAY_TIMEOUT_MS,
+    timeOffset: config.QFPAY_TIME_OFFSET,
+    onRequest: (event) => {
+      if (event.outcome !== 'success') logger?.warn({ qfpay: event }, 'QFPay call failed');
+      else logger?.debug({ qfpay: event }, 'QFPay call');
+    },
+  });
+}
+
+export function createActivities({ config, client, logger, qfpayClient }: ActivityDeps) {
+  const merchantEvents = createMerchantEventActivities({
+    url: config.MERCHANT_EVENTS_URL || undefined,
+    secret: config.MERCHANT_EVENTS_SECRET,
+  });
+  return {
+    ...createQfpayActivities({
+      client: qfpayClient ?? createQfpayClient(config, logger),
+      timeOffset: config.QFPAY_TIME_OFFSET,
+    }),
+    ...createEngineActivities({ client, taskQueue: config.TEMPORAL_TASK_QUEUE, merchantEvents }),
+    ...merchantEvents,
+  };
+}

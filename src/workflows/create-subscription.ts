@@ -1,0 +1,75 @@
+/**
+ * The durable, idempotent creation of a subscription (architecture, decision 2). Its workflow id
+ * is derived from the merchant's idempotency key, so a retried request finds this execution and
+ * its result; a crash mid-way resumes where it stopped; and the QFPay create activity looks for
+ * a subscription an earlier attempt may have made before creating another.
+ */
+import { proxyActivities, workflowInfo } from '@temporalio/workflow';
+import type { EngineActivities, QfpayActivities } from '../activities/contracts';
+import {
+  subscriptionWorkflowId,
+  type CreateSubscriptionInput,
+  type CreateSubscriptionResult,
+} from './definitions';
+
+const qfpay = proxyActivities<QfpayActivities>({
+  startToCloseTimeout: '30s',
+  scheduleToCloseTimeout: '10m',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
+});
+const engine = proxyActivities<EngineActivities>({
+  startToCloseTimeout: '30s',
+  scheduleToCloseTimeout: '1h',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
+});
+
+export async function createSubscriptionWorkflow(
+  input: CreateSubscriptionInput,
+): Promise<CreateSubscriptionResult> {
+  const customerId =
+    'customerId' in input.customer
+      ? input.customer.customerId
+      : await qfpay.ensureCustomer(input.customer.create);
+  const productId =
+    'productId' in input.product ? input.product.productId : await qfpay.ensureProduct(input.product.create);
+  const totalBillingCycles = input.totalBillingCycles ?? null;
+  const created = await qfpay.findOrCreateSubscription({
+    customerId,
+    tokenId: input.tokenId,
+    productId,
+    quantity: input.quantity ?? 1,
+    totalBillingCycles,
+    startTime: input.startTime,
+  });
+
+  // Hand the subscription to its own long-running workflow (started here, or already started by
+  // a notification that overtook this creation).
+  await engine.deliverFactToSubscription(
+    {
+      subscriptionId: created.subscriptionId,
+      origin: 'created',
+      policy: input.policy,
+      options: input.options,
+    },
+    {
+      kind: 'created',
+      subscriptionId: created.subscriptionId,
+      customerId,
+      tokenId: input.tokenId,
+      productIds: [productId],
+      totalBillingCycles,
+      startTime: input.startTime,
+      state: created.state === 'UNKNOWN' ? undefined : created.state,
+      at: created.at,
+      source: 'api',
+    },
+  );
+  return {
+    subscriptionId: created.subscriptionId,
+    customerId,
+    productId,
+    state: created.state,
+    workflowId: subscriptionWorkflowId(created.subscriptionId),
+    reusedExisting: created.reusedExisting || workflowInfo().attempt > 1,
+  };
+}

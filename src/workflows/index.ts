@@ -1,0 +1,5 @@
+/** The workflow bundle's entry: every workflow the worker runs. */
+export { subscriptionWorkflow } from './subscription';
+export { createSubscriptionWorkflow } from './create-subscription';
+export { customerTokensWorkflow } from './customer-tokens';
+export { merchantEventDeliveryWorkflow } from './merchant-event-delivery';

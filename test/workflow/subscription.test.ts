@@ -1,0 +1,300 @@
+/**
+ * The subscription workflow on the time-skipping test server, with the QFPay activities replaced
+ * by an in-memory double: a 12-cycle plan to COMPLETED, a lost notification recovered by
+ * reconciliation, the merchant's updates with their validators, and continue-as-new.
+ */
+import assert from 'node:assert/strict';
+import { after, afterEach, before, describe, it } from 'node:test';
+import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import {
+  WORKFLOW_TYPES,
+  cancelUpdate,
+  changePaymentTokenUpdate,
+  changeTotalBillingCyclesUpdate,
+  chargeNowUpdate,
+  factSignal,
+  snapshotQuery,
+  subscriptionWorkflowId,
+  syncNowUpdate,
+  type SubscriptionView,
+  type SubscriptionWorkflowInput,
+} from '../../src/workflows/definitions';
+import type { Fact } from '../../src/workflows/lifecycle';
+import { FakeQfpay, orderId } from '../helpers/qfpay-doubles';
+import { createTestWorker, fakeSubscriptionId, startTimeSkipping } from '../helpers/temporal';
+
+const MINUTE = 60_000;
+const DAY = 24 * 60 * MINUTE;
+const CYCLE = 30 * DAY;
+
+let env: TestWorkflowEnvironment;
+/** Workflows a test started; a failing test leaves none running (the worker then stops at once). */
+const running: WorkflowHandle[] = [];
+async function stopAll(): Promise<void> {
+  for (const handle of running.splice(0)) await handle.terminate('test cleanup').catch(() => undefined);
+}
+before(async () => {
+  env = await startTimeSkipping();
+});
+afterEach(stopAll);
+after(async () => {
+  await env?.teardown();
+});
+
+/** A fresh subscription that QFPay reports ACTIVE after its first paid cycle. */
+async function activeSubscription(totalBillingCycles: number | null) {
+  const subscriptionId = fakeSubscriptionId();
+  const t0 = await env.currentTimeMs();
+  const clock = { now: t0 };
+  const qfpay = new FakeQfpay(
+    subscriptionId,
+    {
+      found: true,
+      orders: [
+        { orderId: orderId(subscriptionId, 1), sequenceNo: 1, status: 'PAID', respcd: '0000', at: t0 },
+      ],
+      remote: {
+        state: 'ACTIVE',
+        customerId: 'cust_test',
+        tokenId: 'tk_old',
+        totalBillingCycles,
+        completedCycles: 1,
+        nextBillingTime: t0 + CYCLE,
+        lastBillingTime: t0,
+      },
+    },
+    () => clock.now,
+  );
+  return { subscriptionId, t0, clock, qfpay };
+}
+
+async function start(
+  taskQueue: string,
+  subscriptionId: string,
+  options: SubscriptionWorkflowInput['options'] = {},
+): Promise<WorkflowHandle> {
+  const handle = await env.client.workflow.start(WORKFLOW_TYPES.subscription, {
+    workflowId: subscriptionWorkflowId(subscriptionId),
+    taskQueue,
+    args: [{ subscriptionId, origin: 'adopted', options: { reconcileGraceMs: 15 * MINUTE, ...options } }],
+  });
+  running.push(env.client.workflow.getHandle(handle.workflowId));
+  return handle;
+}
+
+async function advance(clock: { now: number }, ms: number): Promise<void> {
+  await env.sleep(ms);
+  clock.now = await env.currentTimeMs();
+}
+
+function payment(subscriptionId: string, sequenceNo: number, succeeded: boolean, at: number): Fact {
+  return {
+    kind: 'payment',
+    subscriptionId,
+    orderId: orderId(subscriptionId, sequenceNo),
+    sequenceNo,
+    succeeded,
+    respcd: succeeded ? '0000' : '1205',
+    amount: 9900,
+    currency: 'HKD',
+    syssn: `${subscriptionId}-${sequenceNo}-${succeeded ? 'ok' : 'ko'}`,
+    at,
+    source: 'notification',
+  };
+}
+
+/** Moves the double's QFPay to "cycle n was billed at `at`" (as QFPay's query would show it). */
+function billCycle(qfpay: FakeQfpay, n: number, at: number, paid: boolean): void {
+  const { remote, orders } = qfpay.state;
+  const total = remote.totalBillingCycles;
+  const completed = remote.completedCycles + (paid ? 1 : 0);
+  const done = paid && total !== null && completed >= total;
+  qfpay.state.orders = [
+    ...orders,
+    {
+      orderId: orderId(qfpay.subscriptionId, n),
+      sequenceNo: n,
+      status: paid ? 'PAID' : 'FAILED',
+      respcd: paid ? '0000' : '1205',
+      at,
+    },
+  ];
+  qfpay.state.remote = {
+    ...remote,
+    state: done ? 'COMPLETED' : paid ? 'ACTIVE' : 'PAST_DUE',
+    completedCycles: completed,
+    lastBillingTime: at,
+    nextBillingTime: done ? undefined : at + CYCLE,
+  };
+}
+
+async function rejection(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (err) {
+    assert.ok(err instanceof WorkflowUpdateFailedError, `expected an update rejection, got ${String(err)}`);
+    return (err.cause as Error | undefined)?.message ?? err.message;
+  }
+  assert.fail('the update was accepted');
+}
+
+describe('subscription workflow (time-skipping server)', () => {
+  it('follows a 12-cycle plan from ACTIVE to COMPLETED and then ends', async () => {
+    const { subscriptionId, clock, qfpay } = await activeSubscription(12);
+    const { worker, taskQueue } = await createTestWorker(env, { activities: qfpay.activities() });
+    const view: SubscriptionView = await worker.runUntil(async () => {
+      const handle = await start(taskQueue, subscriptionId);
+      for (let n = 2; n <= 12; n += 1) {
+        await advance(clock, CYCLE);
+        billCycle(qfpay, n, clock.now, true);
+        await handle.signal(factSignal, payment(subscriptionId, n, true, clock.now));
+      }
+      await handle.signal(factSignal, {
+        kind: 'state',
+        subscriptionId,
+        state: 'COMPLETED',
+        at: clock.now,
+        source: 'notification',
+      });
+      return handle.result();
+    });
+    assert.equal(view.snapshot.state, 'COMPLETED');
+    assert.equal(view.snapshot.completedCycles, 12);
+    assert.equal(view.snapshot.totalBillingCycles, 12);
+    assert.ok(view.snapshot.orders.some((o) => o.sequenceNo === 12 && o.status === 'PAID'));
+    assert.ok(view.snapshot.transitions.some((t) => t.to === 'COMPLETED'));
+    assert.equal(qfpay.count('chargeOrder'), 0, 'a healthy plan is never charged by the engine');
+  });
+
+  it('recovers a lost payment notification by asking QFPay after the billing time', async () => {
+    const { subscriptionId, clock, qfpay } = await activeSubscription(null);
+    const { worker, taskQueue } = await createTestWorker(env, { activities: qfpay.activities() });
+    await worker.runUntil(async () => {
+      const handle = await start(taskQueue, subscriptionId);
+      await advance(clock, CYCLE);
+      const billedAt = clock.now;
+      billCycle(qfpay, 2, billedAt, true); // QFPay charged cycle 2, but its notification never arrives
+      const syncsBefore = qfpay.count('syncSubscription');
+      let view = await handle.query(snapshotQuery);
+      assert.equal(view.snapshot.completedCycles, 1);
+      await advance(clock, 16 * MINUTE); // past the 15-minute grace
+      view = await handle.query(snapshotQuery);
+      assert.ok(qfpay.count('syncSubscription') > syncsBefore, 'the workflow asked QFPay');
+      assert.equal(view.snapshot.completedCycles, 2);
+      assert.equal(view.snapshot.nextBillingTime, billedAt + CYCLE);
+      assert.ok(view.snapshot.orders.some((o) => o.sequenceNo === 2 && o.status === 'PAID'));
+      await handle.terminate('test done');
+    });
+  });
+
+  it('cancels through the update, calls QFPay once, and refuses to cancel again', async () => {
+    const { subscriptionId, qfpay } = await activeSubscription(null);
+    const { worker, taskQueue } = await createTestWorker(env, { activities: qfpay.activities() });
+    await worker.runUntil(async () => {
+      const handle = await start(taskQueue, subscriptionId);
+      const view = await handle.executeUpdate(cancelUpdate, { args: [{ reason: 'customer asked' }] });
+      assert.equal(view.snapshot.state, 'CANCELLED');
+      assert.equal(qfpay.count('cancelSubscription'), 1);
+      const final: SubscriptionView = await handle.result();
+      assert.equal(final.snapshot.state, 'CANCELLED');
+    });
+  });
+
+  it('changes the payment token and the total cycles, and rejects what the state does not allow', async () => {
+    const { subscriptionId, qfpay } = await activeSubscription(6);
+    const { worker, taskQueue } = await createTestWorker(env, { activities: qfpay.activities() });
+    await worker.runUntil(async () => {
+      const handle = await start(taskQueue, subscriptionId);
+      let view = await handle.executeUpdate(changePaymentTokenUpdate, { args: [{ tokenId: 'tk_new' }] });
+      assert.equal(view.snapshot.tokenId, 'tk_new');
+      assert.deepEqual(qfpay.calls.find((c) => c.name === 'updateSubscription')?.args, [
+        { subscriptionId, tokenId: 'tk_new' },
+      ]);
+      assert.match(
+        await rejection(
+          handle.executeUpdate(changePaymentTokenUpdate, { args: [{ tokenId: 'not-a-token' }] }),
+        ),
+        /tk_/,
+      );
+      view = await handle.executeUpdate(changeTotalBillingCyclesUpdate, {
+        args: [{ totalBillingCycles: 8 }],
+      });
+      assert.equal(view.snapshot.totalBillingCycles, 8);
+      assert.match(
+        await rejection(
+          handle.executeUpdate(changeTotalBillingCyclesUpdate, { args: [{ totalBillingCycles: 0 }] }),
+        ),
+        /positive integer/,
+      );
+      assert.match(
+        await rejection(
+          handle.executeUpdate(changeTotalBillingCyclesUpdate, { args: [{ totalBillingCycles: null }] }),
+        ),
+        /infinite/,
+      );
+      assert.match(
+        await rejection(handle.executeUpdate(chargeNowUpdate, { args: [{}] })),
+        /PAST_DUE, UNPAID or INCOMPLETE/,
+      );
+      assert.equal(qfpay.count('chargeOrder'), 0);
+      await handle.terminate('test done');
+    });
+  });
+
+  it('charges a failed order now through the update and the plan goes back to ACTIVE', async () => {
+    const { subscriptionId, clock, qfpay } = await activeSubscription(null);
+    const { worker, taskQueue } = await createTestWorker(env, { activities: qfpay.activities() });
+    await worker.runUntil(async () => {
+      const handle = await start(taskQueue, subscriptionId);
+      await advance(clock, CYCLE);
+      billCycle(qfpay, 2, clock.now, false);
+      await handle.signal(factSignal, payment(subscriptionId, 2, false, clock.now));
+      await handle.signal(factSignal, {
+        kind: 'state',
+        subscriptionId,
+        state: 'PAST_DUE',
+        at: clock.now,
+        source: 'notification',
+      });
+      const result = await handle.executeUpdate(chargeNowUpdate, { args: [{}] });
+      assert.equal(result.outcome, 'succeeded');
+      assert.equal(result.orderId, orderId(subscriptionId, 2));
+      assert.equal(result.view.snapshot.state, 'ACTIVE');
+      assert.equal(qfpay.count('chargeOrder'), 1);
+      const view = await handle.executeUpdate(syncNowUpdate, { args: [] });
+      assert.equal(view.snapshot.orders.find((o) => o.sequenceNo === 2)?.status, 'PAID');
+      await handle.terminate('test done');
+    });
+  });
+
+  it('continues as new at the configured event count with its state intact', async () => {
+    const { subscriptionId, clock, qfpay } = await activeSubscription(null);
+    const { worker, taskQueue } = await createTestWorker(env, { activities: qfpay.activities() });
+    await worker.runUntil(async () => {
+      const handle = await start(taskQueue, subscriptionId, { maxHistoryEvents: 40 });
+      const firstRunId = (await handle.describe()).runId;
+      let last: Fact | undefined;
+      for (let n = 2; n <= 8; n += 1) {
+        await advance(clock, CYCLE);
+        billCycle(qfpay, n, clock.now, true);
+        last = payment(subscriptionId, n, true, clock.now);
+        await handle.signal(factSignal, last);
+      }
+      await advance(clock, MINUTE);
+      const latest = env.client.workflow.getHandle(subscriptionWorkflowId(subscriptionId));
+      const view = await latest.query(snapshotQuery);
+      assert.ok(view.continuedAsNew >= 1, `continued as new ${view.continuedAsNew} times`);
+      assert.notEqual((await latest.describe()).runId, firstRunId);
+      assert.equal(view.snapshot.completedCycles, 8);
+      assert.equal(view.snapshot.state, 'ACTIVE');
+      assert.equal(view.snapshot.orders.filter((o) => o.status === 'PAID').length, 8);
+      // A duplicate of a fact applied before continue-as-new is still recognised.
+      const before = view.snapshot.factsApplied;
+      await latest.signal(factSignal, last!);
+      const again = await latest.query(snapshotQuery);
+      assert.equal(again.snapshot.factsApplied, before);
+      await latest.terminate('test done');
+    });
+  });
+});

@@ -1,0 +1,114 @@
+/**
+ * Builds the Express app (without listening, so tests drive it with supertest): request ids and
+ * the access log, the QFPay webhook (raw body), the authenticated merchant routes under `/v1`
+ * (JSON bodies), health, readiness, metrics and the OpenAPI document, and the one error handler.
+ */
+import type { Client } from '@temporalio/client';
+import express, { Router, type Express } from 'express';
+import type { Config } from '../config';
+import type { Logger } from '../logger';
+import type { QfpayClient } from '../qfpay/client';
+import { ApiKeyVerifier, parseApiKeys, requireApiKey } from './auth';
+import {
+  DEFAULT_API_TIMEOUTS,
+  engineDefaultPolicy,
+  withinDeadline,
+  type ApiContext,
+  type ApiTimeouts,
+} from './context';
+import { errorHandler, notFoundHandler } from './errors';
+import { ApiMetrics } from './metrics';
+import { openApiDocument } from './openapi';
+import { requestContext } from './request-id';
+import { customerRouter } from './routes/customers';
+import { productRouter } from './routes/products';
+import { subscriptionRouter } from './routes/subscriptions';
+import { webhookRouter } from './routes/webhooks';
+
+/** What {@link buildApp} needs. */
+export interface AppDeps {
+  config: Config;
+  /** A connected Temporal client (its namespace is the one the API works in). */
+  temporal: Client;
+  /** Calls QFPay for customers and products. */
+  qfpay: QfpayClient;
+  logger: Logger;
+  /** The clock for notification receipt times, epoch ms. @default Date.now */
+  now?: () => number;
+  /** Overrides of {@link DEFAULT_API_TIMEOUTS} (tests shorten them). */
+  timeouts?: Partial<ApiTimeouts>;
+}
+
+/** The largest JSON body accepted on `/v1`. */
+export const JSON_BODY_LIMIT = '100kb';
+
+/**
+ * Builds the API.
+ * @returns the Express app; `app.locals.metrics` is its {@link ApiMetrics}
+ * @throws DunningPolicyConfigError when `DUNNING_POLICY` is not a valid policy
+ */
+export function buildApp(deps: AppDeps): Express {
+  const metrics = new ApiMetrics();
+  const ctx: ApiContext = {
+    config: deps.config,
+    temporal: deps.temporal,
+    qfpay: deps.qfpay,
+    logger: deps.logger,
+    now: deps.now ?? Date.now,
+    metrics,
+    timeouts: { ...DEFAULT_API_TIMEOUTS, ...deps.timeouts },
+    defaultPolicy: engineDefaultPolicy(deps.config),
+  };
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.locals.metrics = metrics;
+
+  app.use(requestContext(deps.logger, (record) => metrics.request(record)));
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  app.get('/readyz', async (req, res) => {
+    try {
+      await withinDeadline(ctx.temporal, ctx.timeouts.readinessMs, () =>
+        ctx.temporal.workflowService.getSystemInfo({}),
+      );
+      res.json({ status: 'ready', temporal: 'ok' });
+    } catch (err) {
+      req.log.warn({ reason: err instanceof Error ? err.message : String(err) }, 'Temporal is not answering');
+      res.status(503).json({ status: 'unavailable', temporal: 'unavailable' });
+    }
+  });
+
+  app.get('/openapi.json', (_req, res) => {
+    res.json(openApiDocument());
+  });
+
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+
+  app.use(webhookRouter(ctx));
+
+  const v1 = Router();
+  v1.use(requireApiKey(new ApiKeyVerifier(parseApiKeys(deps.config.API_KEYS))));
+  v1.use(express.json({ limit: JSON_BODY_LIMIT }));
+  v1.use(customerRouter(ctx));
+  v1.use(productRouter(ctx));
+  v1.use(subscriptionRouter(ctx));
+  app.use('/v1', v1);
+
+  app.use(notFoundHandler);
+  app.use(errorHandler);
+  return app;
+}
+
+/** The metrics of an app made by {@link buildApp}. */
+export function appMetrics(app: Express): ApiMetrics {
+  const metrics: unknown = app.locals.metrics;
+  if (!(metrics instanceof ApiMetrics)) throw new TypeError('not an app built by buildApp');
+  return metrics;
+}

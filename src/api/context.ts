@@ -1,0 +1,93 @@
+/**
+ * What every route of the API is built from: configuration, the Temporal client, the QFPay
+ * client, the clock, metrics, time limits and the engine's default dunning policy.
+ */
+import type { Client } from '@temporalio/client';
+import type { Config } from '../config';
+import type { Logger } from '../logger';
+import type { QfpayClient } from '../qfpay/client';
+import type { DunningPolicy } from '../workflows/definitions';
+import { DEFAULT_DUNNING_POLICY, DunningPolicyOverrideSchema, mergePolicy } from '../workflows/dunning';
+import type { ApiMetrics } from './metrics';
+
+/** How long the API waits for Temporal. */
+export interface ApiTimeouts {
+  /** Signals, queries, starts, describes and list calls. @default 10_000 */
+  temporalMs: number;
+  /** Workflow updates, which wait for the workflow to finish them (QFPay calls included). @default 30_000 */
+  updateMs: number;
+  /** How long `POST /v1/subscriptions` waits for the creation before answering 202. @default 20_000 */
+  creationWaitMs: number;
+  /** `GET /readyz`'s `getSystemInfo` call. @default 2_000 */
+  readinessMs: number;
+}
+
+export const DEFAULT_API_TIMEOUTS: ApiTimeouts = Object.freeze({
+  temporalMs: 10_000,
+  updateMs: 30_000,
+  creationWaitMs: 20_000,
+  readinessMs: 2_000,
+});
+
+/** Shared by the routes of one app. */
+export interface ApiContext {
+  config: Config;
+  temporal: Client;
+  qfpay: QfpayClient;
+  logger: Logger;
+  /** Epoch ms. */
+  now: () => number;
+  metrics: ApiMetrics;
+  timeouts: ApiTimeouts;
+  /** The engine's default dunning policy (`DUNNING_POLICY` merged onto the built-in default). */
+  defaultPolicy: DunningPolicy;
+}
+
+/** Thrown at start-up when `DUNNING_POLICY` is not a valid (partial) policy. */
+export class DunningPolicyConfigError extends Error {
+  readonly type = 'DunningPolicyConfigError' as const;
+  constructor(message: string, cause: unknown) {
+    super(message, { cause });
+    this.name = 'DunningPolicyConfigError';
+  }
+}
+
+/**
+ * The engine's default dunning policy: `DUNNING_POLICY` (JSON, any subset of the policy's fields)
+ * merged onto `DEFAULT_DUNNING_POLICY`, or the built-in default when unset.
+ * @throws DunningPolicyConfigError naming what is wrong with `DUNNING_POLICY`
+ */
+export function engineDefaultPolicy(config: Pick<Config, 'DUNNING_POLICY'>): DunningPolicy {
+  const text = config.DUNNING_POLICY?.trim();
+  if (!text) return DEFAULT_DUNNING_POLICY;
+  let json: unknown;
+  try {
+    json = JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new DunningPolicyConfigError(`DUNNING_POLICY is not valid JSON: ${(err as Error).message}`, err);
+  }
+  const override = DunningPolicyOverrideSchema.safeParse(json);
+  if (!override.success) {
+    const problems = override.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new DunningPolicyConfigError(
+      `DUNNING_POLICY is not a valid dunning policy: ${problems.join('; ')}`,
+      override.error,
+    );
+  }
+  try {
+    return mergePolicy(DEFAULT_DUNNING_POLICY, override.data);
+  } catch (err) {
+    throw new DunningPolicyConfigError(
+      `DUNNING_POLICY does not merge into a valid policy: ${(err as Error).message}`,
+      err,
+    );
+  }
+}
+
+/**
+ * Runs Temporal calls with a deadline, so an unreachable server answers 503 within `ms` instead of
+ * the SDK's long connection retries.
+ */
+export function withinDeadline<T>(client: Client, ms: number, fn: () => Promise<T>): Promise<T> {
+  return client.withDeadline(Date.now() + ms, fn);
+}

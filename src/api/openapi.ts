@@ -1,0 +1,361 @@
+/**
+ * The OpenAPI 3.1 document of the API, generated from the same zod schemas that validate the
+ * requests and type the responses, so the document cannot drift from the code. Served at
+ * `GET /openapi.json`.
+ */
+import {
+  OpenAPIRegistry,
+  OpenApiGeneratorV31,
+  type ResponseConfig,
+  type RouteConfig,
+} from '@asteasolutions/zod-to-openapi';
+import { z } from 'zod';
+import {
+  CancelBodySchema,
+  ChangePaymentTokenBodySchema,
+  ChangeTotalBillingCyclesBodySchema,
+  ChargeBodySchema,
+  ChargeResultSchema,
+  CreateCustomerBodySchema,
+  CreateProductBodySchema,
+  CreateSubscriptionBodySchema,
+  CreationParamsSchema,
+  CreationSchema,
+  CustomerParamsSchema,
+  CustomerSchema,
+  DunningPolicyOverrideBodySchema,
+  ErrorResponseSchema,
+  HealthSchema,
+  IdempotencyHeadersSchema,
+  ListSubscriptionsQuerySchema,
+  PaymentTokenListSchema,
+  ProductSchema,
+  QfpayNotificationBodySchema,
+  ReadinessSchema,
+  SubscriptionListSchema,
+  SubscriptionParamsSchema,
+  SubscriptionViewSchema,
+} from './schemas';
+
+/** Security requirement of the merchant routes: either way of sending the API key. */
+const API_KEY_SECURITY: Record<string, string[]>[] = [{ bearerAuth: [] }, { apiKeyHeader: [] }];
+
+const requestIdHeader = z.object({
+  'X-Request-Id': z
+    .string()
+    .openapi({ description: "The request's id (the caller's, or a generated UUID)." }),
+});
+
+function json(description: string, schema: z.ZodType, headers?: z.ZodObject): ResponseConfig {
+  return {
+    description,
+    headers: headers ? requestIdHeader.extend(headers.shape) : requestIdHeader,
+    content: { 'application/json': { schema } },
+  };
+}
+
+const ERROR_DESCRIPTIONS: Record<number, string> = {
+  400: 'Invalid input (`validation_error`); `details` names each bad field.',
+  401: 'Missing or invalid API key (`unauthorized`).',
+  404: 'Not found (`not_found`).',
+  409: 'The subscription refused the change (`conflict`); `message` says why.',
+  413: 'Request body too large (`validation_error`).',
+  422: 'The Idempotency-Key was used with a different body (`idempotency_mismatch`).',
+  500: 'Unexpected error (`internal`).',
+  502: 'QFPay answered unusably or refused our credentials (`qfpay_error`).',
+  503: 'Temporal (`temporal_unavailable`) or QFPay (`qfpay_error`) is unavailable; retry later.',
+};
+
+function errors(...statuses: number[]): Record<string, ResponseConfig> {
+  return Object.fromEntries(
+    statuses.map((status) => [
+      String(status),
+      json(ERROR_DESCRIPTIONS[status] ?? 'Error', ErrorResponseSchema),
+    ]),
+  );
+}
+
+const jsonBody = (schema: z.ZodType, description?: string) => ({
+  required: true,
+  ...(description ? { description } : {}),
+  content: { 'application/json': { schema } },
+});
+
+/** Error answers every authenticated route can give. */
+const MERCHANT_ERRORS = [400, 401, 500, 503];
+
+/** Registers every route of the API. */
+function registerRoutes(registry: OpenAPIRegistry): void {
+  const merchant = (route: RouteConfig): void =>
+    registry.registerPath({ ...route, security: API_KEY_SECURITY });
+
+  // Operations ------------------------------------------------------------------------------------
+  registry.registerPath({
+    method: 'get',
+    path: '/healthz',
+    tags: ['operations'],
+    summary: 'Liveness: the process is up',
+    responses: { 200: json('Up.', HealthSchema) },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/readyz',
+    tags: ['operations'],
+    summary: 'Readiness: Temporal answers',
+    responses: {
+      200: json('Temporal answered.', ReadinessSchema),
+      503: json('Temporal did not answer.', ReadinessSchema),
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/openapi.json',
+    tags: ['operations'],
+    summary: 'This document',
+    responses: {
+      200: {
+        description: 'The OpenAPI 3.1 document.',
+        content: { 'application/json': { schema: z.object({}).catchall(z.unknown()) } },
+      },
+    },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/metrics',
+    tags: ['operations'],
+    summary: 'Prometheus metrics of this API process',
+    responses: {
+      200: {
+        description: 'Prometheus text exposition format.',
+        content: { 'text/plain': { schema: z.string() } },
+      },
+    },
+  });
+
+  // QFPay webhook ---------------------------------------------------------------------------------
+  registry.registerPath({
+    method: 'post',
+    path: '/webhooks/qfpay',
+    tags: ['webhooks'],
+    summary: "Receives QFPay's notifications",
+    description:
+      'QFPay posts `subscription`, `subscription_payment` and `payment_token` notifications here. The ' +
+      'signature is verified on the raw body first; the notification is signalled to its workflow ' +
+      '(started if need be) and `SUCCESS` is answered only once Temporal accepted it. Any other answer ' +
+      'makes QFPay deliver it again; duplicates are expected and harmless.',
+    request: {
+      headers: z.object({
+        'X-QF-SIGN': z.string().openapi({ description: 'Upper-case hex MD5 of (raw body + app key).' }),
+      }),
+      body: jsonBody(QfpayNotificationBodySchema),
+    },
+    responses: {
+      200: {
+        description: 'Taken: the fact is durably with its workflow.',
+        content: { 'text/plain': { schema: z.literal('SUCCESS') } },
+      },
+      400: json(
+        'Malformed JSON, an undocumented notification, or one that cannot become a fact.',
+        ErrorResponseSchema,
+      ),
+      401: json(
+        'Missing or wrong `X-QF-SIGN` (`invalid_signature`); nothing was signalled.',
+        ErrorResponseSchema,
+      ),
+      ...errors(413, 500, 503),
+    },
+  });
+
+  // Customers and products ------------------------------------------------------------------------
+  merchant({
+    method: 'post',
+    path: '/v1/customers',
+    tags: ['customers'],
+    summary: 'Create a customer at QFPay',
+    request: { body: jsonBody(CreateCustomerBodySchema) },
+    responses: { 201: json('Created.', CustomerSchema), ...errors(...MERCHANT_ERRORS, 502) },
+  });
+  merchant({
+    method: 'get',
+    path: '/v1/customers/{customerId}/tokens',
+    tags: ['customers'],
+    summary: "The customer's payment tokens reported by QFPay",
+    description:
+      'Tokens learned from `payment_token` notifications (masked card data only); empty when none came.',
+    request: { params: CustomerParamsSchema },
+    responses: {
+      200: json('The tokens, oldest first.', PaymentTokenListSchema),
+      ...errors(...MERCHANT_ERRORS),
+    },
+  });
+  merchant({
+    method: 'post',
+    path: '/v1/products',
+    tags: ['products'],
+    summary: 'Create a recurring product at QFPay',
+    request: { body: jsonBody(CreateProductBodySchema) },
+    responses: { 201: json('Created.', ProductSchema), ...errors(...MERCHANT_ERRORS, 502) },
+  });
+
+  // Subscriptions ---------------------------------------------------------------------------------
+  merchant({
+    method: 'post',
+    path: '/v1/subscriptions',
+    tags: ['subscriptions'],
+    summary: 'Create a subscription (idempotent)',
+    description:
+      'Starts the durable creation keyed by `Idempotency-Key` and waits up to about 20 s. Retrying with the ' +
+      'same key and body returns the same subscription (200); a different body is refused (422).',
+    request: { headers: IdempotencyHeadersSchema, body: jsonBody(CreateSubscriptionBodySchema) },
+    responses: {
+      201: json('Created.', CreationSchema),
+      200: json('A retry of a finished creation: the same result.', CreationSchema),
+      202: json(
+        'Still running; poll the `Location`.',
+        CreationSchema,
+        z.object({ Location: z.string().openapi({ example: '/v1/subscriptions/creations/order-7f3c2a' }) }),
+      ),
+      ...errors(...MERCHANT_ERRORS, 404, 409, 422, 502),
+    },
+  });
+  merchant({
+    method: 'get',
+    path: '/v1/subscriptions/creations/{idempotencyKey}',
+    tags: ['subscriptions'],
+    summary: 'Status of a creation',
+    request: { params: CreationParamsSchema },
+    responses: {
+      200: json('Running, completed (with the result) or failed (with the error).', CreationSchema),
+      ...errors(...MERCHANT_ERRORS, 404),
+    },
+  });
+  merchant({
+    method: 'get',
+    path: '/v1/subscriptions',
+    tags: ['subscriptions'],
+    summary: 'List subscriptions by state and customer',
+    description:
+      "Temporal visibility on the engine's search attributes; eventually consistent (about a second).",
+    request: { query: ListSubscriptionsQuerySchema },
+    responses: { 200: json('One page.', SubscriptionListSchema), ...errors(...MERCHANT_ERRORS) },
+  });
+  merchant({
+    method: 'get',
+    path: '/v1/subscriptions/{subscriptionId}',
+    tags: ['subscriptions'],
+    summary: 'The lifecycle of one subscription',
+    request: { params: SubscriptionParamsSchema },
+    responses: {
+      200: json('What the engine knows.', SubscriptionViewSchema),
+      ...errors(...MERCHANT_ERRORS, 404),
+    },
+  });
+
+  const change = (path: string, summary: string, body: z.ZodType | undefined, description?: string): void =>
+    merchant({
+      method: 'post',
+      path: `/v1/subscriptions/{subscriptionId}/${path}`,
+      tags: ['subscriptions'],
+      summary,
+      ...(description ? { description } : {}),
+      request: {
+        params: SubscriptionParamsSchema,
+        ...(body ? { body: { ...jsonBody(body), required: false } } : {}),
+      },
+      responses: {
+        200: json('Done; the subscription as it is now.', SubscriptionViewSchema),
+        ...errors(...MERCHANT_ERRORS, 404, 409, 502),
+      },
+    });
+  change('cancel', 'Cancel the subscription at QFPay', CancelBodySchema);
+  merchant({
+    method: 'post',
+    path: '/v1/subscriptions/{subscriptionId}/payment-token',
+    tags: ['subscriptions'],
+    summary: 'Change the card (payment token)',
+    request: { params: SubscriptionParamsSchema, body: jsonBody(ChangePaymentTokenBodySchema) },
+    responses: {
+      200: json('Changed.', SubscriptionViewSchema),
+      ...errors(...MERCHANT_ERRORS, 404, 409, 502),
+    },
+  });
+  merchant({
+    method: 'post',
+    path: '/v1/subscriptions/{subscriptionId}/total-billing-cycles',
+    tags: ['subscriptions'],
+    summary: 'Change the number of billing cycles',
+    request: { params: SubscriptionParamsSchema, body: jsonBody(ChangeTotalBillingCyclesBodySchema) },
+    responses: {
+      200: json('Changed.', SubscriptionViewSchema),
+      ...errors(...MERCHANT_ERRORS, 404, 409, 502),
+    },
+  });
+  merchant({
+    method: 'post',
+    path: '/v1/subscriptions/{subscriptionId}/charge',
+    tags: ['subscriptions'],
+    summary: 'Charge a failed order now',
+    description:
+      'Refused (409) unless the subscription is PAST_DUE, UNPAID or INCOMPLETE with a failed order and the next billing time is far enough.',
+    request: { params: SubscriptionParamsSchema, body: { ...jsonBody(ChargeBodySchema), required: false } },
+    responses: {
+      200: json("QFPay's answer and the subscription after it.", ChargeResultSchema),
+      ...errors(...MERCHANT_ERRORS, 404, 409, 502),
+    },
+  });
+  change('sync', 'Ask QFPay now and apply what it says', undefined);
+  merchant({
+    method: 'put',
+    path: '/v1/subscriptions/{subscriptionId}/dunning-policy',
+    tags: ['subscriptions'],
+    summary: "Change the subscription's dunning policy",
+    request: { params: SubscriptionParamsSchema, body: jsonBody(DunningPolicyOverrideBodySchema) },
+    responses: { 200: json('Changed.', SubscriptionViewSchema), ...errors(...MERCHANT_ERRORS, 404, 409) },
+  });
+}
+
+/** The generated document's type. */
+export type OpenApiDocument = ReturnType<OpenApiGeneratorV31['generateDocument']>;
+
+let cached: OpenApiDocument | undefined;
+
+/**
+ * The API's OpenAPI 3.1 document (built once per process; treat it as read-only).
+ * @returns paths for every route, the schemas under `components.schemas`, and the API-key
+ *   security schemes
+ */
+export function openApiDocument(): OpenApiDocument {
+  if (cached) return cached;
+  const registry = new OpenAPIRegistry();
+  registry.registerComponent('securitySchemes', 'bearerAuth', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'A merchant API key from `API_KEYS`: `Authorization: Bearer <key>`.',
+  });
+  registry.registerComponent('securitySchemes', 'apiKeyHeader', {
+    type: 'apiKey',
+    in: 'header',
+    name: 'X-API-Key',
+    description: 'The same API key in `X-API-Key`.',
+  });
+  registerRoutes(registry);
+  cached = new OpenApiGeneratorV31(registry.definitions).generateDocument({
+    openapi: '3.1.0',
+    info: {
+      title: 'QFPay subscription engine API',
+      version: '1.0.0',
+      description:
+        'Merchant API and QFPay webhook receiver of the QFPay subscription engine. Every non-2xx JSON answer ' +
+        'has the shape `ErrorResponse`; every response carries `X-Request-Id`.',
+    },
+    servers: [{ url: '/' }],
+    tags: [
+      { name: 'subscriptions' },
+      { name: 'customers' },
+      { name: 'products' },
+      { name: 'webhooks' },
+      { name: 'operations' },
+    ],
+  });
+  return cached;
+}

@@ -1,0 +1,513 @@
+/**
+ * `/v1/subscriptions`: durable, idempotent creation (a creation workflow keyed by the merchant's
+ * `Idempotency-Key`), the lifecycle view (a query), the list (Temporal visibility on the engine's
+ * search attributes), and the merchant's changes (workflow updates, whose validators answer 409).
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+  WorkflowUpdateFailedError,
+  isGrpcDeadlineError,
+  type Client,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
+import { Router, type Request, type Response } from 'express';
+import { ZodError } from 'zod';
+import {
+  SEARCH_ATTRIBUTES,
+  WORKFLOW_TYPES,
+  cancelUpdate,
+  changeDunningPolicyUpdate,
+  changePaymentTokenUpdate,
+  changeTotalBillingCyclesUpdate,
+  chargeNowUpdate,
+  creationWorkflowId,
+  snapshotQuery,
+  subscriptionWorkflowId,
+  syncNowUpdate,
+  type CreateSubscriptionInput,
+  type CreateSubscriptionResult,
+  type DunningPolicy,
+  type DunningPolicyInput,
+  type SubscriptionView,
+} from '../../workflows/definitions';
+import { mergePolicy } from '../../workflows/dunning';
+import { withinDeadline, type ApiContext } from '../context';
+import { ApiError, isWorkflowNotFound, toApiError, updateApiError, validationError } from '../errors';
+import {
+  CancelBodySchema,
+  ChangePaymentTokenBodySchema,
+  ChangeTotalBillingCyclesBodySchema,
+  ChargeBodySchema,
+  CreateSubscriptionBodySchema,
+  CreationParamsSchema,
+  DunningPolicyOverrideBodySchema,
+  IdempotencyHeadersSchema,
+  LifecycleStateSchema,
+  ListSubscriptionsQuerySchema,
+  SubscriptionParamsSchema,
+  type CreateSubscriptionBody,
+  type CreationResponse,
+  type ListSubscriptionsQuery,
+  type SubscriptionListResponse,
+} from '../schemas';
+import { parseInput } from '../validate';
+import { chargeResultView, creationResultView, subscriptionView } from '../views';
+
+// ---- creation ---------------------------------------------------------------------------------
+
+/** JSON with object keys sorted at every level: equal data, equal text. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v ?? null)).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+/** SHA-256 (hex) of the canonical JSON of a validated request body. */
+export function requestHash(body: unknown): string {
+  return createHash('sha256').update(canonicalJson(body), 'utf8').digest('hex');
+}
+
+/** The memo a creation workflow carries: what the request was, and which request started it. */
+interface CreationMemo {
+  requestHash?: unknown;
+  requestNonce?: unknown;
+}
+
+/** Where the status of a creation still running can be read. */
+export function creationLocation(idempotencyKey: string): string {
+  return `/v1/subscriptions/creations/${encodeURIComponent(idempotencyKey)}`;
+}
+
+function policyWithOverride(
+  base: DunningPolicy,
+  override: CreateSubscriptionBody['dunning_policy'],
+): DunningPolicy {
+  if (override === undefined) return base;
+  try {
+    return mergePolicy(base, override);
+  } catch (err) {
+    if (err instanceof ZodError) throw validationError(err, 'body', ['dunning_policy']);
+    throw err;
+  }
+}
+
+function customerOf(body: CreateSubscriptionBody): CreateSubscriptionInput['customer'] {
+  if (body.customer_id !== undefined) return { customerId: body.customer_id };
+  if (body.customer !== undefined) {
+    const { name, email, phone, billing_address: billingAddress } = body.customer;
+    return { create: { name, email, phone, billingAddress } };
+  }
+  throw ApiError.validation('invalid body', [
+    { path: 'customer_id', message: 'give customer_id or customer' },
+  ]);
+}
+
+function productOf(body: CreateSubscriptionBody): CreateSubscriptionInput['product'] {
+  if (body.product_id !== undefined) return { productId: body.product_id };
+  if (body.product !== undefined) {
+    const { name, description, amount, currency, interval, interval_count: intervalCount } = body.product;
+    return { create: { name, description, amount, currency, interval, intervalCount } };
+  }
+  throw ApiError.validation('invalid body', [{ path: 'product_id', message: 'give product_id or product' }]);
+}
+
+/** The creation workflow's input from a validated request. */
+export function creationInput(
+  body: CreateSubscriptionBody,
+  policy: DunningPolicy,
+  merchantEvents: boolean,
+): CreateSubscriptionInput {
+  return {
+    customer: customerOf(body),
+    product: productOf(body),
+    tokenId: body.token_id,
+    ...(body.quantity === undefined ? {} : { quantity: body.quantity }),
+    ...(body.total_billing_cycles === undefined ? {} : { totalBillingCycles: body.total_billing_cycles }),
+    ...(body.start_time === undefined ? {} : { startTime: Date.parse(body.start_time) }),
+    policy,
+    options: { merchantEvents },
+  };
+}
+
+function merchantScope(req: Request): string {
+  // requireApiKey ran before every /v1 route; without it there is no scope to create in.
+  if (!req.merchantScope)
+    throw new ApiError({ status: 401, code: 'unauthorized', message: 'missing API key' });
+  return req.merchantScope;
+}
+
+/** Waits up to `ms` for a workflow's result; `undefined` when it is still running then. */
+async function resultWithin<T>(
+  client: Client,
+  handle: WorkflowHandle,
+  ms: number,
+): Promise<{ value: T } | undefined> {
+  try {
+    const value = (await client.withDeadline(Date.now() + ms, () => handle.result())) as T;
+    return { value };
+  } catch (err) {
+    if (isGrpcDeadlineError(err)) return undefined;
+    throw err;
+  }
+}
+
+// ---- list -------------------------------------------------------------------------------------
+
+/** `RUNNING` in Temporal's `WorkflowExecutionStatus` enum. */
+const WORKFLOW_STATUS_RUNNING = 1;
+
+/**
+ * Quotes a value for a visibility query. The values are validated against strict patterns before
+ * they get here; escaping quotes and backslashes as well keeps the query safe on its own.
+ */
+export function quoteQueryValue(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+/** The visibility query for a subscription list: the engine's workflow type and search attributes. */
+export function listQuery(filters: Pick<ListSubscriptionsQuery, 'state' | 'customer_id'>): string {
+  const clauses = [`WorkflowType = ${quoteQueryValue(WORKFLOW_TYPES.subscription)}`];
+  if (filters.state !== undefined)
+    clauses.push(`${SEARCH_ATTRIBUTES.state.name} = ${quoteQueryValue(filters.state)}`);
+  if (filters.customer_id !== undefined) {
+    clauses.push(`${SEARCH_ATTRIBUTES.customerId.name} = ${quoteQueryValue(filters.customer_id)}`);
+  }
+  return clauses.join(' AND ');
+}
+
+/** Version byte of the page token layout: version, 8-byte check, Temporal's token. */
+const PAGE_TOKEN_VERSION = 1;
+
+function pageTokenCheck(visibilityQuery: string, temporalToken: Uint8Array): Buffer {
+  return createHash('sha256').update(visibilityQuery).update(temporalToken).digest().subarray(0, 8);
+}
+
+/**
+ * The opaque `next_page_token`: Temporal's token, tied to the query it pages through. Temporal
+ * answers a garbled token with an internal error, so the API checks tokens itself first.
+ */
+export function encodePageToken(
+  temporalToken: Uint8Array | null | undefined,
+  visibilityQuery: string,
+): string | null {
+  if (!temporalToken || temporalToken.length === 0) return null;
+  return Buffer.concat([
+    Buffer.from([PAGE_TOKEN_VERSION]),
+    pageTokenCheck(visibilityQuery, temporalToken),
+    temporalToken,
+  ]).toString('base64url');
+}
+
+/** Temporal's token from a `page_token`, or undefined when it is not a token of this query. */
+export function decodePageToken(pageToken: string, visibilityQuery: string): Buffer | undefined {
+  const raw = Buffer.from(pageToken, 'base64url');
+  if (raw.length < 10 || raw[0] !== PAGE_TOKEN_VERSION) return undefined;
+  const temporalToken = raw.subarray(9);
+  return raw.subarray(1, 9).equals(pageTokenCheck(visibilityQuery, temporalToken))
+    ? temporalToken
+    : undefined;
+}
+
+const SUBSCRIPTION_WORKFLOW_PREFIX = subscriptionWorkflowId('');
+
+// ---- router -----------------------------------------------------------------------------------
+
+/** `/v1/subscriptions` routes (mounted on the authenticated router). */
+export function subscriptionRouter(ctx: ApiContext): Router {
+  const router = Router();
+  const { temporal, config, timeouts } = ctx;
+
+  function subscriptionHandle(subscriptionId: string) {
+    return temporal.workflow.getHandle(subscriptionWorkflowId(subscriptionId));
+  }
+
+  /**
+   * Why an update found no workflow to run in: 404 when the subscription's workflow never existed,
+   * 409 when it has ended (a terminal state), naming the final state when a worker can still say.
+   */
+  async function notFoundOrEnded(subscriptionId: string, cause: unknown): Promise<ApiError> {
+    const handle = subscriptionHandle(subscriptionId);
+    let status: string;
+    try {
+      status = (await withinDeadline(temporal, timeouts.temporalMs, () => handle.describe())).status.name;
+    } catch (err) {
+      if (isWorkflowNotFound(err))
+        return ApiError.notFound(`subscription ${subscriptionId} not found`, cause);
+      throw err;
+    }
+    let state: string | undefined;
+    try {
+      const view = await withinDeadline(temporal, timeouts.temporalMs, () => handle.query(snapshotQuery));
+      state = view.snapshot.state;
+    } catch {
+      // Without a worker to answer the query, the workflow's status has to do.
+    }
+    return ApiError.conflict(
+      `subscription ${subscriptionId} has ended${state ? ` (${state})` : ''}: its lifecycle workflow is ` +
+        `${status.toLowerCase()} and takes no more changes`,
+      cause,
+    );
+  }
+
+  /** Runs one workflow update and maps its refusal: validator → 409, QFPay → mapped, absent → 404. */
+  async function runUpdate<R>(
+    subscriptionId: string,
+    call: (handle: WorkflowHandle) => Promise<R>,
+  ): Promise<R> {
+    try {
+      return await withinDeadline(temporal, timeouts.updateMs, () =>
+        call(subscriptionHandle(subscriptionId)),
+      );
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError) throw updateApiError(err);
+      if (isWorkflowNotFound(err)) throw await notFoundOrEnded(subscriptionId, err);
+      throw err;
+    }
+  }
+
+  function subscriptionId(req: Request): string {
+    return parseInput(SubscriptionParamsSchema, req.params, 'path').subscriptionId;
+  }
+
+  // Creation ------------------------------------------------------------------------------------
+
+  router.post('/subscriptions', async (req: Request, res: Response) => {
+    const scope = merchantScope(req);
+    const { 'Idempotency-Key': idempotencyKey } = parseInput(
+      IdempotencyHeadersSchema,
+      { 'Idempotency-Key': req.get('idempotency-key') },
+      'Idempotency-Key header',
+    );
+    const body = parseInput(CreateSubscriptionBodySchema, req.body, 'body');
+    const policy = policyWithOverride(ctx.defaultPolicy, body.dunning_policy);
+    const input = creationInput(body, policy, Boolean(config.MERCHANT_EVENTS_URL));
+    const hash = requestHash(body);
+    const nonce = randomUUID();
+    const workflowId = creationWorkflowId(scope, idempotencyKey);
+
+    const handle = await withinDeadline(temporal, timeouts.temporalMs, async () => {
+      try {
+        return await temporal.workflow.start(WORKFLOW_TYPES.createSubscription, {
+          workflowId,
+          taskQueue: config.TEMPORAL_TASK_QUEUE,
+          args: [input],
+          // Running: attach to it. Closed (done or failed): never run the same key twice.
+          workflowIdConflictPolicy: 'USE_EXISTING',
+          workflowIdReusePolicy: 'REJECT_DUPLICATE',
+          memo: { requestHash: hash, requestNonce: nonce },
+        });
+      } catch (err) {
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+        return temporal.workflow.getHandle(workflowId);
+      }
+    });
+    const description = await withinDeadline(temporal, timeouts.temporalMs, () => handle.describe());
+    const memo = (description.memo ?? {}) as CreationMemo;
+    if (memo.requestHash !== hash) {
+      throw new ApiError({
+        status: 422,
+        code: 'idempotency_mismatch',
+        message: 'this Idempotency-Key was already used with a different request body',
+        details: [{ path: 'Idempotency-Key', message: 'reuse a key only to retry the identical request' }],
+      });
+    }
+    const replayed = memo.requestNonce !== nonce;
+
+    let outcome: { value: CreateSubscriptionResult } | undefined;
+    try {
+      outcome = await resultWithin<CreateSubscriptionResult>(temporal, handle, timeouts.creationWaitMs);
+    } catch (err) {
+      if (err instanceof WorkflowFailedError) throw toApiError(err);
+      throw err;
+    }
+    if (outcome === undefined) {
+      const running: CreationResponse = {
+        idempotency_key: idempotencyKey,
+        status: 'running',
+        replayed,
+        result: null,
+        error: null,
+      };
+      res.status(202).location(creationLocation(idempotencyKey)).json(running);
+      return;
+    }
+    const done: CreationResponse = {
+      idempotency_key: idempotencyKey,
+      status: 'completed',
+      replayed,
+      result: creationResultView(outcome.value),
+      error: null,
+    };
+    res.status(replayed ? 200 : 201).json(done);
+  });
+
+  router.get('/subscriptions/creations/:idempotencyKey', async (req: Request, res: Response) => {
+    const scope = merchantScope(req);
+    const { idempotencyKey } = parseInput(CreationParamsSchema, req.params, 'path');
+    const handle = temporal.workflow.getHandle(creationWorkflowId(scope, idempotencyKey));
+    let status: string;
+    try {
+      status = (await withinDeadline(temporal, timeouts.temporalMs, () => handle.describe())).status.name;
+    } catch (err) {
+      if (isWorkflowNotFound(err))
+        throw ApiError.notFound(`no subscription creation with key ${idempotencyKey}`, err);
+      throw err;
+    }
+    const base = { idempotency_key: idempotencyKey, replayed: true };
+    if (status === 'RUNNING') {
+      const running: CreationResponse = { ...base, status: 'running', result: null, error: null };
+      res.location(creationLocation(idempotencyKey)).json(running);
+      return;
+    }
+    try {
+      const result = (await withinDeadline(temporal, timeouts.temporalMs, () =>
+        handle.result(),
+      )) as CreateSubscriptionResult;
+      const done: CreationResponse = {
+        ...base,
+        status: 'completed',
+        result: creationResultView(result),
+        error: null,
+      };
+      res.json(done);
+    } catch (err) {
+      if (!(err instanceof WorkflowFailedError)) throw err;
+      const failure = toApiError(err);
+      const failed: CreationResponse = {
+        ...base,
+        status: 'failed',
+        result: null,
+        error: failure.toBody(req.id).error,
+      };
+      res.json(failed);
+    }
+  });
+
+  // Reading ---------------------------------------------------------------------------------------
+
+  router.get('/subscriptions', async (req: Request, res: Response) => {
+    const query = parseInput(ListSubscriptionsQuerySchema, req.query, 'query');
+    const visibilityQuery = listQuery(query);
+    const nextPageToken =
+      query.page_token === undefined ? undefined : decodePageToken(query.page_token, visibilityQuery);
+    if (query.page_token !== undefined && nextPageToken === undefined) {
+      throw ApiError.validation('invalid page_token', [
+        { path: 'page_token', message: 'not a next_page_token of this list (with the same filters)' },
+      ]);
+    }
+    const response = await withinDeadline(temporal, timeouts.temporalMs, () =>
+      temporal.workflowService.listWorkflowExecutions({
+        namespace: temporal.options.namespace,
+        query: visibilityQuery,
+        pageSize: query.page_size,
+        nextPageToken,
+      }),
+    );
+    const body: SubscriptionListResponse = {
+      items: (response.executions ?? []).map((raw) => {
+        const workflowId = raw.execution?.workflowId ?? '';
+        const attributes = decodeTypedSearchAttributes(raw.searchAttributes?.indexedFields);
+        const nextBilling = attributes.get(SEARCH_ATTRIBUTES.nextBillingTime);
+        const state = attributes.get(SEARCH_ATTRIBUTES.state);
+        return {
+          subscription_id:
+            attributes.get(SEARCH_ATTRIBUTES.subscriptionId) ??
+            (workflowId.startsWith(SUBSCRIPTION_WORKFLOW_PREFIX)
+              ? workflowId.slice(SUBSCRIPTION_WORKFLOW_PREFIX.length)
+              : workflowId),
+          workflow_id: workflowId,
+          state: LifecycleStateSchema.safeParse(state).data ?? null,
+          next_billing_time: nextBilling instanceof Date ? nextBilling.toISOString() : null,
+          customer_id: attributes.get(SEARCH_ATTRIBUTES.customerId) ?? null,
+          dunning_stage: attributes.get(SEARCH_ATTRIBUTES.dunningStage) ?? null,
+          status: raw.status === WORKFLOW_STATUS_RUNNING ? 'running' : 'closed',
+        };
+      }),
+      next_page_token: encodePageToken(response.nextPageToken, visibilityQuery),
+    };
+    res.json(body);
+  });
+
+  router.get('/subscriptions/:subscriptionId', async (req: Request, res: Response) => {
+    const id = subscriptionId(req);
+    let view: SubscriptionView;
+    try {
+      view = await withinDeadline(temporal, timeouts.temporalMs, () =>
+        subscriptionHandle(id).query(snapshotQuery),
+      );
+    } catch (err) {
+      if (isWorkflowNotFound(err)) throw ApiError.notFound(`subscription ${id} not found`, err);
+      throw err;
+    }
+    res.json(subscriptionView(view));
+  });
+
+  // Changes ---------------------------------------------------------------------------------------
+
+  router.post('/subscriptions/:subscriptionId/cancel', async (req: Request, res: Response) => {
+    const id = subscriptionId(req);
+    const body = parseInput(CancelBodySchema, req.body ?? {}, 'body');
+    const view = await runUpdate(id, (h) =>
+      h.executeUpdate(cancelUpdate, { args: [body.reason === undefined ? {} : { reason: body.reason }] }),
+    );
+    res.json(subscriptionView(view));
+  });
+
+  router.post('/subscriptions/:subscriptionId/payment-token', async (req: Request, res: Response) => {
+    const id = subscriptionId(req);
+    const body = parseInput(ChangePaymentTokenBodySchema, req.body, 'body');
+    const view = await runUpdate(id, (h) =>
+      h.executeUpdate(changePaymentTokenUpdate, { args: [{ tokenId: body.token_id }] }),
+    );
+    res.json(subscriptionView(view));
+  });
+
+  router.post('/subscriptions/:subscriptionId/total-billing-cycles', async (req: Request, res: Response) => {
+    const id = subscriptionId(req);
+    const body = parseInput(ChangeTotalBillingCyclesBodySchema, req.body, 'body');
+    const view = await runUpdate(id, (h) =>
+      h.executeUpdate(changeTotalBillingCyclesUpdate, {
+        args: [{ totalBillingCycles: body.total_billing_cycles }],
+      }),
+    );
+    res.json(subscriptionView(view));
+  });
+
+  router.post('/subscriptions/:subscriptionId/charge', async (req: Request, res: Response) => {
+    const id = subscriptionId(req);
+    const body = parseInput(ChargeBodySchema, req.body ?? {}, 'body');
+    const result = await runUpdate(id, (h) =>
+      h.executeUpdate(chargeNowUpdate, {
+        args: [body.order_id === undefined ? {} : { orderId: body.order_id }],
+      }),
+    );
+    res.json(chargeResultView(result));
+  });
+
+  router.post('/subscriptions/:subscriptionId/sync', async (req: Request, res: Response) => {
+    const id = subscriptionId(req);
+    const view = await runUpdate(id, (h) => h.executeUpdate(syncNowUpdate, { args: [] }));
+    res.json(subscriptionView(view));
+  });
+
+  router.put('/subscriptions/:subscriptionId/dunning-policy', async (req: Request, res: Response) => {
+    const id = subscriptionId(req);
+    const override = parseInput(DunningPolicyOverrideBodySchema, req.body, 'body');
+    // The update is declared with the full policy input type, but the workflow merges a partial
+    // override onto the subscription's current policy (mergePolicy), which is what is sent here.
+    const view = await runUpdate(id, (h) =>
+      h.executeUpdate(changeDunningPolicyUpdate, { args: [override as DunningPolicyInput] }),
+    );
+    res.json(subscriptionView(view));
+  });
+
+  return router;
+}

@@ -1,0 +1,513 @@
+/**
+ * Every input and output of the HTTP API as a zod schema: requests are validated with them, the
+ * route handlers build responses typed by them, and the OpenAPI document is generated from them.
+ *
+ * Field names are snake_case like QFPay's own API; a dunning policy keeps the engine's own
+ * camelCase field names (the same JSON as `DUNNING_POLICY`), durations as text (`'3d'`) or ms.
+ */
+import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
+import { z } from 'zod';
+import type { SubscriptionState } from '../workflows/definitions';
+import { DunningPolicyOverrideSchema } from '../workflows/dunning';
+
+// Must run before any schema below is built: zod 4 copies methods onto each schema as it is
+// created, so only schemas made after this call have `.openapi()`.
+extendZodWithOpenApi(z);
+
+// ---- errors -----------------------------------------------------------------------------------
+
+/** Every error `code` the API answers with. */
+export const ERROR_CODES = [
+  'validation_error',
+  'unauthorized',
+  'invalid_signature',
+  'not_found',
+  'conflict',
+  'idempotency_mismatch',
+  'temporal_unavailable',
+  'qfpay_error',
+  'internal',
+] as const;
+export const ErrorCodeSchema = z.enum(ERROR_CODES).openapi('ErrorCode', {
+  description:
+    '`validation_error` 400/413/415, `unauthorized` 401, `invalid_signature` 401 (webhook), `not_found` 404, ' +
+    '`conflict` 409 (a workflow refused the change, or QFPay refused it in the current state), ' +
+    '`idempotency_mismatch` 422, `temporal_unavailable` 503, `qfpay_error` 502/503 (QFPay unreachable, busy ' +
+    'or misconfigured), `internal` 500.',
+});
+export type ErrorCode = z.output<typeof ErrorCodeSchema>;
+
+export const ErrorDetailSchema = z
+  .object({
+    path: z.string().openapi({ example: 'product.amount' }),
+    message: z.string().openapi({ example: 'Too small: expected number to be >0' }),
+  })
+  .openapi('ErrorDetail');
+export type ErrorDetail = z.output<typeof ErrorDetailSchema>;
+
+export const ErrorBodySchema = z
+  .object({
+    code: ErrorCodeSchema,
+    message: z.string(),
+    details: z.array(ErrorDetailSchema).optional(),
+  })
+  .openapi('ErrorBody');
+
+/** The one shape of every non-2xx JSON answer. */
+export const ErrorResponseSchema = z
+  .object({
+    error: ErrorBodySchema,
+    request_id: z
+      .string()
+      .openapi({ description: 'The `X-Request-Id` of the request (echoed in the header).' }),
+  })
+  .openapi('ErrorResponse');
+export type ErrorResponse = z.output<typeof ErrorResponseSchema>;
+
+// ---- identifiers ------------------------------------------------------------------------------
+
+/**
+ * QFPay's ids: a documented prefix and a conservative character set. Being strict here is also
+ * what makes it safe to put an id into a visibility query or a workflow id.
+ */
+const qfpayId = (prefix: string, example: string) =>
+  z
+    .string()
+    .regex(new RegExp(`^${prefix}[A-Za-z0-9_-]{1,128}$`), `must look like ${prefix}…`)
+    .openapi({ example });
+
+export const SubscriptionIdSchema = qfpayId('sub_', 'sub_a360f06e2fd74e7b93d1d3d0f2b14c3a');
+export const CustomerIdSchema = qfpayId('cust_', 'cust_8c1f2a9b3d4e4f5a');
+export const ProductIdSchema = qfpayId('prod_', 'prod_5e6f7a8b9c0d4e1f');
+export const TokenIdSchema = qfpayId('tk_', 'tk_0a1b2c3d4e5f6789');
+export const OrderIdSchema = qfpayId('sub_ord_', 'sub_ord_a360f06e2fd74e7b93d1d3d0f2b14c3a_0002');
+
+/** Subscription states as QFPay spells them (kept equal to the lifecycle's list by the type below). */
+export const SUBSCRIPTION_STATE_VALUES = [
+  'TRIAL',
+  'INCOMPLETE',
+  'INCOMPLETE_EXPIRED',
+  'ACTIVE',
+  'PAST_DUE',
+  'UNPAID',
+  'PAUSED',
+  'CANCELLED',
+  'COMPLETED',
+] as const;
+// Compile-time proof that the list above and the engine's SubscriptionState agree both ways.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
+const _statesAgree: Same<(typeof SUBSCRIPTION_STATE_VALUES)[number], SubscriptionState> = true;
+void _statesAgree;
+
+export const SubscriptionStateSchema = z.enum(SUBSCRIPTION_STATE_VALUES).openapi('SubscriptionState');
+/** What the engine knows of the state: `UNKNOWN` until the first fact about the subscription. */
+export const LifecycleStateSchema = z
+  .enum([...SUBSCRIPTION_STATE_VALUES, 'UNKNOWN'])
+  .openapi('LifecycleState');
+
+/** An ISO-8601 time with a zone, as the API writes every time. */
+const isoTime = z.iso.datetime({ offset: true }).openapi({ example: '2025-01-31T04:00:00.000Z' });
+const nullableIso = isoTime.nullable();
+
+// ---- path, query and header parameters -------------------------------------------------------
+
+export const SubscriptionParamsSchema = z.object({
+  subscriptionId: SubscriptionIdSchema.openapi({ param: { name: 'subscriptionId', in: 'path' } }),
+});
+export const CustomerParamsSchema = z.object({
+  customerId: CustomerIdSchema.openapi({ param: { name: 'customerId', in: 'path' } }),
+});
+
+/** `Idempotency-Key`: 1–255 visible ASCII characters (it is echoed into a `Location` header). */
+export const IdempotencyKeySchema = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(/^[\x21-\x7E]+$/, 'must be visible ASCII characters (no spaces)')
+  .openapi({ example: 'order-7f3c2a-subscribe' });
+
+export const IdempotencyHeadersSchema = z.object({
+  'Idempotency-Key': IdempotencyKeySchema.openapi({
+    param: {
+      name: 'Idempotency-Key',
+      in: 'header',
+      description: 'Makes the creation safe to retry: the same key and body give the same subscription.',
+    },
+  }),
+});
+export const CreationParamsSchema = z.object({
+  idempotencyKey: IdempotencyKeySchema.openapi({ param: { name: 'idempotencyKey', in: 'path' } }),
+});
+
+/** The largest `page_size` of the subscription list. */
+export const MAX_LIST_PAGE_SIZE = 100;
+
+export const ListSubscriptionsQuerySchema = z.strictObject({
+  state: SubscriptionStateSchema.optional(),
+  customer_id: CustomerIdSchema.optional(),
+  page_size: z.coerce.number().int().min(1).max(MAX_LIST_PAGE_SIZE).default(20),
+  page_token: z
+    .string()
+    .max(8192)
+    .regex(/^[A-Za-z0-9_-]+$/, 'must be the next_page_token of an earlier page')
+    .optional(),
+});
+export type ListSubscriptionsQuery = z.output<typeof ListSubscriptionsQuerySchema>;
+
+// ---- customers and products -------------------------------------------------------------------
+
+const BillingAddressSchema = z
+  .record(z.string(), z.unknown())
+  .openapi('BillingAddress', { description: 'Free-form address object; QFPay stores it as JSON.' });
+
+const customerFields = {
+  name: z.string().trim().min(1).max(128).optional(),
+  email: z.email().max(254).optional(),
+  phone: z
+    .string()
+    .trim()
+    .regex(/^\+?[0-9 ()-]{3,32}$/, 'must be a phone number')
+    .optional(),
+  billing_address: BillingAddressSchema.optional(),
+};
+
+export const CreateCustomerBodySchema = z.strictObject(customerFields).openapi('CreateCustomerRequest');
+export type CreateCustomerBody = z.output<typeof CreateCustomerBodySchema>;
+
+export const CustomerSchema = z
+  .object({
+    customer_id: CustomerIdSchema,
+    name: z.string().optional(),
+    email: z.string().optional(),
+    phone: z.string().optional(),
+    billing_address: z.union([z.record(z.string(), z.unknown()), z.string()]).optional(),
+  })
+  .openapi('Customer');
+export type CustomerResponse = z.output<typeof CustomerSchema>;
+
+/** QFPay's `interval` values: monthly and yearly, plus minutes and hours in its sandbox. */
+export const PRODUCT_INTERVALS = ['monthly', 'yearly', 'minutes', 'hours'] as const;
+
+const productFields = {
+  name: z.string().trim().min(1).max(128),
+  description: z.string().max(1024).optional(),
+  amount: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).openapi({
+    description: 'Price per billing cycle in minor units (HK$1 = 100).',
+    example: 9900,
+  }),
+  currency: z
+    .string()
+    .regex(/^[A-Za-z]{3}$/, 'must be a 3-letter currency code')
+    .transform((c) => c.toUpperCase())
+    .openapi({ example: 'HKD' }),
+  interval: z.enum(PRODUCT_INTERVALS),
+  interval_count: z.number().int().positive().max(527_040).openapi({
+    description: 'Intervals between two charges; QFPay allows at most one year.',
+    example: 1,
+  }),
+};
+
+export const CreateProductBodySchema = z.strictObject(productFields).openapi('CreateProductRequest');
+export type CreateProductBody = z.output<typeof CreateProductBodySchema>;
+
+export const ProductSchema = z
+  .object({
+    product_id: ProductIdSchema,
+    name: z.string().optional(),
+    description: z.string().optional(),
+    amount: z.number().int().optional(),
+    currency: z.string().optional(),
+    interval: z.string().optional(),
+    interval_count: z.number().int().optional(),
+  })
+  .openapi('Product');
+export type ProductResponse = z.output<typeof ProductSchema>;
+
+export const PaymentTokenSchema = z
+  .object({
+    token_id: z.string(),
+    customer_id: z.string(),
+    event: z.string().openapi({ description: '`NEW`, `MATCH` or `CONFLICT` as QFPay reported it.' }),
+    card_masked: z.string().nullable(),
+    card_scheme: z.string().nullable(),
+    expiry: z.string().nullable(),
+    received_at: isoTime,
+    at: isoTime,
+  })
+  .openapi('PaymentToken');
+export type PaymentTokenResponse = z.output<typeof PaymentTokenSchema>;
+
+export const PaymentTokenListSchema = z
+  .object({ customer_id: CustomerIdSchema, tokens: z.array(PaymentTokenSchema) })
+  .openapi('PaymentTokenList');
+export type PaymentTokenListResponse = z.output<typeof PaymentTokenListSchema>;
+
+// ---- dunning policy ---------------------------------------------------------------------------
+
+/**
+ * A partial dunning policy: the engine's own override schema, rebuilt here so the document gets a
+ * named component (schemas built before `extendZodWithOpenApi` cannot carry OpenAPI metadata).
+ * The merged result is validated again with the full `DunningPolicySchema`.
+ */
+export const DunningPolicyOverrideBodySchema = z
+  .strictObject(DunningPolicyOverrideSchema.shape)
+  .openapi('DunningPolicyOverride', {
+    description:
+      'Any subset of the dunning policy; fields left out keep the current value. Durations as text ' +
+      "('1h', '3d') or milliseconds.",
+    example: { attemptOffsets: ['2h', '1d', '2d'], finalAction: 'cancel' },
+  });
+
+export const DunningPolicyViewSchema = z
+  .object({
+    attemptOffsets: z.array(z.number()).openapi({ description: 'Milliseconds after the failure.' }),
+    safetyMargin: z.number().openapi({ description: 'Milliseconds before the next billing time.' }),
+    minAttemptWindow: z.number(),
+    escalation: z.array(z.string()),
+    finalAction: z.string(),
+    nonRetryableRespcds: z.array(z.string()),
+  })
+  .openapi('DunningPolicy');
+
+// ---- subscriptions: requests ------------------------------------------------------------------
+
+const InlineProductSchema = z.strictObject(productFields).openapi('InlineProduct');
+const InlineCustomerSchema = z.strictObject(customerFields).openapi('InlineCustomer');
+
+export const CreateSubscriptionBodySchema = z
+  .strictObject({
+    customer_id: CustomerIdSchema.optional(),
+    customer: InlineCustomerSchema.optional().openapi({
+      description: 'Creates the customer; instead of customer_id.',
+    }),
+    product_id: ProductIdSchema.optional(),
+    product: InlineProductSchema.optional().openapi({
+      description: 'Creates a recurring product; instead of product_id.',
+    }),
+    token_id: TokenIdSchema,
+    quantity: z.number().int().min(1).max(10_000).optional(),
+    total_billing_cycles: z
+      .number()
+      .int()
+      .min(1)
+      .nullable()
+      .optional()
+      .openapi({ description: 'Cycles to bill; null or absent bills until cancelled.' }),
+    start_time: isoTime
+      .optional()
+      .openapi({ description: 'First payment time; in the future means a trial.' }),
+    dunning_policy: DunningPolicyOverrideBodySchema.optional(),
+  })
+  .superRefine((body, ctx) => {
+    if ((body.customer_id === undefined) === (body.customer === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['customer_id'],
+        message: 'give exactly one of customer_id or customer',
+      });
+    }
+    if ((body.product_id === undefined) === (body.product === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['product_id'],
+        message: 'give exactly one of product_id or product',
+      });
+    }
+  })
+  .openapi('CreateSubscriptionRequest');
+export type CreateSubscriptionBody = z.output<typeof CreateSubscriptionBodySchema>;
+
+export const CancelBodySchema = z
+  .strictObject({ reason: z.string().trim().min(1).max(500).optional() })
+  .openapi('CancelSubscriptionRequest');
+export const ChangePaymentTokenBodySchema = z
+  .strictObject({ token_id: TokenIdSchema })
+  .openapi('ChangePaymentTokenRequest');
+export const ChangeTotalBillingCyclesBodySchema = z
+  .strictObject({
+    total_billing_cycles: z
+      .number()
+      .int()
+      .min(1)
+      .nullable()
+      .openapi({ description: 'New total; null bills until cancelled.' }),
+  })
+  .openapi('ChangeTotalBillingCyclesRequest');
+export const ChargeBodySchema = z
+  .strictObject({
+    order_id: OrderIdSchema.optional().openapi({
+      description: 'The failed order; default: the latest failed one.',
+    }),
+  })
+  .openapi('ChargeRequest');
+
+// ---- subscriptions: responses -----------------------------------------------------------------
+
+export const OrderViewSchema = z
+  .object({
+    order_id: z.string(),
+    sequence_no: z.number().int(),
+    status: z.enum(['PAID', 'FAILED']),
+    respcd: z.string().nullable(),
+    failures: z.number().int(),
+    first_at: isoTime,
+    last_at: isoTime,
+    paid_at: nullableIso,
+    amount: z.number().int().nullable(),
+    currency: z.string().nullable(),
+    trigger_by: z.enum(['auto', 'manual']).nullable(),
+  })
+  .openapi('SubscriptionOrder');
+
+export const TransitionViewSchema = z
+  .object({ from: LifecycleStateSchema, to: SubscriptionStateSchema, at: isoTime, cause: z.string() })
+  .openapi('StateTransition');
+
+export const DunningAttemptViewSchema = z
+  .object({
+    attempt: z.number().int(),
+    scheduled_at: isoTime,
+    started_at: isoTime,
+    finished_at: isoTime,
+    result: z.enum(['succeeded', 'failed', 'pending', 'error', 'skipped']),
+    respcd: z.string().nullable(),
+    detail: z.string().nullable(),
+  })
+  .openapi('DunningAttempt');
+
+export const DunningEpisodeViewSchema = z
+  .object({
+    order_id: z.string(),
+    sequence_no: z.number().int(),
+    stage: z
+      .string()
+      .openapi({ description: 'retrying, escalating, recovered, exhausted, lost or stopped.' }),
+    opened_at: isoTime,
+    failure_at: isoTime,
+    next_billing_time: isoTime,
+    deadline: isoTime.openapi({
+      description: 'Every attempt ends before this: next billing time − safety margin.',
+    }),
+    schedule: z.array(isoTime),
+    attempts: z.array(DunningAttemptViewSchema),
+    escalation_steps_done: z.array(z.string()),
+    closed_at: nullableIso,
+    outcome: z.enum(['recovered', 'exhausted', 'lost', 'stopped']).nullable(),
+    outcome_detail: z.string().nullable(),
+  })
+  .openapi('DunningEpisode');
+
+export const SubscriptionViewSchema = z
+  .object({
+    subscription_id: z.string(),
+    workflow_id: z.string(),
+    origin: z.enum(['created', 'adopted']),
+    state: LifecycleStateSchema,
+    state_at: nullableIso,
+    customer_id: z.string().nullable(),
+    token_id: z.string().nullable(),
+    product_ids: z.array(z.string()),
+    total_billing_cycles: z.number().int().nullable(),
+    completed_cycles: z.number().int(),
+    next_billing_time: nullableIso,
+    last_billing_time: nullableIso,
+    recent_orders: z.array(OrderViewSchema),
+    transitions: z.array(TransitionViewSchema),
+    dunning: z.object({
+      policy: DunningPolicyViewSchema,
+      episode: DunningEpisodeViewSchema.nullable(),
+      history: z.array(DunningEpisodeViewSchema),
+    }),
+    billing_paused_by_merchant: z.boolean(),
+    reconcile_reason: z.string().nullable(),
+    last_sync_at: nullableIso,
+    facts_applied: z.number().int(),
+  })
+  .openapi('Subscription');
+export type SubscriptionViewResponse = z.output<typeof SubscriptionViewSchema>;
+
+export const ChargeResultSchema = z
+  .object({
+    order_id: z.string(),
+    outcome: z.enum(['succeeded', 'failed', 'pending']),
+    respcd: z.string(),
+    respmsg: z.string().nullable(),
+    subscription: SubscriptionViewSchema,
+  })
+  .openapi('ChargeResult');
+export type ChargeResultResponse = z.output<typeof ChargeResultSchema>;
+
+export const SubscriptionListItemSchema = z
+  .object({
+    subscription_id: z.string(),
+    workflow_id: z.string(),
+    state: LifecycleStateSchema.nullable(),
+    next_billing_time: nullableIso,
+    customer_id: z.string().nullable(),
+    dunning_stage: z.string().nullable(),
+    status: z.enum(['running', 'closed']),
+  })
+  .openapi('SubscriptionListItem');
+
+export const SubscriptionListSchema = z
+  .object({
+    items: z.array(SubscriptionListItemSchema),
+    next_page_token: z
+      .string()
+      .nullable()
+      .openapi({ description: 'Opaque; pass as page_token for the next page. null on the last page.' }),
+  })
+  .openapi('SubscriptionList');
+export type SubscriptionListResponse = z.output<typeof SubscriptionListSchema>;
+
+export const CreationResultSchema = z
+  .object({
+    subscription_id: z.string(),
+    workflow_id: z.string().openapi({ description: "The subscription's lifecycle workflow." }),
+    customer_id: z.string(),
+    product_id: z.string(),
+    state: LifecycleStateSchema,
+    reused_existing: z
+      .boolean()
+      .openapi({ description: 'QFPay already had this subscription (found instead of created again).' }),
+  })
+  .openapi('CreationResult');
+
+export const CreationSchema = z
+  .object({
+    idempotency_key: z.string(),
+    status: z.enum(['running', 'completed', 'failed']),
+    replayed: z
+      .boolean()
+      .openapi({ description: 'An earlier request with this Idempotency-Key started the creation.' }),
+    result: CreationResultSchema.nullable(),
+    error: ErrorBodySchema.nullable(),
+  })
+  .openapi('SubscriptionCreation');
+export type CreationResponse = z.output<typeof CreationSchema>;
+
+// ---- webhook and operations -------------------------------------------------------------------
+
+export const QfpayNotificationBodySchema = z
+  .object({
+    notify_type: z.enum(['subscription', 'subscription_payment', 'payment_token']),
+  })
+  .catchall(z.unknown())
+  .openapi('QfpayNotification', {
+    description:
+      "QFPay's notification JSON. Signed: `X-QF-SIGN` = upper-case hex MD5 of the raw body bytes + the app key.",
+    example: {
+      notify_type: 'subscription_payment',
+      subscription_id: 'sub_a360f06e2fd74e7b93d1d3d0f2b14c3a',
+      subscription_order_id: 'sub_ord_a360f06e2fd74e7b93d1d3d0f2b14c3a_0001',
+      respcd: '0000',
+      txamt: '9900',
+      txcurrcd: 'HKD',
+      txdtm: '2025-01-31 12:00:00',
+    },
+  });
+
+export const HealthSchema = z.object({ status: z.literal('ok') }).openapi('Health');
+export const ReadinessSchema = z
+  .object({ status: z.enum(['ready', 'unavailable']), temporal: z.enum(['ok', 'unavailable']) })
+  .openapi('Readiness');

@@ -1,0 +1,138 @@
+/**
+ * What the workflows answer, as the API shows it: snake_case fields, ISO-8601 times instead of
+ * epoch milliseconds, and only the recent part of long lists.
+ */
+import type {
+  ChargeResult,
+  CreateSubscriptionResult,
+  DunningAttemptRecord,
+  DunningEpisode,
+  SubscriptionView,
+} from '../workflows/definitions';
+import type { ChargeResultResponse, CreationResponse, SubscriptionViewResponse } from './schemas';
+
+/** Orders shown in a subscription view (the most recent). */
+export const VIEW_ORDERS = 12;
+/** State changes shown in a subscription view (the most recent). */
+export const VIEW_TRANSITIONS = 20;
+/** Closed dunning episodes shown in a subscription view (the most recent). */
+export const VIEW_EPISODES = 5;
+
+/** Epoch ms → ISO-8601 (UTC). */
+export function isoTime(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/** Epoch ms, null or undefined → ISO-8601 or null. */
+export function isoOrNull(ms: number | null | undefined): string | null {
+  return ms === null || ms === undefined || !Number.isFinite(ms) ? null : isoTime(ms);
+}
+
+function attemptView(a: DunningAttemptRecord) {
+  return {
+    attempt: a.attempt,
+    scheduled_at: isoTime(a.scheduledAt),
+    started_at: isoTime(a.startedAt),
+    finished_at: isoTime(a.finishedAt),
+    result: a.result,
+    respcd: a.respcd ?? null,
+    detail: a.detail ?? null,
+  };
+}
+
+function episodeView(e: DunningEpisode): SubscriptionViewResponse['dunning']['history'][number] {
+  return {
+    order_id: e.orderId,
+    sequence_no: e.sequenceNo,
+    stage: e.stage,
+    opened_at: isoTime(e.openedAt),
+    failure_at: isoTime(e.failureAt),
+    next_billing_time: isoTime(e.nextBillingTime),
+    deadline: isoTime(e.deadline),
+    schedule: e.schedule.map(isoTime),
+    attempts: e.attempts.map(attemptView),
+    escalation_steps_done: [...e.escalationStepsDone],
+    closed_at: isoOrNull(e.closedAt),
+    outcome: e.outcome ?? null,
+    outcome_detail: e.outcomeDetail ?? null,
+  };
+}
+
+/** A subscription workflow's `snapshot` query answer, as the API shows it. */
+export function subscriptionView(view: SubscriptionView): SubscriptionViewResponse {
+  const s = view.snapshot;
+  return {
+    subscription_id: view.subscriptionId,
+    workflow_id: view.workflowId,
+    origin: view.origin,
+    state: s.state,
+    state_at: isoOrNull(s.stateAt),
+    customer_id: s.customerId ?? null,
+    token_id: s.tokenId ?? null,
+    product_ids: [...s.productIds],
+    total_billing_cycles: s.totalBillingCycles,
+    completed_cycles: s.completedCycles,
+    next_billing_time: isoOrNull(s.nextBillingTime),
+    last_billing_time: isoOrNull(s.lastBillingTime),
+    recent_orders: s.orders.slice(-VIEW_ORDERS).map((o) => ({
+      order_id: o.orderId,
+      sequence_no: o.sequenceNo,
+      status: o.status,
+      respcd: o.respcd ?? null,
+      failures: o.failures,
+      first_at: isoTime(o.firstAt),
+      last_at: isoTime(o.lastAt),
+      paid_at: isoOrNull(o.paidAt),
+      amount: o.amount ?? null,
+      currency: o.currency ?? null,
+      trigger_by: o.triggerBy ?? null,
+    })),
+    transitions: s.transitions.slice(-VIEW_TRANSITIONS).map((t) => ({
+      from: t.from,
+      to: t.to,
+      at: isoTime(t.at),
+      cause: t.cause,
+    })),
+    dunning: {
+      policy: {
+        attemptOffsets: [...view.dunning.policy.attemptOffsets],
+        safetyMargin: view.dunning.policy.safetyMargin,
+        minAttemptWindow: view.dunning.policy.minAttemptWindow,
+        escalation: [...view.dunning.policy.escalation],
+        finalAction: view.dunning.policy.finalAction,
+        nonRetryableRespcds: [...view.dunning.policy.nonRetryableRespcds],
+      },
+      episode: view.dunning.episode ? episodeView(view.dunning.episode) : null,
+      history: view.dunning.history.slice(-VIEW_EPISODES).map(episodeView),
+    },
+    billing_paused_by_merchant: view.billingPausedByMerchant,
+    reconcile_reason: s.reconcile,
+    last_sync_at: isoOrNull(view.lastSyncAt),
+    facts_applied: s.factsApplied,
+  };
+}
+
+/** A manual charge's result, as the API shows it. */
+export function chargeResultView(result: ChargeResult): ChargeResultResponse {
+  return {
+    order_id: result.orderId,
+    outcome: result.outcome,
+    respcd: result.respcd,
+    respmsg: result.respmsg ?? null,
+    subscription: subscriptionView(result.view),
+  };
+}
+
+/** A finished creation, as the API shows it. */
+export function creationResultView(
+  result: CreateSubscriptionResult,
+): NonNullable<CreationResponse['result']> {
+  return {
+    subscription_id: result.subscriptionId,
+    workflow_id: result.workflowId,
+    customer_id: result.customerId,
+    product_id: result.productId,
+    state: result.state,
+    reused_existing: result.reusedExisting,
+  };
+}

@@ -1,0 +1,375 @@
+/**
+ * The subscription routes against a real Temporal dev server, a real worker and the QFPay
+ * emulator: idempotent creation, 404 for a subscription the engine does not know, the list by
+ * state and customer through the engine's search attributes (with pagination), and workflow
+ * updates whose validators refuse a change (409 with their message).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
+import type { Express } from 'express';
+import request from 'supertest';
+import { createActivities, createQfpayClient } from '../../src/activities';
+import { buildApp } from '../../src/api/app';
+import {
+  CreationSchema,
+  ErrorResponseSchema,
+  SubscriptionListSchema,
+  SubscriptionViewSchema,
+  type SubscriptionListResponse,
+} from '../../src/api/schemas';
+import { loadConfig, type Config } from '../../src/config';
+import { createLogger } from '../../src/logger';
+import type { QfpayClient } from '../../src/qfpay/client';
+import { signNotification } from '../../src/qfpay/signing';
+import { formatQfpayNaiveTime } from '../../src/qfpay/time';
+import { startSandbox, type SandboxHandle } from '../../src/sandbox/server';
+import { SEARCH_ATTRIBUTES, WORKFLOW_TYPES, subscriptionWorkflowId } from '../../src/workflows/definitions';
+import { createTestWorker, fakeSubscriptionId, startDevServer, uniqueTaskQueue } from '../helpers/temporal';
+
+const API_KEY = 'integration-api-key';
+const APP_KEY = 'sandbox-app-key';
+const logger = createLogger('api-it', 'silent');
+const auth = { Authorization: `Bearer ${API_KEY}` };
+
+/** Polls `probe` until it returns a value (bounded, so a broken engine fails instead of hanging). */
+async function eventually<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 15_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline)
+      assert.fail(`${what}: not within ${timeoutMs} ms${last ? ` (last error: ${String(last)})` : ''}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+void describe('subscription routes on a real Temporal dev server', () => {
+  let env: TestWorkflowEnvironment;
+  let sandbox: SandboxHandle;
+  let worker: Worker;
+  let workerRun: Promise<void>;
+  let config: Config;
+  let qfpay: QfpayClient;
+  let app: Express;
+
+  /** A customer with a card token at the emulator, and a monthly product. */
+  async function customerWithCard() {
+    const customer = await qfpay.createCustomer({ name: 'Grace Hopper' });
+    const product = await qfpay.createProduct({
+      name: 'Silver',
+      type: 'recurring',
+      txamt: 4900,
+      txcurrcd: 'HKD',
+      interval: 'monthly',
+      interval_count: 1,
+    });
+    const res = await fetch(`${sandbox.url}/_sandbox/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ customer_id: customer.customer_id, card_number: '5200000000001096' }),
+    });
+    assert.ok(res.ok, `token: HTTP ${res.status}`);
+    const token = (await res.json()) as { token_id: string };
+    return { customerId: customer.customer_id, productId: product.product_id, tokenId: token.token_id };
+  }
+
+  /** Makes the engine adopt a subscription by notifying its state, as QFPay would. */
+  async function notifyState(subscriptionId: string, state: string): Promise<void> {
+    const body = JSON.stringify({
+      notify_type: 'subscription',
+      subscription_id: subscriptionId,
+      state,
+      sysdtm: formatQfpayNaiveTime(Date.now() - 1_000, '+08:00'),
+    });
+    const res = await request(app)
+      .post('/webhooks/qfpay')
+      .set('content-type', 'application/json')
+      .set('X-QF-SIGN', signNotification(body, APP_KEY))
+      .send(body);
+    assert.equal(res.text, 'SUCCESS');
+  }
+
+  /** Waits until Temporal's visibility shows the subscription's workflow with `state`. */
+  async function visibleWithState(subscriptionId: string, state: string): Promise<void> {
+    const query = `WorkflowId = '${subscriptionWorkflowId(subscriptionId)}' AND ${SEARCH_ATTRIBUTES.state.name} = '${state}'`;
+    await eventually(`visibility of ${subscriptionId} as ${state}`, async () => {
+      for await (const execution of env.client.workflow.list({ query })) return execution;
+      return undefined;
+    });
+  }
+
+  async function list(query: string): Promise<SubscriptionListResponse> {
+    const res = await request(app).get(`/v1/subscriptions?${query}`).set(auth);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    return SubscriptionListSchema.parse(res.body);
+  }
+
+  before(async () => {
+    env = await startDevServer();
+    sandbox = await startSandbox({ appKey: APP_KEY });
+    const taskQueue = uniqueTaskQueue('api-subscriptions');
+    config = loadConfig({
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'silent',
+      API_KEYS: API_KEY,
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      QFPAY_BASE_URL: sandbox.url,
+      QFPAY_APP_KEY: APP_KEY,
+    });
+    qfpay = createQfpayClient(config);
+    ({ worker } = await createTestWorker(env, {
+      taskQueue,
+      activities: createActivities({ config, client: env.client, logger }),
+    }));
+    workerRun = worker.run();
+    app = buildApp({ config, temporal: env.client, qfpay, logger });
+  });
+
+  after(async () => {
+    worker?.shutdown();
+    await workerRun;
+    await sandbox?.close();
+    await env?.teardown();
+  });
+
+  void it('answers 404 for a subscription the engine has no workflow for', async () => {
+    const res = await request(app).get(`/v1/subscriptions/${fakeSubscriptionId()}`).set(auth);
+    assert.equal(res.status, 404);
+    assert.equal(ErrorResponseSchema.parse(res.body).error.code, 'not_found');
+    const cancel = await request(app)
+      .post(`/v1/subscriptions/${fakeSubscriptionId()}/cancel`)
+      .set(auth)
+      .send({});
+    assert.equal(cancel.status, 404);
+  });
+
+  void it('creates a subscription once per Idempotency-Key: 201, the same result again with 200, 422 for another body', async () => {
+    const { customerId, productId, tokenId } = await customerWithCard();
+    const body = {
+      customer_id: customerId,
+      product_id: productId,
+      token_id: tokenId,
+      total_billing_cycles: 12,
+    };
+    const key = `create-${Date.now()}`;
+
+    const first = await request(app)
+      .post('/v1/subscriptions')
+      .set(auth)
+      .set('Idempotency-Key', key)
+      .send(body);
+    assert.equal(first.status, 201, JSON.stringify(first.body));
+    const created = CreationSchema.parse(first.body);
+    assert.equal(created.status, 'completed');
+    assert.equal(created.replayed, false);
+    assert.ok(created.result);
+    assert.match(created.result.subscription_id, /^sub_/);
+    assert.equal(created.result.workflow_id, subscriptionWorkflowId(created.result.subscription_id));
+    assert.equal(created.result.customer_id, customerId);
+
+    const again = await request(app)
+      .post('/v1/subscriptions')
+      .set(auth)
+      .set('Idempotency-Key', key)
+      .send(body);
+    assert.equal(again.status, 200, JSON.stringify(again.body));
+    const replay = CreationSchema.parse(again.body);
+    assert.equal(replay.replayed, true);
+    assert.deepEqual(replay.result, created.result);
+
+    const other = await request(app)
+      .post('/v1/subscriptions')
+      .set(auth)
+      .set('Idempotency-Key', key)
+      .send({ ...body, total_billing_cycles: 6 });
+    assert.equal(other.status, 422);
+    assert.equal(ErrorResponseSchema.parse(other.body).error.code, 'idempotency_mismatch');
+
+    const status = await request(app).get(`/v1/subscriptions/creations/${key}`).set(auth);
+    assert.equal(status.status, 200);
+    assert.deepEqual(CreationSchema.parse(status.body).result, created.result);
+
+    const sandboxSubs = (await (
+      await fetch(`${sandbox.url}/_sandbox/subscriptions?customer_id=${customerId}`)
+    ).json()) as {
+      data: unknown[];
+    };
+    assert.equal(sandboxSubs.data.length, 1, 'QFPay has exactly one subscription for the customer');
+
+    const view = await eventually('the created subscription in its workflow', async () => {
+      const res = await request(app).get(`/v1/subscriptions/${created.result?.subscription_id}`).set(auth);
+      return res.status === 200 ? SubscriptionViewSchema.parse(res.body) : undefined;
+    });
+    assert.equal(view.origin, 'created');
+    assert.equal(view.total_billing_cycles, 12);
+  });
+
+  void it('answers 202 with a Location while the creation runs, and the Location reports the result', async () => {
+    const { customerId, productId, tokenId } = await customerWithCard();
+    const body = { customer_id: customerId, product_id: productId, token_id: tokenId };
+    const key = `slow-${Date.now()}`;
+    // An API that gives the creation no time at all to finish before answering.
+    const impatient = buildApp({
+      config,
+      temporal: env.client,
+      qfpay,
+      logger,
+      timeouts: { creationWaitMs: 1 },
+    });
+
+    const res = await request(impatient)
+      .post('/v1/subscriptions')
+      .set(auth)
+      .set('Idempotency-Key', key)
+      .send(body);
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    assert.equal(res.headers.location, `/v1/subscriptions/creations/${key}`);
+    assert.equal(CreationSchema.parse(res.body).status, 'running');
+
+    const done = await eventually('the creation to complete', async () => {
+      const status = await request(app).get(String(res.headers.location)).set(auth);
+      const creation = CreationSchema.parse(status.body);
+      return creation.status === 'completed' ? creation : undefined;
+    });
+    assert.ok(done.result?.subscription_id.startsWith('sub_'));
+    const again = await request(app)
+      .post('/v1/subscriptions')
+      .set(auth)
+      .set('Idempotency-Key', key)
+      .send(body);
+    assert.equal(again.status, 200);
+    assert.deepEqual(CreationSchema.parse(again.body).result, done.result);
+  });
+
+  void it("answers a creation QFPay refuses (unknown customer) with QFPay's reason", async () => {
+    const { productId, tokenId } = await customerWithCard();
+    const res = await request(app)
+      .post('/v1/subscriptions')
+      .set(auth)
+      .set('Idempotency-Key', `unknown-customer-${Date.now()}`)
+      .send({ customer_id: 'cust_doesnotexist', product_id: productId, token_id: tokenId });
+    assert.equal(res.status, 404, JSON.stringify(res.body));
+    const body = ErrorResponseSchema.parse(res.body);
+    assert.equal(body.error.code, 'not_found');
+    assert.ok(
+      body.error.details?.some((d) => d.path === 'qfpay.respcd' && d.message.startsWith('1136')),
+      JSON.stringify(body),
+    );
+  });
+
+  void it('lists subscriptions by state and by customer from the search attributes, page by page', async () => {
+    const { customerId, productId, tokenId } = await customerWithCard();
+    const subscriptionIds: string[] = [];
+    for (let i = 0; i < 2; i += 1) {
+      const created = await qfpay.createSubscription({
+        customer_id: customerId,
+        token_id: tokenId,
+        products: [{ product_id: productId }],
+      });
+      subscriptionIds.push(created.subscription_id);
+      await notifyState(created.subscription_id, 'ACTIVE');
+    }
+    // A subscription QFPay does not know, notified as PAST_DUE: its workflow keeps that state.
+    const pastDue = fakeSubscriptionId();
+    await notifyState(pastDue, 'PAST_DUE');
+
+    for (const id of subscriptionIds) await visibleWithState(id, 'ACTIVE');
+    await visibleWithState(pastDue, 'PAST_DUE');
+    // The customer id search attribute is set once the workflow has synced with QFPay.
+    await eventually('both subscriptions listed for the customer', async () => {
+      const page = await list(`customer_id=${customerId}`);
+      return page.items.length === 2 ? page : undefined;
+    });
+
+    const active = await list(`state=ACTIVE&customer_id=${customerId}`);
+    assert.deepEqual(active.items.map((i) => i.subscription_id).sort(), [...subscriptionIds].sort());
+    for (const item of active.items) {
+      assert.equal(item.state, 'ACTIVE');
+      assert.equal(item.customer_id, customerId);
+      assert.equal(item.status, 'running');
+      assert.equal(item.workflow_id, subscriptionWorkflowId(item.subscription_id));
+      assert.ok(item.next_billing_time && Date.parse(item.next_billing_time) > Date.now());
+    }
+    assert.deepEqual((await list(`state=PAST_DUE&customer_id=${customerId}`)).items, []);
+    const pastDueIds = (await list('state=PAST_DUE')).items.map((i) => i.subscription_id);
+    assert.ok(pastDueIds.includes(pastDue));
+    assert.ok(!pastDueIds.some((id) => subscriptionIds.includes(id)));
+
+    const first = await list(`customer_id=${customerId}&page_size=1`);
+    assert.equal(first.items.length, 1);
+    assert.ok(first.next_page_token);
+    const second = await list(`customer_id=${customerId}&page_size=1&page_token=${first.next_page_token}`);
+    assert.equal(second.items.length, 1);
+    assert.deepEqual(
+      [first.items[0]?.subscription_id, second.items[0]?.subscription_id].sort(),
+      [...subscriptionIds].sort(),
+    );
+
+    // A token only pages through the list it came from; garbage never reaches Temporal.
+    const otherFilters = await request(app)
+      .get(
+        `/v1/subscriptions?state=ACTIVE&customer_id=${customerId}&page_size=1&page_token=${first.next_page_token}`,
+      )
+      .set(auth);
+    assert.equal(otherFilters.status, 400, JSON.stringify(otherFilters.body));
+    const bogusToken = await request(app).get(`/v1/subscriptions?page_token=AAAAAAAAAAAAAAAA`).set(auth);
+    assert.equal(bogusToken.status, 400, JSON.stringify(bogusToken.body));
+  });
+
+  void it("answers an update its validator refuses with 409 and the validator's message; cancelling twice is refused", async () => {
+    const { customerId, productId, tokenId } = await customerWithCard();
+    const created = await qfpay.createSubscription({
+      customer_id: customerId,
+      token_id: tokenId,
+      products: [{ product_id: productId }],
+    });
+    const id = created.subscription_id;
+    await notifyState(id, 'ACTIVE');
+    await eventually('the adopted subscription synced', async () => {
+      const res = await request(app).get(`/v1/subscriptions/${id}`).set(auth);
+      return res.status === 200 && res.body.customer_id === customerId ? true : undefined;
+    });
+
+    const charge = await request(app).post(`/v1/subscriptions/${id}/charge`).set(auth).send({});
+    assert.equal(charge.status, 409, JSON.stringify(charge.body));
+    const refusal = ErrorResponseSchema.parse(charge.body);
+    assert.equal(refusal.error.code, 'conflict');
+    assert.equal(
+      refusal.error.message,
+      'a manual charge needs state PAST_DUE, UNPAID or INCOMPLETE; the subscription is ACTIVE',
+    );
+
+    const cancel = await request(app)
+      .post(`/v1/subscriptions/${id}/cancel`)
+      .set(auth)
+      .send({ reason: 'customer left' });
+    assert.equal(cancel.status, 200, JSON.stringify(cancel.body));
+    assert.equal(SubscriptionViewSchema.parse(cancel.body).state, 'CANCELLED');
+
+    const again = await request(app).post(`/v1/subscriptions/${id}/cancel`).set(auth).send({});
+    assert.equal(again.status, 409, JSON.stringify(again.body));
+    const second = ErrorResponseSchema.parse(again.body);
+    assert.equal(second.error.code, 'conflict');
+    assert.match(second.error.message, /CANCELLED/);
+
+    const handle = env.client.workflow.getHandle(subscriptionWorkflowId(id));
+    assert.equal((await handle.describe()).type, WORKFLOW_TYPES.subscription);
+  });
+
+  void it('lists no payment tokens for a customer QFPay never reported one for', async () => {
+    const res = await request(app).get('/v1/customers/cust_never_tokenised/tokens').set(auth);
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.body, { customer_id: 'cust_never_tokenised', tokens: [] });
+  });
+});

@@ -1,0 +1,290 @@
+/**
+ * The webhook receiver against a real Temporal dev server, a real worker running the engine's
+ * workflows and activities, and the QFPay emulator: a signed notification is answered `SUCCESS`
+ * only once its workflow has it, duplicates are harmless, a subscription the engine never created
+ * is adopted, and an unreachable Temporal makes the receiver (and readiness) answer 503.
+ */
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { Client, Connection } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
+import type { Express } from 'express';
+import request from 'supertest';
+import { createActivities, createQfpayClient } from '../../src/activities';
+import { appMetrics, buildApp } from '../../src/api/app';
+import {
+  ErrorResponseSchema,
+  SubscriptionViewSchema,
+  type SubscriptionViewResponse,
+} from '../../src/api/schemas';
+import { loadConfig, type Config } from '../../src/config';
+import { createLogger } from '../../src/logger';
+import type { QfpayClient } from '../../src/qfpay/client';
+import { signNotification } from '../../src/qfpay/signing';
+import { formatQfpayNaiveTime } from '../../src/qfpay/time';
+import { startSandbox, type SandboxHandle } from '../../src/sandbox/server';
+import { WORKFLOW_TYPES, subscriptionWorkflowId } from '../../src/workflows/definitions';
+import { createTestWorker, startDevServer, uniqueTaskQueue } from '../helpers/temporal';
+
+const API_KEY = 'integration-api-key';
+const APP_KEY = 'sandbox-app-key';
+const logger = createLogger('api-it', 'silent');
+const auth = { Authorization: `Bearer ${API_KEY}` };
+
+/** A port nothing listens on (bound, then released). */
+async function unusedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** Polls `probe` until it returns a value (bounded, so a broken engine fails instead of hanging). */
+async function eventually<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 15_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline)
+      assert.fail(`${what}: not within ${timeoutMs} ms${last ? ` (last error: ${String(last)})` : ''}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+interface EmulatorOrder {
+  subscription_order_id: string;
+  sequence_no: number;
+  status: string;
+  txamt: number;
+  txcurrcd: string;
+  paid_at: string | null;
+  attempts: Array<{ syssn: string | null }>;
+}
+
+/** Creates a customer, a monthly product, a card token and a subscription at the emulator. */
+async function emulatorSubscription(sandbox: SandboxHandle, qfpay: QfpayClient) {
+  const customer = await qfpay.createCustomer({ name: 'Ada Lovelace', email: 'ada@example.com' });
+  const product = await qfpay.createProduct({
+    name: 'Gold',
+    type: 'recurring',
+    txamt: 9900,
+    txcurrcd: 'HKD',
+    interval: 'monthly',
+    interval_count: 1,
+  });
+  const tokenRes = await fetch(`${sandbox.url}/_sandbox/tokens`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ customer_id: customer.customer_id, card_number: '4000000000001091' }),
+  });
+  assert.ok(tokenRes.ok, `token: HTTP ${tokenRes.status}`);
+  const token = (await tokenRes.json()) as { token_id: string };
+  const created = await qfpay.createSubscription({
+    customer_id: customer.customer_id,
+    token_id: token.token_id,
+    products: [{ product_id: product.product_id }],
+  });
+  const view = (await (
+    await fetch(`${sandbox.url}/_sandbox/subscriptions/${created.subscription_id}`)
+  ).json()) as {
+    orders: EmulatorOrder[];
+    state: string;
+  };
+  return {
+    subscriptionId: created.subscription_id,
+    customerId: customer.customer_id,
+    orders: view.orders,
+    state: view.state,
+  };
+}
+
+/** The `subscription_payment` notification QFPay would send for an order. */
+function paymentNotification(subscriptionId: string, customerId: string, order: EmulatorOrder): string {
+  return JSON.stringify({
+    notify_type: 'subscription_payment',
+    subscription_id: subscriptionId,
+    subscription_order_id: order.subscription_order_id,
+    respcd: order.status === 'PAID' ? '0000' : '1205',
+    respmsg: 'success',
+    syssn: order.attempts.at(-1)?.syssn ?? '20250131120000020000000001',
+    txdtm: formatQfpayNaiveTime(order.paid_at ? Date.parse(order.paid_at) : Date.now(), '+08:00'),
+    txamt: String(order.txamt),
+    txcurrcd: order.txcurrcd,
+    customer_id: customerId,
+    current_iteration: String(order.sequence_no),
+  });
+}
+
+function postSigned(app: Express, body: string) {
+  return request(app)
+    .post('/webhooks/qfpay')
+    .set('content-type', 'application/json')
+    .set('X-QF-SIGN', signNotification(body, APP_KEY))
+    .send(body);
+}
+
+async function subscriptionView(app: Express, subscriptionId: string): Promise<SubscriptionViewResponse> {
+  const res = await request(app).get(`/v1/subscriptions/${subscriptionId}`).set(auth);
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  return SubscriptionViewSchema.parse(res.body);
+}
+
+void describe('QFPay webhook on a real Temporal dev server', () => {
+  let env: TestWorkflowEnvironment;
+  let sandbox: SandboxHandle;
+  let worker: Worker;
+  let workerRun: Promise<void>;
+  let config: Config;
+  let qfpay: QfpayClient;
+  let app: Express;
+  let deadConnection: Connection;
+  let deadApp: Express;
+
+  before(async () => {
+    env = await startDevServer();
+    sandbox = await startSandbox({ appKey: APP_KEY });
+    const taskQueue = uniqueTaskQueue('api-webhook');
+    config = loadConfig({
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'silent',
+      API_KEYS: API_KEY,
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      QFPAY_BASE_URL: sandbox.url,
+      QFPAY_APP_KEY: APP_KEY,
+    });
+    qfpay = createQfpayClient(config);
+    ({ worker } = await createTestWorker(env, {
+      taskQueue,
+      activities: createActivities({ config, client: env.client, logger }),
+    }));
+    workerRun = worker.run();
+    app = buildApp({ config, temporal: env.client, qfpay, logger });
+
+    // The same API, but its Temporal is a port nobody listens on.
+    deadConnection = Connection.lazy({ address: `127.0.0.1:${await unusedPort()}` });
+    deadApp = buildApp({
+      config,
+      temporal: new Client({ connection: deadConnection }),
+      qfpay,
+      logger,
+      timeouts: { temporalMs: 500, readinessMs: 300 },
+    });
+  });
+
+  after(async () => {
+    worker?.shutdown();
+    await workerRun;
+    await deadConnection?.close();
+    await sandbox?.close();
+    await env?.teardown();
+  });
+
+  void it('answers SUCCESS to a signed subscription_payment, and its workflow shows the payment', async () => {
+    const sub = await emulatorSubscription(sandbox, qfpay);
+    const order = sub.orders[0];
+    assert.ok(
+      order && order.status === 'PAID',
+      `the emulator charged the first order: ${JSON.stringify(sub.orders)}`,
+    );
+
+    const res = await postSigned(app, paymentNotification(sub.subscriptionId, sub.customerId, order));
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.text, 'SUCCESS');
+
+    const description = await env.client.workflow
+      .getHandle(subscriptionWorkflowId(sub.subscriptionId))
+      .describe();
+    assert.equal(description.type, WORKFLOW_TYPES.subscription);
+    assert.equal(description.taskQueue, config.TEMPORAL_TASK_QUEUE);
+
+    const view = await eventually('the payment in the subscription view', async () => {
+      const v = await subscriptionView(app, sub.subscriptionId);
+      return v.recent_orders.some((o) => o.order_id === order.subscription_order_id && o.status === 'PAID')
+        ? v
+        : undefined;
+    });
+    assert.equal(view.workflow_id, subscriptionWorkflowId(sub.subscriptionId));
+    assert.equal(view.origin, 'adopted');
+    assert.equal(appMetrics(app).webhookCount('subscription_payment', 'accepted'), 1);
+  });
+
+  void it('answers SUCCESS to the same notification twice and keeps one order', async () => {
+    const sub = await emulatorSubscription(sandbox, qfpay);
+    const order = sub.orders[0];
+    assert.ok(order);
+    const body = paymentNotification(sub.subscriptionId, sub.customerId, order);
+
+    const first = await postSigned(app, body);
+    const second = await postSigned(app, body);
+    assert.equal(first.text, 'SUCCESS');
+    assert.equal(second.status, 200);
+    assert.equal(second.text, 'SUCCESS');
+
+    const view = await eventually('the payment in the subscription view', async () => {
+      const v = await subscriptionView(app, sub.subscriptionId);
+      return v.recent_orders.some((o) => o.order_id === order.subscription_order_id) ? v : undefined;
+    });
+    const orders = view.recent_orders.filter((o) => o.order_id === order.subscription_order_id);
+    assert.equal(orders.length, 1);
+    assert.equal(orders[0]?.status, 'PAID');
+    assert.equal(orders[0]?.failures, 0);
+  });
+
+  void it('adopts a subscription the engine never created: a state notification starts its workflow, which learns the rest from QFPay', async () => {
+    const sub = await emulatorSubscription(sandbox, qfpay);
+    const handle = env.client.workflow.getHandle(subscriptionWorkflowId(sub.subscriptionId));
+    await assert.rejects(handle.describe(), /not found/i);
+
+    const body = JSON.stringify({
+      notify_type: 'subscription',
+      subscription_id: sub.subscriptionId,
+      state: sub.state,
+      sysdtm: formatQfpayNaiveTime(Date.now() - 1_000, '+08:00'),
+    });
+    const res = await postSigned(app, body);
+    assert.equal(res.text, 'SUCCESS');
+
+    const view = await eventually('the adopted subscription synced with QFPay', async () => {
+      const v = await subscriptionView(app, sub.subscriptionId);
+      return v.customer_id === sub.customerId ? v : undefined;
+    });
+    assert.equal(view.origin, 'adopted');
+    assert.equal(view.state, sub.state);
+    assert.equal((await handle.describe()).status.name, 'RUNNING');
+  });
+
+  void it('answers 503 (not SUCCESS) when Temporal is unreachable, so QFPay retries', async () => {
+    const body = JSON.stringify({
+      notify_type: 'subscription',
+      subscription_id: 'sub_00000000000000000000000000000001',
+      state: 'ACTIVE',
+      sysdtm: '2025-01-31 12:00:00',
+    });
+    const res = await postSigned(deadApp, body);
+    assert.equal(res.status, 503, res.text);
+    assert.equal(ErrorResponseSchema.parse(res.body).error.code, 'temporal_unavailable');
+    assert.equal(appMetrics(deadApp).webhookCount('subscription', 'temporal_unavailable'), 1);
+  });
+
+  void it('is ready while Temporal answers, and answers 503 on /readyz when it does not', async () => {
+    const ready = await request(app).get('/readyz');
+    assert.equal(ready.status, 200);
+    assert.deepEqual(ready.body, { status: 'ready', temporal: 'ok' });
+    const notReady = await request(deadApp).get('/readyz');
+    assert.equal(notReady.status, 503);
+    assert.deepEqual(notReady.body, { status: 'unavailable', temporal: 'unavailable' });
+    assert.equal((await request(deadApp).get('/healthz')).status, 200);
+  });
+});

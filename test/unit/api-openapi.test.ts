@@ -1,0 +1,227 @@
+/**
+ * The OpenAPI document: generated, OpenAPI 3.1, every route of the app in it (and every route in
+ * it served by the app), the error shape and the API-key security scheme, references that
+ * resolve, and component schemas that compile as JSON Schema 2020-12 and accept what the app
+ * really answers.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Client } from '@temporalio/client';
+import Ajv2020 from 'ajv/dist/2020';
+import addFormats from 'ajv-formats';
+import request from 'supertest';
+import { buildApp } from '../../src/api/app';
+import { openApiDocument } from '../../src/api/openapi';
+import { loadConfig } from '../../src/config';
+import { createLogger } from '../../src/logger';
+import { QfpayClient } from '../../src/qfpay/client';
+
+/** Every route the API serves (method, OpenAPI path). */
+const ROUTES: Array<[string, string]> = [
+  ['get', '/healthz'],
+  ['get', '/readyz'],
+  ['get', '/openapi.json'],
+  ['get', '/metrics'],
+  ['post', '/webhooks/qfpay'],
+  ['post', '/v1/customers'],
+  ['get', '/v1/customers/{customerId}/tokens'],
+  ['post', '/v1/products'],
+  ['post', '/v1/subscriptions'],
+  ['get', '/v1/subscriptions'],
+  ['get', '/v1/subscriptions/creations/{idempotencyKey}'],
+  ['get', '/v1/subscriptions/{subscriptionId}'],
+  ['post', '/v1/subscriptions/{subscriptionId}/cancel'],
+  ['post', '/v1/subscriptions/{subscriptionId}/payment-token'],
+  ['post', '/v1/subscriptions/{subscriptionId}/total-billing-cycles'],
+  ['post', '/v1/subscriptions/{subscriptionId}/charge'],
+  ['post', '/v1/subscriptions/{subscriptionId}/sync'],
+  ['put', '/v1/subscriptions/{subscriptionId}/dunning-policy'],
+];
+const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace'];
+
+type Json = Record<string, unknown>;
+const doc = openApiDocument() as unknown as Json;
+const pathsOf = (): Record<string, Record<string, Json>> => doc.paths as Record<string, Record<string, Json>>;
+
+function operations(): Array<{ method: string; path: string; op: Json }> {
+  return Object.entries(pathsOf()).flatMap(([path, item]) =>
+    Object.entries(item)
+      .filter(([method]) => METHODS.includes(method))
+      .map(([method, op]) => ({ method, path, op })),
+  );
+}
+
+function refsIn(value: unknown, found: string[] = []): string[] {
+  if (Array.isArray(value)) value.forEach((v) => refsIn(v, found));
+  else if (value !== null && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      if (k === '$ref' && typeof v === 'string') found.push(v);
+      else refsIn(v, found);
+    }
+  }
+  return found;
+}
+
+function resolvePointer(pointer: string): unknown {
+  assert.ok(pointer.startsWith('#/'), `only local references: ${pointer}`);
+  return pointer
+    .slice(2)
+    .split('/')
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .reduce<unknown>((node, key) => (node as Json | undefined)?.[key], doc);
+}
+
+void describe('OpenAPI document', () => {
+  void it('is OpenAPI 3.1 with info, paths and components', () => {
+    assert.equal(doc.openapi, '3.1.0');
+    const info = doc.info as Json;
+    assert.equal(typeof info.title, 'string');
+    assert.equal(typeof info.version, 'string');
+    assert.equal(typeof doc.paths, 'object');
+    const components = doc.components as Json;
+    assert.equal(typeof components.schemas, 'object');
+    for (const path of Object.keys(pathsOf())) assert.match(path, /^\//, `path ${path} starts with /`);
+  });
+
+  void it('documents every route the API serves, and nothing else', () => {
+    const documented = operations()
+      .map(({ method, path }) => `${method} ${path}`)
+      .sort();
+    assert.deepEqual(documented, ROUTES.map(([m, p]) => `${m} ${p}`).sort());
+  });
+
+  void it('serves every documented route (none answers "no route")', async () => {
+    const config = loadConfig({ NODE_ENV: 'test', API_KEYS: 'k' });
+    const failing = new Proxy(
+      {},
+      {
+        get() {
+          throw new Error('Temporal is not part of this test');
+        },
+      },
+    ) as Client;
+    const qfpay = new QfpayClient({
+      baseUrl: 'http://qfpay.test',
+      appCode: 'c',
+      appKey: 'k',
+      fetch: () => Promise.reject(new Error('offline')),
+    });
+    const app = buildApp({ config, temporal: failing, qfpay, logger: createLogger('api-test', 'silent') });
+    for (const [method, path] of ROUTES) {
+      const url = path.replace(/\{[^}]+\}/g, (param) =>
+        param === '{customerId}' ? 'cust_1' : param === '{idempotencyKey}' ? 'k1' : 'sub_1',
+      );
+      const res = await request(app)[method as 'get' | 'post' | 'put'](url).set('Authorization', 'Bearer k');
+      const body = res.body as { error?: { message?: string } };
+      assert.doesNotMatch(body.error?.message ?? '', /^no route for/, `${method} ${path} → ${res.status}`);
+    }
+  });
+
+  void it('gives every operation a success response, and every response a description', () => {
+    for (const { method, path, op } of operations()) {
+      const responses = op.responses as Record<string, Json>;
+      assert.ok(
+        Object.keys(responses).some((status) => /^2\d\d$/.test(status)),
+        `${method} ${path} has a 2xx response`,
+      );
+      for (const [status, response] of Object.entries(responses)) {
+        assert.equal(typeof response.description, 'string', `${method} ${path} ${status} has a description`);
+      }
+    }
+  });
+
+  void it('declares every path template parameter as a required path parameter', () => {
+    for (const { method, path, op } of operations()) {
+      const inTemplate = [...path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]).sort();
+      const declared = ((op.parameters ?? []) as Json[])
+        .filter((p) => p.in === 'path')
+        .map((p) => {
+          assert.equal(p.required, true, `${method} ${path}: path parameter ${String(p.name)} is required`);
+          return String(p.name);
+        })
+        .sort();
+      assert.deepEqual(declared, inTemplate, `${method} ${path}`);
+    }
+  });
+
+  void it('secures every /v1 route with the API key and documents its 401 with the error shape', () => {
+    const schemes = (doc.components as Json).securitySchemes as Record<string, Json>;
+    assert.deepEqual(schemes.bearerAuth, {
+      type: 'http',
+      scheme: 'bearer',
+      description: schemes.bearerAuth?.description,
+    });
+    assert.equal(schemes.apiKeyHeader?.type, 'apiKey');
+    assert.equal(schemes.apiKeyHeader?.in, 'header');
+    assert.equal(schemes.apiKeyHeader?.name, 'X-API-Key');
+    for (const { method, path, op } of operations()) {
+      if (!path.startsWith('/v1/')) {
+        assert.equal(op.security, undefined, `${method} ${path} is public`);
+        continue;
+      }
+      assert.deepEqual(op.security, [{ bearerAuth: [] }, { apiKeyHeader: [] }], `${method} ${path}`);
+      const unauthorized = (op.responses as Record<string, Json>)['401'];
+      assert.ok(unauthorized, `${method} ${path} documents 401`);
+      assert.deepEqual(refsIn(unauthorized.content), ['#/components/schemas/ErrorResponse']);
+    }
+  });
+
+  void it("documents the webhook's signature header, JSON body and text SUCCESS answer", () => {
+    const op = pathsOf()['/webhooks/qfpay']?.post as Json;
+    assert.ok(((op.parameters ?? []) as Json[]).some((p) => p.in === 'header' && p.name === 'X-QF-SIGN'));
+    assert.ok(((op.requestBody as Json).content as Json)['application/json']);
+    const ok = (op.responses as Record<string, Json>)['200'] as Json;
+    assert.ok((ok.content as Json)['text/plain']);
+    assert.ok((op.responses as Record<string, Json>)['401']);
+  });
+
+  void it('resolves every $ref', () => {
+    const refs = refsIn(doc);
+    assert.ok(refs.length > 20);
+    for (const ref of new Set(refs)) assert.ok(resolvePointer(ref) !== undefined, `${ref} resolves`);
+  });
+
+  void it('has component schemas that compile as JSON Schema 2020-12 and accept real answers', async () => {
+    const ajv = new Ajv2020({ strict: false, allErrors: true });
+    addFormats(ajv);
+    ajv.addSchema({ $id: 'openapi.json', components: (doc as { components: unknown }).components });
+    const schemas = Object.keys(((doc.components as Json).schemas as Json) ?? {});
+    assert.ok(
+      schemas.includes('ErrorResponse') &&
+        schemas.includes('Subscription') &&
+        schemas.includes('DunningPolicyOverride'),
+    );
+    for (const name of schemas) {
+      assert.ok(ajv.getSchema(`openapi.json#/components/schemas/${name}`), `${name} compiles`);
+    }
+    const config = loadConfig({ NODE_ENV: 'test', API_KEYS: 'k' });
+    const qfpay = new QfpayClient({
+      baseUrl: 'http://qfpay.test',
+      appCode: 'c',
+      appKey: 'k',
+      fetch: () => Promise.reject(new Error('offline')),
+    });
+    const app = buildApp({
+      config,
+      temporal: {} as Client,
+      qfpay,
+      logger: createLogger('api-test', 'silent'),
+    });
+    const validateError = ajv.getSchema('openapi.json#/components/schemas/ErrorResponse');
+    for (const res of [
+      await request(app).get('/v1/subscriptions/abc').set('Authorization', 'Bearer k'),
+      await request(app).get('/v1/subscriptions'),
+      await request(app).post('/webhooks/qfpay').send('{}'),
+    ]) {
+      assert.ok(validateError?.(res.body), JSON.stringify(validateError?.errors));
+    }
+    assert.equal(
+      ajv.getSchema('openapi.json#/components/schemas/DunningPolicyOverride')?.({ finalAction: 'cancel' }),
+      true,
+    );
+    assert.equal(
+      ajv.getSchema('openapi.json#/components/schemas/DunningPolicyOverride')?.({ bogus: 1 }),
+      false,
+    );
+  });
+});

@@ -1,0 +1,512 @@
+/**
+ * The merchant API without Temporal: API-key authentication, request validation (400 with field
+ * paths on every route, before anything reaches Temporal or QFPay), the one error shape, request
+ * ids, and how Temporal's and QFPay's failures map to statuses. Temporal is a fake that records
+ * what it is asked; QFPay is a `QfpayClient` whose `fetch` is scripted.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  ServiceError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type Client,
+} from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import request from 'supertest';
+import { buildApp } from '../../src/api/app';
+import {
+  ApiKeyVerifier,
+  constantTimeEqual,
+  merchantScopeOf,
+  parseApiKeys,
+  presentedApiKey,
+} from '../../src/api/auth';
+import { ErrorResponseSchema } from '../../src/api/schemas';
+import { loadConfig } from '../../src/config';
+import { createLogger } from '../../src/logger';
+import { QfpayClient } from '../../src/qfpay/client';
+
+const KEYS = ['merchant-key-one', 'merchant-key-two'];
+const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', API_KEYS: ` ${KEYS[0]}, ,${KEYS[1]} ` });
+const logger = createLogger('api-test', 'silent');
+const auth = { Authorization: `Bearer ${KEYS[0]}` };
+
+/** What the fake Temporal was asked, by method name. */
+type Calls = Array<{ method: string; args: unknown[] }>;
+
+/**
+ * A stand-in for the Temporal client: records every call; `behaviour` decides the answers
+ * (by default every call fails the test, so validation tests prove Temporal was never reached).
+ */
+function fakeTemporal(behaviour: Partial<Record<string, (...args: unknown[]) => unknown>> = {}) {
+  const calls: Calls = [];
+  const call =
+    (method: string) =>
+    async (...args: unknown[]) => {
+      calls.push({ method, args });
+      const answer = behaviour[method];
+      if (!answer) throw new Error(`unexpected Temporal call ${method}`);
+      return answer(...args);
+    };
+  const handle = {
+    query: call('query'),
+    executeUpdate: call('executeUpdate'),
+    describe: call('describe'),
+    result: call('result'),
+  };
+  const client = {
+    options: { namespace: 'default' },
+    withDeadline: (_deadline: unknown, fn: () => Promise<unknown>) => fn(),
+    workflow: {
+      getHandle: (workflowId: string) => {
+        calls.push({ method: 'getHandle', args: [workflowId] });
+        return handle;
+      },
+      start: call('start'),
+      signalWithStart: call('signalWithStart'),
+    },
+    workflowService: {
+      listWorkflowExecutions: call('listWorkflowExecutions'),
+      getSystemInfo: call('getSystemInfo'),
+    },
+  };
+  return { client: client as unknown as Client, calls };
+}
+
+/** A QFPay client whose HTTP answers are scripted; records the paths it was asked for. */
+function scriptedQfpay(answer: (path: string) => { status?: number; body: unknown }) {
+  const paths: string[] = [];
+  const client = new QfpayClient({
+    baseUrl: 'http://qfpay.test',
+    appCode: 'app-code',
+    appKey: 'app-key',
+    fetch: async (url) => {
+      const path = new URL(String(url)).pathname;
+      paths.push(path);
+      const { status = 200, body } = answer(path);
+      return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+    },
+  });
+  return { client, paths };
+}
+
+function appWith(temporal = fakeTemporal(), qfpay = scriptedQfpay(() => ({ status: 500, body: {} }))) {
+  return {
+    app: buildApp({ config, temporal: temporal.client, qfpay: qfpay.client, logger }),
+    temporal,
+    qfpay,
+  };
+}
+
+/** Asserts the one error shape and returns it. */
+function errorOf(res: request.Response, status: number, code: string) {
+  assert.equal(res.status, status, `status ${res.status}: ${JSON.stringify(res.body)}`);
+  const body = ErrorResponseSchema.parse(res.body);
+  assert.equal(body.error.code, code);
+  assert.equal(body.request_id, res.headers['x-request-id']);
+  return body;
+}
+
+function paths(body: { error: { details?: Array<{ path: string }> } }): string[] {
+  return (body.error.details ?? []).map((d) => d.path).sort();
+}
+
+void describe('API keys', () => {
+  void it('refuses /v1 without a key, with a wrong key, and with a malformed Authorization header', async () => {
+    const { app, temporal } = appWith();
+    for (const headers of [
+      {},
+      { Authorization: 'Bearer not-a-key' },
+      { 'X-API-Key': 'nope' },
+      { Authorization: KEYS[0] },
+    ]) {
+      const res = await request(app)
+        .get('/v1/subscriptions/sub_abc')
+        .set(headers as Record<string, string>);
+      const body = errorOf(res, 401, 'unauthorized');
+      assert.doesNotMatch(JSON.stringify(body), /merchant-key/);
+    }
+    assert.deepEqual(temporal.calls, []);
+  });
+
+  void it('accepts every configured key, as a Bearer token or in X-API-Key', async () => {
+    const temporal = fakeTemporal({
+      listWorkflowExecutions: () => ({ executions: [], nextPageToken: null }),
+    });
+    const { app } = appWith(temporal);
+    for (const headers of [
+      { Authorization: `Bearer ${KEYS[0]}` },
+      { Authorization: `bearer ${KEYS[1]}` },
+      { 'X-API-Key': KEYS[1] },
+    ]) {
+      const res = await request(app).get('/v1/subscriptions').set(headers);
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+    }
+  });
+
+  void it('compares in constant time through hashes, whatever the lengths', () => {
+    assert.equal(constantTimeEqual('secret', 'secret'), true);
+    assert.equal(constantTimeEqual('secret', 'secreT'), false);
+    assert.equal(constantTimeEqual('secret', 'a much longer candidate'), false);
+    assert.equal(constantTimeEqual('', ''), true);
+    const verifier = new ApiKeyVerifier(parseApiKeys('a, b ,,c'));
+    assert.deepEqual(parseApiKeys('a, b ,,c'), ['a', 'b', 'c']);
+    assert.equal(verifier.verify('b'), true);
+    assert.equal(verifier.verify('d'), false);
+    assert.equal(new ApiKeyVerifier([]).verify(''), false);
+  });
+
+  void it('reads the key from Bearer or X-API-Key and derives a stable 16-hex merchant scope', () => {
+    assert.equal(presentedApiKey('Bearer abc', undefined), 'abc');
+    assert.equal(presentedApiKey('Basic abc', 'xyz'), 'xyz');
+    assert.equal(presentedApiKey(undefined, '  '), undefined);
+    assert.match(merchantScopeOf('abc'), /^[0-9a-f]{16}$/);
+    assert.equal(merchantScopeOf('abc'), merchantScopeOf('abc'));
+    assert.notEqual(merchantScopeOf('abc'), merchantScopeOf('abd'));
+  });
+
+  void it('serves health, the OpenAPI document and metrics without a key', async () => {
+    const { app } = appWith();
+    assert.deepEqual((await request(app).get('/healthz').expect(200)).body, { status: 'ok' });
+    assert.equal((await request(app).get('/openapi.json').expect(200)).body.openapi, '3.1.0');
+    assert.match((await request(app).get('/metrics').expect(200)).text, /api_http_requests_total/);
+  });
+});
+
+void describe('request validation (nothing reaches Temporal or QFPay)', () => {
+  const cases: Array<{
+    name: string;
+    method: 'get' | 'post' | 'put';
+    url: string;
+    body?: unknown;
+    headers?: Record<string, string>;
+    paths: string[];
+  }> = [
+    {
+      name: 'POST /v1/customers: a bad email and an unknown field',
+      method: 'post',
+      url: '/v1/customers',
+      body: { email: 'not-an-email', nickname: 'x' },
+      paths: ['email', 'nickname'],
+    },
+    {
+      name: 'POST /v1/products: every field wrong or missing',
+      method: 'post',
+      url: '/v1/products',
+      body: { amount: 0, currency: 'HK', interval: 'fortnightly', interval_count: 1.5 },
+      paths: ['amount', 'currency', 'interval', 'interval_count', 'name'],
+    },
+    {
+      name: 'POST /v1/subscriptions: no Idempotency-Key',
+      method: 'post',
+      url: '/v1/subscriptions',
+      body: { customer_id: 'cust_1', product_id: 'prod_1', token_id: 'tk_1' },
+      paths: ['Idempotency-Key'],
+    },
+    {
+      name: 'POST /v1/subscriptions: an Idempotency-Key too long',
+      method: 'post',
+      url: '/v1/subscriptions',
+      headers: { 'Idempotency-Key': 'k'.repeat(256) },
+      body: { customer_id: 'cust_1', product_id: 'prod_1', token_id: 'tk_1' },
+      paths: ['Idempotency-Key'],
+    },
+    {
+      name: 'POST /v1/subscriptions: a bad token, cycles, start time and dunning policy',
+      method: 'post',
+      url: '/v1/subscriptions',
+      headers: { 'Idempotency-Key': 'order-1' },
+      body: {
+        customer_id: 'cust_1',
+        product_id: 'prod_1',
+        token_id: 'card',
+        total_billing_cycles: 0,
+        start_time: 'tomorrow',
+        dunning_policy: { attemptOffsets: ['3d', '1d'], finalAction: 'explode' },
+      },
+      paths: [
+        'dunning_policy.attemptOffsets.1',
+        'dunning_policy.finalAction',
+        'start_time',
+        'token_id',
+        'total_billing_cycles',
+      ],
+    },
+    {
+      name: 'POST /v1/subscriptions: both customer forms and no product',
+      method: 'post',
+      url: '/v1/subscriptions',
+      headers: { 'Idempotency-Key': 'order-1' },
+      body: { customer_id: 'cust_1', customer: { email: 'a@example.com' }, token_id: 'tk_1' },
+      paths: ['customer_id', 'product_id'],
+    },
+    {
+      name: 'POST /v1/subscriptions: an inline product with a bad amount',
+      method: 'post',
+      url: '/v1/subscriptions',
+      headers: { 'Idempotency-Key': 'order-2' },
+      body: {
+        customer_id: 'cust_1',
+        product: { name: 'Gold', amount: -5, currency: 'HKD', interval: 'monthly', interval_count: 1 },
+        token_id: 'tk_1',
+      },
+      paths: ['product.amount'],
+    },
+    {
+      name: 'GET /v1/subscriptions: unknown state, quote in customer_id, page_size 0, bad token',
+      method: 'get',
+      url: "/v1/subscriptions?state=BOGUS&customer_id=cust_1'%20OR%20'1'='1&page_size=0&page_token=%24%24",
+      paths: ['customer_id', 'page_size', 'page_token', 'state'],
+    },
+    {
+      name: 'GET /v1/subscriptions/:id: not a subscription id',
+      method: 'get',
+      url: '/v1/subscriptions/abc',
+      paths: ['subscriptionId'],
+    },
+    {
+      name: 'GET /v1/customers/:id/tokens: not a customer id',
+      method: 'get',
+      url: '/v1/customers/x/tokens',
+      paths: ['customerId'],
+    },
+    {
+      name: 'POST cancel: a reason that is not text',
+      method: 'post',
+      url: '/v1/subscriptions/sub_1/cancel',
+      body: { reason: 42 },
+      paths: ['reason'],
+    },
+    {
+      name: 'POST payment-token: a token id of the wrong form',
+      method: 'post',
+      url: '/v1/subscriptions/sub_1/payment-token',
+      body: { token_id: 'card_123' },
+      paths: ['token_id'],
+    },
+    {
+      name: 'POST total-billing-cycles: missing',
+      method: 'post',
+      url: '/v1/subscriptions/sub_1/total-billing-cycles',
+      body: {},
+      paths: ['total_billing_cycles'],
+    },
+    {
+      name: 'POST total-billing-cycles: zero',
+      method: 'post',
+      url: '/v1/subscriptions/sub_1/total-billing-cycles',
+      body: { total_billing_cycles: 0 },
+      paths: ['total_billing_cycles'],
+    },
+    {
+      name: 'POST charge: an order id of the wrong form',
+      method: 'post',
+      url: '/v1/subscriptions/sub_1/charge',
+      body: { order_id: 'ord_1' },
+      paths: ['order_id'],
+    },
+    {
+      name: 'PUT dunning-policy: a bad duration, an unknown action and an unknown field',
+      method: 'put',
+      url: '/v1/subscriptions/sub_1/dunning-policy',
+      body: { safetyMargin: 'soon', finalAction: 'explode', retries: 3 },
+      paths: ['finalAction', 'retries', 'safetyMargin'],
+    },
+  ];
+
+  for (const c of cases) {
+    void it(`${c.name} → 400 naming ${c.paths.join(', ')}`, async () => {
+      const { app, temporal, qfpay } = appWith();
+      let req = request(app)[c.method](c.url).set(auth);
+      if (c.headers) req = req.set(c.headers);
+      const res = c.body === undefined ? await req : await req.send(c.body as object);
+      const body = errorOf(res, 400, 'validation_error');
+      assert.deepEqual(paths(body), c.paths, JSON.stringify(body.error.details));
+      assert.deepEqual(temporal.calls, []);
+      assert.deepEqual(qfpay.paths, []);
+    });
+  }
+
+  void it('answers a malformed JSON body with 400, not 500', async () => {
+    const { app, temporal } = appWith();
+    const res = await request(app)
+      .post('/v1/subscriptions/sub_1/cancel')
+      .set(auth)
+      .set('content-type', 'application/json')
+      .send('{"reason": "too late",}');
+    const body = errorOf(res, 400, 'validation_error');
+    assert.equal(body.error.message, 'malformed JSON body');
+    assert.deepEqual(temporal.calls, []);
+  });
+
+  void it('answers a body that is not an object (or not JSON at all) with 400', async () => {
+    const { app } = appWith();
+    errorOf(await request(app).post('/v1/products').set(auth).send([1, 2]), 400, 'validation_error');
+    errorOf(
+      await request(app).post('/v1/products').set(auth).type('text/plain').send('hello'),
+      400,
+      'validation_error',
+    );
+  });
+
+  void it('answers a body over the limit with 413', async () => {
+    const { app } = appWith();
+    const res = await request(app)
+      .post('/v1/customers')
+      .set(auth)
+      .send({ name: 'x'.repeat(200_000) });
+    errorOf(res, 413, 'validation_error');
+  });
+});
+
+void describe('the error shape and request ids', () => {
+  void it('answers an unknown route with 404 in the one shape', async () => {
+    const { app } = appWith();
+    const body = errorOf(await request(app).get('/nowhere'), 404, 'not_found');
+    assert.match(body.error.message, /GET \/nowhere/);
+  });
+
+  void it("echoes the caller's X-Request-Id and replaces an unsafe one", async () => {
+    const { app } = appWith();
+    const mine = await request(app).get('/healthz').set('X-Request-Id', 'req-42.abc');
+    assert.equal(mine.headers['x-request-id'], 'req-42.abc');
+    const unsafe = await request(app).get('/healthz').set('X-Request-Id', 'a b\tc');
+    assert.match(String(unsafe.headers['x-request-id']), /^[0-9a-f-]{36}$/);
+    const fresh = await request(app).get('/nowhere');
+    assert.match(String(fresh.headers['x-request-id']), /^[0-9a-f-]{36}$/);
+    assert.equal(fresh.body.request_id, fresh.headers['x-request-id']);
+  });
+
+  void it('answers an unexpected exception with 500 internal, without its message or stack', async () => {
+    const temporal = fakeTemporal({
+      query: () => {
+        throw new TypeError('kaboom at secret.ts:12');
+      },
+    });
+    const { app } = appWith(temporal);
+    const res = await request(app).get('/v1/customers/cust_1/tokens').set(auth);
+    const body = errorOf(res, 500, 'internal');
+    assert.doesNotMatch(JSON.stringify(body), /kaboom|secret\.ts|at /);
+  });
+
+  void it('answers Temporal being unreachable with 503 temporal_unavailable', async () => {
+    const grpcUnavailable = Object.assign(new Error('14 UNAVAILABLE: No connection established'), {
+      code: 14,
+      details: 'No connection established',
+      metadata: {},
+    });
+    const temporal = fakeTemporal({
+      query: () => {
+        throw new ServiceError('Failed to query Workflow', { cause: grpcUnavailable });
+      },
+    });
+    const res = await request(appWith(temporal).app).get('/v1/subscriptions/sub_1').set(auth);
+    errorOf(res, 503, 'temporal_unavailable');
+  });
+
+  void it('answers a subscription whose workflow does not exist with 404', async () => {
+    const temporal = fakeTemporal({
+      query: () => {
+        throw new WorkflowNotFoundError('workflow not found', 'qfpay-subscription:sub_1', undefined);
+      },
+    });
+    const body = errorOf(
+      await request(appWith(temporal).app).get('/v1/subscriptions/sub_1').set(auth),
+      404,
+      'not_found',
+    );
+    assert.match(body.error.message, /sub_1/);
+    assert.equal(temporal.calls.find((c) => c.method === 'getHandle')?.args[0], 'qfpay-subscription:sub_1');
+  });
+
+  void it("answers an update its validator rejected with 409 and the validator's message", async () => {
+    const temporal = fakeTemporal({
+      executeUpdate: () => {
+        throw new WorkflowUpdateFailedError(
+          'Workflow Update failed',
+          ApplicationFailure.create({
+            message: 'subscription is already CANCELLED; there is nothing to cancel',
+          }),
+        );
+      },
+    });
+    const res = await request(appWith(temporal).app).post('/v1/subscriptions/sub_1/cancel').set(auth);
+    const body = errorOf(res, 409, 'conflict');
+    assert.equal(body.error.message, 'subscription is already CANCELLED; there is nothing to cancel');
+  });
+
+  void it("maps QFPay's refusal inside an update to the QFPay status, with the respcd", async () => {
+    const temporal = fakeTemporal({
+      executeUpdate: () => {
+        throw new WorkflowUpdateFailedError(
+          'Workflow Update failed',
+          ApplicationFailure.create({
+            type: 'QfpayError:not_found',
+            message: 'QFPay /subscription/v1/cancel failed with respcd 1268',
+            nonRetryable: true,
+            details: [
+              { kind: 'permanent', reason: 'not_found', respcd: '1268', respmsg: 'order does not exist' },
+            ],
+          }),
+        );
+      },
+    });
+    const res = await request(appWith(temporal).app).post('/v1/subscriptions/sub_1/cancel').set(auth);
+    const body = errorOf(res, 404, 'not_found');
+    assert.ok(body.error.details?.some((d) => d.path === 'qfpay.respcd' && d.message.startsWith('1268')));
+  });
+});
+
+void describe('customers and products at QFPay', () => {
+  void it('creates a customer (201) and maps its fields', async () => {
+    const qfpay = scriptedQfpay(() => ({
+      body: { respcd: '0000', data: { customer_id: 'cust_new1', name: 'Ada', email: 'ada@example.com' } },
+    }));
+    const res = await request(appWith(undefined, qfpay).app)
+      .post('/v1/customers')
+      .set(auth)
+      .send({ name: 'Ada', email: 'ada@example.com' });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    assert.equal(res.body.customer_id, 'cust_new1');
+    assert.deepEqual(qfpay.paths, ['/customer/v1/create']);
+  });
+
+  void it('creates a recurring product (201) in minor units', async () => {
+    const qfpay = scriptedQfpay(() => ({ body: { respcd: '0000', data: { product_id: 'prod_new1' } } }));
+    const res = await request(appWith(undefined, qfpay).app)
+      .post('/v1/products')
+      .set(auth)
+      .send({ name: 'Gold', amount: 9900, currency: 'hkd', interval: 'monthly', interval_count: 1 });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    assert.deepEqual(res.body, {
+      product_id: 'prod_new1',
+      name: 'Gold',
+      amount: 9900,
+      currency: 'HKD',
+      interval: 'monthly',
+      interval_count: 1,
+    });
+  });
+
+  void it("maps QFPay's answers: parameter error → 400, not found → 404, busy → 503, with the respcd", async () => {
+    const cases = [
+      { answer: { body: { respcd: '1104', respmsg: 'param error' } }, status: 400, code: 'validation_error' },
+      { answer: { body: { respcd: '1268', respmsg: 'no such thing' } }, status: 404, code: 'not_found' },
+      { answer: { body: { respcd: '1297', respmsg: 'bank busy' } }, status: 503, code: 'qfpay_error' },
+      { answer: { status: 502, body: {} }, status: 503, code: 'qfpay_error' },
+      { answer: { body: { respcd: '1108', respmsg: 'sign error' } }, status: 502, code: 'qfpay_error' },
+    ];
+    for (const c of cases) {
+      const qfpay = scriptedQfpay(() => c.answer);
+      const res = await request(appWith(undefined, qfpay).app)
+        .post('/v1/customers')
+        .set(auth)
+        .send({ name: 'Ada' });
+      const body = errorOf(res, c.status, c.code);
+      const respcd = (c.answer.body as { respcd?: string }).respcd;
+      if (respcd)
+        assert.ok(body.error.details?.some((d) => d.path === 'qfpay.respcd' && d.message.startsWith(respcd)));
+    }
+  });
+});

@@ -52,7 +52,11 @@ function hexDigest(signType: SignType, data: string | Buffer): string {
  * @param signType MD5 (QFPay's default when `X-QF-SIGNTYPE` is absent) or SHA256
  * @returns UPPER-case hex digest for the `X-QF-SIGN` header
  */
-export function signRequest(params: Record<string, string>, appKey: string, signType: SignType = 'MD5'): string {
+export function signRequest(
+  params: Record<string, string>,
+  appKey: string,
+  signType: SignType = 'MD5',
+): string {
   return hexDigest(signType, signingString(params, appKey));
 }
 

@@ -155,18 +155,13 @@ export function createQfpayActivities({
       return call(async () => {
         const row = await findSubscription(subscriptionId);
         if (!row) return { found: false, subscriptionId, at: now() };
-        const orders = await allOrders(subscriptionId);
-        return {
-          found: true,
-          fact: {
-            kind: 'sync',
-            subscriptionId,
-            at: now(),
-            remote: remoteSubscription(row, timeOffset),
-            orders: orders.map((o) => remoteOrder(o, timeOffset)),
-            source: 'query',
-          },
-        };
+        const orders = (await allOrders(subscriptionId)).map((o) => remoteOrder(o, timeOffset));
+        const remote = remoteSubscription(row, timeOffset);
+        // The answer is at least as new as the latest event it reports. Stamping it with that
+        // (not only our clock) keeps it ordered after those events when QFPay's clock runs ahead
+        // of ours (clock skew, or the emulator's test clock).
+        const at = Math.max(now(), remote.lastBillingTime ?? 0, ...orders.map((o) => o.at ?? 0));
+        return { found: true, fact: { kind: 'sync', subscriptionId, at, remote, orders, source: 'query' } };
       });
     },
 

@@ -162,6 +162,15 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
     }
   }
 
+  /**
+   * The time of a fact the engine itself caused (a cancel, a token change, a charge result): after
+   * every fact it has seen, whatever our clock says, since it acted on them. This keeps its own
+   * actions ordered after QFPay's facts when QFPay's clock runs ahead of the worker's.
+   */
+  function causalAt(at: number): number {
+    return Math.max(at, (snapshot.lastFactAt ?? 0) + 1);
+  }
+
   /** Applies one fact through the pure lifecycle module and reacts to what changed. */
   function apply(fact: Fact): void {
     if (fact.subscriptionId !== subscriptionId) return;
@@ -268,7 +277,7 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
       amount: outcome.amount,
       currency: outcome.currency,
       syssn: outcome.syssn,
-      at: outcome.at,
+      at: causalAt(outcome.at),
       triggerBy: 'manual',
       source: 'engine',
     };
@@ -346,7 +355,7 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
     });
     if (policy.finalAction === 'cancel' && !isTerminal(snapshot.state)) {
       const { at } = await qfpay.cancelSubscription(subscriptionId);
-      apply({ kind: 'state', subscriptionId, state: 'CANCELLED', at, source: 'engine' });
+      apply({ kind: 'state', subscriptionId, state: 'CANCELLED', at: causalAt(at), source: 'engine' });
     } else if (policy.finalAction === 'pause_billing') {
       billingPausedByMerchant = true;
     }
@@ -440,7 +449,7 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
     async (_request) => {
       attemptScope?.cancel();
       const { at } = await qfpay.cancelSubscription(subscriptionId);
-      apply({ kind: 'state', subscriptionId, state: 'CANCELLED', at, source: 'api' });
+      apply({ kind: 'state', subscriptionId, state: 'CANCELLED', at: causalAt(at), source: 'api' });
       if (episode) closeEpisode('stopped', 'cancelled by the merchant');
       return view();
     },
@@ -457,7 +466,7 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
     changePaymentTokenUpdate,
     async ({ tokenId }) => {
       const { at } = await qfpay.updateSubscription({ subscriptionId, tokenId });
-      apply({ kind: 'token_changed', subscriptionId, tokenId, at, source: 'api' });
+      apply({ kind: 'token_changed', subscriptionId, tokenId, at: causalAt(at), source: 'api' });
       retryNow = episode?.stage === 'retrying'; // a new card is worth trying at once
       return view();
     },
@@ -476,7 +485,13 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
     changeTotalBillingCyclesUpdate,
     async ({ totalBillingCycles }) => {
       const { at } = await qfpay.updateSubscription({ subscriptionId, totalBillingCycles });
-      apply({ kind: 'total_cycles_changed', subscriptionId, totalBillingCycles, at, source: 'api' });
+      apply({
+        kind: 'total_cycles_changed',
+        subscriptionId,
+        totalBillingCycles,
+        at: causalAt(at),
+        source: 'api',
+      });
       syncWanted = true;
       return view();
     },

@@ -1,0 +1,148 @@
+/**
+ * The whole engine in one test process, every part real: a Temporal dev server, a worker running
+ * the engine's workflows and activities, the HTTP API listening on a port, and the QFPay emulator
+ * sending signed notifications to the API's webhook over HTTP.
+ */
+import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
+import { createActivities, createQfpayClient } from '../../src/activities';
+import { buildApp } from '../../src/api/app';
+import { loadConfig, type Config } from '../../src/config';
+import { createLogger } from '../../src/logger';
+import { signNotification } from '../../src/qfpay/signing';
+import { startSandbox, type SandboxHandle, type SandboxOptions } from '../../src/sandbox/server';
+import { createTestWorker, startDevServer, uniqueTaskQueue } from './temporal';
+
+export const API_KEY = 'e2e-api-key';
+export const APP_CODE = 'e2e-app-code';
+export const APP_KEY = 'e2e-app-key';
+
+export interface Stack {
+  env: TestWorkflowEnvironment;
+  sandbox: SandboxHandle;
+  config: Config;
+  apiUrl: string;
+  worker: Worker;
+  /** An authenticated JSON call to the engine's API. */
+  api(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: any }>;
+  /** The emulator's own inspection API (its truth). */
+  emulator(method: string, path: string, body?: unknown): Promise<any>;
+  /** Posts a raw notification body to the engine's webhook, signed with `appKey`. */
+  postNotification(body: string, appKey?: string): Promise<{ status: number; text: string }>;
+  close(): Promise<void>;
+}
+
+export async function startStack(
+  sandboxOptions: SandboxOptions = {},
+  env?: Record<string, string>,
+): Promise<Stack> {
+  const temporal = await startDevServer();
+  const sandbox = await startSandbox({ appCode: APP_CODE, appKey: APP_KEY, ...sandboxOptions });
+  const config = loadConfig({
+    QFPAY_BASE_URL: sandbox.url,
+    QFPAY_APP_CODE: APP_CODE,
+    QFPAY_APP_KEY: APP_KEY,
+    API_KEYS: API_KEY,
+    TEMPORAL_TASK_QUEUE: uniqueTaskQueue('e2e'),
+    TEMPORAL_NAMESPACE: temporal.namespace ?? 'default',
+    ...env,
+  });
+  const logger = createLogger('e2e', process.env.LOG_LEVEL ?? 'silent');
+  const { worker } = await createTestWorker(temporal, {
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    activities: createActivities({ config, client: temporal.client, logger }),
+  });
+  const running = worker.run();
+  const app = buildApp({
+    config,
+    temporal: temporal.client,
+    qfpay: createQfpayClient(config, logger),
+    logger,
+  });
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  sandbox.setNotifyUrl(`${apiUrl}/webhooks/qfpay`);
+
+  async function api(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+    const res = await fetch(`${apiUrl}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json', ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? (JSON.parse(text) as unknown) : undefined };
+  }
+
+  async function emulator(method: string, path: string, body?: unknown) {
+    const res = await fetch(`${sandbox.url}${path}`, {
+      method,
+      headers: { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    assert.ok(res.ok, `emulator ${method} ${path}: HTTP ${res.status} ${await res.clone().text()}`);
+    return res.json() as Promise<any>;
+  }
+
+  async function postNotification(body: string, appKey = APP_KEY) {
+    const res = await fetch(`${apiUrl}/webhooks/qfpay`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-qf-sign': signNotification(body, appKey) },
+      body,
+    });
+    return { status: res.status, text: await res.text() };
+  }
+
+  return {
+    env: temporal,
+    sandbox,
+    config,
+    apiUrl,
+    worker,
+    api,
+    emulator,
+    postNotification,
+    async close() {
+      sandbox.setNotifyUrl(undefined);
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections?.();
+      worker.shutdown();
+      await running;
+      await sandbox.close();
+      await temporal.teardown();
+    },
+  };
+}
+
+/** Polls `probe` until it returns a value (bounded, so a broken engine fails instead of hanging). */
+export async function eventually<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      assert.fail(
+        `${what}: not within ${timeoutMs} ms${last ? ` (last: ${last instanceof Error ? last.message : String(last)})` : ''}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

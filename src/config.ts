@@ -76,6 +76,11 @@ export const configSchema = z
 
 export type Config = z.output<typeof configSchema>;
 
+function isLoopback(url: string): boolean {
+  const host = new URL(url).hostname;
+  return host === 'localhost' || host === '[::1]' || host.startsWith('127.') || host === 'sandbox';
+}
+
 /** Thrown when the environment does not describe a valid configuration. */
 export class ConfigError extends Error {
   readonly type = 'ConfigError';
@@ -94,9 +99,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const cleaned: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== '') cleaned[k] = v;
   const parsed = configSchema.safeParse(cleaned);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
+  const problems = parsed.success
+    ? []
+    : parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+  // The sandbox credentials are defaults only for the local emulator: real QFPay needs real ones.
+  if (parsed.success && !isLoopback(parsed.data.QFPAY_BASE_URL)) {
+    for (const name of ['QFPAY_APP_CODE', 'QFPAY_APP_KEY'] as const) {
+      if (cleaned[name] === undefined) problems.push(`${name}: required when QFPAY_BASE_URL points at QFPay`);
+    }
   }
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   return parsed.data;
 }
 

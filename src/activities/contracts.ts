@@ -5,6 +5,7 @@
 import type {
   CreateSubscriptionInput,
   MerchantEvent,
+  SubscriptionHandover,
   SubscriptionWorkflowInput,
 } from '../workflows/definitions';
 import type { Fact, RemoteOrder, RemoteSubscription, SubscriptionState } from '../workflows/lifecycle';
@@ -72,8 +73,8 @@ export interface QfpayActivities {
 }
 
 export interface EngineActivities {
-  /** Signal-with-start of a subscription's workflow with one fact. */
-  deliverFactToSubscription(input: SubscriptionWorkflowInput, fact: Fact): Promise<void>;
+  /** Signal-with-start of a new subscription's workflow with its handover (created fact, policy, options). */
+  handOverSubscription(input: SubscriptionWorkflowInput, handover: SubscriptionHandover): Promise<void>;
   /** Runs one escalation step of an exhausted dunning episode (a signed merchant notification). */
   runEscalationStep(input: { step: string; event: MerchantEvent }): Promise<{ delivered: boolean }>;
 }

@@ -5,7 +5,7 @@
 import type { Client } from '@temporalio/client';
 import {
   WORKFLOW_TYPES,
-  factSignal,
+  handoverSignal,
   subscriptionWorkflowId,
   type MerchantEvent,
 } from '../workflows/definitions';
@@ -23,13 +23,13 @@ export function createEngineActivities({
   merchantEvents,
 }: EngineActivityDeps): EngineActivities {
   return {
-    async deliverFactToSubscription(input, fact) {
+    async handOverSubscription(input, handover) {
       await client.workflow.signalWithStart(WORKFLOW_TYPES.subscription, {
         workflowId: subscriptionWorkflowId(input.subscriptionId),
         taskQueue,
         args: [input],
-        signal: factSignal,
-        signalArgs: [fact],
+        signal: handoverSignal,
+        signalArgs: [handover],
       });
     },
 

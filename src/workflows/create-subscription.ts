@@ -44,7 +44,7 @@ export async function createSubscriptionWorkflow(
 
   // Hand the subscription to its own long-running workflow (started here, or already started by
   // a notification that overtook this creation).
-  await engine.deliverFactToSubscription(
+  await engine.handOverSubscription(
     {
       subscriptionId: created.subscriptionId,
       origin: 'created',
@@ -52,16 +52,20 @@ export async function createSubscriptionWorkflow(
       options: input.options,
     },
     {
-      kind: 'created',
-      subscriptionId: created.subscriptionId,
-      customerId,
-      tokenId: input.tokenId,
-      productIds: [productId],
-      totalBillingCycles,
-      startTime: input.startTime,
-      state: created.state === 'UNKNOWN' ? undefined : created.state,
-      at: created.at,
-      source: 'api',
+      fact: {
+        kind: 'created',
+        subscriptionId: created.subscriptionId,
+        customerId,
+        tokenId: input.tokenId,
+        productIds: [productId],
+        totalBillingCycles,
+        startTime: input.startTime,
+        state: created.state === 'UNKNOWN' ? undefined : created.state,
+        at: created.at,
+        source: 'api',
+      },
+      policy: input.policy,
+      options: input.options,
     },
   );
   return {

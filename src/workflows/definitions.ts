@@ -127,8 +127,19 @@ export interface SubscriptionWorkflowInput {
   carried?: CarriedState;
 }
 
-/** Every QFPay fact about a subscription arrives through this signal (notifications, creation). */
+/** Every QFPay fact about a subscription arrives through this signal (notifications, sync). */
 export const factSignal = defineSignal<[Fact]>('qfpayFact');
+
+/**
+ * The engine's creation hands the subscription over with what the merchant chose for it. A
+ * signal (not the start arguments) because a notification may have started the workflow first.
+ */
+export interface SubscriptionHandover {
+  fact: Extract<Fact, { kind: 'created' }>;
+  policy?: DunningPolicy;
+  options?: SubscriptionWorkflowOptions;
+}
+export const handoverSignal = defineSignal<[SubscriptionHandover]>('handover');
 
 export const snapshotQuery = defineQuery<SubscriptionView>('snapshot');
 

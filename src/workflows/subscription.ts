@@ -34,6 +34,7 @@ import {
   changeTotalBillingCyclesUpdate,
   chargeNowUpdate,
   factSignal,
+  handoverSignal,
   snapshotQuery,
   syncNowUpdate,
   type CarriedState,
@@ -97,9 +98,9 @@ function iso(ms: number | null | undefined): string {
 export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Promise<SubscriptionView> {
   const subscriptionId = input.subscriptionId;
   const info = workflowInfo();
-  const options = input.options ?? {};
-  const maxHistoryEvents = options.maxHistoryEvents ?? DEFAULT_MAX_HISTORY_EVENTS;
-  const reconcileGraceMs = options.reconcileGraceMs ?? DEFAULT_RECONCILE_GRACE_MS;
+  let options = input.options ?? {};
+  const maxHistoryEvents = () => options.maxHistoryEvents ?? DEFAULT_MAX_HISTORY_EVENTS;
+  const reconcileGraceMs = () => options.reconcileGraceMs ?? DEFAULT_RECONCILE_GRACE_MS;
   const carried: CarriedState | undefined = input.carried;
 
   let snapshot: SubscriptionSnapshot = carried?.snapshot ?? initialSnapshot(subscriptionId);
@@ -125,7 +126,7 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
   function reconcileTime(billing: number): number | undefined {
     const attempts = reconcile.billingTime === billing ? reconcile.attempts : 0;
     if (attempts >= MAX_RECONCILES_PER_BILLING) return undefined;
-    return billing + reconcileGraceMs * 2 ** attempts;
+    return billing + reconcileGraceMs() * 2 ** attempts;
   }
 
   const view = (): SubscriptionView => ({
@@ -442,6 +443,12 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
   // ---- handlers -------------------------------------------------------------------------------
 
   setHandler(factSignal, (fact) => apply(fact));
+  setHandler(handoverSignal, (handover) => {
+    // What the merchant chose at creation wins over the defaults an earlier notification started with.
+    if (handover.policy) policy = handover.policy;
+    if (handover.options) options = { ...options, ...handover.options };
+    apply(handover.fact);
+  });
   setHandler(snapshotQuery, view);
 
   setHandler(
@@ -648,7 +655,7 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
     updateSearchAttributes();
     await flushOutbox();
 
-    if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= maxHistoryEvents) {
+    if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= maxHistoryEvents()) {
       await condition(allHandlersFinished);
       await flushOutbox();
       const next: CarriedState = {
@@ -662,7 +669,7 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
         continuedAsNew: continuedAsNew + 1,
         reconcile,
       };
-      await continueAsNew<typeof subscriptionWorkflow>({ ...input, carried: next });
+      await continueAsNew<typeof subscriptionWorkflow>({ ...input, options, carried: next });
     }
 
     // Sleep until something happens: a signal/update, the next dunning attempt, or the moment a

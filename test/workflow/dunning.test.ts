@@ -48,7 +48,7 @@ class EngineDouble {
     deliverMerchantEvent: (e: MerchantEvent) => Promise<{ status: number; delivered: boolean }>;
   } {
     return {
-      deliverFactToSubscription: async () => {},
+      handOverSubscription: async () => {},
       runEscalationStep: async (input) => {
         this.escalations.push(input);
         return { delivered: true };

@@ -1,0 +1,160 @@
+/**
+ * Dunning end to end, in real time against the emulator (minute billing cycles, as QFPay's sandbox
+ * allows): a card that starts declining makes cycle 2 fail; the engine's manual charges follow the
+ * subscription's policy, the card is switched back, and the charge that recovers the order lands
+ * before the next billing time, so the plan stays ACTIVE. The emulator's record of every charge
+ * proves nothing was ever charged after the deadline (next billing time − safety margin).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { eventually, startStack, type Stack } from '../helpers/stack';
+
+const SECOND = 1_000;
+const MARGIN_MS = 15 * SECOND;
+
+let stack: Stack;
+before(async () => {
+  // Real-time clock; no QFPay-side automatic retries, so recovery is the engine's doing.
+  stack = await startStack({ retryFractions: [] });
+});
+after(async () => {
+  await stack?.close();
+});
+
+interface Charge {
+  at: string;
+  subscription_order_id: string;
+  trigger: string;
+  approved: boolean;
+}
+
+/** A subscription billed every minute (the shortest QFPay sandbox cycle): cycle 2 comes in 60 s. */
+async function minuteSubscription(name: string, attemptOffsets: string[]) {
+  const customer = await stack.api('POST', '/v1/customers', { name, email: `${name}@example.com` });
+  const customerId: string = customer.body.customer_id;
+  const token = await stack.emulator('POST', '/_sandbox/tokens', {
+    customer_id: customerId,
+    card_number: '5200000000001096',
+  });
+  const product = await stack.api('POST', '/v1/products', {
+    name: `${name} per minute`,
+    amount: 500,
+    currency: 'HKD',
+    interval: 'minutes',
+    interval_count: 1,
+  });
+  assert.equal(product.status, 201, JSON.stringify(product.body));
+  const created = await stack.api(
+    'POST',
+    '/v1/subscriptions',
+    {
+      customer_id: customerId,
+      product_id: product.body.product_id,
+      token_id: token.token_id,
+      dunning_policy: {
+        attemptOffsets,
+        safetyMargin: '15s',
+        minAttemptWindow: '3s',
+        escalation: [],
+        finalAction: 'leave_to_qfpay',
+      },
+    },
+    { 'idempotency-key': `dunning-e2e-${name}` },
+  );
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const subscriptionId: string = created.body.result.subscription_id;
+  await eventually('first cycle mirrored', async () => {
+    const v = await stack.api('GET', `/v1/subscriptions/${subscriptionId}`);
+    return v.body?.state === 'ACTIVE' && v.body.completed_cycles === 1 && v.body.next_billing_time
+      ? v.body
+      : undefined;
+  });
+  // The card starts declining: cycle 2 will fail.
+  await stack.emulator('POST', `/_sandbox/tokens/${token.token_id}/behaviour`, {
+    charges: 'decline',
+    respcd: '1205',
+  });
+  return { subscriptionId, tokenId: token.token_id as string };
+}
+
+async function truth(subscriptionId: string) {
+  return stack.emulator('GET', `/_sandbox/subscriptions/${subscriptionId}`);
+}
+
+async function manualCharges(subscriptionId: string): Promise<Charge[]> {
+  const res = await stack.emulator('GET', `/_sandbox/charges?subscription_id=${subscriptionId}`);
+  const rows: Array<Charge & { row?: Charge }> = res.data ?? res;
+  return rows.map((r) => r.row ?? r).filter((c) => c.trigger === 'manual');
+}
+
+/** The order's deadline as QFPay sees it: the next billing time after it, minus the engine's margin. */
+async function chargeDeadline(subscriptionId: string, sequenceNo: number): Promise<number> {
+  const t = await truth(subscriptionId);
+  const order = t.orders.find((o: { sequence_no: number }) => o.sequence_no === sequenceNo);
+  return Date.parse(order.deadline) - MARGIN_MS;
+}
+
+// Both subscriptions run side by side: the wait for the first billing minute is shared.
+describe('dunning end to end (real time, emulator over HTTP)', { concurrency: true }, () => {
+  it('recovers a declined cycle with a manual charge before the next billing time; the plan stays ACTIVE', async () => {
+    const { subscriptionId, tokenId } = await minuteSubscription('recovered', ['3s', '10s', '20s']);
+    // Cycle 2 fails a minute later; the engine opens an episode and makes attempt 1 (declined) 3 s after.
+    await eventually(
+      'first manual attempt',
+      async () => ((await manualCharges(subscriptionId)).length >= 1 ? true : undefined),
+      90 * SECOND,
+    );
+    await stack.emulator('POST', `/_sandbox/tokens/${tokenId}/behaviour`, { charges: 'approve' });
+    const recovered = await eventually(
+      'recovered',
+      async () => {
+        const v = await stack.api('GET', `/v1/subscriptions/${subscriptionId}`);
+        const episode = v.body?.dunning?.history?.at(-1);
+        return episode?.outcome === 'recovered' ? v.body : undefined;
+      },
+      30 * SECOND,
+    );
+    assert.equal(recovered.state, 'ACTIVE');
+    const t = await truth(subscriptionId);
+    assert.equal(t.state, 'ACTIVE', 'QFPay kept the plan: the charge came before the next billing time');
+    const order2 = t.orders.find((o: { sequence_no: number }) => o.sequence_no === 2);
+    assert.equal(order2.status, 'PAID');
+    const charges = await manualCharges(subscriptionId);
+    assert.deepEqual(
+      charges.map((c) => c.approved),
+      [false, true],
+    );
+    const deadline = await chargeDeadline(subscriptionId, 2);
+    for (const c of charges)
+      assert.ok(
+        Date.parse(c.at) < deadline,
+        `charge at ${c.at} is before ${new Date(deadline).toISOString()}`,
+      );
+  });
+
+  it('never charges after the deadline when every attempt is declined', async () => {
+    // The third offset (2 min) lies beyond next billing − margin: it must be dropped, not run late.
+    const { subscriptionId } = await minuteSubscription('exhausted', ['3s', '8s', '2m']);
+    const episode = await eventually(
+      'episode exhausted',
+      async () => {
+        const v = await stack.api('GET', `/v1/subscriptions/${subscriptionId}`);
+        const last = v.body?.dunning?.history?.at(-1);
+        return last?.outcome === 'exhausted' ? last : undefined;
+      },
+      100 * SECOND,
+    );
+    assert.equal(episode.attempts.length, 2);
+    const charges = await manualCharges(subscriptionId);
+    assert.equal(charges.length, 2);
+    const deadline = await chargeDeadline(subscriptionId, 2);
+    for (const c of charges)
+      assert.ok(
+        Date.parse(c.at) < deadline,
+        `charge at ${c.at} is before ${new Date(deadline).toISOString()}`,
+      );
+    for (const at of episode.schedule) assert.ok(Date.parse(at) < deadline);
+    const t = await truth(subscriptionId);
+    assert.notEqual(t.state, 'CANCELLED');
+  });
+});

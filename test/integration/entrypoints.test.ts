@@ -1,0 +1,86 @@
+/**
+ * The entry points fail the way an operator needs: a bad or missing variable is named, the
+ * process exits non-zero, and no stack trace is printed. And the lint rules really keep Node
+ * built-ins out of workflow code.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { ESLint } from 'eslint';
+
+const root = join(__dirname, '..', '..');
+const tsx = join(root, 'node_modules', '.bin', 'tsx');
+
+function run(entry: string, env: Record<string, string>) {
+  const result = spawnSync(tsx, [entry], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'info', ...env },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return { status: result.status, output: `${result.stdout}${result.stderr}` };
+}
+
+function assertNoStack(output: string): void {
+  assert.doesNotMatch(output, /^\s+at .+\(.+:\d+:\d+\)$/m, 'no stack trace');
+}
+
+describe('worker and API entry points', () => {
+  it('the worker names an invalid TEMPORAL_ADDRESS and exits non-zero', () => {
+    const { status, output } = run('worker.ts', { TEMPORAL_ADDRESS: 'not an address' });
+    assert.notEqual(status, 0);
+    assert.match(output, /TEMPORAL_ADDRESS: must be host:port/);
+    assertNoStack(output);
+  });
+
+  it('the worker names a missing required variable (real QFPay without credentials)', () => {
+    const { status, output } = run('worker.ts', { QFPAY_BASE_URL: 'https://openapi-hk.qfapi.com' });
+    assert.notEqual(status, 0);
+    assert.match(output, /QFPAY_APP_CODE: required/);
+    assert.match(output, /QFPAY_APP_KEY: required/);
+    assertNoStack(output);
+  });
+
+  it('the worker says it cannot reach Temporal (naming TEMPORAL_ADDRESS) and exits non-zero', () => {
+    const { status, output } = run('worker.ts', { TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    assert.equal(status, 1);
+    assert.match(output, /cannot connect to Temporal/);
+    assert.match(output, /TEMPORAL_ADDRESS/);
+    assertNoStack(output);
+  });
+
+  it('the API names an invalid PORT and exits non-zero', () => {
+    const { status, output } = run('src/api/main.ts', { PORT: 'eighty' });
+    assert.notEqual(status, 0);
+    assert.match(output, /PORT:/);
+    assertNoStack(output);
+  });
+});
+
+describe('lint keeps workflow code deterministic', () => {
+  const eslint = new ESLint({ cwd: root });
+  const workflowFile = join(root, 'src', 'workflows', 'episode.ts');
+
+  it('fails a workflow file that imports fs', async () => {
+    const broken = `import { readFileSync } from 'fs';\n${readFileSync(workflowFile, 'utf8')}\nexport const leaked = readFileSync;\n`;
+    const [result] = await eslint.lintText(broken, { filePath: workflowFile });
+    const messages = result?.messages.map((m) => `${m.ruleId}: ${m.message}`) ?? [];
+    assert.ok(
+      messages.some((m) => m.includes('no-restricted-imports') && m.includes('deterministic sandbox')),
+      messages.join('\n'),
+    );
+  });
+
+  it('fails a workflow file that imports an activity implementation (not only its type)', async () => {
+    const broken = `import { createQfpayActivities } from '../activities/qfpay';\n${readFileSync(workflowFile, 'utf8')}\nexport const leaked = createQfpayActivities;\n`;
+    const [result] = await eslint.lintText(broken, { filePath: workflowFile });
+    assert.ok(result?.messages.some((m) => m.message.includes('as types only')));
+  });
+
+  it('passes the workflow file as it is', async () => {
+    const [result] = await eslint.lintText(readFileSync(workflowFile, 'utf8'), { filePath: workflowFile });
+    assert.equal(result?.errorCount, 0, result?.messages.map((m) => m.message).join('\n'));
+  });
+});

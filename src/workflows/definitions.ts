@@ -5,11 +5,11 @@
  */
 import { defineSearchAttributeKey } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { DunningPolicy, DunningPolicyInput } from './dunning';
+import type { DunningPolicy, DunningPolicyOverride } from './dunning';
 import type { Fact, SubscriptionSnapshot, SubscriptionState } from './lifecycle';
 
 export type { Fact, SubscriptionSnapshot, SubscriptionState } from './lifecycle';
-export type { DunningPolicy, DunningPolicyInput } from './dunning';
+export type { DunningPolicy, DunningPolicyInput, DunningPolicyOverride } from './dunning';
 
 /** Workflow type names, used by the API to start workflows without importing their code. */
 export const WORKFLOW_TYPES = {
@@ -174,7 +174,7 @@ export const changeTotalBillingCyclesUpdate = defineUpdate<SubscriptionView, [Ch
 );
 export const chargeNowUpdate = defineUpdate<ChargeResult, [ChargeNowRequest]>('chargeNow');
 export const syncNowUpdate = defineUpdate<SubscriptionView, []>('syncNow');
-export const changeDunningPolicyUpdate = defineUpdate<SubscriptionView, [DunningPolicyInput]>(
+export const changeDunningPolicyUpdate = defineUpdate<SubscriptionView, [DunningPolicyOverride]>(
   'changeDunningPolicy',
 );
 

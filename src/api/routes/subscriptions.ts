@@ -30,7 +30,6 @@ import {
   type CreateSubscriptionInput,
   type CreateSubscriptionResult,
   type DunningPolicy,
-  type DunningPolicyInput,
   type SubscriptionView,
 } from '../../workflows/definitions';
 import { mergePolicy } from '../../workflows/dunning';
@@ -504,7 +503,7 @@ export function subscriptionRouter(ctx: ApiContext): Router {
     // The update is declared with the full policy input type, but the workflow merges a partial
     // override onto the subscription's current policy (mergePolicy), which is what is sent here.
     const view = await runUpdate(id, (h) =>
-      h.executeUpdate(changeDunningPolicyUpdate, { args: [override as DunningPolicyInput] }),
+      h.executeUpdate(changeDunningPolicyUpdate, { args: [override] }),
     );
     res.json(subscriptionView(view));
   });

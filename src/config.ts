@@ -51,6 +51,7 @@ export const configSchema = z
     QFPAY_VERIFY_NOTIFICATIONS: bool.default(true),
 
     MERCHANT_EVENTS_URL: z.union([z.url(), z.literal('')]).default(''),
+    /** Comma-separated; more than one while rotating (each signs the event). */
     MERCHANT_EVENTS_SECRET: z.string().default('dev-merchant-events-secret'),
     /** Engine-wide dunning policy as JSON (see docs); per-subscription overrides come through the API. */
     DUNNING_POLICY: z.string().optional(),

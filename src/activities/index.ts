@@ -33,7 +33,8 @@ export function createQfpayClient(config: Config, logger?: Logger): QfpayClient 
 export function createActivities({ config, client, logger, qfpayClient }: ActivityDeps) {
   const merchantEvents = createMerchantEventActivities({
     url: config.MERCHANT_EVENTS_URL || undefined,
-    secret: config.MERCHANT_EVENTS_SECRET,
+    // Comma-separated: during a rotation every secret signs (one `v1=` each).
+    secret: config.MERCHANT_EVENTS_SECRET.split(',').map((s) => s.trim()).filter(Boolean),
   });
   return {
     ...createQfpayActivities({

@@ -364,4 +364,36 @@ describe('dunning (time-skipping server)', () => {
     });
     assertChargedAt(qfpay, [failedAt + HOUR, failedAt + DAY, failedAt + 3 * DAY]);
   });
+
+  it('closes the episode as lost when a new billing cycle starts before the order is recovered', async () => {
+    const { subscriptionId, clock, qfpay, failCycle2 } = await failingSubscription(3 * DAY);
+    qfpay.chargeScript = [{ outcome: 'failed' }, { outcome: 'failed' }];
+    const engine = new EngineDouble();
+    const { worker, taskQueue } = await createTestWorker(env, {
+      activities: { ...qfpay.activities(), ...engine.activities() },
+    });
+    await worker.runUntil(async () => {
+      const handle = await startWith(taskQueue, subscriptionId, { attemptOffsets: ['1h', '2d'] });
+      await advance(clock, MINUTE);
+      await failCycle2(handle);
+      await advance(clock, 2 * HOUR);
+      assert.equal(qfpay.count('chargeOrder'), 1);
+      // QFPay billed cycle 3 (e.g. the merchant moved the billing date): order 2 can no longer be charged.
+      await handle.signal(factSignal, {
+        kind: 'payment',
+        subscriptionId,
+        orderId: orderId(subscriptionId, 3),
+        sequenceNo: 3,
+        succeeded: true,
+        respcd: '0000',
+        syssn: `${subscriptionId}-3-ok`,
+        at: clock.now,
+        source: 'notification',
+      });
+      await advance(clock, 3 * DAY);
+      const view = await handle.query(snapshotQuery);
+      assert.equal(view.dunning.history.at(-1)?.outcome, 'lost');
+      assert.equal(qfpay.count('chargeOrder'), 1, 'no charge for the lost order');
+    });
+  });
 });

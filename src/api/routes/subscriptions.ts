@@ -502,9 +502,7 @@ export function subscriptionRouter(ctx: ApiContext): Router {
     const override = parseInput(DunningPolicyOverrideBodySchema, req.body, 'body');
     // The update is declared with the full policy input type, but the workflow merges a partial
     // override onto the subscription's current policy (mergePolicy), which is what is sent here.
-    const view = await runUpdate(id, (h) =>
-      h.executeUpdate(changeDunningPolicyUpdate, { args: [override] }),
-    );
+    const view = await runUpdate(id, (h) => h.executeUpdate(changeDunningPolicyUpdate, { args: [override] }));
     res.json(subscriptionView(view));
   });
 

@@ -1,0 +1,87 @@
+/**
+ * A create whose answer was lost must not bill twice: the retried activity (attempt > 1) finds the
+ * subscription the first attempt made at QFPay (the emulator, over real HTTP) and returns it.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createQfpayActivities } from '../../src/activities/qfpay';
+import { QfpayClient } from '../../src/qfpay/client';
+import { startSandbox, type SandboxHandle } from '../../src/sandbox/server';
+
+let sandbox: SandboxHandle;
+let client: QfpayClient;
+before(async () => {
+  sandbox = await startSandbox({ appCode: 'retry-code', appKey: 'retry-key', frozen: true });
+  client = new QfpayClient({ baseUrl: sandbox.url, appCode: 'retry-code', appKey: 'retry-key' });
+});
+after(async () => {
+  await sandbox?.close();
+});
+
+async function fixtures() {
+  const customer = await client.createCustomer({ name: 'Grace', email: 'grace@example.com' });
+  const product = await client.createProduct({
+    name: 'Plan',
+    type: 'recurring',
+    txamt: 1200,
+    txcurrcd: 'HKD',
+    interval: 'monthly',
+    interval_count: 1,
+  });
+  const res = await fetch(`${sandbox.url}/_sandbox/tokens`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ customer_id: customer.customer_id, card_number: '4000000000001091' }),
+  });
+  const token = (await res.json()) as { token_id: string };
+  return {
+    customerId: customer.customer_id,
+    productId: product.product_id,
+    tokenId: token.token_id,
+    quantity: 1,
+    totalBillingCycles: null,
+  };
+}
+
+async function subscriptionsOf(customerId: string): Promise<string[]> {
+  const page = await client.querySubscriptions({ customer_id: customerId, page_size: 100 });
+  return page.items.map((s) => s.subscription_id);
+}
+
+describe('findOrCreateSubscription', () => {
+  it('creates on the first attempt', async () => {
+    const input = await fixtures();
+    const activities = createQfpayActivities({ client, timeOffset: '+08:00' });
+    const first = await new MockActivityEnvironment({ attempt: 1 }).run(
+      activities.findOrCreateSubscription,
+      input,
+    );
+    assert.equal(first.reusedExisting, false);
+    assert.deepEqual(await subscriptionsOf(input.customerId), [first.subscriptionId]);
+  });
+
+  it('on a retry after a lost answer, returns the subscription the first attempt made, charging nobody twice', async () => {
+    const input = await fixtures();
+    const activities = createQfpayActivities({ client, timeOffset: '+08:00' });
+    // Attempt 1 reached QFPay, but its answer never came back (the worker saw a timeout).
+    const lost = await client.createSubscription({
+      customer_id: input.customerId,
+      token_id: input.tokenId,
+      products: [{ product_id: input.productId }],
+    });
+    const retried = await new MockActivityEnvironment({ attempt: 2 }).run(
+      activities.findOrCreateSubscription,
+      input,
+    );
+    assert.equal(retried.reusedExisting, true);
+    assert.equal(retried.subscriptionId, lost.subscription_id);
+    assert.deepEqual(await subscriptionsOf(input.customerId), [lost.subscription_id]);
+    const truth = (await (
+      await fetch(`${sandbox.url}/_sandbox/subscriptions/${lost.subscription_id}`)
+    ).json()) as {
+      orders: unknown[];
+    };
+    assert.equal(truth.orders.length, 1, 'the customer was charged once');
+  });
+});

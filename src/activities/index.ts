@@ -34,7 +34,9 @@ export function createActivities({ config, client, logger, qfpayClient }: Activi
   const merchantEvents = createMerchantEventActivities({
     url: config.MERCHANT_EVENTS_URL || undefined,
     // Comma-separated: during a rotation every secret signs (one `v1=` each).
-    secret: config.MERCHANT_EVENTS_SECRET.split(',').map((s) => s.trim()).filter(Boolean),
+    secret: config.MERCHANT_EVENTS_SECRET.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
   });
   return {
     ...createQfpayActivities({

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
+import type { QfpayActivities } from '../../src/activities/contracts';
 import { createQfpayActivities } from '../../src/activities/qfpay';
 import { QfpayClient } from '../../src/qfpay/client';
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/server';
@@ -44,6 +45,8 @@ async function fixtures() {
   };
 }
 
+type Found = Awaited<ReturnType<QfpayActivities['findOrCreateSubscription']>>;
+
 async function subscriptionsOf(customerId: string): Promise<string[]> {
   const page = await client.querySubscriptions({ customer_id: customerId, page_size: 100 });
   return page.items.map((s) => s.subscription_id);
@@ -53,10 +56,10 @@ describe('findOrCreateSubscription', () => {
   it('creates on the first attempt', async () => {
     const input = await fixtures();
     const activities = createQfpayActivities({ client, timeOffset: '+08:00' });
-    const first = await new MockActivityEnvironment({ attempt: 1 }).run(
+    const first = (await new MockActivityEnvironment({ attempt: 1 }).run(
       activities.findOrCreateSubscription,
       input,
-    );
+    )) as Found;
     assert.equal(first.reusedExisting, false);
     assert.deepEqual(await subscriptionsOf(input.customerId), [first.subscriptionId]);
   });
@@ -70,10 +73,10 @@ describe('findOrCreateSubscription', () => {
       token_id: input.tokenId,
       products: [{ product_id: input.productId }],
     });
-    const retried = await new MockActivityEnvironment({ attempt: 2 }).run(
+    const retried = (await new MockActivityEnvironment({ attempt: 2 }).run(
       activities.findOrCreateSubscription,
       input,
-    );
+    )) as Found;
     assert.equal(retried.reusedExisting, true);
     assert.equal(retried.subscriptionId, lost.subscription_id);
     assert.deepEqual(await subscriptionsOf(input.customerId), [lost.subscription_id]);

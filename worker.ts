@@ -15,7 +15,19 @@ import {
 import { createActivities } from './src/activities';
 import { loadConfigOrExit, type Config } from './src/config';
 import { createLogger, type Logger } from './src/logger';
+import { QFPAY_DURATION_BUCKETS_SECONDS, WORKER_METRICS } from './src/observability/worker-metrics';
 import { connectClient, connectWorker } from './src/temporal/connection';
+
+/**
+ * The SDK's log metadata (workflowId, runId / workflowRunId, activityId, activityType, attempt,
+ * namespace, taskQueue) without the activity task token: a long opaque capability that completes
+ * the activity, useless in a log line.
+ */
+function logFields(meta: LogMetadata | undefined): LogMetadata {
+  if (!meta || !('taskToken' in meta)) return meta ?? {};
+  const { taskToken: _taskToken, ...rest } = meta;
+  return rest;
+}
 
 function installRuntime(logger: Logger, config: Config): void {
   Runtime.install({
@@ -31,18 +43,27 @@ function installRuntime(logger: Logger, config: Config): void {
                 : level === 'ERROR'
                   ? 'error'
                   : 'info';
-        logger[pinoLevel](meta ?? {}, message);
+        logger[pinoLevel](logFields(meta), message);
       },
-      trace: (message, meta) => logger.trace(meta ?? {}, message),
-      debug: (message, meta) => logger.debug(meta ?? {}, message),
-      info: (message, meta) => logger.info(meta ?? {}, message),
-      warn: (message, meta) => logger.warn(meta ?? {}, message),
-      error: (message, meta) => logger.error(meta ?? {}, message),
+      trace: (message, meta) => logger.trace(logFields(meta), message),
+      debug: (message, meta) => logger.debug(logFields(meta), message),
+      info: (message, meta) => logger.info(logFields(meta), message),
+      warn: (message, meta) => logger.warn(logFields(meta), message),
+      error: (message, meta) => logger.error(logFields(meta), message),
     },
     telemetryOptions: {
       logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} },
       ...(config.WORKER_METRICS_PORT
-        ? { metrics: { prometheus: { bindAddress: `0.0.0.0:${config.WORKER_METRICS_PORT}` } } }
+        ? {
+            metrics: {
+              prometheus: {
+                bindAddress: `0.0.0.0:${config.WORKER_METRICS_PORT}`,
+                histogramBucketOverrides: {
+                  [WORKER_METRICS.qfpayRequestDuration]: [...QFPAY_DURATION_BUCKETS_SECONDS],
+                },
+              },
+            },
+          }
         : {}),
     },
   });

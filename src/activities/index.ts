@@ -2,6 +2,7 @@
 import type { Client } from '@temporalio/client';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
+import { activityLogFields, recordQfpayRequest } from '../observability/worker-metrics';
 import { QfpayClient } from '../qfpay';
 import { createEngineActivities } from './engine';
 import { createMerchantEventActivities } from './merchant-events';
@@ -24,8 +25,10 @@ export function createQfpayClient(config: Config, logger?: Logger): QfpayClient 
     timeoutMs: config.QFPAY_TIMEOUT_MS,
     timeOffset: config.QFPAY_TIME_OFFSET,
     onRequest: (event) => {
-      if (event.outcome !== 'success') logger?.warn({ qfpay: event }, 'QFPay call failed');
-      else logger?.debug({ qfpay: event }, 'QFPay call');
+      recordQfpayRequest(event);
+      const fields = { qfpay: event, ...activityLogFields() };
+      if (event.outcome !== 'success') logger?.warn(fields, 'QFPay call failed');
+      else logger?.debug(fields, 'QFPay call');
     },
   });
 }

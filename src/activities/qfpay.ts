@@ -16,6 +16,7 @@ import {
   type BillingOrder,
   type Subscription,
 } from '../qfpay';
+import { recordQfpayActivityFailure } from '../observability/worker-metrics';
 import { toSubscriptionState } from '../workflows/facts';
 import type { RemoteOrder, RemoteSubscription } from '../workflows/lifecycle';
 import type { ChargeOutcome, QfpayActivities, SyncResult } from './contracts';
@@ -26,6 +27,7 @@ const MAX_ORDER_PAGES = 10;
 /** The Temporal failure for a QFPay error: retryable only when QFPay said "try again". */
 export function toFailure(err: unknown): unknown {
   if (!isQfpayError(err)) return err;
+  recordQfpayActivityFailure(err);
   return ApplicationFailure.create({
     type: `QfpayError:${err.reason}`,
     message: err.message,

@@ -1,9 +1,11 @@
 /**
  * The API's in-process metrics: one prom-client `Registry` per app (so several apps in one test
- * process do not share counters), served at `GET /metrics`, plus a synchronous view of the
- * webhook counters for tests and health checks.
+ * process do not share counters), served at `GET /metrics` with the default process metrics,
+ * plus a synchronous view of the webhook counters for tests and health checks. Routes are
+ * labelled by their Express pattern, never the raw URL (bounded label values). See
+ * docs/observability.md.
  */
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RequestRecord } from './request-id';
 
 /** What happened to one QFPay notification. */
@@ -32,6 +34,8 @@ export class ApiMetrics {
   readonly #durations: Histogram<'method' | 'route'>;
 
   constructor() {
+    // Process metrics (CPU, memory, event-loop lag, GC, handles) under their standard names.
+    collectDefaultMetrics({ register: this.registry });
     this.#webhooks = new Counter({
       name: 'qfpay_webhook_notifications_total',
       help: 'QFPay notifications received, by notify_type and what became of them',

@@ -16,6 +16,7 @@ import {
   continueAsNew,
   isCancellation,
   log,
+  metricMeter,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -326,6 +327,8 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
     if (outcome === 'recovered') {
       emit('subscription.dunning_recovered', { order_id: closed.orderId, attempts: closed.attempts.length });
     }
+    // Not emitted on replay; exported on the worker's metrics endpoint (docs/observability.md).
+    metricMeter.createCounter('dunning_episodes_closed', 'episodes').add(1, { outcome });
     episodeHistory = [...episodeHistory, closed].slice(-MAX_EPISODE_HISTORY);
     episode = null;
     dirty = true;

@@ -1,0 +1,200 @@
+/**
+ * `npm run ui:check`: proves the Temporal Web UI shows the engine's subscriptions. Against a
+ * running `npm start`, it creates a subscription (or takes `--subscription sub_…`), waits until
+ * visibility lists it as ACTIVE, then drives the system's headless Chromium (playwright-core, no
+ * browser download) to the UI's workflow list filtered by the engine's search attributes, checks
+ * that the subscription's workflow id is on the page, and saves a screenshot.
+ *
+ *   npm run ui:check [-- --subscription sub_… --screenshot test-results/ui-check.png]
+ */
+import { accessSync, constants, mkdirSync } from 'node:fs';
+import { delimiter, dirname, join, resolve } from 'node:path';
+import { chromium } from 'playwright-core';
+import { StackClient, StackClientError, endpointsOf } from '../src/dev/stack-client';
+import { StackConfigError, loadStackConfig } from '../src/dev/stack-config';
+
+/** What to install when no Chromium is found (Debian's package name). */
+export const CHROMIUM_INSTALL_HINT = 'apt-get install -y chromium';
+
+export const DEFAULT_SCREENSHOT = resolve(__dirname, '..', 'test-results', 'ui-check.png');
+
+/** Flags for a quiet, reproducible headless run (no updates, sync or QUIC in the background). */
+const CHROMIUM_FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+/** `missing_chromium`: nothing to drive; `not_listed`: the UI never showed the workflow. */
+export class UiCheckError extends Error {
+  override readonly name = 'UiCheckError';
+  constructor(
+    readonly type: 'missing_chromium' | 'not_listed',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+function executable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The system's Chromium: `CHROMIUM_PATH`, `/usr/bin/chromium`, or `chromium`/`chromium-browser` on PATH. */
+export function findChromium(): string | undefined {
+  const fromEnv = process.env.CHROMIUM_PATH;
+  if (fromEnv) return executable(fromEnv) ? fromEnv : undefined;
+  const candidates = [
+    '/usr/bin/chromium',
+    ...(process.env.PATH ?? '')
+      .split(delimiter)
+      .filter(Boolean)
+      .flatMap((dir) => [join(dir, 'chromium'), join(dir, 'chromium-browser')]),
+  ];
+  return candidates.find(executable);
+}
+
+export interface UiCheckOptions {
+  webUiUrl: string;
+  namespace: string;
+  workflowId: string;
+  /** A visibility query that should list the workflow. */
+  query: string;
+  screenshotPath?: string;
+  chromiumPath?: string;
+  timeoutMs?: number;
+}
+
+export interface UiCheckResult {
+  url: string;
+  screenshotPath: string;
+  chromiumPath: string;
+}
+
+/**
+ * Opens the Web UI's workflow list filtered by `query` and waits for `workflowId` to appear.
+ * The screenshot is saved either way, so a failure can be looked at.
+ * @throws UiCheckError `missing_chromium` or `not_listed`
+ */
+export async function checkWorkflowListed(options: UiCheckOptions): Promise<UiCheckResult> {
+  const chromiumPath = options.chromiumPath ?? findChromium();
+  if (!chromiumPath) {
+    throw new UiCheckError(
+      'missing_chromium',
+      `no Chromium found (looked at CHROMIUM_PATH, /usr/bin/chromium, PATH): install it with \`${CHROMIUM_INSTALL_HINT}\``,
+    );
+  }
+  const screenshotPath = resolve(options.screenshotPath ?? DEFAULT_SCREENSHOT);
+  mkdirSync(dirname(screenshotPath), { recursive: true });
+  const url = `${options.webUiUrl}/namespaces/${encodeURIComponent(options.namespace)}/workflows?query=${encodeURIComponent(options.query)}`;
+  const timeoutMs = options.timeoutMs ?? 45_000;
+
+  // launch() gives every run a fresh temporary --user-data-dir of its own.
+  const browser = await chromium.launch({
+    executablePath: chromiumPath,
+    headless: true,
+    args: CHROMIUM_FLAGS,
+  });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+    const deadline = Date.now() + timeoutMs;
+    let listed = false;
+    // Visibility is eventually consistent: reload until the row shows or time runs out.
+    while (!listed && Date.now() < deadline) {
+      await page.goto(url, { waitUntil: 'domcontentloaded', timeout: timeoutMs });
+      listed = await page
+        .getByText(options.workflowId, { exact: true })
+        .first()
+        .waitFor({ state: 'visible', timeout: Math.min(15_000, Math.max(1_000, deadline - Date.now())) })
+        .then(
+          () => true,
+          () => false,
+        );
+    }
+    await page.screenshot({ path: screenshotPath, fullPage: true });
+    if (!listed) {
+      throw new UiCheckError(
+        'not_listed',
+        `the Web UI did not list ${options.workflowId} for ${options.query} within ${timeoutMs} ms (${url}; screenshot ${screenshotPath})`,
+      );
+    }
+    return { url, screenshotPath, chromiumPath };
+  } finally {
+    await browser.close();
+  }
+}
+
+/** The visibility query the check uses for a subscription. */
+export function activeSubscriptionQuery(subscriptionId: string): string {
+  return `SubscriptionState="ACTIVE" AND QfpaySubscriptionId="${subscriptionId}"`;
+}
+
+/**
+ * Creates a subscription (unless one is given), waits until the engine mirrors it ACTIVE and the
+ * engine's own list (the same visibility query) returns it.
+ */
+export async function activeSubscriptionForUi(
+  client: StackClient,
+  subscriptionId?: string,
+): Promise<{ subscriptionId: string; workflowId: string }> {
+  const id = subscriptionId ?? (await client.createSubscription({ name: 'UI Check' })).subscriptionId;
+  const view = await client.waitForSubscription(id, `${id} ACTIVE`, (v) => v.state === 'ACTIVE');
+  await client.waitFor(`${id} in the visibility list as ACTIVE`, async () => {
+    const page = await client.apiExpect<{ items: Array<{ subscription_id: string }> }>(
+      200,
+      'GET',
+      '/v1/subscriptions?state=ACTIVE&page_size=100',
+    );
+    return page.items.some((i) => i.subscription_id === id) ? true : undefined;
+  });
+  return { subscriptionId: id, workflowId: view.workflow_id };
+}
+
+function argument(name: string): string | undefined {
+  const at = process.argv.indexOf(name);
+  return at >= 0 ? process.argv[at + 1] : undefined;
+}
+
+async function main(): Promise<void> {
+  if (!findChromium()) {
+    process.stderr.write(`ui:check needs Chromium. Install it with:\n  ${CHROMIUM_INSTALL_HINT}\n`);
+    process.exit(1);
+  }
+  const config = loadStackConfig();
+  const client = new StackClient(endpointsOf(config));
+  await client.assertRunning({ emulator: argument('--subscription') === undefined });
+  const { subscriptionId, workflowId } = await activeSubscriptionForUi(client, argument('--subscription'));
+  const query = activeSubscriptionQuery(subscriptionId);
+  const result = await checkWorkflowListed({
+    webUiUrl: client.endpoints.webUiUrl,
+    namespace: client.endpoints.namespace,
+    workflowId,
+    query,
+    screenshotPath: argument('--screenshot'),
+  });
+  process.stdout.write(
+    `ok: the Web UI lists ${workflowId} for ${query}\n  page:       ${result.url}\n  screenshot: ${result.screenshotPath}\n`,
+  );
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    const known =
+      err instanceof UiCheckError || err instanceof StackClientError || err instanceof StackConfigError;
+    process.stderr.write(
+      `ui:check failed: ${known ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
+    process.exit(1);
+  });
+}

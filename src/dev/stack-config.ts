@@ -1,0 +1,87 @@
+/**
+ * Configuration of the local stack supervisor (`npm start`): its own zod schema over the
+ * environment, with defaults for a newcomer's machine. The parts it starts (worker, API,
+ * emulator) still validate their own variables; this only decides ports, paths and what every
+ * part must agree on.
+ */
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(1).max(65535);
+const nonEmpty = z.string().trim().min(1);
+const milliseconds = z.coerce.number().int().positive();
+
+export const stackConfigSchema = z.object({
+  /** The engine's API (merchant routes and the QFPay webhook). */
+  PORT: port.default(3000),
+  /** The Temporal dev server's gRPC frontend. */
+  TEMPORAL_PORT: port.default(7233),
+  /** The Temporal Web UI. */
+  TEMPORAL_UI_PORT: port.default(8233),
+  /** The QFPay emulator (not started when `QFPAY_BASE_URL` points at QFPay itself). */
+  SANDBOX_PORT: port.default(4010),
+  /** Where the Temporal SQLite database and the emulator's state file live. */
+  DATA_DIR: nonEmpty.default('./.data'),
+  /** A non-loopback URL means real QFPay: no emulator is started. */
+  QFPAY_BASE_URL: z.url().optional(),
+  QFPAY_APP_CODE: nonEmpty.optional(),
+  QFPAY_APP_KEY: nonEmpty.optional(),
+  TEMPORAL_NAMESPACE: nonEmpty.default('default'),
+  TEMPORAL_TASK_QUEUE: nonEmpty.default('qfpay-subscriptions'),
+  API_KEYS: nonEmpty.default('dev-api-key'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** How long each part may take to become ready before the start is abandoned. */
+  STACK_READY_TIMEOUT_MS: milliseconds.default(120_000),
+  /** How long a part gets after SIGTERM before it is killed. */
+  STACK_STOP_GRACE_MS: milliseconds.default(15_000),
+});
+
+/** The supervisor's configuration, with `DATA_DIR` made absolute. */
+export type StackConfig = z.output<typeof stackConfigSchema> & { dataDir: string; useEmulator: boolean };
+
+/** Thrown when the environment does not describe a valid stack configuration. */
+export class StackConfigError extends Error {
+  readonly type = 'StackConfigError';
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration for npm start:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'StackConfigError';
+  }
+}
+
+/** Whether a URL points at this machine (or the compose service name of the emulator). */
+export function isLoopbackUrl(url: string): boolean {
+  const host = new URL(url).hostname;
+  return host === 'localhost' || host === '[::1]' || host.startsWith('127.') || host === 'sandbox';
+}
+
+/**
+ * Parses the supervisor's configuration.
+ * @param env defaults to `process.env`; empty strings count as unset
+ * @param cwd base of a relative `DATA_DIR`
+ * @throws StackConfigError naming every variable that is wrong
+ */
+export function loadStackConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): StackConfig {
+  const cleaned: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== '') cleaned[k] = v;
+  const parsed = stackConfigSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new StackConfigError(
+      parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`),
+    );
+  }
+  const c = parsed.data;
+  const useEmulator = c.QFPAY_BASE_URL === undefined || isLoopbackUrl(c.QFPAY_BASE_URL);
+  const ports: Array<[string, number]> = [
+    ['PORT', c.PORT],
+    ['TEMPORAL_PORT', c.TEMPORAL_PORT],
+    ['TEMPORAL_UI_PORT', c.TEMPORAL_UI_PORT],
+    ...(useEmulator ? [['SANDBOX_PORT', c.SANDBOX_PORT] as [string, number]] : []),
+  ];
+  const problems: string[] = [];
+  for (const [i, [name, value]] of ports.entries()) {
+    const clash = ports.slice(0, i).find(([, other]) => other === value);
+    if (clash) problems.push(`${name}: ${value} is also ${clash[0]}; every part needs its own port`);
+  }
+  if (problems.length > 0) throw new StackConfigError(problems);
+  return { ...c, dataDir: resolve(cwd, c.DATA_DIR), useEmulator };
+}

@@ -1,0 +1,538 @@
+/**
+ * The local stack supervisor behind `npm start`: the Temporal dev server (SQLite file, Web UI,
+ * the engine's search attributes), the QFPay emulator, the worker and the API, each a child
+ * process in its own process group, started in that order and each waited for before the next,
+ * stopped in reverse order (SIGTERM, then SIGKILL after a grace period). If one part dies, the
+ * others are stopped and the caller learns which one.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import { ConfigError, loadConfig } from '../config';
+import { DEFAULT_SANDBOX_APP_CODE, DEFAULT_SANDBOX_APP_KEY } from '../sandbox/sandbox';
+import { ALL_SEARCH_ATTRIBUTE_KEYS } from '../workflows/definitions';
+import { StackConfigError, type StackConfig } from './stack-config';
+import { findTemporalCli } from './temporal-binaries';
+
+const ROOT = resolve(__dirname, '..', '..');
+
+/** The parts of the stack, in start order. */
+export type PartName = 'temporal' | 'emulator' | 'worker' | 'api';
+
+const PART_DESCRIPTIONS: Record<PartName, string> = {
+  temporal: 'the Temporal dev server',
+  emulator: 'the QFPay emulator',
+  worker: 'the worker',
+  api: "the engine's API",
+};
+
+/** Why the stack could not start or stopped on its own. */
+export type StackErrorType = 'port_in_use' | 'temporal_cli_missing' | 'part_exited' | 'not_ready' | 'aborted';
+
+/** A failure of the supervisor; `message` is meant for the user as is (no stack trace needed). */
+export class StackError extends Error {
+  override readonly name = 'StackError';
+  constructor(
+    readonly type: StackErrorType,
+    message: string,
+    readonly part?: PartName,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** A port the stack needs that something else holds. */
+export interface PortInUse {
+  variable: 'PORT' | 'TEMPORAL_PORT' | 'TEMPORAL_UI_PORT' | 'SANDBOX_PORT';
+  port: number;
+  part: PartName;
+}
+
+/** The user-facing sentence for a port in use. */
+export function describePortInUse(p: PortInUse): string {
+  const what = p.variable === 'TEMPORAL_UI_PORT' ? 'the Temporal Web UI' : PART_DESCRIPTIONS[p.part];
+  return `${p.variable} ${p.port} is already in use (${what}); set ${p.variable}=… to use another`;
+}
+
+function canListen(port: number, host: string): Promise<boolean> {
+  return new Promise((done) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      // A machine without IPv6 cannot be asked about `::`; the IPv4 check still stands.
+      done(err.code === 'EAFNOSUPPORT' || err.code === 'EADDRNOTAVAIL');
+    });
+    server.listen({ port, host, exclusive: true }, () => server.close(() => done(true)));
+  });
+}
+
+/**
+ * The ports of `config` that are taken. The API listens on every interface, the others on
+ * 127.0.0.1; both the loopback and the wildcard address are tried so either kind of holder is seen.
+ */
+export async function findPortsInUse(config: StackConfig): Promise<PortInUse[]> {
+  const wanted: PortInUse[] = [
+    { variable: 'TEMPORAL_PORT', port: config.TEMPORAL_PORT, part: 'temporal' },
+    { variable: 'TEMPORAL_UI_PORT', port: config.TEMPORAL_UI_PORT, part: 'temporal' },
+    ...(config.useEmulator
+      ? [{ variable: 'SANDBOX_PORT', port: config.SANDBOX_PORT, part: 'emulator' } as const]
+      : []),
+    { variable: 'PORT', port: config.PORT, part: 'api' },
+  ];
+  const taken: PortInUse[] = [];
+  for (const p of wanted) {
+    if (!(await canListen(p.port, '127.0.0.1')) || !(await canListen(p.port, '::'))) taken.push(p);
+  }
+  return taken;
+}
+
+/**
+ * The Temporal CLI, provisioning it first (`scripts/provision-temporal.sh --if-possible`) when it
+ * is nowhere to be found.
+ * @throws StackError `temporal_cli_missing` saying how to get one
+ */
+export function ensureTemporalCli(log: (message: string) => void = () => {}): string {
+  const found = findTemporalCli();
+  if (found) return found;
+  log('no Temporal CLI found: trying to build it (scripts/provision-temporal.sh, needs Go; once only)');
+  spawnSync('bash', [join(ROOT, 'scripts', 'provision-temporal.sh'), '--if-possible'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const provisioned = findTemporalCli();
+  if (provisioned) return provisioned;
+  throw new StackError(
+    'temporal_cli_missing',
+    [
+      'The Temporal CLI is needed to run the local Temporal server, and none was found.',
+      'Get it one of these ways, then run npm start again:',
+      '  - install Go >= 1.23 and run: npm run provision',
+      '  - install it (e.g. brew install temporal, or https://docs.temporal.io/cli) so that `temporal` is on PATH',
+      '  - point TEMPORAL_CLI_PATH at an existing temporal binary',
+    ].join('\n'),
+  );
+}
+
+/** Where the running stack can be reached. */
+export interface StackUrls {
+  api: string;
+  openapi: string;
+  webhook: string;
+  webUi: string;
+  /** `host:port` of Temporal's gRPC frontend. */
+  temporal: string;
+  /** The emulator, or null when real QFPay is used. */
+  emulator: string | null;
+  qfpay: string;
+}
+
+export interface PartInfo {
+  name: PartName;
+  description: string;
+  pid: number;
+}
+
+/** A part that exited while it should have been running. */
+export interface PartExit {
+  part: PartName;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface RunningStack {
+  config: StackConfig;
+  urls: StackUrls;
+  /** The first of `API_KEYS`: the key to send as `Authorization: Bearer …`. */
+  apiKey: string;
+  parts: PartInfo[];
+  /** Milliseconds from the call to every part being ready. */
+  readyMs: number;
+  /** Resolves when a part exits on its own; the rest are stopped by then. Never rejects. */
+  failed: Promise<PartExit>;
+  /** Stops every part in reverse order. Idempotent. */
+  stop(): Promise<void>;
+  /** SIGKILLs every part at once (a second Ctrl-C). */
+  kill(): void;
+}
+
+export interface StartStackOptions {
+  config: StackConfig;
+  /** Each output line of a part; default: written to this process's stdout/stderr with a prefix. */
+  onOutput?: (part: PartName, line: string, stream: 'stdout' | 'stderr') => void;
+  /** Progress messages of the supervisor itself. */
+  onProgress?: (message: string) => void;
+  /** The Temporal CLI; default `ensureTemporalCli()`. */
+  temporalCli?: string;
+  /** The environment the parts inherit (default `process.env`); the stack's own settings win. */
+  env?: NodeJS.ProcessEnv;
+  /** Aborting during start-up stops what was started and rejects with `aborted`. */
+  signal?: AbortSignal;
+}
+
+/** Variables that would point the parts at another Temporal than the one started here. */
+const FOREIGN_TEMPORAL_VARS = [
+  'TEMPORAL_API_KEY',
+  'TEMPORAL_TLS',
+  'TEMPORAL_TLS_CERT_PATH',
+  'TEMPORAL_TLS_KEY_PATH',
+  'TEMPORAL_TLS_CA_PATH',
+  'TEMPORAL_TLS_SERVER_NAME',
+];
+
+/** The environment every Node part gets, so that all of them agree. */
+export function partEnvironment(
+  config: StackConfig,
+  base: NodeJS.ProcessEnv = process.env,
+): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...base };
+  for (const name of FOREIGN_TEMPORAL_VARS) delete env[name];
+  // Set by `node --test` for its own subprocesses; the parts are not test files.
+  delete env.NODE_TEST_CONTEXT;
+  const qfpayUrl = config.useEmulator
+    ? `http://127.0.0.1:${config.SANDBOX_PORT}`
+    : (config.QFPAY_BASE_URL ?? '');
+  Object.assign(env, {
+    TEMPORAL_ADDRESS: `127.0.0.1:${config.TEMPORAL_PORT}`,
+    TEMPORAL_NAMESPACE: config.TEMPORAL_NAMESPACE,
+    TEMPORAL_TASK_QUEUE: config.TEMPORAL_TASK_QUEUE,
+    PORT: String(config.PORT),
+    API_KEYS: config.API_KEYS,
+    LOG_LEVEL: config.LOG_LEVEL,
+    QFPAY_BASE_URL: qfpayUrl,
+    QFPAY_APP_CODE: config.QFPAY_APP_CODE ?? (config.useEmulator ? DEFAULT_SANDBOX_APP_CODE : ''),
+    QFPAY_APP_KEY: config.QFPAY_APP_KEY ?? (config.useEmulator ? DEFAULT_SANDBOX_APP_KEY : ''),
+    SANDBOX_PORT: String(config.SANDBOX_PORT),
+    SANDBOX_HOST: '127.0.0.1',
+    SANDBOX_NOTIFY_URL: `http://127.0.0.1:${config.PORT}/webhooks/qfpay`,
+    SANDBOX_STATE_FILE: join(config.dataDir, 'sandbox-state.json'),
+  });
+  return env;
+}
+
+/** `--search-attribute` values for the CLI, from the engine's own definitions. */
+export function searchAttributeFlags(): string[] {
+  const cliType: Record<string, string> = {
+    TEXT: 'Text',
+    KEYWORD: 'Keyword',
+    INT: 'Int',
+    DOUBLE: 'Double',
+    BOOL: 'Bool',
+    DATETIME: 'Datetime',
+    KEYWORD_LIST: 'KeywordList',
+  };
+  return ALL_SEARCH_ATTRIBUTE_KEYS.flatMap((key) => [
+    '--search-attribute',
+    `${key.name}=${cliType[key.type]}`,
+  ]);
+}
+
+interface Child {
+  name: PartName;
+  process: ChildProcess;
+  exited: Promise<PartExit>;
+  hasExited: boolean;
+  /** Set once the supervisor asked it to stop: its exit is then expected. */
+  stopping: boolean;
+}
+
+const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
+
+function killGroup(child: Child, signal: NodeJS.Signals): void {
+  const pid = child.process.pid;
+  if (pid === undefined) return;
+  try {
+    // Negative pid: the whole process group, so nothing a part spawned is left behind.
+    process.kill(-pid, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
+async function stopChild(child: Child, graceMs: number): Promise<void> {
+  child.stopping = true;
+  if (!child.hasExited) {
+    killGroup(child, 'SIGTERM');
+    const timer = sleep(graceMs).then(() => 'timeout' as const);
+    if ((await Promise.race([child.exited, timer])) === 'timeout') killGroup(child, 'SIGKILL');
+    await child.exited;
+  }
+  killGroup(child, 'SIGKILL'); // anything left in its group
+}
+
+async function httpOk(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+    await res.arrayBuffer();
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Starts the whole stack and resolves once every part is ready.
+ * @throws StackConfigError when the parts would refuse the configuration
+ * @throws StackError `port_in_use` (nothing started), `part_exited` / `not_ready` (what was started
+ *   is stopped again), `aborted`
+ */
+export async function startLocalStack(options: StartStackOptions): Promise<RunningStack> {
+  const started = Date.now();
+  const { config } = options;
+  const progress = options.onProgress ?? (() => {});
+  const output =
+    options.onOutput ??
+    ((part: PartName, line: string, stream: 'stdout' | 'stderr') =>
+      (stream === 'stdout' ? process.stdout : process.stderr).write(`${part.padEnd(8)} | ${line}\n`));
+
+  const env = partEnvironment(config, options.env ?? process.env);
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new StackConfigError(err.problems);
+    throw err;
+  }
+  const taken = await findPortsInUse(config);
+  if (taken.length > 0) throw new StackError('port_in_use', taken.map(describePortInUse).join('\n'));
+  const cli = options.temporalCli ?? ensureTemporalCli(progress);
+  mkdirSync(config.dataDir, { recursive: true });
+
+  const children: Child[] = [];
+  let stopping: Promise<void> | undefined;
+  // The part that died first: the others are stopped because of it and must not be blamed.
+  let firstExit: PartExit | undefined;
+  let reportFailure: (exit: PartExit) => void = () => {};
+  const failed = new Promise<PartExit>((done) => (reportFailure = done));
+
+  const stopAll = (): Promise<void> => {
+    stopping ??= (async () => {
+      for (const child of [...children].reverse()) {
+        progress(`stopping ${PART_DESCRIPTIONS[child.name]}`);
+        await stopChild(child, config.STACK_STOP_GRACE_MS);
+      }
+    })();
+    return stopping;
+  };
+  const killAll = (): void => {
+    for (const child of children) {
+      child.stopping = true;
+      killGroup(child, 'SIGKILL');
+    }
+  };
+  // A crash of the supervisor itself must not leave the parts running.
+  const onExit = () => killAll();
+  process.once('exit', onExit);
+
+  function launch(name: PartName, command: string, args: string[]): Child {
+    if (options.signal?.aborted) throw new StackError('aborted', 'start-up interrupted', name);
+    const proc = spawn(command, args, {
+      cwd: ROOT,
+      env,
+      detached: true, // its own process group: a terminal's Ctrl-C reaches only the supervisor
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const child: Child = {
+      name,
+      process: proc,
+      hasExited: false,
+      stopping: false,
+      exited: new Promise<PartExit>((done) => {
+        proc.once('error', () => {
+          child.hasExited = true;
+          done({ part: name, code: null, signal: null });
+        });
+        proc.once('exit', (code, signal) => {
+          child.hasExited = true;
+          done({ part: name, code, signal });
+        });
+      }),
+    };
+    for (const [stream, source] of [
+      ['stdout', proc.stdout],
+      ['stderr', proc.stderr],
+    ] as const) {
+      if (!source) continue;
+      createInterface({ input: source }).on('line', (line) => {
+        // The dev server complains about its own internal connections while it shuts down.
+        if (name === 'temporal' && child.stopping) return;
+        output(name, line, stream);
+      });
+    }
+    children.push(child);
+    void child.exited.then((exit) => {
+      if (child.stopping || stopping) return;
+      firstExit ??= exit;
+      void stopAll().then(() => reportFailure(exit));
+    });
+    return child;
+  }
+
+  // Resolved from the cwd (the project root); the supervisor's own flags are not inherited.
+  const node = (entry: string) => ['--import', 'tsx', entry];
+
+  async function waitFor(child: Child, what: string, probe: () => Promise<boolean>): Promise<void> {
+    const deadline = Date.now() + config.STACK_READY_TIMEOUT_MS;
+    for (;;) {
+      if (options.signal?.aborted) throw new StackError('aborted', 'start-up interrupted', child.name);
+      if (firstExit !== undefined || child.hasExited) {
+        const exit = firstExit ?? (await child.exited);
+        throw new StackError(
+          'part_exited',
+          `${PART_DESCRIPTIONS[exit.part]} exited during start-up (${exitText(exit)}); see its output above`,
+          exit.part,
+        );
+      }
+      if (await probe()) return;
+      if (Date.now() > deadline) {
+        throw new StackError(
+          'not_ready',
+          `${PART_DESCRIPTIONS[child.name]} was not ready (${what}) within ${config.STACK_READY_TIMEOUT_MS} ms`,
+          child.name,
+        );
+      }
+      await sleep(200);
+    }
+  }
+
+  let connection: Connection | undefined;
+  const temporalAddress = `127.0.0.1:${config.TEMPORAL_PORT}`;
+  const webUi = `http://127.0.0.1:${config.TEMPORAL_UI_PORT}`;
+  const emulatorUrl = `http://127.0.0.1:${config.SANDBOX_PORT}`;
+  const apiUrl = `http://127.0.0.1:${config.PORT}`;
+  try {
+    progress(`starting ${PART_DESCRIPTIONS.temporal} on ${temporalAddress} (data: ${config.dataDir})`);
+    const temporalChild = launch('temporal', cli, [
+      'server',
+      'start-dev',
+      '--ip',
+      '127.0.0.1',
+      '--port',
+      String(config.TEMPORAL_PORT),
+      '--ui-port',
+      String(config.TEMPORAL_UI_PORT),
+      '--db-filename',
+      join(config.dataDir, 'temporal.sqlite'),
+      '--namespace',
+      config.TEMPORAL_NAMESPACE,
+      ...searchAttributeFlags(),
+    ]);
+    await waitFor(temporalChild, 'gRPC GetSystemInfo', async () => {
+      try {
+        connection ??= await Connection.connect({ address: temporalAddress, connectTimeout: 1_000 });
+        await connection.workflowService.getSystemInfo({});
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    await ensureSearchAttributes(connection!, config.TEMPORAL_NAMESPACE);
+    await waitFor(temporalChild, 'Web UI', () => httpOk(webUi));
+
+    if (config.useEmulator) {
+      progress(`starting ${PART_DESCRIPTIONS.emulator} on ${emulatorUrl}`);
+      const emulator = launch('emulator', process.execPath, node(join('src', 'sandbox', 'main.ts')));
+      await waitFor(emulator, '/healthz', () => httpOk(`${emulatorUrl}/healthz`));
+    }
+
+    progress(`starting ${PART_DESCRIPTIONS.worker} on task queue ${config.TEMPORAL_TASK_QUEUE}`);
+    const worker = launch('worker', process.execPath, node('worker.ts'));
+    await waitFor(worker, 'polling its task queue', () =>
+      hasWorkflowPoller(connection!, config.TEMPORAL_NAMESPACE, config.TEMPORAL_TASK_QUEUE),
+    );
+
+    progress(`starting ${PART_DESCRIPTIONS.api} on ${apiUrl}`);
+    const api = launch('api', process.execPath, node('src/api/main.ts'));
+    await waitFor(api, '/readyz', () => httpOk(`${apiUrl}/readyz`));
+  } catch (err) {
+    await connection?.close().catch(() => {});
+    await stopAll();
+    process.removeListener('exit', onExit);
+    throw err;
+  }
+  await connection?.close().catch(() => {});
+
+  return {
+    config,
+    urls: {
+      api: apiUrl,
+      openapi: `${apiUrl}/openapi.json`,
+      webhook: `${apiUrl}/webhooks/qfpay`,
+      webUi,
+      temporal: temporalAddress,
+      emulator: config.useEmulator ? emulatorUrl : null,
+      qfpay: env.QFPAY_BASE_URL ?? '',
+    },
+    apiKey: config.API_KEYS.split(',')[0]!.trim(),
+    parts: children.map((c) => ({
+      name: c.name,
+      description: PART_DESCRIPTIONS[c.name],
+      pid: c.process.pid ?? -1,
+    })),
+    readyMs: Date.now() - started,
+    failed,
+    async stop() {
+      await stopAll();
+      process.removeListener('exit', onExit);
+    },
+    kill: killAll,
+  };
+}
+
+/** `the worker exited with code 1` and the like. */
+export function exitText(exit: PartExit): string {
+  return exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code ?? 'unknown'}`;
+}
+
+/** The user-facing name of a part. */
+export function describePart(part: PartName): string {
+  return PART_DESCRIPTIONS[part];
+}
+
+/**
+ * The CLI registers the attributes given on its command line; this only covers a server that did
+ * not (an older database, another CLI), adding what is missing and tolerating "already exists".
+ */
+async function ensureSearchAttributes(connection: Connection, namespace: string): Promise<void> {
+  const { IndexedValueType } = temporal.api.enums.v1;
+  const types: Record<string, temporal.api.enums.v1.IndexedValueType> = {
+    TEXT: IndexedValueType.INDEXED_VALUE_TYPE_TEXT,
+    KEYWORD: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    INT: IndexedValueType.INDEXED_VALUE_TYPE_INT,
+    DOUBLE: IndexedValueType.INDEXED_VALUE_TYPE_DOUBLE,
+    BOOL: IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
+    DATETIME: IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+    KEYWORD_LIST: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+  };
+  const existing = await connection.operatorService.listSearchAttributes({ namespace });
+  const known = new Set(Object.keys(existing.customAttributes ?? {}));
+  const missing = ALL_SEARCH_ATTRIBUTE_KEYS.filter((key) => !known.has(key.name));
+  if (missing.length === 0) return;
+  try {
+    await connection.operatorService.addSearchAttributes({
+      namespace,
+      searchAttributes: Object.fromEntries(missing.map((key) => [key.name, types[key.type]!])),
+    });
+  } catch (err) {
+    if (!/already exists/i.test(err instanceof Error ? err.message : String(err))) throw err;
+  }
+}
+
+async function hasWorkflowPoller(
+  connection: Connection,
+  namespace: string,
+  taskQueue: string,
+): Promise<boolean> {
+  try {
+    const res = await connection.workflowService.describeTaskQueue({
+      namespace,
+      taskQueue: { name: taskQueue, kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+      taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+    });
+    return (res.pollers ?? []).length > 0;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,190 @@
+/**
+ * `npm start` as a user runs it: the supervisor is spawned as a child process on free ports with a
+ * temporary DATA_DIR. It becomes ready (API /readyz, Web UI), takes a subscription, stops cleanly
+ * on SIGINT (exit 0, no part left running), and on a second start on the same DATA_DIR the
+ * subscription's workflow is still there and its durable dunning timer still fires. A port already
+ * in use is named, with a non-zero exit and no stack trace.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { StackClient } from '../../src/dev/stack-client';
+
+const root = join(__dirname, '..', '..');
+
+async function freePorts(count: number): Promise<number[]> {
+  const servers: Server[] = [];
+  for (let i = 0; i < count; i += 1) {
+    servers.push(
+      await new Promise<Server>((done) => {
+        const s = createServer();
+        s.listen(0, '127.0.0.1', () => done(s));
+      }),
+    );
+  }
+  const ports = servers.map((s) => (s.address() as { port: number }).port);
+  await Promise.all(servers.map((s) => new Promise((done) => s.close(done))));
+  return ports;
+}
+
+interface Supervisor {
+  process: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+function startSupervisor(env: NodeJS.ProcessEnv): Supervisor {
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
+  delete childEnv.NODE_TEST_CONTEXT;
+  const proc = spawn(process.execPath, ['--import', 'tsx', join('scripts', 'start.ts')], {
+    cwd: root,
+    env: childEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let text = '';
+  proc.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  proc.stderr.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  const exited = new Promise<number | null>((done) => proc.once('exit', (code) => done(code)));
+  return { process: proc, output: () => text, exited };
+}
+
+async function untilReady(s: Supervisor, timeoutMs = 90_000): Promise<Record<string, number>> {
+  const deadline = Date.now() + timeoutMs;
+  while (!/is ready \(in [\d.]+ s\)/.test(s.output())) {
+    if (s.process.exitCode !== null) assert.fail(`npm start exited early:\n${s.output().slice(-4000)}`);
+    if (Date.now() > deadline)
+      assert.fail(`npm start not ready in ${timeoutMs} ms:\n${s.output().slice(-4000)}`);
+    await new Promise((done) => setTimeout(done, 200));
+  }
+  const pids: Record<string, number> = {};
+  for (const m of s.output().matchAll(/^start\s+\| (\w+) pid (\d+)$/gm)) pids[m[1]!] = Number(m[2]);
+  return pids;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function stopWithSigint(s: Supervisor): Promise<number | null> {
+  s.process.kill('SIGINT');
+  const timeout = new Promise<'timeout'>((done) => setTimeout(() => done('timeout'), 45_000).unref());
+  const code = await Promise.race([s.exited, timeout]);
+  assert.notEqual(code, 'timeout', `npm start did not stop after SIGINT:\n${s.output().slice(-4000)}`);
+  return code as number | null;
+}
+
+const dataDir = mkdtempSync(join(tmpdir(), 'qfpay-start-'));
+const running: Supervisor[] = [];
+after(() => {
+  for (const s of running) if (s.process.exitCode === null) s.process.kill('SIGKILL');
+  for (const s of running) {
+    for (const m of s.output().matchAll(/^start\s+\| \w+ pid (\d+)$/gm)) {
+      try {
+        process.kill(-Number(m[1]), 'SIGKILL');
+      } catch {
+        // Already stopped.
+      }
+    }
+  }
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('npm start', () => {
+  it('runs, stops on SIGINT, restarts on the same data with timers intact, and names a taken port', async () => {
+    const [apiPort, temporalPort, uiPort, sandboxPort] = await freePorts(4);
+    const env: NodeJS.ProcessEnv = {
+      PORT: String(apiPort),
+      TEMPORAL_PORT: String(temporalPort),
+      TEMPORAL_UI_PORT: String(uiPort),
+      SANDBOX_PORT: String(sandboxPort),
+      DATA_DIR: dataDir,
+      API_KEYS: 'start-test-key',
+      ...(process.env.TEST_WORKFLOW_BUNDLE ? { WORKFLOW_BUNDLE_PATH: process.env.TEST_WORKFLOW_BUNDLE } : {}),
+    };
+    const client = new StackClient({
+      apiUrl: `http://127.0.0.1:${apiPort}`,
+      apiKey: 'start-test-key',
+      emulatorUrl: `http://127.0.0.1:${sandboxPort}`,
+      webUiUrl: `http://127.0.0.1:${uiPort}`,
+      namespace: 'default',
+    });
+
+    // First run.
+    const first = startSupervisor(env);
+    running.push(first);
+    const pids = await untilReady(first);
+    assert.deepEqual(Object.keys(pids).sort(), ['api', 'emulator', 'temporal', 'worker']);
+    assert.equal((await fetch(`http://127.0.0.1:${apiPort}/readyz`)).status, 200);
+    assert.equal((await fetch(`http://127.0.0.1:${uiPort}/`)).status, 200);
+
+    // A card that declines: the first charge fails (INCOMPLETE) and a dunning episode opens with
+    // one attempt 30 s after the failure, long before the hourly plan's next billing time.
+    const sub = await client.createSubscription({
+      name: 'Restart Test',
+      interval: 'hours',
+      amount: 500,
+      declineFirstCharge: true,
+      dunningPolicy: {
+        attemptOffsets: ['30s'],
+        safetyMargin: '5s',
+        minAttemptWindow: '1s',
+        escalation: [],
+        finalAction: 'leave_to_qfpay',
+      },
+    });
+    const before = await client.waitForSubscription(
+      sub.subscriptionId,
+      'INCOMPLETE with a dunning episode',
+      (v) => v.state === 'INCOMPLETE' && v.dunning.episode !== null,
+    );
+    assert.equal(before.dunning.episode!.attempts.length, 0, 'the attempt is still to come');
+
+    assert.equal(await stopWithSigint(first), 0, first.output().slice(-4000));
+    for (const [name, pid] of Object.entries(pids))
+      assert.ok(!alive(pid), `${name} (pid ${pid}) still running`);
+    assert.match(first.output(), /start\s+\| stopped/);
+
+    // Second run on the same DATA_DIR.
+    const second = startSupervisor(env);
+    running.push(second);
+    await untilReady(second);
+    const again = await client.subscription(sub.subscriptionId);
+    assert.equal(again.workflow_id, sub.workflowId);
+    assert.equal(again.dunning.episode?.order_id, before.dunning.episode!.order_id);
+    const truth = await client.emulatorSubscription(sub.subscriptionId);
+    assert.equal(truth.subscription_id, sub.subscriptionId, 'the emulator kept its state');
+
+    // A third start while the second runs: every port is taken, PORT among them.
+    const third = startSupervisor(env);
+    running.push(third);
+    const code = await third.exited;
+    assert.equal(code, 1);
+    assert.match(
+      third.output(),
+      new RegExp(`PORT ${apiPort} is already in use \\(the engine's API\\); set PORT=… to use another`),
+    );
+    assert.match(third.output(), new RegExp(`TEMPORAL_PORT ${temporalPort} is already in use`));
+    assert.doesNotMatch(third.output(), /^\s+at .+:\d+:\d+\)?$/m, 'no stack trace');
+
+    // The durable timer set in the first run fires in the second: the attempt is made.
+    const attempted = await client.waitForSubscription(
+      sub.subscriptionId,
+      'the dunning attempt after the restart',
+      (v) => (v.dunning.episode?.attempts.length ?? v.dunning.history.at(-1)?.attempts.length ?? 0) >= 1,
+      45_000,
+    );
+    const attempt = (attempted.dunning.episode ?? attempted.dunning.history.at(-1))!.attempts[0]!;
+    assert.equal(attempt.result, 'failed', 'the card still declines');
+
+    assert.equal(await stopWithSigint(second), 0, second.output().slice(-4000));
+  });
+});

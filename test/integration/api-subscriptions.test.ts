@@ -26,33 +26,13 @@ import { signNotification } from '../../src/qfpay/signing';
 import { formatQfpayNaiveTime } from '../../src/qfpay/time';
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/server';
 import { SEARCH_ATTRIBUTES, WORKFLOW_TYPES, subscriptionWorkflowId } from '../../src/workflows/definitions';
+import { eventually } from '../helpers/stack';
 import { createTestWorker, fakeSubscriptionId, startDevServer, uniqueTaskQueue } from '../helpers/temporal';
 
 const API_KEY = 'integration-api-key';
 const APP_KEY = 'sandbox-app-key';
 const logger = createLogger('api-it', 'silent');
 const auth = { Authorization: `Bearer ${API_KEY}` };
-
-/** Polls `probe` until it returns a value (bounded, so a broken engine fails instead of hanging). */
-async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      assert.fail(`${what}: not within ${timeoutMs} ms${last ? ` (last error: ${String(last)})` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 void describe('subscription routes on a real Temporal dev server', () => {
   let env: TestWorkflowEnvironment;

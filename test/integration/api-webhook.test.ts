@@ -26,6 +26,7 @@ import { signNotification } from '../../src/qfpay/signing';
 import { formatQfpayNaiveTime } from '../../src/qfpay/time';
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/server';
 import { WORKFLOW_TYPES, subscriptionWorkflowId } from '../../src/workflows/definitions';
+import { eventually } from '../helpers/stack';
 import { createTestWorker, startDevServer, uniqueTaskQueue } from '../helpers/temporal';
 
 const API_KEY = 'integration-api-key';
@@ -40,27 +41,6 @@ async function unusedPort(): Promise<number> {
   const { port } = server.address() as { port: number };
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
-}
-
-/** Polls `probe` until it returns a value (bounded, so a broken engine fails instead of hanging). */
-async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      assert.fail(`${what}: not within ${timeoutMs} ms${last ? ` (last error: ${String(last)})` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 interface EmulatorOrder {

@@ -1,0 +1,111 @@
+/**
+ * QFPay notification bodies for the benchmark, in the shapes QFPay (and the emulator) send, signed
+ * like QFPay signs them. Subscription ids are fresh fake ids: the engine adopts any subscription a
+ * notification names, and the adoption sync asks the emulator, which answers "not found" at once.
+ */
+import { randomBytes } from 'node:crypto';
+import { signNotification } from '../src/qfpay/signing';
+import { formatQfpayNaiveTime } from '../src/qfpay/time';
+import { factFromNotification } from '../src/workflows/facts';
+import { parseNotificationBody } from '../src/qfpay/notifications';
+import type { Fact } from '../src/workflows/definitions';
+
+/** One notification as sent: the raw body, its `X-QF-SIGN`, and what it should change. */
+export interface BenchNotification {
+  subscriptionId: string;
+  body: string;
+  signature: string;
+  /** The order a payment notification adds (its effect), or undefined for a state notification. */
+  orderId?: string;
+  /** The fact the webhook makes of it (what the ceiling signals directly). */
+  fact: Fact;
+}
+
+/** A fake QFPay subscription id (32 hex digits, like QFPay's). */
+export function fakeSubscriptionId(): string {
+  return `sub_${randomBytes(16).toString('hex')}`;
+}
+
+const BASE_TIME = Date.now() - 86_400_000;
+const MINUTE = 60_000;
+
+/** `subscription` notification: the state QFPay reports at `at`. */
+export function stateNotificationBody(subscriptionId: string, state: string, at: number): string {
+  return JSON.stringify({
+    notify_type: 'subscription',
+    subscription_id: subscriptionId,
+    state,
+    sysdtm: formatQfpayNaiveTime(at),
+  });
+}
+
+/** `subscription_payment` notification: cycle `sequenceNo` was paid at `at`. */
+export function paymentNotificationBody(subscriptionId: string, sequenceNo: number, at: number): string {
+  const hex = subscriptionId.slice('sub_'.length);
+  return JSON.stringify({
+    notify_type: 'subscription_payment',
+    subscription_id: subscriptionId,
+    subscription_order_id: `sub_ord_${hex}_${String(sequenceNo).padStart(4, '0')}`,
+    respcd: '0000',
+    respmsg: 'Approved',
+    reason: 'AUTHORISED',
+    syssn: `2025${String(sequenceNo).padStart(4, '0')}${hex.slice(0, 12)}`,
+    txdtm: formatQfpayNaiveTime(at),
+    txamt: '9900',
+    txcurrcd: 'HKD',
+    customer_id: `cust_${hex.slice(0, 16)}`,
+    product_id: `prod_${hex.slice(16)}`,
+    cardcd: '400000******1091',
+    card_scheme: 'VISA',
+    current_iteration: String(sequenceNo),
+  });
+}
+
+function build(subscriptionId: string, body: string, appKey: string, orderId?: string): BenchNotification {
+  const parsed = parseNotificationBody(body);
+  if (parsed.notify_type === 'payment_token') throw new TypeError('not a subscription notification');
+  const built = factFromNotification(parsed, Date.now());
+  if (!built.ok) throw new TypeError(`bench notification unusable: ${built.reason}`);
+  return {
+    subscriptionId,
+    body,
+    signature: signNotification(body, appKey),
+    fact: built.fact,
+    ...(orderId ? { orderId } : {}),
+  };
+}
+
+/**
+ * The `index`-th notification of a run over `subscriptionIds`: round-robin over the
+ * subscriptions; a subscription's first notification reports it ACTIVE, each later one pays
+ * its next cycle (so every notification is a new fact, never a duplicate).
+ */
+export function benchNotification(
+  subscriptionIds: readonly string[],
+  index: number,
+  appKey: string,
+): BenchNotification {
+  const subscriptionId = subscriptionIds[index % subscriptionIds.length]!;
+  const round = Math.floor(index / subscriptionIds.length);
+  const at = BASE_TIME + round * MINUTE;
+  if (round === 0) return build(subscriptionId, stateNotificationBody(subscriptionId, 'ACTIVE', at), appKey);
+  const body = paymentNotificationBody(subscriptionId, round, at);
+  const orderId = `sub_ord_${subscriptionId.slice(4)}_${String(round).padStart(4, '0')}`;
+  return build(subscriptionId, body, appKey, orderId);
+}
+
+/** `count` notifications over `subscriptions` fresh fake subscriptions, built up front. */
+export function notificationRun(
+  subscriptions: number,
+  count: number,
+  appKey: string,
+): {
+  subscriptionIds: string[];
+  notifications: BenchNotification[];
+} {
+  const subscriptionIds = Array.from({ length: subscriptions }, fakeSubscriptionId);
+  const notifications = Array.from({ length: count }, (_, i) =>
+    benchNotification(subscriptionIds, i, appKey),
+  );
+  return { subscriptionIds, notifications };
+}

@@ -1,0 +1,108 @@
+/**
+ * Phase 3: subscriptions created per second through `POST /v1/subscriptions` with the emulator
+ * behind: each request has its own Idempotency-Key, customer and card token (made beforehand,
+ * outside the measurement), all on one monthly product.
+ */
+import { runAutocannon } from '../load';
+import { summarize, runPool, type LatencySummary } from '../stats';
+import { BENCH_API_KEY, type BenchStack } from '../stack';
+
+export interface CreationResult {
+  subscriptions: number;
+  concurrency: number;
+  created: number;
+  errors: number;
+  errorKinds: Record<string, number>;
+  durationMs: number;
+  /** Subscriptions created (201) per second. */
+  throughput: number;
+  latencyMs: LatencySummary;
+}
+
+/** Customers with a tokenised approved card, and one product, made at the emulator directly. */
+async function prepare(
+  stack: BenchStack,
+  count: number,
+): Promise<{ productId: string; pairs: Array<{ customerId: string; tokenId: string }> }> {
+  const product = await stack.qfpay.createProduct({
+    name: 'Bench monthly',
+    type: 'recurring',
+    txamt: 9900,
+    txcurrcd: 'HKD',
+    interval: 'monthly',
+    interval_count: 1,
+  });
+  const pairs: Array<{ customerId: string; tokenId: string }> = new Array(count);
+  const made = await runPool(count, 8, async (i) => {
+    const customer = await stack.qfpay.createCustomer({
+      name: `Bench customer ${i}`,
+      email: `bench${i}@example.com`,
+    });
+    const res = await fetch(`${stack.sandbox.url}/_sandbox/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ customer_id: customer.customer_id, card_number: '4000000000001091' }),
+    });
+    if (!res.ok) throw new Error(`token: HTTP ${res.status}`);
+    const token = (await res.json()) as { token_id: string };
+    pairs[i] = { customerId: customer.customer_id, tokenId: token.token_id };
+  });
+  if (made.errors.size > 0) throw new Error(`preparing creation: ${[...made.errors.keys()].join('; ')}`);
+  return { productId: product.product_id, pairs };
+}
+
+/** Creates `count` subscriptions through the API at `concurrency`. */
+export async function runCreation(
+  stack: BenchStack,
+  opts: { count: number; concurrency: number },
+): Promise<CreationResult> {
+  const { productId, pairs } = await prepare(stack, opts.count);
+  const runTag = Date.now().toString(36);
+  let next = 0;
+  const { result, latencies, durationMs } = await runAutocannon({
+    url: `${stack.apiUrl}/v1/subscriptions`,
+    connections: opts.concurrency,
+    amount: opts.count,
+    timeout: 60,
+    requests: [
+      {
+        setupRequest: (request) => {
+          const i = next++ % pairs.length;
+          const pair = pairs[i]!;
+          return {
+            ...request,
+            method: 'POST',
+            path: '/v1/subscriptions',
+            headers: {
+              'content-type': 'application/json',
+              authorization: `Bearer ${BENCH_API_KEY}`,
+              'idempotency-key': `bench-${runTag}-${i}`,
+            },
+            body: JSON.stringify({
+              customer_id: pair.customerId,
+              product_id: productId,
+              token_id: pair.tokenId,
+            }),
+          };
+        },
+      },
+    ],
+  });
+  const errorKinds: Record<string, number> = {};
+  let created = 0;
+  for (const [code, stat] of Object.entries(result.statusCodeStats ?? {})) {
+    if (code === '201') created = stat.count ?? 0;
+    else if (stat.count) errorKinds[`HTTP ${code}`] = stat.count;
+  }
+  if (result.errors) errorKinds['connection errors or timeouts'] = result.errors;
+  return {
+    subscriptions: opts.count,
+    concurrency: opts.concurrency,
+    created,
+    errors: Object.values(errorKinds).reduce((a, b) => a + b, 0),
+    errorKinds,
+    durationMs: Math.round(durationMs),
+    throughput: Math.round((created / (durationMs / 1000)) * 10) / 10,
+    latencyMs: summarize(latencies),
+  };
+}

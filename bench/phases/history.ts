@@ -1,0 +1,229 @@
+/**
+ * Phase 4: what a subscription costs in workflow history. Real subscriptions at the emulator
+ * (minute billing, frozen clock moved by the benchmark, notifications on to the API's webhook):
+ * events and encoded bytes per happy billing cycle and per dunning episode, and after how many
+ * cycles a subscription continues-as-new, predicted from those figures and checked with a run at
+ * a low `maxHistoryEvents`.
+ */
+import type { Client } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import {
+  WORKFLOW_TYPES,
+  snapshotQuery,
+  subscriptionWorkflowId,
+  type SubscriptionView,
+  type SubscriptionWorkflowInput,
+} from '../../src/workflows/definitions';
+import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/workflows/dunning';
+import { sleep } from '../stats';
+import type { BenchStack } from '../stack';
+
+/** The workflow's default continue-as-new threshold (`maxHistoryEvents`). */
+export const DEFAULT_MAX_HISTORY_EVENTS = 10_000;
+
+export interface HistorySize {
+  events: number;
+  bytes: number;
+}
+
+export interface HistoryResult {
+  /** After adoption and the first (paid) cycle's sync. */
+  start: HistorySize;
+  /** Average over `cycles` happy cycles. */
+  perCycle: HistorySize;
+  /** Bytes of the first and of the last measured cycle (the synced order list grows). */
+  cycleBytesFirst: number;
+  cycleBytesLast: number;
+  cycles: number;
+  /** A failed cycle, two declined manual charges and the episode's close (exhausted). */
+  perDunningEpisode: HistorySize;
+  dunningAttempts: number;
+  /** Cycles before continue-as-new at the default threshold: (threshold − start) / per cycle. */
+  predictedCyclesAtDefault: number;
+  lowThreshold: { maxHistoryEvents: number; predictedCycle: number; observedCycle: number | null };
+}
+
+const MINUTE = 60_000;
+
+async function historySize(client: Client, workflowId: string): Promise<HistorySize> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  return {
+    events: history.events?.length ?? 0,
+    bytes: temporal.api.history.v1.History.encode(history).finish().length,
+  };
+}
+
+async function view(client: Client, workflowId: string): Promise<SubscriptionView | undefined> {
+  try {
+    return await client.workflow.getHandle(workflowId).query(snapshotQuery);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Polls until `done(view)` holds, then until the worker is idle (bounded). */
+async function until(
+  stack: BenchStack,
+  workflowId: string,
+  what: string,
+  done: (v: SubscriptionView) => boolean,
+  timeoutMs = 60_000,
+): Promise<SubscriptionView> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await view(stack.client, workflowId);
+    if (v && done(v)) {
+      await stack.worker.idle(10_000);
+      return (await view(stack.client, workflowId)) ?? v;
+    }
+    if (Date.now() > deadline) throw new Error(`history phase: ${what} not reached within ${timeoutMs} ms`);
+    await sleep(50);
+  }
+}
+
+async function sandboxPost(stack: BenchStack, path: string, body: unknown): Promise<unknown> {
+  const res = await fetch(`${stack.sandbox.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  if (!res.ok) throw new Error(`emulator ${path}: HTTP ${res.status} ${await res.text()}`);
+  return res.json();
+}
+
+/**
+ * Runs the history measurements.
+ * @param cycles happy cycles to average over (at least 2)
+ * @param lowThreshold `maxHistoryEvents` of the subscription that checks the prediction
+ */
+export async function runHistory(
+  stack: BenchStack,
+  opts: { cycles: number; lowThreshold: number },
+): Promise<HistoryResult> {
+  const { sandbox, qfpay, client } = stack;
+  // The failed cycle must fall a little after real now, so the dunning attempts (real timers, a
+  // few seconds after the failure) run at once; happy cycles may run ahead of real time.
+  sandbox.reset({ nowMs: Date.now() - 54_000, frozen: true });
+  sandbox.setFaults({ notificationsEnabled: false });
+  sandbox.setNotifyUrl(`${stack.apiUrl}/webhooks/qfpay`);
+  try {
+    const product = await qfpay.createProduct({
+      name: 'Bench per minute',
+      type: 'recurring',
+      txamt: 500,
+      txcurrcd: 'HKD',
+      interval: 'minutes',
+      interval_count: 1,
+    });
+    const subscribe = async (name: string) => {
+      const customer = await qfpay.createCustomer({ name, email: `${name}@example.com` });
+      const token = (await sandboxPost(stack, '/_sandbox/tokens', {
+        customer_id: customer.customer_id,
+        card_number: '5200000000001096',
+      })) as { token_id: string };
+      const sub = await qfpay.createSubscription({
+        customer_id: customer.customer_id,
+        token_id: token.token_id,
+        products: [{ product_id: product.product_id }],
+      });
+      return { subscriptionId: sub.subscription_id, tokenId: token.token_id };
+    };
+    const happy = await subscribe('bench-happy');
+    const dunning = await subscribe('bench-dunning');
+    const capped = await subscribe('bench-capped');
+
+    const start = async (subscriptionId: string, extra: Partial<SubscriptionWorkflowInput>) => {
+      const input: SubscriptionWorkflowInput = {
+        subscriptionId,
+        origin: 'adopted',
+        policy: DEFAULT_DUNNING_POLICY,
+        options: { merchantEvents: false },
+        ...extra,
+      };
+      await client.workflow.start(WORKFLOW_TYPES.subscription, {
+        workflowId: subscriptionWorkflowId(subscriptionId),
+        taskQueue: stack.config.TEMPORAL_TASK_QUEUE,
+        args: [input],
+      });
+      return subscriptionWorkflowId(subscriptionId);
+    };
+    const happyId = await start(happy.subscriptionId, {});
+    const dunningId = await start(dunning.subscriptionId, {
+      policy: mergePolicy(DEFAULT_DUNNING_POLICY, {
+        attemptOffsets: ['1s', '2s'],
+        safetyMargin: '15s',
+        minAttemptWindow: '1s',
+        escalation: [],
+        finalAction: 'leave_to_qfpay',
+      }),
+    });
+    const cappedId = await start(capped.subscriptionId, {
+      options: { merchantEvents: false, maxHistoryEvents: opts.lowThreshold },
+    });
+    sandbox.setFaults({ notificationsEnabled: true });
+
+    const paid = (n: number) => (v: SubscriptionView) =>
+      v.snapshot.state === 'ACTIVE' &&
+      v.snapshot.completedCycles === n &&
+      v.snapshot.nextBillingTime !== null;
+    await until(stack, happyId, 'happy adopted', paid(1));
+    await until(stack, dunningId, 'dunning adopted', paid(1));
+    await until(stack, cappedId, 'capped adopted', paid(1));
+    const happyStart = await historySize(client, happyId);
+    const dunningStart = await historySize(client, dunningId);
+    const cappedStart = await historySize(client, cappedId);
+
+    // Cycle 2: paid for two, declined for the third (which opens a dunning episode).
+    await sandboxPost(stack, `/_sandbox/tokens/${dunning.tokenId}/behaviour`, {
+      charges: 'decline',
+      respcd: '1205',
+    });
+    await sandbox.advance({ ms: MINUTE });
+    const closed = await until(
+      stack,
+      dunningId,
+      'dunning episode closed',
+      (v) => v.dunning.episode === null && v.dunning.history.length > 0,
+      60_000,
+    );
+    const dunningEnd = await historySize(client, dunningId);
+    await qfpay.cancelSubscription({ subscription_id: dunning.subscriptionId });
+
+    const sizes: HistorySize[] = [happyStart];
+    let observedCycle: number | null = null;
+    for (let cycle = 2; cycle <= opts.cycles + 1; cycle += 1) {
+      if (cycle > 2) await sandbox.advance({ ms: MINUTE });
+      await until(stack, happyId, `happy cycle ${cycle}`, paid(cycle));
+      const cappedView = await until(stack, cappedId, `capped cycle ${cycle}`, paid(cycle));
+      if (observedCycle === null && cappedView.continuedAsNew > 0) observedCycle = cycle;
+      sizes.push(await historySize(client, happyId));
+    }
+    const deltas = sizes
+      .slice(1)
+      .map((s, i) => ({ events: s.events - sizes[i]!.events, bytes: s.bytes - sizes[i]!.bytes }));
+    const avg = (k: keyof HistorySize) =>
+      Math.round((deltas.reduce((a, d) => a + d[k], 0) / deltas.length) * 10) / 10;
+    const perCycle = { events: avg('events'), bytes: avg('bytes') };
+    // Continue-as-new is checked after each wake-up, once history has reached the threshold.
+    const predictedCycle = 1 + Math.ceil((opts.lowThreshold - cappedStart.events) / perCycle.events);
+    return {
+      start: happyStart,
+      perCycle,
+      cycleBytesFirst: deltas[0]?.bytes ?? Number.NaN,
+      cycleBytesLast: deltas.at(-1)?.bytes ?? Number.NaN,
+      cycles: deltas.length,
+      perDunningEpisode: {
+        events: dunningEnd.events - dunningStart.events,
+        bytes: dunningEnd.bytes - dunningStart.bytes,
+      },
+      dunningAttempts: closed.dunning.history.at(-1)?.attempts.length ?? 0,
+      predictedCyclesAtDefault: Math.floor(
+        (DEFAULT_MAX_HISTORY_EVENTS - happyStart.events) / perCycle.events,
+      ),
+      lowThreshold: { maxHistoryEvents: opts.lowThreshold, predictedCycle, observedCycle },
+    };
+  } finally {
+    sandbox.setFaults({ notificationsEnabled: false });
+    sandbox.setNotifyUrl(undefined);
+  }
+}

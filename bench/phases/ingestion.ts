@@ -1,0 +1,261 @@
+/**
+ * Phases 1, 2 and 6: webhook ingestion through the API against the raw Temporal ceiling
+ * (signal-with-start from a client, same facts, same concurrency, same server), then convergence:
+ * how long after `SUCCESS` the workflow's query shows the notification's effect.
+ */
+import { runAutocannon } from '../load';
+import type { Client } from '@temporalio/client';
+import {
+  WORKFLOW_TYPES,
+  factSignal,
+  snapshotQuery,
+  subscriptionWorkflowId,
+  type SubscriptionWorkflowInput,
+} from '../../src/workflows/definitions';
+import { DEFAULT_DUNNING_POLICY } from '../../src/workflows/dunning';
+import { benchNotification, notificationRun, type BenchNotification } from '../notifications';
+import { runPool, sleep, summarize, type LatencySummary } from '../stats';
+import type { BenchStack } from '../stack';
+import { BENCH_APP_KEY } from '../stack';
+
+/** Throughput and latency of one load run. */
+export interface LoadFigures {
+  requests: number;
+  ok: number;
+  errors: number;
+  /** Non-200 answers, connection errors and bodies other than `SUCCESS`, by kind. */
+  errorKinds: Record<string, number>;
+  durationMs: number;
+  throughput: number;
+  latencyMs: LatencySummary;
+  /** Time after the load until the worker had applied the run's last notifications and went idle. */
+  drainMs: number;
+}
+
+export interface IngestionResult {
+  subscriptions: number;
+  notifications: number;
+  concurrency: number;
+  ours: LoadFigures;
+  ceiling: LoadFigures;
+  /** ours.throughput / ceiling.throughput */
+  throughputRatio: number;
+  /** ours p50 latency / ceiling p50 latency */
+  latencyRatioP50: number;
+  convergence: ConvergenceResult;
+}
+
+export interface ConvergenceResult {
+  samples: number;
+  /** ms from the webhook's `SUCCESS` until the workflow's query shows the new order. */
+  latencyMs: LatencySummary;
+  timeouts: number;
+}
+
+/** Whether the workflow's query shows what `n` changed. */
+async function showsEffect(client: Client, n: BenchNotification): Promise<boolean> {
+  const view = await client.workflow.getHandle(subscriptionWorkflowId(n.subscriptionId)).query(snapshotQuery);
+  return n.orderId === undefined
+    ? view.snapshot.factsApplied > 0
+    : view.snapshot.orders.some((o) => o.orderId === n.orderId);
+}
+
+/** Waits until the run's last notifications show their effect and the worker is idle. */
+async function drain(
+  stack: BenchStack,
+  notifications: readonly BenchNotification[],
+  timeoutMs: number,
+): Promise<number> {
+  const started = performance.now();
+  const deadline = Date.now() + timeoutMs;
+  const tail = notifications.slice(-Math.min(20, notifications.length));
+  for (const n of tail) {
+    for (;;) {
+      try {
+        if (await showsEffect(stack.client, n)) break;
+      } catch {
+        // Not started or not processed yet.
+      }
+      if (Date.now() > deadline) break;
+      await sleep(100);
+    }
+  }
+  await stack.worker.idle(Math.max(1_000, deadline - Date.now()));
+  return Math.round(performance.now() - started);
+}
+
+async function webhookLoad(
+  stack: BenchStack,
+  notifications: readonly BenchNotification[],
+  concurrency: number,
+): Promise<Omit<LoadFigures, 'drainMs'>> {
+  let next = 0;
+  let mismatches = 0;
+  const { result, latencies, durationMs } = await runAutocannon({
+    url: `${stack.apiUrl}/webhooks/qfpay`,
+    connections: concurrency,
+    amount: notifications.length,
+    timeout: 30,
+    requests: [
+      {
+        setupRequest: (request) => {
+          const n = notifications[next++ % notifications.length]!;
+          return {
+            ...request,
+            method: 'POST',
+            path: '/webhooks/qfpay',
+            headers: { 'content-type': 'application/json', 'x-qf-sign': n.signature },
+            body: n.body,
+          };
+        },
+        onResponse: (status, body) => {
+          if (status === 200 && body !== 'SUCCESS') mismatches += 1;
+        },
+      },
+    ],
+  });
+  const errorKinds: Record<string, number> = {};
+  for (const [code, stat] of Object.entries(result.statusCodeStats ?? {})) {
+    if (code !== '200' && stat.count) errorKinds[`HTTP ${code}`] = stat.count;
+  }
+  // autocannon counts timeouts among `errors`.
+  if (result.errors) errorKinds['connection errors or timeouts'] = result.errors;
+  if (mismatches) errorKinds['200 without SUCCESS'] = mismatches;
+  const errors = Object.values(errorKinds).reduce((a, b) => a + b, 0);
+  const requests = latencies.length + result.errors;
+  return {
+    requests,
+    ok: Math.max(0, result['2xx'] - mismatches),
+    errors,
+    errorKinds,
+    durationMs: Math.round(durationMs),
+    throughput: Math.round((result['2xx'] / (durationMs / 1000)) * 10) / 10,
+    latencyMs: summarize(latencies),
+  };
+}
+
+async function ceilingLoad(
+  stack: BenchStack,
+  notifications: readonly BenchNotification[],
+  concurrency: number,
+): Promise<Omit<LoadFigures, 'drainMs'>> {
+  const { client, config } = stack;
+  const run = await runPool(notifications.length, concurrency, async (i) => {
+    const n = notifications[i]!;
+    const input: SubscriptionWorkflowInput = {
+      subscriptionId: n.subscriptionId,
+      origin: 'adopted',
+      policy: DEFAULT_DUNNING_POLICY,
+      options: { merchantEvents: false },
+    };
+    await client.workflow.signalWithStart(WORKFLOW_TYPES.subscription, {
+      workflowId: subscriptionWorkflowId(n.subscriptionId),
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      args: [input],
+      signal: factSignal,
+      signalArgs: [n.fact],
+    });
+  });
+  const errorKinds = Object.fromEntries(run.errors);
+  const errors = [...run.errors.values()].reduce((a, b) => a + b, 0);
+  return {
+    requests: notifications.length,
+    ok: run.latencies.length,
+    errors,
+    errorKinds,
+    durationMs: Math.round(run.durationMs),
+    throughput: Math.round((run.latencies.length / (run.durationMs / 1000)) * 10) / 10,
+    latencyMs: summarize(run.latencies),
+  };
+}
+
+/**
+ * Convergence over `samples` notifications, one at a time on an otherwise quiet stack: each pays
+ * the next cycle of a random subscription of `subscriptionIds` (rounds already sent: `rounds`).
+ */
+async function convergence(
+  stack: BenchStack,
+  subscriptionIds: readonly string[],
+  roundsSent: (index: number) => number,
+  samples: number,
+): Promise<ConvergenceResult> {
+  const latencies: number[] = [];
+  let timeouts = 0;
+  const used = new Map<number, number>();
+  // Bounded: a backlogged worker must not turn 50 samples into 50 timeouts of waiting.
+  const budgetEnd = Date.now() + 90_000;
+  for (let k = 0; k < samples && Date.now() < budgetEnd; k += 1) {
+    const i = Math.floor(Math.random() * subscriptionIds.length);
+    const round = (used.get(i) ?? roundsSent(i)) + 1;
+    used.set(i, round);
+    const n = benchNotification(subscriptionIds, round * subscriptionIds.length + i, BENCH_APP_KEY);
+    const res = await fetch(`${stack.apiUrl}/webhooks/qfpay`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-qf-sign': n.signature },
+      body: n.body,
+    });
+    const text = await res.text();
+    const acked = performance.now();
+    if (res.status !== 200 || text !== 'SUCCESS') {
+      timeouts += 1;
+      continue;
+    }
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const seen = await showsEffect(stack.client, n).catch(() => false);
+      if (seen) {
+        latencies.push(performance.now() - acked);
+        break;
+      }
+      if (Date.now() > deadline) {
+        timeouts += 1;
+        break;
+      }
+      await sleep(2);
+    }
+  }
+  return { samples, latencyMs: summarize(latencies), timeouts };
+}
+
+function roundsSentFor(subscriptions: number, notifications: number): (i: number) => number {
+  // Notification j went to subscription j % S in round floor(j / S): the last round sent to i.
+  return (i) => Math.floor((notifications - 1 - i) / subscriptions);
+}
+
+/** Ingestion (ours vs the ceiling) and convergence for `subscriptions` subscriptions. */
+export async function runIngestion(
+  stack: BenchStack,
+  opts: {
+    subscriptions: number;
+    notifications: number;
+    concurrency: number;
+    convergenceSamples: number;
+    drainTimeoutMs: number;
+  },
+): Promise<IngestionResult> {
+  const ours = notificationRun(opts.subscriptions, opts.notifications, BENCH_APP_KEY);
+  const ceilingRun = notificationRun(opts.subscriptions, opts.notifications, BENCH_APP_KEY);
+
+  const oursLoad = await webhookLoad(stack, ours.notifications, opts.concurrency);
+  const oursDrain = await drain(stack, ours.notifications, opts.drainTimeoutMs);
+  const ceilingLoadFigures = await ceilingLoad(stack, ceilingRun.notifications, opts.concurrency);
+  const ceilingDrain = await drain(stack, ceilingRun.notifications, opts.drainTimeoutMs);
+
+  const conv = await convergence(
+    stack,
+    ours.subscriptionIds,
+    roundsSentFor(opts.subscriptions, opts.notifications),
+    opts.convergenceSamples,
+  );
+  const ratio = (a: number, b: number) => Math.round((a / b) * 1000) / 1000;
+  return {
+    subscriptions: opts.subscriptions,
+    notifications: opts.notifications,
+    concurrency: opts.concurrency,
+    ours: { ...oursLoad, drainMs: oursDrain },
+    ceiling: { ...ceilingLoadFigures, drainMs: ceilingDrain },
+    throughputRatio: ratio(oursLoad.throughput, ceilingLoadFigures.throughput),
+    latencyRatioP50: ratio(oursLoad.latencyMs.p50, ceilingLoadFigures.latencyMs.p50),
+    convergence: conv,
+  };
+}

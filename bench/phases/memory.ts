@@ -1,0 +1,117 @@
+/**
+ * Phase 5: the worker's memory with 1k and 5k open subscription workflows in its cache. A
+ * dedicated worker child (its own task queue, `maxCachedWorkflows` above the largest size)
+ * adopts fake subscriptions; memory is read after a full GC: VmRSS from /proc (every isolate,
+ * workflow threads included) and the main thread's V8 heap.
+ */
+import {
+  WORKFLOW_TYPES,
+  factSignal,
+  subscriptionWorkflowId,
+  type SubscriptionWorkflowInput,
+} from '../../src/workflows/definitions';
+import { DEFAULT_DUNNING_POLICY } from '../../src/workflows/dunning';
+import { fakeSubscriptionId, stateNotificationBody } from '../notifications';
+import { factFromNotification } from '../../src/workflows/facts';
+import { parseNotificationBody } from '../../src/qfpay/notifications';
+import { runPool, sleep } from '../stats';
+import type { BenchStack } from '../stack';
+import { startWorkerProcess } from '../worker-process';
+import type { WorkerChildStatus, WorkerTuning } from '../worker-protocol';
+
+export interface MemoryPoint {
+  workflows: number;
+  cached: number;
+  rssMb: number;
+  heapUsedMb: number;
+  /** Time for the worker to adopt this step's new workflows (start, sync, cache). */
+  loadMs: number;
+}
+
+export interface MemoryResult {
+  maxCachedWorkflows: number;
+  baseline: MemoryPoint;
+  points: MemoryPoint[];
+  /** RSS growth per cached subscription workflow between the baseline and each point, KiB. */
+  kbPerSubscription: number[];
+}
+
+const mb = (kb: number) => Math.round((kb / 1024) * 10) / 10;
+
+function point(workflows: number, s: WorkerChildStatus, loadMs: number): MemoryPoint {
+  return {
+    workflows,
+    cached: s.numCachedWorkflows,
+    rssMb: mb(s.rssKb),
+    heapUsedMb: mb(s.heapUsedKb),
+    loadMs,
+  };
+}
+
+/** Measures with `sizes` (ascending, e.g. [1000, 5000]) open workflows. */
+export async function runMemory(
+  stack: BenchStack,
+  opts: { sizes: number[]; concurrency: number; tuning?: WorkerTuning; timeoutMs: number },
+): Promise<MemoryResult> {
+  const top = Math.max(...opts.sizes);
+  const maxCachedWorkflows = top + 100;
+  const taskQueue = `bench-memory-${Date.now().toString(36)}`;
+  const worker = await startWorkerProcess(
+    stack.workerEnv(taskQueue, { WORKER_MAX_CACHED_WORKFLOWS: String(maxCachedWorkflows) }),
+    opts.tuning,
+    // Workflow isolates share one heap limit; the SDK sizes its default cache from it.
+    [`--max-old-space-size=${Math.max(4096, Math.ceil(top * 3))}`],
+  );
+  try {
+    await worker.idle(5_000);
+    const baselineStatus = await worker.status(true);
+    const baseline = point(0, baselineStatus, 0);
+    const points: MemoryPoint[] = [];
+    let open = 0;
+    for (const size of opts.sizes) {
+      const started = performance.now();
+      const add = size - open;
+      const run = await runPool(add, opts.concurrency, async () => {
+        const subscriptionId = fakeSubscriptionId();
+        const body = stateNotificationBody(subscriptionId, 'ACTIVE', Date.now());
+        const parsed = parseNotificationBody(body);
+        if (parsed.notify_type !== 'subscription') throw new TypeError('unexpected notification');
+        const built = factFromNotification(parsed, Date.now());
+        if (!built.ok) throw new TypeError(built.reason);
+        const input: SubscriptionWorkflowInput = {
+          subscriptionId,
+          origin: 'adopted',
+          policy: DEFAULT_DUNNING_POLICY,
+          options: { merchantEvents: false },
+        };
+        await stack.client.workflow.signalWithStart(WORKFLOW_TYPES.subscription, {
+          workflowId: subscriptionWorkflowId(subscriptionId),
+          taskQueue,
+          args: [input],
+          signal: factSignal,
+          signalArgs: [built.fact],
+        });
+      });
+      if (run.errors.size > 0) throw new Error(`memory phase: ${[...run.errors.keys()].join('; ')}`);
+      open = size;
+      const deadline = Date.now() + opts.timeoutMs;
+      for (;;) {
+        const s = await worker.status();
+        if (s.numCachedWorkflows >= size && s.inFlightActivations === 0 && s.inFlightActivities === 0) break;
+        if (Date.now() > deadline) break;
+        await sleep(200);
+      }
+      await worker.idle(30_000);
+      const loadMs = Math.round(performance.now() - started);
+      points.push(point(size, await worker.status(true), loadMs));
+    }
+    return {
+      maxCachedWorkflows,
+      baseline,
+      points,
+      kbPerSubscription: points.map((p) => Math.round(((p.rssMb - baseline.rssMb) * 1024) / p.workflows)),
+    };
+  } finally {
+    await worker.stop();
+  }
+}

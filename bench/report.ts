@@ -1,0 +1,251 @@
+/** The benchmark's report: machine facts, a plain-text table for stdout, and the JSON file. */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import type { CreationResult } from './phases/creation';
+import type { HistoryResult } from './phases/history';
+import type { IngestionResult } from './phases/ingestion';
+import type { MemoryResult } from './phases/memory';
+
+export interface MachineInfo {
+  cores: number;
+  cpuModel: string;
+  memoryGb: number;
+  node: string;
+  platform: string;
+  date: string;
+}
+
+/** The results of one database mode. */
+export interface DbResults {
+  db: 'memory' | 'sqlite';
+  stackStartMs: number;
+  workerCreateMs: number;
+  ingestion: IngestionResult[];
+  creation?: CreationResult;
+  history?: HistoryResult;
+  memory?: MemoryResult;
+}
+
+export interface BenchReport {
+  machine: MachineInfo;
+  options: Record<string, unknown>;
+  workflowBundleMs?: number;
+  results: DbResults[];
+  durationMs: number;
+}
+
+export function machineInfo(): MachineInfo {
+  const cpu = cpus();
+  return {
+    cores: cpu.length,
+    cpuModel: cpu[0]?.model.trim() ?? 'unknown',
+    memoryGb: Math.round((totalmem() / 1024 ** 3) * 10) / 10,
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    date: new Date().toISOString(),
+  };
+}
+
+function table(header: string[], rows: Array<Array<string | number>>): string {
+  const cells = [header, ...rows.map((r) => r.map(String))];
+  const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  return [
+    line(header),
+    `| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`,
+    ...cells.slice(1).map(line),
+  ].join('\n');
+}
+
+const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(v < 10 ? 1 : 0) : '—');
+
+/** The report as Markdown tables (printed to stdout and pasted into docs/performance.md). */
+export function renderReport(report: BenchReport): string {
+  const m = report.machine;
+  const out: string[] = [
+    `${m.date} · ${m.cores} cores (${m.cpuModel}) · ${m.memoryGb} GB · Node ${m.node} · options ${JSON.stringify(report.options)}`,
+    '',
+    '**Webhook ingestion vs the raw Temporal ceiling (phases 1, 2, 6)**',
+    '',
+    table(
+      [
+        'db',
+        'S subs',
+        'N notif.',
+        'C',
+        'ours req/s',
+        'ours p50/p95/p99 ms',
+        'errors',
+        'ceiling sig/s',
+        'ceiling p50/p95/p99 ms',
+        'ours/ceiling',
+        'drain ours/ceil s',
+        'converge p50/p99 ms',
+      ],
+      report.results.flatMap((r) =>
+        r.ingestion.map((i) => [
+          r.db,
+          i.subscriptions,
+          i.notifications,
+          i.concurrency,
+          i.ours.throughput,
+          `${ms(i.ours.latencyMs.p50)}/${ms(i.ours.latencyMs.p95)}/${ms(i.ours.latencyMs.p99)}`,
+          i.ours.errors + i.ceiling.errors,
+          i.ceiling.throughput,
+          `${ms(i.ceiling.latencyMs.p50)}/${ms(i.ceiling.latencyMs.p95)}/${ms(i.ceiling.latencyMs.p99)}`,
+          i.throughputRatio.toFixed(2),
+          `${(i.ours.drainMs / 1000).toFixed(1)}/${(i.ceiling.drainMs / 1000).toFixed(1)}`,
+          `${ms(i.convergence.latencyMs.p50)}/${ms(i.convergence.latencyMs.p99)}`,
+        ]),
+      ),
+    ),
+  ];
+  const creations = report.results.filter((r) => r.creation);
+  if (creations.length > 0) {
+    out.push(
+      '',
+      '**Creation through `POST /v1/subscriptions` (phase 3)**',
+      '',
+      table(
+        ['db', 'subscriptions', 'C', 'created/s', 'p50 ms', 'p99 ms', 'errors'],
+        creations.map((r) => {
+          const c = r.creation!;
+          return [
+            r.db,
+            c.subscriptions,
+            c.concurrency,
+            c.throughput,
+            ms(c.latencyMs.p50),
+            ms(c.latencyMs.p99),
+            c.errors,
+          ];
+        }),
+      ),
+    );
+  }
+  const histories = report.results.filter((r) => r.history);
+  if (histories.length > 0) {
+    out.push(
+      '',
+      '**History cost (phase 4)**',
+      '',
+      table(
+        [
+          'db',
+          'start events/bytes',
+          'per cycle events/bytes',
+          'cycle bytes first→last',
+          'per dunning episode events/bytes',
+          'cycles before CAN (10k)',
+          `low threshold: predicted/observed cycle`,
+        ],
+        histories.map((r) => {
+          const h = r.history!;
+          return [
+            r.db,
+            `${h.start.events}/${h.start.bytes}`,
+            `${h.perCycle.events}/${h.perCycle.bytes}`,
+            `${h.cycleBytesFirst}→${h.cycleBytesLast}`,
+            `${h.perDunningEpisode.events}/${h.perDunningEpisode.bytes} (${h.dunningAttempts} attempts)`,
+            h.predictedCyclesAtDefault,
+            `${h.lowThreshold.maxHistoryEvents} ev: ${h.lowThreshold.predictedCycle}/${h.lowThreshold.observedCycle ?? 'none'}`,
+          ];
+        }),
+      ),
+    );
+  }
+  const memories = report.results.filter((r) => r.memory);
+  if (memories.length > 0) {
+    out.push(
+      '',
+      '**Worker memory with open subscription workflows cached (phase 5)**',
+      '',
+      table(
+        ['db', 'workflows', 'cached', 'RSS MB', 'main heap MB', 'KB/subscription (RSS)', 'load s'],
+        memories.flatMap((r) => {
+          const mem = r.memory!;
+          return [
+            [r.db, 0, mem.baseline.cached, mem.baseline.rssMb, mem.baseline.heapUsedMb, '—', '—'],
+            ...mem.points.map((p, i) => [
+              r.db,
+              p.workflows,
+              p.cached,
+              p.rssMb,
+              p.heapUsedMb,
+              mem.kbPerSubscription[i] ?? '—',
+              (p.loadMs / 1000).toFixed(1),
+            ]),
+          ];
+        }),
+      ),
+    );
+  }
+  out.push(
+    '',
+    `stack start: ${report.results.map((r) => `${r.db} ${(r.stackStartMs / 1000).toFixed(1)} s (worker create ${r.workerCreateMs} ms)`).join(', ')}` +
+      (report.workflowBundleMs === undefined
+        ? ''
+        : `; workflow bundle built in ${(report.workflowBundleMs / 1000).toFixed(1)} s`) +
+      `; total ${(report.durationMs / 1000).toFixed(0)} s`,
+  );
+  return out.join('\n');
+}
+
+/** Writes the JSON report to `dir/<timestamp>.json`. @returns the path */
+export function writeReport(report: BenchReport, dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${report.machine.date.replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  return file;
+}
+
+/** Every figure the report must have; the names of those missing or not finite. */
+export function missingFigures(report: BenchReport, phases: ReadonlySet<string>): string[] {
+  const missing: string[] = [];
+  const check = (name: string, value: unknown) => {
+    if (typeof value !== 'number' || !Number.isFinite(value)) missing.push(name);
+  };
+  for (const r of report.results) {
+    if (phases.has('ingestion')) {
+      if (r.ingestion.length === 0) missing.push(`${r.db}.ingestion`);
+      for (const i of r.ingestion) {
+        const p = `${r.db}.ingestion[S=${i.subscriptions}]`;
+        for (const side of ['ours', 'ceiling'] as const) {
+          check(`${p}.${side}.throughput`, i[side].throughput);
+          for (const q of ['p50', 'p95', 'p99'] as const) check(`${p}.${side}.${q}`, i[side].latencyMs[q]);
+          if (i[side].ok === 0) missing.push(`${p}.${side}.ok`);
+        }
+        check(`${p}.throughputRatio`, i.throughputRatio);
+        check(`${p}.convergence.p50`, i.convergence.latencyMs.p50);
+        check(`${p}.convergence.p99`, i.convergence.latencyMs.p99);
+      }
+    }
+    if (phases.has('creation')) {
+      const c = r.creation;
+      check(`${r.db}.creation.throughput`, c?.throughput);
+      check(`${r.db}.creation.p50`, c?.latencyMs.p50);
+      check(`${r.db}.creation.p99`, c?.latencyMs.p99);
+      if (c && c.created === 0) missing.push(`${r.db}.creation.created`);
+    }
+    if (phases.has('history')) {
+      const h = r.history;
+      check(`${r.db}.history.perCycle.events`, h?.perCycle.events);
+      check(`${r.db}.history.perCycle.bytes`, h?.perCycle.bytes);
+      check(`${r.db}.history.perDunningEpisode.events`, h?.perDunningEpisode.events);
+      check(`${r.db}.history.perDunningEpisode.bytes`, h?.perDunningEpisode.bytes);
+      check(`${r.db}.history.predictedCyclesAtDefault`, h?.predictedCyclesAtDefault);
+      check(`${r.db}.history.lowThreshold.observedCycle`, h?.lowThreshold.observedCycle ?? undefined);
+    }
+    if (phases.has('memory') && r === report.results[0]) {
+      const mem = r.memory;
+      if (!mem || mem.points.length === 0) missing.push(`${r.db}.memory`);
+      for (const [i, p] of (mem?.points ?? []).entries()) {
+        check(`${r.db}.memory[${p.workflows}].rssMb`, p.rssMb);
+        check(`${r.db}.memory[${p.workflows}].heapUsedMb`, p.heapUsedMb);
+        check(`${r.db}.memory[${p.workflows}].kbPerSubscription`, mem?.kbPerSubscription[i]);
+      }
+    }
+  }
+  return missing;
+}

@@ -1,0 +1,170 @@
+/**
+ * The benchmark's own stack: a Temporal dev server (in memory or on a SQLite file), the QFPay
+ * emulator (frozen clock, its own notifications off: the benchmark drives the webhook), the
+ * HTTP API listening on 127.0.0.1, and the worker in a child process. Everything is on loopback
+ * and everything is stopped by `close()`.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Client } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { createQfpayClient } from '../src/activities';
+import { buildApp } from '../src/api/app';
+import { loadConfig, type Config } from '../src/config';
+import { devServerExecutable } from '../src/dev/temporal-binaries';
+import { createLogger } from '../src/logger';
+import type { QfpayClient } from '../src/qfpay/client';
+import { startSandbox, type SandboxHandle } from '../src/sandbox/server';
+import { ALL_SEARCH_ATTRIBUTE_KEYS } from '../src/workflows/definitions';
+import { startWorkerProcess, type WorkerProcess } from './worker-process';
+import type { WorkerTuning } from './worker-protocol';
+
+export const BENCH_API_KEY = 'bench-api-key';
+export const BENCH_APP_CODE = 'bench-app-code';
+export const BENCH_APP_KEY = 'bench-app-key';
+export const BENCH_TASK_QUEUE = 'bench-subscriptions';
+
+/** Where the dev server keeps its state. */
+export type DbMode = 'memory' | 'sqlite';
+
+export interface BenchStackOptions {
+  db: DbMode;
+  /** `--sqlite-pragma` values for the dev server (SQLite only), e.g. `journal_mode=wal`. */
+  sqlitePragmas?: string[];
+  /** A prebuilt workflow bundle for the worker (`WORKFLOW_BUNDLE_PATH`). */
+  workflowBundlePath?: string;
+  /** `WORKER_MAX_CACHED_WORKFLOWS` of the main worker. */
+  maxCachedWorkflows?: number;
+  tuning?: WorkerTuning;
+}
+
+export interface BenchStack {
+  db: DbMode;
+  env: TestWorkflowEnvironment;
+  client: Client;
+  /** `host:port` of the dev server's frontend. */
+  temporalAddress: string;
+  namespace: string;
+  sandbox: SandboxHandle;
+  config: Config;
+  qfpay: QfpayClient;
+  apiUrl: string;
+  worker: WorkerProcess;
+  /** The environment a worker child needs for this stack, on `taskQueue`. */
+  workerEnv(taskQueue: string, extra?: Record<string, string>): Record<string, string>;
+  close(): Promise<void>;
+}
+
+let runtimeInstalled = false;
+
+/** Starts the whole stack; on failure whatever was started is stopped again. */
+export async function startBenchStack(options: BenchStackOptions): Promise<BenchStack> {
+  if (!runtimeInstalled) {
+    Runtime.install({ logger: new DefaultLogger('ERROR') });
+    runtimeInstalled = true;
+  }
+  const cleanups: Array<() => Promise<void> | void> = [];
+  const cleanup = async (): Promise<void> => {
+    for (const fn of cleanups.reverse()) {
+      try {
+        await fn();
+      } catch {
+        // Keep stopping the rest.
+      }
+    }
+  };
+  try {
+    let dbFilename: string | undefined;
+    if (options.db === 'sqlite') {
+      const dir = mkdtempSync(join(tmpdir(), 'qfpay-bench-'));
+      dbFilename = join(dir, 'temporal.db');
+      cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    }
+    const pragmas = options.db === 'sqlite' ? (options.sqlitePragmas ?? []) : [];
+    const env = await TestWorkflowEnvironment.createLocal({
+      server: {
+        executable: devServerExecutable(),
+        searchAttributes: ALL_SEARCH_ATTRIBUTE_KEYS,
+        ip: '127.0.0.1',
+        log: { format: 'json', level: 'never' },
+        ...(dbFilename ? { dbFilename } : {}),
+        extraArgs: pragmas.flatMap((p) => ['--sqlite-pragma', p]),
+      },
+    });
+    cleanups.push(() => env.teardown());
+    const namespace = env.namespace ?? 'default';
+    const temporalAddress = env.address;
+
+    const sandbox = await startSandbox({
+      appCode: BENCH_APP_CODE,
+      appKey: BENCH_APP_KEY,
+      frozen: true,
+      retryFractions: [],
+      faults: { notificationsEnabled: false },
+    });
+    cleanups.push(() => sandbox.close());
+
+    const workerEnv = (taskQueue: string, extra: Record<string, string> = {}): Record<string, string> => ({
+      TEMPORAL_ADDRESS: temporalAddress,
+      TEMPORAL_NAMESPACE: namespace,
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      QFPAY_BASE_URL: sandbox.url,
+      QFPAY_APP_CODE: BENCH_APP_CODE,
+      QFPAY_APP_KEY: BENCH_APP_KEY,
+      ...(options.workflowBundlePath ? { WORKFLOW_BUNDLE_PATH: options.workflowBundlePath } : {}),
+      ...extra,
+    });
+
+    const config = loadConfig({
+      ...workerEnv(BENCH_TASK_QUEUE),
+      API_KEYS: BENCH_API_KEY,
+      LOG_LEVEL: 'silent',
+    });
+    const logger = createLogger('bench', 'silent');
+    const qfpay = createQfpayClient(config, logger);
+    const app = buildApp({ config, temporal: env.client, qfpay, logger });
+    const server: Server = await new Promise((resolve) => {
+      const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    server.keepAliveTimeout = 60_000;
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        }),
+    );
+    const apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+    const worker = await startWorkerProcess(
+      workerEnv(
+        BENCH_TASK_QUEUE,
+        options.maxCachedWorkflows ? { WORKER_MAX_CACHED_WORKFLOWS: String(options.maxCachedWorkflows) } : {},
+      ),
+      options.tuning,
+    );
+    cleanups.push(() => worker.stop());
+
+    return {
+      db: options.db,
+      env,
+      client: env.client,
+      temporalAddress,
+      namespace,
+      sandbox,
+      config,
+      qfpay,
+      apiUrl,
+      worker,
+      workerEnv,
+      close: cleanup,
+    };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}

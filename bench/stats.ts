@@ -1,0 +1,65 @@
+/** Small statistics helpers and a bounded concurrency pool. */
+
+/** Latency summary in milliseconds. */
+export interface LatencySummary {
+  count: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  mean: number;
+}
+
+/** Nearest-rank percentile of sorted values. */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank]!;
+}
+
+export function summarize(values: readonly number[]): LatencySummary {
+  const sorted = [...values].sort((a, b) => a - b);
+  const sum = sorted.reduce((a, b) => a + b, 0);
+  const round = (v: number) => Math.round(v * 100) / 100;
+  return {
+    count: sorted.length,
+    p50: round(percentile(sorted, 50)),
+    p95: round(percentile(sorted, 95)),
+    p99: round(percentile(sorted, 99)),
+    max: round(sorted.at(-1) ?? Number.NaN),
+    mean: round(sorted.length ? sum / sorted.length : Number.NaN),
+  };
+}
+
+/**
+ * Runs `task(i)` for i in [0, count) with at most `concurrency` in flight.
+ * @returns each task's latency in ms and the errors (by message)
+ */
+export async function runPool(
+  count: number,
+  concurrency: number,
+  task: (index: number) => Promise<void>,
+): Promise<{ latencies: number[]; errors: Map<string, number>; durationMs: number }> {
+  const latencies: number[] = [];
+  const errors = new Map<string, number>();
+  let next = 0;
+  const started = performance.now();
+  async function lane(): Promise<void> {
+    for (;;) {
+      const index = next++;
+      if (index >= count) return;
+      const t0 = performance.now();
+      try {
+        await task(index);
+        latencies.push(performance.now() - t0);
+      } catch (err) {
+        const key = err instanceof Error ? err.message.slice(0, 120) : String(err);
+        errors.set(key, (errors.get(key) ?? 0) + 1);
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, count)) }, lane));
+  return { latencies, errors, durationMs: performance.now() - started };
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

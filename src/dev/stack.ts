@@ -415,6 +415,11 @@ export async function startLocalStack(options: StartStackOptions): Promise<Runni
       String(config.TEMPORAL_UI_PORT),
       '--db-filename',
       join(config.dataDir, 'temporal.sqlite'),
+      // Measured by `npm run bench`: 3.5x webhook throughput, 2.6x creation on the SQLite file.
+      '--sqlite-pragma',
+      'journal_mode=wal',
+      '--sqlite-pragma',
+      'synchronous=normal',
       '--namespace',
       config.TEMPORAL_NAMESPACE,
       ...searchAttributeFlags(),

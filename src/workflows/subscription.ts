@@ -121,6 +121,8 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
   let chargeInFlight = false;
   let attemptScope: CancellationScope | undefined;
   let notFound = false;
+  let syncFailures = 0;
+  let syncRetryAt: number | null = null;
   const outbox: MerchantEvent[] = [];
 
   /** When to ask QFPay about billing time `billing`, or undefined once asking has given up. */
@@ -195,15 +197,35 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
     dirty = true;
   }
 
-  async function sync(): Promise<void> {
-    const result = await qfpay.syncSubscription(subscriptionId);
+  /**
+   * Asks QFPay and applies what it says. A QFPay outage must not fail the subscription's
+   * workflow: after the activity's own retries, the main loop tries again later with backoff
+   * (handlers that need the answer pass `throwOnFailure`).
+   */
+  async function sync({ throwOnFailure = false } = {}): Promise<boolean> {
+    let result: Awaited<ReturnType<QfpayActivities['syncSubscription']>>;
+    try {
+      result = await qfpay.syncSubscription(subscriptionId);
+    } catch (err) {
+      if (throwOnFailure || isCancellation(err) || !(err instanceof ActivityFailure)) throw err;
+      syncFailures += 1;
+      syncRetryAt = Date.now() + Math.min(60 * 60_000, 60_000 * 2 ** (syncFailures - 1));
+      log.warn('sync with QFPay failed; trying again later', {
+        subscriptionId,
+        error: String(err.cause ?? err),
+      });
+      return false;
+    }
+    syncFailures = 0;
+    syncRetryAt = null;
     lastSyncAt = Date.now();
     if (!result.found) {
       notFound = snapshot.factsApplied === 0;
       log.warn('QFPay does not know this subscription', { subscriptionId });
-      return;
+      return true;
     }
     apply(result.fact);
+    return true;
   }
 
   function updateSearchAttributes(): void {
@@ -358,8 +380,14 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
       final_action: policy.finalAction,
     });
     if (policy.finalAction === 'cancel' && !isTerminal(snapshot.state)) {
-      const { at } = await qfpay.cancelSubscription(subscriptionId);
-      apply({ kind: 'state', subscriptionId, state: 'CANCELLED', at: causalAt(at), source: 'engine' });
+      try {
+        const { at } = await qfpay.cancelSubscription(subscriptionId);
+        apply({ kind: 'state', subscriptionId, state: 'CANCELLED', at: causalAt(at), source: 'engine' });
+      } catch (err) {
+        if (isCancellation(err) || !(err instanceof ActivityFailure)) throw err;
+        log.error('final action cancel failed', { subscriptionId, error: String(err.cause ?? err) });
+        syncWanted = true;
+      }
     } else if (policy.finalAction === 'pause_billing') {
       billingPausedByMerchant = true;
     }
@@ -562,7 +590,7 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
         throw ApplicationFailure.nonRetryable('the order is no longer a failed order', 'ChargeNotAllowed');
       let deadline = manualChargeDeadline(order);
       if (deadline === undefined) {
-        await sync(); // learn the next billing time before charging against it
+        await sync({ throwOnFailure: true }); // learn the next billing time before charging against it
         deadline = manualChargeDeadline(order);
       }
       const refusal =
@@ -605,7 +633,7 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
   );
 
   setHandler(syncNowUpdate, async () => {
-    await sync();
+    await sync({ throwOnFailure: true });
     return view();
   });
 
@@ -644,17 +672,17 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
     if (isTerminal(snapshot.state)) {
       if (episode) closeEpisode('stopped', `subscription ${snapshot.state}`);
       // Final sync: make sure QFPay agrees before the mirror closes.
-      if (lastSyncAt === null || (snapshot.stateAt !== null && lastSyncAt < snapshot.stateAt)) {
-        await sync();
+      const synced = lastSyncAt !== null && (snapshot.stateAt === null || lastSyncAt >= snapshot.stateAt);
+      if (synced || (syncRetryAt === null && (await sync()))) {
         if (!isTerminal(snapshot.state)) continue;
+        updateSearchAttributes();
+        await flushOutbox();
+        await condition(allHandlersFinished);
+        return view();
       }
-      updateSearchAttributes();
-      await flushOutbox();
-      await condition(allHandlersFinished);
-      return view();
+    } else {
+      await driveDunning();
     }
-
-    await driveDunning();
     updateSearchAttributes();
     await flushOutbox();
 
@@ -682,6 +710,7 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
     const attemptAt = episode?.stage === 'retrying' ? nextAttemptTime(episode) : undefined;
     if (attemptAt !== undefined) wakeTimes.push(attemptAt);
     if (episode) wakeTimes.push(episode.nextBillingTime);
+    if (syncRetryAt !== null) wakeTimes.push(syncRetryAt);
     const billing = snapshot.nextBillingTime;
     const reconcileAt = billing === null ? undefined : reconcileTime(billing);
     if (reconcileAt !== undefined) wakeTimes.push(reconcileAt);
@@ -691,6 +720,10 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
       await condition(() => dirty || syncWanted);
     } else if (wakeAt > now) {
       await condition(() => dirty || syncWanted, wakeAt - now);
+    }
+    if (syncRetryAt !== null && Date.now() >= syncRetryAt) {
+      syncRetryAt = null;
+      syncWanted = true;
     }
     if (reconcileAt !== undefined && billing === snapshot.nextBillingTime && Date.now() >= reconcileAt) {
       // The billing time passed with no payment result: ask QFPay (a notification may be lost).

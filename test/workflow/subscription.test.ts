@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import {
   WORKFLOW_TYPES,
@@ -295,6 +296,28 @@ describe('subscription workflow (time-skipping server)', () => {
       const again = await latest.query(snapshotQuery);
       assert.equal(again.snapshot.factsApplied, before);
       await latest.terminate('test done');
+    });
+  });
+
+  it('survives a QFPay outage: a failed sync is retried later, the workflow does not fail', async () => {
+    const { subscriptionId, clock, qfpay } = await activeSubscription(null);
+    let outage = true;
+    qfpay.onSync = () => {
+      if (outage) throw ApplicationFailure.nonRetryable('QFPay unreachable', 'QfpayError:network');
+    };
+    const { worker, taskQueue } = await createTestWorker(env, { activities: qfpay.activities() });
+    await worker.runUntil(async () => {
+      const handle = await start(taskQueue, subscriptionId);
+      await advance(clock, 10 * MINUTE);
+      const during = await handle.query(snapshotQuery);
+      assert.equal(during.lastSyncAt, null, 'no sync succeeded during the outage');
+      assert.ok(qfpay.count('syncSubscription') >= 2, 'the workflow kept trying');
+      outage = false;
+      await advance(clock, 2 * 60 * MINUTE);
+      const after = await handle.query(snapshotQuery);
+      assert.notEqual(after.lastSyncAt, null);
+      assert.equal(after.snapshot.state, 'ACTIVE');
+      assert.equal((await handle.describe()).status.name, 'RUNNING');
     });
   });
 });

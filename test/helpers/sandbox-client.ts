@@ -5,6 +5,7 @@
  * with a frozen clock.
  */
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { after, before, beforeEach } from 'node:test';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { signRequest, wireParams, type ParamValue, type SignType } from '../../src/qfpay/signing';
@@ -360,6 +361,34 @@ export async function startTestSandbox(options: SandboxOptions = {}): Promise<Te
       await receiver.close();
     },
   };
+}
+
+/**
+ * Gives the enclosing suite one emulator for all its tests (started before them, closed after)
+ * and, with `resetEachTest`, a clean one for each: events settled, state cleared, clock frozen at
+ * {@link TEST_START}, the receiver cleared and answering `SUCCESS`. The returned object is filled
+ * once the emulator has started.
+ */
+export function useTestSandbox(
+  options: { resetEachTest?: boolean; restoreNotifyUrl?: boolean } = {},
+): TestSandbox {
+  const t = {} as TestSandbox;
+  before(async () => {
+    Object.assign(t, await startTestSandbox());
+  });
+  after(async () => {
+    await t.close?.();
+  });
+  if (options.resetEachTest ?? true) {
+    beforeEach(async () => {
+      await t.sandbox.settle();
+      t.sandbox.reset({ nowMs: TEST_START, frozen: true });
+      if (options.restoreNotifyUrl) t.sandbox.setNotifyUrl(t.receiver.url);
+      t.receiver.clear();
+      t.receiver.succeed();
+    });
+  }
+  return t;
 }
 
 function parseJsonObject(text: string): Record<string, unknown> {

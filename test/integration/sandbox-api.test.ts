@@ -1,23 +1,10 @@
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { signRequest, wireParams } from '../../src/qfpay/signing';
-import { startTestSandbox, TEST_APP_KEY, TEST_START, type TestSandbox } from '../helpers/sandbox-client';
+import { useTestSandbox, TEST_APP_KEY } from '../helpers/sandbox-client';
 
 describe('sandbox QFPay API: signatures, validation, objects', () => {
-  let t: TestSandbox;
-
-  before(async () => {
-    t = await startTestSandbox();
-  });
-  after(async () => {
-    await t.close();
-  });
-  beforeEach(async () => {
-    await t.sandbox.settle();
-    t.sandbox.reset({ nowMs: TEST_START, frozen: true });
-    t.receiver.clear();
-    t.receiver.succeed();
-  });
+  const t = useTestSandbox();
 
   describe('signatures', () => {
     it('accepts an MD5-signed request, with or without X-QF-SIGNTYPE', async () => {

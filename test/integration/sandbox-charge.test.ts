@@ -1,6 +1,6 @@
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { DAY, HOUR, startTestSandbox, TEST_START, type TestSandbox } from '../helpers/sandbox-client';
+import { DAY, HOUR, useTestSandbox } from '../helpers/sandbox-client';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const FEB_15 = Date.parse('2025-02-15T02:00:00Z');
@@ -16,20 +16,7 @@ interface ChargeData {
 }
 
 describe('sandbox manual charge (/subscription/v1/charge)', () => {
-  let t: TestSandbox;
-
-  before(async () => {
-    t = await startTestSandbox();
-  });
-  after(async () => {
-    await t.close();
-  });
-  beforeEach(async () => {
-    await t.sandbox.settle();
-    t.sandbox.reset({ nowMs: TEST_START, frozen: true });
-    t.receiver.clear();
-    t.receiver.succeed();
-  });
+  const t = useTestSandbox();
 
   /** A monthly subscription whose 2nd cycle failed and whose QFPay retries are exhausted: UNPAID. */
   async function unpaid() {

@@ -1,6 +1,6 @@
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { HOUR, startTestSandbox, TEST_START, type TestSandbox } from '../helpers/sandbox-client';
+import { HOUR, useTestSandbox, TEST_START, startTestSandbox } from '../helpers/sandbox-client';
 
 interface ClockReply {
   now: string;
@@ -11,14 +11,7 @@ interface ClockReply {
 }
 
 describe('sandbox clock API', () => {
-  let t: TestSandbox;
-
-  before(async () => {
-    t = await startTestSandbox();
-  });
-  after(async () => {
-    await t.close();
-  });
+  const t = useTestSandbox({ resetEachTest: false });
 
   it('shows the frozen start time', async () => {
     const { body } = await t.client.control<ClockReply>('GET', '/clock');

@@ -1,13 +1,12 @@
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { signRequest, wireParams } from '../../src/qfpay/signing';
 import {
   DAY,
-  startTestSandbox,
+  useTestSandbox,
   TEST_APP_CODE,
   TEST_APP_KEY,
-  TEST_START,
-  type TestSandbox,
+  startTestSandbox,
 } from '../helpers/sandbox-client';
 
 /** A signed create-customer request with a client-side timeout, as raw fetch. */
@@ -26,20 +25,7 @@ function createCustomerRaw(baseUrl: string, signal?: AbortSignal): Promise<Respo
 }
 
 describe('sandbox API fault injection', () => {
-  let t: TestSandbox;
-
-  before(async () => {
-    t = await startTestSandbox();
-  });
-  after(async () => {
-    await t.close();
-  });
-  beforeEach(async () => {
-    await t.sandbox.settle();
-    t.sandbox.reset({ nowMs: TEST_START, frozen: true });
-    t.receiver.clear();
-    t.receiver.succeed();
-  });
+  const t = useTestSandbox();
 
   const customers = () => t.sandbox.sandbox.store.customers.size;
 

@@ -1,13 +1,14 @@
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   DAY,
   HOUR,
   MINUTE,
-  startTestSandbox,
+  useTestSandbox,
   TEST_START,
   type SandboxTestClient,
   type TestSandbox,
+  startTestSandbox,
 } from '../helpers/sandbox-client';
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -25,20 +26,7 @@ async function decliningSetup(client: SandboxTestClient, respcd?: string) {
 }
 
 describe('sandbox subscription lifecycle', () => {
-  let t: TestSandbox;
-
-  before(async () => {
-    t = await startTestSandbox();
-  });
-  after(async () => {
-    await t.close();
-  });
-  beforeEach(async () => {
-    await t.sandbox.settle();
-    t.sandbox.reset({ nowMs: TEST_START, frozen: true });
-    t.receiver.clear();
-    t.receiver.succeed();
-  });
+  const t = useTestSandbox();
 
   describe('first payment', () => {
     it('charges at once when created without start_time: ACTIVE, payment then state notified', async () => {

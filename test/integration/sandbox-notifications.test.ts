@@ -1,14 +1,7 @@
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { verifyNotificationSignature } from '../../src/qfpay/signing';
-import {
-  HOUR,
-  MINUTE,
-  startTestSandbox,
-  TEST_APP_KEY,
-  TEST_START,
-  type TestSandbox,
-} from '../helpers/sandbox-client';
+import { HOUR, MINUTE, useTestSandbox, TEST_APP_KEY, TEST_START } from '../helpers/sandbox-client';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -23,21 +16,7 @@ interface LoggedNotification {
 }
 
 describe('sandbox notifications', () => {
-  let t: TestSandbox;
-
-  before(async () => {
-    t = await startTestSandbox();
-  });
-  after(async () => {
-    await t.close();
-  });
-  beforeEach(async () => {
-    await t.sandbox.settle();
-    t.sandbox.reset({ nowMs: TEST_START, frozen: true });
-    t.sandbox.setNotifyUrl(t.receiver.url);
-    t.receiver.clear();
-    t.receiver.succeed();
-  });
+  const t = useTestSandbox({ restoreNotifyUrl: true });
 
   const log = async (query: string) =>
     (

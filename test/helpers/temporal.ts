@@ -5,6 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { after, afterEach, before } from 'node:test';
+import type { WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
@@ -92,4 +94,35 @@ export async function createTestWorker(
     ...workflowSource(),
   });
   return { worker, taskQueue };
+}
+
+/**
+ * Gives the enclosing test file one time-skipping environment, and terminates after each test
+ * the workflows it registered with `track` — a failing test leaves none running, so its worker
+ * stops at once.
+ */
+export function useTimeSkipping(): {
+  readonly env: TestWorkflowEnvironment;
+  track(handle: WorkflowHandle): void;
+} {
+  let env: TestWorkflowEnvironment | undefined;
+  const running: WorkflowHandle[] = [];
+  before(async () => {
+    env = await startTimeSkipping();
+  });
+  afterEach(async () => {
+    for (const handle of running.splice(0)) await handle.terminate('test cleanup').catch(() => undefined);
+  });
+  after(async () => {
+    await env?.teardown();
+  });
+  return {
+    get env() {
+      if (!env) throw new Error('the time-skipping environment is not started yet');
+      return env;
+    },
+    track: (handle) => {
+      running.push(handle);
+    },
+  };
 }

@@ -5,9 +5,8 @@
  * a worker restart in the middle still makes each remaining attempt once and on time.
  */
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { EngineActivities } from '../../src/activities/contracts';
 import {
   WORKFLOW_TYPES,
@@ -21,26 +20,14 @@ import {
 import { DEFAULT_DUNNING_POLICY, mergePolicy, type DunningPolicyOverride } from '../../src/workflows/dunning';
 import type { Fact } from '../../src/workflows/lifecycle';
 import { FakeQfpay, orderId } from '../helpers/qfpay-doubles';
-import { createTestWorker, fakeSubscriptionId, startTimeSkipping } from '../helpers/temporal';
+import { createTestWorker, fakeSubscriptionId, useTimeSkipping } from '../helpers/temporal';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 const CYCLE = 30 * DAY;
 
-let env: TestWorkflowEnvironment;
-/** Workflows a test started; a failing test leaves none running (the worker then stops at once). */
-const running: WorkflowHandle[] = [];
-async function stopAll(): Promise<void> {
-  for (const handle of running.splice(0)) await handle.terminate('test cleanup').catch(() => undefined);
-}
-before(async () => {
-  env = await startTimeSkipping();
-});
-afterEach(stopAll);
-after(async () => {
-  await env?.teardown();
-});
+const timeSkipping = useTimeSkipping();
 
 class EngineDouble {
   readonly escalations: Array<{ step: string; event: MerchantEvent }> = [];
@@ -64,7 +51,7 @@ class EngineDouble {
  */
 async function failingSubscription(nextBillingIn = CYCLE) {
   const subscriptionId = fakeSubscriptionId();
-  const t0 = await env.currentTimeMs();
+  const t0 = await timeSkipping.env.currentTimeMs();
   const clock = { now: t0 };
   const qfpay = new FakeQfpay(
     subscriptionId,
@@ -129,8 +116,8 @@ async function failingSubscription(nextBillingIn = CYCLE) {
 }
 
 async function startWith(taskQueue: string, subscriptionId: string, override: DunningPolicyOverride = {}) {
-  running.push(env.client.workflow.getHandle(subscriptionWorkflowId(subscriptionId)));
-  return env.client.workflow.start(WORKFLOW_TYPES.subscription, {
+  timeSkipping.track(timeSkipping.env.client.workflow.getHandle(subscriptionWorkflowId(subscriptionId)));
+  return timeSkipping.env.client.workflow.start(WORKFLOW_TYPES.subscription, {
     workflowId: subscriptionWorkflowId(subscriptionId),
     taskQueue,
     args: [
@@ -145,8 +132,8 @@ async function startWith(taskQueue: string, subscriptionId: string, override: Du
 }
 
 async function advance(clock: { now: number }, ms: number): Promise<void> {
-  await env.sleep(ms);
-  clock.now = await env.currentTimeMs();
+  await timeSkipping.env.sleep(ms);
+  clock.now = await timeSkipping.env.currentTimeMs();
 }
 
 function chargeTimes(qfpay: FakeQfpay): number[] {
@@ -175,7 +162,7 @@ describe('dunning (time-skipping server)', () => {
     const { subscriptionId, clock, qfpay, failCycle2 } = await failingSubscription();
     qfpay.chargeScript = [{ outcome: 'failed', respcd: '1205' }, { outcome: 'succeeded' }];
     const engine = new EngineDouble();
-    const { worker, taskQueue } = await createTestWorker(env, {
+    const { worker, taskQueue } = await createTestWorker(timeSkipping.env, {
       activities: { ...qfpay.activities(), ...engine.activities() },
     });
     await worker.runUntil(async () => {
@@ -204,7 +191,7 @@ describe('dunning (time-skipping server)', () => {
     const { subscriptionId, clock, qfpay, failCycle2 } = await failingSubscription();
     qfpay.chargeScript = [{ outcome: 'failed' }, { outcome: 'failed' }, { outcome: 'failed' }];
     const engine = new EngineDouble();
-    const { worker, taskQueue } = await createTestWorker(env, {
+    const { worker, taskQueue } = await createTestWorker(timeSkipping.env, {
       activities: { ...qfpay.activities(), ...engine.activities() },
     });
     const view: SubscriptionView = await worker.runUntil(async () => {
@@ -229,7 +216,7 @@ describe('dunning (time-skipping server)', () => {
     const { subscriptionId, clock, qfpay, failCycle2 } = await failingSubscription();
     qfpay.chargeScript = [{ outcome: 'failed' }];
     const engine = new EngineDouble();
-    const { worker, taskQueue } = await createTestWorker(env, {
+    const { worker, taskQueue } = await createTestWorker(timeSkipping.env, {
       activities: { ...qfpay.activities(), ...engine.activities() },
     });
     await worker.runUntil(async () => {
@@ -267,7 +254,7 @@ describe('dunning (time-skipping server)', () => {
     const { subscriptionId, clock, qfpay, failCycle2 } = await failingSubscription();
     qfpay.chargeScript = [{ outcome: 'failed' }, { outcome: 'failed' }, { outcome: 'failed' }];
     const engine = new EngineDouble();
-    const { worker, taskQueue } = await createTestWorker(env, {
+    const { worker, taskQueue } = await createTestWorker(timeSkipping.env, {
       activities: { ...qfpay.activities(), ...engine.activities() },
     });
     const view: SubscriptionView = await worker.runUntil(async () => {
@@ -290,7 +277,7 @@ describe('dunning (time-skipping server)', () => {
   it('makes no attempt when the failure is too close to the next billing time, and escalates', async () => {
     const { subscriptionId, clock, qfpay, failCycle2 } = await failingSubscription(90 * MINUTE);
     const engine = new EngineDouble();
-    const { worker, taskQueue } = await createTestWorker(env, {
+    const { worker, taskQueue } = await createTestWorker(timeSkipping.env, {
       activities: { ...qfpay.activities(), ...engine.activities() },
     });
     await worker.runUntil(async () => {
@@ -314,7 +301,7 @@ describe('dunning (time-skipping server)', () => {
     const { subscriptionId, clock, qfpay, failCycle2 } = await failingSubscription(HOUR);
     qfpay.chargeScript = [{ outcome: 'succeeded' }];
     const engine = new EngineDouble();
-    const { worker, taskQueue } = await createTestWorker(env, {
+    const { worker, taskQueue } = await createTestWorker(timeSkipping.env, {
       activities: { ...qfpay.activities(), ...engine.activities() },
     });
     await worker.runUntil(async () => {
@@ -337,7 +324,7 @@ describe('dunning (time-skipping server)', () => {
     const engine = new EngineDouble();
     // No workflow cache, so no sticky queue the dead worker would hold: the next worker rebuilds
     // the workflow from its history, as after a crash.
-    const first = await createTestWorker(env, {
+    const first = await createTestWorker(timeSkipping.env, {
       maxCachedWorkflows: 0,
       activities: { ...qfpay.activities(), ...engine.activities() },
     });
@@ -352,7 +339,7 @@ describe('dunning (time-skipping server)', () => {
     assert.equal(qfpay.count('chargeOrder'), 1);
     // The worker is gone for a while (less than the next attempt's offset), then a new one starts.
     await advance(clock, 6 * HOUR);
-    const second = await createTestWorker(env, {
+    const second = await createTestWorker(timeSkipping.env, {
       taskQueue: first.taskQueue,
       activities: { ...qfpay.activities(), ...engine.activities() },
     });
@@ -369,7 +356,7 @@ describe('dunning (time-skipping server)', () => {
     const { subscriptionId, clock, qfpay, failCycle2 } = await failingSubscription(3 * DAY);
     qfpay.chargeScript = [{ outcome: 'failed' }, { outcome: 'failed' }];
     const engine = new EngineDouble();
-    const { worker, taskQueue } = await createTestWorker(env, {
+    const { worker, taskQueue } = await createTestWorker(timeSkipping.env, {
       activities: { ...qfpay.activities(), ...engine.activities() },
     });
     await worker.runUntil(async () => {

@@ -4,10 +4,9 @@
  * reconciliation, the merchant's updates with their validators, and continue-as-new.
  */
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import {
   WORKFLOW_TYPES,
   cancelUpdate,
@@ -23,30 +22,18 @@ import {
 } from '../../src/workflows/definitions';
 import type { Fact } from '../../src/workflows/lifecycle';
 import { FakeQfpay, orderId } from '../helpers/qfpay-doubles';
-import { createTestWorker, fakeSubscriptionId, startTimeSkipping } from '../helpers/temporal';
+import { createTestWorker, fakeSubscriptionId, useTimeSkipping } from '../helpers/temporal';
 
 const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
 const CYCLE = 30 * DAY;
 
-let env: TestWorkflowEnvironment;
-/** Workflows a test started; a failing test leaves none running (the worker then stops at once). */
-const running: WorkflowHandle[] = [];
-async function stopAll(): Promise<void> {
-  for (const handle of running.splice(0)) await handle.terminate('test cleanup').catch(() => undefined);
-}
-before(async () => {
-  env = await startTimeSkipping();
-});
-afterEach(stopAll);
-after(async () => {
-  await env?.teardown();
-});
+const timeSkipping = useTimeSkipping();
 
 /** A fresh subscription that QFPay reports ACTIVE after its first paid cycle. */
 async function activeSubscription(totalBillingCycles: number | null) {
   const subscriptionId = fakeSubscriptionId();
-  const t0 = await env.currentTimeMs();
+  const t0 = await timeSkipping.env.currentTimeMs();
   const clock = { now: t0 };
   const qfpay = new FakeQfpay(
     subscriptionId,
@@ -75,18 +62,18 @@ async function start(
   subscriptionId: string,
   options: SubscriptionWorkflowInput['options'] = {},
 ): Promise<WorkflowHandle> {
-  const handle = await env.client.workflow.start(WORKFLOW_TYPES.subscription, {
+  const handle = await timeSkipping.env.client.workflow.start(WORKFLOW_TYPES.subscription, {
     workflowId: subscriptionWorkflowId(subscriptionId),
     taskQueue,
     args: [{ subscriptionId, origin: 'adopted', options: { reconcileGraceMs: 15 * MINUTE, ...options } }],
   });
-  running.push(env.client.workflow.getHandle(handle.workflowId));
+  timeSkipping.track(timeSkipping.env.client.workflow.getHandle(handle.workflowId));
   return handle;
 }
 
 async function advance(clock: { now: number }, ms: number): Promise<void> {
-  await env.sleep(ms);
-  clock.now = await env.currentTimeMs();
+  await timeSkipping.env.sleep(ms);
+  clock.now = await timeSkipping.env.currentTimeMs();
 }
 
 function payment(subscriptionId: string, sequenceNo: number, succeeded: boolean, at: number): Fact {
@@ -143,7 +130,9 @@ async function rejection(promise: Promise<unknown>): Promise<string> {
 describe('subscription workflow (time-skipping server)', () => {
   it('follows a 12-cycle plan from ACTIVE to COMPLETED and then ends', async () => {
     const { subscriptionId, clock, qfpay } = await activeSubscription(12);
-    const { worker, taskQueue } = await createTestWorker(env, { activities: qfpay.activities() });
+    const { worker, taskQueue } = await createTestWorker(timeSkipping.env, {
+      activities: qfpay.activities(),
+    });
     const view: SubscriptionView = await worker.runUntil(async () => {
       const handle = await start(taskQueue, subscriptionId);
       for (let n = 2; n <= 12; n += 1) {
@@ -170,7 +159,9 @@ describe('subscription workflow (time-skipping server)', () => {
 
   it('recovers a lost payment notification by asking QFPay after the billing time', async () => {
     const { subscriptionId, clock, qfpay } = await activeSubscription(null);
-    const { worker, taskQueue } = await createTestWorker(env, { activities: qfpay.activities() });
+    const { worker, taskQueue } = await createTestWorker(timeSkipping.env, {
+      activities: qfpay.activities(),
+    });
     await worker.runUntil(async () => {
       const handle = await start(taskQueue, subscriptionId);
       await advance(clock, CYCLE);
@@ -191,7 +182,9 @@ describe('subscription workflow (time-skipping server)', () => {
 
   it('cancels through the update, calls QFPay once, and refuses to cancel again', async () => {
     const { subscriptionId, qfpay } = await activeSubscription(null);
-    const { worker, taskQueue } = await createTestWorker(env, { activities: qfpay.activities() });
+    const { worker, taskQueue } = await createTestWorker(timeSkipping.env, {
+      activities: qfpay.activities(),
+    });
     await worker.runUntil(async () => {
       const handle = await start(taskQueue, subscriptionId);
       const view = await handle.executeUpdate(cancelUpdate, { args: [{ reason: 'customer asked' }] });
@@ -204,7 +197,9 @@ describe('subscription workflow (time-skipping server)', () => {
 
   it('changes the payment token and the total cycles, and rejects what the state does not allow', async () => {
     const { subscriptionId, qfpay } = await activeSubscription(6);
-    const { worker, taskQueue } = await createTestWorker(env, { activities: qfpay.activities() });
+    const { worker, taskQueue } = await createTestWorker(timeSkipping.env, {
+      activities: qfpay.activities(),
+    });
     await worker.runUntil(async () => {
       const handle = await start(taskQueue, subscriptionId);
       let view = await handle.executeUpdate(changePaymentTokenUpdate, { args: [{ tokenId: 'tk_new' }] });
@@ -245,7 +240,9 @@ describe('subscription workflow (time-skipping server)', () => {
 
   it('charges a failed order now through the update and the plan goes back to ACTIVE', async () => {
     const { subscriptionId, clock, qfpay } = await activeSubscription(null);
-    const { worker, taskQueue } = await createTestWorker(env, { activities: qfpay.activities() });
+    const { worker, taskQueue } = await createTestWorker(timeSkipping.env, {
+      activities: qfpay.activities(),
+    });
     await worker.runUntil(async () => {
       const handle = await start(taskQueue, subscriptionId);
       await advance(clock, CYCLE);
@@ -271,7 +268,9 @@ describe('subscription workflow (time-skipping server)', () => {
 
   it('continues as new at the configured event count with its state intact', async () => {
     const { subscriptionId, clock, qfpay } = await activeSubscription(null);
-    const { worker, taskQueue } = await createTestWorker(env, { activities: qfpay.activities() });
+    const { worker, taskQueue } = await createTestWorker(timeSkipping.env, {
+      activities: qfpay.activities(),
+    });
     await worker.runUntil(async () => {
       const handle = await start(taskQueue, subscriptionId, { maxHistoryEvents: 40 });
       const firstRunId = (await handle.describe()).runId;
@@ -283,7 +282,7 @@ describe('subscription workflow (time-skipping server)', () => {
         await handle.signal(factSignal, last);
       }
       await advance(clock, MINUTE);
-      const latest = env.client.workflow.getHandle(subscriptionWorkflowId(subscriptionId));
+      const latest = timeSkipping.env.client.workflow.getHandle(subscriptionWorkflowId(subscriptionId));
       const view = await latest.query(snapshotQuery);
       assert.ok(view.continuedAsNew >= 1, `continued as new ${view.continuedAsNew} times`);
       assert.notEqual((await latest.describe()).runId, firstRunId);
@@ -305,7 +304,9 @@ describe('subscription workflow (time-skipping server)', () => {
     qfpay.onSync = () => {
       if (outage) throw ApplicationFailure.nonRetryable('QFPay unreachable', 'QfpayError:network');
     };
-    const { worker, taskQueue } = await createTestWorker(env, { activities: qfpay.activities() });
+    const { worker, taskQueue } = await createTestWorker(timeSkipping.env, {
+      activities: qfpay.activities(),
+    });
     await worker.runUntil(async () => {
       const handle = await start(taskQueue, subscriptionId);
       await advance(clock, 10 * MINUTE);

@@ -7,7 +7,12 @@ import type { Config } from '../config';
 import type { Logger } from '../logger';
 import type { QfpayClient } from '../qfpay/client';
 import type { DunningPolicy } from '../workflows/definitions';
-import { DEFAULT_DUNNING_POLICY, DunningPolicyOverrideSchema, mergePolicy } from '../workflows/dunning';
+import {
+  DEFAULT_DUNNING_POLICY,
+  checkPolicyOverride,
+  formatDunningPolicyIssues,
+  mergePolicy,
+} from '../workflows/dunning';
 import type { ApiMetrics } from './metrics';
 
 /** How long the API waits for Temporal. */
@@ -66,16 +71,15 @@ export function engineDefaultPolicy(config: Pick<Config, 'DUNNING_POLICY'>): Dun
   } catch (err) {
     throw new DunningPolicyConfigError(`DUNNING_POLICY is not valid JSON: ${(err as Error).message}`, err);
   }
-  const override = DunningPolicyOverrideSchema.safeParse(json);
-  if (!override.success) {
-    const problems = override.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+  const override = checkPolicyOverride(json);
+  if (!override.ok) {
     throw new DunningPolicyConfigError(
-      `DUNNING_POLICY is not a valid dunning policy: ${problems.join('; ')}`,
-      override.error,
+      `DUNNING_POLICY is not a valid dunning policy: ${formatDunningPolicyIssues(override.issues)}`,
+      override.issues,
     );
   }
   try {
-    return mergePolicy(DEFAULT_DUNNING_POLICY, override.data);
+    return mergePolicy(DEFAULT_DUNNING_POLICY, override.value);
   } catch (err) {
     throw new DunningPolicyConfigError(
       `DUNNING_POLICY does not merge into a valid policy: ${(err as Error).message}`,

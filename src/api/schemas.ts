@@ -8,7 +8,12 @@
 import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import type { SubscriptionState } from '../workflows/definitions';
-import { DunningPolicyOverrideSchema } from '../workflows/dunning';
+import {
+  DUNNING_FINAL_ACTIONS,
+  ESCALATION_STEPS,
+  checkPolicyField,
+  type DunningPolicy,
+} from '../workflows/dunning';
 
 // Must run before any schema below is built: zod 4 copies methods onto each schema as it is
 // created, so only schemas made after this call have `.openapi()`.
@@ -245,12 +250,58 @@ export type PaymentTokenListResponse = z.output<typeof PaymentTokenListSchema>;
 // ---- dunning policy ---------------------------------------------------------------------------
 
 /**
- * A partial dunning policy: the engine's own override schema, rebuilt here so the document gets a
- * named component (schemas built before `extendZodWithOpenApi` cannot carry OpenAPI metadata).
- * The merged result is validated again with the full `DunningPolicySchema`.
+ * One field of a dunning policy: its shape for messages and the OpenAPI document, and the engine's
+ * own rules for it (`checkPolicyField`, the same check the subscription workflow applies), so the
+ * API and the workflow cannot drift. Checked per field, so every bad field is reported at once.
  */
+function policyField<S extends z.ZodType>(field: keyof DunningPolicy, shape: S, description: string) {
+  return shape
+    .superRefine((value, ctx) => {
+      for (const issue of checkPolicyField(field, value)) {
+        ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message, input: value });
+      }
+    })
+    .optional()
+    .openapi({ description });
+}
+
+const PolicyDurationSchema = z.union([z.string(), z.number()]);
+const DURATION_TEXT = "whole number with a unit ('90s', '15m', '1h', '3d', '2w') or milliseconds";
+
+/** A partial dunning policy; fields left out keep the current value. */
 export const DunningPolicyOverrideBodySchema = z
-  .strictObject(DunningPolicyOverrideSchema.shape)
+  .strictObject({
+    attemptOffsets: policyField(
+      'attemptOffsets',
+      z.array(PolicyDurationSchema),
+      `When to attempt a manual charge after the failure, each a ${DURATION_TEXT}; strictly ascending, 1 to 20.`,
+    ),
+    safetyMargin: policyField(
+      'safetyMargin',
+      PolicyDurationSchema,
+      `How long before the next billing time every attempt must be over: a ${DURATION_TEXT}.`,
+    ),
+    minAttemptWindow: policyField(
+      'minAttemptWindow',
+      PolicyDurationSchema,
+      `How long one attempt and its retries may need: a ${DURATION_TEXT}, longer than zero.`,
+    ),
+    escalation: policyField(
+      'escalation',
+      z.array(z.enum(ESCALATION_STEPS)),
+      'Steps taken, in order, when the episode is exhausted; no step twice.',
+    ),
+    finalAction: policyField(
+      'finalAction',
+      z.enum(DUNNING_FINAL_ACTIONS),
+      'What happens to the subscription after the last attempt fails.',
+    ),
+    nonRetryableRespcds: policyField(
+      'nonRetryableRespcds',
+      z.array(z.string()),
+      'QFPay `respcd` values that end the episode at once.',
+    ),
+  })
   .openapi('DunningPolicyOverride', {
     description:
       'Any subset of the dunning policy; fields left out keep the current value. Durations as text ' +

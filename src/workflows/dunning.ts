@@ -8,8 +8,7 @@
  * deterministic: it runs inside the workflow sandbox, and all times are epoch milliseconds
  * passed in by the caller (workflow time), never read from a clock.
  */
-import { z } from 'zod';
-import { InvalidDurationError, parseDuration } from './duration';
+import { InvalidDurationError, parseDuration, type DurationInput } from './duration';
 
 /** What the engine does, in order, when a dunning episode is exhausted. */
 export const ESCALATION_STEPS = ['notify_customer', 'notify_operations'] as const;
@@ -44,82 +43,238 @@ export const MAX_DUNNING_ATTEMPTS = 20;
 /** QFPay's success code: a success is not a failure, retryable or otherwise. */
 const RESPCD_SUCCESS = '0000';
 
-const DurationMsSchema = z.union([z.string(), z.number()]).transform((value, ctx): number => {
-  try {
-    return parseDuration(value);
-  } catch (error) {
-    if (!(error instanceof InvalidDurationError)) throw error;
-    ctx.addIssue({ code: 'custom', message: error.message, input: value });
-    return z.NEVER;
-  }
-});
-
-const AttemptOffsetsSchema = z
-  .array(DurationMsSchema)
-  .min(1)
-  .max(MAX_DUNNING_ATTEMPTS)
-  .superRefine((offsets, ctx) => {
-    for (let i = 1; i < offsets.length; i++) {
-      if ((offsets[i] ?? 0) <= (offsets[i - 1] ?? 0)) {
-        ctx.addIssue({
-          code: 'custom',
-          message: 'attempt offsets must be strictly ascending',
-          path: [i],
-          input: offsets,
-        });
-      }
-    }
-  });
-
-const EscalationSchema = z
-  .array(z.enum(ESCALATION_STEPS))
-  .refine((steps) => new Set(steps).size === steps.length, {
-    message: 'escalation steps must not repeat',
-  });
-
-const RespcdListSchema = z.array(z.string().trim().min(1));
-
 /**
- * A dunning policy. Durations are accepted as text (`'3d'`) or milliseconds and come out as
- * milliseconds, so the parsed policy is plain JSON that can travel through workflow history and
- * continue-as-new.
+ * A parsed dunning policy: every duration in milliseconds, plain JSON, so it travels through
+ * workflow history and continue-as-new unchanged.
  */
-export const DunningPolicySchema = z.strictObject({
+export interface DunningPolicy {
   /** When to attempt a manual charge, measured from the failure; strictly ascending, 1 to 20 entries. */
-  attemptOffsets: AttemptOffsetsSchema,
+  attemptOffsets: number[];
   /** How long before the next billing time every attempt must be over. */
-  safetyMargin: DurationMsSchema,
+  safetyMargin: number;
   /** How long one attempt and its activity retries may need; positive. */
-  minAttemptWindow: DurationMsSchema.refine((ms) => ms > 0, { message: 'must be longer than zero' }),
-  /** Steps taken, in order, when the episode is exhausted. */
-  escalation: EscalationSchema,
+  minAttemptWindow: number;
+  /** Steps taken, in order, when the episode is exhausted; no step twice. */
+  escalation: EscalationStep[];
   /** What happens to the subscription after the last attempt fails. */
-  finalAction: z.enum(DUNNING_FINAL_ACTIONS),
+  finalAction: DunningFinalAction;
   /** `respcd` values that end the episode at once; default {@link DEFAULT_NON_RETRYABLE_RESPCDS}. */
-  nonRetryableRespcds: RespcdListSchema.default(() => [...DEFAULT_NON_RETRYABLE_RESPCDS]),
-});
+  nonRetryableRespcds: string[];
+}
 
-/** A policy as configured: durations as text or milliseconds, `nonRetryableRespcds` optional. */
-export type DunningPolicyInput = z.input<typeof DunningPolicySchema>;
-/** A parsed policy: every duration in milliseconds, plain JSON. */
-export type DunningPolicy = z.output<typeof DunningPolicySchema>;
+/** A policy as configured: durations as text (`'3d'`) or milliseconds, `nonRetryableRespcds` optional. */
+export interface DunningPolicyInput {
+  attemptOffsets: DurationInput[];
+  safetyMargin: DurationInput;
+  minAttemptWindow: DurationInput;
+  escalation: EscalationStep[];
+  finalAction: DunningFinalAction;
+  nonRetryableRespcds?: string[];
+}
+
 /** A per-subscription override: any subset of the policy's fields, in input form. */
 export type DunningPolicyOverride = Partial<DunningPolicyInput>;
 
-/**
- * Validates a per-subscription override on its own (before it is merged), e.g. at the API.
- * Unknown keys are rejected so that a misspelt field is not silently ignored.
+/** One problem with a policy: where (`['attemptOffsets', 2]`) and why. */
+export interface DunningPolicyIssue {
+  path: (string | number)[];
+  message: string;
+}
+
+/** The outcome of checking a policy or an override: the parsed value, or every problem found. */
+export type DunningPolicyCheck<T> = { ok: true; value: T } | { ok: false; issues: DunningPolicyIssue[] };
+
+/** Thrown by {@link mergePolicy} and {@link parseDunningPolicy} for an invalid policy. */
+export class InvalidDunningPolicyError extends Error {
+  /** Stable kind, for callers that branch on it. */
+  readonly type = 'InvalidDunningPolicy';
+  override readonly name = 'InvalidDunningPolicyError';
+
+  constructor(readonly issues: DunningPolicyIssue[]) {
+    super(`invalid dunning policy: ${formatDunningPolicyIssues(issues)}`);
+  }
+}
+
+/** `attemptOffsets.1: must be …; finalAction: …`, for logs and error messages. */
+export function formatDunningPolicyIssues(issues: readonly DunningPolicyIssue[]): string {
+  return issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`).join('; ');
+}
+
+const POLICY_FIELDS = [
+  'attemptOffsets',
+  'safetyMargin',
+  'minAttemptWindow',
+  'escalation',
+  'finalAction',
+  'nonRetryableRespcds',
+] as const satisfies readonly (keyof DunningPolicy)[];
+type PolicyField = (typeof POLICY_FIELDS)[number];
+
+const isPolicyField = (key: string): key is PolicyField => (POLICY_FIELDS as readonly string[]).includes(key);
+
+const quoted = (values: readonly string[]) => values.map((v) => `'${v}'`).join(', ');
+
+/*
+ * The checks below are plain functions rather than a schema library on purpose: this module runs
+ * inside every subscription workflow, and the workflow sandbox evaluates its modules once per
+ * cached workflow, so a schema library here costs memory for every open subscription. The API
+ * describes the same shape with zod for its documentation and defers to these checks.
  */
-export const DunningPolicyOverrideSchema = z.strictObject({
-  attemptOffsets: AttemptOffsetsSchema.optional(),
-  safetyMargin: DurationMsSchema.optional(),
-  minAttemptWindow: DurationMsSchema.refine((ms) => ms > 0, {
-    message: 'must be longer than zero',
-  }).optional(),
-  escalation: EscalationSchema.optional(),
-  finalAction: z.enum(DUNNING_FINAL_ACTIONS).optional(),
-  nonRetryableRespcds: RespcdListSchema.optional(),
-});
+
+type FieldCheck = (value: unknown, path: (string | number)[], issues: DunningPolicyIssue[]) => unknown;
+
+function duration(
+  value: unknown,
+  path: (string | number)[],
+  issues: DunningPolicyIssue[],
+): number | undefined {
+  try {
+    return parseDuration(value as DurationInput);
+  } catch (error) {
+    if (!(error instanceof InvalidDurationError)) throw error;
+    issues.push({ path, message: error.message });
+    return undefined;
+  }
+}
+
+function array(
+  value: unknown,
+  path: (string | number)[],
+  issues: DunningPolicyIssue[],
+): unknown[] | undefined {
+  if (Array.isArray(value)) return value;
+  issues.push({ path, message: 'must be an array' });
+  return undefined;
+}
+
+const FIELD_CHECKS: Record<PolicyField, FieldCheck> = {
+  attemptOffsets(value, path, issues) {
+    const items = array(value, path, issues);
+    if (!items) return undefined;
+    if (items.length < 1 || items.length > MAX_DUNNING_ATTEMPTS) {
+      issues.push({ path, message: `must have 1 to ${MAX_DUNNING_ATTEMPTS} entries` });
+      return undefined;
+    }
+    const before = issues.length;
+    const offsets = items.map((item, i) => duration(item, [...path, i], issues));
+    if (issues.length > before) return undefined;
+    for (let i = 1; i < offsets.length; i++) {
+      if ((offsets[i] ?? 0) <= (offsets[i - 1] ?? 0)) {
+        issues.push({ path: [...path, i], message: 'attempt offsets must be strictly ascending' });
+      }
+    }
+    return offsets;
+  },
+  safetyMargin: duration,
+  minAttemptWindow(value, path, issues) {
+    const ms = duration(value, path, issues);
+    if (ms === 0) issues.push({ path, message: 'must be longer than zero' });
+    return ms;
+  },
+  escalation(value, path, issues) {
+    const items = array(value, path, issues);
+    if (!items) return undefined;
+    items.forEach((step, i) => {
+      if (!(ESCALATION_STEPS as readonly unknown[]).includes(step)) {
+        issues.push({ path: [...path, i], message: `must be one of ${quoted(ESCALATION_STEPS)}` });
+      }
+    });
+    if (new Set(items).size !== items.length)
+      issues.push({ path, message: 'escalation steps must not repeat' });
+    return [...items];
+  },
+  finalAction(value, path, issues) {
+    if (!(DUNNING_FINAL_ACTIONS as readonly unknown[]).includes(value)) {
+      issues.push({ path, message: `must be one of ${quoted(DUNNING_FINAL_ACTIONS)}` });
+    }
+    return value;
+  },
+  nonRetryableRespcds(value, path, issues) {
+    const items = array(value, path, issues);
+    if (!items) return undefined;
+    return items.map((code, i) => {
+      const text = typeof code === 'string' ? code.trim() : '';
+      if (text === '') issues.push({ path: [...path, i], message: 'must be a non-empty string' });
+      return text;
+    });
+  },
+};
+
+/**
+ * Checks one field of a policy or override in input form, e.g. for a schema that describes the
+ * same shape at the API.
+ *
+ * @returns every problem found, with paths relative to the field (`[2]` for its third entry)
+ */
+export function checkPolicyField(field: keyof DunningPolicy, value: unknown): DunningPolicyIssue[] {
+  const issues: DunningPolicyIssue[] = [];
+  FIELD_CHECKS[field](value, [], issues);
+  return issues;
+}
+
+function checkFields(
+  input: unknown,
+  required: readonly PolicyField[],
+): DunningPolicyCheck<Partial<DunningPolicy>> {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    return { ok: false, issues: [{ path: [], message: 'must be an object' }] };
+  }
+  const issues: DunningPolicyIssue[] = [];
+  const value: Record<string, unknown> = {};
+  for (const [key, field] of Object.entries(input)) {
+    // Unknown keys are rejected so that a misspelt field is not silently ignored.
+    if (!isPolicyField(key)) {
+      issues.push({ path: [key], message: 'unknown field' });
+    } else if (field !== undefined) {
+      value[key] = FIELD_CHECKS[key](field, [key], issues);
+    }
+  }
+  for (const key of required) {
+    if (!(key in value)) issues.push({ path: [key], message: 'is required' });
+  }
+  return issues.length > 0 ? { ok: false, issues } : { ok: true, value: value as Partial<DunningPolicy> };
+}
+
+/**
+ * Checks a per-subscription override on its own (before it is merged), e.g. at the API or in an
+ * update's validator: any subset of the fields, in input form; unknown keys are rejected.
+ *
+ * @returns the override with durations in milliseconds, or every problem found
+ */
+export function checkPolicyOverride(input: unknown): DunningPolicyCheck<Partial<DunningPolicy>> {
+  return checkFields(input, []);
+}
+
+/**
+ * Checks a complete policy in input form; `nonRetryableRespcds` defaults to
+ * {@link DEFAULT_NON_RETRYABLE_RESPCDS}.
+ *
+ * @returns the parsed policy (plain JSON, durations in milliseconds), or every problem found
+ */
+export function checkDunningPolicy(input: unknown): DunningPolicyCheck<DunningPolicy> {
+  const checked = checkFields(
+    input,
+    POLICY_FIELDS.filter((f) => f !== 'nonRetryableRespcds'),
+  );
+  if (!checked.ok) return checked;
+  return {
+    ok: true,
+    value: {
+      nonRetryableRespcds: [...DEFAULT_NON_RETRYABLE_RESPCDS],
+      ...checked.value,
+    } as DunningPolicy,
+  };
+}
+
+/**
+ * Parses a complete policy; see {@link checkDunningPolicy}.
+ * @throws {InvalidDunningPolicyError} naming every problem
+ */
+export function parseDunningPolicy(input: DunningPolicyInput): DunningPolicy {
+  const checked = checkDunningPolicy(input);
+  if (!checked.ok) throw new InvalidDunningPolicyError(checked.issues);
+  return checked.value;
+}
 
 function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object') {
@@ -135,13 +290,13 @@ function deepFreeze<T>(value: T): T {
  * and leave the subscription to QFPay. Frozen; derive variants with {@link mergePolicy}.
  */
 export const DEFAULT_DUNNING_POLICY: DunningPolicy = deepFreeze(
-  DunningPolicySchema.parse({
+  parseDunningPolicy({
     attemptOffsets: ['1h', '1d', '3d'],
     safetyMargin: '2h',
     minAttemptWindow: '5m',
     escalation: ['notify_customer', 'notify_operations'],
     finalAction: 'leave_to_qfpay',
-  } satisfies DunningPolicyInput),
+  }),
 );
 
 /**
@@ -150,14 +305,13 @@ export const DEFAULT_DUNNING_POLICY: DunningPolicy = deepFreeze(
  *
  * @param base a parsed policy, typically {@link DEFAULT_DUNNING_POLICY}
  * @param override any subset of the policy's fields, in input form
- * @returns a new parsed policy
- * @throws {z.ZodError} when the override is invalid (validate it first with {@link DunningPolicyOverrideSchema})
+ * @returns a new parsed policy, sharing no array with `base`
+ * @throws {InvalidDunningPolicyError} when the override is invalid (check it first with {@link checkPolicyOverride})
  */
 export function mergePolicy(base: DunningPolicy, override?: DunningPolicyOverride | null): DunningPolicy {
-  const present = Object.fromEntries(
-    Object.entries(override ?? {}).filter(([, value]) => value !== undefined),
-  );
-  return DunningPolicySchema.parse({ ...base, ...present });
+  const checked = checkPolicyOverride(override ?? {});
+  if (!checked.ok) throw new InvalidDunningPolicyError(checked.issues);
+  return parseDunningPolicy({ ...base, ...checked.value });
 }
 
 /**

@@ -49,7 +49,8 @@ import {
 } from './definitions';
 import {
   DEFAULT_DUNNING_POLICY,
-  DunningPolicyOverrideSchema,
+  InvalidDunningPolicyError,
+  checkPolicyOverride,
   attemptDeadline,
   isRetryableFailure,
   mergePolicy,
@@ -646,12 +647,8 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
     },
     {
       validator: (override) => {
-        const parsed = DunningPolicyOverrideSchema.safeParse(override);
-        if (!parsed.success) {
-          throw new Error(
-            `invalid dunning policy: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
-          );
-        }
+        const checked = checkPolicyOverride(override);
+        if (!checked.ok) throw new InvalidDunningPolicyError(checked.issues);
       },
     },
   );

@@ -79,6 +79,15 @@ describe('lint keeps workflow code deterministic', () => {
     assert.ok(result?.messages.some((m) => m.message.includes('as types only')));
   });
 
+  it('fails a workflow file that imports zod (loaded once per cached workflow)', async () => {
+    const broken = `import { z } from 'zod';\n${readFileSync(workflowFile, 'utf8')}\nexport const leaked = z.string();\n`;
+    const [result] = await eslint.lintText(broken, { filePath: workflowFile });
+    assert.ok(
+      result?.messages.some((m) => m.message.includes('once per cached workflow')),
+      result?.messages.map((m) => m.message).join('\n'),
+    );
+  });
+
   it('passes the workflow file as it is', async () => {
     const [result] = await eslint.lintText(readFileSync(workflowFile, 'utf8'), { filePath: workflowFile });
     assert.equal(result?.errorCount, 0, result?.messages.map((m) => m.message).join('\n'));

@@ -1,21 +1,23 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { z } from 'zod';
 import {
   DEFAULT_DUNNING_POLICY,
   DEFAULT_NON_RETRYABLE_RESPCDS,
   DUNNING_FINAL_ACTIONS,
-  DunningPolicyOverrideSchema,
-  DunningPolicySchema,
+  InvalidDunningPolicyError,
   ESCALATION_STEPS,
   MAX_DUNNING_ATTEMPTS,
   attemptDeadline,
   attemptTimeBudget,
+  checkDunningPolicy,
+  checkPolicyOverride,
   isRetryableFailure,
   mergePolicy,
+  parseDunningPolicy,
   scheduleAttempts,
   type DunningPolicy,
+  type EscalationStep,
 } from '../../src/workflows/dunning';
 
 const SECOND = 1_000;
@@ -63,7 +65,7 @@ function policyArb(cycle: number): fc.Arbitrary<DunningPolicy> {
         finalAction: fc.constantFrom(...DUNNING_FINAL_ACTIONS),
       })
       .map((raw) =>
-        DunningPolicySchema.parse({ ...raw, attemptOffsets: [...raw.attemptOffsets].sort((a, b) => a - b) }),
+        parseDunningPolicy({ ...raw, attemptOffsets: [...raw.attemptOffsets].sort((a, b) => a - b) }),
       ),
   );
 }
@@ -468,7 +470,7 @@ void describe('dunning policy', () => {
   });
 
   void it('parses durations given as text or milliseconds into plain JSON', () => {
-    const parsed = DunningPolicySchema.parse({
+    const parsed = parseDunningPolicy({
       attemptOffsets: ['90s', 15 * MINUTE, '1h'],
       safetyMargin: 0,
       minAttemptWindow: '30s',
@@ -500,14 +502,14 @@ void describe('dunning policy', () => {
   ];
   for (const [what, patch] of invalid) {
     void it(`rejects a policy with ${what}`, () => {
-      assert.equal(DunningPolicySchema.safeParse({ ...base, ...patch }).success, false);
+      assert.equal(checkDunningPolicy({ ...base, ...patch }).ok, false);
     });
   }
 
   void it('names the offending offset in the error path', () => {
-    const result = DunningPolicySchema.safeParse({ ...base, attemptOffsets: ['1h', '2h', '90m'] });
-    assert.equal(result.success, false);
-    assert.deepEqual(result.error?.issues[0]?.path, ['attemptOffsets', 2]);
+    const result = checkDunningPolicy({ ...base, attemptOffsets: ['1h', '2h', '90m'] });
+    assert.equal(result.ok, false);
+    assert.deepEqual(result.ok ? undefined : result.issues[0]?.path, ['attemptOffsets', 2]);
   });
 
   void it('merges an override field by field, replacing arrays', () => {
@@ -529,9 +531,102 @@ void describe('dunning policy', () => {
   });
 
   void it('rejects an invalid override', () => {
-    assert.throws(() => mergePolicy(DEFAULT_DUNNING_POLICY, { minAttemptWindow: 0 }), z.ZodError);
-    assert.equal(DunningPolicyOverrideSchema.safeParse({ attemptOffsets: ['2d', '1d'] }).success, false);
-    assert.equal(DunningPolicyOverrideSchema.safeParse({ attemptOffset: ['1h'] }).success, false);
-    assert.deepEqual(DunningPolicyOverrideSchema.parse({ safetyMargin: '3h' }), { safetyMargin: 3 * HOUR });
+    assert.throws(
+      () => mergePolicy(DEFAULT_DUNNING_POLICY, { minAttemptWindow: 0 }),
+      InvalidDunningPolicyError,
+    );
+    assert.equal(checkPolicyOverride({ attemptOffsets: ['2d', '1d'] }).ok, false);
+    assert.equal(checkPolicyOverride({ attemptOffset: ['1h'] }).ok, false);
+    assert.deepEqual(checkPolicyOverride({ safetyMargin: '3h' }), {
+      ok: true,
+      value: { safetyMargin: 3 * HOUR },
+    });
+  });
+});
+
+void describe('dunning policy checks (plain functions, run inside the workflow)', () => {
+  const cases: Array<[string, unknown, Array<[string, RegExp]>]> = [
+    ['not an object', ['1h'], [['', /must be an object/]]],
+    ['null', null, [['', /must be an object/]]],
+    ['offsets not an array', { attemptOffsets: '1h' }, [['attemptOffsets', /must be an array/]]],
+    [
+      'too many offsets',
+      { attemptOffsets: Array.from({ length: 21 }, (_, i) => i + 1) },
+      [['attemptOffsets', /1 to 20/]],
+    ],
+    ['a bad offset', { attemptOffsets: ['1h', 'soon'] }, [['attemptOffsets.1', /invalid duration "soon"/]]],
+    ['a descending offset', { attemptOffsets: ['1h', '30m'] }, [['attemptOffsets.1', /strictly ascending/]]],
+    ['a negative margin', { safetyMargin: -1 }, [['safetyMargin', /invalid duration -1/]]],
+    ['a fractional window', { minAttemptWindow: 1.5 }, [['minAttemptWindow', /invalid duration/]]],
+    ['a zero window', { minAttemptWindow: 0 }, [['minAttemptWindow', /longer than zero/]]],
+    ['an unknown step', { escalation: ['page_ceo'] }, [['escalation.0', /one of 'notify_customer'/]]],
+    [
+      'a repeated step',
+      { escalation: ['notify_customer', 'notify_customer'] },
+      [['escalation', /must not repeat/]],
+    ],
+    ['an unknown action', { finalAction: 'refund' }, [['finalAction', /one of 'cancel'/]]],
+    ['a blank respcd', { nonRetryableRespcds: ['1294', ' '] }, [['nonRetryableRespcds.1', /non-empty/]]],
+    ['a numeric respcd', { nonRetryableRespcds: [1294] }, [['nonRetryableRespcds.0', /non-empty string/]]],
+    ['an unknown field', { retries: 3 }, [['retries', /unknown field/]]],
+    [
+      'several problems at once',
+      { safetyMargin: 'soon', finalAction: 'explode', retries: 3 },
+      [
+        ['safetyMargin', /invalid duration/],
+        ['finalAction', /one of/],
+        ['retries', /unknown field/],
+      ],
+    ],
+  ];
+  for (const [what, input, expected] of cases) {
+    void it(`names the field and the reason for ${what}`, () => {
+      const result = checkPolicyOverride(input);
+      assert.equal(result.ok, false);
+      const issues = result.ok ? [] : result.issues;
+      assert.equal(issues.length, expected.length, JSON.stringify(issues));
+      for (const [i, [path, message]] of expected.entries()) {
+        assert.equal(issues[i]?.path.join('.'), path);
+        assert.match(issues[i]?.message ?? '', message);
+      }
+    });
+  }
+
+  void it('requires every field but nonRetryableRespcds in a complete policy', () => {
+    const result = checkDunningPolicy({ attemptOffsets: ['1h'] });
+    assert.deepEqual(result.ok ? [] : result.issues.map((i) => `${i.path.join('.')}: ${i.message}`), [
+      'safetyMargin: is required',
+      'minAttemptWindow: is required',
+      'escalation: is required',
+      'finalAction: is required',
+    ]);
+  });
+
+  void it('trims respcds and ignores fields set to undefined', () => {
+    assert.deepEqual(checkPolicyOverride({ nonRetryableRespcds: [' 1201 '], finalAction: undefined }), {
+      ok: true,
+      value: { nonRetryableRespcds: ['1201'] },
+    });
+  });
+
+  void it('throws every problem from mergePolicy, formatted for a log line', () => {
+    assert.throws(
+      () => mergePolicy(DEFAULT_DUNNING_POLICY, { safetyMargin: 'soon', escalation: ['x'] } as never),
+      (err: unknown) =>
+        err instanceof InvalidDunningPolicyError &&
+        err.issues.length === 2 &&
+        /^invalid dunning policy: safetyMargin: invalid duration .*; escalation\.0: must be one of/.test(
+          err.message,
+        ),
+    );
+  });
+
+  void it('never mutates its input and shares no array with the base', () => {
+    const override = { attemptOffsets: ['1h', '2h'], escalation: ['notify_customer'] as EscalationStep[] };
+    const copy = structuredClone(override);
+    const merged = mergePolicy(DEFAULT_DUNNING_POLICY, override);
+    assert.deepEqual(override, copy);
+    assert.notEqual(merged.escalation, override.escalation);
+    assert.notEqual(merged.nonRetryableRespcds, DEFAULT_DUNNING_POLICY.nonRetryableRespcds);
   });
 });

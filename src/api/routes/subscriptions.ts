@@ -14,7 +14,6 @@ import {
 } from '@temporalio/client';
 import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
 import { Router, type Request, type Response } from 'express';
-import { ZodError } from 'zod';
 import {
   SEARCH_ATTRIBUTES,
   WORKFLOW_TYPES,
@@ -32,9 +31,9 @@ import {
   type DunningPolicy,
   type SubscriptionView,
 } from '../../workflows/definitions';
-import { mergePolicy } from '../../workflows/dunning';
+import { InvalidDunningPolicyError, mergePolicy } from '../../workflows/dunning';
 import { withinDeadline, type ApiContext } from '../context';
-import { ApiError, isWorkflowNotFound, toApiError, updateApiError, validationError } from '../errors';
+import { ApiError, isWorkflowNotFound, toApiError, updateApiError } from '../errors';
 import {
   CancelBodySchema,
   ChangePaymentTokenBodySchema,
@@ -93,7 +92,16 @@ function policyWithOverride(
   try {
     return mergePolicy(base, override);
   } catch (err) {
-    if (err instanceof ZodError) throw validationError(err, 'body', ['dunning_policy']);
+    if (err instanceof InvalidDunningPolicyError) {
+      throw ApiError.validation(
+        'invalid body',
+        err.issues.map((issue) => ({
+          path: ['dunning_policy', ...issue.path].join('.'),
+          message: issue.message,
+        })),
+        err,
+      );
+    }
     throw err;
   }
 }

@@ -1,0 +1,45 @@
+/**
+ * What the workflow bundle carries. The SDK's sandbox evaluates the workflow modules once for every
+ * cached workflow, so each package that slips into the bundle is paid for per open subscription
+ * (zod did: about 1 MB of worker memory each). Only the SDK's own workflow-side packages may be in it.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { writeWorkflowBundle } from '../../src/dev/workflow-bundle';
+
+/** The SDK's workflow runtime and its own dependencies. */
+const ALLOWED_PACKAGES = new Set(['@temporalio/common', '@temporalio/workflow', 'nexus-rpc', 'long', 'ms']);
+
+async function bundleCode(): Promise<string> {
+  const prebuilt = process.env.TEST_WORKFLOW_BUNDLE;
+  const path =
+    prebuilt ?? (await writeWorkflowBundle(join(tmpdir(), `workflow-bundle-test-${process.pid}.js`)));
+  return readFileSync(path, 'utf8');
+}
+
+/** Package names of every `./node_modules/…` module webpack put in the bundle. */
+function bundledPackages(code: string): Set<string> {
+  const names = new Set<string>();
+  for (const match of code.matchAll(/"\.\/node_modules\/((?:@[^/"]+\/)?[^/"]+)\//g)) names.add(match[1]!);
+  return names;
+}
+
+void describe('workflow bundle', () => {
+  void it('holds only the SDK’s workflow packages, no schema or I/O library', async () => {
+    const packages = bundledPackages(await bundleCode());
+    assert.ok(packages.has('@temporalio/workflow'), 'the module list was read from the bundle');
+    const unexpected = [...packages].filter((name) => !ALLOWED_PACKAGES.has(name));
+    assert.deepEqual(unexpected, [], `packages evaluated once per cached workflow: ${unexpected.join(', ')}`);
+  });
+
+  void it('holds the engine’s workflow modules and none of its API, activity or emulator code', async () => {
+    const code = await bundleCode();
+    const ours = new Set([...code.matchAll(/"\.\/src\/([^"]+)"/g)].map((m) => m[1]!));
+    assert.ok(ours.has('workflows/subscription.ts'));
+    const outside = [...ours].filter((path) => !path.startsWith('workflows/'));
+    assert.deepEqual(outside, []);
+  });
+});

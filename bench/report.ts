@@ -25,6 +25,8 @@ export interface DbResults {
   creation?: CreationResult;
   history?: HistoryResult;
   memory?: MemoryResult;
+  /** The same measurement with the floor workflow (`bench/floor/workflows.ts`). */
+  memoryFloor?: MemoryResult;
 }
 
 export interface BenchReport {
@@ -162,13 +164,31 @@ export function renderReport(report: BenchReport): string {
       '**Worker memory with open subscription workflows cached (phase 5)**',
       '',
       table(
-        ['db', 'workflows', 'cached', 'RSS MB', 'main heap MB', 'KB/subscription (RSS)', 'load s'],
-        memories.flatMap((r) => {
-          const mem = r.memory!;
-          return [
-            [r.db, 0, mem.baseline.cached, mem.baseline.rssMb, mem.baseline.heapUsedMb, '—', '—'],
+        [
+          'db',
+          'workflow',
+          'workflows',
+          'cached',
+          'RSS MB',
+          'main heap MB',
+          'KB/subscription (RSS)',
+          'load s',
+        ],
+        memories.flatMap((r) =>
+          [r.memory!, ...(r.memoryFloor ? [r.memoryFloor] : [])].flatMap((mem) => [
+            [
+              r.db,
+              mem.workflow,
+              0,
+              mem.baseline.cached,
+              mem.baseline.rssMb,
+              mem.baseline.heapUsedMb,
+              '—',
+              '—',
+            ],
             ...mem.points.map((p, i) => [
               r.db,
+              mem.workflow,
               p.workflows,
               p.cached,
               p.rssMb,
@@ -176,10 +196,20 @@ export function renderReport(report: BenchReport): string {
               mem.kbPerSubscription[i] ?? '—',
               (p.loadMs / 1000).toFixed(1),
             ]),
-          ];
-        }),
+          ]),
+        ),
       ),
     );
+    for (const r of memories) {
+      const ratio = memoryOverFloor(r);
+      if (ratio !== undefined) {
+        out.push(
+          '',
+          `engine / floor, KB per subscription at ${ratio.workflows} workflows: ` +
+            `${ratio.engineKb} / ${ratio.floorKb} = ${ratio.ratio.toFixed(2)}`,
+        );
+      }
+    }
   }
   out.push(
     '',
@@ -190,6 +220,25 @@ export function renderReport(report: BenchReport): string {
       `; total ${(report.durationMs / 1000).toFixed(0)} s`,
   );
   return out.join('\n');
+}
+
+/** The engine's KB per cached subscription over the floor's, at the largest size both measured. */
+export function memoryOverFloor(
+  r: DbResults,
+): { workflows: number; engineKb: number; floorKb: number; ratio: number } | undefined {
+  const engine = r.memory;
+  const floor = r.memoryFloor;
+  if (!engine || !floor) return undefined;
+  for (let i = engine.points.length - 1; i >= 0; i--) {
+    const workflows = engine.points[i]!.workflows;
+    const j = floor.points.findIndex((p) => p.workflows === workflows);
+    const engineKb = engine.kbPerSubscription[i];
+    const floorKb = floor.kbPerSubscription[j];
+    if (j >= 0 && engineKb !== undefined && floorKb !== undefined && floorKb > 0) {
+      return { workflows, engineKb, floorKb, ratio: engineKb / floorKb };
+    }
+  }
+  return undefined;
 }
 
 /** Writes the JSON report to `dir/<timestamp>.json`. @returns the path */
@@ -244,6 +293,11 @@ export function missingFigures(report: BenchReport, phases: ReadonlySet<string>)
         check(`${r.db}.memory[${p.workflows}].rssMb`, p.rssMb);
         check(`${r.db}.memory[${p.workflows}].heapUsedMb`, p.heapUsedMb);
         check(`${r.db}.memory[${p.workflows}].kbPerSubscription`, mem?.kbPerSubscription[i]);
+      }
+      const floor = r.memoryFloor;
+      if (!floor || floor.points.length === 0) missing.push(`${r.db}.memoryFloor`);
+      for (const [i, p] of (floor?.points ?? []).entries()) {
+        check(`${r.db}.memoryFloor[${p.workflows}].kbPerSubscription`, floor?.kbPerSubscription[i]);
       }
     }
   }

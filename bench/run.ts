@@ -182,7 +182,15 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
 
 let current: BenchStack | undefined;
 
-async function runDb(db: DbMode, o: BenchOptions, bundlePath: string | undefined): Promise<DbResults> {
+interface Bundles {
+  /** The engine's prebuilt workflow bundle (absent with `--no-bundle`). */
+  engine?: string;
+  /** The memory floor's workflow bundle (memory phase only). */
+  floor?: string;
+}
+
+async function runDb(db: DbMode, o: BenchOptions, bundles: Bundles): Promise<DbResults> {
+  const bundlePath = bundles.engine;
   const t0 = performance.now();
   log(`[${db}] starting stack`);
   const stack = await startBenchStack({
@@ -231,12 +239,21 @@ async function runDb(db: DbMode, o: BenchOptions, bundlePath: string | undefined
     // The worker's memory does not depend on the server's storage: measured once.
     if (o.phases.has('memory') && db === o.dbs[0]) {
       log(`[${db}] memory: ${o.memorySizes.join(', ')} open workflows`);
-      results.memory = await runMemory(stack, {
+      const memoryOptions = {
         sizes: o.memorySizes,
         concurrency: o.concurrency,
         tuning: o.tuning,
         timeoutMs: o.drainTimeoutMs,
-      });
+      };
+      results.memory = await runMemory(stack, { ...memoryOptions, workflow: 'engine' });
+      if (bundles.floor) {
+        log(`[${db}] memory floor: the same with a workflow that only waits`);
+        results.memoryFloor = await runMemory(stack, {
+          ...memoryOptions,
+          workflow: 'floor',
+          bundlePath: bundles.floor,
+        });
+      }
     }
   } finally {
     log(`[${db}] stopping stack`);
@@ -253,15 +270,23 @@ function log(message: string): void {
 async function main(): Promise<number> {
   const o = parseBenchArgs(process.argv.slice(2));
   const started = performance.now();
-  let bundlePath: string | undefined;
+  const bundles: Bundles = {};
   let workflowBundleMs: number | undefined;
   if (o.bundle) {
     const t = performance.now();
-    bundlePath = await writeWorkflowBundle(join(tmpdir(), `qfpay-bench-workflow-bundle-${process.pid}.js`));
+    bundles.engine = await writeWorkflowBundle(
+      join(tmpdir(), `qfpay-bench-workflow-bundle-${process.pid}.js`),
+    );
     workflowBundleMs = Math.round(performance.now() - t);
   }
+  if (o.phases.has('memory')) {
+    bundles.floor = await writeWorkflowBundle(
+      join(tmpdir(), `qfpay-bench-floor-bundle-${process.pid}.js`),
+      join(__dirname, 'floor', 'workflows.ts'),
+    );
+  }
   const results: DbResults[] = [];
-  for (const db of o.dbs) results.push(await runDb(db, o, bundlePath));
+  for (const db of o.dbs) results.push(await runDb(db, o, bundles));
   const report: BenchReport = {
     machine: machineInfo(),
     options: {

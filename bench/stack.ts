@@ -1,25 +1,23 @@
 /**
  * The benchmark's own stack: a Temporal dev server (in memory or on a SQLite file), the QFPay
  * emulator (frozen clock, its own notifications off: the benchmark drives the webhook), the
- * HTTP API listening on 127.0.0.1, and the worker in a child process. Everything is on loopback
+ * HTTP API and the worker, each in a child process of its own. Everything is on loopback
  * and everything is stopped by `close()`.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createQfpayClient } from '../src/activities';
-import { buildApp } from '../src/api/app';
 import { loadConfig, type Config } from '../src/config';
 import { devServerExecutable } from '../src/dev/temporal-binaries';
 import { createLogger } from '../src/logger';
 import type { QfpayClient } from '../src/qfpay/client';
 import { startSandbox, type SandboxHandle } from '../src/sandbox/server';
 import { ALL_SEARCH_ATTRIBUTE_KEYS } from '../src/workflows/definitions';
+import { startApiProcess } from './api-process';
 import { startWorkerProcess, type WorkerProcess } from './worker-process';
 import type { WorkerTuning } from './worker-protocol';
 
@@ -126,19 +124,9 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
     });
     const logger = createLogger('bench', 'silent');
     const qfpay = createQfpayClient(config, logger);
-    const app = buildApp({ config, temporal: env.client, qfpay, logger });
-    const server: Server = await new Promise((resolve) => {
-      const s = app.listen(0, '127.0.0.1', () => resolve(s));
-    });
-    server.keepAliveTimeout = 60_000;
-    cleanups.push(
-      () =>
-        new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeAllConnections();
-        }),
-    );
-    const apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const api = await startApiProcess({ ...workerEnv(BENCH_TASK_QUEUE), API_KEYS: BENCH_API_KEY });
+    cleanups.push(() => api.stop());
+    const apiUrl = api.url;
 
     const worker = await startWorkerProcess(
       workerEnv(

@@ -2,7 +2,9 @@
  * Phase 5: the worker's memory with 1k and 5k open subscription workflows in its cache. A
  * dedicated worker child (its own task queue, `maxCachedWorkflows` above the largest size)
  * adopts fake subscriptions; memory is read after a full GC: VmRSS from /proc (every isolate,
- * workflow threads included) and the main thread's V8 heap.
+ * workflow threads included) and the main thread's V8 heap. Run once with the engine's workflows
+ * and once with the floor (`bench/floor/workflows.ts`, a workflow that only waits), so the cost
+ * per subscription can be read against the SDK's own cost per cached workflow.
  */
 import {
   WORKFLOW_TYPES,
@@ -29,6 +31,8 @@ export interface MemoryPoint {
 }
 
 export interface MemoryResult {
+  /** `engine`: the engine's workflows; `floor`: the smallest workflow that stays cached. */
+  workflow: 'engine' | 'floor';
   maxCachedWorkflows: number;
   baseline: MemoryPoint;
   points: MemoryPoint[];
@@ -51,13 +55,24 @@ function point(workflows: number, s: WorkerChildStatus, loadMs: number): MemoryP
 /** Measures with `sizes` (ascending, e.g. [1000, 5000]) open workflows. */
 export async function runMemory(
   stack: BenchStack,
-  opts: { sizes: number[]; concurrency: number; tuning?: WorkerTuning; timeoutMs: number },
+  opts: {
+    sizes: number[];
+    concurrency: number;
+    tuning?: WorkerTuning;
+    timeoutMs: number;
+    workflow: MemoryResult['workflow'];
+    /** The workflow bundle to run; default the stack's. */
+    bundlePath?: string;
+  },
 ): Promise<MemoryResult> {
   const top = Math.max(...opts.sizes);
   const maxCachedWorkflows = top + 100;
-  const taskQueue = `bench-memory-${Date.now().toString(36)}`;
+  const taskQueue = `bench-memory-${opts.workflow}-${Date.now().toString(36)}`;
   const worker = await startWorkerProcess(
-    stack.workerEnv(taskQueue, { WORKER_MAX_CACHED_WORKFLOWS: String(maxCachedWorkflows) }),
+    stack.workerEnv(taskQueue, {
+      WORKER_MAX_CACHED_WORKFLOWS: String(maxCachedWorkflows),
+      ...(opts.bundlePath ? { WORKFLOW_BUNDLE_PATH: opts.bundlePath } : {}),
+    }),
     opts.tuning,
     // Workflow isolates share one heap limit; the SDK sizes its default cache from it.
     [`--max-old-space-size=${Math.max(4096, Math.ceil(top * 3))}`],
@@ -106,6 +121,7 @@ export async function runMemory(
       points.push(point(size, await worker.status(true), loadMs));
     }
     return {
+      workflow: opts.workflow,
       maxCachedWorkflows,
       baseline,
       points,

@@ -11,12 +11,15 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 export const WORKFLOWS_PATH = resolve(__dirname, '..', 'workflows');
 
 /**
- * Bundles `src/workflows` and writes it to `outFile`.
+ * Bundles `src/workflows` (or another workflows module) and writes it to `outFile`.
  * @returns the path written
  */
-export async function writeWorkflowBundle(outFile: string): Promise<string> {
+export async function writeWorkflowBundle(
+  outFile: string,
+  workflowsPath = join(WORKFLOWS_PATH, 'index.ts'),
+): Promise<string> {
   const { code } = await bundleWorkflowCode({
-    workflowsPath: join(WORKFLOWS_PATH, 'index.ts'),
+    workflowsPath,
     logger: { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error },
   });
   mkdirSync(dirname(outFile), { recursive: true });

@@ -5,12 +5,10 @@
  * updates whose validators refuse a change (409 with their message).
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
 import type { Express } from 'express';
 import request from 'supertest';
-import { createActivities, createQfpayClient } from '../../src/activities';
 import { buildApp } from '../../src/api/app';
 import {
   CreationSchema,
@@ -19,26 +17,20 @@ import {
   SubscriptionViewSchema,
   type SubscriptionListResponse,
 } from '../../src/api/schemas';
-import { loadConfig, type Config } from '../../src/config';
-import { createLogger } from '../../src/logger';
+import type { Config } from '../../src/config';
 import type { QfpayClient } from '../../src/qfpay/client';
 import { signNotification } from '../../src/qfpay/signing';
 import { formatQfpayNaiveTime } from '../../src/qfpay/time';
-import { startSandbox, type SandboxHandle } from '../../src/sandbox/server';
+import type { SandboxHandle } from '../../src/sandbox/server';
 import { SEARCH_ATTRIBUTES, WORKFLOW_TYPES, subscriptionWorkflowId } from '../../src/workflows/definitions';
+import { APP_KEY, auth, useApiEngine } from '../helpers/api-engine';
 import { eventually } from '../helpers/stack';
-import { createTestWorker, fakeSubscriptionId, startDevServer, uniqueTaskQueue } from '../helpers/temporal';
-
-const API_KEY = 'integration-api-key';
-const APP_KEY = 'sandbox-app-key';
-const logger = createLogger('api-it', 'silent');
-const auth = { Authorization: `Bearer ${API_KEY}` };
+import { fakeSubscriptionId } from '../helpers/temporal';
 
 void describe('subscription routes on a real Temporal dev server', () => {
+  const engine = useApiEngine('api-subscriptions');
   let env: TestWorkflowEnvironment;
   let sandbox: SandboxHandle;
-  let worker: Worker;
-  let workerRun: Promise<void>;
   let config: Config;
   let qfpay: QfpayClient;
   let app: Express;
@@ -95,32 +87,8 @@ void describe('subscription routes on a real Temporal dev server', () => {
     return SubscriptionListSchema.parse(res.body);
   }
 
-  before(async () => {
-    env = await startDevServer();
-    sandbox = await startSandbox({ appKey: APP_KEY });
-    const taskQueue = uniqueTaskQueue('api-subscriptions');
-    config = loadConfig({
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'silent',
-      API_KEYS: API_KEY,
-      TEMPORAL_TASK_QUEUE: taskQueue,
-      QFPAY_BASE_URL: sandbox.url,
-      QFPAY_APP_KEY: APP_KEY,
-    });
-    qfpay = createQfpayClient(config);
-    ({ worker } = await createTestWorker(env, {
-      taskQueue,
-      activities: createActivities({ config, client: env.client, logger }),
-    }));
-    workerRun = worker.run();
-    app = buildApp({ config, temporal: env.client, qfpay, logger });
-  });
-
-  after(async () => {
-    worker?.shutdown();
-    await workerRun;
-    await sandbox?.close();
-    await env?.teardown();
+  before(() => {
+    ({ env, sandbox, config, qfpay, app } = engine);
   });
 
   void it('answers 404 for a subscription the engine has no workflow for', async () => {
@@ -204,7 +172,7 @@ void describe('subscription routes on a real Temporal dev server', () => {
       config,
       temporal: env.client,
       qfpay,
-      logger,
+      logger: engine.logger,
       timeouts: { creationWaitMs: 1 },
     });
 

@@ -9,30 +9,22 @@ import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
 import type { Express } from 'express';
 import request from 'supertest';
-import { createActivities, createQfpayClient } from '../../src/activities';
 import { appMetrics, buildApp } from '../../src/api/app';
 import {
   ErrorResponseSchema,
   SubscriptionViewSchema,
   type SubscriptionViewResponse,
 } from '../../src/api/schemas';
-import { loadConfig, type Config } from '../../src/config';
-import { createLogger } from '../../src/logger';
+import type { Config } from '../../src/config';
 import type { QfpayClient } from '../../src/qfpay/client';
 import { signNotification } from '../../src/qfpay/signing';
 import { formatQfpayNaiveTime } from '../../src/qfpay/time';
-import { startSandbox, type SandboxHandle } from '../../src/sandbox/server';
+import type { SandboxHandle } from '../../src/sandbox/server';
 import { WORKFLOW_TYPES, subscriptionWorkflowId } from '../../src/workflows/definitions';
+import { APP_KEY, auth, useApiEngine } from '../helpers/api-engine';
 import { eventually } from '../helpers/stack';
-import { createTestWorker, startDevServer, uniqueTaskQueue } from '../helpers/temporal';
-
-const API_KEY = 'integration-api-key';
-const APP_KEY = 'sandbox-app-key';
-const logger = createLogger('api-it', 'silent');
-const auth = { Authorization: `Bearer ${API_KEY}` };
 
 /** A port nothing listens on (bound, then released). */
 async function unusedPort(): Promise<number> {
@@ -122,10 +114,9 @@ async function subscriptionView(app: Express, subscriptionId: string): Promise<S
 }
 
 void describe('QFPay webhook on a real Temporal dev server', () => {
+  const engine = useApiEngine('api-webhook');
   let env: TestWorkflowEnvironment;
   let sandbox: SandboxHandle;
-  let worker: Worker;
-  let workerRun: Promise<void>;
   let config: Config;
   let qfpay: QfpayClient;
   let app: Express;
@@ -133,24 +124,7 @@ void describe('QFPay webhook on a real Temporal dev server', () => {
   let deadApp: Express;
 
   before(async () => {
-    env = await startDevServer();
-    sandbox = await startSandbox({ appKey: APP_KEY });
-    const taskQueue = uniqueTaskQueue('api-webhook');
-    config = loadConfig({
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'silent',
-      API_KEYS: API_KEY,
-      TEMPORAL_TASK_QUEUE: taskQueue,
-      QFPAY_BASE_URL: sandbox.url,
-      QFPAY_APP_KEY: APP_KEY,
-    });
-    qfpay = createQfpayClient(config);
-    ({ worker } = await createTestWorker(env, {
-      taskQueue,
-      activities: createActivities({ config, client: env.client, logger }),
-    }));
-    workerRun = worker.run();
-    app = buildApp({ config, temporal: env.client, qfpay, logger });
+    ({ env, sandbox, config, qfpay, app } = engine);
 
     // The same API, but its Temporal is a port nobody listens on.
     deadConnection = Connection.lazy({ address: `127.0.0.1:${await unusedPort()}` });
@@ -158,17 +132,13 @@ void describe('QFPay webhook on a real Temporal dev server', () => {
       config,
       temporal: new Client({ connection: deadConnection }),
       qfpay,
-      logger,
+      logger: engine.logger,
       timeouts: { temporalMs: 500, readinessMs: 300 },
     });
   });
 
   after(async () => {
-    worker?.shutdown();
-    await workerRun;
     await deadConnection?.close();
-    await sandbox?.close();
-    await env?.teardown();
   });
 
   void it('answers SUCCESS to a signed subscription_payment, and its workflow shows the payment', async () => {

@@ -1,0 +1,78 @@
+/**
+ * The API integration tests' fixture: a Temporal dev server, a worker running the engine's
+ * workflows and activities against the QFPay emulator, and the API app (driven in-process with
+ * supertest). Started once per suite, stopped after it.
+ */
+import { after, before } from 'node:test';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Express } from 'express';
+import { createActivities, createQfpayClient } from '../../src/activities';
+import { buildApp } from '../../src/api/app';
+import { loadConfig, type Config } from '../../src/config';
+import { createLogger, type Logger } from '../../src/logger';
+import type { QfpayClient } from '../../src/qfpay/client';
+import { startSandbox, type SandboxHandle } from '../../src/sandbox/server';
+import { createTestWorker, startDevServer, uniqueTaskQueue } from './temporal';
+
+export const API_KEY = 'integration-api-key';
+export const APP_KEY = 'sandbox-app-key';
+export const auth = { Authorization: `Bearer ${API_KEY}` };
+
+export interface ApiEngine {
+  env: TestWorkflowEnvironment;
+  sandbox: SandboxHandle;
+  config: Config;
+  qfpay: QfpayClient;
+  app: Express;
+  logger: Logger;
+}
+
+/**
+ * Registers the suite's `before`/`after` hooks; the returned object is filled in by `before`, so
+ * read it inside hooks and tests only.
+ * @param name names the suite's task queue
+ */
+export function useApiEngine(name: string): ApiEngine {
+  const engine = {} as ApiEngine;
+  let stopWorker: (() => Promise<void>) | undefined;
+  before(async () => {
+    engine.logger = createLogger(name, 'silent');
+    engine.env = await startDevServer();
+    engine.sandbox = await startSandbox({ appKey: APP_KEY });
+    const taskQueue = uniqueTaskQueue(name);
+    engine.config = loadConfig({
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'silent',
+      API_KEYS: API_KEY,
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      QFPAY_BASE_URL: engine.sandbox.url,
+      QFPAY_APP_KEY: APP_KEY,
+    });
+    engine.qfpay = createQfpayClient(engine.config);
+    const { worker } = await createTestWorker(engine.env, {
+      taskQueue,
+      activities: createActivities({
+        config: engine.config,
+        client: engine.env.client,
+        logger: engine.logger,
+      }),
+    });
+    const running = worker.run();
+    stopWorker = async () => {
+      worker.shutdown();
+      await running;
+    };
+    engine.app = buildApp({
+      config: engine.config,
+      temporal: engine.env.client,
+      qfpay: engine.qfpay,
+      logger: engine.logger,
+    });
+  });
+  after(async () => {
+    await stopWorker?.();
+    await engine.sandbox?.close();
+    await engine.env?.teardown();
+  });
+  return engine;
+}

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
 import type { Express } from 'express';
 import request from 'supertest';
 import { buildApp } from '../../src/api/app';
@@ -22,7 +23,13 @@ import type { QfpayClient } from '../../src/qfpay/client';
 import { signNotification } from '../../src/qfpay/signing';
 import { formatQfpayNaiveTime } from '../../src/qfpay/time';
 import type { SandboxHandle } from '../../src/sandbox/server';
-import { SEARCH_ATTRIBUTES, WORKFLOW_TYPES, subscriptionWorkflowId } from '../../src/workflows/definitions';
+import {
+  SEARCH_ATTRIBUTES,
+  WORKFLOW_TYPES,
+  changeDunningPolicyUpdate,
+  subscriptionWorkflowId,
+} from '../../src/workflows/definitions';
+import { DEFAULT_DUNNING_POLICY } from '../../src/workflows/dunning';
 import { APP_KEY, auth, useApiEngine } from '../helpers/api-engine';
 import { eventually } from '../helpers/stack';
 import { fakeSubscriptionId } from '../helpers/temporal';
@@ -313,6 +320,49 @@ void describe('subscription routes on a real Temporal dev server', () => {
 
     const handle = env.client.workflow.getHandle(subscriptionWorkflowId(id));
     assert.equal((await handle.describe()).type, WORKFLOW_TYPES.subscription);
+  });
+
+  void it('changes the dunning policy through the API; the workflow’s own check refuses a bad one sent around the API', async () => {
+    const id = fakeSubscriptionId();
+    await notifyState(id, 'ACTIVE');
+    await eventually('the adopted subscription', async () => {
+      const res = await request(app).get(`/v1/subscriptions/${id}`).set(auth);
+      return res.status === 200 ? true : undefined;
+    });
+
+    const changed = await request(app)
+      .put(`/v1/subscriptions/${id}/dunning-policy`)
+      .set(auth)
+      .send({ attemptOffsets: ['2h', 86_400_000], finalAction: 'cancel', nonRetryableRespcds: [' 1294 '] });
+    assert.equal(changed.status, 200, JSON.stringify(changed.body));
+    const policy = SubscriptionViewSchema.parse(changed.body).dunning.policy;
+    assert.deepEqual(policy, {
+      ...DEFAULT_DUNNING_POLICY,
+      attemptOffsets: [2 * 3_600_000, 86_400_000],
+      finalAction: 'cancel',
+      nonRetryableRespcds: ['1294'],
+    });
+
+    const refused = await request(app)
+      .put(`/v1/subscriptions/${id}/dunning-policy`)
+      .set(auth)
+      .send({ attemptOffsets: ['1d', '1h'], minAttemptWindow: 'soon' });
+    assert.equal(refused.status, 400, JSON.stringify(refused.body));
+    assert.deepEqual(
+      ErrorResponseSchema.parse(refused.body).error.details?.map((d) => d.path),
+      ['attemptOffsets.1', 'minAttemptWindow'],
+    );
+
+    // A client that talks to Temporal directly meets the same rules in the update's validator.
+    const handle = env.client.workflow.getHandle(subscriptionWorkflowId(id));
+    await assert.rejects(
+      handle.executeUpdate(changeDunningPolicyUpdate, { args: [{ escalation: ['page_ceo'] } as never] }),
+      (err: unknown) =>
+        err instanceof WorkflowUpdateFailedError &&
+        /invalid dunning policy: escalation\.0: must be one of/.test(String(err.cause?.message)),
+    );
+    const after = await request(app).get(`/v1/subscriptions/${id}`).set(auth);
+    assert.deepEqual(SubscriptionViewSchema.parse(after.body).dunning.policy, policy);
   });
 
   void it('lists no payment tokens for a customer QFPay never reported one for', async () => {

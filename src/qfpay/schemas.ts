@@ -163,20 +163,6 @@ const subscriptionProducts = z.preprocess(
 /** `total_billing_cycles`: `null` (or absent, or `""`) means the plan bills forever. */
 const totalBillingCycles = z.preprocess((v) => numberish(v) ?? null, z.number().int().nullable());
 
-/** The subscription states QFPay publishes (see design/qfpay-lifecycle.md); others pass through. */
-export const SUBSCRIPTION_STATES = [
-  'TRIAL',
-  'INCOMPLETE',
-  'INCOMPLETE_EXPIRED',
-  'ACTIVE',
-  'PAST_DUE',
-  'UNPAID',
-  'PAUSED',
-  'CANCELLED',
-  'COMPLETED',
-] as const;
-export type KnownSubscriptionState = (typeof SUBSCRIPTION_STATES)[number];
-
 /** `data` of `/subscription/v1/create`. */
 export const subscriptionCreateSchema = z.looseObject({
   subscription_id: qfString,

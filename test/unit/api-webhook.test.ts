@@ -17,6 +17,7 @@ import { QfpayClient } from '../../src/qfpay/client';
 import { signNotification } from '../../src/qfpay/signing';
 import { DEFAULT_DUNNING_POLICY } from '../../src/workflows/dunning';
 import type { Fact, PaymentTokenRecord, SubscriptionWorkflowInput } from '../../src/workflows/definitions';
+import { SEED_SUBSCRIPTION_PAYMENT } from '../fixtures/seed-notifications';
 
 const APP_KEY = 'webhook-test-app-key';
 const baseConfig = loadConfig({
@@ -27,24 +28,6 @@ const baseConfig = loadConfig({
 });
 const logger = createLogger('api-test', 'silent');
 const NOW = Date.UTC(2025, 0, 31, 4, 0, 0);
-
-// The seed's subscription_payment example, byte for byte: its trailing comma makes it invalid JSON.
-const SEED_SUBSCRIPTION_PAYMENT = `{
-"txcurrcd": "HKD",
-"reason": "AUTHORISED",
-"cardcd": "",
-"subscription_order_id": "sub_ord_a360f06eb*****ad6aff24c3a",
-"product_id": "prod_8c838c17ddb043b9***11f1a85c30",
-"txdtm": "2024-04-24 15:19:37",
-"txamt": "300",
-"card_scheme": "VISA_DEBIT-SSL",
-"syssn": "20240424180500020000015704",
-"respcd": "0000",
-"subscription_id": "sub_e51bb914919***31d800f6b0fe36d",
-"customer_id": "cust_a9c0bcf2717f4***786a10e5f8f2",
-"notify_type": "subscription_payment",
-"current_iteration": "1",
-}`;
 
 interface SignalWithStartCall {
   workflowType: string;

@@ -9,43 +9,11 @@ import {
   safeParseNotification,
   subscriptionIdFromOrderId,
 } from '../../src/qfpay/notifications';
-
-// The three examples from QFPay's recurring-payment reference (seed 001), byte for byte.
-const SEED_PAYMENT_TOKEN = `{
-"respmsg": "",
-"card_scheme": "ECMC_DEBIT",
-"cardcd": "5200****1096",
-"tokenid": "tk_6a699aae75094caeb066f****988daa32de",
-"respcd": "0000",
-"token_expiry_date": "2024-04-30 00:00:00",
-"sysdtm": "2024-04-29 15:37:17",
-"notify_type": "payment_token",
-"event": "CONFLICT"
-}`;
-
-const SEED_SUBSCRIPTION = `{
-"state": "COMPLETED",
-"sysdtm": "2024-04-24 15:19:39",
-"notify_type": "subscription",
-"subscription_id": "sub_e51bb914919*****f6b0fe36d"
-}`;
-
-const SEED_SUBSCRIPTION_PAYMENT = `{
-"txcurrcd": "HKD",
-"reason": "AUTHORISED",
-"cardcd": "",
-"subscription_order_id": "sub_ord_a360f06eb*****ad6aff24c3a",
-"product_id": "prod_8c838c17ddb043b9***11f1a85c30",
-"txdtm": "2024-04-24 15:19:37",
-"txamt": "300",
-"card_scheme": "VISA_DEBIT-SSL",
-"syssn": "20240424180500020000015704",
-"respcd": "0000",
-"subscription_id": "sub_e51bb914919***31d800f6b0fe36d",
-"customer_id": "cust_a9c0bcf2717f4***786a10e5f8f2",
-"notify_type": "subscription_payment",
-"current_iteration": "1",
-}`;
+import {
+  SEED_PAYMENT_TOKEN,
+  SEED_SUBSCRIPTION,
+  SEED_SUBSCRIPTION_PAYMENT,
+} from '../fixtures/seed-notifications';
 
 const withoutTrailingComma = (body: string) => body.replace(/,\s*}$/, '\n}');
 

@@ -6,10 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { freePorts } from '../../src/dev/free-ports';
 import { StackClient, endpointsOf } from '../../src/dev/stack-client';
 import { loadStackConfig } from '../../src/dev/stack-config';
 import { startLocalStack, type RunningStack } from '../../src/dev/stack';
@@ -21,21 +21,6 @@ import {
   checkWorkflowListed,
   findChromium,
 } from '../../scripts/ui-check';
-
-async function freePorts(count: number): Promise<number[]> {
-  const servers: Server[] = [];
-  for (let i = 0; i < count; i += 1) {
-    servers.push(
-      await new Promise<Server>((done) => {
-        const s = createServer();
-        s.listen(0, '127.0.0.1', () => done(s));
-      }),
-    );
-  }
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((done) => s.close(done))));
-  return ports;
-}
 
 const dataDir = mkdtempSync(join(tmpdir(), 'qfpay-ui-check-'));
 const output: string[] = [];

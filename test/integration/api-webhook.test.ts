@@ -5,7 +5,6 @@
  * is adopted, and an unreachable Temporal makes the receiver (and readiness) answer 503.
  */
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -24,16 +23,8 @@ import { formatQfpayNaiveTime } from '../../src/qfpay/time';
 import type { SandboxHandle } from '../../src/sandbox/server';
 import { WORKFLOW_TYPES, subscriptionWorkflowId } from '../../src/workflows/definitions';
 import { APP_KEY, auth, useApiEngine } from '../helpers/api-engine';
+import { freePort } from '../../src/dev/free-ports';
 import { eventually } from '../helpers/stack';
-
-/** A port nothing listens on (bound, then released). */
-async function unusedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 interface EmulatorOrder {
   subscription_order_id: string;
@@ -127,7 +118,7 @@ void describe('QFPay webhook on a real Temporal dev server', () => {
     ({ env, sandbox, config, qfpay, app } = engine);
 
     // The same API, but its Temporal is a port nobody listens on.
-    deadConnection = Connection.lazy({ address: `127.0.0.1:${await unusedPort()}` });
+    deadConnection = Connection.lazy({ address: `127.0.0.1:${await freePort()}` });
     deadApp = buildApp({
       config,
       temporal: new Client({ connection: deadConnection }),

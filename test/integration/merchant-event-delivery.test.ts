@@ -15,6 +15,7 @@ import {
   type MerchantEvent,
   type MerchantEventVerification,
 } from '../../src/events/merchant-events';
+import { freePort } from '../../src/dev/free-ports';
 
 const SECRET = 'whsec_integration_9d2e71';
 
@@ -275,10 +276,7 @@ void describe('deliverMerchantEvent against a real receiver', () => {
 
   void it('throws a retryable failure when the endpoint refuses the connection', async (t) => {
     const receiver = await startReceiver(t);
-    const closed = createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-    const { port } = closed.address() as AddressInfo;
-    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const port = await freePort();
 
     const { deliverMerchantEvent } = createMerchantEventActivities({
       url: `http://127.0.0.1:${port}/webhooks/engine?token=url-secret`,

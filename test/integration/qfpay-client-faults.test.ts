@@ -10,6 +10,7 @@ import {
 } from '../../src/qfpay/client';
 import { QfpayError } from '../../src/qfpay/errors';
 import { parseSignType, signRequest } from '../../src/qfpay/signing';
+import { freePort } from '../../src/dev/free-ports';
 
 const APP_CODE = 'test-app-code';
 const APP_KEY = 'test-app-key-0123';
@@ -559,10 +560,7 @@ void describe('timeouts and connection failures', () => {
   );
 
   void it('a refused connection is transient network', async () => {
-    const closed = createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-    const port = (closed.address() as AddressInfo).port;
-    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const port = await freePort();
     const err = await rejection(client({ baseUrl: `http://127.0.0.1:${port}` }).queryCustomers());
     assert.equal(err.kind, 'transient');
     assert.equal(err.reason, 'network');

@@ -8,28 +8,13 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { freePorts } from '../../src/dev/free-ports';
 import { StackClient } from '../../src/dev/stack-client';
 
 const root = join(__dirname, '..', '..');
-
-async function freePorts(count: number): Promise<number[]> {
-  const servers: Server[] = [];
-  for (let i = 0; i < count; i += 1) {
-    servers.push(
-      await new Promise<Server>((done) => {
-        const s = createServer();
-        s.listen(0, '127.0.0.1', () => done(s));
-      }),
-    );
-  }
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((done) => s.close(done))));
-  return ports;
-}
 
 interface Supervisor {
   process: ChildProcess;

@@ -77,9 +77,22 @@ export const configSchema = z
 
 export type Config = z.output<typeof configSchema>;
 
-function isLoopback(url: string): boolean {
+/** Whether a URL points at this machine (or the compose service name of the emulator). */
+export function isLoopbackUrl(url: string): boolean {
   const host = new URL(url).hostname;
   return host === 'localhost' || host === '[::1]' || host.startsWith('127.') || host === 'sandbox';
+}
+
+/** The environment's set variables: empty strings count as unset. */
+export function setVariables(env: NodeJS.ProcessEnv): Record<string, string> {
+  const cleaned: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== '') cleaned[k] = v;
+  return cleaned;
+}
+
+/** One `VARIABLE: reason` line per problem zod found. */
+export function problemLines(error: z.ZodError): string[] {
+  return error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
 }
 
 /** Thrown when the environment does not describe a valid configuration. */
@@ -97,14 +110,11 @@ export class ConfigError extends Error {
  * @throws ConfigError listing every variable that is wrong and why
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const cleaned: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== '') cleaned[k] = v;
+  const cleaned = setVariables(env);
   const parsed = configSchema.safeParse(cleaned);
-  const problems = parsed.success
-    ? []
-    : parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+  const problems = parsed.success ? [] : problemLines(parsed.error);
   // The sandbox credentials are defaults only for the local emulator: real QFPay needs real ones.
-  if (parsed.success && !isLoopback(parsed.data.QFPAY_BASE_URL)) {
+  if (parsed.success && !isLoopbackUrl(parsed.data.QFPAY_BASE_URL)) {
     for (const name of ['QFPAY_APP_CODE', 'QFPAY_APP_KEY'] as const) {
       if (cleaned[name] === undefined) problems.push(`${name}: required when QFPAY_BASE_URL points at QFPay`);
     }

@@ -78,14 +78,7 @@ export function engineDefaultPolicy(config: Pick<Config, 'DUNNING_POLICY'>): Dun
       override.issues,
     );
   }
-  try {
-    return mergePolicy(DEFAULT_DUNNING_POLICY, override.value);
-  } catch (err) {
-    throw new DunningPolicyConfigError(
-      `DUNNING_POLICY does not merge into a valid policy: ${(err as Error).message}`,
-      err,
-    );
-  }
+  return mergePolicy(DEFAULT_DUNNING_POLICY, override.value);
 }
 
 /**

@@ -72,11 +72,6 @@ export class ApiMetrics {
     return this.#webhookCounts.get(`${notifyType}:${result}`) ?? 0;
   }
 
-  /** Every webhook counter as `{ 'notify_type:result': count }`. */
-  webhookCounts(): Record<string, number> {
-    return Object.fromEntries(this.#webhookCounts);
-  }
-
   /** Records one finished HTTP request (called by the access log). */
   request(record: RequestRecord): void {
     this.#requests.inc({ method: record.method, route: record.route, status: String(record.status) });

@@ -7,7 +7,7 @@
  */
 import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
-import type { SubscriptionState } from '../workflows/definitions';
+import { SUBSCRIPTION_STATES } from '../workflows/lifecycle-table';
 import {
   DUNNING_FINAL_ACTIONS,
   ESCALATION_STEPS,
@@ -87,28 +87,9 @@ export const ProductIdSchema = qfpayId('prod_', 'prod_5e6f7a8b9c0d4e1f');
 export const TokenIdSchema = qfpayId('tk_', 'tk_0a1b2c3d4e5f6789');
 export const OrderIdSchema = qfpayId('sub_ord_', 'sub_ord_a360f06e2fd74e7b93d1d3d0f2b14c3a_0002');
 
-/** Subscription states as QFPay spells them (kept equal to the lifecycle's list by the type below). */
-export const SUBSCRIPTION_STATE_VALUES = [
-  'TRIAL',
-  'INCOMPLETE',
-  'INCOMPLETE_EXPIRED',
-  'ACTIVE',
-  'PAST_DUE',
-  'UNPAID',
-  'PAUSED',
-  'CANCELLED',
-  'COMPLETED',
-] as const;
-// Compile-time proof that the list above and the engine's SubscriptionState agree both ways.
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
-const _statesAgree: Same<(typeof SUBSCRIPTION_STATE_VALUES)[number], SubscriptionState> = true;
-void _statesAgree;
-
-export const SubscriptionStateSchema = z.enum(SUBSCRIPTION_STATE_VALUES).openapi('SubscriptionState');
+export const SubscriptionStateSchema = z.enum(SUBSCRIPTION_STATES).openapi('SubscriptionState');
 /** What the engine knows of the state: `UNKNOWN` until the first fact about the subscription. */
-export const LifecycleStateSchema = z
-  .enum([...SUBSCRIPTION_STATE_VALUES, 'UNKNOWN'])
-  .openapi('LifecycleState');
+export const LifecycleStateSchema = z.enum([...SUBSCRIPTION_STATES, 'UNKNOWN']).openapi('LifecycleState');
 
 /** An ISO-8601 time with a zone, as the API writes every time. */
 const isoTime = z.iso.datetime({ offset: true }).openapi({ example: '2025-01-31T04:00:00.000Z' });

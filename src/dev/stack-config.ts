@@ -6,6 +6,7 @@
  */
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { isLoopbackUrl, problemLines, setVariables } from '../config';
 
 const port = z.coerce.number().int().min(1).max(65535);
 const nonEmpty = z.string().trim().min(1);
@@ -48,12 +49,6 @@ export class StackConfigError extends Error {
   }
 }
 
-/** Whether a URL points at this machine (or the compose service name of the emulator). */
-export function isLoopbackUrl(url: string): boolean {
-  const host = new URL(url).hostname;
-  return host === 'localhost' || host === '[::1]' || host.startsWith('127.') || host === 'sandbox';
-}
-
 /**
  * Parses the supervisor's configuration.
  * @param env defaults to `process.env`; empty strings count as unset
@@ -61,14 +56,8 @@ export function isLoopbackUrl(url: string): boolean {
  * @throws StackConfigError naming every variable that is wrong
  */
 export function loadStackConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): StackConfig {
-  const cleaned: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== '') cleaned[k] = v;
-  const parsed = stackConfigSchema.safeParse(cleaned);
-  if (!parsed.success) {
-    throw new StackConfigError(
-      parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`),
-    );
-  }
+  const parsed = stackConfigSchema.safeParse(setVariables(env));
+  if (!parsed.success) throw new StackConfigError(problemLines(parsed.error));
   const c = parsed.data;
   const useEmulator = c.QFPAY_BASE_URL === undefined || isLoopbackUrl(c.QFPAY_BASE_URL);
   const ports: Array<[string, number]> = [

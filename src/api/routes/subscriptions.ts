@@ -31,7 +31,7 @@ import {
   type DunningPolicy,
   type SubscriptionView,
 } from '../../workflows/definitions';
-import { InvalidDunningPolicyError, mergePolicy } from '../../workflows/dunning';
+import { mergePolicy } from '../../workflows/dunning';
 import { withinDeadline, type ApiContext } from '../context';
 import { ApiError, isWorkflowNotFound, toApiError, updateApiError } from '../errors';
 import {
@@ -84,26 +84,12 @@ export function creationLocation(idempotencyKey: string): string {
   return `/v1/subscriptions/creations/${encodeURIComponent(idempotencyKey)}`;
 }
 
+/** The body's override (already checked by its schema, field by field) on the base policy. */
 function policyWithOverride(
   base: DunningPolicy,
   override: CreateSubscriptionBody['dunning_policy'],
 ): DunningPolicy {
-  if (override === undefined) return base;
-  try {
-    return mergePolicy(base, override);
-  } catch (err) {
-    if (err instanceof InvalidDunningPolicyError) {
-      throw ApiError.validation(
-        'invalid body',
-        err.issues.map((issue) => ({
-          path: ['dunning_policy', ...issue.path].join('.'),
-          message: issue.message,
-        })),
-        err,
-      );
-    }
-    throw err;
-  }
+  return override === undefined ? base : mergePolicy(base, override);
 }
 
 function customerOf(body: CreateSubscriptionBody): CreateSubscriptionInput['customer'] {
@@ -508,8 +494,7 @@ export function subscriptionRouter(ctx: ApiContext): Router {
   router.put('/subscriptions/:subscriptionId/dunning-policy', async (req: Request, res: Response) => {
     const id = subscriptionId(req);
     const override = parseInput(DunningPolicyOverrideBodySchema, req.body, 'body');
-    // The update is declared with the full policy input type, but the workflow merges a partial
-    // override onto the subscription's current policy (mergePolicy), which is what is sent here.
+    // The workflow merges the override onto the subscription's current policy.
     const view = await runUpdate(id, (h) => h.executeUpdate(changeDunningPolicyUpdate, { args: [override] }));
     res.json(subscriptionView(view));
   });

@@ -79,8 +79,6 @@ export interface EngineActivities {
   runEscalationStep(input: { step: string; event: MerchantEvent }): Promise<{ delivered: boolean }>;
 }
 
-export interface MerchantEventActivities {
-  deliverMerchantEvent(event: MerchantEvent): Promise<{ status: number; delivered: boolean }>;
-}
+export type { MerchantEventActivities } from './merchant-events';
 
 export type { RemoteOrder, RemoteSubscription };

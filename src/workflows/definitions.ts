@@ -5,6 +5,7 @@
  */
 import { defineSearchAttributeKey } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { DUNNING_ATTEMPT_RESULTS } from '../events/merchant-events';
 import type { DunningPolicy, DunningPolicyOverride } from './dunning';
 import type { Fact, SubscriptionSnapshot, SubscriptionState } from './lifecycle';
 
@@ -60,7 +61,7 @@ export interface DunningAttemptRecord {
   scheduledAt: number;
   startedAt: number;
   finishedAt: number;
-  result: 'succeeded' | 'failed' | 'pending' | 'error' | 'skipped';
+  result: (typeof DUNNING_ATTEMPT_RESULTS)[number];
   respcd?: string;
   detail?: string;
 }

@@ -5,7 +5,7 @@
 import type { DunningEpisode } from './definitions';
 import type { DunningPolicy } from './dunning';
 import { attemptDeadline, isRetryableFailure, scheduleAttempts } from './dunning';
-import type { OrderRecord, SubscriptionSnapshot } from './lifecycle';
+import { isTerminal, type OrderRecord, type SubscriptionSnapshot } from './lifecycle';
 
 /** States in which QFPay accepts a manual charge for a failed order (seed 001). */
 export const CHARGEABLE_STATES = ['PAST_DUE', 'UNPAID', 'INCOMPLETE'] as const;
@@ -91,7 +91,7 @@ export function episodeEndedBy(
   const order = snapshot.orders.find((o) => o.orderId === episode.orderId);
   if (order?.status === 'PAID')
     return { ended: true, outcome: 'recovered', detail: `order ${episode.orderId} paid` };
-  if (['CANCELLED', 'COMPLETED', 'INCOMPLETE_EXPIRED'].includes(snapshot.state)) {
+  if (isTerminal(snapshot.state)) {
     return { ended: true, outcome: 'stopped', detail: `subscription ${snapshot.state}` };
   }
   if (snapshot.lastSequenceNo > episode.sequenceNo) {

@@ -9,7 +9,7 @@ import {
   type SubscriptionNotification,
   type SubscriptionPaymentNotification,
 } from '../qfpay/notifications';
-import { SUBSCRIPTION_STATES, type Fact, type SubscriptionState } from './lifecycle';
+import { isSubscriptionState, type Fact, type SubscriptionState } from './lifecycle';
 
 /** Parses a QFPay state name (case-insensitive), or undefined for a state the engine does not know. */
 export function toSubscriptionState(value: string | undefined): SubscriptionState | undefined {
@@ -17,9 +17,7 @@ export function toSubscriptionState(value: string | undefined): SubscriptionStat
   const upper = value.trim().toUpperCase().replace(/\s+/g, '_');
   const aliases: Record<string, SubscriptionState> = { CANCELED: 'CANCELLED', EXPIRED: 'INCOMPLETE_EXPIRED' };
   const state = aliases[upper] ?? upper;
-  return (SUBSCRIPTION_STATES as readonly string[]).includes(state)
-    ? (state as SubscriptionState)
-    : undefined;
+  return isSubscriptionState(state) ? state : undefined;
 }
 
 export type FactFromNotification = { ok: true; fact: Fact } | { ok: false; reason: string };

@@ -13,7 +13,6 @@ import {
 } from './lifecycle-table';
 import type {
   Fact,
-  FactSource,
   OrderRecord,
   TimelineEntry,
   TimelineKey,
@@ -120,18 +119,11 @@ export function entryFromFact(fact: Fact, key: string): TimelineEntry {
   }
 }
 
-const SOURCE_LABEL: Record<FactSource, string> = {
-  notification: 'notification',
-  query: 'query',
-  api: 'api',
-  engine: 'engine',
-};
-
 /** A readable name for an entry, e.g. `payment sub_ord_…_0003 failed (1205)`. */
 export function describeEntry(entry: TimelineEntry): string {
   switch (entry.kind) {
     case 'state':
-      return `${SOURCE_LABEL[entry.source]}: state ${entry.state}`;
+      return `${entry.source}: state ${entry.state}`;
     case 'payment': {
       const what = entry.manual ? 'manual charge' : 'payment';
       return entry.succeeded

@@ -342,7 +342,7 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
     if (!episode) return;
     const closed: DunningEpisode = {
       ...episode,
-      stage: outcome === 'stopped' ? 'stopped' : outcome,
+      stage: outcome,
       outcome,
       outcomeDetail: detail,
       closedAt: Date.now(),

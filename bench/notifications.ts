@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { signNotification } from '../src/qfpay/signing';
 import { formatQfpayNaiveTime } from '../src/qfpay/time';
+import { subscriptionOrderId } from '../src/sandbox/engine';
 import { factFromNotification } from '../src/workflows/facts';
 import { parseNotificationBody } from '../src/qfpay/notifications';
 import type { Fact } from '../src/workflows/definitions';
@@ -45,7 +46,7 @@ export function paymentNotificationBody(subscriptionId: string, sequenceNo: numb
   return JSON.stringify({
     notify_type: 'subscription_payment',
     subscription_id: subscriptionId,
-    subscription_order_id: `sub_ord_${hex}_${String(sequenceNo).padStart(4, '0')}`,
+    subscription_order_id: subscriptionOrderId(subscriptionId, sequenceNo),
     respcd: '0000',
     respmsg: 'Approved',
     reason: 'AUTHORISED',
@@ -90,8 +91,7 @@ export function benchNotification(
   const at = BASE_TIME + round * MINUTE;
   if (round === 0) return build(subscriptionId, stateNotificationBody(subscriptionId, 'ACTIVE', at), appKey);
   const body = paymentNotificationBody(subscriptionId, round, at);
-  const orderId = `sub_ord_${subscriptionId.slice(4)}_${String(round).padStart(4, '0')}`;
-  return build(subscriptionId, body, appKey, orderId);
+  return build(subscriptionId, body, appKey, subscriptionOrderId(subscriptionId, round));
 }
 
 /** `count` notifications over `subscriptions` fresh fake subscriptions, built up front. */

@@ -138,7 +138,5 @@ export class FakeQfpay {
   }
 }
 
-/** The order id QFPay would give cycle `sequenceNo` of `subscriptionId`. */
-export function orderId(subscriptionId: string, sequenceNo: number): string {
-  return `sub_ord_${subscriptionId.replace(/^sub_/, '')}_${String(sequenceNo).padStart(4, '0')}`;
-}
+/** The order id QFPay would give cycle `sequenceNo` of `subscriptionId` (as the emulator makes it). */
+export { subscriptionOrderId as orderId } from '../../src/sandbox/engine';

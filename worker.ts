@@ -70,7 +70,7 @@ function installRuntime(logger: Logger, config: Config): void {
 }
 
 /** Workflow code: a prebuilt bundle when one is given (faster start), else the sources. */
-function workflowSource(config: Config) {
+export function workflowSource(config: Pick<Config, 'WORKFLOW_BUNDLE_PATH'>) {
   if (config.WORKFLOW_BUNDLE_PATH) {
     if (!existsSync(config.WORKFLOW_BUNDLE_PATH)) {
       throw new Error(`WORKFLOW_BUNDLE_PATH=${config.WORKFLOW_BUNDLE_PATH} does not exist`);

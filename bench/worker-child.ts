@@ -5,17 +5,12 @@
  * parent over IPC: `status` (cache, in-flight work, memory after a full GC) and `shutdown`.
  */
 import { readFileSync } from 'node:fs';
-import {
-  DefaultLogger,
-  Runtime,
-  Worker,
-  makeTelemetryFilterString,
-  type WorkerOptions,
-} from '@temporalio/worker';
+import { DefaultLogger, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
 import { createActivities } from '../src/activities';
 import { loadConfig } from '../src/config';
 import { createLogger } from '../src/logger';
 import { connectClient, connectWorker } from '../src/temporal/connection';
+import { workflowSource } from '../worker';
 import type { WorkerChildReply, WorkerChildRequest, WorkerTuning } from './worker-protocol';
 
 /** VmRSS of this process in KiB, from the kernel (covers every V8 isolate and native memory). */
@@ -39,15 +34,12 @@ async function main(): Promise<void> {
   const logger = createLogger('bench-worker', config.LOG_LEVEL);
   const connection = await connectWorker(config);
   const client = await connectClient(config);
-  const source: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> = config.WORKFLOW_BUNDLE_PATH
-    ? { workflowBundle: { codePath: config.WORKFLOW_BUNDLE_PATH } }
-    : { workflowsPath: require.resolve('../src/workflows') };
   const started = Date.now();
   const worker = await Worker.create({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
-    ...source,
+    ...workflowSource(config),
     activities: createActivities({ config, client, logger }),
     shutdownGraceTime: '2s',
     ...(config.WORKER_MAX_CACHED_WORKFLOWS === undefined

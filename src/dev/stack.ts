@@ -15,6 +15,7 @@ import { temporal } from '@temporalio/proto';
 import { ConfigError, loadConfig } from '../config';
 import { DEFAULT_SANDBOX_APP_CODE, DEFAULT_SANDBOX_APP_KEY } from '../sandbox/sandbox';
 import { ALL_SEARCH_ATTRIBUTE_KEYS } from '../workflows/definitions';
+import { endpointsOf } from './stack-client';
 import { StackConfigError, type StackConfig } from './stack-config';
 import { findTemporalCli } from './temporal-binaries';
 
@@ -399,9 +400,7 @@ export async function startLocalStack(options: StartStackOptions): Promise<Runni
 
   let connection: Connection | undefined;
   const temporalAddress = `127.0.0.1:${config.TEMPORAL_PORT}`;
-  const webUi = `http://127.0.0.1:${config.TEMPORAL_UI_PORT}`;
-  const emulatorUrl = `http://127.0.0.1:${config.SANDBOX_PORT}`;
-  const apiUrl = `http://127.0.0.1:${config.PORT}`;
+  const { webUiUrl: webUi, emulatorUrl, apiUrl, apiKey } = endpointsOf(config);
   try {
     progress(`starting ${PART_DESCRIPTIONS.temporal} on ${temporalAddress} (data: ${config.dataDir})`);
     const temporalChild = launch('temporal', cli, [
@@ -470,7 +469,7 @@ export async function startLocalStack(options: StartStackOptions): Promise<Runni
       emulator: config.useEmulator ? emulatorUrl : null,
       qfpay: env.QFPAY_BASE_URL ?? '',
     },
-    apiKey: config.API_KEYS.split(',')[0]!.trim(),
+    apiKey,
     parts: children.map((c) => ({
       name: c.name,
       description: PART_DESCRIPTIONS[c.name],

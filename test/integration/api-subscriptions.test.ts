@@ -33,6 +33,7 @@ import { DEFAULT_DUNNING_POLICY } from '../../src/workflows/dunning';
 import { APP_KEY, auth, useApiEngine } from '../helpers/api-engine';
 import { eventually } from '../helpers/stack';
 import { fakeSubscriptionId } from '../helpers/temporal';
+import { SandboxTestClient } from '../helpers/sandbox-client';
 
 void describe('subscription routes on a real Temporal dev server', () => {
   const engine = useApiEngine('api-subscriptions');
@@ -53,14 +54,11 @@ void describe('subscription routes on a real Temporal dev server', () => {
       interval: 'monthly',
       interval_count: 1,
     });
-    const res = await fetch(`${sandbox.url}/_sandbox/tokens`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ customer_id: customer.customer_id, card_number: '5200000000001096' }),
-    });
-    assert.ok(res.ok, `token: HTTP ${res.status}`);
-    const token = (await res.json()) as { token_id: string };
-    return { customerId: customer.customer_id, productId: product.product_id, tokenId: token.token_id };
+    const tokenId = await new SandboxTestClient(sandbox.url).createToken(
+      customer.customer_id,
+      '5200000000001096',
+    );
+    return { customerId: customer.customer_id, productId: product.product_id, tokenId };
   }
 
   /** Makes the engine adopt a subscription by notifying its state, as QFPay would. */

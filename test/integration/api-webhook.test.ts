@@ -25,6 +25,7 @@ import { WORKFLOW_TYPES, subscriptionWorkflowId } from '../../src/workflows/defi
 import { APP_KEY, auth, useApiEngine } from '../helpers/api-engine';
 import { freePort } from '../../src/dev/free-ports';
 import { eventually } from '../helpers/stack';
+import { SandboxTestClient } from '../helpers/sandbox-client';
 
 interface EmulatorOrder {
   subscription_order_id: string;
@@ -47,16 +48,13 @@ async function emulatorSubscription(sandbox: SandboxHandle, qfpay: QfpayClient) 
     interval: 'monthly',
     interval_count: 1,
   });
-  const tokenRes = await fetch(`${sandbox.url}/_sandbox/tokens`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ customer_id: customer.customer_id, card_number: '4000000000001091' }),
-  });
-  assert.ok(tokenRes.ok, `token: HTTP ${tokenRes.status}`);
-  const token = (await tokenRes.json()) as { token_id: string };
+  const tokenId = await new SandboxTestClient(sandbox.url).createToken(
+    customer.customer_id,
+    '4000000000001091',
+  );
   const created = await qfpay.createSubscription({
     customer_id: customer.customer_id,
-    token_id: token.token_id,
+    token_id: tokenId,
     products: [{ product_id: product.product_id }],
   });
   const view = (await (

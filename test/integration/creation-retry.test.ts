@@ -9,6 +9,7 @@ import type { QfpayActivities } from '../../src/activities/contracts';
 import { createQfpayActivities } from '../../src/activities/qfpay';
 import { QfpayClient } from '../../src/qfpay/client';
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/server';
+import { SandboxTestClient } from '../helpers/sandbox-client';
 
 let sandbox: SandboxHandle;
 let client: QfpayClient;
@@ -30,16 +31,14 @@ async function fixtures() {
     interval: 'monthly',
     interval_count: 1,
   });
-  const res = await fetch(`${sandbox.url}/_sandbox/tokens`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ customer_id: customer.customer_id, card_number: '4000000000001091' }),
-  });
-  const token = (await res.json()) as { token_id: string };
+  const tokenId = await new SandboxTestClient(sandbox.url).createToken(
+    customer.customer_id,
+    '4000000000001091',
+  );
   return {
     customerId: customer.customer_id,
     productId: product.product_id,
-    tokenId: token.token_id,
+    tokenId,
     quantity: 1,
     totalBillingCycles: null,
   };

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { QfpayClient, isQfpayError, paginate, type QfpayError } from '../../src/qfpay';
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/server';
+import { SandboxTestClient } from '../helpers/sandbox-client';
 
 const APP_CODE = 'client-code';
 const APP_KEY = 'client-key';
@@ -50,20 +51,15 @@ async function subscriptionWithCard(cardNumber: string) {
     interval: 'monthly',
     interval_count: 1,
   });
-  const res = await fetch(`${sandbox.url}/_sandbox/tokens`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ customer_id: customer.customer_id, card_number: cardNumber }),
-  });
-  const token = (await res.json()) as { token_id: string };
+  const tokenId = await new SandboxTestClient(sandbox.url).createToken(customer.customer_id, cardNumber);
   const sub = await client.createSubscription({
     customer_id: customer.customer_id,
-    token_id: token.token_id,
+    token_id: tokenId,
     products: [{ product_id: product.product_id }],
   });
   return {
     customerId: customer.customer_id,
-    tokenId: token.token_id,
+    tokenId,
     subscriptionId: sub.subscription_id,
     sub,
   };
@@ -113,11 +109,7 @@ describe('QfpayClient against the emulator', () => {
 
   it('reports a declined manual charge with the payment respcd, and a pending one (1145) as pending', async () => {
     const { subscriptionId, tokenId } = await subscriptionWithCard('4000000000001091');
-    await fetch(`${sandbox.url}/_sandbox/tokens/${tokenId}/behaviour`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ charges: 'decline', respcd: '1294' }),
-    });
+    await new SandboxTestClient(sandbox.url).setCharges(tokenId, 'decline', '1294');
     const next = (await client.querySubscriptions({ subscription_id: subscriptionId })).items[0]
       ?.next_billing_time;
     await sandbox.advance({ to: Date.parse(next!) + 1_000 }); // cycle 2 fails: PAST_DUE

@@ -37,24 +37,23 @@ function tlsOptions(config: TemporalConfig): ConnectionOptions['tls'] {
   };
 }
 
-/** Options for `Connection.connect` (client side). */
-export function clientConnectionOptions(config: TemporalConfig): ConnectionOptions {
+/** What the client and the worker connection share: address, API key, namespace header. */
+function commonOptions(config: TemporalConfig) {
   return {
     address: config.TEMPORAL_ADDRESS,
-    tls: tlsOptions(config),
     apiKey: config.TEMPORAL_API_KEY,
     metadata: config.TEMPORAL_API_KEY ? { 'temporal-namespace': config.TEMPORAL_NAMESPACE } : undefined,
   };
 }
 
+/** Options for `Connection.connect` (client side). */
+export function clientConnectionOptions(config: TemporalConfig): ConnectionOptions {
+  return { ...commonOptions(config), tls: tlsOptions(config) };
+}
+
 /** Options for `NativeConnection.connect` (worker side). */
 export function workerConnectionOptions(config: TemporalConfig): NativeConnectionOptions {
-  return {
-    address: config.TEMPORAL_ADDRESS,
-    tls: tlsOptions(config) as NativeConnectionOptions['tls'],
-    apiKey: config.TEMPORAL_API_KEY,
-    metadata: config.TEMPORAL_API_KEY ? { 'temporal-namespace': config.TEMPORAL_NAMESPACE } : undefined,
-  };
+  return { ...commonOptions(config), tls: tlsOptions(config) as NativeConnectionOptions['tls'] };
 }
 
 /** Connects a client, failing within `timeoutMs` when the server is unreachable. */

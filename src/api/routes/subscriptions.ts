@@ -314,13 +314,8 @@ export function subscriptionRouter(ctx: ApiContext): Router {
     }
     const replayed = memo.requestNonce !== nonce;
 
-    let outcome: { value: CreateSubscriptionResult } | undefined;
-    try {
-      outcome = await resultWithin<CreateSubscriptionResult>(temporal, handle, timeouts.creationWaitMs);
-    } catch (err) {
-      if (err instanceof WorkflowFailedError) throw toApiError(err);
-      throw err;
-    }
+    // A failed creation (WorkflowFailedError) is mapped by the error handler like any other error.
+    const outcome = await resultWithin<CreateSubscriptionResult>(temporal, handle, timeouts.creationWaitMs);
     if (outcome === undefined) {
       const running: CreationResponse = {
         idempotency_key: idempotencyKey,

@@ -169,12 +169,14 @@ export function webhookRouter(ctx: ApiContext): Router {
         );
       } catch (err) {
         const mapped = toApiError(err);
-        if (mapped.status < 500) {
-          count('rejected');
-          throw mapped;
-        }
         // Temporal did not take the signal: 503, so QFPay sends the notification again.
-        count(mapped.code === 'temporal_unavailable' ? 'temporal_unavailable' : 'error');
+        count(
+          mapped.status < 500
+            ? 'rejected'
+            : mapped.code === 'temporal_unavailable'
+              ? 'temporal_unavailable'
+              : 'error',
+        );
         throw mapped;
       }
       acknowledge(res);

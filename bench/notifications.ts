@@ -9,7 +9,8 @@ import { formatQfpayNaiveTime } from '../src/qfpay/time';
 import { subscriptionOrderId } from '../src/sandbox/engine';
 import { factFromNotification } from '../src/workflows/facts';
 import { parseNotificationBody } from '../src/qfpay/notifications';
-import type { Fact } from '../src/workflows/definitions';
+import type { Fact, SubscriptionWorkflowInput } from '../src/workflows/definitions';
+import { DEFAULT_DUNNING_POLICY } from '../src/workflows/dunning';
 
 /** One notification as sent: the raw body, its `X-QF-SIGN`, and what it should change. */
 export interface BenchNotification {
@@ -62,16 +63,40 @@ export function paymentNotificationBody(subscriptionId: string, sequenceNo: numb
   });
 }
 
-function build(subscriptionId: string, body: string, appKey: string, orderId?: string): BenchNotification {
+/** The fact the webhook makes of a notification body. */
+function factOf(body: string): Fact {
   const parsed = parseNotificationBody(body);
   if (parsed.notify_type === 'payment_token') throw new TypeError('not a subscription notification');
   const built = factFromNotification(parsed, Date.now());
   if (!built.ok) throw new TypeError(`bench notification unusable: ${built.reason}`);
+  return built.fact;
+}
+
+/** The fact of a `subscription` notification reporting `state` at `at`. */
+export function stateFact(subscriptionId: string, state: string, at: number): Fact {
+  return factOf(stateNotificationBody(subscriptionId, state, at));
+}
+
+/** The input of an adopted subscription's workflow, as the webhook starts it (merchant events off). */
+export function adoptedInput(
+  subscriptionId: string,
+  extra: Partial<SubscriptionWorkflowInput> = {},
+): SubscriptionWorkflowInput {
+  return {
+    subscriptionId,
+    origin: 'adopted',
+    policy: DEFAULT_DUNNING_POLICY,
+    options: { merchantEvents: false },
+    ...extra,
+  };
+}
+
+function build(subscriptionId: string, body: string, appKey: string, orderId?: string): BenchNotification {
   return {
     subscriptionId,
     body,
     signature: signNotification(body, appKey),
-    fact: built.fact,
+    fact: factOf(body),
     ...(orderId ? { orderId } : {}),
   };
 }

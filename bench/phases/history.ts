@@ -15,6 +15,7 @@ import {
   type SubscriptionWorkflowInput,
 } from '../../src/workflows/definitions';
 import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/workflows/dunning';
+import { adoptedInput } from '../notifications';
 import { sleep } from '../stats';
 import type { BenchStack } from '../stack';
 
@@ -133,17 +134,10 @@ export async function runHistory(
     const capped = await subscribe('bench-capped');
 
     const start = async (subscriptionId: string, extra: Partial<SubscriptionWorkflowInput>) => {
-      const input: SubscriptionWorkflowInput = {
-        subscriptionId,
-        origin: 'adopted',
-        policy: DEFAULT_DUNNING_POLICY,
-        options: { merchantEvents: false },
-        ...extra,
-      };
       await client.workflow.start(WORKFLOW_TYPES.subscription, {
         workflowId: subscriptionWorkflowId(subscriptionId),
         taskQueue: stack.config.TEMPORAL_TASK_QUEUE,
-        args: [input],
+        args: [adoptedInput(subscriptionId, extra)],
       });
       return subscriptionWorkflowId(subscriptionId);
     };

@@ -10,10 +10,8 @@ import {
   factSignal,
   snapshotQuery,
   subscriptionWorkflowId,
-  type SubscriptionWorkflowInput,
 } from '../../src/workflows/definitions';
-import { DEFAULT_DUNNING_POLICY } from '../../src/workflows/dunning';
-import { benchNotification, notificationRun, type BenchNotification } from '../notifications';
+import { adoptedInput, benchNotification, notificationRun, type BenchNotification } from '../notifications';
 import { runPool, sleep, summarize, type LatencySummary } from '../stats';
 import type { BenchStack } from '../stack';
 import { BENCH_APP_KEY } from '../stack';
@@ -142,16 +140,10 @@ async function ceilingLoad(
   const { client, config } = stack;
   const run = await runPool(notifications.length, concurrency, async (i) => {
     const n = notifications[i]!;
-    const input: SubscriptionWorkflowInput = {
-      subscriptionId: n.subscriptionId,
-      origin: 'adopted',
-      policy: DEFAULT_DUNNING_POLICY,
-      options: { merchantEvents: false },
-    };
     await client.workflow.signalWithStart(WORKFLOW_TYPES.subscription, {
       workflowId: subscriptionWorkflowId(n.subscriptionId),
       taskQueue: config.TEMPORAL_TASK_QUEUE,
-      args: [input],
+      args: [adoptedInput(n.subscriptionId)],
       signal: factSignal,
       signalArgs: [n.fact],
     });

@@ -6,16 +6,8 @@
  * and once with the floor (`bench/floor/workflows.ts`, a workflow that only waits), so the cost
  * per subscription can be read against the SDK's own cost per cached workflow.
  */
-import {
-  WORKFLOW_TYPES,
-  factSignal,
-  subscriptionWorkflowId,
-  type SubscriptionWorkflowInput,
-} from '../../src/workflows/definitions';
-import { DEFAULT_DUNNING_POLICY } from '../../src/workflows/dunning';
-import { fakeSubscriptionId, stateNotificationBody } from '../notifications';
-import { factFromNotification } from '../../src/workflows/facts';
-import { parseNotificationBody } from '../../src/qfpay/notifications';
+import { WORKFLOW_TYPES, factSignal, subscriptionWorkflowId } from '../../src/workflows/definitions';
+import { adoptedInput, fakeSubscriptionId, stateFact } from '../notifications';
 import { runPool, sleep } from '../stats';
 import type { BenchStack } from '../stack';
 import { startWorkerProcess } from '../worker-process';
@@ -88,23 +80,12 @@ export async function runMemory(
       const add = size - open;
       const run = await runPool(add, opts.concurrency, async () => {
         const subscriptionId = fakeSubscriptionId();
-        const body = stateNotificationBody(subscriptionId, 'ACTIVE', Date.now());
-        const parsed = parseNotificationBody(body);
-        if (parsed.notify_type !== 'subscription') throw new TypeError('unexpected notification');
-        const built = factFromNotification(parsed, Date.now());
-        if (!built.ok) throw new TypeError(built.reason);
-        const input: SubscriptionWorkflowInput = {
-          subscriptionId,
-          origin: 'adopted',
-          policy: DEFAULT_DUNNING_POLICY,
-          options: { merchantEvents: false },
-        };
         await stack.client.workflow.signalWithStart(WORKFLOW_TYPES.subscription, {
           workflowId: subscriptionWorkflowId(subscriptionId),
           taskQueue,
-          args: [input],
+          args: [adoptedInput(subscriptionId)],
           signal: factSignal,
-          signalArgs: [built.fact],
+          signalArgs: [stateFact(subscriptionId, 'ACTIVE', Date.now())],
         });
       });
       if (run.errors.size > 0) throw new Error(`memory phase: ${[...run.errors.keys()].join('; ')}`);

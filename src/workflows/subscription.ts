@@ -594,13 +594,14 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
         await sync({ throwOnFailure: true }); // learn the next billing time before charging against it
         deadline = manualChargeDeadline(order);
       }
-      const refusal =
-        deadline === undefined
-          ? 'the next billing time is unknown; try again after a sync'
-          : tooLateMessage(order, deadline);
-      if (refusal !== undefined || deadline === undefined) {
-        throw ApplicationFailure.nonRetryable(refusal ?? 'not allowed', 'ChargeNotAllowed');
+      if (deadline === undefined) {
+        throw ApplicationFailure.nonRetryable(
+          'the next billing time is unknown; try again after a sync',
+          'ChargeNotAllowed',
+        );
       }
+      const refusal = tooLateMessage(order, deadline);
+      if (refusal !== undefined) throw ApplicationFailure.nonRetryable(refusal, 'ChargeNotAllowed');
       const result = await chargeWithin(order.orderId, deadline);
       if (!result.outcome) {
         throw ApplicationFailure.nonRetryable(result.error ?? 'the charge did not complete', 'ChargeFailed');

@@ -11,13 +11,7 @@ import {
   type LifecycleState,
   type SubscriptionState,
 } from './lifecycle-table';
-import type {
-  Fact,
-  OrderRecord,
-  TimelineEntry,
-  TimelineKey,
-  TimelineState,
-} from './lifecycle-types';
+import type { Fact, OrderRecord, TimelineEntry, TimelineKey, TimelineState } from './lifecycle-types';
 
 /** The fold's starting point for a subscription nothing is known about. */
 export function initialTimelineState(): TimelineState {

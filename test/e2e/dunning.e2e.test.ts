@@ -119,11 +119,14 @@ describe('dunning end to end (real time, emulator over HTTP)', { concurrency: tr
     assert.equal(t.state, 'ACTIVE', 'QFPay kept the plan: the charge came before the next billing time');
     const order2 = t.orders.find((o: { sequence_no: number }) => o.sequence_no === 2);
     assert.equal(order2.status, 'PAID');
+    // Invariants, not a count: a late wake-up on a busy machine may merge two attempts, and the
+    // card may still have been declining when the second attempt ran. What must hold: at least one
+    // declined attempt, then exactly one approved charge, the last one.
     const charges = await manualCharges(subscriptionId);
-    assert.deepEqual(
-      charges.map((c) => c.approved),
-      [false, true],
-    );
+    assert.ok(charges.length >= 2, `manual charges: ${JSON.stringify(charges)}`);
+    assert.equal(charges[0]?.approved, false);
+    assert.equal(charges.at(-1)?.approved, true);
+    assert.equal(charges.filter((c) => c.approved).length, 1, 'the order was paid once');
     const deadline = await chargeDeadline(subscriptionId, 2);
     for (const c of charges)
       assert.ok(
@@ -144,9 +147,11 @@ describe('dunning end to end (real time, emulator over HTTP)', { concurrency: tr
       },
       100 * SECOND,
     );
-    assert.equal(episode.attempts.length, 2);
+    // Two offsets fit; a late wake-up may legitimately merge them into one attempt.
     const charges = await manualCharges(subscriptionId);
-    assert.equal(charges.length, 2);
+    assert.ok(charges.length >= 1 && charges.length <= 2, `manual charges: ${JSON.stringify(charges)}`);
+    assert.equal(episode.attempts.length, charges.length, 'every attempt the engine records reached QFPay');
+    assert.ok(charges.every((c) => !c.approved));
     const deadline = await chargeDeadline(subscriptionId, 2);
     for (const c of charges)
       assert.ok(

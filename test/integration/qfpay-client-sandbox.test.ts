@@ -135,16 +135,16 @@ describe('QfpayClient against the emulator', () => {
   });
 
   it('gives up on a held response after its timeout, as a transient timeout', async () => {
-    sandbox.setFaults({ timeoutRate: 1, timeoutMs: 10_000 });
+    // The sandbox holds the response for 10 minutes: only the client's own timeout can end the call
+    // within the test's timeout, and it must end as a timeout.
+    sandbox.setFaults({ timeoutRate: 1, timeoutMs: 600_000 });
     const quick = new QfpayClient({
       baseUrl: sandbox.url,
       appCode: APP_CODE,
       appKey: APP_KEY,
       timeoutMs: 300,
     });
-    const started = Date.now();
     const err = await failure(quick.queryCustomers({}));
     assert.deepEqual([err.kind, err.reason], ['transient', 'timeout']);
-    assert.ok(Date.now() - started < 5_000, 'did not wait for the held response');
   });
 });

@@ -5,17 +5,9 @@
  * Exit status: 0 after Ctrl-C/SIGTERM, 1 when a part died or could not start, 78 for a bad
  * configuration.
  */
-import { StackConfigError, loadStackConfig } from '../src/dev/stack-config';
-import {
-  StackError,
-  describePart,
-  exitText,
-  startLocalStack,
-  type PartName,
-  type RunningStack,
-} from '../src/dev/stack';
-
-const say = (message: string) => process.stdout.write(`${'start'.padEnd(8)} | ${message}\n`);
+import { runStackCommand } from '../src/dev/stack-command';
+import { loadStackConfig } from '../src/dev/stack-config';
+import { describePart, startLocalStack, type PartName, type RunningStack } from '../src/dev/stack';
 
 function banner(stack: RunningStack): string {
   const { urls } = stack;
@@ -40,65 +32,15 @@ function banner(stack: RunningStack): string {
   return lines.join('\n');
 }
 
-async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadStackConfig();
-  } catch (err) {
-    if (!(err instanceof StackConfigError)) throw err;
-    process.stderr.write(`${err.message}\n`);
-    process.exit(78);
-  }
-
-  // Ctrl-C during start-up aborts it; once running, it stops the stack; a second one kills it.
-  const abort = new AbortController();
-  let stack: RunningStack | undefined;
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    signals += 1;
-    if (signals > 1) {
-      say(`${signal} again: killing every part now`);
-      stack?.kill();
-      process.exit(1);
-    }
-    say(`${signal}: stopping (Ctrl-C again to kill at once)`);
-    abort.abort();
-    if (stack) {
-      void stack.stop().then(() => {
-        say('stopped');
-        process.exit(0);
-      });
-    }
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-
-  try {
-    stack = await startLocalStack({ config, onProgress: say, signal: abort.signal });
-  } catch (err) {
-    if (err instanceof StackError && err.type === 'aborted') {
-      say('stopped');
-      process.exit(0);
-    }
-    if (err instanceof StackError || err instanceof StackConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(err instanceof StackConfigError ? 78 : 1);
-    }
-    throw err;
-  }
-  for (const part of stack.parts) say(`${part.name} pid ${part.pid}`);
-  process.stdout.write(`${banner(stack)}\n`);
-
-  const exit = await stack.failed;
-  if (signals > 0) return; // stopping on request; the signal handler exits
-  const name: PartName = exit.part;
-  process.stderr.write(
-    `${describePart(name)} exited unexpectedly (${exitText(exit)}); the other parts were stopped\n`,
-  );
-  process.exit(1);
-}
-
-main().catch((err: unknown) => {
+runStackCommand({
+  name: 'start',
+  width: 8,
+  loadConfig: () => loadStackConfig(),
+  start: (config, say, signal) => startLocalStack({ config, onProgress: say, signal }),
+  parts: (stack) => stack.parts,
+  banner,
+  describe: (part) => describePart(part as PartName),
+}).catch((err: unknown) => {
   process.stderr.write(`npm start failed: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });

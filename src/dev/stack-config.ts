@@ -8,8 +8,8 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { isLoopbackUrl, problemLines, setVariables } from '../config';
 
-const port = z.coerce.number().int().min(1).max(65535);
-const nonEmpty = z.string().trim().min(1);
+export const port = z.coerce.number().int().min(1).max(65535);
+export const nonEmpty = z.string().trim().min(1);
 const milliseconds = z.coerce.number().int().positive();
 
 export const stackConfigSchema = z.object({
@@ -43,8 +43,11 @@ export type StackConfig = z.output<typeof stackConfigSchema> & { dataDir: string
 /** Thrown when the environment does not describe a valid stack configuration. */
 export class StackConfigError extends Error {
   readonly type = 'StackConfigError';
-  constructor(readonly problems: string[]) {
-    super(`invalid configuration for npm start:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  constructor(
+    readonly problems: string[],
+    command = 'npm start',
+  ) {
+    super(`invalid configuration for ${command}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.name = 'StackConfigError';
   }
 }
@@ -66,11 +69,17 @@ export function loadStackConfig(env: NodeJS.ProcessEnv = process.env, cwd = proc
     ['TEMPORAL_UI_PORT', c.TEMPORAL_UI_PORT],
     ...(useEmulator ? [['SANDBOX_PORT', c.SANDBOX_PORT] as [string, number]] : []),
   ];
+  const problems = portClashes(ports);
+  if (problems.length > 0) throw new StackConfigError(problems);
+  return { ...c, dataDir: resolve(cwd, c.DATA_DIR), useEmulator };
+}
+
+/** One problem line for each port of `ports` (name, number) that an earlier one already uses. */
+export function portClashes(ports: Array<[string, number]>): string[] {
   const problems: string[] = [];
   for (const [i, [name, value]] of ports.entries()) {
     const clash = ports.slice(0, i).find(([, other]) => other === value);
     if (clash) problems.push(`${name}: ${value} is also ${clash[0]}; every part needs its own port`);
   }
-  if (problems.length > 0) throw new StackConfigError(problems);
-  return { ...c, dataDir: resolve(cwd, c.DATA_DIR), useEmulator };
+  return problems;
 }

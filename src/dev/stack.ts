@@ -1,15 +1,13 @@
 /**
- * The local stack supervisor behind `npm start`: the Temporal dev server (SQLite file, Web UI,
- * the engine's search attributes), the QFPay emulator, the worker and the API, each a child
- * process in its own process group, started in that order and each waited for before the next,
- * stopped in reverse order (SIGTERM, then SIGKILL after a grace period). If one part dies, the
- * others are stopped and the caller learns which one.
+ * The local stack behind `npm start`: the Temporal dev server (SQLite file, Web UI, the engine's
+ * search attributes), the QFPay emulator, the worker and the API, each a child process of the
+ * supervisor (src/dev/supervisor.ts), started in that order and each waited for before the next,
+ * stopped in reverse order. If one part dies, the others are stopped and the caller learns which.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { ConfigError, loadConfig } from '../config';
@@ -17,7 +15,10 @@ import { DEFAULT_SANDBOX_APP_CODE, DEFAULT_SANDBOX_APP_KEY } from '../sandbox/sa
 import { ALL_SEARCH_ATTRIBUTE_KEYS } from '../workflows/definitions';
 import { endpointsOf } from './stack-client';
 import { StackConfigError, type StackConfig } from './stack-config';
+import { StackError, Supervisor, httpOk, type PartExit, type PartInfo } from './supervisor';
 import { findTemporalCli } from './temporal-binaries';
+
+export { StackError, exitText, httpOk, type StackErrorType } from './supervisor';
 
 const ROOT = resolve(__dirname, '..', '..');
 
@@ -31,36 +32,20 @@ const PART_DESCRIPTIONS: Record<PartName, string> = {
   api: "the engine's API",
 };
 
-/** Why the stack could not start or stopped on its own. */
-export type StackErrorType = 'port_in_use' | 'temporal_cli_missing' | 'part_exited' | 'not_ready' | 'aborted';
-
-/** A failure of the supervisor; `message` is meant for the user as is (no stack trace needed). */
-export class StackError extends Error {
-  override readonly name = 'StackError';
-  constructor(
-    readonly type: StackErrorType,
-    message: string,
-    readonly part?: PartName,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
-
 /** A port the stack needs that something else holds. */
 export interface PortInUse {
-  variable: 'PORT' | 'TEMPORAL_PORT' | 'TEMPORAL_UI_PORT' | 'SANDBOX_PORT';
+  variable: string;
   port: number;
-  part: PartName;
+  /** What would listen there, e.g. "the worker". */
+  what: string;
 }
 
 /** The user-facing sentence for a port in use. */
 export function describePortInUse(p: PortInUse): string {
-  const what = p.variable === 'TEMPORAL_UI_PORT' ? 'the Temporal Web UI' : PART_DESCRIPTIONS[p.part];
-  return `${p.variable} ${p.port} is already in use (${what}); set ${p.variable}=… to use another`;
+  return `${p.variable} ${p.port} is already in use (${p.what}); set ${p.variable}=… to use another`;
 }
 
-function canListen(port: number, host: string): Promise<boolean> {
+export function canListen(port: number, host: string): Promise<boolean> {
   return new Promise((done) => {
     const server = createServer();
     server.unref();
@@ -77,14 +62,18 @@ function canListen(port: number, host: string): Promise<boolean> {
  * 127.0.0.1; both the loopback and the wildcard address are tried so either kind of holder is seen.
  */
 export async function findPortsInUse(config: StackConfig): Promise<PortInUse[]> {
-  const wanted: PortInUse[] = [
-    { variable: 'TEMPORAL_PORT', port: config.TEMPORAL_PORT, part: 'temporal' },
-    { variable: 'TEMPORAL_UI_PORT', port: config.TEMPORAL_UI_PORT, part: 'temporal' },
+  return portsInUse([
+    { variable: 'TEMPORAL_PORT', port: config.TEMPORAL_PORT, what: PART_DESCRIPTIONS.temporal },
+    { variable: 'TEMPORAL_UI_PORT', port: config.TEMPORAL_UI_PORT, what: 'the Temporal Web UI' },
     ...(config.useEmulator
-      ? [{ variable: 'SANDBOX_PORT', port: config.SANDBOX_PORT, part: 'emulator' } as const]
+      ? [{ variable: 'SANDBOX_PORT', port: config.SANDBOX_PORT, what: PART_DESCRIPTIONS.emulator }]
       : []),
-    { variable: 'PORT', port: config.PORT, part: 'api' },
-  ];
+    { variable: 'PORT', port: config.PORT, what: PART_DESCRIPTIONS.api },
+  ]);
+}
+
+/** Those of `wanted` that something listens on already. */
+export async function portsInUse(wanted: PortInUse[]): Promise<PortInUse[]> {
   const taken: PortInUse[] = [];
   for (const p of wanted) {
     if (!(await canListen(p.port, '127.0.0.1')) || !(await canListen(p.port, '::'))) taken.push(p);
@@ -131,29 +120,16 @@ export interface StackUrls {
   qfpay: string;
 }
 
-export interface PartInfo {
-  name: PartName;
-  description: string;
-  pid: number;
-}
-
-/** A part that exited while it should have been running. */
-export interface PartExit {
-  part: PartName;
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
-
 export interface RunningStack {
   config: StackConfig;
   urls: StackUrls;
   /** The first of `API_KEYS`: the key to send as `Authorization: Bearer …`. */
   apiKey: string;
-  parts: PartInfo[];
+  parts: Array<PartInfo<PartName>>;
   /** Milliseconds from the call to every part being ready. */
   readyMs: number;
   /** Resolves when a part exits on its own; the rest are stopped by then. Never rejects. */
-  failed: Promise<PartExit>;
+  failed: Promise<PartExit<PartName>>;
   /** Stops every part in reverse order. Idempotent. */
   stop(): Promise<void>;
   /** SIGKILLs every part at once (a second Ctrl-C). */
@@ -231,49 +207,6 @@ export function searchAttributeFlags(): string[] {
   ]);
 }
 
-interface Child {
-  name: PartName;
-  process: ChildProcess;
-  exited: Promise<PartExit>;
-  hasExited: boolean;
-  /** Set once the supervisor asked it to stop: its exit is then expected. */
-  stopping: boolean;
-}
-
-const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
-
-function killGroup(child: Child, signal: NodeJS.Signals): void {
-  const pid = child.process.pid;
-  if (pid === undefined) return;
-  try {
-    // Negative pid: the whole process group, so nothing a part spawned is left behind.
-    process.kill(-pid, signal);
-  } catch {
-    // Already gone.
-  }
-}
-
-async function stopChild(child: Child, graceMs: number): Promise<void> {
-  child.stopping = true;
-  if (!child.hasExited) {
-    killGroup(child, 'SIGTERM');
-    const timer = sleep(graceMs).then(() => 'timeout' as const);
-    if ((await Promise.race([child.exited, timer])) === 'timeout') killGroup(child, 'SIGKILL');
-    await child.exited;
-  }
-  killGroup(child, 'SIGKILL'); // anything left in its group
-}
-
-async function httpOk(url: string): Promise<boolean> {
-  try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
-    await res.arrayBuffer();
-    return res.ok;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Starts the whole stack and resolves once every part is ready.
  * @throws StackConfigError when the parts would refuse the configuration
@@ -301,162 +234,83 @@ export async function startLocalStack(options: StartStackOptions): Promise<Runni
   const cli = options.temporalCli ?? ensureTemporalCli(progress);
   mkdirSync(config.dataDir, { recursive: true });
 
-  const children: Child[] = [];
-  let stopping: Promise<void> | undefined;
-  // The part that died first: the others are stopped because of it and must not be blamed.
-  let firstExit: PartExit | undefined;
-  let reportFailure: (exit: PartExit) => void = () => {};
-  const failed = new Promise<PartExit>((done) => (reportFailure = done));
-
-  const stopAll = (): Promise<void> => {
-    stopping ??= (async () => {
-      for (const child of [...children].reverse()) {
-        progress(`stopping ${PART_DESCRIPTIONS[child.name]}`);
-        await stopChild(child, config.STACK_STOP_GRACE_MS);
-      }
-    })();
-    return stopping;
-  };
-  const killAll = (): void => {
-    for (const child of children) {
-      child.stopping = true;
-      killGroup(child, 'SIGKILL');
-    }
-  };
-  // A crash of the supervisor itself must not leave the parts running.
-  const onExit = () => killAll();
-  process.once('exit', onExit);
-
-  function launch(name: PartName, command: string, args: string[]): Child {
-    if (options.signal?.aborted) throw new StackError('aborted', 'start-up interrupted', name);
-    const proc = spawn(command, args, {
-      cwd: ROOT,
-      env,
-      detached: true, // its own process group: a terminal's Ctrl-C reaches only the supervisor
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const child: Child = {
-      name,
-      process: proc,
-      hasExited: false,
-      stopping: false,
-      exited: new Promise<PartExit>((done) => {
-        proc.once('error', () => {
-          child.hasExited = true;
-          done({ part: name, code: null, signal: null });
-        });
-        proc.once('exit', (code, signal) => {
-          child.hasExited = true;
-          done({ part: name, code, signal });
-        });
-      }),
-    };
-    for (const [stream, source] of [
-      ['stdout', proc.stdout],
-      ['stderr', proc.stderr],
-    ] as const) {
-      if (!source) continue;
-      createInterface({ input: source }).on('line', (line) => {
-        // The dev server complains about its own internal connections while it shuts down.
-        if (name === 'temporal' && child.stopping) return;
-        output(name, line, stream);
-      });
-    }
-    children.push(child);
-    void child.exited.then((exit) => {
-      if (child.stopping || stopping) return;
-      firstExit ??= exit;
-      void stopAll().then(() => reportFailure(exit));
-    });
-    return child;
-  }
-
+  const supervisor = new Supervisor({
+    cwd: ROOT,
+    env,
+    describe: (name) => PART_DESCRIPTIONS[name as PartName],
+    output: (part, line, stream) => output(part as PartName, line, stream),
+    progress,
+    readyTimeoutMs: config.STACK_READY_TIMEOUT_MS,
+    stopGraceMs: config.STACK_STOP_GRACE_MS,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
   // Resolved from the cwd (the project root); the supervisor's own flags are not inherited.
-  const node = (entry: string) => ['--import', 'tsx', entry];
-
-  async function waitFor(child: Child, what: string, probe: () => Promise<boolean>): Promise<void> {
-    const deadline = Date.now() + config.STACK_READY_TIMEOUT_MS;
-    for (;;) {
-      if (options.signal?.aborted) throw new StackError('aborted', 'start-up interrupted', child.name);
-      if (firstExit !== undefined || child.hasExited) {
-        const exit = firstExit ?? (await child.exited);
-        throw new StackError(
-          'part_exited',
-          `${PART_DESCRIPTIONS[exit.part]} exited during start-up (${exitText(exit)}); see its output above`,
-          exit.part,
-        );
-      }
-      if (await probe()) return;
-      if (Date.now() > deadline) {
-        throw new StackError(
-          'not_ready',
-          `${PART_DESCRIPTIONS[child.name]} was not ready (${what}) within ${config.STACK_READY_TIMEOUT_MS} ms`,
-          child.name,
-        );
-      }
-      await sleep(200);
-    }
-  }
+  const node = (entry: string) => ({ command: process.execPath, args: ['--import', 'tsx', entry] });
 
   let connection: Connection | undefined;
   const temporalAddress = `127.0.0.1:${config.TEMPORAL_PORT}`;
   const { webUiUrl: webUi, emulatorUrl, apiUrl, apiKey } = endpointsOf(config);
   try {
     progress(`starting ${PART_DESCRIPTIONS.temporal} on ${temporalAddress} (data: ${config.dataDir})`);
-    const temporalChild = launch('temporal', cli, [
-      'server',
-      'start-dev',
-      '--ip',
-      '127.0.0.1',
-      '--port',
-      String(config.TEMPORAL_PORT),
-      '--ui-port',
-      String(config.TEMPORAL_UI_PORT),
-      '--db-filename',
-      join(config.dataDir, 'temporal.sqlite'),
-      // Measured by `npm run bench`: 3.5x webhook throughput, 2.6x creation on the SQLite file.
-      '--sqlite-pragma',
-      'journal_mode=wal',
-      '--sqlite-pragma',
-      'synchronous=normal',
-      '--namespace',
-      config.TEMPORAL_NAMESPACE,
-      ...searchAttributeFlags(),
-    ]);
-    await waitFor(temporalChild, 'gRPC GetSystemInfo', async () => {
-      try {
-        connection ??= await Connection.connect({ address: temporalAddress, connectTimeout: 1_000 });
-        await connection.workflowService.getSystemInfo({});
-        return true;
-      } catch {
-        return false;
-      }
+    supervisor.start('temporal', {
+      command: cli,
+      args: [
+        'server',
+        'start-dev',
+        '--ip',
+        '127.0.0.1',
+        '--port',
+        String(config.TEMPORAL_PORT),
+        '--ui-port',
+        String(config.TEMPORAL_UI_PORT),
+        '--db-filename',
+        join(config.dataDir, 'temporal.sqlite'),
+        // Measured by `npm run bench`: 3.5x webhook throughput, 2.6x creation on the SQLite file.
+        '--sqlite-pragma',
+        'journal_mode=wal',
+        '--sqlite-pragma',
+        'synchronous=normal',
+        '--namespace',
+        config.TEMPORAL_NAMESPACE,
+        ...searchAttributeFlags(),
+      ],
+      // The dev server complains about its own internal connections while it shuts down.
+      quietWhileStopping: true,
+    });
+    await supervisor.waitFor('temporal', 'gRPC GetSystemInfo', async () => {
+      connection ??= await temporalAnswers(temporalAddress);
+      return connection !== undefined;
     });
     await ensureSearchAttributes(connection!, config.TEMPORAL_NAMESPACE);
-    await waitFor(temporalChild, 'Web UI', () => httpOk(webUi));
+    await supervisor.waitFor('temporal', 'Web UI', () => httpOk(webUi));
 
     if (config.useEmulator) {
       progress(`starting ${PART_DESCRIPTIONS.emulator} on ${emulatorUrl}`);
-      const emulator = launch('emulator', process.execPath, node(join('src', 'sandbox', 'main.ts')));
-      await waitFor(emulator, '/healthz', () => httpOk(`${emulatorUrl}/healthz`));
+      supervisor.start('emulator', node(join('src', 'sandbox', 'main.ts')));
+      await supervisor.waitFor('emulator', '/healthz', () => httpOk(`${emulatorUrl}/healthz`));
     }
 
     progress(`starting ${PART_DESCRIPTIONS.worker} on task queue ${config.TEMPORAL_TASK_QUEUE}`);
-    const worker = launch('worker', process.execPath, node('worker.ts'));
-    await waitFor(worker, 'polling its task queue', () =>
-      hasWorkflowPoller(connection!, config.TEMPORAL_NAMESPACE, config.TEMPORAL_TASK_QUEUE),
-    );
+    supervisor.start('worker', node('worker.ts'));
+    await supervisor.waitFor('worker', 'polling its task queue', async () => {
+      const pollers = await workflowPollers(
+        connection!,
+        config.TEMPORAL_NAMESPACE,
+        config.TEMPORAL_TASK_QUEUE,
+      );
+      return pollers.length > 0;
+    });
 
     progress(`starting ${PART_DESCRIPTIONS.api} on ${apiUrl}`);
-    const api = launch('api', process.execPath, node('src/api/main.ts'));
-    await waitFor(api, '/readyz', () => httpOk(`${apiUrl}/readyz`));
+    supervisor.start('api', node('src/api/main.ts'));
+    await supervisor.waitFor('api', '/readyz', () => httpOk(`${apiUrl}/readyz`));
   } catch (err) {
     await connection?.close().catch(() => {});
-    await stopAll();
-    process.removeListener('exit', onExit);
+    await supervisor.stopAll();
     throw err;
   }
   await connection?.close().catch(() => {});
+  supervisor.markRunning();
 
   return {
     config,
@@ -470,24 +324,16 @@ export async function startLocalStack(options: StartStackOptions): Promise<Runni
       qfpay: env.QFPAY_BASE_URL ?? '',
     },
     apiKey,
-    parts: children.map((c) => ({
-      name: c.name,
-      description: PART_DESCRIPTIONS[c.name],
-      pid: c.process.pid ?? -1,
+    parts: supervisor.parts().map((p) => ({
+      name: p.name as PartName,
+      description: PART_DESCRIPTIONS[p.name as PartName],
+      pid: p.pid,
     })),
     readyMs: Date.now() - started,
-    failed,
-    async stop() {
-      await stopAll();
-      process.removeListener('exit', onExit);
-    },
-    kill: killAll,
+    failed: supervisor.failed as Promise<PartExit<PartName>>,
+    stop: () => supervisor.stopAll(),
+    kill: () => supervisor.killAll(),
   };
-}
-
-/** `the worker exited with code 1` and the like. */
-export function exitText(exit: PartExit): string {
-  return exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code ?? 'unknown'}`;
 }
 
 /** The user-facing name of a part. */
@@ -495,11 +341,24 @@ export function describePart(part: PartName): string {
   return PART_DESCRIPTIONS[part];
 }
 
+/** A connection to the Temporal frontend at `address` once it answers GetSystemInfo, else undefined. */
+export async function temporalAnswers(address: string): Promise<Connection | undefined> {
+  let connection: Connection | undefined;
+  try {
+    connection = await Connection.connect({ address, connectTimeout: 1_000 });
+    await connection.workflowService.getSystemInfo({});
+    return connection;
+  } catch {
+    await connection?.close().catch(() => {});
+    return undefined;
+  }
+}
+
 /**
  * The CLI registers the attributes given on its command line; this only covers a server that did
  * not (an older database, another CLI), adding what is missing and tolerating "already exists".
  */
-async function ensureSearchAttributes(connection: Connection, namespace: string): Promise<void> {
+export async function ensureSearchAttributes(connection: Connection, namespace: string): Promise<void> {
   const { IndexedValueType } = temporal.api.enums.v1;
   const types: Record<string, temporal.api.enums.v1.IndexedValueType> = {
     TEXT: IndexedValueType.INDEXED_VALUE_TYPE_TEXT,
@@ -524,19 +383,20 @@ async function ensureSearchAttributes(connection: Connection, namespace: string)
   }
 }
 
-async function hasWorkflowPoller(
+/** The identities of the workers polling `taskQueue` for workflow tasks (none on an error). */
+export async function workflowPollers(
   connection: Connection,
   namespace: string,
   taskQueue: string,
-): Promise<boolean> {
+): Promise<string[]> {
   try {
     const res = await connection.workflowService.describeTaskQueue({
       namespace,
       taskQueue: { name: taskQueue, kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
       taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
     });
-    return (res.pollers ?? []).length > 0;
+    return (res.pollers ?? []).map((p) => p.identity ?? '');
   } catch {
-    return false;
+    return [];
   }
 }

@@ -6,69 +6,16 @@
  * in use is named, with a non-zero exit and no stack trace.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { freePorts } from '../../src/dev/free-ports';
 import { StackClient } from '../../src/dev/stack-client';
-
-const root = join(__dirname, '..', '..');
-
-interface Supervisor {
-  process: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-function startSupervisor(env: NodeJS.ProcessEnv): Supervisor {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
-  delete childEnv.NODE_TEST_CONTEXT;
-  const proc = spawn(process.execPath, ['--import', 'tsx', join('scripts', 'start.ts')], {
-    cwd: root,
-    env: childEnv,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let text = '';
-  proc.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
-  proc.stderr.on('data', (chunk: Buffer) => (text += chunk.toString()));
-  const exited = new Promise<number | null>((done) => proc.once('exit', (code) => done(code)));
-  return { process: proc, output: () => text, exited };
-}
-
-async function untilReady(s: Supervisor, timeoutMs = 90_000): Promise<Record<string, number>> {
-  const deadline = Date.now() + timeoutMs;
-  while (!/is ready \(in [\d.]+ s\)/.test(s.output())) {
-    if (s.process.exitCode !== null) assert.fail(`npm start exited early:\n${s.output().slice(-4000)}`);
-    if (Date.now() > deadline)
-      assert.fail(`npm start not ready in ${timeoutMs} ms:\n${s.output().slice(-4000)}`);
-    await new Promise((done) => setTimeout(done, 200));
-  }
-  const pids: Record<string, number> = {};
-  for (const m of s.output().matchAll(/^start\s+\| (\w+) pid (\d+)$/gm)) pids[m[1]!] = Number(m[2]);
-  return pids;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function stopWithSigint(s: Supervisor): Promise<number | null> {
-  s.process.kill('SIGINT');
-  const timeout = new Promise<'timeout'>((done) => setTimeout(() => done('timeout'), 45_000).unref());
-  const code = await Promise.race([s.exited, timeout]);
-  assert.notEqual(code, 'timeout', `npm start did not stop after SIGINT:\n${s.output().slice(-4000)}`);
-  return code as number | null;
-}
+import { alive, startSupervised, stopWithSigint, untilReady, type Supervised } from '../helpers/supervised';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'qfpay-start-'));
-const running: Supervisor[] = [];
+const running: Supervised[] = [];
 after(() => {
   for (const s of running) if (s.process.exitCode === null) s.process.kill('SIGKILL');
   for (const s of running) {
@@ -104,7 +51,7 @@ describe('npm start', () => {
     });
 
     // First run.
-    const first = startSupervisor(env);
+    const first = startSupervised('start', env);
     running.push(first);
     const pids = await untilReady(first);
     assert.deepEqual(Object.keys(pids).sort(), ['api', 'emulator', 'temporal', 'worker']);
@@ -139,7 +86,7 @@ describe('npm start', () => {
     assert.match(first.output(), /start\s+\| stopped/);
 
     // Second run on the same DATA_DIR.
-    const second = startSupervisor(env);
+    const second = startSupervised('start', env);
     running.push(second);
     await untilReady(second);
     const again = await client.subscription(sub.subscriptionId);
@@ -149,7 +96,7 @@ describe('npm start', () => {
     assert.equal(truth.subscription_id, sub.subscriptionId, 'the emulator kept its state');
 
     // A third start while the second runs: every port is taken, PORT among them.
-    const third = startSupervisor(env);
+    const third = startSupervised('start', env);
     running.push(third);
     const code = await third.exited;
     assert.equal(code, 1);

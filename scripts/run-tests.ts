@@ -2,9 +2,12 @@
  * The test command (`npm test`): bundles the workflow code once for the whole run, checks that
  * the Temporal binaries can be found, then runs every test file with Node's test runner.
  *
- *   npm test                       all tests
- *   npm test -- --only unit        one folder of test/ (unit, workflow, integration, e2e)
+ *   npm test                       all tests but the cluster tier
+ *   npm test -- --only unit        one folder of test/ (unit, workflow, integration, e2e, cluster)
  *   npm test -- test/unit/x.test.ts  given files
+ *
+ * The cluster tier (test/cluster/, `npm run test:cluster`) runs the production topology of
+ * `npm run cluster`; it runs on its own, after `npm test` in CI, so that it has the machine.
  */
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
@@ -14,12 +17,17 @@ import { writeWorkflowBundle } from '../src/dev/workflow-bundle';
 
 const root = resolve(__dirname, '..');
 
-function testFiles(dir: string): string[] {
+/** Folders under test/ that `npm test` leaves out unless asked for with `--only`. */
+const SEPARATE_TIERS = new Set([join(root, 'test', 'cluster')]);
+
+function testFiles(dir: string, top = dir): string[] {
   return readdirSync(dir)
     .flatMap((name) => {
       const path = join(dir, name);
       if (statSync(path).isDirectory())
-        return name === 'helpers' || name === 'fixtures' ? [] : testFiles(path);
+        return name === 'helpers' || name === 'fixtures' || (SEPARATE_TIERS.has(path) && path !== top)
+          ? []
+          : testFiles(path, top);
       return name.endsWith('.test.ts') ? [path] : [];
     })
     .sort();
@@ -61,7 +69,8 @@ async function main(): Promise<void> {
       '--test',
       '--test-reporter=spec',
       `--test-concurrency=${concurrency}`,
-      `--test-timeout=${process.env.TEST_TIMEOUT_MS ?? 180_000}`,
+      // The cluster tier is one long file (a cluster started twice): its hang-guard is wider.
+      `--test-timeout=${process.env.TEST_TIMEOUT_MS ?? (only === 'cluster' ? 1_800_000 : 180_000)}`,
       ...files,
     ],
     { stdio: 'inherit', env, cwd: root },

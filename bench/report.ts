@@ -6,6 +6,7 @@ import type { CreationResult } from './phases/creation';
 import type { HistoryResult } from './phases/history';
 import type { IngestionResult } from './phases/ingestion';
 import type { MemoryResult } from './phases/memory';
+import type { DbMode } from './stack';
 
 export interface MachineInfo {
   cores: number;
@@ -18,7 +19,7 @@ export interface MachineInfo {
 
 /** The results of one database mode. */
 export interface DbResults {
-  db: 'memory' | 'sqlite';
+  db: DbMode;
   stackStartMs: number;
   workerCreateMs: number;
   ingestion: IngestionResult[];

@@ -36,7 +36,10 @@ const USAGE = `npm run bench -- [options]
   --sqlite-subscriptions L the same on the SQLite dev server (default 100,1000: it is much slower)
   --notifications N        notifications per ingestion run (at least one per subscription is sent)
   --concurrency C          HTTP connections / concurrent signals
-  --db memory|sqlite|both  dev server storage (sqlite = a database file, like npm start)
+  --db memory|sqlite|both|cluster
+                           Temporal's storage: the dev server in memory or on a database file
+                           (like npm start), both, or the Temporal server on PostgreSQL of
+                           npm run cluster
   --phases LIST            ${PHASES.join(',')} (default all)
   --convergence-samples N  notifications timed from SUCCESS to the workflow's query
   --creations N            subscriptions created through the API
@@ -119,10 +122,11 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
   const dbs: DbMode[] =
     values.db === 'both'
       ? ['memory', 'sqlite']
-      : values.db === 'memory' || values.db === 'sqlite'
+      : values.db === 'memory' || values.db === 'sqlite' || values.db === 'cluster'
         ? [values.db]
         : [];
-  if (dbs.length === 0) throw new BenchUsageError(`--db must be memory, sqlite or both, got "${values.db}"`);
+  if (dbs.length === 0)
+    throw new BenchUsageError(`--db must be memory, sqlite, both or cluster, got "${values.db}"`);
   const phaseNames = values.phases ? values.phases.split(',').map((p) => p.trim()) : [...PHASES];
   for (const p of phaseNames) {
     if (!(PHASES as readonly string[]).includes(p)) {
@@ -209,7 +213,7 @@ async function runDb(db: DbMode, o: BenchOptions, bundles: Bundles): Promise<DbR
   };
   try {
     if (o.phases.has('ingestion')) {
-      for (const subscriptions of db === 'memory' ? o.subscriptions : o.sqliteSubscriptions) {
+      for (const subscriptions of db === 'sqlite' ? o.sqliteSubscriptions : o.subscriptions) {
         const notifications = Math.max(o.notifications, subscriptions);
         log(
           `[${db}] ingestion: ${notifications} notifications over ${subscriptions} subscriptions at C=${o.concurrency}`,

@@ -1,17 +1,19 @@
 /**
- * The benchmark's own stack: a Temporal dev server (in memory or on a SQLite file), the QFPay
- * emulator (frozen clock, its own notifications off: the benchmark drives the webhook), the
- * HTTP API and the worker, each in a child process of its own. Everything is on loopback
- * and everything is stopped by `close()`.
+ * The benchmark's own stack: a Temporal dev server (in memory or on a SQLite file) or the
+ * Temporal server on PostgreSQL of `npm run cluster`, the QFPay emulator (frozen clock, its own
+ * notifications off: the benchmark drives the webhook), the HTTP API and the worker, each in a
+ * child process of its own. Everything is on loopback and everything is stopped by `close()`.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Client } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createQfpayClient } from '../src/activities';
 import { loadConfig, type Config } from '../src/config';
+import { freeClusterEnvironment, startCluster, temporaryClusterDataDir } from '../src/dev/cluster';
+import { loadClusterConfig } from '../src/dev/cluster-config';
 import { devServerExecutable } from '../src/dev/temporal-binaries';
 import { createLogger } from '../src/logger';
 import type { QfpayClient } from '../src/qfpay/client';
@@ -26,8 +28,11 @@ export const BENCH_APP_CODE = 'bench-app-code';
 export const BENCH_APP_KEY = 'bench-app-key';
 export const BENCH_TASK_QUEUE = 'bench-subscriptions';
 
-/** Where the dev server keeps its state. */
-export type DbMode = 'memory' | 'sqlite';
+/**
+ * Where Temporal keeps its state: the dev server in memory or on a SQLite file, or the Temporal
+ * server on PostgreSQL that `npm run cluster` runs (`cluster`).
+ */
+export type DbMode = 'memory' | 'sqlite' | 'cluster';
 
 export interface BenchStackOptions {
   db: DbMode;
@@ -42,7 +47,6 @@ export interface BenchStackOptions {
 
 export interface BenchStack {
   db: DbMode;
-  env: TestWorkflowEnvironment;
   client: Client;
   /** `host:port` of the dev server's frontend. */
   temporalAddress: string;
@@ -76,26 +80,10 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
     }
   };
   try {
-    let dbFilename: string | undefined;
-    if (options.db === 'sqlite') {
-      const dir = mkdtempSync(join(tmpdir(), 'qfpay-bench-'));
-      dbFilename = join(dir, 'temporal.db');
-      cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    }
-    const pragmas = options.db === 'sqlite' ? (options.sqlitePragmas ?? []) : [];
-    const env = await TestWorkflowEnvironment.createLocal({
-      server: {
-        executable: devServerExecutable(),
-        searchAttributes: ALL_SEARCH_ATTRIBUTE_KEYS,
-        ip: '127.0.0.1',
-        log: { format: 'json', level: 'never' },
-        ...(dbFilename ? { dbFilename } : {}),
-        extraArgs: pragmas.flatMap((p) => ['--sqlite-pragma', p]),
-      },
-    });
-    cleanups.push(() => env.teardown());
-    const namespace = env.namespace ?? 'default';
-    const temporalAddress = env.address;
+    const { client, temporalAddress, namespace } =
+      options.db === 'cluster'
+        ? await startClusterTemporal(cleanups)
+        : await startDevServer(options, cleanups);
 
     const sandbox = await startSandbox({
       appCode: BENCH_APP_CODE,
@@ -139,8 +127,7 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
 
     return {
       db: options.db,
-      env,
-      client: env.client,
+      client,
       temporalAddress,
       namespace,
       sandbox,
@@ -155,4 +142,49 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
     await cleanup();
     throw err;
   }
+}
+
+type Cleanups = Array<() => Promise<void> | void>;
+
+/** The dev server, in memory or on a SQLite file with the given pragmas. */
+async function startDevServer(options: BenchStackOptions, cleanups: Cleanups) {
+  let dbFilename: string | undefined;
+  if (options.db === 'sqlite') {
+    const dir = mkdtempSync(join(tmpdir(), 'qfpay-bench-'));
+    dbFilename = join(dir, 'temporal.db');
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  }
+  const pragmas = options.db === 'sqlite' ? (options.sqlitePragmas ?? []) : [];
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: devServerExecutable(),
+      searchAttributes: ALL_SEARCH_ATTRIBUTE_KEYS,
+      ip: '127.0.0.1',
+      log: { format: 'json', level: 'never' },
+      ...(dbFilename ? { dbFilename } : {}),
+      extraArgs: pragmas.flatMap((p) => ['--sqlite-pragma', p]),
+    },
+  });
+  cleanups.push(() => env.teardown());
+  return { client: env.client, temporalAddress: env.address, namespace: env.namespace ?? 'default' };
+}
+
+/**
+ * PostgreSQL, the schema and namespace jobs and the Temporal server of `npm run cluster`, in a
+ * temporary DATA_DIR on free ports (the cluster's own workers and API are not started).
+ */
+async function startClusterTemporal(cleanups: Cleanups) {
+  const dataDir = temporaryClusterDataDir();
+  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+  const env = await freeClusterEnvironment({ workers: 1, replicas: 1 }, dataDir);
+  const cluster = await startCluster({
+    config: loadClusterConfig({ ...env, TEMPORAL_LOG_LEVEL: 'error' }),
+    temporalOnly: true,
+    onOutput: () => {},
+  });
+  cleanups.push(() => cluster.stop());
+  const namespace = cluster.config.TEMPORAL_NAMESPACE;
+  const connection = await Connection.connect({ address: cluster.urls.temporal });
+  cleanups.push(() => connection.close());
+  return { client: new Client({ connection, namespace }), temporalAddress: cluster.urls.temporal, namespace };
 }

@@ -14,6 +14,7 @@ import {
   chmodSync,
   chownSync,
   existsSync,
+  mkdtempSync,
   mkdirSync,
   readdirSync,
   realpathSync,
@@ -21,11 +22,17 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { hostname } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { basename, delimiter, dirname, join, resolve } from 'node:path';
 import type { Connection } from '@temporalio/client';
 import { ConfigError, loadConfig } from '../config';
-import { apiReplicaPorts, clusterPorts, temporalServerPorts, type ClusterConfig } from './cluster-config';
+import {
+  apiReplicaPorts,
+  clusterPorts,
+  loadClusterConfig,
+  temporalServerPorts,
+  type ClusterConfig,
+} from './cluster-config';
 import { composeEnvironment, composeHostPath, composeJobCommand } from './compose-env';
 import { endpointsOf } from './stack-client';
 import { StackConfigError } from './stack-config';
@@ -186,6 +193,11 @@ export interface StartClusterOptions {
   env?: NodeJS.ProcessEnv;
   binaries?: ClusterBinaries;
   signal?: AbortSignal;
+  /**
+   * Start PostgreSQL, the schema job, the Temporal server and the namespace job only (the
+   * benchmark runs its own workers and API against them). `urls` still name the other parts.
+   */
+  temporalOnly?: boolean;
 }
 
 /** Exit status 0 of a short command, within 5 s. */
@@ -384,6 +396,36 @@ export async function startCluster(options: StartClusterOptions): Promise<Runnin
   const replicaUrls = apiReplicaPorts(config).map((p) => `http://127.0.0.1:${p}`);
   let connection: Connection | undefined;
 
+  function finish(): RunningCluster {
+    supervisor.markRunning();
+    return {
+      config,
+      urls: {
+        api: apiUrl,
+        replicas: replicaUrls,
+        openapi: `${apiUrl}/openapi.json`,
+        webhook: `${apiUrl}/webhooks/qfpay`,
+        webUi,
+        temporal: temporalAddress,
+        temporalMetrics: `http://127.0.0.1:${ports.metrics}/metrics`,
+        emulator: config.useEmulator ? emulatorUrl : null,
+        postgres: `postgresql://${dbUser}@127.0.0.1:${config.POSTGRES_PORT}/temporal`,
+      },
+      apiKey,
+      readyMs: Date.now() - started,
+      parts: () => supervisor.parts().map((p) => ({ ...p, description: describeClusterPart(p.name) })),
+      failed: supervisor.failed,
+      restart: (name) => supervisor.restart(name),
+      stopPart: (name) => supervisor.stopPart(name),
+      startWorker,
+      async stop() {
+        await connection?.close().catch(() => {});
+        await supervisor.stopAll();
+      },
+      kill: () => supervisor.killAll(),
+    };
+  }
+
   const startWorker = async (name: string, extra: Record<string, string> = {}): Promise<number> => {
     supervisor.start(name, node('worker.ts', extra));
     const pid = supervisor.parts().find((p) => p.name === name)!.pid;
@@ -549,6 +591,8 @@ export async function startCluster(options: StartClusterOptions): Promise<Runnin
       }
     });
 
+    if (options.temporalOnly) return finish();
+
     // The Web UI: compose's temporal-ui service.
     progress(`starting ${describeClusterPart('temporal-ui')} on ${webUi}`);
     supervisor.start('temporal-ui', {
@@ -609,32 +653,42 @@ export async function startCluster(options: StartClusterOptions): Promise<Runnin
     await supervisor.stopAll();
     throw err;
   }
-  supervisor.markRunning();
+  return finish();
+}
 
-  return {
-    config,
-    urls: {
-      api: apiUrl,
-      replicas: replicaUrls,
-      openapi: `${apiUrl}/openapi.json`,
-      webhook: `${apiUrl}/webhooks/qfpay`,
-      webUi,
-      temporal: temporalAddress,
-      temporalMetrics: `http://127.0.0.1:${ports.metrics}/metrics`,
-      emulator: config.useEmulator ? emulatorUrl : null,
-      postgres: `postgresql://${dbUser}@127.0.0.1:${config.POSTGRES_PORT}/temporal`,
-    },
-    apiKey,
-    readyMs: Date.now() - started,
-    parts: () => supervisor.parts().map((p) => ({ ...p, description: describeClusterPart(p.name) })),
-    failed: supervisor.failed,
-    restart: (name) => supervisor.restart(name),
-    stopPart: (name) => supervisor.stopPart(name),
-    startWorker,
-    async stop() {
-      await connection?.close().catch(() => {});
-      await supervisor.stopAll();
-    },
-    kill: () => supervisor.killAll(),
-  };
+/**
+ * The environment of a cluster on free ports: every port of the layout (API replicas above
+ * PORT, the server's ports around TEMPORAL_PORT) between 10000 and 32767.
+ */
+export async function freeClusterEnvironment(
+  settings: { workers: number; replicas: number },
+  dataDir: string,
+): Promise<Record<string, string>> {
+  for (let attempt = 0; attempt < 100; attempt += 1) {
+    const base = 10_000 + Math.floor(Math.random() * 2_000) * 10; // 10000…29990
+    const env = {
+      PORT: String(base),
+      POSTGRES_PORT: String(base + 20),
+      SANDBOX_PORT: String(base + 21),
+      TEMPORAL_UI_PORT: String(base + 22),
+      TEMPORAL_PORT: String(base + 400), // membership ports at base+100…, HTTP at base+410
+      CLUSTER_WORKERS: String(settings.workers),
+      CLUSTER_API_REPLICAS: String(settings.replicas),
+      DATA_DIR: dataDir,
+    };
+    const config = loadClusterConfig(env);
+    const wanted = clusterPorts(config).map(([variable, port]) => ({ variable, port, what: 'a cluster' }));
+    if ((await portsInUse(wanted)).length === 0) return env;
+  }
+  throw new StackError('port_in_use', 'no free port layout for a cluster between 10000 and 32767');
+}
+
+/**
+ * A temporary DATA_DIR. PostgreSQL runs as the `postgres` user when run as root, so the
+ * directory must be reachable by others (mkdtemp makes it private).
+ */
+export function temporaryClusterDataDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'qfpay-cluster-'));
+  chmodSync(dir, 0o755);
+  return dir;
 }

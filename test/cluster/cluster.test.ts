@@ -22,11 +22,16 @@ import { after, before, describe, it } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
-import { startCluster, type RunningCluster } from '../../src/dev/cluster';
+import {
+  freeClusterEnvironment,
+  startCluster,
+  temporaryClusterDataDir,
+  type RunningCluster,
+} from '../../src/dev/cluster';
 import { loadClusterConfig } from '../../src/dev/cluster-config';
 import { StackClient, type CreatedSubscription } from '../../src/dev/stack-client';
 import { writeWorkflowBundle } from '../../src/dev/workflow-bundle';
-import { agrees, clusterDataDir, compare, freeClusterEnvironment, type Comparison } from '../helpers/cluster';
+import { agrees, compare, type Comparison } from '../helpers/cluster';
 import { alive, startSupervised, stopWithSigint, untilReady } from '../helpers/supervised';
 import { UPGRADE_MEMO, UPGRADE_PATCH_ID } from './fixtures/workflows-v2';
 
@@ -34,7 +39,7 @@ const API_KEY = 'cluster-test-key';
 /** The bound of every wait on the engine: generous, so a busy 2-core machine never trips it. */
 const CONVERGENCE_MS = 300_000;
 
-const dataDir = clusterDataDir();
+const dataDir = temporaryClusterDataDir();
 const output: string[] = [];
 const log = (line: string) => {
   output.push(line);
@@ -93,7 +98,8 @@ function pidOf(name: string): number {
 }
 
 before(async () => {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  // ERROR: the unpatched build's replays fail on purpose, with a warning each.
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
   env = await freeClusterEnvironment({ workers: 2, replicas: 2 }, dataDir);
   env.API_KEYS = API_KEY;
   if (process.env.TEST_WORKFLOW_BUNDLE) env.WORKFLOW_BUNDLE_PATH = process.env.TEST_WORKFLOW_BUNDLE;

@@ -1,51 +1,8 @@
 /**
- * Helpers of the cluster tier (test/cluster/): ports for a whole `npm run cluster` that are free
- * and keep the Temporal server below PostgreSQL's SMALLINT limit, a DATA_DIR the `postgres` user
- * can reach, and the comparison of the emulator's record with the engine's mirror.
+ * Helpers of the cluster tier (test/cluster/): the comparison of the emulator's record with the
+ * engine's mirror.
  */
-import { chmodSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { clusterPorts, loadClusterConfig } from '../../src/dev/cluster-config';
 import type { StackClient } from '../../src/dev/stack-client';
-import { portsInUse } from '../../src/dev/stack';
-
-/**
- * The environment of a cluster on free ports: every port of the layout (API replicas above
- * PORT, the server's ports around TEMPORAL_PORT) between 10000 and 32767.
- */
-export async function freeClusterEnvironment(
-  settings: { workers: number; replicas: number },
-  dataDir: string,
-): Promise<Record<string, string>> {
-  for (let attempt = 0; attempt < 100; attempt += 1) {
-    const base = 10_000 + Math.floor(Math.random() * 2_000) * 10; // 10000…29990
-    const env = {
-      PORT: String(base),
-      POSTGRES_PORT: String(base + 20),
-      SANDBOX_PORT: String(base + 21),
-      TEMPORAL_UI_PORT: String(base + 22),
-      TEMPORAL_PORT: String(base + 400), // membership ports at base+100…, HTTP at base+410
-      CLUSTER_WORKERS: String(settings.workers),
-      CLUSTER_API_REPLICAS: String(settings.replicas),
-      DATA_DIR: dataDir,
-    };
-    const config = loadClusterConfig(env);
-    const wanted = clusterPorts(config).map(([variable, port]) => ({ variable, port, what: 'test' }));
-    if ((await portsInUse(wanted)).length === 0) return env;
-  }
-  throw new Error('no free port layout for a cluster between 10000 and 32767');
-}
-
-/**
- * A temporary DATA_DIR. PostgreSQL runs as the `postgres` user when the tests run as root, so
- * the directory must be reachable by others (mkdtemp makes it private).
- */
-export function clusterDataDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'qfpay-cluster-'));
-  chmodSync(dir, 0o755);
-  return dir;
-}
 
 /** One subscription as the emulator records it and as the engine mirrors it. */
 export interface Comparison {

@@ -28,6 +28,18 @@ export interface DbResults {
   memory?: MemoryResult;
   /** The same measurement with the floor workflow (`bench/floor/workflows.ts`). */
   memoryFloor?: MemoryResult;
+  /** `cluster` only: PostgreSQL's growth over each ingestion step. */
+  database?: DatabaseGrowth[];
+}
+
+/** How much Temporal's PostgreSQL databases grew while an ingestion step ran. */
+export interface DatabaseGrowth {
+  subscriptions: number;
+  /** Workflows the step started (its own and the ceiling's). */
+  workflows: number;
+  /** Notifications applied (signals), both runs. */
+  facts: number;
+  bytes: number;
 }
 
 export interface BenchReport {
@@ -104,6 +116,24 @@ export function renderReport(report: BenchReport): string {
       ),
     ),
   ];
+  const growth = report.results.flatMap((r) => r.database ?? []);
+  if (growth.length > 0) {
+    out.push(
+      '',
+      "**PostgreSQL's growth per ingestion step (cluster)**",
+      '',
+      table(
+        ['S subs', 'workflows started', 'facts applied', 'MB', 'KB per workflow'],
+        growth.map((g) => [
+          g.subscriptions,
+          g.workflows,
+          g.facts,
+          (g.bytes / 1_048_576).toFixed(1),
+          (g.bytes / 1024 / g.workflows).toFixed(1),
+        ]),
+      ),
+    );
+  }
   const creations = report.results.filter((r) => r.creation);
   if (creations.length > 0) {
     out.push(

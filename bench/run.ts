@@ -218,6 +218,7 @@ async function runDb(db: DbMode, o: BenchOptions, bundles: Bundles): Promise<DbR
         log(
           `[${db}] ingestion: ${notifications} notifications over ${subscriptions} subscriptions at C=${o.concurrency}`,
         );
+        const before = await stack.databaseBytes?.();
         results.ingestion.push(
           await runIngestion(stack, {
             subscriptions,
@@ -227,6 +228,15 @@ async function runDb(db: DbMode, o: BenchOptions, bundles: Bundles): Promise<DbR
             drainTimeoutMs: o.drainTimeoutMs,
           }),
         );
+        if (stack.databaseBytes && before !== undefined) {
+          // Each step starts 2·S workflows (ours and the ceiling's) and applies 2·N facts.
+          (results.database ??= []).push({
+            subscriptions,
+            workflows: 2 * subscriptions,
+            facts: 2 * notifications,
+            bytes: (await stack.databaseBytes()) - before,
+          });
+        }
       }
     }
     if (o.phases.has('creation')) {

@@ -4,15 +4,22 @@
  * notifications off: the benchmark drives the webhook), the HTTP API and the worker, each in a
  * child process of its own. Everything is on loopback and everything is stopped by `close()`.
  */
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createQfpayClient } from '../src/activities';
 import { loadConfig, type Config } from '../src/config';
-import { freeClusterEnvironment, startCluster, temporaryClusterDataDir } from '../src/dev/cluster';
+import {
+  findPostgresBin,
+  freeClusterEnvironment,
+  startCluster,
+  temporaryClusterDataDir,
+} from '../src/dev/cluster';
 import { loadClusterConfig } from '../src/dev/cluster-config';
 import { devServerExecutable } from '../src/dev/temporal-binaries';
 import { createLogger } from '../src/logger';
@@ -22,6 +29,8 @@ import { ALL_SEARCH_ATTRIBUTE_KEYS } from '../src/workflows/definitions';
 import { startApiProcess } from './api-process';
 import { startWorkerProcess, type WorkerProcess } from './worker-process';
 import type { WorkerTuning } from './worker-protocol';
+
+const execFileAsync = promisify(execFile);
 
 export const BENCH_API_KEY = 'bench-api-key';
 export const BENCH_APP_CODE = 'bench-app-code';
@@ -58,6 +67,8 @@ export interface BenchStack {
   worker: WorkerProcess;
   /** The environment a worker child needs for this stack, on `taskQueue`. */
   workerEnv(taskQueue: string, extra?: Record<string, string>): Record<string, string>;
+  /** `cluster` only: bytes of Temporal's two PostgreSQL databases (tables and indexes). */
+  databaseBytes?: () => Promise<number>;
   close(): Promise<void>;
 }
 
@@ -80,7 +91,7 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
     }
   };
   try {
-    const { client, temporalAddress, namespace } =
+    const { client, temporalAddress, namespace, databaseBytes } =
       options.db === 'cluster'
         ? await startClusterTemporal(cleanups)
         : await startDevServer(options, cleanups);
@@ -136,6 +147,7 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
       apiUrl,
       worker,
       workerEnv,
+      ...(databaseBytes ? { databaseBytes } : {}),
       close: cleanup,
     };
   } catch (err) {
@@ -166,7 +178,12 @@ async function startDevServer(options: BenchStackOptions, cleanups: Cleanups) {
     },
   });
   cleanups.push(() => env.teardown());
-  return { client: env.client, temporalAddress: env.address, namespace: env.namespace ?? 'default' };
+  return {
+    client: env.client,
+    temporalAddress: env.address,
+    namespace: env.namespace ?? 'default',
+    databaseBytes: undefined,
+  };
 }
 
 /**
@@ -186,5 +203,31 @@ async function startClusterTemporal(cleanups: Cleanups) {
   const namespace = cluster.config.TEMPORAL_NAMESPACE;
   const connection = await Connection.connect({ address: cluster.urls.temporal });
   cleanups.push(() => connection.close());
-  return { client: new Client({ connection, namespace }), temporalAddress: cluster.urls.temporal, namespace };
+  const psql = join(findPostgresBin() ?? '', 'psql');
+  const databaseBytes = async (): Promise<number> => {
+    const { stdout } = await execFileAsync(
+      psql,
+      [
+        '-h',
+        '127.0.0.1',
+        '-p',
+        env.POSTGRES_PORT!,
+        '-U',
+        'temporal',
+        '-d',
+        'postgres',
+        '-At',
+        '-c',
+        "select pg_database_size('temporal') + pg_database_size('temporal_visibility')",
+      ],
+      { env: { ...process.env, PGPASSWORD: cluster.config.POSTGRES_PASSWORD } },
+    );
+    return Number(stdout.trim());
+  };
+  return {
+    client: new Client({ connection, namespace }),
+    temporalAddress: cluster.urls.temporal,
+    namespace,
+    databaseBytes,
+  };
 }

@@ -20,8 +20,6 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
-import { DeterminismViolationError } from '@temporalio/workflow';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import {
   freeClusterEnvironment,
   startCluster,
@@ -32,7 +30,7 @@ import { loadClusterConfig } from '../../src/dev/cluster-config';
 import { StackClient, type CreatedSubscription } from '../../src/dev/stack-client';
 import { writeWorkflowBundle } from '../../src/dev/workflow-bundle';
 import { agrees, compare, type Comparison } from '../helpers/cluster';
-import { alive, startSupervised, stopWithSigint, untilReady } from '../helpers/supervised';
+import { alive, runScript, startSupervised, stopWithSigint, untilReady } from '../helpers/supervised';
 import { UPGRADE_MEMO, UPGRADE_PATCH_ID } from './fixtures/workflows-v2';
 
 const API_KEY = 'cluster-test-key';
@@ -98,8 +96,6 @@ function pidOf(name: string): number {
 }
 
 before(async () => {
-  // ERROR: the unpatched build's replays fail on purpose, with a warning each.
-  Runtime.install({ logger: new DefaultLogger('ERROR') });
   env = await freeClusterEnvironment({ workers: 2, replicas: 2 }, dataDir);
   env.API_KEYS = API_KEY;
   if (process.env.TEST_WORKFLOW_BUNDLE) env.WORKFLOW_BUNDLE_PATH = process.env.TEST_WORKFLOW_BUNDLE;
@@ -214,25 +210,22 @@ describe('the production topology (npm run cluster)', () => {
       join(fixtures, 'workflows-v2-unpatched.ts'),
     );
 
-    // The replay guard, over the histories recorded on this cluster by the first build.
-    const histories = await Promise.all(
-      subscriptions.map(async (s) => ({
-        workflowId: s.workflowId,
-        history: await temporal!.workflow.getHandle(s.workflowId).fetchHistory(),
-      })),
+    // The replay guard (npm run replay), over the histories recorded on this cluster by the
+    // first build: the patched build replays them all, the unpatched change none.
+    const replay = (bundle: string) =>
+      runScript('replay', ['--bundle', bundle, '--query', 'WorkflowType="subscriptionWorkflow"'], {
+        TEMPORAL_ADDRESS: cluster!.urls.temporal,
+      });
+    const patchedReplay = await replay(v2);
+    assert.equal(patchedReplay.code, 0, patchedReplay.output);
+    assert.match(
+      patchedReplay.output,
+      new RegExp(`replayed ${subscriptions.length} histories .*: ${subscriptions.length} replayed, 0 failed`),
     );
-    for await (const result of Worker.runReplayHistories({ workflowBundle: { codePath: v2 } }, histories)) {
-      assert.equal(result.error, undefined, `${result.workflowId} replays on the patched build`);
-    }
-    for await (const result of Worker.runReplayHistories(
-      { workflowBundle: { codePath: unpatched } },
-      histories,
-    )) {
-      assert.ok(
-        result.error instanceof DeterminismViolationError,
-        `${result.workflowId}: the unpatched change must not replay (got ${String(result.error)})`,
-      );
-    }
+    const unpatchedReplay = await replay(unpatched);
+    assert.equal(unpatchedReplay.code, 1, unpatchedReplay.output);
+    assert.match(unpatchedReplay.output, new RegExp(`0 replayed, ${subscriptions.length} failed`));
+    assert.match(unpatchedReplay.output, /Nondeterminism/);
 
     // The second build beside the first on the same task queue, then the first drains and stops.
     await cluster!.startWorker('worker-v2', { WORKFLOW_BUNDLE_PATH: v2 });

@@ -17,11 +17,11 @@ export interface Supervised {
   pids: () => Record<string, number>;
 }
 
-/** Starts `scripts/<script>` with `env` over this process's environment. */
-export function startSupervised(script: 'start' | 'cluster', env: NodeJS.ProcessEnv): Supervised {
+/** Spawns `scripts/<script>.ts` with `env` over this process's environment, collecting its output. */
+function spawnScript(script: string, args: string[], env: NodeJS.ProcessEnv) {
   const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
   delete childEnv.NODE_TEST_CONTEXT;
-  const proc = spawn(process.execPath, ['--import', 'tsx', join('scripts', `${script}.ts`)], {
+  const proc = spawn(process.execPath, ['--import', 'tsx', join('scripts', `${script}.ts`), ...args], {
     cwd: root,
     env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -30,13 +30,29 @@ export function startSupervised(script: 'start' | 'cluster', env: NodeJS.Process
   proc.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
   proc.stderr.on('data', (chunk: Buffer) => (text += chunk.toString()));
   const exited = new Promise<number | null>((done) => proc.once('exit', (code) => done(code)));
+  return { proc, output: () => text, exited };
+}
+
+/** Runs `scripts/<script>.ts` to its end: its exit code and output. */
+export async function runScript(
+  script: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; output: string }> {
+  const run = spawnScript(script, args, env);
+  return { code: await run.exited, output: run.output() };
+}
+
+/** Starts `scripts/<script>` with `env` over this process's environment. */
+export function startSupervised(script: 'start' | 'cluster', env: NodeJS.ProcessEnv): Supervised {
+  const { proc, output, exited } = spawnScript(script, [], env);
   const pids = () => {
     const found: Record<string, number> = {};
-    for (const m of text.matchAll(new RegExp(`^${script}\\s+\\| ([\\w-]+) pid (\\d+)`, 'gm')))
+    for (const m of output().matchAll(new RegExp(`^${script}\\s+\\| ([\\w-]+) pid (\\d+)`, 'gm')))
       found[m[1]!] = Number(m[2]);
     return found;
   };
-  return { process: proc, output: () => text, exited, pids };
+  return { process: proc, output, exited, pids };
 }
 
 /** Waits for the ready banner; returns the parts' pids. */

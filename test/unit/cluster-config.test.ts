@@ -64,7 +64,8 @@ describe('cluster configuration', () => {
     assert.throws(
       () => loadClusterConfig({ PORT: '5000', SANDBOX_PORT: '5002' }),
       (err: unknown) =>
-        err instanceof StackConfigError && /PORT\+2 \(API replica 2\): 5002 is also SANDBOX_PORT/.test(err.message),
+        err instanceof StackConfigError &&
+        /PORT\+2 \(API replica 2\): 5002 is also SANDBOX_PORT/.test(err.message),
     );
     assert.throws(
       () => loadClusterConfig({ TEMPORAL_PORT: '7433', POSTGRES_PORT: '7434' }),

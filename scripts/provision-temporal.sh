@@ -137,7 +137,8 @@ exec 9>"$CACHE_DIR/.provision.lock"
 flock 9
 
 # --if-possible: used before `npm test` / `npm start`; a machine without Go or Java falls back
-# to the SDK's own download instead of failing here.
+# to the SDK's own download instead of failing here. The cluster's binaries (--cluster) have no
+# such fallback: without them `npm run cluster` cannot start, so they are always required.
 if $if_possible; then
   provision_cli || log "continuing without a local Temporal CLI (the SDK will try to download one)"
   provision_test_server || log "continuing without a local test server (the SDK will try to download one)"

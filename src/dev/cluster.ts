@@ -118,7 +118,7 @@ export function ensureClusterBinaries(log: (message: string) => void = () => {})
     log(
       'the Temporal server or Web UI server is missing: building them (scripts/provision-temporal.sh --cluster, needs Go; once only)',
     );
-    spawnSync('bash', [join(ROOT, 'scripts', 'provision-temporal.sh'), '--cluster'], {
+    spawnSync('bash', [join(ROOT, 'scripts', 'provision-temporal.sh'), '--if-possible', '--cluster'], {
       stdio: ['ignore', 'ignore', 'inherit'],
     });
   }

@@ -45,7 +45,7 @@ export function describePortInUse(p: PortInUse): string {
   return `${p.variable} ${p.port} is already in use (${p.what}); set ${p.variable}=… to use another`;
 }
 
-export function canListen(port: number, host: string): Promise<boolean> {
+function canListen(port: number, host: string): Promise<boolean> {
   return new Promise((done) => {
     const server = createServer();
     server.unref();

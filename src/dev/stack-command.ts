@@ -45,7 +45,12 @@ export async function runStackCommand<Config, Stack extends Stoppable>(
   const abort = new AbortController();
   let stack: Stack | undefined;
   let signals = 0;
+  let firstSignalAt = 0;
   const onSignal = (signal: NodeJS.Signals) => {
+    // One Ctrl-C can arrive more than once: the terminal signals the whole foreground group, and
+    // npm and tsx forward it to their child as well. Only a later one means "kill now".
+    if (signals > 0 && Date.now() - firstSignalAt < 1_000) return;
+    if (signals === 0) firstSignalAt = Date.now();
     signals += 1;
     if (signals > 1) {
       say(`${signal} again: killing every part now`);

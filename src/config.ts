@@ -3,6 +3,7 @@
  * start-up. A bad or missing variable stops the process with a readable list of what is wrong.
  */
 import { z } from 'zod';
+import { MAX_QFPAY_CALL_MS } from './workflows/dunning';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const nonEmpty = z.string().trim().min(1);
@@ -42,7 +43,15 @@ export const configSchema = z
     QFPAY_APP_CODE: nonEmpty.default('sandbox-app-code'),
     QFPAY_APP_KEY: nonEmpty.default('sandbox-app-key'),
     QFPAY_SIGN_TYPE: z.enum(['MD5', 'SHA256']).default('MD5'),
-    QFPAY_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+    QFPAY_TIMEOUT_MS: z.coerce
+      .number()
+      .int()
+      .positive()
+      .max(
+        MAX_QFPAY_CALL_MS,
+        `at most ${MAX_QFPAY_CALL_MS} ms: a manual charge must be answered within the dunning safety margin`,
+      )
+      .default(10_000),
     QFPAY_TIME_OFFSET: z
       .string()
       .regex(/^[+-]\d{2}:\d{2}$/, 'must be a UTC offset like +08:00')

@@ -33,7 +33,11 @@ export async function createSubscriptionWorkflow(
   const productId =
     'productId' in input.product ? input.product.productId : await qfpay.ensureProduct(input.product.create);
   const totalBillingCycles = input.totalBillingCycles ?? null;
+  // What already exists before this creation begins can never be its result (a retried create
+  // looks for the one an earlier attempt made, and must not take somebody else's).
+  const existingIds = await qfpay.listSubscriptionIds({ customerId, tokenId: input.tokenId });
   const created = await qfpay.findOrCreateSubscription({
+    existingIds,
     customerId,
     tokenId: input.tokenId,
     productId,

@@ -120,7 +120,7 @@ describe('npm start', () => {
       declineFirstCharge: true,
       dunningPolicy: {
         attemptOffsets: ['30s'],
-        safetyMargin: '5s',
+        safetyMargin: '15s',
         minAttemptWindow: '1s',
         escalation: [],
         finalAction: 'leave_to_qfpay',

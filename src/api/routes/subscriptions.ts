@@ -440,19 +440,30 @@ export function subscriptionRouter(ctx: ApiContext): Router {
 
   // Changes ---------------------------------------------------------------------------------------
 
+  /**
+   * Runs an update, then reads the subscription's whole view with a query: updates return only
+   * what changed (small history), while the merchant gets the full picture.
+   */
+  async function updateThenView(
+    id: string,
+    call: (handle: WorkflowHandle) => Promise<unknown>,
+  ): Promise<SubscriptionView> {
+    await runUpdate(id, call);
+    return withinDeadline(temporal, timeouts.temporalMs, () => subscriptionHandle(id).query(snapshotQuery));
+  }
+
   router.post('/subscriptions/:subscriptionId/cancel', async (req: Request, res: Response) => {
     const id = subscriptionId(req);
-    const body = parseInput(CancelBodySchema, req.body ?? {}, 'body');
-    const view = await runUpdate(id, (h) =>
-      h.executeUpdate(cancelUpdate, { args: [body.reason === undefined ? {} : { reason: body.reason }] }),
-    );
+    parseInput(CancelBodySchema, req.body ?? {}, 'body');
+    // The reason is for the merchant's own records: it is not sent to QFPay nor kept in history.
+    const view = await updateThenView(id, (h) => h.executeUpdate(cancelUpdate, { args: [{}] }));
     res.json(subscriptionView(view));
   });
 
   router.post('/subscriptions/:subscriptionId/payment-token', async (req: Request, res: Response) => {
     const id = subscriptionId(req);
     const body = parseInput(ChangePaymentTokenBodySchema, req.body, 'body');
-    const view = await runUpdate(id, (h) =>
+    const view = await updateThenView(id, (h) =>
       h.executeUpdate(changePaymentTokenUpdate, { args: [{ tokenId: body.token_id }] }),
     );
     res.json(subscriptionView(view));
@@ -461,7 +472,7 @@ export function subscriptionRouter(ctx: ApiContext): Router {
   router.post('/subscriptions/:subscriptionId/total-billing-cycles', async (req: Request, res: Response) => {
     const id = subscriptionId(req);
     const body = parseInput(ChangeTotalBillingCyclesBodySchema, req.body, 'body');
-    const view = await runUpdate(id, (h) =>
+    const view = await updateThenView(id, (h) =>
       h.executeUpdate(changeTotalBillingCyclesUpdate, {
         args: [{ totalBillingCycles: body.total_billing_cycles }],
       }),
@@ -477,12 +488,15 @@ export function subscriptionRouter(ctx: ApiContext): Router {
         args: [body.order_id === undefined ? {} : { orderId: body.order_id }],
       }),
     );
-    res.json(chargeResultView(result));
+    const view = await withinDeadline(temporal, timeouts.temporalMs, () =>
+      subscriptionHandle(id).query(snapshotQuery),
+    );
+    res.json(chargeResultView(result, view));
   });
 
   router.post('/subscriptions/:subscriptionId/sync', async (req: Request, res: Response) => {
     const id = subscriptionId(req);
-    const view = await runUpdate(id, (h) => h.executeUpdate(syncNowUpdate, { args: [] }));
+    const view = await updateThenView(id, (h) => h.executeUpdate(syncNowUpdate, { args: [] }));
     res.json(subscriptionView(view));
   });
 
@@ -490,7 +504,9 @@ export function subscriptionRouter(ctx: ApiContext): Router {
     const id = subscriptionId(req);
     const override = parseInput(DunningPolicyOverrideBodySchema, req.body, 'body');
     // The workflow merges the override onto the subscription's current policy.
-    const view = await runUpdate(id, (h) => h.executeUpdate(changeDunningPolicyUpdate, { args: [override] }));
+    const view = await updateThenView(id, (h) =>
+      h.executeUpdate(changeDunningPolicyUpdate, { args: [override] }),
+    );
     res.json(subscriptionView(view));
   });
 

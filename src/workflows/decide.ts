@@ -45,7 +45,11 @@ import { exhaustedEvents, recoveredEvent } from './outbox';
 
 /** The one thing to do next. */
 export type Action =
-  | { kind: 'sync'; reason: 'wanted' | 'final' | 'intent' | 'charge_now'; intentId?: number }
+  | {
+      kind: 'sync';
+      reason: 'wanted' | 'final' | 'before_final_action' | 'intent' | 'charge_now';
+      intentId?: number;
+    }
   | {
       kind: 'charge';
       orderId: string;
@@ -84,7 +88,6 @@ export const REFUSED = 'ChangeNotAllowed';
 /** The bookkeeping due at `now`; idempotent (settling twice at the same time changes nothing more). */
 export function settle(state: EngineState, now: number): EngineState {
   let s = noteTerminal(state, now);
-  s = expirePendingCharge(s, now);
   s = settleEpisode(s, now);
   if (!s.episode) s = settleEpisode(openEpisodeIfDue(s, now), now);
   s = dueQueries(s, now);
@@ -97,18 +100,6 @@ function noteTerminal(s: EngineState, now: number): EngineState {
   if (ended && s.terminalSince === null) return { ...s, terminalSince: now };
   if (!ended && s.terminalSince !== null) return { ...s, terminalSince: null };
   return s;
-}
-
-/** A charge QFPay shows no trace of after the confirmation window counts as not made. */
-function expirePendingCharge(s: EngineState, now: number): EngineState {
-  const pending = s.pendingCharge;
-  if (!pending || now < pending.confirmUntil) return s;
-  const detail = `no outcome at QFPay after ${pending.checks} checks: counted as not made`;
-  const episode =
-    s.episode?.orderId === pending.orderId
-      ? withAttempt(s.episode, pending.attempt, (a) => ({ ...a, result: 'error', finishedAt: now, detail }))
-      : s.episode;
-  return { ...s, episode, pendingCharge: null, syncWanted: true };
 }
 
 function openEpisodeIfDue(s: EngineState, now: number): EngineState {
@@ -158,7 +149,7 @@ function exhaust(s: EngineState, episode: DunningEpisode, now: number): EngineSt
     ...episode,
     stage: 'escalating',
     escalationStepsDone: [...s.policy.escalation],
-    finalAction: { action, status: action === 'cancel' ? 'pending' : 'done', attempts: 0 },
+    finalAction: { action, status: action === 'cancel' ? 'pending' : 'done', since: now, attempts: 0 },
     outcomeDetail: episode.outcomeDetail ?? `attempts exhausted; final action ${action}`,
   };
   const next = recordEvents(
@@ -287,6 +278,11 @@ function dueFinalAction(s: EngineState, now: number): Action | undefined {
   const order = s.snapshot.orders.find((o) => o.orderId === episode.orderId);
   if (order?.status !== 'FAILED' || hasEnded(s) || s.snapshot.lastSequenceNo > episode.sequenceNo)
     return undefined;
+  // QFPay's word first: the order may have been paid where the engine could not see it yet.
+  if (s.lastSyncAt === null || s.lastSyncAt < final.since) {
+    const mayAsk = s.syncRetryAt === null || now >= s.syncRetryAt;
+    return mayAsk ? { kind: 'sync', reason: 'before_final_action' } : undefined;
+  }
   return { kind: 'cancel', cause: 'final_action', orderId: episode.orderId };
 }
 

@@ -84,6 +84,8 @@ export interface DunningAttemptRecord {
 export interface FinalActionRecord {
   action: 'cancel' | 'leave_to_qfpay' | 'pause_billing';
   status: 'pending' | 'done' | 'failed' | 'skipped';
+  /** When it fell due; it runs only after a query made since has shown the order still unpaid. */
+  since: number;
   attempts: number;
   retryAt?: number;
   detail?: string;

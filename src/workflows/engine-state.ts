@@ -89,6 +89,8 @@ export interface EngineState {
   pendingCharge: PendingCharge | null;
   /** Merchant events recorded but not yet handed to their delivery workflows. */
   outbox: MerchantEvent[];
+  /** Ids of the events handed over most recently (bounded): an event is never recorded twice. */
+  sentEventIds: string[];
   intents: Intent[];
   resolved: IntentOutcome[];
   nextIntentId: number;
@@ -109,6 +111,8 @@ export const MAX_RECONCILES_PER_BILLING = 6;
 export const NOT_FOUND_LIMIT = 3;
 /** Closed episodes kept. */
 export const MAX_EPISODE_HISTORY = 12;
+/** Ids of handed-over events kept to recognise a repeat. */
+export const MAX_SENT_EVENT_IDS = 128;
 
 /** The state of a workflow's first run (or of a continued one, from what it carried). */
 export function initialState(input: SubscriptionWorkflowInput): EngineState {
@@ -134,6 +138,7 @@ export function initialState(input: SubscriptionWorkflowInput): EngineState {
     retryNow: false,
     pendingCharge: null,
     outbox: [],
+    sentEventIds: [],
     intents: [],
     resolved: [],
     nextIntentId: 1,
@@ -141,10 +146,13 @@ export function initialState(input: SubscriptionWorkflowInput): EngineState {
   };
 }
 
-/** Adds events to the outbox when the merchant wants them; ids already there are not added twice. */
+/**
+ * Adds events to the outbox when the merchant wants them. An id already recorded (waiting, or
+ * handed over recently) is not added again; across runs, the delivery workflow's id does the same.
+ */
 export function recordEvents(state: EngineState, events: readonly OutgoingEvent[], now: number): EngineState {
   if (!state.options.merchantEvents || events.length === 0) return state;
-  const have = new Set(state.outbox.map((e) => e.id));
+  const have = new Set([...state.outbox.map((e) => e.id), ...state.sentEventIds]);
   const created_at = new Date(now).toISOString();
   const fresh = events
     .filter((e) => !have.has(e.id))

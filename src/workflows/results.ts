@@ -10,6 +10,7 @@ import { syncBackoff } from './decide';
 import { mergePolicy } from './dunning';
 import {
   ENGINE_DEFAULTS,
+  MAX_SENT_EVENT_IDS,
   applyFactToState,
   causalAt,
   recordEvents,
@@ -17,6 +18,7 @@ import {
   withAttempt,
   type EngineState,
   type IntentAnswer,
+  type PendingCharge,
 } from './engine-state';
 import type { Fact } from './lifecycle';
 import { attemptEvent } from './outbox';
@@ -258,8 +260,10 @@ export function afterConfirm(
   const pending = state.pendingCharge;
   if (!pending || pending.sentAt !== action.pending.sentAt) return state; // settled meanwhile
   if (!outcome.ok || outcome.value.status === 'unknown') {
-    const nextCheckAt = Math.min(now + confirmInterval(state), pending.confirmUntil);
-    return { ...state, pendingCharge: { ...pending, checks: pending.checks + 1, nextCheckAt } };
+    const checks = pending.checks + 1;
+    if (outcome.ok && now >= pending.confirmUntil) return notMade(state, pending, checks, now);
+    const nextCheckAt = Math.min(now + confirmInterval(state), Math.max(pending.confirmUntil, now + 1));
+    return { ...state, pendingCharge: { ...pending, checks, nextCheckAt } };
   }
   const charge = outcome.value.charge;
   const result = outcome.value.status === 'paid' ? 'succeeded' : 'failed';
@@ -278,6 +282,24 @@ export function afterConfirm(
   }
   const fact = chargeFact(next, { ...charge, outcome: result });
   return fact ? applyFactToState(next, fact, now) : next;
+}
+
+/** A charge QFPay still shows no trace of after its confirmation window counts as not made. */
+function notMade(state: EngineState, pending: PendingCharge, checks: number, now: number): EngineState {
+  const detail = `no outcome at QFPay after ${checks} looks: counted as not made`;
+  const episode =
+    state.episode?.orderId === pending.orderId
+      ? withAttempt(state.episode, pending.attempt, (a) => ({
+          ...a,
+          result: 'error',
+          finishedAt: now,
+          detail,
+        }))
+      : state.episode;
+  const next = { ...state, episode, pendingCharge: null, syncWanted: true };
+  return episode
+    ? recordEvents(next, attemptEvent(state.subscriptionId, episode, pending.attempt), now)
+    : next;
 }
 
 // ---- cancel and changes -----------------------------------------------------------------------
@@ -329,7 +351,7 @@ function markFinalAction(
   const { retryAt: _retryAt, ...rest } = final;
   const updated = giveUp
     ? { ...rest, status: result, attempts, ...(detail ? { detail } : {}) }
-    : { ...rest, attempts, retryAt: now + syncBackoff(attempts), ...(detail ? { detail } : {}) };
+    : { ...rest, attempts, retryAt: now + syncBackoff(attempts), since: now, ...(detail ? { detail } : {}) };
   return { ...state, episode: { ...state.episode, finalAction: updated } };
 }
 
@@ -386,5 +408,9 @@ export function refuseIntent(state: EngineState, action: Extract<Action, { kind:
 /** Events handed to their delivery workflows leave the outbox. */
 export function afterFlush(state: EngineState, startedIds: readonly string[]): EngineState {
   const started = new Set(startedIds);
-  return { ...state, outbox: state.outbox.filter((e) => !started.has(e.id)) };
+  return {
+    ...state,
+    outbox: state.outbox.filter((e) => !started.has(e.id)),
+    sentEventIds: [...state.sentEventIds, ...startedIds].slice(-MAX_SENT_EVENT_IDS),
+  };
 }

@@ -42,11 +42,11 @@ describe('dunning escalation (time-skipping server)', () => {
       await advance(timeSkipping.env, clock, MINUTE);
       const failedAt = await failCycle2(handle);
       const result = await handle.result();
+      // Each step is its own delivery workflow: they arrive in any order.
+      assert.deepEqual((await engine.escalated(2)).sort(), ['notify_customer', 'notify_operations']);
       assertChargedAt(qfpay, [failedAt + HOUR, failedAt + DAY, failedAt + 3 * DAY]);
       return result;
     });
-    // Each step is its own delivery workflow: they arrive in any order.
-    assert.deepEqual((await engine.escalated(2)).sort(), ['notify_customer', 'notify_operations']);
     assert.equal(qfpay.count('cancelSubscription'), 1);
     assert.equal(view.snapshot.state, 'CANCELLED');
     assert.equal(view.dunning.history.at(-1)?.outcome, 'exhausted');

@@ -16,6 +16,7 @@ import {
   type ApiContext,
   type ApiTimeouts,
 } from './context';
+import { ApiDigests } from './digests';
 import { errorHandler, notFoundHandler } from './errors';
 import { ApiMetrics } from './metrics';
 import { openApiDocument } from './openapi';
@@ -58,6 +59,7 @@ export function buildApp(deps: AppDeps): Express {
     metrics,
     timeouts: { ...DEFAULT_API_TIMEOUTS, ...deps.timeouts },
     defaultPolicy: engineDefaultPolicy(deps.config),
+    digests: new ApiDigests(deps.config.API_HMAC_SECRET),
   };
 
   const app = express();
@@ -94,7 +96,7 @@ export function buildApp(deps: AppDeps): Express {
   app.use(webhookRouter(ctx));
 
   const v1 = Router();
-  v1.use(requireApiKey(new ApiKeyVerifier(parseApiKeys(deps.config.API_KEYS))));
+  v1.use(requireApiKey(new ApiKeyVerifier(parseApiKeys(deps.config.API_KEYS)), deps.config.MERCHANT_ID));
   v1.use(express.json({ limit: JSON_BODY_LIMIT }));
   v1.use(customerRouter(ctx));
   v1.use(productRouter(ctx));

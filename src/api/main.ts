@@ -7,7 +7,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Client } from '@temporalio/client';
 import { createQfpayClient } from '../activities';
-import { loadConfigOrExit } from '../config';
+import { loadConfigOrExit, warnAboutUnsafeSettings } from '../config';
 import { createLogger } from '../logger';
 import { connectClient } from '../temporal/connection';
 import { buildApp } from './app';
@@ -27,6 +27,7 @@ function closeServer(server: Server): Promise<void> {
 export async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const logger = createLogger('api', config.LOG_LEVEL);
+  warnAboutUnsafeSettings(config, logger);
 
   let temporal: Client;
   try {

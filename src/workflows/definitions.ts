@@ -28,9 +28,16 @@ export function subscriptionWorkflowId(subscriptionId: string): string {
   return `qfpay-subscription:${subscriptionId}`;
 }
 
-/** The id of the durable creation of one merchant request, keyed by its idempotency key. */
-export function creationWorkflowId(merchantScope: string, idempotencyKey: string): string {
-  return `qfpay-create:${merchantScope}:${idempotencyKey}`;
+/**
+ * The id of the durable creation of one merchant request. `requestDigest` is a keyed HMAC of the
+ * merchant and its Idempotency-Key (computed by the API): a workflow id is plaintext in Temporal,
+ * so it never carries the key itself.
+ */
+export function creationWorkflowId(
+  kind: 'subscription' | 'customer' | 'product',
+  requestDigest: string,
+): string {
+  return `qfpay-create:${kind}:${requestDigest}`;
 }
 
 /** The id of the workflow that records a customer's payment tokens. */

@@ -8,11 +8,22 @@ import { readFileSync } from 'node:fs';
 import { after, afterEach, before } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
+import type { DataConverter } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { devServerExecutable, testServerExecutable } from '../../src/dev/temporal-binaries';
+import { DEVELOPMENT_DEFAULTS } from '../../src/config';
 import { WORKFLOWS_PATH } from '../../src/dev/workflow-bundle';
+import { engineDataConverter } from '../../src/temporal/data-converter';
 import { ALL_SEARCH_ATTRIBUTE_KEYS } from '../../src/workflows/definitions';
+
+/**
+ * The engine's data converter with the default (development) keys, as every test's configuration
+ * has them: tests run with encrypted payloads, like production.
+ */
+export function testDataConverter(): DataConverter {
+  return engineDataConverter({ PAYLOAD_ENCRYPTION_KEYS: DEVELOPMENT_DEFAULTS.PAYLOAD_ENCRYPTION_KEYS });
+}
 
 let runtimeInstalled = false;
 function quietRuntime(): void {
@@ -30,6 +41,7 @@ export async function startTimeSkipping(): Promise<TestWorkflowEnvironment> {
   quietRuntime();
   const env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: testServerExecutable() },
+    client: { dataConverter: testDataConverter() },
   });
   // The test server refuses undeclared search attributes, like a real cluster: declare them.
   const { IndexedValueType } = temporal.api.enums.v1;
@@ -51,6 +63,7 @@ export async function startTimeSkipping(): Promise<TestWorkflowEnvironment> {
 export async function startDevServer(): Promise<TestWorkflowEnvironment> {
   quietRuntime();
   return TestWorkflowEnvironment.createLocal({
+    client: { dataConverter: testDataConverter() },
     server: {
       executable: devServerExecutable(),
       searchAttributes: ALL_SEARCH_ATTRIBUTE_KEYS,
@@ -60,12 +73,16 @@ export async function startDevServer(): Promise<TestWorkflowEnvironment> {
 }
 
 let cachedBundle: { code: string } | undefined;
-/** The workflow bundle `npm test` built once for the run (or `src/workflows` when run alone). */
-export function workflowSource(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+/**
+ * The workflow bundle `npm test` built once for the run (or `src/workflows` when run alone), with
+ * the data converter it goes with (the bundle holds the failure converter; the codec decrypts).
+ */
+export function workflowSource(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath' | 'dataConverter'> {
+  const dataConverter = testDataConverter();
   const path = process.env.TEST_WORKFLOW_BUNDLE;
-  if (!path) return { workflowsPath: `${WORKFLOWS_PATH}/index.ts` };
+  if (!path) return { workflowsPath: `${WORKFLOWS_PATH}/index.ts`, dataConverter };
   cachedBundle ??= { code: readFileSync(path, 'utf8') };
-  return { workflowBundle: cachedBundle };
+  return { workflowBundle: cachedBundle, dataConverter };
 }
 
 /** A task queue no other test uses. */

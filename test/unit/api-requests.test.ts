@@ -18,7 +18,7 @@ import { buildApp } from '../../src/api/app';
 import {
   ApiKeyVerifier,
   constantTimeEqual,
-  merchantScopeOf,
+  apiKeyIdOf,
   parseApiKeys,
   presentedApiKey,
 } from '../../src/api/auth';
@@ -161,9 +161,9 @@ void describe('API keys', () => {
     assert.equal(presentedApiKey('Bearer abc', undefined), 'abc');
     assert.equal(presentedApiKey('Basic abc', 'xyz'), 'xyz');
     assert.equal(presentedApiKey(undefined, '  '), undefined);
-    assert.match(merchantScopeOf('abc'), /^[0-9a-f]{16}$/);
-    assert.equal(merchantScopeOf('abc'), merchantScopeOf('abc'));
-    assert.notEqual(merchantScopeOf('abc'), merchantScopeOf('abd'));
+    assert.match(apiKeyIdOf('abc'), /^[0-9a-f]{16}$/);
+    assert.equal(apiKeyIdOf('abc'), apiKeyIdOf('abc'));
+    assert.notEqual(apiKeyIdOf('abc'), apiKeyIdOf('abd'));
   });
 
   void it('serves health, the OpenAPI document and metrics without a key', async () => {

@@ -25,6 +25,7 @@ import { customerRouter } from './routes/customers';
 import { productRouter } from './routes/products';
 import { subscriptionRouter } from './routes/subscriptions';
 import { webhookRouter } from './routes/webhooks';
+import { limitJsonDepth } from './validate';
 
 /** What {@link buildApp} needs. */
 export interface AppDeps {
@@ -98,6 +99,7 @@ export function buildApp(deps: AppDeps): Express {
   const v1 = Router();
   v1.use(requireApiKey(new ApiKeyVerifier(parseApiKeys(deps.config.API_KEYS)), deps.config.MERCHANT_ID));
   v1.use(express.json({ limit: JSON_BODY_LIMIT }));
+  v1.use(limitJsonDepth());
   v1.use(customerRouter(ctx));
   v1.use(productRouter(ctx));
   v1.use(subscriptionRouter(ctx));

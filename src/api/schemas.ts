@@ -87,6 +87,21 @@ export const ProductIdSchema = qfpayId('prod_', 'prod_5e6f7a8b9c0d4e1f');
 export const TokenIdSchema = qfpayId('tk_', 'tk_0a1b2c3d4e5f6789');
 export const OrderIdSchema = qfpayId('sub_ord_', 'sub_ord_a360f06e2fd74e7b93d1d3d0f2b14c3a_0002');
 
+/** An id QFPay gives without a documented shape: 1-128 visible ASCII characters (no spaces, no controls). */
+const opaqueQfpayId = z.string().regex(/^[\x21-\x7E]{1,128}$/, 'must be 1-128 visible ASCII characters');
+
+/**
+ * The ids of a notification, held to the same rules as the API's: they become workflow ids,
+ * signal payloads and merchant-event headers, so a control character or a 5,000-character id is
+ * refused at the door (400) instead of failing somewhere inside.
+ */
+export const NotificationIdsSchema = z.looseObject({
+  subscription_id: SubscriptionIdSchema.optional(),
+  subscription_order_id: OrderIdSchema.optional(),
+  tokenid: opaqueQfpayId.optional(),
+  customer_id: opaqueQfpayId.optional(),
+});
+
 export const SubscriptionStateSchema = z.enum(SUBSCRIPTION_STATES).openapi('SubscriptionState');
 /** What the engine knows of the state: `UNKNOWN` until the first fact about the subscription. */
 export const LifecycleStateSchema = z.enum([...SUBSCRIPTION_STATES, 'UNKNOWN']).openapi('LifecycleState');

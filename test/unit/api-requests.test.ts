@@ -350,6 +350,46 @@ void describe('request validation (nothing reaches Temporal or QFPay)', () => {
     );
   });
 
+  for (const path of [
+    '/v1/subscriptions/%E0%A4%A',
+    '/v1/customers/%C0/tokens',
+    '/v1/subscriptions/creations/%ZZ',
+  ]) {
+    void it(`answers malformed percent-encoding in ${path} with 400, not 500`, async () => {
+      const { app, temporal } = appWith();
+      const body = errorOf(await request(app).get(path).set(auth), 400, 'validation_error');
+      assert.deepEqual(paths(body), ['(path)']);
+      assert.deepEqual(temporal.calls, []);
+    });
+  }
+
+  for (const [route, wrap] of [
+    ['/v1/customers', (address: unknown) => ({ name: 'Deep', billing_address: address })],
+    [
+      '/v1/subscriptions',
+      (address: unknown) => ({
+        customer: { billing_address: address },
+        product_id: 'prod_1',
+        token_id: 'tk_1',
+      }),
+    ],
+  ] as const) {
+    void it(`answers JSON nested 5,000 levels deep on ${route} with 400 naming where`, async () => {
+      const { app, temporal, qfpay } = appWith();
+      const deep = `{"a":`.repeat(5000) + '1' + '}'.repeat(5000);
+      const res = await request(app)
+        .post(route)
+        .set(auth)
+        .set('idempotency-key', 'deep-1')
+        .set('content-type', 'application/json')
+        .send(JSON.stringify(wrap('__DEEP__')).replace('"__DEEP__"', deep));
+      const body = errorOf(res, 400, 'validation_error');
+      assert.match(paths(body)[0] ?? '', /billing_address(\.a)+$/);
+      assert.deepEqual(temporal.calls, []);
+      assert.deepEqual(qfpay.paths, []);
+    });
+  }
+
   void it('answers a body over the limit with 413', async () => {
     const { app } = appWith();
     const res = await request(app)
@@ -403,6 +443,34 @@ void describe('the error shape and request ids', () => {
     });
     const res = await request(appWith(temporal).app).get('/v1/subscriptions/sub_1').set(auth);
     errorOf(res, 503, 'temporal_unavailable');
+  });
+
+  void it('answers FAILED_PRECONDITION (an update with no worker) with 503 and Retry-After', async () => {
+    const failedPrecondition = Object.assign(new Error('9 FAILED_PRECONDITION: no poller'), {
+      code: 9,
+      details: 'no poller',
+      metadata: {},
+    });
+    const temporal = fakeTemporal({
+      executeUpdate: () => {
+        throw new ServiceError('Failed to run update', { cause: failedPrecondition });
+      },
+    });
+    const res = await request(appWith(temporal).app).post('/v1/subscriptions/sub_1/sync').set(auth);
+    errorOf(res, 503, 'temporal_unavailable');
+    assert.match(String(res.headers['retry-after']), /^\d+$/);
+  });
+
+  void it('answers a page_token this API did not sign with 400, before Temporal sees it', async () => {
+    const { app, temporal } = appWith();
+    // The layout of a real token (version byte, MAC, Temporal's token) with a MAC anyone could compute before.
+    const forged = Buffer.concat([Buffer.from([1]), Buffer.alloc(16, 7), Buffer.from('temporal')]).toString(
+      'base64url',
+    );
+    const res = await request(app).get(`/v1/subscriptions?page_token=${forged}`).set(auth);
+    const body = errorOf(res, 400, 'validation_error');
+    assert.deepEqual(paths(body), ['page_token']);
+    assert.deepEqual(temporal.calls, []);
   });
 
   void it('answers a subscription whose workflow does not exist with 404', async () => {

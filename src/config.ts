@@ -69,9 +69,9 @@ export const configSchema = z
      */
     API_HMAC_SECRET: z.string().min(1).default(DEVELOPMENT_DEFAULTS.API_HMAC_SECRET),
     /** Requests per minute one API key may make on /v1 before 429. */
-    RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(600),
-    /** The API's Prometheus endpoint, on its own port (never the public one). */
-    METRICS_PORT: port.default(9465),
+    RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(1200),
+    /** The API's Prometheus endpoint (`/metrics`), on its own port, never the public one; off when unset. */
+    METRICS_PORT: port.optional(),
 
     /**
      * The payload codec's keys: comma-separated `id:base64` (32 random bytes each), the newest
@@ -80,6 +80,8 @@ export const configSchema = z
     PAYLOAD_ENCRYPTION_KEYS: z.string().default(DEVELOPMENT_DEFAULTS.PAYLOAD_ENCRYPTION_KEYS),
     /** The codec server (`npm run codec-server`) for the Web UI and the CLI. */
     CODEC_SERVER_PORT: port.default(8234),
+    /** Where the codec server listens; loopback unless it must be reached from elsewhere. */
+    CODEC_SERVER_HOST: nonEmpty.default('127.0.0.1'),
     /** Comma-separated bearer tokens the codec server accepts; required in production. */
     CODEC_SERVER_TOKENS: z.string().default(''),
     /** Comma-separated origins of the Temporal Web UI(s) allowed to call the codec server. */
@@ -133,7 +135,8 @@ export interface UnsafeSetting {
   message: string;
 }
 
-function list(value: string): string[] {
+/** A comma-separated setting as a list (blanks around entries and empty entries dropped). */
+export function parseList(value: string): string[] {
   return value
     .split(',')
     .map((v) => v.trim())
@@ -146,10 +149,10 @@ function list(value: string): string[] {
  */
 export function unsafeSettings(c: Config): UnsafeSetting[] {
   const found: UnsafeSetting[] = [];
-  if (list(c.API_KEYS).includes(DEVELOPMENT_DEFAULTS.API_KEYS)) {
+  if (parseList(c.API_KEYS).includes(DEVELOPMENT_DEFAULTS.API_KEYS)) {
     found.push({ variable: 'API_KEYS', message: 'contains the public development key dev-api-key' });
   }
-  if (list(c.MERCHANT_EVENTS_SECRET).includes(DEVELOPMENT_DEFAULTS.MERCHANT_EVENTS_SECRET)) {
+  if (parseList(c.MERCHANT_EVENTS_SECRET).includes(DEVELOPMENT_DEFAULTS.MERCHANT_EVENTS_SECRET)) {
     found.push({
       variable: 'MERCHANT_EVENTS_SECRET',
       message: 'is the public default: anyone could sign events the merchant would trust',

@@ -61,6 +61,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   409: 'The subscription refused the change (`conflict`); `message` says why.',
   413: 'Request body too large (`validation_error`).',
   422: 'The Idempotency-Key was used with a different body (`idempotency_mismatch`).',
+  429: 'Too many requests with this API key (`rate_limited`); wait `Retry-After` seconds.',
   500: 'Unexpected error (`internal`).',
   502: 'QFPay answered unusably or refused our credentials (`qfpay_error`).',
   503: 'Temporal (`temporal_unavailable`) or QFPay (`qfpay_error`) is unavailable; retry later.',
@@ -82,7 +83,7 @@ const jsonBody = (schema: z.ZodType, description?: string) => ({
 });
 
 /** Error answers every authenticated route can give. */
-const MERCHANT_ERRORS = [400, 401, 500, 503];
+const MERCHANT_ERRORS = [400, 401, 429, 500, 503];
 
 /** Registers every route of the API. */
 function registerRoutes(registry: OpenAPIRegistry): void {
@@ -116,18 +117,6 @@ function registerRoutes(registry: OpenAPIRegistry): void {
       200: {
         description: 'The OpenAPI 3.1 document.',
         content: { 'application/json': { schema: z.object({}).catchall(z.unknown()) } },
-      },
-    },
-  });
-  registry.registerPath({
-    method: 'get',
-    path: '/metrics',
-    tags: ['operations'],
-    summary: 'Prometheus metrics of this API process',
-    responses: {
-      200: {
-        description: 'Prometheus text exposition format.',
-        content: { 'text/plain': { schema: z.string() } },
       },
     },
   });

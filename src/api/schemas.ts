@@ -29,6 +29,7 @@ export const ERROR_CODES = [
   'not_found',
   'conflict',
   'idempotency_mismatch',
+  'rate_limited',
   'temporal_unavailable',
   'qfpay_error',
   'internal',
@@ -37,7 +38,7 @@ export const ErrorCodeSchema = z.enum(ERROR_CODES).openapi('ErrorCode', {
   description:
     '`validation_error` 400/413/415, `unauthorized` 401, `invalid_signature` 401 (webhook), `not_found` 404, ' +
     '`conflict` 409 (a workflow refused the change, or QFPay refused it in the current state), ' +
-    '`idempotency_mismatch` 422, `temporal_unavailable` 503, `qfpay_error` 502/503 (QFPay unreachable, busy ' +
+    '`idempotency_mismatch` 422, `rate_limited` 429, `temporal_unavailable` 503, `qfpay_error` 502/503 (QFPay unreachable, busy ' +
     'or misconfigured), `internal` 500.',
 });
 export type ErrorCode = z.output<typeof ErrorCodeSchema>;

@@ -27,13 +27,14 @@ const output: string[] = [];
 let stack: RunningStack | undefined;
 
 before(async () => {
-  const [apiPort, temporalPort, uiPort, sandboxPort] = await freePorts(4);
+  const [apiPort, temporalPort, uiPort, sandboxPort, codecPort] = await freePorts(5);
   const env = {
     ...process.env,
     PORT: String(apiPort),
     TEMPORAL_PORT: String(temporalPort),
     TEMPORAL_UI_PORT: String(uiPort),
     SANDBOX_PORT: String(sandboxPort),
+    CODEC_SERVER_PORT: String(codecPort),
     DATA_DIR: dataDir,
     API_KEYS: 'ui-check-key',
     ...(process.env.TEST_WORKFLOW_BUNDLE ? { WORKFLOW_BUNDLE_PATH: process.env.TEST_WORKFLOW_BUNDLE } : {}),

@@ -5,6 +5,7 @@
  * what it is asked; QFPay is a `QfpayClient` whose `fetch` is scripted.
  */
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
 import { describe, it } from 'node:test';
 import {
   ServiceError,
@@ -14,7 +15,9 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import request from 'supertest';
-import { buildApp } from '../../src/api/app';
+import { appMetrics, buildApp, buildMetricsApp } from '../../src/api/app';
+import { DEFAULT_API_TIMEOUTS } from '../../src/api/context';
+import { SERVER_TIMEOUTS, applyServerTimeouts } from '../../src/api/main';
 import {
   ApiKeyVerifier,
   constantTimeEqual,
@@ -166,11 +169,68 @@ void describe('API keys', () => {
     assert.notEqual(apiKeyIdOf('abc'), apiKeyIdOf('abd'));
   });
 
-  void it('serves health, the OpenAPI document and metrics without a key', async () => {
+  void it('serves health and the OpenAPI document without a key, and no metrics on the public port', async () => {
     const { app } = appWith();
     assert.deepEqual((await request(app).get('/healthz').expect(200)).body, { status: 'ok' });
     assert.equal((await request(app).get('/openapi.json').expect(200)).body.openapi, '3.1.0');
-    assert.match((await request(app).get('/metrics').expect(200)).text, /api_http_requests_total/);
+    errorOf(await request(app).get('/metrics'), 404, 'not_found');
+    const metrics = buildMetricsApp(appMetrics(app));
+    assert.match((await request(metrics).get('/metrics').expect(200)).text, /api_http_requests_total/);
+  });
+});
+
+void describe('operational limits', () => {
+  void it('answers past RATE_LIMIT_PER_MINUTE per API key with 429 rate_limited and Retry-After; other keys go on', async () => {
+    const limited = loadConfig({
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'silent',
+      API_KEYS: KEYS.join(','),
+      RATE_LIMIT_PER_MINUTE: '3',
+    });
+    const app = buildApp({
+      config: limited,
+      temporal: fakeTemporal().client,
+      qfpay: scriptedQfpay(() => ({ body: {} })).client,
+      logger,
+    });
+    for (let i = 0; i < 3; i += 1) {
+      assert.equal((await request(app).get('/v1/subscriptions/bad').set(auth)).status, 400);
+    }
+    const refused = await request(app).get('/v1/subscriptions/bad').set(auth);
+    errorOf(refused, 429, 'rate_limited');
+    assert.match(String(refused.headers['retry-after']), /^\d+$/);
+    assert.ok(Number(refused.headers['retry-after']) <= 60);
+    const other = await request(app)
+      .get('/v1/subscriptions/bad')
+      .set({ Authorization: `Bearer ${KEYS[1]}` });
+    assert.equal(other.status, 400, 'another API key has its own budget');
+  });
+
+  void it('labels a route by its template, the same on success and on error', async () => {
+    let fail = false;
+    const { app } = appWith(
+      fakeTemporal({
+        query: () => {
+          if (fail) throw new Error('kaboom');
+          return [];
+        },
+      }),
+    );
+    await request(app).get('/v1/customers/cust_1/tokens').set(auth).expect(200);
+    fail = true;
+    await request(app).get('/v1/customers/cust_2/tokens').set(auth).expect(500);
+    const text = await appMetrics(app).registry.metrics();
+    for (const status of ['200', '500']) {
+      assert.ok(
+        text.includes(
+          `api_http_requests_total{method="GET",route="/v1/customers/:customerId/tokens",status="${status}"} 1`,
+        ),
+        text
+          .split('\n')
+          .filter((l) => l.startsWith('api_http_requests_total'))
+          .join('\n'),
+      );
+    }
   });
 });
 
@@ -576,5 +636,28 @@ void describe('customers and products at QFPay', () => {
       if (respcd)
         assert.ok(body.error.details?.some((d) => d.path === 'qfpay.respcd' && d.message.startsWith(respcd)));
     }
+  });
+});
+
+void describe('HTTP server time limits', () => {
+  void it('sets headers, request and keep-alive timeouts explicitly, not to Node defaults', () => {
+    const server = createServer();
+    const defaults = {
+      headersTimeout: server.headersTimeout,
+      requestTimeout: server.requestTimeout,
+      keepAliveTimeout: server.keepAliveTimeout,
+    };
+    applyServerTimeouts(server);
+    assert.deepEqual(
+      {
+        headersTimeout: server.headersTimeout,
+        requestTimeout: server.requestTimeout,
+        keepAliveTimeout: server.keepAliveTimeout,
+      },
+      SERVER_TIMEOUTS,
+    );
+    assert.notEqual(server.headersTimeout, defaults.headersTimeout);
+    assert.notEqual(server.requestTimeout, defaults.requestTimeout);
+    assert.ok(SERVER_TIMEOUTS.requestTimeout > DEFAULT_API_TIMEOUTS.updateMs, 'an update can finish');
   });
 });

@@ -6,8 +6,13 @@
  * that tells the request that started the workflow from a retry.
  */
 import { randomUUID } from 'node:crypto';
-import { WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
-import type { Request } from 'express';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  isGrpcDeadlineError,
+  type Client,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import type { Request, Response } from 'express';
 import { creationWorkflowId } from '../workflows/definitions';
 import { withinDeadline, type ApiContext } from './context';
 import type { CreationKind } from './digests';
@@ -108,4 +113,53 @@ export async function startIdempotentCreation(
     });
   }
   return { handle, replayed: memo.requestNonce !== nonce };
+}
+
+/** Waits up to `ms` for a workflow's result; `undefined` when it is still running then. */
+export async function resultWithin<T>(
+  client: Client,
+  handle: WorkflowHandle,
+  ms: number,
+): Promise<{ value: T } | undefined> {
+  try {
+    const value = (await client.withDeadline(Date.now() + ms, () => handle.result())) as T;
+    return { value };
+  } catch (err) {
+    if (isGrpcDeadlineError(err)) return undefined;
+    throw err;
+  }
+}
+
+/** How long a caller is asked to wait before retrying a creation that is still running. */
+const PENDING_RETRY_AFTER_SECONDS = 10;
+
+/**
+ * Runs a creation that answers synchronously (customers, products): starts or attaches to its
+ * workflow, waits for the result, and tells whether an earlier request with the key did the work.
+ * @throws ApiError 422 for the key used with another body; 503 `creation_pending` (Retry-After)
+ *   while the creation is still running after the wait (QFPay slow or down): retry with the key
+ */
+export async function idempotentResult<T>(
+  ctx: ApiContext,
+  req: Request,
+  options: Parameters<typeof startIdempotentCreation>[2],
+): Promise<{ value: T; replayed: boolean }> {
+  const { handle, replayed } = await startIdempotentCreation(ctx, req, options);
+  const outcome = await resultWithin<T>(ctx.temporal, handle, ctx.timeouts.creationWaitMs);
+  if (outcome === undefined) {
+    throw new ApiError({
+      status: 503,
+      code: 'creation_pending',
+      message:
+        'the creation is still running (QFPay slow or unavailable); retry with the same Idempotency-Key',
+      retryAfterSeconds: PENDING_RETRY_AFTER_SECONDS,
+    });
+  }
+  return { value: outcome.value, replayed };
+}
+
+/** Sets `Idempotent-Replayed: true` on an answer an earlier request with the same key produced. */
+export function markReplayed(res: Response, replayed: boolean): Response {
+  if (replayed) res.setHeader('Idempotent-Replayed', 'true');
+  return res;
 }

@@ -30,6 +30,7 @@ export const ERROR_CODES = [
   'conflict',
   'idempotency_mismatch',
   'rate_limited',
+  'creation_pending',
   'temporal_unavailable',
   'qfpay_error',
   'internal',
@@ -38,7 +39,7 @@ export const ErrorCodeSchema = z.enum(ERROR_CODES).openapi('ErrorCode', {
   description:
     '`validation_error` 400/413/415, `unauthorized` 401, `invalid_signature` 401 (webhook), `not_found` 404, ' +
     '`conflict` 409 (a workflow refused the change, or QFPay refused it in the current state), ' +
-    '`idempotency_mismatch` 422, `rate_limited` 429, `temporal_unavailable` 503, `qfpay_error` 502/503 (QFPay unreachable, busy ' +
+    '`idempotency_mismatch` 422, `rate_limited` 429, `creation_pending` 503 (retry with the same Idempotency-Key), `temporal_unavailable` 503, `qfpay_error` 502/503 (QFPay unreachable, busy ' +
     'or misconfigured), `internal` 500.',
 });
 export type ErrorCode = z.output<typeof ErrorCodeSchema>;
@@ -134,6 +135,15 @@ export const IdempotencyHeadersSchema = z.object({
       name: 'Idempotency-Key',
       in: 'header',
       description: 'Makes the creation safe to retry: the same key and body give the same subscription.',
+    },
+  }),
+});
+export const OptionalIdempotencyHeadersSchema = z.object({
+  'Idempotency-Key': IdempotencyKeySchema.optional().openapi({
+    param: {
+      name: 'Idempotency-Key',
+      in: 'header',
+      description: 'Makes the creation safe to retry: the same key and body give the same record.',
     },
   }),
 });

@@ -16,6 +16,8 @@ export type { DunningPolicy, DunningPolicyInput, DunningPolicyOverride } from '.
 export const WORKFLOW_TYPES = {
   subscription: 'subscriptionWorkflow',
   createSubscription: 'createSubscriptionWorkflow',
+  createCustomer: 'createCustomerWorkflow',
+  createProduct: 'createProductWorkflow',
   customerTokens: 'customerTokensWorkflow',
   merchantEventDelivery: 'merchantEventDeliveryWorkflow',
 } as const;
@@ -186,23 +188,28 @@ export const changeDunningPolicyUpdate = defineUpdate<SubscriptionView, [Dunning
   'changeDunningPolicy',
 );
 
+/** A customer to create at QFPay. */
+export interface CreateCustomerInput {
+  name?: string;
+  email?: string;
+  phone?: string;
+  billingAddress?: Record<string, unknown>;
+}
+
+/** A recurring product to create at QFPay. */
+export interface CreateProductInput {
+  name: string;
+  description?: string;
+  amount: number;
+  currency: string;
+  interval: string;
+  intervalCount: number;
+}
+
 /** Input of the durable, idempotent creation. Either ids or inline objects to create. */
 export interface CreateSubscriptionInput {
-  customer:
-    | { customerId: string }
-    | { create: { name?: string; email?: string; phone?: string; billingAddress?: Record<string, unknown> } };
-  product:
-    | { productId: string }
-    | {
-        create: {
-          name: string;
-          description?: string;
-          amount: number;
-          currency: string;
-          interval: string;
-          intervalCount: number;
-        };
-      };
+  customer: { customerId: string } | { create: CreateCustomerInput };
+  product: { productId: string } | { create: CreateProductInput };
   quantity?: number;
   tokenId: string;
   totalBillingCycles?: number | null;

@@ -3,13 +3,7 @@
  * `Idempotency-Key`), the lifecycle view (a query), the list (Temporal visibility on the engine's
  * search attributes), and the merchant's changes (workflow updates, whose validators answer 409).
  */
-import {
-  WorkflowFailedError,
-  WorkflowUpdateFailedError,
-  isGrpcDeadlineError,
-  type Client,
-  type WorkflowHandle,
-} from '@temporalio/client';
+import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
 import { Router, type Request, type Response } from 'express';
 import {
@@ -31,7 +25,7 @@ import {
 import { mergePolicy } from '../../workflows/dunning';
 import { withinDeadline, type ApiContext } from '../context';
 import { ApiError, isWorkflowNotFound, toApiError, updateApiError } from '../errors';
-import { creationHandle, idempotencyKeyOf, startIdempotentCreation } from '../idempotency';
+import { creationHandle, idempotencyKeyOf, resultWithin, startIdempotentCreation } from '../idempotency';
 import {
   CancelBodySchema,
   ChangePaymentTokenBodySchema,
@@ -102,21 +96,6 @@ export function creationInput(
     policy,
     options: { merchantEvents },
   };
-}
-
-/** Waits up to `ms` for a workflow's result; `undefined` when it is still running then. */
-async function resultWithin<T>(
-  client: Client,
-  handle: WorkflowHandle,
-  ms: number,
-): Promise<{ value: T } | undefined> {
-  try {
-    const value = (await client.withDeadline(Date.now() + ms, () => handle.result())) as T;
-    return { value };
-  } catch (err) {
-    if (isGrpcDeadlineError(err)) return undefined;
-    throw err;
-  }
 }
 
 // ---- list -------------------------------------------------------------------------------------

@@ -272,7 +272,15 @@ function policyField<S extends z.ZodType>(field: keyof DunningPolicy, shape: S, 
     .openapi({ description });
 }
 
-const PolicyDurationSchema = z.union([z.string(), z.number()]);
+/**
+ * A policy duration. The grammar (`parseDuration`) is checked by the policy's own field check;
+ * the pattern and bounds are stated here for the OpenAPI document, so clients (and generated
+ * requests) know it.
+ */
+const PolicyDurationSchema = z.union([
+  z.string().openapi({ pattern: '^\\s*\\d+\\s*(ms|s|m|h|d|w)\\s*$', example: '3d' }),
+  z.number().openapi({ type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER, example: 3_600_000 }),
+]);
 const DURATION_TEXT = "whole number with a unit ('90s', '15m', '1h', '3d', '2w') or milliseconds";
 
 /** A partial dunning policy; fields left out keep the current value. */
@@ -372,7 +380,15 @@ export const CreateSubscriptionBodySchema = z
       });
     }
   })
-  .openapi('CreateSubscriptionRequest');
+  .openapi('CreateSubscriptionRequest', {
+    description:
+      'Exactly one of `customer_id` (an existing customer) or `customer` (one to create), and exactly one of ' +
+      '`product_id` or `product`.',
+    allOf: [
+      { oneOf: [{ required: ['customer_id'] }, { required: ['customer'] }] },
+      { oneOf: [{ required: ['product_id'] }, { required: ['product'] }] },
+    ],
+  });
 export type CreateSubscriptionBody = z.output<typeof CreateSubscriptionBodySchema>;
 
 export const CancelBodySchema = z

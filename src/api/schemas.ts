@@ -281,6 +281,11 @@ const PolicyDurationSchema = z.union([
   z.string().openapi({ pattern: '^\\s*\\d+\\s*(ms|s|m|h|d|w)\\s*$', example: '3d' }),
   z.number().openapi({ type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER, example: 3_600_000 }),
 ]);
+/** A policy duration that must be longer than zero (the same grammar, no zero). */
+const PositivePolicyDurationSchema = z.union([
+  z.string().openapi({ pattern: '^\\s*0*[1-9]\\d*\\s*(ms|s|m|h|d|w)\\s*$', example: '5m' }),
+  z.number().openapi({ type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER, example: 300_000 }),
+]);
 const DURATION_TEXT = "whole number with a unit ('90s', '15m', '1h', '3d', '2w') or milliseconds";
 
 /** A partial dunning policy; fields left out keep the current value. */
@@ -288,7 +293,7 @@ export const DunningPolicyOverrideBodySchema = z
   .strictObject({
     attemptOffsets: policyField(
       'attemptOffsets',
-      z.array(PolicyDurationSchema),
+      z.array(PolicyDurationSchema).openapi({ minItems: 1, maxItems: 20 }),
       `When to attempt a manual charge after the failure, each a ${DURATION_TEXT}; strictly ascending, 1 to 20.`,
     ),
     safetyMargin: policyField(
@@ -298,12 +303,12 @@ export const DunningPolicyOverrideBodySchema = z
     ),
     minAttemptWindow: policyField(
       'minAttemptWindow',
-      PolicyDurationSchema,
+      PositivePolicyDurationSchema,
       `How long one attempt and its retries may need: a ${DURATION_TEXT}, longer than zero.`,
     ),
     escalation: policyField(
       'escalation',
-      z.array(z.enum(ESCALATION_STEPS)),
+      z.array(z.enum(ESCALATION_STEPS)).openapi({ uniqueItems: true }),
       'Steps taken, in order, when the episode is exhausted; no step twice.',
     ),
     finalAction: policyField(
@@ -313,7 +318,7 @@ export const DunningPolicyOverrideBodySchema = z
     ),
     nonRetryableRespcds: policyField(
       'nonRetryableRespcds',
-      z.array(z.string()),
+      z.array(z.string().openapi({ minLength: 1, pattern: '\\S' })),
       'QFPay `respcd` values that end the episode at once.',
     ),
   })

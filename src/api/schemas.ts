@@ -397,7 +397,11 @@ export const CreateSubscriptionBodySchema = z
 export type CreateSubscriptionBody = z.output<typeof CreateSubscriptionBodySchema>;
 
 export const CancelBodySchema = z
-  .strictObject({ reason: z.string().trim().min(1).max(500).optional() })
+  .strictObject({
+    reason: z.string().trim().min(1).max(500).optional().openapi({
+      description: 'Checked and then dropped: the engine keeps no free text in Temporal.',
+    }),
+  })
   .openapi('CancelSubscriptionRequest');
 export const ChangePaymentTokenBodySchema = z
   .strictObject({ token_id: TokenIdSchema })

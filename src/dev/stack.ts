@@ -1,6 +1,7 @@
 /**
- * The local stack supervisor behind `npm start`: the Temporal dev server (SQLite file, Web UI,
- * the engine's search attributes), the QFPay emulator, the worker and the API, each a child
+ * The local stack supervisor behind `npm start`: the codec server, the Temporal dev server (SQLite
+ * file, Web UI decoding payloads through the codec server, the engine's search attributes), the
+ * QFPay emulator, the worker and the API, each a child
  * process in its own process group, started in that order and each waited for before the next,
  * stopped in reverse order (SIGTERM, then SIGKILL after a grace period). If one part dies, the
  * others are stopped and the caller learns which one.
@@ -22,9 +23,10 @@ import { findTemporalCli } from './temporal-binaries';
 const ROOT = resolve(__dirname, '..', '..');
 
 /** The parts of the stack, in start order. */
-export type PartName = 'temporal' | 'emulator' | 'worker' | 'api';
+export type PartName = 'codec' | 'temporal' | 'emulator' | 'worker' | 'api';
 
 const PART_DESCRIPTIONS: Record<PartName, string> = {
+  codec: 'the codec server',
   temporal: 'the Temporal dev server',
   emulator: 'the QFPay emulator',
   worker: 'the worker',
@@ -49,7 +51,7 @@ export class StackError extends Error {
 
 /** A port the stack needs that something else holds. */
 export interface PortInUse {
-  variable: 'PORT' | 'TEMPORAL_PORT' | 'TEMPORAL_UI_PORT' | 'SANDBOX_PORT';
+  variable: 'PORT' | 'TEMPORAL_PORT' | 'TEMPORAL_UI_PORT' | 'CODEC_SERVER_PORT' | 'SANDBOX_PORT';
   port: number;
   part: PartName;
 }
@@ -80,6 +82,7 @@ export async function findPortsInUse(config: StackConfig): Promise<PortInUse[]> 
   const wanted: PortInUse[] = [
     { variable: 'TEMPORAL_PORT', port: config.TEMPORAL_PORT, part: 'temporal' },
     { variable: 'TEMPORAL_UI_PORT', port: config.TEMPORAL_UI_PORT, part: 'temporal' },
+    { variable: 'CODEC_SERVER_PORT', port: config.CODEC_SERVER_PORT, part: 'codec' },
     ...(config.useEmulator
       ? [{ variable: 'SANDBOX_PORT', port: config.SANDBOX_PORT, part: 'emulator' } as const]
       : []),
@@ -124,6 +127,8 @@ export interface StackUrls {
   openapi: string;
   webhook: string;
   webUi: string;
+  /** The codec server the Web UI decodes payloads through. */
+  codecServer: string;
   /** `host:port` of Temporal's gRPC frontend. */
   temporal: string;
   /** The emulator, or null when real QFPay is used. */
@@ -210,6 +215,10 @@ export function partEnvironment(
     SANDBOX_HOST: '127.0.0.1',
     SANDBOX_NOTIFY_URL: `http://127.0.0.1:${config.PORT}/webhooks/qfpay`,
     SANDBOX_STATE_FILE: join(config.dataDir, 'sandbox-state.json'),
+    CODEC_SERVER_PORT: String(config.CODEC_SERVER_PORT),
+    CODEC_SERVER_HOST: '127.0.0.1',
+    // The browser calls the codec server from the Web UI's page, under either name of loopback.
+    CODEC_SERVER_CORS_ORIGINS: `http://127.0.0.1:${config.TEMPORAL_UI_PORT},http://localhost:${config.TEMPORAL_UI_PORT}`,
   });
   return env;
 }
@@ -401,7 +410,12 @@ export async function startLocalStack(options: StartStackOptions): Promise<Runni
   let connection: Connection | undefined;
   const temporalAddress = `127.0.0.1:${config.TEMPORAL_PORT}`;
   const { webUiUrl: webUi, emulatorUrl, apiUrl, apiKey } = endpointsOf(config);
+  const codecServer = `http://127.0.0.1:${config.CODEC_SERVER_PORT}`;
   try {
+    progress(`starting ${PART_DESCRIPTIONS.codec} on ${codecServer}`);
+    const codec = launch('codec', process.execPath, node(join('src', 'codec-server', 'main.ts')));
+    await waitFor(codec, '/healthz', () => httpOk(`${codecServer}/healthz`));
+
     progress(`starting ${PART_DESCRIPTIONS.temporal} on ${temporalAddress} (data: ${config.dataDir})`);
     const temporalChild = launch('temporal', cli, [
       'server',
@@ -412,6 +426,9 @@ export async function startLocalStack(options: StartStackOptions): Promise<Runni
       String(config.TEMPORAL_PORT),
       '--ui-port',
       String(config.TEMPORAL_UI_PORT),
+      // The Web UI shows payloads decrypted by the codec server (the browser calls it).
+      '--ui-codec-endpoint',
+      codecServer,
       '--db-filename',
       join(config.dataDir, 'temporal.sqlite'),
       // Measured by `npm run bench`: 3.5x webhook throughput, 2.6x creation on the SQLite file.
@@ -465,6 +482,7 @@ export async function startLocalStack(options: StartStackOptions): Promise<Runni
       openapi: `${apiUrl}/openapi.json`,
       webhook: `${apiUrl}/webhooks/qfpay`,
       webUi,
+      codecServer,
       temporal: temporalAddress,
       emulator: config.useEmulator ? emulatorUrl : null,
       qfpay: env.QFPAY_BASE_URL ?? '',

@@ -11,7 +11,8 @@ import type { EphemeralServerExecutable } from '@temporalio/testing';
 export const TEMPORAL_CLI_VERSION = '1.5.1';
 export const TEMPORAL_TEST_SERVER_VERSION = '1.38.0';
 
-function cacheDir(): string {
+/** Where provisioned tools are cached (`QFPAY_ENGINE_CACHE`, default `~/.cache/qfpay-engine`). */
+export function cacheDir(): string {
   return (
     process.env.QFPAY_ENGINE_CACHE ??
     join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'qfpay-engine')

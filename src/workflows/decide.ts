@@ -24,7 +24,6 @@ import {
   ENGINE_DEFAULTS,
   hasEnded,
   recordEvents,
-  withAttempt,
   type EngineState,
   type Intent,
   type IntentRequest,

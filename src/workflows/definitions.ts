@@ -17,6 +17,8 @@ export type { DunningPolicy, DunningPolicyInput, DunningPolicyOverride } from '.
 export const WORKFLOW_TYPES = {
   subscription: 'subscriptionWorkflow',
   createSubscription: 'createSubscriptionWorkflow',
+  createCustomer: 'createCustomerWorkflow',
+  createProduct: 'createProductWorkflow',
   customerTokens: 'customerTokensWorkflow',
   merchantEventDelivery: 'merchantEventDeliveryWorkflow',
 } as const;
@@ -37,9 +39,16 @@ export function subscriptionWorkflowId(subscriptionId: string): string {
  */
 export const SUBSCRIPTION_WORKFLOW_REUSE_POLICY = 'ALLOW_DUPLICATE_FAILED_ONLY' as const;
 
-/** The id of the durable creation of one merchant request, keyed by its idempotency key. */
-export function creationWorkflowId(merchantScope: string, idempotencyKey: string): string {
-  return `qfpay-create:${merchantScope}:${idempotencyKey}`;
+/**
+ * The id of the durable creation of one merchant request. `requestDigest` is a keyed HMAC of the
+ * merchant and its Idempotency-Key (computed by the API): a workflow id is plaintext in Temporal,
+ * so it never carries the key itself.
+ */
+export function creationWorkflowId(
+  kind: 'subscription' | 'customer' | 'product',
+  requestDigest: string,
+): string {
+  return `qfpay-create:${kind}:${requestDigest}`;
 }
 
 /** The id of the workflow that records a customer's payment tokens. */
@@ -171,9 +180,8 @@ export const handoverSignal = defineSignal<[SubscriptionHandover]>('handover');
 
 export const snapshotQuery = defineQuery<SubscriptionView>('snapshot');
 
-export interface CancelRequest {
-  reason?: string;
-}
+/** A cancel carries nothing: the merchant's reason stays with the merchant (no free text in history). */
+export type CancelRequest = Record<string, never>;
 export interface ChangeTokenRequest {
   tokenId: string;
 }
@@ -227,23 +235,28 @@ export const changeDunningPolicyUpdate = defineUpdate<ChangePolicyResult, [Dunni
   'changeDunningPolicy',
 );
 
+/** A customer to create at QFPay. */
+export interface CreateCustomerInput {
+  name?: string;
+  email?: string;
+  phone?: string;
+  billingAddress?: Record<string, unknown>;
+}
+
+/** A recurring product to create at QFPay. */
+export interface CreateProductInput {
+  name: string;
+  description?: string;
+  amount: number;
+  currency: string;
+  interval: string;
+  intervalCount: number;
+}
+
 /** Input of the durable, idempotent creation. Either ids or inline objects to create. */
 export interface CreateSubscriptionInput {
-  customer:
-    | { customerId: string }
-    | { create: { name?: string; email?: string; phone?: string; billingAddress?: Record<string, unknown> } };
-  product:
-    | { productId: string }
-    | {
-        create: {
-          name: string;
-          description?: string;
-          amount: number;
-          currency: string;
-          interval: string;
-          intervalCount: number;
-        };
-      };
+  customer: { customerId: string } | { create: CreateCustomerInput };
+  product: { productId: string } | { create: CreateProductInput };
   quantity?: number;
   tokenId: string;
   totalBillingCycles?: number | null;

@@ -394,7 +394,7 @@ export interface DunningScheduleInput {
  * collapse into one attempt, so nothing runs twice (and, given `lastAttemptAt`, nothing runs again
  * for offsets an earlier attempt already served). No attempt is placed before `failureTime`
  * either, in case QFPay's clock runs ahead of the worker's. Candidates that cannot fit are
- * dropped; when none fits but an attempt still can, exactly one is placed as late as is safe
+ * dropped; when none fits before any attempt was made but one still can, exactly one is placed as late as is safe
  * (`deadline − minAttemptWindow`, less {@link lateWakeSlack}), giving the customer the most time
  * to fund the card.
  *
@@ -431,7 +431,11 @@ export function scheduleAttempts(input: DunningScheduleInput): number[] {
     const previous = attempts[attempts.length - 1];
     if (previous === undefined || start > previous) attempts.push(start);
   }
-  if (attempts.length === 0) attempts.push(Math.max(earliestStart, latestStart - lateWakeSlack(policy)));
+  // The fallback is for an episode none of whose offsets fits; once attempts were made, offsets
+  // that no longer fit are dropped, not moved.
+  if (attempts.length === 0 && servedUntil === -Infinity) {
+    attempts.push(Math.max(earliestStart, latestStart - lateWakeSlack(policy)));
+  }
   return attempts;
 }
 

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, afterEach, before, beforeEach } from 'node:test';
 import { Connection, type WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
+import type { DataConverter } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { freePort } from '../../src/dev/free-ports';
@@ -21,8 +22,18 @@ import {
   findTestServer,
   testServerExecutable,
 } from '../../src/dev/temporal-binaries';
+import { DEVELOPMENT_DEFAULTS } from '../../src/config';
 import { WORKFLOWS_PATH } from '../../src/dev/workflow-bundle';
+import { engineDataConverter } from '../../src/temporal/data-converter';
 import { ALL_SEARCH_ATTRIBUTE_KEYS } from '../../src/workflows/definitions';
+
+/**
+ * The engine's data converter with the default (development) keys, as every test's configuration
+ * has them: tests run with encrypted payloads, like production.
+ */
+export function testDataConverter(): DataConverter {
+  return engineDataConverter({ PAYLOAD_ENCRYPTION_KEYS: DEVELOPMENT_DEFAULTS.PAYLOAD_ENCRYPTION_KEYS });
+}
 
 let runtimeInstalled = false;
 function quietRuntime(): void {
@@ -100,6 +111,7 @@ const createEnvironment = (
   TestWorkflowEnvironment as unknown as {
     create(options: {
       server: { type: 'existing' };
+      client: { dataConverter: DataConverter };
       address: string;
       namespace: string;
       supportsTimeSkipping: boolean;
@@ -114,6 +126,7 @@ async function attach(
 ): Promise<TestWorkflowEnvironment> {
   const env = await createEnvironment({
     server: { type: 'existing' },
+    client: { dataConverter: testDataConverter() },
     address: server.address,
     namespace: 'default',
     supportsTimeSkipping,
@@ -144,6 +157,7 @@ export async function startTimeSkipping(): Promise<TestWorkflowEnvironment> {
 async function startTimeSkippingFromSdk(): Promise<TestWorkflowEnvironment> {
   const env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: testServerExecutable() },
+    client: { dataConverter: testDataConverter() },
   });
   await declareSearchAttributes(env);
   return env;
@@ -171,6 +185,7 @@ export async function startDevServer(): Promise<TestWorkflowEnvironment> {
   const cli = findTemporalCli();
   if (!cli) {
     return TestWorkflowEnvironment.createLocal({
+      client: { dataConverter: testDataConverter() },
       server: {
         executable: devServerExecutable(),
         searchAttributes: ALL_SEARCH_ATTRIBUTE_KEYS,
@@ -199,12 +214,16 @@ export async function startDevServer(): Promise<TestWorkflowEnvironment> {
 }
 
 let cachedBundle: { code: string } | undefined;
-/** The workflow bundle `npm test` built once for the run (or `src/workflows` when run alone). */
-export function workflowSource(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+/**
+ * The workflow bundle `npm test` built once for the run (or `src/workflows` when run alone), with
+ * the data converter it goes with (the bundle holds the failure converter; the codec decrypts).
+ */
+export function workflowSource(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath' | 'dataConverter'> {
+  const dataConverter = testDataConverter();
   const path = process.env.TEST_WORKFLOW_BUNDLE;
-  if (!path) return { workflowsPath: `${WORKFLOWS_PATH}/index.ts` };
+  if (!path) return { workflowsPath: `${WORKFLOWS_PATH}/index.ts`, dataConverter };
   cachedBundle ??= { code: readFileSync(path, 'utf8') };
-  return { workflowBundle: cachedBundle };
+  return { workflowBundle: cachedBundle, dataConverter };
 }
 
 /** A task queue no other test uses. */

@@ -28,6 +28,8 @@ import { factFromNotification } from '../../workflows/facts';
 import { withinDeadline, type ApiContext } from '../context';
 import { ApiError, toApiError } from '../errors';
 import type { WebhookResult } from '../metrics';
+import { NotificationIdsSchema } from '../schemas';
+import { parseInput } from '../validate';
 
 /** The body QFPay expects from a receiver that took the notification. */
 export const WEBHOOK_ACK = 'SUCCESS';
@@ -159,8 +161,9 @@ export function webhookRouter(ctx: ApiContext): Router {
       let notification: QfpayNotification;
       try {
         notification = parseNotificationBody(raw);
+        parseInput(NotificationIdsSchema, notification, 'notification');
       } catch (err) {
-        if (err instanceof QfpayNotificationError) count('malformed');
+        if (err instanceof QfpayNotificationError || err instanceof ApiError) count('malformed');
         throw err;
       }
       notifyType = notification.notify_type;

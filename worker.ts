@@ -13,10 +13,11 @@ import {
   type LogMetadata,
 } from '@temporalio/worker';
 import { createActivities } from './src/activities';
-import { loadConfigOrExit, type Config } from './src/config';
+import { loadConfigOrExit, warnAboutUnsafeSettings, type Config } from './src/config';
 import { createLogger, type Logger } from './src/logger';
 import { QFPAY_DURATION_BUCKETS_SECONDS, WORKER_METRICS } from './src/observability/worker-metrics';
 import { connectClient, connectWorker } from './src/temporal/connection';
+import { engineDataConverter } from './src/temporal/data-converter';
 
 /**
  * The SDK's log metadata (workflowId, runId / workflowRunId, activityId, activityType, attempt,
@@ -84,6 +85,7 @@ export async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const logger = createLogger('worker', config.LOG_LEVEL);
   installRuntime(logger, config);
+  warnAboutUnsafeSettings(config, logger);
 
   let connection;
   let client;
@@ -107,6 +109,7 @@ export async function main(): Promise<void> {
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     ...workflowSource(config),
+    dataConverter: engineDataConverter(config),
     activities: createActivities({ config, client, logger }),
     shutdownGraceTime: '10s',
     maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,

@@ -10,6 +10,7 @@ import { createActivities } from '../src/activities';
 import { loadConfig } from '../src/config';
 import { createLogger } from '../src/logger';
 import { connectClient, connectWorker } from '../src/temporal/connection';
+import { engineDataConverter } from '../src/temporal/data-converter';
 import { workflowSource } from '../worker';
 import type { WorkerChildReply, WorkerChildRequest, WorkerTuning } from './worker-protocol';
 
@@ -40,6 +41,7 @@ async function main(): Promise<void> {
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     ...workflowSource(config),
+    dataConverter: engineDataConverter(config),
     activities: createActivities({ config, client, logger }),
     shutdownGraceTime: '2s',
     ...(config.WORKER_MAX_CACHED_WORKFLOWS === undefined

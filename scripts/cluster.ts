@@ -20,6 +20,7 @@ function banner(cluster: RunningCluster): string {
     `  API replicas    ${urls.replicas.join('  ')}`,
     `  Webhook         ${urls.webhook}`,
     `  Temporal UI     ${urls.webUi}/namespaces/${config.TEMPORAL_NAMESPACE}/workflows`,
+    `  Codec server    ${urls.codecServer}   (the Web UI decrypts payloads through it)`,
     `  Temporal gRPC   ${urls.temporal}   (metrics ${urls.temporalMetrics})`,
     `  PostgreSQL      ${urls.postgres}   (password: POSTGRES_PASSWORD)`,
     ...(urls.emulator ? [`  QFPay emulator  ${urls.emulator}`] : []),

@@ -14,6 +14,7 @@ import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { loadConfigOrExit } from '../src/config';
 import { WORKFLOWS_PATH } from '../src/dev/workflow-bundle';
 import { connectClient } from '../src/temporal/connection';
+import { engineDataConverter } from '../src/temporal/data-converter';
 import { WORKFLOW_TYPES } from '../src/workflows/definitions';
 
 async function main(): Promise<number> {
@@ -49,7 +50,9 @@ async function main(): Promise<number> {
       yield h;
     }
   }
-  for await (const result of Worker.runReplayHistories(source, firstN())) {
+  // The histories' payloads are encrypted: replay decodes them with the engine's codec.
+  const options = { ...source, dataConverter: engineDataConverter(config) };
+  for await (const result of Worker.runReplayHistories(options, firstN())) {
     if (result.error) failures.push(`${result.workflowId} (run ${result.runId}): ${result.error.message}`);
   }
   await client.connection.close();

@@ -20,6 +20,7 @@ function banner(stack: RunningStack): string {
     `  OpenAPI        ${urls.openapi}`,
     `  Webhook        ${urls.webhook}`,
     `  Temporal UI    ${urls.webUi}/namespaces/${stack.config.TEMPORAL_NAMESPACE}/workflows`,
+    `  Codec server   ${urls.codecServer}   (the Web UI decrypts payloads through it)`,
     `  Temporal gRPC  ${urls.temporal}`,
     urls.emulator
       ? `  QFPay emulator ${urls.emulator}   (/_sandbox API, state in ${stack.config.dataDir}/sandbox-state.json)`

@@ -6,10 +6,14 @@
  * that the subscription's workflow id is on the page, and saves a screenshot.
  *
  *   npm run ui:check [-- --subscription sub_… --screenshot test-results/ui-check.png]
+ *   npm run ui:check -- --decoded [--screenshot docs/images/web-ui-decoded-payload.png]
+ *
+ * `--decoded` opens the subscription's workflow page instead and checks that the Web UI shows its
+ * input decrypted through the codec server.
  */
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import { delimiter, dirname, join, resolve } from 'node:path';
-import { chromium } from 'playwright-core';
+import { chromium, type Browser } from 'playwright-core';
 import { StackClient, StackClientError, endpointsOf } from '../src/dev/stack-client';
 import { StackConfigError, loadStackConfig } from '../src/dev/stack-config';
 
@@ -34,7 +38,7 @@ const CHROMIUM_FLAGS = [
 export class UiCheckError extends Error {
   override readonly name = 'UiCheckError';
   constructor(
-    readonly type: 'missing_chromium' | 'not_listed',
+    readonly type: 'missing_chromium' | 'not_listed' | 'not_decoded',
     message: string,
     options?: { cause?: unknown },
   ) {
@@ -83,11 +87,14 @@ export interface UiCheckResult {
 }
 
 /**
- * Opens the Web UI's workflow list filtered by `query` and waits for `workflowId` to appear.
- * The screenshot is saved either way, so a failure can be looked at.
- * @throws UiCheckError `missing_chromium` or `not_listed`
+ * The system's Chromium, headless (`launch` gives every run a fresh temporary profile), and where
+ * the screenshot goes (its folder made).
+ * @throws UiCheckError `missing_chromium` saying what to install
  */
-export async function checkWorkflowListed(options: UiCheckOptions): Promise<UiCheckResult> {
+async function launchChromium(
+  options: { chromiumPath?: string; screenshotPath?: string },
+  defaultScreenshot: string,
+): Promise<{ browser: Browser; chromiumPath: string; screenshotPath: string }> {
   const chromiumPath = options.chromiumPath ?? findChromium();
   if (!chromiumPath) {
     throw new UiCheckError(
@@ -95,17 +102,25 @@ export async function checkWorkflowListed(options: UiCheckOptions): Promise<UiCh
       `no Chromium found (looked at CHROMIUM_PATH, /usr/bin/chromium, PATH): install it with \`${CHROMIUM_INSTALL_HINT}\``,
     );
   }
-  const screenshotPath = resolve(options.screenshotPath ?? DEFAULT_SCREENSHOT);
+  const screenshotPath = resolve(options.screenshotPath ?? defaultScreenshot);
   mkdirSync(dirname(screenshotPath), { recursive: true });
-  const url = `${options.webUiUrl}/namespaces/${encodeURIComponent(options.namespace)}/workflows?query=${encodeURIComponent(options.query)}`;
-  const timeoutMs = options.timeoutMs ?? 45_000;
-
-  // launch() gives every run a fresh temporary --user-data-dir of its own.
   const browser = await chromium.launch({
     executablePath: chromiumPath,
     headless: true,
     args: CHROMIUM_FLAGS,
   });
+  return { browser, chromiumPath, screenshotPath };
+}
+
+/**
+ * Opens the Web UI's workflow list filtered by `query` and waits for `workflowId` to appear.
+ * The screenshot is saved either way, so a failure can be looked at.
+ * @throws UiCheckError `missing_chromium` or `not_listed`
+ */
+export async function checkWorkflowListed(options: UiCheckOptions): Promise<UiCheckResult> {
+  const { browser, chromiumPath, screenshotPath } = await launchChromium(options, DEFAULT_SCREENSHOT);
+  const url = `${options.webUiUrl}/namespaces/${encodeURIComponent(options.namespace)}/workflows?query=${encodeURIComponent(options.query)}`;
+  const timeoutMs = options.timeoutMs ?? 45_000;
   try {
     const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
     const deadline = Date.now() + timeoutMs;
@@ -134,6 +149,57 @@ export async function checkWorkflowListed(options: UiCheckOptions): Promise<UiCh
     await browser.close();
   }
 }
+
+export interface DecodedPayloadCheckOptions {
+  webUiUrl: string;
+  namespace: string;
+  workflowId: string;
+  /** Text that only a decrypted payload contains (e.g. a field name of the workflow's input). */
+  expectedText: string;
+  screenshotPath?: string;
+  chromiumPath?: string;
+  timeoutMs?: number;
+}
+
+/** Where `npm run ui:check -- --decoded` saves its screenshot by default. */
+export const DEFAULT_DECODED_SCREENSHOT = resolve(__dirname, '..', 'test-results', 'ui-decoded-payload.png');
+
+/**
+ * Opens a workflow's page in the Web UI and waits until its input shows `expectedText`: the UI
+ * got the payload decrypted from the codec server (without it, the input is ciphertext). The
+ * screenshot is saved either way.
+ * @throws UiCheckError `missing_chromium`, or `not_decoded` when the text never shows
+ */
+export async function checkDecodedPayload(options: DecodedPayloadCheckOptions): Promise<UiCheckResult> {
+  const { browser, chromiumPath, screenshotPath } = await launchChromium(options, DEFAULT_DECODED_SCREENSHOT);
+  const url = `${options.webUiUrl}/namespaces/${encodeURIComponent(options.namespace)}/workflows/${encodeURIComponent(options.workflowId)}`;
+  const timeoutMs = options.timeoutMs ?? 45_000;
+  try {
+    const page = await browser.newPage({ viewport: { width: 1440, height: 1100 } });
+    await page.goto(url, { waitUntil: 'domcontentloaded', timeout: timeoutMs });
+    const decoded = await page
+      .getByText(options.expectedText)
+      .first()
+      .waitFor({ state: 'visible', timeout: timeoutMs })
+      .then(
+        () => true,
+        () => false,
+      );
+    await page.screenshot({ path: screenshotPath, fullPage: false });
+    if (!decoded) {
+      throw new UiCheckError(
+        'not_decoded',
+        `the Web UI did not show "${options.expectedText}" in ${options.workflowId}'s payloads within ${timeoutMs} ms: is the codec server running and the UI pointed at it? (${url}; screenshot ${screenshotPath})`,
+      );
+    }
+    return { url, screenshotPath, chromiumPath };
+  } finally {
+    await browser.close();
+  }
+}
+
+/** A field of the subscription workflow's input, visible only once the payload is decrypted. */
+export const DECODED_INPUT_TEXT = 'attemptOffsets';
 
 /** The visibility query the check uses for a subscription. */
 export function activeSubscriptionQuery(subscriptionId: string): string {
@@ -175,6 +241,19 @@ async function main(): Promise<void> {
   const client = new StackClient(endpointsOf(config));
   await client.assertRunning({ emulator: argument('--subscription') === undefined });
   const { subscriptionId, workflowId } = await activeSubscriptionForUi(client, argument('--subscription'));
+  if (process.argv.includes('--decoded')) {
+    const decoded = await checkDecodedPayload({
+      webUiUrl: client.endpoints.webUiUrl,
+      namespace: client.endpoints.namespace,
+      workflowId,
+      expectedText: DECODED_INPUT_TEXT,
+      screenshotPath: argument('--screenshot'),
+    });
+    process.stdout.write(
+      `ok: the Web UI shows ${workflowId}'s input decrypted by the codec server\n  page:       ${decoded.url}\n  screenshot: ${decoded.screenshotPath}\n`,
+    );
+    return;
+  }
   const query = activeSubscriptionQuery(subscriptionId);
   const result = await checkWorkflowListed({
     webUiUrl: client.endpoints.webUiUrl,

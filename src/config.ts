@@ -3,6 +3,13 @@
  * start-up. A bad or missing variable stops the process with a readable list of what is wrong.
  */
 import { z } from 'zod';
+import {
+  DEVELOPMENT_ENCRYPTION_KEYS,
+  EncryptionKeyError,
+  MIN_KEY_BYTES,
+  parseEncryptionKeys,
+} from './temporal/encryption-keys';
+import { MAX_QFPAY_CALL_MS } from './workflows/dunning';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const nonEmpty = z.string().trim().min(1);
@@ -12,6 +19,17 @@ const temporalAddress = z
   .string()
   .trim()
   .regex(/^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/, 'must be host:port, e.g. localhost:7233');
+
+/** Public defaults that make a checkout run with no set-up; production refuses every one of them. */
+export const DEVELOPMENT_DEFAULTS = {
+  API_KEYS: 'dev-api-key',
+  MERCHANT_EVENTS_SECRET: 'dev-merchant-events-secret',
+  PAYLOAD_ENCRYPTION_KEYS: DEVELOPMENT_ENCRYPTION_KEYS,
+  API_HMAC_SECRET: 'dev-api-hmac-secret-public-never-for-production',
+} as const;
+
+/** The shortest `API_HMAC_SECRET` production accepts. */
+export const MIN_HMAC_SECRET_LENGTH = 32;
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -36,13 +54,53 @@ export const configSchema = z
 
     PORT: port.default(3000),
     /** Comma-separated merchant API keys accepted on /v1 routes. */
-    API_KEYS: z.string().default('dev-api-key'),
+    API_KEYS: z.string().default(DEVELOPMENT_DEFAULTS.API_KEYS),
+    /**
+     * The merchant every API key acts for: idempotency keys are scoped to it, so all of a
+     * merchant's API keys (during a key rotation, or one per service) share them.
+     */
+    MERCHANT_ID: z
+      .string()
+      .trim()
+      .regex(/^[A-Za-z0-9._-]{1,64}$/, "must be 1-64 letters, digits, '.', '_' or '-'")
+      .default('default'),
+    /**
+     * Keys the HMACs that stand in for merchant data where Temporal keeps plaintext (creation
+     * workflow ids, request hashes) and signs the list's page tokens.
+     */
+    API_HMAC_SECRET: z.string().min(1).default(DEVELOPMENT_DEFAULTS.API_HMAC_SECRET),
+    /** Requests per minute one API key may make on /v1 before 429. */
+    RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(1200),
+    /** The API's Prometheus endpoint (`/metrics`), on its own port, never the public one; off when unset. */
+    METRICS_PORT: port.optional(),
+
+    /**
+     * The payload codec's keys: comma-separated `id:base64` (32 random bytes each), the newest
+     * first. The first encrypts; all decrypt. See docs/security.md for rotation.
+     */
+    PAYLOAD_ENCRYPTION_KEYS: z.string().default(DEVELOPMENT_DEFAULTS.PAYLOAD_ENCRYPTION_KEYS),
+    /** The codec server (`npm run codec-server`) for the Web UI and the CLI. */
+    CODEC_SERVER_PORT: port.default(8234),
+    /** Where the codec server listens; loopback unless it must be reached from elsewhere. */
+    CODEC_SERVER_HOST: nonEmpty.default('127.0.0.1'),
+    /** Comma-separated bearer tokens the codec server accepts; required in production. */
+    CODEC_SERVER_TOKENS: z.string().default(''),
+    /** Comma-separated origins of the Temporal Web UI(s) allowed to call the codec server. */
+    CODEC_SERVER_CORS_ORIGINS: z.string().default('http://localhost:8233,http://127.0.0.1:8233'),
 
     QFPAY_BASE_URL: z.url().default('http://127.0.0.1:4010'),
     QFPAY_APP_CODE: nonEmpty.default('sandbox-app-code'),
     QFPAY_APP_KEY: nonEmpty.default('sandbox-app-key'),
     QFPAY_SIGN_TYPE: z.enum(['MD5', 'SHA256']).default('MD5'),
-    QFPAY_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+    QFPAY_TIMEOUT_MS: z.coerce
+      .number()
+      .int()
+      .positive()
+      .max(
+        MAX_QFPAY_CALL_MS,
+        `at most ${MAX_QFPAY_CALL_MS} ms: a manual charge must be answered within the dunning safety margin`,
+      )
+      .default(10_000),
     QFPAY_TIME_OFFSET: z
       .string()
       .regex(/^[+-]\d{2}:\d{2}$/, 'must be a UTC offset like +08:00')
@@ -52,7 +110,7 @@ export const configSchema = z
 
     MERCHANT_EVENTS_URL: z.union([z.url(), z.literal('')]).default(''),
     /** Comma-separated; more than one while rotating (each signs the event). */
-    MERCHANT_EVENTS_SECRET: z.string().default('dev-merchant-events-secret'),
+    MERCHANT_EVENTS_SECRET: z.string().default(DEVELOPMENT_DEFAULTS.MERCHANT_EVENTS_SECRET),
     /** Engine-wide dunning policy as JSON (see docs); per-subscription overrides come through the API. */
     DUNNING_POLICY: z.string().optional(),
 
@@ -70,12 +128,87 @@ export const configSchema = z
         message: 'TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH must be set together',
       });
     }
-    if (c.NODE_ENV === 'production' && c.API_KEYS === 'dev-api-key') {
-      ctx.addIssue({ code: 'custom', path: ['API_KEYS'], message: 'set real API keys in production' });
+    try {
+      parseEncryptionKeys(c.PAYLOAD_ENCRYPTION_KEYS);
+    } catch (err) {
+      if (!(err instanceof EncryptionKeyError)) throw err;
+      ctx.addIssue({ code: 'custom', path: ['PAYLOAD_ENCRYPTION_KEYS'], message: err.message });
     }
   });
 
 export type Config = z.output<typeof configSchema>;
+
+/** A setting that production refuses and every other environment starts with, warning loudly. */
+export interface UnsafeSetting {
+  variable: string;
+  message: string;
+}
+
+/** A comma-separated setting as a list (blanks around entries and empty entries dropped). */
+export function parseList(value: string): string[] {
+  return value
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean);
+}
+
+/**
+ * The settings that would make a deployment unsafe: public defaults for secrets, switched-off
+ * signature checks, short keys. Production refuses to start with any of them.
+ */
+export function unsafeSettings(c: Config): UnsafeSetting[] {
+  const found: UnsafeSetting[] = [];
+  if (parseList(c.API_KEYS).includes(DEVELOPMENT_DEFAULTS.API_KEYS)) {
+    found.push({ variable: 'API_KEYS', message: 'contains the public development key dev-api-key' });
+  }
+  if (parseList(c.MERCHANT_EVENTS_SECRET).includes(DEVELOPMENT_DEFAULTS.MERCHANT_EVENTS_SECRET)) {
+    found.push({
+      variable: 'MERCHANT_EVENTS_SECRET',
+      message: 'is the public default: anyone could sign events the merchant would trust',
+    });
+  }
+  if (!c.QFPAY_VERIFY_NOTIFICATIONS) {
+    found.push({
+      variable: 'QFPAY_VERIFY_NOTIFICATIONS',
+      message: 'is false: anyone could post notifications to the webhook',
+    });
+  }
+  const keys = parseEncryptionKeys(c.PAYLOAD_ENCRYPTION_KEYS);
+  const development = parseEncryptionKeys(DEVELOPMENT_DEFAULTS.PAYLOAD_ENCRYPTION_KEYS)[0]!.material;
+  if (keys.some((k) => k.material.equals(development))) {
+    found.push({
+      variable: 'PAYLOAD_ENCRYPTION_KEYS',
+      message: 'is missing or holds the public development key: payloads in Temporal are readable by anyone',
+    });
+  }
+  for (const key of keys.filter((k) => k.material.length < MIN_KEY_BYTES)) {
+    found.push({
+      variable: 'PAYLOAD_ENCRYPTION_KEYS',
+      message: `key ${key.id} has ${key.material.length} bytes; give ${MIN_KEY_BYTES} random bytes (openssl rand -base64 32)`,
+    });
+  }
+  if (c.API_HMAC_SECRET === DEVELOPMENT_DEFAULTS.API_HMAC_SECRET) {
+    found.push({ variable: 'API_HMAC_SECRET', message: 'is missing (the public development default)' });
+  } else if (c.API_HMAC_SECRET.length < MIN_HMAC_SECRET_LENGTH) {
+    found.push({
+      variable: 'API_HMAC_SECRET',
+      message: `is ${c.API_HMAC_SECRET.length} characters; give at least ${MIN_HMAC_SECRET_LENGTH} (openssl rand -base64 32)`,
+    });
+  }
+  return found;
+}
+
+/** The warning lines for unsafe settings outside production (empty when there are none). */
+export function unsafeSettingWarnings(c: Config): string[] {
+  return unsafeSettings(c).map(
+    (s) => `UNSAFE CONFIGURATION (refused when NODE_ENV=production): ${s.variable} ${s.message}`,
+  );
+}
+
+/** Logs every unsafe setting (outside production; production never gets this far) as a warning. */
+export function warnAboutUnsafeSettings(c: Config, logger: { warn(message: string): void }): void {
+  for (const line of unsafeSettingWarnings(c)) logger.warn(line);
+}
 
 /** Whether a URL points at this machine (or the compose service name of the emulator). */
 export function isLoopbackUrl(url: string): boolean {
@@ -118,6 +251,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     for (const name of ['QFPAY_APP_CODE', 'QFPAY_APP_KEY'] as const) {
       if (cleaned[name] === undefined) problems.push(`${name}: required when QFPAY_BASE_URL points at QFPay`);
     }
+  }
+  if (parsed.success && parsed.data.NODE_ENV === 'production') {
+    for (const s of unsafeSettings(parsed.data)) problems.push(`${s.variable}: ${s.message}`);
   }
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   return parsed.data;

@@ -4,27 +4,43 @@
  */
 import type {
   CreateSubscriptionInput,
-  MerchantEvent,
   SubscriptionHandover,
   SubscriptionWorkflowInput,
 } from '../workflows/definitions';
 import type { Fact, RemoteOrder, RemoteSubscription, SubscriptionState } from '../workflows/lifecycle';
 
-/** What QFPay said about one charge attempt. */
+/**
+ * What became of one manual charge:
+ * - `succeeded`: QFPay paid the order (now, or it was already paid when the engine looked first);
+ * - `failed`: QFPay declined it;
+ * - `pending`: QFPay said it is processing (1143/1145/1298): confirm by looking, never repeat;
+ * - `unknown`: no answer (a timeout, a 5xx, the network): it may have reached QFPay, so confirm;
+ * - `not_sent`: nothing was sent (its window had closed by the time the activity ran).
+ */
 export interface ChargeOutcome {
   orderId: string;
   sequenceNo: number;
-  /** `pending`: QFPay answered 1143/1145/1298; confirm by query, never repeat blindly. */
-  outcome: 'succeeded' | 'failed' | 'pending';
-  respcd: string;
+  outcome: 'succeeded' | 'failed' | 'pending' | 'unknown' | 'not_sent';
+  respcd?: string;
   respmsg?: string;
   syssn?: string;
   amount?: number;
   currency?: string;
   /** QFPay's time of the payment when it told us, else when the call returned (epoch ms). */
   at: number;
-  stateAfter?: SubscriptionState;
+  /** The order was already paid when the engine looked before charging: nothing was sent. */
+  alreadyPaid?: boolean;
+  /** Why, for a charge not sent or not answered. */
+  detail?: string;
+  /**
+   * For an unanswered charge: how the order looked just before it was sent (see
+   * `orderFingerprint`), so that a later look can tell whether QFPay recorded an attempt since.
+   */
+  orderBefore?: string;
 }
+
+/** What a look at an unconfirmed charge found: a result of an attempt after it was sent, or nothing yet. */
+export type ConfirmOutcome = { status: 'paid' | 'failed'; charge: ChargeOutcome } | { status: 'unknown' };
 
 /** The result of asking QFPay about a subscription (query + billing orders). */
 export type SyncResult =
@@ -32,8 +48,11 @@ export type SyncResult =
   | { found: false; subscriptionId: string; at: number };
 
 export interface QfpayActivities {
-  /** `subscription/v1/query` + `subscription/billing_order/v1/list`, as a sync fact. */
-  syncSubscription(subscriptionId: string): Promise<SyncResult>;
+  /**
+   * `subscription/v1/query` + `subscription/billing_order/v1/list`, as a sync fact. Only orders
+   * from `sinceSequence` on are read (newest first), so a long plan costs a page, not its history.
+   */
+  syncSubscription(subscriptionId: string, options?: { sinceSequence?: number }): Promise<SyncResult>;
   /** `subscription/v1/cancel`; an already-cancelled subscription counts as done. */
   cancelSubscription(subscriptionId: string): Promise<{ at: number }>;
   /** `subscription/v1/update` for the token and/or the total billing cycles. */
@@ -42,10 +61,23 @@ export interface QfpayActivities {
     tokenId?: string;
     totalBillingCycles?: number | null;
   }): Promise<{ at: number }>;
-  /** `subscription/v1/charge` for one failed order. */
-  chargeOrder(input: { subscriptionId: string; orderId: string }): Promise<ChargeOutcome>;
-  /** Confirms a pending charge through the billing order list; throws (retryable) while unknown. */
-  confirmCharge(input: { subscriptionId: string; orderId: string }): Promise<ChargeOutcome>;
+  /**
+   * `subscription/v1/charge` for one failed order. It looks at the order first (a retried
+   * activity may follow a charge that went through), and sends nothing once `notAfter` has passed.
+   */
+  chargeOrder(input: { subscriptionId: string; orderId: string; notAfter: number }): Promise<ChargeOutcome>;
+  /**
+   * Looks at an order for the outcome of a charge whose answer never came: an attempt QFPay
+   * recorded since `orderBefore` (or, without it, since `sentAt`) is that charge's.
+   */
+  confirmCharge(input: {
+    subscriptionId: string;
+    orderId: string;
+    sentAt: number;
+    orderBefore?: string;
+  }): Promise<ConfirmOutcome>;
+  /** The ids of the subscriptions a customer already has on a token (before a creation begins). */
+  listSubscriptionIds(input: { customerId: string; tokenId: string }): Promise<string[]>;
 
   ensureCustomer(
     input: Extract<CreateSubscriptionInput['customer'], { create: unknown }>['create'],
@@ -55,9 +87,11 @@ export interface QfpayActivities {
   ): Promise<string>;
   /**
    * Creates the subscription, or on a retried attempt first finds the one an earlier attempt
-   * may have created (same customer, token and product), so a timeout never bills twice.
+   * may have created (same customer, token and product, and not among `existingIds`, the ones
+   * that existed before this creation began), so a timeout never bills twice.
    */
   findOrCreateSubscription(input: {
+    existingIds: string[];
     customerId: string;
     tokenId: string;
     productId: string;
@@ -75,8 +109,6 @@ export interface QfpayActivities {
 export interface EngineActivities {
   /** Signal-with-start of a new subscription's workflow with its handover (created fact, policy, options). */
   handOverSubscription(input: SubscriptionWorkflowInput, handover: SubscriptionHandover): Promise<void>;
-  /** Runs one escalation step of an exhausted dunning episode (a signed merchant notification). */
-  runEscalationStep(input: { step: string; event: MerchantEvent }): Promise<{ delivered: boolean }>;
 }
 
 export type { MerchantEventActivities } from './merchant-events';

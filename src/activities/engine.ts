@@ -1,27 +1,22 @@
 /**
- * Activities that act on Temporal itself or on the merchant: handing a fact to a subscription's
- * workflow (signal-with-start, so it is started if need be), and running escalation steps.
+ * Activities that act on Temporal itself: handing a new subscription to its workflow
+ * (signal-with-start, so it is started if need be).
  */
 import type { Client } from '@temporalio/client';
 import {
+  SUBSCRIPTION_WORKFLOW_REUSE_POLICY,
   WORKFLOW_TYPES,
   handoverSignal,
   subscriptionWorkflowId,
-  type MerchantEvent,
 } from '../workflows/definitions';
-import type { EngineActivities, MerchantEventActivities } from './contracts';
+import type { EngineActivities } from './contracts';
 
 export interface EngineActivityDeps {
   client: Client;
   taskQueue: string;
-  merchantEvents: MerchantEventActivities;
 }
 
-export function createEngineActivities({
-  client,
-  taskQueue,
-  merchantEvents,
-}: EngineActivityDeps): EngineActivities {
+export function createEngineActivities({ client, taskQueue }: EngineActivityDeps): EngineActivities {
   return {
     async handOverSubscription(input, handover) {
       await client.workflow.signalWithStart(WORKFLOW_TYPES.subscription, {
@@ -30,14 +25,8 @@ export function createEngineActivities({
         args: [input],
         signal: handoverSignal,
         signalArgs: [handover],
+        workflowIdReusePolicy: SUBSCRIPTION_WORKFLOW_REUSE_POLICY,
       });
-    },
-
-    async runEscalationStep({ event }: { step: string; event: MerchantEvent }) {
-      // Each step is one signed merchant event (its `data.step` names it); the merchant's systems
-      // reach the customer (`notify_customer`) or their operations team (`notify_operations`).
-      const { delivered } = await merchantEvents.deliverMerchantEvent(event);
-      return { delivered };
     },
   };
 }

@@ -46,7 +46,7 @@ export function createActivities({ config, client, logger, qfpayClient }: Activi
       client: qfpayClient ?? createQfpayClient(config, logger),
       timeOffset: config.QFPAY_TIME_OFFSET,
     }),
-    ...createEngineActivities({ client, taskQueue: config.TEMPORAL_TASK_QUEUE, merchantEvents }),
+    ...createEngineActivities({ client, taskQueue: config.TEMPORAL_TASK_QUEUE }),
     ...merchantEvents,
   };
 }

@@ -148,6 +148,25 @@ export function createMerchantEventActivities(
     const timestampSec = Math.floor(clock() / 1000);
     const fields = { eventId: event.id, eventType: event.type, endpoint: endpointForLogs };
 
+    // Built before sending: a value no header can carry (a control character in an id) would make
+    // fetch throw on every attempt, so it is a permanent failure, not days of retries.
+    let headers: Headers;
+    try {
+      headers = new Headers({
+        'content-type': 'application/json',
+        [MERCHANT_EVENT_HEADERS.signature]: signMerchantEvent(rawBody, secrets, timestampSec),
+        [MERCHANT_EVENT_HEADERS.eventId]: event.id,
+        [MERCHANT_EVENT_HEADERS.eventType]: event.type,
+      });
+    } catch (error) {
+      throw ApplicationFailure.create({
+        message: `merchant event ${JSON.stringify(event.id)} cannot be sent: a header value is not valid`,
+        type: INVALID_MERCHANT_EVENT,
+        nonRetryable: true,
+        cause: error instanceof Error ? error : undefined,
+      });
+    }
+
     const timeout = AbortSignal.timeout(timeoutMs);
     // Inside a Temporal activity, a cancellation (or worker shutdown) also aborts the request.
     const cancellation = asyncLocalStorage.getStore()?.cancellationSignal;
@@ -157,12 +176,7 @@ export function createMerchantEventActivities(
     try {
       response = await fetchImpl(endpoint, {
         method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          [MERCHANT_EVENT_HEADERS.signature]: signMerchantEvent(rawBody, secrets, timestampSec),
-          [MERCHANT_EVENT_HEADERS.eventId]: event.id,
-          [MERCHANT_EVENT_HEADERS.eventType]: event.type,
-        },
+        headers,
         body: rawBody,
         // A redirect would turn the POST into a GET elsewhere; the merchant must configure the final URL.
         redirect: 'manual',

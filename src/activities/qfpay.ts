@@ -19,10 +19,14 @@ import {
 import { recordQfpayActivityFailure } from '../observability/worker-metrics';
 import { toSubscriptionState } from '../workflows/facts';
 import type { RemoteOrder, RemoteSubscription } from '../workflows/lifecycle';
-import type { ChargeOutcome, QfpayActivities, SyncResult } from './contracts';
+import type { ChargeOutcome, ConfirmOutcome, QfpayActivities, SyncResult } from './contracts';
 
-/** Most billing-order pages read per sync (100 orders each). */
+/** Billing-order page size: QFPay's maximum. */
+const ORDER_PAGE_SIZE = 100;
+/** Most billing-order pages read at once (from the page of the first order wanted, forward). */
 const MAX_ORDER_PAGES = 10;
+/** How far QFPay's clock and ours may disagree when matching an order's attempt to our charge. */
+const CLOCK_SKEW_MS = 5_000;
 
 /** The Temporal failure for a QFPay error: retryable only when QFPay said "try again". */
 export function toFailure(err: unknown): unknown {
@@ -121,17 +125,76 @@ export function createQfpayActivities({
     return page.items.find((s) => s.subscription_id === subscriptionId);
   }
 
-  async function allOrders(subscriptionId: string): Promise<BillingOrder[]> {
-    const orders: BillingOrder[] = [];
-    for (let page = 1; page <= MAX_ORDER_PAGES; page += 1) {
-      const result = await client.listBillingOrders(
-        { subscription_id: subscriptionId, page, page_size: 100 },
-        { signal: activitySignal() },
-      );
-      orders.push(...result.items);
-      if (result.items.length < 100) break;
+  /**
+   * The orders from sequence `since` on, newest first. QFPay's list has no sort parameter and no
+   * total; it lists a subscription's orders by sequence number, one row per order (as its
+   * sequence-numbered ids suggest), so order `n` is on page `ceil(n / 100)`. Reading starts at
+   * the page of `since` and goes forward to the last, short, page; if that page starts later than
+   * `since` (the assumption does not hold), it steps back one page at a time.
+   */
+  async function ordersSince(subscriptionId: string, since: number): Promise<BillingOrder[]> {
+    const read = async (page: number) =>
+      (
+        await client.listBillingOrders(
+          { subscription_id: subscriptionId, page, page_size: ORDER_PAGE_SIZE },
+          { signal: activitySignal() },
+        )
+      ).items;
+    const first = Math.max(1, Math.ceil(since / ORDER_PAGE_SIZE));
+    const rows: BillingOrder[] = [];
+    let page = first;
+    for (let n = 0; n < MAX_ORDER_PAGES; n += 1, page += 1) {
+      const items = await read(page);
+      rows.push(...items);
+      if (items.length < ORDER_PAGE_SIZE) break;
     }
-    return orders;
+    for (let back = first - 1; back >= 1 && !rows.some((o) => o.sequence_no <= since); back -= 1) {
+      const items = await read(back);
+      if (items.length === 0) break;
+      rows.push(...items);
+    }
+    return rows.filter((o) => o.sequence_no >= since).sort((a, b) => b.sequence_no - a.sequence_no);
+  }
+
+  async function findOrder(subscriptionId: string, orderId: string): Promise<BillingOrder | undefined> {
+    const sequence = orderSequenceFromOrderId(orderId) ?? 1;
+    return (await ordersSince(subscriptionId, sequence)).find((o) => o.subscription_order_id === orderId);
+  }
+
+  /** What changes when QFPay records an attempt on an order (independent of either clock). */
+  const fingerprint = (row: BillingOrder | undefined) =>
+    row === undefined ? 'absent' : [row.status, row.respcd, row.syssn, row.txdtm, row.attempts].join('|');
+
+  function noAnswer(
+    orderId: string,
+    outcome: 'unknown' | 'not_sent',
+    detail: string,
+    before?: string,
+  ): ChargeOutcome {
+    return {
+      orderId,
+      sequenceNo: orderSequenceFromOrderId(orderId) ?? 0,
+      outcome,
+      at: now(),
+      detail,
+      ...(before === undefined ? {} : { orderBefore: before }),
+    };
+  }
+
+  const isPaid = (row: BillingOrder) => ['PAID', 'SUCCESS'].includes(row.status?.toUpperCase() ?? '');
+
+  function paidOutcome(
+    orderId: string,
+    row: BillingOrder,
+    extra: Partial<ChargeOutcome> = {},
+  ): ChargeOutcome {
+    return chargeOutcome(orderId, '0000', {
+      syssn: row.syssn,
+      amount: row.txamt,
+      currency: row.txcurrcd,
+      txdtm: row.txdtm ?? undefined,
+      ...extra,
+    });
   }
 
   function chargeOutcome(
@@ -153,12 +216,14 @@ export function createQfpayActivities({
   }
 
   return {
-    async syncSubscription(subscriptionId): Promise<SyncResult> {
+    async syncSubscription(subscriptionId, options = {}): Promise<SyncResult> {
       return call(async () => {
         const row = await findSubscription(subscriptionId);
         if (!row) return { found: false, subscriptionId, at: now() };
-        const orders = (await allOrders(subscriptionId)).map((o) => remoteOrder(o, timeOffset));
         const remote = remoteSubscription(row, timeOffset);
+        // A workflow that knows no order yet (an adopted subscription) reads from the current cycle.
+        const since = options.sinceSequence ?? Math.max(1, remote.completedCycles);
+        const orders = (await ordersSince(subscriptionId, since)).map((o) => remoteOrder(o, timeOffset));
         // The answer is at least as new as the latest event it reports. Stamping it with that
         // (not only our clock) keeps it ordered after those events when QFPay's clock runs ahead
         // of ours (clock skew, or the emulator's test clock).
@@ -191,7 +256,13 @@ export function createQfpayActivities({
       return { at: now() };
     },
 
-    async chargeOrder({ subscriptionId, orderId }): Promise<ChargeOutcome> {
+    async chargeOrder({ subscriptionId, orderId, notAfter }): Promise<ChargeOutcome> {
+      // Look first: a retried attempt may follow a charge that went through.
+      const row = await call(() => findOrder(subscriptionId, orderId));
+      if (row && isPaid(row)) return paidOutcome(orderId, row, { alreadyPaid: true });
+      if (now() >= notAfter)
+        return noAnswer(orderId, 'not_sent', 'the charge window closed before it could be sent');
+      const before = fingerprint(row);
       try {
         const data = await client.chargeSubscription(
           { subscription_id: subscriptionId, subscription_order_id: orderId },
@@ -202,13 +273,16 @@ export function createQfpayActivities({
           amount: data?.txamt,
           currency: data?.txcurrcd,
           txdtm: data?.txdtm,
-          stateAfter: toSubscriptionState(data?.state),
         });
       } catch (err) {
         if (!isQfpayError(err)) throw err;
-        // The charge may have happened (no answer, or QFPay said "processing"): confirm, never repeat.
-        if (err.kind === 'pending' || ['timeout', 'network', 'server_error'].includes(err.reason)) {
-          return chargeOutcome(orderId, err.respcd ?? '1145', { respmsg: err.message });
+        // QFPay said "processing": confirm later, never repeat.
+        if (err.kind === 'pending') {
+          return chargeOutcome(orderId, err.respcd ?? '1145', { respmsg: err.message, orderBefore: before });
+        }
+        // No answer: the charge may have happened. Confirm by looking, never repeat blindly.
+        if (['timeout', 'network', 'server_error'].includes(err.reason)) {
+          return noAnswer(orderId, 'unknown', `no answer from QFPay (${err.reason})`, before);
         }
         if (err.reason === 'rate_limited') throw toFailure(err);
         // A payment refused by the card or the bank is an answer, not an error.
@@ -219,27 +293,41 @@ export function createQfpayActivities({
       }
     },
 
-    async confirmCharge({ subscriptionId, orderId }): Promise<ChargeOutcome> {
+    async confirmCharge({ subscriptionId, orderId, sentAt, orderBefore }): Promise<ConfirmOutcome> {
       return call(async () => {
-        const orders = await allOrders(subscriptionId);
-        const row = orders.find((o) => o.subscription_order_id === orderId);
-        if (!row) throw ApplicationFailure.nonRetryable(`order ${orderId} not found`, 'QfpayOrderNotFound');
-        const status = row.status?.toUpperCase();
-        if (status === 'PAID' || status === 'SUCCESS') {
-          return chargeOutcome(orderId, '0000', {
+        const row = await findOrder(subscriptionId, orderId);
+        if (!row) return { status: 'unknown' };
+        if (isPaid(row)) return { status: 'paid', charge: paidOutcome(orderId, row) };
+        const lastAttemptAt =
+          qfpayTimeToMs(row.txdtm, timeOffset) ?? qfpayTimeToMs(row.charged_at, timeOffset);
+        const attemptSince =
+          orderBefore !== undefined
+            ? fingerprint(row) !== orderBefore
+            : lastAttemptAt !== undefined && lastAttemptAt >= sentAt - CLOCK_SKEW_MS;
+        // A failed attempt QFPay recorded since the charge was sent is that charge's answer.
+        if (attemptSince && row.respcd) {
+          const failed = chargeOutcome(orderId, row.respcd, {
             syssn: row.syssn,
-            amount: row.txamt,
-            currency: row.txcurrcd,
-            txdtm: row.txdtm,
+            txdtm: row.txdtm ?? undefined,
           });
+          return { status: 'failed', charge: { ...failed, outcome: 'failed' } };
         }
-        const sub = await findSubscription(subscriptionId);
-        const state = toSubscriptionState(sub?.state);
-        if (state === 'ACTIVE' && sub?.last_billing_status?.toUpperCase() === 'SUCCESS') {
-          return chargeOutcome(orderId, '0000', {});
+        return { status: 'unknown' };
+      });
+    },
+
+    async listSubscriptionIds({ customerId, tokenId }) {
+      return call(async () => {
+        const ids: string[] = [];
+        for (let page = 1; page <= MAX_ORDER_PAGES; page += 1) {
+          const result = await client.querySubscriptions(
+            { customer_id: customerId, token_id: tokenId, page, page_size: 100 },
+            { signal: activitySignal() },
+          );
+          ids.push(...result.items.map((s) => s.subscription_id));
+          if (result.items.length < 100) break;
         }
-        // Not known yet: Temporal retries this activity until the charge's deadline.
-        throw ApplicationFailure.retryable(`charge of ${orderId} not confirmed yet`, 'ChargeNotConfirmed');
+        return ids;
       });
     },
 
@@ -308,8 +396,10 @@ export function createQfpayActivities({
             page: 1,
             page_size: 100,
           });
+          // Never one that existed before this creation began: that is somebody else's plan.
           const existing = page.items.find(
             (s) =>
+              !input.existingIds.includes(s.subscription_id) &&
               s.customer_id === input.customerId &&
               s.token_id === input.tokenId &&
               (s.products ?? []).some((p) => p.product_id === input.productId),

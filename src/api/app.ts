@@ -4,7 +4,8 @@
  * (JSON bodies), health, readiness, metrics and the OpenAPI document, and the one error handler.
  */
 import type { Client } from '@temporalio/client';
-import express, { Router, type Express } from 'express';
+import express, { Router, type Express, type RequestHandler } from 'express';
+import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
 import type { QfpayClient } from '../qfpay/client';
@@ -16,7 +17,8 @@ import {
   type ApiContext,
   type ApiTimeouts,
 } from './context';
-import { errorHandler, notFoundHandler } from './errors';
+import { ApiDigests } from './digests';
+import { ApiError, errorHandler, notFoundHandler } from './errors';
 import { ApiMetrics } from './metrics';
 import { openApiDocument } from './openapi';
 import { requestContext } from './request-id';
@@ -24,6 +26,7 @@ import { customerRouter } from './routes/customers';
 import { productRouter } from './routes/products';
 import { subscriptionRouter } from './routes/subscriptions';
 import { webhookRouter } from './routes/webhooks';
+import { limitJsonDepth } from './validate';
 
 /** What {@link buildApp} needs. */
 export interface AppDeps {
@@ -58,6 +61,7 @@ export function buildApp(deps: AppDeps): Express {
     metrics,
     timeouts: { ...DEFAULT_API_TIMEOUTS, ...deps.timeouts },
     defaultPolicy: engineDefaultPolicy(deps.config),
+    digests: new ApiDigests(deps.config.API_HMAC_SECRET),
   };
 
   const app = express();
@@ -87,15 +91,15 @@ export function buildApp(deps: AppDeps): Express {
     res.json(openApiDocument());
   });
 
-  app.get('/metrics', async (_req, res) => {
-    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-  });
-
   app.use(webhookRouter(ctx));
 
   const v1 = Router();
-  v1.use(requireApiKey(new ApiKeyVerifier(parseApiKeys(deps.config.API_KEYS))));
+  // The route label of metrics: the mount point as the routes below see it, kept for error answers.
+  v1.use(rememberMountPath);
+  v1.use(requireApiKey(new ApiKeyVerifier(parseApiKeys(deps.config.API_KEYS)), deps.config.MERCHANT_ID));
+  v1.use(perClientRateLimit(deps.config.RATE_LIMIT_PER_MINUTE));
   v1.use(express.json({ limit: JSON_BODY_LIMIT }));
+  v1.use(limitJsonDepth());
   v1.use(customerRouter(ctx));
   v1.use(productRouter(ctx));
   v1.use(subscriptionRouter(ctx));
@@ -103,6 +107,55 @@ export function buildApp(deps: AppDeps): Express {
 
   app.use(notFoundHandler);
   app.use(errorHandler);
+  return app;
+}
+
+/** Records where a router is mounted, since Express forgets `req.baseUrl` once an error leaves it. */
+const rememberMountPath: RequestHandler = (req, res, next) => {
+  res.locals.mountPath = req.baseUrl;
+  next();
+};
+
+/** How long one rate-limit window lasts. */
+const RATE_LIMIT_WINDOW_MS = 60_000;
+
+/**
+ * `limit` requests per minute per API key (after authentication, so one merchant system cannot
+ * starve another); past it, 429 `rate_limited` with `Retry-After` and the RateLimit headers.
+ */
+export function perClientRateLimit(limit: number): RequestHandler {
+  return rateLimit({
+    windowMs: RATE_LIMIT_WINDOW_MS,
+    limit,
+    standardHeaders: 'draft-8',
+    legacyHeaders: false,
+    keyGenerator: (req) => req.apiKeyId ?? ipKeyGenerator(req.ip ?? ''),
+    handler: (_req, res, next) => {
+      next(
+        new ApiError({
+          status: 429,
+          code: 'rate_limited',
+          message: `more than ${limit} requests a minute with this API key; slow down`,
+          retryAfterSeconds: Number(res.getHeader('retry-after')) || RATE_LIMIT_WINDOW_MS / 1000,
+        }),
+      );
+    },
+  });
+}
+
+/**
+ * The app that serves `GET /metrics` for `metrics`: on its own port (`METRICS_PORT`), never the
+ * public one, so neither the metrics nor the cost of rendering them are open to API callers.
+ */
+export function buildMetricsApp(metrics: ApiMetrics): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+  app.use((_req, res) => {
+    res.status(404).type('text/plain').send('GET /metrics\n');
+  });
   return app;
 }
 

@@ -10,8 +10,10 @@ import { ApiError } from './errors';
 
 declare module 'express-serve-static-core' {
   interface Request {
-    /** Set once authenticated: identifies the API key (not the key itself). */
-    merchantScope?: string;
+    /** Set once authenticated: the merchant the key acts for (`MERCHANT_ID`). */
+    merchantId?: string;
+    /** Set once authenticated: identifies the API key (not the key itself), e.g. for rate limits. */
+    apiKeyId?: string;
   }
 }
 
@@ -28,10 +30,10 @@ export function parseApiKeys(value: string): string[] {
 }
 
 /**
- * The scope an API key's resources live in, such as idempotency keys: the first 16 hex digits of
- * the key's SHA-256. Stable for a key, and reveals nothing usable about it.
+ * A name for an API key that is safe to keep in memory and logs: the first 16 hex digits of the
+ * key's SHA-256. Stable for a key, and reveals nothing usable about it.
  */
-export function merchantScopeOf(apiKey: string): string {
+export function apiKeyIdOf(apiKey: string): string {
   return sha256(apiKey).toString('hex').slice(0, 16);
 }
 
@@ -81,9 +83,10 @@ export function presentedApiKey(
 
 /**
  * Middleware answering 401 `unauthorized` unless the request carries a configured API key; on
- * success it sets `req.merchantScope`.
+ * success it sets `req.merchantId` (every key acts for the one merchant of the deployment, so all
+ * of them share its idempotency keys) and `req.apiKeyId`.
  */
-export function requireApiKey(verifier: ApiKeyVerifier): RequestHandler {
+export function requireApiKey(verifier: ApiKeyVerifier, merchantId: string): RequestHandler {
   return (req, res, next) => {
     const key = presentedApiKey(req.get('authorization'), req.get('x-api-key'));
     if (key === undefined || !verifier.verify(key)) {
@@ -100,7 +103,8 @@ export function requireApiKey(verifier: ApiKeyVerifier): RequestHandler {
       );
       return;
     }
-    req.merchantScope = merchantScopeOf(key);
+    req.merchantId = merchantId;
+    req.apiKeyId = apiKeyIdOf(key);
     next();
   };
 }

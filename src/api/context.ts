@@ -13,6 +13,7 @@ import {
   formatDunningPolicyIssues,
   mergePolicy,
 } from '../workflows/dunning';
+import type { ApiDigests } from './digests';
 import type { ApiMetrics } from './metrics';
 
 /** How long the API waits for Temporal. */
@@ -46,6 +47,8 @@ export interface ApiContext {
   timeouts: ApiTimeouts;
   /** The engine's default dunning policy (`DUNNING_POLICY` merged onto the built-in default). */
   defaultPolicy: DunningPolicy;
+  /** Keyed digests for creation ids, request hashes and page tokens. */
+  digests: ApiDigests;
 }
 
 /** Thrown at start-up when `DUNNING_POLICY` is not a valid (partial) policy. */

@@ -29,7 +29,12 @@ export interface ApiErrorInit {
   message: string;
   details?: ErrorDetail[];
   cause?: unknown;
+  /** Sent as `Retry-After` (seconds) with the answer. */
+  retryAfterSeconds?: number;
 }
+
+/** How long a caller is asked to wait after Temporal could not take a request. */
+export const TEMPORAL_RETRY_AFTER_SECONDS = 5;
 
 /**
  * An answer the API gives on purpose: its HTTP status, stable `code` and a message safe to show
@@ -40,6 +45,7 @@ export class ApiError extends Error {
   readonly status: number;
   readonly code: ErrorCode;
   readonly details: ErrorDetail[] | undefined;
+  readonly retryAfterSeconds: number | undefined;
 
   constructor(init: ApiErrorInit) {
     super(init.message, init.cause === undefined ? undefined : { cause: init.cause });
@@ -47,6 +53,7 @@ export class ApiError extends Error {
     this.status = init.status;
     this.code = init.code;
     this.details = init.details;
+    this.retryAfterSeconds = init.retryAfterSeconds;
   }
 
   static validation(message: string, details?: ErrorDetail[], cause?: unknown): ApiError {
@@ -62,7 +69,13 @@ export class ApiError extends Error {
   }
 
   static temporalUnavailable(message: string, cause?: unknown): ApiError {
-    return new ApiError({ status: 503, code: 'temporal_unavailable', message, cause });
+    return new ApiError({
+      status: 503,
+      code: 'temporal_unavailable',
+      message,
+      cause,
+      retryAfterSeconds: TEMPORAL_RETRY_AFTER_SECONDS,
+    });
   }
 
   /** The JSON body for this error. */
@@ -235,6 +248,8 @@ const UNAVAILABLE_GRPC_CODES: ReadonlySet<number> = new Set([
   14, // UNAVAILABLE
 ]);
 
+const GRPC_FAILED_PRECONDITION = 9;
+
 function grpcCode(err: unknown): number | undefined {
   let current: unknown = err;
   for (let depth = 0; depth < 6 && current; depth += 1) {
@@ -305,6 +320,14 @@ export function toApiError(err: unknown): ApiError {
   if (err instanceof ZodError) return validationError(err, 'input');
   const parserError = bodyParserError(err);
   if (parserError) return parserError;
+  if (err instanceof URIError) {
+    // Express could not decode a path parameter (malformed percent-encoding).
+    return ApiError.validation(
+      'malformed percent-encoding in the path',
+      [{ path: '(path)', message: 'not valid percent-encoded UTF-8' }],
+      err,
+    );
+  }
   if (err instanceof QfpayNotificationError) {
     return ApiError.validation(
       err.message,
@@ -327,6 +350,13 @@ export function toApiError(err: unknown): ApiError {
     return ApiError.conflict(app?.message ?? 'the workflow failed', err);
   }
   if (isWorkflowNotFound(err)) return ApiError.notFound('not found', err);
+  if (grpcCode(err) === GRPC_FAILED_PRECONDITION) {
+    // E.g. an update while no worker polls the task queue: nothing is wrong with the request.
+    return ApiError.temporalUnavailable(
+      'Temporal cannot run this now (no worker is taking the subscription’s tasks); try again',
+      err,
+    );
+  }
   if (isTemporalUnavailable(err)) {
     return ApiError.temporalUnavailable('Temporal is unavailable or did not answer in time; try again', err);
   }
@@ -341,7 +371,17 @@ function bodyParserError(err: unknown): ApiError | undefined {
   const record = asRecord(err);
   const type = record ? str(record.type) : undefined;
   const status = record && typeof record.status === 'number' ? record.status : undefined;
-  if (type === undefined || status === undefined || status < 400 || status >= 500) return undefined;
+  if (status === undefined || status < 400 || status >= 500) return undefined;
+  if (type === undefined) {
+    // A body that could not be read, e.g. a Content-Encoding whose bytes do not inflate: the
+    // stream error wrapped as a 400, without a type.
+    if (record?.expose !== true || err instanceof URIError) return undefined;
+    return ApiError.validation(
+      'unreadable request body',
+      [{ path: '(body)', message: 'the body does not match its Content-Encoding' }],
+      err,
+    );
+  }
   switch (type) {
     case 'entity.parse.failed':
       return ApiError.validation(
@@ -402,5 +442,7 @@ export const errorHandler: ErrorRequestHandler = (err, req, res, next) => {
       log.debug({ code: apiError.code, details: apiError.details }, apiError.message);
     }
   }
+  if (apiError.retryAfterSeconds !== undefined)
+    res.setHeader('Retry-After', String(apiError.retryAfterSeconds));
   res.status(apiError.status).json(apiError.toBody(requestIdOf(res)));
 };

@@ -7,14 +7,33 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Client } from '@temporalio/client';
 import { createQfpayClient } from '../activities';
-import { loadConfigOrExit } from '../config';
+import { loadConfigOrExit, warnAboutUnsafeSettings } from '../config';
 import { createLogger } from '../logger';
 import { connectClient } from '../temporal/connection';
-import { buildApp } from './app';
+import { appMetrics, buildApp, buildMetricsApp } from './app';
 import { DunningPolicyConfigError } from './context';
 
 /** How long in-flight requests get to finish after a shutdown signal. */
 const SHUTDOWN_GRACE_MS = 10_000;
+
+/**
+ * The HTTP server's time limits, explicit rather than Node's defaults: a client gets 15 s to send
+ * its headers and 60 s for the whole request (longer than the 30 s an update may wait on
+ * Temporal); an idle keep-alive connection is closed after 5 s, and a reverse proxy in front
+ * should keep its own idle timeout below that.
+ */
+export const SERVER_TIMEOUTS = Object.freeze({
+  headersTimeout: 15_000,
+  requestTimeout: 60_000,
+  keepAliveTimeout: 5_000,
+});
+
+/** Applies {@link SERVER_TIMEOUTS} to a server. */
+export function applyServerTimeouts(server: Server): void {
+  server.headersTimeout = SERVER_TIMEOUTS.headersTimeout;
+  server.requestTimeout = SERVER_TIMEOUTS.requestTimeout;
+  server.keepAliveTimeout = SERVER_TIMEOUTS.keepAliveTimeout;
+}
 
 function closeServer(server: Server): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -27,6 +46,7 @@ function closeServer(server: Server): Promise<void> {
 export async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const logger = createLogger('api', config.LOG_LEVEL);
+  warnAboutUnsafeSettings(config, logger);
 
   let temporal: Client;
   try {
@@ -54,6 +74,18 @@ export async function main(): Promise<void> {
   }
 
   const server = app.listen(config.PORT);
+  applyServerTimeouts(server);
+  const metricsServer =
+    config.METRICS_PORT === undefined
+      ? undefined
+      : buildMetricsApp(appMetrics(app)).listen(config.METRICS_PORT);
+  metricsServer?.on('error', (err: NodeJS.ErrnoException) => {
+    logger.fatal(
+      { port: config.METRICS_PORT, reason: err.message, code: err.code },
+      `cannot listen on METRICS_PORT=${config.METRICS_PORT}`,
+    );
+    process.exit(1);
+  });
   server.on('error', (err: NodeJS.ErrnoException) => {
     logger.fatal(
       { port: config.PORT, reason: err.message, code: err.code },
@@ -74,6 +106,7 @@ export async function main(): Promise<void> {
         webhook: `${base}/webhooks/qfpay`,
         openapi: `${base}/openapi.json`,
         health: `${base}/healthz`,
+        metrics: config.METRICS_PORT === undefined ? 'off (METRICS_PORT)' : `:${config.METRICS_PORT}/metrics`,
       },
       `API listening on ${base}`,
     );
@@ -95,6 +128,7 @@ export async function main(): Promise<void> {
       logger.warn({ reason: err instanceof Error ? err.message : String(err) }, 'HTTP server close');
     }
     clearTimeout(force);
+    metricsServer?.close();
     await temporal.connection.close();
     logger.info('stopped');
     process.exit(0);

@@ -14,6 +14,8 @@ export type WebhookResult =
   | 'accepted'
   /** Acknowledged with `SUCCESS` without a signal (e.g. a failed token creation). */
   | 'ignored'
+  /** For a subscription whose workflow has ended: acknowledged, and it changes nothing. */
+  | 'late'
   /** `X-QF-SIGN` missing or wrong: 401. */
   | 'invalid_signature'
   /** Not JSON, or not a notification QFPay documents: 400. */

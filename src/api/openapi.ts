@@ -28,6 +28,7 @@ import {
   HealthSchema,
   IdempotencyHeadersSchema,
   ListSubscriptionsQuerySchema,
+  OptionalIdempotencyHeadersSchema,
   PaymentTokenListSchema,
   ProductSchema,
   QfpayNotificationBodySchema,
@@ -61,6 +62,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   409: 'The subscription refused the change (`conflict`); `message` says why.',
   413: 'Request body too large (`validation_error`).',
   422: 'The Idempotency-Key was used with a different body (`idempotency_mismatch`).',
+  429: 'Too many requests with this API key (`rate_limited`); wait `Retry-After` seconds.',
   500: 'Unexpected error (`internal`).',
   502: 'QFPay answered unusably or refused our credentials (`qfpay_error`).',
   503: 'Temporal (`temporal_unavailable`) or QFPay (`qfpay_error`) is unavailable; retry later.',
@@ -81,8 +83,14 @@ const jsonBody = (schema: z.ZodType, description?: string) => ({
   content: { 'application/json': { schema } },
 });
 
+const IDEMPOTENT_CREATE =
+  'With an `Idempotency-Key` the record is created once per key: a retry with the same key and body returns ' +
+  'the first result (200, `Idempotent-Replayed: true`), another body is refused (422), and a creation still ' +
+  'running after about 20 s answers 503 `creation_pending` (retry with the key). Keys belong to the merchant, ' +
+  'whichever API key sends them. Without a key every request creates anew.';
+
 /** Error answers every authenticated route can give. */
-const MERCHANT_ERRORS = [400, 401, 500, 503];
+const MERCHANT_ERRORS = [400, 401, 429, 500, 503];
 
 /** Registers every route of the API. */
 function registerRoutes(registry: OpenAPIRegistry): void {
@@ -116,18 +124,6 @@ function registerRoutes(registry: OpenAPIRegistry): void {
       200: {
         description: 'The OpenAPI 3.1 document.',
         content: { 'application/json': { schema: z.object({}).catchall(z.unknown()) } },
-      },
-    },
-  });
-  registry.registerPath({
-    method: 'get',
-    path: '/metrics',
-    tags: ['operations'],
-    summary: 'Prometheus metrics of this API process',
-    responses: {
-      200: {
-        description: 'Prometheus text exposition format.',
-        content: { 'text/plain': { schema: z.string() } },
       },
     },
   });
@@ -171,9 +167,17 @@ function registerRoutes(registry: OpenAPIRegistry): void {
     method: 'post',
     path: '/v1/customers',
     tags: ['customers'],
-    summary: 'Create a customer at QFPay',
-    request: { body: jsonBody(CreateCustomerBodySchema) },
-    responses: { 201: json('Created.', CustomerSchema), ...errors(...MERCHANT_ERRORS, 502) },
+    summary: 'Create a customer at QFPay (idempotent with a key)',
+    description: IDEMPOTENT_CREATE,
+    request: { headers: OptionalIdempotencyHeadersSchema, body: jsonBody(CreateCustomerBodySchema) },
+    responses: {
+      201: json('Created.', CustomerSchema),
+      200: json(
+        'Created by an earlier request with this Idempotency-Key (`Idempotent-Replayed: true`).',
+        CustomerSchema,
+      ),
+      ...errors(...MERCHANT_ERRORS, 422, 502),
+    },
   });
   merchant({
     method: 'get',
@@ -192,9 +196,17 @@ function registerRoutes(registry: OpenAPIRegistry): void {
     method: 'post',
     path: '/v1/products',
     tags: ['products'],
-    summary: 'Create a recurring product at QFPay',
-    request: { body: jsonBody(CreateProductBodySchema) },
-    responses: { 201: json('Created.', ProductSchema), ...errors(...MERCHANT_ERRORS, 502) },
+    summary: 'Create a recurring product at QFPay (idempotent with a key)',
+    description: IDEMPOTENT_CREATE,
+    request: { headers: OptionalIdempotencyHeadersSchema, body: jsonBody(CreateProductBodySchema) },
+    responses: {
+      201: json('Created.', ProductSchema),
+      200: json(
+        'Created by an earlier request with this Idempotency-Key (`Idempotent-Replayed: true`).',
+        ProductSchema,
+      ),
+      ...errors(...MERCHANT_ERRORS, 422, 502),
+    },
   });
 
   // Subscriptions ---------------------------------------------------------------------------------

@@ -71,7 +71,10 @@ export function requestContext(logger: Logger, onFinished?: (record: RequestReco
       else if (status >= 400) req.log.warn(line, 'request');
       else req.log.info(line, 'request');
       const routePath: unknown = (req.route as { path?: unknown } | undefined)?.path;
-      const route = typeof routePath === 'string' ? `${req.baseUrl}${routePath}` : 'unmatched';
+      // On an error answer Express has already restored `req.baseUrl`: take the mount path the
+      // router recorded when the request entered it, so success and error share one label.
+      const mountPath = typeof res.locals.mountPath === 'string' ? res.locals.mountPath : req.baseUrl;
+      const route = typeof routePath === 'string' ? `${mountPath}${routePath}` : 'unmatched';
       onFinished?.({ method: req.method, route, status, durationMs });
     };
     res.on('finish', done);

@@ -29,6 +29,8 @@ export const ERROR_CODES = [
   'not_found',
   'conflict',
   'idempotency_mismatch',
+  'rate_limited',
+  'creation_pending',
   'temporal_unavailable',
   'qfpay_error',
   'internal',
@@ -37,7 +39,7 @@ export const ErrorCodeSchema = z.enum(ERROR_CODES).openapi('ErrorCode', {
   description:
     '`validation_error` 400/413/415, `unauthorized` 401, `invalid_signature` 401 (webhook), `not_found` 404, ' +
     '`conflict` 409 (a workflow refused the change, or QFPay refused it in the current state), ' +
-    '`idempotency_mismatch` 422, `temporal_unavailable` 503, `qfpay_error` 502/503 (QFPay unreachable, busy ' +
+    '`idempotency_mismatch` 422, `rate_limited` 429, `creation_pending` 503 (retry with the same Idempotency-Key), `temporal_unavailable` 503, `qfpay_error` 502/503 (QFPay unreachable, busy ' +
     'or misconfigured), `internal` 500.',
 });
 export type ErrorCode = z.output<typeof ErrorCodeSchema>;
@@ -87,6 +89,21 @@ export const ProductIdSchema = qfpayId('prod_', 'prod_5e6f7a8b9c0d4e1f');
 export const TokenIdSchema = qfpayId('tk_', 'tk_0a1b2c3d4e5f6789');
 export const OrderIdSchema = qfpayId('sub_ord_', 'sub_ord_a360f06e2fd74e7b93d1d3d0f2b14c3a_0002');
 
+/** An id QFPay gives without a documented shape: 1-128 visible ASCII characters (no spaces, no controls). */
+const opaqueQfpayId = z.string().regex(/^[\x21-\x7E]{1,128}$/, 'must be 1-128 visible ASCII characters');
+
+/**
+ * The ids of a notification, held to the same rules as the API's: they become workflow ids,
+ * signal payloads and merchant-event headers, so a control character or a 5,000-character id is
+ * refused at the door (400) instead of failing somewhere inside.
+ */
+export const NotificationIdsSchema = z.looseObject({
+  subscription_id: SubscriptionIdSchema.optional(),
+  subscription_order_id: OrderIdSchema.optional(),
+  tokenid: opaqueQfpayId.optional(),
+  customer_id: opaqueQfpayId.optional(),
+});
+
 export const SubscriptionStateSchema = z.enum(SUBSCRIPTION_STATES).openapi('SubscriptionState');
 /** What the engine knows of the state: `UNKNOWN` until the first fact about the subscription. */
 export const LifecycleStateSchema = z.enum([...SUBSCRIPTION_STATES, 'UNKNOWN']).openapi('LifecycleState');
@@ -118,6 +135,15 @@ export const IdempotencyHeadersSchema = z.object({
       name: 'Idempotency-Key',
       in: 'header',
       description: 'Makes the creation safe to retry: the same key and body give the same subscription.',
+    },
+  }),
+});
+export const OptionalIdempotencyHeadersSchema = z.object({
+  'Idempotency-Key': IdempotencyKeySchema.optional().openapi({
+    param: {
+      name: 'Idempotency-Key',
+      in: 'header',
+      description: 'Makes the creation safe to retry: the same key and body give the same record.',
     },
   }),
 });
@@ -246,7 +272,20 @@ function policyField<S extends z.ZodType>(field: keyof DunningPolicy, shape: S, 
     .openapi({ description });
 }
 
-const PolicyDurationSchema = z.union([z.string(), z.number()]);
+/**
+ * A policy duration. The grammar (`parseDuration`) is checked by the policy's own field check;
+ * the pattern and bounds are stated here for the OpenAPI document, so clients (and generated
+ * requests) know it.
+ */
+const PolicyDurationSchema = z.union([
+  z.string().openapi({ pattern: '^\\s*\\d+\\s*(ms|s|m|h|d|w)\\s*$', example: '3d' }),
+  z.number().openapi({ type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER, example: 3_600_000 }),
+]);
+/** A policy duration that must be longer than zero (the same grammar, no zero). */
+const PositivePolicyDurationSchema = z.union([
+  z.string().openapi({ pattern: '^\\s*0*[1-9]\\d*\\s*(ms|s|m|h|d|w)\\s*$', example: '5m' }),
+  z.number().openapi({ type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER, example: 300_000 }),
+]);
 const DURATION_TEXT = "whole number with a unit ('90s', '15m', '1h', '3d', '2w') or milliseconds";
 
 /** A partial dunning policy; fields left out keep the current value. */
@@ -254,7 +293,7 @@ export const DunningPolicyOverrideBodySchema = z
   .strictObject({
     attemptOffsets: policyField(
       'attemptOffsets',
-      z.array(PolicyDurationSchema),
+      z.array(PolicyDurationSchema).openapi({ minItems: 1, maxItems: 20 }),
       `When to attempt a manual charge after the failure, each a ${DURATION_TEXT}; strictly ascending, 1 to 20.`,
     ),
     safetyMargin: policyField(
@@ -264,12 +303,12 @@ export const DunningPolicyOverrideBodySchema = z
     ),
     minAttemptWindow: policyField(
       'minAttemptWindow',
-      PolicyDurationSchema,
+      PositivePolicyDurationSchema,
       `How long one attempt and its retries may need: a ${DURATION_TEXT}, longer than zero.`,
     ),
     escalation: policyField(
       'escalation',
-      z.array(z.enum(ESCALATION_STEPS)),
+      z.array(z.enum(ESCALATION_STEPS)).openapi({ uniqueItems: true }),
       'Steps taken, in order, when the episode is exhausted; no step twice.',
     ),
     finalAction: policyField(
@@ -279,7 +318,7 @@ export const DunningPolicyOverrideBodySchema = z
     ),
     nonRetryableRespcds: policyField(
       'nonRetryableRespcds',
-      z.array(z.string()),
+      z.array(z.string().openapi({ minLength: 1, pattern: '\\S' })),
       'QFPay `respcd` values that end the episode at once.',
     ),
   })
@@ -346,11 +385,23 @@ export const CreateSubscriptionBodySchema = z
       });
     }
   })
-  .openapi('CreateSubscriptionRequest');
+  .openapi('CreateSubscriptionRequest', {
+    description:
+      'Exactly one of `customer_id` (an existing customer) or `customer` (one to create), and exactly one of ' +
+      '`product_id` or `product`.',
+    allOf: [
+      { oneOf: [{ required: ['customer_id'] }, { required: ['customer'] }] },
+      { oneOf: [{ required: ['product_id'] }, { required: ['product'] }] },
+    ],
+  });
 export type CreateSubscriptionBody = z.output<typeof CreateSubscriptionBodySchema>;
 
 export const CancelBodySchema = z
-  .strictObject({ reason: z.string().trim().min(1).max(500).optional() })
+  .strictObject({
+    reason: z.string().trim().min(1).max(500).optional().openapi({
+      description: 'Checked and then dropped: the engine keeps no free text in Temporal.',
+    }),
+  })
   .openapi('CancelSubscriptionRequest');
 export const ChangePaymentTokenBodySchema = z
   .strictObject({ token_id: TokenIdSchema })

@@ -113,13 +113,13 @@ export function subscriptionView(view: SubscriptionView): SubscriptionViewRespon
 }
 
 /** A manual charge's result, as the API shows it. */
-export function chargeResultView(result: ChargeResult): ChargeResultResponse {
+export function chargeResultView(result: ChargeResult, view: SubscriptionView): ChargeResultResponse {
   return {
     order_id: result.orderId,
     outcome: result.outcome,
     respcd: result.respcd,
     respmsg: result.respmsg ?? null,
-    subscription: subscriptionView(result.view),
+    subscription: subscriptionView(view),
   };
 }
 

@@ -23,6 +23,7 @@ export const clusterConfigSchema = stackConfigSchema.extend({
   /** The Temporal server's gRPC frontend; its other ports are derived (see temporalServerPorts). */
   TEMPORAL_PORT: port.default(7433),
   TEMPORAL_UI_PORT: port.default(8433),
+  CODEC_SERVER_PORT: port.default(8434),
   SANDBOX_PORT: port.default(4110),
   /** PostgreSQL, Temporal's persistence and visibility store. */
   POSTGRES_PORT: port.default(5433),
@@ -85,6 +86,7 @@ export function clusterPorts(config: ClusterConfig): Array<[string, number]> {
     ['POSTGRES_PORT', config.POSTGRES_PORT],
     ...temporal,
     ['TEMPORAL_UI_PORT', config.TEMPORAL_UI_PORT],
+    ['CODEC_SERVER_PORT', config.CODEC_SERVER_PORT],
     ...(config.useEmulator ? [['SANDBOX_PORT', config.SANDBOX_PORT] as [string, number]] : []),
     ['PORT', config.PORT],
     ...apiReplicaPorts(config).map((p, i): [string, number] => [`PORT+${i + 1} (API replica ${i + 1})`, p]),

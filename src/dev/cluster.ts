@@ -65,6 +65,7 @@ export function describeClusterPart(name: string): string {
     temporal: 'the Temporal server',
     namespace: 'the namespace job (deploy/temporal/setup-namespace.sh)',
     'temporal-ui': 'the Temporal Web UI',
+    codec: 'the codec server',
     emulator: 'the QFPay emulator',
     lb: 'the load balancer (nginx)',
   };
@@ -153,6 +154,8 @@ export interface ClusterUrls {
   openapi: string;
   webhook: string;
   webUi: string;
+  /** The codec server the Web UI decrypts payloads through. */
+  codecServer: string;
   /** `host:port` of the Temporal server's gRPC frontend. */
   temporal: string;
   /** The Temporal server's Prometheus endpoint. */
@@ -394,6 +397,7 @@ export async function startCluster(options: StartClusterOptions): Promise<Runnin
   const temporalAddress = `127.0.0.1:${config.TEMPORAL_PORT}`;
   const { webUiUrl: webUi, emulatorUrl, apiUrl, apiKey } = endpointsOf(config);
   const replicaUrls = apiReplicaPorts(config).map((p) => `http://127.0.0.1:${p}`);
+  const codecServer = `http://127.0.0.1:${config.CODEC_SERVER_PORT}`;
   let connection: Connection | undefined;
 
   function finish(): RunningCluster {
@@ -406,6 +410,7 @@ export async function startCluster(options: StartClusterOptions): Promise<Runnin
         openapi: `${apiUrl}/openapi.json`,
         webhook: `${apiUrl}/webhooks/qfpay`,
         webUi,
+        codecServer,
         temporal: temporalAddress,
         temporalMetrics: `http://127.0.0.1:${ports.metrics}/metrics`,
         emulator: config.useEmulator ? emulatorUrl : null,
@@ -593,6 +598,11 @@ export async function startCluster(options: StartClusterOptions): Promise<Runnin
 
     if (options.temporalOnly) return finish();
 
+    // The codec server (compose's codec-server), which the Web UI decrypts payloads through.
+    progress(`starting ${describeClusterPart('codec')} on ${codecServer}`);
+    supervisor.start('codec', node(join('src', 'codec-server', 'main.ts')));
+    await supervisor.waitFor('codec', '/healthz', () => httpOk(`${codecServer}/healthz`));
+
     // The Web UI: compose's temporal-ui service.
     progress(`starting ${describeClusterPart('temporal-ui')} on ${webUi}`);
     supervisor.start('temporal-ui', {
@@ -605,6 +615,7 @@ export async function startCluster(options: StartClusterOptions): Promise<Runnin
         TEMPORAL_UI_PORT: String(config.TEMPORAL_UI_PORT),
         TEMPORAL_CORS_ORIGINS: `${webUi},http://localhost:${config.TEMPORAL_UI_PORT}`,
         TEMPORAL_DEFAULT_NAMESPACE: config.TEMPORAL_NAMESPACE,
+        TEMPORAL_CODEC_ENDPOINT: codecServer,
       },
       restart: true,
     });

@@ -19,6 +19,8 @@ export const stackConfigSchema = z.object({
   TEMPORAL_PORT: port.default(7233),
   /** The Temporal Web UI. */
   TEMPORAL_UI_PORT: port.default(8233),
+  /** The codec server the Web UI decodes payloads through. */
+  CODEC_SERVER_PORT: port.default(8234),
   /** The QFPay emulator (not started when `QFPAY_BASE_URL` points at QFPay itself). */
   SANDBOX_PORT: port.default(4010),
   /** Where the Temporal SQLite database and the emulator's state file live. */
@@ -67,6 +69,7 @@ export function loadStackConfig(env: NodeJS.ProcessEnv = process.env, cwd = proc
     ['PORT', c.PORT],
     ['TEMPORAL_PORT', c.TEMPORAL_PORT],
     ['TEMPORAL_UI_PORT', c.TEMPORAL_UI_PORT],
+    ['CODEC_SERVER_PORT', c.CODEC_SERVER_PORT],
     ...(useEmulator ? [['SANDBOX_PORT', c.SANDBOX_PORT] as [string, number]] : []),
   ];
   const problems = portClashes(ports);

@@ -1,8 +1,9 @@
 /**
- * The local stack behind `npm start`: the Temporal dev server (SQLite file, Web UI, the engine's
- * search attributes), the QFPay emulator, the worker and the API, each a child process of the
- * supervisor (src/dev/supervisor.ts), started in that order and each waited for before the next,
- * stopped in reverse order. If one part dies, the others are stopped and the caller learns which.
+ * The local stack behind `npm start`: the codec server, the Temporal dev server (SQLite file,
+ * Web UI decoding payloads through the codec server, the engine's search attributes), the QFPay
+ * emulator, the worker and the API, each a child process of the supervisor
+ * (src/dev/supervisor.ts), started in that order and each waited for before the next, stopped in
+ * reverse order. If one part dies, the others are stopped and the caller learns which.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -23,9 +24,10 @@ export { StackError, exitText, httpOk, type StackErrorType } from './supervisor'
 const ROOT = resolve(__dirname, '..', '..');
 
 /** The parts of the stack, in start order. */
-export type PartName = 'temporal' | 'emulator' | 'worker' | 'api';
+export type PartName = 'codec' | 'temporal' | 'emulator' | 'worker' | 'api';
 
 const PART_DESCRIPTIONS: Record<PartName, string> = {
+  codec: 'the codec server',
   temporal: 'the Temporal dev server',
   emulator: 'the QFPay emulator',
   worker: 'the worker',
@@ -65,6 +67,7 @@ export async function findPortsInUse(config: StackConfig): Promise<PortInUse[]> 
   return portsInUse([
     { variable: 'TEMPORAL_PORT', port: config.TEMPORAL_PORT, what: PART_DESCRIPTIONS.temporal },
     { variable: 'TEMPORAL_UI_PORT', port: config.TEMPORAL_UI_PORT, what: 'the Temporal Web UI' },
+    { variable: 'CODEC_SERVER_PORT', port: config.CODEC_SERVER_PORT, what: PART_DESCRIPTIONS.codec },
     ...(config.useEmulator
       ? [{ variable: 'SANDBOX_PORT', port: config.SANDBOX_PORT, what: PART_DESCRIPTIONS.emulator }]
       : []),
@@ -113,6 +116,8 @@ export interface StackUrls {
   openapi: string;
   webhook: string;
   webUi: string;
+  /** The codec server the Web UI decodes payloads through. */
+  codecServer: string;
   /** `host:port` of Temporal's gRPC frontend. */
   temporal: string;
   /** The emulator, or null when real QFPay is used. */
@@ -186,6 +191,10 @@ export function partEnvironment(
     SANDBOX_HOST: '127.0.0.1',
     SANDBOX_NOTIFY_URL: `http://127.0.0.1:${config.PORT}/webhooks/qfpay`,
     SANDBOX_STATE_FILE: join(config.dataDir, 'sandbox-state.json'),
+    CODEC_SERVER_PORT: String(config.CODEC_SERVER_PORT),
+    CODEC_SERVER_HOST: '127.0.0.1',
+    // The browser calls the codec server from the Web UI's page, under either name of loopback.
+    CODEC_SERVER_CORS_ORIGINS: `http://127.0.0.1:${config.TEMPORAL_UI_PORT},http://localhost:${config.TEMPORAL_UI_PORT}`,
   });
   return env;
 }
@@ -250,7 +259,12 @@ export async function startLocalStack(options: StartStackOptions): Promise<Runni
   let connection: Connection | undefined;
   const temporalAddress = `127.0.0.1:${config.TEMPORAL_PORT}`;
   const { webUiUrl: webUi, emulatorUrl, apiUrl, apiKey } = endpointsOf(config);
+  const codecServer = `http://127.0.0.1:${config.CODEC_SERVER_PORT}`;
   try {
+    progress(`starting ${PART_DESCRIPTIONS.codec} on ${codecServer}`);
+    supervisor.start('codec', node(join('src', 'codec-server', 'main.ts')));
+    await supervisor.waitFor('codec', '/healthz', () => httpOk(`${codecServer}/healthz`));
+
     progress(`starting ${PART_DESCRIPTIONS.temporal} on ${temporalAddress} (data: ${config.dataDir})`);
     supervisor.start('temporal', {
       command: cli,
@@ -263,6 +277,9 @@ export async function startLocalStack(options: StartStackOptions): Promise<Runni
         String(config.TEMPORAL_PORT),
         '--ui-port',
         String(config.TEMPORAL_UI_PORT),
+        // The Web UI shows payloads decrypted by the codec server (the browser calls it).
+        '--ui-codec-endpoint',
+        codecServer,
         '--db-filename',
         join(config.dataDir, 'temporal.sqlite'),
         // Measured by `npm run bench`: 3.5x webhook throughput, 2.6x creation on the SQLite file.
@@ -319,6 +336,7 @@ export async function startLocalStack(options: StartStackOptions): Promise<Runni
       openapi: `${apiUrl}/openapi.json`,
       webhook: `${apiUrl}/webhooks/qfpay`,
       webUi,
+      codecServer,
       temporal: temporalAddress,
       emulator: config.useEmulator ? emulatorUrl : null,
       qfpay: env.QFPAY_BASE_URL ?? '',

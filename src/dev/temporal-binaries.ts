@@ -15,7 +15,8 @@ export const TEMPORAL_TEST_SERVER_VERSION = '1.38.0';
 export const TEMPORAL_SERVER_VERSION = '1.29.1';
 export const TEMPORAL_UI_SERVER_VERSION = '2.42.1';
 
-function cacheDir(): string {
+/** Where provisioned tools are cached (`QFPAY_ENGINE_CACHE`, default `~/.cache/qfpay-engine`). */
+export function cacheDir(): string {
   return (
     process.env.QFPAY_ENGINE_CACHE ??
     join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'qfpay-engine')

@@ -6,6 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { FAILURE_CONVERTER_PATH } from '../temporal/data-converter';
 
 /** The directory of the workflow sources (`src/workflows`). */
 export const WORKFLOWS_PATH = resolve(__dirname, '..', 'workflows');
@@ -20,6 +21,8 @@ export async function writeWorkflowBundle(
 ): Promise<string> {
   const { code } = await bundleWorkflowCode({
     workflowsPath,
+    // Workflow failures are converted inside the sandbox: they must encode messages too.
+    failureConverterPath: FAILURE_CONVERTER_PATH,
     logger: { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error },
   });
   mkdirSync(dirname(outFile), { recursive: true });

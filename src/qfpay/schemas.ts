@@ -281,6 +281,8 @@ export const billingOrderSchema = z.preprocess(
     syssn: qfOptionalString,
     txdtm: qfOptionalString,
     charged_at: qfOptionalString,
+    /** Attempts made on the order (the emulator reports it; QFPay's documents are silent). */
+    attempts: qfOptionalInt,
   }),
 );
 export type BillingOrder = z.output<typeof billingOrderSchema>;

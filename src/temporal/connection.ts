@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
 import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
 import type { Config } from '../config';
+import { engineDataConverter } from './data-converter';
 
 type TemporalConfig = Pick<
   Config,
@@ -17,6 +18,7 @@ type TemporalConfig = Pick<
   | 'TEMPORAL_TLS_KEY_PATH'
   | 'TEMPORAL_TLS_CA_PATH'
   | 'TEMPORAL_TLS_SERVER_NAME'
+  | 'PAYLOAD_ENCRYPTION_KEYS'
 >;
 
 function tlsOptions(config: TemporalConfig): ConnectionOptions['tls'] {
@@ -56,13 +58,17 @@ export function workerConnectionOptions(config: TemporalConfig): NativeConnectio
   return { ...commonOptions(config), tls: tlsOptions(config) as NativeConnectionOptions['tls'] };
 }
 
-/** Connects a client, failing within `timeoutMs` when the server is unreachable. */
+/** Connects a client (with the engine's encrypting data converter), failing within `timeoutMs` when the server is unreachable. */
 export async function connectClient(config: TemporalConfig, timeoutMs = 10_000): Promise<Client> {
   const connection = await Connection.connect({
     ...clientConnectionOptions(config),
     connectTimeout: timeoutMs,
   });
-  return new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  return new Client({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    dataConverter: engineDataConverter(config),
+  });
 }
 
 /** Connects the worker's native connection. */

@@ -1,13 +1,16 @@
 /**
- * The durable, idempotent creation of a subscription (architecture, decision 2). Its workflow id
- * is derived from the merchant's idempotency key, so a retried request finds this execution and
- * its result; a crash mid-way resumes where it stopped; and the QFPay create activity looks for
- * a subscription an earlier attempt may have made before creating another.
+ * The durable, idempotent creations (architecture, decision 2): a subscription, and a customer or
+ * a product created on their own with an Idempotency-Key. Each workflow id is derived from the
+ * merchant's idempotency key, so a retried request finds this execution and its result; a crash
+ * mid-way resumes where it stopped; and each QFPay create activity looks for what an earlier
+ * attempt may have made before creating another.
  */
 import { proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { EngineActivities, QfpayActivities } from '../activities/contracts';
 import {
   subscriptionWorkflowId,
+  type CreateCustomerInput,
+  type CreateProductInput,
   type CreateSubscriptionInput,
   type CreateSubscriptionResult,
 } from './definitions';
@@ -33,7 +36,11 @@ export async function createSubscriptionWorkflow(
   const productId =
     'productId' in input.product ? input.product.productId : await qfpay.ensureProduct(input.product.create);
   const totalBillingCycles = input.totalBillingCycles ?? null;
+  // What already exists before this creation begins can never be its result (a retried create
+  // looks for the one an earlier attempt made, and must not take somebody else's).
+  const existingIds = await qfpay.listSubscriptionIds({ customerId, tokenId: input.tokenId });
   const created = await qfpay.findOrCreateSubscription({
+    existingIds,
     customerId,
     tokenId: input.tokenId,
     productId,
@@ -76,4 +83,17 @@ export async function createSubscriptionWorkflow(
     workflowId: subscriptionWorkflowId(created.subscriptionId),
     reusedExisting: created.reusedExisting || workflowInfo().attempt > 1,
   };
+}
+
+/** Creates a customer at QFPay once per Idempotency-Key (`POST /v1/customers`). */
+export async function createCustomerWorkflow(input: CreateCustomerInput): Promise<{ customerId: string }> {
+  return { customerId: await qfpay.ensureCustomer(input) };
+}
+
+/**
+ * Creates a recurring product at QFPay once per Idempotency-Key (`POST /v1/products`); an
+ * identical product QFPay already has is reused, as in a subscription's creation.
+ */
+export async function createProductWorkflow(input: CreateProductInput): Promise<{ productId: string }> {
+  return { productId: await qfpay.ensureProduct(input) };
 }

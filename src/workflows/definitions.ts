@@ -8,6 +8,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { DUNNING_ATTEMPT_RESULTS } from '../events/merchant-events';
 import type { DunningPolicy, DunningPolicyOverride } from './dunning';
 import type { Fact, SubscriptionSnapshot, SubscriptionState } from './lifecycle';
+import type { EngineState, PendingCharge } from './engine-state';
 
 export type { Fact, SubscriptionSnapshot, SubscriptionState } from './lifecycle';
 export type { DunningPolicy, DunningPolicyInput, DunningPolicyOverride } from './dunning';
@@ -16,6 +17,8 @@ export type { DunningPolicy, DunningPolicyInput, DunningPolicyOverride } from '.
 export const WORKFLOW_TYPES = {
   subscription: 'subscriptionWorkflow',
   createSubscription: 'createSubscriptionWorkflow',
+  createCustomer: 'createCustomerWorkflow',
+  createProduct: 'createProductWorkflow',
   customerTokens: 'customerTokensWorkflow',
   merchantEventDelivery: 'merchantEventDeliveryWorkflow',
 } as const;
@@ -28,9 +31,24 @@ export function subscriptionWorkflowId(subscriptionId: string): string {
   return `qfpay-subscription:${subscriptionId}`;
 }
 
-/** The id of the durable creation of one merchant request, keyed by its idempotency key. */
-export function creationWorkflowId(merchantScope: string, idempotencyKey: string): string {
-  return `qfpay-create:${merchantScope}:${idempotencyKey}`;
+/**
+ * How a subscription's workflow id may be reused by signal-with-start. A subscription that ended
+ * stays ended (architecture, decision 10): a late notification must not start a new run, which
+ * would tell the merchant again what it already knows. Only a run that failed or was terminated
+ * may be started afresh.
+ */
+export const SUBSCRIPTION_WORKFLOW_REUSE_POLICY = 'ALLOW_DUPLICATE_FAILED_ONLY' as const;
+
+/**
+ * The id of the durable creation of one merchant request. `requestDigest` is a keyed HMAC of the
+ * merchant and its Idempotency-Key (computed by the API): a workflow id is plaintext in Temporal,
+ * so it never carries the key itself.
+ */
+export function creationWorkflowId(
+  kind: 'subscription' | 'customer' | 'product',
+  requestDigest: string,
+): string {
+  return `qfpay-create:${kind}:${requestDigest}`;
 }
 
 /** The id of the workflow that records a customer's payment tokens. */
@@ -56,13 +74,29 @@ export const ALL_SEARCH_ATTRIBUTE_KEYS = Object.values(SEARCH_ATTRIBUTES);
 export type DunningStage =
   'none' | 'retrying' | 'escalating' | 'recovered' | 'exhausted' | 'lost' | 'stopped';
 
+/** What started a manual charge: the plan, a new card, or the merchant's charge-now. */
+export type ChargeTrigger = 'scheduled' | 'retry_now' | 'merchant';
+
 export interface DunningAttemptRecord {
   attempt: number;
   scheduledAt: number;
   startedAt: number;
   finishedAt: number;
+  /** `pending` while the engine confirms a charge whose outcome QFPay has not told yet. */
   result: (typeof DUNNING_ATTEMPT_RESULTS)[number];
+  trigger?: ChargeTrigger;
   respcd?: string;
+  detail?: string;
+}
+
+/** The final action of an exhausted episode, carried out only while the order is still unpaid. */
+export interface FinalActionRecord {
+  action: 'cancel' | 'leave_to_qfpay' | 'pause_billing';
+  status: 'pending' | 'done' | 'failed' | 'skipped';
+  /** When it fell due; it runs only after a query made since has shown the order still unpaid. */
+  since: number;
+  attempts: number;
+  retryAt?: number;
   detail?: string;
 }
 
@@ -72,12 +106,18 @@ export interface DunningEpisode {
   sequenceNo: number;
   openedAt: number;
   failureAt: number;
+  /** QFPay's code for the failure that opened the episode. */
+  failureRespcd: string;
+  /** The next billing time after the order, as last known (it moves with QFPay's answers). */
   nextBillingTime: number;
+  /** `nextBillingTime − safetyMargin`: every charge is over before it. */
   deadline: number;
+  /** The attempts still planned, derived from the current state and policy. */
   schedule: number[];
   attempts: DunningAttemptRecord[];
   stage: DunningStage;
   escalationStepsDone: string[];
+  finalAction?: FinalActionRecord;
   closedAt?: number;
   outcome?: 'recovered' | 'exhausted' | 'lost' | 'stopped';
   outcomeDetail?: string;
@@ -93,6 +133,8 @@ export interface SubscriptionView {
   origin: 'created' | 'adopted';
   continuedAsNew: number;
   lastSyncAt: number | null;
+  /** A manual charge being confirmed (its answer never came), if any. */
+  pendingCharge: PendingCharge | null;
 }
 
 /** Tuning that tests and operators may change. */
@@ -103,20 +145,14 @@ export interface SubscriptionWorkflowOptions {
   reconcileGraceMs?: number;
   /** Emit merchant events (child workflows delivering signed webhooks). */
   merchantEvents?: boolean;
+  /** How long a charge whose answer never came is confirmed before it counts as not made. */
+  chargeConfirmWindowMs?: number;
+  /** How often such a charge is looked at meanwhile. */
+  chargeConfirmIntervalMs?: number;
 }
 
-/** State carried through continue-as-new: plain JSON only. */
-export interface CarriedState {
-  snapshot: SubscriptionSnapshot;
-  policy: DunningPolicy;
-  episode: DunningEpisode | null;
-  episodeHistory: DunningEpisode[];
-  eventSeq: number;
-  billingPausedByMerchant: boolean;
-  lastSyncAt: number | null;
-  continuedAsNew: number;
-  reconcile: { billingTime: number | null; attempts: number };
-}
+/** State carried through continue-as-new: the workflow's whole state, plain JSON only. */
+export type CarriedState = EngineState;
 
 export interface SubscriptionWorkflowInput {
   subscriptionId: string;
@@ -144,9 +180,8 @@ export const handoverSignal = defineSignal<[SubscriptionHandover]>('handover');
 
 export const snapshotQuery = defineQuery<SubscriptionView>('snapshot');
 
-export interface CancelRequest {
-  reason?: string;
-}
+/** A cancel carries nothing: the merchant's reason stays with the merchant (no free text in history). */
+export type CancelRequest = Record<string, never>;
 export interface ChangeTokenRequest {
   tokenId: string;
 }
@@ -157,45 +192,71 @@ export interface ChargeNowRequest {
   orderId?: string;
 }
 
-/** The outcome of a manual charge made through the API. */
+/**
+ * What an update returns: only what changed (the API reads the whole view with a query when it
+ * needs it), so a long-lived subscription's updates stay small in history.
+ */
+export interface CancelResult {
+  state: SubscriptionState | 'UNKNOWN';
+  stateAt: number | null;
+}
+export interface ChangeTokenResult {
+  tokenId: string;
+}
+export interface ChangeCyclesResult {
+  totalBillingCycles: number | null;
+}
+export interface SyncNowResult {
+  state: SubscriptionState | 'UNKNOWN';
+  lastSyncAt: number;
+}
+export interface ChangePolicyResult {
+  policy: DunningPolicy;
+}
+
+/** The outcome of a manual charge made through the API (`pending`: QFPay has not answered yet). */
 export interface ChargeResult {
   orderId: string;
   outcome: 'succeeded' | 'failed' | 'pending';
   respcd: string;
   respmsg?: string;
-  view: SubscriptionView;
 }
 
-export const cancelUpdate = defineUpdate<SubscriptionView, [CancelRequest]>('cancel');
-export const changePaymentTokenUpdate = defineUpdate<SubscriptionView, [ChangeTokenRequest]>(
+export const cancelUpdate = defineUpdate<CancelResult, [CancelRequest]>('cancel');
+export const changePaymentTokenUpdate = defineUpdate<ChangeTokenResult, [ChangeTokenRequest]>(
   'changePaymentToken',
 );
-export const changeTotalBillingCyclesUpdate = defineUpdate<SubscriptionView, [ChangeCyclesRequest]>(
+export const changeTotalBillingCyclesUpdate = defineUpdate<ChangeCyclesResult, [ChangeCyclesRequest]>(
   'changeTotalBillingCycles',
 );
 export const chargeNowUpdate = defineUpdate<ChargeResult, [ChargeNowRequest]>('chargeNow');
-export const syncNowUpdate = defineUpdate<SubscriptionView, []>('syncNow');
-export const changeDunningPolicyUpdate = defineUpdate<SubscriptionView, [DunningPolicyOverride]>(
+export const syncNowUpdate = defineUpdate<SyncNowResult, []>('syncNow');
+export const changeDunningPolicyUpdate = defineUpdate<ChangePolicyResult, [DunningPolicyOverride]>(
   'changeDunningPolicy',
 );
 
+/** A customer to create at QFPay. */
+export interface CreateCustomerInput {
+  name?: string;
+  email?: string;
+  phone?: string;
+  billingAddress?: Record<string, unknown>;
+}
+
+/** A recurring product to create at QFPay. */
+export interface CreateProductInput {
+  name: string;
+  description?: string;
+  amount: number;
+  currency: string;
+  interval: string;
+  intervalCount: number;
+}
+
 /** Input of the durable, idempotent creation. Either ids or inline objects to create. */
 export interface CreateSubscriptionInput {
-  customer:
-    | { customerId: string }
-    | { create: { name?: string; email?: string; phone?: string; billingAddress?: Record<string, unknown> } };
-  product:
-    | { productId: string }
-    | {
-        create: {
-          name: string;
-          description?: string;
-          amount: number;
-          currency: string;
-          interval: string;
-          intervalCount: number;
-        };
-      };
+  customer: { customerId: string } | { create: CreateCustomerInput };
+  product: { productId: string } | { create: CreateProductInput };
   quantity?: number;
   tokenId: string;
   totalBillingCycles?: number | null;

@@ -40,6 +40,18 @@ export const DEFAULT_NON_RETRYABLE_RESPCDS: readonly string[] = Object.freeze(['
 /** The most attempts a policy may schedule for one failed order. */
 export const MAX_DUNNING_ATTEMPTS = 20;
 
+/** The longest a QFPay call may take: the client's timeout is at most this (see `src/config.ts`). */
+export const MAX_QFPAY_CALL_MS = 10_000;
+
+/** How far QFPay's clock and the engine's may disagree. */
+export const CLOCK_SKEW_ALLOWANCE_MS = 5_000;
+
+/**
+ * The smallest safety margin a policy may have: a charge sent at the last moment the engine
+ * allows still reaches QFPay, by QFPay's clock, before the next billing time.
+ */
+export const MIN_SAFETY_MARGIN_MS = MAX_QFPAY_CALL_MS + CLOCK_SKEW_ALLOWANCE_MS;
+
 /** QFPay's success code: a success is not a failure, retryable or otherwise. */
 const RESPCD_SUCCESS = '0000';
 
@@ -165,7 +177,16 @@ const FIELD_CHECKS: Record<PolicyField, FieldCheck> = {
     }
     return offsets;
   },
-  safetyMargin: duration,
+  safetyMargin(value, path, issues) {
+    const ms = duration(value, path, issues);
+    if (ms !== undefined && ms < MIN_SAFETY_MARGIN_MS) {
+      issues.push({
+        path,
+        message: `must be at least ${MIN_SAFETY_MARGIN_MS / 1000}s (the QFPay timeout plus the clock skew allowed)`,
+      });
+    }
+    return ms;
+  },
   minAttemptWindow(value, path, issues) {
     const ms = duration(value, path, issues);
     if (ms === 0) issues.push({ path, message: 'must be longer than zero' });
@@ -373,8 +394,9 @@ export interface DunningScheduleInput {
  * collapse into one attempt, so nothing runs twice (and, given `lastAttemptAt`, nothing runs again
  * for offsets an earlier attempt already served). No attempt is placed before `failureTime`
  * either, in case QFPay's clock runs ahead of the worker's. Candidates that cannot fit are
- * dropped; when none fits but an attempt still can, exactly one is placed as late as is safe
- * (`deadline − minAttemptWindow`), giving the customer the most time to fund the card.
+ * dropped; when none fits before any attempt was made but one still can, exactly one is placed as late as is safe
+ * (`deadline − minAttemptWindow`, less {@link lateWakeSlack}), giving the customer the most time
+ * to fund the card.
  *
  * @returns attempt times, epoch ms, strictly ascending; empty when the next billing time is
  *   unknown, when no attempt can finish before the deadline, or when every offset has been used
@@ -409,8 +431,23 @@ export function scheduleAttempts(input: DunningScheduleInput): number[] {
     const previous = attempts[attempts.length - 1];
     if (previous === undefined || start > previous) attempts.push(start);
   }
-  if (attempts.length === 0) attempts.push(latestStart);
+  // The fallback is for an episode none of whose offsets fits; once attempts were made, offsets
+  // that no longer fit are dropped, not moved.
+  if (attempts.length === 0 && servedUntil === -Infinity) {
+    attempts.push(Math.max(earliestStart, latestStart - lateWakeSlack(policy)));
+  }
   return attempts;
+}
+
+/**
+ * How far before the latest safe start the single fallback attempt is placed. A workflow wakes a
+ * little after its timer (a busy worker, a slow workflow task); an attempt placed exactly at the
+ * latest safe start would then find its window closed and never run.
+ *
+ * @returns a minute, or half the attempt window when that is shorter
+ */
+export function lateWakeSlack(policy: DunningPolicy): number {
+  return Math.min(60_000, Math.floor(policy.minAttemptWindow / 2));
 }
 
 /**

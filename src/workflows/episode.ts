@@ -1,6 +1,7 @@
 /**
  * Pure decisions about dunning episodes, kept out of the workflow so they are tested fast and
- * exhaustively: when an episode opens, when it ends and why, and what the next step is.
+ * exhaustively: when an episode opens, when it ends and why, the window in which a manual charge
+ * may start, and the attempts still planned.
  */
 import type { DunningEpisode } from './definitions';
 import type { DunningPolicy } from './dunning';
@@ -22,6 +23,37 @@ export function currentFailedOrder(snapshot: SubscriptionSnapshot): OrderRecord 
   );
   if (!latest || latest.status !== 'FAILED' || latest.sequenceNo < snapshot.lastSequenceNo) return undefined;
   return latest;
+}
+
+/**
+ * When a manual charge of an order may still start. QFPay cancels the plan for a manual charge
+ * that succeeds after the next billing time, so every charge must be over by
+ * `nextBillingTime − safetyMargin` (`deadline`), and may start no later than
+ * `deadline − minAttemptWindow` (`latestStart`).
+ */
+export type ChargeWindow =
+  | { open: true; nextBillingTime: number; deadline: number; latestStart: number }
+  | { open: false; reason: 'earlier_cycle' | 'unknown_next_billing_time' };
+
+/**
+ * The charge window of `order`, from the next billing time the snapshot knows now (recomputed on
+ * every call, so a sync or a policy change moves it at once).
+ */
+export function chargeWindow(
+  snapshot: SubscriptionSnapshot,
+  order: Pick<OrderRecord, 'sequenceNo' | 'firstAt'>,
+  policy: DunningPolicy,
+): ChargeWindow {
+  if (order.sequenceNo < snapshot.lastSequenceNo) return { open: false, reason: 'earlier_cycle' };
+  const next = snapshot.nextBillingTime;
+  if (next === null || next <= order.firstAt) return { open: false, reason: 'unknown_next_billing_time' };
+  const deadline = attemptDeadline(next, policy);
+  return { open: true, nextBillingTime: next, deadline, latestStart: deadline - policy.minAttemptWindow };
+}
+
+/** Whether a charge may start at `now` inside `window`. */
+export function mayStartCharge(window: ChargeWindow, now: number): boolean {
+  return window.open && now <= window.latestStart;
 }
 
 export type OpenDecision =
@@ -49,7 +81,51 @@ export function decideOpen(
   return { open: true, order, nextBillingTime: snapshot.nextBillingTime };
 }
 
-/** Opens an episode for a failed order, with its attempt schedule fixed at opening. */
+/** The latest start among an episode's attempts, or null before the first. */
+export function lastAttemptStart(episode: DunningEpisode): number | null {
+  return episode.attempts.reduce<number | null>(
+    (t, a) => (t === null ? a.startedAt : Math.max(t, a.startedAt)),
+    null,
+  );
+}
+
+/** Whether the episode's latest attempt failed for a reason the policy says is not worth retrying. */
+export function endedByPermanentFailure(episode: DunningEpisode, policy: DunningPolicy): boolean {
+  const last = episode.attempts.at(-1);
+  return last?.result === 'failed' && !isRetryableFailure(last.respcd, policy);
+}
+
+/**
+ * The attempts still planned for an episode at `now`: the policy's offsets from the failure that
+ * can still start inside the order's charge window, offsets already served by an earlier attempt
+ * left out, and overdue ones (after an outage) collapsed into one attempt now. Empty when the
+ * failure is not worth retrying, when the window is closed or unknown, or when every offset has
+ * been served. Recomputed from the current snapshot and policy on every call.
+ */
+export function planAttempts(
+  snapshot: SubscriptionSnapshot,
+  episode: DunningEpisode,
+  policy: DunningPolicy,
+  now: number,
+): number[] {
+  if (!isRetryableFailure(episode.failureRespcd, policy) || endedByPermanentFailure(episode, policy))
+    return [];
+  const window = chargeWindow(
+    snapshot,
+    { sequenceNo: episode.sequenceNo, firstAt: episode.failureAt },
+    policy,
+  );
+  if (!window.open) return [];
+  return scheduleAttempts({
+    failureTime: episode.failureAt,
+    nextBillingTime: window.nextBillingTime,
+    now,
+    policy,
+    lastAttemptAt: lastAttemptStart(episode),
+  });
+}
+
+/** Opens an episode for a failed order; its plan is derived later, from the state of the moment. */
 export function openEpisode(
   order: OrderRecord,
   nextBillingTime: number,
@@ -57,19 +133,17 @@ export function openEpisode(
   policy: DunningPolicy,
 ): DunningEpisode {
   const retryable = isRetryableFailure(order.respcd ?? '', policy);
-  const schedule = retryable
-    ? scheduleAttempts({ failureTime: order.firstAt, nextBillingTime, now, policy, attemptsMade: 0 })
-    : [];
   return {
     orderId: order.orderId,
     sequenceNo: order.sequenceNo,
     openedAt: now,
     failureAt: order.firstAt,
+    failureRespcd: order.respcd ?? '',
     nextBillingTime,
     deadline: attemptDeadline(nextBillingTime, policy),
-    schedule,
+    schedule: [],
     attempts: [],
-    stage: schedule.length > 0 ? 'retrying' : 'escalating',
+    stage: 'retrying',
     escalationStepsDone: [],
     outcomeDetail: retryable ? undefined : `failure ${order.respcd ?? '?'} is not worth retrying`,
   };
@@ -109,9 +183,4 @@ export function episodeEndedBy(
     };
   }
   return { ended: false };
-}
-
-/** The time of the next attempt still to make, or undefined when the schedule is used up. */
-export function nextAttemptTime(episode: DunningEpisode): number | undefined {
-  return episode.schedule[episode.attempts.length];
 }

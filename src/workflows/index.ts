@@ -1,5 +1,9 @@
 /** The workflow bundle's entry: every workflow the worker runs. */
 export { subscriptionWorkflow } from './subscription';
-export { createSubscriptionWorkflow } from './create-subscription';
+export {
+  createCustomerWorkflow,
+  createProductWorkflow,
+  createSubscriptionWorkflow,
+} from './create-subscription';
 export { customerTokensWorkflow } from './customer-tokens';
 export { merchantEventDeliveryWorkflow } from './merchant-event-delivery';

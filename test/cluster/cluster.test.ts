@@ -30,6 +30,7 @@ import { loadClusterConfig } from '../../src/dev/cluster-config';
 import { StackClient, type CreatedSubscription } from '../../src/dev/stack-client';
 import { writeWorkflowBundle } from '../../src/dev/workflow-bundle';
 import { agrees, compare, type Comparison } from '../helpers/cluster';
+import { testDataConverter } from '../helpers/temporal';
 import { alive, runScript, startSupervised, stopWithSigint, untilReady } from '../helpers/supervised';
 import { UPGRADE_MEMO, UPGRADE_PATCH_ID } from './fixtures/workflows-v2';
 
@@ -109,7 +110,10 @@ before(async () => {
   } catch (err) {
     throw new Error(`the cluster did not start:\n${recent()}`, { cause: err });
   }
-  temporal = new Client({ connection: await Connection.connect({ address: cluster.urls.temporal }) });
+  temporal = new Client({
+    connection: await Connection.connect({ address: cluster.urls.temporal }),
+    dataConverter: testDataConverter(),
+  });
 });
 
 after(async () => {

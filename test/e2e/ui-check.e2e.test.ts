@@ -17,7 +17,9 @@ import {
   CHROMIUM_INSTALL_HINT,
   DEFAULT_SCREENSHOT,
   activeSubscriptionForUi,
+  DECODED_INPUT_TEXT,
   activeSubscriptionQuery,
+  checkDecodedPayload,
   checkWorkflowListed,
   findChromium,
 } from '../../scripts/ui-check';
@@ -27,13 +29,14 @@ const output: string[] = [];
 let stack: RunningStack | undefined;
 
 before(async () => {
-  const [apiPort, temporalPort, uiPort, sandboxPort] = await freePorts(4);
+  const [apiPort, temporalPort, uiPort, sandboxPort, codecPort] = await freePorts(5);
   const env = {
     ...process.env,
     PORT: String(apiPort),
     TEMPORAL_PORT: String(temporalPort),
     TEMPORAL_UI_PORT: String(uiPort),
     SANDBOX_PORT: String(sandboxPort),
+    CODEC_SERVER_PORT: String(codecPort),
     DATA_DIR: dataDir,
     API_KEYS: 'ui-check-key',
     ...(process.env.TEST_WORKFLOW_BUNDLE ? { WORKFLOW_BUNDLE_PATH: process.env.TEST_WORKFLOW_BUNDLE } : {}),
@@ -56,7 +59,7 @@ after(async () => {
 });
 
 describe('Temporal Web UI', () => {
-  it('lists an ACTIVE subscription filtered by its search attributes (headless Chromium)', async () => {
+  it('lists an ACTIVE subscription by its search attributes and shows its input decrypted (headless Chromium)', async () => {
     const chromiumPath = findChromium();
     assert.ok(chromiumPath, `Chromium is not installed: ${CHROMIUM_INSTALL_HINT}`);
     const client = new StackClient(endpointsOf(stack!.config));
@@ -70,5 +73,15 @@ describe('Temporal Web UI', () => {
     });
     assert.equal(result.screenshotPath, DEFAULT_SCREENSHOT);
     assert.ok(existsSync(result.screenshotPath) && statSync(result.screenshotPath).size > 0);
+
+    // The workflow's page shows its input decrypted: the browser asked the codec server.
+    const decoded = await checkDecodedPayload({
+      webUiUrl: client.endpoints.webUiUrl,
+      namespace: client.endpoints.namespace,
+      workflowId,
+      expectedText: DECODED_INPUT_TEXT,
+      chromiumPath,
+    });
+    assert.ok(existsSync(decoded.screenshotPath) && statSync(decoded.screenshotPath).size > 0);
   });
 });

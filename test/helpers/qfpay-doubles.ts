@@ -1,10 +1,17 @@
 /**
  * Test doubles for the QFPay activities in workflow tests on the time-skipping server: a small
- * in-memory QFPay that answers the activities the way the real ones would, and records calls.
- * (End-to-end tests use the real activities against the emulator over HTTP instead.)
+ * in-memory QFPay that answers the activities the way the real ones answer against the emulator,
+ * and records calls. The contract suite (`test/integration/qfpay-activities-contract.test.ts`)
+ * runs the same scenarios against this double and against the real activities over HTTP, so the
+ * double cannot say anything the real ones never say.
  */
 import { Context } from '@temporalio/activity';
-import type { ChargeOutcome, QfpayActivities, SyncResult } from '../../src/activities/contracts';
+import type {
+  ChargeOutcome,
+  ConfirmOutcome,
+  QfpayActivities,
+  SyncResult,
+} from '../../src/activities/contracts';
 import type { RemoteOrder, RemoteSubscription } from '../../src/workflows/lifecycle';
 
 export interface DoubleCall {
@@ -13,10 +20,34 @@ export interface DoubleCall {
   args: unknown[];
 }
 
+/** One order as the double's QFPay keeps it; `attempts` counts charges QFPay recorded on it. */
+export type FakeOrder = RemoteOrder & { attempts?: number; syssn?: string };
+
 export interface FakeQfpayState {
   remote: RemoteSubscription;
-  orders: RemoteOrder[];
+  orders: FakeOrder[];
   found: boolean;
+}
+
+/**
+ * What the next charge does, consumed in order (when empty, charges succeed):
+ * - `succeeded` / `failed`: QFPay charges and answers;
+ * - `pending`: QFPay answers "processing" (1145) and leaves the order as it was, until the test
+ *   settles it with {@link FakeQfpay.settleOrder};
+ * - `server_error`: HTTP 5xx before QFPay processed anything;
+ * - `timeout_after`: QFPay processed the charge (with `then`), but the answer was lost.
+ */
+export type ScriptedCharge =
+  | { outcome: 'succeeded' | 'failed'; respcd?: string }
+  | { outcome: 'pending'; respcd?: string }
+  | { outcome: 'server_error' }
+  | { outcome: 'timeout_after'; then: 'succeeded' | 'failed'; respcd?: string };
+
+/** How the real activities fingerprint an order; the double's own, equally opaque. */
+function fingerprint(order: FakeOrder | undefined): string {
+  return order === undefined
+    ? 'absent'
+    : [order.status, order.respcd, order.syssn, order.at, order.attempts].join('|');
 }
 
 /**
@@ -25,10 +56,14 @@ export interface FakeQfpayState {
  */
 export class FakeQfpay {
   readonly calls: DoubleCall[] = [];
-  /** What the next charges answer, consumed in order; when empty, charges succeed. */
-  chargeScript: Array<Partial<ChargeOutcome> & { outcome: ChargeOutcome['outcome'] }> = [];
+  /** Charges that reached QFPay (sent and processed), in order. */
+  readonly charged: Array<{ orderId: string; at: number; approved: boolean }> = [];
+  chargeScript: ScriptedCharge[] = [];
   /** Called on every sync, to change the remote state at that moment. */
   onSync?: (state: FakeQfpayState, callIndex: number) => void;
+  /** Called when a charge starts; resolve it to let the charge go on (for interleaving tests). */
+  beforeCharge?: () => Promise<void>;
+  private syssn = 0;
 
   constructor(
     readonly subscriptionId: string,
@@ -52,14 +87,79 @@ export class FakeQfpay {
     return this.calls.filter((c) => c.name === name).length;
   }
 
+  /** QFPay records a charge on an order. */
+  private recordCharge(orderId: string, approved: boolean, respcd: string): FakeOrder | undefined {
+    const at = this.now();
+    this.syssn += 1;
+    this.charged.push({ orderId, at, approved });
+    this.state.orders = this.state.orders.map((o) =>
+      o.orderId === orderId
+        ? {
+            ...o,
+            status: approved ? 'PAID' : o.status,
+            respcd,
+            at,
+            triggerBy: 'manual',
+            syssn: `fake-${this.syssn}`,
+            attempts: (o.attempts ?? 1) + 1,
+          }
+        : o,
+    );
+    if (approved) this.state.remote = { ...this.state.remote, state: 'ACTIVE' };
+    return this.state.orders.find((o) => o.orderId === orderId);
+  }
+
+  /** Settles a charge left "processing": QFPay now records it. */
+  settleOrder(orderId: string, approved: boolean, respcd = approved ? '0000' : '1205'): void {
+    this.recordCharge(orderId, approved, respcd);
+  }
+
+  private outcomeOf(
+    order: FakeOrder,
+    outcome: ChargeOutcome['outcome'],
+    extra: Partial<ChargeOutcome> = {},
+  ): ChargeOutcome {
+    return {
+      orderId: order.orderId,
+      sequenceNo: order.sequenceNo,
+      outcome,
+      ...(order.respcd === undefined ? {} : { respcd: order.respcd }),
+      ...(order.syssn === undefined ? {} : { syssn: order.syssn }),
+      at: order.at ?? this.now(),
+      ...extra,
+    };
+  }
+
+  private noAnswer(
+    orderId: string,
+    outcome: 'unknown' | 'not_sent',
+    detail: string,
+    before?: string,
+  ): ChargeOutcome {
+    const sequenceNo = Number(orderId.split('_').at(-1));
+    return {
+      orderId,
+      sequenceNo,
+      outcome,
+      at: this.now(),
+      detail,
+      ...(before ? { orderBefore: before } : {}),
+    };
+  }
+
   activities(): QfpayActivities {
     const record = (name: keyof QfpayActivities, args: unknown[]) =>
       this.calls.push({ name, at: this.now(), args });
     return {
-      syncSubscription: async (id): Promise<SyncResult> => {
-        record('syncSubscription', [id]);
+      syncSubscription: async (id, options = {}): Promise<SyncResult> => {
+        record('syncSubscription', [id, options]);
         this.onSync?.(this.state, this.count('syncSubscription'));
         if (!this.state.found) return { found: false, subscriptionId: id, at: this.now() };
+        const since = options.sinceSequence ?? Math.max(1, this.state.remote.completedCycles);
+        const orders = this.state.orders
+          .filter((o) => o.sequenceNo >= since)
+          .sort((a, b) => b.sequenceNo - a.sequenceNo)
+          .map(({ attempts: _attempts, syssn: _syssn, ...o }) => ({ ...o }));
         return {
           found: true,
           fact: {
@@ -67,7 +167,7 @@ export class FakeQfpay {
             subscriptionId: id,
             at: this.now(),
             remote: { ...this.state.remote },
-            orders: this.state.orders.map((o) => ({ ...o })),
+            orders,
             source: 'query',
           },
         };
@@ -87,35 +187,55 @@ export class FakeQfpay {
       },
       chargeOrder: async (input) => {
         record('chargeOrder', [input]);
-        const scripted = this.chargeScript.shift() ?? { outcome: 'succeeded' as const };
-        const respcd = scripted.respcd ?? (scripted.outcome === 'succeeded' ? '0000' : '1205');
-        const sequenceNo = Number(input.orderId.split('_').at(-1));
-        const result: ChargeOutcome = {
-          orderId: input.orderId,
-          sequenceNo,
-          respcd,
-          at: this.now(),
-          ...scripted,
-        };
-        if (result.outcome === 'succeeded') {
-          this.state.orders = this.state.orders.map((o) =>
-            o.orderId === input.orderId ? { ...o, status: 'PAID', respcd: '0000', at: this.now() } : o,
-          );
-          this.state.remote = { ...this.state.remote, state: 'ACTIVE' };
+        await this.beforeCharge?.();
+        const order = this.state.orders.find((o) => o.orderId === input.orderId);
+        if (order?.status === 'PAID')
+          return this.outcomeOf(order, 'succeeded', { alreadyPaid: true, respcd: '0000' });
+        if (this.now() >= input.notAfter) {
+          return this.noAnswer(input.orderId, 'not_sent', 'the charge window closed before it could be sent');
         }
-        return result;
+        const before = fingerprint(order);
+        const scripted = this.chargeScript.shift() ?? { outcome: 'succeeded' as const };
+        switch (scripted.outcome) {
+          case 'server_error':
+            return this.noAnswer(input.orderId, 'unknown', 'no answer from QFPay (server_error)', before);
+          case 'timeout_after': {
+            const approved = scripted.then === 'succeeded';
+            this.recordCharge(input.orderId, approved, scripted.respcd ?? (approved ? '0000' : '1205'));
+            return this.noAnswer(input.orderId, 'unknown', 'no answer from QFPay (timeout)', before);
+          }
+          case 'pending': {
+            const { detail: _detail, ...processing } = this.noAnswer(input.orderId, 'unknown', '', before);
+            return { ...processing, outcome: 'pending', respcd: scripted.respcd ?? '1145' };
+          }
+          case 'succeeded':
+          case 'failed': {
+            const approved = scripted.outcome === 'succeeded';
+            const charged = this.recordCharge(
+              input.orderId,
+              approved,
+              scripted.respcd ?? (approved ? '0000' : '1205'),
+            )!;
+            return this.outcomeOf(charged, scripted.outcome);
+          }
+        }
       },
-      confirmCharge: async (input) => {
+      confirmCharge: async (input): Promise<ConfirmOutcome> => {
         record('confirmCharge', [input]);
         const order = this.state.orders.find((o) => o.orderId === input.orderId);
-        const sequenceNo = Number(input.orderId.split('_').at(-1));
-        return {
-          orderId: input.orderId,
-          sequenceNo,
-          outcome: order?.status === 'PAID' ? 'succeeded' : 'failed',
-          respcd: order?.status === 'PAID' ? '0000' : (order?.respcd ?? '1205'),
-          at: this.now(),
-        };
+        if (!order) return { status: 'unknown' };
+        if (order.status === 'PAID')
+          return { status: 'paid', charge: this.outcomeOf(order, 'succeeded', { respcd: '0000' }) };
+        const since =
+          input.orderBefore !== undefined
+            ? fingerprint(order) !== input.orderBefore
+            : (order.at ?? 0) >= input.sentAt;
+        if (since && order.respcd) return { status: 'failed', charge: this.outcomeOf(order, 'failed') };
+        return { status: 'unknown' };
+      },
+      listSubscriptionIds: async (input) => {
+        record('listSubscriptionIds', [input]);
+        return [];
       },
       ensureCustomer: async (input) => {
         record('ensureCustomer', [input]);

@@ -3,16 +3,37 @@
  * environment (Java test server) and a local dev-server environment (Temporal CLI), the workflow
  * bundle built once per run, and unique task queues and ids per test.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { after, afterEach, before } from 'node:test';
-import type { WorkflowHandle } from '@temporalio/client';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, afterEach, before, beforeEach } from 'node:test';
+import { Connection, type WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
+import type { DataConverter } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
-import { devServerExecutable, testServerExecutable } from '../../src/dev/temporal-binaries';
+import { freePort } from '../../src/dev/free-ports';
+import { searchAttributeFlags } from '../../src/dev/stack';
+import {
+  devServerExecutable,
+  findTemporalCli,
+  findTestServer,
+  testServerExecutable,
+} from '../../src/dev/temporal-binaries';
+import { DEVELOPMENT_DEFAULTS } from '../../src/config';
 import { WORKFLOWS_PATH } from '../../src/dev/workflow-bundle';
+import { engineDataConverter } from '../../src/temporal/data-converter';
 import { ALL_SEARCH_ATTRIBUTE_KEYS } from '../../src/workflows/definitions';
+
+/**
+ * The engine's data converter with the default (development) keys, as every test's configuration
+ * has them: tests run with encrypted payloads, like production.
+ */
+export function testDataConverter(): DataConverter {
+  return engineDataConverter({ PAYLOAD_ENCRYPTION_KEYS: DEVELOPMENT_DEFAULTS.PAYLOAD_ENCRYPTION_KEYS });
+}
 
 let runtimeInstalled = false;
 function quietRuntime(): void {
@@ -25,12 +46,124 @@ function quietRuntime(): void {
   }
 }
 
+/**
+ * A server process this harness starts itself. The SDK's own launcher gives a server 5 s to
+ * answer, a wall-clock limit a JVM on a busy 2-core machine can miss; here the server gets as
+ * long as it needs (bounded only as a hang guard) and the environment attaches to it.
+ */
+/**
+ * A free port no other test process of this machine is about to give its own server: test files
+ * run in parallel, and a port one of them found free may be found free by another before its
+ * server (a slow JVM) binds it; both would then talk to one server. A claim is a file created
+ * exclusively, naming the claiming process, and a claim of a process that is gone is taken over.
+ */
+async function claimPort(): Promise<{ port: number; release: () => void }> {
+  const dir = join(tmpdir(), 'qfpay-engine-test-ports');
+  mkdirSync(dir, { recursive: true });
+  for (;;) {
+    const port = await freePort();
+    const path = join(dir, String(port));
+    try {
+      writeFileSync(path, String(process.pid), { flag: 'wx' });
+      return { port, release: () => rmSync(path, { force: true }) };
+    } catch {
+      const holder = Number(readFileSync(path, 'utf8'));
+      if (!processAlive(holder)) rmSync(path, { force: true });
+    }
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function startServer(
+  command: string,
+  args: (port: number) => string[],
+): Promise<{ address: string; process: ChildProcess }> {
+  const { port, release } = await claimPort();
+  const child = spawn(command, args(port), { stdio: ['ignore', 'ignore', 'pipe'] });
+  child.once('exit', release);
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4_000)));
+  const address = `127.0.0.1:${port}`;
+  for (let i = 0; i < 1_200; i += 1) {
+    if (child.exitCode !== null) throw new Error(`${command} exited with ${child.exitCode}: ${stderr}`);
+    try {
+      const connection = await Connection.connect({ address, connectTimeout: 1_000 });
+      await connection.close();
+      return { address, process: child };
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  child.kill('SIGKILL');
+  throw new Error(`${command} did not answer on ${address}: ${stderr}`);
+}
+
+/** The SDK's environment factory for a server that is already running (it is typed private). */
+const createEnvironment = (
+  TestWorkflowEnvironment as unknown as {
+    create(options: {
+      server: { type: 'existing' };
+      client: { dataConverter: DataConverter };
+      address: string;
+      namespace: string;
+      supportsTimeSkipping: boolean;
+    }): Promise<TestWorkflowEnvironment>;
+  }
+).create.bind(TestWorkflowEnvironment);
+
+/** An environment whose teardown also stops the server process this harness started. */
+async function attach(
+  server: { address: string; process: ChildProcess },
+  supportsTimeSkipping: boolean,
+): Promise<TestWorkflowEnvironment> {
+  const env = await createEnvironment({
+    server: { type: 'existing' },
+    client: { dataConverter: testDataConverter() },
+    address: server.address,
+    namespace: 'default',
+    supportsTimeSkipping,
+  });
+  const teardown = env.teardown.bind(env);
+  env.teardown = async () => {
+    await teardown();
+    if (server.process.exitCode === null) {
+      const exited = new Promise((resolve) => server.process.once('exit', resolve));
+      server.process.kill('SIGTERM');
+      await exited;
+    }
+  };
+  return env;
+}
+
 /** A time-skipping environment on the Java test server, with the engine's search attributes. */
 export async function startTimeSkipping(): Promise<TestWorkflowEnvironment> {
   quietRuntime();
+  const executable = findTestServer();
+  if (!executable) return startTimeSkippingFromSdk();
+  // Started as the SDK starts it: time skips only while the environment's client lets it (sleep, result).
+  const env = await attach(await startServer(executable, (port) => [String(port)]), true);
+  await declareSearchAttributes(env);
+  return env;
+}
+
+async function startTimeSkippingFromSdk(): Promise<TestWorkflowEnvironment> {
   const env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: testServerExecutable() },
+    client: { dataConverter: testDataConverter() },
   });
+  await declareSearchAttributes(env);
+  return env;
+}
+
+async function declareSearchAttributes(env: TestWorkflowEnvironment): Promise<void> {
   // The test server refuses undeclared search attributes, like a real cluster: declare them.
   const { IndexedValueType } = temporal.api.enums.v1;
   const types = {
@@ -44,28 +177,53 @@ export async function startTimeSkipping(): Promise<TestWorkflowEnvironment> {
       ALL_SEARCH_ATTRIBUTE_KEYS.map((key) => [key.name, types[key.type as keyof typeof types]]),
     ),
   });
-  return env;
 }
 
 /** A local environment on the Temporal CLI's dev server, with the engine's search attributes. */
 export async function startDevServer(): Promise<TestWorkflowEnvironment> {
   quietRuntime();
-  return TestWorkflowEnvironment.createLocal({
-    server: {
-      executable: devServerExecutable(),
-      searchAttributes: ALL_SEARCH_ATTRIBUTE_KEYS,
-      ip: '127.0.0.1',
-    },
-  });
+  const cli = findTemporalCli();
+  if (!cli) {
+    return TestWorkflowEnvironment.createLocal({
+      client: { dataConverter: testDataConverter() },
+      server: {
+        executable: devServerExecutable(),
+        searchAttributes: ALL_SEARCH_ATTRIBUTE_KEYS,
+        ip: '127.0.0.1',
+      },
+    });
+  }
+  const server = await startServer(cli, (port) => [
+    'server',
+    'start-dev',
+    '--port',
+    String(port),
+    '--ip',
+    '127.0.0.1',
+    '--headless',
+    '--log-level',
+    'warn',
+    // As the SDK's own launcher configures it.
+    '--dynamic-config-value',
+    'frontend.enableUpdateWorkflowExecution=true',
+    '--dynamic-config-value',
+    'frontend.enableUpdateWorkflowExecutionAsyncAccepted=true',
+    ...searchAttributeFlags(),
+  ]);
+  return attach(server, false);
 }
 
 let cachedBundle: { code: string } | undefined;
-/** The workflow bundle `npm test` built once for the run (or `src/workflows` when run alone). */
-export function workflowSource(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+/**
+ * The workflow bundle `npm test` built once for the run (or `src/workflows` when run alone), with
+ * the data converter it goes with (the bundle holds the failure converter; the codec decrypts).
+ */
+export function workflowSource(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath' | 'dataConverter'> {
+  const dataConverter = testDataConverter();
   const path = process.env.TEST_WORKFLOW_BUNDLE;
-  if (!path) return { workflowsPath: `${WORKFLOWS_PATH}/index.ts` };
+  if (!path) return { workflowsPath: `${WORKFLOWS_PATH}/index.ts`, dataConverter };
   cachedBundle ??= { code: readFileSync(path, 'utf8') };
-  return { workflowBundle: cachedBundle };
+  return { workflowBundle: cachedBundle, dataConverter };
 }
 
 /** A task queue no other test uses. */
@@ -101,20 +259,26 @@ export async function createTestWorker(
  * the workflows it registered with `track` — a failing test leaves none running, so its worker
  * stops at once.
  */
-export function useTimeSkipping(): {
+export function useTimeSkipping(options: { serverPerTest?: boolean } = {}): {
   readonly env: TestWorkflowEnvironment;
   track(handle: WorkflowHandle): void;
 } {
   let env: TestWorkflowEnvironment | undefined;
   const running: WorkflowHandle[] = [];
-  before(async () => {
+  // With child workflows the test server leaks its time-skipping lock once their parent has
+  // completed (temporalio/sdk-java#2392, #2642): later sleeps would wait in real time. Tests that
+  // start children (merchant event deliveries) therefore get a server of their own.
+  const start = options.serverPerTest ? beforeEach : before;
+  const stop = options.serverPerTest ? afterEach : after;
+  start(async () => {
     env = await startTimeSkipping();
   });
   afterEach(async () => {
     for (const handle of running.splice(0)) await handle.terminate('test cleanup').catch(() => undefined);
   });
-  after(async () => {
+  stop(async () => {
     await env?.teardown();
+    env = undefined;
   });
   return {
     get env() {

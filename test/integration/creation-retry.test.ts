@@ -41,6 +41,7 @@ async function fixtures() {
     tokenId,
     quantity: 1,
     totalBillingCycles: null,
+    existingIds: [] as string[],
   };
 }
 
@@ -85,5 +86,33 @@ describe('findOrCreateSubscription', () => {
       orders: unknown[];
     };
     assert.equal(truth.orders.length, 1, 'the customer was charged once');
+  });
+
+  it('on a retry, never returns a subscription that existed before this creation began', async () => {
+    const base = await fixtures();
+    const activities = createQfpayActivities({ client, timeOffset: '+08:00' });
+    // The customer already had the same plan on the same card (ended since).
+    const old = await client.createSubscription({
+      customer_id: base.customerId,
+      token_id: base.tokenId,
+      products: [{ product_id: base.productId }],
+    });
+    await client.cancelSubscription({ subscription_id: old.subscription_id });
+    // The creation begins: it notes what exists. Its first attempt then fails before reaching QFPay.
+    const existingIds = (await new MockActivityEnvironment().run(activities.listSubscriptionIds, {
+      customerId: base.customerId,
+      tokenId: base.tokenId,
+    })) as string[];
+    assert.deepEqual(existingIds, [old.subscription_id]);
+    const retried = (await new MockActivityEnvironment({ attempt: 2 }).run(
+      activities.findOrCreateSubscription,
+      {
+        ...base,
+        existingIds,
+      },
+    )) as Found;
+    assert.equal(retried.reusedExisting, false);
+    assert.notEqual(retried.subscriptionId, old.subscription_id);
+    assert.equal((await subscriptionsOf(base.customerId)).length, 2);
   });
 });

@@ -316,6 +316,19 @@ void describe('deliverMerchantEvent against a real receiver', () => {
     assert.equal(receiver.received.length, 0);
   });
 
+  void it('fails for good, sending nothing, when an event id cannot be a header value (a control character)', async (t) => {
+    const receiver = await startReceiver(t);
+    const { deliverMerchantEvent } = createMerchantEventActivities({ url: receiver.url, secret: SECRET });
+    const unsendable = { ...event, id: 'evt_sub_a360\u0000_failed_0003', subscription_id: 'sub_a360\u0000' };
+    await assert.rejects(deliverMerchantEvent(unsendable), (error: unknown) => {
+      assert.ok(error instanceof ApplicationFailure);
+      assert.equal(error.type, INVALID_MERCHANT_EVENT);
+      assert.equal(error.nonRetryable, true, 'not retried for days');
+      return true;
+    });
+    assert.equal(receiver.received.length, 0);
+  });
+
   void it('refuses a configuration with a URL but no secret, or a URL that embeds credentials', () => {
     assert.throws(
       () => createMerchantEventActivities({ url: 'https://merchant.example/hook', secret: '' }),

@@ -35,11 +35,15 @@ void describe('workflow bundle', () => {
     assert.deepEqual(unexpected, [], `packages evaluated once per cached workflow: ${unexpected.join(', ')}`);
   });
 
-  void it('holds the engine’s workflow modules and none of its API, activity or emulator code', async () => {
+  void it('holds the engine’s workflow modules and failure converter, and none of its API, activity or emulator code', async () => {
     const code = await bundleCode();
     const ours = new Set([...code.matchAll(/"\.\/src\/([^"]+)"/g)].map((m) => m[1]!));
     assert.ok(ours.has('workflows/subscription.ts'));
-    const outside = [...ours].filter((path) => !path.startsWith('workflows/'));
+    // Workflow failures are converted in the sandbox: their messages must be encoded there too.
+    assert.ok(ours.has('temporal/failure-converter.ts'), 'the encoding failure converter is bundled');
+    const outside = [...ours].filter(
+      (path) => !path.startsWith('workflows/') && path !== 'temporal/failure-converter.ts',
+    );
     assert.deepEqual(outside, []);
   });
 });

@@ -21,7 +21,6 @@ const ROUTES: Array<[string, string]> = [
   ['get', '/healthz'],
   ['get', '/readyz'],
   ['get', '/openapi.json'],
-  ['get', '/metrics'],
   ['post', '/webhooks/qfpay'],
   ['post', '/v1/customers'],
   ['get', '/v1/customers/{customerId}/tokens'],

@@ -5,6 +5,7 @@
  * what it is asked; QFPay is a `QfpayClient` whose `fetch` is scripted.
  */
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
 import { describe, it } from 'node:test';
 import {
   ServiceError,
@@ -14,11 +15,13 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import request from 'supertest';
-import { buildApp } from '../../src/api/app';
+import { appMetrics, buildApp, buildMetricsApp } from '../../src/api/app';
+import { DEFAULT_API_TIMEOUTS } from '../../src/api/context';
+import { SERVER_TIMEOUTS, applyServerTimeouts } from '../../src/api/main';
 import {
   ApiKeyVerifier,
   constantTimeEqual,
-  merchantScopeOf,
+  apiKeyIdOf,
   parseApiKeys,
   presentedApiKey,
 } from '../../src/api/auth';
@@ -161,16 +164,73 @@ void describe('API keys', () => {
     assert.equal(presentedApiKey('Bearer abc', undefined), 'abc');
     assert.equal(presentedApiKey('Basic abc', 'xyz'), 'xyz');
     assert.equal(presentedApiKey(undefined, '  '), undefined);
-    assert.match(merchantScopeOf('abc'), /^[0-9a-f]{16}$/);
-    assert.equal(merchantScopeOf('abc'), merchantScopeOf('abc'));
-    assert.notEqual(merchantScopeOf('abc'), merchantScopeOf('abd'));
+    assert.match(apiKeyIdOf('abc'), /^[0-9a-f]{16}$/);
+    assert.equal(apiKeyIdOf('abc'), apiKeyIdOf('abc'));
+    assert.notEqual(apiKeyIdOf('abc'), apiKeyIdOf('abd'));
   });
 
-  void it('serves health, the OpenAPI document and metrics without a key', async () => {
+  void it('serves health and the OpenAPI document without a key, and no metrics on the public port', async () => {
     const { app } = appWith();
     assert.deepEqual((await request(app).get('/healthz').expect(200)).body, { status: 'ok' });
     assert.equal((await request(app).get('/openapi.json').expect(200)).body.openapi, '3.1.0');
-    assert.match((await request(app).get('/metrics').expect(200)).text, /api_http_requests_total/);
+    errorOf(await request(app).get('/metrics'), 404, 'not_found');
+    const metrics = buildMetricsApp(appMetrics(app));
+    assert.match((await request(metrics).get('/metrics').expect(200)).text, /api_http_requests_total/);
+  });
+});
+
+void describe('operational limits', () => {
+  void it('answers past RATE_LIMIT_PER_MINUTE per API key with 429 rate_limited and Retry-After; other keys go on', async () => {
+    const limited = loadConfig({
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'silent',
+      API_KEYS: KEYS.join(','),
+      RATE_LIMIT_PER_MINUTE: '3',
+    });
+    const app = buildApp({
+      config: limited,
+      temporal: fakeTemporal().client,
+      qfpay: scriptedQfpay(() => ({ body: {} })).client,
+      logger,
+    });
+    for (let i = 0; i < 3; i += 1) {
+      assert.equal((await request(app).get('/v1/subscriptions/bad').set(auth)).status, 400);
+    }
+    const refused = await request(app).get('/v1/subscriptions/bad').set(auth);
+    errorOf(refused, 429, 'rate_limited');
+    assert.match(String(refused.headers['retry-after']), /^\d+$/);
+    assert.ok(Number(refused.headers['retry-after']) <= 60);
+    const other = await request(app)
+      .get('/v1/subscriptions/bad')
+      .set({ Authorization: `Bearer ${KEYS[1]}` });
+    assert.equal(other.status, 400, 'another API key has its own budget');
+  });
+
+  void it('labels a route by its template, the same on success and on error', async () => {
+    let fail = false;
+    const { app } = appWith(
+      fakeTemporal({
+        query: () => {
+          if (fail) throw new Error('kaboom');
+          return [];
+        },
+      }),
+    );
+    await request(app).get('/v1/customers/cust_1/tokens').set(auth).expect(200);
+    fail = true;
+    await request(app).get('/v1/customers/cust_2/tokens').set(auth).expect(500);
+    const text = await appMetrics(app).registry.metrics();
+    for (const status of ['200', '500']) {
+      assert.ok(
+        text.includes(
+          `api_http_requests_total{method="GET",route="/v1/customers/:customerId/tokens",status="${status}"} 1`,
+        ),
+        text
+          .split('\n')
+          .filter((l) => l.startsWith('api_http_requests_total'))
+          .join('\n'),
+      );
+    }
   });
 });
 
@@ -350,6 +410,46 @@ void describe('request validation (nothing reaches Temporal or QFPay)', () => {
     );
   });
 
+  for (const path of [
+    '/v1/subscriptions/%E0%A4%A',
+    '/v1/customers/%C0/tokens',
+    '/v1/subscriptions/creations/%ZZ',
+  ]) {
+    void it(`answers malformed percent-encoding in ${path} with 400, not 500`, async () => {
+      const { app, temporal } = appWith();
+      const body = errorOf(await request(app).get(path).set(auth), 400, 'validation_error');
+      assert.deepEqual(paths(body), ['(path)']);
+      assert.deepEqual(temporal.calls, []);
+    });
+  }
+
+  for (const [route, wrap] of [
+    ['/v1/customers', (address: unknown) => ({ name: 'Deep', billing_address: address })],
+    [
+      '/v1/subscriptions',
+      (address: unknown) => ({
+        customer: { billing_address: address },
+        product_id: 'prod_1',
+        token_id: 'tk_1',
+      }),
+    ],
+  ] as const) {
+    void it(`answers JSON nested 5,000 levels deep on ${route} with 400 naming where`, async () => {
+      const { app, temporal, qfpay } = appWith();
+      const deep = `{"a":`.repeat(5000) + '1' + '}'.repeat(5000);
+      const res = await request(app)
+        .post(route)
+        .set(auth)
+        .set('idempotency-key', 'deep-1')
+        .set('content-type', 'application/json')
+        .send(JSON.stringify(wrap('__DEEP__')).replace('"__DEEP__"', deep));
+      const body = errorOf(res, 400, 'validation_error');
+      assert.match(paths(body)[0] ?? '', /billing_address(\.a)+$/);
+      assert.deepEqual(temporal.calls, []);
+      assert.deepEqual(qfpay.paths, []);
+    });
+  }
+
   void it('answers a body over the limit with 413', async () => {
     const { app } = appWith();
     const res = await request(app)
@@ -403,6 +503,34 @@ void describe('the error shape and request ids', () => {
     });
     const res = await request(appWith(temporal).app).get('/v1/subscriptions/sub_1').set(auth);
     errorOf(res, 503, 'temporal_unavailable');
+  });
+
+  void it('answers FAILED_PRECONDITION (an update with no worker) with 503 and Retry-After', async () => {
+    const failedPrecondition = Object.assign(new Error('9 FAILED_PRECONDITION: no poller'), {
+      code: 9,
+      details: 'no poller',
+      metadata: {},
+    });
+    const temporal = fakeTemporal({
+      executeUpdate: () => {
+        throw new ServiceError('Failed to run update', { cause: failedPrecondition });
+      },
+    });
+    const res = await request(appWith(temporal).app).post('/v1/subscriptions/sub_1/sync').set(auth);
+    errorOf(res, 503, 'temporal_unavailable');
+    assert.match(String(res.headers['retry-after']), /^\d+$/);
+  });
+
+  void it('answers a page_token this API did not sign with 400, before Temporal sees it', async () => {
+    const { app, temporal } = appWith();
+    // The layout of a real token (version byte, MAC, Temporal's token) with a MAC anyone could compute before.
+    const forged = Buffer.concat([Buffer.from([1]), Buffer.alloc(16, 7), Buffer.from('temporal')]).toString(
+      'base64url',
+    );
+    const res = await request(app).get(`/v1/subscriptions?page_token=${forged}`).set(auth);
+    const body = errorOf(res, 400, 'validation_error');
+    assert.deepEqual(paths(body), ['page_token']);
+    assert.deepEqual(temporal.calls, []);
   });
 
   void it('answers a subscription whose workflow does not exist with 404', async () => {
@@ -508,5 +636,28 @@ void describe('customers and products at QFPay', () => {
       if (respcd)
         assert.ok(body.error.details?.some((d) => d.path === 'qfpay.respcd' && d.message.startsWith(respcd)));
     }
+  });
+});
+
+void describe('HTTP server time limits', () => {
+  void it('sets headers, request and keep-alive timeouts explicitly, not to Node defaults', () => {
+    const server = createServer();
+    const defaults = {
+      headersTimeout: server.headersTimeout,
+      requestTimeout: server.requestTimeout,
+      keepAliveTimeout: server.keepAliveTimeout,
+    };
+    applyServerTimeouts(server);
+    assert.deepEqual(
+      {
+        headersTimeout: server.headersTimeout,
+        requestTimeout: server.requestTimeout,
+        keepAliveTimeout: server.keepAliveTimeout,
+      },
+      SERVER_TIMEOUTS,
+    );
+    assert.notEqual(server.headersTimeout, defaults.headersTimeout);
+    assert.notEqual(server.requestTimeout, defaults.requestTimeout);
+    assert.ok(SERVER_TIMEOUTS.requestTimeout > DEFAULT_API_TIMEOUTS.updateMs, 'an update can finish');
   });
 });

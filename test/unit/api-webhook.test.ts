@@ -190,6 +190,59 @@ void describe('webhook parsing', () => {
     const res = await post(appWith(), '');
     assert.equal(res.status, 400);
   });
+
+  for (const encoding of ['gzip', 'deflate']) {
+    void it(`answers a body that does not inflate (Content-Encoding: ${encoding}) with 400, unauthenticated`, async () => {
+      const temporal = fakeTemporal();
+      const res = await request(appWith(temporal))
+        .post('/webhooks/qfpay')
+        .set('content-type', 'application/json')
+        .set('content-encoding', encoding)
+        .send(Buffer.from('these bytes are not compressed'));
+      assert.equal(res.status, 400, JSON.stringify(res.body));
+      assert.equal(ErrorResponseSchema.parse(res.body).error.code, 'validation_error');
+      assert.equal(temporal.signals.length, 0);
+    });
+  }
+
+  for (const [name, subscriptionId] of [
+    ['5,000 characters long', `sub_${'a'.repeat(4996)}`],
+    ['with a NUL character', 'sub_0f1e2d3c\u0000'],
+    ['with a newline', 'sub_0f1e2d3c\nX-Injected: 1'],
+    ['without the sub_ prefix', '0f1e2d3c4b5a6978'],
+  ]) {
+    void it(`answers a signed notification whose subscription_id is ${name} with 400, signalling nothing`, async () => {
+      const temporal = fakeTemporal();
+      const app = appWith(temporal);
+      const body = JSON.stringify({
+        notify_type: 'subscription',
+        subscription_id: subscriptionId,
+        state: 'ACTIVE',
+        sysdtm: '2025-01-31 12:00:00',
+      });
+      const res = await post(app, body);
+      assert.equal(res.status, 400, JSON.stringify(res.body));
+      const error = ErrorResponseSchema.parse(res.body).error;
+      assert.deepEqual(
+        error.details?.map((d) => d.path),
+        ['subscription_id'],
+      );
+      assert.equal(temporal.signals.length, 0);
+      assert.equal(appMetrics(app).webhookCount('unknown', 'malformed'), 1);
+    });
+  }
+
+  void it('answers a payment notification whose order id carries a control character with 400', async () => {
+    const temporal = fakeTemporal();
+    const body = paymentNotification().replace('_0002"', '_0002\\u0007"');
+    const res = await post(appWith(temporal), body);
+    assert.equal(res.status, 400, JSON.stringify(res.body));
+    assert.deepEqual(
+      ErrorResponseSchema.parse(res.body).error.details?.map((d) => d.path),
+      ['subscription_order_id'],
+    );
+    assert.equal(temporal.signals.length, 0);
+  });
 });
 
 void describe('webhook signalling', () => {

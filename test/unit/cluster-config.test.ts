@@ -30,7 +30,13 @@ describe('cluster configuration', () => {
   it('runs beside npm start with the defaults: no port in common', () => {
     const cluster = loadClusterConfig({});
     const start = loadStackConfig({});
-    const startPorts = new Set([start.PORT, start.TEMPORAL_PORT, start.TEMPORAL_UI_PORT, start.SANDBOX_PORT]);
+    const startPorts = new Set([
+      start.PORT,
+      start.TEMPORAL_PORT,
+      start.TEMPORAL_UI_PORT,
+      start.CODEC_SERVER_PORT,
+      start.SANDBOX_PORT,
+    ]);
     for (const [name, port] of clusterPorts(cluster)) assert.ok(!startPorts.has(port), `${name} ${port}`);
     assert.equal(cluster.CLUSTER_WORKERS, 2);
     assert.deepEqual(apiReplicaPorts(cluster), [3101, 3102]);

@@ -30,6 +30,7 @@ interface Service {
   healthcheck?: { test?: string | string[]; disable?: boolean };
   profiles?: string[];
   volumes?: string[];
+  ports?: Array<string | number>;
 }
 interface ComposeFile {
   services: Record<string, Service>;
@@ -221,8 +222,28 @@ describe('docker-compose.yml', () => {
     }
   });
 
+  it('runs the codec server with required tokens, on loopback, and points the Web UI at it', () => {
+    const codec = service('codec-server');
+    assert.match(String(codec.command), /src\/codec-server\/main\.ts/);
+    const env = environment(codec);
+    assert.match(env.CODEC_SERVER_TOKENS ?? '', /^\$\{CODEC_SERVER_TOKENS:\?/);
+    const known = new Set(Object.keys(configSchema.shape));
+    for (const variable of Object.keys(env)) assert.ok(known.has(variable), `codec-server: ${variable}`);
+    assert.ok(
+      (codec.ports ?? []).every((p) => String(p).startsWith('127.0.0.1:')),
+      'published on loopback only',
+    );
+    assert.match(environment(service('temporal-ui')).TEMPORAL_CODEC_ENDPOINT ?? '', /8234/);
+  });
+
   it('takes secrets from the environment, required, never as literals', () => {
-    const secrets = ['API_KEYS', 'QFPAY_APP_KEY', 'MERCHANT_EVENTS_SECRET'];
+    const secrets = [
+      'API_KEYS',
+      'QFPAY_APP_KEY',
+      'MERCHANT_EVENTS_SECRET',
+      'PAYLOAD_ENCRYPTION_KEYS',
+      'API_HMAC_SECRET',
+    ];
     const api = environment(service('api'));
     for (const secret of secrets) assert.match(api[secret] ?? '', new RegExp(`^\\$\\{${secret}:\\?`), secret);
     assert.match(environment(service('postgresql')).POSTGRES_PASSWORD ?? '', /^\$\{POSTGRES_PASSWORD:\?/);

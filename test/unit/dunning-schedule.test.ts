@@ -15,6 +15,8 @@ import {
   isRetryableFailure,
   mergePolicy,
   parseDunningPolicy,
+  MIN_SAFETY_MARGIN_MS,
+  lateWakeSlack,
   scheduleAttempts,
   type DunningPolicy,
   type EscalationStep,
@@ -59,7 +61,10 @@ function policyArb(cycle: number): fc.Arbitrary<DunningPolicy> {
           minLength: 1,
           maxLength: MAX_DUNNING_ATTEMPTS,
         }),
-        safetyMargin: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: span })),
+        safetyMargin: fc.oneof(
+          fc.constant(MIN_SAFETY_MARGIN_MS),
+          fc.integer({ min: MIN_SAFETY_MARGIN_MS, max: Math.max(MIN_SAFETY_MARGIN_MS, span) }),
+        ),
         minAttemptWindow: fc.integer({ min: 1, max: Math.max(1, Math.floor(span / 4)) }),
         escalation: fc.subarray([...ESCALATION_STEPS]),
         finalAction: fc.constantFrom(...DUNNING_FINAL_ACTIONS),
@@ -162,7 +167,8 @@ void describe('scheduleAttempts properties', () => {
         const moved = attempts.filter((t) => !candidates.includes(t));
         assert.ok(moved.length <= 1);
         // A moved attempt is either a catch-up at now or the single late fallback.
-        for (const t of moved) assert.ok(t === now || t === latestStart);
+        const fallback = Math.max(now, latestStart - lateWakeSlack(s.policy));
+        for (const t of moved) assert.ok(t === now || t === fallback);
       }),
       { numRuns: 2_000 },
     );
@@ -366,19 +372,19 @@ void describe('scheduleAttempts examples', () => {
     ]);
   });
 
-  void it('moves an attempt that would end one millisecond past the deadline to the latest safe start', () => {
+  void it('moves an attempt that would end one millisecond past the deadline to the latest safe start, less the wake-up slack', () => {
     const nextBillingTime = T + HOUR + 5 * MINUTE + 2 * HOUR - 1;
     const only1h = policy({ attemptOffsets: ['1h', '1d'] });
     assert.deepEqual(scheduleAttempts({ failureTime: T, nextBillingTime, now: T, policy: only1h }), [
-      T + HOUR - 1,
+      T + HOUR - 1 - MINUTE,
     ]);
   });
 
-  void it('places one attempt as late as is safe when no candidate fits', () => {
+  void it('places one attempt as late as is safe (less a minute for a late wake-up) when no candidate fits', () => {
     const late = policy({ attemptOffsets: ['1d', '3d'] });
     const nextBillingTime = T + DAY;
     assert.deepEqual(scheduleAttempts({ failureTime: T, nextBillingTime, now: T, policy: late }), [
-      nextBillingTime - 2 * HOUR - 5 * MINUTE,
+      nextBillingTime - 2 * HOUR - 5 * MINUTE - MINUTE,
     ]);
   });
 
@@ -472,7 +478,7 @@ void describe('dunning policy', () => {
   void it('parses durations given as text or milliseconds into plain JSON', () => {
     const parsed = parseDunningPolicy({
       attemptOffsets: ['90s', 15 * MINUTE, '1h'],
-      safetyMargin: 0,
+      safetyMargin: 15_000,
       minAttemptWindow: '30s',
       escalation: [],
       finalAction: 'cancel',
@@ -495,6 +501,8 @@ void describe('dunning policy', () => {
     ['more than 20 offsets', { attemptOffsets: Array.from({ length: 21 }, (_, i) => `${i + 1}h`) }],
     ['a junk duration', { safetyMargin: 'two hours' }],
     ['a zero attempt window', { minAttemptWindow: '0s' }],
+    ['a zero safety margin', { safetyMargin: '0s' }],
+    ['a safety margin shorter than the QFPay timeout plus the clock skew', { safetyMargin: '14s' }],
     ['a repeated escalation step', { escalation: ['notify_customer', 'notify_customer'] }],
     ['an unknown escalation step', { escalation: ['page_ceo'] }],
     ['an unknown final action', { finalAction: 'refund' }],

@@ -104,7 +104,10 @@ describe('dev server', () => {
         signal: factSignal,
         signalArgs: [{ kind: 'state', subscriptionId, state: 'ACTIVE', at: now, source: 'notification' }],
       });
-      const query = `${SEARCH_ATTRIBUTES.state.name} = "ACTIVE" AND ${SEARCH_ATTRIBUTES.subscriptionId.name} = "${subscriptionId}"`;
+      // The customer id is learned from QFPay's answer after the notification: wait for both.
+      const query =
+        `${SEARCH_ATTRIBUTES.state.name} = "ACTIVE" AND ${SEARCH_ATTRIBUTES.subscriptionId.name} = "${subscriptionId}"` +
+        ` AND ${SEARCH_ATTRIBUTES.customerId.name} = "cust_foundation"`;
       let found: string[] = [];
       for (let i = 0; i < 100 && found.length === 0; i += 1) {
         found = [];

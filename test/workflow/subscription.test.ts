@@ -187,8 +187,9 @@ describe('subscription workflow (time-skipping server)', () => {
     });
     await worker.runUntil(async () => {
       const handle = await start(taskQueue, subscriptionId);
-      const view = await handle.executeUpdate(cancelUpdate, { args: [{ reason: 'customer asked' }] });
-      assert.equal(view.snapshot.state, 'CANCELLED');
+      const result = await handle.executeUpdate(cancelUpdate, { args: [{}] });
+      assert.equal(result.state, 'CANCELLED');
+      assert.equal((await handle.query(snapshotQuery)).snapshot.state, 'CANCELLED');
       assert.equal(qfpay.count('cancelSubscription'), 1);
       const final: SubscriptionView = await handle.result();
       assert.equal(final.snapshot.state, 'CANCELLED');
@@ -202,8 +203,13 @@ describe('subscription workflow (time-skipping server)', () => {
     });
     await worker.runUntil(async () => {
       const handle = await start(taskQueue, subscriptionId);
-      let view = await handle.executeUpdate(changePaymentTokenUpdate, { args: [{ tokenId: 'tk_new' }] });
-      assert.equal(view.snapshot.tokenId, 'tk_new');
+      assert.deepEqual(
+        await handle.executeUpdate(changePaymentTokenUpdate, { args: [{ tokenId: 'tk_new' }] }),
+        {
+          tokenId: 'tk_new',
+        },
+      );
+      assert.equal((await handle.query(snapshotQuery)).snapshot.tokenId, 'tk_new');
       assert.deepEqual(qfpay.calls.find((c) => c.name === 'updateSubscription')?.args, [
         { subscriptionId, tokenId: 'tk_new' },
       ]);
@@ -213,10 +219,8 @@ describe('subscription workflow (time-skipping server)', () => {
         ),
         /tk_/,
       );
-      view = await handle.executeUpdate(changeTotalBillingCyclesUpdate, {
-        args: [{ totalBillingCycles: 8 }],
-      });
-      assert.equal(view.snapshot.totalBillingCycles, 8);
+      await handle.executeUpdate(changeTotalBillingCyclesUpdate, { args: [{ totalBillingCycles: 8 }] });
+      assert.equal((await handle.query(snapshotQuery)).snapshot.totalBillingCycles, 8);
       assert.match(
         await rejection(
           handle.executeUpdate(changeTotalBillingCyclesUpdate, { args: [{ totalBillingCycles: 0 }] }),
@@ -258,9 +262,10 @@ describe('subscription workflow (time-skipping server)', () => {
       const result = await handle.executeUpdate(chargeNowUpdate, { args: [{}] });
       assert.equal(result.outcome, 'succeeded');
       assert.equal(result.orderId, orderId(subscriptionId, 2));
-      assert.equal(result.view.snapshot.state, 'ACTIVE');
+      assert.equal((await handle.query(snapshotQuery)).snapshot.state, 'ACTIVE');
       assert.equal(qfpay.count('chargeOrder'), 1);
-      const view = await handle.executeUpdate(syncNowUpdate, { args: [] });
+      await handle.executeUpdate(syncNowUpdate, { args: [] });
+      const view = await handle.query(snapshotQuery);
       assert.equal(view.snapshot.orders.find((o) => o.sequenceNo === 2)?.status, 'PAID');
       await handle.terminate('test done');
     });

@@ -1,12 +1,14 @@
 /**
- * Customers: created at QFPay directly (plain CRUD, nothing to make durable), and the payment
- * tokens the engine learned for a customer from `payment_token` notifications.
+ * Customers: created at QFPay directly, or once per `Idempotency-Key` through a creation workflow
+ * (so a retry after a timeout never makes a second customer); and the payment tokens the engine
+ * learned for a customer from `payment_token` notifications.
  */
 import { Router } from 'express';
 import type { PaymentTokenRecord } from '../../workflows/definitions';
-import { customerTokensWorkflowId, tokensQuery } from '../../workflows/definitions';
+import { WORKFLOW_TYPES, customerTokensWorkflowId, tokensQuery } from '../../workflows/definitions';
 import { withinDeadline, type ApiContext } from '../context';
 import { isWorkflowNotFound } from '../errors';
+import { idempotencyKeyOf, idempotentResult, markReplayed } from '../idempotency';
 import {
   CreateCustomerBodySchema,
   CustomerParamsSchema,
@@ -35,7 +37,24 @@ export function customerRouter(ctx: ApiContext): Router {
   const router = Router();
 
   router.post('/customers', async (req, res) => {
+    const idempotencyKey = idempotencyKeyOf(req, false);
     const body = parseInput(CreateCustomerBodySchema, req.body, 'body');
+    if (idempotencyKey !== undefined) {
+      const { value, replayed } = await idempotentResult<{ customerId: string }>(ctx, req, {
+        kind: 'customer',
+        idempotencyKey,
+        body,
+        workflowType: WORKFLOW_TYPES.createCustomer,
+        args: [
+          { name: body.name, email: body.email, phone: body.phone, billingAddress: body.billing_address },
+        ],
+      });
+      const view: CustomerResponse = { customer_id: value.customerId, ...body };
+      markReplayed(res, replayed)
+        .status(replayed ? 200 : 201)
+        .json(view);
+      return;
+    }
     const customer = await ctx.qfpay.createCustomer({
       name: body.name,
       email: body.email,

@@ -1,6 +1,11 @@
-/** Products: created at QFPay directly (plain CRUD, nothing to make durable). */
+/**
+ * Products: created at QFPay directly, or once per `Idempotency-Key` through a creation workflow
+ * (so a retry after a timeout never makes a second product).
+ */
 import { Router } from 'express';
+import { WORKFLOW_TYPES } from '../../workflows/definitions';
 import type { ApiContext } from '../context';
+import { idempotencyKeyOf, idempotentResult, markReplayed } from '../idempotency';
 import { CreateProductBodySchema, type ProductResponse } from '../schemas';
 import { parseInput } from '../validate';
 
@@ -9,7 +14,31 @@ export function productRouter(ctx: ApiContext): Router {
   const router = Router();
 
   router.post('/products', async (req, res) => {
+    const idempotencyKey = idempotencyKeyOf(req, false);
     const body = parseInput(CreateProductBodySchema, req.body, 'body');
+    if (idempotencyKey !== undefined) {
+      const { value, replayed } = await idempotentResult<{ productId: string }>(ctx, req, {
+        kind: 'product',
+        idempotencyKey,
+        body,
+        workflowType: WORKFLOW_TYPES.createProduct,
+        args: [
+          {
+            name: body.name,
+            description: body.description,
+            amount: body.amount,
+            currency: body.currency,
+            interval: body.interval,
+            intervalCount: body.interval_count,
+          },
+        ],
+      });
+      const view: ProductResponse = { product_id: value.productId, ...body };
+      markReplayed(res, replayed)
+        .status(replayed ? 200 : 201)
+        .json(view);
+      return;
+    }
     const product = await ctx.qfpay.createProduct({
       name: body.name,
       description: body.description,

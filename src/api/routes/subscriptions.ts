@@ -3,15 +3,7 @@
  * `Idempotency-Key`), the lifecycle view (a query), the list (Temporal visibility on the engine's
  * search attributes), and the merchant's changes (workflow updates, whose validators answer 409).
  */
-import { createHash, randomUUID } from 'node:crypto';
-import {
-  WorkflowExecutionAlreadyStartedError,
-  WorkflowFailedError,
-  WorkflowUpdateFailedError,
-  isGrpcDeadlineError,
-  type Client,
-  type WorkflowHandle,
-} from '@temporalio/client';
+import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
 import { Router, type Request, type Response } from 'express';
 import {
@@ -22,7 +14,6 @@ import {
   changePaymentTokenUpdate,
   changeTotalBillingCyclesUpdate,
   chargeNowUpdate,
-  creationWorkflowId,
   snapshotQuery,
   subscriptionWorkflowId,
   syncNowUpdate,
@@ -34,6 +25,7 @@ import {
 import { mergePolicy } from '../../workflows/dunning';
 import { withinDeadline, type ApiContext } from '../context';
 import { ApiError, isWorkflowNotFound, toApiError, updateApiError } from '../errors';
+import { creationHandle, idempotencyKeyOf, resultWithin, startIdempotentCreation } from '../idempotency';
 import {
   CancelBodySchema,
   ChangePaymentTokenBodySchema,
@@ -42,7 +34,6 @@ import {
   CreateSubscriptionBodySchema,
   CreationParamsSchema,
   DunningPolicyOverrideBodySchema,
-  IdempotencyHeadersSchema,
   LifecycleStateSchema,
   ListSubscriptionsQuerySchema,
   SubscriptionParamsSchema,
@@ -55,29 +46,6 @@ import { parseInput } from '../validate';
 import { chargeResultView, creationResultView, subscriptionView } from '../views';
 
 // ---- creation ---------------------------------------------------------------------------------
-
-/** JSON with object keys sorted at every level: equal data, equal text. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v ?? null)).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
-}
-
-/** SHA-256 (hex) of the canonical JSON of a validated request body. */
-export function requestHash(body: unknown): string {
-  return createHash('sha256').update(canonicalJson(body), 'utf8').digest('hex');
-}
-
-/** The memo a creation workflow carries: what the request was, and which request started it. */
-interface CreationMemo {
-  requestHash?: unknown;
-  requestNonce?: unknown;
-}
 
 /** Where the status of a creation still running can be read. */
 export function creationLocation(idempotencyKey: string): string {
@@ -130,28 +98,6 @@ export function creationInput(
   };
 }
 
-function merchantScope(req: Request): string {
-  // requireApiKey ran before every /v1 route; without it there is no scope to create in.
-  if (!req.merchantScope)
-    throw new ApiError({ status: 401, code: 'unauthorized', message: 'missing API key' });
-  return req.merchantScope;
-}
-
-/** Waits up to `ms` for a workflow's result; `undefined` when it is still running then. */
-async function resultWithin<T>(
-  client: Client,
-  handle: WorkflowHandle,
-  ms: number,
-): Promise<{ value: T } | undefined> {
-  try {
-    const value = (await client.withDeadline(Date.now() + ms, () => handle.result())) as T;
-    return { value };
-  } catch (err) {
-    if (isGrpcDeadlineError(err)) return undefined;
-    throw err;
-  }
-}
-
 // ---- list -------------------------------------------------------------------------------------
 
 /** `RUNNING` in Temporal's `WorkflowExecutionStatus` enum. */
@@ -174,39 +120,6 @@ export function listQuery(filters: Pick<ListSubscriptionsQuery, 'state' | 'custo
     clauses.push(`${SEARCH_ATTRIBUTES.customerId.name} = ${quoteQueryValue(filters.customer_id)}`);
   }
   return clauses.join(' AND ');
-}
-
-/** Version byte of the page token layout: version, 8-byte check, Temporal's token. */
-const PAGE_TOKEN_VERSION = 1;
-
-function pageTokenCheck(visibilityQuery: string, temporalToken: Uint8Array): Buffer {
-  return createHash('sha256').update(visibilityQuery).update(temporalToken).digest().subarray(0, 8);
-}
-
-/**
- * The opaque `next_page_token`: Temporal's token, tied to the query it pages through. Temporal
- * answers a garbled token with an internal error, so the API checks tokens itself first.
- */
-export function encodePageToken(
-  temporalToken: Uint8Array | null | undefined,
-  visibilityQuery: string,
-): string | null {
-  if (!temporalToken || temporalToken.length === 0) return null;
-  return Buffer.concat([
-    Buffer.from([PAGE_TOKEN_VERSION]),
-    pageTokenCheck(visibilityQuery, temporalToken),
-    temporalToken,
-  ]).toString('base64url');
-}
-
-/** Temporal's token from a `page_token`, or undefined when it is not a token of this query. */
-export function decodePageToken(pageToken: string, visibilityQuery: string): Buffer | undefined {
-  const raw = Buffer.from(pageToken, 'base64url');
-  if (raw.length < 10 || raw[0] !== PAGE_TOKEN_VERSION) return undefined;
-  const temporalToken = raw.subarray(9);
-  return raw.subarray(1, 9).equals(pageTokenCheck(visibilityQuery, temporalToken))
-    ? temporalToken
-    : undefined;
 }
 
 const SUBSCRIPTION_WORKFLOW_PREFIX = subscriptionWorkflowId('');
@@ -273,46 +186,17 @@ export function subscriptionRouter(ctx: ApiContext): Router {
   // Creation ------------------------------------------------------------------------------------
 
   router.post('/subscriptions', async (req: Request, res: Response) => {
-    const scope = merchantScope(req);
-    const { 'Idempotency-Key': idempotencyKey } = parseInput(
-      IdempotencyHeadersSchema,
-      { 'Idempotency-Key': req.get('idempotency-key') },
-      'Idempotency-Key header',
-    );
+    const idempotencyKey = idempotencyKeyOf(req, true);
     const body = parseInput(CreateSubscriptionBodySchema, req.body, 'body');
     const policy = policyWithOverride(ctx.defaultPolicy, body.dunning_policy);
     const input = creationInput(body, policy, Boolean(config.MERCHANT_EVENTS_URL));
-    const hash = requestHash(body);
-    const nonce = randomUUID();
-    const workflowId = creationWorkflowId(scope, idempotencyKey);
-
-    const handle = await withinDeadline(temporal, timeouts.temporalMs, async () => {
-      try {
-        return await temporal.workflow.start(WORKFLOW_TYPES.createSubscription, {
-          workflowId,
-          taskQueue: config.TEMPORAL_TASK_QUEUE,
-          args: [input],
-          // Running: attach to it. Closed (done or failed): never run the same key twice.
-          workflowIdConflictPolicy: 'USE_EXISTING',
-          workflowIdReusePolicy: 'REJECT_DUPLICATE',
-          memo: { requestHash: hash, requestNonce: nonce },
-        });
-      } catch (err) {
-        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-        return temporal.workflow.getHandle(workflowId);
-      }
+    const { handle, replayed } = await startIdempotentCreation(ctx, req, {
+      kind: 'subscription',
+      idempotencyKey,
+      body,
+      workflowType: WORKFLOW_TYPES.createSubscription,
+      args: [input],
     });
-    const description = await withinDeadline(temporal, timeouts.temporalMs, () => handle.describe());
-    const memo = (description.memo ?? {}) as CreationMemo;
-    if (memo.requestHash !== hash) {
-      throw new ApiError({
-        status: 422,
-        code: 'idempotency_mismatch',
-        message: 'this Idempotency-Key was already used with a different request body',
-        details: [{ path: 'Idempotency-Key', message: 'reuse a key only to retry the identical request' }],
-      });
-    }
-    const replayed = memo.requestNonce !== nonce;
 
     // A failed creation (WorkflowFailedError) is mapped by the error handler like any other error.
     const outcome = await resultWithin<CreateSubscriptionResult>(temporal, handle, timeouts.creationWaitMs);
@@ -338,9 +222,8 @@ export function subscriptionRouter(ctx: ApiContext): Router {
   });
 
   router.get('/subscriptions/creations/:idempotencyKey', async (req: Request, res: Response) => {
-    const scope = merchantScope(req);
     const { idempotencyKey } = parseInput(CreationParamsSchema, req.params, 'path');
-    const handle = temporal.workflow.getHandle(creationWorkflowId(scope, idempotencyKey));
+    const handle = creationHandle(ctx, req, 'subscription', idempotencyKey);
     let status: string;
     try {
       status = (await withinDeadline(temporal, timeouts.temporalMs, () => handle.describe())).status.name;
@@ -385,7 +268,9 @@ export function subscriptionRouter(ctx: ApiContext): Router {
     const query = parseInput(ListSubscriptionsQuerySchema, req.query, 'query');
     const visibilityQuery = listQuery(query);
     const nextPageToken =
-      query.page_token === undefined ? undefined : decodePageToken(query.page_token, visibilityQuery);
+      query.page_token === undefined
+        ? undefined
+        : ctx.digests.decodePageToken(query.page_token, visibilityQuery);
     if (query.page_token !== undefined && nextPageToken === undefined) {
       throw ApiError.validation('invalid page_token', [
         { path: 'page_token', message: 'not a next_page_token of this list (with the same filters)' },
@@ -419,7 +304,7 @@ export function subscriptionRouter(ctx: ApiContext): Router {
           status: raw.status === WORKFLOW_STATUS_RUNNING ? 'running' : 'closed',
         };
       }),
-      next_page_token: encodePageToken(response.nextPageToken, visibilityQuery),
+      next_page_token: ctx.digests.encodePageToken(response.nextPageToken, visibilityQuery),
     };
     res.json(body);
   });
@@ -440,19 +325,30 @@ export function subscriptionRouter(ctx: ApiContext): Router {
 
   // Changes ---------------------------------------------------------------------------------------
 
+  /**
+   * Runs an update, then reads the subscription's whole view with a query: updates return only
+   * what changed (small history), while the merchant gets the full picture.
+   */
+  async function updateThenView(
+    id: string,
+    call: (handle: WorkflowHandle) => Promise<unknown>,
+  ): Promise<SubscriptionView> {
+    await runUpdate(id, call);
+    return withinDeadline(temporal, timeouts.temporalMs, () => subscriptionHandle(id).query(snapshotQuery));
+  }
+
   router.post('/subscriptions/:subscriptionId/cancel', async (req: Request, res: Response) => {
     const id = subscriptionId(req);
-    const body = parseInput(CancelBodySchema, req.body ?? {}, 'body');
-    const view = await runUpdate(id, (h) =>
-      h.executeUpdate(cancelUpdate, { args: [body.reason === undefined ? {} : { reason: body.reason }] }),
-    );
+    // The reason is checked and then dropped: free text stays out of Temporal.
+    parseInput(CancelBodySchema, req.body ?? {}, 'body');
+    const view = await updateThenView(id, (h) => h.executeUpdate(cancelUpdate, { args: [{}] }));
     res.json(subscriptionView(view));
   });
 
   router.post('/subscriptions/:subscriptionId/payment-token', async (req: Request, res: Response) => {
     const id = subscriptionId(req);
     const body = parseInput(ChangePaymentTokenBodySchema, req.body, 'body');
-    const view = await runUpdate(id, (h) =>
+    const view = await updateThenView(id, (h) =>
       h.executeUpdate(changePaymentTokenUpdate, { args: [{ tokenId: body.token_id }] }),
     );
     res.json(subscriptionView(view));
@@ -461,7 +357,7 @@ export function subscriptionRouter(ctx: ApiContext): Router {
   router.post('/subscriptions/:subscriptionId/total-billing-cycles', async (req: Request, res: Response) => {
     const id = subscriptionId(req);
     const body = parseInput(ChangeTotalBillingCyclesBodySchema, req.body, 'body');
-    const view = await runUpdate(id, (h) =>
+    const view = await updateThenView(id, (h) =>
       h.executeUpdate(changeTotalBillingCyclesUpdate, {
         args: [{ totalBillingCycles: body.total_billing_cycles }],
       }),
@@ -477,12 +373,15 @@ export function subscriptionRouter(ctx: ApiContext): Router {
         args: [body.order_id === undefined ? {} : { orderId: body.order_id }],
       }),
     );
-    res.json(chargeResultView(result));
+    const view = await withinDeadline(temporal, timeouts.temporalMs, () =>
+      subscriptionHandle(id).query(snapshotQuery),
+    );
+    res.json(chargeResultView(result, view));
   });
 
   router.post('/subscriptions/:subscriptionId/sync', async (req: Request, res: Response) => {
     const id = subscriptionId(req);
-    const view = await runUpdate(id, (h) => h.executeUpdate(syncNowUpdate, { args: [] }));
+    const view = await updateThenView(id, (h) => h.executeUpdate(syncNowUpdate, { args: [] }));
     res.json(subscriptionView(view));
   });
 
@@ -490,7 +389,9 @@ export function subscriptionRouter(ctx: ApiContext): Router {
     const id = subscriptionId(req);
     const override = parseInput(DunningPolicyOverrideBodySchema, req.body, 'body');
     // The workflow merges the override onto the subscription's current policy.
-    const view = await runUpdate(id, (h) => h.executeUpdate(changeDunningPolicyUpdate, { args: [override] }));
+    const view = await updateThenView(id, (h) =>
+      h.executeUpdate(changeDunningPolicyUpdate, { args: [override] }),
+    );
     res.json(subscriptionView(view));
   });
 

@@ -13,7 +13,9 @@ import {
   type PaymentTokenNotification,
   type QfpayNotification,
 } from '../../qfpay/notifications';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import {
+  SUBSCRIPTION_WORKFLOW_REUSE_POLICY,
   WORKFLOW_TYPES,
   customerTokensWorkflowId,
   factSignal,
@@ -26,6 +28,8 @@ import { factFromNotification } from '../../workflows/facts';
 import { withinDeadline, type ApiContext } from '../context';
 import { ApiError, toApiError } from '../errors';
 import type { WebhookResult } from '../metrics';
+import { NotificationIdsSchema } from '../schemas';
+import { parseInput } from '../validate';
 
 /** The body QFPay expects from a receiver that took the notification. */
 export const WEBHOOK_ACK = 'SUCCESS';
@@ -82,7 +86,7 @@ export function webhookRouter(ctx: ApiContext): Router {
   async function signal(
     notification: QfpayNotification,
     receivedAt: number,
-  ): Promise<'signalled' | 'ignored'> {
+  ): Promise<'signalled' | 'ignored' | 'ended'> {
     if (notification.notify_type === 'payment_token') {
       if (notification.respcd.trim() !== '0000') return 'ignored'; // no usable token was made
       const record = paymentTokenRecord(notification, receivedAt, config.QFPAY_TIME_OFFSET);
@@ -112,16 +116,24 @@ export function webhookRouter(ctx: ApiContext): Router {
       policy: ctx.defaultPolicy,
       options: { merchantEvents: Boolean(config.MERCHANT_EVENTS_URL) },
     };
-    // Starts the workflow if the engine has never seen this subscription ("adopts" it).
-    await withinDeadline(temporal, ctx.timeouts.temporalMs, () =>
-      temporal.workflow.signalWithStart(WORKFLOW_TYPES.subscription, {
-        workflowId: subscriptionWorkflowId(notification.subscription_id),
-        taskQueue: config.TEMPORAL_TASK_QUEUE,
-        args: [input],
-        signal: factSignal,
-        signalArgs: [built.fact],
-      }),
-    );
+    // Starts the workflow if the engine has never seen this subscription ("adopts" it). A
+    // subscription whose workflow has ended stays ended: the late notification is taken (QFPay
+    // stops sending it) and changes nothing.
+    try {
+      await withinDeadline(temporal, ctx.timeouts.temporalMs, () =>
+        temporal.workflow.signalWithStart(WORKFLOW_TYPES.subscription, {
+          workflowId: subscriptionWorkflowId(notification.subscription_id),
+          taskQueue: config.TEMPORAL_TASK_QUEUE,
+          args: [input],
+          signal: factSignal,
+          signalArgs: [built.fact],
+          workflowIdReusePolicy: SUBSCRIPTION_WORKFLOW_REUSE_POLICY,
+        }),
+      );
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) return 'ended';
+      throw err;
+    }
     return 'signalled';
   }
 
@@ -149,8 +161,9 @@ export function webhookRouter(ctx: ApiContext): Router {
       let notification: QfpayNotification;
       try {
         notification = parseNotificationBody(raw);
+        parseInput(NotificationIdsSchema, notification, 'notification');
       } catch (err) {
-        if (err instanceof QfpayNotificationError) count('malformed');
+        if (err instanceof QfpayNotificationError || err instanceof ApiError) count('malformed');
         throw err;
       }
       notifyType = notification.notify_type;
@@ -158,7 +171,7 @@ export function webhookRouter(ctx: ApiContext): Router {
       const receivedAt = ctx.now();
       try {
         const outcome = await signal(notification, receivedAt);
-        count(outcome === 'signalled' ? 'accepted' : 'ignored');
+        count(outcome === 'signalled' ? 'accepted' : outcome === 'ended' ? 'late' : 'ignored');
         req.log.info(
           {
             notify_type: notifyType,

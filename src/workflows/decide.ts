@@ -1,0 +1,460 @@
+/**
+ * What a subscription's workflow does next, as pure functions of its state and the time:
+ *
+ * - {@link settle} does the bookkeeping that needs no I/O: it opens, re-plans and closes dunning
+ *   episodes, records their merchant events, and notices what has fallen due (a query, a
+ *   reconciliation, the end of a charge's confirmation).
+ * - {@link decide} names the one side effect to perform now, or how long to wait.
+ *
+ * The workflow performs the action, applies its result with a reducer from `results.ts`, and
+ * asks again. Every promise the engine makes about charging is a property of `decide`: no charge
+ * starts outside the order's charge window, and never while another is unconfirmed.
+ */
+import type { ChargeTrigger, DunningEpisode } from './definitions';
+import {
+  checkPolicyOverride,
+  mergePolicy,
+  InvalidDunningPolicyError,
+  type DunningPolicyOverride,
+} from './dunning';
+import {
+  MAX_EPISODE_HISTORY,
+  MAX_RECONCILES_PER_BILLING,
+  NOT_FOUND_LIMIT,
+  ENGINE_DEFAULTS,
+  hasEnded,
+  recordEvents,
+  type EngineState,
+  type Intent,
+  type IntentRequest,
+  type PendingCharge,
+} from './engine-state';
+import {
+  chargeWindow,
+  decideOpen,
+  episodeEndedBy,
+  isChargeableState,
+  mayStartCharge,
+  openEpisode,
+  planAttempts,
+  type ChargeWindow,
+} from './episode';
+import { isTerminal, type OrderRecord, type SubscriptionSnapshot } from './lifecycle';
+import { exhaustedEvents, recoveredEvent } from './outbox';
+
+/** The one thing to do next. */
+export type Action =
+  | {
+      kind: 'sync';
+      reason: 'wanted' | 'final' | 'before_final_action' | 'intent' | 'charge_now';
+      intentId?: number;
+    }
+  | {
+      kind: 'charge';
+      orderId: string;
+      sequenceNo: number;
+      /** The episode's attempt this charge is (0 for a merchant's charge outside an episode). */
+      attempt: number;
+      scheduledAt: number;
+      /** The charge must be over by then: the order's next billing time minus the safety margin. */
+      deadline: number;
+      trigger: ChargeTrigger;
+      intentId?: number;
+    }
+  | { kind: 'confirm'; pending: PendingCharge }
+  | { kind: 'cancel'; cause: 'merchant'; intentId: number }
+  | { kind: 'cancel'; cause: 'final_action'; orderId: string }
+  | { kind: 'change_token'; intentId: number; tokenId: string }
+  | { kind: 'change_cycles'; intentId: number; totalBillingCycles: number | null }
+  | { kind: 'refuse'; intentId: number; message: string; type: string }
+  | { kind: 'apply_policy'; intentId: number; override: DunningPolicyOverride }
+  | { kind: 'flush' }
+  | { kind: 'continue_as_new' }
+  | { kind: 'end'; reason: 'ended' | 'not_found' }
+  | { kind: 'wait'; until: number | null };
+
+/** What `decide` needs from outside the state. */
+export interface DecideContext {
+  /** Temporal suggests continue-as-new, or history passed the configured bound. */
+  continueAsNewSuggested: boolean;
+}
+
+/** The refusal type of a change the subscription's state does not allow (the API answers 409). */
+export const REFUSED = 'ChangeNotAllowed';
+
+// ---- settle -----------------------------------------------------------------------------------
+
+/** The bookkeeping due at `now`; idempotent (settling twice at the same time changes nothing more). */
+export function settle(state: EngineState, now: number): EngineState {
+  let s = noteTerminal(state, now);
+  s = settleEpisode(s, now);
+  if (!s.episode) s = settleEpisode(openEpisodeIfDue(s, now), now);
+  s = dueQueries(s, now);
+  if (s.retryNow && s.episode?.stage !== 'retrying') s = { ...s, retryNow: false };
+  return s;
+}
+
+function noteTerminal(s: EngineState, now: number): EngineState {
+  const ended = hasEnded(s);
+  if (ended && s.terminalSince === null) return { ...s, terminalSince: now };
+  if (!ended && s.terminalSince !== null) return { ...s, terminalSince: null };
+  return s;
+}
+
+function openEpisodeIfDue(s: EngineState, now: number): EngineState {
+  const decision = decideOpen(
+    s.snapshot,
+    s.episodeHistory.map((e) => e.orderId),
+    s.billingPausedByMerchant,
+  );
+  if (decision.open)
+    return { ...s, episode: openEpisode(decision.order, decision.nextBillingTime, now, s.policy) };
+  if (decision.reason === 'needs_next_billing_time' && s.lastSyncAt === null)
+    return { ...s, syncWanted: true };
+  return s;
+}
+
+function orderWindow(s: EngineState, episode: DunningEpisode): ChargeWindow {
+  return chargeWindow(s.snapshot, { sequenceNo: episode.sequenceNo, firstAt: episode.failureAt }, s.policy);
+}
+
+function settleEpisode(s: EngineState, now: number): EngineState {
+  const current = s.episode;
+  if (!current) return s;
+  const ended = episodeEndedBy(s.snapshot, current, now);
+  if (ended.ended && ended.outcome === 'recovered') return closeEpisode(s, 'recovered', ended.detail, now);
+  // An exhausted episode whose final action has run is closed as exhausted (even by its own cancel).
+  if (current.stage === 'escalating' && current.finalAction?.status !== 'pending') {
+    return closeEpisode(s, 'exhausted', current.outcomeDetail ?? 'attempts exhausted', now);
+  }
+  if (ended.ended) return closeEpisode(s, ended.outcome, ended.detail, now);
+  const window = orderWindow(s, current);
+  const episode: DunningEpisode = {
+    ...current,
+    ...(window.open ? { nextBillingTime: window.nextBillingTime, deadline: window.deadline } : {}),
+    schedule: current.stage === 'retrying' ? planAttempts(s.snapshot, current, s.policy, now) : [],
+  };
+  const next = { ...s, episode };
+  if (episode.stage === 'retrying' && episode.schedule.length === 0 && !s.pendingCharge && !s.retryNow) {
+    return exhaust(next, episode, now);
+  }
+  return next;
+}
+
+/** No attempt is left: escalate (through the outbox) and set up the final action. */
+function exhaust(s: EngineState, episode: DunningEpisode, now: number): EngineState {
+  const action = s.policy.finalAction;
+  const escalated: DunningEpisode = {
+    ...episode,
+    stage: 'escalating',
+    escalationStepsDone: [...s.policy.escalation],
+    finalAction: { action, status: action === 'cancel' ? 'pending' : 'done', since: now, attempts: 0 },
+    outcomeDetail: episode.outcomeDetail ?? `attempts exhausted; final action ${action}`,
+  };
+  const next = recordEvents(
+    {
+      ...s,
+      episode: escalated,
+      billingPausedByMerchant: s.billingPausedByMerchant || action === 'pause_billing',
+    },
+    exhaustedEvents(s.subscriptionId, escalated, s.policy.escalation, action),
+    now,
+  );
+  return action === 'cancel' ? next : closeEpisode(next, 'exhausted', escalated.outcomeDetail!, now);
+}
+
+function closeEpisode(
+  s: EngineState,
+  outcome: NonNullable<DunningEpisode['outcome']>,
+  detail: string,
+  now: number,
+): EngineState {
+  const episode = s.episode;
+  if (!episode) return s;
+  const finalAction =
+    episode.finalAction?.status === 'pending'
+      ? { ...episode.finalAction, status: 'skipped' as const }
+      : episode.finalAction;
+  const closed: DunningEpisode = {
+    ...episode,
+    stage: outcome,
+    outcome,
+    outcomeDetail: detail,
+    closedAt: now,
+    schedule: [],
+    ...(finalAction ? { finalAction } : {}),
+  };
+  const pendingCharge = s.pendingCharge?.orderId === episode.orderId ? null : s.pendingCharge;
+  const next: EngineState = {
+    ...s,
+    episode: null,
+    episodeHistory: [...s.episodeHistory, closed].slice(-MAX_EPISODE_HISTORY),
+    pendingCharge,
+    retryNow: false,
+  };
+  return outcome === 'recovered' ? recordEvents(next, [recoveredEvent(s.subscriptionId, closed)], now) : next;
+}
+
+/** When the workflow asks QFPay about billing time `billing`, or undefined once it has given up. */
+export function reconcileTime(s: EngineState, billing: number): number | undefined {
+  const attempts = s.reconcile.billingTime === billing ? s.reconcile.attempts : 0;
+  if (attempts >= MAX_RECONCILES_PER_BILLING) return undefined;
+  const grace = s.options.reconcileGraceMs ?? ENGINE_DEFAULTS.reconcileGraceMs;
+  return billing + grace * 2 ** attempts;
+}
+
+function dueQueries(s: EngineState, now: number): EngineState {
+  let next = s;
+  if (next.syncRetryAt !== null && now >= next.syncRetryAt)
+    next = { ...next, syncRetryAt: null, syncWanted: true };
+  const billing = next.snapshot.nextBillingTime;
+  const at = billing === null || hasEnded(next) ? undefined : reconcileTime(next, billing);
+  if (billing !== null && at !== undefined && now >= at) {
+    // The billing time passed with no payment result: ask QFPay (a notification may be lost).
+    const attempts = next.reconcile.billingTime === billing ? next.reconcile.attempts + 1 : 1;
+    next = { ...next, reconcile: { billingTime: billing, attempts }, syncWanted: true };
+  }
+  return next;
+}
+
+// ---- decide -----------------------------------------------------------------------------------
+
+/** The next action at `now`. Call {@link settle} first. */
+export function decide(s: EngineState, now: number, context: DecideContext): Action {
+  const intent = s.intents[0];
+  if (intent) return decideIntent(s, intent, now);
+  if (s.notFound >= NOT_FOUND_LIMIT && !s.known) return { kind: 'end', reason: 'not_found' };
+  if (hasEnded(s)) return decideEnding(s, now);
+  if (s.syncWanted && (s.syncRetryAt === null || now >= s.syncRetryAt))
+    return { kind: 'sync', reason: 'wanted' };
+  if (s.pendingCharge && now >= s.pendingCharge.nextCheckAt)
+    return { kind: 'confirm', pending: s.pendingCharge };
+  const action = dueCharge(s, now) ?? dueFinalAction(s, now);
+  if (action) return action;
+  if (s.outbox.length > 0 && s.known) return { kind: 'flush' };
+  if (context.continueAsNewSuggested) return { kind: 'continue_as_new' };
+  return { kind: 'wait', until: wakeTime(s, now) };
+}
+
+function decideEnding(s: EngineState, now: number): Action {
+  // Make sure QFPay agrees before the mirror closes: one query after the end was first seen.
+  const synced = s.lastSyncAt !== null && s.terminalSince !== null && s.lastSyncAt >= s.terminalSince;
+  if (!synced) {
+    if (s.syncRetryAt === null || now >= s.syncRetryAt) return { kind: 'sync', reason: 'final' };
+    return { kind: 'wait', until: s.syncRetryAt };
+  }
+  if (s.outbox.length > 0 && s.known) return { kind: 'flush' };
+  return { kind: 'end', reason: 'ended' };
+}
+
+function dueCharge(s: EngineState, now: number): Action | undefined {
+  const episode = s.episode;
+  if (!episode || episode.stage !== 'retrying' || s.pendingCharge) return undefined;
+  if (!isChargeableState(s.snapshot.state)) return undefined;
+  const window = orderWindow(s, episode);
+  if (!window.open || !mayStartCharge(window, now)) return undefined;
+  const planned = episode.schedule[0];
+  const plannedNow = planned !== undefined && planned <= now;
+  if (!plannedNow && !s.retryNow) return undefined;
+  return {
+    kind: 'charge',
+    orderId: episode.orderId,
+    sequenceNo: episode.sequenceNo,
+    attempt: episode.attempts.length + 1,
+    scheduledAt: plannedNow ? planned : now,
+    deadline: window.deadline,
+    trigger: plannedNow ? 'scheduled' : 'retry_now',
+  };
+}
+
+function dueFinalAction(s: EngineState, now: number): Action | undefined {
+  const episode = s.episode;
+  const final = episode?.finalAction;
+  if (!episode || episode.stage !== 'escalating' || final?.status !== 'pending' || s.pendingCharge)
+    return undefined;
+  if (final.retryAt !== undefined && final.retryAt > now) return undefined;
+  // Only while the order is still unpaid and the subscription has not ended or moved on.
+  const order = s.snapshot.orders.find((o) => o.orderId === episode.orderId);
+  if (order?.status !== 'FAILED' || hasEnded(s) || s.snapshot.lastSequenceNo > episode.sequenceNo)
+    return undefined;
+  // QFPay's word first: the order may have been paid where the engine could not see it yet.
+  if (s.lastSyncAt === null || s.lastSyncAt < final.since) {
+    const mayAsk = s.syncRetryAt === null || now >= s.syncRetryAt;
+    return mayAsk ? { kind: 'sync', reason: 'before_final_action' } : undefined;
+  }
+  return { kind: 'cancel', cause: 'final_action', orderId: episode.orderId };
+}
+
+/** When something falls due next (a future time), or null when only a signal or update can wake it. */
+export function wakeTime(s: EngineState, now: number): number | null {
+  const times: number[] = [];
+  const episode = s.episode;
+  if (s.pendingCharge) times.push(s.pendingCharge.nextCheckAt, s.pendingCharge.confirmUntil);
+  if (episode) {
+    if (episode.stage === 'retrying' && !s.pendingCharge && episode.schedule[0] !== undefined) {
+      times.push(episode.schedule[0]);
+    }
+    times.push(episode.nextBillingTime);
+    if (episode.finalAction?.retryAt !== undefined) times.push(episode.finalAction.retryAt);
+  }
+  if (s.syncRetryAt !== null) times.push(s.syncRetryAt);
+  const billing = s.snapshot.nextBillingTime;
+  const reconcileAt = billing === null || hasEnded(s) ? undefined : reconcileTime(s, billing);
+  if (reconcileAt !== undefined) times.push(reconcileAt);
+  const future = times.filter((t) => t > now);
+  return future.length === 0 ? null : Math.min(...future);
+}
+
+// ---- intents ----------------------------------------------------------------------------------
+
+function refuse(intent: Intent, message: string): Action {
+  return { kind: 'refuse', intentId: intent.id, message, type: REFUSED };
+}
+
+function decideIntent(s: EngineState, intent: Intent, now: number): Action {
+  if (s.notFound >= NOT_FOUND_LIMIT && !s.known && intent.kind !== 'policy') {
+    return refuse(intent, 'QFPay does not know this subscription');
+  }
+  const problem = intentProblem(s, intent, now, { queued: false });
+  if (problem !== undefined) return refuse(intent, problem);
+  switch (intent.kind) {
+    case 'policy':
+      return { kind: 'apply_policy', intentId: intent.id, override: intent.override };
+    case 'sync':
+      return { kind: 'sync', reason: 'intent', intentId: intent.id };
+    case 'cancel':
+      return { kind: 'cancel', cause: 'merchant', intentId: intent.id };
+    case 'change_token':
+      return { kind: 'change_token', intentId: intent.id, tokenId: intent.tokenId };
+    case 'change_cycles':
+      return { kind: 'change_cycles', intentId: intent.id, totalBillingCycles: intent.totalBillingCycles };
+    case 'charge_now':
+      return decideChargeNow(s, intent, now);
+  }
+}
+
+function decideChargeNow(
+  s: EngineState,
+  intent: Extract<Intent, { kind: 'charge_now' }>,
+  now: number,
+): Action {
+  const order = chargeTarget(s.snapshot, intent.orderId)!;
+  const window = chargeWindow(s.snapshot, order, s.policy);
+  if (!window.open) {
+    // Learn the next billing time before charging against it.
+    if (!intent.syncedFirst) return { kind: 'sync', reason: 'charge_now', intentId: intent.id };
+    return refuse(intent, 'the next billing time is unknown; try again after a sync');
+  }
+  const episode =
+    s.episode?.orderId === order.orderId && s.episode.stage === 'retrying' ? s.episode : undefined;
+  return {
+    kind: 'charge',
+    orderId: order.orderId,
+    sequenceNo: order.sequenceNo,
+    attempt: episode ? episode.attempts.length + 1 : 0,
+    scheduledAt: now,
+    deadline: window.deadline,
+    trigger: 'merchant',
+    intentId: intent.id,
+  };
+}
+
+/** The failed order a charge-now is for: the one named, or the latest failed one. */
+export function chargeTarget(
+  snapshot: SubscriptionSnapshot,
+  orderId: string | undefined,
+): OrderRecord | undefined {
+  const failed = snapshot.orders.filter((o) => o.status === 'FAILED');
+  return orderId === undefined ? failed.at(-1) : failed.find((o) => o.orderId === orderId);
+}
+
+/**
+ * Why a merchant's request cannot be carried out now, or undefined. The same check runs in the
+ * update's validator (`queued: true`: the request is not in the queue yet) and again when the
+ * loop takes the request up, since the state may have moved in between.
+ */
+export function intentProblem(
+  s: EngineState,
+  intent: IntentRequest,
+  now: number,
+  { queued }: { queued: boolean },
+): string | undefined {
+  const state = s.snapshot.state;
+  switch (intent.kind) {
+    case 'policy':
+      return policyProblem(s, intent.override);
+    case 'sync':
+      return undefined;
+    case 'cancel':
+      return isTerminal(state) ? `subscription is already ${state}; there is nothing to cancel` : undefined;
+    case 'change_token':
+      if (typeof intent.tokenId !== 'string' || !/^tk_\w+$/.test(intent.tokenId))
+        return 'tokenId must look like tk_…';
+      if (isTerminal(state)) return `subscription is ${state}; its card cannot change`;
+      return intent.tokenId === s.snapshot.tokenId ? 'the subscription already uses this token' : undefined;
+    case 'change_cycles':
+      return cyclesProblem(s, intent.totalBillingCycles);
+    case 'charge_now':
+      return chargeNowProblem(s, intent.orderId, now, queued);
+  }
+}
+
+function policyProblem(s: EngineState, override: unknown): string | undefined {
+  const checked = checkPolicyOverride(override);
+  if (!checked.ok) return new InvalidDunningPolicyError(checked.issues).message;
+  try {
+    mergePolicy(s.policy, override as DunningPolicyOverride);
+    return undefined;
+  } catch (error) {
+    if (error instanceof InvalidDunningPolicyError) return error.message;
+    throw error;
+  }
+}
+
+function cyclesProblem(s: EngineState, total: number | null): string | undefined {
+  const snapshot = s.snapshot;
+  if (isTerminal(snapshot.state)) return `subscription is ${snapshot.state}; its cycles cannot change`;
+  if (total === null) {
+    // QFPay drops empty parameters, so its update API cannot say "bill forever".
+    return snapshot.totalBillingCycles !== null
+      ? 'QFPay cannot change a finite plan to infinite; create a new subscription instead'
+      : undefined;
+  }
+  if (!Number.isInteger(total) || total < 1)
+    return 'totalBillingCycles must be a positive integer or null (infinite)';
+  if (total < snapshot.completedCycles) {
+    return `totalBillingCycles ${total} is below the ${snapshot.completedCycles} cycles already paid`;
+  }
+  return undefined;
+}
+
+function chargeNowProblem(
+  s: EngineState,
+  orderId: string | undefined,
+  now: number,
+  queued: boolean,
+): string | undefined {
+  const snapshot = s.snapshot;
+  if (!isChargeableState(snapshot.state)) {
+    return `a manual charge needs state PAST_DUE, UNPAID or INCOMPLETE; the subscription is ${snapshot.state}`;
+  }
+  if (!snapshot.orders.some((o) => o.status === 'FAILED'))
+    return 'the subscription has no failed order to charge';
+  const order = chargeTarget(snapshot, orderId);
+  if (!order) return `order ${orderId ?? ''} is not a failed order of this subscription`;
+  const otherCharge = queued && s.intents.some((i) => i.kind === 'charge_now');
+  if (s.pendingCharge || otherCharge) return 'a charge for this subscription is already in progress';
+  const window = chargeWindow(snapshot, order, s.policy);
+  if (!window.open && window.reason === 'earlier_cycle') {
+    return `order ${order.orderId} belongs to an earlier cycle: charging it now would cancel the plan`;
+  }
+  if (window.open && !mayStartCharge(window, now)) {
+    return 'the next billing time is too close: a charge landing after it would cancel the plan';
+  }
+  return undefined;
+}
+
+/** How long to wait before asking QFPay again after `failures` failed queries in a row. */
+export function syncBackoff(failures: number): number {
+  return Math.min(60 * 60_000, 60_000 * 2 ** Math.max(0, failures - 1));
+}

@@ -1,0 +1,245 @@
+/**
+ * What one subscription's workflow knows and owes, as one plain-JSON value, and the pure
+ * reducers that change it. The workflow keeps exactly one `EngineState`; its signal handlers and
+ * its loop replace it through these functions only, so every change is a pure step that tests
+ * can drive without Temporal. It is carried whole through continue-as-new.
+ */
+import type {
+  DunningAttemptRecord,
+  DunningEpisode,
+  MerchantEvent,
+  SubscriptionHandover,
+  SubscriptionWorkflowInput,
+  SubscriptionWorkflowOptions,
+} from './definitions';
+import {
+  DEFAULT_DUNNING_POLICY,
+  checkDunningPolicy,
+  type DunningPolicy,
+  type DunningPolicyOverride,
+} from './dunning';
+import { applyFact, initialSnapshot, isTerminal, type Fact, type SubscriptionSnapshot } from './lifecycle';
+import { eventsOfFact, type OutgoingEvent } from './outbox';
+
+/** A merchant's request, queued by an update handler and carried out by the loop. */
+export type Intent =
+  | { id: number; kind: 'cancel' }
+  | { id: number; kind: 'change_token'; tokenId: string }
+  | { id: number; kind: 'change_cycles'; totalBillingCycles: number | null }
+  | { id: number; kind: 'charge_now'; orderId?: string; syncedFirst?: boolean }
+  | { id: number; kind: 'sync' }
+  | { id: number; kind: 'policy'; override: DunningPolicyOverride };
+
+/** Distributes `Omit` over the intent union. */
+export type IntentRequest = Intent extends infer I ? (I extends Intent ? Omit<I, 'id'> : never) : never;
+
+/** How the loop answered an intent; the update handler that queued it returns or throws it. */
+export type IntentOutcome = { id: number } & IntentAnswer;
+
+/** An intent's answer: a small result (what changed), or a refusal with a stable type. */
+export type IntentAnswer =
+  | { ok: true; value: Record<string, unknown> }
+  | { ok: false; message: string; type: string; details?: unknown[] };
+
+/**
+ * A manual charge whose outcome QFPay has not told yet (a timeout, a 5xx, or a "processing"
+ * answer). It is confirmed by looking at the order, for a bounded time; no other charge starts
+ * meanwhile.
+ */
+export interface PendingCharge {
+  orderId: string;
+  sequenceNo: number;
+  /** The episode attempt it is (0 for a merchant's charge outside an episode). */
+  attempt: number;
+  /** When the charge was sent (workflow time). */
+  sentAt: number;
+  /** When the engine stops looking and counts the charge as not made. */
+  confirmUntil: number;
+  nextCheckAt: number;
+  checks: number;
+  respcd?: string;
+  /** How the order looked just before the charge was sent, when the activity could look. */
+  orderBefore?: string;
+}
+
+/** Everything one subscription's workflow holds. Plain JSON only. */
+export interface EngineState {
+  subscriptionId: string;
+  origin: 'created' | 'adopted';
+  snapshot: SubscriptionSnapshot;
+  policy: DunningPolicy;
+  options: SubscriptionWorkflowOptions;
+  episode: DunningEpisode | null;
+  episodeHistory: DunningEpisode[];
+  billingPausedByMerchant: boolean;
+  /** QFPay has confirmed the subscription exists (a creation of ours, or a query that found it). */
+  known: boolean;
+  /** Queries in a row that did not find the subscription at QFPay. */
+  notFound: number;
+  lastSyncAt: number | null;
+  /** When the engine first saw the subscription in a terminal state (workflow time). */
+  terminalSince: number | null;
+  syncWanted: boolean;
+  syncFailures: number;
+  syncRetryAt: number | null;
+  /** Asking QFPay about a billing time that passed with no payment result. */
+  reconcile: { billingTime: number | null; attempts: number };
+  /** A new card: try a charge now rather than at the next planned attempt. */
+  retryNow: boolean;
+  pendingCharge: PendingCharge | null;
+  /** Merchant events recorded but not yet handed to their delivery workflows. */
+  outbox: MerchantEvent[];
+  /** Ids of the events handed over most recently (bounded): an event is never recorded twice. */
+  sentEventIds: string[];
+  intents: Intent[];
+  resolved: IntentOutcome[];
+  nextIntentId: number;
+  continuedAsNew: number;
+}
+
+/** The defaults of the workflow's tuning options. */
+export const ENGINE_DEFAULTS = {
+  maxHistoryEvents: 10_000,
+  reconcileGraceMs: 15 * 60_000,
+  chargeConfirmWindowMs: 5 * 60_000,
+  chargeConfirmIntervalMs: 20_000,
+} as const;
+
+/** Most reconciliation queries for one billing time. */
+export const MAX_RECONCILES_PER_BILLING = 6;
+/** Queries in a row that must miss the subscription before the workflow gives it up. */
+export const NOT_FOUND_LIMIT = 3;
+/** Closed episodes kept. */
+export const MAX_EPISODE_HISTORY = 12;
+/** Ids of handed-over events kept to recognise a repeat. */
+export const MAX_SENT_EVENT_IDS = 128;
+
+/** The state of a workflow's first run (or of a continued one, from what it carried). */
+export function initialState(input: SubscriptionWorkflowInput): EngineState {
+  if (input.carried) return { ...input.carried, intents: [], resolved: [] };
+  return {
+    subscriptionId: input.subscriptionId,
+    origin: input.origin,
+    snapshot: initialSnapshot(input.subscriptionId),
+    policy: input.policy ?? DEFAULT_DUNNING_POLICY,
+    options: input.options ?? {},
+    episode: null,
+    episodeHistory: [],
+    billingPausedByMerchant: false,
+    known: false,
+    notFound: 0,
+    lastSyncAt: null,
+    terminalSince: null,
+    // A new workflow learns billing times from QFPay first.
+    syncWanted: true,
+    syncFailures: 0,
+    syncRetryAt: null,
+    reconcile: { billingTime: null, attempts: 0 },
+    retryNow: false,
+    pendingCharge: null,
+    outbox: [],
+    sentEventIds: [],
+    intents: [],
+    resolved: [],
+    nextIntentId: 1,
+    continuedAsNew: 0,
+  };
+}
+
+/**
+ * Adds events to the outbox when the merchant wants them. An id already recorded (waiting, or
+ * handed over recently) is not added again; across runs, the delivery workflow's id does the same.
+ */
+export function recordEvents(state: EngineState, events: readonly OutgoingEvent[], now: number): EngineState {
+  if (!state.options.merchantEvents || events.length === 0) return state;
+  const have = new Set([...state.outbox.map((e) => e.id), ...state.sentEventIds]);
+  const created_at = new Date(now).toISOString();
+  const fresh = events
+    .filter((e) => !have.has(e.id))
+    .map((e) => ({ ...e, created_at, subscription_id: state.subscriptionId }) as MerchantEvent);
+  return fresh.length === 0 ? state : { ...state, outbox: [...state.outbox, ...fresh] };
+}
+
+/**
+ * The time of a fact the engine itself caused (a cancel, a token change, a charge result): after
+ * every fact it has seen, whatever the clock says, since it acted on them. This keeps its own
+ * actions ordered after QFPay's facts when QFPay's clock runs ahead of the worker's.
+ */
+export function causalAt(state: EngineState, at: number): number {
+  return Math.max(at, (state.snapshot.lastFactAt ?? 0) + 1);
+}
+
+/**
+ * Applies one fact, from whatever source, through the pure lifecycle: records the merchant events
+ * it implies and asks for a query where QFPay should be heard (a payment does not carry the next
+ * billing time; a contradiction needs QFPay's view). Never throws: a malformed fact (a signal's
+ * payload is not trusted) becomes an anomaly in the snapshot.
+ */
+export function applyFactToState(state: EngineState, fact: Fact, now: number): EngineState {
+  const result = applyFact(state.snapshot, fact);
+  const next: EngineState = { ...state, snapshot: result.snapshot };
+  const rejected = result.snapshot.factsApplied === state.snapshot.factsApplied;
+  if (rejected || result.outcome === 'duplicate' || result.outcome === 'stale') return next;
+  const recorded = recordEvents(next, eventsOfFact(state.subscriptionId, fact, result.transition), now);
+  const wantsSync =
+    fact.kind === 'payment' || result.reconcile !== undefined || result.snapshot.reconcile !== null;
+  return wantsSync ? { ...recorded, syncWanted: true } : recorded;
+}
+
+/**
+ * The creation's handover: what the merchant chose for the subscription wins over the defaults
+ * an earlier notification started the workflow with, and QFPay has confirmed the subscription.
+ */
+export function applyHandover(state: EngineState, handover: SubscriptionHandover, now: number): EngineState {
+  // A signal's payload is not trusted: a malformed handover is a rejected fact, never a throw.
+  if (typeof handover !== 'object' || handover === null)
+    return applyFactToState(state, handover as never, now);
+  const chosen = handover.policy === undefined ? undefined : checkDunningPolicy(handover.policy);
+  const withChoices: EngineState = {
+    ...state,
+    policy: chosen?.ok ? chosen.value : state.policy,
+    options: { ...state.options, ...(handover.options ?? {}) },
+    known: true,
+  };
+  return applyFactToState(withChoices, handover.fact, now);
+}
+
+/** Queues a merchant's request; the loop carries it out in order. */
+export function enqueueIntent(
+  state: EngineState,
+  request: IntentRequest,
+): { state: EngineState; id: number } {
+  const id = state.nextIntentId;
+  const intent = { ...request, id } as Intent;
+  return { state: { ...state, intents: [...state.intents, intent], nextIntentId: id + 1 }, id };
+}
+
+/** Answers an intent and takes it off the queue. */
+export function resolveIntent(state: EngineState, id: number, outcome: IntentAnswer): EngineState {
+  return {
+    ...state,
+    intents: state.intents.filter((i) => i.id !== id),
+    resolved: [...state.resolved, { id, ...outcome } as IntentOutcome],
+  };
+}
+
+/** Takes an answered intent's outcome off the state (the handler that waits for it reads it once). */
+export function takeOutcome(state: EngineState, id: number): { state: EngineState; outcome?: IntentOutcome } {
+  const outcome = state.resolved.find((r) => r.id === id);
+  if (!outcome) return { state };
+  return { state: { ...state, resolved: state.resolved.filter((r) => r.id !== id) }, outcome };
+}
+
+/** Replaces the open episode's attempt `attempt` (by number). */
+export function withAttempt(
+  episode: DunningEpisode,
+  attempt: number,
+  change: (record: DunningAttemptRecord) => DunningAttemptRecord,
+): DunningEpisode {
+  return { ...episode, attempts: episode.attempts.map((a) => (a.attempt === attempt ? change(a) : a)) };
+}
+
+/** Whether the subscription has ended at QFPay (as far as the engine knows). */
+export function hasEnded(state: EngineState): boolean {
+  return isTerminal(state.snapshot.state);
+}

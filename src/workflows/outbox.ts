@@ -1,0 +1,135 @@
+/**
+ * The merchant events a fact or a dunning step implies, with ids derived from the fact itself
+ * (order, state, time), never from the workflow run: the same fact yields the same id in any run,
+ * so a delivery workflow per id (started with a reuse policy that refuses duplicates) sends it
+ * once, and a receiver can deduplicate on it across runs.
+ *
+ * Pure; the caller adds `created_at` and `subscription_id`.
+ */
+import type { DunningEpisode, MerchantEvent, MerchantEventData, MerchantEventType } from './definitions';
+import type { DunningFinalAction } from './dunning';
+import type { Fact, TransitionRecord } from './lifecycle';
+
+/** An event before the outbox stamps it. */
+export type OutgoingEvent = Omit<MerchantEvent, 'created_at' | 'subscription_id'>;
+
+const TERMINAL_STATES = ['CANCELLED', 'COMPLETED', 'INCOMPLETE_EXPIRED'] as const;
+type EndedState = (typeof TERMINAL_STATES)[number];
+
+function isEndedState(state: string): state is EndedState {
+  return (TERMINAL_STATES as readonly string[]).includes(state);
+}
+
+function event<T extends MerchantEventType>(id: string, type: T, data: MerchantEventData<T>): OutgoingEvent {
+  return { id, type, data } as OutgoingEvent;
+}
+
+/** The id of an event about `subscriptionId`; parts are joined with dots. */
+export function merchantEventId(subscriptionId: string, ...parts: (string | number)[]): string {
+  return ['evt', subscriptionId, ...parts].join('.');
+}
+
+/** The 4-digit sequence of an order, as in its id. */
+function seq(sequenceNo: number): string {
+  return String(sequenceNo).padStart(4, '0');
+}
+
+/**
+ * The events of one applied fact: its state change (and the end, once per subscription), and for
+ * a payment report its success (once per order) or its failure (once per failed attempt).
+ */
+export function eventsOfFact(
+  subscriptionId: string,
+  fact: Fact,
+  transition: TransitionRecord | undefined,
+): OutgoingEvent[] {
+  const events: OutgoingEvent[] = [];
+  if (transition) {
+    events.push(
+      event(
+        merchantEventId(subscriptionId, 'state', transition.to, transition.at),
+        'subscription.state_changed',
+        {
+          from: transition.from,
+          to: transition.to,
+          cause: transition.cause,
+        },
+      ),
+    );
+    if (isEndedState(transition.to)) {
+      events.push(
+        event(merchantEventId(subscriptionId, 'ended'), 'subscription.ended', { final_state: transition.to }),
+      );
+    }
+  }
+  if (fact.kind === 'payment') {
+    const data = {
+      order_id: fact.orderId,
+      sequence_no: fact.sequenceNo,
+      amount: fact.amount,
+      currency: fact.currency,
+      respcd: fact.respcd,
+    };
+    events.push(
+      fact.succeeded
+        ? event(
+            merchantEventId(subscriptionId, 'paid', seq(fact.sequenceNo)),
+            'subscription.payment_succeeded',
+            data,
+          )
+        : event(
+            merchantEventId(subscriptionId, 'payment_failed', seq(fact.sequenceNo), fact.syssn ?? fact.at),
+            'subscription.payment_failed',
+            data,
+          ),
+    );
+  }
+  return events;
+}
+
+/** The event of one finished dunning attempt. */
+export function attemptEvent(
+  subscriptionId: string,
+  episode: DunningEpisode,
+  attempt: number,
+): OutgoingEvent[] {
+  const record = episode.attempts.find((a) => a.attempt === attempt);
+  if (!record) return [];
+  return [
+    event(
+      merchantEventId(subscriptionId, 'dunning', seq(episode.sequenceNo), 'attempt', attempt),
+      'subscription.dunning_attempt',
+      {
+        order_id: episode.orderId,
+        attempt,
+        scheduled_at: new Date(record.scheduledAt).toISOString(),
+        result: record.result,
+        respcd: record.respcd,
+      },
+    ),
+  ];
+}
+
+/** The event of an episode the order's payment ended. */
+export function recoveredEvent(subscriptionId: string, episode: DunningEpisode): OutgoingEvent {
+  return event(
+    merchantEventId(subscriptionId, 'dunning', seq(episode.sequenceNo), 'recovered'),
+    'subscription.dunning_recovered',
+    { order_id: episode.orderId, attempts: episode.attempts.length },
+  );
+}
+
+/** The events of an exhausted episode: one per escalation step, in order, then the exhaustion itself. */
+export function exhaustedEvents(
+  subscriptionId: string,
+  episode: DunningEpisode,
+  steps: readonly ('notify_customer' | 'notify_operations')[],
+  finalAction: DunningFinalAction,
+): OutgoingEvent[] {
+  const base = { order_id: episode.orderId, attempts: episode.attempts.length, final_action: finalAction };
+  const key = merchantEventId(subscriptionId, 'dunning', seq(episode.sequenceNo), 'exhausted');
+  return [
+    ...steps.map((step) => event(`${key}.${step}`, 'subscription.dunning_exhausted', { ...base, step })),
+    event(key, 'subscription.dunning_exhausted', base),
+  ];
+}

@@ -1,0 +1,180 @@
+/**
+ * A dunning scenario on the time-skipping test server, shared by the workflow tests: an ACTIVE
+ * subscription whose cycle 2 fails, the QFPay double behind it, and the engine's other activities.
+ */
+import assert from 'node:assert/strict';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { EngineActivities } from '../../src/activities/contracts';
+import {
+  WORKFLOW_TYPES,
+  factSignal,
+  subscriptionWorkflowId,
+  type MerchantEvent,
+} from '../../src/workflows/definitions';
+import { DEFAULT_DUNNING_POLICY, mergePolicy, type DunningPolicyOverride } from '../../src/workflows/dunning';
+import type { Fact } from '../../src/workflows/lifecycle';
+import { FakeQfpay, orderId } from './qfpay-doubles';
+import { fakeSubscriptionId, type useTimeSkipping } from './temporal';
+
+export const MINUTE = 60_000;
+export const HOUR = 60 * MINUTE;
+export const DAY = 24 * HOUR;
+export const CYCLE = 30 * DAY;
+
+type TimeSkipping = ReturnType<typeof useTimeSkipping>;
+
+/** The engine's other activities: merchant events are delivered (by their child workflows) to this list. */
+export class EngineDouble {
+  readonly delivered: MerchantEvent[] = [];
+  /** The escalation steps delivered, in order. */
+  get escalations(): string[] {
+    return this.delivered.flatMap((e) =>
+      e.type === 'subscription.dunning_exhausted' && e.data.step ? [e.data.step] : [],
+    );
+  }
+  activities(): EngineActivities & {
+    deliverMerchantEvent: (e: MerchantEvent) => Promise<{ status: number; delivered: boolean }>;
+  } {
+    return {
+      handOverSubscription: async () => {},
+      deliverMerchantEvent: async (event) => {
+        this.delivered.push(event);
+        return { status: 200, delivered: true };
+      },
+    };
+  }
+  /** Waits (bounded) until `n` escalation steps were delivered: deliveries run in their own workflows. */
+  async escalated(n: number): Promise<string[]> {
+    for (let i = 0; i < 200 && this.escalations.length < n; i += 1)
+      await new Promise((r) => setTimeout(r, 25));
+    return this.escalations;
+  }
+}
+
+/**
+ * An ACTIVE subscription whose cycle 2 charge fails `failAfter` after the test starts, with the
+ * next billing time `nextBillingIn` after the failure.
+ */
+export async function failingSubscription(env: TestWorkflowEnvironment, nextBillingIn = CYCLE) {
+  const subscriptionId = fakeSubscriptionId();
+  const t0 = await env.currentTimeMs();
+  const clock = { now: t0 };
+  const qfpay = new FakeQfpay(
+    subscriptionId,
+    {
+      found: true,
+      orders: [
+        {
+          orderId: orderId(subscriptionId, 1),
+          sequenceNo: 1,
+          status: 'PAID',
+          respcd: '0000',
+          at: t0 - CYCLE,
+        },
+      ],
+      remote: {
+        state: 'ACTIVE',
+        customerId: 'cust_dunning',
+        tokenId: 'tk_1',
+        totalBillingCycles: null,
+        completedCycles: 1,
+        nextBillingTime: t0,
+        lastBillingTime: t0 - CYCLE,
+      },
+    },
+    () => clock.now,
+  );
+  /** QFPay fails cycle 2 now; the next billing time moves `nextBillingIn` ahead. */
+  const failCycle2 = async (handle: WorkflowHandle) => {
+    const at = clock.now;
+    qfpay.state.orders = [
+      ...qfpay.state.orders,
+      { orderId: orderId(subscriptionId, 2), sequenceNo: 2, status: 'FAILED', respcd: '1205', at },
+    ];
+    qfpay.state.remote = {
+      ...qfpay.state.remote,
+      state: 'PAST_DUE',
+      lastBillingTime: at,
+      nextBillingTime: at + nextBillingIn,
+    };
+    const failed: Fact = {
+      kind: 'payment',
+      subscriptionId,
+      orderId: orderId(subscriptionId, 2),
+      sequenceNo: 2,
+      succeeded: false,
+      respcd: '1205',
+      syssn: `${subscriptionId}-2-ko`,
+      at,
+      source: 'notification',
+    };
+    await handle.signal(factSignal, failed);
+    await handle.signal(factSignal, {
+      kind: 'state',
+      subscriptionId,
+      state: 'PAST_DUE',
+      at,
+      source: 'notification',
+    });
+    return at;
+  };
+  return { subscriptionId, t0, clock, qfpay, failCycle2 };
+}
+
+/**
+ * Starts the subscription's workflow. With `merchantEvents`, its events are delivered by child
+ * workflows; the time-skipping test server then cannot skip time once the parent has completed
+ * (temporalio/sdk-java#2392), so such tests wait for the result instead of sleeping past it.
+ */
+export async function startWith(
+  timeSkipping: TimeSkipping,
+  taskQueue: string,
+  subscriptionId: string,
+  override: DunningPolicyOverride = {},
+  { merchantEvents = false } = {},
+) {
+  timeSkipping.track(timeSkipping.env.client.workflow.getHandle(subscriptionWorkflowId(subscriptionId)));
+  return timeSkipping.env.client.workflow.start(WORKFLOW_TYPES.subscription, {
+    workflowId: subscriptionWorkflowId(subscriptionId),
+    taskQueue,
+    args: [
+      {
+        subscriptionId,
+        origin: 'adopted' as const,
+        policy: mergePolicy(DEFAULT_DUNNING_POLICY, override),
+        options: { reconcileGraceMs: 15 * MINUTE, merchantEvents },
+      },
+    ],
+  });
+}
+
+export async function advance(
+  env: TestWorkflowEnvironment,
+  clock: { now: number },
+  ms: number,
+): Promise<void> {
+  await env.sleep(ms);
+  clock.now = await env.currentTimeMs();
+}
+
+export function chargeTimes(qfpay: FakeQfpay): number[] {
+  return qfpay.calls.filter((c) => c.name === 'chargeOrder').map((c) => c.at);
+}
+
+/** The charges happened at these times (to within the few ms a workflow task takes). */
+export function assertChargedAt(qfpay: FakeQfpay, expected: number[]): void {
+  const actual = chargeTimes(qfpay);
+  assert.equal(
+    actual.length,
+    expected.length,
+    `charges at ${actual.map((t) => new Date(t).toISOString()).join(', ')}`,
+  );
+  actual.forEach((t, i) => {
+    const want = expected[i]!;
+    assert.ok(
+      t >= want && t - want < 2_000,
+      `charge ${i + 1} at ${new Date(t).toISOString()}, expected ${new Date(want).toISOString()}`,
+    );
+  });
+}

@@ -1,0 +1,112 @@
+/**
+ * Production refuses unsafe configuration, naming the variable; every other environment starts
+ * with the same settings and a loud warning for each.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { ConfigError, loadConfig, unsafeSettingWarnings, warnAboutUnsafeSettings } from '../../src/config';
+
+const key = () => randomBytes(32).toString('base64');
+/** A production configuration with nothing unsafe in it. */
+const SAFE = {
+  NODE_ENV: 'production',
+  API_KEYS: 'prod-key-7f3c2a9b',
+  MERCHANT_EVENTS_SECRET: 'whsec_9c2f1e7a5b3d',
+  PAYLOAD_ENCRYPTION_KEYS: `2026-11:${key()}`,
+  API_HMAC_SECRET: key(),
+};
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+}
+
+describe('production refuses unsafe settings, naming the variable', () => {
+  it('starts with real secrets', () => {
+    assert.deepEqual(problemsOf(SAFE), []);
+  });
+
+  const cases: Array<[string, Record<string, string | undefined>, string]> = [
+    ['the default API key', { API_KEYS: 'dev-api-key' }, 'API_KEYS'],
+    ['the default API key among others', { API_KEYS: 'prod-key,dev-api-key' }, 'API_KEYS'],
+    ['the default merchant-events secret', { MERCHANT_EVENTS_SECRET: undefined }, 'MERCHANT_EVENTS_SECRET'],
+    [
+      'the default merchant-events secret kept during a rotation',
+      { MERCHANT_EVENTS_SECRET: 'whsec_new,dev-merchant-events-secret' },
+      'MERCHANT_EVENTS_SECRET',
+    ],
+    [
+      'notification verification switched off',
+      { QFPAY_VERIFY_NOTIFICATIONS: 'false' },
+      'QFPAY_VERIFY_NOTIFICATIONS',
+    ],
+    [
+      'no encryption key (the public development key)',
+      { PAYLOAD_ENCRYPTION_KEYS: undefined },
+      'PAYLOAD_ENCRYPTION_KEYS',
+    ],
+    [
+      'an encryption key of 16 bytes',
+      { PAYLOAD_ENCRYPTION_KEYS: `short:${randomBytes(16).toString('base64')}` },
+      'PAYLOAD_ENCRYPTION_KEYS',
+    ],
+    [
+      'a short old key kept for decryption',
+      { PAYLOAD_ENCRYPTION_KEYS: `new:${key()},old:${randomBytes(8).toString('base64')}` },
+      'PAYLOAD_ENCRYPTION_KEYS',
+    ],
+    ['no HMAC secret', { API_HMAC_SECRET: undefined }, 'API_HMAC_SECRET'],
+    ['a short HMAC secret', { API_HMAC_SECRET: 'too-short' }, 'API_HMAC_SECRET'],
+  ];
+  for (const [what, change, variable] of cases) {
+    it(`refuses ${what}`, () => {
+      const env: Record<string, string> = { ...SAFE };
+      for (const [name, value] of Object.entries(change)) {
+        if (value === undefined) delete env[name];
+        else env[name] = value;
+      }
+      const problems = problemsOf(env);
+      assert.equal(problems.length, 1, problems.join('\n'));
+      assert.ok(problems[0]!.startsWith(`${variable}: `), problems[0]);
+    });
+  }
+
+  it('never quotes a secret in its message', () => {
+    const secret = 'too-short-secret';
+    const problems = problemsOf({ ...SAFE, API_HMAC_SECRET: secret });
+    assert.ok(problems.every((p) => !p.includes(secret)));
+  });
+});
+
+describe('outside production the same settings start, with a loud warning each', () => {
+  for (const NODE_ENV of ['development', 'test']) {
+    it(`${NODE_ENV}: every default is named in a warning`, () => {
+      const config = loadConfig({ NODE_ENV, QFPAY_VERIFY_NOTIFICATIONS: 'false' });
+      const warned: string[] = [];
+      warnAboutUnsafeSettings(config, { warn: (line) => warned.push(line) });
+      assert.deepEqual(warned, unsafeSettingWarnings(config));
+      for (const variable of [
+        'API_KEYS',
+        'MERCHANT_EVENTS_SECRET',
+        'QFPAY_VERIFY_NOTIFICATIONS',
+        'PAYLOAD_ENCRYPTION_KEYS',
+        'API_HMAC_SECRET',
+      ]) {
+        assert.ok(
+          warned.some((line) => line.startsWith('UNSAFE CONFIGURATION') && line.includes(variable)),
+          `${variable} in ${warned.join('\n')}`,
+        );
+      }
+    });
+  }
+
+  it('says nothing when the settings are safe', () => {
+    assert.deepEqual(unsafeSettingWarnings(loadConfig({ ...SAFE, NODE_ENV: 'development' })), []);
+  });
+});

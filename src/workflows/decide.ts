@@ -185,6 +185,19 @@ function closeEpisode(
     ...(finalAction ? { finalAction } : {}),
   };
   const pendingCharge = s.pendingCharge?.orderId === episode.orderId ? null : s.pendingCharge;
+  // An attempt still unconfirmed is settled with the episode: the paid order answers it.
+  closed.attempts = closed.attempts.map((a) =>
+    a.result !== 'pending'
+      ? a
+      : outcome === 'recovered'
+        ? { ...a, result: 'succeeded', finishedAt: now, detail: 'the order was found paid' }
+        : {
+            ...a,
+            result: 'error',
+            finishedAt: now,
+            detail: `unconfirmed when the episode closed (${outcome})`,
+          },
+  );
   const next: EngineState = {
     ...s,
     episode: null,

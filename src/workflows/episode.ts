@@ -145,7 +145,7 @@ export function openEpisode(
     attempts: [],
     stage: 'retrying',
     escalationStepsDone: [],
-    outcomeDetail: retryable ? undefined : `failure ${order.respcd ?? '?'} is not worth retrying`,
+    ...(retryable ? {} : { outcomeDetail: `failure ${order.respcd ?? '?'} is not worth retrying` }),
   };
 }
 

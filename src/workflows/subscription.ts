@@ -110,25 +110,35 @@ function actionFailure(err: ActivityFailure): ActionFailure {
   return { message: String(cause?.message ?? err.message), refused: false };
 }
 
-export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Promise<SubscriptionView> {
-  const now = (): number => Date.now();
-  let state: EngineState = initialState(input);
-  /** Set by every handler; the loop clears it before it decides, so nothing that arrives is missed. */
-  let changed = false;
+/**
+ * The workflow's one state, and the flag every handler raises when it changes it. The loop clears
+ * the flag before it decides, so nothing that arrives while it decides or acts is missed.
+ */
+class Subscription {
+  state: EngineState;
+  changed = false;
 
-  function mutate(change: (s: EngineState) => EngineState): void {
-    state = change(state);
-    changed = true;
+  constructor(input: SubscriptionWorkflowInput) {
+    this.state = initialState(input);
   }
 
-  const view = (): SubscriptionView => describeSubscription(state, workflowInfo().workflowId);
+  mutate(change: (s: EngineState) => EngineState): void {
+    this.state = change(this.state);
+    this.changed = true;
+  }
 
-  // ---- handlers: signals apply facts; updates queue intents ------------------------------------
+  view(): SubscriptionView {
+    return describeSubscription(this.state, workflowInfo().workflowId);
+  }
+}
 
+// ---- handlers: signals apply facts; updates queue intents ----------------------------------------
+
+function registerHandlers(sub: Subscription): void {
   function safeSignal<T>(apply: (s: EngineState, payload: T, at: number) => EngineState) {
     return (payload: T): void => {
       try {
-        mutate((s) => apply(s, payload, now()));
+        sub.mutate((s) => apply(s, payload, Date.now()));
       } catch (err) {
         // A payload that breaks a reducer must not poison every replay: drop it, loudly.
         log.error('signal payload dropped', { error: String(err) });
@@ -137,199 +147,195 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
   }
   setHandler(factSignal, safeSignal(applyFactToState));
   setHandler(handoverSignal, safeSignal(applyHandover));
-  setHandler(snapshotQuery, view);
+  setHandler(snapshotQuery, () => sub.view());
 
-  function intentUpdate<A extends unknown[]>(toRequest: (...args: A) => IntentRequest) {
-    return {
-      async handler(...args: A): Promise<Record<string, unknown>> {
-        const queued = enqueueIntent(state, toRequest(...args));
-        mutate(() => queued.state);
-        await condition(() => state.resolved.some((r) => r.id === queued.id));
-        const taken = takeOutcome(state, queued.id);
-        state = taken.state;
-        const outcome = taken.outcome!;
-        if (!outcome.ok) {
-          throw ApplicationFailure.create({
-            message: outcome.message,
-            type: outcome.type,
-            nonRetryable: true,
-            details: outcome.details,
-          });
-        }
-        return outcome.value;
-      },
-      validator(...args: A): void {
-        const problem = intentProblemOf(state, toRequest(...args), now());
+  const intent = <A extends unknown[]>(definition: unknown, toRequest: (...args: A) => IntentRequest) =>
+    setHandler(definition as never, intentHandler(sub, toRequest) as never, {
+      validator: ((...args: A) => {
+        // The same pure check the loop repeats when it takes the intent up.
+        const problem = intentProblem(sub.state, toRequest(...args), Date.now(), { queued: true });
         if (problem !== undefined) throw new Error(problem);
-      },
-    };
-  }
-  function register<A extends unknown[]>(
-    definition: unknown,
-    toRequest: (...args: A) => IntentRequest,
-  ): void {
-    const { handler, validator } = intentUpdate(toRequest);
-    setHandler(definition as never, handler as never, { validator: validator as never });
-  }
-  register(cancelUpdate, () => ({ kind: 'cancel' }));
-  register(changePaymentTokenUpdate, (r: { tokenId: string }) => ({
+      }) as never,
+    });
+  intent(cancelUpdate, () => ({ kind: 'cancel' }));
+  intent(changePaymentTokenUpdate, (r: { tokenId: string }) => ({
     kind: 'change_token',
     tokenId: r.tokenId,
   }));
-  register(changeTotalBillingCyclesUpdate, (r: { totalBillingCycles: number | null }) => ({
+  intent(changeTotalBillingCyclesUpdate, (r: { totalBillingCycles: number | null }) => ({
     kind: 'change_cycles',
     totalBillingCycles: r.totalBillingCycles,
   }));
-  register(chargeNowUpdate, (r: { orderId?: string }) => ({
+  intent(chargeNowUpdate, (r: { orderId?: string }) => ({
     kind: 'charge_now',
     ...(r.orderId === undefined ? {} : { orderId: r.orderId }),
   }));
-  register(syncNowUpdate, () => ({ kind: 'sync' }));
-  register(changeDunningPolicyUpdate, (override: never) => ({ kind: 'policy', override }));
+  intent(syncNowUpdate, () => ({ kind: 'sync' }));
+  intent(changeDunningPolicyUpdate, (override: never) => ({ kind: 'policy', override }));
+}
 
-  // ---- the loop: the one writer of side effects ------------------------------------------------
-
-  async function perform(action: Action): Promise<void> {
-    const id = state.subscriptionId;
-    state = beginAction(state, action);
-    switch (action.kind) {
-      case 'sync': {
-        const since =
-          state.snapshot.lastSequenceNo > 0 ? { sinceSequence: state.snapshot.lastSequenceNo } : {};
-        const outcome = await attempt(() => qfpay.syncSubscription(id, since));
-        return mutate((s) => afterSync(s, action, outcome, now()));
-      }
-      case 'charge': {
-        const startedAt = now();
-        const acts = chargeActivities(action.deadline, startedAt);
-        const outcome = await attempt(() =>
-          acts.chargeOrder({ subscriptionId: id, orderId: action.orderId, notAfter: action.deadline }),
-        );
-        return mutate((s) => afterCharge(s, action, outcome, startedAt, now()));
-      }
-      case 'confirm': {
-        const { orderId, sentAt, orderBefore } = action.pending;
-        const outcome = await attempt(() =>
-          qfpay.confirmCharge({
-            subscriptionId: id,
-            orderId,
-            sentAt,
-            ...(orderBefore ? { orderBefore } : {}),
-          }),
-        );
-        return mutate((s) => afterConfirm(s, action, outcome, now()));
-      }
-      case 'cancel': {
-        const outcome = await attempt(() => qfpay.cancelSubscription(id));
-        return mutate((s) => afterCancel(s, action, outcome, now()));
-      }
-      case 'change_token':
-      case 'change_cycles': {
-        const change =
-          action.kind === 'change_token'
-            ? { subscriptionId: id, tokenId: action.tokenId }
-            : { subscriptionId: id, totalBillingCycles: action.totalBillingCycles };
-        const outcome = await attempt(() => qfpay.updateSubscription(change));
-        return mutate((s) => afterChange(s, action, outcome, now()));
-      }
-      case 'apply_policy':
-        return mutate((s) => applyPolicyChange(s, action));
-      case 'refuse':
-        return mutate((s) => refuseIntent(s, action));
-      case 'flush':
-        return flushOutbox();
-      case 'wait':
-      case 'end':
-      case 'continue_as_new':
-        return;
-    }
-  }
-
-  /** Hands every recorded event to its own delivery workflow, all in one workflow task. */
-  async function flushOutbox(): Promise<void> {
-    const events = state.outbox;
-    const started = await Promise.allSettled(
-      events.map((event) =>
-        startChild(WORKFLOW_TYPES.merchantEventDelivery, {
-          workflowId: `merchant-event:${event.id}`,
-          args: [event],
-          parentClosePolicy: ParentClosePolicy.ABANDON,
-          // The id derives from the fact: a delivery that exists (or existed) is never repeated.
-          workflowIdReusePolicy: 'REJECT_DUPLICATE',
-        }),
-      ),
-    );
-    started.forEach((result, i) => {
-      if (result.status === 'rejected' && !(result.reason instanceof WorkflowExecutionAlreadyStartedError)) {
-        log.warn('merchant event not started', { eventId: events[i]?.id, error: String(result.reason) });
-      }
-    });
-    mutate((s) =>
-      afterFlush(
-        s,
-        events.map((e) => e.id),
-      ),
-    );
-  }
-
-  let timer: { at: number; scope: CancellationScope; fired: boolean } | undefined;
-  /**
-   * Sleeps until `until` or until a handler changes something. The timer is kept while the wake
-   * time stays the same, so a signal that changes nothing due costs no timer cancel and restart.
-   */
-  async function waitUntil(until: number | null): Promise<void> {
-    if (timer && timer.at !== until) {
-      timer.scope.cancel();
-      timer = undefined;
-    }
-    if (until !== null && !timer) {
-      const next = { at: until, scope: new CancellationScope(), fired: false };
-      void next.scope
-        .run(() => sleep(until - now()))
-        .then(
-          () => (next.fired = true),
-          () => undefined,
-        );
-      timer = next;
-    }
-    const current = timer;
-    await condition(() => changed || (current?.fired ?? false));
-    if (current?.fired) timer = undefined;
-  }
-
-  const maxHistory = () => state.options.maxHistoryEvents ?? ENGINE_DEFAULTS.maxHistoryEvents;
-  for (;;) {
-    changed = false;
-    state = settle(state, now());
-    const info = workflowInfo();
-    const action = decide(state, now(), {
-      continueAsNewSuggested: info.continueAsNewSuggested || info.historyLength >= maxHistory(),
-    });
-    updateSearchAttributes(state);
-    if (action.kind === 'wait') {
-      await waitUntil(action.until);
-      continue;
-    }
-    if (action.kind === 'end' || action.kind === 'continue_as_new') {
-      if (action.kind === 'end' && action.reason === 'not_found') {
-        // QFPay does not know it: nothing to tell the merchant about it.
-        state = { ...state, outbox: [] };
-        log.warn('ending: subscription unknown to QFPay', { subscriptionId: state.subscriptionId });
-      }
-      // Nothing is awaited between this condition and the end (or continue-as-new) but the check.
-      await condition(() => changed || allHandlersFinished());
-      if (changed) continue;
-      if (action.kind === 'end') return view();
-      await continueAsNew<typeof subscriptionWorkflow>({
-        ...input,
-        carried: { ...state, continuedAsNew: state.continuedAsNew + 1 },
+/** An update handler: queues the intent, waits for the loop's answer, returns or throws it. */
+function intentHandler<A extends unknown[]>(sub: Subscription, toRequest: (...args: A) => IntentRequest) {
+  return async (...args: A): Promise<Record<string, unknown>> => {
+    const queued = enqueueIntent(sub.state, toRequest(...args));
+    sub.mutate(() => queued.state);
+    await condition(() => sub.state.resolved.some((r) => r.id === queued.id));
+    const taken = takeOutcome(sub.state, queued.id);
+    sub.state = taken.state;
+    const outcome = taken.outcome!;
+    if (!outcome.ok) {
+      throw ApplicationFailure.create({
+        message: outcome.message,
+        type: outcome.type,
+        nonRetryable: true,
+        details: outcome.details,
       });
     }
-    await perform(action);
+    return outcome.value;
+  };
+}
+
+// ---- the loop's actions: the only side effects ---------------------------------------------------
+
+async function perform(sub: Subscription, action: Action): Promise<void> {
+  const id = sub.state.subscriptionId;
+  const now = Date.now;
+  sub.state = beginAction(sub.state, action);
+  switch (action.kind) {
+    case 'sync': {
+      const last = sub.state.snapshot.lastSequenceNo;
+      const outcome = await attempt(() =>
+        qfpay.syncSubscription(id, last > 0 ? { sinceSequence: last } : {}),
+      );
+      return sub.mutate((s) => afterSync(s, action, outcome, now()));
+    }
+    case 'charge': {
+      const startedAt = now();
+      const acts = chargeActivities(action.deadline, startedAt);
+      const outcome = await attempt(() =>
+        acts.chargeOrder({ subscriptionId: id, orderId: action.orderId, notAfter: action.deadline }),
+      );
+      return sub.mutate((s) => afterCharge(s, action, outcome, startedAt, now()));
+    }
+    case 'confirm': {
+      const { orderId, sentAt, orderBefore } = action.pending;
+      const outcome = await attempt(() =>
+        qfpay.confirmCharge({ subscriptionId: id, orderId, sentAt, ...(orderBefore ? { orderBefore } : {}) }),
+      );
+      return sub.mutate((s) => afterConfirm(s, action, outcome, now()));
+    }
+    case 'cancel': {
+      const outcome = await attempt(() => qfpay.cancelSubscription(id));
+      return sub.mutate((s) => afterCancel(s, action, outcome, now()));
+    }
+    case 'change_token':
+    case 'change_cycles': {
+      const change =
+        action.kind === 'change_token'
+          ? { subscriptionId: id, tokenId: action.tokenId }
+          : { subscriptionId: id, totalBillingCycles: action.totalBillingCycles };
+      const outcome = await attempt(() => qfpay.updateSubscription(change));
+      return sub.mutate((s) => afterChange(s, action, outcome, now()));
+    }
+    case 'apply_policy':
+      return sub.mutate((s) => applyPolicyChange(s, action));
+    case 'refuse':
+      return sub.mutate((s) => refuseIntent(s, action));
+    case 'flush':
+      return flushOutbox(sub);
+    case 'wait':
+    case 'end':
+    case 'continue_as_new':
+      return;
   }
 }
 
-/** The validator's check: the same pure check the loop repeats when it takes the intent up. */
-function intentProblemOf(state: EngineState, request: IntentRequest, now: number): string | undefined {
-  return intentProblem(state, request, now, { queued: true });
+/** Hands every recorded event to its own delivery workflow, all in one workflow task. */
+async function flushOutbox(sub: Subscription): Promise<void> {
+  const events = sub.state.outbox;
+  const started = await Promise.allSettled(
+    events.map((event) =>
+      startChild(WORKFLOW_TYPES.merchantEventDelivery, {
+        workflowId: `merchant-event:${event.id}`,
+        args: [event],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        // The id derives from the fact: a delivery that exists (or existed) is never repeated.
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      }),
+    ),
+  );
+  started.forEach((result, i) => {
+    if (result.status === 'rejected' && !(result.reason instanceof WorkflowExecutionAlreadyStartedError)) {
+      log.warn('merchant event not started', { eventId: events[i]?.id, error: String(result.reason) });
+    }
+  });
+  sub.mutate((s) =>
+    afterFlush(
+      s,
+      events.map((e) => e.id),
+    ),
+  );
+}
+
+/**
+ * Sleeps until a wake time or until a handler changes something. The timer is kept while the wake
+ * time stays the same, so a signal that changes nothing due costs no timer cancel and restart.
+ */
+class Sleeper {
+  private timer: { at: number; scope: CancellationScope; fired: boolean } | undefined;
+
+  async until(sub: Subscription, at: number | null): Promise<void> {
+    if (this.timer && this.timer.at !== at) {
+      this.timer.scope.cancel();
+      this.timer = undefined;
+    }
+    if (at !== null && !this.timer) {
+      const timer = { at, scope: new CancellationScope(), fired: false };
+      void timer.scope
+        .run(() => sleep(at - Date.now()))
+        .then(
+          () => (timer.fired = true),
+          () => undefined,
+        );
+      this.timer = timer;
+    }
+    const current = this.timer;
+    await condition(() => sub.changed || (current?.fired ?? false));
+    if (current?.fired) this.timer = undefined;
+  }
+}
+
+function historyIsLong(state: EngineState): boolean {
+  const info = workflowInfo();
+  const bound = state.options.maxHistoryEvents ?? ENGINE_DEFAULTS.maxHistoryEvents;
+  return info.continueAsNewSuggested || info.historyLength >= bound;
+}
+
+export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Promise<SubscriptionView> {
+  const sub = new Subscription(input);
+  registerHandlers(sub);
+  const sleeper = new Sleeper();
+  for (;;) {
+    sub.changed = false;
+    sub.state = settle(sub.state, Date.now());
+    const action = decide(sub.state, Date.now(), { continueAsNewSuggested: historyIsLong(sub.state) });
+    updateSearchAttributes(sub.state);
+    if (action.kind === 'wait') {
+      await sleeper.until(sub, action.until);
+    } else if (action.kind === 'end' || action.kind === 'continue_as_new') {
+      if (action.kind === 'end' && action.reason === 'not_found') {
+        // QFPay does not know it: nothing to tell the merchant about it.
+        sub.state = { ...sub.state, outbox: [] };
+        log.warn('ending: subscription unknown to QFPay', { subscriptionId: sub.state.subscriptionId });
+      }
+      // Nothing is awaited between this condition and the end (or continue-as-new) but the check.
+      await condition(() => sub.changed || allHandlersFinished());
+      if (sub.changed) continue;
+      if (action.kind === 'end') return sub.view();
+      const carried = { ...sub.state, continuedAsNew: sub.state.continuedAsNew + 1 };
+      await continueAsNew<typeof subscriptionWorkflow>({ ...input, carried });
+    } else {
+      await perform(sub, action);
+    }
+  }
 }

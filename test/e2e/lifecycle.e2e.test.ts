@@ -9,12 +9,10 @@
  * for the replay test (determinism guard).
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { temporal } from '@temporalio/proto';
 import { subscriptionWorkflowId } from '../../src/workflows/definitions';
 import { eventually, startStack, type Stack } from '../helpers/stack';
+import { recordHistory } from '../helpers/temporal';
 
 let stack: Stack;
 before(async () => {
@@ -198,11 +196,27 @@ describe('a subscription end to end (dev server + worker + API + emulator over H
     const again = await stack.api('POST', `/v1/subscriptions/${subscriptionId}/cancel`, {});
     assert.equal(again.status, 409);
 
-    if (process.env.RECORD_HISTORIES === '1') {
-      // Binary protobuf: read back with the SDK's own proto classes (see the replay test).
-      const history = await handle.fetchHistory();
-      const bytes = temporal.api.history.v1.History.encode(history).finish();
-      writeFileSync(join(__dirname, '..', 'fixtures', 'histories', 'subscription-e2e.binpb'), bytes);
+    await recordHistory(handle, 'subscription-e2e');
+  });
+
+  it('stays ended: every notification delivered again after the end is taken and starts no new run', async () => {
+    const handle = stack.env.client.workflow.getHandle(subscriptionWorkflowId(subscriptionId));
+    const ended = await handle.describe();
+    const log = await stack.emulator('GET', `/_sandbox/notifications?subscription_id=${subscriptionId}`);
+    const bodies: string[] = log.data
+      .filter((n: { status: string }) => n.status === 'delivered')
+      .map((n: { body: string }) => n.body);
+    assert.ok(
+      bodies.some((b) => b.includes('CANCELLED')),
+      "QFPay's own CANCELLED notification is among them",
+    );
+    for (const body of bodies) {
+      const res = await stack.postNotification(body);
+      assert.equal(res.status, 200);
+      assert.equal(res.text, 'SUCCESS');
     }
+    const after = await handle.describe();
+    assert.equal(after.runId, ended.runId, 'no new run');
+    assert.equal(after.status.name, 'COMPLETED');
   });
 });

@@ -15,7 +15,7 @@ import {
 import { DEFAULT_DUNNING_POLICY, mergePolicy, type DunningPolicyOverride } from '../../src/workflows/dunning';
 import type { Fact } from '../../src/workflows/lifecycle';
 import { FakeQfpay, orderId } from './qfpay-doubles';
-import { fakeSubscriptionId, type useTimeSkipping } from './temporal';
+import { createTestWorker, fakeSubscriptionId, type useTimeSkipping } from './temporal';
 
 export const MINUTE = 60_000;
 export const HOUR = 60 * MINUTE;
@@ -27,6 +27,8 @@ type TimeSkipping = ReturnType<typeof useTimeSkipping>;
 /** The engine's other activities: merchant events are delivered (by their child workflows) to this list. */
 export class EngineDouble {
   readonly delivered: MerchantEvent[] = [];
+  /** A delivery waits for what this returns (a test holds some to show they block nothing). */
+  holdDelivery: (event: MerchantEvent) => Promise<void> | undefined = () => undefined;
   /** The escalation steps delivered, in order. */
   get escalations(): string[] {
     return this.delivered.flatMap((e) =>
@@ -39,16 +41,24 @@ export class EngineDouble {
     return {
       handOverSubscription: async () => {},
       deliverMerchantEvent: async (event) => {
+        await this.holdDelivery(event);
         this.delivered.push(event);
         return { status: 200, delivered: true };
       },
     };
   }
-  /** Waits (bounded) until `n` escalation steps were delivered: deliveries run in their own workflows. */
+  /**
+   * Waits until `n` escalation steps were delivered: deliveries run in their own workflows, on the
+   * test's worker, so call it before the worker stops. Bounded (a minute) only as a hang guard.
+   */
   async escalated(n: number): Promise<string[]> {
-    for (let i = 0; i < 200 && this.escalations.length < n; i += 1)
-      await new Promise((r) => setTimeout(r, 25));
+    await this.waitFor(() => this.escalations.length >= n);
     return this.escalations;
+  }
+
+  /** Waits (bounded, as a hang guard) until `done` holds. */
+  async waitFor(done: () => boolean): Promise<void> {
+    for (let i = 0; i < 600 && !done(); i += 1) await new Promise((r) => setTimeout(r, 100));
   }
 }
 
@@ -132,7 +142,7 @@ export async function startWith(
   taskQueue: string,
   subscriptionId: string,
   override: DunningPolicyOverride = {},
-  { merchantEvents = false } = {},
+  { merchantEvents = false, maxHistoryEvents }: { merchantEvents?: boolean; maxHistoryEvents?: number } = {},
 ) {
   timeSkipping.track(timeSkipping.env.client.workflow.getHandle(subscriptionWorkflowId(subscriptionId)));
   return timeSkipping.env.client.workflow.start(WORKFLOW_TYPES.subscription, {
@@ -143,7 +153,11 @@ export async function startWith(
         subscriptionId,
         origin: 'adopted' as const,
         policy: mergePolicy(DEFAULT_DUNNING_POLICY, override),
-        options: { reconcileGraceMs: 15 * MINUTE, merchantEvents },
+        options: {
+          reconcileGraceMs: 15 * MINUTE,
+          merchantEvents,
+          ...(maxHistoryEvents === undefined ? {} : { maxHistoryEvents }),
+        },
       },
     ],
   });
@@ -177,4 +191,16 @@ export function assertChargedAt(qfpay: FakeQfpay, expected: number[]): void {
       `charge ${i + 1} at ${new Date(t).toISOString()}, expected ${new Date(want).toISOString()}`,
     );
   });
+}
+
+/** A test worker with the QFPay double and the engine's other activities (a new double unless given). */
+export async function scenarioWorker(
+  env: TestWorkflowEnvironment,
+  qfpay: FakeQfpay,
+  engine = new EngineDouble(),
+) {
+  const { worker, taskQueue } = await createTestWorker(env, {
+    activities: { ...qfpay.activities(), ...engine.activities() },
+  });
+  return { worker, taskQueue, engine };
 }

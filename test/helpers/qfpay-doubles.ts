@@ -63,12 +63,17 @@ export class FakeQfpay {
   onSync?: (state: FakeQfpayState, callIndex: number) => void;
   /** Called when a charge starts; resolve it to let the charge go on (for interleaving tests). */
   beforeCharge?: () => Promise<void>;
+  /** Called once a charge has been answered, with the number of charges answered so far. */
+  afterCharge?: (answered: number) => void;
+  private answered = 0;
   private syssn = 0;
 
   constructor(
     readonly subscriptionId: string,
     public state: FakeQfpayState,
     private readonly fallbackNow: () => number,
+    /** Read the time from the activity's schedule (the time-skipping server's clock) when inside one. */
+    private readonly activityClock = true,
   ) {}
 
   /**
@@ -76,6 +81,7 @@ export class FakeQfpay {
    * server that is the skipped time, not the wall clock); elsewhere the test's clock.
    */
   now(): number {
+    if (!this.activityClock) return this.fallbackNow();
     try {
       return Context.current().info.currentAttemptScheduledTimestampMs;
     } catch {
@@ -147,6 +153,41 @@ export class FakeQfpay {
     };
   }
 
+  /** QFPay's side of one manual charge, as the real activity sees it. */
+  private charge(input: { orderId: string; notAfter: number }): ChargeOutcome {
+    const order = this.state.orders.find((o) => o.orderId === input.orderId);
+    if (order?.status === 'PAID')
+      return this.outcomeOf(order, 'succeeded', { alreadyPaid: true, respcd: '0000' });
+    if (this.now() >= input.notAfter) {
+      return this.noAnswer(input.orderId, 'not_sent', 'the charge window closed before it could be sent');
+    }
+    const before = fingerprint(order);
+    const scripted = this.chargeScript.shift() ?? { outcome: 'succeeded' as const };
+    switch (scripted.outcome) {
+      case 'server_error':
+        return this.noAnswer(input.orderId, 'unknown', 'no answer from QFPay (server_error)', before);
+      case 'timeout_after': {
+        const approved = scripted.then === 'succeeded';
+        this.recordCharge(input.orderId, approved, scripted.respcd ?? (approved ? '0000' : '1205'));
+        return this.noAnswer(input.orderId, 'unknown', 'no answer from QFPay (timeout)', before);
+      }
+      case 'pending': {
+        const { detail: _detail, ...processing } = this.noAnswer(input.orderId, 'unknown', '', before);
+        return { ...processing, outcome: 'pending', respcd: scripted.respcd ?? '1145' };
+      }
+      case 'succeeded':
+      case 'failed': {
+        const approved = scripted.outcome === 'succeeded';
+        const charged = this.recordCharge(
+          input.orderId,
+          approved,
+          scripted.respcd ?? (approved ? '0000' : '1205'),
+        )!;
+        return this.outcomeOf(charged, scripted.outcome);
+      }
+    }
+  }
+
   activities(): QfpayActivities {
     const record = (name: keyof QfpayActivities, args: unknown[]) =>
       this.calls.push({ name, at: this.now(), args });
@@ -188,36 +229,11 @@ export class FakeQfpay {
       chargeOrder: async (input) => {
         record('chargeOrder', [input]);
         await this.beforeCharge?.();
-        const order = this.state.orders.find((o) => o.orderId === input.orderId);
-        if (order?.status === 'PAID')
-          return this.outcomeOf(order, 'succeeded', { alreadyPaid: true, respcd: '0000' });
-        if (this.now() >= input.notAfter) {
-          return this.noAnswer(input.orderId, 'not_sent', 'the charge window closed before it could be sent');
-        }
-        const before = fingerprint(order);
-        const scripted = this.chargeScript.shift() ?? { outcome: 'succeeded' as const };
-        switch (scripted.outcome) {
-          case 'server_error':
-            return this.noAnswer(input.orderId, 'unknown', 'no answer from QFPay (server_error)', before);
-          case 'timeout_after': {
-            const approved = scripted.then === 'succeeded';
-            this.recordCharge(input.orderId, approved, scripted.respcd ?? (approved ? '0000' : '1205'));
-            return this.noAnswer(input.orderId, 'unknown', 'no answer from QFPay (timeout)', before);
-          }
-          case 'pending': {
-            const { detail: _detail, ...processing } = this.noAnswer(input.orderId, 'unknown', '', before);
-            return { ...processing, outcome: 'pending', respcd: scripted.respcd ?? '1145' };
-          }
-          case 'succeeded':
-          case 'failed': {
-            const approved = scripted.outcome === 'succeeded';
-            const charged = this.recordCharge(
-              input.orderId,
-              approved,
-              scripted.respcd ?? (approved ? '0000' : '1205'),
-            )!;
-            return this.outcomeOf(charged, scripted.outcome);
-          }
+        try {
+          return this.charge(input);
+        } finally {
+          this.answered += 1;
+          this.afterCharge?.(this.answered);
         }
       },
       confirmCharge: async (input): Promise<ConfirmOutcome> => {

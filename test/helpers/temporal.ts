@@ -290,3 +290,20 @@ export function useTimeSkipping(options: { serverPerTest?: boolean } = {}): {
     },
   };
 }
+
+/**
+ * With RECORD_HISTORIES=1, stores a workflow run's history under test/fixtures/histories/ for the
+ * replay test (the determinism guard): binary protobuf, read back with the SDK's own classes.
+ */
+export async function recordHistory(handle: WorkflowHandle, name: string): Promise<void> {
+  if (process.env.RECORD_HISTORIES !== '1') return;
+  const history = await handle.fetchHistory();
+  const bytes = temporal.api.history.v1.History.encode(history).finish();
+  writeFileSync(join(__dirname, '..', 'fixtures', 'histories', `${name}.binpb`), bytes);
+}
+
+/** Workflow tasks that failed (a thrown handler, a deadlock, a nondeterminism): none is allowed. */
+export async function workflowTaskFailures(handle: WorkflowHandle): Promise<number> {
+  const failed = temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED;
+  return ((await handle.fetchHistory()).events ?? []).filter((e) => e.eventType === failed).length;
+}

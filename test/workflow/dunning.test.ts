@@ -20,10 +20,11 @@ import {
   advance,
   assertChargedAt,
   failingSubscription,
+  scenarioWorker,
   startWith,
 } from '../helpers/dunning-scenario';
 import { orderId } from '../helpers/qfpay-doubles';
-import { createTestWorker, useTimeSkipping } from '../helpers/temporal';
+import { createTestWorker, recordHistory, useTimeSkipping } from '../helpers/temporal';
 
 const timeSkipping = useTimeSkipping();
 
@@ -31,10 +32,7 @@ describe('dunning (time-skipping server)', () => {
   it('recovers a failed order on the second attempt, on schedule, and closes the episode', async () => {
     const { subscriptionId, clock, qfpay, failCycle2 } = await failingSubscription(timeSkipping.env);
     qfpay.chargeScript = [{ outcome: 'failed', respcd: '1205' }, { outcome: 'succeeded' }];
-    const engine = new EngineDouble();
-    const { worker, taskQueue } = await createTestWorker(timeSkipping.env, {
-      activities: { ...qfpay.activities(), ...engine.activities() },
-    });
+    const { worker, taskQueue } = await scenarioWorker(timeSkipping.env, qfpay);
     await worker.runUntil(async () => {
       const handle = await startWith(timeSkipping, taskQueue, subscriptionId);
       await advance(timeSkipping.env, clock, MINUTE);
@@ -53,6 +51,7 @@ describe('dunning (time-skipping server)', () => {
       );
       await advance(timeSkipping.env, clock, 5 * DAY);
       assert.equal(qfpay.count('chargeOrder'), 2, 'no charge after recovery');
+      await recordHistory(handle, 'subscription-dunning-recovered');
       await handle.terminate('test done');
     });
   });
@@ -60,10 +59,7 @@ describe('dunning (time-skipping server)', () => {
   it('ends the episode without another charge when a success notification arrives between attempts', async () => {
     const { subscriptionId, clock, qfpay, failCycle2 } = await failingSubscription(timeSkipping.env);
     qfpay.chargeScript = [{ outcome: 'failed' }];
-    const engine = new EngineDouble();
-    const { worker, taskQueue } = await createTestWorker(timeSkipping.env, {
-      activities: { ...qfpay.activities(), ...engine.activities() },
-    });
+    const { worker, taskQueue } = await scenarioWorker(timeSkipping.env, qfpay);
     await worker.runUntil(async () => {
       const handle = await startWith(timeSkipping, taskQueue, subscriptionId);
       await advance(timeSkipping.env, clock, MINUTE);
@@ -98,10 +94,7 @@ describe('dunning (time-skipping server)', () => {
   it('stops at once when the merchant cancels in the middle of an episode', async () => {
     const { subscriptionId, clock, qfpay, failCycle2 } = await failingSubscription(timeSkipping.env);
     qfpay.chargeScript = [{ outcome: 'failed' }, { outcome: 'failed' }, { outcome: 'failed' }];
-    const engine = new EngineDouble();
-    const { worker, taskQueue } = await createTestWorker(timeSkipping.env, {
-      activities: { ...qfpay.activities(), ...engine.activities() },
-    });
+    const { worker, taskQueue, engine } = await scenarioWorker(timeSkipping.env, qfpay);
     const view: SubscriptionView = await worker.runUntil(async () => {
       const handle = await startWith(timeSkipping, taskQueue, subscriptionId);
       await advance(timeSkipping.env, clock, MINUTE);
@@ -122,10 +115,7 @@ describe('dunning (time-skipping server)', () => {
   it('places one attempt as late as is safe when no offset fits (hourly sandbox cycle)', async () => {
     const { subscriptionId, clock, qfpay, failCycle2 } = await failingSubscription(timeSkipping.env, HOUR);
     qfpay.chargeScript = [{ outcome: 'succeeded' }];
-    const engine = new EngineDouble();
-    const { worker, taskQueue } = await createTestWorker(timeSkipping.env, {
-      activities: { ...qfpay.activities(), ...engine.activities() },
-    });
+    const { worker, taskQueue } = await scenarioWorker(timeSkipping.env, qfpay);
     await worker.runUntil(async () => {
       const handle = await startWith(timeSkipping, taskQueue, subscriptionId, {
         safetyMargin: '10m',
@@ -178,10 +168,7 @@ describe('dunning (time-skipping server)', () => {
   it('closes the episode as lost when a new billing cycle starts before the order is recovered', async () => {
     const { subscriptionId, clock, qfpay, failCycle2 } = await failingSubscription(timeSkipping.env, 3 * DAY);
     qfpay.chargeScript = [{ outcome: 'failed' }, { outcome: 'failed' }];
-    const engine = new EngineDouble();
-    const { worker, taskQueue } = await createTestWorker(timeSkipping.env, {
-      activities: { ...qfpay.activities(), ...engine.activities() },
-    });
+    const { worker, taskQueue } = await scenarioWorker(timeSkipping.env, qfpay);
     await worker.runUntil(async () => {
       const handle = await startWith(timeSkipping, taskQueue, subscriptionId, {
         attemptOffsets: ['1h', '2d'],

@@ -22,7 +22,7 @@ import {
 } from '../../src/workflows/definitions';
 import type { Fact } from '../../src/workflows/lifecycle';
 import { FakeQfpay, orderId } from '../helpers/qfpay-doubles';
-import { createTestWorker, fakeSubscriptionId, useTimeSkipping } from '../helpers/temporal';
+import { createTestWorker, recordHistory, fakeSubscriptionId, useTimeSkipping } from '../helpers/temporal';
 
 const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
@@ -291,6 +291,11 @@ describe('subscription workflow (time-skipping server)', () => {
       const view = await latest.query(snapshotQuery);
       assert.ok(view.continuedAsNew >= 1, `continued as new ${view.continuedAsNew} times`);
       assert.notEqual((await latest.describe()).runId, firstRunId);
+      // The first run, which ended in continue-as-new with its state carried, for the replay guard.
+      await recordHistory(
+        timeSkipping.env.client.workflow.getHandle(handle.workflowId, firstRunId),
+        'subscription-continue-as-new',
+      );
       assert.equal(view.snapshot.completedCycles, 8);
       assert.equal(view.snapshot.state, 'ACTIVE');
       assert.equal(view.snapshot.orders.filter((o) => o.status === 'PAID').length, 8);

@@ -1,0 +1,300 @@
+/**
+ * The subscription workflow under interleavings and faults, on the time-skipping test server:
+ * handlers that arrive while the loop awaits a charge, worker outages across attempt slots and
+ * across the charge deadline, unanswered charges, policy changes mid-episode, poison signals,
+ * concurrent charge-nows, continue-as-new with work in flight, and a subscription QFPay does not
+ * know. Each test names the promise it checks; most hold an activity on a gate the test opens.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { temporal } from '@temporalio/proto';
+import {
+  changeDunningPolicyUpdate,
+  chargeNowUpdate,
+  factSignal,
+  snapshotQuery,
+  syncNowUpdate,
+} from '../../src/workflows/definitions';
+import {
+  DAY,
+  HOUR,
+  MINUTE,
+  advance,
+  assertChargedAt,
+  failingSubscription,
+  scenarioWorker,
+  startWith,
+} from '../helpers/dunning-scenario';
+import { Gate, until } from '../helpers/gate';
+import { useTimeSkipping, workflowTaskFailures } from '../helpers/temporal';
+
+// A server per test: a workflow ended while one of its activities runs (as an interleaving
+// test often leaves it) keeps the test server from skipping time afterwards (sdk-java#1138).
+const timeSkipping = useTimeSkipping({ serverPerTest: true });
+const { EventType } = temporal.api.enums.v1;
+
+describe('interleavings (time-skipping server)', () => {
+  it('a charge-now still in flight when a planned attempt falls due: one charge at a time, no spinning loop', async () => {
+    const { subscriptionId, clock, qfpay, failCycle2 } = await failingSubscription(timeSkipping.env);
+    qfpay.chargeScript = [{ outcome: 'failed' }, { outcome: 'failed' }];
+    const gate = new Gate();
+    let active = 0;
+    let mostActive = 0;
+    qfpay.beforeCharge = async () => {
+      active += 1;
+      mostActive = Math.max(mostActive, active);
+      if (qfpay.count('chargeOrder') === 1) await gate.promise;
+      active -= 1;
+    };
+    const { worker, taskQueue } = await scenarioWorker(timeSkipping.env, qfpay);
+    await worker.runUntil(async () => {
+      const handle = await startWith(timeSkipping, taskQueue, subscriptionId);
+      await advance(timeSkipping.env, clock, MINUTE);
+      const failedAt = await failCycle2(handle);
+      await advance(timeSkipping.env, clock, HOUR - 5_000);
+      const charging = handle.executeUpdate(chargeNowUpdate, { args: [{}] });
+      await until('the merchant charge reached QFPay', () => qfpay.count('chargeOrder') === 1);
+      // The planned attempt (failure + 1 h) falls due while the merchant's charge is held. (While
+      // an activity runs, the test server's clock runs in real time: hold it well inside the
+      // activity's 30-second limit.)
+      await advance(timeSkipping.env, clock, 10_000);
+      assert.ok(clock.now > failedAt + HOUR);
+      gate.open();
+      assert.equal((await charging).outcome, 'failed');
+      await until('the planned attempt ran after it', () => qfpay.count('chargeOrder') === 2);
+      assert.equal(mostActive, 1, 'never two charges at once');
+      assert.deepEqual(
+        (await handle.query(snapshotQuery)).dunning.episode?.attempts.map((a) => a.trigger),
+        ['merchant', 'scheduled'],
+      );
+      assert.equal(await workflowTaskFailures(handle), 0);
+      await handle.terminate('test done');
+    });
+  });
+
+  it('a charge that got no answer (5xx) is confirmed for minutes, counted as not made, and the plan goes on', async () => {
+    const { subscriptionId, clock, qfpay, failCycle2 } = await failingSubscription(timeSkipping.env);
+    qfpay.chargeScript = [{ outcome: 'server_error' }, { outcome: 'failed' }, { outcome: 'failed' }];
+    const { worker, taskQueue } = await scenarioWorker(timeSkipping.env, qfpay);
+    await worker.runUntil(async () => {
+      const handle = await startWith(timeSkipping, taskQueue, subscriptionId, {
+        attemptOffsets: ['1h', '2h', '3h'],
+      });
+      await advance(timeSkipping.env, clock, MINUTE);
+      const failedAt = await failCycle2(handle);
+      await advance(timeSkipping.env, clock, 4 * HOUR);
+      assertChargedAt(qfpay, [failedAt + HOUR, failedAt + 2 * HOUR, failedAt + 3 * HOUR]);
+      // Confirmed every 20 s for 5 minutes, and once more at the end: about 16 looks, not days of them.
+      assert.ok(qfpay.count('confirmCharge') <= 20, `${qfpay.count('confirmCharge')} looks`);
+      const view = await handle.query(snapshotQuery);
+      const attempts = (view.dunning.episode ?? view.dunning.history.at(-1))?.attempts ?? [];
+      assert.deepEqual(
+        attempts.map((a) => a.result),
+        ['error', 'failed', 'failed'],
+      );
+      await handle.terminate('test done');
+    });
+  });
+
+  it('a charge that timed out after QFPay took it is confirmed from the order, and never sent again', async () => {
+    const { subscriptionId, clock, qfpay, failCycle2 } = await failingSubscription(timeSkipping.env);
+    qfpay.chargeScript = [{ outcome: 'timeout_after', then: 'succeeded' }];
+    const { worker, taskQueue } = await scenarioWorker(timeSkipping.env, qfpay);
+    await worker.runUntil(async () => {
+      const handle = await startWith(timeSkipping, taskQueue, subscriptionId);
+      await advance(timeSkipping.env, clock, MINUTE);
+      await failCycle2(handle);
+      await advance(timeSkipping.env, clock, 2 * HOUR);
+      const view = await handle.query(snapshotQuery);
+      assert.equal(view.dunning.history.at(-1)?.outcome, 'recovered');
+      assert.equal(view.dunning.history.at(-1)?.attempts[0]?.result, 'succeeded');
+      assert.equal(qfpay.charged.length, 1, 'charged once');
+      await advance(timeSkipping.env, clock, 4 * DAY);
+      assert.equal(qfpay.count('chargeOrder'), 1);
+      await handle.terminate('test done');
+    });
+  });
+
+  it('a CANCELLED notification during a charge ends the workflow once the charge returns, not at the next timer', async () => {
+    const { subscriptionId, clock, qfpay, failCycle2 } = await failingSubscription(timeSkipping.env);
+    qfpay.chargeScript = [{ outcome: 'failed' }];
+    const gate = new Gate();
+    qfpay.beforeCharge = () => gate.promise;
+    const { worker, taskQueue } = await scenarioWorker(timeSkipping.env, qfpay);
+    await worker.runUntil(async () => {
+      const handle = await startWith(timeSkipping, taskQueue, subscriptionId);
+      await advance(timeSkipping.env, clock, MINUTE);
+      await failCycle2(handle);
+      await advance(timeSkipping.env, clock, HOUR);
+      await until('the attempt reached QFPay', () => qfpay.count('chargeOrder') === 1);
+      qfpay.state.remote = { ...qfpay.state.remote, state: 'CANCELLED' };
+      await handle.signal(factSignal, {
+        kind: 'state',
+        subscriptionId,
+        state: 'CANCELLED',
+        at: clock.now,
+        source: 'notification',
+      });
+      gate.open();
+      await advance(timeSkipping.env, clock, MINUTE);
+      const description = await handle.describe();
+      assert.equal(description.status.name, 'COMPLETED');
+      assert.equal((await handle.query(snapshotQuery)).snapshot.state, 'CANCELLED');
+    });
+  });
+
+  it('three simultaneous charge-now requests: one reaches QFPay, the others are refused', async () => {
+    const { subscriptionId, clock, qfpay, failCycle2 } = await failingSubscription(timeSkipping.env);
+    qfpay.chargeScript = [{ outcome: 'failed' }];
+    const gate = new Gate();
+    qfpay.beforeCharge = () => gate.promise;
+    const { worker, taskQueue } = await scenarioWorker(timeSkipping.env, qfpay);
+    await worker.runUntil(async () => {
+      const handle = await startWith(timeSkipping, taskQueue, subscriptionId, { attemptOffsets: ['1d'] });
+      await advance(timeSkipping.env, clock, MINUTE);
+      await failCycle2(handle);
+      await advance(timeSkipping.env, clock, MINUTE);
+      const requests = Promise.allSettled(
+        [1, 2, 3].map(() => handle.executeUpdate(chargeNowUpdate, { args: [{}] })),
+      );
+      await until('a charge reached QFPay', () => qfpay.count('chargeOrder') === 1);
+      gate.open();
+      const results = await requests;
+      assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
+      for (const r of results.filter((x) => x.status === 'rejected')) {
+        assert.match(String((r.reason as { cause?: Error }).cause?.message), /already in progress/);
+      }
+      assert.equal(qfpay.count('chargeOrder'), 1);
+      await handle.terminate('test done');
+    });
+  });
+
+  it('a null or malformed signal is dropped: no workflow task fails, and the next fact is applied', async () => {
+    const { subscriptionId, clock, qfpay, failCycle2 } = await failingSubscription(timeSkipping.env);
+    const { worker, taskQueue } = await scenarioWorker(timeSkipping.env, qfpay);
+    await worker.runUntil(async () => {
+      const handle = await startWith(timeSkipping, taskQueue, subscriptionId);
+      await advance(timeSkipping.env, clock, MINUTE);
+      await handle.signal(factSignal, null as never);
+      await handle.signal(factSignal, { kind: 'payment', subscriptionId } as never);
+      await handle.signal(factSignal, 'not a fact' as never);
+      await failCycle2(handle);
+      await advance(timeSkipping.env, clock, MINUTE);
+      const view = await handle.query(snapshotQuery);
+      assert.equal(view.snapshot.state, 'PAST_DUE');
+      assert.equal(await workflowTaskFailures(handle), 0);
+      assert.ok(view.snapshot.anomalies.some((a) => a.reason.includes('rejected')));
+      await handle.terminate('test done');
+    });
+  });
+
+  it('a policy change re-plans the open episode at once', async () => {
+    const { subscriptionId, clock, qfpay, failCycle2 } = await failingSubscription(timeSkipping.env);
+    qfpay.chargeScript = [{ outcome: 'failed' }, { outcome: 'failed' }];
+    const { worker, taskQueue } = await scenarioWorker(timeSkipping.env, qfpay);
+    await worker.runUntil(async () => {
+      const handle = await startWith(timeSkipping, taskQueue, subscriptionId);
+      await advance(timeSkipping.env, clock, MINUTE);
+      const failedAt = await failCycle2(handle);
+      await advance(timeSkipping.env, clock, 90 * MINUTE);
+      await handle.executeUpdate(changeDunningPolicyUpdate, { args: [{ attemptOffsets: ['1h', '2h'] }] });
+      const planned = (await handle.query(snapshotQuery)).dunning.episode?.schedule;
+      assert.deepEqual(planned, [failedAt + 2 * HOUR]);
+      await advance(timeSkipping.env, clock, HOUR);
+      assertChargedAt(qfpay, [failedAt + HOUR, failedAt + 2 * HOUR]);
+      await handle.terminate('test done');
+    });
+  });
+
+  it('updates that arrive while the workflow continues as new are all answered, none abandoned', async () => {
+    const { subscriptionId, clock, qfpay } = await failingSubscription(timeSkipping.env);
+    const { worker, taskQueue } = await scenarioWorker(timeSkipping.env, qfpay);
+    await worker.runUntil(async () => {
+      const handle = await timeSkipping.env.client.workflow.start('subscriptionWorkflow', {
+        workflowId: `qfpay-subscription:${subscriptionId}`,
+        taskQueue,
+        args: [{ subscriptionId, origin: 'adopted' as const, options: { maxHistoryEvents: 20 } }],
+      });
+      timeSkipping.track(handle);
+      const firstRun = (await handle.describe()).runId;
+      for (let round = 0; round < 4; round += 1) {
+        const results = await Promise.allSettled(
+          [1, 2, 3].map(() => handle.executeUpdate(syncNowUpdate, { args: [] })),
+        );
+        assert.deepEqual(
+          results.map((r) => r.status),
+          ['fulfilled', 'fulfilled', 'fulfilled'],
+          JSON.stringify(results.map((r) => (r.status === 'rejected' ? String(r.reason) : 'ok'))),
+        );
+        await advance(timeSkipping.env, clock, MINUTE);
+      }
+      const view = await handle.query(snapshotQuery);
+      assert.ok(view.continuedAsNew >= 1, 'it continued as new');
+      assert.notEqual((await handle.describe()).runId, firstRun);
+      await handle.terminate('test done');
+    });
+  });
+
+  it('continue-as-new carries a sync QFPay failed to answer: the new run asks again after the backoff', async () => {
+    const { subscriptionId, clock, qfpay, failCycle2 } = await failingSubscription(timeSkipping.env);
+    let failing = false;
+    qfpay.onSync = () => {
+      if (failing) throw new Error('QFPay unreachable');
+    };
+    const { worker, taskQueue } = await scenarioWorker(timeSkipping.env, qfpay);
+    await worker.runUntil(async () => {
+      // A low history bound: the workflow continues as new as soon as it has nothing else to do.
+      const handle = await startWith(
+        timeSkipping,
+        taskQueue,
+        subscriptionId,
+        { attemptOffsets: ['1d'] },
+        { maxHistoryEvents: 15 },
+      );
+      await advance(timeSkipping.env, clock, MINUTE);
+      failing = true;
+      const syncsBefore = qfpay.count('syncSubscription');
+      // The failure notification asks for a sync, which fails: it is due again after a backoff.
+      await failCycle2(handle);
+      await until('the sync was tried', () => qfpay.count('syncSubscription') > syncsBefore);
+      await advance(timeSkipping.env, clock, 10_000);
+      const during = await handle.query(snapshotQuery);
+      failing = false;
+      const tried = qfpay.count('syncSubscription');
+      await advance(timeSkipping.env, clock, 3 * MINUTE);
+      assert.ok(qfpay.count('syncSubscription') > tried, 'asked QFPay again after the backoff');
+      const view = await handle.query(snapshotQuery);
+      assert.ok(
+        view.continuedAsNew > during.continuedAsNew || during.continuedAsNew > 0,
+        'it continued as new meanwhile',
+      );
+      assert.equal(view.snapshot.nextBillingTime, qfpay.state.remote.nextBillingTime, 'learned from QFPay');
+      await handle.terminate('test done');
+    });
+  });
+
+  it('a notification for a subscription QFPay does not know: the workflow ends, and tells the merchant nothing', async () => {
+    const { subscriptionId, clock, qfpay } = await failingSubscription(timeSkipping.env);
+    qfpay.state.found = false;
+    const { worker, taskQueue } = await scenarioWorker(timeSkipping.env, qfpay);
+    await worker.runUntil(async () => {
+      const handle = await timeSkipping.env.client.workflow.signalWithStart('subscriptionWorkflow', {
+        workflowId: `qfpay-subscription:${subscriptionId}`,
+        taskQueue,
+        args: [{ subscriptionId, origin: 'adopted' as const, options: { merchantEvents: true } }],
+        signal: factSignal,
+        signalArgs: [
+          { kind: 'state', subscriptionId, state: 'ACTIVE', at: clock.now, source: 'notification' },
+        ],
+      });
+      const view = await handle.result();
+      assert.equal(view.snapshot.state, 'ACTIVE');
+      assert.equal(qfpay.count('syncSubscription'), 3, 'asked QFPay three times, with backoff');
+      const history = await handle.fetchHistory();
+      const children = (history.events ?? []).filter(
+        (e) => e.eventType === EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED,
+      );
+      assert.equal(children.length, 0, 'no merchant event');
+    });
+  });
+});

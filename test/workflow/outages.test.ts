@@ -1,0 +1,106 @@
+/**
+ * Worker outages in the middle of a dunning episode, on the Temporal CLI's dev server in real
+ * time (the time-skipping server cannot pass a timer while no worker is there to take the task
+ * it schedules). The policy runs on a scale of seconds. The assertions are the engine's promises,
+ * not timings: overdue attempts collapse into one catch-up, and nothing is charged once the
+ * order's charge window has closed, however late the worker comes back.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { snapshotQuery } from '../../src/workflows/definitions';
+import { EngineDouble, failingSubscription, startWith } from '../helpers/dunning-scenario';
+import { until } from '../helpers/gate';
+import { createTestWorker, startDevServer } from '../helpers/temporal';
+
+const SECOND = 1_000;
+
+let env: TestWorkflowEnvironment;
+const running: WorkflowHandle[] = [];
+before(async () => {
+  env = await startDevServer();
+});
+after(async () => {
+  for (const handle of running) await handle.terminate('test cleanup').catch(() => undefined);
+  await env?.teardown();
+});
+const devServer = {
+  get env() {
+    return env;
+  },
+  track: (handle: WorkflowHandle) => running.push(handle),
+};
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('worker outages in a dunning episode (dev server, real time)', { concurrency: true }, () => {
+  it('an outage across several attempt slots: the overdue attempts collapse into one catch-up', async () => {
+    const { subscriptionId, clock, qfpay, failCycle2 } = await failingSubscription(env);
+    qfpay.chargeScript = [{ outcome: 'failed' }, { outcome: 'failed' }, { outcome: 'failed' }];
+    const activities = { ...qfpay.activities(), ...new EngineDouble().activities() };
+    const first = await createTestWorker(env, { maxCachedWorkflows: 0, activities });
+    let failedAt = 0;
+    const handle = await first.worker.runUntil(async () => {
+      const h = await startWith(devServer, first.taskQueue, subscriptionId, {
+        attemptOffsets: ['6s', '9s', '40s'],
+        safetyMargin: '15s',
+        minAttemptWindow: '2s',
+      });
+      clock.now = Date.now();
+      failedAt = await failCycle2(h);
+      await until('the episode opened', async () => (await h.query(snapshotQuery)).dunning.episode !== null);
+      return h;
+    });
+    assert.equal(qfpay.count('chargeOrder'), 0, 'the worker stopped before the first slot');
+    // The worker is gone across the slots at 6 s and 9 s.
+    await sleep(Math.max(0, failedAt + 12 * SECOND - Date.now()));
+    const second = await createTestWorker(env, { taskQueue: first.taskQueue, activities });
+    const restartedAt = Date.now();
+    await second.worker.runUntil(async () => {
+      await until('the catch-up and the last slot ran', () => qfpay.count('chargeOrder') >= 2, 120 * SECOND);
+    });
+    const charges = qfpay.calls.filter((c) => c.name === 'chargeOrder').map((c) => c.at);
+    // One catch-up for both overdue slots, after the restart; the next charge is the 40 s slot.
+    assert.ok(charges[0]! >= restartedAt - SECOND, 'the catch-up came after the restart');
+    assert.ok(
+      charges[1]! >= failedAt + 40 * SECOND,
+      `second charge ${charges[1]! - failedAt} ms after the failure`,
+    );
+    assert.equal(charges.length, 2);
+    await handle.terminate('test done');
+  });
+
+  it('an outage across the charge deadline: nothing is charged once the window has closed', async () => {
+    // Next billing 40 s after the failure, margin 15 s: the window closes 25 s - 2 s after it.
+    const { subscriptionId, clock, qfpay, failCycle2 } = await failingSubscription(env, 40 * SECOND);
+    const activities = { ...qfpay.activities(), ...new EngineDouble().activities() };
+    const first = await createTestWorker(env, { maxCachedWorkflows: 0, activities });
+    let failedAt = 0;
+    const handle = await first.worker.runUntil(async () => {
+      const h = await startWith(devServer, first.taskQueue, subscriptionId, {
+        attemptOffsets: ['10s'],
+        safetyMargin: '15s',
+        minAttemptWindow: '2s',
+      });
+      clock.now = Date.now();
+      failedAt = await failCycle2(h);
+      await until('the episode opened', async () => (await h.query(snapshotQuery)).dunning.episode !== null);
+      return h;
+    });
+    assert.equal(qfpay.count('chargeOrder'), 0, 'the worker stopped before the slot');
+    await sleep(Math.max(0, failedAt + 30 * SECOND - Date.now()));
+    const second = await createTestWorker(env, { taskQueue: first.taskQueue, activities });
+    const closed = await second.worker.runUntil(async () => {
+      await until(
+        'the episode closed',
+        async () => (await handle.query(snapshotQuery)).dunning.episode === null,
+        120 * SECOND,
+      );
+      return (await handle.query(snapshotQuery)).dunning.history.at(-1);
+    });
+    assert.equal(qfpay.count('chargeOrder'), 0, 'a charge now could land after the next billing time');
+    assert.ok(['exhausted', 'lost'].includes(closed?.outcome ?? ''), closed?.outcome);
+    await handle.terminate('test done');
+  });
+});

@@ -113,6 +113,11 @@ export const configSchema = z
     MERCHANT_EVENTS_SECRET: z.string().default(DEVELOPMENT_DEFAULTS.MERCHANT_EVENTS_SECRET),
     /** Engine-wide dunning policy as JSON (see docs); per-subscription overrides come through the API. */
     DUNNING_POLICY: z.string().optional(),
+    /**
+     * How long after a billing time with no payment result a subscription asks QFPay (default
+     * 15 min). Short cycles (the sandbox's minute intervals, the chaos suite) want it shorter.
+     */
+    RECONCILE_GRACE_MS: z.coerce.number().int().min(1_000).optional(),
 
     /** A prebuilt workflow bundle (`npm run build:bundle`) for a faster worker start. */
     WORKFLOW_BUNDLE_PATH: z.string().optional(),

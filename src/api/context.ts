@@ -6,7 +6,7 @@ import type { Client } from '@temporalio/client';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
 import type { QfpayClient } from '../qfpay/client';
-import type { DunningPolicy } from '../workflows/definitions';
+import type { DunningPolicy, SubscriptionWorkflowOptions } from '../workflows/definitions';
 import {
   DEFAULT_DUNNING_POLICY,
   checkPolicyOverride,
@@ -90,4 +90,12 @@ export function engineDefaultPolicy(config: Pick<Config, 'DUNNING_POLICY'>): Dun
  */
 export function withinDeadline<T>(client: Client, ms: number, fn: () => Promise<T>): Promise<T> {
   return client.withDeadline(Date.now() + ms, fn);
+}
+
+/** The workflow options every new subscription workflow gets from the API's configuration. */
+export function workflowOptions(config: Config): SubscriptionWorkflowOptions {
+  return {
+    merchantEvents: Boolean(config.MERCHANT_EVENTS_URL),
+    ...(config.RECONCILE_GRACE_MS === undefined ? {} : { reconcileGraceMs: config.RECONCILE_GRACE_MS }),
+  };
 }

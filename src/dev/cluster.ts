@@ -177,6 +177,8 @@ export interface RunningCluster {
   failed: Promise<PartExit>;
   /** Stops a part and starts it again; resolves with its new pid. */
   restart(name: string): Promise<number>;
+  /** SIGKILLs a part (a crash) and starts it again at once; resolves with its new pid. */
+  crash(name: string): Promise<number>;
   /** Stops one part for good (e.g. the old workers of a rolling upgrade). */
   stopPart(name: string): Promise<void>;
   /**
@@ -421,6 +423,7 @@ export async function startCluster(options: StartClusterOptions): Promise<Runnin
       parts: () => supervisor.parts().map((p) => ({ ...p, description: describeClusterPart(p.name) })),
       failed: supervisor.failed,
       restart: (name) => supervisor.restart(name),
+      crash: (name) => supervisor.crash(name),
       stopPart: (name) => supervisor.stopPart(name),
       startWorker,
       async stop() {

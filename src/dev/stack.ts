@@ -262,7 +262,8 @@ export async function startLocalStack(options: StartStackOptions): Promise<Runni
   const codecServer = `http://127.0.0.1:${config.CODEC_SERVER_PORT}`;
   try {
     progress(`starting ${PART_DESCRIPTIONS.codec} on ${codecServer}`);
-    supervisor.start('codec', node(join('src', 'codec-server', 'main.ts')));
+    // Every part is started again if it crashes once the stack runs (with a growing delay).
+    supervisor.start('codec', { ...node(join('src', 'codec-server', 'main.ts')), restart: true });
     await supervisor.waitFor('codec', '/healthz', () => httpOk(`${codecServer}/healthz`));
 
     progress(`starting ${PART_DESCRIPTIONS.temporal} on ${temporalAddress} (data: ${config.dataDir})`);
@@ -293,6 +294,7 @@ export async function startLocalStack(options: StartStackOptions): Promise<Runni
       ],
       // The dev server complains about its own internal connections while it shuts down.
       quietWhileStopping: true,
+      restart: true,
     });
     await supervisor.waitFor('temporal', 'gRPC GetSystemInfo', async () => {
       connection ??= await temporalAnswers(temporalAddress);
@@ -303,12 +305,12 @@ export async function startLocalStack(options: StartStackOptions): Promise<Runni
 
     if (config.useEmulator) {
       progress(`starting ${PART_DESCRIPTIONS.emulator} on ${emulatorUrl}`);
-      supervisor.start('emulator', node(join('src', 'sandbox', 'main.ts')));
+      supervisor.start('emulator', { ...node(join('src', 'sandbox', 'main.ts')), restart: true });
       await supervisor.waitFor('emulator', '/healthz', () => httpOk(`${emulatorUrl}/healthz`));
     }
 
     progress(`starting ${PART_DESCRIPTIONS.worker} on task queue ${config.TEMPORAL_TASK_QUEUE}`);
-    supervisor.start('worker', node('worker.ts'));
+    supervisor.start('worker', { ...node('worker.ts'), restart: true });
     await supervisor.waitFor('worker', 'polling its task queue', async () => {
       const pollers = await workflowPollers(
         connection!,
@@ -319,7 +321,7 @@ export async function startLocalStack(options: StartStackOptions): Promise<Runni
     });
 
     progress(`starting ${PART_DESCRIPTIONS.api} on ${apiUrl}`);
-    supervisor.start('api', node('src/api/main.ts'));
+    supervisor.start('api', { ...node('src/api/main.ts'), restart: true });
     await supervisor.waitFor('api', '/readyz', () => httpOk(`${apiUrl}/readyz`));
   } catch (err) {
     await connection?.close().catch(() => {});

@@ -298,6 +298,20 @@ export class Supervisor {
     return next.process.pid ?? -1;
   }
 
+  /**
+   * Kills one part without warning (SIGKILL to its whole group, as a crash would) and starts it
+   * again at once; resolves with the new pid once it is launched.
+   */
+  async crash(name: string): Promise<number> {
+    const child = this.current(name);
+    child.stopping = true;
+    signalGroup(child.process, 'SIGKILL');
+    await child.exited;
+    const next = this.launch(name, child.spec);
+    this.options.progress(`${name} killed (SIGKILL) and started again, pid ${next.process.pid ?? -1}`);
+    return next.process.pid ?? -1;
+  }
+
   /** Stops one part for good (e.g. the old workers of a rolling upgrade). */
   async stopPart(name: string): Promise<void> {
     const child = this.current(name);

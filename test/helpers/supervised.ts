@@ -55,14 +55,19 @@ export function startSupervised(script: 'start' | 'cluster', env: NodeJS.Process
   return { process: proc, output, exited, pids };
 }
 
-/** Waits for the ready banner; returns the parts' pids. */
-export async function untilReady(s: Supervised, timeoutMs = 90_000): Promise<Record<string, number>> {
+/** Waits until the output matches `pattern` (bounded, as a hang guard). */
+export async function untilOutput(s: Supervised, pattern: RegExp, timeoutMs = 90_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!/is ready \(in [\d.]+ s\)/.test(s.output())) {
+  while (!pattern.test(s.output())) {
     if (s.process.exitCode !== null) assert.fail(`the command exited early:\n${s.output().slice(-4000)}`);
-    if (Date.now() > deadline) assert.fail(`not ready in ${timeoutMs} ms:\n${s.output().slice(-4000)}`);
+    if (Date.now() > deadline) assert.fail(`no ${pattern} in ${timeoutMs} ms:\n${s.output().slice(-4000)}`);
     await new Promise((done) => setTimeout(done, 200));
   }
+}
+
+/** Waits for the ready banner; returns the parts' pids. */
+export async function untilReady(s: Supervised, timeoutMs = 90_000): Promise<Record<string, number>> {
+  await untilOutput(s, /is ready \(in [\d.]+ s\)/, timeoutMs);
   return s.pids();
 }
 

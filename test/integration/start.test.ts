@@ -1,6 +1,7 @@
 /**
  * `npm start` as a user runs it: the supervisor is spawned as a child process on free ports with a
- * temporary DATA_DIR. It becomes ready (API /readyz, Web UI), takes a subscription, stops cleanly
+ * temporary DATA_DIR. It becomes ready (API /readyz, Web UI), takes a subscription, starts a
+ * SIGKILLed worker again (with backoff, saying so), stops cleanly
  * on SIGINT (exit 0, no part left running), and on a second start on the same DATA_DIR the
  * subscription's workflow is still there and its durable dunning timer still fires. A port already
  * in use is named, with a non-zero exit and no stack trace.
@@ -12,7 +13,14 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { freePorts } from '../../src/dev/free-ports';
 import { StackClient } from '../../src/dev/stack-client';
-import { alive, startSupervised, stopWithSigint, untilReady, type Supervised } from '../helpers/supervised';
+import {
+  alive,
+  startSupervised,
+  stopWithSigint,
+  untilOutput,
+  untilReady,
+  type Supervised,
+} from '../helpers/supervised';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'qfpay-start-'));
 const running: Supervised[] = [];
@@ -31,7 +39,7 @@ after(() => {
 });
 
 describe('npm start', () => {
-  it('runs, stops on SIGINT, restarts on the same data with timers intact, and names a taken port', async () => {
+  it('runs, restarts a crashed part, stops on SIGINT, restarts on the same data with timers intact, and names a taken port', async () => {
     const [apiPort, temporalPort, uiPort, sandboxPort, codecPort] = await freePorts(5);
     const env: NodeJS.ProcessEnv = {
       PORT: String(apiPort),
@@ -89,7 +97,7 @@ describe('npm start', () => {
     // Second run on the same DATA_DIR.
     const second = startSupervised('start', env);
     running.push(second);
-    await untilReady(second);
+    const secondPids = await untilReady(second);
     const again = await client.subscription(sub.subscriptionId);
     assert.equal(again.workflow_id, sub.workflowId);
     // The same episode, still open or (on a slow restart, once its attempt came due) closed.
@@ -109,6 +117,13 @@ describe('npm start', () => {
     );
     assert.match(third.output(), new RegExp(`TEMPORAL_PORT ${temporalPort} is already in use`));
     assert.doesNotMatch(third.output(), /^\s+at .+:\d+:\d+\)?$/m, 'no stack trace');
+
+    // A crashed worker is started again, and the stack says so; nothing else stops.
+    process.kill(-secondPids.worker!, 'SIGKILL');
+    await untilOutput(second, /worker pid \d+ \(restarted\)/);
+    assert.match(second.output(), /exited \(killed by SIGKILL\); restarting it in 1 s/);
+    assert.equal(second.process.exitCode, null, 'npm start keeps running');
+    assert.equal((await fetch(`http://127.0.0.1:${apiPort}/readyz`)).status, 200);
 
     // The durable timer set in the first run fires in the second: the attempt is made.
     const attempted = await client.waitForSubscription(

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
+import { workflowOptions } from '../../src/api/context';
 import { ConfigError, loadConfig, unsafeSettingWarnings, warnAboutUnsafeSettings } from '../../src/config';
 
 const key = () => randomBytes(32).toString('base64');
@@ -108,5 +109,20 @@ describe('outside production the same settings start, with a loud warning each',
 
   it('says nothing when the settings are safe', () => {
     assert.deepEqual(unsafeSettingWarnings(loadConfig({ ...SAFE, NODE_ENV: 'development' })), []);
+  });
+});
+
+describe('the workflow options new subscriptions get', () => {
+  it('carry RECONCILE_GRACE_MS when set, and leave the engine default otherwise', () => {
+    assert.deepEqual(workflowOptions(loadConfig({ RECONCILE_GRACE_MS: '20000' })), {
+      merchantEvents: false,
+      reconcileGraceMs: 20_000,
+    });
+    assert.deepEqual(workflowOptions(loadConfig({ MERCHANT_EVENTS_URL: 'http://127.0.0.1:9/events' })), {
+      merchantEvents: true,
+    });
+    assert.ok(
+      problemsOf({ ...SAFE, RECONCILE_GRACE_MS: '10' }).some((p) => p.includes('RECONCILE_GRACE_MS')),
+    );
   });
 });

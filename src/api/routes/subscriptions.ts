@@ -21,9 +21,10 @@ import {
   type CreateSubscriptionResult,
   type DunningPolicy,
   type SubscriptionView,
+  type SubscriptionWorkflowOptions,
 } from '../../workflows/definitions';
 import { mergePolicy } from '../../workflows/dunning';
-import { withinDeadline, type ApiContext } from '../context';
+import { withinDeadline, workflowOptions, type ApiContext } from '../context';
 import { ApiError, isWorkflowNotFound, toApiError, updateApiError } from '../errors';
 import { creationHandle, idempotencyKeyOf, resultWithin, startIdempotentCreation } from '../idempotency';
 import {
@@ -84,7 +85,7 @@ function productOf(body: CreateSubscriptionBody): CreateSubscriptionInput['produ
 export function creationInput(
   body: CreateSubscriptionBody,
   policy: DunningPolicy,
-  merchantEvents: boolean,
+  options: SubscriptionWorkflowOptions,
 ): CreateSubscriptionInput {
   return {
     customer: customerOf(body),
@@ -94,7 +95,7 @@ export function creationInput(
     ...(body.total_billing_cycles === undefined ? {} : { totalBillingCycles: body.total_billing_cycles }),
     ...(body.start_time === undefined ? {} : { startTime: Date.parse(body.start_time) }),
     policy,
-    options: { merchantEvents },
+    options,
   };
 }
 
@@ -189,7 +190,7 @@ export function subscriptionRouter(ctx: ApiContext): Router {
     const idempotencyKey = idempotencyKeyOf(req, true);
     const body = parseInput(CreateSubscriptionBodySchema, req.body, 'body');
     const policy = policyWithOverride(ctx.defaultPolicy, body.dunning_policy);
-    const input = creationInput(body, policy, Boolean(config.MERCHANT_EVENTS_URL));
+    const input = creationInput(body, policy, workflowOptions(config));
     const { handle, replayed } = await startIdempotentCreation(ctx, req, {
       kind: 'subscription',
       idempotencyKey,

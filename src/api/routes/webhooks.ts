@@ -25,7 +25,7 @@ import {
   type SubscriptionWorkflowInput,
 } from '../../workflows/definitions';
 import { factFromNotification } from '../../workflows/facts';
-import { withinDeadline, type ApiContext } from '../context';
+import { withinDeadline, workflowOptions, type ApiContext } from '../context';
 import { ApiError, toApiError } from '../errors';
 import type { WebhookResult } from '../metrics';
 import { NotificationIdsSchema } from '../schemas';
@@ -114,7 +114,7 @@ export function webhookRouter(ctx: ApiContext): Router {
       subscriptionId: notification.subscription_id,
       origin: 'adopted',
       policy: ctx.defaultPolicy,
-      options: { merchantEvents: Boolean(config.MERCHANT_EVENTS_URL) },
+      options: workflowOptions(config),
     };
     // Starts the workflow if the engine has never seen this subscription ("adopts" it). A
     // subscription whose workflow has ended stays ended: the late notification is taken (QFPay

@@ -19,7 +19,7 @@ import {
   type DunningPolicyOverride,
 } from './dunning';
 import { applyFact, initialSnapshot, isTerminal, type Fact, type SubscriptionSnapshot } from './lifecycle';
-import { eventsOfFact, type OutgoingEvent } from './outbox';
+import { eventsOfFact, paidOrderEvents, type OutgoingEvent } from './outbox';
 
 /** A merchant's request, queued by an update handler and carried out by the loop. */
 export type Intent =
@@ -95,6 +95,11 @@ export interface EngineState {
   resolved: IntentOutcome[];
   nextIntentId: number;
   continuedAsNew: number;
+  /**
+   * QFPay time of the first fact this subscription's engine applied: an adopted subscription's
+   * payments before it are history, not news, and are not reported to the merchant.
+   */
+  watchingSince: number | null;
 }
 
 /** The defaults of the workflow's tuning options. */
@@ -143,6 +148,7 @@ export function initialState(input: SubscriptionWorkflowInput): EngineState {
     resolved: [],
     nextIntentId: 1,
     continuedAsNew: 0,
+    watchingSince: null,
   };
 }
 
@@ -154,9 +160,13 @@ export function recordEvents(state: EngineState, events: readonly OutgoingEvent[
   if (!state.options.merchantEvents || events.length === 0) return state;
   const have = new Set([...state.outbox.map((e) => e.id), ...state.sentEventIds]);
   const created_at = new Date(now).toISOString();
-  const fresh = events
-    .filter((e) => !have.has(e.id))
-    .map((e) => ({ ...e, created_at, subscription_id: state.subscriptionId }) as MerchantEvent);
+  const fresh: MerchantEvent[] = [];
+  for (const e of events) {
+    // Also once within the batch: a payment report and the order it paid imply the same event.
+    if (have.has(e.id)) continue;
+    have.add(e.id);
+    fresh.push({ ...e, created_at, subscription_id: state.subscriptionId } as MerchantEvent);
+  }
   return fresh.length === 0 ? state : { ...state, outbox: [...state.outbox, ...fresh] };
 }
 
@@ -180,7 +190,18 @@ export function applyFactToState(state: EngineState, fact: Fact, now: number): E
   const next: EngineState = { ...state, snapshot: result.snapshot };
   const rejected = result.snapshot.factsApplied === state.snapshot.factsApplied;
   if (rejected || result.outcome === 'duplicate' || result.outcome === 'stale') return next;
-  const recorded = recordEvents(next, eventsOfFact(state.subscriptionId, fact, result.transition), now);
+  const since = state.watchingSince ?? fact.at;
+  const recorded = recordEvents(
+    { ...next, watchingSince: since },
+    [
+      ...eventsOfFact(state.subscriptionId, fact, result.transition),
+      // A payment learned any other way (a query, after its notification was dropped) is news too.
+      ...paidOrderEvents(state.subscriptionId, state.snapshot, result.snapshot, {
+        since: state.origin === 'created' ? null : since,
+      }),
+    ],
+    now,
+  );
   const wantsSync =
     fact.kind === 'payment' || result.reconcile !== undefined || result.snapshot.reconcile !== null;
   return wantsSync ? { ...recorded, syncWanted: true } : recorded;

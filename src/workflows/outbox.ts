@@ -8,7 +8,7 @@
  */
 import type { DunningEpisode, MerchantEvent, MerchantEventData, MerchantEventType } from './definitions';
 import type { DunningFinalAction } from './dunning';
-import type { Fact, TransitionRecord } from './lifecycle';
+import type { Fact, SubscriptionSnapshot, TransitionRecord } from './lifecycle';
 
 /** An event before the outbox stamps it. */
 export type OutgoingEvent = Omit<MerchantEvent, 'created_at' | 'subscription_id'>;
@@ -85,6 +85,32 @@ export function eventsOfFact(
     );
   }
   return events;
+}
+
+/**
+ * A `payment_succeeded` for every order that became PAID between two snapshots, whatever fact told
+ * the engine (the id is the payment notification's, so the two never report it twice). With
+ * `since`, orders paid before that QFPay time are history (an adopted subscription's past).
+ */
+export function paidOrderEvents(
+  subscriptionId: string,
+  before: SubscriptionSnapshot,
+  after: SubscriptionSnapshot,
+  { since }: { since: number | null },
+): OutgoingEvent[] {
+  const paidBefore = new Set(before.orders.filter((o) => o.status === 'PAID').map((o) => o.orderId));
+  return after.orders
+    .filter((o) => o.status === 'PAID' && !paidBefore.has(o.orderId))
+    .filter((o) => since === null || (o.paidAt ?? o.lastAt) >= since)
+    .map((o) =>
+      event(merchantEventId(subscriptionId, 'paid', seq(o.sequenceNo)), 'subscription.payment_succeeded', {
+        order_id: o.orderId,
+        sequence_no: o.sequenceNo,
+        ...(o.amount === undefined ? {} : { amount: o.amount }),
+        ...(o.currency === undefined ? {} : { currency: o.currency }),
+        respcd: o.respcd ?? '0000',
+      }),
+    );
 }
 
 /** The event of one finished dunning attempt. */

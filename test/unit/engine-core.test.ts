@@ -160,4 +160,48 @@ void describe('the engine core', () => {
     const action = decide(settle(s, T), T, { continueAsNewSuggested: false });
     assert.deepEqual(action, { kind: 'end', reason: 'not_found' });
   });
+
+  void it("reports a payment it learned from a query (its notification was dropped) once, under the payment's id", () => {
+    const s = pastDue();
+    const paidIds = (x: EngineState) =>
+      x.outbox.filter((e) => e.type === 'subscription.payment_succeeded').map((e) => e.id);
+    // The query's answer: cycle 2 was paid (by QFPay's own retry), and no notification said so.
+    const learned = applyFactToState(
+      s,
+      {
+        kind: 'sync',
+        subscriptionId: SUB,
+        at: T + HOUR,
+        source: 'query',
+        remote: {
+          state: 'ACTIVE',
+          totalBillingCycles: null,
+          completedCycles: 2,
+          nextBillingTime: T + 30 * DAY,
+          lastBillingTime: T,
+        },
+        orders: [{ orderId: order(2), sequenceNo: 2, status: 'PAID', respcd: '0000', at: T + HOUR }],
+      },
+      T + HOUR,
+    );
+    assert.deepEqual(paidIds(learned), [`evt.${SUB}.paid.0001`, `evt.${SUB}.paid.0002`]);
+    const event = learned.outbox.find((e) => e.id === `evt.${SUB}.paid.0002`)!;
+    assert.equal((event.data as { order_id: string }).order_id, order(2));
+    // The late notification of the same payment reports nothing new.
+    const late = applyFactToState(
+      learned,
+      {
+        kind: 'payment',
+        subscriptionId: SUB,
+        orderId: order(2),
+        sequenceNo: 2,
+        succeeded: true,
+        respcd: '0000',
+        at: T + HOUR - MINUTE,
+        source: 'notification',
+      },
+      T + 2 * HOUR,
+    );
+    assert.deepEqual(paidIds(late), paidIds(learned));
+  });
 });

@@ -16,16 +16,17 @@
  *
  * Pure and synchronous: it runs a hundred thousand episodes in seconds.
  */
-import type { ChargeOutcome, ConfirmOutcome, SyncResult } from '../../src/activities/contracts';
-import { decide, settle, type Action } from '../../src/workflows/decide';
-import type { MerchantEvent } from '../../src/workflows/definitions';
+import type { ChargeOutcome, ConfirmOutcome, SyncResult } from '../src/activities/contracts';
+import { seededRandom } from '../src/sandbox/faults';
+import { decide, settle, type Action } from '../src/workflows/decide';
+import type { MerchantEvent } from '../src/workflows/definitions';
 import {
   DEFAULT_DUNNING_POLICY,
   MIN_SAFETY_MARGIN_MS,
   mergePolicy,
   type DunningPolicy,
   type DunningPolicyOverride,
-} from '../../src/workflows/dunning';
+} from '../src/workflows/dunning';
 import {
   applyFactToState,
   enqueueIntent,
@@ -33,9 +34,9 @@ import {
   takeOutcome,
   type EngineState,
   type IntentRequest,
-} from '../../src/workflows/engine-state';
-import { chargeWindow } from '../../src/workflows/episode';
-import type { Fact, RemoteOrder } from '../../src/workflows/lifecycle';
+} from '../src/workflows/engine-state';
+import { chargeWindow } from '../src/workflows/episode';
+import type { Fact, RemoteOrder } from '../src/workflows/lifecycle';
 import {
   afterCancel,
   afterChange,
@@ -47,7 +48,7 @@ import {
   beginAction,
   refuseIntent,
   type Outcome,
-} from '../../src/workflows/results';
+} from '../src/workflows/results';
 
 const SECOND = 1_000;
 const MINUTE = 60 * SECOND;
@@ -56,17 +57,8 @@ const PROCESSING_MS = 90 * SECOND;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 
-/** A small seeded PRNG (mulberry32), so a failing episode can be replayed from its seed. */
-export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small seeded PRNG (the emulator's), so a failing episode can be replayed from its seed. */
+export const random = seededRandom;
 
 /** What one episode did, for the totals a run prints. */
 export interface EpisodeReport {

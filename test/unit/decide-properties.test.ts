@@ -1,12 +1,12 @@
 /**
  * The engine's charging promises as properties of its pure core, over random dunning episodes
- * (see `test/helpers/episode-simulator.ts`): no charge outside the order's window, at most one
+ * (see `chaos/episode-simulator.ts`): no charge outside the order's window, at most one
  * unconfirmed charge, no final action on a paid order, no merchant event twice, and a loop that
  * always comes to rest. `npm run chaos:episodes` runs the same check at volume.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { runEpisode } from '../helpers/episode-simulator';
+import { runEpisode } from '../../chaos/episode-simulator';
 
 const EPISODES = Number(process.env.EPISODES ?? 3_000);
 

@@ -1,0 +1,210 @@
+/**
+ * The chaos suite's audit: pure checks of what the engine did against the emulator's own record
+ * (QFPay's truth) and the merchant events the suite's receiver took. Each check returns the
+ * violations it found (an empty list is a pass) and what it counted.
+ */
+
+/** One subscription as the emulator records it (`GET /_sandbox/subscriptions/:id`). */
+export interface Truth {
+  subscription_id: string;
+  customer_id: string;
+  state: string;
+  completed_billing_iteration: number;
+  orders: Array<{
+    subscription_order_id: string;
+    sequence_no: number;
+    status: 'PAID' | 'FAILED';
+    deadline: string | null;
+    attempts: Array<{ at: string; trigger: string; approved: boolean }>;
+  }>;
+}
+
+/** One subscription as the engine shows it (`GET /v1/subscriptions/:id`, the parts the audit reads). */
+export interface Mirror {
+  subscription_id: string;
+  state: string;
+  completed_cycles: number;
+  recent_orders: Array<{ order_id: string; sequence_no: number; status: 'PAID' | 'FAILED' }>;
+}
+
+/** One merchant event as the receiver took it. */
+export interface Delivery {
+  id: string;
+  type: string;
+  subscription_id: string;
+  data: Record<string, unknown>;
+  /** The signature checked out. */
+  verified: boolean;
+}
+
+export interface Check {
+  name: string;
+  /** What was examined, e.g. "1,000 subscriptions" or "812 manual charges". */
+  counted: string;
+  violations: string[];
+}
+
+/** The engine's mirror equals QFPay's truth: state, paid cycles, and every order it shows. */
+export function mirrorsTruth(truths: readonly Truth[], mirrors: ReadonlyMap<string, Mirror>): Check {
+  const violations: string[] = [];
+  for (const t of truths) {
+    const m = mirrors.get(t.subscription_id);
+    if (!m) {
+      violations.push(`${t.subscription_id}: the engine has no subscription`);
+      continue;
+    }
+    if (m.state !== t.state) violations.push(`${t.subscription_id}: state ${m.state}, QFPay ${t.state}`);
+    if (m.completed_cycles !== t.completed_billing_iteration) {
+      violations.push(
+        `${t.subscription_id}: ${m.completed_cycles} cycles paid, QFPay ${t.completed_billing_iteration}`,
+      );
+    }
+    for (const o of m.recent_orders) {
+      const truth = t.orders.find((x) => x.subscription_order_id === o.order_id);
+      if (truth?.status !== o.status) {
+        violations.push(
+          `${t.subscription_id}: order ${o.sequence_no} ${o.status}, QFPay ${truth?.status ?? 'none'}`,
+        );
+      }
+    }
+    const newest = t.orders.at(-1);
+    if (newest && !m.recent_orders.some((o) => o.order_id === newest.subscription_order_id)) {
+      violations.push(`${t.subscription_id}: the engine does not know order ${newest.sequence_no}`);
+    }
+  }
+  return { name: 'mirror equals QFPay', counted: `${truths.length} subscriptions`, violations };
+}
+
+/** Every manual charge landed before the order's next billing time minus the safety margin. */
+export function chargesInsideWindow(truths: readonly Truth[], marginMs: number): Check {
+  const violations: string[] = [];
+  let charges = 0;
+  for (const t of truths) {
+    for (const o of t.orders) {
+      for (const a of o.attempts.filter((x) => x.trigger === 'manual')) {
+        charges += 1;
+        const deadline = o.deadline === null ? undefined : Date.parse(o.deadline) - marginMs;
+        if (deadline === undefined || Date.parse(a.at) >= deadline) {
+          violations.push(
+            `${o.subscription_order_id}: manual charge at ${a.at}, past ${o.deadline} − margin`,
+          );
+        }
+      }
+    }
+  }
+  return { name: 'no manual charge inside the margin', counted: `${charges} manual charges`, violations };
+}
+
+/** No order paid twice, no cycle billed twice. */
+export function noDoubleCharge(truths: readonly Truth[]): Check {
+  const violations: string[] = [];
+  let orders = 0;
+  for (const t of truths) {
+    const sequences = t.orders.map((o) => o.sequence_no);
+    if (new Set(sequences).size !== sequences.length)
+      violations.push(`${t.subscription_id}: a cycle billed twice`);
+    for (const o of t.orders) {
+      orders += 1;
+      const approved = o.attempts.filter((a) => a.approved).length;
+      if (approved > 1) violations.push(`${o.subscription_order_id}: paid ${approved} times`);
+    }
+  }
+  return { name: 'no double charge', counted: `${orders} orders`, violations };
+}
+
+/** One QFPay subscription per creation (idempotency key): each customer of the run has exactly one. */
+export function oneSubscriptionPerKey(
+  creations: ReadonlyArray<{ idempotencyKey: string; customerId: string }>,
+  truths: readonly Truth[],
+): Check {
+  const violations: string[] = [];
+  for (const c of creations) {
+    const subs = truths.filter((t) => t.customer_id === c.customerId).length;
+    if (subs !== 1) violations.push(`key ${c.idempotencyKey}: ${subs} subscriptions at QFPay`);
+  }
+  return {
+    name: 'one subscription per idempotency key',
+    counted: `${creations.length} creations`,
+    violations,
+  };
+}
+
+/**
+ * Merchant events: every signature checks out; every paid order and every end was reported; no
+ * fact was reported under two ids. (A delivery repeated under the same id is at-least-once
+ * delivery, which receivers deduplicate by id: counted, not a violation.)
+ */
+export function merchantEventsComplete(
+  truths: readonly Truth[],
+  deliveries: readonly Delivery[],
+): Check & { repeated: number } {
+  const violations: string[] = [];
+  for (const d of deliveries.filter((x) => !x.verified)) violations.push(`event ${d.id}: bad signature`);
+  const byId = new Map<string, Delivery>();
+  for (const d of deliveries) byId.set(d.id, d);
+  const idsPerFact = new Map<string, Set<string>>();
+  for (const d of byId.values()) {
+    const fact =
+      d.type === 'subscription.payment_succeeded'
+        ? `paid ${String(d.data.order_id)}`
+        : d.type === 'subscription.ended'
+          ? `ended ${d.subscription_id}`
+          : undefined;
+    if (fact) idsPerFact.set(fact, (idsPerFact.get(fact) ?? new Set()).add(d.id));
+  }
+  for (const [fact, ids] of idsPerFact)
+    if (ids.size > 1) violations.push(`${fact} reported ${ids.size} times`);
+  for (const t of truths) {
+    for (const o of t.orders.filter((x) => x.status === 'PAID')) {
+      if (!idsPerFact.has(`paid ${o.subscription_order_id}`))
+        violations.push(`paid ${o.subscription_order_id} not reported`);
+    }
+    if (
+      ['CANCELLED', 'COMPLETED', 'INCOMPLETE_EXPIRED'].includes(t.state) &&
+      !idsPerFact.has(`ended ${t.subscription_id}`)
+    ) {
+      violations.push(`the end of ${t.subscription_id} not reported`);
+    }
+  }
+  return {
+    name: 'merchant events: signed, complete, once',
+    counted: `${deliveries.length} deliveries of ${byId.size} events`,
+    violations,
+    repeated: deliveries.length - byId.size,
+  };
+}
+
+/** A subscription workflow as the suite found it after convergence. */
+export interface WorkflowFinding {
+  subscriptionId: string;
+  status: 'RUNNING' | 'COMPLETED' | string;
+  /** QFPay's state of the subscription. */
+  truthState: string;
+  workflowTaskFailures: number;
+  /** Why they failed (cause and message), once each. */
+  failureCauses?: string[];
+  /** A timer or an activity is pending (something will wake the workflow). */
+  pendingWork: boolean;
+}
+
+/**
+ * No stuck workflow: no workflow task failed; a subscription that ended at QFPay has a closed
+ * workflow; a running one has a timer or an activity pending.
+ */
+export function noStuckWorkflow(findings: readonly WorkflowFinding[]): Check {
+  const violations: string[] = [];
+  for (const f of findings) {
+    if (f.workflowTaskFailures > 0)
+      violations.push(
+        `${f.subscriptionId}: ${f.workflowTaskFailures} workflow task failures (${(f.failureCauses ?? []).join('; ')})`,
+      );
+    const ended = ['CANCELLED', 'COMPLETED', 'INCOMPLETE_EXPIRED'].includes(f.truthState);
+    if (ended && f.status === 'RUNNING')
+      violations.push(`${f.subscriptionId}: ended at QFPay, workflow still running`);
+    if (!ended && f.status === 'RUNNING' && !f.pendingWork)
+      violations.push(`${f.subscriptionId}: running with nothing pending`);
+    if (!ended && f.status !== 'RUNNING')
+      violations.push(`${f.subscriptionId}: workflow ${f.status} while QFPay says ${f.truthState}`);
+  }
+  return { name: 'no stuck workflow', counted: `${findings.length} workflows`, violations };
+}

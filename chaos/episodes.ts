@@ -1,0 +1,198 @@
+/**
+ * `npm run chaos:episodes`: the dunning invariant at volume.
+ *
+ *   npm run chaos:episodes                       100,000 pure episodes and 200 on the time-skipping server
+ *   npm run chaos:episodes -- --quick            5,000 and 20
+ *   options: --pure N  --temporal N  --out FILE
+ *
+ * Pure episodes drive the workflow's own decision functions (`chaos/episode-simulator.ts`) with
+ * random failure times, outages, policy changes, clock skew, and pending and timed-out charges.
+ * Temporal episodes run the real workflow on the time-skipping test server against the QFPay
+ * double, with random charge answers and random worker restarts (a new worker with no cache
+ * rebuilds the workflow from its history), and check every charge against its window, that no
+ * two charges ran at once, and that no workflow task failed. Exits 1 on any violation.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { EngineDouble, failingSubscription, startWith } from '../test/helpers/dunning-scenario';
+import type { ScriptedCharge } from '../test/helpers/qfpay-doubles';
+import { createTestWorker, startTimeSkipping, workflowTaskFailures } from '../test/helpers/temporal';
+import { cancelUpdate, snapshotQuery } from '../src/workflows/definitions';
+import { random, runEpisode } from './episode-simulator';
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    pure: { type: 'string' },
+    temporal: { type: 'string' },
+    out: { type: 'string' },
+  },
+});
+const pureCount = Number(args.pure ?? (args.quick ? 5_000 : 100_000));
+const temporalCount = Number(args.temporal ?? (args.quick ? 20 : 200));
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+function pureEpisodes(): {
+  episodes: number;
+  charges: number;
+  unconfirmed: number;
+  outages: number;
+  violations: string[];
+} {
+  const totals = { episodes: 0, charges: 0, unconfirmed: 0, outages: 0, violations: [] as string[] };
+  for (let seed = 1; seed <= pureCount; seed += 1) {
+    const r = runEpisode({ seed });
+    totals.episodes += 1;
+    totals.charges += r.charges;
+    totals.unconfirmed += r.unconfirmedCharges;
+    totals.outages += r.outages;
+    totals.violations.push(...r.violations);
+  }
+  return totals;
+}
+
+interface TemporalTotals {
+  episodes: number;
+  charges: number;
+  restarts: number;
+  violations: string[];
+}
+
+/** One random episode on the time-skipping server; returns what it did and what it broke. */
+async function temporalEpisode(
+  env: TestWorkflowEnvironment,
+  seed: number,
+  totals: TemporalTotals,
+): Promise<void> {
+  const rnd = random(seed);
+  const nextBillingIn = [3 * HOUR, DAY, 30 * DAY][Math.floor(rnd() * 3)]!;
+  const { subscriptionId, clock, qfpay, failCycle2 } = await failingSubscription(env, nextBillingIn);
+  const answers: ScriptedCharge[] = [
+    { outcome: 'failed' },
+    { outcome: 'succeeded' },
+    { outcome: 'server_error' },
+    { outcome: 'timeout_after', then: 'failed' },
+    { outcome: 'timeout_after', then: 'succeeded' },
+    { outcome: 'pending' },
+  ];
+  qfpay.chargeScript = Array.from({ length: 8 }, () => answers[Math.floor(rnd() * answers.length)]!);
+  // At most one charge in flight: from the activity's start to its answer.
+  const qfpayActivities = qfpay.activities();
+  let active = 0;
+  const activities = {
+    ...qfpayActivities,
+    ...new EngineDouble().activities(),
+    chargeOrder: async (...input: Parameters<typeof qfpayActivities.chargeOrder>) => {
+      active += 1;
+      if (active > 1) totals.violations.push(`seed ${seed}: two charges at once`);
+      try {
+        return await qfpayActivities.chargeOrder(...input);
+      } finally {
+        active -= 1;
+      }
+    },
+  };
+  const offsets = [['1h', '1d', '3d'], ['30m', '2h'], ['10m']][Math.floor(rnd() * 3)]!;
+  let taskQueue: string | undefined;
+  let handle: Awaited<ReturnType<typeof startWith>> | undefined;
+  const fake = { env, track: () => undefined };
+  const steps = 2 + Math.floor(rnd() * 4);
+  for (let step = 0; step < steps; step += 1) {
+    // Each step runs on a new worker without a cache: the workflow is rebuilt from its history.
+    const w = await createTestWorker(env, {
+      maxCachedWorkflows: 0,
+      activities,
+      ...(taskQueue ? { taskQueue } : {}),
+    });
+    taskQueue = w.taskQueue;
+    if (step > 0) totals.restarts += 1;
+    await w.worker.runUntil(async () => {
+      if (!handle) {
+        handle = await startWith(fake, w.taskQueue, subscriptionId, {
+          attemptOffsets: offsets,
+          finalAction: 'leave_to_qfpay',
+        });
+        await env.sleep(60_000);
+        clock.now = await env.currentTimeMs();
+        await failCycle2(handle);
+      }
+      await env.sleep(Math.floor(rnd() * nextBillingIn * 0.4));
+      clock.now = await env.currentTimeMs();
+    });
+    // The worker is gone for a while (an outage), sometimes across attempt slots.
+    if (rnd() < 0.5) await env.sleep(Math.floor(rnd() * nextBillingIn * 0.3));
+  }
+  const last = await createTestWorker(env, { activities, taskQueue: taskQueue! });
+  await last.worker.runUntil(async () => {
+    const h = handle!;
+    await h.query(snapshotQuery);
+    if ((await h.describe()).status.name === 'RUNNING')
+      await h.executeUpdate(cancelUpdate, { args: [{}] }).catch(() => undefined);
+    await h.result().catch(() => undefined);
+    if ((await workflowTaskFailures(h)) > 0) totals.violations.push(`seed ${seed}: a workflow task failed`);
+  });
+  // Every charge QFPay processed came inside its window: before next billing − margin (2 h).
+  for (const c of qfpay.charged) {
+    if (c.at >= qfpay.state.remote.nextBillingTime! - 2 * HOUR) {
+      totals.violations.push(`seed ${seed}: a charge at ${new Date(c.at).toISOString()} past the window`);
+    }
+  }
+  totals.charges += qfpay.count('chargeOrder');
+  totals.episodes += 1;
+}
+
+async function temporalEpisodes(): Promise<TemporalTotals> {
+  const totals: TemporalTotals = { episodes: 0, charges: 0, restarts: 0, violations: [] };
+  let env: TestWorkflowEnvironment | undefined;
+  for (let seed = 1; seed <= temporalCount; seed += 1) {
+    // A fresh server now and then: ended workflows with abandoned work slow the test server down.
+    if (seed % 20 === 1) {
+      await env?.teardown();
+      env = await startTimeSkipping();
+    }
+    await temporalEpisode(env!, seed, totals);
+    if (seed % 10 === 0) console.log(`temporal episodes: ${seed}/${temporalCount}`);
+  }
+  await env?.teardown();
+  return totals;
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const pure = pureEpisodes();
+  console.log(
+    `pure: ${pure.episodes.toLocaleString('en-US')} episodes, ${pure.charges.toLocaleString('en-US')} charges, ${pure.violations.length} violations (${Math.round((Date.now() - started) / 1000)} s)`,
+  );
+  const temporal = await temporalEpisodes();
+  console.log(
+    `temporal: ${temporal.episodes} episodes, ${temporal.charges} charges, ${temporal.restarts} worker restarts, ${temporal.violations.length} violations`,
+  );
+  for (const v of [...pure.violations, ...temporal.violations].slice(0, 20)) console.log(`  ✖ ${v}`);
+  const out = args.out ?? join(__dirname, 'results', args.quick ? 'episodes-quick.json' : 'episodes.json');
+  const { violations: pureViolations, ...pureFigures } = pure;
+  const { violations: temporalViolations, ...temporalFigures } = temporal;
+  writeFileSync(
+    out,
+    `${JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        pure: { ...pureFigures, violations: pureViolations.length },
+        temporal: { ...temporalFigures, violations: temporalViolations.length },
+        seconds: Math.round((Date.now() - started) / 1000),
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  console.log(`wrote ${out}`);
+  process.exit(pureViolations.length + temporalViolations.length === 0 ? 0 : 1);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

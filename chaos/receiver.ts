@@ -1,0 +1,57 @@
+/**
+ * The merchant's event receiver, as the chaos suite runs it: it checks every delivery's signature
+ * with the engine's own verifier (as a merchant would with the documented scheme), answers 200,
+ * and keeps every delivery, so the audit can tell what was reported, how often, and under which id.
+ */
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { MERCHANT_EVENT_HEADERS, verifyMerchantEvent } from '../src/events/merchant-events';
+import type { Delivery } from './audit';
+
+export interface EventReceiver {
+  url: string;
+  deliveries: Delivery[];
+  close(): Promise<void>;
+}
+
+function body(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+/** Starts a receiver on a free loopback port. */
+export async function startEventReceiver(secret: string): Promise<EventReceiver> {
+  const deliveries: Delivery[] = [];
+  const server: Server = createServer((req, res) => {
+    void body(req).then((raw) => {
+      const header = req.headers[MERCHANT_EVENT_HEADERS.signature.toLowerCase()];
+      // Deliveries retried for days keep their signing time: the suite checks the signature, not the age.
+      const verified = verifyMerchantEvent(raw, header, secret, { toleranceSec: 7 * 86_400 }).ok;
+      let event: Partial<Delivery> = {};
+      try {
+        event = JSON.parse(raw.toString('utf8')) as Partial<Delivery>;
+      } catch {
+        // Counted as unverified below.
+      }
+      deliveries.push({
+        id: String(event.id),
+        type: String(event.type),
+        subscription_id: String(event.subscription_id),
+        data: (event.data ?? {}) as Record<string, unknown>,
+        verified: verified && typeof event.id === 'string',
+      });
+      res.writeHead(200).end('ok');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/events`,
+    deliveries,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}

@@ -1,0 +1,469 @@
+/**
+ * `npm run chaos`: the engine's promises measured under crashes, restarts and an unreliable QFPay.
+ *
+ *   npm run chaos                 1,000 subscriptions, 2-minute cycles, about 25 minutes
+ *   npm run chaos -- --quick      40 subscriptions, 1-minute cycles, a few minutes (CI)
+ *   npm run chaos -- --cluster    on the PostgreSQL topology of `npm run cluster`
+ *   options: --subscriptions N  --seed N  --out FILE
+ *
+ * It starts its own stack, creates subscriptions through the API (some creations with a QFPay
+ * timeout after QFPay committed them), then switches on the emulator's faults (duplicated,
+ * reordered and dropped notifications; 5xx and timeouts on QFPay calls, charges included) while
+ * it SIGKILLs a worker every 10 s, kills an API process once and restarts the Temporal server
+ * once. Then it stops the faults, waits for convergence and audits everything against the
+ * emulator's own record. It prints a table, writes JSON, and exits 1 on any violation (never on
+ * a speed).
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { temporal } from '@temporalio/proto';
+import { seededRandom } from '../src/sandbox/faults';
+import { subscriptionWorkflowId } from '../src/workflows/definitions';
+import {
+  chargesInsideWindow,
+  merchantEventsComplete,
+  mirrorsTruth,
+  noDoubleCharge,
+  noStuckWorkflow,
+  oneSubscriptionPerKey,
+  type Check,
+  type Mirror,
+  type Truth,
+  type WorkflowFinding,
+} from './audit';
+import { startEventReceiver } from './receiver';
+import { CHAOS_API_KEY, CHAOS_EVENTS_SECRET, startChaosStack, type ChaosStack } from './stack';
+
+const MARGIN_MS = 15_000;
+const FINAL_ACTIONS = ['cancel', 'leave_to_qfpay', 'pause_billing'] as const;
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    cluster: { type: 'boolean', default: false },
+    subscriptions: { type: 'string' },
+    seed: { type: 'string', default: '20261128' },
+    out: { type: 'string' },
+  },
+});
+const quick = args.quick ?? false;
+const plan = {
+  subscriptions: Number(args.subscriptions ?? (quick ? 40 : 1_000)),
+  cycleMinutes: quick ? 1 : 2,
+  cycles: 3,
+  chaosMs: quick ? 100_000 : 5 * 60_000,
+  convergeMs: quick ? 5 * 60_000 : 15 * 60_000,
+  seed: Number(args.seed),
+};
+
+const started = Date.now();
+const log = (message: string) =>
+  console.log(`chaos ${String(Math.round((Date.now() - started) / 1000)).padStart(5)}s | ${message}`);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// A seeded PRNG, so a run's choices can be repeated.
+const rnd = seededRandom(plan.seed);
+
+async function http<T>(
+  url: string,
+  method = 'GET',
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: T }> {
+  const res = await fetch(url, {
+    method,
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${CHAOS_API_KEY}`, ...headers },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    signal: AbortSignal.timeout(60_000),
+  });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // Plain text.
+  }
+  return { status: res.status, body: parsed as T };
+}
+
+/** Calls until it gets an answer that is not a 5xx, 429 or network error (the suite is a patient merchant). */
+async function patiently<T>(
+  what: string,
+  call: () => Promise<{ status: number; body: T }>,
+): Promise<{ status: number; body: T }> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      const res = await call();
+      if (res.status < 500 && res.status !== 429) return res;
+    } catch {
+      // A killed API process: try again (another one, or the same once restarted).
+    }
+    if (attempt >= 60) throw new Error(`${what}: no answer after ${attempt} tries`);
+    await sleep(Math.min(5_000, 250 * attempt));
+  }
+}
+
+async function pool<T>(
+  items: readonly T[],
+  concurrency: number,
+  work: (item: T, i: number) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        await work(items[i]!, i);
+      }
+    }),
+  );
+}
+
+interface Creation {
+  idempotencyKey: string;
+  customerId: string;
+  tokenId: string;
+  card: 'approve' | 'decline' | 'flaky';
+  subscriptionId?: string;
+}
+
+async function createSubscriptions(stack: ChaosStack, productIds: string[]): Promise<Creation[]> {
+  const creations: Creation[] = [];
+  const emulator = stack.emulatorUrl;
+  await pool(
+    Array.from({ length: plan.subscriptions }, (_, i) => i),
+    8,
+    async (i) => {
+      const api = stack.apis[i % stack.apis.length]!;
+      const r = rnd();
+      const card = r < 0.7 ? 'approve' : r < 0.9 ? 'decline' : 'flaky';
+      const customer = await patiently('customer', () =>
+        http<{ customer_id: string }>(
+          `${api}/v1/customers`,
+          'POST',
+          { name: `Chaos ${i}`, email: `chaos${i}@example.com` },
+          {
+            'idempotency-key': `chaos-${plan.seed}-customer-${i}`,
+          },
+        ),
+      );
+      const customerId = customer.body.customer_id;
+      const token = await patiently('token', () =>
+        http<{ token_id: string }>(`${emulator}/_sandbox/tokens`, 'POST', {
+          customer_id: customerId,
+          card_number: '5200000000001096',
+        }),
+      );
+      const tokenId = token.body.token_id;
+      if (card === 'decline')
+        await http(`${emulator}/_sandbox/tokens/${tokenId}/behaviour`, 'POST', {
+          charges: 'decline',
+          respcd: '1205',
+        });
+      const idempotencyKey = `chaos-${plan.seed}-${i}`;
+      const creation: Creation = { idempotencyKey, customerId, tokenId, card };
+      creations.push(creation);
+      const body = {
+        customer_id: customerId,
+        product_id: productIds[i % productIds.length],
+        token_id: tokenId,
+        total_billing_cycles: plan.cycles,
+        dunning_policy: {
+          attemptOffsets: plan.cycleMinutes === 1 ? ['8s', '20s'] : ['10s', '30s', '60s'],
+          safetyMargin: `${MARGIN_MS / 1000}s`,
+          minAttemptWindow: '3s',
+          escalation: rnd() < 0.5 ? ['notify_customer'] : [],
+          finalAction: FINAL_ACTIONS[Math.floor(rnd() * FINAL_ACTIONS.length)],
+        },
+      };
+      for (;;) {
+        const res = await patiently('creation', () =>
+          http<{ status: string; result: { subscription_id: string } | null }>(
+            `${api}/v1/subscriptions`,
+            'POST',
+            body,
+            {
+              'idempotency-key': idempotencyKey,
+            },
+          ),
+        );
+        if (res.status >= 400)
+          throw new Error(`creation ${idempotencyKey}: ${res.status} ${JSON.stringify(res.body)}`);
+        if (res.body.status === 'completed' && res.body.result) {
+          creation.subscriptionId = res.body.result.subscription_id;
+          return;
+        }
+        await sleep(1_000); // still running: the same key attaches to the same creation
+      }
+    },
+  );
+  return creations;
+}
+
+async function setFaults(stack: ChaosStack, faults: Record<string, unknown>): Promise<void> {
+  await patiently('faults', () => http(`${stack.emulatorUrl}/_sandbox/faults`, 'POST', faults));
+}
+
+const NO_FAULTS = {
+  duplicateRate: 0,
+  reorderRate: 0,
+  dropRate: 0,
+  serverErrorRate: 0,
+  timeoutRate: 0,
+  rateLimitRate: 0,
+  slowRate: 0,
+  endpoints: null,
+};
+
+interface Disruptions {
+  workerKills: number;
+  apiKills: number;
+  serverRestarts: number;
+  cardFlips: number;
+}
+
+/** Faults on, crashes meanwhile, for the planned time. */
+async function chaosPhase(stack: ChaosStack, creations: Creation[]): Promise<Disruptions> {
+  const done: Disruptions = { workerKills: 0, apiKills: 0, serverRestarts: 0, cardFlips: 0 };
+  await setFaults(stack, {
+    seed: plan.seed,
+    duplicateRate: 0.3,
+    reorderRate: 0.2,
+    delayMs: 5_000,
+    dropRate: 0.05,
+    serverErrorRate: 0.03,
+    timeoutRate: 0.02,
+    timeoutMs: 12_000,
+    timeoutProcesses: true,
+    endpoints: null,
+  });
+  const end = Date.now() + plan.chaosMs;
+  let nextKill = Date.now() + 10_000;
+  let nextFlip = Date.now() + 15_000;
+  let serverRestarted = false;
+  let apiKilled = false;
+  const flaky = creations.filter((c) => c.card === 'flaky');
+  let approving = false;
+  while (Date.now() < end) {
+    const now = Date.now();
+    if (now >= nextKill) {
+      const worker = stack.workers[done.workerKills % stack.workers.length]!;
+      log(`SIGKILL ${worker}`);
+      await stack.crash(worker);
+      done.workerKills += 1;
+      nextKill = now + 10_000;
+    }
+    if (!apiKilled && now >= end - (plan.chaosMs * 2) / 3) {
+      log(`SIGKILL ${stack.apiParts[0]}`);
+      await stack.crash(stack.apiParts[0]!);
+      done.apiKills += 1;
+      apiKilled = true;
+    }
+    if (!serverRestarted && now >= end - plan.chaosMs / 2) {
+      log('restarting the Temporal server');
+      await stack.restartTemporal();
+      done.serverRestarts += 1;
+      serverRestarted = true;
+    }
+    if (now >= nextFlip) {
+      approving = !approving;
+      for (const c of flaky) {
+        await http(
+          `${stack.emulatorUrl}/_sandbox/tokens/${c.tokenId}/behaviour`,
+          'POST',
+          approving ? { charges: 'approve' } : { charges: 'decline', respcd: '1205' },
+        );
+      }
+      done.cardFlips += 1;
+      nextFlip = now + 15_000;
+    }
+    await sleep(500);
+  }
+  await setFaults(stack, NO_FAULTS);
+  return done;
+}
+
+/** Every subscription the emulator has. */
+async function allTruths(stack: ChaosStack): Promise<Truth[]> {
+  return (
+    await patiently('truth', () => http<{ data: Truth[] }>(`${stack.emulatorUrl}/_sandbox/subscriptions`))
+  ).body.data;
+}
+
+async function truthsOf(stack: ChaosStack, ids: ReadonlySet<string>): Promise<Truth[]> {
+  return (await allTruths(stack)).filter((t) => ids.has(t.subscription_id));
+}
+
+async function mirrorsOf(stack: ChaosStack, ids: readonly string[]): Promise<Map<string, Mirror>> {
+  const mirrors = new Map<string, Mirror>();
+  await pool(ids, 16, async (id, i) => {
+    const res = await patiently('mirror', () =>
+      http<Mirror>(`${stack.apis[i % stack.apis.length]}/v1/subscriptions/${id}`),
+    );
+    if (res.status === 200) mirrors.set(id, res.body);
+  });
+  return mirrors;
+}
+
+/** Waits until the engine's mirror equals QFPay's truth for every subscription, twice in a row. */
+async function converge(
+  stack: ChaosStack,
+  ids: readonly string[],
+): Promise<{ truths: Truth[]; mirrors: Map<string, Mirror>; ms: number }> {
+  const from = Date.now();
+  let agreed = 0;
+  for (;;) {
+    const truths = await truthsOf(stack, new Set(ids));
+    const mirrors = await mirrorsOf(stack, ids);
+    const check = mirrorsTruth(truths, mirrors);
+    agreed = check.violations.length === 0 ? agreed + 1 : 0;
+    log(
+      `convergence: ${ids.length - new Set(check.violations.map((v) => v.split(':')[0])).size}/${ids.length} subscriptions agree`,
+    );
+    if (agreed >= 2 || Date.now() - from > plan.convergeMs) return { truths, mirrors, ms: Date.now() - from };
+    await sleep(15_000);
+  }
+}
+
+async function workflowFindings(stack: ChaosStack, truths: readonly Truth[]): Promise<WorkflowFinding[]> {
+  const findings: WorkflowFinding[] = [];
+  const { EventType } = temporal.api.enums.v1;
+  await pool(truths, 8, async (t) => {
+    const handle = stack.temporal.workflow.getHandle(subscriptionWorkflowId(t.subscription_id));
+    const description = await handle.describe();
+    const events = (await handle.fetchHistory()).events ?? [];
+    const timers = new Map<string, boolean>();
+    for (const e of events) {
+      if (e.eventType === EventType.EVENT_TYPE_TIMER_STARTED) timers.set(String(e.eventId), true);
+      const closed =
+        e.timerFiredEventAttributes?.startedEventId ?? e.timerCanceledEventAttributes?.startedEventId;
+      if (closed !== undefined && closed !== null) timers.delete(String(closed));
+    }
+    findings.push({
+      subscriptionId: t.subscription_id,
+      status: description.status.name,
+      truthState: t.state,
+      workflowTaskFailures: events.filter((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED)
+        .length,
+      failureCauses: [
+        ...new Set(
+          events.flatMap((e) => {
+            const a = e.workflowTaskFailedEventAttributes;
+            return a ? [`${String(a.cause)}: ${a.failure?.message ?? ''}`.slice(0, 200)] : [];
+          }),
+        ),
+      ],
+      pendingWork: timers.size > 0 || (description.raw.pendingActivities?.length ?? 0) > 0,
+    });
+  });
+  return findings;
+}
+
+async function notificationFigures(stack: ChaosStack): Promise<Record<string, number>> {
+  const res = await http<{ data: Array<{ status: string; fault: string | null; attempts: unknown[] }> }>(
+    `${stack.emulatorUrl}/_sandbox/notifications`,
+  );
+  const data = res.body.data;
+  return {
+    notifications: data.filter((n) => n.fault !== 'duplicate').length,
+    duplicated: data.filter((n) => n.fault === 'duplicate').length,
+    reordered: data.filter((n) => n.fault === 'delayed').length,
+    dropped: data.filter((n) => n.fault === 'dropped').length,
+    deliveryAttempts: data.reduce((sum, n) => sum + n.attempts.length, 0),
+  };
+}
+
+async function main(): Promise<void> {
+  log(`plan: ${JSON.stringify({ ...plan, cluster: args.cluster })}`);
+  const receiver = await startEventReceiver(CHAOS_EVENTS_SECRET);
+  const stack = await startChaosStack({
+    cluster: args.cluster ?? false,
+    merchantEventsUrl: receiver.url,
+    reconcileGraceMs: 20_000,
+    log,
+  });
+  let exitCode: number | undefined;
+  try {
+    const products: string[] = [];
+    for (const amount of [500, 1_200]) {
+      const res = await patiently('product', () =>
+        http<{ product_id: string }>(`${stack.apis[0]}/v1/products`, 'POST', {
+          name: `Chaos ${amount}`,
+          amount,
+          currency: 'HKD',
+          interval: 'minutes',
+          interval_count: plan.cycleMinutes,
+        }),
+      );
+      products.push(res.body.product_id);
+    }
+    log(
+      `creating ${plan.subscriptions} subscriptions (QFPay times out after committing 10 % of the creates)`,
+    );
+    await setFaults(stack, {
+      seed: plan.seed,
+      timeoutRate: 0.1,
+      timeoutMs: 12_000,
+      timeoutProcesses: true,
+      endpoints: ['/subscription/v1/create'],
+    });
+    const creations = await createSubscriptions(stack, products);
+    await setFaults(stack, NO_FAULTS);
+    log(`created ${creations.length}; faults and crashes for ${plan.chaosMs / 1000} s`);
+    const disruptions = await chaosPhase(stack, creations);
+    log('faults off; waiting for convergence');
+    const ids = creations.map((c) => c.subscriptionId!).filter(Boolean);
+    const { truths, mirrors, ms: convergeMs } = await converge(stack, ids);
+    // Merchant events still in flight: wait until the receiver has been quiet for 10 s.
+    for (let last = -1; receiver.deliveries.length !== last;) {
+      last = receiver.deliveries.length;
+      await sleep(10_000);
+    }
+    const events = merchantEventsComplete(truths, receiver.deliveries);
+    const checks: Check[] = [
+      mirrorsTruth(truths, mirrors),
+      chargesInsideWindow(truths, MARGIN_MS),
+      noDoubleCharge(truths),
+      oneSubscriptionPerKey(creations, await allTruths(stack)),
+      events,
+      noStuckWorkflow(await workflowFindings(stack, truths)),
+    ];
+    const figures = {
+      subscriptions: ids.length,
+      ...(await notificationFigures(stack)),
+      ...disruptions,
+      manualChargesAudited: Number(checks[1]!.counted.split(' ')[0]),
+      eventDeliveries: receiver.deliveries.length,
+      eventDeliveriesRepeated: events.repeated,
+      convergenceSeconds: Math.round(convergeMs / 1000),
+      runSeconds: Math.round((Date.now() - started) / 1000),
+    };
+    report(figures, checks);
+    const violations = checks.reduce((n, c) => n + c.violations.length, 0);
+    const out = args.out ?? join(__dirname, 'results', quick ? 'quick.json' : 'full.json');
+    writeFileSync(
+      out,
+      `${JSON.stringify({ date: new Date().toISOString(), plan, cluster: args.cluster, figures, checks }, null, 2)}\n`,
+    );
+    log(`wrote ${out}`);
+    exitCode = violations === 0 ? 0 : 1;
+  } finally {
+    await stack.stop();
+    await receiver.close();
+  }
+  process.exit(exitCode ?? 1);
+}
+
+function report(figures: Record<string, number>, checks: Check[]): void {
+  console.log('\n| figure | value |\n|---|---|');
+  for (const [k, v] of Object.entries(figures)) console.log(`| ${k} | ${v.toLocaleString('en-US')} |`);
+  console.log('\n| check | examined | violations |\n|---|---|---|');
+  for (const c of checks) console.log(`| ${c.name} | ${c.counted} | ${c.violations.length} |`);
+  for (const c of checks) for (const v of c.violations.slice(0, 10)) console.log(`  ✖ ${c.name}: ${v}`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,190 @@
+/**
+ * The chaos suite's audit finds each violation it claims to check: a clean record passes, and
+ * every kind of breach, planted one at a time, is reported (so a green chaos run means something).
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  chargesInsideWindow,
+  merchantEventsComplete,
+  mirrorsTruth,
+  noDoubleCharge,
+  noStuckWorkflow,
+  oneSubscriptionPerKey,
+  type Delivery,
+  type Mirror,
+  type Truth,
+  type WorkflowFinding,
+} from '../../chaos/audit';
+
+const SUB = 'sub_a1';
+const ORDER = (n: number) => `sub_ord_a1_000${n}`;
+const MARGIN = 15_000;
+const billed = Date.UTC(2027, 0, 1, 0, 0, 0);
+const next = billed + 120_000;
+
+function truth(): Truth {
+  return {
+    subscription_id: SUB,
+    customer_id: 'cus_1',
+    state: 'COMPLETED',
+    completed_billing_iteration: 2,
+    orders: [
+      {
+        subscription_order_id: ORDER(1),
+        sequence_no: 1,
+        status: 'PAID',
+        deadline: new Date(next).toISOString(),
+        attempts: [{ at: new Date(billed).toISOString(), trigger: 'auto', approved: true }],
+      },
+      {
+        subscription_order_id: ORDER(2),
+        sequence_no: 2,
+        status: 'PAID',
+        deadline: new Date(next + 120_000).toISOString(),
+        attempts: [
+          { at: new Date(next).toISOString(), trigger: 'auto', approved: false },
+          { at: new Date(next + 20_000).toISOString(), trigger: 'manual', approved: true },
+        ],
+      },
+    ],
+  };
+}
+
+function mirror(): Mirror {
+  return {
+    subscription_id: SUB,
+    state: 'COMPLETED',
+    completed_cycles: 2,
+    recent_orders: [
+      { order_id: ORDER(1), sequence_no: 1, status: 'PAID' },
+      { order_id: ORDER(2), sequence_no: 2, status: 'PAID' },
+    ],
+  };
+}
+
+function deliveries(): Delivery[] {
+  const d = (id: string, type: string, data: Record<string, unknown> = {}): Delivery => ({
+    id,
+    type,
+    subscription_id: SUB,
+    data,
+    verified: true,
+  });
+  return [
+    d(`evt.${SUB}.paid.0001`, 'subscription.payment_succeeded', { order_id: ORDER(1) }),
+    d(`evt.${SUB}.paid.0002`, 'subscription.payment_succeeded', { order_id: ORDER(2) }),
+    d(`evt.${SUB}.ended`, 'subscription.ended'),
+  ];
+}
+
+const finding = (over: Partial<WorkflowFinding> = {}): WorkflowFinding => ({
+  subscriptionId: SUB,
+  status: 'COMPLETED',
+  truthState: 'COMPLETED',
+  workflowTaskFailures: 0,
+  pendingWork: false,
+  ...over,
+});
+
+describe('the chaos audit', () => {
+  it('passes a clean record', () => {
+    assert.deepEqual(mirrorsTruth([truth()], new Map([[SUB, mirror()]])).violations, []);
+    const charges = chargesInsideWindow([truth()], MARGIN);
+    assert.equal(charges.counted, '1 manual charges');
+    assert.deepEqual(charges.violations, []);
+    assert.deepEqual(noDoubleCharge([truth()]).violations, []);
+    assert.deepEqual(
+      oneSubscriptionPerKey([{ idempotencyKey: 'k1', customerId: 'cus_1' }], [truth()]).violations,
+      [],
+    );
+    const events = merchantEventsComplete([truth()], [...deliveries(), deliveries()[0]!]);
+    assert.deepEqual(events.violations, []);
+    assert.equal(events.repeated, 1, 'a redelivery under the same id is counted, not a violation');
+    assert.deepEqual(noStuckWorkflow([finding()]).violations, []);
+  });
+
+  it('finds a mirror that differs from QFPay: state, cycles, an order, a missing subscription', () => {
+    const check = (m: Partial<Mirror> | undefined) =>
+      mirrorsTruth([truth()], new Map(m ? [[SUB, { ...mirror(), ...m }]] : [])).violations;
+    assert.equal(check({ state: 'ACTIVE' }).length, 1);
+    assert.equal(check({ completed_cycles: 1 }).length, 1);
+    assert.equal(
+      check({ recent_orders: [{ order_id: ORDER(1), sequence_no: 1, status: 'PAID' }] }).length,
+      1,
+    );
+    assert.equal(
+      check({
+        recent_orders: [
+          { order_id: ORDER(1), sequence_no: 1, status: 'PAID' },
+          { order_id: ORDER(2), sequence_no: 2, status: 'FAILED' },
+        ],
+      }).length,
+      1,
+    );
+    assert.equal(check(undefined).length, 1);
+  });
+
+  it('finds a manual charge at the margin, and one on an order with no next billing time', () => {
+    const late = truth();
+    late.orders[1]!.attempts[1]!.at = new Date(next + 120_000 - MARGIN).toISOString();
+    assert.equal(chargesInsideWindow([late], MARGIN).violations.length, 1);
+    const justBefore = truth();
+    justBefore.orders[1]!.attempts[1]!.at = new Date(next + 120_000 - MARGIN - 1).toISOString();
+    assert.equal(chargesInsideWindow([justBefore], MARGIN).violations.length, 0);
+    const noDeadline = truth();
+    noDeadline.orders[1]!.deadline = null;
+    assert.equal(chargesInsideWindow([noDeadline], MARGIN).violations.length, 1);
+  });
+
+  it('finds an order paid twice and a cycle billed twice', () => {
+    const twice = truth();
+    twice.orders[0]!.attempts.push({
+      at: new Date(billed + 1).toISOString(),
+      trigger: 'manual',
+      approved: true,
+    });
+    assert.equal(noDoubleCharge([twice]).violations.length, 1);
+    const cycle = truth();
+    cycle.orders.push({ ...cycle.orders[1]!, subscription_order_id: 'other' });
+    assert.equal(noDoubleCharge([cycle]).violations.length, 1);
+  });
+
+  it('finds two QFPay subscriptions for one idempotency key, and none for another', () => {
+    const creations = [
+      { idempotencyKey: 'k1', customerId: 'cus_1' },
+      { idempotencyKey: 'k2', customerId: 'cus_2' },
+    ];
+    const violations = oneSubscriptionPerKey(creations, [
+      truth(),
+      { ...truth(), subscription_id: 'sub_b' },
+    ]).violations;
+    assert.deepEqual(violations, ['key k1: 2 subscriptions at QFPay', 'key k2: 0 subscriptions at QFPay']);
+  });
+
+  it('finds a bad signature, an unreported payment or end, and a fact reported under two ids', () => {
+    const check = (list: Delivery[]) => merchantEventsComplete([truth()], list).violations;
+    assert.equal(check(deliveries().map((d, i) => (i === 0 ? { ...d, verified: false } : d))).length, 1);
+    assert.deepEqual(check(deliveries().slice(1)), [`paid ${ORDER(1)} not reported`]);
+    assert.deepEqual(check(deliveries().slice(0, 2)), [`the end of ${SUB} not reported`]);
+    assert.deepEqual(check([...deliveries(), { ...deliveries()[0]!, id: 'evt.other' }]), [
+      `paid ${ORDER(1)} reported 2 times`,
+    ]);
+  });
+
+  it('finds a failing workflow task, a running workflow of an ended subscription, and one waiting on nothing', () => {
+    assert.equal(noStuckWorkflow([finding({ workflowTaskFailures: 3 })]).violations.length, 1);
+    assert.equal(noStuckWorkflow([finding({ status: 'RUNNING', pendingWork: true })]).violations.length, 1);
+    assert.equal(
+      noStuckWorkflow([finding({ status: 'RUNNING', truthState: 'ACTIVE', pendingWork: false })]).violations
+        .length,
+      1,
+    );
+    assert.equal(
+      noStuckWorkflow([finding({ status: 'RUNNING', truthState: 'ACTIVE', pendingWork: true })]).violations
+        .length,
+      0,
+    );
+    assert.equal(noStuckWorkflow([finding({ status: 'FAILED', truthState: 'ACTIVE' })]).violations.length, 1);
+  });
+});

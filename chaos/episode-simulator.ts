@@ -7,6 +7,8 @@
  *   with the deadline from QFPay's own next billing time), and none after QFPay's next billing time;
  * - at most one charge is in flight or unconfirmed at any time;
  * - the final action never runs once the order is paid or the subscription has ended;
+ * - while billing is paused (the merchant's pause, or the final action `pause_billing`) no charge
+ *   starts, no final action runs and the episode is not counted exhausted; a resume re-plans;
  * - `decide` never asks to wait for a time that has already come, and it always comes to rest.
  *
  * Faults come from the seeded random source: worker outages (time passes with nothing done),
@@ -44,7 +46,9 @@ import {
   afterConfirm,
   afterFlush,
   afterSync,
+  applyPause,
   applyPolicyChange,
+  applyResume,
   beginAction,
   refuseIntent,
   type Outcome,
@@ -69,6 +73,8 @@ export interface EpisodeReport {
   policyChanges: number;
   steps: number;
   outcome: string;
+  /** Merchant pauses carried out. */
+  pauses: number;
   violations: string[];
 }
 
@@ -213,6 +219,7 @@ export function runEpisode({ seed, events = 60, trace }: EpisodeParams): Episode
     policyChanges: 0,
     steps: 0,
     outcome: 'open',
+    pauses: 0,
     violations: [],
   };
   const violate = (what: string) => report.violations.push(`${what} (seed ${seed}, step ${report.steps})`);
@@ -281,6 +288,12 @@ export function runEpisode({ seed, events = 60, trace }: EpisodeParams): Episode
       ]);
       if (kind.kind === 'policy') report.policyChanges += 1;
       state = enqueueIntent(state, kind).state;
+    } else if (r < 0.36) {
+      const pause: IntentRequest =
+        state.billingPause && rnd() < 0.7
+          ? { kind: 'resume' }
+          : { kind: 'pause', resumesAt: rnd() < 0.5 ? null : now + 1 + Math.floor(rnd() * cycle * 0.5) };
+      state = enqueueIntent(state, pause).state;
     } else if (r < 0.4 && rnd() < 0.3) {
       // The customer (or QFPay's own retry) pays the order.
       if (qfpay.current.status === 'FAILED' && qfpay.state !== 'CANCELLED') {
@@ -325,6 +338,8 @@ export function runEpisode({ seed, events = 60, trace }: EpisodeParams): Episode
         if (action.cause === 'final_action' && qfpay.current.status === 'PAID') {
           violate('the final action ran after the order was paid');
         }
+        if (action.cause === 'final_action' && state.billingPause)
+          violate('the final action ran while paused');
         qfpay.state = 'CANCELLED';
         state = afterCancel(state, action, { ok: true, value: { at: now + skew } }, now);
         return;
@@ -335,6 +350,13 @@ export function runEpisode({ seed, events = 60, trace }: EpisodeParams): Episode
         return;
       case 'apply_policy':
         state = applyPolicyChange(state, action);
+        return;
+      case 'pause':
+        report.pauses += 1;
+        state = applyPause(state, action, now);
+        return;
+      case 'resume':
+        state = applyResume(state, action, now);
         return;
       case 'refuse':
         state = refuseIntent(state, action);
@@ -362,6 +384,7 @@ export function runEpisode({ seed, events = 60, trace }: EpisodeParams): Episode
   const performCharge = (action: Extract<Action, { kind: 'charge' }>): void => {
     report.charges += 1;
     if (state.pendingCharge) violate('a charge started while the engine was confirming another');
+    if (state.billingPause) violate('a charge started while billing was paused');
     qfpay.settleProcessing(now);
     if (qfpay.processing.length > 0) violate('a charge started while QFPay was still processing another');
     const orderNextBilling = qfpay.deadlines.get(action.sequenceNo) ?? -Infinity;
@@ -410,7 +433,33 @@ export function runEpisode({ seed, events = 60, trace }: EpisodeParams): Episode
         violate('the loop did not come to rest');
         return;
       }
+      const before = state;
       state = settle(state, now);
+      if (
+        // The same pause throughout (a resume may exhaust the episode, and `pause_billing` pause anew).
+        before.billingPause &&
+        state.billingPause?.since === before.billingPause.since &&
+        state.billingPause.by === before.billingPause.by &&
+        before.episode?.stage === 'retrying' &&
+        state.episode?.stage !== 'retrying' &&
+        state.episodeHistory.at(-1)?.outcome === 'exhausted'
+      ) {
+        violate('an episode was counted exhausted while billing was paused');
+      }
+      if (
+        before.billingPause &&
+        !state.billingPause &&
+        state.episode?.stage === 'retrying' &&
+        state.episode.schedule.length === 0 &&
+        !state.pendingCharge &&
+        chargeWindow(
+          state.snapshot,
+          { sequenceNo: state.episode.sequenceNo, firstAt: failureAt },
+          state.policy,
+        ).open
+      ) {
+        violate('a resume left an episode with an open window and nothing planned');
+      }
       const action = decide(state, now, { continueAsNewSuggested: false });
       if (action.kind === 'wait') {
         if (action.until !== null && action.until <= now) violate('asked to wait for a time already come');

@@ -55,11 +55,12 @@ export interface QfpayActivities {
   syncSubscription(subscriptionId: string, options?: { sinceSequence?: number }): Promise<SyncResult>;
   /** `subscription/v1/cancel`; an already-cancelled subscription counts as done. */
   cancelSubscription(subscriptionId: string): Promise<{ at: number }>;
-  /** `subscription/v1/update` for the token and/or the total billing cycles. */
+  /** `subscription/v1/update` for the token, the total billing cycles and/or the products. */
   updateSubscription(input: {
     subscriptionId: string;
     tokenId?: string;
     totalBillingCycles?: number | null;
+    products?: Array<{ productId: string; quantity: number }>;
   }): Promise<{ at: number }>;
   /**
    * `subscription/v1/charge` for one failed order. It looks at the order first (a retried

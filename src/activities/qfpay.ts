@@ -246,10 +246,15 @@ export function createQfpayActivities({
       return { at: now() };
     },
 
-    async updateSubscription({ subscriptionId, tokenId, totalBillingCycles }) {
+    async updateSubscription({ subscriptionId, tokenId, totalBillingCycles, products }) {
       await call(() =>
         client.updateSubscription(
-          { subscription_id: subscriptionId, token_id: tokenId, total_billing_cycles: totalBillingCycles },
+          {
+            subscription_id: subscriptionId,
+            token_id: tokenId,
+            total_billing_cycles: totalBillingCycles,
+            products: products?.map((p) => ({ product_id: p.productId, quantity: p.quantity })),
+          },
           { signal: activitySignal() },
         ),
       );

@@ -105,6 +105,24 @@ export const DunningExhaustedDataSchema = z.object({
   step: z.enum(ESCALATION_STEPS).optional(),
 });
 
+/** `data` of `subscription.billing_paused`. */
+export const BillingPausedDataSchema = z.object({
+  /** `merchant` (the pause route) or `final_action` (an exhausted episode's `pause_billing`). */
+  paused_by: z.enum(['merchant', 'final_action']),
+  /** When the engine resumes by itself, ISO-8601; null: until the merchant resumes. */
+  resumes_at: IsoTimeSchema.nullable(),
+});
+
+/** `data` of `subscription.billing_resumed`. */
+export const BillingResumedDataSchema = z.object({
+  /** `merchant` (the resume route) or `schedule` (the pause's `resumes_at` came). */
+  resumed_by: z.enum(['merchant', 'schedule']),
+  /** When the pause began, ISO-8601. */
+  paused_since: IsoTimeSchema,
+  /** When it ended, ISO-8601. */
+  resumed_at: IsoTimeSchema,
+});
+
 /** The terminal states a subscription can end in. */
 export const ENDED_STATES = ['CANCELLED', 'COMPLETED', 'INCOMPLETE_EXPIRED'] as const;
 
@@ -122,6 +140,8 @@ export const MERCHANT_EVENT_DATA_SCHEMAS = {
   'subscription.dunning_attempt': DunningAttemptDataSchema,
   'subscription.dunning_recovered': DunningRecoveredDataSchema,
   'subscription.dunning_exhausted': DunningExhaustedDataSchema,
+  'subscription.billing_paused': BillingPausedDataSchema,
+  'subscription.billing_resumed': BillingResumedDataSchema,
   'subscription.ended': EndedDataSchema,
 } as const;
 
@@ -155,6 +175,8 @@ export const MerchantEventSchema = z.discriminatedUnion('type', [
   envelope('subscription.dunning_attempt'),
   envelope('subscription.dunning_recovered'),
   envelope('subscription.dunning_exhausted'),
+  envelope('subscription.billing_paused'),
+  envelope('subscription.billing_resumed'),
   envelope('subscription.ended'),
 ]);
 

@@ -28,6 +28,7 @@ import {
   type Intent,
   type IntentRequest,
   type PendingCharge,
+  type PlanLine,
 } from './engine-state';
 import {
   chargeWindow,
@@ -40,7 +41,7 @@ import {
   type ChargeWindow,
 } from './episode';
 import { isTerminal, type OrderRecord, type SubscriptionSnapshot } from './lifecycle';
-import { exhaustedEvents, recoveredEvent } from './outbox';
+import { billingResumedEvent, exhaustedEvents, recoveredEvent } from './outbox';
 
 /** The one thing to do next. */
 export type Action =
@@ -66,6 +67,9 @@ export type Action =
   | { kind: 'cancel'; cause: 'final_action'; orderId: string }
   | { kind: 'change_token'; intentId: number; tokenId: string }
   | { kind: 'change_cycles'; intentId: number; totalBillingCycles: number | null }
+  | { kind: 'change_products'; intentId: number; products: PlanLine[] }
+  | { kind: 'pause'; intentId: number; resumesAt: number | null }
+  | { kind: 'resume'; intentId: number }
   | { kind: 'refuse'; intentId: number; message: string; type: string }
   | { kind: 'apply_policy'; intentId: number; override: DunningPolicyOverride }
   | { kind: 'flush' }
@@ -87,11 +91,30 @@ export const REFUSED = 'ChangeNotAllowed';
 /** The bookkeeping due at `now`; idempotent (settling twice at the same time changes nothing more). */
 export function settle(state: EngineState, now: number): EngineState {
   let s = noteTerminal(state, now);
+  s = resumeIfDue(s, now);
   s = settleEpisode(s, now);
   if (!s.episode) s = settleEpisode(openEpisodeIfDue(s, now), now);
   s = dueQueries(s, now);
-  if (s.retryNow && s.episode?.stage !== 'retrying') s = { ...s, retryNow: false };
+  // A new card is tried at once only in an episode that is retrying, and not while billing is paused.
+  if (s.retryNow && (s.episode?.stage !== 'retrying' || s.billingPause)) s = { ...s, retryNow: false };
   return s;
+}
+
+/**
+ * Ends a billing pause: dunning is planned again from `now` (attempts that fell due meanwhile
+ * collapse into one, inside the charge window), and QFPay is asked first what happened meanwhile.
+ */
+export function resumeBilling(s: EngineState, now: number, by: 'merchant' | 'schedule'): EngineState {
+  const pause = s.billingPause;
+  if (!pause) return s;
+  const resumed: EngineState = { ...s, billingPause: null, syncWanted: true };
+  return recordEvents(resumed, [billingResumedEvent(s.subscriptionId, pause.since, now, by)], now);
+}
+
+/** A pause whose `resumesAt` has come ends (its durable timer is the loop's wake time). */
+function resumeIfDue(s: EngineState, now: number): EngineState {
+  const at = s.billingPause?.resumesAt;
+  return at !== null && at !== undefined && now >= at ? resumeBilling(s, now, 'schedule') : s;
 }
 
 function noteTerminal(s: EngineState, now: number): EngineState {
@@ -105,7 +128,7 @@ function openEpisodeIfDue(s: EngineState, now: number): EngineState {
   const decision = decideOpen(
     s.snapshot,
     s.episodeHistory.map((e) => e.orderId),
-    s.billingPausedByMerchant,
+    s.billingPause !== null,
   );
   if (decision.open)
     return { ...s, episode: openEpisode(decision.order, decision.nextBillingTime, now, s.policy) };
@@ -129,13 +152,21 @@ function settleEpisode(s: EngineState, now: number): EngineState {
   }
   if (ended.ended) return closeEpisode(s, ended.outcome, ended.detail, now);
   const window = orderWindow(s, current);
+  // While billing is paused nothing is planned, and nothing counts as exhausted: the resume re-plans.
+  const paused = s.billingPause !== null;
   const episode: DunningEpisode = {
     ...current,
     ...(window.open ? { nextBillingTime: window.nextBillingTime, deadline: window.deadline } : {}),
-    schedule: current.stage === 'retrying' ? planAttempts(s.snapshot, current, s.policy, now) : [],
+    schedule: current.stage === 'retrying' && !paused ? planAttempts(s.snapshot, current, s.policy, now) : [],
   };
   const next = { ...s, episode };
-  if (episode.stage === 'retrying' && episode.schedule.length === 0 && !s.pendingCharge && !s.retryNow) {
+  if (
+    episode.stage === 'retrying' &&
+    !paused &&
+    episode.schedule.length === 0 &&
+    !s.pendingCharge &&
+    !s.retryNow
+  ) {
     return exhaust(next, episode, now);
   }
   return next;
@@ -151,12 +182,11 @@ function exhaust(s: EngineState, episode: DunningEpisode, now: number): EngineSt
     finalAction: { action, status: action === 'cancel' ? 'pending' : 'done', since: now, attempts: 0 },
     outcomeDetail: episode.outcomeDetail ?? `attempts exhausted; final action ${action}`,
   };
+  const billingPause =
+    s.billingPause ??
+    (action === 'pause_billing' ? { since: now, resumesAt: null, by: 'final_action' as const } : null);
   const next = recordEvents(
-    {
-      ...s,
-      episode: escalated,
-      billingPausedByMerchant: s.billingPausedByMerchant || action === 'pause_billing',
-    },
+    { ...s, episode: escalated, billingPause },
     exhaustedEvents(s.subscriptionId, escalated, s.policy.escalation, action),
     now,
   );
@@ -262,7 +292,7 @@ function decideEnding(s: EngineState, now: number): Action {
 
 function dueCharge(s: EngineState, now: number): Action | undefined {
   const episode = s.episode;
-  if (!episode || episode.stage !== 'retrying' || s.pendingCharge) return undefined;
+  if (!episode || episode.stage !== 'retrying' || s.pendingCharge || s.billingPause) return undefined;
   if (!isChargeableState(s.snapshot.state)) return undefined;
   const window = orderWindow(s, episode);
   if (!window.open || !mayStartCharge(window, now)) return undefined;
@@ -283,7 +313,13 @@ function dueCharge(s: EngineState, now: number): Action | undefined {
 function dueFinalAction(s: EngineState, now: number): Action | undefined {
   const episode = s.episode;
   const final = episode?.finalAction;
-  if (!episode || episode.stage !== 'escalating' || final?.status !== 'pending' || s.pendingCharge)
+  if (
+    !episode ||
+    episode.stage !== 'escalating' ||
+    final?.status !== 'pending' ||
+    s.pendingCharge ||
+    s.billingPause
+  )
     return undefined;
   if (final.retryAt !== undefined && final.retryAt > now) return undefined;
   // Only while the order is still unpaid and the subscription has not ended or moved on.
@@ -311,6 +347,8 @@ export function wakeTime(s: EngineState, now: number): number | null {
     if (episode.finalAction?.retryAt !== undefined) times.push(episode.finalAction.retryAt);
   }
   if (s.syncRetryAt !== null) times.push(s.syncRetryAt);
+  if (s.billingPause?.resumesAt !== null && s.billingPause?.resumesAt !== undefined)
+    times.push(s.billingPause.resumesAt);
   const billing = s.snapshot.nextBillingTime;
   const reconcileAt = billing === null || hasEnded(s) ? undefined : reconcileTime(s, billing);
   if (reconcileAt !== undefined) times.push(reconcileAt);
@@ -341,8 +379,14 @@ function decideIntent(s: EngineState, intent: Intent, now: number): Action {
       return { kind: 'change_token', intentId: intent.id, tokenId: intent.tokenId };
     case 'change_cycles':
       return { kind: 'change_cycles', intentId: intent.id, totalBillingCycles: intent.totalBillingCycles };
+    case 'change_products':
+      return { kind: 'change_products', intentId: intent.id, products: intent.products };
     case 'charge_now':
       return decideChargeNow(s, intent, now);
+    case 'pause':
+      return { kind: 'pause', intentId: intent.id, resumesAt: intent.resumesAt };
+    case 'resume':
+      return { kind: 'resume', intentId: intent.id };
   }
 }
 
@@ -407,9 +451,44 @@ export function intentProblem(
       return intent.tokenId === s.snapshot.tokenId ? 'the subscription already uses this token' : undefined;
     case 'change_cycles':
       return cyclesProblem(s, intent.totalBillingCycles);
+    case 'change_products':
+      if (isTerminal(state)) return `subscription is ${state}; its plan cannot change`;
+      return planProblem(intent.products);
     case 'charge_now':
       return chargeNowProblem(s, intent.orderId, now, queued);
+    case 'pause':
+      if (isTerminal(state)) return `subscription is ${state}; there is no billing to pause`;
+      return resumesAtProblem(intent.resumesAt, now);
+    case 'resume':
+      if (isTerminal(state)) return `subscription is ${state}; there is no billing to resume`;
+      return s.billingPause ? undefined : 'billing is not paused';
   }
+}
+
+/** The most product lines a plan may have. */
+export const MAX_PLAN_LINES = 20;
+/** The largest quantity of one product line. */
+export const MAX_PLAN_QUANTITY = 10_000;
+
+function planProblem(products: unknown): string | undefined {
+  if (!Array.isArray(products) || products.length < 1 || products.length > MAX_PLAN_LINES)
+    return `products must list 1 to ${MAX_PLAN_LINES} product lines`;
+  const ids = new Set<string>();
+  for (const line of products as Partial<PlanLine>[]) {
+    if (typeof line?.productId !== 'string' || !/^prod_[\w-]+$/.test(line.productId))
+      return 'every product id must look like prod_…';
+    if (!Number.isInteger(line.quantity) || line.quantity! < 1 || line.quantity! > MAX_PLAN_QUANTITY)
+      return `quantity must be an integer from 1 to ${MAX_PLAN_QUANTITY}`;
+    if (ids.has(line.productId)) return `product ${line.productId} is listed twice`;
+    ids.add(line.productId);
+  }
+  return undefined;
+}
+
+function resumesAtProblem(resumesAt: unknown, now: number): string | undefined {
+  if (resumesAt === null) return undefined;
+  if (typeof resumesAt !== 'number' || !Number.isFinite(resumesAt)) return 'resumesAt must be a time or null';
+  return resumesAt <= now ? 'resumes_at must be in the future' : undefined;
 }
 
 function policyProblem(s: EngineState, override: unknown): string | undefined {
@@ -448,6 +527,7 @@ function chargeNowProblem(
   queued: boolean,
 ): string | undefined {
   const snapshot = s.snapshot;
+  if (s.billingPause) return 'billing is paused; resume it before charging';
   if (!isChargeableState(snapshot.state)) {
     return `a manual charge needs state PAST_DUE, UNPAID or INCOMPLETE; the subscription is ${snapshot.state}`;
   }

@@ -8,10 +8,11 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { DUNNING_ATTEMPT_RESULTS } from '../events/merchant-events';
 import type { DunningPolicy, DunningPolicyOverride } from './dunning';
 import type { Fact, SubscriptionSnapshot, SubscriptionState } from './lifecycle';
-import type { EngineState, PendingCharge } from './engine-state';
+import type { BillingPause, EngineState, PendingCharge, PlanLine } from './engine-state';
 
 export type { Fact, SubscriptionSnapshot, SubscriptionState } from './lifecycle';
 export type { DunningPolicy, DunningPolicyInput, DunningPolicyOverride } from './dunning';
+export type { BillingPause, PlanLine } from './engine-state';
 
 /** Workflow type names, used by the API to start workflows without importing their code. */
 export const WORKFLOW_TYPES = {
@@ -129,7 +130,9 @@ export interface SubscriptionView {
   workflowId: string;
   snapshot: SubscriptionSnapshot;
   dunning: { policy: DunningPolicy; episode: DunningEpisode | null; history: DunningEpisode[] };
+  /** The engine's billing pause is on (the merchant's, or the final action `pause_billing`). */
   billingPausedByMerchant: boolean;
+  billingPause: BillingPause | null;
   origin: 'created' | 'adopted';
   continuedAsNew: number;
   lastSyncAt: number | null;
@@ -191,6 +194,14 @@ export interface ChangeCyclesRequest {
 export interface ChargeNowRequest {
   orderId?: string;
 }
+/** The whole new plan: QFPay bills it from the next billing cycle on. */
+export interface ChangeProductsRequest {
+  products: PlanLine[];
+}
+export interface PauseBillingRequest {
+  /** When the engine resumes by itself (epoch ms), or null: until the merchant resumes. */
+  resumesAt: number | null;
+}
 
 /**
  * What an update returns: only what changed (the API reads the whole view with a query when it
@@ -213,6 +224,15 @@ export interface SyncNowResult {
 export interface ChangePolicyResult {
   policy: DunningPolicy;
 }
+export interface ChangeProductsResult {
+  products: PlanLine[];
+}
+export interface PauseBillingResult {
+  pause: BillingPause;
+}
+export interface ResumeBillingResult {
+  resumedAt: number;
+}
 
 /** The outcome of a manual charge made through the API (`pending`: QFPay has not answered yet). */
 export interface ChargeResult {
@@ -234,6 +254,11 @@ export const syncNowUpdate = defineUpdate<SyncNowResult, []>('syncNow');
 export const changeDunningPolicyUpdate = defineUpdate<ChangePolicyResult, [DunningPolicyOverride]>(
   'changeDunningPolicy',
 );
+export const changeProductsUpdate = defineUpdate<ChangeProductsResult, [ChangeProductsRequest]>(
+  'changeProducts',
+);
+export const pauseBillingUpdate = defineUpdate<PauseBillingResult, [PauseBillingRequest]>('pauseBilling');
+export const resumeBillingUpdate = defineUpdate<ResumeBillingResult, []>('resumeBilling');
 
 /** A customer to create at QFPay. */
 export interface CreateCustomerInput {

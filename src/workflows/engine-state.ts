@@ -21,14 +21,37 @@ import {
 import { applyFact, initialSnapshot, isTerminal, type Fact, type SubscriptionSnapshot } from './lifecycle';
 import { eventsOfFact, paidOrderEvents, type OutgoingEvent } from './outbox';
 
+/** One product line of a plan, as QFPay's `products` parameter carries it. */
+export interface PlanLine {
+  productId: string;
+  quantity: number;
+}
+
 /** A merchant's request, queued by an update handler and carried out by the loop. */
 export type Intent =
   | { id: number; kind: 'cancel' }
   | { id: number; kind: 'change_token'; tokenId: string }
   | { id: number; kind: 'change_cycles'; totalBillingCycles: number | null }
+  | { id: number; kind: 'change_products'; products: PlanLine[] }
   | { id: number; kind: 'charge_now'; orderId?: string; syncedFirst?: boolean }
   | { id: number; kind: 'sync' }
-  | { id: number; kind: 'policy'; override: DunningPolicyOverride };
+  | { id: number; kind: 'policy'; override: DunningPolicyOverride }
+  | { id: number; kind: 'pause'; resumesAt: number | null }
+  | { id: number; kind: 'resume' };
+
+/**
+ * The engine's own billing pause: it makes no manual charge, opens no dunning episode and takes
+ * no final action while it lasts, and re-plans the open episode when it ends. The subscription
+ * stays as it is at QFPay (QFPay has no pause API), whose own schedule goes on.
+ */
+export interface BillingPause {
+  /** When the pause began (workflow time). */
+  since: number;
+  /** When the engine resumes by itself (a durable timer), or null: until the merchant resumes. */
+  resumesAt: number | null;
+  /** The merchant's pause, or the final action `pause_billing` of an exhausted episode. */
+  by: 'merchant' | 'final_action';
+}
 
 /** Distributes `Omit` over the intent union. */
 export type IntentRequest = Intent extends infer I ? (I extends Intent ? Omit<I, 'id'> : never) : never;
@@ -71,7 +94,8 @@ export interface EngineState {
   options: SubscriptionWorkflowOptions;
   episode: DunningEpisode | null;
   episodeHistory: DunningEpisode[];
-  billingPausedByMerchant: boolean;
+  /** Billing paused on the engine's side, or null. Only a resume (the merchant's, or its timer) ends it. */
+  billingPause: BillingPause | null;
   /** QFPay has confirmed the subscription exists (a creation of ours, or a query that found it). */
   known: boolean;
   /** Queries in a row that did not find the subscription at QFPay. */
@@ -121,7 +145,18 @@ export const MAX_SENT_EVENT_IDS = 128;
 
 /** The state of a workflow's first run (or of a continued one, from what it carried). */
 export function initialState(input: SubscriptionWorkflowInput): EngineState {
-  if (input.carried) return { ...input.carried, intents: [], resolved: [] };
+  if (input.carried) {
+    const { billingPausedByMerchant, ...carried } = input.carried as EngineState & {
+      billingPausedByMerchant?: boolean;
+    };
+    // A run of an earlier version carried only a flag, set by the final action `pause_billing`.
+    const billingPause =
+      carried.billingPause ??
+      (billingPausedByMerchant
+        ? { since: carried.lastSyncAt ?? 0, resumesAt: null, by: 'final_action' }
+        : null);
+    return { ...carried, billingPause, intents: [], resolved: [] };
+  }
   return {
     subscriptionId: input.subscriptionId,
     origin: input.origin,
@@ -130,7 +165,7 @@ export function initialState(input: SubscriptionWorkflowInput): EngineState {
     options: input.options ?? {},
     episode: null,
     episodeHistory: [],
-    billingPausedByMerchant: false,
+    billingPause: null,
     known: false,
     notFound: 0,
     lastSyncAt: null,

@@ -68,9 +68,9 @@ export type OpenDecision =
 export function decideOpen(
   snapshot: SubscriptionSnapshot,
   handledOrderIds: readonly string[],
-  billingPausedByMerchant: boolean,
+  billingPaused: boolean,
 ): OpenDecision {
-  if (billingPausedByMerchant) return { open: false, reason: 'paused' };
+  if (billingPaused) return { open: false, reason: 'paused' };
   const order = currentFailedOrder(snapshot);
   if (!order) return { open: false, reason: 'no_failed_order' };
   if (!isChargeableState(snapshot.state)) return { open: false, reason: 'not_chargeable_state' };

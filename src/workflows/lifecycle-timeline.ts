@@ -37,6 +37,7 @@ export function timelineKey(entry: TimelineEntry): TimelineKey {
     case 'created':
     case 'token_changed':
     case 'total_cycles_changed':
+    case 'products_changed':
       return [entry.at, 1, 0, entry.key];
     case 'state':
       return [entry.at, isTerminal(entry.state) ? 4 : 2, STATE_RANK[entry.state], entry.key];
@@ -110,6 +111,8 @@ export function entryFromFact(fact: Fact, key: string): TimelineEntry {
       return { kind: 'token_changed', key, at: fact.at, tokenId: fact.tokenId };
     case 'total_cycles_changed':
       return { kind: 'total_cycles_changed', key, at: fact.at, totalBillingCycles: fact.totalBillingCycles };
+    case 'products_changed':
+      return { kind: 'products_changed', key, at: fact.at, productIds: [...fact.productIds] };
   }
 }
 
@@ -132,6 +135,8 @@ export function describeEntry(entry: TimelineEntry): string {
       return `token changed to ${entry.tokenId}`;
     case 'total_cycles_changed':
       return `total billing cycles changed to ${entry.totalBillingCycles ?? 'unbounded'}`;
+    case 'products_changed':
+      return `products changed to ${entry.productIds.join(', ')}`;
   }
 }
 
@@ -272,6 +277,9 @@ export function foldTimeline(
         break;
       case 'total_cycles_changed':
         s.totalBillingCycles = entry.totalBillingCycles;
+        break;
+      case 'products_changed':
+        s.productIds = entry.productIds;
         break;
       case 'state':
         claim(entry, { to: entry.state, cause: describeEntry(entry), explicit: true });

@@ -83,9 +83,24 @@ export interface TotalCyclesChangedFact {
   source: 'api';
 }
 
+/** The engine changed the subscription's products (QFPay bills the new plan from the next cycle). */
+export interface ProductsChangedFact {
+  kind: 'products_changed';
+  subscriptionId: string;
+  productIds: string[];
+  at: number;
+  source: 'api';
+}
+
 /** Something true about a subscription, stamped with QFPay's time where QFPay gave one. */
 export type Fact =
-  StateFact | PaymentFact | SyncFact | CreatedFact | TokenChangedFact | TotalCyclesChangedFact;
+  | StateFact
+  | PaymentFact
+  | SyncFact
+  | CreatedFact
+  | TokenChangedFact
+  | TotalCyclesChangedFact
+  | ProductsChangedFact;
 
 /** A subscription as `subscription/v1/query` describes it (times in epoch ms). */
 export interface RemoteSubscription {
@@ -200,7 +215,8 @@ export type TimelineEntry =
       startTime?: number;
     }
   | { kind: 'token_changed'; key: string; at: number; tokenId: string }
-  | { kind: 'total_cycles_changed'; key: string; at: number; totalBillingCycles: number | null };
+  | { kind: 'total_cycles_changed'; key: string; at: number; totalBillingCycles: number | null }
+  | { kind: 'products_changed'; key: string; at: number; productIds: string[] };
 
 /** What folding the timeline in QFPay's time order yields. */
 export interface TimelineState {

@@ -122,7 +122,8 @@ export function initialSnapshot(subscriptionId: string): SubscriptionSnapshot {
  * - payment: order id + syssn + respcd + at
  * - state: state + at
  * - sync: at + state + completed cycles + next billing time
- * - created: at; token_changed: token + at; total_cycles_changed: total + at
+ * - created: at; token_changed: token + at; total_cycles_changed: total + at;
+ *   products_changed: products + at
  */
 export function factKey(fact: Fact): string {
   switch (fact.kind) {
@@ -138,6 +139,8 @@ export function factKey(fact: Fact): string {
       return `token|${fact.tokenId}|${fact.at}`;
     case 'total_cycles_changed':
       return `total|${fact.totalBillingCycles ?? 'unbounded'}|${fact.at}`;
+    case 'products_changed':
+      return `products|${fact.productIds.join(',')}|${fact.at}`;
   }
 }
 
@@ -211,6 +214,10 @@ function problemWith(fact: unknown, subscriptionId: string): string | null {
       return isText(f.tokenId) ? null : 'token change without a token';
     case 'total_cycles_changed':
       return f.totalBillingCycles === null || isCount(f.totalBillingCycles) ? null : 'invalid total cycles';
+    case 'products_changed':
+      return Array.isArray(f.productIds) && f.productIds.length > 0 && f.productIds.every(isText)
+        ? null
+        : 'invalid product ids';
     default:
       return `unknown fact kind ${shown(f.kind)}`;
   }

@@ -8,6 +8,7 @@
  */
 import type { DunningEpisode, MerchantEvent, MerchantEventData, MerchantEventType } from './definitions';
 import type { DunningFinalAction } from './dunning';
+import type { BillingPause } from './engine-state';
 import type { Fact, SubscriptionSnapshot, TransitionRecord } from './lifecycle';
 
 /** An event before the outbox stamps it. */
@@ -158,4 +159,34 @@ export function exhaustedEvents(
     ...steps.map((step) => event(`${key}.${step}`, 'subscription.dunning_exhausted', { ...base, step })),
     event(key, 'subscription.dunning_exhausted', base),
   ];
+}
+
+/** The event of a billing pause the engine began: no manual charge until it resumes. */
+export function billingPausedEvent(subscriptionId: string, pause: BillingPause): OutgoingEvent {
+  return event(
+    merchantEventId(subscriptionId, 'billing_paused', pause.since),
+    'subscription.billing_paused',
+    {
+      paused_by: pause.by,
+      resumes_at: pause.resumesAt === null ? null : new Date(pause.resumesAt).toISOString(),
+    },
+  );
+}
+
+/** The event of the end of a billing pause: dunning is planned again from now. */
+export function billingResumedEvent(
+  subscriptionId: string,
+  pausedSince: number,
+  at: number,
+  by: 'merchant' | 'schedule',
+): OutgoingEvent {
+  return event(
+    merchantEventId(subscriptionId, 'billing_resumed', pausedSince),
+    'subscription.billing_resumed',
+    {
+      resumed_by: by,
+      paused_since: new Date(pausedSince).toISOString(),
+      resumed_at: new Date(at).toISOString(),
+    },
+  );
 }

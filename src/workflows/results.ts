@@ -6,7 +6,7 @@
 import type { ChargeOutcome, ConfirmOutcome, SyncResult } from '../activities/contracts';
 import type { DunningAttemptRecord } from './definitions';
 import type { Action } from './decide';
-import { syncBackoff } from './decide';
+import { resumeBilling, syncBackoff } from './decide';
 import { mergePolicy } from './dunning';
 import {
   ENGINE_DEFAULTS,
@@ -21,7 +21,7 @@ import {
   type PendingCharge,
 } from './engine-state';
 import type { Fact } from './lifecycle';
-import { attemptEvent } from './outbox';
+import { attemptEvent, billingPausedEvent } from './outbox';
 
 /** An activity's failure as the reducers see it: its message, and QFPay's refusal when there was one. */
 export interface ActionFailure {
@@ -355,16 +355,28 @@ function markFinalAction(
   return { ...state, episode: { ...state.episode, finalAction: updated } };
 }
 
-/** A token or cycles change's answer. */
+/** A token, cycles or products change's answer. */
 export function afterChange(
   state: EngineState,
-  action: Extract<Action, { kind: 'change_token' | 'change_cycles' }>,
+  action: Extract<Action, { kind: 'change_token' | 'change_cycles' | 'change_products' }>,
   outcome: Outcome<{ at: number }>,
   now: number,
 ): EngineState {
   if (!outcome.ok)
     return resolveIntent(state, action.intentId, answerFailure(outcome.failure, 'ChangeFailed'));
   const at = causalAt(state, outcome.value.at);
+  if (action.kind === 'change_products') {
+    const fact: Fact = {
+      kind: 'products_changed',
+      subscriptionId: state.subscriptionId,
+      productIds: action.products.map((p) => p.productId),
+      at,
+      source: 'api',
+    };
+    // QFPay's own word on the plan (and its next billing time) follows in a query.
+    const next = { ...applyFactToState(state, fact, now), syncWanted: true };
+    return resolveIntent(next, action.intentId, { ok: true, value: { products: action.products } });
+  }
   if (action.kind === 'change_token') {
     const fact: Fact = {
       kind: 'token_changed',
@@ -398,6 +410,40 @@ export function applyPolicyChange(
 ): EngineState {
   const policy = mergePolicy(state.policy, action.override);
   return resolveIntent({ ...state, policy }, action.intentId, { ok: true, value: { policy } });
+}
+
+/**
+ * The merchant's pause: from now on no manual charge, no new episode, no final action. Pausing a
+ * paused subscription changes only when it resumes.
+ */
+export function applyPause(
+  state: EngineState,
+  action: Extract<Action, { kind: 'pause' }>,
+  now: number,
+): EngineState {
+  const current = state.billingPause;
+  const pause =
+    current?.by === 'merchant'
+      ? { ...current, resumesAt: action.resumesAt }
+      : { since: now, resumesAt: action.resumesAt, by: 'merchant' as const };
+  const paused = recordEvents(
+    { ...state, billingPause: pause, retryNow: false },
+    [billingPausedEvent(state.subscriptionId, pause)],
+    now,
+  );
+  return resolveIntent(paused, action.intentId, { ok: true, value: { pause } });
+}
+
+/** The merchant's resume: dunning is planned again from now. */
+export function applyResume(
+  state: EngineState,
+  action: Extract<Action, { kind: 'resume' }>,
+  now: number,
+): EngineState {
+  return resolveIntent(resumeBilling(state, now, 'merchant'), action.intentId, {
+    ok: true,
+    value: { resumedAt: now },
+  });
 }
 
 /** A refused intent. */

@@ -33,12 +33,17 @@ import {
   cancelUpdate,
   changeDunningPolicyUpdate,
   changePaymentTokenUpdate,
+  changeProductsUpdate,
   changeTotalBillingCyclesUpdate,
   chargeNowUpdate,
   factSignal,
   handoverSignal,
+  pauseBillingUpdate,
+  resumeBillingUpdate,
   snapshotQuery,
   syncNowUpdate,
+  type ChangeProductsRequest,
+  type PauseBillingRequest,
   type SubscriptionView,
   type SubscriptionWorkflowInput,
 } from './definitions';
@@ -59,7 +64,9 @@ import {
   afterConfirm,
   afterFlush,
   afterSync,
+  applyPause,
   applyPolicyChange,
+  applyResume,
   beginAction,
   refuseIntent,
   type ActionFailure,
@@ -172,6 +179,15 @@ function registerHandlers(sub: Subscription): void {
   }));
   intent(syncNowUpdate, () => ({ kind: 'sync' }));
   intent(changeDunningPolicyUpdate, (override: never) => ({ kind: 'policy', override }));
+  intent(changeProductsUpdate, (r: ChangeProductsRequest) => ({
+    kind: 'change_products',
+    products: r?.products,
+  }));
+  intent(pauseBillingUpdate, (r: PauseBillingRequest) => ({
+    kind: 'pause',
+    resumesAt: r?.resumesAt ?? null,
+  }));
+  intent(resumeBillingUpdate, () => ({ kind: 'resume' }));
 }
 
 /** An update handler: queues the intent, waits for the loop's answer, returns or throws it. */
@@ -229,16 +245,23 @@ async function perform(sub: Subscription, action: Action): Promise<void> {
       return sub.mutate((s) => afterCancel(s, action, outcome, now()));
     }
     case 'change_token':
-    case 'change_cycles': {
+    case 'change_cycles':
+    case 'change_products': {
       const change =
         action.kind === 'change_token'
           ? { subscriptionId: id, tokenId: action.tokenId }
-          : { subscriptionId: id, totalBillingCycles: action.totalBillingCycles };
+          : action.kind === 'change_cycles'
+            ? { subscriptionId: id, totalBillingCycles: action.totalBillingCycles }
+            : { subscriptionId: id, products: action.products };
       const outcome = await attempt(() => qfpay.updateSubscription(change));
       return sub.mutate((s) => afterChange(s, action, outcome, now()));
     }
     case 'apply_policy':
       return sub.mutate((s) => applyPolicyChange(s, action));
+    case 'pause':
+      return sub.mutate((s) => applyPause(s, action, now()));
+    case 'resume':
+      return sub.mutate((s) => applyResume(s, action, now()));
     case 'refuse':
       return sub.mutate((s) => refuseIntent(s, action));
     case 'flush':

@@ -19,7 +19,8 @@ export function describeSubscription(state: EngineState, workflowId: string): Su
     workflowId,
     snapshot: state.snapshot,
     dunning: { policy: state.policy, episode: state.episode, history: state.episodeHistory },
-    billingPausedByMerchant: state.billingPausedByMerchant,
+    billingPausedByMerchant: state.billingPause !== null,
+    billingPause: state.billingPause,
     origin: state.origin,
     continuedAsNew: state.continuedAsNew,
     lastSyncAt: state.lastSyncAt,
@@ -36,7 +37,7 @@ function wantedAttributes(state: EngineState): SearchAttributeUpdatePair[] {
     { key: SEARCH_ATTRIBUTES.state, value: snapshot.state },
     {
       key: SEARCH_ATTRIBUTES.dunningStage,
-      value: state.billingPausedByMerchant ? 'paused' : (episode?.stage ?? 'none'),
+      value: state.billingPause ? 'paused' : (episode?.stage ?? 'none'),
     },
     { key: SEARCH_ATTRIBUTES.dunningAttempts, value: episode?.attempts.length ?? 0 },
     {
@@ -80,6 +81,6 @@ function summary(state: EngineState): string {
     : '';
   return (
     `**${snapshot.state}** · ${cycles} · next billing ${iso(snapshot.nextBillingTime)}${dunning}` +
-    (state.billingPausedByMerchant ? ' · billing paused by merchant' : '')
+    (state.billingPause ? ` · billing paused (${state.billingPause.by.replace('_', ' ')})` : '')
   );
 }

@@ -224,6 +224,9 @@ export class FakeQfpay {
         if (input.totalBillingCycles !== undefined) {
           this.state.remote = { ...this.state.remote, totalBillingCycles: input.totalBillingCycles };
         }
+        if (input.products) {
+          this.state.remote = { ...this.state.remote, productIds: input.products.map((p) => p.productId) };
+        }
         return { at: this.now() };
       },
       chargeOrder: async (input) => {

@@ -1,8 +1,9 @@
 /**
  * The engine's charging promises as properties of its pure core, over random dunning episodes
  * (see `chaos/episode-simulator.ts`): no charge outside the order's window, at most one
- * unconfirmed charge, no final action on a paid order, no merchant event twice, and a loop that
- * always comes to rest. `npm run chaos:episodes` runs the same check at volume.
+ * unconfirmed charge, no final action on a paid order, no charge and no final action while billing
+ * is paused (and a resume that re-plans), no merchant event twice, and a loop that always comes to
+ * rest. `npm run chaos:episodes` runs the same check at volume.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -12,7 +13,7 @@ const EPISODES = Number(process.env.EPISODES ?? 3_000);
 
 void describe('decide over random dunning episodes', () => {
   void it(`keeps every charging promise over ${EPISODES} episodes with outages, faults and interleaved handlers`, () => {
-    const totals = { charges: 0, unconfirmed: 0, outages: 0 };
+    const totals = { charges: 0, unconfirmed: 0, outages: 0, pauses: 0 };
     const outcomes = new Map<string, number>();
     for (let seed = 1; seed <= EPISODES; seed += 1) {
       const report = runEpisode({ seed });
@@ -20,6 +21,7 @@ void describe('decide over random dunning episodes', () => {
       totals.charges += report.charges;
       totals.unconfirmed += report.unconfirmedCharges;
       totals.outages += report.outages;
+      totals.pauses += report.pauses;
       outcomes.set(report.outcome, (outcomes.get(report.outcome) ?? 0) + 1);
     }
     // The episodes exercised what they are meant to: charges, unanswered charges and outages,
@@ -27,6 +29,7 @@ void describe('decide over random dunning episodes', () => {
     assert.ok(totals.charges > EPISODES, `charges: ${totals.charges}`);
     assert.ok(totals.unconfirmed > EPISODES / 10, `unconfirmed charges: ${totals.unconfirmed}`);
     assert.ok(totals.outages > EPISODES / 2, `outages: ${totals.outages}`);
+    assert.ok(totals.pauses > EPISODES / 10, `pauses: ${totals.pauses}`);
     for (const outcome of ['recovered', 'exhausted', 'lost', 'stopped']) {
       assert.ok(
         (outcomes.get(outcome) ?? 0) > 0,

@@ -1,12 +1,13 @@
 /**
  * The subscription workflow's pure core, example by example: what continue-as-new carries, how
- * each intent is refused once the subscription has ended, the charge window's edge, and the
- * validator's extra check for a charge already queued. (The properties over random episodes are
- * in decide-properties.test.ts.)
+ * each intent is refused once the subscription has ended, the charge window's edge, the
+ * validator's extra check for a charge already queued, the billing pause (no charge while it
+ * lasts, a re-plan when it ends, its timer) and a plan change. (The properties over random
+ * episodes are in decide-properties.test.ts.)
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decide, intentProblem, settle } from '../../src/workflows/decide';
+import { decide, intentProblem, settle, type Action } from '../../src/workflows/decide';
 import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/workflows/dunning';
 import {
   applyFactToState,
@@ -16,6 +17,7 @@ import {
   type IntentRequest,
 } from '../../src/workflows/engine-state';
 import type { Fact } from '../../src/workflows/lifecycle';
+import { afterChange, applyPause, applyResume } from '../../src/workflows/results';
 
 const SUB = 'sub_0123456789abcdef';
 const T = Date.UTC(2027, 0, 15, 3, 0, 0);
@@ -50,6 +52,19 @@ function pastDue(policy = DEFAULT_DUNNING_POLICY): EngineState {
   return { ...s, known: true, lastSyncAt: T, syncWanted: false };
 }
 
+/** The state with the episode's first attempt (scheduled at T + 1 h) made and failed with 1205. */
+function withFailedFirstAttempt(s: EngineState): EngineState {
+  const failed = {
+    attempt: 1,
+    scheduledAt: T + HOUR,
+    startedAt: T + HOUR,
+    finishedAt: T + HOUR,
+    result: 'failed' as const,
+    respcd: '1205',
+  };
+  return { ...s, episode: { ...s.episode!, attempts: [failed] } };
+}
+
 void describe('the engine core', () => {
   void it('carries its whole state through continue-as-new, as plain JSON', () => {
     let s = settle(pastDue(), T + MINUTE);
@@ -70,7 +85,7 @@ void describe('the engine core', () => {
         checks: 1,
         orderBefore: 'FAILED|1205',
       },
-      billingPausedByMerchant: true,
+      billingPause: { since: T, resumesAt: T + 40 * DAY, by: 'merchant' },
       sentEventIds: ['evt.a', 'evt.b'],
       continuedAsNew: 4,
     };
@@ -93,6 +108,9 @@ void describe('the engine core', () => {
       { kind: 'change_token', tokenId: 'tk_new' },
       { kind: 'change_cycles', totalBillingCycles: 12 },
       { kind: 'charge_now' },
+      { kind: 'change_products', products: [{ productId: 'prod_b', quantity: 2 }] },
+      { kind: 'pause', resumesAt: null },
+      { kind: 'resume' },
     ];
     for (const change of changes) {
       const problem = intentProblem(s, change, T + HOUR, { queued: false });
@@ -115,23 +133,7 @@ void describe('the engine core', () => {
     const at = (now: number) => {
       const s = settle(base, T + MINUTE);
       // The first attempt was made; a new card makes the engine want one more now.
-      const tried = {
-        ...s,
-        episode: {
-          ...s.episode!,
-          attempts: [
-            {
-              attempt: 1,
-              scheduledAt: T + HOUR,
-              startedAt: T + HOUR,
-              finishedAt: T + HOUR,
-              result: 'failed' as const,
-              respcd: '1205',
-            },
-          ],
-        },
-        retryNow: true,
-      };
+      const tried = { ...withFailedFirstAttempt(s), retryNow: true };
       return decide(settle(tried, now), now, { continueAsNewSuggested: false });
     };
     assert.equal(at(latestStart).kind, 'charge');
@@ -203,5 +205,206 @@ void describe('the engine core', () => {
       T + 2 * HOUR,
     );
     assert.deepEqual(paidIds(late), paidIds(learned));
+  });
+
+  void describe('the billing pause', () => {
+    const noHint = { continueAsNewSuggested: false };
+    /** Runs the loop's pure half at `now`: settle, then what decide would do. */
+    const next = (s: EngineState, now: number): { s: EngineState; action: Action } => {
+      const settled = settle(s, now);
+      return { s: settled, action: decide(settled, now, noHint) };
+    };
+    /** Queues an intent and carries it out as the loop does (only pure actions here). */
+    const request = (s: EngineState, intent: IntentRequest, now: number): EngineState => {
+      const { s: settled, action } = next(enqueueIntent(s, intent).state, now);
+      if (action.kind === 'pause') return applyPause(settled, action, now);
+      if (action.kind === 'resume') return applyResume(settled, action, now);
+      throw new Error(`unexpected ${JSON.stringify(action)}`);
+    };
+    const kinds = (s: EngineState) => s.outbox.map((e) => e.type);
+
+    void it('stops planned charges: nothing is charged while paused, however long, and the episode is not exhausted', () => {
+      let s = settle(pastDue(), T + MINUTE);
+      assert.deepEqual(s.episode?.schedule, [T + HOUR, T + DAY, T + 3 * DAY]);
+      s = request(s, { kind: 'pause', resumesAt: null }, T + 2 * MINUTE);
+      assert.deepEqual(s.billingPause, { since: T + 2 * MINUTE, resumesAt: null, by: 'merchant' });
+      assert.ok(kinds(s).includes('subscription.billing_paused'));
+      for (const at of [T + HOUR, T + DAY, T + 3 * DAY, T + 10 * DAY]) {
+        const { s: settled, action } = next({ ...s, retryNow: true }, at);
+        assert.notEqual(action.kind, 'charge', `no charge at +${(at - T) / HOUR} h`);
+        assert.equal(settled.episode?.stage, 'retrying');
+        assert.deepEqual(settled.episode?.schedule, []);
+        assert.equal(settled.retryNow, false, 'a new card waits for the resume too');
+      }
+      assert.match(
+        intentProblem(s, { kind: 'charge_now' }, T + DAY, { queued: true }) ?? '',
+        /billing is paused/,
+      );
+    });
+
+    void it('resume re-plans: the attempts that fell due collapse into one charge now, after QFPay is asked', () => {
+      let s = request(settle(pastDue(), T + MINUTE), { kind: 'pause', resumesAt: null }, T + 2 * MINUTE);
+      s = { ...next(s, T + 2 * DAY).s, outbox: [] };
+      s = request(s, { kind: 'resume' }, T + 2 * DAY);
+      assert.equal(s.billingPause, null);
+      assert.deepEqual(kinds(s), ['subscription.billing_resumed']);
+      assert.deepEqual(s.resolved.at(-1), {
+        id: s.nextIntentId - 1,
+        ok: true,
+        value: { resumedAt: T + 2 * DAY },
+      });
+      let step = next(s, T + 2 * DAY);
+      assert.deepEqual(step.s.episode?.schedule, [T + 2 * DAY, T + 3 * DAY]);
+      assert.equal(step.action.kind, 'sync', 'QFPay first');
+      step = next({ ...step.s, syncWanted: false, lastSyncAt: T + 2 * DAY }, T + 2 * DAY);
+      assert.equal(step.action.kind, 'charge');
+      assert.equal(step.action.kind === 'charge' && step.action.scheduledAt, T + 2 * DAY);
+    });
+
+    void it('ends by itself at resumes_at: the time is a wake time, and the resume is told', () => {
+      const resumesAt = T + 5 * DAY;
+      let s = request(settle(pastDue(), T + MINUTE), { kind: 'pause', resumesAt }, T + 2 * MINUTE);
+      const waiting = next(
+        { ...s, outbox: [], episode: null, episodeHistory: [], syncWanted: false },
+        T + 4 * DAY,
+      );
+      assert.deepEqual(waiting.action, { kind: 'wait', until: resumesAt });
+      assert.ok(waiting.s.billingPause, 'still paused before its time');
+      s = next(s, resumesAt).s;
+      assert.equal(s.billingPause, null);
+      const resumed = s.outbox.find((e) => e.type === 'subscription.billing_resumed');
+      assert.deepEqual(resumed?.data, {
+        resumed_by: 'schedule',
+        paused_since: new Date(T + 2 * MINUTE).toISOString(),
+        resumed_at: new Date(resumesAt).toISOString(),
+      });
+      assert.equal(s.syncWanted, true);
+    });
+
+    void it('pausing again changes only when it resumes; no second paused event', () => {
+      let s = request(settle(pastDue(), T + MINUTE), { kind: 'pause', resumesAt: T + DAY }, T + 2 * MINUTE);
+      s = request(s, { kind: 'pause', resumesAt: null }, T + HOUR);
+      assert.deepEqual(s.billingPause, { since: T + 2 * MINUTE, resumesAt: null, by: 'merchant' });
+      assert.equal(kinds(s).filter((k) => k === 'subscription.billing_paused').length, 1);
+      assert.ok(next(s, T + 2 * DAY).s.billingPause, 'no timer any more');
+    });
+
+    void it('refuses a resume when billing is not paused, and a resumes_at that is not in the future', () => {
+      const s = settle(pastDue(), T + MINUTE);
+      assert.equal(
+        intentProblem(s, { kind: 'resume' }, T + MINUTE, { queued: true }),
+        'billing is not paused',
+      );
+      assert.match(
+        intentProblem(s, { kind: 'pause', resumesAt: T + MINUTE }, T + MINUTE, { queued: true }) ?? '',
+        /in the future/,
+      );
+      assert.equal(
+        intentProblem(s, { kind: 'pause', resumesAt: T + 2 * MINUTE }, T + MINUTE, { queued: true }),
+        undefined,
+      );
+      assert.equal(decide(enqueueIntent(s, { kind: 'resume' }).state, T, noHint).kind, 'refuse');
+    });
+
+    void it('holds the final action while paused; the resume lets it run', () => {
+      const policy = mergePolicy(DEFAULT_DUNNING_POLICY, { attemptOffsets: ['1h'], finalAction: 'cancel' });
+      let s = settle(pastDue(policy), T + MINUTE);
+      s = settle({ ...withFailedFirstAttempt(s), lastSyncAt: T + 2 * HOUR }, T + 2 * HOUR);
+      assert.equal(s.episode?.stage, 'escalating');
+      assert.equal(next(s, T + 2 * HOUR).action.kind, 'cancel');
+      s = request(s, { kind: 'pause', resumesAt: null }, T + 2 * HOUR);
+      assert.equal(next({ ...s, outbox: [] }, T + 3 * HOUR).action.kind, 'wait');
+      s = request(s, { kind: 'resume' }, T + 4 * HOUR);
+      const after = next({ ...s, outbox: [], syncWanted: false, lastSyncAt: T + 4 * HOUR }, T + 4 * HOUR);
+      assert.deepEqual(after.action, { kind: 'cancel', cause: 'final_action', orderId: order(2) });
+    });
+
+    void it('the final action pause_billing pauses with no end; only a resume ends it', () => {
+      const policy = mergePolicy(DEFAULT_DUNNING_POLICY, {
+        attemptOffsets: ['1h'],
+        finalAction: 'pause_billing',
+      });
+      let s = settle(pastDue(policy), T + MINUTE);
+      s = settle(withFailedFirstAttempt(s), T + 2 * HOUR);
+      assert.deepEqual(s.billingPause, { since: T + 2 * HOUR, resumesAt: null, by: 'final_action' });
+      assert.equal(s.episodeHistory.at(-1)?.outcome, 'exhausted');
+      for (const at of [T + 40 * DAY, T + 400 * DAY]) assert.ok(settle(s, at).billingPause, 'still paused');
+      s = request(s, { kind: 'resume' }, T + 5 * DAY);
+      assert.equal(s.billingPause, null);
+    });
+
+    void it("QFPay's own PAUSED: the engine charges nothing and opens no episode; its own pause is untouched", () => {
+      let s = initialState({ subscriptionId: SUB, origin: 'created', options: { merchantEvents: true } });
+      s = applyFactToState(
+        s,
+        {
+          kind: 'sync',
+          subscriptionId: SUB,
+          at: T,
+          source: 'query',
+          remote: {
+            state: 'PAUSED',
+            totalBillingCycles: null,
+            completedCycles: 1,
+            nextBillingTime: T + 30 * DAY,
+          },
+          orders: [{ orderId: order(2), sequenceNo: 2, status: 'FAILED', respcd: '1205', at: T }],
+        },
+        T,
+      );
+      s = { ...s, known: true, lastSyncAt: T, syncWanted: false };
+      for (const at of [T + HOUR, T + DAY, T + 10 * DAY]) {
+        const step = next(s, at);
+        assert.equal(step.s.episode, null);
+        assert.notEqual(step.action.kind, 'charge');
+        assert.equal(step.s.billingPause, null);
+      }
+      assert.match(intentProblem(s, { kind: 'charge_now' }, T + HOUR, { queued: true }) ?? '', /PAUSED/);
+      assert.equal(
+        intentProblem(s, { kind: 'pause', resumesAt: null }, T + HOUR, { queued: true }),
+        undefined,
+      );
+    });
+  });
+
+  void describe('a plan change', () => {
+    const change = (products: unknown) =>
+      intentProblem(pastDue(), { kind: 'change_products', products } as IntentRequest, T, { queued: true });
+
+    void it('checks the plan before QFPay is asked', () => {
+      assert.equal(change([{ productId: 'prod_a', quantity: 3 }]), undefined);
+      assert.match(change([]) ?? '', /1 to 20/);
+      assert.match(change([{ productId: 'x', quantity: 1 }]) ?? '', /prod_/);
+      assert.match(change([{ productId: 'prod_a', quantity: 0 }]) ?? '', /quantity/);
+      assert.match(change([{ productId: 'prod_a', quantity: 1.5 }]) ?? '', /quantity/);
+      assert.match(
+        change([
+          { productId: 'prod_a', quantity: 1 },
+          { productId: 'prod_a', quantity: 2 },
+        ]) ?? '',
+        /twice/,
+      );
+      assert.match(change(undefined) ?? '', /product lines/);
+    });
+
+    void it('records the new products once QFPay took them, and asks QFPay for the rest', () => {
+      const products = [{ productId: 'prod_b', quantity: 3 }];
+      const queued = enqueueIntent(settle(pastDue(), T + MINUTE), { kind: 'change_products', products });
+      const action = decide(queued.state, T + MINUTE, { continueAsNewSuggested: false });
+      assert.deepEqual(action, { kind: 'change_products', intentId: queued.id, products });
+      if (action.kind !== 'change_products') return;
+      const done = afterChange(queued.state, action, { ok: true, value: { at: T + MINUTE } }, T + MINUTE);
+      assert.deepEqual(done.snapshot.productIds, ['prod_b']);
+      assert.equal(done.syncWanted, true);
+      assert.deepEqual(done.resolved, [{ id: queued.id, ok: true, value: { products } }]);
+      const refused = afterChange(
+        queued.state,
+        action,
+        { ok: false, failure: { message: 'QFPay refused', type: 'QfpayError:validation', refused: true } },
+        T + MINUTE,
+      );
+      assert.deepEqual(refused.snapshot.productIds, queued.state.snapshot.productIds);
+      assert.equal(refused.resolved[0]?.ok, false);
+    });
   });
 });

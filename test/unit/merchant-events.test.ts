@@ -76,6 +76,24 @@ const examples: MerchantEvent[] = [
     data: { order_id: 'sub_ord_a360_0003', attempts: 3, final_action: 'leave_to_qfpay' },
   },
   {
+    id: 'evt.sub_a360.billing_paused.1732158726000',
+    type: 'subscription.billing_paused',
+    created_at: '2024-11-21T03:12:06.000Z',
+    subscription_id: 'sub_a360',
+    data: { paused_by: 'merchant', resumes_at: '2024-12-01T00:00:00.000Z' },
+  },
+  {
+    id: 'evt.sub_a360.billing_resumed.1732158726000',
+    type: 'subscription.billing_resumed',
+    created_at: '2024-12-01T00:00:00.000Z',
+    subscription_id: 'sub_a360',
+    data: {
+      resumed_by: 'schedule',
+      paused_since: '2024-11-21T03:12:06.000Z',
+      resumed_at: '2024-12-01T00:00:00.000Z',
+    },
+  },
+  {
     id: 'evt_sub_a360_ended',
     type: 'subscription.ended',
     created_at: '2024-12-21T03:12:06Z',

@@ -22,7 +22,15 @@ import {
   CreationParamsSchema,
   CreationSchema,
   CustomerParamsSchema,
+  CustomerListSchema,
   CustomerSchema,
+  DeletedSchema,
+  ListCustomersQuerySchema,
+  ListProductsQuerySchema,
+  ProductListSchema,
+  ProductParamsSchema,
+  UpdateCustomerBodySchema,
+  UpdateProductBodySchema,
   DunningPolicyOverrideBodySchema,
   ErrorResponseSchema,
   HealthSchema,
@@ -207,6 +215,85 @@ function registerRoutes(registry: OpenAPIRegistry): void {
       ),
       ...errors(...MERCHANT_ERRORS, 422, 502),
     },
+  });
+
+  merchant({
+    method: 'get',
+    path: '/v1/customers',
+    tags: ['customers'],
+    summary: 'List customers at QFPay, page by page',
+    description: "QFPay's `customer/v1/query`, filtered by name, email or phone.",
+    request: { query: ListCustomersQuerySchema },
+    responses: {
+      200: json('One page, oldest first.', CustomerListSchema),
+      ...errors(...MERCHANT_ERRORS, 502),
+    },
+  });
+  merchant({
+    method: 'get',
+    path: '/v1/customers/{customerId}',
+    tags: ['customers'],
+    summary: 'Read a customer',
+    request: { params: CustomerParamsSchema },
+    responses: { 200: json('The customer.', CustomerSchema), ...errors(...MERCHANT_ERRORS, 404, 502) },
+  });
+  merchant({
+    method: 'patch',
+    path: '/v1/customers/{customerId}',
+    tags: ['customers'],
+    summary: "Change a customer's name, email, phone or billing address",
+    request: { params: CustomerParamsSchema, body: jsonBody(UpdateCustomerBodySchema) },
+    responses: { 200: json('Changed.', CustomerSchema), ...errors(...MERCHANT_ERRORS, 404, 502) },
+  });
+  merchant({
+    method: 'delete',
+    path: '/v1/customers/{customerId}',
+    tags: ['customers'],
+    summary: 'Delete a customer at QFPay',
+    description:
+      'QFPay cancels every running subscription of the customer; their workflows learn it from QFPay ' +
+      '(notification or reconciliation) and end as CANCELLED.',
+    request: { params: CustomerParamsSchema },
+    responses: { 200: json('Deleted.', DeletedSchema), ...errors(...MERCHANT_ERRORS, 404, 502) },
+  });
+  merchant({
+    method: 'get',
+    path: '/v1/products',
+    tags: ['products'],
+    summary: 'List products at QFPay, page by page',
+    description: "QFPay's `product/v1/query`, filtered by name, currency or interval.",
+    request: { query: ListProductsQuerySchema },
+    responses: {
+      200: json('One page, oldest first.', ProductListSchema),
+      ...errors(...MERCHANT_ERRORS, 502),
+    },
+  });
+  merchant({
+    method: 'get',
+    path: '/v1/products/{productId}',
+    tags: ['products'],
+    summary: 'Read a product',
+    request: { params: ProductParamsSchema },
+    responses: { 200: json('The product.', ProductSchema), ...errors(...MERCHANT_ERRORS, 404, 502) },
+  });
+  merchant({
+    method: 'patch',
+    path: '/v1/products/{productId}',
+    tags: ['products'],
+    summary: "Change a product's name or description",
+    description:
+      'QFPay fixes the price, currency and interval of a product; make a new product to change them.',
+    request: { params: ProductParamsSchema, body: jsonBody(UpdateProductBodySchema) },
+    responses: { 200: json('Changed.', ProductSchema), ...errors(...MERCHANT_ERRORS, 404, 502) },
+  });
+  merchant({
+    method: 'delete',
+    path: '/v1/products/{productId}',
+    tags: ['products'],
+    summary: 'Delete a product no subscription uses',
+    description: "A product a subscription still uses is refused (409, with QFPay's message).",
+    request: { params: ProductParamsSchema },
+    responses: { 200: json('Deleted.', DeletedSchema), ...errors(...MERCHANT_ERRORS, 404, 409, 502) },
   });
 
   // Subscriptions ---------------------------------------------------------------------------------

@@ -235,6 +235,70 @@ export const ProductSchema = z
   .openapi('Product');
 export type ProductResponse = z.output<typeof ProductSchema>;
 
+/** The largest `page_size` of a customer, product or order list (QFPay's own maximum). */
+export const MAX_QFPAY_PAGE_SIZE = 100;
+
+/** `page` (from 1) and `page_size` of a list read page by page from QFPay. */
+const qfpayPaging = {
+  page: z.coerce.number().int().min(1).max(1_000_000).default(1),
+  page_size: z.coerce.number().int().min(1).max(MAX_QFPAY_PAGE_SIZE).default(20),
+};
+
+export const ListCustomersQuerySchema = z.strictObject({
+  ...qfpayPaging,
+  name: customerFields.name,
+  email: customerFields.email,
+  phone: customerFields.phone,
+});
+export type ListCustomersQuery = z.output<typeof ListCustomersQuerySchema>;
+
+export const UpdateCustomerBodySchema = z
+  .strictObject(customerFields)
+  .refine((body) => Object.keys(body).length > 0, { message: 'give at least one field to change' })
+  .openapi('UpdateCustomerRequest');
+export type UpdateCustomerBody = z.output<typeof UpdateCustomerBodySchema>;
+
+/** The paging fields of a list read from QFPay: `next_page` is null on the last page. */
+const pageFields = {
+  page: z.number().int(),
+  page_size: z.number().int(),
+  next_page: z.number().int().nullable().openapi({ description: 'The next page, or null on the last one.' }),
+};
+
+export const CustomerListSchema = z
+  .object({ customers: z.array(CustomerSchema), ...pageFields })
+  .openapi('CustomerList');
+export type CustomerListResponse = z.output<typeof CustomerListSchema>;
+
+export const ProductParamsSchema = z.object({
+  productId: ProductIdSchema.openapi({ param: { name: 'productId', in: 'path' } }),
+});
+
+export const ListProductsQuerySchema = z.strictObject({
+  ...qfpayPaging,
+  name: z.string().trim().min(1).max(128).optional(),
+  currency: productFields.currency.optional(),
+  interval: productFields.interval.optional(),
+});
+export type ListProductsQuery = z.output<typeof ListProductsQuerySchema>;
+
+/** QFPay lets only a product's name and description change (its price and interval are fixed). */
+export const UpdateProductBodySchema = z
+  .strictObject({ name: productFields.name.optional(), description: productFields.description })
+  .refine((body) => Object.keys(body).length > 0, { message: 'give name and/or description' })
+  .openapi('UpdateProductRequest');
+export type UpdateProductBody = z.output<typeof UpdateProductBodySchema>;
+
+export const ProductListSchema = z
+  .object({ products: z.array(ProductSchema), ...pageFields })
+  .openapi('ProductList');
+export type ProductListResponse = z.output<typeof ProductListSchema>;
+
+export const DeletedSchema = z
+  .object({ id: z.string(), deleted: z.literal(true) })
+  .openapi('Deleted', { description: 'QFPay deleted the record.' });
+export type DeletedResponse = z.output<typeof DeletedSchema>;
+
 export const PaymentTokenSchema = z
   .object({
     token_id: z.string(),

@@ -4,6 +4,7 @@
  * learned for a customer from `payment_token` notifications.
  */
 import { Router } from 'express';
+import type { Customer } from '../../qfpay/schemas';
 import type { PaymentTokenRecord } from '../../workflows/definitions';
 import { WORKFLOW_TYPES, customerTokensWorkflowId, tokensQuery } from '../../workflows/definitions';
 import { withinDeadline, type ApiContext } from '../context';
@@ -12,11 +13,15 @@ import { idempotencyKeyOf, idempotentResult, markReplayed } from '../idempotency
 import {
   CreateCustomerBodySchema,
   CustomerParamsSchema,
+  ListCustomersQuerySchema,
+  UpdateCustomerBodySchema,
+  type CustomerListResponse,
   type CustomerResponse,
   type PaymentTokenListResponse,
   type PaymentTokenResponse,
 } from '../schemas';
 import { parseInput } from '../validate';
+import { deletedView, foundById, pageFields } from './qfpay-records';
 
 /** A token record as the API shows it. */
 export function paymentTokenView(record: PaymentTokenRecord): PaymentTokenResponse {
@@ -29,6 +34,17 @@ export function paymentTokenView(record: PaymentTokenRecord): PaymentTokenRespon
     expiry: record.expiry ?? null,
     received_at: new Date(record.receivedAt).toISOString(),
     at: new Date(record.at).toISOString(),
+  };
+}
+
+/** A customer as the API shows it (QFPay's fields, `fallback` for those its answer left out). */
+export function customerView(customer: Customer, fallback: Partial<CustomerResponse> = {}): CustomerResponse {
+  return {
+    customer_id: customer.customer_id,
+    name: customer.name ?? fallback.name,
+    email: customer.email ?? fallback.email,
+    phone: customer.phone ?? fallback.phone,
+    billing_address: customer.billing_address ?? fallback.billing_address,
   };
 }
 
@@ -61,14 +77,42 @@ export function customerRouter(ctx: ApiContext): Router {
       phone: body.phone,
       billing_address: body.billing_address,
     });
-    const view: CustomerResponse = {
-      customer_id: customer.customer_id,
-      name: customer.name ?? body.name,
-      email: customer.email ?? body.email,
-      phone: customer.phone ?? body.phone,
-      billing_address: customer.billing_address ?? body.billing_address,
+    res.status(201).json(customerView(customer, body));
+  });
+
+  router.get('/customers', async (req, res) => {
+    const query = parseInput(ListCustomersQuerySchema, req.query, 'query');
+    const found = await ctx.qfpay.queryCustomers(query);
+    const view: CustomerListResponse = {
+      customers: found.items.map((c) => customerView(c)),
+      ...pageFields(found.items, query),
     };
-    res.status(201).json(view);
+    res.json(view);
+  });
+
+  router.get('/customers/:customerId', async (req, res) => {
+    const { customerId } = parseInput(CustomerParamsSchema, req.params, 'path');
+    const query = ctx.qfpay.queryCustomers({ customer_id: customerId, page: 1, page_size: 1 });
+    res.json(customerView(await foundById(query, (c) => c.customer_id, customerId, 'customer')));
+  });
+
+  router.patch('/customers/:customerId', async (req, res) => {
+    const { customerId } = parseInput(CustomerParamsSchema, req.params, 'path');
+    const body = parseInput(UpdateCustomerBodySchema, req.body, 'body');
+    const customer = await ctx.qfpay.updateCustomer({
+      customer_id: customerId,
+      name: body.name,
+      email: body.email,
+      phone: body.phone,
+      billing_address: body.billing_address,
+    });
+    res.json(customerView(customer, body));
+  });
+
+  router.delete('/customers/:customerId', async (req, res) => {
+    const { customerId } = parseInput(CustomerParamsSchema, req.params, 'path');
+    await ctx.qfpay.deleteCustomer({ customer_id: customerId });
+    res.json(deletedView(customerId));
   });
 
   router.get('/customers/:customerId/tokens', async (req, res) => {

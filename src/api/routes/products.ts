@@ -3,11 +3,38 @@
  * (so a retry after a timeout never makes a second product).
  */
 import { Router } from 'express';
+import { isQfpayError } from '../../qfpay/errors';
+import type { ProductCreateResult } from '../../qfpay/schemas';
 import { WORKFLOW_TYPES } from '../../workflows/definitions';
 import type { ApiContext } from '../context';
+import { ApiError } from '../errors';
 import { idempotencyKeyOf, idempotentResult, markReplayed } from '../idempotency';
-import { CreateProductBodySchema, type ProductResponse } from '../schemas';
+import {
+  CreateProductBodySchema,
+  ListProductsQuerySchema,
+  ProductParamsSchema,
+  UpdateProductBodySchema,
+  type ProductListResponse,
+  type ProductResponse,
+} from '../schemas';
+import { deletedView, foundById, pageFields } from './qfpay-records';
 import { parseInput } from '../validate';
+
+/** A product as the API shows it (QFPay's fields, `fallback` for those its answer left out). */
+export function productView(
+  product: ProductCreateResult,
+  fallback: Partial<ProductResponse> = {},
+): ProductResponse {
+  return {
+    product_id: product.product_id,
+    name: product.name ?? fallback.name,
+    description: product.description ?? fallback.description,
+    amount: product.txamt ?? fallback.amount,
+    currency: product.txcurrcd ?? fallback.currency,
+    interval: product.interval ?? fallback.interval,
+    interval_count: product.interval_count ?? fallback.interval_count,
+  };
+}
 
 /** `/v1/products` routes (mounted on the authenticated router). */
 export function productRouter(ctx: ApiContext): Router {
@@ -48,16 +75,53 @@ export function productRouter(ctx: ApiContext): Router {
       interval: body.interval,
       interval_count: body.interval_count,
     });
-    const view: ProductResponse = {
-      product_id: product.product_id,
-      name: product.name ?? body.name,
-      description: product.description ?? body.description,
-      amount: product.txamt ?? body.amount,
-      currency: product.txcurrcd ?? body.currency,
-      interval: product.interval ?? body.interval,
-      interval_count: product.interval_count ?? body.interval_count,
+    res.status(201).json(productView(product, body));
+  });
+
+  router.get('/products', async (req, res) => {
+    const query = parseInput(ListProductsQuerySchema, req.query, 'query');
+    const found = await ctx.qfpay.queryProducts({
+      page: query.page,
+      page_size: query.page_size,
+      name: query.name,
+      txcurrcd: query.currency,
+      interval: query.interval,
+    });
+    const view: ProductListResponse = {
+      products: found.items.map((p) => productView(p)),
+      ...pageFields(found.items, query),
     };
-    res.status(201).json(view);
+    res.json(view);
+  });
+
+  router.get('/products/:productId', async (req, res) => {
+    const { productId } = parseInput(ProductParamsSchema, req.params, 'path');
+    const query = ctx.qfpay.queryProducts({ product_id: productId, page: 1, page_size: 1 });
+    res.json(productView(await foundById(query, (p) => p.product_id, productId, 'product')));
+  });
+
+  router.patch('/products/:productId', async (req, res) => {
+    const { productId } = parseInput(ProductParamsSchema, req.params, 'path');
+    const body = parseInput(UpdateProductBodySchema, req.body, 'body');
+    const product = await ctx.qfpay.updateProduct({ product_id: productId, ...body });
+    res.json(productView(product, body));
+  });
+
+  router.delete('/products/:productId', async (req, res) => {
+    const { productId } = parseInput(ProductParamsSchema, req.params, 'path');
+    try {
+      await ctx.qfpay.deleteProduct({ product_id: productId });
+    } catch (err) {
+      // QFPay refuses to delete a product a subscription still bills: a conflict with its state.
+      if (isQfpayError(err) && err.reason === 'validation') {
+        throw ApiError.conflict(
+          `QFPay refused to delete product ${productId}: ${err.respmsg ?? err.message}`,
+          err,
+        );
+      }
+      throw err;
+    }
+    res.json(deletedView(productId));
   });
 
   return router;

@@ -13,6 +13,7 @@ import { z } from 'zod';
 import {
   CancelBodySchema,
   ChangePaymentTokenBodySchema,
+  ChangeProductsBodySchema,
   ChangeTotalBillingCyclesBodySchema,
   ChargeBodySchema,
   ChargeResultSchema,
@@ -35,7 +36,12 @@ import {
   ErrorResponseSchema,
   HealthSchema,
   IdempotencyHeadersSchema,
+  ListOrdersQuerySchema,
   ListSubscriptionsQuerySchema,
+  OrderListSchema,
+  PauseBodySchema,
+  ScheduleQuerySchema,
+  ScheduleSchema,
   OptionalIdempotencyHeadersSchema,
   PaymentTokenListSchema,
   ProductSchema,
@@ -350,6 +356,29 @@ function registerRoutes(registry: OpenAPIRegistry): void {
     },
   });
 
+  merchant({
+    method: 'get',
+    path: '/v1/subscriptions/{subscriptionId}/orders',
+    tags: ['subscriptions'],
+    summary: "The subscription's orders, newest first, each with every payment attempt",
+    description:
+      "Orders from QFPay's `billing_order/v1/list`; attempts from the notifications and charges the engine " +
+      "saw (QFPay's list shows only an order's last attempt, which is added when the engine missed it).",
+    request: { params: SubscriptionParamsSchema, query: ListOrdersQuerySchema },
+    responses: { 200: json('One page.', OrderListSchema), ...errors(...MERCHANT_ERRORS, 404, 502) },
+  });
+  merchant({
+    method: 'get',
+    path: '/v1/subscriptions/{subscriptionId}/schedule',
+    tags: ['subscriptions'],
+    summary: 'The next billing times and amounts, and the planned dunning attempts',
+    description:
+      'Billing times are whole intervals from the anchor (the first billing time), calendar months in ' +
+      "QFPay's region time, as QFPay bills; amounts are the products' prices times their quantities now.",
+    request: { params: SubscriptionParamsSchema, query: ScheduleQuerySchema },
+    responses: { 200: json('The schedule.', ScheduleSchema), ...errors(...MERCHANT_ERRORS, 404, 502) },
+  });
+
   const change = (path: string, summary: string, body: z.ZodType | undefined, description?: string): void =>
     merchant({
       method: 'post',
@@ -403,6 +432,27 @@ function registerRoutes(registry: OpenAPIRegistry): void {
     },
   });
   change('sync', 'Ask QFPay now and apply what it says', undefined);
+  change(
+    'products',
+    'Change the products or their quantities',
+    ChangeProductsBodySchema,
+    "QFPay's `subscription/v1/update` with the whole new plan. The current cycle's order keeps its amount " +
+      '(also when it is retried or charged by hand); the new plan is billed from the next billing time on.',
+  );
+  change(
+    'pause',
+    "Pause the engine's billing (no dunning, no manual charge) until resumed or `resumes_at`",
+    PauseBodySchema,
+    'The subscription stays as it is at QFPay, which has no pause: QFPay goes on billing on its schedule. ' +
+      'The engine stops its own charges and final actions and emits `subscription.billing_paused`.',
+  );
+  change(
+    'resume',
+    "Resume the engine's billing",
+    undefined,
+    'Refused (409) when billing is not paused. Dunning is planned again from now; emits `subscription.billing_resumed`.',
+  );
+
   merchant({
     method: 'put',
     path: '/v1/subscriptions/{subscriptionId}/dunning-policy',

@@ -7,6 +7,7 @@
  */
 import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
+import { MAX_PLAN_LINES, MAX_PLAN_QUANTITY } from '../workflows/decide';
 import { SUBSCRIPTION_STATES } from '../workflows/lifecycle-table';
 import {
   DUNNING_FINAL_ACTIONS,
@@ -488,6 +489,48 @@ export const ChargeBodySchema = z
   })
   .openapi('ChargeRequest');
 
+export const ListOrdersQuerySchema = z.strictObject({
+  page: z.coerce.number().int().min(1).max(1_000_000).default(1),
+  page_size: z.coerce.number().int().min(1).max(MAX_QFPAY_PAGE_SIZE).default(20),
+});
+export type ListOrdersQuery = z.output<typeof ListOrdersQuerySchema>;
+
+export const ChangeProductsBodySchema = z
+  .strictObject({
+    products: z
+      .array(
+        z.strictObject({
+          product_id: ProductIdSchema,
+          quantity: z.number().int().min(1).max(MAX_PLAN_QUANTITY).default(1),
+        }),
+      )
+      .min(1)
+      .max(MAX_PLAN_LINES)
+      .refine((lines) => new Set(lines.map((l) => l.product_id)).size === lines.length, {
+        message: 'list each product once',
+      })
+      .openapi({ description: 'The whole new plan: every product line with its quantity.' }),
+  })
+  .openapi('ChangeProductsRequest');
+export type ChangeProductsBody = z.output<typeof ChangeProductsBodySchema>;
+
+export const PauseBodySchema = z
+  .strictObject({
+    resumes_at: isoTime.nullable().optional().openapi({
+      description: 'When the engine resumes by itself (in the future); null or absent: until resumed.',
+    }),
+  })
+  .openapi('PauseRequest');
+export type PauseBody = z.output<typeof PauseBodySchema>;
+
+/** The most billing times a schedule preview shows. */
+export const MAX_SCHEDULE_COUNT = 36;
+
+export const ScheduleQuerySchema = z.strictObject({
+  count: z.coerce.number().int().min(1).max(MAX_SCHEDULE_COUNT).default(6),
+});
+export type ScheduleQuery = z.output<typeof ScheduleQuerySchema>;
+
 // ---- subscriptions: responses -----------------------------------------------------------------
 
 export const OrderViewSchema = z
@@ -544,6 +587,14 @@ export const DunningEpisodeViewSchema = z
   })
   .openapi('DunningEpisode');
 
+export const BillingPauseViewSchema = z
+  .object({
+    since: isoTime,
+    resumes_at: nullableIso,
+    by: z.enum(['merchant', 'final_action']),
+  })
+  .openapi('BillingPause');
+
 export const SubscriptionViewSchema = z
   .object({
     subscription_id: z.string(),
@@ -565,7 +616,10 @@ export const SubscriptionViewSchema = z
       episode: DunningEpisodeViewSchema.nullable(),
       history: z.array(DunningEpisodeViewSchema),
     }),
-    billing_paused_by_merchant: z.boolean(),
+    billing_paused_by_merchant: z.boolean().openapi({
+      description: 'The engine has paused billing (the merchant, or the final action pause_billing).',
+    }),
+    billing_pause: BillingPauseViewSchema.nullable(),
     reconcile_reason: z.string().nullable(),
     last_sync_at: nullableIso,
     facts_applied: z.number().int(),
@@ -583,6 +637,71 @@ export const ChargeResultSchema = z
   })
   .openapi('ChargeResult');
 export type ChargeResultResponse = z.output<typeof ChargeResultSchema>;
+
+export const OrderAttemptSchema = z
+  .object({
+    at: isoTime,
+    trigger_by: z.enum(['auto', 'manual']),
+    succeeded: z.boolean(),
+    respcd: z.string().nullable(),
+    respmsg: z.string().nullable(),
+    amount: z.number().int().nullable(),
+    currency: z.string().nullable(),
+    syssn: z.string().nullable(),
+    source: z.enum(['engine', 'qfpay_order_list']).openapi({
+      description:
+        "`engine`: a notification or the engine's own charge; `qfpay_order_list`: only QFPay's order list " +
+        'knew it (the last attempt of an order the engine heard nothing of).',
+    }),
+  })
+  .openapi('OrderAttempt');
+
+export const OrderWithAttemptsSchema = z
+  .object({
+    order_id: z.string(),
+    sequence_no: z.number().int(),
+    status: z.enum(['PAID', 'FAILED']),
+    billing_time: nullableIso,
+    amount: z.number().int().nullable(),
+    currency: z.string().nullable(),
+    trigger_by: z.enum(['auto', 'manual']).nullable(),
+    attempts: z.array(OrderAttemptSchema).openapi({ description: 'Every attempt, oldest first.' }),
+  })
+  .openapi('OrderWithAttempts');
+
+export const OrderListSchema = z
+  .object({
+    subscription_id: z.string(),
+    orders: z.array(OrderWithAttemptsSchema).openapi({ description: 'Newest first.' }),
+    total: z.number().int(),
+    ...pageFields,
+  })
+  .openapi('OrderList');
+export type OrderListResponse = z.output<typeof OrderListSchema>;
+
+export const ScheduleSchema = z
+  .object({
+    subscription_id: z.string(),
+    state: SubscriptionStateSchema,
+    anchor: isoTime.openapi({ description: 'The first billing time; every cycle is counted from it.' }),
+    billing_paused: z.boolean().openapi({
+      description: 'The engine has paused its own charges; QFPay still bills on its schedule.',
+    }),
+    billings: z.array(
+      z.object({
+        cycle: z.number().int().openapi({ description: '1 = the first payment.' }),
+        at: isoTime,
+        amount: z.number().int(),
+        currency: z.string(),
+      }),
+    ),
+    dunning: z
+      .object({ order_id: z.string(), deadline: isoTime, attempts: z.array(isoTime) })
+      .nullable()
+      .openapi({ description: "The open episode's planned attempts (none while paused), or null." }),
+  })
+  .openapi('Schedule');
+export type ScheduleResponse = z.output<typeof ScheduleSchema>;
 
 export const SubscriptionListItemSchema = z
   .object({

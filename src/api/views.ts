@@ -106,6 +106,13 @@ export function subscriptionView(view: SubscriptionView): SubscriptionViewRespon
       history: view.dunning.history.slice(-VIEW_EPISODES).map(episodeView),
     },
     billing_paused_by_merchant: view.billingPausedByMerchant,
+    billing_pause: view.billingPause
+      ? {
+          since: isoTime(view.billingPause.since),
+          resumes_at: isoOrNull(view.billingPause.resumesAt),
+          by: view.billingPause.by,
+        }
+      : null,
     reconcile_reason: s.reconcile,
     last_sync_at: isoOrNull(view.lastSyncAt),
     facts_applied: s.factsApplied,

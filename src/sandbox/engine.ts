@@ -7,7 +7,12 @@
  */
 import type { Logger } from 'pino';
 import { formatQfpayNaiveTime } from '../qfpay/time';
-import { addIntervals, parseIntervalUnit, sameInterval, type BillingInterval } from './billing-interval';
+import {
+  addIntervals,
+  parseIntervalUnit,
+  sameInterval,
+  type BillingInterval,
+} from '../qfpay/billing-interval';
 import {
   cardFingerprint,
   cardScheme,

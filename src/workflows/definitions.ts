@@ -8,11 +8,17 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { DUNNING_ATTEMPT_RESULTS } from '../events/merchant-events';
 import type { DunningPolicy, DunningPolicyOverride } from './dunning';
 import type { Fact, SubscriptionSnapshot, SubscriptionState } from './lifecycle';
-import type { BillingPause, EngineState, PendingCharge, PlanLine } from './engine-state';
+import type {
+  BillingPause,
+  EngineState,
+  PaymentAttemptRecord,
+  PendingCharge,
+  PlanLine,
+} from './engine-state';
 
 export type { Fact, SubscriptionSnapshot, SubscriptionState } from './lifecycle';
 export type { DunningPolicy, DunningPolicyInput, DunningPolicyOverride } from './dunning';
-export type { BillingPause, PlanLine } from './engine-state';
+export type { BillingPause, PaymentAttemptRecord, PlanLine } from './engine-state';
 
 /** Workflow type names, used by the API to start workflows without importing their code. */
 export const WORKFLOW_TYPES = {
@@ -182,6 +188,8 @@ export interface SubscriptionHandover {
 export const handoverSignal = defineSignal<[SubscriptionHandover]>('handover');
 
 export const snapshotQuery = defineQuery<SubscriptionView>('snapshot');
+/** Every payment attempt the workflow learned of, oldest first (bounded). */
+export const paymentsQuery = defineQuery<PaymentAttemptRecord[]>('payments');
 
 /** A cancel carries nothing: the merchant's reason stays with the merchant (no free text in history). */
 export type CancelRequest = Record<string, never>;

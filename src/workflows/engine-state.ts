@@ -18,7 +18,14 @@ import {
   type DunningPolicy,
   type DunningPolicyOverride,
 } from './dunning';
-import { applyFact, initialSnapshot, isTerminal, type Fact, type SubscriptionSnapshot } from './lifecycle';
+import {
+  applyFact,
+  initialSnapshot,
+  isTerminal,
+  type Fact,
+  type PaymentFact,
+  type SubscriptionSnapshot,
+} from './lifecycle';
 import { eventsOfFact, paidOrderEvents, type OutgoingEvent } from './outbox';
 
 /** One product line of a plan, as QFPay's `products` parameter carries it. */
@@ -96,6 +103,8 @@ export interface EngineState {
   episodeHistory: DunningEpisode[];
   /** Billing paused on the engine's side, or null. Only a resume (the merchant's, or its timer) ends it. */
   billingPause: BillingPause | null;
+  /** Every payment attempt the engine learned of, oldest first (the most recent {@link MAX_PAYMENT_ATTEMPTS}). */
+  payments: PaymentAttemptRecord[];
   /** QFPay has confirmed the subscription exists (a creation of ours, or a query that found it). */
   known: boolean;
   /** Queries in a row that did not find the subscription at QFPay. */
@@ -126,6 +135,21 @@ export interface EngineState {
   watchingSince: number | null;
 }
 
+/**
+ * One payment attempt on an order: a `subscription_payment` notification, or the answer to a
+ * charge of the engine's own (`manual`). QFPay's order list shows only an order's last attempt.
+ */
+export type PaymentAttemptRecord = Pick<
+  PaymentFact,
+  'orderId' | 'sequenceNo' | 'at' | 'succeeded' | 'respcd' | 'respmsg' | 'amount' | 'currency' | 'syssn'
+> & {
+  /** `manual` for a charge through the charge API; notifications do not say, so `auto` otherwise. */
+  triggerBy: 'auto' | 'manual';
+};
+
+/** Payment attempts kept (about 60 monthly orders with their retries). */
+export const MAX_PAYMENT_ATTEMPTS = 256;
+
 /** The defaults of the workflow's tuning options. */
 export const ENGINE_DEFAULTS = {
   maxHistoryEvents: 10_000,
@@ -155,7 +179,7 @@ export function initialState(input: SubscriptionWorkflowInput): EngineState {
       (billingPausedByMerchant
         ? { since: carried.lastSyncAt ?? 0, resumesAt: null, by: 'final_action' }
         : null);
-    return { ...carried, billingPause, intents: [], resolved: [] };
+    return { ...carried, billingPause, payments: carried.payments ?? [], intents: [], resolved: [] };
   }
   return {
     subscriptionId: input.subscriptionId,
@@ -166,6 +190,7 @@ export function initialState(input: SubscriptionWorkflowInput): EngineState {
     episode: null,
     episodeHistory: [],
     billingPause: null,
+    payments: [],
     known: false,
     notFound: 0,
     lastSyncAt: null,
@@ -224,10 +249,13 @@ export function applyFactToState(state: EngineState, fact: Fact, now: number): E
   const result = applyFact(state.snapshot, fact);
   const next: EngineState = { ...state, snapshot: result.snapshot };
   const rejected = result.snapshot.factsApplied === state.snapshot.factsApplied;
-  if (rejected || result.outcome === 'duplicate' || result.outcome === 'stale') return next;
+  if (rejected || result.outcome === 'duplicate') return next;
+  // A late report of an attempt is still an attempt that was made.
+  const logged = fact.kind === 'payment' ? { ...next, payments: logPayment(next.payments, fact) } : next;
+  if (result.outcome === 'stale') return logged;
   const since = state.watchingSince ?? fact.at;
   const recorded = recordEvents(
-    { ...next, watchingSince: since },
+    { ...logged, watchingSince: since },
     [
       ...eventsOfFact(state.subscriptionId, fact, result.transition),
       // A payment learned any other way (a query, after its notification was dropped) is news too.
@@ -240,6 +268,35 @@ export function applyFactToState(state: EngineState, fact: Fact, now: number): E
   const wantsSync =
     fact.kind === 'payment' || result.reconcile !== undefined || result.snapshot.reconcile !== null;
   return wantsSync ? { ...recorded, syncWanted: true } : recorded;
+}
+
+/**
+ * Adds a payment attempt to the log. The same attempt reported twice (the charge's answer and its
+ * notification: the same order and `syssn`) is one attempt, manual if either says so.
+ */
+export function logPayment(
+  payments: readonly PaymentAttemptRecord[],
+  fact: PaymentFact,
+): PaymentAttemptRecord[] {
+  const same = (p: PaymentAttemptRecord) =>
+    p.orderId === fact.orderId && fact.syssn !== undefined && p.syssn === fact.syssn;
+  const earlier = payments.find(same);
+  const triggerBy = fact.triggerBy === 'manual' || earlier?.triggerBy === 'manual' ? 'manual' : 'auto';
+  const record: PaymentAttemptRecord = {
+    ...(earlier ?? {}),
+    orderId: fact.orderId,
+    sequenceNo: fact.sequenceNo,
+    at: earlier ? Math.min(earlier.at, fact.at) : fact.at,
+    succeeded: fact.succeeded,
+    respcd: fact.respcd,
+    ...(fact.respmsg === undefined ? {} : { respmsg: fact.respmsg }),
+    ...(fact.amount === undefined ? {} : { amount: fact.amount }),
+    ...(fact.currency === undefined ? {} : { currency: fact.currency }),
+    ...(fact.syssn === undefined ? {} : { syssn: fact.syssn }),
+    triggerBy,
+  };
+  const others = payments.filter((p) => !same(p));
+  return [...others, record].sort((a, b) => a.at - b.at).slice(-MAX_PAYMENT_ATTEMPTS);
 }
 
 /**

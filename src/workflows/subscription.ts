@@ -40,6 +40,7 @@ import {
   handoverSignal,
   pauseBillingUpdate,
   resumeBillingUpdate,
+  paymentsQuery,
   snapshotQuery,
   syncNowUpdate,
   type ChangeProductsRequest,
@@ -155,6 +156,7 @@ function registerHandlers(sub: Subscription): void {
   setHandler(factSignal, safeSignal(applyFactToState));
   setHandler(handoverSignal, safeSignal(applyHandover));
   setHandler(snapshotQuery, () => sub.view());
+  setHandler(paymentsQuery, () => sub.state.payments);
 
   const intent = <A extends unknown[]>(definition: unknown, toRequest: (...args: A) => IntentRequest) =>
     setHandler(definition as never, intentHandler(sub, toRequest) as never, {

@@ -1,9 +1,13 @@
 /**
  * The merchant routes beyond creation, against a real Temporal dev server, a real worker and the
- * QFPay emulator over HTTP: customers and products (read, list, update, delete).
+ * QFPay emulator over HTTP (sending its signed notifications to the API's webhook): customers and
+ * products (read, list, update, delete), a subscription's orders with every attempt, its schedule
+ * checked against the emulator's own billing, the plan change, and the merchant's pause.
  */
 import assert from 'node:assert/strict';
-import { before, describe, it } from 'node:test';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
 import type { Express } from 'express';
 import request from 'supertest';
 import {
@@ -11,13 +15,21 @@ import {
   CustomerSchema,
   DeletedSchema,
   ErrorResponseSchema,
+  OrderListSchema,
   ProductListSchema,
   ProductSchema,
+  ScheduleSchema,
+  SubscriptionViewSchema,
+  type OrderListResponse,
 } from '../../src/api/schemas';
 import type { QfpayClient } from '../../src/qfpay/client';
 import type { SandboxHandle } from '../../src/sandbox/server';
 import { auth, useApiEngine } from '../helpers/api-engine';
 import { SandboxTestClient } from '../helpers/sandbox-client';
+import { eventually } from '../helpers/stack';
+
+/** QFPay reports times to the second. */
+const seconds = (iso: string) => Math.floor(Date.parse(iso) / 1000);
 
 void describe('merchant routes on a real Temporal dev server and the QFPay emulator', () => {
   const engine = useApiEngine('api-merchant-routes');
@@ -25,9 +37,56 @@ void describe('merchant routes on a real Temporal dev server and the QFPay emula
   let qfpay: QfpayClient;
   let sandbox: SandboxHandle;
 
-  before(() => {
+  let server: Server | undefined;
+  let emulator: SandboxTestClient;
+
+  before(async () => {
     ({ app, qfpay, sandbox } = engine);
+    emulator = new SandboxTestClient(sandbox.url);
+    // QFPay's notifications reach the API's webhook over HTTP, as in production.
+    server = await new Promise<Server>((resolve) => {
+      const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    sandbox.setNotifyUrl(`http://127.0.0.1:${(server.address() as AddressInfo).port}/webhooks/qfpay`);
   });
+  after(async () => {
+    sandbox?.setNotifyUrl(undefined);
+    server?.closeAllConnections();
+    await new Promise((resolve) => server?.close(resolve));
+  });
+
+  /** A subscription created through the API for a new customer with an approving card. */
+  async function subscribe(product: { amount?: number; quantity?: number } = {}) {
+    const customer = await qfpay.createCustomer({ name: 'Subscriber' });
+    const tokenId = await emulator.createToken(customer.customer_id, '5200000000001096');
+    const productId = await createProduct(`Monthly ${Date.now()}`, product.amount ?? 4900);
+    const res = await request(app)
+      .post('/v1/subscriptions')
+      .set(auth)
+      .set('Idempotency-Key', `sub-${productId}`)
+      .send({
+        customer_id: customer.customer_id,
+        product_id: productId,
+        token_id: tokenId,
+        ...(product.quantity === undefined ? {} : { quantity: product.quantity }),
+      });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    const subscriptionId = (res.body as { result: { subscription_id: string } }).result.subscription_id;
+    return { subscriptionId, tokenId, productId, customerId: customer.customer_id };
+  }
+
+  /** Moves the emulator's clock to the subscription's next billing time (QFPay bills it). */
+  async function billNext(subscriptionId: string): Promise<void> {
+    const truth = await emulator.inspect(subscriptionId);
+    assert.ok(truth.next_billing_time, `${subscriptionId} has a next billing time`);
+    await emulator.advance({ to: truth.next_billing_time });
+  }
+
+  async function view(subscriptionId: string) {
+    const res = await request(app).get(`/v1/subscriptions/${subscriptionId}`).set(auth);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    return SubscriptionViewSchema.parse(res.body);
+  }
 
   async function createProduct(name: string, amount = 4900) {
     const res = await request(app)
@@ -162,6 +221,204 @@ void describe('merchant routes on a real Temporal dev server and the QFPay emula
       assert.equal(price.status, 400);
       const empty = await request(app).patch(`/v1/products/${id}`).set(auth).send({});
       assert.equal(empty.status, 400);
+    });
+  });
+
+  void describe('subscriptions', () => {
+    void it('pages through 30 orders newest first, each with every attempt as the emulator made them', async () => {
+      const { subscriptionId, tokenId } = await subscribe();
+      for (let cycle = 2; cycle <= 30; cycle += 1) {
+        if (cycle === 5) await emulator.setCharges(tokenId, 'decline', '1205');
+        await billNext(subscriptionId);
+        if (cycle === 5) {
+          // The engine learns the failure from the notifications, then charges by hand.
+          await emulator.setCharges(tokenId, 'approve');
+          await eventually('PAST_DUE seen by the engine', async () =>
+            (await view(subscriptionId)).state === 'PAST_DUE' ? true : undefined,
+          );
+          const charged = await request(app)
+            .post(`/v1/subscriptions/${subscriptionId}/charge`)
+            .set(auth)
+            .send({});
+          assert.equal(charged.status, 200, JSON.stringify(charged.body));
+        }
+      }
+      const truth = await emulator.inspect(subscriptionId);
+      assert.equal(truth.orders.length, 30);
+
+      const pages: OrderListResponse[] = [];
+      await eventually(
+        'every attempt reported',
+        async () => {
+          pages.length = 0;
+          for (let page: number | null = 1; page !== null;) {
+            const res: request.Response = await request(app)
+              .get(`/v1/subscriptions/${subscriptionId}/orders?page_size=12&page=${page}`)
+              .set(auth);
+            assert.equal(res.status, 200, JSON.stringify(res.body));
+            const body = OrderListSchema.parse(res.body);
+            pages.push(body);
+            page = body.next_page;
+          }
+          const orders = pages.flatMap((p) => p.orders);
+          const attempts = orders.reduce((n, o) => n + o.attempts.length, 0);
+          const expected = truth.orders.reduce((n, o) => n + o.attempts.length, 0);
+          return attempts === expected ? true : undefined;
+        },
+        60_000,
+      );
+      assert.deepEqual(
+        pages.map((p) => p.orders.length),
+        [12, 12, 6],
+      );
+      assert.ok(pages.every((p) => p.total === 30));
+      const orders = pages.flatMap((p) => p.orders);
+      assert.deepEqual(
+        orders.map((o) => o.sequence_no),
+        Array.from({ length: 30 }, (_, i) => 30 - i),
+      );
+      for (const order of orders) {
+        const real = truth.orders.find((o) => o.subscription_order_id === order.order_id)!;
+        assert.equal(order.status, real.status);
+        assert.equal(seconds(order.billing_time!), seconds(real.billing_time));
+        assert.deepEqual(
+          order.attempts.map((a) => [seconds(a.at), a.trigger_by, a.respcd, a.amount, a.syssn]),
+          real.attempts.map((a) => [seconds(a.at), a.trigger, a.respcd, a.txamt, a.syssn]),
+          `attempts of ${order.order_id}`,
+        );
+      }
+      const fifth = orders.find((o) => o.sequence_no === 5)!;
+      assert.ok(fifth.attempts.length >= 2);
+      assert.equal(fifth.attempts[0]?.trigger_by, 'auto');
+      assert.equal(fifth.attempts[0]?.succeeded, false);
+      assert.equal(fifth.attempts.at(-1)?.trigger_by, 'manual');
+      assert.equal(fifth.attempts.at(-1)?.succeeded, true);
+
+      const missing = await request(app).get('/v1/subscriptions/sub_unknown0000000000/orders').set(auth);
+      assert.equal(missing.status, 404);
+    });
+
+    void it('previews the next billings as QFPay then bills them (calendar months from the anchor)', async () => {
+      const { subscriptionId } = await subscribe({ amount: 2500, quantity: 2 });
+      const res = await request(app).get(`/v1/subscriptions/${subscriptionId}/schedule?count=6`).set(auth);
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      const schedule = ScheduleSchema.parse(res.body);
+      assert.equal(schedule.billings.length, 6);
+      assert.deepEqual(
+        schedule.billings.map((b) => [b.cycle, b.amount, b.currency]),
+        [2, 3, 4, 5, 6, 7].map((cycle) => [cycle, 5000, 'HKD']),
+      );
+      assert.equal(schedule.dunning, null);
+      for (let i = 0; i < 6; i += 1) await billNext(subscriptionId);
+      const truth = await emulator.inspect(subscriptionId);
+      assert.deepEqual(
+        truth.orders.slice(1, 7).map((o) => seconds(o.billing_time)),
+        schedule.billings.map((b) => seconds(b.at)),
+      );
+      const tooMany = await request(app)
+        .get(`/v1/subscriptions/${subscriptionId}/schedule?count=37`)
+        .set(auth);
+      assert.equal(tooMany.status, 400);
+    });
+
+    void it('changes the quantity from the next cycle: the current order, even charged again, keeps its amount', async () => {
+      const { subscriptionId, tokenId, productId } = await subscribe({ amount: 1000 });
+      await emulator.setCharges(tokenId, 'decline', '1205');
+      await billNext(subscriptionId);
+      await eventually('PAST_DUE seen by the engine', async () =>
+        (await view(subscriptionId)).state === 'PAST_DUE' ? true : undefined,
+      );
+      const changed = await request(app)
+        .post(`/v1/subscriptions/${subscriptionId}/products`)
+        .set(auth)
+        .send({ products: [{ product_id: productId, quantity: 3 }] });
+      assert.equal(changed.status, 200, JSON.stringify(changed.body));
+      assert.deepEqual(SubscriptionViewSchema.parse(changed.body).product_ids, [productId]);
+      const [row] = (await qfpay.querySubscriptions({ subscription_id: subscriptionId })).items;
+      assert.deepEqual(row?.products, [{ product_id: productId, quantity: 3 }]);
+
+      await emulator.setCharges(tokenId, 'approve');
+      const charged = await request(app)
+        .post(`/v1/subscriptions/${subscriptionId}/charge`)
+        .set(auth)
+        .send({});
+      assert.equal(charged.status, 200, JSON.stringify(charged.body));
+      await billNext(subscriptionId);
+      const truth = await emulator.inspect(subscriptionId);
+      const [first, second, third] = truth.orders;
+      assert.equal(first?.attempts.at(-1)?.txamt, 1000);
+      assert.equal(second?.status, 'PAID');
+      assert.ok(
+        second?.attempts.every((a) => a.txamt === 1000),
+        'the failed cycle keeps its amount',
+      );
+      assert.equal(third?.attempts[0]?.txamt, 3000);
+
+      const bad = await request(app)
+        .post(`/v1/subscriptions/${subscriptionId}/products`)
+        .set(auth)
+        .send({ products: [{ product_id: productId, quantity: 0 }] });
+      assert.equal(bad.status, 400);
+      await request(app).post(`/v1/subscriptions/${subscriptionId}/cancel`).set(auth).send({}).expect(200);
+      const ended = await request(app)
+        .post(`/v1/subscriptions/${subscriptionId}/products`)
+        .set(auth)
+        .send({ products: [{ product_id: productId, quantity: 1 }] });
+      assert.equal(ended.status, 409, JSON.stringify(ended.body));
+    });
+
+    void it('pauses and resumes billing: no manual charge while paused, 409 for a resume with no pause, resumes_at ends it', async () => {
+      const { subscriptionId, tokenId } = await subscribe();
+      const notPaused = await request(app).post(`/v1/subscriptions/${subscriptionId}/resume`).set(auth);
+      assert.equal(notPaused.status, 409);
+      assert.match(ErrorResponseSchema.parse(notPaused.body).error.message, /not paused/);
+
+      await emulator.setCharges(tokenId, 'decline', '1205');
+      await billNext(subscriptionId);
+      await eventually('PAST_DUE seen by the engine', async () =>
+        (await view(subscriptionId)).state === 'PAST_DUE' ? true : undefined,
+      );
+      const paused = await request(app).post(`/v1/subscriptions/${subscriptionId}/pause`).set(auth).send({});
+      assert.equal(paused.status, 200, JSON.stringify(paused.body));
+      const pausedView = SubscriptionViewSchema.parse(paused.body);
+      assert.equal(pausedView.billing_paused_by_merchant, true);
+      assert.equal(pausedView.billing_pause?.by, 'merchant');
+      assert.equal(pausedView.billing_pause?.resumes_at, null);
+      assert.deepEqual(pausedView.dunning.episode?.schedule ?? [], []);
+
+      const refused = await request(app)
+        .post(`/v1/subscriptions/${subscriptionId}/charge`)
+        .set(auth)
+        .send({});
+      assert.equal(refused.status, 409);
+      assert.match(ErrorResponseSchema.parse(refused.body).error.message, /paused/);
+      const schedule = ScheduleSchema.parse(
+        (await request(app).get(`/v1/subscriptions/${subscriptionId}/schedule`).set(auth)).body,
+      );
+      assert.equal(schedule.billing_paused, true);
+
+      const resumed = await request(app).post(`/v1/subscriptions/${subscriptionId}/resume`).set(auth);
+      assert.equal(resumed.status, 200, JSON.stringify(resumed.body));
+      assert.equal(SubscriptionViewSchema.parse(resumed.body).billing_pause, null);
+
+      const past = await request(app)
+        .post(`/v1/subscriptions/${subscriptionId}/pause`)
+        .set(auth)
+        .send({ resumes_at: new Date(Date.now() - 60_000).toISOString() });
+      assert.equal(past.status, 400);
+      assert.equal(ErrorResponseSchema.parse(past.body).error.details?.[0]?.path, 'resumes_at');
+
+      const resumesAt = new Date(Date.now() + 2_000).toISOString();
+      const timed = await request(app)
+        .post(`/v1/subscriptions/${subscriptionId}/pause`)
+        .set(auth)
+        .send({ resumes_at: resumesAt });
+      assert.equal(timed.status, 200, JSON.stringify(timed.body));
+      assert.equal(SubscriptionViewSchema.parse(timed.body).billing_pause?.resumes_at, resumesAt);
+      // The workflow's durable timer ends the pause.
+      await eventually('the pause ended at resumes_at', async () =>
+        (await view(subscriptionId)).billing_pause === null ? true : undefined,
+      );
     });
   });
 });

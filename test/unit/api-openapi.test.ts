@@ -43,6 +43,11 @@ const ROUTES: Array<[string, string]> = [
   ['post', '/v1/subscriptions/{subscriptionId}/charge'],
   ['post', '/v1/subscriptions/{subscriptionId}/sync'],
   ['put', '/v1/subscriptions/{subscriptionId}/dunning-policy'],
+  ['get', '/v1/subscriptions/{subscriptionId}/orders'],
+  ['get', '/v1/subscriptions/{subscriptionId}/schedule'],
+  ['post', '/v1/subscriptions/{subscriptionId}/products'],
+  ['post', '/v1/subscriptions/{subscriptionId}/pause'],
+  ['post', '/v1/subscriptions/{subscriptionId}/resume'],
 ];
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace'];
 

@@ -12,8 +12,12 @@ import {
   cancelUpdate,
   changeDunningPolicyUpdate,
   changePaymentTokenUpdate,
+  changeProductsUpdate,
   changeTotalBillingCyclesUpdate,
   chargeNowUpdate,
+  pauseBillingUpdate,
+  paymentsQuery,
+  resumeBillingUpdate,
   snapshotQuery,
   subscriptionWorkflowId,
   syncNowUpdate,
@@ -30,20 +34,27 @@ import { creationHandle, idempotencyKeyOf, resultWithin, startIdempotentCreation
 import {
   CancelBodySchema,
   ChangePaymentTokenBodySchema,
+  ChangeProductsBodySchema,
   ChangeTotalBillingCyclesBodySchema,
   ChargeBodySchema,
   CreateSubscriptionBodySchema,
   CreationParamsSchema,
   DunningPolicyOverrideBodySchema,
   LifecycleStateSchema,
+  ListOrdersQuerySchema,
   ListSubscriptionsQuerySchema,
+  PauseBodySchema,
+  ScheduleQuerySchema,
   SubscriptionParamsSchema,
   type CreateSubscriptionBody,
   type CreationResponse,
   type ListSubscriptionsQuery,
+  type OrderListResponse,
   type SubscriptionListResponse,
 } from '../schemas';
 import { parseInput } from '../validate';
+import { paginate } from '../../qfpay/client';
+import { billingSchedule, ordersWithAttempts } from '../billing-views';
 import { chargeResultView, creationResultView, subscriptionView } from '../views';
 
 // ---- creation ---------------------------------------------------------------------------------
@@ -310,18 +321,57 @@ export function subscriptionRouter(ctx: ApiContext): Router {
     res.json(body);
   });
 
-  router.get('/subscriptions/:subscriptionId', async (req: Request, res: Response) => {
-    const id = subscriptionId(req);
-    let view: SubscriptionView;
+  /** A query of the subscription's workflow; 404 when the engine has none for it. */
+  async function queryWorkflow<R>(id: string, call: (handle: WorkflowHandle) => Promise<R>): Promise<R> {
     try {
-      view = await withinDeadline(temporal, timeouts.temporalMs, () =>
-        subscriptionHandle(id).query(snapshotQuery),
-      );
+      return await withinDeadline(temporal, timeouts.temporalMs, () => call(subscriptionHandle(id)));
     } catch (err) {
       if (isWorkflowNotFound(err)) throw ApiError.notFound(`subscription ${id} not found`, err);
       throw err;
     }
-    res.json(subscriptionView(view));
+  }
+
+  router.get('/subscriptions/:subscriptionId', async (req: Request, res: Response) => {
+    const id = subscriptionId(req);
+    res.json(subscriptionView(await queryWorkflow(id, (h) => h.query(snapshotQuery))));
+  });
+
+  router.get('/subscriptions/:subscriptionId/orders', async (req: Request, res: Response) => {
+    const id = subscriptionId(req);
+    const query = parseInput(ListOrdersQuerySchema, req.query, 'query');
+    const payments = await queryWorkflow(id, (h) => h.query(paymentsQuery));
+    const rows = [];
+    for await (const row of paginate((page, pageSize) =>
+      ctx.qfpay.listBillingOrders({ subscription_id: id, page, page_size: pageSize }),
+    ))
+      rows.push(row);
+    const orders = ordersWithAttempts(rows, payments, config.QFPAY_TIME_OFFSET);
+    const from = (query.page - 1) * query.page_size;
+    const shown = orders.slice(from, from + query.page_size);
+    const view: OrderListResponse = {
+      subscription_id: id,
+      orders: shown,
+      total: orders.length,
+      page: query.page,
+      page_size: query.page_size,
+      next_page: from + query.page_size < orders.length ? query.page + 1 : null,
+    };
+    res.json(view);
+  });
+
+  router.get('/subscriptions/:subscriptionId/schedule', async (req: Request, res: Response) => {
+    const id = subscriptionId(req);
+    const { count } = parseInput(ScheduleQuerySchema, req.query, 'query');
+    const view = await queryWorkflow(id, (h) => h.query(snapshotQuery));
+    const found = await ctx.qfpay.querySubscriptions({ subscription_id: id, page: 1, page_size: 1 });
+    const remote = found.items.find((r) => r.subscription_id === id);
+    if (!remote) throw ApiError.notFound(`QFPay has no subscription ${id}`);
+    const products = [];
+    for (const line of remote.products ?? []) {
+      const page = await ctx.qfpay.queryProducts({ product_id: line.product_id, page: 1, page_size: 1 });
+      products.push(...page.items);
+    }
+    res.json(billingSchedule({ remote, products, view, count, offset: config.QFPAY_TIME_OFFSET }));
   });
 
   // Changes ---------------------------------------------------------------------------------------
@@ -383,6 +433,36 @@ export function subscriptionRouter(ctx: ApiContext): Router {
   router.post('/subscriptions/:subscriptionId/sync', async (req: Request, res: Response) => {
     const id = subscriptionId(req);
     const view = await updateThenView(id, (h) => h.executeUpdate(syncNowUpdate, { args: [] }));
+    res.json(subscriptionView(view));
+  });
+
+  router.post('/subscriptions/:subscriptionId/products', async (req: Request, res: Response) => {
+    const id = subscriptionId(req);
+    const body = parseInput(ChangeProductsBodySchema, req.body, 'body');
+    const products = body.products.map((p) => ({ productId: p.product_id, quantity: p.quantity }));
+    const view = await updateThenView(id, (h) =>
+      h.executeUpdate(changeProductsUpdate, { args: [{ products }] }),
+    );
+    res.json(subscriptionView(view));
+  });
+
+  router.post('/subscriptions/:subscriptionId/pause', async (req: Request, res: Response) => {
+    const id = subscriptionId(req);
+    const body = parseInput(PauseBodySchema, req.body ?? {}, 'body');
+    const resumesAt = body.resumes_at == null ? null : Date.parse(body.resumes_at);
+    // The workflow checks it again against its own clock (409 when the time has come meanwhile).
+    if (resumesAt !== null && resumesAt <= Date.now()) {
+      throw ApiError.validation('invalid body', [{ path: 'resumes_at', message: 'must be in the future' }]);
+    }
+    const view = await updateThenView(id, (h) =>
+      h.executeUpdate(pauseBillingUpdate, { args: [{ resumesAt }] }),
+    );
+    res.json(subscriptionView(view));
+  });
+
+  router.post('/subscriptions/:subscriptionId/resume', async (req: Request, res: Response) => {
+    const id = subscriptionId(req);
+    const view = await updateThenView(id, (h) => h.executeUpdate(resumeBillingUpdate, { args: [] }));
     res.json(subscriptionView(view));
   });
 

@@ -1,0 +1,198 @@
+/**
+ * Two reads that join QFPay's records with the engine's: a subscription's orders with every
+ * payment attempt, and the schedule of its next billings (computed as QFPay bills: whole
+ * intervals counted from the anchor, calendar months in QFPay's region time).
+ */
+import { addIntervals, parseIntervalUnit, type BillingInterval } from '../qfpay/billing-interval';
+import { qfpayTimeToMs, type BillingOrder, type Product, type Subscription } from '../qfpay/schemas';
+import type { PaymentAttemptRecord, SubscriptionView } from '../workflows/definitions';
+import type { OrderListResponse, ScheduleResponse } from './schemas';
+import { isoOrNull, isoTime } from './views';
+
+type OrderView = OrderListResponse['orders'][number];
+type AttemptView = OrderView['attempts'][number];
+
+const DAY_MS = 86_400_000;
+
+function engineAttempt(p: PaymentAttemptRecord): AttemptView {
+  return {
+    at: isoTime(p.at),
+    trigger_by: p.triggerBy,
+    succeeded: p.succeeded,
+    respcd: p.respcd,
+    respmsg: p.respmsg ?? null,
+    amount: p.amount ?? null,
+    currency: p.currency ?? null,
+    syssn: p.syssn ?? null,
+    source: 'engine',
+  };
+}
+
+/** The last attempt QFPay's order list shows, when the engine heard nothing of it. */
+function listedAttempt(row: BillingOrder, offset: string): AttemptView | undefined {
+  const at =
+    qfpayTimeToMs(typeof row.charged_at === 'string' ? row.charged_at : undefined, offset) ??
+    qfpayTimeToMs(row.txdtm, offset);
+  if (at === undefined || row.respcd === undefined) return undefined;
+  return {
+    at: isoTime(at),
+    trigger_by: row.trigger_by === 'manual' ? 'manual' : 'auto',
+    succeeded: row.respcd === '0000',
+    respcd: row.respcd,
+    respmsg: typeof row.respmsg === 'string' ? row.respmsg : null,
+    amount: row.txamt ?? null,
+    currency: row.txcurrcd ?? null,
+    syssn: row.syssn ?? null,
+    source: 'qfpay_order_list',
+  };
+}
+
+/**
+ * Every order of a subscription, newest first, each with every attempt (oldest first): the
+ * attempts the engine learned of (notifications, its own charges), and the last attempt of QFPay's
+ * order list when the engine did not hear of that one.
+ * @param rows QFPay's `billing_order/v1/list`, all pages
+ * @param payments the workflow's payment log
+ * @param offset the zone of QFPay's naive times
+ */
+export function ordersWithAttempts(
+  rows: readonly BillingOrder[],
+  payments: readonly PaymentAttemptRecord[],
+  offset: string,
+): OrderView[] {
+  const orders = new Map<string, OrderView>();
+  for (const row of rows) {
+    const billingTime =
+      typeof row.billing_time === 'string' ? qfpayTimeToMs(row.billing_time, offset) : undefined;
+    orders.set(row.subscription_order_id, {
+      order_id: row.subscription_order_id,
+      sequence_no: row.sequence_no,
+      status: row.status === 'PAID' ? 'PAID' : 'FAILED',
+      billing_time: isoOrNull(billingTime),
+      amount: row.txamt ?? null,
+      currency: row.txcurrcd ?? null,
+      trigger_by: row.trigger_by === 'manual' || row.trigger_by === 'auto' ? row.trigger_by : null,
+      attempts: [],
+    });
+  }
+  for (const p of payments) {
+    let order = orders.get(p.orderId);
+    if (!order) {
+      // QFPay's list has not caught up with a notification yet.
+      order = {
+        order_id: p.orderId,
+        sequence_no: p.sequenceNo,
+        status: 'FAILED',
+        billing_time: null,
+        amount: p.amount ?? null,
+        currency: p.currency ?? null,
+        trigger_by: null,
+        attempts: [],
+      };
+      orders.set(p.orderId, order);
+    }
+    order.attempts.push(engineAttempt(p));
+    if (p.succeeded) order.status = 'PAID';
+  }
+  for (const row of rows) {
+    const order = orders.get(row.subscription_order_id)!;
+    const listed = listedAttempt(row, offset);
+    const known = order.attempts.some(
+      (a) =>
+        (listed?.syssn != null && a.syssn === listed.syssn) || (listed?.syssn == null && a.at === listed?.at),
+    );
+    if (listed && !known) order.attempts.push(listed);
+    order.attempts.sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
+  }
+  return [...orders.values()].sort((a, b) => b.sequence_no - a.sequence_no);
+}
+
+/** The longest one interval can be, so that counting from an estimate never overshoots. */
+function longestInterval(interval: BillingInterval): number {
+  switch (interval.unit) {
+    case 'month':
+      return 31 * DAY_MS * interval.count;
+    case 'year':
+      return 366 * DAY_MS * interval.count;
+    default:
+      return addIntervals(0, interval, 1, '+00:00');
+  }
+}
+
+/** The index (0 = the first payment) of the first cycle billed at or after `at`. */
+export function cycleAtOrAfter(
+  anchor: number,
+  interval: BillingInterval,
+  at: number,
+  offset: string,
+): number {
+  let k = Math.max(0, Math.floor((at - anchor) / longestInterval(interval)));
+  // QFPay's times have whole seconds: a billing time within a second of `at` is that billing.
+  while (addIntervals(anchor, interval, k, offset) < at - 999) k += 1;
+  return k;
+}
+
+export interface ScheduleInput {
+  remote: Subscription;
+  /** The subscription's products at QFPay (price and interval). */
+  products: readonly Product[];
+  view: SubscriptionView;
+  count: number;
+  offset: string;
+}
+
+/**
+ * The next `count` billings of a subscription as QFPay will make them (fewer when the plan ends),
+ * and the dunning attempts the engine plans for an open episode.
+ * @throws Error when QFPay's answer lacks what the schedule needs (start, interval, prices)
+ */
+export function billingSchedule({ remote, products, view, count, offset }: ScheduleInput): ScheduleResponse {
+  const anchor = qfpayTimeToMs(remote.start_time, offset);
+  const lines = remote.products ?? [];
+  const priced = lines.map((line) => ({
+    line,
+    product: products.find((p) => p.product_id === line.product_id),
+  }));
+  const first = priced[0]?.product;
+  const unit = first?.interval === undefined ? undefined : parseIntervalUnit(first.interval);
+  if (anchor === undefined || !first || unit === undefined || priced.some((p) => !p.product)) {
+    throw new Error(
+      `QFPay's answer for ${remote.subscription_id} lacks its start time, products or interval`,
+    );
+  }
+  const interval: BillingInterval = { unit, count: first.interval_count ?? 1 };
+  const amount = priced.reduce((sum, p) => sum + p.product!.txamt * (p.line.quantity ?? 1), 0);
+  const next = qfpayTimeToMs(remote.next_billing_time, offset);
+  const remaining =
+    remote.total_billing_cycles === null
+      ? count
+      : Math.max(0, remote.total_billing_cycles - (remote.completed_billing_iteration ?? 0));
+  const billings: ScheduleResponse['billings'] = [];
+  if (next !== undefined) {
+    const start = cycleAtOrAfter(anchor, interval, next, offset);
+    for (let k = start; billings.length < Math.min(count, remaining); k += 1) {
+      billings.push({
+        cycle: k + 1,
+        at: isoTime(addIntervals(anchor, interval, k, offset)),
+        amount,
+        currency: first.txcurrcd,
+      });
+    }
+  }
+  const episode = view.dunning.episode;
+  return {
+    subscription_id: remote.subscription_id,
+    state: remote.state as ScheduleResponse['state'],
+    anchor: isoTime(anchor),
+    billing_paused: view.billingPausedByMerchant,
+    billings,
+    dunning:
+      episode && episode.stage === 'retrying'
+        ? {
+            order_id: episode.orderId,
+            deadline: isoTime(episode.deadline),
+            attempts: episode.schedule.map(isoTime),
+          }
+        : null,
+  };
+}

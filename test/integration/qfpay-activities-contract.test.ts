@@ -39,6 +39,8 @@ interface World {
   settle(): Promise<void>;
   /** Manual charges QFPay recorded for the subscription. */
   manualCharges(subscriptionId: string): Promise<number>;
+  /** A product billing on the subscription's interval. */
+  product(): Promise<string>;
   now(): number;
 }
 
@@ -106,6 +108,7 @@ async function emulatorWorld(t: TestSandbox): Promise<World> {
       );
       return (reply.body.data ?? []).filter((c) => c.trigger === 'manual').length;
     },
+    product: () => t.client.createProduct({ name: 'Second plan', txamt: 500 }),
   };
 }
 let pendingClear: (() => void) | undefined;
@@ -182,6 +185,9 @@ function doubleWorld(): World {
     async manualCharges() {
       return fake!.charged.length;
     },
+    async product() {
+      return `prod_${Math.random().toString(16).slice(2)}`;
+    },
   };
   return world;
 }
@@ -217,6 +223,20 @@ function scenarios(name: string, world: () => World): void {
         newer.fact.orders?.map((o) => o.sequenceNo),
         [2],
       );
+    });
+
+    void it('a change of products is taken, and the next sync reads the new products', async () => {
+      const w = world();
+      const { subscriptionId } = await w.failedCycle();
+      const productId = await w.product();
+      const changed = await run(w.activities.updateSubscription, {
+        subscriptionId,
+        products: [{ productId, quantity: 2 }],
+      });
+      assert.equal(typeof changed.at, 'number');
+      const synced = await run(w.activities.syncSubscription, subscriptionId, {});
+      assert.ok(synced.found);
+      assert.deepEqual(synced.fact.remote.productIds, [productId]);
     });
 
     void it('a declined charge is failed, with its respcd, and QFPay recorded one charge', async () => {

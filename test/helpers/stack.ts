@@ -14,7 +14,7 @@ import { loadConfig, type Config } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { signNotification } from '../../src/qfpay/signing';
 import { startSandbox, type SandboxHandle, type SandboxOptions } from '../../src/sandbox/server';
-import { createTestWorker, startDevServer, uniqueTaskQueue } from './temporal';
+import { createTestWorker, startDevServer, startTimeSkipping, uniqueTaskQueue } from './temporal';
 
 export const API_KEY = 'e2e-api-key';
 export const APP_CODE = 'e2e-app-code';
@@ -40,11 +40,17 @@ export interface Stack {
   close(): Promise<void>;
 }
 
+/**
+ * Starts the whole engine.
+ * @param options.timeSkipping run on the time-skipping test server instead of the dev server
+ *   (workflow time jumps only while the test sleeps through `env.sleep`)
+ */
 export async function startStack(
   sandboxOptions: SandboxOptions = {},
   env?: Record<string, string>,
+  options: { timeSkipping?: boolean } = {},
 ): Promise<Stack> {
-  const temporal = await startDevServer();
+  const temporal = options.timeSkipping ? await startTimeSkipping() : await startDevServer();
   const sandbox = await startSandbox({ appCode: APP_CODE, appKey: APP_KEY, ...sandboxOptions });
   const config = loadConfig({
     QFPAY_BASE_URL: sandbox.url,

@@ -1,0 +1,172 @@
+/**
+ * A merchant's day through the engine's HTTP API alone, every part real (the API listening on a
+ * port, a worker, the QFPay emulator sending signed notifications), on the time-skipping test
+ * server so that a pause's `resumes_at` passes without waiting: list and update a customer, list
+ * products and delete an unused one, page through a subscription's 30 orders, change its
+ * quantity, pause and resume it (the second pause ends by itself at `resumes_at`), and read its
+ * next 6 billing times. The emulator's own record is the reference for what QFPay did.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import {
+  CustomerListSchema,
+  CustomerSchema,
+  OrderListSchema,
+  ProductListSchema,
+  ProductSchema,
+  ScheduleSchema,
+  SubscriptionViewSchema,
+} from '../../src/api/schemas';
+import { eventually, startStack, type Stack } from '../helpers/stack';
+
+const HOUR = 3_600_000;
+/** QFPay reports times to the second. */
+const seconds = (iso: string) => Math.floor(Date.parse(iso) / 1000);
+
+let stack: Stack;
+before(async () => {
+  stack = await startStack({}, {}, { timeSkipping: true });
+});
+after(async () => {
+  await stack?.close();
+});
+
+interface Truth {
+  state: string;
+  next_billing_time: string | null;
+  orders: { sequence_no: number; billing_time: string; attempts: { txamt: number }[] }[];
+}
+
+void describe('the merchant API end to end (time-skipping server)', () => {
+  void it('does everything a merchant reaches for, through the API alone', async () => {
+    const api = stack.api;
+    const stamp = Date.now();
+
+    // 1. Customers: create two, list them, update one.
+    const email = `merchant-${stamp}@example.com`;
+    const customers: string[] = [];
+    for (const name of ['Ada', 'Grace']) {
+      const res = await api('POST', '/v1/customers', { name, email });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+      customers.push(CustomerSchema.parse(res.body).customer_id);
+    }
+    const listed = await api('GET', `/v1/customers?email=${encodeURIComponent(email)}`);
+    assert.equal(listed.status, 200, JSON.stringify(listed.body));
+    assert.deepEqual(
+      CustomerListSchema.parse(listed.body)
+        .customers.map((c) => c.customer_id)
+        .sort(),
+      [...customers].sort(),
+    );
+    const customerId = customers[0]!;
+    const updated = await api('PATCH', `/v1/customers/${customerId}`, { name: 'Ada Lovelace' });
+    assert.equal(updated.status, 200, JSON.stringify(updated.body));
+    assert.equal(
+      CustomerSchema.parse((await api('GET', `/v1/customers/${customerId}`)).body).name,
+      'Ada Lovelace',
+    );
+
+    // 2. Products: create two, list them, delete the unused one.
+    const productName = `Plan ${stamp}`;
+    const products: string[] = [];
+    for (const amount of [3000, 9900]) {
+      const res = await api('POST', '/v1/products', {
+        name: productName,
+        amount,
+        currency: 'HKD',
+        interval: 'monthly',
+        interval_count: 1,
+      });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+      products.push(ProductSchema.parse(res.body).product_id);
+    }
+    const [used, unused] = products as [string, string];
+    const productList = ProductListSchema.parse(
+      (await api('GET', `/v1/products?name=${encodeURIComponent(productName)}`)).body,
+    );
+    assert.deepEqual(productList.products.map((p) => p.product_id).sort(), [...products].sort());
+    assert.equal((await api('DELETE', `/v1/products/${unused}`)).status, 200);
+    assert.equal((await api('GET', `/v1/products/${unused}`)).status, 404);
+
+    // A card (QFPay's Payment Element makes it in the browser; the emulator's API here).
+    const token = await stack.emulator('POST', '/_sandbox/tokens', {
+      customer_id: customerId,
+      card_number: '5200000000001096',
+    });
+    const created = await api(
+      'POST',
+      '/v1/subscriptions',
+      { customer_id: customerId, product_id: used, token_id: token.token_id },
+      { 'Idempotency-Key': `e2e-merchant-${stamp}` },
+    );
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const subscriptionId: string = created.body.result.subscription_id;
+    const truth = (): Promise<Truth> => stack.emulator('GET', `/_sandbox/subscriptions/${subscriptionId}`);
+    const view = async () =>
+      SubscriptionViewSchema.parse((await api('GET', `/v1/subscriptions/${subscriptionId}`)).body);
+
+    // 3. 29 more months billed by QFPay; page through the 30 orders, newest first.
+    for (let cycle = 2; cycle <= 30; cycle += 1) {
+      await stack.emulator('POST', '/_sandbox/clock/advance', { to: (await truth()).next_billing_time });
+    }
+    const seen: number[] = [];
+    for (let page: number | null = 1; page !== null;) {
+      const res = await api('GET', `/v1/subscriptions/${subscriptionId}/orders?page=${page}&page_size=10`);
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      const body = OrderListSchema.parse(res.body);
+      assert.equal(body.total, 30);
+      for (const order of body.orders) assert.ok(order.attempts.length >= 1, `attempts of ${order.order_id}`);
+      seen.push(...body.orders.map((o) => o.sequence_no));
+      page = body.next_page;
+    }
+    assert.deepEqual(
+      seen,
+      Array.from({ length: 30 }, (_, i) => 30 - i),
+    );
+
+    // 4. Quantity 1 → 2: the next cycle bills twice the price.
+    const changed = await api('POST', `/v1/subscriptions/${subscriptionId}/products`, {
+      products: [{ product_id: used, quantity: 2 }],
+    });
+    assert.equal(changed.status, 200, JSON.stringify(changed.body));
+    await stack.emulator('POST', '/_sandbox/clock/advance', { to: (await truth()).next_billing_time });
+    const afterChange = await truth();
+    assert.equal(afterChange.orders.at(-1)?.attempts[0]?.txamt, 6000);
+    assert.equal(afterChange.orders.at(-2)?.attempts[0]?.txamt, 3000);
+
+    // 5. Pause and resume by hand; then a pause that ends by itself at resumes_at.
+    const paused = await api('POST', `/v1/subscriptions/${subscriptionId}/pause`, {});
+    assert.equal(paused.status, 200, JSON.stringify(paused.body));
+    assert.equal(SubscriptionViewSchema.parse(paused.body).billing_pause?.by, 'merchant');
+    const resumed = await api('POST', `/v1/subscriptions/${subscriptionId}/resume`);
+    assert.equal(resumed.status, 200, JSON.stringify(resumed.body));
+    assert.equal(SubscriptionViewSchema.parse(resumed.body).billing_pause, null);
+
+    const resumesAt = new Date(Date.now() + 6 * HOUR).toISOString();
+    const timed = await api('POST', `/v1/subscriptions/${subscriptionId}/pause`, { resumes_at: resumesAt });
+    assert.equal(timed.status, 200, JSON.stringify(timed.body));
+    assert.equal(SubscriptionViewSchema.parse(timed.body).billing_pause?.resumes_at, resumesAt);
+    // Workflow time jumps past resumes_at; the workflow's durable timer ends the pause.
+    await stack.env.sleep(7 * HOUR);
+    await eventually('the pause ended at resumes_at', async () =>
+      (await view()).billing_pause === null ? true : undefined,
+    );
+
+    // 6. The next 6 billing times, at the price times the new quantity.
+    const scheduled = await api('GET', `/v1/subscriptions/${subscriptionId}/schedule?count=6`);
+    assert.equal(scheduled.status, 200, JSON.stringify(scheduled.body));
+    const schedule = ScheduleSchema.parse(scheduled.body);
+    assert.equal(schedule.billings.length, 6);
+    assert.ok(schedule.billings.every((b) => b.amount === 6000 && b.currency === 'HKD'));
+    assert.equal(seconds(schedule.billings[0]!.at), seconds((await truth()).next_billing_time!));
+    // QFPay bills them as previewed.
+    for (let i = 0; i < 6; i += 1) {
+      await stack.emulator('POST', '/_sandbox/clock/advance', { to: (await truth()).next_billing_time });
+    }
+    const billed = (await truth()).orders.slice(-6);
+    assert.deepEqual(
+      billed.map((o) => seconds(o.billing_time)),
+      schedule.billings.map((b) => seconds(b.at)),
+    );
+  });
+});

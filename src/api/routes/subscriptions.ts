@@ -371,7 +371,12 @@ export function subscriptionRouter(ctx: ApiContext): Router {
       const page = await ctx.qfpay.queryProducts({ product_id: line.product_id, page: 1, page_size: 1 });
       products.push(...page.items);
     }
-    res.json(billingSchedule({ remote, products, view, count, offset: config.QFPAY_TIME_OFFSET }));
+    try {
+      res.json(billingSchedule({ remote, products, view, count, offset: config.QFPAY_TIME_OFFSET }));
+    } catch (err) {
+      // QFPay's answer lacks what QFPay's own schedule needs: its answer is unusable, not our fault.
+      throw new ApiError({ status: 502, code: 'qfpay_error', message: (err as Error).message, cause: err });
+    }
   });
 
   // Changes ---------------------------------------------------------------------------------------

@@ -34,6 +34,10 @@ const pureCount = Number(args.pure ?? (args.quick ? 5_000 : 100_000));
 const temporalCount = Number(args.temporal ?? (args.quick ? 20 : 200));
 
 const HOUR = 3_600_000;
+/** `CHAOS_TRACE=1` prints each step of the Temporal episodes (to see where one spends its time). */
+const trace = (message: string) => {
+  if (process.env.CHAOS_TRACE) console.log(`  ${new Date().toISOString()} ${message}`);
+};
 const DAY = 24 * HOUR;
 
 function pureEpisodes(): {
@@ -60,6 +64,16 @@ interface TemporalTotals {
   charges: number;
   restarts: number;
   violations: string[];
+}
+
+/** Waits (in real time: the double answers at once) until the workflow runs no activity. */
+async function untilNoActivityRuns(handle: {
+  describe(): Promise<{ raw: { pendingActivities?: unknown[] | null } }>;
+}) {
+  for (let i = 0; i < 600; i += 1) {
+    if (((await handle.describe()).raw.pendingActivities?.length ?? 0) === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 /** One random episode on the time-skipping server; returns what it did and what it broke. */
@@ -101,6 +115,9 @@ async function temporalEpisode(
   let handle: Awaited<ReturnType<typeof startWith>> | undefined;
   const fake = { env, track: () => undefined };
   const steps = 2 + Math.floor(rnd() * 4);
+  // The double does not bill the next cycle: the whole episode stays before the next billing
+  // time (each step and each outage takes at most its share of 90 % of the time to it).
+  const slice = (nextBillingIn * 0.9) / (2 * steps);
   for (let step = 0; step < steps; step += 1) {
     // Each step runs on a new worker without a cache: the workflow is rebuilt from its history.
     const w = await createTestWorker(env, {
@@ -110,6 +127,7 @@ async function temporalEpisode(
     });
     taskQueue = w.taskQueue;
     if (step > 0) totals.restarts += 1;
+    trace(`seed ${seed} step ${step + 1}/${steps} (next billing in ${nextBillingIn / HOUR} h)`);
     await w.worker.runUntil(async () => {
       if (!handle) {
         handle = await startWith(fake, w.taskQueue, subscriptionId, {
@@ -120,19 +138,25 @@ async function temporalEpisode(
         clock.now = await env.currentTimeMs();
         await failCycle2(handle);
       }
-      await env.sleep(Math.floor(rnd() * nextBillingIn * 0.4));
+      await env.sleep(Math.floor(rnd() * slice));
       clock.now = await env.currentTimeMs();
+      // The worker stops only between activities: the test server cannot skip time past an
+      // activity a stopped worker abandoned (it waits for the activity's timeout in real time).
+      await untilNoActivityRuns(handle);
     });
     // The worker is gone for a while (an outage), sometimes across attempt slots.
-    if (rnd() < 0.5) await env.sleep(Math.floor(rnd() * nextBillingIn * 0.3));
+    if (rnd() < 0.5) await env.sleep(Math.floor(rnd() * slice));
   }
+  trace(`seed ${seed}: cancel and wait for the end`);
   const last = await createTestWorker(env, { activities, taskQueue: taskQueue! });
   await last.worker.runUntil(async () => {
     const h = handle!;
     await h.query(snapshotQuery);
     if ((await h.describe()).status.name === 'RUNNING')
       await h.executeUpdate(cancelUpdate, { args: [{}] }).catch(() => undefined);
+    trace(`seed ${seed}: ${(await h.describe()).status.name}`);
     await h.result().catch(() => undefined);
+    trace(`seed ${seed}: ended`);
     if ((await workflowTaskFailures(h)) > 0) totals.violations.push(`seed ${seed}: a workflow task failed`);
   });
   // Every charge QFPay processed came inside its window: before next billing − margin (2 h).
@@ -154,8 +178,9 @@ async function temporalEpisodes(): Promise<TemporalTotals> {
       await env?.teardown();
       env = await startTimeSkipping();
     }
+    const from = Date.now();
     await temporalEpisode(env!, seed, totals);
-    if (seed % 10 === 0) console.log(`temporal episodes: ${seed}/${temporalCount}`);
+    console.log(`temporal episode ${seed}/${temporalCount}: ${Math.round((Date.now() - from) / 1000)} s`);
   }
   await env?.teardown();
   return totals;

@@ -82,7 +82,7 @@ const finding = (over: Partial<WorkflowFinding> = {}): WorkflowFinding => ({
   subscriptionId: SUB,
   status: 'COMPLETED',
   truthState: 'COMPLETED',
-  workflowTaskFailures: 0,
+  workflowTaskFailures: [],
   pendingWork: false,
   ...over,
 });
@@ -173,7 +173,18 @@ describe('the chaos audit', () => {
   });
 
   it('finds a failing workflow task, a running workflow of an ended subscription, and one waiting on nothing', () => {
-    assert.equal(noStuckWorkflow([finding({ workflowTaskFailures: 3 })]).violations.length, 1);
+    const failed = (cause: string) => finding({ workflowTaskFailures: [{ cause, message: 'x' }] });
+    assert.equal(
+      noStuckWorkflow([failed('WORKFLOW_TASK_FAILED_CAUSE_NON_DETERMINISTIC_ERROR')]).violations.length,
+      1,
+    );
+    assert.equal(
+      noStuckWorkflow([failed('WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_WORKER_UNHANDLED_FAILURE')]).violations
+        .length,
+      1,
+    );
+    const benign = noStuckWorkflow([failed('WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND')]);
+    assert.deepEqual([benign.violations.length, benign.benignTaskFailures], [0, 1]);
     assert.equal(noStuckWorkflow([finding({ status: 'RUNNING', pendingWork: true })]).violations.length, 1);
     assert.equal(
       noStuckWorkflow([finding({ status: 'RUNNING', truthState: 'ACTIVE', pendingWork: false })]).violations

@@ -172,6 +172,12 @@ async function temporalEpisode(
 async function temporalEpisodes(): Promise<TemporalTotals> {
   const totals: TemporalTotals = { episodes: 0, charges: 0, restarts: 0, violations: [] };
   let env: TestWorkflowEnvironment | undefined;
+  // Ctrl-C or a stop leaves no test server behind.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      void (env?.teardown() ?? Promise.resolve()).finally(() => process.exit(130));
+    });
+  }
   for (let seed = 1; seed <= temporalCount; seed += 1) {
     // A fresh server now and then: ended workflows with abandoned work slow the test server down.
     if (seed % 20 === 1) {

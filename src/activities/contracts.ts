@@ -111,6 +111,6 @@ export interface EngineActivities {
   handOverSubscription(input: SubscriptionWorkflowInput, handover: SubscriptionHandover): Promise<void>;
 }
 
-export type { MerchantEventActivities } from './merchant-events';
+export type { MerchantEventActivities, MerchantEventAttempt } from './merchant-events';
 
 export type { RemoteOrder, RemoteSubscription };

@@ -91,12 +91,14 @@ export class MerchantEndpointSwitch {
     });
   }
 
-  /** Turns the endpoint back on; true when it was off. */
+  /** Turns the endpoint back on and waits until the switch says so; true when it was off. */
   async turnOn(): Promise<boolean> {
     const description = await this.describe();
     if (description?.status.name !== 'RUNNING') return false;
+    const handle = this.client.workflow.getHandle(this.workflowId, description.runId);
     try {
-      await this.client.workflow.getHandle(this.workflowId).signal(enableMerchantEndpointSignal);
+      await handle.signal(enableMerchantEndpointSignal);
+      await handle.result();
     } catch (err) {
       if (notFound(err)) return false;
       throw err;

@@ -35,6 +35,10 @@ const ROUTES: Array<[string, string]> = [
   ['post', '/v1/subscriptions/{subscriptionId}/charge'],
   ['post', '/v1/subscriptions/{subscriptionId}/sync'],
   ['put', '/v1/subscriptions/{subscriptionId}/dunning-policy'],
+  ['get', '/v1/merchant-events'],
+  ['post', '/v1/merchant-events/{eventId}/redeliver'],
+  ['get', '/v1/merchant-endpoint'],
+  ['post', '/v1/merchant-endpoint/enable'],
 ];
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace'];
 

@@ -25,16 +25,7 @@ const event: MerchantEvent = {
   type: 'subscription.payment_failed',
   created_at: '2024-11-21T03:12:06Z',
   subscription_id: 'sub_d1',
-  data: {
-    order_id: 'ord_2',
-    sequence_no: 2,
-    amount: 1000,
-    currency: 'HKD',
-    respcd: '1205',
-    failure_code: '1205',
-    failure_message: 'insufficient funds',
-    attempt: 0,
-  },
+  data: { order_id: 'ord_2', sequence_no: 2, amount: 1000, currency: 'HKD', respcd: '1205' },
 };
 
 /** An endpoint scripted attempt by attempt (the last answer repeats), recording when each came. */

@@ -30,10 +30,32 @@ function logFields(meta: LogMetadata | undefined): LogMetadata {
   return rest;
 }
 
+/**
+ * The workflow bundler logs webpack's whole report (every module, one per line) as one message;
+ * as one JSON line it buries everything around it. It is kept at debug level, a line an item;
+ * warnings and errors stay at their level. The SDK's own "Workflow bundle created" line (with the
+ * size) follows it at info.
+ */
+export function bundlerReport(logger: Logger, level: LogLevel, message: string, meta: LogMetadata): boolean {
+  if (!message.includes('\n') || !/^(asset|runtime modules|modules by) /m.test(message)) return false;
+  const lines = message.split('\n').filter((line) => line.trim() !== '');
+  const problems = lines.filter((line) => /\b(WARNING|ERROR)\b/.test(line));
+  if (level === 'ERROR' || problems.length > 0) {
+    logger[level === 'ERROR' ? 'error' : 'warn'](
+      { ...meta, webpack: lines },
+      'workflow bundle: webpack reported problems',
+    );
+  } else {
+    logger.debug({ ...meta, webpack: lines }, 'workflow bundle: webpack report');
+  }
+  return true;
+}
+
 function installRuntime(logger: Logger, config: Config): void {
   Runtime.install({
     logger: {
       log: (level: LogLevel, message: string, meta?: LogMetadata) => {
+        if (bundlerReport(logger, level, message, logFields(meta))) return;
         const pinoLevel =
           level === 'TRACE'
             ? 'trace'
@@ -48,9 +70,13 @@ function installRuntime(logger: Logger, config: Config): void {
       },
       trace: (message, meta) => logger.trace(logFields(meta), message),
       debug: (message, meta) => logger.debug(logFields(meta), message),
-      info: (message, meta) => logger.info(logFields(meta), message),
+      info: (message, meta) => {
+        if (!bundlerReport(logger, 'INFO', message, logFields(meta))) logger.info(logFields(meta), message);
+      },
       warn: (message, meta) => logger.warn(logFields(meta), message),
-      error: (message, meta) => logger.error(logFields(meta), message),
+      error: (message, meta) => {
+        if (!bundlerReport(logger, 'ERROR', message, logFields(meta))) logger.error(logFields(meta), message);
+      },
     },
     telemetryOptions: {
       logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} },

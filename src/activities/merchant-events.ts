@@ -118,7 +118,8 @@ export function createMerchantEventActivities(
       // fetch refuses such URLs, and its error would quote them.
       throw new TypeError('the merchant event URL must not embed credentials');
     }
-    if (options.secrets.length === 0) throw new TypeError('a merchant event URL is configured without a secret');
+    if (options.secrets.length === 0)
+      throw new TypeError('a merchant event URL is configured without a secret');
     for (const secret of options.secrets) {
       const problem = merchantEventSecretProblem(secret);
       if (problem !== undefined) throw new TypeError(`a merchant event secret ${problem}`);
@@ -189,7 +190,12 @@ export function createMerchantEventActivities(
         ? `HTTP ${status} redirect (not followed: configure the final URL)`
         : `HTTP ${status}`;
     logger?.warn({ ...fields, status, retryAfterMs }, 'merchant event not delivered');
-    return { result: 'failed', httpStatus: status, reason, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
+    return {
+      result: 'failed',
+      httpStatus: status,
+      reason,
+      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+    };
   }
 
   async function sendMerchantEvent(event: MerchantEvent): Promise<MerchantEventAttempt> {

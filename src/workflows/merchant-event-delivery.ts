@@ -65,7 +65,11 @@ async function attempt(event: MerchantEvent, n: number): Promise<MerchantEventAt
     );
   } catch (err) {
     if (isCancellation(err) || !(err instanceof ActivityFailure)) throw err;
-    return { result: 'failed', httpStatus: 0, reason: `the attempt did not finish: ${err.cause?.message ?? err.message}` };
+    return {
+      result: 'failed',
+      httpStatus: 0,
+      reason: `the attempt did not finish: ${err.cause?.message ?? err.message}`,
+    };
   }
 }
 
@@ -84,7 +88,9 @@ function record(
   setCurrentDetails(details);
 }
 
-export async function merchantEventDeliveryWorkflow(event: MerchantEvent): Promise<MerchantEventDeliveryResult> {
+export async function merchantEventDeliveryWorkflow(
+  event: MerchantEvent,
+): Promise<MerchantEventDeliveryResult> {
   if (!patched(SCHEDULED_ATTEMPTS_PATCH)) {
     const { delivered } = await legacy.deliverMerchantEvent(event);
     return { delivered };

@@ -15,6 +15,7 @@ import {
 import { createActivities } from './src/activities';
 import { loadConfigOrExit, warnAboutUnsafeSettings, type Config } from './src/config';
 import { createLogger, type Logger } from './src/logger';
+import { startTracing } from './src/observability/tracing';
 import { QFPAY_DURATION_BUCKETS_SECONDS, WORKER_METRICS } from './src/observability/worker-metrics';
 import { connectClient, connectWorker } from './src/temporal/connection';
 import { engineDataConverter } from './src/temporal/data-converter';
@@ -108,6 +109,8 @@ export function workflowSource(config: Pick<Config, 'WORKFLOW_BUNDLE_PATH'>) {
 }
 
 export async function main(): Promise<void> {
+  // Off unless OTEL_* asks for it (src/observability/tracing.ts).
+  const tracing = startTracing('worker');
   const config = loadConfigOrExit();
   const logger = createLogger('worker', config.LOG_LEVEL);
   installRuntime(logger, config);
@@ -117,7 +120,7 @@ export async function main(): Promise<void> {
   let client;
   try {
     connection = await connectWorker(config);
-    client = await connectClient(config);
+    client = await connectClient(config, undefined, tracing ? [tracing.plugin] : []);
   } catch (err) {
     logger.fatal(
       {
@@ -134,7 +137,9 @@ export async function main(): Promise<void> {
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
-    ...workflowSource(config),
+    // The tracing plugin adds its workflow interceptors to the bundle: the worker bundles itself.
+    ...workflowSource(tracing ? { WORKFLOW_BUNDLE_PATH: undefined } : config),
+    ...(tracing ? { plugins: [tracing.plugin] } : {}),
     dataConverter: engineDataConverter(config),
     activities: createActivities({ config, client, logger }),
     shutdownGraceTime: '10s',
@@ -148,10 +153,16 @@ export async function main(): Promise<void> {
     },
     'worker started',
   );
+  if (tracing && config.WORKFLOW_BUNDLE_PATH) {
+    logger.warn(
+      'traces are on: the workflows were bundled with the OpenTelemetry interceptors (WORKFLOW_BUNDLE_PATH not used)',
+    );
+  }
   // The SDK's Runtime turns SIGINT/SIGTERM into worker.shutdown(): run() resolves once drained.
   await worker.run();
   await client.connection.close();
   await connection.close();
+  await tracing?.shutdown();
   logger.info('worker stopped');
 }
 

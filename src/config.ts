@@ -120,7 +120,8 @@ export const configSchema = z
       .default(DEVELOPMENT_DEFAULTS.MERCHANT_EVENTS_SECRET)
       .superRefine((value, ctx) => {
         const secrets = parseList(value);
-        if (secrets.length === 0) ctx.addIssue({ code: 'custom', message: 'give at least one whsec_ secret' });
+        if (secrets.length === 0)
+          ctx.addIssue({ code: 'custom', message: 'give at least one whsec_ secret' });
         secrets.forEach((secret, i) => {
           const problem = merchantEventSecretProblem(secret);
           if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `secret ${i + 1} ${problem}` });

@@ -45,7 +45,8 @@ export function tracesRequested(env: NodeJS.ProcessEnv = process.env): boolean {
 }
 
 function exporterFromEnv(env: NodeJS.ProcessEnv): SpanProcessor {
-  if (env.OTEL_TRACES_EXPORTER?.trim() === 'console') return new SimpleSpanProcessor(new ConsoleSpanExporter());
+  if (env.OTEL_TRACES_EXPORTER?.trim() === 'console')
+    return new SimpleSpanProcessor(new ConsoleSpanExporter());
   // The endpoint, headers, timeout and compression come from OTEL_EXPORTER_OTLP_* (read by the exporter).
   return new BatchSpanProcessor(new OTLPTraceExporter());
 }

@@ -48,7 +48,11 @@ describe('production refuses unsafe settings, naming the variable', () => {
       { MERCHANT_EVENTS_SECRET: `whsec_${key()},${DEVELOPMENT_DEFAULTS.MERCHANT_EVENTS_SECRET}` },
       'MERCHANT_EVENTS_SECRET',
     ],
-    ['a merchant-events secret that is not whsec_', { MERCHANT_EVENTS_SECRET: 'dev-merchant-events-secret' }, 'MERCHANT_EVENTS_SECRET'],
+    [
+      'a merchant-events secret that is not whsec_',
+      { MERCHANT_EVENTS_SECRET: 'dev-merchant-events-secret' },
+      'MERCHANT_EVENTS_SECRET',
+    ],
     [
       'notification verification switched off',
       { QFPAY_VERIFY_NOTIFICATIONS: 'false' },

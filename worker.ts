@@ -15,6 +15,7 @@ import {
 import { createActivities } from './src/activities';
 import { loadConfigOrExit, warnAboutUnsafeSettings, type Config } from './src/config';
 import { createLogger, type Logger } from './src/logger';
+import { startTracing } from './src/observability/tracing';
 import { QFPAY_DURATION_BUCKETS_SECONDS, WORKER_METRICS } from './src/observability/worker-metrics';
 import { connectClient, connectWorker } from './src/temporal/connection';
 import { engineDataConverter } from './src/temporal/data-converter';
@@ -30,10 +31,32 @@ function logFields(meta: LogMetadata | undefined): LogMetadata {
   return rest;
 }
 
+/**
+ * The workflow bundler logs webpack's whole report (every module, one per line) as one message;
+ * as one JSON line it buries everything around it. It is kept at debug level, a line an item;
+ * warnings and errors stay at their level. The SDK's own "Workflow bundle created" line (with the
+ * size) follows it at info.
+ */
+export function bundlerReport(logger: Logger, level: LogLevel, message: string, meta: LogMetadata): boolean {
+  if (!message.includes('\n') || !/^(asset|runtime modules|modules by) /m.test(message)) return false;
+  const lines = message.split('\n').filter((line) => line.trim() !== '');
+  const problems = lines.filter((line) => /\b(WARNING|ERROR)\b/.test(line));
+  if (level === 'ERROR' || problems.length > 0) {
+    logger[level === 'ERROR' ? 'error' : 'warn'](
+      { ...meta, webpack: lines },
+      'workflow bundle: webpack reported problems',
+    );
+  } else {
+    logger.debug({ ...meta, webpack: lines }, 'workflow bundle: webpack report');
+  }
+  return true;
+}
+
 function installRuntime(logger: Logger, config: Config): void {
   Runtime.install({
     logger: {
       log: (level: LogLevel, message: string, meta?: LogMetadata) => {
+        if (bundlerReport(logger, level, message, logFields(meta))) return;
         const pinoLevel =
           level === 'TRACE'
             ? 'trace'
@@ -48,9 +71,13 @@ function installRuntime(logger: Logger, config: Config): void {
       },
       trace: (message, meta) => logger.trace(logFields(meta), message),
       debug: (message, meta) => logger.debug(logFields(meta), message),
-      info: (message, meta) => logger.info(logFields(meta), message),
+      info: (message, meta) => {
+        if (!bundlerReport(logger, 'INFO', message, logFields(meta))) logger.info(logFields(meta), message);
+      },
       warn: (message, meta) => logger.warn(logFields(meta), message),
-      error: (message, meta) => logger.error(logFields(meta), message),
+      error: (message, meta) => {
+        if (!bundlerReport(logger, 'ERROR', message, logFields(meta))) logger.error(logFields(meta), message);
+      },
     },
     telemetryOptions: {
       logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} },
@@ -82,6 +109,8 @@ export function workflowSource(config: Pick<Config, 'WORKFLOW_BUNDLE_PATH'>) {
 }
 
 export async function main(): Promise<void> {
+  // Off unless OTEL_* asks for it (src/observability/tracing.ts).
+  const tracing = startTracing('worker');
   const config = loadConfigOrExit();
   const logger = createLogger('worker', config.LOG_LEVEL);
   installRuntime(logger, config);
@@ -91,7 +120,7 @@ export async function main(): Promise<void> {
   let client;
   try {
     connection = await connectWorker(config);
-    client = await connectClient(config);
+    client = await connectClient(config, undefined, tracing ? [tracing.plugin] : []);
   } catch (err) {
     logger.fatal(
       {
@@ -108,7 +137,9 @@ export async function main(): Promise<void> {
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
-    ...workflowSource(config),
+    // The tracing plugin adds its workflow interceptors to the bundle: the worker bundles itself.
+    ...workflowSource(tracing ? { WORKFLOW_BUNDLE_PATH: undefined } : config),
+    ...(tracing ? { plugins: [tracing.plugin] } : {}),
     dataConverter: engineDataConverter(config),
     activities: createActivities({ config, client, logger }),
     shutdownGraceTime: '10s',
@@ -122,10 +153,16 @@ export async function main(): Promise<void> {
     },
     'worker started',
   );
+  if (tracing && config.WORKFLOW_BUNDLE_PATH) {
+    logger.warn(
+      'traces are on: the workflows were bundled with the OpenTelemetry interceptors (WORKFLOW_BUNDLE_PATH not used)',
+    );
+  }
   // The SDK's Runtime turns SIGINT/SIGTERM into worker.shutdown(): run() resolves once drained.
   await worker.run();
   await client.connection.close();
   await connection.close();
+  await tracing?.shutdown();
   logger.info('worker stopped');
 }
 

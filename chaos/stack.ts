@@ -23,7 +23,8 @@ import { engineDataConverter } from '../src/temporal/data-converter';
 export const CHAOS_API_KEY = 'chaos-api-key';
 export const CHAOS_APP_CODE = 'chaos-app-code';
 export const CHAOS_APP_KEY = 'chaos-app-key';
-export const CHAOS_EVENTS_SECRET = 'chaos-merchant-events-secret';
+/** A Standard Webhooks secret (`whsec_` + base64 of 38 public bytes). */
+export const CHAOS_EVENTS_SECRET = 'whsec_Y2hhb3MtbWVyY2hhbnQtZXZlbnRzLXNlY3JldC10aHJvd2F3YXk=';
 
 export interface ChaosStackOptions {
   cluster: boolean;

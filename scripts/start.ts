@@ -8,6 +8,15 @@
 import { runStackCommand } from '../src/dev/stack-command';
 import { loadStackConfig } from '../src/dev/stack-config';
 import { describePart, startLocalStack, type PartName, type RunningStack } from '../src/dev/stack';
+import { prettyLineFormatter, wantsPrettyLogs } from '../src/logging-format';
+
+/** On a terminal, each part's JSON log lines are shown as readable lines (LOG_FORMAT=json keeps JSON). */
+function partOutput(): ((part: PartName, line: string, stream: 'stdout' | 'stderr') => void) | undefined {
+  if (!wantsPrettyLogs()) return undefined;
+  const format = prettyLineFormatter(process.stdout.isTTY === true, false);
+  return (part, line, stream) =>
+    (stream === 'stdout' ? process.stdout : process.stderr).write(`${part.padEnd(8)} | ${format(line)}\n`);
+}
 
 function banner(stack: RunningStack): string {
   const { urls } = stack;
@@ -37,7 +46,8 @@ runStackCommand({
   name: 'start',
   width: 8,
   loadConfig: () => loadStackConfig(),
-  start: (config, say, signal) => startLocalStack({ config, onProgress: say, signal }),
+  start: (config, say, signal) =>
+    startLocalStack({ config, onProgress: say, signal, onOutput: partOutput() }),
   parts: (stack) => stack.parts,
   banner,
   describe: (part) => describePart(part as PartName),

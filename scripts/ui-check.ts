@@ -9,7 +9,10 @@
  *   npm run ui:check -- --decoded [--screenshot docs/images/web-ui-decoded-payload.png]
  *
  * `--decoded` opens the subscription's workflow page instead and checks that the Web UI shows its
- * input decrypted through the codec server.
+ * input decrypted through the codec server; `--timers` checks that its event history shows its
+ * timers by their summaries (and saves docs/images/web-ui-named-timers.png).
+ *
+ *   npm run ui:check -- --timers
  */
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import { delimiter, dirname, join, resolve } from 'node:path';
@@ -38,7 +41,7 @@ const CHROMIUM_FLAGS = [
 export class UiCheckError extends Error {
   override readonly name = 'UiCheckError';
   constructor(
-    readonly type: 'missing_chromium' | 'not_listed' | 'not_decoded',
+    readonly type: 'missing_chromium' | 'not_listed' | 'not_decoded' | 'not_named',
     message: string,
     options?: { cause?: unknown },
   ) {
@@ -171,7 +174,51 @@ export const DEFAULT_DECODED_SCREENSHOT = resolve(__dirname, '..', 'test-results
  * @throws UiCheckError `missing_chromium`, or `not_decoded` when the text never shows
  */
 export async function checkDecodedPayload(options: DecodedPayloadCheckOptions): Promise<UiCheckResult> {
-  const { browser, chromiumPath, screenshotPath } = await launchChromium(options, DEFAULT_DECODED_SCREENSHOT);
+  return checkWorkflowPage(
+    options,
+    DEFAULT_DECODED_SCREENSHOT,
+    'not_decoded',
+    `the Web UI did not show "${options.expectedText}" in ${options.workflowId}'s payloads: is the codec server running and the UI pointed at it?`,
+  );
+}
+
+/** Where `npm run ui:check -- --timers` saves its screenshot by default. */
+export const DEFAULT_TIMERS_SCREENSHOT = resolve(
+  __dirname,
+  '..',
+  'docs',
+  'images',
+  'web-ui-named-timers.png',
+);
+
+/** The start of the summary of a fresh subscription's timer (src/workflows/summaries.ts). */
+export const TIMER_SUMMARY_TEXT = 'reconcile: ask QFPay if billing time';
+
+/**
+ * Opens a subscription's workflow page and waits until its event history shows a timer by its
+ * summary (the SDK's user metadata), e.g. "reconcile: ask QFPay if billing time … has brought no
+ * payment result". The screenshot is saved either way.
+ * @throws UiCheckError `missing_chromium`, or `not_named` when the summary never shows
+ */
+export async function checkNamedTimers(
+  options: Omit<DecodedPayloadCheckOptions, 'expectedText'> & { expectedText?: string },
+): Promise<UiCheckResult> {
+  const expectedText = options.expectedText ?? TIMER_SUMMARY_TEXT;
+  return checkWorkflowPage(
+    { ...options, expectedText },
+    DEFAULT_TIMERS_SCREENSHOT,
+    'not_named',
+    `the Web UI did not show the timer "${expectedText}…" in ${options.workflowId}'s history`,
+  );
+}
+
+async function checkWorkflowPage(
+  options: DecodedPayloadCheckOptions,
+  defaultScreenshot: string,
+  failure: 'not_decoded' | 'not_named',
+  problem: string,
+): Promise<UiCheckResult> {
+  const { browser, chromiumPath, screenshotPath } = await launchChromium(options, defaultScreenshot);
   const url = `${options.webUiUrl}/namespaces/${encodeURIComponent(options.namespace)}/workflows/${encodeURIComponent(options.workflowId)}`;
   const timeoutMs = options.timeoutMs ?? 45_000;
   try {
@@ -188,8 +235,8 @@ export async function checkDecodedPayload(options: DecodedPayloadCheckOptions): 
     await page.screenshot({ path: screenshotPath, fullPage: false });
     if (!decoded) {
       throw new UiCheckError(
-        'not_decoded',
-        `the Web UI did not show "${options.expectedText}" in ${options.workflowId}'s payloads within ${timeoutMs} ms: is the codec server running and the UI pointed at it? (${url}; screenshot ${screenshotPath})`,
+        failure,
+        `${problem} (within ${timeoutMs} ms; ${url}; screenshot ${screenshotPath})`,
       );
     }
     return { url, screenshotPath, chromiumPath };
@@ -241,6 +288,18 @@ async function main(): Promise<void> {
   const client = new StackClient(endpointsOf(config));
   await client.assertRunning({ emulator: argument('--subscription') === undefined });
   const { subscriptionId, workflowId } = await activeSubscriptionForUi(client, argument('--subscription'));
+  if (process.argv.includes('--timers')) {
+    const named = await checkNamedTimers({
+      webUiUrl: client.endpoints.webUiUrl,
+      namespace: client.endpoints.namespace,
+      workflowId,
+      screenshotPath: argument('--screenshot'),
+    });
+    process.stdout.write(
+      `ok: the Web UI shows ${workflowId}'s timers by name\n  page:       ${named.url}\n  screenshot: ${named.screenshotPath}\n`,
+    );
+    return;
+  }
   if (process.argv.includes('--decoded')) {
     const decoded = await checkDecodedPayload({
       webUiUrl: client.endpoints.webUiUrl,

@@ -9,6 +9,7 @@ import {
   MIN_KEY_BYTES,
   parseEncryptionKeys,
 } from './temporal/encryption-keys';
+import { merchantEventSecretProblem } from './events/merchant-events';
 import { MAX_QFPAY_CALL_MS } from './workflows/dunning';
 
 const port = z.coerce.number().int().min(0).max(65535);
@@ -23,7 +24,8 @@ const temporalAddress = z
 /** Public defaults that make a checkout run with no set-up; production refuses every one of them. */
 export const DEVELOPMENT_DEFAULTS = {
   API_KEYS: 'dev-api-key',
-  MERCHANT_EVENTS_SECRET: 'dev-merchant-events-secret',
+  /** `whsec_` + base64 of a public phrase: a Standard Webhooks secret anyone can read here. */
+  MERCHANT_EVENTS_SECRET: 'whsec_ZGV2LW1lcmNoYW50LWV2ZW50cy1zZWNyZXQtcHVibGljLW5ldmVyLWZvci1wcm9kdWN0aW9u',
   PAYLOAD_ENCRYPTION_KEYS: DEVELOPMENT_ENCRYPTION_KEYS,
   API_HMAC_SECRET: 'dev-api-hmac-secret-public-never-for-production',
 } as const;
@@ -109,8 +111,24 @@ export const configSchema = z
     QFPAY_VERIFY_NOTIFICATIONS: bool.default(true),
 
     MERCHANT_EVENTS_URL: z.union([z.url(), z.literal('')]).default(''),
-    /** Comma-separated; more than one while rotating (each signs the event). */
-    MERCHANT_EVENTS_SECRET: z.string().default(DEVELOPMENT_DEFAULTS.MERCHANT_EVENTS_SECRET),
+    /**
+     * Standard Webhooks secrets (`whsec_<base64 of 24-64 bytes>`), comma-separated; more than one
+     * while rotating (each signs the event, the newest first).
+     */
+    MERCHANT_EVENTS_SECRET: z
+      .string()
+      .default(DEVELOPMENT_DEFAULTS.MERCHANT_EVENTS_SECRET)
+      .superRefine((value, ctx) => {
+        const secrets = parseList(value);
+        if (secrets.length === 0)
+          ctx.addIssue({ code: 'custom', message: 'give at least one whsec_ secret' });
+        secrets.forEach((secret, i) => {
+          const problem = merchantEventSecretProblem(secret);
+          if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `secret ${i + 1} ${problem}` });
+        });
+      }),
+    /** How long one delivery attempt may take, response included (Standard Webhooks: 15-30 s). */
+    MERCHANT_EVENTS_TIMEOUT_MS: z.coerce.number().int().min(15_000).max(30_000).default(15_000),
     /** Engine-wide dunning policy as JSON (see docs); per-subscription overrides come through the API. */
     DUNNING_POLICY: z.string().optional(),
     /**

@@ -1,5 +1,10 @@
-/** Structured JSON logging (pino) shared by the worker, the API and the emulator. */
+/**
+ * Structured logging (pino) shared by the worker, the API and the emulator: JSON lines, or
+ * readable lines on a terminal (src/logging-format.ts).
+ */
 import pino, { type Logger } from 'pino';
+import pretty from 'pino-pretty';
+import { prettyOptions, wantsPrettyLogs } from './logging-format';
 
 export type { Logger };
 
@@ -9,7 +14,7 @@ export type { Logger };
  * @param level pino level; `silent` in tests
  */
 export function createLogger(name: string, level: string = process.env.LOG_LEVEL ?? 'info'): Logger {
-  return pino({
+  const options: pino.LoggerOptions = {
     name,
     level,
     base: { component: name },
@@ -18,5 +23,8 @@ export function createLogger(name: string, level: string = process.env.LOG_LEVEL
       remove: true,
     },
     timestamp: pino.stdTimeFunctions.isoTime,
-  });
+  };
+  if (level === 'silent' || !wantsPrettyLogs()) return pino(options);
+  // Synchronous, in this process: a line written just before an exit is not lost.
+  return pino(options, pretty({ ...prettyOptions(process.stdout.isTTY === true), sync: true }));
 }

@@ -1,6 +1,6 @@
 #!/bin/sh
 # One-shot job (temporalio/admin-tools, Temporal CLI): creates the engine's namespace when it
-# does not exist and registers the custom search attributes the subscription workflow upserts
+# does not exist and registers the custom search attributes the subscription and merchant event workflows upsert
 # (src/workflows/definitions.ts). Attributes that already exist are left alone, so the job is
 # idempotent.
 set -eu
@@ -51,4 +51,7 @@ search_attribute QfpaySubscriptionId Keyword
 search_attribute DunningStage Keyword
 search_attribute DunningAttempts Int
 search_attribute DunningNextAttemptAt Datetime
+search_attribute MerchantEventStatus Keyword
+search_attribute MerchantEventType Keyword
+search_attribute MerchantEventAttempts Int
 echo "namespace $NAMESPACE ready"

@@ -8,6 +8,7 @@ import type {
   SubscriptionWorkflowInput,
 } from '../workflows/definitions';
 import type { Fact, RemoteOrder, RemoteSubscription, SubscriptionState } from '../workflows/lifecycle';
+import type { SubscriptionStartFacts } from '../workflows/summaries';
 
 /**
  * What became of one manual charge:
@@ -109,9 +110,17 @@ export interface QfpayActivities {
 
 export interface EngineActivities {
   /** Signal-with-start of a new subscription's workflow with its handover (created fact, policy, options). */
-  handOverSubscription(input: SubscriptionWorkflowInput, handover: SubscriptionHandover): Promise<void>;
+  /**
+   * Starts (or signals) the subscription's workflow with the creation's facts; `price` (when the
+   * creation made the product) only feeds the workflow's summary in the Web UI.
+   */
+  handOverSubscription(
+    input: SubscriptionWorkflowInput,
+    handover: SubscriptionHandover,
+    price?: SubscriptionStartFacts['price'],
+  ): Promise<void>;
 }
 
-export type { MerchantEventActivities } from './merchant-events';
+export type { MerchantEventActivities, MerchantEventAttempt } from './merchant-events';
 
 export type { RemoteOrder, RemoteSubscription };

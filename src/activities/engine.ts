@@ -9,6 +9,7 @@ import {
   handoverSignal,
   subscriptionWorkflowId,
 } from '../workflows/definitions';
+import { subscriptionStartMetadata } from '../workflows/summaries';
 import type { EngineActivities } from './contracts';
 
 export interface EngineActivityDeps {
@@ -18,8 +19,18 @@ export interface EngineActivityDeps {
 
 export function createEngineActivities({ client, taskQueue }: EngineActivityDeps): EngineActivities {
   return {
-    async handOverSubscription(input, handover) {
+    async handOverSubscription(input, handover, price) {
+      const { fact } = handover;
       await client.workflow.signalWithStart(WORKFLOW_TYPES.subscription, {
+        // What the Web UI shows for it (ids, price and cycles; no personal data).
+        ...subscriptionStartMetadata({
+          subscriptionId: input.subscriptionId,
+          origin: input.origin,
+          productIds: fact.productIds,
+          totalBillingCycles: fact.totalBillingCycles,
+          ...(fact.startTime === undefined ? {} : { startTime: fact.startTime }),
+          ...(price ? { price } : {}),
+        }),
         workflowId: subscriptionWorkflowId(input.subscriptionId),
         taskQueue,
         args: [input],

@@ -1,6 +1,7 @@
 /** Every activity the worker registers, built from configuration and injected dependencies. */
 import type { Client } from '@temporalio/client';
-import type { Config } from '../config';
+import { parseList, type Config } from '../config';
+import { MerchantEndpointSwitch } from '../events/merchant-endpoint';
 import type { Logger } from '../logger';
 import { activityLogFields, recordQfpayRequest } from '../observability/worker-metrics';
 import { QfpayClient } from '../qfpay';
@@ -34,12 +35,14 @@ export function createQfpayClient(config: Config, logger?: Logger): QfpayClient 
 }
 
 export function createActivities({ config, client, logger, qfpayClient }: ActivityDeps) {
+  const url = config.MERCHANT_EVENTS_URL || undefined;
   const merchantEvents = createMerchantEventActivities({
-    url: config.MERCHANT_EVENTS_URL || undefined,
-    // Comma-separated: during a rotation every secret signs (one `v1=` each).
-    secret: config.MERCHANT_EVENTS_SECRET.split(',')
-      .map((s) => s.trim())
-      .filter(Boolean),
+    url,
+    // Comma-separated: during a rotation every secret signs (one `v1,…` signature each).
+    secrets: parseList(config.MERCHANT_EVENTS_SECRET),
+    timeoutMs: config.MERCHANT_EVENTS_TIMEOUT_MS,
+    ...(url ? { endpointSwitch: new MerchantEndpointSwitch(client, url, config.TEMPORAL_TASK_QUEUE) } : {}),
+    logger,
   });
   return {
     ...createQfpayActivities({

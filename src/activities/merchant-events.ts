@@ -1,31 +1,29 @@
 /**
- * The activity that delivers merchant events to the merchant's webhook endpoint.
+ * The activity that sends merchant events to the merchant's webhook endpoint, signed by the
+ * Standard Webhooks library (src/events/merchant-events.ts).
  *
- * Delivery is at least once: the workflow retries this activity (for days) on every retryable
- * failure, and the event's deterministic `id` lets the merchant drop duplicates. The retry
- * policy belongs to the workflow; this module only tells retryable from permanent failures.
+ * One call is one attempt: it reports what happened, and the delivery workflow decides when to
+ * try again (exponential backoff with jitter, for about three days; src/workflows/
+ * delivery-schedule.ts). Every non-2xx answer, a redirect (never followed), a timeout or a
+ * network error is worth another attempt; `410 Gone` turns the endpoint off instead.
  */
 import { asyncLocalStorage } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import {
-  MERCHANT_EVENT_HEADERS,
   MerchantEventSchema,
+  merchantEventSecretProblem,
   signMerchantEvent,
   type MerchantEvent,
 } from '../events/merchant-events';
+import { redactUrl, type MerchantEndpointSwitch } from '../events/merchant-endpoint';
 
-/** Error type of a permanent refusal by the merchant's endpoint (a 4xx other than 408, 409, 425, 429). */
+/** Error type of a permanent refusal by the merchant's endpoint (legacy deliveries: 410, or nothing sendable). */
 export const MERCHANT_ENDPOINT_REJECTED = 'MerchantEndpointRejected';
-/** Error type of a failure worth retrying: 5xx, 408, 409, 425, 429, a redirect, a network error or a timeout. */
+/** Error type of a failure worth retrying (legacy deliveries). */
 export const MERCHANT_ENDPOINT_UNAVAILABLE = 'MerchantEndpointUnavailable';
-/** Error type of an event that does not match its schema (a bug in the caller; retrying cannot help). */
-export const INVALID_MERCHANT_EVENT = 'InvalidMerchantEvent';
 
-/** 4xx statuses that mean "try again later" rather than "never". */
-const RETRYABLE_CLIENT_STATUSES: ReadonlySet<number> = new Set([408, 409, 425, 429]);
-
-/** The longest `Retry-After` the endpoint may impose on the next attempt. */
-const MAX_RETRY_AFTER_MS = 60 * 60 * 1000;
+/** The default time one attempt may take, response included (Standard Webhooks: 15 to 30 s). */
+export const DEFAULT_ATTEMPT_TIMEOUT_MS = 15_000;
 
 /** The subset of a pino logger this module uses. */
 export interface MerchantEventLogger {
@@ -37,148 +35,130 @@ export interface MerchantEventLogger {
 export interface MerchantEventActivitiesOptions {
   /** The merchant's webhook URL; empty or absent switches events off. */
   url?: string | null;
-  /** The endpoint secret, or several during a rotation (the header then carries one signature each). */
-  secret: string | readonly string[];
-  /**
-   * How long one delivery may take, response included.
-   * @default 10_000
-   */
+  /** `whsec_…` secrets, or several during a rotation (each signs every attempt). */
+  secrets: readonly string[];
+  /** How long one attempt may take, response included. @default 15_000 */
   timeoutMs?: number;
+  /** The endpoint's on/off switch (it is turned off by a 410); without one, a 410 only fails the event. */
+  endpointSwitch?: Pick<MerchantEndpointSwitch, 'state' | 'turnOff'>;
   /** The `fetch` to use; the global one by default. */
   fetch?: typeof globalThis.fetch;
-  /** Where delivery outcomes are logged; nothing is logged without it. */
+  /** Where attempts are logged; nothing is logged without it. */
   logger?: MerchantEventLogger;
   /** The clock used for the signature timestamp, epoch ms; `Date.now` by default. */
   clock?: () => number;
 }
 
-/** The outcome of a delivery that did not throw. */
+/**
+ * What one attempt came to:
+ * - `delivered`: the endpoint answered 2xx;
+ * - `failed`: anything else worth another attempt (`retryAfterMs` when the endpoint said when);
+ * - `gone`: the endpoint answered 410 and is now turned off;
+ * - `endpoint_off`, `not_configured`, `invalid`: nothing was sent (the endpoint is off, no URL is
+ *   configured, or the event does not match its schema).
+ */
+export type MerchantEventAttempt =
+  | { result: 'delivered'; httpStatus: number; reason: string }
+  | { result: 'failed'; httpStatus: number; reason: string; retryAfterMs?: number }
+  | { result: 'gone' | 'endpoint_off' | 'not_configured' | 'invalid'; httpStatus: number; reason: string };
+
+/** The outcome of a legacy delivery that did not throw. */
 export interface MerchantEventDelivery {
-  /** The endpoint's HTTP status; 0 when nothing was sent. */
   status: number;
-  /** Whether the endpoint accepted the event (2xx). */
   delivered: boolean;
 }
 
 /** The merchant event activities. */
 export interface MerchantEventActivities {
+  /** Makes one attempt at POSTing one signed event; never throws for what the endpoint answers. */
+  sendMerchantEvent(event: MerchantEvent): Promise<MerchantEventAttempt>;
   /**
-   * POSTs one signed event to the merchant's endpoint.
-   *
-   * @returns `{ delivered: true, status }` on 2xx; `{ delivered: false, status: 0 }` when no URL is configured
-   * @throws {ApplicationFailure} non-retryable `MerchantEndpointRejected` (details: `{ status }`) or
-   *   `InvalidMerchantEvent`; retryable `MerchantEndpointUnavailable` (details: `{ status }`, 0 when
-   *   no response arrived)
+   * The contract of deliveries started before attempts were scheduled by the workflow: one
+   * attempt, thrown as a retryable `MerchantEndpointUnavailable` or a non-retryable
+   * `MerchantEndpointRejected` failure when it did not deliver.
    */
   deliverMerchantEvent(event: MerchantEvent): Promise<MerchantEventDelivery>;
 }
 
-/** The URL without credentials or query string, safe for logs and error messages. */
-function redactUrl(url: URL): string {
-  return `${url.origin}${url.pathname}`;
-}
-
-function retryAfterMs(header: string | null): number | undefined {
-  if (header === null || !/^\d+$/.test(header.trim())) return undefined;
-  return Math.min(Number(header.trim()) * 1000, MAX_RETRY_AFTER_MS);
+/**
+ * `Retry-After` in milliseconds: delta-seconds or an HTTP date; undefined when absent or unreadable.
+ * @param now epoch ms, for a date
+ */
+export function parseRetryAfter(header: string | null, now: number): number | undefined {
+  const value = header?.trim();
+  if (!value) return undefined;
+  if (/^\d+$/.test(value)) return Number(value) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 /**
  * Builds the merchant event activities.
- *
- * @param options the endpoint, its secret and the transport
- * @returns the activities, to register on the worker
  * @throws {TypeError} when a URL is configured but is not an http(s) URL without embedded
- *   credentials, or has no secret, or the timeout is not positive
+ *   credentials, or its secrets are missing or not `whsec_…`, or the timeout is not positive
  */
 export function createMerchantEventActivities(
   options: MerchantEventActivitiesOptions,
 ): MerchantEventActivities {
-  const { logger } = options;
-  const timeoutMs = options.timeoutMs ?? 10_000;
+  const { logger, endpointSwitch } = options;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS;
   const clock = options.clock ?? Date.now;
   const fetchImpl = options.fetch ?? globalThis.fetch;
-
   const rawUrl = options.url?.trim();
-  if (!rawUrl) {
-    return {
-      deliverMerchantEvent(event) {
-        logger?.info(
-          { eventId: event.id, eventType: event.type },
-          'merchant events are off: no endpoint URL',
-        );
-        return Promise.resolve({ status: 0, delivered: false });
-      },
-    };
-  }
 
-  // Messages never quote the URL: it may carry credentials.
-  if (!URL.canParse(rawUrl)) throw new TypeError('the merchant event URL is not a valid URL');
-  const endpoint = new URL(rawUrl);
-  if (endpoint.protocol !== 'https:' && endpoint.protocol !== 'http:') {
-    throw new TypeError(`the merchant event URL must be http(s), not ${endpoint.protocol}`);
-  }
-  if (endpoint.username !== '' || endpoint.password !== '') {
-    // fetch refuses such URLs, and its error would quote them.
-    throw new TypeError('the merchant event URL must not embed credentials');
-  }
-  const secrets = typeof options.secret === 'string' ? [options.secret] : [...options.secret];
-  if (secrets.length === 0 || secrets.some((s) => s.length === 0)) {
-    throw new TypeError('a merchant event URL is configured without a secret');
-  }
-  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-    throw new TypeError('the merchant event timeout must be a positive number of milliseconds');
-  }
-  const endpointForLogs = redactUrl(endpoint);
-
-  async function deliverMerchantEvent(event: MerchantEvent): Promise<MerchantEventDelivery> {
-    const parsed = MerchantEventSchema.safeParse(event);
-    if (!parsed.success) {
-      throw ApplicationFailure.create({
-        message: `merchant event ${String((event as { id?: unknown }).id)} does not match its schema`,
-        type: INVALID_MERCHANT_EVENT,
-        nonRetryable: true,
-        details: [
-          { issues: parsed.error.issues.map((i) => ({ path: i.path.map(String), message: i.message })) },
-        ],
-      });
+  let endpoint: URL | undefined;
+  if (rawUrl) {
+    // Messages never quote the URL: it may carry credentials.
+    if (!URL.canParse(rawUrl)) throw new TypeError('the merchant event URL is not a valid URL');
+    endpoint = new URL(rawUrl);
+    if (endpoint.protocol !== 'https:' && endpoint.protocol !== 'http:') {
+      throw new TypeError(`the merchant event URL must be http(s), not ${endpoint.protocol}`);
     }
-    // The caller's event is sent as given (validation only), so no field is silently stripped.
-    const rawBody = JSON.stringify(event);
-    const timestampSec = Math.floor(clock() / 1000);
-    const fields = { eventId: event.id, eventType: event.type, endpoint: endpointForLogs };
+    if (endpoint.username !== '' || endpoint.password !== '') {
+      // fetch refuses such URLs, and its error would quote them.
+      throw new TypeError('the merchant event URL must not embed credentials');
+    }
+    if (options.secrets.length === 0)
+      throw new TypeError('a merchant event URL is configured without a secret');
+    for (const secret of options.secrets) {
+      const problem = merchantEventSecretProblem(secret);
+      if (problem !== undefined) throw new TypeError(`a merchant event secret ${problem}`);
+    }
+    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+      throw new TypeError('the merchant event timeout must be a positive number of milliseconds');
+    }
+  }
+  const secrets = [...options.secrets];
+  const endpointForLogs = endpoint ? redactUrl(endpoint) : '';
 
+  async function post(target: URL, event: MerchantEvent): Promise<MerchantEventAttempt> {
+    const fields = { eventId: event.id, eventType: event.type, endpoint: endpointForLogs };
+    // The caller's event is sent as given (validated only), so no field is silently stripped.
+    const rawBody = JSON.stringify(event);
+    const now = clock();
     // Built before sending: a value no header can carry (a control character in an id) would make
-    // fetch throw on every attempt, so it is a permanent failure, not days of retries.
+    // fetch throw on every attempt, so nothing is sent and the event fails for good.
     let headers: Headers;
     try {
       headers = new Headers({
         'content-type': 'application/json',
-        [MERCHANT_EVENT_HEADERS.signature]: signMerchantEvent(rawBody, secrets, timestampSec),
-        [MERCHANT_EVENT_HEADERS.eventId]: event.id,
-        [MERCHANT_EVENT_HEADERS.eventType]: event.type,
+        ...signMerchantEvent(event.id, rawBody, secrets, Math.floor(now / 1000)),
       });
-    } catch (error) {
-      throw ApplicationFailure.create({
-        message: `merchant event ${JSON.stringify(event.id)} cannot be sent: a header value is not valid`,
-        type: INVALID_MERCHANT_EVENT,
-        nonRetryable: true,
-        cause: error instanceof Error ? error : undefined,
-      });
+    } catch {
+      return { result: 'invalid', httpStatus: 0, reason: 'the event id cannot be sent as a header value' };
     }
 
     const timeout = AbortSignal.timeout(timeoutMs);
     // Inside a Temporal activity, a cancellation (or worker shutdown) also aborts the request.
     const cancellation = asyncLocalStorage.getStore()?.cancellationSignal;
     const signal = cancellation ? AbortSignal.any([timeout, cancellation]) : timeout;
-
     let response: Response;
     try {
-      response = await fetchImpl(endpoint, {
+      response = await fetchImpl(target, {
         method: 'POST',
         headers,
         body: rawBody,
-        // A redirect would turn the POST into a GET elsewhere; the merchant must configure the final URL.
+        // A redirect is never followed: the merchant configures the final URL.
         redirect: 'manual',
         signal,
       });
@@ -186,44 +166,71 @@ export function createMerchantEventActivities(
       await response.arrayBuffer();
     } catch (error) {
       if (cancellation?.aborted) throw cancellation.reason;
-      const timedOut = timeout.aborted;
-      const message = timedOut
-        ? `merchant endpoint did not answer within ${timeoutMs} ms`
-        : 'merchant endpoint could not be reached';
-      logger?.warn({ ...fields, timedOut, error: error instanceof Error ? error.name : 'unknown' }, message);
-      throw ApplicationFailure.create({
-        message,
-        type: MERCHANT_ENDPOINT_UNAVAILABLE,
-        nonRetryable: false,
-        details: [{ status: 0 }],
-        cause: error instanceof Error ? error : undefined,
-      });
+      const reason = timeout.aborted
+        ? `no answer within ${timeoutMs / 1000} s`
+        : `could not reach the endpoint (${error instanceof Error ? error.name : 'error'})`;
+      logger?.warn({ ...fields, reason }, 'merchant event not delivered');
+      return { result: 'failed', httpStatus: 0, reason };
     }
 
     const { status } = response;
     if (status >= 200 && status < 300) {
       logger?.info({ ...fields, status }, 'merchant event delivered');
-      return { status, delivered: true };
+      return { result: 'delivered', httpStatus: status, reason: `HTTP ${status}` };
     }
-    if (status >= 400 && status < 500 && !RETRYABLE_CLIENT_STATUSES.has(status)) {
-      logger?.warn({ ...fields, status }, 'merchant endpoint rejected the event');
-      throw ApplicationFailure.create({
-        message: `merchant endpoint rejected event ${event.id} with HTTP ${status}`,
-        type: MERCHANT_ENDPOINT_REJECTED,
-        nonRetryable: true,
-        details: [{ status }],
-      });
+    if (status === 410) {
+      const at = new Date(clock()).toISOString();
+      await endpointSwitch?.turnOff({ endpoint: endpointForLogs, eventId: event.id, status, at });
+      logger?.warn({ ...fields, status }, 'merchant endpoint answered 410 Gone: it is turned off');
+      return { result: 'gone', httpStatus: status, reason: 'HTTP 410 Gone: the endpoint is turned off' };
     }
-    const nextRetryDelay = retryAfterMs(response.headers.get('retry-after'));
-    logger?.warn({ ...fields, status, nextRetryDelay }, 'merchant endpoint unavailable');
+    const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), clock());
+    const reason =
+      status >= 300 && status < 400
+        ? `HTTP ${status} redirect (not followed: configure the final URL)`
+        : `HTTP ${status}`;
+    logger?.warn({ ...fields, status, retryAfterMs }, 'merchant event not delivered');
+    return {
+      result: 'failed',
+      httpStatus: status,
+      reason,
+      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+    };
+  }
+
+  async function sendMerchantEvent(event: MerchantEvent): Promise<MerchantEventAttempt> {
+    if (!endpoint) {
+      logger?.info({ eventId: event.id, eventType: event.type }, 'merchant events are off: no endpoint URL');
+      return { result: 'not_configured', httpStatus: 0, reason: 'no MERCHANT_EVENTS_URL is configured' };
+    }
+    if (!MerchantEventSchema.safeParse(event).success) {
+      return { result: 'invalid', httpStatus: 0, reason: 'the event does not match its published schema' };
+    }
+    const state = await endpointSwitch?.state();
+    if (state && !state.enabled) {
+      return {
+        result: 'endpoint_off',
+        httpStatus: 0,
+        reason: `the endpoint is turned off since ${state.at} (HTTP ${state.status} for ${state.eventId})`,
+      };
+    }
+    return post(endpoint, event);
+  }
+
+  async function deliverMerchantEvent(event: MerchantEvent): Promise<MerchantEventDelivery> {
+    const attempt = await sendMerchantEvent(event);
+    if (attempt.result === 'delivered') return { status: attempt.httpStatus, delivered: true };
+    if (attempt.result === 'not_configured') return { status: 0, delivered: false };
     throw ApplicationFailure.create({
-      message: `merchant endpoint answered event ${event.id} with HTTP ${status}`,
-      type: MERCHANT_ENDPOINT_UNAVAILABLE,
-      nonRetryable: false,
-      details: [{ status }],
-      ...(nextRetryDelay !== undefined ? { nextRetryDelay } : {}),
+      message: `merchant event ${event.id}: ${attempt.reason}`,
+      type: attempt.result === 'failed' ? MERCHANT_ENDPOINT_UNAVAILABLE : MERCHANT_ENDPOINT_REJECTED,
+      nonRetryable: attempt.result !== 'failed',
+      details: [{ status: attempt.httpStatus }],
+      ...(attempt.result === 'failed' && attempt.retryAfterMs !== undefined
+        ? { nextRetryDelay: attempt.retryAfterMs }
+        : {}),
     });
   }
 
-  return { deliverMerchantEvent };
+  return { sendMerchantEvent, deliverMerchantEvent };
 }

@@ -24,6 +24,7 @@ import { openApiDocument } from './openapi';
 import { requestContext } from './request-id';
 import { customerRouter } from './routes/customers';
 import { productRouter } from './routes/products';
+import { merchantEventRouter } from './routes/merchant-events';
 import { subscriptionRouter } from './routes/subscriptions';
 import { webhookRouter } from './routes/webhooks';
 import { limitJsonDepth } from './validate';
@@ -103,6 +104,7 @@ export function buildApp(deps: AppDeps): Express {
   v1.use(customerRouter(ctx));
   v1.use(productRouter(ctx));
   v1.use(subscriptionRouter(ctx));
+  v1.use(merchantEventRouter(ctx));
   app.use('/v1', v1);
 
   app.use(notFoundHandler);

@@ -96,6 +96,8 @@ export async function startIdempotentCreation(
         workflowIdConflictPolicy: 'USE_EXISTING',
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
         memo: { requestHash: hash, requestNonce: nonce },
+        // The key itself stays out of Temporal (it is the merchant's); the result names what was made.
+        staticSummary: `${kind} creation requested through POST /v1/${kind === 'subscription' ? 'subscriptions' : `${kind}s`}`,
       });
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;

@@ -3,6 +3,8 @@
  * on `PORT`, and on SIGINT/SIGTERM stops taking requests, lets the ones in flight finish, then
  * closes the Temporal connection.
  */
+// First: tracing patches node:http and Express as they load.
+import { tracing } from './tracing';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Client } from '@temporalio/client';
@@ -50,7 +52,7 @@ export async function main(): Promise<void> {
 
   let temporal: Client;
   try {
-    temporal = await connectClient(config);
+    temporal = await connectClient(config, undefined, tracing ? [tracing.plugin] : []);
   } catch (err) {
     logger.fatal(
       {
@@ -130,6 +132,7 @@ export async function main(): Promise<void> {
     clearTimeout(force);
     metricsServer?.close();
     await temporal.connection.close();
+    await tracing?.shutdown();
     logger.info('stopped');
     process.exit(0);
   };

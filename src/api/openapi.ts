@@ -50,6 +50,10 @@ import {
   SubscriptionListSchema,
   SubscriptionParamsSchema,
   SubscriptionViewSchema,
+  ListMerchantEventsQuerySchema,
+  MerchantEndpointSchema,
+  MerchantEventListSchema,
+  MerchantEventParamsSchema,
 } from './schemas';
 
 /** Security requirement of the merchant routes: either way of sending the API key. */
@@ -461,6 +465,48 @@ function registerRoutes(registry: OpenAPIRegistry): void {
     request: { params: SubscriptionParamsSchema, body: jsonBody(DunningPolicyOverrideBodySchema) },
     responses: { 200: json('Changed.', SubscriptionViewSchema), ...errors(...MERCHANT_ERRORS, 404, 409) },
   });
+
+  // Merchant events (the engine's own webhooks) ---------------------------------------------------
+  merchant({
+    method: 'get',
+    path: '/v1/merchant-events',
+    tags: ['merchant-events'],
+    summary: 'The delivery log of merchant events, e.g. the failed ones',
+    description:
+      'One entry per event: its status, attempts and last answer. `status=failed` lists what the engine gave up ' +
+      'on (about three days of retries, or 410 Gone). Temporal visibility; eventually consistent (about a second).',
+    request: { query: ListMerchantEventsQuerySchema },
+    responses: {
+      200: json('One page, newest first.', MerchantEventListSchema),
+      ...errors(...MERCHANT_ERRORS),
+    },
+  });
+  merchant({
+    method: 'post',
+    path: '/v1/merchant-events/{eventId}/redeliver',
+    tags: ['merchant-events'],
+    summary: 'Send an event again (same id, same body), with a new schedule of attempts',
+    request: { params: MerchantEventParamsSchema },
+    responses: {
+      202: json('A new delivery started.', z.object({ event_id: z.string(), status: z.literal('pending') })),
+      ...errors(...MERCHANT_ERRORS, 404, 409),
+    },
+  });
+  merchant({
+    method: 'get',
+    path: '/v1/merchant-endpoint',
+    tags: ['merchant-events'],
+    summary: "The merchant endpoint's switch (an endpoint that answers 410 Gone is turned off)",
+    responses: { 200: json('The switch.', MerchantEndpointSchema), ...errors(...MERCHANT_ERRORS) },
+  });
+  merchant({
+    method: 'post',
+    path: '/v1/merchant-endpoint/enable',
+    tags: ['merchant-events'],
+    summary: 'Turn the merchant endpoint back on',
+    description: 'Events that failed while it was off stay failed: redeliver them.',
+    responses: { 200: json('On.', MerchantEndpointSchema), ...errors(...MERCHANT_ERRORS, 409) },
+  });
 }
 
 /** The generated document's type. */
@@ -503,6 +549,7 @@ export function openApiDocument(): OpenApiDocument {
       { name: 'customers' },
       { name: 'products' },
       { name: 'webhooks' },
+      { name: 'merchant-events' },
       { name: 'operations' },
     ],
   });

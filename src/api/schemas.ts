@@ -155,15 +155,20 @@ export const CreationParamsSchema = z.object({
 /** The largest `page_size` of the subscription list. */
 export const MAX_LIST_PAGE_SIZE = 100;
 
-export const ListSubscriptionsQuerySchema = z.strictObject({
-  state: SubscriptionStateSchema.optional(),
-  customer_id: CustomerIdSchema.optional(),
+/** The paging fields of every list's query. */
+const pageQueryFields = {
   page_size: z.coerce.number().int().min(1).max(MAX_LIST_PAGE_SIZE).default(20),
   page_token: z
     .string()
     .max(8192)
     .regex(/^[A-Za-z0-9_-]+$/, 'must be the next_page_token of an earlier page')
     .optional(),
+};
+
+export const ListSubscriptionsQuerySchema = z.strictObject({
+  state: SubscriptionStateSchema.optional(),
+  customer_id: CustomerIdSchema.optional(),
+  ...pageQueryFields,
 });
 export type ListSubscriptionsQuery = z.output<typeof ListSubscriptionsQuerySchema>;
 
@@ -777,3 +782,80 @@ export const HealthSchema = z.object({ status: z.literal('ok') }).openapi('Healt
 export const ReadinessSchema = z
   .object({ status: z.enum(['ready', 'unavailable']), temporal: z.enum(['ok', 'unavailable']) })
   .openapi('Readiness');
+
+// ---- merchant events (the engine's own webhooks) ------------------------------------------------
+
+export const MerchantEventDeliveryStatusSchema = z
+  .enum(['pending', 'retrying', 'delivered', 'failed'])
+  .openapi('MerchantEventDeliveryStatus', {
+    description:
+      '`pending` before the first attempt, `retrying` between attempts, `delivered` (2xx), `failed`: ' +
+      'gave up after about three days, or the endpoint answered 410 Gone (it is then turned off).',
+  });
+
+export const ListMerchantEventsQuerySchema = z.strictObject({
+  status: MerchantEventDeliveryStatusSchema.optional(),
+  subscription_id: SubscriptionIdSchema.optional(),
+  ...pageQueryFields,
+});
+export type ListMerchantEventsQuery = z.output<typeof ListMerchantEventsQuerySchema>;
+
+export const MerchantEventParamsSchema = z.object({
+  eventId: z
+    .string()
+    .regex(/^[A-Za-z0-9._:-]{1,200}$/, 'an event id (the `id` of the event, `webhook-id` of its delivery)')
+    .openapi({
+      param: { name: 'eventId', in: 'path' },
+      example: 'evt.sub_a360.payment_failed.0003.1732158726000',
+    }),
+});
+
+export const MerchantEventAttemptSchema = z
+  .object({
+    attempt: z.number().int(),
+    at: z.iso.datetime(),
+    http_status: z.number().int().openapi({ description: "The endpoint's answer; 0 when none came." }),
+    reason: z.string(),
+  })
+  .openapi('MerchantEventAttempt');
+
+export const MerchantEventDeliverySchema = z
+  .object({
+    event_id: z.string(),
+    type: z.string().nullable(),
+    subscription_id: z.string().nullable(),
+    status: MerchantEventDeliveryStatusSchema.nullable(),
+    attempts: z.number().int(),
+    last_attempt: MerchantEventAttemptSchema.nullable(),
+    next_attempt_at: nullableIso,
+    failure: z.string().nullable(),
+    started_at: z.iso.datetime(),
+  })
+  .openapi('MerchantEventDelivery');
+export type MerchantEventDeliveryResponse = z.output<typeof MerchantEventDeliverySchema>;
+
+export const MerchantEventListSchema = z
+  .object({
+    items: z.array(MerchantEventDeliverySchema),
+    next_page_token: z
+      .string()
+      .nullable()
+      .openapi({ description: 'Opaque; pass as page_token for the next page. null on the last page.' }),
+  })
+  .openapi('MerchantEventList');
+export type MerchantEventListResponse = z.output<typeof MerchantEventListSchema>;
+
+export const MerchantEndpointSchema = z
+  .object({
+    endpoint: z
+      .string()
+      .nullable()
+      .openapi({ description: 'The configured URL without query string; null when events are off.' }),
+    enabled: z.boolean(),
+    turned_off: z
+      .object({ at: z.string(), status: z.number().int(), event_id: z.string() })
+      .nullable()
+      .openapi({ description: 'Why the endpoint is off: the event it answered 410 Gone to.' }),
+  })
+  .openapi('MerchantEndpoint');
+export type MerchantEndpointResponse = z.output<typeof MerchantEndpointSchema>;

@@ -5,32 +5,53 @@
  * by the caller and deterministic (the workflow derives it), so a redelivered event keeps its id
  * and the receiver can deduplicate on it.
  *
- * Signature, in the manner of Stripe's: header `X-Engine-Signature: t=<unix seconds>,v1=<hex>`
- * where `<hex>` is HMAC-SHA256 of `"<t>.<raw body>"` keyed with the endpoint secret. During a
- * secret rotation the header carries one `v1=` per secret; a receiver accepts any that matches.
+ * Signature: the Standard Webhooks specification (https://www.standardwebhooks.com), made by its
+ * official `standardwebhooks` library. Headers `webhook-id` (the event's `id`),
+ * `webhook-timestamp` (unix seconds of the attempt) and `webhook-signature` (`v1,<base64>`, one
+ * per secret during a rotation, separated by spaces); secrets are `whsec_<base64>`.
  *
- * Workflow code may import this module's *types* only: it uses `node:crypto`.
+ * Workflow code may import this module's *types* only: the library is not deterministic code.
  */
-import { createHmac } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
+import { Webhook } from 'standardwebhooks';
 import { z } from 'zod';
-import { signaturesEqual } from '../qfpay/signing';
 import { DUNNING_FINAL_ACTIONS, ESCALATION_STEPS } from '../workflows/dunning';
 
-/** The HTTP headers of a merchant event delivery. */
+/** The HTTP headers of a merchant event delivery (Standard Webhooks). */
 export const MERCHANT_EVENT_HEADERS = {
-  /** `t=<unix seconds>,v1=<hex HMAC-SHA256>` (one `v1` per active secret). */
-  signature: 'X-Engine-Signature',
-  /** The event's `id`, for deduplication before parsing the body. */
-  eventId: 'X-Engine-Event-Id',
-  /** The event's `type`. */
-  eventType: 'X-Engine-Event-Type',
+  /** The event's `id`, the same on every attempt: the receiver's idempotency key. */
+  id: 'webhook-id',
+  /** When this attempt was signed, unix seconds. */
+  timestamp: 'webhook-timestamp',
+  /** `v1,<base64 HMAC-SHA256>`; during a rotation one per secret, separated by a space. */
+  signature: 'webhook-signature',
 } as const;
 
-/** How far a signature's timestamp may be from the receiver's clock, by default: five minutes. */
-export const DEFAULT_SIGNATURE_TOLERANCE_SEC = 300;
+/** The headers of one attempt. */
+export type MerchantEventHeaders = Record<
+  (typeof MERCHANT_EVENT_HEADERS)[keyof typeof MERCHANT_EVENT_HEADERS],
+  string
+>;
 
-/** The signature scheme this engine writes and reads. */
-const SIGNATURE_SCHEME = 'v1';
+/** The prefix of a Standard Webhooks symmetric secret. */
+export const SECRET_PREFIX = 'whsec_';
+/** The specification's bounds on a secret's size, in bytes (24 to 64). */
+export const SECRET_BYTES = { min: 24, max: 64 } as const;
+
+/** Why a `whsec_…` secret is not usable, or undefined when it is. Never quotes the secret. */
+export function merchantEventSecretProblem(secret: string): string | undefined {
+  if (!secret.startsWith(SECRET_PREFIX))
+    return `must start with ${SECRET_PREFIX} (a Standard Webhooks secret)`;
+  const encoded = secret.slice(SECRET_PREFIX.length);
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(encoded) || encoded.length % 4 !== 0) {
+    return `must be ${SECRET_PREFIX} followed by base64 (e.g. ${SECRET_PREFIX}$(openssl rand -base64 32))`;
+  }
+  const bytes = Buffer.from(encoded, 'base64').length;
+  if (bytes < SECRET_BYTES.min || bytes > SECRET_BYTES.max) {
+    return `holds ${bytes} bytes; give ${SECRET_BYTES.min} to ${SECRET_BYTES.max} random bytes (openssl rand -base64 32)`;
+  }
+  return undefined;
+}
 
 /** A subscription state name as QFPay spells it (`ACTIVE`, `PAST_DUE`, …), or `UNKNOWN` before the first fact. */
 const StateNameSchema = z.string().regex(/^[A-Z][A-Z_]*$/, 'an upper-case state name such as ACTIVE');
@@ -186,121 +207,115 @@ export type MerchantEvent = z.infer<typeof MerchantEventSchema>;
 /** The event of type `T`. */
 export type MerchantEventOf<T extends MerchantEventType> = Extract<MerchantEvent, { type: T }>;
 
-function hmacHex(secret: string, timestampSec: number, rawBody: string | Buffer): string {
-  return createHmac('sha256', secret).update(`${timestampSec}.`, 'utf8').update(rawBody).digest('hex');
-}
-
-function secretList(secret: string | readonly string[]): readonly string[] {
-  const secrets = typeof secret === 'string' ? [secret] : secret;
-  if (secrets.length === 0 || secrets.some((s) => s.length === 0)) {
-    throw new TypeError('a merchant event secret must be a non-empty string');
-  }
-  return secrets;
-}
-
 /**
- * Signs a serialised event for the `X-Engine-Signature` header.
+ * The Standard Webhooks headers for one attempt at sending `rawBody`.
  *
+ * @param id the event's `id` (sent as `webhook-id`, the same on every attempt)
  * @param rawBody the exact bytes that will be sent
- * @param secret the endpoint secret, or several during a rotation (one `v1=` each, in order)
- * @param timestampSec the signing time in whole unix seconds
- * @returns the header value, `t=<timestampSec>,v1=<hex>[,v1=<hex>…]`
- * @throws {TypeError} for an empty secret or a timestamp that is not a non-negative integer
+ * @param secrets `whsec_…` secrets; during a rotation each signs (the newest first)
+ * @param timestampSec the attempt's time in whole unix seconds
+ * @throws {TypeError} for no secret, a secret that is not `whsec_<base64>`, or a bad timestamp
  */
 export function signMerchantEvent(
-  rawBody: string | Buffer,
-  secret: string | readonly string[],
+  id: string,
+  rawBody: string,
+  secrets: readonly string[],
   timestampSec: number,
-): string {
+): MerchantEventHeaders {
   if (!Number.isSafeInteger(timestampSec) || timestampSec < 0) {
     throw new TypeError('the signature timestamp must be whole unix seconds');
   }
-  const signatures = secretList(secret).map(
-    (s) => `${SIGNATURE_SCHEME}=${hmacHex(s, timestampSec, rawBody)}`,
-  );
-  return [`t=${timestampSec}`, ...signatures].join(',');
+  if (secrets.length === 0) throw new TypeError('a merchant event needs at least one secret');
+  const at = new Date(timestampSec * 1000);
+  const signatures = secrets.map((secret) => {
+    const problem = merchantEventSecretProblem(secret);
+    if (problem !== undefined) throw new TypeError(`a merchant event secret ${problem}`);
+    return new Webhook(secret).sign(id, at, rawBody);
+  });
+  return {
+    [MERCHANT_EVENT_HEADERS.id]: id,
+    [MERCHANT_EVENT_HEADERS.timestamp]: String(timestampSec),
+    [MERCHANT_EVENT_HEADERS.signature]: signatures.join(' '),
+  };
 }
 
-/** Why a signature was refused. */
+/** How far a signature's timestamp may be from the receiver's clock, by default: five minutes (the libraries' own). */
+export const DEFAULT_SIGNATURE_TOLERANCE_SEC = 300;
+
+/** Why a delivery was refused. */
 export type MerchantEventSignatureFailure = 'missing' | 'malformed' | 'mismatch' | 'too_old' | 'too_new';
 
 /** The outcome of {@link verifyMerchantEvent}. */
 export type MerchantEventVerification =
-  { ok: true; timestamp: number } | { ok: false; reason: MerchantEventSignatureFailure };
+  { ok: true; id: string; timestamp: number } | { ok: false; reason: MerchantEventSignatureFailure };
 
 /** Options of {@link verifyMerchantEvent}. */
 export interface VerifyMerchantEventOptions {
-  /**
-   * How far, in seconds, the signed timestamp may be from `nowSec` either way.
-   * @default 300
-   */
+  /** How far, in seconds, the signed timestamp may be from `nowSec` either way. @default 300 */
   toleranceSec?: number;
-  /**
-   * The receiver's current time in unix seconds.
-   * @default the system clock
-   */
+  /** The receiver's current time in unix seconds. @default the system clock */
   nowSec?: number;
 }
 
-function parseSignatureHeader(header: string): { timestamp: number; signatures: string[] } | undefined {
-  let timestamp: number | undefined;
-  const signatures: string[] = [];
-  for (const part of header.split(',')) {
-    const separator = part.indexOf('=');
-    if (separator <= 0) return undefined;
-    const key = part.slice(0, separator).trim();
-    const value = part.slice(separator + 1).trim();
-    if (key === 't') {
-      if (timestamp !== undefined || !/^\d{1,15}$/.test(value)) return undefined;
-      timestamp = Number(value);
-    } else if (key === SIGNATURE_SCHEME) {
-      signatures.push(value);
-    }
-    // Other schemes are ignored, so a future scheme can be added alongside v1.
-  }
-  if (timestamp === undefined || signatures.length === 0) return undefined;
-  return { timestamp, signatures };
+/** Request headers as Node or `fetch` give them. */
+export type MerchantEventRequestHeaders =
+  Headers | Readonly<Record<string, string | readonly string[] | undefined>>;
+
+/** A header's one value; null when it came more than once. */
+function headerOf(headers: MerchantEventRequestHeaders, name: string): string | null | undefined {
+  if (headers instanceof Headers) return headers.get(name) ?? undefined;
+  const entry = Object.entries(headers).find(([key]) => key.toLowerCase() === name);
+  const value = entry?.[1];
+  // A header repeated is not one this scheme sends.
+  if (Array.isArray(value)) return value.length === 1 ? (value[0] as string) : null;
+  return value as string | undefined;
 }
 
 /**
- * Verifies an `X-Engine-Signature` header against the raw request body, as a merchant's
- * receiver does. The signature is checked before the timestamp, so an unsigned request learns
- * nothing about the receiver's clock; comparisons take constant time.
+ * Verifies a delivery as a merchant's receiver does, with the same library that signs it (the
+ * official `standardwebhooks` package computes the expected signature; the comparison takes
+ * constant time). The signature is checked before the timestamp, so an unsigned request learns
+ * nothing about the receiver's clock. Unlike the library's own `verify`, the tolerance can be
+ * widened (a test harness that moves clocks), and the answer says why a delivery was refused.
  *
  * @param rawBody the request body exactly as received (never re-serialised JSON)
- * @param header the `X-Engine-Signature` header value
- * @param secret the endpoint secret, or several during a rotation (any may match)
- * @param options tolerance and the current time
- * @returns `{ ok: true, timestamp }` (the signed unix seconds), or `{ ok: false, reason }`
+ * @param headers the request's headers (`webhook-id`, `webhook-timestamp`, `webhook-signature`)
+ * @param secrets the `whsec_…` secret, or several during a rotation (any may match)
  */
 export function verifyMerchantEvent(
   rawBody: string | Buffer,
-  header: string | readonly string[] | null | undefined,
-  secret: string | readonly string[],
+  headers: MerchantEventRequestHeaders,
+  secrets: string | readonly string[],
   options: VerifyMerchantEventOptions = {},
 ): MerchantEventVerification {
-  const secrets = secretList(secret);
-  // Node gives a repeated header as an array; a signature header must appear once.
-  if (Array.isArray(header) && header.length > 1) return { ok: false, reason: 'malformed' };
-  const value = (Array.isArray(header) ? header[0] : header) as string | null | undefined;
-  if (value === undefined || value === null || value.trim() === '') return { ok: false, reason: 'missing' };
+  const id = headerOf(headers, MERCHANT_EVENT_HEADERS.id);
+  const timestamp = headerOf(headers, MERCHANT_EVENT_HEADERS.timestamp);
+  const signature = headerOf(headers, MERCHANT_EVENT_HEADERS.signature);
+  if (id === null || timestamp === null || signature === null) return { ok: false, reason: 'malformed' };
+  if (!id?.trim() || !timestamp?.trim() || !signature?.trim()) return { ok: false, reason: 'missing' };
+  if (!/^\d{1,15}$/.test(timestamp.trim())) return { ok: false, reason: 'malformed' };
+  const timestampSec = Number(timestamp.trim());
+  const candidates = signature
+    .split(' ')
+    .filter((s) => s.startsWith('v1,'))
+    .map((s) => Buffer.from(s.slice(3)));
+  if (candidates.length === 0) return { ok: false, reason: 'malformed' };
 
-  const parsed = parseSignatureHeader(value);
-  if (!parsed) return { ok: false, reason: 'malformed' };
-
+  const list = typeof secrets === 'string' ? [secrets] : secrets;
   let matched = false;
-  for (const s of secrets) {
-    const expected = hmacHex(s, parsed.timestamp, rawBody);
-    for (const candidate of parsed.signatures) {
+  for (const secret of list) {
+    const expected = Buffer.from(
+      new Webhook(secret).sign(id, new Date(timestampSec * 1000), rawBody).slice(3),
+    );
+    for (const candidate of candidates) {
       // Not short-circuited: the time taken does not reveal which secret or signature matched.
-      matched = signaturesEqual(expected, candidate) || matched;
+      matched = (candidate.length === expected.length && timingSafeEqual(candidate, expected)) || matched;
     }
   }
   if (!matched) return { ok: false, reason: 'mismatch' };
-
   const toleranceSec = options.toleranceSec ?? DEFAULT_SIGNATURE_TOLERANCE_SEC;
   const nowSec = options.nowSec ?? Math.floor(Date.now() / 1000);
-  if (nowSec - parsed.timestamp > toleranceSec) return { ok: false, reason: 'too_old' };
-  if (parsed.timestamp - nowSec > toleranceSec) return { ok: false, reason: 'too_new' };
-  return { ok: true, timestamp: parsed.timestamp };
+  if (nowSec - timestampSec > toleranceSec) return { ok: false, reason: 'too_old' };
+  if (timestampSec - nowSec > toleranceSec) return { ok: false, reason: 'too_new' };
+  return { ok: true, id, timestamp: timestampSec };
 }

@@ -3,7 +3,7 @@
  * dev server, a self-hosted cluster with mTLS, or Temporal Cloud with an API key.
  */
 import { readFileSync } from 'node:fs';
-import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
+import { Client, Connection, type ClientPlugin, type ConnectionOptions } from '@temporalio/client';
 import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
 import type { Config } from '../config';
 import { engineDataConverter } from './data-converter';
@@ -59,7 +59,11 @@ export function workerConnectionOptions(config: TemporalConfig): NativeConnectio
 }
 
 /** Connects a client (with the engine's encrypting data converter), failing within `timeoutMs` when the server is unreachable. */
-export async function connectClient(config: TemporalConfig, timeoutMs = 10_000): Promise<Client> {
+export async function connectClient(
+  config: TemporalConfig,
+  timeoutMs = 10_000,
+  plugins: ClientPlugin[] = [],
+): Promise<Client> {
   const connection = await Connection.connect({
     ...clientConnectionOptions(config),
     connectTimeout: timeoutMs,
@@ -68,6 +72,7 @@ export async function connectClient(config: TemporalConfig, timeoutMs = 10_000):
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     dataConverter: engineDataConverter(config),
+    plugins,
   });
 }
 

@@ -5,7 +5,7 @@
  * mid-way resumes where it stopped; and each QFPay create activity looks for what an earlier
  * attempt may have made before creating another.
  */
-import { proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { proxyActivities, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
 import type { EngineActivities, QfpayActivities } from '../activities/contracts';
 import {
   subscriptionWorkflowId,
@@ -51,29 +51,44 @@ export async function createSubscriptionWorkflow(
 
   // Hand the subscription to its own long-running workflow (started here, or already started by
   // a notification that overtook this creation).
-  await engine.handOverSubscription(
-    {
-      subscriptionId: created.subscriptionId,
-      origin: 'created',
-      policy: input.policy,
-      options: input.options,
-    },
-    {
-      fact: {
-        kind: 'created',
+  const price = 'create' in input.product ? input.product.create : undefined;
+  await engine.handOverSubscription.executeWithOptions(
+    { summary: `hand ${created.subscriptionId} to its workflow` },
+    [
+      {
         subscriptionId: created.subscriptionId,
-        customerId,
-        tokenId: input.tokenId,
-        productIds: [productId],
-        totalBillingCycles,
-        startTime: input.startTime,
-        state: created.state === 'UNKNOWN' ? undefined : created.state,
-        at: created.at,
-        source: 'api',
+        origin: 'created',
+        policy: input.policy,
+        options: input.options,
       },
-      policy: input.policy,
-      options: input.options,
-    },
+      {
+        fact: {
+          kind: 'created',
+          subscriptionId: created.subscriptionId,
+          customerId,
+          tokenId: input.tokenId,
+          productIds: [productId],
+          totalBillingCycles,
+          startTime: input.startTime,
+          state: created.state === 'UNKNOWN' ? undefined : created.state,
+          at: created.at,
+          source: 'api',
+        },
+        policy: input.policy,
+        options: input.options,
+      },
+      price && {
+        amount: price.amount,
+        currency: price.currency,
+        interval: price.interval,
+        intervalCount: price.intervalCount,
+      },
+    ],
+  );
+  // The Web UI names the subscription this creation made.
+  setCurrentDetails(
+    `Created subscription \`${created.subscriptionId}\`${created.reusedExisting ? ' (found from an earlier attempt)' : ''}: ` +
+      `its workflow is \`${subscriptionWorkflowId(created.subscriptionId)}\`.`,
   );
   return {
     subscriptionId: created.subscriptionId,

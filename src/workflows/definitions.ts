@@ -28,6 +28,7 @@ export const WORKFLOW_TYPES = {
   createProduct: 'createProductWorkflow',
   customerTokens: 'customerTokensWorkflow',
   merchantEventDelivery: 'merchantEventDeliveryWorkflow',
+  merchantEndpoint: 'merchantEndpointWorkflow',
 } as const;
 
 /**
@@ -72,6 +73,12 @@ export const SEARCH_ATTRIBUTES = {
   dunningStage: defineSearchAttributeKey('DunningStage', 'KEYWORD'),
   dunningAttempts: defineSearchAttributeKey('DunningAttempts', 'INT'),
   dunningNextAttemptAt: defineSearchAttributeKey('DunningNextAttemptAt', 'DATETIME'),
+  /** A merchant event delivery's status: `pending`, `retrying`, `delivered` or `failed`. */
+  merchantEventStatus: defineSearchAttributeKey('MerchantEventStatus', 'KEYWORD'),
+  /** A merchant event delivery's event type, e.g. `subscription.payment_failed`. */
+  merchantEventType: defineSearchAttributeKey('MerchantEventType', 'KEYWORD'),
+  /** How many times a merchant event delivery has sent its event. */
+  merchantEventAttempts: defineSearchAttributeKey('MerchantEventAttempts', 'INT'),
 } as const;
 
 /** Every search attribute, for registering them on a server. */
@@ -321,6 +328,51 @@ export interface PaymentTokenRecord {
 
 export const paymentTokenSignal = defineSignal<[PaymentTokenRecord]>('paymentToken');
 export const tokensQuery = defineQuery<PaymentTokenRecord[]>('tokens');
+
+/** Where a merchant event's delivery stands (its `MerchantEventStatus` search attribute). */
+export type MerchantEventDeliveryStatus = 'pending' | 'retrying' | 'delivered' | 'failed';
+
+/** The last attempt at sending a merchant event, as the delivery's memo keeps it. */
+export interface MerchantEventAttemptRecord {
+  attempt: number;
+  /** When it was made, ISO-8601. */
+  at: string;
+  /** The endpoint's HTTP status; 0 when no answer came (or nothing was sent). */
+  httpStatus: number;
+  /** What happened, for an operator (never the response body). */
+  reason: string;
+}
+
+/** The memo of a merchant event delivery: what its list shows beside the search attributes. */
+export interface MerchantEventDeliveryMemo {
+  lastAttempt?: MerchantEventAttemptRecord;
+  /** When the next attempt is due (while retrying), ISO-8601. */
+  nextAttemptAt?: string;
+  /** Why the delivery gave up (when failed). */
+  failure?: string;
+}
+
+/** How a merchant event delivery ended. */
+export interface MerchantEventDeliveryResult {
+  delivered: boolean;
+  status?: 'delivered' | 'failed';
+  attempts?: number;
+  failure?: string;
+}
+
+/** Why the merchant's endpoint was turned off (the memo of its switch workflow). */
+export interface MerchantEndpointOff {
+  /** The endpoint, without query string or credentials. */
+  endpoint: string;
+  /** The event whose delivery was answered with 410. */
+  eventId: string;
+  status: number;
+  /** When, ISO-8601. */
+  at: string;
+}
+
+/** Turns a merchant endpoint that answered 410 back on: its switch workflow ends. */
+export const enableMerchantEndpointSignal = defineSignal('enableMerchantEndpoint');
 
 /** A signed webhook the engine sends to the merchant (schemas in `src/events/merchant-events.ts`). */
 export type { MerchantEvent, MerchantEventData, MerchantEventType } from '../events/merchant-events';

@@ -7,3 +7,4 @@ export {
 } from './create-subscription';
 export { customerTokensWorkflow } from './customer-tokens';
 export { merchantEventDeliveryWorkflow } from './merchant-event-delivery';
+export { merchantEndpointWorkflow } from './merchant-endpoint';

@@ -73,6 +73,7 @@ import {
   type ActionFailure,
   type Outcome,
 } from './results';
+import { activitySummary, timerSummary } from './summaries';
 import { describeSubscription, updateSearchAttributes } from './visibility';
 
 /**
@@ -218,12 +219,14 @@ function intentHandler<A extends unknown[]>(sub: Subscription, toRequest: (...ar
 async function perform(sub: Subscription, action: Action): Promise<void> {
   const id = sub.state.subscriptionId;
   const now = Date.now;
+  // What the Web UI shows on the activity (user metadata; commands and replay are unchanged).
+  const options = { summary: activitySummary(sub.state, action) };
   sub.state = beginAction(sub.state, action);
   switch (action.kind) {
     case 'sync': {
       const last = sub.state.snapshot.lastSequenceNo;
       const outcome = await attempt(() =>
-        qfpay.syncSubscription(id, last > 0 ? { sinceSequence: last } : {}),
+        qfpay.syncSubscription.executeWithOptions(options, [id, last > 0 ? { sinceSequence: last } : {}]),
       );
       return sub.mutate((s) => afterSync(s, action, outcome, now()));
     }
@@ -231,19 +234,23 @@ async function perform(sub: Subscription, action: Action): Promise<void> {
       const startedAt = now();
       const acts = chargeActivities(action.deadline, startedAt);
       const outcome = await attempt(() =>
-        acts.chargeOrder({ subscriptionId: id, orderId: action.orderId, notAfter: action.deadline }),
+        acts.chargeOrder.executeWithOptions(options, [
+          { subscriptionId: id, orderId: action.orderId, notAfter: action.deadline },
+        ]),
       );
       return sub.mutate((s) => afterCharge(s, action, outcome, startedAt, now()));
     }
     case 'confirm': {
       const { orderId, sentAt, orderBefore } = action.pending;
       const outcome = await attempt(() =>
-        qfpay.confirmCharge({ subscriptionId: id, orderId, sentAt, ...(orderBefore ? { orderBefore } : {}) }),
+        qfpay.confirmCharge.executeWithOptions(options, [
+          { subscriptionId: id, orderId, sentAt, ...(orderBefore ? { orderBefore } : {}) },
+        ]),
       );
       return sub.mutate((s) => afterConfirm(s, action, outcome, now()));
     }
     case 'cancel': {
-      const outcome = await attempt(() => qfpay.cancelSubscription(id));
+      const outcome = await attempt(() => qfpay.cancelSubscription.executeWithOptions(options, [id]));
       return sub.mutate((s) => afterCancel(s, action, outcome, now()));
     }
     case 'change_token':
@@ -255,7 +262,7 @@ async function perform(sub: Subscription, action: Action): Promise<void> {
           : action.kind === 'change_cycles'
             ? { subscriptionId: id, totalBillingCycles: action.totalBillingCycles }
             : { subscriptionId: id, products: action.products };
-      const outcome = await attempt(() => qfpay.updateSubscription(change));
+      const outcome = await attempt(() => qfpay.updateSubscription.executeWithOptions(options, [change]));
       return sub.mutate((s) => afterChange(s, action, outcome, now()));
     }
     case 'apply_policy':
@@ -316,8 +323,9 @@ class Sleeper {
     }
     if (at !== null && !this.timer) {
       const timer = { at, scope: new CancellationScope(), fired: false };
+      const summary = timerSummary(sub.state, at);
       void timer.scope
-        .run(() => sleep(at - Date.now()))
+        .run(() => sleep(at - Date.now(), { summary }))
         .then(
           () => (timer.fired = true),
           () => undefined,

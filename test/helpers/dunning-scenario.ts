@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { EngineActivities } from '../../src/activities/contracts';
+import type { EngineActivities, MerchantEventActivities } from '../../src/activities/contracts';
 import {
   WORKFLOW_TYPES,
   factSignal,
@@ -35,15 +35,13 @@ export class EngineDouble {
       e.type === 'subscription.dunning_exhausted' && e.data.step ? [e.data.step] : [],
     );
   }
-  activities(): EngineActivities & {
-    deliverMerchantEvent: (e: MerchantEvent) => Promise<{ status: number; delivered: boolean }>;
-  } {
+  activities(): EngineActivities & Pick<MerchantEventActivities, 'sendMerchantEvent'> {
     return {
       handOverSubscription: async () => {},
-      deliverMerchantEvent: async (event) => {
+      sendMerchantEvent: async (event) => {
         await this.holdDelivery(event);
         this.delivered.push(event);
-        return { status: 200, delivered: true };
+        return { result: 'delivered', httpStatus: 200, reason: 'HTTP 200' };
       },
     };
   }

@@ -1,26 +1,31 @@
+/**
+ * One attempt at sending a merchant event, against a real HTTP receiver that verifies every
+ * request with the official Standard Webhooks library, as a merchant's receiver does.
+ */
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApplicationFailure } from '@temporalio/common';
+import { Webhook } from 'standardwebhooks';
 import {
-  INVALID_MERCHANT_EVENT,
   MERCHANT_ENDPOINT_REJECTED,
   MERCHANT_ENDPOINT_UNAVAILABLE,
   createMerchantEventActivities,
+  parseRetryAfter,
+  type MerchantEventActivitiesOptions,
   type MerchantEventLogger,
 } from '../../src/activities/merchant-events';
-import {
-  verifyMerchantEvent,
-  type MerchantEvent,
-  type MerchantEventVerification,
-} from '../../src/events/merchant-events';
+import type { MerchantEndpointState } from '../../src/events/merchant-endpoint';
+import type { MerchantEvent } from '../../src/events/merchant-events';
 import { freePort } from '../../src/dev/free-ports';
+import type { MerchantEndpointOff } from '../../src/workflows/definitions';
 
-const SECRET = 'whsec_integration_9d2e71';
+const SECRET = `whsec_${Buffer.alloc(32, 9).toString('base64')}`;
+const NEXT_SECRET = `whsec_${Buffer.alloc(32, 8).toString('base64')}`;
 
 const event: MerchantEvent = {
-  id: 'evt_sub_a360_failed_0003',
+  id: 'evt.sub_a360.payment_failed.0003.1732158726000',
   type: 'subscription.payment_failed',
   created_at: '2024-11-21T03:12:06Z',
   subscription_id: 'sub_a360',
@@ -36,36 +41,37 @@ const event: MerchantEvent = {
 interface Received {
   headers: IncomingHttpHeaders;
   rawBody: Buffer;
-  verification: MerchantEventVerification;
+  /** What the official verifier said: the parsed event, or its error message. */
+  verified: { ok: true; payload: unknown } | { ok: false; error: string };
 }
 
 interface Receiver {
   url: string;
   received: Received[];
-  /** The receiver's clock, unix seconds; the real clock unless a test moves it. */
-  nowSec: () => number;
-  setClock(nowSec: () => number): void;
 }
 
 type Respond = (request: Received, response: ServerResponse) => void;
 
+function verify(rawBody: Buffer, headers: IncomingHttpHeaders, secret = SECRET): Received['verified'] {
+  try {
+    return { ok: true, payload: new Webhook(secret).verify(rawBody, headers as Record<string, string>) };
+  } catch (error) {
+    return { ok: false, error: error instanceof Error ? error.message : String(error) };
+  }
+}
+
 /** A merchant's receiver: verifies every request on its raw body, then answers as `respond` says. */
 async function startReceiver(t: TestContext, respond?: Respond): Promise<Receiver> {
   const received: Received[] = [];
-  let clock = () => Math.floor(Date.now() / 1000);
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       const rawBody = Buffer.concat(chunks);
-      const verification = verifyMerchantEvent(rawBody, req.headers['x-engine-signature'], SECRET, {
-        nowSec: clock(),
-      });
-      const request = { headers: req.headers, rawBody, verification };
+      const request = { headers: req.headers, rawBody, verified: verify(rawBody, req.headers) };
       received.push(request);
       if (respond) return respond(request, res);
-      res.writeHead(verification.ok ? 200 : 400, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(verification));
+      res.writeHead(request.verified.ok ? 204 : 400).end();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -77,29 +83,7 @@ async function startReceiver(t: TestContext, respond?: Respond): Promise<Receive
       }),
   );
   const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/webhooks/engine`,
-    received,
-    nowSec: () => clock(),
-    setClock(nowSec) {
-      clock = nowSec;
-    },
-  };
-}
-
-function statusOf(error: ApplicationFailure): unknown {
-  return (error.details?.[0] as { status?: unknown } | undefined)?.status;
-}
-
-function isFailure(type: string, nonRetryable: boolean, status: number) {
-  return (error: unknown) => {
-    assert.ok(error instanceof ApplicationFailure, `expected an ApplicationFailure, got ${String(error)}`);
-    assert.equal(error.type, type);
-    assert.equal(error.nonRetryable, nonRetryable);
-    assert.equal(statusOf(error), status);
-    assert.ok(!error.message.includes(SECRET));
-    return true;
-  };
+  return { url: `http://127.0.0.1:${port}/webhooks/engine`, received };
 }
 
 function recordingLogger(): MerchantEventLogger & { lines: string[] } {
@@ -111,237 +95,236 @@ function recordingLogger(): MerchantEventLogger & { lines: string[] } {
   };
 }
 
-void describe('deliverMerchantEvent against a real receiver', () => {
-  void it('delivers a signed event that the receiver verifies on the raw body', async (t) => {
+/** An endpoint switch kept in memory (the one on Temporal is exercised by the workflow tests). */
+function memorySwitch(): NonNullable<MerchantEventActivitiesOptions['endpointSwitch']> & {
+  off?: MerchantEndpointOff;
+} {
+  const sw: NonNullable<MerchantEventActivitiesOptions['endpointSwitch']> & { off?: MerchantEndpointOff } = {
+    state: () =>
+      Promise.resolve<MerchantEndpointState>(sw.off ? { enabled: false, ...sw.off } : { enabled: true }),
+    turnOff: (off) => {
+      sw.off ??= off;
+      return Promise.resolve();
+    },
+  };
+  return sw;
+}
+
+function activities(url: string, options: Partial<MerchantEventActivitiesOptions> = {}) {
+  return createMerchantEventActivities({ url, secrets: [SECRET], ...options });
+}
+
+void describe('sendMerchantEvent against a real receiver (official Standard Webhooks verifier)', () => {
+  void it('sends a signed event the official library accepts; webhook-id is the body id', async (t) => {
     const receiver = await startReceiver(t);
     const logger = recordingLogger();
-    const { deliverMerchantEvent } = createMerchantEventActivities({
-      url: receiver.url,
-      secret: SECRET,
-      logger,
-    });
+    const { sendMerchantEvent } = activities(receiver.url, { logger });
 
-    assert.deepEqual(await deliverMerchantEvent(event), { status: 200, delivered: true });
+    assert.deepEqual(await sendMerchantEvent(event), {
+      result: 'delivered',
+      httpStatus: 204,
+      reason: 'HTTP 204',
+    });
 
     assert.equal(receiver.received.length, 1);
     const [request] = receiver.received;
-    assert.equal(request?.verification.ok, true);
-    assert.equal(request?.headers['x-engine-event-id'], event.id);
-    assert.equal(request?.headers['x-engine-event-type'], event.type);
+    assert.deepEqual(request?.verified, { ok: true, payload: event });
+    assert.equal(request?.headers['webhook-id'], event.id);
+    assert.match(String(request?.headers['webhook-signature']), /^v1,[A-Za-z0-9+/]+=*$/);
     assert.match(String(request?.headers['content-type']), /^application\/json/);
-    assert.deepEqual(JSON.parse(request?.rawBody.toString('utf8') ?? ''), event);
     assert.ok(logger.lines.length > 0);
     assert.ok(logger.lines.every((line) => !line.includes(SECRET)));
   });
 
+  void it('keeps the id across attempts while each attempt is signed at its own time', async (t) => {
+    const receiver = await startReceiver(t);
+    let now = Date.now();
+    const { sendMerchantEvent } = activities(receiver.url, { clock: () => now });
+    await sendMerchantEvent(event);
+    now += 2_000;
+    await sendMerchantEvent(event);
+    const [first, second] = receiver.received;
+    assert.equal(first?.headers['webhook-id'], second?.headers['webhook-id']);
+    assert.notEqual(first?.headers['webhook-timestamp'], second?.headers['webhook-timestamp']);
+    assert.ok(first?.verified.ok && second?.verified.ok);
+  });
+
   void it('sends the event as given, keeping fields the schema does not name', async (t) => {
     const receiver = await startReceiver(t);
-    const { deliverMerchantEvent } = createMerchantEventActivities({ url: receiver.url, secret: SECRET });
     const withExtra = { ...event, data: { ...event.data, trigger_by: 'auto' } } as MerchantEvent;
-    await deliverMerchantEvent(withExtra);
+    await activities(receiver.url).sendMerchantEvent(withExtra);
     assert.deepEqual(JSON.parse(receiver.received[0]?.rawBody.toString('utf8') ?? ''), withExtra);
   });
 
-  void it('signs for every secret during a rotation, so a receiver on either secret accepts', async (t) => {
+  void it('signs with every secret during a rotation, so a receiver on either secret accepts', async (t) => {
     const receiver = await startReceiver(t);
-    const { deliverMerchantEvent } = createMerchantEventActivities({
-      url: receiver.url,
-      secret: ['whsec_next_secret', SECRET],
-    });
-    assert.deepEqual(await deliverMerchantEvent(event), { status: 200, delivered: true });
-    const header = String(receiver.received[0]?.headers['x-engine-signature']);
-    assert.equal(header.match(/v1=/g)?.length, 2);
+    await activities(receiver.url, { secrets: [NEXT_SECRET, SECRET] }).sendMerchantEvent(event);
+    const [request] = receiver.received;
+    assert.equal(String(request?.headers['webhook-signature']).split(' ').length, 2);
+    for (const secret of [NEXT_SECRET, SECRET])
+      assert.equal(verify(request!.rawBody, request!.headers, secret).ok, true);
   });
 
-  void it('is refused when the body is tampered with on the way', async (t) => {
+  void it('is refused by the official verifier when the body is tampered with on the way', async (t) => {
     const receiver = await startReceiver(t);
     const tampering: typeof fetch = (input, init) =>
       fetch(input, { ...init, body: String(init?.body).replace('"amount":1000', '"amount":1') });
-    const { deliverMerchantEvent } = createMerchantEventActivities({
-      url: receiver.url,
-      secret: SECRET,
-      fetch: tampering,
-    });
-
-    await assert.rejects(deliverMerchantEvent(event), isFailure(MERCHANT_ENDPOINT_REJECTED, true, 400));
-    assert.deepEqual(receiver.received[0]?.verification, { ok: false, reason: 'mismatch' });
-  });
-
-  void it('is refused when a captured request is replayed after the tolerance', async (t) => {
-    const receiver = await startReceiver(t);
-    const { deliverMerchantEvent } = createMerchantEventActivities({ url: receiver.url, secret: SECRET });
-    await deliverMerchantEvent(event);
-    const captured = receiver.received[0];
-    assert.ok(captured?.verification.ok);
-
-    // An attacker resends the same bytes and headers ten minutes later.
-    const signedAt = captured.verification.timestamp;
-    receiver.setClock(() => signedAt + 600);
-    const replay = await fetch(receiver.url, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'x-engine-signature': String(captured.headers['x-engine-signature']),
-        'x-engine-event-id': String(captured.headers['x-engine-event-id']),
-      },
-      body: captured.rawBody,
-    });
-    await replay.arrayBuffer();
-
-    assert.equal(replay.status, 400);
-    assert.deepEqual(receiver.received[1]?.verification, { ok: false, reason: 'too_old' });
+    const attempt = await activities(receiver.url, { fetch: tampering }).sendMerchantEvent(event);
+    assert.deepEqual(attempt, { result: 'failed', httpStatus: 400, reason: 'HTTP 400' });
+    assert.deepEqual(receiver.received[0]?.verified, { ok: false, error: 'No matching signature found' });
   });
 
   void it('is refused when the engine signs with a clock far behind the receiver', async (t) => {
     const receiver = await startReceiver(t);
-    const { deliverMerchantEvent } = createMerchantEventActivities({
-      url: receiver.url,
-      secret: SECRET,
-      clock: () => (receiver.nowSec() - 3_600) * 1000,
-    });
-    await assert.rejects(deliverMerchantEvent(event), isFailure(MERCHANT_ENDPOINT_REJECTED, true, 400));
-    assert.deepEqual(receiver.received[0]?.verification, { ok: false, reason: 'too_old' });
+    await activities(receiver.url, { clock: () => Date.now() - 3_600_000 }).sendMerchantEvent(event);
+    assert.deepEqual(receiver.received[0]?.verified, { ok: false, error: 'Message timestamp too old' });
   });
 
-  void it('throws a retryable MerchantEndpointUnavailable on HTTP 500', async (t) => {
-    const receiver = await startReceiver(t, (_request, res) => {
-      res.writeHead(500).end('boom');
-    });
-    const { deliverMerchantEvent } = createMerchantEventActivities({ url: receiver.url, secret: SECRET });
-    await assert.rejects(deliverMerchantEvent(event), isFailure(MERCHANT_ENDPOINT_UNAVAILABLE, false, 500));
-  });
-
-  void it('throws a non-retryable MerchantEndpointRejected on HTTP 400, keeping the status', async (t) => {
-    const receiver = await startReceiver(t, (_request, res) => {
-      res.writeHead(400).end('no');
-    });
-    const { deliverMerchantEvent } = createMerchantEventActivities({ url: receiver.url, secret: SECRET });
-    await assert.rejects(deliverMerchantEvent(event), isFailure(MERCHANT_ENDPOINT_REJECTED, true, 400));
-  });
-
-  for (const status of [408, 409, 425, 429, 502, 503]) {
-    void it(`treats HTTP ${status} as retryable`, async (t) => {
-      const receiver = await startReceiver(t, (_request, res) => {
-        res.writeHead(status).end();
+  for (const status of [400, 401, 404, 408, 409, 429, 500, 502, 503]) {
+    void it(`reports HTTP ${status} as a failed attempt, worth another`, async (t) => {
+      const receiver = await startReceiver(t, (_request, res) => res.writeHead(status).end());
+      assert.deepEqual(await activities(receiver.url).sendMerchantEvent(event), {
+        result: 'failed',
+        httpStatus: status,
+        reason: `HTTP ${status}`,
       });
-      const { deliverMerchantEvent } = createMerchantEventActivities({ url: receiver.url, secret: SECRET });
-      await assert.rejects(
-        deliverMerchantEvent(event),
-        isFailure(MERCHANT_ENDPOINT_UNAVAILABLE, false, status),
-      );
     });
   }
 
-  void it('honours a Retry-After on HTTP 429 as the next retry delay', async (t) => {
+  void it('reports the endpoint’s Retry-After on 429 and 503, in seconds or as a date', async (t) => {
+    const answers = [
+      { status: 429, retryAfter: '120' },
+      { status: 503, retryAfter: new Date(Date.now() + 600_000).toUTCString() },
+    ];
     const receiver = await startReceiver(t, (_request, res) => {
-      res.writeHead(429, { 'retry-after': '120' }).end();
+      const { status, retryAfter } = answers.shift()!;
+      res.writeHead(status, { 'retry-after': retryAfter }).end();
     });
-    const { deliverMerchantEvent } = createMerchantEventActivities({ url: receiver.url, secret: SECRET });
-    await assert.rejects(deliverMerchantEvent(event), (error: unknown) => {
-      assert.ok(error instanceof ApplicationFailure);
-      assert.equal(error.nextRetryDelay, 120_000);
-      return true;
-    });
+    let now = Date.now();
+    const { sendMerchantEvent } = activities(receiver.url, { clock: () => now });
+    const first = await sendMerchantEvent(event);
+    assert.equal(first.result === 'failed' && first.retryAfterMs, 120_000);
+    now = Date.now();
+    const second = await sendMerchantEvent(event);
+    assert.ok(
+      second.result === 'failed' && second.retryAfterMs! > 590_000 && second.retryAfterMs! <= 600_000,
+    );
   });
 
-  void it('does not follow a redirect, and retries it', async (t) => {
+  void it('parses Retry-After as delta-seconds or an HTTP date, and ignores anything else', () => {
+    const now = Date.parse('2026-01-01T00:00:00Z');
+    assert.equal(parseRetryAfter('30', now), 30_000);
+    assert.equal(parseRetryAfter(' 0 ', now), 0);
+    assert.equal(parseRetryAfter('Thu, 01 Jan 2026 00:01:00 GMT', now), 60_000);
+    assert.equal(parseRetryAfter('Wed, 31 Dec 2025 00:00:00 GMT', now), 0);
+    assert.equal(parseRetryAfter('soon', now), undefined);
+    assert.equal(parseRetryAfter(null, now), undefined);
+    assert.equal(parseRetryAfter('', now), undefined);
+  });
+
+  void it('does not follow a redirect, and reports it as a failed attempt', async (t) => {
     const receiver = await startReceiver(t, (_request, res) => {
       res.writeHead(302, { location: 'http://127.0.0.1:9/elsewhere' }).end();
     });
-    const { deliverMerchantEvent } = createMerchantEventActivities({ url: receiver.url, secret: SECRET });
-    await assert.rejects(deliverMerchantEvent(event), isFailure(MERCHANT_ENDPOINT_UNAVAILABLE, false, 302));
+    const attempt = await activities(receiver.url).sendMerchantEvent(event);
+    assert.equal(attempt.result, 'failed');
+    assert.equal(attempt.httpStatus, 302);
+    assert.match(attempt.reason, /redirect \(not followed/);
     assert.equal(receiver.received.length, 1);
   });
 
-  void it('throws a retryable failure, keeping the cause, when the endpoint does not answer in time', async (t) => {
+  void it('turns the endpoint off on 410 Gone, and sends nothing more while it is off', async (t) => {
+    const receiver = await startReceiver(t, (_request, res) => res.writeHead(410).end());
+    const endpointSwitch = memorySwitch();
+    const { sendMerchantEvent } = activities(receiver.url, { endpointSwitch });
+    const gone = await sendMerchantEvent(event);
+    assert.equal(gone.result, 'gone');
+    assert.equal(gone.httpStatus, 410);
+    assert.equal(endpointSwitch.off?.eventId, event.id);
+    assert.equal(endpointSwitch.off?.endpoint, receiver.url);
+    const next = await sendMerchantEvent({ ...event, id: 'evt.other' });
+    assert.equal(next.result, 'endpoint_off');
+    assert.match(next.reason, /turned off since .* \(HTTP 410 for evt\.sub_a360/);
+    assert.equal(receiver.received.length, 1);
+  });
+
+  void it('reports a timeout as a failed attempt', async (t) => {
     const receiver = await startReceiver(t, () => {
       // Never answers; the server's cleanup closes the connection.
     });
     const logger = recordingLogger();
-    const { deliverMerchantEvent } = createMerchantEventActivities({
-      url: receiver.url,
-      secret: SECRET,
-      timeoutMs: 100,
-      logger,
-    });
-    await assert.rejects(deliverMerchantEvent(event), (error: unknown) => {
-      isFailure(MERCHANT_ENDPOINT_UNAVAILABLE, false, 0)(error);
-      assert.match((error as Error).message, /within 100 ms/);
-      assert.ok((error as Error).cause instanceof Error);
-      return true;
-    });
+    const attempt = await activities(receiver.url, { timeoutMs: 100, logger }).sendMerchantEvent(event);
+    assert.deepEqual(attempt, { result: 'failed', httpStatus: 0, reason: 'no answer within 0.1 s' });
     assert.equal(receiver.received.length, 1);
     assert.ok(logger.lines.every((line) => !line.includes(SECRET)));
   });
 
-  void it('throws a retryable failure when the endpoint refuses the connection', async (t) => {
-    const receiver = await startReceiver(t);
+  void it('reports a refused connection as a failed attempt without quoting the URL', async () => {
     const port = await freePort();
-
-    const { deliverMerchantEvent } = createMerchantEventActivities({
-      url: `http://127.0.0.1:${port}/webhooks/engine?token=url-secret`,
-      secret: SECRET,
-    });
-    await assert.rejects(deliverMerchantEvent(event), (error: unknown) => {
-      isFailure(MERCHANT_ENDPOINT_UNAVAILABLE, false, 0)(error);
-      assert.ok(!(error as Error).message.includes('url-secret'));
-      return true;
-    });
-    assert.equal(receiver.received.length, 0);
+    const attempt = await activities(
+      `http://127.0.0.1:${port}/webhooks/engine?token=url-secret`,
+    ).sendMerchantEvent(event);
+    assert.equal(attempt.result, 'failed');
+    assert.equal(attempt.httpStatus, 0);
+    assert.ok(!attempt.reason.includes('url-secret'));
   });
 
-  void it('skips delivery without calling anything when no URL is configured', async () => {
+  void it('sends nothing when no URL is configured', async () => {
     const calls: unknown[] = [];
     const spy: typeof fetch = (...args) => {
       calls.push(args);
       return Promise.reject(new Error('must not be called'));
     };
     for (const url of [undefined, null, '', '  ']) {
-      const { deliverMerchantEvent } = createMerchantEventActivities({ url, secret: '', fetch: spy });
-      assert.deepEqual(await deliverMerchantEvent(event), { status: 0, delivered: false });
+      const { sendMerchantEvent } = createMerchantEventActivities({ url, secrets: [], fetch: spy });
+      assert.equal((await sendMerchantEvent(event)).result, 'not_configured');
     }
     assert.equal(calls.length, 0);
   });
 
-  void it('refuses to send an event that does not match its schema', async (t) => {
+  void it('sends nothing for an event that does not match its schema or whose id cannot be a header', async (t) => {
     const receiver = await startReceiver(t);
-    const { deliverMerchantEvent } = createMerchantEventActivities({ url: receiver.url, secret: SECRET });
+    const { sendMerchantEvent } = activities(receiver.url);
     const broken = { ...event, data: { ...event.data, sequence_no: 0 } } as MerchantEvent;
-    await assert.rejects(deliverMerchantEvent(broken), (error: unknown) => {
+    assert.equal((await sendMerchantEvent(broken)).result, 'invalid');
+    const unsendable = { ...event, id: 'evt_sub_a360\u0000_failed_0003', subscription_id: 'sub_a360\u0000' };
+    assert.equal((await sendMerchantEvent(unsendable)).result, 'invalid');
+    assert.equal(receiver.received.length, 0);
+  });
+
+  void it('refuses a configuration with a URL but no whsec_ secret, or a URL that embeds credentials', () => {
+    const hook = 'https://merchant.example/hook';
+    assert.throws(() => createMerchantEventActivities({ url: hook, secrets: [] }), TypeError);
+    assert.throws(() => createMerchantEventActivities({ url: hook, secrets: ['dev-secret'] }), TypeError);
+    assert.throws(
+      () => activities('https://user:pass@merchant.example/hook'),
+      (error: unknown) => error instanceof TypeError && !error.message.includes('pass'),
+    );
+    assert.throws(() => activities('ftp://merchant.example/hook'), TypeError);
+    assert.throws(() => activities('not a url'), TypeError);
+  });
+});
+
+void describe('deliverMerchantEvent (deliveries started before attempts were scheduled)', () => {
+  void it('keeps its contract: a value on 2xx, a retryable failure carrying Retry-After, a final one on 410', async (t) => {
+    const answers = [200, 429, 410];
+    const receiver = await startReceiver(t, (_request, res) => {
+      res.writeHead(answers.shift()!, { 'retry-after': '7' }).end();
+    });
+    const { deliverMerchantEvent } = activities(receiver.url, { endpointSwitch: memorySwitch() });
+    assert.deepEqual(await deliverMerchantEvent(event), { status: 200, delivered: true });
+    await assert.rejects(deliverMerchantEvent(event), (error: unknown) => {
       assert.ok(error instanceof ApplicationFailure);
-      assert.equal(error.type, INVALID_MERCHANT_EVENT);
+      assert.equal(error.type, MERCHANT_ENDPOINT_UNAVAILABLE);
+      assert.equal(error.nonRetryable, false);
+      assert.equal(error.nextRetryDelay, 7_000);
+      return true;
+    });
+    await assert.rejects(deliverMerchantEvent(event), (error: unknown) => {
+      assert.ok(error instanceof ApplicationFailure);
+      assert.equal(error.type, MERCHANT_ENDPOINT_REJECTED);
       assert.equal(error.nonRetryable, true);
       return true;
     });
-    assert.equal(receiver.received.length, 0);
-  });
-
-  void it('fails for good, sending nothing, when an event id cannot be a header value (a control character)', async (t) => {
-    const receiver = await startReceiver(t);
-    const { deliverMerchantEvent } = createMerchantEventActivities({ url: receiver.url, secret: SECRET });
-    const unsendable = { ...event, id: 'evt_sub_a360\u0000_failed_0003', subscription_id: 'sub_a360\u0000' };
-    await assert.rejects(deliverMerchantEvent(unsendable), (error: unknown) => {
-      assert.ok(error instanceof ApplicationFailure);
-      assert.equal(error.type, INVALID_MERCHANT_EVENT);
-      assert.equal(error.nonRetryable, true, 'not retried for days');
-      return true;
-    });
-    assert.equal(receiver.received.length, 0);
-  });
-
-  void it('refuses a configuration with a URL but no secret, or a URL that embeds credentials', () => {
-    assert.throws(
-      () => createMerchantEventActivities({ url: 'https://merchant.example/hook', secret: '' }),
-      TypeError,
-    );
-    assert.throws(
-      () => createMerchantEventActivities({ url: 'https://user:pass@merchant.example/hook', secret: SECRET }),
-      (error: unknown) => error instanceof TypeError && !error.message.includes('pass'),
-    );
-    assert.throws(
-      () => createMerchantEventActivities({ url: 'ftp://merchant.example/hook', secret: SECRET }),
-      TypeError,
-    );
-    assert.throws(() => createMerchantEventActivities({ url: 'not a url', secret: SECRET }), TypeError);
   });
 });

@@ -65,9 +65,9 @@ describe('merchant events from the subscription workflow (dev server)', () => {
       activities: {
         ...qfpay.activities(),
         handOverSubscription: async () => {},
-        deliverMerchantEvent: async (event: MerchantEvent) => {
+        sendMerchantEvent: async (event: MerchantEvent) => {
           delivered.push(event);
-          return { status: 200, delivered: true };
+          return { result: 'delivered' as const, httpStatus: 200, reason: 'HTTP 200' };
         },
       },
     });

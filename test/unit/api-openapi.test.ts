@@ -48,6 +48,10 @@ const ROUTES: Array<[string, string]> = [
   ['post', '/v1/subscriptions/{subscriptionId}/products'],
   ['post', '/v1/subscriptions/{subscriptionId}/pause'],
   ['post', '/v1/subscriptions/{subscriptionId}/resume'],
+  ['get', '/v1/merchant-events'],
+  ['post', '/v1/merchant-events/{eventId}/redeliver'],
+  ['get', '/v1/merchant-endpoint'],
+  ['post', '/v1/merchant-endpoint/enable'],
 ];
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace'];
 

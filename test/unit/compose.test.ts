@@ -196,7 +196,7 @@ describe('docker-compose.yml', () => {
     const expected = Object.values(SEARCH_ATTRIBUTES).map(
       (key) => `${key.name} ${cliType[key.type] ?? key.type}`,
     );
-    assert.equal(expected.length, 7);
+    assert.equal(expected.length, 10);
     for (const line of expected) assert.match(script, new RegExp(`^search_attribute ${line}$`, 'm'), line);
   });
 

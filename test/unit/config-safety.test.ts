@@ -6,14 +6,20 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { workflowOptions } from '../../src/api/context';
-import { ConfigError, loadConfig, unsafeSettingWarnings, warnAboutUnsafeSettings } from '../../src/config';
+import {
+  ConfigError,
+  DEVELOPMENT_DEFAULTS,
+  loadConfig,
+  unsafeSettingWarnings,
+  warnAboutUnsafeSettings,
+} from '../../src/config';
 
 const key = () => randomBytes(32).toString('base64');
 /** A production configuration with nothing unsafe in it. */
 const SAFE = {
   NODE_ENV: 'production',
   API_KEYS: 'prod-key-7f3c2a9b',
-  MERCHANT_EVENTS_SECRET: 'whsec_9c2f1e7a5b3d',
+  MERCHANT_EVENTS_SECRET: `whsec_${key()}`,
   PAYLOAD_ENCRYPTION_KEYS: `2026-11:${key()}`,
   API_HMAC_SECRET: key(),
 };
@@ -39,7 +45,12 @@ describe('production refuses unsafe settings, naming the variable', () => {
     ['the default merchant-events secret', { MERCHANT_EVENTS_SECRET: undefined }, 'MERCHANT_EVENTS_SECRET'],
     [
       'the default merchant-events secret kept during a rotation',
-      { MERCHANT_EVENTS_SECRET: 'whsec_new,dev-merchant-events-secret' },
+      { MERCHANT_EVENTS_SECRET: `whsec_${key()},${DEVELOPMENT_DEFAULTS.MERCHANT_EVENTS_SECRET}` },
+      'MERCHANT_EVENTS_SECRET',
+    ],
+    [
+      'a merchant-events secret that is not whsec_',
+      { MERCHANT_EVENTS_SECRET: 'dev-merchant-events-secret' },
       'MERCHANT_EVENTS_SECRET',
     ],
     [

@@ -16,41 +16,9 @@ import {
   type EngineState,
   type IntentRequest,
 } from '../../src/workflows/engine-state';
-import type { Fact } from '../../src/workflows/lifecycle';
 import { afterChange, applyPause, applyResume } from '../../src/workflows/results';
 
-const SUB = 'sub_0123456789abcdef';
-const T = Date.UTC(2027, 0, 15, 3, 0, 0);
-const MINUTE = 60_000;
-const HOUR = 60 * MINUTE;
-const DAY = 24 * HOUR;
-const order = (seq: number) => `sub_ord_0123456789abcdef_${String(seq).padStart(4, '0')}`;
-
-/** A PAST_DUE subscription whose cycle 2 failed at T; next billing T + 30 d; QFPay has answered. */
-function pastDue(policy = DEFAULT_DUNNING_POLICY): EngineState {
-  let s = initialState({ subscriptionId: SUB, origin: 'created', policy, options: { merchantEvents: true } });
-  const facts: Fact[] = [
-    {
-      kind: 'sync',
-      subscriptionId: SUB,
-      at: T,
-      source: 'query',
-      remote: {
-        state: 'PAST_DUE',
-        totalBillingCycles: null,
-        completedCycles: 1,
-        nextBillingTime: T + 30 * DAY,
-        lastBillingTime: T,
-      },
-      orders: [
-        { orderId: order(2), sequenceNo: 2, status: 'FAILED', respcd: '1205', at: T },
-        { orderId: order(1), sequenceNo: 1, status: 'PAID', respcd: '0000', at: T - 30 * DAY },
-      ],
-    },
-  ];
-  for (const fact of facts) s = applyFactToState(s, fact, T);
-  return { ...s, known: true, lastSyncAt: T, syncWanted: false };
-}
+import { DAY, HOUR, MINUTE, SUB, T, order, pastDue } from '../helpers/engine-states';
 
 /** The state with the episode's first attempt (scheduled at T + 1 h) made and failed with 1205. */
 function withFailedFirstAttempt(s: EngineState): EngineState {

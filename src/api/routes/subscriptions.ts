@@ -134,6 +134,25 @@ export function listQuery(filters: Pick<ListSubscriptionsQuery, 'state' | 'custo
   return clauses.join(' AND ');
 }
 
+/**
+ * Temporal's page token for a list's `page_token` (undefined for the first page).
+ * @throws ApiError 400 when it is not a token of this list with the same filters
+ */
+export function listPageToken(
+  ctx: Pick<ApiContext, 'digests'>,
+  pageToken: string | undefined,
+  visibilityQuery: string,
+): Buffer | undefined {
+  if (pageToken === undefined) return undefined;
+  const token = ctx.digests.decodePageToken(pageToken, visibilityQuery);
+  if (token === undefined) {
+    throw ApiError.validation('invalid page_token', [
+      { path: 'page_token', message: 'not a next_page_token of this list (with the same filters)' },
+    ]);
+  }
+  return token;
+}
+
 const SUBSCRIPTION_WORKFLOW_PREFIX = subscriptionWorkflowId('');
 
 // ---- router -----------------------------------------------------------------------------------
@@ -279,15 +298,7 @@ export function subscriptionRouter(ctx: ApiContext): Router {
   router.get('/subscriptions', async (req: Request, res: Response) => {
     const query = parseInput(ListSubscriptionsQuerySchema, req.query, 'query');
     const visibilityQuery = listQuery(query);
-    const nextPageToken =
-      query.page_token === undefined
-        ? undefined
-        : ctx.digests.decodePageToken(query.page_token, visibilityQuery);
-    if (query.page_token !== undefined && nextPageToken === undefined) {
-      throw ApiError.validation('invalid page_token', [
-        { path: 'page_token', message: 'not a next_page_token of this list (with the same filters)' },
-      ]);
-    }
+    const nextPageToken = listPageToken(ctx, query.page_token, visibilityQuery);
     const response = await withinDeadline(temporal, timeouts.temporalMs, () =>
       temporal.workflowService.listWorkflowExecutions({
         namespace: temporal.options.namespace,

@@ -25,6 +25,7 @@ import {
   type SubscriptionWorkflowInput,
 } from '../../workflows/definitions';
 import { factFromNotification } from '../../workflows/facts';
+import { subscriptionStartMetadata } from '../../workflows/summaries';
 import { withinDeadline, workflowOptions, type ApiContext } from '../context';
 import { ApiError, toApiError } from '../errors';
 import type { WebhookResult } from '../metrics';
@@ -128,6 +129,7 @@ export function webhookRouter(ctx: ApiContext): Router {
           signal: factSignal,
           signalArgs: [built.fact],
           workflowIdReusePolicy: SUBSCRIPTION_WORKFLOW_REUSE_POLICY,
+          ...subscriptionStartMetadata({ subscriptionId: notification.subscription_id, origin: 'adopted' }),
         }),
       );
     } catch (err) {

@@ -1,0 +1,37 @@
+/** Engine states the unit tests start from. */
+import { DEFAULT_DUNNING_POLICY } from '../../src/workflows/dunning';
+import { applyFactToState, initialState, type EngineState } from '../../src/workflows/engine-state';
+import type { Fact } from '../../src/workflows/lifecycle';
+
+export const SUB = 'sub_0123456789abcdef';
+export const T = Date.UTC(2027, 0, 15, 3, 0, 0);
+export const MINUTE = 60_000;
+export const HOUR = 60 * MINUTE;
+export const DAY = 24 * HOUR;
+export const order = (seq: number) => `sub_ord_0123456789abcdef_${String(seq).padStart(4, '0')}`;
+
+/** A PAST_DUE subscription whose cycle 2 failed at T; next billing T + 30 d; QFPay has answered. */
+export function pastDue(policy = DEFAULT_DUNNING_POLICY): EngineState {
+  let s = initialState({ subscriptionId: SUB, origin: 'created', policy, options: { merchantEvents: true } });
+  const facts: Fact[] = [
+    {
+      kind: 'sync',
+      subscriptionId: SUB,
+      at: T,
+      source: 'query',
+      remote: {
+        state: 'PAST_DUE',
+        totalBillingCycles: null,
+        completedCycles: 1,
+        nextBillingTime: T + 30 * DAY,
+        lastBillingTime: T,
+      },
+      orders: [
+        { orderId: order(2), sequenceNo: 2, status: 'FAILED', respcd: '1205', at: T },
+        { orderId: order(1), sequenceNo: 1, status: 'PAID', respcd: '0000', at: T - 30 * DAY },
+      ],
+    },
+  ];
+  for (const fact of facts) s = applyFactToState(s, fact, T);
+  return { ...s, known: true, lastSyncAt: T, syncWanted: false };
+}

@@ -12,8 +12,8 @@
  * rebuilds the workflow from its history), and check every charge against its window, that no
  * two charges ran at once, and that no workflow task failed. Exits 1 on any violation.
  */
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { EngineDouble, failingSubscription, startWith } from '../test/helpers/dunning-scenario';
@@ -206,6 +206,7 @@ async function main(): Promise<void> {
   const out = args.out ?? join(__dirname, 'results', args.quick ? 'episodes-quick.json' : 'episodes.json');
   const { violations: pureViolations, ...pureFigures } = pure;
   const { violations: temporalViolations, ...temporalFigures } = temporal;
+  mkdirSync(dirname(out), { recursive: true });
   writeFileSync(
     out,
     `${JSON.stringify(

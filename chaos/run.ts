@@ -14,8 +14,8 @@
  * against the emulator's own record. It prints a table, writes JSON, and exits 1 on any
  * violation (never on a speed).
  */
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { temporal } from '@temporalio/proto';
 import { seededRandom } from '../src/sandbox/faults';
@@ -339,6 +339,28 @@ async function converge(
   }
 }
 
+/**
+ * Merchant events still in flight: waits until the engine's delivery log has none pending or
+ * retrying and the receiver has been quiet for 10 s (bounded at 5 minutes: the audit then
+ * reports what is missing).
+ */
+async function untilEventsDelivered(stack: ChaosStack, deliveries: readonly unknown[]): Promise<void> {
+  const until = Date.now() + 5 * 60_000;
+  for (let last = -1; Date.now() < until;) {
+    const open = await Promise.all(
+      ['pending', 'retrying'].map(async (status) => {
+        const res = await patiently('event log', () =>
+          http<{ items?: unknown[] }>(`${stack.apis[0]}/v1/merchant-events?status=${status}`),
+        );
+        return res.body.items?.length ?? 0;
+      }),
+    );
+    if (open.every((n) => n === 0) && deliveries.length === last) return;
+    last = deliveries.length;
+    await sleep(10_000);
+  }
+}
+
 async function workflowFindings(stack: ChaosStack, truths: readonly Truth[]): Promise<WorkflowFinding[]> {
   const findings: WorkflowFinding[] = [];
   const { EventType } = temporal.api.enums.v1;
@@ -421,11 +443,7 @@ async function main(): Promise<void> {
     log('faults off; waiting for convergence');
     const ids = creations.map((c) => c.subscriptionId!).filter(Boolean);
     const { truths, mirrors, ms: convergeMs } = await converge(stack, ids);
-    // Merchant events still in flight: wait until the receiver has been quiet for 10 s.
-    for (let last = -1; receiver.deliveries.length !== last;) {
-      last = receiver.deliveries.length;
-      await sleep(10_000);
-    }
+    await untilEventsDelivered(stack, receiver.deliveries);
     const events = merchantEventsComplete(truths, receiver.deliveries);
     const stuck = noStuckWorkflow(await workflowFindings(stack, truths));
     const checks: Check[] = [
@@ -450,6 +468,7 @@ async function main(): Promise<void> {
     report(figures, checks);
     const violations = checks.reduce((n, c) => n + c.violations.length, 0);
     const out = args.out ?? join(__dirname, 'results', quick ? 'quick.json' : 'full.json');
+    mkdirSync(dirname(out), { recursive: true });
     writeFileSync(
       out,
       `${JSON.stringify({ date: new Date().toISOString(), plan, cluster: args.cluster, figures, checks }, null, 2)}\n`,

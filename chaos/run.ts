@@ -32,6 +32,7 @@ import {
   type Truth,
   type WorkflowFinding,
 } from './audit';
+import { workflowTimeline } from './evidence';
 import { startEventReceiver } from './receiver';
 import { CHAOS_API_KEY, CHAOS_EVENTS_SECRET, startChaosStack, type ChaosStack } from './stack';
 
@@ -405,6 +406,28 @@ async function notificationFigures(stack: ChaosStack): Promise<Record<string, nu
   };
 }
 
+const out = args.out ?? join(__dirname, 'results', quick ? 'quick.json' : 'full.json');
+/** Where the evidence of a run goes, beside its JSON: `<out>-parts.log`, `<out>-evidence/`. */
+const outBase = out.replace(/\.json$/, '');
+
+/**
+ * The decoded history of every subscription a violation names, one file each, and of the first
+ * subscription of the run as a sample (so the path is exercised by every run).
+ */
+async function writeEvidence(stack: ChaosStack, checks: readonly Check[], sample: string): Promise<void> {
+  const named = checks.flatMap((c) => c.violations.flatMap((v) => v.match(/sub_[0-9a-f]+/g) ?? []));
+  const ids = new Set([...named, sample]);
+  const dir = `${outBase}-evidence`;
+  mkdirSync(dir, { recursive: true });
+  for (const id of [...ids].slice(0, 20)) {
+    const lines = await workflowTimeline(stack.temporal, subscriptionWorkflowId(id)).catch((err: unknown) => [
+      `history not read: ${String(err)}`,
+    ]);
+    writeFileSync(join(dir, `${id}.txt`), `${lines.join('\n')}\n`);
+  }
+  log(`evidence of ${ids.size} subscriptions in ${dir}, every part's output in ${outBase}-parts.log`);
+}
+
 async function main(): Promise<void> {
   log(`plan: ${JSON.stringify({ ...plan, cluster: args.cluster })}`);
   const receiver = await startEventReceiver(CHAOS_EVENTS_SECRET);
@@ -413,6 +436,7 @@ async function main(): Promise<void> {
     merchantEventsUrl: receiver.url,
     reconcileGraceMs: 20_000,
     log,
+    partsLogPath: `${outBase}-parts.log`,
   });
   let exitCode: number | undefined;
   try {
@@ -467,8 +491,8 @@ async function main(): Promise<void> {
     };
     report(figures, checks);
     const violations = checks.reduce((n, c) => n + c.violations.length, 0);
-    const out = args.out ?? join(__dirname, 'results', quick ? 'quick.json' : 'full.json');
     mkdirSync(dirname(out), { recursive: true });
+    await writeEvidence(stack, checks, ids[0]!);
     writeFileSync(
       out,
       `${JSON.stringify({ date: new Date().toISOString(), plan, cluster: args.cluster, figures, checks }, null, 2)}\n`,

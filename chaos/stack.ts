@@ -5,9 +5,9 @@
  * server, workers and API replicas behind nginx). QFPay is the emulator, in this process, on real
  * time: the suite reads its record and switches its faults directly.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync, type WriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import pino from 'pino';
 import { DEVELOPMENT_DEFAULTS } from '../src/config';
@@ -33,6 +33,8 @@ export interface ChaosStackOptions {
   /** Reconciliation grace of every subscription (short cycles want it short). */
   reconcileGraceMs: number;
   log: (message: string) => void;
+  /** Every line every part prints goes here (the evidence when the audit finds something). */
+  partsLogPath: string;
 }
 
 export interface ChaosStack {
@@ -78,6 +80,11 @@ async function temporalClient(address: string): Promise<Client> {
   });
 }
 
+function partsLog(path: string): WriteStream {
+  mkdirSync(dirname(path), { recursive: true });
+  return createWriteStream(path, { flags: 'w' });
+}
+
 async function startEmulator(options: ChaosStackOptions, notifyUrl: string): Promise<SandboxHandle> {
   return startSandbox({
     appCode: CHAOS_APP_CODE,
@@ -112,6 +119,7 @@ async function startDevServerStack(options: ChaosStackOptions): Promise<ChaosSta
   const [temporalPort, api1, api2] = await freePorts(3);
   const apiPorts = [api1!, api2!];
   const emulator = await startEmulator(options, `http://127.0.0.1:${api1}/webhooks/qfpay`);
+  const parts = partsLog(options.partsLogPath);
   const bundle = await writeWorkflowBundle(join(dataDir, 'workflow-bundle.js'));
   const address = `127.0.0.1:${temporalPort}`;
   const env = {
@@ -124,6 +132,7 @@ async function startDevServerStack(options: ChaosStackOptions): Promise<ChaosSta
     env,
     describe: (name) => name,
     output: (part, line) => {
+      parts.write(`${part} | ${line}\n`);
       if (worthShowing(line)) options.log(`${part} | ${line.slice(0, 300)}`);
     },
     progress: options.log,
@@ -182,6 +191,7 @@ async function startDevServerStack(options: ChaosStackOptions): Promise<ChaosSta
       await temporal?.connection.close().catch(() => undefined);
       await supervisor.stopAll();
       await emulator.close();
+      parts.end();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
@@ -192,6 +202,7 @@ async function startClusterStack(options: ChaosStackOptions): Promise<ChaosStack
   const clusterEnv = await freeClusterEnvironment({ workers: 2, replicas: 2 }, dataDir);
   // The cluster runs its own emulator (its default credentials); the suite drives it over HTTP.
   const env = { ...engineEnvironment(options, ''), ...clusterEnv };
+  const parts = partsLog(options.partsLogPath);
   delete env.QFPAY_BASE_URL;
   delete env.QFPAY_APP_CODE;
   delete env.QFPAY_APP_KEY;
@@ -199,7 +210,7 @@ async function startClusterStack(options: ChaosStackOptions): Promise<ChaosStack
     config: loadClusterConfig(env),
     env,
     onProgress: options.log,
-    onOutput: () => undefined,
+    onOutput: (part, line) => parts.write(`${part} | ${line}\n`),
   });
   const temporal = await temporalClient(cluster.urls.temporal);
   const names = cluster.parts().map((p) => p.name);
@@ -218,6 +229,7 @@ async function startClusterStack(options: ChaosStackOptions): Promise<ChaosStack
     stop: async () => {
       await temporal.connection.close().catch(() => undefined);
       await cluster.stop();
+      parts.end();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

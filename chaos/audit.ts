@@ -229,3 +229,29 @@ export function noStuckWorkflow(
     benignTaskFailures: benign,
   };
 }
+
+/** What the suite reads of a workflow (the rest of a finding is QFPay's state). */
+export type WorkflowReading = Omit<WorkflowFinding, 'subscriptionId' | 'truthState'>;
+
+/**
+ * One workflow's finding, judged against a QFPay state read *after* the workflow: QFPay moves on
+ * while the suite audits (a subscription with a fixed number of cycles completes), and the engine
+ * closes its workflow only after QFPay has ended the subscription, so a truth read later can never
+ * make a correct workflow look early. A workflow that lags behind QFPay (still running, or between
+ * a timer and its next activity) is read again after `wait`, up to `tries` readings; what remains
+ * is a finding.
+ */
+export async function observeWorkflow(
+  subscriptionId: string,
+  read: { workflow(): Promise<WorkflowReading>; truth(): Promise<string>; wait(): Promise<void> },
+  options: { tries: number },
+): Promise<WorkflowFinding> {
+  let finding: WorkflowFinding | undefined;
+  for (let i = 0; i < options.tries; i += 1) {
+    if (i > 0) await read.wait();
+    const workflow = await read.workflow();
+    finding = { subscriptionId, ...workflow, truthState: await read.truth() };
+    if (noStuckWorkflow([finding]).violations.length === 0) break;
+  }
+  return finding!;
+}

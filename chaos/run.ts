@@ -26,11 +26,13 @@ import {
   mirrorsTruth,
   noDoubleCharge,
   noStuckWorkflow,
+  observeWorkflow,
   oneSubscriptionPerKey,
   type Check,
   type Mirror,
   type Truth,
   type WorkflowFinding,
+  type WorkflowReading,
 } from './audit';
 import { workflowTimeline } from './evidence';
 import { startEventReceiver } from './receiver';
@@ -362,34 +364,53 @@ async function untilEventsDelivered(stack: ChaosStack, deliveries: readonly unkn
   }
 }
 
-async function workflowFindings(stack: ChaosStack, truths: readonly Truth[]): Promise<WorkflowFinding[]> {
+async function workflowFindings(stack: ChaosStack, ids: readonly string[]): Promise<WorkflowFinding[]> {
   const findings: WorkflowFinding[] = [];
-  const { EventType } = temporal.api.enums.v1;
-  await pool(truths, 8, async (t) => {
-    const handle = stack.temporal.workflow.getHandle(subscriptionWorkflowId(t.subscription_id));
-    const description = await handle.describe();
-    const events = (await handle.fetchHistory()).events ?? [];
-    const timers = new Map<string, boolean>();
-    for (const e of events) {
-      if (e.eventType === EventType.EVENT_TYPE_TIMER_STARTED) timers.set(String(e.eventId), true);
-      const closed =
-        e.timerFiredEventAttributes?.startedEventId ?? e.timerCanceledEventAttributes?.startedEventId;
-      if (closed !== undefined && closed !== null) timers.delete(String(closed));
-    }
-    findings.push({
-      subscriptionId: t.subscription_id,
-      status: description.status.name,
-      truthState: t.state,
-      workflowTaskFailures: events.flatMap((e) => {
-        const a = e.workflowTaskFailedEventAttributes;
-        if (e.eventType !== EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED || !a) return [];
-        const cause = temporal.api.enums.v1.WorkflowTaskFailedCause[a.cause ?? 0] ?? String(a.cause);
-        return [{ cause, message: a.failure?.message ?? '' }];
-      }),
-      pendingWork: timers.size > 0 || (description.raw.pendingActivities?.length ?? 0) > 0,
-    });
+  await pool(ids, 8, async (id) => {
+    findings.push(
+      await observeWorkflow(
+        id,
+        {
+          workflow: () => readWorkflow(stack, id),
+          truth: async () =>
+            (
+              await patiently('truth', () =>
+                http<Truth>(`${stack.emulatorUrl}/_sandbox/subscriptions/${encodeURIComponent(id)}`),
+              )
+            ).body.state,
+          wait: async () => {
+            await sleep(5_000);
+          },
+        },
+        { tries: 12 },
+      ),
+    );
   });
   return findings;
+}
+
+async function readWorkflow(stack: ChaosStack, id: string): Promise<WorkflowReading> {
+  const { EventType } = temporal.api.enums.v1;
+  const handle = stack.temporal.workflow.getHandle(subscriptionWorkflowId(id));
+  const description = await handle.describe();
+  const events = (await handle.fetchHistory()).events ?? [];
+  const timers = new Map<string, boolean>();
+  for (const e of events) {
+    if (e.eventType === EventType.EVENT_TYPE_TIMER_STARTED) timers.set(String(e.eventId), true);
+    const closed =
+      e.timerFiredEventAttributes?.startedEventId ?? e.timerCanceledEventAttributes?.startedEventId;
+    if (closed !== undefined && closed !== null) timers.delete(String(closed));
+  }
+  return {
+    status: description.status.name,
+    workflowTaskFailures: events.flatMap((e) => {
+      const a = e.workflowTaskFailedEventAttributes;
+      if (e.eventType !== EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED || !a) return [];
+      const cause = temporal.api.enums.v1.WorkflowTaskFailedCause[a.cause ?? 0] ?? String(a.cause);
+      return [{ cause, message: a.failure?.message ?? '' }];
+    }),
+    pendingWork: timers.size > 0 || (description.raw.pendingActivities?.length ?? 0) > 0,
+  };
 }
 
 async function notificationFigures(stack: ChaosStack): Promise<Record<string, number>> {
@@ -469,7 +490,7 @@ async function main(): Promise<void> {
     const { truths, mirrors, ms: convergeMs } = await converge(stack, ids);
     await untilEventsDelivered(stack, receiver.deliveries);
     const events = merchantEventsComplete(truths, receiver.deliveries);
-    const stuck = noStuckWorkflow(await workflowFindings(stack, truths));
+    const stuck = noStuckWorkflow(await workflowFindings(stack, ids));
     const checks: Check[] = [
       mirrorsTruth(truths, mirrors),
       chargesInsideWindow(truths, MARGIN_MS),

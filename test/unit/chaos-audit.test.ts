@@ -10,6 +10,7 @@ import {
   mirrorsTruth,
   noDoubleCharge,
   noStuckWorkflow,
+  observeWorkflow,
   oneSubscriptionPerKey,
   type Delivery,
   type Mirror,
@@ -197,5 +198,61 @@ describe('the chaos audit', () => {
       0,
     );
     assert.equal(noStuckWorkflow([finding({ status: 'FAILED', truthState: 'ACTIVE' })]).violations.length, 1);
+  });
+
+  describe('observing a workflow against a QFPay that moves on', () => {
+    // A subscription with a fixed number of cycles completes at QFPay, and then in the engine, in
+    // the seconds between the convergence snapshot and the workflows' audit (a quick run found one
+    // such "COMPLETED while QFPay says ACTIVE").
+    const world = (steps: Array<{ status: string; truth: string }>) => {
+      let i = 0;
+      const reads: string[] = [];
+      return {
+        reads,
+        workflow: async () => {
+          reads.push('workflow');
+          return {
+            status: steps[Math.min(i, steps.length - 1)]!.status,
+            workflowTaskFailures: [],
+            pendingWork: true,
+          };
+        },
+        truth: async () => {
+          reads.push('truth');
+          return steps[Math.min(i, steps.length - 1)]!.truth;
+        },
+        wait: async () => {
+          i += 1;
+        },
+      };
+    };
+
+    it('judges the workflow against a truth read after it, so an end at QFPay in between is no finding', async () => {
+      const w = world([{ status: 'COMPLETED', truth: 'COMPLETED' }]);
+      const f = await observeWorkflow(SUB, w, { tries: 3 });
+      assert.deepEqual(w.reads, ['workflow', 'truth']);
+      assert.deepEqual(noStuckWorkflow([f]).violations, []);
+    });
+
+    it('reads a workflow that lags behind QFPay again until it has caught up', async () => {
+      const w = world([
+        { status: 'RUNNING', truth: 'COMPLETED' },
+        { status: 'COMPLETED', truth: 'COMPLETED' },
+      ]);
+      const f = await observeWorkflow(SUB, w, { tries: 3 });
+      assert.equal(f.status, 'COMPLETED');
+      assert.deepEqual(noStuckWorkflow([f]).violations, []);
+    });
+
+    it('still finds a workflow that ended while QFPay goes on, and one that never catches up', async () => {
+      const ended = await observeWorkflow(SUB, world([{ status: 'COMPLETED', truth: 'ACTIVE' }]), {
+        tries: 3,
+      });
+      assert.equal(noStuckWorkflow([ended]).violations.length, 1);
+      const lagging = world([{ status: 'RUNNING', truth: 'CANCELLED' }]);
+      const stuck = await observeWorkflow(SUB, lagging, { tries: 3 });
+      assert.equal(noStuckWorkflow([stuck]).violations.length, 1);
+      assert.equal(lagging.reads.length, 6);
+    });
   });
 });

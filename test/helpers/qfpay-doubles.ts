@@ -61,6 +61,8 @@ export class FakeQfpay {
   chargeScript: ScriptedCharge[] = [];
   /** Called on every sync, to change the remote state at that moment. */
   onSync?: (state: FakeQfpayState, callIndex: number) => void;
+  /** Called when a sync starts; resolve it to let the sync go on (for interleaving tests). */
+  beforeSync?: () => Promise<void>;
   /** Called when a charge starts; resolve it to let the charge go on (for interleaving tests). */
   beforeCharge?: () => Promise<void>;
   /** Called once a charge has been answered, with the number of charges answered so far. */
@@ -194,6 +196,7 @@ export class FakeQfpay {
     return {
       syncSubscription: async (id, options = {}): Promise<SyncResult> => {
         record('syncSubscription', [id, options]);
+        await this.beforeSync?.();
         this.onSync?.(this.state, this.count('syncSubscription'));
         if (!this.state.found) return { found: false, subscriptionId: id, at: this.now() };
         const since = options.sinceSequence ?? Math.max(1, this.state.remote.completedCycles);

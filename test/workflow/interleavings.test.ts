@@ -7,11 +7,15 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { WorkflowUpdateStage } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import {
   changeDunningPolicyUpdate,
+  changeProductsUpdate,
   chargeNowUpdate,
   factSignal,
+  pauseBillingUpdate,
+  resumeBillingUpdate,
   snapshotQuery,
   syncNowUpdate,
 } from '../../src/workflows/definitions';
@@ -140,6 +144,74 @@ describe('interleavings (time-skipping server)', () => {
       const description = await handle.describe();
       assert.equal(description.status.name, 'COMPLETED');
       assert.equal((await handle.query(snapshotQuery)).snapshot.state, 'CANCELLED');
+    });
+  });
+
+  it('a billing pause that arrives during a charge takes effect after its answer: no attempt while paused, one after resume', async () => {
+    const { subscriptionId, clock, qfpay, failCycle2 } = await failingSubscription(timeSkipping.env);
+    qfpay.chargeScript = [{ outcome: 'failed' }, { outcome: 'failed' }];
+    const gate = new Gate();
+    qfpay.beforeCharge = () => (qfpay.count('chargeOrder') === 1 ? gate.promise : Promise.resolve());
+    const { worker, taskQueue } = await scenarioWorker(timeSkipping.env, qfpay);
+    await worker.runUntil(async () => {
+      const handle = await startWith(timeSkipping, taskQueue, subscriptionId);
+      await advance(timeSkipping.env, clock, MINUTE);
+      await failCycle2(handle);
+      await advance(timeSkipping.env, clock, HOUR);
+      await until('the first attempt reached QFPay', () => qfpay.count('chargeOrder') === 1);
+      const pausing = handle.executeUpdate(pauseBillingUpdate, { args: [{ resumesAt: null }] });
+      gate.open();
+      await pausing;
+      const view = await handle.query(snapshotQuery);
+      assert.notEqual(view.billingPause, null);
+      assert.equal(view.dunning.episode?.attempts.length, 1, 'the charge in flight was recorded');
+      // Past the second planned attempt (failure + 1 d): nothing is charged while paused.
+      await advance(timeSkipping.env, clock, 2 * DAY);
+      assert.equal(qfpay.count('chargeOrder'), 1);
+      await handle.executeUpdate(resumeBillingUpdate, { args: [] });
+      await advance(timeSkipping.env, clock, MINUTE);
+      await until('one attempt after the resume', () => qfpay.count('chargeOrder') === 2);
+      const deadline = qfpay.state.remote.nextBillingTime!;
+      for (const c of qfpay.charged) assert.ok(c.at < deadline - 2 * HOUR, 'every charge inside the window');
+      assert.equal(await workflowTaskFailures(handle), 0);
+      await handle.terminate('test done');
+    });
+  });
+
+  it('a plan change that arrives while the loop awaits a query is carried out after it, once', async () => {
+    const { subscriptionId, clock, qfpay } = await failingSubscription(timeSkipping.env);
+    const { worker, taskQueue } = await scenarioWorker(timeSkipping.env, qfpay);
+    await worker.runUntil(async () => {
+      const handle = await startWith(timeSkipping, taskQueue, subscriptionId);
+      await advance(timeSkipping.env, clock, MINUTE);
+      const gate = new Gate();
+      qfpay.beforeSync = () => gate.promise;
+      const syncs = qfpay.count('syncSubscription');
+      const syncing = handle.executeUpdate(syncNowUpdate, { args: [] });
+      await until('the query reached QFPay', () => qfpay.count('syncSubscription') === syncs + 1);
+      // Accepted (validated and queued) while the loop is inside the query.
+      const changing = await handle.startUpdate(changeProductsUpdate, {
+        args: [{ products: [{ productId: 'prod_next_plan', quantity: 2 }] }],
+        waitForStage: WorkflowUpdateStage.ACCEPTED,
+      });
+      gate.open();
+      await syncing;
+      await changing.result();
+      assert.equal(qfpay.count('updateSubscription'), 1);
+      assert.deepEqual(qfpay.state.remote.productIds, ['prod_next_plan']);
+      // In the history: the change went to QFPay only after the query had its answer.
+      const events = (await handle.fetchHistory()).events ?? [];
+      const scheduled = (name: string) =>
+        events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === name);
+      const syncEvent = scheduled('syncSubscription')[syncs]!;
+      const syncDone = events.find(
+        (e) => String(e.activityTaskCompletedEventAttributes?.scheduledEventId) === String(syncEvent.eventId),
+      );
+      const updateEvent = scheduled('updateSubscription')[0];
+      assert.ok(syncDone && updateEvent);
+      assert.ok(Number(updateEvent.eventId) > Number(syncDone.eventId), 'the change came after the answer');
+      assert.equal(await workflowTaskFailures(handle), 0);
+      await handle.terminate('test done');
     });
   });
 

@@ -202,3 +202,29 @@ export async function scenarioWorker(
   });
   return { worker, taskQueue, engine };
 }
+
+/** What a scenario's body works with. */
+export type Scenario = Awaited<ReturnType<typeof failingSubscription>> & {
+  handle: WorkflowHandle;
+  taskQueue: string;
+};
+
+/**
+ * The common start of a dunning scenario: a subscription whose cycle 2 will fail, its QFPay
+ * double set up by `prepare`, its workflow started with `policy` on a worker of its own, and a
+ * minute on the clock. `body` runs while the worker does.
+ */
+export async function inScenario(
+  timeSkipping: TimeSkipping,
+  options: { prepare?: (qfpay: FakeQfpay) => void; policy?: DunningPolicyOverride },
+  body: (scenario: Scenario) => Promise<void>,
+): Promise<void> {
+  const subscription = await failingSubscription(timeSkipping.env);
+  options.prepare?.(subscription.qfpay);
+  const { worker, taskQueue } = await scenarioWorker(timeSkipping.env, subscription.qfpay);
+  await worker.runUntil(async () => {
+    const handle = await startWith(timeSkipping, taskQueue, subscription.subscriptionId, options.policy);
+    await advance(timeSkipping.env, subscription.clock, MINUTE);
+    await body({ ...subscription, handle, taskQueue });
+  });
+}

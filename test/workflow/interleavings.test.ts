@@ -26,6 +26,7 @@ import {
   advance,
   assertChargedAt,
   failingSubscription,
+  inScenario,
   scenarioWorker,
   startWith,
 } from '../helpers/dunning-scenario';
@@ -39,21 +40,17 @@ const { EventType } = temporal.api.enums.v1;
 
 describe('interleavings (time-skipping server)', () => {
   it('a charge-now still in flight when a planned attempt falls due: one charge at a time, no spinning loop', async () => {
-    const { subscriptionId, clock, qfpay, failCycle2 } = await failingSubscription(timeSkipping.env);
-    qfpay.chargeScript = [{ outcome: 'failed' }, { outcome: 'failed' }];
-    const gate = new Gate();
-    let active = 0;
-    let mostActive = 0;
-    qfpay.beforeCharge = async () => {
-      active += 1;
-      mostActive = Math.max(mostActive, active);
-      if (qfpay.count('chargeOrder') === 1) await gate.promise;
-      active -= 1;
-    };
-    const { worker, taskQueue } = await scenarioWorker(timeSkipping.env, qfpay);
-    await worker.runUntil(async () => {
-      const handle = await startWith(timeSkipping, taskQueue, subscriptionId);
-      await advance(timeSkipping.env, clock, MINUTE);
+    await inScenario(timeSkipping, {}, async ({ clock, qfpay, failCycle2, handle }) => {
+      qfpay.chargeScript = [{ outcome: 'failed' }, { outcome: 'failed' }];
+      const gate = new Gate();
+      let active = 0;
+      let mostActive = 0;
+      qfpay.beforeCharge = async () => {
+        active += 1;
+        mostActive = Math.max(mostActive, active);
+        if (qfpay.count('chargeOrder') === 1) await gate.promise;
+        active -= 1;
+      };
       const failedAt = await failCycle2(handle);
       await advance(timeSkipping.env, clock, HOUR - 5_000);
       const charging = handle.executeUpdate(chargeNowUpdate, { args: [{}] });
@@ -77,57 +74,60 @@ describe('interleavings (time-skipping server)', () => {
   });
 
   it('a charge that got no answer (5xx) is confirmed for minutes, counted as not made, and the plan goes on', async () => {
-    const { subscriptionId, clock, qfpay, failCycle2 } = await failingSubscription(timeSkipping.env);
-    qfpay.chargeScript = [{ outcome: 'server_error' }, { outcome: 'failed' }, { outcome: 'failed' }];
-    const { worker, taskQueue } = await scenarioWorker(timeSkipping.env, qfpay);
-    await worker.runUntil(async () => {
-      const handle = await startWith(timeSkipping, taskQueue, subscriptionId, {
-        attemptOffsets: ['1h', '2h', '3h'],
-      });
-      await advance(timeSkipping.env, clock, MINUTE);
-      const failedAt = await failCycle2(handle);
-      await advance(timeSkipping.env, clock, 4 * HOUR);
-      assertChargedAt(qfpay, [failedAt + HOUR, failedAt + 2 * HOUR, failedAt + 3 * HOUR]);
-      // Confirmed every 20 s for 5 minutes, and once more at the end: about 16 looks, not days of them.
-      assert.ok(qfpay.count('confirmCharge') <= 20, `${qfpay.count('confirmCharge')} looks`);
-      const view = await handle.query(snapshotQuery);
-      const attempts = (view.dunning.episode ?? view.dunning.history.at(-1))?.attempts ?? [];
-      assert.deepEqual(
-        attempts.map((a) => a.result),
-        ['error', 'failed', 'failed'],
-      );
-      await handle.terminate('test done');
-    });
+    await inScenario(
+      timeSkipping,
+      {
+        policy: {
+          attemptOffsets: ['1h', '2h', '3h'],
+        },
+        prepare: (qfpay) => {
+          qfpay.chargeScript = [{ outcome: 'server_error' }, { outcome: 'failed' }, { outcome: 'failed' }];
+        },
+      },
+      async ({ clock, qfpay, failCycle2, handle }) => {
+        const failedAt = await failCycle2(handle);
+        await advance(timeSkipping.env, clock, 4 * HOUR);
+        assertChargedAt(qfpay, [failedAt + HOUR, failedAt + 2 * HOUR, failedAt + 3 * HOUR]);
+        // Confirmed every 20 s for 5 minutes, and once more at the end: about 16 looks, not days of them.
+        assert.ok(qfpay.count('confirmCharge') <= 20, `${qfpay.count('confirmCharge')} looks`);
+        const view = await handle.query(snapshotQuery);
+        const attempts = (view.dunning.episode ?? view.dunning.history.at(-1))?.attempts ?? [];
+        assert.deepEqual(
+          attempts.map((a) => a.result),
+          ['error', 'failed', 'failed'],
+        );
+        await handle.terminate('test done');
+      },
+    );
   });
 
   it('a charge that timed out after QFPay took it is confirmed from the order, and never sent again', async () => {
-    const { subscriptionId, clock, qfpay, failCycle2 } = await failingSubscription(timeSkipping.env);
-    qfpay.chargeScript = [{ outcome: 'timeout_after', then: 'succeeded' }];
-    const { worker, taskQueue } = await scenarioWorker(timeSkipping.env, qfpay);
-    await worker.runUntil(async () => {
-      const handle = await startWith(timeSkipping, taskQueue, subscriptionId);
-      await advance(timeSkipping.env, clock, MINUTE);
-      await failCycle2(handle);
-      await advance(timeSkipping.env, clock, 2 * HOUR);
-      const view = await handle.query(snapshotQuery);
-      assert.equal(view.dunning.history.at(-1)?.outcome, 'recovered');
-      assert.equal(view.dunning.history.at(-1)?.attempts[0]?.result, 'succeeded');
-      assert.equal(qfpay.charged.length, 1, 'charged once');
-      await advance(timeSkipping.env, clock, 4 * DAY);
-      assert.equal(qfpay.count('chargeOrder'), 1);
-      await handle.terminate('test done');
-    });
+    await inScenario(
+      timeSkipping,
+      {
+        prepare: (qfpay) => {
+          qfpay.chargeScript = [{ outcome: 'timeout_after', then: 'succeeded' }];
+        },
+      },
+      async ({ clock, qfpay, failCycle2, handle }) => {
+        await failCycle2(handle);
+        await advance(timeSkipping.env, clock, 2 * HOUR);
+        const view = await handle.query(snapshotQuery);
+        assert.equal(view.dunning.history.at(-1)?.outcome, 'recovered');
+        assert.equal(view.dunning.history.at(-1)?.attempts[0]?.result, 'succeeded');
+        assert.equal(qfpay.charged.length, 1, 'charged once');
+        await advance(timeSkipping.env, clock, 4 * DAY);
+        assert.equal(qfpay.count('chargeOrder'), 1);
+        await handle.terminate('test done');
+      },
+    );
   });
 
   it('a CANCELLED notification during a charge ends the workflow once the charge returns, not at the next timer', async () => {
-    const { subscriptionId, clock, qfpay, failCycle2 } = await failingSubscription(timeSkipping.env);
-    qfpay.chargeScript = [{ outcome: 'failed' }];
-    const gate = new Gate();
-    qfpay.beforeCharge = () => gate.promise;
-    const { worker, taskQueue } = await scenarioWorker(timeSkipping.env, qfpay);
-    await worker.runUntil(async () => {
-      const handle = await startWith(timeSkipping, taskQueue, subscriptionId);
-      await advance(timeSkipping.env, clock, MINUTE);
+    await inScenario(timeSkipping, {}, async ({ subscriptionId, clock, qfpay, failCycle2, handle }) => {
+      qfpay.chargeScript = [{ outcome: 'failed' }];
+      const gate = new Gate();
+      qfpay.beforeCharge = () => gate.promise;
       await failCycle2(handle);
       await advance(timeSkipping.env, clock, HOUR);
       await until('the attempt reached QFPay', () => qfpay.count('chargeOrder') === 1);
@@ -148,14 +148,10 @@ describe('interleavings (time-skipping server)', () => {
   });
 
   it('a billing pause that arrives during a charge takes effect after its answer: no attempt while paused, one after resume', async () => {
-    const { subscriptionId, clock, qfpay, failCycle2 } = await failingSubscription(timeSkipping.env);
-    qfpay.chargeScript = [{ outcome: 'failed' }, { outcome: 'failed' }];
-    const gate = new Gate();
-    qfpay.beforeCharge = () => (qfpay.count('chargeOrder') === 1 ? gate.promise : Promise.resolve());
-    const { worker, taskQueue } = await scenarioWorker(timeSkipping.env, qfpay);
-    await worker.runUntil(async () => {
-      const handle = await startWith(timeSkipping, taskQueue, subscriptionId);
-      await advance(timeSkipping.env, clock, MINUTE);
+    await inScenario(timeSkipping, {}, async ({ clock, qfpay, failCycle2, handle }) => {
+      qfpay.chargeScript = [{ outcome: 'failed' }, { outcome: 'failed' }];
+      const gate = new Gate();
+      qfpay.beforeCharge = () => (qfpay.count('chargeOrder') === 1 ? gate.promise : Promise.resolve());
       await failCycle2(handle);
       await advance(timeSkipping.env, clock, HOUR);
       await until('the first attempt reached QFPay', () => qfpay.count('chargeOrder') === 1);
@@ -179,11 +175,7 @@ describe('interleavings (time-skipping server)', () => {
   });
 
   it('a plan change that arrives while the loop awaits a query is carried out after it, once', async () => {
-    const { subscriptionId, clock, qfpay } = await failingSubscription(timeSkipping.env);
-    const { worker, taskQueue } = await scenarioWorker(timeSkipping.env, qfpay);
-    await worker.runUntil(async () => {
-      const handle = await startWith(timeSkipping, taskQueue, subscriptionId);
-      await advance(timeSkipping.env, clock, MINUTE);
+    await inScenario(timeSkipping, {}, async ({ qfpay, handle }) => {
       const gate = new Gate();
       qfpay.beforeSync = () => gate.promise;
       const syncs = qfpay.count('syncSubscription');
@@ -216,37 +208,33 @@ describe('interleavings (time-skipping server)', () => {
   });
 
   it('three simultaneous charge-now requests: one reaches QFPay, the others are refused', async () => {
-    const { subscriptionId, clock, qfpay, failCycle2 } = await failingSubscription(timeSkipping.env);
-    qfpay.chargeScript = [{ outcome: 'failed' }];
-    const gate = new Gate();
-    qfpay.beforeCharge = () => gate.promise;
-    const { worker, taskQueue } = await scenarioWorker(timeSkipping.env, qfpay);
-    await worker.runUntil(async () => {
-      const handle = await startWith(timeSkipping, taskQueue, subscriptionId, { attemptOffsets: ['1d'] });
-      await advance(timeSkipping.env, clock, MINUTE);
-      await failCycle2(handle);
-      await advance(timeSkipping.env, clock, MINUTE);
-      const requests = Promise.allSettled(
-        [1, 2, 3].map(() => handle.executeUpdate(chargeNowUpdate, { args: [{}] })),
-      );
-      await until('a charge reached QFPay', () => qfpay.count('chargeOrder') === 1);
-      gate.open();
-      const results = await requests;
-      assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
-      for (const r of results.filter((x) => x.status === 'rejected')) {
-        assert.match(String((r.reason as { cause?: Error }).cause?.message), /already in progress/);
-      }
-      assert.equal(qfpay.count('chargeOrder'), 1);
-      await handle.terminate('test done');
-    });
+    await inScenario(
+      timeSkipping,
+      { policy: { attemptOffsets: ['1d'] } },
+      async ({ clock, qfpay, failCycle2, handle }) => {
+        qfpay.chargeScript = [{ outcome: 'failed' }];
+        const gate = new Gate();
+        qfpay.beforeCharge = () => gate.promise;
+        await failCycle2(handle);
+        await advance(timeSkipping.env, clock, MINUTE);
+        const requests = Promise.allSettled(
+          [1, 2, 3].map(() => handle.executeUpdate(chargeNowUpdate, { args: [{}] })),
+        );
+        await until('a charge reached QFPay', () => qfpay.count('chargeOrder') === 1);
+        gate.open();
+        const results = await requests;
+        assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
+        for (const r of results.filter((x) => x.status === 'rejected')) {
+          assert.match(String((r.reason as { cause?: Error }).cause?.message), /already in progress/);
+        }
+        assert.equal(qfpay.count('chargeOrder'), 1);
+        await handle.terminate('test done');
+      },
+    );
   });
 
   it('a null or malformed signal is dropped: no workflow task fails, and the next fact is applied', async () => {
-    const { subscriptionId, clock, qfpay, failCycle2 } = await failingSubscription(timeSkipping.env);
-    const { worker, taskQueue } = await scenarioWorker(timeSkipping.env, qfpay);
-    await worker.runUntil(async () => {
-      const handle = await startWith(timeSkipping, taskQueue, subscriptionId);
-      await advance(timeSkipping.env, clock, MINUTE);
+    await inScenario(timeSkipping, {}, async ({ subscriptionId, clock, failCycle2, handle }) => {
       await handle.signal(factSignal, null as never);
       await handle.signal(factSignal, { kind: 'payment', subscriptionId } as never);
       await handle.signal(factSignal, 'not a fact' as never);
@@ -261,21 +249,24 @@ describe('interleavings (time-skipping server)', () => {
   });
 
   it('a policy change re-plans the open episode at once', async () => {
-    const { subscriptionId, clock, qfpay, failCycle2 } = await failingSubscription(timeSkipping.env);
-    qfpay.chargeScript = [{ outcome: 'failed' }, { outcome: 'failed' }];
-    const { worker, taskQueue } = await scenarioWorker(timeSkipping.env, qfpay);
-    await worker.runUntil(async () => {
-      const handle = await startWith(timeSkipping, taskQueue, subscriptionId);
-      await advance(timeSkipping.env, clock, MINUTE);
-      const failedAt = await failCycle2(handle);
-      await advance(timeSkipping.env, clock, 90 * MINUTE);
-      await handle.executeUpdate(changeDunningPolicyUpdate, { args: [{ attemptOffsets: ['1h', '2h'] }] });
-      const planned = (await handle.query(snapshotQuery)).dunning.episode?.schedule;
-      assert.deepEqual(planned, [failedAt + 2 * HOUR]);
-      await advance(timeSkipping.env, clock, HOUR);
-      assertChargedAt(qfpay, [failedAt + HOUR, failedAt + 2 * HOUR]);
-      await handle.terminate('test done');
-    });
+    await inScenario(
+      timeSkipping,
+      {
+        prepare: (qfpay) => {
+          qfpay.chargeScript = [{ outcome: 'failed' }, { outcome: 'failed' }];
+        },
+      },
+      async ({ clock, qfpay, failCycle2, handle }) => {
+        const failedAt = await failCycle2(handle);
+        await advance(timeSkipping.env, clock, 90 * MINUTE);
+        await handle.executeUpdate(changeDunningPolicyUpdate, { args: [{ attemptOffsets: ['1h', '2h'] }] });
+        const planned = (await handle.query(snapshotQuery)).dunning.episode?.schedule;
+        assert.deepEqual(planned, [failedAt + 2 * HOUR]);
+        await advance(timeSkipping.env, clock, HOUR);
+        assertChargedAt(qfpay, [failedAt + HOUR, failedAt + 2 * HOUR]);
+        await handle.terminate('test done');
+      },
+    );
   });
 
   it('updates that arrive while the workflow continues as new are all answered, none abandoned', async () => {

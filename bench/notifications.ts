@@ -11,6 +11,7 @@ import { factFromNotification } from '../src/workflows/facts';
 import { parseNotificationBody } from '../src/qfpay/notifications';
 import type { Fact, SubscriptionWorkflowInput } from '../src/workflows/definitions';
 import { DEFAULT_DUNNING_POLICY } from '../src/workflows/dunning';
+import { MINUTE } from '../src/workflows/duration';
 
 /** One notification as sent: the raw body, its `X-QF-SIGN`, and what it should change. */
 export interface BenchNotification {
@@ -29,7 +30,6 @@ export function fakeSubscriptionId(): string {
 }
 
 const BASE_TIME = Date.now() - 86_400_000;
-const MINUTE = 60_000;
 
 /** `subscription` notification: the state QFPay reports at `at`. */
 export function stateNotificationBody(subscriptionId: string, state: string, at: number): string {

@@ -53,13 +53,10 @@ import {
   refuseIntent,
   type Outcome,
 } from '../src/workflows/results';
+import { SECOND, MINUTE, HOUR, DAY } from '../src/workflows/duration';
 
-const SECOND = 1_000;
-const MINUTE = 60 * SECOND;
 /** How long QFPay takes, at most, to settle a charge it answered "processing" (within the engine's confirmation window). */
 const PROCESSING_MS = 90 * SECOND;
-const HOUR = 60 * MINUTE;
-const DAY = 24 * HOUR;
 
 /** A small seeded PRNG (the emulator's), so a failing episode can be replayed from its seed. */
 export const random = seededRandom;

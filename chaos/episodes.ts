@@ -22,6 +22,7 @@ import type { ScriptedCharge } from '../test/helpers/qfpay-doubles';
 import { createTestWorker, startTimeSkipping, workflowTaskFailures } from '../test/helpers/temporal';
 import { cancelUpdate, snapshotQuery } from '../src/workflows/definitions';
 import { random, runEpisode } from './episode-simulator';
+import { HOUR, DAY } from '../src/workflows/duration';
 
 const { values: args } = parseArgs({
   options: {
@@ -36,12 +37,10 @@ const firstSeed = Number(args['first-seed']);
 const pureCount = Number(args.pure ?? (args.quick ? 5_000 : 100_000));
 const temporalCount = Number(args.temporal ?? (args.quick ? 20 : 200));
 
-const HOUR = 3_600_000;
 /** `CHAOS_TRACE=1` prints each step of the Temporal episodes (to see where one spends its time). */
 const trace = (message: string) => {
   if (process.env.CHAOS_TRACE) console.log(`  ${new Date().toISOString()} ${message}`);
 };
-const DAY = 24 * HOUR;
 
 function pureEpisodes(): {
   episodes: number;

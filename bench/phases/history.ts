@@ -18,6 +18,7 @@ import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/workflows/dunning
 import { adoptedInput } from '../notifications';
 import { sleep } from '../stats';
 import type { BenchStack } from '../stack';
+import { MINUTE } from '../../src/workflows/duration';
 
 /** The workflow's default continue-as-new threshold (`maxHistoryEvents`). */
 export const DEFAULT_MAX_HISTORY_EVENTS = 10_000;
@@ -43,8 +44,6 @@ export interface HistoryResult {
   predictedCyclesAtDefault: number;
   lowThreshold: { maxHistoryEvents: number; predictedCycle: number; observedCycle: number | null };
 }
-
-const MINUTE = 60_000;
 
 async function historySize(client: Client, workflowId: string): Promise<HistorySize> {
   const history = await client.workflow.getHandle(workflowId).fetchHistory();

@@ -3,14 +3,21 @@
  * turned into milliseconds. Pure and deterministic: it is used inside the workflow sandbox.
  */
 
+/** Time units in milliseconds: the one definition the engine, its tests, chaos and bench share. */
+export const SECOND = 1_000;
+export const MINUTE = 60 * SECOND;
+export const HOUR = 60 * MINUTE;
+export const DAY = 24 * HOUR;
+export const WEEK = 7 * DAY;
+
 /** Milliseconds per unit suffix accepted by {@link parseDuration}. */
 export const DURATION_UNITS_MS = {
   ms: 1,
-  s: 1_000,
-  m: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-  w: 604_800_000,
+  s: SECOND,
+  m: MINUTE,
+  h: HOUR,
+  d: DAY,
+  w: WEEK,
 } as const;
 
 /** A unit suffix accepted by {@link parseDuration}. */

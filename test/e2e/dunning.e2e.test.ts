@@ -8,8 +8,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { eventually, startStack, type Stack } from '../helpers/stack';
+import { SECOND } from '../../src/workflows/duration';
 
-const SECOND = 1_000;
 const MARGIN_MS = 15 * SECOND;
 
 let stack: Stack;

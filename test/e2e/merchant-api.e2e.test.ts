@@ -18,8 +18,8 @@ import {
   SubscriptionViewSchema,
 } from '../../src/api/schemas';
 import { eventually, startStack, type Stack } from '../helpers/stack';
+import { HOUR } from '../../src/workflows/duration';
 
-const HOUR = 3_600_000;
 /** QFPay reports times to the second. */
 const seconds = (iso: string) => Math.floor(Date.parse(iso) / 1000);
 

@@ -16,10 +16,9 @@ import { DEFAULT_DUNNING_POLICY, mergePolicy, type DunningPolicyOverride } from 
 import type { Fact } from '../../src/workflows/lifecycle';
 import { FakeQfpay, orderId } from './qfpay-doubles';
 import { createTestWorker, fakeSubscriptionId, type useTimeSkipping } from './temporal';
+import { MINUTE, DAY } from '../../src/workflows/duration';
+export { MINUTE, HOUR, DAY } from '../../src/workflows/duration';
 
-export const MINUTE = 60_000;
-export const HOUR = 60 * MINUTE;
-export const DAY = 24 * HOUR;
 export const CYCLE = 30 * DAY;
 
 type TimeSkipping = ReturnType<typeof useTimeSkipping>;

@@ -2,12 +2,11 @@
 import { DEFAULT_DUNNING_POLICY } from '../../src/workflows/dunning';
 import { applyFactToState, initialState, type EngineState } from '../../src/workflows/engine-state';
 import type { Fact } from '../../src/workflows/lifecycle';
+import { DAY } from '../../src/workflows/duration';
+export { MINUTE, HOUR, DAY } from '../../src/workflows/duration';
 
 export const SUB = 'sub_0123456789abcdef';
 export const T = Date.UTC(2027, 0, 15, 3, 0, 0);
-export const MINUTE = 60_000;
-export const HOUR = 60 * MINUTE;
-export const DAY = 24 * HOUR;
 export const order = (seq: number) => `sub_ord_0123456789abcdef_${String(seq).padStart(4, '0')}`;
 
 /** A PAST_DUE subscription whose cycle 2 failed at T; next billing T + 30 d; QFPay has answered. */

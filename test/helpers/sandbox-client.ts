@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { signRequest, wireParams, type ParamValue, type SignType } from '../../src/qfpay/signing';
 import { startSandbox, type SandboxHandle, type SandboxOptions } from '../../src/sandbox/server';
+export { MINUTE, HOUR, DAY } from '../../src/workflows/duration';
 
 /** Credentials the test emulators use. */
 export const TEST_APP_CODE = 'test-sandbox-app';
@@ -398,7 +399,3 @@ function parseJsonObject(text: string): Record<string, unknown> {
     return {};
   }
 }
-
-export const MINUTE = 60_000;
-export const HOUR = 60 * MINUTE;
-export const DAY = 24 * HOUR;

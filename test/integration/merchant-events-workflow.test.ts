@@ -13,8 +13,7 @@ import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/workflows/dunning
 import { FakeQfpay, orderId } from '../helpers/qfpay-doubles';
 import { eventually } from '../helpers/stack';
 import { createTestWorker, fakeSubscriptionId, startDevServer } from '../helpers/temporal';
-
-const DAY = 24 * 60 * 60_000;
+import { DAY } from '../../src/workflows/duration';
 
 let env: TestWorkflowEnvironment;
 before(async () => {

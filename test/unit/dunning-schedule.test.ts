@@ -21,11 +21,7 @@ import {
   type DunningPolicy,
   type EscalationStep,
 } from '../../src/workflows/dunning';
-
-const SECOND = 1_000;
-const MINUTE = 60 * SECOND;
-const HOUR = 60 * MINUTE;
-const DAY = 24 * HOUR;
+import { SECOND, MINUTE, HOUR, DAY } from '../../src/workflows/duration';
 
 /** 2024-11-21T03:12:06Z: an arbitrary failure time for the worked examples. */
 const T = Date.UTC(2024, 10, 21, 3, 12, 6);

@@ -13,13 +13,11 @@ import {
   type SubscriptionSnapshot,
   type SubscriptionState,
 } from '../../src/workflows/lifecycle';
+import { SECOND, HOUR, DAY } from '../../src/workflows/duration';
 
 const SUB = 'sub_e51bb914919f6b0fe36d';
 const CUSTOMER = 'cust_a9c0bcf2717f4786a10e5f8f2';
 const PRODUCTS = ['prod_8c838c17ddb043b911f1a85c30'];
-const SECOND = 1_000;
-const HOUR = 3_600 * SECOND;
-const DAY = 24 * HOUR;
 const PERIOD = 10 * DAY;
 const T0 = Date.UTC(2024, 3, 24, 7, 19, 37);
 const RUNS = 200;

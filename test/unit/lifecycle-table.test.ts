@@ -19,11 +19,9 @@ import {
   type SubscriptionSnapshot,
   type SubscriptionState,
 } from '../../src/workflows/lifecycle';
+import { SECOND, HOUR, DAY } from '../../src/workflows/duration';
 
 const SUB = 'sub_a360f06e4c3a';
-const SECOND = 1_000;
-const HOUR = 3_600 * SECOND;
-const DAY = 24 * HOUR;
 const T0 = Date.UTC(2024, 3, 24, 7, 19, 37);
 const T1 = T0 + HOUR;
 const NEXT_BILLING = T0 + 10 * DAY;

@@ -15,8 +15,7 @@ import {
 import type { SubscriptionView } from '../../src/workflows/definitions';
 import { FakeQfpay } from '../helpers/qfpay-doubles';
 import { createTestWorker, fakeSubscriptionId, startDevServer, startTimeSkipping } from '../helpers/temporal';
-
-const DAY = 24 * 60 * 60_000;
+import { DAY } from '../../src/workflows/duration';
 
 describe('time-skipping test server', () => {
   let env: TestWorkflowEnvironment;

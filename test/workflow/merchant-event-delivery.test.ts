@@ -16,8 +16,8 @@ import {
   type MerchantEventDeliveryResult,
 } from '../../src/workflows/definitions';
 import { createTestWorker, useTimeSkipping } from '../helpers/temporal';
+import { HOUR } from '../../src/workflows/duration';
 
-const HOUR = 3_600_000;
 const timeSkipping = useTimeSkipping();
 
 const event: MerchantEvent = {

@@ -13,8 +13,7 @@ import { snapshotQuery } from '../../src/workflows/definitions';
 import { EngineDouble, failingSubscription, startWith } from '../helpers/dunning-scenario';
 import { until } from '../helpers/gate';
 import { createTestWorker, startDevServer } from '../helpers/temporal';
-
-const SECOND = 1_000;
+import { SECOND } from '../../src/workflows/duration';
 
 let env: TestWorkflowEnvironment;
 const running: WorkflowHandle[] = [];

@@ -23,9 +23,8 @@ import {
 import type { Fact } from '../../src/workflows/lifecycle';
 import { FakeQfpay, orderId } from '../helpers/qfpay-doubles';
 import { createTestWorker, recordHistory, fakeSubscriptionId, useTimeSkipping } from '../helpers/temporal';
+import { MINUTE, DAY } from '../../src/workflows/duration';
 
-const MINUTE = 60_000;
-const DAY = 24 * 60 * MINUTE;
 const CYCLE = 30 * DAY;
 
 const timeSkipping = useTimeSkipping();

@@ -311,7 +311,7 @@ export function runEpisode({ seed, events = 60, trace }: EpisodeParams): Episode
             ? { ok: false, failure: { message: 'QFPay 503', refused: false } }
             : { ok: true, value: syncFact() };
         if (rnd() < 0.3) handlerEvent();
-        state = afterSync(state, action, outcome, now);
+        state = afterSync(state, action, outcome, now, now);
         return;
       }
       case 'charge':

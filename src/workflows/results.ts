@@ -21,6 +21,7 @@ import {
   type PendingCharge,
 } from './engine-state';
 import type { Fact } from './lifecycle';
+import { isTerminal } from './lifecycle-table';
 import { attemptEvent, billingPausedEvent } from './outbox';
 
 /** An activity's failure as the reducers see it: its message, and QFPay's refusal when there was one. */
@@ -58,11 +59,19 @@ export function beginAction(state: EngineState, action: Action): EngineState {
   return state;
 }
 
-/** A query's answer: apply what QFPay says, or back off after a failure or a miss. */
+/**
+ * A query's answer: apply what QFPay says, or back off after a failure or a miss.
+ *
+ * The query counts as made when it began (`startedAt`), not when its answer is applied: QFPay may
+ * have built the answer at any moment in between, and a fact that overtook it (a subscription's
+ * end, noticed while the answer was on its way or waited in the same workflow task) must still get
+ * a query of its own before the mirror closes or a final action runs.
+ */
 export function afterSync(
   state: EngineState,
   action: Extract<Action, { kind: 'sync' }>,
   outcome: Outcome<SyncResult>,
+  startedAt: number,
   now: number,
 ): EngineState {
   if (!outcome.ok) {
@@ -82,7 +91,7 @@ export function afterSync(
       syncWanted: false,
       syncFailures: 0,
       notFound,
-      lastSyncAt: now,
+      lastSyncAt: startedAt,
       syncRetryAt: now + syncBackoff(notFound),
     };
     return afterSyncIntent(next, action, {
@@ -92,14 +101,23 @@ export function afterSync(
     });
   }
   const applied = applyFactToState(
-    { ...state, syncFailures: 0, syncRetryAt: null, notFound: 0, known: true, lastSyncAt: now },
+    { ...state, syncFailures: 0, syncRetryAt: null, notFound: 0, known: true, lastSyncAt: startedAt },
     outcome.value.fact,
     now,
   );
   // A query's own answer never asks for another query (that could spin when QFPay's clock runs
-  // ahead); only what arrived while it ran does (the loop cleared the wish when it began).
-  const next = { ...applied, syncWanted: state.syncWanted };
-  return afterSyncIntent(next, action, { ok: true, value: { state: next.snapshot.state, lastSyncAt: now } });
+  // ahead); only what arrived while it ran does (the loop cleared the wish when it began). An
+  // answer that says the subscription ended was built after the end: it is the final query.
+  const endsIt = isTerminal(outcome.value.fact.remote?.state ?? 'UNKNOWN');
+  const next = {
+    ...applied,
+    syncWanted: state.syncWanted,
+    ...(endsIt && isTerminal(applied.snapshot.state) ? { terminalSince: startedAt } : {}),
+  };
+  return afterSyncIntent(next, action, {
+    ok: true,
+    value: { state: next.snapshot.state, lastSyncAt: startedAt },
+  });
 }
 
 function afterSyncIntent(

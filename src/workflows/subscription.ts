@@ -19,6 +19,7 @@ import {
   continueAsNew,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
@@ -84,6 +85,9 @@ const qfpay = proxyActivities<QfpayActivities>({
   startToCloseTimeout: '30s',
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '20s', maximumAttempts: 3 },
 });
+
+/** The patch under which a query counts as made when it began (see `afterSync`). */
+const SYNC_COUNTS_FROM_ITS_START = 'sync-counts-from-its-start';
 
 /** A charge's activity, bounded so that neither it nor a retry can start after `deadline`. */
 function chargeActivities(deadline: number, now: number) {
@@ -224,11 +228,14 @@ async function perform(sub: Subscription, action: Action): Promise<void> {
   sub.state = beginAction(sub.state, action);
   switch (action.kind) {
     case 'sync': {
+      // Histories from before this change count a query from its answer (they replay as made).
+      const fromStart = patched(SYNC_COUNTS_FROM_ITS_START);
+      const startedAt = now();
       const last = sub.state.snapshot.lastSequenceNo;
       const outcome = await attempt(() =>
         qfpay.syncSubscription.executeWithOptions(options, [id, last > 0 ? { sinceSequence: last } : {}]),
       );
-      return sub.mutate((s) => afterSync(s, action, outcome, now()));
+      return sub.mutate((s) => afterSync(s, action, outcome, fromStart ? startedAt : now(), now()));
     }
     case 'charge': {
       const startedAt = now();

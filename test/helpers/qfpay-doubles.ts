@@ -61,8 +61,11 @@ export class FakeQfpay {
   chargeScript: ScriptedCharge[] = [];
   /** Called on every sync, to change the remote state at that moment. */
   onSync?: (state: FakeQfpayState, callIndex: number) => void;
-  /** Called when a sync starts; resolve it to let the sync go on (for interleaving tests). */
-  beforeSync?: () => Promise<void>;
+  /**
+   * Called once a sync's answer is built, before it is returned; resolve it to deliver the answer
+   * (a slow network: facts QFPay sends meanwhile overtake an answer that is already stale).
+   */
+  holdSyncAnswer?: () => Promise<void>;
   /** Called when a charge starts; resolve it to let the charge go on (for interleaving tests). */
   beforeCharge?: () => Promise<void>;
   /** Called once a charge has been answered, with the number of charges answered so far. */
@@ -190,31 +193,37 @@ export class FakeQfpay {
     }
   }
 
+  /** The answer to a sync, as QFPay would build it now. */
+  private syncAnswer(id: string, options: { sinceSequence?: number }): SyncResult {
+    if (!this.state.found) return { found: false, subscriptionId: id, at: this.now() };
+    const since = options.sinceSequence ?? Math.max(1, this.state.remote.completedCycles);
+    const orders = this.state.orders
+      .filter((o) => o.sequenceNo >= since)
+      .sort((a, b) => b.sequenceNo - a.sequenceNo)
+      .map(({ attempts: _attempts, syssn: _syssn, ...o }) => ({ ...o }));
+    return {
+      found: true,
+      fact: {
+        kind: 'sync',
+        subscriptionId: id,
+        at: this.now(),
+        remote: { ...this.state.remote },
+        orders,
+        source: 'query',
+      },
+    };
+  }
+
   activities(): QfpayActivities {
     const record = (name: keyof QfpayActivities, args: unknown[]) =>
       this.calls.push({ name, at: this.now(), args });
     return {
       syncSubscription: async (id, options = {}): Promise<SyncResult> => {
         record('syncSubscription', [id, options]);
-        await this.beforeSync?.();
         this.onSync?.(this.state, this.count('syncSubscription'));
-        if (!this.state.found) return { found: false, subscriptionId: id, at: this.now() };
-        const since = options.sinceSequence ?? Math.max(1, this.state.remote.completedCycles);
-        const orders = this.state.orders
-          .filter((o) => o.sequenceNo >= since)
-          .sort((a, b) => b.sequenceNo - a.sequenceNo)
-          .map(({ attempts: _attempts, syssn: _syssn, ...o }) => ({ ...o }));
-        return {
-          found: true,
-          fact: {
-            kind: 'sync',
-            subscriptionId: id,
-            at: this.now(),
-            remote: { ...this.state.remote },
-            orders,
-            source: 'query',
-          },
-        };
+        const answer = this.syncAnswer(id, options);
+        await this.holdSyncAnswer?.();
+        return answer;
       },
       cancelSubscription: async (id) => {
         record('cancelSubscription', [id]);

@@ -16,7 +16,7 @@ import {
   type EngineState,
   type IntentRequest,
 } from '../../src/workflows/engine-state';
-import { afterChange, applyPause, applyResume } from '../../src/workflows/results';
+import { afterChange, afterSync, applyPause, applyResume } from '../../src/workflows/results';
 
 import { DAY, HOUR, MINUTE, SUB, T, order, pastDue } from '../helpers/engine-states';
 
@@ -173,6 +173,68 @@ void describe('the engine core', () => {
       T + 2 * HOUR,
     );
     assert.deepEqual(paidIds(late), paidIds(learned));
+  });
+
+  void it('counts a query from when it began: an end noticed before its answer was applied gets a query of its own', () => {
+    const began = T + MINUTE;
+    const applied = T + 2 * MINUTE;
+    // While the query is on its way, QFPay's COMPLETED notification arrives.
+    let s = applyFactToState(
+      pastDue(),
+      { kind: 'state', subscriptionId: SUB, state: 'COMPLETED', at: began + 1_000, source: 'notification' },
+      applied,
+    );
+    const stale = {
+      kind: 'sync' as const,
+      subscriptionId: SUB,
+      at: began + 500,
+      source: 'query' as const,
+      remote: {
+        state: 'PAST_DUE' as const,
+        totalBillingCycles: 2,
+        completedCycles: 1,
+        nextBillingTime: T + 30 * DAY,
+        lastBillingTime: T,
+      },
+      orders: [],
+    };
+    s = afterSync(
+      s,
+      { kind: 'sync', reason: 'wanted' },
+      { ok: true, value: { found: true, fact: stale } },
+      began,
+      applied,
+    );
+    assert.equal(s.lastSyncAt, began);
+    const next = decide(settle(s, applied), applied, { continueAsNewSuggested: false });
+    assert.deepEqual(next, { kind: 'sync', reason: 'final' });
+  });
+
+  void it('takes a query whose own answer says the subscription ended as the final one: no second query', () => {
+    const began = T + MINUTE;
+    const applied = T + 2 * MINUTE;
+    const ended = {
+      kind: 'sync' as const,
+      subscriptionId: SUB,
+      at: began + 500,
+      source: 'query' as const,
+      remote: {
+        state: 'COMPLETED' as const,
+        totalBillingCycles: 2,
+        completedCycles: 2,
+        lastBillingTime: T + 30_000,
+      },
+      orders: [{ orderId: order(2), sequenceNo: 2, status: 'PAID' as const, respcd: '0000', at: T + 30_000 }],
+    };
+    const s = afterSync(
+      { ...pastDue(), outbox: [] },
+      { kind: 'sync', reason: 'wanted' },
+      { ok: true, value: { found: true, fact: ended } },
+      began,
+      applied,
+    );
+    const next = decide(settle({ ...s, outbox: [] }, applied), applied, { continueAsNewSuggested: false });
+    assert.deepEqual(next, { kind: 'end', reason: 'ended' });
   });
 
   void describe('the billing pause', () => {

@@ -174,10 +174,56 @@ describe('interleavings (time-skipping server)', () => {
     });
   });
 
+  it('a query whose answer was overtaken by the end does not count as the final one: QFPay is asked again', async () => {
+    // Found by the full chaos run: QFPay's own retry paid the last cycle and completed the plan just
+    // after answering a query; the payment's notification was lost, the COMPLETED one arrived
+    // before the stale answer was applied, and the workflow closed one paid cycle short.
+    await inScenario(timeSkipping, {}, async ({ subscriptionId, clock, qfpay, failCycle2, handle }) => {
+      const failedAt = await failCycle2(handle);
+      await advance(timeSkipping.env, clock, MINUTE);
+      const gate = new Gate();
+      qfpay.holdSyncAnswer = () => gate.promise;
+      const syncs = qfpay.count('syncSubscription');
+      const syncing = handle.executeUpdate(syncNowUpdate, { args: [] });
+      await until(
+        'the query was answered (PAST_DUE), the answer held',
+        () => qfpay.count('syncSubscription') === syncs + 1,
+      );
+      // Meanwhile QFPay's retry pays cycle 2, the last, and the plan completes.
+      const paidAt = failedAt + 10 * MINUTE;
+      qfpay.state.orders = qfpay.state.orders.map((o) =>
+        o.sequenceNo === 2 ? { ...o, status: 'PAID' as const, respcd: '0000', at: paidAt } : o,
+      );
+      qfpay.state.remote = {
+        ...qfpay.state.remote,
+        state: 'COMPLETED',
+        totalBillingCycles: 2,
+        completedCycles: 2,
+        nextBillingTime: undefined,
+      };
+      await handle.signal(factSignal, {
+        kind: 'state',
+        subscriptionId,
+        state: 'COMPLETED',
+        at: paidAt,
+        source: 'notification',
+      });
+      qfpay.holdSyncAnswer = undefined;
+      gate.open();
+      await syncing;
+      await advance(timeSkipping.env, clock, MINUTE);
+      assert.equal(qfpay.count('syncSubscription'), syncs + 2, 'asked once more after the end');
+      assert.equal((await handle.describe()).status.name, 'COMPLETED');
+      const view = await handle.query(snapshotQuery);
+      assert.equal(view.snapshot.completedCycles, 2);
+      assert.equal(view.snapshot.orders.find((o) => o.sequenceNo === 2)?.status, 'PAID');
+    });
+  });
+
   it('a plan change that arrives while the loop awaits a query is carried out after it, once', async () => {
     await inScenario(timeSkipping, {}, async ({ qfpay, handle }) => {
       const gate = new Gate();
-      qfpay.beforeSync = () => gate.promise;
+      qfpay.holdSyncAnswer = () => gate.promise;
       const syncs = qfpay.count('syncSubscription');
       const syncing = handle.executeUpdate(syncNowUpdate, { args: [] });
       await until('the query reached QFPay', () => qfpay.count('syncSubscription') === syncs + 1);

@@ -11,23 +11,35 @@ import type { Delivery } from './audit';
 export interface EventReceiver {
   url: string;
   deliveries: Delivery[];
+  /**
+   * Requests cut off before their body was whole (a worker SIGKILLed while sending): the sender got
+   * no answer and sends the event again, so they are counted, not audited.
+   */
+  interrupted: number;
   close(): Promise<void>;
 }
 
-function body(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
+/** The request's body, or `undefined` when the request was cut off before it was whole. */
+function body(req: IncomingMessage): Promise<Buffer | undefined> {
+  return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
+    req.on('end', () => resolve(req.complete ? Buffer.concat(chunks) : undefined));
+    req.on('error', () => resolve(undefined));
+    req.on('close', () => resolve(req.complete ? Buffer.concat(chunks) : undefined));
   });
 }
 
 /** Starts a receiver on a free loopback port. */
 export async function startEventReceiver(secret: string): Promise<EventReceiver> {
   const deliveries: Delivery[] = [];
+  const receiver = { interrupted: 0 };
   const server: Server = createServer((req, res) => {
     void body(req).then((raw) => {
+      if (raw === undefined) {
+        receiver.interrupted += 1;
+        return;
+      }
       // Standard Webhooks: webhook-id, webhook-timestamp and webhook-signature. The suite checks the
       // signature, not the age (its clocks jump).
       const verified = verifyMerchantEvent(raw, req.headers, secret, { toleranceSec: 7 * 86_400 }).ok;
@@ -52,6 +64,9 @@ export async function startEventReceiver(secret: string): Promise<EventReceiver>
   return {
     url: `http://127.0.0.1:${port}/events`,
     deliveries,
+    get interrupted() {
+      return receiver.interrupted;
+    },
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }

@@ -505,6 +505,7 @@ async function main(): Promise<void> {
       ...disruptions,
       manualChargesAudited: Number(checks[1]!.counted.split(' ')[0]),
       eventDeliveries: receiver.deliveries.length,
+      eventDeliveriesInterrupted: receiver.interrupted,
       eventDeliveriesRepeated: events.repeated,
       benignWorkflowTaskFailures: stuck.benignTaskFailures,
       convergenceSeconds: Math.round(convergeMs / 1000),

@@ -186,6 +186,14 @@ export function renderReport(report: BenchReport): string {
           ];
         }),
       ),
+      '',
+      ...histories.map(
+        (r) =>
+          `${r.db}: the last happy cycle's events: ` +
+          Object.entries(r.history!.cycleEventTypes)
+            .map(([type, t]) => `${t.events} × ${type} (${t.bytes} B)`)
+            .join(', '),
+      ),
     );
   }
   const memories = report.results.filter((r) => r.memory);

@@ -37,6 +37,8 @@ export interface HistoryResult {
   cycleBytesFirst: number;
   cycleBytesLast: number;
   cycles: number;
+  /** The events of the last measured cycle by type, in the order they first appear: count and encoded bytes. */
+  cycleEventTypes: Record<string, { events: number; bytes: number }>;
   /** A failed cycle, two declined manual charges and the episode's close (exhausted). */
   perDunningEpisode: HistorySize;
   dunningAttempts: number;
@@ -51,6 +53,24 @@ async function historySize(client: Client, workflowId: string): Promise<HistoryS
     events: history.events?.length ?? 0,
     bytes: temporal.api.history.v1.History.encode(history).finish().length,
   };
+}
+
+/** The events of `workflowId`'s history from event `from` (0-based) on, by type: count and bytes. */
+async function eventTypesFrom(
+  client: Client,
+  workflowId: string,
+  from: number,
+): Promise<HistoryResult['cycleEventTypes']> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  const byType: HistoryResult['cycleEventTypes'] = {};
+  for (const event of history.events?.slice(from) ?? []) {
+    const name = temporal.api.enums.v1.EventType[event.eventType ?? 0] ?? String(event.eventType);
+    const type = name.replace(/^EVENT_TYPE_/, '');
+    const seen = byType[type] ?? { events: 0, bytes: 0 };
+    const bytes = temporal.api.history.v1.HistoryEvent.encode(event).finish().length;
+    byType[type] = { events: seen.events + 1, bytes: seen.bytes + bytes };
+  }
+  return byType;
 }
 
 async function view(client: Client, workflowId: string): Promise<SubscriptionView | undefined> {
@@ -197,6 +217,7 @@ export async function runHistory(
     const avg = (k: keyof HistorySize) =>
       Math.round((deltas.reduce((a, d) => a + d[k], 0) / deltas.length) * 10) / 10;
     const perCycle = { events: avg('events'), bytes: avg('bytes') };
+    const cycleEventTypes = await eventTypesFrom(client, happyId, sizes.at(-2)!.events);
     // Continue-as-new is checked after each wake-up, once history has reached the threshold.
     const predictedCycle = 1 + Math.ceil((opts.lowThreshold - cappedStart.events) / perCycle.events);
     return {
@@ -205,6 +226,7 @@ export async function runHistory(
       cycleBytesFirst: deltas[0]?.bytes ?? Number.NaN,
       cycleBytesLast: deltas.at(-1)?.bytes ?? Number.NaN,
       cycles: deltas.length,
+      cycleEventTypes,
       perDunningEpisode: {
         events: dunningEnd.events - dunningStart.events,
         bytes: dunningEnd.bytes - dunningStart.bytes,

@@ -171,6 +171,7 @@ export function renderReport(report: BenchReport): string {
           'cycle bytes first→last',
           'per dunning episode events/bytes',
           'cycles before CAN (10k)',
+          'update result bytes',
           `low threshold: predicted/observed cycle`,
         ],
         histories.map((r) => {
@@ -182,6 +183,7 @@ export function renderReport(report: BenchReport): string {
             `${h.cycleBytesFirst}→${h.cycleBytesLast}`,
             `${h.perDunningEpisode.events}/${h.perDunningEpisode.bytes} (${h.dunningAttempts} attempts)`,
             h.predictedCyclesAtDefault,
+            h.updateResultBytes,
             `${h.lowThreshold.maxHistoryEvents} ev: ${h.lowThreshold.predictedCycle}/${h.lowThreshold.observedCycle ?? 'none'}`,
           ];
         }),
@@ -323,6 +325,7 @@ export function missingFigures(report: BenchReport, phases: ReadonlySet<string>)
       check(`${r.db}.history.perDunningEpisode.events`, h?.perDunningEpisode.events);
       check(`${r.db}.history.perDunningEpisode.bytes`, h?.perDunningEpisode.bytes);
       check(`${r.db}.history.predictedCyclesAtDefault`, h?.predictedCyclesAtDefault);
+      check(`${r.db}.history.updateResultBytes`, h?.updateResultBytes);
       check(`${r.db}.history.lowThreshold.observedCycle`, h?.lowThreshold.observedCycle ?? undefined);
     }
     if (phases.has('memory') && r === report.results[0]) {

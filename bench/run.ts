@@ -44,7 +44,7 @@ const USAGE = `npm run bench -- [options]
   --convergence-samples N  notifications timed from SUCCESS to the workflow's query
   --creations N            subscriptions created through the API
   --memory-sizes LIST      open workflows for the worker memory phase, e.g. 1000,5000
-  --history-cycles N       happy billing cycles measured
+  --history-cycles N       happy billing cycles measured (default 49: cycles 2 to 50)
   --sqlite-pragma P        dev server SQLite pragma (repeatable), e.g. journal_mode=wal
   --max-cached N           WORKER_MAX_CACHED_WORKFLOWS of the main worker
   --worker-options JSON    extra worker options, e.g. '{"maxConcurrentWorkflowTaskPolls":4}'
@@ -174,7 +174,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
       ? positive('history-cycles', values['history-cycles'])
       : quick
         ? 3
-        : 6,
+        : 49,
     sqlitePragmas: values['sqlite-pragma'] ?? [],
     ...(values['max-cached'] ? { maxCached: positive('max-cached', values['max-cached']) } : {}),
     tuning,

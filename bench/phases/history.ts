@@ -11,6 +11,7 @@ import {
   WORKFLOW_TYPES,
   snapshotQuery,
   subscriptionWorkflowId,
+  syncNowUpdate,
   type SubscriptionView,
   type SubscriptionWorkflowInput,
 } from '../../src/workflows/definitions';
@@ -39,6 +40,11 @@ export interface HistoryResult {
   cycles: number;
   /** The events of the last measured cycle by type, in the order they first appear: count and encoded bytes. */
   cycleEventTypes: Record<string, { events: number; bytes: number }>;
+  /**
+   * An update's result, as stored in history: the encoded payloads of the last update's
+   * completion (a sync-now on the happy subscription, after its measured cycles).
+   */
+  updateResultBytes: number;
   /** A failed cycle, two declined manual charges and the episode's close (exhausted). */
   perDunningEpisode: HistorySize;
   dunningAttempts: number;
@@ -71,6 +77,16 @@ async function eventTypesFrom(
     byType[type] = { events: seen.events + 1, bytes: seen.bytes + bytes };
   }
   return byType;
+}
+
+/** Runs a sync-now update on `workflowId`; the bytes of its result in the update's completion event. */
+async function updateResultBytes(client: Client, workflowId: string): Promise<number> {
+  const handle = client.workflow.getHandle(workflowId);
+  await handle.executeUpdate(syncNowUpdate, { args: [] });
+  const history = await handle.fetchHistory();
+  const completed = history.events?.filter((e) => e.workflowExecutionUpdateCompletedEventAttributes).at(-1);
+  const success = completed?.workflowExecutionUpdateCompletedEventAttributes?.outcome?.success;
+  return success ? temporal.api.common.v1.Payloads.encode(success).finish().length : Number.NaN;
 }
 
 async function view(client: Client, workflowId: string): Promise<SubscriptionView | undefined> {
@@ -218,6 +234,7 @@ export async function runHistory(
       Math.round((deltas.reduce((a, d) => a + d[k], 0) / deltas.length) * 10) / 10;
     const perCycle = { events: avg('events'), bytes: avg('bytes') };
     const cycleEventTypes = await eventTypesFrom(client, happyId, sizes.at(-2)!.events);
+    const updateBytes = await updateResultBytes(client, happyId);
     // Continue-as-new is checked after each wake-up, once history has reached the threshold.
     const predictedCycle = 1 + Math.ceil((opts.lowThreshold - cappedStart.events) / perCycle.events);
     return {
@@ -227,6 +244,7 @@ export async function runHistory(
       cycleBytesLast: deltas.at(-1)?.bytes ?? Number.NaN,
       cycles: deltas.length,
       cycleEventTypes,
+      updateResultBytes: updateBytes,
       perDunningEpisode: {
         events: dunningEnd.events - dunningStart.events,
         bytes: dunningEnd.bytes - dunningStart.bytes,

@@ -66,6 +66,8 @@ export interface QfpayActivities {
   /**
    * `subscription/v1/charge` for one failed order. It looks at the order first (a retried
    * activity may follow a charge that went through), and sends nothing once `notAfter` has passed.
+   * The workflow passes the charge window's latest start (deadline − minimum attempt window), so
+   * a retry sent late still has the window's time to finish before the deadline.
    */
   chargeOrder(input: { subscriptionId: string; orderId: string; notAfter: number }): Promise<ChargeOutcome>;
   /**

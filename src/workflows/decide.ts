@@ -59,6 +59,11 @@ export type Action =
       scheduledAt: number;
       /** The charge must be over by then: the order's next billing time minus the safety margin. */
       deadline: number;
+      /**
+       * No try of it (its first, or a retry of the activity) may be sent to QFPay from then on:
+       * the deadline minus the minimum attempt window, so that every try can finish in time.
+       */
+      latestStart: number;
       trigger: ChargeTrigger;
       intentId?: number;
     }
@@ -306,6 +311,7 @@ function dueCharge(s: EngineState, now: number): Action | undefined {
     attempt: episode.attempts.length + 1,
     scheduledAt: plannedNow ? planned : now,
     deadline: window.deadline,
+    latestStart: window.latestStart,
     trigger: plannedNow ? 'scheduled' : 'retry_now',
   };
 }
@@ -411,6 +417,7 @@ function decideChargeNow(
     attempt: episode ? episode.attempts.length + 1 : 0,
     scheduledAt: now,
     deadline: window.deadline,
+    latestStart: window.latestStart,
     trigger: 'merchant',
     intentId: intent.id,
   };

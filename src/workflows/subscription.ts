@@ -242,7 +242,8 @@ async function perform(sub: Subscription, action: Action): Promise<void> {
       const acts = chargeActivities(action.deadline, startedAt);
       const outcome = await attempt(() =>
         acts.chargeOrder.executeWithOptions(options, [
-          { subscriptionId: id, orderId: action.orderId, notAfter: action.deadline },
+          // Every try, retries included, is sent before the latest start, so each can finish in time.
+          { subscriptionId: id, orderId: action.orderId, notAfter: action.latestStart },
         ]),
       );
       return sub.mutate((s) => afterCharge(s, action, outcome, startedAt, now()));

@@ -6,6 +6,7 @@
  * double cannot say anything the real ones never say.
  */
 import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import type {
   ChargeOutcome,
   ConfirmOutcome,
@@ -41,6 +42,8 @@ export type ScriptedCharge =
   | { outcome: 'succeeded' | 'failed'; respcd?: string }
   | { outcome: 'pending'; respcd?: string }
   | { outcome: 'server_error' }
+  /** QFPay refused to take the request (HTTP 429): nothing charged, the activity retries. */
+  | { outcome: 'rate_limited' }
   | { outcome: 'timeout_after'; then: 'succeeded' | 'failed'; respcd?: string };
 
 /** How the real activities fingerprint an order; the double's own, equally opaque. */
@@ -171,6 +174,13 @@ export class FakeQfpay {
     switch (scripted.outcome) {
       case 'server_error':
         return this.noAnswer(input.orderId, 'unknown', 'no answer from QFPay (server_error)', before);
+      case 'rate_limited':
+        // As the real activity: a transient refusal is thrown, for the activity's retry policy.
+        throw ApplicationFailure.create({
+          type: 'QfpayError:rate_limited',
+          message: 'HTTP 429: rate limit exceeded',
+          nonRetryable: false,
+        });
       case 'timeout_after': {
         const approved = scripted.then === 'succeeded';
         this.recordCharge(input.orderId, approved, scripted.respcd ?? (approved ? '0000' : '1205'));

@@ -131,6 +131,46 @@ describe('dunning (time-skipping server)', () => {
     });
   });
 
+  it('never lets a retry of a charge reach QFPay after the latest start (deadline − minimum window)', async () => {
+    // Found by the full chaos run: the charge activity's own retries (after QFPay's 429s) were
+    // bounded by the deadline, not by the latest start, so one was sent 0.8 s before the deadline
+    // and, answered "processing", landed inside the safety margin.
+    const { subscriptionId, clock, qfpay, failCycle2 } = await failingSubscription(
+      timeSkipping.env,
+      2 * HOUR,
+    );
+    // Refusals (429) for longer than the 15 s the attempt starts before the latest start, then
+    // QFPay would take the charge.
+    qfpay.chargeScript = [
+      ...Array.from({ length: 6 }, () => ({ outcome: 'rate_limited' as const })),
+      { outcome: 'succeeded' },
+    ];
+    const { worker, taskQueue } = await scenarioWorker(timeSkipping.env, qfpay);
+    await worker.runUntil(async () => {
+      const handle = await startWith(timeSkipping, taskQueue, subscriptionId, {
+        attemptOffsets: ['5h'],
+        safetyMargin: '1h',
+        minAttemptWindow: '30s',
+        escalation: [],
+        finalAction: 'leave_to_qfpay',
+      });
+      await advance(timeSkipping.env, clock, MINUTE);
+      const failedAt = await failCycle2(handle);
+      const latestStart = failedAt + 2 * HOUR - HOUR - 30_000;
+      await advance(timeSkipping.env, clock, 2 * HOUR);
+      const tries = qfpay.calls.filter((c) => c.name === 'chargeOrder');
+      assert.ok(tries.length >= 6, `the activity retried: ${tries.length} tries`);
+      assert.ok(tries[0]!.at < latestStart, 'the first try inside the window');
+      for (const c of qfpay.charged) {
+        assert.ok(
+          c.at < latestStart,
+          `a charge reached QFPay at ${new Date(c.at).toISOString()}, after the latest start ${new Date(latestStart).toISOString()}`,
+        );
+      }
+      await handle.terminate('test done');
+    });
+  });
+
   it('keeps its schedule across a worker restart: each remaining attempt once and on time', async () => {
     const { subscriptionId, clock, qfpay, failCycle2 } = await failingSubscription(timeSkipping.env);
     qfpay.chargeScript = [{ outcome: 'failed' }, { outcome: 'failed' }, { outcome: 'failed' }];

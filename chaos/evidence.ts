@@ -21,6 +21,14 @@ async function decoded(payloads: temporal.api.common.v1.IPayloads | null | undef
   }
 }
 
+/**
+ * The subscriptions a violation names: by their own id (`sub_<hex>`) or through one of their
+ * orders (`sub_ord_<hex>_<n>`, whose hex is the subscription's).
+ */
+export function subscriptionsNamed(violation: string): string[] {
+  return [...violation.matchAll(/\bsub_(?:ord_)?([0-9a-f]+)/g)].map((m) => `sub_${m[1]}`);
+}
+
 /** At most `max` characters of a value's JSON. */
 function brief(value: unknown, max = 600): string {
   const text = JSON.stringify(value) ?? 'undefined';

@@ -34,7 +34,7 @@ import {
   type WorkflowFinding,
   type WorkflowReading,
 } from './audit';
-import { workflowTimeline } from './evidence';
+import { subscriptionsNamed, workflowTimeline } from './evidence';
 import { startEventReceiver } from './receiver';
 import { CHAOS_API_KEY, CHAOS_EVENTS_SECRET, startChaosStack, type ChaosStack } from './stack';
 
@@ -436,7 +436,7 @@ const outBase = out.replace(/\.json$/, '');
  * subscription of the run as a sample (so the path is exercised by every run).
  */
 async function writeEvidence(stack: ChaosStack, checks: readonly Check[], sample: string): Promise<void> {
-  const named = checks.flatMap((c) => c.violations.flatMap((v) => v.match(/sub_[0-9a-f]+/g) ?? []));
+  const named = checks.flatMap((c) => c.violations.flatMap(subscriptionsNamed));
   const ids = new Set([...named, sample]);
   const dir = `${outBase}-evidence`;
   mkdirSync(dir, { recursive: true });

@@ -17,6 +17,7 @@ import {
   type Truth,
   type WorkflowFinding,
 } from '../../chaos/audit';
+import { subscriptionsNamed } from '../../chaos/evidence';
 
 const SUB = 'sub_a1';
 const ORDER = (n: number) => `sub_ord_a1_000${n}`;
@@ -254,5 +255,16 @@ describe('the chaos audit', () => {
       assert.equal(noStuckWorkflow([stuck]).violations.length, 1);
       assert.equal(lagging.reads.length, 6);
     });
+  });
+});
+
+describe('chaos evidence: the subscriptions a violation names', () => {
+  it('finds a subscription by its id and through its orders', () => {
+    assert.deepEqual(subscriptionsNamed('sub_5336ab: the engine does not know order 3'), ['sub_5336ab']);
+    assert.deepEqual(
+      subscriptionsNamed('sub_ord_5336ab_0001: manual charge at 2026-11-29T06:57:11.816Z, past … − margin'),
+      ['sub_5336ab'],
+    );
+    assert.deepEqual(subscriptionsNamed('merchant event evt.x was reported twice'), []);
   });
 });

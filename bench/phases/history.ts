@@ -235,8 +235,11 @@ export async function runHistory(
     const perCycle = { events: avg('events'), bytes: avg('bytes') };
     const cycleEventTypes = await eventTypesFrom(client, happyId, sizes.at(-2)!.events);
     const updateBytes = await updateResultBytes(client, happyId);
-    // Continue-as-new is checked after each wake-up, once history has reached the threshold.
-    const predictedCycle = 1 + Math.ceil((opts.lowThreshold - cappedStart.events) / perCycle.events);
+    // Continue-as-new is decided in a cycle's workflow task, from the length the history had when
+    // that task started (the cycle's signal and the task's scheduled and started events, 3, on
+    // top of the cycles before it): the first cycle n with start + (n − 2) · perCycle + 3 ≥ threshold.
+    const predictedCycle =
+      2 + Math.max(0, Math.ceil((opts.lowThreshold - cappedStart.events - 3) / perCycle.events));
     return {
       start: happyStart,
       perCycle,

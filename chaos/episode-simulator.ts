@@ -393,6 +393,11 @@ export function runEpisode({ seed, events = 60, trace }: EpisodeParams): Episode
       state.policy,
     );
     if (!window.open || now > window.latestStart) violate(`a charge started outside its window at ${now}`);
+    // The activity sends no try (retries included) from `latestStart` on: it must be the window's.
+    if (window.open && action.latestStart > window.latestStart)
+      violate(
+        `a charge whose tries may be sent until ${action.latestStart}, after its window's latest start`,
+      );
     if (now + skew >= orderNextBilling) violate('a charge reached QFPay after the next billing time');
     const startedAt = now;
     const before = qfpay.fingerprint();

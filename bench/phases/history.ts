@@ -61,22 +61,28 @@ async function historySize(client: Client, workflowId: string): Promise<HistoryS
   };
 }
 
-/** The events of `workflowId`'s history from event `from` (0-based) on, by type: count and bytes. */
-async function eventTypesFrom(
+/**
+ * The events of `workflowId`'s history from event `from` (0-based) on: by type, count and bytes;
+ * and how many events follow the last workflow task's start (that task's completion and commands).
+ */
+async function cycleProfile(
   client: Client,
   workflowId: string,
   from: number,
-): Promise<HistoryResult['cycleEventTypes']> {
+): Promise<{ byType: HistoryResult['cycleEventTypes']; afterLastTaskStart: number }> {
   const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  const { EventType } = temporal.api.enums.v1;
+  const events = history.events?.slice(from) ?? [];
   const byType: HistoryResult['cycleEventTypes'] = {};
-  for (const event of history.events?.slice(from) ?? []) {
-    const name = temporal.api.enums.v1.EventType[event.eventType ?? 0] ?? String(event.eventType);
+  for (const event of events) {
+    const name = EventType[event.eventType ?? 0] ?? String(event.eventType);
     const type = name.replace(/^EVENT_TYPE_/, '');
     const seen = byType[type] ?? { events: 0, bytes: 0 };
     const bytes = temporal.api.history.v1.HistoryEvent.encode(event).finish().length;
     byType[type] = { events: seen.events + 1, bytes: seen.bytes + bytes };
   }
-  return byType;
+  const lastStart = events.findLastIndex((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED);
+  return { byType, afterLastTaskStart: lastStart < 0 ? 0 : events.length - 1 - lastStart };
 }
 
 /** Runs a sync-now update on `workflowId`; the bytes of its result in the update's completion event. */
@@ -233,20 +239,21 @@ export async function runHistory(
     const avg = (k: keyof HistorySize) =>
       Math.round((deltas.reduce((a, d) => a + d[k], 0) / deltas.length) * 10) / 10;
     const perCycle = { events: avg('events'), bytes: avg('bytes') };
-    const cycleEventTypes = await eventTypesFrom(client, happyId, sizes.at(-2)!.events);
+    const profile = await cycleProfile(client, happyId, sizes.at(-2)!.events);
     const updateBytes = await updateResultBytes(client, happyId);
-    // Continue-as-new is decided in a cycle's workflow task, from the length the history had when
-    // that task started (the cycle's signal and the task's scheduled and started events, 3, on
-    // top of the cycles before it): the first cycle n with start + (n − 2) · perCycle + 3 ≥ threshold.
+    // Continue-as-new is decided in a workflow task, from the length the history had when that
+    // task started. A cycle's last task starts `afterLastTaskStart` events before the cycle ends,
+    // so the first cycle n with start + (n − 1) · perCycle − afterLastTaskStart ≥ threshold.
+    const lastTaskAt = perCycle.events - profile.afterLastTaskStart;
     const predictedCycle =
-      2 + Math.max(0, Math.ceil((opts.lowThreshold - cappedStart.events - 3) / perCycle.events));
+      2 + Math.max(0, Math.ceil((opts.lowThreshold - cappedStart.events - lastTaskAt) / perCycle.events));
     return {
       start: happyStart,
       perCycle,
       cycleBytesFirst: deltas[0]?.bytes ?? Number.NaN,
       cycleBytesLast: deltas.at(-1)?.bytes ?? Number.NaN,
       cycles: deltas.length,
-      cycleEventTypes,
+      cycleEventTypes: profile.byType,
       updateResultBytes: updateBytes,
       perDunningEpisode: {
         events: dunningEnd.events - dunningStart.events,

@@ -96,6 +96,7 @@ export const REFUSED = 'ChangeNotAllowed';
 /** The bookkeeping due at `now`; idempotent (settling twice at the same time changes nothing more). */
 export function settle(state: EngineState, now: number): EngineState {
   let s = noteTerminal(state, now);
+  s = noteAdoption(s, now);
   s = resumeIfDue(s, now);
   s = settleEpisode(s, now);
   if (!s.episode) s = settleEpisode(openEpisodeIfDue(s, now), now);
@@ -129,14 +130,45 @@ function noteTerminal(s: EngineState, now: number): EngineState {
   return s;
 }
 
+/** Until when the first order waits for a creation's handover (null: it does not wait). */
+export function handoverWaitUntil(s: EngineState): number | null {
+  const handover = s.handover;
+  if (handover?.status !== 'awaited' || handover.adoptedAt === null) return null;
+  return handover.adoptedAt + ENGINE_DEFAULTS.handoverGraceMs;
+}
+
+function noteAdoption(s: EngineState, now: number): EngineState {
+  const handover = s.handover;
+  if (handover?.status !== 'awaited') return s;
+  if (handover.adoptedAt === null) return { ...s, handover: { status: 'awaited', adoptedAt: now } };
+  if (now >= handover.adoptedAt + ENGINE_DEFAULTS.handoverGraceMs) {
+    return { ...s, handover: { status: 'done', adoptedAt: handover.adoptedAt } };
+  }
+  return s;
+}
+
+/** Whether an episode would open now for the subscription's first order. */
+function firstOrderWaits(s: EngineState): boolean {
+  const decision = decideOpen(
+    s.snapshot,
+    s.episodeHistory.map((e) => e.orderId),
+    s.billingPause !== null,
+  );
+  return decision.open && decision.order.sequenceNo === 1;
+}
+
 function openEpisodeIfDue(s: EngineState, now: number): EngineState {
   const decision = decideOpen(
     s.snapshot,
     s.episodeHistory.map((e) => e.orderId),
     s.billingPause !== null,
   );
-  if (decision.open)
+  if (decision.open) {
+    // The first order of a subscription the engine may be creating waits for the merchant's policy.
+    const waitUntil = handoverWaitUntil(s);
+    if (decision.order.sequenceNo === 1 && waitUntil !== null && now < waitUntil) return s;
     return { ...s, episode: openEpisode(decision.order, decision.nextBillingTime, now, s.policy) };
+  }
   if (decision.reason === 'needs_next_billing_time' && s.lastSyncAt === null)
     return { ...s, syncWanted: true };
   return s;
@@ -353,6 +385,8 @@ export function wakeTime(s: EngineState, now: number): number | null {
     if (episode.finalAction?.retryAt !== undefined) times.push(episode.finalAction.retryAt);
   }
   if (s.syncRetryAt !== null) times.push(s.syncRetryAt);
+  const handoverBy = handoverWaitUntil(s);
+  if (handoverBy !== null && !episode && firstOrderWaits(s)) times.push(handoverBy);
   if (s.billingPause?.resumesAt !== null && s.billingPause?.resumesAt !== undefined)
     times.push(s.billingPause.resumesAt);
   const billing = s.snapshot.nextBillingTime;

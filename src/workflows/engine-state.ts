@@ -133,6 +133,13 @@ export interface EngineState {
    * payments before it are history, not news, and are not reported to the merchant.
    */
   watchingSince: number | null;
+  /**
+   * An adopted workflow may be one the engine's own creation is about to hand over (QFPay's first
+   * notification can overtake it): `awaited` until the handover arrives or the grace after
+   * `adoptedAt` has passed. Meanwhile no episode opens for the first order, so the merchant's
+   * policy, not the default, judges it. Absent in states carried from before: `done`.
+   */
+  handover?: { status: 'awaited' | 'done'; adoptedAt: number | null };
 }
 
 /**
@@ -156,6 +163,8 @@ export const ENGINE_DEFAULTS = {
   reconcileGraceMs: 15 * 60_000,
   chargeConfirmWindowMs: 5 * 60_000,
   chargeConfirmIntervalMs: 20_000,
+  /** How long an adopted workflow waits for a creation's handover before it judges the first order. */
+  handoverGraceMs: 60_000,
 } as const;
 
 /** Most reconciliation queries for one billing time. */
@@ -209,6 +218,7 @@ export function initialState(input: SubscriptionWorkflowInput): EngineState {
     nextIntentId: 1,
     continuedAsNew: 0,
     watchingSince: null,
+    handover: { status: input.origin === 'adopted' ? 'awaited' : 'done', adoptedAt: null },
   };
 }
 
@@ -310,6 +320,7 @@ export function applyHandover(state: EngineState, handover: SubscriptionHandover
   const chosen = handover.policy === undefined ? undefined : checkDunningPolicy(handover.policy);
   const withChoices: EngineState = {
     ...state,
+    handover: { status: 'done', adoptedAt: state.handover?.adoptedAt ?? null },
     policy: chosen?.ok ? chosen.value : state.policy,
     options: { ...state.options, ...(handover.options ?? {}) },
     known: true,

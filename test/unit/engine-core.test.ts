@@ -7,10 +7,12 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decide, intentProblem, settle, type Action } from '../../src/workflows/decide';
+import { decide, intentProblem, settle, wakeTime, type Action } from '../../src/workflows/decide';
 import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/workflows/dunning';
 import {
+  ENGINE_DEFAULTS,
   applyFactToState,
+  applyHandover,
   enqueueIntent,
   initialState,
   type EngineState,
@@ -116,6 +118,64 @@ void describe('the engine core', () => {
     );
     assert.equal(intentProblem(s, { kind: 'charge_now' }, T + MINUTE, { queued: false }), undefined);
     assert.equal(decide(settle(s, T + MINUTE), T + MINUTE, { continueAsNewSuggested: false }).kind, 'charge');
+  });
+
+  void it("waits for a creation's handover before it judges a first order it adopted: the merchant's policy, not the default", () => {
+    // QFPay's first notification (the first charge failed) overtook the creation's handover.
+    let s = initialState({ subscriptionId: SUB, origin: 'adopted' });
+    s = settle(s, T);
+    const failed = {
+      kind: 'payment' as const,
+      subscriptionId: SUB,
+      orderId: order(1),
+      sequenceNo: 1,
+      succeeded: false,
+      respcd: '1205',
+      syssn: 'ko-1',
+      at: T,
+      source: 'notification' as const,
+    };
+    const synced = {
+      kind: 'sync' as const,
+      subscriptionId: SUB,
+      at: T + 1_000,
+      source: 'query' as const,
+      remote: {
+        state: 'INCOMPLETE' as const,
+        totalBillingCycles: null,
+        completedCycles: 0,
+        nextBillingTime: T + HOUR,
+        lastBillingTime: T,
+      },
+      orders: [{ orderId: order(1), sequenceNo: 1, status: 'FAILED' as const, respcd: '1205', at: T }],
+    };
+    s = applyFactToState(applyFactToState(s, failed, T), synced, T + 1_000);
+    s = { ...settle({ ...s, syncWanted: false, lastSyncAt: T + 1_000 }, T + 1_000) };
+    assert.equal(s.episode, null, 'no episode under the default policy yet');
+    const graceEnds = T + ENGINE_DEFAULTS.handoverGraceMs;
+    assert.equal(wakeTime(s, T + 1_000), graceEnds, 'the grace has a timer');
+
+    // The handover brings the merchant's policy: the episode opens under it at once.
+    const merchant = mergePolicy(DEFAULT_DUNNING_POLICY, { attemptOffsets: ['30s'], safetyMargin: '15s' });
+    const handedOver = settle(
+      applyHandover(s, { policy: merchant, fact: synced } as never, T + 2_000),
+      T + 2_000,
+    );
+    assert.equal(handedOver.episode?.orderId, order(1));
+    assert.equal(handedOver.episode?.stage, 'retrying', 'inside the hourly window under 15 s of margin');
+    assert.deepEqual(handedOver.episode?.schedule, [T + 30_000]);
+
+    // No handover: at the end of the grace the default policy judges it (its 2 h margin leaves an
+    // hourly plan no window: exhausted at once).
+    assert.equal(settle(s, graceEnds - 1).episode, null);
+    assert.equal(settle(s, graceEnds - 1).episodeHistory.length, 0);
+    const judged = settle(s, graceEnds);
+    assert.equal(judged.episodeHistory.at(-1)?.orderId, order(1));
+    assert.equal(judged.episodeHistory.at(-1)?.outcome, 'exhausted');
+
+    // A subscription the engine created never waits.
+    const created = settle({ ...s, handover: { status: 'done', adoptedAt: null } }, T + 1_000);
+    assert.equal(created.episodeHistory.at(-1)?.orderId, order(1));
   });
 
   void it('sends nothing to the merchant for a subscription QFPay does not know', () => {

@@ -14,6 +14,7 @@ import {
   changeProductsUpdate,
   chargeNowUpdate,
   factSignal,
+  handoverSignal,
   pauseBillingUpdate,
   resumeBillingUpdate,
   snapshotQuery,
@@ -30,7 +31,9 @@ import {
   scenarioWorker,
   startWith,
 } from '../helpers/dunning-scenario';
+import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/workflows/dunning';
 import { Gate, until } from '../helpers/gate';
+import { orderId } from '../helpers/qfpay-doubles';
 import { useTimeSkipping, workflowTaskFailures } from '../helpers/temporal';
 
 // A server per test: a workflow ended while one of its activities runs (as an interleaving
@@ -378,6 +381,85 @@ describe('interleavings (time-skipping server)', () => {
         'it continued as new meanwhile',
       );
       assert.equal(view.snapshot.nextBillingTime, qfpay.state.remote.nextBillingTime, 'learned from QFPay');
+      await handle.terminate('test done');
+    });
+  });
+
+  it("a creation's handover that arrives after QFPay's first notification: the merchant's policy judges the first order", async () => {
+    // Found by the npm start test: the first charge failed, its notification adopted the workflow
+    // and the query answered in its first task, before the creation handed over its policy; the
+    // default policy (2 h margin on an hourly plan) closed the episode as exhausted at once.
+    const { subscriptionId, clock, qfpay } = await failingSubscription(timeSkipping.env);
+    const first = orderId(subscriptionId, 1);
+    qfpay.state.orders = [{ orderId: first, sequenceNo: 1, status: 'FAILED', respcd: '1205', at: clock.now }];
+    qfpay.state.remote = {
+      ...qfpay.state.remote,
+      state: 'INCOMPLETE',
+      completedCycles: 0,
+      lastBillingTime: clock.now,
+      nextBillingTime: clock.now + HOUR,
+    };
+    const { worker, taskQueue } = await scenarioWorker(timeSkipping.env, qfpay);
+    await worker.runUntil(async () => {
+      const handle = await timeSkipping.env.client.workflow.signalWithStart('subscriptionWorkflow', {
+        workflowId: `qfpay-subscription:${subscriptionId}`,
+        taskQueue,
+        args: [{ subscriptionId, origin: 'adopted' as const }],
+        signal: factSignal,
+        signalArgs: [
+          {
+            kind: 'payment',
+            subscriptionId,
+            orderId: first,
+            sequenceNo: 1,
+            succeeded: false,
+            respcd: '1205',
+            syssn: `${subscriptionId}-1-ko`,
+            at: clock.now,
+            source: 'notification',
+          },
+        ],
+      });
+      timeSkipping.track(handle);
+      await until(
+        'the first query answered',
+        async () => (await handle.query(snapshotQuery)).lastSyncAt !== null,
+      );
+      const policy = mergePolicy(DEFAULT_DUNNING_POLICY, {
+        attemptOffsets: ['30s'],
+        safetyMargin: '15s',
+        minAttemptWindow: '1s',
+        escalation: [],
+        finalAction: 'leave_to_qfpay',
+      });
+      await handle.signal(handoverSignal, {
+        policy,
+        fact: {
+          kind: 'created',
+          subscriptionId,
+          customerId: 'cust_dunning',
+          tokenId: 'tk_1',
+          productIds: [],
+          totalBillingCycles: null,
+          state: 'INCOMPLETE',
+          at: clock.now,
+          source: 'api',
+        },
+      });
+      await until('an episode for the first order', async () => {
+        const v = await handle.query(snapshotQuery);
+        return v.dunning.episode !== null || v.dunning.history.length > 0;
+      });
+      const view = await handle.query(snapshotQuery);
+      assert.equal(view.dunning.history.length, 0, 'no episode closed under the default policy');
+      assert.equal(view.dunning.episode?.orderId, first);
+      assert.equal(view.dunning.episode?.stage, 'retrying');
+      assert.deepEqual(
+        view.dunning.episode?.schedule,
+        [view.dunning.episode!.failureAt + 30_000],
+        "the merchant's offset",
+      );
+      assert.equal(await workflowTaskFailures(handle), 0);
       await handle.terminate('test done');
     });
   });

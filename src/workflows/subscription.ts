@@ -88,6 +88,8 @@ const qfpay = proxyActivities<QfpayActivities>({
 
 /** The patch under which a query counts as made when it began (see `afterSync`). */
 const SYNC_COUNTS_FROM_ITS_START = 'sync-counts-from-its-start';
+/** The patch under which an adopted workflow waits for a creation's handover (see `handoverWaitUntil`). */
+const WAIT_FOR_HANDOVER = 'wait-for-handover';
 
 /** A charge's activity, bounded so that neither it nor a retry can start after `deadline`. */
 function chargeActivities(deadline: number, now: number) {
@@ -354,6 +356,9 @@ function historyIsLong(state: EngineState): boolean {
 
 export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Promise<SubscriptionView> {
   const sub = new Subscription(input);
+  // Histories from before the handover wait replay as they ran: without it.
+  if (!patched(WAIT_FOR_HANDOVER))
+    sub.state = { ...sub.state, handover: { status: 'done', adoptedAt: null } };
   registerHandlers(sub);
   const sleeper = new Sleeper();
   for (;;) {

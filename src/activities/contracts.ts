@@ -111,16 +111,17 @@ export interface QfpayActivities {
 }
 
 export interface EngineActivities {
-  /** Signal-with-start of a new subscription's workflow with its handover (created fact, policy, options). */
   /**
-   * Starts (or signals) the subscription's workflow with the creation's facts; `price` (when the
-   * creation made the product) only feeds the workflow's summary in the Web UI.
+   * Signal-with-start of a new subscription's workflow with its handover (created fact, policy,
+   * options): starts it, or signals the one a notification already started. `ended` when that
+   * workflow has already run to its end (the subscription stays ended). `price` (when the creation
+   * made the product) only feeds the workflow's summary in the Web UI.
    */
   handOverSubscription(
     input: SubscriptionWorkflowInput,
     handover: SubscriptionHandover,
     price?: SubscriptionStartFacts['price'],
-  ): Promise<void>;
+  ): Promise<'handed_over' | 'ended'>;
 }
 
 export type { MerchantEventActivities, MerchantEventAttempt } from './merchant-events';

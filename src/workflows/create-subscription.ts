@@ -52,7 +52,7 @@ export async function createSubscriptionWorkflow(
   // Hand the subscription to its own long-running workflow (started here, or already started by
   // a notification that overtook this creation).
   const price = 'create' in input.product ? input.product.create : undefined;
-  await engine.handOverSubscription.executeWithOptions(
+  const handover = await engine.handOverSubscription.executeWithOptions(
     { summary: `hand ${created.subscriptionId} to its workflow` },
     [
       {
@@ -88,7 +88,8 @@ export async function createSubscriptionWorkflow(
   // The Web UI names the subscription this creation made.
   setCurrentDetails(
     `Created subscription \`${created.subscriptionId}\`${created.reusedExisting ? ' (found from an earlier attempt)' : ''}: ` +
-      `its workflow is \`${subscriptionWorkflowId(created.subscriptionId)}\`.`,
+      `its workflow is \`${subscriptionWorkflowId(created.subscriptionId)}\`` +
+      (handover === 'ended' ? ', which QFPay’s notifications had started and which had already ended.' : '.'),
   );
   return {
     subscriptionId: created.subscriptionId,

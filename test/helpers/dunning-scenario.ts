@@ -36,7 +36,7 @@ export class EngineDouble {
   }
   activities(): EngineActivities & Pick<MerchantEventActivities, 'sendMerchantEvent'> {
     return {
-      handOverSubscription: async () => {},
+      handOverSubscription: async () => 'handed_over' as const,
       sendMerchantEvent: async (event) => {
         await this.holdDelivery(event);
         this.delivered.push(event);

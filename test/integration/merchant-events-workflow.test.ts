@@ -63,7 +63,7 @@ describe('merchant events from the subscription workflow (dev server)', () => {
     const { worker, taskQueue } = await createTestWorker(env, {
       activities: {
         ...qfpay.activities(),
-        handOverSubscription: async () => {},
+        handOverSubscription: async () => 'handed_over' as const,
         sendMerchantEvent: async (event: MerchantEvent) => {
           delivered.push(event);
           return { result: 'delivered' as const, httpStatus: 200, reason: 'HTTP 200' };

@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { WorkflowUpdateStage } from '@temporalio/client';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { temporal } from '@temporalio/proto';
 import {
   changeDunningPolicyUpdate,
@@ -20,6 +21,7 @@ import {
   snapshotQuery,
   syncNowUpdate,
 } from '../../src/workflows/definitions';
+import { createEngineActivities } from '../../src/activities/engine';
 import {
   DAY,
   HOUR,
@@ -487,5 +489,50 @@ describe('interleavings (time-skipping server)', () => {
       );
       assert.equal(children.length, 0, 'no merchant event');
     });
+  });
+
+  it("a creation's handover that comes after the adopted workflow has ended: the creation completes, nothing restarts", async () => {
+    // Found by the CI chaos run: the notifications adopted a subscription whose workflow ran to its
+    // end before the (slow) creation handed over; signal-with-start then refused the closed id on
+    // every try, and the creation failed after an hour with a 409 for the merchant.
+    const { subscriptionId, clock, qfpay } = await failingSubscription(timeSkipping.env);
+    qfpay.state.found = false;
+    const { worker, taskQueue } = await scenarioWorker(timeSkipping.env, qfpay);
+    const workflowId = `qfpay-subscription:${subscriptionId}`;
+    const ended = await worker.runUntil(async () => {
+      const handle = await timeSkipping.env.client.workflow.signalWithStart('subscriptionWorkflow', {
+        workflowId,
+        taskQueue,
+        args: [{ subscriptionId, origin: 'adopted' as const }],
+        signal: factSignal,
+        signalArgs: [
+          { kind: 'state', subscriptionId, state: 'ACTIVE', at: clock.now, source: 'notification' },
+        ],
+      });
+      await handle.result();
+      return handle.signaledRunId;
+    });
+    const engine = createEngineActivities({ client: timeSkipping.env.client, taskQueue });
+    const outcome = await new MockActivityEnvironment().run(
+      engine.handOverSubscription,
+      { subscriptionId, origin: 'created' as const },
+      {
+        fact: {
+          kind: 'created' as const,
+          subscriptionId,
+          customerId: 'cust_dunning',
+          tokenId: 'tk_1',
+          productIds: [],
+          totalBillingCycles: null,
+          state: 'ACTIVE' as const,
+          at: clock.now,
+          source: 'api' as const,
+        },
+      },
+    );
+    assert.equal(outcome, 'ended');
+    const latest = await timeSkipping.env.client.workflow.getHandle(workflowId).describe();
+    assert.equal(latest.runId, ended, 'the ended workflow is not started again');
+    assert.equal(latest.status.name, 'COMPLETED');
   });
 });

@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   WorkflowExecutionAlreadyStartedError,
+  isGrpcCancelledError,
   isGrpcDeadlineError,
   type Client,
   type WorkflowHandle,
@@ -123,11 +124,15 @@ export async function resultWithin<T>(
   handle: WorkflowHandle,
   ms: number,
 ): Promise<{ value: T } | undefined> {
+  const deadline = Date.now() + ms;
   try {
-    const value = (await client.withDeadline(Date.now() + ms, () => handle.result())) as T;
+    const value = (await client.withDeadline(deadline, () => handle.result())) as T;
     return { value };
   } catch (err) {
     if (isGrpcDeadlineError(err)) return undefined;
+    // The server may end the long poll at the deadline before the client's own timer does, and
+    // then answers CANCELLED: the wait ran out all the same.
+    if (isGrpcCancelledError(err) && Date.now() >= deadline) return undefined;
     throw err;
   }
 }

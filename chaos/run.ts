@@ -123,6 +123,9 @@ async function pool<T>(
   );
 }
 
+/** How long one creation may take under the faults (QFPay's 5xx, killed workers) before the run fails. */
+const CREATION_LIMIT_MS = 15 * 60_000;
+
 interface Creation {
   idempotencyKey: string;
   customerId: string;
@@ -183,6 +186,8 @@ async function createSubscriptions(
           finalAction: FINAL_ACTIONS[Math.floor(rnd() * FINAL_ACTIONS.length)],
         },
       };
+      // A creation that has not completed by then is stuck: a finding, not something to wait out.
+      const giveUpAt = Date.now() + CREATION_LIMIT_MS;
       for (;;) {
         const res = await patiently('creation', () =>
           http<{ status: string; result: { subscription_id: string } | null }>(
@@ -200,6 +205,10 @@ async function createSubscriptions(
           creation.subscriptionId = res.body.result.subscription_id;
           return;
         }
+        if (Date.now() > giveUpAt)
+          throw new Error(
+            `creation ${idempotencyKey}: still running after ${CREATION_LIMIT_MS / 60_000} minutes (${JSON.stringify(res.body)})`,
+          );
         await sleep(1_000); // still running: the same key attaches to the same creation
       }
     },

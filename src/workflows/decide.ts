@@ -141,28 +141,30 @@ function noteAdoption(s: EngineState, now: number): EngineState {
   const handover = s.handover;
   if (handover?.status !== 'awaited') return s;
   if (handover.adoptedAt === null) return { ...s, handover: { status: 'awaited', adoptedAt: now } };
-  if (now >= handover.adoptedAt + ENGINE_DEFAULTS.handoverGraceMs) {
+  const waitUntil = handoverWaitUntil(s);
+  if (waitUntil !== null && now >= waitUntil) {
     return { ...s, handover: { status: 'done', adoptedAt: handover.adoptedAt } };
   }
   return s;
 }
 
-/** Whether an episode would open now for the subscription's first order. */
-function firstOrderWaits(s: EngineState): boolean {
-  const decision = decideOpen(
+/** Whether (and for which order) an episode would open now, from what the engine knows. */
+function openDecision(s: EngineState): ReturnType<typeof decideOpen> {
+  return decideOpen(
     s.snapshot,
     s.episodeHistory.map((e) => e.orderId),
     s.billingPause !== null,
   );
+}
+
+/** Whether an episode would open now for the subscription's first order. */
+function firstOrderWaits(s: EngineState): boolean {
+  const decision = openDecision(s);
   return decision.open && decision.order.sequenceNo === 1;
 }
 
 function openEpisodeIfDue(s: EngineState, now: number): EngineState {
-  const decision = decideOpen(
-    s.snapshot,
-    s.episodeHistory.map((e) => e.orderId),
-    s.billingPause !== null,
-  );
+  const decision = openDecision(s);
   if (decision.open) {
     // The first order of a subscription the engine may be creating waits for the merchant's policy.
     const waitUntil = handoverWaitUntil(s);

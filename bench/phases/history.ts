@@ -53,24 +53,27 @@ export interface HistoryResult {
   lowThreshold: { maxHistoryEvents: number; predictedCycle: number; observedCycle: number | null };
 }
 
-async function historySize(client: Client, workflowId: string): Promise<HistorySize> {
-  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+type History = temporal.api.history.v1.IHistory;
+
+function sizeOf(history: History): HistorySize {
   return {
     events: history.events?.length ?? 0,
     bytes: temporal.api.history.v1.History.encode(history).finish().length,
   };
 }
 
+async function historySize(client: Client, workflowId: string): Promise<HistorySize> {
+  return sizeOf(await client.workflow.getHandle(workflowId).fetchHistory());
+}
+
 /**
- * The events of `workflowId`'s history from event `from` (0-based) on: by type, count and bytes;
- * and how many events follow the last workflow task's start (that task's completion and commands).
+ * The events of a history from event `from` (0-based) on: by type, count and bytes; and how many
+ * events follow the last workflow task's start (that task's completion and commands).
  */
-async function cycleProfile(
-  client: Client,
-  workflowId: string,
+function cycleProfile(
+  history: History,
   from: number,
-): Promise<{ byType: HistoryResult['cycleEventTypes']; afterLastTaskStart: number }> {
-  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+): { byType: HistoryResult['cycleEventTypes']; afterLastTaskStart: number } {
   const { EventType } = temporal.api.enums.v1;
   const events = history.events?.slice(from) ?? [];
   const byType: HistoryResult['cycleEventTypes'] = {};
@@ -225,13 +228,15 @@ export async function runHistory(
     await qfpay.cancelSubscription({ subscription_id: dunning.subscriptionId });
 
     const sizes: HistorySize[] = [happyStart];
+    let happyHistory: History = {};
     let observedCycle: number | null = null;
     for (let cycle = 2; cycle <= opts.cycles + 1; cycle += 1) {
       if (cycle > 2) await sandbox.advance({ ms: MINUTE });
       await until(stack, happyId, `happy cycle ${cycle}`, paid(cycle));
       const cappedView = await until(stack, cappedId, `capped cycle ${cycle}`, paid(cycle));
       if (observedCycle === null && cappedView.continuedAsNew > 0) observedCycle = cycle;
-      sizes.push(await historySize(client, happyId));
+      happyHistory = await client.workflow.getHandle(happyId).fetchHistory();
+      sizes.push(sizeOf(happyHistory));
     }
     const deltas = sizes
       .slice(1)
@@ -239,7 +244,7 @@ export async function runHistory(
     const avg = (k: keyof HistorySize) =>
       Math.round((deltas.reduce((a, d) => a + d[k], 0) / deltas.length) * 10) / 10;
     const perCycle = { events: avg('events'), bytes: avg('bytes') };
-    const profile = await cycleProfile(client, happyId, sizes.at(-2)!.events);
+    const profile = cycleProfile(happyHistory, sizes.at(-2)!.events);
     const updateBytes = await updateResultBytes(client, happyId);
     // Continue-as-new is decided in a workflow task, from the length the history had when that
     // task started. A cycle's last task starts `afterLastTaskStart` events before the cycle ends,

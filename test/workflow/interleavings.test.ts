@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { WorkflowUpdateStage } from '@temporalio/client';
+import { WorkflowUpdateStage, type WorkflowHandle } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { temporal } from '@temporalio/proto';
 import {
@@ -27,6 +27,7 @@ import {
   HOUR,
   MINUTE,
   advance,
+  EngineDouble,
   assertChargedAt,
   failingSubscription,
   inScenario,
@@ -36,12 +37,102 @@ import {
 import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/workflows/dunning';
 import { Gate, until } from '../helpers/gate';
 import { orderId } from '../helpers/qfpay-doubles';
-import { useTimeSkipping, workflowTaskFailures } from '../helpers/temporal';
+import { createTestWorker, useTimeSkipping, workflowTaskFailures } from '../helpers/temporal';
 
 // A server per test: a workflow ended while one of its activities runs (as an interleaving
 // test often leaves it) keeps the test server from skipping time afterwards (sdk-java#1138).
 const timeSkipping = useTimeSkipping({ serverPerTest: true });
 const { EventType } = temporal.api.enums.v1;
+
+/** A subscription whose first order QFPay declined, as a notification reports it before any handover. */
+async function firstOrderFailed() {
+  const subscription = await failingSubscription(timeSkipping.env);
+  const { subscriptionId, clock, qfpay } = subscription;
+  const first = orderId(subscriptionId, 1);
+  qfpay.state.orders = [{ orderId: first, sequenceNo: 1, status: 'FAILED', respcd: '1205', at: clock.now }];
+  qfpay.state.remote = {
+    ...qfpay.state.remote,
+    state: 'INCOMPLETE',
+    completedCycles: 0,
+    lastBillingTime: clock.now,
+    nextBillingTime: clock.now + HOUR,
+  };
+  return { ...subscription, first };
+}
+type FirstOrderFailed = Awaited<ReturnType<typeof firstOrderFailed>>;
+
+/** The webhook's adoption: signal-with-start of the workflow with the failed payment's fact. */
+async function adopt({ subscriptionId, clock, first }: FirstOrderFailed, taskQueue: string) {
+  const handle = await timeSkipping.env.client.workflow.signalWithStart('subscriptionWorkflow', {
+    workflowId: `qfpay-subscription:${subscriptionId}`,
+    taskQueue,
+    args: [{ subscriptionId, origin: 'adopted' as const }],
+    signal: factSignal,
+    signalArgs: [
+      {
+        kind: 'payment',
+        subscriptionId,
+        orderId: first,
+        sequenceNo: 1,
+        succeeded: false,
+        respcd: '1205',
+        syssn: `${subscriptionId}-1-ko`,
+        at: clock.now,
+        source: 'notification',
+      },
+    ],
+  });
+  timeSkipping.track(handle);
+  return handle;
+}
+
+/** The creation's handover, with the merchant's policy: one retry 30 s after the failure. */
+function merchantHandover({ subscriptionId, clock }: FirstOrderFailed) {
+  return {
+    policy: mergePolicy(DEFAULT_DUNNING_POLICY, {
+      attemptOffsets: ['30s'],
+      safetyMargin: '15s',
+      minAttemptWindow: '1s',
+      escalation: [],
+      finalAction: 'leave_to_qfpay',
+    }),
+    fact: createdFact(subscriptionId, 'INCOMPLETE', clock.now),
+  };
+}
+
+/** The fact a creation hands over: QFPay made the subscription, in `state`. */
+function createdFact(subscriptionId: string, state: 'INCOMPLETE' | 'ACTIVE', at: number) {
+  return {
+    kind: 'created' as const,
+    subscriptionId,
+    customerId: 'cust_dunning',
+    tokenId: 'tk_1',
+    productIds: [],
+    totalBillingCycles: null,
+    state,
+    at,
+    source: 'api' as const,
+  };
+}
+
+/** The first order's episode runs under the merchant's policy; the default one never closed it. */
+async function assertMerchantPolicyJudges(handle: WorkflowHandle, first: string): Promise<void> {
+  await until('an episode for the first order', async () => {
+    const v = await handle.query(snapshotQuery);
+    return v.dunning.episode !== null || v.dunning.history.length > 0;
+  });
+  const view = await handle.query(snapshotQuery);
+  assert.equal(view.dunning.history.length, 0, 'no episode closed under the default policy');
+  assert.equal(view.dunning.episode?.orderId, first);
+  assert.equal(view.dunning.episode?.stage, 'retrying');
+  assert.deepEqual(
+    view.dunning.episode?.schedule,
+    [view.dunning.episode!.failureAt + 30_000],
+    "the merchant's offset",
+  );
+  assert.equal(await workflowTaskFailures(handle), 0);
+  await handle.terminate('test done');
+}
 
 describe('interleavings (time-skipping server)', () => {
   it('a charge-now still in flight when a planned attempt falls due: one charge at a time, no spinning loop', async () => {
@@ -391,75 +482,74 @@ describe('interleavings (time-skipping server)', () => {
     // Found by the npm start test: the first charge failed, its notification adopted the workflow
     // and the query answered in its first task, before the creation handed over its policy; the
     // default policy (2 h margin on an hourly plan) closed the episode as exhausted at once.
-    const { subscriptionId, clock, qfpay } = await failingSubscription(timeSkipping.env);
-    const first = orderId(subscriptionId, 1);
-    qfpay.state.orders = [{ orderId: first, sequenceNo: 1, status: 'FAILED', respcd: '1205', at: clock.now }];
-    qfpay.state.remote = {
-      ...qfpay.state.remote,
-      state: 'INCOMPLETE',
-      completedCycles: 0,
-      lastBillingTime: clock.now,
-      nextBillingTime: clock.now + HOUR,
-    };
-    const { worker, taskQueue } = await scenarioWorker(timeSkipping.env, qfpay);
+    const adopted = await firstOrderFailed();
+    const { worker, taskQueue } = await scenarioWorker(timeSkipping.env, adopted.qfpay);
     await worker.runUntil(async () => {
-      const handle = await timeSkipping.env.client.workflow.signalWithStart('subscriptionWorkflow', {
-        workflowId: `qfpay-subscription:${subscriptionId}`,
-        taskQueue,
-        args: [{ subscriptionId, origin: 'adopted' as const }],
-        signal: factSignal,
-        signalArgs: [
-          {
-            kind: 'payment',
-            subscriptionId,
-            orderId: first,
-            sequenceNo: 1,
-            succeeded: false,
-            respcd: '1205',
-            syssn: `${subscriptionId}-1-ko`,
-            at: clock.now,
-            source: 'notification',
-          },
-        ],
-      });
-      timeSkipping.track(handle);
+      const handle = await adopt(adopted, taskQueue);
       await until(
         'the first query answered',
         async () => (await handle.query(snapshotQuery)).lastSyncAt !== null,
       );
-      const policy = mergePolicy(DEFAULT_DUNNING_POLICY, {
-        attemptOffsets: ['30s'],
-        safetyMargin: '15s',
-        minAttemptWindow: '1s',
-        escalation: [],
-        finalAction: 'leave_to_qfpay',
-      });
-      await handle.signal(handoverSignal, {
-        policy,
-        fact: {
-          kind: 'created',
-          subscriptionId,
-          customerId: 'cust_dunning',
-          tokenId: 'tk_1',
-          productIds: [],
-          totalBillingCycles: null,
-          state: 'INCOMPLETE',
-          at: clock.now,
-          source: 'api',
-        },
-      });
-      await until('an episode for the first order', async () => {
-        const v = await handle.query(snapshotQuery);
-        return v.dunning.episode !== null || v.dunning.history.length > 0;
-      });
+      await handle.signal(handoverSignal, merchantHandover(adopted));
+      await assertMerchantPolicyJudges(handle, adopted.first);
+    });
+  });
+
+  it("a creation's handover that arrives while the first query is out: the merchant's policy judges the first order", async () => {
+    const adopted = await firstOrderFailed();
+    const gate = new Gate();
+    adopted.qfpay.holdSyncAnswer = () => gate.promise;
+    const { worker, taskQueue } = await scenarioWorker(timeSkipping.env, adopted.qfpay);
+    await worker.runUntil(async () => {
+      const handle = await adopt(adopted, taskQueue);
+      await until('the first query reached QFPay', () => adopted.qfpay.count('syncSubscription') === 1);
+      await handle.signal(handoverSignal, merchantHandover(adopted));
+      adopted.qfpay.holdSyncAnswer = undefined;
+      gate.open();
+      await assertMerchantPolicyJudges(handle, adopted.first);
+    });
+  });
+
+  it("a creation's handover that arrives while no worker runs, inside the wait: the next worker judges with the merchant's policy", async () => {
+    const adopted = await firstOrderFailed();
+    // No workflow cache: the next worker rebuilds the workflow from its history, as after a crash.
+    const first = await createTestWorker(timeSkipping.env, {
+      maxCachedWorkflows: 0,
+      activities: { ...adopted.qfpay.activities(), ...new EngineDouble().activities() },
+    });
+    const handle = await first.worker.runUntil(async () => {
+      const h = await adopt(adopted, first.taskQueue);
+      await until('the first query answered', async () => (await h.query(snapshotQuery)).lastSyncAt !== null);
+      return h;
+    });
+    await handle.signal(handoverSignal, merchantHandover(adopted));
+    const second = await createTestWorker(timeSkipping.env, {
+      taskQueue: first.taskQueue,
+      activities: { ...adopted.qfpay.activities(), ...new EngineDouble().activities() },
+    });
+    await second.worker.runUntil(() => assertMerchantPolicyJudges(handle, adopted.first));
+  });
+
+  it('no handover within the wait (a subscription made elsewhere): the default policy judges the first order after it', async () => {
+    const adopted = await firstOrderFailed();
+    const { worker, taskQueue } = await scenarioWorker(timeSkipping.env, adopted.qfpay);
+    await worker.runUntil(async () => {
+      const adoptedAt = await timeSkipping.env.currentTimeMs();
+      const handle = await adopt(adopted, taskQueue);
+      await until(
+        'the first query answered',
+        async () => (await handle.query(snapshotQuery)).lastSyncAt !== null,
+      );
+      const waiting = await handle.query(snapshotQuery);
+      assert.equal(waiting.dunning.episode, null, 'the first order waits');
+      assert.equal(waiting.dunning.history.length, 0);
+      await advance(timeSkipping.env, adopted.clock, 2 * MINUTE);
       const view = await handle.query(snapshotQuery);
-      assert.equal(view.dunning.history.length, 0, 'no episode closed under the default policy');
-      assert.equal(view.dunning.episode?.orderId, first);
-      assert.equal(view.dunning.episode?.stage, 'retrying');
-      assert.deepEqual(
-        view.dunning.episode?.schedule,
-        [view.dunning.episode!.failureAt + 30_000],
-        "the merchant's offset",
+      const judged = view.dunning.episode ?? view.dunning.history[0];
+      assert.equal(judged?.orderId, adopted.first, 'judged after the wait');
+      assert.ok(
+        judged.openedAt >= adoptedAt + 60_000,
+        `opened ${judged.openedAt - adoptedAt} ms after the adoption, not before the wait ended`,
       );
       assert.equal(await workflowTaskFailures(handle), 0);
       await handle.terminate('test done');
@@ -516,19 +606,7 @@ describe('interleavings (time-skipping server)', () => {
     const outcome = await new MockActivityEnvironment().run(
       engine.handOverSubscription,
       { subscriptionId, origin: 'created' as const },
-      {
-        fact: {
-          kind: 'created' as const,
-          subscriptionId,
-          customerId: 'cust_dunning',
-          tokenId: 'tk_1',
-          productIds: [],
-          totalBillingCycles: null,
-          state: 'ACTIVE' as const,
-          at: clock.now,
-          source: 'api' as const,
-        },
-      },
+      { fact: createdFact(subscriptionId, 'ACTIVE', clock.now) },
     );
     assert.equal(outcome, 'ended');
     const latest = await timeSkipping.env.client.workflow.getHandle(workflowId).describe();

@@ -2,11 +2,20 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { CPU_PARTS, type CpuPart } from './cpu';
 import type { CreationResult } from './phases/creation';
 import type { HistoryResult } from './phases/history';
 import type { IngestionResult } from './phases/ingestion';
 import type { MemoryResult } from './phases/memory';
 import type { DbMode } from './stack';
+
+/** Column names of the CPU table. */
+const CPU_PART_LABELS: Record<CpuPart, string> = {
+  api: 'API',
+  worker: 'worker',
+  server: 'Temporal server',
+  bench: 'bench (load + emulator)',
+};
 
 export interface MachineInfo {
   cores: number;
@@ -116,6 +125,32 @@ export function renderReport(report: BenchReport): string {
       ),
     ),
   ];
+  out.push(
+    '',
+    '**CPU ms per notification, by process (over the load and its drain)**',
+    '',
+    table(
+      ['db', 'S subs', 'run', ...CPU_PARTS.map((p) => CPU_PART_LABELS[p]), 'total'],
+      report.results.flatMap((r) =>
+        r.ingestion.flatMap((i) =>
+          (['ours', 'ceiling'] as const).map((side) => {
+            const cpu = i[side].cpuMsPerNotification;
+            const values = CPU_PARTS.map((p) => cpu[p]);
+            const total = values.every((v) => v !== null)
+              ? (values as number[]).reduce((a, b) => a + b, 0).toFixed(2)
+              : 'unmeasured';
+            return [
+              r.db,
+              i.subscriptions,
+              side === 'ours' ? 'webhook' : 'ceiling (signal-with-start)',
+              ...values.map((v) => (v === null ? 'unmeasured' : v.toFixed(2))),
+              total,
+            ];
+          }),
+        ),
+      ),
+    ),
+  );
   const growth = report.results.flatMap((r) => r.database ?? []);
   if (growth.length > 0) {
     out.push(
@@ -305,6 +340,8 @@ export function missingFigures(report: BenchReport, phases: ReadonlySet<string>)
           check(`${p}.${side}.throughput`, i[side].throughput);
           for (const q of ['p50', 'p95', 'p99'] as const) check(`${p}.${side}.${q}`, i[side].latencyMs[q]);
           if (i[side].ok === 0) missing.push(`${p}.${side}.ok`);
+          for (const part of CPU_PARTS)
+            check(`${p}.${side}.cpuMsPerNotification.${part}`, i[side].cpuMsPerNotification[part]);
         }
         check(`${p}.throughputRatio`, i.throughputRatio);
         check(`${p}.convergence.p50`, i.convergence.latencyMs.p50);

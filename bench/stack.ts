@@ -65,6 +65,8 @@ export interface BenchStack {
   config: Config;
   qfpay: QfpayClient;
   apiUrl: string;
+  /** The API child's pid (for its CPU time). */
+  apiPid: number;
   worker: WorkerProcess;
   /** The environment a worker child needs for this stack, on `taskQueue`. */
   workerEnv(taskQueue: string, extra?: Record<string, string>): Record<string, string>;
@@ -151,6 +153,7 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
       config,
       qfpay,
       apiUrl,
+      apiPid: api.pid,
       worker,
       workerEnv,
       ...(databaseBytes ? { databaseBytes } : {}),

@@ -3,6 +3,7 @@
  * (signal-with-start from a client, same facts, same concurrency, same server), then convergence:
  * how long after `SUCCESS` the workflow's query shows the notification's effect.
  */
+import { perItem, pidListeningOn, startCpuMeter, type CpuFigures } from '../cpu';
 import { runAutocannon } from '../load';
 import type { Client } from '@temporalio/client';
 import {
@@ -28,6 +29,12 @@ export interface LoadFigures {
   latencyMs: LatencySummary;
   /** Time after the load until the worker had applied the run's last notifications and went idle. */
   drainMs: number;
+  /**
+   * CPU ms per notification of each process over the load and its drain: the API (nothing for
+   * the ceiling, which signals from the bench process), the worker, the Temporal server, and the
+   * bench process (the load generator, and the emulator the worker's queries reach).
+   */
+  cpuMsPerNotification: CpuFigures;
 }
 
 export interface IngestionResult {
@@ -86,7 +93,7 @@ async function webhookLoad(
   stack: BenchStack,
   notifications: readonly BenchNotification[],
   concurrency: number,
-): Promise<Omit<LoadFigures, 'drainMs'>> {
+): Promise<Omit<LoadFigures, 'drainMs' | 'cpuMsPerNotification'>> {
   let next = 0;
   let mismatches = 0;
   const { result, latencies, durationMs } = await runAutocannon({
@@ -136,7 +143,7 @@ async function ceilingLoad(
   stack: BenchStack,
   notifications: readonly BenchNotification[],
   concurrency: number,
-): Promise<Omit<LoadFigures, 'drainMs'>> {
+): Promise<Omit<LoadFigures, 'drainMs' | 'cpuMsPerNotification'>> {
   const { client, config } = stack;
   const run = await runPool(notifications.length, concurrency, async (i) => {
     const n = notifications[i]!;
@@ -228,10 +235,19 @@ export async function runIngestion(
   const ours = notificationRun(opts.subscriptions, opts.notifications, BENCH_APP_KEY);
   const ceilingRun = notificationRun(opts.subscriptions, opts.notifications, BENCH_APP_KEY);
 
+  const pids = {
+    api: stack.apiPid,
+    worker: stack.worker.pid,
+    server: pidListeningOn(Number(stack.temporalAddress.split(':').at(-1))),
+  };
+  const oursCpu = startCpuMeter(pids);
   const oursLoad = await webhookLoad(stack, ours.notifications, opts.concurrency);
   const oursDrain = await drain(stack, ours.notifications, opts.drainTimeoutMs);
+  const oursCpuMs = perItem(oursCpu(), opts.notifications);
+  const ceilingCpu = startCpuMeter(pids);
   const ceilingLoadFigures = await ceilingLoad(stack, ceilingRun.notifications, opts.concurrency);
   const ceilingDrain = await drain(stack, ceilingRun.notifications, opts.drainTimeoutMs);
+  const ceilingCpuMs = perItem(ceilingCpu(), opts.notifications);
 
   const conv = await convergence(
     stack,
@@ -244,8 +260,8 @@ export async function runIngestion(
     subscriptions: opts.subscriptions,
     notifications: opts.notifications,
     concurrency: opts.concurrency,
-    ours: { ...oursLoad, drainMs: oursDrain },
-    ceiling: { ...ceilingLoadFigures, drainMs: ceilingDrain },
+    ours: { ...oursLoad, drainMs: oursDrain, cpuMsPerNotification: oursCpuMs },
+    ceiling: { ...ceilingLoadFigures, drainMs: ceilingDrain, cpuMsPerNotification: ceilingCpuMs },
     throughputRatio: ratio(oursLoad.throughput, ceilingLoadFigures.throughput),
     latencyRatioP50: ratio(oursLoad.latencyMs.p50, ceilingLoadFigures.latencyMs.p50),
     convergence: conv,

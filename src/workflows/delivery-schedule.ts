@@ -1,9 +1,9 @@
-import { SECOND, HOUR } from './duration';
 /**
  * When a merchant event is sent again after a failed attempt: exponential backoff with jitter,
  * for about three days (the Standard Webhooks guidance), never sooner than the endpoint's own
  * `Retry-After`. Pure: the workflow passes its (deterministic) random number.
  */
+import { HOUR, SECOND } from './duration';
 
 export const DELIVERY_SCHEDULE = {
   /** How long after the first attempt the engine keeps trying. */

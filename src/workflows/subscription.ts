@@ -14,7 +14,6 @@ import {
   ApplicationFailure,
   CancellationScope,
   ParentClosePolicy,
-  TemporalFailure,
   allHandlersFinished,
   condition,
   continueAsNew,
@@ -22,7 +21,6 @@ import {
   log,
   patched,
   proxyActivities,
-  proxyLocalActivities,
   setHandler,
   sleep,
   startChild,
@@ -88,26 +86,10 @@ const qfpay = proxyActivities<QfpayActivities>({
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '20s', maximumAttempts: 3 },
 });
 
-/**
- * The query of QFPay's view (after a payment, before a final action, on request): a short read, run
- * as a local activity inside the workflow task that asked for it. A paid cycle then costs one
- * workflow task and a marker, instead of an activity's three events and a second workflow task.
- * The same retries as `qfpay`, each after a durable timer (`localRetryThreshold` below the first
- * backoff), so a failing QFPay never holds the workflow task, nor the queries and updates behind
- * it. A worker lost mid-query times the task out; the next worker asks again.
- */
-const qfpayRead = proxyLocalActivities<QfpayActivities>({
-  startToCloseTimeout: '30s',
-  localRetryThreshold: '1s',
-  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '20s', maximumAttempts: 3 },
-});
-
 /** The patch under which a query counts as made when it began (see `afterSync`). */
 const SYNC_COUNTS_FROM_ITS_START = 'sync-counts-from-its-start';
 /** The patch under which an adopted workflow waits for a creation's handover (see `handoverWaitUntil`). */
 const WAIT_FOR_HANDOVER = 'wait-for-handover';
-/** The patch under which the query is a local activity (histories from before replay it as an activity). */
-const SYNC_AS_LOCAL_ACTIVITY = 'sync-as-local-activity';
 
 /** A charge's activity, bounded so that neither it nor a retry can start after `deadline`. */
 function chargeActivities(deadline: number, now: number) {
@@ -125,16 +107,13 @@ async function attempt<T>(call: () => Promise<T>): Promise<Outcome<T>> {
   try {
     return { ok: true, value: await call() };
   } catch (err) {
-    if (isCancellation(err)) throw err;
-    if (err instanceof ActivityFailure) return { ok: false, failure: actionFailure(err.cause, err.message) };
-    // A local activity's failure reaches the workflow unwrapped: the ApplicationFailure (or the
-    // timeout) itself, not an ActivityFailure around it.
-    if (err instanceof TemporalFailure) return { ok: false, failure: actionFailure(err, err.message) };
-    throw err;
+    if (isCancellation(err) || !(err instanceof ActivityFailure)) throw err;
+    return { ok: false, failure: actionFailure(err) };
   }
 }
 
-function actionFailure(cause: Error | undefined, message: string): ActionFailure {
+function actionFailure(err: ActivityFailure): ActionFailure {
+  const cause = err.cause;
   if (cause instanceof ApplicationFailure) {
     return {
       message: cause.message,
@@ -143,7 +122,7 @@ function actionFailure(cause: Error | undefined, message: string): ActionFailure
       refused: cause.nonRetryable === true,
     };
   }
-  return { message: String(cause?.message ?? message), refused: false };
+  return { message: String(cause?.message ?? err.message), refused: false };
 }
 
 /**
@@ -255,9 +234,8 @@ async function perform(sub: Subscription, action: Action): Promise<void> {
       const fromStart = patched(SYNC_COUNTS_FROM_ITS_START);
       const startedAt = now();
       const last = sub.state.snapshot.lastSequenceNo;
-      const read = patched(SYNC_AS_LOCAL_ACTIVITY) ? qfpayRead : qfpay;
       const outcome = await attempt(() =>
-        read.syncSubscription.executeWithOptions(options, [id, last > 0 ? { sinceSequence: last } : {}]),
+        qfpay.syncSubscription.executeWithOptions(options, [id, last > 0 ? { sinceSequence: last } : {}]),
       );
       return sub.mutate((s) => afterSync(s, action, outcome, fromStart ? startedAt : now(), now()));
     }

@@ -54,15 +54,6 @@ function fingerprint(order: FakeOrder | undefined): string {
 }
 
 /**
- * The time-skipping server's clock, set by the helper that starts one. A local activity's schedule
- * time is the worker's wall clock, not the server's skipped time, so the double asks the server.
- */
-let serverClock: (() => Promise<number>) | undefined;
-export function useServerClock(clock: (() => Promise<number>) | undefined): void {
-  serverClock = clock;
-}
-
-/**
  * In-memory QFPay for one subscription. `now` is the test's clock (the time-skipping server's
  * time), so facts the double produces are ordered like the workflow's own time.
  */
@@ -98,26 +89,12 @@ export class FakeQfpay {
    * server that is the skipped time, not the wall clock); elsewhere the test's clock.
    */
   now(): number {
-    if (this.pinnedNow !== undefined) return this.pinnedNow;
     if (!this.activityClock) return this.fallbackNow();
     try {
       return Context.current().info.currentAttemptScheduledTimestampMs;
     } catch {
       return this.fallbackNow();
     }
-  }
-
-  private pinnedNow: number | undefined;
-
-  /** Inside a local activity on the time-skipping server: `now()` is the server's time until unpinned. */
-  private async pinServerTime(): Promise<void> {
-    let local: boolean;
-    try {
-      local = Context.current().info.isLocal;
-    } catch {
-      local = false; // called outside an activity
-    }
-    this.pinnedNow = local && this.activityClock && serverClock ? await serverClock() : undefined;
   }
 
   count(name: keyof QfpayActivities): number {
@@ -252,15 +229,9 @@ export class FakeQfpay {
       this.calls.push({ name, at: this.now(), args });
     return {
       syncSubscription: async (id, options = {}): Promise<SyncResult> => {
-        await this.pinServerTime();
-        let answer: SyncResult;
-        try {
-          record('syncSubscription', [id, options]);
-          this.onSync?.(this.state, this.count('syncSubscription'));
-          answer = this.syncAnswer(id, options);
-        } finally {
-          this.pinnedNow = undefined;
-        }
+        record('syncSubscription', [id, options]);
+        this.onSync?.(this.state, this.count('syncSubscription'));
+        const answer = this.syncAnswer(id, options);
         await this.holdSyncAnswer?.();
         return answer;
       },

@@ -26,7 +26,6 @@ import { DEVELOPMENT_DEFAULTS } from '../../src/config';
 import { WORKFLOWS_PATH } from '../../src/dev/workflow-bundle';
 import { engineDataConverter } from '../../src/temporal/data-converter';
 import { ALL_SEARCH_ATTRIBUTE_KEYS } from '../../src/workflows/definitions';
-import { useServerClock } from './qfpay-doubles';
 
 /**
  * The engine's data converter with the default (development) keys, as every test's configuration
@@ -152,7 +151,6 @@ export async function startTimeSkipping(): Promise<TestWorkflowEnvironment> {
   // Started as the SDK starts it: time skips only while the environment's client lets it (sleep, result).
   const env = await attach(await startServer(executable, (port) => [String(port)]), true);
   await declareSearchAttributes(env);
-  useServerClock(() => env.currentTimeMs());
   return env;
 }
 
@@ -162,7 +160,6 @@ async function startTimeSkippingFromSdk(): Promise<TestWorkflowEnvironment> {
     client: { dataConverter: testDataConverter() },
   });
   await declareSearchAttributes(env);
-  useServerClock(() => env.currentTimeMs());
   return env;
 }
 
@@ -185,7 +182,6 @@ async function declareSearchAttributes(env: TestWorkflowEnvironment): Promise<vo
 /** A local environment on the Temporal CLI's dev server, with the engine's search attributes. */
 export async function startDevServer(): Promise<TestWorkflowEnvironment> {
   quietRuntime();
-  useServerClock(undefined); // real time: a local activity's wall clock is the server's
   const cli = findTemporalCli();
   if (!cli) {
     return TestWorkflowEnvironment.createLocal({

@@ -43,8 +43,6 @@ import { createTestWorker, useTimeSkipping, workflowTaskFailures } from '../help
 // test often leaves it) keeps the test server from skipping time afterwards (sdk-java#1138).
 const timeSkipping = useTimeSkipping({ serverPerTest: true });
 const { EventType } = temporal.api.enums.v1;
-/** The marker a local activity's result is recorded in (the SDK core's name for it). */
-const LOCAL_ACTIVITY_MARKER = 'core_local_activity';
 
 /** A subscription whose first order QFPay declined, as a notification reports it before any handover. */
 async function firstOrderFailed() {
@@ -335,17 +333,16 @@ describe('interleavings (time-skipping server)', () => {
       await changing.result();
       assert.equal(qfpay.count('updateSubscription'), 1);
       assert.deepEqual(qfpay.state.remote.productIds, ['prod_next_plan']);
-      // In the history: the change went to QFPay only after the query had its answer (the query
-      // is a local activity: its answer is the marker it recorded).
+      // In the history: the change went to QFPay only after the query had its answer.
       const events = (await handle.fetchHistory()).events ?? [];
-      const answers = events.filter(
-        (e) => e.markerRecordedEventAttributes?.markerName === LOCAL_ACTIVITY_MARKER,
+      const scheduled = (name: string) =>
+        events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === name);
+      const syncEvent = scheduled('syncSubscription')[syncs]!;
+      const syncDone = events.find(
+        (e) => String(e.activityTaskCompletedEventAttributes?.scheduledEventId) === String(syncEvent.eventId),
       );
-      const syncDone = answers[syncs];
-      const updateEvent = events.find(
-        (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'updateSubscription',
-      );
-      assert.ok(syncDone && updateEvent, `${answers.length} query answers, the change scheduled`);
+      const updateEvent = scheduled('updateSubscription')[0];
+      assert.ok(syncDone && updateEvent);
       assert.ok(Number(updateEvent.eventId) > Number(syncDone.eventId), 'the change came after the answer');
       assert.equal(await workflowTaskFailures(handle), 0);
       await handle.terminate('test done');

@@ -53,11 +53,6 @@ export async function workflowTimeline(client: Client, workflowId: string): Prom
       detail = `${a.activityType?.name} ${brief(await decoded(a.input), 300)}`;
     } else if (e.activityTaskCompletedEventAttributes) {
       detail = brief(await decoded(e.activityTaskCompletedEventAttributes.result));
-    } else if (e.markerRecordedEventAttributes) {
-      // A local activity's outcome (the query of QFPay's view): its result is the `result` detail.
-      const a = e.markerRecordedEventAttributes;
-      const result = a.details?.['result'];
-      detail = `${a.markerName}${a.failure ? ` ${a.failure.message}` : result ? ` ${brief(await decoded(result))}` : ''}`;
     } else if (e.activityTaskFailedEventAttributes) {
       detail = e.activityTaskFailedEventAttributes.failure?.message ?? '';
     } else if (e.workflowExecutionCompletedEventAttributes) {

@@ -8,7 +8,12 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { cancelUpdate, snapshotQuery, type SubscriptionView } from '../../src/workflows/definitions';
+import {
+  cancelUpdate,
+  snapshotQuery,
+  type MerchantEvent,
+  type SubscriptionView,
+} from '../../src/workflows/definitions';
 import {
   DAY,
   EngineDouble,

@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { subscriptionWorkflowId } from '../../src/workflows/definitions';
+import { WORKFLOW_TYPES, subscriptionWorkflowId } from '../../src/workflows/definitions';
 import { eventually, startStack, type Stack } from '../helpers/stack';
 import { recordHistory } from '../helpers/temporal';
 
@@ -126,6 +126,13 @@ describe('a subscription end to end (dev server + worker + API + emulator over H
     assert.equal(retried.status, 200);
     assert.equal(retried.body.result.subscription_id, subscriptionId);
     assert.equal(retried.body.replayed, true);
+    if (process.env.RECORD_HISTORIES === '1') {
+      const creations = stack.env.client.workflow.list({
+        query: `WorkflowType="${WORKFLOW_TYPES.createSubscription}"`,
+      });
+      for await (const creation of creations)
+        await recordHistory(stack.env.client.workflow.getHandle(creation.workflowId), 'creation-e2e');
+    }
     const all = await stack.emulator('GET', '/_sandbox/subscriptions');
     const rows = (all.data ?? all) as Array<{ customer_id: string }>;
     assert.equal(

@@ -2,9 +2,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { activeStorageCostUsd, actionsCostUsd, type ActionCount } from './cloud-cost';
 import { CPU_PARTS, type CpuPart } from './cpu';
 import type { CreationResult } from './phases/creation';
-import type { HistoryResult } from './phases/history';
+import { DEFAULT_MAX_HISTORY_EVENTS, WORKFLOW_TASK_TIMEOUT_MS, type HistoryResult } from './phases/history';
 import type { IngestionResult } from './phases/ingestion';
 import type { MemoryResult } from './phases/memory';
 import type { DbMode } from './stack';
@@ -176,7 +177,17 @@ export function renderReport(report: BenchReport): string {
       '**Creation through `POST /v1/subscriptions` (phase 3)**',
       '',
       table(
-        ['db', 'subscriptions', 'C', 'created/s', 'p50 ms', 'p99 ms', 'errors'],
+        [
+          'db',
+          'subscriptions',
+          'C',
+          'created/s',
+          'p50 ms',
+          'p99 ms',
+          'errors',
+          'emulator requests / ms per creation',
+          'emulator share of mean latency',
+        ],
         creations.map((r) => {
           const c = r.creation!;
           return [
@@ -187,9 +198,24 @@ export function renderReport(report: BenchReport): string {
             ms(c.latencyMs.p50),
             ms(c.latencyMs.p99),
             c.errors,
+            `${Math.round((c.emulator.requests / Math.max(c.created, 1)) * 10) / 10} / ${c.emulator.msPerCreation}`,
+            c.emulator.shareOfMeanLatency,
           ];
         }),
       ),
+      '',
+      ...creations.map((r) => {
+        const cpu = r.creation!.cpuMsPerCreation;
+        const values = CPU_PARTS.map((p) => cpu[p]);
+        const total = values.every((v) => v !== null)
+          ? (values as number[]).reduce((a, b) => a + b, 0).toFixed(1)
+          : 'unmeasured';
+        return (
+          `${r.db}: CPU ms per created subscription (until the worker is idle): ` +
+          CPU_PARTS.map((p) => `${CPU_PART_LABELS[p]} ${cpu[p] ?? 'unmeasured'}`).join(', ') +
+          `; ${total} in all`
+        );
+      }),
     );
   }
   const histories = report.results.filter((r) => r.history);
@@ -205,7 +231,7 @@ export function renderReport(report: BenchReport): string {
           'per cycle events/bytes',
           'cycle bytes first→last',
           'per dunning episode events/bytes',
-          'cycles before CAN (10k)',
+          `cycles before CAN (${DEFAULT_MAX_HISTORY_EVENTS} events)`,
           'update result bytes',
           `low threshold: predicted/observed cycle`,
         ],
@@ -230,6 +256,74 @@ export function renderReport(report: BenchReport): string {
           Object.entries(r.history!.cycleEventTypes)
             .map(([type, t]) => `${t.events} × ${type} (${t.bytes} B)`)
             .join(', '),
+      ),
+    );
+  }
+  if (histories.length > 0) {
+    const kinds = (a: ActionCount) =>
+      Object.entries(a.byKind)
+        .map(([kind, n]) => `${n} ${kind}`)
+        .join(', ');
+    const usd = (v: number) => `$${v.toFixed(5)}`;
+    out.push(
+      '',
+      '**Temporal Cloud cost per subscription (from the histories above; bench/cloud-cost.ts)**',
+      '',
+      table(
+        ['db', 'what', 'actions', 'by kind', 'USD at $50 per million'],
+        histories.flatMap((r) => {
+          const c = r.history!.cloudActions;
+          return [
+            [
+              r.db,
+              'adoption and first paid cycle (once)',
+              c.start.total,
+              kinds(c.start),
+              usd(actionsCostUsd(c.start.total)),
+            ],
+            [
+              r.db,
+              'a happy month (one cycle)',
+              c.cycle.total,
+              kinds(c.cycle),
+              usd(actionsCostUsd(c.cycle.total)),
+            ],
+            [
+              r.db,
+              `a month with a dunning episode (${r.history!.dunningAttempts} attempts)`,
+              c.dunningEpisode.total,
+              kinds(c.dunningEpisode),
+              usd(actionsCostUsd(c.dunningEpisode.total)),
+            ],
+          ];
+        }),
+      ),
+      '',
+      ...histories.map((r) => {
+        const h = r.history!;
+        const at = (cycles: number) => h.start.bytes + cycles * h.perCycle.bytes;
+        return (
+          `${r.db}: active storage of an open subscription, USD a month at $0.042 per GBh: ` +
+          `${usd(activeStorageCostUsd(at(12)))} after 12 cycles (${Math.round(at(12) / 1000)} KB of history), ` +
+          `${usd(activeStorageCostUsd(at(h.predictedCyclesAtDefault)))} just before it continues as new ` +
+          `(${h.predictedCyclesAtDefault} cycles, ${Math.round(at(h.predictedCyclesAtDefault) / 1000)} KB); queries (1 action each) leave no history and are not counted`
+        );
+      }),
+      '',
+      '**A cache miss: replaying an evicted subscription, by history length**',
+      '',
+      table(
+        ['db', 'history events', 'history bytes', 'replay ms (median)'],
+        histories.flatMap((r) => r.history!.replay.points.map((p) => [r.db, p.events, p.bytes, p.replayMs])),
+      ),
+      '',
+      ...histories.map(
+        (r) =>
+          `${r.db}: median of ${r.history!.replay.rounds} rounds after a warm-up; fetching the whole history ` +
+          `(${r.history!.replay.points.at(-1)?.events} events) from the server took ${r.history!.replay.fetchMs} ms; ` +
+          `${r.history!.replay.msPerEvent} ms per event, so a subscription at the continue-as-new threshold ` +
+          `(${DEFAULT_MAX_HISTORY_EVENTS} events) replays in about ${r.history!.replay.projectedAtThresholdMs} ms: ` +
+          `${r.history!.replay.ofTaskTimeout} of the ${WORKFLOW_TASK_TIMEOUT_MS / 1000} s workflow task timeout (ceiling 1)`,
       ),
     );
   }
@@ -354,6 +448,10 @@ export function missingFigures(report: BenchReport, phases: ReadonlySet<string>)
       check(`${r.db}.creation.p50`, c?.latencyMs.p50);
       check(`${r.db}.creation.p99`, c?.latencyMs.p99);
       if (c && c.created === 0) missing.push(`${r.db}.creation.created`);
+      check(`${r.db}.creation.emulator.msPerCreation`, c?.emulator.msPerCreation);
+      for (const part of CPU_PARTS)
+        check(`${r.db}.creation.cpuMsPerCreation.${part}`, c?.cpuMsPerCreation[part]);
+      check(`${r.db}.creation.emulator.shareOfMeanLatency`, c?.emulator.shareOfMeanLatency);
     }
     if (phases.has('history')) {
       const h = r.history;
@@ -364,6 +462,13 @@ export function missingFigures(report: BenchReport, phases: ReadonlySet<string>)
       check(`${r.db}.history.predictedCyclesAtDefault`, h?.predictedCyclesAtDefault);
       check(`${r.db}.history.updateResultBytes`, h?.updateResultBytes);
       check(`${r.db}.history.lowThreshold.observedCycle`, h?.lowThreshold.observedCycle ?? undefined);
+      check(`${r.db}.history.cloudActions.cycle`, h?.cloudActions.cycle.total);
+      check(`${r.db}.history.cloudActions.dunningEpisode`, h?.cloudActions.dunningEpisode.total);
+      check(`${r.db}.history.replay.fetchMs`, h?.replay.fetchMs);
+      check(`${r.db}.history.replay.ofTaskTimeout`, h?.replay.ofTaskTimeout);
+      if (!h || h.replay.points.length < 2) missing.push(`${r.db}.history.replay.points`);
+      for (const p of h?.replay.points ?? [])
+        check(`${r.db}.history.replay[${p.events}].replayMs`, p.replayMs);
     }
     if (phases.has('memory') && r === report.results[0]) {
       const mem = r.memory;

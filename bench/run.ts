@@ -10,7 +10,8 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { writeWorkflowBundle } from '../src/dev/workflow-bundle';
+import { WORKFLOWS_PATH, writeWorkflowBundle } from '../src/dev/workflow-bundle';
+import { engineDataConverter } from '../src/temporal/data-converter';
 import { runCreation } from './phases/creation';
 import { runHistory } from './phases/history';
 import { runIngestion } from './phases/ingestion';
@@ -250,7 +251,17 @@ async function runDb(db: DbMode, o: BenchOptions, bundles: Bundles): Promise<DbR
       log(`[${db}] history: ${o.historyCycles} cycles and one dunning episode`);
       // Low enough that the capped subscription continues as new within the 3 cycles of --quick
       // at any per-cycle cost from 6 to 13 events (adoption costs about 12).
-      results.history = await runHistory(stack, { cycles: o.historyCycles, lowThreshold: 24 });
+      results.history = await runHistory(stack, {
+        cycles: o.historyCycles,
+        lowThreshold: 24,
+        replay: {
+          ...(bundlePath
+            ? { workflowBundle: { codePath: bundlePath } }
+            : { workflowsPath: require.resolve(WORKFLOWS_PATH) }),
+          dataConverter: engineDataConverter(stack.config),
+        },
+        replayRounds: o.quick ? 1 : 5,
+      });
     }
     // The worker's memory does not depend on the server's storage: measured once.
     if (o.phases.has('memory') && db === o.dbs[0]) {

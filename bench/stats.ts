@@ -63,3 +63,14 @@ export async function runPool(
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Least-squares line through the points: milliseconds per event and at zero events. */
+export function fitLine(points: readonly { x: number; y: number }[]): { slope: number; intercept: number } {
+  const n = points.length;
+  const mx = points.reduce((a, p) => a + p.x, 0) / n;
+  const my = points.reduce((a, p) => a + p.y, 0) / n;
+  const sxx = points.reduce((a, p) => a + (p.x - mx) ** 2, 0);
+  const sxy = points.reduce((a, p) => a + (p.x - mx) * (p.y - my), 0);
+  const slope = sxx === 0 ? Number.NaN : sxy / sxx;
+  return { slope, intercept: my - slope * mx };
+}

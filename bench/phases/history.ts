@@ -7,6 +7,7 @@
  */
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
+import { Worker, type ReplayWorkerOptions } from '@temporalio/worker';
 import {
   WORKFLOW_TYPES,
   snapshotQuery,
@@ -16,13 +17,17 @@ import {
   type SubscriptionWorkflowInput,
 } from '../../src/workflows/definitions';
 import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/workflows/dunning';
+import { ENGINE_DEFAULTS } from '../../src/workflows/engine-state';
+import { cloudActions, type ActionCount } from '../cloud-cost';
 import { adoptedInput } from '../notifications';
-import { sleep } from '../stats';
+import { fitLine, percentile, sleep } from '../stats';
 import type { BenchStack } from '../stack';
 import { MINUTE } from '../../src/workflows/duration';
 
 /** The workflow's default continue-as-new threshold (`maxHistoryEvents`). */
-export const DEFAULT_MAX_HISTORY_EVENTS = 10_000;
+export const DEFAULT_MAX_HISTORY_EVENTS = ENGINE_DEFAULTS.maxHistoryEvents;
+/** The workflow task timeout the engine runs with (Temporal's default): a replay must fit in it. */
+export const WORKFLOW_TASK_TIMEOUT_MS = 10_000;
 
 export interface HistorySize {
   events: number;
@@ -48,6 +53,27 @@ export interface HistoryResult {
   /** A failed cycle, two declined manual charges and the episode's close (exhausted). */
   perDunningEpisode: HistorySize;
   dunningAttempts: number;
+  /**
+   * Temporal Cloud actions (bench/cloud-cost.ts) of the adoption and first paid cycle, of the
+   * last happy cycle (a happy month on a monthly plan) and of the dunning episode.
+   */
+  cloudActions: { start: ActionCount; cycle: ActionCount; dunningEpisode: ActionCount };
+  /**
+   * The cost of a cache miss: the happy subscription's history cut at cycle ends, replayed by a
+   * replay worker with the engine's bundle and codec (median of `rounds` rounds, after a warm-up),
+   * and the time to fetch the whole history from the server.
+   */
+  replay: {
+    points: { events: number; bytes: number; replayMs: number }[];
+    rounds: number;
+    fetchMs: number;
+    /** The slope of a line through the points. */
+    msPerEvent: number;
+    /** The line at the default continue-as-new threshold: the longest replay a default subscription needs. */
+    projectedAtThresholdMs: number;
+    /** That projection over the workflow task timeout (the ceiling: 1). */
+    ofTaskTimeout: number;
+  };
   /** Cycles before continue-as-new at the default threshold: (threshold − start) / per cycle. */
   predictedCyclesAtDefault: number;
   lowThreshold: { maxHistoryEvents: number; predictedCycle: number; observedCycle: number | null };
@@ -64,6 +90,59 @@ function sizeOf(history: History): HistorySize {
 
 async function historySize(client: Client, workflowId: string): Promise<HistorySize> {
   return sizeOf(await client.workflow.getHandle(workflowId).fetchHistory());
+}
+
+function replayFigures(
+  points: HistoryResult['replay']['points'],
+  rounds: number,
+  fetchMs: number,
+): HistoryResult['replay'] {
+  const { slope, intercept } = fitLine(points.map((p) => ({ x: p.events, y: p.replayMs })));
+  const projected = intercept + slope * DEFAULT_MAX_HISTORY_EVENTS;
+  return {
+    points,
+    rounds,
+    fetchMs,
+    msPerEvent: Math.round(slope * 1000) / 1000,
+    projectedAtThresholdMs: Math.round(projected),
+    ofTaskTimeout: Math.round((projected / WORKFLOW_TASK_TIMEOUT_MS) * 1000) / 1000,
+  };
+}
+
+/** Where the replay worker finds the workflows and how it decodes payloads. */
+export type ReplaySource = Pick<ReplayWorkerOptions, 'workflowBundle' | 'workflowsPath' | 'dataConverter'>;
+
+/**
+ * Replays each history `rounds` times in one replay worker (after one warm-up replay that loads
+ * the bundle) and returns the median milliseconds per history: from handing the history over to
+ * its result, i.e. what a worker spends rebuilding an evicted workflow from its history.
+ */
+async function replayMs(source: ReplaySource, histories: History[], rounds: number): Promise<number[]> {
+  const order = [0, ...Array.from({ length: rounds }, () => histories.map((_, i) => i)).flat()];
+  const times: number[][] = histories.map(() => []);
+  let handedAt = 0;
+  async function* feed() {
+    for (const i of order) {
+      handedAt = performance.now();
+      yield { workflowId: 'bench-replay', history: histories[i]! };
+    }
+  }
+  let k = 0;
+  for await (const result of Worker.runReplayHistories(source, feed())) {
+    const elapsed = performance.now() - handedAt;
+    if (result.error) throw new Error(`history phase: replay failed: ${result.error.message}`);
+    if (k > 0) times[order[k]!]!.push(elapsed);
+    k += 1;
+  }
+  return times.map(
+    (t) =>
+      Math.round(
+        percentile(
+          [...t].sort((a, b) => a - b),
+          50,
+        ) * 10,
+      ) / 10,
+  );
 }
 
 /**
@@ -143,7 +222,7 @@ async function sandboxPost(stack: BenchStack, path: string, body: unknown): Prom
  */
 export async function runHistory(
   stack: BenchStack,
-  opts: { cycles: number; lowThreshold: number },
+  opts: { cycles: number; lowThreshold: number; replay: ReplaySource; replayRounds: number },
 ): Promise<HistoryResult> {
   const { sandbox, qfpay, client } = stack;
   // The failed cycle must fall a little after real now, so the dunning attempts (real timers, a
@@ -224,7 +303,8 @@ export async function runHistory(
       (v) => v.dunning.episode === null && v.dunning.history.length > 0,
       60_000,
     );
-    const dunningEnd = await historySize(client, dunningId);
+    const dunningHistory = await client.workflow.getHandle(dunningId).fetchHistory();
+    const dunningEnd = sizeOf(dunningHistory);
     await qfpay.cancelSubscription({ subscription_id: dunning.subscriptionId });
 
     const sizes: HistorySize[] = [happyStart];
@@ -245,7 +325,15 @@ export async function runHistory(
       Math.round((deltas.reduce((a, d) => a + d[k], 0) / deltas.length) * 10) / 10;
     const perCycle = { events: avg('events'), bytes: avg('bytes') };
     const profile = cycleProfile(happyHistory, sizes.at(-2)!.events);
+    const fetchStarted = performance.now();
+    await client.workflow.getHandle(happyId).fetchHistory();
+    const fetchMs = Math.round((performance.now() - fetchStarted) * 10) / 10;
     const updateBytes = await updateResultBytes(client, happyId);
+    const events = happyHistory.events ?? [];
+    // The history as it stood at the end of the adoption and of some cycles, the last included.
+    const cuts = [...new Set([0, 1, 2, 5, 10, 20, 30, 40, sizes.length - 1])].filter((i) => i < sizes.length);
+    const cutHistories = cuts.map((i) => ({ events: events.slice(0, sizes[i]!.events) }));
+    const replayed = await replayMs(opts.replay, cutHistories, opts.replayRounds);
     // Continue-as-new is decided in a workflow task, from the length the history had when that
     // task started. A cycle's last task starts `afterLastTaskStart` events before the cycle ends,
     // so the first cycle n with start + (n − 1) · perCycle − afterLastTaskStart ≥ threshold.
@@ -260,6 +348,16 @@ export async function runHistory(
       cycles: deltas.length,
       cycleEventTypes: profile.byType,
       updateResultBytes: updateBytes,
+      cloudActions: {
+        start: cloudActions(events.slice(0, happyStart.events)),
+        cycle: cloudActions(events.slice(sizes.at(-2)!.events)),
+        dunningEpisode: cloudActions((dunningHistory.events ?? []).slice(dunningStart.events)),
+      },
+      replay: replayFigures(
+        cuts.map((i, j) => ({ events: sizes[i]!.events, bytes: sizes[i]!.bytes, replayMs: replayed[j]! })),
+        opts.replayRounds,
+        fetchMs,
+      ),
       perDunningEpisode: {
         events: dunningEnd.events - dunningStart.events,
         bytes: dunningEnd.bytes - dunningStart.bytes,

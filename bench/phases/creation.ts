@@ -3,6 +3,8 @@
  * behind: each request has its own Idempotency-Key, customer and card token (made beforehand,
  * outside the measurement), all on one monthly product.
  */
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { perItem, pidListeningOn, startCpuMeter, type CpuFigures } from '../cpu';
 import { runAutocannon } from '../load';
 import { summarize, runPool, type LatencySummary } from '../stats';
 import { BENCH_API_KEY, type BenchStack } from '../stack';
@@ -17,6 +19,37 @@ export interface CreationResult {
   /** Subscriptions created (201) per second. */
   throughput: number;
   latencyMs: LatencySummary;
+  /**
+   * The emulator's own share: QFPay requests it answered while the creations ran, and its wall
+   * time per created subscription (request received to response finished, summed), against the
+   * mean creation latency.
+   */
+  emulator: { requests: number; msPerCreation: number; shareOfMeanLatency: number };
+  /**
+   * CPU ms per created subscription by process, from the first request until the worker is idle
+   * again (the creations' subscription workflows included). The bench process holds the emulator.
+   */
+  cpuMsPerCreation: CpuFigures;
+}
+
+/** Counts the emulator's requests and sums their wall time until `stop()`. */
+function timeEmulator(server: Server): { stop(): { requests: number; ms: number } } {
+  let requests = 0;
+  let ms = 0;
+  const onRequest = (_req: IncomingMessage, res: ServerResponse) => {
+    const t = performance.now();
+    res.once('finish', () => {
+      requests += 1;
+      ms += performance.now() - t;
+    });
+  };
+  server.prependListener('request', onRequest);
+  return {
+    stop() {
+      server.off('request', onRequest);
+      return { requests, ms };
+    },
+  };
 }
 
 /** Customers with a tokenised approved card, and one product, made at the emulator directly. */
@@ -59,6 +92,12 @@ export async function runCreation(
   const { productId, pairs } = await prepare(stack, opts.count);
   const runTag = Date.now().toString(36);
   let next = 0;
+  const cpu = startCpuMeter({
+    api: stack.apiPid,
+    worker: stack.worker.pid,
+    server: pidListeningOn(Number(stack.temporalAddress.split(':').at(-1))),
+  });
+  const emulatorTimer = timeEmulator(stack.sandbox.server);
   const { result, latencies, durationMs } = await runAutocannon({
     url: `${stack.apiUrl}/v1/subscriptions`,
     connections: opts.concurrency,
@@ -88,6 +127,9 @@ export async function runCreation(
       },
     ],
   });
+  const emulator = emulatorTimer.stop();
+  await stack.worker.idle(30_000);
+  const cpuMs = cpu();
   const errorKinds: Record<string, number> = {};
   let created = 0;
   for (const [code, stat] of Object.entries(result.statusCodeStats ?? {})) {
@@ -104,5 +146,12 @@ export async function runCreation(
     durationMs: Math.round(durationMs),
     throughput: Math.round((created / (durationMs / 1000)) * 10) / 10,
     latencyMs: summarize(latencies),
+    cpuMsPerCreation: perItem(cpuMs, Math.max(created, 1)),
+    emulator: {
+      requests: emulator.requests,
+      msPerCreation: Math.round((emulator.ms / Math.max(created, 1)) * 10) / 10,
+      shareOfMeanLatency:
+        Math.round((emulator.ms / Math.max(created, 1) / summarize(latencies).mean) * 1000) / 1000,
+    },
   };
 }

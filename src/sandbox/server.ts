@@ -30,6 +30,8 @@ export interface SandboxHandle {
   /** The wired emulator (state, engine, notifier, faults) for in-process inspection. */
   sandbox: Sandbox;
   app: Express;
+  /** The HTTP server (e.g. to time the emulator's requests from outside). */
+  server: Server;
   /** Moves the emulator clock forward, processing everything due on the way (like `POST /_sandbox/clock/advance`). */
   advance(target: AdvanceTarget): Promise<AdvanceResult>;
   /** Delivers every notification and processes every event due by now; resolves when done. */
@@ -66,6 +68,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     clock: sandbox.clock,
     sandbox,
     app,
+    server,
     advance: (target) => sandbox.runtime.advance(target),
     settle: () => sandbox.runtime.advance({ ms: 0 }),
     setFaults: (change) => sandbox.faults.update(change),

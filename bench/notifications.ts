@@ -12,6 +12,7 @@ import { parseNotificationBody } from '../src/qfpay/notifications';
 import type { Fact, SubscriptionWorkflowInput } from '../src/workflows/definitions';
 import { DEFAULT_DUNNING_POLICY } from '../src/workflows/dunning';
 import { MINUTE } from '../src/workflows/duration';
+import { NEW_SUBSCRIPTION_MAX_HISTORY_EVENTS } from '../src/workflows/engine-state';
 
 /** One notification as sent: the raw body, its `X-QF-SIGN`, and what it should change. */
 export interface BenchNotification {
@@ -86,7 +87,8 @@ export function adoptedInput(
     subscriptionId,
     origin: 'adopted',
     policy: DEFAULT_DUNNING_POLICY,
-    options: { merchantEvents: false },
+    // What the API gives a subscription a notification adopts.
+    options: { merchantEvents: false, maxHistoryEvents: NEW_SUBSCRIPTION_MAX_HISTORY_EVENTS },
     ...extra,
   };
 }

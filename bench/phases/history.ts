@@ -17,15 +17,15 @@ import {
   type SubscriptionWorkflowInput,
 } from '../../src/workflows/definitions';
 import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/workflows/dunning';
-import { ENGINE_DEFAULTS } from '../../src/workflows/engine-state';
+import { NEW_SUBSCRIPTION_MAX_HISTORY_EVENTS } from '../../src/workflows/engine-state';
 import { cloudActions, type ActionCount } from '../cloud-cost';
 import { adoptedInput } from '../notifications';
 import { fitLine, percentile, sleep } from '../stats';
 import type { BenchStack } from '../stack';
 import { MINUTE } from '../../src/workflows/duration';
 
-/** The workflow's default continue-as-new threshold (`maxHistoryEvents`). */
-export const DEFAULT_MAX_HISTORY_EVENTS = ENGINE_DEFAULTS.maxHistoryEvents;
+/** The continue-as-new threshold (`maxHistoryEvents`) the API gives a new subscription. */
+export const DEFAULT_MAX_HISTORY_EVENTS = NEW_SUBSCRIPTION_MAX_HISTORY_EVENTS;
 /** The workflow task timeout the engine runs with (Temporal's default): a replay must fit in it. */
 export const WORKFLOW_TASK_TIMEOUT_MS = 10_000;
 

@@ -13,6 +13,7 @@ import {
   formatDunningPolicyIssues,
   mergePolicy,
 } from '../workflows/dunning';
+import { NEW_SUBSCRIPTION_MAX_HISTORY_EVENTS } from '../workflows/engine-state';
 import type { ApiDigests } from './digests';
 import type { ApiMetrics } from './metrics';
 
@@ -96,6 +97,7 @@ export function withinDeadline<T>(client: Client, ms: number, fn: () => Promise<
 export function workflowOptions(config: Config): SubscriptionWorkflowOptions {
   return {
     merchantEvents: Boolean(config.MERCHANT_EVENTS_URL),
+    maxHistoryEvents: NEW_SUBSCRIPTION_MAX_HISTORY_EVENTS,
     ...(config.RECONCILE_GRACE_MS === undefined ? {} : { reconcileGraceMs: config.RECONCILE_GRACE_MS }),
   };
 }

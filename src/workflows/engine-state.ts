@@ -157,10 +157,22 @@ export type PaymentAttemptRecord = Pick<
 /** Payment attempts kept (about 60 monthly orders with their retries). */
 export const MAX_PAYMENT_ATTEMPTS = 256;
 
+/**
+ * The continue-as-new bound the API gives every new subscription workflow (`options`, carried
+ * across runs): about 75 happy cycles. A cache miss replays about 0.8 ms per event here (npm run
+ * bench), so the longest rebuild stays under a second, far inside a workflow task's 10 s, and a
+ * subscription's history on the server stays bounded (docs/performance.md).
+ */
+export const NEW_SUBSCRIPTION_MAX_HISTORY_EVENTS = 1_000;
+
 /** The defaults of the workflow's tuning options. */
 export const ENGINE_DEFAULTS = {
-  // About 75 happy cycles: a cache miss replays in well under a second (docs/performance.md).
-  maxHistoryEvents: 1_000,
+  /**
+   * For workflows started without `options.maxHistoryEvents`, i.e. before the API set it: their
+   * histories were written under this bound, and a replay must make the same decisions, so it
+   * stays. New subscriptions get {@link NEW_SUBSCRIPTION_MAX_HISTORY_EVENTS}.
+   */
+  maxHistoryEvents: 10_000,
   reconcileGraceMs: 15 * 60_000,
   chargeConfirmWindowMs: 5 * 60_000,
   chargeConfirmIntervalMs: 20_000,

@@ -265,7 +265,7 @@ void describe('webhook signalling', () => {
       subscriptionId: 'sub_0f1e2d3c4b5a69788796a5b4c3d2e1f0',
       origin: 'adopted',
       policy: DEFAULT_DUNNING_POLICY,
-      options: { merchantEvents: false },
+      options: { merchantEvents: false, maxHistoryEvents: 1_000 },
     });
     const fact = call?.options.signalArgs[0] as Fact;
     assert.equal(fact.kind, 'payment');

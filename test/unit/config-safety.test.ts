@@ -127,10 +127,12 @@ describe('the workflow options new subscriptions get', () => {
   it('carry RECONCILE_GRACE_MS when set, and leave the engine default otherwise', () => {
     assert.deepEqual(workflowOptions(loadConfig({ RECONCILE_GRACE_MS: '20000' })), {
       merchantEvents: false,
+      maxHistoryEvents: 1_000,
       reconcileGraceMs: 20_000,
     });
     assert.deepEqual(workflowOptions(loadConfig({ MERCHANT_EVENTS_URL: 'http://127.0.0.1:9/events' })), {
       merchantEvents: true,
+      maxHistoryEvents: 1_000,
     });
     assert.ok(
       problemsOf({ ...SAFE, RECONCILE_GRACE_MS: '10' }).some((p) => p.includes('RECONCILE_GRACE_MS')),

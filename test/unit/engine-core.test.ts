@@ -9,8 +9,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decide, intentProblem, settle, wakeTime, type Action } from '../../src/workflows/decide';
 import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/workflows/dunning';
+import { loadConfig } from '../../src/config';
+import { workflowOptions } from '../../src/api/context';
 import {
   ENGINE_DEFAULTS,
+  NEW_SUBSCRIPTION_MAX_HISTORY_EVENTS,
   applyFactToState,
   applyHandover,
   enqueueIntent,
@@ -499,24 +502,21 @@ void describe('the engine core', () => {
   });
 });
 
-describe('the default continue-as-new threshold', () => {
+describe('the continue-as-new bound', () => {
   // `npm run bench` (history phase) measured a cache miss at about 0.8 ms of replay per history
   // event on this machine (537 ms for 654 events): at 10,000 events a subscription evicted from
   // the worker's cache would need about 8 s to rebuild, most of Temporal's 10 s workflow task
   // timeout, and its history would stay on the server (and in Temporal Cloud's active storage)
   // for decades of monthly cycles. 1,000 events is about 75 happy cycles.
-  it('keeps a history short enough to replay in a small part of a workflow task', () => {
-    assert.ok(
-      ENGINE_DEFAULTS.maxHistoryEvents <= 1_000,
-      `maxHistoryEvents ${ENGINE_DEFAULTS.maxHistoryEvents}`,
-    );
+  it('is at most 1,000 events for every new subscription the API or a notification starts', () => {
+    const options = workflowOptions(loadConfig({ NODE_ENV: 'test', API_KEYS: 'k' }));
+    assert.equal(options.maxHistoryEvents, NEW_SUBSCRIPTION_MAX_HISTORY_EVENTS);
+    assert.ok(NEW_SUBSCRIPTION_MAX_HISTORY_EVENTS <= 1_000);
+    // A happy cycle costs 13 events, a dunning episode about 60 (docs/performance.md): ten episodes fit.
+    assert.ok(NEW_SUBSCRIPTION_MAX_HISTORY_EVENTS >= 10 * 60);
   });
 
-  it('still leaves room for many cycles between two continue-as-new', () => {
-    // A happy cycle costs 13 events, a dunning episode about 60 (docs/performance.md): ten episodes fit.
-    assert.ok(
-      ENGINE_DEFAULTS.maxHistoryEvents >= 10 * 60,
-      `maxHistoryEvents ${ENGINE_DEFAULTS.maxHistoryEvents}`,
-    );
+  it('stays 10,000 for workflows started without it: a replay of their histories decides as they ran', () => {
+    assert.equal(ENGINE_DEFAULTS.maxHistoryEvents, 10_000);
   });
 });

@@ -107,6 +107,7 @@ export function renderReport(report: BenchReport): string {
         'ours/ceiling',
         'drain ours/ceil s',
         'converge p50/p99 ms',
+        'worker cached / RSS MB after',
       ],
       report.results.flatMap((r) =>
         r.ingestion.map((i) => [
@@ -122,6 +123,7 @@ export function renderReport(report: BenchReport): string {
           i.throughputRatio.toFixed(2),
           `${(i.ours.drainMs / 1000).toFixed(1)}/${(i.ceiling.drainMs / 1000).toFixed(1)}`,
           `${ms(i.convergence.latencyMs.p50)}/${ms(i.convergence.latencyMs.p99)}`,
+          `${i.worker.cached} / ${i.worker.rssMb}`,
         ]),
       ),
     ),
@@ -440,6 +442,7 @@ export function missingFigures(report: BenchReport, phases: ReadonlySet<string>)
         check(`${p}.throughputRatio`, i.throughputRatio);
         check(`${p}.convergence.p50`, i.convergence.latencyMs.p50);
         check(`${p}.convergence.p99`, i.convergence.latencyMs.p99);
+        check(`${p}.worker.rssMb`, i.worker.rssMb);
       }
     }
     if (phases.has('creation')) {

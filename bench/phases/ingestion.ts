@@ -48,6 +48,11 @@ export interface IngestionResult {
   /** ours p50 latency / ceiling p50 latency */
   latencyRatioP50: number;
   convergence: ConvergenceResult;
+  /**
+   * The worker after the step (after a full GC): workflows in its cache and its RSS. The step
+   * opened 2·S workflows (ours and the ceiling's), added to every earlier step's.
+   */
+  worker: { cached: number; rssMb: number };
 }
 
 export interface ConvergenceResult {
@@ -256,6 +261,7 @@ export async function runIngestion(
     opts.convergenceSamples,
   );
   const ratio = (a: number, b: number) => Math.round((a / b) * 1000) / 1000;
+  const worker = await stack.worker.status(true);
   return {
     subscriptions: opts.subscriptions,
     notifications: opts.notifications,
@@ -265,5 +271,6 @@ export async function runIngestion(
     throughputRatio: ratio(oursLoad.throughput, ceilingLoadFigures.throughput),
     latencyRatioP50: ratio(oursLoad.latencyMs.p50, ceilingLoadFigures.latencyMs.p50),
     convergence: conv,
+    worker: { cached: worker.numCachedWorkflows, rssMb: Math.round(worker.rssKb / 102.4) / 10 },
   };
 }

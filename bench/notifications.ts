@@ -1,7 +1,8 @@
 /**
  * QFPay notification bodies for the benchmark, in the shapes QFPay (and the emulator) send, signed
  * like QFPay signs them. Subscription ids are fresh fake ids: the engine adopts any subscription a
- * notification names, and the adoption sync asks the emulator, which answers "not found" at once.
+ * notification names, and the bench records each at the emulator as its notifications are sent
+ * (`emulator-records.ts`), so the engine's syncs find it.
  */
 import { randomBytes } from 'node:crypto';
 import { signNotification } from '../src/qfpay/signing';

@@ -4,6 +4,7 @@
  * how long after `SUCCESS` the workflow's query shows the notification's effect.
  */
 import { perItem, pidListeningOn, startCpuMeter, type CpuFigures } from '../cpu';
+import { recordAtEmulator } from '../emulator-records';
 import { runAutocannon } from '../load';
 import type { Client } from '@temporalio/client';
 import {
@@ -110,6 +111,7 @@ async function webhookLoad(
       {
         setupRequest: (request) => {
           const n = notifications[next++ % notifications.length]!;
+          recordAtEmulator(stack.sandbox.sandbox.store, n);
           return {
             ...request,
             method: 'POST',
@@ -152,6 +154,7 @@ async function ceilingLoad(
   const { client, config } = stack;
   const run = await runPool(notifications.length, concurrency, async (i) => {
     const n = notifications[i]!;
+    recordAtEmulator(stack.sandbox.sandbox.store, n);
     await client.workflow.signalWithStart(WORKFLOW_TYPES.subscription, {
       workflowId: subscriptionWorkflowId(n.subscriptionId),
       taskQueue: config.TEMPORAL_TASK_QUEUE,
@@ -193,6 +196,7 @@ async function convergence(
     const round = (used.get(i) ?? roundsSent(i)) + 1;
     used.set(i, round);
     const n = benchNotification(subscriptionIds, round * subscriptionIds.length + i, BENCH_APP_KEY);
+    recordAtEmulator(stack.sandbox.sandbox.store, n);
     const res = await fetch(`${stack.apiUrl}/webhooks/qfpay`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-qf-sign': n.signature },

@@ -7,6 +7,7 @@
  * per subscription can be read against the SDK's own cost per cached workflow.
  */
 import { WORKFLOW_TYPES, factSignal, subscriptionWorkflowId } from '../../src/workflows/definitions';
+import { recordAtEmulator } from '../emulator-records';
 import { adoptedInput, fakeSubscriptionId, stateFact } from '../notifications';
 import { runPool, sleep } from '../stats';
 import type { BenchStack } from '../stack';
@@ -80,12 +81,14 @@ export async function runMemory(
       const add = size - open;
       const run = await runPool(add, opts.concurrency, async () => {
         const subscriptionId = fakeSubscriptionId();
+        const fact = stateFact(subscriptionId, 'ACTIVE', Date.now());
+        recordAtEmulator(stack.sandbox.sandbox.store, { subscriptionId, fact });
         await stack.client.workflow.signalWithStart(WORKFLOW_TYPES.subscription, {
           workflowId: subscriptionWorkflowId(subscriptionId),
           taskQueue,
           args: [adoptedInput(subscriptionId)],
           signal: factSignal,
-          signalArgs: [stateFact(subscriptionId, 'ACTIVE', Date.now())],
+          signalArgs: [fact],
         });
       });
       if (run.errors.size > 0) throw new Error(`memory phase: ${[...run.errors.keys()].join('; ')}`);

@@ -1,0 +1,78 @@
+/**
+ * The benchmark's fake subscriptions, recorded at the emulator as their notifications are sent,
+ * are what the engine's real sync activity finds over HTTP: the subscription ACTIVE with the
+ * orders paid so far and a next billing time ahead, so an adopted one stays open like a real one
+ * instead of ending as not found.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { recordAtEmulator } from '../../bench/emulator-records';
+import { benchNotification, fakeSubscriptionId } from '../../bench/notifications';
+import type { SyncResult } from '../../src/activities/contracts';
+import { createQfpayActivities } from '../../src/activities/qfpay';
+import { QfpayClient } from '../../src/qfpay/client';
+import { TEST_APP_CODE, TEST_APP_KEY, startTestSandbox, type TestSandbox } from '../helpers/sandbox-client';
+
+describe('the bench records its fake subscriptions at the emulator', () => {
+  let t: TestSandbox;
+  before(async () => {
+    t = await startTestSandbox();
+  });
+  after(async () => {
+    await t?.close();
+  });
+
+  function sync(subscriptionId: string, options: { sinceSequence?: number } = {}): Promise<SyncResult> {
+    const client = new QfpayClient({
+      baseUrl: t.sandbox.url,
+      appCode: TEST_APP_CODE,
+      appKey: TEST_APP_KEY,
+      timeoutMs: 5_000,
+    });
+    const activities = createQfpayActivities({
+      client,
+      timeOffset: '+08:00',
+      now: () => t.sandbox.clock.now(),
+    });
+    return new MockActivityEnvironment().run(
+      activities.syncSubscription,
+      subscriptionId,
+      options,
+    ) as Promise<SyncResult>;
+  }
+
+  it('a subscription no notification named is not found; one that was is found, with each payment sent so far', async () => {
+    const ids = [fakeSubscriptionId(), fakeSubscriptionId()];
+    const store = t.sandbox.sandbox.store;
+    assert.equal((await sync(ids[0]!)).found, false);
+
+    // Round 0 reports each subscription ACTIVE; rounds 1 and 2 pay cycles 1 and 2 (round-robin).
+    const sent = [0, 1, 2, 3, 4, 5].map((i) => benchNotification(ids, i, TEST_APP_KEY));
+    for (const n of sent.slice(0, 4)) recordAtEmulator(store, n);
+    const now = Date.now();
+
+    const first = await sync(ids[0]!);
+    assert.ok(first.found);
+    assert.equal(first.fact.remote.state, 'ACTIVE');
+    assert.equal(first.fact.remote.completedCycles, 1);
+    assert.deepEqual(
+      (first.fact.orders ?? []).map((o) => [o.orderId, o.sequenceNo, o.status]),
+      [[sent[2]!.orderId, 1, 'PAID']],
+    );
+    assert.ok((first.fact.remote.nextBillingTime ?? 0) > now + 7 * 86_400_000, 'next billing well ahead');
+
+    // The next payment, recorded twice (a duplicate notification), shows once.
+    recordAtEmulator(store, sent[4]!);
+    recordAtEmulator(store, sent[4]!);
+    const again = await sync(ids[0]!, { sinceSequence: 1 });
+    assert.ok(again.found);
+    assert.equal(again.fact.remote.completedCycles, 2);
+    assert.deepEqual((again.fact.orders ?? []).map((o) => o.sequenceNo).sort(), [1, 2]);
+    const payment = sent[4]!.fact;
+    assert.ok(payment.kind === 'payment');
+    const row = (again.fact.orders ?? []).find((o) => o.sequenceNo === 2);
+    assert.equal(row?.orderId, payment.orderId);
+    assert.equal(row?.at, payment.at, 'charged when the notification says');
+  });
+});

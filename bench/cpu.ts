@@ -5,6 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import type { BenchStack } from './stack';
 
 /** The processes whose CPU a run reports. */
 export const CPU_PARTS = ['api', 'worker', 'server', 'bench'] as const;
@@ -114,4 +115,19 @@ export function perItem(figures: CpuFigures, count: number): CpuFigures {
     out[part] = v === null || count <= 0 ? null : Math.round((v / count) * 100) / 100;
   }
   return out;
+}
+
+/** The pids of a bench stack's API, worker and Temporal server (the one listening on its port). */
+export function stackCpuPids(stack: Pick<BenchStack, 'apiPid' | 'worker' | 'temporalAddress'>): CpuPids {
+  return {
+    api: stack.apiPid,
+    worker: stack.worker.pid,
+    server: pidListeningOn(Number(stack.temporalAddress.split(':').at(-1))),
+  };
+}
+
+/** The sum of every part's figure, or null when one is unmeasured. */
+export function cpuTotal(figures: CpuFigures): number | null {
+  const values = CPU_PARTS.map((p) => figures[p]);
+  return values.every((v) => v !== null) ? (values as number[]).reduce((a, b) => a + b, 0) : null;
 }

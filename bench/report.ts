@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { activeStorageCostUsd, actionsCostUsd, type ActionCount } from './cloud-cost';
-import { CPU_PARTS, type CpuPart } from './cpu';
+import { CPU_PARTS, cpuTotal, type CpuPart } from './cpu';
 import type { CreationResult } from './phases/creation';
 import { DEFAULT_MAX_HISTORY_EVENTS, WORKFLOW_TASK_TIMEOUT_MS, type HistoryResult } from './phases/history';
 import type { IngestionResult } from './phases/ingestion';
@@ -139,9 +139,7 @@ export function renderReport(report: BenchReport): string {
           (['ours', 'ceiling'] as const).map((side) => {
             const cpu = i[side].cpuMsPerNotification;
             const values = CPU_PARTS.map((p) => cpu[p]);
-            const total = values.every((v) => v !== null)
-              ? (values as number[]).reduce((a, b) => a + b, 0).toFixed(2)
-              : 'unmeasured';
+            const total = cpuTotal(cpu)?.toFixed(2) ?? 'unmeasured';
             return [
               r.db,
               i.subscriptions,
@@ -208,10 +206,7 @@ export function renderReport(report: BenchReport): string {
       '',
       ...creations.map((r) => {
         const cpu = r.creation!.cpuMsPerCreation;
-        const values = CPU_PARTS.map((p) => cpu[p]);
-        const total = values.every((v) => v !== null)
-          ? (values as number[]).reduce((a, b) => a + b, 0).toFixed(1)
-          : 'unmeasured';
+        const total = cpuTotal(cpu)?.toFixed(1) ?? 'unmeasured';
         return (
           `${r.db}: CPU ms per created subscription (until the worker is idle): ` +
           CPU_PARTS.map((p) => `${CPU_PART_LABELS[p]} ${cpu[p] ?? 'unmeasured'}`).join(', ') +

@@ -213,8 +213,9 @@ async function runDb(db: DbMode, o: BenchOptions, bundles: Bundles): Promise<DbR
     ingestion: [],
   };
   try {
-    // Creation and history first: the ingestion's fake subscriptions keep the worker busy for
-    // minutes after its drain (each asks QFPay three times before it ends as not found).
+    // Creation and history first, on a stack the ingestion's thousands of workflows have not yet
+    // filled (they once also kept the worker busy for minutes after their drain, when the
+    // emulator did not know them).
     if (o.phases.has('creation')) {
       log(`[${db}] creation: ${o.creations} subscriptions through the API`);
       results.creation = await runCreation(stack, {

@@ -4,7 +4,7 @@
  * outside the measurement), all on one monthly product.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { perItem, pidListeningOn, startCpuMeter, type CpuFigures } from '../cpu';
+import { perItem, stackCpuPids, startCpuMeter, type CpuFigures } from '../cpu';
 import { runAutocannon } from '../load';
 import { summarize, runPool, type LatencySummary } from '../stats';
 import { BENCH_API_KEY, type BenchStack } from '../stack';
@@ -92,11 +92,7 @@ export async function runCreation(
   const { productId, pairs } = await prepare(stack, opts.count);
   const runTag = Date.now().toString(36);
   let next = 0;
-  const cpu = startCpuMeter({
-    api: stack.apiPid,
-    worker: stack.worker.pid,
-    server: pidListeningOn(Number(stack.temporalAddress.split(':').at(-1))),
-  });
+  const cpu = startCpuMeter(stackCpuPids(stack));
   const emulatorTimer = timeEmulator(stack.sandbox.server);
   const { result, latencies, durationMs } = await runAutocannon({
     url: `${stack.apiUrl}/v1/subscriptions`,
@@ -128,6 +124,7 @@ export async function runCreation(
     ],
   });
   const emulator = emulatorTimer.stop();
+  const latency = summarize(latencies);
   await stack.worker.idle(30_000);
   const cpuMs = cpu();
   const errorKinds: Record<string, number> = {};
@@ -145,13 +142,12 @@ export async function runCreation(
     errorKinds,
     durationMs: Math.round(durationMs),
     throughput: Math.round((created / (durationMs / 1000)) * 10) / 10,
-    latencyMs: summarize(latencies),
+    latencyMs: latency,
     cpuMsPerCreation: perItem(cpuMs, Math.max(created, 1)),
     emulator: {
       requests: emulator.requests,
       msPerCreation: Math.round((emulator.ms / Math.max(created, 1)) * 10) / 10,
-      shareOfMeanLatency:
-        Math.round((emulator.ms / Math.max(created, 1) / summarize(latencies).mean) * 1000) / 1000,
+      shareOfMeanLatency: Math.round((emulator.ms / Math.max(created, 1) / latency.mean) * 1000) / 1000,
     },
   };
 }

@@ -20,7 +20,7 @@ import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/workflows/dunning
 import { NEW_SUBSCRIPTION_MAX_HISTORY_EVENTS } from '../../src/workflows/engine-state';
 import { cloudActions, type ActionCount } from '../cloud-cost';
 import { adoptedInput } from '../notifications';
-import { fitLine, percentile, sleep } from '../stats';
+import { fitLine, sleep, summarize } from '../stats';
 import type { BenchStack } from '../stack';
 import { MINUTE } from '../../src/workflows/duration';
 
@@ -134,15 +134,7 @@ async function replayMs(source: ReplaySource, histories: History[], rounds: numb
     if (k > 0) times[order[k]!]!.push(elapsed);
     k += 1;
   }
-  return times.map(
-    (t) =>
-      Math.round(
-        percentile(
-          [...t].sort((a, b) => a - b),
-          50,
-        ) * 10,
-      ) / 10,
-  );
+  return times.map((t) => Math.round(summarize(t).p50 * 10) / 10);
 }
 
 /**

@@ -3,7 +3,7 @@
  * (signal-with-start from a client, same facts, same concurrency, same server), then convergence:
  * how long after `SUCCESS` the workflow's query shows the notification's effect.
  */
-import { perItem, pidListeningOn, startCpuMeter, type CpuFigures } from '../cpu';
+import { perItem, stackCpuPids, startCpuMeter, type CpuFigures } from '../cpu';
 import { recordAtEmulator } from '../emulator-records';
 import { runAutocannon } from '../load';
 import type { Client } from '@temporalio/client';
@@ -244,11 +244,7 @@ export async function runIngestion(
   const ours = notificationRun(opts.subscriptions, opts.notifications, BENCH_APP_KEY);
   const ceilingRun = notificationRun(opts.subscriptions, opts.notifications, BENCH_APP_KEY);
 
-  const pids = {
-    api: stack.apiPid,
-    worker: stack.worker.pid,
-    server: pidListeningOn(Number(stack.temporalAddress.split(':').at(-1))),
-  };
+  const pids = stackCpuPids(stack);
   const oursCpu = startCpuMeter(pids);
   const oursLoad = await webhookLoad(stack, ours.notifications, opts.concurrency);
   const oursDrain = await drain(stack, ours.notifications, opts.drainTimeoutMs);

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
-import { perItem, pidListeningOn, processCpuMs, startCpuMeter } from '../../bench/cpu';
+import { cpuTotal, perItem, pidListeningOn, processCpuMs, startCpuMeter } from '../../bench/cpu';
 
 const linux = existsSync('/proc/self/stat');
 
@@ -45,5 +45,12 @@ describe('bench CPU meter', { skip: !linux && 'no /proc' }, () => {
       server: null,
       bench: 0.25,
     });
+  });
+});
+
+describe('cpuTotal', () => {
+  it('sums every part, and is unmeasured when one part is', () => {
+    assert.equal(cpuTotal({ api: 1.5, worker: 2, server: 3, bench: 0.5 }), 7);
+    assert.equal(cpuTotal({ api: 1.5, worker: null, server: 3, bench: 0.5 }), null);
   });
 });

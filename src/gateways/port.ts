@@ -1,0 +1,196 @@
+/**
+ * The gateway port: what the engine needs of a recurring-payments gateway, and nothing else.
+ *
+ * The engine keeps one lifecycle (QFPay's nine states, `workflows/lifecycle-table.ts`) and one
+ * vocabulary of facts (`workflows/lifecycle-types.ts`). A gateway adapter translates both ways:
+ * engine operations into the gateway's requests, and the gateway's answers and notifications
+ * into the engine's facts. Each gateway lives in its own folder under `src/gateways/` and is
+ * registered by one line in `src/gateways/registry.ts`.
+ *
+ * Identity: a subscription's engine id is `<gateway>:<the gateway's own id>` for every gateway
+ * but QFPay, whose ids (`sub_…`) are used bare (they were before the port existed, and running
+ * workflows keep them). The registry splits and joins these ids; an adapter only ever sees its
+ * own ids.
+ */
+import type { ChargeOutcome, ConfirmOutcome, SyncResult } from '../activities/contracts';
+import type { Fact } from '../workflows/lifecycle-types';
+import type { SubscriptionState } from '../workflows/lifecycle-table';
+
+/**
+ * What a gateway can do, as plain JSON (it travels in the workflow's input). The engine reads it
+ * to decide, never the gateway's name.
+ */
+export interface GatewayCapabilities {
+  /**
+   * The engine can charge a failed cycle itself (QFPay's `subscription/v1/charge`). Without it,
+   * dunning escalates to the merchant at once and leaves recovery to the gateway's own path.
+   */
+  manualCharge: boolean;
+  /** The gateway pauses a subscription itself (without it the engine's pause is its own). */
+  pause: boolean;
+  /** The payment token (card) of a running subscription can be changed. */
+  changeToken: boolean;
+  /** The number of billing cycles of a running subscription can be changed. */
+  changeCycles: boolean;
+  /** The products (price) of a running subscription can be changed. */
+  changeProducts: boolean;
+  /** A cancel is a call the engine makes (every gateway here has one). */
+  cancel: boolean;
+  /** How the gateway itself recovers a failed charge, in a sentence, for people (docs, API). */
+  recovery: string;
+}
+
+/** A gateway's name and capabilities, as a subscription's workflow carries them. */
+export interface GatewayProfile {
+  name: string;
+  capabilities: GatewayCapabilities;
+}
+
+/** A billing interval. */
+export interface GatewayInterval {
+  unit: 'day' | 'week' | 'month' | 'year';
+  count: number;
+}
+
+/**
+ * A creation on a gateway other than QFPay (QFPay keeps its own richer creation: customers,
+ * products and tokens at QFPay). Amounts are in minor units (cents).
+ */
+export interface GatewayCreateInput {
+  /**
+   * The merchant's idempotency key, sent as the gateway's merchant reference (a title, an order
+   * number): a retried creation finds what an earlier attempt created instead of creating twice.
+   */
+  reference: string;
+  customer: { id: string; email?: string; name?: string };
+  plan: {
+    name: string;
+    amount: number;
+    currency: string;
+    interval: GatewayInterval;
+    /** Cycles in all (null: until cancelled). */
+    totalCycles: number | null;
+  };
+  /**
+   * The payment method, as the gateway takes it (a token or card reference). The engine never
+   * receives a card number: a PAN is refused at the API.
+   */
+  paymentMethod?: { token: string };
+}
+
+/** What a creation left at the gateway. `subscriptionId` is the gateway's own id. */
+export interface GatewayCreateResult {
+  subscriptionId: string;
+  state: SubscriptionState | 'UNKNOWN';
+  /** An earlier attempt with the same reference had created it. */
+  reusedExisting: boolean;
+  /** The gateway's time of the creation (epoch ms), or when the call returned. */
+  at: number;
+}
+
+/** The worker's side of a gateway: every call the engine makes to it. Ids are the gateway's own. */
+export interface GatewayAdapter {
+  readonly name: string;
+  readonly capabilities: GatewayCapabilities;
+  /** Creates the subscription, or finds the one an earlier attempt with this reference created. */
+  create(input: GatewayCreateInput): Promise<GatewayCreateResult>;
+  /**
+   * The subscription's state and its newest orders (billing cycles), as the engine's sync fact
+   * (`fact.subscriptionId` is the gateway's own id; the registry namespaces it).
+   */
+  sync(subscriptionId: string, options?: { sinceSequence?: number }): Promise<SyncResult>;
+  /** Cancels; an already-cancelled subscription counts as done. */
+  cancel(subscriptionId: string): Promise<{ at: number }>;
+  /** Present when `capabilities.manualCharge`: see `QfpayActivities.chargeOrder`. */
+  charge?(input: { subscriptionId: string; orderId: string; notAfter: number }): Promise<ChargeOutcome>;
+  /** Present when `capabilities.manualCharge`: see `QfpayActivities.confirmCharge`. */
+  confirmCharge?(input: {
+    subscriptionId: string;
+    orderId: string;
+    sentAt: number;
+    orderBefore?: string;
+  }): Promise<ConfirmOutcome>;
+  /** Present when `capabilities.pause`: pauses (true) or resumes (false) billing at the gateway. */
+  setPaused?(subscriptionId: string, paused: boolean): Promise<{ at: number }>;
+}
+
+/** Headers as Node gives them (lower-case names). */
+export type WebhookHeaders = Record<string, string | string[] | undefined>;
+
+/** What one notification meant. Facts carry the gateway's own subscription ids. */
+export type WebhookReading =
+  | { kind: 'facts'; facts: Fact[] }
+  /** A notification the engine has no use for (another event type): acknowledged, not applied. */
+  | { kind: 'ignored'; reason: string };
+
+/** Why a notification was refused: 401 for authenticity, 400 for shape (with the field). */
+export class WebhookRejection extends Error {
+  constructor(
+    readonly status: 400 | 401,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+    this.name = 'WebhookRejection';
+  }
+}
+
+/** The API's side of a gateway: the notification route `POST /webhooks/<name>`. */
+export interface GatewayWebhook {
+  /**
+   * Verifies the signature over the raw bytes, then parses. Throws {@link WebhookRejection}
+   * (401 for a bad or missing signature, 400 for a malformed body). Must not do I/O.
+   */
+  read(rawBody: Buffer, headers: WebhookHeaders, receivedAt: number): WebhookReading;
+  /** The acknowledgement the gateway expects once the facts are recorded. */
+  readonly ack: { status: number; contentType: string; body: string };
+}
+
+/** A running emulator of the gateway (for `npm start`, tests and the bench). */
+export interface GatewayEmulatorHandle {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Environment for one gateway, by its own variable names (each gateway documents them). */
+export type GatewayEnv = Record<string, string | undefined>;
+
+/**
+ * One gateway, as registered: its profile, and how to build each side. Building must not do I/O;
+ * a gateway that is not configured (`configured(env)` false) is still listed, and its routes
+ * answer 503 until it is.
+ */
+export interface GatewayModule {
+  readonly name: string;
+  readonly capabilities: GatewayCapabilities;
+  /** A line for the docs and `GET /v1/gateways`. */
+  readonly description: string;
+  configured(env: GatewayEnv): boolean;
+  adapter(env: GatewayEnv): GatewayAdapter;
+  webhook(env: GatewayEnv): GatewayWebhook;
+  /**
+   * Starts the gateway's emulator on `port` (0: any), sending notifications to `notifyUrl`, and
+   * returns its URL and the environment that points an adapter and a webhook at it.
+   */
+  startEmulator(options: {
+    port: number;
+    host?: string;
+    notifyUrl?: string;
+  }): Promise<GatewayEmulatorHandle & { env: GatewayEnv }>;
+}
+
+/**
+ * A gateway call that failed. `retryable` false means the gateway refused the request as made
+ * (a 4xx): repeating it cannot help. Everything else (5xx, timeouts, the network) is retryable:
+ * the activity's retries, then the workflow's own backoff, take it up.
+ */
+export class GatewayError extends Error {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+    readonly status?: number,
+  ) {
+    super(message);
+    this.name = 'GatewayError';
+  }
+}

@@ -3,7 +3,8 @@
  * the Temporal binaries can be found, then runs every test file with Node's test runner.
  *
  *   npm test                       all tests but the cluster tier
- *   npm test -- --only unit        one folder of test/ (unit, workflow, integration, e2e, cluster)
+ *   npm test -- --only unit        one folder of test/ (unit, workflow, integration, e2e, cluster);
+ *                                  `integration` includes the gateways' own tests (in src/gateways)
  *   npm test -- test/unit/x.test.ts  given files
  *
  * The cluster tier (test/cluster/, `npm run test:cluster`) runs the production topology of
@@ -39,7 +40,13 @@ async function main(): Promise<void> {
   const only = onlyAt >= 0 ? args[onlyAt + 1] : undefined;
   const explicit = args.filter((a, i) => a.endsWith('.ts') && (onlyAt < 0 || i !== onlyAt + 1));
   const files =
-    explicit.length > 0 ? explicit.map((f) => resolve(f)) : testFiles(join(root, 'test', only ?? ''));
+    explicit.length > 0
+      ? explicit.map((f) => resolve(f))
+      : [
+          ...testFiles(join(root, 'test', only ?? '')),
+          // Each gateway keeps its own tests in its folder (adapter, webhook, emulator, mapping).
+          ...(only === undefined || only === 'integration' ? testFiles(join(root, 'src', 'gateways')) : []),
+        ];
   const needsTemporal = files.some((f) => !relative(root, f).startsWith(join('test', 'unit')));
 
   const env: NodeJS.ProcessEnv = {

@@ -18,6 +18,7 @@
  *
  * Pure and synchronous: it runs a hundred thousand episodes in seconds.
  */
+import type { GatewayProfile } from '../src/gateways/profile';
 import type { ChargeOutcome, ConfirmOutcome, SyncResult } from '../src/activities/contracts';
 import { seededRandom } from '../src/sandbox/faults';
 import { decide, settle, type Action } from '../src/workflows/decide';
@@ -182,6 +183,8 @@ interface EpisodeParams {
   events?: number;
   /** Receives one line per action, to follow a failing seed. */
   trace?: (line: string) => void;
+  /** The subscription's gateway (default: QFPay, which has the manual charge). */
+  gateway?: GatewayProfile;
 }
 
 function randomPolicy(rnd: () => number, cycle: number): DunningPolicy {
@@ -200,7 +203,7 @@ function randomPolicy(rnd: () => number, cycle: number): DunningPolicy {
 }
 
 /** Runs one random episode; returns what it did and every violated promise. */
-export function runEpisode({ seed, events = 60, trace }: EpisodeParams): EpisodeReport {
+export function runEpisode({ seed, events = 60, trace, gateway }: EpisodeParams): EpisodeReport {
   const rnd = random(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(rnd() * items.length)]!;
   const cycle = pick([3 * MINUTE, HOUR, DAY, 30 * DAY]);
@@ -231,6 +234,7 @@ export function runEpisode({ seed, events = 60, trace }: EpisodeParams): Episode
       chargeConfirmWindowMs: 2 * MINUTE,
       chargeConfirmIntervalMs: 20 * SECOND,
     },
+    ...(gateway ? { gateway } : {}),
   });
   state = { ...state, known: true };
   const delivered: MerchantEvent[] = [];
@@ -380,6 +384,7 @@ export function runEpisode({ seed, events = 60, trace }: EpisodeParams): Episode
 
   const performCharge = (action: Extract<Action, { kind: 'charge' }>): void => {
     report.charges += 1;
+    if (gateway && !gateway.capabilities.manualCharge) violate(`a charge on ${gateway.name}, which has none`);
     if (state.pendingCharge) violate('a charge started while the engine was confirming another');
     if (state.billingPause) violate('a charge started while billing was paused');
     qfpay.settleProcessing(now);

@@ -9,6 +9,7 @@ import type {
 } from '../workflows/definitions';
 import type { Fact, RemoteOrder, RemoteSubscription, SubscriptionState } from '../workflows/lifecycle';
 import type { SubscriptionStartFacts } from '../workflows/summaries';
+import type { GatewayCreateInput, GatewayCreateResult } from '../gateways/port';
 
 /**
  * What became of one manual charge:
@@ -127,3 +128,14 @@ export interface EngineActivities {
 export type { MerchantEventActivities, MerchantEventAttempt } from './merchant-events';
 
 export type { RemoteOrder, RemoteSubscription };
+
+/** Calls only the gateways behind the port make (QFPay's have their own activities above). */
+export interface GatewayActivities {
+  /**
+   * Creates a subscription on a gateway by the merchant's reference (idempotent: a retry finds
+   * what an earlier attempt created). Returns the engine's subscription id (`<gateway>:<id>`).
+   */
+  createOnGateway(input: { gateway: string; create: GatewayCreateInput }): Promise<GatewayCreateResult>;
+  /** Pauses (true) or resumes (false) billing at a gateway that pauses (`capabilities.pause`). */
+  setPausedAtGateway(input: { subscriptionId: string; paused: boolean }): Promise<{ at: number }>;
+}

@@ -5,7 +5,10 @@ import { MerchantEndpointSwitch } from '../events/merchant-endpoint';
 import type { Logger } from '../logger';
 import { activityLogFields, recordQfpayRequest } from '../observability/worker-metrics';
 import { QfpayClient } from '../qfpay';
+import { GATEWAY_MODULES } from '../gateways/registry';
+import type { GatewayEnv } from '../gateways/port';
 import { createEngineActivities } from './engine';
+import { createGatewayActivities } from './gateways';
 import { createMerchantEventActivities } from './merchant-events';
 import { createQfpayActivities } from './qfpay';
 
@@ -15,6 +18,8 @@ export interface ActivityDeps {
   logger: Logger;
   /** Overrides for tests. */
   qfpayClient?: QfpayClient;
+  /** Where the gateways behind the port read their variables (default `process.env`). */
+  gatewayEnv?: GatewayEnv;
 }
 
 export function createQfpayClient(config: Config, logger?: Logger): QfpayClient {
@@ -34,7 +39,7 @@ export function createQfpayClient(config: Config, logger?: Logger): QfpayClient 
   });
 }
 
-export function createActivities({ config, client, logger, qfpayClient }: ActivityDeps) {
+export function createActivities({ config, client, logger, qfpayClient, gatewayEnv }: ActivityDeps) {
   const url = config.MERCHANT_EVENTS_URL || undefined;
   const merchantEvents = createMerchantEventActivities({
     url,
@@ -45,9 +50,13 @@ export function createActivities({ config, client, logger, qfpayClient }: Activi
     logger,
   });
   return {
-    ...createQfpayActivities({
-      client: qfpayClient ?? createQfpayClient(config, logger),
-      timeOffset: config.QFPAY_TIME_OFFSET,
+    ...createGatewayActivities({
+      qfpay: createQfpayActivities({
+        client: qfpayClient ?? createQfpayClient(config, logger),
+        timeOffset: config.QFPAY_TIME_OFFSET,
+      }),
+      modules: GATEWAY_MODULES,
+      env: gatewayEnv ?? process.env,
     }),
     ...createEngineActivities({ client, taskQueue: config.TEMPORAL_TASK_QUEUE }),
     ...merchantEvents,

@@ -25,7 +25,9 @@ import { requestContext } from './request-id';
 import { customerRouter } from './routes/customers';
 import { productRouter } from './routes/products';
 import { merchantEventRouter } from './routes/merchant-events';
+import { gatewayRouter, gatewayWebhookRouter } from './routes/gateways';
 import { subscriptionRouter } from './routes/subscriptions';
+import type { GatewayEnv } from '../gateways/port';
 import { webhookRouter } from './routes/webhooks';
 import { limitJsonDepth } from './validate';
 
@@ -41,6 +43,8 @@ export interface AppDeps {
   now?: () => number;
   /** Overrides of {@link DEFAULT_API_TIMEOUTS} (tests shorten them). */
   timeouts?: Partial<ApiTimeouts>;
+  /** Where the gateways behind the port read their variables. @default process.env */
+  gatewayEnv?: GatewayEnv;
 }
 
 /** The largest JSON body accepted on `/v1`. */
@@ -63,6 +67,7 @@ export function buildApp(deps: AppDeps): Express {
     timeouts: { ...DEFAULT_API_TIMEOUTS, ...deps.timeouts },
     defaultPolicy: engineDefaultPolicy(deps.config),
     digests: new ApiDigests(deps.config.API_HMAC_SECRET),
+    gatewayEnv: deps.gatewayEnv ?? process.env,
   };
 
   const app = express();
@@ -93,6 +98,7 @@ export function buildApp(deps: AppDeps): Express {
   });
 
   app.use(webhookRouter(ctx));
+  app.use(gatewayWebhookRouter(ctx));
 
   const v1 = Router();
   // The route label of metrics: the mount point as the routes below see it, kept for error answers.
@@ -104,6 +110,7 @@ export function buildApp(deps: AppDeps): Express {
   v1.use(customerRouter(ctx));
   v1.use(productRouter(ctx));
   v1.use(subscriptionRouter(ctx));
+  v1.use(gatewayRouter(ctx));
   v1.use(merchantEventRouter(ctx));
   app.use('/v1', v1);
 

@@ -2,6 +2,7 @@
  * What every route of the API is built from: configuration, the Temporal client, the QFPay
  * client, the clock, metrics, time limits and the engine's default dunning policy.
  */
+import type { GatewayEnv } from '../gateways/port';
 import type { Client } from '@temporalio/client';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
@@ -50,6 +51,8 @@ export interface ApiContext {
   defaultPolicy: DunningPolicy;
   /** Keyed digests for creation ids, request hashes and page tokens. */
   digests: ApiDigests;
+  /** Where the gateways behind the port read their variables. */
+  gatewayEnv: GatewayEnv;
 }
 
 /** Thrown at start-up when `DUNNING_POLICY` is not a valid (partial) policy. */

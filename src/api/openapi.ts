@@ -54,6 +54,9 @@ import {
   MerchantEndpointSchema,
   MerchantEventListSchema,
   MerchantEventParamsSchema,
+  GatewayCreateSubscriptionBodySchema,
+  GatewayListSchema,
+  GatewayParamsSchema,
 } from './schemas';
 
 /** Security requirement of the merchant routes: either way of sending the API key. */
@@ -177,6 +180,59 @@ function registerRoutes(registry: OpenAPIRegistry): void {
         ErrorResponseSchema,
       ),
       ...errors(413, 500, 503),
+    },
+  });
+
+  // Gateways behind the port -----------------------------------------------------------------------
+  registry.registerPath({
+    method: 'post',
+    path: '/webhooks/{gateway}',
+    tags: ['webhooks'],
+    summary: "Receives a gateway's notifications (QorePay, the card gateway, …)",
+    description:
+      "Each gateway's notifications are verified by its own rule on the raw body (see its README), read " +
+      "into the engine's facts and signalled to each fact's subscription (started if need be) before the " +
+      "gateway's acknowledgement is sent. Duplicates and late notifications are expected and harmless.",
+    request: { params: GatewayParamsSchema },
+    responses: {
+      200: { description: "Taken: the gateway's acknowledgement (its own body and type)." },
+      400: json(
+        'A body that is not the gateway’s documented shape (the field is named).',
+        ErrorResponseSchema,
+      ),
+      401: json(
+        'A missing or wrong signature (`invalid_signature`); nothing was signalled.',
+        ErrorResponseSchema,
+      ),
+      404: json('No gateway by that name.', ErrorResponseSchema),
+      ...errors(413, 500, 503),
+    },
+  });
+  merchant({
+    method: 'get',
+    path: '/v1/gateways',
+    tags: ['gateways'],
+    summary: 'The gateways and what each can do',
+    responses: { 200: json('Every gateway, QFPay first.', GatewayListSchema), ...errors(...MERCHANT_ERRORS) },
+  });
+  merchant({
+    method: 'post',
+    path: '/v1/gateways/{gateway}/subscriptions',
+    tags: ['gateways'],
+    summary: 'Create a subscription on a gateway behind the port (idempotent)',
+    description:
+      'As `POST /v1/subscriptions` (which is QFPay’s): keyed by `Idempotency-Key`, waits up to about 20 s. The ' +
+      'subscription id is `<gateway>:<the gateway’s id>`; every `/v1/subscriptions/{subscriptionId}` route takes it.',
+    request: {
+      params: GatewayParamsSchema,
+      headers: IdempotencyHeadersSchema,
+      body: jsonBody(GatewayCreateSubscriptionBodySchema),
+    },
+    responses: {
+      201: json('Created.', CreationSchema),
+      200: json('A retry of a finished creation: the same result.', CreationSchema),
+      202: json('Still running; poll the `Location`.', CreationSchema),
+      ...errors(...MERCHANT_ERRORS, 404, 422, 502),
     },
   });
 

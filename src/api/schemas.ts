@@ -34,6 +34,7 @@ export const ERROR_CODES = [
   'creation_pending',
   'temporal_unavailable',
   'qfpay_error',
+  'gateway_unavailable',
   'internal',
 ] as const;
 export const ErrorCodeSchema = z.enum(ERROR_CODES).openapi('ErrorCode', {
@@ -41,7 +42,7 @@ export const ErrorCodeSchema = z.enum(ERROR_CODES).openapi('ErrorCode', {
     '`validation_error` 400/413/415, `unauthorized` 401, `invalid_signature` 401 (webhook), `not_found` 404, ' +
     '`conflict` 409 (a workflow refused the change, or QFPay refused it in the current state), ' +
     '`idempotency_mismatch` 422, `rate_limited` 429, `creation_pending` 503 (retry with the same Idempotency-Key), `temporal_unavailable` 503, `qfpay_error` 502/503 (QFPay unreachable, busy ' +
-    'or misconfigured), `internal` 500.',
+    'or misconfigured), `gateway_unavailable` 503 (a gateway behind the port is not configured), `internal` 500.',
 });
 export type ErrorCode = z.output<typeof ErrorCodeSchema>;
 
@@ -115,8 +116,20 @@ const nullableIso = isoTime.nullable();
 
 // ---- path, query and header parameters -------------------------------------------------------
 
+/**
+ * A subscription as the engine names it: QFPay's `sub_…` id, or `<gateway>:<the gateway's id>`
+ * for a gateway behind the port (see `src/gateways/profile.ts`).
+ */
+export const EngineSubscriptionIdSchema = z
+  .string()
+  .regex(
+    /^(sub_[A-Za-z0-9_-]{1,128}|[a-z][a-z0-9]{1,31}:[A-Za-z0-9_.~-]{1,128})$/,
+    'must look like sub_… (QFPay) or <gateway>:<id>',
+  )
+  .openapi({ example: 'sub_a360f06e2fd74e7b93d1d3d0f2b14c3a' });
+
 export const SubscriptionParamsSchema = z.object({
-  subscriptionId: SubscriptionIdSchema.openapi({ param: { name: 'subscriptionId', in: 'path' } }),
+  subscriptionId: EngineSubscriptionIdSchema.openapi({ param: { name: 'subscriptionId', in: 'path' } }),
 });
 export const CustomerParamsSchema = z.object({
   customerId: CustomerIdSchema.openapi({ param: { name: 'customerId', in: 'path' } }),
@@ -743,6 +756,73 @@ export const CreationResultSchema = z
       .openapi({ description: 'QFPay already had this subscription (found instead of created again).' }),
   })
   .openapi('CreationResult');
+
+// ---- gateways ---------------------------------------------------------------------------------
+
+export const GatewayCapabilitiesSchema = z
+  .object({
+    manualCharge: z.boolean().openapi({ description: 'The engine charges a failed cycle itself (dunning).' }),
+    pause: z.boolean().openapi({ description: 'The gateway pauses billing itself.' }),
+    changeToken: z.boolean(),
+    changeCycles: z.boolean(),
+    changeProducts: z.boolean(),
+    cancel: z.boolean(),
+    recovery: z.string().openapi({ description: 'How the gateway itself recovers a failed charge.' }),
+  })
+  .openapi('GatewayCapabilities');
+
+export const GatewayListSchema = z
+  .object({
+    items: z.array(
+      z.object({ name: z.string(), description: z.string(), capabilities: GatewayCapabilitiesSchema }),
+    ),
+  })
+  .openapi('GatewayList');
+
+export const GatewayParamsSchema = z.object({
+  gateway: z
+    .string()
+    .regex(/^[a-z][a-z0-9]{1,31}$/, 'must be a gateway name (lower-case letters and digits)')
+    .openapi({ param: { name: 'gateway', in: 'path' }, example: 'qorepay' }),
+});
+
+/** An id a gateway or the merchant gives without a shape we know: 1-128 visible ASCII characters. */
+const gatewayText = z.string().regex(/^[\x21-\x7E]{1,128}$/, 'must be 1-128 visible ASCII characters');
+
+export const GatewayCreateSubscriptionBodySchema = z
+  .strictObject({
+    customer: z.strictObject({
+      id: gatewayText.openapi({ description: "The customer's id at the gateway." }),
+      email: z.email().max(254).optional(),
+      name: z.string().trim().min(1).max(200).optional(),
+    }),
+    plan: z.strictObject({
+      name: z.string().trim().min(1).max(200),
+      amount: z.number().int().min(1).max(100_000_000).openapi({ description: 'Minor units (cents).' }),
+      currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as USD'),
+      interval: z.strictObject({
+        unit: z.enum(['day', 'week', 'month', 'year']),
+        count: z.number().int().min(1).max(365),
+      }),
+      total_cycles: z
+        .number()
+        .int()
+        .min(1)
+        .max(10_000)
+        .nullable()
+        .optional()
+        .openapi({ description: 'Cycles to bill; null or absent bills until cancelled.' }),
+    }),
+    payment_method: z
+      .strictObject({
+        token: gatewayText.openapi({ description: 'A token or card reference at the gateway.' }),
+      })
+      .optional()
+      .openapi({ description: 'Absent: the gateway charges the method it keeps for the customer.' }),
+    dunning_policy: DunningPolicyOverrideBodySchema.optional(),
+  })
+  .openapi('GatewayCreateSubscriptionRequest');
+export type GatewayCreateSubscriptionBody = z.output<typeof GatewayCreateSubscriptionBodySchema>;
 
 export const CreationSchema = z
   .object({

@@ -15,36 +15,9 @@
 import type { ChargeOutcome, ConfirmOutcome, SyncResult } from '../activities/contracts';
 import type { Fact } from '../workflows/lifecycle-types';
 import type { SubscriptionState } from '../workflows/lifecycle-table';
+import type { GatewayCapabilities } from './profile';
 
-/**
- * What a gateway can do, as plain JSON (it travels in the workflow's input). The engine reads it
- * to decide, never the gateway's name.
- */
-export interface GatewayCapabilities {
-  /**
-   * The engine can charge a failed cycle itself (QFPay's `subscription/v1/charge`). Without it,
-   * dunning escalates to the merchant at once and leaves recovery to the gateway's own path.
-   */
-  manualCharge: boolean;
-  /** The gateway pauses a subscription itself (without it the engine's pause is its own). */
-  pause: boolean;
-  /** The payment token (card) of a running subscription can be changed. */
-  changeToken: boolean;
-  /** The number of billing cycles of a running subscription can be changed. */
-  changeCycles: boolean;
-  /** The products (price) of a running subscription can be changed. */
-  changeProducts: boolean;
-  /** A cancel is a call the engine makes (every gateway here has one). */
-  cancel: boolean;
-  /** How the gateway itself recovers a failed charge, in a sentence, for people (docs, API). */
-  recovery: string;
-}
-
-/** A gateway's name and capabilities, as a subscription's workflow carries them. */
-export interface GatewayProfile {
-  name: string;
-  capabilities: GatewayCapabilities;
-}
+export type { GatewayCapabilities, GatewayProfile } from './profile';
 
 /** A billing interval. */
 export interface GatewayInterval {

@@ -6,16 +6,22 @@
  * attempt may have made before creating another.
  */
 import { proxyActivities, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
-import type { EngineActivities, QfpayActivities } from '../activities/contracts';
+import type { EngineActivities, GatewayActivities, QfpayActivities } from '../activities/contracts';
 import {
   subscriptionWorkflowId,
   type CreateCustomerInput,
+  type CreateGatewaySubscriptionInput,
   type CreateProductInput,
   type CreateSubscriptionInput,
   type CreateSubscriptionResult,
 } from './definitions';
 
 const qfpay = proxyActivities<QfpayActivities>({
+  startToCloseTimeout: '30s',
+  scheduleToCloseTimeout: '10m',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
+});
+const gateways = proxyActivities<GatewayActivities>({
   startToCloseTimeout: '30s',
   scheduleToCloseTimeout: '10m',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
@@ -113,3 +119,69 @@ export async function createCustomerWorkflow(input: CreateCustomerInput): Promis
 export async function createProductWorkflow(input: CreateProductInput): Promise<{ productId: string }> {
   return { productId: await qfpay.ensureProduct(input) };
 }
+
+/**
+ * A subscription's creation on a gateway behind the port (QorePay, the card gateway, …): one
+ * create by the merchant's reference (a retry finds what an earlier attempt made), then the same
+ * handover as QFPay's creation, with the gateway's profile in the workflow's input.
+ */
+export async function createGatewaySubscriptionWorkflow(
+  input: CreateGatewaySubscriptionInput,
+): Promise<CreateSubscriptionResult> {
+  const { gateway, create } = input;
+  const created = await gateways.createOnGateway.executeWithOptions(
+    { summary: `create on ${gateway.name}` },
+    [{ gateway: gateway.name, create }],
+  );
+  const totalBillingCycles = create.plan.totalCycles;
+  const handover = await engine.handOverSubscription.executeWithOptions(
+    { summary: `hand ${created.subscriptionId} to its workflow` },
+    [
+      {
+        subscriptionId: created.subscriptionId,
+        origin: 'created',
+        policy: input.policy,
+        options: input.options,
+        gateway,
+      },
+      {
+        fact: {
+          kind: 'created',
+          subscriptionId: created.subscriptionId,
+          customerId: create.customer.id,
+          // The gateway keeps the customer's payment method when the merchant names none.
+          tokenId: create.paymentMethod?.token ?? GATEWAY_METHOD_ON_FILE,
+          productIds: [],
+          totalBillingCycles,
+          state: created.state === 'UNKNOWN' ? undefined : created.state,
+          at: created.at,
+          source: 'api',
+        },
+        policy: input.policy,
+        options: input.options,
+      },
+      {
+        amount: create.plan.amount,
+        currency: create.plan.currency,
+        interval: create.plan.interval.unit,
+        intervalCount: create.plan.interval.count,
+      },
+    ],
+  );
+  setCurrentDetails(
+    `Created subscription \`${created.subscriptionId}\` on ${gateway.name}${created.reusedExisting ? ' (found from an earlier attempt)' : ''}: ` +
+      `its workflow is \`${subscriptionWorkflowId(created.subscriptionId)}\`` +
+      (handover === 'ended' ? ', which had already ended.' : '.'),
+  );
+  return {
+    subscriptionId: created.subscriptionId,
+    customerId: create.customer.id,
+    productId: '',
+    state: created.state,
+    workflowId: subscriptionWorkflowId(created.subscriptionId),
+    reusedExisting: created.reusedExisting || workflowInfo().attempt > 1,
+  };
+}
+
+/** The token a subscription records when the gateway keeps the customer's payment method. */
+export const GATEWAY_METHOD_ON_FILE = 'on_file';

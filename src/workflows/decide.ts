@@ -22,6 +22,7 @@ import {
   MAX_RECONCILES_PER_BILLING,
   NOT_FOUND_LIMIT,
   ENGINE_DEFAULTS,
+  gatewayOf,
   hasEnded,
   recordEvents,
   type EngineState,
@@ -196,7 +197,11 @@ function settleEpisode(s: EngineState, now: number): EngineState {
   const episode: DunningEpisode = {
     ...current,
     ...(window.open ? { nextBillingTime: window.nextBillingTime, deadline: window.deadline } : {}),
-    schedule: current.stage === 'retrying' && !paused ? planAttempts(s.snapshot, current, s.policy, now) : [],
+    // A gateway without a manual charge gets no attempts: the episode escalates at once.
+    schedule:
+      current.stage === 'retrying' && !paused && gatewayOf(s).capabilities.manualCharge
+        ? planAttempts(s.snapshot, current, s.policy, now)
+        : [],
   };
   const next = { ...s, episode };
   if (
@@ -213,13 +218,20 @@ function settleEpisode(s: EngineState, now: number): EngineState {
 
 /** No attempt is left: escalate (through the outbox) and set up the final action. */
 function exhaust(s: EngineState, episode: DunningEpisode, now: number): EngineState {
-  const action = s.policy.finalAction;
+  const gateway = gatewayOf(s);
+  // Without a manual charge the engine never cancels for a failure: the gateway's own recovery
+  // (its retries, its invoice) is the only way the order can still be paid, so it is left to run.
+  const action = gateway.capabilities.manualCharge ? s.policy.finalAction : 'leave_to_qfpay';
   const escalated: DunningEpisode = {
     ...episode,
     stage: 'escalating',
     escalationStepsDone: [...s.policy.escalation],
     finalAction: { action, status: action === 'cancel' ? 'pending' : 'done', since: now, attempts: 0 },
-    outcomeDetail: episode.outcomeDetail ?? `attempts exhausted; final action ${action}`,
+    outcomeDetail:
+      episode.outcomeDetail ??
+      (gateway.capabilities.manualCharge
+        ? `attempts exhausted; final action ${action}`
+        : `${gateway.name} has no manual charge: escalated at once, recovery left to ${gateway.name}`),
   };
   const billingPause =
     s.billingPause ??
@@ -488,24 +500,37 @@ export function intentProblem(
     case 'cancel':
       return isTerminal(state) ? `subscription is already ${state}; there is nothing to cancel` : undefined;
     case 'change_token':
+      if (!gatewayOf(s).capabilities.changeToken) return cannot(s, 'change a subscription’s card');
       if (typeof intent.tokenId !== 'string' || !/^tk_\w+$/.test(intent.tokenId))
         return 'tokenId must look like tk_…';
       if (isTerminal(state)) return `subscription is ${state}; its card cannot change`;
       return intent.tokenId === s.snapshot.tokenId ? 'the subscription already uses this token' : undefined;
     case 'change_cycles':
+      if (!gatewayOf(s).capabilities.changeCycles) return cannot(s, 'change a subscription’s billing cycles');
       return cyclesProblem(s, intent.totalBillingCycles);
     case 'change_products':
+      if (!gatewayOf(s).capabilities.changeProducts) return cannot(s, 'change a subscription’s plan');
       if (isTerminal(state)) return `subscription is ${state}; its plan cannot change`;
       return planProblem(intent.products);
     case 'charge_now':
+      if (!gatewayOf(s).capabilities.manualCharge)
+        return `${cannot(s, 'charge an order on request')}: ${gatewayOf(s).capabilities.recovery}`;
       return chargeNowProblem(s, intent.orderId, now, queued);
     case 'pause':
       if (isTerminal(state)) return `subscription is ${state}; there is no billing to pause`;
+      // A gateway's pause lasts until a resume: the engine makes no timed call to it.
+      if (gatewayOf(s).capabilities.pause && intent.resumesAt !== null)
+        return `${gatewayOf(s).name} pauses until resumed: resumes_at must be null`;
       return resumesAtProblem(intent.resumesAt, now);
     case 'resume':
       if (isTerminal(state)) return `subscription is ${state}; there is no billing to resume`;
       return s.billingPause ? undefined : 'billing is not paused';
   }
+}
+
+/** The refusal of an intent the subscription's gateway has no call for. */
+function cannot(s: EngineState, what: string): string {
+  return `${gatewayOf(s).name} cannot ${what}`;
 }
 
 /** The most product lines a plan may have. */

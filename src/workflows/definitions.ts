@@ -3,6 +3,8 @@
  * updates, search attributes and payload types. It holds no workflow implementation, so the
  * API never pulls workflow code (or its dependencies) into its process.
  */
+import type { GatewayCreateInput } from '../gateways/port';
+import { engineSubscriptionId, splitSubscriptionId, type GatewayProfile } from '../gateways/profile';
 import { defineSearchAttributeKey } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { DUNNING_ATTEMPT_RESULTS } from '../events/merchant-events';
@@ -24,6 +26,7 @@ export type { BillingPause, PaymentAttemptRecord, PlanLine } from './engine-stat
 export const WORKFLOW_TYPES = {
   subscription: 'subscriptionWorkflow',
   createSubscription: 'createSubscriptionWorkflow',
+  createGatewaySubscription: 'createGatewaySubscriptionWorkflow',
   createCustomer: 'createCustomerWorkflow',
   createProduct: 'createProductWorkflow',
   customerTokens: 'customerTokensWorkflow',
@@ -36,7 +39,15 @@ export const WORKFLOW_TYPES = {
  * `sub_X` is routed to this id with signal-with-start, whether or not the engine created it.
  */
 export function subscriptionWorkflowId(subscriptionId: string): string {
-  return `qfpay-subscription:${subscriptionId}`;
+  // `qfpay-subscription:sub_…` for QFPay; `qorepay-subscription:<QorePay's id>` and so on.
+  const { gateway, gatewayId } = splitSubscriptionId(subscriptionId);
+  return `${gateway}-subscription:${gatewayId}`;
+}
+
+/** The engine subscription id of a subscription workflow's id (undefined for any other workflow). */
+export function subscriptionIdOfWorkflow(workflowId: string): string | undefined {
+  const match = /^([a-z][a-z0-9]*)-subscription:(.+)$/.exec(workflowId);
+  return match ? engineSubscriptionId(match[1]!, match[2]!) : undefined;
 }
 
 /**
@@ -178,6 +189,8 @@ export interface SubscriptionWorkflowInput {
   policy?: DunningPolicy;
   options?: SubscriptionWorkflowOptions;
   carried?: CarriedState;
+  /** The subscription's gateway and its capabilities (absent: QFPay). */
+  gateway?: GatewayProfile;
 }
 
 /** Every QFPay fact about a subscription arrives through this signal (notifications, sync). */
@@ -301,6 +314,14 @@ export interface CreateSubscriptionInput {
   tokenId: string;
   totalBillingCycles?: number | null;
   startTime?: number;
+  policy?: DunningPolicy;
+  options?: SubscriptionWorkflowOptions;
+}
+
+/** A creation on a gateway behind the port (`POST /v1/subscriptions` with a `gateway`). */
+export interface CreateGatewaySubscriptionInput {
+  gateway: GatewayProfile;
+  create: GatewayCreateInput;
   policy?: DunningPolicy;
   options?: SubscriptionWorkflowOptions;
 }

@@ -4,6 +4,7 @@
  * its loop replace it through these functions only, so every change is a pure step that tests
  * can drive without Temporal. It is carried whole through continue-as-new.
  */
+import { QFPAY_PROFILE, type GatewayProfile } from '../gateways/profile';
 import type {
   DunningAttemptRecord,
   DunningEpisode,
@@ -140,6 +141,8 @@ export interface EngineState {
    * policy, not the default, judges it. Absent in states carried from before: `done`.
    */
   handover?: { status: 'awaited' | 'done'; adoptedAt: number | null };
+  /** The subscription's gateway and what it can do. Absent: QFPay (every state before the port). */
+  gateway?: GatewayProfile;
 }
 
 /**
@@ -232,7 +235,13 @@ export function initialState(input: SubscriptionWorkflowInput): EngineState {
     continuedAsNew: 0,
     watchingSince: null,
     handover: { status: input.origin === 'adopted' ? 'awaited' : 'done', adoptedAt: null },
+    ...(input.gateway ? { gateway: input.gateway } : {}),
   };
+}
+
+/** The subscription's gateway (QFPay when the state names none). */
+export function gatewayOf(state: Pick<EngineState, 'gateway'>): GatewayProfile {
+  return state.gateway ?? QFPAY_PROFILE;
 }
 
 /**

@@ -2,6 +2,7 @@
 export { subscriptionWorkflow } from './subscription';
 export {
   createCustomerWorkflow,
+  createGatewaySubscriptionWorkflow,
   createProductWorkflow,
   createSubscriptionWorkflow,
 } from './create-subscription';

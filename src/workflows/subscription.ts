@@ -27,7 +27,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import type { QfpayActivities } from '../activities/contracts';
+import type { GatewayActivities, QfpayActivities } from '../activities/contracts';
 import { decide, intentProblem, settle, type Action } from './decide';
 import {
   WORKFLOW_TYPES,
@@ -54,6 +54,7 @@ import {
   applyFactToState,
   applyHandover,
   enqueueIntent,
+  gatewayOf,
   initialState,
   takeOutcome,
   type EngineState,
@@ -82,6 +83,12 @@ import { describeSubscription, updateSearchAttributes } from './visibility';
  * single call holds the loop (and the merchant's updates queued behind it) for long.
  */
 const qfpay = proxyActivities<QfpayActivities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '20s', maximumAttempts: 3 },
+});
+
+/** Calls only the gateways behind the port make (a gateway's own pause). */
+const gateways = proxyActivities<GatewayActivities>({
   startToCloseTimeout: '30s',
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '20s', maximumAttempts: 3 },
 });
@@ -278,9 +285,24 @@ async function perform(sub: Subscription, action: Action): Promise<void> {
     case 'apply_policy':
       return sub.mutate((s) => applyPolicyChange(s, action));
     case 'pause':
-      return sub.mutate((s) => applyPause(s, action, now()));
-    case 'resume':
-      return sub.mutate((s) => applyResume(s, action, now()));
+    case 'resume': {
+      // A gateway that pauses is told first; the engine's own pause follows only when it has.
+      if (gatewayOf(sub.state).capabilities.pause) {
+        const paused = action.kind === 'pause';
+        const outcome = await attempt(() =>
+          gateways.setPausedAtGateway.executeWithOptions(options, [{ subscriptionId: id, paused }]),
+        );
+        if (!outcome.ok) {
+          const message = `${gatewayOf(sub.state).name} did not ${action.kind}: ${outcome.failure.message}`;
+          return sub.mutate((s) =>
+            refuseIntent(s, { kind: 'refuse', intentId: action.intentId, message, type: 'GatewayRefused' }),
+          );
+        }
+      }
+      return sub.mutate((s) =>
+        action.kind === 'pause' ? applyPause(s, action, now()) : applyResume(s, action, now()),
+      );
+    }
     case 'refuse':
       return sub.mutate((s) => refuseIntent(s, action));
     case 'flush':

@@ -22,6 +22,9 @@ const ROUTES: Array<[string, string]> = [
   ['get', '/readyz'],
   ['get', '/openapi.json'],
   ['post', '/webhooks/qfpay'],
+  ['post', '/webhooks/{gateway}'],
+  ['get', '/v1/gateways'],
+  ['post', '/v1/gateways/{gateway}/subscriptions'],
   ['post', '/v1/customers'],
   ['get', '/v1/customers'],
   ['get', '/v1/customers/{customerId}'],
@@ -125,7 +128,13 @@ void describe('OpenAPI document', () => {
     const app = buildApp({ config, temporal: failing, qfpay, logger: createLogger('api-test', 'silent') });
     for (const [method, path] of ROUTES) {
       const url = path.replace(/\{[^}]+\}/g, (param) =>
-        param === '{customerId}' ? 'cust_1' : param === '{idempotencyKey}' ? 'k1' : 'sub_1',
+        param === '{customerId}'
+          ? 'cust_1'
+          : param === '{idempotencyKey}'
+            ? 'k1'
+            : param === '{gateway}'
+              ? 'nosuchgateway'
+              : 'sub_1',
       );
       const res = await request(app)[method as 'get' | 'post' | 'put'](url).set('Authorization', 'Bearer k');
       const body = res.body as { error?: { message?: string } };

@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { runEpisode } from '../../chaos/episode-simulator';
+import { QFPAY_CAPABILITIES } from '../../src/gateways/profile';
 
 const EPISODES = Number(process.env.EPISODES ?? 3_000);
 
@@ -36,5 +37,22 @@ void describe('decide over random dunning episodes', () => {
         `no episode ended ${outcome}: ${JSON.stringify([...outcomes])}`,
       );
     }
+  });
+
+  void it('never charges on a gateway without a manual charge: the episode escalates at once and the order is left to the gateway', () => {
+    const gateway = {
+      name: 'nocharge',
+      capabilities: { ...QFPAY_CAPABILITIES, manualCharge: false, recovery: 'the gateway retries' },
+    };
+    const outcomes = new Map<string, number>();
+    for (let seed = 1; seed <= EPISODES / 6; seed += 1) {
+      const report = runEpisode({ seed, gateway });
+      assert.deepEqual(report.violations, [], `episode ${seed}`);
+      assert.equal(report.charges, 0, `episode ${seed}`);
+      outcomes.set(report.outcome, (outcomes.get(report.outcome) ?? 0) + 1);
+    }
+    // Every episode ended without a charge: escalated at once (or the order was paid first).
+    assert.equal(outcomes.get('open') ?? 0, 0, JSON.stringify([...outcomes]));
+    assert.ok((outcomes.get('exhausted') ?? 0) > 0, JSON.stringify([...outcomes]));
   });
 });

@@ -19,6 +19,7 @@ import {
   paymentsQuery,
   resumeBillingUpdate,
   snapshotQuery,
+  subscriptionIdOfWorkflow,
   subscriptionWorkflowId,
   syncNowUpdate,
   type CreateSubscriptionInput,
@@ -65,7 +66,7 @@ export function creationLocation(idempotencyKey: string): string {
 }
 
 /** The body's override (already checked by its schema, field by field) on the base policy. */
-function policyWithOverride(
+export function policyWithOverride(
   base: DunningPolicy,
   override: CreateSubscriptionBody['dunning_policy'],
 ): DunningPolicy {
@@ -153,7 +154,42 @@ export function listPageToken(
   return token;
 }
 
-const SUBSCRIPTION_WORKFLOW_PREFIX = subscriptionWorkflowId('');
+/**
+ * Waits a while for a subscription's creation and answers: 201 (or 200 for a retry of a finished
+ * one) with the result, or 202 with its `Location` while it runs. A failed creation
+ * (WorkflowFailedError) is mapped by the error handler like any other error.
+ */
+export async function answerCreation(
+  ctx: ApiContext,
+  res: Response,
+  creation: { handle: WorkflowHandle; replayed: boolean; idempotencyKey: string },
+): Promise<void> {
+  const { handle, replayed, idempotencyKey } = creation;
+  const outcome = await resultWithin<CreateSubscriptionResult>(
+    ctx.temporal,
+    handle,
+    ctx.timeouts.creationWaitMs,
+  );
+  if (outcome === undefined) {
+    const running: CreationResponse = {
+      idempotency_key: idempotencyKey,
+      status: 'running',
+      replayed,
+      result: null,
+      error: null,
+    };
+    res.status(202).location(creationLocation(idempotencyKey)).json(running);
+    return;
+  }
+  const done: CreationResponse = {
+    idempotency_key: idempotencyKey,
+    status: 'completed',
+    replayed,
+    result: creationResultView(outcome.value),
+    error: null,
+  };
+  res.status(replayed ? 200 : 201).json(done);
+}
 
 // ---- router -----------------------------------------------------------------------------------
 
@@ -229,27 +265,7 @@ export function subscriptionRouter(ctx: ApiContext): Router {
       args: [input],
     });
 
-    // A failed creation (WorkflowFailedError) is mapped by the error handler like any other error.
-    const outcome = await resultWithin<CreateSubscriptionResult>(temporal, handle, timeouts.creationWaitMs);
-    if (outcome === undefined) {
-      const running: CreationResponse = {
-        idempotency_key: idempotencyKey,
-        status: 'running',
-        replayed,
-        result: null,
-        error: null,
-      };
-      res.status(202).location(creationLocation(idempotencyKey)).json(running);
-      return;
-    }
-    const done: CreationResponse = {
-      idempotency_key: idempotencyKey,
-      status: 'completed',
-      replayed,
-      result: creationResultView(outcome.value),
-      error: null,
-    };
-    res.status(replayed ? 200 : 201).json(done);
+    await answerCreation(ctx, res, { handle, replayed, idempotencyKey });
   });
 
   router.get('/subscriptions/creations/:idempotencyKey', async (req: Request, res: Response) => {
@@ -316,9 +332,8 @@ export function subscriptionRouter(ctx: ApiContext): Router {
         return {
           subscription_id:
             attributes.get(SEARCH_ATTRIBUTES.subscriptionId) ??
-            (workflowId.startsWith(SUBSCRIPTION_WORKFLOW_PREFIX)
-              ? workflowId.slice(SUBSCRIPTION_WORKFLOW_PREFIX.length)
-              : workflowId),
+            subscriptionIdOfWorkflow(workflowId) ??
+            workflowId,
           workflow_id: workflowId,
           state: LifecycleStateSchema.safeParse(state).data ?? null,
           next_billing_time: nextBilling instanceof Date ? nextBilling.toISOString() : null,

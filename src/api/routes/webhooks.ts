@@ -21,6 +21,7 @@ import {
   factSignal,
   paymentTokenSignal,
   subscriptionWorkflowId,
+  type Fact,
   type PaymentTokenRecord,
   type SubscriptionWorkflowInput,
 } from '../../workflows/definitions';
@@ -79,6 +80,36 @@ function acknowledge(res: Response): void {
   res.status(200).type('text/plain').send(WEBHOOK_ACK);
 }
 
+/**
+ * Signals a fact to its subscription's workflow, starting it if the engine has never seen the
+ * subscription ("adopts" it). A subscription whose workflow has ended stays ended: the late
+ * notification is taken (the gateway stops sending it) and changes nothing (`ended`).
+ */
+export async function signalSubscriptionFact(
+  ctx: ApiContext,
+  input: SubscriptionWorkflowInput,
+  fact: Fact,
+): Promise<'signalled' | 'ended'> {
+  const { temporal, config } = ctx;
+  try {
+    await withinDeadline(temporal, ctx.timeouts.temporalMs, () =>
+      temporal.workflow.signalWithStart(WORKFLOW_TYPES.subscription, {
+        workflowId: subscriptionWorkflowId(input.subscriptionId),
+        taskQueue: config.TEMPORAL_TASK_QUEUE,
+        args: [input],
+        signal: factSignal,
+        signalArgs: [fact],
+        workflowIdReusePolicy: SUBSCRIPTION_WORKFLOW_REUSE_POLICY,
+        ...subscriptionStartMetadata({ subscriptionId: input.subscriptionId, origin: 'adopted' }),
+      }),
+    );
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return 'ended';
+    throw err;
+  }
+  return 'signalled';
+}
+
 /** The webhook router (mounted at the app root). */
 export function webhookRouter(ctx: ApiContext): Router {
   const router = Router();
@@ -117,26 +148,7 @@ export function webhookRouter(ctx: ApiContext): Router {
       policy: ctx.defaultPolicy,
       options: workflowOptions(config),
     };
-    // Starts the workflow if the engine has never seen this subscription ("adopts" it). A
-    // subscription whose workflow has ended stays ended: the late notification is taken (QFPay
-    // stops sending it) and changes nothing.
-    try {
-      await withinDeadline(temporal, ctx.timeouts.temporalMs, () =>
-        temporal.workflow.signalWithStart(WORKFLOW_TYPES.subscription, {
-          workflowId: subscriptionWorkflowId(notification.subscription_id),
-          taskQueue: config.TEMPORAL_TASK_QUEUE,
-          args: [input],
-          signal: factSignal,
-          signalArgs: [built.fact],
-          workflowIdReusePolicy: SUBSCRIPTION_WORKFLOW_REUSE_POLICY,
-          ...subscriptionStartMetadata({ subscriptionId: notification.subscription_id, origin: 'adopted' }),
-        }),
-      );
-    } catch (err) {
-      if (err instanceof WorkflowExecutionAlreadyStartedError) return 'ended';
-      throw err;
-    }
-    return 'signalled';
+    return signalSubscriptionFact(ctx, input, built.fact);
   }
 
   router.post(

@@ -1,0 +1,120 @@
+/**
+ * The worker's side of the gateway port. The workflows call one set of activities (the names
+ * QFPay's had before the port, so every running workflow replays unchanged); each call is routed
+ * by the subscription's engine id: a bare `sub_…` id goes to QFPay's activities, a
+ * `<gateway>:<id>` id to that gateway's adapter, with its answers brought back under the engine
+ * id. A gateway's refusal (`GatewayError`, not retryable) becomes a non-retryable failure, so the
+ * workflow's reducers treat it as they treat QFPay's refusals; anything else is retried.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import { GatewayError, type GatewayAdapter, type GatewayEnv, type GatewayModule } from '../gateways/port';
+import { QFPAY_GATEWAY, engineSubscriptionId, splitSubscriptionId } from '../gateways/profile';
+import type { GatewayActivities, QfpayActivities, SyncResult } from './contracts';
+
+export interface GatewayActivityDeps {
+  qfpay: QfpayActivities;
+  modules: readonly GatewayModule[];
+  /** Where each gateway reads its own variables (`process.env` in the worker). */
+  env: GatewayEnv;
+}
+
+/** A gateway's failure as Temporal should see it. */
+function toFailure(gateway: string, err: unknown): unknown {
+  if (!(err instanceof GatewayError)) return err;
+  return ApplicationFailure.create({
+    message: `${gateway}: ${err.message}`,
+    type: err.retryable ? 'GatewayUnavailable' : 'GatewayRefused',
+    nonRetryable: !err.retryable,
+    details: err.status === undefined ? [] : [{ status: err.status }],
+  });
+}
+
+export function createGatewayActivities({
+  qfpay,
+  modules,
+  env,
+}: GatewayActivityDeps): QfpayActivities & GatewayActivities {
+  const adapters = new Map<string, GatewayAdapter>();
+  function adapterOf(gateway: string): GatewayAdapter {
+    let adapter = adapters.get(gateway);
+    if (!adapter) {
+      const module = modules.find((m) => m.name === gateway);
+      if (!module) throw ApplicationFailure.nonRetryable(`no gateway named ${gateway}`, 'UnknownGateway');
+      if (!module.configured(env))
+        throw ApplicationFailure.create({
+          message: `gateway ${gateway} is not configured in this worker`,
+          type: 'GatewayNotConfigured',
+        });
+      adapter = module.adapter(env);
+      adapters.set(gateway, adapter);
+    }
+    return adapter;
+  }
+
+  /** Runs `call` on the gateway of `engineId`, with the gateway's own id. */
+  async function onGateway<T>(
+    engineId: string,
+    call: (adapter: GatewayAdapter, gatewayId: string) => Promise<T>,
+  ): Promise<T> {
+    const { gateway, gatewayId } = splitSubscriptionId(engineId);
+    const adapter = adapterOf(gateway);
+    try {
+      return await call(adapter, gatewayId);
+    } catch (err) {
+      throw toFailure(gateway, err);
+    }
+  }
+
+  function lacks(gateway: string, what: string): never {
+    throw ApplicationFailure.nonRetryable(`${gateway} has no ${what}`, 'GatewayCapability');
+  }
+
+  const isQfpay = (engineId: string): boolean => splitSubscriptionId(engineId).gateway === QFPAY_GATEWAY;
+
+  return {
+    ...qfpay,
+    async syncSubscription(subscriptionId, options) {
+      if (isQfpay(subscriptionId)) return qfpay.syncSubscription(subscriptionId, options);
+      const result = await onGateway(subscriptionId, (a, id) => a.sync(id, options));
+      return result.found
+        ? ({ found: true, fact: { ...result.fact, subscriptionId } } satisfies SyncResult)
+        : { found: false, subscriptionId, at: result.at };
+    },
+    async cancelSubscription(subscriptionId) {
+      if (isQfpay(subscriptionId)) return qfpay.cancelSubscription(subscriptionId);
+      return onGateway(subscriptionId, (a, id) => a.cancel(id));
+    },
+    async updateSubscription(input) {
+      if (isQfpay(input.subscriptionId)) return qfpay.updateSubscription(input);
+      return lacks(splitSubscriptionId(input.subscriptionId).gateway, 'subscription update');
+    },
+    async chargeOrder(input) {
+      if (isQfpay(input.subscriptionId)) return qfpay.chargeOrder(input);
+      return onGateway(input.subscriptionId, (a, id) =>
+        a.charge ? a.charge({ ...input, subscriptionId: id }) : lacks(a.name, 'manual charge'),
+      );
+    },
+    async confirmCharge(input) {
+      if (isQfpay(input.subscriptionId)) return qfpay.confirmCharge(input);
+      return onGateway(input.subscriptionId, (a, id) =>
+        a.confirmCharge ? a.confirmCharge({ ...input, subscriptionId: id }) : lacks(a.name, 'manual charge'),
+      );
+    },
+    async createOnGateway({ gateway, create }) {
+      if (gateway === QFPAY_GATEWAY)
+        throw ApplicationFailure.nonRetryable('QFPay subscriptions are created by their own workflow');
+      const adapter = adapterOf(gateway);
+      try {
+        const created = await adapter.create(create);
+        return { ...created, subscriptionId: engineSubscriptionId(gateway, created.subscriptionId) };
+      } catch (err) {
+        throw toFailure(gateway, err);
+      }
+    },
+    async setPausedAtGateway({ subscriptionId, paused }) {
+      return onGateway(subscriptionId, (a, id) =>
+        a.setPaused ? a.setPaused(id, paused) : lacks(a.name, 'pause'),
+      );
+    },
+  };
+}

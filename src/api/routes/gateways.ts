@@ -1,0 +1,181 @@
+/**
+ * The gateways behind the port, as merchants and gateways reach them:
+ *
+ * - `GET /v1/gateways`: every gateway and what it can do (the capability table);
+ * - `POST /v1/gateways/:gateway/subscriptions`: a creation on that gateway, idempotent by
+ *   `Idempotency-Key` like `POST /v1/subscriptions` (which stays QFPay's, with its customers,
+ *   products and tokens);
+ * - `POST /webhooks/:gateway`: that gateway's notifications, verified by the gateway's own rule
+ *   on the raw bytes, read into the engine's facts, and signalled (with start) to each fact's
+ *   subscription before the gateway hears its acknowledgement. QFPay keeps `/webhooks/qfpay`.
+ */
+import express, { Router, type Request, type Response } from 'express';
+import { WebhookRejection, type GatewayModule, type GatewayWebhook } from '../../gateways/port';
+import { QFPAY_GATEWAY, engineSubscriptionId } from '../../gateways/profile';
+import { gatewayModule, gatewayTable } from '../../gateways/registry';
+import {
+  WORKFLOW_TYPES,
+  type CreateGatewaySubscriptionInput,
+  type Fact,
+  type SubscriptionWorkflowInput,
+} from '../../workflows/definitions';
+import { workflowOptions, type ApiContext } from '../context';
+import { ApiError, toApiError } from '../errors';
+import { idempotencyKeyOf, merchantOf, startIdempotentCreation } from '../idempotency';
+import {
+  GatewayCreateSubscriptionBodySchema,
+  GatewayParamsSchema,
+  type GatewayCreateSubscriptionBody,
+} from '../schemas';
+import { parseInput } from '../validate';
+import { WEBHOOK_BODY_LIMIT, signalSubscriptionFact } from './webhooks';
+import { answerCreation, policyWithOverride } from './subscriptions';
+
+/** A gateway behind the port by its path name: 404 when there is none, 503 when it is not configured. */
+function moduleOf(ctx: ApiContext, req: Request): GatewayModule {
+  const { gateway } = parseInput(GatewayParamsSchema, req.params, 'path');
+  const module = gatewayModule(gateway);
+  if (!module) {
+    if (gateway === QFPAY_GATEWAY)
+      throw ApiError.validation('QFPay subscriptions are created with POST /v1/subscriptions', [
+        { path: 'gateway', message: 'qfpay has its own routes' },
+      ]);
+    throw ApiError.notFound(`no gateway named ${gateway}`);
+  }
+  if (!module.configured(ctx.gatewayEnv)) {
+    throw new ApiError({
+      status: 503,
+      code: 'gateway_unavailable',
+      message: `gateway ${gateway} is not configured (see its README for the variables)`,
+    });
+  }
+  return module;
+}
+
+/** The creation's input: the merchant's request, with the reference derived from its key. */
+export function gatewayCreationInput(
+  module: GatewayModule,
+  body: GatewayCreateSubscriptionBody,
+  reference: string,
+  ctx: ApiContext,
+): CreateGatewaySubscriptionInput {
+  return {
+    gateway: { name: module.name, capabilities: module.capabilities },
+    create: {
+      reference,
+      customer: {
+        id: body.customer.id,
+        ...(body.customer.email === undefined ? {} : { email: body.customer.email }),
+        ...(body.customer.name === undefined ? {} : { name: body.customer.name }),
+      },
+      plan: {
+        name: body.plan.name,
+        amount: body.plan.amount,
+        currency: body.plan.currency,
+        interval: body.plan.interval,
+        totalCycles: body.plan.total_cycles ?? null,
+      },
+      ...(body.payment_method ? { paymentMethod: { token: body.payment_method.token } } : {}),
+    },
+    policy: policyWithOverride(ctx.defaultPolicy, body.dunning_policy),
+    options: workflowOptions(ctx.config),
+  };
+}
+
+/** `/v1/gateways` routes (mounted on the authenticated router). */
+export function gatewayRouter(ctx: ApiContext): Router {
+  const router = Router();
+
+  router.get('/gateways', (_req: Request, res: Response) => {
+    res.json({ items: gatewayTable() });
+  });
+
+  router.post('/gateways/:gateway/subscriptions', async (req: Request, res: Response) => {
+    const module = moduleOf(ctx, req);
+    const idempotencyKey = idempotencyKeyOf(req, true);
+    const body = parseInput(GatewayCreateSubscriptionBodySchema, req.body, 'body');
+    // The gateway's merchant reference (a title, an order number): the same for every retry of
+    // this request, and never the merchant's key itself (a keyed digest of it, shortened).
+    const reference = `eng${ctx.digests
+      .idempotencyDigest(merchantOf(req), 'subscription', idempotencyKey)
+      .slice(0, 29)}`;
+    const input = gatewayCreationInput(module, body, reference, ctx);
+    const { handle, replayed } = await startIdempotentCreation(ctx, req, {
+      kind: 'subscription',
+      idempotencyKey,
+      body: { gateway: module.name, ...body },
+      workflowType: WORKFLOW_TYPES.createGatewaySubscription,
+      args: [input],
+    });
+    await answerCreation(ctx, res, { handle, replayed, idempotencyKey });
+  });
+
+  return router;
+}
+
+/** `POST /webhooks/:gateway` for every gateway behind the port (mounted at the app root). */
+export function gatewayWebhookRouter(ctx: ApiContext): Router {
+  const router = Router();
+  const { config, metrics } = ctx;
+  const webhooks = new Map<string, GatewayWebhook>();
+
+  function signal(module: GatewayModule, fact: Fact): Promise<'signalled' | 'ended'> {
+    const input: SubscriptionWorkflowInput = {
+      subscriptionId: fact.subscriptionId,
+      origin: 'adopted',
+      policy: ctx.defaultPolicy,
+      options: workflowOptions(config),
+      gateway: { name: module.name, capabilities: module.capabilities },
+    };
+    return signalSubscriptionFact(ctx, input, fact);
+  }
+
+  router.post(
+    '/webhooks/:gateway',
+    express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT }),
+    async (req: Request, res: Response) => {
+      const module = moduleOf(ctx, req);
+      const label = `${module.name}:notification`;
+      let webhook = webhooks.get(module.name);
+      if (!webhook) {
+        webhook = module.webhook(ctx.gatewayEnv);
+        webhooks.set(module.name, webhook);
+      }
+      const raw: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      let reading;
+      try {
+        reading = webhook.read(raw, req.headers, ctx.now());
+      } catch (err) {
+        if (!(err instanceof WebhookRejection)) throw err;
+        metrics.webhook(label, err.status === 401 ? 'invalid_signature' : 'malformed');
+        if (err.status === 401)
+          throw new ApiError({ status: 401, code: 'invalid_signature', message: err.message });
+        throw ApiError.validation(err.message, [{ path: err.field ?? 'body', message: err.message }]);
+      }
+      if (reading.kind === 'ignored') {
+        metrics.webhook(label, 'ignored');
+        req.log.info({ gateway: module.name, reason: reading.reason }, 'gateway notification ignored');
+      } else {
+        const outcomes: string[] = [];
+        try {
+          for (const fact of reading.facts) {
+            const subscriptionId = engineSubscriptionId(module.name, fact.subscriptionId);
+            outcomes.push(await signal(module, { ...fact, subscriptionId }));
+          }
+        } catch (err) {
+          const mapped = toApiError(err);
+          metrics.webhook(label, mapped.code === 'temporal_unavailable' ? 'temporal_unavailable' : 'error');
+          throw mapped;
+        }
+        metrics.webhook(label, outcomes.includes('signalled') ? 'accepted' : 'late');
+        req.log.info(
+          { gateway: module.name, facts: reading.facts.length, outcomes },
+          'gateway notification taken',
+        );
+      }
+      res.status(webhook.ack.status).type(webhook.ack.contentType).send(webhook.ack.body);
+    },
+  );
+
+  return router;
+}

@@ -1,0 +1,43 @@
+/**
+ * Every gateway the engine knows. Adding one is its folder under `src/gateways/` and one line in
+ * {@link GATEWAY_MODULES}. QFPay is the engine's first gateway and keeps its own wiring (its
+ * client in `src/qfpay/`, its activities, its creation with customers, products and tokens, and
+ * its emulator in `src/sandbox/`); it is listed here by its profile.
+ */
+import type { GatewayModule, GatewayProfile } from './port';
+import { QFPAY_GATEWAY, QFPAY_PROFILE } from './profile';
+
+/** The gateways behind the port, one line each. */
+export const GATEWAY_MODULES: readonly GatewayModule[] = [];
+
+/** A gateway module by name (QFPay has none: see the module comment). */
+export function gatewayModule(name: string): GatewayModule | undefined {
+  return GATEWAY_MODULES.find((m) => m.name === name);
+}
+
+/** Every gateway's name, QFPay first. */
+export function gatewayNames(): string[] {
+  return [QFPAY_GATEWAY, ...GATEWAY_MODULES.map((m) => m.name)];
+}
+
+/** The profile a subscription's workflow carries, or undefined for a name the engine does not know. */
+export function gatewayProfile(name: string): GatewayProfile | undefined {
+  if (name === QFPAY_GATEWAY) return QFPAY_PROFILE;
+  const module = gatewayModule(name);
+  return module && { name: module.name, capabilities: module.capabilities };
+}
+
+/** Every gateway with its description, for the docs and `GET /v1/gateways`. */
+export function gatewayTable(): Array<GatewayProfile & { description: string }> {
+  return [
+    {
+      ...QFPAY_PROFILE,
+      description: 'QFPay (seeds 001 and 002): subscriptions, billing orders, manual charges, tokens',
+    },
+    ...GATEWAY_MODULES.map((m) => ({
+      name: m.name,
+      capabilities: m.capabilities,
+      description: m.description,
+    })),
+  ];
+}

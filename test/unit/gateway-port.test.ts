@@ -1,0 +1,209 @@
+/**
+ * The engine's side of the gateway port, without a gateway: engine ids and workflow ids, the
+ * decisions that read capabilities (no charge and an escalation at once without a manual charge,
+ * refusals of changes the gateway has no call for, a gateway's pause without a timed resume), and
+ * the activities that route each call by the subscription's id.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { ApplicationFailure } from '@temporalio/common';
+import { createGatewayActivities } from '../../src/activities/gateways';
+import type { QfpayActivities, SyncResult } from '../../src/activities/contracts';
+import {
+  GatewayError,
+  type GatewayAdapter,
+  type GatewayCapabilities,
+  type GatewayModule,
+} from '../../src/gateways/port';
+import { QFPAY_CAPABILITIES, engineSubscriptionId, splitSubscriptionId } from '../../src/gateways/profile';
+import { gatewayNames, gatewayProfile } from '../../src/gateways/registry';
+import { decide, intentProblem, settle } from '../../src/workflows/decide';
+import { subscriptionIdOfWorkflow, subscriptionWorkflowId } from '../../src/workflows/definitions';
+import type { EngineState, IntentRequest } from '../../src/workflows/engine-state';
+import { DAY, HOUR, MINUTE, T, pastDue } from '../helpers/engine-states';
+
+const NO_CHARGE: GatewayCapabilities = {
+  ...QFPAY_CAPABILITIES,
+  manualCharge: false,
+  pause: true,
+  changeToken: false,
+  changeCycles: false,
+  changeProducts: false,
+  recovery: 'the gateway retries the card daily until the invoice is due',
+};
+
+function onGateway(s: EngineState, capabilities: GatewayCapabilities = NO_CHARGE): EngineState {
+  return { ...s, gateway: { name: 'testpay', capabilities } };
+}
+
+void describe('the gateway port, engine side', () => {
+  void it('names subscriptions and their workflows by gateway; QFPay ids stay bare', () => {
+    assert.equal(engineSubscriptionId('qfpay', 'sub_1'), 'sub_1');
+    assert.equal(engineSubscriptionId('qorepay', 'tpl~cli'), 'qorepay:tpl~cli');
+    assert.deepEqual(splitSubscriptionId('sub_1'), { gateway: 'qfpay', gatewayId: 'sub_1' });
+    assert.deepEqual(splitSubscriptionId('madfintech:ord:1'), { gateway: 'madfintech', gatewayId: 'ord:1' });
+    assert.equal(subscriptionWorkflowId('sub_1'), 'qfpay-subscription:sub_1');
+    assert.equal(subscriptionWorkflowId('qorepay:tpl~cli'), 'qorepay-subscription:tpl~cli');
+    for (const id of ['sub_1', 'qorepay:tpl~cli', 'madfintech:o-1:x'])
+      assert.equal(subscriptionIdOfWorkflow(subscriptionWorkflowId(id)), id);
+    assert.equal(subscriptionIdOfWorkflow('merchant-event:evt_1'), undefined);
+    assert.equal(gatewayNames()[0], 'qfpay');
+    assert.deepEqual(gatewayProfile('qfpay')?.capabilities, QFPAY_CAPABILITIES);
+    assert.equal(gatewayProfile('nosuchgateway'), undefined);
+  });
+
+  void it('never charges without a manual charge: the episode escalates at once and leaves the order to the gateway', () => {
+    const withCharge = settle(pastDue(), T + MINUTE);
+    assert.ok(withCharge.episode && withCharge.episode.schedule.length > 0, 'QFPay plans attempts');
+
+    const s = settle(onGateway(pastDue()), T + MINUTE);
+    const episode = s.episodeHistory.at(-1) ?? s.episode;
+    assert.equal(episode?.outcome, 'exhausted');
+    assert.match(episode?.outcomeDetail ?? '', /testpay has no manual charge/);
+    assert.equal(episode?.finalAction?.action, 'leave_to_qfpay', 'never cancelled for a failure');
+    // What the merchant hears: the escalation, not a charge.
+    assert.ok(
+      s.outbox.some((e) => e.type.includes('dunning')),
+      JSON.stringify(s.outbox.map((e) => e.type)),
+    );
+    for (let now = T + MINUTE; now < T + 40 * DAY; now += 6 * HOUR) {
+      const action = decide(settle(s, now), now, { continueAsNewSuggested: false });
+      assert.notEqual(action.kind, 'charge', `at +${(now - T) / HOUR} h`);
+    }
+  });
+
+  void it('refuses the changes a gateway has no call for, with its recovery for a charge-now', () => {
+    const s = onGateway(settle(pastDue(), T + MINUTE));
+    const refused: Array<[IntentRequest, RegExp]> = [
+      [{ kind: 'charge_now' }, /testpay cannot charge an order on request: the gateway retries/],
+      [{ kind: 'change_token', tokenId: 'tk_new' }, /testpay cannot change a subscription’s card/],
+      [{ kind: 'change_cycles', totalBillingCycles: 3 }, /testpay cannot change .* billing cycles/],
+      [
+        { kind: 'change_products', products: [{ productId: 'prod_b', quantity: 1 }] },
+        /testpay cannot change .* plan/,
+      ],
+      [{ kind: 'pause', resumesAt: T + DAY }, /testpay pauses until resumed/],
+    ];
+    for (const [intent, reason] of refused)
+      assert.match(intentProblem(s, intent, T + MINUTE, { queued: false }) ?? '', reason, intent.kind);
+    assert.equal(
+      intentProblem(s, { kind: 'pause', resumesAt: null }, T + MINUTE, { queued: false }),
+      undefined,
+    );
+    assert.equal(intentProblem(s, { kind: 'cancel' }, T + MINUTE, { queued: false }), undefined);
+  });
+
+  void it('routes each activity by the subscription id, and turns a gateway refusal into a non-retryable failure', async () => {
+    const calls: string[] = [];
+    const adapter: GatewayAdapter = {
+      name: 'testpay',
+      capabilities: NO_CHARGE,
+      create: async (input) => {
+        calls.push(`create ${input.reference}`);
+        return { subscriptionId: 'g-1', state: 'ACTIVE', reusedExisting: false, at: T };
+      },
+      sync: async (id) => {
+        calls.push(`sync ${id}`);
+        if (id === 'gone') return { found: false, subscriptionId: id, at: T };
+        return {
+          found: true,
+          fact: {
+            kind: 'sync',
+            subscriptionId: id,
+            at: T,
+            remote: { state: 'ACTIVE', totalBillingCycles: null, completedCycles: 1 },
+            orders: [],
+            source: 'query',
+          },
+        } satisfies SyncResult;
+      },
+      cancel: async (id) => {
+        calls.push(`cancel ${id}`);
+        if (id === 'refused') throw new GatewayError('403 forbidden', false, 403);
+        if (id === 'busy') throw new GatewayError('503', true, 503);
+        return { at: T };
+      },
+      setPaused: async (id, paused) => {
+        calls.push(`paused ${id} ${paused}`);
+        return { at: T };
+      },
+    };
+    const module: GatewayModule = {
+      name: 'testpay',
+      capabilities: NO_CHARGE,
+      description: 'a test gateway',
+      configured: (env) => env.TESTPAY_TOKEN !== undefined,
+      adapter: () => adapter,
+      webhook: () => {
+        throw new Error('not used');
+      },
+      startEmulator: () => Promise.reject(new Error('not used')),
+    };
+    const qfpay = new Proxy({} as QfpayActivities, {
+      get: (_t, name) => (id: unknown) => {
+        calls.push(`qfpay.${String(name)} ${typeof id === 'string' ? id : JSON.stringify(id)}`);
+        return Promise.resolve({ at: T });
+      },
+    });
+    const acts = createGatewayActivities({ qfpay, modules: [module], env: { TESTPAY_TOKEN: 't' } });
+    const run = <R>(fn: () => Promise<R>): Promise<R> => new MockActivityEnvironment().run(fn) as Promise<R>;
+
+    await run(() => acts.cancelSubscription('sub_1'));
+    const synced = await run(() => acts.syncSubscription('testpay:g-1'));
+    assert.equal(synced.found && synced.fact.subscriptionId, 'testpay:g-1', 'answers under the engine id');
+    const gone = await run(() => acts.syncSubscription('testpay:gone'));
+    assert.deepEqual(gone, { found: false, subscriptionId: 'testpay:gone', at: T });
+    const created = await run(() =>
+      acts.createOnGateway({
+        gateway: 'testpay',
+        create: {
+          reference: 'ref-1',
+          customer: { id: 'c1' },
+          plan: {
+            name: 'p',
+            amount: 100,
+            currency: 'USD',
+            interval: { unit: 'month', count: 1 },
+            totalCycles: null,
+          },
+        },
+      }),
+    );
+    assert.equal(created.subscriptionId, 'testpay:g-1');
+    await run(() => acts.setPausedAtGateway({ subscriptionId: 'testpay:g-1', paused: true }));
+    assert.deepEqual(calls, [
+      'qfpay.cancelSubscription sub_1',
+      'sync g-1',
+      'sync gone',
+      'create ref-1',
+      'paused g-1 true',
+    ]);
+
+    const failure = async (call: () => Promise<unknown>) => {
+      try {
+        await run(call);
+      } catch (err) {
+        assert.ok(err instanceof ApplicationFailure, String(err));
+        return err;
+      }
+      assert.fail('expected a failure');
+    };
+    const refused = await failure(() => acts.cancelSubscription('testpay:refused'));
+    assert.equal(refused.nonRetryable, true);
+    assert.equal(refused.type, 'GatewayRefused');
+    const busy = await failure(() => acts.cancelSubscription('testpay:busy'));
+    assert.equal(busy.nonRetryable, false);
+    const noCharge = await failure(() =>
+      acts.chargeOrder({ subscriptionId: 'testpay:g-1', orderId: 'o', notAfter: T + HOUR }),
+    );
+    assert.equal(noCharge.nonRetryable, true);
+    assert.match(noCharge.message, /testpay has no manual charge/);
+    const unknown = await failure(() => acts.syncSubscription('nosuch:x'));
+    assert.equal(unknown.nonRetryable, true);
+    const unconfigured = createGatewayActivities({ qfpay, modules: [module], env: {} });
+    const missing = await failure(() => unconfigured.syncSubscription('testpay:g-1'));
+    assert.equal(missing.type, 'GatewayNotConfigured');
+    assert.equal(missing.nonRetryable, false, 'a worker configured later can still do it');
+  });
+});

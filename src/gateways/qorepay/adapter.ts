@@ -1,0 +1,208 @@
+/**
+ * The engine's calls to QorePay: a subscription is a billing template titled with the engine's
+ * reference plus one subscriber (the customer's client id) on it.
+ */
+import type { SyncResult } from '../../activities/contracts';
+import type { RemoteSubscription } from '../../workflows/lifecycle-types';
+import {
+  GatewayError,
+  type GatewayAdapter,
+  type GatewayCreateInput,
+  type GatewayCreateResult,
+} from '../port';
+import { QOREPAY_CAPABILITIES } from './capabilities';
+import { type QorepayClient } from './client';
+import {
+  ID_SEPARATOR,
+  cycleOfReference,
+  cycleOutcome,
+  joinSubscriptionId,
+  periodOf,
+  purchaseTime,
+  remoteOrder,
+  splitSubscriptionId,
+  subscriptionState,
+} from './mapping';
+import { purchaseSchema, subscriberSchema, templateSchema, type Purchase, type Subscriber } from './wire';
+
+export interface QorepayAdapterOptions {
+  brandId: string;
+  /** `subscription_due_period` in days: how long a failed purchase stays payable. */
+  dueDays: number;
+  /** Whether QorePay emails the invoice when a charge fails. */
+  sendInvoiceOnChargeFailure: boolean;
+  now?: () => number;
+}
+
+const seg = encodeURIComponent;
+
+export function qorepayAdapter(client: QorepayClient, options: QorepayAdapterOptions): GatewayAdapter {
+  const now = options.now ?? Date.now;
+
+  function ids(subscriptionId: string): { templateId: string; clientId: string } {
+    const parts = splitSubscriptionId(subscriptionId);
+    if (!parts) throw new GatewayError(`not a QorePay subscription id: ${subscriptionId}`, false);
+    return parts;
+  }
+
+  const subscriberPath = (t: string, c: string) => `billing_templates/${seg(t)}/clients/${seg(c)}/`;
+
+  async function purchasesOf(templateId: string, clientId: string) {
+    const all = await client.list(
+      `purchases/?billing_template_id=${seg(templateId)}&client_id=${seg(clientId)}`,
+      purchaseSchema,
+    );
+    // Filtered again here: the list's query parameters are an assumption (README).
+    return all.filter((p) => p.billing_template_id === templateId && p.client_id === clientId);
+  }
+
+  function stateOf(subscriber: Subscriber, purchases: Purchase[]) {
+    return subscriptionState(
+      subscriber.status,
+      purchases.flatMap((p) => {
+        const cycle = cycleOfReference(p.reference);
+        return cycle === null ? [] : [{ status: p.status, cycle }];
+      }),
+    );
+  }
+
+  async function patchStatus(subscriptionId: string, status: Subscriber['status']) {
+    const { templateId, clientId } = ids(subscriptionId);
+    return client.call('PATCH', subscriberPath(templateId, clientId), subscriberSchema, { status });
+  }
+
+  return {
+    name: 'qorepay',
+    capabilities: QOREPAY_CAPABILITIES,
+
+    async create(input: GatewayCreateInput): Promise<GatewayCreateResult> {
+      const { plan, reference, customer } = input;
+      if (plan.totalCycles !== null)
+        throw new GatewayError('QorePay billing templates bill until cancelled: no cycle limit', false);
+      if (!Number.isInteger(plan.amount) || plan.amount <= 0)
+        throw new GatewayError(`amount must be a positive integer in minor units: ${plan.amount}`, false);
+      if (customer.id.includes(ID_SEPARATOR) || reference.length === 0)
+        throw new GatewayError(
+          `client id may not contain "${ID_SEPARATOR}"; reference may not be empty`,
+          false,
+        );
+      const { period, units } = periodOf(plan.interval);
+
+      const found = (await client.list(`billing_templates/?title=${seg(reference)}`, templateSchema)).filter(
+        (t) => t.title === reference && t.is_subscription,
+      );
+      let template = found[0];
+      if (template) {
+        const price = template.purchase.products.reduce((sum, p) => sum + p.price * Number(p.quantity), 0);
+        const same =
+          template.purchase.currency === plan.currency &&
+          price === plan.amount &&
+          template.subscription_period === period &&
+          template.subscription_period_units === units;
+        if (!same)
+          throw new GatewayError(`reference ${reference} is already a different plan at QorePay`, false, 409);
+      } else {
+        template = await client.call('POST', 'billing_templates/', templateSchema, {
+          brand_id: options.brandId,
+          title: reference,
+          is_subscription: true,
+          purchase: {
+            currency: plan.currency,
+            products: [{ name: plan.name, price: plan.amount, quantity: '1' }],
+          },
+          subscription_period: period,
+          subscription_period_units: units,
+          subscription_due_period: options.dueDays,
+          subscription_due_period_units: 'days',
+          subscription_charge_period_end: false,
+          subscription_trial_periods: 0,
+          subscription_active: true,
+        });
+      }
+
+      const subscribers = await client.list(
+        `billing_templates/${seg(template.id)}/clients/`,
+        subscriberSchema,
+      );
+      if (subscribers.some((s) => s.client_id !== customer.id))
+        throw new GatewayError(`reference ${reference} already belongs to another client`, false, 409);
+      let subscriber = subscribers[0];
+      const reusedExisting = subscriber !== undefined;
+      subscriber ??= await client.call(
+        'POST',
+        `billing_templates/${seg(template.id)}/add_subscriber/`,
+        subscriberSchema,
+        { client_id: customer.id, send_invoice_on_charge_failure: options.sendInvoiceOnChargeFailure },
+      );
+      const purchases = await purchasesOf(template.id, customer.id);
+      return {
+        subscriptionId: joinSubscriptionId(template.id, customer.id),
+        state: stateOf(subscriber, purchases),
+        reusedExisting,
+        at: subscriber.created_on * 1000,
+      };
+    },
+
+    async sync(subscriptionId, syncOptions = {}): Promise<SyncResult> {
+      const { templateId, clientId } = ids(subscriptionId);
+      let subscriber: Subscriber;
+      try {
+        subscriber = await client.call('GET', subscriberPath(templateId, clientId), subscriberSchema);
+      } catch (err) {
+        if (err instanceof GatewayError && err.status === 404)
+          return { found: false, subscriptionId, at: now() };
+        throw err;
+      }
+      const purchases = await purchasesOf(templateId, clientId);
+      const all = purchases.flatMap((p) => remoteOrder(p) ?? []).sort((a, b) => a.sequenceNo - b.sequenceNo);
+      const completedCycles = all.filter((o) => o.status === 'PAID').length;
+      const since = syncOptions.sinceSequence ?? Math.max(1, completedCycles);
+      const orders = all.filter((o) => o.sequenceNo >= since);
+      const newest = [...purchases].sort(
+        (a, b) => (cycleOfReference(b.reference) ?? 0) - (cycleOfReference(a.reference) ?? 0),
+      )[0];
+      const remote: RemoteSubscription = {
+        state: stateOf(subscriber, purchases),
+        customerId: clientId,
+        totalBillingCycles: null,
+        completedCycles,
+        startTime: subscriber.created_on * 1000,
+        ...(subscriber.subscription_billing_scheduled_on
+          ? { nextBillingTime: subscriber.subscription_billing_scheduled_on * 1000 }
+          : {}),
+        ...(newest
+          ? {
+              lastBillingTime: newest.created_on * 1000,
+              lastBillingStatus: newest.status,
+              retryAttempts:
+                cycleOutcome(newest.status) === 'paid'
+                  ? 0
+                  : (newest.transaction_data?.attempts ?? []).filter((a) => !a.successful).length,
+            }
+          : {}),
+      };
+      // At least as new as what it reports (the gateway's clock may run ahead: the emulator's does).
+      const at = Math.max(now(), subscriber.updated_on * 1000, ...purchases.map(purchaseTime));
+      return { found: true, fact: { kind: 'sync', subscriptionId, at, remote, orders, source: 'query' } };
+    },
+
+    async cancel(subscriptionId) {
+      try {
+        const s = await patchStatus(subscriptionId, 'subscription_cancelled');
+        return { at: s.updated_on * 1000 };
+      } catch (err) {
+        // A cancelled subscriber refuses changes (400): look, and count an earlier cancel as done.
+        if (!(err instanceof GatewayError) || err.retryable || err.status === 404) throw err;
+        const { templateId, clientId } = ids(subscriptionId);
+        const s = await client.call('GET', subscriberPath(templateId, clientId), subscriberSchema);
+        if (s.status === 'subscription_cancelled') return { at: s.updated_on * 1000 };
+        throw err;
+      }
+    },
+
+    async setPaused(subscriptionId, paused) {
+      const s = await patchStatus(subscriptionId, paused ? 'subscription_paused' : 'active');
+      return { at: s.updated_on * 1000 };
+    },
+  };
+}

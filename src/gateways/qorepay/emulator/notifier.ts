@@ -1,0 +1,122 @@
+/**
+ * The emulator's webhooks: the object's JSON with `event_type`, signed with the company key
+ * (`X-Signature`: base64 RSA PKCS#1 v1.5 SHA-256 over the raw body), POSTed to the notify URL and
+ * retried on anything but a 2xx with a short backoff (real time). Faults may drop, duplicate or
+ * delay a notification. Every notification is kept in a log the control API shows.
+ */
+import { sign, type KeyObject } from 'node:crypto';
+
+export interface NotificationFaults {
+  /** Shares (0..1) of notifications dropped, sent twice, or held back by `delayMs`. */
+  dropRate: number;
+  duplicateRate: number;
+  delayRate: number;
+  delayMs: number;
+}
+
+export interface SentNotification {
+  id: number;
+  eventType: string;
+  subscriptionId: string;
+  /** The exact bytes sent (the signature covers them). */
+  body: string;
+  headers: { 'content-type': string; 'x-signature': string };
+  status: 'pending' | 'delivered' | 'failed' | 'dropped';
+  attempts: number;
+  lastHttpStatus?: number;
+  fault?: 'dropped' | 'duplicate' | 'delayed';
+}
+
+/** Real-time waits before each redelivery (the real gateway's are longer). */
+export const REDELIVERY_MS = [50, 200, 800, 3_200];
+
+export class Notifier {
+  private readonly log: SentNotification[] = [];
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly closing = new AbortController();
+
+  constructor(
+    private readonly notifyUrl: string | undefined,
+    private readonly key: KeyObject,
+    private readonly faults: NotificationFaults,
+    private readonly random: () => number = Math.random,
+  ) {}
+
+  /** The body of a notification about `object`: its JSON with `event_type` added. */
+  emit(eventType: string, object: object, subscriptionId: string): void {
+    const body = JSON.stringify({ ...object, event_type: eventType });
+    const signature = sign('sha256', Buffer.from(body), this.key).toString('base64');
+    const make = (): SentNotification => ({
+      id: this.log.length + 1,
+      eventType,
+      subscriptionId,
+      body,
+      headers: { 'content-type': 'application/json', 'x-signature': signature },
+      status: 'pending',
+      attempts: 0,
+    });
+    const first = make();
+    this.log.push(first);
+    if (this.roll(this.faults.dropRate)) {
+      first.status = 'dropped';
+      first.fault = 'dropped';
+      return;
+    }
+    const delay = this.roll(this.faults.delayRate) ? this.faults.delayMs : 0;
+    if (delay > 0) first.fault = 'delayed';
+    this.schedule(first, delay);
+    if (this.roll(this.faults.duplicateRate)) {
+      const twin = make();
+      twin.fault = 'duplicate';
+      this.log.push(twin);
+      this.schedule(twin, delay);
+    }
+  }
+
+  list(): SentNotification[] {
+    return structuredClone(this.log);
+  }
+
+  close(): void {
+    this.closing.abort();
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+  }
+
+  private roll(rate: number): boolean {
+    return rate > 0 && this.random() < rate;
+  }
+
+  private schedule(n: SentNotification, delayMs: number): void {
+    if (this.notifyUrl === undefined) return;
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      void this.deliver(n);
+    }, delayMs);
+    this.timers.add(timer);
+  }
+
+  private async deliver(n: SentNotification): Promise<void> {
+    if (this.closing.signal.aborted || this.notifyUrl === undefined) return;
+    n.attempts += 1;
+    try {
+      const res = await fetch(this.notifyUrl, {
+        method: 'POST',
+        headers: { 'Content-Type': n.headers['content-type'], 'X-Signature': n.headers['x-signature'] },
+        body: n.body,
+        signal: AbortSignal.any([this.closing.signal, AbortSignal.timeout(5_000)]),
+      });
+      await res.arrayBuffer();
+      n.lastHttpStatus = res.status;
+      if (res.ok) {
+        n.status = 'delivered';
+        return;
+      }
+    } catch {
+      n.lastHttpStatus = undefined;
+    }
+    const wait = REDELIVERY_MS[n.attempts - 1];
+    if (wait === undefined || this.closing.signal.aborted) n.status = 'failed';
+    else this.schedule(n, wait);
+  }
+}

@@ -1,0 +1,250 @@
+/**
+ * The QorePay emulator over HTTP: the API the adapter uses under `/api/v1` (bearer token
+ * checked as QorePay would), and a control API under `/_emulator` (clock, cards, faults, the
+ * notification log) for tests and demos.
+ */
+import { createServer } from 'node:http';
+import { generateKeyPairSync, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { z } from 'zod';
+import type { GatewayEmulatorHandle, GatewayEnv } from '../../port';
+import { SUBSCRIBER_STATUSES } from '../wire';
+import { Billing, BillingError } from './billing';
+import { Notifier, type NotificationFaults } from './notifier';
+
+export const API_PREFIX = '/api/v1';
+const PAGE_SIZE = 50;
+
+const templateInput = z.object({
+  brand_id: z.string().min(1),
+  title: z.string().min(1).max(256),
+  is_subscription: z.boolean(),
+  purchase: z.object({
+    currency: z.string().regex(/^[A-Z]{3}$/),
+    products: z
+      .array(
+        z.object({
+          name: z.string().min(1),
+          price: z.number().int().nonnegative(),
+          quantity: z.union([z.string().regex(/^\d+(\.\d+)?$/), z.number().positive()]).default('1'),
+        }),
+      )
+      .min(1),
+  }),
+  subscription_period: z.number().int().positive(),
+  subscription_period_units: z.enum(['days', 'weeks', 'months']),
+  subscription_due_period: z.number().int().nonnegative().default(7),
+  subscription_due_period_units: z.enum(['days', 'weeks']).default('days'),
+  subscription_trial_periods: z.number().int().nonnegative().default(0),
+  subscription_active: z.boolean().default(false),
+});
+const addSubscriberInput = z.object({
+  client_id: z.string().min(1),
+  send_invoice_on_charge_failure: z.boolean().default(true),
+});
+const patchSubscriberInput = z.object({ status: z.enum(SUBSCRIBER_STATUSES) });
+const faultsInput = z.object({
+  apiFailRate: z.number().min(0).max(1).optional(),
+  apiFailNext: z.number().int().nonnegative().optional(),
+  apiFailSkip: z.number().int().nonnegative().optional(),
+  apiFailStatus: z.number().int().min(500).max(599).optional(),
+  dropRate: z.number().min(0).max(1).optional(),
+  duplicateRate: z.number().min(0).max(1).optional(),
+  delayRate: z.number().min(0).max(1).optional(),
+  delayMs: z.number().int().nonnegative().max(60_000).optional(),
+});
+
+export interface QorepayEmulatorOptions {
+  port: number;
+  host?: string;
+  notifyUrl?: string;
+  /** Emulator time at start. @default the real now */
+  startMs?: number;
+}
+
+export async function startQorepayEmulator(
+  options: QorepayEmulatorOptions,
+): Promise<GatewayEmulatorHandle & { env: GatewayEnv }> {
+  const token = randomBytes(24).toString('base64url');
+  const brandId = randomUUID();
+  const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const publicPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  const faults: NotificationFaults & {
+    apiFailRate: number;
+    apiFailNext: number;
+    apiFailSkip: number;
+    apiFailStatus: number;
+  } = {
+    apiFailRate: 0,
+    apiFailNext: 0,
+    apiFailSkip: 0,
+    apiFailStatus: 503,
+    dropRate: 0,
+    duplicateRate: 0,
+    delayRate: 0,
+    delayMs: 0,
+  };
+  const notifier = new Notifier(options.notifyUrl || undefined, privateKey, faults);
+  const billing = new Billing((event, body, id) => notifier.emit(event, body, id), options.startMs);
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(express.json({ limit: '100kb' }));
+
+  // Control API (no authentication: it is the emulator's own, not QorePay's).
+  const control = express.Router();
+  control.get('/clock', (_req, res) => void res.json({ now: billing.now() }));
+  control.post('/clock/advance', (req, res) => {
+    const body = z.object({ ms: z.number().int().nonnegative() }).parse(req.body);
+    billing.advanceTo(billing.now() + body.ms);
+    res.json({ now: billing.now() });
+  });
+  control.post('/cards', (req, res) => {
+    const body = z
+      .object({ approve: z.boolean(), subscriptionId: z.string().min(1).optional() })
+      .parse(req.body);
+    if (body.subscriptionId) billing.approve.set(body.subscriptionId, body.approve);
+    else {
+      billing.approveAll = body.approve;
+      billing.approve.clear();
+    }
+    res.json({ approveAll: billing.approveAll, overrides: Object.fromEntries(billing.approve) });
+  });
+  control.get('/faults', (_req, res) => void res.json(faults));
+  control.post('/faults', (req, res) => {
+    Object.assign(faults, faultsInput.parse(req.body));
+    res.json(faults);
+  });
+  control.get('/notifications', (_req, res) => void res.json(notifier.list()));
+  control.get(
+    '/state',
+    (_req, res) =>
+      void res.json({
+        templates: [...billing.templates.values()],
+        purchases: [...billing.purchases.values()],
+        subscribers: [...billing.templates.keys()].flatMap((id) => billing.subscribersOf(id)),
+      }),
+  );
+  app.use('/_emulator', control);
+
+  // QorePay's API.
+  const api = express.Router();
+  api.use((req: Request, res: Response, next: NextFunction) => {
+    const given = Buffer.from(req.get('authorization') ?? '');
+    const expected = Buffer.from(`Bearer ${token}`);
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      res.status(401).json({ __all__: [{ code: 'authentication_failed', message: 'Invalid token' }] });
+      return;
+    }
+    // `apiFailSkip` calls pass first, then `apiFailNext` fail; `apiFailRate` fails a share of all.
+    const queued = faults.apiFailNext > 0 && faults.apiFailSkip === 0;
+    if (faults.apiFailNext > 0 && faults.apiFailSkip > 0) faults.apiFailSkip -= 1;
+    if (queued || (faults.apiFailRate > 0 && Math.random() < faults.apiFailRate)) {
+      if (queued) faults.apiFailNext -= 1;
+      res
+        .status(faults.apiFailStatus)
+        .json({ __all__: [{ code: 'unavailable', message: 'Injected fault' }] });
+      return;
+    }
+    next();
+  });
+  api.get('/public_key', (_req, res) => void res.json(publicPem));
+  api.get('/billing_templates', (req, res) => {
+    const title = typeof req.query.title === 'string' ? req.query.title : undefined;
+    const all = [...billing.templates.values()].filter((t) => title === undefined || t.title === title);
+    res.json(page(req, all));
+  });
+  api.post('/billing_templates', (req, res) => {
+    const input = templateInput.parse(req.body);
+    if (input.brand_id !== brandId) throw new BillingError(400, 'brand_id', 'Unknown brand');
+    res.status(201).json(billing.createTemplate(input));
+  });
+  api.get('/billing_templates/:id', (req, res) => void res.json(billing.template(req.params.id as string)));
+  api.get(
+    '/billing_templates/:id/clients',
+    (req, res) => void res.json(page(req, billing.subscribersOf(req.params.id as string))),
+  );
+  api.post('/billing_templates/:id/add_subscriber', (req, res) => {
+    const input = addSubscriberInput.parse(req.body);
+    const s = billing.addSubscriber(
+      req.params.id as string,
+      input.client_id,
+      input.send_invoice_on_charge_failure,
+    );
+    res.status(201).json(s);
+  });
+  api.get(
+    '/billing_templates/:id/clients/:client',
+    (req, res) => void res.json(billing.subscriber(req.params.id as string, req.params.client as string)),
+  );
+  api.patch('/billing_templates/:id/clients/:client', (req, res) => {
+    const { status } = patchSubscriberInput.parse(req.body);
+    res.json(billing.setStatus(req.params.id as string, req.params.client as string, status));
+  });
+  api.get('/purchases', (req, res) => {
+    const { billing_template_id: t, client_id: c } = req.query;
+    const all = [...billing.purchases.values()]
+      .filter(
+        (p) => (t === undefined || p.billing_template_id === t) && (c === undefined || p.client_id === c),
+      )
+      .sort((a, b) => a.created_on - b.created_on);
+    res.json(page(req, all));
+  });
+  api.get('/purchases/:id', (req, res) => {
+    const p = billing.purchases.get(req.params.id as string);
+    if (!p) throw new BillingError(404, 'id', 'No such purchase');
+    res.json(p);
+  });
+  app.use(API_PREFIX, api);
+
+  app.use((_req: Request, res: Response) => void res.status(404).json({ __all__: [{ code: 'not_found' }] }));
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    if (err instanceof BillingError) res.status(err.status).json({ [err.field]: [err.message] });
+    else if (err instanceof z.ZodError)
+      res
+        .status(400)
+        .json(Object.fromEntries(err.issues.map((i) => [i.path.join('.') || '__all__', [i.message]])));
+    else if ((err as { type?: string }).type === 'entity.parse.failed')
+      res.status(400).json({ __all__: ['Malformed JSON'] });
+    else res.status(500).json({ __all__: [String(err)] });
+  });
+
+  const server = createServer(app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { address, port } = server.address() as AddressInfo;
+  const host = address.includes(':') ? `[${address}]` : address;
+  const url = `http://${host}:${port}`;
+  return {
+    url,
+    env: {
+      QOREPAY_API_URL: `${url}${API_PREFIX}`,
+      QOREPAY_API_KEY: token,
+      QOREPAY_BRAND_ID: brandId,
+      QOREPAY_WEBHOOK_PUBLIC_KEY: publicPem,
+    },
+    async close() {
+      notifier.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** One page of a list, with an absolute `next` link. */
+function page<T>(req: Request, items: T[]): { results: T[]; next: string | null; previous: string | null } {
+  const n = Math.max(1, Number(req.query.page) || 1);
+  const next = new URL(req.originalUrl, `${req.protocol}://${req.get('host') ?? 'localhost'}`);
+  next.searchParams.set('page', String(n + 1));
+  return {
+    results: items.slice((n - 1) * PAGE_SIZE, n * PAGE_SIZE),
+    next: items.length > n * PAGE_SIZE ? next.toString() : null,
+    previous: null,
+  };
+}

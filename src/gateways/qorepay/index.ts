@@ -1,0 +1,47 @@
+/**
+ * QorePay (CHIP-style API): subscriptions as billing templates with one subscriber each,
+ * QorePay's own daily retries until the purchase is due, RSA-signed webhooks.
+ */
+import type { GatewayEnv, GatewayModule } from '../port';
+import { qorepayAdapter } from './adapter';
+import { QOREPAY_CAPABILITIES } from './capabilities';
+import { DEFAULT_QOREPAY_URL, DEFAULT_TIMEOUT_MS, QorepayClient } from './client';
+import { startQorepayEmulator } from './emulator/server';
+import { pemFromEnv, qorepayWebhook } from './webhook';
+
+function positiveInt(value: string | undefined, fallback: number): number {
+  const n = Number(value);
+  return value !== undefined && Number.isInteger(n) && n > 0 ? n : fallback;
+}
+
+export const qorepayGateway: GatewayModule = {
+  name: 'qorepay',
+  capabilities: QOREPAY_CAPABILITIES,
+  description:
+    'QorePay: a billing template per subscription, charged by QorePay on the saved card; QorePay retries failed charges until due; RSA-signed webhooks.',
+
+  configured(env: GatewayEnv): boolean {
+    return Boolean(env.QOREPAY_API_KEY && env.QOREPAY_BRAND_ID && pemFromEnv(env.QOREPAY_WEBHOOK_PUBLIC_KEY));
+  },
+
+  adapter(env: GatewayEnv) {
+    const client = new QorepayClient({
+      baseUrl: env.QOREPAY_API_URL || DEFAULT_QOREPAY_URL,
+      token: env.QOREPAY_API_KEY ?? '',
+      timeoutMs: positiveInt(env.QOREPAY_TIMEOUT_MS, DEFAULT_TIMEOUT_MS),
+    });
+    return qorepayAdapter(client, {
+      brandId: env.QOREPAY_BRAND_ID ?? '',
+      dueDays: positiveInt(env.QOREPAY_DUE_DAYS, 7),
+      sendInvoiceOnChargeFailure: env.QOREPAY_SEND_INVOICE_ON_CHARGE_FAILURE !== 'false',
+    });
+  },
+
+  webhook(env: GatewayEnv) {
+    return qorepayWebhook(env);
+  },
+
+  startEmulator(options) {
+    return startQorepayEmulator(options);
+  },
+};

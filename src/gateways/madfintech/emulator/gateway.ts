@@ -53,7 +53,9 @@ export interface NewOrder {
   paymentCount: number | null;
 }
 
-const iso = (ms: number): string => new Date(ms).toISOString();
+/** The seed's time format: whole seconds with an offset (`2023-08-29T15:34:56+00:00`). */
+const iso = (ms: number): string =>
+  new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(/\.\d{3}Z$/, '+00:00');
 
 /** `start` plus `count` units, months clamped to the month's last day. */
 export function addInterval(start: number, unit: Unit, count: number): number {

@@ -51,6 +51,16 @@ describe('madfintech webhook', () => {
     assert.equal(res.status, 200);
     return res.json();
   };
+  /** The emulator's log for one order once no callback is pending (polled, at most 200 looks). */
+  const settledLog = async (orderNumber: string) => {
+    for (let attempt = 0; attempt < 200; attempt += 1) {
+      const { notifications } = (await control(`/notifications?orderNumber=${orderNumber}`)) as {
+        notifications: Array<{ status: string; attempts: number; body: string; fault?: string }>;
+      };
+      if (notifications.every((n) => n.status !== 'pending')) return notifications;
+    }
+    throw new Error(`callbacks of ${orderNumber} still pending`);
+  };
   const rejection = (fn: () => unknown, status: 400 | 401, field?: string): void => {
     assert.throws(fn, (err: unknown) => {
       assert.ok(err instanceof WebhookRejection, String(err));
@@ -131,18 +141,16 @@ describe('madfintech webhook', () => {
     assertHas(state, { kind: 'state', subscriptionId: id, state: 'CANCELLED' });
     assert.ok(state && paid.facts[0] && state.at > paid.facts[0].at, 'the gateway time of the cancel');
 
-    const log = (await control(`/notifications?orderNumber=${id}`)) as {
-      notifications: Array<{ status: string; attempts: number; body: string }>;
-    };
+    const log = await settledLog(id);
     assert.deepEqual(
-      log.notifications.map((n) => [n.status, n.attempts]),
+      log.map((n) => [n.status, n.attempts]),
       [
         ['delivered', 2],
         ['delivered', 1],
         ['delivered', 1],
       ],
     );
-    assert.equal(log.notifications[0]?.body, received[0]?.body.toString('utf8'));
+    assert.equal(log[0]?.body, received[0]?.body.toString('utf8'));
   });
 
   it('refuses a tampered body, a wrong signature and a missing one with 401', () => {
@@ -210,5 +218,43 @@ describe('madfintech webhook', () => {
       { kind: 'payment', succeeded: true, amount: 100, currency: 'JPY' },
       { kind: 'state', state: 'COMPLETED' },
     ]);
+  });
+
+  it('drops or holds back callbacks when those faults are on', async () => {
+    const adapter = madfintechGateway.adapter(emulator.env);
+    const plan = {
+      name: 'P',
+      amount: 100,
+      currency: 'USD',
+      interval: { unit: 'day', count: 1 },
+      totalCycles: null,
+    } as const;
+    const logOf = settledLog;
+    await control('/faults', { dropShare: 1 });
+    await adapter.create({
+      reference: 'hook-drop',
+      customer: { id: 'c' },
+      plan,
+      paymentMethod: { token: 't' },
+    });
+    await control('/faults', { dropShare: 0, delayMs: 5 });
+    const before = received.length;
+    await adapter.create({
+      reference: 'hook-late',
+      customer: { id: 'c' },
+      plan,
+      paymentMethod: { token: 't' },
+    });
+    await receivedCount(before + 1);
+    await control('/faults', { delayMs: 0 });
+    assert.deepEqual(
+      (await logOf('hook-drop')).map((n) => [n.status, n.fault]),
+      [['dropped', 'dropped']],
+    );
+    assert.deepEqual(
+      (await logOf('hook-late')).map((n) => [n.status, n.fault]),
+      [['delivered', 'delayed']],
+    );
+    assert.ok(received.every((r) => !r.body.toString('utf8').includes('"hook-drop"')));
   });
 });

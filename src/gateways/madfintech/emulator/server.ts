@@ -1,0 +1,287 @@
+/**
+ * The emulator over HTTP: MadFintech's endpoints under `/api/v1` (checked `Api-Access-Token`,
+ * answers dated by the emulator's clock) and a control API under `/_emulator` (clock, cards,
+ * faults, the notification log). Callbacks are signed and POSTed to the notify URL, retried on
+ * a non-2xx answer with a short backoff.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { z } from 'zod';
+import { INTERVAL_TYPES, type Order } from '../schemas';
+import { SIGNATURE_HEADER, signCallback } from '../webhook';
+import { EmulatedGateway } from './gateway';
+
+export interface EmulatorOptions {
+  port: number;
+  host?: string;
+  notifyUrl?: string;
+  token?: string;
+  shopId?: string;
+  callbackSecret?: string;
+}
+
+/** One callback, as sent (or held back), with its raw body and headers. */
+export interface NotificationRecord {
+  id: number;
+  orderNumber: string;
+  body: string;
+  headers: Record<string, string>;
+  status: 'pending' | 'delivered' | 'failed' | 'dropped' | 'no_url';
+  attempts: number;
+  fault?: 'duplicate' | 'delayed' | 'dropped';
+}
+
+interface Faults {
+  /** Share of API calls answered `failStatus` without being processed. */
+  failShare: number;
+  /** The next N API calls are answered `failStatus` without being processed. */
+  failNext: number;
+  failStatus: number;
+  duplicateShare: number;
+  dropShare: number;
+  /** Real ms a callback is held back before its first attempt. */
+  delayMs: number;
+}
+
+const FaultsInput = z.object({
+  failShare: z.number().min(0).max(1).optional(),
+  failNext: z.number().int().min(0).optional(),
+  failStatus: z.number().int().min(500).max(599).optional(),
+  duplicateShare: z.number().min(0).max(1).optional(),
+  dropShare: z.number().min(0).max(1).optional(),
+  delayMs: z.number().int().min(0).max(60_000).optional(),
+});
+
+const CreateInput = z.object({
+  shopId: z.union([z.number(), z.string()]),
+  order: z.object({
+    orderNumber: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+    cost: z.object({
+      amount: z.string().regex(/^\d+(\.\d{1,3})?$/),
+      currency: z.string().regex(/^[A-Z]{3}$/),
+    }),
+    recurringPayments: z.object({
+      billingIntervalQuantity: z.number().int().positive(),
+      intervalType: z.enum(INTERVAL_TYPES),
+      paymentCount: z.number().int().positive().optional(),
+    }),
+  }),
+  customer: z.object({ customerId: z.string().min(1) }),
+  payer: z.object({ cardData: z.object({ cardId: z.string().min(1) }) }),
+});
+
+const RETRY_DELAYS_MS = [20, 60, 180, 540];
+
+const fail = (res: Response, status: number, code: string, message: string): void => {
+  res.status(status).json({ error: { code, message } });
+};
+
+export async function startMadfintechEmulator(options: EmulatorOptions) {
+  const token = options.token ?? randomBytes(16).toString('hex');
+  const shopId = options.shopId ?? '1234';
+  const secret = options.callbackSecret ?? randomBytes(24).toString('hex');
+  const faults: Faults = {
+    failShare: 0,
+    failNext: 0,
+    failStatus: 503,
+    duplicateShare: 0,
+    dropShare: 0,
+    delayMs: 0,
+  };
+  const log: NotificationRecord[] = [];
+  const timers = new Set<NodeJS.Timeout>();
+  let closed = false;
+
+  const later = (ms: number, fn: () => void): void => {
+    const t = setTimeout(() => {
+      timers.delete(t);
+      if (!closed) fn();
+    }, ms);
+    timers.add(t);
+  };
+
+  const deliver = (record: NotificationRecord): void => {
+    const url = options.notifyUrl;
+    if (!url || closed) return;
+    record.attempts += 1;
+    void fetch(url, {
+      method: 'POST',
+      headers: record.headers,
+      body: record.body,
+      signal: AbortSignal.timeout(5_000),
+    })
+      .then(async (r) => {
+        await r.arrayBuffer();
+        return r.ok;
+      })
+      .catch(() => false)
+      .then((ok) => {
+        if (ok) record.status = 'delivered';
+        else if (record.attempts > RETRY_DELAYS_MS.length) record.status = 'failed';
+        else later(RETRY_DELAYS_MS[record.attempts - 1] ?? 1_000, () => deliver(record));
+      });
+  };
+
+  const emit = (order: Order): void => {
+    const body = JSON.stringify(order);
+    const headers = { 'content-type': 'application/json', [SIGNATURE_HEADER]: signCallback(body, secret) };
+    const record = (fault?: NotificationRecord['fault']): NotificationRecord => {
+      const r: NotificationRecord = {
+        id: log.length + 1,
+        orderNumber: order.orderNumber,
+        body,
+        headers,
+        status: options.notifyUrl ? 'pending' : 'no_url',
+        attempts: 0,
+        ...(fault ? { fault } : {}),
+      };
+      log.push(r);
+      return r;
+    };
+    if (Math.random() < faults.dropShare) {
+      record('dropped').status = 'dropped';
+      return;
+    }
+    const copies = [record(faults.delayMs > 0 ? 'delayed' : undefined)];
+    if (Math.random() < faults.duplicateShare) copies.push(record('duplicate'));
+    for (const r of copies) {
+      if (faults.delayMs > 0) later(faults.delayMs, () => deliver(r));
+      else deliver(r);
+    }
+  };
+
+  const gateway = new EmulatedGateway(shopId, emit);
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(express.json({ limit: '64kb' }));
+
+  // Answers are dated by the emulator's clock, as the gateway's own time.
+  app.use((_req, res, next) => {
+    res.setHeader('Date', new Date(gateway.now).toUTCString());
+    next();
+  });
+
+  const api = express.Router();
+  api.use((req, res, next) => {
+    if (faults.failNext > 0 || (faults.failShare > 0 && Math.random() < faults.failShare)) {
+      faults.failNext = Math.max(0, faults.failNext - 1);
+      return fail(res, faults.failStatus, 'service_unavailable', 'injected fault: not processed');
+    }
+    if (req.get('Api-Access-Token') !== token)
+      return fail(res, 401, 'unauthorized', 'invalid Api-Access-Token');
+    next();
+  });
+
+  api.post('/order', (req, res) => {
+    const parsed = CreateInput.safeParse(req.body);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      return fail(res, 400, 'validation_error', `${issue?.path.join('.')}: ${issue?.message}`);
+    }
+    const { order, customer } = parsed.data;
+    if (String(parsed.data.shopId) !== shopId) return fail(res, 403, 'forbidden', 'unknown shopId');
+    if (gateway.has(order.orderNumber)) return fail(res, 409, 'duplicate', 'orderNumber already exists');
+    gateway.create({
+      orderNumber: order.orderNumber,
+      customerId: customer.customerId,
+      amount: order.cost.amount,
+      currency: order.cost.currency,
+      intervalType: order.recurringPayments.intervalType,
+      billingIntervalQuantity: order.recurringPayments.billingIntervalQuantity,
+      paymentCount: order.recurringPayments.paymentCount ?? null,
+    });
+    res.json({ data: { orderNumber: order.orderNumber } });
+  });
+
+  api.get('/order/:shopId/:orderNumber', (req, res) => {
+    const { orderNumber } = req.params as { orderNumber: string; shopId: string };
+    if (req.params.shopId !== shopId || !gateway.has(orderNumber))
+      return fail(res, 404, 'not_found', 'order not found');
+    res.json({ data: gateway.order(orderNumber) });
+  });
+
+  api.get('/recurring/:id', (req, res) => {
+    const recurring = gateway.recurring(String(req.params.id));
+    if (!recurring) return fail(res, 404, 'not_found', 'recurring not found');
+    res.json({ data: recurring });
+  });
+
+  api.delete('/recurring/:id', (req, res) => {
+    const id = String(req.params.id);
+    const outcome = gateway.cancel(id);
+    if (outcome === 'missing') return fail(res, 404, 'not_found', 'recurring not found');
+    if (outcome !== 'ok') return fail(res, 409, 'conflict', `recurring is ${outcome}`);
+    res.json({ data: { recurringId: id, status: 'canceled' } });
+  });
+
+  const control = express.Router();
+  control.get('/clock', (_req, res) => void res.json({ now: gateway.now }));
+  control.post('/clock/advance', (req, res) => {
+    const ms = Number((req.body as { ms?: unknown } | undefined)?.ms);
+    if (!Number.isInteger(ms) || ms < 0)
+      return fail(res, 400, 'validation_error', 'ms: a non-negative integer');
+    gateway.advance(ms);
+    res.json({ now: gateway.now });
+  });
+  control.post('/cards', (req, res) => {
+    const body = (req.body ?? {}) as { approve?: unknown; orderNumber?: unknown };
+    if (typeof body.approve !== 'boolean') return fail(res, 400, 'validation_error', 'approve: a boolean');
+    const target = typeof body.orderNumber === 'string' ? body.orderNumber : undefined;
+    if (!gateway.setApprove(body.approve, target)) return fail(res, 404, 'not_found', 'order not found');
+    res.json({ approve: body.approve, orderNumber: target ?? null });
+  });
+  control.post('/faults', (req, res) => {
+    const parsed = FaultsInput.safeParse(req.body ?? {});
+    if (!parsed.success) return fail(res, 400, 'validation_error', parsed.error.message);
+    Object.assign(faults, parsed.data);
+    res.json(faults);
+  });
+  control.get('/notifications', (req, res) => {
+    const orderNumber = typeof req.query.orderNumber === 'string' ? req.query.orderNumber : undefined;
+    res.json({
+      notifications: log.filter((n) => orderNumber === undefined || n.orderNumber === orderNumber),
+    });
+  });
+  control.get('/orders', (_req, res) => void res.json({ orderNumbers: gateway.orderNumbers() }));
+
+  app.use('/api/v1', api);
+  app.use('/_emulator', control);
+  app.use((_req: Request, res: Response) => fail(res, 404, 'not_found', 'no such route'));
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const status = (err as { status?: number }).status;
+    if (typeof status === 'number' && status >= 400 && status < 500)
+      return fail(res, status, 'bad_request', String(err));
+    fail(res, 500, 'internal_error', String(err));
+  });
+
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(options.port, options.host ?? '127.0.0.1', (err?: Error) =>
+      err ? reject(err) : resolve(s),
+    );
+  });
+  const { port } = server.address() as AddressInfo;
+  const host =
+    options.host && options.host !== '0.0.0.0' && options.host !== '::' ? options.host : '127.0.0.1';
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  return {
+    url,
+    gateway,
+    env: {
+      MADFINTECH_API_URL: `${url}/api/v1`,
+      MADFINTECH_API_TOKEN: token,
+      MADFINTECH_SHOP_ID: shopId,
+      MADFINTECH_CALLBACK_SECRET: secret,
+    },
+    close: async (): Promise<void> => {
+      closed = true;
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}

@@ -34,6 +34,10 @@ function banner(stack: RunningStack): string {
     urls.emulator
       ? `  QFPay emulator ${urls.emulator}   (/_sandbox API, state in ${stack.config.dataDir}/sandbox-state.json)`
       : `  QFPay          ${urls.qfpay}`,
+    ...Object.entries(urls.gateways).map(
+      ([name, url]) =>
+        `  ${`${name} emulator`.padEnd(14)} ${url}   (/_emulator API; webhook ${urls.api}/webhooks/${name})`,
+    ),
     `  Data           ${stack.config.dataDir}`,
     '',
     '  Try it: npm run demo   ·   walkthrough: docs/quickstart.md   ·   stop: Ctrl-C',

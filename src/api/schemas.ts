@@ -617,6 +617,9 @@ export const SubscriptionViewSchema = z
   .object({
     subscription_id: z.string(),
     workflow_id: z.string(),
+    gateway: z
+      .string()
+      .openapi({ description: 'The gateway the subscription runs on (see GET /v1/gateways).' }),
     origin: z.enum(['created', 'adopted']),
     state: LifecycleStateSchema,
     state_at: nullableIso,

@@ -2,6 +2,7 @@
  * What the workflows answer, as the API shows it: snake_case fields, ISO-8601 times instead of
  * epoch milliseconds, and only the recent part of long lists.
  */
+import { QFPAY_GATEWAY } from '../gateways/profile';
 import type {
   ChargeResult,
   CreateSubscriptionResult,
@@ -64,6 +65,7 @@ export function subscriptionView(view: SubscriptionView): SubscriptionViewRespon
   return {
     subscription_id: view.subscriptionId,
     workflow_id: view.workflowId,
+    gateway: view.gateway ?? QFPAY_GATEWAY,
     origin: view.origin,
     state: s.state,
     state_at: isoOrNull(s.stateAt),

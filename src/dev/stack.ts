@@ -12,6 +12,7 @@ import { join, resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { ConfigError, loadConfig } from '../config';
+import { GATEWAY_MODULES } from '../gateways/registry';
 import { DEFAULT_SANDBOX_APP_CODE, DEFAULT_SANDBOX_APP_KEY } from '../sandbox/sandbox';
 import { ALL_SEARCH_ATTRIBUTE_KEYS } from '../workflows/definitions';
 import { endpointsOf } from './stack-client';
@@ -123,6 +124,8 @@ export interface StackUrls {
   /** The emulator, or null when real QFPay is used. */
   emulator: string | null;
   qfpay: string;
+  /** Each gateway behind the port: its emulator's URL (`/_emulator` controls), or the real one's. */
+  gateways: Record<string, string>;
 }
 
 export interface RunningStack {
@@ -278,6 +281,10 @@ export async function startLocalStack(options: StartStackOptions): Promise<Runni
   const node = (entry: string) => ({ command: process.execPath, args: ['--import', 'tsx', entry] });
 
   let connection: Connection | undefined;
+  const gatewayEmulators: Array<{ name: string; url: string; close(): Promise<void> }> = [];
+  const closeGatewayEmulators = async (): Promise<void> => {
+    await Promise.allSettled(gatewayEmulators.splice(0).map((e) => e.close()));
+  };
   const temporalAddress = `127.0.0.1:${config.TEMPORAL_PORT}`;
   const { webUiUrl: webUi, emulatorUrl, apiUrl, apiKey } = endpointsOf(config);
   const codecServer = `http://127.0.0.1:${config.CODEC_SERVER_PORT}`;
@@ -316,6 +323,21 @@ export async function startLocalStack(options: StartStackOptions): Promise<Runni
       await supervisor.waitFor('emulator', '/healthz', () => httpOk(`${emulatorUrl}/healthz`));
     }
 
+    // The other gateways' emulators run in this process (each is small, and each makes its own
+    // keys and tokens at start, which the worker and the API then receive). A gateway whose
+    // variables are set (the real one) gets no emulator.
+    for (const module of GATEWAY_MODULES) {
+      if (module.configured(env)) continue;
+      const emulator = await module.startEmulator({
+        port: 0,
+        host: '127.0.0.1',
+        notifyUrl: `${apiUrl}/webhooks/${module.name}`,
+      });
+      gatewayEmulators.push({ name: module.name, ...emulator });
+      Object.assign(env, emulator.env);
+      progress(`started the ${module.name} emulator on ${emulator.url}`);
+    }
+
     progress(`starting ${PART_DESCRIPTIONS.worker} on task queue ${config.TEMPORAL_TASK_QUEUE}`);
     supervisor.start('worker', { ...node('worker.ts'), restart: true });
     await supervisor.waitFor('worker', 'polling its task queue', async () => {
@@ -333,6 +355,7 @@ export async function startLocalStack(options: StartStackOptions): Promise<Runni
   } catch (err) {
     await connection?.close().catch(() => {});
     await supervisor.stopAll();
+    await closeGatewayEmulators();
     throw err;
   }
   await connection?.close().catch(() => {});
@@ -349,6 +372,12 @@ export async function startLocalStack(options: StartStackOptions): Promise<Runni
       temporal: temporalAddress,
       emulator: config.useEmulator ? emulatorUrl : null,
       qfpay: env.QFPAY_BASE_URL ?? '',
+      gateways: Object.fromEntries(
+        GATEWAY_MODULES.map((m) => [
+          m.name,
+          gatewayEmulators.find((e) => e.name === m.name)?.url ?? `${m.name} (configured by its variables)`,
+        ]),
+      ),
     },
     apiKey,
     parts: supervisor.parts().map((p) => ({
@@ -358,7 +387,10 @@ export async function startLocalStack(options: StartStackOptions): Promise<Runni
     })),
     readyMs: Date.now() - started,
     failed: supervisor.failed as Promise<PartExit<PartName>>,
-    stop: () => supervisor.stopAll(),
+    stop: async () => {
+      await supervisor.stopAll();
+      await closeGatewayEmulators();
+    },
     kill: () => supervisor.killAll(),
   };
 }

@@ -5,10 +5,12 @@
  * its emulator in `src/sandbox/`); it is listed here by its profile.
  */
 import type { GatewayModule, GatewayProfile } from './port';
+import { madfintechGateway } from './madfintech';
 import { QFPAY_GATEWAY, QFPAY_PROFILE } from './profile';
+import { qorepayGateway } from './qorepay';
 
 /** The gateways behind the port, one line each. */
-export const GATEWAY_MODULES: readonly GatewayModule[] = [];
+export const GATEWAY_MODULES: readonly GatewayModule[] = [qorepayGateway, madfintechGateway];
 
 /** A gateway module by name (QFPay has none: see the module comment). */
 export function gatewayModule(name: string): GatewayModule | undefined {

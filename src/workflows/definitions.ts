@@ -152,6 +152,8 @@ export interface DunningEpisode {
 export interface SubscriptionView {
   subscriptionId: string;
   workflowId: string;
+  /** The subscription's gateway (absent in views of engines before the port: QFPay). */
+  gateway?: string;
   snapshot: SubscriptionSnapshot;
   dunning: { policy: DunningPolicy; episode: DunningEpisode | null; history: DunningEpisode[] };
   /** The engine's billing pause is on (the merchant's, or the final action `pause_billing`). */

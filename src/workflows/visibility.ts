@@ -5,7 +5,7 @@
 import { setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import { SEARCH_ATTRIBUTES, type SubscriptionView } from './definitions';
-import type { EngineState } from './engine-state';
+import { gatewayOf, type EngineState } from './engine-state';
 import { isTerminal } from './lifecycle';
 
 function iso(ms: number | null | undefined): string {
@@ -17,6 +17,7 @@ export function describeSubscription(state: EngineState, workflowId: string): Su
   return {
     subscriptionId: state.subscriptionId,
     workflowId,
+    gateway: gatewayOf(state).name,
     snapshot: state.snapshot,
     dunning: { policy: state.policy, episode: state.episode, history: state.episodeHistory },
     billingPausedByMerchant: state.billingPause !== null,

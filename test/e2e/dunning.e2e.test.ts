@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { eventually, startStack, type Stack } from '../helpers/stack';
+import { eventually, minutePlan, startStack, type Stack } from '../helpers/stack';
 import { SECOND } from '../../src/workflows/duration';
 
 const MARGIN_MS = 15 * SECOND;
@@ -30,27 +30,14 @@ interface Charge {
 
 /** A subscription billed every minute (the shortest QFPay sandbox cycle): cycle 2 comes in 60 s. */
 async function minuteSubscription(name: string, attemptOffsets: string[]) {
-  const customer = await stack.api('POST', '/v1/customers', { name, email: `${name}@example.com` });
-  const customerId: string = customer.body.customer_id;
-  const token = await stack.emulator('POST', '/_sandbox/tokens', {
-    customer_id: customerId,
-    card_number: '5200000000001096',
-  });
-  const product = await stack.api('POST', '/v1/products', {
-    name: `${name} per minute`,
-    amount: 500,
-    currency: 'HKD',
-    interval: 'minutes',
-    interval_count: 1,
-  });
-  assert.equal(product.status, 201, JSON.stringify(product.body));
+  const { customerId, tokenId, productId } = await minutePlan(stack, name);
   const created = await stack.api(
     'POST',
     '/v1/subscriptions',
     {
       customer_id: customerId,
-      product_id: product.body.product_id,
-      token_id: token.token_id,
+      product_id: productId,
+      token_id: tokenId,
       dunning_policy: {
         attemptOffsets,
         safetyMargin: '15s',
@@ -70,11 +57,11 @@ async function minuteSubscription(name: string, attemptOffsets: string[]) {
       : undefined;
   });
   // The card starts declining: cycle 2 will fail.
-  await stack.emulator('POST', `/_sandbox/tokens/${token.token_id}/behaviour`, {
+  await stack.emulator('POST', `/_sandbox/tokens/${tokenId}/behaviour`, {
     charges: 'decline',
     respcd: '1205',
   });
-  return { subscriptionId, tokenId: token.token_id as string };
+  return { subscriptionId, tokenId };
 }
 
 async function truth(subscriptionId: string) {

@@ -12,6 +12,8 @@ import { createActivities, createQfpayClient } from '../../src/activities';
 import { buildApp } from '../../src/api/app';
 import { loadConfig, type Config } from '../../src/config';
 import { createLogger } from '../../src/logger';
+import type { GatewayEmulatorHandle, GatewayEnv } from '../../src/gateways/port';
+import { GATEWAY_MODULES } from '../../src/gateways/registry';
 import { signNotification } from '../../src/qfpay/signing';
 import { startSandbox, type SandboxHandle, type SandboxOptions } from '../../src/sandbox/server';
 import { createTestWorker, startDevServer, startTimeSkipping, uniqueTaskQueue } from './temporal';
@@ -37,6 +39,8 @@ export interface Stack {
   emulator(method: string, path: string, body?: unknown): Promise<any>;
   /** Posts a raw notification body to the engine's webhook, signed with `appKey`. */
   postNotification(body: string, appKey?: string): Promise<{ status: number; text: string }>;
+  /** The emulators of the gateways behind the port (with `options.gateways`), by name. */
+  gateways: Record<string, { url: string; env: GatewayEnv }>;
   close(): Promise<void>;
 }
 
@@ -48,7 +52,7 @@ export interface Stack {
 export async function startStack(
   sandboxOptions: SandboxOptions = {},
   env?: Record<string, string>,
-  options: { timeSkipping?: boolean } = {},
+  options: { timeSkipping?: boolean; gateways?: boolean } = {},
 ): Promise<Stack> {
   const temporal = options.timeSkipping ? await startTimeSkipping() : await startDevServer();
   const sandbox = await startSandbox({ appCode: APP_CODE, appKey: APP_KEY, ...sandboxOptions });
@@ -64,9 +68,11 @@ export async function startStack(
     ...env,
   });
   const logger = createLogger('e2e', process.env.LOG_LEVEL ?? 'silent');
+  // Filled once the gateways' emulators run (they need the API's URL; the API needs their keys).
+  const gatewayEnv: GatewayEnv = {};
   const { worker } = await createTestWorker(temporal, {
     taskQueue: config.TEMPORAL_TASK_QUEUE,
-    activities: createActivities({ config, client: temporal.client, logger }),
+    activities: createActivities({ config, client: temporal.client, logger, gatewayEnv }),
   });
   const running = worker.run();
   const app = buildApp({
@@ -74,12 +80,24 @@ export async function startStack(
     temporal: temporal.client,
     qfpay: createQfpayClient(config, logger),
     logger,
+    gatewayEnv,
   });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
   const apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   sandbox.setNotifyUrl(`${apiUrl}/webhooks/qfpay`);
+  const emulators: Array<GatewayEmulatorHandle & { name: string; env: GatewayEnv }> = [];
+  if (options.gateways) {
+    for (const module of GATEWAY_MODULES) {
+      const emulator = await module.startEmulator({
+        port: 0,
+        notifyUrl: `${apiUrl}/webhooks/${module.name}`,
+      });
+      emulators.push({ name: module.name, ...emulator });
+      Object.assign(gatewayEnv, emulator.env);
+    }
+  }
 
   async function api(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
     const res = await fetch(`${apiUrl}${path}`, {
@@ -119,8 +137,10 @@ export async function startStack(
     api,
     emulator,
     postNotification,
+    gateways: Object.fromEntries(emulators.map((e) => [e.name, { url: e.url, env: e.env }])),
     async close() {
       sandbox.setNotifyUrl(undefined);
+      await Promise.allSettled(emulators.map((e) => e.close()));
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections?.();
       worker.shutdown();
@@ -153,4 +173,33 @@ export async function eventually<T>(
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/**
+ * A QFPay customer with a card token and a product billed every minute (the shortest cycle QFPay's
+ * sandbox allows), for tests that run QFPay's billing in real time.
+ */
+export async function minutePlan(
+  stack: Stack,
+  name: string,
+): Promise<{ customerId: string; tokenId: string; productId: string }> {
+  const customer = await stack.api('POST', '/v1/customers', { name, email: `${name}@example.com` });
+  assert.equal(customer.status, 201, JSON.stringify(customer.body));
+  const token = await stack.emulator('POST', '/_sandbox/tokens', {
+    customer_id: customer.body.customer_id,
+    card_number: '5200000000001096',
+  });
+  const product = await stack.api('POST', '/v1/products', {
+    name: `${name} per minute`,
+    amount: 500,
+    currency: 'HKD',
+    interval: 'minutes',
+    interval_count: 1,
+  });
+  assert.equal(product.status, 201, JSON.stringify(product.body));
+  return {
+    customerId: customer.body.customer_id,
+    tokenId: token.token_id,
+    productId: product.body.product_id,
+  };
 }

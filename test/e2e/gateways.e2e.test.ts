@@ -1,0 +1,210 @@
+/**
+ * One subscription on each of the three gateways, end to end in one run: the engine's API, a real
+ * Temporal server, the worker, and each gateway's emulator over HTTP, its notifications signed and
+ * verified on the real path (`/webhooks/qfpay`, `/webhooks/qorepay`, `/webhooks/madfintech`).
+ *
+ * Each goes through creation, a paid cycle, a failed cycle recovered by that gateway's own path,
+ * and a cancel:
+ * - QFPay: the engine's manual charge (dunning) pays the failed order before the next billing time;
+ * - QorePay: no manual charge, so the engine escalates at once and charges nothing; QorePay's
+ *   daily retry of the saved card pays the purchase;
+ * - the card gateway (MadFintech): no manual charge either; its own next try pays the cycle.
+ *
+ * QorePay's and MadFintech's emulators have their own clocks (a month is a call); QFPay's runs in
+ * real time on a minute plan, as its dunning needs the engine's clock and QFPay's to agree.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { eventually, minutePlan, startStack, type Stack } from '../helpers/stack';
+
+const DAY = 86_400_000;
+/** Long enough for a cycle on a busy machine (QFPay's minute cycles take a minute each). */
+const CYCLE_WAIT_MS = 150_000;
+
+let stack: Stack;
+before(async () => {
+  // No QFPay-side automatic retries: QFPay's recovery below is the engine's manual charge.
+  stack = await startStack({ retryFractions: [] }, undefined, { gateways: true });
+});
+after(async () => {
+  await stack?.close();
+});
+
+async function view(subscriptionId: string): Promise<any> {
+  const res = await stack.api('GET', `/v1/subscriptions/${encodeURIComponent(subscriptionId)}`);
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  return res.body;
+}
+
+/** Waits until the engine's view satisfies `done`. */
+function until(subscriptionId: string, what: string, done: (v: any) => boolean, timeoutMs = 30_000) {
+  return eventually(
+    `${subscriptionId}: ${what}`,
+    async () => {
+      const v = await view(subscriptionId);
+      return done(v) ? v : undefined;
+    },
+    timeoutMs,
+  );
+}
+
+const orderOf = (v: any, sequenceNo: number) =>
+  (v.recent_orders as any[]).find((o) => o.sequence_no === sequenceNo);
+
+async function control(gateway: string, path: string, body?: unknown): Promise<any> {
+  const res = await fetch(`${stack.gateways[gateway]!.url}/_emulator${path}`, {
+    method: body === undefined ? 'GET' : 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  assert.equal(res.status, 200, `${gateway} ${path}: ${res.status} ${await res.clone().text()}`);
+  return res.json();
+}
+
+async function cancel(subscriptionId: string): Promise<void> {
+  const res = await stack.api('POST', `/v1/subscriptions/${encodeURIComponent(subscriptionId)}/cancel`, {});
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  assert.equal(res.body.state, 'CANCELLED');
+}
+
+/** The part every gateway behind the port shares: create, pay, fail, recover by its path, cancel. */
+async function portGateway(
+  gateway: 'qorepay' | 'madfintech',
+  card: (approve: boolean) => Promise<void>,
+  recover: () => Promise<void>,
+) {
+  const create = () =>
+    stack.api(
+      'POST',
+      `/v1/gateways/${gateway}/subscriptions`,
+      {
+        customer: { id: `client-${gateway}-e2e`, email: `${gateway}@example.com` },
+        plan: { name: 'Monthly', amount: 2500, currency: 'USD', interval: { unit: 'month', count: 1 } },
+        payment_method: { token: `card-${gateway}-e2e` },
+        dunning_policy: { escalation: ['notify_customer'], finalAction: 'cancel' },
+      },
+      { 'idempotency-key': `gateways-e2e-${gateway}` },
+    );
+  const created = await create();
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const id: string = created.body.result.subscription_id;
+  assert.ok(id.startsWith(`${gateway}:`), id);
+  assert.equal(created.body.result.workflow_id, `${gateway}-subscription:${id.slice(gateway.length + 1)}`);
+
+  // A retry of the same request is the same subscription, and the gateway has one.
+  const again = await create();
+  assert.equal(again.status, 200, JSON.stringify(again.body));
+  assert.equal(again.body.result.subscription_id, id);
+
+  const first = await until(
+    id,
+    'cycle 1 paid',
+    (v) => v.state === 'ACTIVE' && orderOf(v, 1)?.status === 'PAID',
+  );
+  assert.equal(first.gateway, gateway);
+
+  // A paid cycle: the gateway bills a month later on its own.
+  await control(gateway, '/clock/advance', { ms: 31 * DAY });
+  await until(id, 'cycle 2 paid', (v) => v.state === 'ACTIVE' && orderOf(v, 2)?.status === 'PAID');
+
+  // A failed cycle: the card declines. The engine has no charge to make here: it escalates at
+  // once, and the order is left to the gateway.
+  await card(false);
+  await control(gateway, '/clock/advance', { ms: 31 * DAY });
+  const failed = await until(
+    id,
+    'cycle 3 failed, escalated',
+    (v) =>
+      v.state === 'PAST_DUE' &&
+      orderOf(v, 3)?.status === 'FAILED' &&
+      [v.dunning.episode, ...v.dunning.history].some((e: any) => e?.outcome === 'exhausted'),
+  );
+  const episode = [failed.dunning.episode, ...failed.dunning.history].find((e: any) => e?.order_id);
+  assert.deepEqual(episode.attempts, [], 'no charge was made');
+  assert.match(episode.outcome_detail, new RegExp(`${gateway} has no manual charge`));
+  const chargeNow = await stack.api('POST', `/v1/subscriptions/${encodeURIComponent(id)}/charge`, {});
+  assert.equal(chargeNow.status, 409, JSON.stringify(chargeNow.body));
+  assert.match(chargeNow.body.error.message, new RegExp(`${gateway} cannot charge an order on request`));
+
+  // The gateway's own recovery pays the order; the plan was never cancelled for it.
+  await card(true);
+  await recover();
+  const recovered = await until(
+    id,
+    'cycle 3 recovered',
+    (v) => v.state === 'ACTIVE' && orderOf(v, 3)?.status === 'PAID',
+  );
+  assert.equal(recovered.transitions.at(-1).to, 'ACTIVE');
+
+  await cancel(id);
+  await until(id, 'cancelled', (v) => v.state === 'CANCELLED');
+  return id;
+}
+
+void describe('a subscription on each gateway, end to end', { concurrency: true }, () => {
+  void it('QFPay: a paid cycle, a failed one recovered by the engine’s manual charge, then a cancel', async () => {
+    const { customerId, tokenId, productId } = await minutePlan(stack, 'gw-e2e');
+    const created = await stack.api(
+      'POST',
+      '/v1/subscriptions',
+      {
+        customer_id: customerId,
+        product_id: productId,
+        token_id: tokenId,
+        dunning_policy: {
+          attemptOffsets: ['10s', '20s'],
+          safetyMargin: '15s',
+          minAttemptWindow: '3s',
+          escalation: [],
+          finalAction: 'cancel',
+        },
+      },
+      { 'idempotency-key': 'gateways-e2e-qfpay' },
+    );
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const id: string = created.body.result.subscription_id;
+    assert.equal((await until(id, 'cycle 1 paid', (v) => orderOf(v, 1)?.status === 'PAID')).gateway, 'qfpay');
+    await until(
+      id,
+      'cycle 2 paid',
+      (v) => v.state === 'ACTIVE' && orderOf(v, 2)?.status === 'PAID',
+      CYCLE_WAIT_MS,
+    );
+
+    await stack.emulator('POST', `/_sandbox/tokens/${tokenId}/behaviour`, {
+      charges: 'decline',
+      respcd: '1205',
+    });
+    await until(id, 'cycle 3 failed', (v) => orderOf(v, 3)?.status === 'FAILED', CYCLE_WAIT_MS);
+    await stack.emulator('POST', `/_sandbox/tokens/${tokenId}/behaviour`, { charges: 'approve' });
+    const recovered = await until(
+      id,
+      'cycle 3 paid by a manual charge',
+      (v) => v.state === 'ACTIVE' && orderOf(v, 3)?.status === 'PAID',
+      CYCLE_WAIT_MS,
+    );
+    assert.equal(orderOf(recovered, 3).trigger_by, 'manual');
+    await cancel(id);
+  });
+
+  void it('QorePay: a paid cycle, a failed one recovered by QorePay’s daily retry, then a cancel', async () => {
+    const id = await portGateway(
+      'qorepay',
+      (approve) => control('qorepay', '/cards', { approve }),
+      // QorePay retries the saved card once a day while the purchase is not yet due.
+      () => control('qorepay', '/clock/advance', { ms: DAY + 1_000 }),
+    );
+    const state = await control('qorepay', '/state');
+    const subscriber = (state.subscribers as any[]).find((s) => id.endsWith(`~${s.client_id ?? s.client}`));
+    assert.equal(subscriber?.status, 'subscription_cancelled', JSON.stringify(state.subscribers));
+  });
+
+  void it('MadFintech: a paid cycle, a failed one recovered by the gateway’s next try, then a cancel', async () => {
+    await portGateway(
+      'madfintech',
+      (approve) => control('madfintech', '/cards', { approve }),
+      // The gateway tries a declined cycle again a day later.
+      () => control('madfintech', '/clock/advance', { ms: DAY + 1_000 }),
+    );
+  });
+});

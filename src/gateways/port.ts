@@ -138,6 +138,8 @@ export interface GatewayModule {
   readonly capabilities: GatewayCapabilities;
   /** A line for the docs and `GET /v1/gateways`. */
   readonly description: string;
+  /** Every environment variable the gateway reads (its README says what each means). */
+  readonly variables: readonly string[];
   configured(env: GatewayEnv): boolean;
   adapter(env: GatewayEnv): GatewayAdapter;
   webhook(env: GatewayEnv): GatewayWebhook;

@@ -72,6 +72,7 @@ async function portGateway(
   gateway: 'qorepay' | 'madfintech',
   card: (approve: boolean) => Promise<void>,
   recover: () => Promise<void>,
+  beforeCancel: (id: string) => Promise<void> = async () => {},
 ) {
   const create = () =>
     stack.api(
@@ -136,6 +137,7 @@ async function portGateway(
   );
   assert.equal(recovered.transitions.at(-1).to, 'ACTIVE');
 
+  await beforeCancel(id);
   await cancel(id);
   await until(id, 'cancelled', (v) => v.state === 'CANCELLED');
   return id;
@@ -193,9 +195,23 @@ void describe('a subscription on each gateway, end to end', { concurrency: true 
       (approve) => control('qorepay', '/cards', { approve }),
       // QorePay retries the saved card once a day while the purchase is not yet due.
       () => control('qorepay', '/clock/advance', { ms: DAY + 1_000 }),
+      // QorePay pauses itself: the engine's pause and resume go to the subscriber's status.
+      async (id) => {
+        const status = async () => {
+          const state = await control('qorepay', '/state');
+          return (state.subscribers as any[]).find((s) => id.endsWith(`~${s.client_id}`))?.status;
+        };
+        const path = `/v1/subscriptions/${encodeURIComponent(id)}`;
+        const timed = await stack.api('POST', `${path}/pause`, { resumes_at: '2999-01-01T00:00:00Z' });
+        assert.equal(timed.status, 409, JSON.stringify(timed.body));
+        assert.equal((await stack.api('POST', `${path}/pause`, {})).status, 200);
+        assert.equal(await status(), 'subscription_paused');
+        assert.equal((await stack.api('POST', `${path}/resume`)).status, 200);
+        assert.equal(await status(), 'active');
+      },
     );
     const state = await control('qorepay', '/state');
-    const subscriber = (state.subscribers as any[]).find((s) => id.endsWith(`~${s.client_id ?? s.client}`));
+    const subscriber = (state.subscribers as any[]).find((s) => id.endsWith(`~${s.client_id}`));
     assert.equal(subscriber?.status, 'subscription_cancelled', JSON.stringify(state.subscribers));
   });
 

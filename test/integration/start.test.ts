@@ -67,6 +67,30 @@ describe('npm start', () => {
     assert.equal((await fetch(`http://127.0.0.1:${apiPort}/readyz`)).status, 200);
     assert.equal((await fetch(`http://127.0.0.1:${uiPort}/`)).status, 200);
 
+    // Every other gateway's emulator runs beside QFPay's: a subscription is created on each.
+    const auth = { authorization: 'Bearer start-test-key', 'content-type': 'application/json' };
+    const listed = await fetch(`http://127.0.0.1:${apiPort}/v1/gateways`, { headers: auth });
+    const names = ((await listed.json()) as { items: Array<{ name: string }> }).items.map((g) => g.name);
+    assert.deepEqual(names, ['qfpay', 'qorepay', 'madfintech']);
+    for (const gateway of names.slice(1)) {
+      assert.match(
+        first.output(),
+        new RegExp(`started the ${gateway} emulator on http://127\\.0\\.0\\.1:\\d+`),
+      );
+      const created = await fetch(`http://127.0.0.1:${apiPort}/v1/gateways/${gateway}/subscriptions`, {
+        method: 'POST',
+        headers: { ...auth, 'idempotency-key': `start-${gateway}` },
+        body: JSON.stringify({
+          customer: { id: `client-start-${gateway}` },
+          plan: { name: 'Monthly', amount: 1000, currency: 'USD', interval: { unit: 'month', count: 1 } },
+          payment_method: { token: `card-start-${gateway}` },
+        }),
+      });
+      const body = (await created.json()) as { result?: { subscription_id: string; state: string } };
+      assert.equal(created.status, 201, JSON.stringify(body));
+      assert.ok(body.result?.subscription_id.startsWith(`${gateway}:`), JSON.stringify(body));
+    }
+
     // A card that declines: the first charge fails (INCOMPLETE) and a dunning episode opens with
     // one attempt 30 s after the failure, long before the hourly plan's next billing time.
     const sub = await client.createSubscription({

@@ -133,6 +133,7 @@ void describe('the gateway port, engine side', () => {
       name: 'testpay',
       capabilities: NO_CHARGE,
       description: 'a test gateway',
+      variables: ['TESTPAY_TOKEN'],
       configured: (env) => env.TESTPAY_TOKEN !== undefined,
       adapter: () => adapter,
       webhook: () => {

@@ -24,6 +24,13 @@ function timeoutMs(env: GatewayEnv): number {
 export const madfintechGateway: GatewayModule = {
   name: 'madfintech',
   capabilities: MADFINTECH_CAPABILITIES,
+  variables: [
+    'MADFINTECH_API_URL',
+    'MADFINTECH_API_TOKEN',
+    'MADFINTECH_SHOP_ID',
+    'MADFINTECH_CALLBACK_SECRET',
+    'MADFINTECH_TIMEOUT_MS',
+  ],
   description:
     'MadFintech card gateway: recurring orders paid by a bound card; the gateway bills each cycle and retries a decline itself (no manual charge, no pause).',
   configured: (env) =>

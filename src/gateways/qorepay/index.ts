@@ -17,6 +17,15 @@ function positiveInt(value: string | undefined, fallback: number): number {
 export const qorepayGateway: GatewayModule = {
   name: 'qorepay',
   capabilities: QOREPAY_CAPABILITIES,
+  variables: [
+    'QOREPAY_API_URL',
+    'QOREPAY_API_KEY',
+    'QOREPAY_BRAND_ID',
+    'QOREPAY_WEBHOOK_PUBLIC_KEY',
+    'QOREPAY_TIMEOUT_MS',
+    'QOREPAY_DUE_DAYS',
+    'QOREPAY_SEND_INVOICE_ON_CHARGE_FAILURE',
+  ],
   description:
     'QorePay: a billing template per subscription, charged by QorePay on the saved card; QorePay retries failed charges until due; RSA-signed webhooks.',
 

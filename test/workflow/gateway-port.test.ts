@@ -1,0 +1,165 @@
+/**
+ * The subscription workflow on a gateway behind the port, on the time-skipping test server:
+ * without a manual charge a failed cycle escalates at once and nothing is ever charged (nor
+ * cancelled for it), and the gateway's own recovery makes the plan ACTIVE again; a gateway's pause
+ * is a call the loop awaits, and a fact that arrives meanwhile is applied; a pause the gateway
+ * refuses leaves billing as it was.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ApplicationFailure } from '@temporalio/common';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import type { GatewayCapabilities, GatewayProfile } from '../../src/gateways/port';
+import { QFPAY_CAPABILITIES } from '../../src/gateways/profile';
+import {
+  WORKFLOW_TYPES,
+  factSignal,
+  pauseBillingUpdate,
+  resumeBillingUpdate,
+  snapshotQuery,
+  subscriptionWorkflowId,
+} from '../../src/workflows/definitions';
+import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/workflows/dunning';
+import { DAY, MINUTE, EngineDouble, advance, failingSubscription } from '../helpers/dunning-scenario';
+import { Gate, until } from '../helpers/gate';
+import { orderId } from '../helpers/qfpay-doubles';
+import { createTestWorker, useTimeSkipping, workflowTaskFailures } from '../helpers/temporal';
+
+const timeSkipping = useTimeSkipping({ serverPerTest: true });
+
+const NO_CHARGE: GatewayCapabilities = {
+  ...QFPAY_CAPABILITIES,
+  manualCharge: false,
+  pause: true,
+  recovery: 'the gateway retries the card once a day',
+};
+const GATEWAY: GatewayProfile = { name: 'testpay', capabilities: NO_CHARGE };
+
+/** A subscription on the test gateway whose cycle 2 will fail, on a worker whose gateway pause is `setPaused`. */
+async function onGateway(
+  setPaused: (input: { subscriptionId: string; paused: boolean }) => Promise<{ at: number }>,
+  body: (s: Awaited<ReturnType<typeof failingSubscription>> & { handle: any }) => Promise<void>,
+) {
+  const subscription = await failingSubscription(timeSkipping.env);
+  const { worker, taskQueue } = await createTestWorker(timeSkipping.env, {
+    activities: {
+      ...subscription.qfpay.activities(),
+      ...new EngineDouble().activities(),
+      setPausedAtGateway: setPaused,
+    },
+  });
+  await worker.runUntil(async () => {
+    const workflowId = subscriptionWorkflowId(subscription.subscriptionId);
+    const handle = await timeSkipping.env.client.workflow.start(WORKFLOW_TYPES.subscription, {
+      workflowId,
+      taskQueue,
+      args: [
+        {
+          subscriptionId: subscription.subscriptionId,
+          origin: 'created' as const,
+          policy: mergePolicy(DEFAULT_DUNNING_POLICY, {
+            attemptOffsets: ['1h', '1d'],
+            escalation: ['notify_customer'],
+            finalAction: 'cancel',
+          }),
+          options: { reconcileGraceMs: 15 * MINUTE },
+          gateway: GATEWAY,
+        },
+      ],
+    });
+    timeSkipping.track(handle);
+    await advance(timeSkipping.env, subscription.clock, MINUTE);
+    await body({ ...subscription, handle });
+    assert.equal(await workflowTaskFailures(handle), 0);
+    await handle.terminate('test done');
+  });
+}
+
+void describe('the subscription workflow on a gateway behind the port', () => {
+  void it('escalates a failed cycle at once and never charges nor cancels for it; the gateway’s recovery makes it ACTIVE', async () => {
+    await onGateway(
+      async () => ({ at: Date.now() }),
+      async ({ subscriptionId, clock, qfpay, failCycle2, handle }) => {
+        await failCycle2(handle);
+        // Past every attempt the policy would have planned on QFPay, and past the deadline.
+        await advance(timeSkipping.env, clock, 3 * DAY);
+        assert.equal(qfpay.count('chargeOrder'), 0, 'no charge');
+        assert.equal(qfpay.count('cancelSubscription'), 0, 'no final cancel');
+        const escalated = await handle.query(snapshotQuery);
+        const episode = escalated.dunning.history.at(-1) ?? escalated.dunning.episode;
+        assert.equal(episode?.outcome, 'exhausted');
+        assert.deepEqual(episode?.attempts, []);
+        assert.match(episode?.outcomeDetail ?? '', /testpay has no manual charge/);
+
+        // The gateway's own retry pays the order.
+        const at = clock.now;
+        qfpay.state.orders = qfpay.state.orders.map((o) =>
+          o.sequenceNo === 2 ? { ...o, status: 'PAID', respcd: '0000', at } : o,
+        );
+        qfpay.state.remote = { ...qfpay.state.remote, state: 'ACTIVE', completedCycles: 2 };
+        await handle.signal(factSignal, {
+          kind: 'payment',
+          subscriptionId,
+          orderId: orderId(subscriptionId, 2),
+          sequenceNo: 2,
+          succeeded: true,
+          respcd: '0000',
+          at,
+          source: 'notification',
+        });
+        await until(
+          'ACTIVE again',
+          async () => (await handle.query(snapshotQuery)).snapshot.state === 'ACTIVE',
+        );
+        assert.equal(qfpay.count('chargeOrder'), 0);
+      },
+    );
+  });
+
+  void it('awaits the gateway’s pause; a failed payment that arrives meanwhile is applied, and nothing is charged', async () => {
+    const gate = new Gate();
+    const calls: boolean[] = [];
+    await onGateway(
+      async ({ paused }) => {
+        calls.push(paused);
+        if (calls.length === 1) await gate.promise;
+        return { at: Date.now() };
+      },
+      async ({ qfpay, failCycle2, handle }) => {
+        const pausing = handle.executeUpdate(pauseBillingUpdate, { args: [{ resumesAt: null }] });
+        await until('the gateway is asked to pause', () => calls.length === 1);
+        await failCycle2(handle);
+        gate.open();
+        await pausing;
+        const view = await handle.query(snapshotQuery);
+        assert.equal(view.billingPause?.by, 'merchant');
+        assert.equal(
+          view.snapshot.orders.find((o: { sequenceNo: number }) => o.sequenceNo === 2)?.status,
+          'FAILED',
+          'the fact that arrived during the call was applied',
+        );
+        await handle.executeUpdate(resumeBillingUpdate, { args: [] });
+        assert.deepEqual(calls, [true, false]);
+        assert.equal((await handle.query(snapshotQuery)).billingPause, null);
+        assert.equal(qfpay.count('chargeOrder'), 0);
+      },
+    );
+  });
+
+  void it('leaves billing as it was when the gateway refuses the pause, and says why', async () => {
+    await onGateway(
+      async () => {
+        throw ApplicationFailure.nonRetryable('testpay: 409 subscriber is cancelled', 'GatewayRefused');
+      },
+      async ({ handle }) => {
+        await assert.rejects(
+          handle.executeUpdate(pauseBillingUpdate, { args: [{ resumesAt: null }] }),
+          (err: unknown) =>
+            err instanceof WorkflowUpdateFailedError &&
+            /testpay did not pause: .*409/.test(String(err.cause)),
+        );
+        assert.equal((await handle.query(snapshotQuery)).billingPause, null);
+      },
+    );
+  });
+});

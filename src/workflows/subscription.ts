@@ -56,6 +56,7 @@ import {
   enqueueIntent,
   gatewayOf,
   initialState,
+  syncReadsFrom,
   takeOutcome,
   type EngineState,
   type IntentRequest,
@@ -240,9 +241,12 @@ async function perform(sub: Subscription, action: Action): Promise<void> {
       // Histories from before this change count a query from its answer (they replay as made).
       const fromStart = patched(SYNC_COUNTS_FROM_ITS_START);
       const startedAt = now();
-      const last = sub.state.snapshot.lastSequenceNo;
+      const since = syncReadsFrom(sub.state);
       const outcome = await attempt(() =>
-        qfpay.syncSubscription.executeWithOptions(options, [id, last > 0 ? { sinceSequence: last } : {}]),
+        qfpay.syncSubscription.executeWithOptions(options, [
+          id,
+          since === undefined ? {} : { sinceSequence: since },
+        ]),
       );
       return sub.mutate((s) => afterSync(s, action, outcome, fromStart ? startedAt : now(), now()));
     }

@@ -18,6 +18,7 @@ import {
   applyHandover,
   enqueueIntent,
   initialState,
+  syncReadsFrom,
   type EngineState,
   type IntentRequest,
 } from '../../src/workflows/engine-state';
@@ -518,5 +519,32 @@ describe('the continue-as-new bound', () => {
 
   it('stays 10,000 for workflows started without it: a replay of their histories decides as they ran', () => {
     assert.equal(ENGINE_DEFAULTS.maxHistoryEvents, 10_000);
+  });
+
+  void it('reads from the oldest order it is missing, so a lost notification is filled by the next query', () => {
+    const withOrders = (
+      origin: 'created' | 'adopted',
+      seqs: number[],
+    ): Pick<EngineState, 'snapshot' | 'origin'> => {
+      const s = initialState({ subscriptionId: SUB, origin });
+      const orders = seqs.map((n) => ({
+        orderId: order(n),
+        sequenceNo: n,
+        status: 'PAID' as const,
+        failures: 0,
+        firstAt: T + n,
+        lastAt: T + n,
+      }));
+      return { origin, snapshot: { ...s.snapshot, orders, lastSequenceNo: Math.max(0, ...seqs) } };
+    };
+    assert.equal(syncReadsFrom(withOrders('created', [])), undefined, 'nothing known: the current cycle');
+    assert.equal(syncReadsFrom(withOrders('created', [1, 2, 3])), 3, 'no gap: the newest only');
+    assert.equal(syncReadsFrom(withOrders('created', [1, 3, 4])), 2);
+    assert.equal(syncReadsFrom(withOrders('created', [2, 3])), 1, 'a subscription it created starts at 1');
+    assert.equal(syncReadsFrom(withOrders('adopted', [5, 7])), 6, 'one it adopted, at the first it saw');
+    assert.equal(syncReadsFrom(withOrders('adopted', [5, 6])), 6);
+    const long = Array.from({ length: 64 }, (_, i) => 100 + i);
+    assert.equal(syncReadsFrom(withOrders('created', long)), 163, 'orders below the bound are not asked for');
+    assert.equal(syncReadsFrom(withOrders('created', [...long.slice(0, 10), ...long.slice(11)])), 110);
   });
 });

@@ -106,7 +106,7 @@ describe('the chaos audit', () => {
     assert.deepEqual(noStuckWorkflow([finding()]).violations, []);
   });
 
-  it('finds a mirror that differs from QFPay: state, cycles, an order, a missing subscription', () => {
+  it('finds a mirror that differs from QFPay: state, cycles, an order, an order missing, a missing subscription', () => {
     const check = (m: Partial<Mirror> | undefined) =>
       mirrorsTruth([truth()], new Map(m ? [[SUB, { ...mirror(), ...m }]] : [])).violations;
     assert.equal(check({ state: 'ACTIVE' }).length, 1);
@@ -125,6 +125,10 @@ describe('the chaos audit', () => {
       1,
     );
     assert.equal(check(undefined).length, 1);
+    // An older order the engine never learned of (its notification lost, a later one taken).
+    assert.deepEqual(check({ recent_orders: [{ order_id: ORDER(2), sequence_no: 2, status: 'PAID' }] }), [
+      `${SUB}: the engine does not know order 1`,
+    ]);
   });
 
   it('finds a manual charge at the margin, and one on an order with no next billing time', () => {

@@ -178,9 +178,21 @@ const pageQueryFields = {
     .optional(),
 };
 
+/**
+ * A customer's id at a gateway behind the port (QorePay's client id, MadFintech's customerId).
+ * Letters, digits and a few marks only: it is a search attribute, and a list filters on it.
+ */
+export const GatewayCustomerIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_.:@+~-]{1,128}$/, 'must be 1-128 letters, digits or _.:@+~-')
+  .openapi({ example: 'b79d3df6-2f69-4426-acee-eda049d83e18' });
+
 export const ListSubscriptionsQuerySchema = z.strictObject({
   state: SubscriptionStateSchema.optional(),
-  customer_id: CustomerIdSchema.optional(),
+  // QFPay's `cust_…` ids fit the same pattern.
+  customer_id: GatewayCustomerIdSchema.optional().openapi({
+    description: "QFPay's cust_… id, or the customer's id at another gateway.",
+  }),
   ...pageQueryFields,
 });
 export type ListSubscriptionsQuery = z.output<typeof ListSubscriptionsQuerySchema>;
@@ -795,7 +807,7 @@ const gatewayText = z.string().regex(/^[\x21-\x7E]{1,128}$/, 'must be 1-128 visi
 export const GatewayCreateSubscriptionBodySchema = z
   .strictObject({
     customer: z.strictObject({
-      id: gatewayText.openapi({ description: "The customer's id at the gateway." }),
+      id: GatewayCustomerIdSchema.openapi({ description: "The customer's id at the gateway." }),
       email: z.email().max(254).optional(),
       name: z.string().trim().min(1).max(200).optional(),
     }),

@@ -103,6 +103,14 @@ async function portGateway(
     (v) => v.state === 'ACTIVE' && orderOf(v, 1)?.status === 'PAID',
   );
   assert.equal(first.gateway, gateway);
+  // Listed by the customer's id at the gateway (visibility takes about a second).
+  await eventually(`${id} listed by its customer`, async () => {
+    const list = await stack.api('GET', `/v1/subscriptions?customer_id=client-${gateway}-e2e`);
+    assert.equal(list.status, 200, JSON.stringify(list.body));
+    return (list.body.items as Array<{ subscription_id: string }>).some((i) => i.subscription_id === id)
+      ? true
+      : undefined;
+  });
 
   // A paid cycle: the gateway bills a month later on its own.
   await control(gateway, '/clock/advance', { ms: 31 * DAY });

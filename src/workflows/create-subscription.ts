@@ -14,7 +14,10 @@ import {
   type CreateProductInput,
   type CreateSubscriptionInput,
   type CreateSubscriptionResult,
+  type Fact,
 } from './definitions';
+import type { GatewayProfile } from '../gateways/profile';
+import type { SubscriptionStartFacts } from './summaries';
 
 const qfpay = proxyActivities<QfpayActivities>({
   startToCloseTimeout: '30s',
@@ -31,6 +34,32 @@ const engine = proxyActivities<EngineActivities>({
   scheduleToCloseTimeout: '1h',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
 });
+
+/**
+ * Hands a created subscription to its own long-running workflow (started here, or already started
+ * by a notification that overtook this creation), with the merchant's policy and options.
+ */
+function handOver(
+  input: Pick<CreateSubscriptionInput, 'policy' | 'options'>,
+  fact: Extract<Fact, { kind: 'created' }>,
+  price: SubscriptionStartFacts['price'],
+  gateway?: GatewayProfile,
+): Promise<'handed_over' | 'ended'> {
+  return engine.handOverSubscription.executeWithOptions(
+    { summary: `hand ${fact.subscriptionId} to its workflow` },
+    [
+      {
+        subscriptionId: fact.subscriptionId,
+        origin: 'created',
+        policy: input.policy,
+        options: input.options,
+        ...(gateway ? { gateway } : {}),
+      },
+      { fact, policy: input.policy, options: input.options },
+      price,
+    ],
+  );
+}
 
 export async function createSubscriptionWorkflow(
   input: CreateSubscriptionInput,
@@ -55,41 +84,27 @@ export async function createSubscriptionWorkflow(
     startTime: input.startTime,
   });
 
-  // Hand the subscription to its own long-running workflow (started here, or already started by
-  // a notification that overtook this creation).
   const price = 'create' in input.product ? input.product.create : undefined;
-  const handover = await engine.handOverSubscription.executeWithOptions(
-    { summary: `hand ${created.subscriptionId} to its workflow` },
-    [
-      {
-        subscriptionId: created.subscriptionId,
-        origin: 'created',
-        policy: input.policy,
-        options: input.options,
-      },
-      {
-        fact: {
-          kind: 'created',
-          subscriptionId: created.subscriptionId,
-          customerId,
-          tokenId: input.tokenId,
-          productIds: [productId],
-          totalBillingCycles,
-          startTime: input.startTime,
-          state: created.state === 'UNKNOWN' ? undefined : created.state,
-          at: created.at,
-          source: 'api',
-        },
-        policy: input.policy,
-        options: input.options,
-      },
-      price && {
-        amount: price.amount,
-        currency: price.currency,
-        interval: price.interval,
-        intervalCount: price.intervalCount,
-      },
-    ],
+  const handover = await handOver(
+    input,
+    {
+      kind: 'created',
+      subscriptionId: created.subscriptionId,
+      customerId,
+      tokenId: input.tokenId,
+      productIds: [productId],
+      totalBillingCycles,
+      startTime: input.startTime,
+      state: created.state === 'UNKNOWN' ? undefined : created.state,
+      at: created.at,
+      source: 'api',
+    },
+    price && {
+      amount: price.amount,
+      currency: price.currency,
+      interval: price.interval,
+      intervalCount: price.intervalCount,
+    },
   );
   // The Web UI names the subscription this creation made.
   setCurrentDetails(
@@ -134,39 +149,27 @@ export async function createGatewaySubscriptionWorkflow(
     [{ gateway: gateway.name, create }],
   );
   const totalBillingCycles = create.plan.totalCycles;
-  const handover = await engine.handOverSubscription.executeWithOptions(
-    { summary: `hand ${created.subscriptionId} to its workflow` },
-    [
-      {
-        subscriptionId: created.subscriptionId,
-        origin: 'created',
-        policy: input.policy,
-        options: input.options,
-        gateway,
-      },
-      {
-        fact: {
-          kind: 'created',
-          subscriptionId: created.subscriptionId,
-          customerId: create.customer.id,
-          // The gateway keeps the customer's payment method when the merchant names none.
-          tokenId: create.paymentMethod?.token ?? GATEWAY_METHOD_ON_FILE,
-          productIds: [],
-          totalBillingCycles,
-          state: created.state === 'UNKNOWN' ? undefined : created.state,
-          at: created.at,
-          source: 'api',
-        },
-        policy: input.policy,
-        options: input.options,
-      },
-      {
-        amount: create.plan.amount,
-        currency: create.plan.currency,
-        interval: create.plan.interval.unit,
-        intervalCount: create.plan.interval.count,
-      },
-    ],
+  const handover = await handOver(
+    input,
+    {
+      kind: 'created',
+      subscriptionId: created.subscriptionId,
+      customerId: create.customer.id,
+      // The gateway keeps the customer's payment method when the merchant names none.
+      tokenId: create.paymentMethod?.token ?? GATEWAY_METHOD_ON_FILE,
+      productIds: [],
+      totalBillingCycles,
+      state: created.state === 'UNKNOWN' ? undefined : created.state,
+      at: created.at,
+      source: 'api',
+    },
+    {
+      amount: create.plan.amount,
+      currency: create.plan.currency,
+      interval: create.plan.interval.unit,
+      intervalCount: create.plan.interval.count,
+    },
+    gateway,
   );
   setCurrentDetails(
     `Created subscription \`${created.subscriptionId}\` on ${gateway.name}${created.reusedExisting ? ' (found from an earlier attempt)' : ''}: ` +

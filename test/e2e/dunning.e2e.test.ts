@@ -7,7 +7,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { eventually, minutePlan, startStack, type Stack } from '../helpers/stack';
+import {
+  eventually,
+  minuteSubscription as minuteQfpaySubscription,
+  startStack,
+  type Stack,
+} from '../helpers/stack';
 import { SECOND } from '../../src/workflows/duration';
 
 const MARGIN_MS = 15 * SECOND;
@@ -30,26 +35,10 @@ interface Charge {
 
 /** A subscription billed every minute (the shortest QFPay sandbox cycle): cycle 2 comes in 60 s. */
 async function minuteSubscription(name: string, attemptOffsets: string[]) {
-  const { customerId, tokenId, productId } = await minutePlan(stack, name);
-  const created = await stack.api(
-    'POST',
-    '/v1/subscriptions',
-    {
-      customer_id: customerId,
-      product_id: productId,
-      token_id: tokenId,
-      dunning_policy: {
-        attemptOffsets,
-        safetyMargin: '15s',
-        minAttemptWindow: '3s',
-        escalation: [],
-        finalAction: 'leave_to_qfpay',
-      },
-    },
-    { 'idempotency-key': `dunning-e2e-${name}` },
-  );
-  assert.equal(created.status, 201, JSON.stringify(created.body));
-  const subscriptionId: string = created.body.result.subscription_id;
+  const { subscriptionId, tokenId } = await minuteQfpaySubscription(stack, `dunning-e2e-${name}`, {
+    attemptOffsets,
+    finalAction: 'leave_to_qfpay',
+  });
   await eventually('first cycle mirrored', async () => {
     const v = await stack.api('GET', `/v1/subscriptions/${subscriptionId}`);
     return v.body?.state === 'ACTIVE' && v.body.completed_cycles === 1 && v.body.next_billing_time

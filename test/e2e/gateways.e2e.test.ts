@@ -15,7 +15,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { eventually, minutePlan, startStack, type Stack } from '../helpers/stack';
+import { eventually, minuteSubscription, startStack, type Stack } from '../helpers/stack';
 
 const DAY = 86_400_000;
 /** Long enough for a cycle on a busy machine (QFPay's minute cycles take a minute each). */
@@ -153,26 +153,10 @@ async function portGateway(
 
 void describe('a subscription on each gateway, end to end', { concurrency: true }, () => {
   void it('QFPay: a paid cycle, a failed one recovered by the engine’s manual charge, then a cancel', async () => {
-    const { customerId, tokenId, productId } = await minutePlan(stack, 'gw-e2e');
-    const created = await stack.api(
-      'POST',
-      '/v1/subscriptions',
-      {
-        customer_id: customerId,
-        product_id: productId,
-        token_id: tokenId,
-        dunning_policy: {
-          attemptOffsets: ['10s', '20s'],
-          safetyMargin: '15s',
-          minAttemptWindow: '3s',
-          escalation: [],
-          finalAction: 'cancel',
-        },
-      },
-      { 'idempotency-key': 'gateways-e2e-qfpay' },
-    );
-    assert.equal(created.status, 201, JSON.stringify(created.body));
-    const id: string = created.body.result.subscription_id;
+    const { subscriptionId: id, tokenId } = await minuteSubscription(stack, 'gateways-e2e-qfpay', {
+      attemptOffsets: ['10s', '20s'],
+      finalAction: 'cancel',
+    });
     assert.equal((await until(id, 'cycle 1 paid', (v) => orderOf(v, 1)?.status === 'PAID')).gateway, 'qfpay');
     await until(
       id,

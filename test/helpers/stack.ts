@@ -176,13 +176,15 @@ export async function eventually<T>(
 }
 
 /**
- * A QFPay customer with a card token and a product billed every minute (the shortest cycle QFPay's
- * sandbox allows), for tests that run QFPay's billing in real time.
+ * A QFPay subscription billed every minute (the shortest cycle QFPay's sandbox allows), for tests
+ * that run QFPay's billing in real time: a customer with a card token, the product, and the
+ * subscription with a dunning policy that fits a minute (15 s margin, 3 s attempt window).
  */
-export async function minutePlan(
+export async function minuteSubscription(
   stack: Stack,
   name: string,
-): Promise<{ customerId: string; tokenId: string; productId: string }> {
+  policy: { attemptOffsets: string[]; finalAction: 'cancel' | 'leave_to_qfpay' | 'pause_billing' },
+): Promise<{ subscriptionId: string; tokenId: string }> {
   const customer = await stack.api('POST', '/v1/customers', { name, email: `${name}@example.com` });
   assert.equal(customer.status, 201, JSON.stringify(customer.body));
   const token = await stack.emulator('POST', '/_sandbox/tokens', {
@@ -197,9 +199,17 @@ export async function minutePlan(
     interval_count: 1,
   });
   assert.equal(product.status, 201, JSON.stringify(product.body));
-  return {
-    customerId: customer.body.customer_id,
-    tokenId: token.token_id,
-    productId: product.body.product_id,
-  };
+  const created = await stack.api(
+    'POST',
+    '/v1/subscriptions',
+    {
+      customer_id: customer.body.customer_id,
+      product_id: product.body.product_id,
+      token_id: token.token_id,
+      dunning_policy: { ...policy, safetyMargin: '15s', minAttemptWindow: '3s', escalation: [] },
+    },
+    { 'idempotency-key': `minute-subscription-${name}` },
+  );
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  return { subscriptionId: created.body.result.subscription_id, tokenId: token.token_id };
 }

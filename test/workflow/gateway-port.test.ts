@@ -13,11 +13,13 @@ import type { GatewayCapabilities, GatewayProfile } from '../../src/gateways/por
 import { QFPAY_CAPABILITIES } from '../../src/gateways/profile';
 import {
   WORKFLOW_TYPES,
+  cancelUpdate,
   factSignal,
   pauseBillingUpdate,
   resumeBillingUpdate,
   snapshotQuery,
   subscriptionWorkflowId,
+  syncNowUpdate,
 } from '../../src/workflows/definitions';
 import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/workflows/dunning';
 import { DAY, MINUTE, EngineDouble, advance, failingSubscription } from '../helpers/dunning-scenario';
@@ -71,7 +73,8 @@ async function onGateway(
     await advance(timeSkipping.env, subscription.clock, MINUTE);
     await body({ ...subscription, handle });
     assert.equal(await workflowTaskFailures(handle), 0);
-    await handle.terminate('test done');
+    // A subscription the test cancelled may have ended by itself already.
+    await handle.terminate('test done').catch(() => undefined);
   });
 }
 
@@ -159,6 +162,75 @@ void describe('the subscription workflow on a gateway behind the port', () => {
             /testpay did not pause: .*409/.test(String(err.cause)),
         );
         assert.equal((await handle.query(snapshotQuery)).billingPause, null);
+      },
+    );
+  });
+
+  void it('while the gateway pauses, a fact, a query and a cancel wait their turn', async () => {
+    const gate = new Gate();
+    const calls: boolean[] = [];
+    await onGateway(
+      async ({ paused }) => {
+        calls.push(paused);
+        if (calls.length === 1) await gate.promise;
+        return { at: Date.now() };
+      },
+      async ({ qfpay, failCycle2, handle }) => {
+        const pausing = handle.executeUpdate(pauseBillingUpdate, { args: [{ resumesAt: null }] });
+        await until('the gateway is asked to pause', () => calls.length === 1);
+        // During the call: the gateway's facts, a query and a cancel.
+        await failCycle2(handle);
+        const syncs = qfpay.count('syncSubscription');
+        const syncing = handle.executeUpdate(syncNowUpdate, { args: [] });
+        const cancelling = handle.executeUpdate(cancelUpdate, { args: [{}] });
+        assert.equal(qfpay.count('cancelSubscription'), 0, 'the cancel waits for the pause');
+        gate.open();
+        const paused = await pausing;
+        assert.equal((paused as { pause: { by: string } }).pause.by, 'merchant');
+        await syncing;
+        assert.ok(qfpay.count('syncSubscription') > syncs, 'the query ran after the pause');
+        const cancelled = await cancelling;
+        assert.equal((cancelled as { state: string }).state, 'CANCELLED');
+        assert.deepEqual(calls, [true], 'one call to the gateway');
+        assert.equal(qfpay.count('cancelSubscription'), 1);
+        assert.equal(qfpay.count('chargeOrder'), 0);
+        const view = await handle.query(snapshotQuery);
+        assert.equal(
+          view.snapshot.orders.find((o: { sequenceNo: number }) => o.sequenceNo === 2)?.status,
+          'FAILED',
+        );
+      },
+    );
+  });
+
+  void it('while the gateway resumes, a fact, a query and a new pause wait their turn', async () => {
+    const gate = new Gate();
+    const calls: boolean[] = [];
+    await onGateway(
+      async ({ paused }) => {
+        calls.push(paused);
+        if (calls.length === 2) await gate.promise;
+        return { at: Date.now() };
+      },
+      async ({ qfpay, failCycle2, handle }) => {
+        await handle.executeUpdate(pauseBillingUpdate, { args: [{ resumesAt: null }] });
+        const resuming = handle.executeUpdate(resumeBillingUpdate, { args: [] });
+        await until('the gateway is asked to resume', () => calls.length === 2);
+        await failCycle2(handle);
+        const syncing = handle.executeUpdate(syncNowUpdate, { args: [] });
+        const pausingAgain = handle.executeUpdate(pauseBillingUpdate, { args: [{ resumesAt: null }] });
+        gate.open();
+        await resuming;
+        await syncing;
+        await pausingAgain;
+        assert.deepEqual(calls, [true, false, true], 'the gateway heard each in order');
+        const view = await handle.query(snapshotQuery);
+        assert.equal(view.billingPause?.by, 'merchant');
+        assert.equal(
+          view.snapshot.orders.find((o: { sequenceNo: number }) => o.sequenceNo === 2)?.status,
+          'FAILED',
+        );
+        assert.equal(qfpay.count('chargeOrder'), 0);
       },
     );
   });

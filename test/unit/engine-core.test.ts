@@ -521,16 +521,17 @@ describe('the continue-as-new bound', () => {
     assert.equal(ENGINE_DEFAULTS.maxHistoryEvents, 10_000);
   });
 
-  void it('reads from the oldest order it is missing, so a lost notification is filled by the next query', () => {
+  void it('reads from the oldest order it is missing or saw fail, so a lost notification is filled by the next query', () => {
     const withOrders = (
       origin: 'created' | 'adopted',
       seqs: number[],
+      failed: number[] = [],
     ): Pick<EngineState, 'snapshot' | 'origin'> => {
       const s = initialState({ subscriptionId: SUB, origin });
       const orders = seqs.map((n) => ({
         orderId: order(n),
         sequenceNo: n,
-        status: 'PAID' as const,
+        status: failed.includes(n) ? ('FAILED' as const) : ('PAID' as const),
         failures: 0,
         firstAt: T + n,
         lastAt: T + n,
@@ -546,5 +547,12 @@ describe('the continue-as-new bound', () => {
     const long = Array.from({ length: 64 }, (_, i) => 100 + i);
     assert.equal(syncReadsFrom(withOrders('created', long)), 163, 'orders below the bound are not asked for');
     assert.equal(syncReadsFrom(withOrders('created', [...long.slice(0, 10), ...long.slice(11)])), 110);
+    // A failed order may still be paid (QFPay's retry, a charge) and that report may be lost.
+    assert.equal(syncReadsFrom(withOrders('created', [1, 2, 3], [2])), 2, 'a failed order is read again');
+    assert.equal(syncReadsFrom(withOrders('created', [1, 2, 4], [2])), 2, 'before a gap after it');
+    assert.equal(syncReadsFrom(withOrders('created', [1, 3, 4], [3])), 2, 'after a gap before it');
+    assert.equal(syncReadsFrom(withOrders('adopted', [5, 6, 7], [5, 6])), 5);
+    assert.equal(syncReadsFrom(withOrders('created', [1, 2, 3], [3])), 3, 'the newest failed: itself');
+    assert.equal(syncReadsFrom(withOrders('created', long, [120, 150])), 120);
   });
 });

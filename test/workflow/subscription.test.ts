@@ -22,6 +22,7 @@ import {
 } from '../../src/workflows/definitions';
 import type { Fact } from '../../src/workflows/lifecycle';
 import { FakeQfpay, orderId } from '../helpers/qfpay-doubles';
+import { until } from '../helpers/gate';
 import { createTestWorker, recordHistory, fakeSubscriptionId, useTimeSkipping } from '../helpers/temporal';
 import { MINUTE, DAY } from '../../src/workflows/duration';
 
@@ -177,6 +178,49 @@ describe('subscription workflow (time-skipping server)', () => {
       assert.ok(view.snapshot.orders.some((o) => o.sequenceNo === 2 && o.status === 'PAID'));
       await handle.terminate('test done');
     });
+  });
+
+  it('learns from its last query that a failed order was paid later, when that notification was lost and a later order was seen first', async () => {
+    const { subscriptionId, clock, qfpay } = await activeSubscription(3);
+    const { worker, taskQueue } = await createTestWorker(timeSkipping.env, {
+      activities: qfpay.activities(),
+    });
+    const view: SubscriptionView = await worker.runUntil(async () => {
+      const handle = await start(taskQueue, subscriptionId);
+      await advance(clock, CYCLE);
+      billCycle(qfpay, 2, clock.now, false);
+      await handle.signal(factSignal, payment(subscriptionId, 2, false, clock.now));
+      const failedAt = clock.now;
+      await until('the failure was checked with QFPay', async () => {
+        const { lastSyncAt } = await handle.query(snapshotQuery);
+        return lastSyncAt !== null && lastSyncAt >= failedAt;
+      });
+      // QFPay's own retry pays order 2; its notification is lost. Cycle 3 is billed and reported.
+      const two = qfpay.state.orders.find((o) => o.sequenceNo === 2)!;
+      Object.assign(two, { status: 'PAID', respcd: '0000', at: clock.now + 1 });
+      billCycle(qfpay, 3, clock.now + 2, true);
+      qfpay.state.remote = { ...qfpay.state.remote, state: 'COMPLETED', completedCycles: 3 };
+      qfpay.state.remote.nextBillingTime = undefined;
+      await handle.signal(factSignal, payment(subscriptionId, 3, true, clock.now + 2));
+      await handle.signal(factSignal, {
+        kind: 'state',
+        subscriptionId,
+        state: 'COMPLETED',
+        at: clock.now + 2,
+        source: 'notification',
+      });
+      return handle.result();
+    });
+    assert.equal(view.snapshot.state, 'COMPLETED');
+    assert.ok(qfpay.count('syncSubscription') >= 1, 'the mirror asked QFPay before it closed');
+    assert.deepEqual(
+      view.snapshot.orders.map((o) => [o.sequenceNo, o.status]),
+      [
+        [1, 'PAID'],
+        [2, 'PAID'],
+        [3, 'PAID'],
+      ],
+    );
   });
 
   it('cancels through the update, calls QFPay once, and refuses to cancel again', async () => {

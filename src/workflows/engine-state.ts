@@ -241,19 +241,23 @@ export function initialState(input: SubscriptionWorkflowInput): EngineState {
 }
 
 /**
- * The first order a query should read: the oldest the engine is missing among those it should
- * know (from the first order of a subscription it created, or the first it saw of one it
- * adopted, within the snapshot's bound), else its newest. A notification that was lost while a
- * later one arrived leaves such a gap, and reading only from the newest order would never fill
- * it. Undefined before any order: the gateway then reads from the current cycle.
+ * The first order a query should read: the oldest the engine is missing or last saw FAILED among
+ * those it should know (from the first order of a subscription it created, or the first it saw
+ * of one it adopted, within the snapshot's bound), else its newest. A notification that was lost
+ * while a later one arrived leaves such a gap; so does a failed order paid afterwards (QFPay's
+ * retry, a charge) whose notification was lost. Reading only from the newest order would never
+ * fill either. Undefined before any order: the gateway then reads from the current cycle.
  */
 export function syncReadsFrom(state: Pick<EngineState, 'snapshot' | 'origin'>): number | undefined {
   const { lastSequenceNo: last, orders } = state.snapshot;
   if (last <= 0) return undefined;
-  const held = new Set(orders.map((o) => o.sequenceNo));
+  const held = new Map(orders.map((o) => [o.sequenceNo, o.status]));
   const windowStart = Math.max(1, last - DEFAULT_LIFECYCLE_LIMITS.maxOrders + 1);
-  const firstKnown = state.origin === 'created' ? 1 : Math.min(last, ...held);
-  for (let n = Math.max(windowStart, firstKnown); n < last; n += 1) if (!held.has(n)) return n;
+  const firstKnown = state.origin === 'created' ? 1 : Math.min(last, ...held.keys());
+  for (let n = Math.max(windowStart, firstKnown); n < last; n += 1) {
+    const status = held.get(n);
+    if (status === undefined || status === 'FAILED') return n;
+  }
   return last;
 }
 

@@ -241,12 +241,22 @@ export function initialState(input: SubscriptionWorkflowInput): EngineState {
 }
 
 /**
- * The first order a query should read: the oldest the engine is missing or last saw FAILED among
- * those it should know (from the first order of a subscription it created, or the first it saw
- * of one it adopted, within the snapshot's bound), else its newest. A notification that was lost
- * while a later one arrived leaves such a gap; so does a failed order paid afterwards (QFPay's
- * retry, a charge) whose notification was lost. Reading only from the newest order would never
- * fill either. Undefined before any order: the gateway then reads from the current cycle.
+ * How many orders before the newest a query reads again while the engine last saw them FAILED.
+ * An order can be paid until the next one is billed (QFPay's retries, the engine's charges, a
+ * pending charge's confirmation soon after); every payment fact brings a query, so two cycles
+ * of reading is enough, and an order that stays FAILED for good is not read on every query for
+ * the rest of the subscription's life.
+ */
+export const FAILED_ORDERS_READ_AGAIN = 2;
+
+/**
+ * The first order a query should read: the oldest the engine is missing among those it should
+ * know (from the first order of a subscription it created, or the first it saw of one it
+ * adopted, within the snapshot's bound), or a recent one it last saw FAILED; else its newest. A
+ * notification that was lost while a later one arrived leaves such a gap; so does a failed order
+ * paid afterwards (QFPay's retry, a charge) whose notification was lost. Reading only from the
+ * newest order would never fill either. Undefined before any order: the gateway then reads from
+ * the current cycle.
  */
 export function syncReadsFrom(state: Pick<EngineState, 'snapshot' | 'origin'>): number | undefined {
   const { lastSequenceNo: last, orders } = state.snapshot;
@@ -256,7 +266,7 @@ export function syncReadsFrom(state: Pick<EngineState, 'snapshot' | 'origin'>): 
   const firstKnown = state.origin === 'created' ? 1 : Math.min(last, ...held.keys());
   for (let n = Math.max(windowStart, firstKnown); n < last; n += 1) {
     const status = held.get(n);
-    if (status === undefined || status === 'FAILED') return n;
+    if (status === undefined || (status === 'FAILED' && n >= last - FAILED_ORDERS_READ_AGAIN)) return n;
   }
   return last;
 }

@@ -553,6 +553,7 @@ describe('the continue-as-new bound', () => {
     assert.equal(syncReadsFrom(withOrders('created', [1, 3, 4], [3])), 2, 'after a gap before it');
     assert.equal(syncReadsFrom(withOrders('adopted', [5, 6, 7], [5, 6])), 5);
     assert.equal(syncReadsFrom(withOrders('created', [1, 2, 3], [3])), 3, 'the newest failed: itself');
-    assert.equal(syncReadsFrom(withOrders('created', long, [120, 150])), 120);
+    assert.equal(syncReadsFrom(withOrders('created', long, [120, 161])), 161, 'two before the newest');
+    assert.equal(syncReadsFrom(withOrders('created', long, [160])), 163, 'a failure long settled');
   });
 });

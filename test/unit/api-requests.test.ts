@@ -564,6 +564,24 @@ void describe('the error shape and request ids', () => {
     assert.equal(body.error.message, 'subscription is already CANCELLED; there is nothing to cancel');
   });
 
+  void it('answers an update a gateway could not carry out (no answer, busy) with 503 gateway_unavailable', async () => {
+    const temporal = fakeTemporal({
+      executeUpdate: () => {
+        throw new WorkflowUpdateFailedError(
+          'Workflow Update failed',
+          ApplicationFailure.create({
+            type: 'GatewayUnavailable',
+            message: 'qorepay did not pause: no answer (the call timed out)',
+            nonRetryable: true,
+          }),
+        );
+      },
+    });
+    const res = await request(appWith(temporal).app).post('/v1/subscriptions/sub_1/pause').set(auth).send({});
+    const body = errorOf(res, 503, 'gateway_unavailable');
+    assert.match(body.error.message, /qorepay did not pause: no answer/);
+  });
+
   void it("maps QFPay's refusal inside an update to the QFPay status, with the respcd", async () => {
     const temporal = fakeTemporal({
       executeUpdate: () => {

@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
+import { Context } from '@temporalio/activity';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import type { GatewayCapabilities, GatewayProfile } from '../../src/gateways/port';
 import { QFPAY_CAPABILITIES } from '../../src/gateways/profile';
@@ -166,6 +167,31 @@ void describe('the subscription workflow on a gateway behind the port', () => {
     );
   });
 
+  void it('answers a pause the gateway could not take (no answer on every try) as unavailable, with the reason', async () => {
+    let tries = 0;
+    await onGateway(
+      async () => {
+        tries += 1;
+        // What the gateway activities throw when the gateway's HTTP call times out.
+        throw ApplicationFailure.retryable('testpay: no answer within 10 s', 'GatewayUnavailable');
+      },
+      async ({ handle }) => {
+        await assert.rejects(
+          handle.executeUpdate(pauseBillingUpdate, { args: [{ resumesAt: null }] }),
+          (err: unknown) => {
+            assert.ok(err instanceof WorkflowUpdateFailedError);
+            const cause = err.cause as ApplicationFailure;
+            assert.equal(cause.type, 'GatewayUnavailable', 'not a refusal: trying again may work');
+            assert.match(cause.message, /^testpay did not pause: testpay: no answer within 10 s$/);
+            return true;
+          },
+        );
+        assert.ok(tries > 1, 'the call was tried again first');
+        assert.equal((await handle.query(snapshotQuery)).billingPause, null);
+      },
+    );
+  });
+
   void it('while the gateway pauses, a fact, a query and a cancel wait their turn', async () => {
     const gate = new Gate();
     const calls: boolean[] = [];
@@ -233,5 +259,75 @@ void describe('the subscription workflow on a gateway behind the port', () => {
         assert.equal(qfpay.count('chargeOrder'), 0);
       },
     );
+  });
+
+  void it('a worker restart during the gateway’s pause: the new worker asks again and the pause completes once', async () => {
+    const subscription = await failingSubscription(timeSkipping.env);
+    const calls: { worker: number; paused: boolean }[] = [];
+    const activities = { ...subscription.qfpay.activities(), ...new EngineDouble().activities() };
+    // The first worker's call never answers; it gives up only when the worker stops.
+    const first = await createTestWorker(timeSkipping.env, {
+      maxCachedWorkflows: 0,
+      activities: {
+        ...activities,
+        setPausedAtGateway: async ({ paused }: { paused: boolean }) => {
+          calls.push({ worker: 1, paused });
+          const signal = Context.current().cancellationSignal;
+          await new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+          return { at: Date.now() };
+        },
+      },
+    });
+    const workflowId = subscriptionWorkflowId(subscription.subscriptionId);
+    const handle = await timeSkipping.env.client.workflow.start(WORKFLOW_TYPES.subscription, {
+      workflowId,
+      taskQueue: first.taskQueue,
+      args: [
+        {
+          subscriptionId: subscription.subscriptionId,
+          origin: 'created' as const,
+          options: { reconcileGraceMs: 15 * MINUTE },
+          gateway: GATEWAY,
+        },
+      ],
+    });
+    timeSkipping.track(handle);
+    const pausing = await first.worker.runUntil(async () => {
+      await advance(timeSkipping.env, subscription.clock, MINUTE);
+      const update = handle.executeUpdate(pauseBillingUpdate, { args: [{ resumesAt: null }] });
+      await until('the first worker asks the gateway to pause', () => calls.length === 1);
+      // Wrapped: returning the promise itself would make the worker run until the update ends.
+      return { update };
+    });
+    // While no worker runs: the gateway's failed payment arrives.
+    await subscription.failCycle2(handle);
+    const second = await createTestWorker(timeSkipping.env, {
+      taskQueue: first.taskQueue,
+      activities: {
+        ...activities,
+        setPausedAtGateway: async ({ paused }: { paused: boolean }) => {
+          calls.push({ worker: 2, paused });
+          return { at: Date.now() };
+        },
+      },
+    });
+    await second.worker.runUntil(async () => {
+      const paused = await pausing.update;
+      assert.equal((paused as { pause: { by: string } }).pause.by, 'merchant');
+      const view = await handle.query(snapshotQuery);
+      assert.equal(view.billingPause?.by, 'merchant');
+      assert.equal(
+        view.snapshot.orders.find((o: { sequenceNo: number }) => o.sequenceNo === 2)?.status,
+        'FAILED',
+        'the fact that arrived while no worker ran was applied',
+      );
+      assert.deepEqual(calls, [
+        { worker: 1, paused: true },
+        { worker: 2, paused: true },
+      ]);
+      assert.equal(subscription.qfpay.count('chargeOrder'), 0);
+      assert.equal(await workflowTaskFailures(handle), 0);
+      await handle.terminate('test done');
+    });
   });
 });

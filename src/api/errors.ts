@@ -292,13 +292,18 @@ function applicationCause(err: unknown): ApplicationFailure | undefined {
 
 /**
  * Turns a failed workflow update into an API error: QFPay's refusal is mapped like a direct
- * QFPay call; any other application failure (an update validator that threw, or a handler that
- * refused) is a 409 carrying the workflow's own message.
+ * QFPay call; a gateway that could not be reached is a 503; any other application failure (an
+ * update validator that threw, or a handler that refused) is a 409 carrying the workflow's own
+ * message.
  */
 export function updateApiError(err: WorkflowUpdateFailedError): ApiError {
   const qfpay = findQfpayFailure(err.cause);
   if (qfpay) return qfpayApiError(qfpay, err);
   const app = applicationCause(err.cause);
+  if (app?.type === 'GatewayUnavailable') {
+    // The gateway gave no answer or was busy on every try: worth trying again, not a conflict.
+    return new ApiError({ status: 503, code: 'gateway_unavailable', message: app.message, cause: err });
+  }
   if (app) return ApiError.conflict(app.message, err);
   if (err.cause instanceof ActivityFailure) {
     return new ApiError({

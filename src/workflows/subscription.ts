@@ -130,7 +130,8 @@ function actionFailure(err: ActivityFailure): ActionFailure {
       refused: cause.nonRetryable === true,
     };
   }
-  return { message: String(cause?.message ?? err.message), refused: false };
+  // A timeout's own message is empty; the activity failure's says what happened.
+  return { message: String(cause?.message || err.message), refused: false };
 }
 
 /**
@@ -298,8 +299,10 @@ async function perform(sub: Subscription, action: Action): Promise<void> {
         );
         if (!outcome.ok) {
           const message = `${gatewayOf(sub.state).name} did not ${action.kind}: ${outcome.failure.message}`;
+          // Refused is the gateway's answer; anything else (no answer, busy) may work if tried again.
+          const type = outcome.failure.refused ? 'GatewayRefused' : 'GatewayUnavailable';
           return sub.mutate((s) =>
-            refuseIntent(s, { kind: 'refuse', intentId: action.intentId, message, type: 'GatewayRefused' }),
+            refuseIntent(s, { kind: 'refuse', intentId: action.intentId, message, type }),
           );
         }
       }

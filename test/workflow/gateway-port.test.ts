@@ -79,6 +79,18 @@ async function onGateway(
   });
 }
 
+/** A gateway pause call that records each call and holds call number `held` until `gate` opens. */
+function heldCall(held: number) {
+  const gate = new Gate();
+  const calls: boolean[] = [];
+  const setPaused = async ({ paused }: { paused: boolean }) => {
+    calls.push(paused);
+    if (calls.length === held) await gate.promise;
+    return { at: Date.now() };
+  };
+  return { gate, calls, setPaused };
+}
+
 void describe('the subscription workflow on a gateway behind the port', () => {
   void it('escalates a failed cycle at once and never charges nor cancels for it; the gateway’s recovery makes it ACTIVE', async () => {
     await onGateway(
@@ -121,33 +133,25 @@ void describe('the subscription workflow on a gateway behind the port', () => {
   });
 
   void it('awaits the gateway’s pause; a failed payment that arrives meanwhile is applied, and nothing is charged', async () => {
-    const gate = new Gate();
-    const calls: boolean[] = [];
-    await onGateway(
-      async ({ paused }) => {
-        calls.push(paused);
-        if (calls.length === 1) await gate.promise;
-        return { at: Date.now() };
-      },
-      async ({ qfpay, failCycle2, handle }) => {
-        const pausing = handle.executeUpdate(pauseBillingUpdate, { args: [{ resumesAt: null }] });
-        await until('the gateway is asked to pause', () => calls.length === 1);
-        await failCycle2(handle);
-        gate.open();
-        await pausing;
-        const view = await handle.query(snapshotQuery);
-        assert.equal(view.billingPause?.by, 'merchant');
-        assert.equal(
-          view.snapshot.orders.find((o: { sequenceNo: number }) => o.sequenceNo === 2)?.status,
-          'FAILED',
-          'the fact that arrived during the call was applied',
-        );
-        await handle.executeUpdate(resumeBillingUpdate, { args: [] });
-        assert.deepEqual(calls, [true, false]);
-        assert.equal((await handle.query(snapshotQuery)).billingPause, null);
-        assert.equal(qfpay.count('chargeOrder'), 0);
-      },
-    );
+    const { gate, calls, setPaused } = heldCall(1);
+    await onGateway(setPaused, async ({ qfpay, failCycle2, handle }) => {
+      const pausing = handle.executeUpdate(pauseBillingUpdate, { args: [{ resumesAt: null }] });
+      await until('the gateway is asked to pause', () => calls.length === 1);
+      await failCycle2(handle);
+      gate.open();
+      await pausing;
+      const view = await handle.query(snapshotQuery);
+      assert.equal(view.billingPause?.by, 'merchant');
+      assert.equal(
+        view.snapshot.orders.find((o: { sequenceNo: number }) => o.sequenceNo === 2)?.status,
+        'FAILED',
+        'the fact that arrived during the call was applied',
+      );
+      await handle.executeUpdate(resumeBillingUpdate, { args: [] });
+      assert.deepEqual(calls, [true, false]);
+      assert.equal((await handle.query(snapshotQuery)).billingPause, null);
+      assert.equal(qfpay.count('chargeOrder'), 0);
+    });
   });
 
   void it('leaves billing as it was when the gateway refuses the pause, and says why', async () => {
@@ -193,72 +197,56 @@ void describe('the subscription workflow on a gateway behind the port', () => {
   });
 
   void it('while the gateway pauses, a fact, a query and a cancel wait their turn', async () => {
-    const gate = new Gate();
-    const calls: boolean[] = [];
-    await onGateway(
-      async ({ paused }) => {
-        calls.push(paused);
-        if (calls.length === 1) await gate.promise;
-        return { at: Date.now() };
-      },
-      async ({ qfpay, failCycle2, handle }) => {
-        const pausing = handle.executeUpdate(pauseBillingUpdate, { args: [{ resumesAt: null }] });
-        await until('the gateway is asked to pause', () => calls.length === 1);
-        // During the call: the gateway's facts, a query and a cancel.
-        await failCycle2(handle);
-        const syncs = qfpay.count('syncSubscription');
-        const syncing = handle.executeUpdate(syncNowUpdate, { args: [] });
-        const cancelling = handle.executeUpdate(cancelUpdate, { args: [{}] });
-        assert.equal(qfpay.count('cancelSubscription'), 0, 'the cancel waits for the pause');
-        gate.open();
-        const paused = await pausing;
-        assert.equal((paused as { pause: { by: string } }).pause.by, 'merchant');
-        await syncing;
-        assert.ok(qfpay.count('syncSubscription') > syncs, 'the query ran after the pause');
-        const cancelled = await cancelling;
-        assert.equal((cancelled as { state: string }).state, 'CANCELLED');
-        assert.deepEqual(calls, [true], 'one call to the gateway');
-        assert.equal(qfpay.count('cancelSubscription'), 1);
-        assert.equal(qfpay.count('chargeOrder'), 0);
-        const view = await handle.query(snapshotQuery);
-        assert.equal(
-          view.snapshot.orders.find((o: { sequenceNo: number }) => o.sequenceNo === 2)?.status,
-          'FAILED',
-        );
-      },
-    );
+    const { gate, calls, setPaused } = heldCall(1);
+    await onGateway(setPaused, async ({ qfpay, failCycle2, handle }) => {
+      const pausing = handle.executeUpdate(pauseBillingUpdate, { args: [{ resumesAt: null }] });
+      await until('the gateway is asked to pause', () => calls.length === 1);
+      // During the call: the gateway's facts, a query and a cancel.
+      await failCycle2(handle);
+      const syncs = qfpay.count('syncSubscription');
+      const syncing = handle.executeUpdate(syncNowUpdate, { args: [] });
+      const cancelling = handle.executeUpdate(cancelUpdate, { args: [{}] });
+      assert.equal(qfpay.count('cancelSubscription'), 0, 'the cancel waits for the pause');
+      gate.open();
+      const paused = await pausing;
+      assert.equal((paused as { pause: { by: string } }).pause.by, 'merchant');
+      await syncing;
+      assert.ok(qfpay.count('syncSubscription') > syncs, 'the query ran after the pause');
+      const cancelled = await cancelling;
+      assert.equal((cancelled as { state: string }).state, 'CANCELLED');
+      assert.deepEqual(calls, [true], 'one call to the gateway');
+      assert.equal(qfpay.count('cancelSubscription'), 1);
+      assert.equal(qfpay.count('chargeOrder'), 0);
+      const view = await handle.query(snapshotQuery);
+      assert.equal(
+        view.snapshot.orders.find((o: { sequenceNo: number }) => o.sequenceNo === 2)?.status,
+        'FAILED',
+      );
+    });
   });
 
   void it('while the gateway resumes, a fact, a query and a new pause wait their turn', async () => {
-    const gate = new Gate();
-    const calls: boolean[] = [];
-    await onGateway(
-      async ({ paused }) => {
-        calls.push(paused);
-        if (calls.length === 2) await gate.promise;
-        return { at: Date.now() };
-      },
-      async ({ qfpay, failCycle2, handle }) => {
-        await handle.executeUpdate(pauseBillingUpdate, { args: [{ resumesAt: null }] });
-        const resuming = handle.executeUpdate(resumeBillingUpdate, { args: [] });
-        await until('the gateway is asked to resume', () => calls.length === 2);
-        await failCycle2(handle);
-        const syncing = handle.executeUpdate(syncNowUpdate, { args: [] });
-        const pausingAgain = handle.executeUpdate(pauseBillingUpdate, { args: [{ resumesAt: null }] });
-        gate.open();
-        await resuming;
-        await syncing;
-        await pausingAgain;
-        assert.deepEqual(calls, [true, false, true], 'the gateway heard each in order');
-        const view = await handle.query(snapshotQuery);
-        assert.equal(view.billingPause?.by, 'merchant');
-        assert.equal(
-          view.snapshot.orders.find((o: { sequenceNo: number }) => o.sequenceNo === 2)?.status,
-          'FAILED',
-        );
-        assert.equal(qfpay.count('chargeOrder'), 0);
-      },
-    );
+    const { gate, calls, setPaused } = heldCall(2);
+    await onGateway(setPaused, async ({ qfpay, failCycle2, handle }) => {
+      await handle.executeUpdate(pauseBillingUpdate, { args: [{ resumesAt: null }] });
+      const resuming = handle.executeUpdate(resumeBillingUpdate, { args: [] });
+      await until('the gateway is asked to resume', () => calls.length === 2);
+      await failCycle2(handle);
+      const syncing = handle.executeUpdate(syncNowUpdate, { args: [] });
+      const pausingAgain = handle.executeUpdate(pauseBillingUpdate, { args: [{ resumesAt: null }] });
+      gate.open();
+      await resuming;
+      await syncing;
+      await pausingAgain;
+      assert.deepEqual(calls, [true, false, true], 'the gateway heard each in order');
+      const view = await handle.query(snapshotQuery);
+      assert.equal(view.billingPause?.by, 'merchant');
+      assert.equal(
+        view.snapshot.orders.find((o: { sequenceNo: number }) => o.sequenceNo === 2)?.status,
+        'FAILED',
+      );
+      assert.equal(qfpay.count('chargeOrder'), 0);
+    });
   });
 
   void it('a worker restart during the gateway’s pause: the new worker asks again and the pause completes once', async () => {

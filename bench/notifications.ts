@@ -115,7 +115,14 @@ export function benchNotification(
   appKey: string,
 ): BenchNotification {
   const subscriptionId = subscriptionIds[index % subscriptionIds.length]!;
-  const round = Math.floor(index / subscriptionIds.length);
+  return roundNotification(subscriptionId, Math.floor(index / subscriptionIds.length), appKey);
+}
+
+/**
+ * A subscription's notification of round `round`: round 0 reports it ACTIVE, round k ≥ 1 pays
+ * its cycle k.
+ */
+export function roundNotification(subscriptionId: string, round: number, appKey: string): BenchNotification {
   const at = BASE_TIME + round * MINUTE;
   if (round === 0) return build(subscriptionId, stateNotificationBody(subscriptionId, 'ACTIVE', at), appKey);
   const body = paymentNotificationBody(subscriptionId, round, at);

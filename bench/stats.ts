@@ -74,3 +74,24 @@ export function fitLine(points: readonly { x: number; y: number }[]): { slope: n
   const slope = sxx === 0 ? Number.NaN : sxy / sxx;
   return { slope, intercept: my - slope * mx };
 }
+
+/**
+ * `count` picks from `items`, spread evenly: each item once (in a random order) before any is
+ * picked again, so no item is picked more than ⌈count / items.length⌉ times.
+ * @param random a number in [0, 1) per call
+ */
+export function spreadPicks<T>(items: readonly T[], count: number, random: () => number = Math.random): T[] {
+  if (items.length === 0) return [];
+  const order = Array.from({ length: items.length }, (_, i) => i);
+  const picks: T[] = [];
+  for (let k = 0; k < count; k += 1) {
+    const j = k % items.length;
+    if (k < items.length) {
+      // Partial Fisher–Yates: position j gets a random one of the items not yet placed.
+      const r = j + Math.floor(random() * (items.length - j));
+      [order[j], order[r]] = [order[r]!, order[j]!];
+    }
+    picks.push(items[order[j]!]!);
+  }
+  return picks;
+}

@@ -13,7 +13,7 @@ import {
   snapshotQuery,
   subscriptionWorkflowId,
 } from '../../src/workflows/definitions';
-import { adoptedInput, benchNotification, notificationRun, type BenchNotification } from '../notifications';
+import { adoptedInput, notificationRun, roundNotification, type BenchNotification } from '../notifications';
 import { runPool, sleep, summarize, type LatencySummary } from '../stats';
 import type { BenchStack } from '../stack';
 import { BENCH_APP_KEY } from '../stack';
@@ -72,7 +72,7 @@ async function showsEffect(client: Client, n: BenchNotification): Promise<boolea
 }
 
 /** Waits until the run's last notifications show their effect and the worker is idle. */
-async function drain(
+export async function drain(
   stack: BenchStack,
   notifications: readonly BenchNotification[],
   timeoutMs: number,
@@ -95,7 +95,7 @@ async function drain(
   return Math.round(performance.now() - started);
 }
 
-async function webhookLoad(
+export async function webhookLoad(
   stack: BenchStack,
   notifications: readonly BenchNotification[],
   concurrency: number,
@@ -177,25 +177,20 @@ async function ceilingLoad(
 }
 
 /**
- * Convergence over `samples` notifications, one at a time on an otherwise quiet stack: each pays
- * the next cycle of a random subscription of `subscriptionIds` (rounds already sent: `rounds`).
+ * Convergence over `samples` notifications, one at a time on an otherwise quiet stack; `next()`
+ * gives each (a new fact for a subscription that already has its workflow).
  */
-async function convergence(
+export async function convergence(
   stack: BenchStack,
-  subscriptionIds: readonly string[],
-  roundsSent: (index: number) => number,
+  next: () => BenchNotification,
   samples: number,
 ): Promise<ConvergenceResult> {
   const latencies: number[] = [];
   let timeouts = 0;
-  const used = new Map<number, number>();
   // Bounded: a backlogged worker must not turn 50 samples into 50 timeouts of waiting.
   const budgetEnd = Date.now() + 90_000;
   for (let k = 0; k < samples && Date.now() < budgetEnd; k += 1) {
-    const i = Math.floor(Math.random() * subscriptionIds.length);
-    const round = (used.get(i) ?? roundsSent(i)) + 1;
-    used.set(i, round);
-    const n = benchNotification(subscriptionIds, round * subscriptionIds.length + i, BENCH_APP_KEY);
+    const n = next();
     recordAtEmulator(stack.sandbox.sandbox.store, n);
     const res = await fetch(`${stack.apiUrl}/webhooks/qfpay`, {
       method: 'POST',
@@ -223,6 +218,20 @@ async function convergence(
     }
   }
   return { samples, latencyMs: summarize(latencies), timeouts };
+}
+
+/** Each call: the next cycle of a random subscription of `subscriptionIds` (rounds sent so far: `roundsSent`). */
+export function randomNextCycle(
+  subscriptionIds: readonly string[],
+  roundsSent: (index: number) => number,
+): () => BenchNotification {
+  const used = new Map<number, number>();
+  return () => {
+    const i = Math.floor(Math.random() * subscriptionIds.length);
+    const round = (used.get(i) ?? roundsSent(i)) + 1;
+    used.set(i, round);
+    return roundNotification(subscriptionIds[i]!, round, BENCH_APP_KEY);
+  };
 }
 
 function roundsSentFor(subscriptions: number, notifications: number): (i: number) => number {
@@ -256,8 +265,7 @@ export async function runIngestion(
 
   const conv = await convergence(
     stack,
-    ours.subscriptionIds,
-    roundsSentFor(opts.subscriptions, opts.notifications),
+    randomNextCycle(ours.subscriptionIds, roundsSentFor(opts.subscriptions, opts.notifications)),
     opts.convergenceSamples,
   );
   const ratio = (a: number, b: number) => Math.round((a / b) * 1000) / 1000;

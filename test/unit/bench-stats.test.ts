@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { fitLine } from '../../bench/stats';
+import { fitLine, spreadPicks } from '../../bench/stats';
 
 describe('fitLine', () => {
   it('recovers a line from points on it', () => {
@@ -43,5 +43,38 @@ describe('fitLine', () => {
         ]).slope,
       ),
     );
+  });
+});
+
+describe('spreadPicks', () => {
+  it('picks every item once before any twice, whatever the random source', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 60 }),
+        fc.integer({ min: 0, max: 200 }),
+        fc.infiniteStream(fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true })),
+        (size, count, randoms) => {
+          const items = Array.from({ length: size }, (_, i) => `s${i}`);
+          const next = randoms[Symbol.iterator]();
+          const picks = spreadPicks(items, count, () => next.next().value as number);
+          assert.equal(picks.length, count);
+          const times = new Map<string, number>();
+          for (const p of picks) {
+            assert.ok(items.includes(p), `picked ${p}, not an item`);
+            times.set(p, (times.get(p) ?? 0) + 1);
+          }
+          // Within each pass over the items, no repeats.
+          for (let start = 0; start < count; start += size) {
+            const pass = picks.slice(start, start + size);
+            assert.equal(new Set(pass).size, pass.length, `a repeat in the pass at ${start}`);
+          }
+          for (const n of times.values()) assert.ok(n <= Math.ceil(count / size));
+        },
+      ),
+    );
+  });
+
+  it('picks nothing from nothing', () => {
+    assert.deepEqual(spreadPicks([], 5), []);
   });
 });

@@ -8,6 +8,7 @@ import type { CreationResult } from './phases/creation';
 import { DEFAULT_MAX_HISTORY_EVENTS, WORKFLOW_TASK_TIMEOUT_MS, type HistoryResult } from './phases/history';
 import type { IngestionResult } from './phases/ingestion';
 import type { MemoryResult } from './phases/memory';
+import type { PopulationResult } from './phases/population';
 import type { DbMode } from './stack';
 
 /** Column names of the CPU table. */
@@ -38,6 +39,8 @@ export interface DbResults {
   memory?: MemoryResult;
   /** The same measurement with the floor workflow (`bench/floor/workflows.ts`). */
   memoryFloor?: MemoryResult;
+  /** Payments spread over a population of open subscriptions (phase 7). */
+  population?: PopulationResult;
   /** `cluster` only: PostgreSQL's growth over each ingestion step. */
   database?: DatabaseGrowth[];
 }
@@ -168,6 +171,59 @@ export function renderReport(report: BenchReport): string {
           (g.bytes / 1024 / g.workflows).toFixed(1),
         ]),
       ),
+    );
+  }
+  const populations = report.results.filter((r) => r.population);
+  if (populations.length > 0) {
+    out.push(
+      '',
+      '**Payments over a population of open subscriptions (phase 7)**',
+      '',
+      table(
+        [
+          'db',
+          'P open',
+          'growth: adopted/s',
+          'growth CPU ms per adoption: API/worker/server/bench',
+          'growth: worker max RSS MB / max cached',
+          'DB KB per subscription',
+          'N payments',
+          'webhook req/s',
+          'p50/p99 ms',
+          'errors',
+          'drain s',
+          'applied/s',
+          'CPU ms per payment: API/worker/server/bench',
+          'converge p50/p99 ms',
+          'worker cached / RSS MB after',
+        ],
+        populations.flatMap((r) =>
+          r.population!.steps.map((s) => [
+            r.db,
+            s.population,
+            s.growth.perSecond,
+            CPU_PARTS.map((p) => s.growth.cpuMsPerAdoption[p]?.toFixed(1) ?? '—').join('/'),
+            `${s.growth.workerMaxRssMb} / ${s.growth.workerMaxCached}`,
+            s.growth.databaseKbPerSubscription ?? '—',
+            s.measure.notifications,
+            s.measure.acceptedPerSecond,
+            `${ms(s.measure.latencyMs.p50)}/${ms(s.measure.latencyMs.p99)}`,
+            s.measure.errors + s.growth.errors,
+            (s.measure.drainMs / 1000).toFixed(1),
+            s.measure.appliedPerSecond,
+            CPU_PARTS.map((p) => s.measure.cpuMsPerNotification[p]?.toFixed(1) ?? '—').join('/'),
+            `${ms(s.convergence.latencyMs.p50)}/${ms(s.convergence.latencyMs.p99)}`,
+            `${s.worker.cached} / ${s.worker.rssMb}`,
+          ]),
+        ),
+      ),
+      '',
+      ...populations.map((r) => {
+        const p = r.population!;
+        const first = p.steps[0]!;
+        const last = p.steps.at(-1)!;
+        return `${r.db}: applied/s at ${last.population} / at ${first.population} open subscriptions = ${p.appliedRatio.toFixed(2)} (floor 1); webhook req/s ${p.acceptedRatio.toFixed(2)}`;
+      }),
     );
   }
   const creations = report.results.filter((r) => r.creation);
@@ -467,6 +523,27 @@ export function missingFigures(report: BenchReport, phases: ReadonlySet<string>)
       if (!h || h.replay.points.length < 2) missing.push(`${r.db}.history.replay.points`);
       for (const p of h?.replay.points ?? [])
         check(`${r.db}.history.replay[${p.events}].replayMs`, p.replayMs);
+    }
+    if (phases.has('population') && r === report.results[0]) {
+      const pop = r.population;
+      if (!pop || pop.steps.length === 0) missing.push(`${r.db}.population`);
+      for (const s of pop?.steps ?? []) {
+        const p = `${r.db}.population[${s.population}]`;
+        check(`${p}.growth.perSecond`, s.growth.perSecond);
+        check(`${p}.growth.workerMaxRssMb`, s.growth.workerMaxRssMb);
+        for (const part of CPU_PARTS) {
+          check(`${p}.growth.cpuMsPerAdoption.${part}`, s.growth.cpuMsPerAdoption[part]);
+          check(`${p}.measure.cpuMsPerNotification.${part}`, s.measure.cpuMsPerNotification[part]);
+        }
+        if (r.db === 'cluster')
+          check(`${p}.growth.databaseKbPerSubscription`, s.growth.databaseKbPerSubscription);
+        check(`${p}.measure.acceptedPerSecond`, s.measure.acceptedPerSecond);
+        check(`${p}.measure.appliedPerSecond`, s.measure.appliedPerSecond);
+        check(`${p}.measure.p50`, s.measure.latencyMs.p50);
+        check(`${p}.convergence.p50`, s.convergence.latencyMs.p50);
+        check(`${p}.worker.rssMb`, s.worker.rssMb);
+      }
+      check(`${r.db}.population.appliedRatio`, pop?.appliedRatio);
     }
     if (phases.has('memory') && r === report.results[0]) {
       const mem = r.memory;

@@ -16,6 +16,7 @@ import { runCreation } from './phases/creation';
 import { runHistory } from './phases/history';
 import { runIngestion } from './phases/ingestion';
 import { runMemory } from './phases/memory';
+import { runPopulation } from './phases/population';
 import {
   machineInfo,
   missingFigures,
@@ -28,7 +29,7 @@ import { startBenchStack, type BenchStack, type DbMode } from './stack';
 import { killWorkerProcesses } from './worker-process';
 import type { WorkerTuning } from './worker-protocol';
 
-export const PHASES = ['ingestion', 'creation', 'history', 'memory'] as const;
+export const PHASES = ['ingestion', 'creation', 'history', 'memory', 'population'] as const;
 export type Phase = (typeof PHASES)[number];
 
 const USAGE = `npm run bench -- [options]
@@ -45,6 +46,7 @@ const USAGE = `npm run bench -- [options]
   --convergence-samples N  notifications timed from SUCCESS to the workflow's query
   --creations N            subscriptions created through the API
   --memory-sizes LIST      open workflows for the worker memory phase, e.g. 1000,5000
+  --population LIST        open subscriptions for the population phase, e.g. 1000,100000
   --history-cycles N       happy billing cycles measured (default 49: cycles 2 to 50)
   --sqlite-pragma P        dev server SQLite pragma (repeatable), e.g. journal_mode=wal
   --max-cached N           WORKER_MAX_CACHED_WORKFLOWS of the main worker
@@ -63,6 +65,7 @@ interface BenchOptions {
   convergenceSamples: number;
   creations: number;
   memorySizes: number[];
+  population: number[];
   historyCycles: number;
   sqlitePragmas: string[];
   maxCached?: number;
@@ -106,6 +109,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
       'convergence-samples': { type: 'string' },
       creations: { type: 'string' },
       'memory-sizes': { type: 'string' },
+      population: { type: 'string' },
       'history-cycles': { type: 'string' },
       'sqlite-pragma': { type: 'string', multiple: true },
       'max-cached': { type: 'string' },
@@ -171,6 +175,11 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
       : quick
         ? [20, 60]
         : [1000, 5000],
+    population: values.population
+      ? intList('population', values.population)
+      : quick
+        ? [20, 60]
+        : [1000, 10000],
     historyCycles: values['history-cycles']
       ? positive('history-cycles', values['history-cycles'])
       : quick
@@ -266,6 +275,19 @@ async function runDb(db: DbMode, o: BenchOptions, bundles: Bundles): Promise<DbR
         }
       }
     }
+    // After ingestion (its workflows are part of the server's load, not of the population).
+    if (o.phases.has('population') && db === o.dbs[0]) {
+      log(`[${db}] population: ${o.population.join(', ')} open subscriptions`);
+      results.population = await runPopulation(stack, {
+        sizes: o.population,
+        notifications: o.notifications,
+        concurrency: o.concurrency,
+        convergenceSamples: o.convergenceSamples,
+        drainTimeoutMs: o.drainTimeoutMs,
+        chunk: 2_000,
+        log: (m) => log(`[${db}] ${m}`),
+      });
+    }
     // The worker's memory does not depend on the server's storage: measured once.
     if (o.phases.has('memory') && db === o.dbs[0]) {
       log(`[${db}] memory: ${o.memorySizes.join(', ')} open workflows`);
@@ -330,6 +352,7 @@ async function main(): Promise<number> {
       convergenceSamples: o.convergenceSamples,
       creations: o.creations,
       memorySizes: o.memorySizes,
+      population: o.population,
       historyCycles: o.historyCycles,
       sqlitePragmas: o.sqlitePragmas,
       maxCached: o.maxCached ?? null,

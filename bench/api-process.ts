@@ -36,11 +36,19 @@ export async function startApiProcess(
   startTimeoutMs = 60_000,
 ): Promise<ApiProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'api', 'main.ts')], {
-    cwd: ROOT,
-    env: { ...process.env, LOG_LEVEL: 'silent', ...env, PORT: String(port) },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  // `--api-cpu-prof DIR`: the API writes a V8 CPU profile there when it stops (bench/api-profile.ts).
+  const profile = env.BENCH_API_CPU_PROF_DIR
+    ? ['--cpu-prof', `--cpu-prof-dir=${env.BENCH_API_CPU_PROF_DIR}`]
+    : [];
+  const child = spawn(
+    process.execPath,
+    [...profile, '--import', 'tsx', join(ROOT, 'src', 'api', 'main.ts')],
+    {
+      cwd: ROOT,
+      env: { ...process.env, LOG_LEVEL: 'silent', ...env, PORT: String(port) },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
   live.add(child);
   const exited = new Promise<number | null>((resolve) =>
     child.once('exit', (code) => {

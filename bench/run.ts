@@ -51,6 +51,8 @@ const USAGE = `npm run bench -- [options]
   --sqlite-pragma P        dev server SQLite pragma (repeatable), e.g. journal_mode=wal
   --max-cached N           WORKER_MAX_CACHED_WORKFLOWS of the main worker
   --worker-options JSON    extra worker options, e.g. '{"maxConcurrentWorkflowTaskPolls":4}'
+  --api-cpu-prof DIR       the API process writes a V8 CPU profile to DIR when it stops
+                           (summarize it by stage: npm run bench:api-profile -- FILE)
   --no-bundle              let the worker bundle the workflows itself (no prebuilt bundle)
   --out DIR                where the JSON goes (default bench/results)`;
 
@@ -71,6 +73,7 @@ interface BenchOptions {
   maxCached?: number;
   tuning: WorkerTuning;
   bundle: boolean;
+  apiCpuProfDir?: string;
   out: string;
   drainTimeoutMs: number;
 }
@@ -115,6 +118,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
       'max-cached': { type: 'string' },
       'worker-options': { type: 'string' },
       'no-bundle': { type: 'boolean', default: false },
+      'api-cpu-prof': { type: 'string' },
       out: { type: 'string', default: join(__dirname, 'results') },
       help: { type: 'boolean', default: false },
     },
@@ -189,6 +193,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     ...(values['max-cached'] ? { maxCached: positive('max-cached', values['max-cached']) } : {}),
     tuning,
     bundle: !values['no-bundle'],
+    ...(values['api-cpu-prof'] ? { apiCpuProfDir: values['api-cpu-prof'] } : {}),
     out: values.out,
     drainTimeoutMs: quick ? 60_000 : 300_000,
   };
@@ -213,6 +218,7 @@ async function runDb(db: DbMode, o: BenchOptions, bundles: Bundles): Promise<DbR
     ...(bundlePath ? { workflowBundlePath: bundlePath } : {}),
     ...(o.maxCached ? { maxCachedWorkflows: o.maxCached } : {}),
     tuning: o.tuning,
+    ...(o.apiCpuProfDir ? { apiCpuProfDir: o.apiCpuProfDir } : {}),
   });
   current = stack;
   const results: DbResults = {

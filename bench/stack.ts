@@ -53,6 +53,8 @@ export interface BenchStackOptions {
   /** `WORKER_MAX_CACHED_WORKFLOWS` of the main worker. */
   maxCachedWorkflows?: number;
   tuning?: WorkerTuning;
+  /** Where the API process writes a V8 CPU profile when it stops (`--api-cpu-prof`). */
+  apiCpuProfDir?: string;
 }
 
 export interface BenchStack {
@@ -131,6 +133,7 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
       API_KEYS: BENCH_API_KEY,
       // The benchmark is one client driving the API as hard as it goes: no per-client limit.
       RATE_LIMIT_PER_MINUTE: String(Number.MAX_SAFE_INTEGER),
+      ...(options.apiCpuProfDir ? { BENCH_API_CPU_PROF_DIR: options.apiCpuProfDir } : {}),
     });
     cleanups.push(() => api.stop());
     const apiUrl = api.url;

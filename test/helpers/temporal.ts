@@ -115,9 +115,28 @@ const createEnvironment = (
       address: string;
       namespace: string;
       supportsTimeSkipping: boolean;
+      connectionOptions?: { channelArgs: Record<string, number> };
     }): Promise<TestWorkflowEnvironment>;
   }
 ).create.bind(TestWorkflowEnvironment);
+
+/**
+ * The keepalive of the test's client connection to the Java time-skipping test server.
+ *
+ * That server is a grpc-java server with the default keepalive policy: a client may ping at most
+ * every 5 minutes while it has calls open, and not at all without. The client's default (a ping
+ * every 30 s, with or without calls) earns a strike for each ping that comes with no data from the
+ * server in between; the third makes the server answer GOAWAY "too_many_pings" and close the
+ * connection, failing the calls on it. The client retries them, and one of them is the sleep of
+ * `env.sleep`: retried, it sleeps its whole duration again from the server's current time. When
+ * time skipping is held at that moment (an activity in progress), that sleep runs in real time,
+ * for days: the file stalls. It happens once a call waits 90 s with no data, which a busy machine
+ * brings about. Pinging no more often than the server permits removes the cause.
+ */
+export const TEST_SERVER_CHANNEL_ARGS = {
+  'grpc.keepalive_time_ms': 10 * 60_000,
+  'grpc.keepalive_permit_without_calls': 0,
+} as const;
 
 /** An environment whose teardown also stops the server process this harness started. */
 async function attach(
@@ -130,6 +149,7 @@ async function attach(
     address: server.address,
     namespace: 'default',
     supportsTimeSkipping,
+    ...(supportsTimeSkipping ? { connectionOptions: { channelArgs: { ...TEST_SERVER_CHANNEL_ARGS } } } : {}),
   });
   const teardown = env.teardown.bind(env);
   env.teardown = async () => {

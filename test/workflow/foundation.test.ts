@@ -1,7 +1,9 @@
 /**
  * The foundation proven on both real servers: the subscription workflow's durable timer jumps
  * 30 days on the time-skipping test server (the server's own clock says so), and on the dev
- * server its custom search attributes are registered, set and found through a list query.
+ * server its custom search attributes are registered, set and found through a list query. The
+ * harness's connection to the test server keeps to that server's keepalive policy (see
+ * `TEST_SERVER_CHANNEL_ARGS`: a retried sleep after a dropped connection stalled files for ever).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -24,6 +26,17 @@ describe('time-skipping test server', () => {
   });
   after(async () => {
     await env?.teardown();
+  });
+
+  it('pings the test server no more often than it permits, so it never drops the connection mid-sleep', () => {
+    // grpc-java's default policy: at most one ping per 5 minutes while calls are open, none without.
+    const args = (env.connection as unknown as { options: { channelArgs: Record<string, number> } }).options
+      .channelArgs;
+    assert.ok(
+      args['grpc.keepalive_time_ms']! >= 5 * 60_000,
+      `keepalive ${args['grpc.keepalive_time_ms']} ms`,
+    );
+    assert.equal(args['grpc.keepalive_permit_without_calls'], 0);
   });
 
   it("passes a 30-day billing timer on the server's skipped clock, waking at billing time + grace", async () => {

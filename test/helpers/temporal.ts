@@ -82,6 +82,24 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/**
+ * The keepalive of the test's client connection to the Java time-skipping test server.
+ *
+ * That server is a grpc-java server with the default keepalive policy: a client may ping at most
+ * every 5 minutes while it has calls open, and not at all without. The client's default (a ping
+ * every 30 s, with or without calls) earns a strike for each ping that comes with no data from the
+ * server in between; the third makes the server answer GOAWAY "too_many_pings" and close the
+ * connection, failing the calls on it. The client retries them, and one of them is the sleep of
+ * `env.sleep`: retried, it sleeps its whole duration again from the server's current time. When
+ * time skipping is held at that moment (an activity in progress), that sleep runs in real time,
+ * for days: the file stalls. It happens once a call waits 90 s with no data, which a busy machine
+ * brings about. Pinging no more often than the server permits removes the cause.
+ */
+export const TEST_SERVER_CHANNEL_ARGS = {
+  'grpc.keepalive_time_ms': 10 * 60_000,
+  'grpc.keepalive_permit_without_calls': 0,
+} as const;
+
 async function startServer(
   command: string,
   args: (port: number) => string[],
@@ -94,12 +112,20 @@ async function startServer(
   const address = `127.0.0.1:${port}`;
   for (let i = 0; i < 1_200; i += 1) {
     if (child.exitCode !== null) throw new Error(`${command} exited with ${child.exitCode}: ${stderr}`);
+    // A probe that fails must be closed too: left open, its channel goes on connecting, and
+    // once the server answers it pings it every 30 s for the rest of the file.
+    const probe = Connection.lazy({
+      address,
+      connectTimeout: 1_000,
+      channelArgs: { ...TEST_SERVER_CHANNEL_ARGS },
+    });
     try {
-      const connection = await Connection.connect({ address, connectTimeout: 1_000 });
-      await connection.close();
+      await probe.ensureConnected();
       return { address, process: child };
     } catch {
       await new Promise((resolve) => setTimeout(resolve, 100));
+    } finally {
+      await probe.close();
     }
   }
   child.kill('SIGKILL');
@@ -119,24 +145,6 @@ const createEnvironment = (
     }): Promise<TestWorkflowEnvironment>;
   }
 ).create.bind(TestWorkflowEnvironment);
-
-/**
- * The keepalive of the test's client connection to the Java time-skipping test server.
- *
- * That server is a grpc-java server with the default keepalive policy: a client may ping at most
- * every 5 minutes while it has calls open, and not at all without. The client's default (a ping
- * every 30 s, with or without calls) earns a strike for each ping that comes with no data from the
- * server in between; the third makes the server answer GOAWAY "too_many_pings" and close the
- * connection, failing the calls on it. The client retries them, and one of them is the sleep of
- * `env.sleep`: retried, it sleeps its whole duration again from the server's current time. When
- * time skipping is held at that moment (an activity in progress), that sleep runs in real time,
- * for days: the file stalls. It happens once a call waits 90 s with no data, which a busy machine
- * brings about. Pinging no more often than the server permits removes the cause.
- */
-export const TEST_SERVER_CHANNEL_ARGS = {
-  'grpc.keepalive_time_ms': 10 * 60_000,
-  'grpc.keepalive_permit_without_calls': 0,
-} as const;
 
 /** An environment whose teardown also stops the server process this harness started. */
 async function attach(

@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import type { SyncResult } from '../../activities/contracts';
 import { GatewayError, type GatewayAdapter, type GatewayCreateInput, type GatewayEnv } from '../port';
 import { madfintechGateway } from './index';
+import { emulatorStart } from '../../../test/helpers/emulator-start';
 
 const DAY = 86_400_000;
 
@@ -29,6 +30,13 @@ describe('madfintech adapter against its emulator', () => {
     plan: { name: 'Gold', amount: 5699, currency: 'USD', interval: { unit: 'month', count: 1 }, totalCycles },
     paymentMethod: { token: 'card_94831' },
   });
+  /** Moves the emulator's clock to the next billing time it reports for `id` (months differ in length). */
+  const toNextBilling = async (id: string): Promise<void> => {
+    const next = (await synced(id)).remote.nextBillingTime;
+    assert.ok(next !== undefined, `${id} has a next billing time`);
+    const { now } = (await control('/clock')) as { now: number };
+    await control('/clock/advance', { ms: Math.max(0, next - now) });
+  };
   const synced = async (id: string, since?: number) => {
     const result: SyncResult = await adapter.sync(
       id,
@@ -40,7 +48,7 @@ describe('madfintech adapter against its emulator', () => {
   };
 
   before(async () => {
-    emulator = await madfintechGateway.startEmulator({ port: 0 });
+    emulator = await madfintechGateway.startEmulator({ port: 0, ...emulatorStart() });
     adapter = madfintechGateway.adapter(emulator.env);
     assert.equal(madfintechGateway.configured(emulator.env), true);
   });
@@ -80,7 +88,7 @@ describe('madfintech adapter against its emulator', () => {
       [[`${id}:1`, 1, 'PAID', '0000', 5699]],
     );
 
-    await control('/clock/advance', { ms: 31 * DAY });
+    await toNextBilling(id);
     fact = await synced(id);
     assert.equal(fact.remote.state, 'ACTIVE');
     assert.equal(fact.remote.completedCycles, 2);
@@ -94,7 +102,7 @@ describe('madfintech adapter against its emulator', () => {
     assert.ok((fact.orders?.[1]?.at ?? 0) > (fact.orders?.[0]?.at ?? 0));
 
     await control('/cards', { approve: false, orderNumber: id });
-    await control('/clock/advance', { ms: 30 * DAY });
+    await toNextBilling(id);
     fact = await synced(id, 3);
     assert.equal(fact.remote.state, 'PAST_DUE');
     assert.equal(fact.remote.retryAttempts, 1);

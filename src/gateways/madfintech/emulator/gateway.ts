@@ -216,8 +216,10 @@ export class EmulatedGateway {
     this.nowMs = target;
   }
 
+  /** In whole seconds, as the gateway reports it: what it says is when it bills. */
   private chargeDate(sub: Sub, index: number): number {
-    return addInterval(sub.paidAt ?? sub.createdAt, sub.unit, sub.quantity * index);
+    const anchor = Math.floor((sub.paidAt ?? sub.createdAt) / 1000) * 1000;
+    return addInterval(anchor, sub.unit, sub.quantity * index);
   }
 
   /** Keeps the schedule complete (bounded plans) or one cycle ahead (unbounded ones). */

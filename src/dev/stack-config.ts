@@ -23,6 +23,12 @@ export const stackConfigSchema = z.object({
   CODEC_SERVER_PORT: port.default(8234),
   /** The QFPay emulator (not started when `QFPAY_BASE_URL` points at QFPay itself). */
   SANDBOX_PORT: port.default(4010),
+  /**
+   * Where every emulator's clock starts (an ISO time, e.g. `2027-01-31T10:00:00Z`), instead of the
+   * real now: to try billing across a month's end, a leap day or a year's end. The QFPay emulator
+   * carries on from its state file when it has one.
+   */
+  EMULATOR_START_TIME: z.iso.datetime({ offset: true }).optional(),
   /** Where the Temporal SQLite database and the emulator's state file live. */
   DATA_DIR: nonEmpty.default('./.data'),
   /** A non-loopback URL means real QFPay: no emulator is started. */

@@ -332,6 +332,9 @@ export async function startLocalStack(options: StartStackOptions): Promise<Runni
         port: 0,
         host: '127.0.0.1',
         notifyUrl: `${apiUrl}/webhooks/${module.name}`,
+        ...(config.EMULATOR_START_TIME === undefined
+          ? {}
+          : { startMs: Date.parse(config.EMULATOR_START_TIME) }),
       });
       gatewayEmulators.push({ name: module.name, ...emulator });
       Object.assign(env, emulator.env);

@@ -151,6 +151,8 @@ export interface GatewayModule {
     port: number;
     host?: string;
     notifyUrl?: string;
+    /** The emulator's time at start, epoch ms. @default the real now */
+    startMs?: number;
   }): Promise<GatewayEmulatorHandle & { env: GatewayEnv }>;
 }
 

@@ -19,6 +19,8 @@ const envSchema = z.object({
   SANDBOX_NOTIFY_URL: z.preprocess(unsetIfEmpty, z.url().optional()),
   SANDBOX_STATE_FILE: z.preprocess(unsetIfEmpty, z.string().optional()),
   SANDBOX_TIME_SCALE: z.preprocess(unsetIfEmpty, z.coerce.number().positive().default(1)),
+  /** Where the emulator's clock starts when it has no state file (ISO time). @default the real now */
+  EMULATOR_START_TIME: z.preprocess(unsetIfEmpty, z.iso.datetime({ offset: true }).optional()),
   QFPAY_TIME_OFFSET: z.preprocess(
     unsetIfEmpty,
     z
@@ -49,6 +51,7 @@ async function main(): Promise<void> {
     ...(env.SANDBOX_STATE_FILE !== undefined && { stateFile: env.SANDBOX_STATE_FILE }),
     timeScale: env.SANDBOX_TIME_SCALE,
     timeOffset: env.QFPAY_TIME_OFFSET,
+    ...(env.EMULATOR_START_TIME !== undefined && { startTime: Date.parse(env.EMULATOR_START_TIME) }),
     logger,
   });
   logger.info(

@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { splitSubscriptionId } from '../../src/gateways/profile';
 import { gatewayModule } from '../../src/gateways/registry';
-import { startStack, type Stack } from '../helpers/stack';
+import { emulatorStartMs } from '../helpers/emulator-start';
+import { advanceGatewayClock, nextBillingAt, startStack, type Stack } from '../helpers/stack';
 
 const DAY = 86_400_000;
 const SUBSCRIPTIONS = 3;
@@ -17,7 +18,11 @@ const CYCLES = 8;
 
 let stack: Stack;
 before(async () => {
-  stack = await startStack({}, undefined, { gateways: true });
+  const gatewayStartMs = emulatorStartMs();
+  stack = await startStack({}, undefined, {
+    gateways: true,
+    ...(gatewayStartMs === undefined ? {} : { gatewayStartMs }),
+  });
 });
 after(async () => {
   await stack?.close();
@@ -73,7 +78,12 @@ async function runGateway(gateway: 'qorepay' | 'madfintech', seed: number) {
   for (let cycle = 2; cycle <= CYCLES; cycle += 1) {
     const approves = rnd() > 0.35;
     await control(gateway, '/cards', { approve: approves });
-    await control(gateway, '/clock/advance', { ms: 31 * DAY });
+    // To the next billing (or retry) any of them has, as the gateway reports it: months differ.
+    const due = (await Promise.all(ids.map((id) => nextBillingAt(stack, id)))).filter(
+      (t): t is number => t !== undefined,
+    );
+    if (due.length === 0) break;
+    await advanceGatewayClock(stack, gateway, Math.min(...due));
     if (!approves && rnd() < 0.6) {
       // The gateway's own retry, a day later, with a card that works again.
       await control(gateway, '/cards', { approve: true });

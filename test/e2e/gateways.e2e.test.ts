@@ -15,7 +15,14 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { eventually, minuteSubscription, startStack, type Stack } from '../helpers/stack';
+import { emulatorStartMs } from '../helpers/emulator-start';
+import {
+  advanceToNextBilling,
+  eventually,
+  minuteSubscription,
+  startStack,
+  type Stack,
+} from '../helpers/stack';
 
 const DAY = 86_400_000;
 /** Long enough for a cycle on a busy machine (QFPay's minute cycles take a minute each). */
@@ -24,7 +31,13 @@ const CYCLE_WAIT_MS = 150_000;
 let stack: Stack;
 before(async () => {
   // No QFPay-side automatic retries: QFPay's recovery below is the engine's manual charge.
-  stack = await startStack({ retryFractions: [] }, undefined, { gateways: true });
+  // QFPay's emulator keeps the real time (its dunning runs on the engine's real clock); the other
+  // gateways' clocks are moved by the test, from wherever `npm run test:dates` starts them.
+  const gatewayStartMs = emulatorStartMs();
+  stack = await startStack({ retryFractions: [] }, undefined, {
+    gateways: true,
+    ...(gatewayStartMs === undefined ? {} : { gatewayStartMs }),
+  });
 });
 after(async () => {
   await stack?.close();
@@ -113,13 +126,13 @@ async function portGateway(
   });
 
   // A paid cycle: the gateway bills a month later on its own.
-  await control(gateway, '/clock/advance', { ms: 31 * DAY });
+  await advanceToNextBilling(stack, id);
   await until(id, 'cycle 2 paid', (v) => v.state === 'ACTIVE' && orderOf(v, 2)?.status === 'PAID');
 
   // A failed cycle: the card declines. The engine has no charge to make here: it escalates at
   // once, and the order is left to the gateway.
   await card(false);
-  await control(gateway, '/clock/advance', { ms: 31 * DAY });
+  await advanceToNextBilling(stack, id);
   const failed = await until(
     id,
     'cycle 3 failed, escalated',

@@ -12,11 +12,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { WORKFLOW_TYPES, subscriptionWorkflowId } from '../../src/workflows/definitions';
 import { eventually, startStack, type Stack } from '../helpers/stack';
+import { emulatorStartMs } from '../helpers/emulator-start';
 import { recordHistory } from '../helpers/temporal';
 
 let stack: Stack;
 before(async () => {
-  stack = await startStack({ frozen: true });
+  const startTime = emulatorStartMs();
+  stack = await startStack({ frozen: true, ...(startTime === undefined ? {} : { startTime }) });
 });
 after(async () => {
   await stack?.close();

@@ -17,6 +17,7 @@ import {
   ScheduleSchema,
   SubscriptionViewSchema,
 } from '../../src/api/schemas';
+import { emulatorStartMs } from '../helpers/emulator-start';
 import { eventually, startStack, type Stack } from '../helpers/stack';
 import { HOUR } from '../../src/workflows/duration';
 
@@ -25,7 +26,8 @@ const seconds = (iso: string) => Math.floor(Date.parse(iso) / 1000);
 
 let stack: Stack;
 before(async () => {
-  stack = await startStack({}, {}, { timeSkipping: true });
+  const startTime = emulatorStartMs();
+  stack = await startStack(startTime === undefined ? {} : { startTime }, {}, { timeSkipping: true });
 });
 after(async () => {
   await stack?.close();

@@ -13,7 +13,8 @@ import { buildApp } from '../../src/api/app';
 import { loadConfig, type Config } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import type { GatewayEmulatorHandle, GatewayEnv } from '../../src/gateways/port';
-import { GATEWAY_MODULES } from '../../src/gateways/registry';
+import { splitSubscriptionId } from '../../src/gateways/profile';
+import { GATEWAY_MODULES, gatewayModule } from '../../src/gateways/registry';
 import { signNotification } from '../../src/qfpay/signing';
 import { startSandbox, type SandboxHandle, type SandboxOptions } from '../../src/sandbox/server';
 import { createTestWorker, startDevServer, startTimeSkipping, uniqueTaskQueue } from './temporal';
@@ -48,11 +49,12 @@ export interface Stack {
  * Starts the whole engine.
  * @param options.timeSkipping run on the time-skipping test server instead of the dev server
  *   (workflow time jumps only while the test sleeps through `env.sleep`)
+ * @param options.gatewayStartMs where the gateways' emulators' clocks start (default: the real now)
  */
 export async function startStack(
   sandboxOptions: SandboxOptions = {},
   env?: Record<string, string>,
-  options: { timeSkipping?: boolean; gateways?: boolean } = {},
+  options: { timeSkipping?: boolean; gateways?: boolean; gatewayStartMs?: number } = {},
 ): Promise<Stack> {
   const temporal = options.timeSkipping ? await startTimeSkipping() : await startDevServer();
   const sandbox = await startSandbox({ appCode: APP_CODE, appKey: APP_KEY, ...sandboxOptions });
@@ -93,6 +95,7 @@ export async function startStack(
       const emulator = await module.startEmulator({
         port: 0,
         notifyUrl: `${apiUrl}/webhooks/${module.name}`,
+        ...(options.gatewayStartMs === undefined ? {} : { startMs: options.gatewayStartMs }),
       });
       emulators.push({ name: module.name, ...emulator });
       Object.assign(gatewayEnv, emulator.env);
@@ -212,4 +215,42 @@ export async function minuteSubscription(
   );
   assert.equal(created.status, 201, JSON.stringify(created.body));
   return { subscriptionId: created.body.result.subscription_id, tokenId: token.token_id };
+}
+
+/** The next billing time the gateway reports for the engine's subscription `id`, if it has one. */
+export async function nextBillingAt(stack: Stack, id: string): Promise<number | undefined> {
+  const { gateway, gatewayId } = splitSubscriptionId(id);
+  const emulator = stack.gateways[gateway];
+  assert.ok(emulator, `${gateway} has an emulator in this stack`);
+  const truth = await gatewayModule(gateway)!.adapter(emulator.env).sync(gatewayId);
+  assert.ok(truth.found, `${id} at ${gateway}`);
+  return truth.fact.remote.nextBillingTime ?? undefined;
+}
+
+/** Moves a gateway emulator's clock to `at` (a time before its now leaves it where it is). */
+export async function advanceGatewayClock(stack: Stack, gateway: string, at: number): Promise<void> {
+  const emulator = stack.gateways[gateway];
+  assert.ok(emulator, `${gateway} has an emulator in this stack`);
+  const call = async (path: string, body?: unknown) => {
+    const res = await fetch(`${emulator.url}/_emulator${path}`, {
+      method: body === undefined ? 'GET' : 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    assert.equal(res.status, 200, `${gateway} ${path}: ${res.status}`);
+    return (await res.json()) as { now: number };
+  };
+  const { now } = await call('/clock');
+  await call('/clock/advance', { ms: Math.max(0, at - now) });
+}
+
+/**
+ * Moves a gateway emulator's clock to the next billing time that the gateway reports for the
+ * engine's subscription `id` (not by a number of days: months differ in length). Returns it.
+ */
+export async function advanceToNextBilling(stack: Stack, id: string): Promise<number> {
+  const next = await nextBillingAt(stack, id);
+  assert.ok(next !== undefined, `${id}: its gateway reports a next billing time`);
+  await advanceGatewayClock(stack, splitSubscriptionId(id).gateway, next);
+  return next;
 }

@@ -43,8 +43,8 @@ export const madfintechGateway: GatewayModule = {
       timeoutMs: timeoutMs(env),
     }),
   webhook: (env) => madfintechWebhook(value(env, 'MADFINTECH_CALLBACK_SECRET')),
-  async startEmulator({ port, host, notifyUrl }) {
-    const emulator = await startMadfintechEmulator({ port, host, notifyUrl });
+  async startEmulator(options) {
+    const emulator = await startMadfintechEmulator(options);
     return { url: emulator.url, close: emulator.close, env: emulator.env };
   },
 };

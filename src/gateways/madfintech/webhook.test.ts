@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { WebhookRejection, type GatewayEnv, type GatewayWebhook, type WebhookHeaders } from '../port';
 import { madfintechGateway } from './index';
 import { signCallback } from './webhook';
+import { emulatorStart } from '../../../test/helpers/emulator-start';
 
 const DAY = 86_400_000;
 
@@ -87,7 +88,11 @@ describe('madfintech webhook', () => {
     });
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
     const { port } = receiver.address() as AddressInfo;
-    emulator = await madfintechGateway.startEmulator({ port: 0, notifyUrl: `http://127.0.0.1:${port}/hook` });
+    emulator = await madfintechGateway.startEmulator({
+      port: 0,
+      notifyUrl: `http://127.0.0.1:${port}/hook`,
+      ...emulatorStart(),
+    });
     webhook = madfintechGateway.webhook(emulator.env);
   });
   after(async () => {

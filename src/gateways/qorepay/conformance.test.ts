@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { GatewayError, type GatewayAdapter, type GatewayCreateInput, type GatewayEnv } from '../port';
 import { qorepayGateway } from './index';
 import { emulatorControl } from './emulator/control';
+import { emulatorStart } from '../../../test/helpers/emulator-start';
 
 const DAY = 86_400_000;
 
@@ -49,7 +50,7 @@ async function rejects(p: Promise<unknown>, retryable: boolean, status?: number)
 
 describe('QorePay adapter against the emulator', () => {
   before(async () => {
-    emulator = await qorepayGateway.startEmulator({ port: 0 });
+    emulator = await qorepayGateway.startEmulator({ port: 0, ...emulatorStart() });
     adapter = qorepayGateway.adapter(emulator.env);
     ctl = emulatorControl(emulator.url);
   });

@@ -8,6 +8,7 @@ import type { PaymentFact, StateFact } from '../../workflows/lifecycle-types';
 import { WebhookRejection, type GatewayAdapter, type GatewayWebhook, type WebhookReading } from '../port';
 import { emulatorControl } from './emulator/control';
 import { qorepayGateway } from './index';
+import { emulatorStart } from '../../../test/helpers/emulator-start';
 
 interface Received {
   raw: Buffer;
@@ -74,7 +75,11 @@ describe('QorePay webhook', () => {
   let ctl: ReturnType<typeof emulatorControl>;
 
   before(async () => {
-    emulator = await qorepayGateway.startEmulator({ port: 0, notifyUrl: await receiver.start() });
+    emulator = await qorepayGateway.startEmulator({
+      port: 0,
+      notifyUrl: await receiver.start(),
+      ...emulatorStart(),
+    });
     adapter = qorepayGateway.adapter(emulator.env);
     webhook = qorepayGateway.webhook(emulator.env);
     ctl = emulatorControl(emulator.url);

@@ -20,6 +20,8 @@ export interface EmulatorOptions {
   token?: string;
   shopId?: string;
   callbackSecret?: string;
+  /** The emulator's time at start, epoch ms. @default the real now */
+  startMs?: number;
 }
 
 /** One callback, as sent (or held back), with its raw body and headers. */
@@ -152,7 +154,7 @@ export async function startMadfintechEmulator(options: EmulatorOptions) {
     }
   };
 
-  const gateway = new EmulatedGateway(shopId, emit);
+  const gateway = new EmulatedGateway(shopId, emit, options.startMs ?? Date.now());
   const app = express();
   app.disable('x-powered-by');
   app.use(express.json({ limit: '64kb' }));

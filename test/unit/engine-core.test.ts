@@ -166,6 +166,8 @@ void describe('the engine core', () => {
       T + 2_000,
     );
     assert.equal(handedOver.episode?.orderId, order(1));
+    assert.equal(s.origin, 'adopted');
+    assert.equal(handedOver.origin, 'created', 'the engine created it: the merchant sees origin created');
     assert.equal(handedOver.episode?.stage, 'retrying', 'inside the hourly window under 15 s of margin');
     assert.deepEqual(handedOver.episode?.schedule, [T + 30_000]);
 

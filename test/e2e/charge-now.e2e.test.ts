@@ -1,0 +1,148 @@
+/**
+ * What a merchant sees around a declined cycle and its charge-now, with QFPay's clock ahead of the
+ * engine's (the emulator started weeks ahead, as a merchant's test clock or a skewed gateway would
+ * be): every part real, over HTTP only. A charge-now that succeeds shows ACTIVE everywhere (the
+ * view, the list by state, a sync) and sends one `state_changed → ACTIVE`; one declined attempt is
+ * one attempt in `/orders` and one `payment_failed` event; a subscription the API created says
+ * `origin: created`.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { Webhook } from 'standardwebhooks';
+import { DAY } from '../../src/workflows/duration';
+import { eventually, startStack, type Stack } from '../helpers/stack';
+
+const SECRET = `whsec_${randomBytes(32).toString('base64')}`;
+const events: Array<{ id: string; type: string; subscription_id: string; data: any }> = [];
+const receiver = createServer((req, res) => {
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    try {
+      events.push(new Webhook(SECRET).verify(Buffer.concat(chunks), req.headers as never) as never);
+      res.writeHead(204).end();
+    } catch {
+      res.writeHead(400).end();
+    }
+  });
+});
+
+let stack: Stack;
+before(async () => {
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  const { port } = receiver.address() as AddressInfo;
+  stack = await startStack(
+    // QFPay's clock six weeks ahead of the engine's, and moved only by the test.
+    { frozen: true, startTime: Date.now() + 42 * DAY },
+    { MERCHANT_EVENTS_URL: `http://127.0.0.1:${port}/hook`, MERCHANT_EVENTS_SECRET: SECRET },
+  );
+});
+after(async () => {
+  await stack?.close();
+  receiver.closeAllConnections();
+  await new Promise((resolve) => receiver.close(resolve));
+});
+
+describe('charge-now with QFPay’s clock ahead, as the merchant sees it', () => {
+  it('a declined cycle, a declined charge-now, then one that succeeds: ACTIVE everywhere, each fact once', async () => {
+    const { api } = stack;
+    const customer = await api('POST', '/v1/customers', { name: 'Ahead', email: 'ahead@example.com' });
+    assert.equal(customer.status, 201, JSON.stringify(customer.body));
+    const customerId: string = customer.body.customer_id;
+    const product = await api('POST', '/v1/products', {
+      name: 'Monthly ahead',
+      amount: 9800,
+      currency: 'HKD',
+      interval: 'monthly',
+      interval_count: 1,
+    });
+    assert.equal(product.status, 201, JSON.stringify(product.body));
+    const token = await stack.emulator('POST', '/_sandbox/tokens', {
+      customer_id: customerId,
+      card_number: '5200000000001096',
+    });
+    const created = await api(
+      'POST',
+      '/v1/subscriptions',
+      { customer_id: customerId, product_id: product.body.product_id, token_id: token.token_id },
+      { 'idempotency-key': `charge-now-ahead-${Date.now()}` },
+    );
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const id: string = created.body.result.subscription_id;
+    const path = `/v1/subscriptions/${id}`;
+    const view = async () => {
+      const res = await api('GET', path);
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      return res.body;
+    };
+    const truth = () => stack.emulator('GET', `/_sandbox/subscriptions/${id}`);
+    await eventually('cycle 1 paid', async () => ((await view()).state === 'ACTIVE' ? true : undefined));
+    assert.equal((await view()).origin, 'created', 'the API created it');
+
+    // Cycle 2 is declined.
+    await stack.emulator('POST', `/_sandbox/tokens/${token.token_id}/behaviour`, { charges: 'decline' });
+    await stack.emulator('POST', '/_sandbox/clock/advance', { to: (await truth()).next_billing_time });
+    await eventually('cycle 2 failed, PAST_DUE', async () => {
+      const v = await view();
+      return v.state === 'PAST_DUE' && v.dunning.episode ? v : undefined;
+    });
+
+    // The merchant charges now while the card still declines.
+    const declined = await api('POST', `${path}/charge`, {});
+    assert.equal(declined.status, 200, JSON.stringify(declined.body));
+    assert.equal(declined.body.outcome, 'failed');
+    assert.equal(declined.body.subscription.state, 'PAST_DUE');
+
+    // The card works again; the merchant charges now.
+    await stack.emulator('POST', `/_sandbox/tokens/${token.token_id}/behaviour`, { charges: 'approve' });
+    const paid = await api('POST', `${path}/charge`, {});
+    assert.equal(paid.status, 200, JSON.stringify(paid.body));
+    assert.equal(paid.body.outcome, 'succeeded');
+    assert.equal((await truth()).state, 'ACTIVE', 'QFPay says ACTIVE');
+    assert.equal(paid.body.subscription.state, 'ACTIVE', 'the charge’s answer shows the subscription ACTIVE');
+    assert.equal((await view()).state, 'ACTIVE');
+    const synced = await api('POST', `${path}/sync`, {});
+    assert.equal(synced.status, 200, JSON.stringify(synced.body));
+    assert.equal(synced.body.state, 'ACTIVE');
+    await eventually('listed as ACTIVE, not PAST_DUE', async () => {
+      const active = await api('GET', `/v1/subscriptions?state=ACTIVE&customer_id=${customerId}`);
+      const pastDue = await api('GET', `/v1/subscriptions?state=PAST_DUE&customer_id=${customerId}`);
+      const has = (res: { body: any }) => (res.body.items as any[]).some((i) => i.subscription_id === id);
+      return has(active) && !has(pastDue) ? true : undefined;
+    });
+
+    // What the merchant received: each fact once.
+    const mine = () => events.filter((e) => e.subscription_id === id);
+    await eventually('state_changed → ACTIVE after the charge', async () =>
+      mine().some(
+        (e) =>
+          e.type === 'subscription.state_changed' && e.data.from === 'PAST_DUE' && e.data.to === 'ACTIVE',
+      )
+        ? true
+        : undefined,
+    );
+    // Two declines of order 2 (QFPay's cycle, the merchant's first charge): two attempts, two events.
+    const orders = await api('GET', `${path}/orders`);
+    assert.equal(orders.status, 200, JSON.stringify(orders.body));
+    const order2 = (orders.body.orders as any[]).find((o) => o.sequence_no === 2);
+    const attempts = order2.attempts as Array<{ succeeded: boolean; syssn: string | null }>;
+    const charges = (await truth()).orders.find((o: any) => o.sequence_no === 2).attempts;
+    assert.equal(attempts.length, charges.length, JSON.stringify({ attempts, charges }));
+    assert.ok(
+      attempts.every((a) => a.syssn !== null),
+      'every attempt is one QFPay made, with its syssn',
+    );
+    const count = (type: string) => mine().filter((e) => e.type === type).length;
+    await eventually('the payment events', async () =>
+      count('subscription.payment_succeeded') >= 2 && count('subscription.payment_failed') >= 2
+        ? true
+        : undefined,
+    );
+    const failedEvents = mine().filter((e) => e.type === 'subscription.payment_failed');
+    assert.equal(failedEvents.length, 2, JSON.stringify(failedEvents.map((e) => e.id)));
+    assert.equal(new Set(mine().map((e) => e.id)).size, mine().length, 'no event twice');
+  });
+});

@@ -30,6 +30,11 @@ export interface ChargeOutcome {
   currency?: string;
   /** QFPay's time of the payment when it told us, else when the call returned (epoch ms). */
   at: number;
+  /**
+   * `at` is QFPay's own time of the payment (its `txdtm`): the fact sorts where QFPay's
+   * notification of the same attempt does, and is the same fact. Absent: the engine's time.
+   */
+  atFromQfpay?: true;
   /** The order was already paid when the engine looked before charging: nothing was sent. */
   alreadyPaid?: boolean;
   /** Why, for a charge not sent or not answered. */

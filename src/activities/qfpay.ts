@@ -183,6 +183,25 @@ export function createQfpayActivities({
 
   const isPaid = (row: BillingOrder) => ['PAID', 'SUCCESS'].includes(row.status?.toUpperCase() ?? '');
 
+  /**
+   * The attempt a declined charge made, from the order's row when QFPay's answer did not name it:
+   * the row shows the order's last attempt, which is this one when it changed since the charge was
+   * sent and carries the same code. Undefined when that cannot be told (or the look fails).
+   */
+  async function declinedAttempt(
+    subscriptionId: string,
+    orderId: string,
+    respcd: string,
+    before: string,
+  ): Promise<{ syssn?: string; txdtm?: string } | undefined> {
+    const row = await findOrder(subscriptionId, orderId).catch(() => undefined);
+    if (!row || fingerprint(row) === before || row.respcd !== respcd) return undefined;
+    return {
+      ...(row.syssn ? { syssn: row.syssn } : {}),
+      ...(row.txdtm ? { txdtm: row.txdtm } : {}),
+    };
+  }
+
   function paidOutcome(
     orderId: string,
     row: BillingOrder,
@@ -205,13 +224,15 @@ export function createQfpayActivities({
     const kind =
       respcd === '0000' ? 'succeeded' : classifyRespcd(respcd).kind === 'pending' ? 'pending' : 'failed';
     const { txdtm, ...rest } = extra;
+    const qfpayAt = qfpayTimeToMs(txdtm, timeOffset);
     return {
       orderId,
       sequenceNo: orderSequenceFromOrderId(orderId) ?? 0,
       outcome: kind,
       respcd,
       ...rest,
-      at: qfpayTimeToMs(txdtm, timeOffset) ?? now(),
+      at: qfpayAt ?? now(),
+      ...(qfpayAt === undefined ? {} : { atFromQfpay: true as const }),
     };
   }
 
@@ -290,9 +311,18 @@ export function createQfpayActivities({
           return noAnswer(orderId, 'unknown', `no answer from QFPay (${err.reason})`, before);
         }
         if (err.reason === 'rate_limited') throw toFailure(err);
-        // A payment refused by the card or the bank is an answer, not an error.
+        // A payment refused by the card or the bank is an answer, not an error. It is the attempt
+        // QFPay's notification reports too: named by its syssn and time, so that both are one fact.
         if (err.respcd && (err.reason === 'declined' || err.kind === 'transient')) {
-          return { ...chargeOutcome(orderId, err.respcd, { respmsg: err.respmsg }), outcome: 'failed' };
+          const payment = err.payment ?? (await declinedAttempt(subscriptionId, orderId, err.respcd, before));
+          return {
+            ...chargeOutcome(orderId, err.respcd, {
+              respmsg: err.respmsg,
+              ...(payment?.syssn === undefined ? {} : { syssn: payment.syssn }),
+              ...(payment?.txdtm === undefined ? {} : { txdtm: payment.txdtm }),
+            }),
+            outcome: 'failed',
+          };
         }
         throw toFailure(err);
       }

@@ -201,6 +201,8 @@ export interface QfpayErrorInit {
   readonly httpStatus?: number;
   /** From a 429's `Retry-After` header, when QFPay sends one. */
   readonly retryAfterMs?: number;
+  /** The payment a refused charge made, when the envelope's `data` names it (its `syssn`, `txdtm`). */
+  readonly payment?: { syssn?: string; txdtm?: string };
   readonly cause?: unknown;
 }
 
@@ -220,6 +222,8 @@ export class QfpayError extends Error {
   readonly resperr?: string;
   readonly httpStatus?: number;
   readonly retryAfterMs?: number;
+  /** The payment a declined charge made, when QFPay's answer names it: the same attempt its notification reports. */
+  readonly payment?: { syssn?: string; txdtm?: string };
 
   constructor(init: QfpayErrorInit) {
     super(init.message, init.cause === undefined ? undefined : { cause: init.cause });
@@ -232,6 +236,7 @@ export class QfpayError extends Error {
     if (init.resperr !== undefined) this.resperr = init.resperr;
     if (init.httpStatus !== undefined) this.httpStatus = init.httpStatus;
     if (init.retryAfterMs !== undefined) this.retryAfterMs = init.retryAfterMs;
+    if (init.payment !== undefined) this.payment = init.payment;
   }
 
   /** True when the same request may be sent again after a back-off (kind `transient`). */
@@ -247,15 +252,17 @@ export class QfpayError extends Error {
    */
   static fromRespcd(
     endpoint: string,
-    envelope: { respcd: string; respmsg?: string | undefined; resperr?: string | undefined },
+    envelope: { respcd: string; respmsg?: string | undefined; resperr?: string | undefined; data?: unknown },
     httpStatus?: number,
   ): QfpayError {
     const cls = classifyRespcd(envelope.respcd);
     const said = envelope.respmsg || envelope.resperr;
+    const payment = paymentOf(envelope.data);
     return new QfpayError({
       ...cls,
       endpoint,
       respcd: envelope.respcd,
+      ...(payment === undefined ? {} : { payment }),
       ...(envelope.respmsg === undefined ? {} : { respmsg: envelope.respmsg }),
       ...(envelope.resperr === undefined ? {} : { resperr: envelope.resperr }),
       ...(httpStatus === undefined ? {} : { httpStatus }),
@@ -280,6 +287,17 @@ export class QfpayError extends Error {
       retryAfterMs: this.retryAfterMs,
     };
   }
+}
+
+/** The `syssn` and `txdtm` of a refused call's `data`, when it has them. */
+function paymentOf(data: unknown): { syssn?: string; txdtm?: string } | undefined {
+  if (typeof data !== 'object' || data === null) return undefined;
+  const { syssn, txdtm } = data as Record<string, unknown>;
+  const payment = {
+    ...(typeof syssn === 'string' && syssn !== '' ? { syssn } : {}),
+    ...(typeof txdtm === 'string' && txdtm !== '' ? { txdtm } : {}),
+  };
+  return Object.keys(payment).length > 0 ? payment : undefined;
 }
 
 /**

@@ -313,10 +313,21 @@ export function applyFactToState(state: EngineState, fact: Fact, now: number): E
   const result = applyFact(state.snapshot, fact);
   const next: EngineState = { ...state, snapshot: result.snapshot };
   const rejected = result.snapshot.factsApplied === state.snapshot.factsApplied;
+  // The charge's answer after QFPay's notification of it: the same attempt, which was a manual one.
+  if (result.outcome === 'duplicate' && fact.kind === 'payment' && fact.triggerBy === 'manual')
+    return { ...next, payments: logPayment(next.payments, fact) };
   if (rejected || result.outcome === 'duplicate') return next;
   // A late report of an attempt is still an attempt that was made.
   const logged = fact.kind === 'payment' ? { ...next, payments: logPayment(next.payments, fact) } : next;
-  if (result.outcome === 'stale') return logged;
+  if (result.outcome === 'stale') {
+    // It changes no state, but a declined attempt the merchant has not heard of is news all the
+    // same (one event per attempt): a manual charge's decline in the second its order was billed.
+    const news =
+      fact.kind === 'payment' &&
+      !fact.succeeded &&
+      (state.origin === 'created' || (state.watchingSince !== null && fact.at >= state.watchingSince));
+    return news ? recordEvents(logged, eventsOfFact(state.subscriptionId, fact, undefined), now) : logged;
+  }
   const since = state.watchingSince ?? fact.at;
   const recorded = recordEvents(
     { ...logged, watchingSince: since },
@@ -360,12 +371,17 @@ export function logPayment(
     triggerBy,
   };
   const others = payments.filter((p) => !same(p));
-  return [...others, record].sort((a, b) => a.at - b.at).slice(-MAX_PAYMENT_ATTEMPTS);
+  // In QFPay's time; within a second by what they are (an order's declines come before its payment).
+  const progress = (p: PaymentAttemptRecord) => 2 * p.sequenceNo + (p.succeeded ? 1 : 0);
+  return [...others, record]
+    .sort((a, b) => a.at - b.at || progress(a) - progress(b))
+    .slice(-MAX_PAYMENT_ATTEMPTS);
 }
 
 /**
  * The creation's handover: what the merchant chose for the subscription wins over the defaults
- * an earlier notification started the workflow with, and QFPay has confirmed the subscription.
+ * an earlier notification started the workflow with, QFPay has confirmed the subscription, and
+ * it is one the engine created.
  */
 export function applyHandover(state: EngineState, handover: SubscriptionHandover, now: number): EngineState {
   // A signal's payload is not trusted: a malformed handover is a rejected fact, never a throw.
@@ -374,6 +390,9 @@ export function applyHandover(state: EngineState, handover: SubscriptionHandover
   const chosen = handover.policy === undefined ? undefined : checkDunningPolicy(handover.policy);
   const withChoices: EngineState = {
     ...state,
+    // Only the engine's own creation hands a subscription over: QFPay's first notification may
+    // have started the workflow (as an adoption), but the merchant created it through the API.
+    origin: 'created',
     handover: { status: 'done', adoptedAt: state.handover?.adoptedAt ?? null },
     policy: chosen?.ok ? chosen.value : state.policy,
     options: { ...state.options, ...(handover.options ?? {}) },

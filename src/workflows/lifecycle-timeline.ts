@@ -11,7 +11,14 @@ import {
   type LifecycleState,
   type SubscriptionState,
 } from './lifecycle-table';
-import type { Fact, OrderRecord, TimelineEntry, TimelineKey, TimelineState } from './lifecycle-types';
+import type {
+  Fact,
+  LifecycleTimeline,
+  OrderRecord,
+  TimelineEntry,
+  TimelineKey,
+  TimelineState,
+} from './lifecycle-types';
 
 /** The fold's starting point for a subscription nothing is known about. */
 export function initialTimelineState(): TimelineState {
@@ -29,20 +36,71 @@ export function initialTimelineState(): TimelineState {
   };
 }
 
-/** The position of an entry in QFPay's time; see {@link TimelineKey} for the order within a second. */
-export function timelineKey(entry: TimelineEntry): TimelineKey {
+/** How facts of one second are ordered; see {@link LifecycleTimeline.order}. */
+export type TimelineOrder = LifecycleTimeline['order'];
+
+/** A terminal state reported in a second comes after everything else of that second. */
+const TERMINAL_PROGRESS = 2 ** 40;
+
+/**
+ * How far a subscription's orders had got when QFPay produced this fact: `2n` once order n had
+ * failed, `2n + 1` once it was paid. A payment says it itself; a query answer from the newest
+ * order it lists (or from its cycle count and state). A state notification says nothing of its
+ * order: a non-terminal one goes before the payments of its second (the payment is what QFPay
+ * reports first), a terminal one after everything (it wins ties).
+ */
+export function progressOf(entry: TimelineEntry): number {
   switch (entry.kind) {
     case 'payment':
-      return [entry.at, 0, 0, entry.key];
+      return 2 * entry.sequenceNo + (entry.succeeded ? 1 : 0);
+    case 'sync':
+      return entry.progress ?? syncProgress(entry.state, entry.completedCycles, undefined);
+    case 'state':
+      return isTerminal(entry.state) ? TERMINAL_PROGRESS : -1;
+    default:
+      return -1;
+  }
+}
+
+/** A query answer's progress: its newest order with a status, else its cycles and state. */
+export function syncProgress(
+  state: SubscriptionState,
+  completedCycles: number,
+  orders: readonly { sequenceNo: number; status?: 'PAID' | 'FAILED' }[] | undefined,
+): number {
+  let newest: { sequenceNo: number; status?: 'PAID' | 'FAILED' } | undefined;
+  for (const o of orders ?? []) {
+    if (o.status !== undefined && (newest === undefined || o.sequenceNo > newest.sequenceNo)) newest = o;
+  }
+  if (newest !== undefined) return 2 * newest.sequenceNo + (newest.status === 'PAID' ? 1 : 0);
+  // No order listed: the cycles paid, and a failed next order when the state says so.
+  const failing =
+    state === 'PAST_DUE' || state === 'UNPAID' || (state === 'INCOMPLETE' && completedCycles === 0);
+  return failing ? 2 * (completedCycles + 1) : 2 * completedCycles + 1;
+}
+
+/**
+ * The position of an entry in QFPay's time; see {@link TimelineKey} for the order within a second.
+ * Under the `progress` order, the phase also carries {@link progressOf} (phases stay below 8).
+ */
+export function timelineKey(entry: TimelineEntry, order?: TimelineOrder): TimelineKey {
+  const [phase, rank] = phaseOf(entry);
+  return [entry.at, order === 'progress' ? progressOf(entry) * 8 + phase : phase, rank, entry.key];
+}
+
+function phaseOf(entry: TimelineEntry): [phase: number, rank: number] {
+  switch (entry.kind) {
+    case 'payment':
+      return [0, 0];
     case 'created':
     case 'token_changed':
     case 'total_cycles_changed':
     case 'products_changed':
-      return [entry.at, 1, 0, entry.key];
+      return [1, 0];
     case 'state':
-      return [entry.at, isTerminal(entry.state) ? 4 : 2, STATE_RANK[entry.state], entry.key];
+      return [isTerminal(entry.state) ? 4 : 2, STATE_RANK[entry.state]];
     case 'sync':
-      return [entry.at, 3, 0, entry.key];
+      return [3, 0];
   }
 }
 
@@ -52,12 +110,16 @@ export function compareTimelineKeys(a: TimelineKey, b: TimelineKey): number {
 }
 
 /** Inserts `entry` at its place in time; returns a new array. */
-export function insertEntry(entries: readonly TimelineEntry[], entry: TimelineEntry): TimelineEntry[] {
-  const key = timelineKey(entry);
+export function insertEntry(
+  entries: readonly TimelineEntry[],
+  entry: TimelineEntry,
+  order?: TimelineOrder,
+): TimelineEntry[] {
+  const key = timelineKey(entry, order);
   let index = entries.length;
   while (index > 0) {
     const before = entries[index - 1];
-    if (before === undefined || compareTimelineKeys(timelineKey(before), key) <= 0) break;
+    if (before === undefined || compareTimelineKeys(timelineKey(before, order), key) <= 0) break;
     index -= 1;
   }
   return [...entries.slice(0, index), entry, ...entries.slice(index)];
@@ -90,6 +152,7 @@ export function entryFromFact(fact: Fact, key: string): TimelineEntry {
         completedCycles: r.completedCycles,
         nextBillingTime: r.nextBillingTime ?? null,
         lastBillingTime: r.lastBillingTime ?? null,
+        progress: syncProgress(r.state, r.completedCycles, fact.orders),
         ...(r.customerId !== undefined ? { customerId: r.customerId } : {}),
         ...(r.tokenId !== undefined ? { tokenId: r.tokenId } : {}),
         ...(r.productIds !== undefined ? { productIds: [...r.productIds] } : {}),
@@ -183,6 +246,7 @@ export function foldTimeline(
   start: TimelineState,
   entries: readonly TimelineEntry[],
   orderData: FoldOrders,
+  order?: TimelineOrder,
 ): { state: TimelineState; notes: FoldNote[] } {
   const s: TimelineState = { ...start };
   const notes: FoldNote[] = [];
@@ -197,7 +261,7 @@ export function foldTimeline(
       if (!c.explicit && c.to === from) return;
       s.state = c.to;
       s.stateAt = entry.at;
-      s.stateKey = timelineKey(entry);
+      s.stateKey = timelineKey(entry, order);
       s.stateCause = c.cause;
       s.stateInferred = !c.explicit;
     };
@@ -245,7 +309,7 @@ export function foldTimeline(
         }
         s.state = entry.state;
         s.stateAt = entry.at;
-        s.stateKey = timelineKey(entry);
+        s.stateKey = timelineKey(entry, order);
         s.stateCause = describeEntry(entry);
         s.stateInferred = false;
         s.totalBillingCycles = entry.totalBillingCycles;

@@ -174,6 +174,11 @@ export interface LifecycleAnomaly {
  * come first (they cause state notifications), then created/token/total facts, non-terminal
  * states by progression rank, the query answer (it saw everything of its second), and terminal
  * states last (they win ties).
+ *
+ * Under the `progress` order ({@link LifecycleTimeline.order}), facts of one second are first
+ * ordered by what they are: how far the subscription's orders had got (a failed order n, then its
+ * payment, then order n + 1), so that a query answer or a decline that QFPay gave before a payment
+ * of the same second never sorts after it. See `progressOf` in lifecycle-timeline.ts.
  */
 export type TimelineKey = [at: number, phase: number, rank: number, factKey: string];
 
@@ -202,6 +207,8 @@ export type TimelineEntry =
       customerId?: string;
       tokenId?: string;
       productIds?: string[];
+      /** How far the orders had got when QFPay answered (see `progressOf`); absent in older entries. */
+      progress?: number;
     }
   | {
       kind: 'created';
@@ -246,6 +253,12 @@ export interface LifecycleTimeline {
   base: TimelineState;
   horizon: TimelineKey | null;
   entries: TimelineEntry[];
+  /**
+   * How facts of the same second are ordered: `progress` (every snapshot since it existed), or
+   * absent: the fixed phases only, kept for snapshots of runs recorded before (their replay must
+   * make the same decisions).
+   */
+  order?: 'progress';
 }
 
 /** The lifecycle's memory of one subscription. Plain JSON only (carried through continue-as-new). */

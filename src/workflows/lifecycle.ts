@@ -111,8 +111,25 @@ export function initialSnapshot(subscriptionId: string): SubscriptionSnapshot {
     anomalies: [],
     lastFactAt: null,
     factsApplied: 0,
-    timeline: { base: initialTimelineState(), horizon: null, entries: [] },
+    timeline: { base: initialTimelineState(), horizon: null, entries: [], order: 'progress' },
   };
+}
+
+/**
+ * The snapshot with its same-second facts ordered by `order` (absent: the fixed phases of runs
+ * recorded before the progress order existed). The workflow chooses it once per run, patched, so
+ * that a recorded history replays with the order it ran under.
+ */
+export function withTimelineOrder(
+  snapshot: SubscriptionSnapshot,
+  order: 'progress' | undefined,
+): SubscriptionSnapshot {
+  if (snapshot.timeline.order === order) return snapshot;
+  const { order: _old, ...timeline } = snapshot.timeline;
+  const entries = [...timeline.entries].sort((a, b) =>
+    compareTimelineKeys(timelineKey(a, order), timelineKey(b, order)),
+  );
+  return { ...snapshot, timeline: { ...timeline, entries, ...(order === undefined ? {} : { order }) } };
 }
 
 /**
@@ -360,24 +377,25 @@ export function applyFact(snapshot: SubscriptionSnapshot, input: Fact, options?:
     return { snapshot, outcome: 'duplicate' };
   }
 
-  const before = foldTimeline(timeline.base, timeline.entries, snapshot);
+  const order = timeline.order;
+  const before = foldTimeline(timeline.base, timeline.entries, snapshot, order);
   const { book, gap } = recordOrders(snapshot, fact, limits.maxOrders);
 
   const entry = entryFromFact(fact, key);
-  const entryKey = timelineKey(entry);
+  const entryKey = timelineKey(entry, order);
   const beyondHorizon = timeline.horizon !== null && compareTimelineKeys(entryKey, timeline.horizon) <= 0;
   let base = beyondHorizon ? fillMissingIds(timeline.base, entry) : timeline.base;
   let horizon = timeline.horizon;
-  let entries = beyondHorizon ? timeline.entries : insertEntry(timeline.entries, entry);
-  const after = foldTimeline(base, entries, book);
+  let entries = beyondHorizon ? timeline.entries : insertEntry(timeline.entries, entry, order);
+  const after = foldTimeline(base, entries, book, order);
   let derived = after.state;
   if (entries.length > limits.maxTimeline) {
     const evicted = entries.slice(0, entries.length - limits.maxTimeline);
-    base = foldTimeline(base, evicted, book).state;
+    base = foldTimeline(base, evicted, book, order).state;
     const newest = evicted[evicted.length - 1];
-    horizon = newest === undefined ? horizon : timelineKey(newest);
+    horizon = newest === undefined ? horizon : timelineKey(newest, order);
     entries = entries.slice(evicted.length);
-    derived = foldTimeline(base, entries, book).state;
+    derived = foldTimeline(base, entries, book, order).state;
   }
 
   const seen = new Set(before.notes.map(noteId));
@@ -454,7 +472,7 @@ export function applyFact(snapshot: SubscriptionSnapshot, input: Fact, options?:
         : snapshot.anomalies,
     lastFactAt: snapshot.lastFactAt === null ? fact.at : Math.max(snapshot.lastFactAt, fact.at),
     factsApplied: snapshot.factsApplied + 1,
-    timeline: { base, horizon, entries },
+    timeline: { base, horizon, entries, ...(order === undefined ? {} : { order }) },
   };
   return {
     snapshot: next,

@@ -155,7 +155,9 @@ export function chargeFact(state: EngineState, outcome: ChargeOutcome): Fact | u
     ...(outcome.amount === undefined ? {} : { amount: outcome.amount }),
     ...(outcome.currency === undefined ? {} : { currency: outcome.currency }),
     ...(outcome.syssn === undefined ? {} : { syssn: outcome.syssn }),
-    at: causalAt(state, outcome.at),
+    // QFPay's own time when it gave one: the fact is then the same as its notification, and sorts
+    // among QFPay's facts by what it is. Only the engine's own time is placed after what it knew.
+    at: outcome.atFromQfpay ? outcome.at : causalAt(state, outcome.at),
     triggerBy: 'manual',
     source: 'engine',
   };

@@ -76,6 +76,7 @@ import {
   type ActionFailure,
   type Outcome,
 } from './results';
+import { withTimelineOrder } from './lifecycle';
 import { activitySummary, timerSummary } from './summaries';
 import { describeSubscription, updateSearchAttributes } from './visibility';
 
@@ -98,6 +99,8 @@ const gateways = proxyActivities<GatewayActivities>({
 const SYNC_COUNTS_FROM_ITS_START = 'sync-counts-from-its-start';
 /** The patch under which an adopted workflow waits for a creation's handover (see `handoverWaitUntil`). */
 const WAIT_FOR_HANDOVER = 'wait-for-handover';
+/** The patch under which facts of the same second are ordered by their progress (`withTimelineOrder`). */
+const TIMELINE_PROGRESS_ORDER = 'timeline-progress-order';
 
 /** A charge's activity, bounded so that neither it nor a retry can start after `deadline`. */
 function chargeActivities(deadline: number, now: number) {
@@ -385,6 +388,10 @@ function historyIsLong(state: EngineState): boolean {
 
 export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Promise<SubscriptionView> {
   const sub = new Subscription(input);
+  // Runs recorded before it replay with the fixed phases they ran under; every new run (a carried
+  // state too) orders facts of one second by their progress.
+  const order = patched(TIMELINE_PROGRESS_ORDER) ? 'progress' : undefined;
+  sub.state = { ...sub.state, snapshot: withTimelineOrder(sub.state.snapshot, order) };
   // Histories from before the handover wait replay as they ran: without it.
   if (!patched(WAIT_FOR_HANDOVER))
     sub.state = { ...sub.state, handover: { status: 'done', adoptedAt: null } };

@@ -140,6 +140,7 @@ export class FakeQfpay {
       ...(order.respcd === undefined ? {} : { respcd: order.respcd }),
       ...(order.syssn === undefined ? {} : { syssn: order.syssn }),
       at: order.at ?? this.now(),
+      ...(order.at === undefined ? {} : { atFromQfpay: true as const }),
       ...extra,
     };
   }

@@ -246,6 +246,9 @@ function scenarios(name: string, world: () => World): void {
       const outcome = await charge(w, s.subscriptionId, s.orderId);
       assert.equal(outcome.outcome, 'failed');
       assert.equal(outcome.respcd, '1205');
+      // The attempt QFPay made, as its notification names it: one fact, not two.
+      assert.equal(typeof outcome.syssn, 'string');
+      assert.equal(outcome.atFromQfpay, true);
       assert.equal(await w.manualCharges(s.subscriptionId), 1);
     });
 

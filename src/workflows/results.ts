@@ -8,6 +8,7 @@ import type { DunningAttemptRecord } from './definitions';
 import type { Action } from './decide';
 import { resumeBilling, syncBackoff } from './decide';
 import { mergePolicy } from './dunning';
+import { planAttempts } from './episode';
 import {
   ENGINE_DEFAULTS,
   MAX_SENT_EVENT_IDS,
@@ -220,6 +221,7 @@ export function afterCharge(
   outcome: Outcome<ChargeOutcome>,
   startedAt: number,
   now: number,
+  { bounded = true }: ConfirmRules = {},
 ): EngineState {
   let next = recordAttempt({ ...state, retryNow: false }, action, outcome, startedAt, now);
   const fact = outcome.ok ? chargeFact(next, outcome.value) : undefined;
@@ -234,7 +236,7 @@ export function afterCharge(
         sequenceNo: action.sequenceNo,
         attempt: action.attempt,
         sentAt: startedAt,
-        confirmUntil: now + window,
+        confirmUntil: bounded ? confirmUntil(next, outcome, now + window, now) : now + window,
         nextCheckAt: now + confirmInterval(next),
         checks: 0,
         ...(outcome.ok && outcome.value.respcd ? { respcd: outcome.value.respcd } : {}),
@@ -247,6 +249,26 @@ export function afterCharge(
 
 function confirmInterval(state: EngineState): number {
   return state.options.chargeConfirmIntervalMs ?? ENGINE_DEFAULTS.chargeConfirmIntervalMs;
+}
+
+/**
+ * Until when an unconfirmed charge is looked for. A charge that got no answer (a timeout, a 5xx)
+ * is judged no later than the episode's next planned attempt: a short plan would otherwise spend
+ * its attempts confirming one. That attempt is safe: it looks at the order first and sends nothing
+ * if the earlier charge paid it, and QFPay takes a manual charge only for a failed order. A charge
+ * QFPay answered "processing" keeps the whole window: QFPay says not to repeat it (`1298`).
+ */
+function confirmUntil(
+  state: EngineState,
+  outcome: Outcome<ChargeOutcome>,
+  full: number,
+  now: number,
+): number {
+  const processing = outcome.ok && outcome.value.outcome === 'pending';
+  const episode = state.episode;
+  if (processing || !episode || episode.stage !== 'retrying') return full;
+  const nextAttempt = planAttempts(state.snapshot, episode, state.policy, now)[0];
+  return nextAttempt === undefined ? full : Math.max(now, Math.min(full, nextAttempt));
 }
 
 function chargeAnswer(
@@ -270,19 +292,34 @@ function chargeAnswer(
   };
 }
 
+/**
+ * How confirmations are bounded: `bounded` (the default) judges a charge with no answer by the
+ * next planned attempt at the latest, and backs a failed look off; false is the rule of runs
+ * recorded before, which replay as they ran.
+ */
+export interface ConfirmRules {
+  bounded?: boolean;
+}
+
 /** A look at an unconfirmed charge: settled either way, or look again a little later. */
 export function afterConfirm(
   state: EngineState,
   action: Extract<Action, { kind: 'confirm' }>,
   outcome: Outcome<ConfirmOutcome>,
   now: number,
+  { bounded = true }: ConfirmRules = {},
 ): EngineState {
   const pending = state.pendingCharge;
   if (!pending || pending.sentAt !== action.pending.sentAt) return state; // settled meanwhile
   if (!outcome.ok || outcome.value.status === 'unknown') {
     const checks = pending.checks + 1;
     if (outcome.ok && now >= pending.confirmUntil) return notMade(state, pending, checks, now);
-    const nextCheckAt = Math.min(now + confirmInterval(state), Math.max(pending.confirmUntil, now + 1));
+    // A look that found nothing comes again at the interval, the last one at the window's end. A
+    // look that failed waits the interval at least, longer after each failure: it never spins.
+    const nextCheckAt =
+      outcome.ok || !bounded
+        ? Math.min(now + confirmInterval(state), Math.max(pending.confirmUntil, now + 1))
+        : now + Math.max(confirmInterval(state), syncBackoff(checks));
     return { ...state, pendingCharge: { ...pending, checks, nextCheckAt } };
   }
   const charge = outcome.value.charge;

@@ -99,6 +99,8 @@ const gateways = proxyActivities<GatewayActivities>({
 const SYNC_COUNTS_FROM_ITS_START = 'sync-counts-from-its-start';
 /** The patch under which an adopted workflow waits for a creation's handover (see `handoverWaitUntil`). */
 const WAIT_FOR_HANDOVER = 'wait-for-handover';
+/** The patch under which a charge's confirmation is bounded (`ConfirmRules`). */
+const BOUNDED_CONFIRMS = 'bounded-confirms';
 /** The patch under which facts of the same second are ordered by their progress (`withTimelineOrder`). */
 const TIMELINE_PROGRESS_ORDER = 'timeline-progress-order';
 
@@ -263,7 +265,8 @@ async function perform(sub: Subscription, action: Action): Promise<void> {
           { subscriptionId: id, orderId: action.orderId, notAfter: action.latestStart },
         ]),
       );
-      return sub.mutate((s) => afterCharge(s, action, outcome, startedAt, now()));
+      const bounded = patched(BOUNDED_CONFIRMS);
+      return sub.mutate((s) => afterCharge(s, action, outcome, startedAt, now(), { bounded }));
     }
     case 'confirm': {
       const { orderId, sentAt, orderBefore } = action.pending;
@@ -272,7 +275,8 @@ async function perform(sub: Subscription, action: Action): Promise<void> {
           { subscriptionId: id, orderId, sentAt, ...(orderBefore ? { orderBefore } : {}) },
         ]),
       );
-      return sub.mutate((s) => afterConfirm(s, action, outcome, now()));
+      const bounded = patched(BOUNDED_CONFIRMS);
+      return sub.mutate((s) => afterConfirm(s, action, outcome, now(), { bounded }));
     }
     case 'cancel': {
       const outcome = await attempt(() => qfpay.cancelSubscription.executeWithOptions(options, [id]));

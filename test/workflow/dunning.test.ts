@@ -19,6 +19,7 @@ import {
   MINUTE,
   advance,
   assertChargedAt,
+  chargeTimes,
   failingSubscription,
   scenarioWorker,
   startWith,
@@ -167,6 +168,36 @@ describe('dunning (time-skipping server)', () => {
           `a charge reached QFPay at ${new Date(c.at).toISOString()}, after the latest start ${new Date(latestStart).toISOString()}`,
         );
       }
+      await handle.terminate('test done');
+    });
+  });
+
+  it('a charge with no answer (5xx) in a short plan is judged by the next attempt, which still runs and pays', async () => {
+    // Found by a merchant: about 75 s from failure to deadline; after one 5xx the engine confirmed
+    // for minutes (its whole window) and attempt 2 never began.
+    const { subscriptionId, clock, qfpay, failCycle2 } = await failingSubscription(timeSkipping.env, 90_000);
+    qfpay.chargeScript = [{ outcome: 'server_error' }, { outcome: 'succeeded' }];
+    const { worker, taskQueue } = await scenarioWorker(timeSkipping.env, qfpay);
+    await worker.runUntil(async () => {
+      const handle = await startWith(timeSkipping, taskQueue, subscriptionId, {
+        attemptOffsets: ['10s', '40s'],
+        safetyMargin: '15s',
+        minAttemptWindow: '3s',
+        escalation: [],
+        finalAction: 'leave_to_qfpay',
+      });
+      await advance(timeSkipping.env, clock, MINUTE);
+      const failedAt = await failCycle2(handle);
+      await advance(timeSkipping.env, clock, 75_000);
+      const charges = chargeTimes(qfpay);
+      assert.equal(charges.length, 2, `charges at ${charges.map((t) => (t - failedAt) / 1000).join(', ')} s`);
+      assert.ok(charges[1]! >= failedAt + 40_000 && charges[1]! <= failedAt + 90_000 - 15_000 - 3_000);
+      const view = await handle.query(snapshotQuery);
+      assert.equal(view.dunning.history.at(-1)?.outcome, 'recovered');
+      assert.deepEqual(
+        view.dunning.history.at(-1)?.attempts.map((a) => a.result),
+        ['error', 'succeeded'],
+      );
       await handle.terminate('test done');
     });
   });

@@ -364,10 +364,7 @@ export function runEpisode({ seed, events = 60, trace, gateway }: EpisodeParams)
         return;
       case 'flush':
         delivered.push(...state.outbox);
-        state = afterFlush(
-          state,
-          state.outbox.map((e) => e.id),
-        );
+        state = afterFlush(state, { handedOver: state.outbox.map((e) => e.id), notStarted: [] }, now);
         return;
       default:
         return;

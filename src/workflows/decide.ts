@@ -325,7 +325,7 @@ export function decide(s: EngineState, now: number, context: DecideContext): Act
     return { kind: 'confirm', pending: s.pendingCharge };
   const action = dueCharge(s, now) ?? dueFinalAction(s, now);
   if (action) return action;
-  if (s.outbox.length > 0 && s.known) return { kind: 'flush' };
+  if (flushDue(s, now)) return { kind: 'flush' };
   if (context.continueAsNewSuggested) return { kind: 'continue_as_new' };
   return { kind: 'wait', until: wakeTime(s, now) };
 }
@@ -337,7 +337,7 @@ function decideEnding(s: EngineState, now: number): Action {
     if (s.syncRetryAt === null || now >= s.syncRetryAt) return { kind: 'sync', reason: 'final' };
     return { kind: 'wait', until: s.syncRetryAt };
   }
-  if (s.outbox.length > 0 && s.known) return { kind: 'flush' };
+  if (flushDue(s, now)) return { kind: 'flush' };
   return { kind: 'end', reason: 'ended' };
 }
 
@@ -386,6 +386,11 @@ function dueFinalAction(s: EngineState, now: number): Action | undefined {
   return { kind: 'cancel', cause: 'final_action', orderId: episode.orderId };
 }
 
+/** Recorded events wait for their delivery workflows (after a failed start, until its retry time). */
+function flushDue(s: EngineState, now: number): boolean {
+  return s.outbox.length > 0 && s.known && (s.flushRetryAt === undefined || now >= s.flushRetryAt);
+}
+
 /** When something falls due next (a future time), or null when only a signal or update can wake it. */
 export function wakeTime(s: EngineState, now: number): number | null {
   const times: number[] = [];
@@ -399,6 +404,7 @@ export function wakeTime(s: EngineState, now: number): number | null {
     if (episode.finalAction?.retryAt !== undefined) times.push(episode.finalAction.retryAt);
   }
   if (s.syncRetryAt !== null) times.push(s.syncRetryAt);
+  if (s.flushRetryAt !== undefined && s.outbox.length > 0) times.push(s.flushRetryAt);
   const handoverBy = handoverWaitUntil(s);
   if (handoverBy !== null && !episode && firstOrderWaits(s)) times.push(handoverBy);
   if (s.billingPause?.resumesAt !== null && s.billingPause?.resumesAt !== undefined)

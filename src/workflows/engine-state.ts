@@ -126,6 +126,10 @@ export interface EngineState {
   outbox: MerchantEvent[];
   /** Ids of the events handed over most recently (bounded): an event is never recorded twice. */
   sentEventIds: string[];
+  /** Flushes in a row in which a delivery workflow could not be started (absent: none). */
+  flushFailures?: number;
+  /** When the outbox is flushed again after such a flush (absent: at once). */
+  flushRetryAt?: number;
   intents: Intent[];
   resolved: IntentOutcome[];
   nextIntentId: number;

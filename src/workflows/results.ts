@@ -508,12 +508,26 @@ export function refuseIntent(state: EngineState, action: Extract<Action, { kind:
   return resolveIntent(state, action.intentId, { ok: false, message: action.message, type: action.type });
 }
 
-/** Events handed to their delivery workflows leave the outbox. */
-export function afterFlush(state: EngineState, startedIds: readonly string[]): EngineState {
-  const started = new Set(startedIds);
-  return {
+/**
+ * Events handed to their delivery workflows (started now, or started before: the id derives from
+ * the fact) leave the outbox. An event whose delivery could not be started stays, and the flush
+ * is tried again after a backoff: an event the engine recorded is delivered, never lost.
+ */
+export function afterFlush(
+  state: EngineState,
+  { handedOver, notStarted }: { handedOver: readonly string[]; notStarted: readonly string[] },
+  now: number,
+): EngineState {
+  const done = new Set(handedOver);
+  const next: EngineState = {
     ...state,
-    outbox: state.outbox.filter((e) => !started.has(e.id)),
-    sentEventIds: [...state.sentEventIds, ...startedIds].slice(-MAX_SENT_EVENT_IDS),
+    outbox: state.outbox.filter((e) => !done.has(e.id)),
+    sentEventIds: [...state.sentEventIds, ...handedOver].slice(-MAX_SENT_EVENT_IDS),
   };
+  if (notStarted.length === 0) {
+    const { flushFailures: _failures, flushRetryAt: _retryAt, ...rest } = next;
+    return rest;
+  }
+  const failures = (state.flushFailures ?? 0) + 1;
+  return { ...next, flushFailures: failures, flushRetryAt: now + Math.max(1_000, syncBackoff(failures) / 4) };
 }

@@ -99,6 +99,8 @@ const gateways = proxyActivities<GatewayActivities>({
 const SYNC_COUNTS_FROM_ITS_START = 'sync-counts-from-its-start';
 /** The patch under which an adopted workflow waits for a creation's handover (see `handoverWaitUntil`). */
 const WAIT_FOR_HANDOVER = 'wait-for-handover';
+/** The patch under which an event whose delivery could not be started stays in the outbox. */
+const KEEP_UNSTARTED_EVENTS = 'keep-unstarted-events';
 /** The patch under which a charge's confirmation is bounded (`ConfirmRules`). */
 const BOUNDED_CONFIRMS = 'bounded-confirms';
 /** The patch under which facts of the same second are ordered by their progress (`withTimelineOrder`). */
@@ -342,17 +344,22 @@ async function flushOutbox(sub: Subscription): Promise<void> {
       }),
     ),
   );
+  const handedOver: string[] = [];
+  const notStarted: string[] = [];
+  // Histories from before replay as they ran: every event left the outbox, started or not.
+  const keepUnstarted = patched(KEEP_UNSTARTED_EVENTS);
   started.forEach((result, i) => {
+    const id = events[i]!.id;
     if (result.status === 'rejected' && !(result.reason instanceof WorkflowExecutionAlreadyStartedError)) {
-      log.warn('merchant event not started', { eventId: events[i]?.id, error: String(result.reason) });
+      log.warn('merchant event not started; it stays in the outbox', {
+        eventId: id,
+        error: String(result.reason),
+      });
+      if (keepUnstarted) return void notStarted.push(id);
     }
+    handedOver.push(id);
   });
-  sub.mutate((s) =>
-    afterFlush(
-      s,
-      events.map((e) => e.id),
-    ),
-  );
+  sub.mutate((s) => afterFlush(s, { handedOver, notStarted }, Date.now()));
 }
 
 /**

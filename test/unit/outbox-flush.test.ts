@@ -1,0 +1,70 @@
+/**
+ * An event the engine recorded is delivered or retried, never lost: a delivery workflow that could
+ * not be started keeps its event in the outbox, and the flush is tried again later (backing off,
+ * never spinning). One that exists already (started before, in this run or an earlier one) counts
+ * as handed over.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { decide, settle, wakeTime } from '../../src/workflows/decide';
+import { recordEvents, type EngineState } from '../../src/workflows/engine-state';
+import { afterFlush } from '../../src/workflows/results';
+import { SUB, T, pastDue } from '../helpers/engine-states';
+
+function withEvents(ids: string[]): EngineState {
+  const s = pastDue();
+  return recordEvents(
+    { ...s, outbox: [] },
+    ids.map((id) => ({ id, type: 'subscription.billing_resumed', data: {} }) as never),
+    T,
+  );
+}
+
+describe('handing events to their delivery workflows', () => {
+  it('keeps an event whose delivery could not be started, and tries again later', () => {
+    const s = withEvents(['evt.a', 'evt.b', 'evt.c']);
+    const next = afterFlush(s, { handedOver: ['evt.a', 'evt.c'], notStarted: ['evt.b'] }, T);
+    assert.deepEqual(
+      next.outbox.map((e) => e.id),
+      ['evt.b'],
+    );
+    assert.deepEqual(next.sentEventIds.slice(-2), ['evt.a', 'evt.c']);
+    const retryAt = next.flushRetryAt!;
+    assert.ok(retryAt > T, 'a later try');
+    // Not before then: the loop waits (for it, among other things), it does not spin.
+    assert.notEqual(decide(settle(next, T), T, { continueAsNewSuggested: false }).kind, 'flush');
+    assert.ok(wakeTime(settle(next, T), T)! <= retryAt);
+    assert.equal(decide(settle(next, retryAt), retryAt, { continueAsNewSuggested: false }).kind, 'flush');
+  });
+
+  it('backs off while starts keep failing, and forgets the failures once one works', () => {
+    let s = withEvents(['evt.b']);
+    let now = T;
+    const gaps: number[] = [];
+    for (let i = 0; i < 6; i += 1) {
+      s = afterFlush(s, { handedOver: [], notStarted: ['evt.b'] }, now);
+      gaps.push(s.flushRetryAt! - now);
+      now = s.flushRetryAt!;
+    }
+    assert.ok(
+      gaps.every((g, i) => i === 0 || g >= gaps[i - 1]!),
+      `gaps grow: ${gaps.join(', ')}`,
+    );
+    assert.ok(gaps[0]! >= 1_000);
+    s = afterFlush(s, { handedOver: ['evt.b'], notStarted: [] }, now);
+    assert.equal(s.outbox.length, 0);
+    assert.equal(s.flushRetryAt ?? null, null);
+    assert.equal(s.flushFailures ?? 0, 0);
+  });
+
+  it('an event handed over is never recorded again', () => {
+    const s = afterFlush(withEvents(['evt.a']), { handedOver: ['evt.a'], notStarted: [] }, T);
+    const again = recordEvents(
+      s,
+      [{ id: 'evt.a', type: 'subscription.billing_resumed', data: {} } as never],
+      T,
+    );
+    assert.equal(again.outbox.length, 0);
+    assert.equal(SUB.length > 0, true);
+  });
+});

@@ -438,14 +438,26 @@ export const DunningPolicyViewSchema = z
 // ---- subscriptions: requests ------------------------------------------------------------------
 
 const InlineProductSchema = z.strictObject(productFields).openapi('InlineProduct');
-const InlineCustomerSchema = z.strictObject(customerFields).openapi('InlineCustomer');
+
+/**
+ * Why a subscription cannot create its customer: QFPay tokenises a card in the browser for an
+ * existing `customer_id` (seed 001, steps 2 and 3), so a customer made with the subscription can
+ * own no token yet, and `token_id` is required. Refused before anything is created.
+ */
+export const INLINE_CUSTOMER_REFUSAL =
+  'a customer created with the subscription cannot own a card token yet (QFPay tokenises a card for an ' +
+  'existing customer_id): create the customer (POST /v1/customers), tokenise the card for its customer_id, ' +
+  'then send customer_id';
 
 export const CreateSubscriptionBodySchema = z
   .strictObject({
-    customer_id: CustomerIdSchema.optional(),
-    customer: InlineCustomerSchema.optional().openapi({
-      description: 'Creates the customer; instead of customer_id.',
+    customer_id: CustomerIdSchema.optional().openapi({
+      description: 'The existing customer the card token (`token_id`) belongs to.',
     }),
+    customer: z
+      .unknown()
+      .optional()
+      .openapi({ deprecated: true, description: `Refused (400): ${INLINE_CUSTOMER_REFUSAL}.` }),
     product_id: ProductIdSchema.optional(),
     product: InlineProductSchema.optional().openapi({
       description: 'Creates a recurring product; instead of product_id.',
@@ -465,11 +477,13 @@ export const CreateSubscriptionBodySchema = z
     dunning_policy: DunningPolicyOverrideBodySchema.optional(),
   })
   .superRefine((body, ctx) => {
-    if ((body.customer_id === undefined) === (body.customer === undefined)) {
+    if (body.customer !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['customer'], message: INLINE_CUSTOMER_REFUSAL });
+    } else if (body.customer_id === undefined) {
       ctx.addIssue({
         code: 'custom',
         path: ['customer_id'],
-        message: 'give exactly one of customer_id or customer',
+        message: 'give customer_id: the existing customer the card token belongs to',
       });
     }
     if ((body.product_id === undefined) === (body.product === undefined)) {
@@ -482,10 +496,12 @@ export const CreateSubscriptionBodySchema = z
   })
   .openapi('CreateSubscriptionRequest', {
     description:
-      'Exactly one of `customer_id` (an existing customer) or `customer` (one to create), and exactly one of ' +
-      '`product_id` or `product`.',
+      '`customer_id` (the existing customer `token_id` belongs to), and exactly one of `product_id` or ' +
+      '`product`. An inline `customer` is refused with 400 before anything is created: a new customer ' +
+      'cannot own a card token yet.',
     allOf: [
-      { oneOf: [{ required: ['customer_id'] }, { required: ['customer'] }] },
+      { required: ['customer_id'] },
+      { not: { required: ['customer'] } },
       { oneOf: [{ required: ['product_id'] }, { required: ['product'] }] },
     ],
   });

@@ -780,7 +780,10 @@ export const CreationResultSchema = z
     subscription_id: z.string(),
     workflow_id: z.string().openapi({ description: "The subscription's lifecycle workflow." }),
     customer_id: z.string(),
-    product_id: z.string(),
+    product_id: z
+      .string()
+      .nullable()
+      .openapi({ description: "QFPay's product; null on a gateway behind the port (products are QFPay's)." }),
     state: LifecycleStateSchema,
     reused_existing: z
       .boolean()

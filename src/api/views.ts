@@ -140,7 +140,8 @@ export function creationResultView(
     subscription_id: result.subscriptionId,
     workflow_id: result.workflowId,
     customer_id: result.customerId,
-    product_id: result.productId,
+    // `''` is how a gateway creation said "no product" before it said null.
+    product_id: result.productId || null,
     state: result.state,
     reused_existing: result.reusedExisting,
   };

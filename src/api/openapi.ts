@@ -475,7 +475,13 @@ function registerRoutes(registry: OpenAPIRegistry): void {
     request: { params: SubscriptionParamsSchema, body: jsonBody(ChangeTotalBillingCyclesBodySchema) },
     responses: {
       200: json('Changed.', SubscriptionViewSchema),
-      ...errors(...MERCHANT_ERRORS, 404, 409, 502),
+      ...errors(...MERCHANT_ERRORS, 404, 502),
+      409: json(
+        'Refused (`conflict`), the message says why: null on a finite plan (QFPay cannot change a finite plan to ' +
+          'infinite; create a new subscription instead), a total below the cycles already paid, a gateway ' +
+          'without cycles, or an ended subscription.',
+        ErrorResponseSchema,
+      ),
     },
   });
   merchant({

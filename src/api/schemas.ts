@@ -524,7 +524,11 @@ export const ChangeTotalBillingCyclesBodySchema = z
       .int()
       .min(1)
       .nullable()
-      .openapi({ description: 'New total; null bills until cancelled.' }),
+      .openapi({
+        description:
+          'New total (not below the cycles already paid). null bills until cancelled, and only keeps a plan ' +
+          'that already does: QFPay cannot change a finite plan to infinite, so null on a finite plan is a 409.',
+      }),
   })
   .openapi('ChangeTotalBillingCyclesRequest');
 export const ChargeBodySchema = z

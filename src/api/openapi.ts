@@ -503,7 +503,9 @@ function registerRoutes(registry: OpenAPIRegistry): void {
     'Change the products or their quantities',
     ChangeProductsBodySchema,
     "QFPay's `subscription/v1/update` with the whole new plan. The current cycle's order keeps its amount " +
-      '(also when it is retried or charged by hand); the new plan is billed from the next billing time on.',
+      '(also when it is retried or charged by hand); the new plan is billed from the next billing time on. ' +
+      "Every product must be in the subscription's currency: a product in another one is a 409 naming its line " +
+      '(`products.<n>.product_id`), before anything changes.',
   );
   change(
     'pause',

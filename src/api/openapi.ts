@@ -86,7 +86,9 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   429: 'Too many requests with this API key (`rate_limited`); wait `Retry-After` seconds.',
   500: 'Unexpected error (`internal`).',
   502: 'QFPay answered unusably or refused our credentials (`qfpay_error`).',
-  503: 'Temporal (`temporal_unavailable`) or QFPay (`qfpay_error`) is unavailable; retry later.',
+  503:
+    'Temporal (`temporal_unavailable`), QFPay (`qfpay_error`) or a gateway (`gateway_unavailable`: not configured, ' +
+    'or no answer) is unavailable; retry later.',
 };
 
 function errors(...statuses: number[]): Record<string, ResponseConfig> {

@@ -748,7 +748,7 @@ void describe('a gateway that is not configured', () => {
     const temporal = fakeTemporal({
       start: (_type, options) => {
         memo = (options as { memo: unknown }).memo;
-        return {};
+        return temporal.client.workflow.getHandle('creation');
       },
       describe: () => ({ memo, status: { name: 'FAILED' } }),
       result: () => {

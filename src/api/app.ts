@@ -20,6 +20,7 @@ import {
 import { ApiDigests } from './digests';
 import { ApiError, errorHandler, notFoundHandler } from './errors';
 import { ApiMetrics } from './metrics';
+import { documentedPaths, methodNotAllowed } from './methods';
 import { openApiDocument } from './openapi';
 import { requestContext } from './request-id';
 import { customerRouter } from './routes/customers';
@@ -114,6 +115,7 @@ export function buildApp(deps: AppDeps): Express {
   v1.use(merchantEventRouter(ctx));
   app.use('/v1', v1);
 
+  app.use(methodNotAllowed(documentedPaths(openApiDocument())));
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;

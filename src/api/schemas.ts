@@ -28,6 +28,7 @@ export const ERROR_CODES = [
   'unauthorized',
   'invalid_signature',
   'not_found',
+  'method_not_allowed',
   'conflict',
   'idempotency_mismatch',
   'rate_limited',
@@ -40,6 +41,7 @@ export const ERROR_CODES = [
 export const ErrorCodeSchema = z.enum(ERROR_CODES).openapi('ErrorCode', {
   description:
     '`validation_error` 400/413/415, `unauthorized` 401, `invalid_signature` 401 (webhook), `not_found` 404, ' +
+    '`method_not_allowed` 405 (the path exists; `Allow` names its methods), ' +
     '`conflict` 409 (a workflow refused the change, or QFPay refused it in the current state), ' +
     '`idempotency_mismatch` 422, `rate_limited` 429, `creation_pending` 503 (retry with the same Idempotency-Key), `temporal_unavailable` 503, `qfpay_error` 502/503 (QFPay unreachable, busy ' +
     'or misconfigured), `gateway_unavailable` 503 (a gateway behind the port is not configured, or did not answer on any try), `internal` 500.',

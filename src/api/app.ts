@@ -30,7 +30,7 @@ import { gatewayRouter, gatewayWebhookRouter } from './routes/gateways';
 import { subscriptionRouter } from './routes/subscriptions';
 import type { GatewayEnv } from '../gateways/port';
 import { webhookRouter } from './routes/webhooks';
-import { limitJsonDepth } from './validate';
+import { limitJsonDepth, requireJsonBody } from './validate';
 
 /** What {@link buildApp} needs. */
 export interface AppDeps {
@@ -106,6 +106,7 @@ export function buildApp(deps: AppDeps): Express {
   v1.use(rememberMountPath);
   v1.use(requireApiKey(new ApiKeyVerifier(parseApiKeys(deps.config.API_KEYS)), deps.config.MERCHANT_ID));
   v1.use(perClientRateLimit(deps.config.RATE_LIMIT_PER_MINUTE));
+  v1.use(requireJsonBody);
   v1.use(express.json({ limit: JSON_BODY_LIMIT }));
   v1.use(limitJsonDepth());
   v1.use(customerRouter(ctx));

@@ -82,6 +82,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   404: 'Not found (`not_found`).',
   409: 'The subscription refused the change (`conflict`); `message` says why.',
   413: 'Request body too large (`validation_error`).',
+  415: 'A body that is not `application/json`, or an encoding or charset the API does not read (`validation_error`).',
   422: 'The Idempotency-Key was used with a different body (`idempotency_mismatch`).',
   429: 'Too many requests with this API key (`rate_limited`); wait `Retry-After` seconds.',
   500: 'Unexpected error (`internal`).',
@@ -113,7 +114,7 @@ const IDEMPOTENT_CREATE =
   'whichever API key sends them. Without a key every request creates anew.';
 
 /** Error answers every authenticated route can give. */
-const MERCHANT_ERRORS = [400, 401, 429, 500, 503];
+const MERCHANT_ERRORS = [400, 401, 415, 429, 500, 503];
 
 /** Registers every route of the API. */
 function registerRoutes(registry: OpenAPIRegistry): void {

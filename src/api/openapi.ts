@@ -33,6 +33,7 @@ import {
   UpdateCustomerBodySchema,
   UpdateProductBodySchema,
   DunningPolicyOverrideBodySchema,
+  EmptyBodySchema,
   ErrorResponseSchema,
   HealthSchema,
   IdempotencyHeadersSchema,
@@ -500,7 +501,7 @@ function registerRoutes(registry: OpenAPIRegistry): void {
       ...errors(...MERCHANT_ERRORS, 404, 409, 502),
     },
   });
-  change('sync', 'Ask QFPay now and apply what it says', undefined);
+  change('sync', 'Ask QFPay now and apply what it says', EmptyBodySchema);
   change(
     'products',
     'Change the products or their quantities',
@@ -520,7 +521,7 @@ function registerRoutes(registry: OpenAPIRegistry): void {
   change(
     'resume',
     "Resume the engine's billing",
-    undefined,
+    EmptyBodySchema,
     'Refused (409) when billing is not paused. Dunning is planned again from now; emits `subscription.billing_resumed`.',
   );
 
@@ -553,7 +554,7 @@ function registerRoutes(registry: OpenAPIRegistry): void {
     path: '/v1/merchant-events/{eventId}/redeliver',
     tags: ['merchant-events'],
     summary: 'Send an event again (same id, same body), with a new schedule of attempts',
-    request: { params: MerchantEventParamsSchema },
+    request: { params: MerchantEventParamsSchema, body: { ...jsonBody(EmptyBodySchema), required: false } },
     responses: {
       202: json('A new delivery started.', z.object({ event_id: z.string(), status: z.literal('pending') })),
       ...errors(...MERCHANT_ERRORS, 404, 409),
@@ -572,6 +573,7 @@ function registerRoutes(registry: OpenAPIRegistry): void {
     tags: ['merchant-events'],
     summary: 'Turn the merchant endpoint back on',
     description: 'Events that failed while it was off stay failed: redeliver them.',
+    request: { body: { ...jsonBody(EmptyBodySchema), required: false } },
     responses: { 200: json('On.', MerchantEndpointSchema), ...errors(...MERCHANT_ERRORS, 409) },
   });
 }

@@ -533,6 +533,11 @@ export const ChangeTotalBillingCyclesBodySchema = z
       }),
   })
   .openapi('ChangeTotalBillingCyclesRequest');
+/** The body of a route that takes no fields: none, or `{}` (an unknown field is a 400, as elsewhere). */
+export const EmptyBodySchema = z
+  .strictObject({})
+  .openapi('EmptyRequest', { description: 'No fields: send no body, or `{}`.' });
+
 export const ChargeBodySchema = z
   .strictObject({
     order_id: OrderIdSchema.optional().openapi({

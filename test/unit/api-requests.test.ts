@@ -401,6 +401,20 @@ void describe('request validation (nothing reaches Temporal or QFPay)', () => {
       paths: ['force'],
     },
     {
+      name: 'POST merchant-events redeliver: an unknown field',
+      method: 'post',
+      url: '/v1/merchant-events/evt.sub_1.payment_failed.0001/redeliver',
+      body: { now: true },
+      paths: ['now'],
+    },
+    {
+      name: 'POST merchant-endpoint enable: an unknown field',
+      method: 'post',
+      url: '/v1/merchant-endpoint/enable',
+      body: { url: 'https://example.com' },
+      paths: ['url'],
+    },
+    {
       name: 'PUT dunning-policy: a bad duration, an unknown action and an unknown field',
       method: 'put',
       url: '/v1/subscriptions/sub_1/dunning-policy',

@@ -41,6 +41,7 @@ import {
   CreateSubscriptionBodySchema,
   CreationParamsSchema,
   DunningPolicyOverrideBodySchema,
+  EmptyBodySchema,
   LifecycleStateSchema,
   ListOrdersQuerySchema,
   ListSubscriptionsQuerySchema,
@@ -472,6 +473,7 @@ export function subscriptionRouter(ctx: ApiContext): Router {
 
   router.post('/subscriptions/:subscriptionId/sync', async (req: Request, res: Response) => {
     const id = subscriptionId(req);
+    parseInput(EmptyBodySchema, req.body ?? {}, 'body');
     const view = await updateThenView(id, (h) => h.executeUpdate(syncNowUpdate, { args: [] }));
     res.json(subscriptionView(view));
   });
@@ -535,6 +537,7 @@ export function subscriptionRouter(ctx: ApiContext): Router {
 
   router.post('/subscriptions/:subscriptionId/resume', async (req: Request, res: Response) => {
     const id = subscriptionId(req);
+    parseInput(EmptyBodySchema, req.body ?? {}, 'body');
     const view = await updateThenView(id, (h) => h.executeUpdate(resumeBillingUpdate, { args: [] }));
     res.json(subscriptionView(view));
   });

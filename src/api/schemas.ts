@@ -667,7 +667,9 @@ export const SubscriptionViewSchema = z
     product_ids: z.array(z.string()),
     total_billing_cycles: z.number().int().nullable(),
     completed_cycles: z.number().int(),
-    next_billing_time: nullableIso,
+    next_billing_time: nullableIso.openapi({
+      description: 'null once the subscription has ended (CANCELLED, COMPLETED, INCOMPLETE_EXPIRED).',
+    }),
     last_billing_time: nullableIso,
     recent_orders: z.array(OrderViewSchema),
     transitions: z.array(TransitionViewSchema),

@@ -263,11 +263,12 @@ function registerRoutes(registry: OpenAPIRegistry): void {
     tags: ['customers'],
     summary: "The customer's payment tokens reported by QFPay",
     description:
-      'Tokens learned from `payment_token` notifications (masked card data only); empty when none came.',
+      'Tokens learned from `payment_token` notifications (masked card data only); empty when none came. ' +
+      'A customer QFPay does not have is a 404.',
     request: { params: CustomerParamsSchema },
     responses: {
       200: json('The tokens, oldest first.', PaymentTokenListSchema),
-      ...errors(...MERCHANT_ERRORS),
+      ...errors(...MERCHANT_ERRORS, 404, 502),
     },
   });
   merchant({

@@ -92,6 +92,14 @@ void describe('subscription routes on a real Temporal dev server', () => {
     return SubscriptionListSchema.parse(res.body);
   }
 
+  /** A refusal's message, once it is shown to be a 409 `conflict`. */
+  function conflictMessage(res: request.Response): string {
+    assert.equal(res.status, 409, JSON.stringify(res.body));
+    const body = ErrorResponseSchema.parse(res.body);
+    assert.equal(body.error.code, 'conflict');
+    return body.error.message;
+  }
+
   before(() => {
     ({ env, sandbox, config, qfpay, app } = engine);
   });
@@ -327,11 +335,8 @@ void describe('subscription routes on a real Temporal dev server', () => {
     });
 
     const charge = await request(app).post(`/v1/subscriptions/${id}/charge`).set(auth).send({});
-    assert.equal(charge.status, 409, JSON.stringify(charge.body));
-    const refusal = ErrorResponseSchema.parse(charge.body);
-    assert.equal(refusal.error.code, 'conflict');
     assert.equal(
-      refusal.error.message,
+      conflictMessage(charge),
       'a manual charge needs state PAST_DUE, UNPAID or INCOMPLETE; the subscription is ACTIVE',
     );
 
@@ -434,12 +439,8 @@ void describe('subscription routes on a real Temporal dev server', () => {
     assert.equal(SubscriptionViewSchema.parse(endless.body).total_billing_cycles, null);
 
     const finite = await created(12);
-    const refused = await toNull(finite);
-    assert.equal(refused.status, 409, JSON.stringify(refused.body));
-    const body = ErrorResponseSchema.parse(refused.body);
-    assert.equal(body.error.code, 'conflict');
     assert.equal(
-      body.error.message,
+      conflictMessage(await toNull(finite)),
       'QFPay cannot change a finite plan to infinite; create a new subscription instead',
     );
     const longer = await request(app)

@@ -20,6 +20,7 @@ import {
 import { ApiDigests } from './digests';
 import { ApiError, errorHandler, notFoundHandler } from './errors';
 import { ApiMetrics } from './metrics';
+import { documentedPaths, methodNotAllowed } from './methods';
 import { openApiDocument } from './openapi';
 import { requestContext } from './request-id';
 import { customerRouter } from './routes/customers';
@@ -29,7 +30,7 @@ import { gatewayRouter, gatewayWebhookRouter } from './routes/gateways';
 import { subscriptionRouter } from './routes/subscriptions';
 import type { GatewayEnv } from '../gateways/port';
 import { webhookRouter } from './routes/webhooks';
-import { limitJsonDepth } from './validate';
+import { limitJsonDepth, requireJsonBody } from './validate';
 
 /** What {@link buildApp} needs. */
 export interface AppDeps {
@@ -105,6 +106,7 @@ export function buildApp(deps: AppDeps): Express {
   v1.use(rememberMountPath);
   v1.use(requireApiKey(new ApiKeyVerifier(parseApiKeys(deps.config.API_KEYS)), deps.config.MERCHANT_ID));
   v1.use(perClientRateLimit(deps.config.RATE_LIMIT_PER_MINUTE));
+  v1.use(requireJsonBody);
   v1.use(express.json({ limit: JSON_BODY_LIMIT }));
   v1.use(limitJsonDepth());
   v1.use(customerRouter(ctx));
@@ -114,6 +116,7 @@ export function buildApp(deps: AppDeps): Express {
   v1.use(merchantEventRouter(ctx));
   app.use('/v1', v1);
 
+  app.use(methodNotAllowed(documentedPaths(openApiDocument())));
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;

@@ -291,19 +291,34 @@ function applicationCause(err: unknown): ApplicationFailure | undefined {
 }
 
 /**
+ * Failure types that mean a gateway could not be used, not that it refused: it gave no answer or
+ * was busy on every try (`GatewayUnavailable`), or the worker has not its variables
+ * (`GatewayNotConfigured`). Worth trying again later, never a conflict: 503 `gateway_unavailable`,
+ * as the routes answer up front for a gateway the API has no variables for.
+ */
+const GATEWAY_UNAVAILABLE_TYPES: ReadonlySet<string> = new Set([
+  'GatewayUnavailable',
+  'GatewayNotConfigured',
+]);
+
+/** The 503 for a failure of one of {@link GATEWAY_UNAVAILABLE_TYPES}, else undefined. */
+function gatewayUnavailable(app: ApplicationFailure | undefined, cause: unknown): ApiError | undefined {
+  if (!app?.type || !GATEWAY_UNAVAILABLE_TYPES.has(app.type)) return undefined;
+  return new ApiError({ status: 503, code: 'gateway_unavailable', message: app.message, cause });
+}
+
+/**
  * Turns a failed workflow update into an API error: QFPay's refusal is mapped like a direct
- * QFPay call; a gateway that could not be reached is a 503; any other application failure (an
- * update validator that threw, or a handler that refused) is a 409 carrying the workflow's own
- * message.
+ * QFPay call; a gateway that could not be reached or is not configured is a 503; any other
+ * application failure (an update validator that threw, or a handler that refused) is a 409
+ * carrying the workflow's own message.
  */
 export function updateApiError(err: WorkflowUpdateFailedError): ApiError {
   const qfpay = findQfpayFailure(err.cause);
   if (qfpay) return qfpayApiError(qfpay, err);
   const app = applicationCause(err.cause);
-  if (app?.type === 'GatewayUnavailable') {
-    // The gateway gave no answer or was busy on every try: worth trying again, not a conflict.
-    return new ApiError({ status: 503, code: 'gateway_unavailable', message: app.message, cause: err });
-  }
+  const unavailable = gatewayUnavailable(app, err);
+  if (unavailable) return unavailable;
   if (app) return ApiError.conflict(app.message, err);
   if (err.cause instanceof ActivityFailure) {
     return new ApiError({
@@ -352,7 +367,7 @@ export function toApiError(err: unknown): ApiError {
     const failure = findQfpayFailure(err.cause);
     if (failure) return qfpayApiError(failure, err);
     const app = applicationCause(err.cause);
-    return ApiError.conflict(app?.message ?? 'the workflow failed', err);
+    return gatewayUnavailable(app, err) ?? ApiError.conflict(app?.message ?? 'the workflow failed', err);
   }
   if (isWorkflowNotFound(err)) return ApiError.notFound('not found', err);
   if (grpcCode(err) === GRPC_FAILED_PRECONDITION) {

@@ -33,6 +33,7 @@ import {
   UpdateCustomerBodySchema,
   UpdateProductBodySchema,
   DunningPolicyOverrideBodySchema,
+  EmptyBodySchema,
   ErrorResponseSchema,
   HealthSchema,
   IdempotencyHeadersSchema,
@@ -82,11 +83,14 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   404: 'Not found (`not_found`).',
   409: 'The subscription refused the change (`conflict`); `message` says why.',
   413: 'Request body too large (`validation_error`).',
+  415: 'A body that is not `application/json`, or an encoding or charset the API does not read (`validation_error`).',
   422: 'The Idempotency-Key was used with a different body (`idempotency_mismatch`).',
   429: 'Too many requests with this API key (`rate_limited`); wait `Retry-After` seconds.',
   500: 'Unexpected error (`internal`).',
   502: 'QFPay answered unusably or refused our credentials (`qfpay_error`).',
-  503: 'Temporal (`temporal_unavailable`) or QFPay (`qfpay_error`) is unavailable; retry later.',
+  503:
+    'Temporal (`temporal_unavailable`), QFPay (`qfpay_error`) or a gateway (`gateway_unavailable`: not configured, ' +
+    'or no answer) is unavailable; retry later.',
 };
 
 function errors(...statuses: number[]): Record<string, ResponseConfig> {
@@ -111,7 +115,7 @@ const IDEMPOTENT_CREATE =
   'whichever API key sends them. Without a key every request creates anew.';
 
 /** Error answers every authenticated route can give. */
-const MERCHANT_ERRORS = [400, 401, 429, 500, 503];
+const MERCHANT_ERRORS = [400, 401, 415, 429, 500, 503];
 
 /** Registers every route of the API. */
 function registerRoutes(registry: OpenAPIRegistry): void {
@@ -259,11 +263,12 @@ function registerRoutes(registry: OpenAPIRegistry): void {
     tags: ['customers'],
     summary: "The customer's payment tokens reported by QFPay",
     description:
-      'Tokens learned from `payment_token` notifications (masked card data only); empty when none came.',
+      'Tokens learned from `payment_token` notifications (masked card data only); empty when none came. ' +
+      'A customer QFPay does not have is a 404.',
     request: { params: CustomerParamsSchema },
     responses: {
       200: json('The tokens, oldest first.', PaymentTokenListSchema),
-      ...errors(...MERCHANT_ERRORS),
+      ...errors(...MERCHANT_ERRORS, 404, 502),
     },
   });
   merchant({
@@ -475,7 +480,13 @@ function registerRoutes(registry: OpenAPIRegistry): void {
     request: { params: SubscriptionParamsSchema, body: jsonBody(ChangeTotalBillingCyclesBodySchema) },
     responses: {
       200: json('Changed.', SubscriptionViewSchema),
-      ...errors(...MERCHANT_ERRORS, 404, 409, 502),
+      ...errors(...MERCHANT_ERRORS, 404, 502),
+      409: json(
+        'Refused (`conflict`), the message says why: null on a finite plan (QFPay cannot change a finite plan to ' +
+          'infinite; create a new subscription instead), a total below the cycles already paid, a gateway ' +
+          'without cycles, or an ended subscription.',
+        ErrorResponseSchema,
+      ),
     },
   });
   merchant({
@@ -491,13 +502,15 @@ function registerRoutes(registry: OpenAPIRegistry): void {
       ...errors(...MERCHANT_ERRORS, 404, 409, 502),
     },
   });
-  change('sync', 'Ask QFPay now and apply what it says', undefined);
+  change('sync', 'Ask QFPay now and apply what it says', EmptyBodySchema);
   change(
     'products',
     'Change the products or their quantities',
     ChangeProductsBodySchema,
     "QFPay's `subscription/v1/update` with the whole new plan. The current cycle's order keeps its amount " +
-      '(also when it is retried or charged by hand); the new plan is billed from the next billing time on.',
+      '(also when it is retried or charged by hand); the new plan is billed from the next billing time on. ' +
+      "Every product must be in the subscription's currency: a product in another one is a 409 naming its line " +
+      '(`products.<n>.product_id`), before anything changes.',
   );
   change(
     'pause',
@@ -509,7 +522,7 @@ function registerRoutes(registry: OpenAPIRegistry): void {
   change(
     'resume',
     "Resume the engine's billing",
-    undefined,
+    EmptyBodySchema,
     'Refused (409) when billing is not paused. Dunning is planned again from now; emits `subscription.billing_resumed`.',
   );
 
@@ -542,7 +555,7 @@ function registerRoutes(registry: OpenAPIRegistry): void {
     path: '/v1/merchant-events/{eventId}/redeliver',
     tags: ['merchant-events'],
     summary: 'Send an event again (same id, same body), with a new schedule of attempts',
-    request: { params: MerchantEventParamsSchema },
+    request: { params: MerchantEventParamsSchema, body: { ...jsonBody(EmptyBodySchema), required: false } },
     responses: {
       202: json('A new delivery started.', z.object({ event_id: z.string(), status: z.literal('pending') })),
       ...errors(...MERCHANT_ERRORS, 404, 409),
@@ -561,6 +574,7 @@ function registerRoutes(registry: OpenAPIRegistry): void {
     tags: ['merchant-events'],
     summary: 'Turn the merchant endpoint back on',
     description: 'Events that failed while it was off stay failed: redeliver them.',
+    request: { body: { ...jsonBody(EmptyBodySchema), required: false } },
     responses: { 200: json('On.', MerchantEndpointSchema), ...errors(...MERCHANT_ERRORS, 409) },
   });
 }

@@ -28,6 +28,7 @@ export const ERROR_CODES = [
   'unauthorized',
   'invalid_signature',
   'not_found',
+  'method_not_allowed',
   'conflict',
   'idempotency_mismatch',
   'rate_limited',
@@ -40,6 +41,7 @@ export const ERROR_CODES = [
 export const ErrorCodeSchema = z.enum(ERROR_CODES).openapi('ErrorCode', {
   description:
     '`validation_error` 400/413/415, `unauthorized` 401, `invalid_signature` 401 (webhook), `not_found` 404, ' +
+    '`method_not_allowed` 405 (the path exists; `Allow` names its methods), ' +
     '`conflict` 409 (a workflow refused the change, or QFPay refused it in the current state), ' +
     '`idempotency_mismatch` 422, `rate_limited` 429, `creation_pending` 503 (retry with the same Idempotency-Key), `temporal_unavailable` 503, `qfpay_error` 502/503 (QFPay unreachable, busy ' +
     'or misconfigured), `gateway_unavailable` 503 (a gateway behind the port is not configured, or did not answer on any try), `internal` 500.',
@@ -438,14 +440,26 @@ export const DunningPolicyViewSchema = z
 // ---- subscriptions: requests ------------------------------------------------------------------
 
 const InlineProductSchema = z.strictObject(productFields).openapi('InlineProduct');
-const InlineCustomerSchema = z.strictObject(customerFields).openapi('InlineCustomer');
+
+/**
+ * Why a subscription cannot create its customer: QFPay tokenises a card in the browser for an
+ * existing `customer_id` (seed 001, steps 2 and 3), so a customer made with the subscription can
+ * own no token yet, and `token_id` is required. Refused before anything is created.
+ */
+export const INLINE_CUSTOMER_REFUSAL =
+  'a customer created with the subscription cannot own a card token yet (QFPay tokenises a card for an ' +
+  'existing customer_id): create the customer (POST /v1/customers), tokenise the card for its customer_id, ' +
+  'then send customer_id';
 
 export const CreateSubscriptionBodySchema = z
   .strictObject({
-    customer_id: CustomerIdSchema.optional(),
-    customer: InlineCustomerSchema.optional().openapi({
-      description: 'Creates the customer; instead of customer_id.',
+    customer_id: CustomerIdSchema.optional().openapi({
+      description: 'The existing customer the card token (`token_id`) belongs to.',
     }),
+    customer: z
+      .unknown()
+      .optional()
+      .openapi({ deprecated: true, description: `Refused (400): ${INLINE_CUSTOMER_REFUSAL}.` }),
     product_id: ProductIdSchema.optional(),
     product: InlineProductSchema.optional().openapi({
       description: 'Creates a recurring product; instead of product_id.',
@@ -465,11 +479,13 @@ export const CreateSubscriptionBodySchema = z
     dunning_policy: DunningPolicyOverrideBodySchema.optional(),
   })
   .superRefine((body, ctx) => {
-    if ((body.customer_id === undefined) === (body.customer === undefined)) {
+    if (body.customer !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['customer'], message: INLINE_CUSTOMER_REFUSAL });
+    } else if (body.customer_id === undefined) {
       ctx.addIssue({
         code: 'custom',
         path: ['customer_id'],
-        message: 'give exactly one of customer_id or customer',
+        message: 'give customer_id: the existing customer the card token belongs to',
       });
     }
     if ((body.product_id === undefined) === (body.product === undefined)) {
@@ -482,10 +498,12 @@ export const CreateSubscriptionBodySchema = z
   })
   .openapi('CreateSubscriptionRequest', {
     description:
-      'Exactly one of `customer_id` (an existing customer) or `customer` (one to create), and exactly one of ' +
-      '`product_id` or `product`.',
+      '`customer_id` (the existing customer `token_id` belongs to), and exactly one of `product_id` or ' +
+      '`product`. An inline `customer` is refused with 400 before anything is created: a new customer ' +
+      'cannot own a card token yet.',
     allOf: [
-      { oneOf: [{ required: ['customer_id'] }, { required: ['customer'] }] },
+      { required: ['customer_id'] },
+      { not: { required: ['customer'] } },
       { oneOf: [{ required: ['product_id'] }, { required: ['product'] }] },
     ],
   });
@@ -508,9 +526,18 @@ export const ChangeTotalBillingCyclesBodySchema = z
       .int()
       .min(1)
       .nullable()
-      .openapi({ description: 'New total; null bills until cancelled.' }),
+      .openapi({
+        description:
+          'New total (not below the cycles already paid). null bills until cancelled, and only keeps a plan ' +
+          'that already does: QFPay cannot change a finite plan to infinite, so null on a finite plan is a 409.',
+      }),
   })
   .openapi('ChangeTotalBillingCyclesRequest');
+/** The body of a route that takes no fields: none, or `{}` (an unknown field is a 400, as elsewhere). */
+export const EmptyBodySchema = z
+  .strictObject({})
+  .openapi('EmptyRequest', { description: 'No fields: send no body, or `{}`.' });
+
 export const ChargeBodySchema = z
   .strictObject({
     order_id: OrderIdSchema.optional().openapi({
@@ -640,7 +667,9 @@ export const SubscriptionViewSchema = z
     product_ids: z.array(z.string()),
     total_billing_cycles: z.number().int().nullable(),
     completed_cycles: z.number().int(),
-    next_billing_time: nullableIso,
+    next_billing_time: nullableIso.openapi({
+      description: 'null once the subscription has ended (CANCELLED, COMPLETED, INCOMPLETE_EXPIRED).',
+    }),
     last_billing_time: nullableIso,
     recent_orders: z.array(OrderViewSchema),
     transitions: z.array(TransitionViewSchema),
@@ -764,7 +793,10 @@ export const CreationResultSchema = z
     subscription_id: z.string(),
     workflow_id: z.string().openapi({ description: "The subscription's lifecycle workflow." }),
     customer_id: z.string(),
-    product_id: z.string(),
+    product_id: z
+      .string()
+      .nullable()
+      .openapi({ description: "QFPay's product; null on a gateway behind the port (products are QFPay's)." }),
     state: LifecycleStateSchema,
     reused_existing: z
       .boolean()

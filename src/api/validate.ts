@@ -15,6 +15,34 @@ export function parseInput<S extends z.ZodType>(schema: S, value: unknown, where
   return result.data;
 }
 
+/**
+ * Middleware (before the JSON parser): 415 for a body that is not `application/json`, or has no
+ * Content-Type. The parser leaves such a body unread, and the route's schema would then report
+ * "expected object, received undefined" about a body the caller did send.
+ */
+export const requireJsonBody: RequestHandler = (req, _res, next) => {
+  const carriesBody =
+    req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+  if (!carriesBody || req.is('application/json')) {
+    next();
+    return;
+  }
+  const given = req.get('content-type');
+  next(
+    new ApiError({
+      status: 415,
+      code: 'validation_error',
+      message: 'unsupported media type: send the body as application/json',
+      details: [
+        {
+          path: 'Content-Type',
+          message: `must be application/json, not ${given ? given.slice(0, 100) : 'absent'}`,
+        },
+      ],
+    }),
+  );
+};
+
 /** Middleware (after the JSON parser): 400 for a body nested deeper than `maxDepth`. */
 export function limitJsonDepth(maxDepth = MAX_JSON_DEPTH): RequestHandler {
   return (req, _res, next) => {

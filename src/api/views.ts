@@ -10,6 +10,7 @@ import type {
   DunningEpisode,
   SubscriptionView,
 } from '../workflows/definitions';
+import { isTerminal } from '../workflows/lifecycle-table';
 import type { ChargeResultResponse, CreationResponse, SubscriptionViewResponse } from './schemas';
 
 /** Orders shown in a subscription view (the most recent). */
@@ -74,7 +75,9 @@ export function subscriptionView(view: SubscriptionView): SubscriptionViewRespon
     product_ids: [...s.productIds],
     total_billing_cycles: s.totalBillingCycles,
     completed_cycles: s.completedCycles,
-    next_billing_time: isoOrNull(s.nextBillingTime),
+    // An ended subscription bills no more; the workflow keeps the last time QFPay gave (as the
+    // NextBillingTime search attribute does not).
+    next_billing_time: isTerminal(s.state) ? null : isoOrNull(s.nextBillingTime),
     last_billing_time: isoOrNull(s.lastBillingTime),
     recent_orders: s.orders.slice(-VIEW_ORDERS).map((o) => ({
       order_id: o.orderId,
@@ -140,7 +143,8 @@ export function creationResultView(
     subscription_id: result.subscriptionId,
     workflow_id: result.workflowId,
     customer_id: result.customerId,
-    product_id: result.productId,
+    // `''` is how a gateway creation said "no product" before it said null.
+    product_id: result.productId || null,
     state: result.state,
     reused_existing: result.reusedExisting,
   };

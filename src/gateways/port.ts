@@ -51,6 +51,27 @@ export interface GatewayCreateInput {
   paymentMethod?: { token: string };
 }
 
+/**
+ * Input of a creation the gateway cannot take, found before anything is sent. `path` names the
+ * field of {@link GatewayCreateInput} (e.g. `['plan', 'totalCycles']`); the API shows it as the
+ * merchant wrote it (`plan.total_cycles`).
+ */
+export interface GatewayInputIssue {
+  path: readonly string[];
+  message: string;
+}
+
+/**
+ * Refuses input with issues as the gateway would (a `GatewayError` that is not retryable): the
+ * adapter's own guard, for callers that did not ask {@link GatewayModule.createInputIssues} first.
+ * @throws GatewayError naming every issue, when there is one
+ */
+export function refuseInputIssues(gateway: string, issues: readonly GatewayInputIssue[]): void {
+  if (issues.length === 0) return;
+  const said = issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+  throw new GatewayError(`${gateway} cannot take this subscription: ${said}`, false);
+}
+
 /** What a creation left at the gateway. `subscriptionId` is the gateway's own id. */
 export interface GatewayCreateResult {
   subscriptionId: string;
@@ -141,6 +162,11 @@ export interface GatewayModule {
   /** Every environment variable the gateway reads (its README says what each means). */
   readonly variables: readonly string[];
   configured(env: GatewayEnv): boolean;
+  /**
+   * What of a creation's input this gateway cannot take (empty when it can): pure, no I/O, so the
+   * API answers 400 naming each field before a workflow starts; the adapter refuses the same.
+   */
+  createInputIssues(input: GatewayCreateInput): GatewayInputIssue[];
   adapter(env: GatewayEnv): GatewayAdapter;
   webhook(env: GatewayEnv): GatewayWebhook;
   /**

@@ -179,7 +179,7 @@ export async function createGatewaySubscriptionWorkflow(
   return {
     subscriptionId: created.subscriptionId,
     customerId: create.customer.id,
-    productId: '',
+    productId: null,
     state: created.state,
     workflowId: subscriptionWorkflowId(created.subscriptionId),
     reusedExisting: created.reusedExisting || workflowInfo().attempt > 1,

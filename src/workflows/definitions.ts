@@ -331,7 +331,11 @@ export interface CreateGatewaySubscriptionInput {
 export interface CreateSubscriptionResult {
   subscriptionId: string;
   customerId: string;
-  productId: string;
+  /**
+   * QFPay's product; null on a gateway behind the port, which has none (creations that finished
+   * before this said `''`).
+   */
+  productId: string | null;
   state: SubscriptionState | 'UNKNOWN';
   workflowId: string;
   reusedExisting: boolean;

@@ -1,8 +1,8 @@
 /**
  * No personal data in Temporal: the whole engine (dev server, worker, API, emulator over HTTP)
- * takes a customer, a subscription with an inline customer, a cancel with a reason and a creation
- * that fails, each carrying unique markers (names, emails, phones, addresses, idempotency keys,
- * the cancel reason). Then every history of the namespace and the visibility list are read raw
+ * takes a customer, a subscription, a cancel with a reason, a creation with an inline customer
+ * (refused before anything is created) and a creation that fails at QFPay, each carrying unique
+ * markers (names, emails, phones, addresses, idempotency keys, the cancel reason). Then every history of the namespace and the visibility list are read raw
  * from the server, and no marker occurs in their bytes. The same histories decrypted through the
  * codec server by the Temporal CLI (`--codec-endpoint`, `--codec-auth`) do show the data, so the
  * search could have found it.
@@ -36,6 +36,7 @@ const marker = {
   inlineStreet: `PII-INLINE-STREET-${id()}`,
   customerKey: `PII-CUSTOMER-KEY-${id()}`,
   subscriptionKey: `PII-SUBSCRIPTION-KEY-${id()}`,
+  inlineKey: `PII-INLINE-KEY-${id()}`,
   failingKey: `PII-FAILING-KEY-${id()}`,
   cancelReason: `PII-CANCEL-REASON-${id()}`,
 };
@@ -158,9 +159,9 @@ describe('personal data in Temporal', () => {
     });
     assert.equal(cancelled.status, 200, JSON.stringify(cancelled.body));
 
-    // A creation with an inline customer that fails once the customer exists (the card's token
-    // belongs to another customer): personal data in the start input, an activity input and a failure.
-    const failing = await stack.api(
+    // A creation with an inline customer, refused before anything is created (a new customer can
+    // own no card token): its personal data must not reach Temporal either.
+    const inline = await stack.api(
       'POST',
       '/v1/subscriptions',
       {
@@ -169,18 +170,21 @@ describe('personal data in Temporal', () => {
           email: marker.inlineEmail,
           billing_address: { street: marker.inlineStreet },
         },
-        product: {
-          name: 'Privacy plan',
-          amount: 990,
-          currency: 'HKD',
-          interval: 'monthly',
-          interval_count: 1,
-        },
+        product_id: 'prod_privacy',
         token_id: token.token_id,
       },
+      { 'idempotency-key': marker.inlineKey },
+    );
+    assert.equal(inline.status, 400, JSON.stringify(inline.body));
+
+    // A creation that fails at QFPay (no such customer): its key in the start, a failure.
+    const failing = await stack.api(
+      'POST',
+      '/v1/subscriptions',
+      { customer_id: 'cust_privacy_unknown', product_id: done.result.product_id, token_id: token.token_id },
       { 'idempotency-key': marker.failingKey },
     );
-    assert.equal(failing.status, 400, JSON.stringify(failing.body));
+    assert.equal(failing.status, 404, JSON.stringify(failing.body));
 
     const { executions, bytes: visibility } = await everyExecution();
     assert.ok(executions.length >= 4, `workflows: ${executions.map((e) => e.workflowId).join(', ')}`);
@@ -204,8 +208,13 @@ describe('personal data in Temporal', () => {
       .list({ query: `WorkflowType = 'createSubscriptionWorkflow' AND ExecutionStatus = 'Failed'` })
       [Symbol.asyncIterator]()
       .next();
-    const creation = failedCreation.value as { workflowId: string } | undefined;
-    assert.ok(creation, 'the failed creation');
+    assert.ok(failedCreation.value, 'the failed creation');
+    const customerCreation = await stack.env.client.workflow
+      .list({ query: `WorkflowType = 'createCustomerWorkflow'` })
+      [Symbol.asyncIterator]()
+      .next();
+    const creation = customerCreation.value as { workflowId: string } | undefined;
+    assert.ok(creation, "the customer's creation");
     const show = (extra: string[]) =>
       run(cli, [
         'workflow',
@@ -229,7 +238,7 @@ describe('personal data in Temporal', () => {
       return value;
     });
     assert.ok(
-      payloadTexts.some((text) => text.includes(marker.inlineEmail)),
+      payloadTexts.some((text) => text.includes(marker.email)),
       'the CLI shows the decrypted input',
     );
     const refused = await show(['--codec-endpoint', codecUrl, '--codec-auth', 'Bearer wrong']).then(

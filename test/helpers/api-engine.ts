@@ -9,6 +9,8 @@ import type { Express } from 'express';
 import { createActivities, createQfpayClient } from '../../src/activities';
 import { buildApp } from '../../src/api/app';
 import { loadConfig, type Config } from '../../src/config';
+import type { GatewayEmulatorHandle, GatewayEnv } from '../../src/gateways/port';
+import { GATEWAY_MODULES } from '../../src/gateways/registry';
 import { createLogger, type Logger } from '../../src/logger';
 import type { QfpayClient } from '../../src/qfpay/client';
 import { startSandbox, type SandboxHandle } from '../../src/sandbox/server';
@@ -25,20 +27,32 @@ export interface ApiEngine {
   qfpay: QfpayClient;
   app: Express;
   logger: Logger;
+  /** The emulators of the gateways behind the port (with `options.gateways`), by name. */
+  gateways: Record<string, { url: string; env: GatewayEnv }>;
 }
 
 /**
  * Registers the suite's `before`/`after` hooks; the returned object is filled in by `before`, so
  * read it inside hooks and tests only.
  * @param name names the suite's task queue
+ * @param options.gateways also run every gateway's emulator, and point the worker and the API at them
  */
-export function useApiEngine(name: string): ApiEngine {
+export function useApiEngine(name: string, options: { gateways?: boolean } = {}): ApiEngine {
   const engine = {} as ApiEngine;
   let stopWorker: (() => Promise<void>) | undefined;
+  const emulators: GatewayEmulatorHandle[] = [];
   before(async () => {
     engine.logger = createLogger(name, 'silent');
     engine.env = await startDevServer();
     engine.sandbox = await startSandbox({ appKey: APP_KEY });
+    const gatewayEnv: GatewayEnv = {};
+    engine.gateways = {};
+    for (const module of options.gateways ? GATEWAY_MODULES : []) {
+      const emulator = await module.startEmulator({ port: 0 });
+      emulators.push(emulator);
+      engine.gateways[module.name] = { url: emulator.url, env: emulator.env };
+      Object.assign(gatewayEnv, emulator.env);
+    }
     const taskQueue = uniqueTaskQueue(name);
     engine.config = loadConfig({
       NODE_ENV: 'test',
@@ -57,6 +71,7 @@ export function useApiEngine(name: string): ApiEngine {
         config: engine.config,
         client: engine.env.client,
         logger: engine.logger,
+        gatewayEnv,
       }),
     });
     const running = worker.run();
@@ -69,10 +84,12 @@ export function useApiEngine(name: string): ApiEngine {
       temporal: engine.env.client,
       qfpay: engine.qfpay,
       logger: engine.logger,
+      gatewayEnv,
     });
   });
   after(async () => {
     await stopWorker?.();
+    await Promise.allSettled(emulators.map((e) => e.close()));
     await engine.sandbox?.close();
     await engine.env?.teardown();
   });

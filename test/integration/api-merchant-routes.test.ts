@@ -367,6 +367,34 @@ void describe('merchant routes on a real Temporal dev server and the QFPay emula
       assert.equal(ended.status, 409, JSON.stringify(ended.body));
     });
 
+    void it('refuses (409) a plan in another currency than the subscription’s; QFPay keeps the plan', async () => {
+      const { subscriptionId, productId } = await subscribe();
+      const usd = await qfpay.createProduct({
+        name: `Monthly USD ${Date.now()}`,
+        type: 'recurring',
+        txamt: 4900,
+        txcurrcd: 'USD',
+        interval: 'monthly',
+        interval_count: 1,
+      });
+      const refused = await request(app)
+        .post(`/v1/subscriptions/${subscriptionId}/products`)
+        .set(auth)
+        .send({ products: [{ product_id: usd.product_id, quantity: 1 }] });
+      assert.equal(refused.status, 409, JSON.stringify(refused.body));
+      const body = ErrorResponseSchema.parse(refused.body);
+      assert.equal(body.error.code, 'conflict');
+      assert.match(body.error.message, /HKD/);
+      assert.match(body.error.message, /USD/);
+      assert.deepEqual(
+        body.error.details?.map((d) => d.path),
+        ['products.0.product_id'],
+      );
+      const [row] = (await qfpay.querySubscriptions({ subscription_id: subscriptionId })).items;
+      assert.deepEqual(row?.products, [{ product_id: productId, quantity: 1 }]);
+      assert.deepEqual((await view(subscriptionId)).product_ids, [productId]);
+    });
+
     void it('pauses and resumes billing: no manual charge while paused, 409 for a resume with no pause, resumes_at ends it', async () => {
       const { subscriptionId, tokenId } = await subscribe();
       const notPaused = await request(app).post(`/v1/subscriptions/${subscriptionId}/resume`).set(auth);

@@ -92,6 +92,14 @@ void describe('subscription routes on a real Temporal dev server', () => {
     return SubscriptionListSchema.parse(res.body);
   }
 
+  /** A refusal's message, once it is shown to be a 409 `conflict`. */
+  function conflictMessage(res: request.Response): string {
+    assert.equal(res.status, 409, JSON.stringify(res.body));
+    const body = ErrorResponseSchema.parse(res.body);
+    assert.equal(body.error.code, 'conflict');
+    return body.error.message;
+  }
+
   before(() => {
     ({ env, sandbox, config, qfpay, app } = engine);
   });
@@ -205,6 +213,38 @@ void describe('subscription routes on a real Temporal dev server', () => {
     assert.deepEqual(CreationSchema.parse(again.body).result, done.result);
   });
 
+  void it('refuses an inline new customer with a token_id (400 naming customer) before anything is created; the key stays free', async () => {
+    const { customerId, productId, tokenId } = await customerWithCard();
+    const email = `inline-${Date.now()}@example.com`;
+    const key = `inline-customer-${Date.now()}`;
+    const refused = await request(app)
+      .post('/v1/subscriptions')
+      .set(auth)
+      .set('Idempotency-Key', key)
+      .send({ customer: { name: 'New Person', email }, product_id: productId, token_id: tokenId });
+    assert.equal(refused.status, 400, JSON.stringify(refused.body));
+    const body = ErrorResponseSchema.parse(refused.body);
+    assert.equal(body.error.code, 'validation_error');
+    assert.deepEqual(
+      body.error.details?.map((d) => d.path),
+      ['customer'],
+    );
+    assert.match(body.error.details?.[0]?.message ?? '', /customer_id/);
+    const atQfpay = await qfpay.queryCustomers({ email, page: 1, page_size: 10 });
+    assert.deepEqual(atQfpay.items, [], 'no customer was created at QFPay');
+    const creation = await request(app).get(`/v1/subscriptions/creations/${key}`).set(auth);
+    assert.equal(creation.status, 404, 'no creation ran under the key');
+
+    // The corrected request, with the same key, creates the subscription.
+    const created = await request(app)
+      .post('/v1/subscriptions')
+      .set(auth)
+      .set('Idempotency-Key', key)
+      .send({ customer_id: customerId, product_id: productId, token_id: tokenId });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    assert.equal(CreationSchema.parse(created.body).result?.customer_id, customerId);
+  });
+
   void it("answers a creation QFPay refuses (unknown customer) with QFPay's reason", async () => {
     const { productId, tokenId } = await customerWithCard();
     const res = await request(app)
@@ -295,11 +335,8 @@ void describe('subscription routes on a real Temporal dev server', () => {
     });
 
     const charge = await request(app).post(`/v1/subscriptions/${id}/charge`).set(auth).send({});
-    assert.equal(charge.status, 409, JSON.stringify(charge.body));
-    const refusal = ErrorResponseSchema.parse(charge.body);
-    assert.equal(refusal.error.code, 'conflict');
     assert.equal(
-      refusal.error.message,
+      conflictMessage(charge),
       'a manual charge needs state PAST_DUE, UNPAID or INCOMPLETE; the subscription is ACTIVE',
     );
 
@@ -309,6 +346,7 @@ void describe('subscription routes on a real Temporal dev server', () => {
       .send({ reason: 'customer left' });
     assert.equal(cancel.status, 200, JSON.stringify(cancel.body));
     assert.equal(SubscriptionViewSchema.parse(cancel.body).state, 'CANCELLED');
+    assert.equal(SubscriptionViewSchema.parse(cancel.body).next_billing_time, null, 'nothing more is billed');
 
     const again = await request(app).post(`/v1/subscriptions/${id}/cancel`).set(auth).send({});
     assert.equal(again.status, 409, JSON.stringify(again.body));
@@ -363,9 +401,53 @@ void describe('subscription routes on a real Temporal dev server', () => {
     assert.deepEqual(SubscriptionViewSchema.parse(after.body).dunning.policy, policy);
   });
 
-  void it('lists no payment tokens for a customer QFPay never reported one for', async () => {
-    const res = await request(app).get('/v1/customers/cust_never_tokenised/tokens').set(auth);
-    assert.equal(res.status, 200);
-    assert.deepEqual(res.body, { customer_id: 'cust_never_tokenised', tokens: [] });
+  void it('lists no payment tokens for a customer QFPay never reported one for, and answers 404 for a customer QFPay does not have', async () => {
+    const customer = await qfpay.createCustomer({ name: 'No Card Yet' });
+    const res = await request(app).get(`/v1/customers/${customer.customer_id}/tokens`).set(auth);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.deepEqual(res.body, { customer_id: customer.customer_id, tokens: [] });
+
+    const unknown = await request(app).get('/v1/customers/cust_never_created/tokens').set(auth);
+    assert.equal(unknown.status, 404, JSON.stringify(unknown.body));
+    assert.equal(ErrorResponseSchema.parse(unknown.body).error.code, 'not_found');
+  });
+
+  void it('total_billing_cycles null: accepted on a plan billed until cancelled, a 409 saying why on a finite plan', async () => {
+    const { customerId, productId, tokenId } = await customerWithCard();
+    async function created(totalBillingCycles: number | null): Promise<string> {
+      const res = await request(app)
+        .post('/v1/subscriptions')
+        .set(auth)
+        .set('Idempotency-Key', `cycles-${totalBillingCycles}-${Date.now()}`)
+        .send({
+          customer_id: customerId,
+          product_id: productId,
+          token_id: tokenId,
+          total_billing_cycles: totalBillingCycles,
+        });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+      return CreationSchema.parse(res.body).result!.subscription_id;
+    }
+    const toNull = (id: string) =>
+      request(app)
+        .post(`/v1/subscriptions/${id}/total-billing-cycles`)
+        .set(auth)
+        .send({ total_billing_cycles: null });
+
+    const endless = await toNull(await created(null));
+    assert.equal(endless.status, 200, JSON.stringify(endless.body));
+    assert.equal(SubscriptionViewSchema.parse(endless.body).total_billing_cycles, null);
+
+    const finite = await created(12);
+    assert.equal(
+      conflictMessage(await toNull(finite)),
+      'QFPay cannot change a finite plan to infinite; create a new subscription instead',
+    );
+    const longer = await request(app)
+      .post(`/v1/subscriptions/${finite}/total-billing-cycles`)
+      .set(auth)
+      .send({ total_billing_cycles: 24 });
+    assert.equal(longer.status, 200, JSON.stringify(longer.body));
+    assert.equal(SubscriptionViewSchema.parse(longer.body).total_billing_cycles, 24);
   });
 });

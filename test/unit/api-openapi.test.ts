@@ -200,6 +200,17 @@ void describe('OpenAPI document', () => {
     assert.ok((op.responses as Record<string, Json>)['401']);
   });
 
+  void it('says when total_billing_cycles null is refused: a finite plan cannot become infinite (409)', () => {
+    const schemas = (doc.components as Json).schemas as Record<string, Json>;
+    const field = (schemas.ChangeTotalBillingCyclesRequest?.properties as Record<string, Json>)
+      .total_billing_cycles as Json;
+    assert.match(String(field.description), /null/);
+    assert.match(String(field.description), /409/);
+    assert.match(String(field.description), /finite/);
+    const op = pathsOf()['/v1/subscriptions/{subscriptionId}/total-billing-cycles']?.post as Json;
+    assert.match(String((op.responses as Record<string, Json>)['409']?.description), /finite plan/);
+  });
+
   void it('resolves every $ref', () => {
     const refs = refsIn(doc);
     assert.ok(refs.length > 20);

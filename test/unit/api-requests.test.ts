@@ -9,11 +9,12 @@ import { createServer } from 'node:http';
 import { describe, it } from 'node:test';
 import {
   ServiceError,
+  WorkflowFailedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
   type Client,
 } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { ActivityFailure, ApplicationFailure, RetryState } from '@temporalio/common';
 import request from 'supertest';
 import { appMetrics, buildApp, buildMetricsApp } from '../../src/api/app';
 import { DEFAULT_API_TIMEOUTS } from '../../src/api/context';
@@ -25,10 +26,13 @@ import {
   parseApiKeys,
   presentedApiKey,
 } from '../../src/api/auth';
-import { ErrorResponseSchema } from '../../src/api/schemas';
+import { ErrorResponseSchema, SubscriptionViewSchema } from '../../src/api/schemas';
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { QfpayClient } from '../../src/qfpay/client';
+import type { SubscriptionView } from '../../src/workflows/definitions';
+import type { LifecycleState } from '../../src/workflows/lifecycle-table';
+import { SUB, pastDue } from '../helpers/engine-states';
 
 const KEYS = ['merchant-key-one', 'merchant-key-two'];
 const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', API_KEYS: ` ${KEYS[0]}, ,${KEYS[1]} ` });
@@ -92,6 +96,13 @@ function scriptedQfpay(answer: (path: string) => { status?: number; body: unknow
     },
   });
   return { client, paths };
+}
+
+/** A QFPay that has the customers cust_1 and cust_2. */
+function knownCustomers() {
+  return scriptedQfpay(() => ({
+    body: { respcd: '0000', data: [{ customer_id: 'cust_1' }, { customer_id: 'cust_2' }] },
+  }));
 }
 
 function appWith(temporal = fakeTemporal(), qfpay = scriptedQfpay(() => ({ status: 500, body: {} }))) {
@@ -215,6 +226,7 @@ void describe('operational limits', () => {
           return [];
         },
       }),
+      knownCustomers(),
     );
     await request(app).get('/v1/customers/cust_1/tokens').set(auth).expect(200);
     fail = true;
@@ -299,7 +311,15 @@ void describe('request validation (nothing reaches Temporal or QFPay)', () => {
       url: '/v1/subscriptions',
       headers: { 'Idempotency-Key': 'order-1' },
       body: { customer_id: 'cust_1', customer: { email: 'a@example.com' }, token_id: 'tk_1' },
-      paths: ['customer_id', 'product_id'],
+      paths: ['customer', 'product_id'],
+    },
+    {
+      name: 'POST /v1/subscriptions: an inline new customer with a token_id (a token needs an existing customer)',
+      method: 'post',
+      url: '/v1/subscriptions',
+      headers: { 'Idempotency-Key': 'order-3' },
+      body: { customer: { email: 'a@example.com' }, product_id: 'prod_1', token_id: 'tk_1' },
+      paths: ['customer'],
     },
     {
       name: 'POST /v1/subscriptions: an inline product with a bad amount',
@@ -367,6 +387,34 @@ void describe('request validation (nothing reaches Temporal or QFPay)', () => {
       paths: ['order_id'],
     },
     {
+      name: 'POST resume: an unknown field',
+      method: 'post',
+      url: '/v1/subscriptions/sub_1/resume',
+      body: { at: 'now' },
+      paths: ['at'],
+    },
+    {
+      name: 'POST sync: an unknown field',
+      method: 'post',
+      url: '/v1/subscriptions/sub_1/sync',
+      body: { force: true },
+      paths: ['force'],
+    },
+    {
+      name: 'POST merchant-events redeliver: an unknown field',
+      method: 'post',
+      url: '/v1/merchant-events/evt.sub_1.payment_failed.0001/redeliver',
+      body: { now: true },
+      paths: ['now'],
+    },
+    {
+      name: 'POST merchant-endpoint enable: an unknown field',
+      method: 'post',
+      url: '/v1/merchant-endpoint/enable',
+      body: { url: 'https://example.com' },
+      paths: ['url'],
+    },
+    {
       name: 'PUT dunning-policy: a bad duration, an unknown action and an unknown field',
       method: 'put',
       url: '/v1/subscriptions/sub_1/dunning-policy',
@@ -400,14 +448,27 @@ void describe('request validation (nothing reaches Temporal or QFPay)', () => {
     assert.deepEqual(temporal.calls, []);
   });
 
-  void it('answers a body that is not an object (or not JSON at all) with 400', async () => {
+  void it('answers a JSON body that is not an object with 400', async () => {
     const { app } = appWith();
     errorOf(await request(app).post('/v1/products').set(auth).send([1, 2]), 400, 'validation_error');
-    errorOf(
-      await request(app).post('/v1/products').set(auth).type('text/plain').send('hello'),
-      400,
-      'validation_error',
-    );
+  });
+
+  void it('answers a body that is not JSON (text/plain, no Content-Type) with 415 naming Content-Type', async () => {
+    const { app, temporal, qfpay } = appWith();
+    for (const type of ['text/plain', 'application/x-www-form-urlencoded']) {
+      const res = await request(app).post('/v1/products').set(auth).type(type).send('name=hello');
+      const body = errorOf(res, 415, 'validation_error');
+      assert.deepEqual(paths(body), ['Content-Type'], type);
+      assert.match(body.error.details?.[0]?.message ?? '', /application\/json/);
+    }
+    const untyped = await request(app)
+      .post('/v1/subscriptions/sub_1/cancel')
+      .set(auth)
+      .set('content-type', '')
+      .send(Buffer.from('{}'));
+    errorOf(untyped, 415, 'validation_error');
+    assert.deepEqual(temporal.calls, []);
+    assert.deepEqual(qfpay.paths, []);
   });
 
   for (const path of [
@@ -484,7 +545,7 @@ void describe('the error shape and request ids', () => {
         throw new TypeError('kaboom at secret.ts:12');
       },
     });
-    const { app } = appWith(temporal);
+    const { app } = appWith(temporal, knownCustomers());
     const res = await request(app).get('/v1/customers/cust_1/tokens').set(auth);
     const body = errorOf(res, 500, 'internal');
     assert.doesNotMatch(JSON.stringify(body), /kaboom|secret\.ts|at /);
@@ -601,6 +662,172 @@ void describe('the error shape and request ids', () => {
     const res = await request(appWith(temporal).app).post('/v1/subscriptions/sub_1/cancel').set(auth);
     const body = errorOf(res, 404, 'not_found');
     assert.ok(body.error.details?.some((d) => d.path === 'qfpay.respcd' && d.message.startsWith('1268')));
+  });
+});
+
+void describe('HTTP methods: a known path with a method it does not serve', () => {
+  for (const c of [
+    { method: 'delete', url: '/v1/subscriptions/sub_1', allow: 'GET, HEAD' },
+    { method: 'put', url: '/v1/customers/cust_1', allow: 'GET, HEAD, PATCH, DELETE' },
+    { method: 'get', url: '/v1/subscriptions/sub_1/cancel', allow: 'POST' },
+    { method: 'patch', url: '/v1/subscriptions', allow: 'GET, HEAD, POST' },
+    { method: 'get', url: '/webhooks/qfpay', allow: 'POST' },
+    { method: 'post', url: '/openapi.json', allow: 'GET, HEAD' },
+  ] as const) {
+    void it(`${c.method.toUpperCase()} ${c.url} → 405 with Allow: ${c.allow}`, async () => {
+      const { app, temporal, qfpay } = appWith();
+      const res = await request(app)[c.method](c.url).set(auth);
+      const body = errorOf(res, 405, 'method_not_allowed');
+      assert.equal(res.headers.allow, c.allow);
+      assert.match(body.error.message, new RegExp(`${c.method.toUpperCase()} .* allows ${c.allow}`));
+      assert.deepEqual(temporal.calls, []);
+      assert.deepEqual(qfpay.paths, []);
+    });
+  }
+
+  void it('still answers an unknown path with 404, and an unauthenticated /v1 request with 401', async () => {
+    const { app } = appWith();
+    errorOf(await request(app).delete('/v1/nowhere').set(auth), 404, 'not_found');
+    errorOf(await request(app).delete('/v1/subscriptions/sub_1'), 401, 'unauthorized');
+  });
+});
+
+/** A subscription view as the workflow's query answers it, in `state`, with a next billing time. */
+function viewIn(state: LifecycleState): SubscriptionView {
+  const s = pastDue();
+  return {
+    subscriptionId: SUB,
+    workflowId: `qfpay-subscription:${SUB}`,
+    gateway: 'qfpay',
+    snapshot: { ...s.snapshot, state },
+    dunning: { policy: s.policy, episode: null, history: [] },
+    billingPausedByMerchant: false,
+    billingPause: null,
+    origin: 'created',
+    continuedAsNew: 0,
+    lastSyncAt: s.lastSyncAt,
+    pendingCharge: null,
+  };
+}
+
+void describe('the subscription view', () => {
+  for (const state of ['CANCELLED', 'COMPLETED', 'INCOMPLETE_EXPIRED'] as const) {
+    void it(`shows no next_billing_time once the subscription has ended (${state})`, async () => {
+      const view = viewIn(state);
+      assert.notEqual(
+        view.snapshot.nextBillingTime,
+        null,
+        'the workflow still holds the last one QFPay gave',
+      );
+      const { app } = appWith(fakeTemporal({ query: () => view }));
+      const res = await request(app).get(`/v1/subscriptions/${SUB}`).set(auth);
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      assert.equal(SubscriptionViewSchema.parse(res.body).next_billing_time, null);
+    });
+  }
+
+  void it('shows the next_billing_time of a subscription that goes on (PAST_DUE)', async () => {
+    const view = viewIn('PAST_DUE');
+    const { app } = appWith(fakeTemporal({ query: () => view }));
+    const res = await request(app).get(`/v1/subscriptions/${SUB}`).set(auth);
+    assert.equal(
+      SubscriptionViewSchema.parse(res.body).next_billing_time,
+      new Date(view.snapshot.nextBillingTime!).toISOString(),
+    );
+  });
+});
+
+void describe('a gateway that is not configured', () => {
+  const notConfigured = () =>
+    ApplicationFailure.create({
+      type: 'GatewayNotConfigured',
+      message: 'gateway qorepay is not configured in this worker',
+    });
+
+  void it('answers an update that met it with 503 gateway_unavailable', async () => {
+    const temporal = fakeTemporal({
+      executeUpdate: () => {
+        throw new WorkflowUpdateFailedError('Workflow Update failed', notConfigured());
+      },
+    });
+    const res = await request(appWith(temporal).app)
+      .post('/v1/subscriptions/qorepay:tpl~client/sync')
+      .set(auth);
+    const body = errorOf(res, 503, 'gateway_unavailable');
+    assert.match(body.error.message, /qorepay is not configured/);
+  });
+
+  void it('answers a creation that failed on it with 503 gateway_unavailable, as the route does up front', async () => {
+    let memo: unknown;
+    const temporal = fakeTemporal({
+      start: (_type, options) => {
+        memo = (options as { memo: unknown }).memo;
+        return temporal.client.workflow.getHandle('creation');
+      },
+      describe: () => ({ memo, status: { name: 'FAILED' } }),
+      result: () => {
+        throw new WorkflowFailedError(
+          'Workflow execution failed',
+          new ActivityFailure(
+            'activity failed',
+            'createOnGateway',
+            '1',
+            RetryState.TIMEOUT,
+            undefined,
+            notConfigured(),
+          ),
+          RetryState.NON_RETRYABLE_FAILURE,
+        );
+      },
+    });
+    const res = await request(appWith(temporal).app)
+      .post('/v1/subscriptions')
+      .set(auth)
+      .set('Idempotency-Key', 'not-configured-1')
+      .send({ customer_id: 'cust_1', product_id: 'prod_1', token_id: 'tk_1' });
+    errorOf(res, 503, 'gateway_unavailable');
+
+    const unconfigured = await request(appWith().app)
+      .post('/v1/gateways/qorepay/subscriptions')
+      .set(auth)
+      .set('Idempotency-Key', 'not-configured-2')
+      .send({});
+    errorOf(unconfigured, 503, 'gateway_unavailable');
+  });
+});
+
+void describe("a customer's payment tokens", () => {
+  const customers = (found: string[]) =>
+    scriptedQfpay((path) => {
+      assert.equal(path, '/customer/v1/query');
+      return { body: { respcd: '0000', data: found.map((customer_id) => ({ customer_id })) } };
+    });
+
+  void it('answers 404 for a customer QFPay does not have, as GET /v1/customers/{id} does', async () => {
+    const { app, temporal } = appWith(fakeTemporal(), customers([]));
+    const body = errorOf(
+      await request(app).get('/v1/customers/cust_unknown/tokens').set(auth),
+      404,
+      'not_found',
+    );
+    assert.match(body.error.message, /cust_unknown/);
+    errorOf(await request(app).get('/v1/customers/cust_unknown').set(auth), 404, 'not_found');
+    assert.deepEqual(
+      temporal.calls.filter((c) => c.method === 'query'),
+      [],
+    );
+  });
+
+  void it('answers an empty list for a customer QFPay has but never reported a token for', async () => {
+    const temporal = fakeTemporal({
+      query: () => {
+        throw new WorkflowNotFoundError('workflow not found', 'qfpay-customer-tokens:cust_known', undefined);
+      },
+    });
+    const { app } = appWith(temporal, customers(['cust_known']));
+    const res = await request(app).get('/v1/customers/cust_known/tokens').set(auth);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.deepEqual(res.body, { customer_id: 'cust_known', tokens: [] });
   });
 });
 

@@ -135,6 +135,7 @@ void describe('the gateway port, engine side', () => {
       description: 'a test gateway',
       variables: ['TESTPAY_TOKEN'],
       configured: (env) => env.TESTPAY_TOKEN !== undefined,
+      createInputIssues: () => [],
       adapter: () => adapter,
       webhook: () => {
         throw new Error('not used');

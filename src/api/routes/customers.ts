@@ -90,10 +90,18 @@ export function customerRouter(ctx: ApiContext): Router {
     res.json(view);
   });
 
+  /**
+   * The customer as QFPay has it.
+   * @throws ApiError 404 when QFPay has none
+   */
+  function customerAtQfpay(customerId: string): Promise<Customer> {
+    const query = ctx.qfpay.queryCustomers({ customer_id: customerId, page: 1, page_size: 1 });
+    return foundById(query, (c) => c.customer_id, customerId, 'customer');
+  }
+
   router.get('/customers/:customerId', async (req, res) => {
     const { customerId } = parseInput(CustomerParamsSchema, req.params, 'path');
-    const query = ctx.qfpay.queryCustomers({ customer_id: customerId, page: 1, page_size: 1 });
-    res.json(customerView(await foundById(query, (c) => c.customer_id, customerId, 'customer')));
+    res.json(customerView(await customerAtQfpay(customerId)));
   });
 
   router.patch('/customers/:customerId', async (req, res) => {
@@ -117,6 +125,8 @@ export function customerRouter(ctx: ApiContext): Router {
 
   router.get('/customers/:customerId/tokens', async (req, res) => {
     const { customerId } = parseInput(CustomerParamsSchema, req.params, 'path');
+    // A customer QFPay does not have is a 404 here too, not an empty list.
+    await customerAtQfpay(customerId);
     let tokens: PaymentTokenRecord[] = [];
     try {
       tokens = await withinDeadline(ctx.temporal, ctx.timeouts.temporalMs, () =>

@@ -10,7 +10,12 @@
  *   subscription before the gateway hears its acknowledgement. QFPay keeps `/webhooks/qfpay`.
  */
 import express, { Router, type Request, type Response } from 'express';
-import { WebhookRejection, type GatewayModule, type GatewayWebhook } from '../../gateways/port';
+import {
+  WebhookRejection,
+  type GatewayInputIssue,
+  type GatewayModule,
+  type GatewayWebhook,
+} from '../../gateways/port';
 import { QFPAY_GATEWAY, engineSubscriptionId } from '../../gateways/profile';
 import { gatewayModule, gatewayTable } from '../../gateways/registry';
 import {
@@ -82,6 +87,24 @@ export function gatewayCreationInput(
   };
 }
 
+/** A field of the gateway's creation input as the merchant wrote it: `plan.totalCycles` → `plan.total_cycles`. */
+function bodyPath(issue: GatewayInputIssue): string {
+  return issue.path.map((part) => part.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)).join('.');
+}
+
+/**
+ * Refuses input the gateway cannot take, before a workflow starts or the gateway hears of it.
+ * @throws ApiError 400 naming each field
+ */
+function checkGatewayInput(module: GatewayModule, input: CreateGatewaySubscriptionInput): void {
+  const issues = module.createInputIssues(input.create);
+  if (issues.length === 0) return;
+  throw ApiError.validation(
+    `invalid body for ${module.name}`,
+    issues.map((issue) => ({ path: bodyPath(issue), message: issue.message })),
+  );
+}
+
 /** `/v1/gateways` routes (mounted on the authenticated router). */
 export function gatewayRouter(ctx: ApiContext): Router {
   const router = Router();
@@ -100,6 +123,7 @@ export function gatewayRouter(ctx: ApiContext): Router {
       .idempotencyDigest(merchantOf(req), 'subscription', idempotencyKey)
       .slice(0, 29)}`;
     const input = gatewayCreationInput(module, body, reference, ctx);
+    checkGatewayInput(module, input);
     const { handle, replayed } = await startIdempotentCreation(ctx, req, {
       kind: 'subscription',
       idempotencyKey,

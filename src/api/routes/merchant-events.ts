@@ -21,6 +21,7 @@ import {
 import { withinDeadline, type ApiContext } from '../context';
 import { ApiError, isWorkflowNotFound } from '../errors';
 import {
+  EmptyBodySchema,
   ListMerchantEventsQuerySchema,
   MerchantEventDeliveryStatusSchema,
   MerchantEventParamsSchema,
@@ -117,6 +118,7 @@ export function merchantEventRouter(ctx: ApiContext): Router {
 
   router.post('/merchant-events/:eventId/redeliver', async (req: Request, res: Response) => {
     const { eventId } = parseInput(MerchantEventParamsSchema, req.params, 'path');
+    parseInput(EmptyBodySchema, req.body ?? {}, 'body');
     if (!url || !endpointSwitch)
       throw ApiError.conflict('merchant events are off: no MERCHANT_EVENTS_URL is configured');
     const endpoint = await within(() => endpointSwitch.state());
@@ -165,7 +167,8 @@ export function merchantEventRouter(ctx: ApiContext): Router {
     res.json(await endpointView());
   });
 
-  router.post('/merchant-endpoint/enable', async (_req: Request, res: Response) => {
+  router.post('/merchant-endpoint/enable', async (req: Request, res: Response) => {
+    parseInput(EmptyBodySchema, req.body ?? {}, 'body');
     if (!endpointSwitch)
       throw ApiError.conflict('merchant events are off: no MERCHANT_EVENTS_URL is configured');
     await within(() => endpointSwitch.turnOn());

@@ -41,12 +41,14 @@ import {
   CreateSubscriptionBodySchema,
   CreationParamsSchema,
   DunningPolicyOverrideBodySchema,
+  EmptyBodySchema,
   LifecycleStateSchema,
   ListOrdersQuerySchema,
   ListSubscriptionsQuerySchema,
   PauseBodySchema,
   ScheduleQuerySchema,
   SubscriptionParamsSchema,
+  type ChangeProductsBody,
   type CreateSubscriptionBody,
   type CreationResponse,
   type ListSubscriptionsQuery,
@@ -55,6 +57,8 @@ import {
 } from '../schemas';
 import { parseInput } from '../validate';
 import { paginate } from '../../qfpay/client';
+import type { Product, Subscription as QfpaySubscription } from '../../qfpay/schemas';
+import { QFPAY_GATEWAY, splitSubscriptionId } from '../../gateways/profile';
 import { billingSchedule, ordersWithAttempts } from '../billing-views';
 import { chargeResultView, creationResultView, subscriptionView } from '../views';
 
@@ -73,15 +77,10 @@ export function policyWithOverride(
   return override === undefined ? base : mergePolicy(base, override);
 }
 
+/** The existing customer (the schema refuses an inline one: it could own no token yet). */
 function customerOf(body: CreateSubscriptionBody): CreateSubscriptionInput['customer'] {
   if (body.customer_id !== undefined) return { customerId: body.customer_id };
-  if (body.customer !== undefined) {
-    const { name, email, phone, billing_address: billingAddress } = body.customer;
-    return { create: { name, email, phone, billingAddress } };
-  }
-  throw ApiError.validation('invalid body', [
-    { path: 'customer_id', message: 'give customer_id or customer' },
-  ]);
+  throw ApiError.validation('invalid body', [{ path: 'customer_id', message: 'give customer_id' }]);
 }
 
 function productOf(body: CreateSubscriptionBody): CreateSubscriptionInput['product'] {
@@ -385,18 +384,29 @@ export function subscriptionRouter(ctx: ApiContext): Router {
     res.json(view);
   });
 
+  /** The subscription as QFPay has it, or undefined. */
+  async function qfpaySubscription(id: string): Promise<QfpaySubscription | undefined> {
+    const found = await ctx.qfpay.querySubscriptions({ subscription_id: id, page: 1, page_size: 1 });
+    return found.items.find((r) => r.subscription_id === id);
+  }
+
+  /** The products QFPay has among `ids`, in their order (one it does not know is left out). */
+  async function qfpayProducts(ids: readonly string[]): Promise<Product[]> {
+    const products: Product[] = [];
+    for (const productId of ids) {
+      const page = await ctx.qfpay.queryProducts({ product_id: productId, page: 1, page_size: 1 });
+      products.push(...page.items.filter((p) => p.product_id === productId));
+    }
+    return products;
+  }
+
   router.get('/subscriptions/:subscriptionId/schedule', async (req: Request, res: Response) => {
     const id = subscriptionId(req);
     const { count } = parseInput(ScheduleQuerySchema, req.query, 'query');
     const view = await queryWorkflow(id, (h) => h.query(snapshotQuery));
-    const found = await ctx.qfpay.querySubscriptions({ subscription_id: id, page: 1, page_size: 1 });
-    const remote = found.items.find((r) => r.subscription_id === id);
+    const remote = await qfpaySubscription(id);
     if (!remote) throw ApiError.notFound(`QFPay has no subscription ${id}`);
-    const products = [];
-    for (const line of remote.products ?? []) {
-      const page = await ctx.qfpay.queryProducts({ product_id: line.product_id, page: 1, page_size: 1 });
-      products.push(...page.items);
-    }
+    const products = await qfpayProducts((remote.products ?? []).map((line) => line.product_id));
     try {
       res.json(billingSchedule({ remote, products, view, count, offset: config.QFPAY_TIME_OFFSET }));
     } catch (err) {
@@ -463,13 +473,47 @@ export function subscriptionRouter(ctx: ApiContext): Router {
 
   router.post('/subscriptions/:subscriptionId/sync', async (req: Request, res: Response) => {
     const id = subscriptionId(req);
+    parseInput(EmptyBodySchema, req.body ?? {}, 'body');
     const view = await updateThenView(id, (h) => h.executeUpdate(syncNowUpdate, { args: [] }));
     res.json(subscriptionView(view));
   });
 
+  /**
+   * Refuses a plan with a product in another currency than the subscription's (its products' at
+   * QFPay; for a subscription QFPay does not show, the plan's first product's): a subscription bills
+   * one amount in one currency. QFPay's documents do not say that it checks this, so the engine does,
+   * before the change reaches the workflow.
+   * @throws ApiError 409 naming each product line in another currency
+   */
+  async function checkPlanCurrency(id: string, lines: ChangeProductsBody['products']): Promise<void> {
+    if (splitSubscriptionId(id).gateway !== QFPAY_GATEWAY) return; // no plan changes there (409 by the workflow)
+    const remote = await qfpaySubscription(id);
+    const [current] = await qfpayProducts((remote?.products ?? []).map((line) => line.product_id));
+    const wanted = await qfpayProducts(lines.map((line) => line.product_id));
+    const currency = (current ?? wanted[0])?.txcurrcd.toUpperCase();
+    if (currency === undefined) return; // QFPay knows none of them: its update answers for itself
+    const others = lines.flatMap((line, index) => {
+      const product = wanted.find((p) => p.product_id === line.product_id);
+      const its = product?.txcurrcd.toUpperCase();
+      return its === undefined || its === currency
+        ? []
+        : [{ path: `products.${index}.product_id`, message: `${line.product_id} bills in ${its}` }];
+    });
+    if (others.length === 0) return;
+    throw new ApiError({
+      status: 409,
+      code: 'conflict',
+      message:
+        `the subscription bills in ${currency}; a subscription's products must share its currency ` +
+        `(${others.map((o) => o.message).join(', ')})`,
+      details: others,
+    });
+  }
+
   router.post('/subscriptions/:subscriptionId/products', async (req: Request, res: Response) => {
     const id = subscriptionId(req);
     const body = parseInput(ChangeProductsBodySchema, req.body, 'body');
+    await checkPlanCurrency(id, body.products);
     const products = body.products.map((p) => ({ productId: p.product_id, quantity: p.quantity }));
     const view = await updateThenView(id, (h) =>
       h.executeUpdate(changeProductsUpdate, { args: [{ products }] }),
@@ -493,6 +537,7 @@ export function subscriptionRouter(ctx: ApiContext): Router {
 
   router.post('/subscriptions/:subscriptionId/resume', async (req: Request, res: Response) => {
     const id = subscriptionId(req);
+    parseInput(EmptyBodySchema, req.body ?? {}, 'body');
     const view = await updateThenView(id, (h) => h.executeUpdate(resumeBillingUpdate, { args: [] }));
     res.json(subscriptionView(view));
   });

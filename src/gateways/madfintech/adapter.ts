@@ -6,9 +6,11 @@
 import type { SyncResult } from '../../activities/contracts';
 import {
   GatewayError,
+  refuseInputIssues,
   type GatewayAdapter,
   type GatewayCreateInput,
   type GatewayCreateResult,
+  type GatewayInputIssue,
 } from '../port';
 import { MADFINTECH_CAPABILITIES } from './capabilities';
 import { MadfintechClient, type ClientOptions } from './client';
@@ -29,6 +31,13 @@ const DAY_MS = 86_400_000;
 
 export interface AdapterOptions extends ClientOptions {
   shopId: string;
+}
+
+/** What of a creation MadFintech cannot take: checked by the API up front, and again by `create`. */
+export function madfintechCreateIssues(input: GatewayCreateInput): GatewayInputIssue[] {
+  return input.paymentMethod?.token
+    ? []
+    : [{ path: ['paymentMethod', 'token'], message: 'MadFintech charges a bound card: give its card id' }];
 }
 
 /** The seed's shop id is a number; a numeric env value is sent as one. */
@@ -75,8 +84,8 @@ export class MadfintechAdapter implements GatewayAdapter {
     const orderNumber = orderNumberFor(input.reference);
     const before = await this.order(orderNumber);
     if (before.order) return this.existing(before.order);
-    const token = input.paymentMethod?.token;
-    if (!token) throw new GatewayError('madfintech needs paymentMethod.token (a bound card id)', false);
+    refuseInputIssues('madfintech', madfintechCreateIssues(input));
+    const token = input.paymentMethod?.token ?? '';
     const { plan } = input;
     const body = {
       shopId: shopIdValue(this.options.shopId),

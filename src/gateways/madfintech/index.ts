@@ -3,7 +3,7 @@
  * card. See README.md for the endpoints, the mapping and every assumption.
  */
 import type { GatewayEnv, GatewayModule } from '../port';
-import { MadfintechAdapter } from './adapter';
+import { MadfintechAdapter, madfintechCreateIssues } from './adapter';
 import { MADFINTECH_CAPABILITIES } from './capabilities';
 import { startMadfintechEmulator } from './emulator/server';
 import { madfintechWebhook } from './webhook';
@@ -35,6 +35,7 @@ export const madfintechGateway: GatewayModule = {
     'MadFintech card gateway: recurring orders paid by a bound card; the gateway bills each cycle and retries a decline itself (no manual charge, no pause).',
   configured: (env) =>
     ['MADFINTECH_API_TOKEN', 'MADFINTECH_SHOP_ID', 'MADFINTECH_CALLBACK_SECRET'].every((k) => value(env, k)),
+  createInputIssues: madfintechCreateIssues,
   adapter: (env) =>
     new MadfintechAdapter({
       baseUrl: value(env, 'MADFINTECH_API_URL') ?? MADFINTECH_DEFAULT_API_URL,

@@ -6,9 +6,11 @@ import type { SyncResult } from '../../activities/contracts';
 import type { RemoteSubscription } from '../../workflows/lifecycle-types';
 import {
   GatewayError,
+  refuseInputIssues,
   type GatewayAdapter,
   type GatewayCreateInput,
   type GatewayCreateResult,
+  type GatewayInputIssue,
 } from '../port';
 import { QOREPAY_CAPABILITIES } from './capabilities';
 import { type QorepayClient } from './client';
@@ -35,6 +37,21 @@ export interface QorepayAdapterOptions {
 }
 
 const seg = encodeURIComponent;
+
+/** What of a creation QorePay cannot take: checked by the API up front, and again by `create`. */
+export function qorepayCreateIssues({ plan, customer }: GatewayCreateInput): GatewayInputIssue[] {
+  const issues: GatewayInputIssue[] = [];
+  if (plan.totalCycles !== null)
+    issues.push({
+      path: ['plan', 'totalCycles'],
+      message: 'QorePay billing templates bill until cancelled: no cycle limit (leave it out or null)',
+    });
+  if (!Number.isInteger(plan.amount) || plan.amount <= 0)
+    issues.push({ path: ['plan', 'amount'], message: 'must be a positive integer in minor units' });
+  if (customer.id.includes(ID_SEPARATOR))
+    issues.push({ path: ['customer', 'id'], message: `may not contain "${ID_SEPARATOR}" at QorePay` });
+  return issues;
+}
 
 export function qorepayAdapter(client: QorepayClient, options: QorepayAdapterOptions): GatewayAdapter {
   const now = options.now ?? Date.now;
@@ -77,15 +94,8 @@ export function qorepayAdapter(client: QorepayClient, options: QorepayAdapterOpt
 
     async create(input: GatewayCreateInput): Promise<GatewayCreateResult> {
       const { plan, reference, customer } = input;
-      if (plan.totalCycles !== null)
-        throw new GatewayError('QorePay billing templates bill until cancelled: no cycle limit', false);
-      if (!Number.isInteger(plan.amount) || plan.amount <= 0)
-        throw new GatewayError(`amount must be a positive integer in minor units: ${plan.amount}`, false);
-      if (customer.id.includes(ID_SEPARATOR) || reference.length === 0)
-        throw new GatewayError(
-          `client id may not contain "${ID_SEPARATOR}"; reference may not be empty`,
-          false,
-        );
+      refuseInputIssues('qorepay', qorepayCreateIssues(input));
+      if (reference.length === 0) throw new GatewayError('reference may not be empty', false);
       const { period, units } = periodOf(plan.interval);
 
       const found = (await client.list(`billing_templates/?title=${seg(reference)}`, templateSchema)).filter(

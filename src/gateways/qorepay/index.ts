@@ -3,7 +3,7 @@
  * QorePay's own daily retries until the purchase is due, RSA-signed webhooks.
  */
 import type { GatewayEnv, GatewayModule } from '../port';
-import { qorepayAdapter } from './adapter';
+import { qorepayAdapter, qorepayCreateIssues } from './adapter';
 import { QOREPAY_CAPABILITIES } from './capabilities';
 import { DEFAULT_QOREPAY_URL, DEFAULT_TIMEOUT_MS, QorepayClient } from './client';
 import { startQorepayEmulator } from './emulator/server';
@@ -32,6 +32,8 @@ export const qorepayGateway: GatewayModule = {
   configured(env: GatewayEnv): boolean {
     return Boolean(env.QOREPAY_API_KEY && env.QOREPAY_BRAND_ID && pemFromEnv(env.QOREPAY_WEBHOOK_PUBLIC_KEY));
   },
+
+  createInputIssues: qorepayCreateIssues,
 
   adapter(env: GatewayEnv) {
     const client = new QorepayClient({

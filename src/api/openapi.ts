@@ -40,6 +40,7 @@ import {
   ListOrdersQuerySchema,
   ListSubscriptionsQuerySchema,
   OrderListSchema,
+  HoldBodySchema,
   PauseBodySchema,
   ScheduleQuerySchema,
   ScheduleSchema,
@@ -514,16 +515,33 @@ function registerRoutes(registry: OpenAPIRegistry): void {
   );
   change(
     'pause',
-    "Pause the engine's billing (no dunning, no manual charge) until resumed or `resumes_at`",
+    'Pause billing at the gateway until resumed',
     PauseBodySchema,
-    'The subscription stays as it is at QFPay, which has no pause: QFPay goes on billing on its schedule. ' +
-      'The engine stops its own charges and final actions and emits `subscription.billing_paused`.',
+    'Only a gateway that can pause (QorePay; `capabilities.pause` in GET /v1/gateways) pauses billing; ' +
+      'the engine then also holds its own dunning, and emits `subscription.billing_paused`. On a gateway ' +
+      'without a pause (QFPay, MadFintech) it is refused with a 409: the gateway would go on charging the ' +
+      'card. Cancel the subscription instead, or hold the engine’s dunning (`…/dunning/hold`).',
   );
   change(
     'resume',
-    "Resume the engine's billing",
+    'Resume billing at the gateway',
     EmptyBodySchema,
-    'Refused (409) when billing is not paused. Dunning is planned again from now; emits `subscription.billing_resumed`.',
+    'Refused (409) when billing is not paused at the gateway. Dunning is planned again from now; emits ' +
+      '`subscription.billing_resumed`.',
+  );
+  change(
+    'dunning/hold',
+    'Hold the engine’s own dunning (no manual charge, no new episode) until released or `until`',
+    HoldBodySchema,
+    'The gateway goes on billing on its schedule (QFPay has no pause): only the engine’s retries of a ' +
+      'failed payment and its final actions stop. Emits `subscription.dunning_held`.',
+  );
+  change(
+    'dunning/release',
+    'Release the engine’s hold on its dunning',
+    EmptyBodySchema,
+    'Refused (409) when dunning is not held. Dunning is planned again from now; emits ' +
+      '`subscription.dunning_released`.',
   );
 
   merchant({

@@ -573,12 +573,25 @@ export type ChangeProductsBody = z.output<typeof ChangeProductsBodySchema>;
 
 export const PauseBodySchema = z
   .strictObject({
-    resumes_at: isoTime.nullable().optional().openapi({
-      description: 'When the engine resumes by itself (in the future); null or absent: until resumed.',
-    }),
+    resumes_at: isoTime
+      .nullable()
+      .optional()
+      .openapi({
+        description:
+          'When billing resumes by itself (in the future); null or absent: until resumed. A gateway that ' +
+          'pauses until resumed (QorePay) takes only null.',
+      }),
   })
   .openapi('PauseRequest');
 export type PauseBody = z.output<typeof PauseBodySchema>;
+
+export const HoldBodySchema = z
+  .strictObject({
+    until: isoTime.nullable().optional().openapi({
+      description: 'When the hold ends by itself (in the future); null or absent: until released.',
+    }),
+  })
+  .openapi('DunningHoldRequest');
 
 /** The most billing times a schedule preview shows. */
 export const MAX_SCHEDULE_COUNT = 36;
@@ -652,6 +665,14 @@ export const BillingPauseViewSchema = z
   })
   .openapi('BillingPause');
 
+export const DunningHoldViewSchema = z
+  .object({
+    since: isoTime,
+    until: nullableIso,
+    by: z.enum(['merchant', 'final_action']),
+  })
+  .openapi('DunningHold');
+
 export const SubscriptionViewSchema = z
   .object({
     subscription_id: z.string(),
@@ -679,9 +700,16 @@ export const SubscriptionViewSchema = z
       history: z.array(DunningEpisodeViewSchema),
     }),
     billing_paused_by_merchant: z.boolean().openapi({
-      description: 'The engine has paused billing (the merchant, or the final action pause_billing).',
+      description: 'The gateway has paused billing at the merchant’s request (billing_pause is set).',
     }),
-    billing_pause: BillingPauseViewSchema.nullable(),
+    billing_pause: BillingPauseViewSchema.nullable().openapi({
+      description: 'The gateway’s pause of billing (only a gateway that can pause), or null.',
+    }),
+    dunning_hold: DunningHoldViewSchema.nullable().openapi({
+      description:
+        'The engine holds its own dunning (no manual charge, no new episode, no final action) while ' +
+        'the gateway goes on billing: the merchant’s hold, or the final action hold_dunning. Null otherwise.',
+    }),
     reconcile_reason: z.string().nullable(),
     last_sync_at: nullableIso,
     facts_applied: z.number().int(),

@@ -110,14 +110,22 @@ export function subscriptionView(view: SubscriptionView): SubscriptionViewRespon
       episode: view.dunning.episode ? episodeView(view.dunning.episode) : null,
       history: view.dunning.history.slice(-VIEW_EPISODES).map(episodeView),
     },
-    billing_paused_by_merchant: view.billingPausedByMerchant,
-    billing_pause: view.billingPause
+    billing_paused_by_merchant: view.billingPause?.atGateway === true,
+    billing_pause: view.billingPause?.atGateway
       ? {
           since: isoTime(view.billingPause.since),
           resumes_at: isoOrNull(view.billingPause.resumesAt),
           by: view.billingPause.by,
         }
       : null,
+    dunning_hold:
+      view.billingPause && !view.billingPause.atGateway
+        ? {
+            since: isoTime(view.billingPause.since),
+            until: isoOrNull(view.billingPause.resumesAt),
+            by: view.billingPause.by,
+          }
+        : null,
     reconcile_reason: s.reconcile,
     last_sync_at: isoOrNull(view.lastSyncAt),
     facts_applied: s.factsApplied,

@@ -128,7 +128,7 @@ export const DunningExhaustedDataSchema = z.object({
 
 /** `data` of `subscription.billing_paused`. */
 export const BillingPausedDataSchema = z.object({
-  /** `merchant` (the pause route) or `final_action` (an exhausted episode's `pause_billing`). */
+  /** `merchant` (the pause route; `final_action` in runs recorded before the hold had its own name). */
   paused_by: z.enum(['merchant', 'final_action']),
   /** When the engine resumes by itself, ISO-8601; null: until the merchant resumes. */
   resumes_at: IsoTimeSchema.nullable(),
@@ -142,6 +142,24 @@ export const BillingResumedDataSchema = z.object({
   paused_since: IsoTimeSchema,
   /** When it ended, ISO-8601. */
   resumed_at: IsoTimeSchema,
+});
+
+/** `data` of `subscription.dunning_held`. */
+export const DunningHeldDataSchema = z.object({
+  /** `merchant` (the hold route) or `final_action` (an exhausted episode's `hold_dunning`). */
+  held_by: z.enum(['merchant', 'final_action']),
+  /** When the hold ends by itself, ISO-8601; null: until the merchant releases it. */
+  until: IsoTimeSchema.nullable(),
+});
+
+/** `data` of `subscription.dunning_released`. */
+export const DunningReleasedDataSchema = z.object({
+  /** `merchant` (the release route) or `schedule` (the hold's `until` came). */
+  released_by: z.enum(['merchant', 'schedule']),
+  /** When the hold began, ISO-8601. */
+  held_since: IsoTimeSchema,
+  /** When it ended, ISO-8601. */
+  released_at: IsoTimeSchema,
 });
 
 /** The terminal states a subscription can end in. */
@@ -163,6 +181,8 @@ export const MERCHANT_EVENT_DATA_SCHEMAS = {
   'subscription.dunning_exhausted': DunningExhaustedDataSchema,
   'subscription.billing_paused': BillingPausedDataSchema,
   'subscription.billing_resumed': BillingResumedDataSchema,
+  'subscription.dunning_held': DunningHeldDataSchema,
+  'subscription.dunning_released': DunningReleasedDataSchema,
   'subscription.ended': EndedDataSchema,
 } as const;
 
@@ -198,6 +218,8 @@ export const MerchantEventSchema = z.discriminatedUnion('type', [
   envelope('subscription.dunning_exhausted'),
   envelope('subscription.billing_paused'),
   envelope('subscription.billing_resumed'),
+  envelope('subscription.dunning_held'),
+  envelope('subscription.dunning_released'),
   envelope('subscription.ended'),
 ]);
 

@@ -26,6 +26,7 @@ import {
   hasEnded,
   recordEvents,
   type EngineState,
+  type HoldScope,
   type Intent,
   type IntentRequest,
   type PendingCharge,
@@ -74,8 +75,8 @@ export type Action =
   | { kind: 'change_token'; intentId: number; tokenId: string }
   | { kind: 'change_cycles'; intentId: number; totalBillingCycles: number | null }
   | { kind: 'change_products'; intentId: number; products: PlanLine[] }
-  | { kind: 'pause'; intentId: number; resumesAt: number | null }
-  | { kind: 'resume'; intentId: number }
+  | { kind: 'pause'; intentId: number; resumesAt: number | null; scope: HoldScope }
+  | { kind: 'resume'; intentId: number; scope: HoldScope }
   | { kind: 'refuse'; intentId: number; message: string; type: string }
   | { kind: 'apply_policy'; intentId: number; override: DunningPolicyOverride }
   | { kind: 'flush' }
@@ -115,7 +116,11 @@ export function resumeBilling(s: EngineState, now: number, by: 'merchant' | 'sch
   const pause = s.billingPause;
   if (!pause) return s;
   const resumed: EngineState = { ...s, billingPause: null, syncWanted: true };
-  return recordEvents(resumed, [billingResumedEvent(s.subscriptionId, pause.since, now, by)], now);
+  return recordEvents(
+    resumed,
+    [billingResumedEvent(s.subscriptionId, pause, now, by, s.legacyPauseEvents === true)],
+    now,
+  );
 }
 
 /** A pause whose `resumesAt` has come ends (its durable timer is the loop's wake time). */
@@ -235,7 +240,9 @@ function exhaust(s: EngineState, episode: DunningEpisode, now: number): EngineSt
   };
   const billingPause =
     s.billingPause ??
-    (action === 'pause_billing' ? { since: now, resumesAt: null, by: 'final_action' as const } : null);
+    (action === 'hold_dunning' || action === 'pause_billing'
+      ? { since: now, resumesAt: null, by: 'final_action' as const }
+      : null);
   const next = recordEvents(
     { ...s, episode: escalated, billingPause },
     exhaustedEvents(s.subscriptionId, escalated, s.policy.escalation, action),
@@ -444,9 +451,9 @@ function decideIntent(s: EngineState, intent: Intent, now: number): Action {
     case 'charge_now':
       return decideChargeNow(s, intent, now);
     case 'pause':
-      return { kind: 'pause', intentId: intent.id, resumesAt: intent.resumesAt };
+      return { kind: 'pause', intentId: intent.id, resumesAt: intent.resumesAt, scope: holdScope(s, intent) };
     case 'resume':
-      return { kind: 'resume', intentId: intent.id };
+      return { kind: 'resume', intentId: intent.id, scope: holdScope(s, intent) };
   }
 }
 
@@ -522,16 +529,49 @@ export function intentProblem(
       if (!gatewayOf(s).capabilities.manualCharge)
         return `${cannot(s, 'charge an order on request')}: ${gatewayOf(s).capabilities.recovery}`;
       return chargeNowProblem(s, intent.orderId, now, queued);
-    case 'pause':
-      if (isTerminal(state)) return `subscription is ${state}; there is no billing to pause`;
+    case 'pause': {
+      const scope = holdScope(s, intent);
+      if (scope === 'gateway' && !gatewayOf(s).capabilities.pause) return noPause(s);
+      if (isTerminal(state))
+        return `subscription is ${state}; there is no ${scope === 'gateway' ? 'billing to pause' : 'dunning to hold'}`;
       // A gateway's pause lasts until a resume: the engine makes no timed call to it.
-      if (gatewayOf(s).capabilities.pause && intent.resumesAt !== null)
+      if (scope === 'gateway' && intent.resumesAt !== null)
         return `${gatewayOf(s).name} pauses until resumed: resumes_at must be null`;
+      if (scope === 'dunning' && s.billingPause?.atGateway)
+        return 'billing is paused at the gateway (which holds dunning too); resume it first';
       return resumesAtProblem(intent.resumesAt, now);
-    case 'resume':
-      if (isTerminal(state)) return `subscription is ${state}; there is no billing to resume`;
-      return s.billingPause ? undefined : 'billing is not paused';
+    }
+    case 'resume': {
+      const scope = holdScope(s, intent);
+      if (scope === 'gateway' && !gatewayOf(s).capabilities.pause) return noPause(s);
+      if (isTerminal(state))
+        return `subscription is ${state}; there is no ${scope === 'gateway' ? 'billing to resume' : 'dunning to release'}`;
+      if (!s.billingPause) return scope === 'gateway' ? 'billing is not paused' : 'dunning is not held';
+      if (scope === 'gateway' && !s.billingPause.atGateway)
+        return 'billing is not paused at the gateway: only dunning is held; release it with POST …/dunning/release';
+      if (scope === 'dunning' && s.billingPause.atGateway)
+        return 'billing is paused at the gateway; resume it with POST …/resume';
+      return undefined;
+    }
   }
+}
+
+/**
+ * What a pause or resume request stops or starts again: as asked, or (requests from before there
+ * was a choice) the gateway's pause where it has one, else the engine's hold.
+ */
+export function holdScope(s: EngineState, intent: { scope?: HoldScope }): HoldScope {
+  return intent.scope ?? (gatewayOf(s).capabilities.pause ? 'gateway' : 'dunning');
+}
+
+/** The refusal of a pause the gateway cannot make: it would go on charging the card. */
+function noPause(s: EngineState): string {
+  const name = gatewayOf(s).name;
+  return (
+    `${name} cannot pause billing: it would go on charging the card at every billing time. ` +
+    'To stop billing, cancel the subscription (POST …/cancel); to stop only the engine’s own ' +
+    'retries of a failed payment, hold its dunning (POST …/dunning/hold)'
+  );
 }
 
 /** The refusal of an intent the subscription's gateway has no call for. */

@@ -13,6 +13,7 @@ import type { Fact, SubscriptionSnapshot, SubscriptionState } from './lifecycle'
 import type {
   BillingPause,
   EngineState,
+  HoldScope,
   PaymentAttemptRecord,
   PendingCharge,
   PlanLine,
@@ -20,7 +21,7 @@ import type {
 
 export type { Fact, SubscriptionSnapshot, SubscriptionState } from './lifecycle';
 export type { DunningPolicy, DunningPolicyInput, DunningPolicyOverride } from './dunning';
-export type { BillingPause, PaymentAttemptRecord, PlanLine } from './engine-state';
+export type { BillingPause, HoldScope, PaymentAttemptRecord, PlanLine } from './engine-state';
 
 /** Workflow type names, used by the API to start workflows without importing their code. */
 export const WORKFLOW_TYPES = {
@@ -116,7 +117,7 @@ export interface DunningAttemptRecord {
 
 /** The final action of an exhausted episode, carried out only while the order is still unpaid. */
 export interface FinalActionRecord {
-  action: 'cancel' | 'leave_to_qfpay' | 'pause_billing';
+  action: 'cancel' | 'leave_to_qfpay' | 'hold_dunning' | 'pause_billing';
   status: 'pending' | 'done' | 'failed' | 'skipped';
   /** When it fell due; it runs only after a query made since has shown the order still unpaid. */
   since: number;
@@ -231,6 +232,12 @@ export interface ChangeProductsRequest {
 export interface PauseBillingRequest {
   /** When the engine resumes by itself (epoch ms), or null: until the merchant resumes. */
   resumesAt: number | null;
+  /** The gateway's pause of billing, or the engine's hold of its dunning (see `HoldScope`). */
+  scope?: HoldScope;
+}
+export interface ResumeBillingRequest {
+  /** What to start again: the gateway's billing, or the engine's dunning (see `HoldScope`). */
+  scope?: HoldScope;
 }
 
 /**
@@ -288,7 +295,7 @@ export const changeProductsUpdate = defineUpdate<ChangeProductsResult, [ChangePr
   'changeProducts',
 );
 export const pauseBillingUpdate = defineUpdate<PauseBillingResult, [PauseBillingRequest]>('pauseBilling');
-export const resumeBillingUpdate = defineUpdate<ResumeBillingResult, []>('resumeBilling');
+export const resumeBillingUpdate = defineUpdate<ResumeBillingResult, [ResumeBillingRequest]>('resumeBilling');
 
 /** A customer to create at QFPay. */
 export interface CreateCustomerInput {

@@ -19,10 +19,11 @@ export type EscalationStep = (typeof ESCALATION_STEPS)[number];
  * What happens to the subscription after the last attempt fails:
  * - `cancel`: the engine cancels the subscription at QFPay;
  * - `leave_to_qfpay`: the engine stops charging and lets QFPay's own schedule decide;
- * - `pause_billing`: the engine stops billing on its side until an operator resumes it
- *   (QFPay documents no pause endpoint).
+ * - `hold_dunning`: the engine holds its own dunning (no manual charge, no new episode) until the
+ *   merchant releases it; the gateway goes on billing (QFPay documents no pause endpoint);
+ * - `pause_billing`: the earlier name of `hold_dunning`, still accepted (it never paused billing).
  */
-export const DUNNING_FINAL_ACTIONS = ['cancel', 'leave_to_qfpay', 'pause_billing'] as const;
+export const DUNNING_FINAL_ACTIONS = ['cancel', 'leave_to_qfpay', 'hold_dunning', 'pause_billing'] as const;
 /** One final action; see {@link DUNNING_FINAL_ACTIONS}. */
 export type DunningFinalAction = (typeof DUNNING_FINAL_ACTIONS)[number];
 

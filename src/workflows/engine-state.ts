@@ -45,20 +45,31 @@ export type Intent =
   | { id: number; kind: 'charge_now'; orderId?: string; syncedFirst?: boolean }
   | { id: number; kind: 'sync' }
   | { id: number; kind: 'policy'; override: DunningPolicyOverride }
-  | { id: number; kind: 'pause'; resumesAt: number | null }
-  | { id: number; kind: 'resume' };
+  | { id: number; kind: 'pause'; resumesAt: number | null; scope?: HoldScope }
+  | { id: number; kind: 'resume'; scope?: HoldScope };
 
 /**
- * The engine's own billing pause: it makes no manual charge, opens no dunning episode and takes
- * no final action while it lasts, and re-plans the open episode when it ends. The subscription
- * stays as it is at QFPay (QFPay has no pause API), whose own schedule goes on.
+ * What a pause stops: `gateway`, billing itself (the gateway pauses the subscription; only a
+ * gateway that can does); `dunning`, only the engine's own retries (its manual charges, episodes
+ * and final actions), while the gateway goes on billing. Absent in requests from before: the
+ * gateway's pause where it has one, else the engine's hold.
+ */
+export type HoldScope = 'gateway' | 'dunning';
+
+/**
+ * The engine's hold on its own dunning: it makes no manual charge, opens no dunning episode and
+ * takes no final action while it lasts, and re-plans the open episode when it ends. With
+ * `atGateway`, the gateway has paused billing too (a gateway with a pause); without it the
+ * subscription stays as it is at the gateway (QFPay has no pause API), whose own schedule goes on.
  */
 export interface BillingPause {
+  /** The gateway paused the subscription's billing (absent: only the engine's dunning is held). */
+  atGateway?: true;
   /** When the pause began (workflow time). */
   since: number;
   /** When the engine resumes by itself (a durable timer), or null: until the merchant resumes. */
   resumesAt: number | null;
-  /** The merchant's pause, or the final action `pause_billing` of an exhausted episode. */
+  /** The merchant's pause or hold, or the final action `hold_dunning` of an exhausted episode. */
   by: 'merchant' | 'final_action';
 }
 
@@ -126,6 +137,11 @@ export interface EngineState {
   outbox: MerchantEvent[];
   /** Ids of the events handed over most recently (bounded): an event is never recorded twice. */
   sentEventIds: string[];
+  /**
+   * A run recorded before the engine's hold had its own name: every pause and hold is reported as
+   * `billing_paused` / `billing_resumed`, as it ran (set by the workflow, patched).
+   */
+  legacyPauseEvents?: true;
   /** Flushes in a row in which a delivery workflow could not be started (absent: none). */
   flushFailures?: number;
   /** When the outbox is flushed again after such a flush (absent: at once). */

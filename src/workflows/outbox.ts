@@ -161,32 +161,48 @@ export function exhaustedEvents(
   ];
 }
 
-/** The event of a billing pause the engine began: no manual charge until it resumes. */
-export function billingPausedEvent(subscriptionId: string, pause: BillingPause): OutgoingEvent {
-  return event(
-    merchantEventId(subscriptionId, 'billing_paused', pause.since),
-    'subscription.billing_paused',
-    {
-      paused_by: pause.by,
-      resumes_at: pause.resumesAt === null ? null : new Date(pause.resumesAt).toISOString(),
-    },
-  );
+/** The event of a pause (the gateway's) or a hold (the engine's dunning only): no manual charge until it ends. */
+export function billingPausedEvent(
+  subscriptionId: string,
+  pause: BillingPause,
+  legacy = false,
+): OutgoingEvent {
+  const resumesAt = pause.resumesAt === null ? null : new Date(pause.resumesAt).toISOString();
+  // The gateway paused billing, or only the engine's dunning is held (the gateway goes on billing).
+  // Runs recorded before the hold had its own name called both a billing pause.
+  return pause.atGateway || legacy
+    ? event(merchantEventId(subscriptionId, 'billing_paused', pause.since), 'subscription.billing_paused', {
+        paused_by: pause.by,
+        resumes_at: resumesAt,
+      })
+    : event(merchantEventId(subscriptionId, 'dunning_held', pause.since), 'subscription.dunning_held', {
+        held_by: pause.by,
+        until: resumesAt,
+      });
 }
 
-/** The event of the end of a billing pause: dunning is planned again from now. */
+/** The event of the end of a pause or hold: dunning is planned again from now. */
 export function billingResumedEvent(
   subscriptionId: string,
-  pausedSince: number,
+  pause: BillingPause,
   at: number,
   by: 'merchant' | 'schedule',
+  legacy = false,
 ): OutgoingEvent {
-  return event(
-    merchantEventId(subscriptionId, 'billing_resumed', pausedSince),
-    'subscription.billing_resumed',
-    {
-      resumed_by: by,
-      paused_since: new Date(pausedSince).toISOString(),
-      resumed_at: new Date(at).toISOString(),
-    },
-  );
+  const since = new Date(pause.since).toISOString();
+  return pause.atGateway || legacy
+    ? event(merchantEventId(subscriptionId, 'billing_resumed', pause.since), 'subscription.billing_resumed', {
+        resumed_by: by,
+        paused_since: since,
+        resumed_at: new Date(at).toISOString(),
+      })
+    : event(
+        merchantEventId(subscriptionId, 'dunning_released', pause.since),
+        'subscription.dunning_released',
+        {
+          released_by: by,
+          held_since: since,
+          released_at: new Date(at).toISOString(),
+        },
+      );
 }

@@ -18,6 +18,7 @@ import {
   resolveIntent,
   withAttempt,
   type EngineState,
+  type BillingPause,
   type IntentAnswer,
   type PendingCharge,
 } from './engine-state';
@@ -470,8 +471,9 @@ export function applyPolicyChange(
 }
 
 /**
- * The merchant's pause: from now on no manual charge, no new episode, no final action. Pausing a
- * paused subscription changes only when it resumes.
+ * The merchant's pause (the gateway has paused billing) or hold (only the engine's dunning): from
+ * now on no manual charge, no new episode, no final action. Pausing or holding again changes only
+ * when it ends; a gateway's pause takes over a hold.
  */
 export function applyPause(
   state: EngineState,
@@ -479,13 +481,19 @@ export function applyPause(
   now: number,
 ): EngineState {
   const current = state.billingPause;
-  const pause =
-    current?.by === 'merchant'
-      ? { ...current, resumesAt: action.resumesAt }
-      : { since: now, resumesAt: action.resumesAt, by: 'merchant' as const };
+  const atGateway = action.scope === 'gateway';
+  const same = current?.by === 'merchant' && (current.atGateway === true) === atGateway;
+  const pause: BillingPause = same
+    ? { ...current, resumesAt: action.resumesAt }
+    : {
+        since: now,
+        resumesAt: action.resumesAt,
+        by: 'merchant' as const,
+        ...(atGateway ? { atGateway: true as const } : {}),
+      };
   const paused = recordEvents(
     { ...state, billingPause: pause, retryNow: false },
-    [billingPausedEvent(state.subscriptionId, pause)],
+    [billingPausedEvent(state.subscriptionId, pause, state.legacyPauseEvents === true)],
     now,
   );
   return resolveIntent(paused, action.intentId, { ok: true, value: { pause } });

@@ -46,6 +46,7 @@ import {
   syncNowUpdate,
   type ChangeProductsRequest,
   type PauseBillingRequest,
+  type ResumeBillingRequest,
   type SubscriptionView,
   type SubscriptionWorkflowInput,
 } from './definitions';
@@ -99,6 +100,8 @@ const gateways = proxyActivities<GatewayActivities>({
 const SYNC_COUNTS_FROM_ITS_START = 'sync-counts-from-its-start';
 /** The patch under which an adopted workflow waits for a creation's handover (see `handoverWaitUntil`). */
 const WAIT_FOR_HANDOVER = 'wait-for-handover';
+/** The patch under which the engine's hold is reported as `dunning_held`, not `billing_paused`. */
+const DUNNING_HOLD_EVENTS = 'dunning-hold-events';
 /** The patch under which an event whose delivery could not be started stays in the outbox. */
 const KEEP_UNSTARTED_EVENTS = 'keep-unstarted-events';
 /** The patch under which a charge's confirmation is bounded (`ConfirmRules`). */
@@ -211,8 +214,12 @@ function registerHandlers(sub: Subscription): void {
   intent(pauseBillingUpdate, (r: PauseBillingRequest) => ({
     kind: 'pause',
     resumesAt: r?.resumesAt ?? null,
+    ...(r?.scope === undefined ? {} : { scope: r.scope }),
   }));
-  intent(resumeBillingUpdate, () => ({ kind: 'resume' }));
+  intent(resumeBillingUpdate, (r?: ResumeBillingRequest) => ({
+    kind: 'resume',
+    ...(r?.scope === undefined ? {} : { scope: r.scope }),
+  }));
 }
 
 /** An update handler: queues the intent, waits for the loop's answer, returns or throws it. */
@@ -300,8 +307,8 @@ async function perform(sub: Subscription, action: Action): Promise<void> {
       return sub.mutate((s) => applyPolicyChange(s, action));
     case 'pause':
     case 'resume': {
-      // A gateway that pauses is told first; the engine's own pause follows only when it has.
-      if (gatewayOf(sub.state).capabilities.pause) {
+      // A gateway's pause is made there first; the engine's own hold follows only when it is.
+      if (action.scope === 'gateway') {
         const paused = action.kind === 'pause';
         const outcome = await attempt(() =>
           gateways.setPausedAtGateway.executeWithOptions(options, [{ subscriptionId: id, paused }]),
@@ -403,6 +410,12 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
   // state too) orders facts of one second by their progress.
   const order = patched(TIMELINE_PROGRESS_ORDER) ? 'progress' : undefined;
   sub.state = { ...sub.state, snapshot: withTimelineOrder(sub.state.snapshot, order) };
+  // Runs recorded before the engine's hold had its own name report it as they did.
+  if (!patched(DUNNING_HOLD_EVENTS)) sub.state = { ...sub.state, legacyPauseEvents: true };
+  else if (sub.state.legacyPauseEvents) {
+    const { legacyPauseEvents: _legacy, ...current } = sub.state;
+    sub.state = current;
+  }
   // Histories from before the handover wait replay as they ran: without it.
   if (!patched(WAIT_FOR_HANDOVER))
     sub.state = { ...sub.state, handover: { status: 'done', adoptedAt: null } };

@@ -1,9 +1,10 @@
 /**
  * A merchant's day through the engine's HTTP API alone, every part real (the API listening on a
  * port, a worker, the QFPay emulator sending signed notifications), on the time-skipping test
- * server so that a pause's `resumes_at` passes without waiting: list and update a customer, list
+ * server so that a dunning hold's `until` passes without waiting: list and update a customer, list
  * products and delete an unused one, page through a subscription's 30 orders, change its
- * quantity, pause and resume it (the second pause ends by itself at `resumes_at`), and read its
+ * quantity, be refused a pause (QFPay cannot pause), hold and release its dunning (the second hold
+ * ends by itself at `until`), and read its
  * next 6 billing times. The emulator's own record is the reference for what QFPay did.
  */
 import assert from 'node:assert/strict';
@@ -136,22 +137,33 @@ void describe('the merchant API end to end (time-skipping server)', () => {
     assert.equal(afterChange.orders.at(-1)?.attempts[0]?.txamt, 6000);
     assert.equal(afterChange.orders.at(-2)?.attempts[0]?.txamt, 3000);
 
-    // 5. Pause and resume by hand; then a pause that ends by itself at resumes_at.
+    // 5. A pause: QFPay cannot pause (it would go on charging the card), so it is refused and says
+    // what to do instead; nothing changes, no event. The engine's own dunning hold works: by hand,
+    // then one that ends by itself at `until`.
     const paused = await api('POST', `/v1/subscriptions/${subscriptionId}/pause`, {});
-    assert.equal(paused.status, 200, JSON.stringify(paused.body));
-    assert.equal(SubscriptionViewSchema.parse(paused.body).billing_pause?.by, 'merchant');
-    const resumed = await api('POST', `/v1/subscriptions/${subscriptionId}/resume`);
-    assert.equal(resumed.status, 200, JSON.stringify(resumed.body));
-    assert.equal(SubscriptionViewSchema.parse(resumed.body).billing_pause, null);
+    assert.equal(paused.status, 409, JSON.stringify(paused.body));
+    assert.match(paused.body.error.message, /qfpay cannot pause billing: it would go on charging the card/);
+    assert.match(paused.body.error.message, /dunning\/hold/);
+    assert.equal((await view()).billing_pause, null);
+    assert.equal((await api('POST', `/v1/subscriptions/${subscriptionId}/resume`)).status, 409);
 
-    const resumesAt = new Date(Date.now() + 6 * HOUR).toISOString();
-    const timed = await api('POST', `/v1/subscriptions/${subscriptionId}/pause`, { resumes_at: resumesAt });
+    const held = await api('POST', `/v1/subscriptions/${subscriptionId}/dunning/hold`, {});
+    assert.equal(held.status, 200, JSON.stringify(held.body));
+    const heldView = SubscriptionViewSchema.parse(held.body);
+    assert.equal(heldView.dunning_hold?.by, 'merchant');
+    assert.equal(heldView.billing_pause, null, 'billing is not paused: QFPay goes on billing');
+    const released = await api('POST', `/v1/subscriptions/${subscriptionId}/dunning/release`);
+    assert.equal(released.status, 200, JSON.stringify(released.body));
+    assert.equal(SubscriptionViewSchema.parse(released.body).dunning_hold, null);
+
+    const until = new Date(Date.now() + 6 * HOUR).toISOString();
+    const timed = await api('POST', `/v1/subscriptions/${subscriptionId}/dunning/hold`, { until });
     assert.equal(timed.status, 200, JSON.stringify(timed.body));
-    assert.equal(SubscriptionViewSchema.parse(timed.body).billing_pause?.resumes_at, resumesAt);
-    // Workflow time jumps past resumes_at; the workflow's durable timer ends the pause.
+    assert.equal(SubscriptionViewSchema.parse(timed.body).dunning_hold?.until, until);
+    // Workflow time jumps past `until`; the workflow's durable timer ends the hold.
     await stack.env.sleep(7 * HOUR);
-    await eventually('the pause ended at resumes_at', async () =>
-      (await view()).billing_pause === null ? true : undefined,
+    await eventually('the hold ended at until', async () =>
+      (await view()).dunning_hold === null ? true : undefined,
     );
 
     // 6. The next 6 billing times, at the price times the new quantity.

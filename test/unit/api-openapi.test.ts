@@ -51,6 +51,8 @@ const ROUTES: Array<[string, string]> = [
   ['post', '/v1/subscriptions/{subscriptionId}/products'],
   ['post', '/v1/subscriptions/{subscriptionId}/pause'],
   ['post', '/v1/subscriptions/{subscriptionId}/resume'],
+  ['post', '/v1/subscriptions/{subscriptionId}/dunning/hold'],
+  ['post', '/v1/subscriptions/{subscriptionId}/dunning/release'],
   ['get', '/v1/merchant-events'],
   ['post', '/v1/merchant-events/{eventId}/redeliver'],
   ['get', '/v1/merchant-endpoint'],

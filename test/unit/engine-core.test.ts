@@ -303,7 +303,7 @@ void describe('the engine core', () => {
     assert.deepEqual(next, { kind: 'end', reason: 'ended' });
   });
 
-  void describe('the billing pause', () => {
+  void describe('the engine’s hold on its dunning (QFPay: no pause)', () => {
     const noHint = { continueAsNewSuggested: false };
     /** Runs the loop's pure half at `now`: settle, then what decide would do. */
     const next = (s: EngineState, now: number): { s: EngineState; action: Action } => {
@@ -322,9 +322,9 @@ void describe('the engine core', () => {
     void it('stops planned charges: nothing is charged while paused, however long, and the episode is not exhausted', () => {
       let s = settle(pastDue(), T + MINUTE);
       assert.deepEqual(s.episode?.schedule, [T + HOUR, T + DAY, T + 3 * DAY]);
-      s = request(s, { kind: 'pause', resumesAt: null }, T + 2 * MINUTE);
+      s = request(s, { kind: 'pause', resumesAt: null, scope: 'dunning' }, T + 2 * MINUTE);
       assert.deepEqual(s.billingPause, { since: T + 2 * MINUTE, resumesAt: null, by: 'merchant' });
-      assert.ok(kinds(s).includes('subscription.billing_paused'));
+      assert.ok(kinds(s).includes('subscription.dunning_held'));
       for (const at of [T + HOUR, T + DAY, T + 3 * DAY, T + 10 * DAY]) {
         const { s: settled, action } = next({ ...s, retryNow: true }, at);
         assert.notEqual(action.kind, 'charge', `no charge at +${(at - T) / HOUR} h`);
@@ -339,11 +339,15 @@ void describe('the engine core', () => {
     });
 
     void it('resume re-plans: the attempts that fell due collapse into one charge now, after QFPay is asked', () => {
-      let s = request(settle(pastDue(), T + MINUTE), { kind: 'pause', resumesAt: null }, T + 2 * MINUTE);
+      let s = request(
+        settle(pastDue(), T + MINUTE),
+        { kind: 'pause', resumesAt: null, scope: 'dunning' },
+        T + 2 * MINUTE,
+      );
       s = { ...next(s, T + 2 * DAY).s, outbox: [] };
-      s = request(s, { kind: 'resume' }, T + 2 * DAY);
+      s = request(s, { kind: 'resume', scope: 'dunning' }, T + 2 * DAY);
       assert.equal(s.billingPause, null);
-      assert.deepEqual(kinds(s), ['subscription.billing_resumed']);
+      assert.deepEqual(kinds(s), ['subscription.dunning_released']);
       assert.deepEqual(s.resolved.at(-1), {
         id: s.nextIntentId - 1,
         ok: true,
@@ -359,7 +363,11 @@ void describe('the engine core', () => {
 
     void it('ends by itself at resumes_at: the time is a wake time, and the resume is told', () => {
       const resumesAt = T + 5 * DAY;
-      let s = request(settle(pastDue(), T + MINUTE), { kind: 'pause', resumesAt }, T + 2 * MINUTE);
+      let s = request(
+        settle(pastDue(), T + MINUTE),
+        { kind: 'pause', resumesAt, scope: 'dunning' },
+        T + 2 * MINUTE,
+      );
       const waiting = next(
         { ...s, outbox: [], episode: null, episodeHistory: [], syncWanted: false },
         T + 4 * DAY,
@@ -368,38 +376,63 @@ void describe('the engine core', () => {
       assert.ok(waiting.s.billingPause, 'still paused before its time');
       s = next(s, resumesAt).s;
       assert.equal(s.billingPause, null);
-      const resumed = s.outbox.find((e) => e.type === 'subscription.billing_resumed');
+      const resumed = s.outbox.find((e) => e.type === 'subscription.dunning_released');
       assert.deepEqual(resumed?.data, {
-        resumed_by: 'schedule',
-        paused_since: new Date(T + 2 * MINUTE).toISOString(),
-        resumed_at: new Date(resumesAt).toISOString(),
+        released_by: 'schedule',
+        held_since: new Date(T + 2 * MINUTE).toISOString(),
+        released_at: new Date(resumesAt).toISOString(),
       });
       assert.equal(s.syncWanted, true);
     });
 
     void it('pausing again changes only when it resumes; no second paused event', () => {
-      let s = request(settle(pastDue(), T + MINUTE), { kind: 'pause', resumesAt: T + DAY }, T + 2 * MINUTE);
-      s = request(s, { kind: 'pause', resumesAt: null }, T + HOUR);
+      let s = request(
+        settle(pastDue(), T + MINUTE),
+        { kind: 'pause', resumesAt: T + DAY, scope: 'dunning' },
+        T + 2 * MINUTE,
+      );
+      s = request(s, { kind: 'pause', resumesAt: null, scope: 'dunning' }, T + HOUR);
       assert.deepEqual(s.billingPause, { since: T + 2 * MINUTE, resumesAt: null, by: 'merchant' });
-      assert.equal(kinds(s).filter((k) => k === 'subscription.billing_paused').length, 1);
+      assert.equal(kinds(s).filter((k) => k === 'subscription.dunning_held').length, 1);
       assert.ok(next(s, T + 2 * DAY).s.billingPause, 'no timer any more');
     });
 
-    void it('refuses a resume when billing is not paused, and a resumes_at that is not in the future', () => {
+    void it('refuses a pause or resume at QFPay, which would go on charging, and says what to do instead', () => {
+      const s = settle(pastDue(), T + MINUTE);
+      for (const intent of [
+        { kind: 'pause' as const, resumesAt: null, scope: 'gateway' as const },
+        { kind: 'resume' as const, scope: 'gateway' as const },
+      ]) {
+        const problem = intentProblem(s, intent, T + MINUTE, { queued: true }) ?? '';
+        assert.match(problem, /qfpay cannot pause billing: it would go on charging the card/);
+        assert.match(problem, /cancel the subscription/);
+        assert.match(problem, /dunning\/hold/);
+        assert.equal(decide(enqueueIntent(s, intent).state, T + MINUTE, noHint).kind, 'refuse');
+      }
+    });
+
+    void it('refuses a release when dunning is not held, and an until that is not in the future', () => {
       const s = settle(pastDue(), T + MINUTE);
       assert.equal(
-        intentProblem(s, { kind: 'resume' }, T + MINUTE, { queued: true }),
-        'billing is not paused',
+        intentProblem(s, { kind: 'resume', scope: 'dunning' }, T + MINUTE, { queued: true }),
+        'dunning is not held',
       );
       assert.match(
-        intentProblem(s, { kind: 'pause', resumesAt: T + MINUTE }, T + MINUTE, { queued: true }) ?? '',
+        intentProblem(s, { kind: 'pause', resumesAt: T + MINUTE, scope: 'dunning' }, T + MINUTE, {
+          queued: true,
+        }) ?? '',
         /in the future/,
       );
       assert.equal(
-        intentProblem(s, { kind: 'pause', resumesAt: T + 2 * MINUTE }, T + MINUTE, { queued: true }),
+        intentProblem(s, { kind: 'pause', resumesAt: T + 2 * MINUTE, scope: 'dunning' }, T + MINUTE, {
+          queued: true,
+        }),
         undefined,
       );
-      assert.equal(decide(enqueueIntent(s, { kind: 'resume' }).state, T, noHint).kind, 'refuse');
+      assert.equal(
+        decide(enqueueIntent(s, { kind: 'resume', scope: 'dunning' }).state, T, noHint).kind,
+        'refuse',
+      );
     });
 
     void it('holds the final action while paused; the resume lets it run', () => {
@@ -408,24 +441,24 @@ void describe('the engine core', () => {
       s = settle({ ...withFailedFirstAttempt(s), lastSyncAt: T + 2 * HOUR }, T + 2 * HOUR);
       assert.equal(s.episode?.stage, 'escalating');
       assert.equal(next(s, T + 2 * HOUR).action.kind, 'cancel');
-      s = request(s, { kind: 'pause', resumesAt: null }, T + 2 * HOUR);
+      s = request(s, { kind: 'pause', resumesAt: null, scope: 'dunning' }, T + 2 * HOUR);
       assert.equal(next({ ...s, outbox: [] }, T + 3 * HOUR).action.kind, 'wait');
-      s = request(s, { kind: 'resume' }, T + 4 * HOUR);
+      s = request(s, { kind: 'resume', scope: 'dunning' }, T + 4 * HOUR);
       const after = next({ ...s, outbox: [], syncWanted: false, lastSyncAt: T + 4 * HOUR }, T + 4 * HOUR);
       assert.deepEqual(after.action, { kind: 'cancel', cause: 'final_action', orderId: order(2) });
     });
 
-    void it('the final action pause_billing pauses with no end; only a resume ends it', () => {
+    void it('the final action hold_dunning (earlier pause_billing) holds with no end; only a release ends it', () => {
       const policy = mergePolicy(DEFAULT_DUNNING_POLICY, {
         attemptOffsets: ['1h'],
-        finalAction: 'pause_billing',
+        finalAction: 'hold_dunning',
       });
       let s = settle(pastDue(policy), T + MINUTE);
       s = settle(withFailedFirstAttempt(s), T + 2 * HOUR);
       assert.deepEqual(s.billingPause, { since: T + 2 * HOUR, resumesAt: null, by: 'final_action' });
       assert.equal(s.episodeHistory.at(-1)?.outcome, 'exhausted');
       for (const at of [T + 40 * DAY, T + 400 * DAY]) assert.ok(settle(s, at).billingPause, 'still paused');
-      s = request(s, { kind: 'resume' }, T + 5 * DAY);
+      s = request(s, { kind: 'resume', scope: 'dunning' }, T + 5 * DAY);
       assert.equal(s.billingPause, null);
     });
 

@@ -97,6 +97,24 @@ const examples: MerchantEvent[] = [
     },
   },
   {
+    id: 'evt.sub_a360.dunning_held.1732158726000',
+    type: 'subscription.dunning_held',
+    created_at: '2024-11-21T03:12:06.000Z',
+    subscription_id: 'sub_a360',
+    data: { held_by: 'merchant', until: null },
+  },
+  {
+    id: 'evt.sub_a360.dunning_released.1732158726000',
+    type: 'subscription.dunning_released',
+    created_at: '2024-12-01T00:00:00.000Z',
+    subscription_id: 'sub_a360',
+    data: {
+      released_by: 'merchant',
+      held_since: '2024-11-21T03:12:06.000Z',
+      released_at: '2024-12-01T00:00:00.000Z',
+    },
+  },
+  {
     id: 'evt_sub_a360_ended',
     type: 'subscription.ended',
     created_at: '2024-12-21T03:12:06Z',

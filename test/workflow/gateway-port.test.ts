@@ -147,7 +147,7 @@ void describe('the subscription workflow on a gateway behind the port', () => {
         'FAILED',
         'the fact that arrived during the call was applied',
       );
-      await handle.executeUpdate(resumeBillingUpdate, { args: [] });
+      await handle.executeUpdate(resumeBillingUpdate, { args: [{}] });
       assert.deepEqual(calls, [true, false]);
       assert.equal((await handle.query(snapshotQuery)).billingPause, null);
       assert.equal(qfpay.count('chargeOrder'), 0);
@@ -229,7 +229,7 @@ void describe('the subscription workflow on a gateway behind the port', () => {
     const { gate, calls, setPaused } = heldCall(2);
     await onGateway(setPaused, async ({ qfpay, failCycle2, handle }) => {
       await handle.executeUpdate(pauseBillingUpdate, { args: [{ resumesAt: null }] });
-      const resuming = handle.executeUpdate(resumeBillingUpdate, { args: [] });
+      const resuming = handle.executeUpdate(resumeBillingUpdate, { args: [{}] });
       await until('the gateway is asked to resume', () => calls.length === 2);
       await failCycle2(handle);
       const syncing = handle.executeUpdate(syncNowUpdate, { args: [] });

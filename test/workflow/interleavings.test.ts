@@ -260,7 +260,7 @@ describe('interleavings (time-skipping server)', () => {
       // Past the second planned attempt (failure + 1 d): nothing is charged while paused.
       await advance(timeSkipping.env, clock, 2 * DAY);
       assert.equal(qfpay.count('chargeOrder'), 1);
-      await handle.executeUpdate(resumeBillingUpdate, { args: [] });
+      await handle.executeUpdate(resumeBillingUpdate, { args: [{}] });
       await advance(timeSkipping.env, clock, MINUTE);
       await until('one attempt after the resume', () => qfpay.count('chargeOrder') === 2);
       const deadline = qfpay.state.remote.nextBillingTime!;

@@ -27,6 +27,7 @@ import {
   type DunningPolicy,
   type SubscriptionView,
   type SubscriptionWorkflowOptions,
+  type HoldScope,
 } from '../../workflows/definitions';
 import { mergePolicy } from '../../workflows/dunning';
 import { withinDeadline, workflowOptions, type ApiContext } from '../context';
@@ -45,6 +46,7 @@ import {
   LifecycleStateSchema,
   ListOrdersQuerySchema,
   ListSubscriptionsQuerySchema,
+  HoldBodySchema,
   PauseBodySchema,
   ScheduleQuerySchema,
   SubscriptionParamsSchema,
@@ -521,26 +523,41 @@ export function subscriptionRouter(ctx: ApiContext): Router {
     res.json(subscriptionView(view));
   });
 
-  router.post('/subscriptions/:subscriptionId/pause', async (req: Request, res: Response) => {
-    const id = subscriptionId(req);
-    const body = parseInput(PauseBodySchema, req.body ?? {}, 'body');
-    const resumesAt = body.resumes_at == null ? null : Date.parse(body.resumes_at);
-    // The workflow checks it again against its own clock (409 when the time has come meanwhile).
-    if (resumesAt !== null && resumesAt <= Date.now()) {
-      throw ApiError.validation('invalid body', [{ path: 'resumes_at', message: 'must be in the future' }]);
-    }
-    const view = await updateThenView(id, (h) =>
-      h.executeUpdate(pauseBillingUpdate, { args: [{ resumesAt }] }),
-    );
-    res.json(subscriptionView(view));
-  });
-
-  router.post('/subscriptions/:subscriptionId/resume', async (req: Request, res: Response) => {
-    const id = subscriptionId(req);
-    parseInput(EmptyBodySchema, req.body ?? {}, 'body');
-    const view = await updateThenView(id, (h) => h.executeUpdate(resumeBillingUpdate, { args: [] }));
-    res.json(subscriptionView(view));
-  });
+  // A pause is the gateway's (refused, 409, where the gateway has none: it would go on charging);
+  // a hold is the engine's own, of its dunning only, on every gateway.
+  const pauseRoute = (
+    path: string,
+    scope: HoldScope,
+    schema: typeof PauseBodySchema | typeof HoldBodySchema,
+  ) =>
+    router.post(path, async (req: Request, res: Response) => {
+      const id = subscriptionId(req);
+      const body = parseInput(schema, req.body ?? {}, 'body');
+      const field = 'until' in body ? 'until' : 'resumes_at';
+      const given = 'until' in body ? body.until : 'resumes_at' in body ? body.resumes_at : undefined;
+      const resumesAt = given == null ? null : Date.parse(given);
+      // The workflow checks it again against its own clock (409 when the time has come meanwhile).
+      if (resumesAt !== null && resumesAt <= Date.now()) {
+        throw ApiError.validation('invalid body', [{ path: field, message: 'must be in the future' }]);
+      }
+      const view = await updateThenView(id, (h) =>
+        h.executeUpdate(pauseBillingUpdate, { args: [{ resumesAt, scope }] }),
+      );
+      res.json(subscriptionView(view));
+    });
+  const resumeRoute = (path: string, scope: HoldScope) =>
+    router.post(path, async (req: Request, res: Response) => {
+      const id = subscriptionId(req);
+      parseInput(EmptyBodySchema, req.body ?? {}, 'body');
+      const view = await updateThenView(id, (h) =>
+        h.executeUpdate(resumeBillingUpdate, { args: [{ scope }] }),
+      );
+      res.json(subscriptionView(view));
+    });
+  pauseRoute('/subscriptions/:subscriptionId/pause', 'gateway', PauseBodySchema);
+  resumeRoute('/subscriptions/:subscriptionId/resume', 'gateway');
+  pauseRoute('/subscriptions/:subscriptionId/dunning/hold', 'dunning', HoldBodySchema);
+  resumeRoute('/subscriptions/:subscriptionId/dunning/release', 'dunning');
 
   router.put('/subscriptions/:subscriptionId/dunning-policy', async (req: Request, res: Response) => {
     const id = subscriptionId(req);

@@ -20,9 +20,9 @@ import {
 import {
   MAX_EPISODE_HISTORY,
   MAX_RECONCILES_PER_BILLING,
-  NOT_FOUND_LIMIT,
   ENGINE_DEFAULTS,
   gatewayOf,
+  givenUp,
   hasEnded,
   recordEvents,
   type EngineState,
@@ -324,7 +324,7 @@ function dueQueries(s: EngineState, now: number): EngineState {
 export function decide(s: EngineState, now: number, context: DecideContext): Action {
   const intent = s.intents[0];
   if (intent) return decideIntent(s, intent, now);
-  if (s.notFound >= NOT_FOUND_LIMIT && !s.known) return { kind: 'end', reason: 'not_found' };
+  if (givenUp(s)) return { kind: 'end', reason: 'not_found' };
   if (hasEnded(s)) return decideEnding(s, now);
   if (s.syncWanted && (s.syncRetryAt === null || now >= s.syncRetryAt))
     return { kind: 'sync', reason: 'wanted' };
@@ -430,7 +430,7 @@ function refuse(intent: Intent, message: string): Action {
 }
 
 function decideIntent(s: EngineState, intent: Intent, now: number): Action {
-  if (s.notFound >= NOT_FOUND_LIMIT && !s.known && intent.kind !== 'policy') {
+  if (givenUp(s) && intent.kind !== 'policy') {
     return refuse(intent, 'QFPay does not know this subscription');
   }
   const problem = intentProblem(s, intent, now, { queued: false });

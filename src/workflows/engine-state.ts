@@ -122,6 +122,11 @@ export interface EngineState {
   known: boolean;
   /** Queries in a row that did not find the subscription at QFPay. */
   notFound: number;
+  /**
+   * The run gives a subscription QFPay does not know up after {@link NOT_FOUND_LIMIT} quick
+   * queries and fails (set by the workflow, patched); absent: the rule of runs recorded before.
+   */
+  quickNotFound?: true;
   lastSyncAt: number | null;
   /** When the engine first saw the subscription in a terminal state (workflow time). */
   terminalSince: number | null;
@@ -206,8 +211,20 @@ export const ENGINE_DEFAULTS = {
 
 /** Most reconciliation queries for one billing time. */
 export const MAX_RECONCILES_PER_BILLING = 6;
-/** Queries in a row that must miss the subscription before the workflow gives it up. */
-export const NOT_FOUND_LIMIT = 3;
+/**
+ * Queries in a row that must miss the subscription before the workflow gives it up: the first,
+ * and one more {@link NOT_FOUND_RECHECK_MS} later in case QFPay's answer was a passing miss. A
+ * subscription QFPay does not know (a ghost notification) so costs a workflow about ten seconds
+ * and two queries. Giving up is safe because the run then fails (as not found), which leaves the
+ * id free: were the subscription real after all, its next notification or the creation's handover
+ * starts its workflow afresh. Runs recorded before (`quickNotFound` absent) asked three times, a
+ * minute and two apart, and completed.
+ */
+export const NOT_FOUND_LIMIT = 2;
+/** Before the recorded runs' quick rule: three queries. */
+export const LEGACY_NOT_FOUND_LIMIT = 3;
+/** The second query of a subscription QFPay did not find, after its first. */
+export const NOT_FOUND_RECHECK_MS = 10_000;
 /** Closed episodes kept. */
 export const MAX_EPISODE_HISTORY = 12;
 /** Ids of handed-over events kept to recognise a repeat. */
@@ -454,6 +471,12 @@ export function withAttempt(
   change: (record: DunningAttemptRecord) => DunningAttemptRecord,
 ): DunningEpisode {
   return { ...episode, attempts: episode.attempts.map((a) => (a.attempt === attempt ? change(a) : a)) };
+}
+
+/** Whether the workflow gives the subscription up: QFPay did not know it, query after query. */
+export function givenUp(state: Pick<EngineState, 'notFound' | 'known' | 'quickNotFound'>): boolean {
+  const limit = state.quickNotFound ? NOT_FOUND_LIMIT : LEGACY_NOT_FOUND_LIMIT;
+  return state.notFound >= limit && !state.known;
 }
 
 /** Whether the subscription has ended at QFPay (as far as the engine knows). */

@@ -12,6 +12,7 @@ import { planAttempts } from './episode';
 import {
   ENGINE_DEFAULTS,
   MAX_SENT_EVENT_IDS,
+  NOT_FOUND_RECHECK_MS,
   applyFactToState,
   causalAt,
   recordEvents,
@@ -94,7 +95,7 @@ export function afterSync(
       syncFailures: 0,
       notFound,
       lastSyncAt: startedAt,
-      syncRetryAt: now + syncBackoff(notFound),
+      syncRetryAt: now + (state.quickNotFound ? NOT_FOUND_RECHECK_MS : syncBackoff(notFound)),
     };
     return afterSyncIntent(next, action, {
       ok: false,

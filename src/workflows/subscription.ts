@@ -100,6 +100,8 @@ const gateways = proxyActivities<GatewayActivities>({
 const SYNC_COUNTS_FROM_ITS_START = 'sync-counts-from-its-start';
 /** The patch under which an adopted workflow waits for a creation's handover (see `handoverWaitUntil`). */
 const WAIT_FOR_HANDOVER = 'wait-for-handover';
+/** The patch under which a run gives an unknown subscription up after two quick queries, failing. */
+const QUICK_NOT_FOUND = 'quick-not-found';
 /** The patch under which the engine's hold is reported as `dunning_held`, not `billing_paused`. */
 const DUNNING_HOLD_EVENTS = 'dunning-hold-events';
 /** The patch under which an event whose delivery could not be started stays in the outbox. */
@@ -410,6 +412,8 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
   // state too) orders facts of one second by their progress.
   const order = patched(TIMELINE_PROGRESS_ORDER) ? 'progress' : undefined;
   sub.state = { ...sub.state, snapshot: withTimelineOrder(sub.state.snapshot, order) };
+  // Runs recorded before give an unknown subscription up slowly, and complete.
+  if (patched(QUICK_NOT_FOUND)) sub.state = { ...sub.state, quickNotFound: true };
   // Runs recorded before the engine's hold had its own name report it as they did.
   if (!patched(DUNNING_HOLD_EVENTS)) sub.state = { ...sub.state, legacyPauseEvents: true };
   else if (sub.state.legacyPauseEvents) {
@@ -429,7 +433,8 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
     if (action.kind === 'wait') {
       await sleeper.until(sub, action.until);
     } else if (action.kind === 'end' || action.kind === 'continue_as_new') {
-      if (action.kind === 'end' && action.reason === 'not_found') {
+      const notFound = action.kind === 'end' && action.reason === 'not_found';
+      if (notFound) {
         // QFPay does not know it: nothing to tell the merchant about it.
         sub.state = { ...sub.state, outbox: [] };
         log.warn('ending: subscription unknown to QFPay', { subscriptionId: sub.state.subscriptionId });
@@ -437,6 +442,14 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
       // Nothing is awaited between this condition and the end (or continue-as-new) but the check.
       await condition(() => sub.changed || allHandlersFinished());
       if (sub.changed) continue;
+      // A run that gives up fails, so that the id stays free for the subscription's real workflow.
+      if (notFound && sub.state.quickNotFound) {
+        throw ApplicationFailure.create({
+          type: 'SubscriptionNotFound',
+          message: `QFPay does not know subscription ${sub.state.subscriptionId} (asked ${sub.state.notFound} times)`,
+          nonRetryable: true,
+        });
+      }
       if (action.kind === 'end') return sub.view();
       const carried = { ...sub.state, continuedAsNew: sub.state.continuedAsNew + 1 };
       await continueAsNew<typeof subscriptionWorkflow>({ ...input, carried });

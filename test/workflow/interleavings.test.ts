@@ -7,7 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { WorkflowUpdateStage, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowUpdateStage, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { temporal } from '@temporalio/proto';
 import {
@@ -556,7 +557,7 @@ describe('interleavings (time-skipping server)', () => {
     });
   });
 
-  it('a notification for a subscription QFPay does not know: the workflow ends, and tells the merchant nothing', async () => {
+  it('a notification for a subscription QFPay does not know: the workflow ends within seconds as not found, and tells the merchant nothing', async () => {
     const { subscriptionId, clock, qfpay } = await failingSubscription(timeSkipping.env);
     qfpay.state.found = false;
     const { worker, taskQueue } = await scenarioWorker(timeSkipping.env, qfpay);
@@ -570,9 +571,18 @@ describe('interleavings (time-skipping server)', () => {
           { kind: 'state', subscriptionId, state: 'ACTIVE', at: clock.now, source: 'notification' },
         ],
       });
-      const view = await handle.result();
-      assert.equal(view.snapshot.state, 'ACTIVE');
-      assert.equal(qfpay.count('syncSubscription'), 3, 'asked QFPay three times, with backoff');
+      // It fails (as not found), so that the id stays free: were QFPay's answer a passing miss, the
+      // next notification or the creation's handover starts the subscription's workflow afresh.
+      await assert.rejects(handle.result(), (err: unknown) => {
+        assert.ok(err instanceof WorkflowFailedError);
+        assert.ok(err.cause instanceof ApplicationFailure);
+        assert.equal(err.cause.type, 'SubscriptionNotFound');
+        return true;
+      });
+      assert.equal(qfpay.count('syncSubscription'), 2, 'asked QFPay twice: once, and again to be sure');
+      const described = await handle.describe();
+      const lived = described.closeTime!.getTime() - described.startTime.getTime();
+      assert.ok(lived <= 15_000, `lived ${lived} ms of workflow time`);
       const history = await handle.fetchHistory();
       const children = (history.events ?? []).filter(
         (e) => e.eventType === EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED,
@@ -581,10 +591,11 @@ describe('interleavings (time-skipping server)', () => {
     });
   });
 
-  it("a creation's handover that comes after the adopted workflow has ended: the creation completes, nothing restarts", async () => {
+  it("a creation's handover that comes after the adopted workflow ended as not found: the subscription's workflow starts afresh, created", async () => {
     // Found by the CI chaos run: the notifications adopted a subscription whose workflow ran to its
     // end before the (slow) creation handed over; signal-with-start then refused the closed id on
-    // every try, and the creation failed after an hour with a 409 for the merchant.
+    // every try, and the creation failed after an hour with a 409 for the merchant. A run that
+    // ended as not found has failed: QFPay's own creation answer says it exists, so it starts again.
     const { subscriptionId, clock, qfpay } = await failingSubscription(timeSkipping.env);
     qfpay.state.found = false;
     const { worker, taskQueue } = await scenarioWorker(timeSkipping.env, qfpay);
@@ -599,7 +610,7 @@ describe('interleavings (time-skipping server)', () => {
           { kind: 'state', subscriptionId, state: 'ACTIVE', at: clock.now, source: 'notification' },
         ],
       });
-      await handle.result();
+      await assert.rejects(handle.result());
       return handle.signaledRunId;
     });
     const engine = createEngineActivities({ client: timeSkipping.env.client, taskQueue });
@@ -608,9 +619,20 @@ describe('interleavings (time-skipping server)', () => {
       { subscriptionId, origin: 'created' as const },
       { fact: createdFact(subscriptionId, 'ACTIVE', clock.now) },
     );
-    assert.equal(outcome, 'ended');
-    const latest = await timeSkipping.env.client.workflow.getHandle(workflowId).describe();
-    assert.equal(latest.runId, ended, 'the ended workflow is not started again');
-    assert.equal(latest.status.name, 'COMPLETED');
+    assert.equal(outcome, 'handed_over');
+    const handle = timeSkipping.env.client.workflow.getHandle(workflowId);
+    timeSkipping.track(handle);
+    const latest = await handle.describe();
+    assert.notEqual(latest.runId, ended, 'a new run');
+    assert.equal(latest.status.name, 'RUNNING');
+    const { worker: next } = await createTestWorker(timeSkipping.env, {
+      taskQueue,
+      activities: { ...qfpay.activities(), ...new EngineDouble().activities() },
+    });
+    await next.runUntil(async () => {
+      const view = await handle.query(snapshotQuery);
+      assert.equal(view.origin, 'created');
+      assert.equal(view.snapshot.state, 'ACTIVE');
+    });
   });
 });

@@ -17,8 +17,26 @@ export interface Truth {
     sequence_no: number;
     status: 'PAID' | 'FAILED';
     deadline: string | null;
-    attempts: Array<{ at: string; trigger: string; approved: boolean }>;
+    billing_time?: string | null;
+    paid_at?: string | null;
+    attempts: Array<{ at: string; trigger: string; approved: boolean; syssn?: string }>;
   }>;
+  /** Its state changes, as the emulator made them (`reason` says what caused each). */
+  history?: Array<{ at: string; from: string | null; to: string; reason: string }>;
+}
+
+/** A merchant's charge-now as the suite made it, and QFPay's record read right after its answer. */
+export interface ChargeNowRecord {
+  subscriptionId: string;
+  orderId: string;
+  /** The charge's `outcome` (`succeeded`, `failed`, `pending`). */
+  outcome: string;
+  /** The subscription's state in the charge's answer. */
+  answeredState: string;
+  /** QFPay's record just after the answer: the charged order's status, and its newest order. */
+  truthOrderStatus: string | null;
+  truthNewestSequence: number;
+  chargedSequence: number;
 }
 
 /** One subscription as the engine shows it (`GET /v1/subscriptions/:id`, the parts the audit reads). */
@@ -261,4 +279,93 @@ export async function observeWorkflow(
     if (noStuckWorkflow([finding]).violations.length === 0) break;
   }
   return finding!;
+}
+
+/**
+ * A charge-now that succeeded shows the subscription recovered in its own answer: not still
+ * PAST_DUE, UNPAID or INCOMPLETE while QFPay has the charged order PAID and no newer order (the
+ * merchant was told "succeeded" and shown a subscription still in arrears).
+ */
+export function chargeNowShowsRecovery(records: readonly ChargeNowRecord[]): Check {
+  const violations: string[] = [];
+  const succeeded = records.filter((r) => r.outcome === 'succeeded');
+  for (const r of succeeded) {
+    const stillOwing = ['PAST_DUE', 'UNPAID', 'INCOMPLETE'].includes(r.answeredState);
+    const paidAndNewest = r.truthOrderStatus === 'PAID' && r.truthNewestSequence === r.chargedSequence;
+    if (stillOwing && paidAndNewest)
+      violations.push(
+        `${r.subscriptionId}: charge-now of ${r.orderId} succeeded, the answer shows ${r.answeredState}, QFPay has it PAID`,
+      );
+  }
+  return {
+    name: 'a charge-now that succeeded shows the recovery',
+    counted: `${records.length} merchant charge-nows (${succeeded.length} succeeded)`,
+    violations,
+  };
+}
+
+/**
+ * One event per declined attempt: every `payment_failed` event names a declined attempt QFPay
+ * recorded (its id ends with the attempt's syssn), so no attempt is reported under two ids. A decline reported
+ * twice, once under its syssn and once under a time of the engine's, breaks it. Fewer events than
+ * attempts is not a violation: an attempt whose notification was lost, and that a later one
+ * replaced in the order's row, cannot be known.
+ */
+export function oneEventPerAttempt(truths: readonly Truth[], deliveries: readonly Delivery[]): Check {
+  const violations: string[] = [];
+  const declined = new Map<string, { subscriptionId: string; sequenceNo: number; syssns: Set<string> }>();
+  let attempts = 0;
+  for (const t of truths) {
+    for (const o of t.orders) {
+      const syssns = new Set(o.attempts.filter((a) => !a.approved).map((a) => a.syssn ?? ''));
+      attempts += syssns.size;
+      declined.set(o.subscription_order_id, {
+        subscriptionId: t.subscription_id,
+        sequenceNo: o.sequence_no,
+        syssns,
+      });
+    }
+  }
+  for (const d of deliveries) {
+    if (d.type !== 'subscription.payment_failed') continue;
+    const order = declined.get(String(d.data.order_id));
+    if (!order) continue;
+    // The id ends with the attempt's syssn: two events for one attempt cannot both name it.
+    const attempt = d.id.slice(d.id.lastIndexOf('.') + 1);
+    if (!order.syssns.has(attempt))
+      violations.push(
+        `${order.subscriptionId}: order ${order.sequenceNo}: event ${d.id} names no declined attempt of QFPay's (${[...order.syssns].join(', ') || 'none'})`,
+      );
+  }
+  return {
+    name: 'one payment_failed event per declined attempt',
+    counted: `${attempts} declined attempts`,
+    violations: [...new Set(violations)],
+  };
+}
+
+/**
+ * No cancel of a paid plan: when a subscription was cancelled through the API (in this suite only
+ * the final action of an exhausted episode cancels), its newest order billed by then was not PAID
+ * already. The final action asks QFPay first; a cancel sent after the order was paid breaks it.
+ */
+export function noCancelOfPaidPlan(truths: readonly Truth[]): Check {
+  const violations: string[] = [];
+  let cancels = 0;
+  for (const t of truths) {
+    const cancel = t.history?.find((h) => h.to === 'CANCELLED' && h.reason === 'cancelled through the API');
+    if (!cancel) continue;
+    cancels += 1;
+    const at = Date.parse(cancel.at);
+    const billed = t.orders.filter((o) => o.billing_time != null && Date.parse(o.billing_time) <= at);
+    const newest = billed.reduce<Truth['orders'][number] | undefined>(
+      (n, o) => (n === undefined || o.sequence_no > n.sequence_no ? o : n),
+      undefined,
+    );
+    if (newest?.paid_at != null && Date.parse(newest.paid_at) < at)
+      violations.push(
+        `${t.subscription_id}: cancelled at ${cancel.at}, order ${newest.sequence_no} paid at ${newest.paid_at}`,
+      );
+  }
+  return { name: 'no cancel of a paid plan', counted: `${cancels} cancels through the API`, violations };
 }

@@ -8,9 +8,10 @@
  *
  * It starts its own stack and switches on the emulator's faults: duplicated, reordered and
  * dropped notifications; 5xx, timeouts after processing (creations and charges included) and
- * 1145 answers on QFPay calls. It creates the subscriptions through the API and, meanwhile and
- * for a while after, SIGKILLs a worker every 10 s, kills an API process once and restarts the
- * Temporal server once. Then it stops the faults, waits for convergence and audits everything
+ * 1145 answers on QFPay calls, with QFPay's clock 2 s ahead of the engine's. It creates the
+ * subscriptions through the API and, meanwhile and for a while after, charges some of those in
+ * arrears now (as a merchant would), SIGKILLs a worker every 10 s, kills an API process once and
+ * restarts the Temporal server once. Then it stops the faults, waits for convergence and audits everything
  * against the emulator's own record. It prints a table, writes JSON, and exits 1 on any
  * violation (never on a speed).
  */
@@ -21,8 +22,12 @@ import { temporal } from '@temporalio/proto';
 import { seededRandom } from '../src/sandbox/faults';
 import { subscriptionWorkflowId } from '../src/workflows/definitions';
 import {
+  chargeNowShowsRecovery,
   chargesInsideWindow,
   merchantEventsComplete,
+  noCancelOfPaidPlan,
+  oneEventPerAttempt,
+  type ChargeNowRecord,
   mirrorsTruth,
   noDoubleCharge,
   noStuckWorkflow,
@@ -39,7 +44,13 @@ import { startEventReceiver } from './receiver';
 import { CHAOS_API_KEY, CHAOS_EVENTS_SECRET, startChaosStack, type ChaosStack } from './stack';
 
 const MARGIN_MS = 15_000;
-const FINAL_ACTIONS = ['cancel', 'leave_to_qfpay', 'pause_billing'] as const;
+/**
+ * QFPay's clock runs this far ahead of the engine's for the whole run (a skew, as a real gateway's
+ * may be): the policies' safety margin covers it, as the docs ask (margin ≥ timeout + skew), and
+ * the audit judges every charge by QFPay's clock against {@link MARGIN_MS}.
+ */
+const CLOCK_LEAD_MS = 2_000;
+const FINAL_ACTIONS = ['cancel', 'leave_to_qfpay', 'hold_dunning'] as const;
 
 const { values: args } = parseArgs({
   options: {
@@ -180,7 +191,7 @@ async function createSubscriptions(
         total_billing_cycles: plan.cycles,
         dunning_policy: {
           attemptOffsets: plan.cycleMinutes === 1 ? ['8s', '20s'] : ['10s', '30s', '60s'],
-          safetyMargin: `${MARGIN_MS / 1000}s`,
+          safetyMargin: `${(MARGIN_MS + CLOCK_LEAD_MS) / 1000}s`,
           minAttemptWindow: '3s',
           escalation: rnd() < 0.5 ? ['notify_customer'] : [],
           finalAction: FINAL_ACTIONS[Math.floor(rnd() * FINAL_ACTIONS.length)],
@@ -307,6 +318,52 @@ async function disrupt(
     await sleep(500);
   }
   return done;
+}
+
+/**
+ * A merchant who charges now: every 2 s, some of the subscriptions whose cards decline
+ * (or flip) and that the engine shows in arrears are charged through the API, while the faults,
+ * crashes and QFPay's clock lead go on. Each answer is kept with QFPay's record read right after.
+ */
+async function chargeNows(
+  stack: ChaosStack,
+  creations: readonly Creation[],
+  until: Promise<unknown>,
+  records: ChargeNowRecord[],
+): Promise<void> {
+  let over = false;
+  void until.finally(() => (over = true));
+  while (!over) {
+    const owing = creations.filter((c) => c.card !== 'approve' && c.subscriptionId !== undefined);
+    for (const c of owing) {
+      if (over || rnd() > 0.6) continue;
+      const api = stack.apis[Math.floor(rnd() * stack.apis.length)]!;
+      const id = c.subscriptionId!;
+      const view = await http<{ state: string }>(`${api}/v1/subscriptions/${id}`).catch(() => undefined);
+      if (!view || view.status !== 200 || !['PAST_DUE', 'UNPAID', 'INCOMPLETE'].includes(view.body.state))
+        continue;
+      const answer = await http<{
+        order_id?: string;
+        outcome?: string;
+        subscription?: { state: string };
+      }>(`${api}/v1/subscriptions/${id}/charge`, 'POST', {}).catch(() => undefined);
+      if (answer?.status !== 200 || !answer.body.order_id || !answer.body.outcome) continue;
+      const truth = (
+        await http<Truth>(`${stack.emulatorUrl}/_sandbox/subscriptions/${id}`).catch(() => undefined)
+      )?.body;
+      const charged = truth?.orders.find((o) => o.subscription_order_id === answer.body.order_id);
+      records.push({
+        subscriptionId: id,
+        orderId: answer.body.order_id,
+        outcome: answer.body.outcome,
+        answeredState: answer.body.subscription?.state ?? 'UNKNOWN',
+        truthOrderStatus: charged?.status ?? null,
+        truthNewestSequence: truth?.orders.at(-1)?.sequence_no ?? 0,
+        chargedSequence: charged?.sequence_no ?? 0,
+      });
+    }
+    await sleep(2_000);
+  }
 }
 
 /** Every subscription the emulator has. */
@@ -453,7 +510,14 @@ async function writeEvidence(stack: ChaosStack, checks: readonly Check[], sample
     const lines = await workflowTimeline(stack.temporal, subscriptionWorkflowId(id)).catch((err: unknown) => [
       `history not read: ${String(err)}`,
     ]);
-    writeFileSync(join(dir, `${id}.txt`), `${lines.join('\n')}\n`);
+    // QFPay's own record beside it: every order and every attempt the emulator made.
+    const truth = await http<Truth>(`${stack.emulatorUrl}/_sandbox/subscriptions/${id}`).catch(
+      () => undefined,
+    );
+    writeFileSync(
+      join(dir, `${id}.txt`),
+      `${lines.join('\n')}\n\nQFPay's record:\n${JSON.stringify(truth?.body ?? null, null, 2)}\n`,
+    );
   }
   log(`evidence of ${ids.size} subscriptions in ${dir}, every part's output in ${outBase}-parts.log`);
 }
@@ -487,12 +551,19 @@ async function main(): Promise<void> {
       `creating ${plan.subscriptions} subscriptions with every fault on and crashes meanwhile (then ${plan.chaosMs / 1000} s more)`,
     );
     await setFaults(stack, { seed: plan.seed, ...CHAOS_FAULTS });
+    await patiently('clock lead', () =>
+      http(`${stack.emulatorUrl}/_sandbox/clock/advance`, 'POST', { ms: CLOCK_LEAD_MS }),
+    );
+    log(`QFPay's clock runs ${CLOCK_LEAD_MS / 1000} s ahead of the engine's`);
     const creations: Creation[] = [];
     const creating = createSubscriptions(stack, products, creations);
     const disrupting = disrupt(stack, { list: creations, done: creating.catch(() => undefined) });
+    const chargeNowRecords: ChargeNowRecord[] = [];
+    const charging = chargeNows(stack, creations, disrupting, chargeNowRecords);
     await creating;
     log(`created ${creations.length}; faults and crashes go on for ${plan.chaosMs / 1000} s`);
     const disruptions = await disrupting;
+    await charging;
     await setFaults(stack, NO_FAULTS);
     log('faults off; waiting for convergence');
     const ids = creations.map((c) => c.subscriptionId!).filter(Boolean);
@@ -506,6 +577,9 @@ async function main(): Promise<void> {
       noDoubleCharge(truths),
       oneSubscriptionPerKey(creations, await allTruths(stack)),
       events,
+      oneEventPerAttempt(truths, receiver.deliveries),
+      chargeNowShowsRecovery(chargeNowRecords),
+      noCancelOfPaidPlan(truths),
       stuck,
     ];
     const figures = {
@@ -513,6 +587,7 @@ async function main(): Promise<void> {
       ...(await notificationFigures(stack)),
       ...disruptions,
       manualChargesAudited: Number(checks[1]!.counted.split(' ')[0]),
+      merchantChargeNows: chargeNowRecords.length,
       eventDeliveries: receiver.deliveries.length,
       eventDeliveriesInterrupted: receiver.interrupted,
       eventDeliveriesRepeated: events.repeated,

@@ -5,8 +5,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  chargeNowShowsRecovery,
   chargesInsideWindow,
   merchantEventsComplete,
+  noCancelOfPaidPlan,
+  oneEventPerAttempt,
   mirrorsTruth,
   noDoubleCharge,
   noStuckWorkflow,
@@ -270,5 +273,89 @@ describe('chaos evidence: the subscriptions a violation names', () => {
       ['sub_5336ab'],
     );
     assert.deepEqual(subscriptionsNamed('merchant event evt.x was reported twice'), []);
+  });
+});
+
+describe('the audit of what a merchant sees around charges and cancels', () => {
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const failedDelivery = (id: string, order: string): Delivery => ({
+    id,
+    type: 'subscription.payment_failed',
+    subscription_id: SUB,
+    data: { order_id: order, sequence_no: 2, respcd: '1205' },
+    verified: true,
+  });
+
+  it('a charge-now that succeeded but answered PAST_DUE is a violation (planted), a recovered answer is not', () => {
+    const record = {
+      subscriptionId: SUB,
+      orderId: ORDER(2),
+      outcome: 'succeeded',
+      answeredState: 'ACTIVE',
+      truthOrderStatus: 'PAID',
+      truthNewestSequence: 2,
+      chargedSequence: 2,
+    };
+    assert.deepEqual(chargeNowShowsRecovery([record]).violations, []);
+    const planted = chargeNowShowsRecovery([{ ...record, answeredState: 'PAST_DUE' }]);
+    assert.deepEqual(planted.violations, [
+      `${SUB}: charge-now of ${ORDER(2)} succeeded, the answer shows PAST_DUE, QFPay has it PAID`,
+    ]);
+    // A newer order billed meanwhile (and declined) may make PAST_DUE true again: not a violation.
+    assert.deepEqual(
+      chargeNowShowsRecovery([{ ...record, answeredState: 'PAST_DUE', truthNewestSequence: 3 }]).violations,
+      [],
+    );
+    assert.deepEqual(
+      chargeNowShowsRecovery([{ ...record, outcome: 'failed', answeredState: 'PAST_DUE' }]).violations,
+      [],
+    );
+  });
+
+  it('two payment_failed events for one declined attempt are a violation (planted), one is not', () => {
+    const withSyssn = (): Truth => {
+      const t = truth();
+      return {
+        ...t,
+        orders: t.orders.map((o) => ({
+          ...o,
+          attempts: o.attempts.map((a, i) => ({ ...a, syssn: `ssn${o.sequence_no}${i}` })),
+        })),
+      };
+    };
+    const one = [failedDelivery(`evt.${SUB}.payment_failed.0002.ssn20`, ORDER(2))];
+    assert.deepEqual(oneEventPerAttempt([withSyssn()], one).violations, []);
+    // Planted: the same decline again, under a time of the engine's.
+    const planted = [...one, failedDelivery(`evt.${SUB}.payment_failed.0002.1732158726001`, ORDER(2))];
+    assert.deepEqual(oneEventPerAttempt([withSyssn()], planted).violations, [
+      `${SUB}: order 2: event evt.${SUB}.payment_failed.0002.1732158726001 names no declined attempt of QFPay's (ssn20)`,
+    ]);
+    // The same event delivered twice is one event.
+    assert.deepEqual(oneEventPerAttempt([withSyssn()], [...one, ...one]).violations, []);
+  });
+
+  it('a cancel through the API after the newest order was paid is a violation (planted)', () => {
+    const withTimes = (cancelAt: number): Truth => {
+      const t = truth();
+      return {
+        ...t,
+        state: 'CANCELLED',
+        orders: t.orders.map((o, i) => ({
+          ...o,
+          billing_time: iso(i === 0 ? billed : next),
+          paid_at: iso(i === 0 ? billed : next + 20_000),
+        })),
+        history: [
+          { at: iso(billed), from: null, to: 'ACTIVE', reason: 'first payment' },
+          { at: iso(cancelAt), from: 'PAST_DUE', to: 'CANCELLED', reason: 'cancelled through the API' },
+        ],
+      };
+    };
+    // Cancelled while order 2 was still unpaid: what the final action is for.
+    assert.deepEqual(noCancelOfPaidPlan([withTimes(next + 10_000)]).violations, []);
+    // Planted: the cancel came after QFPay had paid order 2.
+    assert.deepEqual(noCancelOfPaidPlan([withTimes(next + 30_000)]).violations, [
+      `${SUB}: cancelled at ${iso(next + 30_000)}, order 2 paid at ${iso(next + 20_000)}`,
+    ]);
   });
 });

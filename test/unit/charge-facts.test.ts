@@ -11,7 +11,7 @@ import type { Action } from '../../src/workflows/decide';
 import { applyFactToState, type EngineState } from '../../src/workflows/engine-state';
 import type { Fact } from '../../src/workflows/lifecycle';
 import { afterCharge, chargeFact } from '../../src/workflows/results';
-import { SUB, T, order, pastDue } from '../helpers/engine-states';
+import { SUB, T, order, pastDue, pastDueSync } from '../helpers/engine-states';
 
 const charge = (intentId: number): Extract<Action, { kind: 'charge' }> => ({
   kind: 'charge',
@@ -112,24 +112,7 @@ describe('charge-now answers in the second the order was declined', () => {
     let s = afterAnswer(pastDue(), 1, answer(true, 'ok-1'));
     assert.equal(s.snapshot.state, 'ACTIVE');
     // The query QFPay answered just before the charge: PAST_DUE, order 2 FAILED, same second.
-    s = applyFactToState(
-      s,
-      {
-        kind: 'sync',
-        subscriptionId: SUB,
-        at: T,
-        source: 'query',
-        remote: {
-          state: 'PAST_DUE',
-          totalBillingCycles: null,
-          completedCycles: 1,
-          nextBillingTime: T + 30 * 86_400_000,
-          lastBillingTime: T,
-        },
-        orders: [{ orderId: order(2), sequenceNo: 2, status: 'FAILED', respcd: '1205', at: T }],
-      },
-      T + 50,
-    );
+    s = applyFactToState(s, pastDueSync(T, false), T + 50);
     assert.equal(s.snapshot.state, 'ACTIVE');
   });
 });

@@ -25,6 +25,26 @@ function running(pid: number): boolean {
   }
 }
 
+/** Runs a command to its end: its exit code, its output, and the pids its processes wrote to `pidsFile`. */
+async function runProbed(
+  command: string,
+  args: string[],
+  options: { env: NodeJS.ProcessEnv; pidsFile: string; detached?: boolean; cwd?: string },
+): Promise<{ code: number | null; output: string; pids: number[] }> {
+  const child = spawn(command, args, {
+    cwd: options.cwd ?? root,
+    env: options.env,
+    detached: options.detached ?? false,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  const code = await new Promise<number | null>((done) => child.once('exit', done));
+  const pids = readFileSync(options.pidsFile, 'utf8').split('\n').filter(Boolean).map(Number);
+  return { code, output, pids };
+}
+
 async function runRunner(
   fixture: string,
   env: NodeJS.ProcessEnv,
@@ -32,20 +52,11 @@ async function runRunner(
   const pidsFile = join(dir, `${fixture}.pids`);
   writeFileSync(pidsFile, '');
   const started = Date.now();
-  const child = spawn(
+  const { code, output, pids } = await runProbed(
     process.execPath,
     ['--import', 'tsx', join('scripts', 'run-tests.ts'), join('test', 'fixtures', 'runner', `${fixture}.ts`)],
-    {
-      cwd: root,
-      env: { ...process.env, ...env, RUNNER_PROBE_PIDS: pidsFile },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
+    { env: { ...process.env, ...env, RUNNER_PROBE_PIDS: pidsFile }, pidsFile },
   );
-  let output = '';
-  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-  const code = await new Promise<number | null>((done) => child.once('exit', done));
-  const pids = readFileSync(pidsFile, 'utf8').split('\n').filter(Boolean).map(Number);
   return { code, output, pids, ms: Date.now() - started };
 }
 
@@ -101,22 +112,16 @@ describe("CI's step limit (scripts/with-limit.sh)", () => {
   async function withLimit(seconds: number, script: string) {
     const pidsFile = join(dir, `with-limit-${Date.now()}.pids`);
     writeFileSync(pidsFile, '');
-    const child = spawn(
+    // A session of its own, as a CI step's shell has.
+    return runProbed(
       'bash',
       [join(root, 'scripts', 'with-limit.sh'), String(seconds), 'bash', '-c', script],
       {
         env: { ...process.env, PIDS: pidsFile },
-        // A session of its own, as a CI step's shell has.
+        pidsFile,
         detached: true,
-        stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
-    let output = '';
-    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-    const code = await new Promise<number | null>((done) => child.once('exit', done));
-    const pids = readFileSync(pidsFile, 'utf8').split('\n').filter(Boolean).map(Number);
-    return { code, output, pids };
   }
 
   it('stops a step at its limit with everything it started, detached or orphaned, and exits 124', async () => {

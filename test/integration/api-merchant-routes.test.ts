@@ -395,24 +395,37 @@ void describe('merchant routes on a real Temporal dev server and the QFPay emula
       assert.deepEqual((await view(subscriptionId)).product_ids, [productId]);
     });
 
-    void it('pauses and resumes billing: no manual charge while paused, 409 for a resume with no pause, resumes_at ends it', async () => {
+    void it('refuses a pause (QFPay cannot), and holds the engine’s dunning: no manual charge while held, 409 for a release with no hold, until ends it', async () => {
       const { subscriptionId, tokenId } = await subscribe();
-      const notPaused = await request(app).post(`/v1/subscriptions/${subscriptionId}/resume`).set(auth);
-      assert.equal(notPaused.status, 409);
-      assert.match(ErrorResponseSchema.parse(notPaused.body).error.message, /not paused/);
+      const notHeld = await request(app)
+        .post(`/v1/subscriptions/${subscriptionId}/dunning/release`)
+        .set(auth);
+      assert.equal(notHeld.status, 409);
+      assert.match(ErrorResponseSchema.parse(notHeld.body).error.message, /not held/);
 
       await emulator.setCharges(tokenId, 'decline', '1205');
       await billNext(subscriptionId);
       await eventually('PAST_DUE seen by the engine', async () =>
         (await view(subscriptionId)).state === 'PAST_DUE' ? true : undefined,
       );
+      // QFPay would go on charging the card: the pause is refused, and says what to do instead.
       const paused = await request(app).post(`/v1/subscriptions/${subscriptionId}/pause`).set(auth).send({});
-      assert.equal(paused.status, 200, JSON.stringify(paused.body));
-      const pausedView = SubscriptionViewSchema.parse(paused.body);
-      assert.equal(pausedView.billing_paused_by_merchant, true);
-      assert.equal(pausedView.billing_pause?.by, 'merchant');
-      assert.equal(pausedView.billing_pause?.resumes_at, null);
-      assert.deepEqual(pausedView.dunning.episode?.schedule ?? [], []);
+      assert.equal(paused.status, 409, JSON.stringify(paused.body));
+      assert.match(
+        ErrorResponseSchema.parse(paused.body).error.message,
+        /cannot pause billing.*dunning\/hold/s,
+      );
+
+      const held = await request(app)
+        .post(`/v1/subscriptions/${subscriptionId}/dunning/hold`)
+        .set(auth)
+        .send({});
+      assert.equal(held.status, 200, JSON.stringify(held.body));
+      const heldView = SubscriptionViewSchema.parse(held.body);
+      assert.equal(heldView.billing_pause, null, 'QFPay goes on billing');
+      assert.equal(heldView.dunning_hold?.by, 'merchant');
+      assert.equal(heldView.dunning_hold?.until, null);
+      assert.deepEqual(heldView.dunning.episode?.schedule ?? [], []);
 
       const refused = await request(app)
         .post(`/v1/subscriptions/${subscriptionId}/charge`)
@@ -425,27 +438,29 @@ void describe('merchant routes on a real Temporal dev server and the QFPay emula
       );
       assert.equal(schedule.billing_paused, true);
 
-      const resumed = await request(app).post(`/v1/subscriptions/${subscriptionId}/resume`).set(auth);
-      assert.equal(resumed.status, 200, JSON.stringify(resumed.body));
-      assert.equal(SubscriptionViewSchema.parse(resumed.body).billing_pause, null);
+      const released = await request(app)
+        .post(`/v1/subscriptions/${subscriptionId}/dunning/release`)
+        .set(auth);
+      assert.equal(released.status, 200, JSON.stringify(released.body));
+      assert.equal(SubscriptionViewSchema.parse(released.body).dunning_hold, null);
 
       const past = await request(app)
-        .post(`/v1/subscriptions/${subscriptionId}/pause`)
+        .post(`/v1/subscriptions/${subscriptionId}/dunning/hold`)
         .set(auth)
-        .send({ resumes_at: new Date(Date.now() - 60_000).toISOString() });
+        .send({ until: new Date(Date.now() - 60_000).toISOString() });
       assert.equal(past.status, 400);
-      assert.equal(ErrorResponseSchema.parse(past.body).error.details?.[0]?.path, 'resumes_at');
+      assert.equal(ErrorResponseSchema.parse(past.body).error.details?.[0]?.path, 'until');
 
-      const resumesAt = new Date(Date.now() + 2_000).toISOString();
+      const until = new Date(Date.now() + 2_000).toISOString();
       const timed = await request(app)
-        .post(`/v1/subscriptions/${subscriptionId}/pause`)
+        .post(`/v1/subscriptions/${subscriptionId}/dunning/hold`)
         .set(auth)
-        .send({ resumes_at: resumesAt });
+        .send({ until });
       assert.equal(timed.status, 200, JSON.stringify(timed.body));
-      assert.equal(SubscriptionViewSchema.parse(timed.body).billing_pause?.resumes_at, resumesAt);
-      // The workflow's durable timer ends the pause.
-      await eventually('the pause ended at resumes_at', async () =>
-        (await view(subscriptionId)).billing_pause === null ? true : undefined,
+      assert.equal(SubscriptionViewSchema.parse(timed.body).dunning_hold?.until, until);
+      // The workflow's durable timer ends the hold.
+      await eventually('the hold ended at until', async () =>
+        (await view(subscriptionId)).dunning_hold === null ? true : undefined,
       );
     });
   });

@@ -16,7 +16,7 @@ import {
   ParentClosePolicy,
   allHandlersFinished,
   condition,
-  continueAsNew,
+  makeContinueAsNewFunc,
   isCancellation,
   log,
   patched,
@@ -100,16 +100,16 @@ const gateways = proxyActivities<GatewayActivities>({
 const SYNC_COUNTS_FROM_ITS_START = 'sync-counts-from-its-start';
 /** The patch under which an adopted workflow waits for a creation's handover (see `handoverWaitUntil`). */
 const WAIT_FOR_HANDOVER = 'wait-for-handover';
-/** The patch under which a run gives an unknown subscription up after two quick queries, failing. */
-const QUICK_NOT_FOUND = 'quick-not-found';
-/** The patch under which the engine's hold is reported as `dunning_held`, not `billing_paused`. */
-const DUNNING_HOLD_EVENTS = 'dunning-hold-events';
-/** The patch under which an event whose delivery could not be started stays in the outbox. */
-const KEEP_UNSTARTED_EVENTS = 'keep-unstarted-events';
-/** The patch under which a charge's confirmation is bounded (`ConfirmRules`). */
-const BOUNDED_CONFIRMS = 'bounded-confirms';
-/** The patch under which facts of the same second are ordered by their progress (`withTimelineOrder`). */
-const TIMELINE_PROGRESS_ORDER = 'timeline-progress-order';
+/**
+ * The patch under which a run follows the rules that make what a merchant sees true, decided once
+ * when the run starts (one marker, so that a run's history and its carried search attributes stay
+ * small): facts of one second ordered by their progress (`withTimelineOrder`), a charge's
+ * confirmation bounded (`ConfirmRules`), an event whose delivery could not be started kept in the
+ * outbox, the engine's hold reported as `dunning_held`, and an unknown subscription given up after
+ * two quick queries, failing. A run recorded before replays with the rules it ran under; a run that
+ * began before and goes on live keeps them until its next continue-as-new.
+ */
+const MERCHANT_TRUTH_RULES = 'merchant-truth-rules';
 
 /** A charge's activity, bounded so that neither it nor a retry can start after `deadline`. */
 function chargeActivities(deadline: number, now: number) {
@@ -153,6 +153,8 @@ function actionFailure(err: ActivityFailure): ActionFailure {
 class Subscription {
   state: EngineState;
   changed = false;
+  /** The run follows the current rules (see `MERCHANT_TRUTH_RULES`), decided when it starts. */
+  currentRules = false;
 
   constructor(input: SubscriptionWorkflowInput) {
     this.state = initialState(input);
@@ -276,7 +278,7 @@ async function perform(sub: Subscription, action: Action): Promise<void> {
           { subscriptionId: id, orderId: action.orderId, notAfter: action.latestStart },
         ]),
       );
-      const bounded = patched(BOUNDED_CONFIRMS);
+      const bounded = sub.currentRules;
       return sub.mutate((s) => afterCharge(s, action, outcome, startedAt, now(), { bounded }));
     }
     case 'confirm': {
@@ -286,7 +288,7 @@ async function perform(sub: Subscription, action: Action): Promise<void> {
           { subscriptionId: id, orderId, sentAt, ...(orderBefore ? { orderBefore } : {}) },
         ]),
       );
-      const bounded = patched(BOUNDED_CONFIRMS);
+      const bounded = sub.currentRules;
       return sub.mutate((s) => afterConfirm(s, action, outcome, now(), { bounded }));
     }
     case 'cancel': {
@@ -356,7 +358,7 @@ async function flushOutbox(sub: Subscription): Promise<void> {
   const handedOver: string[] = [];
   const notStarted: string[] = [];
   // Histories from before replay as they ran: every event left the outbox, started or not.
-  const keepUnstarted = patched(KEEP_UNSTARTED_EVENTS);
+  const keepUnstarted = sub.currentRules;
   started.forEach((result, i) => {
     const id = events[i]!.id;
     if (result.status === 'rejected' && !(result.reason instanceof WorkflowExecutionAlreadyStartedError)) {
@@ -408,18 +410,16 @@ function historyIsLong(state: EngineState): boolean {
 
 export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Promise<SubscriptionView> {
   const sub = new Subscription(input);
-  // Runs recorded before it replay with the fixed phases they ran under; every new run (a carried
-  // state too) orders facts of one second by their progress.
-  const order = patched(TIMELINE_PROGRESS_ORDER) ? 'progress' : undefined;
-  sub.state = { ...sub.state, snapshot: withTimelineOrder(sub.state.snapshot, order) };
-  // Runs recorded before give an unknown subscription up slowly, and complete.
-  if (patched(QUICK_NOT_FOUND)) sub.state = { ...sub.state, quickNotFound: true };
-  // Runs recorded before the engine's hold had its own name report it as they did.
-  if (!patched(DUNNING_HOLD_EVENTS)) sub.state = { ...sub.state, legacyPauseEvents: true };
-  else if (sub.state.legacyPauseEvents) {
-    const { legacyPauseEvents: _legacy, ...current } = sub.state;
-    sub.state = current;
-  }
+  // Runs recorded before replay with the rules they ran under; every new run (a carried one too)
+  // follows the current ones.
+  sub.currentRules = patched(MERCHANT_TRUTH_RULES);
+  const current = sub.currentRules;
+  const { legacyPauseEvents: _legacy, quickNotFound: _quick, ...rest } = sub.state;
+  sub.state = {
+    ...rest,
+    snapshot: withTimelineOrder(sub.state.snapshot, current ? 'progress' : undefined),
+    ...(current ? { quickNotFound: true as const } : { legacyPauseEvents: true as const }),
+  };
   // Histories from before the handover wait replay as they ran: without it.
   if (!patched(WAIT_FOR_HANDOVER))
     sub.state = { ...sub.state, handover: { status: 'done', adoptedAt: null } };
@@ -452,7 +452,16 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
       }
       if (action.kind === 'end') return sub.view();
       const carried = { ...sub.state, continuedAsNew: sub.state.continuedAsNew + 1 };
-      await continueAsNew<typeof subscriptionWorkflow>({ ...input, carried });
+      // The engine's own search attributes go on, not the SDK's patch list (TemporalChangeVersion):
+      // the next run records its own patches, and the time-skipping test server loses the signals
+      // of a run that carried a list of several (it recorded none of them).
+      const attributes = workflowInfo()
+        .typedSearchAttributes.getAll()
+        .filter((pair) => pair.key.name !== 'TemporalChangeVersion');
+      await makeContinueAsNewFunc<typeof subscriptionWorkflow>({ typedSearchAttributes: attributes })({
+        ...input,
+        carried,
+      });
     } else {
       await perform(sub, action);
     }

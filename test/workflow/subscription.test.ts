@@ -320,7 +320,7 @@ describe('subscription workflow (time-skipping server)', () => {
       activities: qfpay.activities(),
     });
     await worker.runUntil(async () => {
-      const handle = await start(taskQueue, subscriptionId, { maxHistoryEvents: 40 });
+      const handle = await start(taskQueue, subscriptionId, { maxHistoryEvents: 60 });
       const firstRunId = (await handle.describe()).runId;
       let last: Fact | undefined;
       for (let n = 2; n <= 8; n += 1) {

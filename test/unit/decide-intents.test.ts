@@ -115,7 +115,7 @@ void describe("the merchant's requests", () => {
   void it('checks a new card: a tk_ token, and not the one in use', () => {
     const s = pastDue();
     const tokenProblem = (tokenId: unknown) => problem(s, { kind: 'change_token', tokenId } as IntentRequest);
-    for (const bad of [42, undefined, 'tk_', 'card_tk_1', 'tk_1 x', 'tk_a-b'])
+    for (const bad of [42, undefined, 'tk_', 'card_tk_1', 'tk_1 x', 'tk_a-b', ['tk_in_an_array']])
       assert.equal(tokenProblem(bad), 'tokenId must look like tk_…', String(bad));
     assert.equal(tokenProblem('tk_new_1'), undefined);
     const using = { ...s, snapshot: { ...s.snapshot, tokenId: 'tk_old' } };

@@ -136,6 +136,19 @@ void describe('settle', () => {
     assert.equal(settle({ ...quiet, lastSyncAt: T }, T).episode, null);
   });
 
+  void it('opens no episode while billing is paused: the resume re-plans from then', () => {
+    const paused = { ...pastDue(), billingPause: { since: T, resumesAt: null, by: 'merchant' as const } };
+    const s = settle(paused, T + MINUTE);
+    assert.equal(s.episode, null);
+    assert.equal(s.syncWanted, false);
+    assert.equal(settle({ ...paused, billingPause: null }, T + MINUTE).episode?.orderId, order(2));
+  });
+
+  void it('wants no query of a subscription it never asked about for any other reason', () => {
+    const s = { ...active(), lastSyncAt: null, syncWanted: false };
+    assert.equal(settle(s, T + HOUR).syncWanted, false, 'no failed order: nothing to learn first');
+  });
+
   void it('moves the open episode to the next billing time QFPay reports', () => {
     const s = retrying();
     const moved = afterSync(
@@ -165,6 +178,15 @@ void describe('settle', () => {
     assert.equal(episode.outcomeDetail, 'attempts exhausted; final action cancel');
     const later = settle(s, T + 5 * HOUR);
     assert.deepEqual(later.episode, episode, 'settling again changes nothing');
+  });
+
+  void it('plans no attempt for an escalated episode, even when a policy change would leave some', () => {
+    const s = escalated();
+    const policy = mergePolicy(CANCEL_POLICY, { attemptOffsets: ['1h', '1d', '3d'] });
+    const changed = settle({ ...s, policy }, T + 3 * HOUR);
+    assert.deepEqual(changed.episode?.schedule, []);
+    const reopened = { ...changed, episode: { ...changed.episode!, stage: 'retrying' as const } };
+    assert.deepEqual(settle(reopened, T + 3 * HOUR).episode?.schedule, [T + DAY, T + 3 * DAY]);
   });
 
   void it('closes an episode whose final action needs no call as exhausted, the action done, and tells no recovery', () => {
@@ -224,6 +246,15 @@ void describe('settle', () => {
     const lost = settle(pending, BILLING);
     const closed = lost.episodeHistory.at(-1)!;
     assert.equal(closed.outcome, 'lost');
+    // An attempt with a result keeps it.
+    const withResult = {
+      ...pending.episode!,
+      attempts: [{ ...pending.episode!.attempts[0]!, result: 'failed' as const }],
+    };
+    assert.equal(
+      settle({ ...pending, episode: withResult }, BILLING).episodeHistory.at(-1)?.attempts[0]?.result,
+      'failed',
+    );
     assert.deepEqual(closed.schedule, []);
     assert.deepEqual(
       closed.attempts.map((a) => [a.result, a.finishedAt, a.detail]),
@@ -464,11 +495,10 @@ void describe('wakeTime', () => {
       BILLING + GRACE,
     );
     assert.equal(wakeTime({ ...s, snapshot: { ...s.snapshot, nextBillingTime: null } }, T), null);
-    assert.equal(
-      wakeTime(settle(ended(), T + 2 * HOUR), T + 2 * HOUR),
-      null,
-      'an ended subscription bills no more',
-    );
+    const over = settle(ended(), T + 2 * HOUR);
+    assert.equal(wakeTime(over, T + 2 * HOUR), null, 'an ended subscription bills no more');
+    const stillDated = { ...over, snapshot: { ...over.snapshot, nextBillingTime: BILLING } };
+    assert.equal(wakeTime(stillDated, T + 2 * HOUR), null, 'even with a billing time it knew');
   });
 
   void it("wakes at the end of the handover's grace only while the first order waits for it", () => {

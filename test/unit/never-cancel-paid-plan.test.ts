@@ -188,6 +188,23 @@ void describe('the final action never cancels a paid plan', () => {
     assert.deepEqual(decide({ ...quiet, lastSyncAt: failedAt + MINUTE }, failedAt + MINUTE, noHint), cancel);
   });
 
+  void it("never charges an earlier cycle's order, even before settle has closed its episode", () => {
+    const planned = settle(pastDue(), T + MINUTE);
+    assert.equal(decide(planned, T + HOUR, noHint).kind, 'charge');
+    const later = afterSync(
+      planned,
+      { kind: 'sync', reason: 'wanted' },
+      syncAnswer(T + HOUR, {
+        more: [{ orderId: order(3), sequenceNo: 3, status: 'FAILED', respcd: '1205', at: T + HOUR }],
+        nextBillingTime: T + 60 * DAY,
+      }),
+      T + HOUR,
+      T + HOUR,
+    );
+    assert.equal(later.episode?.orderId, order(2), 'not settled yet');
+    assert.notEqual(decide({ ...later, syncWanted: false }, T + HOUR, noHint).kind, 'charge');
+  });
+
   void it("refuses to charge an earlier cycle's failed order: QFPay would cancel the plan for it", () => {
     // Cycle 2 failed and so did cycle 3; the next billing time is cycle 4's.
     const s = afterSync(

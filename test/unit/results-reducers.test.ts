@@ -271,6 +271,7 @@ void describe('the reducers: what an answer does to the state', () => {
         },
       ]);
       assert.equal(after.retryNow, false);
+      assert.deepEqual(after.resolved, [], "the loop's own charge answers nobody");
       assert.equal(after.payments.at(-1)?.syssn, 'ko-1');
       assert.equal(after.payments.at(-1)?.triggerBy, 'manual');
       assert.equal(after.syncWanted, true);
@@ -371,6 +372,23 @@ void describe('the reducers: what an answer does to the state', () => {
       assert.deepEqual(end.episode, pending.episode);
       assert.deepEqual(end.outbox, []);
     });
+
+    void it('counts a charge-now made with no episode open as not made', () => {
+      // The episode was closed (exhausted, the order left to QFPay); the merchant charges the order.
+      const { s, charge } = attemptCharge();
+      const closed = { ...s, episode: null };
+      const merchant = { ...charge, attempt: 0 };
+      const pending = afterCharge(closed, merchant, chargeAnswer('unknown', NOW), NOW, NOW);
+      const end = afterConfirm(
+        pending,
+        { kind: 'confirm', pending: pending.pendingCharge! },
+        { ok: true, value: { status: 'unknown' } },
+        pending.pendingCharge!.confirmUntil,
+      );
+      assert.equal(end.pendingCharge, null);
+      assert.equal(end.episode, null);
+      assert.equal(end.syncWanted, true);
+    });
   });
 
   void describe('afterCancel', () => {
@@ -402,6 +420,18 @@ void describe('the reducers: what an answer does to the state', () => {
         attempts: 1,
       });
       assert.deepEqual(done.resolved, []);
+    });
+
+    void it("leaves a pending final action alone when the merchant's cancel comes first", () => {
+      const s = escalated();
+      const q = enqueueIntent(s, { kind: 'cancel' });
+      const action = { kind: 'cancel', cause: 'merchant', intentId: q.id } as const;
+      const done = afterCancel(q.state, action, { ok: true, value: { at: NOW + 2 * HOUR } }, NOW + 2 * HOUR);
+      assert.deepEqual(done.episode?.finalAction, s.episode?.finalAction);
+      const failed = afterCancel(q.state, action, failure(), NOW + 2 * HOUR);
+      assert.deepEqual(failed.episode?.finalAction, s.episode?.finalAction);
+      // Settled, the episode ends with the subscription and its cancel is skipped.
+      assert.equal(settle(done, NOW + 2 * HOUR).episodeHistory.at(-1)?.finalAction?.status, 'skipped');
     });
 
     void it('answers a failed merchant cancel with its type or CancelFailed, and asks QFPay', () => {

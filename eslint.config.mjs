@@ -21,7 +21,17 @@ const bannedInWorkflows = [
 
 export default tseslint.config(
   {
-    ignores: ['node_modules/**', 'dist/**', '.data/**', '.cache/**', 'bench/results/**', 'coverage/**'],
+    ignores: [
+      'node_modules/**',
+      'dist/**',
+      '.data/**',
+      '.cache/**',
+      'bench/results/**',
+      'coverage/**',
+      // Mutation testing (npm run mutation): its reports and its sandboxes (copies of the project).
+      'reports/**',
+      '.stryker-tmp/**',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,

@@ -17,6 +17,7 @@ import {
   type Action,
 } from '../../src/workflows/decide';
 import {
+  LEGACY_NOT_FOUND_LIMIT,
   NOT_FOUND_LIMIT,
   enqueueIntent,
   type EngineState,
@@ -61,19 +62,27 @@ void describe("the merchant's requests", () => {
         { kind: 'change_products', products: [{ productId: 'prod_b', quantity: 2 }] },
         (id) => ({ kind: 'change_products', intentId: id, products: [{ productId: 'prod_b', quantity: 2 }] }),
       ],
-      [{ kind: 'pause', resumesAt: T + DAY }, (id) => ({ kind: 'pause', intentId: id, resumesAt: T + DAY })],
+      [
+        { kind: 'pause', resumesAt: T + DAY, scope: 'dunning' },
+        (id) => ({ kind: 'pause', intentId: id, resumesAt: T + DAY, scope: 'dunning' }),
+      ],
     ];
     for (const [intent, action] of expect) {
       const { action: got, id } = actionFor(s, intent);
       assert.deepEqual(got, action(id), intent.kind);
     }
     const paused = { ...s, billingPause: { since: T, resumesAt: null, by: 'merchant' as const } };
-    const resume = actionFor(paused, { kind: 'resume' });
-    assert.deepEqual(resume.action, { kind: 'resume', intentId: resume.id });
+    const resume = actionFor(paused, { kind: 'resume', scope: 'dunning' });
+    assert.deepEqual(resume.action, { kind: 'resume', intentId: resume.id, scope: 'dunning' });
   });
 
   void it('refuses every request but a policy change once QFPay has missed the subscription often enough', () => {
-    const unknown = { ...settle(pastDue(), NOW), known: false, notFound: NOT_FOUND_LIMIT };
+    const unknown = {
+      ...settle(pastDue(), NOW),
+      known: false,
+      notFound: NOT_FOUND_LIMIT,
+      quickNotFound: true as const,
+    };
     const refused = actionFor(unknown, { kind: 'sync' });
     assert.deepEqual(refused.action, {
       kind: 'refuse',
@@ -91,6 +100,13 @@ void describe("the merchant's requests", () => {
       'sync',
     );
     assert.equal(actionFor({ ...unknown, known: true }, { kind: 'sync' }).action.kind, 'sync');
+    // A run recorded before the quick give-up asked QFPay three times.
+    const { quickNotFound: _quick, ...legacy } = unknown;
+    assert.equal(actionFor(legacy, { kind: 'sync' }).action.kind, 'sync');
+    assert.equal(
+      actionFor({ ...legacy, notFound: LEGACY_NOT_FOUND_LIMIT }, { kind: 'sync' }).action.kind,
+      'refuse',
+    );
   });
 
   void it('refuses a cancel, a card, cycles, a plan, a pause or a resume of a subscription that ended, naming its state', () => {
@@ -106,8 +122,11 @@ void describe("the merchant's requests", () => {
         { kind: 'change_products', products: [{ productId: 'prod_b', quantity: 1 }] },
         'subscription is COMPLETED; its plan cannot change',
       ],
-      [{ kind: 'pause', resumesAt: null }, 'subscription is COMPLETED; there is no billing to pause'],
-      [{ kind: 'resume' }, 'subscription is COMPLETED; there is no billing to resume'],
+      [
+        { kind: 'pause', resumesAt: null, scope: 'dunning' },
+        'subscription is COMPLETED; there is no dunning to hold',
+      ],
+      [{ kind: 'resume', scope: 'dunning' }, 'subscription is COMPLETED; there is no dunning to release'],
     ];
     for (const [intent, message] of refusals) assert.equal(problem(ended, intent), message, intent.kind);
   });

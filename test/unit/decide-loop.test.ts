@@ -22,6 +22,7 @@ import {
   ENGINE_DEFAULTS,
   MAX_EPISODE_HISTORY,
   MAX_RECONCILES_PER_BILLING,
+  LEGACY_NOT_FOUND_LIMIT,
   NOT_FOUND_LIMIT,
   applyFactToState,
   initialState,
@@ -353,10 +354,17 @@ void describe('settle', () => {
 
 void describe('decide', () => {
   void it('gives up a subscription only when QFPay missed it often enough and never knew it', () => {
-    const missed = { ...active(), known: false, notFound: NOT_FOUND_LIMIT };
+    const missed = { ...active(), known: false, notFound: NOT_FOUND_LIMIT, quickNotFound: true as const };
     assert.deepEqual(decide(missed, T, noHint), { kind: 'end', reason: 'not_found' });
     assert.notEqual(decide({ ...missed, notFound: NOT_FOUND_LIMIT - 1 }, T, noHint).kind, 'end');
     assert.notEqual(decide({ ...missed, known: true }, T, noHint).kind, 'end');
+    // A run recorded before the quick give-up asked QFPay three times.
+    const { quickNotFound: _quick, ...legacy } = missed;
+    assert.notEqual(decide(legacy, T, noHint).kind, 'end');
+    assert.deepEqual(decide({ ...legacy, notFound: LEGACY_NOT_FOUND_LIMIT }, T, noHint), {
+      kind: 'end',
+      reason: 'not_found',
+    });
   });
 
   void it('asks QFPay when a query is wanted and its back-off has passed', () => {

@@ -34,11 +34,7 @@ const ids = (s: EngineState) => s.outbox.map((e) => e.id);
 const quiet = (): EngineState => ({ ...pastDue(), outbox: [], sentEventIds: [] });
 
 /** Hands every waiting event to its delivery workflow, as the loop's flush does. */
-const flush = (s: EngineState) =>
-  afterFlush(
-    s,
-    s.outbox.map((e) => e.id),
-  );
+const flush = (s: EngineState) => afterFlush(s, { handedOver: s.outbox.map((e) => e.id), notStarted: [] }, T);
 
 const failedPayment = (syssn: string, at: number): Fact => ({
   kind: 'payment',
@@ -78,12 +74,16 @@ void describe('one merchant event per fact', () => {
 
   void it('takes only the handed-over events out of the outbox, and remembers the newest ids', () => {
     const s = recordEvents(quiet(), [evt('evt.a'), evt('evt.b'), evt('evt.c')], T);
-    const partly = afterFlush(s, ['evt.b']);
+    const partly = afterFlush(s, { handedOver: ['evt.b'], notStarted: [] }, T);
     assert.deepEqual(ids(partly), ['evt.a', 'evt.c']);
     assert.deepEqual(partly.sentEventIds, ['evt.b']);
 
     const many = Array.from({ length: MAX_SENT_EVENT_IDS + 5 }, (_, i) => `evt.${i}`);
-    const bounded = afterFlush({ ...quiet(), sentEventIds: ['evt.old'] }, many);
+    const bounded = afterFlush(
+      { ...quiet(), sentEventIds: ['evt.old'] },
+      { handedOver: many, notStarted: [] },
+      T,
+    );
     assert.equal(bounded.sentEventIds.length, MAX_SENT_EVENT_IDS);
     assert.deepEqual(bounded.sentEventIds, many.slice(-MAX_SENT_EVENT_IDS), 'the newest are kept');
     assert.deepEqual(ids(recordEvents(bounded, [evt(many.at(-1)!)], T)), []);

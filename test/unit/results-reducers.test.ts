@@ -531,21 +531,21 @@ void describe('the reducers: what an answer does to the state', () => {
     });
 
     void it("pauses, forgets a new card's try-now, answers with the pause; a resume answers with its time", () => {
-      const { s, id } = queued({ kind: 'pause', resumesAt: null });
+      const { s, id } = queued({ kind: 'pause', resumesAt: null, scope: 'dunning' });
       const paused = applyPause(
         { ...s, retryNow: true },
-        { kind: 'pause', intentId: id, resumesAt: null },
+        { kind: 'pause', intentId: id, resumesAt: null, scope: 'dunning' },
         NOW,
       );
       const pause = { since: NOW, resumesAt: null, by: 'merchant' };
       assert.deepEqual(paused.billingPause, pause);
       assert.equal(paused.retryNow, false);
       assert.deepEqual(answerOf(paused, id), { id, ok: true, value: { pause } });
-      const r = enqueueIntent(paused, { kind: 'resume' });
-      const resumed = applyResume(r.state, { kind: 'resume', intentId: r.id }, NOW + HOUR);
+      const r = enqueueIntent(paused, { kind: 'resume', scope: 'dunning' });
+      const resumed = applyResume(r.state, { kind: 'resume', intentId: r.id, scope: 'dunning' }, NOW + HOUR);
       assert.equal(resumed.billingPause, null);
-      const told = resumed.outbox.find((e) => e.type === 'subscription.billing_resumed');
-      assert.equal((told?.data as { resumed_by: string }).resumed_by, 'merchant');
+      const told = resumed.outbox.find((e) => e.type === 'subscription.dunning_released');
+      assert.equal((told?.data as { released_by: string }).released_by, 'merchant');
       assert.deepEqual(answerOf(resumed, r.id), { id: r.id, ok: true, value: { resumedAt: NOW + HOUR } });
     });
 

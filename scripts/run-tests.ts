@@ -12,7 +12,8 @@
  * file that passes it; if the file's process still does not end (the Temporal runtime treats
  * SIGTERM as "shut down gracefully" and may wait for ever), this runner stops the file's whole
  * process tree a little later, including any Java test server, dev server or emulator it started,
- * reports the file as failed and goes on. Whatever a finished file left running is stopped too.
+ * reports the file as failed and goes on. Whatever a finished file left running is stopped too,
+ * and so is everything of every file when the runner itself is interrupted (SIGINT, SIGTERM).
  *
  * The cluster tier (test/cluster/, `npm run test:cluster`) runs the production topology of
  * `npm run cluster`; it runs on its own, after `npm test` in CI, so that it has the machine.
@@ -208,6 +209,19 @@ async function main(): Promise<void> {
   );
   const inherited = process.env[PROCESS_TAG_VARIABLE];
   const runTag = `${inherited ? `${inherited}/` : ''}tests-${process.pid}-${Date.now()}`;
+  // Interrupted (Ctrl-C, a CI step's limit): the files' process trees left this process group,
+  // so the signal does not reach them; stop them by the run's tag before leaving.
+  let interrupted = false;
+  const interrupt = (signal: NodeJS.Signals) => {
+    if (interrupted) return;
+    interrupted = true;
+    console.log(`\n${signal}: stopping every process of the test files`);
+    void stopRun({ tag: runTag, graceMs: 2_000 }).then((stoppedProcesses) => {
+      console.log(`stopped ${stoppedProcesses.length} process(es)`);
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    });
+  };
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => interrupt(signal));
   const started = Date.now();
   const results = await runAll(files, { env, limitMs, concurrency, runTag });
   process.exit(report(results, Date.now() - started) ? 0 : 1);

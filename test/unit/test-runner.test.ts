@@ -82,6 +82,43 @@ describe('the test runner', () => {
     );
   });
 
+  it('stops every process of its files when it is interrupted (Ctrl-C, a CI limit)', async () => {
+    const pidsFile = join(dir, 'interrupted.pids');
+    writeFileSync(pidsFile, '');
+    const runner = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join('scripts', 'run-tests.ts'),
+        join('test', 'fixtures', 'runner', 'hangs-forever.ts'),
+      ],
+      {
+        cwd: root,
+        env: { ...process.env, RUNNER_PROBE_PIDS: pidsFile, TEST_FILE_TIMEOUT_MS: '3600000' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let output = '';
+    runner.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    runner.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    const exited = new Promise<number | null>((done) => runner.once('exit', done));
+    // The planted file has started its three processes (it writes their pids once they run).
+    const pids = async (): Promise<number[]> => {
+      for (;;) {
+        const list = readFileSync(pidsFile, 'utf8').split('\n').filter(Boolean).map(Number);
+        if (list.length === 3) return list;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    const started = await pids();
+    runner.kill('SIGINT');
+    const code = await exited;
+    assert.notEqual(code, 0, output);
+    assert.match(output, /SIGINT: stopping/);
+    assert.deepEqual(started.filter(running), [], 'nothing the file started outlives the runner');
+  });
+
   it('passes a file that passes, and stops what it left running', async () => {
     const { code, output, pids } = await runRunner('leaves-a-server', {});
     assert.equal(code, 0, output);

@@ -345,6 +345,10 @@ function decideEnding(s: EngineState, now: number): Action {
     return { kind: 'wait', until: s.syncRetryAt };
   }
   if (flushDue(s, now)) return { kind: 'flush' };
+  // An event whose delivery could not be started yet (the subscription's last payment, its end)
+  // keeps the run open until its start is tried again: the run's end would lose it.
+  if (s.outbox.length > 0 && s.known && s.flushRetryAt !== undefined)
+    return { kind: 'wait', until: s.flushRetryAt };
   return { kind: 'end', reason: 'ended' };
 }
 

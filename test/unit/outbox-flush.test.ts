@@ -37,6 +37,27 @@ describe('handing events to their delivery workflows', () => {
     assert.equal(decide(settle(next, retryAt), retryAt, { continueAsNewSuggested: false }).kind, 'flush');
   });
 
+  it('does not end the run while an event waits for its delivery to start (the subscription ended meanwhile)', () => {
+    const s = withEvents(['evt.paid', 'evt.ended']);
+    const ended: EngineState = {
+      ...s,
+      snapshot: { ...s.snapshot, state: 'COMPLETED' },
+      terminalSince: T,
+      lastSyncAt: T,
+    };
+    const refused = afterFlush(ended, { handedOver: [], notStarted: ['evt.paid', 'evt.ended'] }, T);
+    const retryAt = refused.flushRetryAt!;
+    const ctx = { continueAsNewSuggested: false };
+    assert.deepEqual(
+      decide(settle(refused, T), T, ctx),
+      { kind: 'wait', until: retryAt },
+      'waits, does not end',
+    );
+    assert.equal(decide(settle(refused, retryAt), retryAt, ctx).kind, 'flush');
+    const delivered = afterFlush(refused, { handedOver: ['evt.paid', 'evt.ended'], notStarted: [] }, retryAt);
+    assert.deepEqual(decide(settle(delivered, retryAt), retryAt, ctx), { kind: 'end', reason: 'ended' });
+  });
+
   it('backs off while starts keep failing, and forgets the failures once one works', () => {
     let s = withEvents(['evt.b']);
     let now = T;

@@ -199,6 +199,25 @@ export function merchantEventsComplete(
   };
 }
 
+/**
+ * No merchant event lost when its delivery workflow could not be started. The chaos run refuses
+ * the first start of every event (`chaos/refuse-first-event-start.ts`), so every event the engine
+ * recorded took that path, and the events check above ("every paid order and every end reported")
+ * finds one that was lost. This check makes sure the fault ran: starts refused (counted from the
+ * workers' logs of them) while events were delivered.
+ */
+export function eventStartFaultRan(refusedStarts: number, deliveries: readonly Delivery[]): Check {
+  const events = new Set(deliveries.map((d) => d.id)).size;
+  return {
+    name: 'events kept when their delivery start is refused',
+    counted: `${refusedStarts} refused starts, ${events} events delivered`,
+    violations:
+      events > 0 && refusedStarts === 0
+        ? ['no delivery start was refused: the fault did not run, so no event was tested against it']
+        : [],
+  };
+}
+
 /** A subscription workflow as the suite found it after convergence. */
 export interface WorkflowFinding {
   subscriptionId: string;

@@ -15,7 +15,7 @@
  * against the emulator's own record. It prints a table, writes JSON, and exits 1 on any
  * violation (never on a speed).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { temporal } from '@temporalio/proto';
@@ -24,6 +24,7 @@ import { subscriptionWorkflowId } from '../src/workflows/definitions';
 import {
   chargeNowShowsRecovery,
   chargesInsideWindow,
+  eventStartFaultRan,
   merchantEventsComplete,
   noCancelOfPaidPlan,
   oneEventPerAttempt,
@@ -40,6 +41,7 @@ import {
   type WorkflowReading,
 } from './audit';
 import { subscriptionsNamed, workflowTimeline } from './evidence';
+import { REFUSED_START } from './refuse-first-event-start';
 import { startEventReceiver } from './receiver';
 import { CHAOS_API_KEY, CHAOS_EVENTS_SECRET, startChaosStack, type ChaosStack } from './stack';
 
@@ -570,6 +572,7 @@ async function main(): Promise<void> {
     const { truths, mirrors, ms: convergeMs } = await converge(stack, ids);
     await untilEventsDelivered(stack, receiver.deliveries);
     const events = merchantEventsComplete(truths, receiver.deliveries);
+    const refusedStarts = countLines(`${outBase}-parts.log`, REFUSED_START);
     const stuck = noStuckWorkflow(await workflowFindings(stack, ids));
     const checks: Check[] = [
       mirrorsTruth(truths, mirrors),
@@ -577,6 +580,7 @@ async function main(): Promise<void> {
       noDoubleCharge(truths),
       oneSubscriptionPerKey(creations, await allTruths(stack)),
       events,
+      eventStartFaultRan(refusedStarts, receiver.deliveries),
       oneEventPerAttempt(truths, receiver.deliveries),
       chargeNowShowsRecovery(chargeNowRecords),
       noCancelOfPaidPlan(truths),
@@ -591,6 +595,7 @@ async function main(): Promise<void> {
       eventDeliveries: receiver.deliveries.length,
       eventDeliveriesInterrupted: receiver.interrupted,
       eventDeliveriesRepeated: events.repeated,
+      eventDeliveryStartsRefused: refusedStarts,
       benignWorkflowTaskFailures: stuck.benignTaskFailures,
       convergenceSeconds: Math.round(convergeMs / 1000),
       runSeconds: Math.round((Date.now() - started) / 1000),
@@ -610,6 +615,17 @@ async function main(): Promise<void> {
     await receiver.close();
   }
   process.exit(exitCode ?? 1);
+}
+
+/** How many lines of a file hold `text` (0 if the file is missing). */
+function countLines(path: string, text: string): number {
+  try {
+    return readFileSync(path, 'utf8')
+      .split('\n')
+      .filter((line) => line.includes(text)).length;
+  } catch {
+    return 0;
+  }
 }
 
 function report(figures: Record<string, number>, checks: Check[]): void {

@@ -120,7 +120,11 @@ async function startDevServerStack(options: ChaosStackOptions): Promise<ChaosSta
   const apiPorts = [api1!, api2!];
   const emulator = await startEmulator(options, `http://127.0.0.1:${api1}/webhooks/qfpay`);
   const parts = partsLog(options.partsLogPath);
-  const bundle = await writeWorkflowBundle(join(dataDir, 'workflow-bundle.js'));
+  // The workflows with the chaos run's own fault in the sandbox: every merchant event's first
+  // delivery start is refused (chaos/refuse-first-event-start.ts).
+  const bundle = await writeWorkflowBundle(join(dataDir, 'workflow-bundle.js'), undefined, [
+    require.resolve('./refuse-first-event-start'),
+  ]);
   const address = `127.0.0.1:${temporalPort}`;
   const env = {
     ...engineEnvironment(options, emulator.url),

@@ -12,15 +12,18 @@ import { FAILURE_CONVERTER_PATH } from '../temporal/data-converter';
 export const WORKFLOWS_PATH = resolve(__dirname, '..', 'workflows');
 
 /**
- * Bundles `src/workflows` (or another workflows module) and writes it to `outFile`.
+ * Bundles `src/workflows` (or another workflows module) and writes it to `outFile`, with the
+ * workflow interceptor modules given (the chaos run's faults inside the sandbox).
  * @returns the path written
  */
 export async function writeWorkflowBundle(
   outFile: string,
   workflowsPath = join(WORKFLOWS_PATH, 'index.ts'),
+  workflowInterceptorModules: string[] = [],
 ): Promise<string> {
   const { code } = await bundleWorkflowCode({
     workflowsPath,
+    workflowInterceptorModules,
     // Workflow failures are converted inside the sandbox: they must encode messages too.
     failureConverterPath: FAILURE_CONVERTER_PATH,
     logger: { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error },

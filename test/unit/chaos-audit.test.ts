@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import {
   chargeNowShowsRecovery,
   chargesInsideWindow,
+  eventStartFaultRan,
   merchantEventsComplete,
   noCancelOfPaidPlan,
   oneEventPerAttempt,
@@ -179,6 +180,14 @@ describe('the chaos audit', () => {
     assert.deepEqual(check([...deliveries(), { ...deliveries()[0]!, id: 'evt.other' }]), [
       `paid ${ORDER(1)} reported 2 times`,
     ]);
+  });
+
+  it('finds a run whose refused delivery starts never happened, and passes one where they did', () => {
+    // Every event's first start is refused in a chaos run; an unreported payment is then an event
+    // lost on that path (the check above), and zero refusals means the fault never ran.
+    assert.deepEqual(eventStartFaultRan(3, deliveries()).violations, []);
+    assert.equal(eventStartFaultRan(0, deliveries()).violations.length, 1);
+    assert.deepEqual(eventStartFaultRan(0, []).violations, [], 'no event, nothing to refuse');
   });
 
   it('finds a failing workflow task, a running workflow of an ended subscription, and one waiting on nothing', () => {

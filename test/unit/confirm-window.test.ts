@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { ChargeOutcome, ConfirmOutcome } from '../../src/activities/contracts';
-import { decide, settle, type Action } from '../../src/workflows/decide';
+import { decide, settle, syncBackoff, type Action } from '../../src/workflows/decide';
 import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/workflows/dunning';
 import { ENGINE_DEFAULTS, type EngineState } from '../../src/workflows/engine-state';
 import { afterCharge, afterConfirm, type Outcome } from '../../src/workflows/results';
@@ -16,9 +16,9 @@ import { SECOND } from '../../src/workflows/duration';
 import { DAY, T, order, pastDue } from '../helpers/engine-states';
 
 /** A plan of a few minutes: attempts 10 s and 40 s after the failure, 15 s of margin. */
-function shortPlan(): EngineState {
+function shortPlan(attemptOffsets = ['10s', '40s']): EngineState {
   const policy = mergePolicy(DEFAULT_DUNNING_POLICY, {
-    attemptOffsets: ['10s', '40s'],
+    attemptOffsets,
     safetyMargin: '15s',
     minAttemptWindow: '3s',
   });
@@ -90,6 +90,24 @@ describe('confirming a charge that got no answer', () => {
     );
   });
 
+  it("keeps the whole window for a charge QFPay answered 'processing', and for the plan's last attempt", () => {
+    const now = T + 10 * SECOND;
+    const answered = now + SECOND;
+    const full = answered + ENGINE_DEFAULTS.chargeConfirmWindowMs;
+    // Processing (1145): QFPay says not to repeat it, so the next planned attempt does not cut it short.
+    let s = settle(shortPlan(), now);
+    const processing: Outcome<ChargeOutcome> = {
+      ok: true,
+      value: { ...noAnswer.value, outcome: 'pending', detail: 'processing (1145)' },
+    };
+    s = afterCharge(s, firstCharge(s, now), processing, now, answered);
+    assert.equal(s.pendingCharge?.confirmUntil, full, 'processing: the whole window');
+    // No answer to the last attempt of the plan: no later attempt to leave room for.
+    let l = settle(shortPlan(['10s']), now);
+    l = afterCharge(l, firstCharge(l, now), noAnswer, now, answered);
+    assert.equal(l.pendingCharge?.confirmUntil, full, 'the last attempt: the whole window');
+  });
+
   it('a look that fails never spins: the next one is at least the confirm interval away, past the window too', () => {
     const outcomes: Array<Outcome<ConfirmOutcome>> = [
       { ok: false, failure: { message: 'refused', type: 'QfpayError:forbidden', refused: true } },
@@ -111,6 +129,11 @@ describe('confirming a charge that got no answer', () => {
           assert.ok(
             pending.nextCheckAt - now >= ENGINE_DEFAULTS.chargeConfirmIntervalMs,
             `next look ${pending.nextCheckAt - now} ms after a failed one`,
+          );
+          // Looks that keep failing back off as QFPay queries do: never sooner than that backoff.
+          assert.ok(
+            pending.nextCheckAt - now >= syncBackoff(pending.checks),
+            `next look ${pending.nextCheckAt - now} ms after ${pending.checks} failed looks`,
           );
         },
       ),

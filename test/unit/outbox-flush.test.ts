@@ -72,6 +72,8 @@ describe('handing events to their delivery workflows', () => {
       `gaps grow: ${gaps.join(', ')}`,
     );
     assert.ok(gaps[0]! >= 1_000);
+    assert.ok(gaps[0]! <= 60_000, `the first retry within a minute (${gaps[0]} ms)`);
+    assert.ok(gaps[1]! > gaps[0]!, `the second waits longer than the first: ${gaps.join(', ')}`);
     s = afterFlush(s, { handedOver: ['evt.b'], notStarted: [] }, now);
     assert.equal(s.outbox.length, 0);
     assert.equal(s.flushRetryAt ?? null, null);

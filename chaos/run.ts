@@ -20,7 +20,7 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { temporal } from '@temporalio/proto';
 import { seededRandom } from '../src/sandbox/faults';
-import { subscriptionWorkflowId } from '../src/workflows/definitions';
+import { snapshotQuery, subscriptionWorkflowId } from '../src/workflows/definitions';
 import {
   chargeNowShowsRecovery,
   chargesInsideWindow,
@@ -41,7 +41,7 @@ import {
   type WorkflowReading,
 } from './audit';
 import { subscriptionsNamed, workflowTimeline } from './evidence';
-import { REFUSED_START } from './refuse-first-event-start';
+import { REFUSED_START } from './refuse-event-starts';
 import { startEventReceiver } from './receiver';
 import { CHAOS_API_KEY, CHAOS_EVENTS_SECRET, startChaosStack, type ChaosStack } from './stack';
 
@@ -415,7 +415,16 @@ async function converge(
  * retrying and the receiver has been quiet for 10 s (bounded at 5 minutes: the audit then
  * reports what is missing).
  */
-async function untilEventsDelivered(stack: ChaosStack, deliveries: readonly unknown[]): Promise<void> {
+/**
+ * Waits until no subscription workflow holds an event it has not handed to a delivery workflow
+ * (a refused start is tried again with a backoff), and the delivery log has none pending or
+ * retrying.
+ */
+async function untilEventsDelivered(
+  stack: ChaosStack,
+  ids: readonly string[],
+  deliveries: readonly unknown[],
+): Promise<void> {
   const until = Date.now() + 5 * 60_000;
   for (let last = -1; Date.now() < until;) {
     const open = await Promise.all(
@@ -426,7 +435,15 @@ async function untilEventsDelivered(stack: ChaosStack, deliveries: readonly unkn
         return res.body.items?.length ?? 0;
       }),
     );
-    if (open.every((n) => n === 0) && deliveries.length === last) return;
+    let waiting = 0;
+    await pool(ids, 8, async (id) => {
+      const view = await patiently('events waiting', async () => ({
+        status: 200,
+        body: await stack.temporal.workflow.getHandle(subscriptionWorkflowId(id)).query(snapshotQuery),
+      }));
+      waiting += view.body.eventsWaiting ?? 0;
+    });
+    if (waiting === 0 && open.every((n) => n === 0) && deliveries.length === last) return;
     last = deliveries.length;
     await sleep(10_000);
   }
@@ -570,7 +587,7 @@ async function main(): Promise<void> {
     log('faults off; waiting for convergence');
     const ids = creations.map((c) => c.subscriptionId!).filter(Boolean);
     const { truths, mirrors, ms: convergeMs } = await converge(stack, ids);
-    await untilEventsDelivered(stack, receiver.deliveries);
+    await untilEventsDelivered(stack, ids, receiver.deliveries);
     const events = merchantEventsComplete(truths, receiver.deliveries);
     const refusedStarts = countLines(`${outBase}-parts.log`, REFUSED_START);
     const stuck = noStuckWorkflow(await workflowFindings(stack, ids));

@@ -121,9 +121,9 @@ async function startDevServerStack(options: ChaosStackOptions): Promise<ChaosSta
   const emulator = await startEmulator(options, `http://127.0.0.1:${api1}/webhooks/qfpay`);
   const parts = partsLog(options.partsLogPath);
   // The workflows with the chaos run's own fault in the sandbox: every merchant event's first
-  // delivery start is refused (chaos/refuse-first-event-start.ts).
+  // delivery start is refused (chaos/refuse-event-starts.ts).
   const bundle = await writeWorkflowBundle(join(dataDir, 'workflow-bundle.js'), undefined, [
-    require.resolve('./refuse-first-event-start'),
+    require.resolve('./refuse-event-starts'),
   ]);
   const address = `127.0.0.1:${temporalPort}`;
   const env = {

@@ -165,6 +165,11 @@ export interface SubscriptionView {
   lastSyncAt: number | null;
   /** A manual charge being confirmed (its answer never came), if any. */
   pendingCharge: PendingCharge | null;
+  /**
+   * Merchant events recorded but not yet handed to their delivery workflow (a start that failed
+   * is tried again). Not in the API's answer; tools wait on it (absent in older workers' views).
+   */
+  eventsWaiting?: number;
 }
 
 /** Tuning that tests and operators may change. */

@@ -26,6 +26,7 @@ export function describeSubscription(state: EngineState, workflowId: string): Su
     continuedAsNew: state.continuedAsNew,
     lastSyncAt: state.lastSyncAt,
     pendingCharge: state.pendingCharge,
+    eventsWaiting: state.outbox.length,
   };
 }
 

@@ -183,7 +183,7 @@ describe('the chaos audit', () => {
   });
 
   it('finds a run whose refused delivery starts never happened, and passes one where they did', () => {
-    // Every event's first start is refused in a chaos run; an unreported payment is then an event
+    // Delivery starts are refused in a chaos run; an unreported payment is then an event
     // lost on that path (the check above), and zero refusals means the fault never ran.
     assert.deepEqual(eventStartFaultRan(3, deliveries()).violations, []);
     assert.equal(eventStartFaultRan(0, deliveries()).violations.length, 1);

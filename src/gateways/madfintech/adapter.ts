@@ -139,7 +139,7 @@ export class MadfintechAdapter implements GatewayAdapter {
     }
     let orders;
     try {
-      orders = remoteOrders(order.orderNumber, order.payments);
+      orders = remoteOrders(order, recurring, at);
     } catch (err) {
       throw new GatewayError(`madfintech order ${subscriptionId}: ${String(err)}`, true);
     }

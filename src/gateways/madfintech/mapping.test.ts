@@ -10,6 +10,7 @@ import {
   paymentCycles,
   paymentFact,
   paymentOutcome,
+  paymentTime,
   recurringState,
   remoteOrders,
   subscriptionState,
@@ -141,7 +142,13 @@ describe('madfintech cycles and facts', () => {
 
   it('makes one order per settled cycle, PAID winning over its declined tries', () => {
     assert.deepEqual(
-      remoteOrders('ORD1', history).map((o) => [o.orderId, o.sequenceNo, o.status, o.respcd, o.amount]),
+      remoteOrders(order({ payments: history }), undefined, 0).map((o) => [
+        o.orderId,
+        o.sequenceNo,
+        o.status,
+        o.respcd,
+        o.amount,
+      ]),
       [
         ['ORD1:1', 1, 'PAID', '0000', 5699],
         ['ORD1:2', 2, 'PAID', '0000', 5699],
@@ -152,7 +159,7 @@ describe('madfintech cycles and facts', () => {
 
   it('reads the payment fact of one payment, none while it is pending', () => {
     const o = order({ payments: history });
-    assert.deepEqual(paymentFact(o, 3, 'notification'), {
+    assert.deepEqual(paymentFact(o, 3, 'notification', 0), {
       kind: 'payment',
       subscriptionId: 'ORD1',
       orderId: 'ORD1:3',
@@ -163,12 +170,61 @@ describe('madfintech cycles and facts', () => {
       amount: 5699,
       currency: 'USD',
       syssn: 'tx4',
-      at: Date.parse(history[3]!.createdAt),
+      at: Date.parse(history[3]!.createdAt!),
       triggerBy: 'auto',
       source: 'notification',
     });
-    assert.equal(paymentFact(o, 4, 'notification'), undefined);
-    assert.equal(paymentFact(o, 9, 'notification'), undefined);
+    assert.equal(paymentFact(o, 4, 'notification', 0), undefined);
+    assert.equal(paymentFact(o, 9, 'notification', 0), undefined);
+  });
+
+  it("times a payment without createdAt (the seed's shape) from the order and the recurring schedule", () => {
+    const bare = (status: PaymentStatus, n: number): Payment => {
+      const { createdAt: _createdAt, ...rest } = payment(status, n);
+      return rest;
+    };
+    const o = order({
+      orderPaidAt: '2025-01-01T00:00:05+00:00',
+      payments: [
+        bare('completed', 1),
+        bare('declined', 2),
+        bare('declined', 3),
+        bare('completed', 4),
+        bare('declined', 5),
+      ],
+    });
+    const r = recurring({
+      recurringPayments: [
+        { chargeDate: '2025-01-01T00:00:00Z', endDate: '2025-02-01T00:00:00Z', status: 'successful' },
+        {
+          chargeDate: '2025-02-01T00:00:00Z',
+          endDate: '2025-03-01T00:00:00Z',
+          status: 'successful',
+          tries: [
+            { date: '2025-02-01T00:00:00Z', status: 'declined' },
+            { date: '2025-02-02T00:00:00Z', status: 'declined' },
+          ],
+        },
+        {
+          chargeDate: '2025-03-01T00:00:00Z',
+          endDate: '2025-04-01T00:00:00Z',
+          status: 'schedule',
+          tries: [],
+        },
+      ],
+    });
+    const FALLBACK = Date.UTC(2025, 5, 1);
+    assert.deepEqual(
+      o.payments.map((_, i) => new Date(paymentTime(o, i, FALLBACK, r)).toISOString()),
+      [
+        '2025-01-01T00:00:05.000Z', // cycle 1: the order's payment time
+        '2025-02-01T00:00:00.000Z', // cycle 2, first declined try
+        '2025-02-02T00:00:00.000Z', // its second
+        '2025-02-03T00:00:00.000Z', // paid a day after the last try
+        new Date(FALLBACK).toISOString(), // cycle 3: the schedule has no try of it yet
+      ],
+    );
+    assert.equal(paymentTime(o, 3, FALLBACK), FALLBACK, 'no schedule: when the engine learned of it');
   });
 
   it('cycle numbers grow by one exactly after each paid payment (property)', () => {

@@ -100,8 +100,50 @@ export const cycleOrderId = (orderNumber: string, cycle: number): string => `${o
 
 const failureCode = (p: Payment): string => p.paymentStatus.reason ?? p.paymentStatus.status;
 
-/** One order per cycle that has a settled attempt: PAID if any attempt paid, else FAILED (newest failure). */
-export function remoteOrders(orderNumber: string, payments: readonly Payment[]): RemoteOrder[] {
+const DAY_MS = 86_400_000;
+
+/**
+ * When `order.payments[index]` was made. Its own `createdAt` if it has one (the seed's payments
+ * have none); else, for the first cycle, the order's payment time (or its creation); for a later
+ * cycle, the recurring schedule's time of it when the schedule shows it settled (a paid cycle: its
+ * charge date plus a day per declined try before it; a declined try: that try's date); else
+ * `fallbackAt`, when the engine learned of it (the callback's arrival, the query's time).
+ */
+export function paymentTime(order: Order, index: number, fallbackAt: number, recurring?: Recurring): number {
+  const p = order.payments[index];
+  if (p?.createdAt !== undefined) return Date.parse(p.createdAt);
+  const cycles = paymentCycles(order.payments);
+  const cycle = cycles[index] ?? 1;
+  const outcome = p === undefined ? 'pending' : paymentOutcome(p.paymentStatus.status);
+  if (cycle === 1) {
+    const at = outcome === 'paid' ? (order.orderPaidAt ?? order.orderCreatedAt) : order.orderCreatedAt;
+    return Date.parse(at);
+  }
+  const entry = recurring?.recurringPayments[cycle - 1];
+  if (entry !== undefined && outcome === 'paid' && entry.status === 'successful') {
+    return Date.parse(entry.chargeDate) + (entry.tries?.length ?? 0) * DAY_MS;
+  }
+  if (entry !== undefined && outcome === 'failed') {
+    // This payment's place among its cycle's declined tries.
+    const before = order.payments
+      .slice(0, index)
+      .filter((q, i) => cycles[i] === cycle && paymentOutcome(q.paymentStatus.status) === 'failed').length;
+    const tryAt = entry.tries?.[before]?.date;
+    if (tryAt !== undefined) return Date.parse(tryAt);
+  }
+  return fallbackAt;
+}
+
+/**
+ * One order per cycle that has a settled attempt: PAID if any attempt paid, else FAILED (newest
+ * failure). A payment's time as {@link paymentTime} finds it (`fallbackAt`: the query's time).
+ */
+export function remoteOrders(
+  order: Order,
+  recurring: Recurring | undefined,
+  fallbackAt: number,
+): RemoteOrder[] {
+  const { orderNumber, payments } = order;
   const cycles = paymentCycles(payments);
   const byCycle = new Map<number, RemoteOrder>();
   payments.forEach((p, i) => {
@@ -115,7 +157,7 @@ export function remoteOrders(orderNumber: string, payments: readonly Payment[]):
       triggerBy: 'auto',
       status: outcome === 'paid' ? 'PAID' : 'FAILED',
       respcd: outcome === 'paid' ? PAID_RESPCD : failureCode(p),
-      at: Date.parse(p.createdAt),
+      at: paymentTime(order, i, fallbackAt, recurring),
       amount: toMinorUnits(p.cost.amount, p.cost.currency),
       currency: p.cost.currency,
     });
@@ -123,11 +165,15 @@ export function remoteOrders(orderNumber: string, payments: readonly Payment[]):
   return [...byCycle.values()].sort((a, b) => a.sequenceNo - b.sequenceNo);
 }
 
-/** The payment fact of `order.payments[index]`, or undefined while that payment is pending. */
+/**
+ * The payment fact of `order.payments[index]`, or undefined while that payment is pending. Its
+ * time as {@link paymentTime} finds it (`fallbackAt`: when the callback came).
+ */
 export function paymentFact(
   order: Order,
   index: number,
   source: PaymentFact['source'],
+  fallbackAt: number,
 ): PaymentFact | undefined {
   const p = order.payments[index];
   if (p === undefined) return undefined;
@@ -145,7 +191,7 @@ export function paymentFact(
     amount: toMinorUnits(p.cost.amount, p.cost.currency),
     currency: p.cost.currency,
     ...(p.transactionId === undefined ? {} : { syssn: p.transactionId }),
-    at: Date.parse(p.createdAt),
+    at: paymentTime(order, index, fallbackAt),
     triggerBy: 'auto',
     source,
   };

@@ -25,7 +25,7 @@ function verify(rawBody: Buffer, header: string | string[] | undefined, secret: 
 /** The facts one callback states. */
 export function callbackFacts(order: Order, receivedAt: number): Fact[] {
   const facts: Fact[] = [];
-  const newest = paymentFact(order, order.payments.length - 1, 'notification');
+  const newest = paymentFact(order, order.payments.length - 1, 'notification', receivedAt);
   if (newest) facts.push(newest);
   const changedAt = (iso: string | undefined): number =>
     iso === undefined ? Math.max(receivedAt, newest?.at ?? 0) : Date.parse(iso);

@@ -83,7 +83,8 @@ describe('dunning escalation (time-skipping server)', () => {
     qfpay.chargeScript = [{ outcome: 'failed' }, { outcome: 'failed' }, { outcome: 'failed' }];
     const engine = new EngineDouble();
     // Only the escalation steps are held: a delivery activity in progress stops the test server
-    // from skipping time, so the test brings the clock just past the last attempt first.
+    // from skipping time (its clock then runs in real time), so the test brings the clock just
+    // past the last attempt first.
     const held = new Gate();
     engine.holdDelivery = (event) =>
       event.type === 'subscription.dunning_exhausted' ? held.promise : undefined;
@@ -92,6 +93,11 @@ describe('dunning escalation (time-skipping server)', () => {
       const handle = await startWith(timeSkipping, taskQueue, subscriptionId, {}, { merchantEvents: true });
       await advance(timeSkipping.env, clock, MINUTE);
       const failedAt = await failCycle2(handle);
+      // In two sleeps: the long one ends before the last attempt, while nothing is held; the hold
+      // begins with the exhaustion, inside the short one. A sleep that runs (or is sent again)
+      // while the hold stops time skipping then costs seconds of real time, never days.
+      await advance(timeSkipping.env, clock, failedAt + 3 * DAY - 10_000 - clock.now);
+      assert.equal(engine.escalations.length, 0);
       await advance(timeSkipping.env, clock, failedAt + 3 * DAY + 5_000 - clock.now);
       assert.equal((await handle.query(snapshotQuery)).dunning.history.at(-1)?.outcome, 'exhausted');
       // The escalation deliveries are still held; the merchant cancels.

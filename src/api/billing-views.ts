@@ -5,7 +5,9 @@
  */
 import { addIntervals, parseIntervalUnit, type BillingInterval } from '../qfpay/billing-interval';
 import { qfpayTimeToMs, type BillingOrder, type Product, type Subscription } from '../qfpay/schemas';
+import type { GatewayPlan } from '../gateways/port';
 import type { PaymentAttemptRecord, SubscriptionView } from '../workflows/definitions';
+import type { RemoteOrder } from '../workflows/lifecycle-types';
 import type { OrderListResponse, ScheduleResponse } from './schemas';
 import { isoOrNull, isoTime } from './views';
 
@@ -47,38 +49,26 @@ function listedAttempt(row: BillingOrder, offset: string): AttemptView | undefin
   };
 }
 
+/** An order as a gateway lists it, with the last attempt its list shows. */
+interface ListedOrder {
+  order: OrderView;
+  listed?: AttemptView;
+}
+
 /**
- * Every order of a subscription, newest first, each with every attempt (oldest first): the
- * attempts the engine learned of (notifications, its own charges), and the last attempt of QFPay's
- * order list when the engine did not hear of that one.
- * @param rows QFPay's `billing_order/v1/list`, all pages
- * @param payments the workflow's payment log
- * @param offset the zone of QFPay's naive times
+ * Every order, newest first, each with every attempt (oldest first): the attempts the engine
+ * learned of (notifications, its own charges), and the last attempt of the gateway's list when the
+ * engine did not hear of that one.
  */
-export function ordersWithAttempts(
-  rows: readonly BillingOrder[],
+function joinAttempts(
+  listed: readonly ListedOrder[],
   payments: readonly PaymentAttemptRecord[],
-  offset: string,
 ): OrderView[] {
-  const orders = new Map<string, OrderView>();
-  for (const row of rows) {
-    const billingTime =
-      typeof row.billing_time === 'string' ? qfpayTimeToMs(row.billing_time, offset) : undefined;
-    orders.set(row.subscription_order_id, {
-      order_id: row.subscription_order_id,
-      sequence_no: row.sequence_no,
-      status: row.status === 'PAID' ? 'PAID' : 'FAILED',
-      billing_time: isoOrNull(billingTime),
-      amount: row.txamt ?? null,
-      currency: row.txcurrcd ?? null,
-      trigger_by: row.trigger_by === 'manual' || row.trigger_by === 'auto' ? row.trigger_by : null,
-      attempts: [],
-    });
-  }
+  const orders = new Map<string, OrderView>(listed.map(({ order }) => [order.order_id, order]));
   for (const p of payments) {
     let order = orders.get(p.orderId);
     if (!order) {
-      // QFPay's list has not caught up with a notification yet.
+      // The gateway's list has not caught up with a notification yet.
       order = {
         order_id: p.orderId,
         sequence_no: p.sequenceNo,
@@ -94,17 +84,90 @@ export function ordersWithAttempts(
     order.attempts.push(engineAttempt(p));
     if (p.succeeded) order.status = 'PAID';
   }
-  for (const row of rows) {
-    const order = orders.get(row.subscription_order_id)!;
-    const listed = listedAttempt(row, offset);
+  for (const { order, listed: last } of listed) {
     const known = order.attempts.some(
-      (a) =>
-        (listed?.syssn != null && a.syssn === listed.syssn) || (listed?.syssn == null && a.at === listed?.at),
+      (a) => (last?.syssn != null && a.syssn === last.syssn) || (last?.syssn == null && a.at === last?.at),
     );
-    if (listed && !known) order.attempts.push(listed);
+    if (last && !known) order.attempts.push(last);
     order.attempts.sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
   }
   return [...orders.values()].sort((a, b) => b.sequence_no - a.sequence_no);
+}
+
+/**
+ * Every order of a QFPay subscription, newest first, each with every attempt: see
+ * {@link joinAttempts}.
+ * @param rows QFPay's `billing_order/v1/list`, all pages
+ * @param payments the workflow's payment log
+ * @param offset the zone of QFPay's naive times
+ */
+export function ordersWithAttempts(
+  rows: readonly BillingOrder[],
+  payments: readonly PaymentAttemptRecord[],
+  offset: string,
+): OrderView[] {
+  return joinAttempts(
+    rows.map((row) => {
+      const billingTime =
+        typeof row.billing_time === 'string' ? qfpayTimeToMs(row.billing_time, offset) : undefined;
+      const listed = listedAttempt(row, offset);
+      return {
+        order: {
+          order_id: row.subscription_order_id,
+          sequence_no: row.sequence_no,
+          status: row.status === 'PAID' ? 'PAID' : 'FAILED',
+          billing_time: isoOrNull(billingTime),
+          amount: row.txamt ?? null,
+          currency: row.txcurrcd ?? null,
+          trigger_by: row.trigger_by === 'manual' || row.trigger_by === 'auto' ? row.trigger_by : null,
+          attempts: [],
+        },
+        ...(listed ? { listed } : {}),
+      };
+    }),
+    payments,
+  );
+}
+
+/**
+ * Every order of a subscription on a gateway behind the port (its sync's orders, all of them),
+ * newest first, each with every attempt: see {@link joinAttempts}. The gateways' orders carry no
+ * billing time of their own: `billing_time` is null.
+ */
+export function gatewayOrdersWithAttempts(
+  remote: readonly RemoteOrder[],
+  payments: readonly PaymentAttemptRecord[],
+): OrderView[] {
+  return joinAttempts(
+    remote.map((o) => ({
+      order: {
+        order_id: o.orderId,
+        sequence_no: o.sequenceNo,
+        status: o.status === 'PAID' ? 'PAID' : 'FAILED',
+        billing_time: null,
+        amount: o.amount ?? null,
+        currency: o.currency ?? null,
+        trigger_by: o.triggerBy ?? null,
+        attempts: [],
+      },
+      ...(o.at !== undefined && o.status !== undefined
+        ? {
+            listed: {
+              at: isoTime(o.at),
+              trigger_by: o.triggerBy ?? 'auto',
+              succeeded: o.status === 'PAID',
+              respcd: o.respcd ?? null,
+              respmsg: null,
+              amount: o.amount ?? null,
+              currency: o.currency ?? null,
+              syssn: null,
+              source: 'gateway_order_list' as const,
+            },
+          }
+        : {}),
+    })),
+    payments,
+  );
 }
 
 /** The longest one interval can be, so that counting from an estimate never overshoots. */
@@ -130,6 +193,68 @@ export function cycleAtOrAfter(
   // QFPay's times have whole seconds: a billing time within a second of `at` is that billing.
   while (addIntervals(anchor, interval, k, offset) < at - 999) k += 1;
   return k;
+}
+
+/** The open episode's planned attempts, or null: the same for every gateway. */
+function dunningPlan(view: SubscriptionView): ScheduleResponse['dunning'] {
+  const episode = view.dunning.episode;
+  return episode && episode.stage === 'retrying'
+    ? {
+        order_id: episode.orderId,
+        deadline: isoTime(episode.deadline),
+        attempts: episode.schedule.map(isoTime),
+      }
+    : null;
+}
+
+/**
+ * Up to `count` billings from the first cycle billed at or after `next`, stopping after
+ * `remaining` (null: none).
+ */
+function billingsFrom(
+  plan: { anchor: number; interval: BillingInterval; amount: number; currency: string },
+  next: number | undefined,
+  count: number,
+  remaining: number | null,
+  offset: string,
+): ScheduleResponse['billings'] {
+  const billings: ScheduleResponse['billings'] = [];
+  if (next === undefined) return billings;
+  const start = cycleAtOrAfter(plan.anchor, plan.interval, next, offset);
+  for (let k = start; billings.length < Math.min(count, remaining ?? count); k += 1) {
+    billings.push({
+      cycle: k + 1,
+      at: isoTime(addIntervals(plan.anchor, plan.interval, k, offset)),
+      amount: plan.amount,
+      currency: plan.currency,
+    });
+  }
+  return billings;
+}
+
+/**
+ * The next `count` billings of a subscription on a gateway behind the port, as the gateway states
+ * its plan (whole intervals after its anchor, in UTC), and the open episode's planned attempts.
+ */
+export function gatewaySchedule({
+  subscriptionId,
+  plan,
+  view,
+  count,
+}: {
+  subscriptionId: string;
+  plan: GatewayPlan;
+  view: SubscriptionView;
+  count: number;
+}): ScheduleResponse {
+  return {
+    subscription_id: subscriptionId,
+    state: plan.state,
+    anchor: isoTime(plan.anchor),
+    billing_paused: view.billingPausedByMerchant,
+    billings: billingsFrom(plan, plan.nextBillingTime ?? undefined, count, plan.remainingCycles, '+00:00'),
+    dunning: dunningPlan(view),
+  };
 }
 
 export interface ScheduleInput {
@@ -165,34 +290,20 @@ export function billingSchedule({ remote, products, view, count, offset }: Sched
   const next = qfpayTimeToMs(remote.next_billing_time, offset);
   const remaining =
     remote.total_billing_cycles === null
-      ? count
+      ? null
       : Math.max(0, remote.total_billing_cycles - (remote.completed_billing_iteration ?? 0));
-  const billings: ScheduleResponse['billings'] = [];
-  if (next !== undefined) {
-    const start = cycleAtOrAfter(anchor, interval, next, offset);
-    for (let k = start; billings.length < Math.min(count, remaining); k += 1) {
-      billings.push({
-        cycle: k + 1,
-        at: isoTime(addIntervals(anchor, interval, k, offset)),
-        amount,
-        currency: first.txcurrcd,
-      });
-    }
-  }
-  const episode = view.dunning.episode;
   return {
     subscription_id: remote.subscription_id,
     state: remote.state as ScheduleResponse['state'],
     anchor: isoTime(anchor),
     billing_paused: view.billingPausedByMerchant,
-    billings,
-    dunning:
-      episode && episode.stage === 'retrying'
-        ? {
-            order_id: episode.orderId,
-            deadline: isoTime(episode.deadline),
-            attempts: episode.schedule.map(isoTime),
-          }
-        : null,
+    billings: billingsFrom(
+      { anchor, interval, amount, currency: first.txcurrcd },
+      next,
+      count,
+      remaining,
+      offset,
+    ),
+    dunning: dunningPlan(view),
   };
 }

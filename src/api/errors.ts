@@ -16,6 +16,7 @@ import {
 } from '@temporalio/client';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { ZodError } from 'zod';
+import { GatewayError } from '../gateways/port';
 import { QfpayNotificationError } from '../qfpay/notifications';
 import { isQfpayError, type QfpayErrorKind, type QfpayErrorReason } from '../qfpay/errors';
 import type { ErrorCode, ErrorDetail, ErrorResponse } from './schemas';
@@ -66,6 +67,15 @@ export class ApiError extends Error {
 
   static conflict(message: string, cause?: unknown): ApiError {
     return new ApiError({ status: 409, code: 'conflict', message, cause });
+  }
+
+  /** A gateway behind the port that the API has no variables for. */
+  static gatewayNotConfigured(gateway: string): ApiError {
+    return new ApiError({
+      status: 503,
+      code: 'gateway_unavailable',
+      message: `gateway ${gateway} is not configured (see its README for the variables)`,
+    });
   }
 
   static temporalUnavailable(message: string, cause?: unknown): ApiError {
@@ -332,6 +342,19 @@ export function updateApiError(err: WorkflowUpdateFailedError): ApiError {
 }
 
 /**
+ * A gateway behind the port, called by a merchant's read: its 404 is the subscription's, its 409
+ * a state the read cannot be made in; a retryable failure (5xx, timeout, network) is a 503; any
+ * other refusal is the gateway's answer to a request the engine made, a 502.
+ */
+function gatewayApiError(err: GatewayError): ApiError {
+  if (err.status === 404) return ApiError.notFound(err.message, err);
+  if (err.status === 409) return ApiError.conflict(err.message, err);
+  if (err.retryable)
+    return new ApiError({ status: 503, code: 'gateway_unavailable', message: err.message, cause: err });
+  return new ApiError({ status: 502, code: 'gateway_error', message: err.message, cause: err });
+}
+
+/**
  * Maps any error to the API error that answers it. Unexpected errors become a 500 `internal`
  * whose body says nothing about the failure (the cause goes to the log).
  */
@@ -362,6 +385,7 @@ export function toApiError(err: unknown): ApiError {
   }
   const qfpay = isQfpayError(err) ? findQfpayFailure(err) : undefined;
   if (qfpay) return qfpayApiError(qfpay, err);
+  if (err instanceof GatewayError) return gatewayApiError(err);
   if (err instanceof WorkflowUpdateFailedError) return updateApiError(err);
   if (err instanceof WorkflowFailedError) {
     const failure = findQfpayFailure(err.cause);

@@ -88,7 +88,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   422: 'The Idempotency-Key was used with a different body (`idempotency_mismatch`).',
   429: 'Too many requests with this API key (`rate_limited`); wait `Retry-After` seconds.',
   500: 'Unexpected error (`internal`).',
-  502: 'QFPay answered unusably or refused our credentials (`qfpay_error`).',
+  502: 'QFPay (`qfpay_error`) or a gateway behind the port (`gateway_error`) answered unusably or refused the request.',
   503:
     'Temporal (`temporal_unavailable`), QFPay (`qfpay_error`) or a gateway (`gateway_unavailable`: not configured, ' +
     'or no answer) is unavailable; retry later.',
@@ -429,9 +429,10 @@ function registerRoutes(registry: OpenAPIRegistry): void {
     summary: "The subscription's orders, newest first, each with every payment attempt",
     description:
       "Orders from QFPay's `billing_order/v1/list`; attempts from the notifications and charges the engine " +
-      "saw (QFPay's list shows only an order's last attempt, which is added when the engine missed it).",
+      "saw (QFPay's list shows only an order's last attempt, which is added when the engine missed it). " +
+      "On a gateway behind the port, the orders its adapter's sync reads.",
     request: { params: SubscriptionParamsSchema, query: ListOrdersQuerySchema },
-    responses: { 200: json('One page.', OrderListSchema), ...errors(...MERCHANT_ERRORS, 404, 502) },
+    responses: { 200: json('One page.', OrderListSchema), ...errors(...MERCHANT_ERRORS, 404, 502, 503) },
   });
   merchant({
     method: 'get',
@@ -440,9 +441,13 @@ function registerRoutes(registry: OpenAPIRegistry): void {
     summary: 'The next billing times and amounts, and the planned dunning attempts',
     description:
       'Billing times are whole intervals from the anchor (the first billing time), calendar months in ' +
-      "QFPay's region time, as QFPay bills; amounts are the products' prices times their quantities now.",
+      "QFPay's region time, as QFPay bills; amounts are the products' prices times their quantities now. " +
+      "On a gateway behind the port, its adapter's plan, counted in UTC (409 while the gateway has no schedule yet).",
     request: { params: SubscriptionParamsSchema, query: ScheduleQuerySchema },
-    responses: { 200: json('The schedule.', ScheduleSchema), ...errors(...MERCHANT_ERRORS, 404, 502) },
+    responses: {
+      200: json('The schedule.', ScheduleSchema),
+      ...errors(...MERCHANT_ERRORS, 404, 409, 502, 503),
+    },
   });
 
   const change = (path: string, summary: string, body: z.ZodType | undefined, description?: string): void =>

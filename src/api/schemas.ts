@@ -36,6 +36,7 @@ export const ERROR_CODES = [
   'temporal_unavailable',
   'qfpay_error',
   'gateway_unavailable',
+  'gateway_error',
   'internal',
 ] as const;
 export const ErrorCodeSchema = z.enum(ERROR_CODES).openapi('ErrorCode', {
@@ -44,7 +45,8 @@ export const ErrorCodeSchema = z.enum(ERROR_CODES).openapi('ErrorCode', {
     '`method_not_allowed` 405 (the path exists; `Allow` names its methods), ' +
     '`conflict` 409 (a workflow refused the change, or QFPay refused it in the current state), ' +
     '`idempotency_mismatch` 422, `rate_limited` 429, `creation_pending` 503 (retry with the same Idempotency-Key), `temporal_unavailable` 503, `qfpay_error` 502/503 (QFPay unreachable, busy ' +
-    'or misconfigured), `gateway_unavailable` 503 (a gateway behind the port is not configured, or did not answer on any try), `internal` 500.',
+    'or misconfigured), `gateway_unavailable` 503 (a gateway behind the port is not configured, or did not answer on any try), ' +
+    '`gateway_error` 502 (a gateway behind the port refused a read the engine made, or answered what the engine cannot read), `internal` 500.',
 });
 export type ErrorCode = z.output<typeof ErrorCodeSchema>;
 
@@ -738,10 +740,11 @@ export const OrderAttemptSchema = z
     amount: z.number().int().nullable(),
     currency: z.string().nullable(),
     syssn: z.string().nullable(),
-    source: z.enum(['engine', 'qfpay_order_list']).openapi({
+    source: z.enum(['engine', 'qfpay_order_list', 'gateway_order_list']).openapi({
       description:
         "`engine`: a notification or the engine's own charge; `qfpay_order_list`: only QFPay's order list " +
-        'knew it (the last attempt of an order the engine heard nothing of).',
+        'knew it (the last attempt of an order the engine heard nothing of); `gateway_order_list`: the same ' +
+        'for a gateway behind the port.',
     }),
   })
   .openapi('OrderAttempt');
@@ -950,7 +953,7 @@ export const MerchantEventDeliveryStatusSchema = z
 
 export const ListMerchantEventsQuerySchema = z.strictObject({
   status: MerchantEventDeliveryStatusSchema.optional(),
-  subscription_id: SubscriptionIdSchema.optional(),
+  subscription_id: EngineSubscriptionIdSchema.optional(),
   ...pageQueryFields,
 });
 export type ListMerchantEventsQuery = z.output<typeof ListMerchantEventsQuerySchema>;
@@ -958,7 +961,8 @@ export type ListMerchantEventsQuery = z.output<typeof ListMerchantEventsQuerySch
 export const MerchantEventParamsSchema = z.object({
   eventId: z
     .string()
-    .regex(/^[A-Za-z0-9._:-]{1,200}$/, 'an event id (the `id` of the event, `webhook-id` of its delivery)')
+    // `evt.` + the engine's subscription id (`<gateway>:<id>` may hold `~`) + the event's parts.
+    .regex(/^[A-Za-z0-9._:~-]{1,400}$/, 'an event id (the `id` of the event, `webhook-id` of its delivery)')
     .openapi({
       param: { name: 'eventId', in: 'path' },
       example: 'evt.sub_a360.payment_failed.0003.1732158726000',

@@ -82,6 +82,25 @@ export interface GatewayCreateResult {
   at: number;
 }
 
+/**
+ * A subscription's plan as the gateway bills it, for the merchant's schedule
+ * (`GET /v1/subscriptions/{id}/schedule`). Billing times are whole intervals after `anchor`,
+ * counted in UTC, a month-end day kept at the month's end (Jan 31 → Feb 28 → Mar 31).
+ */
+export interface GatewayPlan {
+  state: SubscriptionState;
+  /** Per cycle, in minor units. */
+  amount: number;
+  currency: string;
+  interval: GatewayInterval;
+  /** The first billing time (cycle 1), epoch ms. */
+  anchor: number;
+  /** The next billing the gateway has set, or null when it bills no more (cancelled, ended, paused). */
+  nextBillingTime: number | null;
+  /** Cycles still to bill (null: until cancelled). */
+  remainingCycles: number | null;
+}
+
 /** The worker's side of a gateway: every call the engine makes to it. Ids are the gateway's own. */
 export interface GatewayAdapter {
   readonly name: string;
@@ -93,6 +112,8 @@ export interface GatewayAdapter {
    * (`fact.subscriptionId` is the gateway's own id; the registry namespaces it).
    */
   sync(subscriptionId: string, options?: { sinceSequence?: number }): Promise<SyncResult>;
+  /** The plan as the gateway bills it; undefined when the gateway has no such subscription. */
+  plan(subscriptionId: string): Promise<GatewayPlan | undefined>;
   /** Cancels; an already-cancelled subscription counts as done. */
   cancel(subscriptionId: string): Promise<{ at: number }>;
   /** Present when `capabilities.manualCharge`: see `QfpayActivities.chargeOrder`. */

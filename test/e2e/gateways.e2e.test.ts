@@ -80,6 +80,76 @@ async function cancel(subscriptionId: string): Promise<void> {
   assert.equal(res.body.state, 'CANCELLED');
 }
 
+/**
+ * What a merchant reads of a subscription on a gateway behind the port, after three cycles (paid,
+ * failed then recovered, as above): its orders with their attempts, its schedule, its events'
+ * deliveries, and a redelivery of one of its event ids, each through the API.
+ */
+async function merchantReads(gateway: string, id: string) {
+  const path = `/v1/subscriptions/${encodeURIComponent(id)}`;
+  // Asked now, so the engine's next billing time is the gateway's (a recovery by the gateway's
+  // own retry does not tell the engine when the next cycle bills).
+  const synced = await stack.api('POST', `${path}/sync`);
+  assert.equal(synced.status, 200, JSON.stringify(synced.body));
+  const v = await view(id);
+
+  const orders = await stack.api('GET', `${path}/orders`);
+  assert.equal(orders.status, 200, JSON.stringify(orders.body));
+  assert.equal(orders.body.subscription_id, id);
+  assert.deepEqual(
+    (orders.body.orders as any[]).map((o) => [o.sequence_no, o.status]),
+    [
+      [3, 'PAID'],
+      [2, 'PAID'],
+      [1, 'PAID'],
+    ],
+  );
+  const third = orders.body.orders[0];
+  assert.equal(third.amount, 2500, JSON.stringify(third));
+  assert.equal(third.currency, 'USD');
+  assert.ok(
+    (third.attempts as any[]).some((a) => !a.succeeded) && third.attempts.at(-1).succeeded,
+    `cycle 3 shows its decline, then its payment: ${JSON.stringify(third.attempts)}`,
+  );
+
+  const schedule = await stack.api('GET', `${path}/schedule?count=3`);
+  assert.equal(schedule.status, 200, JSON.stringify(schedule.body));
+  assert.equal(schedule.body.subscription_id, id);
+  assert.equal(schedule.body.state, 'ACTIVE');
+  const billings = schedule.body.billings as Array<{
+    cycle: number;
+    at: string;
+    amount: number;
+    currency: string;
+  }>;
+  assert.deepEqual(
+    billings.map((b) => [b.cycle, b.amount, b.currency]),
+    [
+      [4, 2500, 'USD'],
+      [5, 2500, 'USD'],
+      [6, 2500, 'USD'],
+    ],
+  );
+  assert.equal(billings[0]!.at, v.next_billing_time, `${gateway}'s next billing is the first shown`);
+  for (const [i, b] of billings.entries()) {
+    const months = new Date(b.at).getUTCMonth() - new Date(schedule.body.anchor).getUTCMonth();
+    assert.equal((months + 12) % 12, (i + 3) % 12, `cycle ${b.cycle} is ${i + 3} months after the anchor`);
+  }
+
+  const events = await stack.api('GET', `/v1/merchant-events?subscription_id=${encodeURIComponent(id)}`);
+  assert.equal(events.status, 200, JSON.stringify(events.body));
+  // Merchant events are off in this stack: a redelivery of an id the engine sends for this
+  // gateway passes the id's check and is refused for that reason alone.
+  const eventId = `evt.${id}.payment_failed.0003.1732158726000`;
+  const redeliver = await stack.api(
+    'POST',
+    `/v1/merchant-events/${encodeURIComponent(eventId)}/redeliver`,
+    {},
+  );
+  assert.equal(redeliver.status, 409, JSON.stringify(redeliver.body));
+  assert.match(redeliver.body.error.message, /merchant events are off/);
+}
+
 /** The part every gateway behind the port shares: create, pay, fail, recover by its path, cancel. */
 async function portGateway(
   gateway: 'qorepay' | 'madfintech',
@@ -157,6 +227,7 @@ async function portGateway(
     (v) => v.state === 'ACTIVE' && orderOf(v, 3)?.status === 'PAID',
   );
   assert.equal(recovered.transitions.at(-1).to, 'ACTIVE');
+  await merchantReads(gateway, id);
 
   await beforeCancel(id);
   await cancel(id);

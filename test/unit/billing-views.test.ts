@@ -5,7 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { billingSchedule, cycleAtOrAfter, ordersWithAttempts } from '../../src/api/billing-views';
+import {
+  billingSchedule,
+  cycleAtOrAfter,
+  gatewayOrdersWithAttempts,
+  gatewaySchedule,
+  ordersWithAttempts,
+} from '../../src/api/billing-views';
+import type { GatewayPlan } from '../../src/gateways/port';
 import type { BillingOrder, Product, Subscription } from '../../src/qfpay/schemas';
 import type { SubscriptionView } from '../../src/workflows/definitions';
 import { logPayment, type PaymentAttemptRecord } from '../../src/workflows/engine-state';
@@ -218,6 +225,95 @@ void describe('orders with every attempt', () => {
       [
         ['y', 500, 'auto'],
         ['x', 1000, 'manual'],
+      ],
+    );
+  });
+});
+
+void describe('a gateway behind the port: schedule and orders', () => {
+  const plan = (overrides: Partial<GatewayPlan> = {}): GatewayPlan => ({
+    state: 'ACTIVE',
+    amount: 2500,
+    currency: 'USD',
+    interval: { unit: 'month', count: 1 },
+    anchor: Date.parse('2027-01-31T09:00:00Z'),
+    nextBillingTime: Date.parse('2027-03-31T09:00:00Z'),
+    remainingCycles: null,
+    ...overrides,
+  });
+
+  void it('counts months from the anchor in UTC, from the next billing, and stops with the plan', () => {
+    const s = gatewaySchedule({ subscriptionId: 'madfintech:o-1', plan: plan(), view: view(), count: 3 });
+    assert.equal(s.subscription_id, 'madfintech:o-1');
+    assert.equal(s.anchor, '2027-01-31T09:00:00.000Z');
+    assert.deepEqual(
+      s.billings.map((b) => [b.cycle, b.at, b.amount, b.currency]),
+      [
+        [3, '2027-03-31T09:00:00.000Z', 2500, 'USD'],
+        [4, '2027-04-30T09:00:00.000Z', 2500, 'USD'],
+        [5, '2027-05-31T09:00:00.000Z', 2500, 'USD'],
+      ],
+    );
+    const ending = gatewaySchedule({
+      subscriptionId: 'madfintech:o-1',
+      plan: plan({ remainingCycles: 2 }),
+      view: view(),
+      count: 6,
+    });
+    assert.deepEqual(
+      ending.billings.map((b) => b.cycle),
+      [3, 4],
+    );
+    const stopped = gatewaySchedule({
+      subscriptionId: 'qorepay:t~c',
+      plan: plan({ state: 'CANCELLED', nextBillingTime: null }),
+      view: view(),
+      count: 6,
+    });
+    assert.deepEqual(stopped.billings, []);
+    assert.equal(stopped.state, 'CANCELLED');
+  });
+
+  void it("shows the engine's attempts and the gateway's last one it missed, once each", () => {
+    const T = Date.parse('2027-03-01T00:00:00Z');
+    const orders = gatewayOrdersWithAttempts(
+      [
+        {
+          orderId: 'o:1',
+          sequenceNo: 1,
+          status: 'PAID',
+          respcd: '0000',
+          at: T,
+          amount: 2500,
+          currency: 'USD',
+        },
+        { orderId: 'o:2', sequenceNo: 2, status: 'PAID', respcd: '0000', at: T + 2 * 864e5, amount: 2500 },
+        { orderId: 'o:3', sequenceNo: 3, triggerBy: 'auto' },
+      ],
+      [
+        { orderId: 'o:1', sequenceNo: 1, at: T, succeeded: true, respcd: '0000', triggerBy: 'auto' },
+        { orderId: 'o:2', sequenceNo: 2, at: T + 864e5, succeeded: false, respcd: '05', triggerBy: 'auto' },
+      ] as PaymentAttemptRecord[],
+    );
+    assert.deepEqual(
+      orders.map((o) => [
+        o.order_id,
+        o.status,
+        o.billing_time,
+        o.attempts.map((a) => [a.succeeded, a.source]),
+      ]),
+      [
+        ['o:3', 'FAILED', null, []],
+        [
+          'o:2',
+          'PAID',
+          null,
+          [
+            [false, 'engine'],
+            [true, 'gateway_order_list'],
+          ],
+        ],
+        ['o:1', 'PAID', null, [[true, 'engine']]],
       ],
     );
   });

@@ -103,6 +103,10 @@ void describe('the gateway port, engine side', () => {
         calls.push(`create ${input.reference}`);
         return { subscriptionId: 'g-1', state: 'ACTIVE', reusedExisting: false, at: T };
       },
+      plan: async (id) => {
+        calls.push(`plan ${id}`);
+        return undefined;
+      },
       sync: async (id) => {
         calls.push(`sync ${id}`);
         if (id === 'gone') return { found: false, subscriptionId: id, at: T };

@@ -47,13 +47,7 @@ function moduleOf(ctx: ApiContext, req: Request): GatewayModule {
       ]);
     throw ApiError.notFound(`no gateway named ${gateway}`);
   }
-  if (!module.configured(ctx.gatewayEnv)) {
-    throw new ApiError({
-      status: 503,
-      code: 'gateway_unavailable',
-      message: `gateway ${gateway} is not configured (see its README for the variables)`,
-    });
-  }
+  if (!module.configured(ctx.gatewayEnv)) throw ApiError.gatewayNotConfigured(gateway);
   return module;
 }
 

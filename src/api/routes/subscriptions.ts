@@ -25,6 +25,7 @@ import {
   type CreateSubscriptionInput,
   type CreateSubscriptionResult,
   type DunningPolicy,
+  type PaymentAttemptRecord,
   type SubscriptionView,
   type SubscriptionWorkflowOptions,
   type HoldScope,
@@ -61,7 +62,14 @@ import { parseInput } from '../validate';
 import { paginate } from '../../qfpay/client';
 import type { Product, Subscription as QfpaySubscription } from '../../qfpay/schemas';
 import { QFPAY_GATEWAY, splitSubscriptionId } from '../../gateways/profile';
-import { billingSchedule, ordersWithAttempts } from '../billing-views';
+import type { GatewayAdapter } from '../../gateways/port';
+import { gatewayModule } from '../../gateways/registry';
+import {
+  billingSchedule,
+  gatewayOrdersWithAttempts,
+  gatewaySchedule,
+  ordersWithAttempts,
+} from '../billing-views';
 import { chargeResultView, creationResultView, subscriptionView } from '../views';
 
 // ---- creation ---------------------------------------------------------------------------------
@@ -363,16 +371,40 @@ export function subscriptionRouter(ctx: ApiContext): Router {
     res.json(subscriptionView(await queryWorkflow(id, (h) => h.query(snapshotQuery))));
   });
 
-  router.get('/subscriptions/:subscriptionId/orders', async (req: Request, res: Response) => {
-    const id = subscriptionId(req);
-    const query = parseInput(ListOrdersQuerySchema, req.query, 'query');
-    const payments = await queryWorkflow(id, (h) => h.query(paymentsQuery));
+  /**
+   * The adapter of a subscription's gateway behind the port, for the merchant's reads; undefined
+   * for QFPay (read through its client). 503 while the gateway is not configured.
+   */
+  function portAdapter(id: string): { adapter: GatewayAdapter; gatewayId: string } | undefined {
+    const { gateway, gatewayId } = splitSubscriptionId(id);
+    if (gateway === QFPAY_GATEWAY) return undefined;
+    const module = gatewayModule(gateway);
+    if (!module) throw ApiError.notFound(`subscription ${id} not found: no gateway named ${gateway}`);
+    if (!module.configured(ctx.gatewayEnv)) throw ApiError.gatewayNotConfigured(gateway);
+    return { adapter: module.adapter(ctx.gatewayEnv), gatewayId };
+  }
+
+  /** Every order of a subscription with its attempts, through its gateway. */
+  async function ordersOf(id: string, payments: readonly PaymentAttemptRecord[]) {
+    const port = portAdapter(id);
+    if (port) {
+      const synced = await port.adapter.sync(port.gatewayId, { sinceSequence: 1 });
+      if (!synced.found) throw ApiError.notFound(`${port.adapter.name} has no subscription ${id}`);
+      return gatewayOrdersWithAttempts(synced.fact.orders ?? [], payments);
+    }
     const rows = [];
     for await (const row of paginate((page, pageSize) =>
       ctx.qfpay.listBillingOrders({ subscription_id: id, page, page_size: pageSize }),
     ))
       rows.push(row);
-    const orders = ordersWithAttempts(rows, payments, config.QFPAY_TIME_OFFSET);
+    return ordersWithAttempts(rows, payments, config.QFPAY_TIME_OFFSET);
+  }
+
+  router.get('/subscriptions/:subscriptionId/orders', async (req: Request, res: Response) => {
+    const id = subscriptionId(req);
+    const query = parseInput(ListOrdersQuerySchema, req.query, 'query');
+    const payments = await queryWorkflow(id, (h) => h.query(paymentsQuery));
+    const orders = await ordersOf(id, payments);
     const from = (query.page - 1) * query.page_size;
     const shown = orders.slice(from, from + query.page_size);
     const view: OrderListResponse = {
@@ -406,6 +438,13 @@ export function subscriptionRouter(ctx: ApiContext): Router {
     const id = subscriptionId(req);
     const { count } = parseInput(ScheduleQuerySchema, req.query, 'query');
     const view = await queryWorkflow(id, (h) => h.query(snapshotQuery));
+    const port = portAdapter(id);
+    if (port) {
+      const plan = await port.adapter.plan(port.gatewayId);
+      if (!plan) throw ApiError.notFound(`${port.adapter.name} has no subscription ${id}`);
+      res.json(gatewaySchedule({ subscriptionId: id, plan, view, count }));
+      return;
+    }
     const remote = await qfpaySubscription(id);
     if (!remote) throw ApiError.notFound(`QFPay has no subscription ${id}`);
     const products = await qfpayProducts((remote.products ?? []).map((line) => line.product_id));

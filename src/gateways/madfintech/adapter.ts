@@ -11,10 +11,18 @@ import {
   type GatewayCreateInput,
   type GatewayCreateResult,
   type GatewayInputIssue,
+  type GatewayPlan,
 } from '../port';
 import { MADFINTECH_CAPABILITIES } from './capabilities';
 import { MadfintechClient, type ClientOptions } from './client';
-import { currentEntry, orderNumberFor, remoteOrders, subscriptionState, toDecimalAmount } from './mapping';
+import {
+  currentEntry,
+  orderNumberFor,
+  remoteOrders,
+  subscriptionState,
+  toDecimalAmount,
+  toMinorUnits,
+} from './mapping';
 import {
   CancelledSchema,
   CreatedSchema,
@@ -173,6 +181,40 @@ export class MadfintechAdapter implements GatewayAdapter {
         orders,
         source: 'query',
       },
+    };
+  }
+
+  async plan(subscriptionId: string): Promise<GatewayPlan | undefined> {
+    const { order } = await this.order(subscriptionId);
+    if (order === undefined) return undefined;
+    const recurringId = order.recurringPayments?.recurringId;
+    const recurring = recurringId ? (await this.recurring(recurringId)).recurring : undefined;
+    if (recurring === undefined)
+      throw new GatewayError(
+        `madfintech order ${subscriptionId} has no recurring schedule yet (it starts with the first payment)`,
+        false,
+        409,
+      );
+    const schedule = recurring.recurringPayments;
+    const first = schedule[0];
+    const current = currentEntry(recurring);
+    const currentData = current === undefined ? undefined : schedule[current.index];
+    let amount: number;
+    try {
+      amount = toMinorUnits(recurring.amount, recurring.currency);
+    } catch (err) {
+      throw new GatewayError(`madfintech recurring ${recurring.id}: ${String(err)}`, false);
+    }
+    const paid = schedule.filter((e) => e.status === 'successful').length;
+    return {
+      state: subscriptionState(order, recurring),
+      amount,
+      currency: recurring.currency,
+      interval: { unit: recurring.intervalType, count: recurring.billingIntervalQuantity },
+      anchor: first ? Date.parse(first.chargeDate) : Date.parse(order.orderPaidAt ?? order.orderCreatedAt),
+      nextBillingTime:
+        recurring.status === 'active' && currentData ? Date.parse(currentData.chargeDate) : null,
+      remainingCycles: recurring.paymentCount == null ? null : Math.max(0, recurring.paymentCount - paid),
     };
   }
 

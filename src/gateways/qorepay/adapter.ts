@@ -12,12 +12,14 @@ import {
   type GatewayCreateResult,
   type GatewayInputIssue,
 } from '../port';
+import { addIntervalsUtc } from '../calendar';
 import { QOREPAY_CAPABILITIES } from './capabilities';
 import { type QorepayClient } from './client';
 import {
   ID_SEPARATOR,
   cycleOfReference,
   cycleOutcome,
+  intervalOf,
   joinSubscriptionId,
   periodOf,
   purchaseTime,
@@ -194,6 +196,41 @@ export function qorepayAdapter(client: QorepayClient, options: QorepayAdapterOpt
       // At least as new as what it reports (the gateway's clock may run ahead: the emulator's does).
       const at = Math.max(now(), subscriber.updated_on * 1000, ...purchases.map(purchaseTime));
       return { found: true, fact: { kind: 'sync', subscriptionId, at, remote, orders, source: 'query' } };
+    },
+
+    async plan(subscriptionId) {
+      const { templateId, clientId } = ids(subscriptionId);
+      let subscriber: Subscriber;
+      try {
+        subscriber = await client.call('GET', subscriberPath(templateId, clientId), subscriberSchema);
+      } catch (err) {
+        if (err instanceof GatewayError && err.status === 404) return undefined;
+        throw err;
+      }
+      const template = await client.call('GET', `billing_templates/${seg(templateId)}/`, templateSchema);
+      const interval = intervalOf(template.subscription_period, template.subscription_period_units);
+      if (!interval)
+        throw new GatewayError(
+          `QorePay template ${templateId} bills every ${template.subscription_period} ${template.subscription_period_units}, a unit the engine does not know`,
+          false,
+        );
+      const purchases = await purchasesOf(templateId, clientId);
+      // The subscriber's first billing date is its creation; a trial's dates issue no purchase.
+      const trial = template.subscription_trial_periods ?? 0;
+      const anchor = addIntervalsUtc(subscriber.created_on * 1000, interval, trial);
+      const scheduled = subscriber.subscription_billing_scheduled_on;
+      return {
+        state: stateOf(subscriber, purchases),
+        amount: template.purchase.products.reduce((sum, p) => sum + p.price * Number(p.quantity), 0),
+        currency: template.purchase.currency,
+        interval,
+        anchor,
+        nextBillingTime:
+          subscriber.status === 'active' && template.subscription_active && scheduled
+            ? scheduled * 1000
+            : null,
+        remainingCycles: null,
+      };
     },
 
     async cancel(subscriptionId) {

@@ -48,6 +48,23 @@ export function periodOf(interval: GatewayInterval): { period: number; units: Pe
   }
 }
 
+/**
+ * The interval of a template's `subscription_period(_units)` (the inverse of {@link periodOf};
+ * 12 months read back as a year). Undefined for units the engine does not know.
+ */
+export function intervalOf(period: number, units: string): GatewayInterval | undefined {
+  switch (units) {
+    case 'days':
+      return { unit: 'day', count: period };
+    case 'weeks':
+      return { unit: 'week', count: period };
+    case 'months':
+      return period % 12 === 0 ? { unit: 'year', count: period / 12 } : { unit: 'month', count: period };
+    default:
+      return undefined;
+  }
+}
+
 /** What a purchase means for its billing cycle. */
 export type CycleOutcome = 'paid' | 'failed' | 'overdue' | 'pending';
 

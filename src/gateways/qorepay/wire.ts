@@ -46,6 +46,8 @@ export const templateSchema = z.object({
   purchase: z.object({ currency: z.string().min(1), products: z.array(productSchema) }),
   subscription_period: z.number().int().positive(),
   subscription_period_units: z.string(),
+  /** Billing dates at the start that issue no purchase (seed 003's creation sends 0). */
+  subscription_trial_periods: z.number().int().nonnegative().optional(),
   subscription_active: z.boolean(),
   created_on: seconds,
 });

@@ -1,6 +1,8 @@
-// ESLint flat config. The workflow rules are the point: code under src/workflows/ runs inside
-// Temporal's deterministic sandbox, so Node built-ins, I/O libraries and activity
-// implementations must never be imported there (only their types).
+// ESLint flat config. The workflow rules are the point: code under src/workflows/ (and the pure
+// domain under src/domain/ it is built on) runs inside Temporal's deterministic sandbox, so Node
+// built-ins, I/O libraries and activity implementations must never be imported there (only their
+// types). The layers themselves (what may import what, no circles) are dependency-cruiser's
+// (.dependency-cruiser.cjs), also run by `npm run lint`.
 import { builtinModules } from 'node:module';
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
@@ -63,7 +65,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/workflows/**/*.ts'],
+    files: ['src/workflows/**/*.ts', 'src/domain/**/*.ts'],
     rules: {
       '@typescript-eslint/no-restricted-imports': [
         'error',
@@ -113,6 +115,11 @@ export default tseslint.config(
   {
     files: ['**/*.mjs', '**/*.cjs', '**/*.js'],
     ...tseslint.configs.disableTypeChecked,
+  },
+  {
+    // CommonJS configuration files (dependency-cruiser reads `module.exports`).
+    files: ['**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: { module: 'writable', require: 'readonly' } },
   },
   prettier,
 );

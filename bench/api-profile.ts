@@ -39,7 +39,7 @@ const SPECIFIC: Array<[Stage, (f: CallFrame) => boolean]> = [
     'parse and validate',
     (f) =>
       f.url.includes('/qfpay/notifications') ||
-      f.url.includes('/workflows/facts') ||
+      f.url.includes('/qfpay/facts') ||
       f.url.includes('/api/validate') ||
       f.url.includes('/node_modules/zod/'),
   ],

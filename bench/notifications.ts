@@ -8,11 +8,11 @@ import { randomBytes } from 'node:crypto';
 import { signNotification } from '../src/qfpay/signing';
 import { formatQfpayNaiveTime } from '../src/qfpay/time';
 import { subscriptionOrderId } from '../src/sandbox/engine';
-import { factFromNotification } from '../src/workflows/facts';
+import { factFromNotification } from '../src/qfpay/facts';
 import { parseNotificationBody } from '../src/qfpay/notifications';
 import type { Fact, SubscriptionWorkflowInput } from '../src/workflows/definitions';
-import { DEFAULT_DUNNING_POLICY } from '../src/workflows/dunning';
-import { MINUTE } from '../src/workflows/duration';
+import { DEFAULT_DUNNING_POLICY } from '../src/domain/dunning';
+import { MINUTE } from '../src/domain/duration';
 import { NEW_SUBSCRIPTION_MAX_HISTORY_EVENTS } from '../src/workflows/engine-state';
 
 /** One notification as sent: the raw body, its `X-QF-SIGN`, and what it should change. */

@@ -29,7 +29,7 @@ import {
   mergePolicy,
   type DunningPolicy,
   type DunningPolicyOverride,
-} from '../src/workflows/dunning';
+} from '../src/domain/dunning';
 import {
   applyFactToState,
   enqueueIntent,
@@ -39,7 +39,7 @@ import {
   type IntentRequest,
 } from '../src/workflows/engine-state';
 import { chargeWindow } from '../src/workflows/episode';
-import type { Fact, RemoteOrder } from '../src/workflows/lifecycle';
+import type { Fact, RemoteOrder } from '../src/domain/lifecycle';
 import {
   afterCancel,
   afterChange,
@@ -54,7 +54,7 @@ import {
   refuseIntent,
   type Outcome,
 } from '../src/workflows/results';
-import { SECOND, MINUTE, HOUR, DAY } from '../src/workflows/duration';
+import { SECOND, MINUTE, HOUR, DAY } from '../src/domain/duration';
 
 /** How long QFPay takes, at most, to settle a charge it answered "processing" (within the engine's confirmation window). */
 const PROCESSING_MS = 90 * SECOND;

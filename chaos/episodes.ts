@@ -22,7 +22,7 @@ import type { ScriptedCharge } from '../test/helpers/qfpay-doubles';
 import { createTestWorker, startTimeSkipping, workflowTaskFailures } from '../test/helpers/temporal';
 import { cancelUpdate, snapshotQuery } from '../src/workflows/definitions';
 import { random, runEpisode } from './episode-simulator';
-import { HOUR, DAY } from '../src/workflows/duration';
+import { HOUR, DAY } from '../src/domain/duration';
 
 const { values: args } = parseArgs({
   options: {

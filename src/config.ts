@@ -10,7 +10,7 @@ import {
   parseEncryptionKeys,
 } from './temporal/encryption-keys';
 import { merchantEventSecretProblem } from './events/merchant-events';
-import { MAX_QFPAY_CALL_MS } from './workflows/dunning';
+import { MAX_QFPAY_CALL_MS } from './domain/dunning';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const nonEmpty = z.string().trim().min(1);

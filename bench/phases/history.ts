@@ -16,13 +16,13 @@ import {
   type SubscriptionView,
   type SubscriptionWorkflowInput,
 } from '../../src/workflows/definitions';
-import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/workflows/dunning';
+import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/domain/dunning';
 import { NEW_SUBSCRIPTION_MAX_HISTORY_EVENTS } from '../../src/workflows/engine-state';
 import { cloudActions, type ActionCount } from '../cloud-cost';
 import { adoptedInput } from '../notifications';
 import { fitLine, sleep, summarize } from '../stats';
 import type { BenchStack } from '../stack';
-import { MINUTE } from '../../src/workflows/duration';
+import { MINUTE } from '../../src/domain/duration';
 
 /** The continue-as-new threshold (`maxHistoryEvents`) the API gives a new subscription. */
 export const DEFAULT_MAX_HISTORY_EVENTS = NEW_SUBSCRIPTION_MAX_HISTORY_EVENTS;

@@ -17,8 +17,8 @@ import {
   type Subscription,
 } from '../qfpay';
 import { recordQfpayActivityFailure } from '../observability/worker-metrics';
-import { toSubscriptionState } from '../workflows/facts';
-import type { RemoteOrder, RemoteSubscription } from '../workflows/lifecycle';
+import { toSubscriptionState } from '../qfpay/facts';
+import type { RemoteOrder, RemoteSubscription } from '../domain/lifecycle';
 import type { ChargeOutcome, ConfirmOutcome, QfpayActivities, SyncResult } from './contracts';
 
 /** Billing-order page size: QFPay's maximum. */

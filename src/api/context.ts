@@ -13,7 +13,7 @@ import {
   checkPolicyOverride,
   formatDunningPolicyIssues,
   mergePolicy,
-} from '../workflows/dunning';
+} from '../domain/dunning';
 import { NEW_SUBSCRIPTION_MAX_HISTORY_EVENTS } from '../workflows/engine-state';
 import type { ApiDigests } from './digests';
 import type { ApiMetrics } from './metrics';

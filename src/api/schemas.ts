@@ -8,13 +8,13 @@
 import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import { MAX_PLAN_LINES, MAX_PLAN_QUANTITY } from '../workflows/decide';
-import { SUBSCRIPTION_STATES } from '../workflows/lifecycle-table';
+import { SUBSCRIPTION_STATES } from '../domain/lifecycle-table';
 import {
   DUNNING_FINAL_ACTIONS,
   ESCALATION_STEPS,
   checkPolicyField,
   type DunningPolicy,
-} from '../workflows/dunning';
+} from '../domain/dunning';
 
 // Must run before any schema below is built: zod 4 copies methods onto each schema as it is
 // created, so only schemas made after this call have `.openapi()`.

@@ -15,7 +15,9 @@
 import { timingSafeEqual } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { z } from 'zod';
-import { DUNNING_FINAL_ACTIONS, ESCALATION_STEPS } from '../workflows/dunning';
+import { DUNNING_ATTEMPT_RESULTS, DUNNING_FINAL_ACTIONS, ESCALATION_STEPS } from '../domain/dunning';
+
+export { DUNNING_ATTEMPT_RESULTS } from '../domain/dunning';
 
 /** The HTTP headers of a merchant event delivery (Standard Webhooks). */
 export const MERCHANT_EVENT_HEADERS = {
@@ -81,13 +83,6 @@ export const PaymentDataSchema = z.object({
   /** QFPay's return code; `0000` is paid. */
   respcd: z.string().min(1),
 });
-
-/**
- * The outcome of one manual charge attempt: QFPay's answer (`succeeded`, `failed`, or `pending`
- * when it has not settled the charge yet, e.g. `1143`, `1145`), `error` when no answer came
- * before the attempt's deadline, `skipped` when the attempt was called off.
- */
-export const DUNNING_ATTEMPT_RESULTS = ['succeeded', 'failed', 'pending', 'error', 'skipped'] as const;
 
 /** `data` of `subscription.dunning_attempt`. */
 export const DunningAttemptDataSchema = z.object({

@@ -1,8 +1,8 @@
 /**
  * The gateway port: what the engine needs of a recurring-payments gateway, and nothing else.
  *
- * The engine keeps one lifecycle (QFPay's nine states, `workflows/lifecycle-table.ts`) and one
- * vocabulary of facts (`workflows/lifecycle-types.ts`). A gateway adapter translates both ways:
+ * The engine keeps one lifecycle (QFPay's nine states, `domain/lifecycle-table.ts`) and one
+ * vocabulary of facts (`domain/lifecycle-types.ts`). A gateway adapter translates both ways:
  * engine operations into the gateway's requests, and the gateway's answers and notifications
  * into the engine's facts. Each gateway lives in its own folder under `src/gateways/` and is
  * registered by one line in `src/gateways/registry.ts`.
@@ -12,9 +12,9 @@
  * workflows keep them). The registry splits and joins these ids; an adapter only ever sees its
  * own ids.
  */
-import type { ChargeOutcome, ConfirmOutcome, SyncResult } from '../activities/contracts';
-import type { Fact } from '../workflows/lifecycle-types';
-import type { SubscriptionState } from '../workflows/lifecycle-table';
+import type { ChargeOutcome, ConfirmOutcome, SyncResult } from '../domain/gateway-answers';
+import type { Fact } from '../domain/lifecycle-types';
+import type { SubscriptionState } from '../domain/lifecycle-table';
 import type { GatewayCapabilities } from './profile';
 
 export type { GatewayCapabilities, GatewayProfile } from './profile';

@@ -12,7 +12,7 @@ import {
   parseIntervalUnit,
   sameInterval,
   type BillingInterval,
-} from '../qfpay/billing-interval';
+} from '../domain/billing-interval';
 import {
   cardFingerprint,
   cardScheme,

@@ -5,7 +5,7 @@
  */
 import { parseSignType, verifyRequestSignature } from '../qfpay/signing';
 import { formatQfpayIsoTime, formatQfpayNaiveTime, parseQfpayTime } from '../qfpay/time';
-import { MAX_INTERVAL_COUNT, parseIntervalUnit } from '../qfpay/billing-interval';
+import { MAX_INTERVAL_COUNT, parseIntervalUnit } from '../domain/billing-interval';
 import { paidCycles, type CustomerInput, type SubscriptionChanges } from './engine';
 import { parameterError, QfpayApiError, RESPCD } from './errors';
 import {

@@ -10,13 +10,13 @@
  * asks again. Every promise the engine makes about charging is a property of `decide`: no charge
  * starts outside the order's charge window, and never while another is unconfirmed.
  */
-import type { ChargeTrigger, DunningEpisode } from './definitions';
+import type { ChargeTrigger, DunningEpisode } from '../domain/dunning-episode';
 import {
   checkPolicyOverride,
   mergePolicy,
   InvalidDunningPolicyError,
   type DunningPolicyOverride,
-} from './dunning';
+} from '../domain/dunning';
 import {
   MAX_EPISODE_HISTORY,
   MAX_RECONCILES_PER_BILLING,
@@ -42,7 +42,7 @@ import {
   planAttempts,
   type ChargeWindow,
 } from './episode';
-import { isTerminal, type OrderRecord, type SubscriptionSnapshot } from './lifecycle';
+import { isTerminal, type OrderRecord, type SubscriptionSnapshot } from '../domain/lifecycle';
 import { billingResumedEvent, exhaustedEvents, recoveredEvent } from './outbox';
 
 /** The one thing to do next. */

@@ -7,21 +7,38 @@ import type { GatewayCreateInput } from '../gateways/port';
 import { engineSubscriptionId, splitSubscriptionId, type GatewayProfile } from '../gateways/profile';
 import { defineSearchAttributeKey } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { DUNNING_ATTEMPT_RESULTS } from '../events/merchant-events';
-import type { DunningPolicy, DunningPolicyOverride } from './dunning';
-import type { Fact, SubscriptionSnapshot, SubscriptionState } from './lifecycle';
+import type { DunningPolicy, DunningPolicyOverride } from '../domain/dunning';
+import type { Fact, SubscriptionSnapshot, SubscriptionState } from '../domain/lifecycle';
+import type { DunningEpisode } from '../domain/dunning-episode';
 import type {
   BillingPause,
-  EngineState,
   HoldScope,
   PaymentAttemptRecord,
   PendingCharge,
   PlanLine,
+  SubscriptionHandover,
+  SubscriptionWorkflowOptions,
 } from './engine-state';
 
-export type { Fact, SubscriptionSnapshot, SubscriptionState } from './lifecycle';
-export type { DunningPolicy, DunningPolicyInput, DunningPolicyOverride } from './dunning';
-export type { BillingPause, HoldScope, PaymentAttemptRecord, PlanLine } from './engine-state';
+export type { Fact, SubscriptionSnapshot, SubscriptionState } from '../domain/lifecycle';
+export type { DunningPolicy, DunningPolicyInput, DunningPolicyOverride } from '../domain/dunning';
+export type {
+  BillingPause,
+  CarriedState,
+  HoldScope,
+  PaymentAttemptRecord,
+  PlanLine,
+  SubscriptionHandover,
+  SubscriptionWorkflowInput,
+  SubscriptionWorkflowOptions,
+} from './engine-state';
+export type {
+  ChargeTrigger,
+  DunningAttemptRecord,
+  DunningEpisode,
+  DunningStage,
+  FinalActionRecord,
+} from '../domain/dunning-episode';
 
 /** Workflow type names, used by the API to start workflows without importing their code. */
 export const WORKFLOW_TYPES = {
@@ -96,59 +113,6 @@ export const SEARCH_ATTRIBUTES = {
 /** Every search attribute, for registering them on a server. */
 export const ALL_SEARCH_ATTRIBUTE_KEYS = Object.values(SEARCH_ATTRIBUTES);
 
-/** Where a dunning episode stands. */
-export type DunningStage =
-  'none' | 'retrying' | 'escalating' | 'recovered' | 'exhausted' | 'lost' | 'stopped';
-
-/** What started a manual charge: the plan, a new card, or the merchant's charge-now. */
-export type ChargeTrigger = 'scheduled' | 'retry_now' | 'merchant';
-
-export interface DunningAttemptRecord {
-  attempt: number;
-  scheduledAt: number;
-  startedAt: number;
-  finishedAt: number;
-  /** `pending` while the engine confirms a charge whose outcome QFPay has not told yet. */
-  result: (typeof DUNNING_ATTEMPT_RESULTS)[number];
-  trigger?: ChargeTrigger;
-  respcd?: string;
-  detail?: string;
-}
-
-/** The final action of an exhausted episode, carried out only while the order is still unpaid. */
-export interface FinalActionRecord {
-  action: 'cancel' | 'leave_to_qfpay' | 'hold_dunning' | 'pause_billing';
-  status: 'pending' | 'done' | 'failed' | 'skipped';
-  /** When it fell due; it runs only after a query made since has shown the order still unpaid. */
-  since: number;
-  attempts: number;
-  retryAt?: number;
-  detail?: string;
-}
-
-/** A dunning episode: the recovery of one failed order before the next billing time. */
-export interface DunningEpisode {
-  orderId: string;
-  sequenceNo: number;
-  openedAt: number;
-  failureAt: number;
-  /** QFPay's code for the failure that opened the episode. */
-  failureRespcd: string;
-  /** The next billing time after the order, as last known (it moves with QFPay's answers). */
-  nextBillingTime: number;
-  /** `nextBillingTime − safetyMargin`: every charge is over before it. */
-  deadline: number;
-  /** The attempts still planned, derived from the current state and policy. */
-  schedule: number[];
-  attempts: DunningAttemptRecord[];
-  stage: DunningStage;
-  escalationStepsDone: string[];
-  finalAction?: FinalActionRecord;
-  closedAt?: number;
-  outcome?: 'recovered' | 'exhausted' | 'lost' | 'stopped';
-  outcomeDetail?: string;
-}
-
 /** What the query returns: the lifecycle snapshot plus what the workflow itself knows. */
 export interface SubscriptionView {
   subscriptionId: string;
@@ -172,47 +136,9 @@ export interface SubscriptionView {
   eventsWaiting?: number;
 }
 
-/** Tuning that tests and operators may change. */
-export interface SubscriptionWorkflowOptions {
-  /** Continue-as-new once history has this many events (Temporal's own suggestion also counts). */
-  maxHistoryEvents?: number;
-  /** How long after a billing time with no payment result the workflow asks QFPay. */
-  reconcileGraceMs?: number;
-  /** Emit merchant events (child workflows delivering signed webhooks). */
-  merchantEvents?: boolean;
-  /** How long a charge whose answer never came is confirmed before it counts as not made. */
-  chargeConfirmWindowMs?: number;
-  /** How often such a charge is looked at meanwhile. */
-  chargeConfirmIntervalMs?: number;
-}
-
-/** State carried through continue-as-new: the workflow's whole state, plain JSON only. */
-export type CarriedState = EngineState;
-
-export interface SubscriptionWorkflowInput {
-  subscriptionId: string;
-  /** `created`: started by the engine's creation; `adopted`: by a notification or an operator. */
-  origin: 'created' | 'adopted';
-  /** Dunning policy for this subscription (already merged with the engine default). */
-  policy?: DunningPolicy;
-  options?: SubscriptionWorkflowOptions;
-  carried?: CarriedState;
-  /** The subscription's gateway and its capabilities (absent: QFPay). */
-  gateway?: GatewayProfile;
-}
-
 /** Every QFPay fact about a subscription arrives through this signal (notifications, sync). */
 export const factSignal = defineSignal<[Fact]>('qfpayFact');
 
-/**
- * The engine's creation hands the subscription over with what the merchant chose for it. A
- * signal (not the start arguments) because a notification may have started the workflow first.
- */
-export interface SubscriptionHandover {
-  fact: Extract<Fact, { kind: 'created' }>;
-  policy?: DunningPolicy;
-  options?: SubscriptionWorkflowOptions;
-}
 export const handoverSignal = defineSignal<[SubscriptionHandover]>('handover');
 
 export const snapshotQuery = defineQuery<SubscriptionView>('snapshot');

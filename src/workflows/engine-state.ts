@@ -5,20 +5,17 @@
  * can drive without Temporal. It is carried whole through continue-as-new.
  */
 import { QFPAY_PROFILE, type GatewayProfile } from '../gateways/profile';
-import type {
-  DunningAttemptRecord,
-  DunningEpisode,
-  MerchantEvent,
-  SubscriptionHandover,
-  SubscriptionWorkflowInput,
-  SubscriptionWorkflowOptions,
-} from './definitions';
+import type { BillingPause } from '../domain/billing-pause';
+import type { DunningAttemptRecord, DunningEpisode } from '../domain/dunning-episode';
+
+export type { BillingPause } from '../domain/billing-pause';
+import type { MerchantEvent } from '../events/merchant-events';
 import {
   DEFAULT_DUNNING_POLICY,
   checkDunningPolicy,
   type DunningPolicy,
   type DunningPolicyOverride,
-} from './dunning';
+} from '../domain/dunning';
 import {
   DEFAULT_LIFECYCLE_LIMITS,
   applyFact,
@@ -27,7 +24,7 @@ import {
   type Fact,
   type PaymentFact,
   type SubscriptionSnapshot,
-} from './lifecycle';
+} from '../domain/lifecycle';
 import { eventsOfFact, paidOrderEvents, type OutgoingEvent } from './outbox';
 
 /** One product line of a plan, as QFPay's `products` parameter carries it. */
@@ -55,23 +52,6 @@ export type Intent =
  * gateway's pause where it has one, else the engine's hold.
  */
 export type HoldScope = 'gateway' | 'dunning';
-
-/**
- * The engine's hold on its own dunning: it makes no manual charge, opens no dunning episode and
- * takes no final action while it lasts, and re-plans the open episode when it ends. With
- * `atGateway`, the gateway has paused billing too (a gateway with a pause); without it the
- * subscription stays as it is at the gateway (QFPay has no pause API), whose own schedule goes on.
- */
-export interface BillingPause {
-  /** The gateway paused the subscription's billing (absent: only the engine's dunning is held). */
-  atGateway?: true;
-  /** When the pause began (workflow time). */
-  since: number;
-  /** When the engine resumes by itself (a durable timer), or null: until the merchant resumes. */
-  resumesAt: number | null;
-  /** The merchant's pause or hold, or the final action `hold_dunning` of an exhausted episode. */
-  by: 'merchant' | 'final_action';
-}
 
 /** Distributes `Omit` over the intent union. */
 export type IntentRequest = Intent extends infer I ? (I extends Intent ? Omit<I, 'id'> : never) : never;
@@ -482,4 +462,43 @@ export function givenUp(state: Pick<EngineState, 'notFound' | 'known' | 'quickNo
 /** Whether the subscription has ended at QFPay (as far as the engine knows). */
 export function hasEnded(state: EngineState): boolean {
   return isTerminal(state.snapshot.state);
+}
+
+/** Tuning that tests and operators may change. */
+export interface SubscriptionWorkflowOptions {
+  /** Continue-as-new once history has this many events (Temporal's own suggestion also counts). */
+  maxHistoryEvents?: number;
+  /** How long after a billing time with no payment result the workflow asks QFPay. */
+  reconcileGraceMs?: number;
+  /** Emit merchant events (child workflows delivering signed webhooks). */
+  merchantEvents?: boolean;
+  /** How long a charge whose answer never came is confirmed before it counts as not made. */
+  chargeConfirmWindowMs?: number;
+  /** How often such a charge is looked at meanwhile. */
+  chargeConfirmIntervalMs?: number;
+}
+
+/** State carried through continue-as-new: the workflow's whole state, plain JSON only. */
+export type CarriedState = EngineState;
+
+export interface SubscriptionWorkflowInput {
+  subscriptionId: string;
+  /** `created`: started by the engine's creation; `adopted`: by a notification or an operator. */
+  origin: 'created' | 'adopted';
+  /** Dunning policy for this subscription (already merged with the engine default). */
+  policy?: DunningPolicy;
+  options?: SubscriptionWorkflowOptions;
+  carried?: CarriedState;
+  /** The subscription's gateway and its capabilities (absent: QFPay). */
+  gateway?: GatewayProfile;
+}
+
+/**
+ * The engine's creation hands the subscription over with what the merchant chose for it. A
+ * signal (not the start arguments) because a notification may have started the workflow first.
+ */
+export interface SubscriptionHandover {
+  fact: Extract<Fact, { kind: 'created' }>;
+  policy?: DunningPolicy;
+  options?: SubscriptionWorkflowOptions;
 }

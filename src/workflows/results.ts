@@ -4,10 +4,10 @@
  * each one re-reads what it needs rather than trusting what `decide` saw.
  */
 import type { ChargeOutcome, ConfirmOutcome, SyncResult } from '../activities/contracts';
-import type { DunningAttemptRecord } from './definitions';
+import type { DunningAttemptRecord } from '../domain/dunning-episode';
 import type { Action } from './decide';
 import { resumeBilling, syncBackoff } from './decide';
-import { mergePolicy } from './dunning';
+import { mergePolicy } from '../domain/dunning';
 import { planAttempts } from './episode';
 import {
   ENGINE_DEFAULTS,
@@ -23,8 +23,8 @@ import {
   type IntentAnswer,
   type PendingCharge,
 } from './engine-state';
-import type { Fact } from './lifecycle';
-import { isTerminal } from './lifecycle-table';
+import type { Fact } from '../domain/lifecycle';
+import { isTerminal } from '../domain/lifecycle-table';
 import { attemptEvent, billingPausedEvent } from './outbox';
 
 /** An activity's failure as the reducers see it: its message, and QFPay's refusal when there was one. */

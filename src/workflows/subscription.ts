@@ -77,7 +77,7 @@ import {
   type ActionFailure,
   type Outcome,
 } from './results';
-import { withTimelineOrder } from './lifecycle';
+import { withTimelineOrder } from '../domain/lifecycle';
 import { activitySummary, timerSummary } from './summaries';
 import { describeSubscription, updateSearchAttributes } from './visibility';
 

@@ -12,7 +12,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Webhook } from 'standardwebhooks';
-import { DAY } from '../../src/workflows/duration';
+import { DAY } from '../../src/domain/duration';
 import { eventually, startStack, type Stack } from '../helpers/stack';
 
 const SECRET = `whsec_${randomBytes(32).toString('base64')}`;

@@ -13,7 +13,7 @@ import {
   startStack,
   type Stack,
 } from '../helpers/stack';
-import { SECOND } from '../../src/workflows/duration';
+import { SECOND } from '../../src/domain/duration';
 
 const MARGIN_MS = 15 * SECOND;
 

@@ -20,7 +20,7 @@ import {
 } from '../../src/api/schemas';
 import { emulatorStartMs } from '../helpers/emulator-start';
 import { eventually, startStack, type Stack } from '../helpers/stack';
-import { HOUR } from '../../src/workflows/duration';
+import { HOUR } from '../../src/domain/duration';
 
 /** QFPay reports times to the second. */
 const seconds = (iso: string) => Math.floor(Date.parse(iso) / 1000);

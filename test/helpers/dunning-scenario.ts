@@ -12,12 +12,12 @@ import {
   subscriptionWorkflowId,
   type MerchantEvent,
 } from '../../src/workflows/definitions';
-import { DEFAULT_DUNNING_POLICY, mergePolicy, type DunningPolicyOverride } from '../../src/workflows/dunning';
-import type { Fact } from '../../src/workflows/lifecycle';
+import { DEFAULT_DUNNING_POLICY, mergePolicy, type DunningPolicyOverride } from '../../src/domain/dunning';
+import type { Fact } from '../../src/domain/lifecycle';
 import { FakeQfpay, orderId } from './qfpay-doubles';
 import { createTestWorker, fakeSubscriptionId, type useTimeSkipping } from './temporal';
-import { MINUTE, DAY } from '../../src/workflows/duration';
-export { MINUTE, HOUR, DAY } from '../../src/workflows/duration';
+import { MINUTE, DAY } from '../../src/domain/duration';
+export { MINUTE, HOUR, DAY } from '../../src/domain/duration';
 
 export const CYCLE = 30 * DAY;
 

@@ -1,9 +1,9 @@
 /** Engine states the unit tests start from. */
-import { DEFAULT_DUNNING_POLICY } from '../../src/workflows/dunning';
+import { DEFAULT_DUNNING_POLICY } from '../../src/domain/dunning';
 import { applyFactToState, initialState, type EngineState } from '../../src/workflows/engine-state';
-import type { Fact } from '../../src/workflows/lifecycle';
-import { DAY } from '../../src/workflows/duration';
-export { MINUTE, HOUR, DAY } from '../../src/workflows/duration';
+import type { Fact } from '../../src/domain/lifecycle';
+import { DAY } from '../../src/domain/duration';
+export { MINUTE, HOUR, DAY } from '../../src/domain/duration';
 
 export const SUB = 'sub_0123456789abcdef';
 export const T = Date.UTC(2027, 0, 15, 3, 0, 0);

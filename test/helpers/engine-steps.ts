@@ -5,9 +5,9 @@
  */
 import type { ChargeOutcome, SyncResult } from '../../src/activities/contracts';
 import { decide, settle, type Action } from '../../src/workflows/decide';
-import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/workflows/dunning';
+import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/domain/dunning';
 import type { EngineState } from '../../src/workflows/engine-state';
-import type { RemoteOrder } from '../../src/workflows/lifecycle';
+import type { RemoteOrder } from '../../src/domain/lifecycle';
 import type { Outcome } from '../../src/workflows/results';
 import { DAY, HOUR, SUB, T, order, pastDue } from './engine-states';
 

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { signRequest, wireParams, type ParamValue, type SignType } from '../../src/qfpay/signing';
 import { startSandbox, type SandboxHandle, type SandboxOptions } from '../../src/sandbox/server';
-export { MINUTE, HOUR, DAY } from '../../src/workflows/duration';
+export { MINUTE, HOUR, DAY } from '../../src/domain/duration';
 
 /** Credentials the test emulators use. */
 export const TEST_APP_CODE = 'test-sandbox-app';

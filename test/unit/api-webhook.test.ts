@@ -15,7 +15,7 @@ import { loadConfig, type Config } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { QfpayClient } from '../../src/qfpay/client';
 import { signNotification } from '../../src/qfpay/signing';
-import { DEFAULT_DUNNING_POLICY } from '../../src/workflows/dunning';
+import { DEFAULT_DUNNING_POLICY } from '../../src/domain/dunning';
 import type { Fact, PaymentTokenRecord, SubscriptionWorkflowInput } from '../../src/workflows/definitions';
 import { SEED_SUBSCRIPTION_PAYMENT } from '../fixtures/seed-notifications';
 

@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import type { ChargeOutcome } from '../../src/activities/contracts';
 import type { Action } from '../../src/workflows/decide';
 import { applyFactToState, type EngineState } from '../../src/workflows/engine-state';
-import type { Fact } from '../../src/workflows/lifecycle';
+import type { Fact } from '../../src/domain/lifecycle';
 import { afterCharge, chargeFact } from '../../src/workflows/results';
 import { SUB, T, order, pastDue, pastDueSync } from '../helpers/engine-states';
 

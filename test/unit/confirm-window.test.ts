@@ -9,10 +9,10 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { ChargeOutcome, ConfirmOutcome } from '../../src/activities/contracts';
 import { decide, settle, syncBackoff, type Action } from '../../src/workflows/decide';
-import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/workflows/dunning';
+import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/domain/dunning';
 import { ENGINE_DEFAULTS, type EngineState } from '../../src/workflows/engine-state';
 import { afterCharge, afterConfirm, type Outcome } from '../../src/workflows/results';
-import { SECOND } from '../../src/workflows/duration';
+import { SECOND } from '../../src/domain/duration';
 import { DAY, T, order, pastDue } from '../helpers/engine-states';
 
 /** A plan of a few minutes: attempts 10 s and 40 s after the failure, 15 s of margin. */

@@ -17,7 +17,7 @@ import {
   wakeTime,
 } from '../../src/workflows/decide';
 import type { DunningEpisode } from '../../src/workflows/definitions';
-import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/workflows/dunning';
+import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/domain/dunning';
 import {
   ENGINE_DEFAULTS,
   MAX_EPISODE_HISTORY,

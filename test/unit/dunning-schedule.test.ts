@@ -20,8 +20,8 @@ import {
   scheduleAttempts,
   type DunningPolicy,
   type EscalationStep,
-} from '../../src/workflows/dunning';
-import { SECOND, MINUTE, HOUR, DAY } from '../../src/workflows/duration';
+} from '../../src/domain/dunning';
+import { SECOND, MINUTE, HOUR, DAY } from '../../src/domain/duration';
 
 /** 2024-11-21T03:12:06Z: an arbitrary failure time for the worked examples. */
 const T = Date.UTC(2024, 10, 21, 3, 12, 6);

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { InvalidDurationError, parseDuration } from '../../src/workflows/duration';
+import { InvalidDurationError, parseDuration } from '../../src/domain/duration';
 
 void describe('parseDuration', () => {
   void it('reads every unit as fixed milliseconds', () => {

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decide, intentProblem, settle, wakeTime, type Action } from '../../src/workflows/decide';
-import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/workflows/dunning';
+import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/domain/dunning';
 import { loadConfig } from '../../src/config';
 import { workflowOptions } from '../../src/api/context';
 import {

@@ -12,8 +12,8 @@ import {
   type RemoteOrder,
   type SubscriptionSnapshot,
   type SubscriptionState,
-} from '../../src/workflows/lifecycle';
-import { SECOND, HOUR, DAY } from '../../src/workflows/duration';
+} from '../../src/domain/lifecycle';
+import { SECOND, HOUR, DAY } from '../../src/domain/duration';
 
 const SUB = 'sub_e51bb914919f6b0fe36d';
 const CUSTOMER = 'cust_a9c0bcf2717f4786a10e5f8f2';

@@ -18,8 +18,8 @@ import {
   type RemoteSubscription,
   type SubscriptionSnapshot,
   type SubscriptionState,
-} from '../../src/workflows/lifecycle';
-import { SECOND, HOUR, DAY } from '../../src/workflows/duration';
+} from '../../src/domain/lifecycle';
+import { SECOND, HOUR, DAY } from '../../src/domain/duration';
 
 const SUB = 'sub_a360f06e4c3a';
 const T0 = Date.UTC(2024, 3, 24, 7, 19, 37);

@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decide, intentProblem, settle } from '../../src/workflows/decide';
-import { DEFAULT_DUNNING_POLICY } from '../../src/workflows/dunning';
+import { DEFAULT_DUNNING_POLICY } from '../../src/domain/dunning';
 import { applyFactToState, enqueueIntent, type EngineState } from '../../src/workflows/engine-state';
 import { chargeWindow } from '../../src/workflows/episode';
 import { afterCancel, afterCharge, afterConfirm, afterSync, beginAction } from '../../src/workflows/results';

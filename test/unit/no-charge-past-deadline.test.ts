@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decide, intentProblem, settle, type Action } from '../../src/workflows/decide';
-import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/workflows/dunning';
+import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/domain/dunning';
 import { enqueueIntent, type EngineState } from '../../src/workflows/engine-state';
 import { chargeWindow, mayStartCharge } from '../../src/workflows/episode';
 import { DAY, HOUR, MINUTE, T, order, pastDue } from '../helpers/engine-states';

@@ -16,7 +16,7 @@ import {
   recordEvents,
   type EngineState,
 } from '../../src/workflows/engine-state';
-import type { Fact } from '../../src/workflows/lifecycle';
+import type { Fact } from '../../src/domain/lifecycle';
 import type { OutgoingEvent } from '../../src/workflows/outbox';
 import { afterFlush, afterSync } from '../../src/workflows/results';
 import { DAY, HOUR, MINUTE, SUB, T, order, pastDue } from '../helpers/engine-states';

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ChargeOutcome } from '../../src/activities/contracts';
 import { settle, syncBackoff, type Action } from '../../src/workflows/decide';
-import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/workflows/dunning';
+import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/domain/dunning';
 import { enqueueIntent, type EngineState, type IntentRequest } from '../../src/workflows/engine-state';
 import {
   MAX_FINAL_ACTION_ATTEMPTS,

@@ -17,7 +17,7 @@ import {
 import type { SubscriptionView } from '../../src/workflows/definitions';
 import { FakeQfpay } from '../helpers/qfpay-doubles';
 import { createTestWorker, fakeSubscriptionId, startDevServer, startTimeSkipping } from '../helpers/temporal';
-import { DAY } from '../../src/workflows/duration';
+import { DAY } from '../../src/domain/duration';
 
 describe('time-skipping test server', () => {
   let env: TestWorkflowEnvironment;

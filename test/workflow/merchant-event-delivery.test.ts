@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { MerchantEventAttempt } from '../../src/activities/contracts';
 import type { MerchantEvent } from '../../src/events/merchant-events';
-import { DELIVERY_SCHEDULE } from '../../src/workflows/delivery-schedule';
+import { DELIVERY_SCHEDULE } from '../../src/domain/delivery-schedule';
 import {
   SEARCH_ATTRIBUTES,
   WORKFLOW_TYPES,
@@ -16,7 +16,7 @@ import {
   type MerchantEventDeliveryResult,
 } from '../../src/workflows/definitions';
 import { createTestWorker, useTimeSkipping } from '../helpers/temporal';
-import { HOUR } from '../../src/workflows/duration';
+import { HOUR } from '../../src/domain/duration';
 
 const timeSkipping = useTimeSkipping();
 

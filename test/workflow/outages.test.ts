@@ -13,7 +13,7 @@ import { snapshotQuery } from '../../src/workflows/definitions';
 import { EngineDouble, failingSubscription, startWith } from '../helpers/dunning-scenario';
 import { until } from '../helpers/gate';
 import { createTestWorker, startDevServer } from '../helpers/temporal';
-import { SECOND } from '../../src/workflows/duration';
+import { SECOND } from '../../src/domain/duration';
 
 let env: TestWorkflowEnvironment;
 const running: WorkflowHandle[] = [];

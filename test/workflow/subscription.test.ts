@@ -20,11 +20,11 @@ import {
   type SubscriptionView,
   type SubscriptionWorkflowInput,
 } from '../../src/workflows/definitions';
-import type { Fact } from '../../src/workflows/lifecycle';
+import type { Fact } from '../../src/domain/lifecycle';
 import { FakeQfpay, orderId } from '../helpers/qfpay-doubles';
 import { until } from '../helpers/gate';
 import { createTestWorker, recordHistory, fakeSubscriptionId, useTimeSkipping } from '../helpers/temporal';
-import { MINUTE, DAY } from '../../src/workflows/duration';
+import { MINUTE, DAY } from '../../src/domain/duration';
 
 const CYCLE = 30 * DAY;
 

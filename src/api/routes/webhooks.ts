@@ -25,7 +25,7 @@ import {
   type PaymentTokenRecord,
   type SubscriptionWorkflowInput,
 } from '../../workflows/definitions';
-import { factFromNotification } from '../../workflows/facts';
+import { factFromNotification } from '../../qfpay/facts';
 import { subscriptionStartMetadata } from '../../workflows/summaries';
 import { withinDeadline, workflowOptions, type ApiContext } from '../context';
 import { ApiError, toApiError } from '../errors';

@@ -3,7 +3,7 @@
  * creation); the recurring subscription (`recurringId`) exists once the first payment has paid
  * the order, and is found through the order.
  */
-import type { SyncResult } from '../../activities/contracts';
+import type { SyncResult } from '../../domain/gateway-answers';
 import {
   GatewayError,
   refuseInputIssues,

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { SyncResult } from '../../activities/contracts';
+import type { SyncResult } from '../../domain/gateway-answers';
 import { GatewayError, type GatewayAdapter, type GatewayCreateInput, type GatewayEnv } from '../port';
 import { madfintechGateway } from './index';
 import { emulatorStart } from '../../../test/helpers/emulator-start';

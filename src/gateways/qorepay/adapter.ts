@@ -2,8 +2,8 @@
  * The engine's calls to QorePay: a subscription is a billing template titled with the engine's
  * reference plus one subscriber (the customer's client id) on it.
  */
-import type { SyncResult } from '../../activities/contracts';
-import type { RemoteSubscription } from '../../workflows/lifecycle-types';
+import type { SyncResult } from '../../domain/gateway-answers';
+import type { RemoteSubscription } from '../../domain/lifecycle-types';
 import {
   GatewayError,
   refuseInputIssues,

@@ -464,3 +464,10 @@ export function isRetryableFailure(respcd: string | null | undefined, policy: Du
   if (code === RESPCD_SUCCESS) return false;
   return !policy.nonRetryableRespcds.includes(code);
 }
+
+/**
+ * The outcome of one manual charge attempt: QFPay's answer (`succeeded`, `failed`, or `pending`
+ * when it has not settled the charge yet, e.g. `1143`, `1145`), `error` when no answer came
+ * before the attempt's deadline, `skipped` when the attempt was called off.
+ */
+export const DUNNING_ATTEMPT_RESULTS = ['succeeded', 'failed', 'pending', 'error', 'skipped'] as const;

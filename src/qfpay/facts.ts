@@ -8,8 +8,8 @@ import {
   orderSequenceFromOrderId,
   type SubscriptionNotification,
   type SubscriptionPaymentNotification,
-} from '../qfpay/notifications';
-import { isSubscriptionState, type Fact, type SubscriptionState } from './lifecycle';
+} from './notifications';
+import { isSubscriptionState, type Fact, type SubscriptionState } from '../domain/lifecycle';
 
 /** Parses a QFPay state name (case-insensitive), or undefined for a state the engine does not know. */
 export function toSubscriptionState(value: string | undefined): SubscriptionState | undefined {

@@ -247,6 +247,7 @@ export function foldTimeline(
   entries: readonly TimelineEntry[],
   orderData: FoldOrders,
   order?: TimelineOrder,
+  pauseHolds = false,
 ): { state: TimelineState; notes: FoldNote[] } {
   const s: TimelineState = { ...start };
   const notes: FoldNote[] = [];
@@ -349,7 +350,7 @@ export function foldTimeline(
         claim(entry, { to: entry.state, cause: describeEntry(entry), explicit: true });
         break;
       case 'payment': {
-        const implied = impliedByPayment(entry, s, records, orderData, paidSeen);
+        const implied = impliedByPayment(entry, s, records, orderData, paidSeen, pauseHolds);
         if (implied) claim(entry, { ...implied, explicit: false });
         break;
       }
@@ -365,7 +366,8 @@ type PaymentEntry = Extract<TimelineEntry, { kind: 'payment' }>;
  * paid cycles reach the total, CANCELLED for a manual charge at/after the next billing time; a
  * failed first order → INCOMPLETE; a failed recurring order → PAST_DUE (UNPAID and INCOMPLETE
  * stay); a failed manual charge keeps the state. Reports about an order already paid earlier
- * imply nothing (PAID dominates; only its first payment moves the state).
+ * imply nothing (PAID dominates; only its first payment moves the state), and, with `pauseHolds`,
+ * neither does any payment while PAUSED (the gateway's pause ends by its own report).
  */
 function impliedByPayment(
   entry: PaymentEntry,
@@ -373,18 +375,23 @@ function impliedByPayment(
   records: ReadonlyMap<string, OrderRecord>,
   orderData: FoldOrders,
   paidSeen: Set<string>,
+  pauseHolds: boolean,
 ): Omit<Claim, 'explicit'> | null {
   const record = records.get(entry.orderId);
   const described = describeEntry(entry);
   if (!entry.succeeded) {
     if (record?.paidAt !== undefined && record.paidAt <= entry.at) return null;
     if (entry.manual) return null;
+    // A pause is the gateway's to end: an order it settles meanwhile (one billed before the
+    // pause, retried) moves nothing; only its own report (a state, a query) does.
+    if (pauseHolds && s.state === 'PAUSED') return null;
     if (entry.sequenceNo === 1) return { to: 'INCOMPLETE', cause: described };
     if (s.state === 'UNPAID' || s.state === 'INCOMPLETE') return { to: s.state, cause: described };
     return { to: 'PAST_DUE', cause: described };
   }
   if (paidSeen.has(entry.orderId) || (record?.paidAt !== undefined && record.paidAt < entry.at)) return null;
   paidSeen.add(entry.orderId);
+  if (pauseHolds && s.state === 'PAUSED') return null;
   const manual = entry.manual || (record?.status === 'PAID' && record.triggerBy === 'manual');
   if (manual && manualChargeCancelsPlan(entry, record, s, orderData.orders)) {
     return {

@@ -259,6 +259,12 @@ export interface LifecycleTimeline {
    * make the same decisions).
    */
   order?: 'progress';
+  /**
+   * A payment while PAUSED moves no state (the gateway's pause ends by its own report): every
+   * snapshot since the rule existed; absent in those of runs recorded before (their replay must
+   * make the same decisions).
+   */
+  pauseHolds?: true;
 }
 
 /** The lifecycle's memory of one subscription. Plain JSON only (carried through continue-as-new). */

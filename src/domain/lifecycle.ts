@@ -111,7 +111,13 @@ export function initialSnapshot(subscriptionId: string): SubscriptionSnapshot {
     anomalies: [],
     lastFactAt: null,
     factsApplied: 0,
-    timeline: { base: initialTimelineState(), horizon: null, entries: [], order: 'progress' },
+    timeline: {
+      base: initialTimelineState(),
+      horizon: null,
+      entries: [],
+      order: 'progress',
+      pauseHolds: true,
+    },
   };
 }
 
@@ -130,6 +136,16 @@ export function withTimelineOrder(
     compareTimelineKeys(timelineKey(a, order), timelineKey(b, order)),
   );
   return { ...snapshot, timeline: { ...timeline, entries, ...(order === undefined ? {} : { order }) } };
+}
+
+/**
+ * The snapshot with a payment while PAUSED moving no state (`on`), or as runs recorded before that
+ * rule folded it. The workflow chooses it once per run, patched, like {@link withTimelineOrder}.
+ */
+export function withPauseRule(snapshot: SubscriptionSnapshot, on: boolean): SubscriptionSnapshot {
+  if ((snapshot.timeline.pauseHolds === true) === on) return snapshot;
+  const { pauseHolds: _old, ...timeline } = snapshot.timeline;
+  return { ...snapshot, timeline: { ...timeline, ...(on ? { pauseHolds: true as const } : {}) } };
 }
 
 /**
@@ -378,7 +394,8 @@ export function applyFact(snapshot: SubscriptionSnapshot, input: Fact, options?:
   }
 
   const order = timeline.order;
-  const before = foldTimeline(timeline.base, timeline.entries, snapshot, order);
+  const pauseHolds = timeline.pauseHolds === true;
+  const before = foldTimeline(timeline.base, timeline.entries, snapshot, order, pauseHolds);
   const { book, gap } = recordOrders(snapshot, fact, limits.maxOrders);
 
   const entry = entryFromFact(fact, key);
@@ -387,15 +404,15 @@ export function applyFact(snapshot: SubscriptionSnapshot, input: Fact, options?:
   let base = beyondHorizon ? fillMissingIds(timeline.base, entry) : timeline.base;
   let horizon = timeline.horizon;
   let entries = beyondHorizon ? timeline.entries : insertEntry(timeline.entries, entry, order);
-  const after = foldTimeline(base, entries, book, order);
+  const after = foldTimeline(base, entries, book, order, pauseHolds);
   let derived = after.state;
   if (entries.length > limits.maxTimeline) {
     const evicted = entries.slice(0, entries.length - limits.maxTimeline);
-    base = foldTimeline(base, evicted, book, order).state;
+    base = foldTimeline(base, evicted, book, order, pauseHolds).state;
     const newest = evicted[evicted.length - 1];
     horizon = newest === undefined ? horizon : timelineKey(newest, order);
     entries = entries.slice(evicted.length);
-    derived = foldTimeline(base, entries, book, order).state;
+    derived = foldTimeline(base, entries, book, order, pauseHolds).state;
   }
 
   const seen = new Set(before.notes.map(noteId));
@@ -472,7 +489,13 @@ export function applyFact(snapshot: SubscriptionSnapshot, input: Fact, options?:
         : snapshot.anomalies,
     lastFactAt: snapshot.lastFactAt === null ? fact.at : Math.max(snapshot.lastFactAt, fact.at),
     factsApplied: snapshot.factsApplied + 1,
-    timeline: { base, horizon, entries, ...(order === undefined ? {} : { order }) },
+    timeline: {
+      base,
+      horizon,
+      entries,
+      ...(order === undefined ? {} : { order }),
+      ...(pauseHolds ? { pauseHolds: true as const } : {}),
+    },
   };
   return {
     snapshot: next,

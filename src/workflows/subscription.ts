@@ -77,7 +77,7 @@ import {
   type ActionFailure,
   type Outcome,
 } from './results';
-import { withTimelineOrder } from '../domain/lifecycle';
+import { withPauseRule, withTimelineOrder } from '../domain/lifecycle';
 import { activitySummary, timerSummary } from './summaries';
 import { describeSubscription, updateSearchAttributes } from './visibility';
 
@@ -110,6 +110,13 @@ const WAIT_FOR_HANDOVER = 'wait-for-handover';
  * began before and goes on live keeps them until its next continue-as-new.
  */
 const MERCHANT_TRUTH_RULES = 'merchant-truth-rules';
+
+/**
+ * A payment while PAUSED moves no state (`withPauseRule`): a gateway with its own pause may settle
+ * an order billed before the pause, and the pause is the gateway's to end. Runs recorded before
+ * replay as they ran.
+ */
+const PAUSE_HOLDS_STATE = 'pause-holds-state';
 
 /** A charge's activity, bounded so that neither it nor a retry can start after `deadline`. */
 function chargeActivities(deadline: number, now: number) {
@@ -417,7 +424,10 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
   const { legacyPauseEvents: _legacy, quickNotFound: _quick, ...rest } = sub.state;
   sub.state = {
     ...rest,
-    snapshot: withTimelineOrder(sub.state.snapshot, current ? 'progress' : undefined),
+    snapshot: withPauseRule(
+      withTimelineOrder(sub.state.snapshot, current ? 'progress' : undefined),
+      patched(PAUSE_HOLDS_STATE),
+    ),
     ...(current ? { quickNotFound: true as const } : { legacyPauseEvents: true as const }),
   };
   // Histories from before the handover wait replay as they ran: without it.

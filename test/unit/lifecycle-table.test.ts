@@ -10,6 +10,7 @@ import {
   essentials,
   factKey,
   initialSnapshot,
+  withPauseRule,
   isTerminal,
   type Fact,
   type LifecycleState,
@@ -812,5 +813,35 @@ describe('snapshots are plain, immutable JSON', () => {
       sync('ACTIVE', T1, { completedCycles: 1 }),
     ]);
     assert.doesNotMatch(JSON.stringify(s), /5200/);
+  });
+});
+
+describe('a paused subscription stays paused whatever order event arrives', () => {
+  // A gateway with its own pause (QorePay) may still settle an order it billed before the pause,
+  // e.g. a retry of the saved card: the payment is recorded, the pause is the gateway's to end.
+  const paused = [sync('PAUSED', T0, { completedCycles: 2 }, failedCycle(3))];
+
+  it('a paid retry of the failed order records the payment and keeps PAUSED', () => {
+    const s = run([...paused, payment(3, true, T1)]);
+    assert.equal(s.state, 'PAUSED');
+    assert.equal(s.orders.find((o) => o.sequenceNo === 3)?.status, 'PAID');
+  });
+
+  it('a declined retry keeps PAUSED too', () => {
+    const s = run([...paused, payment(3, false, T1)]);
+    assert.equal(s.state, 'PAUSED');
+    // Not a contradiction to reconcile: the decline simply implies nothing while paused.
+    assert.deepEqual(s.anomalies, []);
+    assert.equal(s.reconcile, null);
+  });
+
+  it('a run recorded before the rule folds as it ran: the payment implied ACTIVE', () => {
+    const legacy = applyFacts(withPauseRule(initialSnapshot(SUB), false), [...paused, payment(3, true, T1)]);
+    assert.equal(legacy.state, 'ACTIVE');
+    assert.equal(legacy.timeline.pauseHolds, undefined);
+  });
+
+  it('the gateway’s own resume still moves it', () => {
+    assert.equal(run([...paused, payment(3, true, T1), stateFact('ACTIVE', T1 + HOUR)]).state, 'ACTIVE');
   });
 });

@@ -197,7 +197,7 @@ function randomPolicy(rnd: () => number, cycle: number): DunningPolicy {
     attemptOffsets: unique,
     safetyMargin: MIN_SAFETY_MARGIN_MS + Math.floor(rnd() * cycle * 0.1),
     minAttemptWindow: 1 + Math.floor(rnd() * cycle * 0.05),
-    finalAction: (['cancel', 'leave_to_qfpay', 'pause_billing'] as const)[Math.floor(rnd() * 3)]!,
+    finalAction: (['cancel', 'leave_to_gateway', 'pause_billing'] as const)[Math.floor(rnd() * 3)]!,
     escalation: rnd() < 0.5 ? ['notify_customer'] : [],
   });
 }

@@ -143,7 +143,7 @@ async function temporalEpisode(
       if (!handle) {
         handle = await startWith(fake, w.taskQueue, subscriptionId, {
           attemptOffsets: offsets,
-          finalAction: 'leave_to_qfpay',
+          finalAction: 'leave_to_gateway',
         });
         totals.workflowId = handle.workflowId;
         await env.sleep(60_000);

@@ -52,7 +52,7 @@ const MARGIN_MS = 15_000;
  * the audit judges every charge by QFPay's clock against {@link MARGIN_MS}.
  */
 const CLOCK_LEAD_MS = 2_000;
-const FINAL_ACTIONS = ['cancel', 'leave_to_qfpay', 'hold_dunning'] as const;
+const FINAL_ACTIONS = ['cancel', 'leave_to_gateway', 'hold_dunning'] as const;
 
 const { values: args } = parseArgs({
   options: {

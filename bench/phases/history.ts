@@ -263,7 +263,7 @@ export async function runHistory(
         safetyMargin: '15s',
         minAttemptWindow: '1s',
         escalation: [],
-        finalAction: 'leave_to_qfpay',
+        finalAction: 'leave_to_gateway',
       }),
     });
     const cappedId = await start(capped.subscriptionId, {

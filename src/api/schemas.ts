@@ -413,7 +413,9 @@ export const DunningPolicyOverrideBodySchema = z
     finalAction: policyField(
       'finalAction',
       z.enum(DUNNING_FINAL_ACTIONS),
-      'What happens to the subscription after the last attempt fails.',
+      'What happens to the subscription after the last attempt fails. `leave_to_qfpay` and ' +
+        '`pause_billing` are the earlier names of `leave_to_gateway` and `hold_dunning`. On a gateway ' +
+        'without a manual charge only `leave_to_gateway`.',
     ),
     nonRetryableRespcds: policyField(
       'nonRetryableRespcds',

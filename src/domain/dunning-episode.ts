@@ -3,7 +3,7 @@
  * data (it travels in workflow state, queries and continue-as-new), shared by the domain's
  * decisions and reducers, the workflows and the API's views.
  */
-import type { DUNNING_ATTEMPT_RESULTS } from './dunning';
+import type { DUNNING_ATTEMPT_RESULTS, DunningFinalAction } from './dunning';
 
 /** Where a dunning episode stands. */
 export type DunningStage =
@@ -26,7 +26,7 @@ export interface DunningAttemptRecord {
 
 /** The final action of an exhausted episode, carried out only while the order is still unpaid. */
 export interface FinalActionRecord {
-  action: 'cancel' | 'leave_to_qfpay' | 'hold_dunning' | 'pause_billing';
+  action: DunningFinalAction;
   status: 'pending' | 'done' | 'failed' | 'skipped';
   /** When it fell due; it runs only after a query made since has shown the order still unpaid. */
   since: number;

@@ -17,15 +17,44 @@ export type EscalationStep = (typeof ESCALATION_STEPS)[number];
 
 /**
  * What happens to the subscription after the last attempt fails:
- * - `cancel`: the engine cancels the subscription at QFPay;
- * - `leave_to_qfpay`: the engine stops charging and lets QFPay's own schedule decide;
+ * - `cancel`: the engine cancels the subscription at its gateway;
+ * - `leave_to_gateway`: the engine stops charging and lets the gateway's own schedule decide;
  * - `hold_dunning`: the engine holds its own dunning (no manual charge, no new episode) until the
  *   merchant releases it; the gateway goes on billing (QFPay documents no pause endpoint);
+ * - `leave_to_qfpay`: the earlier name of `leave_to_gateway`, still accepted;
  * - `pause_billing`: the earlier name of `hold_dunning`, still accepted (it never paused billing).
  */
-export const DUNNING_FINAL_ACTIONS = ['cancel', 'leave_to_qfpay', 'hold_dunning', 'pause_billing'] as const;
+export const DUNNING_FINAL_ACTIONS = [
+  'cancel',
+  'leave_to_gateway',
+  'hold_dunning',
+  'leave_to_qfpay',
+  'pause_billing',
+] as const;
 /** One final action; see {@link DUNNING_FINAL_ACTIONS}. */
 export type DunningFinalAction = (typeof DUNNING_FINAL_ACTIONS)[number];
+
+/** The final actions that leave recovery to the gateway (the current name and the earlier one). */
+export function leavesToGateway(action: DunningFinalAction): boolean {
+  return action === 'leave_to_gateway' || action === 'leave_to_qfpay';
+}
+
+/**
+ * Why a gateway cannot carry out `action`, or undefined when it can. Without a manual charge the
+ * engine makes no attempt: an episode is exhausted at its first decline, so any final action but
+ * leaving recovery to the gateway would run at once, before the gateway's own recovery (its
+ * retries, its invoice) could pay the order.
+ */
+export function finalActionProblem(
+  action: DunningFinalAction,
+  gateway: { name: string; manualCharge: boolean },
+): string | undefined {
+  if (gateway.manualCharge || leavesToGateway(action)) return undefined;
+  return (
+    `${gateway.name} has no manual charge: the engine makes no attempt and leaves recovery to ` +
+    `${gateway.name}'s own retries, so the final action must be leave_to_gateway (not ${action})`
+  );
+}
 
 /**
  * The default failure kinds not worth retrying with a manual charge:
@@ -309,7 +338,7 @@ function deepFreeze<T>(value: T): T {
 /**
  * The engine's default policy: attempts 1 h, 1 d and 3 d after the failure, every attempt over
  * 2 h before the next billing time, 5 min per attempt, then notify the customer and operations
- * and leave the subscription to QFPay. Frozen; derive variants with {@link mergePolicy}.
+ * and leave the subscription to its gateway. Frozen; derive variants with {@link mergePolicy}.
  */
 export const DEFAULT_DUNNING_POLICY: DunningPolicy = deepFreeze(
   parseDunningPolicy({
@@ -317,7 +346,7 @@ export const DEFAULT_DUNNING_POLICY: DunningPolicy = deepFreeze(
     safetyMargin: '2h',
     minAttemptWindow: '5m',
     escalation: ['notify_customer', 'notify_operations'],
-    finalAction: 'leave_to_qfpay',
+    finalAction: 'leave_to_gateway',
   }),
 );
 

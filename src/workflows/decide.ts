@@ -13,6 +13,7 @@
 import type { ChargeTrigger, DunningEpisode } from '../domain/dunning-episode';
 import {
   checkPolicyOverride,
+  finalActionProblem,
   mergePolicy,
   InvalidDunningPolicyError,
   type DunningPolicyOverride,
@@ -226,7 +227,8 @@ function exhaust(s: EngineState, episode: DunningEpisode, now: number): EngineSt
   const gateway = gatewayOf(s);
   // Without a manual charge the engine never cancels for a failure: the gateway's own recovery
   // (its retries, its invoice) is the only way the order can still be paid, so it is left to run.
-  const action = gateway.capabilities.manualCharge ? s.policy.finalAction : 'leave_to_qfpay';
+  // (A policy asking more is refused up front: `finalActionProblem`; this guards older runs.)
+  const action = gateway.capabilities.manualCharge ? s.policy.finalAction : 'leave_to_gateway';
   const escalated: DunningEpisode = {
     ...episode,
     stage: 'escalating',
@@ -613,8 +615,11 @@ function policyProblem(s: EngineState, override: unknown): string | undefined {
   const checked = checkPolicyOverride(override);
   if (!checked.ok) return new InvalidDunningPolicyError(checked.issues).message;
   try {
-    mergePolicy(s.policy, override as DunningPolicyOverride);
-    return undefined;
+    const merged = mergePolicy(s.policy, override as DunningPolicyOverride);
+    const { name, capabilities } = gatewayOf(s);
+    return checked.value.finalAction === undefined
+      ? undefined
+      : finalActionProblem(merged.finalAction, { name, manualCharge: capabilities.manualCharge });
   } catch (error) {
     if (error instanceof InvalidDunningPolicyError) return error.message;
     throw error;

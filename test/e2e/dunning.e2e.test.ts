@@ -37,7 +37,7 @@ interface Charge {
 async function minuteSubscription(name: string, attemptOffsets: string[]) {
   const { subscriptionId, tokenId } = await minuteQfpaySubscription(stack, `dunning-e2e-${name}`, {
     attemptOffsets,
-    finalAction: 'leave_to_qfpay',
+    finalAction: 'leave_to_gateway',
   });
   await eventually('first cycle mirrored', async () => {
     const v = await stack.api('GET', `/v1/subscriptions/${subscriptionId}`);

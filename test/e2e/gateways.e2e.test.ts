@@ -165,7 +165,7 @@ async function portGateway(
         customer: { id: `client-${gateway}-e2e`, email: `${gateway}@example.com` },
         plan: { name: 'Monthly', amount: 2500, currency: 'USD', interval: { unit: 'month', count: 1 } },
         payment_method: { token: `card-${gateway}-e2e` },
-        dunning_policy: { escalation: ['notify_customer'], finalAction: 'cancel' },
+        dunning_policy: { escalation: ['notify_customer'], finalAction: 'leave_to_gateway' },
       },
       { 'idempotency-key': `gateways-e2e-${gateway}` },
     );

@@ -186,7 +186,10 @@ export async function eventually<T>(
 export async function minuteSubscription(
   stack: Stack,
   name: string,
-  policy: { attemptOffsets: string[]; finalAction: 'cancel' | 'leave_to_qfpay' | 'pause_billing' },
+  policy: {
+    attemptOffsets: string[];
+    finalAction: 'cancel' | 'leave_to_gateway' | 'leave_to_qfpay' | 'pause_billing';
+  },
 ): Promise<{ subscriptionId: string; tokenId: string }> {
   const customer = await stack.api('POST', '/v1/customers', { name, email: `${name}@example.com` });
   assert.equal(customer.status, 201, JSON.stringify(customer.body));

@@ -95,4 +95,46 @@ void describe('gateway creations through the API', () => {
       .set(auth);
     assert.equal(CreationSchema.parse(status.body).result?.product_id, null);
   });
+
+  void it('a final action the gateway cannot carry out is a 400 naming it; without one the subscription leaves recovery to the gateway', async () => {
+    for (const gateway of ['qorepay', 'madfintech']) {
+      const before = await emulatorState(gateway, gateway === 'qorepay' ? '/state' : '/orders');
+      const key = `${gateway}-final-action-${Date.now()}`;
+      const body = {
+        customer: { id: `client-final-${gateway}` },
+        plan,
+        payment_method: { token: `card-final-${gateway}` },
+      };
+      for (const finalAction of ['cancel', 'hold_dunning', 'pause_billing']) {
+        const details = refusedAt(await create(gateway, key, { ...body, dunning_policy: { finalAction } }));
+        assert.deepEqual(
+          details.map((d) => d.path),
+          ['dunning_policy.finalAction'],
+        );
+        assert.match(details[0]!.message, new RegExp(`${gateway} has no manual charge`));
+      }
+      assert.deepEqual(
+        await emulatorState(gateway, gateway === 'qorepay' ? '/state' : '/orders'),
+        before,
+        `${gateway} was not called`,
+      );
+
+      const created = await create(gateway, key, body);
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const id = CreationSchema.parse(created.body).result!.subscription_id;
+      const view = await request(app)
+        .get(`/v1/subscriptions/${encodeURIComponent(id)}`)
+        .set(auth);
+      assert.equal(view.status, 200, JSON.stringify(view.body));
+      assert.equal(view.body.dunning.policy.finalAction, 'leave_to_gateway');
+
+      // A change of policy is refused the same way, by the subscription itself.
+      const change = await request(app)
+        .put(`/v1/subscriptions/${encodeURIComponent(id)}/dunning-policy`)
+        .set(auth)
+        .send({ finalAction: 'cancel' });
+      assert.equal(change.status, 409, JSON.stringify(change.body));
+      assert.match(change.body.error.message, new RegExp(`${gateway} has no manual charge`));
+    }
+  });
 });

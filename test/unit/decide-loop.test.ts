@@ -201,12 +201,12 @@ void describe('settle', () => {
     assert.equal(closed.stage, 'exhausted');
     assert.equal(closed.closedAt, T + 2 * HOUR);
     assert.deepEqual(closed.finalAction, {
-      action: 'leave_to_qfpay',
+      action: 'leave_to_gateway',
       status: 'done',
       since: T + 2 * HOUR,
       attempts: 0,
     });
-    assert.equal(closed.outcomeDetail, 'attempts exhausted; final action leave_to_qfpay');
+    assert.equal(closed.outcomeDetail, 'attempts exhausted; final action leave_to_gateway');
     assert.equal(
       s.outbox.some((e) => e.type === 'subscription.dunning_recovered'),
       false,

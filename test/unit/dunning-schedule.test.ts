@@ -455,13 +455,13 @@ void describe('isRetryableFailure', () => {
 });
 
 void describe('dunning policy', () => {
-  void it('defaults to 1 h, 1 d, 3 d with a 2 h margin, 5 min window, both notifications and leave_to_qfpay', () => {
+  void it('defaults to 1 h, 1 d, 3 d with a 2 h margin, 5 min window, both notifications and leave_to_gateway', () => {
     assert.deepEqual(DEFAULT_DUNNING_POLICY, {
       attemptOffsets: [HOUR, DAY, 3 * DAY],
       safetyMargin: 2 * HOUR,
       minAttemptWindow: 5 * MINUTE,
       escalation: ['notify_customer', 'notify_operations'],
-      finalAction: 'leave_to_qfpay',
+      finalAction: 'leave_to_gateway',
       nonRetryableRespcds: [...DEFAULT_NON_RETRYABLE_RESPCDS],
     });
   });

@@ -61,7 +61,7 @@ void describe('the gateway port, engine side', () => {
     const episode = s.episodeHistory.at(-1) ?? s.episode;
     assert.equal(episode?.outcome, 'exhausted');
     assert.match(episode?.outcomeDetail ?? '', /testpay has no manual charge/);
-    assert.equal(episode?.finalAction?.action, 'leave_to_qfpay', 'never cancelled for a failure');
+    assert.equal(episode?.finalAction?.action, 'leave_to_gateway', 'never cancelled for a failure');
     // What the merchant hears: the escalation, not a charge.
     assert.ok(
       s.outbox.some((e) => e.type.includes('dunning')),

@@ -17,6 +17,7 @@ import {
   type GatewayWebhook,
 } from '../../gateways/port';
 import { QFPAY_GATEWAY, engineSubscriptionId } from '../../gateways/profile';
+import { finalActionProblem, type DunningPolicy } from '../../domain/dunning';
 import { gatewayModule, gatewayTable } from '../../gateways/registry';
 import {
   WORKFLOW_TYPES,
@@ -76,9 +77,33 @@ export function gatewayCreationInput(
       },
       ...(body.payment_method ? { paymentMethod: { token: body.payment_method.token } } : {}),
     },
-    policy: policyWithOverride(ctx.defaultPolicy, body.dunning_policy),
+    policy: gatewayPolicy(module, ctx.defaultPolicy, body.dunning_policy),
     options: workflowOptions(ctx.config),
   };
+}
+
+/**
+ * The subscription's policy: the merchant's override on the engine's default. A final action the
+ * gateway cannot carry out is a 400 when the merchant asked for it; when it comes from the
+ * engine's default (`DUNNING_POLICY`), recovery is left to the gateway instead, and the view says so.
+ * @throws ApiError 400 naming `dunning_policy.finalAction`
+ */
+function gatewayPolicy(
+  module: GatewayModule,
+  base: DunningPolicy,
+  override: GatewayCreateSubscriptionBody['dunning_policy'],
+): DunningPolicy {
+  const policy = policyWithOverride(base, override);
+  const problem = finalActionProblem(policy.finalAction, {
+    name: module.name,
+    manualCharge: module.capabilities.manualCharge,
+  });
+  if (problem === undefined) return policy;
+  if (override?.finalAction !== undefined)
+    throw ApiError.validation(`invalid body for ${module.name}`, [
+      { path: 'dunning_policy.finalAction', message: problem },
+    ]);
+  return { ...policy, finalAction: 'leave_to_gateway' };
 }
 
 /** A field of the gateway's creation input as the merchant wrote it: `plan.totalCycles` → `plan.total_cycles`. */

@@ -177,6 +177,8 @@ export type GatewayEnv = Record<string, string | undefined>;
  */
 export interface GatewayModule {
   readonly name: string;
+  /** How people write its name ("QorePay"): the Web UI's summaries say it. */
+  readonly label: string;
   readonly capabilities: GatewayCapabilities;
   /** A line for the docs and `GET /v1/gateways`. */
   readonly description: string;

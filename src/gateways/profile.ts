@@ -30,7 +30,14 @@ export interface GatewayCapabilities {
 /** A gateway's name and capabilities, as a subscription's workflow carries them. */
 export interface GatewayProfile {
   name: string;
+  /** How people write its name ("QorePay"), for the Web UI's summaries (absent: `name`). */
+  label?: string;
   capabilities: GatewayCapabilities;
+}
+
+/** The name people read: the profile's label, else its name. */
+export function gatewayLabel(profile: GatewayProfile): string {
+  return profile.label ?? profile.name;
 }
 
 /** The gateway of every subscription whose workflow input names none (all before the port). */
@@ -48,7 +55,11 @@ export const QFPAY_CAPABILITIES: GatewayCapabilities = {
     'QFPay retries a failed cycle on its own schedule; the engine adds manual charges (subscription/v1/charge) that finish before the next billing time',
 };
 
-export const QFPAY_PROFILE: GatewayProfile = { name: QFPAY_GATEWAY, capabilities: QFPAY_CAPABILITIES };
+export const QFPAY_PROFILE: GatewayProfile = {
+  name: QFPAY_GATEWAY,
+  label: 'QFPay',
+  capabilities: QFPAY_CAPABILITIES,
+};
 
 /**
  * A subscription's engine id: the gateway's own id, prefixed by the gateway's name for every

@@ -26,14 +26,15 @@ export function gatewayNames(): string[] {
 export function gatewayProfile(name: string): GatewayProfile | undefined {
   if (name === QFPAY_GATEWAY) return QFPAY_PROFILE;
   const module = gatewayModule(name);
-  return module && { name: module.name, capabilities: module.capabilities };
+  return module && { name: module.name, label: module.label, capabilities: module.capabilities };
 }
 
 /** Every gateway with its description, for the docs and `GET /v1/gateways`. */
 export function gatewayTable(): Array<GatewayProfile & { description: string }> {
   return [
     {
-      ...QFPAY_PROFILE,
+      name: QFPAY_PROFILE.name,
+      capabilities: QFPAY_PROFILE.capabilities,
       description: 'QFPay (seeds 001 and 002): subscriptions, billing orders, manual charges, tokens',
     },
     ...GATEWAY_MODULES.map((m) => ({

@@ -6,7 +6,8 @@
  */
 import type { Action } from './decide';
 import { reconcileTime } from './decide';
-import type { EngineState } from './engine-state';
+import { gatewayLabel } from '../gateways/profile';
+import { gatewayOf, type EngineState } from './engine-state';
 
 /** `2027-02-27 03:12Z`: a time as an operator reads it (UTC, to the minute). */
 export function shortTime(ms: number): string {
@@ -30,28 +31,29 @@ const SYNC_REASONS: Record<Extract<Action, { kind: 'sync' }>['reason'], string> 
 
 /** The summary of the activity that performs `action` (state as it was when decided). */
 export function activitySummary(s: EngineState, action: Action): string | undefined {
+  const gateway = gatewayLabel(gatewayOf(s));
   switch (action.kind) {
     case 'sync': {
       const billing = s.snapshot.nextBillingTime;
       if (action.reason === 'wanted' && billing !== null && s.reconcile.billingTime === billing) {
         return `reconcile: billing time ${shortTime(billing)} passed with no payment result`;
       }
-      return `sync with QFPay: ${SYNC_REASONS[action.reason]}`;
+      return `sync with ${gateway}: ${SYNC_REASONS[action.reason]}`;
     }
     case 'charge':
       return action.attempt > 0
         ? `dunning ${attemptOf(s, action.attempt)}, order #${action.sequenceNo}, deadline ${shortTime(action.deadline)}`
         : `charge order #${action.sequenceNo} (${action.trigger}), deadline ${shortTime(action.deadline)}`;
     case 'confirm':
-      return `did QFPay take the charge of order #${action.pending.sequenceNo}? (check ${action.pending.checks + 1})`;
+      return `did ${gateway} take the charge of order #${action.pending.sequenceNo}? (check ${action.pending.checks + 1})`;
     case 'cancel':
       return action.cause === 'merchant'
-        ? 'cancel at QFPay: the merchant asked'
-        : `cancel at QFPay: dunning exhausted for order ${action.orderId} (final action)`;
+        ? `cancel at ${gateway}: the merchant asked`
+        : `cancel at ${gateway}: dunning exhausted for order ${action.orderId} (final action)`;
     case 'change_token':
-      return 'change the payment token at QFPay';
+      return `change the payment token at ${gateway}`;
     case 'change_cycles':
-      return `set total billing cycles to ${action.totalBillingCycles ?? 'unlimited'} at QFPay`;
+      return `set total billing cycles to ${action.totalBillingCycles ?? 'unlimited'} at ${gateway}`;
     default:
       return undefined;
   }
@@ -60,6 +62,7 @@ export function activitySummary(s: EngineState, action: Action): string | undefi
 /** Why the workflow wakes at `at`: the summary of its timer. */
 export function timerSummary(s: EngineState, at: number): string {
   const reasons: string[] = [];
+  const gateway = gatewayLabel(gatewayOf(s));
   const pending = s.pendingCharge;
   if (pending && (pending.nextCheckAt === at || pending.confirmUntil === at)) {
     reasons.push(
@@ -83,10 +86,12 @@ export function timerSummary(s: EngineState, at: number): string {
     if (episode.finalAction?.retryAt === at)
       reasons.push(`retry the final action (${episode.finalAction.action})`);
   }
-  if (s.syncRetryAt === at) reasons.push('retry the sync with QFPay');
+  if (s.syncRetryAt === at) reasons.push(`retry the sync with ${gateway}`);
   const billing = s.snapshot.nextBillingTime;
   if (billing !== null && reconcileTime(s, billing) === at) {
-    reasons.push(`reconcile: ask QFPay if billing time ${shortTime(billing)} has brought no payment result`);
+    reasons.push(
+      `reconcile: ask ${gateway} if billing time ${shortTime(billing)} has brought no payment result`,
+    );
   }
   return reasons.length > 0 ? reasons.join('; ') : `wake at ${shortTime(at)}`;
 }

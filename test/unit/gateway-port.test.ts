@@ -135,6 +135,7 @@ void describe('the gateway port, engine side', () => {
     };
     const module: GatewayModule = {
       name: 'testpay',
+      label: 'TestPay',
       capabilities: NO_CHARGE,
       description: 'a test gateway',
       variables: ['TESTPAY_TOKEN'],

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decide, settle } from '../../src/workflows/decide';
 import { activitySummary, subscriptionStartMetadata, timerSummary } from '../../src/workflows/summaries';
+import { QFPAY_CAPABILITIES } from '../../src/gateways/profile';
 import { DAY, HOUR, MINUTE, SUB, T, pastDue } from '../helpers/engine-states';
 
 const context = { continueAsNewSuggested: false };
@@ -46,6 +47,28 @@ describe('summaries of timers and activities', () => {
     assert.equal(
       activitySummary(reconciling, sync),
       'reconcile: billing time 2027-02-14 03:00Z passed with no payment result',
+    );
+  });
+
+  it("names the subscription's gateway, not QFPay, on a gateway behind the port", () => {
+    const profile = { name: 'madfintech', label: 'MadFintech', capabilities: QFPAY_CAPABILITIES };
+    const s = { ...pastDue(), episode: null, gateway: profile };
+    const billing = T + 30 * DAY;
+    assert.equal(
+      timerSummary(s, billing + 15 * MINUTE),
+      'reconcile: ask MadFintech if billing time 2027-02-14 03:00Z has brought no payment result',
+    );
+    assert.equal(
+      activitySummary(s, { kind: 'cancel', cause: 'merchant' } as Parameters<typeof activitySummary>[1]),
+      'cancel at MadFintech: the merchant asked',
+    );
+    // A profile from before labels existed says the gateway's name.
+    const { label: _label, ...unlabelled } = profile;
+    assert.equal(
+      activitySummary({ ...s, gateway: unlabelled }, { kind: 'cancel', cause: 'merchant' } as Parameters<
+        typeof activitySummary
+      >[1]),
+      'cancel at madfintech: the merchant asked',
     );
   });
 

@@ -60,7 +60,7 @@ export function gatewayCreationInput(
   ctx: ApiContext,
 ): CreateGatewaySubscriptionInput {
   return {
-    gateway: { name: module.name, capabilities: module.capabilities },
+    gateway: { name: module.name, label: module.label, capabilities: module.capabilities },
     create: {
       reference,
       customer: {
@@ -168,7 +168,7 @@ export function gatewayWebhookRouter(ctx: ApiContext): Router {
       origin: 'adopted',
       policy: ctx.defaultPolicy,
       options: workflowOptions(config),
-      gateway: { name: module.name, capabilities: module.capabilities },
+      gateway: { name: module.name, label: module.label, capabilities: module.capabilities },
     };
     return signalSubscriptionFact(ctx, input, fact);
   }

@@ -23,6 +23,7 @@ function timeoutMs(env: GatewayEnv): number {
 
 export const madfintechGateway: GatewayModule = {
   name: 'madfintech',
+  label: 'MadFintech',
   capabilities: MADFINTECH_CAPABILITIES,
   variables: [
     'MADFINTECH_API_URL',

@@ -16,6 +16,7 @@ function positiveInt(value: string | undefined, fallback: number): number {
 
 export const qorepayGateway: GatewayModule = {
   name: 'qorepay',
+  label: 'QorePay',
   capabilities: QOREPAY_CAPABILITIES,
   variables: [
     'QOREPAY_API_URL',

@@ -3,7 +3,7 @@
 # One image for the worker, the API and the QFPay emulator; the command picks the process:
 #   API (default)  node --import tsx src/api/main.ts
 #   worker         node --import tsx worker.ts
-#   emulator       node --import tsx src/sandbox/main.ts
+#   emulator       node --import tsx src/gateways/qfpay/emulator/main.ts
 # tsx is a runtime dependency: it runs the TypeScript entry points directly, so there is no
 # compile step beyond the prebuilt workflow bundle.
 

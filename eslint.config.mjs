@@ -91,7 +91,7 @@ export default tseslint.config(
                 '**/qfpay/client*',
                 '**/qfpay/schemas*',
                 '**/api/**',
-                '**/sandbox/**',
+                '**/qfpay/emulator/**',
               ],
               allowTypeImports: true,
               message: 'Workflows import activities (and other I/O modules) as types only.',

@@ -8,8 +8,8 @@
  * The shortcut: the records skip QFPay's creation (customer, token, product and subscription
  * calls), which production pays once per subscription and the creation phase measures on its own.
  */
-import type { SandboxStore } from '../src/sandbox/store';
-import type { Subscription, SubscriptionOrder } from '../src/sandbox/model';
+import type { SandboxStore } from '../src/gateways/qfpay/emulator/store';
+import type { Subscription, SubscriptionOrder } from '../src/gateways/qfpay/emulator/model';
 import type { BenchNotification } from './notifications';
 
 const MONTH_MS = 30 * 86_400_000;

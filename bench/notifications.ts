@@ -5,11 +5,11 @@
  * (`emulator-records.ts`), so the engine's syncs find it.
  */
 import { randomBytes } from 'node:crypto';
-import { signNotification } from '../src/qfpay/signing';
-import { formatQfpayNaiveTime } from '../src/qfpay/time';
-import { subscriptionOrderId } from '../src/sandbox/engine';
-import { factFromNotification } from '../src/qfpay/facts';
-import { parseNotificationBody } from '../src/qfpay/notifications';
+import { signNotification } from '../src/gateways/qfpay/signing';
+import { formatQfpayNaiveTime } from '../src/gateways/qfpay/time';
+import { subscriptionOrderId } from '../src/gateways/qfpay/emulator/engine';
+import { factFromNotification } from '../src/gateways/qfpay/facts';
+import { parseNotificationBody } from '../src/gateways/qfpay/notifications';
 import type { Fact, SubscriptionWorkflowInput } from '../src/workflows/definitions';
 import { DEFAULT_DUNNING_POLICY } from '../src/domain/dunning';
 import { MINUTE } from '../src/domain/duration';

@@ -20,7 +20,7 @@
  */
 import type { GatewayProfile } from '../src/gateways/profile';
 import type { ChargeOutcome, ConfirmOutcome, SyncResult } from '../src/activities/contracts';
-import { seededRandom } from '../src/sandbox/faults';
+import { seededRandom } from '../src/gateways/qfpay/emulator/faults';
 import { decide, settle, type Action } from '../src/workflows/decide';
 import type { MerchantEvent } from '../src/workflows/definitions';
 import {

@@ -19,7 +19,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { temporal } from '@temporalio/proto';
-import { seededRandom } from '../src/sandbox/faults';
+import { seededRandom } from '../src/gateways/qfpay/emulator/faults';
 import { snapshotQuery, subscriptionWorkflowId } from '../src/workflows/definitions';
 import {
   chargeNowShowsRecovery,

@@ -17,7 +17,7 @@ import { freePorts } from '../src/dev/free-ports';
 import { devServerArgs, ensureTemporalCli } from '../src/dev/stack';
 import { Supervisor } from '../src/dev/supervisor';
 import { writeWorkflowBundle } from '../src/dev/workflow-bundle';
-import { startSandbox, type SandboxHandle } from '../src/sandbox/server';
+import { startSandbox, type SandboxHandle } from '../src/gateways/qfpay/emulator/server';
 import { engineDataConverter } from '../src/temporal/data-converter';
 
 export const CHAOS_API_KEY = 'chaos-api-key';

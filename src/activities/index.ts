@@ -4,7 +4,7 @@ import { parseList, type Config } from '../config';
 import { MerchantEndpointSwitch } from '../events/merchant-endpoint';
 import type { Logger } from '../logger';
 import { activityLogFields, recordQfpayRequest } from '../observability/worker-metrics';
-import { QfpayClient } from '../qfpay';
+import { QfpayClient } from '../gateways/qfpay';
 import { GATEWAY_MODULES } from '../gateways/registry';
 import type { GatewayEnv } from '../gateways/port';
 import { createEngineActivities } from './engine';

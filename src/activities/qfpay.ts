@@ -15,9 +15,9 @@ import {
   orderSequenceFromOrderId,
   type BillingOrder,
   type Subscription,
-} from '../qfpay';
+} from '../gateways/qfpay';
 import { recordQfpayActivityFailure } from '../observability/worker-metrics';
-import { toSubscriptionState } from '../qfpay/facts';
+import { toSubscriptionState } from '../gateways/qfpay/facts';
 import type { RemoteOrder, RemoteSubscription } from '../domain/lifecycle';
 import type { ChargeOutcome, ConfirmOutcome, QfpayActivities, SyncResult } from './contracts';
 

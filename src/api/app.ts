@@ -8,7 +8,7 @@ import express, { Router, type Express, type RequestHandler } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
-import type { QfpayClient } from '../qfpay/client';
+import type { QfpayClient } from '../gateways/qfpay/client';
 import { ApiKeyVerifier, parseApiKeys, requireApiKey } from './auth';
 import {
   DEFAULT_API_TIMEOUTS,

@@ -4,7 +4,7 @@
  * intervals counted from the anchor, calendar months in QFPay's region time).
  */
 import { addIntervals, parseIntervalUnit, type BillingInterval } from '../domain/billing-interval';
-import { qfpayTimeToMs, type BillingOrder, type Product, type Subscription } from '../qfpay/schemas';
+import { qfpayTimeToMs, type BillingOrder, type Product, type Subscription } from '../gateways/qfpay/schemas';
 import type { GatewayPlan } from '../gateways/port';
 import type { PaymentAttemptRecord, SubscriptionView } from '../workflows/definitions';
 import type { RemoteOrder } from '../domain/lifecycle-types';

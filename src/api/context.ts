@@ -6,7 +6,7 @@ import type { GatewayEnv } from '../gateways/port';
 import type { Client } from '@temporalio/client';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
-import type { QfpayClient } from '../qfpay/client';
+import type { QfpayClient } from '../gateways/qfpay/client';
 import type { DunningPolicy, SubscriptionWorkflowOptions } from '../workflows/definitions';
 import {
   DEFAULT_DUNNING_POLICY,

@@ -17,8 +17,8 @@ import {
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { ZodError } from 'zod';
 import { GatewayError } from '../gateways/port';
-import { QfpayNotificationError } from '../qfpay/notifications';
-import { isQfpayError, type QfpayErrorKind, type QfpayErrorReason } from '../qfpay/errors';
+import { QfpayNotificationError } from '../gateways/qfpay/notifications';
+import { isQfpayError, type QfpayErrorKind, type QfpayErrorReason } from '../gateways/qfpay/errors';
 import type { ErrorCode, ErrorDetail, ErrorResponse } from './schemas';
 
 export type { ErrorCode, ErrorDetail, ErrorResponse } from './schemas';

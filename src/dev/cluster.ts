@@ -626,7 +626,7 @@ export async function startCluster(options: StartClusterOptions): Promise<Runnin
 
     if (config.useEmulator) {
       progress(`starting ${describeClusterPart('emulator')} on ${emulatorUrl}`);
-      supervisor.start('emulator', node(join('src', 'sandbox', 'main.ts')));
+      supervisor.start('emulator', node(join('src', 'gateways', 'qfpay', 'emulator', 'main.ts')));
       await supervisor.waitFor('emulator', '/healthz', () => httpOk(`${emulatorUrl}/healthz`));
     }
 

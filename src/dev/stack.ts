@@ -13,7 +13,7 @@ import { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { ConfigError, loadConfig } from '../config';
 import { GATEWAY_MODULES } from '../gateways/registry';
-import { DEFAULT_SANDBOX_APP_CODE, DEFAULT_SANDBOX_APP_KEY } from '../sandbox/sandbox';
+import { DEFAULT_SANDBOX_APP_CODE, DEFAULT_SANDBOX_APP_KEY } from '../gateways/qfpay/emulator/sandbox';
 import { ALL_SEARCH_ATTRIBUTE_KEYS } from '../workflows/definitions';
 import { endpointsOf } from './stack-client';
 import { StackConfigError, type StackConfig } from './stack-config';
@@ -319,7 +319,10 @@ export async function startLocalStack(options: StartStackOptions): Promise<Runni
 
     if (config.useEmulator) {
       progress(`starting ${PART_DESCRIPTIONS.emulator} on ${emulatorUrl}`);
-      supervisor.start('emulator', { ...node(join('src', 'sandbox', 'main.ts')), restart: true });
+      supervisor.start('emulator', {
+        ...node(join('src', 'gateways', 'qfpay', 'emulator', 'main.ts')),
+        restart: true,
+      });
       await supervisor.waitFor('emulator', '/healthz', () => httpOk(`${emulatorUrl}/healthz`));
     }
 

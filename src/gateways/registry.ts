@@ -1,8 +1,9 @@
 /**
  * Every gateway the engine knows. Adding one is its folder under `src/gateways/` and one line in
- * {@link GATEWAY_MODULES}. QFPay is the engine's first gateway and keeps its own wiring (its
- * client in `src/qfpay/`, its activities, its creation with customers, products and tokens, and
- * its emulator in `src/sandbox/`); it is listed here by its profile.
+ * {@link GATEWAY_MODULES}. QFPay is the engine's first gateway; its folder is
+ * `src/gateways/qfpay/` (client, schemas, signing, emulator), but it keeps its own activities
+ * (`src/activities/qfpay.ts`) and creation with customers, products and tokens, so it is listed
+ * here by its profile.
  */
 import type { GatewayModule, GatewayProfile } from './port';
 import { madfintechGateway } from './madfintech';

@@ -10,8 +10,8 @@
  */
 import { Context } from '@temporalio/activity';
 import type { MetricMeter } from '@temporalio/common';
-import type { QfpayRequestEvent } from '../qfpay/client';
-import type { QfpayErrorKind, QfpayErrorReason } from '../qfpay/errors';
+import type { QfpayRequestEvent } from '../gateways/qfpay/client';
+import type { QfpayErrorKind, QfpayErrorReason } from '../gateways/qfpay/errors';
 
 /** Names of the engine's metrics on the worker endpoint (no `temporal_` prefix, no `_total`). */
 export const WORKER_METRICS = {

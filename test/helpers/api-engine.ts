@@ -12,8 +12,8 @@ import { loadConfig, type Config } from '../../src/config';
 import type { GatewayEmulatorHandle, GatewayEnv } from '../../src/gateways/port';
 import { GATEWAY_MODULES } from '../../src/gateways/registry';
 import { createLogger, type Logger } from '../../src/logger';
-import type { QfpayClient } from '../../src/qfpay/client';
-import { startSandbox, type SandboxHandle } from '../../src/sandbox/server';
+import type { QfpayClient } from '../../src/gateways/qfpay/client';
+import { startSandbox, type SandboxHandle } from '../../src/gateways/qfpay/emulator/server';
 import { createTestWorker, startDevServer, uniqueTaskQueue } from './temporal';
 
 export const API_KEY = 'integration-api-key';

@@ -301,4 +301,4 @@ export class FakeQfpay {
 }
 
 /** The order id QFPay would give cycle `sequenceNo` of `subscriptionId` (as the emulator makes it). */
-export { subscriptionOrderId as orderId } from '../../src/sandbox/engine';
+export { subscriptionOrderId as orderId } from '../../src/gateways/qfpay/emulator/engine';

@@ -1,6 +1,6 @@
 /**
  * Test helpers for the QFPay sandbox emulator: a client that signs form requests exactly as
- * QFPay expects (through `src/qfpay/signing.ts`), a notification receiver that answers
+ * QFPay expects (through `src/gateways/qfpay/signing.ts`), a notification receiver that answers
  * `SUCCESS` or fails on demand, and a one-call set-up of both around an in-process emulator
  * with a frozen clock.
  */
@@ -8,8 +8,12 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { after, before, beforeEach } from 'node:test';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
-import { signRequest, wireParams, type ParamValue, type SignType } from '../../src/qfpay/signing';
-import { startSandbox, type SandboxHandle, type SandboxOptions } from '../../src/sandbox/server';
+import { signRequest, wireParams, type ParamValue, type SignType } from '../../src/gateways/qfpay/signing';
+import {
+  startSandbox,
+  type SandboxHandle,
+  type SandboxOptions,
+} from '../../src/gateways/qfpay/emulator/server';
 export { MINUTE, HOUR, DAY } from '../../src/domain/duration';
 
 /** Credentials the test emulators use. */

@@ -15,8 +15,12 @@ import { createLogger } from '../../src/logger';
 import type { GatewayEmulatorHandle, GatewayEnv } from '../../src/gateways/port';
 import { splitSubscriptionId } from '../../src/gateways/profile';
 import { GATEWAY_MODULES, gatewayModule } from '../../src/gateways/registry';
-import { signNotification } from '../../src/qfpay/signing';
-import { startSandbox, type SandboxHandle, type SandboxOptions } from '../../src/sandbox/server';
+import { signNotification } from '../../src/gateways/qfpay/signing';
+import {
+  startSandbox,
+  type SandboxHandle,
+  type SandboxOptions,
+} from '../../src/gateways/qfpay/emulator/server';
 import { createTestWorker, startDevServer, startTimeSkipping, uniqueTaskQueue } from './temporal';
 
 export const API_KEY = 'e2e-api-key';

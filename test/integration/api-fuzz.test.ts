@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import request from 'supertest';
-import { signNotification } from '../../src/qfpay/signing';
+import { signNotification } from '../../src/gateways/qfpay/signing';
 import { APP_KEY, auth, useApiEngine } from '../helpers/api-engine';
 
 /** Requests sent per property (a fixed seed, so a failure replays). */

@@ -22,8 +22,8 @@ import {
   SubscriptionViewSchema,
   type OrderListResponse,
 } from '../../src/api/schemas';
-import type { QfpayClient } from '../../src/qfpay/client';
-import type { SandboxHandle } from '../../src/sandbox/server';
+import type { QfpayClient } from '../../src/gateways/qfpay/client';
+import type { SandboxHandle } from '../../src/gateways/qfpay/emulator/server';
 import { auth, useApiEngine } from '../helpers/api-engine';
 import { SandboxTestClient } from '../helpers/sandbox-client';
 import { eventually } from '../helpers/stack';

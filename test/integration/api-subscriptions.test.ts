@@ -19,10 +19,10 @@ import {
   type SubscriptionListResponse,
 } from '../../src/api/schemas';
 import type { Config } from '../../src/config';
-import type { QfpayClient } from '../../src/qfpay/client';
-import { signNotification } from '../../src/qfpay/signing';
-import { formatQfpayNaiveTime } from '../../src/qfpay/time';
-import type { SandboxHandle } from '../../src/sandbox/server';
+import type { QfpayClient } from '../../src/gateways/qfpay/client';
+import { signNotification } from '../../src/gateways/qfpay/signing';
+import { formatQfpayNaiveTime } from '../../src/gateways/qfpay/time';
+import type { SandboxHandle } from '../../src/gateways/qfpay/emulator/server';
 import {
   SEARCH_ATTRIBUTES,
   WORKFLOW_TYPES,

@@ -17,10 +17,10 @@ import {
   type SubscriptionViewResponse,
 } from '../../src/api/schemas';
 import type { Config } from '../../src/config';
-import type { QfpayClient } from '../../src/qfpay/client';
-import { signNotification } from '../../src/qfpay/signing';
-import { formatQfpayNaiveTime } from '../../src/qfpay/time';
-import type { SandboxHandle } from '../../src/sandbox/server';
+import type { QfpayClient } from '../../src/gateways/qfpay/client';
+import { signNotification } from '../../src/gateways/qfpay/signing';
+import { formatQfpayNaiveTime } from '../../src/gateways/qfpay/time';
+import type { SandboxHandle } from '../../src/gateways/qfpay/emulator/server';
 import { WORKFLOW_TYPES, subscriptionWorkflowId } from '../../src/workflows/definitions';
 import { APP_KEY, auth, useApiEngine } from '../helpers/api-engine';
 import { freePort } from '../../src/dev/free-ports';

@@ -11,7 +11,7 @@ import { recordAtEmulator } from '../../bench/emulator-records';
 import { benchNotification, fakeSubscriptionId } from '../../bench/notifications';
 import type { SyncResult } from '../../src/activities/contracts';
 import { createQfpayActivities } from '../../src/activities/qfpay';
-import { QfpayClient } from '../../src/qfpay/client';
+import { QfpayClient } from '../../src/gateways/qfpay/client';
 import { TEST_APP_CODE, TEST_APP_KEY, startTestSandbox, type TestSandbox } from '../helpers/sandbox-client';
 
 describe('the bench records its fake subscriptions at the emulator', () => {

@@ -7,8 +7,8 @@ import { after, before, describe, it } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { QfpayActivities } from '../../src/activities/contracts';
 import { createQfpayActivities } from '../../src/activities/qfpay';
-import { QfpayClient } from '../../src/qfpay/client';
-import { startSandbox, type SandboxHandle } from '../../src/sandbox/server';
+import { QfpayClient } from '../../src/gateways/qfpay/client';
+import { startSandbox, type SandboxHandle } from '../../src/gateways/qfpay/emulator/server';
 import { SandboxTestClient } from '../helpers/sandbox-client';
 
 let sandbox: SandboxHandle;

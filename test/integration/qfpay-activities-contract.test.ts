@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { ChargeOutcome, QfpayActivities } from '../../src/activities/contracts';
 import { createQfpayActivities } from '../../src/activities/qfpay';
-import { QfpayClient } from '../../src/qfpay/client';
+import { QfpayClient } from '../../src/gateways/qfpay/client';
 import { FakeQfpay, orderId } from '../helpers/qfpay-doubles';
 import {
   DAY,

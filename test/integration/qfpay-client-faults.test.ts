@@ -7,9 +7,9 @@ import {
   paginate,
   type QfpayClientOptions,
   type QfpayRequestEvent,
-} from '../../src/qfpay/client';
-import { QfpayError } from '../../src/qfpay/errors';
-import { parseSignType, signRequest } from '../../src/qfpay/signing';
+} from '../../src/gateways/qfpay/client';
+import { QfpayError } from '../../src/gateways/qfpay/errors';
+import { parseSignType, signRequest } from '../../src/gateways/qfpay/signing';
 import { freePort } from '../../src/dev/free-ports';
 
 const APP_CODE = 'test-app-code';

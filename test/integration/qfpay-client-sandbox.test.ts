@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { QfpayClient, isQfpayError, paginate, type QfpayError } from '../../src/qfpay';
-import { startSandbox, type SandboxHandle } from '../../src/sandbox/server';
+import { QfpayClient, isQfpayError, paginate, type QfpayError } from '../../src/gateways/qfpay';
+import { startSandbox, type SandboxHandle } from '../../src/gateways/qfpay/emulator/server';
 import { SandboxTestClient } from '../helpers/sandbox-client';
 
 const APP_CODE = 'client-code';

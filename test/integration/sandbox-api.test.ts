@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { signRequest, wireParams } from '../../src/qfpay/signing';
+import { signRequest, wireParams } from '../../src/gateways/qfpay/signing';
 import { useTestSandbox, TEST_APP_KEY } from '../helpers/sandbox-client';
 
 describe('sandbox QFPay API: signatures, validation, objects', () => {

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { signRequest, wireParams } from '../../src/qfpay/signing';
+import { signRequest, wireParams } from '../../src/gateways/qfpay/signing';
 import {
   DAY,
   useTestSandbox,

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startSandbox } from '../../src/sandbox/server';
-import { StateFileError } from '../../src/sandbox/store';
+import { startSandbox } from '../../src/gateways/qfpay/emulator/server';
+import { StateFileError } from '../../src/gateways/qfpay/emulator/store';
 import { MINUTE, SandboxTestClient, startTestSandbox, type TestSandbox } from '../helpers/sandbox-client';
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -98,24 +98,28 @@ describe('sandbox state file', () => {
   });
 });
 
-describe('npm run sandbox (src/sandbox/main.ts)', () => {
+describe('npm run sandbox (src/gateways/qfpay/emulator/main.ts)', () => {
   it('starts from the environment, logs JSON lines, and writes its state on SIGTERM', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'qfpay-sandbox-main-'));
     const stateFile = path.join(dir, 'state.json');
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join('src', 'sandbox', 'main.ts')], {
-      cwd: path.resolve(__dirname, '..', '..'),
-      env: {
-        ...process.env,
-        SANDBOX_PORT: '0',
-        SANDBOX_HOST: '127.0.0.1',
-        SANDBOX_STATE_FILE: stateFile,
-        SANDBOX_NOTIFY_URL: '',
-        QFPAY_APP_CODE: 'main-test-code',
-        QFPAY_APP_KEY: 'main-test-key',
-        LOG_LEVEL: 'info',
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', path.join('src', 'gateways', 'qfpay', 'emulator', 'main.ts')],
+      {
+        cwd: path.resolve(__dirname, '..', '..'),
+        env: {
+          ...process.env,
+          SANDBOX_PORT: '0',
+          SANDBOX_HOST: '127.0.0.1',
+          SANDBOX_STATE_FILE: stateFile,
+          SANDBOX_NOTIFY_URL: '',
+          QFPAY_APP_CODE: 'main-test-code',
+          QFPAY_APP_KEY: 'main-test-key',
+          LOG_LEVEL: 'info',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    );
     try {
       const lines: Record<string, unknown>[] = [];
       let buffered = '';

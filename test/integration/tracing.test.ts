@@ -20,7 +20,7 @@ import { loadConfig, type Config } from '../../src/config';
 import { WORKFLOWS_PATH } from '../../src/dev/workflow-bundle';
 import { createLogger } from '../../src/logger';
 import { tracesRequested } from '../../src/observability/tracing';
-import { startSandbox, type SandboxHandle } from '../../src/sandbox/server';
+import { startSandbox, type SandboxHandle } from '../../src/gateways/qfpay/emulator/server';
 import { subscriptionWorkflowId } from '../../src/workflows/definitions';
 import { SandboxTestClient } from '../helpers/sandbox-client';
 import { eventually } from '../helpers/stack';

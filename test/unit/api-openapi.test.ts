@@ -14,7 +14,7 @@ import { buildApp } from '../../src/api/app';
 import { openApiDocument } from '../../src/api/openapi';
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/logger';
-import { QfpayClient } from '../../src/qfpay/client';
+import { QfpayClient } from '../../src/gateways/qfpay/client';
 
 /** Every route the API serves (method, OpenAPI path). */
 const ROUTES: Array<[string, string]> = [

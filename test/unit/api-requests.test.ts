@@ -29,7 +29,7 @@ import {
 import { ErrorResponseSchema, SubscriptionViewSchema } from '../../src/api/schemas';
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/logger';
-import { QfpayClient } from '../../src/qfpay/client';
+import { QfpayClient } from '../../src/gateways/qfpay/client';
 import type { SubscriptionView } from '../../src/workflows/definitions';
 import type { LifecycleState } from '../../src/domain/lifecycle-table';
 import { SUB, pastDue } from '../helpers/engine-states';

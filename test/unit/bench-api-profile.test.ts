@@ -11,7 +11,7 @@ describe('stageOf', () => {
   it('puts crypto under the signature check in the signature', () => {
     const stack = [
       f('digest', 'node:internal/crypto/hash'),
-      f('verifyNotificationSignature', '/repo/src/qfpay/signing.ts'),
+      f('verifyNotificationSignature', '/repo/src/gateways/qfpay/signing.ts'),
       handler,
       express,
     ];
@@ -20,7 +20,7 @@ describe('stageOf', () => {
 
   it('puts JSON.parse under the notification parser in parsing', () => {
     assert.equal(
-      stageOf([f('parse'), f('parseNotificationBody', '/repo/src/qfpay/notifications.ts'), handler]),
+      stageOf([f('parse'), f('parseNotificationBody', '/repo/src/gateways/qfpay/notifications.ts'), handler]),
       'parse and validate',
     );
   });
@@ -60,7 +60,11 @@ describe('stageTimes', () => {
     nodes: [
       { id: 1, callFrame: f('(root)'), children: [2, 4, 6, 7] },
       { id: 2, callFrame: handler, children: [3] },
-      { id: 3, callFrame: f('verifyNotificationSignature', '/repo/src/qfpay/signing.ts'), children: [5] },
+      {
+        id: 3,
+        callFrame: f('verifyNotificationSignature', '/repo/src/gateways/qfpay/signing.ts'),
+        children: [5],
+      },
       { id: 4, callFrame: f('(garbage collector)') },
       { id: 5, callFrame: f('digest', 'node:internal/crypto/hash') },
       { id: 6, callFrame: f('(idle)') },

@@ -13,7 +13,7 @@ import {
   ordersWithAttempts,
 } from '../../src/api/billing-views';
 import type { GatewayPlan } from '../../src/gateways/port';
-import type { BillingOrder, Product, Subscription } from '../../src/qfpay/schemas';
+import type { BillingOrder, Product, Subscription } from '../../src/gateways/qfpay/schemas';
 import type { SubscriptionView } from '../../src/workflows/definitions';
 import { logPayment, type PaymentAttemptRecord } from '../../src/workflows/engine-state';
 

@@ -9,7 +9,7 @@ import {
   isRetryable,
   type QfpayErrorKind,
   type QfpayErrorReason,
-} from '../../src/qfpay/errors';
+} from '../../src/gateways/qfpay/errors';
 
 /** The classification the engine relies on, written out independently of the table. */
 const EXPECTED: Record<string, [QfpayErrorKind, QfpayErrorReason]> = {

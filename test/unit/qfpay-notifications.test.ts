@@ -8,7 +8,7 @@ import {
   parseNotificationBody,
   safeParseNotification,
   subscriptionIdFromOrderId,
-} from '../../src/qfpay/notifications';
+} from '../../src/gateways/qfpay/notifications';
 import {
   SEED_PAYMENT_TOKEN,
   SEED_SUBSCRIPTION,

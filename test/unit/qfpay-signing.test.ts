@@ -10,7 +10,7 @@ import {
   verifyNotificationSignature,
   verifyRequestSignature,
   wireParams,
-} from '../../src/qfpay/signing';
+} from '../../src/gateways/qfpay/signing';
 
 const APP_KEY = 'abcd1234';
 

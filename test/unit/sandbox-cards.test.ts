@@ -8,7 +8,7 @@ import {
   normaliseCardNumber,
   parseExpiryDate,
   verificationOutcome,
-} from '../../src/sandbox/cards';
+} from '../../src/gateways/qfpay/emulator/cards';
 
 describe('sandbox cards', () => {
   it('behaves as QFPay documents its sandbox test cards', () => {

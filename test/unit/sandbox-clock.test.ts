@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ClockError, SandboxClock } from '../../src/sandbox/clock';
+import { ClockError, SandboxClock } from '../../src/gateways/qfpay/emulator/clock';
 
 /** A real-time source the test moves by hand. */
 function fakeRealTime(start = 1_000_000) {

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULT_FAULTS, FaultInjector, seededRandom } from '../../src/sandbox/faults';
+import { DEFAULT_FAULTS, FaultInjector, seededRandom } from '../../src/gateways/qfpay/emulator/faults';
 
 describe('fault injection', () => {
   it('injects nothing by default', () => {

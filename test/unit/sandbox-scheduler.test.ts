@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { EventQueue, Scheduler } from '../../src/sandbox/scheduler';
+import { EventQueue, Scheduler } from '../../src/gateways/qfpay/emulator/scheduler';
 
 describe('sandbox scheduler', () => {
   it('pops events by time, then in the order they were scheduled', () => {

@@ -4,7 +4,7 @@
  * learned for a customer from `payment_token` notifications.
  */
 import { Router } from 'express';
-import type { Customer } from '../../qfpay/schemas';
+import type { Customer } from '../../gateways/qfpay/schemas';
 import type { PaymentTokenRecord } from '../../workflows/definitions';
 import { WORKFLOW_TYPES, customerTokensWorkflowId, tokensQuery } from '../../workflows/definitions';
 import { withinDeadline, type ApiContext } from '../context';

@@ -3,8 +3,8 @@
  * (so a retry after a timeout never makes a second product).
  */
 import { Router } from 'express';
-import { isQfpayError } from '../../qfpay/errors';
-import type { ProductCreateResult } from '../../qfpay/schemas';
+import { isQfpayError } from '../../gateways/qfpay/errors';
+import type { ProductCreateResult } from '../../gateways/qfpay/schemas';
 import { WORKFLOW_TYPES } from '../../workflows/definitions';
 import type { ApiContext } from '../context';
 import { ApiError } from '../errors';

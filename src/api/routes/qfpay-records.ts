@@ -1,5 +1,5 @@
 /** What the customer and product routes share: QFPay's paging, a read by id, a deletion's answer. */
-import type { Page } from '../../qfpay/client';
+import type { Page } from '../../gateways/qfpay/client';
 import { ApiError } from '../errors';
 import type { DeletedResponse } from '../schemas';
 

@@ -59,8 +59,8 @@ import {
   type SubscriptionListResponse,
 } from '../schemas';
 import { parseInput } from '../validate';
-import { paginate } from '../../qfpay/client';
-import type { Product, Subscription as QfpaySubscription } from '../../qfpay/schemas';
+import { paginate } from '../../gateways/qfpay/client';
+import type { Product, Subscription as QfpaySubscription } from '../../gateways/qfpay/schemas';
 import { QFPAY_GATEWAY, splitSubscriptionId } from '../../gateways/profile';
 import type { GatewayAdapter } from '../../gateways/port';
 import { gatewayModule } from '../../gateways/registry';

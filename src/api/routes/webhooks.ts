@@ -5,14 +5,14 @@
  * request, which is what a duplicate-tolerant receiver wants when it could not record the fact.
  */
 import express, { Router, type Request, type Response } from 'express';
-import { verifyNotificationSignature } from '../../qfpay/signing';
+import { verifyNotificationSignature } from '../../gateways/qfpay/signing';
 import {
   QfpayNotificationError,
   notificationTimeMs,
   parseNotificationBody,
   type PaymentTokenNotification,
   type QfpayNotification,
-} from '../../qfpay/notifications';
+} from '../../gateways/qfpay/notifications';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import {
   SUBSCRIPTION_WORKFLOW_REUSE_POLICY,
@@ -25,7 +25,7 @@ import {
   type PaymentTokenRecord,
   type SubscriptionWorkflowInput,
 } from '../../workflows/definitions';
-import { factFromNotification } from '../../qfpay/facts';
+import { factFromNotification } from '../../gateways/qfpay/facts';
 import { subscriptionStartMetadata } from '../../workflows/summaries';
 import { withinDeadline, workflowOptions, type ApiContext } from '../context';
 import { ApiError, toApiError } from '../errors';

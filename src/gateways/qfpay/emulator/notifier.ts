@@ -5,7 +5,7 @@
  * is logged. Fault injection may drop, duplicate or hold back a notification.
  */
 import type { Logger } from 'pino';
-import { signNotification } from '../qfpay/signing';
+import { signNotification } from '../signing';
 import type { FaultInjector } from './faults';
 import type { DeliveryAttempt, NotificationRecord } from './model';
 import type { Scheduler } from './scheduler';

@@ -3,7 +3,7 @@
  * together, with no HTTP server (see `server.ts` for that).
  */
 import pino, { type Logger } from 'pino';
-import { DEFAULT_QFPAY_TIME_OFFSET, parseQfpayTime } from '../qfpay/time';
+import { DEFAULT_QFPAY_TIME_OFFSET, parseQfpayTime } from '../time';
 import { SandboxClock } from './clock';
 import { SandboxEngine } from './engine';
 import { FaultInjector, type FaultConfigUpdate } from './faults';

@@ -6,13 +6,13 @@
  * together, so an API call and a scheduled event can never interleave half-way.
  */
 import type { Logger } from 'pino';
-import { formatQfpayNaiveTime } from '../qfpay/time';
+import { formatQfpayNaiveTime } from '../time';
 import {
   addIntervals,
   parseIntervalUnit,
   sameInterval,
   type BillingInterval,
-} from '../domain/billing-interval';
+} from '../../../domain/billing-interval';
 import {
   cardFingerprint,
   cardScheme,

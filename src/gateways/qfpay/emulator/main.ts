@@ -4,7 +4,7 @@
  */
 import pino from 'pino';
 import { z } from 'zod';
-import { DEFAULT_QFPAY_TIME_OFFSET } from '../qfpay/time';
+import { DEFAULT_QFPAY_TIME_OFFSET } from '../time';
 import { DEFAULT_SANDBOX_APP_CODE, DEFAULT_SANDBOX_APP_KEY } from './sandbox';
 import { startSandbox } from './server';
 

@@ -5,7 +5,7 @@
  */
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
-import { parseQfpayTime } from '../qfpay/time';
+import { parseQfpayTime } from '../time';
 import { normaliseCardNumber, parseExpiryDate } from './cards';
 import { ClockError } from './clock';
 import { DEFAULT_DECLINE_RESPCD, paidCycles } from './engine';

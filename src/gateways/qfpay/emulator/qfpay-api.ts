@@ -3,9 +3,9 @@
  * QFPay's envelope `{respcd, respmsg, resperr, data}` out (plus `page`, `page_size` on
  * queries), HTTP 200 for business errors.
  */
-import { parseSignType, verifyRequestSignature } from '../qfpay/signing';
-import { formatQfpayIsoTime, formatQfpayNaiveTime, parseQfpayTime } from '../qfpay/time';
-import { MAX_INTERVAL_COUNT, parseIntervalUnit } from '../domain/billing-interval';
+import { parseSignType, verifyRequestSignature } from '../signing';
+import { formatQfpayIsoTime, formatQfpayNaiveTime, parseQfpayTime } from '../time';
+import { MAX_INTERVAL_COUNT, parseIntervalUnit } from '../../../domain/billing-interval';
 import { paidCycles, type CustomerInput, type SubscriptionChanges } from './engine';
 import { parameterError, QfpayApiError, RESPCD } from './errors';
 import {

@@ -4,7 +4,7 @@
  *
  *   src/domain          pure state, decisions and reducers: imports only the domain (no Temporal,
  *                       no Express, no HTTP, no gateway, no package at all)
- *   src/gateways/<name> one folder per gateway: its own files, the port (port, profile, calendar)
+ *   src/gateways/<name> one folder per gateway: its own files, the port (port, calendar)
  *                       and the domain, and packages; never the engine's workflows, activities or API
  *   src/workflows       the Temporal workflows: the domain, the contracts, the port's plain data
  *                       and Temporal's workflow API; never an activity's code, the API or a gateway's
@@ -38,7 +38,7 @@ module.exports = {
       to: {
         pathNot: [
           '^src/gateways/$1/',
-          '^src/gateways/(port|profile|calendar)\\.ts$',
+          '^src/gateways/(port|calendar)\\.ts$',
           '^src/domain/',
           '^src/dev/free-ports\\.ts$',
           'node_modules',
@@ -57,7 +57,7 @@ module.exports = {
           '^src/workflows/',
           '^src/domain/',
           '^src/activities/contracts\\.ts$',
-          '^src/gateways/(port|profile)\\.ts$',
+          '^src/gateways/port\\.ts$',
           '^src/events/merchant-events\\.ts$',
           'node_modules/@temporalio/(workflow|common)/',
         ],

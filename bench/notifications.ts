@@ -13,7 +13,7 @@ import { parseNotificationBody } from '../src/gateways/qfpay/notifications';
 import type { Fact, SubscriptionWorkflowInput } from '../src/workflows/definitions';
 import { DEFAULT_DUNNING_POLICY } from '../src/domain/dunning';
 import { MINUTE } from '../src/domain/duration';
-import { NEW_SUBSCRIPTION_MAX_HISTORY_EVENTS } from '../src/workflows/engine-state';
+import { NEW_SUBSCRIPTION_MAX_HISTORY_EVENTS } from '../src/domain/engine-state';
 
 /** One notification as sent: the raw body, its `X-QF-SIGN`, and what it should change. */
 export interface BenchNotification {

@@ -18,10 +18,10 @@
  *
  * Pure and synchronous: it runs a hundred thousand episodes in seconds.
  */
-import type { GatewayProfile } from '../src/gateways/profile';
+import type { GatewayProfile } from '../src/domain/gateway-profile';
 import type { ChargeOutcome, ConfirmOutcome, SyncResult } from '../src/activities/contracts';
 import { seededRandom } from '../src/gateways/qfpay/emulator/faults';
-import { decide, settle, type Action } from '../src/workflows/decide';
+import { decide, settle, type Action } from '../src/domain/decide';
 import type { MerchantEvent } from '../src/workflows/definitions';
 import {
   DEFAULT_DUNNING_POLICY,
@@ -37,8 +37,8 @@ import {
   takeOutcome,
   type EngineState,
   type IntentRequest,
-} from '../src/workflows/engine-state';
-import { chargeWindow } from '../src/workflows/episode';
+} from '../src/domain/engine-state';
+import { chargeWindow } from '../src/domain/episode';
 import type { Fact, RemoteOrder } from '../src/domain/lifecycle';
 import {
   afterCancel,
@@ -53,7 +53,7 @@ import {
   beginAction,
   refuseIntent,
   type Outcome,
-} from '../src/workflows/results';
+} from '../src/domain/results';
 import { SECOND, MINUTE, HOUR, DAY } from '../src/domain/duration';
 
 /** How long QFPay takes, at most, to settle a charge it answered "processing" (within the engine's confirmation window). */

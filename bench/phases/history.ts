@@ -17,7 +17,7 @@ import {
   type SubscriptionWorkflowInput,
 } from '../../src/workflows/definitions';
 import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/domain/dunning';
-import { NEW_SUBSCRIPTION_MAX_HISTORY_EVENTS } from '../../src/workflows/engine-state';
+import { NEW_SUBSCRIPTION_MAX_HISTORY_EVENTS } from '../../src/domain/engine-state';
 import { cloudActions, type ActionCount } from '../cloud-cost';
 import { adoptedInput } from '../notifications';
 import { fitLine, sleep, summarize } from '../stats';

@@ -8,7 +8,7 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { GatewayError, type GatewayAdapter, type GatewayEnv, type GatewayModule } from '../gateways/port';
-import { QFPAY_GATEWAY, engineSubscriptionId, splitSubscriptionId } from '../gateways/profile';
+import { QFPAY_GATEWAY, engineSubscriptionId, splitSubscriptionId } from '../domain/gateway-profile';
 import type { GatewayActivities, QfpayActivities, SyncResult } from './contracts';
 
 export interface GatewayActivityDeps {

@@ -14,7 +14,7 @@ import {
   formatDunningPolicyIssues,
   mergePolicy,
 } from '../domain/dunning';
-import { NEW_SUBSCRIPTION_MAX_HISTORY_EVENTS } from '../workflows/engine-state';
+import { NEW_SUBSCRIPTION_MAX_HISTORY_EVENTS } from '../domain/engine-state';
 import type { ApiDigests } from './digests';
 import type { ApiMetrics } from './metrics';
 

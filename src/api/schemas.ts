@@ -7,7 +7,7 @@
  */
 import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
-import { MAX_PLAN_LINES, MAX_PLAN_QUANTITY } from '../workflows/decide';
+import { MAX_PLAN_LINES, MAX_PLAN_QUANTITY } from '../domain/decide';
 import { SUBSCRIPTION_STATES } from '../domain/lifecycle-table';
 import {
   DUNNING_FINAL_ACTIONS,
@@ -122,7 +122,7 @@ const nullableIso = isoTime.nullable();
 
 /**
  * A subscription as the engine names it: QFPay's `sub_…` id, or `<gateway>:<the gateway's id>`
- * for a gateway behind the port (see `src/gateways/profile.ts`).
+ * for a gateway behind the port (see `src/domain/gateway-profile.ts`).
  */
 export const EngineSubscriptionIdSchema = z
   .string()

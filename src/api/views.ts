@@ -2,7 +2,7 @@
  * What the workflows answer, as the API shows it: snake_case fields, ISO-8601 times instead of
  * epoch milliseconds, and only the recent part of long lists.
  */
-import { QFPAY_GATEWAY } from '../gateways/profile';
+import { QFPAY_GATEWAY } from '../domain/gateway-profile';
 import type {
   ChargeResult,
   CreateSubscriptionResult,

@@ -16,6 +16,20 @@ import { timingSafeEqual } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { z } from 'zod';
 import { DUNNING_ATTEMPT_RESULTS, DUNNING_FINAL_ACTIONS, ESCALATION_STEPS } from '../domain/dunning';
+import {
+  ENDED_STATES,
+  type MerchantEvent,
+  type MerchantEventDataMap,
+  type MerchantEventType,
+} from '../domain/merchant-events';
+
+export {
+  ENDED_STATES,
+  type MerchantEvent,
+  type MerchantEventData,
+  type MerchantEventOf,
+  type MerchantEventType,
+} from '../domain/merchant-events';
 
 export { DUNNING_ATTEMPT_RESULTS } from '../domain/dunning';
 
@@ -157,9 +171,6 @@ export const DunningReleasedDataSchema = z.object({
   released_at: IsoTimeSchema,
 });
 
-/** The terminal states a subscription can end in. */
-export const ENDED_STATES = ['CANCELLED', 'COMPLETED', 'INCOMPLETE_EXPIRED'] as const;
-
 /** `data` of `subscription.ended`. */
 export const EndedDataSchema = z.object({
   /** The terminal state. */
@@ -183,12 +194,6 @@ export const MERCHANT_EVENT_DATA_SCHEMAS = {
 
 /** Every event type, in the order the documentation lists them. */
 export const MERCHANT_EVENT_TYPES = Object.keys(MERCHANT_EVENT_DATA_SCHEMAS) as MerchantEventType[];
-
-/** One event type. */
-export type MerchantEventType = keyof typeof MERCHANT_EVENT_DATA_SCHEMAS;
-
-/** The `data` of an event of type `T`. */
-export type MerchantEventData<T extends MerchantEventType> = z.infer<(typeof MERCHANT_EVENT_DATA_SCHEMAS)[T]>;
 
 function envelope<T extends MerchantEventType>(type: T) {
   return z.object({
@@ -218,11 +223,14 @@ export const MerchantEventSchema = z.discriminatedUnion('type', [
   envelope('subscription.ended'),
 ]);
 
-/** Any merchant event. */
-export type MerchantEvent = z.infer<typeof MerchantEventSchema>;
+/** Exactly the same type, both ways (a compile-time check). */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 
-/** The event of type `T`. */
-export type MerchantEventOf<T extends MerchantEventType> = Extract<MerchantEvent, { type: T }>;
+/** The schemas describe exactly the domain's event types (`src/domain/merchant-events.ts`). */
+export const SCHEMAS_MATCH_THE_DOMAIN: Same<z.infer<typeof MerchantEventSchema>, MerchantEvent> &
+  Same<keyof typeof MERCHANT_EVENT_DATA_SCHEMAS, MerchantEventType> &
+  Same<{ [T in MerchantEventType]: z.infer<(typeof MERCHANT_EVENT_DATA_SCHEMAS)[T]> }, MerchantEventDataMap> =
+  true;
 
 /**
  * The Standard Webhooks headers for one attempt at sending `rawBody`.

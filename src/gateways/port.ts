@@ -15,9 +15,9 @@
 import type { ChargeOutcome, ConfirmOutcome, SyncResult } from '../domain/gateway-answers';
 import type { Fact } from '../domain/lifecycle-types';
 import type { SubscriptionState } from '../domain/lifecycle-table';
-import type { GatewayCapabilities } from './profile';
+import type { GatewayCapabilities } from '../domain/gateway-profile';
 
-export type { GatewayCapabilities, GatewayProfile } from './profile';
+export type { GatewayCapabilities, GatewayProfile } from '../domain/gateway-profile';
 
 /** A billing interval. */
 export interface GatewayInterval {

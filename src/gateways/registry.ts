@@ -7,7 +7,7 @@
  */
 import type { GatewayModule, GatewayProfile } from './port';
 import { madfintechGateway } from './madfintech';
-import { QFPAY_GATEWAY, QFPAY_PROFILE } from './profile';
+import { QFPAY_GATEWAY, QFPAY_PROFILE } from '../domain/gateway-profile';
 import { qorepayGateway } from './qorepay';
 
 /** The gateways behind the port, one line each. */

@@ -16,7 +16,7 @@ import {
   type CreateSubscriptionResult,
   type Fact,
 } from './definitions';
-import type { GatewayProfile } from '../gateways/profile';
+import type { GatewayProfile } from '../domain/gateway-profile';
 import type { SubscriptionStartFacts } from './summaries';
 
 const qfpay = proxyActivities<QfpayActivities>({

@@ -4,7 +4,7 @@
  * API never pulls workflow code (or its dependencies) into its process.
  */
 import type { GatewayCreateInput } from '../gateways/port';
-import { engineSubscriptionId, splitSubscriptionId, type GatewayProfile } from '../gateways/profile';
+import { engineSubscriptionId, splitSubscriptionId, type GatewayProfile } from '../domain/gateway-profile';
 import { defineSearchAttributeKey } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { DunningPolicy, DunningPolicyOverride } from '../domain/dunning';
@@ -18,7 +18,7 @@ import type {
   PlanLine,
   SubscriptionHandover,
   SubscriptionWorkflowOptions,
-} from './engine-state';
+} from '../domain/engine-state';
 
 export type { Fact, SubscriptionSnapshot, SubscriptionState } from '../domain/lifecycle';
 export type { DunningPolicy, DunningPolicyInput, DunningPolicyOverride } from '../domain/dunning';
@@ -31,7 +31,7 @@ export type {
   SubscriptionHandover,
   SubscriptionWorkflowInput,
   SubscriptionWorkflowOptions,
-} from './engine-state';
+} from '../domain/engine-state';
 export type {
   ChargeTrigger,
   DunningAttemptRecord,

@@ -28,7 +28,7 @@ import {
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { GatewayActivities, QfpayActivities } from '../activities/contracts';
-import { decide, intentProblem, settle, type Action } from './decide';
+import { decide, intentProblem, settle, type Action } from '../domain/decide';
 import {
   WORKFLOW_TYPES,
   cancelUpdate,
@@ -61,7 +61,7 @@ import {
   takeOutcome,
   type EngineState,
   type IntentRequest,
-} from './engine-state';
+} from '../domain/engine-state';
 import {
   afterCancel,
   afterChange,
@@ -76,7 +76,7 @@ import {
   refuseIntent,
   type ActionFailure,
   type Outcome,
-} from './results';
+} from '../domain/results';
 import { withPauseRule, withTimelineOrder } from '../domain/lifecycle';
 import { activitySummary, timerSummary } from './summaries';
 import { describeSubscription, updateSearchAttributes } from './visibility';

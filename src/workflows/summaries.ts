@@ -4,10 +4,10 @@
  * 2027-02-26 21:00Z" or "reconcile: billing time 2027-02-27 03:12Z passed with no payment result".
  * Pure; ids, order numbers and times only (never personal data).
  */
-import type { Action } from './decide';
-import { reconcileTime } from './decide';
-import { gatewayLabel } from '../gateways/profile';
-import { gatewayOf, type EngineState } from './engine-state';
+import type { Action } from '../domain/decide';
+import { reconcileTime } from '../domain/decide';
+import { gatewayLabel } from '../domain/gateway-profile';
+import { gatewayOf, type EngineState } from '../domain/engine-state';
 
 /** `2027-02-27 03:12Z`: a time as an operator reads it (UTC, to the minute). */
 export function shortTime(ms: number): string {

@@ -5,7 +5,7 @@
 import { setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import { SEARCH_ATTRIBUTES, type SubscriptionView } from './definitions';
-import { gatewayOf, type EngineState } from './engine-state';
+import { gatewayOf, type EngineState } from '../domain/engine-state';
 import { isTerminal } from '../domain/lifecycle';
 
 function iso(ms: number | null | undefined): string {

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { splitSubscriptionId } from '../../src/gateways/profile';
+import { splitSubscriptionId } from '../../src/domain/gateway-profile';
 import { gatewayModule } from '../../src/gateways/registry';
 import { emulatorStartMs } from '../helpers/emulator-start';
 import { advanceGatewayClock, nextBillingAt, startStack, type Stack } from '../helpers/stack';

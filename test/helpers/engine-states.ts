@@ -1,6 +1,6 @@
 /** Engine states the unit tests start from. */
 import { DEFAULT_DUNNING_POLICY } from '../../src/domain/dunning';
-import { applyFactToState, initialState, type EngineState } from '../../src/workflows/engine-state';
+import { applyFactToState, initialState, type EngineState } from '../../src/domain/engine-state';
 import type { Fact } from '../../src/domain/lifecycle';
 import { DAY } from '../../src/domain/duration';
 export { MINUTE, HOUR, DAY } from '../../src/domain/duration';

@@ -4,11 +4,11 @@
  * through (attempt made, escalated with the final action `cancel` pending).
  */
 import type { ChargeOutcome, SyncResult } from '../../src/activities/contracts';
-import { decide, settle, type Action } from '../../src/workflows/decide';
+import { decide, settle, type Action } from '../../src/domain/decide';
 import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/domain/dunning';
-import type { EngineState } from '../../src/workflows/engine-state';
+import type { EngineState } from '../../src/domain/engine-state';
 import type { RemoteOrder } from '../../src/domain/lifecycle';
-import type { Outcome } from '../../src/workflows/results';
+import type { Outcome } from '../../src/domain/results';
 import { DAY, HOUR, SUB, T, order, pastDue } from './engine-states';
 
 export const noHint = { continueAsNewSuggested: false };

@@ -13,7 +13,7 @@ import { buildApp } from '../../src/api/app';
 import { loadConfig, type Config } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import type { GatewayEmulatorHandle, GatewayEnv } from '../../src/gateways/port';
-import { splitSubscriptionId } from '../../src/gateways/profile';
+import { splitSubscriptionId } from '../../src/domain/gateway-profile';
 import { GATEWAY_MODULES, gatewayModule } from '../../src/gateways/registry';
 import { signNotification } from '../../src/gateways/qfpay/signing';
 import {

@@ -41,8 +41,7 @@ void describe('workflow bundle', () => {
     assert.ok(ours.has('workflows/subscription.ts'));
     // Workflow failures are converted in the sandbox: their messages must be encoded there too.
     assert.ok(ours.has('temporal/failure-converter.ts'), 'the encoding failure converter is bundled');
-    // A gateway's profile (name and capabilities, plain data) is what the workflow decides from.
-    const allowed = new Set(['temporal/failure-converter.ts', 'gateways/profile.ts']);
+    const allowed = new Set(['temporal/failure-converter.ts']);
     // The pure domain the workflows are built on (its imports are held to the domain by the lint).
     const outside = [...ours].filter(
       (path) => !path.startsWith('workflows/') && !path.startsWith('domain/') && !allowed.has(path),

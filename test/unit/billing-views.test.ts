@@ -15,7 +15,7 @@ import {
 import type { GatewayPlan } from '../../src/gateways/port';
 import type { BillingOrder, Product, Subscription } from '../../src/gateways/qfpay/schemas';
 import type { SubscriptionView } from '../../src/workflows/definitions';
-import { logPayment, type PaymentAttemptRecord } from '../../src/workflows/engine-state';
+import { logPayment, type PaymentAttemptRecord } from '../../src/domain/engine-state';
 
 const OFFSET = '+08:00';
 const SUB = 'sub_0123456789abcdef';

@@ -8,10 +8,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { ChargeOutcome, ConfirmOutcome } from '../../src/activities/contracts';
-import { decide, settle, syncBackoff, type Action } from '../../src/workflows/decide';
+import { decide, settle, syncBackoff, type Action } from '../../src/domain/decide';
 import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/domain/dunning';
-import { ENGINE_DEFAULTS, type EngineState } from '../../src/workflows/engine-state';
-import { afterCharge, afterConfirm, type Outcome } from '../../src/workflows/results';
+import { ENGINE_DEFAULTS, type EngineState } from '../../src/domain/engine-state';
+import { afterCharge, afterConfirm, type Outcome } from '../../src/domain/results';
 import { SECOND } from '../../src/domain/duration';
 import { DAY, T, order, pastDue } from '../helpers/engine-states';
 

@@ -15,14 +15,14 @@ import {
   intentProblem,
   settle,
   type Action,
-} from '../../src/workflows/decide';
+} from '../../src/domain/decide';
 import {
   LEGACY_NOT_FOUND_LIMIT,
   NOT_FOUND_LIMIT,
   enqueueIntent,
   type EngineState,
   type IntentRequest,
-} from '../../src/workflows/engine-state';
+} from '../../src/domain/engine-state';
 import { DAY, HOUR, MINUTE, T, order, pastDue } from '../helpers/engine-states';
 import { escalated, noHint } from '../helpers/engine-steps';
 

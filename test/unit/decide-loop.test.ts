@@ -15,7 +15,7 @@ import {
   resumeBilling,
   settle,
   wakeTime,
-} from '../../src/workflows/decide';
+} from '../../src/domain/decide';
 import type { DunningEpisode } from '../../src/workflows/definitions';
 import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/domain/dunning';
 import {
@@ -27,8 +27,8 @@ import {
   applyFactToState,
   initialState,
   type EngineState,
-} from '../../src/workflows/engine-state';
-import { afterCharge, afterSync } from '../../src/workflows/results';
+} from '../../src/domain/engine-state';
+import { afterCharge, afterSync } from '../../src/domain/results';
 import { DAY, HOUR, MINUTE, SUB, T, order, pastDue } from '../helpers/engine-states';
 import {
   CANCEL_POLICY,

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { runEpisode } from '../../chaos/episode-simulator';
-import { QFPAY_CAPABILITIES } from '../../src/gateways/profile';
+import { QFPAY_CAPABILITIES } from '../../src/domain/gateway-profile';
 
 const EPISODES = Number(process.env.EPISODES ?? 3_000);
 

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decide, intentProblem, settle, wakeTime, type Action } from '../../src/workflows/decide';
+import { decide, intentProblem, settle, wakeTime, type Action } from '../../src/domain/decide';
 import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/domain/dunning';
 import { loadConfig } from '../../src/config';
 import { workflowOptions } from '../../src/api/context';
@@ -21,8 +21,8 @@ import {
   syncReadsFrom,
   type EngineState,
   type IntentRequest,
-} from '../../src/workflows/engine-state';
-import { afterChange, afterSync, applyPause, applyResume } from '../../src/workflows/results';
+} from '../../src/domain/engine-state';
+import { afterChange, afterSync, applyPause, applyResume } from '../../src/domain/results';
 
 import { DAY, HOUR, MINUTE, SUB, T, order, pastDue } from '../helpers/engine-states';
 

@@ -16,11 +16,15 @@ import {
   type GatewayCapabilities,
   type GatewayModule,
 } from '../../src/gateways/port';
-import { QFPAY_CAPABILITIES, engineSubscriptionId, splitSubscriptionId } from '../../src/gateways/profile';
+import {
+  QFPAY_CAPABILITIES,
+  engineSubscriptionId,
+  splitSubscriptionId,
+} from '../../src/domain/gateway-profile';
 import { gatewayNames, gatewayProfile } from '../../src/gateways/registry';
-import { decide, intentProblem, settle } from '../../src/workflows/decide';
+import { decide, intentProblem, settle } from '../../src/domain/decide';
 import { subscriptionIdOfWorkflow, subscriptionWorkflowId } from '../../src/workflows/definitions';
-import type { EngineState, IntentRequest } from '../../src/workflows/engine-state';
+import type { EngineState, IntentRequest } from '../../src/domain/engine-state';
 import { DAY, HOUR, MINUTE, T, pastDue } from '../helpers/engine-states';
 
 const NO_CHARGE: GatewayCapabilities = {

@@ -9,11 +9,11 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decide, intentProblem, settle } from '../../src/workflows/decide';
+import { decide, intentProblem, settle } from '../../src/domain/decide';
 import { DEFAULT_DUNNING_POLICY } from '../../src/domain/dunning';
-import { applyFactToState, enqueueIntent, type EngineState } from '../../src/workflows/engine-state';
-import { chargeWindow } from '../../src/workflows/episode';
-import { afterCancel, afterCharge, afterConfirm, afterSync, beginAction } from '../../src/workflows/results';
+import { applyFactToState, enqueueIntent, type EngineState } from '../../src/domain/engine-state';
+import { chargeWindow } from '../../src/domain/episode';
+import { afterCancel, afterCharge, afterConfirm, afterSync, beginAction } from '../../src/domain/results';
 import { DAY, HOUR, MINUTE, SUB, T, order, pastDue } from '../helpers/engine-states';
 import { CANCEL_POLICY, chargeAnswer, escalated, noHint, step, syncAnswer } from '../helpers/engine-steps';
 

@@ -9,10 +9,10 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decide, intentProblem, settle, type Action } from '../../src/workflows/decide';
+import { decide, intentProblem, settle, type Action } from '../../src/domain/decide';
 import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/domain/dunning';
-import { enqueueIntent, type EngineState } from '../../src/workflows/engine-state';
-import { chargeWindow, mayStartCharge } from '../../src/workflows/episode';
+import { enqueueIntent, type EngineState } from '../../src/domain/engine-state';
+import { chargeWindow, mayStartCharge } from '../../src/domain/episode';
 import { DAY, HOUR, MINUTE, T, order, pastDue } from '../helpers/engine-states';
 
 const noHint = { continueAsNewSuggested: false };

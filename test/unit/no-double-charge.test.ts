@@ -10,9 +10,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ChargeOutcome, ConfirmOutcome } from '../../src/activities/contracts';
-import { decide, intentProblem, settle, type Action } from '../../src/workflows/decide';
-import { ENGINE_DEFAULTS, enqueueIntent, type EngineState } from '../../src/workflows/engine-state';
-import { afterCharge, afterConfirm, type Outcome } from '../../src/workflows/results';
+import { decide, intentProblem, settle, type Action } from '../../src/domain/decide';
+import { ENGINE_DEFAULTS, enqueueIntent, type EngineState } from '../../src/domain/engine-state';
+import { afterCharge, afterConfirm, type Outcome } from '../../src/domain/results';
 import { HOUR, MINUTE, SUB, T, order, pastDue } from '../helpers/engine-states';
 import { chargeAnswer, noHint, step } from '../helpers/engine-steps';
 

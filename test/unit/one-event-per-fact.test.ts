@@ -9,16 +9,16 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { settle } from '../../src/workflows/decide';
+import { settle } from '../../src/domain/decide';
 import {
   MAX_SENT_EVENT_IDS,
   applyFactToState,
   recordEvents,
   type EngineState,
-} from '../../src/workflows/engine-state';
+} from '../../src/domain/engine-state';
 import type { Fact } from '../../src/domain/lifecycle';
-import type { OutgoingEvent } from '../../src/workflows/outbox';
-import { afterFlush, afterSync } from '../../src/workflows/results';
+import type { OutgoingEvent } from '../../src/domain/outbox';
+import { afterFlush, afterSync } from '../../src/domain/results';
 import { DAY, HOUR, MINUTE, SUB, T, order, pastDue } from '../helpers/engine-states';
 import { escalated, syncAnswer, withFailedFirstAttempt } from '../helpers/engine-steps';
 

@@ -6,9 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decide, settle, wakeTime } from '../../src/workflows/decide';
-import { recordEvents, type EngineState } from '../../src/workflows/engine-state';
-import { afterFlush } from '../../src/workflows/results';
+import { decide, settle, wakeTime } from '../../src/domain/decide';
+import { recordEvents, type EngineState } from '../../src/domain/engine-state';
+import { afterFlush } from '../../src/domain/results';
 import { SUB, T, pastDue } from '../helpers/engine-states';
 
 function withEvents(ids: string[]): EngineState {

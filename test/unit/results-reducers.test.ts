@@ -9,9 +9,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ChargeOutcome } from '../../src/activities/contracts';
-import { settle, syncBackoff, type Action } from '../../src/workflows/decide';
+import { settle, syncBackoff, type Action } from '../../src/domain/decide';
 import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/domain/dunning';
-import { enqueueIntent, type EngineState, type IntentRequest } from '../../src/workflows/engine-state';
+import { enqueueIntent, type EngineState, type IntentRequest } from '../../src/domain/engine-state';
 import {
   MAX_FINAL_ACTION_ATTEMPTS,
   afterCancel,
@@ -27,7 +27,7 @@ import {
   refuseIntent,
   type ActionFailure,
   type Outcome,
-} from '../../src/workflows/results';
+} from '../../src/domain/results';
 import { DAY, HOUR, MINUTE, SUB, T, order, pastDue } from '../helpers/engine-states';
 import { chargeAnswer, escalated, step, syncAnswer } from '../helpers/engine-steps';
 

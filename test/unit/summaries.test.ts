@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decide, settle } from '../../src/workflows/decide';
+import { decide, settle } from '../../src/domain/decide';
 import { activitySummary, subscriptionStartMetadata, timerSummary } from '../../src/workflows/summaries';
-import { QFPAY_CAPABILITIES } from '../../src/gateways/profile';
+import { QFPAY_CAPABILITIES } from '../../src/domain/gateway-profile';
 import { DAY, HOUR, MINUTE, SUB, T, pastDue } from '../helpers/engine-states';
 
 const context = { continueAsNewSuggested: false };

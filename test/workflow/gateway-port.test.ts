@@ -11,7 +11,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import type { GatewayCapabilities, GatewayProfile } from '../../src/gateways/port';
-import { QFPAY_CAPABILITIES } from '../../src/gateways/profile';
+import { QFPAY_CAPABILITIES } from '../../src/domain/gateway-profile';
 import {
   WORKFLOW_TYPES,
   cancelUpdate,

@@ -16,7 +16,7 @@ import {
   type GatewayModule,
   type GatewayWebhook,
 } from '../../gateways/port';
-import { QFPAY_GATEWAY, engineSubscriptionId } from '../../gateways/profile';
+import { QFPAY_GATEWAY, engineSubscriptionId } from '../../domain/gateway-profile';
 import { finalActionProblem, type DunningPolicy } from '../../domain/dunning';
 import { gatewayModule, gatewayTable } from '../../gateways/registry';
 import {

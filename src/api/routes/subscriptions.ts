@@ -61,7 +61,7 @@ import {
 import { parseInput } from '../validate';
 import { paginate } from '../../gateways/qfpay/client';
 import type { Product, Subscription as QfpaySubscription } from '../../gateways/qfpay/schemas';
-import { QFPAY_GATEWAY, splitSubscriptionId } from '../../gateways/profile';
+import { QFPAY_GATEWAY, splitSubscriptionId } from '../../domain/gateway-profile';
 import type { GatewayAdapter } from '../../gateways/port';
 import { gatewayModule } from '../../gateways/registry';
 import {

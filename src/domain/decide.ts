@@ -10,14 +10,14 @@
  * asks again. Every promise the engine makes about charging is a property of `decide`: no charge
  * starts outside the order's charge window, and never while another is unconfirmed.
  */
-import type { ChargeTrigger, DunningEpisode } from '../domain/dunning-episode';
+import type { ChargeTrigger, DunningEpisode } from './dunning-episode';
 import {
   checkPolicyOverride,
   finalActionProblem,
   mergePolicy,
   InvalidDunningPolicyError,
   type DunningPolicyOverride,
-} from '../domain/dunning';
+} from './dunning';
 import {
   MAX_EPISODE_HISTORY,
   MAX_RECONCILES_PER_BILLING,
@@ -43,7 +43,7 @@ import {
   planAttempts,
   type ChargeWindow,
 } from './episode';
-import { isTerminal, type OrderRecord, type SubscriptionSnapshot } from '../domain/lifecycle';
+import { isTerminal, type OrderRecord, type SubscriptionSnapshot } from './lifecycle';
 import { billingResumedEvent, exhaustedEvents, recoveredEvent } from './outbox';
 
 /** The one thing to do next. */

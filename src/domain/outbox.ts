@@ -6,11 +6,11 @@
  *
  * Pure; the caller adds `created_at` and `subscription_id`.
  */
-import type { DunningEpisode } from '../domain/dunning-episode';
-import type { MerchantEvent, MerchantEventData, MerchantEventType } from '../events/merchant-events';
-import type { DunningFinalAction } from '../domain/dunning';
-import type { BillingPause } from '../domain/billing-pause';
-import type { Fact, SubscriptionSnapshot, TransitionRecord } from '../domain/lifecycle';
+import type { DunningEpisode } from './dunning-episode';
+import type { MerchantEvent, MerchantEventData, MerchantEventType } from '../domain/merchant-events';
+import type { DunningFinalAction } from './dunning';
+import type { BillingPause } from './billing-pause';
+import type { Fact, SubscriptionSnapshot, TransitionRecord } from './lifecycle';
 
 /** An event before the outbox stamps it. */
 export type OutgoingEvent = Omit<MerchantEvent, 'created_at' | 'subscription_id'>;

@@ -4,18 +4,18 @@
  * its loop replace it through these functions only, so every change is a pure step that tests
  * can drive without Temporal. It is carried whole through continue-as-new.
  */
-import { QFPAY_PROFILE, type GatewayProfile } from '../gateways/profile';
-import type { BillingPause } from '../domain/billing-pause';
-import type { DunningAttemptRecord, DunningEpisode } from '../domain/dunning-episode';
+import { QFPAY_PROFILE, type GatewayProfile } from './gateway-profile';
+import type { BillingPause } from './billing-pause';
+import type { DunningAttemptRecord, DunningEpisode } from './dunning-episode';
 
-export type { BillingPause } from '../domain/billing-pause';
-import type { MerchantEvent } from '../events/merchant-events';
+export type { BillingPause } from './billing-pause';
+import type { MerchantEvent } from '../domain/merchant-events';
 import {
   DEFAULT_DUNNING_POLICY,
   checkDunningPolicy,
   type DunningPolicy,
   type DunningPolicyOverride,
-} from '../domain/dunning';
+} from './dunning';
 import {
   DEFAULT_LIFECYCLE_LIMITS,
   applyFact,
@@ -24,7 +24,7 @@ import {
   type Fact,
   type PaymentFact,
   type SubscriptionSnapshot,
-} from '../domain/lifecycle';
+} from './lifecycle';
 import { eventsOfFact, paidOrderEvents, type OutgoingEvent } from './outbox';
 
 /** One product line of a plan, as QFPay's `products` parameter carries it. */

@@ -3,10 +3,10 @@
  * exhaustively: when an episode opens, when it ends and why, the window in which a manual charge
  * may start, and the attempts still planned.
  */
-import type { DunningEpisode } from '../domain/dunning-episode';
-import type { DunningPolicy } from '../domain/dunning';
-import { attemptDeadline, isRetryableFailure, scheduleAttempts } from '../domain/dunning';
-import { isTerminal, type OrderRecord, type SubscriptionSnapshot } from '../domain/lifecycle';
+import type { DunningEpisode } from './dunning-episode';
+import type { DunningPolicy } from './dunning';
+import { attemptDeadline, isRetryableFailure, scheduleAttempts } from './dunning';
+import { isTerminal, type OrderRecord, type SubscriptionSnapshot } from './lifecycle';
 
 /** States in which QFPay accepts a manual charge for a failed order (seed 001). */
 export const CHARGEABLE_STATES = ['PAST_DUE', 'UNPAID', 'INCOMPLETE'] as const;

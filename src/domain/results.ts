@@ -3,11 +3,11 @@
  * run on the state as it is when the result arrives (handlers may have changed it meanwhile), so
  * each one re-reads what it needs rather than trusting what `decide` saw.
  */
-import type { ChargeOutcome, ConfirmOutcome, SyncResult } from '../activities/contracts';
-import type { DunningAttemptRecord } from '../domain/dunning-episode';
+import type { ChargeOutcome, ConfirmOutcome, SyncResult } from './gateway-answers';
+import type { DunningAttemptRecord } from './dunning-episode';
 import type { Action } from './decide';
 import { resumeBilling, syncBackoff } from './decide';
-import { mergePolicy } from '../domain/dunning';
+import { mergePolicy } from './dunning';
 import { planAttempts } from './episode';
 import {
   ENGINE_DEFAULTS,
@@ -23,8 +23,8 @@ import {
   type IntentAnswer,
   type PendingCharge,
 } from './engine-state';
-import type { Fact } from '../domain/lifecycle';
-import { isTerminal } from '../domain/lifecycle-table';
+import type { Fact } from './lifecycle';
+import { isTerminal } from './lifecycle-table';
 import { attemptEvent, billingPausedEvent } from './outbox';
 
 /** An activity's failure as the reducers see it: its message, and QFPay's refusal when there was one. */

@@ -16,6 +16,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { emulatorStartMs } from '../helpers/emulator-start';
+import { recordHistory } from '../helpers/temporal';
 import {
   advanceToNextBilling,
   eventually,
@@ -232,6 +233,11 @@ async function portGateway(
   await beforeCancel(id);
   await cancel(id);
   await until(id, 'cancelled', (v) => v.state === 'CANCELLED');
+  // The run's history, for the replay test (with RECORD_HISTORIES=1).
+  await recordHistory(
+    stack.env.client.workflow.getHandle(created.body.result.workflow_id),
+    `${gateway}-subscription-e2e`,
+  );
   return id;
 }
 

@@ -7,6 +7,7 @@
  * workflow's reducers treat it as they treat QFPay's refusals; anything else is retried.
  */
 import { ApplicationFailure } from '@temporalio/common';
+import type { FailureType } from '../domain/failure-types';
 import { GatewayError, type GatewayAdapter, type GatewayEnv, type GatewayModule } from '../gateways/port';
 import { QFPAY_GATEWAY, engineSubscriptionId, splitSubscriptionId } from '../domain/gateway-profile';
 import type { GatewayActivities, QfpayActivities, SyncResult } from './contracts';
@@ -23,7 +24,7 @@ function toFailure(gateway: string, err: unknown): unknown {
   if (!(err instanceof GatewayError)) return err;
   return ApplicationFailure.create({
     message: `${gateway}: ${err.message}`,
-    type: err.retryable ? 'GatewayUnavailable' : 'GatewayRefused',
+    type: (err.retryable ? 'GatewayUnavailable' : 'GatewayRefused') satisfies FailureType,
     nonRetryable: !err.retryable,
     details: err.status === undefined ? [] : [{ status: err.status }],
   });
@@ -39,11 +40,15 @@ export function createGatewayActivities({
     let adapter = adapters.get(gateway);
     if (!adapter) {
       const module = modules.find((m) => m.name === gateway);
-      if (!module) throw ApplicationFailure.nonRetryable(`no gateway named ${gateway}`, 'UnknownGateway');
+      if (!module)
+        throw ApplicationFailure.nonRetryable(
+          `no gateway named ${gateway}`,
+          'UnknownGateway' satisfies FailureType,
+        );
       if (!module.configured(env))
         throw ApplicationFailure.create({
           message: `gateway ${gateway} is not configured in this worker`,
-          type: 'GatewayNotConfigured',
+          type: 'GatewayNotConfigured' satisfies FailureType,
         });
       adapter = module.adapter(env);
       adapters.set(gateway, adapter);
@@ -66,7 +71,10 @@ export function createGatewayActivities({
   }
 
   function lacks(gateway: string, what: string): never {
-    throw ApplicationFailure.nonRetryable(`${gateway} has no ${what}`, 'GatewayCapability');
+    throw ApplicationFailure.nonRetryable(
+      `${gateway} has no ${what}`,
+      'GatewayCapability' satisfies FailureType,
+    );
   }
 
   const isQfpay = (engineId: string): boolean => splitSubscriptionId(engineId).gateway === QFPAY_GATEWAY;

@@ -7,6 +7,7 @@
  * delivery-schedule.ts). Every non-2xx answer, a redirect (never followed), a timeout or a
  * network error is worth another attempt; `410 Gone` turns the endpoint off instead.
  */
+import type { FailureType } from '../domain/failure-types';
 import { asyncLocalStorage } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import {
@@ -18,9 +19,9 @@ import {
 import { redactUrl, type MerchantEndpointSwitch } from '../events/merchant-endpoint';
 
 /** Error type of a permanent refusal by the merchant's endpoint (legacy deliveries: 410, or nothing sendable). */
-export const MERCHANT_ENDPOINT_REJECTED = 'MerchantEndpointRejected';
+export const MERCHANT_ENDPOINT_REJECTED = 'MerchantEndpointRejected' satisfies FailureType;
 /** Error type of a failure worth retrying (legacy deliveries). */
-export const MERCHANT_ENDPOINT_UNAVAILABLE = 'MerchantEndpointUnavailable';
+export const MERCHANT_ENDPOINT_UNAVAILABLE = 'MerchantEndpointUnavailable' satisfies FailureType;
 
 /** The default time one attempt may take, response included (Standard Webhooks: 15 to 30 s). */
 export const DEFAULT_ATTEMPT_TIMEOUT_MS = 15_000;

@@ -16,6 +16,7 @@ import {
 } from '@temporalio/client';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { ZodError } from 'zod';
+import { failureAnswer } from '../domain/failure-types';
 import { GatewayError } from '../gateways/port';
 import { QfpayNotificationError } from '../gateways/qfpay/notifications';
 import { isQfpayError, type QfpayErrorKind, type QfpayErrorReason } from '../gateways/qfpay/errors';
@@ -301,20 +302,14 @@ function applicationCause(err: unknown): ApplicationFailure | undefined {
 }
 
 /**
- * Failure types that mean a gateway could not be used, not that it refused: it gave no answer or
- * was busy on every try (`GatewayUnavailable`), or the worker has not its variables
- * (`GatewayNotConfigured`). Worth trying again later, never a conflict: 503 `gateway_unavailable`,
- * as the routes answer up front for a gateway the API has no variables for.
+ * The 503 for a failure whose type means a gateway could not be used, not that it refused (no
+ * answer, busy, not configured: `FAILURE_TYPES`), as the routes answer up front for a gateway the
+ * API has no variables for; else undefined.
  */
-const GATEWAY_UNAVAILABLE_TYPES: ReadonlySet<string> = new Set([
-  'GatewayUnavailable',
-  'GatewayNotConfigured',
-]);
-
-/** The 503 for a failure of one of {@link GATEWAY_UNAVAILABLE_TYPES}, else undefined. */
 function gatewayUnavailable(app: ApplicationFailure | undefined, cause: unknown): ApiError | undefined {
-  if (!app?.type || !GATEWAY_UNAVAILABLE_TYPES.has(app.type)) return undefined;
-  return new ApiError({ status: 503, code: 'gateway_unavailable', message: app.message, cause });
+  const answer = failureAnswer(app?.type);
+  if (!app || answer.status !== 503) return undefined;
+  return new ApiError({ status: answer.status, code: answer.code, message: app.message, cause });
 }
 
 /**

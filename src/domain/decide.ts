@@ -10,6 +10,7 @@
  * asks again. Every promise the engine makes about charging is a property of `decide`: no charge
  * starts outside the order's charge window, and never while another is unconfirmed.
  */
+import { gatewayLabel } from './gateway-profile';
 import type { ChargeTrigger, DunningEpisode } from './dunning-episode';
 import {
   checkPolicyOverride,
@@ -437,7 +438,7 @@ function refuse(intent: Intent, message: string): Action {
 
 function decideIntent(s: EngineState, intent: Intent, now: number): Action {
   if (givenUp(s) && intent.kind !== 'policy') {
-    return refuse(intent, 'QFPay does not know this subscription');
+    return refuse(intent, `${gatewayLabel(gatewayOf(s))} does not know this subscription`);
   }
   const problem = intentProblem(s, intent, now, { queued: false });
   if (problem !== undefined) return refuse(intent, problem);

@@ -3,6 +3,8 @@
  * run on the state as it is when the result arrives (handlers may have changed it meanwhile), so
  * each one re-reads what it needs rather than trusting what `decide` saw.
  */
+import type { FailureType } from './failure-types';
+import { gatewayLabel } from './gateway-profile';
 import type { ChargeOutcome, ConfirmOutcome, SyncResult } from './gateway-answers';
 import type { DunningAttemptRecord } from './dunning-episode';
 import type { Action } from './decide';
@@ -15,6 +17,7 @@ import {
   NOT_FOUND_RECHECK_MS,
   applyFactToState,
   causalAt,
+  gatewayOf,
   recordEvents,
   resolveIntent,
   withAttempt,
@@ -40,7 +43,7 @@ export interface ActionFailure {
 /** A reducer's input: what the activity returned, or how it failed. */
 export type Outcome<T> = { ok: true; value: T } | { ok: false; failure: ActionFailure };
 
-function answerFailure(failure: ActionFailure, fallbackType: string): IntentAnswer {
+function answerFailure(failure: ActionFailure, fallbackType: FailureType): IntentAnswer {
   return {
     ok: false,
     message: failure.message,
@@ -99,8 +102,8 @@ export function afterSync(
     };
     return afterSyncIntent(next, action, {
       ok: false,
-      message: 'QFPay does not know this subscription',
-      type: 'QfpayNotFound',
+      message: `${gatewayLabel(gatewayOf(state))} does not know this subscription`,
+      type: 'SubscriptionNotFound' satisfies FailureType,
     });
   }
   const applied = applyFactToState(
@@ -281,7 +284,11 @@ function chargeAnswer(
   const value = outcome.ok ? outcome.value : undefined;
   const result = attemptResult(outcome);
   if (result === 'skipped') {
-    return { ok: false, message: value?.detail ?? 'the charge was not sent', type: 'ChargeNotAllowed' };
+    return {
+      ok: false,
+      message: value?.detail ?? 'the charge was not sent',
+      type: 'ChargeNotAllowed' satisfies FailureType,
+    };
   }
   return {
     ok: true,

@@ -9,6 +9,7 @@
  * Attempts follow the Standard Webhooks guidance: exponential backoff with jitter for about three
  * days, never sooner than the endpoint's `Retry-After`; a `410 Gone` turns the endpoint off.
  */
+import type { FailureType } from '../domain/failure-types';
 import {
   ActivityFailure,
   isCancellation,
@@ -41,7 +42,7 @@ const legacy = proxyActivities<MerchantEventActivities>({
     initialInterval: '10s',
     backoffCoefficient: 2,
     maximumInterval: '1h',
-    nonRetryableErrorTypes: ['MerchantEndpointRejected'],
+    nonRetryableErrorTypes: ['MerchantEndpointRejected' satisfies FailureType],
   },
 });
 

@@ -9,6 +9,7 @@
  *
  * The state is one plain-JSON value (`engine-state.ts`), carried whole through continue-as-new.
  */
+import type { FailureType } from '../domain/failure-types';
 import {
   ActivityFailure,
   ApplicationFailure,
@@ -327,7 +328,7 @@ async function perform(sub: Subscription, action: Action): Promise<void> {
         if (!outcome.ok) {
           const message = `${gatewayOf(sub.state).name} did not ${action.kind}: ${outcome.failure.message}`;
           // Refused is the gateway's answer; anything else (no answer, busy) may work if tried again.
-          const type = outcome.failure.refused ? 'GatewayRefused' : 'GatewayUnavailable';
+          const type: FailureType = outcome.failure.refused ? 'GatewayRefused' : 'GatewayUnavailable';
           return sub.mutate((s) =>
             refuseIntent(s, { kind: 'refuse', intentId: action.intentId, message, type }),
           );
@@ -455,7 +456,7 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
       // A run that gives up fails, so that the id stays free for the subscription's real workflow.
       if (notFound && sub.state.quickNotFound) {
         throw ApplicationFailure.create({
-          type: 'SubscriptionNotFound',
+          type: 'SubscriptionNotFound' satisfies FailureType,
           message: `QFPay does not know subscription ${sub.state.subscriptionId} (asked ${sub.state.notFound} times)`,
           nonRetryable: true,
         });

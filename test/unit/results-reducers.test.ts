@@ -106,7 +106,7 @@ void describe('the reducers: what an answer does to the state', () => {
       assert.equal(answered.lastSyncAt, T + MINUTE);
     });
 
-    void it("answers a merchant's sync with the state, a miss with QfpayNotFound, a failure with its type or SyncFailed", () => {
+    void it("answers a merchant's sync with the state, a miss with SubscriptionNotFound, a failure with its type or SyncFailed", () => {
       const { s, id } = queued({ kind: 'sync' });
       const action = { kind: 'sync', reason: 'intent', intentId: id } as const;
       const ok = afterSync(s, action, syncAnswer(NOW), T + MINUTE, NOW);
@@ -127,7 +127,7 @@ void describe('the reducers: what an answer does to the state', () => {
         id,
         ok: false,
         message: 'QFPay does not know this subscription',
-        type: 'QfpayNotFound',
+        type: 'SubscriptionNotFound',
       });
       const failed = afterSync(s, action, failure({ refused: false }), NOW, NOW);
       assert.deepEqual(answerOf(failed, id), { id, ok: false, message: 'QFPay said no', type: 'SyncFailed' });

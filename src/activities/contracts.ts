@@ -14,7 +14,13 @@ import type { ChargeOutcome, ConfirmOutcome, SyncResult } from '../domain/gatewa
 
 export type { ChargeOutcome, ConfirmOutcome, SyncResult } from '../domain/gateway-answers';
 
-export interface QfpayActivities {
+/**
+ * What a subscription's workflow asks of its gateway, whatever the gateway: the activities route
+ * each call by the subscription's engine id to the gateway's adapter (the port). Their names are
+ * QFPay's from before the port, so every running workflow replays unchanged; the doc of each says
+ * what QFPay's adapter does.
+ */
+export interface SubscriptionActivities {
   /**
    * `subscription/v1/query` + `subscription/billing_order/v1/list`, as a sync fact. Only orders
    * from `sinceSequence` on are read (newest first), so a long plan costs a page, not its history.
@@ -46,6 +52,10 @@ export interface QfpayActivities {
     sentAt: number;
     orderBefore?: string;
   }): Promise<ConfirmOutcome>;
+}
+
+/** QFPay's own creation (customers, products and tokens at QFPay): its extension beside the port. */
+export interface QfpayCreationActivities {
   /** The ids of the subscriptions a customer already has on a token (before a creation begins). */
   listSubscriptionIds(input: { customerId: string; tokenId: string }): Promise<string[]>;
 
@@ -75,6 +85,9 @@ export interface QfpayActivities {
     at: number;
   }>;
 }
+
+/** Everything QFPay's activities implement: the subscription calls and QFPay's own creation. */
+export type QfpayActivities = SubscriptionActivities & QfpayCreationActivities;
 
 export interface EngineActivities {
   /**

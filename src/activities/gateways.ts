@@ -1,9 +1,9 @@
 /**
  * The worker's side of the gateway port. The workflows call one set of activities (the names
  * QFPay's had before the port, so every running workflow replays unchanged); each call is routed
- * by the subscription's engine id: a bare `sub_…` id goes to QFPay's activities, a
- * `<gateway>:<id>` id to that gateway's adapter, with its answers brought back under the engine
- * id. A gateway's refusal (`GatewayError`, not retryable) becomes a non-retryable failure, so the
+ * by the subscription's engine id to its gateway's adapter (a bare `sub_…` id is QFPay's, whose
+ * adapter wraps its activities; `<gateway>:<id>` another's), with its answers brought back under
+ * the engine id. A gateway's refusal (`GatewayError`, not retryable) becomes a non-retryable failure, so the
  * workflow's reducers treat it as they treat QFPay's refusals; anything else is retried.
  */
 import { ApplicationFailure } from '@temporalio/common';
@@ -11,6 +11,7 @@ import type { FailureType } from '../domain/failure-types';
 import { GatewayError, type GatewayAdapter, type GatewayEnv, type GatewayModule } from '../gateways/port';
 import { QFPAY_GATEWAY, engineSubscriptionId, splitSubscriptionId } from '../domain/gateway-profile';
 import type { GatewayActivities, QfpayActivities, SyncResult } from './contracts';
+import { qfpayAdapter } from './qfpay';
 
 export interface GatewayActivityDeps {
   qfpay: QfpayActivities;
@@ -35,7 +36,9 @@ export function createGatewayActivities({
   modules,
   env,
 }: GatewayActivityDeps): QfpayActivities & GatewayActivities {
-  const adapters = new Map<string, GatewayAdapter>();
+  // QFPay's adapter wraps its activities (built by the worker with QFPay's client and metrics);
+  // every other gateway's is built from its module and the environment, on first use.
+  const adapters = new Map<string, GatewayAdapter>([[QFPAY_GATEWAY, qfpayAdapter(qfpay)]]);
   function adapterOf(gateway: string): GatewayAdapter {
     let adapter = adapters.get(gateway);
     if (!adapter) {
@@ -77,33 +80,28 @@ export function createGatewayActivities({
     );
   }
 
-  const isQfpay = (engineId: string): boolean => splitSubscriptionId(engineId).gateway === QFPAY_GATEWAY;
-
   return {
     ...qfpay,
     async syncSubscription(subscriptionId, options) {
-      if (isQfpay(subscriptionId)) return qfpay.syncSubscription(subscriptionId, options);
       const result = await onGateway(subscriptionId, (a, id) => a.sync(id, options));
       return result.found
         ? ({ found: true, fact: { ...result.fact, subscriptionId } } satisfies SyncResult)
         : { found: false, subscriptionId, at: result.at };
     },
     async cancelSubscription(subscriptionId) {
-      if (isQfpay(subscriptionId)) return qfpay.cancelSubscription(subscriptionId);
       return onGateway(subscriptionId, (a, id) => a.cancel(id));
     },
     async updateSubscription(input) {
-      if (isQfpay(input.subscriptionId)) return qfpay.updateSubscription(input);
-      return lacks(splitSubscriptionId(input.subscriptionId).gateway, 'subscription update');
+      return onGateway(input.subscriptionId, (a, id) =>
+        a.update ? a.update({ ...input, subscriptionId: id }) : lacks(a.name, 'subscription update'),
+      );
     },
     async chargeOrder(input) {
-      if (isQfpay(input.subscriptionId)) return qfpay.chargeOrder(input);
       return onGateway(input.subscriptionId, (a, id) =>
         a.charge ? a.charge({ ...input, subscriptionId: id }) : lacks(a.name, 'manual charge'),
       );
     },
     async confirmCharge(input) {
-      if (isQfpay(input.subscriptionId)) return qfpay.confirmCharge(input);
       return onGateway(input.subscriptionId, (a, id) =>
         a.confirmCharge ? a.confirmCharge({ ...input, subscriptionId: id }) : lacks(a.name, 'manual charge'),
       );

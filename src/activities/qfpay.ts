@@ -19,7 +19,15 @@ import {
 import { recordQfpayActivityFailure } from '../observability/worker-metrics';
 import { toSubscriptionState } from '../gateways/qfpay/facts';
 import type { RemoteOrder, RemoteSubscription } from '../domain/lifecycle';
-import type { ChargeOutcome, ConfirmOutcome, QfpayActivities, SyncResult } from './contracts';
+import { QFPAY_CAPABILITIES, QFPAY_GATEWAY } from '../domain/gateway-profile';
+import { GatewayError, type GatewayAdapter } from '../gateways/port';
+import type {
+  ChargeOutcome,
+  ConfirmOutcome,
+  QfpayActivities,
+  SubscriptionActivities,
+  SyncResult,
+} from './contracts';
 
 /** Billing-order page size: QFPay's maximum. */
 const ORDER_PAGE_SIZE = 100;
@@ -466,5 +474,30 @@ export function createQfpayActivities({
         };
       });
     },
+  };
+}
+
+/**
+ * QFPay behind the port: its subscription activities as a gateway adapter, so that the workflows'
+ * calls reach QFPay as they reach every other gateway. Its creation stays its own (customers,
+ * products and tokens: `QfpayCreationActivities`); its failures keep QFPay's types.
+ */
+export function qfpayAdapter(activities: SubscriptionActivities): GatewayAdapter {
+  return {
+    name: QFPAY_GATEWAY,
+    capabilities: QFPAY_CAPABILITIES,
+    create() {
+      return Promise.reject(
+        new GatewayError(
+          'QFPay subscriptions are created by their own workflow (customers, products, tokens)',
+          false,
+        ),
+      );
+    },
+    sync: (subscriptionId, options) => activities.syncSubscription(subscriptionId, options),
+    cancel: (subscriptionId) => activities.cancelSubscription(subscriptionId),
+    update: (input) => activities.updateSubscription(input),
+    charge: (input) => activities.chargeOrder(input),
+    confirmCharge: (input) => activities.confirmCharge(input),
   };
 }

@@ -112,13 +112,28 @@ export interface GatewayAdapter {
    * (`fact.subscriptionId` is the gateway's own id; the registry namespaces it).
    */
   sync(subscriptionId: string, options?: { sinceSequence?: number }): Promise<SyncResult>;
-  /** The plan as the gateway bills it; undefined when the gateway has no such subscription. */
-  plan(subscriptionId: string): Promise<GatewayPlan | undefined>;
+  /**
+   * The plan as the gateway bills it; undefined when the gateway has no such subscription. Absent
+   * on QFPay, whose schedule the API computes from its products (intervals of minutes and hours
+   * included, in QFPay's region time).
+   */
+  plan?(subscriptionId: string): Promise<GatewayPlan | undefined>;
   /** Cancels; an already-cancelled subscription counts as done. */
   cancel(subscriptionId: string): Promise<{ at: number }>;
-  /** Present when `capabilities.manualCharge`: see `QfpayActivities.chargeOrder`. */
+  /**
+   * Present when any of `capabilities.changeToken`, `changeCycles`, `changeProducts`: changes the
+   * subscription's payment token, total cycles and/or products (see
+   * `SubscriptionActivities.updateSubscription`).
+   */
+  update?(input: {
+    subscriptionId: string;
+    tokenId?: string;
+    totalBillingCycles?: number | null;
+    products?: Array<{ productId: string; quantity: number }>;
+  }): Promise<{ at: number }>;
+  /** Present when `capabilities.manualCharge`: see `SubscriptionActivities.chargeOrder`. */
   charge?(input: { subscriptionId: string; orderId: string; notAfter: number }): Promise<ChargeOutcome>;
-  /** Present when `capabilities.manualCharge`: see `QfpayActivities.confirmCharge`. */
+  /** Present when `capabilities.manualCharge`: see `SubscriptionActivities.confirmCharge`. */
   confirmCharge?(input: {
     subscriptionId: string;
     orderId: string;

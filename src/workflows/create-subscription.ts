@@ -6,7 +6,7 @@
  * attempt may have made before creating another.
  */
 import { proxyActivities, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
-import type { EngineActivities, GatewayActivities, QfpayActivities } from '../activities/contracts';
+import type { EngineActivities, GatewayActivities, QfpayCreationActivities } from '../activities/contracts';
 import {
   subscriptionWorkflowId,
   type CreateCustomerInput,
@@ -19,7 +19,7 @@ import {
 import type { GatewayProfile } from '../domain/gateway-profile';
 import type { SubscriptionStartFacts } from './summaries';
 
-const qfpay = proxyActivities<QfpayActivities>({
+const qfpay = proxyActivities<QfpayCreationActivities>({
   startToCloseTimeout: '30s',
   scheduleToCloseTimeout: '10m',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },

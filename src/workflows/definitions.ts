@@ -136,7 +136,11 @@ export interface SubscriptionView {
   eventsWaiting?: number;
 }
 
-/** Every QFPay fact about a subscription arrives through this signal (notifications, sync). */
+/**
+ * Every fact from a subscription's gateway (its notifications, and syncs) arrives through this
+ * signal. Its wire name, `qfpayFact`, is the one from before the port: running workflows and
+ * their histories know it, so it stays.
+ */
 export const factSignal = defineSignal<[Fact]>('qfpayFact');
 
 export const handoverSignal = defineSignal<[SubscriptionHandover]>('handover');

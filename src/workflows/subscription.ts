@@ -28,7 +28,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import type { GatewayActivities, QfpayActivities } from '../activities/contracts';
+import type { GatewayActivities, SubscriptionActivities } from '../activities/contracts';
 import { decide, intentProblem, settle, type Action } from '../domain/decide';
 import {
   WORKFLOW_TYPES,
@@ -83,10 +83,10 @@ import { activitySummary, timerSummary } from './summaries';
 import { describeSubscription, updateSearchAttributes } from './visibility';
 
 /**
- * QFPay reads and changes: a few quick retries, then the loop's own backoff takes over, so no
+ * The gateway's reads and changes (routed by the subscription's id): a few quick retries, then the loop's own backoff takes over, so no
  * single call holds the loop (and the merchant's updates queued behind it) for long.
  */
-const qfpay = proxyActivities<QfpayActivities>({
+const gatewayCalls = proxyActivities<SubscriptionActivities>({
   startToCloseTimeout: '30s',
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '20s', maximumAttempts: 3 },
 });
@@ -123,7 +123,7 @@ const PAUSE_HOLDS_STATE = 'pause-holds-state';
 function chargeActivities(deadline: number, now: number) {
   // `decide` starts a charge only with at least `minAttemptWindow` left: no floor is needed here.
   const budgetMs = deadline - now;
-  return proxyActivities<QfpayActivities>({
+  return proxyActivities<SubscriptionActivities>({
     scheduleToCloseTimeout: budgetMs,
     startToCloseTimeout: Math.min(30_000, budgetMs),
     retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '10s' },
@@ -270,7 +270,7 @@ async function perform(sub: Subscription, action: Action): Promise<void> {
       const startedAt = now();
       const since = syncReadsFrom(sub.state);
       const outcome = await attempt(() =>
-        qfpay.syncSubscription.executeWithOptions(options, [
+        gatewayCalls.syncSubscription.executeWithOptions(options, [
           id,
           since === undefined ? {} : { sinceSequence: since },
         ]),
@@ -292,7 +292,7 @@ async function perform(sub: Subscription, action: Action): Promise<void> {
     case 'confirm': {
       const { orderId, sentAt, orderBefore } = action.pending;
       const outcome = await attempt(() =>
-        qfpay.confirmCharge.executeWithOptions(options, [
+        gatewayCalls.confirmCharge.executeWithOptions(options, [
           { subscriptionId: id, orderId, sentAt, ...(orderBefore ? { orderBefore } : {}) },
         ]),
       );
@@ -300,7 +300,7 @@ async function perform(sub: Subscription, action: Action): Promise<void> {
       return sub.mutate((s) => afterConfirm(s, action, outcome, now(), { bounded }));
     }
     case 'cancel': {
-      const outcome = await attempt(() => qfpay.cancelSubscription.executeWithOptions(options, [id]));
+      const outcome = await attempt(() => gatewayCalls.cancelSubscription.executeWithOptions(options, [id]));
       return sub.mutate((s) => afterCancel(s, action, outcome, now()));
     }
     case 'change_token':
@@ -312,7 +312,9 @@ async function perform(sub: Subscription, action: Action): Promise<void> {
           : action.kind === 'change_cycles'
             ? { subscriptionId: id, totalBillingCycles: action.totalBillingCycles }
             : { subscriptionId: id, products: action.products };
-      const outcome = await attempt(() => qfpay.updateSubscription.executeWithOptions(options, [change]));
+      const outcome = await attempt(() =>
+        gatewayCalls.updateSubscription.executeWithOptions(options, [change]),
+      );
       return sub.mutate((s) => afterChange(s, action, outcome, now()));
     }
     case 'apply_policy':

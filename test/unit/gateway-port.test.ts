@@ -216,5 +216,22 @@ void describe('the gateway port, engine side', () => {
     const missing = await failure(() => unconfigured.syncSubscription('testpay:g-1'));
     assert.equal(missing.type, 'GatewayNotConfigured');
     assert.equal(missing.nonRetryable, false, 'a worker configured later can still do it');
+
+    // QFPay is reached through its adapter like the others: every subscription call reaches its
+    // activities, and what it lacks is refused by capability.
+    calls.length = 0;
+    await run(() => acts.syncSubscription('sub_2', { sinceSequence: 3 }));
+    await run(() => acts.updateSubscription({ subscriptionId: 'sub_2', tokenId: 'tk_1' }));
+    await run(() => acts.chargeOrder({ subscriptionId: 'sub_2', orderId: 'o2', notAfter: T + HOUR }));
+    await run(() => acts.confirmCharge({ subscriptionId: 'sub_2', orderId: 'o2', sentAt: T }));
+    assert.deepEqual(calls, [
+      'qfpay.syncSubscription sub_2',
+      'qfpay.updateSubscription {"subscriptionId":"sub_2","tokenId":"tk_1"}',
+      'qfpay.chargeOrder {"subscriptionId":"sub_2","orderId":"o2","notAfter":' + String(T + HOUR) + '}',
+      'qfpay.confirmCharge {"subscriptionId":"sub_2","orderId":"o2","sentAt":' + String(T) + '}',
+    ]);
+    const noPause = await failure(() => acts.setPausedAtGateway({ subscriptionId: 'sub_2', paused: true }));
+    assert.equal(noPause.type, 'GatewayCapability');
+    assert.match(noPause.message, /qfpay has no pause/);
   });
 });

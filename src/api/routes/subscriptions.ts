@@ -440,6 +440,7 @@ export function subscriptionRouter(ctx: ApiContext): Router {
     const view = await queryWorkflow(id, (h) => h.query(snapshotQuery));
     const port = portAdapter(id);
     if (port) {
+      if (!port.adapter.plan) throw ApiError.conflict(`${port.adapter.name} cannot state its billing plan`);
       const plan = await port.adapter.plan(port.gatewayId);
       if (!plan) throw ApiError.notFound(`${port.adapter.name} has no subscription ${id}`);
       res.json(gatewaySchedule({ subscriptionId: id, plan, view, count }));

@@ -129,6 +129,9 @@ export function qorepayAdapter(client: QorepayClient, options: QorepayAdapterOpt
           subscription_charge_period_end: false,
           subscription_trial_periods: 0,
           subscription_active: true,
+          // The merchant is told of every payment by the engine's events and messages its
+          // customers itself: QorePay's own receipt emails are off, as seed 003 advises.
+          invoice_send_receipt: false,
         });
       }
 

@@ -7,6 +7,7 @@ import { GatewayError, type GatewayAdapter, type GatewayCreateInput, type Gatewa
 import { qorepayGateway } from './index';
 import { emulatorControl } from './emulator/control';
 import { emulatorStart } from '../../../test/helpers/emulator-start';
+import { monthlyCreation } from '../../../test/helpers/gateway-input';
 
 const DAY = 86_400_000;
 
@@ -17,18 +18,7 @@ let n = 0;
 
 function input(over: Partial<GatewayCreateInput['plan']> = {}): GatewayCreateInput {
   n += 1;
-  return {
-    reference: `conf-${n}-${process.pid}`,
-    customer: { id: `client-${n}` },
-    plan: {
-      name: 'Gold',
-      amount: 1500,
-      currency: 'MYR',
-      interval: { unit: 'month', count: 1 },
-      totalCycles: null,
-      ...over,
-    },
-  };
+  return monthlyCreation(`conf-${n}-${process.pid}`, `client-${n}`, over);
 }
 
 async function sync(id: string, sinceSequence?: number) {

@@ -13,23 +13,61 @@ export const RETRY_EVERY_MS = DAY_MS;
 
 export type PeriodUnit = 'days' | 'weeks' | 'months';
 
+/** A product line as seed 003 shows it (`discount` in minor units, `tax_percent` a decimal string). */
+export interface ProductLine {
+  name: string;
+  price: number;
+  quantity: string | number;
+  discount?: number;
+  tax_percent?: string | number;
+  [field: string]: unknown;
+}
+
+/** Purchase terms: the template's, or a subscriber's `invoice_override`. */
+export interface PurchaseTerms {
+  products?: ProductLine[];
+  /** The total billed, whatever the lines say. */
+  total_override?: number | null;
+  [field: string]: unknown;
+}
+
 export interface TemplateInput {
   brand_id: string;
   title: string;
   is_subscription: boolean;
-  purchase: { currency: string; products: Array<{ name: string; price: number; quantity: string | number }> };
+  purchase: PurchaseTerms & { currency: string; products: ProductLine[] };
   subscription_period: number;
   subscription_period_units: PeriodUnit;
   subscription_due_period: number;
   subscription_due_period_units: 'days' | 'weeks';
+  /** Invoice at the end of each billing cycle instead of its start. */
+  subscription_charge_period_end: boolean;
   subscription_trial_periods: number;
   subscription_active: boolean;
+  /** Whether QorePay emails the customer a receipt for a paid purchase (seed 003: default on). */
+  invoice_send_receipt?: boolean;
+  [field: string]: unknown;
+}
+
+/**
+ * What a purchase bills: `total_override` when given, else each line's quantity × price less its
+ * discount, plus its `tax_percent` (rounded to the minor unit). Assumption: seed 003 names these
+ * fields without their arithmetic.
+ */
+export function purchaseTotal(terms: PurchaseTerms, fallback: readonly ProductLine[]): number {
+  if (typeof terms.total_override === 'number') return terms.total_override;
+  return (terms.products ?? fallback).reduce((sum, line) => {
+    const net = line.price * Number(line.quantity) - (line.discount ?? 0);
+    return sum + net + Math.round((net * Number(line.tax_percent ?? 0)) / 100);
+  }, 0);
 }
 
 export type TemplateRecord = TemplateInput & { id: string; type: 'billing_template'; created_on: number };
 type SubscriberRecord = Subscriber & {
   type: 'billing_template_client';
   send_invoice_on_charge_failure: boolean;
+  /** This subscriber's own purchase terms (seed 003, "Dynamic customer billing amounts"). */
+  invoice_override?: PurchaseTerms;
 };
 type PurchaseRecord = Purchase & { type: 'purchase'; is_recurring_token: boolean };
 
@@ -68,6 +106,8 @@ export class Billing {
   readonly templates = new Map<string, TemplateRecord>();
   private readonly subscribers = new Map<string, SubscriberRecord & { schedule: Schedule }>();
   readonly purchases = new Map<string, PurchaseRecord>();
+  /** Whether the customer was emailed a receipt, by purchase id (what QorePay would send). */
+  readonly receipts = new Map<string, boolean>();
   /** When each failed purchase is retried next (absent: no retry before its due date). */
   private readonly retryAt = new Map<string, number>();
   private clock: number;
@@ -97,6 +137,14 @@ export class Billing {
     return t;
   }
 
+  /** `PUT /billing_templates/{id}/`: amends the template (activating it, say); ids and times stay. */
+  replaceTemplate(id: string, input: TemplateInput): TemplateRecord {
+    const t = this.template(id);
+    const replaced: TemplateRecord = { ...input, id, type: 'billing_template', created_on: t.created_on };
+    this.templates.set(id, replaced);
+    return replaced;
+  }
+
   template(id: string): TemplateRecord {
     const t = this.templates.get(id);
     if (!t) throw new BillingError(404, 'id', 'No such billing template');
@@ -112,7 +160,12 @@ export class Billing {
     return view(this.record(templateId, clientId));
   }
 
-  addSubscriber(templateId: string, clientId: string, sendInvoice: boolean): Subscriber {
+  addSubscriber(
+    templateId: string,
+    clientId: string,
+    sendInvoice: boolean,
+    invoiceOverride?: PurchaseTerms,
+  ): Subscriber {
     const t = this.template(templateId);
     if (!t.is_subscription) throw new BillingError(400, 'is_subscription', 'Not a subscription template');
     const key = joinSubscriptionId(templateId, clientId);
@@ -128,6 +181,7 @@ export class Billing {
       updated_on: now,
       subscription_billing_scheduled_on: now,
       send_invoice_on_charge_failure: sendInvoice,
+      ...(invoiceOverride ? { invoice_override: invoiceOverride } : {}),
       // Whole seconds, as QorePay states its times: `subscription_billing_scheduled_on` is exact.
       schedule: { anchor: now * 1000, dates: 0, cycles: 0 },
     });
@@ -179,7 +233,8 @@ export class Billing {
     };
     for (const s of this.subscribers.values()) {
       const t = this.template(s.billing_template_id);
-      if (s.status === 'subscription_cancelled' || !t.subscription_active) continue;
+      // An inactive template's dates pass as a paused subscriber's do: nothing is issued for them.
+      if (s.status === 'subscription_cancelled') continue;
       consider(this.billingDate(s, t), () => this.billingDateReached(s, t));
     }
     for (const p of this.purchases.values()) {
@@ -200,11 +255,13 @@ export class Billing {
   private billingDateReached(s: SubscriberRecord & { schedule: Schedule }, t: TemplateRecord): void {
     s.schedule.dates += 1;
     s.subscription_billing_scheduled_on = sec(this.billingDate(s, t));
-    // A date passed in a trial or while paused issues nothing; the next one bills as usual.
-    if (s.status !== 'active' || s.schedule.dates <= t.subscription_trial_periods) return;
+    // A date passed in a trial, while paused or while the template is inactive issues nothing; the
+    // next one bills as usual. Billed at the period's end, the first date only opens cycle 1.
+    const skipped = t.subscription_trial_periods + (t.subscription_charge_period_end ? 1 : 0);
+    if (s.status !== 'active' || !t.subscription_active || s.schedule.dates <= skipped) return;
     s.schedule.cycles += 1;
     const now = sec(this.clock);
-    const total = t.purchase.products.reduce((sum, p) => sum + p.price * Number(p.quantity), 0);
+    const total = purchaseTotal(s.invoice_override ?? t.purchase, t.purchase.products);
     const dueMs = addPeriods(this.clock, t.subscription_due_period_units, t.subscription_due_period);
     const p: PurchaseRecord = {
       id: randomUUID(),
@@ -239,6 +296,8 @@ export class Billing {
     if (approved) {
       p.status = 'paid';
       p.payment = { amount: p.purchase.total, currency: p.purchase.currency, paid_on: now };
+      const template = this.templates.get(p.billing_template_id ?? '');
+      this.receipts.set(p.id, template?.invoice_send_receipt !== false);
       this.retryAt.delete(p.id);
       this.emit(EVENTS.paid, p, subscriptionId);
     } else {

@@ -16,32 +16,49 @@ import { Notifier, type NotificationFaults } from './notifier';
 export const API_PREFIX = '/api/v1';
 const PAGE_SIZE = 50;
 
-const templateInput = z.object({
+/** A decimal as seed 003 writes it: a number, or a string such as `"15.00"`. */
+const decimal = z.union([z.number().nonnegative(), z.string().regex(/^\d+(\.\d+)?$/)]);
+
+/** A product line: the fields the seed shows (others it may carry are kept as given). */
+const productLine = z.looseObject({
+  name: z.string().min(1),
+  price: z.number().int().nonnegative(),
+  quantity: z.union([z.string().regex(/^\d+(\.\d+)?$/), z.number().positive()]).default('1'),
+  discount: z.number().int().nonnegative().optional(),
+  tax_percent: decimal.optional(),
+});
+
+/** Purchase terms (a template's, or a subscriber's `invoice_override`). */
+const purchaseTerms = z.looseObject({
+  products: z.array(productLine).min(1).optional(),
+  total_override: z.number().int().nonnegative().nullable().optional(),
+});
+
+/**
+ * A subscription template: seed 003's "minimum fields" are required (a missing one is a 400 naming
+ * it); every other field of its example is taken and kept.
+ */
+const templateInput = z.looseObject({
   brand_id: z.string().min(1),
   title: z.string().min(1).max(256),
   is_subscription: z.boolean(),
-  purchase: z.object({
+  purchase: purchaseTerms.extend({
     currency: z.string().regex(/^[A-Z]{3}$/),
-    products: z
-      .array(
-        z.object({
-          name: z.string().min(1),
-          price: z.number().int().nonnegative(),
-          quantity: z.union([z.string().regex(/^\d+(\.\d+)?$/), z.number().positive()]).default('1'),
-        }),
-      )
-      .min(1),
+    products: z.array(productLine).min(1),
   }),
   subscription_period: z.number().int().positive(),
   subscription_period_units: z.enum(['days', 'weeks', 'months']),
-  subscription_due_period: z.number().int().nonnegative().default(7),
-  subscription_due_period_units: z.enum(['days', 'weeks']).default('days'),
-  subscription_trial_periods: z.number().int().nonnegative().default(0),
-  subscription_active: z.boolean().default(false),
+  subscription_due_period: z.number().int().nonnegative(),
+  subscription_due_period_units: z.enum(['days', 'weeks']),
+  subscription_charge_period_end: z.boolean(),
+  subscription_trial_periods: z.number().int().nonnegative(),
+  subscription_active: z.boolean(),
+  invoice_send_receipt: z.boolean().optional(),
 });
 const addSubscriberInput = z.object({
   client_id: z.string().min(1),
   send_invoice_on_charge_failure: z.boolean().default(true),
+  invoice_override: purchaseTerms.optional(),
 });
 const patchSubscriberInput = z.object({ status: z.enum(SUBSCRIBER_STATUSES) });
 const faultsInput = z.object({
@@ -122,7 +139,11 @@ export async function startQorepayEmulator(
     (_req, res) =>
       void res.json({
         templates: [...billing.templates.values()],
-        purchases: [...billing.purchases.values()],
+        // With what QorePay alone would know: whether it emailed the customer a receipt.
+        purchases: [...billing.purchases.values()].map((p) => ({
+          ...p,
+          receipt_sent: billing.receipts.get(p.id) ?? false,
+        })),
         subscribers: [...billing.templates.keys()].flatMap((id) => billing.subscribersOf(id)),
       }),
   );
@@ -131,8 +152,10 @@ export async function startQorepayEmulator(
   // QorePay's API.
   const api = express.Router();
   api.use((req: Request, res: Response, next: NextFunction) => {
-    const given = Buffer.from(req.get('authorization') ?? '');
-    const expected = Buffer.from(`Bearer ${token}`);
+    // Seed 003 shows the token both with `Bearer ` and without.
+    const header = req.get('authorization') ?? '';
+    const given = Buffer.from(header.startsWith('Bearer ') ? header.slice('Bearer '.length) : header);
+    const expected = Buffer.from(token);
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
       res.status(401).json({ __all__: [{ code: 'authentication_failed', message: 'Invalid token' }] });
       return;
@@ -161,6 +184,11 @@ export async function startQorepayEmulator(
     res.status(201).json(billing.createTemplate(input));
   });
   api.get('/billing_templates/:id', (req, res) => void res.json(billing.template(req.params.id as string)));
+  api.put('/billing_templates/:id', (req, res) => {
+    const input = templateInput.parse(req.body);
+    if (input.brand_id !== brandId) throw new BillingError(400, 'brand_id', 'Unknown brand');
+    res.json(billing.replaceTemplate(req.params.id as string, input));
+  });
   api.get(
     '/billing_templates/:id/clients',
     (req, res) => void res.json(page(req, billing.subscribersOf(req.params.id as string))),
@@ -171,6 +199,7 @@ export async function startQorepayEmulator(
       req.params.id as string,
       input.client_id,
       input.send_invoice_on_charge_failure,
+      input.invoice_override,
     );
     res.status(201).json(s);
   });

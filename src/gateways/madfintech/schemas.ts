@@ -38,10 +38,24 @@ const money = z.object({
   currency: z.string().regex(/^[A-Z]{3}$/, 'an ISO 4217 code'),
 });
 
+const code = z.object({ code: z.string() });
+
 export const PaymentSchema = z.object({
   paymentId: z.string().min(1),
   paymentType: z.string().optional(),
   cost: money,
+  acquirer: code.optional(),
+  provider: code.optional(),
+  instrumentType: z.string().optional(),
+  /** The card's details (`authCode` absent or null for a declined try: Assumption). */
+  paymentDetails: z
+    .object({
+      paymentSystem: z.string().optional(),
+      authCode: z.string().nullable().optional(),
+      rrn: z.string().nullable().optional(),
+      maskedCardNumber: z.string().optional(),
+    })
+    .optional(),
   /** `reason`: Assumption (the seed shows no failure detail). */
   paymentStatus: z.object({ status: z.enum(PAYMENT_STATUSES), reason: z.string().min(1).optional() }),
   providerPaymentId: z.string().optional(),
@@ -70,6 +84,7 @@ export const OrderSchema = z.object({
     .optional(),
   orderCreatedAt: time,
   orderPaidAt: time.nullable().optional(),
+  autoCapture: z.boolean().optional(),
   /** Assumption: when the order status last changed. */
   orderUpdatedAt: time.optional(),
   payments: z.array(PaymentSchema),

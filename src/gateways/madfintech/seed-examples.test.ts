@@ -7,14 +7,15 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
+import { madfintechGateway } from './index';
 import { paymentFact, remoteOrders, subscriptionState } from './mapping';
 import { CancelledSchema, CreatedSchema, OrderSchema, RecurringSchema, envelope } from './schemas';
 import { callbackFacts } from './webhook';
 
+const fixtures = join(__dirname, '..', '..', '..', 'test', 'fixtures', 'seed-004');
 /** A seed example, as the seed prints it (test/fixtures/seed-004/). */
-const seed = (name: string): string =>
-  readFileSync(join(__dirname, '..', '..', '..', 'test', 'fixtures', 'seed-004', `${name}.json`), 'utf8');
+const seed = (name: string): string => readFileSync(join(fixtures, `${name}.json`), 'utf8');
 const SEED_ORDER_CREATED = seed('order-created');
 const SEED_ORDER_FIRST_PAYMENT = seed('order-first-payment');
 const SEED_ORDER_AFTER_RENEWAL = seed('order-after-renewal');
@@ -88,5 +89,129 @@ describe("seed 004's examples", () => {
     const renewal = paymentFact(order, 1, 'notification', receivedAt);
     assert.equal(renewal?.sequenceNo, 2);
     assert.equal(renewal?.at, receivedAt, 'the callback of the renewal: when it came');
+  });
+});
+
+/** Every key of the seed's `example` is in `actual`, recursively (an array by its first item). */
+function assertShape(actual: unknown, example: unknown, path = 'data'): void {
+  if (Array.isArray(example)) {
+    assert.ok(Array.isArray(actual) && actual.length > 0, `${path}: an array with items`);
+    if (example.length > 0) assertShape(actual[0], example[0], `${path}[0]`);
+    return;
+  }
+  if (example === null || typeof example !== 'object') return;
+  assert.ok(actual !== null && typeof actual === 'object', `${path}: an object`);
+  for (const [key, value] of Object.entries(example)) {
+    assert.ok(key in (actual as object), `${path}.${key} is missing`);
+    assertShape((actual as Record<string, unknown>)[key], value, `${path}.${key}`);
+  }
+}
+
+describe("seed 004's request and answers against the emulator", () => {
+  // The seed's own dates: its plan runs from March to December 2025.
+  const START = Date.parse('2025-03-18T14:30:00+03:00');
+  const DAY = 86_400_000;
+  let emulator: Awaited<ReturnType<typeof madfintechGateway.startEmulator>>;
+  let n = 0;
+
+  before(async () => {
+    emulator = await madfintechGateway.startEmulator({ port: 0, startMs: START });
+  });
+  after(async () => emulator.close());
+
+  async function call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+    const res = await fetch(`${emulator.env.MADFINTECH_API_URL}${path}`, {
+      method,
+      headers: {
+        'Content-Type': 'application/json',
+        Accept: 'application/json',
+        'Api-Access-Token': emulator.env.MADFINTECH_API_TOKEN!,
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : undefined };
+  }
+
+  const getOrder = async (orderNumber: string) =>
+    (await call('GET', `/order/${emulator.env.MADFINTECH_SHOP_ID}/${orderNumber}`)).body.data;
+  const advance = async (ms: number) =>
+    fetch(`${emulator.url}/_emulator/clock/advance`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ ms }),
+    });
+
+  /** The seed's PCI request, under a new order number, changed by `change`. */
+  function request(change: (body: any) => void = () => {}): any {
+    const body = JSON.parse(readFileSync(join(fixtures, 'order-request-pci.json'), 'utf8'));
+    n += 1;
+    body.order.orderNumber = `SEED004E${n}`;
+    change(body);
+    return body;
+  }
+
+  it("takes the seed's PCI request as it stands and answers in the seed's shapes", async () => {
+    const created = await call(
+      'POST',
+      '/order',
+      JSON.parse(readFileSync(join(fixtures, 'order-request-pci.json'), 'utf8')),
+    );
+    assert.equal(created.status, 200, JSON.stringify(created.body));
+    assert.deepEqual(created.body, JSON.parse(SEED_ORDER_CREATED));
+    const order = await getOrder('56573FDFVFDBWF');
+    assertShape(order, JSON.parse(SEED_ORDER_FIRST_PAYMENT).data);
+    assert.equal(order.orderStatus, 'in_progress', 'as the seed shows it while the plan bills');
+    assert.equal(order.autoCapture, true);
+    assert.deepEqual(order.payments[0].paymentDetails.maskedCardNumber, '411111******1111');
+    const recurring = (await call('GET', `/recurring/${order.recurringPayments.recurringId}`)).body.data;
+    assertShape(recurring, JSON.parse(SEED_RECURRING).data);
+    assert.equal(recurring.endDate, '2025-12-01T11:30:00+00:00');
+  });
+
+  it('bills no date after endDate: a plan ending 45 days on is charged twice in 100 days, then finished', async () => {
+    const body = request((b) => {
+      delete b.order.recurringPayments.paymentCount;
+      b.order.recurringPayments.endDate = new Date(START + 45 * DAY).toISOString();
+    });
+    assert.equal((await call('POST', '/order', body)).status, 200);
+    await advance(100 * DAY);
+    const order = await getOrder(body.order.orderNumber);
+    assert.deepEqual(
+      order.payments.map((p: any) => p.paymentStatus.status),
+      ['completed', 'completed'],
+    );
+    const recurring = (await call('GET', `/recurring/${order.recurringPayments.recurringId}`)).body.data;
+    assert.equal(recurring.status, 'finished');
+    assert.equal(recurring.recurringPayments.length, 2);
+  });
+
+  it('charges card data without a card id (a PCI DSS merchant)', async () => {
+    const body = request((b) => delete b.payer.cardData.cardId);
+    const created = await call('POST', '/order', body);
+    assert.equal(created.status, 200, JSON.stringify(created.body));
+    const order = await getOrder(body.order.orderNumber);
+    assert.equal(order.payments[0].paymentStatus.status, 'completed');
+    assert.equal(order.recurringPayments.status, 'active');
+  });
+
+  it('answers a hosted-page order (no card data) with a paymentLink, and bills once the customer pays there', async () => {
+    const body = request((b) => {
+      delete b.payer;
+      b.paymentPageDesign = { format: 'hosted' };
+    });
+    const created = await call('POST', '/order', body);
+    assert.equal(created.status, 200, JSON.stringify(created.body));
+    const link: string = created.body.data.paymentLink;
+    assert.match(link, /^http:\/\//);
+    const waiting = await getOrder(body.order.orderNumber);
+    assert.equal(waiting.orderStatus, 'new');
+    assert.deepEqual(waiting.payments, []);
+    assert.equal(waiting.recurringPayments, null);
+    const paid = await fetch(link, { method: 'POST' });
+    assert.equal(paid.status, 200, await paid.clone().text());
+    const order = await getOrder(body.order.orderNumber);
+    assert.equal(order.orderStatus, 'in_progress');
+    assert.equal(order.recurringPayments.status, 'active');
   });
 });

@@ -29,6 +29,10 @@ interface Sub {
   unit: Unit;
   quantity: number;
   paymentCount: number | null;
+  /** No charge date after it (epoch ms), or null. */
+  endDate: number | null;
+  /** The card charged (a test number; payments show it masked), or null until paid on the page. */
+  card: { number: string } | null;
   orderStatus: OrderStatus;
   createdAt: number;
   updatedAt: number;
@@ -51,6 +55,9 @@ export interface NewOrder {
   intervalType: Unit;
   billingIntervalQuantity: number;
   paymentCount: number | null;
+  endDate: number | null;
+  /** The card data given, or null: the customer pays on the hosted page. */
+  card: { number: string } | null;
 }
 
 /** The seed's time format: whole seconds with an offset (`2023-08-29T15:34:56+00:00`). */
@@ -104,7 +111,7 @@ export class EmulatedGateway {
     return this.subs.has(orderNumber);
   }
 
-  /** Creates the order and charges the bound card at once. */
+  /** Creates the order and charges its card at once (none: it waits for the hosted page). */
   create(input: NewOrder): void {
     const id = this.nextId++;
     const sub: Sub = {
@@ -116,18 +123,36 @@ export class EmulatedGateway {
       unit: input.intervalType,
       quantity: input.billingIntervalQuantity,
       paymentCount: input.paymentCount,
-      orderStatus: 'in_progress',
+      endDate: input.endDate,
+      card: input.card,
+      orderStatus: 'new',
       createdAt: this.nowMs,
       updatedAt: this.nowMs,
       payments: [],
       schedule: [],
     };
     this.subs.set(sub.orderNumber, sub);
+    if (sub.card === null) return; // the hosted page: nothing is charged until the customer pays
+    this.firstPayment(sub);
+  }
+
+  /** The customer pays on the hosted page: `ok`, or why not. */
+  payOnPage(orderNumber: string): 'ok' | 'missing' | OrderStatus {
+    const sub = this.subs.get(orderNumber);
+    if (!sub) return 'missing';
+    if (sub.orderStatus !== 'new') return sub.orderStatus;
+    sub.card = { number: '4111111111111111' };
+    this.firstPayment(sub);
+    return 'ok';
+  }
+
+  /** The first charge: paid, it starts the recurring subscription (the seed's `in_progress` order). */
+  private firstPayment(sub: Sub): void {
     const paid = this.charge(sub);
-    sub.orderStatus = paid ? 'paid' : 'declined';
+    sub.orderStatus = paid ? 'in_progress' : 'declined';
     if (paid) {
       sub.paidAt = this.nowMs;
-      sub.recurringId = `sub_${id}`;
+      sub.recurringId = `sub_${sub.id}`;
       sub.recurringStatus = 'active';
       sub.recurringUpdatedAt = this.nowMs;
       sub.schedule.push({ chargeDate: this.nowMs, status: 'successful', tries: [] });
@@ -156,7 +181,8 @@ export class EmulatedGateway {
       orderCreatedAt: iso(sub.createdAt),
       orderPaidAt: sub.paidAt === undefined ? null : iso(sub.paidAt),
       orderUpdatedAt: iso(sub.updatedAt),
-      payments: sub.payments.map((p) => ({ ...p, paymentStatus: { ...p.paymentStatus } })),
+      autoCapture: true,
+      payments: sub.payments.map((p) => structuredClone(p)),
       customer: { customerId: sub.customerId },
     };
   }
@@ -172,7 +198,7 @@ export class EmulatedGateway {
       orderNumber: sub.orderNumber,
       intervalType: sub.unit,
       billingIntervalQuantity: sub.quantity,
-      endDate: null,
+      endDate: sub.endDate === null ? null : iso(sub.endDate),
       paymentCount: sub.paymentCount,
       status: sub.recurringStatus,
       createdAt: iso(sub.paidAt ?? sub.createdAt),
@@ -225,7 +251,11 @@ export class EmulatedGateway {
   /** Keeps the schedule complete (bounded plans) or one cycle ahead (unbounded ones). */
   private extendSchedule(sub: Sub): void {
     const wanted = sub.paymentCount ?? sub.schedule.filter((e) => e.status !== 'schedule').length + 1;
-    while (sub.schedule.length < wanted) {
+    // No charge date after the plan's end date.
+    while (
+      sub.schedule.length < wanted &&
+      (sub.endDate === null || this.chargeDate(sub, sub.schedule.length) <= sub.endDate)
+    ) {
       sub.schedule.push({
         chargeDate: this.chargeDate(sub, sub.schedule.length),
         status: 'schedule',
@@ -277,12 +307,24 @@ export class EmulatedGateway {
   private charge(sub: Sub): boolean {
     const approved = sub.approve ?? this.approveByDefault;
     const tx = this.nextTx++;
+    const number = sub.card?.number ?? '4111111111111111';
     sub.payments.push({
       paymentId: String(tx),
       paymentType: 'payment',
       cost: { amount: sub.amount, currency: sub.currency },
+      acquirer: { code: 'emulatorAcquirer' },
+      provider: { code: 'emulatorProvider' },
+      instrumentType: 'card',
       paymentStatus: approved ? { status: 'completed' } : { status: 'declined', reason: 'card_declined' },
+      paymentDetails: {
+        paymentSystem: 'visa',
+        authCode: approved ? `auth${String(tx).padStart(8, '0')}` : null,
+        rrn: `rrn${String(tx).padStart(12, '0')}`,
+        maskedCardNumber: `${number.slice(0, 6)}${'*'.repeat(number.length - 10)}${number.slice(-4)}`,
+      },
+      providerPaymentId: String(900_000 + tx),
       transactionId: `tx${String(tx).padStart(12, '0')}`,
+      // Not in the seed (its payments carry no time): the emulator's own addition.
       createdAt: iso(this.nowMs),
     });
     sub.updatedAt = this.nowMs;

@@ -56,9 +56,15 @@ const FaultsInput = z.object({
   delayMs: z.number().int().min(0).max(60_000).optional(),
 });
 
-const CreateInput = z.object({
+/**
+ * An order as seed 004 creates one, in any of its three ways: card data with a bound card's
+ * `cardId` (Binded Card), card data itself (a PCI DSS merchant), or neither (the hosted page: the
+ * answer carries a `paymentLink`). Fields the seed shows and the emulator has no use for
+ * (`paymentSettings`, `paymentPageDesign`, `personalData`, `billingAddress`) are taken.
+ */
+const CreateInput = z.looseObject({
   shopId: z.union([z.number(), z.string()]),
-  order: z.object({
+  order: z.looseObject({
     orderNumber: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
     cost: z.object({
       amount: z.string().regex(/^\d+(\.\d{1,3})?$/),
@@ -67,11 +73,25 @@ const CreateInput = z.object({
     recurringPayments: z.object({
       billingIntervalQuantity: z.number().int().positive(),
       intervalType: z.enum(INTERVAL_TYPES),
+      endDate: z.iso.datetime({ offset: true }).optional(),
       paymentCount: z.number().int().positive().optional(),
     }),
   }),
   customer: z.object({ customerId: z.string().min(1) }),
-  payer: z.object({ cardData: z.object({ cardId: z.string().min(1) }) }),
+  payer: z
+    .looseObject({
+      cardData: z
+        .looseObject({
+          cardId: z.string().min(1).optional(),
+          cardNumber: z
+            .string()
+            .regex(/^\d{12,19}$/)
+            .optional(),
+        })
+        .refine((c) => c.cardId !== undefined || c.cardNumber !== undefined, 'cardId or cardNumber')
+        .optional(),
+    })
+    .optional(),
 });
 
 const RETRY_DELAYS_MS = [20, 60, 180, 540];
@@ -155,6 +175,8 @@ export async function startMadfintechEmulator(options: EmulatorOptions) {
   };
 
   const gateway = new EmulatedGateway(shopId, emit, options.startMs ?? Date.now());
+  /** The emulator's own URL, known once it listens (the hosted page's links point at it). */
+  let url = '';
   const app = express();
   app.disable('x-powered-by');
   app.use(express.json({ limit: '64kb' }));
@@ -182,9 +204,10 @@ export async function startMadfintechEmulator(options: EmulatorOptions) {
       const issue = parsed.error.issues[0];
       return fail(res, 400, 'validation_error', `${issue?.path.join('.')}: ${issue?.message}`);
     }
-    const { order, customer } = parsed.data;
+    const { order, customer, payer } = parsed.data;
     if (String(parsed.data.shopId) !== shopId) return fail(res, 403, 'forbidden', 'unknown shopId');
     if (gateway.has(order.orderNumber)) return fail(res, 409, 'duplicate', 'orderNumber already exists');
+    const card = payer?.cardData;
     gateway.create({
       orderNumber: order.orderNumber,
       customerId: customer.customerId,
@@ -193,8 +216,18 @@ export async function startMadfintechEmulator(options: EmulatorOptions) {
       intervalType: order.recurringPayments.intervalType,
       billingIntervalQuantity: order.recurringPayments.billingIntervalQuantity,
       paymentCount: order.recurringPayments.paymentCount ?? null,
+      endDate:
+        order.recurringPayments.endDate === undefined ? null : Date.parse(order.recurringPayments.endDate),
+      // A bound card's number is the gateway's own; the emulator shows a test card's.
+      card: card ? { number: card.cardNumber ?? '4111111111111111' } : null,
     });
-    res.json({ data: { orderNumber: order.orderNumber } });
+    // The hosted page: the customer pays there, and the order bills from then on.
+    res.json({
+      data: {
+        orderNumber: order.orderNumber,
+        ...(card ? {} : { paymentLink: `${url}/pay/${encodeURIComponent(order.orderNumber)}` }),
+      },
+    });
   });
 
   api.get('/order/:shopId/:orderNumber', (req, res) => {
@@ -248,6 +281,14 @@ export async function startMadfintechEmulator(options: EmulatorOptions) {
   });
   control.get('/orders', (_req, res) => void res.json({ orderNumbers: gateway.orderNumbers() }));
 
+  // The hosted payment page: a POST stands for the customer paying there with a card.
+  app.post('/pay/:orderNumber', (req, res) => {
+    const outcome = gateway.payOnPage(String(req.params.orderNumber));
+    if (outcome === 'missing') return fail(res, 404, 'not_found', 'order not found');
+    if (outcome !== 'ok') return fail(res, 409, 'conflict', `order is ${outcome}`);
+    res.json({ data: { orderNumber: req.params.orderNumber } });
+  });
+
   app.use('/api/v1', api);
   app.use('/_emulator', control);
   app.use((_req: Request, res: Response) => fail(res, 404, 'not_found', 'no such route'));
@@ -266,7 +307,7 @@ export async function startMadfintechEmulator(options: EmulatorOptions) {
   const { port } = server.address() as AddressInfo;
   const host =
     options.host && options.host !== '0.0.0.0' && options.host !== '::' ? options.host : '127.0.0.1';
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   return {
     url,
     gateway,

@@ -17,11 +17,11 @@ import { QOREPAY_CAPABILITIES } from './capabilities';
 import { type QorepayClient } from './client';
 import {
   ID_SEPARATOR,
-  cycleOfReference,
   cycleOutcome,
   intervalOf,
   joinSubscriptionId,
   periodOf,
+  purchaseCycles,
   purchaseTime,
   remoteOrder,
   splitSubscriptionId,
@@ -76,12 +76,10 @@ export function qorepayAdapter(client: QorepayClient, options: QorepayAdapterOpt
   }
 
   function stateOf(subscriber: Subscriber, purchases: Purchase[]) {
+    const cycles = purchaseCycles(purchases);
     return subscriptionState(
       subscriber.status,
-      purchases.flatMap((p) => {
-        const cycle = cycleOfReference(p.reference);
-        return cycle === null ? [] : [{ status: p.status, cycle }];
-      }),
+      purchases.map((p) => ({ status: p.status, cycle: cycles.get(p.id)! })),
     );
   }
 
@@ -169,13 +167,14 @@ export function qorepayAdapter(client: QorepayClient, options: QorepayAdapterOpt
         throw err;
       }
       const purchases = await purchasesOf(templateId, clientId);
-      const all = purchases.flatMap((p) => remoteOrder(p) ?? []).sort((a, b) => a.sequenceNo - b.sequenceNo);
+      const cycles = purchaseCycles(purchases);
+      const all = purchases
+        .flatMap((p) => remoteOrder(p, cycles.get(p.id)!) ?? [])
+        .sort((a, b) => a.sequenceNo - b.sequenceNo);
       const completedCycles = all.filter((o) => o.status === 'PAID').length;
       const since = syncOptions.sinceSequence ?? Math.max(1, completedCycles);
       const orders = all.filter((o) => o.sequenceNo >= since);
-      const newest = [...purchases].sort(
-        (a, b) => (cycleOfReference(b.reference) ?? 0) - (cycleOfReference(a.reference) ?? 0),
-      )[0];
+      const newest = [...purchases].sort((a, b) => cycles.get(b.id)! - cycles.get(a.id)!)[0];
       const remote: RemoteSubscription = {
         state: stateOf(subscriber, purchases),
         customerId: clientId,

@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { isSubscriptionState } from '../../domain/lifecycle-table';
 import {
   cycleOfReference,
+  purchaseCycles,
   cycleOutcome,
   joinSubscriptionId,
   paymentFact,
@@ -137,7 +138,7 @@ describe('QorePay mapping', () => {
   });
 
   it('builds orders and payment facts from purchases', () => {
-    assert.deepEqual(remoteOrder(purchase()), {
+    assert.deepEqual(remoteOrder(purchase(), 3), {
       orderId: 'p-1',
       sequenceNo: 3,
       triggerBy: 'auto',
@@ -162,12 +163,31 @@ describe('QorePay mapping', () => {
       },
     });
     assert.deepEqual(
-      [remoteOrder(declined)?.status, remoteOrder(declined)?.respcd, remoteOrder(declined)?.at],
+      [remoteOrder(declined, 3)?.status, remoteOrder(declined, 3)?.respcd, remoteOrder(declined, 3)?.at],
       ['FAILED', 'payment_failure', 1_700_000_020_000],
     );
-    assert.equal(remoteOrder(purchase({ status: 'overdue', payment: null }))?.respcd, 'overdue');
-    assert.equal(remoteOrder(purchase({ status: 'sent' })), null);
-    assert.equal(remoteOrder(purchase({ reference: 'no cycle' })), null);
+    assert.equal(remoteOrder(purchase({ status: 'overdue', payment: null }), 3)?.respcd, 'overdue');
+    assert.equal(remoteOrder(purchase({ status: 'sent' }), 3), null);
+
+    // Cycles by the place among the subscriber's purchases, whatever their references say.
+    const made = (id: string, created: number, reference: string) =>
+      purchase({ id, created_on: created, reference });
+    assert.deepEqual(
+      [
+        ...purchaseCycles([
+          made('p-c', 1_700_000_300, 'INV-9'),
+          made('p-a', 1_700_000_100, 'INV-7'),
+          made('p-b2', 1_700_000_200, 'INV#2'),
+          made('p-b1', 1_700_000_200, 'INV#1'),
+        ]),
+      ],
+      [
+        ['p-a', 1],
+        ['p-b1', 2],
+        ['p-b2', 3],
+        ['p-c', 4],
+      ],
+    );
 
     const fact = paymentFact('t-1~c-1', declined, 3, false);
     assert.deepEqual(

@@ -21,7 +21,27 @@ export function splitSubscriptionId(id: string): { templateId: string; clientId:
   return { templateId: parts[0], clientId: parts[1] };
 }
 
-/** A generated purchase's `reference`: the template title and the cycle number. */
+/**
+ * The billing cycle of each of a subscriber's purchases: its place in the order QorePay created
+ * them (1 = the first). Seed 003 gives a purchase no cycle number; its creation time and its id,
+ * which it does document, give the place. Purchases of one second go by the emulator's `#<n>`
+ * reference when there is one, then by id.
+ */
+export function purchaseCycles(purchases: readonly Purchase[]): Map<string, number> {
+  const ordered = [...purchases].sort(
+    (a, b) =>
+      a.created_on - b.created_on ||
+      (cycleOfReference(a.reference) ?? Infinity) - (cycleOfReference(b.reference) ?? Infinity) ||
+      (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+  );
+  return new Map(ordered.map((p, i) => [p.id, i + 1]));
+}
+
+/**
+ * The emulator's generated purchase `reference`: the template title and the cycle number. Real
+ * QorePay's references are not defined by seed 003, so the adapter never depends on this: a
+ * notification without it is acknowledged and left to the next sync ({@link purchaseCycles}).
+ */
 export function purchaseReference(title: string, cycle: number): string {
   return `${title}#${cycle}`;
 }
@@ -144,11 +164,10 @@ export function purchaseTime(p: Purchase): number {
   return lastFailure(p).at ?? p.updated_on * 1000;
 }
 
-/** One billing cycle as the engine's order, or null while it is pending or has no cycle number. */
-export function remoteOrder(p: Purchase): RemoteOrder | null {
-  const sequenceNo = cycleOfReference(p.reference);
+/** One billing cycle (`sequenceNo`, from {@link purchaseCycles}) as the engine's order, or null while pending. */
+export function remoteOrder(p: Purchase, sequenceNo: number): RemoteOrder | null {
   const outcome = cycleOutcome(p.status);
-  if (sequenceNo === null || outcome === 'pending') return null;
+  if (outcome === 'pending') return null;
   const paid = outcome === 'paid';
   return {
     orderId: p.id,

@@ -245,7 +245,14 @@ export function qorepayAdapter(client: QorepayClient, options: QorepayAdapterOpt
         const { templateId, clientId } = ids(subscriptionId);
         const s = await client.call('GET', subscriberPath(templateId, clientId), subscriberSchema);
         if (s.status === 'subscription_cancelled') return { at: s.updated_on * 1000 };
-        throw err;
+        // The cancel status is our reading (seed 003 documents only `active` and the pause): if
+        // QorePay refuses it, billing is stopped the documented way, and the refusal says so.
+        await patchStatus(subscriptionId, 'subscription_paused');
+        throw new GatewayError(
+          `QorePay refused the cancel (${err.message}); the subscriber is paused instead, so it is not billed: cancel it at QorePay`,
+          false,
+          err.status,
+        );
       }
     },
 

@@ -165,6 +165,25 @@ describe('QorePay adapter against the emulator', () => {
     await rejects(adapter.setPaused!(id, true), false, 400);
   });
 
+  it('when QorePay refuses the cancel status (the seed documents only active and paused), pauses instead and says so', async () => {
+    const { subscriptionId: id } = await adapter.create(input());
+    await ctl.faults({ refuseCancelStatus: 1 });
+    try {
+      const err = await rejects(adapter.cancel(id), false, 400);
+      assert.match(err.message, /refused the cancel/);
+      assert.match(err.message, /paused instead/);
+    } finally {
+      await ctl.faults({ refuseCancelStatus: 0 });
+    }
+    // Billing stopped the documented way: no charge while the merchant finishes the cancel.
+    assert.equal((await sync(id)).remote.state, 'PAUSED');
+    const [templateId, clientId] = id.split('~');
+    const subscriber = (await ctl.state()).subscribers.find(
+      (s) => s.billing_template_id === templateId && s.client_id === clientId,
+    );
+    assert.equal(subscriber?.status, 'subscription_paused');
+  });
+
   it('classifies failures: 5xx retryable (and not processed), wrong token not, unknown id not found', async () => {
     const req = input();
     await ctl.faults({ apiFailNext: 1 });

@@ -70,6 +70,8 @@ const faultsInput = z.object({
   duplicateRate: z.number().min(0).max(1).optional(),
   delayRate: z.number().min(0).max(1).optional(),
   delayMs: z.number().int().nonnegative().max(60_000).optional(),
+  /** 1: refuse the status `subscription_cancelled` (seed 003 documents only `active` and paused). */
+  refuseCancelStatus: z.number().int().min(0).max(1).optional(),
 });
 
 export interface QorepayEmulatorOptions {
@@ -88,11 +90,13 @@ export async function startQorepayEmulator(
   const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const publicPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
   const faults: NotificationFaults & {
+    refuseCancelStatus: number;
     apiFailRate: number;
     apiFailNext: number;
     apiFailSkip: number;
     apiFailStatus: number;
   } = {
+    refuseCancelStatus: 0,
     apiFailRate: 0,
     apiFailNext: 0,
     apiFailSkip: 0,
@@ -209,6 +213,8 @@ export async function startQorepayEmulator(
   );
   api.patch('/billing_templates/:id/clients/:client', (req, res) => {
     const { status } = patchSubscriberInput.parse(req.body);
+    if (status === 'subscription_cancelled' && faults.refuseCancelStatus)
+      throw new BillingError(400, 'status', '"subscription_cancelled" is not a valid choice.');
     res.json(billing.setStatus(req.params.id as string, req.params.client as string, status));
   });
   api.get('/purchases', (req, res) => {

@@ -328,7 +328,9 @@ export function chargeNowShowsRecovery(records: readonly ChargeNowRecord[]): Che
  * recorded (its id ends with the attempt's syssn), so no attempt is reported under two ids. A decline reported
  * twice, once under its syssn and once under a time of the engine's, breaks it. Fewer events than
  * attempts is not a violation: an attempt whose notification was lost, and that a later one
- * replaced in the order's row, cannot be known.
+ * replaced in the order's row, cannot be known. `truths` must be read after the deliveries were
+ * collected: plans go on billing meanwhile, and an event of a newer attempt is judged against a
+ * truth that has it.
  */
 export function oneEventPerAttempt(truths: readonly Truth[], deliveries: readonly Delivery[]): Check {
   const violations: string[] = [];

@@ -588,7 +588,10 @@ async function main(): Promise<void> {
     const ids = creations.map((c) => c.subscriptionId!).filter(Boolean);
     const { truths, mirrors, ms: convergeMs } = await converge(stack, ids);
     await untilEventsDelivered(stack, ids, receiver.deliveries);
+    // Every attempt of the earlier truth must have its event by now; every event must name an
+    // attempt of a truth read after it (plans bill on while the events are awaited).
     const events = merchantEventsComplete(truths, receiver.deliveries);
+    const truthsAfterEvents = await truthsOf(stack, new Set(ids));
     const refusedStarts = countLines(`${outBase}-parts.log`, REFUSED_START);
     const stuck = noStuckWorkflow(await workflowFindings(stack, ids));
     const checks: Check[] = [
@@ -598,7 +601,7 @@ async function main(): Promise<void> {
       oneSubscriptionPerKey(creations, await allTruths(stack)),
       events,
       eventStartFaultRan(refusedStarts, receiver.deliveries),
-      oneEventPerAttempt(truths, receiver.deliveries),
+      oneEventPerAttempt(truthsAfterEvents, receiver.deliveries),
       chargeNowShowsRecovery(chargeNowRecords),
       noCancelOfPaidPlan(truths),
       stuck,

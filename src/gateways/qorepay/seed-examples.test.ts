@@ -221,6 +221,45 @@ describe("QorePay's own examples (seed 003) against the emulator", () => {
     assert.equal(template.body.invoice_send_receipt, false, 'the merchant sends its own messages');
   });
 
+  it("amend a subscriber's billing details with PATCH: its next purchase bills the new terms", async () => {
+    const t = (await qorepay('POST', 'billing_templates/', seedTemplate({ subscription_active: true }))).body;
+    await qorepay('POST', `billing_templates/${t.id}/add_subscriber/`, { client_id: 'client-amend' });
+    const amended = await qorepay('PATCH', `billing_templates/${t.id}/clients/client-amend/`, {
+      invoice_override: { total_override: 900 },
+    });
+    assert.equal(amended.status, 200, JSON.stringify(amended.body));
+    assert.equal(amended.body.status, 'active', 'the status is left as it was');
+    await ctl.advance(32 * DAY);
+    assert.deepEqual(
+      (await purchasesOf(t.id, 'client-amend')).map((p) => p.purchase.total),
+      [1500, 900],
+    );
+    const empty = await qorepay('PATCH', `billing_templates/${t.id}/clients/client-amend/`, {});
+    assert.equal(empty.status, 400, 'a PATCH that changes nothing');
+  });
+
+  it('send a one-time invoice from a non-subscription template, and refuse it on a subscription one', async () => {
+    const once = (await qorepay('POST', 'billing_templates/', seedTemplate({ is_subscription: false }))).body;
+    const sent = await qorepay('POST', `billing_templates/${once.id}/send_invoice/`, {
+      client_id: 'client-once',
+    });
+    assert.equal(sent.status, 201, JSON.stringify(sent.body));
+    assert.equal(sent.body.status, 'sent');
+    assert.equal(sent.body.purchase.total, 1500);
+    assert.deepEqual(
+      (await purchasesOf(once.id, 'client-once')).map((p) => p.id),
+      [sent.body.id],
+    );
+    const recurring = (
+      await qorepay('POST', 'billing_templates/', seedTemplate({ subscription_active: true }))
+    ).body;
+    const refused = await qorepay('POST', `billing_templates/${recurring.id}/send_invoice/`, {
+      client_id: 'client-once',
+    });
+    assert.equal(refused.status, 400, JSON.stringify(refused.body));
+    assert.ok('is_subscription' in refused.body);
+  });
+
   it("pause a subscriber with the seed's body", async () => {
     const t = (await qorepay('POST', 'billing_templates/', seedTemplate({ subscription_active: true }))).body;
     await qorepay('POST', `billing_templates/${t.id}/add_subscriber/`, { client_id: 'client-pause' });

@@ -189,6 +189,55 @@ export class Billing {
     return this.subscriber(templateId, clientId);
   }
 
+  /** A subscriber's billing details changed (seed 003's PATCH): its later purchases use them. */
+  amendSubscriber(
+    templateId: string,
+    clientId: string,
+    details: { invoice_override?: PurchaseTerms | null; send_invoice_on_charge_failure?: boolean },
+  ): Subscriber {
+    const s = this.record(templateId, clientId);
+    if (s.status === 'subscription_cancelled' && Object.values(details).some((v) => v !== undefined))
+      throw new BillingError(400, 'status', 'The subscription is cancelled and can no longer change');
+    if (details.invoice_override === null) delete s.invoice_override;
+    else if (details.invoice_override !== undefined) s.invoice_override = details.invoice_override;
+    if (details.send_invoice_on_charge_failure !== undefined)
+      s.send_invoice_on_charge_failure = details.send_invoice_on_charge_failure;
+    if (Object.values(details).some((v) => v !== undefined)) s.updated_on = sec(this.clock);
+    return view(s);
+  }
+
+  /**
+   * `POST /billing_templates/{id}/send_invoice/`: a one-time invoice from a template that is not a
+   * subscription's (its client pays it; nothing is charged). Assumption: the body names the client.
+   */
+  sendInvoice(templateId: string, clientId: string): Purchase {
+    const t = this.template(templateId);
+    if (t.is_subscription)
+      throw new BillingError(
+        400,
+        'is_subscription',
+        'send_invoice is for templates that are not subscriptions',
+      );
+    const now = sec(this.clock);
+    const p: PurchaseRecord = {
+      id: randomUUID(),
+      type: 'purchase',
+      billing_template_id: t.id,
+      client_id: clientId,
+      reference: t.title,
+      status: 'sent',
+      created_on: now,
+      updated_on: now,
+      due: sec(addPeriods(this.clock, t.subscription_due_period_units, t.subscription_due_period)),
+      purchase: { currency: t.purchase.currency, total: purchaseTotal(t.purchase, t.purchase.products) },
+      payment: null,
+      transaction_data: { attempts: [] },
+      is_recurring_token: false,
+    };
+    this.purchases.set(p.id, p);
+    return structuredClone(p);
+  }
+
   setStatus(templateId: string, clientId: string, status: SubscriberStatus): Subscriber {
     const s = this.record(templateId, clientId);
     if (s.status === 'subscription_cancelled')

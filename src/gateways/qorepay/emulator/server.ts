@@ -60,7 +60,15 @@ const addSubscriberInput = z.object({
   send_invoice_on_charge_failure: z.boolean().default(true),
   invoice_override: purchaseTerms.optional(),
 });
-const patchSubscriberInput = z.object({ status: z.enum(SUBSCRIBER_STATUSES) });
+/** A subscriber's status (pause, resume, cancel) and/or its billing details (seed 003's PATCH). */
+const patchSubscriberInput = z
+  .object({
+    status: z.enum(SUBSCRIBER_STATUSES).optional(),
+    invoice_override: purchaseTerms.nullable().optional(),
+    send_invoice_on_charge_failure: z.boolean().optional(),
+  })
+  .refine((b) => Object.values(b).some((v) => v !== undefined), 'nothing to change');
+const sendInvoiceInput = z.object({ client_id: z.string().min(1) });
 const faultsInput = z.object({
   apiFailRate: z.number().min(0).max(1).optional(),
   apiFailNext: z.number().int().nonnegative().optional(),
@@ -207,15 +215,22 @@ export async function startQorepayEmulator(
     );
     res.status(201).json(s);
   });
+  api.post('/billing_templates/:id/send_invoice', (req, res) => {
+    const { client_id: clientId } = sendInvoiceInput.parse(req.body);
+    res.status(201).json(billing.sendInvoice(req.params.id as string, clientId));
+  });
   api.get(
     '/billing_templates/:id/clients/:client',
     (req, res) => void res.json(billing.subscriber(req.params.id as string, req.params.client as string)),
   );
   api.patch('/billing_templates/:id/clients/:client', (req, res) => {
-    const { status } = patchSubscriberInput.parse(req.body);
+    const { status, ...details } = patchSubscriberInput.parse(req.body);
     if (status === 'subscription_cancelled' && faults.refuseCancelStatus)
       throw new BillingError(400, 'status', '"subscription_cancelled" is not a valid choice.');
-    res.json(billing.setStatus(req.params.id as string, req.params.client as string, status));
+    const [templateId, clientId] = [req.params.id as string, req.params.client as string];
+    let subscriber = billing.amendSubscriber(templateId, clientId, details);
+    if (status !== undefined) subscriber = billing.setStatus(templateId, clientId, status);
+    res.json(subscriber);
   });
   api.get('/purchases', (req, res) => {
     const { billing_template_id: t, client_id: c } = req.query;

@@ -252,7 +252,13 @@ export function gatewaySchedule({
     state: plan.state,
     anchor: isoTime(plan.anchor),
     billing_paused: view.billingPausedByMerchant,
-    billings: billingsFrom(plan, plan.nextBillingTime ?? undefined, count, plan.remainingCycles, '+00:00'),
+    billings: billingsFrom(
+      plan,
+      plan.nextBillingTime ?? undefined,
+      count,
+      plan.remainingCycles,
+      '+00:00',
+    ).filter((b) => plan.endDate == null || Date.parse(b.at) <= plan.endDate),
     dunning: dunningPlan(view),
   };
 }

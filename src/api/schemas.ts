@@ -892,6 +892,10 @@ export const GatewayCreateSubscriptionBodySchema = z
         .nullable()
         .optional()
         .openapi({ description: 'Cycles to bill; null or absent bills until cancelled.' }),
+      end_date: z.iso.datetime({ offset: true }).optional().openapi({
+        description:
+          'No billing after this time (MadFintech takes one; a gateway without end dates answers 400 naming it).',
+      }),
     }),
     payment_method: z
       .strictObject({

@@ -43,6 +43,8 @@ export interface GatewayCreateInput {
     interval: GatewayInterval;
     /** Cycles in all (null: until cancelled). */
     totalCycles: number | null;
+    /** No billing after this time (epoch ms); absent: none. Not every gateway takes one. */
+    endDate?: number;
   };
   /**
    * The payment method, as the gateway takes it (a token or card reference). The engine never
@@ -99,6 +101,8 @@ export interface GatewayPlan {
   nextBillingTime: number | null;
   /** Cycles still to bill (null: until cancelled). */
   remainingCycles: number | null;
+  /** No billing after this time (epoch ms), or null. */
+  endDate?: number | null;
 }
 
 /** The worker's side of a gateway: every call the engine makes to it. Ids are the gateway's own. */

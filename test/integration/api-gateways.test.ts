@@ -137,4 +137,40 @@ void describe('gateway creations through the API', () => {
       assert.match(change.body.error.message, new RegExp(`${gateway} has no manual charge`));
     }
   });
+
+  void it('a plan with an end date: MadFintech bills nothing after it, its schedule stops there; QorePay refuses it naming the field', async () => {
+    const clock = await fetch(`${engine.gateways.madfintech!.url}/_emulator/clock`);
+    const now = ((await clock.json()) as { now: number }).now;
+    const endDate = new Date(now + 75 * 86_400_000).toISOString();
+    const key = `madfintech-end-${Date.now()}`;
+    const created = await create('madfintech', key, {
+      customer: { id: 'client-end' },
+      plan: { ...plan, end_date: endDate },
+      payment_method: { token: 'card-end' },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const id = CreationSchema.parse(created.body).result!.subscription_id;
+    const schedule = await request(app)
+      .get(`/v1/subscriptions/${encodeURIComponent(id)}/schedule?count=6`)
+      .set(auth);
+    assert.equal(schedule.status, 200, JSON.stringify(schedule.body));
+    const billings = schedule.body.billings as Array<{ cycle: number; at: string }>;
+    assert.deepEqual(
+      billings.map((b) => b.cycle),
+      [2, 3],
+      'cycles 2 and 3 fall before the end date, 4 after it',
+    );
+    assert.ok(billings.every((b) => Date.parse(b.at) <= Date.parse(endDate)));
+
+    const details = refusedAt(
+      await create('qorepay', `qorepay-end-${Date.now()}`, {
+        customer: { id: 'client-end' },
+        plan: { ...plan, end_date: endDate },
+      }),
+    );
+    assert.deepEqual(
+      details.map((d) => d.path),
+      ['plan.end_date'],
+    );
+  });
 });

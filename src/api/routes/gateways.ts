@@ -74,6 +74,7 @@ export function gatewayCreationInput(
         currency: body.plan.currency,
         interval: body.plan.interval,
         totalCycles: body.plan.total_cycles ?? null,
+        ...(body.plan.end_date === undefined ? {} : { endDate: Date.parse(body.plan.end_date) }),
       },
       ...(body.payment_method ? { paymentMethod: { token: body.payment_method.token } } : {}),
     },

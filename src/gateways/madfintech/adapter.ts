@@ -105,6 +105,7 @@ export class MadfintechAdapter implements GatewayAdapter {
           billingIntervalQuantity: plan.interval.count,
           intervalType: plan.interval.unit,
           ...(plan.totalCycles === null ? {} : { paymentCount: plan.totalCycles }),
+          ...(plan.endDate === undefined ? {} : { endDate: new Date(plan.endDate).toISOString() }),
         },
       },
       customer: {
@@ -215,6 +216,7 @@ export class MadfintechAdapter implements GatewayAdapter {
       nextBillingTime:
         recurring.status === 'active' && currentData ? Date.parse(currentData.chargeDate) : null,
       remainingCycles: recurring.paymentCount == null ? null : Math.max(0, recurring.paymentCount - paid),
+      endDate: recurring.endDate ? Date.parse(recurring.endDate) : null,
     };
   }
 

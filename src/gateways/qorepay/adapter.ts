@@ -43,6 +43,11 @@ const seg = encodeURIComponent;
 /** What of a creation QorePay cannot take: checked by the API up front, and again by `create`. */
 export function qorepayCreateIssues({ plan, customer }: GatewayCreateInput): GatewayInputIssue[] {
   const issues: GatewayInputIssue[] = [];
+  if (plan.endDate !== undefined)
+    issues.push({
+      path: ['plan', 'endDate'],
+      message: 'QorePay billing templates bill until cancelled: no end date (leave it out)',
+    });
   if (plan.totalCycles !== null)
     issues.push({
       path: ['plan', 'totalCycles'],

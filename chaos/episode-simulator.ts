@@ -86,7 +86,7 @@ interface ModelOrder {
 
 /** QFPay as the episode sees it: its clock runs `skew` ms ahead of the worker's. */
 class QfpayModel {
-  state: 'ACTIVE' | 'PAST_DUE' | 'CANCELLED' = 'PAST_DUE';
+  state: 'ACTIVE' | 'PAST_DUE' | 'UNPAID' | 'CANCELLED' = 'PAST_DUE';
   orders: ModelOrder[];
   /** Charges processed, by QFPay's clock. */
   readonly charges: Array<{ at: number; approved: boolean }> = [];
@@ -160,6 +160,17 @@ class QfpayModel {
     for (const p of due) this.charge(p.since + PROCESSING_MS, p.approve);
   }
 
+  /**
+   * A gateway that recovers on its own ends its recovery `after` its first decline: the order
+   * still unpaid, the subscription is UNPAID. True when that happened now.
+   */
+  endRecovery(now: number, after: number | undefined): boolean {
+    if (after === undefined || this.state !== 'PAST_DUE' || this.current.seq !== 2) return false;
+    if (this.current.status !== 'FAILED' || now + this.skew < this.orders[1]!.at + after) return false;
+    this.state = 'UNPAID';
+    return true;
+  }
+
   /** QFPay bills the next cycle once its clock passes the next billing time (the card now works). */
   tick(now: number, period: number): boolean {
     if (this.state === 'CANCELLED' || now + this.skew < this.nextBillingTime) return false;
@@ -211,6 +222,9 @@ export function runEpisode({ seed, events = 60, trace, gateway }: EpisodeParams)
   const subscriptionId = `sub_${(seed >>> 0).toString(16).padStart(8, '0')}sim`;
   const failureAt = 1_800_000_000_000;
   const qfpay = new QfpayModel(subscriptionId, failureAt + cycle, skew, failureAt);
+  const recoveryEndsAfter = gateway?.capabilities.manualCharge
+    ? undefined
+    : gateway?.capabilities.recoveryEndsAfterMs;
   const report: EpisodeReport = {
     seed,
     charges: 0,
@@ -439,6 +453,14 @@ export function runEpisode({ seed, events = 60, trace, gateway }: EpisodeParams)
       }
       const before = state;
       state = settle(state, now);
+      const escalatedNow =
+        before.episode?.stage === 'retrying' &&
+        (state.episode?.stage === 'escalating' ||
+          (state.episodeHistory.length > before.episodeHistory.length &&
+            state.episodeHistory.at(-1)?.outcome === 'exhausted'));
+      if (recoveryEndsAfter !== undefined && escalatedNow && qfpay.state !== 'UNPAID') {
+        violate('escalated while the gateway still retried');
+      }
       if (
         // The same pause throughout (a resume may exhaust the episode, and `pause_billing` pause anew).
         before.billingPause &&
@@ -451,6 +473,7 @@ export function runEpisode({ seed, events = 60, trace, gateway }: EpisodeParams)
         violate('an episode was counted exhausted while billing was paused');
       }
       if (
+        (gateway?.capabilities.manualCharge ?? true) &&
         before.billingPause &&
         !state.billingPause &&
         state.episode?.stage === 'retrying' &&
@@ -498,6 +521,9 @@ export function runEpisode({ seed, events = 60, trace, gateway }: EpisodeParams)
     }
     qfpay.settleProcessing(now);
     if (qfpay.tick(now, cycle)) notify(paymentFact(qfpay.current));
+    // The gateway's word that its recovery ended (a third of them lost: the engine asks).
+    if (qfpay.endRecovery(now, recoveryEndsAfter) && rnd() < 0.7)
+      notify({ kind: 'state', subscriptionId, state: 'UNPAID', at: now + skew, source: 'notification' });
     if (state.episode === null && state.episodeHistory.length > 0 && rnd() < 0.2) break;
   }
   runLoop();

@@ -415,7 +415,7 @@ export const DunningPolicyOverrideBodySchema = z
       z.enum(DUNNING_FINAL_ACTIONS),
       'What happens to the subscription after the last attempt fails. `leave_to_qfpay` and ' +
         '`pause_billing` are the earlier names of `leave_to_gateway` and `hold_dunning`. On a gateway ' +
-        'without a manual charge only `leave_to_gateway`.',
+        'without a manual charge, `leave_to_gateway` or `cancel` (after the gateway’s own recovery has ended).',
     ),
     nonRetryableRespcds: policyField(
       'nonRetryableRespcds',
@@ -848,6 +848,16 @@ export const GatewayCapabilitiesSchema = z
     changeProducts: z.boolean(),
     cancel: z.boolean(),
     recovery: z.string().openapi({ description: 'How the gateway itself recovers a failed charge.' }),
+    recoveryEndsAfterMs: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .openapi({
+        description:
+          'Without a manual charge: how long after the first decline the gateway’s last try falls due. ' +
+          'The engine escalates when the gateway says its recovery ended unpaid, and asks it once this has passed.',
+      }),
   })
   .openapi('GatewayCapabilities');
 

@@ -11,10 +11,12 @@
  * starts outside the order's charge window, and never while another is unconfirmed.
  */
 import { gatewayLabel } from './gateway-profile';
+import { DAY } from './duration';
 import type { ChargeTrigger, DunningEpisode } from './dunning-episode';
 import {
   checkPolicyOverride,
   finalActionProblem,
+  type DunningFinalAction,
   mergePolicy,
   InvalidDunningPolicyError,
   type DunningPolicyOverride,
@@ -105,8 +107,13 @@ export function settle(state: EngineState, now: number): EngineState {
   s = settleEpisode(s, now);
   if (!s.episode) s = settleEpisode(openEpisodeIfDue(s, now), now);
   s = dueQueries(s, now);
-  // A new card is tried at once only in an episode that is retrying, and not while billing is paused.
-  if (s.retryNow && (s.episode?.stage !== 'retrying' || s.billingPause)) s = { ...s, retryNow: false };
+  // A new card is tried at once only in an episode that is retrying, not while billing is paused,
+  // and only by an engine that can charge (elsewhere the gateway's own retries use the new card).
+  if (
+    s.retryNow &&
+    (s.episode?.stage !== 'retrying' || s.billingPause || !gatewayOf(s).capabilities.manualCharge)
+  )
+    s = { ...s, retryNow: false };
   return s;
 }
 
@@ -191,7 +198,7 @@ function orderWindow(s: EngineState, episode: DunningEpisode): ChargeWindow {
 function settleEpisode(s: EngineState, now: number): EngineState {
   const current = s.episode;
   if (!current) return s;
-  const ended = episodeEndedBy(s.snapshot, current, now);
+  const ended = episodeEndedBy(s.snapshot, current, now, !awaitsGatewayRecovery(s));
   if (ended.ended && ended.outcome === 'recovered') return closeEpisode(s, 'recovered', ended.detail, now);
   // An exhausted episode whose final action has run is closed as exhausted (even by its own cancel).
   if (current.stage === 'escalating' && current.finalAction?.status !== 'pending') {
@@ -218,18 +225,57 @@ function settleEpisode(s: EngineState, now: number): EngineState {
     !s.pendingCharge &&
     !s.retryNow
   ) {
-    return exhaust(next, episode, now);
+    return awaitsGatewayRecovery(s) ? settleGatewayRecovery(next, episode, now) : exhaust(next, episode, now);
   }
   return next;
+}
+
+/** The gateway recovers failed charges itself, and the engine waits for the end of it to escalate. */
+function awaitsGatewayRecovery(s: EngineState): boolean {
+  const { capabilities } = gatewayOf(s);
+  return !capabilities.manualCharge && capabilities.recoveryEndsAfterMs !== undefined;
+}
+
+/**
+ * An episode on a gateway that recovers on its own: it escalates when the gateway says its
+ * recovery ended with the order unpaid (UNPAID: MadFintech's last try declined, QorePay's purchase
+ * overdue). Until then nothing is escalated; once the last try should be over without a word, the
+ * engine asks the gateway (a notification may be lost), and again a day later while it retries.
+ */
+function settleGatewayRecovery(s: EngineState, episode: DunningEpisode, now: number): EngineState {
+  const gateway = gatewayOf(s);
+  if (s.snapshot.state === 'UNPAID') {
+    const detail = `${gateway.name}'s own recovery ended unpaid; final action ${finalActionOn(s)}`;
+    return exhaust(s, { ...episode, outcomeDetail: episode.outcomeDetail ?? detail }, now);
+  }
+  const grace = s.options.reconcileGraceMs ?? ENGINE_DEFAULTS.reconcileGraceMs;
+  const checkAt =
+    episode.recoveryCheckAt ?? episode.failureAt + (gateway.capabilities.recoveryEndsAfterMs ?? 0) + grace;
+  if (now < checkAt)
+    return episode.recoveryCheckAt === checkAt
+      ? s
+      : { ...s, episode: { ...episode, recoveryCheckAt: checkAt } };
+  return { ...s, syncWanted: true, episode: { ...episode, recoveryCheckAt: now + DAY } };
+}
+
+/**
+ * The final action an exhausted episode carries out: the policy's, except that without a manual
+ * charge the engine cancels only once the gateway's own recovery is known to have ended (runs
+ * from before that was timed leave the order to the gateway), and has no dunning to hold.
+ */
+function finalActionOn(s: EngineState): DunningFinalAction {
+  const action = s.policy.finalAction;
+  if (gatewayOf(s).capabilities.manualCharge) return action;
+  return awaitsGatewayRecovery(s) && action === 'cancel' ? 'cancel' : 'leave_to_gateway';
 }
 
 /** No attempt is left: escalate (through the outbox) and set up the final action. */
 function exhaust(s: EngineState, episode: DunningEpisode, now: number): EngineState {
   const gateway = gatewayOf(s);
-  // Without a manual charge the engine never cancels for a failure: the gateway's own recovery
-  // (its retries, its invoice) is the only way the order can still be paid, so it is left to run.
-  // (A policy asking more is refused up front: `finalActionProblem`; this guards older runs.)
-  const action = gateway.capabilities.manualCharge ? s.policy.finalAction : 'leave_to_gateway';
+  // Without a manual charge the engine cancels for a failure only after the gateway's own
+  // recovery (its retries, its invoice) has ended: before, it is the only way the order can still
+  // be paid. (A policy asking more is refused up front: `finalActionProblem`; this guards older runs.)
+  const action = finalActionOn(s);
   const escalated: DunningEpisode = {
     ...episode,
     stage: 'escalating',
@@ -358,7 +404,7 @@ function decideEnding(s: EngineState, now: number): Action {
 function dueCharge(s: EngineState, now: number): Action | undefined {
   const episode = s.episode;
   if (!episode || episode.stage !== 'retrying' || s.pendingCharge || s.billingPause) return undefined;
-  if (!isChargeableState(s.snapshot.state)) return undefined;
+  if (!isChargeableState(s.snapshot.state) || !gatewayOf(s).capabilities.manualCharge) return undefined;
   const window = orderWindow(s, episode);
   if (!window.open || !mayStartCharge(window, now)) return undefined;
   const planned = episode.schedule[0];
@@ -416,6 +462,8 @@ export function wakeTime(s: EngineState, now: number): number | null {
     }
     times.push(episode.nextBillingTime);
     if (episode.finalAction?.retryAt !== undefined) times.push(episode.finalAction.retryAt);
+    if (episode.stage === 'retrying' && episode.recoveryCheckAt !== undefined)
+      times.push(episode.recoveryCheckAt);
   }
   if (s.syncRetryAt !== null) times.push(s.syncRetryAt);
   if (s.flushRetryAt !== undefined && s.outbox.length > 0) times.push(s.flushRetryAt);
@@ -620,7 +668,7 @@ function policyProblem(s: EngineState, override: unknown): string | undefined {
     const { name, capabilities } = gatewayOf(s);
     return checked.value.finalAction === undefined
       ? undefined
-      : finalActionProblem(merged.finalAction, { name, manualCharge: capabilities.manualCharge });
+      : finalActionProblem(merged.finalAction, { name, ...capabilities });
   } catch (error) {
     if (error instanceof InvalidDunningPolicyError) return error.message;
     throw error;

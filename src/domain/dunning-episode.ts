@@ -53,6 +53,11 @@ export interface DunningEpisode {
   stage: DunningStage;
   escalationStepsDone: string[];
   finalAction?: FinalActionRecord;
+  /**
+   * On a gateway that recovers on its own: when the engine asks the gateway whether its recovery
+   * has ended, if the gateway has not said so by then (a day later again while it still retries).
+   */
+  recoveryCheckAt?: number;
   closedAt?: number;
   outcome?: 'recovered' | 'exhausted' | 'lost' | 'stopped';
   outcomeDetail?: string;

@@ -41,15 +41,25 @@ export function leavesToGateway(action: DunningFinalAction): boolean {
 
 /**
  * Why a gateway cannot carry out `action`, or undefined when it can. Without a manual charge the
- * engine makes no attempt: an episode is exhausted at its first decline, so any final action but
- * leaving recovery to the gateway would run at once, before the gateway's own recovery (its
- * retries, its invoice) could pay the order.
+ * engine makes no attempt and there is no dunning of its own to hold. Where the gateway's
+ * recovery is timed (`recoveryEndsAfterMs`), the episode is exhausted when that recovery has ended
+ * unpaid, so a cancel comes after the gateway's last try. Where it is not (runs from before), the
+ * episode was exhausted at its first decline, so any final action but leaving recovery to the
+ * gateway would have run before the gateway's own retries could pay the order.
  */
 export function finalActionProblem(
   action: DunningFinalAction,
-  gateway: { name: string; manualCharge: boolean },
+  gateway: { name: string; manualCharge: boolean; recoveryEndsAfterMs?: number },
 ): string | undefined {
   if (gateway.manualCharge || leavesToGateway(action)) return undefined;
+  // Where the engine waits for the end of the gateway's own recovery, a cancel runs after it.
+  if (gateway.recoveryEndsAfterMs !== undefined) {
+    if (action === 'cancel') return undefined;
+    return (
+      `${gateway.name} has no manual charge to hold: recovery is ${gateway.name}'s own retries, ` +
+      `so the final action must be cancel or leave_to_gateway (not ${action})`
+    );
+  }
   return (
     `${gateway.name} has no manual charge: the engine makes no attempt and leaves recovery to ` +
     `${gateway.name}'s own retries, so the final action must be leave_to_gateway (not ${action})`

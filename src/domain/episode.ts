@@ -156,11 +156,15 @@ export type EpisodeEnd =
  * Whether something outside the episode ended it: the order got paid (by the customer, QFPay's
  * own retry, or a manual charge), the subscription ended, or a new billing time passed (the
  * order can no longer be charged without cancelling the plan, so it is lost).
+ *
+ * With `billingTimeEnds: false` (a gateway that recovers on its own, and may report its next
+ * retry as the next billing time) only a new cycle that has started ends it as lost.
  */
 export function episodeEndedBy(
   snapshot: SubscriptionSnapshot,
   episode: DunningEpisode,
   now: number,
+  billingTimeEnds = true,
 ): EpisodeEnd {
   const order = snapshot.orders.find((o) => o.orderId === episode.orderId);
   if (order?.status === 'PAID')
@@ -175,7 +179,7 @@ export function episodeEndedBy(
       detail: `a new billing cycle (${snapshot.lastSequenceNo}) started before order ${episode.orderId} was recovered`,
     };
   }
-  if (now >= episode.nextBillingTime) {
+  if (billingTimeEnds && now >= episode.nextBillingTime) {
     return {
       ended: true,
       outcome: 'lost',

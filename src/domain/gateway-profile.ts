@@ -25,6 +25,14 @@ export interface GatewayCapabilities {
   cancel: boolean;
   /** How the gateway itself recovers a failed charge, in a sentence, for people (docs, API). */
   recovery: string;
+  /**
+   * For a gateway that recovers a failed charge itself (no manual charge): how long after the
+   * first decline its last try falls due (MadFintech: its third try, two days on; QorePay: the
+   * purchase's due period). The engine escalates when the gateway says its recovery ended unpaid
+   * (UNPAID), and asks it once this has passed without a word. Absent (subscriptions created
+   * before the engine timed it): the episode escalates at the first decline.
+   */
+  recoveryEndsAfterMs?: number;
 }
 
 /** A gateway's name and capabilities, as a subscription's workflow carries them. */

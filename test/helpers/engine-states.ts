@@ -39,3 +39,21 @@ export function pastDue(policy = DEFAULT_DUNNING_POLICY): EngineState {
   for (const fact of facts) s = applyFactToState(s, fact, T);
   return { ...s, known: true, lastSyncAt: T, syncWanted: false };
 }
+
+/** QFPay's notification of a payment of cycle `sequenceNo` at `at` (paid unless `succeeded` is false). */
+export function paymentNotice(
+  sequenceNo: number,
+  at: number,
+  succeeded = true,
+): Extract<Fact, { kind: 'payment' }> {
+  return {
+    kind: 'payment',
+    subscriptionId: SUB,
+    orderId: order(sequenceNo),
+    sequenceNo,
+    succeeded,
+    respcd: succeeded ? '0000' : '1205',
+    at,
+    source: 'notification',
+  };
+}

@@ -96,7 +96,7 @@ void describe('gateway creations through the API', () => {
     assert.equal(CreationSchema.parse(status.body).result?.product_id, null);
   });
 
-  void it('a final action the gateway cannot carry out is a 400 naming it; without one the subscription leaves recovery to the gateway', async () => {
+  void it('a final action the gateway cannot carry out is a 400 naming it (a hold of dunning it has none of); without one the subscription leaves recovery to the gateway, and a cancel after it is taken', async () => {
     for (const gateway of ['qorepay', 'madfintech']) {
       const before = await emulatorState(gateway, gateway === 'qorepay' ? '/state' : '/orders');
       const key = `${gateway}-final-action-${Date.now()}`;
@@ -105,13 +105,13 @@ void describe('gateway creations through the API', () => {
         plan,
         payment_method: { token: `card-final-${gateway}` },
       };
-      for (const finalAction of ['cancel', 'hold_dunning', 'pause_billing']) {
+      for (const finalAction of ['hold_dunning', 'pause_billing']) {
         const details = refusedAt(await create(gateway, key, { ...body, dunning_policy: { finalAction } }));
         assert.deepEqual(
           details.map((d) => d.path),
           ['dunning_policy.finalAction'],
         );
-        assert.match(details[0]!.message, new RegExp(`${gateway} has no manual charge`));
+        assert.match(details[0]!.message, new RegExp(`${gateway} has no manual charge to hold`));
       }
       assert.deepEqual(
         await emulatorState(gateway, gateway === 'qorepay' ? '/state' : '/orders'),
@@ -132,9 +132,16 @@ void describe('gateway creations through the API', () => {
       const change = await request(app)
         .put(`/v1/subscriptions/${encodeURIComponent(id)}/dunning-policy`)
         .set(auth)
-        .send({ finalAction: 'cancel' });
+        .send({ finalAction: 'hold_dunning' });
       assert.equal(change.status, 409, JSON.stringify(change.body));
-      assert.match(change.body.error.message, new RegExp(`${gateway} has no manual charge`));
+      assert.match(change.body.error.message, new RegExp(`${gateway} has no manual charge to hold`));
+      // A cancel comes after the gateway's own recovery has ended: taken.
+      const cancelAfter = await request(app)
+        .put(`/v1/subscriptions/${encodeURIComponent(id)}/dunning-policy`)
+        .set(auth)
+        .send({ finalAction: 'cancel' });
+      assert.equal(cancelAfter.status, 200, JSON.stringify(cancelAfter.body));
+      assert.equal(cancelAfter.body.dunning.policy.finalAction, 'cancel');
     }
   });
 

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { runEpisode } from '../../chaos/episode-simulator';
 import { QFPAY_CAPABILITIES } from '../../src/domain/gateway-profile';
+import { DAY, HOUR, MINUTE } from '../../src/domain/duration';
 
 const EPISODES = Number(process.env.EPISODES ?? 3_000);
 
@@ -54,5 +55,27 @@ void describe('decide over random dunning episodes', () => {
     // Every episode ended without a charge: escalated at once (or the order was paid first).
     assert.equal(outcomes.get('open') ?? 0, 0, JSON.stringify([...outcomes]));
     assert.ok((outcomes.get('exhausted') ?? 0) > 0, JSON.stringify([...outcomes]));
+  });
+
+  void it('never escalates while a gateway that recovers on its own still retries, and escalates once it says it has ended', () => {
+    const outcomes = new Map<string, number>();
+    for (let seed = 1; seed <= EPISODES / 6; seed += 1) {
+      const gateway = {
+        name: 'selfrecovering',
+        capabilities: {
+          ...QFPAY_CAPABILITIES,
+          manualCharge: false,
+          recovery: 'the gateway retries',
+          recoveryEndsAfterMs: [MINUTE, HOUR, 2 * DAY][seed % 3]!,
+        },
+      };
+      const report = runEpisode({ seed, gateway });
+      assert.deepEqual(report.violations, [], `episode ${seed}`);
+      assert.equal(report.charges, 0, `episode ${seed}`);
+      outcomes.set(report.outcome, (outcomes.get(report.outcome) ?? 0) + 1);
+    }
+    // Some were exhausted (after the gateway's word), some recovered by a payment, some lost to the next cycle.
+    for (const outcome of ['exhausted', 'recovered'])
+      assert.ok((outcomes.get(outcome) ?? 0) > 0, JSON.stringify([...outcomes]));
   });
 });

@@ -25,7 +25,9 @@ import { gatewayNames, gatewayProfile } from '../../src/gateways/registry';
 import { decide, intentProblem, settle } from '../../src/domain/decide';
 import { subscriptionIdOfWorkflow, subscriptionWorkflowId } from '../../src/workflows/definitions';
 import type { EngineState, IntentRequest } from '../../src/domain/engine-state';
-import { DAY, HOUR, MINUTE, T, pastDue } from '../helpers/engine-states';
+import { DAY, HOUR, MINUTE, T, order, pastDue, pastDueSync, paymentNotice } from '../helpers/engine-states';
+import { DEFAULT_DUNNING_POLICY, finalActionProblem } from '../../src/domain/dunning';
+import { applyFactToState } from '../../src/domain/engine-state';
 
 const NO_CHARGE: GatewayCapabilities = {
   ...QFPAY_CAPABILITIES,
@@ -75,6 +77,97 @@ void describe('the gateway port, engine side', () => {
       const action = decide(settle(s, now), now, { continueAsNewSuggested: false });
       assert.notEqual(action.kind, 'charge', `at +${(now - T) / HOUR} h`);
     }
+  });
+
+  void it('times the escalation against the gateway’s own recovery: none while it retries, all when it has ended unpaid', () => {
+    const timed: GatewayCapabilities = { ...NO_CHARGE, recoveryEndsAfterMs: 2 * DAY };
+    const policy = { ...DEFAULT_DUNNING_POLICY, finalAction: 'cancel' as const };
+    const escalations = (s: EngineState) =>
+      s.outbox.filter((e) => e.type === 'subscription.dunning_exhausted');
+    const ask = (s: EngineState, now: number) => decide(s, now, { continueAsNewSuggested: false });
+
+    // The first decline: an episode waits for the gateway's retries, with no charge and no escalation.
+    let s = settle(onGateway(pastDue(policy), timed), T + MINUTE);
+    assert.equal(s.episode?.stage, 'retrying');
+    assert.deepEqual(s.episode?.schedule, []);
+    assert.deepEqual(escalations(s), [], 'nothing escalates while the gateway still retries');
+    s = { ...s, outbox: [] }; // the decline's own events, delivered
+    const checkAt = s.episode?.recoveryCheckAt ?? 0;
+    assert.ok(checkAt > T + 2 * DAY, `the engine looks after the gateway's last try (${checkAt - T})`);
+    for (let now = T + MINUTE; now < checkAt; now += 3 * HOUR) {
+      s = settle(s, now);
+      assert.deepEqual(escalations(s), [], `at +${(now - T) / HOUR} h`);
+      const action = ask(s, now);
+      assert.ok(
+        action.kind === 'wait' && action.until !== null && action.until <= checkAt,
+        JSON.stringify(action),
+      );
+    }
+
+    // The gateway says its recovery ended unpaid (MadFintech's third decline, QorePay's due date):
+    // every step escalates now, and the merchant's cancel runs after a look at the order.
+    const unpaid = applyFactToState(
+      s,
+      { ...pastDueSync(T + 2 * DAY), remote: { ...pastDueSync().remote, state: 'UNPAID' } },
+      T + 2 * DAY,
+    );
+    const ended = settle({ ...unpaid, lastSyncAt: T + 2 * DAY, syncWanted: false }, T + 2 * DAY);
+    assert.deepEqual(
+      escalations(ended).map((e) => (e.data as { step?: string }).step),
+      ['notify_customer', 'notify_operations', undefined],
+    );
+    assert.equal(ended.episode?.finalAction?.action, 'cancel');
+    assert.match(ended.episode?.outcomeDetail ?? '', /testpay's own recovery ended unpaid/);
+    assert.deepEqual(ask(ended, T + 2 * DAY + MINUTE), {
+      kind: 'cancel',
+      cause: 'final_action',
+      orderId: order(2),
+    });
+
+    // Paid by the gateway's retry instead: recovered, and never escalated.
+    const paid = applyFactToState(s, paymentNotice(2, T + DAY), T + DAY);
+    const recovered = settle(paid, T + DAY);
+    assert.equal(recovered.episodeHistory.at(-1)?.outcome, 'recovered');
+    assert.deepEqual(escalations(recovered), []);
+    assert.ok(recovered.outbox.some((e) => e.type === 'subscription.dunning_recovered'));
+
+    // The gateway says nothing by the time its recovery should have ended: the engine asks it, and
+    // asks again a day later while it still retries; it escalates only on the gateway's word.
+    const silent = settle(s, checkAt);
+    assert.equal(silent.syncWanted, true);
+    assert.deepEqual(escalations(silent), []);
+    assert.ok((silent.episode?.recoveryCheckAt ?? 0) >= checkAt + DAY - MINUTE, 'the next look is a day on');
+    const stillRetrying = settle({ ...silent, syncWanted: false, lastSyncAt: checkAt }, checkAt + HOUR);
+    assert.equal(stillRetrying.syncWanted, false);
+    assert.equal(stillRetrying.episode?.stage, 'retrying');
+  });
+
+  void it('keeps waiting through the gateway’s retries when the next billing time it reports is its next try', () => {
+    const timed: GatewayCapabilities = { ...NO_CHARGE, recoveryEndsAfterMs: 2 * DAY };
+    // MadFintech reports the next try as the next charge date while it retries.
+    const nextTry = {
+      ...pastDueSync(T + 1),
+      remote: { ...pastDueSync().remote, nextBillingTime: T + DAY },
+    };
+    let s = applyFactToState(onGateway(pastDue(), timed), nextTry, T + 1);
+    s = settle(s, T + MINUTE);
+    assert.equal(s.episode?.stage, 'retrying');
+    assert.equal(s.episode?.nextBillingTime, T + DAY);
+    const later = settle(s, T + DAY + HOUR);
+    assert.equal(later.episode?.stage, 'retrying', JSON.stringify(later.episodeHistory.at(-1)));
+    // A new cycle still ends it (the order was not recovered before it).
+    const nextCycle = applyFactToState(later, paymentNotice(3, T + 30 * DAY), T + 30 * DAY);
+    assert.equal(settle(nextCycle, T + 30 * DAY).episodeHistory.at(-1)?.outcome, 'lost');
+  });
+
+  void it('refuses a final action a gateway’s recovery leaves nothing to do for; allows a cancel once recovery is timed', () => {
+    const untimed = { name: 'testpay', ...NO_CHARGE };
+    const timed = { ...untimed, recoveryEndsAfterMs: 2 * DAY };
+    assert.match(finalActionProblem('cancel', untimed) ?? '', /must be leave_to_gateway/);
+    assert.equal(finalActionProblem('cancel', timed), undefined);
+    assert.equal(finalActionProblem('leave_to_gateway', timed), undefined);
+    assert.match(finalActionProblem('hold_dunning', timed) ?? '', /no manual charge to hold/);
+    assert.equal(finalActionProblem('hold_dunning', { name: 'qfpay', ...QFPAY_CAPABILITIES }), undefined);
   });
 
   void it('refuses the changes a gateway has no call for, with its recovery for a charge-now', () => {

@@ -42,6 +42,7 @@ const GATEWAY: GatewayProfile = { name: 'testpay', capabilities: NO_CHARGE };
 async function onGateway(
   setPaused: (input: { subscriptionId: string; paused: boolean }) => Promise<{ at: number }>,
   body: (s: Awaited<ReturnType<typeof failingSubscription>> & { handle: any }) => Promise<void>,
+  gateway: GatewayProfile = GATEWAY,
 ) {
   const subscription = await failingSubscription(timeSkipping.env);
   const { worker, taskQueue } = await createTestWorker(timeSkipping.env, {
@@ -66,7 +67,7 @@ async function onGateway(
             finalAction: 'cancel',
           }),
           options: { reconcileGraceMs: 15 * MINUTE },
-          gateway: GATEWAY,
+          gateway,
         },
       ],
     });
@@ -129,6 +130,47 @@ void describe('the subscription workflow on a gateway behind the port', () => {
         );
         assert.equal(qfpay.count('chargeOrder'), 0);
       },
+    );
+  });
+
+  void it('escalates when the gateway’s own recovery has ended unpaid, asking it when it says nothing; then the merchant’s cancel', async () => {
+    const timed: GatewayProfile = {
+      name: 'testpay',
+      capabilities: { ...NO_CHARGE, recoveryEndsAfterMs: 2 * DAY },
+    };
+    await onGateway(
+      async () => ({ at: Date.now() }),
+      async ({ clock, qfpay, failCycle2, handle }) => {
+        await failCycle2(handle);
+        const failedAt = clock.now;
+        const episodeOf = async () => {
+          const view = await handle.query(snapshotQuery);
+          return view.dunning.episode ?? view.dunning.history.at(-1);
+        };
+        // While the gateway still retries (its last try two days on): nothing is escalated.
+        await advance(timeSkipping.env, clock, DAY);
+        assert.equal((await episodeOf())?.stage, 'retrying');
+        const syncsBefore = qfpay.count('syncSubscription');
+        // Its recovery ended unpaid, and its word was lost: past the last try and the grace, the
+        // engine asks, learns it, and escalates; then the merchant's final action, a cancel.
+        qfpay.state.remote = { ...qfpay.state.remote, state: 'UNPAID' };
+        await advance(timeSkipping.env, clock, DAY + 30 * MINUTE);
+        await until('escalated', async () => (await episodeOf())?.outcome === 'exhausted');
+        assert.ok(qfpay.count('syncSubscription') > syncsBefore, 'the engine asked the gateway');
+        const episode = await episodeOf();
+        assert.match(
+          episode?.outcomeDetail ?? '',
+          /testpay's own recovery ended unpaid; final action cancel/,
+        );
+        assert.ok(
+          (episode?.closedAt ?? 0) >= failedAt + 2 * DAY,
+          `escalated ${((episode?.closedAt ?? 0) - failedAt) / DAY} days after the decline`,
+        );
+        assert.equal(episode?.finalAction?.action, 'cancel');
+        await until('cancelled for the failure', () => qfpay.count('cancelSubscription') === 1);
+        assert.equal(qfpay.count('chargeOrder'), 0, 'no charge');
+      },
+      timed,
     );
   });
 

@@ -95,10 +95,7 @@ function gatewayPolicy(
   override: GatewayCreateSubscriptionBody['dunning_policy'],
 ): DunningPolicy {
   const policy = policyWithOverride(base, override);
-  const problem = finalActionProblem(policy.finalAction, {
-    name: module.name,
-    manualCharge: module.capabilities.manualCharge,
-  });
+  const problem = finalActionProblem(policy.finalAction, { name: module.name, ...module.capabilities });
   if (problem === undefined) return policy;
   if (override?.finalAction !== undefined)
     throw ApiError.validation(`invalid body for ${module.name}`, [

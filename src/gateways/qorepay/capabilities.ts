@@ -17,4 +17,7 @@ export const QOREPAY_CAPABILITIES: GatewayCapabilities = Object.freeze({
     'A failed charge leaves the purchase payable until its due date (7 days by default): QorePay retries ' +
     'the saved method once a day and emails the invoice; unpaid by the due date, the purchase is overdue ' +
     '(UNPAID) and the next cycle bills as usual.',
+  // The purchase's due period as the engine creates it by default (QOREPAY_DUE_DAYS): the engine
+  // escalates on QorePay's word (the purchase overdue), and asks QorePay once this has passed.
+  recoveryEndsAfterMs: 7 * 86_400_000,
 });

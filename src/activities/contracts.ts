@@ -34,6 +34,8 @@ export interface SubscriptionActivities {
     tokenId?: string;
     totalBillingCycles?: number | null;
     products?: Array<{ productId: string; quantity: number }>;
+    /** The subscription's own price from its next billing on (`capabilities.changePrice`). */
+    price?: { amount: number; currency: string };
   }): Promise<{ at: number }>;
   /**
    * `subscription/v1/charge` for one failed order. It looks at the order first (a retried

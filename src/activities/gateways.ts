@@ -93,7 +93,11 @@ export function createGatewayActivities({
     },
     async updateSubscription(input) {
       return onGateway(input.subscriptionId, (a, id) =>
-        a.update ? a.update({ ...input, subscriptionId: id }) : lacks(a.name, 'subscription update'),
+        !a.update
+          ? lacks(a.name, 'subscription update')
+          : input.price && !a.capabilities.changePrice
+            ? lacks(a.name, 'price change')
+            : a.update({ ...input, subscriptionId: id }),
       );
     },
     async chargeOrder(input) {

@@ -14,6 +14,7 @@ import {
   CancelBodySchema,
   ChangePaymentTokenBodySchema,
   ChangeProductsBodySchema,
+  ChangePriceBodySchema,
   ChangeTotalBillingCyclesBodySchema,
   ChargeBodySchema,
   ChargeResultSchema,
@@ -517,6 +518,16 @@ function registerRoutes(registry: OpenAPIRegistry): void {
       '(also when it is retried or charged by hand); the new plan is billed from the next billing time on. ' +
       "Every product must be in the subscription's currency: a product in another one is a 409 naming its line " +
       '(`products.<n>.product_id`), before anything changes.',
+  );
+  change(
+    'price',
+    'Set this subscription’s own price',
+    ChangePriceBodySchema,
+    'From the next billing on, each cycle bills `amount` in the subscription’s currency (the current ' +
+      'cycle keeps its amount). Only a gateway that prices one subscriber (QorePay, by the subscriber’s ' +
+      '`invoice_override`; `capabilities.changePrice` in GET /v1/gateways) can; elsewhere it is a 409 ' +
+      'naming what the gateway cannot do (on QFPay, change the products instead). A price in another ' +
+      'currency is a 409.',
   );
   change(
     'pause',

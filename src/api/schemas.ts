@@ -7,7 +7,7 @@
  */
 import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
-import { MAX_PLAN_LINES, MAX_PLAN_QUANTITY } from '../domain/decide';
+import { MAX_PLAN_LINES, MAX_PLAN_QUANTITY, MAX_PRICE } from '../domain/decide';
 import { SUBSCRIPTION_STATES } from '../domain/lifecycle-table';
 import {
   DUNNING_FINAL_ACTIONS,
@@ -575,6 +575,18 @@ export const ChangeProductsBodySchema = z
   .openapi('ChangeProductsRequest');
 export type ChangeProductsBody = z.output<typeof ChangeProductsBodySchema>;
 
+export const ChangePriceBodySchema = z
+  .strictObject({
+    amount: z.number().int().min(1).max(MAX_PRICE).openapi({
+      description: "The price of each cycle from the next billing on, in the currency's minor unit.",
+    }),
+    currency: z
+      .string()
+      .regex(/^[A-Z]{3}$/, 'must be a three-letter ISO 4217 code')
+      .openapi({ description: "The subscription's currency (a price in another one is a 409)." }),
+  })
+  .openapi('ChangePriceRequest');
+
 export const PauseBodySchema = z
   .strictObject({
     resumes_at: isoTime
@@ -846,6 +858,10 @@ export const GatewayCapabilitiesSchema = z
     changeToken: z.boolean(),
     changeCycles: z.boolean(),
     changeProducts: z.boolean(),
+    changePrice: z
+      .boolean()
+      .optional()
+      .openapi({ description: 'One subscription’s own price can be set (POST …/price).' }),
     cancel: z.boolean(),
     recovery: z.string().openapi({ description: 'How the gateway itself recovers a failed charge.' }),
     recoveryEndsAfterMs: z

@@ -79,6 +79,7 @@ export type Action =
   | { kind: 'change_token'; intentId: number; tokenId: string }
   | { kind: 'change_cycles'; intentId: number; totalBillingCycles: number | null }
   | { kind: 'change_products'; intentId: number; products: PlanLine[] }
+  | { kind: 'change_price'; intentId: number; amount: number; currency: string }
   | { kind: 'pause'; intentId: number; resumesAt: number | null; scope: HoldScope }
   | { kind: 'resume'; intentId: number; scope: HoldScope }
   | { kind: 'refuse'; intentId: number; message: string; type: string }
@@ -503,6 +504,8 @@ function decideIntent(s: EngineState, intent: Intent, now: number): Action {
       return { kind: 'change_cycles', intentId: intent.id, totalBillingCycles: intent.totalBillingCycles };
     case 'change_products':
       return { kind: 'change_products', intentId: intent.id, products: intent.products };
+    case 'change_price':
+      return { kind: 'change_price', intentId: intent.id, amount: intent.amount, currency: intent.currency };
     case 'charge_now':
       return decideChargeNow(s, intent, now);
     case 'pause':
@@ -580,6 +583,10 @@ export function intentProblem(
       if (!gatewayOf(s).capabilities.changeProducts) return cannot(s, 'change a subscription’s plan');
       if (isTerminal(state)) return `subscription is ${state}; its plan cannot change`;
       return planProblem(intent.products);
+    case 'change_price':
+      if (!gatewayOf(s).capabilities.changePrice) return cannot(s, 'change one subscription’s price');
+      if (isTerminal(state)) return `subscription is ${state}; its price cannot change`;
+      return priceProblem(intent.amount, intent.currency);
     case 'charge_now':
       if (!gatewayOf(s).capabilities.manualCharge)
         return `${cannot(s, 'charge an order on request')}: ${gatewayOf(s).capabilities.recovery}`;
@@ -651,6 +658,17 @@ function planProblem(products: unknown): string | undefined {
     if (ids.has(line.productId)) return `product ${line.productId} is listed twice`;
     ids.add(line.productId);
   }
+  return undefined;
+}
+
+/** The largest price, in the currency's minor unit (as QFPay's and the gateways' amounts). */
+export const MAX_PRICE = 100_000_000;
+
+function priceProblem(amount: unknown, currency: unknown): string | undefined {
+  if (!Number.isInteger(amount) || (amount as number) < 1 || (amount as number) > MAX_PRICE)
+    return `amount must be an integer from 1 to ${MAX_PRICE} (the currency's minor unit)`;
+  if (typeof currency !== 'string' || !/^[A-Z]{3}$/.test(currency))
+    return 'currency must be a three-letter ISO 4217 code';
   return undefined;
 }
 

@@ -39,6 +39,7 @@ export type Intent =
   | { id: number; kind: 'change_token'; tokenId: string }
   | { id: number; kind: 'change_cycles'; totalBillingCycles: number | null }
   | { id: number; kind: 'change_products'; products: PlanLine[] }
+  | { id: number; kind: 'change_price'; amount: number; currency: string }
   | { id: number; kind: 'charge_now'; orderId?: string; syncedFirst?: boolean }
   | { id: number; kind: 'sync' }
   | { id: number; kind: 'policy'; override: DunningPolicyOverride }

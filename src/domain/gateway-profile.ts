@@ -21,6 +21,11 @@ export interface GatewayCapabilities {
   changeCycles: boolean;
   /** The products (price) of a running subscription can be changed. */
   changeProducts: boolean;
+  /**
+   * The price of one running subscription can be set, in its currency, from its next billing on
+   * (QorePay: the subscriber's `invoice_override`). Absent: false.
+   */
+  changePrice?: boolean;
   /** A cancel is a call the engine makes (every gateway here has one). */
   cancel: boolean;
   /** How the gateway itself recovers a failed charge, in a sentence, for people (docs, API). */

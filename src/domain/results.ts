@@ -424,12 +424,17 @@ function markFinalAction(
 /** A token, cycles or products change's answer. */
 export function afterChange(
   state: EngineState,
-  action: Extract<Action, { kind: 'change_token' | 'change_cycles' | 'change_products' }>,
+  action: Extract<Action, { kind: 'change_token' | 'change_cycles' | 'change_products' | 'change_price' }>,
   outcome: Outcome<{ at: number }>,
   now: number,
 ): EngineState {
   if (!outcome.ok)
     return resolveIntent(state, action.intentId, answerFailure(outcome.failure, 'ChangeFailed'));
+  if (action.kind === 'change_price') {
+    // The gateway bills it from the next billing on; its word on the plan follows in a sync.
+    const value = { amount: action.amount, currency: action.currency };
+    return resolveIntent({ ...state, syncWanted: true }, action.intentId, { ok: true, value });
+  }
   const at = causalAt(state, outcome.value.at);
   if (action.kind === 'change_products') {
     const fact: Fact = {

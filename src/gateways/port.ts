@@ -134,6 +134,8 @@ export interface GatewayAdapter {
     tokenId?: string;
     totalBillingCycles?: number | null;
     products?: Array<{ productId: string; quantity: number }>;
+    /** The subscription's own price from its next billing on (`capabilities.changePrice`). */
+    price?: { amount: number; currency: string };
   }): Promise<{ at: number }>;
   /** Present when `capabilities.manualCharge`: see `SubscriptionActivities.chargeOrder`. */
   charge?(input: { subscriptionId: string; orderId: string; notAfter: number }): Promise<ChargeOutcome>;

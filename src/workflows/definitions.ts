@@ -164,6 +164,11 @@ export interface ChargeNowRequest {
 export interface ChangeProductsRequest {
   products: PlanLine[];
 }
+/** The subscription's own price, in its currency's minor unit, from its next billing on. */
+export interface ChangePriceRequest {
+  amount: number;
+  currency: string;
+}
 export interface PauseBillingRequest {
   /** When the engine resumes by itself (epoch ms), or null: until the merchant resumes. */
   resumesAt: number | null;
@@ -199,6 +204,10 @@ export interface ChangePolicyResult {
 export interface ChangeProductsResult {
   products: PlanLine[];
 }
+export interface ChangePriceResult {
+  amount: number;
+  currency: string;
+}
 export interface PauseBillingResult {
   pause: BillingPause;
 }
@@ -229,6 +238,7 @@ export const changeDunningPolicyUpdate = defineUpdate<ChangePolicyResult, [Dunni
 export const changeProductsUpdate = defineUpdate<ChangeProductsResult, [ChangeProductsRequest]>(
   'changeProducts',
 );
+export const changePriceUpdate = defineUpdate<ChangePriceResult, [ChangePriceRequest]>('changePrice');
 export const pauseBillingUpdate = defineUpdate<PauseBillingResult, [PauseBillingRequest]>('pauseBilling');
 export const resumeBillingUpdate = defineUpdate<ResumeBillingResult, [ResumeBillingRequest]>('resumeBilling');
 

@@ -36,6 +36,7 @@ import {
   changeDunningPolicyUpdate,
   changePaymentTokenUpdate,
   changeProductsUpdate,
+  changePriceUpdate,
   changeTotalBillingCyclesUpdate,
   chargeNowUpdate,
   factSignal,
@@ -46,6 +47,7 @@ import {
   snapshotQuery,
   syncNowUpdate,
   type ChangeProductsRequest,
+  type ChangePriceRequest,
   type PauseBillingRequest,
   type ResumeBillingRequest,
   type SubscriptionView,
@@ -223,6 +225,11 @@ function registerHandlers(sub: Subscription): void {
     kind: 'change_products',
     products: r?.products,
   }));
+  intent(changePriceUpdate, (r: ChangePriceRequest) => ({
+    kind: 'change_price',
+    amount: r?.amount,
+    currency: r?.currency,
+  }));
   intent(pauseBillingUpdate, (r: PauseBillingRequest) => ({
     kind: 'pause',
     resumesAt: r?.resumesAt ?? null,
@@ -305,13 +312,16 @@ async function perform(sub: Subscription, action: Action): Promise<void> {
     }
     case 'change_token':
     case 'change_cycles':
-    case 'change_products': {
+    case 'change_products':
+    case 'change_price': {
       const change =
         action.kind === 'change_token'
           ? { subscriptionId: id, tokenId: action.tokenId }
           : action.kind === 'change_cycles'
             ? { subscriptionId: id, totalBillingCycles: action.totalBillingCycles }
-            : { subscriptionId: id, products: action.products };
+            : action.kind === 'change_price'
+              ? { subscriptionId: id, price: { amount: action.amount, currency: action.currency } }
+              : { subscriptionId: id, products: action.products };
       const outcome = await attempt(() =>
         gatewayCalls.updateSubscription.executeWithOptions(options, [change]),
       );

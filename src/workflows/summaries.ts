@@ -54,6 +54,8 @@ export function activitySummary(s: EngineState, action: Action): string | undefi
       return `change the payment token at ${gateway}`;
     case 'change_cycles':
       return `set total billing cycles to ${action.totalBillingCycles ?? 'unlimited'} at ${gateway}`;
+    case 'change_price':
+      return `set the subscription's price to ${action.amount} ${action.currency} at ${gateway}`;
     default:
       return undefined;
   }

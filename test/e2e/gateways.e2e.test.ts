@@ -296,6 +296,25 @@ void describe('a subscription on each gateway, end to end', { concurrency: true 
         assert.equal(await status(), 'subscription_paused');
         assert.equal((await stack.api('POST', `${path}/resume`)).status, 200);
         assert.equal(await status(), 'active');
+
+        // The subscriber's own price (its invoice_override): the schedule shows it from the next billing.
+        const priced = await stack.api('POST', `${path}/price`, { amount: 3100, currency: 'USD' });
+        assert.equal(priced.status, 200, JSON.stringify(priced.body));
+        const schedule = await stack.api('GET', `${path}/schedule?count=2`);
+        assert.equal(schedule.status, 200, JSON.stringify(schedule.body));
+        assert.deepEqual(
+          (schedule.body.billings as Array<{ amount: number }>).map((b) => b.amount),
+          [3100, 3100],
+        );
+        const zero = await stack.api('POST', `${path}/price`, { amount: 0, currency: 'USD' });
+        assert.equal(zero.status, 400, JSON.stringify(zero.body));
+        assert.deepEqual(
+          (zero.body.error.details as Array<{ path: string }>).map((d) => d.path),
+          ['amount'],
+        );
+        const otherCurrency = await stack.api('POST', `${path}/price`, { amount: 3100, currency: 'EUR' });
+        assert.equal(otherCurrency.status, 409, JSON.stringify(otherCurrency.body));
+        assert.match(otherCurrency.body.error.message, /bills in USD/);
       },
     );
     const state = await control('qorepay', '/state');
@@ -309,6 +328,15 @@ void describe('a subscription on each gateway, end to end', { concurrency: true 
       (approve) => control('madfintech', '/cards', { approve }),
       // The gateway tries a declined cycle again a day later.
       () => control('madfintech', '/clock/advance', { ms: DAY + 1_000 }),
+      // MadFintech has no call to reprice one subscription: a 409 naming it, before anything is sent.
+      async (id) => {
+        const priced = await stack.api('POST', `/v1/subscriptions/${encodeURIComponent(id)}/price`, {
+          amount: 3100,
+          currency: 'USD',
+        });
+        assert.equal(priced.status, 409, JSON.stringify(priced.body));
+        assert.match(priced.body.error.message, /madfintech cannot change one subscription’s price/);
+      },
     );
   });
 });

@@ -42,6 +42,7 @@ const ROUTES: Array<[string, string]> = [
   ['get', '/v1/subscriptions/{subscriptionId}'],
   ['post', '/v1/subscriptions/{subscriptionId}/cancel'],
   ['post', '/v1/subscriptions/{subscriptionId}/payment-token'],
+  ['post', '/v1/subscriptions/{subscriptionId}/price'],
   ['post', '/v1/subscriptions/{subscriptionId}/total-billing-cycles'],
   ['post', '/v1/subscriptions/{subscriptionId}/charge'],
   ['post', '/v1/subscriptions/{subscriptionId}/sync'],

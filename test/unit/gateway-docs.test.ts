@@ -8,7 +8,15 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { gatewayTable } from '../../src/gateways/registry';
 
-const COLUMNS = ['manualCharge', 'pause', 'changeToken', 'changeCycles', 'changeProducts', 'cancel'] as const;
+const COLUMNS = [
+  'manualCharge',
+  'pause',
+  'changeToken',
+  'changeCycles',
+  'changeProducts',
+  'changePrice',
+  'cancel',
+] as const;
 
 void describe('docs/gateways.md', () => {
   void it('has one row per registered gateway, with its capabilities', () => {

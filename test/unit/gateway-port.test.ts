@@ -27,7 +27,8 @@ import { subscriptionIdOfWorkflow, subscriptionWorkflowId } from '../../src/work
 import type { EngineState, IntentRequest } from '../../src/domain/engine-state';
 import { DAY, HOUR, MINUTE, T, order, pastDue, pastDueSync, paymentNotice } from '../helpers/engine-states';
 import { DEFAULT_DUNNING_POLICY, finalActionProblem } from '../../src/domain/dunning';
-import { applyFactToState } from '../../src/domain/engine-state';
+import { applyFactToState, enqueueIntent } from '../../src/domain/engine-state';
+import { afterChange } from '../../src/domain/results';
 
 const NO_CHARGE: GatewayCapabilities = {
   ...QFPAY_CAPABILITIES,
@@ -168,6 +169,44 @@ void describe('the gateway port, engine side', () => {
     assert.equal(finalActionProblem('leave_to_gateway', timed), undefined);
     assert.match(finalActionProblem('hold_dunning', timed) ?? '', /no manual charge to hold/);
     assert.equal(finalActionProblem('hold_dunning', { name: 'qfpay', ...QFPAY_CAPABILITIES }), undefined);
+  });
+
+  void it('sets one subscription’s price where the gateway prices a subscriber, and refuses it elsewhere', () => {
+    const price = { kind: 'change_price' as const, amount: 3100, currency: 'USD' };
+    const problem = (s: EngineState, intent: IntentRequest) =>
+      intentProblem(s, intent, T + MINUTE, { queued: false });
+    assert.match(
+      problem(settle(pastDue(), T + MINUTE), price) ?? '',
+      /qfpay cannot change one subscription’s price/,
+    );
+    assert.match(
+      problem(onGateway(pastDue()), price) ?? '',
+      /testpay cannot change one subscription’s price/,
+    );
+    const priced = onGateway(pastDue(), { ...NO_CHARGE, changePrice: true });
+    assert.equal(problem(priced, price), undefined);
+    assert.match(problem(priced, { ...price, amount: 0 }) ?? '', /amount must be an integer from 1/);
+    assert.match(problem(priced, { ...price, amount: 12.5 }) ?? '', /amount must be an integer/);
+    assert.match(problem(priced, { ...price, currency: 'usd' }) ?? '', /three-letter ISO 4217/);
+    const ended = { ...priced, snapshot: { ...priced.snapshot, state: 'CANCELLED' as const } };
+    assert.match(problem(ended, price) ?? '', /CANCELLED; its price cannot change/);
+
+    const queued = enqueueIntent(priced, price).state;
+    const action = decide(queued, T + MINUTE, { continueAsNewSuggested: false });
+    assert.deepEqual(action, {
+      kind: 'change_price',
+      intentId: queued.intents[0]!.id,
+      amount: 3100,
+      currency: 'USD',
+    });
+    if (action.kind !== 'change_price') return;
+    const done = afterChange(queued, action, { ok: true, value: { at: T + MINUTE } }, T + MINUTE);
+    assert.deepEqual(done.resolved.at(-1), {
+      id: action.intentId,
+      ok: true,
+      value: { amount: 3100, currency: 'USD' },
+    });
+    assert.equal(done.syncWanted, true, 'the gateway’s word on the plan follows');
   });
 
   void it('refuses the changes a gateway has no call for, with its recovery for a charge-now', () => {

@@ -13,6 +13,7 @@ import {
   changeDunningPolicyUpdate,
   changePaymentTokenUpdate,
   changeProductsUpdate,
+  changePriceUpdate,
   changeTotalBillingCyclesUpdate,
   chargeNowUpdate,
   pauseBillingUpdate,
@@ -38,6 +39,7 @@ import {
   CancelBodySchema,
   ChangePaymentTokenBodySchema,
   ChangeProductsBodySchema,
+  ChangePriceBodySchema,
   ChangeTotalBillingCyclesBodySchema,
   ChargeBodySchema,
   CreateSubscriptionBodySchema,
@@ -495,6 +497,15 @@ export function subscriptionRouter(ctx: ApiContext): Router {
       h.executeUpdate(changeTotalBillingCyclesUpdate, {
         args: [{ totalBillingCycles: body.total_billing_cycles }],
       }),
+    );
+    res.json(subscriptionView(view));
+  });
+
+  router.post('/subscriptions/:subscriptionId/price', async (req: Request, res: Response) => {
+    const id = subscriptionId(req);
+    const body = parseInput(ChangePriceBodySchema, req.body, 'body');
+    const view = await updateThenView(id, (h) =>
+      h.executeUpdate(changePriceUpdate, { args: [{ amount: body.amount, currency: body.currency }] }),
     );
     res.json(subscriptionView(view));
   });

@@ -22,6 +22,7 @@ import {
   joinSubscriptionId,
   periodOf,
   purchaseCycles,
+  purchaseTotal,
   purchaseTime,
   remoteOrder,
   splitSubscriptionId,
@@ -228,7 +229,7 @@ export function qorepayAdapter(client: QorepayClient, options: QorepayAdapterOpt
       const scheduled = subscriber.subscription_billing_scheduled_on;
       return {
         state: stateOf(subscriber, purchases),
-        amount: template.purchase.products.reduce((sum, p) => sum + p.price * Number(p.quantity), 0),
+        amount: purchaseTotal(subscriber.invoice_override ?? template.purchase, template.purchase.products),
         currency: template.purchase.currency,
         interval,
         anchor,
@@ -259,6 +260,33 @@ export function qorepayAdapter(client: QorepayClient, options: QorepayAdapterOpt
           err.status,
         );
       }
+    },
+
+    async update({ subscriptionId, price, ...rest }) {
+      const others = Object.entries(rest).filter(([, v]) => v !== undefined);
+      if (!price || others.length > 0)
+        throw new GatewayError(
+          `QorePay changes only a subscriber's price (not ${others.map(([k]) => k).join(', ') || 'nothing'})`,
+          false,
+          400,
+        );
+      const { templateId, clientId } = ids(subscriptionId);
+      const template = await client.call('GET', `billing_templates/${seg(templateId)}/`, templateSchema);
+      if (template.purchase.currency !== price.currency)
+        throw new GatewayError(
+          `the subscription bills in ${template.purchase.currency}; a price in ${price.currency} cannot replace it`,
+          false,
+          409,
+        );
+      // Seed 003's "Dynamic customer billing amounts": the subscriber's own terms, one line.
+      const name = template.purchase.products[0]?.name ?? template.title;
+      const s = await client.call('PATCH', subscriberPath(templateId, clientId), subscriberSchema, {
+        invoice_override: {
+          products: [{ name, price: price.amount, quantity: '1' }],
+          total_override: price.amount,
+        },
+      });
+      return { at: s.updated_on * 1000 };
     },
 
     async setPaused(subscriptionId, paused) {

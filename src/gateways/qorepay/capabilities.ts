@@ -12,6 +12,8 @@ export const QOREPAY_CAPABILITIES: GatewayCapabilities = Object.freeze({
   changeCycles: false,
   // PUT on the template would reprice every subscriber of it; not offered per subscription.
   changeProducts: false,
+  // PATCH of the subscriber's billing details: its own `invoice_override`, one line at the price.
+  changePrice: true,
   cancel: true,
   recovery:
     'A failed charge leaves the purchase payable until its due date (7 days by default): QorePay retries ' +

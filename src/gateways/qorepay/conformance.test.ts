@@ -133,6 +133,31 @@ describe('QorePay adapter against the emulator', () => {
     assert.equal(fact.remote.retryAttempts, 7); // the charge, then six daily retries before due
   });
 
+  it("sets one subscriber's price (its invoice_override) from the next billing on; refuses another currency or any other change", async () => {
+    const { subscriptionId: id } = await adapter.create(input());
+    assert.equal((await adapter.plan!(id))?.amount, 1500);
+    await adapter.update!({ subscriptionId: id, price: { amount: 3100, currency: 'MYR' } });
+    const plan = await adapter.plan!(id);
+    assert.deepEqual([plan?.amount, plan?.currency], [3100, 'MYR'], 'the schedule shows the new price');
+    await ctl.advanceTo((await sync(id)).remote.nextBillingTime ?? Infinity);
+    const fact = await sync(id, 1);
+    assert.deepEqual(
+      fact.orders?.map((o) => [o.sequenceNo, o.status, o.amount]),
+      [
+        [1, 'PAID', 1500],
+        [2, 'PAID', 3100],
+      ],
+    );
+    const other = await rejects(
+      adapter.update!({ subscriptionId: id, price: { amount: 3100, currency: 'EUR' } }),
+      false,
+      409,
+    );
+    assert.match(other.message, /bills in MYR/);
+    await rejects(adapter.update!({ subscriptionId: id, tokenId: 'tk_x' }), false, 400);
+    assert.equal((await adapter.plan!(id))?.amount, 3100, 'nothing changed');
+  });
+
   it('pauses (a billing date passing while paused is skipped) and resumes', async () => {
     const { subscriptionId: id } = await adapter.create(input({ interval: { unit: 'week', count: 1 } }));
     await adapter.setPaused?.(id, true);

@@ -215,3 +215,34 @@ export function cancelledFact(subscriptionId: string, updatedOnSeconds: number):
     source: 'notification',
   };
 }
+
+/** A product line as seed 003 shows it (`discount` in minor units, `tax_percent` a decimal string). */
+export interface ProductLine {
+  name: string;
+  price: number;
+  quantity: string | number;
+  discount?: number;
+  tax_percent?: string | number;
+  [field: string]: unknown;
+}
+
+/** Purchase terms: the template's, or a subscriber's `invoice_override`. */
+export interface PurchaseTerms {
+  products?: ProductLine[];
+  /** The total billed, whatever the lines say. */
+  total_override?: number | null;
+  [field: string]: unknown;
+}
+
+/**
+ * What a purchase bills: `total_override` when given, else each line's quantity × price less its
+ * discount, plus its `tax_percent` (rounded to the minor unit). Assumption: seed 003 names these
+ * fields without their arithmetic.
+ */
+export function purchaseTotal(terms: PurchaseTerms, fallback: readonly ProductLine[]): number {
+  if (typeof terms.total_override === 'number') return terms.total_override;
+  return (terms.products ?? fallback).reduce((sum, line) => {
+    const net = line.price * Number(line.quantity) - (line.discount ?? 0);
+    return sum + net + Math.round((net * Number(line.tax_percent ?? 0)) / 100);
+  }, 0);
+}

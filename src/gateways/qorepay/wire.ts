@@ -37,13 +37,21 @@ export const productSchema = z.object({
   name: z.string().min(1),
   price: z.number().int().nonnegative(),
   quantity: z.union([z.string(), z.number()]),
+  discount: z.number().optional(),
+  tax_percent: z.union([z.string(), z.number()]).optional(),
+});
+
+/** Purchase terms: a template's `purchase`, or a subscriber's `invoice_override` (seed 003). */
+export const purchaseTermsSchema = z.object({
+  products: z.array(productSchema).optional(),
+  total_override: z.number().int().nullable().optional(),
 });
 
 export const templateSchema = z.object({
   id: z.string().min(1),
   title: z.string(),
   is_subscription: z.boolean(),
-  purchase: z.object({ currency: z.string().min(1), products: z.array(productSchema) }),
+  purchase: purchaseTermsSchema.extend({ currency: z.string().min(1), products: z.array(productSchema) }),
   subscription_period: z.number().int().positive(),
   subscription_period_units: z.string(),
   /** Billing dates at the start that issue no purchase (seed 003's creation sends 0). */
@@ -61,6 +69,8 @@ export const subscriberSchema = z.object({
   created_on: seconds,
   updated_on: seconds,
   subscription_billing_scheduled_on: seconds.nullable().optional(),
+  /** This subscriber's own purchase terms ("Dynamic customer billing amounts"), if any. */
+  invoice_override: purchaseTermsSchema.nullable().optional(),
 });
 export type Subscriber = z.infer<typeof subscriberSchema>;
 

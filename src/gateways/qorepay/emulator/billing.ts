@@ -4,7 +4,13 @@
  * falls in the interval, in time order, one at a time. No HTTP here.
  */
 import { randomUUID } from 'node:crypto';
-import { joinSubscriptionId, purchaseReference } from '../mapping';
+import {
+  joinSubscriptionId,
+  purchaseReference,
+  purchaseTotal,
+  type ProductLine,
+  type PurchaseTerms,
+} from '../mapping';
 import { EVENTS, type Purchase, type Subscriber, type SubscriberStatus } from '../wire';
 
 const DAY_MS = 86_400_000;
@@ -12,24 +18,6 @@ const DAY_MS = 86_400_000;
 export const RETRY_EVERY_MS = DAY_MS;
 
 export type PeriodUnit = 'days' | 'weeks' | 'months';
-
-/** A product line as seed 003 shows it (`discount` in minor units, `tax_percent` a decimal string). */
-export interface ProductLine {
-  name: string;
-  price: number;
-  quantity: string | number;
-  discount?: number;
-  tax_percent?: string | number;
-  [field: string]: unknown;
-}
-
-/** Purchase terms: the template's, or a subscriber's `invoice_override`. */
-export interface PurchaseTerms {
-  products?: ProductLine[];
-  /** The total billed, whatever the lines say. */
-  total_override?: number | null;
-  [field: string]: unknown;
-}
 
 export interface TemplateInput {
   brand_id: string;
@@ -47,19 +35,6 @@ export interface TemplateInput {
   /** Whether QorePay emails the customer a receipt for a paid purchase (seed 003: default on). */
   invoice_send_receipt?: boolean;
   [field: string]: unknown;
-}
-
-/**
- * What a purchase bills: `total_override` when given, else each line's quantity × price less its
- * discount, plus its `tax_percent` (rounded to the minor unit). Assumption: seed 003 names these
- * fields without their arithmetic.
- */
-export function purchaseTotal(terms: PurchaseTerms, fallback: readonly ProductLine[]): number {
-  if (typeof terms.total_override === 'number') return terms.total_override;
-  return (terms.products ?? fallback).reduce((sum, line) => {
-    const net = line.price * Number(line.quantity) - (line.discount ?? 0);
-    return sum + net + Math.round((net * Number(line.tax_percent ?? 0)) / 100);
-  }, 0);
 }
 
 export type TemplateRecord = TemplateInput & { id: string; type: 'billing_template'; created_on: number };

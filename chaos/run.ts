@@ -108,14 +108,17 @@ async function patiently<T>(
   what: string,
   call: () => Promise<{ status: number; body: T }>,
 ): Promise<{ status: number; body: T }> {
+  let last = '';
   for (let attempt = 1; ; attempt += 1) {
     try {
       const res = await call();
       if (res.status < 500 && res.status !== 429) return res;
-    } catch {
+      last = `status ${res.status}`;
+    } catch (err) {
       // A killed API process: try again (another one, or the same once restarted).
+      last = err instanceof Error ? err.message : String(err);
     }
-    if (attempt >= 60) throw new Error(`${what}: no answer after ${attempt} tries`);
+    if (attempt >= 60) throw new Error(`${what}: no answer after ${attempt} tries (last: ${last})`);
     await sleep(Math.min(5_000, 250 * attempt));
   }
 }

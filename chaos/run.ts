@@ -108,7 +108,7 @@ async function patiently<T>(
   what: string,
   call: () => Promise<{ status: number; body: T }>,
 ): Promise<{ status: number; body: T }> {
-  let last = '';
+  let last: string;
   for (let attempt = 1; ; attempt += 1) {
     try {
       const res = await call();

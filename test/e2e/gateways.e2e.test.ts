@@ -328,7 +328,8 @@ void describe('a subscription on each gateway, end to end', { concurrency: true 
       (approve) => control('madfintech', '/cards', { approve }),
       // The gateway tries a declined cycle again a day later.
       () => control('madfintech', '/clock/advance', { ms: DAY + 1_000 }),
-      // MadFintech has no call to reprice one subscription: a 409 naming it, before anything is sent.
+      // MadFintech has no call to reprice or pause one subscription: a 409 naming it, before
+      // anything is sent.
       async (id) => {
         const priced = await stack.api('POST', `/v1/subscriptions/${encodeURIComponent(id)}/price`, {
           amount: 3100,
@@ -336,6 +337,10 @@ void describe('a subscription on each gateway, end to end', { concurrency: true 
         });
         assert.equal(priced.status, 409, JSON.stringify(priced.body));
         assert.match(priced.body.error.message, /madfintech cannot change one subscription’s price/);
+        // Nor to pause it: accepted, it would go on charging the card.
+        const paused = await stack.api('POST', `/v1/subscriptions/${encodeURIComponent(id)}/pause`, {});
+        assert.equal(paused.status, 409, JSON.stringify(paused.body));
+        assert.match(paused.body.error.message, /madfintech cannot pause billing/);
       },
     );
   });

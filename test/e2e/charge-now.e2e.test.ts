@@ -7,43 +7,30 @@
  * `origin: created`.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { Webhook } from 'standardwebhooks';
 import { DAY } from '../../src/domain/duration';
 import { eventually, startStack, type Stack } from '../helpers/stack';
+import {
+  startMerchantReceiver,
+  type MerchantReceiver,
+  type ReceivedEvent,
+} from '../helpers/merchant-receiver';
 
-const SECRET = `whsec_${randomBytes(32).toString('base64')}`;
-const events: Array<{ id: string; type: string; subscription_id: string; data: any }> = [];
-const receiver = createServer((req, res) => {
-  const chunks: Buffer[] = [];
-  req.on('data', (c: Buffer) => chunks.push(c));
-  req.on('end', () => {
-    try {
-      events.push(new Webhook(SECRET).verify(Buffer.concat(chunks), req.headers as never) as never);
-      res.writeHead(204).end();
-    } catch {
-      res.writeHead(400).end();
-    }
-  });
-});
-
+let receiver: MerchantReceiver;
+let events: ReceivedEvent[];
 let stack: Stack;
 before(async () => {
-  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-  const { port } = receiver.address() as AddressInfo;
+  receiver = await startMerchantReceiver();
+  events = receiver.events;
   stack = await startStack(
     // QFPay's clock six weeks ahead of the engine's, and moved only by the test.
     { frozen: true, startTime: Date.now() + 42 * DAY },
-    { MERCHANT_EVENTS_URL: `http://127.0.0.1:${port}/hook`, MERCHANT_EVENTS_SECRET: SECRET },
+    receiver.env,
   );
 });
 after(async () => {
   await stack?.close();
-  receiver.closeAllConnections();
-  await new Promise((resolve) => receiver.close(resolve));
+  await receiver?.close();
 });
 
 describe('charge-now with QFPay’s clock ahead, as the merchant sees it', () => {

@@ -15,54 +15,30 @@
  * after its last try, then the merchant's final action (a cancel) ends the subscription.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { Webhook } from 'standardwebhooks';
+import { startMerchantReceiver, type MerchantReceiver } from '../helpers/merchant-receiver';
 import { advanceGatewayClock, eventually, nextBillingAt, startStack, type Stack } from '../helpers/stack';
 
 const DAY = 86_400_000;
-const SECRET = `whsec_${randomBytes(32).toString('base64')}`;
-const received: Array<{ id: string; type: string; created_at: string; subscription_id: string; data: any }> =
-  [];
-const receiver = createServer((req, res) => {
-  const chunks: Buffer[] = [];
-  req.on('data', (c: Buffer) => chunks.push(c));
-  req.on('end', () => {
-    try {
-      received.push(new Webhook(SECRET).verify(Buffer.concat(chunks), req.headers as never) as never);
-      res.writeHead(204).end();
-    } catch {
-      res.writeHead(400).end();
-    }
-  });
-});
-
 let stack: Stack;
 /**
  * A stack of its own for each gateway's test: on the time-skipping server, a run that ended
  * (cancelled, its events delivered) while another test went on stalled that test's clock jumps.
  */
 async function withStack(body: () => Promise<void>): Promise<void> {
-  const { port } = receiver.address() as AddressInfo;
-  stack = await startStack(
-    {},
-    { MERCHANT_EVENTS_URL: `http://127.0.0.1:${port}/hook`, MERCHANT_EVENTS_SECRET: SECRET },
-    { timeSkipping: true, gateways: true },
-  );
+  stack = await startStack({}, receiver.env, { timeSkipping: true, gateways: true });
   try {
     await body();
   } finally {
     await stack.close();
   }
 }
+let receiver: MerchantReceiver;
 before(async () => {
-  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  receiver = await startMerchantReceiver();
 });
 after(async () => {
-  receiver.closeAllConnections();
-  await new Promise((resolve) => receiver.close(resolve));
+  await receiver?.close();
 });
 
 async function view(id: string): Promise<any> {
@@ -149,7 +125,7 @@ function assertLeftToGateway(episode: any, what: string): void {
 
 /** The escalation the merchant received for `id`'s cycle 2, once all of it has arrived, then its end. */
 async function escalationReceived(id: string) {
-  const ofIt = () => received.filter((e) => e.subscription_id === id);
+  const ofIt = () => receiver.events.filter((e) => e.subscription_id === id);
   const events = await eventually(`${id}: escalation and end received`, async () => {
     const mine = ofIt();
     const exhausted = mine.filter((e) => e.type === 'subscription.dunning_exhausted');

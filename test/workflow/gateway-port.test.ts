@@ -11,10 +11,12 @@ import { ApplicationFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import type { GatewayCapabilities, GatewayProfile } from '../../src/gateways/port';
+import type { QfpayActivities } from '../../src/activities/contracts';
 import { QFPAY_CAPABILITIES } from '../../src/domain/gateway-profile';
 import {
   WORKFLOW_TYPES,
   cancelUpdate,
+  changePriceUpdate,
   factSignal,
   pauseBillingUpdate,
   resumeBillingUpdate,
@@ -43,13 +45,17 @@ async function onGateway(
   setPaused: (input: { subscriptionId: string; paused: boolean }) => Promise<{ at: number }>,
   body: (s: Awaited<ReturnType<typeof failingSubscription>> & { handle: any }) => Promise<void>,
   gateway: GatewayProfile = GATEWAY,
+  /** Activities in place of the double's (given the double's own, to wrap them). */
+  replace: (own: QfpayActivities) => object = () => ({}),
 ) {
   const subscription = await failingSubscription(timeSkipping.env);
+  const own = subscription.qfpay.activities();
   const { worker, taskQueue } = await createTestWorker(timeSkipping.env, {
     activities: {
-      ...subscription.qfpay.activities(),
+      ...own,
       ...new EngineDouble().activities(),
       setPausedAtGateway: setPaused,
+      ...replace(own),
     },
   });
   await worker.runUntil(async () => {
@@ -171,6 +177,45 @@ void describe('the subscription workflow on a gateway behind the port', () => {
         assert.equal(qfpay.count('chargeOrder'), 0, 'no charge');
       },
       timed,
+    );
+  });
+
+  void it('a price change whose gateway call is out: a fact, a query and a cancel wait their turn', async () => {
+    const gate = new Gate();
+    const prices: unknown[] = [];
+    await onGateway(
+      async () => ({ at: Date.now() }),
+      async ({ qfpay, failCycle2, handle }) => {
+        const pricing = handle.executeUpdate(changePriceUpdate, {
+          args: [{ amount: 3100, currency: 'USD' }],
+        });
+        await until('the gateway is asked', () => prices.length === 1);
+        await failCycle2(handle);
+        const syncs = qfpay.count('syncSubscription');
+        const syncing = handle.executeUpdate(syncNowUpdate, { args: [] });
+        const cancelling = handle.executeUpdate(cancelUpdate, { args: [{}] });
+        assert.equal(qfpay.count('cancelSubscription'), 0, 'the cancel waits for the price');
+        gate.open();
+        assert.deepEqual(await pricing, { amount: 3100, currency: 'USD' });
+        await syncing;
+        assert.ok(qfpay.count('syncSubscription') > syncs, 'the query ran after the price');
+        assert.equal(((await cancelling) as { state: string }).state, 'CANCELLED');
+        assert.deepEqual(prices, [{ amount: 3100, currency: 'USD' }], 'one call to the gateway');
+        const view = await handle.query(snapshotQuery);
+        assert.equal(
+          view.snapshot.orders.find((o: { sequenceNo: number }) => o.sequenceNo === 2)?.status,
+          'FAILED',
+          'the fact that arrived during the call was applied',
+        );
+      },
+      { name: 'testpay', capabilities: { ...NO_CHARGE, changePrice: true } },
+      () => ({
+        updateSubscription: async (input: { price?: unknown }) => {
+          prices.push(input.price);
+          await gate.promise;
+          return { at: Date.now() };
+        },
+      }),
     );
   });
 

@@ -1,0 +1,54 @@
+/**
+ * A merchant's receiver of the engine's events, written as the documentation says: every body
+ * verified with the official `standardwebhooks` library under the endpoint's secret (204), and
+ * anything it refuses answered 400.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Webhook } from 'standardwebhooks';
+
+/** One event as the receiver verified it. */
+export interface ReceivedEvent {
+  id: string;
+  type: string;
+  created_at: string;
+  subscription_id: string;
+  data: any;
+}
+
+export interface MerchantReceiver {
+  /** The events verified so far, in arrival order. */
+  events: ReceivedEvent[];
+  /** The engine's settings for this receiver (`MERCHANT_EVENTS_URL`, `MERCHANT_EVENTS_SECRET`). */
+  env: Record<string, string>;
+  close(): Promise<void>;
+}
+
+/** Starts a receiver on a free local port, with a fresh secret. */
+export async function startMerchantReceiver(): Promise<MerchantReceiver> {
+  const secret = `whsec_${randomBytes(32).toString('base64')}`;
+  const events: ReceivedEvent[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      try {
+        events.push(new Webhook(secret).verify(Buffer.concat(chunks), req.headers as never) as never);
+        res.writeHead(204).end();
+      } catch {
+        res.writeHead(400).end();
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    events,
+    env: { MERCHANT_EVENTS_URL: `http://127.0.0.1:${port}/hook`, MERCHANT_EVENTS_SECRET: secret },
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}

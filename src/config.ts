@@ -10,7 +10,7 @@ import {
   parseEncryptionKeys,
 } from './temporal/encryption-keys';
 import { merchantEventSecretProblem } from './events/merchant-events';
-import { MAX_QFPAY_CALL_MS } from './domain/dunning';
+import { QFPAY_VARIABLES } from './gateways/qfpay/settings';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const nonEmpty = z.string().trim().min(1);
@@ -90,25 +90,8 @@ export const configSchema = z
     /** Comma-separated origins of the Temporal Web UI(s) allowed to call the codec server. */
     CODEC_SERVER_CORS_ORIGINS: z.string().default('http://localhost:8233,http://127.0.0.1:8233'),
 
-    QFPAY_BASE_URL: z.url().default('http://127.0.0.1:4010'),
-    QFPAY_APP_CODE: nonEmpty.default('sandbox-app-code'),
-    QFPAY_APP_KEY: nonEmpty.default('sandbox-app-key'),
-    QFPAY_SIGN_TYPE: z.enum(['MD5', 'SHA256']).default('MD5'),
-    QFPAY_TIMEOUT_MS: z.coerce
-      .number()
-      .int()
-      .positive()
-      .max(
-        MAX_QFPAY_CALL_MS,
-        `at most ${MAX_QFPAY_CALL_MS} ms: a manual charge must be answered within the dunning safety margin`,
-      )
-      .default(10_000),
-    QFPAY_TIME_OFFSET: z
-      .string()
-      .regex(/^[+-]\d{2}:\d{2}$/, 'must be a UTC offset like +08:00')
-      .default('+08:00'),
-    /** Turning notification signature checks off is only for debugging, and must be said explicitly. */
-    QFPAY_VERIFY_NOTIFICATIONS: bool.default(true),
+    /** QFPay's variables: one definition, shared with QFPay's gateway module. */
+    ...QFPAY_VARIABLES,
 
     MERCHANT_EVENTS_URL: z.union([z.url(), z.literal('')]).default(''),
     /**

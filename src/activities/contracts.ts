@@ -2,15 +2,12 @@
  * The shapes of the engine's activities as the workflows see them. Workflows import these as
  * types only; the implementations (which do I/O) live beside this file and run in the worker.
  */
-import type {
-  CreateSubscriptionInput,
-  SubscriptionHandover,
-  SubscriptionWorkflowInput,
-} from '../workflows/definitions';
-import type { RemoteOrder, RemoteSubscription, SubscriptionState } from '../domain/lifecycle';
+import type { SubscriptionHandover, SubscriptionWorkflowInput } from '../workflows/definitions';
+import type { RemoteOrder, RemoteSubscription } from '../domain/lifecycle';
 import type { SubscriptionStartFacts } from '../workflows/summaries';
 import type { GatewayCreateInput, GatewayCreateResult } from '../gateways/port';
 import type { ChargeOutcome, ConfirmOutcome, SyncResult } from '../domain/gateway-answers';
+import type { QfpayCreationActivities } from '../gateways/qfpay/activities';
 
 export type { ChargeOutcome, ConfirmOutcome, SyncResult } from '../domain/gateway-answers';
 
@@ -57,36 +54,7 @@ export interface SubscriptionActivities {
 }
 
 /** QFPay's own creation (customers, products and tokens at QFPay): its extension beside the port. */
-export interface QfpayCreationActivities {
-  /** The ids of the subscriptions a customer already has on a token (before a creation begins). */
-  listSubscriptionIds(input: { customerId: string; tokenId: string }): Promise<string[]>;
-
-  ensureCustomer(
-    input: Extract<CreateSubscriptionInput['customer'], { create: unknown }>['create'],
-  ): Promise<string>;
-  ensureProduct(
-    input: Extract<CreateSubscriptionInput['product'], { create: unknown }>['create'],
-  ): Promise<string>;
-  /**
-   * Creates the subscription, or on a retried attempt first finds the one an earlier attempt
-   * may have created (same customer, token and product, and not among `existingIds`, the ones
-   * that existed before this creation began), so a timeout never bills twice.
-   */
-  findOrCreateSubscription(input: {
-    existingIds: string[];
-    customerId: string;
-    tokenId: string;
-    productId: string;
-    quantity: number;
-    totalBillingCycles: number | null;
-    startTime?: number;
-  }): Promise<{
-    subscriptionId: string;
-    state: SubscriptionState | 'UNKNOWN';
-    reusedExisting: boolean;
-    at: number;
-  }>;
-}
+export type { QfpayCreationActivities } from '../gateways/qfpay/activities';
 
 /** Everything QFPay's activities implement: the subscription calls and QFPay's own creation. */
 export type QfpayActivities = SubscriptionActivities & QfpayCreationActivities;

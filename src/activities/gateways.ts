@@ -1,23 +1,29 @@
 /**
  * The worker's side of the gateway port. The workflows call one set of activities (the names
  * QFPay's had before the port, so every running workflow replays unchanged); each call is routed
- * by the subscription's engine id to its gateway's adapter (a bare `sub_…` id is QFPay's, whose
- * adapter wraps its activities; `<gateway>:<id>` another's), with its answers brought back under
- * the engine id. A gateway's refusal (`GatewayError`, not retryable) becomes a non-retryable failure, so the
+ * by the subscription's engine id to its gateway's adapter (a bare `sub_…` id is QFPay's,
+ * `<gateway>:<id>` another's), built from the gateway's module, with its answers brought back
+ * under the engine id. A gateway's refusal (`GatewayError`, not retryable) becomes a non-retryable failure, so the
  * workflow's reducers treat it as they treat QFPay's refusals; anything else is retried.
  */
 import { ApplicationFailure } from '@temporalio/common';
 import type { FailureType } from '../domain/failure-types';
-import { GatewayError, type GatewayAdapter, type GatewayEnv, type GatewayModule } from '../gateways/port';
-import { QFPAY_GATEWAY, engineSubscriptionId, splitSubscriptionId } from '../domain/gateway-profile';
-import type { GatewayActivities, QfpayActivities, SyncResult } from './contracts';
-import { qfpayAdapter } from './qfpay';
+import {
+  GatewayError,
+  type GatewayAdapter,
+  type GatewayEnv,
+  type GatewayModule,
+  type GatewayObserver,
+} from '../gateways/port';
+import { engineSubscriptionId, splitSubscriptionId } from '../domain/gateway-profile';
+import type { GatewayActivities, SubscriptionActivities, SyncResult } from './contracts';
 
 export interface GatewayActivityDeps {
-  qfpay: QfpayActivities;
   modules: readonly GatewayModule[];
   /** Where each gateway reads its own variables (`process.env` in the worker). */
   env: GatewayEnv;
+  /** Hears each adapter's calls (the worker's metrics and logs). */
+  observer?: GatewayObserver;
 }
 
 /** A gateway's failure as Temporal should see it. */
@@ -32,13 +38,12 @@ function toFailure(gateway: string, err: unknown): unknown {
 }
 
 export function createGatewayActivities({
-  qfpay,
   modules,
   env,
-}: GatewayActivityDeps): QfpayActivities & GatewayActivities {
-  // QFPay's adapter wraps its activities (built by the worker with QFPay's client and metrics);
-  // every other gateway's is built from its module and the environment, on first use.
-  const adapters = new Map<string, GatewayAdapter>([[QFPAY_GATEWAY, qfpayAdapter(qfpay)]]);
+  observer,
+}: GatewayActivityDeps): SubscriptionActivities & GatewayActivities {
+  // Each gateway's adapter is built from its module and the environment, on first use.
+  const adapters = new Map<string, GatewayAdapter>();
   function adapterOf(gateway: string): GatewayAdapter {
     let adapter = adapters.get(gateway);
     if (!adapter) {
@@ -53,7 +58,7 @@ export function createGatewayActivities({
           message: `gateway ${gateway} is not configured in this worker`,
           type: 'GatewayNotConfigured' satisfies FailureType,
         });
-      adapter = module.adapter(env);
+      adapter = module.adapter(env, observer);
       adapters.set(gateway, adapter);
     }
     return adapter;
@@ -81,7 +86,6 @@ export function createGatewayActivities({
   }
 
   return {
-    ...qfpay,
     async syncSubscription(subscriptionId, options) {
       const result = await onGateway(subscriptionId, (a, id) => a.sync(id, options));
       return result.found
@@ -111,8 +115,6 @@ export function createGatewayActivities({
       );
     },
     async createOnGateway({ gateway, create }) {
-      if (gateway === QFPAY_GATEWAY)
-        throw ApplicationFailure.nonRetryable('QFPay subscriptions are created by their own workflow');
       const adapter = adapterOf(gateway);
       try {
         const created = await adapter.create(create);

@@ -3,26 +3,44 @@ import type { Client } from '@temporalio/client';
 import { parseList, type Config } from '../config';
 import { MerchantEndpointSwitch } from '../events/merchant-endpoint';
 import type { Logger } from '../logger';
-import { activityLogFields, recordQfpayRequest } from '../observability/worker-metrics';
-import { QfpayClient } from '../gateways/qfpay';
+import {
+  activityLogFields,
+  recordQfpayActivityFailure,
+  recordQfpayRequest,
+} from '../observability/worker-metrics';
+import { QfpayClient } from '../gateways/qfpay/client';
+import { createQfpayActivities } from '../gateways/qfpay/activities';
+import { qfpayVariables } from '../gateways/qfpay/settings';
 import { GATEWAY_MODULES } from '../gateways/registry';
-import type { GatewayEnv } from '../gateways/port';
+import type { GatewayEnv, GatewayObserver } from '../gateways/port';
 import { createEngineActivities } from './engine';
 import { createGatewayActivities } from './gateways';
 import { createMerchantEventActivities } from './merchant-events';
-import { createQfpayActivities } from './qfpay';
+import type { QfpayCreationActivities } from './contracts';
 
 export interface ActivityDeps {
   config: Config;
   client: Client;
   logger: Logger;
-  /** Overrides for tests. */
-  qfpayClient?: QfpayClient;
-  /** Where the gateways behind the port read their variables (default `process.env`). */
+  /** Where the gateways read their variables (default `process.env`); QFPay's come from `config`. */
   gatewayEnv?: GatewayEnv;
 }
 
+/** What the worker hears of every gateway call: its metrics, and a log line per call. */
+export function workerObserver(logger?: Logger): GatewayObserver {
+  return {
+    request(event) {
+      recordQfpayRequest(event);
+      const fields = { qfpay: event, ...activityLogFields() };
+      if (event.outcome !== 'success') logger?.warn(fields, 'QFPay call failed');
+      else logger?.debug(fields, 'QFPay call');
+    },
+    failure: (failure) => recordQfpayActivityFailure(failure),
+  };
+}
+
 export function createQfpayClient(config: Config, logger?: Logger): QfpayClient {
+  const observer = workerObserver(logger);
   return new QfpayClient({
     baseUrl: config.QFPAY_BASE_URL,
     appCode: config.QFPAY_APP_CODE,
@@ -30,16 +48,11 @@ export function createQfpayClient(config: Config, logger?: Logger): QfpayClient 
     signType: config.QFPAY_SIGN_TYPE,
     timeoutMs: config.QFPAY_TIMEOUT_MS,
     timeOffset: config.QFPAY_TIME_OFFSET,
-    onRequest: (event) => {
-      recordQfpayRequest(event);
-      const fields = { qfpay: event, ...activityLogFields() };
-      if (event.outcome !== 'success') logger?.warn(fields, 'QFPay call failed');
-      else logger?.debug(fields, 'QFPay call');
-    },
+    onRequest: (event) => observer.request?.(event),
   });
 }
 
-export function createActivities({ config, client, logger, qfpayClient, gatewayEnv }: ActivityDeps) {
+export function createActivities({ config, client, logger, gatewayEnv }: ActivityDeps) {
   const url = config.MERCHANT_EVENTS_URL || undefined;
   const merchantEvents = createMerchantEventActivities({
     url,
@@ -49,15 +62,27 @@ export function createActivities({ config, client, logger, qfpayClient, gatewayE
     ...(url ? { endpointSwitch: new MerchantEndpointSwitch(client, url, config.TEMPORAL_TASK_QUEUE) } : {}),
     logger,
   });
+  const observer = workerObserver(logger);
+  // QFPay's own creation (customers, products, tokens), beside the port.
+  const { listSubscriptionIds, ensureCustomer, ensureProduct, findOrCreateSubscription } =
+    createQfpayActivities({
+      client: createQfpayClient(config, logger),
+      timeOffset: config.QFPAY_TIME_OFFSET,
+      observer,
+    });
+  const qfpayCreation: QfpayCreationActivities = {
+    listSubscriptionIds,
+    ensureCustomer,
+    ensureProduct,
+    findOrCreateSubscription,
+  };
   return {
     ...createGatewayActivities({
-      qfpay: createQfpayActivities({
-        client: qfpayClient ?? createQfpayClient(config, logger),
-        timeOffset: config.QFPAY_TIME_OFFSET,
-      }),
       modules: GATEWAY_MODULES,
-      env: gatewayEnv ?? process.env,
+      env: { ...(gatewayEnv ?? process.env), ...qfpayVariables(config) },
+      observer,
     }),
+    ...qfpayCreation,
     ...createEngineActivities({ client, taskQueue: config.TEMPORAL_TASK_QUEUE }),
     ...merchantEvents,
   };

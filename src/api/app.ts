@@ -26,10 +26,11 @@ import { requestContext } from './request-id';
 import { customerRouter } from './routes/customers';
 import { productRouter } from './routes/products';
 import { merchantEventRouter } from './routes/merchant-events';
-import { gatewayRouter, gatewayWebhookRouter } from './routes/gateways';
+import { gatewayRouter } from './routes/gateways';
+import { webhookRouter } from './routes/webhooks';
 import { subscriptionRouter } from './routes/subscriptions';
 import type { GatewayEnv } from '../gateways/port';
-import { webhookRouter } from './routes/webhooks';
+import { qfpayVariables } from '../gateways/qfpay/settings';
 import { limitJsonDepth, requireJsonBody } from './validate';
 
 /** What {@link buildApp} needs. */
@@ -68,7 +69,8 @@ export function buildApp(deps: AppDeps): Express {
     timeouts: { ...DEFAULT_API_TIMEOUTS, ...deps.timeouts },
     defaultPolicy: engineDefaultPolicy(deps.config),
     digests: new ApiDigests(deps.config.API_HMAC_SECRET),
-    gatewayEnv: deps.gatewayEnv ?? process.env,
+    // QFPay's variables come from the parsed configuration (one source for the whole API).
+    gatewayEnv: { ...(deps.gatewayEnv ?? process.env), ...qfpayVariables(deps.config) },
   };
 
   const app = express();
@@ -99,7 +101,6 @@ export function buildApp(deps: AppDeps): Express {
   });
 
   app.use(webhookRouter(ctx));
-  app.use(gatewayWebhookRouter(ctx));
 
   const v1 = Router();
   // The route label of metrics: the mount point as the routes below see it, kept for error answers.

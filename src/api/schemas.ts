@@ -9,6 +9,7 @@ import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import { MAX_PLAN_LINES, MAX_PLAN_QUANTITY, MAX_PRICE } from '../domain/decide';
 import { SUBSCRIPTION_STATES } from '../domain/lifecycle-table';
+import { QFPAY_ID_PREFIXES, qfpayIdSchema } from '../gateways/qfpay/ids';
 import {
   DUNNING_FINAL_ACTIONS,
   ESCALATION_STEPS,
@@ -79,36 +80,20 @@ export type ErrorResponse = z.output<typeof ErrorResponseSchema>;
 
 // ---- identifiers ------------------------------------------------------------------------------
 
-/**
- * QFPay's ids: a documented prefix and a conservative character set. Being strict here is also
- * what makes it safe to put an id into a visibility query or a workflow id.
- */
-const qfpayId = (prefix: string, example: string) =>
-  z
-    .string()
-    .regex(new RegExp(`^${prefix}[A-Za-z0-9_-]{1,128}$`), `must look like ${prefix}…`)
-    .openapi({ example });
+/** QFPay's ids, held to QFPay's own rules (`src/gateways/qfpay/ids.ts`), with an example each. */
+const qfpayId = (prefix: string, example: string) => qfpayIdSchema(prefix).openapi({ example });
 
-export const SubscriptionIdSchema = qfpayId('sub_', 'sub_a360f06e2fd74e7b93d1d3d0f2b14c3a');
-export const CustomerIdSchema = qfpayId('cust_', 'cust_8c1f2a9b3d4e4f5a');
-export const ProductIdSchema = qfpayId('prod_', 'prod_5e6f7a8b9c0d4e1f');
-export const TokenIdSchema = qfpayId('tk_', 'tk_0a1b2c3d4e5f6789');
-export const OrderIdSchema = qfpayId('sub_ord_', 'sub_ord_a360f06e2fd74e7b93d1d3d0f2b14c3a_0002');
-
-/** An id QFPay gives without a documented shape: 1-128 visible ASCII characters (no spaces, no controls). */
-const opaqueQfpayId = z.string().regex(/^[\x21-\x7E]{1,128}$/, 'must be 1-128 visible ASCII characters');
-
-/**
- * The ids of a notification, held to the same rules as the API's: they become workflow ids,
- * signal payloads and merchant-event headers, so a control character or a 5,000-character id is
- * refused at the door (400) instead of failing somewhere inside.
- */
-export const NotificationIdsSchema = z.looseObject({
-  subscription_id: SubscriptionIdSchema.optional(),
-  subscription_order_id: OrderIdSchema.optional(),
-  tokenid: opaqueQfpayId.optional(),
-  customer_id: opaqueQfpayId.optional(),
-});
+export const SubscriptionIdSchema = qfpayId(
+  QFPAY_ID_PREFIXES.subscription,
+  'sub_a360f06e2fd74e7b93d1d3d0f2b14c3a',
+);
+export const CustomerIdSchema = qfpayId(QFPAY_ID_PREFIXES.customer, 'cust_8c1f2a9b3d4e4f5a');
+export const ProductIdSchema = qfpayId(QFPAY_ID_PREFIXES.product, 'prod_5e6f7a8b9c0d4e1f');
+export const TokenIdSchema = qfpayId(QFPAY_ID_PREFIXES.token, 'tk_0a1b2c3d4e5f6789');
+export const OrderIdSchema = qfpayId(
+  QFPAY_ID_PREFIXES.order,
+  'sub_ord_a360f06e2fd74e7b93d1d3d0f2b14c3a_0002',
+);
 
 export const SubscriptionStateSchema = z.enum(SUBSCRIPTION_STATES).openapi('SubscriptionState');
 /** What the engine knows of the state: `UNKNOWN` until the first fact about the subscription. */

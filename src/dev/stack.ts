@@ -13,6 +13,7 @@ import { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { ConfigError, loadConfig } from '../config';
 import { GATEWAY_MODULES } from '../gateways/registry';
+import { QFPAY_GATEWAY } from '../domain/gateway-profile';
 import { DEFAULT_SANDBOX_APP_CODE, DEFAULT_SANDBOX_APP_KEY } from '../gateways/qfpay/emulator/sandbox';
 import { ALL_SEARCH_ATTRIBUTE_KEYS } from '../workflows/definitions';
 import { endpointsOf } from './stack-client';
@@ -324,11 +325,13 @@ export async function startLocalStack(options: StartStackOptions): Promise<Runni
         restart: true,
       });
       await supervisor.waitFor('emulator', '/healthz', () => httpOk(`${emulatorUrl}/healthz`));
+      // A part of its own (supervised, restarted); listed with the in-process emulators below.
+      gatewayEmulators.push({ name: QFPAY_GATEWAY, url: emulatorUrl, close: () => Promise.resolve() });
     }
 
     // The other gateways' emulators run in this process (each is small, and each makes its own
     // keys and tokens at start, which the worker and the API then receive). A gateway whose
-    // variables are set (the real one) gets no emulator.
+    // variables are set (the real one, or QFPay's, whose base URL is always set) gets none.
     for (const module of GATEWAY_MODULES) {
       if (module.configured(env)) continue;
       const emulator = await module.startEmulator({

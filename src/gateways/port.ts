@@ -16,6 +16,7 @@ import type { ChargeOutcome, ConfirmOutcome, SyncResult } from '../domain/gatewa
 import type { Fact } from '../domain/lifecycle-types';
 import type { SubscriptionState } from '../domain/lifecycle-table';
 import type { GatewayCapabilities } from '../domain/gateway-profile';
+import type { PaymentTokenRecord } from '../domain/payment-tokens';
 
 export type { GatewayCapabilities, GatewayProfile } from '../domain/gateway-profile';
 
@@ -154,20 +155,41 @@ export interface GatewayAdapter {
 export type WebhookHeaders = Record<string, string | string[] | undefined>;
 
 /** What one notification meant. Facts carry the gateway's own subscription ids. */
-export type WebhookReading =
+export type WebhookReading = (
   | { kind: 'facts'; facts: Fact[] }
+  /** A customer's payment token was made or matched (masked card only): kept with the customer. */
+  | { kind: 'payment_token'; token: PaymentTokenRecord }
   /** A notification the engine has no use for (another event type): acknowledged, not applied. */
-  | { kind: 'ignored'; reason: string };
+  | { kind: 'ignored'; reason: string }
+) & {
+  /** The notification's type as the gateway names it, for the webhook metric (default `<gateway>:notification`). */
+  type?: string;
+};
 
-/** Why a notification was refused: 401 for authenticity, 400 for shape (with the field). */
+/** One field of a refused notification and what is wrong with it. */
+export interface WebhookIssue {
+  path: string;
+  message: string;
+}
+
+/**
+ * Why a notification was refused: 401 for authenticity, 400 for shape (with the field, or every
+ * field in `details`). `type` is the notification's type when it was read (the metric counts it
+ * `rejected` then, and `malformed` when it was not).
+ */
 export class WebhookRejection extends Error {
+  readonly details: readonly WebhookIssue[];
+  readonly type: string | undefined;
   constructor(
     readonly status: 400 | 401,
     message: string,
     readonly field?: string,
+    options: { details?: readonly WebhookIssue[]; type?: string } = {},
   ) {
     super(message);
     this.name = 'WebhookRejection';
+    this.details = options.details ?? (status === 400 ? [{ path: field ?? 'body', message }] : []);
+    this.type = options.type;
   }
 }
 
@@ -191,6 +213,26 @@ export interface GatewayEmulatorHandle {
 /** Environment for one gateway, by its own variable names (each gateway documents them). */
 export type GatewayEnv = Record<string, string | undefined>;
 
+/** One call an adapter made to its gateway's API, as it reports it. */
+export interface GatewayRequestEvent {
+  /** The gateway's endpoint (a path, without ids). */
+  endpoint: string;
+  durationMs: number;
+  /** `success`, or how the call failed (the gateway's own words: `transient`, `permanent`, …). */
+  outcome: string;
+  reason?: string;
+}
+
+/**
+ * What the worker hears of an adapter's calls, for its metrics and logs. Every part is optional;
+ * an adapter reports what it can (QFPay's reports every call and every failed activity).
+ */
+export interface GatewayObserver {
+  request?(event: GatewayRequestEvent): void;
+  /** A call that failed with the gateway's own error, by its kind and reason. */
+  failure?(failure: { kind: string; reason: string }): void;
+}
+
 /**
  * One gateway, as registered: its profile, and how to build each side. Building must not do I/O;
  * a gateway that is not configured (`configured(env)` false) is still listed, and its routes
@@ -211,7 +253,7 @@ export interface GatewayModule {
    * API answers 400 naming each field before a workflow starts; the adapter refuses the same.
    */
   createInputIssues(input: GatewayCreateInput): GatewayInputIssue[];
-  adapter(env: GatewayEnv): GatewayAdapter;
+  adapter(env: GatewayEnv, observer?: GatewayObserver): GatewayAdapter;
   webhook(env: GatewayEnv): GatewayWebhook;
   /**
    * Starts the gateway's emulator on `port` (0: any), sending notifications to `notifyUrl`, and

@@ -10,8 +10,7 @@
  */
 import { Context } from '@temporalio/activity';
 import type { MetricMeter } from '@temporalio/common';
-import type { QfpayRequestEvent } from '../gateways/qfpay/client';
-import type { QfpayErrorKind, QfpayErrorReason } from '../gateways/qfpay/errors';
+import type { GatewayRequestEvent } from '../gateways/port';
 
 /** Names of the engine's metrics on the worker endpoint (no `temporal_` prefix, no `_total`). */
 export const WORKER_METRICS = {
@@ -47,7 +46,7 @@ export function activityMetricMeter(): MetricMeter | undefined {
  * @param meter defaults to the running activity's meter; nothing is recorded without one
  */
 export function recordQfpayRequest(
-  event: QfpayRequestEvent,
+  event: GatewayRequestEvent,
   meter: MetricMeter | undefined = activityMetricMeter(),
 ): void {
   if (!meter) return;
@@ -66,7 +65,7 @@ export function recordQfpayRequest(
  * @param meter defaults to the running activity's meter; nothing is recorded without one
  */
 export function recordQfpayActivityFailure(
-  failure: { kind: QfpayErrorKind; reason: QfpayErrorReason },
+  failure: { kind: string; reason: string },
   meter: MetricMeter | undefined = activityMetricMeter(),
 ): void {
   meter

@@ -10,6 +10,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { DunningPolicy, DunningPolicyOverride } from '../domain/dunning';
 import type { Fact, SubscriptionSnapshot, SubscriptionState } from '../domain/lifecycle';
 import type { DunningEpisode } from '../domain/dunning-episode';
+import type { PaymentTokenRecord } from '../domain/payment-tokens';
 import type {
   BillingPause,
   HoldScope,
@@ -21,6 +22,7 @@ import type {
 } from '../domain/engine-state';
 
 export type { Fact, SubscriptionSnapshot, SubscriptionState } from '../domain/lifecycle';
+export type { PaymentTokenRecord } from '../domain/payment-tokens';
 export type { DunningPolicy, DunningPolicyInput, DunningPolicyOverride } from '../domain/dunning';
 export type {
   BillingPause,
@@ -291,18 +293,6 @@ export interface CreateSubscriptionResult {
   state: SubscriptionState | 'UNKNOWN';
   workflowId: string;
   reusedExisting: boolean;
-}
-
-/** A payment token the engine learned from a `payment_token` notification (masked card only). */
-export interface PaymentTokenRecord {
-  tokenId: string;
-  customerId: string;
-  event: 'NEW' | 'MATCH' | 'CONFLICT' | string;
-  cardMasked?: string;
-  cardScheme?: string;
-  expiry?: string;
-  receivedAt: number;
-  at: number;
 }
 
 export const paymentTokenSignal = defineSignal<[PaymentTokenRecord]>('paymentToken');

@@ -45,9 +45,11 @@ export function useApiEngine(name: string, options: { gateways?: boolean } = {})
     engine.logger = createLogger(name, 'silent');
     engine.env = await startDevServer();
     engine.sandbox = await startSandbox({ appKey: APP_KEY });
-    const gatewayEnv: GatewayEnv = {};
+    // QFPay's emulator is the one above (the config points at it); the others start here.
+    const gatewayEnv: GatewayEnv = { QFPAY_BASE_URL: engine.sandbox.url };
     engine.gateways = {};
     for (const module of options.gateways ? GATEWAY_MODULES : []) {
+      if (module.configured(gatewayEnv)) continue;
       const emulator = await module.startEmulator({ port: 0 });
       emulators.push(emulator);
       engine.gateways[module.name] = { url: emulator.url, env: emulator.env };

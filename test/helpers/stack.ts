@@ -15,6 +15,7 @@ import { createLogger } from '../../src/logger';
 import type { GatewayEmulatorHandle, GatewayEnv } from '../../src/gateways/port';
 import { splitSubscriptionId } from '../../src/domain/gateway-profile';
 import { GATEWAY_MODULES, gatewayModule } from '../../src/gateways/registry';
+import { qfpayVariables } from '../../src/gateways/qfpay/settings';
 import { signNotification } from '../../src/gateways/qfpay/signing';
 import {
   startSandbox,
@@ -75,7 +76,8 @@ export async function startStack(
   });
   const logger = createLogger('e2e', process.env.LOG_LEVEL ?? 'silent');
   // Filled once the gateways' emulators run (they need the API's URL; the API needs their keys).
-  const gatewayEnv: GatewayEnv = {};
+  // QFPay's variables (its emulator above) are the config's; the other gateways' come from theirs.
+  const gatewayEnv: GatewayEnv = qfpayVariables(config);
   const { worker } = await createTestWorker(temporal, {
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     activities: createActivities({ config, client: temporal.client, logger, gatewayEnv }),
@@ -96,6 +98,7 @@ export async function startStack(
   const emulators: Array<GatewayEmulatorHandle & { name: string; env: GatewayEnv }> = [];
   if (options.gateways) {
     for (const module of GATEWAY_MODULES) {
+      if (module.configured(gatewayEnv)) continue;
       const emulator = await module.startEmulator({
         port: 0,
         notifyUrl: `${apiUrl}/webhooks/${module.name}`,

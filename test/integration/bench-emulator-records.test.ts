@@ -10,7 +10,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { recordAtEmulator } from '../../bench/emulator-records';
 import { benchNotification, fakeSubscriptionId } from '../../bench/notifications';
 import type { SyncResult } from '../../src/activities/contracts';
-import { createQfpayActivities } from '../../src/activities/qfpay';
+import { createQfpayActivities } from '../../src/gateways/qfpay/activities';
 import { QfpayClient } from '../../src/gateways/qfpay/client';
 import { TEST_APP_CODE, TEST_APP_KEY, startTestSandbox, type TestSandbox } from '../helpers/sandbox-client';
 

@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { ChargeOutcome, QfpayActivities } from '../../src/activities/contracts';
-import { createQfpayActivities } from '../../src/activities/qfpay';
+import { createQfpayActivities } from '../../src/gateways/qfpay/activities';
 import { QfpayClient } from '../../src/gateways/qfpay/client';
 import { FakeQfpay, orderId } from '../helpers/qfpay-doubles';
 import {

@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { QfpayClient, isQfpayError, paginate, type QfpayError } from '../../src/gateways/qfpay';
+import { QfpayClient, paginate } from '../../src/gateways/qfpay/client';
+import { isQfpayError, type QfpayError } from '../../src/gateways/qfpay/errors';
 import { startSandbox, type SandboxHandle } from '../../src/gateways/qfpay/emulator/server';
 import { SandboxTestClient } from '../helpers/sandbox-client';
 

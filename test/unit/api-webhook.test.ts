@@ -9,7 +9,8 @@ import { describe, it } from 'node:test';
 import { ServiceError, type Client } from '@temporalio/client';
 import request from 'supertest';
 import { appMetrics, buildApp } from '../../src/api/app';
-import { maskCardNumber } from '../../src/api/routes/webhooks';
+import { QFPAY_PROFILE } from '../../src/domain/gateway-profile';
+import { maskCardNumber } from '../../src/gateways/qfpay/webhook';
 import { ErrorResponseSchema } from '../../src/api/schemas';
 import { loadConfig, type Config } from '../../src/config';
 import { createLogger } from '../../src/logger';
@@ -109,7 +110,7 @@ void describe('webhook signature', () => {
       const body = ErrorResponseSchema.parse(res.body);
       assert.equal(body.error.code, 'invalid_signature');
       assert.deepEqual(temporal.signals, []);
-      assert.equal(appMetrics(app).webhookCount('unknown', 'invalid_signature'), 1);
+      assert.equal(appMetrics(app).webhookCount('qfpay:notification', 'invalid_signature'), 1);
     });
   }
 
@@ -145,7 +146,7 @@ void describe('webhook parsing', () => {
     assert.equal(body.error.code, 'validation_error');
     assert.match(body.error.message, /not valid JSON/);
     assert.deepEqual(temporal.signals, []);
-    assert.equal(appMetrics(app).webhookCount('unknown', 'malformed'), 1);
+    assert.equal(appMetrics(app).webhookCount('qfpay:notification', 'malformed'), 1);
   });
 
   void it('answers an unknown notify_type with 400 naming notify_type', async () => {
@@ -228,7 +229,7 @@ void describe('webhook parsing', () => {
         ['subscription_id'],
       );
       assert.equal(temporal.signals.length, 0);
-      assert.equal(appMetrics(app).webhookCount('unknown', 'malformed'), 1);
+      assert.equal(appMetrics(app).webhookCount('qfpay:notification', 'malformed'), 1);
     });
   }
 
@@ -266,6 +267,8 @@ void describe('webhook signalling', () => {
       origin: 'adopted',
       policy: DEFAULT_DUNNING_POLICY,
       options: { merchantEvents: false, maxHistoryEvents: 1_000 },
+      // Adopted like every gateway's subscription: with the profile it begins with.
+      gateway: QFPAY_PROFILE,
     });
     const fact = call?.options.signalArgs[0] as Fact;
     assert.equal(fact.kind, 'payment');

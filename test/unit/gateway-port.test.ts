@@ -9,9 +9,12 @@ import { describe, it } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { ApplicationFailure } from '@temporalio/common';
 import { createGatewayActivities } from '../../src/activities/gateways';
-import type { QfpayActivities, SyncResult } from '../../src/activities/contracts';
+import type { SyncResult } from '../../src/activities/contracts';
+import { qfpayAdapter, type QfpayActivities } from '../../src/gateways/qfpay/activities';
+import { qfpayGateway } from '../../src/gateways/qfpay';
 import {
   GatewayError,
+  WebhookRejection,
   type GatewayAdapter,
   type GatewayCapabilities,
   type GatewayModule,
@@ -21,7 +24,8 @@ import {
   engineSubscriptionId,
   splitSubscriptionId,
 } from '../../src/domain/gateway-profile';
-import { gatewayNames, gatewayProfile } from '../../src/gateways/registry';
+import { GATEWAY_MODULES, gatewayModule, gatewayNames, gatewayProfile } from '../../src/gateways/registry';
+import { signNotification } from '../../src/gateways/qfpay/signing';
 import { decide, intentProblem, settle } from '../../src/domain/decide';
 import { subscriptionIdOfWorkflow, subscriptionWorkflowId } from '../../src/workflows/definitions';
 import type { EngineState, IntentRequest } from '../../src/domain/engine-state';
@@ -58,6 +62,44 @@ void describe('the gateway port, engine side', () => {
     assert.equal(gatewayNames()[0], 'qfpay');
     assert.deepEqual(gatewayProfile('qfpay')?.capabilities, QFPAY_CAPABILITIES);
     assert.equal(gatewayProfile('nosuchgateway'), undefined);
+  });
+
+  void it('QFPay is a gateway module like the others: one registry line, its webhook read through the port', () => {
+    assert.deepEqual(
+      GATEWAY_MODULES.map((m) => m.name),
+      ['qfpay', 'qorepay', 'madfintech'],
+    );
+    assert.equal(gatewayModule('qfpay'), qfpayGateway);
+    for (const module of GATEWAY_MODULES) {
+      assert.ok(module.variables.length > 0, `${module.name} lists its variables`);
+      assert.equal(module.configured({}), false, `${module.name} needs its variables`);
+    }
+    const env = { QFPAY_BASE_URL: 'http://127.0.0.1:9', QFPAY_APP_KEY: 'k'.repeat(16) };
+    assert.ok(qfpayGateway.configured(env));
+    const webhook = qfpayGateway.webhook(env);
+    const body = JSON.stringify({
+      notify_type: 'subscription',
+      subscription_id: 'sub_0f1e2d3c',
+      state: 'PAST_DUE',
+      sysdtm: '2025-01-31 12:00:00',
+    });
+    const reading = webhook.read(
+      Buffer.from(body),
+      { 'x-qf-sign': signNotification(body, env.QFPAY_APP_KEY) },
+      T,
+    );
+    assert.equal(reading.kind, 'facts');
+    assert.equal(reading.type, 'subscription');
+    assert.deepEqual(reading.kind === 'facts' && reading.facts.map((f) => [f.kind, f.subscriptionId]), [
+      ['state', 'sub_0f1e2d3c'],
+    ]);
+    assert.throws(
+      () => webhook.read(Buffer.from(body), { 'x-qf-sign': 'bad' }, T),
+      (err) => err instanceof WebhookRejection && err.status === 401,
+    );
+    assert.deepEqual(webhook.ack, { status: 200, contentType: 'text/plain', body: 'SUCCESS' });
+    // Its creation is from customers, products and tokens: the plan route names why not.
+    assert.match(qfpayGateway.createInputIssues({} as never)[0]?.message ?? '', /POST \/v1\/subscriptions/);
   });
 
   void it('never charges without a manual charge: the episode escalates at once and leaves the order to the gateway', () => {
@@ -283,13 +325,19 @@ void describe('the gateway port, engine side', () => {
       },
       startEmulator: () => Promise.reject(new Error('not used')),
     };
-    const qfpay = new Proxy({} as QfpayActivities, {
+    // A bare `sub_…` id is QFPay's: routed to QFPay's module, whose adapter wraps its activities
+    // (here a double that records each call).
+    const recorded = new Proxy({} as QfpayActivities, {
       get: (_t, name) => (id: unknown) => {
         calls.push(`qfpay.${String(name)} ${typeof id === 'string' ? id : JSON.stringify(id)}`);
         return Promise.resolve({ at: T });
       },
     });
-    const acts = createGatewayActivities({ qfpay, modules: [module], env: { TESTPAY_TOKEN: 't' } });
+    const qfpay: GatewayModule = { ...qfpayGateway, adapter: () => qfpayAdapter(recorded) };
+    const acts = createGatewayActivities({
+      modules: [qfpay, module],
+      env: { TESTPAY_TOKEN: 't', QFPAY_BASE_URL: 'http://127.0.0.1:9' },
+    });
     const run = <R>(fn: () => Promise<R>): Promise<R> => new MockActivityEnvironment().run(fn) as Promise<R>;
 
     await run(() => acts.cancelSubscription('sub_1'));
@@ -344,7 +392,7 @@ void describe('the gateway port, engine side', () => {
     assert.match(noCharge.message, /testpay has no manual charge/);
     const unknown = await failure(() => acts.syncSubscription('nosuch:x'));
     assert.equal(unknown.nonRetryable, true);
-    const unconfigured = createGatewayActivities({ qfpay, modules: [module], env: {} });
+    const unconfigured = createGatewayActivities({ modules: [module], env: {} });
     const missing = await failure(() => unconfigured.syncSubscription('testpay:g-1'));
     assert.equal(missing.type, 'GatewayNotConfigured');
     assert.equal(missing.nonRetryable, false, 'a worker configured later can still do it');

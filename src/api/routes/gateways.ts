@@ -5,52 +5,19 @@
  * - `POST /v1/gateways/:gateway/subscriptions`: a creation on that gateway, idempotent by
  *   `Idempotency-Key` like `POST /v1/subscriptions` (which stays QFPay's, with its customers,
  *   products and tokens);
- * - `POST /webhooks/:gateway`: that gateway's notifications, verified by the gateway's own rule
- *   on the raw bytes, read into the engine's facts, and signalled (with start) to each fact's
- *   subscription before the gateway hears its acknowledgement. QFPay keeps `/webhooks/qfpay`.
  */
-import express, { Router, type Request, type Response } from 'express';
-import {
-  WebhookRejection,
-  type GatewayInputIssue,
-  type GatewayModule,
-  type GatewayWebhook,
-} from '../../gateways/port';
-import { QFPAY_GATEWAY, engineSubscriptionId } from '../../domain/gateway-profile';
+import { Router, type Request, type Response } from 'express';
+import type { GatewayInputIssue, GatewayModule } from '../../gateways/port';
 import { finalActionProblem, type DunningPolicy } from '../../domain/dunning';
-import { gatewayModule, gatewayTable } from '../../gateways/registry';
-import {
-  WORKFLOW_TYPES,
-  type CreateGatewaySubscriptionInput,
-  type Fact,
-  type SubscriptionWorkflowInput,
-} from '../../workflows/definitions';
+import { gatewayTable, profileOf } from '../../gateways/registry';
+import { WORKFLOW_TYPES, type CreateGatewaySubscriptionInput } from '../../workflows/definitions';
 import { workflowOptions, type ApiContext } from '../context';
-import { ApiError, toApiError } from '../errors';
+import { ApiError } from '../errors';
 import { idempotencyKeyOf, merchantOf, startIdempotentCreation } from '../idempotency';
-import {
-  GatewayCreateSubscriptionBodySchema,
-  GatewayParamsSchema,
-  type GatewayCreateSubscriptionBody,
-} from '../schemas';
+import { GatewayCreateSubscriptionBodySchema, type GatewayCreateSubscriptionBody } from '../schemas';
 import { parseInput } from '../validate';
-import { WEBHOOK_BODY_LIMIT, signalSubscriptionFact } from './webhooks';
+import { configuredModule } from './gateway-modules';
 import { answerCreation, policyWithOverride } from './subscriptions';
-
-/** A gateway behind the port by its path name: 404 when there is none, 503 when it is not configured. */
-function moduleOf(ctx: ApiContext, req: Request): GatewayModule {
-  const { gateway } = parseInput(GatewayParamsSchema, req.params, 'path');
-  const module = gatewayModule(gateway);
-  if (!module) {
-    if (gateway === QFPAY_GATEWAY)
-      throw ApiError.validation('QFPay subscriptions are created with POST /v1/subscriptions', [
-        { path: 'gateway', message: 'qfpay has its own routes' },
-      ]);
-    throw ApiError.notFound(`no gateway named ${gateway}`);
-  }
-  if (!module.configured(ctx.gatewayEnv)) throw ApiError.gatewayNotConfigured(gateway);
-  return module;
-}
 
 /** The creation's input: the merchant's request, with the reference derived from its key. */
 export function gatewayCreationInput(
@@ -60,7 +27,7 @@ export function gatewayCreationInput(
   ctx: ApiContext,
 ): CreateGatewaySubscriptionInput {
   return {
-    gateway: { name: module.name, label: module.label, capabilities: module.capabilities },
+    gateway: profileOf(module),
     create: {
       reference,
       customer: {
@@ -131,7 +98,7 @@ export function gatewayRouter(ctx: ApiContext): Router {
   });
 
   router.post('/gateways/:gateway/subscriptions', async (req: Request, res: Response) => {
-    const module = moduleOf(ctx, req);
+    const module = configuredModule(ctx, req);
     const idempotencyKey = idempotencyKeyOf(req, true);
     const body = parseInput(GatewayCreateSubscriptionBodySchema, req.body, 'body');
     // The gateway's merchant reference (a title, an order number): the same for every retry of
@@ -150,73 +117,6 @@ export function gatewayRouter(ctx: ApiContext): Router {
     });
     await answerCreation(ctx, res, { handle, replayed, idempotencyKey });
   });
-
-  return router;
-}
-
-/** `POST /webhooks/:gateway` for every gateway behind the port (mounted at the app root). */
-export function gatewayWebhookRouter(ctx: ApiContext): Router {
-  const router = Router();
-  const { config, metrics } = ctx;
-  const webhooks = new Map<string, GatewayWebhook>();
-
-  function signal(module: GatewayModule, fact: Fact): Promise<'signalled' | 'ended'> {
-    const input: SubscriptionWorkflowInput = {
-      subscriptionId: fact.subscriptionId,
-      origin: 'adopted',
-      policy: ctx.defaultPolicy,
-      options: workflowOptions(config),
-      gateway: { name: module.name, label: module.label, capabilities: module.capabilities },
-    };
-    return signalSubscriptionFact(ctx, input, fact);
-  }
-
-  router.post(
-    '/webhooks/:gateway',
-    express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT }),
-    async (req: Request, res: Response) => {
-      const module = moduleOf(ctx, req);
-      const label = `${module.name}:notification`;
-      let webhook = webhooks.get(module.name);
-      if (!webhook) {
-        webhook = module.webhook(ctx.gatewayEnv);
-        webhooks.set(module.name, webhook);
-      }
-      const raw: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      let reading;
-      try {
-        reading = webhook.read(raw, req.headers, ctx.now());
-      } catch (err) {
-        if (!(err instanceof WebhookRejection)) throw err;
-        metrics.webhook(label, err.status === 401 ? 'invalid_signature' : 'malformed');
-        if (err.status === 401)
-          throw new ApiError({ status: 401, code: 'invalid_signature', message: err.message });
-        throw ApiError.validation(err.message, [{ path: err.field ?? 'body', message: err.message }]);
-      }
-      if (reading.kind === 'ignored') {
-        metrics.webhook(label, 'ignored');
-        req.log.info({ gateway: module.name, reason: reading.reason }, 'gateway notification ignored');
-      } else {
-        const outcomes: string[] = [];
-        try {
-          for (const fact of reading.facts) {
-            const subscriptionId = engineSubscriptionId(module.name, fact.subscriptionId);
-            outcomes.push(await signal(module, { ...fact, subscriptionId }));
-          }
-        } catch (err) {
-          const mapped = toApiError(err);
-          metrics.webhook(label, mapped.code === 'temporal_unavailable' ? 'temporal_unavailable' : 'error');
-          throw mapped;
-        }
-        metrics.webhook(label, outcomes.includes('signalled') ? 'accepted' : 'late');
-        req.log.info(
-          { gateway: module.name, facts: reading.facts.length, outcomes },
-          'gateway notification taken',
-        );
-      }
-      res.status(webhook.ack.status).type(webhook.ack.contentType).send(webhook.ack.body);
-    },
-  );
 
   return router;
 }

@@ -65,7 +65,7 @@ import { paginate } from '../../gateways/qfpay/client';
 import type { Product, Subscription as QfpaySubscription } from '../../gateways/qfpay/schemas';
 import { QFPAY_GATEWAY, splitSubscriptionId } from '../../domain/gateway-profile';
 import type { GatewayAdapter } from '../../gateways/port';
-import { gatewayModule } from '../../gateways/registry';
+import { subscriptionGateway } from './gateway-modules';
 import {
   billingSchedule,
   gatewayOrdersWithAttempts,
@@ -377,13 +377,10 @@ export function subscriptionRouter(ctx: ApiContext): Router {
    * The adapter of a subscription's gateway behind the port, for the merchant's reads; undefined
    * for QFPay (read through its client). 503 while the gateway is not configured.
    */
+  /** A subscription's gateway when it states its own orders and plan; QFPay's are read from QFPay below. */
   function portAdapter(id: string): { adapter: GatewayAdapter; gatewayId: string } | undefined {
-    const { gateway, gatewayId } = splitSubscriptionId(id);
-    if (gateway === QFPAY_GATEWAY) return undefined;
-    const module = gatewayModule(gateway);
-    if (!module) throw ApiError.notFound(`subscription ${id} not found: no gateway named ${gateway}`);
-    if (!module.configured(ctx.gatewayEnv)) throw ApiError.gatewayNotConfigured(gateway);
-    return { adapter: module.adapter(ctx.gatewayEnv), gatewayId };
+    const { module, adapter, gatewayId } = subscriptionGateway(ctx, id);
+    return module.name === QFPAY_GATEWAY ? undefined : { adapter, gatewayId };
   }
 
   /** Every order of a subscription with its attempts, through its gateway. */

@@ -1,19 +1,17 @@
 /**
- * `POST /webhooks/qfpay`: QFPay's notifications become signals. The order is fixed: verify the
- * signature on the raw bytes, parse strictly, build the fact, signal-with-start the workflow the
- * notification belongs to, and only then answer `SUCCESS`. Anything else QFPay hears is a retry
- * request, which is what a duplicate-tolerant receiver wants when it could not record the fact.
+ * `POST /webhooks/:gateway`: every gateway's notifications (QFPay's at `/webhooks/qfpay`) become
+ * signals. The order is fixed: the gateway's webhook verifies the signature on the raw bytes and
+ * reads the notification into facts (or a payment token) without I/O; each is signalled, with
+ * start, to the workflow it belongs to; and only then does the gateway hear its acknowledgement.
+ * Anything else it hears is a retry request, which is what a duplicate-tolerant receiver wants
+ * when it could not record the fact.
  */
 import express, { Router, type Request, type Response } from 'express';
-import { verifyNotificationSignature } from '../../gateways/qfpay/signing';
-import {
-  QfpayNotificationError,
-  notificationTimeMs,
-  parseNotificationBody,
-  type PaymentTokenNotification,
-  type QfpayNotification,
-} from '../../gateways/qfpay/notifications';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { WebhookRejection, type GatewayModule, type GatewayWebhook } from '../../gateways/port';
+import { engineSubscriptionId } from '../../domain/gateway-profile';
+import type { PaymentTokenRecord } from '../../domain/payment-tokens';
+import { profileOf } from '../../gateways/registry';
 import {
   SUBSCRIPTION_WORKFLOW_REUSE_POLICY,
   WORKFLOW_TYPES,
@@ -22,63 +20,16 @@ import {
   paymentTokenSignal,
   subscriptionWorkflowId,
   type Fact,
-  type PaymentTokenRecord,
   type SubscriptionWorkflowInput,
 } from '../../workflows/definitions';
-import { factFromNotification } from '../../gateways/qfpay/facts';
 import { subscriptionStartMetadata } from '../../workflows/summaries';
 import { withinDeadline, workflowOptions, type ApiContext } from '../context';
 import { ApiError, toApiError } from '../errors';
 import type { WebhookResult } from '../metrics';
-import { NotificationIdsSchema } from '../schemas';
-import { parseInput } from '../validate';
-
-/** The body QFPay expects from a receiver that took the notification. */
-export const WEBHOOK_ACK = 'SUCCESS';
-
-/** Where token notifications without a `customer_id` are kept. */
-export const UNASSIGNED_CUSTOMER = '_unassigned';
+import { configuredModule } from './gateway-modules';
 
 /** The largest notification body accepted. */
 export const WEBHOOK_BODY_LIMIT = '256kb';
-
-/**
- * Masks a card number down to its first 6 and last 4 digits. QFPay already sends masked numbers
- * (`5200****1096`); this makes sure a full number can never reach workflow history.
- */
-export function maskCardNumber(card: string | undefined): string | undefined {
-  if (card === undefined || card.trim() === '') return undefined;
-  const digits = (card.match(/\d/g) ?? []).join('');
-  const compact = card.replace(/[\s-]/g, '');
-  // Already masked by QFPay (at most 6 + 4 digits visible): keep QFPay's form.
-  if (!/^\d+$/.test(compact) && digits.length <= 10) return card.trim();
-  if (digits.length <= 4) return '*'.repeat(digits.length);
-  if (digits.length < 12) return `${'*'.repeat(digits.length - 4)}${digits.slice(-4)}`;
-  return `${digits.slice(0, 6)}${'*'.repeat(digits.length - 10)}${digits.slice(-4)}`;
-}
-
-/** The token record signalled to the customer's tokens workflow: masked card data only. */
-export function paymentTokenRecord(
-  notification: PaymentTokenNotification,
-  receivedAt: number,
-  timeOffset: string,
-): PaymentTokenRecord {
-  const cardMasked = maskCardNumber(notification.cardcd);
-  return {
-    tokenId: notification.tokenid,
-    customerId: notification.customer_id ?? UNASSIGNED_CUSTOMER,
-    event: notification.event,
-    ...(cardMasked === undefined ? {} : { cardMasked }),
-    ...(notification.card_scheme === undefined ? {} : { cardScheme: notification.card_scheme }),
-    ...(notification.token_expiry_date === undefined ? {} : { expiry: notification.token_expiry_date }),
-    receivedAt,
-    at: notificationTimeMs(notification, timeOffset) ?? receivedAt,
-  };
-}
-
-function acknowledge(res: Response): void {
-  res.status(200).type('text/plain').send(WEBHOOK_ACK);
-}
 
 /**
  * Signals a fact to its subscription's workflow, starting it if the engine has never seen the
@@ -110,93 +61,79 @@ export async function signalSubscriptionFact(
   return 'signalled';
 }
 
-/** The webhook router (mounted at the app root). */
+/** The webhook router for every gateway (mounted at the app root). */
 export function webhookRouter(ctx: ApiContext): Router {
   const router = Router();
   const { config, temporal, metrics } = ctx;
+  const webhooks = new Map<string, GatewayWebhook>();
 
-  async function signal(
-    notification: QfpayNotification,
-    receivedAt: number,
-  ): Promise<'signalled' | 'ignored' | 'ended'> {
-    if (notification.notify_type === 'payment_token') {
-      if (notification.respcd.trim() !== '0000') return 'ignored'; // no usable token was made
-      const record = paymentTokenRecord(notification, receivedAt, config.QFPAY_TIME_OFFSET);
-      await withinDeadline(temporal, ctx.timeouts.temporalMs, () =>
-        temporal.workflow.signalWithStart(WORKFLOW_TYPES.customerTokens, {
-          workflowId: customerTokensWorkflowId(record.customerId),
-          taskQueue: config.TEMPORAL_TASK_QUEUE,
-          args: [{ customerId: record.customerId }],
-          signal: paymentTokenSignal,
-          signalArgs: [record],
-        }),
-      );
-      return 'signalled';
+  function webhookOf(module: GatewayModule): GatewayWebhook {
+    let webhook = webhooks.get(module.name);
+    if (!webhook) {
+      webhook = module.webhook(ctx.gatewayEnv);
+      webhooks.set(module.name, webhook);
     }
-    const built = factFromNotification(notification, receivedAt, config.QFPAY_TIME_OFFSET);
-    if (!built.ok) {
-      throw ApiError.validation(`cannot use this notification: ${built.reason}`, [
-        {
-          path: notification.notify_type === 'subscription' ? 'state' : 'subscription_order_id',
-          message: built.reason,
-        },
-      ]);
-    }
+    return webhook;
+  }
+
+  function signalFact(module: GatewayModule, fact: Fact): Promise<'signalled' | 'ended'> {
+    const subscriptionId = engineSubscriptionId(module.name, fact.subscriptionId);
     const input: SubscriptionWorkflowInput = {
-      subscriptionId: notification.subscription_id,
+      subscriptionId,
       origin: 'adopted',
       policy: ctx.defaultPolicy,
       options: workflowOptions(config),
+      gateway: profileOf(module),
     };
-    return signalSubscriptionFact(ctx, input, built.fact);
+    return signalSubscriptionFact(ctx, input, { ...fact, subscriptionId });
+  }
+
+  async function signalToken(token: PaymentTokenRecord): Promise<'signalled'> {
+    await withinDeadline(temporal, ctx.timeouts.temporalMs, () =>
+      temporal.workflow.signalWithStart(WORKFLOW_TYPES.customerTokens, {
+        workflowId: customerTokensWorkflowId(token.customerId),
+        taskQueue: config.TEMPORAL_TASK_QUEUE,
+        args: [{ customerId: token.customerId }],
+        signal: paymentTokenSignal,
+        signalArgs: [token],
+      }),
+    );
+    return 'signalled';
   }
 
   router.post(
-    '/webhooks/qfpay',
+    '/webhooks/:gateway',
     express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT }),
     async (req: Request, res: Response) => {
+      const module = configuredModule(ctx, req);
+      const webhook = webhookOf(module);
+      let type = `${module.name}:notification`;
+      const count = (result: WebhookResult): void => metrics.webhook(type, result);
       const raw: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      let notifyType = 'unknown';
-      const count = (result: WebhookResult): void => metrics.webhook(notifyType, result);
 
-      if (config.QFPAY_VERIFY_NOTIFICATIONS) {
-        const signature = req.get('x-qf-sign');
-        if (!verifyNotificationSignature(raw, config.QFPAY_APP_KEY, signature)) {
-          count('invalid_signature');
-          throw new ApiError({
-            status: 401,
-            code: 'invalid_signature',
-            message:
-              signature === undefined ? 'missing X-QF-SIGN header' : 'X-QF-SIGN does not match the body',
-          });
-        }
-      }
-
-      let notification: QfpayNotification;
+      let reading;
       try {
-        notification = parseNotificationBody(raw);
-        parseInput(NotificationIdsSchema, notification, 'notification');
+        reading = webhook.read(raw, req.headers, ctx.now());
       } catch (err) {
-        if (err instanceof QfpayNotificationError || err instanceof ApiError) count('malformed');
-        throw err;
+        if (!(err instanceof WebhookRejection)) throw err;
+        if (err.type !== undefined) type = err.type;
+        if (err.status === 401) {
+          count('invalid_signature');
+          throw new ApiError({ status: 401, code: 'invalid_signature', message: err.message });
+        }
+        count(err.type === undefined ? 'malformed' : 'rejected');
+        throw ApiError.validation(err.message, [...err.details]);
       }
-      notifyType = notification.notify_type;
+      if (reading.type !== undefined) type = reading.type;
 
-      const receivedAt = ctx.now();
+      const outcomes: string[] = [];
       try {
-        const outcome = await signal(notification, receivedAt);
-        count(outcome === 'signalled' ? 'accepted' : outcome === 'ended' ? 'late' : 'ignored');
-        req.log.info(
-          {
-            notify_type: notifyType,
-            subscription_id: 'subscription_id' in notification ? notification.subscription_id : undefined,
-            outcome,
-          },
-          'QFPay notification taken',
-        );
+        if (reading.kind === 'payment_token') outcomes.push(await signalToken(reading.token));
+        else if (reading.kind === 'facts')
+          for (const fact of reading.facts) outcomes.push(await signalFact(module, fact));
       } catch (err) {
         const mapped = toApiError(err);
-        // Temporal did not take the signal: 503, so QFPay sends the notification again.
+        // Temporal did not take the signal: 503, so the gateway sends the notification again.
         count(
           mapped.status < 500
             ? 'rejected'
@@ -206,7 +143,14 @@ export function webhookRouter(ctx: ApiContext): Router {
         );
         throw mapped;
       }
-      acknowledge(res);
+      if (reading.kind === 'ignored') {
+        count('ignored');
+        req.log.info({ gateway: module.name, type, reason: reading.reason }, 'gateway notification ignored');
+      } else {
+        count(outcomes.includes('signalled') ? 'accepted' : 'late');
+        req.log.info({ gateway: module.name, type, outcomes }, 'gateway notification taken');
+      }
+      res.status(webhook.ack.status).type(webhook.ack.contentType).send(webhook.ack.body);
     },
   );
 

@@ -1,33 +1,82 @@
 /**
- * Activities that call QFPay. Each maps QFPay's answer into what the workflows need and turns a
+ * QFPay's calls, as the worker's activities run them: the subscription calls behind the port
+ * ({@link qfpayAdapter}) and QFPay's own creation (customers, products, tokens). Each maps QFPay's answer into what the workflows need and turns a
  * `QfpayError` into a Temporal failure with a stable `type`: transient errors stay retryable,
  * permanent ones do not, and a charge whose outcome is unknown is reported as `pending` so the
  * workflow confirms it by query instead of charging again.
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import type { QfpayClient } from './client';
+import { classifyRespcd, isQfpayError } from './errors';
 import {
-  type QfpayClient,
-  isQfpayError,
-  classifyRespcd,
-  subscriptionTimesMs,
-  qfpayTimeToMs,
   orderSequenceFromOrderId,
+  qfpayTimeToMs,
+  subscriptionTimesMs,
   type BillingOrder,
   type Subscription,
-} from '../gateways/qfpay';
-import { recordQfpayActivityFailure } from '../observability/worker-metrics';
-import { toSubscriptionState } from '../gateways/qfpay/facts';
-import type { RemoteOrder, RemoteSubscription } from '../domain/lifecycle';
-import { QFPAY_CAPABILITIES, QFPAY_GATEWAY } from '../domain/gateway-profile';
-import { GatewayError, type GatewayAdapter } from '../gateways/port';
-import type {
-  ChargeOutcome,
-  ConfirmOutcome,
+} from './schemas';
+import { toSubscriptionState } from './facts';
+import type { RemoteOrder, RemoteSubscription, SubscriptionState } from '../../domain/lifecycle';
+import { QFPAY_CAPABILITIES, QFPAY_GATEWAY } from '../../domain/gateway-profile';
+import type { ChargeOutcome, ConfirmOutcome, SyncResult } from '../../domain/gateway-answers';
+import { GatewayError, type GatewayAdapter, type GatewayObserver } from '../port';
+
+/** A customer to create at QFPay. */
+export interface QfpayCustomerInput {
+  name?: string;
+  email?: string;
+  phone?: string;
+  billingAddress?: Record<string, unknown>;
+}
+
+/** A recurring product to create at QFPay. */
+export interface QfpayProductInput {
+  name: string;
+  description?: string;
+  amount: number;
+  currency: string;
+  interval: string;
+  intervalCount: number;
+}
+
+/** Every call QFPay's activities make: the subscription calls, and QFPay's own creation. */
+export interface QfpayActivities {
+  syncSubscription: GatewayAdapter['sync'];
+  cancelSubscription: GatewayAdapter['cancel'];
+  updateSubscription: NonNullable<GatewayAdapter['update']>;
+  chargeOrder: NonNullable<GatewayAdapter['charge']>;
+  confirmCharge: NonNullable<GatewayAdapter['confirmCharge']>;
+  /** The ids of the subscriptions a customer already has on a token (before a creation begins). */
+  listSubscriptionIds(input: { customerId: string; tokenId: string }): Promise<string[]>;
+  ensureCustomer(input: QfpayCustomerInput): Promise<string>;
+  ensureProduct(input: QfpayProductInput): Promise<string>;
+  /**
+   * Creates the subscription, or on a retried attempt first finds the one an earlier attempt
+   * may have created (same customer, token and product, and not among `existingIds`, the ones
+   * that existed before this creation began), so a timeout never bills twice.
+   */
+  findOrCreateSubscription(input: {
+    existingIds: string[];
+    customerId: string;
+    tokenId: string;
+    productId: string;
+    quantity: number;
+    totalBillingCycles: number | null;
+    startTime?: number;
+  }): Promise<{
+    subscriptionId: string;
+    state: SubscriptionState | 'UNKNOWN';
+    reusedExisting: boolean;
+    at: number;
+  }>;
+}
+
+/** QFPay's own creation, beside the port. */
+export type QfpayCreationActivities = Pick<
   QfpayActivities,
-  SubscriptionActivities,
-  SyncResult,
-} from './contracts';
+  'listSubscriptionIds' | 'ensureCustomer' | 'ensureProduct' | 'findOrCreateSubscription'
+>;
 
 /** Billing-order page size: QFPay's maximum. */
 const ORDER_PAGE_SIZE = 100;
@@ -37,9 +86,9 @@ const MAX_ORDER_PAGES = 10;
 const CLOCK_SKEW_MS = 5_000;
 
 /** The Temporal failure for a QFPay error: retryable only when QFPay said "try again". */
-export function toFailure(err: unknown): unknown {
+export function qfpayFailure(err: unknown, observer?: GatewayObserver): unknown {
   if (!isQfpayError(err)) return err;
-  recordQfpayActivityFailure(err);
+  observer?.failure?.({ kind: err.kind, reason: err.reason });
   return ApplicationFailure.create({
     type: `QfpayError:${err.reason}`,
     message: err.message,
@@ -48,14 +97,6 @@ export function toFailure(err: unknown): unknown {
     cause: err,
     nextRetryDelay: err.retryAfterMs,
   });
-}
-
-async function call<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    throw toFailure(err);
-  }
 }
 
 function activitySignal(): AbortSignal | undefined {
@@ -117,6 +158,8 @@ export interface QfpayActivityDeps {
   /** Zone of QFPay's naive times (`QFPAY_TIME_OFFSET`). */
   timeOffset: string;
   now?: () => number;
+  /** Told of each call that fails with QFPay's error (the worker's metrics). */
+  observer?: GatewayObserver;
 }
 
 /** Builds the QFPay activities around one client (dependencies injected, as in tests). */
@@ -124,7 +167,17 @@ export function createQfpayActivities({
   client,
   timeOffset,
   now = Date.now,
+  observer,
 }: QfpayActivityDeps): QfpayActivities {
+  const toFailure = (err: unknown): unknown => qfpayFailure(err, observer);
+  async function call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw toFailure(err);
+    }
+  }
+
   async function findSubscription(subscriptionId: string): Promise<Subscription | undefined> {
     const page = await client.querySubscriptions(
       { subscription_id: subscriptionId, page: 1, page_size: 10 },
@@ -482,7 +535,7 @@ export function createQfpayActivities({
  * calls reach QFPay as they reach every other gateway. Its creation stays its own (customers,
  * products and tokens: `QfpayCreationActivities`); its failures keep QFPay's types.
  */
-export function qfpayAdapter(activities: SubscriptionActivities): GatewayAdapter {
+export function qfpayAdapter(activities: QfpayActivities): GatewayAdapter {
   return {
     name: QFPAY_GATEWAY,
     capabilities: QFPAY_CAPABILITIES,

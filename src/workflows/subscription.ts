@@ -1,15 +1,18 @@
 /**
- * One long-running workflow per QFPay subscription: a thin shell around pure decisions.
+ * One long-running workflow per subscription, whatever its gateway: a thin shell around pure
+ * decisions.
  *
- * - Signal handlers apply QFPay's facts to the state through a pure reducer (no await).
- * - Update handlers validate, queue an intent, and wait for its answer; they never touch QFPay.
+ * - Signal handlers apply the gateway's facts to the state through a pure reducer (no await).
+ * - Update handlers validate, queue an intent, and wait for its answer; they never call the gateway.
  * - One loop performs every side effect, in order: it settles the state, asks `decide` for the
- *   next action, performs it, applies the result with a pure reducer, and asks again. So no two
- *   side effects ever interleave, and every decision sees the state as it is at that moment.
+ *   next action, performs it (one step of the table `PERFORMERS`), applies the result with a pure
+ *   reducer, and asks again. So no two side effects ever interleave, and every decision sees the
+ *   state as it is at that moment.
  *
  * The state is one plain-JSON value (`engine-state.ts`), carried whole through continue-as-new.
  */
 import type { FailureType } from '../domain/failure-types';
+import { gatewayLabel } from '../domain/gateway-profile';
 import {
   ActivityFailure,
   ApplicationFailure,
@@ -264,101 +267,130 @@ function intentHandler<A extends unknown[]>(sub: Subscription, toRequest: (...ar
 
 // ---- the loop's actions: the only side effects ---------------------------------------------------
 
-async function perform(sub: Subscription, action: Action): Promise<void> {
-  const id = sub.state.subscriptionId;
-  const now = Date.now;
-  // What the Web UI shows on the activity (user metadata; commands and replay are unchanged).
-  const options = { summary: activitySummary(sub.state, action) };
-  sub.state = beginAction(sub.state, action);
+/** What every action's step is given: the workflow, the subscription's id, and the activity's summary. */
+interface Step {
+  sub: Subscription;
+  id: string;
+  /** What the Web UI shows on the activity (user metadata; commands and replay are unchanged). */
+  options: { summary: ReturnType<typeof activitySummary> };
+}
+
+/** How one kind of action is carried out: at most one activity (or child start), then its reducer. */
+type Performer<A extends Action> = (step: Step, action: A) => Promise<void>;
+
+/** The action of one kind (or of several). */
+type ActionOf<K extends Action['kind']> = Extract<Action, { kind: K }>;
+
+const now = (): number => Date.now();
+
+/** A change of the subscription at its gateway. */
+type ChangeAction = ActionOf<'change_token' | 'change_cycles' | 'change_products' | 'change_price'>;
+
+/** A change as `updateSubscription` takes it. */
+function changeRequest(id: string, action: ChangeAction) {
   switch (action.kind) {
-    case 'sync': {
-      // Histories from before this change count a query from its answer (they replay as made).
-      const fromStart = patched(SYNC_COUNTS_FROM_ITS_START);
-      const startedAt = now();
-      const since = syncReadsFrom(sub.state);
-      const outcome = await attempt(() =>
-        gatewayCalls.syncSubscription.executeWithOptions(options, [
-          id,
-          since === undefined ? {} : { sinceSequence: since },
-        ]),
-      );
-      return sub.mutate((s) => afterSync(s, action, outcome, fromStart ? startedAt : now(), now()));
-    }
-    case 'charge': {
-      const startedAt = now();
-      const acts = chargeActivities(action.deadline, startedAt);
-      const outcome = await attempt(() =>
-        acts.chargeOrder.executeWithOptions(options, [
-          // Every try, retries included, is sent before the latest start, so each can finish in time.
-          { subscriptionId: id, orderId: action.orderId, notAfter: action.latestStart },
-        ]),
-      );
-      const bounded = sub.currentRules;
-      return sub.mutate((s) => afterCharge(s, action, outcome, startedAt, now(), { bounded }));
-    }
-    case 'confirm': {
-      const { orderId, sentAt, orderBefore } = action.pending;
-      const outcome = await attempt(() =>
-        gatewayCalls.confirmCharge.executeWithOptions(options, [
-          { subscriptionId: id, orderId, sentAt, ...(orderBefore ? { orderBefore } : {}) },
-        ]),
-      );
-      const bounded = sub.currentRules;
-      return sub.mutate((s) => afterConfirm(s, action, outcome, now(), { bounded }));
-    }
-    case 'cancel': {
-      const outcome = await attempt(() => gatewayCalls.cancelSubscription.executeWithOptions(options, [id]));
-      return sub.mutate((s) => afterCancel(s, action, outcome, now()));
-    }
     case 'change_token':
+      return { subscriptionId: id, tokenId: action.tokenId };
     case 'change_cycles':
+      return { subscriptionId: id, totalBillingCycles: action.totalBillingCycles };
+    case 'change_price':
+      return { subscriptionId: id, price: { amount: action.amount, currency: action.currency } };
     case 'change_products':
-    case 'change_price': {
-      const change =
-        action.kind === 'change_token'
-          ? { subscriptionId: id, tokenId: action.tokenId }
-          : action.kind === 'change_cycles'
-            ? { subscriptionId: id, totalBillingCycles: action.totalBillingCycles }
-            : action.kind === 'change_price'
-              ? { subscriptionId: id, price: { amount: action.amount, currency: action.currency } }
-              : { subscriptionId: id, products: action.products };
-      const outcome = await attempt(() =>
-        gatewayCalls.updateSubscription.executeWithOptions(options, [change]),
-      );
-      return sub.mutate((s) => afterChange(s, action, outcome, now()));
-    }
-    case 'apply_policy':
-      return sub.mutate((s) => applyPolicyChange(s, action));
-    case 'pause':
-    case 'resume': {
-      // A gateway's pause is made there first; the engine's own hold follows only when it is.
-      if (action.scope === 'gateway') {
-        const paused = action.kind === 'pause';
-        const outcome = await attempt(() =>
-          gateways.setPausedAtGateway.executeWithOptions(options, [{ subscriptionId: id, paused }]),
-        );
-        if (!outcome.ok) {
-          const message = `${gatewayOf(sub.state).name} did not ${action.kind}: ${outcome.failure.message}`;
-          // Refused is the gateway's answer; anything else (no answer, busy) may work if tried again.
-          const type: FailureType = outcome.failure.refused ? 'GatewayRefused' : 'GatewayUnavailable';
-          return sub.mutate((s) =>
-            refuseIntent(s, { kind: 'refuse', intentId: action.intentId, message, type }),
-          );
-        }
-      }
-      return sub.mutate((s) =>
-        action.kind === 'pause' ? applyPause(s, action, now()) : applyResume(s, action, now()),
-      );
-    }
-    case 'refuse':
-      return sub.mutate((s) => refuseIntent(s, action));
-    case 'flush':
-      return flushOutbox(sub);
-    case 'wait':
-    case 'end':
-    case 'continue_as_new':
-      return;
+      return { subscriptionId: id, products: action.products };
   }
+}
+
+const performChange: Performer<ChangeAction> = async ({ sub, id, options }, action) => {
+  const outcome = await attempt(() =>
+    gatewayCalls.updateSubscription.executeWithOptions(options, [changeRequest(id, action)]),
+  );
+  sub.mutate((s) => afterChange(s, action, outcome, now()));
+};
+
+/** A pause or a resume: a gateway's is made there first; the engine's own hold follows only when it is. */
+const performPause: Performer<ActionOf<'pause' | 'resume'>> = async ({ sub, id, options }, action) => {
+  if (action.scope === 'gateway') {
+    const paused = action.kind === 'pause';
+    const outcome = await attempt(() =>
+      gateways.setPausedAtGateway.executeWithOptions(options, [{ subscriptionId: id, paused }]),
+    );
+    if (!outcome.ok) {
+      const message = `${gatewayOf(sub.state).name} did not ${action.kind}: ${outcome.failure.message}`;
+      // Refused is the gateway's answer; anything else (no answer, busy) may work if tried again.
+      const type: FailureType = outcome.failure.refused ? 'GatewayRefused' : 'GatewayUnavailable';
+      return sub.mutate((s) => refuseIntent(s, { kind: 'refuse', intentId: action.intentId, message, type }));
+    }
+  }
+  sub.mutate((s) => (action.kind === 'pause' ? applyPause(s, action, now()) : applyResume(s, action, now())));
+};
+
+/** Nothing to carry out: the loop itself waits, ends or continues as new. */
+const performNothing: Performer<ActionOf<'wait' | 'end' | 'continue_as_new'>> = () => Promise.resolve();
+
+/** Every action `decide` can give, and how it is carried out (the type makes the table whole). */
+const PERFORMERS: { [K in Action['kind']]: Performer<ActionOf<K>> } = {
+  async sync({ sub, id, options }, action) {
+    // Histories from before this change count a query from its answer (they replay as made).
+    const fromStart = patched(SYNC_COUNTS_FROM_ITS_START);
+    const startedAt = now();
+    const since = syncReadsFrom(sub.state);
+    const outcome = await attempt(() =>
+      gatewayCalls.syncSubscription.executeWithOptions(options, [
+        id,
+        since === undefined ? {} : { sinceSequence: since },
+      ]),
+    );
+    sub.mutate((s) => afterSync(s, action, outcome, fromStart ? startedAt : now(), now()));
+  },
+  async charge({ sub, id, options }, action) {
+    const startedAt = now();
+    const acts = chargeActivities(action.deadline, startedAt);
+    const outcome = await attempt(() =>
+      acts.chargeOrder.executeWithOptions(options, [
+        // Every try, retries included, is sent before the latest start, so each can finish in time.
+        { subscriptionId: id, orderId: action.orderId, notAfter: action.latestStart },
+      ]),
+    );
+    const bounded = sub.currentRules;
+    sub.mutate((s) => afterCharge(s, action, outcome, startedAt, now(), { bounded }));
+  },
+  async confirm({ sub, id, options }, action) {
+    const { orderId, sentAt, orderBefore } = action.pending;
+    const outcome = await attempt(() =>
+      gatewayCalls.confirmCharge.executeWithOptions(options, [
+        { subscriptionId: id, orderId, sentAt, ...(orderBefore ? { orderBefore } : {}) },
+      ]),
+    );
+    const bounded = sub.currentRules;
+    sub.mutate((s) => afterConfirm(s, action, outcome, now(), { bounded }));
+  },
+  async cancel({ sub, id, options }, action) {
+    const outcome = await attempt(() => gatewayCalls.cancelSubscription.executeWithOptions(options, [id]));
+    sub.mutate((s) => afterCancel(s, action, outcome, now()));
+  },
+  change_token: performChange,
+  change_cycles: performChange,
+  change_products: performChange,
+  change_price: performChange,
+  apply_policy: ({ sub }, action) => Promise.resolve(sub.mutate((s) => applyPolicyChange(s, action))),
+  pause: performPause,
+  resume: performPause,
+  refuse: ({ sub }, action) => Promise.resolve(sub.mutate((s) => refuseIntent(s, action))),
+  flush: ({ sub }) => flushOutbox(sub),
+  wait: performNothing,
+  end: performNothing,
+  continue_as_new: performNothing,
+};
+
+/** Carries out one action: marks it begun, then runs its step from {@link PERFORMERS}. */
+function perform(sub: Subscription, action: Action): Promise<void> {
+  const step: Step = {
+    sub,
+    id: sub.state.subscriptionId,
+    options: { summary: activitySummary(sub.state, action) },
+  };
+  sub.state = beginAction(sub.state, action);
+  return (PERFORMERS[action.kind] as Performer<Action>)(step, action);
 }
 
 /** Hands every recorded event to its own delivery workflow, all in one workflow task. */
@@ -458,9 +490,11 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
     } else if (action.kind === 'end' || action.kind === 'continue_as_new') {
       const notFound = action.kind === 'end' && action.reason === 'not_found';
       if (notFound) {
-        // QFPay does not know it: nothing to tell the merchant about it.
+        // Its gateway does not know it: nothing to tell the merchant about it.
         sub.state = { ...sub.state, outbox: [] };
-        log.warn('ending: subscription unknown to QFPay', { subscriptionId: sub.state.subscriptionId });
+        log.warn(`ending: subscription unknown to ${gatewayLabel(gatewayOf(sub.state))}`, {
+          subscriptionId: sub.state.subscriptionId,
+        });
       }
       // Nothing is awaited between this condition and the end (or continue-as-new) but the check.
       await condition(() => sub.changed || allHandlersFinished());
@@ -469,7 +503,7 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
       if (notFound && sub.state.quickNotFound) {
         throw ApplicationFailure.create({
           type: 'SubscriptionNotFound' satisfies FailureType,
-          message: `QFPay does not know subscription ${sub.state.subscriptionId} (asked ${sub.state.notFound} times)`,
+          message: `${gatewayLabel(gatewayOf(sub.state))} does not know subscription ${sub.state.subscriptionId} (asked ${sub.state.notFound} times)`,
           nonRetryable: true,
         });
       }

@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { splitSubscriptionId } from '../../src/domain/gateway-profile';
 import { gatewayModule } from '../../src/gateways/registry';
 import { emulatorStartMs } from '../helpers/emulator-start';
+import { gatewayControl } from '../helpers/stack-reads';
 import { advanceGatewayClock, nextBillingAt, startStack, type Stack } from '../helpers/stack';
 
 const DAY = 86_400_000;
@@ -37,14 +38,8 @@ function random(seed: number): () => number {
   };
 }
 
-async function control(gateway: string, path: string, body: unknown): Promise<void> {
-  const res = await fetch(`${stack.gateways[gateway]!.url}/_emulator${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  assert.equal(res.status, 200, `${gateway} ${path}: ${res.status} ${await res.text()}`);
-}
+const control = (gateway: string, path: string, body: unknown): Promise<unknown> =>
+  gatewayControl(stack, gateway, path, body);
 
 const FAULTS: Record<string, { on: unknown; off: unknown }> = {
   qorepay: {

@@ -17,6 +17,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startMerchantReceiver, type MerchantReceiver } from '../helpers/merchant-receiver';
+import { gatewayControl, untilView } from '../helpers/stack-reads';
 import { advanceGatewayClock, eventually, nextBillingAt, startStack, type Stack } from '../helpers/stack';
 
 const DAY = 86_400_000;
@@ -41,27 +42,10 @@ after(async () => {
   await receiver?.close();
 });
 
-async function view(id: string): Promise<any> {
-  const res = await stack.api('GET', `/v1/subscriptions/${encodeURIComponent(id)}`);
-  assert.equal(res.status, 200, JSON.stringify(res.body));
-  return res.body;
-}
-
-function until(id: string, what: string, done: (v: any) => boolean): Promise<any> {
-  return eventually(`${id}: ${what}`, async () => {
-    const v = await view(id);
-    return done(v) ? v : undefined;
-  });
-}
-
-async function control(gateway: string, path: string, body: unknown): Promise<void> {
-  const res = await fetch(`${stack.gateways[gateway]!.url}/_emulator${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  assert.equal(res.status, 200, `${gateway} ${path}: ${res.status}`);
-}
+const until = (id: string, what: string, done: (v: any) => boolean): Promise<any> =>
+  untilView(stack, id, what, done);
+const control = (gateway: string, path: string, body: unknown): Promise<unknown> =>
+  gatewayControl(stack, gateway, path, body);
 
 /**
  * Moves both clocks to `at` in steps of at most six hours: the engine's first (its timers due by

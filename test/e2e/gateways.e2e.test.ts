@@ -20,6 +20,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { emulatorStartMs } from '../helpers/emulator-start';
 import { recordHistory } from '../helpers/temporal';
+import { gatewayControl, subscriptionView, untilView } from '../helpers/stack-reads';
 import {
   advanceToNextBilling,
   eventually,
@@ -47,36 +48,16 @@ after(async () => {
   await stack?.close();
 });
 
-async function view(subscriptionId: string): Promise<any> {
-  const res = await stack.api('GET', `/v1/subscriptions/${encodeURIComponent(subscriptionId)}`);
-  assert.equal(res.status, 200, JSON.stringify(res.body));
-  return res.body;
-}
-
+const view = (id: string): Promise<any> => subscriptionView(stack, id);
 /** Waits until the engine's view satisfies `done`. */
-function until(subscriptionId: string, what: string, done: (v: any) => boolean, timeoutMs = 30_000) {
-  return eventually(
-    `${subscriptionId}: ${what}`,
-    async () => {
-      const v = await view(subscriptionId);
-      return done(v) ? v : undefined;
-    },
-    timeoutMs,
-  );
-}
+const until = (id: string, what: string, done: (v: any) => boolean, timeoutMs = 30_000): Promise<any> =>
+  untilView(stack, id, what, done, timeoutMs);
 
 const orderOf = (v: any, sequenceNo: number) =>
   (v.recent_orders as any[]).find((o) => o.sequence_no === sequenceNo);
 
-async function control(gateway: string, path: string, body?: unknown): Promise<any> {
-  const res = await fetch(`${stack.gateways[gateway]!.url}/_emulator${path}`, {
-    method: body === undefined ? 'GET' : 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  assert.equal(res.status, 200, `${gateway} ${path}: ${res.status} ${await res.clone().text()}`);
-  return res.json();
-}
+const control = (gateway: string, path: string, body?: unknown): Promise<any> =>
+  gatewayControl(stack, gateway, path, body);
 
 async function cancel(subscriptionId: string): Promise<void> {
   const res = await stack.api('POST', `/v1/subscriptions/${encodeURIComponent(subscriptionId)}/cancel`, {});

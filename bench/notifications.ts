@@ -11,7 +11,7 @@ import { subscriptionOrderId } from '../src/gateways/qfpay/emulator/engine';
 import { factFromNotification } from '../src/gateways/qfpay/facts';
 import { parseNotificationBody } from '../src/gateways/qfpay/notifications';
 import type { Fact, SubscriptionWorkflowInput } from '../src/workflows/definitions';
-import { DEFAULT_DUNNING_POLICY } from '../src/domain/dunning';
+import { DEFAULT_DUNNING_POLICY } from '../src/domain/episode/dunning';
 import { MINUTE } from '../src/domain/duration';
 import { NEW_SUBSCRIPTION_MAX_HISTORY_EVENTS } from '../src/domain/engine-state';
 

@@ -21,7 +21,8 @@
 import type { GatewayProfile } from '../src/domain/gateway-profile';
 import type { ChargeOutcome, ConfirmOutcome, SyncResult } from '../src/activities/contracts';
 import { seededRandom } from '../src/gateways/qfpay/emulator/faults';
-import { decide, settle, type Action } from '../src/domain/decide';
+import { decide, settle } from '../src/domain/decide';
+import type { Action } from '../src/domain/actions';
 import type { MerchantEvent } from '../src/workflows/definitions';
 import {
   DEFAULT_DUNNING_POLICY,
@@ -29,7 +30,7 @@ import {
   mergePolicy,
   type DunningPolicy,
   type DunningPolicyOverride,
-} from '../src/domain/dunning';
+} from '../src/domain/episode/dunning';
 import {
   applyFactToState,
   enqueueIntent,
@@ -38,22 +39,15 @@ import {
   type EngineState,
   type IntentRequest,
 } from '../src/domain/engine-state';
-import { chargeWindow } from '../src/domain/episode';
-import type { Fact, RemoteOrder } from '../src/domain/lifecycle';
-import {
-  afterCancel,
-  afterChange,
-  afterCharge,
-  afterConfirm,
-  afterFlush,
-  afterSync,
-  applyPause,
-  applyPolicyChange,
-  applyResume,
-  beginAction,
-  refuseIntent,
-  type Outcome,
-} from '../src/domain/results';
+import { chargeWindow } from '../src/domain/episode/episode';
+import type { Fact, RemoteOrder } from '../src/domain/lifecycle/lifecycle';
+import { afterCancel } from '../src/domain/episode/settle-episode';
+import { afterChange, applyPolicyChange, refuseIntent } from '../src/domain/intents/intents';
+import { afterCharge, afterConfirm } from '../src/domain/charge/charge';
+import { afterFlush } from '../src/domain/events/flush';
+import { afterSync } from '../src/domain/sync/sync';
+import { applyPause, applyResume } from '../src/domain/pause/pause';
+import { beginAction, type Outcome } from '../src/domain/actions';
 import { SECOND, MINUTE, HOUR, DAY } from '../src/domain/duration';
 
 /** How long QFPay takes, at most, to settle a charge it answered "processing" (within the engine's confirmation window). */

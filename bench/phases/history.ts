@@ -16,7 +16,7 @@ import {
   type SubscriptionView,
   type SubscriptionWorkflowInput,
 } from '../../src/workflows/definitions';
-import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/domain/dunning';
+import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/domain/episode/dunning';
 import { NEW_SUBSCRIPTION_MAX_HISTORY_EVENTS } from '../../src/domain/engine-state';
 import { cloudActions, type ActionCount } from '../cloud-cost';
 import { adoptedInput } from '../notifications';

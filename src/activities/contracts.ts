@@ -3,7 +3,7 @@
  * types only; the implementations (which do I/O) live beside this file and run in the worker.
  */
 import type { SubscriptionHandover, SubscriptionWorkflowInput } from '../workflows/definitions';
-import type { RemoteOrder, RemoteSubscription } from '../domain/lifecycle';
+import type { RemoteOrder, RemoteSubscription } from '../domain/lifecycle/lifecycle';
 import type { SubscriptionStartFacts } from '../workflows/summaries';
 import type { GatewayCreateInput, GatewayCreateResult } from '../gateways/port';
 import type { ChargeOutcome, ConfirmOutcome, SyncResult } from '../domain/gateway-answers';

@@ -12,7 +12,7 @@ import { QfpayClient } from '../gateways/qfpay/client';
 import { createQfpayActivities } from '../gateways/qfpay/activities';
 import { qfpayVariables } from '../gateways/qfpay/settings';
 import { GATEWAY_MODULES } from '../gateways/registry';
-import type { GatewayEnv, GatewayObserver } from '../gateways/port';
+import { layeredEnv, type GatewayEnv, type GatewayObserver } from '../gateways/port';
 import { createEngineActivities } from './engine';
 import { createGatewayActivities } from './gateways';
 import { createMerchantEventActivities } from './merchant-events';
@@ -79,7 +79,7 @@ export function createActivities({ config, client, logger, gatewayEnv }: Activit
   return {
     ...createGatewayActivities({
       modules: GATEWAY_MODULES,
-      env: { ...(gatewayEnv ?? process.env), ...qfpayVariables(config) },
+      env: layeredEnv(gatewayEnv ?? process.env, qfpayVariables(config)),
       observer,
     }),
     ...qfpayCreation,

@@ -29,7 +29,7 @@ import { merchantEventRouter } from './routes/merchant-events';
 import { gatewayRouter } from './routes/gateways';
 import { webhookRouter } from './routes/webhooks';
 import { subscriptionRouter } from './routes/subscriptions';
-import type { GatewayEnv } from '../gateways/port';
+import { layeredEnv, type GatewayEnv } from '../gateways/port';
 import { qfpayVariables } from '../gateways/qfpay/settings';
 import { limitJsonDepth, requireJsonBody } from './validate';
 
@@ -70,7 +70,7 @@ export function buildApp(deps: AppDeps): Express {
     defaultPolicy: engineDefaultPolicy(deps.config),
     digests: new ApiDigests(deps.config.API_HMAC_SECRET),
     // QFPay's variables come from the parsed configuration (one source for the whole API).
-    gatewayEnv: { ...(deps.gatewayEnv ?? process.env), ...qfpayVariables(deps.config) },
+    gatewayEnv: layeredEnv(deps.gatewayEnv ?? process.env, qfpayVariables(deps.config)),
   };
 
   const app = express();

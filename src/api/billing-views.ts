@@ -3,11 +3,11 @@
  * payment attempt, and the schedule of its next billings (computed as QFPay bills: whole
  * intervals counted from the anchor, calendar months in QFPay's region time).
  */
-import { addIntervals, parseIntervalUnit, type BillingInterval } from '../domain/billing-interval';
+import { addIntervals, parseIntervalUnit, type BillingInterval } from '../domain/lifecycle/billing-interval';
 import { qfpayTimeToMs, type BillingOrder, type Product, type Subscription } from '../gateways/qfpay/schemas';
 import type { GatewayPlan } from '../gateways/port';
 import type { PaymentAttemptRecord, SubscriptionView } from '../workflows/definitions';
-import type { RemoteOrder } from '../domain/lifecycle-types';
+import type { RemoteOrder } from '../domain/lifecycle/lifecycle-types';
 import type { OrderListResponse, ScheduleResponse } from './schemas';
 import { isoOrNull, isoTime } from './views';
 

@@ -13,7 +13,7 @@ import {
   checkPolicyOverride,
   formatDunningPolicyIssues,
   mergePolicy,
-} from '../domain/dunning';
+} from '../domain/episode/dunning';
 import { NEW_SUBSCRIPTION_MAX_HISTORY_EVENTS } from '../domain/engine-state';
 import type { ApiDigests } from './digests';
 import type { ApiMetrics } from './metrics';

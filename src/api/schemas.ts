@@ -7,15 +7,15 @@
  */
 import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
-import { MAX_PLAN_LINES, MAX_PLAN_QUANTITY, MAX_PRICE } from '../domain/decide';
-import { SUBSCRIPTION_STATES } from '../domain/lifecycle-table';
+import { MAX_PLAN_LINES, MAX_PLAN_QUANTITY, MAX_PRICE } from '../domain/intents/intents';
+import { SUBSCRIPTION_STATES } from '../domain/lifecycle/lifecycle-table';
 import { QFPAY_ID_PREFIXES, qfpayIdSchema } from '../gateways/qfpay/ids';
 import {
   DUNNING_FINAL_ACTIONS,
   ESCALATION_STEPS,
   checkPolicyField,
   type DunningPolicy,
-} from '../domain/dunning';
+} from '../domain/episode/dunning';
 
 // Must run before any schema below is built: zod 4 copies methods onto each schema as it is
 // created, so only schemas made after this call have `.openapi()`.

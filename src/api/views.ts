@@ -10,7 +10,7 @@ import type {
   DunningEpisode,
   SubscriptionView,
 } from '../workflows/definitions';
-import { isTerminal } from '../domain/lifecycle-table';
+import { isTerminal } from '../domain/lifecycle/lifecycle-table';
 import type { ChargeResultResponse, CreationResponse, SubscriptionViewResponse } from './schemas';
 
 /** Orders shown in a subscription view (the most recent). */

@@ -5,17 +5,17 @@
  * can drive without Temporal. It is carried whole through continue-as-new.
  */
 import { QFPAY_PROFILE, type GatewayProfile } from './gateway-profile';
-import type { BillingPause } from './billing-pause';
-import type { DunningAttemptRecord, DunningEpisode } from './dunning-episode';
+import type { BillingPause } from './pause/billing-pause';
+import type { DunningAttemptRecord, DunningEpisode } from './episode/dunning-episode';
 
-export type { BillingPause } from './billing-pause';
-import type { MerchantEvent } from '../domain/merchant-events';
+export type { BillingPause } from './pause/billing-pause';
+import type { MerchantEvent } from './events/merchant-events';
 import {
   DEFAULT_DUNNING_POLICY,
   checkDunningPolicy,
   type DunningPolicy,
   type DunningPolicyOverride,
-} from './dunning';
+} from './episode/dunning';
 import {
   DEFAULT_LIFECYCLE_LIMITS,
   applyFact,
@@ -24,8 +24,8 @@ import {
   type Fact,
   type PaymentFact,
   type SubscriptionSnapshot,
-} from './lifecycle';
-import { eventsOfFact, paidOrderEvents, type OutgoingEvent } from './outbox';
+} from './lifecycle/lifecycle';
+import { eventsOfFact, paidOrderEvents, type OutgoingEvent } from './events/outbox';
 
 /** One product line of a plan, as QFPay's `products` parameter carries it. */
 export interface PlanLine {

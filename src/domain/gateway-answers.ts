@@ -3,7 +3,7 @@
  * unconfirmed charge found, and what a query of the subscription found. The adapters produce them
  * (through the port), the activities return them, and the domain's reducers read them.
  */
-import type { Fact } from './lifecycle';
+import type { Fact } from './lifecycle/lifecycle';
 
 /**
  * What became of one manual charge:

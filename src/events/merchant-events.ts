@@ -15,13 +15,13 @@
 import { timingSafeEqual } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { z } from 'zod';
-import { DUNNING_ATTEMPT_RESULTS, DUNNING_FINAL_ACTIONS, ESCALATION_STEPS } from '../domain/dunning';
+import { DUNNING_ATTEMPT_RESULTS, DUNNING_FINAL_ACTIONS, ESCALATION_STEPS } from '../domain/episode/dunning';
 import {
   ENDED_STATES,
   type MerchantEvent,
   type MerchantEventDataMap,
   type MerchantEventType,
-} from '../domain/merchant-events';
+} from '../domain/events/merchant-events';
 
 export {
   ENDED_STATES,
@@ -29,9 +29,9 @@ export {
   type MerchantEventData,
   type MerchantEventOf,
   type MerchantEventType,
-} from '../domain/merchant-events';
+} from '../domain/events/merchant-events';
 
-export { DUNNING_ATTEMPT_RESULTS } from '../domain/dunning';
+export { DUNNING_ATTEMPT_RESULTS } from '../domain/episode/dunning';
 
 /** The HTTP headers of a merchant event delivery (Standard Webhooks). */
 export const MERCHANT_EVENT_HEADERS = {
@@ -226,7 +226,7 @@ export const MerchantEventSchema = z.discriminatedUnion('type', [
 /** Exactly the same type, both ways (a compile-time check). */
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 
-/** The schemas describe exactly the domain's event types (`src/domain/merchant-events.ts`). */
+/** The schemas describe exactly the domain's event types (`src/domain/events/merchant-events.ts`). */
 export const SCHEMAS_MATCH_THE_DOMAIN: Same<z.infer<typeof MerchantEventSchema>, MerchantEvent> &
   Same<keyof typeof MERCHANT_EVENT_DATA_SCHEMAS, MerchantEventType> &
   Same<{ [T in MerchantEventType]: z.infer<(typeof MERCHANT_EVENT_DATA_SCHEMAS)[T]> }, MerchantEventDataMap> =

@@ -1,8 +1,8 @@
 /**
  * The gateway port: what the engine needs of a recurring-payments gateway, and nothing else.
  *
- * The engine keeps one lifecycle (QFPay's nine states, `domain/lifecycle-table.ts`) and one
- * vocabulary of facts (`domain/lifecycle-types.ts`). A gateway adapter translates both ways:
+ * The engine keeps one lifecycle (QFPay's nine states, `domain/lifecycle/lifecycle-table.ts`) and one
+ * vocabulary of facts (`domain/lifecycle/lifecycle-types.ts`). A gateway adapter translates both ways:
  * engine operations into the gateway's requests, and the gateway's answers and notifications
  * into the engine's facts. Each gateway lives in its own folder under `src/gateways/` and is
  * registered by one line in `src/gateways/registry.ts`.
@@ -13,8 +13,8 @@
  * own ids.
  */
 import type { ChargeOutcome, ConfirmOutcome, SyncResult } from '../domain/gateway-answers';
-import type { Fact } from '../domain/lifecycle-types';
-import type { SubscriptionState } from '../domain/lifecycle-table';
+import type { Fact } from '../domain/lifecycle/lifecycle-types';
+import type { SubscriptionState } from '../domain/lifecycle/lifecycle-table';
 import type { GatewayCapabilities } from '../domain/gateway-profile';
 import type { PaymentTokenRecord } from '../domain/payment-tokens';
 
@@ -212,6 +212,17 @@ export interface GatewayEmulatorHandle {
 
 /** Environment for one gateway, by its own variable names (each gateway documents them). */
 export type GatewayEnv = Record<string, string | undefined>;
+
+/**
+ * An environment that reads `top` first and `base` after, `base` as it is when read (a stack that
+ * adds an emulator's variables to `base` later is heard).
+ */
+export function layeredEnv(base: GatewayEnv, top: GatewayEnv): GatewayEnv {
+  return new Proxy(base, {
+    get: (target, name) => (typeof name === 'string' && name in top ? top[name] : target[name as string]),
+    has: (target, name) => name in top || name in target,
+  });
+}
 
 /** One call an adapter made to its gateway's API, as it reports it. */
 export interface GatewayRequestEvent {

@@ -7,9 +7,9 @@ import type { GatewayCreateInput } from '../gateways/port';
 import { engineSubscriptionId, splitSubscriptionId, type GatewayProfile } from '../domain/gateway-profile';
 import { defineSearchAttributeKey } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { DunningPolicy, DunningPolicyOverride } from '../domain/dunning';
-import type { Fact, SubscriptionSnapshot, SubscriptionState } from '../domain/lifecycle';
-import type { DunningEpisode } from '../domain/dunning-episode';
+import type { DunningPolicy, DunningPolicyOverride } from '../domain/episode/dunning';
+import type { Fact, SubscriptionSnapshot, SubscriptionState } from '../domain/lifecycle/lifecycle';
+import type { DunningEpisode } from '../domain/episode/dunning-episode';
 import type { PaymentTokenRecord } from '../domain/payment-tokens';
 import type {
   BillingPause,
@@ -21,9 +21,9 @@ import type {
   SubscriptionWorkflowOptions,
 } from '../domain/engine-state';
 
-export type { Fact, SubscriptionSnapshot, SubscriptionState } from '../domain/lifecycle';
+export type { Fact, SubscriptionSnapshot, SubscriptionState } from '../domain/lifecycle/lifecycle';
 export type { PaymentTokenRecord } from '../domain/payment-tokens';
-export type { DunningPolicy, DunningPolicyInput, DunningPolicyOverride } from '../domain/dunning';
+export type { DunningPolicy, DunningPolicyInput, DunningPolicyOverride } from '../domain/episode/dunning';
 export type {
   BillingPause,
   CarriedState,
@@ -40,7 +40,7 @@ export type {
   DunningEpisode,
   DunningStage,
   FinalActionRecord,
-} from '../domain/dunning-episode';
+} from '../domain/episode/dunning-episode';
 
 /** Workflow type names, used by the API to start workflows without importing their code. */
 export const WORKFLOW_TYPES = {

@@ -21,7 +21,7 @@ import {
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { MerchantEventActivities, MerchantEventAttempt } from '../activities/contracts';
-import { DELIVERY_SCHEDULE, formatWait, retryDelayMs } from '../domain/delivery-schedule';
+import { DELIVERY_SCHEDULE, formatWait, retryDelayMs } from '../domain/events/delivery-schedule';
 import {
   SEARCH_ATTRIBUTES,
   type MerchantEvent,

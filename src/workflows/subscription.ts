@@ -32,7 +32,9 @@ import {
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { GatewayActivities, SubscriptionActivities } from '../activities/contracts';
-import { decide, intentProblem, settle, type Action } from '../domain/decide';
+import { decide, settle } from '../domain/decide';
+import { intentProblem } from '../domain/intents/intents';
+import type { Action } from '../domain/actions';
 import {
   WORKFLOW_TYPES,
   cancelUpdate,
@@ -68,22 +70,14 @@ import {
   type EngineState,
   type IntentRequest,
 } from '../domain/engine-state';
-import {
-  afterCancel,
-  afterChange,
-  afterCharge,
-  afterConfirm,
-  afterFlush,
-  afterSync,
-  applyPause,
-  applyPolicyChange,
-  applyResume,
-  beginAction,
-  refuseIntent,
-  type ActionFailure,
-  type Outcome,
-} from '../domain/results';
-import { withPauseRule, withTimelineOrder } from '../domain/lifecycle';
+import { afterCancel } from '../domain/episode/settle-episode';
+import { afterChange, applyPolicyChange, refuseIntent } from '../domain/intents/intents';
+import { afterCharge, afterConfirm } from '../domain/charge/charge';
+import { afterFlush } from '../domain/events/flush';
+import { afterSync } from '../domain/sync/sync';
+import { applyPause, applyResume } from '../domain/pause/pause';
+import { beginAction, type ActionFailure, type Outcome } from '../domain/actions';
+import { withPauseRule, withTimelineOrder } from '../domain/lifecycle/lifecycle';
 import { activitySummary, timerSummary } from './summaries';
 import { describeSubscription, updateSearchAttributes } from './visibility';
 

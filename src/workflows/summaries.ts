@@ -4,8 +4,8 @@
  * 2027-02-26 21:00Z" or "reconcile: billing time 2027-02-27 03:12Z passed with no payment result".
  * Pure; ids, order numbers and times only (never personal data).
  */
-import type { Action } from '../domain/decide';
-import { reconcileTime } from '../domain/decide';
+import type { Action } from '../domain/actions';
+import { reconcileTime } from '../domain/sync/sync';
 import { gatewayLabel } from '../domain/gateway-profile';
 import { gatewayOf, type EngineState } from '../domain/engine-state';
 

@@ -6,7 +6,7 @@ import { setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@tempor
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import { SEARCH_ATTRIBUTES, type SubscriptionView } from './definitions';
 import { gatewayOf, type EngineState } from '../domain/engine-state';
-import { isTerminal } from '../domain/lifecycle';
+import { isTerminal } from '../domain/lifecycle/lifecycle';
 
 function iso(ms: number | null | undefined): string {
   return ms === null || ms === undefined ? '—' : new Date(ms).toISOString().replace('.000Z', 'Z');

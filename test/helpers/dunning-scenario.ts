@@ -12,8 +12,12 @@ import {
   subscriptionWorkflowId,
   type MerchantEvent,
 } from '../../src/workflows/definitions';
-import { DEFAULT_DUNNING_POLICY, mergePolicy, type DunningPolicyOverride } from '../../src/domain/dunning';
-import type { Fact } from '../../src/domain/lifecycle';
+import {
+  DEFAULT_DUNNING_POLICY,
+  mergePolicy,
+  type DunningPolicyOverride,
+} from '../../src/domain/episode/dunning';
+import type { Fact } from '../../src/domain/lifecycle/lifecycle';
 import { FakeQfpay, orderId } from './qfpay-doubles';
 import { createTestWorker, fakeSubscriptionId, type useTimeSkipping } from './temporal';
 import { MINUTE, DAY } from '../../src/domain/duration';

@@ -1,7 +1,7 @@
 /** Engine states the unit tests start from. */
-import { DEFAULT_DUNNING_POLICY } from '../../src/domain/dunning';
+import { DEFAULT_DUNNING_POLICY } from '../../src/domain/episode/dunning';
 import { applyFactToState, initialState, type EngineState } from '../../src/domain/engine-state';
-import type { Fact } from '../../src/domain/lifecycle';
+import type { Fact } from '../../src/domain/lifecycle/lifecycle';
 import { DAY } from '../../src/domain/duration';
 export { MINUTE, HOUR, DAY } from '../../src/domain/duration';
 

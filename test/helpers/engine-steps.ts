@@ -4,11 +4,12 @@
  * through (attempt made, escalated with the final action `cancel` pending).
  */
 import type { ChargeOutcome, SyncResult } from '../../src/activities/contracts';
-import { decide, settle, type Action } from '../../src/domain/decide';
-import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/domain/dunning';
+import { decide, settle } from '../../src/domain/decide';
+import type { Action } from '../../src/domain/actions';
+import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/domain/episode/dunning';
 import type { EngineState } from '../../src/domain/engine-state';
-import type { RemoteOrder } from '../../src/domain/lifecycle';
-import type { Outcome } from '../../src/domain/results';
+import type { RemoteOrder } from '../../src/domain/lifecycle/lifecycle';
+import type { Outcome } from '../../src/domain/actions';
 import { DAY, HOUR, SUB, T, order, pastDue } from './engine-states';
 
 export const noHint = { continueAsNewSuggested: false };

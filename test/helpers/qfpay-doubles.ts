@@ -13,7 +13,7 @@ import type {
   QfpayActivities,
   SyncResult,
 } from '../../src/activities/contracts';
-import type { RemoteOrder, RemoteSubscription } from '../../src/domain/lifecycle';
+import type { RemoteOrder, RemoteSubscription } from '../../src/domain/lifecycle/lifecycle';
 
 export interface DoubleCall {
   name: keyof QfpayActivities;

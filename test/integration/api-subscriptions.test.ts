@@ -29,7 +29,7 @@ import {
   changeDunningPolicyUpdate,
   subscriptionWorkflowId,
 } from '../../src/workflows/definitions';
-import { DEFAULT_DUNNING_POLICY } from '../../src/domain/dunning';
+import { DEFAULT_DUNNING_POLICY } from '../../src/domain/episode/dunning';
 import { APP_KEY, auth, useApiEngine } from '../helpers/api-engine';
 import { eventually } from '../helpers/stack';
 import { fakeSubscriptionId } from '../helpers/temporal';

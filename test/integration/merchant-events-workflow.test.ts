@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { MerchantEventSchema, type MerchantEvent } from '../../src/events/merchant-events';
 import { WORKFLOW_TYPES, factSignal, subscriptionWorkflowId } from '../../src/workflows/definitions';
-import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/domain/dunning';
+import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/domain/episode/dunning';
 import { FakeQfpay, orderId } from '../helpers/qfpay-doubles';
 import { eventually } from '../helpers/stack';
 import { createTestWorker, fakeSubscriptionId, startDevServer } from '../helpers/temporal';

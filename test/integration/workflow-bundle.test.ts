@@ -47,6 +47,6 @@ void describe('workflow bundle', () => {
       (path) => !path.startsWith('workflows/') && !path.startsWith('domain/') && !allowed.has(path),
     );
     assert.deepEqual(outside, []);
-    assert.ok(ours.has('domain/lifecycle.ts'), 'the domain is bundled with the workflows');
+    assert.ok(ours.has('domain/lifecycle/lifecycle.ts'), 'the domain is bundled with the workflows');
   });
 });

@@ -31,7 +31,7 @@ import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { QfpayClient } from '../../src/gateways/qfpay/client';
 import type { SubscriptionView } from '../../src/workflows/definitions';
-import type { LifecycleState } from '../../src/domain/lifecycle-table';
+import type { LifecycleState } from '../../src/domain/lifecycle/lifecycle-table';
 import { SUB, pastDue } from '../helpers/engine-states';
 
 const KEYS = ['merchant-key-one', 'merchant-key-two'];

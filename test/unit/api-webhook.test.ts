@@ -16,7 +16,7 @@ import { loadConfig, type Config } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { QfpayClient } from '../../src/gateways/qfpay/client';
 import { signNotification } from '../../src/gateways/qfpay/signing';
-import { DEFAULT_DUNNING_POLICY } from '../../src/domain/dunning';
+import { DEFAULT_DUNNING_POLICY } from '../../src/domain/episode/dunning';
 import type { Fact, PaymentTokenRecord, SubscriptionWorkflowInput } from '../../src/workflows/definitions';
 import { SEED_SUBSCRIPTION_PAYMENT } from '../fixtures/seed-notifications';
 

@@ -7,10 +7,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ChargeOutcome } from '../../src/activities/contracts';
-import type { Action } from '../../src/domain/decide';
+import type { Action } from '../../src/domain/actions';
 import { applyFactToState, type EngineState } from '../../src/domain/engine-state';
-import type { Fact } from '../../src/domain/lifecycle';
-import { afterCharge, chargeFact } from '../../src/domain/results';
+import type { Fact } from '../../src/domain/lifecycle/lifecycle';
+import { afterCharge, chargeFact } from '../../src/domain/charge/charge';
 import { SUB, T, order, pastDue, pastDueSync } from '../helpers/engine-states';
 
 const charge = (intentId: number): Extract<Action, { kind: 'charge' }> => ({

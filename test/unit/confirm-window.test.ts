@@ -8,10 +8,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { ChargeOutcome, ConfirmOutcome } from '../../src/activities/contracts';
-import { decide, settle, syncBackoff, type Action } from '../../src/domain/decide';
-import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/domain/dunning';
+import { decide, settle } from '../../src/domain/decide';
+import { syncBackoff } from '../../src/domain/sync/sync';
+import type { Action } from '../../src/domain/actions';
+import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/domain/episode/dunning';
 import { ENGINE_DEFAULTS, type EngineState } from '../../src/domain/engine-state';
-import { afterCharge, afterConfirm, type Outcome } from '../../src/domain/results';
+import { afterCharge, afterConfirm } from '../../src/domain/charge/charge';
+import type { Outcome } from '../../src/domain/actions';
 import { SECOND } from '../../src/domain/duration';
 import { DAY, T, order, pastDue } from '../helpers/engine-states';
 

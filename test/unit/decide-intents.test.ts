@@ -6,16 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  MAX_PLAN_LINES,
-  MAX_PLAN_QUANTITY,
-  REFUSED,
-  chargeTarget,
-  decide,
-  intentProblem,
-  settle,
-  type Action,
-} from '../../src/domain/decide';
+import { MAX_PLAN_LINES, MAX_PLAN_QUANTITY, intentProblem } from '../../src/domain/intents/intents';
+import { REFUSED, type Action } from '../../src/domain/actions';
+import { chargeTarget } from '../../src/domain/charge/charge';
+import { decide, settle } from '../../src/domain/decide';
 import {
   LEGACY_NOT_FOUND_LIMIT,
   NOT_FOUND_LIMIT,

@@ -8,16 +8,11 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  decide,
-  handoverWaitUntil,
-  reconcileTime,
-  resumeBilling,
-  settle,
-  wakeTime,
-} from '../../src/domain/decide';
+import { decide, settle, wakeTime } from '../../src/domain/decide';
+import { handoverWaitUntil, reconcileTime } from '../../src/domain/sync/sync';
+import { resumeBilling } from '../../src/domain/pause/pause';
 import type { DunningEpisode } from '../../src/workflows/definitions';
-import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/domain/dunning';
+import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/domain/episode/dunning';
 import {
   ENGINE_DEFAULTS,
   MAX_EPISODE_HISTORY,
@@ -28,7 +23,8 @@ import {
   initialState,
   type EngineState,
 } from '../../src/domain/engine-state';
-import { afterCharge, afterSync } from '../../src/domain/results';
+import { afterCharge } from '../../src/domain/charge/charge';
+import { afterSync } from '../../src/domain/sync/sync';
 import { DAY, HOUR, MINUTE, SUB, T, order, pastDue } from '../helpers/engine-states';
 import {
   CANCEL_POLICY,

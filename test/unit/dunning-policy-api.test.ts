@@ -7,7 +7,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { DunningPolicyOverrideBodySchema } from '../../src/api/schemas';
-import { DUNNING_FINAL_ACTIONS, ESCALATION_STEPS, checkPolicyOverride } from '../../src/domain/dunning';
+import {
+  DUNNING_FINAL_ACTIONS,
+  ESCALATION_STEPS,
+  checkPolicyOverride,
+} from '../../src/domain/episode/dunning';
 
 const durationArb = fc.oneof(
   fc.constantFrom('90s', '15m', '1h', '3d', '2w', '250ms', '0s', 'soon', '1M', '5000', ' 2h ', ''),

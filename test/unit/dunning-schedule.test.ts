@@ -20,7 +20,7 @@ import {
   scheduleAttempts,
   type DunningPolicy,
   type EscalationStep,
-} from '../../src/domain/dunning';
+} from '../../src/domain/episode/dunning';
 import { SECOND, MINUTE, HOUR, DAY } from '../../src/domain/duration';
 
 /** 2024-11-21T03:12:06Z: an arbitrary failure time for the worked examples. */

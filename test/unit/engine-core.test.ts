@@ -7,8 +7,10 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decide, intentProblem, settle, wakeTime, type Action } from '../../src/domain/decide';
-import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/domain/dunning';
+import { decide, settle, wakeTime } from '../../src/domain/decide';
+import { intentProblem } from '../../src/domain/intents/intents';
+import type { Action } from '../../src/domain/actions';
+import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/domain/episode/dunning';
 import { loadConfig } from '../../src/config';
 import { workflowOptions } from '../../src/api/context';
 import {
@@ -22,7 +24,9 @@ import {
   type EngineState,
   type IntentRequest,
 } from '../../src/domain/engine-state';
-import { afterChange, afterSync, applyPause, applyResume } from '../../src/domain/results';
+import { afterChange } from '../../src/domain/intents/intents';
+import { afterSync } from '../../src/domain/sync/sync';
+import { applyPause, applyResume } from '../../src/domain/pause/pause';
 
 import { DAY, HOUR, MINUTE, SUB, T, order, pastDue } from '../helpers/engine-states';
 

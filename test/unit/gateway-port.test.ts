@@ -15,6 +15,7 @@ import { qfpayGateway } from '../../src/gateways/qfpay';
 import {
   GatewayError,
   WebhookRejection,
+  layeredEnv,
   type GatewayAdapter,
   type GatewayCapabilities,
   type GatewayModule,
@@ -26,13 +27,14 @@ import {
 } from '../../src/domain/gateway-profile';
 import { GATEWAY_MODULES, gatewayModule, gatewayNames, gatewayProfile } from '../../src/gateways/registry';
 import { signNotification } from '../../src/gateways/qfpay/signing';
-import { decide, intentProblem, settle } from '../../src/domain/decide';
+import { decide, settle } from '../../src/domain/decide';
+import { intentProblem } from '../../src/domain/intents/intents';
 import { subscriptionIdOfWorkflow, subscriptionWorkflowId } from '../../src/workflows/definitions';
 import type { EngineState, IntentRequest } from '../../src/domain/engine-state';
 import { DAY, HOUR, MINUTE, T, order, pastDue, pastDueSync, paymentNotice } from '../helpers/engine-states';
-import { DEFAULT_DUNNING_POLICY, finalActionProblem } from '../../src/domain/dunning';
+import { DEFAULT_DUNNING_POLICY, finalActionProblem } from '../../src/domain/episode/dunning';
 import { applyFactToState, enqueueIntent } from '../../src/domain/engine-state';
-import { afterChange } from '../../src/domain/results';
+import { afterChange } from '../../src/domain/intents/intents';
 
 const NO_CHARGE: GatewayCapabilities = {
   ...QFPAY_CAPABILITIES,
@@ -100,6 +102,14 @@ void describe('the gateway port, engine side', () => {
     assert.deepEqual(webhook.ack, { status: 200, contentType: 'text/plain', body: 'SUCCESS' });
     // Its creation is from customers, products and tokens: the plan route names why not.
     assert.match(qfpayGateway.createInputIssues({} as never)[0]?.message ?? '', /POST \/v1\/subscriptions/);
+  });
+
+  void it("reads a layered environment's top first, and its base as it is when read", () => {
+    const base: Record<string, string | undefined> = { A: 'base', B: 'base' };
+    const env = layeredEnv(base, { A: 'top' });
+    base.C = 'added later';
+    assert.deepEqual([env.A, env.B, env.C, env.D], ['top', 'base', 'added later', undefined]);
+    assert.ok('C' in env && 'A' in env && !('D' in env));
   });
 
   void it('never charges without a manual charge: the episode escalates at once and leaves the order to the gateway', () => {

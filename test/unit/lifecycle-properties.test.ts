@@ -12,7 +12,7 @@ import {
   type RemoteOrder,
   type SubscriptionSnapshot,
   type SubscriptionState,
-} from '../../src/domain/lifecycle';
+} from '../../src/domain/lifecycle/lifecycle';
 import { SECOND, HOUR, DAY } from '../../src/domain/duration';
 
 const SUB = 'sub_e51bb914919f6b0fe36d';

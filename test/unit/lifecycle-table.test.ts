@@ -19,7 +19,7 @@ import {
   type RemoteSubscription,
   type SubscriptionSnapshot,
   type SubscriptionState,
-} from '../../src/domain/lifecycle';
+} from '../../src/domain/lifecycle/lifecycle';
 import { SECOND, HOUR, DAY } from '../../src/domain/duration';
 
 const SUB = 'sub_a360f06e4c3a';

@@ -9,11 +9,15 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decide, intentProblem, settle } from '../../src/domain/decide';
-import { DEFAULT_DUNNING_POLICY } from '../../src/domain/dunning';
+import { decide, settle } from '../../src/domain/decide';
+import { intentProblem } from '../../src/domain/intents/intents';
+import { DEFAULT_DUNNING_POLICY } from '../../src/domain/episode/dunning';
 import { applyFactToState, enqueueIntent, type EngineState } from '../../src/domain/engine-state';
-import { chargeWindow } from '../../src/domain/episode';
-import { afterCancel, afterCharge, afterConfirm, afterSync, beginAction } from '../../src/domain/results';
+import { chargeWindow } from '../../src/domain/episode/episode';
+import { afterCancel } from '../../src/domain/episode/settle-episode';
+import { afterCharge, afterConfirm } from '../../src/domain/charge/charge';
+import { afterSync } from '../../src/domain/sync/sync';
+import { beginAction } from '../../src/domain/actions';
 import { DAY, HOUR, MINUTE, SUB, T, order, pastDue } from '../helpers/engine-states';
 import { CANCEL_POLICY, chargeAnswer, escalated, noHint, step, syncAnswer } from '../helpers/engine-steps';
 

@@ -9,10 +9,12 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decide, intentProblem, settle, type Action } from '../../src/domain/decide';
-import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/domain/dunning';
+import { decide, settle } from '../../src/domain/decide';
+import { intentProblem } from '../../src/domain/intents/intents';
+import type { Action } from '../../src/domain/actions';
+import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/domain/episode/dunning';
 import { enqueueIntent, type EngineState } from '../../src/domain/engine-state';
-import { chargeWindow, mayStartCharge } from '../../src/domain/episode';
+import { chargeWindow, mayStartCharge } from '../../src/domain/episode/episode';
 import { DAY, HOUR, MINUTE, T, order, pastDue } from '../helpers/engine-states';
 
 const noHint = { continueAsNewSuggested: false };

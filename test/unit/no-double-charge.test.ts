@@ -10,9 +10,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ChargeOutcome, ConfirmOutcome } from '../../src/activities/contracts';
-import { decide, intentProblem, settle, type Action } from '../../src/domain/decide';
+import { decide, settle } from '../../src/domain/decide';
+import { intentProblem } from '../../src/domain/intents/intents';
+import type { Action } from '../../src/domain/actions';
 import { ENGINE_DEFAULTS, enqueueIntent, type EngineState } from '../../src/domain/engine-state';
-import { afterCharge, afterConfirm, type Outcome } from '../../src/domain/results';
+import { afterCharge, afterConfirm } from '../../src/domain/charge/charge';
+import type { Outcome } from '../../src/domain/actions';
 import { HOUR, MINUTE, SUB, T, order, pastDue } from '../helpers/engine-states';
 import { chargeAnswer, noHint, step } from '../helpers/engine-steps';
 

@@ -16,9 +16,10 @@ import {
   recordEvents,
   type EngineState,
 } from '../../src/domain/engine-state';
-import type { Fact } from '../../src/domain/lifecycle';
-import type { OutgoingEvent } from '../../src/domain/outbox';
-import { afterFlush, afterSync } from '../../src/domain/results';
+import type { Fact } from '../../src/domain/lifecycle/lifecycle';
+import type { OutgoingEvent } from '../../src/domain/events/outbox';
+import { afterFlush } from '../../src/domain/events/flush';
+import { afterSync } from '../../src/domain/sync/sync';
 import { DAY, HOUR, MINUTE, SUB, T, order, pastDue } from '../helpers/engine-states';
 import { escalated, syncAnswer, withFailedFirstAttempt } from '../helpers/engine-steps';
 

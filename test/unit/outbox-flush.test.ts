@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decide, settle, wakeTime } from '../../src/domain/decide';
 import { recordEvents, type EngineState } from '../../src/domain/engine-state';
-import { afterFlush } from '../../src/domain/results';
+import { afterFlush } from '../../src/domain/events/flush';
 import { SUB, T, pastDue } from '../helpers/engine-states';
 
 function withEvents(ids: string[]): EngineState {

@@ -9,25 +9,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ChargeOutcome } from '../../src/activities/contracts';
-import { settle, syncBackoff, type Action } from '../../src/domain/decide';
-import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/domain/dunning';
+import { settle } from '../../src/domain/decide';
+import { syncBackoff } from '../../src/domain/sync/sync';
+import type { Action } from '../../src/domain/actions';
+import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/domain/episode/dunning';
 import { enqueueIntent, type EngineState, type IntentRequest } from '../../src/domain/engine-state';
-import {
-  MAX_FINAL_ACTION_ATTEMPTS,
-  afterCancel,
-  afterChange,
-  afterCharge,
-  afterConfirm,
-  afterSync,
-  applyPause,
-  applyPolicyChange,
-  applyResume,
-  beginAction,
-  chargeFact,
-  refuseIntent,
-  type ActionFailure,
-  type Outcome,
-} from '../../src/domain/results';
+import { MAX_FINAL_ACTION_ATTEMPTS, afterCancel } from '../../src/domain/episode/settle-episode';
+import { afterChange, applyPolicyChange, refuseIntent } from '../../src/domain/intents/intents';
+import { afterCharge, afterConfirm, chargeFact } from '../../src/domain/charge/charge';
+import { afterSync } from '../../src/domain/sync/sync';
+import { applyPause, applyResume } from '../../src/domain/pause/pause';
+import { beginAction, type ActionFailure, type Outcome } from '../../src/domain/actions';
 import { DAY, HOUR, MINUTE, SUB, T, order, pastDue } from '../helpers/engine-states';
 import { chargeAnswer, escalated, step, syncAnswer } from '../helpers/engine-steps';
 

@@ -1,7 +1,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { addIntervals, MAX_INTERVAL_COUNT, parseIntervalUnit } from '../../src/domain/billing-interval';
+import {
+  addIntervals,
+  MAX_INTERVAL_COUNT,
+  parseIntervalUnit,
+} from '../../src/domain/lifecycle/billing-interval';
 
 const HKT = '+08:00';
 const hk = (local: string) => Date.parse(`${local}+08:00`);

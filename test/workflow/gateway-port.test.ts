@@ -24,7 +24,7 @@ import {
   subscriptionWorkflowId,
   syncNowUpdate,
 } from '../../src/workflows/definitions';
-import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/domain/dunning';
+import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/domain/episode/dunning';
 import { DAY, MINUTE, EngineDouble, advance, failingSubscription } from '../helpers/dunning-scenario';
 import { Gate, until } from '../helpers/gate';
 import { orderId } from '../helpers/qfpay-doubles';

@@ -35,7 +35,7 @@ import {
   scenarioWorker,
   startWith,
 } from '../helpers/dunning-scenario';
-import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/domain/dunning';
+import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/domain/episode/dunning';
 import { Gate, until } from '../helpers/gate';
 import { orderId } from '../helpers/qfpay-doubles';
 import { createTestWorker, useTimeSkipping, workflowTaskFailures } from '../helpers/temporal';

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { MerchantEventAttempt } from '../../src/activities/contracts';
 import type { MerchantEvent } from '../../src/events/merchant-events';
-import { DELIVERY_SCHEDULE } from '../../src/domain/delivery-schedule';
+import { DELIVERY_SCHEDULE } from '../../src/domain/events/delivery-schedule';
 import {
   SEARCH_ATTRIBUTES,
   WORKFLOW_TYPES,

@@ -20,7 +20,7 @@ import {
   type SubscriptionView,
   type SubscriptionWorkflowInput,
 } from '../../src/workflows/definitions';
-import type { Fact } from '../../src/domain/lifecycle';
+import type { Fact } from '../../src/domain/lifecycle/lifecycle';
 import { FakeQfpay, orderId } from '../helpers/qfpay-doubles';
 import { until } from '../helpers/gate';
 import { createTestWorker, recordHistory, fakeSubscriptionId, useTimeSkipping } from '../helpers/temporal';

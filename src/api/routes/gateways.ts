@@ -8,7 +8,7 @@
  */
 import { Router, type Request, type Response } from 'express';
 import type { GatewayInputIssue, GatewayModule } from '../../gateways/port';
-import { finalActionProblem, type DunningPolicy } from '../../domain/dunning';
+import { finalActionProblem, type DunningPolicy } from '../../domain/episode/dunning';
 import { gatewayTable, profileOf } from '../../gateways/registry';
 import { WORKFLOW_TYPES, type CreateGatewaySubscriptionInput } from '../../workflows/definitions';
 import { workflowOptions, type ApiContext } from '../context';

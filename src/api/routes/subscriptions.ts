@@ -31,7 +31,7 @@ import {
   type SubscriptionWorkflowOptions,
   type HoldScope,
 } from '../../workflows/definitions';
-import { mergePolicy } from '../../domain/dunning';
+import { mergePolicy } from '../../domain/episode/dunning';
 import { withinDeadline, workflowOptions, type ApiContext } from '../context';
 import { ApiError, isWorkflowNotFound, toApiError, updateApiError } from '../errors';
 import { creationHandle, idempotencyKeyOf, resultWithin, startIdempotentCreation } from '../idempotency';

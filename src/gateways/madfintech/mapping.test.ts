@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { isSubscriptionState } from '../../domain/lifecycle-table';
+import { isSubscriptionState } from '../../domain/lifecycle/lifecycle-table';
 import {
   currencyExponent,
   orderNumberFor,

@@ -4,8 +4,8 @@
  * engine's reference. No I/O, no clock.
  */
 import { createHash } from 'node:crypto';
-import type { PaymentFact, RemoteOrder } from '../../domain/lifecycle-types';
-import type { SubscriptionState } from '../../domain/lifecycle-table';
+import type { PaymentFact, RemoteOrder } from '../../domain/lifecycle/lifecycle-types';
+import type { SubscriptionState } from '../../domain/lifecycle/lifecycle-table';
 import type { Order, OrderStatus, Payment, PaymentStatus, Recurring, RecurringStatus } from './schemas';
 
 /** The engine's `respcd` for a paid cycle. */

@@ -4,7 +4,7 @@
  * `X-Signature` = hex HMAC-SHA256 of the raw body under the callback secret.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { Fact } from '../../domain/lifecycle-types';
+import type { Fact } from '../../domain/lifecycle/lifecycle-types';
 import { WebhookRejection, type GatewayWebhook, type WebhookHeaders, type WebhookReading } from '../port';
 import { paymentFact, recurringState } from './mapping';
 import { OrderSchema, type Order } from './schemas';

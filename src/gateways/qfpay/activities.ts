@@ -17,7 +17,7 @@ import {
   type Subscription,
 } from './schemas';
 import { toSubscriptionState } from './facts';
-import type { RemoteOrder, RemoteSubscription, SubscriptionState } from '../../domain/lifecycle';
+import type { RemoteOrder, RemoteSubscription, SubscriptionState } from '../../domain/lifecycle/lifecycle';
 import { QFPAY_CAPABILITIES, QFPAY_GATEWAY } from '../../domain/gateway-profile';
 import type { ChargeOutcome, ConfirmOutcome, SyncResult } from '../../domain/gateway-answers';
 import { GatewayError, type GatewayAdapter, type GatewayObserver } from '../port';

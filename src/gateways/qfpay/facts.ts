@@ -9,7 +9,7 @@ import {
   type SubscriptionNotification,
   type SubscriptionPaymentNotification,
 } from './notifications';
-import { isSubscriptionState, type Fact, type SubscriptionState } from '../../domain/lifecycle';
+import { isSubscriptionState, type Fact, type SubscriptionState } from '../../domain/lifecycle/lifecycle';
 
 /** Parses a QFPay state name (case-insensitive), or undefined for a state the engine does not know. */
 export function toSubscriptionState(value: string | undefined): SubscriptionState | undefined {

@@ -3,7 +3,7 @@
  * QFPay's gateway module share, so the worker, the API and the module read them alike.
  */
 import { z } from 'zod';
-import { MAX_QFPAY_CALL_MS } from '../../domain/dunning';
+import { MAX_QFPAY_CALL_MS } from '../../domain/episode/dunning';
 import type { GatewayEnv } from '../port';
 
 const nonEmpty = z.string().trim().min(1);

@@ -3,7 +3,7 @@
  * reference plus one subscriber (the customer's client id) on it.
  */
 import type { SyncResult } from '../../domain/gateway-answers';
-import type { RemoteSubscription } from '../../domain/lifecycle-types';
+import type { RemoteSubscription } from '../../domain/lifecycle/lifecycle-types';
 import {
   GatewayError,
   refuseInputIssues,

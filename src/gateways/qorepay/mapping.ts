@@ -2,8 +2,8 @@
  * Pure translations between QorePay's vocabulary and the engine's: ids, billing periods,
  * purchase and subscriber statuses, and the facts built from them. No I/O.
  */
-import type { PaymentFact, RemoteOrder, StateFact } from '../../domain/lifecycle-types';
-import type { SubscriptionState } from '../../domain/lifecycle-table';
+import type { PaymentFact, RemoteOrder, StateFact } from '../../domain/lifecycle/lifecycle-types';
+import type { SubscriptionState } from '../../domain/lifecycle/lifecycle-table';
 import type { GatewayInterval } from '../port';
 import type { Purchase, PurchaseStatus, SubscriberStatus } from './wire';
 

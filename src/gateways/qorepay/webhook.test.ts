@@ -4,7 +4,7 @@ import { generateKeyPairSync, sign } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import type { PaymentFact, StateFact } from '../../domain/lifecycle-types';
+import type { PaymentFact, StateFact } from '../../domain/lifecycle/lifecycle-types';
 import { WebhookRejection, type GatewayAdapter, type GatewayWebhook, type WebhookReading } from '../port';
 import { emulatorControl } from './emulator/control';
 import { qorepayGateway } from './index';

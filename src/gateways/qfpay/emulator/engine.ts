@@ -12,7 +12,7 @@ import {
   parseIntervalUnit,
   sameInterval,
   type BillingInterval,
-} from '../../../domain/billing-interval';
+} from '../../../domain/lifecycle/billing-interval';
 import {
   cardFingerprint,
   cardScheme,

@@ -2,7 +2,7 @@
  * The emulator's records. All plain JSON (times are epoch ms), so the whole state can be
  * written to and read back from the state file unchanged.
  */
-import type { BillingInterval } from '../../../domain/billing-interval';
+import type { BillingInterval } from '../../../domain/lifecycle/billing-interval';
 
 /** Subscription states as QFPay's API and notifications spell them (qfpay-lifecycle.md). */
 export const SUBSCRIPTION_STATES = [

@@ -5,7 +5,7 @@
  */
 import { parseSignType, verifyRequestSignature } from '../signing';
 import { formatQfpayIsoTime, formatQfpayNaiveTime, parseQfpayTime } from '../time';
-import { MAX_INTERVAL_COUNT, parseIntervalUnit } from '../../../domain/billing-interval';
+import { MAX_INTERVAL_COUNT, parseIntervalUnit } from '../../../domain/lifecycle/billing-interval';
 import { paidCycles, type CustomerInput, type SubscriptionChanges } from './engine';
 import { parameterError, QfpayApiError, RESPCD } from './errors';
 import {

@@ -6,7 +6,7 @@
 import type { DunningEpisode } from './dunning-episode';
 import type { DunningPolicy } from './dunning';
 import { attemptDeadline, isRetryableFailure, scheduleAttempts } from './dunning';
-import { isTerminal, type OrderRecord, type SubscriptionSnapshot } from './lifecycle';
+import { isTerminal, type OrderRecord, type SubscriptionSnapshot } from '../lifecycle/lifecycle';
 
 /** States in which QFPay accepts a manual charge for a failed order (seed 001). */
 export const CHARGEABLE_STATES = ['PAST_DUE', 'UNPAID', 'INCOMPLETE'] as const;

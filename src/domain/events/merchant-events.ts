@@ -4,7 +4,7 @@
  * in `src/events/merchant-events.ts`, which checks at compile time that they describe exactly
  * these types.
  */
-import type { DUNNING_ATTEMPT_RESULTS, DunningFinalAction, EscalationStep } from './dunning';
+import type { DUNNING_ATTEMPT_RESULTS, DunningFinalAction, EscalationStep } from '../episode/dunning';
 
 /** The terminal states a subscription can end in. */
 export const ENDED_STATES = ['CANCELLED', 'COMPLETED', 'INCOMPLETE_EXPIRED'] as const;

@@ -3,7 +3,7 @@
  * for about three days (the Standard Webhooks guidance), never sooner than the endpoint's own
  * `Retry-After`. Pure: the workflow passes its (deterministic) random number.
  */
-import { HOUR, SECOND } from './duration';
+import { HOUR, SECOND } from '../duration';
 
 export const DELIVERY_SCHEDULE = {
   /** How long after the first attempt the engine keeps trying. */

@@ -6,11 +6,11 @@
  *
  * Pure; the caller adds `created_at` and `subscription_id`.
  */
-import type { DunningEpisode } from './dunning-episode';
-import type { MerchantEvent, MerchantEventData, MerchantEventType } from '../domain/merchant-events';
-import type { DunningFinalAction } from './dunning';
-import type { BillingPause } from './billing-pause';
-import type { Fact, SubscriptionSnapshot, TransitionRecord } from './lifecycle';
+import type { DunningEpisode } from '../episode/dunning-episode';
+import type { MerchantEvent, MerchantEventData, MerchantEventType } from './merchant-events';
+import type { DunningFinalAction } from '../episode/dunning';
+import type { BillingPause } from '../pause/billing-pause';
+import type { Fact, SubscriptionSnapshot, TransitionRecord } from '../lifecycle/lifecycle';
 
 /** An event before the outbox stamps it. */
 export type OutgoingEvent = Omit<MerchantEvent, 'created_at' | 'subscription_id'>;

@@ -8,7 +8,7 @@
  * deterministic: it runs inside the workflow sandbox, and all times are epoch milliseconds
  * passed in by the caller (workflow time), never read from a clock.
  */
-import { InvalidDurationError, parseDuration, type DurationInput } from './duration';
+import { InvalidDurationError, parseDuration, type DurationInput } from '../duration';
 
 /** What the engine does, in order, when a dunning episode is exhausted. */
 export const ESCALATION_STEPS = ['notify_customer', 'notify_operations'] as const;

@@ -116,9 +116,10 @@ async function main(): Promise<void> {
 
   printSnapshot(final);
   const queries = [
-    `QfpaySubscriptionId="${subscriptionId}"`,
+    `SubscriptionId="${subscriptionId}"`,
     `SubscriptionState="ACTIVE"`,
-    `QfpayCustomerId="${sub.customerId}"`,
+    `CustomerId="${sub.customerId}"`,
+    `Gateway="qfpay"`,
     `SubscriptionState="PAST_DUE"`,
     `DunningStage="retrying"`,
   ];

@@ -19,6 +19,8 @@ import { delimiter, dirname, join, resolve } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { StackClient, StackClientError, endpointsOf } from '../src/dev/stack-client';
 import { StackConfigError, loadStackConfig } from '../src/dev/stack-config';
+import { renamedAttributeEquals } from '../src/api/routes/subscriptions';
+import { SEARCH_ATTRIBUTES } from '../src/workflows/definitions';
 
 /** What to install when no Chromium is found (Debian's package name). */
 export const CHROMIUM_INSTALL_HINT = 'apt-get install -y chromium';
@@ -248,9 +250,12 @@ async function checkWorkflowPage(
 /** A field of the subscription workflow's input, visible only once the payload is decrypted. */
 export const DECODED_INPUT_TEXT = 'attemptOffsets';
 
-/** The visibility query the check uses for a subscription. */
+/**
+ * The visibility query the check uses for a subscription: by its id under either name, as a run
+ * recorded before the gateway-neutral names (`--subscription`) carries the old one.
+ */
 export function activeSubscriptionQuery(subscriptionId: string): string {
-  return `SubscriptionState="ACTIVE" AND QfpaySubscriptionId="${subscriptionId}"`;
+  return `${SEARCH_ATTRIBUTES.state.name} = 'ACTIVE' AND ${renamedAttributeEquals('subscriptionId', subscriptionId)}`;
 }
 
 /**

@@ -46,12 +46,17 @@ search_attribute() {
 
 search_attribute SubscriptionState Keyword
 search_attribute NextBillingTime Datetime
-search_attribute QfpayCustomerId Keyword
-search_attribute QfpaySubscriptionId Keyword
+search_attribute CustomerId Keyword
+search_attribute SubscriptionId Keyword
+search_attribute Gateway Keyword
 search_attribute DunningStage Keyword
 search_attribute DunningAttempts Int
 search_attribute DunningNextAttemptAt Datetime
 search_attribute MerchantEventStatus Keyword
 search_attribute MerchantEventType Keyword
 search_attribute MerchantEventAttempts Int
+# The names before the gateway-neutral ones: runs recorded before carry them, and the API's
+# queries still ask for them.
+search_attribute QfpayCustomerId Keyword
+search_attribute QfpaySubscriptionId Keyword
 echo "namespace $NAMESPACE ready"

@@ -99,8 +99,12 @@ export function customerTokensWorkflowId(customerId: string): string {
 export const SEARCH_ATTRIBUTES = {
   state: defineSearchAttributeKey('SubscriptionState', 'KEYWORD'),
   nextBillingTime: defineSearchAttributeKey('NextBillingTime', 'DATETIME'),
-  customerId: defineSearchAttributeKey('QfpayCustomerId', 'KEYWORD'),
-  subscriptionId: defineSearchAttributeKey('QfpaySubscriptionId', 'KEYWORD'),
+  /** The customer's id at the subscription's gateway. */
+  customerId: defineSearchAttributeKey('CustomerId', 'KEYWORD'),
+  /** The subscription's engine id (`sub_…`, `qorepay:…`); a delivery's: its event's subscription. */
+  subscriptionId: defineSearchAttributeKey('SubscriptionId', 'KEYWORD'),
+  /** The subscription's gateway: `qfpay`, `qorepay`, `madfintech`. */
+  gateway: defineSearchAttributeKey('Gateway', 'KEYWORD'),
   dunningStage: defineSearchAttributeKey('DunningStage', 'KEYWORD'),
   dunningAttempts: defineSearchAttributeKey('DunningAttempts', 'INT'),
   dunningNextAttemptAt: defineSearchAttributeKey('DunningNextAttemptAt', 'DATETIME'),
@@ -112,8 +116,21 @@ export const SEARCH_ATTRIBUTES = {
   merchantEventAttempts: defineSearchAttributeKey('MerchantEventAttempts', 'INT'),
 } as const;
 
-/** Every search attribute, for registering them on a server. */
-export const ALL_SEARCH_ATTRIBUTE_KEYS = Object.values(SEARCH_ATTRIBUTES);
+/**
+ * The names `customerId` and `subscriptionId` had when only QFPay was billed. Runs recorded before
+ * the gateway-neutral names carry them (closed runs for ever); new runs never write them. Still
+ * registered, and every query asks for a value under both names.
+ */
+export const LEGACY_SEARCH_ATTRIBUTES = {
+  customerId: defineSearchAttributeKey('QfpayCustomerId', 'KEYWORD'),
+  subscriptionId: defineSearchAttributeKey('QfpaySubscriptionId', 'KEYWORD'),
+} as const;
+
+/** Every search attribute, the names before included, for registering them on a server. */
+export const ALL_SEARCH_ATTRIBUTE_KEYS = [
+  ...Object.values(SEARCH_ATTRIBUTES),
+  ...Object.values(LEGACY_SEARCH_ATTRIBUTES),
+];
 
 /** What the query returns: the lifecycle snapshot plus what the workflow itself knows. */
 export interface SubscriptionView {

@@ -20,9 +20,13 @@ import {
   upsertMemo,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
+import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { MerchantEventActivities, MerchantEventAttempt } from '../activities/contracts';
 import { DELIVERY_SCHEDULE, formatWait, retryDelayMs } from '../domain/events/delivery-schedule';
+import { splitSubscriptionId } from '../domain/gateway-profile';
+import { GATEWAY_NEUTRAL_NAMES_PATCH } from './visibility';
 import {
+  LEGACY_SEARCH_ATTRIBUTES,
   SEARCH_ATTRIBUTES,
   type MerchantEvent,
   type MerchantEventAttemptRecord,
@@ -98,10 +102,15 @@ export async function merchantEventDeliveryWorkflow(
   }
   const startedAt = Date.now();
   const giveUpAt = startedAt + DELIVERY_SCHEDULE.windowMs;
-  upsertSearchAttributes([
-    { key: SEARCH_ATTRIBUTES.merchantEventType, value: event.type },
-    { key: SEARCH_ATTRIBUTES.subscriptionId, value: event.subscription_id },
-  ]);
+  // Deliveries recorded before the gateway-neutral names replay with the QFPay-only one; this
+  // upsert is their only one of it, so a delivery under way keeps it to its end.
+  const subscription: SearchAttributeUpdatePair[] = patched(GATEWAY_NEUTRAL_NAMES_PATCH)
+    ? [
+        { key: SEARCH_ATTRIBUTES.subscriptionId, value: event.subscription_id },
+        { key: SEARCH_ATTRIBUTES.gateway, value: splitSubscriptionId(event.subscription_id).gateway },
+      ]
+    : [{ key: LEGACY_SEARCH_ATTRIBUTES.subscriptionId, value: event.subscription_id }];
+  upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.merchantEventType, value: event.type }, ...subscription]);
   record('pending', 0, {}, `**pending** · ${event.type} for ${event.subscription_id}`);
 
   for (let n = 1; ; n += 1) {

@@ -2,9 +2,9 @@
  * What a subscription's workflow shows: the query's view, its search attributes (no personal
  * data) and the one-line summary the Temporal Web UI displays.
  */
-import { setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { patched, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
-import { SEARCH_ATTRIBUTES, type SubscriptionView } from './definitions';
+import { LEGACY_SEARCH_ATTRIBUTES, SEARCH_ATTRIBUTES, type SubscriptionView } from './definitions';
 import { gatewayOf, type EngineState } from '../domain/engine-state';
 import { isTerminal } from '../domain/lifecycle/lifecycle';
 
@@ -30,12 +30,28 @@ export function describeSubscription(state: EngineState, workflowId: string): Su
   };
 }
 
-/** The search attributes as they should be now. */
-function wantedAttributes(state: EngineState): SearchAttributeUpdatePair[] {
+/**
+ * Marks the runs that write the gateway-neutral names (`SubscriptionId`, `CustomerId`) and
+ * `Gateway`, in the subscription's and the merchant event delivery's workflow.
+ *
+ * A run recorded before replays with the QFPay-only names it wrote. Its replay would not fail
+ * without the patch (an upsert is matched by its kind, not its attributes), but the run's own view
+ * of its attributes would then hold names the server never got, and as only changes are upserted
+ * it would never write them. Once such a run executes new code `patched` is true for it: from that
+ * workflow task on it writes the new names and drops the old ones.
+ */
+export const GATEWAY_NEUTRAL_NAMES_PATCH = 'gateway-neutral-search-attributes';
+
+/**
+ * The search attributes as they should be now: under the gateway-neutral names (`neutral`), or
+ * under the QFPay-only names a run recorded before the rename replays with.
+ */
+function wantedAttributes(state: EngineState, neutral: boolean): SearchAttributeUpdatePair[] {
   const { snapshot, episode } = state;
+  const names = neutral ? SEARCH_ATTRIBUTES : { ...SEARCH_ATTRIBUTES, ...LEGACY_SEARCH_ATTRIBUTES };
   const nextAttempt = episode?.stage === 'retrying' ? episode.schedule[0] : undefined;
   const wanted: SearchAttributeUpdatePair[] = [
-    { key: SEARCH_ATTRIBUTES.subscriptionId, value: state.subscriptionId },
+    { key: names.subscriptionId, value: state.subscriptionId },
     { key: SEARCH_ATTRIBUTES.state, value: snapshot.state },
     {
       key: SEARCH_ATTRIBUTES.dunningStage,
@@ -54,14 +70,20 @@ function wantedAttributes(state: EngineState): SearchAttributeUpdatePair[] {
       value: nextAttempt === undefined ? null : new Date(nextAttempt),
     },
   ];
-  if (snapshot.customerId) wanted.push({ key: SEARCH_ATTRIBUTES.customerId, value: snapshot.customerId });
+  if (neutral) {
+    wanted.push({ key: SEARCH_ATTRIBUTES.gateway, value: gatewayOf(state).name });
+    // A run that switched mid-life, or continued from one recorded before, drops the old names:
+    // none of its values stays behind, stale, under a name the queries still ask for.
+    for (const key of Object.values(LEGACY_SEARCH_ATTRIBUTES)) wanted.push({ key, value: null });
+  }
+  if (snapshot.customerId) wanted.push({ key: names.customerId, value: snapshot.customerId });
   return wanted;
 }
 
 /** Upserts the search attributes that changed (only those), and refreshes the summary. */
 export function updateSearchAttributes(state: EngineState): void {
   const current = workflowInfo().typedSearchAttributes;
-  const changed = wantedAttributes(state).filter((pair) => {
+  const changed = wantedAttributes(state, patched(GATEWAY_NEUTRAL_NAMES_PATCH)).filter((pair) => {
     const have = current.get(pair.key as never) as unknown;
     const want = pair.value as unknown;
     if (want === null) return have !== undefined;

@@ -1,19 +1,23 @@
 /**
  * The subscription routes against a real Temporal dev server, a real worker and the QFPay
  * emulator: idempotent creation, 404 for a subscription the engine does not know, the list by
- * state and customer through the engine's search attributes (with pagination), and workflow
- * updates whose validators refuse a change (409 with their message).
+ * state and customer through the engine's search attributes (with pagination; runs recorded
+ * before the gateway-neutral names are found under the old ones, merchant event deliveries too),
+ * and workflow updates whose validators refuse a change (409 with their message).
  */
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import type { SearchAttributePair } from '@temporalio/common';
 import type { Express } from 'express';
 import request from 'supertest';
 import { buildApp } from '../../src/api/app';
 import {
   CreationSchema,
   ErrorResponseSchema,
+  MerchantEventListSchema,
   SubscriptionListSchema,
   SubscriptionViewSchema,
   type SubscriptionListResponse,
@@ -24,6 +28,7 @@ import { signNotification } from '../../src/gateways/qfpay/signing';
 import { formatQfpayNaiveTime } from '../../src/gateways/qfpay/time';
 import type { SandboxHandle } from '../../src/gateways/qfpay/emulator/server';
 import {
+  LEGACY_SEARCH_ATTRIBUTES,
   SEARCH_ATTRIBUTES,
   WORKFLOW_TYPES,
   changeDunningPolicyUpdate,
@@ -32,7 +37,9 @@ import {
 import { DEFAULT_DUNNING_POLICY } from '../../src/domain/episode/dunning';
 import { APP_KEY, auth, useApiEngine } from '../helpers/api-engine';
 import { eventually } from '../helpers/stack';
-import { fakeSubscriptionId } from '../helpers/temporal';
+import { fakeSubscriptionId, uniqueTaskQueue } from '../helpers/temporal';
+import type { MerchantEvent } from '../../src/events/merchant-events';
+import { merchantEventWorkflowId } from '../../src/api/routes/merchant-events';
 import { SandboxTestClient } from '../helpers/sandbox-client';
 
 void describe('subscription routes on a real Temporal dev server', () => {
@@ -61,6 +68,16 @@ void describe('subscription routes on a real Temporal dev server', () => {
     return { customerId: customer.customer_id, productId: product.product_id, tokenId };
   }
 
+  /** A subscription QFPay (the emulator) bills to the card: the engine learns of it by notification. */
+  async function subscribedAtQfpay(card: Awaited<ReturnType<typeof customerWithCard>>): Promise<string> {
+    const created = await qfpay.createSubscription({
+      customer_id: card.customerId,
+      token_id: card.tokenId,
+      products: [{ product_id: card.productId }],
+    });
+    return created.subscription_id;
+  }
+
   /** Makes the engine adopt a subscription by notifying its state, as QFPay would. */
   async function notifyState(subscriptionId: string, state: string): Promise<void> {
     const body = JSON.stringify({
@@ -75,6 +92,14 @@ void describe('subscription routes on a real Temporal dev server', () => {
       .set('X-QF-SIGN', signNotification(body, APP_KEY))
       .send(body);
     assert.equal(res.text, 'SUCCESS');
+  }
+
+  /** A new customer's subscription at QFPay, which the engine adopts from an ACTIVE notification. */
+  async function adoptedSubscription(): Promise<{ customerId: string; subscriptionId: string }> {
+    const card = await customerWithCard();
+    const subscriptionId = await subscribedAtQfpay(card);
+    await notifyState(subscriptionId, 'ACTIVE');
+    return { customerId: card.customerId, subscriptionId };
   }
 
   /** Waits until Temporal's visibility shows the subscription's workflow with `state`. */
@@ -262,16 +287,13 @@ void describe('subscription routes on a real Temporal dev server', () => {
   });
 
   void it('lists subscriptions by state and by customer from the search attributes, page by page', async () => {
-    const { customerId, productId, tokenId } = await customerWithCard();
+    const card = await customerWithCard();
+    const { customerId } = card;
     const subscriptionIds: string[] = [];
     for (let i = 0; i < 2; i += 1) {
-      const created = await qfpay.createSubscription({
-        customer_id: customerId,
-        token_id: tokenId,
-        products: [{ product_id: productId }],
-      });
-      subscriptionIds.push(created.subscription_id);
-      await notifyState(created.subscription_id, 'ACTIVE');
+      const id = await subscribedAtQfpay(card);
+      subscriptionIds.push(id);
+      await notifyState(id, 'ACTIVE');
     }
     // A subscription QFPay does not know, notified as PAST_DUE: its workflow keeps that state.
     const pastDue = fakeSubscriptionId();
@@ -320,15 +342,98 @@ void describe('subscription routes on a real Temporal dev server', () => {
     assert.equal(bogusToken.status, 400, JSON.stringify(bogusToken.body));
   });
 
-  void it("answers an update its validator refuses with 409 and the validator's message; cancelling twice is refused", async () => {
-    const { customerId, productId, tokenId } = await customerWithCard();
-    const created = await qfpay.createSubscription({
-      customer_id: customerId,
-      token_id: tokenId,
-      products: [{ product_id: productId }],
+  /**
+   * Starts a run that carries only the search attributes given, as a run recorded before the
+   * gateway-neutral names does: no worker polls its task queue, so it never writes others.
+   */
+  async function runRecordedBefore(
+    workflowType: string,
+    workflowId: string,
+    args: unknown[],
+    typedSearchAttributes: SearchAttributePair[],
+  ): Promise<WorkflowHandle> {
+    const taskQueue = uniqueTaskQueue('no-worker');
+    return env.client.workflow.start(workflowType, { workflowId, taskQueue, args, typedSearchAttributes });
+  }
+
+  void it('lists by customer a run that carries only QfpayCustomerId (recorded before the gateway-neutral names) beside a new run found by CustomerId', async () => {
+    const { customerId, subscriptionId: current } = await adoptedSubscription();
+    await eventually('the new run found by its CustomerId', async () => {
+      const query = `${SEARCH_ATTRIBUTES.customerId.name} = '${customerId}'`;
+      for await (const execution of env.client.workflow.list({ query })) return execution;
+      return undefined;
     });
-    const id = created.subscription_id;
-    await notifyState(id, 'ACTIVE');
+    const before = fakeSubscriptionId();
+    const old = await runRecordedBefore(
+      WORKFLOW_TYPES.subscription,
+      subscriptionWorkflowId(before),
+      [{ subscriptionId: before, origin: 'adopted' }],
+      [
+        { key: SEARCH_ATTRIBUTES.state, value: 'ACTIVE' },
+        { key: LEGACY_SEARCH_ATTRIBUTES.subscriptionId, value: before },
+        { key: LEGACY_SEARCH_ATTRIBUTES.customerId, value: customerId },
+      ],
+    );
+    try {
+      const page = await eventually('both runs listed for the customer', async () => {
+        const listed = await list(`state=ACTIVE&customer_id=${customerId}`);
+        return listed.items.length === 2 ? listed : undefined;
+      });
+      const byId = new Map(page.items.map((item) => [item.subscription_id, item]));
+      assert.deepEqual([...byId.keys()].sort(), [before, current].sort());
+      assert.equal(byId.get(before)?.customer_id, customerId);
+      assert.equal(byId.get(before)?.state, 'ACTIVE');
+      assert.equal(byId.get(current)?.customer_id, customerId);
+    } finally {
+      await old.terminate('test done');
+    }
+  });
+
+  void it('lists merchant event deliveries by subscription whether they carry QfpaySubscriptionId (recorded before) or SubscriptionId', async () => {
+    const subscriptionId = `qorepay:${randomUUID()}`;
+    const event = (n: number): MerchantEvent => ({
+      id: `evt.${subscriptionId}.state.000${n}`,
+      type: 'subscription.state_changed',
+      created_at: new Date().toISOString(),
+      subscription_id: subscriptionId,
+      data: { from: 'ACTIVE', to: 'PAST_DUE', cause: 'Retry Failed' },
+    });
+    const old = await runRecordedBefore(
+      WORKFLOW_TYPES.merchantEventDelivery,
+      merchantEventWorkflowId(event(1).id),
+      [event(1)],
+      [
+        { key: SEARCH_ATTRIBUTES.merchantEventType, value: event(1).type },
+        { key: SEARCH_ATTRIBUTES.merchantEventStatus, value: 'pending' },
+        { key: LEGACY_SEARCH_ATTRIBUTES.subscriptionId, value: subscriptionId },
+      ],
+    );
+    try {
+      // A new delivery, run by the engine's worker (no endpoint is configured: it fails at once).
+      await env.client.workflow.execute(WORKFLOW_TYPES.merchantEventDelivery, {
+        workflowId: merchantEventWorkflowId(event(2).id),
+        taskQueue: config.TEMPORAL_TASK_QUEUE,
+        args: [event(2)],
+      });
+      const items = await eventually('both deliveries listed for the subscription', async () => {
+        const res = await request(app)
+          .get(`/v1/merchant-events?subscription_id=${encodeURIComponent(subscriptionId)}`)
+          .set(auth);
+        assert.equal(res.status, 200, JSON.stringify(res.body));
+        const listed = MerchantEventListSchema.parse(res.body).items;
+        return listed.length === 2 ? listed : undefined;
+      });
+      assert.deepEqual(items.map((item) => [item.event_id, item.subscription_id]).sort(), [
+        [event(1).id, subscriptionId],
+        [event(2).id, subscriptionId],
+      ]);
+    } finally {
+      await old.terminate('test done');
+    }
+  });
+
+  void it("answers an update its validator refuses with 409 and the validator's message; cancelling twice is refused", async () => {
+    const { customerId, subscriptionId: id } = await adoptedSubscription();
     await eventually('the adopted subscription synced', async () => {
       const res = await request(app).get(`/v1/subscriptions/${id}`).set(auth);
       return res.status === 200 && res.body.customer_id === customerId ? true : undefined;

@@ -12,7 +12,7 @@ import Ajv2019, { type ValidateFunction } from 'ajv/dist/2019';
 import addFormats from 'ajv-formats';
 import { parse } from 'yaml';
 import { configSchema } from '../../src/config';
-import { SEARCH_ATTRIBUTES } from '../../src/workflows/definitions';
+import { ALL_SEARCH_ATTRIBUTE_KEYS, LEGACY_SEARCH_ATTRIBUTES } from '../../src/workflows/definitions';
 
 const root = join(__dirname, '..', '..');
 const composeText = readFileSync(join(root, 'docker-compose.yml'), 'utf8');
@@ -194,11 +194,21 @@ describe('docker-compose.yml', () => {
     assert.match(script, /temporal operator search-attribute create/);
     assert.match(script, /temporal operator namespace create/);
     const cliType: Record<string, string> = { KEYWORD: 'Keyword', DATETIME: 'Datetime', INT: 'Int' };
-    const expected = Object.values(SEARCH_ATTRIBUTES).map(
-      (key) => `${key.name} ${cliType[key.type] ?? key.type}`,
-    );
-    assert.equal(expected.length, 10);
+    const expected = ALL_SEARCH_ATTRIBUTE_KEYS.map((key) => `${key.name} ${cliType[key.type] ?? key.type}`);
+    assert.equal(expected.length, 13);
+    for (const key of Object.values(LEGACY_SEARCH_ATTRIBUTES))
+      assert.ok(expected.includes(`${key.name} Keyword`));
     for (const line of expected) assert.match(script, new RegExp(`^search_attribute ${line}$`, 'm'), line);
+  });
+
+  it('registers no more search attributes of a type than SQL visibility has columns for', () => {
+    // Temporal's PostgreSQL and SQLite visibility schemas: Keyword01…Keyword10, Int01…03, Datetime01…03.
+    const columns: Record<string, number> = { KEYWORD: 10, INT: 3, DATETIME: 3 };
+    for (const key of ALL_SEARCH_ATTRIBUTE_KEYS) assert.ok(key.type in columns, `${key.name}: ${key.type}`);
+    for (const [type, limit] of Object.entries(columns)) {
+      const used = ALL_SEARCH_ATTRIBUTE_KEYS.filter((key) => key.type === type).length;
+      assert.ok(used <= limit, `${used} ${type} attributes for ${limit} columns`);
+    }
   });
 
   it('builds the worker and the API from the Dockerfile and starts them after Temporal is ready', () => {

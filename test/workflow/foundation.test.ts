@@ -1,14 +1,21 @@
 /**
  * The foundation proven on both real servers: the subscription workflow's durable timer jumps
  * 30 days on the time-skipping test server (the server's own clock says so), and on the dev
- * server its custom search attributes are registered, set and found through a list query. The
+ * server its custom search attributes are registered, set and found through a list query: the
+ * gateway-neutral names and the gateway, on every gateway (a run that carried the QFPay-only
+ * names drops them). The
  * harness's connection to the test server keeps to that server's keepalive policy (see
  * `TEST_SERVER_CHANNEL_ARGS`: a retried sleep after a dropped connection stalled files for ever).
  */
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { SearchAttributePair, TypedSearchAttributes } from '@temporalio/common';
+import { QFPAY_GATEWAY, type GatewayProfile } from '../../src/domain/gateway-profile';
+import { gatewayProfile } from '../../src/gateways/registry';
 import {
+  LEGACY_SEARCH_ATTRIBUTES,
   SEARCH_ATTRIBUTES,
   WORKFLOW_TYPES,
   factSignal,
@@ -89,8 +96,16 @@ describe('dev server', () => {
     await env?.teardown();
   });
 
-  it('sets the engine search attributes and finds the workflow with a list query', async () => {
-    const subscriptionId = fakeSubscriptionId();
+  /**
+   * Adopts `subscriptionId` from an ACTIVE notification (QFPay's double answers the sync with
+   * `customerId`), waits until a list query on the engine's search attributes finds it, and
+   * answers them as the server holds them.
+   */
+  async function adoptAndFind(
+    subscriptionId: string,
+    customerId: string,
+    options: { gateway?: GatewayProfile; carried?: SearchAttributePair[] } = {},
+  ): Promise<TypedSearchAttributes> {
     const now = Date.now();
     const qfpay = new FakeQfpay(
       subscriptionId,
@@ -99,7 +114,7 @@ describe('dev server', () => {
         orders: [],
         remote: {
           state: 'ACTIVE',
-          customerId: 'cust_foundation',
+          customerId,
           totalBillingCycles: null,
           completedCycles: 1,
           nextBillingTime: now + 30 * DAY,
@@ -108,18 +123,22 @@ describe('dev server', () => {
       () => Date.now(),
     );
     const { worker, taskQueue } = await createTestWorker(env, { activities: qfpay.activities() });
-    await worker.runUntil(async () => {
-      await env.client.workflow.signalWithStart(WORKFLOW_TYPES.subscription, {
+    return worker.runUntil(async () => {
+      const handle = await env.client.workflow.signalWithStart(WORKFLOW_TYPES.subscription, {
         workflowId: subscriptionWorkflowId(subscriptionId),
         taskQueue,
-        args: [{ subscriptionId, origin: 'adopted' }],
+        args: [
+          { subscriptionId, origin: 'adopted', ...(options.gateway ? { gateway: options.gateway } : {}) },
+        ],
         signal: factSignal,
         signalArgs: [{ kind: 'state', subscriptionId, state: 'ACTIVE', at: now, source: 'notification' }],
+        ...(options.carried ? { typedSearchAttributes: options.carried } : {}),
       });
       // The customer id is learned from QFPay's answer after the notification: wait for both.
+      const gateway = options.gateway?.name ?? QFPAY_GATEWAY;
       const query =
         `${SEARCH_ATTRIBUTES.state.name} = "ACTIVE" AND ${SEARCH_ATTRIBUTES.subscriptionId.name} = "${subscriptionId}"` +
-        ` AND ${SEARCH_ATTRIBUTES.customerId.name} = "cust_foundation"`;
+        ` AND ${SEARCH_ATTRIBUTES.customerId.name} = "${customerId}" AND ${SEARCH_ATTRIBUTES.gateway.name} = "${gateway}"`;
       let found: string[] = [];
       for (let i = 0; i < 100 && found.length === 0; i += 1) {
         found = [];
@@ -127,11 +146,40 @@ describe('dev server', () => {
         if (found.length === 0) await new Promise((r) => setTimeout(r, 100));
       }
       assert.deepEqual(found, [subscriptionWorkflowId(subscriptionId)]);
-      const described = await env.client.workflow
-        .getHandle(subscriptionWorkflowId(subscriptionId))
-        .describe();
-      assert.equal(described.typedSearchAttributes.get(SEARCH_ATTRIBUTES.customerId), 'cust_foundation');
-      await env.client.workflow.getHandle(subscriptionWorkflowId(subscriptionId)).terminate('test done');
+      const described = await handle.describe();
+      await handle.terminate('test done');
+      return described.typedSearchAttributes;
     });
+  }
+
+  it('sets the engine search attributes and finds the workflow with a list query', async () => {
+    const attributes = await adoptAndFind(fakeSubscriptionId(), 'cust_foundation');
+    assert.equal(attributes.get(SEARCH_ATTRIBUTES.customerId), 'cust_foundation');
+    assert.equal(attributes.get(SEARCH_ATTRIBUTES.gateway), 'qfpay');
+  });
+
+  it('writes the gateway-neutral names and the gateway on every gateway, and none of the QFPay-only names', async () => {
+    const subscriptionId = `qorepay:${randomUUID()}`;
+    const gateway = gatewayProfile('qorepay');
+    assert.ok(gateway);
+    const attributes = await adoptAndFind(subscriptionId, 'cust_qorepay', { gateway });
+    assert.equal(attributes.get(SEARCH_ATTRIBUTES.subscriptionId), subscriptionId);
+    assert.equal(attributes.get(SEARCH_ATTRIBUTES.customerId), 'cust_qorepay');
+    assert.equal(attributes.get(SEARCH_ATTRIBUTES.gateway), 'qorepay');
+    assert.equal(attributes.get(LEGACY_SEARCH_ATTRIBUTES.subscriptionId), undefined);
+    assert.equal(attributes.get(LEGACY_SEARCH_ATTRIBUTES.customerId), undefined);
+  });
+
+  it('a run that carries the QFPay-only names (continued from a run before the rename) writes the new names and drops the old', async () => {
+    const subscriptionId = fakeSubscriptionId();
+    const attributes = await adoptAndFind(subscriptionId, 'cust_renamed', {
+      carried: [
+        { key: LEGACY_SEARCH_ATTRIBUTES.subscriptionId, value: subscriptionId },
+        { key: LEGACY_SEARCH_ATTRIBUTES.customerId, value: 'cust_before' },
+      ],
+    });
+    assert.equal(attributes.get(SEARCH_ATTRIBUTES.customerId), 'cust_renamed');
+    assert.equal(attributes.get(LEGACY_SEARCH_ATTRIBUTES.subscriptionId), undefined);
+    assert.equal(attributes.get(LEGACY_SEARCH_ATTRIBUTES.customerId), undefined);
   });
 });

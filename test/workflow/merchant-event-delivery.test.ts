@@ -10,6 +10,7 @@ import type { MerchantEventAttempt } from '../../src/activities/contracts';
 import type { MerchantEvent } from '../../src/events/merchant-events';
 import { DELIVERY_SCHEDULE } from '../../src/domain/events/delivery-schedule';
 import {
+  LEGACY_SEARCH_ATTRIBUTES,
   SEARCH_ATTRIBUTES,
   WORKFLOW_TYPES,
   type MerchantEventDeliveryMemo,
@@ -29,7 +30,7 @@ const event: MerchantEvent = {
 };
 
 /** An endpoint scripted attempt by attempt (the last answer repeats), recording when each came. */
-async function deliver(script: Array<MerchantEventAttempt | 'crash'>) {
+async function deliver(script: Array<MerchantEventAttempt | 'crash'>, sent: MerchantEvent = event) {
   const { env } = timeSkipping;
   const attempts: Array<{ at: number; event: MerchantEvent }> = [];
   const { worker, taskQueue } = await createTestWorker(env, {
@@ -44,9 +45,9 @@ async function deliver(script: Array<MerchantEventAttempt | 'crash'>) {
   });
   return worker.runUntil(async () => {
     const handle = await env.client.workflow.start(WORKFLOW_TYPES.merchantEventDelivery, {
-      workflowId: `merchant-event:${event.id}:${Math.random()}`,
+      workflowId: `merchant-event:${sent.id}:${Math.random()}`,
       taskQueue,
-      args: [event],
+      args: [sent],
     });
     timeSkipping.track(handle);
     const result = (await handle.result()) as MerchantEventDeliveryResult;
@@ -55,6 +56,7 @@ async function deliver(script: Array<MerchantEventAttempt | 'crash'>) {
       result,
       attempts,
       status: description.typedSearchAttributes.get(SEARCH_ATTRIBUTES.merchantEventStatus),
+      attributes: description.typedSearchAttributes,
       memo: description.memo as MerchantEventDeliveryMemo,
     };
   });
@@ -111,6 +113,18 @@ describe('merchant event delivery (time-skipping server)', () => {
       assert.equal(run.result.status, 'failed', result);
       assert.equal(run.memo.failure, result);
     }
+  });
+
+  it('says which subscription and gateway the event is for (SubscriptionId, Gateway), not under the QFPay-only name', async () => {
+    const subscriptionId = 'madfintech:mf_d1';
+    const { attributes } = await deliver([delivered], {
+      ...event,
+      id: `evt.${subscriptionId}.0001`,
+      subscription_id: subscriptionId,
+    });
+    assert.equal(attributes.get(SEARCH_ATTRIBUTES.subscriptionId), subscriptionId);
+    assert.equal(attributes.get(SEARCH_ATTRIBUTES.gateway), 'madfintech');
+    assert.equal(attributes.get(LEGACY_SEARCH_ATTRIBUTES.subscriptionId), undefined);
   });
 
   it('counts an attempt the worker lost as a failed one, and tries again', async () => {

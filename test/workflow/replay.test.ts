@@ -3,6 +3,11 @@
  * RECORD_HISTORIES=1) replay against today's workflow code. A change that would break running
  * workflows in production (a new activity call, a reordered timer, a different branch on the same
  * history) fails here.
+ *
+ * Three are kept from earlier builds and are not recorded again: `merchant-event-delivery` and
+ * `subscription-continued-before-rename` upsert the QFPay-only search attribute names
+ * (`QfpaySubscriptionId`, `QfpayCustomerId`), and `subscription-renamed-mid-run` began on that
+ * build and went on to the gateway-neutral names on this one (a patch marker mid-history).
  */
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';

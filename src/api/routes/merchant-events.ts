@@ -31,7 +31,7 @@ import {
   type MerchantEventListResponse,
 } from '../schemas';
 import { parseInput } from '../validate';
-import { listPageToken, quoteQueryValue } from './subscriptions';
+import { listPageToken, quoteQueryValue, renamedAttribute, renamedAttributeEquals } from './subscriptions';
 
 /** The id of the workflow that delivers the event `eventId`. */
 export const merchantEventWorkflowId = (eventId: string): string => `merchant-event:${eventId}`;
@@ -45,7 +45,7 @@ export function merchantEventListQuery(
     clauses.push(`${SEARCH_ATTRIBUTES.merchantEventStatus.name} = ${quoteQueryValue(filters.status)}`);
   }
   if (filters.subscription_id !== undefined) {
-    clauses.push(`${SEARCH_ATTRIBUTES.subscriptionId.name} = ${quoteQueryValue(filters.subscription_id)}`);
+    clauses.push(renamedAttributeEquals('subscriptionId', filters.subscription_id));
   }
   return clauses.join(' AND ');
 }
@@ -96,7 +96,7 @@ export function merchantEventRouter(ctx: ApiContext): Router {
         return {
           event_id: info.workflowId.slice(merchantEventWorkflowId('').length),
           type: attributes.get(SEARCH_ATTRIBUTES.merchantEventType) ?? null,
-          subscription_id: attributes.get(SEARCH_ATTRIBUTES.subscriptionId) ?? null,
+          subscription_id: renamedAttribute(attributes, 'subscriptionId') ?? null,
           status:
             MerchantEventDeliveryStatusSchema.safeParse(attributes.get(SEARCH_ATTRIBUTES.merchantEventStatus))
               .data ?? null,

@@ -6,7 +6,9 @@
 import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
 import { Router, type Request, type Response } from 'express';
+import type { TypedSearchAttributes } from '@temporalio/common';
 import {
+  LEGACY_SEARCH_ATTRIBUTES,
   SEARCH_ATTRIBUTES,
   WORKFLOW_TYPES,
   cancelUpdate,
@@ -135,13 +137,33 @@ export function quoteQueryValue(value: string): string {
   return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 
+/** A search attribute that runs recorded before the gateway-neutral names carry under another name. */
+export type RenamedAttribute = keyof typeof LEGACY_SEARCH_ATTRIBUTES;
+
+/**
+ * A visibility clause for a renamed search attribute: its value under the gateway-neutral name or
+ * the name before, so that runs recorded before the rename are found too.
+ */
+export function renamedAttributeEquals(attribute: RenamedAttribute, value: string): string {
+  const quoted = quoteQueryValue(value);
+  return `(${SEARCH_ATTRIBUTES[attribute].name} = ${quoted} OR ${LEGACY_SEARCH_ATTRIBUTES[attribute].name} = ${quoted})`;
+}
+
+/** A renamed search attribute's value, under the name before for a run recorded before the rename. */
+export function renamedAttribute(
+  attributes: TypedSearchAttributes,
+  attribute: RenamedAttribute,
+): string | undefined {
+  return attributes.get(SEARCH_ATTRIBUTES[attribute]) ?? attributes.get(LEGACY_SEARCH_ATTRIBUTES[attribute]);
+}
+
 /** The visibility query for a subscription list: the engine's workflow type and search attributes. */
 export function listQuery(filters: Pick<ListSubscriptionsQuery, 'state' | 'customer_id'>): string {
   const clauses = [`WorkflowType = ${quoteQueryValue(WORKFLOW_TYPES.subscription)}`];
   if (filters.state !== undefined)
     clauses.push(`${SEARCH_ATTRIBUTES.state.name} = ${quoteQueryValue(filters.state)}`);
   if (filters.customer_id !== undefined) {
-    clauses.push(`${SEARCH_ATTRIBUTES.customerId.name} = ${quoteQueryValue(filters.customer_id)}`);
+    clauses.push(renamedAttributeEquals('customerId', filters.customer_id));
   }
   return clauses.join(' AND ');
 }
@@ -342,13 +364,13 @@ export function subscriptionRouter(ctx: ApiContext): Router {
         const state = attributes.get(SEARCH_ATTRIBUTES.state);
         return {
           subscription_id:
-            attributes.get(SEARCH_ATTRIBUTES.subscriptionId) ??
+            renamedAttribute(attributes, 'subscriptionId') ??
             subscriptionIdOfWorkflow(workflowId) ??
             workflowId,
           workflow_id: workflowId,
           state: LifecycleStateSchema.safeParse(state).data ?? null,
           next_billing_time: nextBilling instanceof Date ? nextBilling.toISOString() : null,
-          customer_id: attributes.get(SEARCH_ATTRIBUTES.customerId) ?? null,
+          customer_id: renamedAttribute(attributes, 'customerId') ?? null,
           dunning_stage: attributes.get(SEARCH_ATTRIBUTES.dunningStage) ?? null,
           status: raw.status === WORKFLOW_STATUS_RUNNING ? 'running' : 'closed',
         };

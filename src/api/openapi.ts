@@ -525,7 +525,7 @@ function registerRoutes(registry: OpenAPIRegistry): void {
     ChangePriceBodySchema,
     'From the next billing on, each cycle bills `amount` in the subscription’s currency (the current ' +
       'cycle keeps its amount). Only a gateway that prices one subscriber (QorePay, by the subscriber’s ' +
-      '`invoice_override`; `capabilities.changePrice` in GET /v1/gateways) can; elsewhere it is a 409 ' +
+      '`invoice_override`; `capabilities.change_price` in GET /v1/gateways) can; elsewhere it is a 409 ' +
       'naming what the gateway cannot do (on QFPay, change the products instead). A price in another ' +
       'currency is a 409.',
   );

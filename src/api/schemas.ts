@@ -2,8 +2,9 @@
  * Every input and output of the HTTP API as a zod schema: requests are validated with them, the
  * route handlers build responses typed by them, and the OpenAPI document is generated from them.
  *
- * Field names are snake_case like QFPay's own API; a dunning policy keeps the engine's own
- * camelCase field names (the same JSON as `DUNNING_POLICY`), durations as text (`'3d'`) or ms.
+ * Every field the API takes or gives is snake_case, like QFPay's own API; the engine's types stay
+ * camelCase, and the schemas and views convert at this edge (a dunning policy's
+ * `attempt_offsets` is the engine's `attemptOffsets`).
  */
 import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
@@ -14,6 +15,7 @@ import {
   ESCALATION_STEPS,
   checkPolicyField,
   type DunningPolicy,
+  type DunningPolicyOverride,
 } from '../domain/dunning';
 
 // Must run before any schema below is built: zod 4 copies methods onto each schema as it is
@@ -168,6 +170,22 @@ export const OptionalIdempotencyHeadersSchema = z.object({
 export const CreationParamsSchema = z.object({
   idempotencyKey: IdempotencyKeySchema.openapi({ param: { name: 'idempotencyKey', in: 'path' } }),
 });
+
+/**
+ * Field names the API took before it wrote every field in snake_case: an unknown field by one of
+ * these names is answered with what to write instead.
+ */
+export const FORMER_FIELD_MESSAGES: ReadonlyMap<string, string> = new Map(
+  (
+    [
+      ['attemptOffsets', 'attempt_offsets'],
+      ['safetyMargin', 'safety_margin'],
+      ['minAttemptWindow', 'min_attempt_window'],
+      ['finalAction', 'final_action'],
+      ['nonRetryableRespcds', 'non_retryable_respcds'],
+    ] as const
+  ).map(([was, is]): [string, string] => [was, `unknown field: it is ${is} (snake_case)`]),
+);
 
 /** The largest `page_size` of the subscription list. */
 export const MAX_LIST_PAGE_SIZE = 100;
@@ -387,20 +405,23 @@ const PositivePolicyDurationSchema = z.union([
 ]);
 const DURATION_TEXT = "whole number with a unit ('90s', '15m', '1h', '3d', '2w') or milliseconds";
 
-/** A partial dunning policy; fields left out keep the current value. */
+/**
+ * A partial dunning policy as the merchant writes it (snake_case); fields left out keep the
+ * current value. Parsed into the engine's own override (camelCase), which the workflow takes.
+ */
 export const DunningPolicyOverrideBodySchema = z
   .strictObject({
-    attemptOffsets: policyField(
+    attempt_offsets: policyField(
       'attemptOffsets',
       z.array(PolicyDurationSchema).openapi({ minItems: 1, maxItems: 20 }),
       `When to attempt a manual charge after the failure, each a ${DURATION_TEXT}; strictly ascending, 1 to 20.`,
     ),
-    safetyMargin: policyField(
+    safety_margin: policyField(
       'safetyMargin',
       PolicyDurationSchema,
       `How long before the next billing time every attempt must be over: a ${DURATION_TEXT}.`,
     ),
-    minAttemptWindow: policyField(
+    min_attempt_window: policyField(
       'minAttemptWindow',
       PositivePolicyDurationSchema,
       `How long one attempt and its retries may need: a ${DURATION_TEXT}, longer than zero.`,
@@ -410,36 +431,48 @@ export const DunningPolicyOverrideBodySchema = z
       z.array(z.enum(ESCALATION_STEPS)).openapi({ uniqueItems: true }),
       'Steps taken, in order, when the episode is exhausted; no step twice.',
     ),
-    finalAction: policyField(
+    final_action: policyField(
       'finalAction',
       z.enum(DUNNING_FINAL_ACTIONS),
       'What happens to the subscription after the last attempt fails. `leave_to_qfpay` and ' +
         '`pause_billing` are the earlier names of `leave_to_gateway` and `hold_dunning`. On a gateway ' +
         'without a manual charge, `leave_to_gateway` or `cancel` (after the gateway’s own recovery has ended).',
     ),
-    nonRetryableRespcds: policyField(
+    non_retryable_respcds: policyField(
       'nonRetryableRespcds',
       z.array(z.string().openapi({ minLength: 1, pattern: '\\S' })),
       'QFPay `respcd` values that end the episode at once.',
     ),
   })
+  .transform((body): DunningPolicyOverride => ({
+    ...(body.attempt_offsets === undefined ? {} : { attemptOffsets: body.attempt_offsets }),
+    ...(body.safety_margin === undefined ? {} : { safetyMargin: body.safety_margin }),
+    ...(body.min_attempt_window === undefined ? {} : { minAttemptWindow: body.min_attempt_window }),
+    ...(body.escalation === undefined ? {} : { escalation: body.escalation }),
+    ...(body.final_action === undefined ? {} : { finalAction: body.final_action }),
+    ...(body.non_retryable_respcds === undefined ? {} : { nonRetryableRespcds: body.non_retryable_respcds }),
+  }))
   .openapi('DunningPolicyOverride', {
     description:
       'Any subset of the dunning policy; fields left out keep the current value. Durations as text ' +
       "('1h', '3d') or milliseconds.",
-    example: { attemptOffsets: ['2h', '1d', '2d'], finalAction: 'cancel' },
+    example: { attempt_offsets: ['2h', '1d', '2d'], final_action: 'cancel' },
   });
+
+/** A dunning policy override as the merchant writes it (the body, before it becomes the engine's). */
+export type DunningPolicyOverrideBody = z.input<typeof DunningPolicyOverrideBodySchema>;
 
 export const DunningPolicyViewSchema = z
   .object({
-    attemptOffsets: z.array(z.number()).openapi({ description: 'Milliseconds after the failure.' }),
-    safetyMargin: z.number().openapi({ description: 'Milliseconds before the next billing time.' }),
-    minAttemptWindow: z.number(),
+    attempt_offsets: z.array(z.number()).openapi({ description: 'Milliseconds after the failure.' }),
+    safety_margin: z.number().openapi({ description: 'Milliseconds before the next billing time.' }),
+    min_attempt_window: z.number().openapi({ description: 'Milliseconds one attempt may need.' }),
     escalation: z.array(z.string()),
-    finalAction: z.string(),
-    nonRetryableRespcds: z.array(z.string()),
+    final_action: z.string(),
+    non_retryable_respcds: z.array(z.string()),
   })
   .openapi('DunningPolicy');
+export type DunningPolicyViewResponse = z.output<typeof DunningPolicyViewSchema>;
 
 // ---- subscriptions: requests ------------------------------------------------------------------
 
@@ -853,37 +886,38 @@ export const CreationResultSchema = z
 
 export const GatewayCapabilitiesSchema = z
   .object({
-    manualCharge: z.boolean().openapi({ description: 'The engine charges a failed cycle itself (dunning).' }),
-    pause: z.boolean().openapi({ description: 'The gateway pauses billing itself.' }),
-    changeToken: z.boolean(),
-    changeCycles: z.boolean(),
-    changeProducts: z.boolean(),
-    changePrice: z
+    manual_charge: z
       .boolean()
-      .optional()
+      .openapi({ description: 'The engine charges a failed cycle itself (dunning).' }),
+    pause: z.boolean().openapi({ description: 'The gateway pauses billing itself.' }),
+    change_token: z.boolean().openapi({ description: 'The card (payment token) can be changed.' }),
+    change_cycles: z.boolean().openapi({ description: 'The number of billing cycles can be changed.' }),
+    change_products: z.boolean().openapi({ description: 'The plan (products) can be changed.' }),
+    change_price: z
+      .boolean()
       .openapi({ description: 'One subscription’s own price can be set (POST …/price).' }),
     cancel: z.boolean(),
     recovery: z.string().openapi({ description: 'How the gateway itself recovers a failed charge.' }),
-    recoveryEndsAfterMs: z
+    recovery_ends_after_ms: z
       .number()
       .int()
       .positive()
-      .optional()
+      .nullable()
       .openapi({
         description:
           'Without a manual charge: how long after the first decline the gateway’s last try falls due. ' +
-          'The engine escalates when the gateway says its recovery ended unpaid, and asks it once this has passed.',
+          'The engine escalates when the gateway says its recovery ended unpaid, and asks it once this has passed. ' +
+          'null where the engine charges a failed cycle itself.',
       }),
   })
   .openapi('GatewayCapabilities');
 
-export const GatewayListSchema = z
-  .object({
-    items: z.array(
-      z.object({ name: z.string(), description: z.string(), capabilities: GatewayCapabilitiesSchema }),
-    ),
-  })
-  .openapi('GatewayList');
+export const GatewaySchema = z
+  .object({ name: z.string(), description: z.string(), capabilities: GatewayCapabilitiesSchema })
+  .openapi('Gateway');
+export type GatewayResponse = z.output<typeof GatewaySchema>;
+
+export const GatewayListSchema = z.object({ items: z.array(GatewaySchema) }).openapi('GatewayList');
 
 export const GatewayParamsSchema = z.object({
   gateway: z

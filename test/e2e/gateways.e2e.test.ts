@@ -169,7 +169,7 @@ async function portGateway(
         customer: { id: `client-${gateway}-e2e`, email: `${gateway}@example.com` },
         plan: { name: 'Monthly', amount: 2500, currency: 'USD', interval: { unit: 'month', count: 1 } },
         payment_method: { token: `card-${gateway}-e2e` },
-        dunning_policy: { escalation: ['notify_customer'], finalAction: 'leave_to_gateway' },
+        dunning_policy: { escalation: ['notify_customer'], final_action: 'leave_to_gateway' },
       },
       { 'idempotency-key': `gateways-e2e-${gateway}` },
     );
@@ -248,8 +248,8 @@ async function portGateway(
 void describe('a subscription on each gateway, end to end', { concurrency: true }, () => {
   void it('QFPay: a paid cycle, a failed one recovered by the engine’s manual charge, then a cancel', async () => {
     const { subscriptionId: id, tokenId } = await minuteSubscription(stack, 'gateways-e2e-qfpay', {
-      attemptOffsets: ['10s', '20s'],
-      finalAction: 'cancel',
+      attempt_offsets: ['10s', '20s'],
+      final_action: 'cancel',
     });
     assert.equal((await until(id, 'cycle 1 paid', (v) => orderOf(v, 1)?.status === 'PAID')).gateway, 'qfpay');
     await until(

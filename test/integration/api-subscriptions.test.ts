@@ -34,6 +34,7 @@ import { APP_KEY, auth, useApiEngine } from '../helpers/api-engine';
 import { eventually } from '../helpers/stack';
 import { fakeSubscriptionId } from '../helpers/temporal';
 import { SandboxTestClient } from '../helpers/sandbox-client';
+import { nonSnakeKeys } from '../helpers/json-keys';
 
 void describe('subscription routes on a real Temporal dev server', () => {
   const engine = useApiEngine('api-subscriptions');
@@ -122,6 +123,7 @@ void describe('subscription routes on a real Temporal dev server', () => {
       product_id: productId,
       token_id: tokenId,
       total_billing_cycles: 12,
+      dunning_policy: { attempt_offsets: ['2h', '1d'], final_action: 'cancel' },
     };
     const key = `create-${Date.now()}`;
 
@@ -174,6 +176,8 @@ void describe('subscription routes on a real Temporal dev server', () => {
     });
     assert.equal(view.origin, 'created');
     assert.equal(view.total_billing_cycles, 12);
+    assert.deepEqual(view.dunning.policy.attempt_offsets, [2 * 3_600_000, 86_400_000]);
+    assert.equal(view.dunning.policy.final_action, 'cancel');
   });
 
   void it('answers 202 with a Location while the creation runs, and the Location reports the result', async () => {
@@ -369,25 +373,42 @@ void describe('subscription routes on a real Temporal dev server', () => {
     const changed = await request(app)
       .put(`/v1/subscriptions/${id}/dunning-policy`)
       .set(auth)
-      .send({ attemptOffsets: ['2h', 86_400_000], finalAction: 'cancel', nonRetryableRespcds: [' 1294 '] });
+      .send({
+        attempt_offsets: ['2h', 86_400_000],
+        final_action: 'cancel',
+        non_retryable_respcds: [' 1294 '],
+      });
     assert.equal(changed.status, 200, JSON.stringify(changed.body));
+    assert.deepEqual(nonSnakeKeys(changed.body), []);
     const policy = SubscriptionViewSchema.parse(changed.body).dunning.policy;
     assert.deepEqual(policy, {
-      ...DEFAULT_DUNNING_POLICY,
-      attemptOffsets: [2 * 3_600_000, 86_400_000],
-      finalAction: 'cancel',
-      nonRetryableRespcds: ['1294'],
+      attempt_offsets: [2 * 3_600_000, 86_400_000],
+      safety_margin: DEFAULT_DUNNING_POLICY.safetyMargin,
+      min_attempt_window: DEFAULT_DUNNING_POLICY.minAttemptWindow,
+      escalation: DEFAULT_DUNNING_POLICY.escalation,
+      final_action: 'cancel',
+      non_retryable_respcds: ['1294'],
     });
 
     const refused = await request(app)
       .put(`/v1/subscriptions/${id}/dunning-policy`)
       .set(auth)
-      .send({ attemptOffsets: ['1d', '1h'], minAttemptWindow: 'soon' });
+      .send({ attempt_offsets: ['1d', '1h'], min_attempt_window: 'soon' });
     assert.equal(refused.status, 400, JSON.stringify(refused.body));
     assert.deepEqual(
       ErrorResponseSchema.parse(refused.body).error.details?.map((d) => d.path),
-      ['attemptOffsets.1', 'minAttemptWindow'],
+      ['attempt_offsets.1', 'min_attempt_window'],
     );
+
+    // The names of before are refused, each with its snake_case name; nothing changes.
+    const camel = await request(app)
+      .put(`/v1/subscriptions/${id}/dunning-policy`)
+      .set(auth)
+      .send({ finalAction: 'leave_to_gateway' });
+    assert.equal(camel.status, 400, JSON.stringify(camel.body));
+    assert.deepEqual(ErrorResponseSchema.parse(camel.body).error.details, [
+      { path: 'finalAction', message: 'unknown field: it is final_action (snake_case)' },
+    ]);
 
     // A client that talks to Temporal directly meets the same rules in the update's validator.
     const handle = env.client.workflow.getHandle(subscriptionWorkflowId(id));

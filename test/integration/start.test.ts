@@ -99,11 +99,11 @@ describe('npm start', () => {
       amount: 500,
       declineFirstCharge: true,
       dunningPolicy: {
-        attemptOffsets: ['30s'],
-        safetyMargin: '15s',
-        minAttemptWindow: '1s',
+        attempt_offsets: ['30s'],
+        safety_margin: '15s',
+        min_attempt_window: '1s',
         escalation: [],
-        finalAction: 'leave_to_qfpay',
+        final_action: 'leave_to_qfpay',
       },
     });
     const before = await client.waitForSubscription(

@@ -15,6 +15,7 @@ import { openApiDocument } from '../../src/api/openapi';
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { QfpayClient } from '../../src/gateways/qfpay/client';
+import { SNAKE_CASE, nonSnakeKeys } from '../helpers/json-keys';
 
 /** Every route the API serves (method, OpenAPI path). */
 const ROUTES: Array<[string, string]> = [
@@ -214,6 +215,32 @@ void describe('OpenAPI document', () => {
     assert.match(String((op.responses as Record<string, Json>)['409']?.description), /finite plan/);
   });
 
+  void it('names every JSON field and query parameter in snake_case, examples included', () => {
+    const offending: string[] = [];
+    const walk = (node: unknown, at: string): void => {
+      if (Array.isArray(node)) node.forEach((n, i) => walk(n, `${at}/${i}`));
+      if (node === null || typeof node !== 'object' || Array.isArray(node)) return;
+      for (const [key, inner] of Object.entries(node as Json)) {
+        if (key === 'properties' && inner !== null && typeof inner === 'object') {
+          for (const name of Object.keys(inner)) if (!SNAKE_CASE.test(name)) offending.push(`${at}: ${name}`);
+        }
+        if (key === 'example' || key === 'examples') {
+          for (const path of nonSnakeKeys(inner)) offending.push(`${at} example: ${path}`);
+        } else walk(inner, `${at}/${key}`);
+      }
+    };
+    walk(doc.components, '#/components');
+    for (const { method, path, op } of operations()) {
+      walk(op.requestBody, `${method} ${path} body`);
+      walk(op.responses, `${method} ${path} responses`);
+      for (const p of (op.parameters ?? []) as Json[]) {
+        if (p.in === 'query' && !SNAKE_CASE.test(String(p.name)))
+          offending.push(`${method} ${path} ?${String(p.name)}`);
+      }
+    }
+    assert.deepEqual(offending, []);
+  });
+
   void it('resolves every $ref', () => {
     const refs = refsIn(doc);
     assert.ok(refs.length > 20);
@@ -255,8 +282,12 @@ void describe('OpenAPI document', () => {
       assert.ok(validateError?.(res.body), JSON.stringify(validateError?.errors));
     }
     assert.equal(
-      ajv.getSchema('openapi.json#/components/schemas/DunningPolicyOverride')?.({ finalAction: 'cancel' }),
+      ajv.getSchema('openapi.json#/components/schemas/DunningPolicyOverride')?.({ final_action: 'cancel' }),
       true,
+    );
+    assert.equal(
+      ajv.getSchema('openapi.json#/components/schemas/DunningPolicyOverride')?.({ finalAction: 'cancel' }),
+      false,
     );
     assert.equal(
       ajv.getSchema('openapi.json#/components/schemas/DunningPolicyOverride')?.({ bogus: 1 }),

@@ -33,6 +33,7 @@ import { QfpayClient } from '../../src/gateways/qfpay/client';
 import type { SubscriptionView } from '../../src/workflows/definitions';
 import type { LifecycleState } from '../../src/domain/lifecycle-table';
 import { SUB, pastDue } from '../helpers/engine-states';
+import { nonSnakeKeys } from '../helpers/json-keys';
 
 const KEYS = ['merchant-key-one', 'merchant-key-two'];
 const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', API_KEYS: ` ${KEYS[0]}, ,${KEYS[1]} ` });
@@ -295,11 +296,11 @@ void describe('request validation (nothing reaches Temporal or QFPay)', () => {
         token_id: 'card',
         total_billing_cycles: 0,
         start_time: 'tomorrow',
-        dunning_policy: { attemptOffsets: ['3d', '1d'], finalAction: 'explode' },
+        dunning_policy: { attempt_offsets: ['3d', '1d'], final_action: 'explode' },
       },
       paths: [
-        'dunning_policy.attemptOffsets.1',
-        'dunning_policy.finalAction',
+        'dunning_policy.attempt_offsets.1',
+        'dunning_policy.final_action',
         'start_time',
         'token_id',
         'total_billing_cycles',
@@ -418,8 +419,15 @@ void describe('request validation (nothing reaches Temporal or QFPay)', () => {
       name: 'PUT dunning-policy: a bad duration, an unknown action and an unknown field',
       method: 'put',
       url: '/v1/subscriptions/sub_1/dunning-policy',
-      body: { safetyMargin: 'soon', finalAction: 'explode', retries: 3 },
-      paths: ['finalAction', 'retries', 'safetyMargin'],
+      body: { safety_margin: 'soon', final_action: 'explode', retries: 3 },
+      paths: ['final_action', 'retries', 'safety_margin'],
+    },
+    {
+      name: 'PUT dunning-policy: the camelCase names of before',
+      method: 'put',
+      url: '/v1/subscriptions/sub_1/dunning-policy',
+      body: { attemptOffsets: ['1h'], finalAction: 'cancel' },
+      paths: ['attemptOffsets', 'finalAction'],
     },
   ];
 
@@ -594,6 +602,29 @@ void describe('the error shape and request ids', () => {
     assert.deepEqual(temporal.calls, []);
   });
 
+  void it('names the snake_case field for a camelCase one the API took before', async () => {
+    const { app } = appWith();
+    const res = await request(app)
+      .post('/v1/subscriptions')
+      .set(auth)
+      .set('Idempotency-Key', 'camel-1')
+      .send({
+        customer_id: 'cust_1',
+        product_id: 'prod_1',
+        token_id: 'tk_1',
+        dunning_policy: { attemptOffsets: ['1h'], safetyMargin: '2h', nonRetryableRespcds: [] },
+      });
+    const body = errorOf(res, 400, 'validation_error');
+    assert.deepEqual(body.error.details, [
+      { path: 'dunning_policy.attemptOffsets', message: 'unknown field: it is attempt_offsets (snake_case)' },
+      { path: 'dunning_policy.safetyMargin', message: 'unknown field: it is safety_margin (snake_case)' },
+      {
+        path: 'dunning_policy.nonRetryableRespcds',
+        message: 'unknown field: it is non_retryable_respcds (snake_case)',
+      },
+    ]);
+  });
+
   void it('answers a subscription whose workflow does not exist with 404', async () => {
     const temporal = fakeTemporal({
       query: () => {
@@ -725,6 +756,22 @@ void describe('the subscription view', () => {
       assert.equal(SubscriptionViewSchema.parse(res.body).next_billing_time, null);
     });
   }
+
+  void it('writes every field in snake_case, the dunning policy included', async () => {
+    const view = viewIn('PAST_DUE');
+    const { app } = appWith(fakeTemporal({ query: () => view }));
+    const res = await request(app).get(`/v1/subscriptions/${SUB}`).set(auth);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.deepEqual(nonSnakeKeys(res.body), []);
+    assert.deepEqual(res.body.dunning.policy, {
+      attempt_offsets: view.dunning.policy.attemptOffsets,
+      safety_margin: view.dunning.policy.safetyMargin,
+      min_attempt_window: view.dunning.policy.minAttemptWindow,
+      escalation: view.dunning.policy.escalation,
+      final_action: view.dunning.policy.finalAction,
+      non_retryable_respcds: view.dunning.policy.nonRetryableRespcds,
+    });
+  });
 
   void it('shows the next_billing_time of a subscription that goes on (PAST_DUE)', async () => {
     const view = viewIn('PAST_DUE');

@@ -34,6 +34,7 @@ import {
   type GatewayCreateSubscriptionBody,
 } from '../schemas';
 import { parseInput } from '../validate';
+import { gatewayView } from '../views';
 import { WEBHOOK_BODY_LIMIT, signalSubscriptionFact } from './webhooks';
 import { answerCreation, policyWithOverride } from './subscriptions';
 
@@ -87,7 +88,7 @@ export function gatewayCreationInput(
  * The subscription's policy: the merchant's override on the engine's default. A final action the
  * gateway cannot carry out is a 400 when the merchant asked for it; when it comes from the
  * engine's default (`DUNNING_POLICY`), recovery is left to the gateway instead, and the view says so.
- * @throws ApiError 400 naming `dunning_policy.finalAction`
+ * @throws ApiError 400 naming `dunning_policy.final_action`
  */
 function gatewayPolicy(
   module: GatewayModule,
@@ -99,7 +100,7 @@ function gatewayPolicy(
   if (problem === undefined) return policy;
   if (override?.finalAction !== undefined)
     throw ApiError.validation(`invalid body for ${module.name}`, [
-      { path: 'dunning_policy.finalAction', message: problem },
+      { path: 'dunning_policy.final_action', message: problem },
     ]);
   return { ...policy, finalAction: 'leave_to_gateway' };
 }
@@ -127,7 +128,7 @@ export function gatewayRouter(ctx: ApiContext): Router {
   const router = Router();
 
   router.get('/gateways', (_req: Request, res: Response) => {
-    res.json({ items: gatewayTable() });
+    res.json({ items: gatewayTable().map(gatewayView) });
   });
 
   router.post('/gateways/:gateway/subscriptions', async (req: Request, res: Response) => {

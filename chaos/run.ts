@@ -433,9 +433,9 @@ async function untilEventsDelivered(
     const open = await Promise.all(
       ['pending', 'retrying'].map(async (status) => {
         const res = await patiently('event log', () =>
-          http<{ items?: unknown[] }>(`${stack.apis[0]}/v1/merchant-events?status=${status}`),
+          http<{ data?: unknown[] }>(`${stack.apis[0]}/v1/merchant-events?status=${status}`),
         );
-        return res.body.items?.length ?? 0;
+        return res.body.data?.length ?? 0;
       }),
     );
     let waiting = 0;

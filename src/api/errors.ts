@@ -105,7 +105,7 @@ export class ApiError extends Error {
 /**
  * Field paths as the caller wrote them (`customer.email`, `dunning_policy.attempt_offsets.1`); an
  * unknown field is reported at its own path, and one the API took before under that name says what
- * it is now (`finalAction` → `final_action`).
+ * it is now (`finalAction` → `final_action`, `page_size` → `limit`).
  */
 export function zodDetails(error: ZodError, prefix: readonly (string | number)[] = []): ErrorDetail[] {
   const at = (path: readonly PropertyKey[]): string => {

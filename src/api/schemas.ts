@@ -4,7 +4,8 @@
  *
  * Every field the API takes or gives is snake_case, like QFPay's own API; the engine's types stay
  * camelCase, and the schemas and views convert at this edge (a dunning policy's
- * `attempt_offsets` is the engine's `attemptOffsets`).
+ * `attempt_offsets` is the engine's `attemptOffsets`). Every list is `{ data, next_cursor }`,
+ * paged by `?limit=&cursor=` (see `paging.ts`).
  */
 import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
@@ -171,12 +172,55 @@ export const CreationParamsSchema = z.object({
   idempotencyKey: IdempotencyKeySchema.openapi({ param: { name: 'idempotencyKey', in: 'path' } }),
 });
 
+/** The largest `limit` of a list (QFPay's own largest page). */
+export const MAX_LIST_LIMIT = 100;
+
+/** The paging fields of every list's query: how many records, and from where. */
+const listQueryFields = {
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_LIST_LIMIT)
+    .default(20)
+    .openapi({ description: `Records on this page, 1 to ${MAX_LIST_LIMIT}.` }),
+  cursor: z
+    .string()
+    .max(8192)
+    .regex(/^[A-Za-z0-9_-]+$/, 'must be the next_cursor of an earlier page')
+    .optional()
+    .openapi({
+      description:
+        'The `next_cursor` of the page before, with the same filters; absent for the first page. Opaque.',
+    }),
+};
+
+/** The query of a list that has no filters. */
+export const ListQuerySchema = z.strictObject(listQueryFields);
+export type ListQuery = z.output<typeof ListQuerySchema>;
+
 /**
- * Field names the API took before it wrote every field in snake_case: an unknown field by one of
- * these names is answered with what to write instead.
+ * The one shape of every list: a page of `item`, and the cursor of the next page.
+ * @param name the component's name in the OpenAPI document
  */
-export const FORMER_FIELD_MESSAGES: ReadonlyMap<string, string> = new Map(
-  (
+function listOf<S extends z.ZodType>(name: string, item: S, order: string) {
+  return z
+    .object({
+      data: z.array(item).openapi({ description: `This page's records, ${order}.` }),
+      next_cursor: z
+        .string()
+        .nullable()
+        .openapi({ description: 'Opaque; pass as `cursor` for the next page. null on the last page.' }),
+    })
+    .openapi(name);
+}
+
+/**
+ * Field names the API took before it wrote every field in snake_case and paged every list by
+ * cursor: an unknown field by one of these names is answered with what to write instead.
+ */
+export const FORMER_FIELD_MESSAGES: ReadonlyMap<string, string> = new Map([
+  ...(
     [
       ['attemptOffsets', 'attempt_offsets'],
       ['safetyMargin', 'safety_margin'],
@@ -185,20 +229,10 @@ export const FORMER_FIELD_MESSAGES: ReadonlyMap<string, string> = new Map(
       ['nonRetryableRespcds', 'non_retryable_respcds'],
     ] as const
   ).map(([was, is]): [string, string] => [was, `unknown field: it is ${is} (snake_case)`]),
-);
-
-/** The largest `page_size` of the subscription list. */
-export const MAX_LIST_PAGE_SIZE = 100;
-
-/** The paging fields of every list's query. */
-const pageQueryFields = {
-  page_size: z.coerce.number().int().min(1).max(MAX_LIST_PAGE_SIZE).default(20),
-  page_token: z
-    .string()
-    .max(8192)
-    .regex(/^[A-Za-z0-9_-]+$/, 'must be the next_page_token of an earlier page')
-    .optional(),
-};
+  ['page', 'unknown field: lists are paged with limit and cursor (the next_cursor of a page)'],
+  ['page_size', 'unknown field: it is limit'],
+  ['page_token', 'unknown field: it is cursor (the next_cursor of a page)'],
+]);
 
 /**
  * A customer's id at a gateway behind the port (QorePay's client id, MadFintech's customerId).
@@ -215,7 +249,7 @@ export const ListSubscriptionsQuerySchema = z.strictObject({
   customer_id: GatewayCustomerIdSchema.optional().openapi({
     description: "QFPay's cust_… id, or the customer's id at another gateway.",
   }),
-  ...pageQueryFields,
+  ...listQueryFields,
 });
 export type ListSubscriptionsQuery = z.output<typeof ListSubscriptionsQuerySchema>;
 
@@ -288,17 +322,8 @@ export const ProductSchema = z
   .openapi('Product');
 export type ProductResponse = z.output<typeof ProductSchema>;
 
-/** The largest `page_size` of a customer, product or order list (QFPay's own maximum). */
-export const MAX_QFPAY_PAGE_SIZE = 100;
-
-/** `page` (from 1) and `page_size` of a list read page by page from QFPay. */
-const qfpayPaging = {
-  page: z.coerce.number().int().min(1).max(1_000_000).default(1),
-  page_size: z.coerce.number().int().min(1).max(MAX_QFPAY_PAGE_SIZE).default(20),
-};
-
 export const ListCustomersQuerySchema = z.strictObject({
-  ...qfpayPaging,
+  ...listQueryFields,
   name: customerFields.name,
   email: customerFields.email,
   phone: customerFields.phone,
@@ -311,16 +336,7 @@ export const UpdateCustomerBodySchema = z
   .openapi('UpdateCustomerRequest');
 export type UpdateCustomerBody = z.output<typeof UpdateCustomerBodySchema>;
 
-/** The paging fields of a list read from QFPay: `next_page` is null on the last page. */
-const pageFields = {
-  page: z.number().int(),
-  page_size: z.number().int(),
-  next_page: z.number().int().nullable().openapi({ description: 'The next page, or null on the last one.' }),
-};
-
-export const CustomerListSchema = z
-  .object({ customers: z.array(CustomerSchema), ...pageFields })
-  .openapi('CustomerList');
+export const CustomerListSchema = listOf('CustomerList', CustomerSchema, 'oldest first');
 export type CustomerListResponse = z.output<typeof CustomerListSchema>;
 
 export const ProductParamsSchema = z.object({
@@ -328,7 +344,7 @@ export const ProductParamsSchema = z.object({
 });
 
 export const ListProductsQuerySchema = z.strictObject({
-  ...qfpayPaging,
+  ...listQueryFields,
   name: z.string().trim().min(1).max(128).optional(),
   currency: productFields.currency.optional(),
   interval: productFields.interval.optional(),
@@ -342,9 +358,7 @@ export const UpdateProductBodySchema = z
   .openapi('UpdateProductRequest');
 export type UpdateProductBody = z.output<typeof UpdateProductBodySchema>;
 
-export const ProductListSchema = z
-  .object({ products: z.array(ProductSchema), ...pageFields })
-  .openapi('ProductList');
+export const ProductListSchema = listOf('ProductList', ProductSchema, 'oldest first');
 export type ProductListResponse = z.output<typeof ProductListSchema>;
 
 export const DeletedSchema = z
@@ -366,9 +380,7 @@ export const PaymentTokenSchema = z
   .openapi('PaymentToken');
 export type PaymentTokenResponse = z.output<typeof PaymentTokenSchema>;
 
-export const PaymentTokenListSchema = z
-  .object({ customer_id: CustomerIdSchema, tokens: z.array(PaymentTokenSchema) })
-  .openapi('PaymentTokenList');
+export const PaymentTokenListSchema = listOf('PaymentTokenList', PaymentTokenSchema, 'oldest first');
 export type PaymentTokenListResponse = z.output<typeof PaymentTokenListSchema>;
 
 // ---- dunning policy ---------------------------------------------------------------------------
@@ -582,12 +594,6 @@ export const ChargeBodySchema = z
     }),
   })
   .openapi('ChargeRequest');
-
-export const ListOrdersQuerySchema = z.strictObject({
-  page: z.coerce.number().int().min(1).max(1_000_000).default(1),
-  page_size: z.coerce.number().int().min(1).max(MAX_QFPAY_PAGE_SIZE).default(20),
-});
-export type ListOrdersQuery = z.output<typeof ListOrdersQuerySchema>;
 
 export const ChangeProductsBodySchema = z
   .strictObject({
@@ -809,14 +815,7 @@ export const OrderWithAttemptsSchema = z
   })
   .openapi('OrderWithAttempts');
 
-export const OrderListSchema = z
-  .object({
-    subscription_id: z.string(),
-    orders: z.array(OrderWithAttemptsSchema).openapi({ description: 'Newest first.' }),
-    total: z.number().int(),
-    ...pageFields,
-  })
-  .openapi('OrderList');
+export const OrderListSchema = listOf('OrderList', OrderWithAttemptsSchema, 'newest first');
 export type OrderListResponse = z.output<typeof OrderListSchema>;
 
 export const ScheduleSchema = z
@@ -855,15 +854,11 @@ export const SubscriptionListItemSchema = z
   })
   .openapi('SubscriptionListItem');
 
-export const SubscriptionListSchema = z
-  .object({
-    items: z.array(SubscriptionListItemSchema),
-    next_page_token: z
-      .string()
-      .nullable()
-      .openapi({ description: 'Opaque; pass as page_token for the next page. null on the last page.' }),
-  })
-  .openapi('SubscriptionList');
+export const SubscriptionListSchema = listOf(
+  'SubscriptionList',
+  SubscriptionListItemSchema,
+  'in visibility order (most recently started first)',
+);
 export type SubscriptionListResponse = z.output<typeof SubscriptionListSchema>;
 
 export const CreationResultSchema = z
@@ -917,7 +912,8 @@ export const GatewaySchema = z
   .openapi('Gateway');
 export type GatewayResponse = z.output<typeof GatewaySchema>;
 
-export const GatewayListSchema = z.object({ items: z.array(GatewaySchema) }).openapi('GatewayList');
+export const GatewayListSchema = listOf('GatewayList', GatewaySchema, 'QFPay first');
+export type GatewayListResponse = z.output<typeof GatewayListSchema>;
 
 export const GatewayParamsSchema = z.object({
   gateway: z
@@ -1020,7 +1016,7 @@ export const MerchantEventDeliveryStatusSchema = z
 export const ListMerchantEventsQuerySchema = z.strictObject({
   status: MerchantEventDeliveryStatusSchema.optional(),
   subscription_id: EngineSubscriptionIdSchema.optional(),
-  ...pageQueryFields,
+  ...listQueryFields,
 });
 export type ListMerchantEventsQuery = z.output<typeof ListMerchantEventsQuerySchema>;
 
@@ -1059,15 +1055,11 @@ export const MerchantEventDeliverySchema = z
   .openapi('MerchantEventDelivery');
 export type MerchantEventDeliveryResponse = z.output<typeof MerchantEventDeliverySchema>;
 
-export const MerchantEventListSchema = z
-  .object({
-    items: z.array(MerchantEventDeliverySchema),
-    next_page_token: z
-      .string()
-      .nullable()
-      .openapi({ description: 'Opaque; pass as page_token for the next page. null on the last page.' }),
-  })
-  .openapi('MerchantEventList');
+export const MerchantEventListSchema = listOf(
+  'MerchantEventList',
+  MerchantEventDeliverySchema,
+  'in visibility order (most recently started first)',
+);
 export type MerchantEventListResponse = z.output<typeof MerchantEventListSchema>;
 
 export const MerchantEndpointSchema = z

@@ -99,16 +99,16 @@ async function merchantReads(gateway: string, id: string) {
 
   const orders = await stack.api('GET', `${path}/orders`);
   assert.equal(orders.status, 200, JSON.stringify(orders.body));
-  assert.equal(orders.body.subscription_id, id);
+  assert.equal(orders.body.next_cursor, null);
   assert.deepEqual(
-    (orders.body.orders as any[]).map((o) => [o.sequence_no, o.status]),
+    (orders.body.data as any[]).map((o) => [o.sequence_no, o.status]),
     [
       [3, 'PAID'],
       [2, 'PAID'],
       [1, 'PAID'],
     ],
   );
-  const third = orders.body.orders[0];
+  const third = orders.body.data[0];
   assert.equal(third.amount, 2500, JSON.stringify(third));
   assert.equal(third.currency, 'USD');
   assert.ok(
@@ -194,7 +194,7 @@ async function portGateway(
   await eventually(`${id} listed by its customer`, async () => {
     const list = await stack.api('GET', `/v1/subscriptions?customer_id=client-${gateway}-e2e`);
     assert.equal(list.status, 200, JSON.stringify(list.body));
-    return (list.body.items as Array<{ subscription_id: string }>).some((i) => i.subscription_id === id)
+    return (list.body.data as Array<{ subscription_id: string }>).some((i) => i.subscription_id === id)
       ? true
       : undefined;
   });

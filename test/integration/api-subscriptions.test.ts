@@ -286,42 +286,52 @@ void describe('subscription routes on a real Temporal dev server', () => {
     // The customer id search attribute is set once the workflow has synced with QFPay.
     await eventually('both subscriptions listed for the customer', async () => {
       const page = await list(`customer_id=${customerId}`);
-      return page.items.length === 2 ? page : undefined;
+      return page.data.length === 2 ? page : undefined;
     });
 
     const active = await list(`state=ACTIVE&customer_id=${customerId}`);
-    assert.deepEqual(active.items.map((i) => i.subscription_id).sort(), [...subscriptionIds].sort());
-    for (const item of active.items) {
+    assert.deepEqual(active.data.map((i) => i.subscription_id).sort(), [...subscriptionIds].sort());
+    for (const item of active.data) {
       assert.equal(item.state, 'ACTIVE');
       assert.equal(item.customer_id, customerId);
       assert.equal(item.status, 'running');
       assert.equal(item.workflow_id, subscriptionWorkflowId(item.subscription_id));
       assert.ok(item.next_billing_time && Date.parse(item.next_billing_time) > Date.now());
     }
-    assert.deepEqual((await list(`state=PAST_DUE&customer_id=${customerId}`)).items, []);
-    const pastDueIds = (await list('state=PAST_DUE')).items.map((i) => i.subscription_id);
+    assert.deepEqual((await list(`state=PAST_DUE&customer_id=${customerId}`)).data, []);
+    const pastDueIds = (await list('state=PAST_DUE')).data.map((i) => i.subscription_id);
     assert.ok(pastDueIds.includes(pastDue));
     assert.ok(!pastDueIds.some((id) => subscriptionIds.includes(id)));
 
-    const first = await list(`customer_id=${customerId}&page_size=1`);
-    assert.equal(first.items.length, 1);
-    assert.ok(first.next_page_token);
-    const second = await list(`customer_id=${customerId}&page_size=1&page_token=${first.next_page_token}`);
-    assert.equal(second.items.length, 1);
+    // Page by page, one subscription each, until next_cursor is null.
+    const pages: SubscriptionListResponse[] = [];
+    for (let cursor: string | null = ''; cursor !== null;) {
+      const page: SubscriptionListResponse = await list(
+        `customer_id=${customerId}&limit=1${cursor ? `&cursor=${cursor}` : ''}`,
+      );
+      pages.push(page);
+      cursor = page.next_cursor;
+    }
     assert.deepEqual(
-      [first.items[0]?.subscription_id, second.items[0]?.subscription_id].sort(),
+      pages.flatMap((p) => p.data.map((i) => i.subscription_id)).sort(),
       [...subscriptionIds].sort(),
     );
+    assert.ok(pages.every((p) => p.data.length <= 1));
+    const first = pages[0]!;
+    assert.ok(first.next_cursor);
 
-    // A token only pages through the list it came from; garbage never reaches Temporal.
-    const otherFilters = await request(app)
-      .get(
-        `/v1/subscriptions?state=ACTIVE&customer_id=${customerId}&page_size=1&page_token=${first.next_page_token}`,
-      )
-      .set(auth);
-    assert.equal(otherFilters.status, 400, JSON.stringify(otherFilters.body));
-    const bogusToken = await request(app).get(`/v1/subscriptions?page_token=AAAAAAAAAAAAAAAA`).set(auth);
-    assert.equal(bogusToken.status, 400, JSON.stringify(bogusToken.body));
+    // A cursor only pages through the list it came from; garbage never reaches Temporal.
+    for (const query of [
+      `state=ACTIVE&customer_id=${customerId}&limit=1&cursor=${first.next_cursor}`,
+      'cursor=AAAAAAAAAAAAAAAA',
+    ]) {
+      const refused = await request(app).get(`/v1/subscriptions?${query}`).set(auth);
+      assert.equal(refused.status, 400, JSON.stringify(refused.body));
+      assert.deepEqual(
+        ErrorResponseSchema.parse(refused.body).error.details?.map((d) => d.path),
+        ['cursor'],
+      );
+    }
   });
 
   void it("answers an update its validator refuses with 409 and the validator's message; cancelling twice is refused", async () => {
@@ -426,7 +436,7 @@ void describe('subscription routes on a real Temporal dev server', () => {
     const customer = await qfpay.createCustomer({ name: 'No Card Yet' });
     const res = await request(app).get(`/v1/customers/${customer.customer_id}/tokens`).set(auth);
     assert.equal(res.status, 200, JSON.stringify(res.body));
-    assert.deepEqual(res.body, { customer_id: customer.customer_id, tokens: [] });
+    assert.deepEqual(res.body, { data: [], next_cursor: null });
 
     const unknown = await request(app).get('/v1/customers/cust_never_created/tokens').set(auth);
     assert.equal(unknown.status, 404, JSON.stringify(unknown.body));

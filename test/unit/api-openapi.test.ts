@@ -60,6 +60,16 @@ const ROUTES: Array<[string, string]> = [
   ['get', '/v1/merchant-endpoint'],
   ['post', '/v1/merchant-endpoint/enable'],
 ];
+/** Every route that answers a list: one shape (`data`, `next_cursor`), paged by `limit` and `cursor`. */
+const LIST_ROUTES = [
+  '/v1/gateways',
+  '/v1/customers',
+  '/v1/customers/{customerId}/tokens',
+  '/v1/products',
+  '/v1/subscriptions',
+  '/v1/subscriptions/{subscriptionId}/orders',
+  '/v1/merchant-events',
+];
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace'];
 
 type Json = Record<string, unknown>;
@@ -239,6 +249,31 @@ void describe('OpenAPI document', () => {
       }
     }
     assert.deepEqual(offending, []);
+  });
+
+  void it('gives every list one shape, { data, next_cursor }, paged by limit and cursor', () => {
+    const listing = operations()
+      .filter(({ method, path, op }) => {
+        if (method !== 'get') return false;
+        const ok = (op.responses as Record<string, Json>)['200']?.content as Json | undefined;
+        const schema = (ok?.['application/json'] as Json | undefined)?.schema as Json | undefined;
+        const resolved = (schema?.$ref ? resolvePointer(String(schema.$ref)) : schema) as Json | undefined;
+        const properties = (resolved?.properties ?? {}) as Record<string, Json>;
+        if (!LIST_ROUTES.includes(path) && !('data' in properties)) return false;
+        assert.deepEqual(Object.keys(properties).sort(), ['data', 'next_cursor'], `GET ${path}`);
+        assert.deepEqual([...((resolved?.required ?? []) as string[])].sort(), ['data', 'next_cursor']);
+        assert.equal(properties.data?.type, 'array');
+        assert.deepEqual(properties.next_cursor?.type, ['string', 'null']);
+        return true;
+      })
+      .map(({ path, op }) => {
+        const query = ((op.parameters ?? []) as Json[]).filter((p) => p.in === 'query').map((p) => p.name);
+        assert.ok(query.includes('limit') && query.includes('cursor'), `GET ${path} takes limit and cursor`);
+        for (const old of ['page', 'page_size', 'page_token'])
+          assert.ok(!query.includes(old), `GET ${path} ?${old}`);
+        return path;
+      });
+    assert.deepEqual(listing.sort(), [...LIST_ROUTES].sort());
   });
 
   void it('resolves every $ref', () => {

@@ -31,8 +31,11 @@ import { idempotencyKeyOf, merchantOf, startIdempotentCreation } from '../idempo
 import {
   GatewayCreateSubscriptionBodySchema,
   GatewayParamsSchema,
+  ListQuerySchema,
   type GatewayCreateSubscriptionBody,
+  type GatewayListResponse,
 } from '../schemas';
+import { cursorOffset, listScope, pageFrom } from '../paging';
 import { parseInput } from '../validate';
 import { gatewayView } from '../views';
 import { WEBHOOK_BODY_LIMIT, signalSubscriptionFact } from './webhooks';
@@ -127,8 +130,18 @@ function checkGatewayInput(module: GatewayModule, input: CreateGatewaySubscripti
 export function gatewayRouter(ctx: ApiContext): Router {
   const router = Router();
 
-  router.get('/gateways', (_req: Request, res: Response) => {
-    res.json({ items: gatewayTable().map(gatewayView) });
+  router.get('/gateways', (req: Request, res: Response) => {
+    const query = parseInput(ListQuerySchema, req.query, 'query');
+    const scope = listScope('gateways', query);
+    const from = cursorOffset(ctx, query.cursor, scope);
+    const view: GatewayListResponse = pageFrom(
+      ctx,
+      gatewayTable().map(gatewayView),
+      from,
+      query.limit,
+      scope,
+    );
+    res.json(view);
   });
 
   router.post('/gateways/:gateway/subscriptions', async (req: Request, res: Response) => {

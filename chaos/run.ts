@@ -195,11 +195,11 @@ async function createSubscriptions(
         token_id: tokenId,
         total_billing_cycles: plan.cycles,
         dunning_policy: {
-          attemptOffsets: plan.cycleMinutes === 1 ? ['8s', '20s'] : ['10s', '30s', '60s'],
-          safetyMargin: `${(MARGIN_MS + CLOCK_LEAD_MS) / 1000}s`,
-          minAttemptWindow: '3s',
+          attempt_offsets: plan.cycleMinutes === 1 ? ['8s', '20s'] : ['10s', '30s', '60s'],
+          safety_margin: `${(MARGIN_MS + CLOCK_LEAD_MS) / 1000}s`,
+          min_attempt_window: '3s',
           escalation: rnd() < 0.5 ? ['notify_customer'] : [],
-          finalAction: FINAL_ACTIONS[Math.floor(rnd() * FINAL_ACTIONS.length)],
+          final_action: FINAL_ACTIONS[Math.floor(rnd() * FINAL_ACTIONS.length)],
         },
       };
       // A creation that has not completed by then is stuck: a finding, not something to wait out.
@@ -433,9 +433,9 @@ async function untilEventsDelivered(
     const open = await Promise.all(
       ['pending', 'retrying'].map(async (status) => {
         const res = await patiently('event log', () =>
-          http<{ items?: unknown[] }>(`${stack.apis[0]}/v1/merchant-events?status=${status}`),
+          http<{ data?: unknown[] }>(`${stack.apis[0]}/v1/merchant-events?status=${status}`),
         );
-        return res.body.items?.length ?? 0;
+        return res.body.data?.length ?? 0;
       }),
     );
     let waiting = 0;

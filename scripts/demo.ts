@@ -61,7 +61,7 @@ async function main(): Promise<void> {
     interval: 'monthly',
     amount: 9_900,
     totalBillingCycles: 12,
-    dunningPolicy: { attemptOffsets: ['1h', '1d'], finalAction: 'leave_to_qfpay' },
+    dunningPolicy: { attempt_offsets: ['1h', '1d'], final_action: 'leave_to_qfpay' },
     idempotencyKey: `demo-${new Date().toISOString()}`,
   });
   step(`customer ${sub.customerId}, card token ${sub.tokenId}, product ${sub.productId} (HK$99.00 monthly)`);

@@ -269,12 +269,12 @@ export async function activeSubscriptionForUi(
   const id = subscriptionId ?? (await client.createSubscription({ name: 'UI Check' })).subscriptionId;
   const view = await client.waitForSubscription(id, `${id} ACTIVE`, (v) => v.state === 'ACTIVE');
   await client.waitFor(`${id} in the visibility list as ACTIVE`, async () => {
-    const page = await client.apiExpect<{ items: Array<{ subscription_id: string }> }>(
+    const page = await client.apiExpect<{ data: Array<{ subscription_id: string }> }>(
       200,
       'GET',
-      '/v1/subscriptions?state=ACTIVE&page_size=100',
+      '/v1/subscriptions?state=ACTIVE&limit=100',
     );
-    return page.items.some((i) => i.subscription_id === id) ? true : undefined;
+    return page.data.some((i) => i.subscription_id === id) ? true : undefined;
   });
   return { subscriptionId: id, workflowId: view.workflow_id };
 }

@@ -68,7 +68,7 @@ export const configSchema = z
       .default('default'),
     /**
      * Keys the HMACs that stand in for merchant data where Temporal keeps plaintext (creation
-     * workflow ids, request hashes) and signs the list's page tokens.
+     * workflow ids, request hashes) and signs the lists' cursors.
      */
     API_HMAC_SECRET: z.string().min(1).default(DEVELOPMENT_DEFAULTS.API_HMAC_SECRET),
     /** Requests per minute one API key may make on /v1 before 429. */

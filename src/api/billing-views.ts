@@ -11,7 +11,7 @@ import type { RemoteOrder } from '../domain/lifecycle/lifecycle-types';
 import type { OrderListResponse, ScheduleResponse } from './schemas';
 import { isoOrNull, isoTime } from './views';
 
-type OrderView = OrderListResponse['orders'][number];
+type OrderView = OrderListResponse['data'][number];
 type AttemptView = OrderView['attempts'][number];
 
 const DAY_MS = 86_400_000;

@@ -16,7 +16,9 @@ import {
 } from '../domain/episode/dunning';
 import { NEW_SUBSCRIPTION_MAX_HISTORY_EVENTS } from '../domain/engine-state';
 import type { ApiDigests } from './digests';
+import { zodDetails } from './errors';
 import type { ApiMetrics } from './metrics';
+import { DunningPolicyOverrideBodySchema } from './schemas';
 
 /** How long the API waits for Temporal. */
 export interface ApiTimeouts {
@@ -49,7 +51,7 @@ export interface ApiContext {
   timeouts: ApiTimeouts;
   /** The engine's default dunning policy (`DUNNING_POLICY` merged onto the built-in default). */
   defaultPolicy: DunningPolicy;
-  /** Keyed digests for creation ids, request hashes and page tokens. */
+  /** Keyed digests for creation ids, request hashes and list cursors. */
   digests: ApiDigests;
   /** Where the gateways behind the port read their variables. */
   gatewayEnv: GatewayEnv;
@@ -64,9 +66,23 @@ export class DunningPolicyConfigError extends Error {
   }
 }
 
+/** Written with the engine's own camelCase names (`attemptOffsets`), as before the API's snake_case. */
+function inEngineNames(json: unknown): boolean {
+  return (
+    typeof json === 'object' &&
+    json !== null &&
+    !Array.isArray(json) &&
+    Object.keys(json).length > 0 &&
+    Object.keys(json).every((key) => !key.includes('_')) &&
+    Object.keys(json).some((key) => /[A-Z]/.test(key))
+  );
+}
+
 /**
- * The engine's default dunning policy: `DUNNING_POLICY` (JSON, any subset of the policy's fields)
- * merged onto `DEFAULT_DUNNING_POLICY`, or the built-in default when unset.
+ * The engine's default dunning policy: `DUNNING_POLICY` (JSON, any subset of the policy's fields,
+ * named as the API names them: `attempt_offsets`, …) merged onto `DEFAULT_DUNNING_POLICY`, or the
+ * built-in default when unset. A policy written with the engine's camelCase names only
+ * (`attemptOffsets`, …), as configurations were before, is read as well.
  * @throws DunningPolicyConfigError naming what is wrong with `DUNNING_POLICY`
  */
 export function engineDefaultPolicy(config: Pick<Config, 'DUNNING_POLICY'>): DunningPolicy {
@@ -78,14 +94,25 @@ export function engineDefaultPolicy(config: Pick<Config, 'DUNNING_POLICY'>): Dun
   } catch (err) {
     throw new DunningPolicyConfigError(`DUNNING_POLICY is not valid JSON: ${(err as Error).message}`, err);
   }
-  const override = checkPolicyOverride(json);
-  if (!override.ok) {
+  if (inEngineNames(json)) {
+    const override = checkPolicyOverride(json);
+    if (!override.ok) {
+      throw new DunningPolicyConfigError(
+        `DUNNING_POLICY is not a valid dunning policy: ${formatDunningPolicyIssues(override.issues)}`,
+        override.issues,
+      );
+    }
+    return mergePolicy(DEFAULT_DUNNING_POLICY, override.value);
+  }
+  const parsed = DunningPolicyOverrideBodySchema.safeParse(json);
+  if (!parsed.success) {
+    const issues = zodDetails(parsed.error).map((d) => `${d.path}: ${d.message}`);
     throw new DunningPolicyConfigError(
-      `DUNNING_POLICY is not a valid dunning policy: ${formatDunningPolicyIssues(override.issues)}`,
-      override.issues,
+      `DUNNING_POLICY is not a valid dunning policy: ${issues.join('; ')}`,
+      parsed.error,
     );
   }
-  return mergePolicy(DEFAULT_DUNNING_POLICY, override.value);
+  return mergePolicy(DEFAULT_DUNNING_POLICY, parsed.data);
 }
 
 /**

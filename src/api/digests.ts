@@ -3,8 +3,8 @@
  * Temporal keeps text in clear: a creation workflow's id is derived from the merchant's
  * Idempotency-Key, and its memo records a digest of the request body, so neither the key nor the
  * body (which carries customers' details) can be read or confirmed by guessing from Temporal's
- * database. Page tokens are signed with the same secret, so a forged one is refused before it
- * reaches Temporal.
+ * database. List cursors are signed with the same secret, so a forged one is refused before it
+ * reaches Temporal or QFPay.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
@@ -30,9 +30,9 @@ export function canonicalJson(value: unknown, depth = 0): string {
   return JSON.stringify(value) ?? 'null';
 }
 
-/** Version byte of the page token layout: version, 16-byte MAC, Temporal's token. */
-const PAGE_TOKEN_VERSION = 1;
-const PAGE_TOKEN_MAC_BYTES = 16;
+/** Version byte of the cursor layout: version, 16-byte MAC, the position in the list. */
+const CURSOR_VERSION = 1;
+const CURSOR_MAC_BYTES = 16;
 
 /** The API's keyed digests. */
 export class ApiDigests {
@@ -65,27 +65,30 @@ export class ApiDigests {
     return this.#mac('request-body', kind, canonicalJson(body)).toString('hex');
   }
 
-  #pageMac(visibilityQuery: string, temporalToken: Uint8Array): Buffer {
-    return this.#mac('page-token', visibilityQuery, temporalToken).subarray(0, PAGE_TOKEN_MAC_BYTES);
+  #cursorMac(list: string, position: Uint8Array): Buffer {
+    return this.#mac('list-cursor', list, position).subarray(0, CURSOR_MAC_BYTES);
   }
 
-  /** The opaque `next_page_token`: Temporal's token, signed and tied to the query it pages through. */
-  encodePageToken(temporalToken: Uint8Array | null | undefined, visibilityQuery: string): string | null {
-    if (!temporalToken || temporalToken.length === 0) return null;
-    return Buffer.concat([
-      Buffer.from([PAGE_TOKEN_VERSION]),
-      this.#pageMac(visibilityQuery, temporalToken),
-      temporalToken,
-    ]).toString('base64url');
+  /**
+   * The opaque `next_cursor` of a list: a position in it (Temporal's page token, an offset), signed
+   * and tied to the list and filters it pages through.
+   * @param list names the list and its filters (a visibility query, `customers?{…}`)
+   * @returns base64url text, or null when there is no position (the last page)
+   */
+  encodeCursor(position: Uint8Array | null | undefined, list: string): string | null {
+    if (!position || position.length === 0) return null;
+    return Buffer.concat([Buffer.from([CURSOR_VERSION]), this.#cursorMac(list, position), position]).toString(
+      'base64url',
+    );
   }
 
-  /** Temporal's token from a `page_token`, or undefined when this API did not issue it for this query. */
-  decodePageToken(pageToken: string, visibilityQuery: string): Buffer | undefined {
-    const raw = Buffer.from(pageToken, 'base64url');
-    const header = 1 + PAGE_TOKEN_MAC_BYTES;
-    if (raw.length <= header || raw[0] !== PAGE_TOKEN_VERSION) return undefined;
-    const temporalToken = raw.subarray(header);
-    const expected = this.#pageMac(visibilityQuery, temporalToken);
-    return timingSafeEqual(raw.subarray(1, header), expected) ? temporalToken : undefined;
+  /** The position a `cursor` holds, or undefined when this API did not issue it for this list. */
+  decodeCursor(cursor: string, list: string): Buffer | undefined {
+    const raw = Buffer.from(cursor, 'base64url');
+    const header = 1 + CURSOR_MAC_BYTES;
+    if (raw.length <= header || raw[0] !== CURSOR_VERSION) return undefined;
+    const position = raw.subarray(header);
+    const expected = this.#cursorMac(list, position);
+    return timingSafeEqual(raw.subarray(1, header), expected) ? position : undefined;
   }
 }

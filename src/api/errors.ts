@@ -20,7 +20,7 @@ import { failureAnswer } from '../domain/failure-types';
 import { GatewayError } from '../gateways/port';
 import { QfpayNotificationError } from '../gateways/qfpay/notifications';
 import { isQfpayError, type QfpayErrorKind, type QfpayErrorReason } from '../gateways/qfpay/errors';
-import type { ErrorCode, ErrorDetail, ErrorResponse } from './schemas';
+import { FORMER_FIELD_MESSAGES, type ErrorCode, type ErrorDetail, type ErrorResponse } from './schemas';
 
 export type { ErrorCode, ErrorDetail, ErrorResponse } from './schemas';
 
@@ -103,8 +103,9 @@ export class ApiError extends Error {
 }
 
 /**
- * Field paths as the caller wrote them (`customer.email`, `attemptOffsets.1`); an unknown field
- * is reported at its own path.
+ * Field paths as the caller wrote them (`customer.email`, `dunning_policy.attempt_offsets.1`); an
+ * unknown field is reported at its own path, and one the API took before under that name says what
+ * it is now (`finalAction` → `final_action`, `page_size` → `limit`).
  */
 export function zodDetails(error: ZodError, prefix: readonly (string | number)[] = []): ErrorDetail[] {
   const at = (path: readonly PropertyKey[]): string => {
@@ -113,7 +114,10 @@ export function zodDetails(error: ZodError, prefix: readonly (string | number)[]
   };
   return error.issues.flatMap((issue) =>
     issue.code === 'unrecognized_keys'
-      ? issue.keys.map((key) => ({ path: at([...issue.path, key]), message: 'unknown field' }))
+      ? issue.keys.map((key) => ({
+          path: at([...issue.path, key]),
+          message: FORMER_FIELD_MESSAGES.get(key) ?? 'unknown field',
+        }))
       : [{ path: at(issue.path), message: issue.message }],
   );
 }

@@ -38,7 +38,7 @@ import {
   ErrorResponseSchema,
   HealthSchema,
   IdempotencyHeadersSchema,
-  ListOrdersQuerySchema,
+  ListQuerySchema,
   ListSubscriptionsQuerySchema,
   OrderListSchema,
   HoldBodySchema,
@@ -219,7 +219,8 @@ function registerRoutes(registry: OpenAPIRegistry): void {
     path: '/v1/gateways',
     tags: ['gateways'],
     summary: 'The gateways and what each can do',
-    responses: { 200: json('Every gateway, QFPay first.', GatewayListSchema), ...errors(...MERCHANT_ERRORS) },
+    request: { query: ListQuerySchema },
+    responses: { 200: json('The gateways, QFPay first.', GatewayListSchema), ...errors(...MERCHANT_ERRORS) },
   });
   merchant({
     method: 'post',
@@ -267,9 +268,9 @@ function registerRoutes(registry: OpenAPIRegistry): void {
     description:
       'Tokens learned from `payment_token` notifications (masked card data only); empty when none came. ' +
       'A customer QFPay does not have is a 404.',
-    request: { params: CustomerParamsSchema },
+    request: { params: CustomerParamsSchema, query: ListQuerySchema },
     responses: {
-      200: json('The tokens, oldest first.', PaymentTokenListSchema),
+      200: json('One page of the tokens, oldest first.', PaymentTokenListSchema),
       ...errors(...MERCHANT_ERRORS, 404, 502),
     },
   });
@@ -295,7 +296,9 @@ function registerRoutes(registry: OpenAPIRegistry): void {
     path: '/v1/customers',
     tags: ['customers'],
     summary: 'List customers at QFPay, page by page',
-    description: "QFPay's `customer/v1/query`, filtered by name, email or phone.",
+    description:
+      "QFPay's `customer/v1/query`, filtered by name, email or phone. QFPay does not say how many there are: " +
+      'a full page has a `next_cursor` even when nothing follows (the next page is then empty).',
     request: { query: ListCustomersQuerySchema },
     responses: {
       200: json('One page, oldest first.', CustomerListSchema),
@@ -334,7 +337,9 @@ function registerRoutes(registry: OpenAPIRegistry): void {
     path: '/v1/products',
     tags: ['products'],
     summary: 'List products at QFPay, page by page',
-    description: "QFPay's `product/v1/query`, filtered by name, currency or interval.",
+    description:
+      "QFPay's `product/v1/query`, filtered by name, currency or interval. As for customers, a full page has a " +
+      '`next_cursor` even when nothing follows.',
     request: { query: ListProductsQuerySchema },
     responses: {
       200: json('One page, oldest first.', ProductListSchema),
@@ -432,7 +437,7 @@ function registerRoutes(registry: OpenAPIRegistry): void {
       "Orders from QFPay's `billing_order/v1/list`; attempts from the notifications and charges the engine " +
       "saw (QFPay's list shows only an order's last attempt, which is added when the engine missed it). " +
       "On a gateway behind the port, the orders its adapter's sync reads.",
-    request: { params: SubscriptionParamsSchema, query: ListOrdersQuerySchema },
+    request: { params: SubscriptionParamsSchema, query: ListQuerySchema },
     responses: { 200: json('One page.', OrderListSchema), ...errors(...MERCHANT_ERRORS, 404, 502, 503) },
   });
   merchant({
@@ -525,7 +530,7 @@ function registerRoutes(registry: OpenAPIRegistry): void {
     ChangePriceBodySchema,
     'From the next billing on, each cycle bills `amount` in the subscription’s currency (the current ' +
       'cycle keeps its amount). Only a gateway that prices one subscriber (QorePay, by the subscriber’s ' +
-      '`invoice_override`; `capabilities.changePrice` in GET /v1/gateways) can; elsewhere it is a 409 ' +
+      '`invoice_override`; `capabilities.change_price` in GET /v1/gateways) can; elsewhere it is a 409 ' +
       'naming what the gateway cannot do (on QFPay, change the products instead). A price in another ' +
       'currency is a 409.',
   );

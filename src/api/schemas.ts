@@ -2,8 +2,10 @@
  * Every input and output of the HTTP API as a zod schema: requests are validated with them, the
  * route handlers build responses typed by them, and the OpenAPI document is generated from them.
  *
- * Field names are snake_case like QFPay's own API; a dunning policy keeps the engine's own
- * camelCase field names (the same JSON as `DUNNING_POLICY`), durations as text (`'3d'`) or ms.
+ * Every field the API takes or gives is snake_case, like QFPay's own API; the engine's types stay
+ * camelCase, and the schemas and views convert at this edge (a dunning policy's
+ * `attempt_offsets` is the engine's `attemptOffsets`). Every list is `{ data, next_cursor }`,
+ * paged by `?limit=&cursor=` (see `paging.ts`).
  */
 import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
@@ -15,6 +17,7 @@ import {
   ESCALATION_STEPS,
   checkPolicyField,
   type DunningPolicy,
+  type DunningPolicyOverride,
 } from '../domain/episode/dunning';
 
 // Must run before any schema below is built: zod 4 copies methods onto each schema as it is
@@ -154,18 +157,67 @@ export const CreationParamsSchema = z.object({
   idempotencyKey: IdempotencyKeySchema.openapi({ param: { name: 'idempotencyKey', in: 'path' } }),
 });
 
-/** The largest `page_size` of the subscription list. */
-export const MAX_LIST_PAGE_SIZE = 100;
+/** The largest `limit` of a list (QFPay's own largest page). */
+export const MAX_LIST_LIMIT = 100;
 
-/** The paging fields of every list's query. */
-const pageQueryFields = {
-  page_size: z.coerce.number().int().min(1).max(MAX_LIST_PAGE_SIZE).default(20),
-  page_token: z
+/** The paging fields of every list's query: how many records, and from where. */
+const listQueryFields = {
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_LIST_LIMIT)
+    .default(20)
+    .openapi({ description: `Records on this page, 1 to ${MAX_LIST_LIMIT}.` }),
+  cursor: z
     .string()
     .max(8192)
-    .regex(/^[A-Za-z0-9_-]+$/, 'must be the next_page_token of an earlier page')
-    .optional(),
+    .regex(/^[A-Za-z0-9_-]+$/, 'must be the next_cursor of an earlier page')
+    .optional()
+    .openapi({
+      description:
+        'The `next_cursor` of the page before, with the same filters; absent for the first page. Opaque.',
+    }),
 };
+
+/** The query of a list that has no filters. */
+export const ListQuerySchema = z.strictObject(listQueryFields);
+export type ListQuery = z.output<typeof ListQuerySchema>;
+
+/**
+ * The one shape of every list: a page of `item`, and the cursor of the next page.
+ * @param name the component's name in the OpenAPI document
+ */
+function listOf<S extends z.ZodType>(name: string, item: S, order: string) {
+  return z
+    .object({
+      data: z.array(item).openapi({ description: `This page's records, ${order}.` }),
+      next_cursor: z
+        .string()
+        .nullable()
+        .openapi({ description: 'Opaque; pass as `cursor` for the next page. null on the last page.' }),
+    })
+    .openapi(name);
+}
+
+/**
+ * Field names the API took before it wrote every field in snake_case and paged every list by
+ * cursor: an unknown field by one of these names is answered with what to write instead.
+ */
+export const FORMER_FIELD_MESSAGES: ReadonlyMap<string, string> = new Map([
+  ...(
+    [
+      ['attemptOffsets', 'attempt_offsets'],
+      ['safetyMargin', 'safety_margin'],
+      ['minAttemptWindow', 'min_attempt_window'],
+      ['finalAction', 'final_action'],
+      ['nonRetryableRespcds', 'non_retryable_respcds'],
+    ] as const
+  ).map(([was, is]): [string, string] => [was, `unknown field: it is ${is} (snake_case)`]),
+  ['page', 'unknown field: lists are paged with limit and cursor (the next_cursor of a page)'],
+  ['page_size', 'unknown field: it is limit'],
+  ['page_token', 'unknown field: it is cursor (the next_cursor of a page)'],
+]);
 
 /**
  * A customer's id at a gateway behind the port (QorePay's client id, MadFintech's customerId).
@@ -182,7 +234,7 @@ export const ListSubscriptionsQuerySchema = z.strictObject({
   customer_id: GatewayCustomerIdSchema.optional().openapi({
     description: "QFPay's cust_… id, or the customer's id at another gateway.",
   }),
-  ...pageQueryFields,
+  ...listQueryFields,
 });
 export type ListSubscriptionsQuery = z.output<typeof ListSubscriptionsQuerySchema>;
 
@@ -255,17 +307,8 @@ export const ProductSchema = z
   .openapi('Product');
 export type ProductResponse = z.output<typeof ProductSchema>;
 
-/** The largest `page_size` of a customer, product or order list (QFPay's own maximum). */
-export const MAX_QFPAY_PAGE_SIZE = 100;
-
-/** `page` (from 1) and `page_size` of a list read page by page from QFPay. */
-const qfpayPaging = {
-  page: z.coerce.number().int().min(1).max(1_000_000).default(1),
-  page_size: z.coerce.number().int().min(1).max(MAX_QFPAY_PAGE_SIZE).default(20),
-};
-
 export const ListCustomersQuerySchema = z.strictObject({
-  ...qfpayPaging,
+  ...listQueryFields,
   name: customerFields.name,
   email: customerFields.email,
   phone: customerFields.phone,
@@ -278,16 +321,7 @@ export const UpdateCustomerBodySchema = z
   .openapi('UpdateCustomerRequest');
 export type UpdateCustomerBody = z.output<typeof UpdateCustomerBodySchema>;
 
-/** The paging fields of a list read from QFPay: `next_page` is null on the last page. */
-const pageFields = {
-  page: z.number().int(),
-  page_size: z.number().int(),
-  next_page: z.number().int().nullable().openapi({ description: 'The next page, or null on the last one.' }),
-};
-
-export const CustomerListSchema = z
-  .object({ customers: z.array(CustomerSchema), ...pageFields })
-  .openapi('CustomerList');
+export const CustomerListSchema = listOf('CustomerList', CustomerSchema, 'oldest first');
 export type CustomerListResponse = z.output<typeof CustomerListSchema>;
 
 export const ProductParamsSchema = z.object({
@@ -295,7 +329,7 @@ export const ProductParamsSchema = z.object({
 });
 
 export const ListProductsQuerySchema = z.strictObject({
-  ...qfpayPaging,
+  ...listQueryFields,
   name: z.string().trim().min(1).max(128).optional(),
   currency: productFields.currency.optional(),
   interval: productFields.interval.optional(),
@@ -309,9 +343,7 @@ export const UpdateProductBodySchema = z
   .openapi('UpdateProductRequest');
 export type UpdateProductBody = z.output<typeof UpdateProductBodySchema>;
 
-export const ProductListSchema = z
-  .object({ products: z.array(ProductSchema), ...pageFields })
-  .openapi('ProductList');
+export const ProductListSchema = listOf('ProductList', ProductSchema, 'oldest first');
 export type ProductListResponse = z.output<typeof ProductListSchema>;
 
 export const DeletedSchema = z
@@ -333,9 +365,7 @@ export const PaymentTokenSchema = z
   .openapi('PaymentToken');
 export type PaymentTokenResponse = z.output<typeof PaymentTokenSchema>;
 
-export const PaymentTokenListSchema = z
-  .object({ customer_id: CustomerIdSchema, tokens: z.array(PaymentTokenSchema) })
-  .openapi('PaymentTokenList');
+export const PaymentTokenListSchema = listOf('PaymentTokenList', PaymentTokenSchema, 'oldest first');
 export type PaymentTokenListResponse = z.output<typeof PaymentTokenListSchema>;
 
 // ---- dunning policy ---------------------------------------------------------------------------
@@ -372,20 +402,23 @@ const PositivePolicyDurationSchema = z.union([
 ]);
 const DURATION_TEXT = "whole number with a unit ('90s', '15m', '1h', '3d', '2w') or milliseconds";
 
-/** A partial dunning policy; fields left out keep the current value. */
+/**
+ * A partial dunning policy as the merchant writes it (snake_case); fields left out keep the
+ * current value. Parsed into the engine's own override (camelCase), which the workflow takes.
+ */
 export const DunningPolicyOverrideBodySchema = z
   .strictObject({
-    attemptOffsets: policyField(
+    attempt_offsets: policyField(
       'attemptOffsets',
       z.array(PolicyDurationSchema).openapi({ minItems: 1, maxItems: 20 }),
       `When to attempt a manual charge after the failure, each a ${DURATION_TEXT}; strictly ascending, 1 to 20.`,
     ),
-    safetyMargin: policyField(
+    safety_margin: policyField(
       'safetyMargin',
       PolicyDurationSchema,
       `How long before the next billing time every attempt must be over: a ${DURATION_TEXT}.`,
     ),
-    minAttemptWindow: policyField(
+    min_attempt_window: policyField(
       'minAttemptWindow',
       PositivePolicyDurationSchema,
       `How long one attempt and its retries may need: a ${DURATION_TEXT}, longer than zero.`,
@@ -395,36 +428,48 @@ export const DunningPolicyOverrideBodySchema = z
       z.array(z.enum(ESCALATION_STEPS)).openapi({ uniqueItems: true }),
       'Steps taken, in order, when the episode is exhausted; no step twice.',
     ),
-    finalAction: policyField(
+    final_action: policyField(
       'finalAction',
       z.enum(DUNNING_FINAL_ACTIONS),
       'What happens to the subscription after the last attempt fails. `leave_to_qfpay` and ' +
         '`pause_billing` are the earlier names of `leave_to_gateway` and `hold_dunning`. On a gateway ' +
         'without a manual charge, `leave_to_gateway` or `cancel` (after the gateway’s own recovery has ended).',
     ),
-    nonRetryableRespcds: policyField(
+    non_retryable_respcds: policyField(
       'nonRetryableRespcds',
       z.array(z.string().openapi({ minLength: 1, pattern: '\\S' })),
       'QFPay `respcd` values that end the episode at once.',
     ),
   })
+  .transform((body): DunningPolicyOverride => ({
+    ...(body.attempt_offsets === undefined ? {} : { attemptOffsets: body.attempt_offsets }),
+    ...(body.safety_margin === undefined ? {} : { safetyMargin: body.safety_margin }),
+    ...(body.min_attempt_window === undefined ? {} : { minAttemptWindow: body.min_attempt_window }),
+    ...(body.escalation === undefined ? {} : { escalation: body.escalation }),
+    ...(body.final_action === undefined ? {} : { finalAction: body.final_action }),
+    ...(body.non_retryable_respcds === undefined ? {} : { nonRetryableRespcds: body.non_retryable_respcds }),
+  }))
   .openapi('DunningPolicyOverride', {
     description:
       'Any subset of the dunning policy; fields left out keep the current value. Durations as text ' +
       "('1h', '3d') or milliseconds.",
-    example: { attemptOffsets: ['2h', '1d', '2d'], finalAction: 'cancel' },
+    example: { attempt_offsets: ['2h', '1d', '2d'], final_action: 'cancel' },
   });
+
+/** A dunning policy override as the merchant writes it (the body, before it becomes the engine's). */
+export type DunningPolicyOverrideBody = z.input<typeof DunningPolicyOverrideBodySchema>;
 
 export const DunningPolicyViewSchema = z
   .object({
-    attemptOffsets: z.array(z.number()).openapi({ description: 'Milliseconds after the failure.' }),
-    safetyMargin: z.number().openapi({ description: 'Milliseconds before the next billing time.' }),
-    minAttemptWindow: z.number(),
+    attempt_offsets: z.array(z.number()).openapi({ description: 'Milliseconds after the failure.' }),
+    safety_margin: z.number().openapi({ description: 'Milliseconds before the next billing time.' }),
+    min_attempt_window: z.number().openapi({ description: 'Milliseconds one attempt may need.' }),
     escalation: z.array(z.string()),
-    finalAction: z.string(),
-    nonRetryableRespcds: z.array(z.string()),
+    final_action: z.string(),
+    non_retryable_respcds: z.array(z.string()),
   })
   .openapi('DunningPolicy');
+export type DunningPolicyViewResponse = z.output<typeof DunningPolicyViewSchema>;
 
 // ---- subscriptions: requests ------------------------------------------------------------------
 
@@ -534,12 +579,6 @@ export const ChargeBodySchema = z
     }),
   })
   .openapi('ChargeRequest');
-
-export const ListOrdersQuerySchema = z.strictObject({
-  page: z.coerce.number().int().min(1).max(1_000_000).default(1),
-  page_size: z.coerce.number().int().min(1).max(MAX_QFPAY_PAGE_SIZE).default(20),
-});
-export type ListOrdersQuery = z.output<typeof ListOrdersQuerySchema>;
 
 export const ChangeProductsBodySchema = z
   .strictObject({
@@ -761,14 +800,7 @@ export const OrderWithAttemptsSchema = z
   })
   .openapi('OrderWithAttempts');
 
-export const OrderListSchema = z
-  .object({
-    subscription_id: z.string(),
-    orders: z.array(OrderWithAttemptsSchema).openapi({ description: 'Newest first.' }),
-    total: z.number().int(),
-    ...pageFields,
-  })
-  .openapi('OrderList');
+export const OrderListSchema = listOf('OrderList', OrderWithAttemptsSchema, 'newest first');
 export type OrderListResponse = z.output<typeof OrderListSchema>;
 
 export const ScheduleSchema = z
@@ -807,15 +839,11 @@ export const SubscriptionListItemSchema = z
   })
   .openapi('SubscriptionListItem');
 
-export const SubscriptionListSchema = z
-  .object({
-    items: z.array(SubscriptionListItemSchema),
-    next_page_token: z
-      .string()
-      .nullable()
-      .openapi({ description: 'Opaque; pass as page_token for the next page. null on the last page.' }),
-  })
-  .openapi('SubscriptionList');
+export const SubscriptionListSchema = listOf(
+  'SubscriptionList',
+  SubscriptionListItemSchema,
+  'in visibility order (most recently started first)',
+);
 export type SubscriptionListResponse = z.output<typeof SubscriptionListSchema>;
 
 export const CreationResultSchema = z
@@ -838,37 +866,39 @@ export const CreationResultSchema = z
 
 export const GatewayCapabilitiesSchema = z
   .object({
-    manualCharge: z.boolean().openapi({ description: 'The engine charges a failed cycle itself (dunning).' }),
-    pause: z.boolean().openapi({ description: 'The gateway pauses billing itself.' }),
-    changeToken: z.boolean(),
-    changeCycles: z.boolean(),
-    changeProducts: z.boolean(),
-    changePrice: z
+    manual_charge: z
       .boolean()
-      .optional()
+      .openapi({ description: 'The engine charges a failed cycle itself (dunning).' }),
+    pause: z.boolean().openapi({ description: 'The gateway pauses billing itself.' }),
+    change_token: z.boolean().openapi({ description: 'The card (payment token) can be changed.' }),
+    change_cycles: z.boolean().openapi({ description: 'The number of billing cycles can be changed.' }),
+    change_products: z.boolean().openapi({ description: 'The plan (products) can be changed.' }),
+    change_price: z
+      .boolean()
       .openapi({ description: 'One subscription’s own price can be set (POST …/price).' }),
     cancel: z.boolean(),
     recovery: z.string().openapi({ description: 'How the gateway itself recovers a failed charge.' }),
-    recoveryEndsAfterMs: z
+    recovery_ends_after_ms: z
       .number()
       .int()
       .positive()
-      .optional()
+      .nullable()
       .openapi({
         description:
           'Without a manual charge: how long after the first decline the gateway’s last try falls due. ' +
-          'The engine escalates when the gateway says its recovery ended unpaid, and asks it once this has passed.',
+          'The engine escalates when the gateway says its recovery ended unpaid, and asks it once this has passed. ' +
+          'null where the engine charges a failed cycle itself.',
       }),
   })
   .openapi('GatewayCapabilities');
 
-export const GatewayListSchema = z
-  .object({
-    items: z.array(
-      z.object({ name: z.string(), description: z.string(), capabilities: GatewayCapabilitiesSchema }),
-    ),
-  })
-  .openapi('GatewayList');
+export const GatewaySchema = z
+  .object({ name: z.string(), description: z.string(), capabilities: GatewayCapabilitiesSchema })
+  .openapi('Gateway');
+export type GatewayResponse = z.output<typeof GatewaySchema>;
+
+export const GatewayListSchema = listOf('GatewayList', GatewaySchema, 'QFPay first');
+export type GatewayListResponse = z.output<typeof GatewayListSchema>;
 
 export const GatewayParamsSchema = z.object({
   gateway: z
@@ -971,7 +1001,7 @@ export const MerchantEventDeliveryStatusSchema = z
 export const ListMerchantEventsQuerySchema = z.strictObject({
   status: MerchantEventDeliveryStatusSchema.optional(),
   subscription_id: EngineSubscriptionIdSchema.optional(),
-  ...pageQueryFields,
+  ...listQueryFields,
 });
 export type ListMerchantEventsQuery = z.output<typeof ListMerchantEventsQuerySchema>;
 
@@ -1010,15 +1040,11 @@ export const MerchantEventDeliverySchema = z
   .openapi('MerchantEventDelivery');
 export type MerchantEventDeliveryResponse = z.output<typeof MerchantEventDeliverySchema>;
 
-export const MerchantEventListSchema = z
-  .object({
-    items: z.array(MerchantEventDeliverySchema),
-    next_page_token: z
-      .string()
-      .nullable()
-      .openapi({ description: 'Opaque; pass as page_token for the next page. null on the last page.' }),
-  })
-  .openapi('MerchantEventList');
+export const MerchantEventListSchema = listOf(
+  'MerchantEventList',
+  MerchantEventDeliverySchema,
+  'in visibility order (most recently started first)',
+);
 export type MerchantEventListResponse = z.output<typeof MerchantEventListSchema>;
 
 export const MerchantEndpointSchema = z

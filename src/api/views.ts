@@ -2,7 +2,8 @@
  * What the workflows answer, as the API shows it: snake_case fields, ISO-8601 times instead of
  * epoch milliseconds, and only the recent part of long lists.
  */
-import { QFPAY_GATEWAY } from '../domain/gateway-profile';
+import { QFPAY_GATEWAY, type GatewayCapabilities, type GatewayProfile } from '../domain/gateway-profile';
+import type { DunningPolicy } from '../domain/episode/dunning';
 import type {
   ChargeResult,
   CreateSubscriptionResult,
@@ -11,7 +12,13 @@ import type {
   SubscriptionView,
 } from '../workflows/definitions';
 import { isTerminal } from '../domain/lifecycle/lifecycle-table';
-import type { ChargeResultResponse, CreationResponse, SubscriptionViewResponse } from './schemas';
+import type {
+  ChargeResultResponse,
+  CreationResponse,
+  DunningPolicyViewResponse,
+  GatewayResponse,
+  SubscriptionViewResponse,
+} from './schemas';
 
 /** Orders shown in a subscription view (the most recent). */
 export const VIEW_ORDERS = 12;
@@ -60,6 +67,42 @@ function episodeView(e: DunningEpisode): SubscriptionViewResponse['dunning']['hi
   };
 }
 
+/** A dunning policy as the API shows it: snake_case fields, durations in milliseconds. */
+export function policyView(policy: DunningPolicy): DunningPolicyViewResponse {
+  return {
+    attempt_offsets: [...policy.attemptOffsets],
+    safety_margin: policy.safetyMargin,
+    min_attempt_window: policy.minAttemptWindow,
+    escalation: [...policy.escalation],
+    final_action: policy.finalAction,
+    non_retryable_respcds: [...policy.nonRetryableRespcds],
+  };
+}
+
+/** What a gateway can do, as the API shows it (an absent capability is false, or null). */
+export function capabilitiesView(capabilities: GatewayCapabilities): GatewayResponse['capabilities'] {
+  return {
+    manual_charge: capabilities.manualCharge,
+    pause: capabilities.pause,
+    change_token: capabilities.changeToken,
+    change_cycles: capabilities.changeCycles,
+    change_products: capabilities.changeProducts,
+    change_price: capabilities.changePrice ?? false,
+    cancel: capabilities.cancel,
+    recovery: capabilities.recovery,
+    recovery_ends_after_ms: capabilities.recoveryEndsAfterMs ?? null,
+  };
+}
+
+/** A gateway of `GET /v1/gateways`. */
+export function gatewayView(gateway: GatewayProfile & { description: string }): GatewayResponse {
+  return {
+    name: gateway.name,
+    description: gateway.description,
+    capabilities: capabilitiesView(gateway.capabilities),
+  };
+}
+
 /** A subscription workflow's `snapshot` query answer, as the API shows it. */
 export function subscriptionView(view: SubscriptionView): SubscriptionViewResponse {
   const s = view.snapshot;
@@ -99,14 +142,7 @@ export function subscriptionView(view: SubscriptionView): SubscriptionViewRespon
       cause: t.cause,
     })),
     dunning: {
-      policy: {
-        attemptOffsets: [...view.dunning.policy.attemptOffsets],
-        safetyMargin: view.dunning.policy.safetyMargin,
-        minAttemptWindow: view.dunning.policy.minAttemptWindow,
-        escalation: [...view.dunning.policy.escalation],
-        finalAction: view.dunning.policy.finalAction,
-        nonRetryableRespcds: [...view.dunning.policy.nonRetryableRespcds],
-      },
+      policy: policyView(view.dunning.policy),
       episode: view.dunning.episode ? episodeView(view.dunning.episode) : null,
       history: view.dunning.history.slice(-VIEW_EPISODES).map(episodeView),
     },

@@ -3,7 +3,12 @@
  * their tests: the engine's API (authenticated) and the emulator's `/_sandbox` API, nothing else.
  */
 import { randomUUID } from 'node:crypto';
-import type { ChargeResultResponse, CreationResponse, SubscriptionViewResponse } from '../api/schemas';
+import type {
+  ChargeResultResponse,
+  CreationResponse,
+  DunningPolicyOverrideBody,
+  SubscriptionViewResponse,
+} from '../api/schemas';
 import type { StackConfig } from './stack-config';
 
 /** `unreachable`: nothing answers; `http`: an unexpected status; `timeout`: a wait ran out. */
@@ -65,7 +70,8 @@ export interface CreateSubscriptionOptions {
   interval?: 'monthly' | 'yearly' | 'minutes' | 'hours';
   amount?: number;
   totalBillingCycles?: number | null;
-  dunningPolicy?: Record<string, unknown>;
+  /** The body's `dunning_policy`, as the merchant writes it (`{ attempt_offsets: ['1h'] }`). */
+  dunningPolicy?: DunningPolicyOverrideBody;
   idempotencyKey?: string;
   /** Set the token's charges to decline before the subscription is created. */
   declineFirstCharge?: boolean;

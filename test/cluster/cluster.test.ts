@@ -137,12 +137,12 @@ describe('the production topology (npm run cluster)', () => {
     await second!.waitFor(
       'listed as ACTIVE through visibility',
       async () => {
-        const list = await second!.apiExpect<{ items: Array<{ subscription_id: string }> }>(
+        const list = await second!.apiExpect<{ data: Array<{ subscription_id: string }> }>(
           200,
           'GET',
           `/v1/subscriptions?state=ACTIVE&customer_id=${sub.customerId}`,
         );
-        return list.items.some((i) => i.subscription_id === sub.subscriptionId) ? true : undefined;
+        return list.data.some((i) => i.subscription_id === sub.subscriptionId) ? true : undefined;
       },
       CONVERGENCE_MS,
     );

@@ -97,7 +97,7 @@ describe('charge-now with QFPay’s clock ahead, as the merchant sees it', () =>
     await eventually('listed as ACTIVE, not PAST_DUE', async () => {
       const active = await api('GET', `/v1/subscriptions?state=ACTIVE&customer_id=${customerId}`);
       const pastDue = await api('GET', `/v1/subscriptions?state=PAST_DUE&customer_id=${customerId}`);
-      const has = (res: { body: any }) => (res.body.items as any[]).some((i) => i.subscription_id === id);
+      const has = (res: { body: any }) => (res.body.data as any[]).some((i) => i.subscription_id === id);
       return has(active) && !has(pastDue) ? true : undefined;
     });
 
@@ -114,7 +114,7 @@ describe('charge-now with QFPay’s clock ahead, as the merchant sees it', () =>
     // Two declines of order 2 (QFPay's cycle, the merchant's first charge): two attempts, two events.
     const orders = await api('GET', `${path}/orders`);
     assert.equal(orders.status, 200, JSON.stringify(orders.body));
-    const order2 = (orders.body.orders as any[]).find((o) => o.sequence_no === 2);
+    const order2 = (orders.body.data as any[]).find((o) => o.sequence_no === 2);
     const attempts = order2.attempts as Array<{ succeeded: boolean; syssn: string | null }>;
     const charges = (await truth()).orders.find((o: any) => o.sequence_no === 2).attempts;
     assert.equal(attempts.length, charges.length, JSON.stringify({ attempts, charges }));

@@ -36,8 +36,8 @@ interface Charge {
 /** A subscription billed every minute (the shortest QFPay sandbox cycle): cycle 2 comes in 60 s. */
 async function minuteSubscription(name: string, attemptOffsets: string[]) {
   const { subscriptionId, tokenId } = await minuteQfpaySubscription(stack, `dunning-e2e-${name}`, {
-    attemptOffsets,
-    finalAction: 'leave_to_gateway',
+    attempt_offsets: attemptOffsets,
+    final_action: 'leave_to_gateway',
   });
   await eventually('first cycle mirrored', async () => {
     const v = await stack.api('GET', `/v1/subscriptions/${subscriptionId}`);

@@ -80,7 +80,7 @@ async function declinedSecondCycle(gateway: 'qorepay' | 'madfintech') {
       customer: { id: `client-${gateway}-recovery`, email: `${gateway}-recovery@example.com` },
       plan: { name: 'Monthly', amount: 2500, currency: 'USD', interval: { unit: 'month', count: 1 } },
       payment_method: { token: `card-${gateway}-recovery` },
-      dunning_policy: { escalation: ['notify_customer', 'notify_operations'], finalAction: 'cancel' },
+      dunning_policy: { escalation: ['notify_customer', 'notify_operations'], final_action: 'cancel' },
     },
     { 'idempotency-key': `gateway-recovery-${gateway}` },
   );

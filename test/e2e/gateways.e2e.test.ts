@@ -80,16 +80,16 @@ async function merchantReads(gateway: string, id: string) {
 
   const orders = await stack.api('GET', `${path}/orders`);
   assert.equal(orders.status, 200, JSON.stringify(orders.body));
-  assert.equal(orders.body.subscription_id, id);
+  assert.equal(orders.body.next_cursor, null);
   assert.deepEqual(
-    (orders.body.orders as any[]).map((o) => [o.sequence_no, o.status]),
+    (orders.body.data as any[]).map((o) => [o.sequence_no, o.status]),
     [
       [3, 'PAID'],
       [2, 'PAID'],
       [1, 'PAID'],
     ],
   );
-  const third = orders.body.orders[0];
+  const third = orders.body.data[0];
   assert.equal(third.amount, 2500, JSON.stringify(third));
   assert.equal(third.currency, 'USD');
   assert.ok(
@@ -150,7 +150,7 @@ async function portGateway(
         customer: { id: `client-${gateway}-e2e`, email: `${gateway}@example.com` },
         plan: { name: 'Monthly', amount: 2500, currency: 'USD', interval: { unit: 'month', count: 1 } },
         payment_method: { token: `card-${gateway}-e2e` },
-        dunning_policy: { escalation: ['notify_customer'], finalAction: 'leave_to_gateway' },
+        dunning_policy: { escalation: ['notify_customer'], final_action: 'leave_to_gateway' },
       },
       { 'idempotency-key': `gateways-e2e-${gateway}` },
     );
@@ -175,7 +175,7 @@ async function portGateway(
   await eventually(`${id} listed by its customer`, async () => {
     const list = await stack.api('GET', `/v1/subscriptions?customer_id=client-${gateway}-e2e`);
     assert.equal(list.status, 200, JSON.stringify(list.body));
-    return (list.body.items as Array<{ subscription_id: string }>).some((i) => i.subscription_id === id)
+    return (list.body.data as Array<{ subscription_id: string }>).some((i) => i.subscription_id === id)
       ? true
       : undefined;
   });
@@ -229,8 +229,8 @@ async function portGateway(
 void describe('a subscription on each gateway, end to end', { concurrency: true }, () => {
   void it('QFPay: a paid cycle, a failed one recovered by the engine’s manual charge, then a cancel', async () => {
     const { subscriptionId: id, tokenId } = await minuteSubscription(stack, 'gateways-e2e-qfpay', {
-      attemptOffsets: ['10s', '20s'],
-      finalAction: 'cancel',
+      attempt_offsets: ['10s', '20s'],
+      final_action: 'cancel',
     });
     assert.equal((await until(id, 'cycle 1 paid', (v) => orderOf(v, 1)?.status === 'PAID')).gateway, 'qfpay');
     await until(

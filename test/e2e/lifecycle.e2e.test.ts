@@ -98,7 +98,7 @@ describe('a subscription end to end (dev server + worker + API + emulator over H
     // QFPay's payment_token notification reached the engine and was recorded for the customer.
     await eventually('token recorded', async () => {
       const res = await stack.api('GET', `/v1/customers/${customerId}/tokens`);
-      return res.body?.tokens?.some((t: { token_id: string }) => t.token_id === token.token_id)
+      return res.body?.data?.some((t: { token_id: string }) => t.token_id === token.token_id)
         ? true
         : undefined;
     });

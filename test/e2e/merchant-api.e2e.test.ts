@@ -57,7 +57,7 @@ void describe('the merchant API end to end (time-skipping server)', () => {
     assert.equal(listed.status, 200, JSON.stringify(listed.body));
     assert.deepEqual(
       CustomerListSchema.parse(listed.body)
-        .customers.map((c) => c.customer_id)
+        .data.map((c) => c.customer_id)
         .sort(),
       [...customers].sort(),
     );
@@ -87,7 +87,7 @@ void describe('the merchant API end to end (time-skipping server)', () => {
     const productList = ProductListSchema.parse(
       (await api('GET', `/v1/products?name=${encodeURIComponent(productName)}`)).body,
     );
-    assert.deepEqual(productList.products.map((p) => p.product_id).sort(), [...products].sort());
+    assert.deepEqual(productList.data.map((p) => p.product_id).sort(), [...products].sort());
     assert.equal((await api('DELETE', `/v1/products/${unused}`)).status, 200);
     assert.equal((await api('GET', `/v1/products/${unused}`)).status, 404);
 
@@ -113,14 +113,17 @@ void describe('the merchant API end to end (time-skipping server)', () => {
       await stack.emulator('POST', '/_sandbox/clock/advance', { to: (await truth()).next_billing_time });
     }
     const seen: number[] = [];
-    for (let page: number | null = 1; page !== null;) {
-      const res = await api('GET', `/v1/subscriptions/${subscriptionId}/orders?page=${page}&page_size=10`);
+    for (let cursor: string | null = ''; cursor !== null;) {
+      const res = await api(
+        'GET',
+        `/v1/subscriptions/${subscriptionId}/orders?limit=10${cursor ? `&cursor=${cursor}` : ''}`,
+      );
       assert.equal(res.status, 200, JSON.stringify(res.body));
       const body = OrderListSchema.parse(res.body);
-      assert.equal(body.total, 30);
-      for (const order of body.orders) assert.ok(order.attempts.length >= 1, `attempts of ${order.order_id}`);
-      seen.push(...body.orders.map((o) => o.sequence_no));
-      page = body.next_page;
+      assert.ok(body.data.length <= 10);
+      for (const order of body.data) assert.ok(order.attempts.length >= 1, `attempts of ${order.order_id}`);
+      seen.push(...body.data.map((o) => o.sequence_no));
+      cursor = body.next_cursor;
     }
     assert.deepEqual(
       seen,

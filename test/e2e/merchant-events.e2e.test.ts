@@ -71,9 +71,9 @@ interface Delivery {
 }
 
 async function deliveries(query: string): Promise<Delivery[]> {
-  const res = await stack.api('GET', `/v1/merchant-events?page_size=100&${query}`);
+  const res = await stack.api('GET', `/v1/merchant-events?limit=100&${query}`);
   assert.equal(res.status, 200, JSON.stringify(res.body));
-  return res.body.items as Delivery[];
+  return res.body.data as Delivery[];
 }
 
 describe('merchant events end to end, verified by the official Standard Webhooks library', () => {

@@ -194,8 +194,8 @@ export async function minuteSubscription(
   stack: Stack,
   name: string,
   policy: {
-    attemptOffsets: string[];
-    finalAction: 'cancel' | 'leave_to_gateway' | 'leave_to_qfpay' | 'pause_billing';
+    attempt_offsets: string[];
+    final_action: 'cancel' | 'leave_to_gateway' | 'leave_to_qfpay' | 'pause_billing';
   },
 ): Promise<{ subscriptionId: string; tokenId: string }> {
   const customer = await stack.api('POST', '/v1/customers', { name, email: `${name}@example.com` });
@@ -219,7 +219,7 @@ export async function minuteSubscription(
       customer_id: customer.body.customer_id,
       product_id: product.body.product_id,
       token_id: token.token_id,
-      dunning_policy: { ...policy, safetyMargin: '15s', minAttemptWindow: '3s', escalation: [] },
+      dunning_policy: { ...policy, safety_margin: '15s', min_attempt_window: '3s', escalation: [] },
     },
     { 'idempotency-key': `minute-subscription-${name}` },
   );

@@ -106,10 +106,12 @@ void describe('gateway creations through the API', () => {
         payment_method: { token: `card-final-${gateway}` },
       };
       for (const finalAction of ['hold_dunning', 'pause_billing']) {
-        const details = refusedAt(await create(gateway, key, { ...body, dunning_policy: { finalAction } }));
+        const details = refusedAt(
+          await create(gateway, key, { ...body, dunning_policy: { final_action: finalAction } }),
+        );
         assert.deepEqual(
           details.map((d) => d.path),
-          ['dunning_policy.finalAction'],
+          ['dunning_policy.final_action'],
         );
         assert.match(details[0]!.message, new RegExp(`${gateway} has no manual charge to hold`));
       }
@@ -126,22 +128,22 @@ void describe('gateway creations through the API', () => {
         .get(`/v1/subscriptions/${encodeURIComponent(id)}`)
         .set(auth);
       assert.equal(view.status, 200, JSON.stringify(view.body));
-      assert.equal(view.body.dunning.policy.finalAction, 'leave_to_gateway');
+      assert.equal(view.body.dunning.policy.final_action, 'leave_to_gateway');
 
       // A change of policy is refused the same way, by the subscription itself.
       const change = await request(app)
         .put(`/v1/subscriptions/${encodeURIComponent(id)}/dunning-policy`)
         .set(auth)
-        .send({ finalAction: 'hold_dunning' });
+        .send({ final_action: 'hold_dunning' });
       assert.equal(change.status, 409, JSON.stringify(change.body));
       assert.match(change.body.error.message, new RegExp(`${gateway} has no manual charge to hold`));
       // A cancel comes after the gateway's own recovery has ended: taken.
       const cancelAfter = await request(app)
         .put(`/v1/subscriptions/${encodeURIComponent(id)}/dunning-policy`)
         .set(auth)
-        .send({ finalAction: 'cancel' });
+        .send({ final_action: 'cancel' });
       assert.equal(cancelAfter.status, 200, JSON.stringify(cancelAfter.body));
-      assert.equal(cancelAfter.body.dunning.policy.finalAction, 'cancel');
+      assert.equal(cancelAfter.body.dunning.policy.final_action, 'cancel');
     }
   });
 

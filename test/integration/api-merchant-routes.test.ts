@@ -27,6 +27,7 @@ import type { SandboxHandle } from '../../src/gateways/qfpay/emulator/server';
 import { auth, useApiEngine } from '../helpers/api-engine';
 import { SandboxTestClient } from '../helpers/sandbox-client';
 import { eventually } from '../helpers/stack';
+import { nonSnakeKeys } from '../helpers/json-keys';
 
 /** QFPay reports times to the second. */
 const seconds = (iso: string) => Math.floor(Date.parse(iso) / 1000);
@@ -107,19 +108,23 @@ void describe('merchant routes on a real Temporal dev server and the QFPay emula
         ids.push(CustomerSchema.parse(res.body).customer_id);
       }
 
-      const seen: string[] = [];
-      let page: number | null = 1;
-      while (page !== null) {
+      // QFPay pages by number; the API by an opaque cursor, until next_cursor is null.
+      const pages: string[][] = [];
+      for (let cursor: string | null = ''; cursor !== null;) {
         const res: request.Response = await request(app)
-          .get(`/v1/customers?email=${encodeURIComponent(email)}&page_size=2&page=${page}`)
+          .get(`/v1/customers?email=${encodeURIComponent(email)}&limit=2${cursor ? `&cursor=${cursor}` : ''}`)
           .set(auth);
         assert.equal(res.status, 200, JSON.stringify(res.body));
+        assert.deepEqual(Object.keys(res.body).sort(), ['data', 'next_cursor']);
         const body = CustomerListSchema.parse(res.body);
-        assert.ok(body.customers.length <= 2);
-        seen.push(...body.customers.map((c) => c.customer_id));
-        page = body.next_page;
+        pages.push(body.data.map((c) => c.customer_id));
+        cursor = body.next_cursor;
       }
-      assert.deepEqual([...seen].sort(), [...ids].sort());
+      assert.deepEqual(
+        pages.map((p) => p.length),
+        [2, 1],
+      );
+      assert.deepEqual(pages.flat().sort(), [...ids].sort());
 
       const updated = await request(app)
         .patch(`/v1/customers/${ids[0]}`)
@@ -158,8 +163,12 @@ void describe('merchant routes on a real Temporal dev server and the QFPay emula
         .send({ email: 'x' });
       assert.equal(badEmail.status, 400);
       assert.equal(ErrorResponseSchema.parse(badEmail.body).error.details?.[0]?.path, 'email');
-      const badPage = await request(app).get('/v1/customers?page_size=1000').set(auth);
+      const badPage = await request(app).get('/v1/customers?limit=1000').set(auth);
       assert.equal(badPage.status, 400);
+      assert.equal(ErrorResponseSchema.parse(badPage.body).error.details?.[0]?.path, 'limit');
+      const badCursor = await request(app).get('/v1/customers?cursor=AAAAAAAAAAAAAAAAAAAAAAAA').set(auth);
+      assert.equal(badCursor.status, 400);
+      assert.equal(ErrorResponseSchema.parse(badCursor.body).error.details?.[0]?.path, 'cursor');
       const unknown = await request(app).patch('/v1/customers/cust_nobody0000').set(auth).send({ name: 'N' });
       assert.equal(unknown.status, 404, JSON.stringify(unknown.body));
       const unknownDelete = await request(app).delete('/v1/customers/cust_nobody0000').set(auth);
@@ -177,10 +186,11 @@ void describe('merchant routes on a real Temporal dev server and the QFPay emula
         .get(`/v1/products?name=${encodeURIComponent(name)}&currency=hkd`)
         .set(auth);
       assert.equal(listed.status, 200, JSON.stringify(listed.body));
+      assert.deepEqual(Object.keys(listed.body).sort(), ['data', 'next_cursor']);
       const list = ProductListSchema.parse(listed.body);
-      assert.deepEqual(list.products.map((p) => p.product_id).sort(), [unused, used].sort());
-      assert.equal(list.next_page, null);
-      assert.equal(list.products.find((p) => p.product_id === used)?.amount, 9900);
+      assert.deepEqual(list.data.map((p) => p.product_id).sort(), [unused, used].sort());
+      assert.equal(list.next_cursor, null);
+      assert.equal(list.data.find((p) => p.product_id === used)?.amount, 9900);
 
       const renamed = await request(app)
         .patch(`/v1/products/${used}`)
@@ -251,16 +261,18 @@ void describe('merchant routes on a real Temporal dev server and the QFPay emula
         'every attempt reported',
         async () => {
           pages.length = 0;
-          for (let page: number | null = 1; page !== null;) {
+          for (let cursor: string | null = ''; cursor !== null;) {
             const res: request.Response = await request(app)
-              .get(`/v1/subscriptions/${subscriptionId}/orders?page_size=12&page=${page}`)
+              .get(`/v1/subscriptions/${subscriptionId}/orders?limit=12${cursor ? `&cursor=${cursor}` : ''}`)
               .set(auth);
             assert.equal(res.status, 200, JSON.stringify(res.body));
+            assert.deepEqual(Object.keys(res.body).sort(), ['data', 'next_cursor']);
+            assert.deepEqual(nonSnakeKeys(res.body), []);
             const body = OrderListSchema.parse(res.body);
             pages.push(body);
-            page = body.next_page;
+            cursor = body.next_cursor;
           }
-          const orders = pages.flatMap((p) => p.orders);
+          const orders = pages.flatMap((p) => p.data);
           const attempts = orders.reduce((n, o) => n + o.attempts.length, 0);
           const expected = truth.orders.reduce((n, o) => n + o.attempts.length, 0);
           return attempts === expected ? true : undefined;
@@ -268,11 +280,10 @@ void describe('merchant routes on a real Temporal dev server and the QFPay emula
         60_000,
       );
       assert.deepEqual(
-        pages.map((p) => p.orders.length),
+        pages.map((p) => p.data.length),
         [12, 12, 6],
       );
-      assert.ok(pages.every((p) => p.total === 30));
-      const orders = pages.flatMap((p) => p.orders);
+      const orders = pages.flatMap((p) => p.data);
       assert.deepEqual(
         orders.map((o) => o.sequence_no),
         Array.from({ length: 30 }, (_, i) => 30 - i),

@@ -41,6 +41,7 @@ import { fakeSubscriptionId, uniqueTaskQueue } from '../helpers/temporal';
 import type { MerchantEvent } from '../../src/events/merchant-events';
 import { merchantEventWorkflowId } from '../../src/api/routes/merchant-events';
 import { SandboxTestClient } from '../helpers/sandbox-client';
+import { nonSnakeKeys } from '../helpers/json-keys';
 
 void describe('subscription routes on a real Temporal dev server', () => {
   const engine = useApiEngine('api-subscriptions');
@@ -147,6 +148,7 @@ void describe('subscription routes on a real Temporal dev server', () => {
       product_id: productId,
       token_id: tokenId,
       total_billing_cycles: 12,
+      dunning_policy: { attempt_offsets: ['2h', '1d'], final_action: 'cancel' },
     };
     const key = `create-${Date.now()}`;
 
@@ -199,6 +201,8 @@ void describe('subscription routes on a real Temporal dev server', () => {
     });
     assert.equal(view.origin, 'created');
     assert.equal(view.total_billing_cycles, 12);
+    assert.deepEqual(view.dunning.policy.attempt_offsets, [2 * 3_600_000, 86_400_000]);
+    assert.equal(view.dunning.policy.final_action, 'cancel');
   });
 
   void it('answers 202 with a Location while the creation runs, and the Location reports the result', async () => {
@@ -304,42 +308,52 @@ void describe('subscription routes on a real Temporal dev server', () => {
     // The customer id search attribute is set once the workflow has synced with QFPay.
     await eventually('both subscriptions listed for the customer', async () => {
       const page = await list(`customer_id=${customerId}`);
-      return page.items.length === 2 ? page : undefined;
+      return page.data.length === 2 ? page : undefined;
     });
 
     const active = await list(`state=ACTIVE&customer_id=${customerId}`);
-    assert.deepEqual(active.items.map((i) => i.subscription_id).sort(), [...subscriptionIds].sort());
-    for (const item of active.items) {
+    assert.deepEqual(active.data.map((i) => i.subscription_id).sort(), [...subscriptionIds].sort());
+    for (const item of active.data) {
       assert.equal(item.state, 'ACTIVE');
       assert.equal(item.customer_id, customerId);
       assert.equal(item.status, 'running');
       assert.equal(item.workflow_id, subscriptionWorkflowId(item.subscription_id));
       assert.ok(item.next_billing_time && Date.parse(item.next_billing_time) > Date.now());
     }
-    assert.deepEqual((await list(`state=PAST_DUE&customer_id=${customerId}`)).items, []);
-    const pastDueIds = (await list('state=PAST_DUE')).items.map((i) => i.subscription_id);
+    assert.deepEqual((await list(`state=PAST_DUE&customer_id=${customerId}`)).data, []);
+    const pastDueIds = (await list('state=PAST_DUE')).data.map((i) => i.subscription_id);
     assert.ok(pastDueIds.includes(pastDue));
     assert.ok(!pastDueIds.some((id) => subscriptionIds.includes(id)));
 
-    const first = await list(`customer_id=${customerId}&page_size=1`);
-    assert.equal(first.items.length, 1);
-    assert.ok(first.next_page_token);
-    const second = await list(`customer_id=${customerId}&page_size=1&page_token=${first.next_page_token}`);
-    assert.equal(second.items.length, 1);
+    // Page by page, one subscription each, until next_cursor is null.
+    const pages: SubscriptionListResponse[] = [];
+    for (let cursor: string | null = ''; cursor !== null;) {
+      const page: SubscriptionListResponse = await list(
+        `customer_id=${customerId}&limit=1${cursor ? `&cursor=${cursor}` : ''}`,
+      );
+      pages.push(page);
+      cursor = page.next_cursor;
+    }
     assert.deepEqual(
-      [first.items[0]?.subscription_id, second.items[0]?.subscription_id].sort(),
+      pages.flatMap((p) => p.data.map((i) => i.subscription_id)).sort(),
       [...subscriptionIds].sort(),
     );
+    assert.ok(pages.every((p) => p.data.length <= 1));
+    const first = pages[0]!;
+    assert.ok(first.next_cursor);
 
-    // A token only pages through the list it came from; garbage never reaches Temporal.
-    const otherFilters = await request(app)
-      .get(
-        `/v1/subscriptions?state=ACTIVE&customer_id=${customerId}&page_size=1&page_token=${first.next_page_token}`,
-      )
-      .set(auth);
-    assert.equal(otherFilters.status, 400, JSON.stringify(otherFilters.body));
-    const bogusToken = await request(app).get(`/v1/subscriptions?page_token=AAAAAAAAAAAAAAAA`).set(auth);
-    assert.equal(bogusToken.status, 400, JSON.stringify(bogusToken.body));
+    // A cursor only pages through the list it came from; garbage never reaches Temporal.
+    for (const query of [
+      `state=ACTIVE&customer_id=${customerId}&limit=1&cursor=${first.next_cursor}`,
+      'cursor=AAAAAAAAAAAAAAAA',
+    ]) {
+      const refused = await request(app).get(`/v1/subscriptions?${query}`).set(auth);
+      assert.equal(refused.status, 400, JSON.stringify(refused.body));
+      assert.deepEqual(
+        ErrorResponseSchema.parse(refused.body).error.details?.map((d) => d.path),
+        ['cursor'],
+      );
+    }
   });
 
   /**
@@ -377,9 +391,9 @@ void describe('subscription routes on a real Temporal dev server', () => {
     try {
       const page = await eventually('both runs listed for the customer', async () => {
         const listed = await list(`state=ACTIVE&customer_id=${customerId}`);
-        return listed.items.length === 2 ? listed : undefined;
+        return listed.data.length === 2 ? listed : undefined;
       });
-      const byId = new Map(page.items.map((item) => [item.subscription_id, item]));
+      const byId = new Map(page.data.map((item) => [item.subscription_id, item]));
       assert.deepEqual([...byId.keys()].sort(), [before, current].sort());
       assert.equal(byId.get(before)?.customer_id, customerId);
       assert.equal(byId.get(before)?.state, 'ACTIVE');
@@ -420,7 +434,7 @@ void describe('subscription routes on a real Temporal dev server', () => {
           .get(`/v1/merchant-events?subscription_id=${encodeURIComponent(subscriptionId)}`)
           .set(auth);
         assert.equal(res.status, 200, JSON.stringify(res.body));
-        const listed = MerchantEventListSchema.parse(res.body).items;
+        const listed = MerchantEventListSchema.parse(res.body).data;
         return listed.length === 2 ? listed : undefined;
       });
       assert.deepEqual(items.map((item) => [item.event_id, item.subscription_id]).sort(), [
@@ -474,25 +488,42 @@ void describe('subscription routes on a real Temporal dev server', () => {
     const changed = await request(app)
       .put(`/v1/subscriptions/${id}/dunning-policy`)
       .set(auth)
-      .send({ attemptOffsets: ['2h', 86_400_000], finalAction: 'cancel', nonRetryableRespcds: [' 1294 '] });
+      .send({
+        attempt_offsets: ['2h', 86_400_000],
+        final_action: 'cancel',
+        non_retryable_respcds: [' 1294 '],
+      });
     assert.equal(changed.status, 200, JSON.stringify(changed.body));
+    assert.deepEqual(nonSnakeKeys(changed.body), []);
     const policy = SubscriptionViewSchema.parse(changed.body).dunning.policy;
     assert.deepEqual(policy, {
-      ...DEFAULT_DUNNING_POLICY,
-      attemptOffsets: [2 * 3_600_000, 86_400_000],
-      finalAction: 'cancel',
-      nonRetryableRespcds: ['1294'],
+      attempt_offsets: [2 * 3_600_000, 86_400_000],
+      safety_margin: DEFAULT_DUNNING_POLICY.safetyMargin,
+      min_attempt_window: DEFAULT_DUNNING_POLICY.minAttemptWindow,
+      escalation: DEFAULT_DUNNING_POLICY.escalation,
+      final_action: 'cancel',
+      non_retryable_respcds: ['1294'],
     });
 
     const refused = await request(app)
       .put(`/v1/subscriptions/${id}/dunning-policy`)
       .set(auth)
-      .send({ attemptOffsets: ['1d', '1h'], minAttemptWindow: 'soon' });
+      .send({ attempt_offsets: ['1d', '1h'], min_attempt_window: 'soon' });
     assert.equal(refused.status, 400, JSON.stringify(refused.body));
     assert.deepEqual(
       ErrorResponseSchema.parse(refused.body).error.details?.map((d) => d.path),
-      ['attemptOffsets.1', 'minAttemptWindow'],
+      ['attempt_offsets.1', 'min_attempt_window'],
     );
+
+    // The names of before are refused, each with its snake_case name; nothing changes.
+    const camel = await request(app)
+      .put(`/v1/subscriptions/${id}/dunning-policy`)
+      .set(auth)
+      .send({ finalAction: 'leave_to_gateway' });
+    assert.equal(camel.status, 400, JSON.stringify(camel.body));
+    assert.deepEqual(ErrorResponseSchema.parse(camel.body).error.details, [
+      { path: 'finalAction', message: 'unknown field: it is final_action (snake_case)' },
+    ]);
 
     // A client that talks to Temporal directly meets the same rules in the update's validator.
     const handle = env.client.workflow.getHandle(subscriptionWorkflowId(id));
@@ -510,7 +541,7 @@ void describe('subscription routes on a real Temporal dev server', () => {
     const customer = await qfpay.createCustomer({ name: 'No Card Yet' });
     const res = await request(app).get(`/v1/customers/${customer.customer_id}/tokens`).set(auth);
     assert.equal(res.status, 200, JSON.stringify(res.body));
-    assert.deepEqual(res.body, { customer_id: customer.customer_id, tokens: [] });
+    assert.deepEqual(res.body, { data: [], next_cursor: null });
 
     const unknown = await request(app).get('/v1/customers/cust_never_created/tokens').set(auth);
     assert.equal(unknown.status, 404, JSON.stringify(unknown.body));

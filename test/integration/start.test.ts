@@ -70,7 +70,7 @@ describe('npm start', () => {
     // Every other gateway's emulator runs beside QFPay's: a subscription is created on each.
     const auth = { authorization: 'Bearer start-test-key', 'content-type': 'application/json' };
     const listed = await fetch(`http://127.0.0.1:${apiPort}/v1/gateways`, { headers: auth });
-    const names = ((await listed.json()) as { items: Array<{ name: string }> }).items.map((g) => g.name);
+    const names = ((await listed.json()) as { data: Array<{ name: string }> }).data.map((g) => g.name);
     assert.deepEqual(names, ['qfpay', 'qorepay', 'madfintech']);
     for (const gateway of names.slice(1)) {
       assert.match(
@@ -99,11 +99,11 @@ describe('npm start', () => {
       amount: 500,
       declineFirstCharge: true,
       dunningPolicy: {
-        attemptOffsets: ['30s'],
-        safetyMargin: '15s',
-        minAttemptWindow: '1s',
+        attempt_offsets: ['30s'],
+        safety_margin: '15s',
+        min_attempt_window: '1s',
         escalation: [],
-        finalAction: 'leave_to_qfpay',
+        final_action: 'leave_to_qfpay',
       },
     });
     const before = await client.waitForSubscription(

@@ -15,6 +15,7 @@ import { openApiDocument } from '../../src/api/openapi';
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { QfpayClient } from '../../src/gateways/qfpay/client';
+import { SNAKE_CASE, nonSnakeKeys } from '../helpers/json-keys';
 
 /** Every route the API serves (method, OpenAPI path). */
 const ROUTES: Array<[string, string]> = [
@@ -58,6 +59,16 @@ const ROUTES: Array<[string, string]> = [
   ['post', '/v1/merchant-events/{eventId}/redeliver'],
   ['get', '/v1/merchant-endpoint'],
   ['post', '/v1/merchant-endpoint/enable'],
+];
+/** Every route that answers a list: one shape (`data`, `next_cursor`), paged by `limit` and `cursor`. */
+const LIST_ROUTES = [
+  '/v1/gateways',
+  '/v1/customers',
+  '/v1/customers/{customerId}/tokens',
+  '/v1/products',
+  '/v1/subscriptions',
+  '/v1/subscriptions/{subscriptionId}/orders',
+  '/v1/merchant-events',
 ];
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace'];
 
@@ -214,6 +225,57 @@ void describe('OpenAPI document', () => {
     assert.match(String((op.responses as Record<string, Json>)['409']?.description), /finite plan/);
   });
 
+  void it('names every JSON field and query parameter in snake_case, examples included', () => {
+    const offending: string[] = [];
+    const walk = (node: unknown, at: string): void => {
+      if (Array.isArray(node)) node.forEach((n, i) => walk(n, `${at}/${i}`));
+      if (node === null || typeof node !== 'object' || Array.isArray(node)) return;
+      for (const [key, inner] of Object.entries(node as Json)) {
+        if (key === 'properties' && inner !== null && typeof inner === 'object') {
+          for (const name of Object.keys(inner)) if (!SNAKE_CASE.test(name)) offending.push(`${at}: ${name}`);
+        }
+        if (key === 'example' || key === 'examples') {
+          for (const path of nonSnakeKeys(inner)) offending.push(`${at} example: ${path}`);
+        } else walk(inner, `${at}/${key}`);
+      }
+    };
+    walk(doc.components, '#/components');
+    for (const { method, path, op } of operations()) {
+      walk(op.requestBody, `${method} ${path} body`);
+      walk(op.responses, `${method} ${path} responses`);
+      for (const p of (op.parameters ?? []) as Json[]) {
+        if (p.in === 'query' && !SNAKE_CASE.test(String(p.name)))
+          offending.push(`${method} ${path} ?${String(p.name)}`);
+      }
+    }
+    assert.deepEqual(offending, []);
+  });
+
+  void it('gives every list one shape, { data, next_cursor }, paged by limit and cursor', () => {
+    const listing = operations()
+      .filter(({ method, path, op }) => {
+        if (method !== 'get') return false;
+        const ok = (op.responses as Record<string, Json>)['200']?.content as Json | undefined;
+        const schema = (ok?.['application/json'] as Json | undefined)?.schema as Json | undefined;
+        const resolved = (schema?.$ref ? resolvePointer(String(schema.$ref)) : schema) as Json | undefined;
+        const properties = (resolved?.properties ?? {}) as Record<string, Json>;
+        if (!LIST_ROUTES.includes(path) && !('data' in properties)) return false;
+        assert.deepEqual(Object.keys(properties).sort(), ['data', 'next_cursor'], `GET ${path}`);
+        assert.deepEqual([...((resolved?.required ?? []) as string[])].sort(), ['data', 'next_cursor']);
+        assert.equal(properties.data?.type, 'array');
+        assert.deepEqual(properties.next_cursor?.type, ['string', 'null']);
+        return true;
+      })
+      .map(({ path, op }) => {
+        const query = ((op.parameters ?? []) as Json[]).filter((p) => p.in === 'query').map((p) => p.name);
+        assert.ok(query.includes('limit') && query.includes('cursor'), `GET ${path} takes limit and cursor`);
+        for (const old of ['page', 'page_size', 'page_token'])
+          assert.ok(!query.includes(old), `GET ${path} ?${old}`);
+        return path;
+      });
+    assert.deepEqual(listing.sort(), [...LIST_ROUTES].sort());
+  });
+
   void it('resolves every $ref', () => {
     const refs = refsIn(doc);
     assert.ok(refs.length > 20);
@@ -255,8 +317,12 @@ void describe('OpenAPI document', () => {
       assert.ok(validateError?.(res.body), JSON.stringify(validateError?.errors));
     }
     assert.equal(
-      ajv.getSchema('openapi.json#/components/schemas/DunningPolicyOverride')?.({ finalAction: 'cancel' }),
+      ajv.getSchema('openapi.json#/components/schemas/DunningPolicyOverride')?.({ final_action: 'cancel' }),
       true,
+    );
+    assert.equal(
+      ajv.getSchema('openapi.json#/components/schemas/DunningPolicyOverride')?.({ finalAction: 'cancel' }),
+      false,
     );
     assert.equal(
       ajv.getSchema('openapi.json#/components/schemas/DunningPolicyOverride')?.({ bogus: 1 }),

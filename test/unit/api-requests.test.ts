@@ -33,6 +33,7 @@ import { QfpayClient } from '../../src/gateways/qfpay/client';
 import type { SubscriptionView } from '../../src/workflows/definitions';
 import type { LifecycleState } from '../../src/domain/lifecycle/lifecycle-table';
 import { SUB, pastDue } from '../helpers/engine-states';
+import { nonSnakeKeys } from '../helpers/json-keys';
 
 const KEYS = ['merchant-key-one', 'merchant-key-two'];
 const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', API_KEYS: ` ${KEYS[0]}, ,${KEYS[1]} ` });
@@ -82,16 +83,18 @@ function fakeTemporal(behaviour: Partial<Record<string, (...args: unknown[]) => 
 }
 
 /** A QFPay client whose HTTP answers are scripted; records the paths it was asked for. */
-function scriptedQfpay(answer: (path: string) => { status?: number; body: unknown }) {
+function scriptedQfpay(
+  answer: (path: string, params: URLSearchParams) => { status?: number; body: unknown },
+) {
   const paths: string[] = [];
   const client = new QfpayClient({
     baseUrl: 'http://qfpay.test',
     appCode: 'app-code',
     appKey: 'app-key',
-    fetch: async (url) => {
+    fetch: async (url, init) => {
       const path = new URL(String(url)).pathname;
       paths.push(path);
-      const { status = 200, body } = answer(path);
+      const { status = 200, body } = answer(path, new URLSearchParams(String(init?.body ?? '')));
       return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
     },
   });
@@ -295,11 +298,11 @@ void describe('request validation (nothing reaches Temporal or QFPay)', () => {
         token_id: 'card',
         total_billing_cycles: 0,
         start_time: 'tomorrow',
-        dunning_policy: { attemptOffsets: ['3d', '1d'], finalAction: 'explode' },
+        dunning_policy: { attempt_offsets: ['3d', '1d'], final_action: 'explode' },
       },
       paths: [
-        'dunning_policy.attemptOffsets.1',
-        'dunning_policy.finalAction',
+        'dunning_policy.attempt_offsets.1',
+        'dunning_policy.final_action',
         'start_time',
         'token_id',
         'total_billing_cycles',
@@ -334,10 +337,22 @@ void describe('request validation (nothing reaches Temporal or QFPay)', () => {
       paths: ['product.amount'],
     },
     {
-      name: 'GET /v1/subscriptions: unknown state, quote in customer_id, page_size 0, bad token',
+      name: 'GET /v1/subscriptions: unknown state, quote in customer_id, limit 0, bad cursor',
       method: 'get',
-      url: "/v1/subscriptions?state=BOGUS&customer_id=cust_1'%20OR%20'1'='1&page_size=0&page_token=%24%24",
-      paths: ['customer_id', 'page_size', 'page_token', 'state'],
+      url: "/v1/subscriptions?state=BOGUS&customer_id=cust_1'%20OR%20'1'='1&limit=0&cursor=%24%24",
+      paths: ['cursor', 'customer_id', 'limit', 'state'],
+    },
+    {
+      name: 'GET /v1/customers: limit over 100, a cursor that is not one',
+      method: 'get',
+      url: '/v1/customers?limit=101&cursor=not%20a%20cursor',
+      paths: ['cursor', 'limit'],
+    },
+    {
+      name: 'GET /v1/merchant-events: the paging of before (page_size, page_token)',
+      method: 'get',
+      url: '/v1/merchant-events?page_size=10&page_token=abc',
+      paths: ['page_size', 'page_token'],
     },
     {
       name: 'GET /v1/subscriptions/:id: not a subscription id',
@@ -418,8 +433,15 @@ void describe('request validation (nothing reaches Temporal or QFPay)', () => {
       name: 'PUT dunning-policy: a bad duration, an unknown action and an unknown field',
       method: 'put',
       url: '/v1/subscriptions/sub_1/dunning-policy',
-      body: { safetyMargin: 'soon', finalAction: 'explode', retries: 3 },
-      paths: ['finalAction', 'retries', 'safetyMargin'],
+      body: { safety_margin: 'soon', final_action: 'explode', retries: 3 },
+      paths: ['final_action', 'retries', 'safety_margin'],
+    },
+    {
+      name: 'PUT dunning-policy: the camelCase names of before',
+      method: 'put',
+      url: '/v1/subscriptions/sub_1/dunning-policy',
+      body: { attemptOffsets: ['1h'], finalAction: 'cancel' },
+      paths: ['attemptOffsets', 'finalAction'],
     },
   ];
 
@@ -582,16 +604,52 @@ void describe('the error shape and request ids', () => {
     assert.match(String(res.headers['retry-after']), /^\d+$/);
   });
 
-  void it('answers a page_token this API did not sign with 400, before Temporal sees it', async () => {
+  void it('answers a cursor this API did not sign with 400 naming cursor, before Temporal sees it', async () => {
     const { app, temporal } = appWith();
-    // The layout of a real token (version byte, MAC, Temporal's token) with a MAC anyone could compute before.
+    // The layout of a real cursor (version byte, MAC, Temporal's token) with a MAC anyone could compute before.
     const forged = Buffer.concat([Buffer.from([1]), Buffer.alloc(16, 7), Buffer.from('temporal')]).toString(
       'base64url',
     );
-    const res = await request(app).get(`/v1/subscriptions?page_token=${forged}`).set(auth);
+    const res = await request(app).get(`/v1/subscriptions?cursor=${forged}`).set(auth);
     const body = errorOf(res, 400, 'validation_error');
-    assert.deepEqual(paths(body), ['page_token']);
+    assert.deepEqual(paths(body), ['cursor']);
+    assert.match(body.error.details?.[0]?.message ?? '', /next_cursor/);
     assert.deepEqual(temporal.calls, []);
+  });
+
+  void it('names the snake_case field for a camelCase one the API took before', async () => {
+    const { app } = appWith();
+    const res = await request(app)
+      .post('/v1/subscriptions')
+      .set(auth)
+      .set('Idempotency-Key', 'camel-1')
+      .send({
+        customer_id: 'cust_1',
+        product_id: 'prod_1',
+        token_id: 'tk_1',
+        dunning_policy: { attemptOffsets: ['1h'], safetyMargin: '2h', nonRetryableRespcds: [] },
+      });
+    const body = errorOf(res, 400, 'validation_error');
+    assert.deepEqual(body.error.details, [
+      { path: 'dunning_policy.attemptOffsets', message: 'unknown field: it is attempt_offsets (snake_case)' },
+      { path: 'dunning_policy.safetyMargin', message: 'unknown field: it is safety_margin (snake_case)' },
+      {
+        path: 'dunning_policy.nonRetryableRespcds',
+        message: 'unknown field: it is non_retryable_respcds (snake_case)',
+      },
+    ]);
+    const paging = errorOf(
+      await request(app).get('/v1/customers?page=2&page_size=10').set(auth),
+      400,
+      'validation_error',
+    );
+    assert.deepEqual(paging.error.details, [
+      {
+        path: 'page',
+        message: 'unknown field: lists are paged with limit and cursor (the next_cursor of a page)',
+      },
+      { path: 'page_size', message: 'unknown field: it is limit' },
+    ]);
   });
 
   void it('answers a subscription whose workflow does not exist with 404', async () => {
@@ -726,6 +784,22 @@ void describe('the subscription view', () => {
     });
   }
 
+  void it('writes every field in snake_case, the dunning policy included', async () => {
+    const view = viewIn('PAST_DUE');
+    const { app } = appWith(fakeTemporal({ query: () => view }));
+    const res = await request(app).get(`/v1/subscriptions/${SUB}`).set(auth);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.deepEqual(nonSnakeKeys(res.body), []);
+    assert.deepEqual(res.body.dunning.policy, {
+      attempt_offsets: view.dunning.policy.attemptOffsets,
+      safety_margin: view.dunning.policy.safetyMargin,
+      min_attempt_window: view.dunning.policy.minAttemptWindow,
+      escalation: view.dunning.policy.escalation,
+      final_action: view.dunning.policy.finalAction,
+      non_retryable_respcds: view.dunning.policy.nonRetryableRespcds,
+    });
+  });
+
   void it('shows the next_billing_time of a subscription that goes on (PAST_DUE)', async () => {
     const view = viewIn('PAST_DUE');
     const { app } = appWith(fakeTemporal({ query: () => view }));
@@ -827,7 +901,184 @@ void describe("a customer's payment tokens", () => {
     const { app } = appWith(temporal, customers(['cust_known']));
     const res = await request(app).get('/v1/customers/cust_known/tokens').set(auth);
     assert.equal(res.status, 200, JSON.stringify(res.body));
-    assert.deepEqual(res.body, { customer_id: 'cust_known', tokens: [] });
+    assert.deepEqual(res.body, { data: [], next_cursor: null });
+  });
+});
+
+void describe('lists: one shape, { data, next_cursor }, paged by limit and cursor', () => {
+  /** A QFPay holding `records` and answering its query page by page, as it does (no total). */
+  function qfpayWith(path: string, records: Array<Record<string, unknown>>) {
+    const asked: Array<{ page: number; pageSize: number }> = [];
+    const qfpay = scriptedQfpay((at, params) => {
+      assert.equal(at, path);
+      const page = Number(params.get('page'));
+      const pageSize = Number(params.get('page_size'));
+      asked.push({ page, pageSize });
+      const from = (page - 1) * pageSize;
+      return { body: { respcd: '0000', data: records.slice(from, from + pageSize) } };
+    });
+    return { qfpay, asked };
+  }
+
+  async function listed(app: Parameters<typeof request>[0], url: string) {
+    const res = await request(app).get(url).set(auth);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.deepEqual(Object.keys(res.body).sort(), ['data', 'next_cursor']);
+    assert.deepEqual(nonSnakeKeys(res.body), []);
+    return res.body as { data: Array<Record<string, unknown>>; next_cursor: string | null };
+  }
+
+  void it("pages QFPay's customers by cursor, whatever the limit of each page; a cursor of another list is a 400", async () => {
+    const ids = ['cust_a1', 'cust_a2', 'cust_a3', 'cust_a4', 'cust_a5'];
+    const { qfpay, asked } = qfpayWith(
+      '/customer/v1/query',
+      ids.map((customer_id) => ({ customer_id, email: 'ada@example.com' })),
+    );
+    const { app } = appWith(fakeTemporal(), qfpay);
+
+    const seen: string[][] = [];
+    let url: string | undefined = '/v1/customers?email=ada@example.com&limit=2';
+    while (url !== undefined) {
+      const page = await listed(app, url);
+      seen.push(page.data.map((c) => String(c.customer_id)));
+      url =
+        page.next_cursor === null
+          ? undefined
+          : `/v1/customers?email=ada@example.com&limit=2&cursor=${page.next_cursor}`;
+    }
+    assert.deepEqual(seen, [['cust_a1', 'cust_a2'], ['cust_a3', 'cust_a4'], ['cust_a5']]);
+    assert.deepEqual(
+      asked.map((a) => [a.page, a.pageSize]),
+      [
+        [1, 2],
+        [2, 2],
+        [3, 2],
+      ],
+    );
+
+    // A cursor is a position: the next page may have another size.
+    const first = await listed(app, '/v1/customers?email=ada@example.com&limit=2');
+    const wider = await listed(
+      app,
+      `/v1/customers?email=ada@example.com&limit=3&cursor=${first.next_cursor}`,
+    );
+    assert.deepEqual(
+      wider.data.map((c) => c.customer_id),
+      ['cust_a3', 'cust_a4', 'cust_a5'],
+    );
+    assert.ok(wider.next_cursor, 'a full page: QFPay may have more');
+    const end = await listed(app, `/v1/customers?email=ada@example.com&limit=3&cursor=${wider.next_cursor}`);
+    assert.deepEqual(end, { data: [], next_cursor: null });
+
+    // A cursor pages only through the list (and filters) it came from.
+    for (const url of [
+      `/v1/customers?email=grace@example.com&limit=2&cursor=${first.next_cursor}`,
+      `/v1/products?limit=2&cursor=${first.next_cursor}`,
+      `/v1/customers?cursor=${first.next_cursor!.slice(0, -2)}`,
+    ]) {
+      const before = asked.length;
+      const body = errorOf(await request(app).get(url).set(auth), 400, 'validation_error');
+      assert.deepEqual(paths(body), ['cursor'], url);
+      assert.equal(asked.length, before, 'QFPay was not asked');
+    }
+  });
+
+  void it("pages QFPay's products by cursor, in the same shape", async () => {
+    const { qfpay } = qfpayWith(
+      '/product/v1/query',
+      ['prod_p1', 'prod_p2'].map((product_id) => ({
+        product_id,
+        name: 'Gold',
+        txamt: 9900,
+        txcurrcd: 'HKD',
+        interval: 'monthly',
+        interval_count: 1,
+      })),
+    );
+    const { app } = appWith(fakeTemporal(), qfpay);
+    const page = await listed(app, '/v1/products?limit=5');
+    assert.deepEqual(
+      page.data.map((p) => [p.product_id, p.amount]),
+      [
+        ['prod_p1', 9900],
+        ['prod_p2', 9900],
+      ],
+    );
+    assert.equal(page.next_cursor, null);
+  });
+
+  void it("pages subscriptions with Temporal's page token inside the cursor", async () => {
+    const tokens: unknown[] = [];
+    const temporal = fakeTemporal({
+      listWorkflowExecutions: (req) => {
+        const { nextPageToken, pageSize } = req as { nextPageToken?: Uint8Array; pageSize: number };
+        tokens.push([nextPageToken ? Buffer.from(nextPageToken).toString() : null, pageSize]);
+        return { executions: [], nextPageToken: nextPageToken ? null : Buffer.from('page-2') };
+      },
+    });
+    const { app } = appWith(temporal);
+    const first = await listed(app, '/v1/subscriptions?state=ACTIVE&limit=7');
+    assert.deepEqual(first.data, []);
+    assert.ok(first.next_cursor);
+    const second = await listed(app, `/v1/subscriptions?state=ACTIVE&limit=3&cursor=${first.next_cursor}`);
+    assert.deepEqual(second, { data: [], next_cursor: null });
+    assert.deepEqual(tokens, [
+      [null, 7],
+      ['page-2', 3],
+    ]);
+    const otherFilter = errorOf(
+      await request(app).get(`/v1/subscriptions?state=PAST_DUE&cursor=${first.next_cursor}`).set(auth),
+      400,
+      'validation_error',
+    );
+    assert.deepEqual(paths(otherFilter), ['cursor']);
+  });
+
+  void it("pages a customer's payment tokens", async () => {
+    const records = [1, 2, 3].map((n) => ({
+      tokenId: `tk_${n}`,
+      customerId: 'cust_known',
+      event: 'NEW',
+      cardMasked: `520000******109${n}`,
+      receivedAt: Date.UTC(2027, 0, n),
+      at: Date.UTC(2027, 0, n),
+    }));
+    const { app } = appWith(
+      fakeTemporal({ query: () => records }),
+      qfpayWith('/customer/v1/query', [{ customer_id: 'cust_known' }]).qfpay,
+    );
+    const first = await listed(app, '/v1/customers/cust_known/tokens?limit=2');
+    assert.deepEqual(
+      first.data.map((t) => t.token_id),
+      ['tk_1', 'tk_2'],
+    );
+    const rest = await listed(app, `/v1/customers/cust_known/tokens?limit=2&cursor=${first.next_cursor}`);
+    assert.deepEqual(
+      rest.data.map((t) => [t.token_id, t.card_masked]),
+      [['tk_3', '520000******1093']],
+    );
+    assert.equal(rest.next_cursor, null);
+  });
+
+  void it('lists the gateways with snake_case capabilities', async () => {
+    const { app } = appWith();
+    const page = await listed(app, '/v1/gateways');
+    assert.equal(page.next_cursor, null);
+    const qfpay = page.data.find((g) => g.name === 'qfpay') as { capabilities: Record<string, unknown> };
+    assert.equal(qfpay.capabilities.manual_charge, true);
+    assert.equal(qfpay.capabilities.change_token, true);
+    const madfintech = page.data.find((g) => g.name === 'madfintech') as {
+      capabilities: Record<string, unknown>;
+    };
+    assert.equal(madfintech.capabilities.manual_charge, false);
+    assert.equal(typeof madfintech.capabilities.recovery_ends_after_ms, 'number');
+    const two = await listed(app, '/v1/gateways?limit=2');
+    assert.equal(two.data.length, 2);
+    const rest = await listed(app, `/v1/gateways?limit=2&cursor=${two.next_cursor}`);
+    assert.deepEqual(
+      [...two.data, ...rest.data].map((g) => g.name),
+      page.data.map((g) => g.name),
+    );
   });
 });
 

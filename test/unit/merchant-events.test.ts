@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import {
+  MERCHANT_EVENT_DATA_SCHEMAS,
   MERCHANT_EVENT_TYPES,
   MerchantEventSchema,
   merchantEventSecretProblem,
@@ -10,6 +11,7 @@ import {
   verifyMerchantEvent,
   type MerchantEvent,
 } from '../../src/events/merchant-events';
+import { SNAKE_CASE, nonSnakeKeys } from '../helpers/json-keys';
 
 const SECRET = `whsec_${Buffer.alloc(32, 1).toString('base64')}`;
 const OTHER_SECRET = `whsec_${Buffer.alloc(32, 2).toString('base64')}`;
@@ -130,6 +132,13 @@ void describe('merchant event schema', () => {
       MERCHANT_EVENT_TYPES,
     );
     for (const event of examples) assert.deepEqual(MerchantEventSchema.parse(event), event);
+  });
+
+  void it('names every field in snake_case, as the API does', () => {
+    for (const [type, schema] of Object.entries(MERCHANT_EVENT_DATA_SCHEMAS)) {
+      for (const key of Object.keys(schema.shape)) assert.match(key, SNAKE_CASE, `${type}: data.${key}`);
+    }
+    for (const event of examples) assert.deepEqual(nonSnakeKeys(event), [], event.type);
   });
 
   void it('rejects data that belongs to another event type', () => {

@@ -10,10 +10,12 @@ import { WORKFLOW_TYPES, customerTokensWorkflowId, tokensQuery } from '../../wor
 import { withinDeadline, type ApiContext } from '../context';
 import { isWorkflowNotFound } from '../errors';
 import { idempotencyKeyOf, idempotentResult, markReplayed } from '../idempotency';
+import { cursorOffset, listScope, pageFrom, qfpayPageOf } from '../paging';
 import {
   CreateCustomerBodySchema,
   CustomerParamsSchema,
   ListCustomersQuerySchema,
+  ListQuerySchema,
   UpdateCustomerBodySchema,
   type CustomerListResponse,
   type CustomerResponse,
@@ -21,7 +23,7 @@ import {
   type PaymentTokenResponse,
 } from '../schemas';
 import { parseInput } from '../validate';
-import { deletedView, foundById, pageFields } from './qfpay-records';
+import { deletedView, foundById } from './qfpay-records';
 
 /** A token record as the API shows it. */
 export function paymentTokenView(record: PaymentTokenRecord): PaymentTokenResponse {
@@ -82,10 +84,16 @@ export function customerRouter(ctx: ApiContext): Router {
 
   router.get('/customers', async (req, res) => {
     const query = parseInput(ListCustomersQuerySchema, req.query, 'query');
-    const found = await ctx.qfpay.queryCustomers(query);
+    const { name, email, phone } = query;
+    const page = await qfpayPageOf(
+      ctx,
+      (at, pageSize) => ctx.qfpay.queryCustomers({ name, email, phone, page: at, page_size: pageSize }),
+      query,
+      listScope('customers', query),
+    );
     const view: CustomerListResponse = {
-      customers: found.items.map((c) => customerView(c)),
-      ...pageFields(found.items, query),
+      data: page.data.map((c) => customerView(c)),
+      next_cursor: page.next_cursor,
     };
     res.json(view);
   });
@@ -125,6 +133,9 @@ export function customerRouter(ctx: ApiContext): Router {
 
   router.get('/customers/:customerId/tokens', async (req, res) => {
     const { customerId } = parseInput(CustomerParamsSchema, req.params, 'path');
+    const query = parseInput(ListQuerySchema, req.query, 'query');
+    const scope = listScope(`customers/${customerId}/tokens`, query);
+    const from = cursorOffset(ctx, query.cursor, scope);
     // A customer QFPay does not have is a 404 here too, not an empty list.
     await customerAtQfpay(customerId);
     let tokens: PaymentTokenRecord[] = [];
@@ -136,7 +147,13 @@ export function customerRouter(ctx: ApiContext): Router {
       // No token notification yet for this customer: no workflow, no tokens.
       if (!isWorkflowNotFound(err)) throw err;
     }
-    const view: PaymentTokenListResponse = { customer_id: customerId, tokens: tokens.map(paymentTokenView) };
+    const view: PaymentTokenListResponse = pageFrom(
+      ctx,
+      tokens.map(paymentTokenView),
+      from,
+      query.limit,
+      scope,
+    );
     res.json(view);
   });
 

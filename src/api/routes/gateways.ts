@@ -14,8 +14,15 @@ import { WORKFLOW_TYPES, type CreateGatewaySubscriptionInput } from '../../workf
 import { workflowOptions, type ApiContext } from '../context';
 import { ApiError } from '../errors';
 import { idempotencyKeyOf, merchantOf, startIdempotentCreation } from '../idempotency';
-import { GatewayCreateSubscriptionBodySchema, type GatewayCreateSubscriptionBody } from '../schemas';
+import {
+  GatewayCreateSubscriptionBodySchema,
+  ListQuerySchema,
+  type GatewayCreateSubscriptionBody,
+  type GatewayListResponse,
+} from '../schemas';
+import { cursorOffset, listScope, pageFrom } from '../paging';
 import { parseInput } from '../validate';
+import { gatewayView } from '../views';
 import { configuredModule } from './gateway-modules';
 import { answerCreation, policyWithOverride } from './subscriptions';
 
@@ -54,7 +61,7 @@ export function gatewayCreationInput(
  * The subscription's policy: the merchant's override on the engine's default. A final action the
  * gateway cannot carry out is a 400 when the merchant asked for it; when it comes from the
  * engine's default (`DUNNING_POLICY`), recovery is left to the gateway instead, and the view says so.
- * @throws ApiError 400 naming `dunning_policy.finalAction`
+ * @throws ApiError 400 naming `dunning_policy.final_action`
  */
 function gatewayPolicy(
   module: GatewayModule,
@@ -66,7 +73,7 @@ function gatewayPolicy(
   if (problem === undefined) return policy;
   if (override?.finalAction !== undefined)
     throw ApiError.validation(`invalid body for ${module.name}`, [
-      { path: 'dunning_policy.finalAction', message: problem },
+      { path: 'dunning_policy.final_action', message: problem },
     ]);
   return { ...policy, finalAction: 'leave_to_gateway' };
 }
@@ -93,8 +100,18 @@ function checkGatewayInput(module: GatewayModule, input: CreateGatewaySubscripti
 export function gatewayRouter(ctx: ApiContext): Router {
   const router = Router();
 
-  router.get('/gateways', (_req: Request, res: Response) => {
-    res.json({ items: gatewayTable() });
+  router.get('/gateways', (req: Request, res: Response) => {
+    const query = parseInput(ListQuerySchema, req.query, 'query');
+    const scope = listScope('gateways', query);
+    const from = cursorOffset(ctx, query.cursor, scope);
+    const view: GatewayListResponse = pageFrom(
+      ctx,
+      gatewayTable().map(gatewayView),
+      from,
+      query.limit,
+      scope,
+    );
+    res.json(view);
   });
 
   router.post('/gateways/:gateway/subscriptions', async (req: Request, res: Response) => {

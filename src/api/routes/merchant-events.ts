@@ -31,7 +31,8 @@ import {
   type MerchantEventListResponse,
 } from '../schemas';
 import { parseInput } from '../validate';
-import { listPageToken, quoteQueryValue, renamedAttribute, renamedAttributeEquals } from './subscriptions';
+import { cursorPosition } from '../paging';
+import { quoteQueryValue, renamedAttribute, renamedAttributeEquals } from './subscriptions';
 
 /** The id of the workflow that delivers the event `eventId`. */
 export const merchantEventWorkflowId = (eventId: string): string => `merchant-event:${eventId}`;
@@ -63,13 +64,13 @@ export function merchantEventRouter(ctx: ApiContext): Router {
   router.get('/merchant-events', async (req: Request, res: Response) => {
     const query = parseInput(ListMerchantEventsQuerySchema, req.query, 'query');
     const visibilityQuery = merchantEventListQuery(query);
-    const nextPageToken = listPageToken(ctx, query.page_token, visibilityQuery);
+    const nextPageToken = cursorPosition(ctx, query.cursor, visibilityQuery);
     const namespace = temporal.options.namespace;
     const response = await within(() =>
       temporal.workflowService.listWorkflowExecutions({
         namespace,
         query: visibilityQuery,
-        pageSize: query.page_size,
+        pageSize: query.limit,
         nextPageToken,
       }),
     );
@@ -87,7 +88,7 @@ export function merchantEventRouter(ctx: ApiContext): Router {
         ),
       ),
     );
-    const items = infos
+    const deliveries = infos
       .filter((_, i) => latest[i])
       .map((info): MerchantEventDeliveryResponse => {
         const attributes = info.typedSearchAttributes;
@@ -110,8 +111,8 @@ export function merchantEventRouter(ctx: ApiContext): Router {
         };
       });
     const body: MerchantEventListResponse = {
-      items,
-      next_page_token: ctx.digests.encodePageToken(response.nextPageToken, visibilityQuery),
+      data: deliveries,
+      next_cursor: ctx.digests.encodeCursor(response.nextPageToken, visibilityQuery),
     };
     res.json(body);
   });

@@ -17,7 +17,8 @@ import {
   type ProductListResponse,
   type ProductResponse,
 } from '../schemas';
-import { deletedView, foundById, pageFields } from './qfpay-records';
+import { deletedView, foundById } from './qfpay-records';
+import { listScope, qfpayPageOf } from '../paging';
 import { parseInput } from '../validate';
 
 /** A product as the API shows it (QFPay's fields, `fallback` for those its answer left out). */
@@ -80,16 +81,22 @@ export function productRouter(ctx: ApiContext): Router {
 
   router.get('/products', async (req, res) => {
     const query = parseInput(ListProductsQuerySchema, req.query, 'query');
-    const found = await ctx.qfpay.queryProducts({
-      page: query.page,
-      page_size: query.page_size,
-      name: query.name,
-      txcurrcd: query.currency,
-      interval: query.interval,
-    });
+    const page = await qfpayPageOf(
+      ctx,
+      (at, pageSize) =>
+        ctx.qfpay.queryProducts({
+          page: at,
+          page_size: pageSize,
+          name: query.name,
+          txcurrcd: query.currency,
+          interval: query.interval,
+        }),
+      query,
+      listScope('products', query),
+    );
     const view: ProductListResponse = {
-      products: found.items.map((p) => productView(p)),
-      ...pageFields(found.items, query),
+      data: page.data.map((p) => productView(p)),
+      next_cursor: page.next_cursor,
     };
     res.json(view);
   });

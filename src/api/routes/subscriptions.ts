@@ -49,7 +49,7 @@ import {
   DunningPolicyOverrideBodySchema,
   EmptyBodySchema,
   LifecycleStateSchema,
-  ListOrdersQuerySchema,
+  ListQuerySchema,
   ListSubscriptionsQuerySchema,
   HoldBodySchema,
   PauseBodySchema,
@@ -63,6 +63,7 @@ import {
   type SubscriptionListResponse,
 } from '../schemas';
 import { parseInput } from '../validate';
+import { cursorOffset, cursorPosition, listScope, pageFrom } from '../paging';
 import { paginate } from '../../gateways/qfpay/client';
 import type { Product, Subscription as QfpaySubscription } from '../../gateways/qfpay/schemas';
 import { QFPAY_GATEWAY, splitSubscriptionId } from '../../domain/gateway-profile';
@@ -166,25 +167,6 @@ export function listQuery(filters: Pick<ListSubscriptionsQuery, 'state' | 'custo
     clauses.push(renamedAttributeEquals('customerId', filters.customer_id));
   }
   return clauses.join(' AND ');
-}
-
-/**
- * Temporal's page token for a list's `page_token` (undefined for the first page).
- * @throws ApiError 400 when it is not a token of this list with the same filters
- */
-export function listPageToken(
-  ctx: Pick<ApiContext, 'digests'>,
-  pageToken: string | undefined,
-  visibilityQuery: string,
-): Buffer | undefined {
-  if (pageToken === undefined) return undefined;
-  const token = ctx.digests.decodePageToken(pageToken, visibilityQuery);
-  if (token === undefined) {
-    throw ApiError.validation('invalid page_token', [
-      { path: 'page_token', message: 'not a next_page_token of this list (with the same filters)' },
-    ]);
-  }
-  return token;
 }
 
 /**
@@ -347,17 +329,18 @@ export function subscriptionRouter(ctx: ApiContext): Router {
   router.get('/subscriptions', async (req: Request, res: Response) => {
     const query = parseInput(ListSubscriptionsQuerySchema, req.query, 'query');
     const visibilityQuery = listQuery(query);
-    const nextPageToken = listPageToken(ctx, query.page_token, visibilityQuery);
+    // The cursor holds Temporal's page token, tied to the visibility query it pages through.
+    const nextPageToken = cursorPosition(ctx, query.cursor, visibilityQuery);
     const response = await withinDeadline(temporal, timeouts.temporalMs, () =>
       temporal.workflowService.listWorkflowExecutions({
         namespace: temporal.options.namespace,
         query: visibilityQuery,
-        pageSize: query.page_size,
+        pageSize: query.limit,
         nextPageToken,
       }),
     );
     const body: SubscriptionListResponse = {
-      items: (response.executions ?? []).map((raw) => {
+      data: (response.executions ?? []).map((raw) => {
         const workflowId = raw.execution?.workflowId ?? '';
         const attributes = decodeTypedSearchAttributes(raw.searchAttributes?.indexedFields);
         const nextBilling = attributes.get(SEARCH_ATTRIBUTES.nextBillingTime);
@@ -375,7 +358,7 @@ export function subscriptionRouter(ctx: ApiContext): Router {
           status: raw.status === WORKFLOW_STATUS_RUNNING ? 'running' : 'closed',
         };
       }),
-      next_page_token: ctx.digests.encodePageToken(response.nextPageToken, visibilityQuery),
+      next_cursor: ctx.digests.encodeCursor(response.nextPageToken, visibilityQuery),
     };
     res.json(body);
   });
@@ -423,19 +406,12 @@ export function subscriptionRouter(ctx: ApiContext): Router {
 
   router.get('/subscriptions/:subscriptionId/orders', async (req: Request, res: Response) => {
     const id = subscriptionId(req);
-    const query = parseInput(ListOrdersQuerySchema, req.query, 'query');
+    const query = parseInput(ListQuerySchema, req.query, 'query');
+    const scope = listScope(`subscriptions/${id}/orders`, query);
+    const from = cursorOffset(ctx, query.cursor, scope);
     const payments = await queryWorkflow(id, (h) => h.query(paymentsQuery));
     const orders = await ordersOf(id, payments);
-    const from = (query.page - 1) * query.page_size;
-    const shown = orders.slice(from, from + query.page_size);
-    const view: OrderListResponse = {
-      subscription_id: id,
-      orders: shown,
-      total: orders.length,
-      page: query.page,
-      page_size: query.page_size,
-      next_page: from + query.page_size < orders.length ? query.page + 1 : null,
-    };
+    const view: OrderListResponse = pageFrom(ctx, orders, from, query.limit, scope);
     res.json(view);
   });
 

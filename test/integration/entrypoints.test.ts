@@ -62,7 +62,7 @@ describe('worker and API entry points', () => {
 // The workflows and the pure domain they are built on run in the deterministic sandbox alike.
 for (const workflowFile of [
   join(root, 'src', 'workflows', 'summaries.ts'),
-  join(root, 'src', 'domain', 'episode.ts'),
+  join(root, 'src', 'domain', 'episode', 'episode.ts'),
 ])
   describe(`lint keeps workflow code deterministic (${relative(root, workflowFile)})`, () => {
     const eslint = new ESLint({ cwd: root });
@@ -78,7 +78,7 @@ for (const workflowFile of [
     });
 
     it('fails a workflow file that imports an activity implementation (not only its type)', async () => {
-      const broken = `import { createQfpayActivities } from '../activities/qfpay';\n${readFileSync(workflowFile, 'utf8')}\nexport const leaked = createQfpayActivities;\n`;
+      const broken = `import { createEngineActivities } from '../activities/engine';\n${readFileSync(workflowFile, 'utf8')}\nexport const leaked = createEngineActivities;\n`;
       const [result] = await eslint.lintText(broken, { filePath: workflowFile });
       assert.ok(result?.messages.some((m) => m.message.includes('as types only')));
     });

@@ -13,7 +13,7 @@ import { buildApp } from '../../src/api/app';
 import { CreationSchema, CustomerSchema, ErrorResponseSchema, ProductSchema } from '../../src/api/schemas';
 import { loadConfig } from '../../src/config';
 import { useApiEngine } from '../helpers/api-engine';
-import { SandboxTestClient } from '../helpers/sandbox-client';
+import { SandboxTestClient } from '../helpers/emulator-client';
 
 const KEY_A = 'merchant-key-a';
 const KEY_B = 'merchant-key-b';

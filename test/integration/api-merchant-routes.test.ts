@@ -25,7 +25,7 @@ import {
 import type { QfpayClient } from '../../src/gateways/qfpay/client';
 import type { SandboxHandle } from '../../src/gateways/qfpay/emulator/server';
 import { auth, useApiEngine } from '../helpers/api-engine';
-import { SandboxTestClient } from '../helpers/sandbox-client';
+import { SandboxTestClient } from '../helpers/emulator-client';
 import { eventually } from '../helpers/stack';
 
 /** QFPay reports times to the second. */

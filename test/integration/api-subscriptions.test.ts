@@ -33,7 +33,7 @@ import { DEFAULT_DUNNING_POLICY } from '../../src/domain/dunning';
 import { APP_KEY, auth, useApiEngine } from '../helpers/api-engine';
 import { eventually } from '../helpers/stack';
 import { fakeSubscriptionId } from '../helpers/temporal';
-import { SandboxTestClient } from '../helpers/sandbox-client';
+import { SandboxTestClient } from '../helpers/emulator-client';
 
 void describe('subscription routes on a real Temporal dev server', () => {
   const engine = useApiEngine('api-subscriptions');

@@ -25,7 +25,7 @@ import { WORKFLOW_TYPES, subscriptionWorkflowId } from '../../src/workflows/defi
 import { APP_KEY, auth, useApiEngine } from '../helpers/api-engine';
 import { freePort } from '../../src/dev/free-ports';
 import { eventually } from '../helpers/stack';
-import { SandboxTestClient } from '../helpers/sandbox-client';
+import { SandboxTestClient } from '../helpers/emulator-client';
 
 interface EmulatorOrder {
   subscription_order_id: string;

@@ -12,7 +12,7 @@ import { benchNotification, fakeSubscriptionId } from '../../bench/notifications
 import type { SyncResult } from '../../src/activities/contracts';
 import { createQfpayActivities } from '../../src/activities/qfpay';
 import { QfpayClient } from '../../src/gateways/qfpay/client';
-import { TEST_APP_CODE, TEST_APP_KEY, startTestSandbox, type TestSandbox } from '../helpers/sandbox-client';
+import { TEST_APP_CODE, TEST_APP_KEY, startTestSandbox, type TestSandbox } from '../helpers/emulator-client';
 
 describe('the bench records its fake subscriptions at the emulator', () => {
   let t: TestSandbox;

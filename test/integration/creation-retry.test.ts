@@ -9,7 +9,7 @@ import type { QfpayActivities } from '../../src/activities/contracts';
 import { createQfpayActivities } from '../../src/activities/qfpay';
 import { QfpayClient } from '../../src/gateways/qfpay/client';
 import { startSandbox, type SandboxHandle } from '../../src/gateways/qfpay/emulator/server';
-import { SandboxTestClient } from '../helpers/sandbox-client';
+import { SandboxTestClient } from '../helpers/emulator-client';
 
 let sandbox: SandboxHandle;
 let client: QfpayClient;

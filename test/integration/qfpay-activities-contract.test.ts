@@ -22,7 +22,7 @@ import {
   TEST_APP_KEY,
   startTestSandbox,
   type TestSandbox,
-} from '../helpers/sandbox-client';
+} from '../helpers/emulator-client';
 
 type Fault = 'server_error' | 'timeout_after_decline' | 'timeout_after_approve' | 'processing';
 

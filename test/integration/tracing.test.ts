@@ -22,7 +22,7 @@ import { createLogger } from '../../src/logger';
 import { tracesRequested } from '../../src/observability/tracing';
 import { startSandbox, type SandboxHandle } from '../../src/gateways/qfpay/emulator/server';
 import { subscriptionWorkflowId } from '../../src/workflows/definitions';
-import { SandboxTestClient } from '../helpers/sandbox-client';
+import { SandboxTestClient } from '../helpers/emulator-client';
 import { eventually } from '../helpers/stack';
 import { startDevServer, testDataConverter, uniqueTaskQueue } from '../helpers/temporal';
 

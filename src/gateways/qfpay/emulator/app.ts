@@ -6,7 +6,7 @@
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { controlRouter } from './control-api';
 import { handleQfpayRequest, isQfpayPath, QFPAY_PATHS, type QfpayCallOptions } from './qfpay-api';
-import type { Sandbox } from './sandbox';
+import type { Sandbox } from './emulator';
 
 /**
  * Waits `ms` real milliseconds, or less if the connection closes first (the client gave up,

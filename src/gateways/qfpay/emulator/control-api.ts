@@ -12,7 +12,7 @@ import { DEFAULT_DECLINE_RESPCD, paidCycles } from './engine';
 import { SandboxRequestError } from './errors';
 import { faultConfigUpdateSchema } from './faults';
 import type { NotificationRecord, PaymentToken, Subscription } from './model';
-import type { Sandbox } from './sandbox';
+import type { Sandbox } from './emulator';
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 

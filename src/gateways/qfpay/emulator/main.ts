@@ -5,7 +5,7 @@
 import pino from 'pino';
 import { z } from 'zod';
 import { DEFAULT_QFPAY_TIME_OFFSET } from '../time';
-import { DEFAULT_SANDBOX_APP_CODE, DEFAULT_SANDBOX_APP_KEY } from './sandbox';
+import { DEFAULT_SANDBOX_APP_CODE, DEFAULT_SANDBOX_APP_KEY } from './emulator';
 import { startSandbox } from './server';
 
 /** Empty variables count as unset. */

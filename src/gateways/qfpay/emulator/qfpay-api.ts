@@ -16,7 +16,7 @@ import {
   type Subscription,
   type SubscriptionOrder,
 } from './model';
-import type { Sandbox } from './sandbox';
+import type { Sandbox } from './emulator';
 
 /** QFPay's answer to every endpoint. */
 export interface QfpayEnvelope {

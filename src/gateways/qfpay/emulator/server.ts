@@ -9,7 +9,7 @@ import { buildSandboxApp } from './app';
 import type { SandboxClock } from './clock';
 import type { FaultConfig, FaultConfigUpdate } from './faults';
 import type { AdvanceResult, AdvanceTarget } from './runtime';
-import { Sandbox, type SandboxConfig } from './sandbox';
+import { Sandbox, type SandboxConfig } from './emulator';
 
 /** Options of {@link startSandbox}: the emulator's configuration plus where to listen. */
 export interface SandboxOptions extends SandboxConfig {

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { HOUR, useTestSandbox, TEST_START, startTestSandbox } from '../helpers/sandbox-client';
+import { HOUR, useTestSandbox, TEST_START, startTestSandbox } from '../helpers/emulator-client';
 
 interface ClockReply {
   now: string;

@@ -7,7 +7,7 @@ import {
   TEST_APP_CODE,
   TEST_APP_KEY,
   startTestSandbox,
-} from '../helpers/sandbox-client';
+} from '../helpers/emulator-client';
 
 /** A signed create-customer request with a client-side timeout, as raw fetch. */
 function createCustomerRaw(baseUrl: string, signal?: AbortSignal): Promise<Response> {

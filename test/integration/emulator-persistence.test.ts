@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startSandbox } from '../../src/gateways/qfpay/emulator/server';
 import { StateFileError } from '../../src/gateways/qfpay/emulator/store';
-import { MINUTE, SandboxTestClient, startTestSandbox, type TestSandbox } from '../helpers/sandbox-client';
+import { MINUTE, SandboxTestClient, startTestSandbox, type TestSandbox } from '../helpers/emulator-client';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const FEB_15 = Date.parse('2025-02-15T02:00:00Z');

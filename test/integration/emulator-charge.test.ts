@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { DAY, HOUR, useTestSandbox } from '../helpers/sandbox-client';
+import { DAY, HOUR, useTestSandbox } from '../helpers/emulator-client';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const FEB_15 = Date.parse('2025-02-15T02:00:00Z');

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { verifyNotificationSignature } from '../../src/gateways/qfpay/signing';
-import { HOUR, MINUTE, useTestSandbox, TEST_APP_KEY, TEST_START } from '../helpers/sandbox-client';
+import { HOUR, MINUTE, useTestSandbox, TEST_APP_KEY, TEST_START } from '../helpers/emulator-client';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 

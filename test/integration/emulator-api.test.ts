@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { signRequest, wireParams } from '../../src/gateways/qfpay/signing';
-import { useTestSandbox, TEST_APP_KEY } from '../helpers/sandbox-client';
+import { useTestSandbox, TEST_APP_KEY } from '../helpers/emulator-client';
 
 describe('sandbox QFPay API: signatures, validation, objects', () => {
   const t = useTestSandbox();

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { QfpayClient, isQfpayError, paginate, type QfpayError } from '../../src/gateways/qfpay';
 import { startSandbox, type SandboxHandle } from '../../src/gateways/qfpay/emulator/server';
-import { SandboxTestClient } from '../helpers/sandbox-client';
+import { SandboxTestClient } from '../helpers/emulator-client';
 
 const APP_CODE = 'client-code';
 const APP_KEY = 'client-key';

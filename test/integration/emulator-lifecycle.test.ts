@@ -9,7 +9,7 @@ import {
   type SandboxTestClient,
   type TestSandbox,
   startTestSandbox,
-} from '../helpers/sandbox-client';
+} from '../helpers/emulator-client';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 /** 2025-02-15 10:00 HKT: one month after TEST_START. */

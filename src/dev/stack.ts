@@ -13,7 +13,7 @@ import { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { ConfigError, loadConfig } from '../config';
 import { GATEWAY_MODULES } from '../gateways/registry';
-import { DEFAULT_SANDBOX_APP_CODE, DEFAULT_SANDBOX_APP_KEY } from '../gateways/qfpay/emulator/emulator';
+import { DEFAULT_EMULATOR_APP_CODE, DEFAULT_EMULATOR_APP_KEY } from '../gateways/qfpay/emulator/emulator';
 import { ALL_SEARCH_ATTRIBUTE_KEYS } from '../workflows/definitions';
 import { endpointsOf } from './stack-client';
 import { StackConfigError, type StackConfig } from './stack-config';
@@ -188,8 +188,8 @@ export function partEnvironment(
     API_KEYS: config.API_KEYS,
     LOG_LEVEL: config.LOG_LEVEL,
     QFPAY_BASE_URL: qfpayUrl,
-    QFPAY_APP_CODE: config.QFPAY_APP_CODE ?? (config.useEmulator ? DEFAULT_SANDBOX_APP_CODE : ''),
-    QFPAY_APP_KEY: config.QFPAY_APP_KEY ?? (config.useEmulator ? DEFAULT_SANDBOX_APP_KEY : ''),
+    QFPAY_APP_CODE: config.QFPAY_APP_CODE ?? (config.useEmulator ? DEFAULT_EMULATOR_APP_CODE : ''),
+    QFPAY_APP_KEY: config.QFPAY_APP_KEY ?? (config.useEmulator ? DEFAULT_EMULATOR_APP_KEY : ''),
     SANDBOX_PORT: String(config.SANDBOX_PORT),
     SANDBOX_HOST: '127.0.0.1',
     SANDBOX_NOTIFY_URL: `http://127.0.0.1:${config.PORT}/webhooks/qfpay`,

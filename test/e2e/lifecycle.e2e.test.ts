@@ -151,7 +151,7 @@ describe('a subscription end to end (dev server + worker + API + emulator over H
   it('follows three more billing cycles as the emulator clock advances', async () => {
     for (let cycle = 2; cycle <= 4; cycle += 1) {
       const before = await emulatorTruth(subscriptionId);
-      await stack.sandbox.advance({ to: before.nextBillingTime! + 1_000 });
+      await stack.qfpayEmulator.advance({ to: before.nextBillingTime! + 1_000 });
       const truth = await assertMirrors(subscriptionId, `cycle ${cycle} mirrored`);
       assert.equal(truth.completedCycles, cycle);
       assert.equal(truth.state, 'ACTIVE');

@@ -108,7 +108,7 @@ describe('merchant events end to end, verified by the official Standard Webhooks
     assert.equal(created.status, 201, JSON.stringify(created.body));
     subscriptionId = created.body.result.subscription_id;
     const truth = await stack.emulator('GET', `/_sandbox/subscriptions/${subscriptionId}`);
-    await stack.sandbox.advance({ to: Date.parse(truth.next_billing_time) + 1_000 });
+    await stack.qfpayEmulator.advance({ to: Date.parse(truth.next_billing_time) + 1_000 });
 
     const settled = await eventually(
       'cycle 2 paid and every event delivered',
@@ -155,7 +155,7 @@ describe('merchant events end to end, verified by the official Standard Webhooks
     answer = 410;
     const before = received.length;
     const truth = await stack.emulator('GET', `/_sandbox/subscriptions/${subscriptionId}`);
-    await stack.sandbox.advance({ to: Date.parse(truth.next_billing_time) + 1_000 });
+    await stack.qfpayEmulator.advance({ to: Date.parse(truth.next_billing_time) + 1_000 });
 
     const failed = await eventually(
       'cycle 3 events failed',

@@ -17,9 +17,9 @@ import { splitSubscriptionId } from '../../src/domain/gateway-profile';
 import { GATEWAY_MODULES, gatewayModule } from '../../src/gateways/registry';
 import { signNotification } from '../../src/gateways/qfpay/signing';
 import {
-  startSandbox,
-  type SandboxHandle,
-  type SandboxOptions,
+  startQfpayEmulator,
+  type QfpayEmulatorHandle,
+  type QfpayEmulatorOptions,
 } from '../../src/gateways/qfpay/emulator/server';
 import { createTestWorker, startDevServer, startTimeSkipping, uniqueTaskQueue } from './temporal';
 
@@ -29,7 +29,7 @@ export const APP_KEY = 'e2e-app-key';
 
 export interface Stack {
   env: TestWorkflowEnvironment;
-  sandbox: SandboxHandle;
+  qfpayEmulator: QfpayEmulatorHandle;
   config: Config;
   apiUrl: string;
   worker: Worker;
@@ -56,14 +56,14 @@ export interface Stack {
  * @param options.gatewayStartMs where the gateways' emulators' clocks start (default: the real now)
  */
 export async function startStack(
-  sandboxOptions: SandboxOptions = {},
+  emulatorOptions: QfpayEmulatorOptions = {},
   env?: Record<string, string>,
   options: { timeSkipping?: boolean; gateways?: boolean; gatewayStartMs?: number } = {},
 ): Promise<Stack> {
   const temporal = options.timeSkipping ? await startTimeSkipping() : await startDevServer();
-  const sandbox = await startSandbox({ appCode: APP_CODE, appKey: APP_KEY, ...sandboxOptions });
+  const qfpayEmulator = await startQfpayEmulator({ appCode: APP_CODE, appKey: APP_KEY, ...emulatorOptions });
   const config = loadConfig({
-    QFPAY_BASE_URL: sandbox.url,
+    QFPAY_BASE_URL: qfpayEmulator.url,
     QFPAY_APP_CODE: APP_CODE,
     QFPAY_APP_KEY: APP_KEY,
     API_KEYS: API_KEY,
@@ -92,7 +92,7 @@ export async function startStack(
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
   const apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  sandbox.setNotifyUrl(`${apiUrl}/webhooks/qfpay`);
+  qfpayEmulator.setNotifyUrl(`${apiUrl}/webhooks/qfpay`);
   const emulators: Array<GatewayEmulatorHandle & { name: string; env: GatewayEnv }> = [];
   if (options.gateways) {
     for (const module of GATEWAY_MODULES) {
@@ -117,7 +117,7 @@ export async function startStack(
   }
 
   async function emulator(method: string, path: string, body?: unknown) {
-    const res = await fetch(`${sandbox.url}${path}`, {
+    const res = await fetch(`${qfpayEmulator.url}${path}`, {
       method,
       headers: { 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
@@ -137,7 +137,7 @@ export async function startStack(
 
   return {
     env: temporal,
-    sandbox,
+    qfpayEmulator,
     config,
     apiUrl,
     worker,
@@ -146,13 +146,13 @@ export async function startStack(
     postNotification,
     gateways: Object.fromEntries(emulators.map((e) => [e.name, { url: e.url, env: e.env }])),
     async close() {
-      sandbox.setNotifyUrl(undefined);
+      qfpayEmulator.setNotifyUrl(undefined);
       await Promise.allSettled(emulators.map((e) => e.close()));
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections?.();
       worker.shutdown();
       await running;
-      await sandbox.close();
+      await qfpayEmulator.close();
       await temporal.teardown();
     },
   };

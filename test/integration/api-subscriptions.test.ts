@@ -22,7 +22,7 @@ import type { Config } from '../../src/config';
 import type { QfpayClient } from '../../src/gateways/qfpay/client';
 import { signNotification } from '../../src/gateways/qfpay/signing';
 import { formatQfpayNaiveTime } from '../../src/gateways/qfpay/time';
-import type { SandboxHandle } from '../../src/gateways/qfpay/emulator/server';
+import type { QfpayEmulatorHandle } from '../../src/gateways/qfpay/emulator/server';
 import {
   SEARCH_ATTRIBUTES,
   WORKFLOW_TYPES,
@@ -33,12 +33,12 @@ import { DEFAULT_DUNNING_POLICY } from '../../src/domain/dunning';
 import { APP_KEY, auth, useApiEngine } from '../helpers/api-engine';
 import { eventually } from '../helpers/stack';
 import { fakeSubscriptionId } from '../helpers/temporal';
-import { SandboxTestClient } from '../helpers/emulator-client';
+import { EmulatorTestClient } from '../helpers/emulator-client';
 
 void describe('subscription routes on a real Temporal dev server', () => {
   const engine = useApiEngine('api-subscriptions');
   let env: TestWorkflowEnvironment;
-  let sandbox: SandboxHandle;
+  let qfpayEmulator: QfpayEmulatorHandle;
   let config: Config;
   let qfpay: QfpayClient;
   let app: Express;
@@ -54,7 +54,7 @@ void describe('subscription routes on a real Temporal dev server', () => {
       interval: 'monthly',
       interval_count: 1,
     });
-    const tokenId = await new SandboxTestClient(sandbox.url).createToken(
+    const tokenId = await new EmulatorTestClient(qfpayEmulator.url).createToken(
       customer.customer_id,
       '5200000000001096',
     );
@@ -101,7 +101,7 @@ void describe('subscription routes on a real Temporal dev server', () => {
   }
 
   before(() => {
-    ({ env, sandbox, config, qfpay, app } = engine);
+    ({ env, qfpayEmulator, config, qfpay, app } = engine);
   });
 
   void it('answers 404 for a subscription the engine has no workflow for', async () => {
@@ -162,7 +162,7 @@ void describe('subscription routes on a real Temporal dev server', () => {
     assert.deepEqual(CreationSchema.parse(status.body).result, created.result);
 
     const sandboxSubs = (await (
-      await fetch(`${sandbox.url}/_sandbox/subscriptions?customer_id=${customerId}`)
+      await fetch(`${qfpayEmulator.url}/_sandbox/subscriptions?customer_id=${customerId}`)
     ).json()) as {
       data: unknown[];
     };

@@ -6,7 +6,7 @@
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { controlRouter } from './control-api';
 import { handleQfpayRequest, isQfpayPath, QFPAY_PATHS, type QfpayCallOptions } from './qfpay-api';
-import type { Sandbox } from './emulator';
+import type { QfpayEmulator } from './emulator';
 
 /**
  * Waits `ms` real milliseconds, or less if the connection closes first (the client gave up,
@@ -31,16 +31,16 @@ function canAnswer(res: Response): boolean {
 }
 
 /** Builds the emulator's Express app. */
-export function buildSandboxApp(sandbox: Sandbox): Express {
+export function buildEmulatorApp(emulator: QfpayEmulator): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
 
   app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok', now: new Date(sandbox.clock.now()).toISOString() });
+    res.json({ status: 'ok', now: new Date(emulator.clock.now()).toISOString() });
   });
 
-  app.use('/_sandbox', controlRouter(sandbox));
+  app.use('/_sandbox', controlRouter(emulator));
 
   // The raw body is kept: the signature covers exactly the parameters received.
   app.post([...QFPAY_PATHS], express.text({ type: () => true, limit: '1mb' }), async (req, res) => {
@@ -49,13 +49,13 @@ export function buildSandboxApp(sandbox: Sandbox): Express {
       res.status(404).json({ error: { type: 'not_found', message: `no endpoint ${path}` } });
       return;
     }
-    const fault = sandbox.faults.apiFault(path);
+    const fault = emulator.faults.apiFault(path);
     if (fault?.kind === 'rate_limit') {
       res.status(429).set('Retry-After', '1').type('text/plain').send('Too Many Requests');
       return;
     }
     if (fault?.kind === 'server_error') {
-      res.status(fault.status).type('text/plain').send('Sandbox fault injection: server error');
+      res.status(fault.status).type('text/plain').send('Emulator fault injection: server error');
       return;
     }
     if (fault?.kind === 'slow') await hold(fault.delayMs, res);
@@ -66,13 +66,13 @@ export function buildSandboxApp(sandbox: Sandbox): Express {
     }
     if (!canAnswer(res)) return;
 
-    sandbox.runtime.catchUp();
+    emulator.runtime.catchUp();
     const options: QfpayCallOptions = {};
-    if (path === '/subscription/v1/charge' && sandbox.faults.pendingCharge(path)) {
-      options.deferChargeMs = sandbox.faults.config.pendingChargeDelayMs;
+    if (path === '/subscription/v1/charge' && emulator.faults.pendingCharge(path)) {
+      options.deferChargeMs = emulator.faults.config.pendingChargeDelayMs;
     }
     const envelope = handleQfpayRequest(
-      sandbox,
+      emulator,
       {
         path,
         body: typeof req.body === 'string' ? req.body : '',
@@ -84,8 +84,8 @@ export function buildSandboxApp(sandbox: Sandbox): Express {
       },
       options,
     );
-    sandbox.runtime.requestRun();
-    sandbox.logger.debug({ path, respcd: envelope.respcd, fault: fault?.kind }, 'qfpay call');
+    emulator.runtime.requestRun();
+    emulator.logger.debug({ path, respcd: envelope.respcd, fault: fault?.kind }, 'qfpay call');
 
     if (fault?.kind === 'timeout') await hold(fault.holdMs, res);
     if (canAnswer(res)) res.json(envelope);
@@ -101,8 +101,8 @@ export function buildSandboxApp(sandbox: Sandbox): Express {
       res.status(status).json({ error: { type: 'invalid_request', message: (error as Error).message } });
       return;
     }
-    sandbox.logger.error({ err: error }, 'sandbox request failed');
-    res.status(500).json({ error: { type: 'internal_error', message: 'internal sandbox error' } });
+    emulator.logger.error({ err: error }, 'emulator request failed');
+    res.status(500).json({ error: { type: 'internal_error', message: 'internal emulator error' } });
   });
 
   return app;

@@ -5,8 +5,8 @@
 import pino from 'pino';
 import { z } from 'zod';
 import { DEFAULT_QFPAY_TIME_OFFSET } from '../time';
-import { DEFAULT_SANDBOX_APP_CODE, DEFAULT_SANDBOX_APP_KEY } from './emulator';
-import { startSandbox } from './server';
+import { DEFAULT_EMULATOR_APP_CODE, DEFAULT_EMULATOR_APP_KEY } from './emulator';
+import { startQfpayEmulator } from './server';
 
 /** Empty variables count as unset. */
 const unsetIfEmpty = (value: unknown) => (value === '' ? undefined : value);
@@ -14,8 +14,8 @@ const unsetIfEmpty = (value: unknown) => (value === '' ? undefined : value);
 const envSchema = z.object({
   SANDBOX_PORT: z.preprocess(unsetIfEmpty, z.coerce.number().int().min(0).max(65_535).default(4010)),
   SANDBOX_HOST: z.preprocess(unsetIfEmpty, z.string().default('0.0.0.0')),
-  QFPAY_APP_CODE: z.preprocess(unsetIfEmpty, z.string().default(DEFAULT_SANDBOX_APP_CODE)),
-  QFPAY_APP_KEY: z.preprocess(unsetIfEmpty, z.string().default(DEFAULT_SANDBOX_APP_KEY)),
+  QFPAY_APP_CODE: z.preprocess(unsetIfEmpty, z.string().default(DEFAULT_EMULATOR_APP_CODE)),
+  QFPAY_APP_KEY: z.preprocess(unsetIfEmpty, z.string().default(DEFAULT_EMULATOR_APP_KEY)),
   SANDBOX_NOTIFY_URL: z.preprocess(unsetIfEmpty, z.url().optional()),
   SANDBOX_STATE_FILE: z.preprocess(unsetIfEmpty, z.string().optional()),
   SANDBOX_TIME_SCALE: z.preprocess(unsetIfEmpty, z.coerce.number().positive().default(1)),
@@ -37,12 +37,12 @@ const envSchema = z.object({
 async function main(): Promise<void> {
   const parsed = envSchema.safeParse(process.env);
   if (!parsed.success) {
-    process.stderr.write(`Invalid sandbox configuration:\n${z.prettifyError(parsed.error)}\n`);
+    process.stderr.write(`Invalid emulator configuration:\n${z.prettifyError(parsed.error)}\n`);
     process.exit(1);
   }
   const env = parsed.data;
-  const logger = pino({ name: 'qfpay-sandbox', level: env.LOG_LEVEL });
-  const sandbox = await startSandbox({
+  const logger = pino({ name: 'qfpay-emulator', level: env.LOG_LEVEL });
+  const emulator = await startQfpayEmulator({
     port: env.SANDBOX_PORT,
     host: env.SANDBOX_HOST,
     appCode: env.QFPAY_APP_CODE,
@@ -56,12 +56,12 @@ async function main(): Promise<void> {
   });
   logger.info(
     {
-      url: sandbox.url,
+      url: emulator.url,
       stateFile: env.SANDBOX_STATE_FILE ?? null,
       timeScale: env.SANDBOX_TIME_SCALE,
       notificationsOn: env.SANDBOX_NOTIFY_URL !== undefined,
     },
-    'QFPay sandbox ready',
+    'QFPay emulator ready',
   );
 
   let stopping = false;
@@ -69,7 +69,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    sandbox.close().then(
+    emulator.close().then(
       () => {
         logger.info('stopped');
         process.exit(0);
@@ -86,7 +86,7 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   process.stderr.write(
-    `QFPay sandbox failed to start: ${error instanceof Error ? error.stack : String(error)}\n`,
+    `QFPay emulator failed to start: ${error instanceof Error ? error.stack : String(error)}\n`,
   );
   process.exit(1);
 });

@@ -38,7 +38,7 @@ export interface ChaosStackOptions {
 }
 
 export interface ChaosStack {
-  /** The emulator's base URL (QFPay's API and its `/_sandbox` control API). */
+  /** The emulator's base URL (QFPay's API and its `/_emulator` control API). */
   emulatorUrl: string;
   /** Base URLs of the API processes (each addressed directly). */
   apis: string[];

@@ -32,7 +32,7 @@ function banner(stack: RunningStack): string {
     `  Codec server   ${urls.codecServer}   (the Web UI decrypts payloads through it)`,
     `  Temporal gRPC  ${urls.temporal}`,
     urls.emulator
-      ? `  QFPay emulator ${urls.emulator}   (/_sandbox API, state in ${stack.config.dataDir}/sandbox-state.json)`
+      ? `  QFPay emulator ${urls.emulator}   (/_emulator API, state in ${stack.config.dataDir}/sandbox-state.json)`
       : `  QFPay          ${urls.qfpay}`,
     ...Object.entries(urls.gateways).map(
       ([name, url]) =>

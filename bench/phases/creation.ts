@@ -71,7 +71,7 @@ async function prepare(
       name: `Bench customer ${i}`,
       email: `bench${i}@example.com`,
     });
-    const res = await fetch(`${stack.qfpayEmulator.url}/_sandbox/tokens`, {
+    const res = await fetch(`${stack.qfpayEmulator.url}/_emulator/tokens`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ customer_id: customer.customer_id, card_number: '4000000000001091' }),

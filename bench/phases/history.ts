@@ -233,7 +233,7 @@ export async function runHistory(
     });
     const subscribe = async (name: string) => {
       const customer = await qfpay.createCustomer({ name, email: `${name}@example.com` });
-      const token = (await emulatorPost(stack, '/_sandbox/tokens', {
+      const token = (await emulatorPost(stack, '/_emulator/tokens', {
         customer_id: customer.customer_id,
         card_number: '5200000000001096',
       })) as { token_id: string };
@@ -283,7 +283,7 @@ export async function runHistory(
     const cappedStart = await historySize(client, cappedId);
 
     // Cycle 2: paid for two, declined for the third (which opens a dunning episode).
-    await emulatorPost(stack, `/_sandbox/tokens/${dunning.tokenId}/behaviour`, {
+    await emulatorPost(stack, `/_emulator/tokens/${dunning.tokenId}/behaviour`, {
       charges: 'decline',
       respcd: '1205',
     });

@@ -52,7 +52,7 @@ export interface ControlReply<T = Record<string, unknown>> {
   body: T;
 }
 
-/** Signs and sends QFPay calls, and drives the `/_sandbox` control API. */
+/** Signs and sends QFPay calls, and drives the `/_emulator` control API. */
 export class EmulatorTestClient {
   constructor(
     readonly baseUrl: string,
@@ -99,7 +99,7 @@ export class EmulatorTestClient {
     path: string,
     body?: unknown,
   ): Promise<ControlReply<T>> {
-    const response = await fetch(`${this.baseUrl}/_sandbox${path}`, {
+    const response = await fetch(`${this.baseUrl}/_emulator${path}`, {
       method,
       ...(body !== undefined && {
         headers: { 'Content-Type': 'application/json' },
@@ -199,7 +199,7 @@ export class EmulatorTestClient {
   }
 }
 
-/** The parts of `GET /_sandbox/subscriptions/:id` the tests read. */
+/** The parts of `GET /_emulator/subscriptions/:id` the tests read. */
 export interface SubscriptionTruth {
   subscription_id: string;
   state: string;

@@ -197,7 +197,7 @@ export async function minuteSubscription(
 ): Promise<{ subscriptionId: string; tokenId: string }> {
   const customer = await stack.api('POST', '/v1/customers', { name, email: `${name}@example.com` });
   assert.equal(customer.status, 201, JSON.stringify(customer.body));
-  const token = await stack.emulator('POST', '/_sandbox/tokens', {
+  const token = await stack.emulator('POST', '/_emulator/tokens', {
     customer_id: customer.body.customer_id,
     card_number: '5200000000001096',
   });

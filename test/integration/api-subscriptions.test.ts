@@ -162,7 +162,7 @@ void describe('subscription routes on a real Temporal dev server', () => {
     assert.deepEqual(CreationSchema.parse(status.body).result, created.result);
 
     const sandboxSubs = (await (
-      await fetch(`${qfpayEmulator.url}/_sandbox/subscriptions?customer_id=${customerId}`)
+      await fetch(`${qfpayEmulator.url}/_emulator/subscriptions?customer_id=${customerId}`)
     ).json()) as {
       data: unknown[];
     };

@@ -58,7 +58,7 @@ async function emulatorSubscription(qfpayEmulator: QfpayEmulatorHandle, qfpay: Q
     products: [{ product_id: product.product_id }],
   });
   const view = (await (
-    await fetch(`${qfpayEmulator.url}/_sandbox/subscriptions/${created.subscription_id}`)
+    await fetch(`${qfpayEmulator.url}/_emulator/subscriptions/${created.subscription_id}`)
   ).json()) as {
     orders: EmulatorOrder[];
     state: string;

@@ -81,7 +81,7 @@ describe('findOrCreateSubscription', () => {
     assert.equal(retried.subscriptionId, lost.subscription_id);
     assert.deepEqual(await subscriptionsOf(input.customerId), [lost.subscription_id]);
     const truth = (await (
-      await fetch(`${emulator.url}/_sandbox/subscriptions/${lost.subscription_id}`)
+      await fetch(`${emulator.url}/_emulator/subscriptions/${lost.subscription_id}`)
     ).json()) as {
       orders: unknown[];
     };

@@ -515,4 +515,31 @@ describe('QFPay emulator API: signatures, validation, objects', () => {
     assert.equal(((await health.json()) as { status: string }).status, 'ok');
     assert.equal((await fetch(`${t.emulator.url}/nope`)).status, 404);
   });
+
+  it('answers its control API at /_emulator and, for older clients, at /_sandbox alike', async () => {
+    const { customerId } = await t.client.subscribe();
+    const older = (path: string, init?: RequestInit) => fetch(`${t.emulator.url}/_sandbox${path}`, init);
+    // A change made through the older path is seen through the new one, and the other way round.
+    const token = await older('/tokens', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ customer_id: customerId, card_number: '4000000000001091' }),
+    });
+    assert.equal(token.status, 201);
+    const { token_id: tokenId } = (await token.json()) as { token_id: string };
+    const seen = await t.client.control<{ token_id: string }>('GET', `/tokens/${tokenId}`);
+    assert.equal(seen.status, 200);
+    assert.equal(seen.body.token_id, tokenId);
+    await t.client.control('POST', '/clock/advance', { ms: 60_000 });
+    const [clock, olderClock] = await Promise.all([
+      t.client.control('GET', '/clock'),
+      older('/clock').then(async (res) => ({ status: res.status, body: (await res.json()) as unknown })),
+    ]);
+    assert.equal(olderClock.status, 200);
+    assert.deepEqual(olderClock.body, clock.body);
+    // Its errors too: same status, same body.
+    const unknown = await older('/subscriptions/sub_nope');
+    assert.equal(unknown.status, 404);
+    assert.deepEqual(await unknown.json(), (await t.client.control('GET', '/subscriptions/sub_nope')).body);
+  });
 });

@@ -43,7 +43,7 @@ describe('emulator clock API', () => {
     assert.equal((await t.client.control('POST', '/clock/advance', { ms: -5 })).status, 400);
     assert.equal((await t.client.control('POST', '/clock/advance', { to: 'tomorrow' })).status, 400);
     assert.equal((await t.client.control('POST', '/clock', { timeScale: 0 })).status, 400);
-    const malformed = await fetch(`${t.emulator.url}/_sandbox/clock/advance`, {
+    const malformed = await fetch(`${t.emulator.url}/_emulator/clock/advance`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: '{"ms":',
@@ -51,7 +51,7 @@ describe('emulator clock API', () => {
     assert.equal(malformed.status, 400);
   });
 
-  it('resets state and clock through /_sandbox/reset', async () => {
+  it('resets state and clock through /_emulator/reset', async () => {
     const reply = await t.client.control<{ clock: ClockReply }>('POST', '/reset', {
       now: '2030-06-01T00:00:00Z',
     });

@@ -245,7 +245,7 @@ describe('emulator notifications', () => {
     });
   });
 
-  it('changes the notify URL at run time through /_sandbox/config', async () => {
+  it('changes the notify URL at run time through /_emulator/config', async () => {
     const off = await t.client.control<{ notifyUrl: string | null }>('POST', '/config', { notifyUrl: null });
     assert.equal(off.body.notifyUrl, null);
     await t.client.subscribe();

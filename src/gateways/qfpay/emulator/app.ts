@@ -1,6 +1,6 @@
 /**
- * The emulator's Express app: QFPay's endpoints (with API fault injection), the `/_sandbox`
- * control API, and `/healthz`. Built here and started in `server.ts`, so tests can use the
+ * The emulator's Express app: QFPay's endpoints (with API fault injection), the `/_emulator`
+ * control API (also at its older path `/_sandbox`), and `/healthz`. Built here and started in `server.ts`, so tests can use the
  * app without a port.
  */
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
@@ -30,6 +30,11 @@ function canAnswer(res: Response): boolean {
   return !res.destroyed && !res.writableEnded;
 }
 
+/** Where the emulator-only control API answers. */
+export const CONTROL_PATH = '/_emulator';
+/** The control API's earlier path, answered alike so that existing scripts and tests keep working. */
+export const OLDER_CONTROL_PATH = '/_sandbox';
+
 /** Builds the emulator's Express app. */
 export function buildEmulatorApp(emulator: QfpayEmulator): Express {
   const app = express();
@@ -40,7 +45,10 @@ export function buildEmulatorApp(emulator: QfpayEmulator): Express {
     res.json({ status: 'ok', now: new Date(emulator.clock.now()).toISOString() });
   });
 
-  app.use('/_sandbox', controlRouter(emulator));
+  const control = controlRouter(emulator);
+  app.use(CONTROL_PATH, control);
+  // The path clients written before the emulator had its name still call.
+  app.use(OLDER_CONTROL_PATH, control);
 
   // The raw body is kept: the signature covers exactly the parameters received.
   app.post([...QFPAY_PATHS], express.text({ type: () => true, limit: '1mb' }), async (req, res) => {

@@ -1,5 +1,5 @@
 /**
- * The emulator-only API under `/_sandbox`: payment tokens (QFPay makes them in the browser),
+ * The emulator-only API under `/_emulator` (and its older path `/_sandbox`): payment tokens (QFPay makes them in the browser),
  * token charge behaviour, pause/resume, the test clock, faults, inspection and reset. JSON in
  * and out; errors are `{ error: { type, message } }` with an HTTP status.
  */
@@ -192,7 +192,7 @@ function queryString(req: Request, name: string): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
-/** The `/_sandbox` router. */
+/** The control API's router (mounted at `/_emulator`, and at `/_sandbox` for older clients). */
 export function controlRouter(emulator: QfpayEmulator): Router {
   const router = express.Router();
   router.use(express.json({ limit: '1mb' }));

@@ -32,15 +32,15 @@ export interface QfpayEmulatorHandle {
   app: Express;
   /** The HTTP server (e.g. to time the emulator's requests from outside). */
   server: Server;
-  /** Moves the emulator clock forward, processing everything due on the way (like `POST /_sandbox/clock/advance`). */
+  /** Moves the emulator clock forward, processing everything due on the way (like `POST /_emulator/clock/advance`). */
   advance(target: AdvanceTarget): Promise<AdvanceResult>;
   /** Delivers every notification and processes every event due by now; resolves when done. */
   settle(): Promise<AdvanceResult>;
-  /** Changes the fault configuration (like `POST /_sandbox/faults`). */
+  /** Changes the fault configuration (like `POST /_emulator/faults`). */
   setFaults(change: FaultConfigUpdate): FaultConfig;
   /** Changes the notify URL; `undefined` turns notifications off. */
   setNotifyUrl(url: string | undefined): void;
-  /** Clears all state and faults (like `POST /_sandbox/reset`). */
+  /** Clears all state and faults (like `POST /_emulator/reset`). */
   reset(clock?: { nowMs?: number; frozen?: boolean }): void;
   /** Stops the ticker, ends open connections (held responses included), writes the state file, closes the port. */
   close(): Promise<void>;

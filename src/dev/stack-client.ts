@@ -32,7 +32,7 @@ export function endpointsOf(config: StackConfig): StackEndpoints {
   return {
     apiUrl: `http://127.0.0.1:${config.PORT}`,
     apiKey: config.API_KEYS.split(',')[0]!.trim(),
-    emulatorUrl: `http://127.0.0.1:${config.SANDBOX_PORT}`,
+    emulatorUrl: `http://127.0.0.1:${config.EMULATOR_PORT}`,
     webUiUrl: `http://127.0.0.1:${config.TEMPORAL_UI_PORT}`,
     namespace: config.TEMPORAL_NAMESPACE,
   };
@@ -141,7 +141,7 @@ export class StackClient {
    */
   async assertRunning(options: { emulator?: boolean } = {}): Promise<void> {
     const hint =
-      'Is the stack running? Start it with `npm start` in another terminal (same PORT/SANDBOX_PORT).';
+      'Is the stack running? Start it with `npm start` in another terminal (same PORT/EMULATOR_PORT).';
     try {
       const ready = await this.call(this.endpoints.apiUrl, "the engine's API", 'GET', '/readyz', {});
       if (!ready.ok) {

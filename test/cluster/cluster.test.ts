@@ -54,7 +54,7 @@ const clientFor = (apiUrl: string) =>
   new StackClient({
     apiUrl,
     apiKey: API_KEY,
-    emulatorUrl: `http://127.0.0.1:${env.SANDBOX_PORT}`,
+    emulatorUrl: `http://127.0.0.1:${env.EMULATOR_PORT}`,
     webUiUrl: `http://127.0.0.1:${env.TEMPORAL_UI_PORT}`,
     namespace: 'default',
   });

@@ -98,61 +98,71 @@ describe('emulator state file', () => {
   });
 });
 
-describe('npm run sandbox (src/gateways/qfpay/emulator/main.ts)', () => {
-  it('starts from the environment, logs JSON lines, and writes its state on SIGTERM', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'qfpay-emulator-main-'));
-    const stateFile = path.join(dir, 'state.json');
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', path.join('src', 'gateways', 'qfpay', 'emulator', 'main.ts')],
-      {
-        cwd: path.resolve(__dirname, '..', '..'),
-        env: {
-          ...process.env,
-          SANDBOX_PORT: '0',
-          SANDBOX_HOST: '127.0.0.1',
-          SANDBOX_STATE_FILE: stateFile,
-          SANDBOX_NOTIFY_URL: '',
-          QFPAY_APP_CODE: 'main-test-code',
-          QFPAY_APP_KEY: 'main-test-key',
-          LOG_LEVEL: 'info',
+/** The emulator's variables under their names, and under the names they had before (still read). */
+const VARIABLE_NAMES = {
+  current: ['EMULATOR_PORT', 'EMULATOR_HOST', 'EMULATOR_STATE_FILE', 'EMULATOR_NOTIFY_URL'],
+  older: ['SANDBOX_PORT', 'SANDBOX_HOST', 'SANDBOX_STATE_FILE', 'SANDBOX_NOTIFY_URL'],
+} as const;
+
+describe('npm run emulator (src/gateways/qfpay/emulator/main.ts)', () => {
+  for (const [which, [portVar, hostVar, stateFileVar, notifyUrlVar]] of Object.entries(VARIABLE_NAMES)) {
+    it(`starts from the environment (${which} variable names), logs JSON lines, and writes its state on SIGTERM`, async () => {
+      const dir = mkdtempSync(path.join(tmpdir(), 'qfpay-emulator-main-'));
+      const stateFile = path.join(dir, 'state.json');
+      const env: NodeJS.ProcessEnv = { ...process.env };
+      for (const name of [...VARIABLE_NAMES.current, ...VARIABLE_NAMES.older]) delete env[name];
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', path.join('src', 'gateways', 'qfpay', 'emulator', 'main.ts')],
+        {
+          cwd: path.resolve(__dirname, '..', '..'),
+          env: {
+            ...env,
+            [portVar]: '0',
+            [hostVar]: '127.0.0.1',
+            [stateFileVar]: stateFile,
+            [notifyUrlVar]: '',
+            QFPAY_APP_CODE: 'main-test-code',
+            QFPAY_APP_KEY: 'main-test-key',
+            LOG_LEVEL: 'info',
+          },
+          stdio: ['ignore', 'pipe', 'pipe'],
         },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    try {
-      const lines: Record<string, unknown>[] = [];
-      let buffered = '';
-      const ready = new Promise<string>((resolve, reject) => {
-        child.stdout.on('data', (chunk: Buffer) => {
-          buffered += chunk.toString('utf8');
-          let newline: number;
-          while ((newline = buffered.indexOf('\n')) >= 0) {
-            const line = JSON.parse(buffered.slice(0, newline)) as Record<string, unknown>;
-            buffered = buffered.slice(newline + 1);
-            lines.push(line);
-            if (line.msg === 'QFPay emulator ready') resolve(String(line.url));
-          }
-        });
-        child.once('exit', (code) => reject(new Error(`emulator exited early with ${code}`)));
-      });
-      const url = await ready;
-      const client = new EmulatorTestClient(url, 'main-test-code', 'main-test-key');
-      const customerId = await client.createCustomer();
-      assert.match(customerId, /^cust_/);
-      const exited = once(child, 'exit');
-      child.kill('SIGTERM');
-      const [code] = (await exited) as [number | null];
-      assert.equal(code, 0);
-      assert.ok(lines.some((l) => l.msg === 'stopped'));
-      const state = JSON.parse(readFileSync(stateFile, 'utf8')) as { customers: { customerId: string }[] };
-      assert.deepEqual(
-        state.customers.map((c) => c.customerId),
-        [customerId],
       );
-    } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+      try {
+        const lines: Record<string, unknown>[] = [];
+        let buffered = '';
+        const ready = new Promise<string>((resolve, reject) => {
+          child.stdout.on('data', (chunk: Buffer) => {
+            buffered += chunk.toString('utf8');
+            let newline: number;
+            while ((newline = buffered.indexOf('\n')) >= 0) {
+              const line = JSON.parse(buffered.slice(0, newline)) as Record<string, unknown>;
+              buffered = buffered.slice(newline + 1);
+              lines.push(line);
+              if (line.msg === 'QFPay emulator ready') resolve(String(line.url));
+            }
+          });
+          child.once('exit', (code) => reject(new Error(`emulator exited early with ${code}`)));
+        });
+        const url = await ready;
+        const client = new EmulatorTestClient(url, 'main-test-code', 'main-test-key');
+        const customerId = await client.createCustomer();
+        assert.match(customerId, /^cust_/);
+        const exited = once(child, 'exit');
+        child.kill('SIGTERM');
+        const [code] = (await exited) as [number | null];
+        assert.equal(code, 0);
+        assert.ok(lines.some((l) => l.msg === 'stopped'));
+        const state = JSON.parse(readFileSync(stateFile, 'utf8')) as { customers: { customerId: string }[] };
+        assert.deepEqual(
+          state.customers.map((c) => c.customerId),
+          [customerId],
+        );
+      } finally {
+        if (child.exitCode === null) child.kill('SIGKILL');
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
 });

@@ -11,6 +11,7 @@ import {
 } from './temporal/encryption-keys';
 import { merchantEventSecretProblem } from './events/merchant-events';
 import { MAX_QFPAY_CALL_MS } from './domain/dunning';
+import { DEFAULT_EMULATOR_APP_CODE, DEFAULT_EMULATOR_APP_KEY } from './gateways/qfpay/emulator/credentials';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const nonEmpty = z.string().trim().min(1);
@@ -91,8 +92,9 @@ export const configSchema = z
     CODEC_SERVER_CORS_ORIGINS: z.string().default('http://localhost:8233,http://127.0.0.1:8233'),
 
     QFPAY_BASE_URL: z.url().default('http://127.0.0.1:4010'),
-    QFPAY_APP_CODE: nonEmpty.default('sandbox-app-code'),
-    QFPAY_APP_KEY: nonEmpty.default('sandbox-app-key'),
+    /** The emulator's public credentials unless set; refused against real QFPay. */
+    QFPAY_APP_CODE: nonEmpty.default(DEFAULT_EMULATOR_APP_CODE),
+    QFPAY_APP_KEY: nonEmpty.default(DEFAULT_EMULATOR_APP_KEY),
     QFPAY_SIGN_TYPE: z.enum(['MD5', 'SHA256']).default('MD5'),
     QFPAY_TIMEOUT_MS: z.coerce
       .number()
@@ -233,10 +235,21 @@ export function warnAboutUnsafeSettings(c: Config, logger: { warn(message: strin
   for (const line of unsafeSettingWarnings(c)) logger.warn(line);
 }
 
-/** Whether a URL points at this machine (or the compose service name of the emulator). */
+/**
+ * The QFPay emulator's host names in docker-compose.yml: its service, and `sandbox`, the service's
+ * name before (an alias of it, so deployments that name it keep working).
+ */
+export const EMULATOR_COMPOSE_HOSTS: readonly string[] = ['qfpay-emulator', 'sandbox'];
+
+/** Whether a URL points at this machine (or at the QFPay emulator's compose service). */
 export function isLoopbackUrl(url: string): boolean {
   const host = new URL(url).hostname;
-  return host === 'localhost' || host === '[::1]' || host.startsWith('127.') || host === 'sandbox';
+  return (
+    host === 'localhost' ||
+    host === '[::1]' ||
+    host.startsWith('127.') ||
+    EMULATOR_COMPOSE_HOSTS.includes(host)
+  );
 }
 
 /** The environment's set variables: empty strings count as unset. */
@@ -269,10 +282,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const cleaned = setVariables(env);
   const parsed = configSchema.safeParse(cleaned);
   const problems = parsed.success ? [] : problemLines(parsed.error);
-  // The sandbox credentials are defaults only for the local emulator: real QFPay needs real ones.
+  // The emulator's public credentials are only for the emulator: real QFPay needs the merchant's.
   if (parsed.success && !isLoopbackUrl(parsed.data.QFPAY_BASE_URL)) {
-    for (const name of ['QFPAY_APP_CODE', 'QFPAY_APP_KEY'] as const) {
+    const emulatorDefaults = {
+      QFPAY_APP_CODE: DEFAULT_EMULATOR_APP_CODE,
+      QFPAY_APP_KEY: DEFAULT_EMULATOR_APP_KEY,
+    };
+    for (const [name, emulatorDefault] of Object.entries(emulatorDefaults)) {
       if (cleaned[name] === undefined) problems.push(`${name}: required when QFPAY_BASE_URL points at QFPay`);
+      else if (parsed.data[name as keyof typeof emulatorDefaults] === emulatorDefault) {
+        problems.push(`${name}: is the emulator's public default; QFPay needs the merchant's own`);
+      }
     }
   }
   if (parsed.success && parsed.data.NODE_ENV === 'production') {

@@ -13,7 +13,7 @@ import { Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { ConfigError, loadConfig } from '../config';
 import { GATEWAY_MODULES } from '../gateways/registry';
-import { DEFAULT_EMULATOR_APP_CODE, DEFAULT_EMULATOR_APP_KEY } from '../gateways/qfpay/emulator/emulator';
+import { DEFAULT_EMULATOR_APP_CODE, DEFAULT_EMULATOR_APP_KEY } from '../gateways/qfpay/emulator/credentials';
 import { ALL_SEARCH_ATTRIBUTE_KEYS } from '../workflows/definitions';
 import { endpointsOf } from './stack-client';
 import { StackConfigError, type StackConfig } from './stack-config';

@@ -5,6 +5,7 @@
 import pino, { type Logger } from 'pino';
 import { DEFAULT_QFPAY_TIME_OFFSET, parseQfpayTime } from '../time';
 import { EmulatorClock } from './clock';
+import { DEFAULT_EMULATOR_APP_CODE, DEFAULT_EMULATOR_APP_KEY } from './credentials';
 import { EmulatorEngine } from './engine';
 import { FaultInjector, type FaultConfigUpdate } from './faults';
 import { Notifier } from './notifier';
@@ -12,19 +13,11 @@ import { EmulatorRuntime } from './runtime';
 import { Scheduler } from './scheduler';
 import { readStateFile, EmulatorStore, StateFileWriter } from './store';
 
-/**
- * Default credentials, equal to the engine's defaults so a local stack agrees with itself. They
- * keep the spelling they had before the emulator was called one: .env files, compose deployments
- * and the engine's side of a running stack carry these values, and both sides must agree.
- */
-export const DEFAULT_EMULATOR_APP_CODE = 'sandbox-app-code';
-export const DEFAULT_EMULATOR_APP_KEY = 'sandbox-app-key';
-
 /** Everything an emulator can be configured with. All optional. */
 export interface EmulatorConfig {
-  /** The `X-QF-APPCODE` requests must carry. @default 'sandbox-app-code' */
+  /** The `X-QF-APPCODE` requests must carry. @default {@link DEFAULT_EMULATOR_APP_CODE} */
   appCode?: string;
-  /** The key requests are signed with and notifications are signed with. @default 'sandbox-app-key' */
+  /** The key requests are signed with and notifications are signed with. @default {@link DEFAULT_EMULATOR_APP_KEY} */
   appKey?: string;
   /** Where notifications go; absent or empty = notifications off. */
   notifyUrl?: string;

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { DEFAULT_QFPAY_TIME_OFFSET } from '../time';
-import { DEFAULT_EMULATOR_APP_CODE, DEFAULT_EMULATOR_APP_KEY } from './emulator';
+import { DEFAULT_EMULATOR_APP_CODE, DEFAULT_EMULATOR_APP_KEY } from './credentials';
 
 /** Each emulator variable and the name it had before. */
 export const OLDER_VARIABLE_NAMES = {
@@ -32,7 +32,8 @@ export function withOlderVariableNames(env: NodeJS.ProcessEnv): NodeJS.ProcessEn
 /** Empty variables count as unset. */
 const unsetIfEmpty = (value: unknown) => (value === '' ? undefined : value);
 
-const environmentSchema = z.object({
+/** The variables the emulator process reads, under their current names. */
+export const emulatorEnvironmentSchema = z.object({
   EMULATOR_PORT: z.preprocess(unsetIfEmpty, z.coerce.number().int().min(0).max(65_535).default(4010)),
   EMULATOR_HOST: z.preprocess(unsetIfEmpty, z.string().default('0.0.0.0')),
   QFPAY_APP_CODE: z.preprocess(unsetIfEmpty, z.string().default(DEFAULT_EMULATOR_APP_CODE)),
@@ -56,7 +57,7 @@ const environmentSchema = z.object({
 });
 
 /** The emulator process's configuration. */
-export type EmulatorEnvironment = z.output<typeof environmentSchema>;
+export type EmulatorEnvironment = z.output<typeof emulatorEnvironmentSchema>;
 
 /**
  * Parses the emulator's configuration, older variable names included.
@@ -65,7 +66,7 @@ export type EmulatorEnvironment = z.output<typeof environmentSchema>;
 export function parseEmulatorEnvironment(
   env: NodeJS.ProcessEnv,
 ): { ok: true; environment: EmulatorEnvironment } | { ok: false; problems: string } {
-  const parsed = environmentSchema.safeParse(withOlderVariableNames(env));
+  const parsed = emulatorEnvironmentSchema.safeParse(withOlderVariableNames(env));
   return parsed.success
     ? { ok: true, environment: parsed.data }
     : { ok: false, problems: z.prettifyError(parsed.error) };

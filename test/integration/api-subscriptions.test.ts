@@ -161,12 +161,12 @@ void describe('subscription routes on a real Temporal dev server', () => {
     assert.equal(status.status, 200);
     assert.deepEqual(CreationSchema.parse(status.body).result, created.result);
 
-    const sandboxSubs = (await (
+    const emulatorSubs = (await (
       await fetch(`${qfpayEmulator.url}/_emulator/subscriptions?customer_id=${customerId}`)
     ).json()) as {
       data: unknown[];
     };
-    assert.equal(sandboxSubs.data.length, 1, 'QFPay has exactly one subscription for the customer');
+    assert.equal(emulatorSubs.data.length, 1, 'QFPay has exactly one subscription for the customer');
 
     const view = await eventually('the created subscription in its workflow', async () => {
       const res = await request(app).get(`/v1/subscriptions/${created.result?.subscription_id}`).set(auth);

@@ -351,7 +351,7 @@ const ENDPOINTS: Readonly<Record<QfpayPath, Endpoint>> = {
     const unit = interval === undefined ? undefined : parseIntervalUnit(interval);
     if (interval !== undefined && unit === undefined) {
       throw parameterError(
-        'interval must be monthly or yearly (emulator: minutes, hours, daily, weekly too)',
+        "interval must be monthly or yearly (or, as in QFPay's sandbox, minutes or hours; also daily, weekly)",
       );
     }
     const intervalCount = params.int('interval_count', 1);

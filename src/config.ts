@@ -135,8 +135,8 @@ export const configSchema = z
     DUNNING_POLICY: z.string().optional(),
     /**
      * How long after a billing time with no payment result a subscription asks QFPay (default
-     * 15 min). Short cycles (minute intervals, in QFPay's sandbox and the emulator; the chaos suite) want it
-     * shorter.
+     * 15 min). Short cycles (minute intervals, in QFPay's sandbox and the emulator; the chaos
+     * suite) want it shorter.
      */
     RECONCILE_GRACE_MS: z.coerce.number().int().min(1_000).optional(),
 

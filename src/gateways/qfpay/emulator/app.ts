@@ -1,7 +1,7 @@
 /**
  * The emulator's Express app: QFPay's endpoints (with API fault injection), the `/_emulator`
- * control API (also at its older path `/_sandbox`), and `/healthz`. Built here and started in `server.ts`, so tests can use the
- * app without a port.
+ * control API (also at its older path `/_sandbox`), and `/healthz`. Built here and started in
+ * `server.ts`, so tests can use the app without a port.
  */
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { controlRouter } from './control-api';

@@ -1,7 +1,8 @@
 /**
- * The emulator-only API under `/_emulator` (and its older path `/_sandbox`): payment tokens (QFPay makes them in the browser),
- * token charge behaviour, pause/resume, the test clock, faults, inspection and reset. JSON in
- * and out; errors are `{ error: { type, message } }` with an HTTP status.
+ * The emulator-only API under `/_emulator` (and its older path `/_sandbox`): payment tokens
+ * (QFPay makes them in the browser), token charge behaviour, pause/resume, the test clock, faults,
+ * inspection and reset. JSON in and out; errors are `{ error: { type, message } }` with an HTTP
+ * status.
  */
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';

@@ -30,7 +30,7 @@ export default tseslint.config(
       '.cache/**',
       'bench/results/**',
       'coverage/**',
-      // Mutation testing (npm run mutation): its reports and its sandboxes (copies of the project).
+      // Mutation testing (npm run mutation): its reports and its copies of the project.
       'reports/**',
       '.stryker-tmp/**',
     ],

@@ -8,7 +8,7 @@
  * The shortcut: the records skip QFPay's creation (customer, token, product and subscription
  * calls), which production pays once per subscription and the creation phase measures on its own.
  */
-import type { SandboxStore } from '../src/gateways/qfpay/emulator/store';
+import type { EmulatorStore } from '../src/gateways/qfpay/emulator/store';
 import type { Subscription, SubscriptionOrder } from '../src/gateways/qfpay/emulator/model';
 import type { BenchNotification } from './notifications';
 
@@ -46,7 +46,7 @@ function newSubscription(subscriptionId: string, at: number, now: number): Subsc
  * @param now real time, for the next billing time (a month ahead: no reconcile falls due during the run)
  */
 export function recordAtEmulator(
-  store: SandboxStore,
+  store: EmulatorStore,
   n: Pick<BenchNotification, 'subscriptionId' | 'fact'>,
   now = Date.now(),
 ): void {

@@ -25,7 +25,7 @@ import { devServerExecutable } from '../src/dev/temporal-binaries';
 import { engineDataConverter } from '../src/temporal/data-converter';
 import { createLogger } from '../src/logger';
 import type { QfpayClient } from '../src/gateways/qfpay/client';
-import { startSandbox, type SandboxHandle } from '../src/gateways/qfpay/emulator/server';
+import { startQfpayEmulator, type QfpayEmulatorHandle } from '../src/gateways/qfpay/emulator/server';
 import { ALL_SEARCH_ATTRIBUTE_KEYS } from '../src/workflows/definitions';
 import { startApiProcess } from './api-process';
 import { startWorkerProcess, type WorkerProcess } from './worker-process';
@@ -63,7 +63,7 @@ export interface BenchStack {
   /** `host:port` of the dev server's frontend. */
   temporalAddress: string;
   namespace: string;
-  sandbox: SandboxHandle;
+  qfpayEmulator: QfpayEmulatorHandle;
   config: Config;
   qfpay: QfpayClient;
   apiUrl: string;
@@ -101,20 +101,20 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
         ? await startClusterTemporal(cleanups)
         : await startDevServer(options, cleanups);
 
-    const sandbox = await startSandbox({
+    const qfpayEmulator = await startQfpayEmulator({
       appCode: BENCH_APP_CODE,
       appKey: BENCH_APP_KEY,
       frozen: true,
       retryFractions: [],
       faults: { notificationsEnabled: false },
     });
-    cleanups.push(() => sandbox.close());
+    cleanups.push(() => qfpayEmulator.close());
 
     const workerEnv = (taskQueue: string, extra: Record<string, string> = {}): Record<string, string> => ({
       TEMPORAL_ADDRESS: temporalAddress,
       TEMPORAL_NAMESPACE: namespace,
       TEMPORAL_TASK_QUEUE: taskQueue,
-      QFPAY_BASE_URL: sandbox.url,
+      QFPAY_BASE_URL: qfpayEmulator.url,
       QFPAY_APP_CODE: BENCH_APP_CODE,
       QFPAY_APP_KEY: BENCH_APP_KEY,
       ...(options.workflowBundlePath ? { WORKFLOW_BUNDLE_PATH: options.workflowBundlePath } : {}),
@@ -152,7 +152,7 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
       client,
       temporalAddress,
       namespace,
-      sandbox,
+      qfpayEmulator,
       config,
       qfpay,
       apiUrl,

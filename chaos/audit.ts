@@ -6,7 +6,7 @@
 
 import { VIEW_ORDERS } from '../src/api/views';
 
-/** One subscription as the emulator records it (`GET /_sandbox/subscriptions/:id`). */
+/** One subscription as the emulator records it (`GET /_emulator/subscriptions/:id`). */
 export interface Truth {
   subscription_id: string;
   customer_id: string;

@@ -175,14 +175,14 @@ async function createSubscriptions(
       );
       const customerId = customer.body.customer_id;
       const token = await patiently('token', () =>
-        http<{ token_id: string }>(`${emulator}/_sandbox/tokens`, 'POST', {
+        http<{ token_id: string }>(`${emulator}/_emulator/tokens`, 'POST', {
           customer_id: customerId,
           card_number: '5200000000001096',
         }),
       );
       const tokenId = token.body.token_id;
       if (card === 'decline')
-        await http(`${emulator}/_sandbox/tokens/${tokenId}/behaviour`, 'POST', {
+        await http(`${emulator}/_emulator/tokens/${tokenId}/behaviour`, 'POST', {
           charges: 'decline',
           respcd: '1205',
         });
@@ -232,7 +232,7 @@ async function createSubscriptions(
 }
 
 async function setFaults(stack: ChaosStack, faults: Record<string, unknown>): Promise<void> {
-  await patiently('faults', () => http(`${stack.emulatorUrl}/_sandbox/faults`, 'POST', faults));
+  await patiently('faults', () => http(`${stack.emulatorUrl}/_emulator/faults`, 'POST', faults));
 }
 
 const NO_FAULTS = {
@@ -312,7 +312,7 @@ async function disrupt(
       approving = !approving;
       for (const c of creations.list.filter((x) => x.card === 'flaky')) {
         await http(
-          `${stack.emulatorUrl}/_sandbox/tokens/${c.tokenId}/behaviour`,
+          `${stack.emulatorUrl}/_emulator/tokens/${c.tokenId}/behaviour`,
           'POST',
           approving ? { charges: 'approve' } : { charges: 'decline', respcd: '1205' },
         ).catch(() => undefined);
@@ -354,7 +354,7 @@ async function chargeNows(
       }>(`${api}/v1/subscriptions/${id}/charge`, 'POST', {}).catch(() => undefined);
       if (answer?.status !== 200 || !answer.body.order_id || !answer.body.outcome) continue;
       const truth = (
-        await http<Truth>(`${stack.emulatorUrl}/_sandbox/subscriptions/${id}`).catch(() => undefined)
+        await http<Truth>(`${stack.emulatorUrl}/_emulator/subscriptions/${id}`).catch(() => undefined)
       )?.body;
       const charged = truth?.orders.find((o) => o.subscription_order_id === answer.body.order_id);
       records.push({
@@ -374,7 +374,7 @@ async function chargeNows(
 /** Every subscription the emulator has. */
 async function allTruths(stack: ChaosStack): Promise<Truth[]> {
   return (
-    await patiently('truth', () => http<{ data: Truth[] }>(`${stack.emulatorUrl}/_sandbox/subscriptions`))
+    await patiently('truth', () => http<{ data: Truth[] }>(`${stack.emulatorUrl}/_emulator/subscriptions`))
   ).body.data;
 }
 
@@ -463,7 +463,7 @@ async function workflowFindings(stack: ChaosStack, ids: readonly string[]): Prom
           truth: async () =>
             (
               await patiently('truth', () =>
-                http<Truth>(`${stack.emulatorUrl}/_sandbox/subscriptions/${encodeURIComponent(id)}`),
+                http<Truth>(`${stack.emulatorUrl}/_emulator/subscriptions/${encodeURIComponent(id)}`),
               )
             ).body.state,
           wait: async () => {
@@ -503,7 +503,7 @@ async function readWorkflow(stack: ChaosStack, id: string): Promise<WorkflowRead
 
 async function notificationFigures(stack: ChaosStack): Promise<Record<string, number>> {
   const res = await http<{ data: Array<{ status: string; fault: string | null; attempts: unknown[] }> }>(
-    `${stack.emulatorUrl}/_sandbox/notifications`,
+    `${stack.emulatorUrl}/_emulator/notifications`,
   );
   const data = res.body.data;
   return {
@@ -533,7 +533,7 @@ async function writeEvidence(stack: ChaosStack, checks: readonly Check[], sample
       `history not read: ${String(err)}`,
     ]);
     // QFPay's own record beside it: every order and every attempt the emulator made.
-    const truth = await http<Truth>(`${stack.emulatorUrl}/_sandbox/subscriptions/${id}`).catch(
+    const truth = await http<Truth>(`${stack.emulatorUrl}/_emulator/subscriptions/${id}`).catch(
       () => undefined,
     );
     writeFileSync(
@@ -574,7 +574,7 @@ async function main(): Promise<void> {
     );
     await setFaults(stack, { seed: plan.seed, ...CHAOS_FAULTS });
     await patiently('clock lead', () =>
-      http(`${stack.emulatorUrl}/_sandbox/clock/advance`, 'POST', { ms: CLOCK_LEAD_MS }),
+      http(`${stack.emulatorUrl}/_emulator/clock/advance`, 'POST', { ms: CLOCK_LEAD_MS }),
     );
     log(`QFPay's clock runs ${CLOCK_LEAD_MS / 1000} s ahead of the engine's`);
     const creations: Creation[] = [];

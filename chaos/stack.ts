@@ -17,7 +17,7 @@ import { freePorts } from '../src/dev/free-ports';
 import { devServerArgs, ensureTemporalCli } from '../src/dev/stack';
 import { Supervisor } from '../src/dev/supervisor';
 import { writeWorkflowBundle } from '../src/dev/workflow-bundle';
-import { startSandbox, type SandboxHandle } from '../src/gateways/qfpay/emulator/server';
+import { startQfpayEmulator, type QfpayEmulatorHandle } from '../src/gateways/qfpay/emulator/server';
 import { engineDataConverter } from '../src/temporal/data-converter';
 
 export const CHAOS_API_KEY = 'chaos-api-key';
@@ -38,7 +38,7 @@ export interface ChaosStackOptions {
 }
 
 export interface ChaosStack {
-  /** The emulator's base URL (QFPay's API and its `/_sandbox` control API). */
+  /** The emulator's base URL (QFPay's API and its `/_emulator` control API). */
   emulatorUrl: string;
   /** Base URLs of the API processes (each addressed directly). */
   apis: string[];
@@ -85,8 +85,8 @@ function partsLog(path: string): WriteStream {
   return createWriteStream(path, { flags: 'w' });
 }
 
-async function startEmulator(options: ChaosStackOptions, notifyUrl: string): Promise<SandboxHandle> {
-  return startSandbox({
+async function startEmulator(options: ChaosStackOptions, notifyUrl: string): Promise<QfpayEmulatorHandle> {
+  return startQfpayEmulator({
     appCode: CHAOS_APP_CODE,
     appKey: CHAOS_APP_KEY,
     notifyUrl,

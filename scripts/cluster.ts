@@ -27,7 +27,7 @@ function banner(cluster: RunningCluster): string {
     `  Workers         ${config.CLUSTER_WORKERS} on task queue ${config.TEMPORAL_TASK_QUEUE}`,
     `  Data            ${config.dataDir}`,
     '',
-    `  Try it: PORT=${config.PORT} SANDBOX_PORT=${config.SANDBOX_PORT} npm run demo   ·   docs/deployment.md   ·   stop: Ctrl-C`,
+    `  Try it: PORT=${config.PORT} EMULATOR_PORT=${config.EMULATOR_PORT} npm run demo   ·   docs/deployment.md   ·   stop: Ctrl-C`,
     '',
   ].join('\n');
 }

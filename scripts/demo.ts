@@ -1,6 +1,6 @@
 /**
  * `npm run demo`: against a running `npm start`, through the engine's HTTP API and the emulator's
- * `/_sandbox` API only. A monthly subscription runs through four cycles in a few seconds by moving
+ * `/_emulator` API only. A monthly subscription runs through four cycles in a few seconds by moving
  * the emulator's clock; cycle 3 is declined and then recovered with the merchant's "charge now".
  *
  * What it shows, honestly: the dunning episode opens on the failure, with its attempts scheduled

@@ -7,7 +7,13 @@
  */
 import { runStackCommand } from '../src/dev/stack-command';
 import { loadStackConfig } from '../src/dev/stack-config';
-import { describePart, startLocalStack, type PartName, type RunningStack } from '../src/dev/stack';
+import {
+  describePart,
+  emulatorStateFile,
+  startLocalStack,
+  type PartName,
+  type RunningStack,
+} from '../src/dev/stack';
 import { prettyLineFormatter, wantsPrettyLogs } from '../src/logging-format';
 
 /** On a terminal, each part's JSON log lines are shown as readable lines (LOG_FORMAT=json keeps JSON). */
@@ -32,7 +38,7 @@ function banner(stack: RunningStack): string {
     `  Codec server   ${urls.codecServer}   (the Web UI decrypts payloads through it)`,
     `  Temporal gRPC  ${urls.temporal}`,
     urls.emulator
-      ? `  QFPay emulator ${urls.emulator}   (/_sandbox API, state in ${stack.config.dataDir}/sandbox-state.json)`
+      ? `  QFPay emulator ${urls.emulator}   (/_emulator API, state in ${emulatorStateFile(stack.config.dataDir)})`
       : `  QFPay          ${urls.qfpay}`,
     ...Object.entries(urls.gateways).map(
       ([name, url]) =>

@@ -11,6 +11,7 @@ import {
 } from './temporal/encryption-keys';
 import { merchantEventSecretProblem } from './events/merchant-events';
 import { QFPAY_VARIABLES } from './gateways/qfpay/settings';
+import { DEFAULT_EMULATOR_APP_CODE, DEFAULT_EMULATOR_APP_KEY } from './gateways/qfpay/emulator/credentials';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const nonEmpty = z.string().trim().min(1);
@@ -116,7 +117,8 @@ export const configSchema = z
     DUNNING_POLICY: z.string().optional(),
     /**
      * How long after a billing time with no payment result a subscription asks QFPay (default
-     * 15 min). Short cycles (the sandbox's minute intervals, the chaos suite) want it shorter.
+     * 15 min). Short cycles (minute intervals, in QFPay's sandbox and the emulator; the chaos
+     * suite) want it shorter.
      */
     RECONCILE_GRACE_MS: z.coerce.number().int().min(1_000).optional(),
 
@@ -216,10 +218,21 @@ export function warnAboutUnsafeSettings(c: Config, logger: { warn(message: strin
   for (const line of unsafeSettingWarnings(c)) logger.warn(line);
 }
 
-/** Whether a URL points at this machine (or the compose service name of the emulator). */
+/**
+ * The QFPay emulator's host names in docker-compose.yml: its service, and `sandbox`, the service's
+ * name before (an alias of it, so deployments that name it keep working).
+ */
+export const EMULATOR_COMPOSE_HOSTS: readonly string[] = ['qfpay-emulator', 'sandbox'];
+
+/** Whether a URL points at this machine (or at the QFPay emulator's compose service). */
 export function isLoopbackUrl(url: string): boolean {
   const host = new URL(url).hostname;
-  return host === 'localhost' || host === '[::1]' || host.startsWith('127.') || host === 'sandbox';
+  return (
+    host === 'localhost' ||
+    host === '[::1]' ||
+    host.startsWith('127.') ||
+    EMULATOR_COMPOSE_HOSTS.includes(host)
+  );
 }
 
 /** The environment's set variables: empty strings count as unset. */
@@ -252,10 +265,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const cleaned = setVariables(env);
   const parsed = configSchema.safeParse(cleaned);
   const problems = parsed.success ? [] : problemLines(parsed.error);
-  // The sandbox credentials are defaults only for the local emulator: real QFPay needs real ones.
+  // The emulator's public credentials are only for the emulator: real QFPay needs the merchant's.
   if (parsed.success && !isLoopbackUrl(parsed.data.QFPAY_BASE_URL)) {
-    for (const name of ['QFPAY_APP_CODE', 'QFPAY_APP_KEY'] as const) {
+    const emulatorDefaults = {
+      QFPAY_APP_CODE: DEFAULT_EMULATOR_APP_CODE,
+      QFPAY_APP_KEY: DEFAULT_EMULATOR_APP_KEY,
+    };
+    for (const [name, emulatorDefault] of Object.entries(emulatorDefaults)) {
       if (cleaned[name] === undefined) problems.push(`${name}: required when QFPAY_BASE_URL points at QFPay`);
+      else if (parsed.data[name as keyof typeof emulatorDefaults] === emulatorDefault) {
+        problems.push(`${name}: is the emulator's public default; QFPay needs the merchant's own`);
+      }
     }
   }
   if (parsed.success && parsed.data.NODE_ENV === 'production') {

@@ -10,7 +10,7 @@ export type { Logger };
 
 /**
  * Creates the process logger.
- * @param name the component (`worker`, `api`, `sandbox`), added to every line
+ * @param name the component (`worker`, `api`, `codec-server`), added to every line
  * @param level pino level; `silent` in tests
  */
 export function createLogger(name: string, level: string = process.env.LOG_LEVEL ?? 'info'): Logger {

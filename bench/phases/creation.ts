@@ -71,7 +71,7 @@ async function prepare(
       name: `Bench customer ${i}`,
       email: `bench${i}@example.com`,
     });
-    const res = await fetch(`${stack.sandbox.url}/_sandbox/tokens`, {
+    const res = await fetch(`${stack.qfpayEmulator.url}/_emulator/tokens`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ customer_id: customer.customer_id, card_number: '4000000000001091' }),
@@ -93,7 +93,7 @@ export async function runCreation(
   const runTag = Date.now().toString(36);
   let next = 0;
   const cpu = startCpuMeter(stackCpuPids(stack));
-  const emulatorTimer = timeEmulator(stack.sandbox.server);
+  const emulatorTimer = timeEmulator(stack.qfpayEmulator.server);
   const { result, latencies, durationMs } = await runAutocannon({
     url: `${stack.apiUrl}/v1/subscriptions`,
     connections: opts.concurrency,

@@ -197,8 +197,8 @@ async function until(
   }
 }
 
-async function sandboxPost(stack: BenchStack, path: string, body: unknown): Promise<unknown> {
-  const res = await fetch(`${stack.sandbox.url}${path}`, {
+async function emulatorPost(stack: BenchStack, path: string, body: unknown): Promise<unknown> {
+  const res = await fetch(`${stack.qfpayEmulator.url}${path}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(body),
@@ -216,12 +216,12 @@ export async function runHistory(
   stack: BenchStack,
   opts: { cycles: number; lowThreshold: number; replay: ReplaySource; replayRounds: number },
 ): Promise<HistoryResult> {
-  const { sandbox, qfpay, client } = stack;
+  const { qfpayEmulator, qfpay, client } = stack;
   // The failed cycle must fall a little after real now, so the dunning attempts (real timers, a
   // few seconds after the failure) run at once; happy cycles may run ahead of real time.
-  sandbox.reset({ nowMs: Date.now() - 54_000, frozen: true });
-  sandbox.setFaults({ notificationsEnabled: false });
-  sandbox.setNotifyUrl(`${stack.apiUrl}/webhooks/qfpay`);
+  qfpayEmulator.reset({ nowMs: Date.now() - 54_000, frozen: true });
+  qfpayEmulator.setFaults({ notificationsEnabled: false });
+  qfpayEmulator.setNotifyUrl(`${stack.apiUrl}/webhooks/qfpay`);
   try {
     const product = await qfpay.createProduct({
       name: 'Bench per minute',
@@ -233,7 +233,7 @@ export async function runHistory(
     });
     const subscribe = async (name: string) => {
       const customer = await qfpay.createCustomer({ name, email: `${name}@example.com` });
-      const token = (await sandboxPost(stack, '/_sandbox/tokens', {
+      const token = (await emulatorPost(stack, '/_emulator/tokens', {
         customer_id: customer.customer_id,
         card_number: '5200000000001096',
       })) as { token_id: string };
@@ -269,7 +269,7 @@ export async function runHistory(
     const cappedId = await start(capped.subscriptionId, {
       options: { merchantEvents: false, maxHistoryEvents: opts.lowThreshold },
     });
-    sandbox.setFaults({ notificationsEnabled: true });
+    qfpayEmulator.setFaults({ notificationsEnabled: true });
 
     const paid = (n: number) => (v: SubscriptionView) =>
       v.snapshot.state === 'ACTIVE' &&
@@ -283,11 +283,11 @@ export async function runHistory(
     const cappedStart = await historySize(client, cappedId);
 
     // Cycle 2: paid for two, declined for the third (which opens a dunning episode).
-    await sandboxPost(stack, `/_sandbox/tokens/${dunning.tokenId}/behaviour`, {
+    await emulatorPost(stack, `/_emulator/tokens/${dunning.tokenId}/behaviour`, {
       charges: 'decline',
       respcd: '1205',
     });
-    await sandbox.advance({ ms: MINUTE });
+    await qfpayEmulator.advance({ ms: MINUTE });
     const closed = await until(
       stack,
       dunningId,
@@ -303,7 +303,7 @@ export async function runHistory(
     let happyHistory: History = {};
     let observedCycle: number | null = null;
     for (let cycle = 2; cycle <= opts.cycles + 1; cycle += 1) {
-      if (cycle > 2) await sandbox.advance({ ms: MINUTE });
+      if (cycle > 2) await qfpayEmulator.advance({ ms: MINUTE });
       await until(stack, happyId, `happy cycle ${cycle}`, paid(cycle));
       const cappedView = await until(stack, cappedId, `capped cycle ${cycle}`, paid(cycle));
       if (observedCycle === null && cappedView.continuedAsNew > 0) observedCycle = cycle;
@@ -361,7 +361,7 @@ export async function runHistory(
       lowThreshold: { maxHistoryEvents: opts.lowThreshold, predictedCycle, observedCycle },
     };
   } finally {
-    sandbox.setFaults({ notificationsEnabled: false });
-    sandbox.setNotifyUrl(undefined);
+    qfpayEmulator.setFaults({ notificationsEnabled: false });
+    qfpayEmulator.setNotifyUrl(undefined);
   }
 }

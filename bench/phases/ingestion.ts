@@ -111,7 +111,7 @@ export async function webhookLoad(
       {
         setupRequest: (request) => {
           const n = notifications[next++ % notifications.length]!;
-          recordAtEmulator(stack.sandbox.sandbox.store, n);
+          recordAtEmulator(stack.qfpayEmulator.emulator.store, n);
           return {
             ...request,
             method: 'POST',
@@ -154,7 +154,7 @@ async function ceilingLoad(
   const { client, config } = stack;
   const run = await runPool(notifications.length, concurrency, async (i) => {
     const n = notifications[i]!;
-    recordAtEmulator(stack.sandbox.sandbox.store, n);
+    recordAtEmulator(stack.qfpayEmulator.emulator.store, n);
     await client.workflow.signalWithStart(WORKFLOW_TYPES.subscription, {
       workflowId: subscriptionWorkflowId(n.subscriptionId),
       taskQueue: config.TEMPORAL_TASK_QUEUE,
@@ -191,7 +191,7 @@ export async function convergence(
   const budgetEnd = Date.now() + 90_000;
   for (let k = 0; k < samples && Date.now() < budgetEnd; k += 1) {
     const n = next();
-    recordAtEmulator(stack.sandbox.sandbox.store, n);
+    recordAtEmulator(stack.qfpayEmulator.emulator.store, n);
     const res = await fetch(`${stack.apiUrl}/webhooks/qfpay`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-qf-sign': n.signature },

@@ -82,7 +82,7 @@ export async function runMemory(
       const run = await runPool(add, opts.concurrency, async () => {
         const subscriptionId = fakeSubscriptionId();
         const fact = stateFact(subscriptionId, 'ACTIVE', Date.now());
-        recordAtEmulator(stack.sandbox.sandbox.store, { subscriptionId, fact });
+        recordAtEmulator(stack.qfpayEmulator.emulator.store, { subscriptionId, fact });
         await stack.client.workflow.signalWithStart(WORKFLOW_TYPES.subscription, {
           workflowId: subscriptionWorkflowId(subscriptionId),
           taskQueue,

@@ -125,7 +125,7 @@ async function grow(
     const run = await runPool(count, opts.concurrency, async (i) => {
       const subscriptionId = chunk[i]!;
       const fact = stateFact(subscriptionId, 'ACTIVE', Date.now());
-      recordAtEmulator(stack.sandbox.sandbox.store, { subscriptionId, fact });
+      recordAtEmulator(stack.qfpayEmulator.emulator.store, { subscriptionId, fact });
       await stack.client.workflow.signalWithStart(WORKFLOW_TYPES.subscription, {
         workflowId: subscriptionWorkflowId(subscriptionId),
         taskQueue: stack.config.TEMPORAL_TASK_QUEUE,

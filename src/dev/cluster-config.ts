@@ -6,6 +6,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { isLoopbackUrl, problemLines, setVariables } from '../config';
+import { withOlderVariableNames } from '../gateways/qfpay/emulator/environment';
 import {
   StackConfigError,
   nonEmpty,
@@ -24,7 +25,7 @@ export const clusterConfigSchema = stackConfigSchema.extend({
   TEMPORAL_PORT: port.default(7433),
   TEMPORAL_UI_PORT: port.default(8433),
   CODEC_SERVER_PORT: port.default(8434),
-  SANDBOX_PORT: port.default(4110),
+  EMULATOR_PORT: port.default(4110),
   /** PostgreSQL, Temporal's persistence and visibility store. */
   POSTGRES_PORT: port.default(5433),
   /** Password of the `temporal` database user (set once, when the database is created). */
@@ -87,7 +88,7 @@ export function clusterPorts(config: ClusterConfig): Array<[string, number]> {
     ...temporal,
     ['TEMPORAL_UI_PORT', config.TEMPORAL_UI_PORT],
     ['CODEC_SERVER_PORT', config.CODEC_SERVER_PORT],
-    ...(config.useEmulator ? [['SANDBOX_PORT', config.SANDBOX_PORT] as [string, number]] : []),
+    ...(config.useEmulator ? [['EMULATOR_PORT', config.EMULATOR_PORT] as [string, number]] : []),
     ['PORT', config.PORT],
     ...apiReplicaPorts(config).map((p, i): [string, number] => [`PORT+${i + 1} (API replica ${i + 1})`, p]),
   ];
@@ -98,7 +99,7 @@ export function clusterPorts(config: ClusterConfig): Array<[string, number]> {
  * @throws StackConfigError naming every variable that is wrong
  */
 export function loadClusterConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): ClusterConfig {
-  const parsed = clusterConfigSchema.safeParse(setVariables(env));
+  const parsed = clusterConfigSchema.safeParse(setVariables(withOlderVariableNames(env)));
   if (!parsed.success) throw new StackConfigError(problemLines(parsed.error), 'npm run cluster');
   const c = parsed.data;
   const useEmulator = c.QFPAY_BASE_URL === undefined || isLoopbackUrl(c.QFPAY_BASE_URL);

@@ -37,7 +37,9 @@ import { composeEnvironment, composeHostPath, composeJobCommand } from './compos
 import { endpointsOf } from './stack-client';
 import { StackConfigError } from './stack-config';
 import {
+  adoptOlderEmulatorState,
   describePortInUse,
+  emulatorStateFile,
   ensureTemporalCli,
   partEnvironment,
   portsInUse,
@@ -358,6 +360,9 @@ export async function startCluster(options: StartClusterOptions): Promise<Runnin
 
   const { dataDir } = config;
   mkdirSync(dataDir, { recursive: true });
+  if (adoptOlderEmulatorState(dataDir)) {
+    progress(`renamed the emulator's state file to ${emulatorStateFile(dataDir)}`);
+  }
   // The jobs call `temporal-sql-tool` and `temporal` by name, as in the admin-tools image.
   const binDir = join(dataDir, 'bin');
   rmSync(binDir, { recursive: true, force: true });
@@ -683,7 +688,7 @@ export async function freeClusterEnvironment(
     const env = {
       PORT: String(base),
       POSTGRES_PORT: String(base + 20),
-      SANDBOX_PORT: String(base + 21),
+      EMULATOR_PORT: String(base + 21),
       TEMPORAL_UI_PORT: String(base + 22),
       TEMPORAL_PORT: String(base + 400), // membership ports at base+100…, HTTP at base+410
       CLUSTER_WORKERS: String(settings.workers),

@@ -1,6 +1,6 @@
 /**
  * A small HTTP client for a running local stack, used by `npm run demo`, `npm run ui:check` and
- * their tests: the engine's API (authenticated) and the emulator's `/_sandbox` API, nothing else.
+ * their tests: the engine's API (authenticated) and the emulator's `/_emulator` API, nothing else.
  */
 import { randomUUID } from 'node:crypto';
 import type {
@@ -37,7 +37,7 @@ export function endpointsOf(config: StackConfig): StackEndpoints {
   return {
     apiUrl: `http://127.0.0.1:${config.PORT}`,
     apiKey: config.API_KEYS.split(',')[0]!.trim(),
-    emulatorUrl: `http://127.0.0.1:${config.SANDBOX_PORT}`,
+    emulatorUrl: `http://127.0.0.1:${config.EMULATOR_PORT}`,
     webUiUrl: `http://127.0.0.1:${config.TEMPORAL_UI_PORT}`,
     namespace: config.TEMPORAL_NAMESPACE,
   };
@@ -147,7 +147,7 @@ export class StackClient {
    */
   async assertRunning(options: { emulator?: boolean } = {}): Promise<void> {
     const hint =
-      'Is the stack running? Start it with `npm start` in another terminal (same PORT/SANDBOX_PORT).';
+      'Is the stack running? Start it with `npm start` in another terminal (same PORT/EMULATOR_PORT).';
     try {
       const ready = await this.call(this.endpoints.apiUrl, "the engine's API", 'GET', '/readyz', {});
       if (!ready.ok) {
@@ -223,12 +223,12 @@ export class StackClient {
 
   /** The emulator's truth about a subscription. */
   emulatorSubscription(subscriptionId: string): Promise<EmulatorSubscription> {
-    return this.emulator<EmulatorSubscription>('GET', `/_sandbox/subscriptions/${subscriptionId}`);
+    return this.emulator<EmulatorSubscription>('GET', `/_emulator/subscriptions/${subscriptionId}`);
   }
 
   /** Makes every later charge of a token approve, or decline with `respcd`. */
   async setTokenCharges(tokenId: string, charges: 'approve' | 'decline', respcd = '1205'): Promise<void> {
-    await this.emulator('POST', `/_sandbox/tokens/${tokenId}/behaviour`, {
+    await this.emulator('POST', `/_emulator/tokens/${tokenId}/behaviour`, {
       charges,
       ...(charges === 'decline' ? { respcd } : {}),
     });
@@ -244,7 +244,7 @@ export class StackClient {
       );
     }
     const to = new Date(Date.parse(truth.next_billing_time) + 1_000).toISOString();
-    await this.emulator('POST', '/_sandbox/clock/advance', { to });
+    await this.emulator('POST', '/_emulator/clock/advance', { to });
     return truth.next_billing_time;
   }
 
@@ -268,7 +268,7 @@ export class StackClient {
       name,
       email: `${name.toLowerCase().replace(/[^a-z0-9]+/g, '.')}@example.com`,
     });
-    const token = await this.emulator<{ token_id: string }>('POST', '/_sandbox/tokens', {
+    const token = await this.emulator<{ token_id: string }>('POST', '/_emulator/tokens', {
       customer_id: customer.customer_id,
       card_number: options.cardNumber ?? '5200000000001096',
       expiry_date: '12/30',

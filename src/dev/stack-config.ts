@@ -7,6 +7,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { isLoopbackUrl, problemLines, setVariables } from '../config';
+import { withOlderVariableNames } from '../gateways/qfpay/emulator/environment';
 
 export const port = z.coerce.number().int().min(1).max(65535);
 export const nonEmpty = z.string().trim().min(1);
@@ -21,8 +22,11 @@ export const stackConfigSchema = z.object({
   TEMPORAL_UI_PORT: port.default(8233),
   /** The codec server the Web UI decodes payloads through. */
   CODEC_SERVER_PORT: port.default(8234),
-  /** The QFPay emulator (not started when `QFPAY_BASE_URL` points at QFPay itself). */
-  SANDBOX_PORT: port.default(4010),
+  /**
+   * The QFPay emulator (not started when `QFPAY_BASE_URL` points at QFPay itself); its older name
+   * `SANDBOX_PORT` is read when this one is unset.
+   */
+  EMULATOR_PORT: port.default(4010),
   /**
    * Where every emulator's clock starts (an ISO time, e.g. `2027-01-31T10:00:00Z`), instead of the
    * real now: to try billing across a month's end, a leap day or a year's end. The QFPay emulator
@@ -62,12 +66,13 @@ export class StackConfigError extends Error {
 
 /**
  * Parses the supervisor's configuration.
- * @param env defaults to `process.env`; empty strings count as unset
+ * @param env defaults to `process.env`; empty strings count as unset; `SANDBOX_PORT` stands in
+ *   for an unset `EMULATOR_PORT`
  * @param cwd base of a relative `DATA_DIR`
  * @throws StackConfigError naming every variable that is wrong
  */
 export function loadStackConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): StackConfig {
-  const parsed = stackConfigSchema.safeParse(setVariables(env));
+  const parsed = stackConfigSchema.safeParse(setVariables(withOlderVariableNames(env)));
   if (!parsed.success) throw new StackConfigError(problemLines(parsed.error));
   const c = parsed.data;
   const useEmulator = c.QFPAY_BASE_URL === undefined || isLoopbackUrl(c.QFPAY_BASE_URL);
@@ -76,7 +81,7 @@ export function loadStackConfig(env: NodeJS.ProcessEnv = process.env, cwd = proc
     ['TEMPORAL_PORT', c.TEMPORAL_PORT],
     ['TEMPORAL_UI_PORT', c.TEMPORAL_UI_PORT],
     ['CODEC_SERVER_PORT', c.CODEC_SERVER_PORT],
-    ...(useEmulator ? [['SANDBOX_PORT', c.SANDBOX_PORT] as [string, number]] : []),
+    ...(useEmulator ? [['EMULATOR_PORT', c.EMULATOR_PORT] as [string, number]] : []),
   ];
   const problems = portClashes(ports);
   if (problems.length > 0) throw new StackConfigError(problems);

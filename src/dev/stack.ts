@@ -6,7 +6,7 @@
  * reverse order. If one part dies, the others are stopped and the caller learns which.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
@@ -14,7 +14,7 @@ import { temporal } from '@temporalio/proto';
 import { ConfigError, loadConfig } from '../config';
 import { GATEWAY_MODULES } from '../gateways/registry';
 import { QFPAY_GATEWAY } from '../domain/gateway-profile';
-import { DEFAULT_SANDBOX_APP_CODE, DEFAULT_SANDBOX_APP_KEY } from '../gateways/qfpay/emulator/sandbox';
+import { DEFAULT_EMULATOR_APP_CODE, DEFAULT_EMULATOR_APP_KEY } from '../gateways/qfpay/emulator/credentials';
 import { ALL_SEARCH_ATTRIBUTE_KEYS } from '../workflows/definitions';
 import { endpointsOf } from './stack-client';
 import { StackConfigError, type StackConfig } from './stack-config';
@@ -71,7 +71,7 @@ export async function findPortsInUse(config: StackConfig): Promise<PortInUse[]> 
     { variable: 'TEMPORAL_UI_PORT', port: config.TEMPORAL_UI_PORT, what: 'the Temporal Web UI' },
     { variable: 'CODEC_SERVER_PORT', port: config.CODEC_SERVER_PORT, what: PART_DESCRIPTIONS.codec },
     ...(config.useEmulator
-      ? [{ variable: 'SANDBOX_PORT', port: config.SANDBOX_PORT, what: PART_DESCRIPTIONS.emulator }]
+      ? [{ variable: 'EMULATOR_PORT', port: config.EMULATOR_PORT, what: PART_DESCRIPTIONS.emulator }]
       : []),
     { variable: 'PORT', port: config.PORT, what: PART_DESCRIPTIONS.api },
   ]);
@@ -169,6 +169,26 @@ const FOREIGN_TEMPORAL_VARS = [
   'TEMPORAL_TLS_SERVER_NAME',
 ];
 
+/** The QFPay emulator's state file in a stack's data folder. */
+export function emulatorStateFile(dataDir: string): string {
+  return join(dataDir, 'qfpay-emulator-state.json');
+}
+
+/**
+ * Renames the emulator's state file of a data folder from before it had its name
+ * (`sandbox-state.json`) to {@link emulatorStateFile}, so the emulator carries on with the
+ * subscriptions the Temporal data beside it knows. Does nothing when there is no older file, or
+ * when a current one exists already.
+ * @returns whether the file was renamed
+ */
+export function adoptOlderEmulatorState(dataDir: string): boolean {
+  const older = join(dataDir, 'sandbox-state.json');
+  const current = emulatorStateFile(dataDir);
+  if (!existsSync(older) || existsSync(current)) return false;
+  renameSync(older, current);
+  return true;
+}
+
 /** The environment every Node part gets, so that all of them agree. */
 export function partEnvironment(
   config: StackConfig,
@@ -179,7 +199,7 @@ export function partEnvironment(
   // Set by `node --test` for its own subprocesses; the parts are not test files.
   delete env.NODE_TEST_CONTEXT;
   const qfpayUrl = config.useEmulator
-    ? `http://127.0.0.1:${config.SANDBOX_PORT}`
+    ? `http://127.0.0.1:${config.EMULATOR_PORT}`
     : (config.QFPAY_BASE_URL ?? '');
   Object.assign(env, {
     TEMPORAL_ADDRESS: `127.0.0.1:${config.TEMPORAL_PORT}`,
@@ -189,12 +209,12 @@ export function partEnvironment(
     API_KEYS: config.API_KEYS,
     LOG_LEVEL: config.LOG_LEVEL,
     QFPAY_BASE_URL: qfpayUrl,
-    QFPAY_APP_CODE: config.QFPAY_APP_CODE ?? (config.useEmulator ? DEFAULT_SANDBOX_APP_CODE : ''),
-    QFPAY_APP_KEY: config.QFPAY_APP_KEY ?? (config.useEmulator ? DEFAULT_SANDBOX_APP_KEY : ''),
-    SANDBOX_PORT: String(config.SANDBOX_PORT),
-    SANDBOX_HOST: '127.0.0.1',
-    SANDBOX_NOTIFY_URL: `http://127.0.0.1:${config.PORT}/webhooks/qfpay`,
-    SANDBOX_STATE_FILE: join(config.dataDir, 'sandbox-state.json'),
+    QFPAY_APP_CODE: config.QFPAY_APP_CODE ?? (config.useEmulator ? DEFAULT_EMULATOR_APP_CODE : ''),
+    QFPAY_APP_KEY: config.QFPAY_APP_KEY ?? (config.useEmulator ? DEFAULT_EMULATOR_APP_KEY : ''),
+    EMULATOR_PORT: String(config.EMULATOR_PORT),
+    EMULATOR_HOST: '127.0.0.1',
+    EMULATOR_NOTIFY_URL: `http://127.0.0.1:${config.PORT}/webhooks/qfpay`,
+    EMULATOR_STATE_FILE: emulatorStateFile(config.dataDir),
     CODEC_SERVER_PORT: String(config.CODEC_SERVER_PORT),
     CODEC_SERVER_HOST: '127.0.0.1',
     // The browser calls the codec server from the Web UI's page, under either name of loopback.
@@ -267,6 +287,9 @@ export async function startLocalStack(options: StartStackOptions): Promise<Runni
   if (taken.length > 0) throw new StackError('port_in_use', taken.map(describePortInUse).join('\n'));
   const cli = options.temporalCli ?? ensureTemporalCli(progress);
   mkdirSync(config.dataDir, { recursive: true });
+  if (adoptOlderEmulatorState(config.dataDir)) {
+    progress(`renamed the emulator's state file to ${emulatorStateFile(config.dataDir)}`);
+  }
 
   const supervisor = new Supervisor({
     cwd: ROOT,

@@ -54,7 +54,7 @@ const clientFor = (apiUrl: string) =>
   new StackClient({
     apiUrl,
     apiKey: API_KEY,
-    emulatorUrl: `http://127.0.0.1:${env.SANDBOX_PORT}`,
+    emulatorUrl: `http://127.0.0.1:${env.EMULATOR_PORT}`,
     webUiUrl: `http://127.0.0.1:${env.TEMPORAL_UI_PORT}`,
     namespace: 'default',
   });
@@ -85,7 +85,7 @@ async function billEverySubscription(client: StackClient): Promise<void> {
     t.state === 'ACTIVE' && t.next_billing_time ? [Date.parse(t.next_billing_time)] : [],
   );
   assert.ok(times.length > 0, 'an active subscription to bill');
-  await client.emulator('POST', '/_sandbox/clock/advance', {
+  await client.emulator('POST', '/_emulator/clock/advance', {
     to: new Date(Math.max(...times) + 1_000).toISOString(),
   });
 }
@@ -191,7 +191,7 @@ describe('the production topology (npm run cluster)', () => {
       async () => ((await fetch(`${client.endpoints.apiUrl}/readyz`)).ok ? true : undefined),
       CONVERGENCE_MS,
     );
-    await client.emulator('POST', '/_sandbox/clock/advance', { ms: 15 * 60_000 });
+    await client.emulator('POST', '/_emulator/clock/advance', { ms: 15 * 60_000 });
     const final = await everySubscriptionAgrees(
       client,
       'the cycle billed across the server restart mirrored',

@@ -47,7 +47,7 @@ describe('charge-now with QFPay’s clock ahead, as the merchant sees it', () =>
       interval_count: 1,
     });
     assert.equal(product.status, 201, JSON.stringify(product.body));
-    const token = await stack.emulator('POST', '/_sandbox/tokens', {
+    const token = await stack.emulator('POST', '/_emulator/tokens', {
       customer_id: customerId,
       card_number: '5200000000001096',
     });
@@ -65,13 +65,13 @@ describe('charge-now with QFPay’s clock ahead, as the merchant sees it', () =>
       assert.equal(res.status, 200, JSON.stringify(res.body));
       return res.body;
     };
-    const truth = () => stack.emulator('GET', `/_sandbox/subscriptions/${id}`);
+    const truth = () => stack.emulator('GET', `/_emulator/subscriptions/${id}`);
     await eventually('cycle 1 paid', async () => ((await view()).state === 'ACTIVE' ? true : undefined));
     assert.equal((await view()).origin, 'created', 'the API created it');
 
     // Cycle 2 is declined.
-    await stack.emulator('POST', `/_sandbox/tokens/${token.token_id}/behaviour`, { charges: 'decline' });
-    await stack.emulator('POST', '/_sandbox/clock/advance', { to: (await truth()).next_billing_time });
+    await stack.emulator('POST', `/_emulator/tokens/${token.token_id}/behaviour`, { charges: 'decline' });
+    await stack.emulator('POST', '/_emulator/clock/advance', { to: (await truth()).next_billing_time });
     await eventually('cycle 2 failed, PAST_DUE', async () => {
       const v = await view();
       return v.state === 'PAST_DUE' && v.dunning.episode ? v : undefined;
@@ -84,7 +84,7 @@ describe('charge-now with QFPay’s clock ahead, as the merchant sees it', () =>
     assert.equal(declined.body.subscription.state, 'PAST_DUE');
 
     // The card works again; the merchant charges now.
-    await stack.emulator('POST', `/_sandbox/tokens/${token.token_id}/behaviour`, { charges: 'approve' });
+    await stack.emulator('POST', `/_emulator/tokens/${token.token_id}/behaviour`, { charges: 'approve' });
     const paid = await api('POST', `${path}/charge`, {});
     assert.equal(paid.status, 200, JSON.stringify(paid.body));
     assert.equal(paid.body.outcome, 'succeeded');

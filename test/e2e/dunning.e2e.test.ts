@@ -46,7 +46,7 @@ async function minuteSubscription(name: string, attemptOffsets: string[]) {
       : undefined;
   });
   // The card starts declining: cycle 2 will fail.
-  await stack.emulator('POST', `/_sandbox/tokens/${tokenId}/behaviour`, {
+  await stack.emulator('POST', `/_emulator/tokens/${tokenId}/behaviour`, {
     charges: 'decline',
     respcd: '1205',
   });
@@ -54,11 +54,11 @@ async function minuteSubscription(name: string, attemptOffsets: string[]) {
 }
 
 async function truth(subscriptionId: string) {
-  return stack.emulator('GET', `/_sandbox/subscriptions/${subscriptionId}`);
+  return stack.emulator('GET', `/_emulator/subscriptions/${subscriptionId}`);
 }
 
 async function manualCharges(subscriptionId: string): Promise<Charge[]> {
-  const res = await stack.emulator('GET', `/_sandbox/charges?subscription_id=${subscriptionId}`);
+  const res = await stack.emulator('GET', `/_emulator/charges?subscription_id=${subscriptionId}`);
   const rows: Array<Charge & { row?: Charge }> = res.data ?? res;
   return rows.map((r) => r.row ?? r).filter((c) => c.trigger === 'manual');
 }
@@ -80,7 +80,7 @@ describe('dunning end to end (real time, emulator over HTTP)', { concurrency: tr
       async () => ((await manualCharges(subscriptionId)).length >= 1 ? true : undefined),
       90 * SECOND,
     );
-    await stack.emulator('POST', `/_sandbox/tokens/${tokenId}/behaviour`, { charges: 'approve' });
+    await stack.emulator('POST', `/_emulator/tokens/${tokenId}/behaviour`, { charges: 'approve' });
     const recovered = await eventually(
       'recovered',
       async () => {

@@ -240,12 +240,12 @@ void describe('a subscription on each gateway, end to end', { concurrency: true 
       CYCLE_WAIT_MS,
     );
 
-    await stack.emulator('POST', `/_sandbox/tokens/${tokenId}/behaviour`, {
+    await stack.emulator('POST', `/_emulator/tokens/${tokenId}/behaviour`, {
       charges: 'decline',
       respcd: '1205',
     });
     await until(id, 'cycle 3 failed', (v) => orderOf(v, 3)?.status === 'FAILED', CYCLE_WAIT_MS);
-    await stack.emulator('POST', `/_sandbox/tokens/${tokenId}/behaviour`, { charges: 'approve' });
+    await stack.emulator('POST', `/_emulator/tokens/${tokenId}/behaviour`, { charges: 'approve' });
     // QFPay's notification of the charge may arrive before the charge's own answer: the order is
     // PAID at once, and known to be the manual charge's once that answer is applied.
     const recovered = await until(

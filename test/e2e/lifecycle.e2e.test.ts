@@ -50,7 +50,7 @@ async function engineMirror(subscriptionId: string): Promise<Mirror & { factsApp
 }
 
 async function emulatorTruth(subscriptionId: string): Promise<Mirror> {
-  const t = await stack.emulator('GET', `/_sandbox/subscriptions/${subscriptionId}`);
+  const t = await stack.emulator('GET', `/_emulator/subscriptions/${subscriptionId}`);
   return {
     state: t.state,
     completedCycles: t.completed_billing_iteration,
@@ -91,7 +91,7 @@ describe('a subscription end to end (dev server + worker + API + emulator over H
     });
     assert.equal(customer.status, 201, JSON.stringify(customer.body));
     const customerId: string = customer.body.customer_id;
-    const token = await stack.emulator('POST', '/_sandbox/tokens', {
+    const token = await stack.emulator('POST', '/_emulator/tokens', {
       customer_id: customerId,
       card_number: '4000000000001091',
     });
@@ -135,7 +135,7 @@ describe('a subscription end to end (dev server + worker + API + emulator over H
       for await (const creation of creations)
         await recordHistory(stack.env.client.workflow.getHandle(creation.workflowId), 'creation-e2e');
     }
-    const all = await stack.emulator('GET', '/_sandbox/subscriptions');
+    const all = await stack.emulator('GET', '/_emulator/subscriptions');
     const rows = (all.data ?? all) as Array<{ customer_id: string }>;
     assert.equal(
       rows.filter((s) => s.customer_id === customerId).length,
@@ -151,7 +151,7 @@ describe('a subscription end to end (dev server + worker + API + emulator over H
   it('follows three more billing cycles as the emulator clock advances', async () => {
     for (let cycle = 2; cycle <= 4; cycle += 1) {
       const before = await emulatorTruth(subscriptionId);
-      await stack.sandbox.advance({ to: before.nextBillingTime! + 1_000 });
+      await stack.qfpayEmulator.advance({ to: before.nextBillingTime! + 1_000 });
       const truth = await assertMirrors(subscriptionId, `cycle ${cycle} mirrored`);
       assert.equal(truth.completedCycles, cycle);
       assert.equal(truth.state, 'ACTIVE');
@@ -160,7 +160,7 @@ describe('a subscription end to end (dev server + worker + API + emulator over H
 
   it('is unchanged by every notification delivered again, twice, in reverse order', async () => {
     const before = await engineMirror(subscriptionId);
-    const log = await stack.emulator('GET', `/_sandbox/notifications?subscription_id=${subscriptionId}`);
+    const log = await stack.emulator('GET', `/_emulator/notifications?subscription_id=${subscriptionId}`);
     const bodies: string[] = log.data
       .filter((n: { status: string }) => n.status === 'delivered')
       .map((n: { body: string }) => n.body);
@@ -211,7 +211,7 @@ describe('a subscription end to end (dev server + worker + API + emulator over H
   it('stays ended: every notification delivered again after the end is taken and starts no new run', async () => {
     const handle = stack.env.client.workflow.getHandle(subscriptionWorkflowId(subscriptionId));
     const ended = await handle.describe();
-    const log = await stack.emulator('GET', `/_sandbox/notifications?subscription_id=${subscriptionId}`);
+    const log = await stack.emulator('GET', `/_emulator/notifications?subscription_id=${subscriptionId}`);
     const bodies: string[] = log.data
       .filter((n: { status: string }) => n.status === 'delivered')
       .map((n: { body: string }) => n.body);

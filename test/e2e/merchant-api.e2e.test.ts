@@ -92,7 +92,7 @@ void describe('the merchant API end to end (time-skipping server)', () => {
     assert.equal((await api('GET', `/v1/products/${unused}`)).status, 404);
 
     // A card (QFPay's Payment Element makes it in the browser; the emulator's API here).
-    const token = await stack.emulator('POST', '/_sandbox/tokens', {
+    const token = await stack.emulator('POST', '/_emulator/tokens', {
       customer_id: customerId,
       card_number: '5200000000001096',
     });
@@ -104,13 +104,13 @@ void describe('the merchant API end to end (time-skipping server)', () => {
     );
     assert.equal(created.status, 201, JSON.stringify(created.body));
     const subscriptionId: string = created.body.result.subscription_id;
-    const truth = (): Promise<Truth> => stack.emulator('GET', `/_sandbox/subscriptions/${subscriptionId}`);
+    const truth = (): Promise<Truth> => stack.emulator('GET', `/_emulator/subscriptions/${subscriptionId}`);
     const view = async () =>
       SubscriptionViewSchema.parse((await api('GET', `/v1/subscriptions/${subscriptionId}`)).body);
 
     // 3. 29 more months billed by QFPay; page through the 30 orders, newest first.
     for (let cycle = 2; cycle <= 30; cycle += 1) {
-      await stack.emulator('POST', '/_sandbox/clock/advance', { to: (await truth()).next_billing_time });
+      await stack.emulator('POST', '/_emulator/clock/advance', { to: (await truth()).next_billing_time });
     }
     const seen: number[] = [];
     for (let cursor: string | null = ''; cursor !== null;) {
@@ -135,7 +135,7 @@ void describe('the merchant API end to end (time-skipping server)', () => {
       products: [{ product_id: used, quantity: 2 }],
     });
     assert.equal(changed.status, 200, JSON.stringify(changed.body));
-    await stack.emulator('POST', '/_sandbox/clock/advance', { to: (await truth()).next_billing_time });
+    await stack.emulator('POST', '/_emulator/clock/advance', { to: (await truth()).next_billing_time });
     const afterChange = await truth();
     assert.equal(afterChange.orders.at(-1)?.attempts[0]?.txamt, 6000);
     assert.equal(afterChange.orders.at(-2)?.attempts[0]?.txamt, 3000);
@@ -178,7 +178,7 @@ void describe('the merchant API end to end (time-skipping server)', () => {
     assert.equal(seconds(schedule.billings[0]!.at), seconds((await truth()).next_billing_time!));
     // QFPay bills them as previewed.
     for (let i = 0; i < 6; i += 1) {
-      await stack.emulator('POST', '/_sandbox/clock/advance', { to: (await truth()).next_billing_time });
+      await stack.emulator('POST', '/_emulator/clock/advance', { to: (await truth()).next_billing_time });
     }
     const billed = (await truth()).orders.slice(-6);
     assert.deepEqual(

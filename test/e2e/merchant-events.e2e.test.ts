@@ -84,7 +84,7 @@ describe('merchant events end to end, verified by the official Standard Webhooks
       name: 'Grace Hopper',
       email: 'grace@example.com',
     });
-    const token = await stack.emulator('POST', '/_sandbox/tokens', {
+    const token = await stack.emulator('POST', '/_emulator/tokens', {
       customer_id: customer.body.customer_id,
       card_number: '4000000000001091',
     });
@@ -107,8 +107,8 @@ describe('merchant events end to end, verified by the official Standard Webhooks
     );
     assert.equal(created.status, 201, JSON.stringify(created.body));
     subscriptionId = created.body.result.subscription_id;
-    const truth = await stack.emulator('GET', `/_sandbox/subscriptions/${subscriptionId}`);
-    await stack.sandbox.advance({ to: Date.parse(truth.next_billing_time) + 1_000 });
+    const truth = await stack.emulator('GET', `/_emulator/subscriptions/${subscriptionId}`);
+    await stack.qfpayEmulator.advance({ to: Date.parse(truth.next_billing_time) + 1_000 });
 
     const settled = await eventually(
       'cycle 2 paid and every event delivered',
@@ -154,8 +154,8 @@ describe('merchant events end to end, verified by the official Standard Webhooks
   it('turns the endpoint off on 410; the failed events are listed, and redelivered once it is back on', async () => {
     answer = 410;
     const before = received.length;
-    const truth = await stack.emulator('GET', `/_sandbox/subscriptions/${subscriptionId}`);
-    await stack.sandbox.advance({ to: Date.parse(truth.next_billing_time) + 1_000 });
+    const truth = await stack.emulator('GET', `/_emulator/subscriptions/${subscriptionId}`);
+    await stack.qfpayEmulator.advance({ to: Date.parse(truth.next_billing_time) + 1_000 });
 
     const failed = await eventually(
       'cycle 3 events failed',

@@ -118,7 +118,7 @@ describe('personal data in Temporal', () => {
     assert.equal(customer.status, 201, JSON.stringify(customer.body));
 
     // A subscription for that customer, with an inline product.
-    const token = await stack.emulator('POST', '/_sandbox/tokens', {
+    const token = await stack.emulator('POST', '/_emulator/tokens', {
       customer_id: customer.body.customer_id,
       card_number: '5200000000001096',
       expiry_date: '12/30',

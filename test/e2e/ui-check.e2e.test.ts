@@ -29,13 +29,13 @@ const output: string[] = [];
 let stack: RunningStack | undefined;
 
 before(async () => {
-  const [apiPort, temporalPort, uiPort, sandboxPort, codecPort] = await freePorts(5);
+  const [apiPort, temporalPort, uiPort, emulatorPort, codecPort] = await freePorts(5);
   const env = {
     ...process.env,
     PORT: String(apiPort),
     TEMPORAL_PORT: String(temporalPort),
     TEMPORAL_UI_PORT: String(uiPort),
-    SANDBOX_PORT: String(sandboxPort),
+    EMULATOR_PORT: String(emulatorPort),
     CODEC_SERVER_PORT: String(codecPort),
     DATA_DIR: dataDir,
     API_KEYS: 'ui-check-key',

@@ -13,16 +13,16 @@ import type { GatewayEmulatorHandle, GatewayEnv } from '../../src/gateways/port'
 import { GATEWAY_MODULES } from '../../src/gateways/registry';
 import { createLogger, type Logger } from '../../src/logger';
 import type { QfpayClient } from '../../src/gateways/qfpay/client';
-import { startSandbox, type SandboxHandle } from '../../src/gateways/qfpay/emulator/server';
+import { startQfpayEmulator, type QfpayEmulatorHandle } from '../../src/gateways/qfpay/emulator/server';
 import { createTestWorker, startDevServer, uniqueTaskQueue } from './temporal';
 
 export const API_KEY = 'integration-api-key';
-export const APP_KEY = 'sandbox-app-key';
+export const APP_KEY = 'integration-app-key';
 export const auth = { Authorization: `Bearer ${API_KEY}` };
 
 export interface ApiEngine {
   env: TestWorkflowEnvironment;
-  sandbox: SandboxHandle;
+  qfpayEmulator: QfpayEmulatorHandle;
   config: Config;
   qfpay: QfpayClient;
   app: Express;
@@ -44,9 +44,9 @@ export function useApiEngine(name: string, options: { gateways?: boolean } = {})
   before(async () => {
     engine.logger = createLogger(name, 'silent');
     engine.env = await startDevServer();
-    engine.sandbox = await startSandbox({ appKey: APP_KEY });
+    engine.qfpayEmulator = await startQfpayEmulator({ appKey: APP_KEY });
     // QFPay's emulator is the one above (the config points at it); the others start here.
-    const gatewayEnv: GatewayEnv = { QFPAY_BASE_URL: engine.sandbox.url };
+    const gatewayEnv: GatewayEnv = { QFPAY_BASE_URL: engine.qfpayEmulator.url };
     engine.gateways = {};
     for (const module of options.gateways ? GATEWAY_MODULES : []) {
       if (module.configured(gatewayEnv)) continue;
@@ -63,7 +63,7 @@ export function useApiEngine(name: string, options: { gateways?: boolean } = {})
       // Tests poll the API as fast as they like; the limit itself is tested on its own.
       RATE_LIMIT_PER_MINUTE: '1000000',
       TEMPORAL_TASK_QUEUE: taskQueue,
-      QFPAY_BASE_URL: engine.sandbox.url,
+      QFPAY_BASE_URL: engine.qfpayEmulator.url,
       QFPAY_APP_KEY: APP_KEY,
     });
     engine.qfpay = createQfpayClient(engine.config);
@@ -92,7 +92,7 @@ export function useApiEngine(name: string, options: { gateways?: boolean } = {})
   after(async () => {
     await stopWorker?.();
     await Promise.allSettled(emulators.map((e) => e.close()));
-    await engine.sandbox?.close();
+    await engine.qfpayEmulator?.close();
     await engine.env?.teardown();
   });
   return engine;

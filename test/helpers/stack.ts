@@ -18,9 +18,9 @@ import { GATEWAY_MODULES, gatewayModule } from '../../src/gateways/registry';
 import { qfpayVariables } from '../../src/gateways/qfpay/settings';
 import { signNotification } from '../../src/gateways/qfpay/signing';
 import {
-  startSandbox,
-  type SandboxHandle,
-  type SandboxOptions,
+  startQfpayEmulator,
+  type QfpayEmulatorHandle,
+  type QfpayEmulatorOptions,
 } from '../../src/gateways/qfpay/emulator/server';
 import { createTestWorker, startDevServer, startTimeSkipping, uniqueTaskQueue } from './temporal';
 
@@ -30,7 +30,7 @@ export const APP_KEY = 'e2e-app-key';
 
 export interface Stack {
   env: TestWorkflowEnvironment;
-  sandbox: SandboxHandle;
+  qfpayEmulator: QfpayEmulatorHandle;
   config: Config;
   apiUrl: string;
   worker: Worker;
@@ -57,14 +57,14 @@ export interface Stack {
  * @param options.gatewayStartMs where the gateways' emulators' clocks start (default: the real now)
  */
 export async function startStack(
-  sandboxOptions: SandboxOptions = {},
+  emulatorOptions: QfpayEmulatorOptions = {},
   env?: Record<string, string>,
   options: { timeSkipping?: boolean; gateways?: boolean; gatewayStartMs?: number } = {},
 ): Promise<Stack> {
   const temporal = options.timeSkipping ? await startTimeSkipping() : await startDevServer();
-  const sandbox = await startSandbox({ appCode: APP_CODE, appKey: APP_KEY, ...sandboxOptions });
+  const qfpayEmulator = await startQfpayEmulator({ appCode: APP_CODE, appKey: APP_KEY, ...emulatorOptions });
   const config = loadConfig({
-    QFPAY_BASE_URL: sandbox.url,
+    QFPAY_BASE_URL: qfpayEmulator.url,
     QFPAY_APP_CODE: APP_CODE,
     QFPAY_APP_KEY: APP_KEY,
     API_KEYS: API_KEY,
@@ -94,7 +94,7 @@ export async function startStack(
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
   const apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  sandbox.setNotifyUrl(`${apiUrl}/webhooks/qfpay`);
+  qfpayEmulator.setNotifyUrl(`${apiUrl}/webhooks/qfpay`);
   const emulators: Array<GatewayEmulatorHandle & { name: string; env: GatewayEnv }> = [];
   if (options.gateways) {
     for (const module of GATEWAY_MODULES) {
@@ -120,7 +120,7 @@ export async function startStack(
   }
 
   async function emulator(method: string, path: string, body?: unknown) {
-    const res = await fetch(`${sandbox.url}${path}`, {
+    const res = await fetch(`${qfpayEmulator.url}${path}`, {
       method,
       headers: { 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
@@ -140,7 +140,7 @@ export async function startStack(
 
   return {
     env: temporal,
-    sandbox,
+    qfpayEmulator,
     config,
     apiUrl,
     worker,
@@ -149,13 +149,13 @@ export async function startStack(
     postNotification,
     gateways: Object.fromEntries(emulators.map((e) => [e.name, { url: e.url, env: e.env }])),
     async close() {
-      sandbox.setNotifyUrl(undefined);
+      qfpayEmulator.setNotifyUrl(undefined);
       await Promise.allSettled(emulators.map((e) => e.close()));
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections?.();
       worker.shutdown();
       await running;
-      await sandbox.close();
+      await qfpayEmulator.close();
       await temporal.teardown();
     },
   };
@@ -200,7 +200,7 @@ export async function minuteSubscription(
 ): Promise<{ subscriptionId: string; tokenId: string }> {
   const customer = await stack.api('POST', '/v1/customers', { name, email: `${name}@example.com` });
   assert.equal(customer.status, 201, JSON.stringify(customer.body));
-  const token = await stack.emulator('POST', '/_sandbox/tokens', {
+  const token = await stack.emulator('POST', '/_emulator/tokens', {
     customer_id: customer.body.customer_id,
     card_number: '5200000000001096',
   });

@@ -13,7 +13,7 @@ import { buildApp } from '../../src/api/app';
 import { CreationSchema, CustomerSchema, ErrorResponseSchema, ProductSchema } from '../../src/api/schemas';
 import { loadConfig } from '../../src/config';
 import { useApiEngine } from '../helpers/api-engine';
-import { SandboxTestClient } from '../helpers/sandbox-client';
+import { EmulatorTestClient } from '../helpers/emulator-client';
 
 const KEY_A = 'merchant-key-a';
 const KEY_B = 'merchant-key-b';
@@ -117,7 +117,7 @@ void describe('Idempotency-Key on every create', () => {
 
   void it('subscriptions: a key is the merchant’s, so a second API key retrying it gets the same subscription', async () => {
     const customer = await engine.qfpay.createCustomer({ name: 'Grace Hopper' });
-    const tokenId = await new SandboxTestClient(engine.sandbox.url).createToken(
+    const tokenId = await new EmulatorTestClient(engine.qfpayEmulator.url).createToken(
       customer.customer_id,
       '5200000000001096',
     );

@@ -23,9 +23,9 @@ import {
   type OrderListResponse,
 } from '../../src/api/schemas';
 import type { QfpayClient } from '../../src/gateways/qfpay/client';
-import type { SandboxHandle } from '../../src/gateways/qfpay/emulator/server';
+import type { QfpayEmulatorHandle } from '../../src/gateways/qfpay/emulator/server';
 import { auth, useApiEngine } from '../helpers/api-engine';
-import { SandboxTestClient } from '../helpers/sandbox-client';
+import { EmulatorTestClient } from '../helpers/emulator-client';
 import { eventually } from '../helpers/stack';
 import { nonSnakeKeys } from '../helpers/json-keys';
 
@@ -36,22 +36,22 @@ void describe('merchant routes on a real Temporal dev server and the QFPay emula
   const engine = useApiEngine('api-merchant-routes');
   let app: Express;
   let qfpay: QfpayClient;
-  let sandbox: SandboxHandle;
+  let qfpayEmulator: QfpayEmulatorHandle;
 
   let server: Server | undefined;
-  let emulator: SandboxTestClient;
+  let emulator: EmulatorTestClient;
 
   before(async () => {
-    ({ app, qfpay, sandbox } = engine);
-    emulator = new SandboxTestClient(sandbox.url);
+    ({ app, qfpay, qfpayEmulator } = engine);
+    emulator = new EmulatorTestClient(qfpayEmulator.url);
     // QFPay's notifications reach the API's webhook over HTTP, as in production.
     server = await new Promise<Server>((resolve) => {
       const s = app.listen(0, '127.0.0.1', () => resolve(s));
     });
-    sandbox.setNotifyUrl(`http://127.0.0.1:${(server.address() as AddressInfo).port}/webhooks/qfpay`);
+    qfpayEmulator.setNotifyUrl(`http://127.0.0.1:${(server.address() as AddressInfo).port}/webhooks/qfpay`);
   });
   after(async () => {
-    sandbox?.setNotifyUrl(undefined);
+    qfpayEmulator?.setNotifyUrl(undefined);
     server?.closeAllConnections();
     await new Promise((resolve) => server?.close(resolve));
   });
@@ -204,7 +204,7 @@ void describe('merchant routes on a real Temporal dev server and the QFPay emula
 
       // A subscription at QFPay bills `used`.
       const customer = await qfpay.createCustomer({ name: 'Subscriber' });
-      const tokenId = await new SandboxTestClient(sandbox.url).createToken(
+      const tokenId = await new EmulatorTestClient(qfpayEmulator.url).createToken(
         customer.customer_id,
         '5200000000001096',
       );

@@ -26,7 +26,7 @@ import type { Config } from '../../src/config';
 import type { QfpayClient } from '../../src/gateways/qfpay/client';
 import { signNotification } from '../../src/gateways/qfpay/signing';
 import { formatQfpayNaiveTime } from '../../src/gateways/qfpay/time';
-import type { SandboxHandle } from '../../src/gateways/qfpay/emulator/server';
+import type { QfpayEmulatorHandle } from '../../src/gateways/qfpay/emulator/server';
 import {
   LEGACY_SEARCH_ATTRIBUTES,
   SEARCH_ATTRIBUTES,
@@ -40,13 +40,13 @@ import { eventually } from '../helpers/stack';
 import { fakeSubscriptionId, uniqueTaskQueue } from '../helpers/temporal';
 import type { MerchantEvent } from '../../src/events/merchant-events';
 import { merchantEventWorkflowId } from '../../src/api/routes/merchant-events';
-import { SandboxTestClient } from '../helpers/sandbox-client';
+import { EmulatorTestClient } from '../helpers/emulator-client';
 import { nonSnakeKeys } from '../helpers/json-keys';
 
 void describe('subscription routes on a real Temporal dev server', () => {
   const engine = useApiEngine('api-subscriptions');
   let env: TestWorkflowEnvironment;
-  let sandbox: SandboxHandle;
+  let qfpayEmulator: QfpayEmulatorHandle;
   let config: Config;
   let qfpay: QfpayClient;
   let app: Express;
@@ -62,7 +62,7 @@ void describe('subscription routes on a real Temporal dev server', () => {
       interval: 'monthly',
       interval_count: 1,
     });
-    const tokenId = await new SandboxTestClient(sandbox.url).createToken(
+    const tokenId = await new EmulatorTestClient(qfpayEmulator.url).createToken(
       customer.customer_id,
       '5200000000001096',
     );
@@ -127,7 +127,7 @@ void describe('subscription routes on a real Temporal dev server', () => {
   }
 
   before(() => {
-    ({ env, sandbox, config, qfpay, app } = engine);
+    ({ env, qfpayEmulator, config, qfpay, app } = engine);
   });
 
   void it('answers 404 for a subscription the engine has no workflow for', async () => {
@@ -188,12 +188,12 @@ void describe('subscription routes on a real Temporal dev server', () => {
     assert.equal(status.status, 200);
     assert.deepEqual(CreationSchema.parse(status.body).result, created.result);
 
-    const sandboxSubs = (await (
-      await fetch(`${sandbox.url}/_sandbox/subscriptions?customer_id=${customerId}`)
+    const emulatorSubs = (await (
+      await fetch(`${qfpayEmulator.url}/_emulator/subscriptions?customer_id=${customerId}`)
     ).json()) as {
       data: unknown[];
     };
-    assert.equal(sandboxSubs.data.length, 1, 'QFPay has exactly one subscription for the customer');
+    assert.equal(emulatorSubs.data.length, 1, 'QFPay has exactly one subscription for the customer');
 
     const view = await eventually('the created subscription in its workflow', async () => {
       const res = await request(app).get(`/v1/subscriptions/${created.result?.subscription_id}`).set(auth);

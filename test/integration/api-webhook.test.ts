@@ -20,12 +20,12 @@ import type { Config } from '../../src/config';
 import type { QfpayClient } from '../../src/gateways/qfpay/client';
 import { signNotification } from '../../src/gateways/qfpay/signing';
 import { formatQfpayNaiveTime } from '../../src/gateways/qfpay/time';
-import type { SandboxHandle } from '../../src/gateways/qfpay/emulator/server';
+import type { QfpayEmulatorHandle } from '../../src/gateways/qfpay/emulator/server';
 import { WORKFLOW_TYPES, subscriptionWorkflowId } from '../../src/workflows/definitions';
 import { APP_KEY, auth, useApiEngine } from '../helpers/api-engine';
 import { freePort } from '../../src/dev/free-ports';
 import { eventually } from '../helpers/stack';
-import { SandboxTestClient } from '../helpers/sandbox-client';
+import { EmulatorTestClient } from '../helpers/emulator-client';
 
 interface EmulatorOrder {
   subscription_order_id: string;
@@ -38,7 +38,7 @@ interface EmulatorOrder {
 }
 
 /** Creates a customer, a monthly product, a card token and a subscription at the emulator. */
-async function emulatorSubscription(sandbox: SandboxHandle, qfpay: QfpayClient) {
+async function emulatorSubscription(qfpayEmulator: QfpayEmulatorHandle, qfpay: QfpayClient) {
   const customer = await qfpay.createCustomer({ name: 'Ada Lovelace', email: 'ada@example.com' });
   const product = await qfpay.createProduct({
     name: 'Gold',
@@ -48,7 +48,7 @@ async function emulatorSubscription(sandbox: SandboxHandle, qfpay: QfpayClient) 
     interval: 'monthly',
     interval_count: 1,
   });
-  const tokenId = await new SandboxTestClient(sandbox.url).createToken(
+  const tokenId = await new EmulatorTestClient(qfpayEmulator.url).createToken(
     customer.customer_id,
     '4000000000001091',
   );
@@ -58,7 +58,7 @@ async function emulatorSubscription(sandbox: SandboxHandle, qfpay: QfpayClient) 
     products: [{ product_id: product.product_id }],
   });
   const view = (await (
-    await fetch(`${sandbox.url}/_sandbox/subscriptions/${created.subscription_id}`)
+    await fetch(`${qfpayEmulator.url}/_emulator/subscriptions/${created.subscription_id}`)
   ).json()) as {
     orders: EmulatorOrder[];
     state: string;
@@ -105,7 +105,7 @@ async function subscriptionView(app: Express, subscriptionId: string): Promise<S
 void describe('QFPay webhook on a real Temporal dev server', () => {
   const engine = useApiEngine('api-webhook');
   let env: TestWorkflowEnvironment;
-  let sandbox: SandboxHandle;
+  let qfpayEmulator: QfpayEmulatorHandle;
   let config: Config;
   let qfpay: QfpayClient;
   let app: Express;
@@ -113,7 +113,7 @@ void describe('QFPay webhook on a real Temporal dev server', () => {
   let deadApp: Express;
 
   before(async () => {
-    ({ env, sandbox, config, qfpay, app } = engine);
+    ({ env, qfpayEmulator, config, qfpay, app } = engine);
 
     // The same API, but its Temporal is a port nobody listens on.
     deadConnection = Connection.lazy({ address: `127.0.0.1:${await freePort()}` });
@@ -131,7 +131,7 @@ void describe('QFPay webhook on a real Temporal dev server', () => {
   });
 
   void it('answers SUCCESS to a signed subscription_payment, and its workflow shows the payment', async () => {
-    const sub = await emulatorSubscription(sandbox, qfpay);
+    const sub = await emulatorSubscription(qfpayEmulator, qfpay);
     const order = sub.orders[0];
     assert.ok(
       order && order.status === 'PAID',
@@ -160,7 +160,7 @@ void describe('QFPay webhook on a real Temporal dev server', () => {
   });
 
   void it('answers SUCCESS to the same notification twice and keeps one order', async () => {
-    const sub = await emulatorSubscription(sandbox, qfpay);
+    const sub = await emulatorSubscription(qfpayEmulator, qfpay);
     const order = sub.orders[0];
     assert.ok(order);
     const body = paymentNotification(sub.subscriptionId, sub.customerId, order);
@@ -182,7 +182,7 @@ void describe('QFPay webhook on a real Temporal dev server', () => {
   });
 
   void it('adopts a subscription the engine never created: a state notification starts its workflow, which learns the rest from QFPay', async () => {
-    const sub = await emulatorSubscription(sandbox, qfpay);
+    const sub = await emulatorSubscription(qfpayEmulator, qfpay);
     const handle = env.client.workflow.getHandle(subscriptionWorkflowId(sub.subscriptionId));
     await assert.rejects(handle.describe(), /not found/i);
 

@@ -12,12 +12,17 @@ import { benchNotification, fakeSubscriptionId } from '../../bench/notifications
 import type { SyncResult } from '../../src/activities/contracts';
 import { createQfpayActivities } from '../../src/gateways/qfpay/activities';
 import { QfpayClient } from '../../src/gateways/qfpay/client';
-import { TEST_APP_CODE, TEST_APP_KEY, startTestSandbox, type TestSandbox } from '../helpers/sandbox-client';
+import {
+  TEST_APP_CODE,
+  TEST_APP_KEY,
+  startTestEmulator,
+  type TestEmulator,
+} from '../helpers/emulator-client';
 
 describe('the bench records its fake subscriptions at the emulator', () => {
-  let t: TestSandbox;
+  let t: TestEmulator;
   before(async () => {
-    t = await startTestSandbox();
+    t = await startTestEmulator();
   });
   after(async () => {
     await t?.close();
@@ -25,7 +30,7 @@ describe('the bench records its fake subscriptions at the emulator', () => {
 
   function sync(subscriptionId: string, options: { sinceSequence?: number } = {}): Promise<SyncResult> {
     const client = new QfpayClient({
-      baseUrl: t.sandbox.url,
+      baseUrl: t.emulator.url,
       appCode: TEST_APP_CODE,
       appKey: TEST_APP_KEY,
       timeoutMs: 5_000,
@@ -33,7 +38,7 @@ describe('the bench records its fake subscriptions at the emulator', () => {
     const activities = createQfpayActivities({
       client,
       timeOffset: '+08:00',
-      now: () => t.sandbox.clock.now(),
+      now: () => t.emulator.clock.now(),
     });
     return new MockActivityEnvironment().run(
       activities.syncSubscription,
@@ -44,7 +49,7 @@ describe('the bench records its fake subscriptions at the emulator', () => {
 
   it('a subscription no notification named is not found; one that was is found, with each payment sent so far', async () => {
     const ids = [fakeSubscriptionId(), fakeSubscriptionId()];
-    const store = t.sandbox.sandbox.store;
+    const store = t.emulator.emulator.store;
     assert.equal((await sync(ids[0]!)).found, false);
 
     // Round 0 reports each subscription ACTIVE; rounds 1 and 2 pay cycles 1 and 2 (round-robin).

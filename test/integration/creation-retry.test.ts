@@ -8,17 +8,17 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import type { QfpayActivities } from '../../src/activities/contracts';
 import { createQfpayActivities } from '../../src/gateways/qfpay/activities';
 import { QfpayClient } from '../../src/gateways/qfpay/client';
-import { startSandbox, type SandboxHandle } from '../../src/gateways/qfpay/emulator/server';
-import { SandboxTestClient } from '../helpers/sandbox-client';
+import { startQfpayEmulator, type QfpayEmulatorHandle } from '../../src/gateways/qfpay/emulator/server';
+import { EmulatorTestClient } from '../helpers/emulator-client';
 
-let sandbox: SandboxHandle;
+let emulator: QfpayEmulatorHandle;
 let client: QfpayClient;
 before(async () => {
-  sandbox = await startSandbox({ appCode: 'retry-code', appKey: 'retry-key', frozen: true });
-  client = new QfpayClient({ baseUrl: sandbox.url, appCode: 'retry-code', appKey: 'retry-key' });
+  emulator = await startQfpayEmulator({ appCode: 'retry-code', appKey: 'retry-key', frozen: true });
+  client = new QfpayClient({ baseUrl: emulator.url, appCode: 'retry-code', appKey: 'retry-key' });
 });
 after(async () => {
-  await sandbox?.close();
+  await emulator?.close();
 });
 
 async function fixtures() {
@@ -31,7 +31,7 @@ async function fixtures() {
     interval: 'monthly',
     interval_count: 1,
   });
-  const tokenId = await new SandboxTestClient(sandbox.url).createToken(
+  const tokenId = await new EmulatorTestClient(emulator.url).createToken(
     customer.customer_id,
     '4000000000001091',
   );
@@ -81,7 +81,7 @@ describe('findOrCreateSubscription', () => {
     assert.equal(retried.subscriptionId, lost.subscription_id);
     assert.deepEqual(await subscriptionsOf(input.customerId), [lost.subscription_id]);
     const truth = (await (
-      await fetch(`${sandbox.url}/_sandbox/subscriptions/${lost.subscription_id}`)
+      await fetch(`${emulator.url}/_emulator/subscriptions/${lost.subscription_id}`)
     ).json()) as {
       orders: unknown[];
     };

@@ -20,9 +20,9 @@ import {
   DAY,
   TEST_APP_CODE,
   TEST_APP_KEY,
-  startTestSandbox,
-  type TestSandbox,
-} from '../helpers/sandbox-client';
+  startTestEmulator,
+  type TestEmulator,
+} from '../helpers/emulator-client';
 
 type Fault = 'server_error' | 'timeout_after_decline' | 'timeout_after_approve' | 'processing';
 
@@ -51,18 +51,18 @@ function run<A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A)
 
 // ---- the emulator, over HTTP ------------------------------------------------------------------
 
-async function emulatorWorld(t: TestSandbox): Promise<World> {
+async function emulatorWorld(t: TestEmulator): Promise<World> {
   const client = new QfpayClient({
-    baseUrl: t.sandbox.url,
+    baseUrl: t.emulator.url,
     appCode: TEST_APP_CODE,
     appKey: TEST_APP_KEY,
     timeoutMs: 1_000,
   });
-  const now = () => t.sandbox.clock.now();
+  const now = () => t.emulator.clock.now();
   const activities = createQfpayActivities({ client, timeOffset: '+08:00', now });
   let token = '';
   const clearFaults = () =>
-    t.sandbox.setFaults({ serverErrorRate: 0, timeoutRate: 0, pendingChargeRate: 0, endpoints: null });
+    t.emulator.setFaults({ serverErrorRate: 0, timeoutRate: 0, pendingChargeRate: 0, endpoints: null });
   return {
     activities,
     now,
@@ -70,7 +70,7 @@ async function emulatorWorld(t: TestSandbox): Promise<World> {
       const s = await t.client.subscribe();
       token = s.tokenId;
       await t.client.setCharges(token, 'decline', '1205');
-      await t.sandbox.advance({ ms: 31 * DAY });
+      await t.emulator.advance({ ms: 31 * DAY });
       const truth = await t.client.inspect(s.subscriptionId);
       assert.equal(truth.state, 'PAST_DUE');
       const row = await t.client.queryRow(s.subscriptionId);
@@ -84,22 +84,22 @@ async function emulatorWorld(t: TestSandbox): Promise<World> {
       t.client.setCharges(token, approves ? 'approve' : 'decline', approves ? undefined : '1205'),
     async fault(kind) {
       const only = { endpoints: ['/subscription/v1/charge'] };
-      if (kind === 'server_error') t.sandbox.setFaults({ ...only, serverErrorRate: 1 });
+      if (kind === 'server_error') t.emulator.setFaults({ ...only, serverErrorRate: 1 });
       if (kind === 'processing')
-        t.sandbox.setFaults({ ...only, pendingChargeRate: 1, pendingChargeDelayMs: 60_000 });
+        t.emulator.setFaults({ ...only, pendingChargeRate: 1, pendingChargeDelayMs: 60_000 });
       if (kind === 'timeout_after_decline' || kind === 'timeout_after_approve') {
         await t.client.setCharges(
           token,
           kind === 'timeout_after_approve' ? 'approve' : 'decline',
           kind === 'timeout_after_approve' ? undefined : '1205',
         );
-        t.sandbox.setFaults({ ...only, timeoutRate: 1, timeoutMs: 5_000, timeoutProcesses: true });
+        t.emulator.setFaults({ ...only, timeoutRate: 1, timeoutMs: 5_000, timeoutProcesses: true });
       }
       // The fault is for the next charge only: the scenario lifts it once that call returned.
       pendingClear = clearFaults;
     },
     async settle() {
-      await t.sandbox.advance({ ms: 120_000 });
+      await t.emulator.advance({ ms: 120_000 });
     },
     async manualCharges(subscriptionId) {
       const reply = await t.client.control<{ data?: Array<{ trigger: string }> }>(
@@ -336,12 +336,12 @@ function scenarios(name: string, world: () => World): void {
   });
 }
 
-let t: TestSandbox;
+let t: TestEmulator;
 let emulator: World | undefined;
 
 void describe('QFPay activities: one contract for the real ones and the double', () => {
   before(async () => {
-    t = await startTestSandbox({ retryFractions: [] });
+    t = await startTestEmulator({ retryFractions: [] });
     emulator = await emulatorWorld(t);
   });
   after(async () => {
@@ -357,16 +357,16 @@ void describe('QFPay activities: one contract for the real ones and the double',
   void describe('order pages', () => {
     void it('a sync of a plan with more than 1,000 orders sees its newest order', async () => {
       const s = await t.client.subscribe({ product: { interval: 'minutes', interval_count: 1 } });
-      await t.sandbox.advance({ ms: 1_030 * 60_000 });
+      await t.emulator.advance({ ms: 1_030 * 60_000 });
       const client = new QfpayClient({
-        baseUrl: t.sandbox.url,
+        baseUrl: t.emulator.url,
         appCode: TEST_APP_CODE,
         appKey: TEST_APP_KEY,
       });
       const activities = createQfpayActivities({
         client,
         timeOffset: '+08:00',
-        now: () => t.sandbox.clock.now(),
+        now: () => t.emulator.clock.now(),
       });
       const adopted = await run(activities.syncSubscription, s.subscriptionId);
       assert.ok(adopted.found);

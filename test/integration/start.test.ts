@@ -40,12 +40,12 @@ after(() => {
 
 describe('npm start', () => {
   it('runs, restarts a crashed part, stops on SIGINT, restarts on the same data with timers intact, and names a taken port', async () => {
-    const [apiPort, temporalPort, uiPort, sandboxPort, codecPort] = await freePorts(5);
+    const [apiPort, temporalPort, uiPort, emulatorPort, codecPort] = await freePorts(5);
     const env: NodeJS.ProcessEnv = {
       PORT: String(apiPort),
       TEMPORAL_PORT: String(temporalPort),
       TEMPORAL_UI_PORT: String(uiPort),
-      SANDBOX_PORT: String(sandboxPort),
+      EMULATOR_PORT: String(emulatorPort),
       CODEC_SERVER_PORT: String(codecPort),
       DATA_DIR: dataDir,
       API_KEYS: 'start-test-key',
@@ -54,7 +54,7 @@ describe('npm start', () => {
     const client = new StackClient({
       apiUrl: `http://127.0.0.1:${apiPort}`,
       apiKey: 'start-test-key',
-      emulatorUrl: `http://127.0.0.1:${sandboxPort}`,
+      emulatorUrl: `http://127.0.0.1:${emulatorPort}`,
       webUiUrl: `http://127.0.0.1:${uiPort}`,
       namespace: 'default',
     });

@@ -20,14 +20,14 @@ import { loadConfig, type Config } from '../../src/config';
 import { WORKFLOWS_PATH } from '../../src/dev/workflow-bundle';
 import { createLogger } from '../../src/logger';
 import { tracesRequested } from '../../src/observability/tracing';
-import { startSandbox, type SandboxHandle } from '../../src/gateways/qfpay/emulator/server';
+import { startQfpayEmulator, type QfpayEmulatorHandle } from '../../src/gateways/qfpay/emulator/server';
 import { subscriptionWorkflowId } from '../../src/workflows/definitions';
-import { SandboxTestClient } from '../helpers/sandbox-client';
+import { EmulatorTestClient } from '../helpers/emulator-client';
 import { eventually } from '../helpers/stack';
 import { startDevServer, testDataConverter, uniqueTaskQueue } from '../helpers/temporal';
 
 let env: TestWorkflowEnvironment;
-let sandbox: SandboxHandle;
+let emulator: QfpayEmulatorHandle;
 let server: Server;
 let worker: Worker;
 let running: Promise<void>;
@@ -36,9 +36,9 @@ let config: Config;
 
 before(async () => {
   env = await startDevServer();
-  sandbox = await startSandbox({ appCode: 'trace-app', appKey: 'trace-key' });
+  emulator = await startQfpayEmulator({ appCode: 'trace-app', appKey: 'trace-key' });
   config = loadConfig({
-    QFPAY_BASE_URL: sandbox.url,
+    QFPAY_BASE_URL: emulator.url,
     QFPAY_APP_CODE: 'trace-app',
     QFPAY_APP_KEY: 'trace-key',
     API_KEYS: 'trace-api-key',
@@ -70,16 +70,16 @@ before(async () => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
   apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  sandbox.setNotifyUrl(`${apiUrl}/webhooks/qfpay`);
+  emulator.setNotifyUrl(`${apiUrl}/webhooks/qfpay`);
 });
 
 after(async () => {
-  sandbox?.setNotifyUrl(undefined);
+  emulator?.setNotifyUrl(undefined);
   server?.closeAllConnections();
   await new Promise((resolve) => server?.close(resolve));
   worker?.shutdown();
   await running;
-  await sandbox?.close();
+  await emulator?.close();
   await env?.teardown();
   await tracing?.shutdown();
 });
@@ -148,7 +148,7 @@ describe('traces (OpenTelemetry, in-memory exporter)', () => {
   it('follow POST /v1/subscriptions through the creation workflow to QFPay', async () => {
     customerId = (await api('POST', '/v1/customers', { name: 'Trace', email: 'trace@example.com' })).body
       .customer_id;
-    tokenId = await new SandboxTestClient(sandbox.url).createToken(customerId, '4000000000001091');
+    tokenId = await new EmulatorTestClient(emulator.url).createToken(customerId, '4000000000001091');
     productId = (
       await api('POST', '/v1/products', {
         name: 'Traced',

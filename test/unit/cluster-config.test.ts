@@ -35,7 +35,7 @@ describe('cluster configuration', () => {
       start.TEMPORAL_PORT,
       start.TEMPORAL_UI_PORT,
       start.CODEC_SERVER_PORT,
-      start.SANDBOX_PORT,
+      start.EMULATOR_PORT,
     ]);
     for (const [name, port] of clusterPorts(cluster)) assert.ok(!startPorts.has(port), `${name} ${port}`);
     assert.equal(cluster.CLUSTER_WORKERS, 2);
@@ -68,10 +68,10 @@ describe('cluster configuration', () => {
 
   it('names ports that clash, including the API replicas above PORT and the derived server ports', () => {
     assert.throws(
-      () => loadClusterConfig({ PORT: '5000', SANDBOX_PORT: '5002' }),
+      () => loadClusterConfig({ PORT: '5000', EMULATOR_PORT: '5002' }),
       (err: unknown) =>
         err instanceof StackConfigError &&
-        /PORT\+2 \(API replica 2\): 5002 is also SANDBOX_PORT/.test(err.message),
+        /PORT\+2 \(API replica 2\): 5002 is also EMULATOR_PORT/.test(err.message),
     );
     assert.throws(
       () => loadClusterConfig({ TEMPORAL_PORT: '7433', POSTGRES_PORT: '7434' }),

@@ -11,7 +11,12 @@ import { describe, it } from 'node:test';
 import Ajv2019, { type ValidateFunction } from 'ajv/dist/2019';
 import addFormats from 'ajv-formats';
 import { parse } from 'yaml';
-import { configSchema } from '../../src/config';
+import { configSchema, isLoopbackUrl } from '../../src/config';
+import {
+  DEFAULT_EMULATOR_APP_CODE,
+  DEFAULT_EMULATOR_APP_KEY,
+} from '../../src/gateways/qfpay/emulator/credentials';
+import { emulatorEnvironmentSchema } from '../../src/gateways/qfpay/emulator/environment';
 import { ALL_SEARCH_ATTRIBUTE_KEYS, LEGACY_SEARCH_ATTRIBUTES } from '../../src/workflows/definitions';
 
 const root = join(__dirname, '..', '..');
@@ -30,6 +35,7 @@ interface Service {
   environment?: Record<string, string | number | boolean | null> | string[];
   healthcheck?: { test?: string | string[]; disable?: boolean };
   profiles?: string[];
+  networks?: string[] | Record<string, { aliases?: string[] } | null>;
   volumes?: string[];
   ports?: Array<string | number>;
 }
@@ -264,28 +270,62 @@ describe('docker-compose.yml', () => {
     assert.match(environment(service('postgresql')).POSTGRES_PASSWORD ?? '', /^\$\{POSTGRES_PASSWORD:\?/);
   });
 
-  it('runs the emulator only under the sandbox profile, and the engine talks to it there', () => {
-    const sandbox = service('sandbox');
-    assert.deepEqual(sandbox.profiles, ['sandbox']);
+  it('runs the QFPay emulator only under the emulator profile, and the engine talks to it there', () => {
+    const emulator = service('qfpay-emulator');
+    // `sandbox`, the profile's name before, still starts it.
+    assert.deepEqual(emulator.profiles, ['emulator', 'sandbox']);
     for (const [name, svc] of Object.entries(services)) {
-      if (name !== 'sandbox') assert.equal(svc.profiles, undefined, `${name} runs in every profile`);
+      if (name !== 'qfpay-emulator') assert.equal(svc.profiles, undefined, `${name} runs in every profile`);
     }
     const env = environment(service('worker'));
-    assert.match(env.QFPAY_BASE_URL ?? '', /^\$\{QFPAY_BASE_URL:-http:\/\/sandbox:4010\}$/);
-    const sandboxEnv = environment(sandbox);
-    assert.equal(sandboxEnv.SANDBOX_NOTIFY_URL, 'http://api:3000/webhooks/qfpay');
+    assert.match(env.QFPAY_BASE_URL ?? '', /^\$\{QFPAY_BASE_URL:-http:\/\/qfpay-emulator:4010\}$/);
+    const emulatorEnv = environment(emulator);
+    assert.equal(emulatorEnv.EMULATOR_NOTIFY_URL, 'http://api:3000/webhooks/qfpay');
     assert.equal(
-      sandboxEnv.QFPAY_APP_KEY,
+      emulatorEnv.QFPAY_APP_KEY,
       env.QFPAY_APP_KEY,
       'the emulator signs with the key the engine verifies',
     );
+    const known = new Set(Object.keys(emulatorEnvironmentSchema.shape));
+    for (const variable of Object.keys(emulatorEnv)) {
+      assert.ok(known.has(variable), `qfpay-emulator: ${variable} is not read by the emulator`);
+    }
   });
 
-  it('the sandbox env file supplies every required variable', () => {
+  it("answers at its host names, which the engine counts as the emulator's (not real QFPay)", () => {
+    const emulator = service('qfpay-emulator');
+    // The service's name before is an alias, so a QFPAY_BASE_URL of http://sandbox:4010 still works.
+    const networks = emulator.networks as Record<string, { aliases?: string[] }>;
+    assert.deepEqual(networks.default?.aliases, ['sandbox']);
+    for (const host of ['qfpay-emulator', 'sandbox']) {
+      assert.equal(isLoopbackUrl(`http://${host}:4010`), true, host);
+    }
+  });
+
+  it("keeps the emulator's state in its own volume", () => {
+    const emulator = service('qfpay-emulator');
+    const stateFile = environment(emulator).EMULATOR_STATE_FILE ?? '';
+    const mount = (emulator.volumes ?? []).find((v) => stateFile.startsWith(`${v.split(':')[1] ?? ''}/`));
+    assert.equal(mount, 'qfpay-emulator-data:/app/.data');
+    assert.ok(
+      Object.keys((compose as ComposeFile).volumes ?? {}).includes('qfpay-emulator-data'),
+      'the volume is declared',
+    );
+  });
+
+  it('the emulator env file supplies every required variable, with the emulator and its credentials', () => {
     const required = [...composeText.matchAll(/\$\{([A-Z_]+):\?/g)].map((m) => m[1] ?? '');
-    const file = readFileSync(join(root, 'deploy/sandbox.env'), 'utf8');
-    const defined = new Set(file.split('\n').map((line) => line.split('=')[0]?.trim()));
-    for (const variable of new Set(required)) assert.ok(defined.has(variable), variable);
-    assert.match(file, /^COMPOSE_PROFILES=sandbox$/m);
+    const file = readFileSync(join(root, 'deploy/emulator.env'), 'utf8');
+    const values = new Map(
+      file
+        .split('\n')
+        .filter((line) => line.includes('=') && !line.startsWith('#'))
+        .map((line) => [line.slice(0, line.indexOf('=')).trim(), line.slice(line.indexOf('=') + 1)]),
+    );
+    for (const variable of new Set(required)) assert.ok(values.has(variable), variable);
+    assert.equal(values.get('COMPOSE_PROFILES'), 'emulator');
+    assert.equal(values.get('QFPAY_BASE_URL'), 'http://qfpay-emulator:4010');
+    assert.equal(values.get('QFPAY_APP_CODE'), DEFAULT_EMULATOR_APP_CODE);
+    assert.equal(values.get('QFPAY_APP_KEY'), DEFAULT_EMULATOR_APP_KEY);
   });
 });

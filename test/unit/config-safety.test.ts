@@ -9,10 +9,15 @@ import { workflowOptions } from '../../src/api/context';
 import {
   ConfigError,
   DEVELOPMENT_DEFAULTS,
+  isLoopbackUrl,
   loadConfig,
   unsafeSettingWarnings,
   warnAboutUnsafeSettings,
 } from '../../src/config';
+import {
+  DEFAULT_EMULATOR_APP_CODE,
+  DEFAULT_EMULATOR_APP_KEY,
+} from '../../src/gateways/qfpay/emulator/credentials';
 
 const key = () => randomBytes(32).toString('base64');
 /** A production configuration with nothing unsafe in it. */
@@ -137,5 +142,75 @@ describe('the workflow options new subscriptions get', () => {
     assert.ok(
       problemsOf({ ...SAFE, RECONCILE_GRACE_MS: '10' }).some((p) => p.includes('RECONCILE_GRACE_MS')),
     );
+  });
+});
+
+describe("QFPay's credentials: the emulator's public ones only against the emulator", () => {
+  const QFPAY = 'https://openapi-hk.qfapi.com';
+  const emulatorUrls = [
+    'http://127.0.0.1:4010',
+    'http://localhost:4010',
+    // The compose service, and its name before (an alias of it).
+    'http://qfpay-emulator:4010',
+    'http://sandbox:4010',
+  ];
+
+  it("counts this machine and the emulator's compose host names as the emulator, QFPay as not", () => {
+    for (const url of emulatorUrls) assert.equal(isLoopbackUrl(url), true, url);
+    for (const url of [QFPAY, 'https://openapi-int.qfapi.com', 'http://emulator.example.com:4010']) {
+      assert.equal(isLoopbackUrl(url), false, url);
+    }
+  });
+
+  it("defaults to the emulator's credentials against the emulator, in production too", () => {
+    for (const url of emulatorUrls) {
+      const config = loadConfig({ ...SAFE, QFPAY_BASE_URL: url });
+      assert.equal(config.QFPAY_APP_CODE, DEFAULT_EMULATOR_APP_CODE, url);
+      assert.equal(config.QFPAY_APP_KEY, DEFAULT_EMULATOR_APP_KEY, url);
+    }
+  });
+
+  for (const NODE_ENV of ['development', 'production']) {
+    it(`${NODE_ENV}: refuses real QFPay without credentials, naming both`, () => {
+      assert.deepEqual(problemsOf({ ...SAFE, NODE_ENV, QFPAY_BASE_URL: QFPAY }), [
+        'QFPAY_APP_CODE: required when QFPAY_BASE_URL points at QFPay',
+        'QFPAY_APP_KEY: required when QFPAY_BASE_URL points at QFPay',
+      ]);
+    });
+
+    it(`${NODE_ENV}: refuses real QFPay with the emulator's credentials set explicitly`, () => {
+      const problems = problemsOf({
+        ...SAFE,
+        NODE_ENV,
+        QFPAY_BASE_URL: QFPAY,
+        QFPAY_APP_CODE: DEFAULT_EMULATOR_APP_CODE,
+        QFPAY_APP_KEY: DEFAULT_EMULATOR_APP_KEY,
+      });
+      assert.equal(problems.length, 2, problems.join('\n'));
+      assert.ok(problems[0]!.startsWith("QFPAY_APP_CODE: is the emulator's public default"), problems[0]);
+      assert.ok(problems[1]!.startsWith("QFPAY_APP_KEY: is the emulator's public default"), problems[1]);
+      // One of the two alone is refused as well.
+      const keyOnly = problemsOf({
+        ...SAFE,
+        NODE_ENV,
+        QFPAY_BASE_URL: QFPAY,
+        QFPAY_APP_CODE: 'merchant-app-code',
+        QFPAY_APP_KEY: DEFAULT_EMULATOR_APP_KEY,
+      });
+      assert.deepEqual(
+        keyOnly.map((p) => p.split(':')[0]),
+        ['QFPAY_APP_KEY'],
+      );
+    });
+  }
+
+  it("starts against real QFPay with the merchant's own credentials", () => {
+    const config = loadConfig({
+      ...SAFE,
+      QFPAY_BASE_URL: QFPAY,
+      QFPAY_APP_CODE: 'merchant-app-code',
+      QFPAY_APP_KEY: 'merchant-app-key-0123456789',
+    });
+    assert.equal(config.QFPAY_APP_CODE, 'merchant-app-code');
   });
 });

@@ -30,7 +30,7 @@ function policy(overrides: Parameters<typeof mergePolicy>[1]): DunningPolicy {
   return mergePolicy(DEFAULT_DUNNING_POLICY, overrides);
 }
 
-// Billing cycles the engine meets: the sandbox's minute and hour intervals, and real plans.
+// Billing cycles the engine meets: minute and hour intervals (QFPay's sandbox, the emulator), and real plans.
 const cycleArb = fc.oneof(
   fc.constantFrom(
     MINUTE,
@@ -258,14 +258,14 @@ void describe('scheduleAttempts examples', () => {
     );
   });
 
-  void it('plans nothing for an hourly sandbox cycle whose margin (2 h) is longer than the cycle', () => {
+  void it('plans nothing for an hourly cycle whose margin (2 h) is longer than the cycle', () => {
     assert.deepEqual(
       scheduleAttempts({ failureTime: T, nextBillingTime: T + HOUR, now: T, policy: DEFAULT_DUNNING_POLICY }),
       [],
     );
   });
 
-  void it('fits a minutes-scale policy into a 10-minute sandbox cycle', () => {
+  void it('fits a minutes-scale policy into a 10-minute cycle', () => {
     const minutes = policy({
       attemptOffsets: ['1m', '2m', '5m', '9m'],
       safetyMargin: '1m',

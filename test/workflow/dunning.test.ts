@@ -113,7 +113,7 @@ describe('dunning (time-skipping server)', () => {
     assert.equal(engine.escalations.length, 0);
   });
 
-  it('places one attempt as late as is safe when no offset fits (hourly sandbox cycle)', async () => {
+  it('places one attempt as late as is safe when no offset fits (an hourly cycle)', async () => {
     const { subscriptionId, clock, qfpay, failCycle2 } = await failingSubscription(timeSkipping.env, HOUR);
     qfpay.chargeScript = [{ outcome: 'succeeded' }];
     const { worker, taskQueue } = await scenarioWorker(timeSkipping.env, qfpay);

@@ -54,8 +54,8 @@ const FIXED_UNIT_MS: Readonly<Record<'minute' | 'hour' | 'day' | 'week', number>
 };
 
 /**
- * Reads a product's `interval` value: QFPay's `monthly`/`yearly`, the sandbox's
- * `minutes`/`hours`, and the singular/`daily`/`weekly` forms. Case-insensitive.
+ * Reads a product's `interval` value: QFPay's `monthly`/`yearly`, the
+ * `minutes`/`hours` of QFPay's sandbox, and the singular/`daily`/`weekly` forms. Case-insensitive.
  * @returns the unit, or `undefined` for an unknown value
  */
 export function parseIntervalUnit(text: string): IntervalUnit | undefined {

@@ -12,7 +12,7 @@ import type { GatewayEnv, GatewayModule } from '../port';
 import { QFPAY_CAPABILITIES, QFPAY_GATEWAY } from '../../domain/gateway-profile';
 import { createQfpayActivities, qfpayAdapter } from './activities';
 import { QfpayClient } from './client';
-import { startSandbox } from './emulator/server';
+import { startQfpayEmulator } from './emulator/server';
 import { QFPAY_VARIABLE_NAMES, qfpaySettings, qfpayVariables } from './settings';
 import { qfpayWebhook } from './webhook';
 
@@ -59,7 +59,7 @@ export const qfpayGateway: GatewayModule = {
 
   async startEmulator({ port, host, notifyUrl, startMs }) {
     const settings = qfpaySettings({});
-    const emulator = await startSandbox({
+    const emulator = await startQfpayEmulator({
       port,
       ...(host === undefined ? {} : { host }),
       ...(notifyUrl === undefined ? {} : { notifyUrl }),

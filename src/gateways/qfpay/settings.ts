@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { MAX_QFPAY_CALL_MS } from '../../domain/episode/dunning';
 import type { GatewayEnv } from '../port';
+import { DEFAULT_EMULATOR_APP_CODE, DEFAULT_EMULATOR_APP_KEY } from './emulator/credentials';
 
 const nonEmpty = z.string().trim().min(1);
 const bool = z
@@ -14,8 +15,9 @@ const bool = z
 /** Each of QFPay's variables with its rule and default (the emulator's, for a local start). */
 export const QFPAY_VARIABLES = {
   QFPAY_BASE_URL: z.url().default('http://127.0.0.1:4010'),
-  QFPAY_APP_CODE: nonEmpty.default('sandbox-app-code'),
-  QFPAY_APP_KEY: nonEmpty.default('sandbox-app-key'),
+  /** The emulator's public credentials unless set; refused against real QFPay. */
+  QFPAY_APP_CODE: nonEmpty.default(DEFAULT_EMULATOR_APP_CODE),
+  QFPAY_APP_KEY: nonEmpty.default(DEFAULT_EMULATOR_APP_KEY),
   QFPAY_SIGN_TYPE: z.enum(['MD5', 'SHA256']).default('MD5'),
   QFPAY_TIMEOUT_MS: z.coerce
     .number()

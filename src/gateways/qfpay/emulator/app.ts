@@ -1,12 +1,12 @@
 /**
- * The emulator's Express app: QFPay's endpoints (with API fault injection), the `/_sandbox`
- * control API, and `/healthz`. Built here and started in `server.ts`, so tests can use the
- * app without a port.
+ * The emulator's Express app: QFPay's endpoints (with API fault injection), the `/_emulator`
+ * control API (also at its older path `/_sandbox`), and `/healthz`. Built here and started in
+ * `server.ts`, so tests can use the app without a port.
  */
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { controlRouter } from './control-api';
 import { handleQfpayRequest, isQfpayPath, QFPAY_PATHS, type QfpayCallOptions } from './qfpay-api';
-import type { Sandbox } from './sandbox';
+import type { QfpayEmulator } from './emulator';
 
 /**
  * Waits `ms` real milliseconds, or less if the connection closes first (the client gave up,
@@ -30,17 +30,25 @@ function canAnswer(res: Response): boolean {
   return !res.destroyed && !res.writableEnded;
 }
 
+/** Where the emulator-only control API answers. */
+export const CONTROL_PATH = '/_emulator';
+/** The control API's earlier path, answered alike so that existing scripts and tests keep working. */
+export const OLDER_CONTROL_PATH = '/_sandbox';
+
 /** Builds the emulator's Express app. */
-export function buildSandboxApp(sandbox: Sandbox): Express {
+export function buildEmulatorApp(emulator: QfpayEmulator): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
 
   app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok', now: new Date(sandbox.clock.now()).toISOString() });
+    res.json({ status: 'ok', now: new Date(emulator.clock.now()).toISOString() });
   });
 
-  app.use('/_sandbox', controlRouter(sandbox));
+  const control = controlRouter(emulator);
+  app.use(CONTROL_PATH, control);
+  // The path clients written before the emulator had its name still call.
+  app.use(OLDER_CONTROL_PATH, control);
 
   // The raw body is kept: the signature covers exactly the parameters received.
   app.post([...QFPAY_PATHS], express.text({ type: () => true, limit: '1mb' }), async (req, res) => {
@@ -49,13 +57,13 @@ export function buildSandboxApp(sandbox: Sandbox): Express {
       res.status(404).json({ error: { type: 'not_found', message: `no endpoint ${path}` } });
       return;
     }
-    const fault = sandbox.faults.apiFault(path);
+    const fault = emulator.faults.apiFault(path);
     if (fault?.kind === 'rate_limit') {
       res.status(429).set('Retry-After', '1').type('text/plain').send('Too Many Requests');
       return;
     }
     if (fault?.kind === 'server_error') {
-      res.status(fault.status).type('text/plain').send('Sandbox fault injection: server error');
+      res.status(fault.status).type('text/plain').send('Emulator fault injection: server error');
       return;
     }
     if (fault?.kind === 'slow') await hold(fault.delayMs, res);
@@ -66,13 +74,13 @@ export function buildSandboxApp(sandbox: Sandbox): Express {
     }
     if (!canAnswer(res)) return;
 
-    sandbox.runtime.catchUp();
+    emulator.runtime.catchUp();
     const options: QfpayCallOptions = {};
-    if (path === '/subscription/v1/charge' && sandbox.faults.pendingCharge(path)) {
-      options.deferChargeMs = sandbox.faults.config.pendingChargeDelayMs;
+    if (path === '/subscription/v1/charge' && emulator.faults.pendingCharge(path)) {
+      options.deferChargeMs = emulator.faults.config.pendingChargeDelayMs;
     }
     const envelope = handleQfpayRequest(
-      sandbox,
+      emulator,
       {
         path,
         body: typeof req.body === 'string' ? req.body : '',
@@ -84,8 +92,8 @@ export function buildSandboxApp(sandbox: Sandbox): Express {
       },
       options,
     );
-    sandbox.runtime.requestRun();
-    sandbox.logger.debug({ path, respcd: envelope.respcd, fault: fault?.kind }, 'qfpay call');
+    emulator.runtime.requestRun();
+    emulator.logger.debug({ path, respcd: envelope.respcd, fault: fault?.kind }, 'qfpay call');
 
     if (fault?.kind === 'timeout') await hold(fault.holdMs, res);
     if (canAnswer(res)) res.json(envelope);
@@ -101,8 +109,8 @@ export function buildSandboxApp(sandbox: Sandbox): Express {
       res.status(status).json({ error: { type: 'invalid_request', message: (error as Error).message } });
       return;
     }
-    sandbox.logger.error({ err: error }, 'sandbox request failed');
-    res.status(500).json({ error: { type: 'internal_error', message: 'internal sandbox error' } });
+    emulator.logger.error({ err: error }, 'emulator request failed');
+    res.status(500).json({ error: { type: 'internal_error', message: 'internal emulator error' } });
   });
 
   return app;

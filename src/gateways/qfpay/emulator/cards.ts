@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 export type CardVerificationOutcome = 'approved' | 'declined_at_verification' | 'declined_at_3ds';
 
 /** QFPay's sandbox test cards and how each behaves (qfpay-api-notes.md, "Sandbox test cards"). */
-export const SANDBOX_TEST_CARDS: Readonly<Record<string, CardVerificationOutcome>> = {
+export const QFPAY_TEST_CARDS: Readonly<Record<string, CardVerificationOutcome>> = {
   '5200000000001096': 'approved',
   '4000000000001091': 'approved',
   '5200000000001005': 'approved',
@@ -31,7 +31,7 @@ export function normaliseCardNumber(text: string): string | undefined {
 
 /** How tokenising this card goes: a listed test card behaves as documented, any other card is approved. */
 export function verificationOutcome(cardNumber: string): CardVerificationOutcome {
-  return SANDBOX_TEST_CARDS[cardNumber] ?? 'approved';
+  return QFPAY_TEST_CARDS[cardNumber] ?? 'approved';
 }
 
 /** The card scheme QFPay reports, from the card number's prefix. */
@@ -49,7 +49,10 @@ export function maskCardNumber(cardNumber: string): string {
   return `${cardNumber.slice(0, 4)}****${cardNumber.slice(-4)}`;
 }
 
-/** A stable fingerprint of a card number, so the same card is recognised without storing it. */
+/**
+ * A stable fingerprint of a card number, so the same card is recognised without storing it. The
+ * salt keeps its earlier spelling: tokens in existing state files carry fingerprints made with it.
+ */
 export function cardFingerprint(cardNumber: string): string {
   return createHash('sha256').update(`qfpay-sandbox-card:${cardNumber}`).digest('hex');
 }

@@ -1,11 +1,11 @@
 /**
  * The emulator's own clock. It runs on real time by default (optionally scaled), and can be
  * frozen and moved forward like Stripe's test clocks, so a test can live through a year of
- * billing in a second. Time only ever moves forward, except on an explicit {@link SandboxClock.reset}.
+ * billing in a second. Time only ever moves forward, except on an explicit {@link EmulatorClock.reset}.
  */
 
-/** Options of {@link SandboxClock}. */
-export interface SandboxClockOptions {
+/** Options of {@link EmulatorClock}. */
+export interface EmulatorClockOptions {
   /** Emulator time at start, epoch ms. @default the real time */
   startMs?: number;
   /** Emulator ms per real ms while running. @default 1 */
@@ -32,14 +32,14 @@ export class ClockError extends Error {
  * `now = base + (real elapsed since rebase × timeScale)`, or `base` while frozen.
  * Every change of speed or position rebases, so earlier elapsed time is never rescaled.
  */
-export class SandboxClock {
+export class EmulatorClock {
   private readonly realNow: () => number;
   private baseEmulatedMs: number;
   private baseRealMs: number;
   private scale: number;
   private isFrozen: boolean;
 
-  constructor(options: SandboxClockOptions = {}) {
+  constructor(options: EmulatorClockOptions = {}) {
     this.realNow = options.realNow ?? Date.now;
     this.baseRealMs = this.realNow();
     this.baseEmulatedMs = options.startMs ?? this.baseRealMs;

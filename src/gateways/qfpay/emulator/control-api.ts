@@ -1,7 +1,8 @@
 /**
- * The emulator-only API under `/_sandbox`: payment tokens (QFPay makes them in the browser),
- * token charge behaviour, pause/resume, the test clock, faults, inspection and reset. JSON in
- * and out; errors are `{ error: { type, message } }` with an HTTP status.
+ * The emulator-only API under `/_emulator` (and its older path `/_sandbox`): payment tokens
+ * (QFPay makes them in the browser), token charge behaviour, pause/resume, the test clock, faults,
+ * inspection and reset. JSON in and out; errors are `{ error: { type, message } }` with an HTTP
+ * status.
  */
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
@@ -9,22 +10,22 @@ import { parseQfpayTime } from '../time';
 import { normaliseCardNumber, parseExpiryDate } from './cards';
 import { ClockError } from './clock';
 import { DEFAULT_DECLINE_RESPCD, paidCycles } from './engine';
-import { SandboxRequestError } from './errors';
+import { EmulatorRequestError } from './errors';
 import { faultConfigUpdateSchema } from './faults';
 import type { NotificationRecord, PaymentToken, Subscription } from './model';
-import type { Sandbox } from './sandbox';
+import type { QfpayEmulator } from './emulator';
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
 /** The full truth about a subscription, for tests and people. */
-export function subscriptionView(sandbox: Sandbox, sub: Subscription): Record<string, unknown> {
+export function subscriptionView(emulator: QfpayEmulator, sub: Subscription): Record<string, unknown> {
   return {
     subscription_id: sub.subscriptionId,
     customer_id: sub.customerId,
     token_id: sub.tokenId,
     state: sub.state,
     products: sub.products.map((line) => {
-      const product = sandbox.store.products.get(line.productId);
+      const product = emulator.store.products.get(line.productId);
       return {
         product_id: line.productId,
         quantity: line.quantity,
@@ -122,8 +123,8 @@ function notificationView(record: NotificationRecord): Record<string, unknown> {
   };
 }
 
-function clockView(sandbox: Sandbox): Record<string, unknown> {
-  const snapshot = sandbox.clock.snapshot();
+function clockView(emulator: QfpayEmulator): Record<string, unknown> {
+  const snapshot = emulator.clock.snapshot();
   return {
     now: iso(snapshot.nowMs),
     nowMs: snapshot.nowMs,
@@ -173,17 +174,17 @@ const configSchema = z.object({ notifyUrl: z.union([z.url(), z.literal(''), z.nu
 function parse<T>(schema: z.ZodType<T>, body: unknown): T {
   const result = schema.safeParse(body);
   if (!result.success) {
-    throw new SandboxRequestError(400, 'invalid_request', z.prettifyError(result.error), {
+    throw new EmulatorRequestError(400, 'invalid_request', z.prettifyError(result.error), {
       cause: result.error,
     });
   }
   return result.data;
 }
 
-function timeMs(sandbox: Sandbox, text: string, field: string): number {
-  const ms = parseQfpayTime(text, sandbox.timeOffset);
+function timeMs(emulator: QfpayEmulator, text: string, field: string): number {
+  const ms = parseQfpayTime(text, emulator.timeOffset);
   if (ms === undefined)
-    throw new SandboxRequestError(400, 'invalid_request', `${field} is not a time: "${text}"`);
+    throw new EmulatorRequestError(400, 'invalid_request', `${field} is not a time: "${text}"`);
   return ms;
 }
 
@@ -192,68 +193,68 @@ function queryString(req: Request, name: string): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
-/** The `/_sandbox` router. */
-export function controlRouter(sandbox: Sandbox): Router {
+/** The control API's router (mounted at `/_emulator`, and at `/_sandbox` for older clients). */
+export function controlRouter(emulator: QfpayEmulator): Router {
   const router = express.Router();
   router.use(express.json({ limit: '1mb' }));
   // Every control call sees state as of now.
   router.use((_req, _res, next) => {
-    sandbox.runtime.catchUp();
+    emulator.runtime.catchUp();
     next();
   });
 
   router.get('/clock', (_req, res) => {
-    res.json(clockView(sandbox));
+    res.json(clockView(emulator));
   });
 
   router.post('/clock', (req, res) => {
     const change = parse(clockSchema, req.body ?? {});
-    if (change.timeScale !== undefined) sandbox.clock.setTimeScale(change.timeScale);
-    if (change.frozen !== undefined) sandbox.clock.setFrozen(change.frozen);
-    sandbox.touch();
-    sandbox.runtime.requestRun();
-    res.json(clockView(sandbox));
+    if (change.timeScale !== undefined) emulator.clock.setTimeScale(change.timeScale);
+    if (change.frozen !== undefined) emulator.clock.setFrozen(change.frozen);
+    emulator.touch();
+    emulator.runtime.requestRun();
+    res.json(clockView(emulator));
   });
 
   router.post('/clock/advance', async (req, res) => {
     const body = parse(advanceSchema, req.body ?? {});
-    const target = 'ms' in body ? { ms: body.ms } : { to: timeMs(sandbox, body.to, 'to') };
-    const result = await sandbox.runtime.advance(target);
-    sandbox.touch();
+    const target = 'ms' in body ? { ms: body.ms } : { to: timeMs(emulator, body.to, 'to') };
+    const result = await emulator.runtime.advance(target);
+    emulator.touch();
     res.json({
-      ...clockView(sandbox),
+      ...clockView(emulator),
       from: iso(result.fromMs),
       processed: { stateEvents: result.stateEvents, deliveryAttempts: result.deliveryAttempts },
     });
   });
 
   router.get('/faults', (_req, res) => {
-    res.json(sandbox.faults.config);
+    res.json(emulator.faults.config);
   });
 
   router.post('/faults', (req, res) => {
-    res.json(sandbox.faults.update(parse(faultConfigUpdateSchema, req.body ?? {})));
+    res.json(emulator.faults.update(parse(faultConfigUpdateSchema, req.body ?? {})));
   });
 
   router.delete('/faults', (_req, res) => {
-    res.json(sandbox.faults.reset());
+    res.json(emulator.faults.reset());
   });
 
   router.get('/config', (_req, res) => {
     res.json({
-      notifyUrl: sandbox.notifier.url ?? null,
-      appCode: sandbox.appCode,
-      timeOffset: sandbox.timeOffset,
+      notifyUrl: emulator.notifier.url ?? null,
+      appCode: emulator.appCode,
+      timeOffset: emulator.timeOffset,
     });
   });
 
   router.post('/config', (req, res) => {
     const { notifyUrl } = parse(configSchema, req.body ?? {});
-    sandbox.notifier.setNotifyUrl(notifyUrl ?? undefined);
+    emulator.notifier.setNotifyUrl(notifyUrl ?? undefined);
     res.json({
-      notifyUrl: sandbox.notifier.url ?? null,
-      appCode: sandbox.appCode,
-      timeOffset: sandbox.timeOffset,
+      notifyUrl: emulator.notifier.url ?? null,
+      appCode: emulator.appCode,
+      timeOffset: emulator.timeOffset,
     });
   });
 
@@ -261,44 +262,44 @@ export function controlRouter(sandbox: Sandbox): Router {
     const body = parse(tokenSchema, req.body ?? {});
     const cardNumber = normaliseCardNumber(body.card_number);
     if (cardNumber === undefined) {
-      throw new SandboxRequestError(400, 'invalid_request', 'card_number must be 12 to 19 digits');
+      throw new EmulatorRequestError(400, 'invalid_request', 'card_number must be 12 to 19 digits');
     }
     const expiry = body.expiry_date === undefined ? undefined : parseExpiryDate(body.expiry_date);
     if (body.expiry_date !== undefined && expiry === undefined) {
-      throw new SandboxRequestError(
+      throw new EmulatorRequestError(
         400,
         'invalid_request',
         'expiry_date must look like MM/YY, MM/YYYY or YYYY-MM',
       );
     }
-    const { token, event } = sandbox.engine.createToken({
+    const { token, event } = emulator.engine.createToken({
       customerId: body.customer_id,
       cardNumber,
       ...(expiry !== undefined && { expiry }),
       ...(body.holder_name !== undefined && { holderName: body.holder_name }),
     });
-    sandbox.runtime.requestRun();
+    emulator.runtime.requestRun();
     res.status(event === 'NEW' ? 201 : 200).json(tokenView(token, event));
   });
 
   router.get('/tokens', (req, res) => {
     const customerId = queryString(req, 'customer_id');
-    const tokens = [...sandbox.store.tokens.values()].filter(
+    const tokens = [...emulator.store.tokens.values()].filter(
       (t) => customerId === undefined || t.customerId === customerId,
     );
     res.json({ data: tokens.map((t) => tokenView(t)) });
   });
 
   router.get('/tokens/:id', (req, res) => {
-    const token = sandbox.store.tokens.get(req.params.id);
+    const token = emulator.store.tokens.get(req.params.id);
     if (token === undefined)
-      throw new SandboxRequestError(404, 'token_not_found', `token ${req.params.id} does not exist`);
+      throw new EmulatorRequestError(404, 'token_not_found', `token ${req.params.id} does not exist`);
     res.json(tokenView(token));
   });
 
   router.post('/tokens/:id/behaviour', (req, res) => {
     const body = parse(behaviourSchema, req.body ?? {});
-    const token = sandbox.engine.setTokenBehaviour(
+    const token = emulator.engine.setTokenBehaviour(
       req.params.id,
       body.charges === 'approve'
         ? { charges: 'approve' }
@@ -310,34 +311,34 @@ export function controlRouter(sandbox: Sandbox): Router {
   router.get('/subscriptions', (req, res) => {
     const state = queryString(req, 'state')?.toUpperCase();
     const customerId = queryString(req, 'customer_id');
-    const subs = [...sandbox.store.subscriptions.values()].filter(
+    const subs = [...emulator.store.subscriptions.values()].filter(
       (s) =>
         (state === undefined || s.state === state) &&
         (customerId === undefined || s.customerId === customerId),
     );
-    res.json({ data: subs.map((s) => subscriptionView(sandbox, s)) });
+    res.json({ data: subs.map((s) => subscriptionView(emulator, s)) });
   });
 
   router.get('/subscriptions/:id', (req, res) => {
-    res.json(subscriptionView(sandbox, sandbox.engine.subscriptionForControl(req.params.id)));
+    res.json(subscriptionView(emulator, emulator.engine.subscriptionForControl(req.params.id)));
   });
 
   router.post('/subscriptions/:id/pause', (req, res) => {
-    const sub = sandbox.engine.pauseSubscription(req.params.id);
-    sandbox.runtime.requestRun();
-    res.json(subscriptionView(sandbox, sub));
+    const sub = emulator.engine.pauseSubscription(req.params.id);
+    emulator.runtime.requestRun();
+    res.json(subscriptionView(emulator, sub));
   });
 
   router.post('/subscriptions/:id/resume', (req, res) => {
-    const sub = sandbox.engine.resumeSubscription(req.params.id);
-    sandbox.runtime.requestRun();
-    res.json(subscriptionView(sandbox, sub));
+    const sub = emulator.engine.resumeSubscription(req.params.id);
+    emulator.runtime.requestRun();
+    res.json(subscriptionView(emulator, sub));
   });
 
   router.get('/charges', (req, res) => {
     const subscriptionId = queryString(req, 'subscription_id');
     const charges = [];
-    for (const sub of sandbox.store.subscriptions.values()) {
+    for (const sub of emulator.store.subscriptions.values()) {
       if (subscriptionId !== undefined && sub.subscriptionId !== subscriptionId) continue;
       for (const order of sub.orders) {
         for (const a of order.attempts) {
@@ -365,27 +366,27 @@ export function controlRouter(sandbox: Sandbox): Router {
   });
 
   router.get('/notifications', (req, res) => {
-    const records = sandbox.notifier.list({
+    const records = emulator.notifier.list({
       ...optional('subscriptionId', queryString(req, 'subscription_id')),
       ...optional('customerId', queryString(req, 'customer_id')),
       ...optional('tokenId', queryString(req, 'token_id')),
       ...optional('notifyType', queryString(req, 'notify_type')),
       ...optional('status', queryString(req, 'status')),
     });
-    res.json({ data: records.map(notificationView), suppressed: sandbox.notifier.suppressed });
+    res.json({ data: records.map(notificationView), suppressed: emulator.notifier.suppressed });
   });
 
   router.post('/reset', (req, res) => {
     const body = parse(resetSchema, req.body ?? {}) ?? {};
-    sandbox.reset({
-      ...(body.now !== undefined && { nowMs: timeMs(sandbox, body.now, 'now') }),
+    emulator.reset({
+      ...(body.now !== undefined && { nowMs: timeMs(emulator, body.now, 'now') }),
       ...(body.frozen !== undefined && { frozen: body.frozen }),
     });
-    res.json({ reset: true, clock: clockView(sandbox) });
+    res.json({ reset: true, clock: clockView(emulator) });
   });
 
   router.use((error: unknown, _req: Request, res: Response, next: NextFunction) => {
-    if (error instanceof SandboxRequestError) {
+    if (error instanceof EmulatorRequestError) {
       res.status(error.status).json({ error: { type: error.type, message: error.message } });
     } else if (error instanceof ClockError) {
       res.status(400).json({ error: { type: error.type, message: error.message } });

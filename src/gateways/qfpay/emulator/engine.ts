@@ -21,8 +21,8 @@ import {
   verificationOutcome,
   type CardExpiry,
 } from './cards';
-import type { SandboxClock } from './clock';
-import { notFound, parameterError, QfpayApiError, SandboxRequestError } from './errors';
+import type { EmulatorClock } from './clock';
+import { notFound, parameterError, QfpayApiError, EmulatorRequestError } from './errors';
 import {
   MANUAL_CHARGE_STATES,
   TERMINAL_STATES,
@@ -39,7 +39,7 @@ import {
 } from './model';
 import type { Notifier } from './notifier';
 import type { ScheduledEvent, Scheduler, StateEventKind } from './scheduler';
-import { newId, type SandboxStore } from './store';
+import { newId, type EmulatorStore } from './store';
 
 /** QFPay's automatic retries of a failed recurring charge: 1/10 and 2/10 of the interval after the failure. */
 export const DEFAULT_RETRY_FRACTIONS: readonly number[] = [0.1, 0.2];
@@ -47,7 +47,7 @@ export const DEFAULT_RETRY_FRACTIONS: readonly number[] = [0.1, 0.2];
 /** The `respcd` a declining token answers when none is given: "failed, try again later". */
 export const DEFAULT_DECLINE_RESPCD = '1205';
 
-/** Options of {@link SandboxEngine}. */
+/** Options of {@link EmulatorEngine}. */
 export interface EngineOptions {
   /** QFPay's region offset for naive times and calendar billing. */
   timeOffset: string;
@@ -156,14 +156,14 @@ export function subscriptionOrderId(subscriptionId: string, sequenceNo: number):
 }
 
 /** The emulated QFPay back end. */
-export class SandboxEngine {
+export class EmulatorEngine {
   private readonly retryFractions: readonly number[];
   /** QFPay store id shown in rows and notifications. */
   readonly userid: number;
 
   constructor(
-    private readonly store: SandboxStore,
-    private readonly clock: SandboxClock,
+    private readonly store: EmulatorStore,
+    private readonly clock: EmulatorClock,
     private readonly scheduler: Scheduler,
     private readonly notifier: Notifier,
     private readonly logger: Logger,
@@ -281,26 +281,26 @@ export class SandboxEngine {
 
   /**
    * Tokenises a card for a customer, as QFPay's Payment Element would, and notifies `payment_token`.
-   * @throws SandboxRequestError 404 for an unknown customer, 402 for a card declined at verification or 3DS
+   * @throws EmulatorRequestError 404 for an unknown customer, 402 for a card declined at verification or 3DS
    */
   createToken(input: TokenInput): { token: PaymentToken; event: TokenEvent } {
     const customer = this.store.customers.get(input.customerId);
     if (customer === undefined) {
-      throw new SandboxRequestError(404, 'customer_not_found', `customer ${input.customerId} does not exist`);
+      throw new EmulatorRequestError(
+        404,
+        'customer_not_found',
+        `customer ${input.customerId} does not exist`,
+      );
     }
     const outcome = verificationOutcome(input.cardNumber);
     if (outcome === 'declined_at_verification') {
-      throw new SandboxRequestError(
-        402,
-        'card_declined',
-        'card declined at verification (sandbox test card)',
-      );
+      throw new EmulatorRequestError(402, 'card_declined', 'card declined at verification (QFPay test card)');
     }
     if (outcome === 'declined_at_3ds') {
-      throw new SandboxRequestError(
+      throw new EmulatorRequestError(
         402,
         'three_ds_declined',
-        'card declined at 3DS frictionless (sandbox test card)',
+        'card declined at 3DS frictionless (QFPay test card)',
       );
     }
     const at = this.clock.now();
@@ -362,12 +362,12 @@ export class SandboxEngine {
 
   /**
    * Makes a token's charges approve or decline from now on.
-   * @throws SandboxRequestError 404 for an unknown token
+   * @throws EmulatorRequestError 404 for an unknown token
    */
   setTokenBehaviour(tokenId: string, behaviour: ChargeBehaviour): PaymentToken {
     const token = this.store.tokens.get(tokenId);
     if (token === undefined)
-      throw new SandboxRequestError(404, 'token_not_found', `token ${tokenId} does not exist`);
+      throw new EmulatorRequestError(404, 'token_not_found', `token ${tokenId} does not exist`);
     token.behaviour = behaviour;
     this.store.touch();
     return token;
@@ -528,12 +528,12 @@ export class SandboxEngine {
 
   /**
    * Pauses an ACTIVE subscription: its billing cycles pass without a charge until resumed.
-   * @throws SandboxRequestError 404 unknown subscription, 409 not ACTIVE
+   * @throws EmulatorRequestError 404 unknown subscription, 409 not ACTIVE
    */
   pauseSubscription(subscriptionId: string): Subscription {
     const sub = this.subscriptionForControl(subscriptionId);
     if (sub.state !== 'ACTIVE') {
-      throw new SandboxRequestError(
+      throw new EmulatorRequestError(
         409,
         'invalid_state',
         `only an ACTIVE subscription can be paused, not ${sub.state}`,
@@ -546,12 +546,12 @@ export class SandboxEngine {
 
   /**
    * Resumes a PAUSED subscription: ACTIVE, billing again from the next cycle.
-   * @throws SandboxRequestError 404 unknown subscription, 409 not PAUSED
+   * @throws EmulatorRequestError 404 unknown subscription, 409 not PAUSED
    */
   resumeSubscription(subscriptionId: string): Subscription {
     const sub = this.subscriptionForControl(subscriptionId);
     if (sub.state !== 'PAUSED') {
-      throw new SandboxRequestError(
+      throw new EmulatorRequestError(
         409,
         'invalid_state',
         `only a PAUSED subscription can be resumed, not ${sub.state}`,
@@ -564,12 +564,12 @@ export class SandboxEngine {
 
   /**
    * A subscription for the inspection API.
-   * @throws SandboxRequestError 404 when unknown
+   * @throws EmulatorRequestError 404 when unknown
    */
   subscriptionForControl(subscriptionId: string): Subscription {
     const sub = this.store.subscriptions.get(subscriptionId);
     if (sub === undefined) {
-      throw new SandboxRequestError(
+      throw new EmulatorRequestError(
         404,
         'subscription_not_found',
         `subscription ${subscriptionId} does not exist`,

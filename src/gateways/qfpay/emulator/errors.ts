@@ -1,6 +1,6 @@
 /**
  * The emulator's errors. A QFPay endpoint answers a {@link QfpayApiError} with QFPay's envelope
- * (HTTP 200, the `respcd`); an emulator-only endpoint answers a {@link SandboxRequestError} with
+ * (HTTP 200, the `respcd`); an emulator-only endpoint answers a {@link EmulatorRequestError} with
  * its HTTP status and `{ error: { type, message } }`.
  */
 
@@ -49,7 +49,7 @@ export function notFound(message: string): QfpayApiError {
 }
 
 /** An error of an emulator-only endpoint. */
-export class SandboxRequestError extends Error {
+export class EmulatorRequestError extends Error {
   constructor(
     readonly status: number,
     readonly type: string,
@@ -57,6 +57,6 @@ export class SandboxRequestError extends Error {
     options?: ErrorOptions,
   ) {
     super(message, options);
-    this.name = 'SandboxRequestError';
+    this.name = 'EmulatorRequestError';
   }
 }

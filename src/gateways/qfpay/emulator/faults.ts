@@ -12,7 +12,7 @@ const millis = z
   .min(0)
   .max(24 * 3_600_000);
 
-/** The fault configuration, as `GET /_sandbox/faults` shows it. */
+/** The fault configuration, as `GET /_emulator/faults` shows it. */
 export const faultConfigSchema = z
   .object({
     /** Seed of the fault RNG; `null` draws from `Math.random`. */

@@ -62,7 +62,7 @@ export interface Product {
 /** How a token's charges go: approved, or declined with a respcd (emulator control). */
 export type ChargeBehaviour = { charges: 'approve' } | { charges: 'decline'; respcd: string };
 
-/** A payment token (QFPay creates these in the browser; the emulator through `/_sandbox/tokens`). */
+/** A payment token (QFPay creates these in the browser; the emulator through `/_emulator/tokens`). */
 export interface PaymentToken {
   tokenId: string;
   customerId: string;

@@ -9,7 +9,7 @@ import { signNotification } from '../signing';
 import type { FaultInjector } from './faults';
 import type { DeliveryAttempt, NotificationRecord } from './model';
 import type { Scheduler } from './scheduler';
-import type { SandboxStore } from './store';
+import type { EmulatorStore } from './store';
 
 /** QFPay's redelivery delays after a failed attempt: 2m, 10m, 10m, 60m, 2h, 6h, 15h. */
 export const QFPAY_REDELIVERY_SCHEDULE_MS: readonly number[] = [
@@ -63,7 +63,7 @@ export class Notifier {
   private suppressedCount = 0;
 
   constructor(
-    private readonly store: SandboxStore,
+    private readonly store: EmulatorStore,
     private readonly scheduler: Scheduler,
     private readonly faults: FaultInjector,
     private readonly logger: Logger,

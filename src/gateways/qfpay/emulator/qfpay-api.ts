@@ -16,7 +16,7 @@ import {
   type Subscription,
   type SubscriptionOrder,
 } from './model';
-import type { Sandbox } from './sandbox';
+import type { QfpayEmulator } from './emulator';
 
 /** QFPay's answer to every endpoint. */
 export interface QfpayEnvelope {
@@ -76,14 +76,14 @@ export function isQfpayPath(path: string): path is QfpayPath {
  * operation, and builds QFPay's envelope. Never throws for a business error.
  */
 export function handleQfpayRequest(
-  sandbox: Sandbox,
+  emulator: QfpayEmulator,
   request: QfpayRequest,
   options: QfpayCallOptions = {},
 ): QfpayEnvelope {
   try {
     const params = parseForm(request.body);
-    verifySignature(sandbox, params, request.headers);
-    return ENDPOINTS[request.path](new Params(params, sandbox.timeOffset), sandbox, options);
+    verifySignature(emulator, params, request.headers);
+    return ENDPOINTS[request.path](new Params(params, emulator.timeOffset), emulator, options);
   } catch (error) {
     if (error instanceof QfpayApiError) return failure(error.respcd, error.message);
     throw error;
@@ -116,14 +116,14 @@ function parseForm(body: string): Record<string, string> {
 }
 
 function verifySignature(
-  sandbox: Sandbox,
+  emulator: QfpayEmulator,
   params: Record<string, string>,
   headers: QfpayRequest['headers'],
 ): void {
   if (headers.appCode === undefined || headers.appCode === '') {
     throw new QfpayApiError('signature_error', 'X-QF-APPCODE header is missing');
   }
-  if (headers.appCode !== sandbox.appCode) throw new QfpayApiError('signature_error', 'unknown app code');
+  if (headers.appCode !== emulator.appCode) throw new QfpayApiError('signature_error', 'unknown app code');
   const signType = parseSignType(headers.signType);
   if (signType === undefined) {
     throw new QfpayApiError('signature_error', `unsupported X-QF-SIGNTYPE "${headers.signType ?? ''}"`);
@@ -131,7 +131,7 @@ function verifySignature(
   if (headers.sign === undefined || headers.sign === '') {
     throw new QfpayApiError('signature_error', 'X-QF-SIGN header is missing');
   }
-  if (!verifyRequestSignature(params, sandbox.appKey, headers.sign, signType)) {
+  if (!verifyRequestSignature(params, emulator.appKey, headers.sign, signType)) {
     throw new QfpayApiError('signature_error', 'signature mismatch');
   }
 }
@@ -314,7 +314,7 @@ export function orderRow(
   };
 }
 
-type Endpoint = (params: Params, sandbox: Sandbox, options: QfpayCallOptions) => QfpayEnvelope;
+type Endpoint = (params: Params, emulator: QfpayEmulator, options: QfpayCallOptions) => QfpayEnvelope;
 
 const ENDPOINTS: Readonly<Record<QfpayPath, Endpoint>> = {
   '/customer/v1/create': (params, { engine }) =>
@@ -350,7 +350,9 @@ const ENDPOINTS: Readonly<Record<QfpayPath, Endpoint>> = {
     const interval = params.string('interval');
     const unit = interval === undefined ? undefined : parseIntervalUnit(interval);
     if (interval !== undefined && unit === undefined) {
-      throw parameterError('interval must be monthly or yearly (sandbox: minutes, hours, daily, weekly too)');
+      throw parameterError(
+        "interval must be monthly or yearly (or, as in QFPay's sandbox, minutes or hours; also daily, weekly)",
+      );
     }
     const intervalCount = params.int('interval_count', 1);
     if (type === 'recurring' && (unit === undefined || intervalCount === undefined)) {

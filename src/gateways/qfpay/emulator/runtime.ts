@@ -6,8 +6,8 @@
  * time has been handled.
  */
 import type { Logger } from 'pino';
-import { ClockError, type SandboxClock } from './clock';
-import type { SandboxEngine } from './engine';
+import { ClockError, type EmulatorClock } from './clock';
+import type { EmulatorEngine } from './engine';
 import type { Notifier } from './notifier';
 import type { Scheduler } from './scheduler';
 
@@ -26,16 +26,16 @@ export interface AdvanceResult {
 export type AdvanceTarget = { ms: number } | { to: number };
 
 /** Runs the agenda. */
-export class SandboxRuntime {
+export class EmulatorRuntime {
   private chain: Promise<unknown> = Promise.resolve();
   private runQueued = false;
   private ticker: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(
-    private readonly clock: SandboxClock,
+    private readonly clock: EmulatorClock,
     private readonly scheduler: Scheduler,
-    private readonly engine: SandboxEngine,
+    private readonly engine: EmulatorEngine,
     private readonly notifier: Notifier,
     private readonly logger: Logger,
   ) {}

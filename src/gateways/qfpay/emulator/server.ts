@@ -5,14 +5,14 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
-import { buildSandboxApp } from './app';
-import type { SandboxClock } from './clock';
+import { buildEmulatorApp } from './app';
+import type { EmulatorClock } from './clock';
 import type { FaultConfig, FaultConfigUpdate } from './faults';
 import type { AdvanceResult, AdvanceTarget } from './runtime';
-import { Sandbox, type SandboxConfig } from './sandbox';
+import { QfpayEmulator, type EmulatorConfig } from './emulator';
 
-/** Options of {@link startSandbox}: the emulator's configuration plus where to listen. */
-export interface SandboxOptions extends SandboxConfig {
+/** Options of {@link startQfpayEmulator}: the emulator's configuration plus where to listen. */
+export interface QfpayEmulatorOptions extends EmulatorConfig {
   /** @default 0 (any free port) */
   port?: number;
   /** @default '127.0.0.1' */
@@ -22,25 +22,25 @@ export interface SandboxOptions extends SandboxConfig {
 }
 
 /** A running emulator. */
-export interface SandboxHandle {
+export interface QfpayEmulatorHandle {
   /** Base URL, e.g. `http://127.0.0.1:4010`: the engine's QFPay base URL. */
   url: string;
   port: number;
-  clock: SandboxClock;
+  clock: EmulatorClock;
   /** The wired emulator (state, engine, notifier, faults) for in-process inspection. */
-  sandbox: Sandbox;
+  emulator: QfpayEmulator;
   app: Express;
   /** The HTTP server (e.g. to time the emulator's requests from outside). */
   server: Server;
-  /** Moves the emulator clock forward, processing everything due on the way (like `POST /_sandbox/clock/advance`). */
+  /** Moves the emulator clock forward, processing everything due on the way (like `POST /_emulator/clock/advance`). */
   advance(target: AdvanceTarget): Promise<AdvanceResult>;
   /** Delivers every notification and processes every event due by now; resolves when done. */
   settle(): Promise<AdvanceResult>;
-  /** Changes the fault configuration (like `POST /_sandbox/faults`). */
+  /** Changes the fault configuration (like `POST /_emulator/faults`). */
   setFaults(change: FaultConfigUpdate): FaultConfig;
   /** Changes the notify URL; `undefined` turns notifications off. */
   setNotifyUrl(url: string | undefined): void;
-  /** Clears all state and faults (like `POST /_sandbox/reset`). */
+  /** Clears all state and faults (like `POST /_emulator/reset`). */
   reset(clock?: { nowMs?: number; frozen?: boolean }): void;
   /** Stops the ticker, ends open connections (held responses included), writes the state file, closes the port. */
   close(): Promise<void>;
@@ -50,35 +50,35 @@ export interface SandboxHandle {
  * Starts an emulator.
  * @throws StateFileError when `stateFile` exists but cannot be read
  */
-export async function startSandbox(options: SandboxOptions = {}): Promise<SandboxHandle> {
-  const sandbox = new Sandbox(options);
-  const app = buildSandboxApp(sandbox);
+export async function startQfpayEmulator(options: QfpayEmulatorOptions = {}): Promise<QfpayEmulatorHandle> {
+  const emulator = new QfpayEmulator(options);
+  const app = buildEmulatorApp(emulator);
   const server = await listen(app, options.port ?? 0, options.host ?? '127.0.0.1');
   const port = (server.address() as AddressInfo).port;
   const host = options.host === undefined || options.host === '0.0.0.0' ? '127.0.0.1' : options.host;
-  sandbox.runtime.startTicker(options.tickIntervalMs ?? 250);
+  emulator.runtime.startTicker(options.tickIntervalMs ?? 250);
   // Process anything that fell due while the emulator was stopped.
-  sandbox.runtime.requestRun();
-  sandbox.logger.info({ port, notifyUrl: sandbox.notifier.url ?? null }, 'QFPay sandbox listening');
+  emulator.runtime.requestRun();
+  emulator.logger.info({ port, notifyUrl: emulator.notifier.url ?? null }, 'QFPay emulator listening');
 
   let closing: Promise<void> | undefined;
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     port,
-    clock: sandbox.clock,
-    sandbox,
+    clock: emulator.clock,
+    emulator,
     app,
     server,
-    advance: (target) => sandbox.runtime.advance(target),
-    settle: () => sandbox.runtime.advance({ ms: 0 }),
-    setFaults: (change) => sandbox.faults.update(change),
-    setNotifyUrl: (url) => sandbox.notifier.setNotifyUrl(url),
-    reset: (clock) => sandbox.reset(clock),
+    advance: (target) => emulator.runtime.advance(target),
+    settle: () => emulator.runtime.advance({ ms: 0 }),
+    setFaults: (change) => emulator.faults.update(change),
+    setNotifyUrl: (url) => emulator.notifier.setNotifyUrl(url),
+    reset: (clock) => emulator.reset(clock),
     close: () => {
       closing ??= (async () => {
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeAllConnections();
-        await sandbox.close();
+        await emulator.close();
         await closed;
       })();
       return closing;

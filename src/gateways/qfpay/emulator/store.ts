@@ -13,7 +13,7 @@ import type { Customer, NotificationRecord, PaymentToken, Product, Subscription 
 export const STATE_FILE_VERSION = 1;
 
 /** The state file's content. */
-export interface SandboxStateFile {
+export interface EmulatorStateFile {
   version: typeof STATE_FILE_VERSION;
   /** Real time of the write, epoch ms: a running clock resumes as if it had kept running. */
   savedAtRealMs: number;
@@ -32,7 +32,7 @@ export function newId(prefix: 'cust_' | 'prod_' | 'tk_' | 'sub_'): string {
 }
 
 /** Everything the emulator knows, in memory. */
-export class SandboxStore {
+export class EmulatorStore {
   readonly customers = new Map<string, Customer>();
   readonly products = new Map<string, Product>();
   readonly tokens = new Map<string, PaymentToken>();
@@ -78,7 +78,7 @@ export class SandboxStore {
   }
 
   /** The state as plain JSON. */
-  toJSON(clock: ClockSnapshot, savedAtRealMs: number): SandboxStateFile {
+  toJSON(clock: ClockSnapshot, savedAtRealMs: number): EmulatorStateFile {
     return {
       version: STATE_FILE_VERSION,
       savedAtRealMs,
@@ -93,7 +93,7 @@ export class SandboxStore {
   }
 
   /** Replaces the state with a state file's content. */
-  load(state: SandboxStateFile): void {
+  load(state: EmulatorStateFile): void {
     this.clear();
     for (const c of state.customers) this.customers.set(c.customerId, c);
     for (const p of state.products) this.products.set(p.productId, p);
@@ -115,7 +115,7 @@ export class StateFileError extends Error {
  * @returns its content, or `undefined` when there is no file yet
  * @throws StateFileError when the file is unreadable, not JSON, or of another version
  */
-export function readStateFile(file: string): SandboxStateFile | undefined {
+export function readStateFile(file: string): EmulatorStateFile | undefined {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -135,7 +135,7 @@ export function readStateFile(file: string): SandboxStateFile | undefined {
       `state file ${file} has version ${String(version)}, expected ${STATE_FILE_VERSION}`,
     );
   }
-  return parsed as SandboxStateFile;
+  return parsed as EmulatorStateFile;
 }
 
 /** Writes the state file a short while after the last change, one write at a time. */
@@ -152,7 +152,7 @@ export class StateFileWriter {
    */
   constructor(
     private readonly file: string,
-    private readonly snapshot: () => SandboxStateFile,
+    private readonly snapshot: () => EmulatorStateFile,
     private readonly debounceMs: number,
     private readonly onError: (error: unknown) => void,
   ) {}

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { EventQueue, Scheduler } from '../../src/gateways/qfpay/emulator/scheduler';
 
-describe('sandbox scheduler', () => {
+describe('emulator scheduler', () => {
   it('pops events by time, then in the order they were scheduled', () => {
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 0, max: 50 }), { maxLength: 200 }), (times) => {

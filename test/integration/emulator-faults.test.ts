@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import { signRequest, wireParams } from '../../src/gateways/qfpay/signing';
 import {
   DAY,
-  useTestSandbox,
+  useTestEmulator,
   TEST_APP_CODE,
   TEST_APP_KEY,
-  startTestSandbox,
-} from '../helpers/sandbox-client';
+  startTestEmulator,
+} from '../helpers/emulator-client';
 
 /** A signed create-customer request with a client-side timeout, as raw fetch. */
 function createCustomerRaw(baseUrl: string, signal?: AbortSignal): Promise<Response> {
@@ -24,10 +24,10 @@ function createCustomerRaw(baseUrl: string, signal?: AbortSignal): Promise<Respo
   });
 }
 
-describe('sandbox API fault injection', () => {
-  const t = useTestSandbox();
+describe('emulator API fault injection', () => {
+  const t = useTestEmulator();
 
-  const customers = () => t.sandbox.sandbox.store.customers.size;
+  const customers = () => t.emulator.emulator.store.customers.size;
 
   it('shows, changes, validates and resets the fault configuration over HTTP', async () => {
     const initial = await t.client.control<Record<string, unknown>>('GET', '/faults');
@@ -53,50 +53,50 @@ describe('sandbox API fault injection', () => {
   });
 
   it('answers HTTP 429 with Retry-After at rateLimitRate 1, without processing', async () => {
-    t.sandbox.setFaults({ rateLimitRate: 1 });
-    const response = await createCustomerRaw(t.sandbox.url);
+    t.emulator.setFaults({ rateLimitRate: 1 });
+    const response = await createCustomerRaw(t.emulator.url);
     assert.equal(response.status, 429);
     assert.equal(response.headers.get('retry-after'), '1');
     assert.equal(customers(), 0);
   });
 
   it('answers HTTP 500/502/503 at serverErrorRate 1, without processing', async () => {
-    t.sandbox.setFaults({ serverErrorRate: 1 });
+    t.emulator.setFaults({ serverErrorRate: 1 });
     const statuses = new Set<number>();
-    for (let i = 0; i < 30; i += 1) statuses.add((await createCustomerRaw(t.sandbox.url)).status);
+    for (let i = 0; i < 30; i += 1) statuses.add((await createCustomerRaw(t.emulator.url)).status);
     assert.ok([...statuses].every((s) => [500, 502, 503].includes(s)));
     assert.ok(statuses.size > 1);
     assert.equal(customers(), 0);
   });
 
   it('holds the answer past the client’s timeout at timeoutRate 1, having processed the call', async () => {
-    t.sandbox.setFaults({ timeoutRate: 1, timeoutMs: 30_000 });
-    await assert.rejects(createCustomerRaw(t.sandbox.url, AbortSignal.timeout(150)), {
+    t.emulator.setFaults({ timeoutRate: 1, timeoutMs: 30_000 });
+    await assert.rejects(createCustomerRaw(t.emulator.url, AbortSignal.timeout(150)), {
       name: 'TimeoutError',
     });
     assert.equal(customers(), 1);
   });
 
   it('drops a timed-out call before processing it when timeoutProcesses is false', async () => {
-    t.sandbox.setFaults({ timeoutRate: 1, timeoutMs: 30_000, timeoutProcesses: false });
-    await assert.rejects(createCustomerRaw(t.sandbox.url, AbortSignal.timeout(150)), {
+    t.emulator.setFaults({ timeoutRate: 1, timeoutMs: 30_000, timeoutProcesses: false });
+    await assert.rejects(createCustomerRaw(t.emulator.url, AbortSignal.timeout(150)), {
       name: 'TimeoutError',
     });
     assert.equal(customers(), 0);
   });
 
   it('answers late at slowRate 1', async () => {
-    t.sandbox.setFaults({ slowRate: 1, slowMs: 150 });
+    t.emulator.setFaults({ slowRate: 1, slowMs: 150 });
     const started = performance.now();
-    const response = await createCustomerRaw(t.sandbox.url);
+    const response = await createCustomerRaw(t.emulator.url);
     assert.equal(response.status, 200);
     assert.ok(performance.now() - started >= 140);
   });
 
   it('limits API faults to the listed endpoints', async () => {
-    t.sandbox.setFaults({ serverErrorRate: 1, endpoints: ['/subscription/v1/charge'] });
+    t.emulator.setFaults({ serverErrorRate: 1, endpoints: ['/subscription/v1/charge'] });
     const { subscriptionId } = await t.client.subscribe();
-    const response = await fetch(`${t.sandbox.url}/subscription/v1/charge`, {
+    const response = await fetch(`${t.emulator.url}/subscription/v1/charge`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
       body: `subscription_id=${subscriptionId}`,
@@ -106,9 +106,9 @@ describe('sandbox API fault injection', () => {
 
   it('repeats the same API faults for the same seed', async () => {
     const run = async () => {
-      t.sandbox.setFaults({ seed: 99, serverErrorRate: 0.4, rateLimitRate: 0.2 });
+      t.emulator.setFaults({ seed: 99, serverErrorRate: 0.4, rateLimitRate: 0.2 });
       const statuses: number[] = [];
-      for (let i = 0; i < 20; i += 1) statuses.push((await createCustomerRaw(t.sandbox.url)).status);
+      for (let i = 0; i < 20; i += 1) statuses.push((await createCustomerRaw(t.emulator.url)).status);
       return statuses;
     };
     const first = await run();
@@ -121,7 +121,7 @@ describe('sandbox API fault injection', () => {
     await t.client.setCharges(s.tokenId, 'decline');
     await t.client.advance({ ms: 41 * DAY });
     await t.client.setCharges(s.tokenId, 'approve');
-    t.sandbox.setFaults({ pendingChargeRate: 1, pendingChargeDelayMs: 2_000 });
+    t.emulator.setFaults({ pendingChargeRate: 1, pendingChargeDelayMs: 2_000 });
     const first = await t.client.call<Record<string, unknown>>('/subscription/v1/charge', {
       subscription_id: s.subscriptionId,
     });
@@ -151,10 +151,10 @@ describe('sandbox API fault injection', () => {
   });
 });
 
-describe('sandbox held responses on shutdown', () => {
+describe('emulator held responses on shutdown', () => {
   it('closes a response held by the timeout fault when the server closes', async () => {
-    const t = await startTestSandbox({ faults: { timeoutRate: 1, timeoutMs: 600_000 } });
-    const pending = createCustomerRaw(t.sandbox.url);
+    const t = await startTestEmulator({ faults: { timeoutRate: 1, timeoutMs: 600_000 } });
+    const pending = createCustomerRaw(t.emulator.url);
     await new Promise((resolve) => setTimeout(resolve, 50));
     await t.close();
     await assert.rejects(pending);

@@ -1,10 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { signRequest, wireParams } from '../../src/gateways/qfpay/signing';
-import { useTestSandbox, TEST_APP_KEY } from '../helpers/sandbox-client';
+import { useTestEmulator, TEST_APP_KEY } from '../helpers/emulator-client';
 
-describe('sandbox QFPay API: signatures, validation, objects', () => {
-  const t = useTestSandbox();
+describe('QFPay emulator API: signatures, validation, objects', () => {
+  const t = useTestEmulator();
 
   describe('signatures', () => {
     it('accepts an MD5-signed request, with or without X-QF-SIGNTYPE', async () => {
@@ -27,7 +27,7 @@ describe('sandbox QFPay API: signatures, validation, objects', () => {
       );
       assert.equal(status, 200);
       assert.equal(body.respcd, '1108');
-      assert.equal(t.sandbox.sandbox.store.customers.size, 0);
+      assert.equal(t.emulator.emulator.store.customers.size, 0);
     });
 
     it('answers 1108 for a missing signature, a missing or unknown app code, a wrong key, an unknown sign type', async () => {
@@ -42,7 +42,7 @@ describe('sandbox QFPay API: signatures, validation, objects', () => {
         assert.equal(body.respcd, '1108', JSON.stringify(options));
       }
       const wire = wireParams({ name: 'Ada' });
-      const response = await fetch(`${t.sandbox.url}/customer/v1/create`, {
+      const response = await fetch(`${t.emulator.url}/customer/v1/create`, {
         method: 'POST',
         headers: {
           'Content-Type': 'application/x-www-form-urlencoded',
@@ -57,7 +57,7 @@ describe('sandbox QFPay API: signatures, validation, objects', () => {
 
     it('signs only the non-empty parameters, as QFPay does', async () => {
       const wire = { name: 'Ada', phone: '' };
-      const response = await fetch(`${t.sandbox.url}/customer/v1/create`, {
+      const response = await fetch(`${t.emulator.url}/customer/v1/create`, {
         method: 'POST',
         headers: {
           'Content-Type': 'application/x-www-form-urlencoded',
@@ -135,7 +135,7 @@ describe('sandbox QFPay API: signatures, validation, objects', () => {
       await t.client.ok('/customer/v1/delete', { customer_id: customerId });
       assert.equal((await t.client.queryRow(subscriptionId)).state, 'CANCELLED');
       assert.equal((await t.client.queryRow(trial.subscription_id)).state, 'CANCELLED');
-      await t.sandbox.settle();
+      await t.emulator.settle();
       assert.deepEqual(t.receiver.states(subscriptionId), ['ACTIVE', 'CANCELLED']);
       assert.deepEqual(t.receiver.states(trial.subscription_id), ['TRIAL', 'CANCELLED']);
       // A cancelled plan is never billed again.
@@ -157,7 +157,7 @@ describe('sandbox QFPay API: signatures, validation, objects', () => {
       assert.equal(onetime.txcurrcd, 'HKD');
       assert.equal(onetime.usage_type, 'licensed');
       const recurring = await t.client.ok<Record<string, unknown>>('/product/v1/create', {
-        name: 'Sandbox minutes',
+        name: 'Every five minutes',
         type: 'recurring',
         txamt: 300,
         txcurrcd: 'HKD',
@@ -196,7 +196,7 @@ describe('sandbox QFPay API: signatures, validation, objects', () => {
         assert.equal(status, 200);
         assert.equal(body.respcd, '1104', JSON.stringify(params));
       }
-      assert.equal(t.sandbox.sandbox.store.products.size, 0);
+      assert.equal(t.emulator.emulator.store.products.size, 0);
     });
 
     it('updates name and description, and filters queries', async () => {
@@ -263,7 +263,7 @@ describe('sandbox QFPay API: signatures, validation, objects', () => {
         expiry_date: '11/31',
       });
       assert.equal(conflict.body.event, 'CONFLICT');
-      await t.sandbox.settle();
+      await t.emulator.settle();
       assert.deepEqual(
         t.receiver.payloads('payment_token').map((p) => p.event),
         ['NEW', 'MATCH', 'CONFLICT'],
@@ -285,7 +285,7 @@ describe('sandbox QFPay API: signatures, validation, objects', () => {
         assert.equal(reply.status, 402, card);
         assert.equal(reply.body.error.type, type);
       }
-      assert.equal(t.sandbox.sandbox.store.tokens.size, 0);
+      assert.equal(t.emulator.emulator.store.tokens.size, 0);
     });
 
     it('rejects an unknown customer (404) and a malformed card number (400)', async () => {
@@ -334,7 +334,7 @@ describe('sandbox QFPay API: signatures, validation, objects', () => {
         assert.equal(status, 200);
         assert.equal(body.respcd, respcd, JSON.stringify(params));
       }
-      assert.equal(t.sandbox.sandbox.store.subscriptions.size, 0);
+      assert.equal(t.emulator.emulator.store.subscriptions.size, 0);
     });
 
     it('refuses a token that belongs to another customer (1104)', async () => {
@@ -510,9 +510,36 @@ describe('sandbox QFPay API: signatures, validation, objects', () => {
   });
 
   it('answers /healthz and 404 for unknown routes', async () => {
-    const health = await fetch(`${t.sandbox.url}/healthz`);
+    const health = await fetch(`${t.emulator.url}/healthz`);
     assert.equal(health.status, 200);
     assert.equal(((await health.json()) as { status: string }).status, 'ok');
-    assert.equal((await fetch(`${t.sandbox.url}/nope`)).status, 404);
+    assert.equal((await fetch(`${t.emulator.url}/nope`)).status, 404);
+  });
+
+  it('answers its control API at /_emulator and, for older clients, at /_sandbox alike', async () => {
+    const { customerId } = await t.client.subscribe();
+    const older = (path: string, init?: RequestInit) => fetch(`${t.emulator.url}/_sandbox${path}`, init);
+    // A change made through the older path is seen through the new one, and the other way round.
+    const token = await older('/tokens', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ customer_id: customerId, card_number: '4000000000001091' }),
+    });
+    assert.equal(token.status, 201);
+    const { token_id: tokenId } = (await token.json()) as { token_id: string };
+    const seen = await t.client.control<{ token_id: string }>('GET', `/tokens/${tokenId}`);
+    assert.equal(seen.status, 200);
+    assert.equal(seen.body.token_id, tokenId);
+    await t.client.control('POST', '/clock/advance', { ms: 60_000 });
+    const [clock, olderClock] = await Promise.all([
+      t.client.control('GET', '/clock'),
+      older('/clock').then(async (res) => ({ status: res.status, body: (await res.json()) as unknown })),
+    ]);
+    assert.equal(olderClock.status, 200);
+    assert.deepEqual(olderClock.body, clock.body);
+    // Its errors too: same status, same body.
+    const unknown = await older('/subscriptions/sub_nope');
+    assert.equal(unknown.status, 404);
+    assert.deepEqual(await unknown.json(), (await t.client.control('GET', '/subscriptions/sub_nope')).body);
   });
 });

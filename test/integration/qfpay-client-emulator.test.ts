@@ -7,20 +7,20 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { QfpayClient, paginate } from '../../src/gateways/qfpay/client';
 import { isQfpayError, type QfpayError } from '../../src/gateways/qfpay/errors';
-import { startSandbox, type SandboxHandle } from '../../src/gateways/qfpay/emulator/server';
-import { SandboxTestClient } from '../helpers/sandbox-client';
+import { startQfpayEmulator, type QfpayEmulatorHandle } from '../../src/gateways/qfpay/emulator/server';
+import { EmulatorTestClient } from '../helpers/emulator-client';
 
 const APP_CODE = 'client-code';
 const APP_KEY = 'client-key';
-let sandbox: SandboxHandle;
+let emulator: QfpayEmulatorHandle;
 let client: QfpayClient;
 
 before(async () => {
-  sandbox = await startSandbox({ appCode: APP_CODE, appKey: APP_KEY, frozen: true });
-  client = new QfpayClient({ baseUrl: sandbox.url, appCode: APP_CODE, appKey: APP_KEY, timeoutMs: 2_000 });
+  emulator = await startQfpayEmulator({ appCode: APP_CODE, appKey: APP_KEY, frozen: true });
+  client = new QfpayClient({ baseUrl: emulator.url, appCode: APP_CODE, appKey: APP_KEY, timeoutMs: 2_000 });
 });
 afterEach(() => {
-  sandbox.setFaults({
+  emulator.setFaults({
     serverErrorRate: 0,
     rateLimitRate: 0,
     timeoutRate: 0,
@@ -29,7 +29,7 @@ afterEach(() => {
   });
 });
 after(async () => {
-  await sandbox?.close();
+  await emulator?.close();
 });
 
 async function failure(promise: Promise<unknown>): Promise<QfpayError> {
@@ -52,7 +52,7 @@ async function subscriptionWithCard(cardNumber: string) {
     interval: 'monthly',
     interval_count: 1,
   });
-  const tokenId = await new SandboxTestClient(sandbox.url).createToken(customer.customer_id, cardNumber);
+  const tokenId = await new EmulatorTestClient(emulator.url).createToken(customer.customer_id, cardNumber);
   const sub = await client.createSubscription({
     customer_id: customer.customer_id,
     token_id: tokenId,
@@ -71,7 +71,7 @@ describe('QfpayClient against the emulator', () => {
     const created = await client.createCustomer({ name: 'Ada', billing_address: { city: 'Hong Kong' } });
     assert.match(created.customer_id, /^cust_[0-9a-f]{32}$/);
     const sha = new QfpayClient({
-      baseUrl: sandbox.url,
+      baseUrl: emulator.url,
       appCode: APP_CODE,
       appKey: APP_KEY,
       signType: 'SHA256',
@@ -81,7 +81,7 @@ describe('QfpayClient against the emulator', () => {
   });
 
   it('gets a permanent signature error (1108) with the wrong key', async () => {
-    const wrong = new QfpayClient({ baseUrl: sandbox.url, appCode: APP_CODE, appKey: 'not-the-key' });
+    const wrong = new QfpayClient({ baseUrl: emulator.url, appCode: APP_CODE, appKey: 'not-the-key' });
     const err = await failure(wrong.createCustomer({ name: 'Eve' }));
     assert.equal(err.respcd, '1108');
     assert.equal(err.kind, 'permanent');
@@ -100,23 +100,23 @@ describe('QfpayClient against the emulator', () => {
   });
 
   it('maps HTTP 5xx and 429 to transient errors', async () => {
-    sandbox.setFaults({ serverErrorRate: 1 });
+    emulator.setFaults({ serverErrorRate: 1 });
     const server = await failure(client.queryCustomers({}));
     assert.deepEqual([server.kind, server.reason], ['transient', 'server_error']);
-    sandbox.setFaults({ serverErrorRate: 0, rateLimitRate: 1 });
+    emulator.setFaults({ serverErrorRate: 0, rateLimitRate: 1 });
     const limited = await failure(client.queryCustomers({}));
     assert.deepEqual([limited.kind, limited.reason, limited.httpStatus], ['transient', 'rate_limited', 429]);
   });
 
   it('reports a declined manual charge with the payment respcd, and a pending one (1145) as pending', async () => {
     const { subscriptionId, tokenId } = await subscriptionWithCard('4000000000001091');
-    await new SandboxTestClient(sandbox.url).setCharges(tokenId, 'decline', '1294');
+    await new EmulatorTestClient(emulator.url).setCharges(tokenId, 'decline', '1294');
     const next = (await client.querySubscriptions({ subscription_id: subscriptionId })).items[0]
       ?.next_billing_time;
-    await sandbox.advance({ to: Date.parse(next!) + 1_000 }); // cycle 2 fails: PAST_DUE
+    await emulator.advance({ to: Date.parse(next!) + 1_000 }); // cycle 2 fails: PAST_DUE
     const declined = await failure(client.chargeSubscription({ subscription_id: subscriptionId }));
     assert.deepEqual([declined.respcd, declined.kind, declined.reason], ['1294', 'permanent', 'declined']);
-    sandbox.setFaults({ pendingChargeRate: 1 });
+    emulator.setFaults({ pendingChargeRate: 1 });
     const pending = await failure(client.chargeSubscription({ subscription_id: subscriptionId }));
     assert.deepEqual([pending.respcd, pending.kind], ['1145', 'pending']);
   });
@@ -136,11 +136,11 @@ describe('QfpayClient against the emulator', () => {
   });
 
   it('gives up on a held response after its timeout, as a transient timeout', async () => {
-    // The sandbox holds the response for 10 minutes: only the client's own timeout can end the call
+    // The emulator holds the response for 10 minutes: only the client's own timeout can end the call
     // within the test's timeout, and it must end as a timeout.
-    sandbox.setFaults({ timeoutRate: 1, timeoutMs: 600_000 });
+    emulator.setFaults({ timeoutRate: 1, timeoutMs: 600_000 });
     const quick = new QfpayClient({
-      baseUrl: sandbox.url,
+      baseUrl: emulator.url,
       appCode: APP_CODE,
       appKey: APP_KEY,
       timeoutMs: 300,

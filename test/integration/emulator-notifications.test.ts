@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { verifyNotificationSignature } from '../../src/gateways/qfpay/signing';
-import { HOUR, MINUTE, useTestSandbox, TEST_APP_KEY, TEST_START } from '../helpers/sandbox-client';
+import { HOUR, MINUTE, useTestEmulator, TEST_APP_KEY, TEST_START } from '../helpers/emulator-client';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -15,8 +15,8 @@ interface LoggedNotification {
   attempts: { at: string; ok: boolean; http_status: number | null; error?: string }[];
 }
 
-describe('sandbox notifications', () => {
-  const t = useTestSandbox({ restoreNotifyUrl: true });
+describe('emulator notifications', () => {
+  const t = useTestEmulator({ restoreNotifyUrl: true });
 
   const log = async (query: string) =>
     (
@@ -28,7 +28,7 @@ describe('sandbox notifications', () => {
 
   it('signs every notification as QFPay does: MD5 of the raw body + app key, JSON content type', async () => {
     await t.client.subscribe();
-    await t.sandbox.settle();
+    await t.emulator.settle();
     assert.equal(t.receiver.received.length, 3);
     for (const r of t.receiver.received) {
       assert.equal(r.headers['content-type'], 'application/json');
@@ -92,7 +92,7 @@ describe('sandbox notifications', () => {
     t.receiver.fail(500, 'oops');
     const customerId = await t.client.createCustomer();
     await t.client.createToken(customerId);
-    await t.sandbox.settle();
+    await t.emulator.settle();
     const offsets = [0, 2, 12, 22, 82, 202, 562, 1462].map((m) => m * MINUTE);
     for (const [i, offset] of offsets.entries()) {
       await t.client.advance({ to: iso(TEST_START + offset) });
@@ -115,7 +115,7 @@ describe('sandbox notifications', () => {
     t.receiver.fail(200, 'OK');
     const customerId = await t.client.createCustomer();
     await t.client.createToken(customerId);
-    await t.sandbox.settle();
+    await t.emulator.settle();
     t.receiver.succeed();
     await t.client.advance({ ms: 2 * MINUTE });
     await t.client.advance({ ms: 60 * MINUTE });
@@ -132,11 +132,11 @@ describe('sandbox notifications', () => {
   });
 
   it('redelivers after a network error', async () => {
-    t.sandbox.setNotifyUrl('http://127.0.0.1:9/unreachable');
+    t.emulator.setNotifyUrl('http://127.0.0.1:9/unreachable');
     const customerId = await t.client.createCustomer();
     await t.client.createToken(customerId);
-    await t.sandbox.settle();
-    t.sandbox.setNotifyUrl(t.receiver.url);
+    await t.emulator.settle();
+    t.emulator.setNotifyUrl(t.receiver.url);
     await t.client.advance({ ms: 2 * MINUTE });
     const [record] = (await log('notify_type=payment_token')).data;
     assert.equal(record?.attempts[0]?.http_status, null);
@@ -146,7 +146,7 @@ describe('sandbox notifications', () => {
 
   it('keeps a delivery log per subscription with every attempt and body', async () => {
     const { subscriptionId } = await t.client.subscribe();
-    await t.sandbox.settle();
+    await t.emulator.settle();
     const { data } = await log(`subscription_id=${subscriptionId}`);
     assert.deepEqual(
       data.map((n) => [n.notify_type, n.status, n.attempts.length]),
@@ -166,14 +166,14 @@ describe('sandbox notifications', () => {
     it('sends nothing while notificationsEnabled is false, and again once it is true', async () => {
       await t.client.control('POST', '/faults', { notificationsEnabled: false });
       const quiet = await t.client.subscribe();
-      await t.sandbox.settle();
+      await t.emulator.settle();
       assert.equal(t.receiver.received.length, 0);
       const logged = await log('');
       assert.equal(logged.data.length, 0);
       assert.equal(logged.suppressed >= 3, true);
       await t.client.control('POST', '/faults', { notificationsEnabled: true });
       await t.client.ok('/subscription/v1/cancel', { subscription_id: quiet.subscriptionId });
-      await t.sandbox.settle();
+      await t.emulator.settle();
       assert.deepEqual(t.receiver.states(quiet.subscriptionId), ['CANCELLED']);
     });
 
@@ -195,7 +195,7 @@ describe('sandbox notifications', () => {
     it('delivers every notification twice at duplicateRate 1', async () => {
       await t.client.control('POST', '/faults', { duplicateRate: 1 });
       const { subscriptionId } = await t.client.subscribe();
-      await t.sandbox.settle();
+      await t.emulator.settle();
       assert.deepEqual(t.receiver.states(subscriptionId), ['ACTIVE', 'ACTIVE']);
       const bodies = t.receiver.received
         .filter((r) => r.payload.notify_type === 'subscription_payment')
@@ -210,7 +210,7 @@ describe('sandbox notifications', () => {
       await t.client.control('POST', '/faults', { reorderRate: 0 });
       await t.client.advance({ ms: 1_000 });
       const second = await t.client.subscribe();
-      await t.sandbox.settle();
+      await t.emulator.settle();
       const order = () =>
         t.receiver
           .payloads('subscription')
@@ -230,14 +230,14 @@ describe('sandbox notifications', () => {
 
     it('drops a seeded share of notifications reproducibly', async () => {
       const run = async () => {
-        t.sandbox.reset({ nowMs: TEST_START, frozen: true });
+        t.emulator.reset({ nowMs: TEST_START, frozen: true });
         t.receiver.clear();
         await t.client.control('POST', '/faults', { seed: 1234, dropRate: 0.5 });
         const customerId = await t.client.createCustomer();
         for (const card of ['5200000000001096', '4000000000001091', '5200000000001005', '4000000000001000']) {
           await t.client.createToken(customerId, card);
         }
-        await t.sandbox.settle();
+        await t.emulator.settle();
         return (await log('notify_type=payment_token')).data.map((n) => n.status);
       };
       const first = await run();
@@ -245,18 +245,18 @@ describe('sandbox notifications', () => {
     });
   });
 
-  it('changes the notify URL at run time through /_sandbox/config', async () => {
+  it('changes the notify URL at run time through /_emulator/config', async () => {
     const off = await t.client.control<{ notifyUrl: string | null }>('POST', '/config', { notifyUrl: null });
     assert.equal(off.body.notifyUrl, null);
     await t.client.subscribe();
-    await t.sandbox.settle();
+    await t.emulator.settle();
     assert.equal(t.receiver.received.length, 0);
     const on = await t.client.control<{ notifyUrl: string | null }>('POST', '/config', {
       notifyUrl: t.receiver.url,
     });
     assert.equal(on.body.notifyUrl, t.receiver.url);
     await t.client.subscribe();
-    await t.sandbox.settle();
+    await t.emulator.settle();
     assert.equal(t.receiver.received.length, 3);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { HOUR, useTestSandbox, TEST_START, startTestSandbox } from '../helpers/sandbox-client';
+import { HOUR, useTestEmulator, TEST_START, startTestEmulator } from '../helpers/emulator-client';
 
 interface ClockReply {
   now: string;
@@ -10,8 +10,8 @@ interface ClockReply {
   processed?: { stateEvents: number; deliveryAttempts: number };
 }
 
-describe('sandbox clock API', () => {
-  const t = useTestSandbox({ resetEachTest: false });
+describe('emulator clock API', () => {
+  const t = useTestEmulator({ resetEachTest: false });
 
   it('shows the frozen start time', async () => {
     const { body } = await t.client.control<ClockReply>('GET', '/clock');
@@ -43,7 +43,7 @@ describe('sandbox clock API', () => {
     assert.equal((await t.client.control('POST', '/clock/advance', { ms: -5 })).status, 400);
     assert.equal((await t.client.control('POST', '/clock/advance', { to: 'tomorrow' })).status, 400);
     assert.equal((await t.client.control('POST', '/clock', { timeScale: 0 })).status, 400);
-    const malformed = await fetch(`${t.sandbox.url}/_sandbox/clock/advance`, {
+    const malformed = await fetch(`${t.emulator.url}/_emulator/clock/advance`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: '{"ms":',
@@ -51,19 +51,19 @@ describe('sandbox clock API', () => {
     assert.equal(malformed.status, 400);
   });
 
-  it('resets state and clock through /_sandbox/reset', async () => {
+  it('resets state and clock through /_emulator/reset', async () => {
     const reply = await t.client.control<{ clock: ClockReply }>('POST', '/reset', {
       now: '2030-06-01T00:00:00Z',
     });
     assert.equal(reply.body.clock.now, '2030-06-01T00:00:00.000Z');
     assert.equal((await t.client.control<{ data: unknown[] }>('GET', '/subscriptions')).body.data.length, 0);
-    t.sandbox.reset({ nowMs: TEST_START, frozen: true });
+    t.emulator.reset({ nowMs: TEST_START, frozen: true });
   });
 });
 
-describe('sandbox clock running in real time', () => {
+describe('emulator clock running in real time', () => {
   it('bills as scaled real time passes, and a concurrent advance never bills a cycle twice', async () => {
-    const t = await startTestSandbox({ tickIntervalMs: 10 });
+    const t = await startTestEmulator({ tickIntervalMs: 10 });
     try {
       const { subscriptionId } = await t.client.subscribe({
         product: { interval: 'minutes', interval_count: 60 },
@@ -76,7 +76,7 @@ describe('sandbox clock running in real time', () => {
         t.client.advance({ ms: 2 * HOUR }),
       ]);
       await t.client.control('POST', '/clock', { frozen: true });
-      await t.sandbox.settle();
+      await t.emulator.settle();
       const truth = await t.client.inspect(subscriptionId);
       assert.ok(truth.orders.length >= 8);
       truth.orders.forEach((order, i) => {

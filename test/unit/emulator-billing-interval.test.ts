@@ -11,7 +11,7 @@ const HKT = '+08:00';
 const hk = (local: string) => Date.parse(`${local}+08:00`);
 
 describe('billing intervals', () => {
-  it('reads QFPay interval names and the sandbox extras, case-insensitively', () => {
+  it("reads QFPay interval names and the extras of QFPay's sandbox, case-insensitively", () => {
     assert.equal(parseIntervalUnit('monthly'), 'month');
     assert.equal(parseIntervalUnit('YEARLY'), 'year');
     assert.equal(parseIntervalUnit('minutes'), 'minute');

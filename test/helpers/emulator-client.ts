@@ -1,5 +1,5 @@
 /**
- * Test helpers for the QFPay sandbox emulator: a client that signs form requests exactly as
+ * Test helpers for the QFPay emulator: a client that signs form requests exactly as
  * QFPay expects (through `src/gateways/qfpay/signing.ts`), a notification receiver that answers
  * `SUCCESS` or fails on demand, and a one-call set-up of both around an in-process emulator
  * with a frozen clock.
@@ -10,15 +10,15 @@ import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { signRequest, wireParams, type ParamValue, type SignType } from '../../src/gateways/qfpay/signing';
 import {
-  startSandbox,
-  type SandboxHandle,
-  type SandboxOptions,
+  startQfpayEmulator,
+  type QfpayEmulatorHandle,
+  type QfpayEmulatorOptions,
 } from '../../src/gateways/qfpay/emulator/server';
 export { MINUTE, HOUR, DAY } from '../../src/domain/duration';
 
 /** Credentials the test emulators use. */
-export const TEST_APP_CODE = 'test-sandbox-app';
-export const TEST_APP_KEY = 'test-sandbox-key-0123456789';
+export const TEST_APP_CODE = 'test-emulator-app';
+export const TEST_APP_KEY = 'test-emulator-key-0123456789';
 
 /** 2025-01-15 10:00:00 in Hong Kong: a fixed, readable start for frozen-clock tests. */
 export const TEST_START = Date.parse('2025-01-15T02:00:00Z');
@@ -52,8 +52,8 @@ export interface ControlReply<T = Record<string, unknown>> {
   body: T;
 }
 
-/** Signs and sends QFPay calls, and drives the `/_sandbox` control API. */
-export class SandboxTestClient {
+/** Signs and sends QFPay calls, and drives the `/_emulator` control API. */
+export class EmulatorTestClient {
   constructor(
     readonly baseUrl: string,
     readonly appCode: string = TEST_APP_CODE,
@@ -99,7 +99,7 @@ export class SandboxTestClient {
     path: string,
     body?: unknown,
   ): Promise<ControlReply<T>> {
-    const response = await fetch(`${this.baseUrl}/_sandbox${path}`, {
+    const response = await fetch(`${this.baseUrl}/_emulator${path}`, {
       method,
       ...(body !== undefined && {
         headers: { 'Content-Type': 'application/json' },
@@ -199,7 +199,7 @@ export class SandboxTestClient {
   }
 }
 
-/** The parts of `GET /_sandbox/subscriptions/:id` the tests read. */
+/** The parts of `GET /_emulator/subscriptions/:id` the tests read. */
 export interface SubscriptionTruth {
   subscription_id: string;
   state: string;
@@ -336,17 +336,17 @@ export class NotificationReceiver {
 }
 
 /** An emulator with a frozen clock, a receiver as its notify URL, and a client. */
-export interface TestSandbox {
-  sandbox: SandboxHandle;
-  client: SandboxTestClient;
+export interface TestEmulator {
+  emulator: QfpayEmulatorHandle;
+  client: EmulatorTestClient;
   receiver: NotificationReceiver;
   close(): Promise<void>;
 }
 
 /** Starts a receiver and an in-process emulator (frozen at {@link TEST_START}, port 0, silent). */
-export async function startTestSandbox(options: SandboxOptions = {}): Promise<TestSandbox> {
+export async function startTestEmulator(options: QfpayEmulatorOptions = {}): Promise<TestEmulator> {
   const receiver = await NotificationReceiver.start();
-  const sandbox = await startSandbox({
+  const emulator = await startQfpayEmulator({
     appCode: TEST_APP_CODE,
     appKey: TEST_APP_KEY,
     notifyUrl: receiver.url,
@@ -356,13 +356,13 @@ export async function startTestSandbox(options: SandboxOptions = {}): Promise<Te
     logger: pino({ level: 'silent' }),
     ...options,
   });
-  const client = new SandboxTestClient(sandbox.url);
+  const client = new EmulatorTestClient(emulator.url);
   return {
-    sandbox,
+    emulator,
     client,
     receiver,
     close: async () => {
-      await sandbox.close();
+      await emulator.close();
       await receiver.close();
     },
   };
@@ -374,21 +374,21 @@ export async function startTestSandbox(options: SandboxOptions = {}): Promise<Te
  * {@link TEST_START}, the receiver cleared and answering `SUCCESS`. The returned object is filled
  * once the emulator has started.
  */
-export function useTestSandbox(
+export function useTestEmulator(
   options: { resetEachTest?: boolean; restoreNotifyUrl?: boolean } = {},
-): TestSandbox {
-  const t = {} as TestSandbox;
+): TestEmulator {
+  const t = {} as TestEmulator;
   before(async () => {
-    Object.assign(t, await startTestSandbox());
+    Object.assign(t, await startTestEmulator());
   });
   after(async () => {
     await t.close?.();
   });
   if (options.resetEachTest ?? true) {
     beforeEach(async () => {
-      await t.sandbox.settle();
-      t.sandbox.reset({ nowMs: TEST_START, frozen: true });
-      if (options.restoreNotifyUrl) t.sandbox.setNotifyUrl(t.receiver.url);
+      await t.emulator.settle();
+      t.emulator.reset({ nowMs: TEST_START, frozen: true });
+      if (options.restoreNotifyUrl) t.emulator.setNotifyUrl(t.receiver.url);
       t.receiver.clear();
       t.receiver.succeed();
     });

@@ -4,12 +4,12 @@ import {
   DAY,
   HOUR,
   MINUTE,
-  useTestSandbox,
+  useTestEmulator,
   TEST_START,
-  type SandboxTestClient,
-  type TestSandbox,
-  startTestSandbox,
-} from '../helpers/sandbox-client';
+  type EmulatorTestClient,
+  type TestEmulator,
+  startTestEmulator,
+} from '../helpers/emulator-client';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 /** 2025-02-15 10:00 HKT: one month after TEST_START. */
@@ -17,7 +17,7 @@ const FEB_15 = Date.parse('2025-02-15T02:00:00Z');
 const MONTH_1 = FEB_15 - TEST_START;
 
 /** A customer with a token that declines (so the first charge fails), a product, and their ids. */
-async function decliningSetup(client: SandboxTestClient, respcd?: string) {
+async function decliningSetup(client: EmulatorTestClient, respcd?: string) {
   const customerId = await client.createCustomer();
   const tokenId = await client.createToken(customerId);
   await client.setCharges(tokenId, 'decline', respcd);
@@ -25,14 +25,14 @@ async function decliningSetup(client: SandboxTestClient, respcd?: string) {
   return { customerId, tokenId, productId };
 }
 
-describe('sandbox subscription lifecycle', () => {
-  const t = useTestSandbox();
+describe('emulator subscription lifecycle', () => {
+  const t = useTestEmulator();
 
   describe('first payment', () => {
     it('charges at once when created without start_time: ACTIVE, payment then state notified', async () => {
       const { subscriptionId, state } = await t.client.subscribe();
       assert.equal(state, 'ACTIVE');
-      await t.sandbox.settle();
+      await t.emulator.settle();
       const types = t.receiver.payloads(undefined, subscriptionId).map((p) => p.notify_type);
       assert.deepEqual(types, ['subscription_payment', 'subscription']);
       assert.deepEqual(t.receiver.states(subscriptionId), ['ACTIVE']);
@@ -70,7 +70,7 @@ describe('sandbox subscription lifecycle', () => {
         },
       );
       assert.equal(created.state, 'INCOMPLETE');
-      await t.sandbox.settle();
+      await t.emulator.settle();
       const payment = t.receiver.payloads('subscription_payment', created.subscription_id)[0];
       assert.equal(payment?.respcd, '1205');
       assert.equal('card_scheme' in (payment ?? {}), false);
@@ -192,7 +192,7 @@ describe('sandbox subscription lifecycle', () => {
       );
     });
 
-    it('bills a sandbox minutes plan every interval_count minutes', async () => {
+    it("bills a minutes plan (as QFPay's sandbox does) every interval_count minutes", async () => {
       const { subscriptionId } = await t.client.subscribe({
         product: { interval: 'minutes', interval_count: 5 },
       });
@@ -433,10 +433,10 @@ describe('sandbox subscription lifecycle', () => {
   });
 });
 
-describe('sandbox without QFPay retries', () => {
-  let t: TestSandbox;
+describe('emulator without QFPay retries', () => {
+  let t: TestEmulator;
   before(async () => {
-    t = await startTestSandbox({ retryFractions: [] });
+    t = await startTestEmulator({ retryFractions: [] });
   });
   after(async () => {
     await t.close();

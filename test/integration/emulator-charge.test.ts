@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { DAY, HOUR, useTestSandbox } from '../helpers/sandbox-client';
+import { DAY, HOUR, useTestEmulator } from '../helpers/emulator-client';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const FEB_15 = Date.parse('2025-02-15T02:00:00Z');
@@ -15,8 +15,8 @@ interface ChargeData {
   txamt?: number;
 }
 
-describe('sandbox manual charge (/subscription/v1/charge)', () => {
-  const t = useTestSandbox();
+describe('emulator manual charge (/subscription/v1/charge)', () => {
+  const t = useTestEmulator();
 
   /** A monthly subscription whose 2nd cycle failed and whose QFPay retries are exhausted: UNPAID. */
   async function unpaid() {
@@ -63,7 +63,7 @@ describe('sandbox manual charge (/subscription/v1/charge)', () => {
     });
     assert.equal(list[1]?.trigger_by, 'manual');
     assert.equal(list[1]?.status, 'PAID');
-    await t.sandbox.settle();
+    await t.emulator.settle();
     assert.deepEqual(t.receiver.states(subscriptionId), ['ACTIVE', 'PAST_DUE', 'UNPAID', 'ACTIVE']);
     // The plan goes on: the next cycle is billed as usual.
     await t.client.advance({ to: iso(MAR_15) });
@@ -129,7 +129,7 @@ describe('sandbox manual charge (/subscription/v1/charge)', () => {
     assert.equal(truth.orders[1]?.status, 'PAID');
     assert.equal(truth.orders[1]?.attempts.at(-1)?.at, iso(MAR_15));
     assert.equal(truth.orders[1]?.deadline, iso(MAR_15));
-    await t.sandbox.settle();
+    await t.emulator.settle();
     assert.equal(t.receiver.states(subscriptionId).at(-1), 'CANCELLED');
   });
 
@@ -152,7 +152,7 @@ describe('sandbox manual charge (/subscription/v1/charge)', () => {
         ['manual', '1205'],
       ],
     );
-    await t.sandbox.settle();
+    await t.emulator.settle();
     const payments = t.receiver.payloads('subscription_payment', subscriptionId);
     assert.equal(payments.at(-1)?.respcd, '1205');
     assert.deepEqual(t.receiver.states(subscriptionId), ['ACTIVE', 'PAST_DUE', 'UNPAID']);

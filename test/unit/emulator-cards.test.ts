@@ -10,7 +10,7 @@ import {
   verificationOutcome,
 } from '../../src/gateways/qfpay/emulator/cards';
 
-describe('sandbox cards', () => {
+describe('emulator cards', () => {
   it('behaves as QFPay documents its sandbox test cards', () => {
     for (const card of ['5200000000001096', '4000000000001091', '5200000000001005', '4000000000001000']) {
       assert.equal(verificationOutcome(card), 'approved', card);

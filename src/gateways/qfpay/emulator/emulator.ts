@@ -4,23 +4,20 @@
  */
 import pino, { type Logger } from 'pino';
 import { DEFAULT_QFPAY_TIME_OFFSET, parseQfpayTime } from '../time';
-import { SandboxClock } from './clock';
-import { SandboxEngine } from './engine';
+import { EmulatorClock } from './clock';
+import { DEFAULT_EMULATOR_APP_CODE, DEFAULT_EMULATOR_APP_KEY } from './credentials';
+import { EmulatorEngine } from './engine';
 import { FaultInjector, type FaultConfigUpdate } from './faults';
 import { Notifier } from './notifier';
-import { SandboxRuntime } from './runtime';
+import { EmulatorRuntime } from './runtime';
 import { Scheduler } from './scheduler';
-import { readStateFile, SandboxStore, StateFileWriter } from './store';
-
-/** Default credentials, equal to the engine's defaults so a local stack agrees with itself. */
-export const DEFAULT_SANDBOX_APP_CODE = 'sandbox-app-code';
-export const DEFAULT_SANDBOX_APP_KEY = 'sandbox-app-key';
+import { readStateFile, EmulatorStore, StateFileWriter } from './store';
 
 /** Everything an emulator can be configured with. All optional. */
-export interface SandboxConfig {
-  /** The `X-QF-APPCODE` requests must carry. @default 'sandbox-app-code' */
+export interface EmulatorConfig {
+  /** The `X-QF-APPCODE` requests must carry. @default {@link DEFAULT_EMULATOR_APP_CODE} */
   appCode?: string;
-  /** The key requests are signed with and notifications are signed with. @default 'sandbox-app-key' */
+  /** The key requests are signed with and notifications are signed with. @default {@link DEFAULT_EMULATOR_APP_KEY} */
   appKey?: string;
   /** Where notifications go; absent or empty = notifications off. */
   notifyUrl?: string;
@@ -53,32 +50,32 @@ export interface SandboxConfig {
 }
 
 /** Thrown for a configuration the emulator cannot start with. */
-export class SandboxConfigError extends Error {
-  readonly type = 'sandbox_config_error';
+export class EmulatorConfigError extends Error {
+  readonly type = 'emulator_config_error';
 }
 
 /** A wired emulator without an HTTP server. */
-export class Sandbox {
+export class QfpayEmulator {
   readonly appCode: string;
   readonly appKey: string;
   readonly timeOffset: string;
   readonly logger: Logger;
-  readonly clock: SandboxClock;
-  readonly store = new SandboxStore();
+  readonly clock: EmulatorClock;
+  readonly store = new EmulatorStore();
   readonly scheduler = new Scheduler();
   readonly faults: FaultInjector;
   readonly notifier: Notifier;
-  readonly engine: SandboxEngine;
-  readonly runtime: SandboxRuntime;
+  readonly engine: EmulatorEngine;
+  readonly runtime: EmulatorRuntime;
   private readonly stateWriter: StateFileWriter | undefined;
 
   /**
-   * @throws SandboxConfigError for a bad start time
+   * @throws EmulatorConfigError for a bad start time
    * @throws StateFileError for a state file that exists but cannot be read
    */
-  constructor(config: SandboxConfig = {}) {
-    this.appCode = config.appCode || DEFAULT_SANDBOX_APP_CODE;
-    this.appKey = config.appKey || DEFAULT_SANDBOX_APP_KEY;
+  constructor(config: EmulatorConfig = {}) {
+    this.appCode = config.appCode || DEFAULT_EMULATOR_APP_CODE;
+    this.appKey = config.appKey || DEFAULT_EMULATOR_APP_KEY;
     this.timeOffset = config.timeOffset ?? DEFAULT_QFPAY_TIME_OFFSET;
     this.logger = config.logger ?? pino({ level: 'silent' });
     const saved = config.stateFile ? readStateFile(config.stateFile) : undefined;
@@ -90,7 +87,7 @@ export class Sandbox {
         : Math.max(0, realNow() - saved.savedAtRealMs) * saved.clock.timeScale;
       startMs = saved.clock.nowMs + Math.floor(ran);
     }
-    this.clock = new SandboxClock({
+    this.clock = new EmulatorClock({
       startMs,
       timeScale: config.timeScale ?? saved?.clock.timeScale ?? 1,
       frozen: config.frozen ?? saved?.clock.frozen ?? false,
@@ -103,19 +100,19 @@ export class Sandbox {
       ...(config.redeliveryScheduleMs && { redeliveryScheduleMs: config.redeliveryScheduleMs }),
       ...(config.deliveryTimeoutMs !== undefined && { deliveryTimeoutMs: config.deliveryTimeoutMs }),
     });
-    this.engine = new SandboxEngine(this.store, this.clock, this.scheduler, this.notifier, this.logger, {
+    this.engine = new EmulatorEngine(this.store, this.clock, this.scheduler, this.notifier, this.logger, {
       timeOffset: this.timeOffset,
       ...(config.retryFractions && { retryFractions: config.retryFractions }),
       ...(config.userid !== undefined && { userid: config.userid }),
     });
-    this.runtime = new SandboxRuntime(this.clock, this.scheduler, this.engine, this.notifier, this.logger);
+    this.runtime = new EmulatorRuntime(this.clock, this.scheduler, this.engine, this.notifier, this.logger);
     if (saved !== undefined) {
       this.store.load(saved);
       this.engine.rescheduleAll();
       this.notifier.reschedulePending();
       this.logger.info(
         { stateFile: config.stateFile, subscriptions: this.store.subscriptions.size },
-        'sandbox state restored',
+        'emulator state restored',
       );
     }
     if (config.stateFile) {
@@ -165,6 +162,6 @@ export class Sandbox {
 function startTimeMs(startTime: number | string | undefined, offset: string): number | undefined {
   if (startTime === undefined || typeof startTime === 'number') return startTime;
   const ms = parseQfpayTime(startTime, offset);
-  if (ms === undefined) throw new SandboxConfigError(`startTime "${startTime}" is not a time`);
+  if (ms === undefined) throw new EmulatorConfigError(`startTime "${startTime}" is not a time`);
   return ms;
 }

@@ -108,6 +108,22 @@ export default tseslint.config(
     },
   },
   {
+    // One definition per route: the API's routes are mounted from their OpenAPI operation
+    // (`handle` in src/api/route.ts), never declared with a path of their own.
+    files: ['src/api/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector:
+            "CallExpression[callee.object.name=/^(router|app|v1)$/][callee.property.name=/^(get|post|put|patch|delete|all)$/][arguments.0.type='Literal']",
+          message:
+            "Mount a route with handle(router, '<operationId>', …): its path and method come from its OpenAPI operation in src/api/openapi.ts.",
+        },
+      ],
+    },
+  },
+  {
     // Tests read JSON bodies of many shapes; typing each one would only restate the schemas.
     files: ['test/**/*.ts', 'src/gateways/**/*.test.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },

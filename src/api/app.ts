@@ -32,6 +32,7 @@ import { subscriptionRouter } from './routes/subscriptions';
 import { layeredEnv, type GatewayEnv } from '../gateways/port';
 import { qfpayVariables } from '../gateways/qfpay/settings';
 import { limitJsonDepth, requireJsonBody } from './validate';
+import { handle, V1_MOUNT } from './route';
 
 /** What {@link buildApp} needs. */
 export interface AppDeps {
@@ -80,11 +81,11 @@ export function buildApp(deps: AppDeps): Express {
 
   app.use(requestContext(deps.logger, (record) => metrics.request(record)));
 
-  app.get('/healthz', (_req, res) => {
+  handle(app, 'healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
 
-  app.get('/readyz', async (req, res) => {
+  handle(app, 'readyz', async (req, res) => {
     try {
       await withinDeadline(ctx.temporal, ctx.timeouts.readinessMs, () =>
         ctx.temporal.workflowService.getSystemInfo({}),
@@ -96,7 +97,7 @@ export function buildApp(deps: AppDeps): Express {
     }
   });
 
-  app.get('/openapi.json', (_req, res) => {
+  handle(app, 'openApiDocument', (_req, res) => {
     res.json(openApiDocument());
   });
 
@@ -115,7 +116,7 @@ export function buildApp(deps: AppDeps): Express {
   v1.use(subscriptionRouter(ctx));
   v1.use(gatewayRouter(ctx));
   v1.use(merchantEventRouter(ctx));
-  app.use('/v1', v1);
+  app.use(V1_MOUNT, v1);
 
   app.use(methodNotAllowed(documentedPaths(openApiDocument())));
   app.use(notFoundHandler);
@@ -163,6 +164,8 @@ export function perClientRateLimit(limit: number): RequestHandler {
 export function buildMetricsApp(metrics: ApiMetrics): Express {
   const app = express();
   app.disable('x-powered-by');
+  // Not an API route (its own port, not in the document).
+  // eslint-disable-next-line no-restricted-syntax
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });

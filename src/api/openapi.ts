@@ -1,7 +1,9 @@
 /**
- * The OpenAPI 3.1 document of the API, generated from the same zod schemas that validate the
- * requests and type the responses, so the document cannot drift from the code. Served at
- * `GET /openapi.json`.
+ * The API's routes, one definition each ({@link routeSpec}: method, path, request, responses and
+ * an `operationId`), and the OpenAPI 3.1 document generated from them. Express mounts every route
+ * from its definition (`handle` in `route.ts`), and the zod schemas here are the ones that
+ * validate the requests and type the responses, so the document cannot drift from the code.
+ * Served at `GET /openapi.json`.
  */
 import {
   OpenAPIRegistry,
@@ -119,20 +121,50 @@ const IDEMPOTENT_CREATE =
 /** Error answers every authenticated route can give. */
 const MERCHANT_ERRORS = [400, 401, 415, 429, 500, 503];
 
-/** Registers every route of the API. */
-function registerRoutes(registry: OpenAPIRegistry): void {
-  const merchant = (route: RouteConfig): void =>
-    registry.registerPath({ ...route, security: API_KEY_SECURITY });
+/**
+ * A route of the API: its OpenAPI operation (method, path, request and responses), whether it
+ * takes the merchant's API key, and its `operationId`. The one definition of the route: Express
+ * mounts it from here (`handle` in `route.ts`), and the document is generated from it.
+ */
+export type RouteSpec = RouteConfig & { operationId: string };
 
+const open = (route: RouteConfig): RouteConfig => route;
+const merchant = (route: RouteConfig): RouteConfig => ({ ...route, security: API_KEY_SECURITY });
+
+/** A change of a subscription (`POST /v1/subscriptions/{subscriptionId}/<path>`): its answer is the subscription. */
+const change = (
+  path: string,
+  summary: string,
+  body: z.ZodType | undefined,
+  description?: string,
+): RouteConfig =>
+  merchant({
+    method: 'post',
+    path: `/v1/subscriptions/{subscriptionId}/${path}`,
+    tags: ['subscriptions'],
+    summary,
+    ...(description ? { description } : {}),
+    request: {
+      params: SubscriptionParamsSchema,
+      ...(body ? { body: { ...jsonBody(body), required: false } } : {}),
+    },
+    responses: {
+      200: json('Done; the subscription as it is now.', SubscriptionViewSchema),
+      ...errors(...MERCHANT_ERRORS, 404, 409, 502),
+    },
+  });
+
+/** Every route of the API, by its operation id, in the document's order. */
+const ROUTES = {
   // Operations ------------------------------------------------------------------------------------
-  registry.registerPath({
+  healthz: open({
     method: 'get',
     path: '/healthz',
     tags: ['operations'],
     summary: 'Liveness: the process is up',
     responses: { 200: json('Up.', HealthSchema) },
-  });
-  registry.registerPath({
+  }),
+  readyz: open({
     method: 'get',
     path: '/readyz',
     tags: ['operations'],
@@ -141,8 +173,8 @@ function registerRoutes(registry: OpenAPIRegistry): void {
       200: json('Temporal answered.', ReadinessSchema),
       503: json('Temporal did not answer.', ReadinessSchema),
     },
-  });
-  registry.registerPath({
+  }),
+  openApiDocument: open({
     method: 'get',
     path: '/openapi.json',
     tags: ['operations'],
@@ -153,10 +185,10 @@ function registerRoutes(registry: OpenAPIRegistry): void {
         content: { 'application/json': { schema: z.object({}).catchall(z.unknown()) } },
       },
     },
-  });
+  }),
 
   // QFPay webhook ---------------------------------------------------------------------------------
-  registry.registerPath({
+  qfpayWebhook: open({
     method: 'post',
     path: '/webhooks/qfpay',
     tags: ['webhooks'],
@@ -187,10 +219,10 @@ function registerRoutes(registry: OpenAPIRegistry): void {
       ),
       ...errors(413, 500, 503),
     },
-  });
+  }),
 
   // Gateways behind the port -----------------------------------------------------------------------
-  registry.registerPath({
+  gatewayWebhook: open({
     method: 'post',
     path: '/webhooks/{gateway}',
     tags: ['webhooks'],
@@ -213,16 +245,16 @@ function registerRoutes(registry: OpenAPIRegistry): void {
       404: json('No gateway by that name.', ErrorResponseSchema),
       ...errors(413, 500, 503),
     },
-  });
-  merchant({
+  }),
+  listGateways: merchant({
     method: 'get',
     path: '/v1/gateways',
     tags: ['gateways'],
     summary: 'The gateways and what each can do',
     request: { query: ListQuerySchema },
     responses: { 200: json('The gateways, QFPay first.', GatewayListSchema), ...errors(...MERCHANT_ERRORS) },
-  });
-  merchant({
+  }),
+  createGatewaySubscription: merchant({
     method: 'post',
     path: '/v1/gateways/{gateway}/subscriptions',
     tags: ['gateways'],
@@ -241,10 +273,10 @@ function registerRoutes(registry: OpenAPIRegistry): void {
       202: json('Still running; poll the `Location`.', CreationSchema),
       ...errors(...MERCHANT_ERRORS, 404, 422, 502),
     },
-  });
+  }),
 
   // Customers and products ------------------------------------------------------------------------
-  merchant({
+  createCustomer: merchant({
     method: 'post',
     path: '/v1/customers',
     tags: ['customers'],
@@ -259,8 +291,8 @@ function registerRoutes(registry: OpenAPIRegistry): void {
       ),
       ...errors(...MERCHANT_ERRORS, 422, 502),
     },
-  });
-  merchant({
+  }),
+  listCustomerTokens: merchant({
     method: 'get',
     path: '/v1/customers/{customerId}/tokens',
     tags: ['customers'],
@@ -273,8 +305,8 @@ function registerRoutes(registry: OpenAPIRegistry): void {
       200: json('One page of the tokens, oldest first.', PaymentTokenListSchema),
       ...errors(...MERCHANT_ERRORS, 404, 502),
     },
-  });
-  merchant({
+  }),
+  createProduct: merchant({
     method: 'post',
     path: '/v1/products',
     tags: ['products'],
@@ -289,9 +321,9 @@ function registerRoutes(registry: OpenAPIRegistry): void {
       ),
       ...errors(...MERCHANT_ERRORS, 422, 502),
     },
-  });
+  }),
 
-  merchant({
+  listCustomers: merchant({
     method: 'get',
     path: '/v1/customers',
     tags: ['customers'],
@@ -304,24 +336,24 @@ function registerRoutes(registry: OpenAPIRegistry): void {
       200: json('One page, oldest first.', CustomerListSchema),
       ...errors(...MERCHANT_ERRORS, 502),
     },
-  });
-  merchant({
+  }),
+  getCustomer: merchant({
     method: 'get',
     path: '/v1/customers/{customerId}',
     tags: ['customers'],
     summary: 'Read a customer',
     request: { params: CustomerParamsSchema },
     responses: { 200: json('The customer.', CustomerSchema), ...errors(...MERCHANT_ERRORS, 404, 502) },
-  });
-  merchant({
+  }),
+  updateCustomer: merchant({
     method: 'patch',
     path: '/v1/customers/{customerId}',
     tags: ['customers'],
     summary: "Change a customer's name, email, phone or billing address",
     request: { params: CustomerParamsSchema, body: jsonBody(UpdateCustomerBodySchema) },
     responses: { 200: json('Changed.', CustomerSchema), ...errors(...MERCHANT_ERRORS, 404, 502) },
-  });
-  merchant({
+  }),
+  deleteCustomer: merchant({
     method: 'delete',
     path: '/v1/customers/{customerId}',
     tags: ['customers'],
@@ -331,8 +363,8 @@ function registerRoutes(registry: OpenAPIRegistry): void {
       '(notification or reconciliation) and end as CANCELLED.',
     request: { params: CustomerParamsSchema },
     responses: { 200: json('Deleted.', DeletedSchema), ...errors(...MERCHANT_ERRORS, 404, 502) },
-  });
-  merchant({
+  }),
+  listProducts: merchant({
     method: 'get',
     path: '/v1/products',
     tags: ['products'],
@@ -345,16 +377,16 @@ function registerRoutes(registry: OpenAPIRegistry): void {
       200: json('One page, oldest first.', ProductListSchema),
       ...errors(...MERCHANT_ERRORS, 502),
     },
-  });
-  merchant({
+  }),
+  getProduct: merchant({
     method: 'get',
     path: '/v1/products/{productId}',
     tags: ['products'],
     summary: 'Read a product',
     request: { params: ProductParamsSchema },
     responses: { 200: json('The product.', ProductSchema), ...errors(...MERCHANT_ERRORS, 404, 502) },
-  });
-  merchant({
+  }),
+  updateProduct: merchant({
     method: 'patch',
     path: '/v1/products/{productId}',
     tags: ['products'],
@@ -363,8 +395,8 @@ function registerRoutes(registry: OpenAPIRegistry): void {
       'QFPay fixes the price, currency and interval of a product; make a new product to change them.',
     request: { params: ProductParamsSchema, body: jsonBody(UpdateProductBodySchema) },
     responses: { 200: json('Changed.', ProductSchema), ...errors(...MERCHANT_ERRORS, 404, 502) },
-  });
-  merchant({
+  }),
+  deleteProduct: merchant({
     method: 'delete',
     path: '/v1/products/{productId}',
     tags: ['products'],
@@ -372,10 +404,10 @@ function registerRoutes(registry: OpenAPIRegistry): void {
     description: "A product a subscription still uses is refused (409, with QFPay's message).",
     request: { params: ProductParamsSchema },
     responses: { 200: json('Deleted.', DeletedSchema), ...errors(...MERCHANT_ERRORS, 404, 409, 502) },
-  });
+  }),
 
   // Subscriptions ---------------------------------------------------------------------------------
-  merchant({
+  createSubscription: merchant({
     method: 'post',
     path: '/v1/subscriptions',
     tags: ['subscriptions'],
@@ -394,8 +426,8 @@ function registerRoutes(registry: OpenAPIRegistry): void {
       ),
       ...errors(...MERCHANT_ERRORS, 404, 409, 422, 502),
     },
-  });
-  merchant({
+  }),
+  getCreation: merchant({
     method: 'get',
     path: '/v1/subscriptions/creations/{idempotencyKey}',
     tags: ['subscriptions'],
@@ -405,8 +437,8 @@ function registerRoutes(registry: OpenAPIRegistry): void {
       200: json('Running, completed (with the result) or failed (with the error).', CreationSchema),
       ...errors(...MERCHANT_ERRORS, 404),
     },
-  });
-  merchant({
+  }),
+  listSubscriptions: merchant({
     method: 'get',
     path: '/v1/subscriptions',
     tags: ['subscriptions'],
@@ -415,8 +447,8 @@ function registerRoutes(registry: OpenAPIRegistry): void {
       "Temporal visibility on the engine's search attributes; eventually consistent (about a second).",
     request: { query: ListSubscriptionsQuerySchema },
     responses: { 200: json('One page.', SubscriptionListSchema), ...errors(...MERCHANT_ERRORS) },
-  });
-  merchant({
+  }),
+  getSubscription: merchant({
     method: 'get',
     path: '/v1/subscriptions/{subscriptionId}',
     tags: ['subscriptions'],
@@ -426,9 +458,9 @@ function registerRoutes(registry: OpenAPIRegistry): void {
       200: json('What the engine knows.', SubscriptionViewSchema),
       ...errors(...MERCHANT_ERRORS, 404),
     },
-  });
+  }),
 
-  merchant({
+  listSubscriptionOrders: merchant({
     method: 'get',
     path: '/v1/subscriptions/{subscriptionId}/orders',
     tags: ['subscriptions'],
@@ -439,8 +471,8 @@ function registerRoutes(registry: OpenAPIRegistry): void {
       "On a gateway behind the port, the orders its adapter's sync reads.",
     request: { params: SubscriptionParamsSchema, query: ListQuerySchema },
     responses: { 200: json('One page.', OrderListSchema), ...errors(...MERCHANT_ERRORS, 404, 502, 503) },
-  });
-  merchant({
+  }),
+  getSubscriptionSchedule: merchant({
     method: 'get',
     path: '/v1/subscriptions/{subscriptionId}/schedule',
     tags: ['subscriptions'],
@@ -454,26 +486,10 @@ function registerRoutes(registry: OpenAPIRegistry): void {
       200: json('The schedule.', ScheduleSchema),
       ...errors(...MERCHANT_ERRORS, 404, 409, 502, 503),
     },
-  });
+  }),
 
-  const change = (path: string, summary: string, body: z.ZodType | undefined, description?: string): void =>
-    merchant({
-      method: 'post',
-      path: `/v1/subscriptions/{subscriptionId}/${path}`,
-      tags: ['subscriptions'],
-      summary,
-      ...(description ? { description } : {}),
-      request: {
-        params: SubscriptionParamsSchema,
-        ...(body ? { body: { ...jsonBody(body), required: false } } : {}),
-      },
-      responses: {
-        200: json('Done; the subscription as it is now.', SubscriptionViewSchema),
-        ...errors(...MERCHANT_ERRORS, 404, 409, 502),
-      },
-    });
-  change('cancel', 'Cancel the subscription at QFPay', CancelBodySchema);
-  merchant({
+  cancelSubscription: change('cancel', 'Cancel the subscription at QFPay', CancelBodySchema),
+  changePaymentToken: merchant({
     method: 'post',
     path: '/v1/subscriptions/{subscriptionId}/payment-token',
     tags: ['subscriptions'],
@@ -483,8 +499,8 @@ function registerRoutes(registry: OpenAPIRegistry): void {
       200: json('Changed.', SubscriptionViewSchema),
       ...errors(...MERCHANT_ERRORS, 404, 409, 502),
     },
-  });
-  merchant({
+  }),
+  changeTotalBillingCycles: merchant({
     method: 'post',
     path: '/v1/subscriptions/{subscriptionId}/total-billing-cycles',
     tags: ['subscriptions'],
@@ -500,8 +516,8 @@ function registerRoutes(registry: OpenAPIRegistry): void {
         ErrorResponseSchema,
       ),
     },
-  });
-  merchant({
+  }),
+  chargeNow: merchant({
     method: 'post',
     path: '/v1/subscriptions/{subscriptionId}/charge',
     tags: ['subscriptions'],
@@ -513,9 +529,9 @@ function registerRoutes(registry: OpenAPIRegistry): void {
       200: json("QFPay's answer and the subscription after it.", ChargeResultSchema),
       ...errors(...MERCHANT_ERRORS, 404, 409, 502),
     },
-  });
-  change('sync', 'Ask QFPay now and apply what it says', EmptyBodySchema);
-  change(
+  }),
+  syncSubscription: change('sync', 'Ask QFPay now and apply what it says', EmptyBodySchema),
+  changeProducts: change(
     'products',
     'Change the products or their quantities',
     ChangeProductsBodySchema,
@@ -523,8 +539,8 @@ function registerRoutes(registry: OpenAPIRegistry): void {
       '(also when it is retried or charged by hand); the new plan is billed from the next billing time on. ' +
       "Every product must be in the subscription's currency: a product in another one is a 409 naming its line " +
       '(`products.<n>.product_id`), before anything changes.',
-  );
-  change(
+  ),
+  changePrice: change(
     'price',
     'Set this subscription’s own price',
     ChangePriceBodySchema,
@@ -533,8 +549,8 @@ function registerRoutes(registry: OpenAPIRegistry): void {
       '`invoice_override`; `capabilities.change_price` in GET /v1/gateways) can; elsewhere it is a 409 ' +
       'naming what the gateway cannot do (on QFPay, change the products instead). A price in another ' +
       'currency is a 409.',
-  );
-  change(
+  ),
+  pauseBilling: change(
     'pause',
     'Pause billing at the gateway until resumed',
     PauseBodySchema,
@@ -542,40 +558,40 @@ function registerRoutes(registry: OpenAPIRegistry): void {
       'the engine then also holds its own dunning, and emits `subscription.billing_paused`. On a gateway ' +
       'without a pause (QFPay, MadFintech) it is refused with a 409: the gateway would go on charging the ' +
       'card. Cancel the subscription instead, or hold the engine’s dunning (`…/dunning/hold`).',
-  );
-  change(
+  ),
+  resumeBilling: change(
     'resume',
     'Resume billing at the gateway',
     EmptyBodySchema,
     'Refused (409) when billing is not paused at the gateway. Dunning is planned again from now; emits ' +
       '`subscription.billing_resumed`.',
-  );
-  change(
+  ),
+  holdDunning: change(
     'dunning/hold',
     'Hold the engine’s own dunning (no manual charge, no new episode) until released or `until`',
     HoldBodySchema,
     'The gateway goes on billing on its schedule (QFPay has no pause): only the engine’s retries of a ' +
       'failed payment and its final actions stop. Emits `subscription.dunning_held`.',
-  );
-  change(
+  ),
+  releaseDunning: change(
     'dunning/release',
     'Release the engine’s hold on its dunning',
     EmptyBodySchema,
     'Refused (409) when dunning is not held. Dunning is planned again from now; emits ' +
       '`subscription.dunning_released`.',
-  );
+  ),
 
-  merchant({
+  changeDunningPolicy: merchant({
     method: 'put',
     path: '/v1/subscriptions/{subscriptionId}/dunning-policy',
     tags: ['subscriptions'],
     summary: "Change the subscription's dunning policy",
     request: { params: SubscriptionParamsSchema, body: jsonBody(DunningPolicyOverrideBodySchema) },
     responses: { 200: json('Changed.', SubscriptionViewSchema), ...errors(...MERCHANT_ERRORS, 404, 409) },
-  });
+  }),
 
   // Merchant events (the engine's own webhooks) ---------------------------------------------------
-  merchant({
+  listMerchantEvents: merchant({
     method: 'get',
     path: '/v1/merchant-events',
     tags: ['merchant-events'],
@@ -588,8 +604,8 @@ function registerRoutes(registry: OpenAPIRegistry): void {
       200: json('One page, newest first.', MerchantEventListSchema),
       ...errors(...MERCHANT_ERRORS),
     },
-  });
-  merchant({
+  }),
+  redeliverMerchantEvent: merchant({
     method: 'post',
     path: '/v1/merchant-events/{eventId}/redeliver',
     tags: ['merchant-events'],
@@ -599,15 +615,15 @@ function registerRoutes(registry: OpenAPIRegistry): void {
       202: json('A new delivery started.', z.object({ event_id: z.string(), status: z.literal('pending') })),
       ...errors(...MERCHANT_ERRORS, 404, 409),
     },
-  });
-  merchant({
+  }),
+  getMerchantEndpoint: merchant({
     method: 'get',
     path: '/v1/merchant-endpoint',
     tags: ['merchant-events'],
     summary: "The merchant endpoint's switch (an endpoint that answers 410 Gone is turned off)",
     responses: { 200: json('The switch.', MerchantEndpointSchema), ...errors(...MERCHANT_ERRORS) },
-  });
-  merchant({
+  }),
+  enableMerchantEndpoint: merchant({
     method: 'post',
     path: '/v1/merchant-endpoint/enable',
     tags: ['merchant-events'],
@@ -615,7 +631,20 @@ function registerRoutes(registry: OpenAPIRegistry): void {
     description: 'Events that failed while it was off stay failed: redeliver them.',
     request: { body: { ...jsonBody(EmptyBodySchema), required: false } },
     responses: { 200: json('On.', MerchantEndpointSchema), ...errors(...MERCHANT_ERRORS, 409) },
-  });
+  }),
+} satisfies Record<string, RouteConfig>;
+
+/** A route's operation id. */
+export type OperationId = keyof typeof ROUTES;
+
+/** A route by its operation id, with that id. */
+export function routeSpec(id: OperationId): RouteSpec {
+  return { ...ROUTES[id], operationId: id };
+}
+
+/** Every route, in the document's order. */
+export function routeSpecs(): RouteSpec[] {
+  return (Object.keys(ROUTES) as OperationId[]).map(routeSpec);
 }
 
 /** The generated document's type. */
@@ -642,7 +671,7 @@ export function openApiDocument(): OpenApiDocument {
     name: 'X-API-Key',
     description: 'The same API key in `X-API-Key`.',
   });
-  registerRoutes(registry);
+  for (const route of routeSpecs()) registry.registerPath(route);
   cached = new OpenApiGeneratorV31(registry.definitions).generateDocument({
     openapi: '3.1.0',
     info: {

@@ -97,3 +97,23 @@ for (const workflowFile of [
       assert.equal(result?.errorCount, 0, result?.messages.map((m) => m.message).join('\n'));
     });
   });
+
+describe('lint keeps one definition per route', () => {
+  const eslint = new ESLint({ cwd: root });
+  const routeFile = join(root, 'src', 'api', 'routes', 'products.ts');
+
+  it('fails a route declared with a path of its own instead of its OpenAPI operation', async () => {
+    const planted = `${readFileSync(routeFile, 'utf8')}\nexport function planted(router: Router): void {\n  router.get('/undocumented', (_req, res) => {\n    res.json({});\n  });\n}\n`;
+    const [result] = await eslint.lintText(planted, { filePath: routeFile });
+    const messages = result?.messages.map((m) => `${m.ruleId}: ${m.message}`) ?? [];
+    assert.ok(
+      messages.some((m) => m.includes('no-restricted-syntax') && m.includes('handle(router')),
+      messages.join('\n'),
+    );
+  });
+
+  it('passes the route file as it is', async () => {
+    const [result] = await eslint.lintText(readFileSync(routeFile, 'utf8'), { filePath: routeFile });
+    assert.equal(result?.errorCount, 0, result?.messages.map((m) => m.message).join('\n'));
+  });
+});

@@ -11,56 +11,20 @@ import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import request from 'supertest';
 import { buildApp } from '../../src/api/app';
-import { openApiDocument } from '../../src/api/openapi';
+import { routeSpecs, type OperationId, openApiDocument } from '../../src/api/openapi';
+import { expressPath, mountedOperations } from '../../src/api/route';
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { QfpayClient } from '../../src/gateways/qfpay/client';
 import { SNAKE_CASE, nonSnakeKeys } from '../helpers/json-keys';
 
 /** Every route the API serves (method, OpenAPI path). */
-const ROUTES: Array<[string, string]> = [
-  ['get', '/healthz'],
-  ['get', '/readyz'],
-  ['get', '/openapi.json'],
-  ['post', '/webhooks/qfpay'],
-  ['post', '/webhooks/{gateway}'],
-  ['get', '/v1/gateways'],
-  ['post', '/v1/gateways/{gateway}/subscriptions'],
-  ['post', '/v1/customers'],
-  ['get', '/v1/customers'],
-  ['get', '/v1/customers/{customerId}'],
-  ['patch', '/v1/customers/{customerId}'],
-  ['delete', '/v1/customers/{customerId}'],
-  ['get', '/v1/customers/{customerId}/tokens'],
-  ['post', '/v1/products'],
-  ['get', '/v1/products'],
-  ['get', '/v1/products/{productId}'],
-  ['patch', '/v1/products/{productId}'],
-  ['delete', '/v1/products/{productId}'],
-  ['post', '/v1/subscriptions'],
-  ['get', '/v1/subscriptions'],
-  ['get', '/v1/subscriptions/creations/{idempotencyKey}'],
-  ['get', '/v1/subscriptions/{subscriptionId}'],
-  ['post', '/v1/subscriptions/{subscriptionId}/cancel'],
-  ['post', '/v1/subscriptions/{subscriptionId}/payment-token'],
-  ['post', '/v1/subscriptions/{subscriptionId}/price'],
-  ['post', '/v1/subscriptions/{subscriptionId}/total-billing-cycles'],
-  ['post', '/v1/subscriptions/{subscriptionId}/charge'],
-  ['post', '/v1/subscriptions/{subscriptionId}/sync'],
-  ['put', '/v1/subscriptions/{subscriptionId}/dunning-policy'],
-  ['get', '/v1/subscriptions/{subscriptionId}/orders'],
-  ['get', '/v1/subscriptions/{subscriptionId}/schedule'],
-  ['post', '/v1/subscriptions/{subscriptionId}/products'],
-  ['post', '/v1/subscriptions/{subscriptionId}/pause'],
-  ['post', '/v1/subscriptions/{subscriptionId}/resume'],
-  ['post', '/v1/subscriptions/{subscriptionId}/dunning/hold'],
-  ['post', '/v1/subscriptions/{subscriptionId}/dunning/release'],
-  ['get', '/v1/merchant-events'],
-  ['post', '/v1/merchant-events/{eventId}/redeliver'],
-  ['get', '/v1/merchant-endpoint'],
-  ['post', '/v1/merchant-endpoint/enable'],
-];
-/** Every route that answers a list: one shape (`data`, `next_cursor`), paged by `limit` and `cursor`. */
+/** Every route, from its one definition (the document and Express both come from it). */
+const ROUTES: Array<[string, string]> = routeSpecs().map((route) => [route.method, route.path]);
+
+/** Documented routes served by another's Express route: QFPay's webhook is `/webhooks/{gateway}`. */
+const SERVED_BY: Partial<Record<OperationId, OperationId>> = { qfpayWebhook: 'gatewayWebhook' };
+
 const LIST_ROUTES = [
   '/v1/gateways',
   '/v1/customers',
@@ -121,6 +85,35 @@ void describe('OpenAPI document', () => {
       .map(({ method, path }) => `${method} ${path}`)
       .sort();
     assert.deepEqual(documented, ROUTES.map(([m, p]) => `${m} ${p}`).sort());
+    assert.equal(new Set(documented).size, documented.length, 'one operation per method and path');
+    const ids = operations().map(({ op }) => String(op.operationId));
+    assert.deepEqual(
+      ids.sort(),
+      routeSpecs()
+        .map((route) => route.operationId)
+        .sort(),
+      'each operation carries its id',
+    );
+  });
+
+  void it('mounts every documented route from its definition, once', () => {
+    buildApp({
+      config: loadConfig({ NODE_ENV: 'test', API_KEYS: 'k' }),
+      temporal: {} as Client,
+      qfpay: {} as QfpayClient,
+      logger: createLogger('api-test', 'silent'),
+    });
+    const mounted = [...mountedOperations()].sort();
+    const expected = routeSpecs()
+      .map((route) => route.operationId as OperationId)
+      .filter((id) => SERVED_BY[id] === undefined)
+      .sort();
+    assert.deepEqual(mounted, expected);
+    assert.equal(
+      expressPath('/v1/subscriptions/{subscriptionId}/dunning/hold'),
+      '/subscriptions/:subscriptionId/dunning/hold',
+    );
+    assert.equal(expressPath('/webhooks/{gateway}'), '/webhooks/:gateway');
   });
 
   void it('serves every documented route (none answers "no route")', async () => {

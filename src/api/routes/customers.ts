@@ -24,6 +24,7 @@ import {
 } from '../schemas';
 import { parseInput } from '../validate';
 import { deletedView, foundById } from './qfpay-records';
+import { handle } from '../route';
 
 /** A token record as the API shows it. */
 export function paymentTokenView(record: PaymentTokenRecord): PaymentTokenResponse {
@@ -54,7 +55,7 @@ export function customerView(customer: Customer, fallback: Partial<CustomerRespo
 export function customerRouter(ctx: ApiContext): Router {
   const router = Router();
 
-  router.post('/customers', async (req, res) => {
+  handle(router, 'createCustomer', async (req, res) => {
     const idempotencyKey = idempotencyKeyOf(req, false);
     const body = parseInput(CreateCustomerBodySchema, req.body, 'body');
     if (idempotencyKey !== undefined) {
@@ -82,7 +83,7 @@ export function customerRouter(ctx: ApiContext): Router {
     res.status(201).json(customerView(customer, body));
   });
 
-  router.get('/customers', async (req, res) => {
+  handle(router, 'listCustomers', async (req, res) => {
     const query = parseInput(ListCustomersQuerySchema, req.query, 'query');
     const { name, email, phone } = query;
     const page = await qfpayPageOf(
@@ -107,12 +108,12 @@ export function customerRouter(ctx: ApiContext): Router {
     return foundById(query, (c) => c.customer_id, customerId, 'customer');
   }
 
-  router.get('/customers/:customerId', async (req, res) => {
+  handle(router, 'getCustomer', async (req, res) => {
     const { customerId } = parseInput(CustomerParamsSchema, req.params, 'path');
     res.json(customerView(await customerAtQfpay(customerId)));
   });
 
-  router.patch('/customers/:customerId', async (req, res) => {
+  handle(router, 'updateCustomer', async (req, res) => {
     const { customerId } = parseInput(CustomerParamsSchema, req.params, 'path');
     const body = parseInput(UpdateCustomerBodySchema, req.body, 'body');
     const customer = await ctx.qfpay.updateCustomer({
@@ -125,13 +126,13 @@ export function customerRouter(ctx: ApiContext): Router {
     res.json(customerView(customer, body));
   });
 
-  router.delete('/customers/:customerId', async (req, res) => {
+  handle(router, 'deleteCustomer', async (req, res) => {
     const { customerId } = parseInput(CustomerParamsSchema, req.params, 'path');
     await ctx.qfpay.deleteCustomer({ customer_id: customerId });
     res.json(deletedView(customerId));
   });
 
-  router.get('/customers/:customerId/tokens', async (req, res) => {
+  handle(router, 'listCustomerTokens', async (req, res) => {
     const { customerId } = parseInput(CustomerParamsSchema, req.params, 'path');
     const query = parseInput(ListQuerySchema, req.query, 'query');
     const scope = listScope(`customers/${customerId}/tokens`, query);

@@ -25,6 +25,7 @@ import { parseInput } from '../validate';
 import { gatewayView } from '../views';
 import { configuredModule } from './gateway-modules';
 import { answerCreation, policyWithOverride } from './subscriptions';
+import { handle } from '../route';
 
 /** The creation's input: the merchant's request, with the reference derived from its key. */
 export function gatewayCreationInput(
@@ -100,7 +101,7 @@ function checkGatewayInput(module: GatewayModule, input: CreateGatewaySubscripti
 export function gatewayRouter(ctx: ApiContext): Router {
   const router = Router();
 
-  router.get('/gateways', (req: Request, res: Response) => {
+  handle(router, 'listGateways', (req: Request, res: Response) => {
     const query = parseInput(ListQuerySchema, req.query, 'query');
     const scope = listScope('gateways', query);
     const from = cursorOffset(ctx, query.cursor, scope);
@@ -114,7 +115,7 @@ export function gatewayRouter(ctx: ApiContext): Router {
     res.json(view);
   });
 
-  router.post('/gateways/:gateway/subscriptions', async (req: Request, res: Response) => {
+  handle(router, 'createGatewaySubscription', async (req: Request, res: Response) => {
     const module = configuredModule(ctx, req);
     const idempotencyKey = idempotencyKeyOf(req, true);
     const body = parseInput(GatewayCreateSubscriptionBodySchema, req.body, 'body');

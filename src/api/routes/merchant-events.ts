@@ -33,6 +33,7 @@ import {
 import { parseInput } from '../validate';
 import { cursorPosition } from '../paging';
 import { quoteQueryValue, renamedAttribute, renamedAttributeEquals } from './subscriptions';
+import { handle } from '../route';
 
 /** The id of the workflow that delivers the event `eventId`. */
 export const merchantEventWorkflowId = (eventId: string): string => `merchant-event:${eventId}`;
@@ -61,7 +62,7 @@ export function merchantEventRouter(ctx: ApiContext): Router {
     : undefined;
   const within = <T>(fn: () => Promise<T>) => withinDeadline(temporal, timeouts.temporalMs, fn);
 
-  router.get('/merchant-events', async (req: Request, res: Response) => {
+  handle(router, 'listMerchantEvents', async (req: Request, res: Response) => {
     const query = parseInput(ListMerchantEventsQuerySchema, req.query, 'query');
     const visibilityQuery = merchantEventListQuery(query);
     const nextPageToken = cursorPosition(ctx, query.cursor, visibilityQuery);
@@ -117,7 +118,7 @@ export function merchantEventRouter(ctx: ApiContext): Router {
     res.json(body);
   });
 
-  router.post('/merchant-events/:eventId/redeliver', async (req: Request, res: Response) => {
+  handle(router, 'redeliverMerchantEvent', async (req: Request, res: Response) => {
     const { eventId } = parseInput(MerchantEventParamsSchema, req.params, 'path');
     parseInput(EmptyBodySchema, req.body ?? {}, 'body');
     if (!url || !endpointSwitch)
@@ -164,11 +165,11 @@ export function merchantEventRouter(ctx: ApiContext): Router {
     res.status(202).json({ event_id: eventId, status: 'pending' });
   });
 
-  router.get('/merchant-endpoint', async (_req: Request, res: Response) => {
+  handle(router, 'getMerchantEndpoint', async (_req: Request, res: Response) => {
     res.json(await endpointView());
   });
 
-  router.post('/merchant-endpoint/enable', async (req: Request, res: Response) => {
+  handle(router, 'enableMerchantEndpoint', async (req: Request, res: Response) => {
     parseInput(EmptyBodySchema, req.body ?? {}, 'body');
     if (!endpointSwitch)
       throw ApiError.conflict('merchant events are off: no MERCHANT_EVENTS_URL is configured');

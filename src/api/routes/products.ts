@@ -20,6 +20,7 @@ import {
 import { deletedView, foundById } from './qfpay-records';
 import { listScope, qfpayPageOf } from '../paging';
 import { parseInput } from '../validate';
+import { handle } from '../route';
 
 /** A product as the API shows it (QFPay's fields, `fallback` for those its answer left out). */
 export function productView(
@@ -41,7 +42,7 @@ export function productView(
 export function productRouter(ctx: ApiContext): Router {
   const router = Router();
 
-  router.post('/products', async (req, res) => {
+  handle(router, 'createProduct', async (req, res) => {
     const idempotencyKey = idempotencyKeyOf(req, false);
     const body = parseInput(CreateProductBodySchema, req.body, 'body');
     if (idempotencyKey !== undefined) {
@@ -79,7 +80,7 @@ export function productRouter(ctx: ApiContext): Router {
     res.status(201).json(productView(product, body));
   });
 
-  router.get('/products', async (req, res) => {
+  handle(router, 'listProducts', async (req, res) => {
     const query = parseInput(ListProductsQuerySchema, req.query, 'query');
     const page = await qfpayPageOf(
       ctx,
@@ -101,20 +102,20 @@ export function productRouter(ctx: ApiContext): Router {
     res.json(view);
   });
 
-  router.get('/products/:productId', async (req, res) => {
+  handle(router, 'getProduct', async (req, res) => {
     const { productId } = parseInput(ProductParamsSchema, req.params, 'path');
     const query = ctx.qfpay.queryProducts({ product_id: productId, page: 1, page_size: 1 });
     res.json(productView(await foundById(query, (p) => p.product_id, productId, 'product')));
   });
 
-  router.patch('/products/:productId', async (req, res) => {
+  handle(router, 'updateProduct', async (req, res) => {
     const { productId } = parseInput(ProductParamsSchema, req.params, 'path');
     const body = parseInput(UpdateProductBodySchema, req.body, 'body');
     const product = await ctx.qfpay.updateProduct({ product_id: productId, ...body });
     res.json(productView(product, body));
   });
 
-  router.delete('/products/:productId', async (req, res) => {
+  handle(router, 'deleteProduct', async (req, res) => {
     const { productId } = parseInput(ProductParamsSchema, req.params, 'path');
     try {
       await ctx.qfpay.deleteProduct({ product_id: productId });

@@ -76,6 +76,8 @@ import {
   ordersWithAttempts,
 } from '../billing-views';
 import { chargeResultView, creationResultView, subscriptionView } from '../views';
+import { handle } from '../route';
+import type { OperationId } from '../openapi';
 
 // ---- creation ---------------------------------------------------------------------------------
 
@@ -267,7 +269,7 @@ export function subscriptionRouter(ctx: ApiContext): Router {
 
   // Creation ------------------------------------------------------------------------------------
 
-  router.post('/subscriptions', async (req: Request, res: Response) => {
+  handle(router, 'createSubscription', async (req: Request, res: Response) => {
     const idempotencyKey = idempotencyKeyOf(req, true);
     const body = parseInput(CreateSubscriptionBodySchema, req.body, 'body');
     const policy = policyWithOverride(ctx.defaultPolicy, body.dunning_policy);
@@ -283,7 +285,7 @@ export function subscriptionRouter(ctx: ApiContext): Router {
     await answerCreation(ctx, res, { handle, replayed, idempotencyKey });
   });
 
-  router.get('/subscriptions/creations/:idempotencyKey', async (req: Request, res: Response) => {
+  handle(router, 'getCreation', async (req: Request, res: Response) => {
     const { idempotencyKey } = parseInput(CreationParamsSchema, req.params, 'path');
     const handle = creationHandle(ctx, req, 'subscription', idempotencyKey);
     let status: string;
@@ -326,7 +328,7 @@ export function subscriptionRouter(ctx: ApiContext): Router {
 
   // Reading ---------------------------------------------------------------------------------------
 
-  router.get('/subscriptions', async (req: Request, res: Response) => {
+  handle(router, 'listSubscriptions', async (req: Request, res: Response) => {
     const query = parseInput(ListSubscriptionsQuerySchema, req.query, 'query');
     const visibilityQuery = listQuery(query);
     // The cursor holds Temporal's page token, tied to the visibility query it pages through.
@@ -373,7 +375,7 @@ export function subscriptionRouter(ctx: ApiContext): Router {
     }
   }
 
-  router.get('/subscriptions/:subscriptionId', async (req: Request, res: Response) => {
+  handle(router, 'getSubscription', async (req: Request, res: Response) => {
     const id = subscriptionId(req);
     res.json(subscriptionView(await queryWorkflow(id, (h) => h.query(snapshotQuery))));
   });
@@ -404,7 +406,7 @@ export function subscriptionRouter(ctx: ApiContext): Router {
     return ordersWithAttempts(rows, payments, config.QFPAY_TIME_OFFSET);
   }
 
-  router.get('/subscriptions/:subscriptionId/orders', async (req: Request, res: Response) => {
+  handle(router, 'listSubscriptionOrders', async (req: Request, res: Response) => {
     const id = subscriptionId(req);
     const query = parseInput(ListQuerySchema, req.query, 'query');
     const scope = listScope(`subscriptions/${id}/orders`, query);
@@ -431,7 +433,7 @@ export function subscriptionRouter(ctx: ApiContext): Router {
     return products;
   }
 
-  router.get('/subscriptions/:subscriptionId/schedule', async (req: Request, res: Response) => {
+  handle(router, 'getSubscriptionSchedule', async (req: Request, res: Response) => {
     const id = subscriptionId(req);
     const { count } = parseInput(ScheduleQuerySchema, req.query, 'query');
     const view = await queryWorkflow(id, (h) => h.query(snapshotQuery));
@@ -468,7 +470,7 @@ export function subscriptionRouter(ctx: ApiContext): Router {
     return withinDeadline(temporal, timeouts.temporalMs, () => subscriptionHandle(id).query(snapshotQuery));
   }
 
-  router.post('/subscriptions/:subscriptionId/cancel', async (req: Request, res: Response) => {
+  handle(router, 'cancelSubscription', async (req: Request, res: Response) => {
     const id = subscriptionId(req);
     // The reason is checked and then dropped: free text stays out of Temporal.
     parseInput(CancelBodySchema, req.body ?? {}, 'body');
@@ -476,7 +478,7 @@ export function subscriptionRouter(ctx: ApiContext): Router {
     res.json(subscriptionView(view));
   });
 
-  router.post('/subscriptions/:subscriptionId/payment-token', async (req: Request, res: Response) => {
+  handle(router, 'changePaymentToken', async (req: Request, res: Response) => {
     const id = subscriptionId(req);
     const body = parseInput(ChangePaymentTokenBodySchema, req.body, 'body');
     const view = await updateThenView(id, (h) =>
@@ -485,7 +487,7 @@ export function subscriptionRouter(ctx: ApiContext): Router {
     res.json(subscriptionView(view));
   });
 
-  router.post('/subscriptions/:subscriptionId/total-billing-cycles', async (req: Request, res: Response) => {
+  handle(router, 'changeTotalBillingCycles', async (req: Request, res: Response) => {
     const id = subscriptionId(req);
     const body = parseInput(ChangeTotalBillingCyclesBodySchema, req.body, 'body');
     const view = await updateThenView(id, (h) =>
@@ -496,7 +498,7 @@ export function subscriptionRouter(ctx: ApiContext): Router {
     res.json(subscriptionView(view));
   });
 
-  router.post('/subscriptions/:subscriptionId/price', async (req: Request, res: Response) => {
+  handle(router, 'changePrice', async (req: Request, res: Response) => {
     const id = subscriptionId(req);
     const body = parseInput(ChangePriceBodySchema, req.body, 'body');
     const view = await updateThenView(id, (h) =>
@@ -505,7 +507,7 @@ export function subscriptionRouter(ctx: ApiContext): Router {
     res.json(subscriptionView(view));
   });
 
-  router.post('/subscriptions/:subscriptionId/charge', async (req: Request, res: Response) => {
+  handle(router, 'chargeNow', async (req: Request, res: Response) => {
     const id = subscriptionId(req);
     const body = parseInput(ChargeBodySchema, req.body ?? {}, 'body');
     const result = await runUpdate(id, (h) =>
@@ -519,7 +521,7 @@ export function subscriptionRouter(ctx: ApiContext): Router {
     res.json(chargeResultView(result, view));
   });
 
-  router.post('/subscriptions/:subscriptionId/sync', async (req: Request, res: Response) => {
+  handle(router, 'syncSubscription', async (req: Request, res: Response) => {
     const id = subscriptionId(req);
     parseInput(EmptyBodySchema, req.body ?? {}, 'body');
     const view = await updateThenView(id, (h) => h.executeUpdate(syncNowUpdate, { args: [] }));
@@ -558,7 +560,7 @@ export function subscriptionRouter(ctx: ApiContext): Router {
     });
   }
 
-  router.post('/subscriptions/:subscriptionId/products', async (req: Request, res: Response) => {
+  handle(router, 'changeProducts', async (req: Request, res: Response) => {
     const id = subscriptionId(req);
     const body = parseInput(ChangeProductsBodySchema, req.body, 'body');
     await checkPlanCurrency(id, body.products);
@@ -572,11 +574,11 @@ export function subscriptionRouter(ctx: ApiContext): Router {
   // A pause is the gateway's (refused, 409, where the gateway has none: it would go on charging);
   // a hold is the engine's own, of its dunning only, on every gateway.
   const pauseRoute = (
-    path: string,
+    id: OperationId,
     scope: HoldScope,
     schema: typeof PauseBodySchema | typeof HoldBodySchema,
   ) =>
-    router.post(path, async (req: Request, res: Response) => {
+    handle(router, id, async (req: Request, res: Response) => {
       const id = subscriptionId(req);
       const body = parseInput(schema, req.body ?? {}, 'body');
       const field = 'until' in body ? 'until' : 'resumes_at';
@@ -591,8 +593,8 @@ export function subscriptionRouter(ctx: ApiContext): Router {
       );
       res.json(subscriptionView(view));
     });
-  const resumeRoute = (path: string, scope: HoldScope) =>
-    router.post(path, async (req: Request, res: Response) => {
+  const resumeRoute = (id: OperationId, scope: HoldScope) =>
+    handle(router, id, async (req: Request, res: Response) => {
       const id = subscriptionId(req);
       parseInput(EmptyBodySchema, req.body ?? {}, 'body');
       const view = await updateThenView(id, (h) =>
@@ -600,12 +602,12 @@ export function subscriptionRouter(ctx: ApiContext): Router {
       );
       res.json(subscriptionView(view));
     });
-  pauseRoute('/subscriptions/:subscriptionId/pause', 'gateway', PauseBodySchema);
-  resumeRoute('/subscriptions/:subscriptionId/resume', 'gateway');
-  pauseRoute('/subscriptions/:subscriptionId/dunning/hold', 'dunning', HoldBodySchema);
-  resumeRoute('/subscriptions/:subscriptionId/dunning/release', 'dunning');
+  pauseRoute('pauseBilling', 'gateway', PauseBodySchema);
+  resumeRoute('resumeBilling', 'gateway');
+  pauseRoute('holdDunning', 'dunning', HoldBodySchema);
+  resumeRoute('releaseDunning', 'dunning');
 
-  router.put('/subscriptions/:subscriptionId/dunning-policy', async (req: Request, res: Response) => {
+  handle(router, 'changeDunningPolicy', async (req: Request, res: Response) => {
     const id = subscriptionId(req);
     const override = parseInput(DunningPolicyOverrideBodySchema, req.body, 'body');
     // The workflow merges the override onto the subscription's current policy.

@@ -27,6 +27,7 @@ import { withinDeadline, workflowOptions, type ApiContext } from '../context';
 import { ApiError, toApiError } from '../errors';
 import type { WebhookResult } from '../metrics';
 import { configuredModule } from './gateway-modules';
+import { handle } from '../route';
 
 /** The largest notification body accepted. */
 export const WEBHOOK_BODY_LIMIT = '256kb';
@@ -101,8 +102,9 @@ export function webhookRouter(ctx: ApiContext): Router {
     return 'signalled';
   }
 
-  router.post(
-    '/webhooks/:gateway',
+  handle(
+    router,
+    'gatewayWebhook',
     express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT }),
     async (req: Request, res: Response) => {
       const module = configuredModule(ctx, req);

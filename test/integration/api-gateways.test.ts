@@ -74,6 +74,21 @@ void describe('gateway creations through the API', () => {
     assert.equal(result?.product_id, null, 'a gateway subscription has no QFPay product');
   });
 
+  void it('QFPay: a plan is a 400 naming plan, pointing to the route QFPay creates with', async () => {
+    const issues = refusedAt(
+      await create('qfpay', `qfpay-plan-${Date.now()}`, {
+        customer: { id: 'cust_1' },
+        plan,
+        payment_method: { token: 'tk_1' },
+      }),
+    );
+    assert.deepEqual(
+      issues.map((d) => d.path),
+      ['plan'],
+    );
+    assert.match(issues[0]!.message, /POST \/v1\/subscriptions/);
+  });
+
   void it('MadFintech: no payment_method is a 400 naming payment_method.token; nothing reaches MadFintech', async () => {
     const before = await emulatorState('madfintech', '/orders');
     const key = `madfintech-no-card-${Date.now()}`;

@@ -162,21 +162,31 @@ export interface QfpayActivityDeps {
   observer?: GatewayObserver;
 }
 
+/** Runs a QFPay call, its failure as Temporal should see it. */
+function caller(observer: GatewayObserver | undefined) {
+  return async function call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw qfpayFailure(err, observer);
+    }
+  };
+}
+
 /** Builds the QFPay activities around one client (dependencies injected, as in tests). */
-export function createQfpayActivities({
+export function createQfpayActivities(deps: QfpayActivityDeps): QfpayActivities {
+  return { ...qfpaySubscriptionCalls(deps), ...qfpayCreationCalls(deps) };
+}
+
+/** The subscription calls behind the port: sync, cancel, update, charge and its confirmation. */
+function qfpaySubscriptionCalls({
   client,
   timeOffset,
   now = Date.now,
   observer,
-}: QfpayActivityDeps): QfpayActivities {
+}: QfpayActivityDeps): Omit<QfpayActivities, keyof QfpayCreationActivities> {
   const toFailure = (err: unknown): unknown => qfpayFailure(err, observer);
-  async function call<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      throw toFailure(err);
-    }
-  }
+  const call = caller(observer);
 
   async function findSubscription(subscriptionId: string): Promise<Subscription | undefined> {
     const page = await client.querySubscriptions(
@@ -411,7 +421,17 @@ export function createQfpayActivities({
         return { status: 'unknown' };
       });
     },
+  };
+}
 
+/** QFPay's own creation: customers, products, and a subscription found again on a retry. */
+function qfpayCreationCalls({
+  client,
+  now = Date.now,
+  observer,
+}: QfpayActivityDeps): QfpayCreationActivities {
+  const call = caller(observer);
+  return {
     async listSubscriptionIds({ customerId, tokenId }) {
       return call(async () => {
         const ids: string[] = [];

@@ -210,10 +210,9 @@ export async function answerCreation(
 
 // ---- router -----------------------------------------------------------------------------------
 
-/** `/v1/subscriptions` routes (mounted on the authenticated router). */
-export function subscriptionRouter(ctx: ApiContext): Router {
-  const router = Router();
-  const { temporal, config, timeouts } = ctx;
+/** What every subscription route needs of the subscription's workflow and of QFPay. */
+function subscriptionWorkflows(ctx: ApiContext) {
+  const { temporal, timeouts } = ctx;
 
   function subscriptionHandle(subscriptionId: string) {
     return temporal.workflow.getHandle(subscriptionWorkflowId(subscriptionId));
@@ -267,7 +266,70 @@ export function subscriptionRouter(ctx: ApiContext): Router {
     return parseInput(SubscriptionParamsSchema, req.params, 'path').subscriptionId;
   }
 
-  // Creation ------------------------------------------------------------------------------------
+  /** A query of the subscription's workflow; 404 when the engine has none for it. */
+  async function queryWorkflow<R>(id: string, call: (handle: WorkflowHandle) => Promise<R>): Promise<R> {
+    try {
+      return await withinDeadline(temporal, timeouts.temporalMs, () => call(subscriptionHandle(id)));
+    } catch (err) {
+      if (isWorkflowNotFound(err)) throw ApiError.notFound(`subscription ${id} not found`, err);
+      throw err;
+    }
+  }
+
+  /**
+   * Runs an update, then reads the subscription's whole view with a query: updates return only
+   * what changed (small history), while the merchant gets the full picture.
+   */
+  async function updateThenView(
+    id: string,
+    call: (handle: WorkflowHandle) => Promise<unknown>,
+  ): Promise<SubscriptionView> {
+    await runUpdate(id, call);
+    return withinDeadline(temporal, timeouts.temporalMs, () => subscriptionHandle(id).query(snapshotQuery));
+  }
+
+  /** The subscription as QFPay has it, or undefined. */
+  async function qfpaySubscription(id: string): Promise<QfpaySubscription | undefined> {
+    const found = await ctx.qfpay.querySubscriptions({ subscription_id: id, page: 1, page_size: 1 });
+    return found.items.find((r) => r.subscription_id === id);
+  }
+
+  /** The products QFPay has among `ids`, in their order (one it does not know is left out). */
+  async function qfpayProducts(ids: readonly string[]): Promise<Product[]> {
+    const products: Product[] = [];
+    for (const productId of ids) {
+      const page = await ctx.qfpay.queryProducts({ product_id: productId, page: 1, page_size: 1 });
+      products.push(...page.items.filter((p) => p.product_id === productId));
+    }
+    return products;
+  }
+
+  return {
+    subscriptionHandle,
+    runUpdate,
+    subscriptionId,
+    queryWorkflow,
+    updateThenView,
+    qfpaySubscription,
+    qfpayProducts,
+  };
+}
+
+type SubscriptionWorkflows = ReturnType<typeof subscriptionWorkflows>;
+
+/** `/v1/subscriptions` routes (mounted on the authenticated router). */
+export function subscriptionRouter(ctx: ApiContext): Router {
+  const router = Router();
+  const workflows = subscriptionWorkflows(ctx);
+  creationRoutes(router, ctx);
+  readRoutes(router, ctx, workflows);
+  changeRoutes(router, ctx, workflows);
+  return router;
+}
+
+/** A creation, and its result by Idempotency-Key. */
+function creationRoutes(router: Router, ctx: ApiContext): void {
+  const { temporal, config, timeouts } = ctx;
 
   handle(router, 'createSubscription', async (req: Request, res: Response) => {
     const idempotencyKey = idempotencyKeyOf(req, true);
@@ -327,7 +389,12 @@ export function subscriptionRouter(ctx: ApiContext): Router {
   });
 
   // Reading ---------------------------------------------------------------------------------------
+}
 
+/** The list, one subscription, its orders and its schedule. */
+function readRoutes(router: Router, ctx: ApiContext, workflows: SubscriptionWorkflows): void {
+  const { temporal, config, timeouts } = ctx;
+  const { subscriptionId, queryWorkflow, qfpaySubscription, qfpayProducts } = workflows;
   handle(router, 'listSubscriptions', async (req: Request, res: Response) => {
     const query = parseInput(ListSubscriptionsQuerySchema, req.query, 'query');
     const visibilityQuery = listQuery(query);
@@ -364,16 +431,6 @@ export function subscriptionRouter(ctx: ApiContext): Router {
     };
     res.json(body);
   });
-
-  /** A query of the subscription's workflow; 404 when the engine has none for it. */
-  async function queryWorkflow<R>(id: string, call: (handle: WorkflowHandle) => Promise<R>): Promise<R> {
-    try {
-      return await withinDeadline(temporal, timeouts.temporalMs, () => call(subscriptionHandle(id)));
-    } catch (err) {
-      if (isWorkflowNotFound(err)) throw ApiError.notFound(`subscription ${id} not found`, err);
-      throw err;
-    }
-  }
 
   handle(router, 'getSubscription', async (req: Request, res: Response) => {
     const id = subscriptionId(req);
@@ -417,22 +474,6 @@ export function subscriptionRouter(ctx: ApiContext): Router {
     res.json(view);
   });
 
-  /** The subscription as QFPay has it, or undefined. */
-  async function qfpaySubscription(id: string): Promise<QfpaySubscription | undefined> {
-    const found = await ctx.qfpay.querySubscriptions({ subscription_id: id, page: 1, page_size: 1 });
-    return found.items.find((r) => r.subscription_id === id);
-  }
-
-  /** The products QFPay has among `ids`, in their order (one it does not know is left out). */
-  async function qfpayProducts(ids: readonly string[]): Promise<Product[]> {
-    const products: Product[] = [];
-    for (const productId of ids) {
-      const page = await ctx.qfpay.queryProducts({ product_id: productId, page: 1, page_size: 1 });
-      products.push(...page.items.filter((p) => p.product_id === productId));
-    }
-    return products;
-  }
-
   handle(router, 'getSubscriptionSchedule', async (req: Request, res: Response) => {
     const id = subscriptionId(req);
     const { count } = parseInput(ScheduleQuerySchema, req.query, 'query');
@@ -457,19 +498,13 @@ export function subscriptionRouter(ctx: ApiContext): Router {
   });
 
   // Changes ---------------------------------------------------------------------------------------
+}
 
-  /**
-   * Runs an update, then reads the subscription's whole view with a query: updates return only
-   * what changed (small history), while the merchant gets the full picture.
-   */
-  async function updateThenView(
-    id: string,
-    call: (handle: WorkflowHandle) => Promise<unknown>,
-  ): Promise<SubscriptionView> {
-    await runUpdate(id, call);
-    return withinDeadline(temporal, timeouts.temporalMs, () => subscriptionHandle(id).query(snapshotQuery));
-  }
-
+/** Every change of a subscription: an update of its workflow, answered with its view. */
+function changeRoutes(router: Router, ctx: ApiContext, workflows: SubscriptionWorkflows): void {
+  const { temporal, timeouts } = ctx;
+  const { subscriptionHandle, subscriptionId, updateThenView, runUpdate, qfpaySubscription, qfpayProducts } =
+    workflows;
   handle(router, 'cancelSubscription', async (req: Request, res: Response) => {
     const id = subscriptionId(req);
     // The reason is checked and then dropped: free text stays out of Temporal.
@@ -616,6 +651,4 @@ export function subscriptionRouter(ctx: ApiContext): Router {
     );
     res.json(subscriptionView(view));
   });
-
-  return router;
 }

@@ -102,6 +102,8 @@ export function timerSummary(s: EngineState, at: number): string {
 export interface SubscriptionStartFacts {
   subscriptionId: string;
   origin: 'created' | 'adopted';
+  /** How people write the subscription's gateway ("QFPay"): an adopted one was first seen in its notification. */
+  gateway?: string;
   productIds?: readonly string[];
   totalBillingCycles?: number | null;
   startTime?: number;
@@ -138,7 +140,7 @@ export function subscriptionStartMetadata(facts: SubscriptionStartFacts): {
       'Origin',
       facts.origin === 'created'
         ? 'created through the engine’s API'
-        : 'adopted: first seen in a QFPay notification',
+        : `adopted: first seen in a ${facts.gateway ?? 'gateway'} notification`,
     ],
   ];
   const staticDetails = rows

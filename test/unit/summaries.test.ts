@@ -94,10 +94,20 @@ describe('the static summary of a subscription workflow', () => {
     for (const text of [staticSummary, staticDetails]) assert.doesNotMatch(text, /cust|@|tok/);
   });
 
-  it('says what it knows of an adopted subscription', () => {
-    assert.deepEqual(subscriptionStartMetadata({ subscriptionId: SUB, origin: 'adopted' }), {
-      staticSummary: `subscription ${SUB}`,
-      staticDetails: `**Subscription**: \`${SUB}\`\n\n**Origin**: adopted: first seen in a QFPay notification`,
+  it('says what it knows of an adopted subscription, and whose notification it was', () => {
+    assert.deepEqual(
+      subscriptionStartMetadata({ subscriptionId: SUB, origin: 'adopted', gateway: 'QFPay' }),
+      {
+        staticSummary: `subscription ${SUB}`,
+        staticDetails: `**Subscription**: \`${SUB}\`\n\n**Origin**: adopted: first seen in a QFPay notification`,
+      },
+    );
+    const madfintech = subscriptionStartMetadata({
+      subscriptionId: 'madfintech:o-1',
+      origin: 'adopted',
+      gateway: 'MadFintech',
     });
+    assert.match(madfintech.staticDetails, /first seen in a MadFintech notification/);
+    assert.doesNotMatch(madfintech.staticDetails, /QFPay/);
   });
 });

@@ -52,7 +52,11 @@ export async function signalSubscriptionFact(
         signal: factSignal,
         signalArgs: [fact],
         workflowIdReusePolicy: SUBSCRIPTION_WORKFLOW_REUSE_POLICY,
-        ...subscriptionStartMetadata({ subscriptionId: input.subscriptionId, origin: 'adopted' }),
+        ...subscriptionStartMetadata({
+          subscriptionId: input.subscriptionId,
+          origin: 'adopted',
+          ...(input.gateway ? { gateway: input.gateway.label } : {}),
+        }),
       }),
     );
   } catch (err) {

@@ -1,10 +1,11 @@
 /**
- * Two reads that join QFPay's records with the engine's: a subscription's orders with every
- * payment attempt, and the schedule of its next billings (computed as QFPay bills: whole
- * intervals counted from the anchor, calendar months in QFPay's region time).
+ * Two reads that join a gateway's records with the engine's: a subscription's orders with every
+ * payment attempt, and the schedule of its next billings (computed from the plan its gateway
+ * states: whole intervals counted from the anchor, calendar months at the gateway's offset,
+ * QFPay's region time for QFPay).
  */
-import { addIntervals, parseIntervalUnit, type BillingInterval } from '../domain/lifecycle/billing-interval';
-import { qfpayTimeToMs, type BillingOrder, type Product, type Subscription } from '../gateways/qfpay/schemas';
+import { addIntervals, type BillingInterval } from '../domain/lifecycle/billing-interval';
+import { qfpayTimeToMs, type BillingOrder } from '../gateways/qfpay/schemas';
 import type { GatewayPlan } from '../gateways/port';
 import type { PaymentAttemptRecord, SubscriptionView } from '../workflows/definitions';
 import type { RemoteOrder } from '../domain/lifecycle/lifecycle-types';
@@ -233,8 +234,9 @@ function billingsFrom(
 }
 
 /**
- * The next `count` billings of a subscription on a gateway behind the port, as the gateway states
- * its plan (whole intervals after its anchor, in UTC), and the open episode's planned attempts.
+ * The next `count` billings of a subscription, as its gateway states its plan (whole intervals
+ * after its anchor, calendar units at the gateway's offset), and the open episode's planned
+ * attempts.
  */
 export function gatewaySchedule({
   subscriptionId,
@@ -257,59 +259,8 @@ export function gatewaySchedule({
       plan.nextBillingTime ?? undefined,
       count,
       plan.remainingCycles,
-      '+00:00',
+      plan.calendarOffset ?? '+00:00',
     ).filter((b) => plan.endDate == null || Date.parse(b.at) <= plan.endDate),
-    dunning: dunningPlan(view),
-  };
-}
-
-export interface ScheduleInput {
-  remote: Subscription;
-  /** The subscription's products at QFPay (price and interval). */
-  products: readonly Product[];
-  view: SubscriptionView;
-  count: number;
-  offset: string;
-}
-
-/**
- * The next `count` billings of a subscription as QFPay will make them (fewer when the plan ends),
- * and the dunning attempts the engine plans for an open episode.
- * @throws Error when QFPay's answer lacks what the schedule needs (start, interval, prices)
- */
-export function billingSchedule({ remote, products, view, count, offset }: ScheduleInput): ScheduleResponse {
-  const anchor = qfpayTimeToMs(remote.start_time, offset);
-  const lines = remote.products ?? [];
-  const priced = lines.map((line) => ({
-    line,
-    product: products.find((p) => p.product_id === line.product_id),
-  }));
-  const first = priced[0]?.product;
-  const unit = first?.interval === undefined ? undefined : parseIntervalUnit(first.interval);
-  if (anchor === undefined || !first || unit === undefined || priced.some((p) => !p.product)) {
-    throw new Error(
-      `QFPay's answer for ${remote.subscription_id} lacks its start time, products or interval`,
-    );
-  }
-  const interval: BillingInterval = { unit, count: first.interval_count ?? 1 };
-  const amount = priced.reduce((sum, p) => sum + p.product!.txamt * (p.line.quantity ?? 1), 0);
-  const next = qfpayTimeToMs(remote.next_billing_time, offset);
-  const remaining =
-    remote.total_billing_cycles === null
-      ? null
-      : Math.max(0, remote.total_billing_cycles - (remote.completed_billing_iteration ?? 0));
-  return {
-    subscription_id: remote.subscription_id,
-    state: remote.state as ScheduleResponse['state'],
-    anchor: isoTime(anchor),
-    billing_paused: view.billingPausedByMerchant,
-    billings: billingsFrom(
-      { anchor, interval, amount, currency: first.txcurrcd },
-      next,
-      count,
-      remaining,
-      offset,
-    ),
     dunning: dunningPlan(view),
   };
 }

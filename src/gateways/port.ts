@@ -17,6 +17,7 @@ import type { Fact } from '../domain/lifecycle/lifecycle-types';
 import type { SubscriptionState } from '../domain/lifecycle/lifecycle-table';
 import type { GatewayCapabilities } from '../domain/gateway-profile';
 import type { PaymentTokenRecord } from '../domain/payment-tokens';
+import type { BillingInterval } from '../domain/lifecycle/billing-interval';
 
 export type { GatewayCapabilities, GatewayProfile } from '../domain/gateway-profile';
 
@@ -88,14 +89,16 @@ export interface GatewayCreateResult {
 /**
  * A subscription's plan as the gateway bills it, for the merchant's schedule
  * (`GET /v1/subscriptions/{id}/schedule`). Billing times are whole intervals after `anchor`,
- * counted in UTC, a month-end day kept at the month's end (Jan 31 → Feb 28 → Mar 31).
+ * calendar units counted at the gateway's `calendarOffset` (UTC unless it says otherwise), a
+ * month-end day kept at the month's end (Jan 31 → Feb 28 → Mar 31).
  */
 export interface GatewayPlan {
   state: SubscriptionState;
   /** Per cycle, in minor units. */
   amount: number;
   currency: string;
-  interval: GatewayInterval;
+  /** Every `count` units; QFPay's plans may also bill by the minute or the hour. */
+  interval: BillingInterval;
   /** The first billing time (cycle 1), epoch ms. */
   anchor: number;
   /** The next billing the gateway has set, or null when it bills no more (cancelled, ended, paused). */
@@ -104,6 +107,8 @@ export interface GatewayPlan {
   remainingCycles: number | null;
   /** No billing after this time (epoch ms), or null. */
   endDate?: number | null;
+  /** The UTC offset the gateway counts days, months and years in (QFPay: its region's). @default '+00:00' */
+  calendarOffset?: string;
 }
 
 /** The worker's side of a gateway: every call the engine makes to it. Ids are the gateway's own. */
@@ -118,9 +123,8 @@ export interface GatewayAdapter {
    */
   sync(subscriptionId: string, options?: { sinceSequence?: number }): Promise<SyncResult>;
   /**
-   * The plan as the gateway bills it; undefined when the gateway has no such subscription. Absent
-   * on QFPay, whose schedule the API computes from its products (intervals of minutes and hours
-   * included, in QFPay's region time).
+   * The plan as the gateway bills it; undefined when the gateway has no such subscription. A
+   * gateway whose answer lacks what the plan needs throws a `GatewayError` (502).
    */
   plan?(subscriptionId: string): Promise<GatewayPlan | undefined>;
   /** Cancels; an already-cancelled subscription counts as done. */

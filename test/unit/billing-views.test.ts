@@ -6,7 +6,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-  billingSchedule,
   cycleAtOrAfter,
   gatewayOrdersWithAttempts,
   gatewaySchedule,
@@ -14,6 +13,7 @@ import {
 } from '../../src/api/billing-views';
 import type { GatewayPlan } from '../../src/gateways/port';
 import type { BillingOrder, Product, Subscription } from '../../src/gateways/qfpay/schemas';
+import { qfpayPlanOf } from '../../src/gateways/qfpay/plan';
 import type { SubscriptionView } from '../../src/workflows/definitions';
 import { logPayment, type PaymentAttemptRecord } from '../../src/domain/engine-state';
 
@@ -41,6 +41,22 @@ const PRODUCTS = [
   { product_id: 'prod_a', name: 'A', txamt: 1000, txcurrcd: 'HKD', interval: 'monthly', interval_count: 1 },
   { product_id: 'prod_b', name: 'B', txamt: 250, txcurrcd: 'HKD', interval: 'monthly', interval_count: 1 },
 ] as Product[];
+
+/** A QFPay subscription's schedule: its plan through the port, then the schedule every gateway's has. */
+function billingSchedule(input: {
+  remote: Subscription;
+  products: readonly Product[];
+  view: SubscriptionView;
+  count: number;
+  offset: string;
+}) {
+  return gatewaySchedule({
+    subscriptionId: input.remote.subscription_id,
+    plan: qfpayPlanOf(input.remote, input.products, input.offset),
+    view: input.view,
+    count: input.count,
+  });
+}
 
 function view(episode: Partial<SubscriptionView['dunning']['episode']> | null = null, paused = false) {
   return { dunning: { episode }, billingPausedByMerchant: paused } as unknown as SubscriptionView;

@@ -69,12 +69,7 @@ import type { Product, Subscription as QfpaySubscription } from '../../gateways/
 import { QFPAY_GATEWAY, splitSubscriptionId } from '../../domain/gateway-profile';
 import type { GatewayAdapter } from '../../gateways/port';
 import { subscriptionGateway } from './gateway-modules';
-import {
-  billingSchedule,
-  gatewayOrdersWithAttempts,
-  gatewaySchedule,
-  ordersWithAttempts,
-} from '../billing-views';
+import { gatewayOrdersWithAttempts, gatewaySchedule, ordersWithAttempts } from '../billing-views';
 import { chargeResultView, creationResultView, subscriptionView } from '../views';
 import { handle } from '../route';
 import type { OperationId } from '../openapi';
@@ -394,7 +389,7 @@ function creationRoutes(router: Router, ctx: ApiContext): void {
 /** The list, one subscription, its orders and its schedule. */
 function readRoutes(router: Router, ctx: ApiContext, workflows: SubscriptionWorkflows): void {
   const { temporal, config, timeouts } = ctx;
-  const { subscriptionId, queryWorkflow, qfpaySubscription, qfpayProducts } = workflows;
+  const { subscriptionId, queryWorkflow } = workflows;
   handle(router, 'listSubscriptions', async (req: Request, res: Response) => {
     const query = parseInput(ListSubscriptionsQuerySchema, req.query, 'query');
     const visibilityQuery = listQuery(query);
@@ -478,23 +473,11 @@ function readRoutes(router: Router, ctx: ApiContext, workflows: SubscriptionWork
     const id = subscriptionId(req);
     const { count } = parseInput(ScheduleQuerySchema, req.query, 'query');
     const view = await queryWorkflow(id, (h) => h.query(snapshotQuery));
-    const port = portAdapter(id);
-    if (port) {
-      if (!port.adapter.plan) throw ApiError.conflict(`${port.adapter.name} cannot state its billing plan`);
-      const plan = await port.adapter.plan(port.gatewayId);
-      if (!plan) throw ApiError.notFound(`${port.adapter.name} has no subscription ${id}`);
-      res.json(gatewaySchedule({ subscriptionId: id, plan, view, count }));
-      return;
-    }
-    const remote = await qfpaySubscription(id);
-    if (!remote) throw ApiError.notFound(`QFPay has no subscription ${id}`);
-    const products = await qfpayProducts((remote.products ?? []).map((line) => line.product_id));
-    try {
-      res.json(billingSchedule({ remote, products, view, count, offset: config.QFPAY_TIME_OFFSET }));
-    } catch (err) {
-      // QFPay's answer lacks what QFPay's own schedule needs: its answer is unusable, not our fault.
-      throw new ApiError({ status: 502, code: 'qfpay_error', message: (err as Error).message, cause: err });
-    }
+    const { module, adapter, gatewayId } = subscriptionGateway(ctx, id);
+    if (!adapter.plan) throw ApiError.conflict(`${module.label} cannot state its billing plan`);
+    const plan = await adapter.plan(gatewayId);
+    if (!plan) throw ApiError.notFound(`${module.label} has no subscription ${id}`);
+    res.json(gatewaySchedule({ subscriptionId: id, plan, view, count }));
   });
 
   // Changes ---------------------------------------------------------------------------------------

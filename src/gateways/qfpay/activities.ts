@@ -555,7 +555,10 @@ function qfpayCreationCalls({
  * calls reach QFPay as they reach every other gateway. Its creation stays its own (customers,
  * products and tokens: `QfpayCreationActivities`); its failures keep QFPay's types.
  */
-export function qfpayAdapter(activities: QfpayActivities): GatewayAdapter {
+export function qfpayAdapter(
+  activities: QfpayActivities,
+  reads: Pick<GatewayAdapter, 'plan'> = {},
+): GatewayAdapter {
   return {
     name: QFPAY_GATEWAY,
     capabilities: QFPAY_CAPABILITIES,
@@ -572,5 +575,6 @@ export function qfpayAdapter(activities: QfpayActivities): GatewayAdapter {
     update: (input) => activities.updateSubscription(input),
     charge: (input) => activities.chargeOrder(input),
     confirmCharge: (input) => activities.confirmCharge(input),
+    ...reads,
   };
 }

@@ -15,6 +15,7 @@ import { QfpayClient } from './client';
 import { startQfpayEmulator } from './emulator/server';
 import { QFPAY_VARIABLE_NAMES, qfpaySettings, qfpayVariables } from './settings';
 import { qfpayWebhook } from './webhook';
+import { qfpayPlan } from './plan';
 
 export const qfpayGateway: GatewayModule = {
   name: QFPAY_GATEWAY,
@@ -44,12 +45,15 @@ export const qfpayGateway: GatewayModule = {
       timeOffset: settings.QFPAY_TIME_OFFSET,
       ...(observer?.request ? { onRequest: (event) => observer.request?.(event) } : {}),
     });
+    // The merchant's reads (the plan) ask QFPay directly: they are no activity of a workflow.
+    const plan = (subscriptionId: string) => qfpayPlan(client, subscriptionId, settings.QFPAY_TIME_OFFSET);
     return qfpayAdapter(
       createQfpayActivities({
         client,
         timeOffset: settings.QFPAY_TIME_OFFSET,
         ...(observer ? { observer } : {}),
       }),
+      { plan },
     );
   },
 

@@ -101,6 +101,15 @@ void describe('the billing schedule', () => {
     );
   });
 
+  void it('reads a plan whose answer has no total_billing_cycles as until cancelled', () => {
+    const unsaid = remote({ total_billing_cycles: undefined });
+    assert.equal(
+      billingSchedule({ remote: unsaid, products: PRODUCTS, view: view(), count: 4, offset: OFFSET }).billings
+        .length,
+      4,
+    );
+  });
+
   void it("lists an open episode's planned attempts, and says when the engine's billing is paused", () => {
     const at = Date.parse('2024-02-29T12:00:00Z');
     const episode = {

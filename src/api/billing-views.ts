@@ -5,8 +5,7 @@
  * QFPay's region time for QFPay).
  */
 import { addIntervals, type BillingInterval } from '../domain/lifecycle/billing-interval';
-import { qfpayTimeToMs, type BillingOrder } from '../gateways/qfpay/schemas';
-import type { GatewayPlan } from '../gateways/port';
+import type { GatewayListedOrder, GatewayPlan } from '../gateways/port';
 import type { PaymentAttemptRecord, SubscriptionView } from '../workflows/definitions';
 import type { RemoteOrder } from '../domain/lifecycle/lifecycle-types';
 import type { OrderListResponse, ScheduleResponse } from './schemas';
@@ -28,25 +27,6 @@ function engineAttempt(p: PaymentAttemptRecord): AttemptView {
     currency: p.currency ?? null,
     syssn: p.syssn ?? null,
     source: 'engine',
-  };
-}
-
-/** The last attempt QFPay's order list shows, when the engine heard nothing of it. */
-function listedAttempt(row: BillingOrder, offset: string): AttemptView | undefined {
-  const at =
-    qfpayTimeToMs(typeof row.charged_at === 'string' ? row.charged_at : undefined, offset) ??
-    qfpayTimeToMs(row.txdtm, offset);
-  if (at === undefined || row.respcd === undefined) return undefined;
-  return {
-    at: isoTime(at),
-    trigger_by: row.trigger_by === 'manual' ? 'manual' : 'auto',
-    succeeded: row.respcd === '0000',
-    respcd: row.respcd,
-    respmsg: typeof row.respmsg === 'string' ? row.respmsg : null,
-    amount: row.txamt ?? null,
-    currency: row.txcurrcd ?? null,
-    syssn: row.syssn ?? null,
-    source: 'qfpay_order_list',
   };
 }
 
@@ -96,72 +76,36 @@ function joinAttempts(
 }
 
 /**
- * Every order of a QFPay subscription, newest first, each with every attempt: see
- * {@link joinAttempts}.
- * @param rows QFPay's `billing_order/v1/list`, all pages
- * @param payments the workflow's payment log
- * @param offset the zone of QFPay's naive times
+ * Every order of a subscription, newest first, each with every attempt (see
+ * {@link joinAttempts}): the orders its gateway lists, and the workflow's payment log.
  */
-export function ordersWithAttempts(
-  rows: readonly BillingOrder[],
-  payments: readonly PaymentAttemptRecord[],
-  offset: string,
-): OrderView[] {
-  return joinAttempts(
-    rows.map((row) => {
-      const billingTime =
-        typeof row.billing_time === 'string' ? qfpayTimeToMs(row.billing_time, offset) : undefined;
-      const listed = listedAttempt(row, offset);
-      return {
-        order: {
-          order_id: row.subscription_order_id,
-          sequence_no: row.sequence_no,
-          status: row.status === 'PAID' ? 'PAID' : 'FAILED',
-          billing_time: isoOrNull(billingTime),
-          amount: row.txamt ?? null,
-          currency: row.txcurrcd ?? null,
-          trigger_by: row.trigger_by === 'manual' || row.trigger_by === 'auto' ? row.trigger_by : null,
-          attempts: [],
-        },
-        ...(listed ? { listed } : {}),
-      };
-    }),
-    payments,
-  );
-}
-
-/**
- * Every order of a subscription on a gateway behind the port (its sync's orders, all of them),
- * newest first, each with every attempt: see {@link joinAttempts}. The gateways' orders carry no
- * billing time of their own: `billing_time` is null.
- */
-export function gatewayOrdersWithAttempts(
-  remote: readonly RemoteOrder[],
+export function ordersView(
+  listed: readonly GatewayListedOrder[],
   payments: readonly PaymentAttemptRecord[],
 ): OrderView[] {
   return joinAttempts(
-    remote.map((o) => ({
+    listed.map((o) => ({
       order: {
         order_id: o.orderId,
         sequence_no: o.sequenceNo,
-        status: o.status === 'PAID' ? 'PAID' : 'FAILED',
-        billing_time: null,
+        status: o.status,
+        billing_time: isoOrNull(o.billingTime),
         amount: o.amount ?? null,
         currency: o.currency ?? null,
         trigger_by: o.triggerBy ?? null,
         attempts: [],
       },
-      ...(o.at !== undefined && o.status !== undefined
+      ...(o.lastAttempt
         ? {
             listed: {
-              at: isoTime(o.at),
-              trigger_by: o.triggerBy ?? 'auto',
-              succeeded: o.status === 'PAID',
-              respcd: o.respcd ?? null,
-              respmsg: null,
-              amount: o.amount ?? null,
-              currency: o.currency ?? null,
-              syssn: null,
+              at: isoTime(o.lastAttempt.at),
+              trigger_by: o.lastAttempt.triggerBy,
+              succeeded: o.lastAttempt.succeeded,
+              respcd: o.lastAttempt.respcd ?? null,
+              respmsg: o.lastAttempt.respmsg ?? null,
+              amount: o.lastAttempt.amount ?? null,
+              currency: o.lastAttempt.currency ?? null,
+              syssn: o.lastAttempt.syssn ?? null,
               source: 'gateway_order_list' as const,
             },
           }
@@ -169,6 +113,33 @@ export function gatewayOrdersWithAttempts(
     })),
     payments,
   );
+}
+
+/**
+ * The orders of a sync (from the first cycle) as a list of the gateway's orders, for a gateway
+ * whose adapter lists none of its own: no billing time, the order's last attempt when it says one.
+ */
+export function listedFromSync(remote: readonly RemoteOrder[]): GatewayListedOrder[] {
+  return remote.map((o) => ({
+    orderId: o.orderId,
+    sequenceNo: o.sequenceNo,
+    status: o.status === 'PAID' ? 'PAID' : 'FAILED',
+    ...(o.amount === undefined ? {} : { amount: o.amount }),
+    ...(o.currency === undefined ? {} : { currency: o.currency }),
+    ...(o.triggerBy === undefined ? {} : { triggerBy: o.triggerBy }),
+    ...(o.at !== undefined && o.status !== undefined
+      ? {
+          lastAttempt: {
+            at: o.at,
+            triggerBy: o.triggerBy ?? 'auto',
+            succeeded: o.status === 'PAID',
+            ...(o.respcd === undefined ? {} : { respcd: o.respcd }),
+            ...(o.amount === undefined ? {} : { amount: o.amount }),
+            ...(o.currency === undefined ? {} : { currency: o.currency }),
+          },
+        }
+      : {}),
+  }));
 }
 
 /** The longest one interval can be, so that counting from an estimate never overshoots. */

@@ -778,11 +778,10 @@ export const OrderAttemptSchema = z
     amount: z.number().int().nullable(),
     currency: z.string().nullable(),
     syssn: z.string().nullable(),
-    source: z.enum(['engine', 'qfpay_order_list', 'gateway_order_list']).openapi({
+    source: z.enum(['engine', 'gateway_order_list']).openapi({
       description:
-        "`engine`: a notification or the engine's own charge; `qfpay_order_list`: only QFPay's order list " +
-        'knew it (the last attempt of an order the engine heard nothing of); `gateway_order_list`: the same ' +
-        'for a gateway behind the port.',
+        "`engine`: a notification or the engine's own charge; `gateway_order_list`: only the gateway's " +
+        'order list knew it (the last attempt of an order the engine heard nothing of).',
     }),
   })
   .openapi('OrderAttempt');

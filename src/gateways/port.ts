@@ -111,6 +111,30 @@ export interface GatewayPlan {
   calendarOffset?: string;
 }
 
+/** One order as the gateway's own order list shows it, for the merchant's order list. */
+export interface GatewayListedOrder {
+  orderId: string;
+  sequenceNo: number;
+  status: 'PAID' | 'FAILED';
+  /** When the gateway bills (or billed) it, epoch ms, when its list says. */
+  billingTime?: number;
+  amount?: number;
+  currency?: string;
+  triggerBy?: 'auto' | 'manual';
+  /** The last attempt the list shows, when it shows one. */
+  lastAttempt?: {
+    at: number;
+    triggerBy: 'auto' | 'manual';
+    succeeded: boolean;
+    respcd?: string;
+    respmsg?: string;
+    amount?: number;
+    currency?: string;
+    /** The gateway's transaction id of the attempt. */
+    syssn?: string;
+  };
+}
+
 /** The worker's side of a gateway: every call the engine makes to it. Ids are the gateway's own. */
 export interface GatewayAdapter {
   readonly name: string;
@@ -127,6 +151,12 @@ export interface GatewayAdapter {
    * gateway whose answer lacks what the plan needs throws a `GatewayError` (502).
    */
   plan?(subscriptionId: string): Promise<GatewayPlan | undefined>;
+  /**
+   * Every order of the subscription as the gateway's own list shows it (QFPay's billing orders,
+   * with their billing times), for the merchant's order list; undefined when the gateway has no
+   * such subscription. Absent: the API lists the orders of a sync from the first cycle.
+   */
+  orders?(subscriptionId: string): Promise<GatewayListedOrder[] | undefined>;
   /** Cancels; an already-cancelled subscription counts as done. */
   cancel(subscriptionId: string): Promise<{ at: number }>;
   /**

@@ -5,12 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  cycleAtOrAfter,
-  gatewayOrdersWithAttempts,
-  gatewaySchedule,
-  ordersWithAttempts,
-} from '../../src/api/billing-views';
+import { cycleAtOrAfter, gatewaySchedule, listedFromSync, ordersView } from '../../src/api/billing-views';
+import { qfpayListedOrder } from '../../src/gateways/qfpay/orders';
+import type { RemoteOrder } from '../../src/domain/lifecycle/lifecycle-types';
 import type { GatewayPlan } from '../../src/gateways/port';
 import type { BillingOrder, Product, Subscription } from '../../src/gateways/qfpay/schemas';
 import { qfpayPlanOf } from '../../src/gateways/qfpay/plan';
@@ -156,6 +153,11 @@ void describe('the billing schedule', () => {
   });
 });
 
+/** A sync's orders as the merchant's order list shows them. */
+function gatewayOrdersWithAttempts(remote: RemoteOrder[], payments: PaymentAttemptRecord[]) {
+  return ordersView(listedFromSync(remote), payments);
+}
+
 void describe('orders with every attempt', () => {
   const attempt = (
     seq: number,
@@ -211,7 +213,10 @@ void describe('orders with every attempt', () => {
       attempt(2, T + 3.6e6, '0000', 's2b', 'manual'),
       attempt(3, T + 30 * 864e5, '1205', 's3'),
     ];
-    const orders = ordersWithAttempts(rows, payments, OFFSET);
+    const orders = ordersView(
+      rows.map((row) => qfpayListedOrder(row, OFFSET)),
+      payments,
+    );
     assert.deepEqual(
       orders.map((o) => [o.sequence_no, o.status, o.attempts.map((a) => [a.syssn, a.trigger_by, a.source])]),
       [
@@ -225,7 +230,7 @@ void describe('orders with every attempt', () => {
           ],
         ],
         // The engine heard nothing of order 1 (before it adopted the subscription): QFPay's row.
-        [1, 'PAID', [['s1', 'auto', 'qfpay_order_list']]],
+        [1, 'PAID', [['s1', 'auto', 'gateway_order_list']]],
       ],
     );
   });

@@ -64,12 +64,11 @@ import {
 } from '../schemas';
 import { parseInput } from '../validate';
 import { cursorOffset, cursorPosition, listScope, pageFrom } from '../paging';
-import { paginate } from '../../gateways/qfpay/client';
 import type { Product, Subscription as QfpaySubscription } from '../../gateways/qfpay/schemas';
-import { QFPAY_GATEWAY, splitSubscriptionId } from '../../domain/gateway-profile';
-import type { GatewayAdapter } from '../../gateways/port';
+import { splitSubscriptionId } from '../../domain/gateway-profile';
+import { gatewayProfile } from '../../gateways/registry';
 import { subscriptionGateway } from './gateway-modules';
-import { gatewayOrdersWithAttempts, gatewaySchedule, ordersWithAttempts } from '../billing-views';
+import { gatewaySchedule, listedFromSync, ordersView } from '../billing-views';
 import { chargeResultView, creationResultView, subscriptionView } from '../views';
 import { handle } from '../route';
 import type { OperationId } from '../openapi';
@@ -388,7 +387,7 @@ function creationRoutes(router: Router, ctx: ApiContext): void {
 
 /** The list, one subscription, its orders and its schedule. */
 function readRoutes(router: Router, ctx: ApiContext, workflows: SubscriptionWorkflows): void {
-  const { temporal, config, timeouts } = ctx;
+  const { temporal, timeouts } = ctx;
   const { subscriptionId, queryWorkflow } = workflows;
   handle(router, 'listSubscriptions', async (req: Request, res: Response) => {
     const query = parseInput(ListSubscriptionsQuerySchema, req.query, 'query');
@@ -432,30 +431,17 @@ function readRoutes(router: Router, ctx: ApiContext, workflows: SubscriptionWork
     res.json(subscriptionView(await queryWorkflow(id, (h) => h.query(snapshotQuery))));
   });
 
-  /**
-   * The adapter of a subscription's gateway behind the port, for the merchant's reads; undefined
-   * for QFPay (read through its client). 503 while the gateway is not configured.
-   */
-  /** A subscription's gateway when it states its own orders and plan; QFPay's are read from QFPay below. */
-  function portAdapter(id: string): { adapter: GatewayAdapter; gatewayId: string } | undefined {
-    const { module, adapter, gatewayId } = subscriptionGateway(ctx, id);
-    return module.name === QFPAY_GATEWAY ? undefined : { adapter, gatewayId };
-  }
-
   /** Every order of a subscription with its attempts, through its gateway. */
   async function ordersOf(id: string, payments: readonly PaymentAttemptRecord[]) {
-    const port = portAdapter(id);
-    if (port) {
-      const synced = await port.adapter.sync(port.gatewayId, { sinceSequence: 1 });
-      if (!synced.found) throw ApiError.notFound(`${port.adapter.name} has no subscription ${id}`);
-      return gatewayOrdersWithAttempts(synced.fact.orders ?? [], payments);
+    const { module, adapter, gatewayId } = subscriptionGateway(ctx, id);
+    if (adapter.orders) {
+      const listed = await adapter.orders(gatewayId);
+      if (!listed) throw ApiError.notFound(`${module.label} has no subscription ${id}`);
+      return ordersView(listed, payments);
     }
-    const rows = [];
-    for await (const row of paginate((page, pageSize) =>
-      ctx.qfpay.listBillingOrders({ subscription_id: id, page, page_size: pageSize }),
-    ))
-      rows.push(row);
-    return ordersWithAttempts(rows, payments, config.QFPAY_TIME_OFFSET);
+    const synced = await adapter.sync(gatewayId, { sinceSequence: 1 });
+    if (!synced.found) throw ApiError.notFound(`${module.label} has no subscription ${id}`);
+    return ordersView(listedFromSync(synced.fact.orders ?? []), payments);
   }
 
   handle(router, 'listSubscriptionOrders', async (req: Request, res: Response) => {
@@ -554,7 +540,9 @@ function changeRoutes(router: Router, ctx: ApiContext, workflows: SubscriptionWo
    * @throws ApiError 409 naming each product line in another currency
    */
   async function checkPlanCurrency(id: string, lines: ChangeProductsBody['products']): Promise<void> {
-    if (splitSubscriptionId(id).gateway !== QFPAY_GATEWAY) return; // no plan changes there (409 by the workflow)
+    // Only a gateway whose plan is its products takes a change of them (elsewhere the workflow
+    // answers 409 naming the capability); their currencies are checked at that gateway.
+    if (!gatewayProfile(splitSubscriptionId(id).gateway)?.capabilities.changeProducts) return;
     const remote = await qfpaySubscription(id);
     const [current] = await qfpayProducts((remote?.products ?? []).map((line) => line.product_id));
     const wanted = await qfpayProducts(lines.map((line) => line.product_id));

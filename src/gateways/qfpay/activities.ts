@@ -557,7 +557,7 @@ function qfpayCreationCalls({
  */
 export function qfpayAdapter(
   activities: QfpayActivities,
-  reads: Pick<GatewayAdapter, 'plan'> = {},
+  reads: Pick<GatewayAdapter, 'plan' | 'orders'> = {},
 ): GatewayAdapter {
   return {
     name: QFPAY_GATEWAY,

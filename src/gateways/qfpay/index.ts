@@ -16,6 +16,7 @@ import { startQfpayEmulator } from './emulator/server';
 import { QFPAY_VARIABLE_NAMES, qfpaySettings, qfpayVariables } from './settings';
 import { qfpayWebhook } from './webhook';
 import { qfpayPlan } from './plan';
+import { qfpayOrders } from './orders';
 
 export const qfpayGateway: GatewayModule = {
   name: QFPAY_GATEWAY,
@@ -45,15 +46,17 @@ export const qfpayGateway: GatewayModule = {
       timeOffset: settings.QFPAY_TIME_OFFSET,
       ...(observer?.request ? { onRequest: (event) => observer.request?.(event) } : {}),
     });
-    // The merchant's reads (the plan) ask QFPay directly: they are no activity of a workflow.
-    const plan = (subscriptionId: string) => qfpayPlan(client, subscriptionId, settings.QFPAY_TIME_OFFSET);
+    // The merchant's reads (the plan, the order list) ask QFPay directly: no workflow's activity.
+    const offset = settings.QFPAY_TIME_OFFSET;
+    const plan = (subscriptionId: string) => qfpayPlan(client, subscriptionId, offset);
+    const orders = (subscriptionId: string) => qfpayOrders(client, subscriptionId, offset);
     return qfpayAdapter(
       createQfpayActivities({
         client,
         timeOffset: settings.QFPAY_TIME_OFFSET,
         ...(observer ? { observer } : {}),
       }),
-      { plan },
+      { plan, orders },
     );
   },
 

@@ -64,7 +64,10 @@ import {
 } from '../schemas';
 import { parseInput } from '../validate';
 import { cursorOffset, cursorPosition, listScope, pageFrom } from '../paging';
-import type { Product, Subscription as QfpaySubscription } from '../../gateways/qfpay/schemas';
+import {
+  qfpayProducts as findQfpayProducts,
+  qfpaySubscription as findQfpaySubscription,
+} from '../../gateways/qfpay/plan';
 import { splitSubscriptionId } from '../../domain/gateway-profile';
 import { gatewayProfile } from '../../gateways/registry';
 import { subscriptionGateway } from './gateway-modules';
@@ -282,21 +285,9 @@ function subscriptionWorkflows(ctx: ApiContext) {
     return withinDeadline(temporal, timeouts.temporalMs, () => subscriptionHandle(id).query(snapshotQuery));
   }
 
-  /** The subscription as QFPay has it, or undefined. */
-  async function qfpaySubscription(id: string): Promise<QfpaySubscription | undefined> {
-    const found = await ctx.qfpay.querySubscriptions({ subscription_id: id, page: 1, page_size: 1 });
-    return found.items.find((r) => r.subscription_id === id);
-  }
-
-  /** The products QFPay has among `ids`, in their order (one it does not know is left out). */
-  async function qfpayProducts(ids: readonly string[]): Promise<Product[]> {
-    const products: Product[] = [];
-    for (const productId of ids) {
-      const page = await ctx.qfpay.queryProducts({ product_id: productId, page: 1, page_size: 1 });
-      products.push(...page.items.filter((p) => p.product_id === productId));
-    }
-    return products;
-  }
+  // QFPay's subscription and products, for the currency check of a product change.
+  const qfpaySubscription = (id: string) => findQfpaySubscription(ctx.qfpay, id);
+  const qfpayProducts = (ids: readonly string[]) => findQfpayProducts(ctx.qfpay, ids);
 
   return {
     subscriptionHandle,

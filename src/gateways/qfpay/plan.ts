@@ -9,6 +9,25 @@ import { toSubscriptionState } from './facts';
 import { parseIntervalUnit } from '../../domain/lifecycle/billing-interval';
 import { GatewayError, type GatewayPlan } from '../port';
 
+/** The subscription as QFPay has it, or undefined. */
+export async function qfpaySubscription(
+  client: QfpayClient,
+  subscriptionId: string,
+): Promise<Subscription | undefined> {
+  const found = await client.querySubscriptions({ subscription_id: subscriptionId, page: 1, page_size: 1 });
+  return found.items.find((r) => r.subscription_id === subscriptionId);
+}
+
+/** The products QFPay has among `ids`, in their order (one it does not know is left out). */
+export async function qfpayProducts(client: QfpayClient, ids: readonly string[]): Promise<Product[]> {
+  const products: Product[] = [];
+  for (const productId of ids) {
+    const page = await client.queryProducts({ product_id: productId, page: 1, page_size: 1 });
+    products.push(...page.items.filter((p) => p.product_id === productId));
+  }
+  return products;
+}
+
 /**
  * The plan of `subscriptionId`, or undefined when QFPay has no such subscription.
  * @param offset QFPay's region offset (`QFPAY_TIME_OFFSET`)
@@ -19,14 +38,12 @@ export async function qfpayPlan(
   subscriptionId: string,
   offset: string,
 ): Promise<GatewayPlan | undefined> {
-  const found = await client.querySubscriptions({ subscription_id: subscriptionId, page: 1, page_size: 1 });
-  const remote = found.items.find((r) => r.subscription_id === subscriptionId);
+  const remote = await qfpaySubscription(client, subscriptionId);
   if (!remote) return undefined;
-  const products: Product[] = [];
-  for (const { product_id } of remote.products ?? []) {
-    const page = await client.queryProducts({ product_id, page: 1, page_size: 1 });
-    products.push(...page.items.filter((p) => p.product_id === product_id));
-  }
+  const products = await qfpayProducts(
+    client,
+    (remote.products ?? []).map((line) => line.product_id),
+  );
   return qfpayPlanOf(remote, products, offset);
 }
 

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { signNotification } from '../src/gateways/qfpay/signing';
-import { formatQfpayNaiveTime } from '../src/gateways/qfpay/time';
+import { DEFAULT_QFPAY_TIME_OFFSET, formatQfpayNaiveTime } from '../src/gateways/qfpay/time';
 import { subscriptionOrderId } from '../src/gateways/qfpay/emulator/engine';
 import { factFromNotification } from '../src/gateways/qfpay/facts';
 import { parseNotificationBody } from '../src/gateways/qfpay/notifications';
@@ -14,6 +14,7 @@ import type { Fact, SubscriptionWorkflowInput } from '../src/workflows/definitio
 import { DEFAULT_DUNNING_POLICY } from '../src/domain/episode/dunning';
 import { MINUTE } from '../src/domain/duration';
 import { NEW_SUBSCRIPTION_MAX_HISTORY_EVENTS } from '../src/domain/engine-state';
+import { addIntervals, type BillingSchedule } from '../src/domain/lifecycle/billing-interval';
 
 /** One notification as sent: the raw body, its `X-QF-SIGN`, and what it should change. */
 export interface BenchNotification {
@@ -31,7 +32,21 @@ export function fakeSubscriptionId(): string {
   return `sub_${randomBytes(16).toString('hex')}`;
 }
 
-const BASE_TIME = Date.now() - 86_400_000;
+/**
+ * The fake subscriptions' plan: monthly from their first billing a day ahead (whole seconds), so
+ * that every payment a run sends is its cycle's, on the schedule the emulator states, and no billing
+ * time the engine reckons from it falls due (and asks QFPay) while the run lasts.
+ */
+export const BENCH_SCHEDULE = {
+  anchor: Math.floor((Date.now() + 86_400_000) / 1000) * 1000,
+  interval: { unit: 'month', count: 1 },
+  offset: DEFAULT_QFPAY_TIME_OFFSET,
+} as const satisfies BillingSchedule;
+
+/** When the fake subscriptions' cycle `n` (from 1) is billed. */
+export function benchBillingTime(n: number): number {
+  return addIntervals(BENCH_SCHEDULE.anchor, BENCH_SCHEDULE.interval, n - 1, BENCH_SCHEDULE.offset);
+}
 
 /** `subscription` notification: the state QFPay reports at `at`. */
 export function stateNotificationBody(subscriptionId: string, state: string, at: number): string {
@@ -123,9 +138,11 @@ export function benchNotification(
  * its cycle k.
  */
 export function roundNotification(subscriptionId: string, round: number, appKey: string): BenchNotification {
-  const at = BASE_TIME + round * MINUTE;
-  if (round === 0) return build(subscriptionId, stateNotificationBody(subscriptionId, 'ACTIVE', at), appKey);
-  const body = paymentNotificationBody(subscriptionId, round, at);
+  if (round === 0) {
+    const at = BENCH_SCHEDULE.anchor - MINUTE;
+    return build(subscriptionId, stateNotificationBody(subscriptionId, 'ACTIVE', at), appKey);
+  }
+  const body = paymentNotificationBody(subscriptionId, round, benchBillingTime(round));
   return build(subscriptionId, body, appKey, subscriptionOrderId(subscriptionId, round));
 }
 

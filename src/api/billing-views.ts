@@ -4,7 +4,7 @@
  * states: whole intervals counted from the anchor, calendar months at the gateway's offset,
  * QFPay's region time for QFPay).
  */
-import { addIntervals, type BillingInterval } from '../domain/lifecycle/billing-interval';
+import { addIntervals, cycleAtOrAfter, type BillingInterval } from '../domain/lifecycle/billing-interval';
 import type { GatewayListedOrder, GatewayPlan } from '../gateways/port';
 import type { PaymentAttemptRecord, SubscriptionView } from '../workflows/definitions';
 import type { RemoteOrder } from '../domain/lifecycle/lifecycle-types';
@@ -13,8 +13,6 @@ import { isoOrNull, isoTime } from './views';
 
 type OrderView = OrderListResponse['data'][number];
 type AttemptView = OrderView['attempts'][number];
-
-const DAY_MS = 86_400_000;
 
 function engineAttempt(p: PaymentAttemptRecord): AttemptView {
   return {
@@ -140,31 +138,6 @@ export function listedFromSync(remote: readonly RemoteOrder[]): GatewayListedOrd
         }
       : {}),
   }));
-}
-
-/** The longest one interval can be, so that counting from an estimate never overshoots. */
-function longestInterval(interval: BillingInterval): number {
-  switch (interval.unit) {
-    case 'month':
-      return 31 * DAY_MS * interval.count;
-    case 'year':
-      return 366 * DAY_MS * interval.count;
-    default:
-      return addIntervals(0, interval, 1, '+00:00');
-  }
-}
-
-/** The index (0 = the first payment) of the first cycle billed at or after `at`. */
-export function cycleAtOrAfter(
-  anchor: number,
-  interval: BillingInterval,
-  at: number,
-  offset: string,
-): number {
-  let k = Math.max(0, Math.floor((at - anchor) / longestInterval(interval)));
-  // QFPay's times have whole seconds: a billing time within a second of `at` is that billing.
-  while (addIntervals(anchor, interval, k, offset) < at - 999) k += 1;
-  return k;
 }
 
 /** The open episode's planned attempts, or null: the same for every gateway. */

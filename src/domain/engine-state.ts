@@ -21,6 +21,7 @@ import {
   applyFact,
   initialSnapshot,
   isTerminal,
+  type ApplyResult,
   type Fact,
   type PaymentFact,
   type SubscriptionSnapshot,
@@ -359,8 +360,21 @@ export function applyFactToState(state: EngineState, fact: Fact, now: number): E
     now,
   );
   const wantsSync =
-    fact.kind === 'payment' || result.reconcile !== undefined || result.snapshot.reconcile !== null;
+    (fact.kind === 'payment' && !paymentAsExpected(state, result)) ||
+    result.reconcile !== undefined ||
+    result.snapshot.reconcile !== null;
   return wantsSync ? { ...recorded, syncWanted: true } : recorded;
+}
+
+/**
+ * A payment that needs no query: the engine reckoned the next billing time from it along the
+ * gateway's schedule (a cycle's own payment that leaves the subscription ACTIVE), with no dunning
+ * episode and no charge of the engine's own unconfirmed. A payment that raised something to
+ * reconcile asks all the same (below), and the reconciliation at the reckoned billing time (plus
+ * its grace) still asks if no payment follows.
+ */
+function paymentAsExpected(state: EngineState, result: ApplyResult): boolean {
+  return result.reckoned === true && state.episode === null && state.pendingCharge === null;
 }
 
 /**

@@ -77,7 +77,7 @@ import { afterFlush } from '../domain/events/flush';
 import { afterSync } from '../domain/sync/sync';
 import { applyPause, applyResume } from '../domain/pause/pause';
 import { beginAction, type ActionFailure, type Outcome } from '../domain/actions';
-import { withPauseRule, withTimelineOrder } from '../domain/lifecycle/lifecycle';
+import { withBillingReckoning, withPauseRule, withTimelineOrder } from '../domain/lifecycle/lifecycle';
 import { activitySummary, timerSummary } from './summaries';
 import { describeSubscription, updateSearchAttributes } from './visibility';
 
@@ -117,6 +117,13 @@ const MERCHANT_TRUTH_RULES = 'merchant-truth-rules';
  * replay as they ran.
  */
 const PAUSE_HOLDS_STATE = 'pause-holds-state';
+
+/**
+ * A cycle's payment that agrees with the gateway's stated schedule moves the next billing time
+ * along it, with no query (`withBillingReckoning`, `paymentAsExpected`). Runs recorded before asked
+ * the gateway after every payment, and replay so.
+ */
+const RECKONS_BILLING = 'engine-reckons-billing';
 
 /** A charge's activity, bounded so that neither it nor a retry can start after `deadline`. */
 function chargeActivities(deadline: number, now: number) {
@@ -463,9 +470,12 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
   const { legacyPauseEvents: _legacy, quickNotFound: _quick, ...rest } = sub.state;
   sub.state = {
     ...rest,
-    snapshot: withPauseRule(
-      withTimelineOrder(sub.state.snapshot, current ? 'progress' : undefined),
-      patched(PAUSE_HOLDS_STATE),
+    snapshot: withBillingReckoning(
+      withPauseRule(
+        withTimelineOrder(sub.state.snapshot, current ? 'progress' : undefined),
+        patched(PAUSE_HOLDS_STATE),
+      ),
+      patched(RECKONS_BILLING),
     ),
     ...(current ? { quickNotFound: true as const } : { legacyPauseEvents: true as const }),
   };

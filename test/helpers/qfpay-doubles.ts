@@ -13,7 +13,8 @@ import type {
   QfpayActivities,
   SyncResult,
 } from '../../src/activities/contracts';
-import type { RemoteOrder, RemoteSubscription } from '../../src/domain/lifecycle/lifecycle';
+import type { Fact, RemoteOrder, RemoteSubscription } from '../../src/domain/lifecycle/lifecycle';
+import { subscriptionOrderId } from '../../src/gateways/qfpay/emulator/engine';
 
 export interface DoubleCall {
   name: keyof QfpayActivities;
@@ -121,6 +122,30 @@ export class FakeQfpay {
     );
     if (approved) this.state.remote = { ...this.state.remote, state: 'ACTIVE' };
     return this.state.orders.find((o) => o.orderId === orderId);
+  }
+
+  /**
+   * QFPay bills and pays cycle `n` at `at` on its own (its query then shows the order paid and
+   * `nextBillingTime`); returns the notification it sends of it.
+   */
+  payCycle(n: number, at: number, nextBillingTime: number | undefined): Extract<Fact, { kind: 'payment' }> {
+    const orderId = subscriptionOrderId(this.subscriptionId, n);
+    this.state.orders = [
+      ...this.state.orders,
+      { orderId, sequenceNo: n, status: 'PAID', respcd: '0000', at },
+    ];
+    this.state.remote = { ...this.state.remote, completedCycles: n, lastBillingTime: at, nextBillingTime };
+    return {
+      kind: 'payment',
+      subscriptionId: this.subscriptionId,
+      orderId,
+      sequenceNo: n,
+      succeeded: true,
+      respcd: '0000',
+      syssn: `${this.subscriptionId}-${n}-paid`,
+      at,
+      source: 'notification',
+    };
   }
 
   /** Settles a charge left "processing": QFPay now records it. */

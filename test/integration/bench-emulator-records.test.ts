@@ -8,7 +8,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { recordAtEmulator } from '../../bench/emulator-records';
-import { benchNotification, fakeSubscriptionId } from '../../bench/notifications';
+import {
+  BENCH_SCHEDULE,
+  benchBillingTime,
+  benchNotification,
+  fakeSubscriptionId,
+} from '../../bench/notifications';
+import { billingAfter } from '../../src/domain/lifecycle/billing-interval';
 import type { SyncResult } from '../../src/activities/contracts';
 import { createQfpayActivities } from '../../src/gateways/qfpay/activities';
 import { QfpayClient } from '../../src/gateways/qfpay/client';
@@ -65,7 +71,12 @@ describe('the bench records its fake subscriptions at the emulator', () => {
       (first.fact.orders ?? []).map((o) => [o.orderId, o.sequenceNo, o.status]),
       [[sent[2]!.orderId, 1, 'PAID']],
     );
-    assert.ok((first.fact.remote.nextBillingTime ?? 0) > now + 7 * 86_400_000, 'next billing well ahead');
+    // The plan's schedule, a day ahead: the next billing is the cycle after the one paid, as the
+    // engine reckons it from the payment, and none falls due during a run.
+    assert.deepEqual(first.fact.remote.schedule, BENCH_SCHEDULE);
+    assert.equal(first.fact.remote.nextBillingTime, benchBillingTime(2));
+    assert.equal(billingAfter(BENCH_SCHEDULE, benchBillingTime(1)), benchBillingTime(2));
+    assert.ok(benchBillingTime(1) > now + 12 * 3_600_000, 'the first billing well ahead');
 
     // The next payment, recorded twice (a duplicate notification), shows once.
     recordAtEmulator(store, sent[4]!);

@@ -16,6 +16,7 @@ import type { ChargeOutcome, QfpayActivities } from '../../src/activities/contra
 import { createQfpayActivities } from '../../src/gateways/qfpay/activities';
 import { QfpayClient } from '../../src/gateways/qfpay/client';
 import { FakeQfpay, orderId } from '../helpers/qfpay-doubles';
+import { billingAfter } from '../../src/domain/lifecycle/billing-interval';
 import {
   DAY,
   TEST_APP_CODE,
@@ -339,6 +340,12 @@ function scenarios(name: string, world: () => World): void {
 let t: TestEmulator;
 let emulator: World | undefined;
 
+/** The real QFPay activities against the shared emulator, on its clock. */
+function emulatorActivities(): QfpayActivities {
+  const client = new QfpayClient({ baseUrl: t.emulator.url, appCode: TEST_APP_CODE, appKey: TEST_APP_KEY });
+  return createQfpayActivities({ client, timeOffset: '+08:00', now: () => t.emulator.clock.now() });
+}
+
 void describe('QFPay activities: one contract for the real ones and the double', () => {
   before(async () => {
     t = await startTestEmulator({ retryFractions: [] });
@@ -354,20 +361,57 @@ void describe('QFPay activities: one contract for the real ones and the double',
   });
   scenarios('the in-memory double', doubleWorld);
 
+  void describe('the billing schedule a sync states', () => {
+    /** QFPay's naive time (+08:00) of an epoch ms. */
+    const naive = (ms: number) => new Date(ms + 8 * 3_600_000).toISOString().slice(0, 19).replace('T', ' ');
+    const plans: [string, Record<string, string | number>, number][] = [
+      ['monthly, from the 31st of a month', { interval: 'monthly', interval_count: 1 }, 14],
+      ['every 2 months', { interval: 'monthly', interval_count: 2 }, 7],
+      ['yearly, from February 29th', { interval: 'yearly', interval_count: 1 }, 5],
+      ['every 90 minutes (the sandbox units)', { interval: 'minutes', interval_count: 90 }, 10],
+    ];
+    for (const [name, product, cycles] of plans) {
+      void it(`is the one the emulator bills on: ${name}`, async () => {
+        const activities = emulatorActivities();
+        // The first billing on a month end (a leap day for the yearly plan), in QFPay's region time.
+        const now = t.emulator.clock.now();
+        const year = new Date(now).getUTCFullYear() + 1;
+        const local = name.startsWith('yearly')
+          ? Date.UTC(2028 + 4 * Math.max(0, Math.ceil((year - 2028) / 4)), 1, 29, 9)
+          : Date.UTC(year, 0, 31, 9);
+        const start = local - 8 * 3_600_000;
+        const s = await t.client.subscribe({ product, subscription: { start_time: naive(start) } });
+        await t.emulator.advance({ ms: start - now + 1_000 });
+        for (let cycle = 1; cycle <= cycles; cycle += 1) {
+          const before = await run(activities.syncSubscription, s.subscriptionId);
+          assert.ok(before.found);
+          const { schedule, nextBillingTime, state } = before.fact.remote;
+          assert.equal(state, 'ACTIVE', `cycle ${cycle}`);
+          assert.ok(
+            schedule && nextBillingTime !== undefined,
+            `cycle ${cycle}: a schedule and a next billing time`,
+          );
+          assert.equal(schedule.anchor, start);
+          const reckoned = billingAfter(schedule, nextBillingTime);
+          await t.emulator.advance({ ms: nextBillingTime - t.emulator.clock.now() + 1_000 });
+          const after = await run(activities.syncSubscription, s.subscriptionId);
+          assert.ok(after.found);
+          assert.equal(after.fact.remote.completedCycles, cycle + 1, `cycle ${cycle + 1} was billed`);
+          assert.equal(
+            after.fact.remote.nextBillingTime,
+            reckoned,
+            `cycle ${cycle + 1}: QFPay's next billing ${new Date(after.fact.remote.nextBillingTime ?? 0).toISOString()}`,
+          );
+        }
+      });
+    }
+  });
+
   void describe('order pages', () => {
     void it('a sync of a plan with more than 1,000 orders sees its newest order', async () => {
       const s = await t.client.subscribe({ product: { interval: 'minutes', interval_count: 1 } });
       await t.emulator.advance({ ms: 1_030 * 60_000 });
-      const client = new QfpayClient({
-        baseUrl: t.emulator.url,
-        appCode: TEST_APP_CODE,
-        appKey: TEST_APP_KEY,
-      });
-      const activities = createQfpayActivities({
-        client,
-        timeOffset: '+08:00',
-        now: () => t.emulator.clock.now(),
-      });
+      const activities = emulatorActivities();
       const adopted = await run(activities.syncSubscription, s.subscriptionId);
       assert.ok(adopted.found);
       const newest = adopted.fact.remote.completedCycles;

@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { cycleAtOrAfter, gatewaySchedule, listedFromSync, ordersView } from '../../src/api/billing-views';
+import { gatewaySchedule, listedFromSync, ordersView } from '../../src/api/billing-views';
+import { cycleAtOrAfter } from '../../src/domain/lifecycle/billing-interval';
 import { qfpayListedOrder } from '../../src/gateways/qfpay/orders';
 import type { RemoteOrder } from '../../src/domain/lifecycle/lifecycle-types';
 import type { GatewayPlan } from '../../src/gateways/port';

@@ -37,7 +37,7 @@ import {
 } from '../helpers/dunning-scenario';
 import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/domain/episode/dunning';
 import { Gate, until } from '../helpers/gate';
-import { orderId } from '../helpers/qfpay-doubles';
+import { type FakeQfpay, orderId } from '../helpers/qfpay-doubles';
 import { createTestWorker, useTimeSkipping, workflowTaskFailures } from '../helpers/temporal';
 
 // A server per test: a workflow ended while one of its activities runs (as an interleaving
@@ -314,6 +314,40 @@ describe('interleavings (time-skipping server)', () => {
       const view = await handle.query(snapshotQuery);
       assert.equal(view.snapshot.completedCycles, 2);
       assert.equal(view.snapshot.orders.find((o) => o.sequenceNo === 2)?.status, 'PAID');
+    });
+  });
+
+  it("a paid cycle's notification that arrives while a query is out: the answer, older, does not undo the reckoned billing time, and no query follows", async () => {
+    const schedule = (qfpay: FakeQfpay) => {
+      const { lastBillingTime } = qfpay.state.remote;
+      qfpay.state.remote = {
+        ...qfpay.state.remote,
+        schedule: { anchor: lastBillingTime!, interval: { unit: 'day', count: 30 }, offset: '+08:00' },
+      };
+    };
+    await inScenario(timeSkipping, { prepare: schedule }, async ({ clock, qfpay, handle }) => {
+      const due = qfpay.state.remote.nextBillingTime!;
+      const gate = new Gate();
+      qfpay.holdSyncAnswer = () => gate.promise;
+      const syncs = qfpay.count('syncSubscription');
+      const syncing = handle.executeUpdate(syncNowUpdate, { args: [] });
+      await until(
+        'the query was answered (cycle 2 unbilled), the answer held',
+        () => qfpay.count('syncSubscription') === syncs + 1,
+      );
+      // Meanwhile QFPay bills and pays cycle 2, and says so. A query now would answer a time off the
+      // schedule, so that one would show.
+      await handle.signal(factSignal, qfpay.payCycle(2, clock.now + 1_000, due + 30 * DAY + 7_000));
+      qfpay.holdSyncAnswer = undefined;
+      gate.open();
+      await syncing;
+      await advance(timeSkipping.env, clock, MINUTE);
+      const view = await handle.query(snapshotQuery);
+      assert.equal(view.snapshot.nextBillingTime, due + 30 * DAY, 'reckoned on the schedule');
+      assert.equal(view.snapshot.completedCycles, 2);
+      assert.equal(qfpay.count('syncSubscription'), syncs + 1, 'no query after the payment');
+      assert.equal(await workflowTaskFailures(handle), 0);
+      await handle.terminate('test done');
     });
   });
 

@@ -157,6 +157,38 @@ describe('subscription workflow (time-skipping server)', () => {
     assert.equal(qfpay.count('chargeOrder'), 0, 'a healthy plan is never charged by the engine');
   });
 
+  it("reckons each paid cycle's next billing time on QFPay's stated schedule, asking QFPay only about a decline", async () => {
+    const { subscriptionId, t0, clock, qfpay } = await activeSubscription(null);
+    qfpay.state.remote = {
+      ...qfpay.state.remote,
+      schedule: { anchor: t0, interval: { unit: 'day', count: 30 }, offset: '+08:00' },
+    };
+    const { worker, taskQueue } = await createTestWorker(timeSkipping.env, {
+      activities: qfpay.activities(),
+    });
+    await worker.runUntil(async () => {
+      const handle = await start(taskQueue, subscriptionId);
+      await until('adopted', async () => (await handle.query(snapshotQuery)).lastSyncAt !== null);
+      for (let n = 2; n <= 6; n += 1) {
+        await advance(clock, t0 + (n - 1) * CYCLE - clock.now);
+        billCycle(qfpay, n, clock.now, true);
+        await handle.signal(factSignal, payment(subscriptionId, n, true, clock.now));
+        await until(`cycle ${n} reckoned`, async () => {
+          const view = await handle.query(snapshotQuery);
+          return view.snapshot.nextBillingTime === t0 + n * CYCLE;
+        });
+        const view = await handle.query(snapshotQuery);
+        assert.equal(view.snapshot.completedCycles, n);
+        assert.equal(qfpay.count('syncSubscription'), 1, `cycle ${n}: only the adoption asked QFPay`);
+      }
+      await advance(clock, t0 + 6 * CYCLE - clock.now);
+      billCycle(qfpay, 7, clock.now, false);
+      await handle.signal(factSignal, payment(subscriptionId, 7, false, clock.now));
+      await until('the decline was checked with QFPay', async () => qfpay.count('syncSubscription') === 2);
+      await handle.terminate('test done');
+    });
+  });
+
   it('recovers a lost payment notification by asking QFPay after the billing time', async () => {
     const { subscriptionId, clock, qfpay } = await activeSubscription(null);
     const { worker, taskQueue } = await createTestWorker(timeSkipping.env, {

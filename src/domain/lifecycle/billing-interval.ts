@@ -109,3 +109,69 @@ export function addIntervals(
 export function sameInterval(a: BillingInterval, b: BillingInterval): boolean {
   return a.unit === b.unit && a.count === b.count;
 }
+
+/** A plan's billing times: whole intervals after the anchor (cycle 0), calendar units at `offset`. */
+export interface BillingSchedule {
+  anchor: number;
+  interval: BillingInterval;
+  /** The gateway's region offset, e.g. `+08:00`. */
+  offset: string;
+}
+
+const DAY_MS = 86_400_000;
+
+/** The longest one interval can be, so that counting from an estimate never overshoots. */
+function longestInterval(interval: BillingInterval): number {
+  switch (interval.unit) {
+    case 'month':
+      return 31 * DAY_MS * interval.count;
+    case 'year':
+      return 366 * DAY_MS * interval.count;
+    default:
+      return addIntervals(0, interval, 1, '+00:00');
+  }
+}
+
+/**
+ * The index (0 = the first payment) of the first cycle billed at or after `at`. Times within a
+ * second count as the same (QFPay's times have whole seconds).
+ */
+export function cycleAtOrAfter(
+  anchor: number,
+  interval: BillingInterval,
+  at: number,
+  offset: string,
+): number {
+  let k = Math.max(0, Math.floor((at - anchor) / longestInterval(interval)));
+  while (addIntervals(anchor, interval, k, offset) < at - 999) k += 1;
+  return k;
+}
+
+/**
+ * The billing time after `due` on the schedule, or undefined when `due` is not one of its billing
+ * times (within a second): the schedule then does not describe the subscription's billing.
+ */
+export function billingAfter(schedule: BillingSchedule, due: number): number | undefined {
+  const { anchor, interval, offset } = schedule;
+  if (due < anchor - 999 || interval.count < 1) return undefined;
+  const k = cycleAtOrAfter(anchor, interval, due, offset);
+  if (Math.abs(addIntervals(anchor, interval, k, offset) - due) > 999) return undefined;
+  return addIntervals(anchor, interval, k + 1, offset);
+}
+
+/** A well-formed schedule (a gateway's answer is not trusted blindly): a time, a unit, a count, an offset. */
+export function isBillingSchedule(value: unknown): value is BillingSchedule {
+  if (typeof value !== 'object' || value === null) return false;
+  const { anchor, interval, offset } = value as Record<string, unknown>;
+  if (typeof anchor !== 'number' || !Number.isFinite(anchor) || Math.abs(anchor) > 8.64e15) return false;
+  if (typeof offset !== 'string' || !/^[+-]\d{2}:\d{2}$/.test(offset)) return false;
+  if (typeof interval !== 'object' || interval === null) return false;
+  const { unit, count } = interval as Record<string, unknown>;
+  if (typeof unit !== 'string' || !Object.hasOwn(MAX_INTERVAL_COUNT, unit)) return false;
+  return (
+    typeof count === 'number' &&
+    Number.isInteger(count) &&
+    count >= 1 &&
+    count <= MAX_INTERVAL_COUNT[unit as IntervalUnit]
+  );
+}

@@ -19,6 +19,7 @@ import type {
   TimelineKey,
   TimelineState,
 } from './lifecycle-types';
+import { billingAfter, type BillingSchedule } from './billing-interval';
 
 /** The fold's starting point for a subscription nothing is known about. */
 export function initialTimelineState(): TimelineState {
@@ -156,6 +157,7 @@ export function entryFromFact(fact: Fact, key: string): TimelineEntry {
         ...(r.customerId !== undefined ? { customerId: r.customerId } : {}),
         ...(r.tokenId !== undefined ? { tokenId: r.tokenId } : {}),
         ...(r.productIds !== undefined ? { productIds: [...r.productIds] } : {}),
+        ...(r.schedule !== undefined ? { schedule: copySchedule(r.schedule) } : {}),
       };
     }
     case 'created':
@@ -177,6 +179,11 @@ export function entryFromFact(fact: Fact, key: string): TimelineEntry {
     case 'products_changed':
       return { kind: 'products_changed', key, at: fact.at, productIds: [...fact.productIds] };
   }
+}
+
+function copySchedule(schedule: BillingSchedule): BillingSchedule {
+  const { anchor, interval, offset } = schedule;
+  return { anchor, interval: { unit: interval.unit, count: interval.count }, offset };
 }
 
 /** A readable name for an entry, e.g. `payment sub_ord_…_0003 failed (1205)`. */
@@ -248,6 +255,7 @@ export function foldTimeline(
   orderData: FoldOrders,
   order?: TimelineOrder,
   pauseHolds = false,
+  reckons = false,
 ): { state: TimelineState; notes: FoldNote[] } {
   const s: TimelineState = { ...start };
   const notes: FoldNote[] = [];
@@ -317,6 +325,10 @@ export function foldTimeline(
         s.nextBillingTime = entry.nextBillingTime;
         s.lastBillingTime = entry.lastBillingTime;
         s.lastSync = { at: entry.at, completedCycles: entry.completedCycles };
+        if (entry.schedule !== undefined) s.schedule = entry.schedule;
+        else delete s.schedule;
+        delete s.reckonedBy;
+        delete s.reckonedCycles;
         if (entry.customerId !== undefined) s.customerId = entry.customerId;
         if (entry.tokenId !== undefined) s.tokenId = entry.tokenId;
         if (entry.productIds !== undefined) s.productIds = entry.productIds;
@@ -352,6 +364,7 @@ export function foldTimeline(
       case 'payment': {
         const implied = impliedByPayment(entry, s, records, orderData, paidSeen, pauseHolds);
         if (implied) claim(entry, { ...implied, explicit: false });
+        if (reckons && implied) reckonNextBilling(entry, s);
         break;
       }
     }
@@ -360,6 +373,24 @@ export function foldTimeline(
 }
 
 type PaymentEntry = Extract<TimelineEntry, { kind: 'payment' }>;
+
+/**
+ * A cycle's first payment that leaves the subscription ACTIVE, in the cycle of the known next billing time (at or after it, before the one
+ * after it), while the gateway's stated schedule holds that time: the next billing time moves one
+ * interval along the schedule, as the gateway moves it. Anything else leaves it to the next query.
+ */
+function reckonNextBilling(entry: PaymentEntry, s: TimelineState): void {
+  const due = s.nextBillingTime;
+  // Only a paid order leaves it ACTIVE: a decline never gets here. A manual charge counts too (it
+  // pays the order of its cycle; one after the next billing time cancels the plan instead).
+  if (s.state !== 'ACTIVE' || due === null || !s.schedule) return;
+  const next = billingAfter(s.schedule, due);
+  if (next === undefined || entry.at < due - 999 || entry.at >= next) return;
+  s.lastBillingTime = due;
+  s.nextBillingTime = next;
+  s.reckonedBy = entry.key;
+  s.reckonedCycles = (s.reckonedCycles ?? 0) + 1;
+}
 
 /**
  * The state a payment implies, as QFPay would move: a paid order → ACTIVE, COMPLETED when the

@@ -4,6 +4,7 @@
  * through continue-as-new.
  */
 import type { LifecycleState, SubscriptionState } from './lifecycle-table';
+import type { BillingSchedule } from './billing-interval';
 
 /** Who told the engine: a QFPay notification, a QFPay query, an engine API call, or the engine itself. */
 export type FactSource = 'notification' | 'query' | 'api' | 'engine';
@@ -115,6 +116,12 @@ export interface RemoteSubscription {
   retryAttempts?: number;
   startTime?: number;
   productIds?: string[];
+  /**
+   * The plan's billing times as the gateway states them (its anchor, interval and calendar
+   * offset), when it told them: with it the engine reckons the next billing time after a payment
+   * itself instead of asking.
+   */
+  schedule?: BillingSchedule;
 }
 
 /** One row of `billing_order/v1/list`. */
@@ -209,6 +216,8 @@ export type TimelineEntry =
       productIds?: string[];
       /** How far the orders had got when QFPay answered (see `progressOf`); absent in older entries. */
       progress?: number;
+      /** The plan's billing times, when the gateway stated them. */
+      schedule?: BillingSchedule;
     }
   | {
       kind: 'created';
@@ -242,6 +251,15 @@ export interface TimelineState {
   lastBillingTime: number | null;
   /** The newest query answer folded so far. */
   lastSync: { at: number; completedCycles: number } | null;
+  /** The billing schedule of the newest query answer that stated one. */
+  schedule?: BillingSchedule;
+  /**
+   * The payment from which the engine reckoned `nextBillingTime` on the schedule (its key); absent
+   * when the time is the gateway's own answer.
+   */
+  reckonedBy?: string;
+  /** Cycles whose payment moved `nextBillingTime` since the newest query answer (none asked after them). */
+  reckonedCycles?: number;
 }
 
 /**
@@ -265,6 +283,12 @@ export interface LifecycleTimeline {
    * make the same decisions).
    */
   pauseHolds?: true;
+  /**
+   * A paid cycle moves the next billing time one interval along the gateway's stated schedule
+   * (`TimelineState.reckonedBy`): every snapshot since the rule existed; absent in those of runs
+   * recorded before, which asked the gateway after every payment.
+   */
+  reckons?: true;
 }
 
 /** The lifecycle's memory of one subscription. Plain JSON only (carried through continue-as-new). */
@@ -312,6 +336,8 @@ export interface ApplyResult {
   transition?: TransitionRecord;
   /** The reconciliation reason this fact raised, if any. */
   reconcile?: string;
+  /** This payment moved the next billing time along the gateway's schedule (`LifecycleTimeline.reckons`). */
+  reckoned?: true;
 }
 
 /** Bounds of the snapshot's lists. */

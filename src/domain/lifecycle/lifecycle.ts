@@ -20,6 +20,7 @@
  */
 import { recordOrderReport, type OrderBook } from './lifecycle-orders';
 import { isSubscriptionState } from './lifecycle-table';
+import { isBillingSchedule } from './billing-interval';
 import {
   compareTimelineKeys,
   entryFromFact,
@@ -149,6 +150,17 @@ export function withPauseRule(snapshot: SubscriptionSnapshot, on: boolean): Subs
 }
 
 /**
+ * The snapshot with a paid cycle moving the next billing time along the gateway's schedule (`on`),
+ * or as runs recorded before that rule folded it (they asked the gateway after every payment). The
+ * workflow chooses it once per run, patched, like {@link withTimelineOrder}.
+ */
+export function withBillingReckoning(snapshot: SubscriptionSnapshot, on: boolean): SubscriptionSnapshot {
+  if ((snapshot.timeline.reckons === true) === on) return snapshot;
+  const { reckons: _old, ...timeline } = snapshot.timeline;
+  return { ...snapshot, timeline: { ...timeline, ...(on ? { reckons: true as const } : {}) } };
+}
+
+/**
  * The dedup key of a fact, built from its ids and QFPay's time, never from who delivered it: the
  * result of the engine's own manual charge and QFPay's notification of the same attempt
  * (same order, syssn, respcd and time) are one fact.
@@ -220,6 +232,7 @@ function problemWith(fact: unknown, subscriptionId: string): string | null {
       if (!isOptional(r.nextBillingTime, isTime) || !isOptional(r.lastBillingTime, isTime))
         return 'invalid billing time';
       if (!isOptional(r.productIds, (p) => Array.isArray(p) && p.every(isText))) return 'invalid product ids';
+      if (!isOptional(r.schedule, isBillingSchedule)) return 'invalid billing schedule';
       if (f.orders === undefined) return null;
       if (!Array.isArray(f.orders)) return 'invalid order list';
       const badOrder = (f.orders as unknown[]).some((o) => {
@@ -395,7 +408,8 @@ export function applyFact(snapshot: SubscriptionSnapshot, input: Fact, options?:
 
   const order = timeline.order;
   const pauseHolds = timeline.pauseHolds === true;
-  const before = foldTimeline(timeline.base, timeline.entries, snapshot, order, pauseHolds);
+  const reckons = timeline.reckons === true;
+  const before = foldTimeline(timeline.base, timeline.entries, snapshot, order, pauseHolds, reckons);
   const { book, gap } = recordOrders(snapshot, fact, limits.maxOrders);
 
   const entry = entryFromFact(fact, key);
@@ -404,15 +418,15 @@ export function applyFact(snapshot: SubscriptionSnapshot, input: Fact, options?:
   let base = beyondHorizon ? fillMissingIds(timeline.base, entry) : timeline.base;
   let horizon = timeline.horizon;
   let entries = beyondHorizon ? timeline.entries : insertEntry(timeline.entries, entry, order);
-  const after = foldTimeline(base, entries, book, order, pauseHolds);
+  const after = foldTimeline(base, entries, book, order, pauseHolds, reckons);
   let derived = after.state;
   if (entries.length > limits.maxTimeline) {
     const evicted = entries.slice(0, entries.length - limits.maxTimeline);
-    base = foldTimeline(base, evicted, book, order, pauseHolds).state;
+    base = foldTimeline(base, evicted, book, order, pauseHolds, reckons).state;
     const newest = evicted[evicted.length - 1];
     horizon = newest === undefined ? horizon : timelineKey(newest, order);
     entries = entries.slice(evicted.length);
-    derived = foldTimeline(base, entries, book, order, pauseHolds).state;
+    derived = foldTimeline(base, entries, book, order, pauseHolds, reckons).state;
   }
 
   const seen = new Set(before.notes.map(noteId));
@@ -471,7 +485,11 @@ export function applyFact(snapshot: SubscriptionSnapshot, input: Fact, options?:
     state: derived.state,
     stateAt: derived.stateAt,
     totalBillingCycles: derived.totalBillingCycles,
-    completedCycles: Math.max(book.paidOrders, derived.lastSync?.completedCycles ?? 0),
+    // A cycle reckoned since the last query (none asked after its payment) counts too.
+    completedCycles: Math.max(
+      book.paidOrders,
+      (derived.lastSync?.completedCycles ?? 0) + (derived.reckonedCycles ?? 0),
+    ),
     paidOrders: book.paidOrders,
     lastSequenceNo: book.lastSequenceNo,
     nextBillingTime: derived.nextBillingTime,
@@ -495,6 +513,7 @@ export function applyFact(snapshot: SubscriptionSnapshot, input: Fact, options?:
       entries,
       ...(order === undefined ? {} : { order }),
       ...(pauseHolds ? { pauseHolds: true as const } : {}),
+      ...(reckons ? { reckons: true as const } : {}),
     },
   };
   return {
@@ -502,6 +521,7 @@ export function applyFact(snapshot: SubscriptionSnapshot, input: Fact, options?:
     outcome,
     ...(transition ? { transition } : {}),
     ...(raised !== undefined ? { reconcile: raised } : {}),
+    ...(derived.reckonedBy === key ? { reckoned: true as const } : {}),
   };
 }
 

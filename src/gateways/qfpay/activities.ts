@@ -17,6 +17,7 @@ import {
   type Subscription,
 } from './schemas';
 import { toSubscriptionState } from './facts';
+import { qfpayProducts, qfpayScheduleOf } from './plan';
 import type { RemoteOrder, RemoteSubscription, SubscriptionState } from '../../domain/lifecycle/lifecycle';
 import { QFPAY_CAPABILITIES, QFPAY_GATEWAY } from '../../domain/gateway-profile';
 import type { ChargeOutcome, ConfirmOutcome, SyncResult } from '../../domain/gateway-answers';
@@ -312,7 +313,13 @@ function qfpaySubscriptionCalls({
       return call(async () => {
         const row = await findSubscription(subscriptionId);
         if (!row) return { found: false, subscriptionId, at: now() };
-        const remote = remoteSubscription(row, timeOffset);
+        const products = await qfpayProducts(
+          client,
+          (row.products ?? []).map((line) => line.product_id),
+          { signal: activitySignal() },
+        );
+        const schedule = qfpayScheduleOf(row, products, timeOffset);
+        const remote = { ...remoteSubscription(row, timeOffset), ...(schedule ? { schedule } : {}) };
         // A workflow that knows no order yet (an adopted subscription) reads from the current cycle.
         const since = options.sinceSequence ?? Math.max(1, remote.completedCycles);
         const orders = (await ordersSince(subscriptionId, since)).map((o) => remoteOrder(o, timeOffset));

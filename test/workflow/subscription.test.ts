@@ -185,6 +185,7 @@ describe('subscription workflow (time-skipping server)', () => {
       billCycle(qfpay, 7, clock.now, false);
       await handle.signal(factSignal, payment(subscriptionId, 7, false, clock.now));
       await until('the decline was checked with QFPay', async () => qfpay.count('syncSubscription') === 2);
+      await recordHistory(handle, 'subscription-reckoned-cycles');
       await handle.terminate('test done');
     });
   });

@@ -287,6 +287,7 @@ export function renderReport(report: BenchReport): string {
           `cycles before CAN (${DEFAULT_MAX_HISTORY_EVENTS} events)`,
           'update result bytes',
           `low threshold: predicted/observed cycle`,
+          'continued run starts with events/bytes',
         ],
         histories.map((r) => {
           const h = r.history!;
@@ -299,6 +300,9 @@ export function renderReport(report: BenchReport): string {
             h.predictedCyclesAtDefault,
             h.updateResultBytes,
             `${h.lowThreshold.maxHistoryEvents} ev: ${h.lowThreshold.predictedCycle}/${h.lowThreshold.observedCycle ?? 'none'}`,
+            h.lowThreshold.continuedStart
+              ? `${h.lowThreshold.continuedStart.events}/${h.lowThreshold.continuedStart.bytes}`
+              : '—',
           ];
         }),
       ),
@@ -516,6 +520,7 @@ export function missingFigures(report: BenchReport, phases: ReadonlySet<string>)
       check(`${r.db}.history.predictedCyclesAtDefault`, h?.predictedCyclesAtDefault);
       check(`${r.db}.history.updateResultBytes`, h?.updateResultBytes);
       check(`${r.db}.history.lowThreshold.observedCycle`, h?.lowThreshold.observedCycle ?? undefined);
+      check(`${r.db}.history.lowThreshold.continuedStart`, h?.lowThreshold.continuedStart?.events);
       check(`${r.db}.history.cloudActions.cycle`, h?.cloudActions.cycle.total);
       check(`${r.db}.history.cloudActions.dunningEpisode`, h?.cloudActions.dunningEpisode.total);
       check(`${r.db}.history.replay.fetchMs`, h?.replay.fetchMs);

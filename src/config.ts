@@ -121,6 +121,12 @@ export const configSchema = z
      * suite) want it shorter.
      */
     RECONCILE_GRACE_MS: z.coerce.number().int().min(1_000).optional(),
+    /**
+     * The history length at which a new subscription's workflow continues as new (default 100:
+     * short runs, so an evicted subscription replays tens of events; docs/performance.md). At
+     * least 80, so an adoption and a dunning episode fit in one run.
+     */
+    MAX_HISTORY_EVENTS: z.coerce.number().int().min(80).max(10_000).optional(),
 
     /** A prebuilt workflow bundle (`npm run build:bundle`) for a faster worker start. */
     WORKFLOW_BUNDLE_PATH: z.string().optional(),

@@ -76,7 +76,16 @@ export interface HistoryResult {
   };
   /** Cycles before continue-as-new at the default threshold: (threshold − start) / per cycle. */
   predictedCyclesAtDefault: number;
-  lowThreshold: { maxHistoryEvents: number; predictedCycle: number; observedCycle: number | null };
+  lowThreshold: {
+    maxHistoryEvents: number;
+    predictedCycle: number;
+    observedCycle: number | null;
+    /**
+     * What a continue-as-new costs: the continued run's history before its first cycle (its start,
+     * with the carried state and the patch markers of a new run), or null when none was observed.
+     */
+    continuedStart: HistorySize | null;
+  };
 }
 
 type History = temporal.api.history.v1.IHistory;
@@ -302,11 +311,15 @@ export async function runHistory(
     const sizes: HistorySize[] = [happyStart];
     let happyHistory: History = {};
     let observedCycle: number | null = null;
+    let continuedStart: HistorySize | null = null;
     for (let cycle = 2; cycle <= opts.cycles + 1; cycle += 1) {
       if (cycle > 2) await qfpayEmulator.advance({ ms: MINUTE });
       await until(stack, happyId, `happy cycle ${cycle}`, paid(cycle));
       const cappedView = await until(stack, cappedId, `capped cycle ${cycle}`, paid(cycle));
-      if (observedCycle === null && cappedView.continuedAsNew > 0) observedCycle = cycle;
+      if (observedCycle === null && cappedView.continuedAsNew > 0) {
+        observedCycle = cycle;
+        continuedStart = sizeOf(await client.workflow.getHandle(cappedId).fetchHistory());
+      }
       happyHistory = await client.workflow.getHandle(happyId).fetchHistory();
       sizes.push(sizeOf(happyHistory));
     }
@@ -358,7 +371,7 @@ export async function runHistory(
       predictedCyclesAtDefault: Math.floor(
         (DEFAULT_MAX_HISTORY_EVENTS - happyStart.events) / perCycle.events,
       ),
-      lowThreshold: { maxHistoryEvents: opts.lowThreshold, predictedCycle, observedCycle },
+      lowThreshold: { maxHistoryEvents: opts.lowThreshold, predictedCycle, observedCycle, continuedStart },
     };
   } finally {
     qfpayEmulator.setFaults({ notificationsEnabled: false });

@@ -127,7 +127,7 @@ export function withinDeadline<T>(client: Client, ms: number, fn: () => Promise<
 export function workflowOptions(config: Config): SubscriptionWorkflowOptions {
   return {
     merchantEvents: Boolean(config.MERCHANT_EVENTS_URL),
-    maxHistoryEvents: NEW_SUBSCRIPTION_MAX_HISTORY_EVENTS,
+    maxHistoryEvents: config.MAX_HISTORY_EVENTS ?? NEW_SUBSCRIPTION_MAX_HISTORY_EVENTS,
     ...(config.RECONCILE_GRACE_MS === undefined ? {} : { reconcileGraceMs: config.RECONCILE_GRACE_MS }),
   };
 }

@@ -170,11 +170,14 @@ export const MAX_PAYMENT_ATTEMPTS = 256;
 
 /**
  * The continue-as-new bound the API gives every new subscription workflow (`options`, carried
- * across runs): about 75 happy cycles. A cache miss replays about 0.8 ms per event here (npm run
- * bench), so the longest rebuild stays under a second, far inside a workflow task's 10 s, and a
- * subscription's history on the server stays bounded (docs/performance.md).
+ * across runs): short runs, so that a cache miss (nearly every payment of a large population: each
+ * is paid once a month) replays tens of events, not hundreds. A happy cycle is 7 events and a
+ * continued run starts with 7 (npm run bench, history phase): a run holds about 13 cycles, the
+ * carry adds about half an event per cycle, and the longest rebuild is about 70 ms here instead of
+ * half a second at the 1,000 events of before (docs/performance.md). It holds an adoption and a
+ * dunning episode (about 50 events) in one run.
  */
-export const NEW_SUBSCRIPTION_MAX_HISTORY_EVENTS = 1_000;
+export const NEW_SUBSCRIPTION_MAX_HISTORY_EVENTS = 100;
 
 /** The defaults of the workflow's tuning options. */
 export const ENGINE_DEFAULTS = {

@@ -79,7 +79,7 @@ import { applyPause, applyResume } from '../domain/pause/pause';
 import { beginAction, type ActionFailure, type Outcome } from '../domain/actions';
 import { withBillingReckoning, withPauseRule, withTimelineOrder } from '../domain/lifecycle/lifecycle';
 import { activitySummary, timerSummary } from './summaries';
-import { describeSubscription, updateSearchAttributes } from './visibility';
+import { GATEWAY_NEUTRAL_NAMES_PATCH, describeSubscription, updateSearchAttributes } from './visibility';
 
 /**
  * The gateway's reads and changes (routed by the subscription's id): a few quick retries, then the loop's own backoff takes over, so no
@@ -125,6 +125,15 @@ const PAUSE_HOLDS_STATE = 'pause-holds-state';
  */
 const RECKONS_BILLING = 'engine-reckons-billing';
 
+/**
+ * One marker for all the rules above and the gateway-neutral search attributes, recorded by every
+ * new run (a continued one too) instead of one per rule: the SDK writes each patch as a marker and
+ * an upsert of `TemporalChangeVersion`, so a run began with 12 such events, and a short run (one
+ * continue-as-new in about ten cycles) pays them each time. A run recorded without it replays each
+ * rule's own patch, as it ran.
+ */
+const ENGINE_RULES = 'engine-rules-2026-12';
+
 /** A charge's activity, bounded so that neither it nor a retry can start after `deadline`. */
 function chargeActivities(deadline: number, now: number) {
   // `decide` starts a charge only with at least `minAttemptWindow` left: no floor is needed here.
@@ -169,6 +178,13 @@ class Subscription {
   changed = false;
   /** The run follows the current rules (see `MERCHANT_TRUTH_RULES`), decided when it starts. */
   currentRules = false;
+  /** The run recorded {@link ENGINE_RULES}: every rule's patch is taken as made. */
+  allRules = false;
+
+  /** Whether the run follows the rule of patch `id`: all rules (one marker), or its own marker. */
+  follows(id: string): boolean {
+    return this.allRules || patched(id);
+  }
 
   constructor(input: SubscriptionWorkflowInput) {
     this.state = initialState(input);
@@ -332,7 +348,7 @@ const performNothing: Performer<ActionOf<'wait' | 'end' | 'continue_as_new'>> = 
 const PERFORMERS: { [K in Action['kind']]: Performer<ActionOf<K>> } = {
   async sync({ sub, id, options }, action) {
     // Histories from before this change count a query from its answer (they replay as made).
-    const fromStart = patched(SYNC_COUNTS_FROM_ITS_START);
+    const fromStart = sub.follows(SYNC_COUNTS_FROM_ITS_START);
     const startedAt = now();
     const since = syncReadsFrom(sub.state);
     const outcome = await attempt(() =>
@@ -465,7 +481,8 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
   const sub = new Subscription(input);
   // Runs recorded before replay with the rules they ran under; every new run (a carried one too)
   // follows the current ones.
-  sub.currentRules = patched(MERCHANT_TRUTH_RULES);
+  sub.allRules = patched(ENGINE_RULES);
+  sub.currentRules = sub.follows(MERCHANT_TRUTH_RULES);
   const current = sub.currentRules;
   const { legacyPauseEvents: _legacy, quickNotFound: _quick, ...rest } = sub.state;
   sub.state = {
@@ -473,14 +490,14 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
     snapshot: withBillingReckoning(
       withPauseRule(
         withTimelineOrder(sub.state.snapshot, current ? 'progress' : undefined),
-        patched(PAUSE_HOLDS_STATE),
+        sub.follows(PAUSE_HOLDS_STATE),
       ),
-      patched(RECKONS_BILLING),
+      sub.follows(RECKONS_BILLING),
     ),
     ...(current ? { quickNotFound: true as const } : { legacyPauseEvents: true as const }),
   };
   // Histories from before the handover wait replay as they ran: without it.
-  if (!patched(WAIT_FOR_HANDOVER))
+  if (!sub.follows(WAIT_FOR_HANDOVER))
     sub.state = { ...sub.state, handover: { status: 'done', adoptedAt: null } };
   registerHandlers(sub);
   const sleeper = new Sleeper();
@@ -488,7 +505,7 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
     sub.changed = false;
     sub.state = settle(sub.state, Date.now());
     const action = decide(sub.state, Date.now(), { continueAsNewSuggested: historyIsLong(sub.state) });
-    updateSearchAttributes(sub.state);
+    updateSearchAttributes(sub.state, sub.follows(GATEWAY_NEUTRAL_NAMES_PATCH));
     if (action.kind === 'wait') {
       await sleeper.until(sub, action.until);
     } else if (action.kind === 'end' || action.kind === 'continue_as_new') {

@@ -2,7 +2,7 @@
  * What a subscription's workflow shows: the query's view, its search attributes (no personal
  * data) and the one-line summary the Temporal Web UI displays.
  */
-import { patched, setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import { LEGACY_SEARCH_ATTRIBUTES, SEARCH_ATTRIBUTES, type SubscriptionView } from './definitions';
 import { gatewayOf, type EngineState } from '../domain/engine-state';
@@ -80,10 +80,13 @@ function wantedAttributes(state: EngineState, neutral: boolean): SearchAttribute
   return wanted;
 }
 
-/** Upserts the search attributes that changed (only those), and refreshes the summary. */
-export function updateSearchAttributes(state: EngineState): void {
+/**
+ * Upserts the search attributes that changed (only those), and refreshes the summary.
+ * @param neutral the run writes the gateway-neutral names ({@link GATEWAY_NEUTRAL_NAMES_PATCH})
+ */
+export function updateSearchAttributes(state: EngineState, neutral: boolean): void {
   const current = workflowInfo().typedSearchAttributes;
-  const changed = wantedAttributes(state, patched(GATEWAY_NEUTRAL_NAMES_PATCH)).filter((pair) => {
+  const changed = wantedAttributes(state, neutral).filter((pair) => {
     const have = current.get(pair.key as never) as unknown;
     const want = pair.value as unknown;
     if (want === null) return have !== undefined;

@@ -19,6 +19,7 @@ import { signNotification } from '../../src/gateways/qfpay/signing';
 import { DEFAULT_DUNNING_POLICY } from '../../src/domain/episode/dunning';
 import type { Fact, PaymentTokenRecord, SubscriptionWorkflowInput } from '../../src/workflows/definitions';
 import { SEED_SUBSCRIPTION_PAYMENT } from '../fixtures/seed-notifications';
+import { NEW_SUBSCRIPTION_MAX_HISTORY_EVENTS } from '../../src/domain/engine-state';
 
 const APP_KEY = 'webhook-test-app-key';
 const baseConfig = loadConfig({
@@ -266,7 +267,7 @@ void describe('webhook signalling', () => {
       subscriptionId: 'sub_0f1e2d3c4b5a69788796a5b4c3d2e1f0',
       origin: 'adopted',
       policy: DEFAULT_DUNNING_POLICY,
-      options: { merchantEvents: false, maxHistoryEvents: 1_000 },
+      options: { merchantEvents: false, maxHistoryEvents: NEW_SUBSCRIPTION_MAX_HISTORY_EVENTS },
       // Adopted like every gateway's subscription: with the profile it begins with.
       gateway: QFPAY_PROFILE,
     });

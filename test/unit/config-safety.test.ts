@@ -18,6 +18,7 @@ import {
   DEFAULT_EMULATOR_APP_CODE,
   DEFAULT_EMULATOR_APP_KEY,
 } from '../../src/gateways/qfpay/emulator/credentials';
+import { NEW_SUBSCRIPTION_MAX_HISTORY_EVENTS } from '../../src/domain/engine-state';
 
 const key = () => randomBytes(32).toString('base64');
 /** A production configuration with nothing unsafe in it. */
@@ -132,15 +133,22 @@ describe('the workflow options new subscriptions get', () => {
   it('carry RECONCILE_GRACE_MS when set, and leave the engine default otherwise', () => {
     assert.deepEqual(workflowOptions(loadConfig({ RECONCILE_GRACE_MS: '20000' })), {
       merchantEvents: false,
-      maxHistoryEvents: 1_000,
+      maxHistoryEvents: NEW_SUBSCRIPTION_MAX_HISTORY_EVENTS,
       reconcileGraceMs: 20_000,
     });
     assert.deepEqual(workflowOptions(loadConfig({ MERCHANT_EVENTS_URL: 'http://127.0.0.1:9/events' })), {
       merchantEvents: true,
-      maxHistoryEvents: 1_000,
+      maxHistoryEvents: NEW_SUBSCRIPTION_MAX_HISTORY_EVENTS,
     });
     assert.ok(
       problemsOf({ ...SAFE, RECONCILE_GRACE_MS: '10' }).some((p) => p.includes('RECONCILE_GRACE_MS')),
+    );
+  });
+
+  it('carry MAX_HISTORY_EVENTS when set, and refuse one too short for an adoption and a dunning episode', () => {
+    assert.equal(workflowOptions(loadConfig({ MAX_HISTORY_EVENTS: '250' })).maxHistoryEvents, 250);
+    assert.ok(
+      problemsOf({ ...SAFE, MAX_HISTORY_EVENTS: '79' }).some((p) => p.includes('MAX_HISTORY_EVENTS')),
     );
   });
 });

@@ -265,8 +265,12 @@ export async function runHistory(
       });
       return subscriptionWorkflowId(subscriptionId);
     };
-    const happyId = await start(happy.subscriptionId, {});
+    // The happy and the dunning subscription keep one run (the per-cycle and per-episode figures are
+    // of one history); the capped one continues as new, at the low bound.
+    const oneRun = { options: { merchantEvents: false, maxHistoryEvents: 10_000 } };
+    const happyId = await start(happy.subscriptionId, oneRun);
     const dunningId = await start(dunning.subscriptionId, {
+      ...oneRun,
       policy: mergePolicy(DEFAULT_DUNNING_POLICY, {
         attemptOffsets: ['1s', '2s'],
         safetyMargin: '15s',

@@ -363,7 +363,7 @@ export function applyFactToState(state: EngineState, fact: Fact, now: number): E
     now,
   );
   const wantsSync =
-    (fact.kind === 'payment' && !paymentAsExpected(state, result)) ||
+    (fact.kind === 'payment' && !paymentAsExpected(state, result, fact)) ||
     result.reconcile !== undefined ||
     result.snapshot.reconcile !== null;
   return wantsSync ? { ...recorded, syncWanted: true } : recorded;
@@ -372,12 +372,18 @@ export function applyFactToState(state: EngineState, fact: Fact, now: number): E
 /**
  * A payment that needs no query: the engine reckoned the next billing time from it along the
  * gateway's schedule (a cycle's own payment that leaves the subscription ACTIVE), with no dunning
- * episode and no charge of the engine's own unconfirmed. A payment that raised something to
+ * episode, no charge of the engine's own unconfirmed, and the order before it not known FAILED
+ * (QFPay's own retry may have paid it since, its notification lost: only a query shows it; an
+ * order can be paid until the next one is billed, so an older one was settled by the query the
+ * payment after it brought, and a missing one leaves a gap, which asks). A payment that raised something to
  * reconcile asks all the same (below), and the reconciliation at the reckoned billing time (plus
  * its grace) still asks if no payment follows.
  */
-function paymentAsExpected(state: EngineState, result: ApplyResult): boolean {
-  return result.reckoned === true && state.episode === null && state.pendingCharge === null;
+function paymentAsExpected(state: EngineState, result: ApplyResult, fact: PaymentFact): boolean {
+  const failedBefore = result.snapshot.orders.some(
+    (o) => o.status === 'FAILED' && o.sequenceNo >= fact.sequenceNo - 1,
+  );
+  return result.reckoned === true && state.episode === null && state.pendingCharge === null && !failedBefore;
 }
 
 /**

@@ -265,3 +265,44 @@ void describe("seed 001's own query example", () => {
     assert.equal(billingAfter(schedule, last), next);
   });
 });
+
+void describe('a payment after a failed order', () => {
+  void it("asks: the failed order may have been paid since by QFPay's own retry, its notice lost", () => {
+    // Order 4 declined, and a query saw it FAILED (no episode: say it closed, or was held).
+    let s = applyFactToState(synced(), payment(4, at(3), { succeeded: false, respcd: '1205' }), at(3));
+    const answer: Fact = {
+      kind: 'sync',
+      subscriptionId: SUB,
+      at: at(3) + HOUR,
+      source: 'query',
+      remote: {
+        state: 'PAST_DUE',
+        totalBillingCycles: null,
+        completedCycles: 3,
+        nextBillingTime: at(4),
+        lastBillingTime: at(3),
+        schedule: MONTHLY,
+      },
+      orders: [{ orderId: order(4), sequenceNo: 4, status: 'FAILED', respcd: '1205', at: at(3) }],
+    };
+    s = { ...applyFactToState(s, answer, answer.at), syncWanted: false };
+    const paid = applyFactToState(s, payment(5, at(4)), at(4));
+    assert.equal(paid.snapshot.orders.find((o) => o.sequenceNo === 4)?.status, 'FAILED');
+    assert.equal(paid.syncWanted, true);
+  });
+
+  void it('reckons when the failed order is older than the one before it (the query after that one settled it)', () => {
+    const base = query(at(2) + HOUR, 3) as Extract<Fact, { kind: 'sync' }>;
+    const answer: Fact = {
+      ...base,
+      orders: [
+        { orderId: order(2), sequenceNo: 2, status: 'FAILED', respcd: '1205', at: at(1) },
+        ...base.orders!,
+      ],
+    };
+    let s = initialState({ subscriptionId: SUB, origin: 'adopted' });
+    s = { ...s, snapshot: withBillingReckoning(s.snapshot, true) };
+    s = { ...applyFactToState(s, answer, answer.at), syncWanted: false };
+    assert.equal(applyFactToState(s, payment(4, at(3)), at(3)).syncWanted, false);
+  });
+});

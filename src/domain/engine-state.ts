@@ -172,9 +172,9 @@ export const MAX_PAYMENT_ATTEMPTS = 256;
  * The continue-as-new bound the API gives every new subscription workflow (`options`, carried
  * across runs): short runs, so that a cache miss (nearly every payment of a large population: each
  * is paid once a month) replays tens of events, not hundreds. A happy cycle is 7 events and a
- * continued run starts with 7 (npm run bench, history phase): a run holds about 13 cycles, the
- * carry adds about half an event per cycle, and the longest rebuild is about 70 ms here instead of
- * half a second at the 1,000 events of before (docs/performance.md). It holds an adoption and a
+ * continued run starts with 7 (npm run bench, history phase): a run holds about 12 cycles, the
+ * carry adds about half an event per cycle, and the longest rebuild is about 45 ms here instead of
+ * about 0.9 s at the 1,000 events of before (docs/performance.md). It holds an adoption and a
  * dunning episode (about 50 events) in one run.
  */
 export const NEW_SUBSCRIPTION_MAX_HISTORY_EVENTS = 100;
@@ -375,9 +375,9 @@ export function applyFactToState(state: EngineState, fact: Fact, now: number): E
  * episode, no charge of the engine's own unconfirmed, and the order before it not known FAILED
  * (QFPay's own retry may have paid it since, its notification lost: only a query shows it; an
  * order can be paid until the next one is billed, so an older one was settled by the query the
- * payment after it brought, and a missing one leaves a gap, which asks). A payment that raised something to
- * reconcile asks all the same (below), and the reconciliation at the reckoned billing time (plus
- * its grace) still asks if no payment follows.
+ * payment after it brought, and a missing one leaves a gap, which asks). A payment that raised
+ * something to reconcile asks all the same (below), and the reconciliation at the reckoned billing
+ * time (plus its grace) still asks if no payment follows.
  */
 function paymentAsExpected(state: EngineState, result: ApplyResult, fact: PaymentFact): boolean {
   const failedBefore = result.snapshot.orders.some(

@@ -375,9 +375,10 @@ export function foldTimeline(
 type PaymentEntry = Extract<TimelineEntry, { kind: 'payment' }>;
 
 /**
- * A cycle's first payment that leaves the subscription ACTIVE, in the cycle of the known next billing time (at or after it, before the one
- * after it), while the gateway's stated schedule holds that time: the next billing time moves one
- * interval along the schedule, as the gateway moves it. Anything else leaves it to the next query.
+ * A cycle's first payment that leaves the subscription ACTIVE, in the cycle of the known next
+ * billing time (at or after it, before the one after it), while the gateway's stated schedule
+ * holds that time: the next billing time moves one interval along the schedule, as the gateway
+ * moves it. Anything else leaves it to the next query.
  */
 function reckonNextBilling(entry: PaymentEntry, s: TimelineState): void {
   const due = s.nextBillingTime;

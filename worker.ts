@@ -19,6 +19,7 @@ import { startTracing } from './src/observability/tracing';
 import { QFPAY_DURATION_BUCKETS_SECONDS, WORKER_METRICS } from './src/observability/worker-metrics';
 import { connectClient, connectWorker } from './src/temporal/connection';
 import { engineDataConverter } from './src/temporal/data-converter';
+import { reconcilerScheduleId, startReconciler } from './src/temporal/reconciler-schedule';
 
 /**
  * The SDK's log metadata (workflowId, runId / workflowRunId, activityId, activityType, attempt,
@@ -145,6 +146,20 @@ export async function main(): Promise<void> {
     shutdownGraceTime: '10s',
     maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
   });
+  const reconciler = await startReconciler(client, config).catch((err: unknown) => {
+    logger.fatal(
+      { reason: (err as Error).message },
+      "cannot keep the reconciler's Schedule: a server without Schedules needs RECONCILER=timer",
+    );
+    process.exit(1);
+  });
+  logger.info(
+    {
+      scheduleId: reconcilerScheduleId(config.TEMPORAL_TASK_QUEUE),
+      everyMs: config.RECONCILE_EVERY_MS,
+    },
+    `reconciler: ${reconciler}`,
+  );
   logger.info(
     {
       address: config.TEMPORAL_ADDRESS,

@@ -94,6 +94,13 @@ export function stateFact(subscriptionId: string, state: string, at: number): Fa
   return factOf(stateNotificationBody(subscriptionId, state, at));
 }
 
+/** What the API gives a subscription a notification adopts (merchant events off). */
+export const ADOPTED_OPTIONS: NonNullable<SubscriptionWorkflowInput['options']> = {
+  merchantEvents: false,
+  maxHistoryEvents: NEW_SUBSCRIPTION_MAX_HISTORY_EVENTS,
+  reconciler: 'schedule',
+};
+
 /** The input of an adopted subscription's workflow, as the webhook starts it (merchant events off). */
 export function adoptedInput(
   subscriptionId: string,
@@ -103,8 +110,7 @@ export function adoptedInput(
     subscriptionId,
     origin: 'adopted',
     policy: DEFAULT_DUNNING_POLICY,
-    // What the API gives a subscription a notification adopts.
-    options: { merchantEvents: false, maxHistoryEvents: NEW_SUBSCRIPTION_MAX_HISTORY_EVENTS },
+    options: ADOPTED_OPTIONS,
     ...extra,
   };
 }

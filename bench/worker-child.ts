@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { DefaultLogger, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
 import { createActivities } from '../src/activities';
+import { startReconciler } from '../src/temporal/reconciler-schedule';
 import { loadConfig } from '../src/config';
 import { createLogger } from '../src/logger';
 import { connectClient, connectWorker } from '../src/temporal/connection';
@@ -51,6 +52,7 @@ async function main(): Promise<void> {
   });
   const createMs = Date.now() - started;
   const running = worker.run();
+  await startReconciler(client, config);
 
   const send = (reply: WorkerChildReply): void => {
     process.send?.(reply);

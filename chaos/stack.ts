@@ -66,6 +66,9 @@ function engineEnvironment(options: ChaosStackOptions, emulatorUrl: string): Nod
     MERCHANT_EVENTS_URL: options.merchantEventsUrl,
     MERCHANT_EVENTS_SECRET: CHAOS_EVENTS_SECRET,
     RECONCILE_GRACE_MS: String(options.reconcileGraceMs),
+    // The reconciler sweeps four times per grace, so a lost notification's question is as timely
+    // as with a timer of its own.
+    RECONCILE_EVERY_MS: String(Math.max(1_000, Math.floor(options.reconcileGraceMs / 4))),
     LOG_LEVEL: 'warn',
   };
 }

@@ -10,7 +10,7 @@
  *
  * `--decoded` opens the subscription's workflow page instead and checks that the Web UI shows its
  * input decrypted through the codec server; `--timers` checks that its event history shows its
- * timers by their summaries (and saves docs/images/web-ui-named-timers.png).
+ * timers and activities by their summaries (and saves docs/images/web-ui-named-timers.png).
  *
  *   npm run ui:check -- --timers
  */
@@ -193,13 +193,17 @@ export const DEFAULT_TIMERS_SCREENSHOT = resolve(
   'web-ui-named-timers.png',
 );
 
-/** The start of the summary of a fresh subscription's timer (src/workflows/summaries.ts). */
-export const TIMER_SUMMARY_TEXT = 'reconcile: ask QFPay if billing time';
+/**
+ * The start of the summary of a fresh subscription's first query (src/workflows/summaries.ts). With
+ * the reconciler (`RECONCILER=schedule`, the default) a fresh subscription has no timer to show;
+ * with `RECONCILER=timer` its reconcile timer reads "reconcile: ask QFPay if billing time …".
+ */
+export const TIMER_SUMMARY_TEXT = 'sync with QFPay:';
 
 /**
- * Opens a subscription's workflow page and waits until its event history shows a timer by its
- * summary (the SDK's user metadata), e.g. "reconcile: ask QFPay if billing time … has brought no
- * payment result". The screenshot is saved either way.
+ * Opens a subscription's workflow page and waits until its event history shows a timer or an
+ * activity by its summary (the SDK's user metadata), e.g. "sync with QFPay: …" or "reconcile: ask
+ * QFPay if billing time … has brought no payment result". The screenshot is saved either way.
  * @throws UiCheckError `missing_chromium`, or `not_named` when the summary never shows
  */
 export async function checkNamedTimers(

@@ -122,6 +122,15 @@ export const configSchema = z
      */
     RECONCILE_GRACE_MS: z.coerce.number().int().min(1_000).optional(),
     /**
+     * Who wakes a new subscription when its billing time passed with no payment result:
+     * `schedule` (default), the engine's reconciler, one Temporal Schedule the worker keeps, so a
+     * paid cycle moves no timer; `timer`, a timer of each subscription's own (a server without
+     * Schedules, such as the time-skipping test server).
+     */
+    RECONCILER: z.enum(['schedule', 'timer']).default('schedule'),
+    /** How often the reconciler's Schedule sweeps (default 1 min): a question is this late at most. */
+    RECONCILE_EVERY_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(60_000),
+    /**
      * The history length at which a new subscription's workflow continues as new (default 100:
      * short runs, so an evicted subscription replays tens of events; docs/performance.md). At
      * least 80, so an adoption and a dunning episode fit in one run.

@@ -19,7 +19,7 @@ import {
 import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/domain/episode/dunning';
 import { NEW_SUBSCRIPTION_MAX_HISTORY_EVENTS } from '../../src/domain/engine-state';
 import { cloudActions, type ActionCount } from '../cloud-cost';
-import { adoptedInput } from '../notifications';
+import { ADOPTED_OPTIONS, adoptedInput } from '../notifications';
 import { fitLine, sleep, summarize } from '../stats';
 import type { BenchStack } from '../stack';
 import { MINUTE } from '../../src/domain/duration';
@@ -267,7 +267,7 @@ export async function runHistory(
     };
     // The happy and the dunning subscription keep one run (the per-cycle and per-episode figures are
     // of one history); the capped one continues as new, at the low bound.
-    const oneRun = { options: { merchantEvents: false, maxHistoryEvents: 10_000 } };
+    const oneRun = { options: { ...ADOPTED_OPTIONS, maxHistoryEvents: 10_000 } };
     const happyId = await start(happy.subscriptionId, oneRun);
     const dunningId = await start(dunning.subscriptionId, {
       ...oneRun,
@@ -280,7 +280,7 @@ export async function runHistory(
       }),
     });
     const cappedId = await start(capped.subscriptionId, {
-      options: { merchantEvents: false, maxHistoryEvents: opts.lowThreshold },
+      options: { ...ADOPTED_OPTIONS, maxHistoryEvents: opts.lowThreshold },
     });
     qfpayEmulator.setFaults({ notificationsEnabled: true });
 

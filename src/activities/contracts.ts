@@ -73,6 +73,24 @@ export interface EngineActivities {
   ): Promise<'handed_over' | 'ended'>;
 }
 
+/** What one sweep of the reconciler did. */
+export interface ReconcileSweep {
+  /** Running subscriptions whose `ReconcileAt` had passed, as the listing found them. */
+  due: number;
+  /** Of those, signalled. */
+  signalled: number;
+  /** Of those, ended between the listing and the signal. */
+  gone: number;
+}
+
+export interface ReconcilerActivities {
+  /**
+   * Lists the running subscriptions of the activity's own task queue whose `ReconcileAt` is at or
+   * before `dueBy`, and signals each (`reconcile`).
+   */
+  signalDueSubscriptions(input: { dueBy: number }): Promise<ReconcileSweep>;
+}
+
 export type { MerchantEventActivities, MerchantEventAttempt } from './merchant-events';
 
 export type { RemoteOrder, RemoteSubscription };

@@ -16,6 +16,7 @@ import { layeredEnv, type GatewayEnv, type GatewayObserver } from '../gateways/p
 import { createEngineActivities } from './engine';
 import { createGatewayActivities } from './gateways';
 import { createMerchantEventActivities } from './merchant-events';
+import { createReconcilerActivities } from './reconciler';
 import type { QfpayCreationActivities } from './contracts';
 
 export interface ActivityDeps {
@@ -84,6 +85,7 @@ export function createActivities({ config, client, logger, gatewayEnv }: Activit
     }),
     ...qfpayCreation,
     ...createEngineActivities({ client, taskQueue: config.TEMPORAL_TASK_QUEUE }),
+    ...createReconcilerActivities({ client }),
     ...merchantEvents,
   };
 }

@@ -129,5 +129,6 @@ export function workflowOptions(config: Config): SubscriptionWorkflowOptions {
     merchantEvents: Boolean(config.MERCHANT_EVENTS_URL),
     maxHistoryEvents: config.MAX_HISTORY_EVENTS ?? NEW_SUBSCRIPTION_MAX_HISTORY_EVENTS,
     ...(config.RECONCILE_GRACE_MS === undefined ? {} : { reconcileGraceMs: config.RECONCILE_GRACE_MS }),
+    ...(config.RECONCILER === 'schedule' ? { reconciler: 'schedule' as const } : {}),
   };
 }

@@ -18,7 +18,7 @@ import { dueFinalAction, firstOrderWaits, openEpisodeIfDue, settleEpisode } from
 import { flushDue } from './events/flush';
 import { decideIntent } from './intents/intents';
 import { resumeIfDue } from './pause/pause';
-import { dueQueries, handoverWaitUntil, noteAdoption, noteTerminal, reconcileTime } from './sync/sync';
+import { dueQueries, handoverWaitUntil, noteAdoption, noteTerminal, reconcileDueAt } from './sync/sync';
 
 /** The bookkeeping due at `now`; idempotent (settling twice at the same time changes nothing more). */
 export function settle(state: EngineState, now: number): EngineState {
@@ -90,9 +90,9 @@ export function wakeTime(s: EngineState, now: number): number | null {
   if (handoverBy !== null && !episode && firstOrderWaits(s)) times.push(handoverBy);
   if (s.billingPause?.resumesAt !== null && s.billingPause?.resumesAt !== undefined)
     times.push(s.billingPause.resumesAt);
-  const billing = s.snapshot.nextBillingTime;
-  const reconcileAt = billing === null || hasEnded(s) ? undefined : reconcileTime(s, billing);
-  if (reconcileAt !== undefined) times.push(reconcileAt);
+  // With the reconciler, its signal wakes the workflow for this question: no timer of its own.
+  const reconcileAt = reconcileDueAt(s);
+  if (reconcileAt !== null && s.options.reconciler !== 'schedule') times.push(reconcileAt);
   const future = times.filter((t) => t > now);
   return future.length === 0 ? null : Math.min(...future);
 }

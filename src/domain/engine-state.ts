@@ -494,6 +494,12 @@ export interface SubscriptionWorkflowOptions {
   maxHistoryEvents?: number;
   /** How long after a billing time with no payment result the workflow asks QFPay. */
   reconcileGraceMs?: number;
+  /**
+   * Who wakes the workflow for that question: `schedule`, the engine's reconciler (one Temporal
+   * Schedule that signals every subscription whose `ReconcileAt` search attribute has passed), so
+   * a paid cycle moves no timer; absent, a timer of the workflow's own (runs started before).
+   */
+  reconciler?: 'schedule';
   /** Emit merchant events (child workflows delivering signed webhooks). */
   merchantEvents?: boolean;
   /** How long a charge whose answer never came is confirmed before it counts as not made. */

@@ -52,6 +52,7 @@ export const WORKFLOW_TYPES = {
   customerTokens: 'customerTokensWorkflow',
   merchantEventDelivery: 'merchantEventDeliveryWorkflow',
   merchantEndpoint: 'merchantEndpointWorkflow',
+  reconciler: 'reconcilerWorkflow',
 } as const;
 
 /**
@@ -108,6 +109,11 @@ export const SEARCH_ATTRIBUTES = {
   dunningStage: defineSearchAttributeKey('DunningStage', 'KEYWORD'),
   dunningAttempts: defineSearchAttributeKey('DunningAttempts', 'INT'),
   dunningNextAttemptAt: defineSearchAttributeKey('DunningNextAttemptAt', 'DATETIME'),
+  /**
+   * When a subscription whose run has the reconciler wants to be asked about its billing time
+   * (its next billing time plus the grace, backing off): the reconciler lists those passed.
+   */
+  reconcileAt: defineSearchAttributeKey('ReconcileAt', 'DATETIME'),
   /** A merchant event delivery's status: `pending`, `retrying`, `delivered` or `failed`. */
   merchantEventStatus: defineSearchAttributeKey('MerchantEventStatus', 'KEYWORD'),
   /** A merchant event delivery's event type, e.g. `subscription.payment_failed`. */
@@ -163,6 +169,12 @@ export interface SubscriptionView {
 export const factSignal = defineSignal<[Fact]>('qfpayFact');
 
 export const handoverSignal = defineSignal<[SubscriptionHandover]>('handover');
+
+/**
+ * The reconciler's wake-up: the subscription's `ReconcileAt` has passed. It carries nothing; the
+ * workflow decides from its own state whether a question is due (a stale one changes nothing).
+ */
+export const reconcileSignal = defineSignal('reconcile');
 
 export const snapshotQuery = defineQuery<SubscriptionView>('snapshot');
 /** Every payment attempt the workflow learned of, oldest first (bounded). */

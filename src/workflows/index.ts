@@ -9,3 +9,4 @@ export {
 export { customerTokensWorkflow } from './customer-tokens';
 export { merchantEventDeliveryWorkflow } from './merchant-event-delivery';
 export { merchantEndpointWorkflow } from './merchant-endpoint';
+export { reconcilerWorkflow } from './reconciler';

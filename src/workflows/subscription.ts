@@ -46,6 +46,7 @@ import {
   chargeNowUpdate,
   factSignal,
   handoverSignal,
+  reconcileSignal,
   pauseBillingUpdate,
   resumeBillingUpdate,
   paymentsQuery,
@@ -215,6 +216,9 @@ function registerHandlers(sub: Subscription): void {
   }
   setHandler(factSignal, safeSignal(applyFactToState));
   setHandler(handoverSignal, safeSignal(applyHandover));
+  setHandler(reconcileSignal, () => {
+    sub.changed = true;
+  });
   setHandler(snapshotQuery, () => sub.view());
   setHandler(paymentsQuery, () => sub.state.payments);
 

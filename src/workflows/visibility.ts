@@ -7,6 +7,7 @@ import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import { LEGACY_SEARCH_ATTRIBUTES, SEARCH_ATTRIBUTES, type SubscriptionView } from './definitions';
 import { gatewayOf, type EngineState } from '../domain/engine-state';
 import { isTerminal } from '../domain/lifecycle/lifecycle';
+import { reconcileDueAt } from '../domain/sync/sync';
 
 function iso(ms: number | null | undefined): string {
   return ms === null || ms === undefined ? '—' : new Date(ms).toISOString().replace('.000Z', 'Z');
@@ -70,6 +71,11 @@ function wantedAttributes(state: EngineState, neutral: boolean): SearchAttribute
       value: nextAttempt === undefined ? null : new Date(nextAttempt),
     },
   ];
+  // Only runs with the reconciler write it: the runs before keep the upserts they recorded.
+  if (state.options.reconciler === 'schedule') {
+    const at = reconcileDueAt(state);
+    wanted.push({ key: SEARCH_ATTRIBUTES.reconcileAt, value: at === null ? null : new Date(at) });
+  }
   if (neutral) {
     wanted.push({ key: SEARCH_ATTRIBUTES.gateway, value: gatewayOf(state).name });
     // A run that switched mid-life, or continued from one recorded before, drops the old names:

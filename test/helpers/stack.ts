@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { startReconciler } from '../../src/temporal/reconciler-schedule';
 import type { Worker } from '@temporalio/worker';
 import { createActivities, createQfpayClient } from '../../src/activities';
 import { buildApp } from '../../src/api/app';
@@ -76,6 +77,8 @@ export async function startStack(
     // continues as new (sdk-java#1540): its subscriptions, which start merchant-event deliveries,
     // keep one run here. Continue-as-new is tested on the dev server and in the workflow tier.
     ...(options.timeSkipping ? { MAX_HISTORY_EVENTS: '10000' } : {}),
+    // The test server has no Schedules: there its subscriptions keep a reconcile timer each.
+    ...(options.timeSkipping ? { RECONCILER: 'timer' } : {}),
     ...env,
   });
   const logger = createLogger('e2e', process.env.LOG_LEVEL ?? 'silent');
@@ -87,6 +90,8 @@ export async function startStack(
     activities: createActivities({ config, client: temporal.client, logger, gatewayEnv }),
   });
   const running = worker.run();
+  // What the worker's start does (worker.ts): the reconciler's Schedule on this task queue.
+  await startReconciler(temporal.client, config);
   const app = buildApp({
     config,
     temporal: temporal.client,

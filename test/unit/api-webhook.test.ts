@@ -267,7 +267,11 @@ void describe('webhook signalling', () => {
       subscriptionId: 'sub_0f1e2d3c4b5a69788796a5b4c3d2e1f0',
       origin: 'adopted',
       policy: DEFAULT_DUNNING_POLICY,
-      options: { merchantEvents: false, maxHistoryEvents: NEW_SUBSCRIPTION_MAX_HISTORY_EVENTS },
+      options: {
+        merchantEvents: false,
+        maxHistoryEvents: NEW_SUBSCRIPTION_MAX_HISTORY_EVENTS,
+        reconciler: 'schedule',
+      },
       // Adopted like every gateway's subscription: with the profile it begins with.
       gateway: QFPAY_PROFILE,
     });

@@ -135,13 +135,26 @@ describe('the workflow options new subscriptions get', () => {
       merchantEvents: false,
       maxHistoryEvents: NEW_SUBSCRIPTION_MAX_HISTORY_EVENTS,
       reconcileGraceMs: 20_000,
+      reconciler: 'schedule',
     });
     assert.deepEqual(workflowOptions(loadConfig({ MERCHANT_EVENTS_URL: 'http://127.0.0.1:9/events' })), {
       merchantEvents: true,
       maxHistoryEvents: NEW_SUBSCRIPTION_MAX_HISTORY_EVENTS,
+      reconciler: 'schedule',
     });
     assert.ok(
       problemsOf({ ...SAFE, RECONCILE_GRACE_MS: '10' }).some((p) => p.includes('RECONCILE_GRACE_MS')),
+    );
+  });
+
+  it("leave a billing time's question to the reconciler's Schedule, unless RECONCILER=timer", () => {
+    assert.equal(loadConfig({}).RECONCILER, 'schedule');
+    assert.equal(loadConfig({}).RECONCILE_EVERY_MS, 60_000);
+    assert.equal(workflowOptions(loadConfig({})).reconciler, 'schedule');
+    assert.equal('reconciler' in workflowOptions(loadConfig({ RECONCILER: 'timer' })), false);
+    assert.ok(problemsOf({ ...SAFE, RECONCILER: 'cron' }).some((p) => p.includes('RECONCILER')));
+    assert.ok(
+      problemsOf({ ...SAFE, RECONCILE_EVERY_MS: '500' }).some((p) => p.includes('RECONCILE_EVERY_MS')),
     );
   });
 

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decide, settle, wakeTime } from '../../src/domain/decide';
-import { handoverWaitUntil, reconcileTime } from '../../src/domain/sync/sync';
+import { handoverWaitUntil, reconcileDueAt, reconcileTime } from '../../src/domain/sync/sync';
 import { resumeBilling } from '../../src/domain/pause/pause';
 import type { DunningEpisode } from '../../src/workflows/definitions';
 import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/domain/episode/dunning';
@@ -452,6 +452,30 @@ void describe('decide', () => {
 });
 
 void describe('wakeTime', () => {
+  void it("leaves a billing time's question to the reconciler when the run has one: no timer, the time it lists", () => {
+    const own = active();
+    const scheduled: EngineState = { ...own, options: { ...own.options, reconciler: 'schedule' } };
+    assert.equal(wakeTime(own, T + MINUTE), BILLING + GRACE, 'a run of its own waits on a timer');
+    assert.equal(wakeTime(scheduled, T + MINUTE), null, "the reconciler's signal wakes it instead");
+    assert.equal(reconcileDueAt(scheduled), BILLING + GRACE, 'what it lists as ReconcileAt');
+    // Woken at or after that time, the question falls due as with a timer; woken early, nothing.
+    assert.equal(settle(scheduled, BILLING + GRACE - 1).syncWanted, false);
+    const asked = settle(scheduled, BILLING + GRACE);
+    assert.equal(asked.syncWanted, true);
+    assert.equal(reconcileDueAt({ ...asked, syncWanted: false }), BILLING + 2 * GRACE, 'then backs off');
+    const givenUp = {
+      ...scheduled,
+      reconcile: { billingTime: BILLING, attempts: MAX_RECONCILES_PER_BILLING },
+    };
+    assert.equal(reconcileDueAt(givenUp), null, 'none after the last question');
+    assert.equal(reconcileDueAt({ ...ended(), options: scheduled.options }), null, 'none once ended');
+    const none = { ...scheduled, snapshot: { ...scheduled.snapshot, nextBillingTime: null } };
+    assert.equal(reconcileDueAt(none), null, 'none without a billing time');
+    // Its other times keep their timers: an episode's attempts.
+    const episode: EngineState = { ...retrying(), options: { reconciler: 'schedule' } };
+    assert.equal(wakeTime(episode, T + MINUTE), T + HOUR);
+  });
+
   void it("wakes for the episode's next attempt, then its next billing time; only for times still to come", () => {
     const s = retrying();
     assert.equal(wakeTime(s, T + MINUTE), T + HOUR);

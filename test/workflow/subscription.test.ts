@@ -14,6 +14,7 @@ import {
   changeTotalBillingCyclesUpdate,
   chargeNowUpdate,
   factSignal,
+  reconcileSignal,
   snapshotQuery,
   subscriptionWorkflowId,
   syncNowUpdate,
@@ -22,11 +23,13 @@ import {
 } from '../../src/workflows/definitions';
 import type { Fact } from '../../src/domain/lifecycle/lifecycle';
 import { FakeQfpay, orderId } from '../helpers/qfpay-doubles';
-import { until } from '../helpers/gate';
+import { Gate, until } from '../helpers/gate';
+import { temporal } from '@temporalio/proto';
 import { createTestWorker, recordHistory, fakeSubscriptionId, useTimeSkipping } from '../helpers/temporal';
 import { MINUTE, DAY } from '../../src/domain/duration';
 
 const CYCLE = 30 * DAY;
+const { EventType } = temporal.api.enums.v1;
 
 const timeSkipping = useTimeSkipping();
 
@@ -186,6 +189,65 @@ describe('subscription workflow (time-skipping server)', () => {
       await handle.signal(factSignal, payment(subscriptionId, 7, false, clock.now));
       await until('the decline was checked with QFPay', async () => qfpay.count('syncSubscription') === 2);
       await recordHistory(handle, 'subscription-reckoned-cycles');
+      await handle.terminate('test done');
+    });
+  });
+
+  it('with the reconciler, keeps no timer and asks about an unpaid billing time on its signal: once per backoff step, though signals repeat', async () => {
+    const { subscriptionId, clock, qfpay } = await activeSubscription(null);
+    const { worker, taskQueue } = await createTestWorker(timeSkipping.env, {
+      activities: qfpay.activities(),
+    });
+    await worker.runUntil(async () => {
+      const handle = await start(taskQueue, subscriptionId, { reconciler: 'schedule' });
+      await until('adopted', async () => (await handle.query(snapshotQuery)).lastSyncAt !== null);
+      /** The history once a workflow task has completed after every signal and answer so far. */
+      const settled = async () => {
+        let events: Awaited<ReturnType<typeof handle.fetchHistory>>['events'] = [];
+        await until('the last signal and answer taken up', async () => {
+          events = (await handle.fetchHistory()).events ?? [];
+          const last = (type: number) =>
+            Math.max(0, ...events!.filter((e) => e.eventType === type).map((e) => Number(e.eventId)));
+          const after = Math.max(
+            last(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED),
+            last(EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED),
+          );
+          return last(EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) > after;
+        });
+        return events ?? [];
+      };
+      const questions = async () =>
+        (await settled()).filter(
+          (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'syncSubscription',
+        ).length;
+      // Past the billing time and its 15-minute grace; QFPay has not billed the cycle yet.
+      await advance(clock, CYCLE + 16 * MINUTE);
+      const gate = new Gate();
+      qfpay.holdSyncAnswer = () => gate.promise;
+      await handle.signal(reconcileSignal);
+      await until('the question reached QFPay', () => qfpay.count('syncSubscription') === 2);
+      // The next sweep finds it still due (visibility lags) and signals again while it asks.
+      await handle.signal(reconcileSignal);
+      qfpay.holdSyncAnswer = undefined;
+      gate.open();
+      assert.equal(await questions(), 2, 'the adoption and one question about the billing time');
+      // Another signal before the next step of the backoff (twice the grace) asks nothing.
+      await handle.signal(reconcileSignal);
+      assert.equal(await questions(), 2);
+      // QFPay billed it late and the notification was lost: the next step's signal finds it.
+      billCycle(qfpay, 2, clock.now, true);
+      await advance(clock, 15 * MINUTE);
+      await handle.signal(reconcileSignal);
+      assert.equal(await questions(), 3);
+      await until(
+        'the lost payment applied',
+        async () => (await handle.query(snapshotQuery)).snapshot.completedCycles === 2,
+      );
+      const view = await handle.query(snapshotQuery);
+      assert.equal(view.snapshot.nextBillingTime, qfpay.state.remote.nextBillingTime);
+      const events = await settled();
+      assert.equal(events.filter((e) => e.eventType === EventType.EVENT_TYPE_TIMER_STARTED).length, 0);
+      await recordHistory(handle, 'subscription-reconciler-signals');
       await handle.terminate('test done');
     });
   });

@@ -53,6 +53,16 @@ export function reconcileTime(s: EngineState, billing: number): number | undefin
   return billing + grace * 2 ** attempts;
 }
 
+/**
+ * When the workflow wants to be asked about its billing time next (the reconciler lists this time
+ * as `ReconcileAt`), or null: no billing time, the subscription ended, or the questions given up.
+ */
+export function reconcileDueAt(s: EngineState): number | null {
+  const billing = s.snapshot.nextBillingTime;
+  if (billing === null || hasEnded(s)) return null;
+  return reconcileTime(s, billing) ?? null;
+}
+
 export function dueQueries(s: EngineState, now: number): EngineState {
   let next = s;
   if (next.syncRetryAt !== null && now >= next.syncRetryAt)

@@ -15,6 +15,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import type { ChargeOutcome, QfpayActivities } from '../../src/activities/contracts';
 import { createQfpayActivities } from '../../src/gateways/qfpay/activities';
 import { QfpayClient } from '../../src/gateways/qfpay/client';
+import { formatQfpayNaiveTime } from '../../src/gateways/qfpay/time';
 import { FakeQfpay, orderId } from '../helpers/qfpay-doubles';
 import { billingAfter } from '../../src/domain/lifecycle/billing-interval';
 import {
@@ -362,8 +363,6 @@ void describe('QFPay activities: one contract for the real ones and the double',
   scenarios('the in-memory double', doubleWorld);
 
   void describe('the billing schedule a sync states', () => {
-    /** QFPay's naive time (+08:00) of an epoch ms. */
-    const naive = (ms: number) => new Date(ms + 8 * 3_600_000).toISOString().slice(0, 19).replace('T', ' ');
     const plans: [string, Record<string, string | number>, number][] = [
       ['monthly, from the 31st of a month', { interval: 'monthly', interval_count: 1 }, 14],
       ['every 2 months', { interval: 'monthly', interval_count: 2 }, 7],
@@ -380,7 +379,10 @@ void describe('QFPay activities: one contract for the real ones and the double',
           ? Date.UTC(2028 + 4 * Math.max(0, Math.ceil((year - 2028) / 4)), 1, 29, 9)
           : Date.UTC(year, 0, 31, 9);
         const start = local - 8 * 3_600_000;
-        const s = await t.client.subscribe({ product, subscription: { start_time: naive(start) } });
+        const s = await t.client.subscribe({
+          product,
+          subscription: { start_time: formatQfpayNaiveTime(start) },
+        });
         await t.emulator.advance({ ms: start - now + 1_000 });
         for (let cycle = 1; cycle <= cycles; cycle += 1) {
           const before = await run(activities.syncSubscription, s.subscriptionId);

@@ -160,10 +160,14 @@ export function billingAfter(schedule: BillingSchedule, due: number): number | u
 }
 
 /** A well-formed schedule (a gateway's answer is not trusted blindly): a time, a unit, a count, an offset. */
+/** An epoch time in Date's range: anything outside cannot be a gateway's time and would break formatting. */
+export const isEpochTime = (v: unknown): v is number =>
+  typeof v === 'number' && Number.isFinite(v) && Math.abs(v) <= 8.64e15;
+
 export function isBillingSchedule(value: unknown): value is BillingSchedule {
   if (typeof value !== 'object' || value === null) return false;
   const { anchor, interval, offset } = value as Record<string, unknown>;
-  if (typeof anchor !== 'number' || !Number.isFinite(anchor) || Math.abs(anchor) > 8.64e15) return false;
+  if (!isEpochTime(anchor)) return false;
   if (typeof offset !== 'string' || !/^[+-]\d{2}:\d{2}$/.test(offset)) return false;
   if (typeof interval !== 'object' || interval === null) return false;
   const { unit, count } = interval as Record<string, unknown>;

@@ -20,7 +20,7 @@
  */
 import { recordOrderReport, type OrderBook } from './lifecycle-orders';
 import { isSubscriptionState } from './lifecycle-table';
-import { isBillingSchedule } from './billing-interval';
+import { isBillingSchedule, isEpochTime } from './billing-interval';
 import {
   compareTimelineKeys,
   entryFromFact,
@@ -189,9 +189,7 @@ export function factKey(fact: Fact): string {
   }
 }
 
-// Date's range: anything outside cannot be a QFPay time and would break formatting.
-const isTime = (v: unknown): v is number =>
-  typeof v === 'number' && Number.isFinite(v) && Math.abs(v) <= 8.64e15;
+const isTime = isEpochTime;
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
 const isText = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
 const isOptional = (v: unknown, check: (x: unknown) => boolean): boolean => v === undefined || check(v);

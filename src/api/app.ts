@@ -26,6 +26,7 @@ import { requestContext } from './request-id';
 import { customerRouter } from './routes/customers';
 import { productRouter } from './routes/products';
 import { merchantEventRouter } from './routes/merchant-events';
+import { eventRouter } from './routes/events';
 import { gatewayRouter } from './routes/gateways';
 import { webhookRouter } from './routes/webhooks';
 import { subscriptionRouter } from './routes/subscriptions';
@@ -116,6 +117,7 @@ export function buildApp(deps: AppDeps): Express {
   v1.use(subscriptionRouter(ctx));
   v1.use(gatewayRouter(ctx));
   v1.use(merchantEventRouter(ctx));
+  v1.use(eventRouter(ctx));
   app.use(V1_MOUNT, v1);
 
   app.use(methodNotAllowed(documentedPaths(openApiDocument())));

@@ -56,6 +56,9 @@ import {
   SubscriptionParamsSchema,
   SubscriptionViewSchema,
   ListMerchantEventsQuerySchema,
+  ListEventsQuerySchema,
+  EventListSchema,
+  EventSchema,
   MerchantEndpointSchema,
   MerchantEventListSchema,
   MerchantEventParamsSchema,
@@ -605,6 +608,34 @@ const ROUTES = {
       ...errors(...MERCHANT_ERRORS),
     },
   }),
+  listEvents: merchant({
+    method: 'get',
+    path: '/v1/events',
+    tags: ['events'],
+    summary: "The merchant events themselves, as the merchant's endpoint receives them",
+    description:
+      'A merchant whose endpoint was down catches up by listing. Filters: `type`, `subscription_id`, and ' +
+      "`created_after` (inclusive) / `created_before` (exclusive) on the event's `created_at`; with a range a page may " +
+      'hold fewer than `limit` events: follow `next_cursor` until it is null. Kept as long as the ' +
+      'Temporal namespace keeps closed workflows (its retention, 30 days in docker-compose.yml), and only while ' +
+      'merchant events are on (`MERCHANT_EVENTS_URL`). Temporal visibility; eventually consistent (about a second).',
+    request: { query: ListEventsQuerySchema },
+    responses: {
+      200: json('One page, newest first.', EventListSchema),
+      ...errors(...MERCHANT_ERRORS),
+    },
+  }),
+  getEvent: merchant({
+    method: 'get',
+    path: '/v1/events/{eventId}',
+    tags: ['events'],
+    summary: 'One merchant event by its id (the `webhook-id` of its delivery)',
+    request: { params: MerchantEventParamsSchema },
+    responses: {
+      200: json("The event: the body the merchant's endpoint receives.", EventSchema),
+      ...errors(...MERCHANT_ERRORS, 404),
+    },
+  }),
   redeliverMerchantEvent: merchant({
     method: 'post',
     path: '/v1/merchant-events/{eventId}/redeliver',
@@ -688,6 +719,7 @@ export function openApiDocument(): OpenApiDocument {
       { name: 'products' },
       { name: 'webhooks' },
       { name: 'merchant-events' },
+      { name: 'events' },
       { name: 'operations' },
     ],
   });

@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { MAX_PLAN_LINES, MAX_PLAN_QUANTITY, MAX_PRICE } from '../domain/intents/intents';
 import { SUBSCRIPTION_STATES } from '../domain/lifecycle/lifecycle-table';
 import { QFPAY_ID_PREFIXES, qfpayIdSchema } from '../gateways/qfpay/ids';
+import { MERCHANT_EVENT_TYPES, MerchantEventSchema, type MerchantEventType } from '../events/merchant-events';
 import {
   DUNNING_FINAL_ACTIONS,
   ESCALATION_STEPS,
@@ -1045,6 +1046,48 @@ export const MerchantEventListSchema = listOf(
   'in visibility order (most recently started first)',
 );
 export type MerchantEventListResponse = z.output<typeof MerchantEventListSchema>;
+
+/**
+ * `GET /v1/events`: the events themselves, as the merchant's endpoint receives them. The time range
+ * is on `created_at`: from `created_after` (inclusive) to `created_before` (exclusive).
+ */
+export const ListEventsQuerySchema = z
+  .strictObject({
+    type: z
+      .enum(MERCHANT_EVENT_TYPES as [MerchantEventType, ...MerchantEventType[]])
+      .optional()
+      .openapi({ description: 'Only events of this type.' }),
+    subscription_id: EngineSubscriptionIdSchema.optional(),
+    created_after: z.iso
+      .datetime({ offset: true })
+      .optional()
+      .openapi({ description: 'Only events created at or after this time (ISO-8601).' }),
+    created_before: z.iso
+      .datetime({ offset: true })
+      .optional()
+      .openapi({ description: 'Only events created before this time (ISO-8601).' }),
+    ...listQueryFields,
+  })
+  .refine(
+    (q) =>
+      q.created_after === undefined ||
+      q.created_before === undefined ||
+      Date.parse(q.created_after) < Date.parse(q.created_before),
+    { path: ['created_before'], message: 'must be later than created_after' },
+  );
+export type ListEventsQuery = z.output<typeof ListEventsQuerySchema>;
+
+/**
+ * A merchant event, exactly as the merchant's endpoint receives it (its JSON body). Defined before
+ * zod was extended for the document (src/events), so it carries no component name of its own.
+ */
+export const EventSchema = MerchantEventSchema;
+export const EventListSchema = listOf(
+  'EventList',
+  EventSchema,
+  'newest first as Temporal visibility orders their deliveries (most recently started first)',
+);
+export type EventListResponse = z.output<typeof EventListSchema>;
 
 export const MerchantEndpointSchema = z
   .object({

@@ -202,4 +202,70 @@ describe('merchant events end to end, verified by the official Standard Webhooks
     const bad = await stack.api('POST', '/v1/merchant-events/%20bad%20/redeliver');
     assert.equal(bad.status, 400);
   });
+
+  it('lists the events themselves, as the endpoint received them: each once, filtered by type and time, page by page; one by id', async () => {
+    // What the endpoint received of this subscription: each event's body (a redelivery's is the same).
+    const bodies = new Map<string, Record<string, unknown>>();
+    for (const r of received) {
+      if (r.event?.subscription_id === subscriptionId)
+        bodies.set(r.event.id, JSON.parse(r.raw.toString('utf8')));
+    }
+    const all = [...bodies.values()];
+    /** Every page of `/v1/events?<query>`, two events a page. */
+    const listAll = async (query: string) => {
+      const listed: Array<Record<string, unknown>> = [];
+      let cursor: string | null = null;
+      do {
+        const res = await stack.api('GET', `/v1/events?limit=2&${query}${cursor ? `&cursor=${cursor}` : ''}`);
+        assert.equal(res.status, 200, JSON.stringify(res.body));
+        assert.ok(res.body.data.length <= 2);
+        listed.push(...(res.body.data as Array<Record<string, unknown>>));
+        cursor = res.body.next_cursor as string | null;
+      } while (cursor);
+      return listed;
+    };
+    const ids = (events: Array<Record<string, unknown>>) => events.map((e) => String(e.id)).sort();
+    const sub = `subscription_id=${subscriptionId}`;
+    const listed = await eventually('every event listed', async () => {
+      const page = await listAll(sub);
+      return page.length === all.length ? page : undefined;
+    });
+    assert.deepEqual(ids(listed), ids(all), 'each event once, the redelivered ones too');
+    for (const event of listed)
+      assert.deepEqual(event, bodies.get(String(event.id)), 'the body the endpoint got');
+
+    const paid = await listAll(`${sub}&type=subscription.payment_succeeded`);
+    assert.deepEqual(ids(paid), ids(all.filter((e) => e.type === 'subscription.payment_succeeded')));
+    assert.ok(paid.length >= 3);
+
+    const times = [...new Set(all.map((e) => String(e.created_at)))].sort();
+    const [from, to] = [times[1]!, times[times.length - 1]!];
+    const inRange = await listAll(`${sub}&created_after=${from}&created_before=${to}`);
+    const wanted = all.filter((e) => String(e.created_at) >= from && String(e.created_at) < to);
+    assert.ok(wanted.length > 0 && wanted.length < all.length);
+    assert.deepEqual(
+      ids(inRange),
+      ids(wanted),
+      'from created_after (inclusive) to created_before (exclusive)',
+    );
+
+    const one = await stack.api('GET', `/v1/events/${encodeURIComponent(String(all[0]!.id))}`);
+    assert.equal(one.status, 200, JSON.stringify(one.body));
+    assert.deepEqual(one.body, all[0]);
+    assert.equal((await stack.api('GET', '/v1/events/evt.nope')).status, 404);
+    const reversed = await stack.api('GET', `/v1/events?created_after=${to}&created_before=${from}`);
+    assert.equal(reversed.status, 400);
+    assert.match(JSON.stringify(reversed.body), /created_before/);
+    // The ends of ISO-8601's range are times like any other.
+    for (const edge of ['0000-01-01T00:00:00Z', '9999-12-31T23:59:59.999%2B14:00']) {
+      const res = await stack.api('GET', `/v1/events?${sub}&created_after=${edge}`);
+      assert.ok(
+        res.status === 200 || res.status === 400,
+        `${edge}: ${res.status} ${JSON.stringify(res.body)}`,
+      );
+    }
+    const unknown = await stack.api('GET', '/v1/events?type=subscription.nothing');
+    assert.equal(unknown.status, 400);
+    assert.match(JSON.stringify(unknown.body), /type/);
+  });
 });

@@ -48,6 +48,8 @@ const ROUTES: Array<{ method: 'get' | 'post' | 'put'; path: (s: string) => strin
   { method: 'get', path: (s) => `/v1/subscriptions?customer_id=${s}&cursor=${s}` },
   { method: 'get', path: (s) => `/v1/customers?email=${s}&cursor=${s}` },
   { method: 'get', path: (s) => `/v1/subscriptions/${s}/orders?limit=${s}&cursor=${s}` },
+  { method: 'get', path: (s) => `/v1/events/${s}` },
+  { method: 'get', path: (s) => `/v1/events?created_after=${s}&created_before=${s}&type=${s}&cursor=${s}` },
   { method: 'post', path: () => '/v1/subscriptions' },
   { method: 'post', path: () => '/v1/customers' },
   { method: 'post', path: () => '/v1/products' },

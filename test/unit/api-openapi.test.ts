@@ -33,6 +33,7 @@ const LIST_ROUTES = [
   '/v1/subscriptions',
   '/v1/subscriptions/{subscriptionId}/orders',
   '/v1/merchant-events',
+  '/v1/events',
 ];
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace'];
 

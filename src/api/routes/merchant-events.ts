@@ -7,7 +7,7 @@
  * the list reads their search attributes and memo from Temporal visibility; a redelivery is a new
  * run of the same id, with the event its first run was given (same id, same body).
  */
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, type WorkflowExecutionInfo } from '@temporalio/client';
 import { executionInfoFromRaw } from '@temporalio/client/lib/helpers';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow/codec-helpers';
 import { Router, type Request, type Response } from 'express';
@@ -52,6 +52,68 @@ export function merchantEventListQuery(
   return clauses.join(' AND ');
 }
 
+/**
+ * One page of merchant event deliveries from visibility, the latest run of each only: a redelivery
+ * is a new run of the same id, and visibility lists every run.
+ */
+export async function listLatestDeliveries(
+  ctx: ApiContext,
+  visibilityQuery: string,
+  page: { limit: number; cursor?: string | undefined },
+): Promise<{ infos: WorkflowExecutionInfo[]; nextCursor: string | null }> {
+  const { temporal, timeouts } = ctx;
+  const within = <T>(fn: () => Promise<T>) => withinDeadline(temporal, timeouts.temporalMs, fn);
+  const nextPageToken = cursorPosition(ctx, page.cursor, visibilityQuery);
+  const namespace = temporal.options.namespace;
+  const response = await within(() =>
+    temporal.workflowService.listWorkflowExecutions({
+      namespace,
+      query: visibilityQuery,
+      pageSize: page.limit,
+      nextPageToken,
+    }),
+  );
+  const infos = await Promise.all(
+    (response.executions ?? []).map((raw) =>
+      executionInfoFromRaw(raw, temporal.options.loadedDataConverter, raw, namespace),
+    ),
+  );
+  const latest = await Promise.all(
+    infos.map((info) =>
+      within(() => temporal.workflow.getHandle(info.workflowId).describe()).then(
+        (d) => d.runId === info.runId,
+        () => true,
+      ),
+    ),
+  );
+  return {
+    infos: infos.filter((_, i) => latest[i]),
+    nextCursor: ctx.digests.encodeCursor(response.nextPageToken, visibilityQuery),
+  };
+}
+
+/**
+ * The event a delivery was started with (a redelivery's run is started with the same event), as
+ * the merchant's endpoint receives it.
+ * @throws ApiError 404 when no delivery of `eventId` exists (never recorded, or past retention)
+ */
+export async function deliveredEvent(ctx: ApiContext, eventId: string): Promise<MerchantEvent> {
+  const { temporal, timeouts } = ctx;
+  const handle = temporal.workflow.getHandle(merchantEventWorkflowId(eventId));
+  try {
+    const history = await withinDeadline(temporal, timeouts.temporalMs, () => handle.fetchHistory());
+    const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
+    return await decodeFromPayloadsAtIndex<MerchantEvent>(
+      temporal.options.loadedDataConverter,
+      0,
+      started?.input?.payloads,
+    );
+  } catch (err) {
+    if (isWorkflowNotFound(err)) throw ApiError.notFound(`merchant event ${eventId} not found`, err);
+    throw err;
+  }
+}
+
 /** `/v1/merchant-events` and `/v1/merchant-endpoint` (mounted on the authenticated router). */
 export function merchantEventRouter(ctx: ApiContext): Router {
   const router = Router();
@@ -65,56 +127,28 @@ export function merchantEventRouter(ctx: ApiContext): Router {
   handle(router, 'listMerchantEvents', async (req: Request, res: Response) => {
     const query = parseInput(ListMerchantEventsQuerySchema, req.query, 'query');
     const visibilityQuery = merchantEventListQuery(query);
-    const nextPageToken = cursorPosition(ctx, query.cursor, visibilityQuery);
-    const namespace = temporal.options.namespace;
-    const response = await within(() =>
-      temporal.workflowService.listWorkflowExecutions({
-        namespace,
-        query: visibilityQuery,
-        pageSize: query.limit,
-        nextPageToken,
-      }),
-    );
-    const infos = await Promise.all(
-      (response.executions ?? []).map((raw) =>
-        executionInfoFromRaw(raw, temporal.options.loadedDataConverter, raw, namespace),
-      ),
-    );
-    // A redelivery is a new run of the same id; visibility lists every run, so only the latest counts.
-    const latest = await Promise.all(
-      infos.map((info) =>
-        within(() => temporal.workflow.getHandle(info.workflowId).describe()).then(
-          (d) => d.runId === info.runId,
-          () => true,
-        ),
-      ),
-    );
-    const deliveries = infos
-      .filter((_, i) => latest[i])
-      .map((info): MerchantEventDeliveryResponse => {
-        const attributes = info.typedSearchAttributes;
-        const memo = (info.memo ?? {}) as MerchantEventDeliveryMemo;
-        const last = memo.lastAttempt;
-        return {
-          event_id: info.workflowId.slice(merchantEventWorkflowId('').length),
-          type: attributes.get(SEARCH_ATTRIBUTES.merchantEventType) ?? null,
-          subscription_id: renamedAttribute(attributes, 'subscriptionId') ?? null,
-          status:
-            MerchantEventDeliveryStatusSchema.safeParse(attributes.get(SEARCH_ATTRIBUTES.merchantEventStatus))
-              .data ?? null,
-          attempts: attributes.get(SEARCH_ATTRIBUTES.merchantEventAttempts) ?? 0,
-          last_attempt: last
-            ? { attempt: last.attempt, at: last.at, http_status: last.httpStatus, reason: last.reason }
-            : null,
-          next_attempt_at: memo.nextAttemptAt ?? null,
-          failure: memo.failure ?? null,
-          started_at: info.startTime.toISOString(),
-        };
-      });
-    const body: MerchantEventListResponse = {
-      data: deliveries,
-      next_cursor: ctx.digests.encodeCursor(response.nextPageToken, visibilityQuery),
-    };
+    const page = await listLatestDeliveries(ctx, visibilityQuery, query);
+    const deliveries = page.infos.map((info): MerchantEventDeliveryResponse => {
+      const attributes = info.typedSearchAttributes;
+      const memo = (info.memo ?? {}) as MerchantEventDeliveryMemo;
+      const last = memo.lastAttempt;
+      return {
+        event_id: info.workflowId.slice(merchantEventWorkflowId('').length),
+        type: attributes.get(SEARCH_ATTRIBUTES.merchantEventType) ?? null,
+        subscription_id: renamedAttribute(attributes, 'subscriptionId') ?? null,
+        status:
+          MerchantEventDeliveryStatusSchema.safeParse(attributes.get(SEARCH_ATTRIBUTES.merchantEventStatus))
+            .data ?? null,
+        attempts: attributes.get(SEARCH_ATTRIBUTES.merchantEventAttempts) ?? 0,
+        last_attempt: last
+          ? { attempt: last.attempt, at: last.at, http_status: last.httpStatus, reason: last.reason }
+          : null,
+        next_attempt_at: memo.nextAttemptAt ?? null,
+        failure: memo.failure ?? null,
+        started_at: info.startTime.toISOString(),
+      };
+    });
+    const body: MerchantEventListResponse = { data: deliveries, next_cursor: page.nextCursor };
     res.json(body);
   });
 
@@ -131,20 +165,7 @@ export function merchantEventRouter(ctx: ApiContext): Router {
       );
     }
     const workflowId = merchantEventWorkflowId(eventId);
-    const handle = temporal.workflow.getHandle(workflowId);
-    let event: MerchantEvent;
-    try {
-      const history = await within(() => handle.fetchHistory());
-      const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
-      event = await decodeFromPayloadsAtIndex<MerchantEvent>(
-        temporal.options.loadedDataConverter,
-        0,
-        started?.input?.payloads,
-      );
-    } catch (err) {
-      if (isWorkflowNotFound(err)) throw ApiError.notFound(`merchant event ${eventId} not found`, err);
-      throw err;
-    }
+    const event = await deliveredEvent(ctx, eventId);
     try {
       await within(() =>
         temporal.workflow.start(WORKFLOW_TYPES.merchantEventDelivery, {

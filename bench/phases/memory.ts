@@ -65,6 +65,8 @@ export async function runMemory(
     stack.workerEnv(taskQueue, {
       WORKER_MAX_CACHED_WORKFLOWS: String(maxCachedWorkflows),
       ...(opts.bundlePath ? { WORKFLOW_BUNDLE_PATH: opts.bundlePath } : {}),
+      // The floor's bundle has no reconciler to run: its worker keeps no reconciler Schedule.
+      ...(opts.workflow === 'floor' ? { RECONCILER: 'timer' } : {}),
     }),
     opts.tuning,
     // Workflow isolates share one heap limit; the SDK sizes its default cache from it.

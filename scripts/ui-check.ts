@@ -305,7 +305,7 @@ async function main(): Promise<void> {
       screenshotPath: argument('--screenshot'),
     });
     process.stdout.write(
-      `ok: the Web UI shows ${workflowId}'s timers by name\n  page:       ${named.url}\n  screenshot: ${named.screenshotPath}\n`,
+      `ok: the Web UI shows ${workflowId}'s timers and activities by name\n  page:       ${named.url}\n  screenshot: ${named.screenshotPath}\n`,
     );
     return;
   }

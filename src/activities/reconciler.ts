@@ -8,13 +8,14 @@ import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/common';
 import { SEARCH_ATTRIBUTES, WORKFLOW_TYPES, reconcileSignal } from '../workflows/definitions';
 import type { ReconcilerActivities, ReconcileSweep } from './contracts';
+import { quoteQueryValue } from '../temporal/visibility-query';
 
 /** The visibility query for the subscriptions of `taskQueue` due by `dueBy`. */
 export function dueSubscriptionsQuery(taskQueue: string, dueBy: number): string {
   return [
     `WorkflowType = '${WORKFLOW_TYPES.subscription}'`,
     `ExecutionStatus = 'Running'`,
-    `TaskQueue = '${taskQueue.replace(/'/g, "\\'")}'`,
+    `TaskQueue = ${quoteQueryValue(taskQueue)}`,
     `${SEARCH_ATTRIBUTES.reconcileAt.name} <= '${new Date(dueBy).toISOString()}'`,
   ].join(' AND ');
 }

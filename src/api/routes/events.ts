@@ -11,7 +11,7 @@
  * records none.
  */
 import { Router, type Request, type Response } from 'express';
-import { SEARCH_ATTRIBUTES, WORKFLOW_TYPES } from '../../workflows/definitions';
+import { SEARCH_ATTRIBUTES } from '../../workflows/definitions';
 import type { ApiContext } from '../context';
 import { parseInput } from '../validate';
 import {
@@ -21,8 +21,13 @@ import {
   type ListEventsQuery,
 } from '../schemas';
 import { handle } from '../route';
-import { deliveredEvent, listLatestDeliveries, merchantEventWorkflowId } from './merchant-events';
-import { quoteQueryValue, renamedAttributeEquals } from './subscriptions';
+import {
+  deliveredEvent,
+  eventIdOfDelivery,
+  listLatestDeliveries,
+  merchantEventListQuery,
+} from './merchant-events';
+import { quoteQueryValue } from './subscriptions';
 
 /**
  * The visibility query of the events list. A delivery never starts before its event was created,
@@ -30,12 +35,9 @@ import { quoteQueryValue, renamedAttributeEquals } from './subscriptions';
  * a new run at any later time), and is applied to the events themselves.
  */
 export function eventListQuery(filters: Omit<ListEventsQuery, 'limit' | 'cursor'>): string {
-  const clauses = [`WorkflowType = ${quoteQueryValue(WORKFLOW_TYPES.merchantEventDelivery)}`];
+  const clauses = [merchantEventListQuery({ subscription_id: filters.subscription_id })];
   if (filters.type !== undefined) {
     clauses.push(`${SEARCH_ATTRIBUTES.merchantEventType.name} = ${quoteQueryValue(filters.type)}`);
-  }
-  if (filters.subscription_id !== undefined) {
-    clauses.push(renamedAttributeEquals('subscriptionId', filters.subscription_id));
   }
   if (filters.created_after !== undefined) {
     clauses.push(`StartTime >= ${quoteQueryValue(new Date(filters.created_after).toISOString())}`);
@@ -51,9 +53,7 @@ export function eventRouter(ctx: ApiContext): Router {
     const query = parseInput(ListEventsQuerySchema, req.query, 'query');
     const page = await listLatestDeliveries(ctx, eventListQuery(query), query);
     const events = await Promise.all(
-      page.infos.map((info) =>
-        deliveredEvent(ctx, info.workflowId.slice(merchantEventWorkflowId('').length)),
-      ),
+      page.infos.map((info) => deliveredEvent(ctx, eventIdOfDelivery(info.workflowId))),
     );
     const after = query.created_after === undefined ? -Infinity : Date.parse(query.created_after);
     const before = query.created_before === undefined ? Infinity : Date.parse(query.created_before);

@@ -38,6 +38,10 @@ import { handle } from '../route';
 /** The id of the workflow that delivers the event `eventId`. */
 export const merchantEventWorkflowId = (eventId: string): string => `merchant-event:${eventId}`;
 
+/** The event a delivery workflow delivers, from its id (the inverse of {@link merchantEventWorkflowId}). */
+export const eventIdOfDelivery = (workflowId: string): string =>
+  workflowId.slice(merchantEventWorkflowId('').length);
+
 /** The visibility query of the delivery list. */
 export function merchantEventListQuery(
   filters: Pick<ListMerchantEventsQuery, 'status' | 'subscription_id'>,
@@ -133,7 +137,7 @@ export function merchantEventRouter(ctx: ApiContext): Router {
       const memo = (info.memo ?? {}) as MerchantEventDeliveryMemo;
       const last = memo.lastAttempt;
       return {
-        event_id: info.workflowId.slice(merchantEventWorkflowId('').length),
+        event_id: eventIdOfDelivery(info.workflowId),
         type: attributes.get(SEARCH_ATTRIBUTES.merchantEventType) ?? null,
         subscription_id: renamedAttribute(attributes, 'subscriptionId') ?? null,
         status:

@@ -3,6 +3,7 @@
  * `Idempotency-Key`), the lifecycle view (a query), the list (Temporal visibility on the engine's
  * search attributes), and the merchant's changes (workflow updates, whose validators answer 409).
  */
+import { quoteQueryValue } from '../../temporal/visibility-query';
 import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
 import { Router, type Request, type Response } from 'express';
@@ -129,13 +130,7 @@ export function creationInput(
 /** `RUNNING` in Temporal's `WorkflowExecutionStatus` enum. */
 const WORKFLOW_STATUS_RUNNING = 1;
 
-/**
- * Quotes a value for a visibility query. The values are validated against strict patterns before
- * they get here; escaping quotes and backslashes as well keeps the query safe on its own.
- */
-export function quoteQueryValue(value: string): string {
-  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-}
+export { quoteQueryValue };
 
 /** A search attribute that runs recorded before the gateway-neutral names carry under another name. */
 export type RenamedAttribute = keyof typeof LEGACY_SEARCH_ATTRIBUTES;

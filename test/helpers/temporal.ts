@@ -5,8 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, beforeEach } from 'node:test';
 import { Connection, type WorkflowHandle } from '@temporalio/client';
@@ -14,7 +13,7 @@ import { temporal } from '@temporalio/proto';
 import type { DataConverter } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
-import { freePort } from '../../src/dev/free-ports';
+import { freePort, releasePort } from '../../src/dev/free-ports';
 import { searchAttributeFlags } from '../../src/dev/stack';
 import {
   devServerExecutable,
@@ -52,37 +51,6 @@ function quietRuntime(): void {
  * long as it needs (bounded only as a hang guard) and the environment attaches to it.
  */
 /**
- * A free port no other test process of this machine is about to give its own server: test files
- * run in parallel, and a port one of them found free may be found free by another before its
- * server (a slow JVM) binds it; both would then talk to one server. A claim is a file created
- * exclusively, naming the claiming process, and a claim of a process that is gone is taken over.
- */
-async function claimPort(): Promise<{ port: number; release: () => void }> {
-  const dir = join(tmpdir(), 'qfpay-engine-test-ports');
-  mkdirSync(dir, { recursive: true });
-  for (;;) {
-    const port = await freePort();
-    const path = join(dir, String(port));
-    try {
-      writeFileSync(path, String(process.pid), { flag: 'wx' });
-      return { port, release: () => rmSync(path, { force: true }) };
-    } catch {
-      const holder = Number(readFileSync(path, 'utf8'));
-      if (!processAlive(holder)) rmSync(path, { force: true });
-    }
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
  * The keepalive of the test's client connection to the Java time-skipping test server.
  *
  * That server is a grpc-java server with the default keepalive policy: a client may ping at most
@@ -104,9 +72,11 @@ async function startServer(
   command: string,
   args: (port: number) => string[],
 ): Promise<{ address: string; process: ChildProcess }> {
-  const { port, release } = await claimPort();
+  // Claimed for this process until the server exits: test files run in parallel, and a slow JVM
+  // binds its port long after the port was found free (src/dev/free-ports.ts).
+  const port = await freePort();
   const child = spawn(command, args(port), { stdio: ['ignore', 'ignore', 'pipe'] });
-  child.once('exit', release);
+  child.once('exit', () => releasePort(port));
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4_000)));
   const address = `127.0.0.1:${port}`;

@@ -491,7 +491,24 @@ const ROUTES = {
     },
   }),
 
-  cancelSubscription: change('cancel', 'Cancel the subscription at QFPay', CancelBodySchema),
+  cancelSubscription: change(
+    'cancel',
+    'Cancel the subscription at its gateway, now or at the end of the current period',
+    CancelBodySchema,
+    'Now (the default): the gateway cancels at once. With `at_period_end: true` the engine schedules the cancel ' +
+      'on a durable timer and sends it before the next billing time, by the same deadline as a manual charge; the ' +
+      'subscription shows it in `scheduled_cancel` and the merchant gets `subscription.cancel_scheduled`, then ' +
+      '`subscription.state_changed` and `subscription.ended` when it is carried out. Asking again keeps the first ' +
+      'schedule. 409 for an ended subscription, one with no known next billing time, or a next billing time too ' +
+      'close to cancel before it safely (cancel now instead).',
+  ),
+  undoCancelSubscription: change(
+    'cancel/undo',
+    'Take back a cancel scheduled for the end of the period',
+    EmptyBodySchema,
+    'The schedule goes and the merchant gets `subscription.cancel_unscheduled`. 409 when no cancel is scheduled or ' +
+      'the subscription has already ended.',
+  ),
   changePaymentToken: merchant({
     method: 'post',
     path: '/v1/subscriptions/{subscriptionId}/payment-token',

@@ -549,6 +549,16 @@ export const CancelBodySchema = z
     reason: z.string().trim().min(1).max(500).optional().openapi({
       description: 'Checked and then dropped: the engine keeps no free text in Temporal.',
     }),
+    at_period_end: z
+      .boolean()
+      .optional()
+      .openapi({
+        description:
+          'true: cancel at the end of the current period instead of now. The engine cancels at the gateway ' +
+          'before the next billing time, by the same deadline as a manual charge (the next billing time less ' +
+          "the dunning policy's safety_margin and min_attempt_window), so the customer is not billed for the " +
+          'next cycle. Take it back with POST …/cancel/undo until then. false or absent: cancel now.',
+      }),
   })
   .openapi('CancelSubscriptionRequest');
 export const ChangePaymentTokenBodySchema = z
@@ -714,6 +724,17 @@ export const DunningHoldViewSchema = z
   })
   .openapi('DunningHold');
 
+export const ScheduledCancelViewSchema = z
+  .object({
+    period_end: isoTime.openapi({ description: 'The billing time the customer is not billed at.' }),
+    cancel_at: isoTime.openapi({
+      description:
+        'When the engine cancels at the gateway: period_end less the safety margin and the minimum attempt window.',
+    }),
+    scheduled_at: isoTime,
+  })
+  .openapi('ScheduledCancel');
+
 export const SubscriptionViewSchema = z
   .object({
     subscription_id: z.string(),
@@ -750,6 +771,10 @@ export const SubscriptionViewSchema = z
       description:
         'The engine holds its own dunning (no manual charge, no new episode, no final action) while ' +
         'the gateway goes on billing: the merchant’s hold, or the final action hold_dunning. Null otherwise.',
+    }),
+    scheduled_cancel: ScheduledCancelViewSchema.nullable().openapi({
+      description:
+        'A cancel scheduled for the end of the current period (POST …/cancel with at_period_end), or null.',
     }),
     reconcile_reason: z.string().nullable(),
     last_sync_at: nullableIso,

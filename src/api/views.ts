@@ -162,6 +162,13 @@ export function subscriptionView(view: SubscriptionView): SubscriptionViewRespon
             by: view.billingPause.by,
           }
         : null,
+    scheduled_cancel: view.scheduledCancel
+      ? {
+          period_end: isoTime(view.scheduledCancel.periodEnd),
+          cancel_at: isoTime(view.scheduledCancel.cancelAt),
+          scheduled_at: isoTime(view.scheduledCancel.scheduledAt),
+        }
+      : null,
     reconcile_reason: s.reconcile,
     last_sync_at: isoOrNull(view.lastSyncAt),
     facts_applied: s.factsApplied,

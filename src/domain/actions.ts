@@ -44,6 +44,9 @@ export type Action =
   | { kind: 'confirm'; pending: PendingCharge }
   | { kind: 'cancel'; cause: 'merchant'; intentId: number }
   | { kind: 'cancel'; cause: 'final_action'; orderId: string }
+  | { kind: 'cancel'; cause: 'scheduled' }
+  | { kind: 'schedule_cancel'; intentId: number; periodEnd: number }
+  | { kind: 'unschedule_cancel'; intentId: number }
   | { kind: 'change_token'; intentId: number; tokenId: string }
   | { kind: 'change_cycles'; intentId: number; totalBillingCycles: number | null }
   | { kind: 'change_products'; intentId: number; products: PlanLine[] }

@@ -17,6 +17,7 @@ import { type EngineState, gatewayOf, givenUp, hasEnded } from './engine-state';
 import { dueFinalAction, firstOrderWaits, openEpisodeIfDue, settleEpisode } from './episode/settle-episode';
 import { flushDue } from './events/flush';
 import { decideIntent } from './intents/intents';
+import { dueScheduledCancel, scheduledCancelDueAt } from './cancel/scheduled-cancel';
 import { resumeIfDue } from './pause/pause';
 import { dueQueries, handoverWaitUntil, noteAdoption, noteTerminal, reconcileDueAt } from './sync/sync';
 
@@ -48,7 +49,8 @@ export function decide(s: EngineState, now: number, context: DecideContext): Act
     return { kind: 'sync', reason: 'wanted' };
   if (s.pendingCharge && now >= s.pendingCharge.nextCheckAt)
     return { kind: 'confirm', pending: s.pendingCharge };
-  const action = dueCharge(s, now) ?? dueFinalAction(s, now);
+  // Before any charge: at its time no charge may start any more (the same latest start).
+  const action = dueScheduledCancel(s, now) ?? dueCharge(s, now) ?? dueFinalAction(s, now);
   if (action) return action;
   if (flushDue(s, now)) return { kind: 'flush' };
   if (context.continueAsNewSuggested) return { kind: 'continue_as_new' };
@@ -90,6 +92,8 @@ export function wakeTime(s: EngineState, now: number): number | null {
   if (handoverBy !== null && !episode && firstOrderWaits(s)) times.push(handoverBy);
   if (s.billingPause?.resumesAt !== null && s.billingPause?.resumesAt !== undefined)
     times.push(s.billingPause.resumesAt);
+  const cancelAt = scheduledCancelDueAt(s);
+  if (cancelAt !== null) times.push(cancelAt);
   // With the reconciler, its signal wakes the workflow for this question: no timer of its own.
   const reconcileAt = reconcileDueAt(s);
   if (reconcileAt !== null && s.options.reconciler !== 'schedule') times.push(reconcileAt);

@@ -9,6 +9,8 @@ import type { BillingPause } from './pause/billing-pause';
 import type { DunningAttemptRecord, DunningEpisode } from './episode/dunning-episode';
 
 export type { BillingPause } from './pause/billing-pause';
+import type { ScheduledCancel } from './cancel/scheduled-cancel-record';
+export type { ScheduledCancel } from './cancel/scheduled-cancel-record';
 import type { MerchantEvent } from './events/merchant-events';
 import {
   DEFAULT_DUNNING_POLICY,
@@ -37,6 +39,8 @@ export interface PlanLine {
 /** A merchant's request, queued by an update handler and carried out by the loop. */
 export type Intent =
   | { id: number; kind: 'cancel' }
+  | { id: number; kind: 'schedule_cancel' }
+  | { id: number; kind: 'unschedule_cancel' }
   | { id: number; kind: 'change_token'; tokenId: string }
   | { id: number; kind: 'change_cycles'; totalBillingCycles: number | null }
   | { id: number; kind: 'change_products'; products: PlanLine[] }
@@ -151,6 +155,8 @@ export interface EngineState {
   handover?: { status: 'awaited' | 'done'; adoptedAt: number | null };
   /** The subscription's gateway and what it can do. Absent: QFPay (every state before the port). */
   gateway?: GatewayProfile;
+  /** A cancel scheduled for the end of the current period (absent: none). */
+  scheduledCancel?: ScheduledCancel;
 }
 
 /**

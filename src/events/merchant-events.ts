@@ -171,6 +171,22 @@ export const DunningReleasedDataSchema = z.object({
   released_at: IsoTimeSchema,
 });
 
+/** `data` of `subscription.cancel_scheduled`. */
+export const CancelScheduledDataSchema = z.object({
+  /** The billing time the customer is not billed at, ISO-8601: the period's end when it was scheduled. */
+  period_end: IsoTimeSchema,
+  /** When the engine cancels at the gateway, ISO-8601: before `period_end` by the policy's safety margin and minimum attempt window. */
+  cancel_at: IsoTimeSchema,
+});
+
+/** `data` of `subscription.cancel_unscheduled`. */
+export const CancelUnscheduledDataSchema = z.object({
+  /** The period end the cancel was scheduled for, ISO-8601. */
+  period_end: IsoTimeSchema,
+  /** When it had been scheduled, ISO-8601. */
+  scheduled_at: IsoTimeSchema,
+});
+
 /** `data` of `subscription.ended`. */
 export const EndedDataSchema = z.object({
   /** The terminal state. */
@@ -189,6 +205,8 @@ export const MERCHANT_EVENT_DATA_SCHEMAS = {
   'subscription.billing_resumed': BillingResumedDataSchema,
   'subscription.dunning_held': DunningHeldDataSchema,
   'subscription.dunning_released': DunningReleasedDataSchema,
+  'subscription.cancel_scheduled': CancelScheduledDataSchema,
+  'subscription.cancel_unscheduled': CancelUnscheduledDataSchema,
   'subscription.ended': EndedDataSchema,
 } as const;
 
@@ -220,6 +238,8 @@ export const MerchantEventSchema = z.discriminatedUnion('type', [
   envelope('subscription.billing_resumed'),
   envelope('subscription.dunning_held'),
   envelope('subscription.dunning_released'),
+  envelope('subscription.cancel_scheduled'),
+  envelope('subscription.cancel_unscheduled'),
   envelope('subscription.ended'),
 ]);
 

@@ -154,6 +154,8 @@ export interface SubscriptionView {
   lastSyncAt: number | null;
   /** A manual charge being confirmed (its answer never came), if any. */
   pendingCharge: PendingCharge | null;
+  /** A cancel scheduled for the period's end, while the subscription has not ended (absent in older workers' views). */
+  scheduledCancel?: ScheduledCancelResult | null;
   /**
    * Merchant events recorded but not yet handed to their delivery workflow (a start that failed
    * is tried again). Not in the API's answer; tools wait on it (absent in older workers' views).
@@ -219,6 +221,13 @@ export interface CancelResult {
   state: SubscriptionState | 'UNKNOWN';
   stateAt: number | null;
 }
+/** A scheduled cancel: the period's end, when the engine cancels, when it was scheduled (epoch ms). */
+export interface ScheduledCancelResult {
+  periodEnd: number;
+  cancelAt: number;
+  scheduledAt: number;
+}
+export type UnscheduleCancelResult = { unscheduled: false } | ({ unscheduled: true } & ScheduledCancelResult);
 export interface ChangeTokenResult {
   tokenId: string;
 }
@@ -255,6 +264,10 @@ export interface ChargeResult {
 }
 
 export const cancelUpdate = defineUpdate<CancelResult, [CancelRequest]>('cancel');
+/** Cancel at the end of the current period; answered with the schedule (`scheduled-cancel.ts`). */
+export const scheduleCancelUpdate = defineUpdate<ScheduledCancelResult, [CancelRequest]>('scheduleCancel');
+/** Take a scheduled cancel back. */
+export const unscheduleCancelUpdate = defineUpdate<UnscheduleCancelResult, []>('unscheduleCancel');
 export const changePaymentTokenUpdate = defineUpdate<ChangeTokenResult, [ChangeTokenRequest]>(
   'changePaymentToken',
 );

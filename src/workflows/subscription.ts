@@ -38,6 +38,8 @@ import type { Action } from '../domain/actions';
 import {
   WORKFLOW_TYPES,
   cancelUpdate,
+  scheduleCancelUpdate,
+  unscheduleCancelUpdate,
   changeDunningPolicyUpdate,
   changePaymentTokenUpdate,
   changeProductsUpdate,
@@ -72,6 +74,7 @@ import {
   type IntentRequest,
 } from '../domain/engine-state';
 import { afterCancel } from '../domain/episode/settle-episode';
+import { applyScheduleCancel, applyUnscheduleCancel } from '../domain/cancel/scheduled-cancel';
 import { afterChange, applyPolicyChange, refuseIntent } from '../domain/intents/intents';
 import { afterCharge, afterConfirm } from '../domain/charge/charge';
 import { afterFlush } from '../domain/events/flush';
@@ -231,6 +234,8 @@ function registerHandlers(sub: Subscription): void {
       }) as never,
     });
   intent(cancelUpdate, () => ({ kind: 'cancel' }));
+  intent(scheduleCancelUpdate, () => ({ kind: 'schedule_cancel' }));
+  intent(unscheduleCancelUpdate, () => ({ kind: 'unschedule_cancel' }));
   intent(changePaymentTokenUpdate, (r: { tokenId: string }) => ({
     kind: 'change_token',
     tokenId: r.tokenId,
@@ -394,6 +399,10 @@ const PERFORMERS: { [K in Action['kind']]: Performer<ActionOf<K>> } = {
   change_products: performChange,
   change_price: performChange,
   apply_policy: ({ sub }, action) => Promise.resolve(sub.mutate((s) => applyPolicyChange(s, action))),
+  schedule_cancel: ({ sub }, action) =>
+    Promise.resolve(sub.mutate((s) => applyScheduleCancel(s, action, now()))),
+  unschedule_cancel: ({ sub }, action) =>
+    Promise.resolve(sub.mutate((s) => applyUnscheduleCancel(s, action, now()))),
   pause: performPause,
   resume: performPause,
   refuse: ({ sub }, action) => Promise.resolve(sub.mutate((s) => refuseIntent(s, action))),

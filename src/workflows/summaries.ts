@@ -4,6 +4,7 @@
  * 2027-02-26 21:00Z" or "reconcile: billing time 2027-02-27 03:12Z passed with no payment result".
  * Pure; ids, order numbers and times only (never personal data).
  */
+import { scheduledCancelDueAt } from '../domain/cancel/scheduled-cancel';
 import type { Action } from '../domain/actions';
 import { reconcileTime } from '../domain/sync/sync';
 import { gatewayLabel } from '../domain/gateway-profile';
@@ -47,9 +48,9 @@ export function activitySummary(s: EngineState, action: Action): string | undefi
     case 'confirm':
       return `did ${gateway} take the charge of order #${action.pending.sequenceNo}? (check ${action.pending.checks + 1})`;
     case 'cancel':
-      return action.cause === 'merchant'
-        ? `cancel at ${gateway}: the merchant asked`
-        : `cancel at ${gateway}: dunning exhausted for order ${action.orderId} (final action)`;
+      if (action.cause === 'merchant') return `cancel at ${gateway}: the merchant asked`;
+      if (action.cause === 'scheduled') return `cancel at ${gateway}: scheduled for the period's end`;
+      return `cancel at ${gateway}: dunning exhausted for order ${action.orderId} (final action)`;
     case 'change_token':
       return `change the payment token at ${gateway}`;
     case 'change_cycles':
@@ -89,6 +90,8 @@ export function timerSummary(s: EngineState, at: number): string {
       reasons.push(`retry the final action (${episode.finalAction.action})`);
   }
   if (s.syncRetryAt === at) reasons.push(`retry the sync with ${gateway}`);
+  if (s.scheduledCancel && scheduledCancelDueAt(s) === at)
+    reasons.push(`cancel at ${gateway} before the period ends at ${shortTime(s.scheduledCancel.periodEnd)}`);
   const billing = s.snapshot.nextBillingTime;
   if (billing !== null && reconcileTime(s, billing) === at) {
     reasons.push(

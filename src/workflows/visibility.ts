@@ -8,6 +8,7 @@ import { LEGACY_SEARCH_ATTRIBUTES, SEARCH_ATTRIBUTES, type SubscriptionView } fr
 import { gatewayOf, type EngineState } from '../domain/engine-state';
 import { isTerminal } from '../domain/lifecycle/lifecycle';
 import { reconcileDueAt } from '../domain/sync/sync';
+import { scheduledCancelView } from '../domain/cancel/scheduled-cancel';
 
 function iso(ms: number | null | undefined): string {
   return ms === null || ms === undefined ? '—' : new Date(ms).toISOString().replace('.000Z', 'Z');
@@ -27,6 +28,10 @@ export function describeSubscription(state: EngineState, workflowId: string): Su
     continuedAsNew: state.continuedAsNew,
     lastSyncAt: state.lastSyncAt,
     pendingCharge: state.pendingCharge,
+    scheduledCancel:
+      state.scheduledCancel && !isTerminal(state.snapshot.state)
+        ? scheduledCancelView(state, state.scheduledCancel)
+        : null,
     eventsWaiting: state.outbox.length,
   };
 }

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DAY } from '../../src/domain/duration';
 import { eventually, startStack, type Stack } from '../helpers/stack';
+import { createMonthlySubscription } from '../helpers/stack-reads';
 import {
   startMerchantReceiver,
   type MerchantReceiver,
@@ -36,29 +37,11 @@ after(async () => {
 describe('charge-now with QFPay’s clock ahead, as the merchant sees it', () => {
   it('a declined cycle, a declined charge-now, then one that succeeds: ACTIVE everywhere, each fact once', async () => {
     const { api } = stack;
-    const customer = await api('POST', '/v1/customers', { name: 'Ahead', email: 'ahead@example.com' });
-    assert.equal(customer.status, 201, JSON.stringify(customer.body));
-    const customerId: string = customer.body.customer_id;
-    const product = await api('POST', '/v1/products', {
-      name: 'Monthly ahead',
+    const { id, customerId, tokenId } = await createMonthlySubscription(stack, {
+      name: 'Ahead',
       amount: 9800,
-      currency: 'HKD',
-      interval: 'monthly',
-      interval_count: 1,
     });
-    assert.equal(product.status, 201, JSON.stringify(product.body));
-    const token = await stack.emulator('POST', '/_emulator/tokens', {
-      customer_id: customerId,
-      card_number: '5200000000001096',
-    });
-    const created = await api(
-      'POST',
-      '/v1/subscriptions',
-      { customer_id: customerId, product_id: product.body.product_id, token_id: token.token_id },
-      { 'idempotency-key': `charge-now-ahead-${Date.now()}` },
-    );
-    assert.equal(created.status, 201, JSON.stringify(created.body));
-    const id: string = created.body.result.subscription_id;
+    const token = { token_id: tokenId };
     const path = `/v1/subscriptions/${id}`;
     const view = async () => {
       const res = await api('GET', path);

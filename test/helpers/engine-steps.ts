@@ -10,6 +10,7 @@ import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/domain/episode/du
 import type { EngineState } from '../../src/domain/engine-state';
 import type { RemoteOrder } from '../../src/domain/lifecycle/lifecycle';
 import type { Outcome } from '../../src/domain/actions';
+import { afterSync } from '../../src/domain/sync/sync';
 import { DAY, HOUR, SUB, T, order, pastDue } from './engine-states';
 
 export const noHint = { continueAsNewSuggested: false };
@@ -102,4 +103,16 @@ export function chargeAnswer(
   extra: Partial<ChargeOutcome> = {},
 ): Outcome<ChargeOutcome> {
   return { ok: true, value: { orderId: order(2), sequenceNo: 2, outcome, at, ...extra } };
+}
+
+/** An ACTIVE subscription, cycle 2 paid, no episode, nothing to tell; next billing at T + 30 d. */
+export function active(): EngineState {
+  const s = afterSync(
+    pastDue(),
+    { kind: 'sync', reason: 'wanted' },
+    syncAnswer(T, { state: 'ACTIVE', order2: 'PAID' }),
+    T,
+    T,
+  );
+  return { ...settle(s, T), outbox: [], episodeHistory: [] };
 }

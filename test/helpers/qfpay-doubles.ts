@@ -72,6 +72,8 @@ export class FakeQfpay {
   holdSyncAnswer?: () => Promise<void>;
   /** Called when a charge starts; resolve it to let the charge go on (for interleaving tests). */
   beforeCharge?: () => Promise<void>;
+  /** Called when a cancel starts; resolve it to let the cancel go on (for interleaving tests). */
+  beforeCancel?: () => Promise<void>;
   /** Called once a charge has been answered, with the number of charges answered so far. */
   afterCharge?: (answered: number) => void;
   private answered = 0;
@@ -263,6 +265,7 @@ export class FakeQfpay {
       },
       cancelSubscription: async (id) => {
         record('cancelSubscription', [id]);
+        await this.beforeCancel?.();
         this.state.remote = { ...this.state.remote, state: 'CANCELLED' };
         return { at: this.now() };
       },

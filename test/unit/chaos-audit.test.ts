@@ -10,6 +10,8 @@ import {
   eventStartFaultRan,
   merchantEventsComplete,
   noCancelOfPaidPlan,
+  scheduledCancelsKept,
+  type ScheduledCancelRecord,
   oneEventPerAttempt,
   mirrorsTruth,
   noDoubleCharge,
@@ -366,5 +368,70 @@ describe('the audit of what a merchant sees around charges and cancels', () => {
     assert.deepEqual(noCancelOfPaidPlan([withTimes(next + 30_000)]).violations, [
       `${SUB}: cancelled at ${iso(next + 30_000)}, order 2 paid at ${iso(next + 20_000)}`,
     ]);
+  });
+
+  it('a merchant who asked for a cancel is not judged by the final action’s rule', () => {
+    const t: Truth = {
+      ...truth(),
+      state: 'CANCELLED',
+      orders: truth().orders.map((o, i) => ({
+        ...o,
+        billing_time: iso(i === 0 ? billed : next),
+        paid_at: iso(billed),
+      })),
+      history: [
+        { at: iso(next + 30_000), from: 'ACTIVE', to: 'CANCELLED', reason: 'cancelled through the API' },
+      ],
+    };
+    assert.equal(noCancelOfPaidPlan([t]).violations.length, 1);
+    assert.deepEqual(noCancelOfPaidPlan([t], new Set([SUB])).violations, []);
+  });
+
+  it('a scheduled cancel: cancelled between its time and the period end, nothing billed after; a taken-back one not cancelled (planted)', () => {
+    const periodEnd = next;
+    const cancelAt = periodEnd - 20_000;
+    const record = (outcome: ScheduledCancelRecord['outcome']): ScheduledCancelRecord => ({
+      subscriptionId: SUB,
+      periodEnd: iso(periodEnd),
+      cancelAt: iso(cancelAt),
+      outcome,
+    });
+    const cancelledAt = (at: number | null, billedAfter = false): Truth => ({
+      ...truth(),
+      state: at === null ? 'ACTIVE' : 'CANCELLED',
+      orders: [
+        { ...truth().orders[0]!, billing_time: iso(billed) },
+        ...(billedAfter ? [{ ...truth().orders[1]!, billing_time: iso(periodEnd) }] : []),
+      ],
+      history:
+        at === null
+          ? []
+          : [{ at: iso(at), from: 'ACTIVE', to: 'CANCELLED', reason: 'cancelled through the API' }],
+    });
+    const kept = scheduledCancelsKept([record('scheduled')], [cancelledAt(cancelAt + 3_000)]);
+    assert.deepEqual(kept.violations, []);
+    assert.equal(kept.counted, '1 scheduled cancels (0 taken back)');
+    assert.deepEqual(
+      scheduledCancelsKept([record('scheduled')], [cancelledAt(periodEnd + 1_000, true)]).violations,
+      [
+        `${SUB}: order 2 billed at ${iso(periodEnd)}, at or after the period end ${iso(periodEnd)} of its scheduled cancel`,
+        `${SUB}: cancelled at ${iso(periodEnd + 1_000)}, not before the period end ${iso(periodEnd)}`,
+      ],
+    );
+    assert.deepEqual(
+      scheduledCancelsKept([record('scheduled')], [cancelledAt(cancelAt - 1_000)]).violations,
+      [
+        `${SUB}: cancelled at ${iso(cancelAt - 1_000)}, before its time ${iso(cancelAt)}: the period was cut short`,
+      ],
+    );
+    assert.deepEqual(scheduledCancelsKept([record('scheduled')], [cancelledAt(null)]).violations, [
+      `${SUB}: ACTIVE, never cancelled, though a cancel was scheduled for the period end ${iso(periodEnd)}`,
+    ]);
+    assert.deepEqual(scheduledCancelsKept([record('undone')], [cancelledAt(null)]).violations, []);
+    assert.deepEqual(scheduledCancelsKept([record('undone')], [cancelledAt(cancelAt + 3_000)]).violations, [
+      `${SUB}: cancelled at ${iso(cancelAt + 3_000)} though its scheduled cancel was taken back`,
+    ]);
+    // A request whose answer was lost is not judged: what it did is not known.
+    assert.deepEqual(scheduledCancelsKept([record('unknown')], [cancelledAt(null)]).violations, []);
   });
 });

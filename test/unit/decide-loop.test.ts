@@ -27,6 +27,7 @@ import { afterCharge } from '../../src/domain/charge/charge';
 import { afterSync } from '../../src/domain/sync/sync';
 import { DAY, HOUR, MINUTE, SUB, T, order, pastDue } from '../helpers/engine-states';
 import {
+  active,
   CANCEL_POLICY,
   chargeAnswer,
   escalated,
@@ -38,18 +39,6 @@ import {
 
 const BILLING = T + 30 * DAY;
 const GRACE = ENGINE_DEFAULTS.reconcileGraceMs;
-
-/** An ACTIVE subscription, cycle 2 paid, no episode, nothing to tell; next billing at T + 30 d. */
-function active(): EngineState {
-  const s = afterSync(
-    pastDue(),
-    { kind: 'sync', reason: 'wanted' },
-    syncAnswer(T, { state: 'ACTIVE', order2: 'PAID' }),
-    T,
-    T,
-  );
-  return { ...settle(s, T), outbox: [], episodeHistory: [] };
-}
 
 /** The default episode (attempts at T + 1 h, 1 d, 3 d), nothing to tell. */
 function retrying(policy = DEFAULT_DUNNING_POLICY): EngineState {

@@ -117,6 +117,20 @@ const examples: MerchantEvent[] = [
     },
   },
   {
+    id: 'evt.sub_a360.cancel_scheduled.1732418400000',
+    type: 'subscription.cancel_scheduled',
+    created_at: '2024-11-24T03:20:00.000Z',
+    subscription_id: 'sub_a360',
+    data: { period_end: '2024-12-21T03:12:06.000Z', cancel_at: '2024-12-21T01:07:06.000Z' },
+  },
+  {
+    id: 'evt.sub_a360.cancel_unscheduled.1732418400000',
+    type: 'subscription.cancel_unscheduled',
+    created_at: '2024-11-25T09:00:00.000Z',
+    subscription_id: 'sub_a360',
+    data: { period_end: '2024-12-21T03:12:06.000Z', scheduled_at: '2024-11-24T03:20:00.000Z' },
+  },
+  {
     id: 'evt_sub_a360_ended',
     type: 'subscription.ended',
     created_at: '2024-12-21T03:12:06Z',

@@ -19,7 +19,9 @@ import {
   handoverSignal,
   pauseBillingUpdate,
   resumeBillingUpdate,
+  scheduleCancelUpdate,
   snapshotQuery,
+  unscheduleCancelUpdate,
   syncNowUpdate,
 } from '../../src/workflows/definitions';
 import { createEngineActivities } from '../../src/activities/engine';
@@ -133,6 +135,14 @@ async function assertMerchantPolicyJudges(handle: WorkflowHandle, first: string)
   );
   assert.equal(await workflowTaskFailures(handle), 0);
   await handle.terminate('test done');
+}
+
+/** Waits until the workflow has learned the next billing time QFPay states (a query after the failure). */
+async function knowsNextBilling(handle: WorkflowHandle, qfpay: FakeQfpay): Promise<void> {
+  await until('the next billing time known', async () => {
+    const view = await handle.query(snapshotQuery);
+    return view.snapshot.nextBillingTime === qfpay.state.remote.nextBillingTime;
+  });
 }
 
 describe('interleavings (time-skipping server)', () => {
@@ -268,6 +278,117 @@ describe('interleavings (time-skipping server)', () => {
       for (const c of qfpay.charged) assert.ok(c.at < deadline - 2 * HOUR, 'every charge inside the window');
       assert.equal(await workflowTaskFailures(handle), 0);
       await handle.terminate('test done');
+    });
+  });
+
+  it('cancel at period end, scheduled while a dunning charge is at QFPay: answered after it; the episode goes on; the cancel comes before the billing time, and no charge after it', async () => {
+    await inScenario(timeSkipping, {}, async ({ clock, qfpay, failCycle2, handle }) => {
+      qfpay.chargeScript = [{ outcome: 'failed' }, { outcome: 'failed' }, { outcome: 'failed' }];
+      const gate = new Gate();
+      qfpay.beforeCharge = () => (qfpay.count('chargeOrder') === 1 ? gate.promise : Promise.resolve());
+      await failCycle2(handle);
+      const periodEnd = qfpay.state.remote.nextBillingTime!;
+      await advance(timeSkipping.env, clock, HOUR);
+      await until('the first attempt reached QFPay', () => qfpay.count('chargeOrder') === 1);
+      const scheduling = handle.executeUpdate(scheduleCancelUpdate, { args: [{}] });
+      gate.open();
+      const answer = await scheduling;
+      assert.equal(answer.periodEnd, periodEnd);
+      const cancelAt = answer.cancelAt;
+      assert.equal(cancelAt, periodEnd - 2 * HOUR - 5 * MINUTE);
+      assert.equal(
+        (await handle.query(snapshotQuery)).dunning.episode?.attempts.length,
+        1,
+        'the charge in flight was recorded',
+      );
+      // The episode's later attempts (failure + 1 d, + 3 d) still run: the period is owed.
+      await advance(timeSkipping.env, clock, 3 * DAY);
+      await until('the planned attempts ran', () => qfpay.count('chargeOrder') === 3);
+      assert.equal(qfpay.count('cancelSubscription'), 0, 'nothing cancelled before its time');
+      await advance(timeSkipping.env, clock, cancelAt - clock.now + MINUTE);
+      await until('cancelled at QFPay', () => qfpay.count('cancelSubscription') === 1);
+      const cancelCall = qfpay.calls.find((c) => c.name === 'cancelSubscription')!;
+      assert.ok(
+        cancelCall.at >= cancelAt && cancelCall.at < periodEnd - 2 * HOUR,
+        `cancel sent at ${cancelCall.at}`,
+      );
+      for (const c of qfpay.charged) assert.ok(c.at < cancelAt, 'no charge from the cancel time on');
+      await until('the workflow ended', async () => (await handle.describe()).status.name === 'COMPLETED');
+      assert.equal((await handle.query(snapshotQuery)).snapshot.state, 'CANCELLED');
+      assert.equal(await workflowTaskFailures(handle), 0);
+    });
+  });
+
+  it('a take-back that arrives while the scheduled cancel is at QFPay is answered after it: refused, the subscription cancelled', async () => {
+    await inScenario(timeSkipping, {}, async ({ clock, qfpay, failCycle2, handle }) => {
+      qfpay.chargeScript = [{ outcome: 'succeeded' }];
+      await failCycle2(handle);
+      await knowsNextBilling(handle, qfpay);
+      const { cancelAt } = await handle.executeUpdate(scheduleCancelUpdate, { args: [{}] });
+      const gate = new Gate();
+      qfpay.beforeCancel = () => gate.promise;
+      await advance(timeSkipping.env, clock, cancelAt - clock.now);
+      await until('the cancel reached QFPay', () => qfpay.count('cancelSubscription') === 1);
+      const undoing = handle.executeUpdate(unscheduleCancelUpdate, { args: [] });
+      gate.open();
+      await assert.rejects(undoing, (err: Error) =>
+        /already CANCELLED/.test(String((err as { cause?: Error }).cause?.message ?? err.message)),
+      );
+      await until('the workflow ended', async () => (await handle.describe()).status.name === 'COMPLETED');
+      assert.equal(qfpay.count('cancelSubscription'), 1, 'cancelled once');
+      assert.equal(await workflowTaskFailures(handle), 0);
+    });
+  });
+
+  it('a take-back that arrives while a dunning charge is at QFPay is carried out after it: no cancel at the period end', async () => {
+    await inScenario(timeSkipping, {}, async ({ clock, qfpay, failCycle2, handle }) => {
+      qfpay.chargeScript = [{ outcome: 'failed' }, { outcome: 'failed' }, { outcome: 'failed' }];
+      await failCycle2(handle);
+      const periodEnd = qfpay.state.remote.nextBillingTime!;
+      await knowsNextBilling(handle, qfpay);
+      await handle.executeUpdate(scheduleCancelUpdate, { args: [{}] });
+      const gate = new Gate();
+      qfpay.beforeCharge = () => (qfpay.count('chargeOrder') === 1 ? gate.promise : Promise.resolve());
+      await advance(timeSkipping.env, clock, HOUR);
+      await until('the first attempt reached QFPay', () => qfpay.count('chargeOrder') === 1);
+      const undoing = handle.executeUpdate(unscheduleCancelUpdate, { args: [] });
+      gate.open();
+      const undone = await undoing;
+      assert.equal(undone.unscheduled, true);
+      assert.equal((await handle.query(snapshotQuery)).scheduledCancel, null);
+      await advance(timeSkipping.env, clock, periodEnd - clock.now - HOUR);
+      assert.equal(qfpay.count('cancelSubscription'), 0, 'taken back: no cancel');
+      assert.equal((await handle.query(snapshotQuery)).snapshot.state, 'PAST_DUE');
+      assert.equal(await workflowTaskFailures(handle), 0);
+      await handle.terminate('test done');
+    });
+  });
+
+  it('continue-as-new carries a scheduled cancel: the new run cancels at its time', async () => {
+    const { subscriptionId, clock, qfpay, failCycle2 } = await failingSubscription(timeSkipping.env);
+    const { worker, taskQueue } = await scenarioWorker(timeSkipping.env, qfpay);
+    await worker.runUntil(async () => {
+      const handle = await timeSkipping.env.client.workflow.start('subscriptionWorkflow', {
+        workflowId: `qfpay-subscription:${subscriptionId}`,
+        taskQueue,
+        args: [{ subscriptionId, origin: 'adopted' as const, options: { maxHistoryEvents: 40 } }],
+      });
+      timeSkipping.track(handle);
+      await advance(timeSkipping.env, clock, MINUTE);
+      await failCycle2(handle);
+      await knowsNextBilling(handle, qfpay);
+      const firstRun = (await handle.describe()).runId;
+      const { cancelAt } = await handle.executeUpdate(scheduleCancelUpdate, { args: [{}] });
+      // Queries until the run is long enough to continue as new.
+      for (let i = 0; i < 12 && (await handle.describe()).runId === firstRun; i += 1) {
+        await handle.executeUpdate(syncNowUpdate, { args: [] });
+      }
+      await until('it continued as new', async () => (await handle.describe()).runId !== firstRun);
+      assert.equal((await handle.query(snapshotQuery)).scheduledCancel?.cancelAt, cancelAt);
+      await advance(timeSkipping.env, clock, cancelAt - clock.now + MINUTE);
+      await until('cancelled at QFPay', () => qfpay.count('cancelSubscription') === 1);
+      await until('the workflow ended', async () => (await handle.describe()).status.name === 'COMPLETED');
+      assert.equal(await workflowTaskFailures(handle), 0);
     });
   });
 

@@ -13,6 +13,8 @@ import {
   SEARCH_ATTRIBUTES,
   WORKFLOW_TYPES,
   cancelUpdate,
+  scheduleCancelUpdate,
+  unscheduleCancelUpdate,
   changeDunningPolicyUpdate,
   changePaymentTokenUpdate,
   changeProductsUpdate,
@@ -463,8 +465,19 @@ function changeRoutes(router: Router, ctx: ApiContext, workflows: SubscriptionWo
   handle(router, 'cancelSubscription', async (req: Request, res: Response) => {
     const id = subscriptionId(req);
     // The reason is checked and then dropped: free text stays out of Temporal.
-    parseInput(CancelBodySchema, req.body ?? {}, 'body');
-    const view = await updateThenView(id, (h) => h.executeUpdate(cancelUpdate, { args: [{}] }));
+    const body = parseInput(CancelBodySchema, req.body ?? {}, 'body');
+    const view = await updateThenView(id, (h) =>
+      body.at_period_end === true
+        ? h.executeUpdate(scheduleCancelUpdate, { args: [{}] })
+        : h.executeUpdate(cancelUpdate, { args: [{}] }),
+    );
+    res.json(subscriptionView(view));
+  });
+
+  handle(router, 'undoCancelSubscription', async (req: Request, res: Response) => {
+    const id = subscriptionId(req);
+    parseInput(EmptyBodySchema, req.body ?? {}, 'body');
+    const view = await updateThenView(id, (h) => h.executeUpdate(unscheduleCancelUpdate, { args: [] }));
     res.json(subscriptionView(view));
   });
 

@@ -3,6 +3,7 @@
  * for a gateway's own recovery, closes (recovered, lost, exhausted); its final action falls due and
  * its result (a cancel) is applied.
  */
+import { afterScheduledCancel } from '../cancel/scheduled-cancel';
 import { type Action, answerFailure, type Outcome } from '../actions';
 import { type DunningFinalAction } from './dunning';
 import type { DunningEpisode } from './dunning-episode';
@@ -246,6 +247,7 @@ export function afterCancel(
   outcome: Outcome<{ at: number }>,
   now: number,
 ): EngineState {
+  if (action.cause === 'scheduled') return afterScheduledCancel(state, outcome, now);
   if (outcome.ok) {
     const source = action.cause === 'merchant' ? 'api' : 'engine';
     const fact: Fact = {

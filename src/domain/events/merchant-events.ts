@@ -84,6 +84,22 @@ export interface DunningReleasedData {
   released_at: string;
 }
 
+/** `data` of `subscription.cancel_scheduled`. */
+export interface CancelScheduledData {
+  /** The billing time the customer is not billed at, ISO-8601. */
+  period_end: string;
+  /** When the engine cancels at the gateway, ISO-8601 (before `period_end` by the policy's margins). */
+  cancel_at: string;
+}
+
+/** `data` of `subscription.cancel_unscheduled`. */
+export interface CancelUnscheduledData {
+  /** The period end the cancel was scheduled for, ISO-8601. */
+  period_end: string;
+  /** When it had been scheduled, ISO-8601. */
+  scheduled_at: string;
+}
+
 /** `data` of `subscription.ended`. */
 export interface EndedData {
   final_state: (typeof ENDED_STATES)[number];
@@ -101,6 +117,8 @@ export interface MerchantEventDataMap {
   'subscription.billing_resumed': BillingResumedData;
   'subscription.dunning_held': DunningHeldData;
   'subscription.dunning_released': DunningReleasedData;
+  'subscription.cancel_scheduled': CancelScheduledData;
+  'subscription.cancel_unscheduled': CancelUnscheduledData;
   'subscription.ended': EndedData;
 }
 

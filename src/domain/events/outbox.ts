@@ -10,6 +10,7 @@ import type { DunningEpisode } from '../episode/dunning-episode';
 import type { MerchantEvent, MerchantEventData, MerchantEventType } from './merchant-events';
 import type { DunningFinalAction } from '../episode/dunning';
 import type { BillingPause } from '../pause/billing-pause';
+import type { ScheduledCancel } from '../cancel/scheduled-cancel-record';
 import type { Fact, SubscriptionSnapshot, TransitionRecord } from '../lifecycle/lifecycle';
 
 /** An event before the outbox stamps it. */
@@ -206,4 +207,32 @@ export function billingResumedEvent(
           released_at: new Date(at).toISOString(),
         },
       );
+}
+
+/** The event of a cancel scheduled for the period's end. */
+export function cancelScheduledEvent(
+  subscriptionId: string,
+  scheduled: ScheduledCancel,
+  cancelAt: number,
+): OutgoingEvent {
+  return event(
+    merchantEventId(subscriptionId, 'cancel_scheduled', scheduled.since),
+    'subscription.cancel_scheduled',
+    {
+      period_end: new Date(scheduled.periodEnd).toISOString(),
+      cancel_at: new Date(cancelAt).toISOString(),
+    },
+  );
+}
+
+/** The event of a scheduled cancel taken back. */
+export function cancelUnscheduledEvent(subscriptionId: string, scheduled: ScheduledCancel): OutgoingEvent {
+  return event(
+    merchantEventId(subscriptionId, 'cancel_unscheduled', scheduled.since),
+    'subscription.cancel_unscheduled',
+    {
+      period_end: new Date(scheduled.periodEnd).toISOString(),
+      scheduled_at: new Date(scheduled.since).toISOString(),
+    },
+  );
 }

@@ -26,6 +26,7 @@ import { gatewayLabel } from '../gateway-profile';
 import type { Fact } from '../lifecycle/lifecycle';
 import { isTerminal } from '../lifecycle/lifecycle-table';
 import { holdScope, noPause, resumesAtProblem } from '../pause/pause';
+import { scheduleCancelProblem, unscheduleCancelProblem } from '../cancel/scheduled-cancel';
 
 export function decideIntent(s: EngineState, intent: Intent, now: number): Action {
   if (givenUp(s) && intent.kind !== 'policy') {
@@ -40,6 +41,14 @@ export function decideIntent(s: EngineState, intent: Intent, now: number): Actio
       return { kind: 'sync', reason: 'intent', intentId: intent.id };
     case 'cancel':
       return { kind: 'cancel', cause: 'merchant', intentId: intent.id };
+    case 'schedule_cancel':
+      return {
+        kind: 'schedule_cancel',
+        intentId: intent.id,
+        periodEnd: s.scheduledCancel?.periodEnd ?? s.snapshot.nextBillingTime!,
+      };
+    case 'unschedule_cancel':
+      return { kind: 'unschedule_cancel', intentId: intent.id };
     case 'change_token':
       return { kind: 'change_token', intentId: intent.id, tokenId: intent.tokenId };
     case 'change_cycles':
@@ -76,6 +85,10 @@ export function intentProblem(
       return undefined;
     case 'cancel':
       return isTerminal(state) ? `subscription is already ${state}; there is nothing to cancel` : undefined;
+    case 'schedule_cancel':
+      return scheduleCancelProblem(s, now);
+    case 'unschedule_cancel':
+      return unscheduleCancelProblem(s);
     case 'change_token':
       if (!gatewayOf(s).capabilities.changeToken) return cannot(s, 'change a subscription’s card');
       if (typeof intent.tokenId !== 'string' || !/^tk_\w+$/.test(intent.tokenId))

@@ -367,13 +367,18 @@ export function oneEventPerAttempt(truths: readonly Truth[], deliveries: readonl
 
 /**
  * No cancel of a paid plan: when a subscription was cancelled through the API (in this suite only
- * the final action of an exhausted episode cancels), its newest order billed by then was not PAID
+ * the final action of an exhausted episode cancels, and the merchant's scheduled cancels, left out), its newest order billed by then was not PAID
  * already. The final action asks QFPay first; a cancel sent after the order was paid breaks it.
  */
-export function noCancelOfPaidPlan(truths: readonly Truth[]): Check {
+export function noCancelOfPaidPlan(
+  truths: readonly Truth[],
+  /** Subscriptions the merchant asked to cancel (their own check is {@link scheduledCancelsKept}). */
+  merchantCancels: ReadonlySet<string> = new Set(),
+): Check {
   const violations: string[] = [];
   let cancels = 0;
   for (const t of truths) {
+    if (merchantCancels.has(t.subscription_id)) continue;
     const cancel = t.history?.find((h) => h.to === 'CANCELLED' && h.reason === 'cancelled through the API');
     if (!cancel) continue;
     cancels += 1;
@@ -389,4 +394,69 @@ export function noCancelOfPaidPlan(truths: readonly Truth[]): Check {
       );
   }
   return { name: 'no cancel of a paid plan', counted: `${cancels} cancels through the API`, violations };
+}
+
+/** A merchant's cancel at period end as the suite asked for it, and what became of it. */
+export interface ScheduledCancelRecord {
+  subscriptionId: string;
+  /** From the schedule's answer: the billing time the customer must not be billed at, and when the engine cancels. */
+  periodEnd: string;
+  cancelAt: string;
+  /** `scheduled`: left in place; `undone`: taken back (answered); `unknown`: a take-back whose answer was lost. */
+  outcome: 'scheduled' | 'undone' | 'unknown';
+}
+
+/**
+ * Cancel at period end kept: a scheduled cancel reached QFPay from its time on (the period was not
+ * cut short) and before the period's end, and no order was billed at or after that end; one taken
+ * back was not cancelled. Times are QFPay's, as the schedule's answer gave them.
+ */
+export function scheduledCancelsKept(
+  records: readonly ScheduledCancelRecord[],
+  truths: readonly Truth[],
+): Check {
+  const violations: string[] = [];
+  const byId = new Map(truths.map((t) => [t.subscription_id, t]));
+  const judged = records.filter((r) => r.outcome !== 'unknown');
+  for (const r of judged) {
+    const t = byId.get(r.subscriptionId);
+    if (!t) {
+      violations.push(`${r.subscriptionId}: QFPay has no such subscription`);
+      continue;
+    }
+    const end = Date.parse(r.periodEnd);
+    const cancel = t.history?.find((h) => h.to === 'CANCELLED' && h.reason === 'cancelled through the API');
+    if (r.outcome === 'undone') {
+      if (cancel)
+        violations.push(
+          `${r.subscriptionId}: cancelled at ${cancel.at} though its scheduled cancel was taken back`,
+        );
+      continue;
+    }
+    for (const o of t.orders) {
+      if (o.billing_time != null && Date.parse(o.billing_time) >= end)
+        violations.push(
+          `${r.subscriptionId}: order ${o.sequence_no} billed at ${o.billing_time}, at or after the period end ${r.periodEnd} of its scheduled cancel`,
+        );
+    }
+    if (!cancel) {
+      violations.push(
+        `${r.subscriptionId}: ${t.state}, never cancelled, though a cancel was scheduled for the period end ${r.periodEnd}`,
+      );
+    } else if (Date.parse(cancel.at) < Date.parse(r.cancelAt)) {
+      violations.push(
+        `${r.subscriptionId}: cancelled at ${cancel.at}, before its time ${r.cancelAt}: the period was cut short`,
+      );
+    } else if (Date.parse(cancel.at) >= end) {
+      violations.push(
+        `${r.subscriptionId}: cancelled at ${cancel.at}, not before the period end ${r.periodEnd}`,
+      );
+    }
+  }
+  const undone = judged.filter((r) => r.outcome === 'undone').length;
+  return {
+    name: 'cancel at period end kept',
+    counted: `${judged.length - undone} scheduled cancels (${undone} taken back)`,
+    violations,
+  };
 }

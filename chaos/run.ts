@@ -23,6 +23,8 @@ import { seededRandom } from '../src/gateways/qfpay/emulator/faults';
 import { snapshotQuery, subscriptionWorkflowId } from '../src/workflows/definitions';
 import {
   chargeNowShowsRecovery,
+  scheduledCancelsKept,
+  type ScheduledCancelRecord,
   chargesInsideWindow,
   eventStartFaultRan,
   merchantEventsComplete,
@@ -371,6 +373,87 @@ async function chargeNows(
   }
 }
 
+/** What the merchant who cancels at period end did; see {@link cancelsAtPeriodEnd}. */
+interface PeriodEndCancels {
+  records: ScheduledCancelRecord[];
+  /** Every subscription a cancel was asked for, answered or not (left out of the final action's check). */
+  asked: Set<string>;
+}
+
+/**
+ * A merchant who cancels at period end: about a quarter of the subscriptions whose cards approve
+ * get a cancel scheduled through the API while the faults, crashes and QFPay's clock lead go on,
+ * and about a third of those are taken back at once. The merchant first gives the subscription a
+ * safety margin that outlasts a lost activity (its 30 s start-to-close timeout) and a worker's
+ * death, as the docs ask of a margin. Scheduling again is answered with the same schedule, so a
+ * lost answer is asked again until one comes; a take-back answered 409 "no cancel is scheduled"
+ * took effect before.
+ */
+async function cancelsAtPeriodEnd(
+  stack: ChaosStack,
+  creations: readonly Creation[],
+  until: Promise<unknown>,
+  done: PeriodEndCancels,
+): Promise<void> {
+  let over = false;
+  void until.finally(() => (over = true));
+  const chosen = new Map<string, { undo: boolean; marginSet: boolean; record?: ScheduledCancelRecord }>();
+  const settled = new Set<string>();
+  const margin = `${plan.cycleMinutes === 1 ? 40 : 60}s`;
+  while (!over) {
+    for (const c of creations) {
+      const id = c.subscriptionId;
+      if (over || id === undefined || c.card !== 'approve' || settled.has(id)) continue;
+      if (!chosen.has(id)) {
+        if (rnd() < 0.25) chosen.set(id, { undo: rnd() < 0.35, marginSet: false });
+        else settled.add(id);
+        continue;
+      }
+      const mine = chosen.get(id)!;
+      const api = stack.apis[Math.floor(rnd() * stack.apis.length)]!;
+      const path = `${api}/v1/subscriptions/${id}`;
+      if (!mine.marginSet) {
+        const res = await http(`${path}/dunning-policy`, 'PUT', { safety_margin: margin }).catch(
+          () => undefined,
+        );
+        mine.marginSet = res?.status === 200;
+        continue;
+      }
+      if (!mine.record) {
+        done.asked.add(id);
+        const res = await http<{
+          state?: string;
+          scheduled_cancel?: { period_end: string; cancel_at: string } | null;
+        }>(`${path}/cancel`, 'POST', { at_period_end: true }).catch(() => undefined);
+        if (res?.status === 200 && res.body.scheduled_cancel) {
+          const { period_end: periodEnd, cancel_at: cancelAt } = res.body.scheduled_cancel;
+          mine.record = {
+            subscriptionId: id,
+            periodEnd,
+            cancelAt,
+            outcome: mine.undo ? 'unknown' : 'scheduled',
+          };
+          done.records.push(mine.record);
+          if (!mine.undo) settled.add(id);
+        } else if (res?.status === 409 && /already|not known/.test(JSON.stringify(res.body))) {
+          settled.add(id); // ended, or in its last cycle: nothing to schedule
+        }
+        continue;
+      }
+      const res = await http(`${path}/cancel/undo`, 'POST', {}).catch(() => undefined);
+      const said = JSON.stringify(res?.body ?? '');
+      if (res?.status === 200 || (res?.status === 409 && /no cancel is scheduled/.test(said))) {
+        mine.record.outcome = 'undone';
+        settled.add(id);
+      } else if (res?.status === 409 && /already/.test(said)) {
+        mine.record.outcome = 'scheduled'; // the cancel was carried out first
+        settled.add(id);
+      }
+    }
+    await sleep(2_000);
+  }
+}
+
 /** Every subscription the emulator has. */
 async function allTruths(stack: ChaosStack): Promise<Truth[]> {
   return (
@@ -582,10 +665,13 @@ async function main(): Promise<void> {
     const disrupting = disrupt(stack, { list: creations, done: creating.catch(() => undefined) });
     const chargeNowRecords: ChargeNowRecord[] = [];
     const charging = chargeNows(stack, creations, disrupting, chargeNowRecords);
+    const periodEndCancels: PeriodEndCancels = { records: [], asked: new Set() };
+    const cancelling = cancelsAtPeriodEnd(stack, creations, disrupting, periodEndCancels);
     await creating;
     log(`created ${creations.length}; faults and crashes go on for ${plan.chaosMs / 1000} s`);
     const disruptions = await disrupting;
     await charging;
+    await cancelling;
     await setFaults(stack, NO_FAULTS);
     log('faults off; waiting for convergence');
     const ids = creations.map((c) => c.subscriptionId!).filter(Boolean);
@@ -597,6 +683,13 @@ async function main(): Promise<void> {
     const truthsAfterEvents = await truthsOf(stack, new Set(ids));
     const refusedStarts = countLines(`${outBase}-parts.log`, REFUSED_START);
     const stuck = noStuckWorkflow(await workflowFindings(stack, ids));
+    // The scheduled cancels are judged once QFPay's clock has passed every period end they name.
+    const latestEnd = Math.max(0, ...periodEndCancels.records.map((r) => Date.parse(r.periodEnd)));
+    while (Date.now() + CLOCK_LEAD_MS < latestEnd + 5_000) await sleep(1_000);
+    const truthsAfterPeriodEnds = await truthsOf(
+      stack,
+      new Set(periodEndCancels.records.map((r) => r.subscriptionId)),
+    );
     const checks: Check[] = [
       mirrorsTruth(truths, mirrors),
       chargesInsideWindow(truths, MARGIN_MS),
@@ -606,7 +699,8 @@ async function main(): Promise<void> {
       eventStartFaultRan(refusedStarts, receiver.deliveries),
       oneEventPerAttempt(truthsAfterEvents, receiver.deliveries),
       chargeNowShowsRecovery(chargeNowRecords),
-      noCancelOfPaidPlan(truths),
+      noCancelOfPaidPlan(truths, periodEndCancels.asked),
+      scheduledCancelsKept(periodEndCancels.records, truthsAfterPeriodEnds),
       stuck,
     ];
     const figures = {
@@ -615,6 +709,7 @@ async function main(): Promise<void> {
       ...disruptions,
       manualChargesAudited: Number(checks[1]!.counted.split(' ')[0]),
       merchantChargeNows: chargeNowRecords.length,
+      cancelsAtPeriodEnd: periodEndCancels.records.length,
       eventDeliveries: receiver.deliveries.length,
       eventDeliveriesInterrupted: receiver.interrupted,
       eventDeliveriesRepeated: events.repeated,

@@ -143,7 +143,11 @@ export async function startWith(
   taskQueue: string,
   subscriptionId: string,
   override: DunningPolicyOverride = {},
-  { merchantEvents = false, maxHistoryEvents }: { merchantEvents?: boolean; maxHistoryEvents?: number } = {},
+  {
+    merchantEvents = false,
+    maxHistoryEvents,
+    reconciler,
+  }: { merchantEvents?: boolean; maxHistoryEvents?: number; reconciler?: 'schedule' } = {},
 ) {
   timeSkipping.track(timeSkipping.env.client.workflow.getHandle(subscriptionWorkflowId(subscriptionId)));
   return timeSkipping.env.client.workflow.start(WORKFLOW_TYPES.subscription, {
@@ -158,6 +162,7 @@ export async function startWith(
           reconcileGraceMs: 15 * MINUTE,
           merchantEvents,
           ...(maxHistoryEvents === undefined ? {} : { maxHistoryEvents }),
+          ...(reconciler === undefined ? {} : { reconciler }),
         },
       },
     ],
@@ -219,14 +224,20 @@ export type Scenario = Awaited<ReturnType<typeof failingSubscription>> & {
  */
 export async function inScenario(
   timeSkipping: TimeSkipping,
-  options: { prepare?: (qfpay: FakeQfpay) => void; policy?: DunningPolicyOverride },
+  options: { prepare?: (qfpay: FakeQfpay) => void; policy?: DunningPolicyOverride; reconciler?: 'schedule' },
   body: (scenario: Scenario) => Promise<void>,
 ): Promise<void> {
   const subscription = await failingSubscription(timeSkipping.env);
   options.prepare?.(subscription.qfpay);
   const { worker, taskQueue } = await scenarioWorker(timeSkipping.env, subscription.qfpay);
   await worker.runUntil(async () => {
-    const handle = await startWith(timeSkipping, taskQueue, subscription.subscriptionId, options.policy);
+    const handle = await startWith(
+      timeSkipping,
+      taskQueue,
+      subscription.subscriptionId,
+      options.policy,
+      options.reconciler === undefined ? {} : { reconciler: options.reconciler },
+    );
     await advance(timeSkipping.env, subscription.clock, MINUTE);
     await body({ ...subscription, handle, taskQueue });
   });

@@ -18,6 +18,7 @@ import {
   factSignal,
   handoverSignal,
   pauseBillingUpdate,
+  reconcileSignal,
   resumeBillingUpdate,
   scheduleCancelUpdate,
   snapshotQuery,
@@ -390,6 +391,67 @@ describe('interleavings (time-skipping server)', () => {
       await until('the workflow ended', async () => (await handle.describe()).status.name === 'COMPLETED');
       assert.equal(await workflowTaskFailures(handle), 0);
     });
+  });
+
+  it("the reconciler's signal while a dunning charge is at QFPay changes nothing: one charge, its answer recorded, no question", async () => {
+    await inScenario(
+      timeSkipping,
+      { reconciler: 'schedule' },
+      async ({ clock, qfpay, failCycle2, handle }) => {
+        qfpay.chargeScript = [{ outcome: 'failed' }];
+        const gate = new Gate();
+        qfpay.beforeCharge = () => gate.promise;
+        await failCycle2(handle);
+        await advance(timeSkipping.env, clock, HOUR);
+        await until('the attempt reached QFPay', () => qfpay.count('chargeOrder') === 1);
+        const syncs = qfpay.count('syncSubscription');
+        // A sweep that read a stale ReconcileAt signals twice while the charge is out.
+        await handle.signal(reconcileSignal);
+        await handle.signal(reconcileSignal);
+        gate.open();
+        await until(
+          'the attempt recorded',
+          async () => (await handle.query(snapshotQuery)).dunning.episode?.attempts.length === 1,
+        );
+        await handle.signal(reconcileSignal);
+        await advance(timeSkipping.env, clock, MINUTE);
+        assert.equal(qfpay.count('chargeOrder'), 1, 'one charge');
+        // The charge's answer asks QFPay once (as it does without the signals); the signals ask nothing.
+        assert.ok(
+          qfpay.count('syncSubscription') <= syncs + 1,
+          `${qfpay.count('syncSubscription') - syncs} queries`,
+        );
+        assert.equal(await workflowTaskFailures(handle), 0);
+        await handle.terminate('test done');
+      },
+    );
+  });
+
+  it("the reconciler's signal that arrives as the subscription ends does not keep it open or ask twice", async () => {
+    await inScenario(
+      timeSkipping,
+      { reconciler: 'schedule' },
+      async ({ subscriptionId, clock, qfpay, handle }) => {
+        const gate = new Gate();
+        qfpay.holdSyncAnswer = () => gate.promise;
+        qfpay.state.remote = { ...qfpay.state.remote, state: 'CANCELLED' };
+        const syncs = qfpay.count('syncSubscription');
+        await handle.signal(factSignal, {
+          kind: 'state',
+          subscriptionId,
+          state: 'CANCELLED',
+          at: clock.now,
+          source: 'notification',
+        });
+        await until('the final query is out', () => qfpay.count('syncSubscription') === syncs + 1);
+        await handle.signal(reconcileSignal);
+        qfpay.holdSyncAnswer = undefined;
+        gate.open();
+        await until('the workflow ended', async () => (await handle.describe()).status.name === 'COMPLETED');
+        assert.equal(qfpay.count('syncSubscription'), syncs + 1, 'one final query');
+        assert.equal(await workflowTaskFailures(handle), 0);
+      },
+    );
   });
 
   it('a query whose answer was overtaken by the end does not count as the final one: QFPay is asked again', async () => {

@@ -138,6 +138,13 @@ async function assertMerchantPolicyJudges(handle: WorkflowHandle, first: string)
   await handle.terminate('test done');
 }
 
+/** Holds the first charge at QFPay until the gate it answers opens; later charges go through. */
+function holdFirstCharge(qfpay: FakeQfpay): Gate {
+  const gate = new Gate();
+  qfpay.beforeCharge = () => (qfpay.count('chargeOrder') === 1 ? gate.promise : Promise.resolve());
+  return gate;
+}
+
 /** Waits until the workflow has learned the next billing time QFPay states (a query after the failure). */
 async function knowsNextBilling(handle: WorkflowHandle, qfpay: FakeQfpay): Promise<void> {
   await until('the next billing time known', async () => {
@@ -234,8 +241,7 @@ describe('interleavings (time-skipping server)', () => {
   it('a CANCELLED notification during a charge ends the workflow once the charge returns, not at the next timer', async () => {
     await inScenario(timeSkipping, {}, async ({ subscriptionId, clock, qfpay, failCycle2, handle }) => {
       qfpay.chargeScript = [{ outcome: 'failed' }];
-      const gate = new Gate();
-      qfpay.beforeCharge = () => gate.promise;
+      const gate = holdFirstCharge(qfpay);
       await failCycle2(handle);
       await advance(timeSkipping.env, clock, HOUR);
       await until('the attempt reached QFPay', () => qfpay.count('chargeOrder') === 1);
@@ -258,8 +264,7 @@ describe('interleavings (time-skipping server)', () => {
   it('a billing pause that arrives during a charge takes effect after its answer: no attempt while paused, one after resume', async () => {
     await inScenario(timeSkipping, {}, async ({ clock, qfpay, failCycle2, handle }) => {
       qfpay.chargeScript = [{ outcome: 'failed' }, { outcome: 'failed' }];
-      const gate = new Gate();
-      qfpay.beforeCharge = () => (qfpay.count('chargeOrder') === 1 ? gate.promise : Promise.resolve());
+      const gate = holdFirstCharge(qfpay);
       await failCycle2(handle);
       await advance(timeSkipping.env, clock, HOUR);
       await until('the first attempt reached QFPay', () => qfpay.count('chargeOrder') === 1);
@@ -285,8 +290,7 @@ describe('interleavings (time-skipping server)', () => {
   it('cancel at period end, scheduled while a dunning charge is at QFPay: answered after it; the episode goes on; the cancel comes before the billing time, and no charge after it', async () => {
     await inScenario(timeSkipping, {}, async ({ clock, qfpay, failCycle2, handle }) => {
       qfpay.chargeScript = [{ outcome: 'failed' }, { outcome: 'failed' }, { outcome: 'failed' }];
-      const gate = new Gate();
-      qfpay.beforeCharge = () => (qfpay.count('chargeOrder') === 1 ? gate.promise : Promise.resolve());
+      const gate = holdFirstCharge(qfpay);
       await failCycle2(handle);
       const periodEnd = qfpay.state.remote.nextBillingTime!;
       await advance(timeSkipping.env, clock, HOUR);
@@ -348,8 +352,7 @@ describe('interleavings (time-skipping server)', () => {
       const periodEnd = qfpay.state.remote.nextBillingTime!;
       await knowsNextBilling(handle, qfpay);
       await handle.executeUpdate(scheduleCancelUpdate, { args: [{}] });
-      const gate = new Gate();
-      qfpay.beforeCharge = () => (qfpay.count('chargeOrder') === 1 ? gate.promise : Promise.resolve());
+      const gate = holdFirstCharge(qfpay);
       await advance(timeSkipping.env, clock, HOUR);
       await until('the first attempt reached QFPay', () => qfpay.count('chargeOrder') === 1);
       const undoing = handle.executeUpdate(unscheduleCancelUpdate, { args: [] });
@@ -399,8 +402,7 @@ describe('interleavings (time-skipping server)', () => {
       { reconciler: 'schedule' },
       async ({ clock, qfpay, failCycle2, handle }) => {
         qfpay.chargeScript = [{ outcome: 'failed' }];
-        const gate = new Gate();
-        qfpay.beforeCharge = () => gate.promise;
+        const gate = holdFirstCharge(qfpay);
         await failCycle2(handle);
         await advance(timeSkipping.env, clock, HOUR);
         await until('the attempt reached QFPay', () => qfpay.count('chargeOrder') === 1);
@@ -573,8 +575,7 @@ describe('interleavings (time-skipping server)', () => {
       { policy: { attemptOffsets: ['1d'] } },
       async ({ clock, qfpay, failCycle2, handle }) => {
         qfpay.chargeScript = [{ outcome: 'failed' }];
-        const gate = new Gate();
-        qfpay.beforeCharge = () => gate.promise;
+        const gate = holdFirstCharge(qfpay);
         await failCycle2(handle);
         await advance(timeSkipping.env, clock, MINUTE);
         const requests = Promise.allSettled(

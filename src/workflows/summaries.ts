@@ -4,7 +4,7 @@
  * 2027-02-26 21:00Z" or "reconcile: billing time 2027-02-27 03:12Z passed with no payment result".
  * Pure; ids, order numbers and times only (never personal data).
  */
-import { scheduledCancelDueAt } from '../domain/cancel/scheduled-cancel';
+import { periodEnd, scheduledCancelDueAt } from '../domain/cancel/scheduled-cancel';
 import type { Action } from '../domain/actions';
 import { reconcileTime } from '../domain/sync/sync';
 import { gatewayLabel } from '../domain/gateway-profile';
@@ -91,7 +91,9 @@ export function timerSummary(s: EngineState, at: number): string {
   }
   if (s.syncRetryAt === at) reasons.push(`retry the sync with ${gateway}`);
   if (s.scheduledCancel && scheduledCancelDueAt(s) === at)
-    reasons.push(`cancel at ${gateway} before the period ends at ${shortTime(s.scheduledCancel.periodEnd)}`);
+    reasons.push(
+      `cancel at ${gateway} before the period ends at ${shortTime(periodEnd(s, s.scheduledCancel))}`,
+    );
   const billing = s.snapshot.nextBillingTime;
   if (billing !== null && reconcileTime(s, billing) === at) {
     reasons.push(

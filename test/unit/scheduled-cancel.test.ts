@@ -142,6 +142,28 @@ void describe('cancel at period end: the schedule', () => {
   });
 });
 
+void describe('cancel at period end: a billing time learned earlier', () => {
+  void it('is the period end when the gateway would bill before the one asked for', () => {
+    const s = scheduled();
+    const earlier = PERIOD_END - 5 * DAY;
+    const moved = afterSync(
+      s,
+      { kind: 'sync', reason: 'wanted' },
+      syncAnswer(T + DAY, { state: 'ACTIVE', order2: 'PAID', nextBillingTime: earlier }),
+      T + DAY,
+      T + DAY,
+    );
+    const at = earlier - 2 * HOUR - 5 * MINUTE;
+    assert.equal(scheduledCancelDueAt(moved), at);
+    assert.deepEqual(describeSubscription(moved, 'wf').scheduledCancel, {
+      periodEnd: earlier,
+      cancelAt: at,
+      scheduledAt: T + HOUR,
+    });
+    assert.deepEqual(decide(settle(moved, at), at, noHint), { kind: 'cancel', cause: 'scheduled' });
+  });
+});
+
 void describe('cancel at period end: the timer and the cancel', () => {
   void it('waits for its time, then cancels, and the subscription ends with its events', () => {
     const s = scheduled();

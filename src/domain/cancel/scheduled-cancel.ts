@@ -2,8 +2,9 @@
  * Cancel at period end: the merchant asks that the subscription end before its next billing time,
  * and the engine cancels it at the gateway then, on a durable timer.
  *
- * - The period's end is the next billing time when the merchant asks; it stays fixed (a billing
- *   time learned later never moves it out).
+ * - The period's end is the next billing time when the merchant asks. A billing time learned later
+ *   never moves it out; one the gateway states earlier than it (a plan change) moves it in, as the
+ *   gateway would bill then.
  * - The cancel is sent at the latest moment a manual charge could still start
  *   (`periodEnd − safetyMargin − minAttemptWindow`), so it is over, retries included, by the same
  *   deadline a charge must meet: the customer is never billed for the next cycle.
@@ -35,11 +36,20 @@ export function cancelTime(s: Pick<EngineState, 'policy'>, periodEnd: number): n
   return attemptDeadline(periodEnd, s.policy) - s.policy.minAttemptWindow;
 }
 
+/**
+ * The billing time the customer must not be billed at: the one asked for, or the gateway's next
+ * billing time when it states one before it.
+ */
+export function periodEnd(s: Pick<EngineState, 'snapshot'>, scheduled: ScheduledCancel): number {
+  const next = s.snapshot.nextBillingTime;
+  return next !== null && next < scheduled.periodEnd ? next : scheduled.periodEnd;
+}
+
 /** When the scheduled cancel is due next (its time, or its retry), or null with none. */
 export function scheduledCancelDueAt(s: EngineState): number | null {
   const scheduled = s.scheduledCancel;
   if (!scheduled || isTerminal(s.snapshot.state)) return null;
-  return scheduled.retryAt ?? cancelTime(s, scheduled.periodEnd);
+  return scheduled.retryAt ?? cancelTime(s, periodEnd(s, scheduled));
 }
 
 /** Why the subscription's cancel cannot be scheduled now, or undefined. */
@@ -63,10 +73,11 @@ export function unscheduleCancelProblem(s: EngineState): string | undefined {
 }
 
 /** What the merchant is told about a scheduled cancel (the update's answer, the view). */
-export function scheduledCancelView(s: Pick<EngineState, 'policy'>, scheduled: ScheduledCancel) {
+export function scheduledCancelView(s: Pick<EngineState, 'policy' | 'snapshot'>, scheduled: ScheduledCancel) {
+  const end = periodEnd(s, scheduled);
   return {
-    periodEnd: scheduled.periodEnd,
-    cancelAt: cancelTime(s, scheduled.periodEnd),
+    periodEnd: end,
+    cancelAt: cancelTime(s, end),
     scheduledAt: scheduled.since,
   };
 }

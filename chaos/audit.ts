@@ -226,7 +226,7 @@ export interface WorkflowFinding {
   truthState: string;
   /** Its failed workflow tasks: the cause's name (as in the history) and the failure's message. */
   workflowTaskFailures: Array<{ cause: string; message: string }>;
-  /** A timer or an activity is pending (something will wake the workflow). */
+  /** A timer, an activity or a `ReconcileAt` for the reconciler's sweep is pending (something will wake the workflow). */
   pendingWork: boolean;
 }
 
@@ -242,7 +242,8 @@ export const BENIGN_TASK_FAILURE_CAUSES: ReadonlySet<string> = new Set([
 
 /**
  * No stuck workflow: no workflow task failed (other than the benign causes); a subscription that
- * ended at QFPay has a closed workflow; a running one has a timer or an activity pending.
+ * ended at QFPay has a closed workflow; a running one has a timer, an activity or a
+ * `ReconcileAt` (the reconciler's sweep signals it then) pending.
  */
 export function noStuckWorkflow(
   findings: readonly WorkflowFinding[],

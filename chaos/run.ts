@@ -20,7 +20,7 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { temporal } from '@temporalio/proto';
 import { seededRandom } from '../src/gateways/qfpay/emulator/faults';
-import { snapshotQuery, subscriptionWorkflowId } from '../src/workflows/definitions';
+import { SEARCH_ATTRIBUTES, snapshotQuery, subscriptionWorkflowId } from '../src/workflows/definitions';
 import {
   chargeNowShowsRecovery,
   scheduledCancelsKept,
@@ -382,12 +382,13 @@ interface PeriodEndCancels {
 
 /**
  * A merchant who cancels at period end: about a quarter of the subscriptions whose cards approve
- * get a cancel scheduled through the API while the faults, crashes and QFPay's clock lead go on,
- * and about a third of those are taken back at once. The merchant first gives the subscription a
- * safety margin that outlasts a lost activity (its 30 s start-to-close timeout) and a worker's
- * death, as the docs ask of a margin. Scheduling again is answered with the same schedule, so a
- * lost answer is asked again until one comes; a take-back answered 409 "no cancel is scheduled"
- * took effect before.
+ * (half in a quick run) get a cancel scheduled through the API while the faults, crashes and QFPay's clock lead go on,
+ * and about a third of those are taken back right after their schedule's answer. The merchant
+ * first gives the subscription a safety margin that outlasts a lost activity (its 30 s
+ * start-to-close timeout) and a worker's death, as the docs ask of a margin. Scheduling again is
+ * answered with the same schedule, so a lost answer is asked again until one comes. A take-back
+ * answered 409 "no cancel is scheduled" took effect before; one answered "already CANCELLED" or
+ * "has ended" came after the engine had cancelled.
  */
 async function cancelsAtPeriodEnd(
   stack: ChaosStack,
@@ -405,7 +406,8 @@ async function cancelsAtPeriodEnd(
       const id = c.subscriptionId;
       if (over || id === undefined || c.card !== 'approve' || settled.has(id)) continue;
       if (!chosen.has(id)) {
-        if (rnd() < 0.25) chosen.set(id, { undo: rnd() < 0.35, marginSet: false });
+        if (rnd() < (plan.cycleMinutes === 1 ? 0.5 : 0.25))
+          chosen.set(id, { undo: rnd() < 0.35, marginSet: false });
         else settled.add(id);
         continue;
       }
@@ -417,7 +419,7 @@ async function cancelsAtPeriodEnd(
           () => undefined,
         );
         mine.marginSet = res?.status === 200;
-        continue;
+        if (!mine.marginSet) continue;
       }
       if (!mine.record) {
         done.asked.add(id);
@@ -435,18 +437,19 @@ async function cancelsAtPeriodEnd(
           };
           done.records.push(mine.record);
           if (!mine.undo) settled.add(id);
-        } else if (res?.status === 409 && /already|not known/.test(JSON.stringify(res.body))) {
+        } else if (res?.status === 409 && /already|has ended|not known/.test(JSON.stringify(res.body))) {
           settled.add(id); // ended, or in its last cycle: nothing to schedule
         }
-        continue;
+        // A take-back follows its schedule at once, while the cancel's time is still ahead.
+        if (!mine.record || !mine.undo) continue;
       }
       const res = await http(`${path}/cancel/undo`, 'POST', {}).catch(() => undefined);
       const said = JSON.stringify(res?.body ?? '');
       if (res?.status === 200 || (res?.status === 409 && /no cancel is scheduled/.test(said))) {
         mine.record.outcome = 'undone';
         settled.add(id);
-      } else if (res?.status === 409 && /already/.test(said)) {
-        mine.record.outcome = 'scheduled'; // the cancel was carried out first
+      } else if (res?.status === 409 && /already|has ended/.test(said)) {
+        mine.record.outcome = 'scheduled'; // the cancel was carried out first (its workflow may have closed)
         settled.add(id);
       }
     }
@@ -580,7 +583,12 @@ async function readWorkflow(stack: ChaosStack, id: string): Promise<WorkflowRead
       const cause = temporal.api.enums.v1.WorkflowTaskFailedCause[a.cause ?? 0] ?? String(a.cause);
       return [{ cause, message: a.failure?.message ?? '' }];
     }),
-    pendingWork: timers.size > 0 || (description.raw.pendingActivities?.length ?? 0) > 0,
+    // With the reconciler, a subscription that waits for its next notification keeps no timer:
+    // its ReconcileAt is what wakes it (the Schedule's sweep signals it once that time passes).
+    pendingWork:
+      timers.size > 0 ||
+      (description.raw.pendingActivities?.length ?? 0) > 0 ||
+      description.typedSearchAttributes.get(SEARCH_ATTRIBUTES.reconcileAt) !== undefined,
   };
 }
 

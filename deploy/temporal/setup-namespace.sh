@@ -52,6 +52,7 @@ search_attribute Gateway Keyword
 search_attribute DunningStage Keyword
 search_attribute DunningAttempts Int
 search_attribute DunningNextAttemptAt Datetime
+search_attribute DunningActivityAt Int
 search_attribute ReconcileAt Datetime
 search_attribute MerchantEventStatus Keyword
 search_attribute MerchantEventType Keyword

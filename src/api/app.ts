@@ -27,6 +27,7 @@ import { customerRouter } from './routes/customers';
 import { productRouter } from './routes/products';
 import { merchantEventRouter } from './routes/merchant-events';
 import { eventRouter } from './routes/events';
+import { reportRouter } from './routes/reports';
 import { gatewayRouter } from './routes/gateways';
 import { webhookRouter } from './routes/webhooks';
 import { subscriptionRouter } from './routes/subscriptions';
@@ -118,6 +119,7 @@ export function buildApp(deps: AppDeps): Express {
   v1.use(gatewayRouter(ctx));
   v1.use(merchantEventRouter(ctx));
   v1.use(eventRouter(ctx));
+  v1.use(reportRouter(ctx));
   app.use(V1_MOUNT, v1);
 
   app.use(methodNotAllowed(documentedPaths(openApiDocument())));

@@ -57,6 +57,8 @@ import {
   SubscriptionViewSchema,
   ListMerchantEventsQuerySchema,
   ListEventsQuerySchema,
+  DunningReportQuerySchema,
+  DunningReportSchema,
   EventListSchema,
   EventSchema,
   MerchantEndpointSchema,
@@ -653,6 +655,26 @@ const ROUTES = {
       ...errors(...MERCHANT_ERRORS, 404),
     },
   }),
+  // Reports -----------------------------------------------------------------------------------------
+  dunningReport: merchant({
+    method: 'get',
+    path: '/v1/reports/dunning',
+    tags: ['reports'],
+    summary:
+      'Recovery figures: dunning episodes opened, recovered (at which attempt), exhausted, by gateway and policy',
+    description:
+      'Over `from` (inclusive) to `to` (exclusive), 30 days up to now by default, at most 366 days: the episodes ' +
+      'opened in the range, and those closed in it by outcome, with the recovery rate and the attempt that recovered ' +
+      'each order (0: paid without a manual charge of the engine). Grouped by gateway and by the policy ladder ' +
+      "(attempt offsets and final action) the episode opened under. Read from the subscriptions' own workflows " +
+      '(each keeps its last 12 episodes), the ones with an episode since `from` only; Temporal visibility lists ' +
+      'them, eventually consistent (about a second).',
+    request: { query: DunningReportQuerySchema },
+    responses: {
+      200: json('The figures.', DunningReportSchema),
+      ...errors(...MERCHANT_ERRORS),
+    },
+  }),
   redeliverMerchantEvent: merchant({
     method: 'post',
     path: '/v1/merchant-events/{eventId}/redeliver',
@@ -737,6 +759,7 @@ export function openApiDocument(): OpenApiDocument {
       { name: 'webhooks' },
       { name: 'merchant-events' },
       { name: 'events' },
+      { name: 'reports' },
       { name: 'operations' },
     ],
   });

@@ -1128,3 +1128,117 @@ export const MerchantEndpointSchema = z
   })
   .openapi('MerchantEndpoint');
 export type MerchantEndpointResponse = z.output<typeof MerchantEndpointSchema>;
+
+// ---- reports ------------------------------------------------------------------------------------
+
+/** The longest range one dunning report covers. */
+export const MAX_REPORT_RANGE_DAYS = 366;
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * `GET /v1/reports/dunning`: a time range, `from` inclusive and `to` exclusive (default: the 30 days
+ * up to now), and optionally one gateway.
+ */
+export const DunningReportQuerySchema = z
+  .strictObject({
+    from: z.iso
+      .datetime({ offset: true })
+      .optional()
+      .openapi({ description: 'Start of the range, inclusive (ISO-8601); default: 30 days before `to`.' }),
+    to: z.iso
+      .datetime({ offset: true })
+      .optional()
+      .openapi({ description: 'End of the range, exclusive (ISO-8601); default: now.' }),
+    gateway: z
+      .string()
+      .regex(/^[a-z][a-z0-9]{1,31}$/, 'must be a gateway name (lower-case letters and digits)')
+      .optional()
+      .openapi({ description: 'Only subscriptions of this gateway (`qfpay`, `qorepay`, `madfintech`).' }),
+  })
+  .superRefine((q, ctx) => {
+    const { from, to } = reportRange(q);
+    if (from >= to) ctx.addIssue({ code: 'custom', path: ['to'], message: 'must be later than from' });
+    else if (to - from > MAX_REPORT_RANGE_DAYS * DAY_MS)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['from'],
+        message: `the range is at most ${MAX_REPORT_RANGE_DAYS} days`,
+      });
+  });
+export type DunningReportQuery = z.output<typeof DunningReportQuerySchema>;
+
+/** A report's range in Unix ms: `to` defaults to `now`, `from` to 30 days before `to`. */
+export function reportRange(
+  q: { from?: string | undefined; to?: string | undefined },
+  now = Date.now(),
+): {
+  from: number;
+  to: number;
+} {
+  const to = q.to === undefined ? now : Date.parse(q.to);
+  return { from: q.from === undefined ? to - 30 * DAY_MS : Date.parse(q.from), to };
+}
+
+const DunningFiguresShape = {
+  opened: z.number().int().openapi({ description: 'Episodes opened in the range.' }),
+  still_open: z.number().int().openapi({ description: 'Of those, the ones still open now.' }),
+  recovered: z.number().int().openapi({ description: 'Episodes closed in the range with the order paid.' }),
+  exhausted: z.number().int().openapi({
+    description: 'Episodes closed in the range with every attempt failed (the final action follows).',
+  }),
+  lost: z
+    .number()
+    .int()
+    .openapi({ description: 'Episodes closed in the range because the next billing time came first.' }),
+  stopped: z.number().int().openapi({
+    description: 'Episodes closed in the range because the subscription ended or stopped billing.',
+  }),
+  recovery_rate: z
+    .number()
+    .nullable()
+    .openapi({ description: 'recovered ÷ (recovered + exhausted + lost + stopped); null when none closed.' }),
+  recovered_at: z
+    .array(
+      z.object({
+        attempt: z.number().int().openapi({
+          description:
+            "The attempt that recovered the order; 0: paid without a manual charge of the engine (the gateway's own retry, the customer).",
+        }),
+        offset_ms: z.number().int().nullable().openapi({
+          description:
+            "That attempt's offset in the policy (ms after the failure); null for a charge the plan did not make (a new card, charge-now).",
+        }),
+        count: z.number().int(),
+      }),
+    )
+    .openapi({ description: 'The recovered episodes by the attempt that recovered them.' }),
+};
+
+export const DunningReportSchema = z
+  .object({
+    from: z.string(),
+    to: z.string(),
+    gateway: z.string().nullable(),
+    totals: z.object(DunningFiguresShape),
+    groups: z
+      .array(
+        z.object({
+          gateway: z.string(),
+          policy: z
+            .object({
+              attempt_offsets: z
+                .array(z.number().int())
+                .openapi({ description: 'Milliseconds after the failure.' }),
+              final_action: z.enum(DUNNING_FINAL_ACTIONS),
+            })
+            .openapi({ description: "The policy's ladder when the episodes opened." }),
+          ...DunningFiguresShape,
+        }),
+      )
+      .openapi({ description: 'By gateway and policy ladder.' }),
+    subscriptions_read: z.number().int().openapi({
+      description: 'Subscriptions with an episode opened or closed since `from`, each read once.',
+    }),
+  })
+  .openapi('DunningReport');
+export type DunningReportResponse = z.output<typeof DunningReportSchema>;

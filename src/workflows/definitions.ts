@@ -110,6 +110,12 @@ export const SEARCH_ATTRIBUTES = {
   dunningAttempts: defineSearchAttributeKey('DunningAttempts', 'INT'),
   dunningNextAttemptAt: defineSearchAttributeKey('DunningNextAttemptAt', 'DATETIME'),
   /**
+   * The latest time (Unix ms) a dunning episode of the subscription opened or closed: the dunning
+   * report reads only the subscriptions with one at or after its range's start. An Int, as SQL
+   * visibility has no fourth Datetime column.
+   */
+  dunningActivityAt: defineSearchAttributeKey('DunningActivityAt', 'INT'),
+  /**
    * When a subscription whose run has the reconciler wants to be asked about its billing time
    * (its next billing time plus the grace, backing off): the reconciler lists those passed.
    */

@@ -138,6 +138,14 @@ const RECKONS_BILLING = 'engine-reckons-billing';
  */
 const ENGINE_RULES = 'engine-rules-2026-12';
 
+/**
+ * {@link ENGINE_RULES}, and the run writes `DunningActivityAt` (what the dunning report lists
+ * subscriptions by): one marker for them all in every new run. A run recorded with the marker
+ * before replays without the attribute; one that goes on live writes it from its next
+ * continue-as-new.
+ */
+const ENGINE_RULES_WITH_REPORT = 'engine-rules-2026-12-report';
+
 /** A charge's activity, bounded so that neither it nor a retry can start after `deadline`. */
 function chargeActivities(deadline: number, now: number) {
   // `decide` starts a charge only with at least `minAttemptWindow` left: no floor is needed here.
@@ -182,8 +190,10 @@ class Subscription {
   changed = false;
   /** The run follows the current rules (see `MERCHANT_TRUTH_RULES`), decided when it starts. */
   currentRules = false;
-  /** The run recorded {@link ENGINE_RULES}: every rule's patch is taken as made. */
+  /** The run recorded {@link ENGINE_RULES} (or its successor): every rule's patch is taken as made. */
   allRules = false;
+  /** The run recorded {@link ENGINE_RULES_WITH_REPORT}: it writes `DunningActivityAt`. */
+  reportsDunning = false;
 
   /** Whether the run follows the rule of patch `id`: all rules (one marker), or its own marker. */
   follows(id: string): boolean {
@@ -494,7 +504,8 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
   const sub = new Subscription(input);
   // Runs recorded before replay with the rules they ran under; every new run (a carried one too)
   // follows the current ones.
-  sub.allRules = patched(ENGINE_RULES);
+  sub.reportsDunning = patched(ENGINE_RULES_WITH_REPORT);
+  sub.allRules = sub.reportsDunning || patched(ENGINE_RULES);
   sub.currentRules = sub.follows(MERCHANT_TRUTH_RULES);
   const current = sub.currentRules;
   const { legacyPauseEvents: _legacy, quickNotFound: _quick, ...rest } = sub.state;
@@ -518,7 +529,7 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
     sub.changed = false;
     sub.state = settle(sub.state, Date.now());
     const action = decide(sub.state, Date.now(), { continueAsNewSuggested: historyIsLong(sub.state) });
-    updateSearchAttributes(sub.state, sub.follows(GATEWAY_NEUTRAL_NAMES_PATCH));
+    updateSearchAttributes(sub.state, sub.follows(GATEWAY_NEUTRAL_NAMES_PATCH), sub.reportsDunning);
     if (action.kind === 'wait') {
       await sleeper.until(sub, action.until);
     } else if (action.kind === 'end' || action.kind === 'continue_as_new') {

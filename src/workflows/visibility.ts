@@ -9,6 +9,7 @@ import { gatewayOf, type EngineState } from '../domain/engine-state';
 import { isTerminal } from '../domain/lifecycle/lifecycle';
 import { reconcileDueAt } from '../domain/sync/sync';
 import { scheduledCancelView } from '../domain/cancel/scheduled-cancel';
+import { lastDunningActivity } from '../domain/episode/dunning-report';
 
 function iso(ms: number | null | undefined): string {
   return ms === null || ms === undefined ? '—' : new Date(ms).toISOString().replace('.000Z', 'Z');
@@ -52,7 +53,11 @@ export const GATEWAY_NEUTRAL_NAMES_PATCH = 'gateway-neutral-search-attributes';
  * The search attributes as they should be now: under the gateway-neutral names (`neutral`), or
  * under the QFPay-only names a run recorded before the rename replays with.
  */
-function wantedAttributes(state: EngineState, neutral: boolean): SearchAttributeUpdatePair[] {
+function wantedAttributes(
+  state: EngineState,
+  neutral: boolean,
+  reports: boolean,
+): SearchAttributeUpdatePair[] {
   const { snapshot, episode } = state;
   const names = neutral ? SEARCH_ATTRIBUTES : { ...SEARCH_ATTRIBUTES, ...LEGACY_SEARCH_ATTRIBUTES };
   const nextAttempt = episode?.stage === 'retrying' ? episode.schedule[0] : undefined;
@@ -81,6 +86,11 @@ function wantedAttributes(state: EngineState, neutral: boolean): SearchAttribute
     const at = reconcileDueAt(state);
     wanted.push({ key: SEARCH_ATTRIBUTES.reconcileAt, value: at === null ? null : new Date(at) });
   }
+  // Only runs that record it write it (an upsert the history does not hold would not replay).
+  if (reports) {
+    const at = lastDunningActivity(episode ? [...state.episodeHistory, episode] : state.episodeHistory);
+    wanted.push({ key: SEARCH_ATTRIBUTES.dunningActivityAt, value: at });
+  }
   if (neutral) {
     wanted.push({ key: SEARCH_ATTRIBUTES.gateway, value: gatewayOf(state).name });
     // A run that switched mid-life, or continued from one recorded before, drops the old names:
@@ -94,10 +104,11 @@ function wantedAttributes(state: EngineState, neutral: boolean): SearchAttribute
 /**
  * Upserts the search attributes that changed (only those), and refreshes the summary.
  * @param neutral the run writes the gateway-neutral names ({@link GATEWAY_NEUTRAL_NAMES_PATCH})
+ * @param reports the run writes `DunningActivityAt`, what the dunning report lists by
  */
-export function updateSearchAttributes(state: EngineState, neutral: boolean): void {
+export function updateSearchAttributes(state: EngineState, neutral: boolean, reports: boolean): void {
   const current = workflowInfo().typedSearchAttributes;
-  const changed = wantedAttributes(state, neutral).filter((pair) => {
+  const changed = wantedAttributes(state, neutral, reports).filter((pair) => {
     const have = current.get(pair.key as never) as unknown;
     const want = pair.value as unknown;
     if (want === null) return have !== undefined;

@@ -3,7 +3,8 @@
  * allows): a card that starts declining makes cycle 2 fail; the engine's manual charges follow the
  * subscription's policy, the card is switched back, and the charge that recovers the order lands
  * before the next billing time, so the plan stays ACTIVE. The emulator's record of every charge
- * proves nothing was ever charged after the deadline (next billing time − safety margin).
+ * proves nothing was ever charged after the deadline (next billing time − safety margin). Then the
+ * dunning report (`GET /v1/reports/dunning`) counts both episodes as the merchant saw them.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -18,7 +19,9 @@ import { SECOND } from '../../src/domain/duration';
 const MARGIN_MS = 15 * SECOND;
 
 let stack: Stack;
+let startedAt: number;
 before(async () => {
+  startedAt = Date.now();
   // Real-time clock; no QFPay-side automatic retries, so recovery is the engine's doing.
   stack = await startStack({ retryFractions: [] });
 });
@@ -137,5 +140,89 @@ describe('dunning end to end (real time, emulator over HTTP)', { concurrency: tr
     for (const at of episode.schedule) assert.ok(Date.parse(at) < deadline);
     const t = await truth(subscriptionId);
     assert.notEqual(t.state, 'CANCELLED');
+  });
+});
+
+interface ReportGroup {
+  gateway: string;
+  policy: { attempt_offsets: number[]; final_action: string };
+  opened: number;
+  recovered: number;
+  exhausted: number;
+  recovery_rate: number | null;
+  recovered_at: Array<{ attempt: number; offset_ms: number | null; count: number }>;
+}
+
+describe('the dunning report over these episodes (after them)', () => {
+  const report = (query: string) => stack.api('GET', `/v1/reports/dunning?${query}`);
+  const since = () => new Date(startedAt).toISOString();
+  const group = (groups: ReportGroup[], offsets: number[]) =>
+    groups.find((g) => g.policy.attempt_offsets.join() === offsets.join());
+  const recoveredLadder = [3, 10, 20].map((s) => s * SECOND);
+  const exhaustedLadder = [3 * SECOND, 8 * SECOND, 120 * SECOND];
+
+  it('counts each episode under its gateway and policy, with the attempt that recovered it', async () => {
+    // Visibility lags the workflows by about a second: read until both episodes are counted.
+    const body = await eventually(
+      'both episodes in the report',
+      async () => {
+        const res = await report(`from=${since()}`);
+        assert.equal(res.status, 200, JSON.stringify(res.body));
+        const groups: ReportGroup[] = res.body.groups;
+        const a = group(groups, recoveredLadder);
+        const b = group(groups, exhaustedLadder);
+        return a?.recovered === 1 && (b?.exhausted ?? 0) >= 1 ? res.body : undefined;
+      },
+      30 * SECOND,
+    );
+    const recovered = group(body.groups, recoveredLadder)!;
+    assert.equal(recovered.gateway, 'qfpay');
+    assert.equal(recovered.policy.final_action, 'leave_to_gateway');
+    assert.equal(recovered.opened, 1);
+    assert.equal(recovered.exhausted, 0);
+    assert.equal(recovered.recovery_rate, 1);
+    // At least one attempt was declined first; the one that recovered is named with its offset.
+    const [at] = recovered.recovered_at;
+    assert.equal(recovered.recovered_at.length, 1);
+    assert.ok(at && at.attempt >= 2 && at.count === 1, JSON.stringify(recovered.recovered_at));
+    assert.equal(at.offset_ms, recoveredLadder[at.attempt - 1]);
+    const exhausted = group(body.groups, exhaustedLadder)!;
+    assert.equal(exhausted.recovered, 0);
+    assert.equal(exhausted.recovery_rate, 0);
+    assert.ok(body.totals.opened >= 2 && body.totals.recovered === 1, JSON.stringify(body.totals));
+    assert.equal(body.subscriptions_read, 2);
+  });
+
+  it('counts nothing outside the range or of another gateway', async () => {
+    const before = await report(`from=${new Date(startedAt - 60 * 60 * SECOND).toISOString()}&to=${since()}`);
+    assert.equal(before.status, 200);
+    assert.equal(before.body.totals.opened, 0);
+    assert.equal(before.body.totals.recovered, 0);
+    assert.deepEqual(before.body.groups, []);
+    const other = await report(`from=${since()}&gateway=qorepay`);
+    assert.equal(other.status, 200);
+    assert.equal(other.body.subscriptions_read, 0);
+    assert.deepEqual(other.body.groups, []);
+  });
+
+  it('refuses a bad range or an unknown gateway with a 400 naming the field', async () => {
+    const backwards = await report(`from=${since()}&to=${new Date(startedAt - SECOND).toISOString()}`);
+    assert.equal(backwards.status, 400);
+    assert.ok(
+      backwards.body.error.details.some((d: { path: string }) => d.path === 'to'),
+      JSON.stringify(backwards.body),
+    );
+    const unknown = await report('gateway=nosuchgateway');
+    assert.equal(unknown.status, 400);
+    assert.ok(
+      unknown.body.error.details.some((d: { path: string }) => d.path === 'gateway'),
+      JSON.stringify(unknown.body),
+    );
+    const long = await report('from=2020-01-01T00:00:00Z&to=2022-01-01T00:00:00Z');
+    assert.equal(long.status, 400);
+    assert.ok(
+      long.body.error.details.some((d: { path: string }) => d.path === 'from'),
+      JSON.stringify(long.body),
+    );
   });
 });

@@ -201,7 +201,7 @@ describe('docker-compose.yml', () => {
     assert.match(script, /temporal operator namespace create/);
     const cliType: Record<string, string> = { KEYWORD: 'Keyword', DATETIME: 'Datetime', INT: 'Int' };
     const expected = ALL_SEARCH_ATTRIBUTE_KEYS.map((key) => `${key.name} ${cliType[key.type] ?? key.type}`);
-    assert.equal(expected.length, 14);
+    assert.equal(expected.length, 15);
     for (const key of Object.values(LEGACY_SEARCH_ATTRIBUTES))
       assert.ok(expected.includes(`${key.name} Keyword`));
     for (const line of expected) assert.match(script, new RegExp(`^search_attribute ${line}$`, 'm'), line);

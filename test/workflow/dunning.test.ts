@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  SEARCH_ATTRIBUTES,
   cancelUpdate,
   factSignal,
   snapshotQuery,
@@ -50,9 +51,16 @@ describe('dunning (time-skipping server)', () => {
         episode?.attempts.map((a) => a.result),
         ['failed', 'succeeded'],
       );
+      // What the dunning report lists the subscription by: the episode's close.
+      const described = await handle.describe();
+      assert.equal(
+        described.typedSearchAttributes.get(SEARCH_ATTRIBUTES.dunningActivityAt),
+        episode?.closedAt,
+      );
       await advance(timeSkipping.env, clock, 5 * DAY);
       assert.equal(qfpay.count('chargeOrder'), 2, 'no charge after recovery');
-      await recordHistory(handle, 'subscription-dunning-recovered');
+      // The run of the marker with the report's attribute (the one before it: subscription-dunning-recovered).
+      await recordHistory(handle, 'subscription-dunning-recovered-report');
       await handle.terminate('test done');
     });
   });

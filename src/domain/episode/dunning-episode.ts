@@ -40,6 +40,11 @@ export interface DunningEpisode {
   orderId: string;
   sequenceNo: number;
   openedAt: number;
+  /**
+   * The policy's attempt offsets and final action when the episode opened, for the dunning report
+   * (absent in episodes opened before it was kept: the report takes the subscription's policy).
+   */
+  ladder?: { attemptOffsets: number[]; finalAction: DunningFinalAction };
   failureAt: number;
   /** QFPay's code for the failure that opened the episode. */
   failureRespcd: string;

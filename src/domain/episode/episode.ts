@@ -137,6 +137,7 @@ export function openEpisode(
     orderId: order.orderId,
     sequenceNo: order.sequenceNo,
     openedAt: now,
+    ladder: { attemptOffsets: [...policy.attemptOffsets], finalAction: policy.finalAction },
     failureAt: order.firstAt,
     failureRespcd: order.respcd ?? '',
     nextBillingTime,

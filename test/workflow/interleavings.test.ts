@@ -37,6 +37,7 @@ import {
   inScenario,
   scenarioWorker,
   startWith,
+  type Scenario,
 } from '../helpers/dunning-scenario';
 import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/domain/episode/dunning';
 import { Gate, until } from '../helpers/gate';
@@ -153,6 +154,33 @@ async function knowsNextBilling(handle: WorkflowHandle, qfpay: FakeQfpay): Promi
   });
 }
 
+/** QFPay's notification that the subscription is CANCELLED. */
+function cancelledNotice(subscriptionId: string, at: number) {
+  return {
+    kind: 'state' as const,
+    subscriptionId,
+    state: 'CANCELLED' as const,
+    at,
+    source: 'notification' as const,
+  };
+}
+
+/**
+ * A failed cycle 2 recovered, a cancel scheduled for the period's end, and the clock moved to its
+ * time: the cancel is at QFPay, held until the returned gate opens.
+ */
+async function holdScheduledCancel({ clock, qfpay, failCycle2, handle }: Scenario): Promise<Gate> {
+  qfpay.chargeScript = [{ outcome: 'succeeded' }];
+  await failCycle2(handle);
+  await knowsNextBilling(handle, qfpay);
+  const { cancelAt } = await handle.executeUpdate(scheduleCancelUpdate, { args: [{}] });
+  const gate = new Gate();
+  qfpay.beforeCancel = () => gate.promise;
+  await advance(timeSkipping.env, clock, cancelAt - clock.now);
+  await until('the cancel reached QFPay', () => qfpay.count('cancelSubscription') === 1);
+  return gate;
+}
+
 describe('interleavings (time-skipping server)', () => {
   it('a charge-now still in flight when a planned attempt falls due: one charge at a time, no spinning loop', async () => {
     await inScenario(timeSkipping, {}, async ({ clock, qfpay, failCycle2, handle }) => {
@@ -246,13 +274,7 @@ describe('interleavings (time-skipping server)', () => {
       await advance(timeSkipping.env, clock, HOUR);
       await until('the attempt reached QFPay', () => qfpay.count('chargeOrder') === 1);
       qfpay.state.remote = { ...qfpay.state.remote, state: 'CANCELLED' };
-      await handle.signal(factSignal, {
-        kind: 'state',
-        subscriptionId,
-        state: 'CANCELLED',
-        at: clock.now,
-        source: 'notification',
-      });
+      await handle.signal(factSignal, cancelledNotice(subscriptionId, clock.now));
       gate.open();
       await advance(timeSkipping.env, clock, MINUTE);
       const description = await handle.describe();
@@ -325,19 +347,44 @@ describe('interleavings (time-skipping server)', () => {
   });
 
   it('a take-back that arrives while the scheduled cancel is at QFPay is answered after it: refused, the subscription cancelled', async () => {
-    await inScenario(timeSkipping, {}, async ({ clock, qfpay, failCycle2, handle }) => {
-      qfpay.chargeScript = [{ outcome: 'succeeded' }];
-      await failCycle2(handle);
-      await knowsNextBilling(handle, qfpay);
-      const { cancelAt } = await handle.executeUpdate(scheduleCancelUpdate, { args: [{}] });
-      const gate = new Gate();
-      qfpay.beforeCancel = () => gate.promise;
-      await advance(timeSkipping.env, clock, cancelAt - clock.now);
-      await until('the cancel reached QFPay', () => qfpay.count('cancelSubscription') === 1);
+    await inScenario(timeSkipping, {}, async (scenario) => {
+      const { qfpay, handle } = scenario;
+      const gate = await holdScheduledCancel(scenario);
       const undoing = handle.executeUpdate(unscheduleCancelUpdate, { args: [] });
       gate.open();
       await assert.rejects(undoing, (err: Error) =>
         /already CANCELLED/.test(String((err as { cause?: Error }).cause?.message ?? err.message)),
+      );
+      await until('the workflow ended', async () => (await handle.describe()).status.name === 'COMPLETED');
+      assert.equal(qfpay.count('cancelSubscription'), 1, 'cancelled once');
+      assert.equal(await workflowTaskFailures(handle), 0);
+    });
+  });
+
+  it("QFPay's CANCELLED notification that arrives while the scheduled cancel is at QFPay: the cancel is sent once, and the workflow ends", async () => {
+    await inScenario(timeSkipping, {}, async (scenario) => {
+      const { subscriptionId, clock, qfpay, handle } = scenario;
+      const gate = await holdScheduledCancel(scenario);
+      // QFPay tells of the cancel before it answers the call (its notification overtakes the answer).
+      await handle.signal(factSignal, cancelledNotice(subscriptionId, clock.now));
+      gate.open();
+      await until('the workflow ended', async () => (await handle.describe()).status.name === 'COMPLETED');
+      assert.equal(qfpay.count('cancelSubscription'), 1, 'cancelled once');
+      const view = await handle.query(snapshotQuery);
+      assert.equal(view.snapshot.state, 'CANCELLED');
+      assert.equal(view.scheduledCancel, null);
+      assert.equal(await workflowTaskFailures(handle), 0);
+    });
+  });
+
+  it('a second schedule that arrives while the scheduled cancel is at QFPay is answered after it: refused, nothing sent again', async () => {
+    await inScenario(timeSkipping, {}, async (scenario) => {
+      const { qfpay, handle } = scenario;
+      const gate = await holdScheduledCancel(scenario);
+      const again = handle.executeUpdate(scheduleCancelUpdate, { args: [{}] });
+      gate.open();
+      await assert.rejects(again, (err: Error) =>
+        /CANCELLED|ended/.test(String((err as { cause?: Error }).cause?.message ?? err.message)),
       );
       await until('the workflow ended', async () => (await handle.describe()).status.name === 'COMPLETED');
       assert.equal(qfpay.count('cancelSubscription'), 1, 'cancelled once');

@@ -14,13 +14,28 @@ import { DAY, HOUR, MINUTE } from '../../src/domain/duration';
 import { eventually, startStack, type Stack } from '../helpers/stack';
 import { startMerchantReceiver, type MerchantReceiver } from '../helpers/merchant-receiver';
 import { createMonthlySubscription } from '../helpers/stack-reads';
+import { emulatorStartMs } from '../helpers/emulator-start';
 
 let receiver: MerchantReceiver;
 let stack: Stack;
 before(async () => {
   receiver = await startMerchantReceiver();
-  // QFPay's clock stands still unless the test moves it: it bills only when told.
-  stack = await startStack({ frozen: true }, receiver.env, { timeSkipping: true });
+  // QFPay's clock stands still unless the test moves it: it bills only when told. It starts at the
+  // pinned date of `npm run test:dates`, if any; the engine's clock is moved there first, so that
+  // both sides agree on the period's end.
+  const startTime = emulatorStartMs();
+  stack = await startStack(
+    { frozen: true, ...(startTime === undefined ? {} : { startTime }) },
+    receiver.env,
+    {
+      timeSkipping: true,
+    },
+  );
+  if (startTime !== undefined) {
+    const engineNow = await stack.env.currentTimeMs();
+    assert.ok(startTime >= engineNow, `EMULATOR_START_TIME must not be in the past here`);
+    await stack.env.sleep(startTime - engineNow);
+  }
 });
 after(async () => {
   await stack?.close();

@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { DAY } from '../../src/domain/duration';
 import { eventually, startStack, type Stack } from '../helpers/stack';
 import { createMonthlySubscription } from '../helpers/stack-reads';
+import { emulatorStartAhead } from '../helpers/emulator-start';
 import {
   startMerchantReceiver,
   type MerchantReceiver,
@@ -24,8 +25,9 @@ before(async () => {
   receiver = await startMerchantReceiver();
   events = receiver.events;
   stack = await startStack(
-    // QFPay's clock six weeks ahead of the engine's, and moved only by the test.
-    { frozen: true, startTime: Date.now() + 42 * DAY },
+    // QFPay's clock weeks ahead of the engine's (at the pinned date of `npm run test:dates` when
+    // that is far enough ahead), and moved only by the test.
+    { frozen: true, startTime: emulatorStartAhead(42 * DAY) },
     receiver.env,
   );
 });

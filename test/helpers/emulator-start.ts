@@ -17,3 +17,12 @@ export function emulatorStart(fallback?: number): { startMs?: number } {
   const startMs = emulatorStartMs(fallback);
   return startMs === undefined ? {} : { startMs };
 }
+
+/**
+ * A start for an emulator whose clock must run ahead of the engine's by at least `leadMs`: the
+ * pinned time ({@link emulatorStartMs}) when it is that far ahead of now, else now + `leadMs`.
+ */
+export function emulatorStartAhead(leadMs: number, now = Date.now()): number {
+  const pinned = emulatorStartMs();
+  return pinned !== undefined && pinned >= now + leadMs ? pinned : now + leadMs;
+}

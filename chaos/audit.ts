@@ -461,3 +461,57 @@ export function scheduledCancelsKept(
     violations,
   };
 }
+
+/** A subscription's dunning episodes as its view shows them (`dunning.episode` and `dunning.history`). */
+export interface EpisodeView {
+  opened_at: string;
+  closed_at: string | null;
+  outcome: 'recovered' | 'exhausted' | 'lost' | 'stopped' | null;
+}
+
+/** What the audit reads of `GET /v1/reports/dunning`. */
+export interface DunningReportReading {
+  totals: { opened: number; recovered: number; exhausted: number; lost: number; stopped: number };
+  subscriptions_read: number;
+}
+
+/**
+ * The dunning report counts what the subscriptions show: over a range that ended before their
+ * views were read (so no episode of it changes any more), the report's totals equal the episodes
+ * of the views opened, and closed by outcome, in the range, and it read every subscription with
+ * one. A subscription it misses (a `DunningActivityAt` not written, after a crash or a
+ * continue-as-new) shows as a difference.
+ */
+export function dunningReportAgrees(
+  report: DunningReportReading,
+  views: ReadonlyMap<string, readonly EpisodeView[]>,
+  range: { from: number; to: number },
+): Check {
+  const within = (iso: string | null) =>
+    iso !== null && Date.parse(iso) >= range.from && Date.parse(iso) < range.to;
+  const expected = { opened: 0, recovered: 0, exhausted: 0, lost: 0, stopped: 0 };
+  let touched = 0;
+  for (const episodes of views.values()) {
+    if (episodes.some((e) => within(e.opened_at) || within(e.closed_at))) touched += 1;
+    for (const e of episodes) {
+      if (within(e.opened_at)) expected.opened += 1;
+      if (within(e.closed_at) && e.outcome !== null) expected[e.outcome] += 1;
+    }
+  }
+  const violations: string[] = [];
+  for (const key of Object.keys(expected) as Array<keyof typeof expected>) {
+    if (report.totals[key] !== expected[key])
+      violations.push(
+        `${key}: the report says ${report.totals[key]}, the subscriptions show ${expected[key]}`,
+      );
+  }
+  if (report.subscriptions_read < touched)
+    violations.push(
+      `the report read ${report.subscriptions_read} subscriptions, ${touched} show an episode in the range`,
+    );
+  return {
+    name: 'dunning report agrees',
+    counted: `${expected.opened} episodes opened, ${expected.recovered + expected.exhausted + expected.lost + expected.stopped} closed, over ${touched} subscriptions`,
+    violations,
+  };
+}

@@ -35,6 +35,9 @@ import {
   noDoubleCharge,
   noStuckWorkflow,
   observeWorkflow,
+  dunningReportAgrees,
+  type DunningReportReading,
+  type EpisodeView,
   oneSubscriptionPerKey,
   type Check,
   type Mirror,
@@ -479,6 +482,36 @@ async function mirrorsOf(stack: ChaosStack, ids: readonly string[]): Promise<Map
   return mirrors;
 }
 
+/**
+ * The dunning report of the run (`GET /v1/reports/dunning`) against the subscriptions' own views:
+ * over a range that ends before the views are read, so that nothing in it changes any more.
+ */
+async function dunningReportCheck(stack: ChaosStack, ids: readonly string[]): Promise<Check> {
+  // Ten seconds back (a workflow task's timeout), and five more for visibility: every workflow
+  // task that stamped a time in the range has completed, and its upsert is listed.
+  const range = { from: started, to: Date.now() - 10_000 };
+  await sleep(5_000);
+  const views = new Map<string, EpisodeView[]>();
+  await pool(ids, 16, async (id, i) => {
+    const res = await patiently('episodes', () =>
+      http<{ dunning: { episode: EpisodeView | null; history: EpisodeView[] } }>(
+        `${stack.apis[i % stack.apis.length]}/v1/subscriptions/${id}`,
+      ),
+    );
+    if (res.status !== 200) return;
+    const { episode, history } = res.body.dunning;
+    views.set(id, episode ? [...history, episode] : history);
+  });
+  const query = `from=${new Date(range.from).toISOString()}&to=${new Date(range.to).toISOString()}`;
+  const res = await patiently('dunning report', () =>
+    http<DunningReportReading>(`${stack.apis[0]}/v1/reports/dunning?${query}`),
+  );
+  if (res.status !== 200) {
+    return { name: 'dunning report agrees', counted: '0', violations: [`the report answered ${res.status}`] };
+  }
+  return dunningReportAgrees(res.body, views, range);
+}
+
 /** Waits until the engine's mirror equals QFPay's truth for every subscription, twice in a row. */
 async function converge(
   stack: ChaosStack,
@@ -691,6 +724,7 @@ async function main(): Promise<void> {
     const truthsAfterEvents = await truthsOf(stack, new Set(ids));
     const refusedStarts = countLines(`${outBase}-parts.log`, REFUSED_START);
     const stuck = noStuckWorkflow(await workflowFindings(stack, ids));
+    const reportAgrees = await dunningReportCheck(stack, ids);
     // The scheduled cancels are judged once QFPay's clock has passed every period end they name.
     const latestEnd = Math.max(0, ...periodEndCancels.records.map((r) => Date.parse(r.periodEnd)));
     while (Date.now() + CLOCK_LEAD_MS < latestEnd + 5_000) await sleep(1_000);
@@ -709,6 +743,7 @@ async function main(): Promise<void> {
       chargeNowShowsRecovery(chargeNowRecords),
       noCancelOfPaidPlan(truths, periodEndCancels.asked),
       scheduledCancelsKept(periodEndCancels.records, truthsAfterPeriodEnds),
+      reportAgrees,
       stuck,
     ];
     const figures = {

@@ -12,6 +12,8 @@ import {
   noCancelOfPaidPlan,
   scheduledCancelsKept,
   type ScheduledCancelRecord,
+  dunningReportAgrees,
+  type EpisodeView,
   oneEventPerAttempt,
   mirrorsTruth,
   noDoubleCharge,
@@ -433,5 +435,30 @@ describe('the audit of what a merchant sees around charges and cancels', () => {
     ]);
     // A request whose answer was lost is not judged: what it did is not known.
     assert.deepEqual(scheduledCancelsKept([record('unknown')], [cancelledAt(null)]).violations, []);
+  });
+
+  it('the dunning report agrees with the views it counts; a subscription it missed is a violation', () => {
+    const range = { from: billed, to: billed + 60_000 };
+    const at = (ms: number) => iso(billed + ms);
+    const views = new Map<string, EpisodeView[]>([
+      ['sub_a', [{ opened_at: at(1_000), closed_at: at(5_000), outcome: 'recovered' }]],
+      ['sub_b', [{ opened_at: at(2_000), closed_at: null, outcome: null }]],
+      // Before the range, and closed after it: neither counts.
+      ['sub_c', [{ opened_at: at(-5_000), closed_at: at(61_000), outcome: 'exhausted' }]],
+      ['sub_d', []],
+    ]);
+    const totals = { opened: 2, recovered: 1, exhausted: 0, lost: 0, stopped: 0 };
+    const agrees = dunningReportAgrees({ totals, subscriptions_read: 2 }, views, range);
+    assert.deepEqual(agrees.violations, []);
+    assert.equal(agrees.counted, '2 episodes opened, 1 closed, over 2 subscriptions');
+    // The report missed sub_b (its DunningActivityAt unwritten): one opened fewer, one read fewer.
+    assert.deepEqual(
+      dunningReportAgrees({ totals: { ...totals, opened: 1 }, subscriptions_read: 1 }, views, range)
+        .violations,
+      [
+        'opened: the report says 1, the subscriptions show 2',
+        'the report read 1 subscriptions, 2 show an episode in the range',
+      ],
+    );
   });
 });

@@ -8,7 +8,6 @@
  * Its cost grows with the subscriptions that had dunning since `from`, not with all of them.
  */
 import { Router, type Request, type Response } from 'express';
-import { executionInfoFromRaw } from '@temporalio/client/lib/helpers';
 import { gatewayModule } from '../../gateways/registry';
 import {
   dunningReport,
@@ -72,10 +71,10 @@ export function reportRouter(ctx: ApiContext): Router {
       );
       const ids: string[] = [];
       for (const raw of response.executions ?? []) {
-        const info = await executionInfoFromRaw(raw, temporal.options.loadedDataConverter, raw, namespace);
-        if (!seen.has(info.workflowId)) {
-          seen.add(info.workflowId);
-          ids.push(info.workflowId);
+        const id = raw.execution?.workflowId;
+        if (id && !seen.has(id)) {
+          seen.add(id);
+          ids.push(id);
         }
       }
       const views = await Promise.all(

@@ -42,7 +42,7 @@ import {
 import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/domain/episode/dunning';
 import { Gate, until } from '../helpers/gate';
 import { type FakeQfpay, orderId } from '../helpers/qfpay-doubles';
-import { createTestWorker, useTimeSkipping, workflowTaskFailures } from '../helpers/temporal';
+import { createTestWorker, recordHistory, useTimeSkipping, workflowTaskFailures } from '../helpers/temporal';
 
 // A server per test: a workflow ended while one of its activities runs (as an interleaving
 // test often leaves it) keeps the test server from skipping time afterwards (sdk-java#1138).
@@ -343,6 +343,7 @@ describe('interleavings (time-skipping server)', () => {
       await until('the workflow ended', async () => (await handle.describe()).status.name === 'COMPLETED');
       assert.equal((await handle.query(snapshotQuery)).snapshot.state, 'CANCELLED');
       assert.equal(await workflowTaskFailures(handle), 0);
+      await recordHistory(handle, 'subscription-cancel-at-period-end');
     });
   });
 
@@ -419,12 +420,7 @@ describe('interleavings (time-skipping server)', () => {
     const { subscriptionId, clock, qfpay, failCycle2 } = await failingSubscription(timeSkipping.env);
     const { worker, taskQueue } = await scenarioWorker(timeSkipping.env, qfpay);
     await worker.runUntil(async () => {
-      const handle = await timeSkipping.env.client.workflow.start('subscriptionWorkflow', {
-        workflowId: `qfpay-subscription:${subscriptionId}`,
-        taskQueue,
-        args: [{ subscriptionId, origin: 'adopted' as const, options: { maxHistoryEvents: 40 } }],
-      });
-      timeSkipping.track(handle);
+      const handle = await startWith(timeSkipping, taskQueue, subscriptionId, {}, { maxHistoryEvents: 40 });
       await advance(timeSkipping.env, clock, MINUTE);
       await failCycle2(handle);
       await knowsNextBilling(handle, qfpay);

@@ -157,9 +157,47 @@ describe('dunning report', () => {
   });
 
   it('has no rate when nothing closed, and no group without an episode in the range', () => {
-    const report = dunningReport([sub([episode({ openedAt: T - DAY })]), sub([])], { from: T, to: T + DAY });
+    const report = dunningReport(
+      [sub([episode({ openedAt: T - DAY })]), sub([]), sub([episode({ openedAt: T + DAY })])],
+      { from: T, to: T + DAY },
+    );
     assert.equal(report.totals.recoveryRate, null);
     assert.deepEqual(report.groups, []);
+  });
+
+  it('adds up recoveries at the same attempt, and orders them by attempt, then offset', () => {
+    const report = dunningReport(
+      [
+        sub([recovered(T + HOUR, [attempt(1, 'succeeded', { trigger: 'scheduled' })])]),
+        sub([recovered(T + HOUR, [attempt(1, 'succeeded')])]),
+        sub([recovered(T + HOUR, [attempt(1, 'succeeded', { trigger: 'merchant' })])]),
+        sub([recovered(T + HOUR, [attempt(1, 'failed'), attempt(2, 'succeeded')])]),
+        sub([recovered(T + HOUR, [])]),
+      ],
+      { from: T, to: T + DAY },
+    );
+    assert.deepEqual(report.totals.recoveredAt, [
+      { attempt: 0, offsetMs: null, count: 1 },
+      { attempt: 1, offsetMs: null, count: 1 },
+      { attempt: 1, offsetMs: HOUR, count: 2 },
+      { attempt: 2, offsetMs: DAY, count: 1 },
+    ]);
+  });
+
+  it('tells ladders apart by every offset', () => {
+    const a = { attemptOffsets: [1, 23], finalAction: 'cancel' as const };
+    const b = { attemptOffsets: [12, 3], finalAction: 'cancel' as const };
+    const report = dunningReport(
+      [sub([episode({ ladder: a, openedAt: T }), episode({ ladder: b, openedAt: T })])],
+      {
+        from: T,
+        to: T + DAY,
+      },
+    );
+    assert.deepEqual(
+      report.groups.map((g) => g.ladder),
+      [a, b],
+    );
   });
 
   const arbEpisode = fc

@@ -12,6 +12,7 @@ import { afterSync } from '../../src/domain/sync/sync';
 import { afterCharge } from '../../src/domain/charge/charge';
 import { afterCancel } from '../../src/domain/episode/settle-episode';
 import {
+  afterScheduledCancel,
   applyScheduleCancel,
   applyUnscheduleCancel,
   cancelTime,
@@ -27,6 +28,7 @@ import {
 } from '../../src/domain/engine-state';
 import type { Action } from '../../src/domain/actions';
 import { describeSubscription } from '../../src/workflows/visibility';
+import { QFPAY_CAPABILITIES } from '../../src/domain/gateway-profile';
 import { DAY, HOUR, MINUTE, SUB, T, pastDue } from '../helpers/engine-states';
 import { active, chargeAnswer, noHint, syncAnswer } from '../helpers/engine-steps';
 
@@ -102,6 +104,19 @@ void describe('cancel at period end: the schedule', () => {
     assert.equal(again.outcome.ok, true);
     assert.deepEqual(again.s.scheduledCancel, first.scheduledCancel);
     assert.equal(again.s.outbox.filter((e) => e.type === 'subscription.cancel_scheduled').length, 1);
+    // Even once its time is too close to schedule anew: the schedule stands, and is answered.
+    const late = ask(first, { kind: 'schedule_cancel' }, CANCEL_AT + 1);
+    assert.deepEqual(late.outcome, {
+      id: late.outcome.id,
+      ok: true,
+      value: { periodEnd: PERIOD_END, cancelAt: CANCEL_AT, scheduledAt: T + HOUR },
+    });
+  });
+
+  void it('keeps its time when the next billing time becomes unknown', () => {
+    const s = scheduled();
+    const unknown = { ...s, snapshot: { ...s.snapshot, nextBillingTime: null } };
+    assert.equal(scheduledCancelDueAt(unknown), CANCEL_AT);
   });
 
   void it('is refused with nothing to cancel, no billing time to end at, or too close a billing time', () => {
@@ -119,6 +134,13 @@ void describe('cancel at period end: the schedule', () => {
     const unknown = { ...active(), snapshot: { ...active().snapshot, nextBillingTime: null } };
     assert.match(refusal(unknown, T + HOUR), /next billing time is not known/);
     assert.match(refusal(active(), CANCEL_AT + 1), /too close/);
+    // A next billing time already passed is not known any more (a query will tell the new one).
+    assert.match(refusal(active(), PERIOD_END + 1), /next billing time is not known/);
+    const noCancel = {
+      ...active(),
+      gateway: { name: 'nocancel', capabilities: { ...QFPAY_CAPABILITIES, cancel: false } },
+    };
+    assert.equal(refusal(noCancel, T + HOUR), 'nocancel cannot cancel a subscription');
     // The last moment it is still accepted: its cancel is due at once.
     const last = ask(active(), { kind: 'schedule_cancel' }, CANCEL_AT);
     assert.equal(last.outcome.ok, true);
@@ -211,7 +233,11 @@ void describe('cancel at period end: the timer and the cancel', () => {
   void it('taken back, it is gone with its event, and nothing is cancelled at its time', () => {
     const s = scheduled();
     const { s: undone, outcome } = ask(s, { kind: 'unschedule_cancel' }, T + DAY);
-    assert.equal(outcome.ok, true);
+    assert.deepEqual(outcome, {
+      id: outcome.id,
+      ok: true,
+      value: { unscheduled: true, periodEnd: PERIOD_END, cancelAt: CANCEL_AT, scheduledAt: T + HOUR },
+    });
     assert.equal(undone.scheduledCancel, undefined);
     assert.deepEqual(
       undone.outbox.map((e) => [e.type, e.data]),
@@ -226,6 +252,15 @@ void describe('cancel at period end: the timer and the cancel', () => {
     assert.notEqual(wakeTime(undone, T + DAY), CANCEL_AT);
     const twice = ask(undone, { kind: 'unschedule_cancel' }, T + DAY);
     assert.equal(twice.outcome.ok ? '' : twice.outcome.message, 'no cancel is scheduled');
+    // A take-back decided while another ran first (the loop answers each in turn) finds none.
+    const raced = enqueueIntent(undone, { kind: 'unschedule_cancel' });
+    const late = takeOutcome(
+      applyUnscheduleCancel(raced.state, { kind: 'unschedule_cancel', intentId: raced.id }, T + DAY),
+      raced.id,
+    );
+    assert.deepEqual(late.outcome, { id: raced.id, ok: true, value: { unscheduled: false } });
+    // A failed cancel with no schedule left (taken back meanwhile) changes nothing.
+    assert.equal(afterScheduledCancel(undone, down, T + DAY), undone);
   });
 
   void it('scheduled again after a take-back, it is a new schedule with new events', () => {

@@ -72,7 +72,8 @@ export function recoveringAttempt(
   episode: DunningEpisode,
   ladder: DunningLadder,
 ): Omit<RecoveredAt, 'count'> {
-  const succeeded = [...episode.attempts].reverse().find((a) => a.result === 'succeeded');
+  // An order is paid once: at most one attempt of an episode succeeded.
+  const succeeded = episode.attempts.find((a) => a.result === 'succeeded');
   if (!succeeded) return { attempt: 0, offsetMs: null };
   const planned = succeeded.trigger === undefined || succeeded.trigger === 'scheduled';
   return {
@@ -153,7 +154,7 @@ export function dunningReport(
     }
   }
   const ordered = [...groups.entries()]
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .sort(([a], [b]) => a.localeCompare(b))
     .map(([, group]) => {
       finish(group);
       return group;
@@ -167,11 +168,6 @@ export function dunningReport(
  * subscriptions with an episode at or after the range's start.
  */
 export function lastDunningActivity(episodes: readonly DunningEpisode[]): number | null {
-  let latest: number | null = null;
-  for (const e of episodes) {
-    for (const t of [e.openedAt, e.closedAt]) {
-      if (t !== undefined && (latest === null || t > latest)) latest = t;
-    }
-  }
-  return latest;
+  const times = episodes.flatMap((e) => (e.closedAt === undefined ? [e.openedAt] : [e.openedAt, e.closedAt]));
+  return times.length === 0 ? null : Math.max(...times);
 }

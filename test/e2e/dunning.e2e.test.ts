@@ -15,6 +15,7 @@ import {
   type Stack,
 } from '../helpers/stack';
 import { SECOND } from '../../src/domain/duration';
+import { DunningReportSchema } from '../../src/api/schemas';
 
 const MARGIN_MS = 15 * SECOND;
 
@@ -168,6 +169,7 @@ describe('the dunning report over these episodes (after them)', () => {
       async () => {
         const res = await report(`from=${since()}`);
         assert.equal(res.status, 200, JSON.stringify(res.body));
+        DunningReportSchema.parse(res.body); // the answer is the one the OpenAPI document describes
         const groups: ReportGroup[] = res.body.groups;
         const a = group(groups, recoveredLadder);
         const b = group(groups, exhaustedLadder);

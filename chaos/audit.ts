@@ -45,6 +45,8 @@ export interface Mirror {
   state: string;
   completed_cycles: number;
   recent_orders: Array<{ order_id: string; sequence_no: number; status: 'PAID' | 'FAILED' }>;
+  /** Its dunning episodes (the dunning report's check counts them). */
+  dunning?: { episode: EpisodeView | null; history: EpisodeView[] };
 }
 
 /** One merchant event as the receiver took it. */

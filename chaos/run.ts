@@ -37,7 +37,6 @@ import {
   observeWorkflow,
   dunningReportAgrees,
   type DunningReportReading,
-  type EpisodeView,
   oneSubscriptionPerKey,
   type Check,
   type Mirror,
@@ -491,17 +490,13 @@ async function dunningReportCheck(stack: ChaosStack, ids: readonly string[]): Pr
   // task that stamped a time in the range has completed, and its upsert is listed.
   const range = { from: started, to: Date.now() - 10_000 };
   await sleep(5_000);
-  const views = new Map<string, EpisodeView[]>();
-  await pool(ids, 16, async (id, i) => {
-    const res = await patiently('episodes', () =>
-      http<{ dunning: { episode: EpisodeView | null; history: EpisodeView[] } }>(
-        `${stack.apis[i % stack.apis.length]}/v1/subscriptions/${id}`,
-      ),
-    );
-    if (res.status !== 200) return;
-    const { episode, history } = res.body.dunning;
-    views.set(id, episode ? [...history, episode] : history);
-  });
+  // The views as the mirror check reads them, read again now that the range has ended.
+  const views = new Map(
+    [...(await mirrorsOf(stack, ids))].map(([id, m]) => [
+      id,
+      [...(m.dunning?.history ?? []), ...(m.dunning?.episode ? [m.dunning.episode] : [])],
+    ]),
+  );
   const query = `from=${new Date(range.from).toISOString()}&to=${new Date(range.to).toISOString()}`;
   const res = await patiently('dunning report', () =>
     http<DunningReportReading>(`${stack.apis[0]}/v1/reports/dunning?${query}`),

@@ -15,7 +15,7 @@ import {
   type Stack,
 } from '../helpers/stack';
 import { SECOND } from '../../src/domain/duration';
-import { DunningReportSchema } from '../../src/api/schemas';
+import { DunningReportSchema, type DunningReportResponse } from '../../src/api/schemas';
 
 const MARGIN_MS = 15 * SECOND;
 
@@ -144,15 +144,7 @@ describe('dunning end to end (real time, emulator over HTTP)', { concurrency: tr
   });
 });
 
-interface ReportGroup {
-  gateway: string;
-  policy: { attempt_offsets: number[]; final_action: string };
-  opened: number;
-  recovered: number;
-  exhausted: number;
-  recovery_rate: number | null;
-  recovered_at: Array<{ attempt: number; offset_ms: number | null; count: number }>;
-}
+type ReportGroup = DunningReportResponse['groups'][number];
 
 describe('the dunning report over these episodes (after them)', () => {
   const report = (query: string) => stack.api('GET', `/v1/reports/dunning?${query}`);

@@ -65,6 +65,7 @@ import {
   MerchantEventListSchema,
   MerchantEventParamsSchema,
   GatewayCreateSubscriptionBodySchema,
+  SetMetadataBodySchema,
   GatewayListSchema,
   GatewayParamsSchema,
 } from './schemas';
@@ -511,6 +512,22 @@ const ROUTES = {
     'The schedule goes and the merchant gets `subscription.cancel_unscheduled`. 409 when no cancel is scheduled or ' +
       'the subscription has already ended.',
   ),
+  setSubscriptionMetadata: merchant({
+    method: 'post',
+    path: '/v1/subscriptions/{subscriptionId}/metadata',
+    tags: ['subscriptions'],
+    summary: "Set or remove keys of the subscription's metadata",
+    description:
+      'Each key given is set; a null value removes the key; keys not given stay. 400 naming `metadata` when a key ' +
+      'or value is beyond the limits, or when the metadata would have more than 50 keys after the change; 409 for ' +
+      'an ended subscription. The metadata shows in the subscription, the list (`metadata_key` and ' +
+      '`metadata_value` list by one pair) and every merchant event recorded after the change.',
+    request: { params: SubscriptionParamsSchema, body: jsonBody(SetMetadataBodySchema) },
+    responses: {
+      200: json('Set.', SubscriptionViewSchema),
+      ...errors(...MERCHANT_ERRORS, 404, 409),
+    },
+  }),
   changePaymentToken: merchant({
     method: 'post',
     path: '/v1/subscriptions/{subscriptionId}/payment-token',

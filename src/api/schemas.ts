@@ -11,6 +11,7 @@ import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import { MAX_PLAN_LINES, MAX_PLAN_QUANTITY, MAX_PRICE } from '../domain/intents/intents';
 import { SUBSCRIPTION_STATES } from '../domain/lifecycle/lifecycle-table';
+import { METADATA_LIMITS, metadataKeyProblem } from '../domain/metadata/metadata';
 import { QFPAY_ID_PREFIXES, qfpayIdSchema } from '../gateways/qfpay/ids';
 import { MERCHANT_EVENT_TYPES, MerchantEventSchema, type MerchantEventType } from '../events/merchant-events';
 import {
@@ -229,14 +230,82 @@ export const GatewayCustomerIdSchema = z
   .regex(/^[A-Za-z0-9_.:@+~-]{1,128}$/, 'must be 1-128 letters, digits or _.:@+~-')
   .openapi({ example: 'b79d3df6-2f69-4426-acee-eda049d83e18' });
 
-export const ListSubscriptionsQuerySchema = z.strictObject({
-  state: SubscriptionStateSchema.optional(),
-  // QFPay's `cust_…` ids fit the same pattern.
-  customer_id: GatewayCustomerIdSchema.optional().openapi({
-    description: "QFPay's cust_… id, or the customer's id at another gateway.",
-  }),
-  ...listQueryFields,
+// ---- metadata -----------------------------------------------------------------------------------
+
+const metadataKey = z
+  .string()
+  .min(1, 'a key cannot be empty')
+  .max(METADATA_LIMITS.keyLength, `a key has at most ${METADATA_LIMITS.keyLength} characters`)
+  .refine((key) => metadataKeyProblem(key) === undefined, 'a key cannot hold square brackets');
+
+const metadataValue = z
+  .string()
+  .min(1, 'a value cannot be empty (null removes a key)')
+  .max(METADATA_LIMITS.valueLength, `a value has at most ${METADATA_LIMITS.valueLength} characters`);
+
+const METADATA_DESCRIPTION =
+  `The merchant's own key-value pairs: at most ${METADATA_LIMITS.keys} keys of at most ` +
+  `${METADATA_LIMITS.keyLength} characters (no square brackets), values of at most ` +
+  `${METADATA_LIMITS.valueLength}. Kept by the engine, encrypted with the rest of the personal data; ` +
+  'carried in merchant events.';
+
+/** At most {@link METADATA_LIMITS}.keys entries, named in the 400 like every other field. */
+function withKeyLimit<T extends z.ZodType<Record<string, unknown>>>(schema: T) {
+  return schema.refine((m) => Object.keys(m).length <= METADATA_LIMITS.keys, {
+    message: `at most ${METADATA_LIMITS.keys} keys`,
+  });
+}
+
+/** Metadata given with a creation. */
+export const MetadataSchema = withKeyLimit(z.record(metadataKey, metadataValue)).openapi('Metadata', {
+  description: METADATA_DESCRIPTION,
+  example: { plan_tier: 'gold', crm_id: 'C-1042' },
 });
+
+/** A change of metadata: each key given is set, or removed when its value is null. */
+export const MetadataChangeSchema = withKeyLimit(z.record(metadataKey, metadataValue.nullable())).openapi(
+  'MetadataChange',
+  {
+    description: `${METADATA_DESCRIPTION} Each key given is set; null removes it; keys not given stay.`,
+    example: { plan_tier: 'platinum', crm_id: null },
+  },
+);
+export type MetadataChangeBody = z.output<typeof MetadataChangeSchema>;
+
+/** Metadata in a view: the keys and values, {} when none. */
+const MetadataViewSchema = z.record(z.string(), z.string()).openapi('MetadataView', {
+  description: "The merchant's metadata ({} when none).",
+});
+
+export const SetMetadataBodySchema = z
+  .strictObject({ metadata: MetadataChangeSchema })
+  .openapi('SetMetadataRequest');
+
+export const ListSubscriptionsQuerySchema = z
+  .strictObject({
+    state: SubscriptionStateSchema.optional(),
+    // QFPay's `cust_…` ids fit the same pattern.
+    customer_id: GatewayCustomerIdSchema.optional().openapi({
+      description: "QFPay's cust_… id, or the customer's id at another gateway.",
+    }),
+    metadata_key: metadataKey.optional().openapi({
+      description: 'With metadata_value: only the subscriptions whose metadata has this key with that value.',
+    }),
+    metadata_value: metadataValue
+      .optional()
+      .openapi({ description: 'The value of metadata_key to list by.' }),
+    ...listQueryFields,
+  })
+  .superRefine((query, ctx) => {
+    if ((query.metadata_key === undefined) !== (query.metadata_value === undefined)) {
+      const missing = query.metadata_key === undefined ? 'metadata_key' : 'metadata_value';
+      ctx.addIssue({
+        code: 'custom',
+        path: [missing],
+        message: 'give metadata_key and metadata_value together',
+      });
+    }
+  });
 export type ListSubscriptionsQuery = z.output<typeof ListSubscriptionsQuerySchema>;
 
 // ---- customers and products -------------------------------------------------------------------
@@ -256,7 +325,9 @@ const customerFields = {
   billing_address: BillingAddressSchema.optional(),
 };
 
-export const CreateCustomerBodySchema = z.strictObject(customerFields).openapi('CreateCustomerRequest');
+export const CreateCustomerBodySchema = z
+  .strictObject({ ...customerFields, metadata: MetadataSchema.optional() })
+  .openapi('CreateCustomerRequest');
 export type CreateCustomerBody = z.output<typeof CreateCustomerBodySchema>;
 
 export const CustomerSchema = z
@@ -266,6 +337,7 @@ export const CustomerSchema = z
     email: z.string().optional(),
     phone: z.string().optional(),
     billing_address: z.union([z.record(z.string(), z.unknown()), z.string()]).optional(),
+    metadata: MetadataViewSchema,
   })
   .openapi('Customer');
 export type CustomerResponse = z.output<typeof CustomerSchema>;
@@ -292,7 +364,9 @@ const productFields = {
   }),
 };
 
-export const CreateProductBodySchema = z.strictObject(productFields).openapi('CreateProductRequest');
+export const CreateProductBodySchema = z
+  .strictObject({ ...productFields, metadata: MetadataSchema.optional() })
+  .openapi('CreateProductRequest');
 export type CreateProductBody = z.output<typeof CreateProductBodySchema>;
 
 export const ProductSchema = z
@@ -304,6 +378,7 @@ export const ProductSchema = z
     currency: z.string().optional(),
     interval: z.string().optional(),
     interval_count: z.number().int().optional(),
+    metadata: MetadataViewSchema,
   })
   .openapi('Product');
 export type ProductResponse = z.output<typeof ProductSchema>;
@@ -317,7 +392,7 @@ export const ListCustomersQuerySchema = z.strictObject({
 export type ListCustomersQuery = z.output<typeof ListCustomersQuerySchema>;
 
 export const UpdateCustomerBodySchema = z
-  .strictObject(customerFields)
+  .strictObject({ ...customerFields, metadata: MetadataChangeSchema.optional() })
   .refine((body) => Object.keys(body).length > 0, { message: 'give at least one field to change' })
   .openapi('UpdateCustomerRequest');
 export type UpdateCustomerBody = z.output<typeof UpdateCustomerBodySchema>;
@@ -339,8 +414,12 @@ export type ListProductsQuery = z.output<typeof ListProductsQuerySchema>;
 
 /** QFPay lets only a product's name and description change (its price and interval are fixed). */
 export const UpdateProductBodySchema = z
-  .strictObject({ name: productFields.name.optional(), description: productFields.description })
-  .refine((body) => Object.keys(body).length > 0, { message: 'give name and/or description' })
+  .strictObject({
+    name: productFields.name.optional(),
+    description: productFields.description,
+    metadata: MetadataChangeSchema.optional(),
+  })
+  .refine((body) => Object.keys(body).length > 0, { message: 'give name, description and/or metadata' })
   .openapi('UpdateProductRequest');
 export type UpdateProductBody = z.output<typeof UpdateProductBodySchema>;
 
@@ -512,6 +591,7 @@ export const CreateSubscriptionBodySchema = z
       .optional()
       .openapi({ description: 'First payment time; in the future means a trial.' }),
     dunning_policy: DunningPolicyOverrideBodySchema.optional(),
+    metadata: MetadataSchema.optional(),
   })
   .superRefine((body, ctx) => {
     if (body.customer !== undefined) {
@@ -779,6 +859,7 @@ export const SubscriptionViewSchema = z
     reconcile_reason: z.string().nullable(),
     last_sync_at: nullableIso,
     facts_applied: z.number().int(),
+    metadata: MetadataViewSchema,
   })
   .openapi('Subscription');
 export type SubscriptionViewResponse = z.output<typeof SubscriptionViewSchema>;
@@ -861,6 +942,7 @@ export const SubscriptionListItemSchema = z
     customer_id: z.string().nullable(),
     dunning_stage: z.string().nullable(),
     status: z.enum(['running', 'closed']),
+    metadata: MetadataViewSchema,
   })
   .openapi('SubscriptionListItem');
 
@@ -970,6 +1052,7 @@ export const GatewayCreateSubscriptionBodySchema = z
       .optional()
       .openapi({ description: 'Absent: the gateway charges the method it keeps for the customer.' }),
     dunning_policy: DunningPolicyOverrideBodySchema.optional(),
+    metadata: MetadataSchema.optional(),
   })
   .openapi('GatewayCreateSubscriptionRequest');
 export type GatewayCreateSubscriptionBody = z.output<typeof GatewayCreateSubscriptionBodySchema>;

@@ -107,6 +107,7 @@ export function gatewayView(gateway: GatewayProfile & { description: string }): 
 export function subscriptionView(view: SubscriptionView): SubscriptionViewResponse {
   const s = view.snapshot;
   return {
+    metadata: view.metadata ?? {},
     subscription_id: view.subscriptionId,
     workflow_id: view.workflowId,
     gateway: view.gateway ?? QFPAY_GATEWAY,

@@ -4,6 +4,7 @@
  * its loop replace it through these functions only, so every change is a pure step that tests
  * can drive without Temporal. It is carried whole through continue-as-new.
  */
+import { heldMetadataOf, metadataValues, type HeldMetadata } from './metadata/metadata';
 import { QFPAY_PROFILE, type GatewayProfile } from './gateway-profile';
 import type { BillingPause } from './pause/billing-pause';
 import type { DunningAttemptRecord, DunningEpisode } from './episode/dunning-episode';
@@ -157,6 +158,11 @@ export interface EngineState {
   gateway?: GatewayProfile;
   /** A cancel scheduled for the end of the current period (absent: none). */
   scheduledCancel?: ScheduledCancel;
+  /**
+   * The merchant's metadata, each value with its digest (absent: none was ever given; runs from
+   * before metadata never hold it, and so write neither its memo nor its search attribute).
+   */
+  metadata?: HeldMetadata;
 }
 
 /**
@@ -317,7 +323,15 @@ export function recordEvents(state: EngineState, events: readonly OutgoingEvent[
     // Also once within the batch: a payment report and the order it paid imply the same event.
     if (have.has(e.id)) continue;
     have.add(e.id);
-    fresh.push({ ...e, created_at, subscription_id: state.subscriptionId } as MerchantEvent);
+    fresh.push({
+      ...e,
+      created_at,
+      subscription_id: state.subscriptionId,
+      // The subscription's metadata as it is when the event is recorded (as Stripe's objects carry it).
+      ...(state.metadata && Object.keys(state.metadata).length > 0
+        ? { metadata: metadataValues(state.metadata) }
+        : {}),
+    } as MerchantEvent);
   }
   return fresh.length === 0 ? state : { ...state, outbox: [...state.outbox, ...fresh] };
 }
@@ -444,7 +458,19 @@ export function applyHandover(state: EngineState, handover: SubscriptionHandover
     policy: chosen?.ok ? chosen.value : state.policy,
     options: { ...state.options, ...(handover.options ?? {}) },
     known: true,
+    // A change the merchant made before the handover arrived is newer than the creation's.
   };
+  // The metadata the merchant created the subscription with (a change made before the handover
+  // arrived is newer, and stays). Events still waiting in the outbox, recorded before the handover
+  // (QFPay's first notification can overtake it), leave with it.
+  const metadata = heldMetadataOf(handover.metadata);
+  if (state.metadata === undefined && metadata !== undefined) {
+    withChoices.metadata = metadata;
+    if (Object.keys(metadata).length > 0) {
+      const values = metadataValues(metadata);
+      withChoices.outbox = state.outbox.map((e) => (e.metadata ? e : { ...e, metadata: values }));
+    }
+  }
   return applyFactToState(withChoices, handover.fact, now);
 }
 
@@ -537,4 +563,6 @@ export interface SubscriptionHandover {
   fact: Extract<Fact, { kind: 'created' }>;
   policy?: DunningPolicy;
   options?: SubscriptionWorkflowOptions;
+  /** The metadata the merchant created the subscription with (absent: none). */
+  metadata?: HeldMetadata;
 }

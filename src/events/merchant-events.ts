@@ -222,6 +222,8 @@ function envelope<T extends MerchantEventType>(type: T) {
     created_at: IsoTimeSchema,
     /** QFPay's subscription id, `sub_…`. */
     subscription_id: z.string().min(1),
+    /** The subscription's metadata when the event was recorded; absent when it has none. */
+    metadata: z.record(z.string(), z.string()).optional(),
     data: MERCHANT_EVENT_DATA_SCHEMAS[type],
   });
 }

@@ -40,7 +40,7 @@ const engine = proxyActivities<EngineActivities>({
  * by a notification that overtook this creation), with the merchant's policy and options.
  */
 function handOver(
-  input: Pick<CreateSubscriptionInput, 'policy' | 'options'>,
+  input: Pick<CreateSubscriptionInput, 'policy' | 'options' | 'metadata'>,
   fact: Extract<Fact, { kind: 'created' }>,
   price: SubscriptionStartFacts['price'],
   gateway?: GatewayProfile,
@@ -55,7 +55,12 @@ function handOver(
         options: input.options,
         ...(gateway ? { gateway } : {}),
       },
-      { fact, policy: input.policy, options: input.options },
+      {
+        fact,
+        policy: input.policy,
+        options: input.options,
+        ...(input.metadata === undefined ? {} : { metadata: input.metadata }),
+      },
       price,
     ],
   );

@@ -8,6 +8,7 @@ import { engineSubscriptionId, splitSubscriptionId, type GatewayProfile } from '
 import { defineSearchAttributeKey } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { DunningPolicy, DunningPolicyOverride } from '../domain/episode/dunning';
+import type { HeldMetadata, Metadata, MetadataChange } from '../domain/metadata/metadata';
 import type { Fact, SubscriptionSnapshot, SubscriptionState } from '../domain/lifecycle/lifecycle';
 import type { DunningEpisode } from '../domain/episode/dunning-episode';
 import type { PaymentTokenRecord } from '../domain/payment-tokens';
@@ -53,6 +54,7 @@ export const WORKFLOW_TYPES = {
   merchantEventDelivery: 'merchantEventDeliveryWorkflow',
   merchantEndpoint: 'merchantEndpointWorkflow',
   reconciler: 'reconcilerWorkflow',
+  metadataRecord: 'metadataRecordWorkflow',
 } as const;
 
 /**
@@ -126,6 +128,12 @@ export const SEARCH_ATTRIBUTES = {
   merchantEventType: defineSearchAttributeKey('MerchantEventType', 'KEYWORD'),
   /** How many times a merchant event delivery has sent its event. */
   merchantEventAttempts: defineSearchAttributeKey('MerchantEventAttempts', 'INT'),
+  /**
+   * The keyed digests of a subscription's metadata, one per key and value
+   * (`ApiDigests.metadataDigest`): the list by one key and value asks for its digest, and no value
+   * is written in clear. Only a run that holds metadata writes it.
+   */
+  metadataDigests: defineSearchAttributeKey('MetadataDigests', 'KEYWORD_LIST'),
 } as const;
 
 /**
@@ -167,6 +175,8 @@ export interface SubscriptionView {
    * is tried again). Not in the API's answer; tools wait on it (absent in older workers' views).
    */
   eventsWaiting?: number;
+  /** The merchant's metadata (absent in older workers' views: none). */
+  metadata?: Metadata;
 }
 
 /**
@@ -291,6 +301,31 @@ export const changeProductsUpdate = defineUpdate<ChangeProductsResult, [ChangePr
 export const changePriceUpdate = defineUpdate<ChangePriceResult, [ChangePriceRequest]>('changePrice');
 export const pauseBillingUpdate = defineUpdate<PauseBillingResult, [PauseBillingRequest]>('pauseBilling');
 export const resumeBillingUpdate = defineUpdate<ResumeBillingResult, [ResumeBillingRequest]>('resumeBilling');
+/**
+ * Sets or removes metadata keys (a null entry removes its key); answered with the metadata after
+ * it. The subscription's workflow and a customer's or product's metadata record both take it.
+ */
+export const setMetadataUpdate = defineUpdate<Metadata, [MetadataChange]>('setMetadata');
+/** A metadata record's metadata. */
+export const metadataQuery = defineQuery<Metadata>('metadata');
+
+/** What a metadata record holds the metadata of: a customer or a product (at QFPay). */
+export type MetadataOwner = 'customer' | 'product';
+
+/** The memo field that holds an entity's metadata (encrypted with the other payloads). */
+export const METADATA_MEMO = 'metadata';
+
+/** The workflow that holds a customer's or a product's metadata. */
+export function metadataRecordWorkflowId(owner: MetadataOwner, id: string): string {
+  return `metadata-${owner}:${id}`;
+}
+
+/** A metadata record's input: what it holds (carried through continue-as-new). */
+export interface MetadataRecordInput {
+  owner: MetadataOwner;
+  id: string;
+  held?: HeldMetadata;
+}
 
 /** A customer to create at QFPay. */
 export interface CreateCustomerInput {
@@ -320,6 +355,8 @@ export interface CreateSubscriptionInput {
   startTime?: number;
   policy?: DunningPolicy;
   options?: SubscriptionWorkflowOptions;
+  /** The merchant's metadata, with its digests (absent: none). */
+  metadata?: HeldMetadata;
 }
 
 /** A creation on a gateway behind the port (`POST /v1/subscriptions` with a `gateway`). */
@@ -328,6 +365,8 @@ export interface CreateGatewaySubscriptionInput {
   create: GatewayCreateInput;
   policy?: DunningPolicy;
   options?: SubscriptionWorkflowOptions;
+  /** The merchant's metadata, with its digests (absent: none). */
+  metadata?: HeldMetadata;
 }
 
 export interface CreateSubscriptionResult {

@@ -7,6 +7,7 @@ export {
   createSubscriptionWorkflow,
 } from './create-subscription';
 export { customerTokensWorkflow } from './customer-tokens';
+export { metadataRecordWorkflow } from './metadata-record';
 export { merchantEventDeliveryWorkflow } from './merchant-event-delivery';
 export { merchantEndpointWorkflow } from './merchant-endpoint';
 export { reconcilerWorkflow } from './reconciler';

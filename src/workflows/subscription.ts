@@ -51,6 +51,7 @@ import {
   reconcileSignal,
   pauseBillingUpdate,
   resumeBillingUpdate,
+  setMetadataUpdate,
   paymentsQuery,
   snapshotQuery,
   syncNowUpdate,
@@ -83,7 +84,13 @@ import { applyPause, applyResume } from '../domain/pause/pause';
 import { beginAction, type ActionFailure, type Outcome } from '../domain/actions';
 import { withBillingReckoning, withPauseRule, withTimelineOrder } from '../domain/lifecycle/lifecycle';
 import { activitySummary, timerSummary } from './summaries';
-import { GATEWAY_NEUTRAL_NAMES_PATCH, describeSubscription, updateSearchAttributes } from './visibility';
+import {
+  GATEWAY_NEUTRAL_NAMES_PATCH,
+  describeSubscription,
+  updateMetadataMemo,
+  updateSearchAttributes,
+} from './visibility';
+import { applyMetadataChange, metadataChangeProblem, metadataValues } from '../domain/metadata/metadata';
 
 /**
  * The gateway's reads and changes (routed by the subscription's id): a few quick retries, then the loop's own backoff takes over, so no
@@ -233,6 +240,23 @@ function registerHandlers(sub: Subscription): void {
     sub.changed = true;
   });
   setHandler(snapshotQuery, () => sub.view());
+  // Metadata has no side effect at the gateway: the handler changes the state at once (no intent
+  // for the loop), and the memo and search attribute follow in the same workflow task.
+  setHandler(
+    setMetadataUpdate,
+    (change) => {
+      sub.mutate((s) => ({ ...s, metadata: applyMetadataChange(s.metadata ?? {}, change) }));
+      updateMetadataMemo(sub.state.metadata);
+      updateSearchAttributes(sub.state, sub.follows(GATEWAY_NEUTRAL_NAMES_PATCH), sub.reportsDunning);
+      return metadataValues(sub.state.metadata);
+    },
+    {
+      validator: (change) => {
+        const problem = metadataChangeProblem(sub.state.metadata ?? {}, change);
+        if (problem !== undefined) throw new Error(problem);
+      },
+    },
+  );
   setHandler(paymentsQuery, () => sub.state.payments);
 
   const intent = <A extends unknown[]>(definition: unknown, toRequest: (...args: A) => IntentRequest) =>
@@ -530,6 +554,7 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
     sub.state = settle(sub.state, Date.now());
     const action = decide(sub.state, Date.now(), { continueAsNewSuggested: historyIsLong(sub.state) });
     updateSearchAttributes(sub.state, sub.follows(GATEWAY_NEUTRAL_NAMES_PATCH), sub.reportsDunning);
+    updateMetadataMemo(sub.state.metadata);
     if (action.kind === 'wait') {
       await sleeper.until(sub, action.until);
     } else if (action.kind === 'end' || action.kind === 'continue_as_new') {
@@ -560,7 +585,12 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
       const attributes = workflowInfo()
         .typedSearchAttributes.getAll()
         .filter((pair) => pair.key.name !== 'TemporalChangeVersion');
-      await makeContinueAsNewFunc<typeof subscriptionWorkflow>({ typedSearchAttributes: attributes })({
+      // The memo (the metadata a list shows) goes on with the run.
+      const memo = workflowInfo().memo;
+      await makeContinueAsNewFunc<typeof subscriptionWorkflow>({
+        typedSearchAttributes: attributes,
+        ...(memo && Object.keys(memo).length > 0 ? { memo } : {}),
+      })({
         ...input,
         carried,
       });

@@ -2,9 +2,21 @@
  * What a subscription's workflow shows: the query's view, its search attributes (no personal
  * data) and the one-line summary the Temporal Web UI displays.
  */
-import { setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { setCurrentDetails, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
-import { LEGACY_SEARCH_ATTRIBUTES, SEARCH_ATTRIBUTES, type SubscriptionView } from './definitions';
+import {
+  LEGACY_SEARCH_ATTRIBUTES,
+  METADATA_MEMO,
+  SEARCH_ATTRIBUTES,
+  type SubscriptionView,
+} from './definitions';
+import {
+  metadataDigests,
+  metadataValues,
+  sameMetadata,
+  type HeldMetadata,
+  type Metadata,
+} from '../domain/metadata/metadata';
 import { gatewayOf, type EngineState } from '../domain/engine-state';
 import { isTerminal } from '../domain/lifecycle/lifecycle';
 import { reconcileDueAt } from '../domain/sync/sync';
@@ -34,6 +46,7 @@ export function describeSubscription(state: EngineState, workflowId: string): Su
         ? scheduledCancelView(state, state.scheduledCancel)
         : null,
     eventsWaiting: state.outbox.length,
+    metadata: metadataValues(state.metadata),
   };
 }
 
@@ -91,6 +104,11 @@ function wantedAttributes(
     const at = lastDunningActivity(episode ? [...state.episodeHistory, episode] : state.episodeHistory);
     wanted.push({ key: SEARCH_ATTRIBUTES.dunningActivityAt, value: at });
   }
+  // Only a run that holds metadata writes its digests (runs from before never upsert them).
+  if (state.metadata !== undefined) {
+    const digests = metadataDigests(state.metadata);
+    wanted.push({ key: SEARCH_ATTRIBUTES.metadataDigests, value: digests.length > 0 ? digests : null });
+  }
   if (neutral) {
     wanted.push({ key: SEARCH_ATTRIBUTES.gateway, value: gatewayOf(state).name });
     // A run that switched mid-life, or continued from one recorded before, drops the old names:
@@ -113,10 +131,30 @@ export function updateSearchAttributes(state: EngineState, neutral: boolean, rep
     const want = pair.value as unknown;
     if (want === null) return have !== undefined;
     if (want instanceof Date) return !(have instanceof Date) || have.getTime() !== want.getTime();
+    if (Array.isArray(want))
+      return !Array.isArray(have) || have.length !== want.length || want.some((w, i) => have[i] !== w);
     return have !== want;
   });
   if (changed.length > 0) upsertSearchAttributes(changed);
   setCurrentDetails(summary(state));
+}
+
+/** The metadata the memo holds (what a list of subscriptions shows), or undefined. */
+function memoMetadata(): Metadata | undefined {
+  const held = workflowInfo().memo?.[METADATA_MEMO];
+  return typeof held === 'object' && held !== null ? (held as Metadata) : undefined;
+}
+
+/**
+ * Writes an entity's metadata to its memo when it differs from what the memo holds: the list reads
+ * it there (the memo is encrypted like every payload). Only an entity that holds metadata writes it.
+ */
+export function updateMetadataMemo(held: HeldMetadata | undefined): void {
+  if (held === undefined) return;
+  const values = metadataValues(held);
+  const have = memoMetadata();
+  if (have !== undefined && sameMetadata(have, values)) return;
+  upsertMemo({ [METADATA_MEMO]: values });
 }
 
 function summary(state: EngineState): string {

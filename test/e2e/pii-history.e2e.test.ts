@@ -1,6 +1,6 @@
 /**
  * No personal data in Temporal: the whole engine (dev server, worker, API, emulator over HTTP)
- * takes a customer, a subscription, a cancel with a reason, a creation with an inline customer
+ * takes a customer, a subscription (both with metadata, and a change of it), a cancel with a reason, a creation with an inline customer
  * (refused before anything is created) and a creation that fails at QFPay, each carrying unique
  * markers (names, emails, phones, addresses, idempotency keys, the cancel reason). Then every history of the namespace and the visibility list are read raw
  * from the server, and no marker occurs in their bytes. The same histories decrypted through the
@@ -39,6 +39,9 @@ const marker = {
   inlineKey: `PII-INLINE-KEY-${id()}`,
   failingKey: `PII-FAILING-KEY-${id()}`,
   cancelReason: `PII-CANCEL-REASON-${id()}`,
+  customerMetadata: `PII-CUSTOMER-METADATA-${id()}`,
+  subscriptionMetadata: `PII-SUBSCRIPTION-METADATA-${id()}`,
+  changedMetadata: `PII-CHANGED-METADATA-${id()}`,
 };
 
 let stack: Stack;
@@ -112,10 +115,12 @@ describe('personal data in Temporal', () => {
         email: marker.email,
         phone: marker.phone,
         billing_address: { street: marker.street },
+        metadata: { crm_note: marker.customerMetadata },
       },
       { 'idempotency-key': marker.customerKey },
     );
     assert.equal(customer.status, 201, JSON.stringify(customer.body));
+    assert.equal(customer.body.metadata.crm_note, marker.customerMetadata);
 
     // A subscription for that customer, with an inline product.
     const token = await stack.emulator('POST', '/_emulator/tokens', {
@@ -136,6 +141,7 @@ describe('personal data in Temporal', () => {
           interval_count: 1,
         },
         token_id: token.token_id,
+        metadata: { order_note: marker.subscriptionMetadata },
       },
       { 'idempotency-key': marker.subscriptionKey },
     );
@@ -152,6 +158,13 @@ describe('personal data in Temporal', () => {
       60_000,
     );
     const subscriptionId: string = done.result.subscription_id;
+
+    // Metadata changed on the subscription (its memo and search attribute written again).
+    const changed = await stack.api('POST', `/v1/subscriptions/${subscriptionId}/metadata`, {
+      metadata: { later_note: marker.changedMetadata },
+    });
+    assert.equal(changed.status, 200, JSON.stringify(changed.body));
+    assert.equal(changed.body.metadata.order_note, marker.subscriptionMetadata);
 
     // A cancel with a free-text reason.
     const cancelled = await stack.api('POST', `/v1/subscriptions/${subscriptionId}/cancel`, {

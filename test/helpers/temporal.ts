@@ -168,6 +168,7 @@ async function declareSearchAttributes(env: TestWorkflowEnvironment): Promise<vo
     KEYWORD: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
     DATETIME: IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
     INT: IndexedValueType.INDEXED_VALUE_TYPE_INT,
+    KEYWORD_LIST: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
   } as const;
   await env.connection.operatorService.addSearchAttributes({
     namespace: env.namespace ?? 'default',

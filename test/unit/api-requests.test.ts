@@ -47,6 +47,15 @@ type Calls = Array<{ method: string; args: unknown[] }>;
  * A stand-in for the Temporal client: records every call; `behaviour` decides the answers
  * (by default every call fails the test, so validation tests prove Temporal was never reached).
  */
+/** The handle of a workflow the fake has not got: its describe answers not found. */
+function noRecord(workflowId: string) {
+  return {
+    describe: async () => {
+      throw new WorkflowNotFoundError('no such workflow', workflowId, undefined);
+    },
+  };
+}
+
 function fakeTemporal(behaviour: Partial<Record<string, (...args: unknown[]) => unknown>> = {}) {
   const calls: Calls = [];
   const call =
@@ -69,6 +78,9 @@ function fakeTemporal(behaviour: Partial<Record<string, (...args: unknown[]) => 
     workflow: {
       getHandle: (workflowId: string) => {
         calls.push({ method: 'getHandle', args: [workflowId] });
+        // A customer's or product's metadata record: none, unless the test says otherwise.
+        if (workflowId.startsWith('metadata-'))
+          return behaviour.describeRecord ? { describe: call('describeRecord') } : noRecord(workflowId);
         return handle;
       },
       start: call('start'),
@@ -1110,6 +1122,7 @@ void describe('customers and products at QFPay', () => {
       currency: 'HKD',
       interval: 'monthly',
       interval_count: 1,
+      metadata: {},
     });
   });
 

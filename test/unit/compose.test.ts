@@ -199,17 +199,23 @@ describe('docker-compose.yml', () => {
     const script = readFileSync(join(root, 'deploy/temporal/setup-namespace.sh'), 'utf8');
     assert.match(script, /temporal operator search-attribute create/);
     assert.match(script, /temporal operator namespace create/);
-    const cliType: Record<string, string> = { KEYWORD: 'Keyword', DATETIME: 'Datetime', INT: 'Int' };
+    const cliType: Record<string, string> = {
+      KEYWORD: 'Keyword',
+      DATETIME: 'Datetime',
+      INT: 'Int',
+      KEYWORD_LIST: 'KeywordList',
+    };
     const expected = ALL_SEARCH_ATTRIBUTE_KEYS.map((key) => `${key.name} ${cliType[key.type] ?? key.type}`);
-    assert.equal(expected.length, 15);
+    assert.equal(expected.length, 16);
     for (const key of Object.values(LEGACY_SEARCH_ATTRIBUTES))
       assert.ok(expected.includes(`${key.name} Keyword`));
     for (const line of expected) assert.match(script, new RegExp(`^search_attribute ${line}$`, 'm'), line);
   });
 
   it('registers no more search attributes of a type than SQL visibility has columns for', () => {
-    // Temporal's PostgreSQL and SQLite visibility schemas: Keyword01…Keyword10, Int01…03, Datetime01…03.
-    const columns: Record<string, number> = { KEYWORD: 10, INT: 3, DATETIME: 3 };
+    // Temporal's PostgreSQL and SQLite visibility schemas: Keyword01…Keyword10, Int01…03,
+    // Datetime01…03, KeywordList01…03.
+    const columns: Record<string, number> = { KEYWORD: 10, INT: 3, DATETIME: 3, KEYWORD_LIST: 3 };
     for (const key of ALL_SEARCH_ATTRIBUTE_KEYS) assert.ok(key.type in columns, `${key.name}: ${key.type}`);
     for (const [type, limit] of Object.entries(columns)) {
       const used = ALL_SEARCH_ATTRIBUTE_KEYS.filter((key) => key.type === type).length;

@@ -24,6 +24,9 @@ import {
   snapshotQuery,
   unscheduleCancelUpdate,
   syncNowUpdate,
+  setMetadataUpdate,
+  SEARCH_ATTRIBUTES,
+  METADATA_MEMO,
 } from '../../src/workflows/definitions';
 import { createEngineActivities } from '../../src/activities/engine';
 import {
@@ -436,6 +439,46 @@ describe('interleavings (time-skipping server)', () => {
       await until('cancelled at QFPay', () => qfpay.count('cancelSubscription') === 1);
       await until('the workflow ended', async () => (await handle.describe()).status.name === 'COMPLETED');
       assert.equal(await workflowTaskFailures(handle), 0);
+    });
+  });
+
+  it('continue-as-new carries the metadata: the new run shows it, and keeps its memo and search attribute', async () => {
+    const { subscriptionId, clock, qfpay, failCycle2 } = await failingSubscription(timeSkipping.env);
+    const { worker, taskQueue } = await scenarioWorker(timeSkipping.env, qfpay);
+    await worker.runUntil(async () => {
+      const handle = await startWith(timeSkipping, taskQueue, subscriptionId, {}, { maxHistoryEvents: 40 });
+      await advance(timeSkipping.env, clock, MINUTE);
+      const entry = (value: string) => ({ value, digest: `digest-${value}` });
+      const set = await handle.executeUpdate(setMetadataUpdate, {
+        args: [{ ref: entry('R-1'), tier: entry('gold') }],
+      });
+      assert.deepEqual(set, { ref: 'R-1', tier: 'gold' });
+      // Past the limit: refused by the validator, nothing changes.
+      const tooMany = Object.fromEntries(Array.from({ length: 49 }, (_, i) => [`k${i}`, entry('v')]));
+      await assert.rejects(handle.executeUpdate(setMetadataUpdate, { args: [tooMany] }), (err: Error) =>
+        /51 keys/.test(String((err.cause as Error | undefined)?.message)),
+      );
+      await failCycle2(handle);
+      const firstRun = (await handle.describe()).runId;
+      for (let i = 0; i < 12 && (await handle.describe()).runId === firstRun; i += 1) {
+        await handle.executeUpdate(syncNowUpdate, { args: [] });
+      }
+      await until('it continued as new', async () => (await handle.describe()).runId !== firstRun);
+      assert.deepEqual((await handle.query(snapshotQuery)).metadata, { ref: 'R-1', tier: 'gold' });
+      const described = await handle.describe();
+      assert.deepEqual(described.memo?.[METADATA_MEMO], { ref: 'R-1', tier: 'gold' });
+      assert.deepEqual(described.typedSearchAttributes.get(SEARCH_ATTRIBUTES.metadataDigests), [
+        'digest-R-1',
+        'digest-gold',
+      ]);
+      // A change in the new run: a removal, written to the memo and the attribute.
+      await handle.executeUpdate(setMetadataUpdate, { args: [{ tier: null }] });
+      const after = await handle.describe();
+      assert.deepEqual(after.memo?.[METADATA_MEMO], { ref: 'R-1' });
+      assert.deepEqual(after.typedSearchAttributes.get(SEARCH_ATTRIBUTES.metadataDigests), ['digest-R-1']);
+      assert.equal(await workflowTaskFailures(handle), 0);
+      await recordHistory(handle, 'subscription-metadata-continued');
+      await handle.terminate('test done');
     });
   });
 

@@ -23,6 +23,8 @@ import {
   type PaymentTokenResponse,
 } from '../schemas';
 import { parseInput } from '../validate';
+import { metadataRecords } from '../metadata';
+import type { Metadata } from '../../domain/metadata/metadata';
 import { deletedView, foundById } from './qfpay-records';
 import { handle } from '../route';
 
@@ -40,35 +42,54 @@ export function paymentTokenView(record: PaymentTokenRecord): PaymentTokenRespon
   };
 }
 
-/** A customer as the API shows it (QFPay's fields, `fallback` for those its answer left out). */
-export function customerView(customer: Customer, fallback: Partial<CustomerResponse> = {}): CustomerResponse {
+/**
+ * A customer as the API shows it: QFPay's fields (`fallback` for those its answer left out), and
+ * the engine's metadata of it.
+ */
+export function customerView(
+  customer: Customer,
+  metadata: Metadata,
+  fallback: Partial<Omit<CustomerResponse, 'metadata'>> = {},
+): CustomerResponse {
   return {
     customer_id: customer.customer_id,
     name: customer.name ?? fallback.name,
     email: customer.email ?? fallback.email,
     phone: customer.phone ?? fallback.phone,
     billing_address: customer.billing_address ?? fallback.billing_address,
+    metadata,
   };
 }
 
 /** `/v1/customers` routes (mounted on the authenticated router). */
 export function customerRouter(ctx: ApiContext): Router {
   const router = Router();
+  const records = metadataRecords(ctx);
+
+  /** The metadata a creation was given, set on the new customer (a retry sets the same again). */
+  function createdMetadata(customerId: string, metadata: Metadata | undefined): Promise<Metadata> {
+    // A new customer has none; a retry of a creation with metadata sets the same again.
+    return metadata === undefined ? Promise.resolve({}) : records.change('customer', customerId, metadata);
+  }
 
   handle(router, 'createCustomer', async (req, res) => {
     const idempotencyKey = idempotencyKeyOf(req, false);
-    const body = parseInput(CreateCustomerBodySchema, req.body, 'body');
+    const { metadata, ...body } = parseInput(CreateCustomerBodySchema, req.body, 'body');
     if (idempotencyKey !== undefined) {
       const { value, replayed } = await idempotentResult<{ customerId: string }>(ctx, req, {
         kind: 'customer',
         idempotencyKey,
-        body,
+        body: metadata === undefined ? body : { ...body, metadata },
         workflowType: WORKFLOW_TYPES.createCustomer,
         args: [
           { name: body.name, email: body.email, phone: body.phone, billingAddress: body.billing_address },
         ],
       });
-      const view: CustomerResponse = { customer_id: value.customerId, ...body };
+      const view: CustomerResponse = {
+        customer_id: value.customerId,
+        ...body,
+        metadata: await createdMetadata(value.customerId, metadata),
+      };
       markReplayed(res, replayed)
         .status(replayed ? 200 : 201)
         .json(view);
@@ -80,7 +101,7 @@ export function customerRouter(ctx: ApiContext): Router {
       phone: body.phone,
       billing_address: body.billing_address,
     });
-    res.status(201).json(customerView(customer, body));
+    res.status(201).json(customerView(customer, await createdMetadata(customer.customer_id, metadata), body));
   });
 
   handle(router, 'listCustomers', async (req, res) => {
@@ -92,8 +113,12 @@ export function customerRouter(ctx: ApiContext): Router {
       query,
       listScope('customers', query),
     );
+    const metadata = await records.readAll(
+      'customer',
+      page.data.map((c) => c.customer_id),
+    );
     const view: CustomerListResponse = {
-      data: page.data.map((c) => customerView(c)),
+      data: page.data.map((c) => customerView(c, metadata.get(c.customer_id) ?? {})),
       next_cursor: page.next_cursor,
     };
     res.json(view);
@@ -110,25 +135,36 @@ export function customerRouter(ctx: ApiContext): Router {
 
   handle(router, 'getCustomer', async (req, res) => {
     const { customerId } = parseInput(CustomerParamsSchema, req.params, 'path');
-    res.json(customerView(await customerAtQfpay(customerId)));
+    // QFPay first: a customer it does not have is a 404, whatever the engine holds.
+    const customer = await customerAtQfpay(customerId);
+    res.json(customerView(customer, await records.read('customer', customerId)));
   });
 
   handle(router, 'updateCustomer', async (req, res) => {
     const { customerId } = parseInput(CustomerParamsSchema, req.params, 'path');
-    const body = parseInput(UpdateCustomerBodySchema, req.body, 'body');
-    const customer = await ctx.qfpay.updateCustomer({
-      customer_id: customerId,
-      name: body.name,
-      email: body.email,
-      phone: body.phone,
-      billing_address: body.billing_address,
-    });
-    res.json(customerView(customer, body));
+    const { metadata: change, ...body } = parseInput(UpdateCustomerBodySchema, req.body, 'body');
+    // Only metadata to change: QFPay has nothing to update, but the customer must be QFPay's.
+    const customer =
+      Object.keys(body).length === 0
+        ? await customerAtQfpay(customerId)
+        : await ctx.qfpay.updateCustomer({
+            customer_id: customerId,
+            name: body.name,
+            email: body.email,
+            phone: body.phone,
+            billing_address: body.billing_address,
+          });
+    const metadata =
+      change === undefined
+        ? await records.read('customer', customerId)
+        : await records.change('customer', customerId, change);
+    res.json(customerView(customer, metadata, body));
   });
 
   handle(router, 'deleteCustomer', async (req, res) => {
     const { customerId } = parseInput(CustomerParamsSchema, req.params, 'path');
     await ctx.qfpay.deleteCustomer({ customer_id: customerId });
+    await records.forget('customer', customerId);
     res.json(deletedView(customerId));
   });
 

@@ -26,6 +26,7 @@ import { gatewayView } from '../views';
 import { configuredModule } from './gateway-modules';
 import { answerCreation, policyWithOverride } from './subscriptions';
 import { handle } from '../route';
+import { heldMetadata } from '../metadata';
 
 /** The creation's input: the merchant's request, with the reference derived from its key. */
 export function gatewayCreationInput(
@@ -54,6 +55,7 @@ export function gatewayCreationInput(
       ...(body.payment_method ? { paymentMethod: { token: body.payment_method.token } } : {}),
     },
     policy: gatewayPolicy(module, ctx.defaultPolicy, body.dunning_policy),
+    ...(body.metadata === undefined ? {} : { metadata: heldMetadata(ctx.digests, body.metadata) }),
     options: workflowOptions(ctx.config),
   };
 }

@@ -20,12 +20,15 @@ import {
 import { deletedView, foundById } from './qfpay-records';
 import { listScope, qfpayPageOf } from '../paging';
 import { parseInput } from '../validate';
+import { metadataRecords } from '../metadata';
+import type { Metadata } from '../../domain/metadata/metadata';
 import { handle } from '../route';
 
 /** A product as the API shows it (QFPay's fields, `fallback` for those its answer left out). */
 export function productView(
   product: ProductCreateResult,
-  fallback: Partial<ProductResponse> = {},
+  metadata: Metadata,
+  fallback: Partial<Omit<ProductResponse, 'metadata'>> = {},
 ): ProductResponse {
   return {
     product_id: product.product_id,
@@ -35,21 +38,35 @@ export function productView(
     currency: product.txcurrcd ?? fallback.currency,
     interval: product.interval ?? fallback.interval,
     interval_count: product.interval_count ?? fallback.interval_count,
+    metadata,
   };
 }
 
 /** `/v1/products` routes (mounted on the authenticated router). */
 export function productRouter(ctx: ApiContext): Router {
   const router = Router();
+  const records = metadataRecords(ctx);
+
+  /** The metadata a creation was given, set on the new product (a retry sets the same again). */
+  function createdMetadata(productId: string, metadata: Metadata | undefined): Promise<Metadata> {
+    // A new product has none; a retry of a creation with metadata sets the same again.
+    return metadata === undefined ? Promise.resolve({}) : records.change('product', productId, metadata);
+  }
+
+  /** The product as QFPay has it; 404 when it has none. */
+  function productAtQfpay(productId: string): Promise<ProductCreateResult> {
+    const query = ctx.qfpay.queryProducts({ product_id: productId, page: 1, page_size: 1 });
+    return foundById(query, (p) => p.product_id, productId, 'product');
+  }
 
   handle(router, 'createProduct', async (req, res) => {
     const idempotencyKey = idempotencyKeyOf(req, false);
-    const body = parseInput(CreateProductBodySchema, req.body, 'body');
+    const { metadata, ...body } = parseInput(CreateProductBodySchema, req.body, 'body');
     if (idempotencyKey !== undefined) {
       const { value, replayed } = await idempotentResult<{ productId: string }>(ctx, req, {
         kind: 'product',
         idempotencyKey,
-        body,
+        body: metadata === undefined ? body : { ...body, metadata },
         workflowType: WORKFLOW_TYPES.createProduct,
         args: [
           {
@@ -62,7 +79,11 @@ export function productRouter(ctx: ApiContext): Router {
           },
         ],
       });
-      const view: ProductResponse = { product_id: value.productId, ...body };
+      const view: ProductResponse = {
+        product_id: value.productId,
+        ...body,
+        metadata: await createdMetadata(value.productId, metadata),
+      };
       markReplayed(res, replayed)
         .status(replayed ? 200 : 201)
         .json(view);
@@ -77,7 +98,7 @@ export function productRouter(ctx: ApiContext): Router {
       interval: body.interval,
       interval_count: body.interval_count,
     });
-    res.status(201).json(productView(product, body));
+    res.status(201).json(productView(product, await createdMetadata(product.product_id, metadata), body));
   });
 
   handle(router, 'listProducts', async (req, res) => {
@@ -95,8 +116,12 @@ export function productRouter(ctx: ApiContext): Router {
       query,
       listScope('products', query),
     );
+    const metadata = await records.readAll(
+      'product',
+      page.data.map((p) => p.product_id),
+    );
     const view: ProductListResponse = {
-      data: page.data.map((p) => productView(p)),
+      data: page.data.map((p) => productView(p, metadata.get(p.product_id) ?? {})),
       next_cursor: page.next_cursor,
     };
     res.json(view);
@@ -104,15 +129,24 @@ export function productRouter(ctx: ApiContext): Router {
 
   handle(router, 'getProduct', async (req, res) => {
     const { productId } = parseInput(ProductParamsSchema, req.params, 'path');
-    const query = ctx.qfpay.queryProducts({ product_id: productId, page: 1, page_size: 1 });
-    res.json(productView(await foundById(query, (p) => p.product_id, productId, 'product')));
+    // QFPay first: a product it does not have is a 404, whatever the engine holds.
+    const product = await productAtQfpay(productId);
+    res.json(productView(product, await records.read('product', productId)));
   });
 
   handle(router, 'updateProduct', async (req, res) => {
     const { productId } = parseInput(ProductParamsSchema, req.params, 'path');
-    const body = parseInput(UpdateProductBodySchema, req.body, 'body');
-    const product = await ctx.qfpay.updateProduct({ product_id: productId, ...body });
-    res.json(productView(product, body));
+    const { metadata: change, ...body } = parseInput(UpdateProductBodySchema, req.body, 'body');
+    // Only metadata to change: QFPay has nothing to update, but the product must be QFPay's.
+    const product =
+      Object.keys(body).length === 0
+        ? await productAtQfpay(productId)
+        : await ctx.qfpay.updateProduct({ product_id: productId, ...body });
+    const metadata =
+      change === undefined
+        ? await records.read('product', productId)
+        : await records.change('product', productId, change);
+    res.json(productView(product, metadata, body));
   });
 
   handle(router, 'deleteProduct', async (req, res) => {
@@ -129,6 +163,7 @@ export function productRouter(ctx: ApiContext): Router {
       }
       throw err;
     }
+    await records.forget('product', productId);
     res.json(deletedView(productId));
   });
 

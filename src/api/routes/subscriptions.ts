@@ -24,6 +24,7 @@ import {
   pauseBillingUpdate,
   paymentsQuery,
   resumeBillingUpdate,
+  setMetadataUpdate,
   snapshotQuery,
   subscriptionIdOfWorkflow,
   subscriptionWorkflowId,
@@ -57,6 +58,7 @@ import {
   HoldBodySchema,
   PauseBodySchema,
   ScheduleQuerySchema,
+  SetMetadataBodySchema,
   SubscriptionParamsSchema,
   type ChangeProductsBody,
   type CreateSubscriptionBody,
@@ -77,6 +79,9 @@ import { subscriptionGateway } from './gateway-modules';
 import { gatewaySchedule, listedFromSync, ordersView } from '../billing-views';
 import { chargeResultView, creationResultView, subscriptionView } from '../views';
 import { handle } from '../route';
+import { heldMetadata, memoMetadata, metadataChange } from '../metadata';
+import { METADATA_LIMITS, type HeldMetadata } from '../../domain/metadata/metadata';
+import { decodeMapFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
 import type { OperationId } from '../openapi';
 
 // ---- creation ---------------------------------------------------------------------------------
@@ -114,8 +119,10 @@ export function creationInput(
   body: CreateSubscriptionBody,
   policy: DunningPolicy,
   options: SubscriptionWorkflowOptions,
+  metadata?: HeldMetadata,
 ): CreateSubscriptionInput {
   return {
+    ...(metadata === undefined ? {} : { metadata }),
     customer: customerOf(body),
     product: productOf(body),
     tokenId: body.token_id,
@@ -155,8 +162,14 @@ export function renamedAttribute(
 }
 
 /** The visibility query for a subscription list: the engine's workflow type and search attributes. */
-export function listQuery(filters: Pick<ListSubscriptionsQuery, 'state' | 'customer_id'>): string {
+export function listQuery(
+  filters: Pick<ListSubscriptionsQuery, 'state' | 'customer_id'>,
+  metadataDigest?: string,
+): string {
   const clauses = [`WorkflowType = ${quoteQueryValue(WORKFLOW_TYPES.subscription)}`];
+  // A keyword list equals a value when it holds it.
+  if (metadataDigest !== undefined)
+    clauses.push(`${SEARCH_ATTRIBUTES.metadataDigests.name} = ${quoteQueryValue(metadataDigest)}`);
   if (filters.state !== undefined)
     clauses.push(`${SEARCH_ATTRIBUTES.state.name} = ${quoteQueryValue(filters.state)}`);
   if (filters.customer_id !== undefined) {
@@ -317,7 +330,8 @@ function creationRoutes(router: Router, ctx: ApiContext): void {
     const idempotencyKey = idempotencyKeyOf(req, true);
     const body = parseInput(CreateSubscriptionBodySchema, req.body, 'body');
     const policy = policyWithOverride(ctx.defaultPolicy, body.dunning_policy);
-    const input = creationInput(body, policy, workflowOptions(config));
+    const metadata = body.metadata === undefined ? undefined : heldMetadata(ctx.digests, body.metadata);
+    const input = creationInput(body, policy, workflowOptions(config), metadata);
     const { handle, replayed } = await startIdempotentCreation(ctx, req, {
       kind: 'subscription',
       idempotencyKey,
@@ -379,7 +393,11 @@ function readRoutes(router: Router, ctx: ApiContext, workflows: SubscriptionWork
   const { subscriptionId, queryWorkflow } = workflows;
   handle(router, 'listSubscriptions', async (req: Request, res: Response) => {
     const query = parseInput(ListSubscriptionsQuerySchema, req.query, 'query');
-    const visibilityQuery = listQuery(query);
+    const digest =
+      query.metadata_key === undefined || query.metadata_value === undefined
+        ? undefined
+        : ctx.digests.metadataDigest(query.metadata_key, query.metadata_value);
+    const visibilityQuery = listQuery(query, digest);
     // The cursor holds Temporal's page token, tied to the visibility query it pages through.
     const nextPageToken = cursorPosition(ctx, query.cursor, visibilityQuery);
     const response = await withinDeadline(temporal, timeouts.temporalMs, () =>
@@ -390,8 +408,14 @@ function readRoutes(router: Router, ctx: ApiContext, workflows: SubscriptionWork
         nextPageToken,
       }),
     );
+    // The metadata is in each run's memo, encrypted: decoded with the client's codec.
+    const memos = await Promise.all(
+      (response.executions ?? []).map((raw) =>
+        decodeMapFromPayloads(temporal.options.loadedDataConverter, raw.memo?.fields),
+      ),
+    );
     const body: SubscriptionListResponse = {
-      data: (response.executions ?? []).map((raw) => {
+      data: (response.executions ?? []).map((raw, i) => {
         const workflowId = raw.execution?.workflowId ?? '';
         const attributes = decodeTypedSearchAttributes(raw.searchAttributes?.indexedFields);
         const nextBilling = attributes.get(SEARCH_ATTRIBUTES.nextBillingTime);
@@ -407,6 +431,7 @@ function readRoutes(router: Router, ctx: ApiContext, workflows: SubscriptionWork
           customer_id: renamedAttribute(attributes, 'customerId') ?? null,
           dunning_stage: attributes.get(SEARCH_ATTRIBUTES.dunningStage) ?? null,
           status: raw.status === WORKFLOW_STATUS_RUNNING ? 'running' : 'closed',
+          metadata: memoMetadata(memos[i]),
         };
       }),
       next_cursor: ctx.digests.encodeCursor(response.nextPageToken, visibilityQuery),
@@ -460,8 +485,15 @@ function readRoutes(router: Router, ctx: ApiContext, workflows: SubscriptionWork
 /** Every change of a subscription: an update of its workflow, answered with its view. */
 function changeRoutes(router: Router, ctx: ApiContext, workflows: SubscriptionWorkflows): void {
   const { temporal, timeouts } = ctx;
-  const { subscriptionHandle, subscriptionId, updateThenView, runUpdate, qfpaySubscription, qfpayProducts } =
-    workflows;
+  const {
+    subscriptionHandle,
+    subscriptionId,
+    updateThenView,
+    runUpdate,
+    queryWorkflow,
+    qfpaySubscription,
+    qfpayProducts,
+  } = workflows;
   handle(router, 'cancelSubscription', async (req: Request, res: Response) => {
     const id = subscriptionId(req);
     // The reason is checked and then dropped: free text stays out of Temporal.
@@ -611,6 +643,30 @@ function changeRoutes(router: Router, ctx: ApiContext, workflows: SubscriptionWo
   resumeRoute('resumeBilling', 'gateway');
   pauseRoute('holdDunning', 'dunning', HoldBodySchema);
   resumeRoute('releaseDunning', 'dunning');
+
+  handle(router, 'setSubscriptionMetadata', async (req: Request, res: Response) => {
+    const id = subscriptionId(req);
+    const { metadata } = parseInput(SetMetadataBodySchema, req.body, 'body');
+    // The limit is on the metadata after the change: 400 when the merchant's own change passes it
+    // (the workflow's validator refuses too, with 409, when another change came in between).
+    const before = await queryWorkflow(id, (h) => h.query(snapshotQuery));
+    const keys = new Set(Object.keys(before.metadata ?? {}));
+    for (const [key, value] of Object.entries(metadata)) {
+      if (value === null) keys.delete(key);
+      else keys.add(key);
+    }
+    if (keys.size > METADATA_LIMITS.keys)
+      throw ApiError.validation('invalid body', [
+        {
+          path: 'metadata',
+          message: `metadata would have ${keys.size} keys: at most ${METADATA_LIMITS.keys}`,
+        },
+      ]);
+    const view = await updateThenView(id, (h) =>
+      h.executeUpdate(setMetadataUpdate, { args: [metadataChange(ctx.digests, metadata)] }),
+    );
+    res.json(subscriptionView(view));
+  });
 
   handle(router, 'changeDunningPolicy', async (req: Request, res: Response) => {
     const id = subscriptionId(req);

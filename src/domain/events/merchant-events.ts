@@ -137,6 +137,8 @@ export interface MerchantEventOf<T extends MerchantEventType> {
   created_at: string;
   /** The engine's subscription id. */
   subscription_id: string;
+  /** The subscription's metadata when the event was recorded; absent when it has none. */
+  metadata?: Record<string, string>;
   data: MerchantEventDataMap[T];
 }
 

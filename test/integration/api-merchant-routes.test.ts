@@ -144,6 +144,7 @@ void describe('merchant routes on a real Temporal dev server and the QFPay emula
         name: 'Ada Lovelace',
         email,
         phone: '+852 5555 0101',
+        metadata: {},
       });
 
       const deleted = await request(app).delete(`/v1/customers/${ids[2]}`).set(auth);

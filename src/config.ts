@@ -10,6 +10,25 @@ import {
   parseEncryptionKeys,
 } from './temporal/encryption-keys';
 import { merchantEventSecretProblem } from './events/merchant-events';
+import { InvalidDurationError, SECOND, parseDuration } from './domain/duration';
+
+/** A reminder's lead: a duration of at least a second, or `off`/unset (undefined). */
+const reminderLead = z
+  .string()
+  .optional()
+  .transform((text, ctx): number | undefined => {
+    const trimmed = text?.trim();
+    if (trimmed === undefined || trimmed === '' || trimmed.toLowerCase() === 'off') return undefined;
+    try {
+      const ms = parseDuration(trimmed);
+      if (ms >= SECOND) return ms;
+      ctx.addIssue({ code: 'custom', message: 'must be at least 1s, or off' });
+    } catch (err) {
+      if (!(err instanceof InvalidDurationError)) throw err;
+      ctx.addIssue({ code: 'custom', message: `${err.message}: give a duration such as 3d or 12h, or off` });
+    }
+    return z.NEVER;
+  });
 import { QFPAY_VARIABLES } from './gateways/qfpay/settings';
 import { DEFAULT_EMULATOR_APP_CODE, DEFAULT_EMULATOR_APP_KEY } from './gateways/qfpay/emulator/credentials';
 
@@ -128,6 +147,14 @@ export const configSchema = z
      * Schedules, such as the time-skipping test server).
      */
     RECONCILER: z.enum(['schedule', 'timer']).default('schedule'),
+    /**
+     * Reminder events (docs/merchant-events.md): how long before the billing time each is sent, as
+     * a duration (`3d`, `12h`); unset or `off`: not sent. They apply to subscriptions started (or
+     * handed over) after they are set.
+     */
+    REMINDER_RENEWAL_UPCOMING: reminderLead,
+    REMINDER_TRIAL_WILL_END: reminderLead,
+    REMINDER_PAYMENT_METHOD_EXPIRING: reminderLead,
     /** How often the reconciler's Schedule sweeps (default 1 min): a question is this late at most. */
     RECONCILE_EVERY_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(60_000),
     /**

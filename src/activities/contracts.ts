@@ -71,6 +71,12 @@ export interface EngineActivities {
     handover: SubscriptionHandover,
     price?: SubscriptionStartFacts['price'],
   ): Promise<'handed_over' | 'ended'>;
+  /**
+   * When a customer's card token expires (QFPay's `token_expiry_date` from its `payment_token`
+   * notification, which the customer's token record keeps), epoch ms; null when the engine has no
+   * expiry for it.
+   */
+  tokenExpiry(input: { customerId: string; tokenId: string }): Promise<number | null>;
 }
 
 /** What one sweep of the reconciler did. */
@@ -104,4 +110,11 @@ export interface GatewayActivities {
   createOnGateway(input: { gateway: string; create: GatewayCreateInput }): Promise<GatewayCreateResult>;
   /** Pauses (true) or resumes (false) billing at a gateway that pauses (`capabilities.pause`). */
   setPausedAtGateway(input: { subscriptionId: string; paused: boolean }): Promise<{ at: number }>;
+  /**
+   * What the subscription's next billing will charge, from the gateway's plan (QFPay: its
+   * subscription and products), for a reminder; nulls when the gateway has no plan to read.
+   */
+  upcomingBilling(input: {
+    subscriptionId: string;
+  }): Promise<{ amount: number | null; currency: string | null }>;
 }

@@ -1,13 +1,17 @@
 /**
  * Activities that act on Temporal itself: handing a new subscription to its workflow
- * (signal-with-start, so it is started if need be).
+ * (signal-with-start, so it is started if need be), and reading a customer's token record.
  */
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { DEFAULT_QFPAY_TIME_OFFSET, parseQfpayTime } from '../gateways/qfpay/time';
 import {
   SUBSCRIPTION_WORKFLOW_REUSE_POLICY,
   WORKFLOW_TYPES,
+  customerTokensWorkflowId,
   handoverSignal,
   subscriptionWorkflowId,
+  tokensQuery,
+  type PaymentTokenRecord,
 } from '../workflows/definitions';
 import { subscriptionStartMetadata } from '../workflows/summaries';
 import type { EngineActivities } from './contracts';
@@ -15,10 +19,28 @@ import type { EngineActivities } from './contracts';
 export interface EngineActivityDeps {
   client: Client;
   taskQueue: string;
+  /** The UTC offset QFPay writes its times in (a token's expiry). @default '+08:00' */
+  qfpayTimeOffset?: string;
 }
 
-export function createEngineActivities({ client, taskQueue }: EngineActivityDeps): EngineActivities {
+export function createEngineActivities({
+  client,
+  taskQueue,
+  qfpayTimeOffset = DEFAULT_QFPAY_TIME_OFFSET,
+}: EngineActivityDeps): EngineActivities {
   return {
+    async tokenExpiry({ customerId, tokenId }) {
+      let tokens: PaymentTokenRecord[];
+      try {
+        tokens = await client.workflow.getHandle(customerTokensWorkflowId(customerId)).query(tokensQuery);
+      } catch (err) {
+        // No token notification for this customer yet: no expiry known.
+        if (err instanceof WorkflowNotFoundError) return null;
+        throw err;
+      }
+      const expiry = tokens.find((t) => t.tokenId === tokenId)?.expiry;
+      return expiry === undefined ? null : (parseQfpayTime(expiry, qfpayTimeOffset) ?? null);
+    },
     async handOverSubscription(input, handover, price) {
       const { fact } = handover;
       try {

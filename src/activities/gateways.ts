@@ -123,6 +123,12 @@ export function createGatewayActivities({
         throw toFailure(gateway, err);
       }
     },
+    async upcomingBilling({ subscriptionId }) {
+      return onGateway(subscriptionId, async (a, id) => {
+        const plan = a.plan ? await a.plan(id) : undefined;
+        return plan ? { amount: plan.amount, currency: plan.currency } : { amount: null, currency: null };
+      });
+    },
     async setPausedAtGateway({ subscriptionId, paused }) {
       return onGateway(subscriptionId, (a, id) =>
         a.setPaused ? a.setPaused(id, paused) : lacks(a.name, 'pause'),

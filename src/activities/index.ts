@@ -84,7 +84,11 @@ export function createActivities({ config, client, logger, gatewayEnv }: Activit
       observer,
     }),
     ...qfpayCreation,
-    ...createEngineActivities({ client, taskQueue: config.TEMPORAL_TASK_QUEUE }),
+    ...createEngineActivities({
+      client,
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      qfpayTimeOffset: config.QFPAY_TIME_OFFSET,
+    }),
     ...createReconcilerActivities({ client }),
     ...merchantEvents,
   };

@@ -2,6 +2,7 @@
  * What every route of the API is built from: configuration, the Temporal client, the QFPay
  * client, the clock, metrics, time limits and the engine's default dunning policy.
  */
+import type { ReminderLeads } from '../domain/reminders/reminders';
 import type { GatewayEnv } from '../gateways/port';
 import type { Client } from '@temporalio/client';
 import type { Config } from '../config';
@@ -125,10 +126,28 @@ export function withinDeadline<T>(client: Client, ms: number, fn: () => Promise<
 
 /** The workflow options every new subscription workflow gets from the API's configuration. */
 export function workflowOptions(config: Config): SubscriptionWorkflowOptions {
+  const reminders = reminderLeads(config);
   return {
     merchantEvents: Boolean(config.MERCHANT_EVENTS_URL),
     maxHistoryEvents: config.MAX_HISTORY_EVENTS ?? NEW_SUBSCRIPTION_MAX_HISTORY_EVENTS,
     ...(config.RECONCILE_GRACE_MS === undefined ? {} : { reconcileGraceMs: config.RECONCILE_GRACE_MS }),
     ...(config.RECONCILER === 'schedule' ? { reconciler: 'schedule' as const } : {}),
+    ...(reminders === undefined ? {} : { reminders }),
   };
+}
+
+/** The reminders configured, or undefined when none is (runs then hold no option for them). */
+function reminderLeads(config: Config): ReminderLeads | undefined {
+  const leads: ReminderLeads = {
+    ...(config.REMINDER_RENEWAL_UPCOMING === undefined
+      ? {}
+      : { renewal_upcoming: config.REMINDER_RENEWAL_UPCOMING }),
+    ...(config.REMINDER_TRIAL_WILL_END === undefined
+      ? {}
+      : { trial_will_end: config.REMINDER_TRIAL_WILL_END }),
+    ...(config.REMINDER_PAYMENT_METHOD_EXPIRING === undefined
+      ? {}
+      : { payment_method_expiring: config.REMINDER_PAYMENT_METHOD_EXPIRING }),
+  };
+  return Object.keys(leads).length === 0 ? undefined : leads;
 }

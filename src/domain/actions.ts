@@ -16,6 +16,7 @@ import {
   resolveIntent,
 } from './engine-state';
 import type { FailureType } from './failure-types';
+import type { ReminderKind } from './reminders/reminder-kinds';
 
 /** The one thing to do next. */
 export type Action =
@@ -55,6 +56,7 @@ export type Action =
   | { kind: 'resume'; intentId: number; scope: HoldScope }
   | { kind: 'refuse'; intentId: number; message: string; type: string }
   | { kind: 'apply_policy'; intentId: number; override: DunningPolicyOverride }
+  | { kind: 'remind'; reminder: ReminderKind; cycle: number; billingTime: number }
   | { kind: 'flush' }
   | { kind: 'continue_as_new' }
   | { kind: 'end'; reason: 'ended' | 'not_found' }

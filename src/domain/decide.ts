@@ -11,6 +11,7 @@
  * Every promise the engine makes about charging is a property of `decide`: no charge starts
  * outside the order's charge window, and never while another is unconfirmed.
  */
+import { dueReminder, reminderWakeTime } from './reminders/reminders';
 import { type Action, type DecideContext } from './actions';
 import { dueCharge } from './charge/charge';
 import { type EngineState, gatewayOf, givenUp, hasEnded } from './engine-state';
@@ -52,6 +53,14 @@ export function decide(s: EngineState, now: number, context: DecideContext): Act
   // Before any charge: at its time no charge may start any more (the same latest start).
   const action = dueScheduledCancel(s, now) ?? dueCharge(s, now) ?? dueFinalAction(s, now);
   if (action) return action;
+  const reminder = dueReminder(s, now);
+  if (reminder)
+    return {
+      kind: 'remind',
+      reminder: reminder.reminder,
+      cycle: reminder.cycle,
+      billingTime: reminder.billingTime,
+    };
   if (flushDue(s, now)) return { kind: 'flush' };
   if (context.continueAsNewSuggested) return { kind: 'continue_as_new' };
   return { kind: 'wait', until: wakeTime(s, now) };
@@ -94,6 +103,8 @@ export function wakeTime(s: EngineState, now: number): number | null {
     times.push(s.billingPause.resumesAt);
   const cancelAt = scheduledCancelDueAt(s);
   if (cancelAt !== null) times.push(cancelAt);
+  const remindAt = reminderWakeTime(s, now);
+  if (remindAt !== null) times.push(remindAt);
   // With the reconciler, its signal wakes the workflow for this question: no timer of its own.
   const reconcileAt = reconcileDueAt(s);
   if (reconcileAt !== null && s.options.reconciler !== 'schedule') times.push(reconcileAt);

@@ -5,6 +5,7 @@
  * can drive without Temporal. It is carried whole through continue-as-new.
  */
 import { heldMetadataOf, metadataValues, type HeldMetadata } from './metadata/metadata';
+import type { ReminderKind, ReminderLeads } from './reminders/reminder-kinds';
 import { QFPAY_PROFILE, type GatewayProfile } from './gateway-profile';
 import type { BillingPause } from './pause/billing-pause';
 import type { DunningAttemptRecord, DunningEpisode } from './episode/dunning-episode';
@@ -163,6 +164,8 @@ export interface EngineState {
    * before metadata never hold it, and so write neither its memo nor its search attribute).
    */
   metadata?: HeldMetadata;
+  /** Per reminder kind, the last billing cycle it was considered for (absent: none yet). */
+  reminded?: Partial<Record<ReminderKind, number>>;
 }
 
 /**
@@ -538,6 +541,11 @@ export interface SubscriptionWorkflowOptions {
   chargeConfirmWindowMs?: number;
   /** How often such a charge is looked at meanwhile. */
   chargeConfirmIntervalMs?: number;
+  /**
+   * The merchant's reminders: for each kind configured, how long before the billing time it is
+   * sent (`reminders.ts`). Absent (every run started before, or none configured): none.
+   */
+  reminders?: ReminderLeads;
 }
 
 /** State carried through continue-as-new: the workflow's whole state, plain JSON only. */

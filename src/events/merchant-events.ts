@@ -193,6 +193,38 @@ export const EndedDataSchema = z.object({
   final_state: z.enum(ENDED_STATES),
 });
 
+/** `data` of `subscription.renewal_upcoming`. */
+export const RenewalUpcomingDataSchema = z.object({
+  /** The billing time announced, ISO-8601. */
+  billing_time: IsoTimeSchema,
+  /** The order (billing cycle) it bills, from 1. */
+  sequence_no: z.number().int().min(1),
+  /** Minor units; null when the gateway could not say when asked. */
+  amount: z.number().int().nullable(),
+  /** ISO 4217; null when the gateway could not say. */
+  currency: z.string().nullable(),
+});
+
+/** `data` of `subscription.trial_will_end`. */
+export const TrialWillEndDataSchema = z.object({
+  /** When the trial ends: the first billing time, ISO-8601. */
+  trial_end: IsoTimeSchema,
+  /** What the first billing charges (minor units); null when the gateway could not say. */
+  amount: z.number().int().nullable(),
+  currency: z.string().nullable(),
+});
+
+/** `data` of `payment_method.expiring`. */
+export const PaymentMethodExpiringDataSchema = z.object({
+  /** The subscription's card token. */
+  token_id: z.string().min(1),
+  /** The token's expiry (QFPay's `token_expiry_date`), ISO-8601. */
+  expires_at: IsoTimeSchema,
+  /** The billing time it would fail at, ISO-8601. */
+  billing_time: IsoTimeSchema,
+  sequence_no: z.number().int().min(1),
+});
+
 /** The `data` schema of every event type. */
 export const MERCHANT_EVENT_DATA_SCHEMAS = {
   'subscription.state_changed': StateChangedDataSchema,
@@ -208,6 +240,9 @@ export const MERCHANT_EVENT_DATA_SCHEMAS = {
   'subscription.cancel_scheduled': CancelScheduledDataSchema,
   'subscription.cancel_unscheduled': CancelUnscheduledDataSchema,
   'subscription.ended': EndedDataSchema,
+  'subscription.renewal_upcoming': RenewalUpcomingDataSchema,
+  'subscription.trial_will_end': TrialWillEndDataSchema,
+  'payment_method.expiring': PaymentMethodExpiringDataSchema,
 } as const;
 
 /** Every event type, in the order the documentation lists them. */
@@ -243,6 +278,9 @@ export const MerchantEventSchema = z.discriminatedUnion('type', [
   envelope('subscription.cancel_scheduled'),
   envelope('subscription.cancel_unscheduled'),
   envelope('subscription.ended'),
+  envelope('subscription.renewal_upcoming'),
+  envelope('subscription.trial_will_end'),
+  envelope('payment_method.expiring'),
 ]);
 
 /** Exactly the same type, both ways (a compile-time check). */

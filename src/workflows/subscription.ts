@@ -31,7 +31,8 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import type { GatewayActivities, SubscriptionActivities } from '../activities/contracts';
+import type { EngineActivities, GatewayActivities, SubscriptionActivities } from '../activities/contracts';
+import { afterReminder, type ReminderFacts } from '../domain/reminders/reminders';
 import { decide, settle } from '../domain/decide';
 import { intentProblem } from '../domain/intents/intents';
 import type { Action } from '../domain/actions';
@@ -103,6 +104,12 @@ const gatewayCalls = proxyActivities<SubscriptionActivities>({
 
 /** Calls only the gateways behind the port make (a gateway's own pause). */
 const gateways = proxyActivities<GatewayActivities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '20s', maximumAttempts: 3 },
+});
+
+/** The engine's reads of Temporal itself (a customer's token record, for a reminder). */
+const engineCalls = proxyActivities<EngineActivities>({
   startToCloseTimeout: '30s',
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '20s', maximumAttempts: 3 },
 });
@@ -427,6 +434,19 @@ const PERFORMERS: { [K in Action['kind']]: Performer<ActionOf<K>> } = {
   async cancel({ sub, id, options }, action) {
     const outcome = await attempt(() => gatewayCalls.cancelSubscription.executeWithOptions(options, [id]));
     sub.mutate((s) => afterCancel(s, action, outcome, now()));
+  },
+  async remind({ sub, id, options }, action) {
+    const { snapshot } = sub.state;
+    const outcome = await attempt(async (): Promise<ReminderFacts> => {
+      if (action.reminder !== 'payment_method_expiring')
+        return gateways.upcomingBilling.executeWithOptions(options, [{ subscriptionId: id }]);
+      if (!snapshot.customerId || !snapshot.tokenId) return { tokenExpiresAt: null };
+      const tokenExpiresAt = await engineCalls.tokenExpiry.executeWithOptions(options, [
+        { customerId: snapshot.customerId, tokenId: snapshot.tokenId },
+      ]);
+      return { tokenExpiresAt };
+    });
+    sub.mutate((s) => afterReminder(s, action, outcome, now()));
   },
   change_token: performChange,
   change_cycles: performChange,

@@ -57,6 +57,10 @@ export function activitySummary(s: EngineState, action: Action): string | undefi
       return `set total billing cycles to ${action.totalBillingCycles ?? 'unlimited'} at ${gateway}`;
     case 'change_price':
       return `set the subscription's price to ${action.amount} ${action.currency} at ${gateway}`;
+    case 'remind':
+      return action.reminder === 'payment_method_expiring'
+        ? `reminder: does the card outlast order #${action.cycle}'s billing ${shortTime(action.billingTime)}?`
+        : `reminder ${action.reminder.replace(/_/g, ' ')}: order #${action.cycle} at ${shortTime(action.billingTime)}`;
     default:
       return undefined;
   }

@@ -5,7 +5,12 @@
 import assert from 'node:assert/strict';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { EngineActivities, MerchantEventActivities } from '../../src/activities/contracts';
+import type {
+  EngineActivities,
+  GatewayActivities,
+  MerchantEventActivities,
+} from '../../src/activities/contracts';
+import type { ReminderLeads } from '../../src/domain/reminders/reminders';
 import {
   WORKFLOW_TYPES,
   factSignal,
@@ -30,6 +35,10 @@ type TimeSkipping = ReturnType<typeof useTimeSkipping>;
 /** The engine's other activities: merchant events are delivered (by their child workflows) to this list. */
 export class EngineDouble {
   readonly delivered: MerchantEvent[] = [];
+  /** The card tokens' expiries the engine's token records hold (epoch ms), by token id. */
+  readonly tokenExpiries = new Map<string, number>();
+  /** What the gateway says the next billing charges (a reminder asks). */
+  upcoming: { amount: number | null; currency: string | null } = { amount: 2500, currency: 'HKD' };
   /** A delivery waits for what this returns (a test holds some to show they block nothing). */
   holdDelivery: (event: MerchantEvent) => Promise<void> | undefined = () => undefined;
   /** The escalation steps delivered, in order. */
@@ -38,9 +47,13 @@ export class EngineDouble {
       e.type === 'subscription.dunning_exhausted' && e.data.step ? [e.data.step] : [],
     );
   }
-  activities(): EngineActivities & Pick<MerchantEventActivities, 'sendMerchantEvent'> {
+  activities(): EngineActivities &
+    Pick<MerchantEventActivities, 'sendMerchantEvent'> &
+    Pick<GatewayActivities, 'upcomingBilling'> {
     return {
+      upcomingBilling: async () => this.upcoming,
       handOverSubscription: async () => 'handed_over' as const,
+      tokenExpiry: async ({ tokenId }) => this.tokenExpiries.get(tokenId) ?? null,
       sendMerchantEvent: async (event) => {
         await this.holdDelivery(event);
         this.delivered.push(event);
@@ -147,7 +160,13 @@ export async function startWith(
     merchantEvents = false,
     maxHistoryEvents,
     reconciler,
-  }: { merchantEvents?: boolean; maxHistoryEvents?: number; reconciler?: 'schedule' } = {},
+    reminders,
+  }: {
+    merchantEvents?: boolean;
+    maxHistoryEvents?: number;
+    reconciler?: 'schedule';
+    reminders?: ReminderLeads;
+  } = {},
 ) {
   timeSkipping.track(timeSkipping.env.client.workflow.getHandle(subscriptionWorkflowId(subscriptionId)));
   return timeSkipping.env.client.workflow.start(WORKFLOW_TYPES.subscription, {
@@ -163,6 +182,7 @@ export async function startWith(
           merchantEvents,
           ...(maxHistoryEvents === undefined ? {} : { maxHistoryEvents }),
           ...(reconciler === undefined ? {} : { reconciler }),
+          ...(reminders === undefined ? {} : { reminders }),
         },
       },
     ],

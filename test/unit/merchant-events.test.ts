@@ -137,6 +137,33 @@ const examples: MerchantEvent[] = [
     subscription_id: 'sub_a360',
     data: { final_state: 'CANCELLED' },
   },
+  {
+    id: 'evt.sub_a360.renewal_upcoming.4',
+    type: 'subscription.renewal_upcoming',
+    created_at: '2024-12-18T03:12:06.000Z',
+    subscription_id: 'sub_a360',
+    metadata: { order_ref: 'R-5521' },
+    data: { billing_time: '2024-12-21T03:12:06.000Z', sequence_no: 4, amount: 9900, currency: 'HKD' },
+  },
+  {
+    id: 'evt.sub_a360.trial_will_end.1',
+    type: 'subscription.trial_will_end',
+    created_at: '2024-11-28T00:00:00.000Z',
+    subscription_id: 'sub_a360',
+    data: { trial_end: '2024-12-01T00:00:00.000Z', amount: null, currency: null },
+  },
+  {
+    id: 'evt.sub_a360.payment_method_expiring.4',
+    type: 'payment_method.expiring',
+    created_at: '2024-12-14T03:12:06.000Z',
+    subscription_id: 'sub_a360',
+    data: {
+      token_id: 'tk_6a699aae75094caeb066f988daa32de',
+      expires_at: '2024-11-30T16:00:00.000Z',
+      billing_time: '2024-12-21T03:12:06.000Z',
+      sequence_no: 4,
+    },
+  },
 ];
 
 void describe('merchant event schema', () => {

@@ -105,6 +105,36 @@ export interface EndedData {
   final_state: (typeof ENDED_STATES)[number];
 }
 
+/** `data` of `subscription.renewal_upcoming`: the next billing, announced ahead. */
+export interface RenewalUpcomingData {
+  /** The billing time announced, ISO-8601. */
+  billing_time: string;
+  /** The order (billing cycle) it bills, from 1. */
+  sequence_no: number;
+  /** Minor units; null when the gateway could not say when asked. */
+  amount: number | null;
+  currency: string | null;
+}
+
+/** `data` of `subscription.trial_will_end`. */
+export interface TrialWillEndData {
+  /** When the trial ends: the first billing time, ISO-8601. */
+  trial_end: string;
+  /** What the first billing charges (minor units); null when the gateway could not say. */
+  amount: number | null;
+  currency: string | null;
+}
+
+/** `data` of `payment_method.expiring`: the card token expires before the next billing. */
+export interface PaymentMethodExpiringData {
+  token_id: string;
+  /** The token's expiry (QFPay's `token_expiry_date`), ISO-8601. */
+  expires_at: string;
+  /** The billing time it would fail at, ISO-8601. */
+  billing_time: string;
+  sequence_no: number;
+}
+
 /** The `data` of every event type. */
 export interface MerchantEventDataMap {
   'subscription.state_changed': StateChangedData;
@@ -120,6 +150,9 @@ export interface MerchantEventDataMap {
   'subscription.cancel_scheduled': CancelScheduledData;
   'subscription.cancel_unscheduled': CancelUnscheduledData;
   'subscription.ended': EndedData;
+  'subscription.renewal_upcoming': RenewalUpcomingData;
+  'subscription.trial_will_end': TrialWillEndData;
+  'payment_method.expiring': PaymentMethodExpiringData;
 }
 
 /** One event type. */

@@ -102,4 +102,52 @@ describe('worker outages in a dunning episode (dev server, real time)', { concur
     assert.ok(['exhausted', 'lost'].includes(closed?.outcome ?? ''), closed?.outcome);
     await handle.terminate('test done');
   });
+
+  it("an outage across a reminder's time: the reminder comes once, after the restart, before its billing", async () => {
+    // Cycle 3 is billed 40 s after cycle 2 fails; its renewal is announced 30 s before (at 10 s).
+    const { subscriptionId, clock, qfpay, failCycle2 } = await failingSubscription(env, 40 * SECOND);
+    const engine = new EngineDouble();
+    const activities = { ...qfpay.activities(), ...engine.activities() };
+    const first = await createTestWorker(env, { maxCachedWorkflows: 0, activities });
+    let failedAt = 0;
+    const handle = await first.worker.runUntil(async () => {
+      const h = await startWith(
+        devServer,
+        first.taskQueue,
+        subscriptionId,
+        {
+          attemptOffsets: ['1h'],
+          finalAction: 'leave_to_gateway',
+          safetyMargin: '15s',
+          minAttemptWindow: '2s',
+        },
+        { merchantEvents: true, reminders: { renewal_upcoming: 30 * SECOND } },
+      );
+      clock.now = Date.now();
+      failedAt = await failCycle2(h);
+      await until('the next billing known', async () => {
+        const view = await h.query(snapshotQuery);
+        return (view.snapshot.nextBillingTime ?? 0) > failedAt;
+      });
+      return h;
+    });
+    const renewals = () => engine.delivered.filter((e) => e.type === 'subscription.renewal_upcoming');
+    assert.deepEqual(renewals(), [], 'the worker stopped before the reminder');
+    // The worker is gone across the reminder's time (10 s), and back before the billing (40 s).
+    await sleep(Math.max(0, failedAt + 18 * SECOND - Date.now()));
+    const second = await createTestWorker(env, { taskQueue: first.taskQueue, activities });
+    const restartedAt = Date.now();
+    await second.worker.runUntil(async () => {
+      await until('the reminder delivered', () => renewals().length > 0, 60 * SECOND);
+      // Past the billing: nothing more for this cycle.
+      await sleep(Math.max(0, failedAt + 41 * SECOND - Date.now()));
+      await handle.query(snapshotQuery);
+    });
+    const [renewal] = renewals();
+    assert.equal(renewals().length, 1);
+    const at = Date.parse(renewal!.created_at);
+    assert.ok(at >= restartedAt - SECOND && at < failedAt + 40 * SECOND, renewal!.created_at);
+    assert.equal((renewal!.data as { sequence_no: number }).sequence_no, 3);
+    await handle.terminate('test done');
+  });
 });

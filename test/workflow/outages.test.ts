@@ -3,13 +3,15 @@
  * time (the time-skipping server cannot pass a timer while no worker is there to take the task
  * it schedules). The policy runs on a scale of seconds. The assertions are the engine's promises,
  * not timings: overdue attempts collapse into one catch-up, and nothing is charged once the
- * order's charge window has closed, however late the worker comes back.
+ * order's charge window has closed, however late the worker comes back. A reminder whose time
+ * passes while the worker is down comes once, after the restart, before its billing; and one
+ * across two continue-as-new comes once.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { snapshotQuery } from '../../src/workflows/definitions';
+import { snapshotQuery, syncNowUpdate } from '../../src/workflows/definitions';
 import { EngineDouble, failingSubscription, startWith } from '../helpers/dunning-scenario';
 import { until } from '../helpers/gate';
 import { createTestWorker, startDevServer } from '../helpers/temporal';
@@ -149,5 +151,48 @@ describe('worker outages in a dunning episode (dev server, real time)', { concur
     assert.ok(at >= restartedAt - SECOND && at < failedAt + 40 * SECOND, renewal!.created_at);
     assert.equal((renewal!.data as { sequence_no: number }).sequence_no, 3);
     await handle.terminate('test done');
+  });
+
+  it('continue-as-new before a reminder, and again after it: the reminder comes once, before its billing', async () => {
+    // (Here rather than on the time-skipping server, which stops skipping time for a run's event
+    // deliveries once it continues as new, sdk-java#1540.)
+    const { subscriptionId, clock, qfpay, failCycle2 } = await failingSubscription(env, 40 * SECOND);
+    const engine = new EngineDouble();
+    const { worker, taskQueue } = await createTestWorker(env, {
+      activities: { ...qfpay.activities(), ...engine.activities() },
+    });
+    const renewals = () => engine.delivered.filter((e) => e.type === 'subscription.renewal_upcoming');
+    await worker.runUntil(async () => {
+      const handle = await startWith(
+        devServer,
+        taskQueue,
+        subscriptionId,
+        {
+          attemptOffsets: ['1h'],
+          finalAction: 'leave_to_gateway',
+          safetyMargin: '15s',
+          minAttemptWindow: '2s',
+        },
+        { merchantEvents: true, maxHistoryEvents: 40, reminders: { renewal_upcoming: 20 * SECOND } },
+      );
+      clock.now = Date.now();
+      const failedAt = await failCycle2(handle);
+      const continued = async () => {
+        const run = (await handle.describe()).runId;
+        for (let i = 0; i < 15 && (await handle.describe()).runId === run; i += 1)
+          await handle.executeUpdate(syncNowUpdate, { args: [] });
+        await until('it continued as new', async () => (await handle.describe()).runId !== run);
+      };
+      await continued();
+      assert.deepEqual(renewals(), [], 'continued before the reminder (due 20 s after the failure)');
+      await until('the reminder delivered', () => renewals().length > 0, 60 * SECOND);
+      await continued();
+      // Past the billing: the run carried what it sent, and sends nothing more for this cycle.
+      await sleep(Math.max(0, failedAt + 41 * SECOND - Date.now()));
+      await handle.query(snapshotQuery);
+      assert.equal(renewals().length, 1);
+      assert.ok(Date.parse(renewals()[0]!.created_at) < failedAt + 40 * SECOND);
+      await handle.terminate('test done');
+    });
   });
 });

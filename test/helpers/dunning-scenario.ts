@@ -39,6 +39,10 @@ export class EngineDouble {
   readonly tokenExpiries = new Map<string, number>();
   /** What the gateway says the next billing charges (a reminder asks). */
   upcoming: { amount: number | null; currency: string | null } = { amount: 2500, currency: 'HKD' };
+  /** A reminder's question waits for this (a test holds it to send a handler in meanwhile). */
+  holdUpcoming: Promise<void> | undefined;
+  /** How many times a reminder asked what the billing charges. */
+  upcomingAsked = 0;
   /** A delivery waits for what this returns (a test holds some to show they block nothing). */
   holdDelivery: (event: MerchantEvent) => Promise<void> | undefined = () => undefined;
   /** The escalation steps delivered, in order. */
@@ -51,7 +55,11 @@ export class EngineDouble {
     Pick<MerchantEventActivities, 'sendMerchantEvent'> &
     Pick<GatewayActivities, 'upcomingBilling'> {
     return {
-      upcomingBilling: async () => this.upcoming,
+      upcomingBilling: async () => {
+        this.upcomingAsked += 1;
+        await this.holdUpcoming;
+        return this.upcoming;
+      },
       handOverSubscription: async () => 'handed_over' as const,
       tokenExpiry: async ({ tokenId }) => this.tokenExpiries.get(tokenId) ?? null,
       sendMerchantEvent: async (event) => {

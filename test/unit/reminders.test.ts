@@ -250,6 +250,17 @@ describe('what a reminder says', () => {
     assert.deepEqual(late.outbox, []);
     assert.equal(late.reminded?.renewal_upcoming, 2);
   });
+
+  it('nothing when the subscription ended while the activity ran', () => {
+    const ended = afterReminder(
+      subscription('CANCELLED'),
+      r('renewal_upcoming'),
+      { ok: true, value: { amount: 1, currency: 'HKD' } },
+      T,
+    );
+    assert.deepEqual(ended.outbox, []);
+    assert.equal(ended.reminded?.renewal_upcoming, 2);
+  });
 });
 
 describe('reminders over random runs of the loop (property)', () => {

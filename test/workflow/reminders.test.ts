@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
-import { scheduleCancelUpdate, snapshotQuery } from '../../src/workflows/definitions';
+import { scheduleCancelUpdate, setMetadataUpdate, snapshotQuery } from '../../src/workflows/definitions';
 import {
   DAY,
   HOUR,
@@ -20,7 +20,7 @@ import {
   scenarioWorker,
   startWith,
 } from '../helpers/dunning-scenario';
-import { until } from '../helpers/gate';
+import { Gate, until } from '../helpers/gate';
 import { recordHistory, useTimeSkipping, workflowTaskFailures } from '../helpers/temporal';
 import type { ReminderLeads } from '../../src/domain/reminders/reminders';
 
@@ -126,6 +126,50 @@ describe('reminders (time-skipping server)', () => {
       assert.ok(view.scheduledCancel, 'still scheduled');
       assert.equal(ofType(engine, 'subscription.renewal_upcoming').length, 0);
       assert.equal(ofType(engine, 'payment_method.expiring').length, 0);
+    });
+  });
+
+  it('a cancel scheduled while the reminder asks the gateway waits for it: the reminder, then the schedule', async () => {
+    await withReminders({ renewal_upcoming: 3 * DAY }, async ({ engine, handle, billing, clock }) => {
+      const gate = new Gate();
+      engine.holdUpcoming = gate.promise;
+      // Exactly to its time: a held activity stops the test server's clock from going further.
+      await advance(timeSkipping.env, clock, billing - 3 * DAY - clock.now);
+      await until('the reminder asks the gateway', () => engine.upcomingAsked === 1);
+      const scheduling = handle.executeUpdate(scheduleCancelUpdate, { args: [{}] });
+      gate.open();
+      await scheduling;
+      await until(
+        'the reminder answered',
+        async () => (await handle.query(snapshotQuery)).eventsWaiting === 0,
+      );
+      assert.ok((await handle.query(snapshotQuery)).scheduledCancel, 'the cancel is scheduled');
+      // The loop takes the merchant's intent after its action: the reminder was decided and sent
+      // while no cancel was scheduled, once, and the schedule's event follows it.
+      await deliveredOne(engine, 'subscription.cancel_scheduled');
+      const order = engine.delivered.map((e) => e.type);
+      assert.equal(ofType(engine, 'subscription.renewal_upcoming').length, 1);
+      assert.ok(
+        order.indexOf('subscription.renewal_upcoming') < order.indexOf('subscription.cancel_scheduled') ||
+          Date.parse(ofType(engine, 'subscription.renewal_upcoming')[0]!.created_at) <=
+            Date.parse(ofType(engine, 'subscription.cancel_scheduled')[0]!.created_at),
+        order.join(', '),
+      );
+    });
+  });
+
+  it('metadata changed while the reminder asks the gateway: the reminder carries the new metadata', async () => {
+    await withReminders({ renewal_upcoming: 3 * DAY }, async ({ engine, handle, billing, clock }) => {
+      const gate = new Gate();
+      engine.holdUpcoming = gate.promise;
+      // Exactly to its time: a held activity stops the test server's clock from going further.
+      await advance(timeSkipping.env, clock, billing - 3 * DAY - clock.now);
+      await until('the reminder asks the gateway', () => engine.upcomingAsked === 1);
+      await handle.executeUpdate(setMetadataUpdate, { args: [{ ref: { value: 'R-9', digest: 'd' } }] });
+      gate.open();
+      const renewal = await deliveredOne(engine, 'subscription.renewal_upcoming');
+      assert.deepEqual(renewal.metadata, { ref: 'R-9' });
+      assert.equal(engine.upcomingAsked, 1, 'asked once');
     });
   });
 

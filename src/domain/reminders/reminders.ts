@@ -138,7 +138,8 @@ export function afterReminder(
   now: number,
 ): EngineState {
   const marked: EngineState = { ...s, reminded: { ...s.reminded, [r.reminder]: r.cycle } };
-  if (now >= r.billingTime) return marked;
+  // The billing came meanwhile, or the subscription ended (a notification during the activity).
+  if (now >= r.billingTime || isTerminal(s.snapshot.state)) return marked;
   const event = reminderEvent(s, r, outcome.ok ? outcome.value : undefined);
   return event ? recordEvents(marked, [event], now) : marked;
 }

@@ -80,7 +80,7 @@ import { gatewaySchedule, listedFromSync, ordersView } from '../billing-views';
 import { chargeResultView, creationResultView, subscriptionView } from '../views';
 import { handle } from '../route';
 import { heldMetadata, memoMetadata, metadataChange } from '../metadata';
-import { METADATA_LIMITS, type HeldMetadata } from '../../domain/metadata/metadata';
+import { metadataChangeProblem, type HeldMetadata } from '../../domain/metadata/metadata';
 import { decodeMapFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
 import type { OperationId } from '../openapi';
 
@@ -650,21 +650,11 @@ function changeRoutes(router: Router, ctx: ApiContext, workflows: SubscriptionWo
     // The limit is on the metadata after the change: 400 when the merchant's own change passes it
     // (the workflow's validator refuses too, with 409, when another change came in between).
     const before = await queryWorkflow(id, (h) => h.query(snapshotQuery));
-    const keys = new Set(Object.keys(before.metadata ?? {}));
-    for (const [key, value] of Object.entries(metadata)) {
-      if (value === null) keys.delete(key);
-      else keys.add(key);
-    }
-    if (keys.size > METADATA_LIMITS.keys)
-      throw ApiError.validation('invalid body', [
-        {
-          path: 'metadata',
-          message: `metadata would have ${keys.size} keys: at most ${METADATA_LIMITS.keys}`,
-        },
-      ]);
-    const view = await updateThenView(id, (h) =>
-      h.executeUpdate(setMetadataUpdate, { args: [metadataChange(ctx.digests, metadata)] }),
-    );
+    const change = metadataChange(ctx.digests, metadata);
+    const problem = metadataChangeProblem(heldMetadata(ctx.digests, before.metadata ?? {}), change);
+    if (problem !== undefined)
+      throw ApiError.validation('invalid body', [{ path: 'metadata', message: problem }]);
+    const view = await updateThenView(id, (h) => h.executeUpdate(setMetadataUpdate, { args: [change] }));
     res.json(subscriptionView(view));
   });
 

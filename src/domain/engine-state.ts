@@ -291,19 +291,28 @@ export const FAILED_ORDERS_READ_AGAIN = 2;
  * know (from the first order of a subscription it created, or the first it saw of one it
  * adopted, within the snapshot's bound), or a recent one it last saw FAILED; else its newest. A
  * notification that was lost while a later one arrived leaves such a gap; so does a failed order
- * paid afterwards (QFPay's retry, a charge) whose notification was lost. Reading only from the
- * newest order would never fill either. Undefined before any order: the gateway then reads from
- * the current cycle.
+ * paid afterwards (QFPay's retry, a charge, a card gateway's next try) whose notification was
+ * lost. Reading only from the newest order would never fill either. Undefined before any order:
+ * the gateway then reads from the current cycle.
+ *
+ * The engine's own queries read a FAILED order again for {@link FAILED_ORDERS_READ_AGAIN} cycles
+ * only. A merchant's sync (`everyFailed`) reads every FAILED order the engine holds, however old:
+ * it is how the merchant makes the engine say what the gateway says after the notifications of
+ * several cycles in a row were lost.
  */
-export function syncReadsFrom(state: Pick<EngineState, 'snapshot' | 'origin'>): number | undefined {
+export function syncReadsFrom(
+  state: Pick<EngineState, 'snapshot' | 'origin'>,
+  { everyFailed = false }: { everyFailed?: boolean } = {},
+): number | undefined {
   const { lastSequenceNo: last, orders } = state.snapshot;
   if (last <= 0) return undefined;
   const held = new Map(orders.map((o) => [o.sequenceNo, o.status]));
   const windowStart = Math.max(1, last - DEFAULT_LIFECYCLE_LIMITS.maxOrders + 1);
   const firstKnown = state.origin === 'created' ? 1 : Math.min(last, ...held.keys());
+  const readAgainFrom = everyFailed ? windowStart : last - FAILED_ORDERS_READ_AGAIN;
   for (let n = Math.max(windowStart, firstKnown); n < last; n += 1) {
     const status = held.get(n);
-    if (status === undefined || (status === 'FAILED' && n >= last - FAILED_ORDERS_READ_AGAIN)) return n;
+    if (status === undefined || (status === 'FAILED' && n >= readAgainFrom)) return n;
   }
   return last;
 }

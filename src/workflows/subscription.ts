@@ -83,7 +83,12 @@ import { afterFlush } from '../domain/events/flush';
 import { afterSync } from '../domain/sync/sync';
 import { applyPause, applyResume } from '../domain/pause/pause';
 import { beginAction, type ActionFailure, type Outcome } from '../domain/actions';
-import { withBillingReckoning, withPauseRule, withTimelineOrder } from '../domain/lifecycle/lifecycle';
+import {
+  withBillingReckoning,
+  withPauseRule,
+  withSyncOrderKeys,
+  withTimelineOrder,
+} from '../domain/lifecycle/lifecycle';
 import { activitySummary, timerSummary } from './summaries';
 import {
   GATEWAY_NEUTRAL_NAMES_PATCH,
@@ -159,6 +164,14 @@ const ENGINE_RULES = 'engine-rules-2026-12';
  * continue-as-new.
  */
 const ENGINE_RULES_WITH_REPORT = 'engine-rules-2026-12-report';
+
+/**
+ * {@link ENGINE_RULES_WITH_REPORT}, and a query answer's key names the orders it read
+ * (`withSyncOrderKeys`): a merchant's sync in the same gateway second as the engine's own query is
+ * not dropped as its duplicate. One marker for them all in every new run; a run recorded before
+ * replays with the keys it made.
+ */
+const ENGINE_RULES_SYNC_ORDERS = 'engine-rules-2026-12-sync-orders';
 
 /** A charge's activity, bounded so that neither it nor a retry can start after `deadline`. */
 function chargeActivities(deadline: number, now: number) {
@@ -400,7 +413,8 @@ const PERFORMERS: { [K in Action['kind']]: Performer<ActionOf<K>> } = {
     // Histories from before this change count a query from its answer (they replay as made).
     const fromStart = sub.follows(SYNC_COUNTS_FROM_ITS_START);
     const startedAt = now();
-    const since = syncReadsFrom(sub.state);
+    // The merchant's sync reads every order the engine holds FAILED, however old.
+    const since = syncReadsFrom(sub.state, { everyFailed: action.reason === 'intent' });
     const outcome = await attempt(() =>
       gatewayCalls.syncSubscription.executeWithOptions(options, [
         id,
@@ -548,19 +562,23 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
   const sub = new Subscription(input);
   // Runs recorded before replay with the rules they ran under; every new run (a carried one too)
   // follows the current ones.
-  sub.reportsDunning = patched(ENGINE_RULES_WITH_REPORT);
+  const syncKeysOrders = patched(ENGINE_RULES_SYNC_ORDERS);
+  sub.reportsDunning = syncKeysOrders || patched(ENGINE_RULES_WITH_REPORT);
   sub.allRules = sub.reportsDunning || patched(ENGINE_RULES);
   sub.currentRules = sub.follows(MERCHANT_TRUTH_RULES);
   const current = sub.currentRules;
   const { legacyPauseEvents: _legacy, quickNotFound: _quick, ...rest } = sub.state;
   sub.state = {
     ...rest,
-    snapshot: withBillingReckoning(
-      withPauseRule(
-        withTimelineOrder(sub.state.snapshot, current ? 'progress' : undefined),
-        sub.follows(PAUSE_HOLDS_STATE),
+    snapshot: withSyncOrderKeys(
+      withBillingReckoning(
+        withPauseRule(
+          withTimelineOrder(sub.state.snapshot, current ? 'progress' : undefined),
+          sub.follows(PAUSE_HOLDS_STATE),
+        ),
+        sub.follows(RECKONS_BILLING),
       ),
-      sub.follows(RECKONS_BILLING),
+      syncKeysOrders,
     ),
     ...(current ? { quickNotFound: true as const } : { legacyPauseEvents: true as const }),
   };

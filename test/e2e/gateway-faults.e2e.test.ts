@@ -4,14 +4,29 @@
  * emulator's notification faults on, then one sync each; the engine's view must then equal what
  * the gateway's own API says (state, and the status of every order), as it does for QFPay.
  * Duplicates and reordering must change nothing; a dropped notification is what the sync is for.
+ *
+ * A merchant's sync brings in everything the engine holds, however old. The engine's own queries
+ * read a FAILED order again for two cycles more only (a payment brings one); when every
+ * notification of those cycles was dropped, an order the gateway paid stays FAILED in the engine
+ * until the merchant's `POST /v1/subscriptions/{id}/sync` corrects it, even in the same gateway
+ * second as the engine's own query. That case is deterministic: the emulator drops exactly the
+ * notifications named there.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { splitSubscriptionId } from '../../src/domain/gateway-profile';
 import { gatewayModule } from '../../src/gateways/registry';
 import { emulatorStartMs } from '../helpers/emulator-start';
-import { gatewayControl } from '../helpers/stack-reads';
-import { advanceGatewayClock, nextBillingAt, startStack, type Stack } from '../helpers/stack';
+import { gatewayControl, untilView } from '../helpers/stack-reads';
+import {
+  advanceGatewayClock,
+  advanceToNextBilling,
+  eventually,
+  nextBillingAt,
+  startStack,
+  type Stack,
+} from '../helpers/stack';
+import { recordHistory } from '../helpers/temporal';
 
 const DAY = 86_400_000;
 const SUBSCRIPTIONS = 3;
@@ -125,4 +140,69 @@ void describe('the mirror on QorePay and MadFintech under notification faults', 
       assert.ok(compared.orders >= SUBSCRIPTIONS * 4, `orders compared: ${compared.orders}`);
     });
   }
+});
+
+type Order = { sequence_no: number; status: string };
+const orderStatus = (view: any, n: number): string | undefined =>
+  (view.recent_orders as Order[]).find((o) => o.sequence_no === n)?.status;
+
+void describe('a merchant’s sync on MadFintech', () => {
+  void it('corrects an order paid by a retry whose notification, and those of the next cycles, were dropped', async () => {
+    const control = (path: string, body: unknown) => gatewayControl(stack, 'madfintech', path, body);
+    await control('/cards', { approve: true });
+    const created = await stack.api(
+      'POST',
+      '/v1/gateways/madfintech/subscriptions',
+      {
+        customer: { id: 'client-sync-madfintech' },
+        plan: { name: 'Monthly', amount: 1900, currency: 'USD', interval: { unit: 'month', count: 1 } },
+        payment_method: { token: 'card-sync-madfintech' },
+      },
+      { 'idempotency-key': 'gateway-sync-madfintech' },
+    );
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const id: string = created.body.result.subscription_id;
+    await untilView(stack, id, 'order 1 paid', (v) => orderStatus(v, 1) === 'PAID');
+
+    // Cycle 2 is declined, and the engine hears it: the decline opens a dunning episode and brings
+    // a query. Only once the engine has nothing left to do (no activity pending after the episode
+    // opened) is the retry made, so that the engine's own query saw order 2 FAILED and nothing but
+    // a later query can tell it otherwise.
+    await control('/cards', { approve: false });
+    await advanceToNextBilling(stack, id);
+    await untilView(stack, id, 'order 2 failed, its episode open', (v) => {
+      const episode = v.dunning.episode ?? v.dunning.history.at(-1);
+      return orderStatus(v, 2) === 'FAILED' && episode?.sequence_no === 2;
+    });
+    const handle = stack.env.client.workflow.getHandle(created.body.result.workflow_id);
+    await eventually('the query the decline brought, made', async () =>
+      ((await handle.describe()).raw.pendingActivities ?? []).length === 0 ? true : undefined,
+    );
+
+    // The gateway's retry a day later pays it; that notification and the next two cycles' are lost.
+    await control('/faults', { dropShare: 1 });
+    await control('/cards', { approve: true });
+    await control('/clock/advance', { ms: DAY + 1_000 });
+    await advanceToNextBilling(stack, id);
+    await advanceToNextBilling(stack, id);
+    await control('/faults', { dropShare: 0 });
+    await advanceToNextBilling(stack, id);
+    // The engine's own query after cycle 5 reads from the first order it does not hold: 3 to 5.
+    const seen = await untilView(stack, id, 'orders 3 to 5 paid', (v) =>
+      [3, 4, 5].every((n) => orderStatus(v, n) === 'PAID'),
+    );
+    assert.equal(orderStatus(seen, 2), 'FAILED', 'order 2 was not read again by the engine itself');
+
+    const synced = await stack.api('POST', `/v1/subscriptions/${encodeURIComponent(id)}/sync`);
+    assert.equal(synced.status, 200, JSON.stringify(synced.body));
+    assert.deepEqual(
+      (synced.body.recent_orders as Order[])
+        .map((o) => [o.sequence_no, o.status])
+        .sort((a, b) => Number(a[0]) - Number(b[0])),
+      [1, 2, 3, 4, 5].map((n) => [n, 'PAID']),
+    );
+    // The run's history, for the replay test (with RECORD_HISTORIES=1): two query answers in one
+    // gateway second, under the rule that keys them by the orders they read.
+    await recordHistory(handle, 'madfintech-merchant-sync-same-second');
+  });
 });

@@ -595,5 +595,12 @@ describe('the continue-as-new bound', () => {
     assert.equal(syncReadsFrom(withOrders('created', [1, 2, 3], [3])), 3, 'the newest failed: itself');
     assert.equal(syncReadsFrom(withOrders('created', long, [120, 161])), 161, 'two before the newest');
     assert.equal(syncReadsFrom(withOrders('created', long, [160])), 163, 'a failure long settled');
+    // A merchant's sync reads every failed order the engine holds, within the bound.
+    const every = { everyFailed: true };
+    assert.equal(syncReadsFrom(withOrders('created', [1, 2, 3, 4, 5], [2]), every), 2, 'however old');
+    assert.equal(syncReadsFrom(withOrders('created', long, [100, 161]), every), 100);
+    assert.equal(syncReadsFrom(withOrders('created', long, [163]), every), 163, 'the newest failed: itself');
+    assert.equal(syncReadsFrom(withOrders('created', [1, 2, 3, 4, 5]), every), 5, 'none failed: the newest');
+    assert.equal(syncReadsFrom(withOrders('adopted', [5, 6, 9], [5]), every), 5);
   });
 });

@@ -11,6 +11,7 @@ import {
   factKey,
   initialSnapshot,
   withPauseRule,
+  withSyncOrderKeys,
   isTerminal,
   type Fact,
   type LifecycleState,
@@ -843,5 +844,53 @@ describe('a paused subscription stays paused whatever order event arrives', () =
 
   it('the gateway’s own resume still moves it', () => {
     assert.equal(run([...paused, payment(3, true, T1), stateFact('ACTIVE', T1 + HOUR)]).state, 'ACTIVE');
+  });
+});
+
+describe('two query answers in the same gateway second', () => {
+  // The engine's own query read orders 3 to 5; the merchant's sync, in the same second, reads from 2.
+  const remote = { completedCycles: 5, nextBillingTime: NEXT_BILLING };
+  const own = sync(
+    'ACTIVE',
+    T1,
+    remote,
+    [3, 4, 5].map((n) => paidRow(n, T0 + n * SECOND)),
+  );
+  const merchants = sync(
+    'ACTIVE',
+    T1,
+    remote,
+    [2, 3, 4, 5].map((n) => paidRow(n, T0 + n * SECOND)),
+  );
+  const held = (on: boolean) =>
+    applyFacts(withSyncOrderKeys(initialSnapshot(SUB), on), [
+      ...[1, 3, 4].map((n) => payment(n, true, T0 + n * SECOND)),
+      payment(2, false, T0 + 2 * SECOND),
+      own,
+    ]);
+
+  it('are two facts when they read different orders: what the second brings is kept', () => {
+    const after = applyFact(held(true), merchants);
+    assert.equal(after.outcome, 'applied');
+    assert.equal(after.snapshot.orders.find((o) => o.sequenceNo === 2)?.status, 'PAID');
+  });
+
+  it('the rule is kept through every fact applied', () => {
+    assert.equal(held(true).timeline.syncKeysOrders, true);
+  });
+
+  it('the same reading twice is one fact', () => {
+    assert.equal(applyFact(held(true), own).outcome, 'duplicate');
+    const failedTwice = sync('ACTIVE', T1, remote, [failedRow(2, T0 + 2 * SECOND)]);
+    const once = applyFact(held(true), failedTwice).snapshot;
+    assert.equal(applyFact(once, failedTwice).outcome, 'duplicate');
+  });
+
+  it('a run recorded before the rule keys them as it ran: the second is a duplicate', () => {
+    const legacy = held(false);
+    assert.equal(legacy.timeline.syncKeysOrders, undefined);
+    assert.equal(applyFact(legacy, merchants).outcome, 'duplicate');
+    assert.notEqual(factKey(own, { syncOrders: true }), factKey(merchants, { syncOrders: true }));
+    assert.equal(factKey(own), factKey(merchants));
   });
 });

@@ -289,6 +289,12 @@ export interface LifecycleTimeline {
    * recorded before, which asked the gateway after every payment.
    */
   reckons?: true;
+  /**
+   * A query answer's key names the orders it read (`factKey`): two answers given in the same
+   * second that read different orders are two facts. Every snapshot since the rule existed;
+   * absent in those of runs recorded before, which took the second for a duplicate.
+   */
+  syncKeysOrders?: true;
 }
 
 /** The lifecycle's memory of one subscription. Plain JSON only (carried through continue-as-new). */

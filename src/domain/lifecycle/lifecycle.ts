@@ -161,23 +161,44 @@ export function withBillingReckoning(snapshot: SubscriptionSnapshot, on: boolean
 }
 
 /**
+ * The snapshot with a query answer's key naming the orders it read (`on`), or as runs recorded
+ * before that rule keyed it. The workflow chooses it once per run, patched, like
+ * {@link withTimelineOrder}.
+ */
+export function withSyncOrderKeys(snapshot: SubscriptionSnapshot, on: boolean): SubscriptionSnapshot {
+  if ((snapshot.timeline.syncKeysOrders === true) === on) return snapshot;
+  const { syncKeysOrders: _old, ...timeline } = snapshot.timeline;
+  return { ...snapshot, timeline: { ...timeline, ...(on ? { syncKeysOrders: true as const } : {}) } };
+}
+
+/** The orders a query answer read, in a few characters: their range and how many paid and failed. */
+function ordersRead(orders: readonly { sequenceNo: number; status?: string }[] | undefined): string {
+  if (orders === undefined || orders.length === 0) return 'o-';
+  const seqs = orders.map((o) => o.sequenceNo);
+  const count = (status: string) => orders.filter((o) => o.status === status).length;
+  return `o${Math.min(...seqs)}-${Math.max(...seqs)}p${count('PAID')}f${count('FAILED')}`;
+}
+
+/**
  * The dedup key of a fact, built from its ids and QFPay's time, never from who delivered it: the
  * result of the engine's own manual charge and QFPay's notification of the same attempt
  * (same order, syssn, respcd and time) are one fact.
  * - payment: order id + syssn + respcd + at
  * - state: state + at
- * - sync: at + state + completed cycles + next billing time
+ * - sync: at + state + completed cycles + next billing time, and with `syncOrders` the orders it
+ *   read: a merchant's sync in the same second as the engine's own query reads older orders too,
+ *   and what it brings must not be dropped as a duplicate
  * - created: at; token_changed: token + at; total_cycles_changed: total + at;
  *   products_changed: products + at
  */
-export function factKey(fact: Fact): string {
+export function factKey(fact: Fact, { syncOrders = false }: { syncOrders?: boolean } = {}): string {
   switch (fact.kind) {
     case 'payment':
       return `payment|${fact.orderId}|${fact.syssn ?? '-'}|${fact.respcd}|${fact.at}`;
     case 'state':
       return `state|${fact.state}|${fact.at}`;
     case 'sync':
-      return `sync|${fact.at}|${fact.remote.state}|${fact.remote.completedCycles}|${fact.remote.nextBillingTime ?? '-'}`;
+      return `sync|${fact.at}|${fact.remote.state}|${fact.remote.completedCycles}|${fact.remote.nextBillingTime ?? '-'}${syncOrders ? `|${ordersRead(fact.orders)}` : ''}`;
     case 'created':
       return `created|${fact.at}`;
     case 'token_changed':
@@ -398,7 +419,7 @@ export function applyFact(snapshot: SubscriptionSnapshot, input: Fact, options?:
 
   // -0 would not survive JSON (continue-as-new) unchanged.
   const fact: Fact = Object.is(input.at, -0) ? { ...input, at: 0 } : input;
-  const key = factKey(fact);
+  const key = factKey(fact, { syncOrders: snapshot.timeline.syncKeysOrders === true });
   const timeline = snapshot.timeline;
   if (snapshot.appliedFactKeys.includes(key) || timeline.entries.some((e) => e.key === key)) {
     return { snapshot, outcome: 'duplicate' };
@@ -512,6 +533,7 @@ export function applyFact(snapshot: SubscriptionSnapshot, input: Fact, options?:
       ...(order === undefined ? {} : { order }),
       ...(pauseHolds ? { pauseHolds: true as const } : {}),
       ...(reckons ? { reckons: true as const } : {}),
+      ...(timeline.syncKeysOrders === true ? { syncKeysOrders: true as const } : {}),
     },
   };
   return {

@@ -655,6 +655,54 @@ describe('interleavings (time-skipping server)', () => {
     });
   });
 
+  it('a metadata change while a charge, then a query, is at QFPay: answered at once; the answers keep it; memo and attribute show it', async () => {
+    await inScenario(timeSkipping, {}, async ({ clock, qfpay, failCycle2, handle }) => {
+      const entry = (value: string) => ({ value, digest: `digest-${value}` });
+      qfpay.chargeScript = [{ outcome: 'failed' }];
+      const chargeGate = holdFirstCharge(qfpay);
+      await failCycle2(handle);
+      await advance(timeSkipping.env, clock, HOUR);
+      await until('the first attempt reached QFPay', () => qfpay.count('chargeOrder') === 1);
+      // Answered while the charge is still out: the handler does not wait for the loop.
+      assert.deepEqual(await handle.executeUpdate(setMetadataUpdate, { args: [{ ref: entry('R-1') }] }), {
+        ref: 'R-1',
+      });
+      chargeGate.open();
+      await until(
+        'the attempt recorded',
+        async () => (await handle.query(snapshotQuery)).dunning.episode?.attempts.length === 1,
+      );
+      assert.deepEqual((await handle.query(snapshotQuery)).metadata, { ref: 'R-1' }, 'the charge kept it');
+
+      const syncGate = new Gate();
+      qfpay.holdSyncAnswer = () => syncGate.promise;
+      const syncs = qfpay.count('syncSubscription');
+      const syncing = handle.executeUpdate(syncNowUpdate, { args: [] });
+      await until('the query reached QFPay', () => qfpay.count('syncSubscription') === syncs + 1);
+      assert.deepEqual(await handle.executeUpdate(setMetadataUpdate, { args: [{ tier: entry('gold') }] }), {
+        ref: 'R-1',
+        tier: 'gold',
+      });
+      qfpay.holdSyncAnswer = undefined;
+      syncGate.open();
+      await syncing;
+      assert.deepEqual(
+        (await handle.query(snapshotQuery)).metadata,
+        { ref: 'R-1', tier: 'gold' },
+        'the query kept it',
+      );
+      const described = await handle.describe();
+      assert.deepEqual(described.memo?.[METADATA_MEMO], { ref: 'R-1', tier: 'gold' });
+      assert.deepEqual(described.typedSearchAttributes.get(SEARCH_ATTRIBUTES.metadataDigests), [
+        'digest-R-1',
+        'digest-gold',
+      ]);
+      assert.equal(qfpay.count('chargeOrder'), 1, 'no charge more for a metadata change');
+      assert.equal(await workflowTaskFailures(handle), 0);
+      await handle.terminate('test done');
+    });
+  });
+
   it('three simultaneous charge-now requests: one reaches QFPay, the others are refused', async () => {
     await inScenario(
       timeSkipping,

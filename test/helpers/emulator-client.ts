@@ -9,6 +9,7 @@ import { after, before, beforeEach } from 'node:test';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { signRequest, wireParams, type ParamValue, type SignType } from '../../src/gateways/qfpay/signing';
+import { TEST_CLOCK_HEADER } from '../../src/gateways/qfpay/emulator/test-clocks';
 import {
   startQfpayEmulator,
   type QfpayEmulatorHandle,
@@ -58,7 +59,18 @@ export class EmulatorTestClient {
     readonly baseUrl: string,
     readonly appCode: string = TEST_APP_CODE,
     readonly appKey: string = TEST_APP_KEY,
+    /** The test clock every call is for (the emulator-only header), or none: the main world. */
+    readonly testClock?: string,
   ) {}
+
+  /** The same client, for what lives on test clock `id`. */
+  onClock(id: string): EmulatorTestClient {
+    return new EmulatorTestClient(this.baseUrl, this.appCode, this.appKey, id);
+  }
+
+  private clockHeader(): Record<string, string> {
+    return this.testClock === undefined ? {} : { [TEST_CLOCK_HEADER]: this.testClock };
+  }
 
   /** Sends a signed form request to a QFPay endpoint; returns the HTTP status and the parsed body. */
   async call<T = unknown>(
@@ -68,7 +80,10 @@ export class EmulatorTestClient {
   ): Promise<{ status: number; body: Envelope<T> }> {
     const wire = wireParams(params);
     const signType = options.signType ?? 'MD5';
-    const headers: Record<string, string> = { 'Content-Type': 'application/x-www-form-urlencoded' };
+    const headers: Record<string, string> = {
+      'Content-Type': 'application/x-www-form-urlencoded',
+      ...this.clockHeader(),
+    };
     const appCode = options.appCode === undefined ? this.appCode : options.appCode;
     if (appCode !== null) headers['X-QF-APPCODE'] = appCode;
     const sign =
@@ -101,10 +116,8 @@ export class EmulatorTestClient {
   ): Promise<ControlReply<T>> {
     const response = await fetch(`${this.baseUrl}/_emulator${path}`, {
       method,
-      ...(body !== undefined && {
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify(body),
-      }),
+      headers: { ...this.clockHeader(), ...(body !== undefined && { 'Content-Type': 'application/json' }) },
+      ...(body !== undefined && { body: JSON.stringify(body) }),
     });
     return { status: response.status, body: (await response.json()) as T };
   }
@@ -203,6 +216,7 @@ export class EmulatorTestClient {
 export interface SubscriptionTruth {
   subscription_id: string;
   state: string;
+  created_at: string;
   next_billing_time: string | null;
   last_billing_time: string | null;
   completed_billing_iteration: number;

@@ -4,7 +4,9 @@
  * `server.ts`, so tests can use the app without a port.
  */
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
-import { controlRouter } from './control-api';
+import { controlRouter, testClockRouter } from './control-api';
+import { EmulatorRequestError } from './errors';
+import { TEST_CLOCK_HEADER, TestClockWorlds } from './test-clocks';
 import { handleQfpayRequest, isQfpayPath, QFPAY_PATHS, type QfpayCallOptions } from './qfpay-api';
 import type { QfpayEmulator } from './emulator';
 
@@ -35,17 +37,43 @@ export const CONTROL_PATH = '/_emulator';
 /** The control API's earlier path, answered alike so that existing scripts and tests keep working. */
 export const OLDER_CONTROL_PATH = '/_sandbox';
 
-/** Builds the emulator's Express app. */
-export function buildEmulatorApp(emulator: QfpayEmulator): Express {
+/**
+ * Builds the emulator's Express app. A request with the {@link TEST_CLOCK_HEADER} header is
+ * served by that test clock's world (`worlds`), QFPay's endpoints and the control API alike; one
+ * without it by `emulator`, the main world.
+ */
+export function buildEmulatorApp(
+  emulator: QfpayEmulator,
+  worlds: TestClockWorlds = new TestClockWorlds(emulator),
+): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+
+  /** The world a request is for, or a 404 naming the clock that does not exist. */
+  const worldOf = (req: Request, res: Response): QfpayEmulator | undefined => {
+    try {
+      return worlds.world(req.get(TEST_CLOCK_HEADER));
+    } catch (error) {
+      if (!(error instanceof EmulatorRequestError)) throw error;
+      res.status(error.status).json({ error: { type: error.type, message: error.message } });
+      return undefined;
+    }
+  };
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok', now: new Date(emulator.clock.now()).toISOString() });
   });
 
-  const control = controlRouter(emulator);
+  app.use(`${CONTROL_PATH}/test_clocks`, testClockRouter(worlds, emulator));
+  const controls = new WeakMap<QfpayEmulator, ReturnType<typeof controlRouter>>();
+  const control = (req: Request, res: Response, next: NextFunction): void => {
+    const world = worldOf(req, res);
+    if (!world) return;
+    let router = controls.get(world);
+    if (!router) controls.set(world, (router = controlRouter(world)));
+    router(req, res, next);
+  };
   app.use(CONTROL_PATH, control);
   // The path clients written before the emulator had its name still call.
   app.use(OLDER_CONTROL_PATH, control);
@@ -53,11 +81,13 @@ export function buildEmulatorApp(emulator: QfpayEmulator): Express {
   // The raw body is kept: the signature covers exactly the parameters received.
   app.post([...QFPAY_PATHS], express.text({ type: () => true, limit: '1mb' }), async (req, res) => {
     const path = req.path;
+    const world = worldOf(req, res);
+    if (!world) return;
     if (!isQfpayPath(path)) {
       res.status(404).json({ error: { type: 'not_found', message: `no endpoint ${path}` } });
       return;
     }
-    const fault = emulator.faults.apiFault(path);
+    const fault = world.faults.apiFault(path);
     if (fault?.kind === 'rate_limit') {
       res.status(429).set('Retry-After', '1').type('text/plain').send('Too Many Requests');
       return;
@@ -74,13 +104,13 @@ export function buildEmulatorApp(emulator: QfpayEmulator): Express {
     }
     if (!canAnswer(res)) return;
 
-    emulator.runtime.catchUp();
+    world.runtime.catchUp();
     const options: QfpayCallOptions = {};
-    if (path === '/subscription/v1/charge' && emulator.faults.pendingCharge(path)) {
-      options.deferChargeMs = emulator.faults.config.pendingChargeDelayMs;
+    if (path === '/subscription/v1/charge' && world.faults.pendingCharge(path)) {
+      options.deferChargeMs = world.faults.config.pendingChargeDelayMs;
     }
     const envelope = handleQfpayRequest(
-      emulator,
+      world,
       {
         path,
         body: typeof req.body === 'string' ? req.body : '',
@@ -92,8 +122,8 @@ export function buildEmulatorApp(emulator: QfpayEmulator): Express {
       },
       options,
     );
-    emulator.runtime.requestRun();
-    emulator.logger.debug({ path, respcd: envelope.respcd, fault: fault?.kind }, 'qfpay call');
+    world.runtime.requestRun();
+    world.logger.debug({ path, respcd: envelope.respcd, fault: fault?.kind }, 'qfpay call');
 
     if (fault?.kind === 'timeout') await hold(fault.holdMs, res);
     if (canAnswer(res)) res.json(envelope);

@@ -14,6 +14,7 @@ import { EmulatorRequestError } from './errors';
 import { faultConfigUpdateSchema } from './faults';
 import type { NotificationRecord, PaymentToken, Subscription } from './model';
 import type { QfpayEmulator } from './emulator';
+import type { TestClockView, TestClockWorlds } from './test-clocks';
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
@@ -191,6 +192,68 @@ function timeMs(emulator: QfpayEmulator, text: string, field: string): number {
 function queryString(req: Request, name: string): string | undefined {
   const value = (req.query as Record<string, unknown>)[name];
   return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+const testClockSchema = z.object({ id: z.string(), frozen_time: timeText }).strict();
+const testClockAdvanceSchema = z.object({ to: timeText }).strict();
+
+function testClockJson(view: TestClockView): Record<string, unknown> {
+  return {
+    id: view.id,
+    now: iso(view.nowMs),
+    nowMs: view.nowMs,
+    next_due: iso(view.nextDueMs),
+    nextDueMs: view.nextDueMs,
+  };
+}
+
+/** Answers an emulator-only error with its status, and a clock moved backwards with a 400. */
+function controlErrors(error: unknown, _req: Request, res: Response, next: NextFunction): void {
+  if (error instanceof EmulatorRequestError) {
+    res.status(error.status).json({ error: { type: error.type, message: error.message } });
+  } else if (error instanceof ClockError) {
+    res.status(400).json({ error: { type: error.type, message: error.message } });
+  } else {
+    next(error);
+  }
+}
+
+/**
+ * The test clocks' routes (mounted at `/_emulator/test_clocks`): make one frozen at a time, read
+ * it (its time and the next moment anything on it is due), advance it to a time (everything due
+ * on it on the way, in time order, its notifications delivered), and remove it. What lives on a
+ * clock is made through QFPay's endpoints and the control API with the clock's header.
+ */
+export function testClockRouter(worlds: TestClockWorlds, main: QfpayEmulator): Router {
+  const router = express.Router();
+  router.use(express.json({ limit: '64kb' }));
+  router.get('/', (_req, res) => {
+    res.json({ data: worlds.list().map(testClockJson) });
+  });
+  router.post('/', (req, res) => {
+    const body = parse(testClockSchema, req.body ?? {});
+    res
+      .status(201)
+      .json(testClockJson(worlds.create(body.id, timeMs(main, body.frozen_time, 'frozen_time'))));
+  });
+  router.get('/:id', (req, res) => {
+    res.json(testClockJson(worlds.view(req.params.id!)));
+  });
+  router.post('/:id/advance', async (req, res) => {
+    const body = parse(testClockAdvanceSchema, req.body ?? {});
+    const result = await worlds.advance(req.params.id!, timeMs(main, body.to, 'to'));
+    res.json({
+      ...testClockJson(worlds.view(req.params.id!)),
+      from: iso(result.fromMs),
+      processed: { stateEvents: result.stateEvents, deliveryAttempts: result.deliveryAttempts },
+    });
+  });
+  router.delete('/:id', async (req, res) => {
+    await worlds.remove(req.params.id!);
+    res.json({ id: req.params.id, deleted: true });
+  });
+  router.use(controlErrors);
+  return router;
 }
 
 /** The control API's router (mounted at `/_emulator`, and at `/_sandbox` for older clients). */
@@ -385,15 +448,7 @@ export function controlRouter(emulator: QfpayEmulator): Router {
     res.json({ reset: true, clock: clockView(emulator) });
   });
 
-  router.use((error: unknown, _req: Request, res: Response, next: NextFunction) => {
-    if (error instanceof EmulatorRequestError) {
-      res.status(error.status).json({ error: { type: error.type, message: error.message } });
-    } else if (error instanceof ClockError) {
-      res.status(400).json({ error: { type: error.type, message: error.message } });
-    } else {
-      next(error);
-    }
-  });
+  router.use(controlErrors);
 
   return router;
 }

@@ -59,6 +59,8 @@ export class QfpayEmulator {
   readonly appCode: string;
   readonly appKey: string;
   readonly timeOffset: string;
+  /** The configuration it was made with (a test clock's world is made from it). */
+  readonly config: EmulatorConfig;
   readonly logger: Logger;
   readonly clock: EmulatorClock;
   readonly store = new EmulatorStore();
@@ -68,12 +70,14 @@ export class QfpayEmulator {
   readonly engine: EmulatorEngine;
   readonly runtime: EmulatorRuntime;
   private readonly stateWriter: StateFileWriter | undefined;
+  private readonly resetHooks: Array<() => void> = [];
 
   /**
    * @throws EmulatorConfigError for a bad start time
    * @throws StateFileError for a state file that exists but cannot be read
    */
   constructor(config: EmulatorConfig = {}) {
+    this.config = config;
     this.appCode = config.appCode || DEFAULT_EMULATOR_APP_CODE;
     this.appKey = config.appKey || DEFAULT_EMULATOR_APP_KEY;
     this.timeOffset = config.timeOffset ?? DEFAULT_QFPAY_TIME_OFFSET;
@@ -139,6 +143,12 @@ export class QfpayEmulator {
       this.clock.reset(clock.nowMs ?? this.clock.now(), clock.frozen ?? this.clock.frozen);
     }
     this.store.touch();
+    for (const hook of this.resetHooks) hook();
+  }
+
+  /** Runs `hook` after every {@link reset} (the test clocks go with the rest of the state). */
+  onReset(hook: () => void): void {
+    this.resetHooks.push(hook);
   }
 
   /** Records a change that is not in the store (the clock), so the state file keeps it. */

@@ -109,6 +109,17 @@ export class Scheduler {
     return this.stateEvents.pop();
   }
 
+  /**
+   * When the earliest event of either queue is due, or undefined with none. The agenda is an
+   * index: that event may turn out to change nothing (its record moved on meanwhile).
+   */
+  nextAt(): number | undefined {
+    const times = [this.stateEvents.peek()?.at, this.deliveries.peek()?.at].filter(
+      (t): t is number => t !== undefined,
+    );
+    return times.length === 0 ? undefined : Math.min(...times);
+  }
+
   /** Forgets every event. */
   clear(): void {
     this.stateEvents.clear();

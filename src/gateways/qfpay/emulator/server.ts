@@ -10,6 +10,7 @@ import type { EmulatorClock } from './clock';
 import type { FaultConfig, FaultConfigUpdate } from './faults';
 import type { AdvanceResult, AdvanceTarget } from './runtime';
 import { QfpayEmulator, type EmulatorConfig } from './emulator';
+import { TestClockWorlds } from './test-clocks';
 
 /** Options of {@link startQfpayEmulator}: the emulator's configuration plus where to listen. */
 export interface QfpayEmulatorOptions extends EmulatorConfig {
@@ -29,6 +30,8 @@ export interface QfpayEmulatorHandle {
   clock: EmulatorClock;
   /** The wired emulator (state, engine, notifier, faults) for in-process inspection. */
   emulator: QfpayEmulator;
+  /** Its test clocks, each a world of its own (`/_emulator/test_clocks`). */
+  testClocks: TestClockWorlds;
   app: Express;
   /** The HTTP server (e.g. to time the emulator's requests from outside). */
   server: Server;
@@ -52,7 +55,8 @@ export interface QfpayEmulatorHandle {
  */
 export async function startQfpayEmulator(options: QfpayEmulatorOptions = {}): Promise<QfpayEmulatorHandle> {
   const emulator = new QfpayEmulator(options);
-  const app = buildEmulatorApp(emulator);
+  const testClocks = new TestClockWorlds(emulator, options.tickIntervalMs ?? 250);
+  const app = buildEmulatorApp(emulator, testClocks);
   const server = await listen(app, options.port ?? 0, options.host ?? '127.0.0.1');
   const port = (server.address() as AddressInfo).port;
   const host = options.host === undefined || options.host === '0.0.0.0' ? '127.0.0.1' : options.host;
@@ -67,17 +71,22 @@ export async function startQfpayEmulator(options: QfpayEmulatorOptions = {}): Pr
     port,
     clock: emulator.clock,
     emulator,
+    testClocks,
     app,
     server,
     advance: (target) => emulator.runtime.advance(target),
     settle: () => emulator.runtime.advance({ ms: 0 }),
     setFaults: (change) => emulator.faults.update(change),
-    setNotifyUrl: (url) => emulator.notifier.setNotifyUrl(url),
+    setNotifyUrl: (url) => {
+      emulator.notifier.setNotifyUrl(url);
+      testClocks.setNotifyUrl(url);
+    },
     reset: (clock) => emulator.reset(clock),
     close: () => {
       closing ??= (async () => {
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeAllConnections();
+        await testClocks.close();
         await emulator.close();
         await closed;
       })();

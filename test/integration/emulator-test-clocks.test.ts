@@ -1,0 +1,175 @@
+/**
+ * Test clocks at the QFPay emulator, over real HTTP: each clock is a world of its own, chosen by
+ * the emulator-only header, so that two clocks advanced at the same time never meet and the main
+ * world (no header) goes on exactly as before.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { HOUR, TEST_START, useTestEmulator, type EmulatorTestClient } from '../helpers/emulator-client';
+
+interface ClockReply {
+  id: string;
+  now: string;
+  nowMs: number;
+  next_due: string | null;
+  nextDueMs: number | null;
+  processed?: { stateEvents: number; deliveryAttempts: number };
+}
+
+const hourly = { product: { interval: 'hours', interval_count: 1 } };
+
+describe('emulator test clocks', () => {
+  const t = useTestEmulator({ resetEachTest: true, restoreNotifyUrl: true });
+
+  async function clock(id: string, frozenMs = TEST_START): Promise<EmulatorTestClient> {
+    const made = await t.client.control<ClockReply>('POST', '/test_clocks', {
+      id,
+      frozen_time: new Date(frozenMs).toISOString(),
+    });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    assert.equal(made.body.nowMs, frozenMs);
+    return t.client.onClock(id);
+  }
+
+  const advance = async (id: string, toMs: number): Promise<ClockReply> => {
+    const reply = await t.client.control<ClockReply>('POST', `/test_clocks/${id}/advance`, {
+      to: new Date(toMs).toISOString(),
+    });
+    assert.equal(reply.status, 200, JSON.stringify(reply.body));
+    return reply.body;
+  };
+
+  it('bills on a clock only what lives on it, at the clock’s time; the main world and another clock stay put', async () => {
+    const a = await clock('clock_a');
+    const b = await clock('clock-b', TEST_START + 10 * HOUR);
+    const onA = await a.subscribe(hourly);
+    const onB = await b.subscribe(hourly);
+    const onMain = await t.client.subscribe(hourly);
+
+    // Both clocks at once: each bills its own cycles, in its own time.
+    const [movedA, movedB] = await Promise.all([
+      advance('clock_a', TEST_START + 3 * HOUR),
+      advance('clock-b', TEST_START + 11 * HOUR),
+    ]);
+    assert.equal(movedA.nowMs, TEST_START + 3 * HOUR);
+    assert.equal(movedB.nowMs, TEST_START + 11 * HOUR);
+    assert.equal(movedA.processed?.stateEvents, 3);
+    assert.equal(movedB.processed?.stateEvents, 1);
+
+    const truthA = await a.inspect(onA.subscriptionId);
+    assert.equal(truthA.completed_billing_iteration, 4, 'the first cycle and three on the clock');
+    assert.equal(truthA.next_billing_time, new Date(TEST_START + 4 * HOUR).toISOString());
+    const truthB = await b.inspect(onB.subscriptionId);
+    assert.equal(truthB.completed_billing_iteration, 2);
+    assert.equal(
+      truthB.created_at,
+      new Date(TEST_START + 10 * HOUR).toISOString(),
+      'made at the clock’s time',
+    );
+
+    const main = await t.client.inspect(onMain.subscriptionId);
+    assert.equal(main.completed_billing_iteration, 1, 'nothing billed in the main world');
+    const mainClock = await t.client.control<{ nowMs: number }>('GET', '/clock');
+    assert.equal(mainClock.body.nowMs, TEST_START, 'the main clock did not move');
+
+    // Every notification of a clock's payments reached the receiver, as the main world's do.
+    await t.receiver.waitFor(
+      () =>
+        t.receiver
+          .payloads('subscription_payment')
+          .filter((p) => (p as { subscription_id?: string }).subscription_id === onA.subscriptionId).length >=
+        4,
+    );
+  });
+
+  it('keeps a clock’s records to it: neither the main world nor another clock knows them', async () => {
+    const a = await clock('clock_a');
+    await clock('clock_b');
+    const onA = await a.subscribe(hourly);
+    assert.equal((await t.client.control('GET', `/subscriptions/${onA.subscriptionId}`)).status, 404);
+    const query = { subscription_id: onA.subscriptionId };
+    assert.deepEqual(await t.client.ok('/subscription/v1/query', query), [], 'no row in the main world');
+    assert.deepEqual(
+      await t.client.onClock('clock_b').ok('/subscription/v1/query', query),
+      [],
+      'nor on another clock',
+    );
+    assert.equal((await a.queryRow(onA.subscriptionId)).subscription_id, onA.subscriptionId);
+    // A charge from elsewhere finds no such subscription.
+    const charged = await t.client.call('/subscription/v1/charge', {
+      subscription_id: onA.subscriptionId,
+      subscription_order_id: `sub_ord_${onA.subscriptionId.slice(4)}_0001`,
+    });
+    assert.notEqual(charged.body.respcd, '0000');
+  });
+
+  it('names when anything on the clock is due next', async () => {
+    const a = await clock('clock_a');
+    assert.equal((await t.client.control<ClockReply>('GET', '/test_clocks/clock_a')).body.next_due, null);
+    await a.subscribe(hourly);
+    // Once the creation's notification is out, the next thing due is the second billing.
+    const settled = await advance('clock_a', TEST_START);
+    assert.equal(settled.nextDueMs, TEST_START + HOUR);
+    const listed = await t.client.control<{ data: ClockReply[] }>('GET', '/test_clocks');
+    assert.deepEqual(
+      listed.body.data.map((c) => [c.id, c.nextDueMs]),
+      [['clock_a', TEST_START + HOUR]],
+    );
+  });
+
+  it('sends a clock’s notifications where the emulator’s go, also after that changes', async () => {
+    const before = await clock('clock_a');
+    t.emulator.setNotifyUrl(undefined);
+    const made = await clock('clock_b');
+    // Notifications off for both: the one that existed and the one made meanwhile.
+    await before.subscribe(hourly);
+    await made.subscribe(hourly);
+    for (const c of [before, made]) {
+      const log = await c.control<{ data: unknown[]; suppressed: number }>('GET', '/notifications');
+      assert.deepEqual([log.body.data.length, log.body.suppressed > 0], [0, true]);
+    }
+    // On again: a clock's next payment reaches the receiver.
+    t.emulator.setNotifyUrl(t.receiver.url);
+    const { subscriptionId } = await made.subscribe(hourly);
+    await advance('clock_b', TEST_START + HOUR);
+    await t.receiver.waitFor(() =>
+      t.receiver
+        .payloads('subscription_payment')
+        .some((p) => (p as { subscription_id?: string }).subscription_id === subscriptionId),
+    );
+  });
+
+  it('refuses what it cannot do with a clear 4xx, and forgets a removed clock', async () => {
+    await clock('clock_a');
+    const twice = await t.client.control<{ error: { type: string } }>('POST', '/test_clocks', {
+      id: 'clock_a',
+      frozen_time: new Date(TEST_START).toISOString(),
+    });
+    assert.equal(twice.status, 409);
+    const malformed = await t.client.control<{ error: { message: string } }>('POST', '/test_clocks', {
+      id: 'a clock',
+      frozen_time: new Date(TEST_START).toISOString(),
+    });
+    assert.equal(malformed.status, 400);
+    assert.match(malformed.body.error.message, /malformed/);
+    const noTime = await t.client.control('POST', '/test_clocks', { id: 'clock_c', frozen_time: 'soon' });
+    assert.equal(noTime.status, 400);
+    const back = await t.client.control<{ error: { type: string } }>('POST', '/test_clocks/clock_a/advance', {
+      to: new Date(TEST_START - HOUR).toISOString(),
+    });
+    assert.equal(back.status, 400);
+    assert.equal(back.body.error.type, 'clock_error');
+
+    const unknown = t.client.onClock('clock_x');
+    assert.equal((await unknown.call('/customer/v1/create', { name: 'Ada' })).status, 404);
+    assert.equal((await unknown.control('GET', '/clock')).status, 404);
+
+    const removed = await t.client.control('DELETE', '/test_clocks/clock_a');
+    assert.equal(removed.status, 200);
+    assert.equal((await t.client.control('GET', '/test_clocks/clock_a')).status, 404);
+    assert.equal(
+      (await t.client.onClock('clock_a').call('/customer/v1/create', { name: 'Ada' })).status,
+      404,
+    );
+  });
+});

@@ -4,6 +4,7 @@
  * its loop replace it through these functions only, so every change is a pure step that tests
  * can drive without Temporal. It is carried whole through continue-as-new.
  */
+import { followClock } from './clock/test-clock';
 import { heldMetadataOf, metadataValues, type HeldMetadata } from './metadata/metadata';
 import type { ReminderKind, ReminderLeads } from './reminders/reminder-kinds';
 import { QFPAY_PROFILE, type GatewayProfile } from './gateway-profile';
@@ -166,6 +167,11 @@ export interface EngineState {
   metadata?: HeldMetadata;
   /** Per reminder kind, the last billing cycle it was considered for (absent: none yet). */
   reminded?: Partial<Record<ReminderKind, number>>;
+  /**
+   * On a test clock (`options.testClock`): the clock's time, which the subscription decides with
+   * (`test-clock.ts`). Absent on no clock, and before the clock or a fact gave it a time.
+   */
+  clockNow?: number;
 }
 
 /**
@@ -363,7 +369,12 @@ export function causalAt(state: EngineState, at: number): number {
  * billing time; a contradiction needs QFPay's view). Never throws: a malformed fact (a signal's
  * payload is not trusted) becomes an anomaly in the snapshot.
  */
-export function applyFactToState(state: EngineState, fact: Fact, now: number): EngineState {
+export function applyFactToState(input: EngineState, fact: Fact, realOrClockNow: number): EngineState {
+  // On a test clock, a notification from the clock's world dated `at` shows the clock has reached
+  // `at` (answers to the engine's own calls may be stamped with the real time: they do not count).
+  const notified = (fact as { source?: unknown } | null)?.source === 'notification';
+  const state = notified ? followClock(input, (fact as { at?: unknown }).at) : input;
+  const now = state.clockNow === undefined ? realOrClockNow : Math.max(realOrClockNow, state.clockNow);
   const result = applyFact(state.snapshot, fact);
   const next: EngineState = { ...state, snapshot: result.snapshot };
   const rejected = result.snapshot.factsApplied === state.snapshot.factsApplied;
@@ -555,6 +566,11 @@ export interface SubscriptionWorkflowOptions {
    * sent (`reminders.ts`). Absent (every run started before, or none configured): none.
    */
   reminders?: ReminderLeads;
+  /**
+   * The test clock the subscription lives on (only where the gateways are emulators): it decides
+   * in the clock's time and sets no Temporal timer (`test-clock.ts`). Absent: real time.
+   */
+  testClock?: string;
 }
 
 /** State carried through continue-as-new: the workflow's whole state, plain JSON only. */

@@ -11,6 +11,7 @@ import type { DunningPolicy, DunningPolicyOverride } from '../domain/episode/dun
 import type { HeldMetadata, Metadata, MetadataChange } from '../domain/metadata/metadata';
 import type { Fact, SubscriptionSnapshot, SubscriptionState } from '../domain/lifecycle/lifecycle';
 import type { DunningEpisode } from '../domain/episode/dunning-episode';
+import type { ClockStatus } from '../domain/clock/test-clock';
 import type { PaymentTokenRecord } from '../domain/payment-tokens';
 import type {
   BillingPause,
@@ -177,6 +178,8 @@ export interface SubscriptionView {
   eventsWaiting?: number;
   /** The merchant's metadata (absent in older workers' views: none). */
   metadata?: Metadata;
+  /** The test clock it lives on and its time there (absent: it lives in real time). */
+  testClock?: { id: string; now: number | null };
 }
 
 /**
@@ -193,6 +196,14 @@ export const handoverSignal = defineSignal<[SubscriptionHandover]>('handover');
  * workflow decides from its own state whether a question is due (a stale one changes nothing).
  */
 export const reconcileSignal = defineSignal('reconcile');
+
+/**
+ * A test clock's time, from the clock's advance: a subscription on that clock decides with it
+ * from now on (an earlier time than it has is ignored; one on no clock ignores it).
+ */
+export const testClockTimeSignal = defineSignal<[{ now: number }]>('testClockTime');
+/** What a test clock's advance reads between its steps: null for a subscription on no clock. */
+export const clockStatusQuery = defineQuery<ClockStatus | null>('clockStatus');
 
 export const snapshotQuery = defineQuery<SubscriptionView>('snapshot');
 /** Every payment attempt the workflow learned of, oldest first (bounded). */

@@ -34,6 +34,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { EngineActivities, GatewayActivities, SubscriptionActivities } from '../activities/contracts';
 import { afterReminder, type ReminderFacts } from '../domain/reminders/reminders';
 import { decide, settle } from '../domain/decide';
+import { engineNow, followClock, testClockOf, type ClockStatus } from '../domain/clock/test-clock';
 import { intentProblem } from '../domain/intents/intents';
 import type { Action } from '../domain/actions';
 import {
@@ -50,6 +51,8 @@ import {
   factSignal,
   handoverSignal,
   reconcileSignal,
+  testClockTimeSignal,
+  clockStatusQuery,
   pauseBillingUpdate,
   resumeBillingUpdate,
   setMetadataUpdate,
@@ -173,6 +176,14 @@ const ENGINE_RULES_WITH_REPORT = 'engine-rules-2026-12-report';
  */
 const ENGINE_RULES_SYNC_ORDERS = 'engine-rules-2026-12-sync-orders';
 
+/**
+ * The real time after which a charge's activity sends nothing: its latest start. On a test clock
+ * the latest start is a clock time, so the activity gets what is left of it from now, in real time.
+ */
+function chargeNotAfter(sub: Subscription, latestStart: number): number {
+  return testClockOf(sub.state) === undefined ? latestStart : Date.now() + (latestStart - sub.now());
+}
+
 /** A charge's activity, bounded so that neither it nor a retry can start after `deadline`. */
 function chargeActivities(deadline: number, now: number) {
   // `decide` starts a charge only with at least `minAttemptWindow` left: no floor is needed here.
@@ -222,9 +233,31 @@ class Subscription {
   /** The run recorded {@link ENGINE_RULES_WITH_REPORT}: it writes `DunningActivityAt`. */
   reportsDunning = false;
 
+  /** On a test clock: the loop waits with nothing to do at the clock's time (what an advance waits for). */
+  idle = false;
+  /** On a test clock: the clock time the loop waits for, or null. */
+  wakeAt: number | null = null;
+
   /** Whether the run follows the rule of patch `id`: all rules (one marker), or its own marker. */
   follows(id: string): boolean {
     return this.allRules || patched(id);
+  }
+
+  /** The time it decides with: the test clock's when it lives on one (`test-clock.ts`), else Temporal's. */
+  now(): number {
+    return engineNow(this.state, Date.now());
+  }
+
+  /** What a test clock's advance reads of it (null on no clock). */
+  clockStatus(): ClockStatus | null {
+    const testClock = testClockOf(this.state);
+    if (testClock === undefined) return null;
+    return {
+      testClock,
+      now: this.state.clockNow ?? null,
+      idle: this.idle && !this.changed,
+      wakeAt: this.wakeAt,
+    };
   }
 
   constructor(input: SubscriptionWorkflowInput) {
@@ -247,7 +280,7 @@ function registerHandlers(sub: Subscription): void {
   function safeSignal<T>(apply: (s: EngineState, payload: T, at: number) => EngineState) {
     return (payload: T): void => {
       try {
-        sub.mutate((s) => apply(s, payload, Date.now()));
+        sub.mutate((s) => apply(s, payload, sub.now()));
       } catch (err) {
         // A payload that breaks a reducer must not poison every replay: drop it, loudly.
         log.error('signal payload dropped', { error: String(err) });
@@ -259,6 +292,12 @@ function registerHandlers(sub: Subscription): void {
   setHandler(reconcileSignal, () => {
     sub.changed = true;
   });
+  // A test clock's time (ignored on no clock, and when it is not later than the time it has).
+  setHandler(testClockTimeSignal, (payload) => {
+    const next = followClock(sub.state, payload?.now);
+    if (next !== sub.state) sub.mutate(() => next);
+  });
+  setHandler(clockStatusQuery, () => sub.clockStatus());
   setHandler(snapshotQuery, () => sub.view());
   // Metadata has no side effect at the gateway: the handler changes the state at once (no intent
   // for the loop), and the memo and search attribute follow in the same workflow task.
@@ -283,7 +322,7 @@ function registerHandlers(sub: Subscription): void {
     setHandler(definition as never, intentHandler(sub, toRequest) as never, {
       validator: ((...args: A) => {
         // The same pure check the loop repeats when it takes the intent up.
-        const problem = intentProblem(sub.state, toRequest(...args), Date.now(), { queued: true });
+        const problem = intentProblem(sub.state, toRequest(...args), sub.now(), { queued: true });
         if (problem !== undefined) throw new Error(problem);
       }) as never,
     });
@@ -361,8 +400,6 @@ type Performer<A extends Action> = (step: Step, action: A) => Promise<void>;
 /** The action of one kind (or of several). */
 type ActionOf<K extends Action['kind']> = Extract<Action, { kind: K }>;
 
-const now = (): number => Date.now();
-
 /** A change of the subscription at its gateway. */
 type ChangeAction = ActionOf<'change_token' | 'change_cycles' | 'change_products' | 'change_price'>;
 
@@ -384,7 +421,7 @@ const performChange: Performer<ChangeAction> = async ({ sub, id, options }, acti
   const outcome = await attempt(() =>
     gatewayCalls.updateSubscription.executeWithOptions(options, [changeRequest(id, action)]),
   );
-  sub.mutate((s) => afterChange(s, action, outcome, now()));
+  sub.mutate((s) => afterChange(s, action, outcome, sub.now()));
 };
 
 /** A pause or a resume: a gateway's is made there first; the engine's own hold follows only when it is. */
@@ -401,7 +438,9 @@ const performPause: Performer<ActionOf<'pause' | 'resume'>> = async ({ sub, id, 
       return sub.mutate((s) => refuseIntent(s, { kind: 'refuse', intentId: action.intentId, message, type }));
     }
   }
-  sub.mutate((s) => (action.kind === 'pause' ? applyPause(s, action, now()) : applyResume(s, action, now())));
+  sub.mutate((s) =>
+    action.kind === 'pause' ? applyPause(s, action, sub.now()) : applyResume(s, action, sub.now()),
+  );
 };
 
 /** Nothing to carry out: the loop itself waits, ends or continues as new. */
@@ -412,7 +451,7 @@ const PERFORMERS: { [K in Action['kind']]: Performer<ActionOf<K>> } = {
   async sync({ sub, id, options }, action) {
     // Histories from before this change count a query from its answer (they replay as made).
     const fromStart = sub.follows(SYNC_COUNTS_FROM_ITS_START);
-    const startedAt = now();
+    const startedAt = sub.now();
     // The merchant's sync reads every order the engine holds FAILED, however old.
     const since = syncReadsFrom(sub.state, { everyFailed: action.reason === 'intent' });
     const outcome = await attempt(() =>
@@ -421,19 +460,19 @@ const PERFORMERS: { [K in Action['kind']]: Performer<ActionOf<K>> } = {
         since === undefined ? {} : { sinceSequence: since },
       ]),
     );
-    sub.mutate((s) => afterSync(s, action, outcome, fromStart ? startedAt : now(), now()));
+    sub.mutate((s) => afterSync(s, action, outcome, fromStart ? startedAt : sub.now(), sub.now()));
   },
   async charge({ sub, id, options }, action) {
-    const startedAt = now();
+    const startedAt = sub.now();
     const acts = chargeActivities(action.deadline, startedAt);
     const outcome = await attempt(() =>
       acts.chargeOrder.executeWithOptions(options, [
         // Every try, retries included, is sent before the latest start, so each can finish in time.
-        { subscriptionId: id, orderId: action.orderId, notAfter: action.latestStart },
+        { subscriptionId: id, orderId: action.orderId, notAfter: chargeNotAfter(sub, action.latestStart) },
       ]),
     );
     const bounded = sub.currentRules;
-    sub.mutate((s) => afterCharge(s, action, outcome, startedAt, now(), { bounded }));
+    sub.mutate((s) => afterCharge(s, action, outcome, startedAt, sub.now(), { bounded }));
   },
   async confirm({ sub, id, options }, action) {
     const { orderId, sentAt, orderBefore } = action.pending;
@@ -443,11 +482,11 @@ const PERFORMERS: { [K in Action['kind']]: Performer<ActionOf<K>> } = {
       ]),
     );
     const bounded = sub.currentRules;
-    sub.mutate((s) => afterConfirm(s, action, outcome, now(), { bounded }));
+    sub.mutate((s) => afterConfirm(s, action, outcome, sub.now(), { bounded }));
   },
   async cancel({ sub, id, options }, action) {
     const outcome = await attempt(() => gatewayCalls.cancelSubscription.executeWithOptions(options, [id]));
-    sub.mutate((s) => afterCancel(s, action, outcome, now()));
+    sub.mutate((s) => afterCancel(s, action, outcome, sub.now()));
   },
   async remind({ sub, id, options }, action) {
     const { snapshot } = sub.state;
@@ -460,7 +499,7 @@ const PERFORMERS: { [K in Action['kind']]: Performer<ActionOf<K>> } = {
       ]);
       return { tokenExpiresAt };
     });
-    sub.mutate((s) => afterReminder(s, action, outcome, now()));
+    sub.mutate((s) => afterReminder(s, action, outcome, sub.now()));
   },
   change_token: performChange,
   change_cycles: performChange,
@@ -468,9 +507,9 @@ const PERFORMERS: { [K in Action['kind']]: Performer<ActionOf<K>> } = {
   change_price: performChange,
   apply_policy: ({ sub }, action) => Promise.resolve(sub.mutate((s) => applyPolicyChange(s, action))),
   schedule_cancel: ({ sub }, action) =>
-    Promise.resolve(sub.mutate((s) => applyScheduleCancel(s, action, now()))),
+    Promise.resolve(sub.mutate((s) => applyScheduleCancel(s, action, sub.now()))),
   unschedule_cancel: ({ sub }, action) =>
-    Promise.resolve(sub.mutate((s) => applyUnscheduleCancel(s, action, now()))),
+    Promise.resolve(sub.mutate((s) => applyUnscheduleCancel(s, action, sub.now()))),
   pause: performPause,
   resume: performPause,
   refuse: ({ sub }, action) => Promise.resolve(sub.mutate((s) => refuseIntent(s, action))),
@@ -520,7 +559,7 @@ async function flushOutbox(sub: Subscription): Promise<void> {
     }
     handedOver.push(id);
   });
-  sub.mutate((s) => afterFlush(s, { handedOver, notStarted }, Date.now()));
+  sub.mutate((s) => afterFlush(s, { handedOver, notStarted }, sub.now()));
 }
 
 /**
@@ -531,6 +570,14 @@ class Sleeper {
   private timer: { at: number; scope: CancellationScope; fired: boolean } | undefined;
 
   async until(sub: Subscription, at: number | null): Promise<void> {
+    if (testClockOf(sub.state) !== undefined) {
+      // On a test clock its time is the clock's: no timer; the clock's signal passes `at`.
+      sub.idle = true;
+      sub.wakeAt = at;
+      await condition(() => sub.changed);
+      sub.idle = false;
+      return;
+    }
     if (this.timer && this.timer.at !== at) {
       this.timer.scope.cancel();
       this.timer = undefined;
@@ -589,8 +636,8 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
   const sleeper = new Sleeper();
   for (;;) {
     sub.changed = false;
-    sub.state = settle(sub.state, Date.now());
-    const action = decide(sub.state, Date.now(), { continueAsNewSuggested: historyIsLong(sub.state) });
+    sub.state = settle(sub.state, sub.now());
+    const action = decide(sub.state, sub.now(), { continueAsNewSuggested: historyIsLong(sub.state) });
     updateSearchAttributes(sub.state, sub.follows(GATEWAY_NEUTRAL_NAMES_PATCH), sub.reportsDunning);
     updateMetadataMemo(sub.state.metadata);
     if (action.kind === 'wait') {

@@ -47,6 +47,9 @@ export function describeSubscription(state: EngineState, workflowId: string): Su
         : null,
     eventsWaiting: state.outbox.length,
     metadata: metadataValues(state.metadata),
+    ...(state.options.testClock === undefined
+      ? {}
+      : { testClock: { id: state.options.testClock, now: state.clockNow ?? null } }),
   };
 }
 

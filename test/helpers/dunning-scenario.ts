@@ -30,7 +30,8 @@ export { MINUTE, HOUR, DAY } from '../../src/domain/duration';
 
 export const CYCLE = 30 * DAY;
 
-type TimeSkipping = ReturnType<typeof useTimeSkipping>;
+/** A test server and how to stop a workflow started on it at the end (`useTimeSkipping`, or a dev server's). */
+type TimeSkipping = Pick<ReturnType<typeof useTimeSkipping>, 'env' | 'track'>;
 
 /** The engine's other activities: merchant events are delivered (by their child workflows) to this list. */
 export class EngineDouble {
@@ -89,8 +90,12 @@ export class EngineDouble {
  * next billing time `nextBillingIn` after the failure.
  */
 export async function failingSubscription(env: TestWorkflowEnvironment, nextBillingIn = CYCLE) {
+  return failingSubscriptionAt(await env.currentTimeMs(), nextBillingIn);
+}
+
+/** {@link failingSubscription} with its cycle 2 due at `t0` (a test clock's time, say). */
+export function failingSubscriptionAt(t0: number, nextBillingIn = CYCLE) {
   const subscriptionId = fakeSubscriptionId();
-  const t0 = await env.currentTimeMs();
   const clock = { now: t0 };
   const qfpay = new FakeQfpay(
     subscriptionId,
@@ -169,11 +174,13 @@ export async function startWith(
     maxHistoryEvents,
     reconciler,
     reminders,
+    testClock,
   }: {
     merchantEvents?: boolean;
     maxHistoryEvents?: number;
     reconciler?: 'schedule';
     reminders?: ReminderLeads;
+    testClock?: string;
   } = {},
 ) {
   timeSkipping.track(timeSkipping.env.client.workflow.getHandle(subscriptionWorkflowId(subscriptionId)));
@@ -191,6 +198,7 @@ export async function startWith(
           ...(maxHistoryEvents === undefined ? {} : { maxHistoryEvents }),
           ...(reconciler === undefined ? {} : { reconciler }),
           ...(reminders === undefined ? {} : { reminders }),
+          ...(testClock === undefined ? {} : { testClock }),
         },
       },
     ],

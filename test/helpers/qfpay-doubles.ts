@@ -92,6 +92,18 @@ export class FakeQfpay {
    * server that is the skipped time, not the wall clock); elsewhere the test's clock.
    */
   now(): number {
+    return this.worldClock ? this.worldClock() : this.workerNow();
+  }
+
+  /**
+   * QFPay's time when it lives on a test clock (the world of that clock at the emulator): it
+   * stamps what QFPay records and answers, while the charge window is still judged in the
+   * worker's time ({@link workerNow}), as the real activity judges it.
+   */
+  worldClock: (() => number) | undefined;
+
+  /** The worker's time, which the real activity judges a charge's `notAfter` by. */
+  workerNow(): number {
     if (!this.activityClock) return this.fallbackNow();
     try {
       return Context.current().info.currentAttemptScheduledTimestampMs;
@@ -194,7 +206,7 @@ export class FakeQfpay {
     const order = this.state.orders.find((o) => o.orderId === input.orderId);
     if (order?.status === 'PAID')
       return this.outcomeOf(order, 'succeeded', { alreadyPaid: true, respcd: '0000' });
-    if (this.now() >= input.notAfter) {
+    if (this.workerNow() >= input.notAfter) {
       return this.noAnswer(input.orderId, 'not_sent', 'the charge window closed before it could be sent');
     }
     const before = fingerprint(order);

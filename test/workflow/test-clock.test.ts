@@ -1,0 +1,176 @@
+/**
+ * A subscription on a test clock, on the dev server (a clock needs no time skipping: nothing of it
+ * waits on Temporal's time) with the QFPay double living in the clock's world: it decides with the clock's time, sets no Temporal timer, and acts when the
+ * clock's signal passes its wake time, however much or little real time goes by. One on no clock
+ * ignores the clock's signal and keeps its timers.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { temporal } from '@temporalio/proto';
+import { clockStatusQuery, snapshotQuery, testClockTimeSignal } from '../../src/workflows/definitions';
+import type { ClockStatus } from '../../src/domain/clock/test-clock';
+import type { FakeQfpay } from '../helpers/qfpay-doubles';
+import { until } from '../helpers/gate';
+import {
+  EngineDouble,
+  HOUR,
+  MINUTE,
+  DAY,
+  failingSubscriptionAt,
+  startWith,
+} from '../helpers/dunning-scenario';
+import { createTestWorker, startDevServer, workflowTaskFailures } from '../helpers/temporal';
+
+const { EventType } = temporal.api.enums.v1;
+let env: TestWorkflowEnvironment;
+const started: WorkflowHandle[] = [];
+before(async () => {
+  env = await startDevServer();
+});
+after(async () => {
+  await Promise.allSettled(started.map((h) => h.terminate('test file done')));
+  await env?.teardown();
+});
+
+/**
+ * The clock's start: years before the real time, so that a decision in real time would show (an
+ * attempt's window judged in real time would have closed long ago).
+ */
+const C0 = Date.UTC(2021, 2, 1, 9, 0, 0);
+
+/** A subscription whose cycle 2 QFPay fails at `c0` (the clock's C0); QFPay lives in the clock's world. */
+function onClock(c0 = C0) {
+  const { subscriptionId, clock: world, qfpay, failCycle2 } = failingSubscriptionAt(c0);
+  qfpay.worldClock = () => world.now;
+  qfpay.chargeScript = [{ outcome: 'failed' }, { outcome: 'failed' }];
+  return { subscriptionId, world, qfpay, failCycle2 };
+}
+
+/** Runs `body` while a worker with the QFPay double (and the engine's other activities) runs. */
+async function withWorker(qfpay: FakeQfpay, body: (taskQueue: string) => Promise<void>): Promise<void> {
+  const { worker, taskQueue } = await createTestWorker(env, {
+    activities: { ...qfpay.activities(), ...new EngineDouble().activities() },
+  });
+  await worker.runUntil(() => body(taskQueue));
+}
+
+function start(
+  taskQueue: string,
+  subscriptionId: string,
+  testClock?: string,
+  maxHistoryEvents?: number,
+): Promise<WorkflowHandle> {
+  const server = { env, track: (handle: WorkflowHandle) => void started.push(handle) };
+  return startWith(server, taskQueue, subscriptionId, {}, { testClock, maxHistoryEvents });
+}
+
+/** Waits until the subscription has nothing to do at clock time `at`, and returns its status. */
+async function idleAt(handle: WorkflowHandle, at: number): Promise<ClockStatus> {
+  let status: ClockStatus | null = null;
+  await until(`idle at ${new Date(at).toISOString()}`, async () => {
+    status = await handle.query(clockStatusQuery);
+    return status !== null && status.idle && status.now === at;
+  });
+  return status!;
+}
+
+const timersStarted = async (handle: WorkflowHandle) =>
+  ((await handle.fetchHistory()).events ?? []).filter(
+    (e) => e.eventType === EventType.EVENT_TYPE_TIMER_STARTED,
+  ).length;
+
+describe('a subscription on a test clock (dev server)', () => {
+  it('charges a declined cycle when the clock passes the attempt’s time, judged in clock time, with no timer', async () => {
+    const { subscriptionId, world, qfpay, failCycle2 } = onClock();
+    await withWorker(qfpay, async (taskQueue) => {
+      const handle = await start(taskQueue, subscriptionId, 'clock_t');
+      await handle.signal(testClockTimeSignal, { now: C0 });
+      await failCycle2(handle);
+      // The first attempt is an hour after the failure, in the clock's time.
+      const waiting = await idleAt(handle, C0);
+      assert.equal(waiting.testClock, 'clock_t');
+      assert.equal(waiting.wakeAt, C0 + HOUR);
+      assert.equal(qfpay.count('chargeOrder'), 0);
+
+      world.now = C0 + 30 * MINUTE;
+      await handle.signal(testClockTimeSignal, { now: world.now });
+      assert.equal((await idleAt(handle, world.now)).wakeAt, C0 + HOUR, 'not yet');
+      assert.equal(qfpay.count('chargeOrder'), 0);
+
+      world.now = C0 + HOUR;
+      await handle.signal(testClockTimeSignal, { now: world.now });
+      const after = await idleAt(handle, world.now);
+      assert.equal(qfpay.count('chargeOrder'), 1, 'the attempt, once the clock reached it');
+      assert.equal(qfpay.charged.length, 1, 'sent to QFPay: its window judged in clock time');
+      assert.equal(after.wakeAt, C0 + DAY, 'the next attempt, a day after the failure');
+      const view = await handle.query(snapshotQuery);
+      assert.deepEqual(view.testClock, { id: 'clock_t', now: C0 + HOUR });
+      assert.equal(view.dunning.episode?.attempts.length, 1);
+      assert.equal(view.dunning.episode?.attempts[0]?.startedAt, C0 + HOUR, 'recorded in clock time');
+
+      // An older time changes nothing: the clock only moves forward.
+      await handle.signal(testClockTimeSignal, { now: C0 });
+      assert.equal((await idleAt(handle, C0 + HOUR)).now, C0 + HOUR);
+
+      assert.equal(await timersStarted(handle), 0, 'no Temporal timer on a clock');
+      assert.equal(await workflowTaskFailures(handle), 0);
+      await handle.terminate('test done');
+    });
+  });
+
+  it('a notification from the clock’s world moves its time to the notification’s', async () => {
+    const { subscriptionId, world, qfpay, failCycle2 } = onClock();
+    await withWorker(qfpay, async (taskQueue) => {
+      const handle = await start(taskQueue, subscriptionId, 'clock_t');
+      await handle.signal(testClockTimeSignal, { now: C0 - DAY });
+      world.now = C0 + 5 * MINUTE;
+      await failCycle2(handle);
+      await idleAt(handle, C0 + 5 * MINUTE);
+      const view = await handle.query(snapshotQuery);
+      assert.equal(view.dunning.episode?.openedAt, C0 + 5 * MINUTE, 'the episode opened in clock time');
+      await handle.terminate('test done');
+    });
+  });
+
+  it('continue-as-new carries the clock and its time: the new run goes on at the clock’s time', async () => {
+    const { subscriptionId, world, qfpay, failCycle2 } = onClock();
+    await withWorker(qfpay, async (taskQueue) => {
+      const handle = await start(taskQueue, subscriptionId, 'clock_t', 40);
+      await handle.signal(testClockTimeSignal, { now: C0 });
+      await failCycle2(handle);
+      const firstRun = (await handle.describe()).runId;
+      // Each step of the clock is a signal and a workflow task: the history reaches its bound.
+      for (let i = 1; i <= 30 && (await handle.describe()).runId === firstRun; i += 1) {
+        world.now = C0 + i * MINUTE;
+        await handle.signal(testClockTimeSignal, { now: world.now });
+        await idleAt(handle, world.now);
+      }
+      assert.notEqual((await handle.describe()).runId, firstRun, 'it continued as new');
+      const carried = await idleAt(handle, world.now);
+      assert.deepEqual([carried.testClock, carried.wakeAt], ['clock_t', C0 + HOUR]);
+      world.now = C0 + HOUR;
+      await handle.signal(testClockTimeSignal, { now: world.now });
+      await idleAt(handle, world.now);
+      assert.equal(qfpay.charged.length, 1, 'the new run charges at the clock’s time');
+      assert.equal(await timersStarted(handle), 0);
+      await handle.terminate('test done');
+    });
+  });
+
+  it('one on no clock ignores the clock’s signal, answers no clock status, and keeps its timers', async () => {
+    // In real time (the server's): a failure now, with its attempts ahead.
+    const { subscriptionId, qfpay, failCycle2 } = onClock(Date.now());
+    qfpay.worldClock = undefined;
+    await withWorker(qfpay, async (taskQueue) => {
+      const handle = await start(taskQueue, subscriptionId);
+      await handle.signal(testClockTimeSignal, { now: C0 });
+      await failCycle2(handle);
+      await until('a timer for the first attempt', async () => (await timersStarted(handle)) > 0);
+      assert.equal(await handle.query(clockStatusQuery), null);
+      assert.equal((await handle.query(snapshotQuery)).testClock, undefined);
+      await handle.terminate('test done');
+    });
+  });
+});

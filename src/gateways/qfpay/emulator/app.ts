@@ -81,8 +81,13 @@ export function buildEmulatorApp(
   // The raw body is kept: the signature covers exactly the parameters received.
   app.post([...QFPAY_PATHS], express.text({ type: () => true, limit: '1mb' }), async (req, res) => {
     const path = req.path;
-    const world = worldOf(req, res);
-    if (!world) return;
+    const named = worldOf(req, res);
+    if (!named) return;
+    // A call that names no clock reaches the record it names wherever it lives (`worldHolding`).
+    const world =
+      req.get(TEST_CLOCK_HEADER) === undefined && typeof req.body === 'string'
+        ? worlds.worldHolding(new URLSearchParams(req.body))
+        : named;
     if (!isQfpayPath(path)) {
       res.status(404).json({ error: { type: 'not_found', message: `no endpoint ${path}` } });
       return;

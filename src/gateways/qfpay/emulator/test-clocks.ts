@@ -80,6 +80,30 @@ export class TestClockWorlds {
     return world;
   }
 
+  /**
+   * The world that holds the record a QFPay call names (its `subscription_id`, `customer_id`,
+   * `token_id` or `product_id`, in that order), when the call names no clock: the main world if
+   * it holds it or nothing is named, else the clock that does. So the engine reaches a record on
+   * a clock by its id alone, as it reaches any other; only what makes a record with no id to go
+   * by (a customer, a product) needs the clock's header.
+   */
+  worldHolding(params: URLSearchParams): QfpayEmulator {
+    const named: Array<[string, (w: QfpayEmulator, id: string) => boolean]> = [
+      ['subscription_id', (w, id) => w.store.subscriptions.has(id)],
+      ['customer_id', (w, id) => w.store.customers.has(id)],
+      ['token_id', (w, id) => w.store.tokens.has(id)],
+      ['product_id', (w, id) => w.store.products.has(id)],
+    ];
+    for (const [param, holds] of named) {
+      const id = params.get(param);
+      if (!id) continue;
+      if (holds(this.main, id)) return this.main;
+      for (const world of this.worlds.values()) if (holds(world, id)) return world;
+      return this.main;
+    }
+    return this.main;
+  }
+
   /** @throws EmulatorRequestError 404 for a clock that does not exist */
   view(id: string): TestClockView {
     const world = this.world(id);

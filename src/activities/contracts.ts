@@ -8,6 +8,7 @@ import type { SubscriptionStartFacts } from '../workflows/summaries';
 import type { GatewayCreateInput, GatewayCreateResult } from '../gateways/port';
 import type { ChargeOutcome, ConfirmOutcome, SyncResult } from '../domain/gateway-answers';
 import type { QfpayCreationActivities } from '../gateways/qfpay/activities';
+import type { MemberReading } from '../domain/clock/advance';
 
 export type { ChargeOutcome, ConfirmOutcome, SyncResult } from '../domain/gateway-answers';
 
@@ -58,6 +59,33 @@ export type { QfpayCreationActivities } from '../gateways/qfpay/activities';
 
 /** Everything QFPay's activities implement: the subscription calls and QFPay's own creation. */
 export type QfpayActivities = SubscriptionActivities & QfpayCreationActivities;
+
+/** The gateway world of a test clock at the emulator (`/_emulator/test_clocks/:id`). */
+export interface TestClockWorld {
+  /** Its time, epoch ms. */
+  nowMs: number;
+  /** When anything on it is due next, or null. */
+  nextDueMs: number | null;
+  /** What its last move processed (events and delivery attempts); 0 for a read. */
+  processed: number;
+}
+
+/** What a test clock's advance does outside its workflow. */
+export interface TestClockActivities {
+  /** The clock's world at the gateway emulator. */
+  readTestClockWorld(clockId: string): Promise<TestClockWorld>;
+  /**
+   * Moves the clock's world to `to`, everything due on it on the way processed in time order
+   * and its notifications delivered; at the world's own time, it processes what is due then.
+   */
+  advanceTestClockWorld(clockId: string, to: number): Promise<TestClockWorld>;
+  /**
+   * Each member subscription's reading: its clock status, or `ended` when its workflow is closed
+   * (or gone). With `idleAt`, waits (heartbeating) until each has reached that time with nothing
+   * left to do, or a while has passed: the caller judges the readings.
+   */
+  readTestClockMembers(workflowIds: string[], options?: { idleAt?: number }): Promise<MemberReading[]>;
+}
 
 export interface EngineActivities {
   /**

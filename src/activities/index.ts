@@ -17,6 +17,7 @@ import { createEngineActivities } from './engine';
 import { createGatewayActivities } from './gateways';
 import { createMerchantEventActivities } from './merchant-events';
 import { createReconcilerActivities } from './reconciler';
+import { createTestClockActivities } from './test-clocks';
 import type { QfpayCreationActivities } from './contracts';
 
 export interface ActivityDeps {
@@ -90,6 +91,8 @@ export function createActivities({ config, client, logger, gatewayEnv }: Activit
       qfpayTimeOffset: config.QFPAY_TIME_OFFSET,
     }),
     ...createReconcilerActivities({ client }),
+    // Test clocks live at the gateway emulator, which answers at QFPay's base URL when in use.
+    ...createTestClockActivities({ client, emulatorUrl: config.QFPAY_BASE_URL }),
     ...merchantEvents,
   };
 }

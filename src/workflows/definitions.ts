@@ -56,6 +56,7 @@ export const WORKFLOW_TYPES = {
   merchantEndpoint: 'merchantEndpointWorkflow',
   reconciler: 'reconcilerWorkflow',
   metadataRecord: 'metadataRecordWorkflow',
+  testClock: 'testClockWorkflow',
 } as const;
 
 /**
@@ -206,6 +207,38 @@ export const testClockTimeSignal = defineSignal<[{ now: number }]>('testClockTim
 export const clockStatusQuery = defineQuery<ClockStatus | null>('clockStatus');
 
 export const snapshotQuery = defineQuery<SubscriptionView>('snapshot');
+
+/** The workflow of test clock `id`: it holds the clock's time and runs its advances. */
+export const testClockWorkflowId = (id: string): string => `test-clock:${id}`;
+
+/** A test clock, as its workflow holds it. */
+export interface TestClockView {
+  id: string;
+  name: string | null;
+  /** The clock's time, epoch ms. */
+  now: number;
+  /** `advancing` while an advance runs (to `target`), else `ready`. */
+  status: 'ready' | 'advancing';
+  target: number | null;
+  /** The workflow ids of the subscriptions on it. */
+  members: string[];
+  /** The moments its advances have stepped through so far. */
+  steps: number;
+}
+
+export interface TestClockInput {
+  id: string;
+  name: string | null;
+  frozenTime: number;
+  /** The state a previous run carried through continue-as-new. */
+  carried?: TestClockView;
+}
+
+/** A subscription on the clock joins it (its workflow id); it gets the clock's time at once. */
+export const testClockMemberSignal = defineSignal<[string]>('testClockMember');
+/** Starts an advance to `to` (epoch ms, not before the clock's time); answered once it has begun. */
+export const advanceTestClockUpdate = defineUpdate<TestClockView, [{ to: number }]>('advanceTestClock');
+export const testClockQuery = defineQuery<TestClockView>('testClock');
 /** Every payment attempt the workflow learned of, oldest first (bounded). */
 export const paymentsQuery = defineQuery<PaymentAttemptRecord[]>('payments');
 

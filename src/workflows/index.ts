@@ -11,3 +11,4 @@ export { metadataRecordWorkflow } from './metadata-record';
 export { merchantEventDeliveryWorkflow } from './merchant-event-delivery';
 export { merchantEndpointWorkflow } from './merchant-endpoint';
 export { reconcilerWorkflow } from './reconciler';
+export { testClockWorkflow } from './test-clock';

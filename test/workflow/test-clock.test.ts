@@ -9,11 +9,24 @@ import { after, before, describe, it } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { temporal } from '@temporalio/proto';
-import { clockStatusQuery, snapshotQuery, testClockTimeSignal } from '../../src/workflows/definitions';
+import {
+  WORKFLOW_TYPES,
+  advanceTestClockUpdate,
+  clockStatusQuery,
+  factSignal,
+  snapshotQuery,
+  testClockMemberSignal,
+  testClockQuery,
+  testClockTimeSignal,
+  testClockWorkflowId,
+} from '../../src/workflows/definitions';
 import type { ClockStatus } from '../../src/domain/clock/test-clock';
-import type { FakeQfpay } from '../helpers/qfpay-doubles';
+import { orderId, type FakeQfpay } from '../helpers/qfpay-doubles';
+import { createTestClockActivities } from '../../src/activities/test-clocks';
+import type { TestClockActivities } from '../../src/activities/contracts';
 import { until } from '../helpers/gate';
 import {
+  CYCLE,
   EngineDouble,
   HOUR,
   MINUTE,
@@ -49,9 +62,13 @@ function onClock(c0 = C0) {
 }
 
 /** Runs `body` while a worker with the QFPay double (and the engine's other activities) runs. */
-async function withWorker(qfpay: FakeQfpay, body: (taskQueue: string) => Promise<void>): Promise<void> {
+async function withWorker(
+  qfpay: FakeQfpay,
+  body: (taskQueue: string) => Promise<void>,
+  more: Partial<TestClockActivities> = {},
+): Promise<void> {
   const { worker, taskQueue } = await createTestWorker(env, {
-    activities: { ...qfpay.activities(), ...new EngineDouble().activities() },
+    activities: { ...qfpay.activities(), ...new EngineDouble().activities(), ...more },
   });
   await worker.runUntil(() => body(taskQueue));
 }
@@ -172,5 +189,128 @@ describe('a subscription on a test clock (dev server)', () => {
       assert.equal((await handle.query(snapshotQuery)).testClock, undefined);
       await handle.terminate('test done');
     });
+  });
+});
+
+/**
+ * The clock's gateway world for one subscription, as the emulator's would be: it bills each cycle
+ * when the clock reaches its billing time (`declines`: the cycles it declines) and notifies it;
+ * the notification of a charge the engine made goes out on the world's next move or look, as the
+ * emulator delivers it after the call. `looks` counts the members' readings per clock time.
+ */
+function worldOf(qfpay: FakeQfpay, world: { now: number }, handle: () => WorkflowHandle, declines: number[]) {
+  const due = () => qfpay.state.remote.nextBillingTime ?? null;
+  const read = () => ({ nowMs: world.now, nextDueMs: due(), processed: 0 });
+  const payment = (n: number, paid: boolean, at: number, syssn: string) =>
+    handle().signal(factSignal, {
+      kind: 'payment',
+      subscriptionId: qfpay.subscriptionId,
+      orderId: orderId(qfpay.subscriptionId, n),
+      sequenceNo: n,
+      succeeded: paid,
+      respcd: paid ? '0000' : '1205',
+      syssn,
+      at,
+      source: 'notification',
+    });
+  let notified = 0;
+  return {
+    readTestClockWorld: () => Promise.resolve(read()),
+    async advanceTestClockWorld(_id: string, to: number) {
+      let processed = 0;
+      for (const charge of qfpay.charged.slice(notified)) {
+        const order = qfpay.state.orders.find((o) => o.orderId === charge.orderId)!;
+        await payment(order.sequenceNo, charge.approved, charge.at, order.syssn ?? `charge-${notified}`);
+        notified += 1;
+        processed += 1;
+      }
+      for (let at = due(); at !== null && at <= to; at = due()) {
+        world.now = Math.max(world.now, at);
+        const n = Math.max(...qfpay.state.orders.map((o) => o.sequenceNo)) + 1;
+        const paid = !declines.includes(n);
+        qfpay.state.orders = [
+          ...qfpay.state.orders,
+          {
+            orderId: orderId(qfpay.subscriptionId, n),
+            sequenceNo: n,
+            status: paid ? 'PAID' : 'FAILED',
+            respcd: paid ? '0000' : '1205',
+            at,
+          },
+        ];
+        const { remote } = qfpay.state;
+        qfpay.state.remote = {
+          ...remote,
+          state: paid ? 'ACTIVE' : 'PAST_DUE',
+          completedCycles: remote.completedCycles + (paid ? 1 : 0),
+          lastBillingTime: at,
+          nextBillingTime: at + CYCLE,
+        };
+        await payment(n, paid, at, `${qfpay.subscriptionId}-${n}`);
+        processed += 1;
+      }
+      world.now = Math.max(world.now, to);
+      return { ...read(), processed };
+    },
+  };
+}
+
+describe('a test clock’s advance (dev server)', () => {
+  it('steps through everything due in time order, in one call: the dunning attempts before the next billing', async () => {
+    const { subscriptionId, world, qfpay } = onClock();
+    qfpay.chargeScript = [{ outcome: 'failed' }, { outcome: 'succeeded' }];
+    world.now = C0 - MINUTE;
+    let member: WorkflowHandle | undefined;
+    const real = createTestClockActivities({ client: env.client, emulatorUrl: 'http://unused.invalid' });
+    const looks = new Map<number, number>();
+    const members: Pick<TestClockActivities, 'readTestClockMembers'> = {
+      readTestClockMembers(ids, options) {
+        if (options?.idleAt !== undefined) looks.set(options.idleAt, (looks.get(options.idleAt) ?? 0) + 1);
+        return real.readTestClockMembers(ids, options);
+      },
+    };
+    await withWorker(
+      qfpay,
+      async (taskQueue) => {
+        member = await start(taskQueue, subscriptionId, 'clock_adv');
+        const clock = await env.client.workflow.start(WORKFLOW_TYPES.testClock, {
+          workflowId: testClockWorkflowId(`clock_adv_${subscriptionId}`),
+          taskQueue,
+          args: [{ id: 'clock_adv', name: 'advance test', frozenTime: C0 - MINUTE }],
+        });
+        started.push(clock);
+        await clock.signal(testClockMemberSignal, member.workflowId);
+        await idleAt(member, C0 - MINUTE);
+
+        const target = C0 + 40 * DAY;
+        const begun = await clock.executeUpdate(advanceTestClockUpdate, { args: [{ to: target }] });
+        assert.equal(begun.status, 'advancing');
+        await until('the advance ended', async () => (await clock.query(testClockQuery)).status === 'ready');
+        const done = await clock.query(testClockQuery);
+        assert.equal(done.now, target);
+
+        // The attempts an hour and a day after the decline, both before cycle 3's billing.
+        assert.deepEqual(
+          qfpay.charged.map((c) => [c.at, c.approved]),
+          [
+            [C0 + HOUR, false],
+            [C0 + DAY, true],
+          ],
+        );
+        const cycle3 = qfpay.state.orders.find((o) => o.sequenceNo === 3);
+        assert.equal(cycle3?.at, C0 + CYCLE, 'cycle 3 billed at its time, after the recovery');
+        const view = await member.query(snapshotQuery);
+        assert.equal(view.snapshot.state, 'ACTIVE');
+        assert.equal(view.snapshot.completedCycles, 3);
+        assert.equal(view.testClock?.now, target);
+        assert.ok(done.steps >= 4, `steps: ${done.steps}`);
+        // The charge's notification went out after the charge: the step read its members again
+        // before it ended, so that they were done with it at the attempt's time.
+        assert.ok((looks.get(C0 + HOUR) ?? 0) >= 2, `looks at the attempt's time: ${looks.get(C0 + HOUR)}`);
+        assert.equal(await timersStarted(member), 0);
+        assert.equal(await workflowTaskFailures(member), 0);
+      },
+      { ...members, ...worldOf(qfpay, world, () => member!, [2]) },
+    );
   });
 });

@@ -172,6 +172,8 @@ export interface EngineState {
    * (`test-clock.ts`). Absent on no clock, and before the clock or a fact gave it a time.
    */
   clockNow?: number;
+  /** On a test clock: it has told the clock's workflow it lives on it (once; absent: not yet). */
+  clockJoined?: true;
 }
 
 /**

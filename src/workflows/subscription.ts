@@ -20,6 +20,7 @@ import {
   ParentClosePolicy,
   allHandlersFinished,
   condition,
+  getExternalWorkflowHandle,
   makeContinueAsNewFunc,
   isCancellation,
   log,
@@ -53,6 +54,8 @@ import {
   reconcileSignal,
   testClockTimeSignal,
   clockStatusQuery,
+  testClockMemberSignal,
+  testClockWorkflowId,
   pauseBillingUpdate,
   resumeBillingUpdate,
   setMetadataUpdate,
@@ -563,6 +566,26 @@ async function flushOutbox(sub: Subscription): Promise<void> {
 }
 
 /**
+ * A subscription on a test clock tells the clock's workflow once that it lives on it, so that the
+ * clock's advances give it the clock's time and wait for it; the clock answers with its time. A
+ * clock that does not exist cannot be told: the subscription then waits for a time in vain, which
+ * the log says. Runs on no clock do nothing here.
+ */
+async function joinTestClock(sub: Subscription): Promise<void> {
+  const testClock = testClockOf(sub.state);
+  if (testClock === undefined || sub.state.clockJoined) return;
+  try {
+    await getExternalWorkflowHandle(testClockWorkflowId(testClock)).signal(
+      testClockMemberSignal,
+      workflowInfo().workflowId,
+    );
+  } catch (err) {
+    log.warn('the test clock could not be joined', { testClock, error: String(err) });
+  }
+  sub.state = { ...sub.state, clockJoined: true };
+}
+
+/**
  * Sleeps until a wake time or until a handler changes something. The timer is kept while the wake
  * time stays the same, so a signal that changes nothing due costs no timer cancel and restart.
  */
@@ -635,6 +658,7 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
   registerHandlers(sub);
   const sleeper = new Sleeper();
   for (;;) {
+    await joinTestClock(sub);
     sub.changed = false;
     sub.state = settle(sub.state, sub.now());
     const action = decide(sub.state, sub.now(), { continueAsNewSuggested: historyIsLong(sub.state) });

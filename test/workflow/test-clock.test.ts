@@ -15,7 +15,6 @@ import {
   clockStatusQuery,
   factSignal,
   snapshotQuery,
-  testClockMemberSignal,
   testClockQuery,
   testClockTimeSignal,
   testClockWorkflowId,
@@ -272,15 +271,17 @@ describe('a test clock’s advance (dev server)', () => {
     await withWorker(
       qfpay,
       async (taskQueue) => {
-        member = await start(taskQueue, subscriptionId, 'clock_adv');
+        const clockId = `clock_${subscriptionId}`;
         const clock = await env.client.workflow.start(WORKFLOW_TYPES.testClock, {
-          workflowId: testClockWorkflowId(`clock_adv_${subscriptionId}`),
+          workflowId: testClockWorkflowId(clockId),
           taskQueue,
-          args: [{ id: 'clock_adv', name: 'advance test', frozenTime: C0 - MINUTE }],
+          args: [{ id: clockId, name: 'advance test', frozenTime: C0 - MINUTE }],
         });
         started.push(clock);
-        await clock.signal(testClockMemberSignal, member.workflowId);
+        // The subscription joins its clock by itself, and gets the clock's time from it.
+        member = await start(taskQueue, subscriptionId, clockId);
         await idleAt(member, C0 - MINUTE);
+        assert.deepEqual((await clock.query(testClockQuery)).members, [member.workflowId]);
 
         const target = C0 + 40 * DAY;
         const begun = await clock.executeUpdate(advanceTestClockUpdate, { args: [{ to: target }] });

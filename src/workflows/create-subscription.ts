@@ -69,12 +69,17 @@ function handOver(
 export async function createSubscriptionWorkflow(
   input: CreateSubscriptionInput,
 ): Promise<CreateSubscriptionResult> {
+  // On a test clock, what is made here lives in the clock's world at the emulator.
+  const testClock = input.options?.testClock;
+  const onClock = testClock === undefined ? {} : { testClock };
   const customerId =
     'customerId' in input.customer
       ? input.customer.customerId
-      : await qfpay.ensureCustomer(input.customer.create);
+      : await qfpay.ensureCustomer({ ...input.customer.create, ...onClock });
   const productId =
-    'productId' in input.product ? input.product.productId : await qfpay.ensureProduct(input.product.create);
+    'productId' in input.product
+      ? input.product.productId
+      : await qfpay.ensureProduct({ ...input.product.create, ...onClock });
   const totalBillingCycles = input.totalBillingCycles ?? null;
   // What already exists before this creation begins can never be its result (a retried create
   // looks for the one an earlier attempt made, and must not take somebody else's).

@@ -377,6 +377,8 @@ export interface CreateCustomerInput {
   email?: string;
   phone?: string;
   billingAddress?: Record<string, unknown>;
+  /** The test clock it is made on (only where QFPay is the emulator); absent: none. */
+  testClock?: string;
 }
 
 /** A recurring product to create at QFPay. */

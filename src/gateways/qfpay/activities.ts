@@ -29,6 +29,8 @@ export interface QfpayCustomerInput {
   email?: string;
   phone?: string;
   billingAddress?: Record<string, unknown>;
+  /** The test clock it is made on (the emulator's world of that clock); absent: none. */
+  testClock?: string;
 }
 
 /** A recurring product to create at QFPay. */
@@ -39,6 +41,8 @@ export interface QfpayProductInput {
   currency: string;
   interval: string;
   intervalCount: number;
+  /** The test clock it is made on (the emulator's world of that clock); absent: none. */
+  testClock?: string;
 }
 
 /** Every call QFPay's activities make: the subscription calls, and QFPay's own creation. */
@@ -455,14 +459,13 @@ function qfpayCreationCalls({
     },
 
     async ensureCustomer(input) {
+      const onClock = input.testClock === undefined ? {} : { testClock: input.testClock };
       return call(async () => {
         if (attempt() > 1 && (input.email || input.phone)) {
-          const page = await client.queryCustomers({
-            email: input.email,
-            phone: input.phone,
-            page: 1,
-            page_size: 100,
-          });
+          const page = await client.queryCustomers(
+            { email: input.email, phone: input.phone, page: 1, page_size: 100 },
+            onClock,
+          );
           const match = page.items.find(
             (c) => (c.name ?? undefined) === input.name && (c.email ?? undefined) === input.email,
           );
@@ -470,21 +473,20 @@ function qfpayCreationCalls({
         }
         const created = await client.createCustomer(
           { name: input.name, email: input.email, phone: input.phone, billing_address: input.billingAddress },
-          { signal: activitySignal() },
+          { signal: activitySignal(), ...onClock },
         );
         return created.customer_id;
       });
     },
 
     async ensureProduct(input) {
+      const onClock = input.testClock === undefined ? {} : { testClock: input.testClock };
       return call(async () => {
         // Identical recurring products are interchangeable: reuse one rather than make a twin.
-        const page = await client.queryProducts({
-          name: input.name,
-          txcurrcd: input.currency,
-          page: 1,
-          page_size: 100,
-        });
+        const page = await client.queryProducts(
+          { name: input.name, txcurrcd: input.currency, page: 1, page_size: 100 },
+          onClock,
+        );
         const match = page.items.find(
           (p) =>
             p.name === input.name &&
@@ -503,7 +505,7 @@ function qfpayCreationCalls({
             interval: input.interval,
             interval_count: input.intervalCount,
           },
-          { signal: activitySignal() },
+          { signal: activitySignal(), ...onClock },
         );
         return created.product_id;
       });

@@ -45,6 +45,7 @@ import {
 } from './schemas';
 import { signRequest, wireParams, type ParamValue, type SignType } from './signing';
 import { DEFAULT_QFPAY_TIME_OFFSET, formatQfpayNaiveTime, parseQfpayTime } from './time';
+import { TEST_CLOCK_HEADER } from './test-clock-header';
 
 /** QFPay's documented API paths. */
 export const QFPAY_ENDPOINTS = {
@@ -111,6 +112,8 @@ export interface CallOptions {
    * with the signal's `reason`, not a {@link QfpayError}.
    */
   signal?: AbortSignal;
+  /** The test clock the call is for, at the emulator (`TEST_CLOCK_HEADER`); never for QFPay itself. */
+  testClock?: string;
 }
 
 /** A page of a query endpoint. */
@@ -503,6 +506,7 @@ export class QfpayClient {
       'x-qf-sign': signRequest(wire, this.#appKey, this.#signType),
     };
     if (this.#signType === 'SHA256') headers['x-qf-signtype'] = 'SHA256';
+    if (options?.testClock !== undefined) headers[TEST_CLOCK_HEADER] = options.testClock;
 
     const timer = new AbortController();
     const timeout = setTimeout(() => timer.abort(new RequestTimeout(timeoutMs)), timeoutMs);

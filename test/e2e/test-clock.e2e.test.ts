@@ -1,0 +1,123 @@
+/**
+ * Test clocks through the whole engine (the API's routes for them come next): the engine's own
+ * creation makes a customer, a product and a subscription on a clock (the emulator's world of that
+ * clock), the subscription's workflow lives on the clock and joins it, and one advance of the
+ * clock's workflow steps through months of billing in time order, with the engine's dunning
+ * attempts at their clock times, before the next billing, over real HTTP and signed notifications.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import {
+  WORKFLOW_TYPES,
+  advanceTestClockUpdate,
+  snapshotQuery,
+  testClockQuery,
+  testClockWorkflowId,
+  type CreateSubscriptionResult,
+} from '../../src/workflows/definitions';
+import { DEFAULT_DUNNING_POLICY } from '../../src/domain/episode/dunning';
+import { HOUR, DAY } from '../../src/domain/duration';
+import { EmulatorTestClient } from '../helpers/emulator-client';
+import { until } from '../helpers/gate';
+import { APP_CODE, APP_KEY, startStack, type Stack } from '../helpers/stack';
+
+const START = Date.parse('2027-01-10T02:00:00Z');
+const CLOCK = 'clock_e2e';
+
+let stack: Stack;
+before(async () => {
+  stack = await startStack();
+  stack.qfpayEmulator.testClocks.create(CLOCK, START);
+});
+after(async () => {
+  await stack?.close();
+});
+
+interface ChargeRow {
+  at: string;
+  sequence_no: number;
+  trigger: string;
+  approved: boolean;
+}
+
+describe('a test clock through the engine', () => {
+  it('bills months in one advance, and a declined cycle’s dunning attempts come at their clock times', async () => {
+    const client = stack.env.client;
+    const taskQueue = stack.config.TEMPORAL_TASK_QUEUE;
+    const world = new EmulatorTestClient(stack.qfpayEmulator.url, APP_CODE, APP_KEY).onClock(CLOCK);
+    const clock = await client.workflow.start(WORKFLOW_TYPES.testClock, {
+      workflowId: testClockWorkflowId(CLOCK),
+      taskQueue,
+      args: [{ id: CLOCK, name: 'e2e', frozenTime: START }],
+    });
+
+    // The engine's creation, on the clock: the customer first (the card is made for it).
+    const { customerId } = await client.workflow.execute(WORKFLOW_TYPES.createCustomer, {
+      workflowId: `create-customer-${CLOCK}`,
+      taskQueue,
+      args: [{ name: 'Ada', email: 'ada-clock@example.com', testClock: CLOCK }],
+    });
+    const tokenId = await world.createToken(customerId);
+    const created: CreateSubscriptionResult = await client.workflow.execute(
+      WORKFLOW_TYPES.createSubscription,
+      {
+        workflowId: `create-subscription-${CLOCK}`,
+        taskQueue,
+        args: [
+          {
+            customer: { customerId },
+            product: {
+              create: {
+                name: 'Clocked',
+                amount: 3000,
+                currency: 'HKD',
+                interval: 'monthly',
+                intervalCount: 1,
+              },
+            },
+            tokenId,
+            policy: DEFAULT_DUNNING_POLICY,
+            options: { testClock: CLOCK, reconcileGraceMs: 15 * 60_000 },
+          },
+        ],
+      },
+    );
+    const subscription = client.workflow.getHandle(created.workflowId);
+    assert.equal((await world.inspect(created.subscriptionId)).created_at, new Date(START).toISOString());
+    await until('the subscription joined its clock', async () =>
+      (await clock.query(testClockQuery)).members.includes(created.workflowId),
+    );
+
+    const advanceTo = async (to: number) => {
+      await clock.executeUpdate(advanceTestClockUpdate, { args: [{ to }] });
+      await until('the advance ended', async () => (await clock.query(testClockQuery)).status === 'ready');
+      assert.equal((await clock.query(testClockQuery)).now, to);
+    };
+
+    // Three months, in one call: three cycles billed and mirrored, in the clock's time.
+    await advanceTo(START + 95 * DAY);
+    let view = await subscription.query(snapshotQuery);
+    assert.equal(view.snapshot.completedCycles, 4);
+    assert.equal(view.snapshot.state, 'ACTIVE');
+    assert.deepEqual(view.testClock, { id: CLOCK, now: START + 95 * DAY });
+
+    // The card declines from now on: the next cycle fails, and the engine's attempts follow it.
+    await world.setCharges(tokenId, 'decline');
+    const nextBilling = view.snapshot.nextBillingTime!;
+    await advanceTo(nextBilling + 10 * DAY);
+    const charges = (
+      await world.control<{ data: ChargeRow[] }>('GET', `/charges?subscription_id=${created.subscriptionId}`)
+    ).body.data;
+    const manual = charges.filter((c) => c.trigger === 'manual').map((c) => Date.parse(c.at));
+    // The default policy: an hour, a day and three days after the failure, each in clock time.
+    assert.deepEqual(manual, [nextBilling + HOUR, nextBilling + DAY, nextBilling + 3 * DAY]);
+    view = await subscription.query(snapshotQuery);
+    assert.equal(view.dunning.episode?.attempts.length ?? view.dunning.history.at(-1)?.attempts.length, 3);
+    assert.ok(
+      manual.every((t) => t < view.snapshot.nextBillingTime!),
+      'every attempt before the next billing',
+    );
+    await clock.terminate('test done');
+    await subscription.terminate('test done');
+  });
+});

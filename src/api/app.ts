@@ -28,6 +28,7 @@ import { productRouter } from './routes/products';
 import { merchantEventRouter } from './routes/merchant-events';
 import { eventRouter } from './routes/events';
 import { reportRouter } from './routes/reports';
+import { testClockRouter } from './routes/test-clocks';
 import { gatewayRouter } from './routes/gateways';
 import { webhookRouter } from './routes/webhooks';
 import { subscriptionRouter } from './routes/subscriptions';
@@ -120,6 +121,7 @@ export function buildApp(deps: AppDeps): Express {
   v1.use(merchantEventRouter(ctx));
   v1.use(eventRouter(ctx));
   v1.use(reportRouter(ctx));
+  v1.use(testClockRouter(ctx));
   app.use(V1_MOUNT, v1);
 
   app.use(methodNotAllowed(documentedPaths(openApiDocument())));

@@ -22,6 +22,10 @@ import {
   ChargeResultSchema,
   CreateCustomerBodySchema,
   CreateProductBodySchema,
+  CreateTestClockBodySchema,
+  AdvanceTestClockBodySchema,
+  TestClockParamsSchema,
+  TestClockSchema,
   CreateSubscriptionBodySchema,
   CreationParamsSchema,
   CreationSchema,
@@ -719,6 +723,46 @@ const ROUTES = {
     request: { body: { ...jsonBody(EmptyBodySchema), required: false } },
     responses: { 200: json('On.', MerchantEndpointSchema), ...errors(...MERCHANT_ERRORS, 409) },
   }),
+
+  // Test clocks (only where the gateways are emulators) --------------------------------------------
+  createTestClock: merchant({
+    method: 'post',
+    path: '/v1/test_clocks',
+    tags: ['test-clocks'],
+    summary: 'Make a test clock, frozen at a time',
+    description:
+      'Only where the gateways are emulators (refused with 409 in production and for a QFPay configured for ' +
+      'real). Customers, products and subscriptions made with `test_clock` live on it.',
+    request: { body: jsonBody(CreateTestClockBodySchema) },
+    responses: { 201: json('Made.', TestClockSchema), ...errors(...MERCHANT_ERRORS, 409, 502) },
+  }),
+  getTestClock: merchant({
+    method: 'get',
+    path: '/v1/test_clocks/{testClockId}',
+    tags: ['test-clocks'],
+    summary: 'Read a test clock: its time and whether it is advancing',
+    request: { params: TestClockParamsSchema },
+    responses: { 200: json('The clock.', TestClockSchema), ...errors(...MERCHANT_ERRORS, 404) },
+  }),
+  advanceTestClock: merchant({
+    method: 'post',
+    path: '/v1/test_clocks/{testClockId}/advance',
+    tags: ['test-clocks'],
+    summary: 'Advance a test clock: everything due on it happens, in time order',
+    description:
+      'Answered at once with the clock `advancing`; it is `ready` again at the new time once every billing, ' +
+      'retry, dunning attempt, reminder and scheduled cancel due on the way has happened, in time order.',
+    request: { params: TestClockParamsSchema, body: jsonBody(AdvanceTestClockBodySchema) },
+    responses: { 200: json('Advancing.', TestClockSchema), ...errors(...MERCHANT_ERRORS, 404, 409) },
+  }),
+  deleteTestClock: merchant({
+    method: 'delete',
+    path: '/v1/test_clocks/{testClockId}',
+    tags: ['test-clocks'],
+    summary: 'Remove a test clock and end the subscriptions on it',
+    request: { params: TestClockParamsSchema },
+    responses: { 200: json('Removed.', DeletedSchema), ...errors(...MERCHANT_ERRORS, 404) },
+  }),
 } satisfies Record<string, RouteConfig>;
 
 /** A route's operation id. */
@@ -777,6 +821,10 @@ export function openApiDocument(): OpenApiDocument {
       { name: 'merchant-events' },
       { name: 'events' },
       { name: 'reports' },
+      {
+        name: 'test-clocks',
+        description: 'Test clocks: a year of billing in seconds, where the gateways are emulators.',
+      },
       { name: 'operations' },
     ],
   });

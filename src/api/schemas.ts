@@ -325,8 +325,48 @@ const customerFields = {
   billing_address: BillingAddressSchema.optional(),
 };
 
+/** A test clock's id, as `POST /v1/test_clocks` makes it. */
+export const TestClockIdSchema = z
+  .string()
+  .regex(/^clock_[0-9a-f]{24}$/, 'must be a test clock id (clock_…)')
+  .openapi({ example: 'clock_3f2a9c0d1b7e4a5c6d8e9f01' });
+
+const testClockField = {
+  test_clock: TestClockIdSchema.optional().openapi({
+    description:
+      'The test clock it lives on (only where the gateways are emulators): it is made in the clock’s world and lives in its time.',
+  }),
+};
+
+export const CreateTestClockBodySchema = z
+  .strictObject({
+    frozen_time: isoTime.openapi({ description: 'The clock’s time to start at.' }),
+    name: z.string().trim().min(1).max(100).optional(),
+  })
+  .openapi('CreateTestClockRequest');
+
+export const AdvanceTestClockBodySchema = z
+  .strictObject({
+    frozen_time: isoTime.openapi({ description: 'The time to advance to: not before the clock’s.' }),
+  })
+  .openapi('AdvanceTestClockRequest');
+
+export const TestClockParamsSchema = z.strictObject({ testClockId: TestClockIdSchema });
+
+export const TestClockSchema = z
+  .object({
+    test_clock_id: TestClockIdSchema,
+    name: z.string().nullable(),
+    frozen_time: z.string().openapi({ description: 'The clock’s time.' }),
+    status: z.enum(['ready', 'advancing']),
+    advancing_to: z.string().nullable(),
+    subscriptions: z.number().int().openapi({ description: 'How many subscriptions live on it.' }),
+  })
+  .openapi('TestClock');
+export type TestClockResponse = z.output<typeof TestClockSchema>;
+
 export const CreateCustomerBodySchema = z
-  .strictObject({ ...customerFields, metadata: MetadataSchema.optional() })
+  .strictObject({ ...customerFields, metadata: MetadataSchema.optional(), ...testClockField })
   .openapi('CreateCustomerRequest');
 export type CreateCustomerBody = z.output<typeof CreateCustomerBodySchema>;
 
@@ -365,7 +405,7 @@ const productFields = {
 };
 
 export const CreateProductBodySchema = z
-  .strictObject({ ...productFields, metadata: MetadataSchema.optional() })
+  .strictObject({ ...productFields, metadata: MetadataSchema.optional(), ...testClockField })
   .openapi('CreateProductRequest');
 export type CreateProductBody = z.output<typeof CreateProductBodySchema>;
 
@@ -592,6 +632,7 @@ export const CreateSubscriptionBodySchema = z
       .openapi({ description: 'First payment time; in the future means a trial.' }),
     dunning_policy: DunningPolicyOverrideBodySchema.optional(),
     metadata: MetadataSchema.optional(),
+    ...testClockField,
   })
   .superRefine((body, ctx) => {
     if (body.customer !== undefined) {
@@ -859,6 +900,13 @@ export const SubscriptionViewSchema = z
     reconcile_reason: z.string().nullable(),
     last_sync_at: nullableIso,
     facts_applied: z.number().int(),
+    test_clock: z
+      .object({ test_clock_id: z.string(), frozen_time: z.string().nullable() })
+      .optional()
+      .openapi({
+        description:
+          'Only for a subscription on a test clock: the clock, and its time there. Every time of the view is a clock time.',
+      }),
     metadata: MetadataViewSchema,
   })
   .openapi('Subscription');

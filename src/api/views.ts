@@ -108,6 +108,9 @@ export function subscriptionView(view: SubscriptionView): SubscriptionViewRespon
   const s = view.snapshot;
   return {
     metadata: view.metadata ?? {},
+    ...(view.testClock
+      ? { test_clock: { test_clock_id: view.testClock.id, frozen_time: isoOrNull(view.testClock.now) } }
+      : {}),
     subscription_id: view.subscriptionId,
     workflow_id: view.workflowId,
     gateway: view.gateway ?? QFPAY_GATEWAY,

@@ -389,6 +389,8 @@ export interface CreateProductInput {
   currency: string;
   interval: string;
   intervalCount: number;
+  /** The test clock it is made on (only where QFPay is the emulator); absent: none. */
+  testClock?: string;
 }
 
 /** Input of the durable, idempotent creation. Either ids or inline objects to create. */

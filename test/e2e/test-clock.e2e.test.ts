@@ -1,5 +1,7 @@
 /**
- * Test clocks through the whole engine (the API's routes for them come next): the engine's own
+ * Test clocks through the whole engine. Through the merchant API: a clock, a customer, a product
+ * and a subscription on it, a year in one advance, and the clock removed. Through Temporal: the
+ * engine's own
  * creation makes a customer, a product and a subscription on a clock (the emulator's world of that
  * clock), the subscription's workflow lives on the clock and joins it, and one advance of the
  * clock's workflow steps through months of billing in time order, with the engine's dunning
@@ -119,5 +121,101 @@ describe('a test clock through the engine', () => {
     );
     await clock.terminate('test done');
     await subscription.terminate('test done');
+  });
+});
+
+describe('test clocks through the merchant API', () => {
+  it('a year of monthly billing in one advance; the clock’s time everywhere; refusals with a clear 4xx; removal', async () => {
+    const made = await stack.api('POST', '/v1/test_clocks', {
+      frozen_time: new Date(START).toISOString(),
+      name: 'a year',
+    });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    assert.equal(made.body.status, 'ready');
+    assert.equal(made.body.frozen_time, new Date(START).toISOString());
+    const id: string = made.body.test_clock_id;
+    const world = new EmulatorTestClient(stack.qfpayEmulator.url, APP_CODE, APP_KEY).onClock(id);
+
+    const customer = await stack.api('POST', '/v1/customers', {
+      name: 'Grace',
+      email: 'grace-clock@example.com',
+      test_clock: id,
+    });
+    assert.equal(customer.status, 201, JSON.stringify(customer.body));
+    const product = await stack.api(
+      'POST',
+      '/v1/products',
+      {
+        name: 'Yearly test',
+        amount: 4200,
+        currency: 'HKD',
+        interval: 'monthly',
+        interval_count: 1,
+        test_clock: id,
+      },
+      { 'idempotency-key': `product-${id}` },
+    );
+    assert.equal(product.status, 201, JSON.stringify(product.body));
+    const tokenId = await world.createToken(customer.body.customer_id);
+    const created = await stack.api(
+      'POST',
+      '/v1/subscriptions',
+      {
+        customer_id: customer.body.customer_id,
+        product_id: product.body.product_id,
+        token_id: tokenId,
+        test_clock: id,
+      },
+      { 'idempotency-key': `subscription-${id}` },
+    );
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const subscriptionId: string = created.body.result.subscription_id;
+    await until('the subscription joined its clock', async () => {
+      const clock = await stack.api('GET', `/v1/test_clocks/${id}`);
+      return clock.body.subscriptions === 1;
+    });
+
+    const target = Date.parse('2028-01-10T02:00:00Z');
+    const advancing = await stack.api('POST', `/v1/test_clocks/${id}/advance`, {
+      frozen_time: new Date(target).toISOString(),
+    });
+    assert.equal(advancing.status, 200, JSON.stringify(advancing.body));
+    assert.equal(advancing.body.status, 'advancing');
+    assert.equal(advancing.body.advancing_to, new Date(target).toISOString());
+    await until('the clock is ready at its new time', async () => {
+      const clock = await stack.api('GET', `/v1/test_clocks/${id}`);
+      return clock.body.status === 'ready';
+    });
+    const ready = await stack.api('GET', `/v1/test_clocks/${id}`);
+    assert.equal(ready.body.frozen_time, new Date(target).toISOString());
+
+    const view = await stack.api('GET', `/v1/subscriptions/${encodeURIComponent(subscriptionId)}`);
+    assert.equal(view.status, 200);
+    assert.equal(view.body.state, 'ACTIVE');
+    assert.equal(view.body.completed_cycles, 13, 'the first payment and twelve monthly ones');
+    assert.deepEqual(view.body.test_clock, {
+      test_clock_id: id,
+      frozen_time: new Date(target).toISOString(),
+    });
+    assert.equal((await world.inspect(subscriptionId)).completed_billing_iteration, 13);
+
+    // Refusals: back in time, an unknown clock.
+    const back = await stack.api('POST', `/v1/test_clocks/${id}/advance`, {
+      frozen_time: new Date(START).toISOString(),
+    });
+    assert.equal(back.status, 400, JSON.stringify(back.body));
+    assert.match(JSON.stringify(back.body), /frozen_time/);
+    const unknown = 'clock_000000000000000000000000';
+    assert.equal((await stack.api('GET', `/v1/test_clocks/${unknown}`)).status, 404);
+    const onUnknown = await stack.api('POST', '/v1/customers', { name: 'Nobody', test_clock: unknown });
+    assert.equal(onUnknown.status, 400, JSON.stringify(onUnknown.body));
+    assert.match(JSON.stringify(onUnknown.body), /test_clock/);
+
+    // Removal ends what lives on it.
+    const removed = await stack.api('DELETE', `/v1/test_clocks/${id}`);
+    assert.deepEqual([removed.status, removed.body], [200, { id, deleted: true }]);
+    assert.equal((await stack.api('GET', `/v1/test_clocks/${id}`)).status, 404);
+    const described = await stack.env.client.workflow.getHandle(created.body.result.workflow_id).describe();
+    assert.equal(described.status.name, 'TERMINATED');
   });
 });

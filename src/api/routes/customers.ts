@@ -27,6 +27,7 @@ import { metadataRecords } from '../metadata';
 import type { Metadata } from '../../domain/metadata/metadata';
 import { deletedView, foundById } from './qfpay-records';
 import { handle } from '../route';
+import { creationClock } from './test-clocks';
 
 /** A token record as the API shows it. */
 export function paymentTokenView(record: PaymentTokenRecord): PaymentTokenResponse {
@@ -74,15 +75,30 @@ export function customerRouter(ctx: ApiContext): Router {
 
   handle(router, 'createCustomer', async (req, res) => {
     const idempotencyKey = idempotencyKeyOf(req, false);
-    const { metadata, ...body } = parseInput(CreateCustomerBodySchema, req.body, 'body');
+    const {
+      metadata,
+      test_clock: testClock,
+      ...body
+    } = parseInput(CreateCustomerBodySchema, req.body, 'body');
+    const onClock = await creationClock(ctx, testClock);
     if (idempotencyKey !== undefined) {
       const { value, replayed } = await idempotentResult<{ customerId: string }>(ctx, req, {
         kind: 'customer',
         idempotencyKey,
-        body: metadata === undefined ? body : { ...body, metadata },
+        body: {
+          ...body,
+          ...(metadata === undefined ? {} : { metadata }),
+          ...(testClock ? { test_clock: testClock } : {}),
+        },
         workflowType: WORKFLOW_TYPES.createCustomer,
         args: [
-          { name: body.name, email: body.email, phone: body.phone, billingAddress: body.billing_address },
+          {
+            name: body.name,
+            email: body.email,
+            phone: body.phone,
+            billingAddress: body.billing_address,
+            ...onClock,
+          },
         ],
       });
       const view: CustomerResponse = {
@@ -95,12 +111,10 @@ export function customerRouter(ctx: ApiContext): Router {
         .json(view);
       return;
     }
-    const customer = await ctx.qfpay.createCustomer({
-      name: body.name,
-      email: body.email,
-      phone: body.phone,
-      billing_address: body.billing_address,
-    });
+    const customer = await ctx.qfpay.createCustomer(
+      { name: body.name, email: body.email, phone: body.phone, billing_address: body.billing_address },
+      onClock,
+    );
     res.status(201).json(customerView(customer, await createdMetadata(customer.customer_id, metadata), body));
   });
 

@@ -23,6 +23,7 @@ import { parseInput } from '../validate';
 import { metadataRecords } from '../metadata';
 import type { Metadata } from '../../domain/metadata/metadata';
 import { handle } from '../route';
+import { creationClock } from './test-clocks';
 
 /** A product as the API shows it (QFPay's fields, `fallback` for those its answer left out). */
 export function productView(
@@ -61,12 +62,21 @@ export function productRouter(ctx: ApiContext): Router {
 
   handle(router, 'createProduct', async (req, res) => {
     const idempotencyKey = idempotencyKeyOf(req, false);
-    const { metadata, ...body } = parseInput(CreateProductBodySchema, req.body, 'body');
+    const {
+      metadata,
+      test_clock: testClock,
+      ...body
+    } = parseInput(CreateProductBodySchema, req.body, 'body');
+    const onClock = await creationClock(ctx, testClock);
     if (idempotencyKey !== undefined) {
       const { value, replayed } = await idempotentResult<{ productId: string }>(ctx, req, {
         kind: 'product',
         idempotencyKey,
-        body: metadata === undefined ? body : { ...body, metadata },
+        body: {
+          ...body,
+          ...(metadata === undefined ? {} : { metadata }),
+          ...(testClock ? { test_clock: testClock } : {}),
+        },
         workflowType: WORKFLOW_TYPES.createProduct,
         args: [
           {
@@ -76,6 +86,7 @@ export function productRouter(ctx: ApiContext): Router {
             currency: body.currency,
             interval: body.interval,
             intervalCount: body.interval_count,
+            ...onClock,
           },
         ],
       });
@@ -89,15 +100,18 @@ export function productRouter(ctx: ApiContext): Router {
         .json(view);
       return;
     }
-    const product = await ctx.qfpay.createProduct({
-      name: body.name,
-      description: body.description,
-      type: 'recurring',
-      txamt: body.amount,
-      txcurrcd: body.currency,
-      interval: body.interval,
-      interval_count: body.interval_count,
-    });
+    const product = await ctx.qfpay.createProduct(
+      {
+        name: body.name,
+        description: body.description,
+        type: 'recurring',
+        txamt: body.amount,
+        txcurrcd: body.currency,
+        interval: body.interval,
+        interval_count: body.interval_count,
+      },
+      onClock,
+    );
     res.status(201).json(productView(product, await createdMetadata(product.product_id, metadata), body));
   });
 

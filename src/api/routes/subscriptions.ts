@@ -79,6 +79,7 @@ import { subscriptionGateway } from './gateway-modules';
 import { gatewaySchedule, listedFromSync, ordersView } from '../billing-views';
 import { chargeResultView, creationResultView, subscriptionView } from '../views';
 import { handle } from '../route';
+import { testClockOf } from './test-clocks';
 import { heldMetadata, memoMetadata, metadataChange } from '../metadata';
 import { metadataChangeProblem, type HeldMetadata } from '../../domain/metadata/metadata';
 import { decodeMapFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
@@ -331,7 +332,15 @@ function creationRoutes(router: Router, ctx: ApiContext): void {
     const body = parseInput(CreateSubscriptionBodySchema, req.body, 'body');
     const policy = policyWithOverride(ctx.defaultPolicy, body.dunning_policy);
     const metadata = body.metadata === undefined ? undefined : heldMetadata(ctx.digests, body.metadata);
-    const input = creationInput(body, policy, workflowOptions(config), metadata);
+    // On a test clock it lives in the clock's time, and is made in the clock's world.
+    if (body.test_clock !== undefined) await testClockOf(ctx, body.test_clock);
+    const options = workflowOptions(config);
+    const input = creationInput(
+      body,
+      policy,
+      body.test_clock === undefined ? options : { ...options, testClock: body.test_clock },
+      metadata,
+    );
     const { handle, replayed } = await startIdempotentCreation(ctx, req, {
       kind: 'subscription',
       idempotencyKey,

@@ -1,0 +1,174 @@
+/**
+ * `/v1/test_clocks`: test clocks for the whole engine, only where the gateways are emulators. A
+ * clock is a world of its own at the emulator and a workflow of its own in the engine
+ * (`testClockWorkflow`), which runs each advance; customers, products and subscriptions made with
+ * `test_clock` live on it (docs/test-clocks.md).
+ */
+import { randomBytes } from 'node:crypto';
+import { Router, type Request, type Response } from 'express';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { isLoopbackUrl } from '../../config';
+import {
+  WORKFLOW_TYPES,
+  advanceTestClockUpdate,
+  testClockQuery,
+  testClockWorkflowId,
+  type TestClockView,
+} from '../../workflows/definitions';
+import type { ApiContext } from '../context';
+import { ApiError, isWorkflowNotFound } from '../errors';
+import { handle } from '../route';
+import {
+  AdvanceTestClockBodySchema,
+  CreateTestClockBodySchema,
+  TestClockParamsSchema,
+  type DeletedResponse,
+  type TestClockResponse,
+} from '../schemas';
+import { parseInput } from '../validate';
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+function clockView(clock: TestClockView): TestClockResponse {
+  return {
+    test_clock_id: clock.id,
+    name: clock.name,
+    frozen_time: new Date(clock.now).toISOString(),
+    status: clock.status,
+    advancing_to: iso(clock.target),
+    subscriptions: clock.members.length,
+  };
+}
+
+/** Whether test clocks may be used: QFPay is the emulator (a loopback URL), and not in production. */
+export function testClocksAllowed(ctx: Pick<ApiContext, 'config'>): boolean {
+  return ctx.config.NODE_ENV !== 'production' && isLoopbackUrl(ctx.config.QFPAY_BASE_URL);
+}
+
+/** A clock's view from its workflow, or undefined when there is none (never made, or removed). */
+async function liveClock(ctx: Pick<ApiContext, 'temporal'>, id: string): Promise<TestClockView | undefined> {
+  const handle = ctx.temporal.workflow.getHandle(testClockWorkflowId(id));
+  try {
+    if ((await handle.describe()).status.name !== 'RUNNING') return undefined;
+    return await handle.query(testClockQuery);
+  } catch (err) {
+    if (isWorkflowNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * The clock a creation names, read from its workflow.
+ * @throws ApiError 409 where test clocks may not be used; 400 naming `test_clock` for one that does not exist
+ */
+export async function testClockOf(ctx: ApiContext, id: string): Promise<TestClockView> {
+  if (!testClocksAllowed(ctx)) throw refused();
+  const clock = await liveClock(ctx, id);
+  if (!clock)
+    throw ApiError.validation('invalid body', [{ path: 'test_clock', message: `no test clock ${id}` }]);
+  return clock;
+}
+
+/**
+ * A creation's test clock, checked, as the option its QFPay calls and workflow input take (`{}`
+ * on no clock): what is made on a clock is made in the clock's world at the emulator.
+ * @throws ApiError as {@link testClockOf}
+ */
+export async function creationClock(
+  ctx: ApiContext,
+  testClock: string | undefined,
+): Promise<{ testClock?: string }> {
+  if (testClock === undefined) return {};
+  await testClockOf(ctx, testClock);
+  return { testClock };
+}
+
+function refused(): ApiError {
+  return ApiError.conflict(
+    'test clocks exist only where the gateways are emulators: not in production, nor for a QFPay configured for real',
+  );
+}
+
+/** `/v1/test_clocks` routes (mounted on the authenticated router). */
+export function testClockRouter(ctx: ApiContext): Router {
+  const router = Router();
+  const { config, temporal } = ctx;
+  const emulator = async (method: 'POST' | 'DELETE', path: string, body?: unknown) => {
+    const res = await fetch(`${config.QFPAY_BASE_URL}/_emulator/test_clocks${path}`, {
+      method,
+      ...(body === undefined
+        ? {}
+        : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+    });
+    return res;
+  };
+
+  async function read(req: Request): Promise<TestClockView> {
+    const { testClockId } = parseInput(TestClockParamsSchema, req.params, 'path');
+    if (!testClocksAllowed(ctx)) throw refused();
+    const clock = await liveClock(ctx, testClockId);
+    if (!clock) throw ApiError.notFound(`no test clock ${testClockId}`);
+    return clock;
+  }
+
+  handle(router, 'createTestClock', async (req: Request, res: Response) => {
+    const body = parseInput(CreateTestClockBodySchema, req.body, 'body');
+    if (!testClocksAllowed(ctx)) throw refused();
+    const id = `clock_${randomBytes(12).toString('hex')}`;
+    const frozenTime = Date.parse(body.frozen_time);
+    const made = await emulator('POST', '', { id, frozen_time: new Date(frozenTime).toISOString() });
+    if (made.status !== 201) throw refused();
+    const handleOf = await temporal.workflow.start(WORKFLOW_TYPES.testClock, {
+      workflowId: testClockWorkflowId(id),
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      args: [{ id, name: body.name ?? null, frozenTime }],
+    });
+    res.status(201).json(clockView(await handleOf.query(testClockQuery)));
+  });
+
+  handle(router, 'getTestClock', async (req: Request, res: Response) => {
+    res.json(clockView(await read(req)));
+  });
+
+  handle(router, 'advanceTestClock', async (req: Request, res: Response) => {
+    const clock = await read(req);
+    const body = parseInput(AdvanceTestClockBodySchema, req.body, 'body');
+    const to = Date.parse(body.frozen_time);
+    try {
+      const begun = await temporal.workflow
+        .getHandle(testClockWorkflowId(clock.id))
+        .executeUpdate(advanceTestClockUpdate, { args: [{ to }] });
+      res.json(clockView(begun));
+    } catch (err) {
+      if (!(err instanceof WorkflowUpdateFailedError)) throw err;
+      const message = (err.cause as Error | undefined)?.message ?? err.message;
+      if (/cannot go back|not a time/.test(message))
+        throw ApiError.validation('invalid body', [{ path: 'frozen_time', message }]);
+      throw ApiError.conflict(message, err);
+    }
+  });
+
+  handle(router, 'deleteTestClock', async (req: Request, res: Response) => {
+    const clock = await read(req);
+    // Removing a clock ends what lives on it: its subscriptions' workflows, then its own.
+    for (const workflowId of clock.members) {
+      await temporal.workflow
+        .getHandle(workflowId)
+        .terminate('its test clock was removed')
+        .catch((err: unknown) => {
+          if (!isWorkflowNotFound(err) && !/already completed/i.test(String(err))) throw err;
+        });
+    }
+    await temporal.workflow
+      .getHandle(testClockWorkflowId(clock.id))
+      .terminate('removed')
+      .catch((err: unknown) => {
+        if (!isWorkflowNotFound(err)) throw err;
+      });
+    await emulator('DELETE', `/${clock.id}`);
+    const view: DeletedResponse = { id: clock.id, deleted: true };
+    res.json(view);
+  });
+
+  return router;
+}

@@ -10,6 +10,7 @@ import type {
   SubscriptionViewResponse,
 } from '../api/schemas';
 import type { StackConfig } from './stack-config';
+import { TEST_CLOCK_HEADER } from '../gateways/qfpay/test-clock-header';
 
 /** `unreachable`: nothing answers; `http`: an unexpected status; `timeout`: a wait ran out. */
 export class StackClientError extends Error {
@@ -130,10 +131,13 @@ export class StackClient {
     return res.body;
   }
 
-  /** A call to the emulator's own API; non-2xx answers throw. */
-  async emulator<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
+  /** A call to the emulator's own API, in a test clock's world when `testClock` names one; non-2xx answers throw. */
+  async emulator<T = unknown>(method: string, path: string, body?: unknown, testClock?: string): Promise<T> {
     const res = await this.call(this.endpoints.emulatorUrl, 'the QFPay emulator', method, path, {
-      headers: { 'content-type': 'application/json' },
+      headers: {
+        'content-type': 'application/json',
+        ...(testClock !== undefined && { [TEST_CLOCK_HEADER]: testClock }),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();
@@ -227,11 +231,18 @@ export class StackClient {
   }
 
   /** Makes every later charge of a token approve, or decline with `respcd`. */
-  async setTokenCharges(tokenId: string, charges: 'approve' | 'decline', respcd = '1205'): Promise<void> {
-    await this.emulator('POST', `/_emulator/tokens/${tokenId}/behaviour`, {
-      charges,
-      ...(charges === 'decline' ? { respcd } : {}),
-    });
+  async setTokenCharges(
+    tokenId: string,
+    charges: 'approve' | 'decline',
+    respcd = '1205',
+    options: { from?: string; testClock?: string } = {},
+  ): Promise<void> {
+    await this.emulator(
+      'POST',
+      `/_emulator/tokens/${tokenId}/behaviour`,
+      { charges, ...(charges === 'decline' ? { respcd } : {}), ...(options.from && { from: options.from }) },
+      options.testClock,
+    );
   }
 
   /** Moves the emulator clock to just after the subscription's next billing time. */

@@ -141,6 +141,57 @@ describe('emulator test clocks', () => {
     );
   });
 
+  it('charges a card whose answer changes at planned clock times the way it answers at each charge’s time', async () => {
+    const a = await clock('clock_a');
+    const { subscriptionId, tokenId } = await a.subscribe(hourly);
+    const plan = async (body: Record<string, unknown>) => {
+      const reply = await a.control<{ planned_behaviours: Array<{ from: string; charges: string }> }>(
+        'POST',
+        `/tokens/${tokenId}/behaviour`,
+        body,
+      );
+      assert.equal(reply.status, 200, JSON.stringify(reply.body));
+      return reply.body;
+    };
+    // Declines from half past the second hour (so the third hour's billing), approves an hour later.
+    const declineFrom = TEST_START + 2.5 * HOUR;
+    const approveFrom = TEST_START + 3.5 * HOUR;
+    await plan({ charges: 'decline', respcd: '1205', from: new Date(declineFrom).toISOString() });
+    const planned = await plan({ charges: 'approve', from: new Date(approveFrom).toISOString() });
+    assert.deepEqual(
+      planned.planned_behaviours.map((p) => [p.from, p.charges]),
+      [
+        [new Date(declineFrom).toISOString(), 'decline'],
+        [new Date(approveFrom).toISOString(), 'approve'],
+      ],
+    );
+    // A time before the clock's now is refused, naming the field.
+    const past = await a.control<{ error: { message: string } }>('POST', `/tokens/${tokenId}/behaviour`, {
+      charges: 'decline',
+      from: new Date(TEST_START - HOUR).toISOString(),
+    });
+    assert.equal(past.status, 400);
+    assert.match(past.body.error.message, /from/);
+
+    // One advance over both changes: each charge goes the way the card answered at its time.
+    await advance('clock_a', TEST_START + 5 * HOUR);
+    const charges = await a.control<{ data: Array<{ at: string; approved: boolean; trigger: string }> }>(
+      'GET',
+      `/charges?subscription_id=${subscriptionId}`,
+    );
+    const rows = charges.body.data.filter((c) => Date.parse(c.at) > TEST_START);
+    assert.ok(
+      rows.some((c) => !c.approved),
+      `the third hour's billing was declined: ${JSON.stringify(rows)}`,
+    );
+    for (const c of rows) {
+      const at = Date.parse(c.at);
+      assert.equal(c.approved, at < declineFrom || at >= approveFrom, `charge at ${c.at}`);
+    }
+    const billedAfter = rows.filter((c) => Date.parse(c.at) >= approveFrom);
+    assert.ok(billedAfter.length > 0 && billedAfter.every((c) => c.approved), 'approved again after the fix');
+  });
+
   it('refuses what it cannot do with a clear 4xx, and forgets a removed clock', async () => {
     await clock('clock_a');
     const twice = await t.client.control<{ error: { type: string } }>('POST', '/test_clocks', {

@@ -4,6 +4,7 @@
  * (to recognise the same card again) and the masked number QFPay shows.
  */
 import { createHash } from 'node:crypto';
+import type { ChargeBehaviour, PaymentToken, PlannedBehaviour } from './model';
 
 /** What happens when a card is tokenised. */
 export type CardVerificationOutcome = 'approved' | 'declined_at_verification' | 'declined_at_3ds';
@@ -94,4 +95,41 @@ export function formatTokenExpiry(expiry: CardExpiry): string {
   const lastDay = new Date(Date.UTC(expiry.year, expiry.month, 0)).getUTCDate();
   const p = (n: number) => String(n).padStart(2, '0');
   return `${expiry.year}-${p(expiry.month)}-${p(lastDay)} 00:00:00`;
+}
+
+/**
+ * How a token's charge at `atMs` goes: the last planned change whose time has come by then, or the
+ * token's behaviour when none has. Judged at the charge's own time, so a charge due before a
+ * change and processed after it (a clock moved past both) still goes the earlier way.
+ */
+export function behaviourAt(
+  token: Pick<PaymentToken, 'behaviour' | 'planned'>,
+  atMs: number,
+): ChargeBehaviour {
+  let current = token.behaviour;
+  for (const change of token.planned ?? []) {
+    if (change.fromMs > atMs) break;
+    current = change.behaviour;
+  }
+  return current;
+}
+
+/**
+ * A token's plan after a change from `fromMs` on, made at `nowMs`. A change from now (or the
+ * past) becomes the behaviour, and replaces every planned change that has come by then; a later
+ * one is kept in time order, after any planned for the same time, and replaces none.
+ */
+export function planBehaviour(
+  token: Pick<PaymentToken, 'behaviour' | 'planned'>,
+  change: PlannedBehaviour,
+  nowMs: number,
+): Pick<PaymentToken, 'behaviour' | 'planned'> {
+  const planned = token.planned ?? [];
+  if (change.fromMs <= nowMs) {
+    return { behaviour: change.behaviour, planned: planned.filter((p) => p.fromMs > nowMs) };
+  }
+  const at = planned.findIndex((p) => p.fromMs > change.fromMs);
+  const next = [...planned];
+  next.splice(at === -1 ? next.length : at, 0, change);
+  return { behaviour: token.behaviour, planned: next };
 }

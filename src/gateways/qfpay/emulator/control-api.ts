@@ -91,6 +91,7 @@ function tokenView(token: PaymentToken, event?: string): Record<string, unknown>
     token_expiry_date: token.tokenExpiryDate,
     holder_name: token.holderName ?? null,
     behaviour: token.behaviour,
+    planned_behaviours: (token.planned ?? []).map((p) => ({ from: iso(p.fromMs), ...p.behaviour })),
   };
 }
 
@@ -162,6 +163,8 @@ const behaviourSchema = z
       .regex(/^\d{4}$/)
       .refine((code) => code !== '0000', 'a decline needs a respcd other than 0000')
       .optional(),
+    /** From this time on (the world's clock); absent: from now. */
+    from: timeText.optional(),
   })
   .strict();
 
@@ -362,11 +365,19 @@ export function controlRouter(emulator: QfpayEmulator): Router {
 
   router.post('/tokens/:id/behaviour', (req, res) => {
     const body = parse(behaviourSchema, req.body ?? {});
+    const fromMs = body.from === undefined ? undefined : timeMs(emulator, body.from, 'from');
+    if (fromMs !== undefined && fromMs < emulator.clock.now())
+      throw new EmulatorRequestError(
+        400,
+        'invalid_request',
+        `from (${new Date(fromMs).toISOString()}) is before the clock's now (${new Date(emulator.clock.now()).toISOString()})`,
+      );
     const token = emulator.engine.setTokenBehaviour(
       req.params.id,
       body.charges === 'approve'
         ? { charges: 'approve' }
         : { charges: 'decline', respcd: body.respcd ?? DEFAULT_DECLINE_RESPCD },
+      fromMs,
     );
     res.json(tokenView(token));
   });

@@ -14,10 +14,12 @@ import {
   type BillingInterval,
 } from '../../../domain/lifecycle/billing-interval';
 import {
+  behaviourAt,
   cardFingerprint,
   cardScheme,
   formatTokenExpiry,
   maskCardNumber,
+  planBehaviour,
   verificationOutcome,
   type CardExpiry,
 } from './cards';
@@ -361,14 +363,19 @@ export class EmulatorEngine {
   }
 
   /**
-   * Makes a token's charges approve or decline from now on.
+   * Makes a token's charges approve or decline from now on, or from `fromMs` on (this world's
+   * clock): a card that starts declining, or is fixed, at a planned time.
    * @throws EmulatorRequestError 404 for an unknown token
    */
-  setTokenBehaviour(tokenId: string, behaviour: ChargeBehaviour): PaymentToken {
+  setTokenBehaviour(tokenId: string, behaviour: ChargeBehaviour, fromMs?: number): PaymentToken {
     const token = this.store.tokens.get(tokenId);
     if (token === undefined)
       throw new EmulatorRequestError(404, 'token_not_found', `token ${tokenId} does not exist`);
-    token.behaviour = behaviour;
+    const now = this.clock.now();
+    const plan = planBehaviour(token, { fromMs: fromMs ?? now, behaviour }, now);
+    token.behaviour = plan.behaviour;
+    if (plan.planned?.length) token.planned = plan.planned;
+    else delete token.planned;
     this.store.touch();
     return token;
   }
@@ -785,10 +792,9 @@ export class EmulatorEngine {
     at: number,
   ): ChargeAttempt {
     const token = this.store.tokens.get(sub.tokenId);
-    const behaviour: ChargeBehaviour = token?.behaviour ?? {
-      charges: 'decline',
-      respcd: DEFAULT_DECLINE_RESPCD,
-    };
+    const behaviour: ChargeBehaviour = token
+      ? behaviourAt(token, at)
+      : { charges: 'decline', respcd: DEFAULT_DECLINE_RESPCD };
     const approved = behaviour.charges === 'approve';
     const respcd = behaviour.charges === 'approve' ? '0000' : behaviour.respcd;
     const attempt: ChargeAttempt = {

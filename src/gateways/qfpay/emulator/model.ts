@@ -62,6 +62,13 @@ export interface Product {
 /** How a token's charges go: approved, or declined with a respcd (emulator control). */
 export type ChargeBehaviour = { charges: 'approve' } | { charges: 'decline'; respcd: string };
 
+/** A change of a token's charge behaviour planned for a time on its world's clock (emulator control). */
+export interface PlannedBehaviour {
+  /** From this time on (epoch ms, the world's clock), charges go this way. */
+  fromMs: number;
+  behaviour: ChargeBehaviour;
+}
+
 /** A payment token (QFPay creates these in the browser; the emulator through `/_emulator/tokens`). */
 export interface PaymentToken {
   tokenId: string;
@@ -75,6 +82,11 @@ export interface PaymentToken {
   tokenExpiryDate: string;
   holderName?: string;
   behaviour: ChargeBehaviour;
+  /**
+   * Changes planned for later, in time order: a charge at time `t` goes the way of the last one
+   * whose `fromMs` ≤ `t`, or of `behaviour` when none has come. Absent in state files from before.
+   */
+  planned?: PlannedBehaviour[];
   createdAt: number;
 }
 

@@ -76,6 +76,18 @@ export interface CreateSubscriptionOptions {
   idempotencyKey?: string;
   /** Set the token's charges to decline before the subscription is created. */
   declineFirstCharge?: boolean;
+  /** A test clock's id: the customer, card, product and subscription all live on it. */
+  testClock?: string;
+}
+
+/** A test clock as the engine's API shows it. */
+export interface TestClockView {
+  test_clock_id: string;
+  name: string | null;
+  frozen_time: string;
+  status: 'ready' | 'advancing';
+  advancing_to?: string | null;
+  subscriptions: number;
 }
 
 const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
@@ -275,16 +287,24 @@ export class StackClient {
    */
   async createSubscription(options: CreateSubscriptionOptions = {}): Promise<CreatedSubscription> {
     const name = options.name ?? 'Ada Lovelace';
+    const onClock = options.testClock === undefined ? {} : { test_clock: options.testClock };
     const customer = await this.apiExpect<{ customer_id: string }>(201, 'POST', '/v1/customers', {
       name,
       email: `${name.toLowerCase().replace(/[^a-z0-9]+/g, '.')}@example.com`,
+      ...onClock,
     });
-    const token = await this.emulator<{ token_id: string }>('POST', '/_emulator/tokens', {
-      customer_id: customer.customer_id,
-      card_number: options.cardNumber ?? '5200000000001096',
-      expiry_date: '12/30',
-    });
-    if (options.declineFirstCharge) await this.setTokenCharges(token.token_id, 'decline');
+    const token = await this.emulator<{ token_id: string }>(
+      'POST',
+      '/_emulator/tokens',
+      {
+        customer_id: customer.customer_id,
+        card_number: options.cardNumber ?? '5200000000001096',
+        expiry_date: '12/30',
+      },
+      options.testClock,
+    );
+    if (options.declineFirstCharge)
+      await this.setTokenCharges(token.token_id, 'decline', undefined, { testClock: options.testClock });
     const interval = options.interval ?? 'monthly';
     const product = await this.apiExpect<{ product_id: string }>(201, 'POST', '/v1/products', {
       name: `${interval[0]!.toUpperCase()}${interval.slice(1)} plan`,
@@ -292,9 +312,11 @@ export class StackClient {
       currency: 'HKD',
       interval,
       interval_count: 1,
+      ...onClock,
     });
     const idempotencyKey = options.idempotencyKey ?? `create-${randomUUID()}`;
     const body = {
+      ...onClock,
       customer_id: customer.customer_id,
       product_id: product.product_id,
       token_id: token.token_id,
@@ -336,6 +358,37 @@ export class StackClient {
       workflowId: creation.result.workflow_id,
       idempotencyKey,
     };
+  }
+
+  /** Makes a test clock frozen at `frozenTime` (only where QFPay is the emulator). */
+  createTestClock(frozenTime: string, name?: string): Promise<TestClockView> {
+    return this.apiExpect<TestClockView>(201, 'POST', '/v1/test_clocks', {
+      frozen_time: frozenTime,
+      ...(name !== undefined && { name }),
+    });
+  }
+
+  /** One test clock. */
+  testClock(id: string): Promise<TestClockView> {
+    return this.apiExpect<TestClockView>(200, 'GET', `/v1/test_clocks/${encodeURIComponent(id)}`);
+  }
+
+  /**
+   * Advances a test clock to `frozenTime` with one call, and waits until it is `ready` there: every
+   * billing, retry, dunning attempt and event due on the way has happened, in time order.
+   */
+  async advanceTestClock(id: string, frozenTime: string, timeoutMs = 600_000): Promise<TestClockView> {
+    await this.apiExpect<TestClockView>(200, 'POST', `/v1/test_clocks/${encodeURIComponent(id)}/advance`, {
+      frozen_time: frozenTime,
+    });
+    return this.waitFor(
+      `test clock ${id} ready at ${frozenTime}`,
+      async () => {
+        const clock = await this.testClock(id);
+        return clock.status === 'ready' && clock.frozen_time === frozenTime ? clock : undefined;
+      },
+      timeoutMs,
+    );
   }
 
   /** The Web UI page of one workflow. */

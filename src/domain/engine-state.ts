@@ -4,7 +4,7 @@
  * its loop replace it through these functions only, so every change is a pure step that tests
  * can drive without Temporal. It is carried whole through continue-as-new.
  */
-import { followClock } from './clock/test-clock';
+import { engineNow, followClock } from './clock/test-clock';
 import { heldMetadataOf, metadataValues, type HeldMetadata } from './metadata/metadata';
 import type { ReminderKind, ReminderLeads } from './reminders/reminder-kinds';
 import { QFPAY_PROFILE, type GatewayProfile } from './gateway-profile';
@@ -346,6 +346,8 @@ export function recordEvents(state: EngineState, events: readonly OutgoingEvent[
     fresh.push({
       ...e,
       created_at,
+      // On a test clock the time is the clock's: the event says so (as Stripe's objects name theirs).
+      ...(state.options.testClock !== undefined && { test_clock: state.options.testClock }),
       subscription_id: state.subscriptionId,
       // The subscription's metadata as it is when the event is recorded (as Stripe's objects carry it).
       ...(state.metadata && Object.keys(state.metadata).length > 0
@@ -496,7 +498,9 @@ export function applyHandover(state: EngineState, handover: SubscriptionHandover
       withChoices.outbox = state.outbox.map((e) => (e.metadata ? e : { ...e, metadata: values }));
     }
   }
-  return applyFactToState(withChoices, handover.fact, now);
+  // On a test clock, the creation's time is the clock's (the handover may come before the clock's).
+  const clocked = followClock(withChoices, handover.clockNow);
+  return applyFactToState(clocked, handover.fact, engineNow(clocked, now));
 }
 
 /** Queues a merchant's request; the loop carries it out in order. */
@@ -600,4 +604,9 @@ export interface SubscriptionHandover {
   options?: SubscriptionWorkflowOptions;
   /** The metadata the merchant created the subscription with (absent: none). */
   metadata?: HeldMetadata;
+  /**
+   * On a test clock: the clock's time when the subscription was made, so that what the handover
+   * records is dated in the clock's time even before the clock has told the workflow its time.
+   */
+  clockNow?: number;
 }

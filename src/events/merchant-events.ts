@@ -253,8 +253,10 @@ function envelope<T extends MerchantEventType>(type: T) {
     /** Unique and deterministic: the same fact always yields the same id. */
     id: z.string().min(1).max(255),
     type: z.literal(type),
-    /** When the engine recorded the event (workflow time), ISO-8601. */
+    /** When the engine recorded the event (workflow time), ISO-8601; on a test clock, the clock's time. */
     created_at: IsoTimeSchema,
+    /** The test clock the subscription lives on (its times are the clock's); absent on real time. */
+    test_clock: z.string().min(1).optional(),
     /** QFPay's subscription id, `sub_…`. */
     subscription_id: z.string().min(1),
     /** The subscription's metadata when the event was recorded; absent when it has none. */

@@ -6,7 +6,12 @@
  * attempt may have made before creating another.
  */
 import { proxyActivities, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
-import type { EngineActivities, GatewayActivities, QfpayCreationActivities } from '../activities/contracts';
+import type {
+  EngineActivities,
+  GatewayActivities,
+  QfpayCreationActivities,
+  TestClockActivities,
+} from '../activities/contracts';
 import {
   subscriptionWorkflowId,
   type CreateCustomerInput,
@@ -29,6 +34,11 @@ const gateways = proxyActivities<GatewayActivities>({
   scheduleToCloseTimeout: '10m',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
 });
+const clocks = proxyActivities<Pick<TestClockActivities, 'readTestClockWorld'>>({
+  startToCloseTimeout: '30s',
+  scheduleToCloseTimeout: '10m',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
+});
 const engine = proxyActivities<EngineActivities>({
   startToCloseTimeout: '30s',
   scheduleToCloseTimeout: '1h',
@@ -44,6 +54,7 @@ function handOver(
   fact: Extract<Fact, { kind: 'created' }>,
   price: SubscriptionStartFacts['price'],
   gateway?: GatewayProfile,
+  clockNow?: number,
 ): Promise<'handed_over' | 'ended'> {
   return engine.handOverSubscription.executeWithOptions(
     { summary: `hand ${fact.subscriptionId} to its workflow` },
@@ -60,6 +71,7 @@ function handOver(
         policy: input.policy,
         options: input.options,
         ...(input.metadata === undefined ? {} : { metadata: input.metadata }),
+        ...(clockNow === undefined ? {} : { clockNow }),
       },
       price,
     ],
@@ -95,6 +107,8 @@ export async function createSubscriptionWorkflow(
   });
 
   const price = 'create' in input.product ? input.product.create : undefined;
+  // On a test clock, the subscription is made at the clock's time: its workflow is told so.
+  const clockNow = testClock === undefined ? undefined : (await clocks.readTestClockWorld(testClock)).nowMs;
   const handover = await handOver(
     input,
     {
@@ -106,7 +120,7 @@ export async function createSubscriptionWorkflow(
       totalBillingCycles,
       startTime: input.startTime,
       state: created.state === 'UNKNOWN' ? undefined : created.state,
-      at: created.at,
+      at: clockNow ?? created.at,
       source: 'api',
     },
     price && {
@@ -115,6 +129,8 @@ export async function createSubscriptionWorkflow(
       interval: price.interval,
       intervalCount: price.intervalCount,
     },
+    undefined,
+    clockNow,
   );
   // The Web UI names the subscription this creation made.
   setCurrentDetails(

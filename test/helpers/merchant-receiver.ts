@@ -13,6 +13,8 @@ export interface ReceivedEvent {
   id: string;
   type: string;
   created_at: string;
+  /** The test clock the subscription lives on; absent in real time. */
+  test_clock?: string;
   subscription_id: string;
   data: any;
 }
@@ -51,4 +53,28 @@ export async function startMerchantReceiver(): Promise<MerchantReceiver> {
       await new Promise((resolve) => server.close(resolve));
     },
   };
+}
+
+/**
+ * A subscription's events as a story to compare across runs: each event once (by id), in the
+ * order of their times, and those recorded at the same time by type (the engine records them in
+ * one step; their deliveries may arrive in any order). A state change names its states; a
+ * payment or an attempt its cycle and attempt.
+ */
+export function eventStory(events: readonly ReceivedEvent[], subscriptionId: string): string[] {
+  const once = new Map<string, ReceivedEvent>();
+  for (const e of events) if (e.subscription_id === subscriptionId) once.set(e.id, e);
+  const line = (e: ReceivedEvent): string => {
+    const d = (e.data ?? {}) as Record<string, unknown>;
+    if (e.type === 'subscription.state_changed') return `${e.type} ${String(d.from)}→${String(d.to)}`;
+    const parts = [
+      d.sequence_no !== undefined && `#${String(d.sequence_no)}`,
+      d.attempt !== undefined && `attempt ${String(d.attempt)}`,
+      d.result !== undefined && String(d.result),
+    ].filter(Boolean);
+    return [e.type, ...parts].join(' ');
+  };
+  return [...once.values()]
+    .sort((a, b) => a.created_at.localeCompare(b.created_at) || line(a).localeCompare(line(b)))
+    .map(line);
 }

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { engineNow, followClock, type Clocked } from '../../src/domain/clock/test-clock';
-import { applyFactToState } from '../../src/domain/engine-state';
+import { applyFactToState, applyHandover, initialState } from '../../src/domain/engine-state';
 import { active } from '../helpers/engine-steps';
 
 const REAL = Date.UTC(2026, 11, 6);
@@ -64,5 +64,51 @@ describe('a test clock’s time', () => {
     const base = { kind: 'state' as const, subscriptionId: s.subscriptionId, state: 'ACTIVE' as const, at };
     assert.equal(applyFactToState(s, { ...base, source: 'notification' }, REAL - 10).clockNow, at);
     assert.equal(applyFactToState(s, { ...base, source: 'query' }, REAL - 10).clockNow, REAL - 10);
+  });
+
+  it('dates what the creation’s handover records in the clock’s time, even before the clock has told its time', () => {
+    const CLOCK_TIME = Date.UTC(2027, 0, 10, 2);
+    const fact = {
+      kind: 'created' as const,
+      subscriptionId: 'sub_1',
+      customerId: 'cust_1',
+      tokenId: 'tok_1',
+      productIds: ['prod_1'],
+      totalBillingCycles: null,
+      state: 'ACTIVE' as const,
+      at: CLOCK_TIME,
+      source: 'api' as const,
+    };
+    const started = initialState({
+      subscriptionId: 'sub_1',
+      origin: 'created',
+      options: { merchantEvents: true, testClock: 'clock_a' },
+    });
+    const handed = applyHandover(started, { fact, options: started.options, clockNow: CLOCK_TIME }, REAL);
+    assert.equal(handed.clockNow, CLOCK_TIME);
+    assert.ok(handed.outbox.length > 0, 'the creation records its events');
+    for (const e of handed.outbox) {
+      assert.equal(e.created_at, new Date(CLOCK_TIME).toISOString(), e.type);
+      assert.equal(e.test_clock, 'clock_a', e.type);
+    }
+    // A later time the clock already gave wins: the clock never goes back.
+    const later = applyHandover(
+      { ...started, clockNow: CLOCK_TIME + 5 },
+      { fact, clockNow: CLOCK_TIME },
+      REAL,
+    );
+    assert.equal(later.clockNow, CLOCK_TIME + 5);
+    // On no clock the handover's time means nothing, and events carry no clock.
+    const real = initialState({
+      subscriptionId: 'sub_1',
+      origin: 'created',
+      options: { merchantEvents: true },
+    });
+    const plain = applyHandover(real, { fact, clockNow: CLOCK_TIME }, REAL);
+    assert.equal(plain.clockNow, undefined);
+    for (const e of plain.outbox) {
+      assert.equal(e.created_at, new Date(REAL).toISOString());
+      assert.equal('test_clock' in e, false);
+    }
   });
 });

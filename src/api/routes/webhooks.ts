@@ -27,6 +27,8 @@ import { withinDeadline, workflowOptions, type ApiContext } from '../context';
 import { ApiError, toApiError } from '../errors';
 import type { WebhookResult } from '../metrics';
 import { configuredModule } from './gateway-modules';
+import { testClocksAllowed } from './test-clocks';
+import { TEST_CLOCK_HEADER, TEST_CLOCK_ID } from '../../gateways/qfpay/test-clock-header';
 import { handle } from '../route';
 
 /** The largest notification body accepted. */
@@ -66,6 +68,17 @@ export async function signalSubscriptionFact(
   return 'signalled';
 }
 
+/**
+ * The test clock a notification comes from: the QFPay emulator names a clock's world in its
+ * emulator-only header. Heard only where test clocks may be used (the emulator, not production);
+ * anywhere else, and for a malformed id, the header means nothing.
+ */
+function notificationTestClock(ctx: ApiContext, module: GatewayModule, req: Request): string | undefined {
+  if (module.name !== 'qfpay' || !testClocksAllowed(ctx)) return undefined;
+  const id = req.get(TEST_CLOCK_HEADER);
+  return id !== undefined && TEST_CLOCK_ID.test(id) ? id : undefined;
+}
+
 /** The webhook router for every gateway (mounted at the app root). */
 export function webhookRouter(ctx: ApiContext): Router {
   const router = Router();
@@ -81,13 +94,20 @@ export function webhookRouter(ctx: ApiContext): Router {
     return webhook;
   }
 
-  function signalFact(module: GatewayModule, fact: Fact): Promise<'signalled' | 'ended'> {
+  function signalFact(
+    module: GatewayModule,
+    fact: Fact,
+    testClock: string | undefined,
+  ): Promise<'signalled' | 'ended'> {
     const subscriptionId = engineSubscriptionId(module.name, fact.subscriptionId);
+    const options = workflowOptions(config);
     const input: SubscriptionWorkflowInput = {
       subscriptionId,
       origin: 'adopted',
       policy: ctx.defaultPolicy,
-      options: workflowOptions(config),
+      // A notification from a test clock's world that overtakes the creation's handover starts
+      // the workflow on that clock, as the handover would have.
+      options: testClock === undefined ? options : { ...options, testClock },
       gateway: profileOf(module),
     };
     return signalSubscriptionFact(ctx, input, { ...fact, subscriptionId });
@@ -133,10 +153,11 @@ export function webhookRouter(ctx: ApiContext): Router {
       if (reading.type !== undefined) type = reading.type;
 
       const outcomes: string[] = [];
+      const testClock = notificationTestClock(ctx, module, req);
       try {
         if (reading.kind === 'payment_token') outcomes.push(await signalToken(reading.token));
         else if (reading.kind === 'facts')
-          for (const fact of reading.facts) outcomes.push(await signalFact(module, fact));
+          for (const fact of reading.facts) outcomes.push(await signalFact(module, fact, testClock));
       } catch (err) {
         const mapped = toApiError(err);
         // Temporal did not take the signal: 503, so the gateway sends the notification again.

@@ -166,8 +166,13 @@ export interface MerchantEventOf<T extends MerchantEventType> {
   /** Unique and deterministic: the same fact always yields the same id. */
   id: string;
   type: T;
-  /** When the engine recorded the event (workflow time), ISO-8601. */
+  /**
+   * When the engine recorded the event (workflow time), ISO-8601; on a test clock, the clock's
+   * time, and `test_clock` names the clock.
+   */
   created_at: string;
+  /** The test clock the subscription lives on: its times are the clock's. Absent on real time. */
+  test_clock?: string;
   /** The engine's subscription id. */
   subscription_id: string;
   /** The subscription's metadata when the event was recorded; absent when it has none. */

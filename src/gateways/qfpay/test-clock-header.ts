@@ -4,3 +4,6 @@
  * clock, which exists only where the gateways are emulators.
  */
 export const TEST_CLOCK_HEADER = 'x-emulator-test-clock';
+
+/** What a test clock id may be at the emulator: what the engine's ids are made of, and short. */
+export const TEST_CLOCK_ID = /^[A-Za-z0-9_-]{1,64}$/;

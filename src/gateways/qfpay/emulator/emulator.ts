@@ -47,6 +47,12 @@ export interface EmulatorConfig {
   logger?: Logger;
   /** The real-time source (tests may inject one). @default Date.now */
   realNow?: () => number;
+  /**
+   * The test clock this world is (`test-clocks.ts`): its notifications name it in the
+   * emulator-only `X-Emulator-Test-Clock` header, so that a receiver starting a subscription's
+   * workflow from one starts it on the clock. Absent: the main world.
+   */
+  testClockId?: string;
 }
 
 /** Thrown for a configuration the emulator cannot start with. */
@@ -101,6 +107,7 @@ export class QfpayEmulator {
     this.notifier = new Notifier(this.store, this.scheduler, this.faults, this.logger, {
       notifyUrl: config.notifyUrl,
       appKey: this.appKey,
+      ...(config.testClockId !== undefined && { testClockId: config.testClockId }),
       ...(config.redeliveryScheduleMs && { redeliveryScheduleMs: config.redeliveryScheduleMs }),
       ...(config.deliveryTimeoutMs !== undefined && { deliveryTimeoutMs: config.deliveryTimeoutMs }),
     });

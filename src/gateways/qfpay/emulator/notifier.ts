@@ -6,6 +6,7 @@
  */
 import type { Logger } from 'pino';
 import { signNotification } from '../signing';
+import { TEST_CLOCK_HEADER } from '../test-clock-header';
 import type { FaultInjector } from './faults';
 import type { DeliveryAttempt, NotificationRecord } from './model';
 import type { Scheduler } from './scheduler';
@@ -27,6 +28,8 @@ export interface NotifierOptions {
   /** Where notifications go; `undefined` or empty = notifications off. */
   notifyUrl: string | undefined;
   appKey: string;
+  /** The test clock whose world sends (the emulator-only header names it); absent: the main world. */
+  testClockId?: string;
   /** Delays between attempts, emulator ms. @default {@link QFPAY_REDELIVERY_SCHEDULE_MS} */
   redeliveryScheduleMs?: readonly number[];
   /** Real ms to wait for the receiver's answer before counting the attempt as failed. @default 10000 */
@@ -217,6 +220,7 @@ export class Notifier {
         headers: {
           'Content-Type': 'application/json',
           'X-QF-SIGN': signNotification(body, this.options.appKey),
+          ...(this.options.testClockId !== undefined && { [TEST_CLOCK_HEADER]: this.options.testClockId }),
         },
         body,
         signal: AbortSignal.any([AbortSignal.timeout(this.deliveryTimeoutMs), this.closing.signal]),

@@ -12,13 +12,10 @@ import { QfpayEmulator } from './emulator';
 import { EmulatorRequestError } from './errors';
 import type { AdvanceResult } from './runtime';
 
-import { TEST_CLOCK_HEADER } from '../test-clock-header';
+import { TEST_CLOCK_HEADER, TEST_CLOCK_ID } from '../test-clock-header';
 
 /** The emulator-only header that names the test clock a QFPay or control request is for. */
-export { TEST_CLOCK_HEADER };
-
-/** What a test clock id may be: what the engine's ids are made of, and short. */
-export const TEST_CLOCK_ID = /^[A-Za-z0-9_-]{1,64}$/;
+export { TEST_CLOCK_HEADER, TEST_CLOCK_ID };
 
 /** A clock as the control API shows it. */
 export interface TestClockView {
@@ -63,6 +60,7 @@ export class TestClockWorlds {
     const world = new QfpayEmulator({
       ...settings,
       notifyUrl: this.main.notifier.url,
+      testClockId: id,
       frozen: true,
       startTime: frozenMs,
     });

@@ -1,16 +1,16 @@
 /**
  * `npm run demo`: against a running `npm start`, through the engine's HTTP API and the emulator's
- * `/_emulator` API only. A monthly subscription runs through four cycles in a few seconds by moving
- * the emulator's clock; cycle 3 is declined and then recovered with the merchant's "charge now".
- *
- * What it shows, honestly: the dunning episode opens on the failure, with its attempts scheduled
- * (1 h and 1 d after the failure, as QFPay's time sees it). Those timers run on Temporal's real
- * clock, which the emulator's clock jump does not move, so they would fire only in real time; the
- * demo recovers the order with `POST /v1/subscriptions/:id/charge` instead, before the next
- * billing time, which is what keeps the plan alive at QFPay.
+ * `/_emulator` API only. A test clock carries a monthly subscription through a year in one
+ * advance: its card declines at the third renewal and is fixed half a day later, so the engine's
+ * first manual charge (an hour after the failure) is declined and its second (a day after) pays,
+ * before the next billing time. Both sides move on the clock: the emulator's billing and the
+ * engine's own dunning attempts, in time order (docs/test-clocks.md). Then the plan completes.
  */
 import { StackConfigError, loadStackConfig } from '../src/dev/stack-config';
 import { StackClient, StackClientError, endpointsOf, type SubscriptionView } from '../src/dev/stack-client';
+import { advanceClockScenario, prepareClockScenario } from '../src/dev/clock-scenario';
+
+const iso = (ms: number) => new Date(ms).toISOString();
 
 const started = Date.now();
 const step = (message: string) =>
@@ -56,63 +56,39 @@ async function main(): Promise<void> {
   await client.assertRunning();
   step(`stack is up: API ${client.endpoints.apiUrl}, emulator ${client.endpoints.emulatorUrl}`);
 
-  const sub = await client.createSubscription({
-    name: 'Ada Lovelace',
-    interval: 'monthly',
-    amount: 9_900,
-    totalBillingCycles: 12,
-    dunningPolicy: { attempt_offsets: ['1h', '1d'], final_action: 'leave_to_qfpay' },
-    idempotencyKey: `demo-${new Date().toISOString()}`,
-  });
-  step(`customer ${sub.customerId}, card token ${sub.tokenId}, product ${sub.productId} (HK$99.00 monthly)`);
-  step(`subscription ${sub.subscriptionId} created (Idempotency-Key ${sub.idempotencyKey})`);
+  const scenario = await prepareClockScenario(client, { name: `demo ${new Date().toISOString()}` });
+  const clockId = scenario.clock.test_clock_id;
+  const sub = scenario.subscription;
   const { subscriptionId } = sub;
-
-  await client.waitForSubscription(
-    subscriptionId,
-    'cycle 1 paid',
-    (v) => v.state === 'ACTIVE' && v.completed_cycles === 1,
-  );
-  step('cycle 1 paid at creation: ACTIVE');
-
-  let billed = await client.advanceToNextBilling(subscriptionId);
-  await client.waitForSubscription(subscriptionId, 'cycle 2 paid', (v) => v.completed_cycles === 2);
-  step(`emulator clock moved to ${billed}: cycle 2 paid`);
-
-  await client.setTokenCharges(sub.tokenId, 'decline', '1205');
-  step('the card now declines (emulator: token behaviour decline, respcd 1205)');
-  billed = await client.advanceToNextBilling(subscriptionId);
-  const pastDue = await client.waitForSubscription(
-    subscriptionId,
-    'cycle 3 declined and a dunning episode open',
-    (v) => v.state === 'PAST_DUE' && v.dunning.episode !== null,
-  );
-  const episode = pastDue.dunning.episode!;
-  step(`emulator clock moved to ${billed}: cycle 3 declined → PAST_DUE`);
+  step(`test clock ${clockId} frozen at ${scenario.clock.frozen_time}`);
   step(
-    `dunning episode opened for order #${episode.sequence_no}: attempts scheduled at ${episode.schedule.join(', ')}, deadline ${episode.deadline}`,
+    `customer ${sub.customerId}, card token ${sub.tokenId}, product ${sub.productId} (HK$99.00 monthly, 12 cycles), all on the clock`,
   );
-
-  await client.setTokenCharges(sub.tokenId, 'approve');
-  step('the customer fixed their card (token behaviour approve)');
-  const charge = await client.chargeNow(subscriptionId);
+  step(`subscription ${subscriptionId} created (Idempotency-Key ${sub.idempotencyKey})`);
   step(
-    `merchant's "charge now" (POST /v1/subscriptions/${subscriptionId}/charge): ${charge.outcome}, respcd ${charge.respcd}`,
+    `the card declines from ${iso(scenario.declinesFromMs)} (so at the third renewal, ${iso(scenario.thirdRenewalMs)}) ` +
+      `and is fixed at ${iso(scenario.fixedFromMs)}, between the engine's attempts at +1h and +1d`,
   );
-  await client.waitForSubscription(
-    subscriptionId,
-    'recovered',
-    (v) => v.state === 'ACTIVE' && v.dunning.history.at(-1)?.outcome === 'recovered',
+  await client.waitFor(
+    'the subscription on its clock',
+    async () => ((await client.testClock(clockId)).subscriptions === 1 ? true : undefined),
+    60_000,
   );
-  step('order #3 paid before the next billing time: ACTIVE again, dunning episode recovered');
 
-  billed = await client.advanceToNextBilling(subscriptionId);
-  const final = await client.waitForSubscription(
-    subscriptionId,
-    'cycle 4 paid',
-    (v) => v.completed_cycles === 4,
+  step(`one call: POST /v1/test_clocks/${clockId}/advance to ${iso(scenario.targetMs)} (twelve months)`);
+  const { clock, view: final, wallMs } = await advanceClockScenario(client, scenario);
+  step(
+    `test clock ${clock.status} at ${clock.frozen_time}: a year advanced in ${(wallMs / 1000).toFixed(1)} s`,
   );
-  step(`emulator clock moved to ${billed}: cycle 4 paid`);
+
+  const charges = await client.emulator<{
+    data: Array<{ at: string; sequence_no: number; trigger: string; approved: boolean; respcd: string }>;
+  }>('GET', `/_emulator/charges?subscription_id=${subscriptionId}`, undefined, clockId);
+  process.stdout.write("\nQFPay's charges (the emulator, in the clock's time)\n");
+  for (const c of charges.data)
+    process.stdout.write(
+      `  ${c.at}  order #${String(c.sequence_no).padEnd(2)} ${c.trigger.padEnd(6)} ${c.approved ? 'paid' : `declined (respcd ${c.respcd})`}\n`,
+    );
 
   printSnapshot(final);
   const queries = [

@@ -8,6 +8,8 @@
  * with the clock. `npm run demo` runs the same scenario (src/dev/clock-scenario.ts).
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import {
   advanceClockScenario,
@@ -194,5 +196,18 @@ describe('a year on a test clock in one advance: declined at the third renewal, 
     );
     await advanceClockScenario(client, scenario);
     await checkStory(scenario);
+  });
+
+  it('`npm run demo` runs it against a running stack, to the end', async () => {
+    const port = new URL(stack.apiUrl).port;
+    const emulatorPort = new URL(stack.qfpayEmulator.url).port;
+    // Run as a person would, in its own process (the stack answers from this one meanwhile).
+    const demo = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/demo.ts'], {
+      env: { ...process.env, PORT: port, EMULATOR_PORT: emulatorPort, API_KEYS: API_KEY },
+      encoding: 'utf8',
+    });
+    assert.match(demo.stdout, /test clock ready at 2028-01-10T02:00:00\.000Z: a year advanced in/);
+    assert.match(demo.stdout, /order #4 {2}manual paid/);
+    assert.match(demo.stdout, /state {14}COMPLETED/);
   });
 });

@@ -58,6 +58,7 @@ search_attribute MerchantEventStatus Keyword
 search_attribute MerchantEventType Keyword
 search_attribute MerchantEventAttempts Int
 search_attribute MetadataDigests KeywordList
+search_attribute TestClock Keyword
 # The names before the gateway-neutral ones: runs recorded before carry them, and the API's
 # queries still ask for them.
 search_attribute QfpayCustomerId Keyword

@@ -10,6 +10,7 @@ import {
   customerTokensWorkflowId,
   handoverSignal,
   subscriptionWorkflowId,
+  testClockSearchAttributes,
   tokensQuery,
   type PaymentTokenRecord,
 } from '../workflows/definitions';
@@ -54,6 +55,9 @@ export function createEngineActivities({
             ...(fact.startTime === undefined ? {} : { startTime: fact.startTime }),
             ...(price ? { price } : {}),
           }),
+          // On a test clock, listed by it from the start (a workflow that a notification from the
+          // clock's world started first writes it itself, once the handover names the clock).
+          ...testClockSearchAttributes(input.options?.testClock),
           workflowId: subscriptionWorkflowId(input.subscriptionId),
           taskQueue,
           args: [input],

@@ -452,7 +452,7 @@ const ROUTES = {
     method: 'get',
     path: '/v1/subscriptions',
     tags: ['subscriptions'],
-    summary: 'List subscriptions by state and customer',
+    summary: 'List subscriptions by state, customer, metadata or test clock',
     description:
       "Temporal visibility on the engine's search attributes; eventually consistent (about a second).",
     request: { query: ListSubscriptionsQuerySchema },

@@ -281,6 +281,12 @@ export const SetMetadataBodySchema = z
   .strictObject({ metadata: MetadataChangeSchema })
   .openapi('SetMetadataRequest');
 
+/** A test clock's id, as `POST /v1/test_clocks` makes it. */
+export const TestClockIdSchema = z
+  .string()
+  .regex(/^clock_[0-9a-f]{24}$/, 'must be a test clock id (clock_…)')
+  .openapi({ example: 'clock_3f2a9c0d1b7e4a5c6d8e9f01' });
+
 export const ListSubscriptionsQuerySchema = z
   .strictObject({
     state: SubscriptionStateSchema.optional(),
@@ -294,6 +300,9 @@ export const ListSubscriptionsQuerySchema = z
     metadata_value: metadataValue
       .optional()
       .openapi({ description: 'The value of metadata_key to list by.' }),
+    test_clock: TestClockIdSchema.optional().openapi({
+      description: 'Only the subscriptions that live on this test clock (its `TestClock` search attribute).',
+    }),
     ...listQueryFields,
   })
   .superRefine((query, ctx) => {
@@ -324,12 +333,6 @@ const customerFields = {
     .optional(),
   billing_address: BillingAddressSchema.optional(),
 };
-
-/** A test clock's id, as `POST /v1/test_clocks` makes it. */
-export const TestClockIdSchema = z
-  .string()
-  .regex(/^clock_[0-9a-f]{24}$/, 'must be a test clock id (clock_…)')
-  .openapi({ example: 'clock_3f2a9c0d1b7e4a5c6d8e9f01' });
 
 const testClockField = {
   test_clock: TestClockIdSchema.optional().openapi({

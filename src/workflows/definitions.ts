@@ -5,7 +5,7 @@
  */
 import type { GatewayCreateInput } from '../gateways/port';
 import { engineSubscriptionId, splitSubscriptionId, type GatewayProfile } from '../domain/gateway-profile';
-import { defineSearchAttributeKey } from '@temporalio/common';
+import { defineSearchAttributeKey, type SearchAttributePair } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { DunningPolicy, DunningPolicyOverride } from '../domain/episode/dunning';
 import type { HeldMetadata, Metadata, MetadataChange } from '../domain/metadata/metadata';
@@ -136,7 +136,25 @@ export const SEARCH_ATTRIBUTES = {
    * is written in clear. Only a run that holds metadata writes it.
    */
   metadataDigests: defineSearchAttributeKey('MetadataDigests', 'KEYWORD_LIST'),
+  /**
+   * The test clock a subscription lives on (`clock_…`), and a clock's own workflow's: set when
+   * the workflow starts, so that `TestClock = "clock_…"` lists a clock's subscriptions. Only
+   * workflows on a clock have it.
+   */
+  testClock: defineSearchAttributeKey('TestClock', 'KEYWORD'),
 } as const;
+
+/**
+ * The search attributes a workflow on test clock `testClock` starts with (none on no clock): a
+ * start's `typedSearchAttributes`.
+ */
+export function testClockSearchAttributes(testClock: string | undefined): {
+  typedSearchAttributes?: SearchAttributePair[];
+} {
+  return testClock === undefined
+    ? {}
+    : { typedSearchAttributes: [{ key: SEARCH_ATTRIBUTES.testClock, value: testClock }] };
+}
 
 /**
  * The names `customerId` and `subscriptionId` had when only QFPay was billed. Runs recorded before

@@ -2,8 +2,14 @@
  * What a subscription's workflow shows: the query's view, its search attributes (no personal
  * data) and the one-line summary the Temporal Web UI displays.
  */
-import { setCurrentDetails, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import type { SearchAttributeUpdatePair } from '@temporalio/common';
+import {
+  patched,
+  setCurrentDetails,
+  upsertMemo,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { SearchAttributeUpdatePair, TypedSearchAttributes } from '@temporalio/common';
 import {
   LEGACY_SEARCH_ATTRIBUTES,
   METADATA_MEMO,
@@ -22,6 +28,7 @@ import { isTerminal } from '../domain/lifecycle/lifecycle';
 import { reconcileDueAt } from '../domain/sync/sync';
 import { scheduledCancelView } from '../domain/cancel/scheduled-cancel';
 import { lastDunningActivity } from '../domain/episode/dunning-report';
+import { testClockOf } from '../domain/clock/test-clock';
 
 function iso(ms: number | null | undefined): string {
   return ms === null || ms === undefined ? '—' : new Date(ms).toISOString().replace('.000Z', 'Z');
@@ -123,6 +130,27 @@ function wantedAttributes(
 }
 
 /**
+ * Marks the runs that write `TestClock` themselves. A subscription's workflow on a clock starts
+ * with it (the creation's signal-with-start sets it), and then writes nothing: no marker, no
+ * upsert. One that a notification from the clock's world started before the creation's handover
+ * learns its clock from the handover, and writes it once, under this patch. Clocked runs recorded
+ * before it replay as they ran, without it.
+ */
+export const TEST_CLOCK_ATTRIBUTE_PATCH = 'test-clock-search-attribute';
+
+/** `TestClock`, when the run is on a clock, does not have it yet, and may write it. */
+function missingTestClock(
+  state: EngineState,
+  current: TypedSearchAttributes,
+): SearchAttributeUpdatePair | undefined {
+  const testClock = testClockOf(state);
+  if (testClock === undefined || current.get(SEARCH_ATTRIBUTES.testClock) === testClock) return undefined;
+  return patched(TEST_CLOCK_ATTRIBUTE_PATCH)
+    ? { key: SEARCH_ATTRIBUTES.testClock, value: testClock }
+    : undefined;
+}
+
+/**
  * Upserts the search attributes that changed (only those), and refreshes the summary.
  * @param neutral the run writes the gateway-neutral names ({@link GATEWAY_NEUTRAL_NAMES_PATCH})
  * @param reports the run writes `DunningActivityAt`, what the dunning report lists by
@@ -138,6 +166,8 @@ export function updateSearchAttributes(state: EngineState, neutral: boolean, rep
       return !Array.isArray(have) || have.length !== want.length || want.some((w, i) => have[i] !== w);
     return have !== want;
   });
+  const testClock = missingTestClock(state, current);
+  if (testClock) changed.push(testClock);
   if (changed.length > 0) upsertSearchAttributes(changed);
   setCurrentDetails(summary(state));
 }

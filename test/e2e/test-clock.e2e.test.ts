@@ -10,6 +10,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
+  SEARCH_ATTRIBUTES,
   WORKFLOW_TYPES,
   advanceTestClockUpdate,
   snapshotQuery,
@@ -21,7 +22,7 @@ import { DEFAULT_DUNNING_POLICY } from '../../src/domain/episode/dunning';
 import { HOUR, DAY } from '../../src/domain/duration';
 import { EmulatorTestClient } from '../helpers/emulator-client';
 import { until } from '../helpers/gate';
-import { APP_CODE, APP_KEY, startStack, type Stack } from '../helpers/stack';
+import { APP_CODE, APP_KEY, eventually, startStack, type Stack } from '../helpers/stack';
 
 const START = Date.parse('2027-01-10T02:00:00Z');
 const CLOCK = 'clock_e2e';
@@ -124,52 +125,71 @@ describe('a test clock through the engine', () => {
   });
 });
 
+/** A clock made through the merchant API, at START. */
+async function clockThroughApi(name: string): Promise<string> {
+  const made = await stack.api('POST', '/v1/test_clocks', {
+    frozen_time: new Date(START).toISOString(),
+    name,
+  });
+  assert.equal(made.status, 201, JSON.stringify(made.body));
+  assert.equal(made.body.status, 'ready');
+  assert.equal(made.body.frozen_time, new Date(START).toISOString());
+  return made.body.test_clock_id;
+}
+
+/**
+ * A customer with a card, a monthly product and a subscription, made through the merchant API on
+ * test clock `testClock` (or on none, in the emulator's main world).
+ */
+async function subscribeThroughApi(name: string, testClock?: string) {
+  const onClock = testClock === undefined ? {} : { test_clock: testClock };
+  const main = new EmulatorTestClient(stack.qfpayEmulator.url, APP_CODE, APP_KEY);
+  const world = testClock === undefined ? main : main.onClock(testClock);
+  const customer = await stack.api('POST', '/v1/customers', {
+    name,
+    email: `${name.toLowerCase()}-clock@example.com`,
+    ...onClock,
+  });
+  assert.equal(customer.status, 201, JSON.stringify(customer.body));
+  const product = await stack.api(
+    'POST',
+    '/v1/products',
+    {
+      name: `${name}'s plan`,
+      amount: 4200,
+      currency: 'HKD',
+      interval: 'monthly',
+      interval_count: 1,
+      ...onClock,
+    },
+    { 'idempotency-key': `product-${name}-${testClock ?? 'none'}` },
+  );
+  assert.equal(product.status, 201, JSON.stringify(product.body));
+  const tokenId = await world.createToken(customer.body.customer_id);
+  const created = await stack.api(
+    'POST',
+    '/v1/subscriptions',
+    {
+      customer_id: customer.body.customer_id,
+      product_id: product.body.product_id,
+      token_id: tokenId,
+      ...onClock,
+    },
+    { 'idempotency-key': `subscription-${name}-${testClock ?? 'none'}` },
+  );
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  return {
+    world,
+    customerId: customer.body.customer_id as string,
+    subscriptionId: created.body.result.subscription_id as string,
+    workflowId: created.body.result.workflow_id as string,
+  };
+}
+
 describe('test clocks through the merchant API', () => {
   it('a year of monthly billing in one advance; the clock’s time everywhere; refusals with a clear 4xx; removal', async () => {
-    const made = await stack.api('POST', '/v1/test_clocks', {
-      frozen_time: new Date(START).toISOString(),
-      name: 'a year',
-    });
-    assert.equal(made.status, 201, JSON.stringify(made.body));
-    assert.equal(made.body.status, 'ready');
-    assert.equal(made.body.frozen_time, new Date(START).toISOString());
-    const id: string = made.body.test_clock_id;
-    const world = new EmulatorTestClient(stack.qfpayEmulator.url, APP_CODE, APP_KEY).onClock(id);
-
-    const customer = await stack.api('POST', '/v1/customers', {
-      name: 'Grace',
-      email: 'grace-clock@example.com',
-      test_clock: id,
-    });
-    assert.equal(customer.status, 201, JSON.stringify(customer.body));
-    const product = await stack.api(
-      'POST',
-      '/v1/products',
-      {
-        name: 'Yearly test',
-        amount: 4200,
-        currency: 'HKD',
-        interval: 'monthly',
-        interval_count: 1,
-        test_clock: id,
-      },
-      { 'idempotency-key': `product-${id}` },
-    );
-    assert.equal(product.status, 201, JSON.stringify(product.body));
-    const tokenId = await world.createToken(customer.body.customer_id);
-    const created = await stack.api(
-      'POST',
-      '/v1/subscriptions',
-      {
-        customer_id: customer.body.customer_id,
-        product_id: product.body.product_id,
-        token_id: tokenId,
-        test_clock: id,
-      },
-      { 'idempotency-key': `subscription-${id}` },
-    );
-    assert.equal(created.status, 201, JSON.stringify(created.body));
-    const subscriptionId: string = created.body.result.subscription_id;
+    const id = await clockThroughApi('a year');
+    const { world, subscriptionId, workflowId } = await subscribeThroughApi('Grace', id);
     await until('the subscription joined its clock', async () => {
       const clock = await stack.api('GET', `/v1/test_clocks/${id}`);
       return clock.body.subscriptions === 1;
@@ -215,7 +235,60 @@ describe('test clocks through the merchant API', () => {
     const removed = await stack.api('DELETE', `/v1/test_clocks/${id}`);
     assert.deepEqual([removed.status, removed.body], [200, { id, deleted: true }]);
     assert.equal((await stack.api('GET', `/v1/test_clocks/${id}`)).status, 404);
-    const described = await stack.env.client.workflow.getHandle(created.body.result.workflow_id).describe();
+    const described = await stack.env.client.workflow.getHandle(workflowId).describe();
     assert.equal(described.status.name, 'TERMINATED');
+  });
+
+  it('lists a clock’s subscriptions by its TestClock search attribute: two clocks apart, none on no clock', async () => {
+    const [a, b] = [await clockThroughApi('list A'), await clockThroughApi('list B')];
+    const onA = await subscribeThroughApi('Ann', a);
+    const onB = await subscribeThroughApi('Bob', b);
+    const onNone = await subscribeThroughApi('Cid');
+
+    // The attribute itself, on each subscription's workflow and on each clock's own (a workflow that
+    // a notification from the clock's world started first writes it in its next task).
+    const testClockOf = async (workflowId: string) =>
+      (await stack.env.client.workflow.getHandle(workflowId).describe()).typedSearchAttributes.get(
+        SEARCH_ATTRIBUTES.testClock,
+      );
+    for (const [workflowId, clock] of [
+      [onA.workflowId, a],
+      [onB.workflowId, b],
+      [testClockWorkflowId(a), a],
+    ] as const)
+      await eventually(`${workflowId}'s TestClock`, async () =>
+        (await testClockOf(workflowId)) === clock ? true : undefined,
+      );
+    assert.equal(await testClockOf(onNone.workflowId), undefined);
+
+    const listed = async (query: string): Promise<string[]> => {
+      const page = await stack.api('GET', `/v1/subscriptions?${query}`);
+      assert.equal(page.status, 200, JSON.stringify(page.body));
+      return page.body.data.map((s: { subscription_id: string }) => s.subscription_id);
+    };
+    // Visibility is eventually consistent: the one on no clock is listed first (by its customer),
+    // so that its absence from the clocks' lists says something.
+    await eventually('the subscription on no clock listed', async () =>
+      (await listed(`customer_id=${onNone.customerId}`)).includes(onNone.subscriptionId) ? true : undefined,
+    );
+    for (const [clock, mine] of [
+      [a, onA.subscriptionId],
+      [b, onB.subscriptionId],
+    ] as const) {
+      const ids = await eventually(`the subscription on ${clock} listed by it`, async () => {
+        const found = await listed(`test_clock=${clock}`);
+        return found.includes(mine) ? found : undefined;
+      });
+      assert.deepEqual(ids, [mine]);
+    }
+
+    const bad = await stack.api('GET', '/v1/subscriptions?test_clock=not-a-clock');
+    assert.equal(bad.status, 400, JSON.stringify(bad.body));
+    assert.deepEqual(
+      bad.body.error.details.map((d: { path: string }) => d.path),
+      ['test_clock'],
+    );
+    for (const id of [a, b]) assert.equal((await stack.api('DELETE', `/v1/test_clocks/${id}`)).status, 200);
+    await stack.env.client.workflow.getHandle(onNone.workflowId).terminate('test done');
   });
 });

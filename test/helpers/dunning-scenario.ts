@@ -159,6 +159,21 @@ export function failingSubscriptionAt(t0: number, nextBillingIn = CYCLE) {
   return { subscriptionId, t0, clock, qfpay, failCycle2 };
 }
 
+/** The fact a creation hands over: QFPay made the subscription (`failingSubscriptionAt`'s customer and card), in `state`. */
+export function createdFact(subscriptionId: string, state: 'INCOMPLETE' | 'ACTIVE', at: number) {
+  return {
+    kind: 'created' as const,
+    subscriptionId,
+    customerId: 'cust_dunning',
+    tokenId: 'tk_1',
+    productIds: [],
+    totalBillingCycles: null,
+    state,
+    at,
+    source: 'api' as const,
+  };
+}
+
 /**
  * Starts the subscription's workflow. With `merchantEvents`, its events are delivered by child
  * workflows; the time-skipping test server then cannot skip time once the parent has completed

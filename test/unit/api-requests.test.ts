@@ -355,6 +355,12 @@ void describe('request validation (nothing reaches Temporal or QFPay)', () => {
       paths: ['cursor', 'customer_id', 'limit', 'state'],
     },
     {
+      name: 'GET /v1/subscriptions: a test_clock that is not a clock id (a quote in it)',
+      method: 'get',
+      url: "/v1/subscriptions?test_clock=clock_1'%20OR%20'1'='1",
+      paths: ['test_clock'],
+    },
+    {
       name: 'GET /v1/customers: limit over 100, a cursor that is not one',
       method: 'get',
       url: '/v1/customers?limit=101&cursor=not%20a%20cursor',
@@ -1044,6 +1050,25 @@ void describe('lists: one shape, { data, next_cursor }, paged by limit and curso
       'validation_error',
     );
     assert.deepEqual(paths(otherFilter), ['cursor']);
+  });
+
+  void it('lists the subscriptions of one test clock by its search attribute', async () => {
+    const queries: string[] = [];
+    const temporal = fakeTemporal({
+      listWorkflowExecutions: (req) => {
+        queries.push((req as { query: string }).query);
+        return { executions: [], nextPageToken: null };
+      },
+    });
+    const { app } = appWith(temporal);
+    const clock = 'clock_3f2a9c0d1b7e4a5c6d8e9f01';
+    assert.deepEqual(await listed(app, `/v1/subscriptions?test_clock=${clock}&state=ACTIVE`), {
+      data: [],
+      next_cursor: null,
+    });
+    assert.deepEqual(queries, [
+      `WorkflowType = 'subscriptionWorkflow' AND SubscriptionState = 'ACTIVE' AND TestClock = '${clock}'`,
+    ]);
   });
 
   void it("pages a customer's payment tokens", async () => {

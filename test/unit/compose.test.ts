@@ -206,7 +206,7 @@ describe('docker-compose.yml', () => {
       KEYWORD_LIST: 'KeywordList',
     };
     const expected = ALL_SEARCH_ATTRIBUTE_KEYS.map((key) => `${key.name} ${cliType[key.type] ?? key.type}`);
-    assert.equal(expected.length, 16);
+    assert.equal(expected.length, 17);
     for (const key of Object.values(LEGACY_SEARCH_ATTRIBUTES))
       assert.ok(expected.includes(`${key.name} Keyword`));
     for (const line of expected) assert.match(script, new RegExp(`^search_attribute ${line}$`, 'm'), line);

@@ -36,6 +36,7 @@ import {
   advance,
   EngineDouble,
   assertChargedAt,
+  createdFact,
   failingSubscription,
   inScenario,
   scenarioWorker,
@@ -105,21 +106,6 @@ function merchantHandover({ subscriptionId, clock }: FirstOrderFailed) {
       finalAction: 'leave_to_qfpay',
     }),
     fact: createdFact(subscriptionId, 'INCOMPLETE', clock.now),
-  };
-}
-
-/** The fact a creation hands over: QFPay made the subscription, in `state`. */
-function createdFact(subscriptionId: string, state: 'INCOMPLETE' | 'ACTIVE', at: number) {
-  return {
-    kind: 'created' as const,
-    subscriptionId,
-    customerId: 'cust_dunning',
-    tokenId: 'tk_1',
-    productIds: [],
-    totalBillingCycles: null,
-    state,
-    at,
-    source: 'api' as const,
   };
 }
 

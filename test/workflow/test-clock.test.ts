@@ -9,12 +9,18 @@ import { after, before, describe, it } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { temporal } from '@temporalio/proto';
+import { defineSearchAttributeKey } from '@temporalio/common';
+import { createEngineActivities } from '../../src/activities/engine';
+import { TEST_CLOCK_ATTRIBUTE_PATCH } from '../../src/workflows/visibility';
 import {
+  SEARCH_ATTRIBUTES,
   WORKFLOW_TYPES,
   advanceTestClockUpdate,
   clockStatusQuery,
   factSignal,
+  handoverSignal,
   snapshotQuery,
+  subscriptionWorkflowId,
   testClockQuery,
   testClockTimeSignal,
   testClockWorkflowId,
@@ -30,6 +36,7 @@ import {
   HOUR,
   MINUTE,
   DAY,
+  createdFact,
   failingSubscriptionAt,
   startWith,
 } from '../helpers/dunning-scenario';
@@ -91,6 +98,12 @@ async function idleAt(handle: WorkflowHandle, at: number): Promise<ClockStatus> 
   });
   return status!;
 }
+
+/** The patches the workflow's runs recorded (the SDK lists them in `TemporalChangeVersion`). */
+const patchesOf = async (handle: WorkflowHandle): Promise<string[]> =>
+  (await handle.describe()).typedSearchAttributes.get(
+    defineSearchAttributeKey('TemporalChangeVersion', 'KEYWORD_LIST'),
+  ) ?? [];
 
 const timersStarted = async (handle: WorkflowHandle) =>
   ((await handle.fetchHistory()).events ?? []).filter(
@@ -166,11 +179,61 @@ describe('a subscription on a test clock (dev server)', () => {
       assert.notEqual((await handle.describe()).runId, firstRun, 'it continued as new');
       const carried = await idleAt(handle, world.now);
       assert.deepEqual([carried.testClock, carried.wakeAt], ['clock_t', C0 + HOUR]);
+      const { typedSearchAttributes } = await handle.describe();
+      assert.equal(
+        typedSearchAttributes.get(SEARCH_ATTRIBUTES.testClock),
+        'clock_t',
+        'still listed by its clock',
+      );
       world.now = C0 + HOUR;
       await handle.signal(testClockTimeSignal, { now: world.now });
       await idleAt(handle, world.now);
       assert.equal(qfpay.charged.length, 1, 'the new run charges at the clock’s time');
       assert.equal(await timersStarted(handle), 0);
+      await handle.terminate('test done');
+    });
+  });
+
+  it('one a notification started before its creation’s handover is listed by its clock once the handover names it', async () => {
+    const { subscriptionId, qfpay } = onClock();
+    await withWorker(qfpay, async (taskQueue) => {
+      // Started as the webhook adopts a subscription: on no clock, no `TestClock`.
+      const handle = await start(taskQueue, subscriptionId);
+      const testClockOf = async () =>
+        (await handle.describe()).typedSearchAttributes.get(SEARCH_ATTRIBUTES.testClock);
+      await until('the first task done', async () => (await handle.query(snapshotQuery)).lastSyncAt !== null);
+      assert.equal(await testClockOf(), undefined);
+      await handle.signal(handoverSignal, {
+        options: { testClock: 'clock_h' },
+        fact: createdFact(subscriptionId, 'ACTIVE', C0),
+      });
+      await until('the handover named its clock', async () => (await testClockOf()) === 'clock_h');
+      assert.equal((await handle.query(snapshotQuery)).testClock?.id, 'clock_h');
+      assert.ok((await patchesOf(handle)).includes(TEST_CLOCK_ATTRIBUTE_PATCH), 'written under its patch');
+      assert.equal(await workflowTaskFailures(handle), 0);
+      await handle.terminate('test done');
+    });
+  });
+
+  it('one the creation’s handover starts is listed by its clock from its start: the workflow writes nothing for it', async () => {
+    const { subscriptionId, qfpay } = onClock();
+    await withWorker(qfpay, async (taskQueue) => {
+      const engine = createEngineActivities({ client: env.client, taskQueue });
+      const outcome = await engine.handOverSubscription(
+        { subscriptionId, origin: 'created', options: { testClock: 'clock_s' } },
+        { options: { testClock: 'clock_s' }, fact: createdFact(subscriptionId, 'ACTIVE', C0) },
+      );
+      assert.equal(outcome, 'handed_over');
+      const handle = env.client.workflow.getHandle(subscriptionWorkflowId(subscriptionId));
+      started.push(handle);
+      const [first] = (await handle.fetchHistory()).events ?? [];
+      const atStart = first?.workflowExecutionStartedEventAttributes?.searchAttributes?.indexedFields ?? {};
+      assert.ok(SEARCH_ATTRIBUTES.testClock.name in atStart, 'in the start event');
+      await until('the first task done', async () => (await handle.query(snapshotQuery)).lastSyncAt !== null);
+      const { typedSearchAttributes } = await handle.describe();
+      assert.equal(typedSearchAttributes.get(SEARCH_ATTRIBUTES.testClock), 'clock_s');
+      assert.ok(!(await patchesOf(handle)).includes(TEST_CLOCK_ATTRIBUTE_PATCH), 'no patch marker');
+      assert.equal(await workflowTaskFailures(handle), 0);
       await handle.terminate('test done');
     });
   });
@@ -186,6 +249,8 @@ describe('a subscription on a test clock (dev server)', () => {
       await until('a timer for the first attempt', async () => (await timersStarted(handle)) > 0);
       assert.equal(await handle.query(clockStatusQuery), null);
       assert.equal((await handle.query(snapshotQuery)).testClock, undefined);
+      const { typedSearchAttributes } = await handle.describe();
+      assert.equal(typedSearchAttributes.get(SEARCH_ATTRIBUTES.testClock), undefined);
       await handle.terminate('test done');
     });
   });

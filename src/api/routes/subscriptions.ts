@@ -164,7 +164,7 @@ export function renamedAttribute(
 
 /** The visibility query for a subscription list: the engine's workflow type and search attributes. */
 export function listQuery(
-  filters: Pick<ListSubscriptionsQuery, 'state' | 'customer_id'>,
+  filters: Pick<ListSubscriptionsQuery, 'state' | 'customer_id' | 'test_clock'>,
   metadataDigest?: string,
 ): string {
   const clauses = [`WorkflowType = ${quoteQueryValue(WORKFLOW_TYPES.subscription)}`];
@@ -176,6 +176,8 @@ export function listQuery(
   if (filters.customer_id !== undefined) {
     clauses.push(renamedAttributeEquals('customerId', filters.customer_id));
   }
+  if (filters.test_clock !== undefined)
+    clauses.push(`${SEARCH_ATTRIBUTES.testClock.name} = ${quoteQueryValue(filters.test_clock)}`);
   return clauses.join(' AND ');
 }
 

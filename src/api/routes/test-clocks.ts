@@ -13,6 +13,7 @@ import {
   advanceTestClockUpdate,
   testClockQuery,
   testClockWorkflowId,
+  testClockSearchAttributes,
   type TestClockView,
 } from '../../workflows/definitions';
 import type { ApiContext } from '../context';
@@ -122,6 +123,8 @@ export function testClockRouter(ctx: ApiContext): Router {
       workflowId: testClockWorkflowId(id),
       taskQueue: config.TEMPORAL_TASK_QUEUE,
       args: [{ id, name: body.name ?? null, frozenTime }],
+      // `TestClock = "clock_…"` in the Web UI lists the clock's workflow beside its subscriptions.
+      ...testClockSearchAttributes(id),
     });
     res.status(201).json(clockView(await handleOf.query(testClockQuery)));
   });

@@ -199,8 +199,11 @@ function summary(state: EngineState): string {
   const dunning = episode
     ? ` · dunning ${episode.stage} (${episode.attempts.length} attempts, ${episode.schedule.length} planned, order ${episode.sequenceNo})`
     : '';
+  const testClock = testClockOf(state);
   return (
     `**${snapshot.state}** · ${cycles} · next billing ${iso(snapshot.nextBillingTime)}${dunning}` +
-    (state.billingPause ? ` · billing paused (${state.billingPause.by.replace('_', ' ')})` : '')
+    (state.billingPause ? ` · billing paused (${state.billingPause.by.replace('_', ' ')})` : '') +
+    // On a test clock every time above is the clock's, not the real one: said so.
+    (testClock === undefined ? '' : ` · test clock \`${testClock}\`: clock times, now ${iso(state.clockNow)}`)
   );
 }

@@ -129,6 +129,11 @@ describe('a year on a test clock in one advance: declined at the third renewal, 
     const episode = view.dunning.history.at(-1);
     assert.equal(episode?.outcome, 'recovered');
     assert.equal(episode?.sequence_no, 4);
+    // The Web UI's summary of the workflow says its times are the clock's.
+    const metadata = await stack.env.client.workflow
+      .getHandle(scenario.subscription.workflowId)
+      .query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+    assert.match(metadata.currentDetails ?? '', new RegExp(`test clock \`${clockId}\`: clock times`));
 
     // QFPay's truth: every order paid once; the declines are the third renewal and the first attempt.
     const truth = await client.emulator<{ state: string }>(

@@ -19,6 +19,7 @@ import {
   factSignal,
   paymentTokenSignal,
   subscriptionWorkflowId,
+  testClockSearchAttributes,
   type Fact,
   type SubscriptionWorkflowInput,
 } from '../../workflows/definitions';
@@ -54,6 +55,8 @@ export async function signalSubscriptionFact(
         signal: factSignal,
         signalArgs: [fact],
         workflowIdReusePolicy: SUBSCRIPTION_WORKFLOW_REUSE_POLICY,
+        // A notification from a test clock's world starts it listed by its clock.
+        ...testClockSearchAttributes(input.options?.testClock),
         ...subscriptionStartMetadata({
           subscriptionId: input.subscriptionId,
           origin: 'adopted',

@@ -3,8 +3,9 @@
  * the Temporal binaries can be found, then runs every test file with Node's test runner, each file
  * in a process tree of its own.
  *
- *   npm test                       all tests but the cluster tier
- *   npm test -- --only unit        one folder of test/ (unit, workflow, integration, e2e, cluster);
+ *   npm test                       all tests but the cluster and real-time tiers
+ *   npm test -- --only unit        one folder of test/ (unit, workflow, integration, e2e, cluster,
+ *                                  realtime);
  *                                  `integration` includes the gateways' own tests (in src/gateways)
  *   npm test -- test/unit/x.test.ts  given files
  *
@@ -16,7 +17,9 @@
  * and so is everything of every file when the runner itself is interrupted (SIGINT, SIGTERM).
  *
  * The cluster tier (test/cluster/, `npm run test:cluster`) runs the production topology of
- * `npm run cluster`; it runs on its own, after `npm test` in CI, so that it has the machine.
+ * `npm run cluster`; it runs on its own, after `npm test` in CI, so that it has the machine. The
+ * real-time tier (test/realtime/, `npm run test:realtime`) runs what can only be shown in real
+ * time, on minute-long plans: it waits more than it works, and runs on its own in CI too.
  */
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
@@ -28,7 +31,7 @@ import { writeWorkflowBundle } from '../src/dev/workflow-bundle';
 const root = resolve(__dirname, '..');
 
 /** Folders under test/ that `npm test` leaves out unless asked for with `--only`. */
-const SEPARATE_TIERS = new Set([join(root, 'test', 'cluster')]);
+const SEPARATE_TIERS = new Set([join(root, 'test', 'cluster'), join(root, 'test', 'realtime')]);
 
 /** How long after its limit a file's process gets to end by itself before its tree is stopped. */
 const STOP_GRACE_MS = Number(process.env.TEST_STOP_GRACE_MS ?? 30_000);
@@ -175,7 +178,7 @@ async function main(): Promise<void> {
           ...(only === undefined || only === 'integration' ? testFiles(join(root, 'src', 'gateways')) : []),
         ];
   const needsTemporal = files.some((f) =>
-    ['workflow', 'integration', 'e2e', 'cluster']
+    ['workflow', 'integration', 'e2e', 'cluster', 'realtime']
       .map((tier) => join('test', tier))
       .concat(join('src', 'gateways'))
       .some((dir) => relative(root, f).startsWith(dir)),
@@ -201,8 +204,11 @@ async function main(): Promise<void> {
     console.log(`workflow bundle built once in ${Date.now() - started} ms`);
   }
 
-  // The cluster tier is one long file (a cluster started twice): its limit is wider.
-  const limitMs = Number(process.env.TEST_FILE_TIMEOUT_MS ?? (only === 'cluster' ? 1_800_000 : 300_000));
+  // The cluster tier is one long file (a cluster started twice), and the real-time tier waits for
+  // minute-long billing cycles: their limit is wider.
+  const limitMs = Number(
+    process.env.TEST_FILE_TIMEOUT_MS ?? (only === 'cluster' || only === 'realtime' ? 1_800_000 : 300_000),
+  );
   const concurrency = Number(process.env.TEST_CONCURRENCY ?? '2');
   console.log(
     `${files.length} test files, ${concurrency} at a time, each limited to ${(limitMs / 1000).toFixed(0)} s`,

@@ -57,11 +57,12 @@ export async function startMerchantReceiver(): Promise<MerchantReceiver> {
 
 /**
  * A subscription's events as a story to compare across runs: each event once (by id), in the
- * order of their times, and those recorded at the same time by type (the engine records them in
- * one step; their deliveries may arrive in any order). A state change names its states; a
+ * order of their times, and those of one moment by type (the engine records them in one step;
+ * their deliveries may arrive in any order). A moment is one time, or with `momentMs` a run of
+ * events each within `momentMs` of the one before. A state change names its states; a
  * payment or an attempt its cycle and attempt.
  */
-export function eventStory(events: readonly ReceivedEvent[], subscriptionId: string): string[] {
+export function eventStory(events: readonly ReceivedEvent[], subscriptionId: string, momentMs = 0): string[] {
   const once = new Map<string, ReceivedEvent>();
   for (const e of events) if (e.subscription_id === subscriptionId) once.set(e.id, e);
   const line = (e: ReceivedEvent): string => {
@@ -74,7 +75,15 @@ export function eventStory(events: readonly ReceivedEvent[], subscriptionId: str
     ].filter(Boolean);
     return [e.type, ...parts].join(' ');
   };
-  return [...once.values()]
-    .sort((a, b) => a.created_at.localeCompare(b.created_at) || line(a).localeCompare(line(b)))
-    .map(line);
+  // Moments: events within `momentMs` of the one before are one moment (in real time, what one
+  // charge causes reaches the engine by two paths, its answer and its notification, a moment apart).
+  const moments: ReceivedEvent[][] = [];
+  let last = -Infinity;
+  for (const e of [...once.values()].sort((a, b) => a.created_at.localeCompare(b.created_at))) {
+    const at = Date.parse(e.created_at);
+    if (at - last > momentMs || moments.length === 0) moments.push([]);
+    moments.at(-1)!.push(e);
+    last = at;
+  }
+  return moments.flatMap((m) => m.map(line).sort());
 }

@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   advanceClockScenario,
   monthsAfter,
@@ -19,29 +19,13 @@ import {
   SCENARIO_START,
   type ClockScenario,
 } from '../../src/dev/clock-scenario';
-import { StackClient } from '../../src/dev/stack-client';
 import { DAY, HOUR } from '../../src/domain/duration';
 import { until } from '../helpers/gate';
-import { eventStory, startMerchantReceiver, type MerchantReceiver } from '../helpers/merchant-receiver';
-import { API_KEY, startStack, type Stack } from '../helpers/stack';
+import { eventStory } from '../helpers/merchant-receiver';
+import { API_KEY } from '../helpers/stack';
+import { useScenarioStack } from '../helpers/scenario-stack';
 
-let stack: Stack;
-let receiver: MerchantReceiver;
-before(async () => {
-  receiver = await startMerchantReceiver();
-  stack = await startStack({ retryFractions: [] }, receiver.env);
-});
-after(async () => {
-  await stack?.close();
-  await receiver?.close();
-});
-
-interface ChargeRow {
-  at: string;
-  sequence_no: number;
-  trigger: 'auto' | 'manual';
-  approved: boolean;
-}
+const scene = useScenarioStack();
 
 /**
  * What the merchant's endpoint must receive: a year, with cycle 4 declined and recovered by the
@@ -68,17 +52,6 @@ function expectedStory(cycles: number): string[] {
   return moments.flatMap((m) => [...m].sort());
 }
 
-/** A client of the test's stack, as `npm run demo` has of `npm start`'s. */
-function stackClient(): StackClient {
-  return new StackClient({
-    apiUrl: stack.apiUrl,
-    apiKey: API_KEY,
-    emulatorUrl: stack.qfpayEmulator.url,
-    webUiUrl: '',
-    namespace: stack.config.TEMPORAL_NAMESPACE,
-  });
-}
-
 /** The merchant's endpoint received the whole story, each event once, in clock time, marked with the clock. */
 async function checkStory(scenario: ClockScenario): Promise<void> {
   const clockId = scenario.clock.test_clock_id;
@@ -88,10 +61,10 @@ async function checkStory(scenario: ClockScenario): Promise<void> {
   const expected = expectedStory(SCENARIO_CYCLES);
   await until(
     'every event delivered',
-    () => eventStory(receiver.events, subscriptionId).length >= expected.length,
+    () => eventStory(scene.receiver.events, subscriptionId).length >= expected.length,
   );
-  assert.deepEqual(eventStory(receiver.events, subscriptionId), expected);
-  const mine = receiver.events.filter((e) => e.subscription_id === subscriptionId);
+  assert.deepEqual(eventStory(scene.receiver.events, subscriptionId), expected);
+  const mine = scene.receiver.events.filter((e) => e.subscription_id === subscriptionId);
   for (const e of mine) {
     assert.equal(e.test_clock, clockId, `${e.type} is marked with its clock`);
     const at = Date.parse(e.created_at);
@@ -103,7 +76,7 @@ async function checkStory(scenario: ClockScenario): Promise<void> {
 
 describe('a year on a test clock in one advance: declined at the third renewal, fixed before the second attempt', () => {
   it('ends ready, bills every cycle once at its clock time, and the merchant receives the story once, in clock time', async (t) => {
-    const client = stackClient();
+    const client = scene.client;
     const scenario = await prepareClockScenario(client, { name: 'e2e scenario' });
     const clockId = scenario.clock.test_clock_id;
     const { subscriptionId } = scenario.subscription;
@@ -130,7 +103,7 @@ describe('a year on a test clock in one advance: declined at the third renewal, 
     assert.equal(episode?.outcome, 'recovered');
     assert.equal(episode?.sequence_no, 4);
     // The Web UI's summary of the workflow says its times are the clock's.
-    const metadata = await stack.env.client.workflow
+    const metadata = await scene.stack.env.client.workflow
       .getHandle(scenario.subscription.workflowId)
       .query<{ currentDetails?: string }>('__temporal_workflow_metadata');
     assert.match(metadata.currentDetails ?? '', new RegExp(`test clock \`${clockId}\`: clock times`));
@@ -143,14 +116,7 @@ describe('a year on a test clock in one advance: declined at the third renewal, 
       clockId,
     );
     assert.equal(truth.state, 'COMPLETED');
-    const charges = (
-      await client.emulator<{ data: ChargeRow[] }>(
-        'GET',
-        `/_emulator/charges?subscription_id=${subscriptionId}`,
-        undefined,
-        clockId,
-      )
-    ).data;
+    const charges = await scene.charges(subscriptionId, clockId);
     const paidOrders = charges.filter((c) => c.approved).map((c) => c.sequence_no);
     assert.deepEqual(
       paidOrders,
@@ -182,7 +148,7 @@ describe('a year on a test clock in one advance: declined at the third renewal, 
   });
 
   it('a creation handed over before any notification from the clock’s world still tells its story in clock time', async () => {
-    const client = stackClient();
+    const client = scene.client;
     const clock = await client.createTestClock(new Date(SCENARIO_START).toISOString(), 'handover first');
     const clockId = clock.test_clock_id;
     // The clock's world sends nothing while the subscription is made: the creation's handover
@@ -196,7 +162,7 @@ describe('a year on a test clock in one advance: declined at the third renewal, 
     await client.emulator(
       'POST',
       '/_emulator/config',
-      { notifyUrl: `${stack.apiUrl}/webhooks/qfpay` },
+      { notifyUrl: `${scene.stack.apiUrl}/webhooks/qfpay` },
       clockId,
     );
     await advanceClockScenario(client, scenario);
@@ -204,8 +170,8 @@ describe('a year on a test clock in one advance: declined at the third renewal, 
   });
 
   it('`npm run demo` runs it against a running stack, to the end', async () => {
-    const port = new URL(stack.apiUrl).port;
-    const emulatorPort = new URL(stack.qfpayEmulator.url).port;
+    const port = new URL(scene.stack.apiUrl).port;
+    const emulatorPort = new URL(scene.stack.qfpayEmulator.url).port;
     // Run as a person would, in its own process (the stack answers from this one meanwhile).
     const demo = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/demo.ts'], {
       env: { ...process.env, PORT: port, EMULATOR_PORT: emulatorPort, API_KEYS: API_KEY },

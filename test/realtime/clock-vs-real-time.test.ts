@@ -9,32 +9,15 @@
  * Its own tier (`npm run test:realtime`): it waits more than it works.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { advanceClockScenario, prepareClockScenario, SCENARIO_CYCLES } from '../../src/dev/clock-scenario';
-import { StackClient } from '../../src/dev/stack-client';
 import { MINUTE, SECOND } from '../../src/domain/duration';
 import { until } from '../helpers/gate';
-import { eventStory, startMerchantReceiver, type MerchantReceiver } from '../helpers/merchant-receiver';
-import { API_KEY, startStack, type Stack } from '../helpers/stack';
+import { eventStory } from '../helpers/merchant-receiver';
+import { useScenarioStack } from '../helpers/scenario-stack';
 
-let stack: Stack;
-let receiver: MerchantReceiver;
-before(async () => {
-  receiver = await startMerchantReceiver();
-  // No automatic QFPay retries in either run: recovery is the engine's own dunning.
-  stack = await startStack({ retryFractions: [] }, receiver.env);
-});
-after(async () => {
-  await stack?.close();
-  await receiver?.close();
-});
-
-interface ChargeRow {
-  at: string;
-  sequence_no: number;
-  trigger: 'auto' | 'manual';
-  approved: boolean;
-}
+// No automatic QFPay retries in either run: recovery is the engine's own dunning.
+const scene = useScenarioStack();
 
 /**
  * The ladder of the real-time run, the monthly one's (an hour, a day, three days after the
@@ -50,13 +33,7 @@ const MINUTE_POLICY = {
 
 describe('a test clock and real time tell the merchant the same story', () => {
   it('the third renewal declined and recovered by the second attempt, a year on a clock and twelve minutes in real time', async (t) => {
-    const client = new StackClient({
-      apiUrl: stack.apiUrl,
-      apiKey: API_KEY,
-      emulatorUrl: stack.qfpayEmulator.url,
-      webUiUrl: '',
-      namespace: stack.config.TEMPORAL_NAMESPACE,
-    });
+    const { client } = scene;
 
     // Real time first: it takes minutes; the clocked run is made and advanced meanwhile.
     const real = await client.createSubscription({
@@ -86,12 +63,7 @@ describe('a test clock and real time tell the merchant the same story', () => {
     // In real time, the card is fixed once the engine's first attempt has been declined: before
     // its second, as on the clock.
     const manualCharges = async () =>
-      (
-        await client.emulator<{ data: ChargeRow[] }>(
-          'GET',
-          `/_emulator/charges?subscription_id=${real.subscriptionId}`,
-        )
-      ).data.filter((c) => c.trigger === 'manual');
+      (await scene.charges(real.subscriptionId)).filter((c) => c.trigger === 'manual');
     await until(
       'the first manual attempt, declined',
       async () => (await manualCharges()).length >= 1,
@@ -106,11 +78,11 @@ describe('a test clock and real time tell the merchant the same story', () => {
       async () => (await client.subscription(real.subscriptionId)).state === 'COMPLETED',
       15 * MINUTE,
     );
-    const clocked = eventStory(receiver.events, scenario.subscription.subscriptionId);
+    const clocked = eventStory(scene.receiver.events, scenario.subscription.subscriptionId);
     // In real time, what one charge causes reaches the engine by its answer and its notification,
     // a moment apart: events within 3 s of each other are one moment (the cycles are 60 s apart,
     // the attempts 5 s and 20 s after the failure and each other).
-    const story = () => eventStory(receiver.events, real.subscriptionId, 3 * SECOND);
+    const story = () => eventStory(scene.receiver.events, real.subscriptionId, 3 * SECOND);
     await until('every real-time event delivered', () => story().length >= clocked.length, 2 * MINUTE);
     t.diagnostic(`${clocked.length} events each`);
     assert.deepEqual(story(), clocked);
@@ -123,7 +95,7 @@ describe('a test clock and real time tell the merchant the same story', () => {
     );
     for (const c of charges) assert.ok(Date.parse(c.at) < thirdRenewal + MINUTE - 15 * SECOND, c.at);
     // Each run's events in its own time: the clock's, marked; the real ones, not.
-    const of = (id: string) => receiver.events.filter((e) => e.subscription_id === id);
+    const of = (id: string) => scene.receiver.events.filter((e) => e.subscription_id === id);
     for (const e of of(real.subscriptionId)) assert.equal(e.test_clock, undefined);
     for (const e of of(scenario.subscription.subscriptionId))
       assert.equal(e.test_clock, scenario.clock.test_clock_id);

@@ -57,6 +57,10 @@ export interface Delivery {
   data: Record<string, unknown>;
   /** The signature checked out. */
   verified: boolean;
+  /** When the engine dated it (a clock time on a test clock). */
+  created_at?: string;
+  /** The test clock its subscription lives on, if any. */
+  test_clock?: string;
 }
 
 export interface Check {
@@ -516,4 +520,49 @@ export function dunningReportAgrees(
     counted: `${expected.opened} episodes opened, ${expected.recovered + expected.exhausted + expected.lost + expected.stopped} closed, over ${touched} subscriptions`,
     violations,
   };
+}
+
+/** A test clock as a clocked run made and advanced it. */
+export interface ClockSpan {
+  id: string;
+  /** Its frozen time when made, and where the advance took it (epoch ms). */
+  startMs: number;
+  targetMs: number;
+}
+
+/**
+ * Every merchant event of a subscription on a test clock is marked with its clock and dated in the
+ * clock's time: at or after the clock's start, at or before its target (an event dated in real
+ * time, or unmarked, breaks it). `clockOf` names each subscription's clock.
+ */
+export function eventsInClockTime(
+  deliveries: readonly Delivery[],
+  clockOf: ReadonlyMap<string, ClockSpan>,
+): Check {
+  const violations: string[] = [];
+  let events = 0;
+  for (const d of new Map(deliveries.map((x) => [x.id, x])).values()) {
+    const clock = clockOf.get(d.subscription_id);
+    if (!clock) continue;
+    events += 1;
+    if (d.test_clock !== clock.id)
+      violations.push(`event ${d.id} (${d.type}): marked ${String(d.test_clock)}, not ${clock.id}`);
+    const at = d.created_at === undefined ? Number.NaN : Date.parse(d.created_at);
+    if (!(at >= clock.startMs && at <= clock.targetMs))
+      violations.push(
+        `event ${d.id} (${d.type}): dated ${String(d.created_at)}, outside its clock's ${new Date(clock.startMs).toISOString()} … ${new Date(clock.targetMs).toISOString()}`,
+      );
+  }
+  return { name: 'merchant events in clock time', counted: `${events} events`, violations };
+}
+
+/** Every clock's advance ended: `ready` at its target. */
+export function clocksReady(clocks: ReadonlyArray<ClockSpan & { status: string; frozenMs: number }>): Check {
+  const violations = clocks
+    .filter((c) => c.status !== 'ready' || c.frozenMs !== c.targetMs)
+    .map(
+      (c) =>
+        `${c.id}: ${c.status} at ${new Date(c.frozenMs).toISOString()}, target ${new Date(c.targetMs).toISOString()}`,
+    );
+  return { name: 'every clock ready at its target', counted: `${clocks.length} clocks`, violations };
 }

@@ -55,6 +55,8 @@ export async function startEventReceiver(secret: string): Promise<EventReceiver>
         subscription_id: String(event.subscription_id),
         data: (event.data ?? {}) as Record<string, unknown>,
         verified: verified && typeof event.id === 'string',
+        ...(typeof event.created_at === 'string' && { created_at: event.created_at }),
+        ...(typeof event.test_clock === 'string' && { test_clock: event.test_clock }),
       });
       res.writeHead(200).end('ok');
     });

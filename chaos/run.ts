@@ -15,12 +15,11 @@
  * against the emulator's own record. It prints a table, writes JSON, and exits 1 on any
  * violation (never on a speed).
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { temporal } from '@temporalio/proto';
 import { seededRandom } from '../src/gateways/qfpay/emulator/faults';
-import { SEARCH_ATTRIBUTES, snapshotQuery, subscriptionWorkflowId } from '../src/workflows/definitions';
+import { subscriptionWorkflowId } from '../src/workflows/definitions';
 import {
   chargeNowShowsRecovery,
   scheduledCancelsKept,
@@ -42,12 +41,24 @@ import {
   type Mirror,
   type Truth,
   type WorkflowFinding,
-  type WorkflowReading,
 } from './audit';
 import { subscriptionsNamed, workflowTimeline } from './evidence';
+import {
+  CHAOS_FAULTS,
+  countLines,
+  http,
+  NO_FAULTS,
+  notificationFigures,
+  patiently,
+  pool,
+  readWorkflow,
+  report,
+  sleep,
+  untilEventsDelivered,
+} from './harness';
 import { REFUSED_START } from './refuse-event-starts';
 import { startEventReceiver } from './receiver';
-import { CHAOS_API_KEY, CHAOS_EVENTS_SECRET, startChaosStack, type ChaosStack } from './stack';
+import { CHAOS_EVENTS_SECRET, startChaosStack, type ChaosStack } from './stack';
 
 const MARGIN_MS = 15_000;
 /**
@@ -80,68 +91,9 @@ const plan = {
 const started = Date.now();
 const log = (message: string) =>
   console.log(`chaos ${String(Math.round((Date.now() - started) / 1000)).padStart(5)}s | ${message}`);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // A seeded PRNG, so a run's choices can be repeated.
 const rnd = seededRandom(plan.seed);
-
-async function http<T>(
-  url: string,
-  method = 'GET',
-  body?: unknown,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; body: T }> {
-  const res = await fetch(url, {
-    method,
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${CHAOS_API_KEY}`, ...headers },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    signal: AbortSignal.timeout(60_000),
-  });
-  const text = await res.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // Plain text.
-  }
-  return { status: res.status, body: parsed as T };
-}
-
-/** Calls until it gets an answer that is not a 5xx, 429 or network error (the suite is a patient merchant). */
-async function patiently<T>(
-  what: string,
-  call: () => Promise<{ status: number; body: T }>,
-): Promise<{ status: number; body: T }> {
-  let last: string;
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      const res = await call();
-      if (res.status < 500 && res.status !== 429) return res;
-      last = `status ${res.status}`;
-    } catch (err) {
-      // A killed API process: try again (another one, or the same once restarted).
-      last = err instanceof Error ? err.message : String(err);
-    }
-    if (attempt >= 60) throw new Error(`${what}: no answer after ${attempt} tries (last: ${last})`);
-    await sleep(Math.min(5_000, 250 * attempt));
-  }
-}
-
-async function pool<T>(
-  items: readonly T[],
-  concurrency: number,
-  work: (item: T, i: number) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        await work(items[i]!, i);
-      }
-    }),
-  );
-}
 
 /** How long one creation may take under the faults (QFPay's 5xx, killed workers) before the run fails. */
 const CREATION_LIMIT_MS = 15 * 60_000;
@@ -239,40 +191,12 @@ async function setFaults(stack: ChaosStack, faults: Record<string, unknown>): Pr
   await patiently('faults', () => http(`${stack.emulatorUrl}/_emulator/faults`, 'POST', faults));
 }
 
-const NO_FAULTS = {
-  duplicateRate: 0,
-  reorderRate: 0,
-  dropRate: 0,
-  serverErrorRate: 0,
-  timeoutRate: 0,
-  rateLimitRate: 0,
-  slowRate: 0,
-  pendingChargeRate: 0,
-  endpoints: null,
-};
-
 interface Disruptions {
   workerKills: number;
   apiKills: number;
   serverRestarts: number;
   cardFlips: number;
 }
-
-/** Every fault at once, for the whole run: on QFPay calls (creation included) and on notifications. */
-const CHAOS_FAULTS = {
-  duplicateRate: 0.3,
-  reorderRate: 0.2,
-  delayMs: 5_000,
-  dropRate: 0.05,
-  serverErrorRate: 0.03,
-  // A timed-out call was processed: the client cannot tell (a creation QFPay committed, a charge made).
-  timeoutRate: 0.03,
-  timeoutMs: 12_000,
-  timeoutProcesses: true,
-  // Charges answered 1145 (processing), settled later.
-  pendingChargeRate: 0.05,
-  endpoints: null,
-};
 
 /**
  * Crashes while the subscriptions are created and bill: a worker SIGKILLed every 10 s, an API
@@ -527,45 +451,6 @@ async function converge(
   }
 }
 
-/**
- * Merchant events still in flight: waits until the engine's delivery log has none pending or
- * retrying and the receiver has been quiet for 10 s (bounded at 5 minutes: the audit then
- * reports what is missing).
- */
-/**
- * Waits until no subscription workflow holds an event it has not handed to a delivery workflow
- * (a refused start is tried again with a backoff), and the delivery log has none pending or
- * retrying.
- */
-async function untilEventsDelivered(
-  stack: ChaosStack,
-  ids: readonly string[],
-  deliveries: readonly unknown[],
-): Promise<void> {
-  const until = Date.now() + 5 * 60_000;
-  for (let last = -1; Date.now() < until;) {
-    const open = await Promise.all(
-      ['pending', 'retrying'].map(async (status) => {
-        const res = await patiently('event log', () =>
-          http<{ data?: unknown[] }>(`${stack.apis[0]}/v1/merchant-events?status=${status}`),
-        );
-        return res.body.data?.length ?? 0;
-      }),
-    );
-    let waiting = 0;
-    await pool(ids, 8, async (id) => {
-      const view = await patiently('events waiting', async () => ({
-        status: 200,
-        body: await stack.temporal.workflow.getHandle(subscriptionWorkflowId(id)).query(snapshotQuery),
-      }));
-      waiting += view.body.eventsWaiting ?? 0;
-    });
-    if (waiting === 0 && open.every((n) => n === 0) && deliveries.length === last) return;
-    last = deliveries.length;
-    await sleep(10_000);
-  }
-}
-
 async function workflowFindings(stack: ChaosStack, ids: readonly string[]): Promise<WorkflowFinding[]> {
   const findings: WorkflowFinding[] = [];
   await pool(ids, 8, async (id) => {
@@ -589,49 +474,6 @@ async function workflowFindings(stack: ChaosStack, ids: readonly string[]): Prom
     );
   });
   return findings;
-}
-
-async function readWorkflow(stack: ChaosStack, id: string): Promise<WorkflowReading> {
-  const { EventType } = temporal.api.enums.v1;
-  const handle = stack.temporal.workflow.getHandle(subscriptionWorkflowId(id));
-  const description = await handle.describe();
-  const events = (await handle.fetchHistory()).events ?? [];
-  const timers = new Map<string, boolean>();
-  for (const e of events) {
-    if (e.eventType === EventType.EVENT_TYPE_TIMER_STARTED) timers.set(String(e.eventId), true);
-    const closed =
-      e.timerFiredEventAttributes?.startedEventId ?? e.timerCanceledEventAttributes?.startedEventId;
-    if (closed !== undefined && closed !== null) timers.delete(String(closed));
-  }
-  return {
-    status: description.status.name,
-    workflowTaskFailures: events.flatMap((e) => {
-      const a = e.workflowTaskFailedEventAttributes;
-      if (e.eventType !== EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED || !a) return [];
-      const cause = temporal.api.enums.v1.WorkflowTaskFailedCause[a.cause ?? 0] ?? String(a.cause);
-      return [{ cause, message: a.failure?.message ?? '' }];
-    }),
-    // With the reconciler, a subscription that waits for its next notification keeps no timer:
-    // its ReconcileAt is what wakes it (the Schedule's sweep signals it once that time passes).
-    pendingWork:
-      timers.size > 0 ||
-      (description.raw.pendingActivities?.length ?? 0) > 0 ||
-      description.typedSearchAttributes.get(SEARCH_ATTRIBUTES.reconcileAt) !== undefined,
-  };
-}
-
-async function notificationFigures(stack: ChaosStack): Promise<Record<string, number>> {
-  const res = await http<{ data: Array<{ status: string; fault: string | null; attempts: unknown[] }> }>(
-    `${stack.emulatorUrl}/_emulator/notifications`,
-  );
-  const data = res.body.data;
-  return {
-    notifications: data.filter((n) => n.fault !== 'duplicate').length,
-    duplicated: data.filter((n) => n.fault === 'duplicate').length,
-    reordered: data.filter((n) => n.fault === 'delayed').length,
-    dropped: data.filter((n) => n.fault === 'dropped').length,
-    deliveryAttempts: data.reduce((sum, n) => sum + n.attempts.length, 0),
-  };
 }
 
 const out = args.out ?? join(__dirname, 'results', quick ? 'quick.json' : 'full.json');
@@ -771,25 +613,6 @@ async function main(): Promise<void> {
     await receiver.close();
   }
   process.exit(exitCode ?? 1);
-}
-
-/** How many lines of a file hold `text` (0 if the file is missing). */
-function countLines(path: string, text: string): number {
-  try {
-    return readFileSync(path, 'utf8')
-      .split('\n')
-      .filter((line) => line.includes(text)).length;
-  } catch {
-    return 0;
-  }
-}
-
-function report(figures: Record<string, number>, checks: Check[]): void {
-  console.log('\n| figure | value |\n|---|---|');
-  for (const [k, v] of Object.entries(figures)) console.log(`| ${k} | ${v.toLocaleString('en-US')} |`);
-  console.log('\n| check | examined | violations |\n|---|---|---|');
-  for (const c of checks) console.log(`| ${c.name} | ${c.counted} | ${c.violations.length} |`);
-  for (const c of checks) for (const v of c.violations.slice(0, 10)) console.log(`  ✖ ${c.name}: ${v}`);
 }
 
 main().catch((err: unknown) => {

@@ -7,6 +7,8 @@ import { describe, it } from 'node:test';
 import {
   chargeNowShowsRecovery,
   chargesInsideWindow,
+  clocksReady,
+  eventsInClockTime,
   eventStartFaultRan,
   merchantEventsComplete,
   noCancelOfPaidPlan,
@@ -460,5 +462,49 @@ describe('the audit of what a merchant sees around charges and cancels', () => {
         'the report read 1 subscriptions, 2 show an episode in the range',
       ],
     );
+  });
+});
+
+describe('the audit of a test-clocked run', () => {
+  const clock = {
+    id: 'clock_1',
+    startMs: Date.parse('2027-01-10T02:00:00Z'),
+    targetMs: Date.parse('2028-01-10T02:00:00Z'),
+  };
+  const event = (id: string, extra: Partial<Delivery>): Delivery => ({
+    id,
+    type: 'subscription.payment_succeeded',
+    subscription_id: SUB,
+    data: {},
+    verified: true,
+    ...extra,
+  });
+
+  it('an event dated in real time or not marked with its clock is a violation (planted); one in clock time is not', () => {
+    const clockOf = new Map([[SUB, clock]]);
+    const good = event('evt_1', { created_at: '2027-04-10T02:00:00.000Z', test_clock: 'clock_1' });
+    assert.deepEqual(eventsInClockTime([good, good], clockOf).violations, []);
+    assert.equal(eventsInClockTime([good, good], clockOf).counted, '1 events');
+    const realTime = event('evt_2', { created_at: '2026-05-01T00:00:00.000Z', test_clock: 'clock_1' });
+    const unmarked = event('evt_3', { created_at: '2027-04-10T02:00:00.000Z' });
+    const undated = event('evt_4', { test_clock: 'clock_1' });
+    const found = eventsInClockTime([realTime, unmarked, undated], clockOf).violations;
+    assert.equal(found.length, 3);
+    assert.match(found[0]!, /evt_2.*outside its clock/);
+    assert.match(found[1]!, /evt_3.*marked undefined, not clock_1/);
+    assert.match(found[2]!, /evt_4.*dated undefined/);
+    // A subscription on no clock is not judged.
+    assert.deepEqual(eventsInClockTime([realTime], new Map()).violations, []);
+  });
+
+  it('a clock still advancing, or ready short of its target, is a violation (planted)', () => {
+    const ready = { ...clock, status: 'ready', frozenMs: clock.targetMs };
+    assert.deepEqual(clocksReady([ready]).violations, []);
+    const advancing = { ...ready, id: 'clock_2', status: 'advancing', frozenMs: clock.startMs };
+    const short = { ...ready, id: 'clock_3', frozenMs: clock.targetMs - 1 };
+    const found = clocksReady([ready, advancing, short]).violations;
+    assert.equal(found.length, 2);
+    assert.match(found[0]!, /clock_2: advancing/);
+    assert.match(found[1]!, /clock_3: ready/);
   });
 });

@@ -29,7 +29,7 @@ import type { ClockStatus } from '../../src/domain/clock/test-clock';
 import { orderId, type FakeQfpay } from '../helpers/qfpay-doubles';
 import { createTestClockActivities } from '../../src/activities/test-clocks';
 import type { TestClockActivities } from '../../src/activities/contracts';
-import { until } from '../helpers/gate';
+import { Gate, until } from '../helpers/gate';
 import {
   CYCLE,
   EngineDouble,
@@ -251,6 +251,79 @@ describe('a subscription on a test clock (dev server)', () => {
       assert.equal((await handle.query(snapshotQuery)).testClock, undefined);
       const { typedSearchAttributes } = await handle.describe();
       assert.equal(typedSearchAttributes.get(SEARCH_ATTRIBUTES.testClock), undefined);
+      await handle.terminate('test done');
+    });
+  });
+
+  it('the clock’s signal and a notification arriving during its charge: one charge, the clock’s latest time, no lost fact', async () => {
+    const { subscriptionId, world, qfpay, failCycle2 } = onClock();
+    const gate = new Gate();
+    qfpay.beforeCharge = () => (qfpay.count('chargeOrder') === 1 ? gate.promise : Promise.resolve());
+    await withWorker(qfpay, async (taskQueue) => {
+      const handle = await start(taskQueue, subscriptionId, 'clock_t');
+      await handle.signal(testClockTimeSignal, { now: C0 });
+      await failCycle2(handle);
+      await idleAt(handle, C0);
+      // The clock reaches the first attempt: the charge goes to QFPay and is held there.
+      world.now = C0 + HOUR;
+      await handle.signal(testClockTimeSignal, { now: world.now });
+      await until('the charge is at QFPay', () => qfpay.count('chargeOrder') === 1);
+      // Meanwhile the clock moves on, and QFPay's notification of the failure comes again.
+      world.now = C0 + 2 * HOUR;
+      await handle.signal(testClockTimeSignal, { now: world.now });
+      await handle.signal(factSignal, {
+        kind: 'payment',
+        subscriptionId,
+        orderId: orderId(subscriptionId, 2),
+        sequenceNo: 2,
+        succeeded: false,
+        respcd: '1205',
+        syssn: `${subscriptionId}-2-ko`,
+        at: C0,
+        source: 'notification',
+      });
+      gate.open();
+      const after = await idleAt(handle, C0 + 2 * HOUR);
+      assert.equal(qfpay.count('chargeOrder'), 1, 'one charge: the later time did not make a second');
+      assert.equal(after.wakeAt, C0 + DAY, 'the next attempt, a day after the failure, in clock time');
+      const view = await handle.query(snapshotQuery);
+      assert.deepEqual(view.testClock, { id: 'clock_t', now: C0 + 2 * HOUR });
+      assert.equal(view.dunning.episode?.attempts.length, 1);
+      assert.equal(
+        view.dunning.episode?.attempts[0]?.startedAt,
+        C0 + HOUR,
+        'started at the clock’s time then',
+      );
+      assert.equal(view.snapshot.state, 'PAST_DUE');
+      assert.equal(await workflowTaskFailures(handle), 0);
+      await handle.terminate('test done');
+    });
+  });
+
+  it('a handler in the same activation as its joining of the clock: the clock’s time is kept, the join made once', async () => {
+    const { subscriptionId, qfpay } = onClock();
+    await withWorker(qfpay, async (taskQueue) => {
+      // Its first workflow task carries the clock's time with the start: the handler runs while
+      // the workflow makes its join (a signal to a clock that does not exist here: logged, not fatal).
+      const handle = await env.client.workflow.signalWithStart(WORKFLOW_TYPES.subscription, {
+        workflowId: subscriptionWorkflowId(subscriptionId),
+        taskQueue,
+        args: [
+          { subscriptionId, origin: 'created', options: { testClock: 'clock_absent', merchantEvents: true } },
+        ],
+        signal: testClockTimeSignal,
+        signalArgs: [{ now: C0 }],
+      });
+      started.push(handle);
+      await handle.signal(handoverSignal, { fact: createdFact(subscriptionId, 'ACTIVE', C0), clockNow: C0 });
+      const status = await idleAt(handle, C0);
+      assert.equal(status.testClock, 'clock_absent');
+      const history = (await handle.fetchHistory()).events ?? [];
+      const joins = history.filter(
+        (e) => e.eventType === EventType.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED,
+      );
+      assert.equal(joins.length, 1, 'joined once');
+      assert.equal(await workflowTaskFailures(handle), 0);
       await handle.terminate('test done');
     });
   });

@@ -23,6 +23,7 @@ import {
   type QfpayEmulatorHandle,
   type QfpayEmulatorOptions,
 } from '../../src/gateways/qfpay/emulator/server';
+import { EmulatorTestClient } from './emulator-client';
 import { createTestWorker, startDevServer, startTimeSkipping, uniqueTaskQueue } from './temporal';
 
 export const API_KEY = 'e2e-api-key';
@@ -234,6 +235,82 @@ export async function minuteSubscription(
   );
   assert.equal(created.status, 201, JSON.stringify(created.body));
   return { subscriptionId: created.body.result.subscription_id, tokenId: token.token_id };
+}
+
+/** A test clock made through the merchant API, frozen at `frozenTime`, ready; its id. */
+export async function clockThroughApi(stack: Stack, frozenTime: number, name: string): Promise<string> {
+  const made = await stack.api('POST', '/v1/test_clocks', {
+    frozen_time: new Date(frozenTime).toISOString(),
+    name,
+  });
+  assert.equal(made.status, 201, JSON.stringify(made.body));
+  assert.equal(made.body.status, 'ready');
+  assert.equal(made.body.frozen_time, new Date(frozenTime).toISOString());
+  return made.body.test_clock_id;
+}
+
+/** A subscription made through the merchant API, and where its records live at the emulator. */
+export interface ApiSubscription {
+  /** The emulator's world it lives in (its clock's, or the main one), e.g. to set its card's answers. */
+  world: EmulatorTestClient;
+  customerId: string;
+  tokenId: string;
+  subscriptionId: string;
+  workflowId: string;
+}
+
+/**
+ * A customer with a card, a monthly product and a subscription, made through the merchant API on
+ * test clock `testClock` (or on none, in the emulator's main world).
+ */
+export async function subscribeThroughApi(
+  stack: Stack,
+  name: string,
+  testClock?: string,
+): Promise<ApiSubscription> {
+  const onClock = testClock === undefined ? {} : { test_clock: testClock };
+  const main = new EmulatorTestClient(stack.qfpayEmulator.url, APP_CODE, APP_KEY);
+  const world = testClock === undefined ? main : main.onClock(testClock);
+  const customer = await stack.api('POST', '/v1/customers', {
+    name,
+    email: `${name.toLowerCase()}-clock@example.com`,
+    ...onClock,
+  });
+  assert.equal(customer.status, 201, JSON.stringify(customer.body));
+  const product = await stack.api(
+    'POST',
+    '/v1/products',
+    {
+      name: `${name}'s plan`,
+      amount: 4200,
+      currency: 'HKD',
+      interval: 'monthly',
+      interval_count: 1,
+      ...onClock,
+    },
+    { 'idempotency-key': `product-${name}-${testClock ?? 'none'}` },
+  );
+  assert.equal(product.status, 201, JSON.stringify(product.body));
+  const tokenId = await world.createToken(customer.body.customer_id);
+  const created = await stack.api(
+    'POST',
+    '/v1/subscriptions',
+    {
+      customer_id: customer.body.customer_id,
+      product_id: product.body.product_id,
+      token_id: tokenId,
+      ...onClock,
+    },
+    { 'idempotency-key': `subscription-${name}-${testClock ?? 'none'}` },
+  );
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  return {
+    world,
+    customerId: customer.body.customer_id,
+    tokenId,
+    subscriptionId: created.body.result.subscription_id,
+    workflowId: created.body.result.workflow_id,
+  };
 }
 
 /** The next billing time the gateway reports for the engine's subscription `id`, if it has one. */

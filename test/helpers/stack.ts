@@ -35,7 +35,8 @@ export interface Stack {
   qfpayEmulator: QfpayEmulatorHandle;
   config: Config;
   apiUrl: string;
-  worker: Worker;
+  /** The in-process worker (none with `options.worker: false`). */
+  worker: Worker | undefined;
   /** An authenticated JSON call to the engine's API. */
   api(
     method: string,
@@ -57,11 +58,13 @@ export interface Stack {
  * @param options.timeSkipping run on the time-skipping test server instead of the dev server
  *   (workflow time jumps only while the test sleeps through `env.sleep`)
  * @param options.gatewayStartMs where the gateways' emulators' clocks start (default: the real now)
+ * @param options.worker false: no worker in this process (the test runs its own on
+ *   `config.TEMPORAL_TASK_QUEUE`, e.g. in a process it can kill)
  */
 export async function startStack(
   emulatorOptions: QfpayEmulatorOptions = {},
   env?: Record<string, string>,
-  options: { timeSkipping?: boolean; gateways?: boolean; gatewayStartMs?: number } = {},
+  options: { timeSkipping?: boolean; gateways?: boolean; gatewayStartMs?: number; worker?: boolean } = {},
 ): Promise<Stack> {
   const temporal = options.timeSkipping ? await startTimeSkipping() : await startDevServer();
   const qfpayEmulator = await startQfpayEmulator({ appCode: APP_CODE, appKey: APP_KEY, ...emulatorOptions });
@@ -86,11 +89,16 @@ export async function startStack(
   // Filled once the gateways' emulators run (they need the API's URL; the API needs their keys).
   // QFPay's variables (its emulator above) are the config's; the other gateways' come from theirs.
   const gatewayEnv: GatewayEnv = qfpayVariables(config);
-  const { worker } = await createTestWorker(temporal, {
-    taskQueue: config.TEMPORAL_TASK_QUEUE,
-    activities: createActivities({ config, client: temporal.client, logger, gatewayEnv }),
-  });
-  const running = worker.run();
+  const worker =
+    options.worker === false
+      ? undefined
+      : (
+          await createTestWorker(temporal, {
+            taskQueue: config.TEMPORAL_TASK_QUEUE,
+            activities: createActivities({ config, client: temporal.client, logger, gatewayEnv }),
+          })
+        ).worker;
+  const running = worker?.run();
   // What the worker's start does (worker.ts): the reconciler's Schedule on this task queue.
   await startReconciler(temporal.client, config);
   const app = buildApp({
@@ -163,7 +171,7 @@ export async function startStack(
       await Promise.allSettled(emulators.map((e) => e.close()));
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections?.();
-      worker.shutdown();
+      worker?.shutdown();
       await running;
       await qfpayEmulator.close();
       await temporal.teardown();

@@ -22,7 +22,15 @@ import { DEFAULT_DUNNING_POLICY } from '../../src/domain/episode/dunning';
 import { HOUR, DAY } from '../../src/domain/duration';
 import { EmulatorTestClient } from '../helpers/emulator-client';
 import { until } from '../helpers/gate';
-import { APP_CODE, APP_KEY, eventually, startStack, type Stack } from '../helpers/stack';
+import {
+  APP_CODE,
+  APP_KEY,
+  clockThroughApi,
+  eventually,
+  startStack,
+  subscribeThroughApi,
+  type Stack,
+} from '../helpers/stack';
 
 const START = Date.parse('2027-01-10T02:00:00Z');
 const CLOCK = 'clock_e2e';
@@ -125,71 +133,10 @@ describe('a test clock through the engine', () => {
   });
 });
 
-/** A clock made through the merchant API, at START. */
-async function clockThroughApi(name: string): Promise<string> {
-  const made = await stack.api('POST', '/v1/test_clocks', {
-    frozen_time: new Date(START).toISOString(),
-    name,
-  });
-  assert.equal(made.status, 201, JSON.stringify(made.body));
-  assert.equal(made.body.status, 'ready');
-  assert.equal(made.body.frozen_time, new Date(START).toISOString());
-  return made.body.test_clock_id;
-}
-
-/**
- * A customer with a card, a monthly product and a subscription, made through the merchant API on
- * test clock `testClock` (or on none, in the emulator's main world).
- */
-async function subscribeThroughApi(name: string, testClock?: string) {
-  const onClock = testClock === undefined ? {} : { test_clock: testClock };
-  const main = new EmulatorTestClient(stack.qfpayEmulator.url, APP_CODE, APP_KEY);
-  const world = testClock === undefined ? main : main.onClock(testClock);
-  const customer = await stack.api('POST', '/v1/customers', {
-    name,
-    email: `${name.toLowerCase()}-clock@example.com`,
-    ...onClock,
-  });
-  assert.equal(customer.status, 201, JSON.stringify(customer.body));
-  const product = await stack.api(
-    'POST',
-    '/v1/products',
-    {
-      name: `${name}'s plan`,
-      amount: 4200,
-      currency: 'HKD',
-      interval: 'monthly',
-      interval_count: 1,
-      ...onClock,
-    },
-    { 'idempotency-key': `product-${name}-${testClock ?? 'none'}` },
-  );
-  assert.equal(product.status, 201, JSON.stringify(product.body));
-  const tokenId = await world.createToken(customer.body.customer_id);
-  const created = await stack.api(
-    'POST',
-    '/v1/subscriptions',
-    {
-      customer_id: customer.body.customer_id,
-      product_id: product.body.product_id,
-      token_id: tokenId,
-      ...onClock,
-    },
-    { 'idempotency-key': `subscription-${name}-${testClock ?? 'none'}` },
-  );
-  assert.equal(created.status, 201, JSON.stringify(created.body));
-  return {
-    world,
-    customerId: customer.body.customer_id as string,
-    subscriptionId: created.body.result.subscription_id as string,
-    workflowId: created.body.result.workflow_id as string,
-  };
-}
-
 describe('test clocks through the merchant API', () => {
   it('a year of monthly billing in one advance; the clock’s time everywhere; refusals with a clear 4xx; removal', async () => {
-    const id = await clockThroughApi('a year');
-    const { world, subscriptionId, workflowId } = await subscribeThroughApi('Grace', id);
+    const id = await clockThroughApi(stack, START, 'a year');
+    const { world, subscriptionId, workflowId } = await subscribeThroughApi(stack, 'Grace', id);
     await until('the subscription joined its clock', async () => {
       const clock = await stack.api('GET', `/v1/test_clocks/${id}`);
       return clock.body.subscriptions === 1;
@@ -240,10 +187,13 @@ describe('test clocks through the merchant API', () => {
   });
 
   it('lists a clock’s subscriptions by its TestClock search attribute: two clocks apart, none on no clock', async () => {
-    const [a, b] = [await clockThroughApi('list A'), await clockThroughApi('list B')];
-    const onA = await subscribeThroughApi('Ann', a);
-    const onB = await subscribeThroughApi('Bob', b);
-    const onNone = await subscribeThroughApi('Cid');
+    const [a, b] = [
+      await clockThroughApi(stack, START, 'list A'),
+      await clockThroughApi(stack, START, 'list B'),
+    ];
+    const onA = await subscribeThroughApi(stack, 'Ann', a);
+    const onB = await subscribeThroughApi(stack, 'Bob', b);
+    const onNone = await subscribeThroughApi(stack, 'Cid');
 
     // The attribute itself, on each subscription's workflow and on each clock's own (a workflow that
     // a notification from the clock's world started first writes it in its next task).

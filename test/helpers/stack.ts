@@ -23,6 +23,7 @@ import {
   type QfpayEmulatorHandle,
   type QfpayEmulatorOptions,
 } from '../../src/gateways/qfpay/emulator/server';
+import { EmulatorTestClient } from './emulator-client';
 import { createTestWorker, startDevServer, startTimeSkipping, uniqueTaskQueue } from './temporal';
 
 export const API_KEY = 'e2e-api-key';
@@ -34,7 +35,8 @@ export interface Stack {
   qfpayEmulator: QfpayEmulatorHandle;
   config: Config;
   apiUrl: string;
-  worker: Worker;
+  /** The in-process worker (none with `options.worker: false`). */
+  worker: Worker | undefined;
   /** An authenticated JSON call to the engine's API. */
   api(
     method: string,
@@ -56,11 +58,13 @@ export interface Stack {
  * @param options.timeSkipping run on the time-skipping test server instead of the dev server
  *   (workflow time jumps only while the test sleeps through `env.sleep`)
  * @param options.gatewayStartMs where the gateways' emulators' clocks start (default: the real now)
+ * @param options.worker false: no worker in this process (the test runs its own on
+ *   `config.TEMPORAL_TASK_QUEUE`, e.g. in a process it can kill)
  */
 export async function startStack(
   emulatorOptions: QfpayEmulatorOptions = {},
   env?: Record<string, string>,
-  options: { timeSkipping?: boolean; gateways?: boolean; gatewayStartMs?: number } = {},
+  options: { timeSkipping?: boolean; gateways?: boolean; gatewayStartMs?: number; worker?: boolean } = {},
 ): Promise<Stack> {
   const temporal = options.timeSkipping ? await startTimeSkipping() : await startDevServer();
   const qfpayEmulator = await startQfpayEmulator({ appCode: APP_CODE, appKey: APP_KEY, ...emulatorOptions });
@@ -85,11 +89,16 @@ export async function startStack(
   // Filled once the gateways' emulators run (they need the API's URL; the API needs their keys).
   // QFPay's variables (its emulator above) are the config's; the other gateways' come from theirs.
   const gatewayEnv: GatewayEnv = qfpayVariables(config);
-  const { worker } = await createTestWorker(temporal, {
-    taskQueue: config.TEMPORAL_TASK_QUEUE,
-    activities: createActivities({ config, client: temporal.client, logger, gatewayEnv }),
-  });
-  const running = worker.run();
+  const worker =
+    options.worker === false
+      ? undefined
+      : (
+          await createTestWorker(temporal, {
+            taskQueue: config.TEMPORAL_TASK_QUEUE,
+            activities: createActivities({ config, client: temporal.client, logger, gatewayEnv }),
+          })
+        ).worker;
+  const running = worker?.run();
   // What the worker's start does (worker.ts): the reconciler's Schedule on this task queue.
   await startReconciler(temporal.client, config);
   const app = buildApp({
@@ -162,7 +171,7 @@ export async function startStack(
       await Promise.allSettled(emulators.map((e) => e.close()));
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections?.();
-      worker.shutdown();
+      worker?.shutdown();
       await running;
       await qfpayEmulator.close();
       await temporal.teardown();
@@ -234,6 +243,82 @@ export async function minuteSubscription(
   );
   assert.equal(created.status, 201, JSON.stringify(created.body));
   return { subscriptionId: created.body.result.subscription_id, tokenId: token.token_id };
+}
+
+/** A test clock made through the merchant API, frozen at `frozenTime`, ready; its id. */
+export async function clockThroughApi(stack: Stack, frozenTime: number, name: string): Promise<string> {
+  const made = await stack.api('POST', '/v1/test_clocks', {
+    frozen_time: new Date(frozenTime).toISOString(),
+    name,
+  });
+  assert.equal(made.status, 201, JSON.stringify(made.body));
+  assert.equal(made.body.status, 'ready');
+  assert.equal(made.body.frozen_time, new Date(frozenTime).toISOString());
+  return made.body.test_clock_id;
+}
+
+/** A subscription made through the merchant API, and where its records live at the emulator. */
+export interface ApiSubscription {
+  /** The emulator's world it lives in (its clock's, or the main one), e.g. to set its card's answers. */
+  world: EmulatorTestClient;
+  customerId: string;
+  tokenId: string;
+  subscriptionId: string;
+  workflowId: string;
+}
+
+/**
+ * A customer with a card, a monthly product and a subscription, made through the merchant API on
+ * test clock `testClock` (or on none, in the emulator's main world).
+ */
+export async function subscribeThroughApi(
+  stack: Stack,
+  name: string,
+  testClock?: string,
+): Promise<ApiSubscription> {
+  const onClock = testClock === undefined ? {} : { test_clock: testClock };
+  const main = new EmulatorTestClient(stack.qfpayEmulator.url, APP_CODE, APP_KEY);
+  const world = testClock === undefined ? main : main.onClock(testClock);
+  const customer = await stack.api('POST', '/v1/customers', {
+    name,
+    email: `${name.toLowerCase()}-clock@example.com`,
+    ...onClock,
+  });
+  assert.equal(customer.status, 201, JSON.stringify(customer.body));
+  const product = await stack.api(
+    'POST',
+    '/v1/products',
+    {
+      name: `${name}'s plan`,
+      amount: 4200,
+      currency: 'HKD',
+      interval: 'monthly',
+      interval_count: 1,
+      ...onClock,
+    },
+    { 'idempotency-key': `product-${name}-${testClock ?? 'none'}` },
+  );
+  assert.equal(product.status, 201, JSON.stringify(product.body));
+  const tokenId = await world.createToken(customer.body.customer_id);
+  const created = await stack.api(
+    'POST',
+    '/v1/subscriptions',
+    {
+      customer_id: customer.body.customer_id,
+      product_id: product.body.product_id,
+      token_id: tokenId,
+      ...onClock,
+    },
+    { 'idempotency-key': `subscription-${name}-${testClock ?? 'none'}` },
+  );
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  return {
+    world,
+    customerId: customer.body.customer_id,
+    tokenId,
+    subscriptionId: created.body.result.subscription_id,
+    workflowId: created.body.result.workflow_id,
+  };
 }
 
 /** The next billing time the gateway reports for the engine's subscription `id`, if it has one. */

@@ -25,7 +25,12 @@ import { monthsAfter } from '../src/dev/clock-scenario';
 import { DAY, HOUR } from '../src/domain/duration';
 import { seededRandom } from '../src/gateways/qfpay/emulator/faults';
 import { TEST_CLOCK_HEADER } from '../src/gateways/qfpay/test-clock-header';
-import { clockStatusQuery, subscriptionWorkflowId } from '../src/workflows/definitions';
+import {
+  clockStatusQuery,
+  subscriptionWorkflowId,
+  testClockQuery,
+  testClockWorkflowId,
+} from '../src/workflows/definitions';
 import {
   chargesInsideWindow,
   clocksReady,
@@ -87,7 +92,7 @@ const plan = {
   months: 12,
   cycles: CYCLES,
   /** An advance still running after this is a finding ("every clock ready"), and the audit goes on. */
-  advanceLimitMs: (quick ? 12 : 40) * 60_000,
+  advanceLimitMs: (quick ? 20 : 60) * 60_000,
   convergeMs: (quick ? 3 : 10) * 60_000,
   seed: Number(args.seed),
 };
@@ -260,6 +265,50 @@ async function readClock(stack: ChaosStack, clock: Clock): Promise<Clock> {
     `/v1/test_clocks/${clock.id}`,
   );
   return { ...clock, status: view.status, frozenMs: Date.parse(view.frozen_time) };
+}
+
+/**
+ * Every 30 s until `over` settles, logs each clock still advancing: its time, its steps, and what
+ * each member says of itself (its clock time, idle or not, its next wake), so that a slow advance
+ * can be told from a stuck one.
+ */
+async function watchProgress(
+  stack: ChaosStack,
+  clocks: readonly Clock[],
+  over: Promise<unknown>,
+): Promise<void> {
+  let done = false;
+  void over.finally(() => (done = true)).catch(() => undefined);
+  const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+  while (!done) {
+    await new Promise((resolve) => setTimeout(resolve, 30_000));
+    if (done) break;
+    for (const clock of clocks) {
+      try {
+        const view = await stack.temporal.workflow
+          .getHandle(testClockWorkflowId(clock.id))
+          .query(testClockQuery);
+        if (view.status === 'ready') continue;
+        const members = await Promise.all(
+          view.members.map(async (id) => {
+            try {
+              const m = await stack.temporal.workflow.getHandle(id).query(clockStatusQuery);
+              return m === null
+                ? `${id}: no clock`
+                : `${id.slice(-8)} now=${iso(m.now)} idle=${m.idle} wake=${iso(m.wakeAt)}`;
+            } catch (err) {
+              return `${id.slice(-8)}: ${err instanceof Error ? err.message : String(err)}`;
+            }
+          }),
+        );
+        log(
+          `clock ${clock.id} at ${iso(view.now)} after ${view.steps} steps; members: ${members.join('; ')}`,
+        );
+      } catch (err) {
+        log(`clock ${clock.id}: not readable (${err instanceof Error ? err.message : String(err)})`);
+      }
+    }
+  }
 }
 
 /** SIGKILLs a worker every 10 s, the workers in turn, until `over` settles; returns how many. */
@@ -473,7 +522,9 @@ async function main(): Promise<void> {
         ),
       ),
     );
+    const progress = watchProgress(stack, clocks, readiness);
     const workerKills = await killWorkers(stack, readiness);
+    await progress;
     await readiness;
     for (const clock of clocks) await emulator(stack, clock.id, 'POST', '/faults', NO_FAULTS);
     const finalClocks = await Promise.all(clocks.map((c) => readClock(stack, c)));

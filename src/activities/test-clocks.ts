@@ -28,6 +28,18 @@ interface WorldReply {
 
 const RUNNING = 'RUNNING';
 
+/** How often a call to the clock's world heartbeats while it waits for the emulator's answer. */
+const HEARTBEAT_EVERY_MS = 2_000;
+
+/** The running activity's context, or undefined when called outside one (a test calling it directly). */
+function activityContext(): Context | undefined {
+  try {
+    return Context.current();
+  } catch {
+    return undefined;
+  }
+}
+
 export function createTestClockActivities({
   client,
   emulatorUrl,
@@ -35,20 +47,33 @@ export function createTestClockActivities({
   pollMs = 50,
 }: TestClockActivityDeps): TestClockActivities {
   async function control(method: 'GET' | 'POST', path: string, body?: unknown): Promise<TestClockWorld> {
-    const res = await fetch(`${emulatorUrl}/_emulator/test_clocks${path}`, {
-      method,
-      ...(body === undefined
-        ? {}
-        : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
-    });
-    const text = await res.text();
+    // A world's move may take a while (a month's billing and its deliveries): the activity says it
+    // is alive meanwhile, so that a worker that dies is noticed by its heartbeat timeout, not later.
+    const context = activityContext();
+    const beat = context && setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
+    try {
+      const res = await fetch(`${emulatorUrl}/_emulator/test_clocks${path}`, {
+        method,
+        ...(context ? { signal: context.cancellationSignal } : {}),
+        ...(body === undefined
+          ? {}
+          : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+      });
+      return worldOf(`${method} ${path}`, res, await res.text());
+    } finally {
+      if (beat) clearInterval(beat);
+    }
+  }
+
+  /** The world in the emulator's answer to `call`; a 4xx is final, anything else not 2xx is retried. */
+  function worldOf(call: string, res: Pick<Response, 'status' | 'ok'>, text: string): TestClockWorld {
     if (res.status >= 400 && res.status < 500)
       throw ApplicationFailure.create({
         type: 'TestClockWorld',
-        message: `the emulator answered ${res.status} to ${method} ${path}: ${text}`,
+        message: `the emulator answered ${res.status} to ${call}: ${text}`,
         nonRetryable: true,
       });
-    if (!res.ok) throw new Error(`the emulator answered ${res.status} to ${method} ${path}`);
+    if (!res.ok) throw new Error(`the emulator answered ${res.status} to ${call}`);
     const reply = JSON.parse(text) as WorldReply;
     const processed = (reply.processed?.stateEvents ?? 0) + (reply.processed?.deliveryAttempts ?? 0);
     return { nowMs: reply.nowMs, nextDueMs: reply.nextDueMs, processed };

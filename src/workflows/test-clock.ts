@@ -29,7 +29,8 @@ import {
 
 const acts = proxyActivities<TestClockActivities>({
   startToCloseTimeout: '2m',
-  heartbeatTimeout: '30s',
+  // Every one of them heartbeats while it waits: a worker lost mid-step costs seconds, not half a minute.
+  heartbeatTimeout: '10s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s' },
 });
 

@@ -169,6 +169,34 @@ describe('a year on a test clock in one advance: declined at the third renewal, 
     await checkStory(scenario);
   });
 
+  it('two clocks advanced at the same time: each subscription’s story is its own, whole, in its own clock’s time', async () => {
+    const { client } = scene;
+    // The second clock starts a week later: were the clocks to meet, times or charges would show it.
+    const [a, b] = await Promise.all([
+      prepareClockScenario(client, { name: 'side by side a' }),
+      prepareClockScenario(client, { name: 'side by side b', start: SCENARIO_START + 7 * DAY }),
+    ]);
+    for (const s of [a, b])
+      await until('joined', async () => (await client.testClock(s.clock.test_clock_id)).subscriptions === 1);
+    await Promise.all([advanceClockScenario(client, a), advanceClockScenario(client, b)]);
+    for (const s of [a, b]) {
+      await checkStory(s);
+      const world = await client.emulator<{ data: Array<{ subscription_id: string }> }>(
+        'GET',
+        '/_emulator/subscriptions',
+        undefined,
+        s.clock.test_clock_id,
+      );
+      assert.deepEqual(
+        world.data.map((w) => w.subscription_id),
+        [s.subscription.subscriptionId],
+        'its clock’s world holds its subscription alone',
+      );
+      const charges = await scene.charges(s.subscription.subscriptionId, s.clock.test_clock_id);
+      assert.equal(charges.filter((c) => c.approved).length, SCENARIO_CYCLES, 'each order paid once');
+    }
+  });
+
   it('`npm run demo` runs it against a running stack, to the end', async () => {
     const port = new URL(scene.stack.apiUrl).port;
     const emulatorPort = new URL(scene.stack.qfpayEmulator.url).port;

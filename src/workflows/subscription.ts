@@ -675,9 +675,17 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
           subscriptionId: sub.state.subscriptionId,
         });
       }
+      // It has nothing left to do at its time but end or continue as new: a test clock's advance
+      // may go on. (A worker that replays the run to answer a query can come here where the run
+      // itself waited: the history's length is read after its last task, not before.)
+      sub.idle = true;
+      sub.wakeAt = null;
       // Nothing is awaited between this condition and the end (or continue-as-new) but the check.
       await condition(() => sub.changed || allHandlersFinished());
-      if (sub.changed) continue;
+      if (sub.changed) {
+        sub.idle = false;
+        continue;
+      }
       // A run that gives up fails, so that the id stays free for the subscription's real workflow.
       if (notFound && sub.state.quickNotFound) {
         throw ApplicationFailure.create({

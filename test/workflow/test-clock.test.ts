@@ -255,6 +255,61 @@ describe('a subscription on a test clock (dev server)', () => {
     });
   });
 
+  it('a worker with no cache answers the clock as the run is, when the run stands at its history bound', async () => {
+    /** The run, stepped a minute at a time; its history length after the setup and each step. */
+    const drive = async (handle: WorkflowHandle, world: { now: number }, steps: number) => {
+      const lengths: number[] = [];
+      for (let i = 1; i <= steps; i += 1) {
+        world.now = C0 + i * MINUTE;
+        await handle.signal(testClockTimeSignal, { now: world.now });
+        await idleAt(handle, world.now);
+        lengths.push((await handle.describe()).historyLength);
+      }
+      return lengths;
+    };
+    // A first run shows where the history stands after each step (each is one signal and one task).
+    const probe = onClock();
+    let lengths: number[] = [];
+    await withWorker(probe.qfpay, async (taskQueue) => {
+      const handle = await start(taskQueue, probe.subscriptionId, 'clock_t', 10_000);
+      await handle.signal(testClockTimeSignal, { now: C0 });
+      await probe.failCycle2(handle);
+      await idleAt(handle, C0);
+      lengths = await drive(handle, probe.world, 6);
+      await handle.terminate('probe done');
+    });
+    // The second run's bound is exactly the length its history has after four steps: the run
+    // decided to wait before its last task completed, so it is idle at the bound, not continued.
+    const bound = lengths[3]!;
+    const { subscriptionId, world, qfpay, failCycle2 } = onClock();
+    let handle!: WorkflowHandle;
+    const first = await createTestWorker(env, {
+      activities: { ...qfpay.activities(), ...new EngineDouble().activities() },
+    });
+    await first.worker.runUntil(async () => {
+      handle = await start(first.taskQueue, subscriptionId, 'clock_t', bound);
+      await handle.signal(testClockTimeSignal, { now: C0 });
+      await failCycle2(handle);
+      await idleAt(handle, C0);
+      await drive(handle, world, 4);
+    });
+    assert.equal((await handle.describe()).historyLength, bound, 'at its bound, not continued');
+    // Another worker, with nothing cached, replays the run to answer: it must see it idle too.
+    const second = await createTestWorker(env, {
+      taskQueue: first.taskQueue,
+      activities: { ...qfpay.activities(), ...new EngineDouble().activities() },
+    });
+    await second.worker.runUntil(async () => {
+      const status = await handle.query(clockStatusQuery);
+      assert.deepEqual([status?.idle, status?.now], [true, C0 + 4 * MINUTE]);
+      // The clock's next time comes: the run continues as new and goes on at it.
+      world.now = C0 + 5 * MINUTE;
+      await handle.signal(testClockTimeSignal, { now: world.now });
+      await idleAt(handle, world.now);
+    });
+    await handle.terminate('test done');
+  });
+
   it('the clock’s signal and a notification arriving during its charge: one charge, the clock’s latest time, no lost fact', async () => {
     const { subscriptionId, world, qfpay, failCycle2 } = onClock();
     const gate = new Gate();

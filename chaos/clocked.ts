@@ -12,7 +12,7 @@
  * final actions and escalations vary as in chaos/run.ts. It switches on chaos/run.ts's faults in
  * each clock's world (the emulator's `/_emulator/faults` with the clock's header), advances every
  * clock twelve months at once (one advance call each, in parallel) while SIGKILLing a worker every
- * 10 s, and once every clock is `ready` stops the faults and the kills, waits for convergence and
+ * 30 s (`--kill-every`), and once every clock is `ready` stops the faults and the kills, waits for convergence and
  * audits with chaos/audit.ts's checks, reading QFPay's truth from each clock's world: deadlines
  * are judged in the clock's time, since that is the time the world records. It prints a table,
  * writes JSON (chaos/results/clocked-quick.json or clocked-full.json) with the evidence beside it,
@@ -82,6 +82,7 @@ const { values: args } = parseArgs({
     clocks: { type: 'string' },
     subscriptions: { type: 'string' },
     seed: { type: 'string', default: '20270110' },
+    'kill-every': { type: 'string' },
     out: { type: 'string' },
   },
 });
@@ -94,6 +95,13 @@ const plan = {
   /** An advance still running after this is a finding ("every clock ready"), and the audit goes on. */
   advanceLimitMs: (quick ? 20 : 60) * 60_000,
   convergeMs: (quick ? 3 : 10) * 60_000,
+  /**
+   * A worker SIGKILLed this often during the advances. Every kill costs each step it catches a few
+   * seconds (its members' tasks wait for another worker), and a year under these faults is up to
+   * about 100 steps in a row: at one kill every 10 s, as `npm run chaos` does, a quick run's
+   * slowest clock needed more than 20 minutes.
+   */
+  killEveryMs: Number(args['kill-every'] ?? 30) * 1000,
   seed: Number(args.seed),
 };
 
@@ -311,19 +319,20 @@ async function watchProgress(
   }
 }
 
-/** SIGKILLs a worker every 10 s, the workers in turn, until `over` settles; returns how many. */
+/** SIGKILLs a worker every `plan.killEveryMs` (`--kill-every` seconds, 30 by default), the workers in turn, until `over` settles; returns how many. */
 async function killWorkers(stack: ChaosStack, over: Promise<unknown>): Promise<number> {
+  const every = plan.killEveryMs;
   let done = false;
   void over.finally(() => (done = true));
   let kills = 0;
-  let next = Date.now() + 10_000;
+  let next = Date.now() + every;
   while (!done) {
     if (Date.now() >= next) {
       const worker = stack.workers[kills % stack.workers.length]!;
       log(`SIGKILL ${worker}`);
       await stack.crash(worker);
       kills += 1;
-      next = Date.now() + 10_000;
+      next = Date.now() + every;
     }
     await sleep(500);
   }

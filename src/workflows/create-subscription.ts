@@ -5,7 +5,7 @@
  * mid-way resumes where it stopped; and each QFPay create activity looks for what an earlier
  * attempt may have made before creating another.
  */
-import { proxyActivities, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
+import { patched, proxyActivities, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
 import type {
   EngineActivities,
   GatewayActivities,
@@ -39,6 +39,9 @@ const clocks = proxyActivities<Pick<TestClockActivities, 'readTestClockWorld'>>(
   scheduleToCloseTimeout: '10m',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
 });
+/** The patch under which a clocked creation reads its clock's time and hands it over. */
+const CREATION_CLOCK_TIME_PATCH = 'test-clock-creation-time';
+
 const engine = proxyActivities<EngineActivities>({
   startToCloseTimeout: '30s',
   scheduleToCloseTimeout: '1h',
@@ -108,7 +111,11 @@ export async function createSubscriptionWorkflow(
 
   const price = 'create' in input.product ? input.product.create : undefined;
   // On a test clock, the subscription is made at the clock's time: its workflow is told so.
-  const clockNow = testClock === undefined ? undefined : (await clocks.readTestClockWorld(testClock)).nowMs;
+  // (A clocked creation recorded before this read replays without it.)
+  const clockNow =
+    testClock !== undefined && patched(CREATION_CLOCK_TIME_PATCH)
+      ? (await clocks.readTestClockWorld(testClock)).nowMs
+      : undefined;
   const handover = await handOver(
     input,
     {

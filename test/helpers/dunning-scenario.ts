@@ -135,18 +135,7 @@ export function failingSubscriptionAt(t0: number, nextBillingIn = CYCLE) {
       lastBillingTime: at,
       nextBillingTime: at + nextBillingIn,
     };
-    const failed: Fact = {
-      kind: 'payment',
-      subscriptionId,
-      orderId: orderId(subscriptionId, 2),
-      sequenceNo: 2,
-      succeeded: false,
-      respcd: '1205',
-      syssn: `${subscriptionId}-2-ko`,
-      at,
-      source: 'notification',
-    };
-    await handle.signal(factSignal, failed);
+    await handle.signal(factSignal, cycle2Failed(subscriptionId, at));
     await handle.signal(factSignal, {
       kind: 'state',
       subscriptionId,
@@ -157,6 +146,21 @@ export function failingSubscriptionAt(t0: number, nextBillingIn = CYCLE) {
     return at;
   };
   return { subscriptionId, t0, clock, qfpay, failCycle2 };
+}
+
+/** QFPay's notification that cycle 2 of `subscriptionId` was declined (1205) at `at`. */
+export function cycle2Failed(subscriptionId: string, at: number): Fact {
+  return {
+    kind: 'payment',
+    subscriptionId,
+    orderId: orderId(subscriptionId, 2),
+    sequenceNo: 2,
+    succeeded: false,
+    respcd: '1205',
+    syssn: `${subscriptionId}-2-ko`,
+    at,
+    source: 'notification',
+  };
 }
 
 /** The fact a creation hands over: QFPay made the subscription (`failingSubscriptionAt`'s customer and card), in `state`. */

@@ -37,6 +37,7 @@ import {
   MINUTE,
   DAY,
   createdFact,
+  cycle2Failed,
   failingSubscriptionAt,
   startWith,
 } from '../helpers/dunning-scenario';
@@ -326,17 +327,7 @@ describe('a subscription on a test clock (dev server)', () => {
       // Meanwhile the clock moves on, and QFPay's notification of the failure comes again.
       world.now = C0 + 2 * HOUR;
       await handle.signal(testClockTimeSignal, { now: world.now });
-      await handle.signal(factSignal, {
-        kind: 'payment',
-        subscriptionId,
-        orderId: orderId(subscriptionId, 2),
-        sequenceNo: 2,
-        succeeded: false,
-        respcd: '1205',
-        syssn: `${subscriptionId}-2-ko`,
-        at: C0,
-        source: 'notification',
-      });
+      await handle.signal(factSignal, cycle2Failed(subscriptionId, C0));
       gate.open();
       const after = await idleAt(handle, C0 + 2 * HOUR);
       assert.equal(qfpay.count('chargeOrder'), 1, 'one charge: the later time did not make a second');

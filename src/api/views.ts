@@ -24,8 +24,6 @@ import type {
 export const VIEW_ORDERS = 12;
 /** State changes shown in a subscription view (the most recent). */
 export const VIEW_TRANSITIONS = 20;
-/** Closed dunning episodes shown in a subscription view (the most recent). */
-export const VIEW_EPISODES = 5;
 
 /** Epoch ms → ISO-8601 (UTC). */
 export function isoTime(ms: number): string {
@@ -148,7 +146,8 @@ export function subscriptionView(view: SubscriptionView): SubscriptionViewRespon
     dunning: {
       policy: policyView(view.dunning.policy),
       episode: view.dunning.episode ? episodeView(view.dunning.episode) : null,
-      history: view.dunning.history.slice(-VIEW_EPISODES).map(episodeView),
+      // Every closed episode the engine keeps (MAX_EPISODE_HISTORY): what the dunning report counts.
+      history: view.dunning.history.map(episodeView),
     },
     billing_paused_by_merchant: view.billingPause?.atGateway === true,
     billing_pause: view.billingPause?.atGateway

@@ -16,6 +16,9 @@ import type { DunningAttemptRecord, DunningEpisode } from '../../src/domain/epis
 import { DEFAULT_DUNNING_POLICY, type DunningPolicy } from '../../src/domain/episode/dunning';
 import { settle } from '../../src/domain/decide';
 import { DAY, HOUR, MINUTE, T, pastDue } from '../helpers/engine-states';
+import { MAX_EPISODE_HISTORY } from '../../src/domain/engine-state';
+import { describeSubscription } from '../../src/workflows/visibility';
+import { subscriptionView } from '../../src/api/views';
 
 const LADDER = { attemptOffsets: [HOUR, DAY, 3 * DAY], finalAction: 'cancel' as const };
 const POLICY: DunningPolicy = { ...DEFAULT_DUNNING_POLICY, ...LADDER };
@@ -273,4 +276,20 @@ describe('dunning report', () => {
       T + 3 * DAY,
     );
   });
+
+  it('counts only what the subscription’s view shows: every closed episode the engine keeps', () => {
+    // The report reads the episodes each workflow holds; a merchant checks it against the
+    // subscriptions' views, so a view that showed fewer would leave episodes counted and unseen.
+    const held = Array.from({ length: MAX_EPISODE_HISTORY }, (_, i) =>
+      recovered(T + i * DAY + HOUR, [], { openedAt: T + i * DAY, sequenceNo: i + 2 }),
+    );
+    const view = subscriptionView(describeSubscription({ ...pastDue(), episodeHistory: held }, 'wf'));
+    assert.deepEqual(
+      view.dunning.history.map((e) => e.opened_at),
+      held.map((e) => new Date(e.openedAt).toISOString()),
+    );
+    const range = { from: T, to: T + 100 * DAY };
+    assert.equal(dunningReport([sub(held)], range).totals.opened, view.dunning.history.length);
+  });
 });
+

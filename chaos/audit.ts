@@ -373,6 +373,19 @@ export function oneEventPerAttempt(truths: readonly Truth[], deliveries: readonl
 }
 
 /**
+ * {@link oneEventPerAttempt} over the events delivered so far, judged against a truth read after
+ * them. `deliveries` is the receiver's live list: it is copied before the read, so an event of an
+ * attempt made while the truth was read (plans bill on) is not judged against a truth without it.
+ */
+export async function eventsAgainstLaterTruth(
+  deliveries: readonly Delivery[],
+  readTruths: () => Promise<Truth[]>,
+): Promise<Check> {
+  const delivered = [...deliveries];
+  return oneEventPerAttempt(await readTruths(), delivered);
+}
+
+/**
  * No cancel of a paid plan: when a subscription was cancelled through the API (in this suite only
  * the final action of an exhausted episode cancels, and the merchant's scheduled cancels, left out), its newest order billed by then was not PAID
  * already. The final action asks QFPay first; a cancel sent after the order was paid breaks it.

@@ -42,7 +42,7 @@ import {
   noDoubleCharge,
   noStuckWorkflow,
   observeWorkflow,
-  oneEventPerAttempt,
+  eventsAgainstLaterTruth,
   oneSubscriptionPerKey,
   type Check,
   type ClockSpan,
@@ -544,7 +544,7 @@ async function main(): Promise<void> {
     const mine = new Set(ids);
     const deliveries = receiver.deliveries.filter((d) => mine.has(d.subscription_id));
     const events = merchantEventsComplete(truths, deliveries);
-    const truthsAfterEvents = await truthsOf(stack, creations);
+    const perAttempt = await eventsAgainstLaterTruth(deliveries, () => truthsOf(stack, creations));
     const clockById = new Map(finalClocks.map((c) => [c.id, c]));
     const clockOf = new Map(creations.map((c) => [c.subscriptionId!, clockById.get(c.clockId)!]));
     const refusedStarts = countLines(`${outBase}-parts.log`, REFUSED_START);
@@ -559,7 +559,7 @@ async function main(): Promise<void> {
       events,
       eventsInClockTime(deliveries, clockOf),
       eventStartFaultRan(refusedStarts, deliveries),
-      oneEventPerAttempt(truthsAfterEvents, deliveries),
+      perAttempt,
       noCancelOfPaidPlan(truths),
       stuck,
     ];

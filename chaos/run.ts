@@ -28,7 +28,7 @@ import {
   eventStartFaultRan,
   merchantEventsComplete,
   noCancelOfPaidPlan,
-  oneEventPerAttempt,
+  eventsAgainstLaterTruth,
   type ChargeNowRecord,
   mirrorsTruth,
   noDoubleCharge,
@@ -556,9 +556,11 @@ async function main(): Promise<void> {
     const { truths, mirrors, ms: convergeMs } = await converge(stack, ids);
     await untilEventsDelivered(stack, ids, receiver.deliveries);
     // Every attempt of the earlier truth must have its event by now; every event must name an
-    // attempt of a truth read after it (plans bill on while the events are awaited).
+    // attempt of a truth read after it (plans bill on while the events are awaited, and after).
     const events = merchantEventsComplete(truths, receiver.deliveries);
-    const truthsAfterEvents = await truthsOf(stack, new Set(ids));
+    const perAttempt = await eventsAgainstLaterTruth(receiver.deliveries, () =>
+      truthsOf(stack, new Set(ids)),
+    );
     const refusedStarts = countLines(`${outBase}-parts.log`, REFUSED_START);
     const stuck = noStuckWorkflow(await workflowFindings(stack, ids));
     const reportAgrees = await dunningReportCheck(stack, ids);
@@ -576,7 +578,7 @@ async function main(): Promise<void> {
       oneSubscriptionPerKey(creations, await allTruths(stack)),
       events,
       eventStartFaultRan(refusedStarts, receiver.deliveries),
-      oneEventPerAttempt(truthsAfterEvents, receiver.deliveries),
+      perAttempt,
       chargeNowShowsRecovery(chargeNowRecords),
       noCancelOfPaidPlan(truths, periodEndCancels.asked),
       scheduledCancelsKept(periodEndCancels.records, truthsAfterPeriodEnds),

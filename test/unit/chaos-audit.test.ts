@@ -17,6 +17,7 @@ import {
   dunningReportAgrees,
   type EpisodeView,
   oneEventPerAttempt,
+  eventsAgainstLaterTruth,
   mirrorsTruth,
   noDoubleCharge,
   noStuckWorkflow,
@@ -347,6 +348,25 @@ describe('the audit of what a merchant sees around charges and cancels', () => {
     ]);
     // The same event delivered twice is one event.
     assert.deepEqual(oneEventPerAttempt([withSyssn()], [...one, ...one]).violations, []);
+  });
+
+  it('judges the events delivered before QFPay’s truth was read, not one of a newer attempt', async () => {
+    // Plans bill on while the truth is read: a decline made after the read arrives meanwhile.
+    const t = truth();
+    const withSyssn: Truth = {
+      ...t,
+      orders: t.orders.map((o) => ({
+        ...o,
+        attempts: o.attempts.map((a, i) => ({ ...a, syssn: `ssn${o.sequence_no}${i}` })),
+      })),
+    };
+    const live = [failedDelivery(`evt.${SUB}.payment_failed.0002.ssn20`, ORDER(2))];
+    const check = await eventsAgainstLaterTruth(live, async () => {
+      live.push(failedDelivery(`evt.${SUB}.payment_failed.0002.ssn29`, ORDER(2)));
+      return [withSyssn];
+    });
+    assert.deepEqual(check.violations, []);
+    assert.equal(live.length, 2);
   });
 
   it('a cancel through the API after the newest order was paid is a violation (planted)', () => {

@@ -292,4 +292,3 @@ describe('dunning report', () => {
     assert.equal(dunningReport([sub(held)], range).totals.opened, view.dunning.history.length);
   });
 });
-

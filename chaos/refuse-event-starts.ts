@@ -1,18 +1,20 @@
 /**
- * A chaos fault inside the workflow sandbox: every merchant-event delivery start made while the
- * history's length is in the first 10 of each 40 events is refused, as a start the server turns
- * down would be (not "already started"). The subscription workflow must keep such an event in its
- * outbox and start it again later (its history grows meanwhile, so a later start goes through);
- * the audit's "every paid order and every end reported" then checks that no event was lost.
+ * A chaos fault inside the workflow sandbox: every merchant-event delivery start made at a
+ * workflow task whose time is in the first second of each four is refused, as a start the server
+ * turns down would be (not "already started"). The subscription workflow must keep such an event
+ * in its outbox and start it again later (a second at least, so that start goes through); the
+ * audit's "every paid order and every end reported" then checks that no event was lost.
  *
  * Bundled into the chaos run's workflow code only (`chaos/stack.ts`), never into the engine's.
- * Stateless and deterministic: whether a start is refused depends only on the history's length
- * at the workflow task that starts it, which replay sees again. (A first version remembered in
- * the interceptor the ids it had refused; one of its three runs failed a replay with a
- * nondeterminism error, not understood yet: docs/reliability.md.)
+ * Stateless and deterministic: whether a start is refused depends only on the workflow task's
+ * time, which every replay sees again. (The history's length, read before, is not: a worker with
+ * nothing cached that replays a run to answer a query sees its last task one event longer, and
+ * started there the delivery the run had refused. On a test clock, that replay told the clock the
+ * run was busy, and the clock waited for ever. A first version remembered in the interceptor the
+ * ids it had refused; one of its three runs failed a replay with a nondeterminism error, not
+ * understood yet: docs/reliability.md.)
  */
 import {
-  workflowInfo,
   type Next,
   type StartChildWorkflowExecutionInput,
   type WorkflowInterceptorsFactory,
@@ -25,9 +27,12 @@ export const DELIVERY_ID_PREFIX = 'merchant-event:';
 /** The message of a refused start (the workflow logs it as the start's failure). */
 export const REFUSED_START = 'chaos: this start of a merchant event delivery is refused';
 
-/** Whether a delivery start (`workflowId`) at a task of history length `historyLength` is refused. */
-export function refused(workflowId: string, historyLength: number): boolean {
-  return workflowId.startsWith(DELIVERY_ID_PREFIX) && historyLength % 40 < 10;
+/** The refusals' window: a delivery start in the first of each four is refused. */
+export const REFUSED_WINDOW_MS = 1_000;
+
+/** Whether a delivery start (`workflowId`) at a workflow task of time `workflowNow` (epoch ms) is refused. */
+export function refused(workflowId: string, workflowNow: number): boolean {
+  return workflowId.startsWith(DELIVERY_ID_PREFIX) && Math.floor(workflowNow / REFUSED_WINDOW_MS) % 4 === 0;
 }
 
 class RefuseEventStarts implements WorkflowOutboundCallsInterceptor {
@@ -35,7 +40,8 @@ class RefuseEventStarts implements WorkflowOutboundCallsInterceptor {
     input: StartChildWorkflowExecutionInput,
     next: Next<WorkflowOutboundCallsInterceptor, 'startChildWorkflowExecution'>,
   ): ReturnType<WorkflowOutboundCallsInterceptor['startChildWorkflowExecution'] & object> {
-    if (refused(input.options.workflowId ?? '', workflowInfo().historyLength)) throw new Error(REFUSED_START);
+    // The task's time in the sandbox: the same in every replay of it.
+    if (refused(input.options.workflowId ?? '', Date.now())) throw new Error(REFUSED_START);
     return next(input);
   }
 }

@@ -48,6 +48,24 @@ export type ScriptedCharge =
   | { outcome: 'timeout_after'; then: 'succeeded' | 'failed'; respcd?: string };
 
 /** How the real activities fingerprint an order; the double's own, equally opaque. */
+/** What an earlier try of the running activity heartbeat, if any. */
+function heartbeatOfEarlierTry(): string | undefined {
+  try {
+    const details: unknown = Context.current().info.heartbeatDetails;
+    return typeof details === 'string' ? details : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function heartbeatIfInActivity(details: string): void {
+  try {
+    Context.current().heartbeat(details);
+  } catch {
+    // called outside an activity
+  }
+}
+
 function fingerprint(order: FakeOrder | undefined): string {
   return order === undefined
     ? 'absent'
@@ -206,10 +224,15 @@ export class FakeQfpay {
     const order = this.state.orders.find((o) => o.orderId === input.orderId);
     if (order?.status === 'PAID')
       return this.outcomeOf(order, 'succeeded', { alreadyPaid: true, respcd: '0000' });
+    // As the real activity: an attempt recorded since an earlier try looked is that try's answer.
+    const earlier = heartbeatOfEarlierTry();
+    if (earlier !== undefined && order?.respcd && fingerprint(order) !== earlier)
+      return this.outcomeOf(order, 'failed');
     if (this.workerNow() >= input.notAfter) {
       return this.noAnswer(input.orderId, 'not_sent', 'the charge window closed before it could be sent');
     }
     const before = fingerprint(order);
+    heartbeatIfInActivity(before);
     const scripted = this.chargeScript.shift() ?? { outcome: 'succeeded' as const };
     switch (scripted.outcome) {
       case 'server_error':

@@ -265,6 +265,29 @@ function scenarios(name: string, world: () => World): void {
       assert.equal(await w.manualCharges(s.subscriptionId), 1, 'charged once');
     });
 
+    void it('a charge tried again after its first try’s answer was lost past a decline: that decline answers it, one charge at QFPay', async () => {
+      const w = world();
+      const s = await w.failedCycle();
+      await w.card(false);
+      // The first try sends the charge, QFPay declines it, and the try's worker is lost before
+      // the answer reaches the workflow: what the try recorded before sending is all that is left.
+      const first = new MockActivityEnvironment({ attempt: 1 });
+      let recorded: unknown;
+      first.on('heartbeat', (details: unknown) => (recorded = details));
+      const input = { subscriptionId: s.subscriptionId, orderId: s.orderId, notAfter: w.now() + DAY };
+      const lost = (await first.run(w.activities.chargeOrder, input)) as ChargeOutcome;
+      assert.equal(lost.outcome, 'failed');
+      assert.notEqual(recorded, undefined, 'the try recorded the order before sending');
+      const retried = (await new MockActivityEnvironment({ attempt: 2, heartbeatDetails: recorded }).run(
+        w.activities.chargeOrder,
+        input,
+      )) as ChargeOutcome;
+      assert.equal(retried.outcome, 'failed');
+      assert.equal(retried.respcd, lost.respcd);
+      assert.equal(retried.syssn, lost.syssn, 'the same attempt: one fact, one event');
+      assert.equal(await w.manualCharges(s.subscriptionId), 1, 'charged once');
+    });
+
     void it('a 5xx before QFPay processed the charge: unknown, and a look finds no attempt since', async () => {
       const w = world();
       const s = await w.failedCycle();

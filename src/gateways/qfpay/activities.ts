@@ -112,6 +112,28 @@ function activitySignal(): AbortSignal | undefined {
   }
 }
 
+/**
+ * The order as an earlier try of this charge activity saw it before sending its charge (its
+ * heartbeat's details), or undefined on a first try (or outside an activity).
+ */
+function orderBeforeEarlierTry(): string | undefined {
+  try {
+    const details: unknown = Context.current().info.heartbeatDetails;
+    return typeof details === 'string' ? details : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Records, for a later try of this activity, the order as it is before the charge is sent. */
+function recordOrderBeforeSending(before: string): void {
+  try {
+    Context.current().heartbeat(before);
+  } catch {
+    // outside an activity (tests, scripts): no later try to tell
+  }
+}
+
 function attempt(): number {
   try {
     return Context.current().info.attempt;
@@ -368,9 +390,22 @@ function qfpaySubscriptionCalls({
       // Look first: a retried attempt may follow a charge that went through.
       const row = await call(() => findOrder(subscriptionId, orderId));
       if (row && isPaid(row)) return paidOutcome(orderId, row, { alreadyPaid: true });
+      // An earlier try whose answer was lost (its worker gone) may have charged: an attempt QFPay
+      // recorded since that try looked is its answer. Charging again would be a second attempt.
+      const earlier = orderBeforeEarlierTry();
+      if (earlier !== undefined && row?.respcd && fingerprint(row) !== earlier) {
+        return {
+          ...chargeOutcome(orderId, row.respcd, {
+            ...(row.syssn ? { syssn: row.syssn } : {}),
+            ...(row.txdtm ? { txdtm: row.txdtm } : {}),
+          }),
+          outcome: 'failed',
+        };
+      }
       if (now() >= notAfter)
         return noAnswer(orderId, 'not_sent', 'the charge window closed before it could be sent');
       const before = fingerprint(row);
+      recordOrderBeforeSending(before);
       try {
         const data = await client.chargeSubscription(
           { subscription_id: subscriptionId, subscription_order_id: orderId },

@@ -72,6 +72,21 @@ async function checkStory(scenario: ClockScenario): Promise<void> {
   }
   const failed = mine.find((e) => e.type === 'subscription.payment_failed');
   assert.equal(failed?.created_at, new Date(failedAt).toISOString());
+  // The merchant's list over a range of the clock's time finds the events dated in it.
+  const from = new Date(failedAt).toISOString();
+  const listed = await scene.client.apiExpect<{ data: Array<{ id: string }> }>(
+    200,
+    'GET',
+    `/v1/events?subscription_id=${subscriptionId}&created_after=${from}&limit=100`,
+  );
+  assert.deepEqual(
+    listed.data.map((e) => e.id).sort(),
+    mine
+      .filter((e) => Date.parse(e.created_at) >= failedAt)
+      .map((e) => e.id)
+      .sort(),
+    'the events list, by a range in clock time',
+  );
 }
 
 describe('a year on a test clock in one advance: declined at the third renewal, fixed before the second attempt', () => {

@@ -93,7 +93,7 @@ const plan = {
   months: 12,
   cycles: CYCLES,
   /** An advance still running after this is a finding ("every clock ready"), and the audit goes on. */
-  advanceLimitMs: (quick ? 30 : 60) * 60_000,
+  advanceLimitMs: (quick ? 40 : 60) * 60_000,
   convergeMs: (quick ? 3 : 10) * 60_000,
   /**
    * Once the faults are off, every clock goes this much further, so that what was still on its way

@@ -24,7 +24,7 @@ import { parseArgs } from 'node:util';
 import { monthsAfter } from '../src/dev/clock-scenario';
 import { DAY, HOUR } from '../src/domain/duration';
 import { seededRandom } from '../src/gateways/qfpay/emulator/faults';
-import { TEST_CLOCK_HEADER } from '../src/gateways/qfpay/test-clock-header';
+import { TEST_CLOCK_HEADER } from '../src/gateways/test-clock-header';
 import {
   clockStatusQuery,
   subscriptionWorkflowId,

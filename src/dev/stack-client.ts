@@ -10,7 +10,7 @@ import type {
   SubscriptionViewResponse,
 } from '../api/schemas';
 import type { StackConfig } from './stack-config';
-import { TEST_CLOCK_HEADER } from '../gateways/qfpay/test-clock-header';
+import { TEST_CLOCK_HEADER } from '../gateways/test-clock-header';
 
 /** `unreachable`: nothing answers; `http`: an unexpected status; `timeout`: a wait ran out. */
 export class StackClientError extends Error {

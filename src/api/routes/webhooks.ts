@@ -29,7 +29,7 @@ import { ApiError, toApiError } from '../errors';
 import type { WebhookResult } from '../metrics';
 import { configuredModule } from './gateway-modules';
 import { testClocksAllowed } from './test-clocks';
-import { TEST_CLOCK_HEADER, TEST_CLOCK_ID } from '../../gateways/qfpay/test-clock-header';
+import { TEST_CLOCK_HEADER, TEST_CLOCK_ID } from '../../gateways/test-clock-header';
 import { handle } from '../route';
 
 /** The largest notification body accepted. */

@@ -45,7 +45,7 @@ import {
 } from './schemas';
 import { signRequest, wireParams, type ParamValue, type SignType } from './signing';
 import { DEFAULT_QFPAY_TIME_OFFSET, formatQfpayNaiveTime, parseQfpayTime } from './time';
-import { TEST_CLOCK_HEADER } from './test-clock-header';
+import { TEST_CLOCK_HEADER } from '../test-clock-header';
 
 /** QFPay's documented API paths. */
 export const QFPAY_ENDPOINTS = {

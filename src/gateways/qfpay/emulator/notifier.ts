@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import { signNotification } from '../signing';
-import { TEST_CLOCK_HEADER } from '../test-clock-header';
+import { TEST_CLOCK_HEADER } from '../../test-clock-header';
 import type { FaultInjector } from './faults';
 import type { DeliveryAttempt, NotificationRecord } from './model';
 import type { Scheduler } from './scheduler';

@@ -12,7 +12,7 @@ import { QfpayEmulator } from './emulator';
 import { EmulatorRequestError } from './errors';
 import type { AdvanceResult } from './runtime';
 
-import { TEST_CLOCK_HEADER, TEST_CLOCK_ID } from '../test-clock-header';
+import { TEST_CLOCK_HEADER, TEST_CLOCK_ID } from '../../test-clock-header';
 
 /** The emulator-only header that names the test clock a QFPay or control request is for. */
 export { TEST_CLOCK_HEADER, TEST_CLOCK_ID };

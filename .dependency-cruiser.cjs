@@ -38,7 +38,7 @@ module.exports = {
       to: {
         pathNot: [
           '^src/gateways/$1/',
-          '^src/gateways/(port|calendar)\\.ts$',
+          '^src/gateways/(port|calendar|test-clock-header)\\.ts$',
           '^src/domain/',
           '^src/dev/free-ports\\.ts$',
           'node_modules',

@@ -75,17 +75,30 @@ export function addInterval(start: number, unit: Unit, count: number): number {
   return target.getTime() + (start - Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()));
 }
 
+/** Where a gateway's order ids (and so its recurring ids, `sub_<id>`) come from. */
+export type OrderIds = () => number;
+
+/** A gateway's own count of order ids, from 54 000 (the seed's neighbourhood). */
+export function orderIdsFrom(first = 54_000): OrderIds {
+  let next = first;
+  return () => next++;
+}
+
 export class EmulatedGateway {
   private readonly subs = new Map<string, Sub>();
   private readonly byRecurring = new Map<string, Sub>();
-  private nextId = 54_000;
   private nextTx = 1;
   approveByDefault = true;
 
+  /**
+   * @param ids where order ids come from: the gateway's own count unless given; the test clocks'
+   *   worlds share one, clear of the main world's, so that a recurring id names one record only
+   */
   constructor(
     public readonly shopId: string,
     private readonly notify: (order: Order) => void,
     private nowMs: number = Date.now(),
+    private readonly ids: OrderIds = orderIdsFrom(),
   ) {}
 
   get now(): number {
@@ -111,9 +124,14 @@ export class EmulatedGateway {
     return this.subs.has(orderNumber);
   }
 
+  /** Whether a recurring subscription of that id lives here. */
+  hasRecurring(recurringId: string): boolean {
+    return this.byRecurring.has(recurringId);
+  }
+
   /** Creates the order and charges its card at once (none: it waits for the hosted page). */
   create(input: NewOrder): void {
-    const id = this.nextId++;
+    const id = this.ids();
     const sub: Sub = {
       id,
       orderNumber: input.orderNumber,
@@ -226,9 +244,13 @@ export class EmulatedGateway {
     return 'ok';
   }
 
-  /** Moves the clock, running every charge, retry and expiry that falls due, in time order. */
-  advance(ms: number): void {
+  /**
+   * Moves the clock, running every charge, retry and expiry that falls due, in time order.
+   * @returns how many of them changed state or notified (a test clock's advance reports it)
+   */
+  advance(ms: number): number {
     const target = this.nowMs + ms;
+    let ran = 0;
     for (;;) {
       let next: { sub: Sub; at: number } | undefined;
       for (const sub of this.subs.values()) {
@@ -237,9 +259,20 @@ export class EmulatedGateway {
       }
       if (next === undefined) break;
       this.nowMs = Math.max(this.nowMs, next.at);
-      this.runDue(next.sub);
+      if (this.runDue(next.sub)) ran += 1;
     }
     this.nowMs = target;
+    return ran;
+  }
+
+  /** The earliest time anything here falls due (a charge, a retry, an expiry), or undefined. */
+  nextDueAt(): number | undefined {
+    let earliest: number | undefined;
+    for (const sub of this.subs.values()) {
+      const at = this.dueAt(sub);
+      if (at !== undefined && (earliest === undefined || at < earliest)) earliest = at;
+    }
+    return earliest;
   }
 
   /** In whole seconds, as the gateway reports it: what it says is when it bills. */
@@ -275,15 +308,16 @@ export class EmulatedGateway {
     return undefined;
   }
 
-  private runDue(sub: Sub): void {
+  /** Runs what is due on `sub`; false when nothing was (no state changed, nothing notified). */
+  private runDue(sub: Sub): boolean {
     if (sub.recurringStatus !== 'active') {
       sub.orderStatus = 'expired';
       sub.updatedAt = this.nowMs;
       this.notify(this.order(sub));
-      return;
+      return true;
     }
     const entry = sub.schedule.find((e) => e.status === 'schedule');
-    if (!entry) return;
+    if (!entry) return false;
     if (this.charge(sub)) {
       entry.status = 'successful';
       this.extendSchedule(sub);
@@ -296,6 +330,7 @@ export class EmulatedGateway {
       }
     }
     this.notify(this.order(sub));
+    return true;
   }
 
   private setRecurringStatus(sub: Sub, status: RecurringStatus): void {

@@ -9,9 +9,10 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { INTERVAL_TYPES, type Order } from '../schemas';
-import { SIGNATURE_HEADER, signCallback } from '../webhook';
-import { EmulatedGateway } from './gateway';
+import { INTERVAL_TYPES } from '../schemas';
+import { EmulatorWorld, FaultsInput } from './world';
+
+export type { NotificationRecord } from './world';
 
 export interface EmulatorOptions {
   port: number;
@@ -23,38 +24,6 @@ export interface EmulatorOptions {
   /** The emulator's time at start, epoch ms. @default the real now */
   startMs?: number;
 }
-
-/** One callback, as sent (or held back), with its raw body and headers. */
-export interface NotificationRecord {
-  id: number;
-  orderNumber: string;
-  body: string;
-  headers: Record<string, string>;
-  status: 'pending' | 'delivered' | 'failed' | 'dropped' | 'no_url';
-  attempts: number;
-  fault?: 'duplicate' | 'delayed' | 'dropped';
-}
-
-interface Faults {
-  /** Share of API calls answered `failStatus` without being processed. */
-  failShare: number;
-  /** The next N API calls are answered `failStatus` without being processed. */
-  failNext: number;
-  failStatus: number;
-  duplicateShare: number;
-  dropShare: number;
-  /** Real ms a callback is held back before its first attempt. */
-  delayMs: number;
-}
-
-const FaultsInput = z.object({
-  failShare: z.number().min(0).max(1).optional(),
-  failNext: z.number().int().min(0).optional(),
-  failStatus: z.number().int().min(500).max(599).optional(),
-  duplicateShare: z.number().min(0).max(1).optional(),
-  dropShare: z.number().min(0).max(1).optional(),
-  delayMs: z.number().int().min(0).max(60_000).optional(),
-});
 
 /**
  * An order as seed 004 creates one, in any of its three ways: card data with a bound card's
@@ -94,8 +63,6 @@ const CreateInput = z.looseObject({
     .optional(),
 });
 
-const RETRY_DELAYS_MS = [20, 60, 180, 540];
-
 const fail = (res: Response, status: number, code: string, message: string): void => {
   res.status(status).json({ error: { code, message } });
 };
@@ -104,91 +71,32 @@ export async function startMadfintechEmulator(options: EmulatorOptions) {
   const token = options.token ?? randomBytes(16).toString('hex');
   const shopId = options.shopId ?? '1234';
   const secret = options.callbackSecret ?? randomBytes(24).toString('hex');
-  const faults: Faults = {
-    failShare: 0,
-    failNext: 0,
-    failStatus: 503,
-    duplicateShare: 0,
-    dropShare: 0,
-    delayMs: 0,
-  };
-  const log: NotificationRecord[] = [];
-  const timers = new Set<NodeJS.Timeout>();
-  let closed = false;
-
-  const later = (ms: number, fn: () => void): void => {
-    const t = setTimeout(() => {
-      timers.delete(t);
-      if (!closed) fn();
-    }, ms);
-    timers.add(t);
-  };
-
-  const deliver = (record: NotificationRecord): void => {
-    const url = options.notifyUrl;
-    if (!url || closed) return;
-    record.attempts += 1;
-    void fetch(url, {
-      method: 'POST',
-      headers: record.headers,
-      body: record.body,
-      signal: AbortSignal.timeout(5_000),
-    })
-      .then(async (r) => {
-        await r.arrayBuffer();
-        return r.ok;
-      })
-      .catch(() => false)
-      .then((ok) => {
-        if (ok) record.status = 'delivered';
-        else if (record.attempts > RETRY_DELAYS_MS.length) record.status = 'failed';
-        else later(RETRY_DELAYS_MS[record.attempts - 1] ?? 1_000, () => deliver(record));
-      });
-  };
-
-  const emit = (order: Order): void => {
-    const body = JSON.stringify(order);
-    const headers = { 'content-type': 'application/json', [SIGNATURE_HEADER]: signCallback(body, secret) };
-    const record = (fault?: NotificationRecord['fault']): NotificationRecord => {
-      const r: NotificationRecord = {
-        id: log.length + 1,
-        orderNumber: order.orderNumber,
-        body,
-        headers,
-        status: options.notifyUrl ? 'pending' : 'no_url',
-        attempts: 0,
-        ...(fault ? { fault } : {}),
-      };
-      log.push(r);
-      return r;
-    };
-    if (Math.random() < faults.dropShare) {
-      record('dropped').status = 'dropped';
-      return;
-    }
-    const copies = [record(faults.delayMs > 0 ? 'delayed' : undefined)];
-    if (Math.random() < faults.duplicateShare) copies.push(record('duplicate'));
-    for (const r of copies) {
-      if (faults.delayMs > 0) later(faults.delayMs, () => deliver(r));
-      else deliver(r);
-    }
-  };
-
-  const gateway = new EmulatedGateway(shopId, emit, options.startMs ?? Date.now());
+  const main = new EmulatorWorld({
+    shopId,
+    secret,
+    notifyUrl: options.notifyUrl,
+    startMs: options.startMs ?? Date.now(),
+  });
+  const gateway = main.gateway;
   /** The emulator's own URL, known once it listens (the hosted page's links point at it). */
   let url = '';
   const app = express();
   app.disable('x-powered-by');
   app.use(express.json({ limit: '64kb' }));
 
-  // Answers are dated by the emulator's clock, as the gateway's own time.
+  /** The world a request is for (below): the one world, until there are test clocks. */
+  const worldOf = (res: Response): EmulatorWorld => res.locals.world as EmulatorWorld;
+  // Every request is the main world's. Answers are dated by its clock, as the gateway's own time.
   app.use((_req, res, next) => {
-    res.setHeader('Date', new Date(gateway.now).toUTCString());
+    const world = main;
+    res.locals.world = world;
+    res.setHeader('Date', new Date(world.gateway.now).toUTCString());
     next();
   });
 
   const api = express.Router();
   api.use((req, res, next) => {
+    const { faults } = worldOf(res);
     if (faults.failNext > 0 || (faults.failShare > 0 && Math.random() < faults.failShare)) {
       faults.failNext = Math.max(0, faults.failNext - 1);
       return fail(res, faults.failStatus, 'service_unavailable', 'injected fault: not processed');
@@ -205,6 +113,7 @@ export async function startMadfintechEmulator(options: EmulatorOptions) {
       return fail(res, 400, 'validation_error', `${issue?.path.join('.')}: ${issue?.message}`);
     }
     const { order, customer, payer } = parsed.data;
+    const { gateway } = worldOf(res);
     if (String(parsed.data.shopId) !== shopId) return fail(res, 403, 'forbidden', 'unknown shopId');
     if (gateway.has(order.orderNumber)) return fail(res, 409, 'duplicate', 'orderNumber already exists');
     const card = payer?.cardData;
@@ -232,31 +141,33 @@ export async function startMadfintechEmulator(options: EmulatorOptions) {
 
   api.get('/order/:shopId/:orderNumber', (req, res) => {
     const { orderNumber } = req.params as { orderNumber: string; shopId: string };
+    const { gateway } = worldOf(res);
     if (req.params.shopId !== shopId || !gateway.has(orderNumber))
       return fail(res, 404, 'not_found', 'order not found');
     res.json({ data: gateway.order(orderNumber) });
   });
 
   api.get('/recurring/:id', (req, res) => {
-    const recurring = gateway.recurring(String(req.params.id));
+    const recurring = worldOf(res).gateway.recurring(String(req.params.id));
     if (!recurring) return fail(res, 404, 'not_found', 'recurring not found');
     res.json({ data: recurring });
   });
 
   api.delete('/recurring/:id', (req, res) => {
     const id = String(req.params.id);
-    const outcome = gateway.cancel(id);
+    const outcome = worldOf(res).gateway.cancel(id);
     if (outcome === 'missing') return fail(res, 404, 'not_found', 'recurring not found');
     if (outcome !== 'ok') return fail(res, 409, 'conflict', `recurring is ${outcome}`);
     res.json({ data: { recurringId: id, status: 'canceled' } });
   });
 
   const control = express.Router();
-  control.get('/clock', (_req, res) => void res.json({ now: gateway.now }));
+  control.get('/clock', (_req, res) => void res.json({ now: worldOf(res).gateway.now }));
   control.post('/clock/advance', (req, res) => {
     const ms = Number((req.body as { ms?: unknown } | undefined)?.ms);
     if (!Number.isInteger(ms) || ms < 0)
       return fail(res, 400, 'validation_error', 'ms: a non-negative integer');
+    const { gateway } = worldOf(res);
     gateway.advance(ms);
     res.json({ now: gateway.now });
   });
@@ -264,26 +175,30 @@ export async function startMadfintechEmulator(options: EmulatorOptions) {
     const body = (req.body ?? {}) as { approve?: unknown; orderNumber?: unknown };
     if (typeof body.approve !== 'boolean') return fail(res, 400, 'validation_error', 'approve: a boolean');
     const target = typeof body.orderNumber === 'string' ? body.orderNumber : undefined;
-    if (!gateway.setApprove(body.approve, target)) return fail(res, 404, 'not_found', 'order not found');
+    if (!worldOf(res).gateway.setApprove(body.approve, target))
+      return fail(res, 404, 'not_found', 'order not found');
     res.json({ approve: body.approve, orderNumber: target ?? null });
   });
   control.post('/faults', (req, res) => {
     const parsed = FaultsInput.safeParse(req.body ?? {});
     if (!parsed.success) return fail(res, 400, 'validation_error', parsed.error.message);
+    const { faults } = worldOf(res);
     Object.assign(faults, parsed.data);
     res.json(faults);
   });
   control.get('/notifications', (req, res) => {
     const orderNumber = typeof req.query.orderNumber === 'string' ? req.query.orderNumber : undefined;
     res.json({
-      notifications: log.filter((n) => orderNumber === undefined || n.orderNumber === orderNumber),
+      notifications: worldOf(res).log.filter(
+        (n) => orderNumber === undefined || n.orderNumber === orderNumber,
+      ),
     });
   });
-  control.get('/orders', (_req, res) => void res.json({ orderNumbers: gateway.orderNumbers() }));
+  control.get('/orders', (_req, res) => void res.json({ orderNumbers: worldOf(res).gateway.orderNumbers() }));
 
   // The hosted payment page: a POST stands for the customer paying there with a card.
   app.post('/pay/:orderNumber', (req, res) => {
-    const outcome = gateway.payOnPage(String(req.params.orderNumber));
+    const outcome = worldOf(res).gateway.payOnPage(String(req.params.orderNumber));
     if (outcome === 'missing') return fail(res, 404, 'not_found', 'order not found');
     if (outcome !== 'ok') return fail(res, 409, 'conflict', `order is ${outcome}`);
     res.json({ data: { orderNumber: req.params.orderNumber } });
@@ -318,9 +233,7 @@ export async function startMadfintechEmulator(options: EmulatorOptions) {
       MADFINTECH_CALLBACK_SECRET: secret,
     },
     close: async (): Promise<void> => {
-      closed = true;
-      for (const t of timers) clearTimeout(t);
-      timers.clear();
+      main.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

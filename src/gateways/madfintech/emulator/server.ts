@@ -1,15 +1,24 @@
 /**
  * The emulator over HTTP: MadFintech's endpoints under `/api/v1` (checked `Api-Access-Token`,
  * answers dated by the emulator's clock) and a control API under `/_emulator` (clock, cards,
- * faults, the notification log). Callbacks are signed and POSTed to the notify URL, retried on
- * a non-2xx answer with a short backoff.
+ * faults, the notification log, test clocks). Callbacks are signed and POSTed to the notify URL,
+ * retried on a non-2xx answer with a short backoff. Each test clock is a world of its own: a
+ * request with the {@link TEST_CLOCK_HEADER} header is its world's, one without it the world's
+ * holding the record it names (the main world's when none does).
  */
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import express, { type NextFunction, type Request, type Response } from 'express';
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
 import { INTERVAL_TYPES } from '../schemas';
+import {
+  TEST_CLOCK_HEADER,
+  TestClockError,
+  TestClockWorlds,
+  type NamedRecord,
+  type TestClockView,
+} from './test-clocks';
 import { EmulatorWorld, FaultsInput } from './world';
 
 export type { NotificationRecord } from './world';
@@ -67,6 +76,80 @@ const fail = (res: Response, status: number, code: string, message: string): voi
   res.status(status).json({ error: { code, message } });
 };
 
+/** The record an API call or the hosted page names in its path (by which it is routed). */
+function namedRecord(path: string): NamedRecord | undefined {
+  const decoded = (text: string): string | undefined => {
+    try {
+      return decodeURIComponent(text);
+    } catch {
+      return undefined;
+    }
+  };
+  const order = /^\/api\/v1\/order\/[^/]+\/([^/]+)\/?$/i.exec(path) ?? /^\/pay\/([^/]+)\/?$/i.exec(path);
+  const orderNumber = order?.[1] === undefined ? undefined : decoded(order[1]);
+  if (orderNumber !== undefined) return { orderNumber };
+  const recurring = /^\/api\/v1\/recurring\/([^/]+)\/?$/i.exec(path);
+  const recurringId = recurring?.[1] === undefined ? undefined : decoded(recurring[1]);
+  return recurringId === undefined ? undefined : { recurringId };
+}
+
+/** An ISO-8601 time with its offset (`Z` or `±hh:mm`), read as epoch ms. */
+const IsoTime = z.iso.datetime({ offset: true }).transform((text) => Date.parse(text));
+const TestClockInput = z.object({ id: z.string(), frozen_time: IsoTime }).strict();
+const TestClockAdvanceInput = z.object({ to: IsoTime }).strict();
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+function testClockJson(clock: TestClockView): Record<string, unknown> {
+  return {
+    id: clock.id,
+    now: iso(clock.nowMs),
+    nowMs: clock.nowMs,
+    next_due: iso(clock.nextDueMs),
+    nextDueMs: clock.nextDueMs,
+  };
+}
+
+/** A body read by `schema`, or a 400 `validation_error` naming the first issue (then undefined). */
+function parsed<T extends z.ZodType>(schema: T, body: unknown, res: Response): z.output<T> | undefined {
+  const result = schema.safeParse(body ?? {});
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  fail(res, 400, 'validation_error', `${issue?.path.join('.')}: ${issue?.message}`);
+  return undefined;
+}
+
+/**
+ * The test clocks' routes (mounted at `/_emulator/test_clocks`): make one frozen at a time, list
+ * and read them (time, and when anything on one falls due next), advance one to a time (everything
+ * due on it run in time order, its callbacks delivered before the answer), and remove one. What
+ * lives on a clock is made through the API and the control API with the clock's header.
+ */
+function testClockRouter(clocks: TestClockWorlds): Router {
+  const router = express.Router();
+  router.get('/', (_req, res) => void res.json({ data: clocks.list().map(testClockJson) }));
+  router.post('/', (req, res) => {
+    const body = parsed(TestClockInput, req.body, res);
+    if (body) res.status(201).json(testClockJson(clocks.create(body.id, body.frozen_time)));
+  });
+  router.get('/:id', (req, res) => void res.json(testClockJson(clocks.view(req.params.id))));
+  router.post('/:id/advance', async (req, res) => {
+    const body = parsed(TestClockAdvanceInput, req.body, res);
+    if (!body) return;
+    const moved = await clocks.advance(req.params.id, body.to);
+    res.json({
+      ...testClockJson(moved),
+      from: iso(moved.fromMs),
+      processed: { stateEvents: moved.stateEvents, deliveryAttempts: moved.deliveryAttempts },
+    });
+  });
+  router.delete('/:id', (req, res) => {
+    clocks.remove(req.params.id);
+    res.json({ id: req.params.id, deleted: true });
+  });
+  return router;
+}
+
 export async function startMadfintechEmulator(options: EmulatorOptions) {
   const token = options.token ?? randomBytes(16).toString('hex');
   const shopId = options.shopId ?? '1234';
@@ -77,6 +160,7 @@ export async function startMadfintechEmulator(options: EmulatorOptions) {
     notifyUrl: options.notifyUrl,
     startMs: options.startMs ?? Date.now(),
   });
+  const clocks = new TestClockWorlds(main);
   const gateway = main.gateway;
   /** The emulator's own URL, known once it listens (the hosted page's links point at it). */
   let url = '';
@@ -84,11 +168,18 @@ export async function startMadfintechEmulator(options: EmulatorOptions) {
   app.disable('x-powered-by');
   app.use(express.json({ limit: '64kb' }));
 
-  /** The world a request is for (below): the one world, until there are test clocks. */
+  app.use('/_emulator/test_clocks', (_req, res, next) => {
+    res.setHeader('Date', new Date(gateway.now).toUTCString());
+    next();
+  });
+  app.use('/_emulator/test_clocks', testClockRouter(clocks));
+
+  /** The world a request was routed to (below). */
   const worldOf = (res: Response): EmulatorWorld => res.locals.world as EmulatorWorld;
-  // Every request is the main world's. Answers are dated by its clock, as the gateway's own time.
-  app.use((_req, res, next) => {
-    const world = main;
+  // Every other request is its world's: the header's clock, else the holder of what it names.
+  // Answers are dated by that world's clock, as the gateway's own time.
+  app.use((req, res, next) => {
+    const world = clocks.route(req.get(TEST_CLOCK_HEADER), namedRecord(req.path));
     res.locals.world = world;
     res.setHeader('Date', new Date(world.gateway.now).toUTCString());
     next();
@@ -208,6 +299,7 @@ export async function startMadfintechEmulator(options: EmulatorOptions) {
   app.use('/_emulator', control);
   app.use((_req: Request, res: Response) => fail(res, 404, 'not_found', 'no such route'));
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    if (err instanceof TestClockError) return fail(res, err.status, err.code, err.message);
     const status = (err as { status?: number }).status;
     if (typeof status === 'number' && status >= 400 && status < 500)
       return fail(res, status, 'bad_request', String(err));
@@ -232,7 +324,10 @@ export async function startMadfintechEmulator(options: EmulatorOptions) {
       MADFINTECH_SHOP_ID: shopId,
       MADFINTECH_CALLBACK_SECRET: secret,
     },
+    /** Its test clocks, each a world of its own (`/_emulator/test_clocks`). */
+    testClocks: clocks,
     close: async (): Promise<void> => {
+      clocks.close();
       main.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

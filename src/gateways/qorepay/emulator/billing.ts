@@ -233,15 +233,26 @@ export class Billing {
     return view(s);
   }
 
-  /** Moves the clock forward, running everything that falls due on the way, in time order. */
-  advanceTo(target: number): void {
-    for (let step = 0; step < 1_000_000; step += 1) {
+  /**
+   * Moves the clock forward, running everything that falls due on the way, in time order.
+   * @returns how many events ran (billing dates reached, retries, due dates), for a test clock's
+   * advance to report
+   */
+  advanceTo(target: number): number {
+    let ran = 0;
+    for (; ran < 1_000_000; ran += 1) {
       const next = this.nextEvent();
       if (next === null || next.at > target) break;
       this.clock = Math.max(this.clock, next.at);
       next.run();
     }
     this.clock = Math.max(this.clock, target);
+    return ran;
+  }
+
+  /** When the next billing date, retry or due date falls (epoch ms), or null when none is scheduled. */
+  nextDueAt(): number | null {
+    return this.nextEvent()?.at ?? null;
   }
 
   private record(templateId: string, clientId: string) {

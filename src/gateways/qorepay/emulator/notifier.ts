@@ -2,9 +2,12 @@
  * The emulator's webhooks: the object's JSON with `event_type`, signed with the company key
  * (`X-Signature`: base64 RSA PKCS#1 v1.5 SHA-256 over the raw body), POSTed to the notify URL and
  * retried on anything but a 2xx with a short backoff (real time). Faults may drop, duplicate or
- * delay a notification. Every notification is kept in a log the control API shows.
+ * delay a notification. Every notification is kept in a log the control API shows. A test clock's
+ * world has a notifier of its own, whose notifications also name the clock
+ * ({@link TEST_CLOCK_HEADER}), and whose deliveries its clock's advance awaits ({@link Notifier.settled}).
  */
 import { sign, type KeyObject } from 'node:crypto';
+import { TEST_CLOCK_HEADER } from '../../test-clock-header';
 
 export interface NotificationFaults {
   /** Shares (0..1) of notifications dropped, sent twice, or held back by `delayMs`. */
@@ -20,7 +23,8 @@ export interface SentNotification {
   subscriptionId: string;
   /** The exact bytes sent (the signature covers them). */
   body: string;
-  headers: { 'content-type': string; 'x-signature': string };
+  /** The headers sent; a test clock's world adds {@link TEST_CLOCK_HEADER} (not signed). */
+  headers: { 'content-type': string; 'x-signature': string; [TEST_CLOCK_HEADER]?: string };
   status: 'pending' | 'delivered' | 'failed' | 'dropped';
   attempts: number;
   lastHttpStatus?: number;
@@ -34,12 +38,19 @@ export class Notifier {
   private readonly log: SentNotification[] = [];
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly closing = new AbortController();
+  /** Deliveries waiting for their time or under way (a redelivery is scheduled before its try ends). */
+  private busy = 0;
+  private idleWaiters: Array<() => void> = [];
+  /** HTTP delivery attempts made so far (a clock's advance reports those it awaited). */
+  attemptsMade = 0;
 
   constructor(
     private readonly notifyUrl: string | undefined,
     private readonly key: KeyObject,
     private readonly faults: NotificationFaults,
     private readonly random: () => number = Math.random,
+    /** The test clock whose world this notifier is (absent: the main world's). */
+    private readonly testClockId?: string,
   ) {}
 
   /** The body of a notification about `object`: its JSON with `event_type` added. */
@@ -51,7 +62,11 @@ export class Notifier {
       eventType,
       subscriptionId,
       body,
-      headers: { 'content-type': 'application/json', 'x-signature': signature },
+      headers: {
+        'content-type': 'application/json',
+        'x-signature': signature,
+        ...(this.testClockId !== undefined && { [TEST_CLOCK_HEADER]: this.testClockId }),
+      },
       status: 'pending',
       attempts: 0,
     });
@@ -77,10 +92,31 @@ export class Notifier {
     return structuredClone(this.log);
   }
 
+  /**
+   * Resolves once no delivery is waiting or under way: every notification sent so far delivered,
+   * failed for good, dropped, or given up because the notifier closed. Redeliveries and delayed
+   * notifications are waited for (in real time), so a clock's advance answers only after them.
+   */
+  settled(): Promise<void> {
+    if (this.busy === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Stops every delivery: none waiting is made, one under way is aborted. */
   close(): void {
     this.closing.abort();
     for (const t of this.timers) clearTimeout(t);
+    this.release(this.timers.size);
     this.timers.clear();
+  }
+
+  /** `n` deliveries are over; wakes {@link settled}'s callers when none is left. */
+  private release(n: number): void {
+    this.busy -= n;
+    if (this.busy > 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 
   private roll(rate: number): boolean {
@@ -88,10 +124,11 @@ export class Notifier {
   }
 
   private schedule(n: SentNotification, delayMs: number): void {
-    if (this.notifyUrl === undefined) return;
+    if (this.notifyUrl === undefined || this.closing.signal.aborted) return;
+    this.busy += 1;
     const timer = setTimeout(() => {
       this.timers.delete(timer);
-      void this.deliver(n);
+      void this.deliver(n).finally(() => this.release(1));
     }, delayMs);
     this.timers.add(timer);
   }
@@ -99,10 +136,16 @@ export class Notifier {
   private async deliver(n: SentNotification): Promise<void> {
     if (this.closing.signal.aborted || this.notifyUrl === undefined) return;
     n.attempts += 1;
+    this.attemptsMade += 1;
+    const clock = n.headers[TEST_CLOCK_HEADER];
     try {
       const res = await fetch(this.notifyUrl, {
         method: 'POST',
-        headers: { 'Content-Type': n.headers['content-type'], 'X-Signature': n.headers['x-signature'] },
+        headers: {
+          'Content-Type': n.headers['content-type'],
+          'X-Signature': n.headers['x-signature'],
+          ...(clock !== undefined && { 'X-Emulator-Test-Clock': clock }),
+        },
         body: n.body,
         signal: AbortSignal.any([this.closing.signal, AbortSignal.timeout(5_000)]),
       });

@@ -1,4 +1,5 @@
 /** A typed client of the emulator's control API (`/_emulator`), for tests, demos and the bench. */
+import { TEST_CLOCK_HEADER } from '../../test-clock-header';
 import type { SentNotification } from './notifier';
 
 export interface EmulatorState {
@@ -7,11 +8,18 @@ export interface EmulatorState {
   purchases: Array<{ id: string; reference: string; status: string; billing_template_id: string }>;
 }
 
-export function emulatorControl(url: string) {
+/**
+ * The control API of the emulator at `url`: of its main world, or of test clock `testClock`'s world
+ * (each call then names it in {@link TEST_CLOCK_HEADER}).
+ */
+export function emulatorControl(url: string, testClock?: string) {
   async function call<T>(path: string, body?: unknown): Promise<T> {
     const res = await fetch(`${url}/_emulator${path}`, {
       method: body === undefined ? 'GET' : 'POST',
-      headers: { 'Content-Type': 'application/json' },
+      headers: {
+        'Content-Type': 'application/json',
+        ...(testClock !== undefined && { [TEST_CLOCK_HEADER]: testClock }),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();

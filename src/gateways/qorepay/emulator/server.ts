@@ -1,7 +1,9 @@
 /**
  * The QorePay emulator over HTTP: the API the adapter uses under `/api/v1` (bearer token
  * checked as QorePay would), and a control API under `/_emulator` (clock, cards, faults, the
- * notification log) for tests and demos.
+ * notification log, test clocks) for tests and demos. Each request is served by one world: a test
+ * clock's when it names one in {@link TEST_CLOCK_HEADER}, else the main world (or, for an API
+ * call, the world holding the record it names).
  */
 import { createServer } from 'node:http';
 import { generateKeyPairSync, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
@@ -10,8 +12,15 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { z } from 'zod';
 import type { GatewayEmulatorHandle, GatewayEnv } from '../../port';
 import { SUBSCRIBER_STATUSES } from '../wire';
-import { Billing, BillingError } from './billing';
-import { Notifier, type NotificationFaults } from './notifier';
+import { BillingError } from './billing';
+import {
+  recordsNamed,
+  TEST_CLOCK_HEADER,
+  TestClockError,
+  TestClockWorlds,
+  testClockRouter,
+} from './test-clocks';
+import { createWorld, type World } from './world';
 
 export const API_PREFIX = '/api/v1';
 const PAGE_SIZE = 50;
@@ -97,39 +106,36 @@ export async function startQorepayEmulator(
   const brandId = randomUUID();
   const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const publicPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
-  const faults: NotificationFaults & {
-    refuseCancelStatus: number;
-    apiFailRate: number;
-    apiFailNext: number;
-    apiFailSkip: number;
-    apiFailStatus: number;
-  } = {
-    refuseCancelStatus: 0,
-    apiFailRate: 0,
-    apiFailNext: 0,
-    apiFailSkip: 0,
-    apiFailStatus: 503,
-    dropRate: 0,
-    duplicateRate: 0,
-    delayRate: 0,
-    delayMs: 0,
-  };
-  const notifier = new Notifier(options.notifyUrl || undefined, privateKey, faults);
-  const billing = new Billing((event, body, id) => notifier.emit(event, body, id), options.startMs);
+  const notifyUrl = options.notifyUrl || undefined;
+  const worlds = new TestClockWorlds(
+    createWorld({ notifyUrl, key: privateKey, startMs: options.startMs }),
+    (id, frozenMs) => createWorld({ notifyUrl, key: privateKey, startMs: frozenMs, testClockId: id }),
+  );
+  /** The world a request was routed to (set by the control API's and the API's first handler). */
+  const worldOf = (res: Response): World => res.locals.world as World;
 
   const app = express();
   app.disable('x-powered-by');
   app.use(express.json({ limit: '100kb' }));
 
-  // Control API (no authentication: it is the emulator's own, not QorePay's).
+  // Control API (no authentication: it is the emulator's own, not QorePay's). With the test clock
+  // header, every call below is the clock's world's: `/clock/advance` too, which moves the clock
+  // as the main one's does, without awaiting deliveries (`/test_clocks/:id/advance` awaits them).
+  app.use('/_emulator/test_clocks', testClockRouter(worlds));
   const control = express.Router();
-  control.get('/clock', (_req, res) => void res.json({ now: billing.now() }));
+  control.use((req, res, next) => {
+    res.locals.world = worlds.world(req.get(TEST_CLOCK_HEADER));
+    next();
+  });
+  control.get('/clock', (_req, res) => void res.json({ now: worldOf(res).billing.now() }));
   control.post('/clock/advance', (req, res) => {
+    const { billing } = worldOf(res);
     const body = z.object({ ms: z.number().int().nonnegative() }).parse(req.body);
     billing.advanceTo(billing.now() + body.ms);
     res.json({ now: billing.now() });
   });
   control.post('/cards', (req, res) => {
+    const { billing } = worldOf(res);
     const body = z
       .object({ approve: z.boolean(), subscriptionId: z.string().min(1).optional() })
       .parse(req.body);
@@ -140,25 +146,25 @@ export async function startQorepayEmulator(
     }
     res.json({ approveAll: billing.approveAll, overrides: Object.fromEntries(billing.approve) });
   });
-  control.get('/faults', (_req, res) => void res.json(faults));
+  control.get('/faults', (_req, res) => void res.json(worldOf(res).faults));
   control.post('/faults', (req, res) => {
+    const { faults } = worldOf(res);
     Object.assign(faults, faultsInput.parse(req.body));
     res.json(faults);
   });
-  control.get('/notifications', (_req, res) => void res.json(notifier.list()));
-  control.get(
-    '/state',
-    (_req, res) =>
-      void res.json({
-        templates: [...billing.templates.values()],
-        // With what QorePay alone would know: whether it emailed the customer a receipt.
-        purchases: [...billing.purchases.values()].map((p) => ({
-          ...p,
-          receipt_sent: billing.receipts.get(p.id) ?? false,
-        })),
-        subscribers: [...billing.templates.keys()].flatMap((id) => billing.subscribersOf(id)),
-      }),
-  );
+  control.get('/notifications', (_req, res) => void res.json(worldOf(res).notifier.list()));
+  control.get('/state', (_req, res) => {
+    const { billing } = worldOf(res);
+    res.json({
+      templates: [...billing.templates.values()],
+      // With what QorePay alone would know: whether it emailed the customer a receipt.
+      purchases: [...billing.purchases.values()].map((p) => ({
+        ...p,
+        receipt_sent: billing.receipts.get(p.id) ?? false,
+      })),
+      subscribers: [...billing.templates.keys()].flatMap((id) => billing.subscribersOf(id)),
+    });
+  });
   app.use('/_emulator', control);
 
   // QorePay's API.
@@ -172,6 +178,15 @@ export async function startQorepayEmulator(
       res.status(401).json({ __all__: [{ code: 'authentication_failed', message: 'Invalid token' }] });
       return;
     }
+    // The clock named, else the world holding the record named (so only a call naming no record,
+    // a creation or a list by title, needs the header); that world's faults apply.
+    const clock = req.get(TEST_CLOCK_HEADER);
+    const world =
+      clock !== undefined && clock !== ''
+        ? worlds.world(clock)
+        : worlds.worldHolding(recordsNamed(req.path, req.query));
+    res.locals.world = world;
+    const { faults } = world;
     // `apiFailSkip` calls pass first, then `apiFailNext` fail; `apiFailRate` fails a share of all.
     const queued = faults.apiFailNext > 0 && faults.apiFailSkip === 0;
     if (faults.apiFailNext > 0 && faults.apiFailSkip > 0) faults.apiFailSkip -= 1;
@@ -186,26 +201,33 @@ export async function startQorepayEmulator(
   });
   api.get('/public_key', (_req, res) => void res.json(publicPem));
   api.get('/billing_templates', (req, res) => {
+    const { billing } = worldOf(res);
     const title = typeof req.query.title === 'string' ? req.query.title : undefined;
     const all = [...billing.templates.values()].filter((t) => title === undefined || t.title === title);
     res.json(page(req, all));
   });
   api.post('/billing_templates', (req, res) => {
+    const { billing } = worldOf(res);
     const input = templateInput.parse(req.body);
     if (input.brand_id !== brandId) throw new BillingError(400, 'brand_id', 'Unknown brand');
     res.status(201).json(billing.createTemplate(input));
   });
-  api.get('/billing_templates/:id', (req, res) => void res.json(billing.template(req.params.id as string)));
+  api.get(
+    '/billing_templates/:id',
+    (req, res) => void res.json(worldOf(res).billing.template(req.params.id as string)),
+  );
   api.put('/billing_templates/:id', (req, res) => {
+    const { billing } = worldOf(res);
     const input = templateInput.parse(req.body);
     if (input.brand_id !== brandId) throw new BillingError(400, 'brand_id', 'Unknown brand');
     res.json(billing.replaceTemplate(req.params.id as string, input));
   });
   api.get(
     '/billing_templates/:id/clients',
-    (req, res) => void res.json(page(req, billing.subscribersOf(req.params.id as string))),
+    (req, res) => void res.json(page(req, worldOf(res).billing.subscribersOf(req.params.id as string))),
   );
   api.post('/billing_templates/:id/add_subscriber', (req, res) => {
+    const { billing } = worldOf(res);
     const input = addSubscriberInput.parse(req.body);
     const s = billing.addSubscriber(
       req.params.id as string,
@@ -216,14 +238,17 @@ export async function startQorepayEmulator(
     res.status(201).json(s);
   });
   api.post('/billing_templates/:id/send_invoice', (req, res) => {
+    const { billing } = worldOf(res);
     const { client_id: clientId } = sendInvoiceInput.parse(req.body);
     res.status(201).json(billing.sendInvoice(req.params.id as string, clientId));
   });
   api.get(
     '/billing_templates/:id/clients/:client',
-    (req, res) => void res.json(billing.subscriber(req.params.id as string, req.params.client as string)),
+    (req, res) =>
+      void res.json(worldOf(res).billing.subscriber(req.params.id as string, req.params.client as string)),
   );
   api.patch('/billing_templates/:id/clients/:client', (req, res) => {
+    const { billing, faults } = worldOf(res);
     const { status, ...details } = patchSubscriberInput.parse(req.body);
     if (status === 'subscription_cancelled' && faults.refuseCancelStatus)
       throw new BillingError(400, 'status', '"subscription_cancelled" is not a valid choice.');
@@ -233,6 +258,7 @@ export async function startQorepayEmulator(
     res.json(subscriber);
   });
   api.get('/purchases', (req, res) => {
+    const { billing } = worldOf(res);
     const { billing_template_id: t, client_id: c } = req.query;
     const all = [...billing.purchases.values()]
       .filter(
@@ -242,6 +268,7 @@ export async function startQorepayEmulator(
     res.json(page(req, all));
   });
   api.get('/purchases/:id', (req, res) => {
+    const { billing } = worldOf(res);
     const p = billing.purchases.get(req.params.id as string);
     if (!p) throw new BillingError(404, 'id', 'No such purchase');
     res.json(p);
@@ -251,6 +278,8 @@ export async function startQorepayEmulator(
   app.use((_req: Request, res: Response) => void res.status(404).json({ __all__: [{ code: 'not_found' }] }));
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     if (err instanceof BillingError) res.status(err.status).json({ [err.field]: [err.message] });
+    else if (err instanceof TestClockError)
+      res.status(err.status).json({ __all__: [{ code: err.code, message: err.message }] });
     else if (err instanceof z.ZodError)
       res
         .status(400)
@@ -280,7 +309,8 @@ export async function startQorepayEmulator(
       QOREPAY_WEBHOOK_PUBLIC_KEY: publicPem,
     },
     async close() {
-      notifier.close();
+      worlds.main.notifier.close();
+      worlds.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

@@ -29,7 +29,7 @@ const reminderLead = z
     }
     return z.NEVER;
   });
-import { QFPAY_VARIABLES } from './gateways/qfpay/settings';
+import { QFPAY_EMULATOR_HOSTS, QFPAY_VARIABLES } from './gateways/qfpay/settings';
 import { DEFAULT_EMULATOR_APP_CODE, DEFAULT_EMULATOR_APP_KEY } from './gateways/qfpay/emulator/credentials';
 
 const port = z.coerce.number().int().min(0).max(65535);
@@ -260,11 +260,8 @@ export function warnAboutUnsafeSettings(c: Config, logger: { warn(message: strin
   for (const line of unsafeSettingWarnings(c)) logger.warn(line);
 }
 
-/**
- * The QFPay emulator's host names in docker-compose.yml: its service, and `sandbox`, the service's
- * name before (an alias of it, so deployments that name it keep working).
- */
-export const EMULATOR_COMPOSE_HOSTS: readonly string[] = ['qfpay-emulator', 'sandbox'];
+/** The QFPay emulator's host names in docker-compose.yml (see {@link QFPAY_EMULATOR_HOSTS}). */
+export const EMULATOR_COMPOSE_HOSTS: readonly string[] = QFPAY_EMULATOR_HOSTS;
 
 /** Whether a URL points at this machine (or at the QFPay emulator's compose service). */
 export function isLoopbackUrl(url: string): boolean {

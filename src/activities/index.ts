@@ -11,7 +11,7 @@ import {
 import { QfpayClient } from '../gateways/qfpay/client';
 import { createQfpayActivities } from '../gateways/qfpay/activities';
 import { qfpayVariables } from '../gateways/qfpay/settings';
-import { GATEWAY_MODULES } from '../gateways/registry';
+import { GATEWAY_MODULES, gatewayEmulatorUrls } from '../gateways/registry';
 import { layeredEnv, type GatewayEnv, type GatewayObserver } from '../gateways/port';
 import { createEngineActivities } from './engine';
 import { createGatewayActivities } from './gateways';
@@ -65,6 +65,7 @@ export function createActivities({ config, client, logger, gatewayEnv }: Activit
     logger,
   });
   const observer = workerObserver(logger);
+  const env = layeredEnv(gatewayEnv ?? process.env, qfpayVariables(config));
   // QFPay's own creation (customers, products, tokens), beside the port.
   const { listSubscriptionIds, ensureCustomer, ensureProduct, findOrCreateSubscription } =
     createQfpayActivities({
@@ -81,7 +82,7 @@ export function createActivities({ config, client, logger, gatewayEnv }: Activit
   return {
     ...createGatewayActivities({
       modules: GATEWAY_MODULES,
-      env: layeredEnv(gatewayEnv ?? process.env, qfpayVariables(config)),
+      env,
       observer,
     }),
     ...qfpayCreation,
@@ -91,8 +92,8 @@ export function createActivities({ config, client, logger, gatewayEnv }: Activit
       qfpayTimeOffset: config.QFPAY_TIME_OFFSET,
     }),
     ...createReconcilerActivities({ client }),
-    // Test clocks live at the gateway emulator, which answers at QFPay's base URL when in use.
-    ...createTestClockActivities({ client, emulatorUrl: config.QFPAY_BASE_URL }),
+    // A test clock lives at every gateway's emulator: a world of its own at each.
+    ...createTestClockActivities({ client, emulatorUrls: () => gatewayEmulatorUrls(env) }),
     ...merchantEvents,
   };
 }

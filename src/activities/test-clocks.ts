@@ -1,7 +1,9 @@
 /**
- * What a test clock's advance does outside its workflow: it reads and moves the clock's world at
- * the gateway emulator (its control API, `/_emulator/test_clocks/:id`), and reads the member
- * subscriptions' clock status through Temporal (a query; a closed workflow counts as ended).
+ * What a test clock's advance does outside its workflow: it reads and moves the clock's worlds at
+ * the gateways' emulators (each one's control API, `/_emulator/test_clocks/:id`: QFPay's, and
+ * QorePay's and MadFintech's where they are emulators too), and reads the member subscriptions'
+ * clock status through Temporal (a query; a closed workflow counts as ended). To the clock's
+ * workflow the worlds are one: the earliest due time of any, and what all of them processed.
  */
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
@@ -12,8 +14,11 @@ import type { TestClockActivities, TestClockWorld } from './contracts';
 
 export interface TestClockActivityDeps {
   client: Client;
-  /** The gateway emulator's base URL (where its control API answers). */
-  emulatorUrl: string;
+  /**
+   * The root URLs of the gateways' emulators (where each control API answers), QFPay's first,
+   * read at each call (a stack may start an emulator after the worker's activities are made).
+   */
+  emulatorUrls: () => readonly string[];
   /** How long `readTestClockMembers` waits for its members to be idle before it answers anyway. */
   idleWaitMs?: number;
   /** Between the first two looks at members that are not idle yet; it doubles up to `maxPollMs`. */
@@ -44,12 +49,17 @@ function activityContext(): Context | undefined {
 
 export function createTestClockActivities({
   client,
-  emulatorUrl,
+  emulatorUrls,
   idleWaitMs = 30_000,
   pollMs = 50,
   maxPollMs = 1_000,
 }: TestClockActivityDeps): TestClockActivities {
-  async function control(method: 'GET' | 'POST', path: string, body?: unknown): Promise<TestClockWorld> {
+  async function control(
+    emulatorUrl: string,
+    method: 'GET' | 'POST',
+    path: string,
+    body?: unknown,
+  ): Promise<TestClockWorld> {
     // A world's move may take a while (a month's billing and its deliveries): the activity says it
     // is alive meanwhile, so that a worker that dies is noticed by its heartbeat timeout, not later.
     const context = activityContext();
@@ -62,10 +72,20 @@ export function createTestClockActivities({
           ? {}
           : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
       });
-      return worldOf(`${method} ${path}`, res, await res.text());
+      return worldOf(`${method} ${emulatorUrl} ${path}`, res, await res.text());
     } finally {
       if (beat) clearInterval(beat);
     }
+  }
+
+  /**
+   * The clock's worlds at every emulator, one after the other, as one: the first's time (they
+   * move together), the earliest next due time, and the sum of what they processed.
+   */
+  async function everyWorld(method: 'GET' | 'POST', path: string, body?: unknown): Promise<TestClockWorld> {
+    const worlds: TestClockWorld[] = [];
+    for (const url of emulatorUrls()) worlds.push(await control(url, method, path, body));
+    return joinWorlds(worlds);
   }
 
   /** The world in the emulator's answer to `call`; a 4xx is final, anything else not 2xx is retried. */
@@ -94,9 +114,9 @@ export function createTestClockActivities({
   }
 
   return {
-    readTestClockWorld: (clockId) => control('GET', `/${encodeURIComponent(clockId)}`),
+    readTestClockWorld: (clockId) => everyWorld('GET', `/${encodeURIComponent(clockId)}`),
     advanceTestClockWorld: (clockId, to) =>
-      control('POST', `/${encodeURIComponent(clockId)}/advance`, { to: new Date(to).toISOString() }),
+      everyWorld('POST', `/${encodeURIComponent(clockId)}/advance`, { to: new Date(to).toISOString() }),
     async readTestClockMembers(workflowIds, options = {}) {
       const { idleAt } = options;
       const deadline = Date.now() + idleWaitMs;
@@ -112,5 +132,21 @@ export function createTestClockActivities({
         await Context.current().sleep(Math.min(pollMs * 2 ** look, maxPollMs));
       }
     },
+  };
+}
+
+/**
+ * A clock's worlds at several emulators as one world: the first one's time (an advance moves
+ * them all to the same time), the earliest time any has something due, and all they processed.
+ * @throws Error for no world at all (no emulator to keep the clock)
+ */
+export function joinWorlds(worlds: readonly TestClockWorld[]): TestClockWorld {
+  const [first] = worlds;
+  if (first === undefined) throw new Error('no gateway emulator keeps test clocks here');
+  const due = worlds.flatMap((w) => (w.nextDueMs === null ? [] : [w.nextDueMs]));
+  return {
+    nowMs: first.nowMs,
+    nextDueMs: due.length === 0 ? null : Math.min(...due),
+    processed: worlds.reduce((sum, w) => sum + w.processed, 0),
   };
 }

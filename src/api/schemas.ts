@@ -1104,6 +1104,7 @@ export const GatewayCreateSubscriptionBodySchema = z
       .openapi({ description: 'Absent: the gateway charges the method it keeps for the customer.' }),
     dunning_policy: DunningPolicyOverrideBodySchema.optional(),
     metadata: MetadataSchema.optional(),
+    ...testClockField,
   })
   .openapi('GatewayCreateSubscriptionRequest');
 export type GatewayCreateSubscriptionBody = z.output<typeof GatewayCreateSubscriptionBodySchema>;

@@ -18,6 +18,7 @@ import type { SubscriptionState } from '../domain/lifecycle/lifecycle-table';
 import type { GatewayCapabilities } from '../domain/gateway-profile';
 import type { PaymentTokenRecord } from '../domain/payment-tokens';
 import type { BillingInterval } from '../domain/lifecycle/billing-interval';
+import { TEST_CLOCK_HEADER } from './test-clock-header';
 
 export type { GatewayCapabilities, GatewayProfile } from '../domain/gateway-profile';
 
@@ -53,6 +54,12 @@ export interface GatewayCreateInput {
    * receives a card number: a PAN is refused at the API.
    */
   paymentMethod?: { token: string };
+  /**
+   * The test clock the subscription lives on (only where the gateway is an emulator): the
+   * creation's calls name it (the emulator-only {@link TEST_CLOCK_HEADER}), so what they make is
+   * in the clock's world; every later call reaches it by its id alone.
+   */
+  testClock?: string;
 }
 
 /**
@@ -244,6 +251,37 @@ export interface GatewayEmulatorHandle {
   close(): Promise<void>;
 }
 
+/**
+ * The emulator's root behind a gateway API URL such as `http://127.0.0.1:4010/api/v1` (its API
+ * under `apiPath`): the URL without it, when it names this machine; undefined for anything else
+ * (a real gateway, or an address this engine cannot tell is an emulator).
+ */
+export function loopbackEmulatorRoot(
+  apiUrl: string | undefined,
+  apiPath: string,
+  /** Other host names of the emulator (a compose service's). */
+  emulatorHosts: readonly string[] = [],
+): string | undefined {
+  if (!apiUrl) return undefined;
+  let url: URL;
+  try {
+    url = new URL(apiUrl);
+  } catch {
+    return undefined;
+  }
+  const host = url.hostname;
+  const local =
+    host === 'localhost' || host === '[::1]' || host.startsWith('127.') || emulatorHosts.includes(host);
+  const path = url.pathname.replace(/\/+$/, '');
+  if (!local || !path.endsWith(apiPath)) return undefined;
+  return `${url.origin}${path.slice(0, path.length - apiPath.length)}`;
+}
+
+/** The headers a creation's calls add: the test clock's, when it lives on one. */
+export function testClockHeaders(input: Pick<GatewayCreateInput, 'testClock'>): Record<string, string> {
+  return input.testClock === undefined ? {} : { [TEST_CLOCK_HEADER]: input.testClock };
+}
+
 /** Environment for one gateway, by its own variable names (each gateway documents them). */
 export type GatewayEnv = Record<string, string | undefined>;
 
@@ -300,6 +338,13 @@ export interface GatewayModule {
   createInputIssues(input: GatewayCreateInput): GatewayInputIssue[];
   adapter(env: GatewayEnv, observer?: GatewayObserver): GatewayAdapter;
   webhook(env: GatewayEnv): GatewayWebhook;
+  /**
+   * The root URL of the gateway's emulator (where its control API, `/_emulator`, answers) when
+   * `env` points the gateway at one on this machine, else undefined. Test clocks exist only where
+   * the gateways are emulators: each emulator keeps a world of its own per clock
+   * (`/_emulator/test_clocks`), and a gateway configured for real refuses them.
+   */
+  emulatorUrl(env: GatewayEnv): string | undefined;
   /**
    * Starts the gateway's emulator on `port` (0: any), sending notifications to `notifyUrl`, and
    * returns its URL and the environment that points an adapter and a webhook at it.

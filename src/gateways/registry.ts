@@ -2,7 +2,7 @@
  * Every gateway the engine knows. Adding one is its folder under `src/gateways/` and one line in
  * {@link GATEWAY_MODULES}.
  */
-import type { GatewayModule, GatewayProfile } from './port';
+import type { GatewayEnv, GatewayModule, GatewayProfile } from './port';
 import { madfintechGateway } from './madfintech';
 import { qfpayGateway } from './qfpay';
 import { qorepayGateway } from './qorepay';
@@ -38,4 +38,15 @@ export function gatewayTable(): Array<GatewayProfile & { description: string }> 
     capabilities: m.capabilities,
     description: m.description,
   }));
+}
+
+/**
+ * The root URLs of the configured gateways' emulators, QFPay's first: where a test clock keeps its
+ * worlds. A gateway configured for real has none (and takes no subscription on a clock).
+ */
+export function gatewayEmulatorUrls(env: GatewayEnv): string[] {
+  return GATEWAY_MODULES.flatMap((m) => {
+    const url = m.configured(env) ? m.emulatorUrl(env) : undefined;
+    return url === undefined ? [] : [url];
+  });
 }

@@ -177,10 +177,15 @@ export async function createGatewaySubscriptionWorkflow(
   input: CreateGatewaySubscriptionInput,
 ): Promise<CreateSubscriptionResult> {
   const { gateway, create } = input;
+  // On a test clock, the gateway makes it in the clock's world at its emulator.
+  const testClock = input.options?.testClock;
   const created = await gateways.createOnGateway.executeWithOptions(
     { summary: `create on ${gateway.name}` },
-    [{ gateway: gateway.name, create }],
+    [{ gateway: gateway.name, create: testClock === undefined ? create : { ...create, testClock } }],
   );
+  // And at the clock's time, which its workflow is told. (No patch: a gateway's creation on a
+  // clock is new, so no history recorded before has one to replay.)
+  const clockNow = testClock === undefined ? undefined : (await clocks.readTestClockWorld(testClock)).nowMs;
   const totalBillingCycles = create.plan.totalCycles;
   const handover = await handOver(
     input,
@@ -193,7 +198,7 @@ export async function createGatewaySubscriptionWorkflow(
       productIds: [],
       totalBillingCycles,
       state: created.state === 'UNKNOWN' ? undefined : created.state,
-      at: created.at,
+      at: clockNow ?? created.at,
       source: 'api',
     },
     {
@@ -203,6 +208,7 @@ export async function createGatewaySubscriptionWorkflow(
       intervalCount: create.plan.interval.count,
     },
     gateway,
+    clockNow,
   );
   setCurrentDetails(
     `Created subscription \`${created.subscriptionId}\` on ${gateway.name}${created.reusedExisting ? ' (found from an earlier attempt)' : ''}: ` +

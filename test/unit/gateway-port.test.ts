@@ -333,6 +333,7 @@ void describe('the gateway port, engine side', () => {
       webhook: () => {
         throw new Error('not used');
       },
+      emulatorUrl: () => undefined,
       startEmulator: () => Promise.reject(new Error('not used')),
     };
     // A bare `sub_…` id is QFPay's: routed to QFPay's module, whose adapter wraps its activities

@@ -458,7 +458,10 @@ describe('a test clock’s advance (dev server)', () => {
     qfpay.chargeScript = [{ outcome: 'failed' }, { outcome: 'succeeded' }];
     world.now = C0 - MINUTE;
     let member: WorkflowHandle | undefined;
-    const real = createTestClockActivities({ client: env.client, emulatorUrl: 'http://unused.invalid' });
+    const real = createTestClockActivities({
+      client: env.client,
+      emulatorUrls: () => ['http://unused.invalid'],
+    });
     const looks = new Map<number, number>();
     const members: Pick<TestClockActivities, 'readTestClockMembers'> = {
       readTestClockMembers(ids, options) {

@@ -25,6 +25,7 @@ import { parseInput } from '../validate';
 import { gatewayView } from '../views';
 import { configuredModule } from './gateway-modules';
 import { answerCreation, policyWithOverride } from './subscriptions';
+import { gatewayTestClock } from './test-clocks';
 import { handle } from '../route';
 import { heldMetadata } from '../metadata';
 
@@ -128,6 +129,10 @@ export function gatewayRouter(ctx: ApiContext): Router {
       .slice(0, 29)}`;
     const input = gatewayCreationInput(module, body, reference, ctx);
     checkGatewayInput(module, input);
+    if (body.test_clock !== undefined) {
+      await gatewayTestClock(ctx, module, body.test_clock);
+      input.options = { ...input.options, testClock: body.test_clock };
+    }
     const { handle, replayed } = await startIdempotentCreation(ctx, req, {
       kind: 'subscription',
       idempotencyKey,

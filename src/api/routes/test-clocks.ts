@@ -17,6 +17,8 @@ import {
   type TestClockView,
 } from '../../workflows/definitions';
 import type { ApiContext } from '../context';
+import type { GatewayModule } from '../../gateways/port';
+import { gatewayEmulatorUrls } from '../../gateways/registry';
 import { ApiError, isWorkflowNotFound } from '../errors';
 import { handle } from '../route';
 import {
@@ -44,6 +46,11 @@ function clockView(clock: TestClockView): TestClockResponse {
 /** Whether test clocks may be used: QFPay is the emulator (a loopback URL), and not in production. */
 export function testClocksAllowed(ctx: Pick<ApiContext, 'config'>): boolean {
   return ctx.config.NODE_ENV !== 'production' && isLoopbackUrl(ctx.config.QFPAY_BASE_URL);
+}
+
+/** The gateway emulators a clock keeps its worlds at: QFPay's, and each other gateway's that is one here. */
+function emulatorUrls(ctx: Pick<ApiContext, 'gatewayEnv'>): string[] {
+  return gatewayEmulatorUrls(ctx.gatewayEnv);
 }
 
 /** A clock's view from its workflow, or undefined when there is none (never made, or removed). */
@@ -84,6 +91,20 @@ export async function creationClock(
   return { testClock };
 }
 
+/**
+ * The clock a creation on `module` names, checked: it exists, and the gateway is an emulator here
+ * (a gateway configured for real has no clock's world to make it in).
+ * @throws ApiError 409 where test clocks may not be used or the gateway is real; 400 naming
+ *   `test_clock` for one that does not exist
+ */
+export async function gatewayTestClock(ctx: ApiContext, module: GatewayModule, id: string): Promise<void> {
+  if (testClocksAllowed(ctx) && module.emulatorUrl(ctx.gatewayEnv) === undefined)
+    throw ApiError.conflict(
+      `test clocks exist only where the gateways are emulators: ${module.label} is configured for real here`,
+    );
+  await testClockOf(ctx, id);
+}
+
 function refused(): ApiError {
   return ApiError.conflict(
     'test clocks exist only where the gateways are emulators: not in production, nor for a QFPay configured for real',
@@ -94,15 +115,18 @@ function refused(): ApiError {
 export function testClockRouter(ctx: ApiContext): Router {
   const router = Router();
   const { config, temporal } = ctx;
-  const emulator = async (method: 'POST' | 'DELETE', path: string, body?: unknown) => {
-    const res = await fetch(`${config.QFPAY_BASE_URL}/_emulator/test_clocks${path}`, {
-      method,
-      ...(body === undefined
-        ? {}
-        : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
-    });
-    return res;
-  };
+  /** The same control call at every gateway emulator (each keeps a world of the clock). */
+  const emulators = (method: 'POST' | 'DELETE', path: string, body?: unknown) =>
+    Promise.all(
+      emulatorUrls(ctx).map((url) =>
+        fetch(`${url}/_emulator/test_clocks${path}`, {
+          method,
+          ...(body === undefined
+            ? {}
+            : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+        }),
+      ),
+    );
 
   async function read(req: Request): Promise<TestClockView> {
     const { testClockId } = parseInput(TestClockParamsSchema, req.params, 'path');
@@ -117,8 +141,8 @@ export function testClockRouter(ctx: ApiContext): Router {
     if (!testClocksAllowed(ctx)) throw refused();
     const id = `clock_${randomBytes(12).toString('hex')}`;
     const frozenTime = Date.parse(body.frozen_time);
-    const made = await emulator('POST', '', { id, frozen_time: new Date(frozenTime).toISOString() });
-    if (made.status !== 201) throw refused();
+    const made = await emulators('POST', '', { id, frozen_time: new Date(frozenTime).toISOString() });
+    if (made.length === 0 || made.some((res) => res.status !== 201)) throw refused();
     const handleOf = await temporal.workflow.start(WORKFLOW_TYPES.testClock, {
       workflowId: testClockWorkflowId(id),
       taskQueue: config.TEMPORAL_TASK_QUEUE,
@@ -168,7 +192,7 @@ export function testClockRouter(ctx: ApiContext): Router {
       .catch((err: unknown) => {
         if (!isWorkflowNotFound(err)) throw err;
       });
-    await emulator('DELETE', `/${clock.id}`);
+    await emulators('DELETE', `/${clock.id}`);
     const view: DeletedResponse = { id: clock.id, deleted: true };
     res.json(view);
   });

@@ -72,12 +72,13 @@ export async function signalSubscriptionFact(
 }
 
 /**
- * The test clock a notification comes from: the QFPay emulator names a clock's world in its
- * emulator-only header. Heard only where test clocks may be used (the emulator, not production);
- * anywhere else, and for a malformed id, the header means nothing.
+ * The test clock a notification comes from: every gateway's emulator names a clock's world in its
+ * emulator-only header. Heard only where test clocks may be used (the emulators, not production)
+ * and from a gateway that is an emulator here; anywhere else, and for a malformed id, the header
+ * means nothing.
  */
 function notificationTestClock(ctx: ApiContext, module: GatewayModule, req: Request): string | undefined {
-  if (module.name !== 'qfpay' || !testClocksAllowed(ctx)) return undefined;
+  if (!testClocksAllowed(ctx) || module.emulatorUrl(ctx.gatewayEnv) === undefined) return undefined;
   const id = req.get(TEST_CLOCK_HEADER);
   return id !== undefined && TEST_CLOCK_ID.test(id) ? id : undefined;
 }

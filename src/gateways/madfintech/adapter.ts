@@ -7,6 +7,7 @@ import type { SyncResult } from '../../domain/gateway-answers';
 import {
   GatewayError,
   refuseInputIssues,
+  testClockHeaders,
   type GatewayAdapter,
   type GatewayCreateInput,
   type GatewayCreateResult,
@@ -58,6 +59,11 @@ export class MadfintechAdapter implements GatewayAdapter {
 
   constructor(private readonly options: AdapterOptions) {
     this.client = new MadfintechClient(options);
+  }
+
+  /** A client whose calls name the creation's test clock (the emulator's world of it). */
+  private onClock(input: GatewayCreateInput): MadfintechClient {
+    return new MadfintechClient({ ...this.options, headers: testClockHeaders(input) });
   }
 
   private async order(orderNumber: string): Promise<{ order?: Order; at: number }> {
@@ -116,7 +122,9 @@ export class MadfintechAdapter implements GatewayAdapter {
       payer: { cardData: { cardId: token } },
     };
     // 409: an attempt we never heard back from created it meanwhile.
-    const created = await this.client.call('POST', '/order', envelope(CreatedSchema), body, [409]);
+    // On a test clock, the order is made in the clock's world; it is read by its number after.
+    const client = input.testClock === undefined ? this.client : this.onClock(input);
+    const created = await client.call('POST', '/order', envelope(CreatedSchema), body, [409]);
     const after = await this.order(orderNumber).catch(() => undefined);
     if (created.status === 409) {
       if (after?.order) return this.existing(after.order);

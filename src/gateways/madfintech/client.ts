@@ -11,6 +11,8 @@ export interface ClientOptions {
   baseUrl: string;
   token: string;
   timeoutMs: number;
+  /** Added to every call (an emulator's test clock header). */
+  headers?: Readonly<Record<string, string>>;
 }
 
 /** A validated answer, with the gateway's time of it (the HTTP `Date` header, else the local clock). */
@@ -46,6 +48,7 @@ export class MadfintechClient {
         method,
         headers: {
           Accept: 'application/json',
+          ...this.options.headers,
           'Api-Access-Token': this.options.token,
           ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
         },

@@ -2,7 +2,7 @@
  * MadFintech (gateway.madfintech.com): card orders with recurring payments, paid by a bound
  * card. See README.md for the endpoints, the mapping and every assumption.
  */
-import type { GatewayEnv, GatewayModule } from '../port';
+import { loopbackEmulatorRoot, type GatewayEnv, type GatewayModule } from '../port';
 import { MadfintechAdapter, madfintechCreateIssues } from './adapter';
 import { MADFINTECH_CAPABILITIES } from './capabilities';
 import { startMadfintechEmulator } from './emulator/server';
@@ -45,6 +45,10 @@ export const madfintechGateway: GatewayModule = {
       timeoutMs: timeoutMs(env),
     }),
   webhook: (env) => madfintechWebhook(value(env, 'MADFINTECH_CALLBACK_SECRET')),
+  emulatorUrl: (env) =>
+    madfintechGateway.configured(env)
+      ? loopbackEmulatorRoot(value(env, 'MADFINTECH_API_URL'), '/api/v1')
+      : undefined,
   async startEmulator(options) {
     const emulator = await startMadfintechEmulator(options);
     return { url: emulator.url, close: emulator.close, env: emulator.env };

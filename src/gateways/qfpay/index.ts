@@ -8,12 +8,12 @@
  * configured wherever its base URL is known: the worker and the API always pass their parsed
  * configuration's.
  */
-import type { GatewayEnv, GatewayModule } from '../port';
+import { loopbackEmulatorRoot, type GatewayEnv, type GatewayModule } from '../port';
 import { QFPAY_CAPABILITIES, QFPAY_GATEWAY } from '../../domain/gateway-profile';
 import { createQfpayActivities, qfpayAdapter } from './activities';
 import { QfpayClient } from './client';
 import { startQfpayEmulator } from './emulator/server';
-import { QFPAY_VARIABLE_NAMES, qfpaySettings, qfpayVariables } from './settings';
+import { QFPAY_EMULATOR_HOSTS, QFPAY_VARIABLE_NAMES, qfpaySettings, qfpayVariables } from './settings';
 import { qfpayWebhook } from './webhook';
 import { qfpayPlan } from './plan';
 import { qfpayOrders } from './orders';
@@ -62,6 +62,11 @@ export const qfpayGateway: GatewayModule = {
 
   webhook(env) {
     return qfpayWebhook(qfpaySettings(env));
+  },
+
+  // The emulator answers at the base URL itself (QFPay's paths and `/_emulator` side by side).
+  emulatorUrl(env) {
+    return loopbackEmulatorRoot(env.QFPAY_BASE_URL, '', QFPAY_EMULATOR_HOSTS);
   },
 
   async startEmulator({ port, host, notifyUrl, startMs }) {

@@ -13,6 +13,12 @@ const bool = z
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 /** Each of QFPay's variables with its rule and default (the emulator's, for a local start). */
+/**
+ * The QFPay emulator's host names in docker-compose.yml: its service, and `sandbox`, the service's
+ * name before (an alias of it, so deployments that name it keep working).
+ */
+export const QFPAY_EMULATOR_HOSTS: readonly string[] = ['qfpay-emulator', 'sandbox'];
+
 export const QFPAY_VARIABLES = {
   QFPAY_BASE_URL: z.url().default('http://127.0.0.1:4010'),
   /** The emulator's public credentials unless set; refused against real QFPay. */

@@ -8,6 +8,7 @@ import {
   GatewayError,
   refuseInputIssues,
   type GatewayAdapter,
+  testClockHeaders,
   type GatewayCreateInput,
   type GatewayCreateResult,
   type GatewayInputIssue,
@@ -72,8 +73,8 @@ export function qorepayAdapter(client: QorepayClient, options: QorepayAdapterOpt
 
   const subscriberPath = (t: string, c: string) => `billing_templates/${seg(t)}/clients/${seg(c)}/`;
 
-  async function purchasesOf(templateId: string, clientId: string) {
-    const all = await client.list(
+  async function purchasesOf(templateId: string, clientId: string, from: QorepayClient = client) {
+    const all = await from.list(
       `purchases/?billing_template_id=${seg(templateId)}&client_id=${seg(clientId)}`,
       purchaseSchema,
     );
@@ -103,8 +104,10 @@ export function qorepayAdapter(client: QorepayClient, options: QorepayAdapterOpt
       refuseInputIssues('qorepay', qorepayCreateIssues(input));
       if (reference.length === 0) throw new GatewayError('reference may not be empty', false);
       const { period, units } = periodOf(plan.interval);
+      // On a test clock, everything the creation reads and makes is in the clock's world.
+      const world = client.withHeaders(testClockHeaders(input));
 
-      const found = (await client.list(`billing_templates/?title=${seg(reference)}`, templateSchema)).filter(
+      const found = (await world.list(`billing_templates/?title=${seg(reference)}`, templateSchema)).filter(
         (t) => t.title === reference && t.is_subscription,
       );
       let template = found[0];
@@ -118,7 +121,7 @@ export function qorepayAdapter(client: QorepayClient, options: QorepayAdapterOpt
         if (!same)
           throw new GatewayError(`reference ${reference} is already a different plan at QorePay`, false, 409);
       } else {
-        template = await client.call('POST', 'billing_templates/', templateSchema, {
+        template = await world.call('POST', 'billing_templates/', templateSchema, {
           brand_id: options.brandId,
           title: reference,
           is_subscription: true,
@@ -139,7 +142,7 @@ export function qorepayAdapter(client: QorepayClient, options: QorepayAdapterOpt
         });
       }
 
-      const subscribers = await client.list(
+      const subscribers = await world.list(
         `billing_templates/${seg(template.id)}/clients/`,
         subscriberSchema,
       );
@@ -147,13 +150,13 @@ export function qorepayAdapter(client: QorepayClient, options: QorepayAdapterOpt
         throw new GatewayError(`reference ${reference} already belongs to another client`, false, 409);
       let subscriber = subscribers[0];
       const reusedExisting = subscriber !== undefined;
-      subscriber ??= await client.call(
+      subscriber ??= await world.call(
         'POST',
         `billing_templates/${seg(template.id)}/add_subscriber/`,
         subscriberSchema,
         { client_id: customer.id, send_invoice_on_charge_failure: options.sendInvoiceOnChargeFailure },
       );
-      const purchases = await purchasesOf(template.id, customer.id);
+      const purchases = await purchasesOf(template.id, customer.id, world);
       return {
         subscriptionId: joinSubscriptionId(template.id, customer.id),
         state: stateOf(subscriber, purchases),

@@ -17,6 +17,8 @@ export interface QorepayClientOptions {
   token: string;
   timeoutMs: number;
   fetch?: typeof fetch;
+  /** Added to every call (an emulator's test clock header). */
+  headers?: Readonly<Record<string, string>>;
 }
 
 export class QorepayClient {
@@ -24,6 +26,12 @@ export class QorepayClient {
 
   constructor(private readonly options: QorepayClientOptions) {
     this.base = new URL(options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`);
+  }
+
+  /** The same client, adding `headers` to every call (nothing added when it is empty). */
+  withHeaders(headers: Readonly<Record<string, string>>): QorepayClient {
+    if (Object.keys(headers).length === 0) return this;
+    return new QorepayClient({ ...this.options, headers: { ...this.options.headers, ...headers } });
   }
 
   /** One call; `path` is relative to the base URL (`billing_templates/`). */
@@ -70,6 +78,7 @@ export class QorepayClient {
         headers: {
           Authorization: `Bearer ${this.options.token}`,
           Accept: 'application/json',
+          ...this.options.headers,
           ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
         },
         body: body === undefined ? undefined : JSON.stringify(body),

@@ -2,11 +2,11 @@
  * QorePay (CHIP-style API): subscriptions as billing templates with one subscriber each,
  * QorePay's own daily retries until the purchase is due, RSA-signed webhooks.
  */
-import type { GatewayEnv, GatewayModule } from '../port';
+import { loopbackEmulatorRoot, type GatewayEnv, type GatewayModule } from '../port';
 import { qorepayAdapter, qorepayCreateIssues } from './adapter';
 import { QOREPAY_CAPABILITIES } from './capabilities';
 import { DEFAULT_QOREPAY_URL, DEFAULT_TIMEOUT_MS, QorepayClient } from './client';
-import { startQorepayEmulator } from './emulator/server';
+import { API_PREFIX, startQorepayEmulator } from './emulator/server';
 import { pemFromEnv, qorepayWebhook } from './webhook';
 
 function positiveInt(value: string | undefined, fallback: number): number {
@@ -51,6 +51,10 @@ export const qorepayGateway: GatewayModule = {
 
   webhook(env: GatewayEnv) {
     return qorepayWebhook(env);
+  },
+
+  emulatorUrl(env: GatewayEnv) {
+    return this.configured(env) ? loopbackEmulatorRoot(env.QOREPAY_API_URL, API_PREFIX) : undefined;
   },
 
   startEmulator(options) {

@@ -15,6 +15,7 @@ import type {
 } from '../../src/activities/contracts';
 import type { Fact, RemoteOrder, RemoteSubscription } from '../../src/domain/lifecycle/lifecycle';
 import { subscriptionOrderId } from '../../src/gateways/qfpay/emulator/engine';
+import { orderBeforeEarlierTry, recordOrderBeforeSending } from '../../src/gateways/qfpay/activities';
 
 export interface DoubleCall {
   name: keyof QfpayActivities;
@@ -48,24 +49,6 @@ export type ScriptedCharge =
   | { outcome: 'timeout_after'; then: 'succeeded' | 'failed'; respcd?: string };
 
 /** How the real activities fingerprint an order; the double's own, equally opaque. */
-/** What an earlier try of the running activity heartbeat, if any. */
-function heartbeatOfEarlierTry(): string | undefined {
-  try {
-    const details: unknown = Context.current().info.heartbeatDetails;
-    return typeof details === 'string' ? details : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function heartbeatIfInActivity(details: string): void {
-  try {
-    Context.current().heartbeat(details);
-  } catch {
-    // called outside an activity
-  }
-}
-
 function fingerprint(order: FakeOrder | undefined): string {
   return order === undefined
     ? 'absent'
@@ -225,14 +208,14 @@ export class FakeQfpay {
     if (order?.status === 'PAID')
       return this.outcomeOf(order, 'succeeded', { alreadyPaid: true, respcd: '0000' });
     // As the real activity: an attempt recorded since an earlier try looked is that try's answer.
-    const earlier = heartbeatOfEarlierTry();
+    const earlier = orderBeforeEarlierTry();
     if (earlier !== undefined && order?.respcd && fingerprint(order) !== earlier)
       return this.outcomeOf(order, 'failed');
     if (this.workerNow() >= input.notAfter) {
       return this.noAnswer(input.orderId, 'not_sent', 'the charge window closed before it could be sent');
     }
     const before = fingerprint(order);
-    heartbeatIfInActivity(before);
+    recordOrderBeforeSending(before);
     const scripted = this.chargeScript.shift() ?? { outcome: 'succeeded' as const };
     switch (scripted.outcome) {
       case 'server_error':

@@ -11,6 +11,7 @@ import { MerchantEventSchema, type MerchantEvent } from '../../src/events/mercha
 import { WORKFLOW_TYPES, factSignal, subscriptionWorkflowId } from '../../src/workflows/definitions';
 import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/domain/episode/dunning';
 import { FakeQfpay, orderId } from '../helpers/qfpay-doubles';
+import { cycle2Failed } from '../helpers/dunning-scenario';
 import { eventually } from '../helpers/stack';
 import { createTestWorker, fakeSubscriptionId, startDevServer } from '../helpers/temporal';
 import { DAY } from '../../src/domain/duration';
@@ -100,17 +101,7 @@ describe('merchant events from the subscription workflow (dev server)', () => {
         lastBillingTime: failedAt,
         nextBillingTime: failedAt + 30 * DAY,
       };
-      await handle.signal(factSignal, {
-        kind: 'payment',
-        subscriptionId,
-        orderId: orderId(subscriptionId, 2),
-        sequenceNo: 2,
-        succeeded: false,
-        respcd: '1205',
-        syssn: 'ko-2',
-        at: failedAt,
-        source: 'notification',
-      });
+      await handle.signal(factSignal, cycle2Failed(subscriptionId, failedAt));
       // Each event has its own delivery workflow: they arrive in any order.
       await eventually('every kind of event delivered', async () => {
         const types = new Set(delivered.map((e) => e.type));

@@ -116,7 +116,7 @@ function activitySignal(): AbortSignal | undefined {
  * The order as an earlier try of this charge activity saw it before sending its charge (its
  * heartbeat's details), or undefined on a first try (or outside an activity).
  */
-function orderBeforeEarlierTry(): string | undefined {
+export function orderBeforeEarlierTry(): string | undefined {
   try {
     const details: unknown = Context.current().info.heartbeatDetails;
     return typeof details === 'string' ? details : undefined;
@@ -126,7 +126,7 @@ function orderBeforeEarlierTry(): string | undefined {
 }
 
 /** Records, for a later try of this activity, the order as it is before the charge is sent. */
-function recordOrderBeforeSending(before: string): void {
+export function recordOrderBeforeSending(before: string): void {
   try {
     Context.current().heartbeat(before);
   } catch {

@@ -83,6 +83,7 @@ const { values: args } = parseArgs({
     subscriptions: { type: 'string' },
     seed: { type: 'string', default: '20270110' },
     'kill-every': { type: 'string' },
+    'advance-limit': { type: 'string' },
     out: { type: 'string' },
   },
 });
@@ -92,8 +93,11 @@ const plan = {
   subscriptionsPerClock: Number(args.subscriptions ?? (quick ? 5 : 20)),
   months: 12,
   cycles: CYCLES,
-  /** An advance still running after this is a finding ("every clock ready"), and the audit goes on. */
-  advanceLimitMs: (quick ? 40 : 60) * 60_000,
+  /**
+   * An advance still running after this is a finding ("every clock ready"), and the audit goes on
+   * (`--advance-limit` minutes; CI derives it from its step's limit, so that the two agree).
+   */
+  advanceLimitMs: Number(args['advance-limit'] ?? (quick ? 40 : 60)) * 60_000,
   convergeMs: (quick ? 3 : 10) * 60_000,
   /**
    * Once the faults are off, every clock goes this much further, so that what was still on its way
@@ -110,6 +114,16 @@ const plan = {
   killEveryMs: Number(args['kill-every'] ?? 30) * 1000,
   seed: Number(args.seed),
 };
+for (const [option, value] of Object.entries({
+  clocks: plan.clocks,
+  subscriptions: plan.subscriptionsPerClock,
+  'kill-every': plan.killEveryMs,
+  'advance-limit': plan.advanceLimitMs,
+}))
+  if (!(Number.isFinite(value) && value > 0)) {
+    console.error(`--${option}: a positive number`);
+    process.exit(2);
+  }
 
 const started = Date.now();
 const log = (message: string) =>

@@ -10,6 +10,9 @@ import { loopbackEmulatorRoot, testClockHeaders } from '../../src/gateways/port'
 import { gatewayEmulatorUrls, gatewayModule } from '../../src/gateways/registry';
 import { joinWorlds } from '../../src/activities/test-clocks';
 import { TEST_CLOCK_HEADER } from '../../src/gateways/test-clock-header';
+import { gatewayTestClock } from '../../src/api/routes/test-clocks';
+import type { ApiContext } from '../../src/api/context';
+import { ApiError } from '../../src/api/errors';
 
 const QOREPAY_KEYS = {
   QOREPAY_API_KEY: 'k',
@@ -106,5 +109,26 @@ describe('joinWorlds', () => {
 
   it('refuses no world at all', () => {
     assert.throws(() => joinWorlds([]), /no gateway emulator/);
+  });
+});
+
+describe('a creation on a test clock, on a gateway configured for real', () => {
+  it('is a 409 naming the gateway, before any clock is looked up', async () => {
+    const ctx = {
+      config: { NODE_ENV: 'development', QFPAY_BASE_URL: 'http://127.0.0.1:8787' },
+      gatewayEnv: {
+        QFPAY_BASE_URL: 'http://127.0.0.1:8787',
+        ...QOREPAY_KEYS,
+        QOREPAY_API_URL: 'https://gate.qorepay.com/api/v1',
+      },
+      // Never reached: the refusal comes first.
+      temporal: undefined,
+    } as unknown as ApiContext;
+    await assert.rejects(gatewayTestClock(ctx, gatewayModule('qorepay')!, 'clock_1'), (err: unknown) => {
+      assert.ok(err instanceof ApiError);
+      assert.equal(err.status, 409);
+      assert.match(err.message, /QorePay is configured for real/);
+      return true;
+    });
   });
 });

@@ -167,7 +167,12 @@ export function listQuery(
   filters: Pick<ListSubscriptionsQuery, 'state' | 'customer_id' | 'test_clock'>,
   metadataDigest?: string,
 ): string {
-  const clauses = [`WorkflowType = ${quoteQueryValue(WORKFLOW_TYPES.subscription)}`];
+  const clauses = [
+    `WorkflowType = ${quoteQueryValue(WORKFLOW_TYPES.subscription)}`,
+    // Visibility lists every run of a workflow: a run that continued as new is the same
+    // subscription as the run after it, and is listed once, as that run.
+    `ExecutionStatus != 'ContinuedAsNew'`,
+  ];
   // A keyword list equals a value when it holds it.
   if (metadataDigest !== undefined)
     clauses.push(`${SEARCH_ATTRIBUTES.metadataDigests.name} = ${quoteQueryValue(metadataDigest)}`);

@@ -188,6 +188,18 @@ describe('a test clock on QorePay and MadFintech', () => {
     });
     assert.deepEqual(listed.sort(), Object.values(ids).sort());
 
+    // Removed: its subscriptions end, and so do its worlds at every emulator.
+    const removed = await stack.api('DELETE', `/v1/test_clocks/${clock}`);
+    assert.deepEqual([removed.status, removed.body], [200, { id: clock, deleted: true }]);
+    for (const g of GATEWAYS) {
+      const world = await fetch(`${stack.gateways[g]!.url}/_emulator/test_clocks/${clock}`);
+      assert.equal(world.status, 404, `${g}'s world of the clock is gone`);
+      const ended = await stack.env.client.workflow.getHandle(
+        (await subscriptionView(stack, ids[g])).workflow_id,
+      );
+      assert.equal((await ended.describe()).status.name, 'TERMINATED');
+    }
+
     // The main worlds did not move, and their subscriptions billed nothing more.
     assert.deepEqual(await mainTimes(), mainBefore);
     for (const g of GATEWAYS) {

@@ -115,17 +115,19 @@ function refused(): ApiError {
 export function testClockRouter(ctx: ApiContext): Router {
   const router = Router();
   const { config, temporal } = ctx;
-  /** The same control call at every gateway emulator (each keeps a world of the clock). */
-  const emulators = (method: 'POST' | 'DELETE', path: string, body?: unknown) =>
+  /** The same control call at every gateway emulator (each keeps a world of the clock): their statuses. */
+  const emulators = (method: 'POST' | 'DELETE', path: string, body?: unknown): Promise<number[]> =>
     Promise.all(
-      emulatorUrls(ctx).map((url) =>
-        fetch(`${url}/_emulator/test_clocks${path}`, {
+      emulatorUrls(ctx).map(async (url) => {
+        const res = await fetch(`${url}/_emulator/test_clocks${path}`, {
           method,
           ...(body === undefined
             ? {}
             : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
-        }),
-      ),
+        });
+        await res.arrayBuffer();
+        return res.status;
+      }),
     );
 
   async function read(req: Request): Promise<TestClockView> {
@@ -142,7 +144,7 @@ export function testClockRouter(ctx: ApiContext): Router {
     const id = `clock_${randomBytes(12).toString('hex')}`;
     const frozenTime = Date.parse(body.frozen_time);
     const made = await emulators('POST', '', { id, frozen_time: new Date(frozenTime).toISOString() });
-    if (made.length === 0 || made.some((res) => res.status !== 201)) throw refused();
+    if (made.length === 0 || made.some((status) => status !== 201)) throw refused();
     const handleOf = await temporal.workflow.start(WORKFLOW_TYPES.testClock, {
       workflowId: testClockWorkflowId(id),
       taskQueue: config.TEMPORAL_TASK_QUEUE,

@@ -194,10 +194,9 @@ describe('a test clock on QorePay and MadFintech', () => {
     for (const g of GATEWAYS) {
       const world = await fetch(`${stack.gateways[g]!.url}/_emulator/test_clocks/${clock}`);
       assert.equal(world.status, 404, `${g}'s world of the clock is gone`);
-      const ended = await stack.env.client.workflow.getHandle(
-        (await subscriptionView(stack, ids[g])).workflow_id,
-      );
-      assert.equal((await ended.describe()).status.name, 'TERMINATED');
+      const { workflow_id: workflowId } = await subscriptionView(stack, ids[g]);
+      const ended = await stack.env.client.workflow.getHandle(workflowId).describe();
+      assert.equal(ended.status.name, 'TERMINATED', `${g}'s subscription ended with its clock`);
     }
 
     // The main worlds did not move, and their subscriptions billed nothing more.

@@ -1067,7 +1067,7 @@ void describe('lists: one shape, { data, next_cursor }, paged by limit and curso
       next_cursor: null,
     });
     assert.deepEqual(queries, [
-      `WorkflowType = 'subscriptionWorkflow' AND SubscriptionState = 'ACTIVE' AND TestClock = '${clock}'`,
+      `WorkflowType = 'subscriptionWorkflow' AND ExecutionStatus != 'ContinuedAsNew' AND SubscriptionState = 'ACTIVE' AND TestClock = '${clock}'`,
     ]);
   });
 

@@ -30,6 +30,7 @@ const reminderLead = z
     return z.NEVER;
   });
 import { QFPAY_EMULATOR_HOSTS, QFPAY_VARIABLES } from './gateways/qfpay/settings';
+import { isLoopbackHost } from './gateways/port';
 import { DEFAULT_EMULATOR_APP_CODE, DEFAULT_EMULATOR_APP_KEY } from './gateways/qfpay/emulator/credentials';
 
 const port = z.coerce.number().int().min(0).max(65535);
@@ -265,13 +266,7 @@ export const EMULATOR_COMPOSE_HOSTS: readonly string[] = QFPAY_EMULATOR_HOSTS;
 
 /** Whether a URL points at this machine (or at the QFPay emulator's compose service). */
 export function isLoopbackUrl(url: string): boolean {
-  const host = new URL(url).hostname;
-  return (
-    host === 'localhost' ||
-    host === '[::1]' ||
-    host.startsWith('127.') ||
-    EMULATOR_COMPOSE_HOSTS.includes(host)
-  );
+  return isLoopbackHost(new URL(url).hostname, EMULATOR_COMPOSE_HOSTS);
 }
 
 /** The environment's set variables: empty strings count as unset. */

@@ -251,6 +251,11 @@ export interface GatewayEmulatorHandle {
   close(): Promise<void>;
 }
 
+/** Whether a URL's host is this machine, or one of an emulator's other host names (a compose service's). */
+export function isLoopbackHost(host: string, emulatorHosts: readonly string[] = []): boolean {
+  return host === 'localhost' || host === '[::1]' || host.startsWith('127.') || emulatorHosts.includes(host);
+}
+
 /**
  * The emulator's root behind a gateway API URL such as `http://127.0.0.1:4010/api/v1` (its API
  * under `apiPath`): the URL without it, when it names this machine; undefined for anything else
@@ -269,9 +274,7 @@ export function loopbackEmulatorRoot(
   } catch {
     return undefined;
   }
-  const host = url.hostname;
-  const local =
-    host === 'localhost' || host === '[::1]' || host.startsWith('127.') || emulatorHosts.includes(host);
+  const local = isLoopbackHost(url.hostname, emulatorHosts);
   const path = url.pathname.replace(/\/+$/, '');
   if (!local || !path.endsWith(apiPath)) return undefined;
   return `${url.origin}${path.slice(0, path.length - apiPath.length)}`;

@@ -48,11 +48,6 @@ export function testClocksAllowed(ctx: Pick<ApiContext, 'config'>): boolean {
   return ctx.config.NODE_ENV !== 'production' && isLoopbackUrl(ctx.config.QFPAY_BASE_URL);
 }
 
-/** The gateway emulators a clock keeps its worlds at: QFPay's, and each other gateway's that is one here. */
-function emulatorUrls(ctx: Pick<ApiContext, 'gatewayEnv'>): string[] {
-  return gatewayEmulatorUrls(ctx.gatewayEnv);
-}
-
 /** A clock's view from its workflow, or undefined when there is none (never made, or removed). */
 async function liveClock(ctx: Pick<ApiContext, 'temporal'>, id: string): Promise<TestClockView | undefined> {
   const handle = ctx.temporal.workflow.getHandle(testClockWorkflowId(id));
@@ -118,7 +113,7 @@ export function testClockRouter(ctx: ApiContext): Router {
   /** The same control call at every gateway emulator (each keeps a world of the clock): their statuses. */
   const emulators = (method: 'POST' | 'DELETE', path: string, body?: unknown): Promise<number[]> =>
     Promise.all(
-      emulatorUrls(ctx).map(async (url) => {
+      gatewayEmulatorUrls(ctx.gatewayEnv).map(async (url) => {
         const res = await fetch(`${url}/_emulator/test_clocks${path}`, {
           method,
           ...(body === undefined

@@ -13,6 +13,7 @@ import { TEST_CLOCK_HEADER } from '../../src/gateways/test-clock-header';
 import { startMerchantReceiver, type MerchantReceiver } from '../helpers/merchant-receiver';
 import { subscriptionView, untilView } from '../helpers/stack-reads';
 import { clockThroughApi, eventually, startStack, type Stack } from '../helpers/stack';
+import { emulatorStartMs } from '../helpers/emulator-start';
 
 const START = Date.parse('2027-01-10T02:00:00Z');
 const GATEWAYS = ['qorepay', 'madfintech'] as const;
@@ -24,7 +25,13 @@ let stack: Stack;
 let receiver: MerchantReceiver;
 before(async () => {
   receiver = await startMerchantReceiver();
-  stack = await startStack({ retryFractions: [] }, receiver.env, { gateways: true });
+  // The gateways' main worlds, which this test only checks never move, start where
+  // `npm run test:dates` puts them, as in gateways.e2e.test.ts.
+  const gatewayStartMs = emulatorStartMs();
+  stack = await startStack({ retryFractions: [] }, receiver.env, {
+    gateways: true,
+    ...(gatewayStartMs === undefined ? {} : { gatewayStartMs }),
+  });
 });
 after(async () => {
   await stack?.close();

@@ -20,6 +20,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { emulatorStartMs } from '../helpers/emulator-start';
 import { recordHistory } from '../helpers/temporal';
+import { WORKFLOW_TYPES } from '../../src/workflows/definitions';
 import { gatewayControl, subscriptionView, untilView } from '../helpers/stack-reads';
 import {
   advanceToNextBilling,
@@ -164,6 +165,16 @@ async function portGateway(
   const again = await create();
   assert.equal(again.status, 200, JSON.stringify(again.body));
   assert.equal(again.body.result.subscription_id, id);
+  // The creation's history, for the replay test (with RECORD_HISTORIES=1).
+  if (process.env.RECORD_HISTORIES === '1') {
+    const creations = stack.env.client.workflow.list({
+      query: `WorkflowType="${WORKFLOW_TYPES.createGatewaySubscription}"`,
+    });
+    for await (const creation of creations) {
+      const handle = stack.env.client.workflow.getHandle(creation.workflowId);
+      if ((await handle.result()).subscriptionId === id) await recordHistory(handle, `${gateway}-creation-e2e`);
+    }
+  }
 
   const first = await until(
     id,

@@ -105,6 +105,17 @@ export default tseslint.config(
         { name: 'fetch', message: 'No I/O in workflow code: call an activity.' },
         { name: 'require', message: 'Use static imports in workflow code.' },
       ],
+      // The workflow modules are shared by every workflow in a worker (src/temporal/workflow-modules.ts):
+      // a variable at module scope would be one workflow's state leaking into the others.
+      'no-restricted-syntax': [
+        'error',
+        ...['Program > VariableDeclaration', 'Program > ExportNamedDeclaration > VariableDeclaration'].map(
+          (path) => ({
+            selector: `${path}[kind!='const']`,
+            message: 'No let or var at module scope in workflow code: every workflow of a worker shares the module.',
+          }),
+        ),
+      ],
     },
   },
   {

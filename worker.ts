@@ -19,6 +19,7 @@ import { startTracing } from './src/observability/tracing';
 import { QFPAY_DURATION_BUCKETS_SECONDS, WORKER_METRICS } from './src/observability/worker-metrics';
 import { connectClient, connectWorker } from './src/temporal/connection';
 import { engineDataConverter } from './src/temporal/data-converter';
+import { sharedWorkflowModules } from './src/temporal/workflow-modules';
 import { reconcilerScheduleId, startReconciler } from './src/temporal/reconciler-schedule';
 
 /**
@@ -106,7 +107,8 @@ export function workflowSource(config: Pick<Config, 'WORKFLOW_BUNDLE_PATH'>) {
     }
     return { workflowBundle: { codePath: config.WORKFLOW_BUNDLE_PATH } };
   }
-  return { workflowsPath: require.resolve(join(__dirname, 'src', 'workflows')) };
+  const workflowsPath = require.resolve(join(__dirname, 'src', 'workflows'));
+  return { workflowsPath, bundlerOptions: sharedWorkflowModules(workflowsPath) };
 }
 
 export async function main(): Promise<void> {

@@ -7,6 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { FAILURE_CONVERTER_PATH } from '../temporal/data-converter';
+import { sharedWorkflowModules } from '../temporal/workflow-modules';
 
 /** The directory of the workflow sources (`src/workflows`). */
 export const WORKFLOWS_PATH = resolve(__dirname, '..', 'workflows');
@@ -23,6 +24,7 @@ export async function writeWorkflowBundle(
 ): Promise<string> {
   const { code } = await bundleWorkflowCode({
     workflowsPath,
+    ...sharedWorkflowModules(workflowsPath),
     workflowInterceptorModules,
     // Workflow failures are converted inside the sandbox: they must encode messages too.
     failureConverterPath: FAILURE_CONVERTER_PATH,

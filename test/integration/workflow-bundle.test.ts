@@ -1,7 +1,9 @@
 /**
- * What the workflow bundle carries. The SDK's sandbox evaluates the workflow modules once for every
- * cached workflow, so each package that slips into the bundle is paid for per open subscription
- * (zod did: about 1 MB of worker memory each). Only the SDK's own workflow-side packages may be in it.
+ * What the workflow bundle carries. The SDK's sandbox evaluates a workflow module once for every
+ * cached workflow unless the bundle preloads it, so each package that slips into the bundle can be
+ * paid for per open subscription (zod was: about 1 MB of worker memory each). Only the SDK's own
+ * workflow-side packages may be in it, and the engine's workflows are preloaded: evaluated once per
+ * worker and shared (src/temporal/workflow-modules.ts).
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -48,5 +50,12 @@ void describe('workflow bundle', () => {
     );
     assert.deepEqual(outside, []);
     assert.ok(ours.has('domain/lifecycle/lifecycle.ts'), 'the domain is bundled with the workflows');
+  });
+
+  void it('preloads the engine’s workflow modules, so every workflow of a worker shares one copy', async () => {
+    const code = await bundleCode();
+    const preload = /exports\.preloadModules = function preloadModules\(\) \{([^}]*)\}/.exec(code);
+    assert.ok(preload, 'the bundle has the SDK’s preload entry');
+    assert.match(preload[1]!, /"\.\/src\/workflows\/index\.ts"/, 'the workflows module is preloaded');
   });
 });

@@ -112,7 +112,8 @@ export default tseslint.config(
         ...['Program > VariableDeclaration', 'Program > ExportNamedDeclaration > VariableDeclaration'].map(
           (path) => ({
             selector: `${path}[kind!='const']`,
-            message: 'No let or var at module scope in workflow code: every workflow of a worker shares the module.',
+            message:
+              'No let or var at module scope in workflow code: every workflow of a worker shares the module.',
           }),
         ),
       ],

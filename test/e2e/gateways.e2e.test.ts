@@ -172,7 +172,8 @@ async function portGateway(
     });
     for await (const creation of creations) {
       const handle = stack.env.client.workflow.getHandle(creation.workflowId);
-      if ((await handle.result()).subscriptionId === id) await recordHistory(handle, `${gateway}-creation-e2e`);
+      if ((await handle.result()).subscriptionId === id)
+        await recordHistory(handle, `${gateway}-creation-e2e`);
     }
   }
 

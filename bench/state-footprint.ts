@@ -16,9 +16,8 @@ import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { temporal } from '@temporalio/proto';
-import { DEVELOPMENT_DEFAULTS } from '../src/config';
 import { applyFactToState, initialState } from '../src/domain/engine-state';
-import { engineDataConverter } from '../src/temporal/data-converter';
+import { developmentDataConverter } from '../src/dev/development-data-converter';
 import { adoptedInput, fakeSubscriptionId, stateFact } from './notifications';
 
 setFlagsFromString('--expose-gc');
@@ -54,9 +53,7 @@ async function carriedState(file: string): Promise<unknown> {
       ?.workflowExecutionContinuedAsNewEventAttributes?.input?.payloads?.[0] ??
     events[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
   if (!payload) throw new Error(`${file}: no input payload`);
-  const converter = engineDataConverter({
-    PAYLOAD_ENCRYPTION_KEYS: DEVELOPMENT_DEFAULTS.PAYLOAD_ENCRYPTION_KEYS,
-  });
+  const converter = developmentDataConverter();
   const [decoded] = await converter.payloadCodecs![0]!.decode([payload as never]);
   const input = JSON.parse(Buffer.from(decoded!.data!).toString('utf8')) as { carried?: unknown };
   if (input.carried === undefined) throw new Error(`${file}: its input carries no state`);

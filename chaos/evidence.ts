@@ -6,10 +6,9 @@
 import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
-import { DEVELOPMENT_DEFAULTS } from '../src/config';
-import { payloadCodec } from '../src/temporal/data-converter';
+import { developmentPayloadCodec } from '../src/dev/development-data-converter';
 
-const codec = payloadCodec({ PAYLOAD_ENCRYPTION_KEYS: DEVELOPMENT_DEFAULTS.PAYLOAD_ENCRYPTION_KEYS });
+const codec = developmentPayloadCodec();
 
 async function decoded(payloads: temporal.api.common.v1.IPayloads | null | undefined): Promise<unknown[]> {
   const list = (payloads?.payloads ?? []) as Payload[];

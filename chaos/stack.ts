@@ -10,7 +10,6 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import pino from 'pino';
-import { DEVELOPMENT_DEFAULTS } from '../src/config';
 import { freeClusterEnvironment, startCluster, temporaryClusterDataDir } from '../src/dev/cluster';
 import { loadClusterConfig } from '../src/dev/cluster-config';
 import { freePorts } from '../src/dev/free-ports';
@@ -18,7 +17,7 @@ import { devServerArgs, ensureTemporalCli } from '../src/dev/stack';
 import { Supervisor } from '../src/dev/supervisor';
 import { writeWorkflowBundle } from '../src/dev/workflow-bundle';
 import { startQfpayEmulator, type QfpayEmulatorHandle } from '../src/gateways/qfpay/emulator/server';
-import { engineDataConverter } from '../src/temporal/data-converter';
+import { developmentDataConverter } from '../src/dev/development-data-converter';
 
 export const CHAOS_API_KEY = 'chaos-api-key';
 export const CHAOS_APP_CODE = 'chaos-app-code';
@@ -77,9 +76,7 @@ async function temporalClient(address: string): Promise<Client> {
   const connection = await Connection.connect({ address });
   return new Client({
     connection,
-    dataConverter: engineDataConverter({
-      PAYLOAD_ENCRYPTION_KEYS: DEVELOPMENT_DEFAULTS.PAYLOAD_ENCRYPTION_KEYS,
-    }),
+    dataConverter: developmentDataConverter(),
   });
 }
 

@@ -21,9 +21,8 @@ import {
   findTestServer,
   testServerExecutable,
 } from '../../src/dev/temporal-binaries';
-import { DEVELOPMENT_DEFAULTS } from '../../src/config';
 import { WORKFLOWS_PATH } from '../../src/dev/workflow-bundle';
-import { engineDataConverter } from '../../src/temporal/data-converter';
+import { developmentDataConverter } from '../../src/dev/development-data-converter';
 import { ALL_SEARCH_ATTRIBUTE_KEYS } from '../../src/workflows/definitions';
 
 /**
@@ -31,7 +30,7 @@ import { ALL_SEARCH_ATTRIBUTE_KEYS } from '../../src/workflows/definitions';
  * has them: tests run with encrypted payloads, like production.
  */
 export function testDataConverter(): DataConverter {
-  return engineDataConverter({ PAYLOAD_ENCRYPTION_KEYS: DEVELOPMENT_DEFAULTS.PAYLOAD_ENCRYPTION_KEYS });
+  return developmentDataConverter();
 }
 
 let runtimeInstalled = false;

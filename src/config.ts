@@ -30,7 +30,7 @@ const reminderLead = z
     return z.NEVER;
   });
 import { QFPAY_EMULATOR_HOSTS, QFPAY_VARIABLES } from './gateways/qfpay/settings';
-import { isLoopbackHost } from './gateways/port';
+import { isLoopbackHost } from './loopback';
 import { DEFAULT_EMULATOR_APP_CODE, DEFAULT_EMULATOR_APP_KEY } from './gateways/qfpay/emulator/credentials';
 
 const port = z.coerce.number().int().min(0).max(65535);

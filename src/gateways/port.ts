@@ -19,6 +19,7 @@ import type { GatewayCapabilities } from '../domain/gateway-profile';
 import type { PaymentTokenRecord } from '../domain/payment-tokens';
 import type { BillingInterval } from '../domain/lifecycle/billing-interval';
 import { TEST_CLOCK_HEADER } from './test-clock-header';
+import { isLoopbackHost } from '../loopback';
 
 export type { GatewayCapabilities, GatewayProfile } from '../domain/gateway-profile';
 
@@ -249,11 +250,6 @@ export interface GatewayWebhook {
 export interface GatewayEmulatorHandle {
   url: string;
   close(): Promise<void>;
-}
-
-/** Whether a URL's host is this machine, or one of an emulator's other host names (a compose service's). */
-export function isLoopbackHost(host: string, emulatorHosts: readonly string[] = []): boolean {
-  return host === 'localhost' || host === '[::1]' || host.startsWith('127.') || emulatorHosts.includes(host);
 }
 
 /**

@@ -107,15 +107,25 @@ export default tseslint.config(
       ],
       // The workflow modules are shared by every workflow in a worker (src/temporal/workflow-modules.ts):
       // a variable at module scope would be one workflow's state leaking into the others.
+      // The SDK deep-freezes what it shares, but not the contents of a Map or Set, so a collection
+      // at module scope is refused too (a frozen object or array serves a constant lookup).
       'no-restricted-syntax': [
         'error',
-        ...['Program > VariableDeclaration', 'Program > ExportNamedDeclaration > VariableDeclaration'].map(
-          (path) => ({
+        ...[
+          'Program > VariableDeclaration',
+          'Program > ExportNamedDeclaration > VariableDeclaration',
+        ].flatMap((path) => [
+          {
             selector: `${path}[kind!='const']`,
             message:
               'No let or var at module scope in workflow code: every workflow of a worker shares the module.',
-          }),
-        ),
+          },
+          {
+            selector: `${path} > VariableDeclarator > NewExpression[callee.name=/^(Map|Set|WeakMap|WeakSet)$/]`,
+            message:
+              'No Map or Set at module scope in workflow code: every workflow of a worker shares the module, and its contents are not frozen.',
+          },
+        ]),
       ],
     },
   },

@@ -5,7 +5,9 @@
  * and functions among them), and each cache miss evaluates them all again before it replays.
  * Safe because no workflow module keeps state at module scope or calls a workflow API there: every
  * module-level value is a constant, a pure function, or a definition (`defineSignal`, activity
- * proxies), and the SDK deep-freezes what it shares, so a write to one throws rather than leaks.
+ * proxies). The SDK deep-freezes what it shares, so a write to a shared object or array throws
+ * rather than leaks; it does not freeze the contents of a Map or Set, so the lint
+ * (eslint.config.mjs) refuses those at module scope, as it refuses a module-level let or var.
  */
 export function sharedWorkflowModules(workflowsPath: string): { preloadModules: string[] } {
   return { preloadModules: [workflowsPath] };

@@ -92,6 +92,29 @@ for (const workflowFile of [
       );
     });
 
+    it('fails a workflow file with a let at module scope (shared by every workflow of a worker)', async () => {
+      const broken = `${readFileSync(workflowFile, 'utf8')}\nexport let leaked = 0;\n`;
+      const [result] = await eslint.lintText(broken, { filePath: workflowFile });
+      assert.ok(
+        result?.messages.some((m) => m.message.includes('No let or var at module scope')),
+        result?.messages.map((m) => m.message).join('\n'),
+      );
+    });
+
+    it('fails a workflow file with a Map or Set at module scope (the shared freeze leaves its contents writable)', async () => {
+      for (const planted of [
+        'const seen = new Set<string>();',
+        'export const byId = new Map<string, number>();',
+      ]) {
+        const broken = `${readFileSync(workflowFile, 'utf8')}\n${planted}\n`;
+        const [result] = await eslint.lintText(broken, { filePath: workflowFile });
+        assert.ok(
+          result?.messages.some((m) => m.message.includes('No Map or Set at module scope')),
+          `${planted}\n${result?.messages.map((m) => m.message).join('\n')}`,
+        );
+      }
+    });
+
     it('passes the workflow file as it is', async () => {
       const [result] = await eslint.lintText(readFileSync(workflowFile, 'utf8'), { filePath: workflowFile });
       assert.equal(result?.errorCount, 0, result?.messages.map((m) => m.message).join('\n'));

@@ -18,6 +18,7 @@ import { createActivities, createQfpayClient } from '../../src/activities';
 import { buildApp } from '../../src/api/app';
 import { loadConfig, type Config } from '../../src/config';
 import { WORKFLOWS_PATH } from '../../src/dev/workflow-bundle';
+import { workflowSource } from '../../worker';
 import { createLogger } from '../../src/logger';
 import { tracesRequested } from '../../src/observability/tracing';
 import { startQfpayEmulator, type QfpayEmulatorHandle } from '../../src/gateways/qfpay/emulator/server';
@@ -58,8 +59,9 @@ before(async () => {
     connection: env.nativeConnection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
-    // Bundled here: the plugin adds its workflow interceptors to the bundle.
-    workflowsPath: `${WORKFLOWS_PATH}/index.ts`,
+    // Bundled here, as worker.ts bundles when tracing: the plugin adds its workflow interceptors
+    // to the bundle, and the workflow modules are preloaded (shared) all the same.
+    ...workflowSource({ WORKFLOW_BUNDLE_PATH: undefined }),
     dataConverter: testDataConverter(),
     activities: createActivities({ config, client, logger }),
     plugins: [tracing.plugin],
@@ -144,6 +146,11 @@ describe('traces (OpenTelemetry, in-memory exporter)', () => {
   let customerId = '';
   let productId = '';
   let tokenId = '';
+
+  it('leave the workflow modules preloaded when the worker bundles itself with the plugin', () => {
+    // The plugin rewrites the worker's options; the bundler reads the preload from what it keeps.
+    assert.deepEqual(worker.options.bundlerOptions?.preloadModules, [`${WORKFLOWS_PATH}/index.ts`]);
+  });
 
   it('follow POST /v1/subscriptions through the creation workflow to QFPay', async () => {
     customerId = (await api('POST', '/v1/customers', { name: 'Trace', email: 'trace@example.com' })).body

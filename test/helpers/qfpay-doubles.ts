@@ -348,3 +348,39 @@ export class FakeQfpay {
 
 /** The order id QFPay would give cycle `sequenceNo` of `subscriptionId` (as the emulator makes it). */
 export { subscriptionOrderId as orderId } from '../../src/gateways/qfpay/emulator/engine';
+
+/**
+ * A double whose QFPay holds one subscription, ACTIVE since its first cycle was paid at `t0`, next
+ * billed `cycleMs` later.
+ */
+export function paidOnceQfpay(
+  subscriptionId: string,
+  t0: number,
+  options: { totalBillingCycles: number | null; cycleMs: number; now: () => number },
+): FakeQfpay {
+  return new FakeQfpay(
+    subscriptionId,
+    {
+      found: true,
+      orders: [
+        {
+          orderId: subscriptionOrderId(subscriptionId, 1),
+          sequenceNo: 1,
+          status: 'PAID',
+          respcd: '0000',
+          at: t0,
+        },
+      ],
+      remote: {
+        state: 'ACTIVE',
+        customerId: 'cust_test',
+        tokenId: 'tk_old',
+        totalBillingCycles: options.totalBillingCycles,
+        completedCycles: 1,
+        nextBillingTime: t0 + options.cycleMs,
+        lastBillingTime: t0,
+      },
+    },
+    options.now,
+  );
+}

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, beforeEach } from 'node:test';
-import { Connection, type WorkflowHandle } from '@temporalio/client';
+import { Connection, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import type { DataConverter } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -24,6 +24,7 @@ import {
 import { WORKFLOWS_PATH } from '../../src/dev/workflow-bundle';
 import { developmentDataConverter } from '../../src/dev/development-data-converter';
 import { ALL_SEARCH_ATTRIBUTE_KEYS } from '../../src/workflows/definitions';
+import { until } from './gate';
 
 /**
  * The engine's data converter with the default (development) keys, as every test's configuration
@@ -272,7 +273,10 @@ export function useTimeSkipping(options: { serverPerTest?: boolean } = {}): {
     env = await startTimeSkipping();
   });
   afterEach(async () => {
-    for (const handle of running.splice(0)) await handle.terminate('test cleanup').catch(() => undefined);
+    for (const handle of running.splice(0)) {
+      // A failed test may leave an activity held for ever: then the run is cut off as it is.
+      await terminateIdle(handle, 'test cleanup', 10_000).catch(() => handle.terminate('test cleanup'));
+    }
   });
   stop(async () => {
     await env?.teardown();
@@ -287,6 +291,72 @@ export function useTimeSkipping(options: { serverPerTest?: boolean } = {}): {
       running.push(handle);
     },
   };
+}
+
+/**
+ * Terminates a run once nothing of it is in flight: no activity and no workflow task. On the
+ * time-skipping test server a terminate that cuts off an activity or a workflow task keeps its hold
+ * on time skipping (temporalio/sdk-java#1138): every later `env.sleep` on the same server then
+ * passes in about real time, and the next test's 30-day step waits until the file's limit. Use this,
+ * not `handle.terminate`, on the time-skipping server. A run that has already ended is left as it is.
+ */
+export async function terminateIdle(
+  handle: WorkflowHandle,
+  reason = 'test done',
+  guardMs = 60_000,
+): Promise<void> {
+  let ended = false;
+  await until(
+    `${handle.workflowId}: nothing in flight before its terminate`,
+    async () => {
+      const state = inFlight((await handle.fetchHistory()).events ?? []);
+      ended = state === 'ended';
+      return state !== 'busy';
+    },
+    guardMs,
+  );
+  if (ended) return;
+  await handle.terminate(reason).catch((err: unknown) => {
+    // It ended by itself between the look and the terminate (a cancel it was carrying out).
+    if (!(err instanceof WorkflowNotFoundError)) throw err;
+  });
+}
+
+/**
+ * Whether a run's history shows work in flight: a workflow task scheduled after the last one
+ * completed, or an activity scheduled and not closed. The test server's description does not
+ * report a pending workflow task, so the history is read instead.
+ */
+export function inFlight(events: temporal.api.history.v1.IHistoryEvent[]): 'ended' | 'busy' | 'idle' {
+  const type = temporal.api.enums.v1.EventType;
+  const closing = new Set<number>([
+    type.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
+    type.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
+    type.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
+    type.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
+    type.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
+    type.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
+  ]);
+  if (events.some((e) => closing.has(Number(e.eventType)))) return 'ended';
+  const last = (wanted: number) =>
+    Math.max(0, ...events.filter((e) => e.eventType === wanted).map((e) => Number(e.eventId)));
+  if (last(type.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED) > last(type.EVENT_TYPE_WORKFLOW_TASK_COMPLETED))
+    return 'busy';
+  const closed = new Set(
+    events.map((e) =>
+      Number(
+        e.activityTaskCompletedEventAttributes?.scheduledEventId ??
+          e.activityTaskFailedEventAttributes?.scheduledEventId ??
+          e.activityTaskTimedOutEventAttributes?.scheduledEventId ??
+          e.activityTaskCanceledEventAttributes?.scheduledEventId ??
+          0,
+      ),
+    ),
+  );
+  const open = events.filter(
+    (e) => e.eventType === type.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED && !closed.has(Number(e.eventId)),
+  );
+  return open.length > 0 ? 'busy' : 'idle';
 }
 
 /**

@@ -26,7 +26,7 @@ import {
   startWith,
 } from '../helpers/dunning-scenario';
 import { Gate, until } from '../helpers/gate';
-import { useTimeSkipping, workflowTaskFailures } from '../helpers/temporal';
+import { useTimeSkipping, workflowTaskFailures, terminateIdle } from '../helpers/temporal';
 
 const timeSkipping = useTimeSkipping({ serverPerTest: true });
 
@@ -74,7 +74,7 @@ describe('dunning escalation (time-skipping server)', () => {
       assert.equal(view.dunning.history.at(-1)?.schedule.length, 0);
       // Each step is its own delivery workflow: they arrive in any order.
       assert.deepEqual((await engine.escalated(2)).sort(), ['notify_customer', 'notify_operations']);
-      await handle.terminate('test done');
+      await terminateIdle(handle);
     });
   });
 
@@ -149,7 +149,7 @@ describe('dunning escalation (time-skipping server)', () => {
       assert.equal(view.snapshot.state, 'ACTIVE');
       assert.equal(view.dunning.history.at(-1)?.outcome, 'recovered');
       assert.equal(view.dunning.history.at(-1)?.finalAction?.status, 'skipped');
-      await handle.terminate('test done');
+      await terminateIdle(handle);
     });
   });
 

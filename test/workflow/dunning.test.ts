@@ -26,7 +26,7 @@ import {
   startWith,
 } from '../helpers/dunning-scenario';
 import { orderId } from '../helpers/qfpay-doubles';
-import { createTestWorker, recordHistory, useTimeSkipping } from '../helpers/temporal';
+import { createTestWorker, recordHistory, useTimeSkipping, terminateIdle } from '../helpers/temporal';
 
 const timeSkipping = useTimeSkipping();
 
@@ -61,7 +61,7 @@ describe('dunning (time-skipping server)', () => {
       assert.equal(qfpay.count('chargeOrder'), 2, 'no charge after recovery');
       // The run of the marker with the report's attribute (the one before it: subscription-dunning-recovered).
       await recordHistory(handle, 'subscription-dunning-recovered-report');
-      await handle.terminate('test done');
+      await terminateIdle(handle);
     });
   });
 
@@ -96,7 +96,7 @@ describe('dunning (time-skipping server)', () => {
       const view = await handle.query(snapshotQuery);
       assert.equal(view.dunning.history.at(-1)?.outcome, 'recovered');
       assert.equal(view.snapshot.state, 'ACTIVE');
-      await handle.terminate('test done');
+      await terminateIdle(handle);
     });
   });
 
@@ -136,7 +136,7 @@ describe('dunning (time-skipping server)', () => {
       // The first offset (1h) does not fit before next billing − 10 min: one attempt at the last
       // safe moment, less a minute for a late wake-up.
       assertChargedAt(qfpay, [failedAt + HOUR - 10 * MINUTE - 5 * MINUTE - MINUTE]);
-      await handle.terminate('test done');
+      await terminateIdle(handle);
     });
   });
 
@@ -176,7 +176,7 @@ describe('dunning (time-skipping server)', () => {
           `a charge reached QFPay at ${new Date(c.at).toISOString()}, after the latest start ${new Date(latestStart).toISOString()}`,
         );
       }
-      await handle.terminate('test done');
+      await terminateIdle(handle);
     });
   });
 
@@ -206,7 +206,7 @@ describe('dunning (time-skipping server)', () => {
         view.dunning.history.at(-1)?.attempts.map((a) => a.result),
         ['error', 'succeeded'],
       );
-      await handle.terminate('test done');
+      await terminateIdle(handle);
     });
   });
 
@@ -239,7 +239,7 @@ describe('dunning (time-skipping server)', () => {
       await advance(timeSkipping.env, clock, 4 * DAY);
       const view = await handle.query(snapshotQuery);
       assert.equal(view.dunning.history.at(-1)?.attempts.length, 3);
-      await handle.terminate('test done');
+      await terminateIdle(handle);
     });
     assertChargedAt(qfpay, [failedAt + HOUR, failedAt + DAY, failedAt + 3 * DAY]);
   });

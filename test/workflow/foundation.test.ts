@@ -23,7 +23,13 @@ import {
 } from '../../src/workflows/definitions';
 import type { SubscriptionView } from '../../src/workflows/definitions';
 import { FakeQfpay } from '../helpers/qfpay-doubles';
-import { createTestWorker, fakeSubscriptionId, startDevServer, startTimeSkipping } from '../helpers/temporal';
+import {
+  createTestWorker,
+  fakeSubscriptionId,
+  startDevServer,
+  startTimeSkipping,
+  terminateIdle,
+} from '../helpers/temporal';
 import { DAY } from '../../src/domain/duration';
 
 describe('time-skipping test server', () => {
@@ -147,7 +153,7 @@ describe('dev server', () => {
       }
       assert.deepEqual(found, [subscriptionWorkflowId(subscriptionId)]);
       const described = await handle.describe();
-      await handle.terminate('test done');
+      await terminateIdle(handle);
       return described.typedSearchAttributes;
     });
   }

@@ -28,7 +28,7 @@ import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/domain/episode/du
 import { DAY, MINUTE, EngineDouble, advance, failingSubscription } from '../helpers/dunning-scenario';
 import { Gate, until } from '../helpers/gate';
 import { orderId } from '../helpers/qfpay-doubles';
-import { createTestWorker, useTimeSkipping, workflowTaskFailures } from '../helpers/temporal';
+import { createTestWorker, useTimeSkipping, workflowTaskFailures, terminateIdle } from '../helpers/temporal';
 
 const timeSkipping = useTimeSkipping({ serverPerTest: true });
 
@@ -82,7 +82,7 @@ async function onGateway(
     await body({ ...subscription, handle });
     assert.equal(await workflowTaskFailures(handle), 0);
     // A subscription the test cancelled may have ended by itself already.
-    await handle.terminate('test done').catch(() => undefined);
+    await terminateIdle(handle);
   });
 }
 
@@ -402,7 +402,7 @@ void describe('the subscription workflow on a gateway behind the port', () => {
       ]);
       assert.equal(subscription.qfpay.count('chargeOrder'), 0);
       assert.equal(await workflowTaskFailures(handle), 0);
-      await handle.terminate('test done');
+      await terminateIdle(handle);
     });
   });
 });

@@ -46,7 +46,13 @@ import {
 import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/domain/episode/dunning';
 import { Gate, until } from '../helpers/gate';
 import { type FakeQfpay, orderId } from '../helpers/qfpay-doubles';
-import { createTestWorker, recordHistory, useTimeSkipping, workflowTaskFailures } from '../helpers/temporal';
+import {
+  createTestWorker,
+  recordHistory,
+  useTimeSkipping,
+  workflowTaskFailures,
+  terminateIdle,
+} from '../helpers/temporal';
 
 // A server per test: a workflow ended while one of its activities runs (as an interleaving
 // test often leaves it) keeps the test server from skipping time afterwards (sdk-java#1138).
@@ -125,7 +131,7 @@ async function assertMerchantPolicyJudges(handle: WorkflowHandle, first: string)
     "the merchant's offset",
   );
   assert.equal(await workflowTaskFailures(handle), 0);
-  await handle.terminate('test done');
+  await terminateIdle(handle);
 }
 
 /** Holds the first charge at QFPay until the gate it answers opens; later charges go through. */
@@ -201,7 +207,7 @@ describe('interleavings (time-skipping server)', () => {
         ['merchant', 'scheduled'],
       );
       assert.equal(await workflowTaskFailures(handle), 0);
-      await handle.terminate('test done');
+      await terminateIdle(handle);
     });
   });
 
@@ -228,7 +234,7 @@ describe('interleavings (time-skipping server)', () => {
           attempts.map((a) => a.result),
           ['error', 'failed', 'failed'],
         );
-        await handle.terminate('test done');
+        await terminateIdle(handle);
       },
     );
   });
@@ -250,7 +256,7 @@ describe('interleavings (time-skipping server)', () => {
         assert.equal(qfpay.charged.length, 1, 'charged once');
         await advance(timeSkipping.env, clock, 4 * DAY);
         assert.equal(qfpay.count('chargeOrder'), 1);
-        await handle.terminate('test done');
+        await terminateIdle(handle);
       },
     );
   });
@@ -294,7 +300,7 @@ describe('interleavings (time-skipping server)', () => {
       const deadline = qfpay.state.remote.nextBillingTime!;
       for (const c of qfpay.charged) assert.ok(c.at < deadline - 2 * HOUR, 'every charge inside the window');
       assert.equal(await workflowTaskFailures(handle), 0);
-      await handle.terminate('test done');
+      await terminateIdle(handle);
     });
   });
 
@@ -401,7 +407,7 @@ describe('interleavings (time-skipping server)', () => {
       assert.equal(qfpay.count('cancelSubscription'), 0, 'taken back: no cancel');
       assert.equal((await handle.query(snapshotQuery)).snapshot.state, 'PAST_DUE');
       assert.equal(await workflowTaskFailures(handle), 0);
-      await handle.terminate('test done');
+      await terminateIdle(handle);
     });
   });
 
@@ -464,7 +470,7 @@ describe('interleavings (time-skipping server)', () => {
       assert.deepEqual(after.typedSearchAttributes.get(SEARCH_ATTRIBUTES.metadataDigests), ['digest-R-1']);
       assert.equal(await workflowTaskFailures(handle), 0);
       await recordHistory(handle, 'subscription-metadata-continued');
-      await handle.terminate('test done');
+      await terminateIdle(handle);
     });
   });
 
@@ -496,7 +502,7 @@ describe('interleavings (time-skipping server)', () => {
           `${qfpay.count('syncSubscription') - syncs} queries`,
         );
         assert.equal(await workflowTaskFailures(handle), 0);
-        await handle.terminate('test done');
+        await terminateIdle(handle);
       },
     );
   });
@@ -604,7 +610,7 @@ describe('interleavings (time-skipping server)', () => {
       assert.equal(view.snapshot.completedCycles, 2);
       assert.equal(qfpay.count('syncSubscription'), syncs + 1, 'no query after the payment');
       assert.equal(await workflowTaskFailures(handle), 0);
-      await handle.terminate('test done');
+      await terminateIdle(handle);
     });
   });
 
@@ -637,7 +643,7 @@ describe('interleavings (time-skipping server)', () => {
       assert.ok(syncDone && updateEvent);
       assert.ok(Number(updateEvent.eventId) > Number(syncDone.eventId), 'the change came after the answer');
       assert.equal(await workflowTaskFailures(handle), 0);
-      await handle.terminate('test done');
+      await terminateIdle(handle);
     });
   });
 
@@ -685,7 +691,7 @@ describe('interleavings (time-skipping server)', () => {
       ]);
       assert.equal(qfpay.count('chargeOrder'), 1, 'no charge more for a metadata change');
       assert.equal(await workflowTaskFailures(handle), 0);
-      await handle.terminate('test done');
+      await terminateIdle(handle);
     });
   });
 
@@ -709,7 +715,7 @@ describe('interleavings (time-skipping server)', () => {
           assert.match(String((r.reason as { cause?: Error }).cause?.message), /already in progress/);
         }
         assert.equal(qfpay.count('chargeOrder'), 1);
-        await handle.terminate('test done');
+        await terminateIdle(handle);
       },
     );
   });
@@ -725,7 +731,7 @@ describe('interleavings (time-skipping server)', () => {
       assert.equal(view.snapshot.state, 'PAST_DUE');
       assert.equal(await workflowTaskFailures(handle), 0);
       assert.ok(view.snapshot.anomalies.some((a) => a.reason.includes('rejected')));
-      await handle.terminate('test done');
+      await terminateIdle(handle);
     });
   });
 
@@ -745,7 +751,7 @@ describe('interleavings (time-skipping server)', () => {
         assert.deepEqual(planned, [failedAt + 2 * HOUR]);
         await advance(timeSkipping.env, clock, HOUR);
         assertChargedAt(qfpay, [failedAt + HOUR, failedAt + 2 * HOUR]);
-        await handle.terminate('test done');
+        await terminateIdle(handle);
       },
     );
   });
@@ -775,7 +781,7 @@ describe('interleavings (time-skipping server)', () => {
       const view = await handle.query(snapshotQuery);
       assert.ok(view.continuedAsNew >= 1, 'it continued as new');
       assert.notEqual((await handle.describe()).runId, firstRun);
-      await handle.terminate('test done');
+      await terminateIdle(handle);
     });
   });
 
@@ -813,7 +819,7 @@ describe('interleavings (time-skipping server)', () => {
         'it continued as new meanwhile',
       );
       assert.equal(view.snapshot.nextBillingTime, qfpay.state.remote.nextBillingTime, 'learned from QFPay');
-      await handle.terminate('test done');
+      await terminateIdle(handle);
     });
   });
 
@@ -891,7 +897,7 @@ describe('interleavings (time-skipping server)', () => {
         `opened ${judged.openedAt - adoptedAt} ms after the adoption, not before the wait ended`,
       );
       assert.equal(await workflowTaskFailures(handle), 0);
-      await handle.terminate('test done');
+      await terminateIdle(handle);
     });
   });
 

@@ -21,7 +21,7 @@ import {
   startWith,
 } from '../helpers/dunning-scenario';
 import { Gate, until } from '../helpers/gate';
-import { recordHistory, useTimeSkipping, workflowTaskFailures } from '../helpers/temporal';
+import { recordHistory, useTimeSkipping, workflowTaskFailures, terminateIdle } from '../helpers/temporal';
 import type { ReminderLeads } from '../../src/domain/reminders/reminders';
 
 const timeSkipping = useTimeSkipping({ serverPerTest: true });
@@ -52,7 +52,7 @@ async function withReminders(leads: ReminderLeads | undefined, body: (s: Setup) 
     });
     await body({ ...subscription, engine, handle, billing });
     assert.equal(await workflowTaskFailures(handle), 0);
-    await handle.terminate('test done');
+    await terminateIdle(handle);
   });
 }
 type Setup = Awaited<ReturnType<typeof failingSubscription>> & {

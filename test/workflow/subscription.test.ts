@@ -22,10 +22,16 @@ import {
   type SubscriptionWorkflowInput,
 } from '../../src/workflows/definitions';
 import type { Fact } from '../../src/domain/lifecycle/lifecycle';
-import { FakeQfpay, orderId } from '../helpers/qfpay-doubles';
+import { type FakeQfpay, orderId, paidOnceQfpay } from '../helpers/qfpay-doubles';
 import { Gate, until } from '../helpers/gate';
 import { temporal } from '@temporalio/proto';
-import { createTestWorker, recordHistory, fakeSubscriptionId, useTimeSkipping } from '../helpers/temporal';
+import {
+  createTestWorker,
+  recordHistory,
+  fakeSubscriptionId,
+  useTimeSkipping,
+  terminateIdle,
+} from '../helpers/temporal';
 import { MINUTE, DAY } from '../../src/domain/duration';
 
 const CYCLE = 30 * DAY;
@@ -38,25 +44,11 @@ async function activeSubscription(totalBillingCycles: number | null) {
   const subscriptionId = fakeSubscriptionId();
   const t0 = await timeSkipping.env.currentTimeMs();
   const clock = { now: t0 };
-  const qfpay = new FakeQfpay(
-    subscriptionId,
-    {
-      found: true,
-      orders: [
-        { orderId: orderId(subscriptionId, 1), sequenceNo: 1, status: 'PAID', respcd: '0000', at: t0 },
-      ],
-      remote: {
-        state: 'ACTIVE',
-        customerId: 'cust_test',
-        tokenId: 'tk_old',
-        totalBillingCycles,
-        completedCycles: 1,
-        nextBillingTime: t0 + CYCLE,
-        lastBillingTime: t0,
-      },
-    },
-    () => clock.now,
-  );
+  const qfpay = paidOnceQfpay(subscriptionId, t0, {
+    totalBillingCycles,
+    cycleMs: CYCLE,
+    now: () => clock.now,
+  });
   return { subscriptionId, t0, clock, qfpay };
 }
 
@@ -189,7 +181,7 @@ describe('subscription workflow (time-skipping server)', () => {
       await handle.signal(factSignal, payment(subscriptionId, 7, false, clock.now));
       await until('the decline was checked with QFPay', async () => qfpay.count('syncSubscription') === 2);
       await recordHistory(handle, 'subscription-reckoned-cycles');
-      await handle.terminate('test done');
+      await terminateIdle(handle);
     });
   });
 
@@ -248,7 +240,7 @@ describe('subscription workflow (time-skipping server)', () => {
       const events = await settled();
       assert.equal(events.filter((e) => e.eventType === EventType.EVENT_TYPE_TIMER_STARTED).length, 0);
       await recordHistory(handle, 'subscription-reconciler-signals');
-      await handle.terminate('test done');
+      await terminateIdle(handle);
     });
   });
 
@@ -271,7 +263,7 @@ describe('subscription workflow (time-skipping server)', () => {
       assert.equal(view.snapshot.completedCycles, 2);
       assert.equal(view.snapshot.nextBillingTime, billedAt + CYCLE);
       assert.ok(view.snapshot.orders.some((o) => o.sequenceNo === 2 && o.status === 'PAID'));
-      await handle.terminate('test done');
+      await terminateIdle(handle);
     });
   });
 
@@ -376,7 +368,7 @@ describe('subscription workflow (time-skipping server)', () => {
         /PAST_DUE, UNPAID or INCOMPLETE/,
       );
       assert.equal(qfpay.count('chargeOrder'), 0);
-      await handle.terminate('test done');
+      await terminateIdle(handle);
     });
   });
 
@@ -405,7 +397,7 @@ describe('subscription workflow (time-skipping server)', () => {
       await handle.executeUpdate(syncNowUpdate, { args: [] });
       const view = await handle.query(snapshotQuery);
       assert.equal(view.snapshot.orders.find((o) => o.sequenceNo === 2)?.status, 'PAID');
-      await handle.terminate('test done');
+      await terminateIdle(handle);
     });
   });
 
@@ -442,7 +434,7 @@ describe('subscription workflow (time-skipping server)', () => {
       await latest.signal(factSignal, last!);
       const again = await latest.query(snapshotQuery);
       assert.equal(again.snapshot.factsApplied, before);
-      await latest.terminate('test done');
+      await terminateIdle(latest);
     });
   });
 

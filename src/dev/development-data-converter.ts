@@ -5,6 +5,7 @@
  */
 import type { DataConverter } from '@temporalio/common';
 import { DEVELOPMENT_DEFAULTS } from '../config';
+import type { EncryptionCodec } from '../temporal/codec';
 import { engineDataConverter, payloadCodec } from '../temporal/data-converter';
 
 const DEVELOPMENT_KEYS = { PAYLOAD_ENCRYPTION_KEYS: DEVELOPMENT_DEFAULTS.PAYLOAD_ENCRYPTION_KEYS };
@@ -15,6 +16,6 @@ export function developmentDataConverter(): DataConverter {
 }
 
 /** The engine's payload codec (encryption), with the development key. */
-export function developmentPayloadCodec(): ReturnType<typeof payloadCodec> {
+export function developmentPayloadCodec(): EncryptionCodec {
   return payloadCodec(DEVELOPMENT_KEYS);
 }

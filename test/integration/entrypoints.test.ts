@@ -67,52 +67,56 @@ for (const workflowFile of [
   describe(`lint keeps workflow code deterministic (${relative(root, workflowFile)})`, () => {
     const eslint = new ESLint({ cwd: root });
 
-    it('fails a workflow file that imports fs', async () => {
-      const broken = `import { readFileSync } from 'fs';\n${readFileSync(workflowFile, 'utf8')}\nexport const leaked = readFileSync;\n`;
-      const [result] = await eslint.lintText(broken, { filePath: workflowFile });
+    /** Asserts that the lint fails the workflow file with `before` above it and `after` below it, with one message containing each of `expected`. */
+    async function lintFails(
+      planted: { before?: string; after: string },
+      ...expected: string[]
+    ): Promise<void> {
+      const text = `${planted.before ?? ''}${readFileSync(workflowFile, 'utf8')}\n${planted.after}\n`;
+      const [result] = await eslint.lintText(text, { filePath: workflowFile });
       const messages = result?.messages.map((m) => `${m.ruleId}: ${m.message}`) ?? [];
       assert.ok(
-        messages.some((m) => m.includes('no-restricted-imports') && m.includes('deterministic sandbox')),
-        messages.join('\n'),
+        messages.some((m) => expected.every((part) => m.includes(part))),
+        `${planted.before ?? ''}${planted.after}\n${messages.join('\n')}`,
+      );
+    }
+
+    it('fails a workflow file that imports fs', async () => {
+      await lintFails(
+        { before: "import { readFileSync } from 'fs';\n", after: 'export const leaked = readFileSync;' },
+        'no-restricted-imports',
+        'deterministic sandbox',
       );
     });
 
     it('fails a workflow file that imports an activity implementation (not only its type)', async () => {
-      const broken = `import { createEngineActivities } from '../activities/engine';\n${readFileSync(workflowFile, 'utf8')}\nexport const leaked = createEngineActivities;\n`;
-      const [result] = await eslint.lintText(broken, { filePath: workflowFile });
-      assert.ok(result?.messages.some((m) => m.message.includes('as types only')));
+      await lintFails(
+        {
+          before: "import { createEngineActivities } from '../activities/engine';\n",
+          after: 'export const leaked = createEngineActivities;',
+        },
+        'as types only',
+      );
     });
 
     it('fails a workflow file that imports zod (loaded once per cached workflow)', async () => {
-      const broken = `import { z } from 'zod';\n${readFileSync(workflowFile, 'utf8')}\nexport const leaked = z.string();\n`;
-      const [result] = await eslint.lintText(broken, { filePath: workflowFile });
-      assert.ok(
-        result?.messages.some((m) => m.message.includes('once per cached workflow')),
-        result?.messages.map((m) => m.message).join('\n'),
+      await lintFails(
+        { before: "import { z } from 'zod';\n", after: 'export const leaked = z.string();' },
+        'once per cached workflow',
       );
     });
 
-    it('fails a workflow file with a let at module scope (shared by every workflow of a worker)', async () => {
-      const broken = `${readFileSync(workflowFile, 'utf8')}\nexport let leaked = 0;\n`;
-      const [result] = await eslint.lintText(broken, { filePath: workflowFile });
-      assert.ok(
-        result?.messages.some((m) => m.message.includes('No let or var at module scope')),
-        result?.messages.map((m) => m.message).join('\n'),
-      );
+    it('fails a workflow file with a let or var at module scope (shared by every workflow of a worker)', async () => {
+      for (const after of ['export let leaked = 0;', 'var counted = 0;\nexport const read = () => counted;'])
+        await lintFails({ after }, 'No let or var at module scope');
     });
 
     it('fails a workflow file with a Map or Set at module scope (the shared freeze leaves its contents writable)', async () => {
-      for (const planted of [
+      for (const after of [
         'const seen = new Set<string>();',
         'export const byId = new Map<string, number>();',
-      ]) {
-        const broken = `${readFileSync(workflowFile, 'utf8')}\n${planted}\n`;
-        const [result] = await eslint.lintText(broken, { filePath: workflowFile });
-        assert.ok(
-          result?.messages.some((m) => m.message.includes('No Map or Set at module scope')),
-          `${planted}\n${result?.messages.map((m) => m.message).join('\n')}`,
-        );
-      }
+      ])
+        await lintFails({ after }, 'No Map or Set at module scope');
     });
 
     it('passes the workflow file as it is', async () => {

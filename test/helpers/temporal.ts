@@ -24,6 +24,7 @@ import {
 import { WORKFLOWS_PATH } from '../../src/dev/workflow-bundle';
 import { developmentDataConverter } from '../../src/dev/development-data-converter';
 import { ALL_SEARCH_ATTRIBUTE_KEYS } from '../../src/workflows/definitions';
+import { DAY } from '../../src/domain/duration';
 import { until } from './gate';
 
 /**
@@ -263,6 +264,7 @@ export function useTimeSkipping(options: { serverPerTest?: boolean } = {}): {
   track(handle: WorkflowHandle): void;
 } {
   let env: TestWorkflowEnvironment | undefined;
+  let held: string | undefined;
   const running: WorkflowHandle[] = [];
   // With child workflows the test server leaks its time-skipping lock once their parent has
   // completed (temporalio/sdk-java#2392, #2642): later sleeps would wait in real time. Tests that
@@ -275,7 +277,19 @@ export function useTimeSkipping(options: { serverPerTest?: boolean } = {}): {
   afterEach(async () => {
     for (const handle of running.splice(0)) {
       // A failed test may leave an activity held for ever: then the run is cut off as it is.
-      await terminateIdle(handle, 'test cleanup', 10_000).catch(() => handle.terminate('test cleanup'));
+      await terminateIdle(handle, 'test cleanup', 10_000).catch(() =>
+        handle.terminate('test cleanup').catch(() => undefined),
+      );
+    }
+    if (options.serverPerTest || !env) return;
+    // A shared server must still skip time for the next test: a run that ended itself with an
+    // activity in flight keeps its hold (sdk-java#1138) as a cut-off terminate does.
+    const kept = await keepTimeSkipping(env);
+    if (kept === 'released') console.error('time skipping was held after this test: released');
+    if (kept === 'held') {
+      // Every later test of the file would wait in real time until the file's limit: they fail at once instead.
+      held = 'time skipping was held after an earlier test of this file, and could not be released';
+      throw new Error(held);
     }
   });
   stop(async () => {
@@ -284,6 +298,7 @@ export function useTimeSkipping(options: { serverPerTest?: boolean } = {}): {
   });
   return {
     get env() {
+      if (held) throw new Error(held);
       if (!env) throw new Error('the time-skipping environment is not started yet');
       return env;
     },
@@ -291,6 +306,41 @@ export function useTimeSkipping(options: { serverPerTest?: boolean } = {}): {
       running.push(handle);
     },
   };
+}
+
+/**
+ * Whether `ms` of test time pass within `guardMs` of real time. With time skipping working the
+ * step takes milliseconds; with the lock held it would take `ms` of real time. This is a hang
+ * guard, not a speed check.
+ */
+export async function skipsTime(
+  env: TestWorkflowEnvironment,
+  ms: number,
+  guardMs = 60_000,
+): Promise<boolean> {
+  let guard: NodeJS.Timeout | undefined;
+  const held = new Promise<'held'>((done) => (guard = setTimeout(() => done('held'), guardMs)));
+  const step = env.sleep(ms).then(
+    () => 'skipped' as const,
+    () => 'held' as const,
+  );
+  const outcome = await Promise.race([step, held]);
+  clearTimeout(guard);
+  return outcome === 'skipped';
+}
+
+/**
+ * Leaves a time-skipping server skipping time, with nothing of a test in flight. A hold that a
+ * run left behind (an activity or workflow task cut off, sdk-java#1138) is one lock too many on the
+ * server's count, and one unlock gives it back; the step that found it held then passes as well.
+ */
+export async function keepTimeSkipping(
+  env: TestWorkflowEnvironment,
+  guardMs = 30_000,
+): Promise<'skipping' | 'released' | 'held'> {
+  if (await skipsTime(env, DAY, guardMs)) return 'skipping';
+  await env.connection.testService?.unlockTimeSkipping({}).catch(() => undefined);
+  return (await skipsTime(env, DAY, guardMs)) ? 'released' : 'held';
 }
 
 /**

@@ -121,7 +121,10 @@ describe('tests on the time-skipping server', () => {
     const offenders = onTheServer
       .filter(
         (file) =>
-          !file.endsWith(join('helpers', 'temporal.ts')) && !file.endsWith('time-skipping-terminate.test.ts'),
+          !file.endsWith(join('helpers', 'temporal.ts')) &&
+          !file.endsWith('time-skipping-terminate.test.ts') &&
+          // It cuts a run off on purpose, to show the cleanup releases the hold that leaves.
+          !file.endsWith('time-skipping-lock.test.ts'),
       )
       .filter((file) => /\.terminate\(/.test(readFileSync(file, 'utf8')))
       .map((file) => relative(root, file));

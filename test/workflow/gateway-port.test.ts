@@ -30,7 +30,7 @@ import { Gate, until } from '../helpers/gate';
 import { orderId } from '../helpers/qfpay-doubles';
 import { createTestWorker, useTimeSkipping, workflowTaskFailures, terminateIdle } from '../helpers/temporal';
 
-const timeSkipping = useTimeSkipping({ serverPerTest: true });
+const timeSkipping = useTimeSkipping();
 
 const NO_CHARGE: GatewayCapabilities = {
   ...QFPAY_CAPABILITIES,

@@ -24,7 +24,7 @@ import { Gate, until } from '../helpers/gate';
 import { recordHistory, useTimeSkipping, workflowTaskFailures, terminateIdle } from '../helpers/temporal';
 import type { ReminderLeads } from '../../src/domain/reminders/reminders';
 
-const timeSkipping = useTimeSkipping({ serverPerTest: true });
+const timeSkipping = useTimeSkipping();
 const LEADS: ReminderLeads = { renewal_upcoming: 3 * DAY, payment_method_expiring: 5 * DAY };
 
 /** A subscription PAST_DUE on cycle 2, its next billing (cycle 3) ten days on, with `leads`. */

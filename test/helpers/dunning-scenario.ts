@@ -23,7 +23,7 @@ import {
   type DunningPolicyOverride,
 } from '../../src/domain/episode/dunning';
 import type { Fact } from '../../src/domain/lifecycle/lifecycle';
-import { FakeQfpay, orderId } from './qfpay-doubles';
+import { orderId, paidOnceQfpay, type FakeQfpay } from './qfpay-doubles';
 import { createTestWorker, fakeSubscriptionId, type useTimeSkipping } from './temporal';
 import { MINUTE, DAY } from '../../src/domain/duration';
 export { MINUTE, HOUR, DAY } from '../../src/domain/duration';
@@ -97,31 +97,14 @@ export async function failingSubscription(env: TestWorkflowEnvironment, nextBill
 export function failingSubscriptionAt(t0: number, nextBillingIn = CYCLE) {
   const subscriptionId = fakeSubscriptionId();
   const clock = { now: t0 };
-  const qfpay = new FakeQfpay(
-    subscriptionId,
-    {
-      found: true,
-      orders: [
-        {
-          orderId: orderId(subscriptionId, 1),
-          sequenceNo: 1,
-          status: 'PAID',
-          respcd: '0000',
-          at: t0 - CYCLE,
-        },
-      ],
-      remote: {
-        state: 'ACTIVE',
-        customerId: 'cust_dunning',
-        tokenId: 'tk_1',
-        totalBillingCycles: null,
-        completedCycles: 1,
-        nextBillingTime: t0,
-        lastBillingTime: t0 - CYCLE,
-      },
-    },
-    () => clock.now,
-  );
+  // Cycle 1 was paid a cycle ago; cycle 2 is due now.
+  const qfpay = paidOnceQfpay(subscriptionId, t0 - CYCLE, {
+    totalBillingCycles: null,
+    cycleMs: CYCLE,
+    now: () => clock.now,
+    customerId: 'cust_dunning',
+    tokenId: 'tk_1',
+  });
   /** QFPay fails cycle 2 now; the next billing time moves `nextBillingIn` ahead. */
   const failCycle2 = async (handle: WorkflowHandle) => {
     const at = clock.now;

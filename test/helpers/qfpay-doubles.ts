@@ -351,12 +351,18 @@ export { subscriptionOrderId as orderId } from '../../src/gateways/qfpay/emulato
 
 /**
  * A double whose QFPay holds one subscription, ACTIVE since its first cycle was paid at `t0`, next
- * billed `cycleMs` later.
+ * billed `cycleMs` later, with the customer and card `options` name (`cust_test`, `tk_old` unless).
  */
 export function paidOnceQfpay(
   subscriptionId: string,
   t0: number,
-  options: { totalBillingCycles: number | null; cycleMs: number; now: () => number },
+  options: {
+    totalBillingCycles: number | null;
+    cycleMs: number;
+    now: () => number;
+    customerId?: string;
+    tokenId?: string;
+  },
 ): FakeQfpay {
   return new FakeQfpay(
     subscriptionId,
@@ -373,8 +379,8 @@ export function paidOnceQfpay(
       ],
       remote: {
         state: 'ACTIVE',
-        customerId: 'cust_test',
-        tokenId: 'tk_old',
+        customerId: options.customerId ?? 'cust_test',
+        tokenId: options.tokenId ?? 'tk_old',
         totalBillingCycles: options.totalBillingCycles,
         completedCycles: 1,
         nextBillingTime: t0 + options.cycleMs,

@@ -6,14 +6,9 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { temporal } from '@temporalio/proto';
 import { activeStorageCostUsd, actionsCostUsd, cloudActions } from '../../bench/cloud-cost';
+import { historyEvent as ev } from '../helpers/history-events';
 
 const { EventType } = temporal.api.enums.v1;
-type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
-
-const ev = (eventType: temporal.api.enums.v1.EventType, extra: HistoryEvent = {}): HistoryEvent => ({
-  eventType,
-  ...extra,
-});
 const started = () => ev(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED);
 const signaled = () => ev(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED);
 const taskScheduled = () => ev(EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED);

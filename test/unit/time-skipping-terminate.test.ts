@@ -10,18 +10,14 @@ import { join, relative, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { temporal } from '@temporalio/proto';
 import { inFlight } from '../helpers/temporal';
+import { numberedEvents, type HistoryEvent } from '../helpers/history-events';
 
 const type = temporal.api.enums.v1.EventType;
-type Event = temporal.api.history.v1.IHistoryEvent;
+let event = numberedEvents();
 
-let nextId = 0;
-function event(eventType: number, attributes: Record<string, unknown> = {}): Event {
-  nextId += 1;
-  return temporal.api.history.v1.HistoryEvent.fromObject({ eventId: nextId, eventType, ...attributes });
-}
 /** A started run whose first workflow task completed. */
-function started(): Event[] {
-  nextId = 0;
+function started(): HistoryEvent[] {
+  event = numberedEvents();
   return [
     event(type.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED),
     event(type.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED),

@@ -31,6 +31,7 @@ import {
   fakeSubscriptionId,
   useTimeSkipping,
   terminateIdle,
+  inFlight,
 } from '../helpers/temporal';
 import { MINUTE, DAY } from '../../src/domain/duration';
 
@@ -193,18 +194,12 @@ describe('subscription workflow (time-skipping server)', () => {
     await worker.runUntil(async () => {
       const handle = await start(taskQueue, subscriptionId, { reconciler: 'schedule' });
       await until('adopted', async () => (await handle.query(snapshotQuery)).lastSyncAt !== null);
-      /** The history once a workflow task has completed after every signal and answer so far. */
+      /** The history once every signal and answer so far is taken up: nothing in flight. */
       const settled = async () => {
         let events: Awaited<ReturnType<typeof handle.fetchHistory>>['events'] = [];
         await until('the last signal and answer taken up', async () => {
           events = (await handle.fetchHistory()).events ?? [];
-          const last = (type: number) =>
-            Math.max(0, ...events!.filter((e) => e.eventType === type).map((e) => Number(e.eventId)));
-          const after = Math.max(
-            last(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED),
-            last(EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED),
-          );
-          return last(EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) > after;
+          return inFlight(events) === 'idle';
         });
         return events ?? [];
       };

@@ -33,12 +33,13 @@ module.exports = {
     {
       name: 'gateway-sees-port-and-domain',
       severity: 'error',
-      comment: 'A gateway folder imports its own files, the port and the domain (and packages).',
+      comment:
+        'A gateway folder imports its own files, the port, the emulators’ shared test clocks and the domain (and packages).',
       from: { path: '^src/gateways/([^/]+)/', pathNot: '\\.test\\.ts$' },
       to: {
         pathNot: [
           '^src/gateways/$1/',
-          '^src/gateways/(port|calendar|test-clock-header)\\.ts$',
+          '^src/gateways/(port|calendar|test-clock-header|emulator-test-clocks)\\.ts$',
           '^src/domain/',
           '^src/dev/free-ports\\.ts$',
           'node_modules',

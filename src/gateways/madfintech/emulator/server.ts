@@ -12,13 +12,8 @@ import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
 import { INTERVAL_TYPES } from '../schemas';
-import {
-  TEST_CLOCK_HEADER,
-  TestClockError,
-  TestClockWorlds,
-  type NamedRecord,
-  type TestClockView,
-} from './test-clocks';
+import { TEST_CLOCK_HEADER, TestClockError, TestClockWorlds, type NamedRecord } from './test-clocks';
+import { testClockRoutes } from '../../emulator-test-clocks';
 import { EmulatorWorld, FaultsInput } from './world';
 
 export type { NotificationRecord } from './world';
@@ -98,56 +93,24 @@ const IsoTime = z.iso.datetime({ offset: true }).transform((text) => Date.parse(
 const TestClockInput = z.object({ id: z.string(), frozen_time: IsoTime }).strict();
 const TestClockAdvanceInput = z.object({ to: IsoTime }).strict();
 
-const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
-
-function testClockJson(clock: TestClockView): Record<string, unknown> {
-  return {
-    id: clock.id,
-    now: iso(clock.nowMs),
-    nowMs: clock.nowMs,
-    next_due: iso(clock.nextDueMs),
-    nextDueMs: clock.nextDueMs,
-  };
-}
-
-/** A body read by `schema`, or a 400 `validation_error` naming the first issue (then undefined). */
-function parsed<T extends z.ZodType>(schema: T, body: unknown, res: Response): z.output<T> | undefined {
-  const result = schema.safeParse(body ?? {});
-  if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  fail(res, 400, 'validation_error', `${issue?.path.join('.')}: ${issue?.message}`);
-  return undefined;
-}
-
 /**
- * The test clocks' routes (mounted at `/_emulator/test_clocks`): make one frozen at a time, list
- * and read them (time, and when anything on one falls due next), advance one to a time (everything
- * due on it run in time order, its callbacks delivered before the answer), and remove one. What
- * lives on a clock is made through the API and the control API with the clock's header.
+ * The test clocks' routes (mounted at `/_emulator/test_clocks`); a body refused answers 400
+ * `validation_error` naming its first issue.
  */
 function testClockRouter(clocks: TestClockWorlds): Router {
-  const router = express.Router();
-  router.get('/', (_req, res) => void res.json({ data: clocks.list().map(testClockJson) }));
-  router.post('/', (req, res) => {
-    const body = parsed(TestClockInput, req.body, res);
-    if (body) res.status(201).json(testClockJson(clocks.create(body.id, body.frozen_time)));
+  const read = <T extends z.ZodType>(schema: T, body: unknown): z.output<T> => {
+    const result = schema.safeParse(body);
+    if (result.success) return result.data;
+    const issue = result.error.issues[0];
+    throw new TestClockError(400, 'validation_error', `${issue?.path.join('.')}: ${issue?.message}`);
+  };
+  return testClockRoutes(clocks, {
+    create: (body) => {
+      const input = read(TestClockInput, body);
+      return { id: input.id, frozenMs: input.frozen_time };
+    },
+    advance: (body) => ({ toMs: read(TestClockAdvanceInput, body).to }),
   });
-  router.get('/:id', (req, res) => void res.json(testClockJson(clocks.view(req.params.id))));
-  router.post('/:id/advance', async (req, res) => {
-    const body = parsed(TestClockAdvanceInput, req.body, res);
-    if (!body) return;
-    const moved = await clocks.advance(req.params.id, body.to);
-    res.json({
-      ...testClockJson(moved),
-      from: iso(moved.fromMs),
-      processed: { stateEvents: moved.stateEvents, deliveryAttempts: moved.deliveryAttempts },
-    });
-  });
-  router.delete('/:id', (req, res) => {
-    clocks.remove(req.params.id);
-    res.json({ id: req.params.id, deleted: true });
-  });
-  return router;
 }
 
 export async function startMadfintechEmulator(options: EmulatorOptions) {

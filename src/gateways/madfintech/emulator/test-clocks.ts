@@ -9,6 +9,14 @@
 import { TEST_CLOCK_HEADER, TEST_CLOCK_ID } from '../../test-clock-header';
 import { EmulatorWorld } from './world';
 import { orderIdsFrom } from './gateway';
+import {
+  ClockWorlds,
+  testClockRefusals,
+  type TestClockAdvance,
+  type TestClockView,
+} from '../../emulator-test-clocks';
+
+export type { TestClockView };
 
 export { TEST_CLOCK_HEADER, TEST_CLOCK_ID };
 
@@ -22,25 +30,6 @@ export class TestClockError extends Error {
     super(message);
     this.name = 'TestClockError';
   }
-}
-
-/** A clock as the control API shows it. */
-export interface TestClockView {
-  id: string;
-  /** The clock's time, epoch ms. */
-  nowMs: number;
-  /** The earliest time anything on it falls due (a charge, a retry, an expiry), or null. */
-  nextDueMs: number | null;
-}
-
-/** What one advance did. */
-export interface TestClockAdvance extends TestClockView {
-  /** The clock's time before, epoch ms. */
-  fromMs: number;
-  /** Charges, retries and expiries run. */
-  stateEvents: number;
-  /** HTTP delivery attempts of callbacks made while the advance ran. */
-  deliveryAttempts: number;
 }
 
 /** The record an API call or the hosted page names, by which a call without the header is routed. */
@@ -60,10 +49,18 @@ const view = (id: string, world: EmulatorWorld): TestClockView => ({
 
 /** The test clocks of one emulator, each an {@link EmulatorWorld} of its own. */
 export class TestClockWorlds {
-  private readonly worlds = new Map<string, EmulatorWorld>();
+  private readonly clocks: ClockWorlds<EmulatorWorld>;
   private readonly orderIds = orderIdsFrom(CLOCK_ORDER_IDS_FROM);
 
-  constructor(private readonly main: EmulatorWorld) {}
+  constructor(private readonly main: EmulatorWorld) {
+    this.clocks = new ClockWorlds(
+      main,
+      testClockRefusals(
+        (status, code, message) => new TestClockError(status, code, message),
+        'validation_error',
+      ),
+    );
+  }
 
   /**
    * Makes a clock frozen at `frozenMs`, with the main world's shop, callback secret and notify
@@ -71,23 +68,19 @@ export class TestClockWorlds {
    * @throws TestClockError 400 for a malformed id, 409 when the clock exists
    */
   create(id: string, frozenMs: number): TestClockView {
-    if (!TEST_CLOCK_ID.test(id))
-      throw new TestClockError(
-        400,
-        'validation_error',
-        `test clock id ${JSON.stringify(id)} is malformed: 1 to 64 letters, digits, _ or -`,
-      );
-    if (this.worlds.has(id)) throw new TestClockError(409, 'test_clock_exists', `test clock ${id} exists`);
     const { shopId, secret, notifyUrl } = this.main.options;
-    const world = new EmulatorWorld({
-      shopId,
-      secret,
-      notifyUrl,
-      startMs: frozenMs,
-      testClockId: id,
-      orderIds: this.orderIds,
-    });
-    this.worlds.set(id, world);
+    const world = this.clocks.add(
+      id,
+      () =>
+        new EmulatorWorld({
+          shopId,
+          secret,
+          notifyUrl,
+          startMs: frozenMs,
+          testClockId: id,
+          orderIds: this.orderIds,
+        }),
+    );
     return view(id, world);
   }
 
@@ -99,22 +92,24 @@ export class TestClockWorlds {
    * @throws TestClockError 404 for a clock that does not exist
    */
   route(header: string | undefined, named: NamedRecord | undefined): EmulatorWorld {
-    if (header !== undefined && header !== '') return this.world(header);
-    if (named === undefined) return this.main;
-    const holds = (w: EmulatorWorld): boolean =>
-      'orderNumber' in named ? w.gateway.has(named.orderNumber) : w.gateway.hasRecurring(named.recurringId);
-    if (holds(this.main)) return this.main;
-    for (const world of this.worlds.values()) if (holds(world)) return world;
-    return this.main;
+    if (header !== undefined && header !== '') return this.clocks.clock(header);
+    return this.clocks.holding(
+      named === undefined
+        ? undefined
+        : (w) =>
+            'orderNumber' in named
+              ? w.gateway.has(named.orderNumber)
+              : w.gateway.hasRecurring(named.recurringId),
+    );
   }
 
   /** @throws TestClockError 404 for a clock that does not exist */
   view(id: string): TestClockView {
-    return view(id, this.world(id));
+    return view(id, this.clocks.clock(id));
   }
 
   list(): TestClockView[] {
-    return [...this.worlds.keys()].sort().map((id) => this.view(id));
+    return this.clocks.ids().map((id) => this.view(id));
   }
 
   /**
@@ -124,7 +119,7 @@ export class TestClockWorlds {
    * @throws TestClockError 404 for a clock that does not exist, 400 for a time before its now
    */
   async advance(id: string, toMs: number): Promise<TestClockAdvance> {
-    const world = this.world(id);
+    const world = this.clocks.clock(id);
     const fromMs = world.gateway.now;
     if (toMs < fromMs)
       throw new TestClockError(
@@ -135,12 +130,7 @@ export class TestClockWorlds {
     const attemptsBefore = world.deliveryAttempts;
     const stateEvents = world.gateway.advance(toMs - fromMs);
     await world.settled();
-    return {
-      ...view(id, world),
-      fromMs,
-      stateEvents,
-      deliveryAttempts: world.deliveryAttempts - attemptsBefore,
-    };
+    return { fromMs, stateEvents, deliveryAttempts: world.deliveryAttempts - attemptsBefore };
   }
 
   /**
@@ -148,21 +138,11 @@ export class TestClockWorlds {
    * @throws TestClockError 404 for a clock that does not exist
    */
   remove(id: string): void {
-    const world = this.world(id);
-    this.worlds.delete(id);
-    world.close();
+    this.clocks.take(id).close();
   }
 
   /** Closes every clock's world (its timers cleared, nothing more delivered). */
   close(): void {
-    for (const world of this.worlds.values()) world.close();
-    this.worlds.clear();
-  }
-
-  /** @throws TestClockError 404 for a clock that does not exist */
-  private world(id: string): EmulatorWorld {
-    const world = this.worlds.get(id);
-    if (!world) throw new TestClockError(404, 'test_clock_not_found', `no test clock ${id}`);
-    return world;
+    for (const world of this.clocks.takeAll()) world.close();
   }
 }

@@ -14,7 +14,8 @@ import { EmulatorRequestError } from './errors';
 import { faultConfigUpdateSchema } from './faults';
 import type { NotificationRecord, PaymentToken, Subscription } from './model';
 import type { QfpayEmulator } from './emulator';
-import type { TestClockView, TestClockWorlds } from './test-clocks';
+import type { TestClockWorlds } from './test-clocks';
+import { testClockRoutes } from '../../emulator-test-clocks';
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
@@ -200,16 +201,6 @@ function queryString(req: Request, name: string): string | undefined {
 const testClockSchema = z.object({ id: z.string(), frozen_time: timeText }).strict();
 const testClockAdvanceSchema = z.object({ to: timeText }).strict();
 
-function testClockJson(view: TestClockView): Record<string, unknown> {
-  return {
-    id: view.id,
-    now: iso(view.nowMs),
-    nowMs: view.nowMs,
-    next_due: iso(view.nextDueMs),
-    nextDueMs: view.nextDueMs,
-  };
-}
-
 /** Answers an emulator-only error with its status, and a clock moved backwards with a 400. */
 function controlErrors(error: unknown, _req: Request, res: Response, next: NextFunction): void {
   if (error instanceof EmulatorRequestError) {
@@ -230,31 +221,15 @@ function controlErrors(error: unknown, _req: Request, res: Response, next: NextF
 export function testClockRouter(worlds: TestClockWorlds, main: QfpayEmulator): Router {
   const router = express.Router();
   router.use(express.json({ limit: '64kb' }));
-  router.get('/', (_req, res) => {
-    res.json({ data: worlds.list().map(testClockJson) });
-  });
-  router.post('/', (req, res) => {
-    const body = parse(testClockSchema, req.body ?? {});
-    res
-      .status(201)
-      .json(testClockJson(worlds.create(body.id, timeMs(main, body.frozen_time, 'frozen_time'))));
-  });
-  router.get('/:id', (req, res) => {
-    res.json(testClockJson(worlds.view(req.params.id!)));
-  });
-  router.post('/:id/advance', async (req, res) => {
-    const body = parse(testClockAdvanceSchema, req.body ?? {});
-    const result = await worlds.advance(req.params.id!, timeMs(main, body.to, 'to'));
-    res.json({
-      ...testClockJson(worlds.view(req.params.id!)),
-      from: iso(result.fromMs),
-      processed: { stateEvents: result.stateEvents, deliveryAttempts: result.deliveryAttempts },
-    });
-  });
-  router.delete('/:id', async (req, res) => {
-    await worlds.remove(req.params.id!);
-    res.json({ id: req.params.id, deleted: true });
-  });
+  router.use(
+    testClockRoutes(worlds, {
+      create: (body) => {
+        const input = parse(testClockSchema, body);
+        return { id: input.id, frozenMs: timeMs(main, input.frozen_time, 'frozen_time') };
+      },
+      advance: (body) => ({ toMs: timeMs(main, parse(testClockAdvanceSchema, body).to, 'to') }),
+    }),
+  );
   router.use(controlErrors);
   return router;
 }

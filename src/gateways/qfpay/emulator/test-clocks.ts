@@ -11,29 +11,30 @@
 import { QfpayEmulator } from './emulator';
 import { EmulatorRequestError } from './errors';
 import type { AdvanceResult } from './runtime';
+import { ClockWorlds, testClockRefusals, type TestClockView } from '../../emulator-test-clocks';
 
 import { TEST_CLOCK_HEADER, TEST_CLOCK_ID } from '../../test-clock-header';
 
 /** The emulator-only header that names the test clock a QFPay or control request is for. */
 export { TEST_CLOCK_HEADER, TEST_CLOCK_ID };
 
-/** A clock as the control API shows it. */
-export interface TestClockView {
-  id: string;
-  /** The clock's time, epoch ms. */
-  nowMs: number;
-  /** When its world has something scheduled next (a billing, a retry, a delivery), or null. */
-  nextDueMs: number | null;
-}
+export type { TestClockView };
 
 /** The test clocks of one emulator, each a {@link QfpayEmulator} of its own. */
 export class TestClockWorlds {
-  private readonly worlds = new Map<string, QfpayEmulator>();
+  private readonly clocks: ClockWorlds<QfpayEmulator>;
 
   constructor(
     private readonly main: QfpayEmulator,
     private readonly tickIntervalMs = 250,
   ) {
+    this.clocks = new ClockWorlds(
+      main,
+      testClockRefusals(
+        (status, code, message) => new EmulatorRequestError(status, code, message),
+        'invalid_request',
+      ),
+    );
     // A reset of the emulator clears everything, its clocks too.
     main.onReset(() => {
       this.close().catch((error: unknown) =>
@@ -48,24 +49,19 @@ export class TestClockWorlds {
    * @throws EmulatorRequestError 400 for a malformed id, 409 when the clock exists
    */
   create(id: string, frozenMs: number): TestClockView {
-    if (!TEST_CLOCK_ID.test(id))
-      throw new EmulatorRequestError(
-        400,
-        'invalid_request',
-        `test clock id ${JSON.stringify(id)} is malformed: 1 to 64 letters, digits, _ or -`,
-      );
-    if (this.worlds.has(id))
-      throw new EmulatorRequestError(409, 'test_clock_exists', `test clock ${id} exists`);
     const { stateFile: _file, faults: _faults, timeScale: _scale, ...settings } = this.main.config;
-    const world = new QfpayEmulator({
-      ...settings,
-      notifyUrl: this.main.notifier.url,
-      testClockId: id,
-      frozen: true,
-      startTime: frozenMs,
-    });
+    const world = this.clocks.add(
+      id,
+      () =>
+        new QfpayEmulator({
+          ...settings,
+          notifyUrl: this.main.notifier.url,
+          testClockId: id,
+          frozen: true,
+          startTime: frozenMs,
+        }),
+    );
     world.runtime.startTicker(this.tickIntervalMs);
-    this.worlds.set(id, world);
     return this.view(id);
   }
 
@@ -74,18 +70,15 @@ export class TestClockWorlds {
    * @throws EmulatorRequestError 404 for a clock that does not exist
    */
   world(id: string | undefined): QfpayEmulator {
-    if (id === undefined || id === '') return this.main;
-    const world = this.worlds.get(id);
-    if (!world) throw new EmulatorRequestError(404, 'test_clock_not_found', `no test clock ${id}`);
-    return world;
+    return this.clocks.world(id);
   }
 
   /**
    * The world that holds the record a QFPay call names (its `subscription_id`, `customer_id`,
-   * `token_id` or `product_id`, in that order), when the call names no clock: the main world if
-   * it holds it or nothing is named, else the clock that does. So the engine reaches a record on
-   * a clock by its id alone, as it reaches any other; only what makes a record with no id to go
-   * by (a customer, a product) needs the clock's header.
+   * `token_id` or `product_id`, the first of them present), when the call names no clock: the
+   * main world if it holds it or nothing is named, else the clock that does. So the engine reaches
+   * a record on a clock by its id alone, as it reaches any other; only what makes a record with no
+   * id to go by (a customer, a product) needs the clock's header.
    */
   worldHolding(params: URLSearchParams): QfpayEmulator {
     const named: Array<[string, (w: QfpayEmulator, id: string) => boolean]> = [
@@ -96,23 +89,20 @@ export class TestClockWorlds {
     ];
     for (const [param, holds] of named) {
       const id = params.get(param);
-      if (!id) continue;
-      if (holds(this.main, id)) return this.main;
-      for (const world of this.worlds.values()) if (holds(world, id)) return world;
-      return this.main;
+      if (id) return this.clocks.holding((w) => holds(w, id));
     }
     return this.main;
   }
 
   /** @throws EmulatorRequestError 404 for a clock that does not exist */
   view(id: string): TestClockView {
-    const world = this.world(id);
+    const world = this.clocks.clock(id);
     const next = world.scheduler.nextAt();
     return { id, nowMs: world.clock.now(), nextDueMs: next ?? null };
   }
 
   list(): TestClockView[] {
-    return [...this.worlds.keys()].sort().map((id) => this.view(id));
+    return this.clocks.ids().map((id) => this.view(id));
   }
 
   /**
@@ -122,8 +112,7 @@ export class TestClockWorlds {
    * @throws ClockError for a time before the clock's now
    */
   async advance(id: string, toMs: number): Promise<AdvanceResult> {
-    const world = this.world(id);
-    return world.runtime.advance({ to: toMs });
+    return this.clocks.clock(id).runtime.advance({ to: toMs });
   }
 
   /**
@@ -131,20 +120,16 @@ export class TestClockWorlds {
    * @throws EmulatorRequestError 404 for a clock that does not exist
    */
   async remove(id: string): Promise<void> {
-    const world = this.world(id);
-    this.worlds.delete(id);
-    await world.close();
+    await this.clocks.take(id).close();
   }
 
   /** Sends every clock's notifications to `url` from now on, as the main world's. */
   setNotifyUrl(url: string | undefined): void {
-    for (const world of this.worlds.values()) world.notifier.setNotifyUrl(url);
+    for (const world of this.clocks.worlds()) world.notifier.setNotifyUrl(url);
   }
 
   /** Closes every clock. */
   async close(): Promise<void> {
-    const worlds = [...this.worlds.values()];
-    this.worlds.clear();
-    await Promise.all(worlds.map((w) => w.close()));
+    await Promise.all(this.clocks.takeAll().map((w) => w.close()));
   }
 }

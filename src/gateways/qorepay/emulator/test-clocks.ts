@@ -6,11 +6,17 @@
  * two clocks advanced at the same time never meet, and a clock's advance bills only what lives on
  * it. QorePay's own API has no test clocks: the header is the emulator's addition.
  */
-import express, { type Router } from 'express';
+import type { Router } from 'express';
 import { z } from 'zod';
 import { TEST_CLOCK_HEADER, TEST_CLOCK_ID } from '../../test-clock-header';
 import { BillingError } from './billing';
 import type { World } from './world';
+import {
+  ClockWorlds,
+  testClockRoutes,
+  type TestClockAdvance,
+  type TestClockView,
+} from '../../emulator-test-clocks';
 
 export { TEST_CLOCK_HEADER, TEST_CLOCK_ID };
 
@@ -25,24 +31,7 @@ export class TestClockError extends Error {
   }
 }
 
-/** A clock as the control API shows it. */
-export interface TestClockView {
-  id: string;
-  /** The clock's time, epoch ms. */
-  nowMs: number;
-  /** When its world has anything scheduled next (a billing, a retry, a due date), or null. */
-  nextDueMs: number | null;
-}
-
-/** What a clock's advance did. */
-export interface TestClockAdvance {
-  /** The clock's time before. */
-  fromMs: number;
-  /** Billing events processed: billing dates reached, retries, due dates. */
-  stateEvents: number;
-  /** HTTP delivery attempts of the world's notifications made while the advance ran. */
-  deliveryAttempts: number;
-}
+export type { TestClockView, TestClockAdvance };
 
 /** The records an API call names by id: a template (its path, or `/purchases`' query) or a purchase. */
 export interface RecordsNamed {
@@ -74,13 +63,19 @@ const iso = (ms: number | null): string | null => (ms === null ? null : new Date
 
 /** The test clocks of one emulator, each a {@link World} of its own, beside the main one. */
 export class TestClockWorlds {
-  private readonly worlds = new Map<string, World>();
+  private readonly clocks: ClockWorlds<World>;
 
   constructor(
     readonly main: World,
     /** Makes a clock's world, frozen at `frozenMs` (the main world's key and notify URL). */
     private readonly make: (id: string, frozenMs: number) => World,
-  ) {}
+  ) {
+    this.clocks = new ClockWorlds(main, {
+      malformed: () => new BillingError(400, 'id', MALFORMED_ID),
+      exists: (id) => new TestClockError(409, 'test_clock_exists', `Test clock ${id} exists`),
+      notFound: (id) => new TestClockError(404, 'not_found', `No such test clock: ${id}`),
+    });
+  }
 
   /**
    * Makes a clock frozen at `frozenMs`, with nothing on it and no faults.
@@ -88,9 +83,7 @@ export class TestClockWorlds {
    * @throws TestClockError 409 when the clock exists
    */
   create(id: string, frozenMs: number): TestClockView {
-    if (!TEST_CLOCK_ID.test(id)) throw new BillingError(400, 'id', MALFORMED_ID);
-    if (this.worlds.has(id)) throw new TestClockError(409, 'test_clock_exists', `Test clock ${id} exists`);
-    this.worlds.set(id, this.make(id, frozenMs));
+    this.clocks.add(id, () => this.make(id, frozenMs));
     return this.view(id);
   }
 
@@ -99,10 +92,7 @@ export class TestClockWorlds {
    * @throws TestClockError 404 for a clock that does not exist
    */
   world(id: string | undefined): World {
-    if (id === undefined || id === '') return this.main;
-    const world = this.worlds.get(id);
-    if (!world) throw new TestClockError(404, 'not_found', `No such test clock: ${id}`);
-    return world;
+    return this.clocks.world(id);
   }
 
   /**
@@ -112,15 +102,13 @@ export class TestClockWorlds {
    */
   worldHolding(named: RecordsNamed): World {
     const { templateId, purchaseId } = named;
-    const holds =
+    return this.clocks.holding(
       templateId !== undefined
-        ? (w: World) => w.billing.templates.has(templateId)
+        ? (w) => w.billing.templates.has(templateId)
         : purchaseId !== undefined
-          ? (w: World) => w.billing.purchases.has(purchaseId)
-          : undefined;
-    if (holds === undefined || holds(this.main)) return this.main;
-    for (const world of this.worlds.values()) if (holds(world)) return world;
-    return this.main;
+          ? (w) => w.billing.purchases.has(purchaseId)
+          : undefined,
+    );
   }
 
   /** @throws TestClockError 404 for a clock that does not exist */
@@ -131,7 +119,7 @@ export class TestClockWorlds {
 
   /** Every clock, by id. */
   list(): TestClockView[] {
-    return [...this.worlds.keys()].sort().map((id) => this.view(id));
+    return this.clocks.ids().map((id) => this.view(id));
   }
 
   /**
@@ -158,15 +146,12 @@ export class TestClockWorlds {
    * @throws TestClockError 404 for a clock that does not exist
    */
   remove(id: string): void {
-    const world = this.world(id);
-    this.worlds.delete(id);
-    world.notifier.close();
+    this.clocks.take(id).notifier.close();
   }
 
   /** Closes every clock's notifier (the emulator is closing). */
   close(): void {
-    for (const world of this.worlds.values()) world.notifier.close();
-    this.worlds.clear();
+    for (const world of this.clocks.takeAll()) world.notifier.close();
   }
 }
 
@@ -177,44 +162,16 @@ const createInput = z
   .strict();
 const advanceInput = z.object({ to: isoTime }).strict();
 
-/** A clock as the control API answers it. */
-function clockJson(view: TestClockView) {
-  return {
-    id: view.id,
-    now: iso(view.nowMs),
-    nowMs: view.nowMs,
-    next_due: iso(view.nextDueMs),
-    nextDueMs: view.nextDueMs,
-  };
-}
-
 /**
- * The test clocks' routes (mounted at `/_emulator/test_clocks`, no authentication): list, make
- * one frozen at a time, read one (its time and when anything on it is due next), advance it to a
- * time (everything due on the way in time order, its notifications delivered before the answer),
- * and remove it. What lives on a clock is made through the API and the control API with the
- * clock's header. Errors go to the emulator's error handler.
+ * The test clocks' routes (mounted at `/_emulator/test_clocks`, no authentication); a body zod
+ * refuses goes to the emulator's error handler as a 400.
  */
 export function testClockRouter(worlds: TestClockWorlds): Router {
-  const router = express.Router();
-  router.get('/', (_req, res) => void res.json({ data: worlds.list().map(clockJson) }));
-  router.post('/', (req, res) => {
-    const body = createInput.parse(req.body ?? {});
-    res.status(201).json(clockJson(worlds.create(body.id, Date.parse(body.frozen_time))));
+  return testClockRoutes(worlds, {
+    create: (body) => {
+      const input = createInput.parse(body);
+      return { id: input.id, frozenMs: Date.parse(input.frozen_time) };
+    },
+    advance: (body) => ({ toMs: Date.parse(advanceInput.parse(body).to) }),
   });
-  router.get('/:id', (req, res) => void res.json(clockJson(worlds.view(req.params.id))));
-  router.post('/:id/advance', async (req, res) => {
-    const body = advanceInput.parse(req.body ?? {});
-    const result = await worlds.advance(req.params.id, Date.parse(body.to));
-    res.json({
-      ...clockJson(worlds.view(req.params.id)),
-      from: iso(result.fromMs),
-      processed: { stateEvents: result.stateEvents, deliveryAttempts: result.deliveryAttempts },
-    });
-  });
-  router.delete('/:id', (req, res) => {
-    worlds.remove(req.params.id);
-    res.json({ id: req.params.id, deleted: true });
-  });
-  return router;
 }

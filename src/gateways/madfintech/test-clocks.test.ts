@@ -5,8 +5,6 @@
  * answers once its callbacks are delivered; the main world goes on as before.
  */
 import assert from 'node:assert/strict';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { TEST_CLOCK_HEADER } from '../test-clock-header';
 import { addInterval, DAY_MS } from './emulator/gateway';
@@ -15,6 +13,7 @@ import { madfintechGateway } from './index';
 import type { Order } from './schemas';
 import { signCallback } from './webhook';
 import { emulatorStart, emulatorStartMs } from '../../../test/helpers/emulator-start';
+import { NotifyReceiver, type NotifyRequest } from '../../../test/helpers/notify-receiver';
 
 /** The clocks' frozen time: the pinned start of `npm run test:dates`, else a month's last day. */
 const T0 = Math.floor((emulatorStartMs() ?? Date.UTC(2025, 0, 31, 9)) / 1000) * 1000;
@@ -40,11 +39,6 @@ interface Reply<T> {
 interface ErrorBody {
   error: { code: string; message: string };
 }
-interface Received {
-  body: Buffer;
-  headers: IncomingHttpHeaders;
-  order: Order;
-}
 interface LoggedCallback {
   id: number;
   orderNumber: string;
@@ -54,11 +48,8 @@ interface LoggedCallback {
 }
 
 describe('madfintech emulator test clocks', () => {
-  let receiver: Server;
+  const receiver = new NotifyReceiver();
   let emulator: Awaited<ReturnType<typeof startMadfintechEmulator>>;
-  const received: Received[] = [];
-  /** Deliveries the receiver answers 500 before it takes one again (the emulator redelivers). */
-  let refuseNext = 0;
 
   const call = async <T>(
     method: string,
@@ -112,8 +103,10 @@ describe('madfintech emulator test clocks', () => {
   };
   const getOrder = (orderNumber: string, clock?: string) =>
     api<{ data: Order }>('GET', `/order/${emulator.env.MADFINTECH_SHOP_ID}/${orderNumber}`, { clock });
-  const receivedFor = (orderNumber: string): Received[] =>
-    received.filter((r) => r.order.orderNumber === orderNumber);
+  const receivedFor = (orderNumber: string): NotifyRequest[] =>
+    receiver
+      .delivered()
+      .filter((r) => (JSON.parse(r.raw.toString('utf8')) as Order).orderNumber === orderNumber);
   const orderNumbers = async (clock?: string): Promise<string[]> => {
     const listed = await control<{ orderNumbers: string[] }>('GET', '/orders', { clock });
     assert.equal(listed.status, 200);
@@ -133,37 +126,21 @@ describe('madfintech emulator test clocks', () => {
     const secret = emulator.env.MADFINTECH_CALLBACK_SECRET ?? '';
     for (const r of receivedFor(orderNumber)) {
       assert.equal(r.headers[TEST_CLOCK_HEADER], clock);
-      assert.equal(r.headers['x-signature'], signCallback(r.body, secret));
-      assert.equal(webhook.read(r.body, r.headers, Date.now()).kind, 'facts');
+      assert.equal(r.headers['x-signature'], signCallback(r.raw, secret));
+      assert.equal(webhook.read(r.raw, r.headers, Date.now()).kind, 'facts');
     }
   };
 
   before(async () => {
-    receiver = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        if (refuseNext > 0) {
-          refuseNext -= 1;
-          res.writeHead(500).end('try again');
-          return;
-        }
-        const body = Buffer.concat(chunks);
-        received.push({ body, headers: req.headers, order: JSON.parse(body.toString('utf8')) as Order });
-        res.writeHead(200, { 'content-type': 'text/plain' }).end('OK');
-      });
-    });
-    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-    const { port } = receiver.address() as AddressInfo;
     emulator = await startMadfintechEmulator({
       port: 0,
-      notifyUrl: `http://127.0.0.1:${port}/hook`,
+      notifyUrl: await receiver.start('/hook'),
       ...emulatorStart(),
     });
   });
   after(async () => {
     await emulator.close();
-    await new Promise<void>((resolve) => receiver.close(() => resolve()));
+    await receiver.close();
   });
 
   it('keeps an order made with the header in its clock’s world, reached without the header by its id', async () => {
@@ -215,7 +192,7 @@ describe('madfintech emulator test clocks', () => {
     assert.equal(receivedFor('mf-monthly-b').length, 1);
 
     // The receiver refuses the first delivery: the advance waits for the redelivery too.
-    refuseNext = 1;
+    receiver.refuseNext = 1;
     let from = T0 + 10 * DAY_MS;
     for (const m of [1, 2, 3]) {
       const moved = await advance('c-monthly', month(m));
@@ -388,7 +365,7 @@ describe('madfintech emulator test clocks', () => {
     assert.equal(witnessed.processed.deliveryAttempts, 1);
     assert.equal(receivedFor('mf-witness').length, 1);
     assert.deepEqual(receivedFor('mf-gone'), []);
-    assert.ok(received.every((r) => r.headers[TEST_CLOCK_HEADER] !== 'c-gone'));
+    assert.ok(receiver.requests.every((r) => r.headers[TEST_CLOCK_HEADER] !== 'c-gone'));
 
     assert.equal((await control('GET', '/test_clocks/c-gone')).status, 404);
     assert.equal((await getOrder('mf-gone', 'c-gone')).status, 404);

@@ -3,13 +3,12 @@
  * webhook's real verification path; and refusals of tampered, unsigned and malformed bodies.
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { WebhookRejection, type GatewayEnv, type GatewayWebhook, type WebhookHeaders } from '../port';
 import { madfintechGateway } from './index';
 import { signCallback } from './webhook';
 import { emulatorStart } from '../../../test/helpers/emulator-start';
+import { NotifyReceiver } from '../../../test/helpers/notify-receiver';
 
 const DAY = 86_400_000;
 
@@ -28,21 +27,12 @@ function assertHas(actual: unknown, expected: unknown, path = 'value'): void {
   }
 }
 
-interface Received {
-  body: Buffer;
-  headers: WebhookHeaders;
-}
-
 describe('madfintech webhook', () => {
-  let receiver: Server;
+  const receiver = new NotifyReceiver();
   let emulator: { url: string; close(): Promise<void>; env: GatewayEnv };
   let webhook: GatewayWebhook;
-  const received: Received[] = [];
-  const waiters: Array<{ count: number; resolve: () => void }> = [];
-  let refuseNext = 0;
-
-  const receivedCount = (count: number): Promise<void> =>
-    received.length >= count ? Promise.resolve() : new Promise((resolve) => waiters.push({ count, resolve }));
+  /** The callbacks delivered (answered 200), in order. */
+  const received = () => receiver.delivered();
   const control = async (path: string, body?: unknown): Promise<unknown> => {
     const res = await fetch(`${emulator.url}/_emulator${path}`, {
       method: body === undefined ? 'GET' : 'POST',
@@ -72,37 +62,21 @@ describe('madfintech webhook', () => {
   };
 
   before(async () => {
-    receiver = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        if (refuseNext > 0) {
-          refuseNext -= 1;
-          res.writeHead(500).end('try again');
-          return;
-        }
-        received.push({ body: Buffer.concat(chunks), headers: req.headers });
-        res.writeHead(200, { 'content-type': 'text/plain' }).end('OK');
-        for (const w of waiters.filter((x) => received.length >= x.count)) w.resolve();
-      });
-    });
-    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-    const { port } = receiver.address() as AddressInfo;
     emulator = await madfintechGateway.startEmulator({
       port: 0,
-      notifyUrl: `http://127.0.0.1:${port}/hook`,
+      notifyUrl: await receiver.start('/hook'),
       ...emulatorStart(),
     });
     webhook = madfintechGateway.webhook(emulator.env);
   });
   after(async () => {
     await emulator.close();
-    await new Promise<void>((resolve) => receiver.close(() => resolve()));
+    await receiver.close();
   });
 
   it('reads charge success, charge failure and cancellation callbacks into facts', async () => {
     const adapter = madfintechGateway.adapter(emulator.env);
-    refuseNext = 1; // the first callback is refused once: the emulator must redeliver it
+    receiver.refuseNext = 1; // the first callback is refused once: the emulator must redeliver it
     const { subscriptionId: id } = await adapter.create({
       reference: 'hook-1',
       customer: { id: 'cus_9' },
@@ -115,14 +89,16 @@ describe('madfintech webhook', () => {
       },
       paymentMethod: { token: 'card_1' },
     });
-    await receivedCount(1);
+    await receiver.deliveries(1);
     await control('/cards', { approve: false, orderNumber: id });
     await control('/clock/advance', { ms: 7 * DAY });
-    await receivedCount(2);
+    await receiver.deliveries(2);
     await adapter.cancel(id);
-    await receivedCount(3);
+    await receiver.deliveries(3);
 
-    const readings = received.slice(0, 3).map((r) => webhook.read(r.body, r.headers, 1));
+    const readings = received()
+      .slice(0, 3)
+      .map((r) => webhook.read(r.raw, r.headers, 1));
     const [paid, failed, cancelled] = readings;
     assert.ok(paid?.kind === 'facts' && failed?.kind === 'facts' && cancelled?.kind === 'facts');
     assertHas(paid.facts, [
@@ -155,30 +131,30 @@ describe('madfintech webhook', () => {
         ['delivered', 1],
       ],
     );
-    assert.equal(log[0]?.body, received[0]?.body.toString('utf8'));
+    assert.equal(log[0]?.body, received()[0]?.raw.toString('utf8'));
   });
 
   it('refuses a tampered body, a wrong signature and a missing one with 401', () => {
-    const sample = received[0];
+    const sample = received()[0];
     assert.ok(sample);
-    const tampered = Buffer.from(sample.body.toString('utf8').replace('"12.50"', '"1.25"'));
-    assert.notDeepEqual(tampered, sample.body);
+    const tampered = Buffer.from(sample.raw.toString('utf8').replace('"12.50"', '"1.25"'));
+    assert.notDeepEqual(tampered, sample.raw);
     rejection(() => webhook.read(tampered, sample.headers, 1), 401);
-    rejection(() => webhook.read(sample.body, { ...sample.headers, 'x-signature': 'ab'.repeat(32) }, 1), 401);
-    rejection(() => webhook.read(sample.body, { ...sample.headers, 'x-signature': undefined }, 1), 401);
+    rejection(() => webhook.read(sample.raw, { ...sample.headers, 'x-signature': 'ab'.repeat(32) }, 1), 401);
+    rejection(() => webhook.read(sample.raw, { ...sample.headers, 'x-signature': undefined }, 1), 401);
     const otherSecret = madfintechGateway.webhook({ ...emulator.env, MADFINTECH_CALLBACK_SECRET: 'other' });
-    rejection(() => otherSecret.read(sample.body, sample.headers, 1), 401);
+    rejection(() => otherSecret.read(sample.raw, sample.headers, 1), 401);
   });
 
   it('refuses a validly signed body of the wrong shape with 400 naming the field', () => {
-    const sample = received[0];
+    const sample = received()[0];
     assert.ok(sample);
     const secret = emulator.env.MADFINTECH_CALLBACK_SECRET ?? '';
     const signed = (value: unknown): [Buffer, WebhookHeaders] => {
       const body = Buffer.from(JSON.stringify(value));
       return [body, { 'x-signature': signCallback(body, secret) }];
     };
-    const order = JSON.parse(sample.body.toString('utf8')) as Record<string, unknown> & {
+    const order = JSON.parse(sample.raw.toString('utf8')) as Record<string, unknown> & {
       payments: Array<{ paymentStatus: { status: string } }>;
     };
     const badStatus = structuredClone(order);
@@ -193,7 +169,7 @@ describe('madfintech webhook', () => {
 
   it('ignores a callback with nothing settled and no state change', () => {
     const secret = emulator.env.MADFINTECH_CALLBACK_SECRET ?? '';
-    const order = JSON.parse(received[0]!.body.toString('utf8')) as {
+    const order = JSON.parse(received()[0]!.raw.toString('utf8')) as {
       payments: Array<{ paymentStatus: { status: string } }>;
     };
     order.payments[0]!.paymentStatus.status = 'in_progress';
@@ -205,19 +181,19 @@ describe('madfintech webhook', () => {
   it('duplicates callbacks when that fault is on, each validly signed', async () => {
     await control('/faults', { duplicateShare: 1 });
     const adapter = madfintechGateway.adapter(emulator.env);
-    const before = received.length;
+    const before = received().length;
     await adapter.create({
       reference: 'hook-dup',
       customer: { id: 'cus_9' },
       plan: { name: 'P', amount: 100, currency: 'JPY', interval: { unit: 'day', count: 1 }, totalCycles: 1 },
       paymentMethod: { token: 'card_1' },
     });
-    await receivedCount(before + 2);
+    await receiver.deliveries(before + 2);
     await control('/faults', { duplicateShare: 0 });
-    const [a, b] = received.slice(before, before + 2);
+    const [a, b] = received().slice(before, before + 2);
     assert.ok(a && b);
-    assert.deepEqual(a.body, b.body);
-    const reading = webhook.read(a.body, a.headers, 1);
+    assert.deepEqual(a.raw, b.raw);
+    const reading = webhook.read(a.raw, a.headers, 1);
     assert.ok(reading.kind === 'facts');
     assertHas(reading.facts, [
       { kind: 'payment', succeeded: true, amount: 100, currency: 'JPY' },
@@ -243,14 +219,14 @@ describe('madfintech webhook', () => {
       paymentMethod: { token: 't' },
     });
     await control('/faults', { dropShare: 0, delayMs: 5 });
-    const before = received.length;
+    const before = received().length;
     await adapter.create({
       reference: 'hook-late',
       customer: { id: 'c' },
       plan,
       paymentMethod: { token: 't' },
     });
-    await receivedCount(before + 1);
+    await receiver.deliveries(before + 1);
     await control('/faults', { delayMs: 0 });
     assert.deepEqual(
       (await logOf('hook-drop')).map((n) => [n.status, n.fault]),
@@ -260,6 +236,6 @@ describe('madfintech webhook', () => {
       (await logOf('hook-late')).map((n) => [n.status, n.fault]),
       [['delivered', 'delayed']],
     );
-    assert.ok(received.every((r) => !r.body.toString('utf8').includes('"hook-drop"')));
+    assert.ok(receiver.requests.every((r) => !r.raw.toString('utf8').includes('"hook-drop"')));
   });
 });

@@ -5,8 +5,6 @@
  * main world (no header) goes on exactly as before.
  */
 import assert from 'node:assert/strict';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { GatewayWebhook } from '../port';
 import { TEST_CLOCK_HEADER } from '../test-clock-header';
@@ -14,43 +12,16 @@ import { addPeriods } from './emulator/billing';
 import { emulatorControl } from './emulator/control';
 import { qorepayGateway } from './index';
 import { emulatorStart } from '../../../test/helpers/emulator-start';
+import { NotifyReceiver, type NotifyRequest } from '../../../test/helpers/notify-receiver';
 
-interface Received {
-  raw: Buffer;
-  headers: IncomingHttpHeaders;
-}
-
-/** A notify URL that keeps every POST it receives and answers 500 to the next `failNext`. */
-class Receiver {
-  readonly received: Received[] = [];
-  failNext = 0;
-  private readonly server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      this.received.push({ raw: Buffer.concat(chunks), headers: req.headers });
-      res.statusCode = this.failNext > 0 ? 500 : 200;
-      if (this.failNext > 0) this.failNext -= 1;
-      res.end();
-    });
-  });
-
-  async start(): Promise<string> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/webhooks/qorepay`;
-  }
-
-  /** What arrived from clock `clock` (undefined: from the main world), as parsed bodies. */
-  from(clock: string | undefined): Array<Received & { body: Notified }> {
-    return this.received
-      .filter((r) => r.headers[TEST_CLOCK_HEADER] === clock)
-      .map((r) => ({ ...r, body: JSON.parse(r.raw.toString()) as Notified }));
-  }
-
-  async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
+/** What arrived from clock `clock` (undefined: from the main world), refused or not, as parsed bodies. */
+function from(
+  receiver: NotifyReceiver,
+  clock: string | undefined,
+): Array<NotifyRequest & { body: Notified }> {
+  return receiver.requests
+    .filter((r) => r.headers[TEST_CLOCK_HEADER] === clock)
+    .map((r) => ({ ...r, body: JSON.parse(r.raw.toString()) as Notified }));
 }
 
 interface Notified {
@@ -90,7 +61,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
 const month = (n: number, from = T0) => addPeriods(from, 'months', n);
 
 describe('QorePay emulator test clocks', () => {
-  const receiver = new Receiver();
+  const receiver = new NotifyReceiver();
   let emulator: Awaited<ReturnType<typeof qorepayGateway.startEmulator>>;
   let webhook: GatewayWebhook;
   let serial = 0;
@@ -98,7 +69,7 @@ describe('QorePay emulator test clocks', () => {
   before(async () => {
     emulator = await qorepayGateway.startEmulator({
       port: 0,
-      notifyUrl: await receiver.start(),
+      notifyUrl: await receiver.start('/webhooks/qorepay'),
       ...emulatorStart(),
     });
     webhook = qorepayGateway.webhook(emulator.env);
@@ -246,22 +217,22 @@ describe('QorePay emulator test clocks', () => {
     const flushed = await advance(id, T0);
     assert.equal(flushed.processed.stateEvents, 0);
     assert.deepEqual(
-      receiver.from(id).map((r) => r.body.reference),
+      from(receiver, id).map((r) => r.body.reference),
       [`${title}#1`],
     );
 
     let now = T0;
     for (const m of [1, 2, 3]) {
-      const seen = receiver.from(id).length;
+      const seen = from(receiver, id).length;
       // The first month's notification is refused once: its redelivery is awaited too.
-      if (m === 1) receiver.failNext = 1;
+      if (m === 1) receiver.refuseNext = 1;
       const moved = await advance(id, month(m));
       assert.equal(moved.from, iso(now));
       assert.equal(moved.nowMs, month(m));
       assert.equal(moved.nextDueMs, month(m + 1));
       assert.deepEqual(moved.processed, { stateEvents: 1, deliveryAttempts: m === 1 ? 2 : 1 });
       // Already here, with no waiting: the advance answered after the delivery.
-      const arrived = receiver.from(id).slice(seen);
+      const arrived = from(receiver, id).slice(seen);
       assert.deepEqual(
         arrived.map((r) => [r.body.event_type, r.body.reference]),
         m === 1
@@ -297,7 +268,7 @@ describe('QorePay emulator test clocks', () => {
     );
     assert.ok(log.every((n) => n.status === 'delivered' && n.headers[TEST_CLOCK_HEADER] === id));
     assert.equal(
-      receiver.from(id).filter((r) => r.body.billing_template_id === templateId).length,
+      from(receiver, id).filter((r) => r.body.billing_template_id === templateId).length,
       7,
       'six cycles, the second one twice',
     );
@@ -333,7 +304,7 @@ describe('QorePay emulator test clocks', () => {
       [a, onA],
       [b, onB],
     ] as const) {
-      const sent = receiver.from(clockId);
+      const sent = from(receiver, clockId);
       assert.equal(sent.length, clockId === a ? 3 : 2);
       assert.ok(sent.every((r) => r.body.billing_template_id === own.templateId));
     }
@@ -366,8 +337,7 @@ describe('QorePay emulator test clocks', () => {
     const retried = await advance(id, month(1) + DAY);
     assert.deepEqual(retried.processed, { stateEvents: 1, deliveryAttempts: 1 });
     assert.deepEqual(
-      receiver
-        .from(id)
+      from(receiver, id)
         .filter((r) => r.body.reference === `${onClock.title}#2`)
         .map((r) => [r.body.event_type, r.body.reference, r.body.status]),
       [
@@ -394,13 +364,13 @@ describe('QorePay emulator test clocks', () => {
         [`${onMain.title}#2`, 'paid'],
       ],
     );
-    assert.equal(receiver.from(id).length, 3, 'the main world’s advance moved nothing on the clock');
+    assert.equal(from(receiver, id).length, 3, 'the main world’s advance moved nothing on the clock');
 
     // Approved again on the clock: the next retry pays.
     await control('POST', '/cards', { clock: id, body: { approve: true } });
     const paid = await advance(id, month(1) + 2 * DAY);
     assert.deepEqual(paid.processed, { stateEvents: 1, deliveryAttempts: 1 });
-    assert.equal(receiver.from(id).at(-1)?.body.event_type, 'purchase.paid');
+    assert.equal(from(receiver, id).at(-1)?.body.event_type, 'purchase.paid');
   });
 
   it('refuses what it cannot do with a clear 4xx, and forgets a removed clock', async () => {
@@ -462,7 +432,7 @@ describe('QorePay emulator test clocks', () => {
     await control('POST', '/faults', { clock: fence, body: { delayRate: 1, delayMs: 900 } });
     await subscribe(fence);
     assert.deepEqual((await advance(fence, T0)).processed, { stateEvents: 0, deliveryAttempts: 1 });
-    assert.equal(receiver.from(fence).length, 1);
-    assert.equal(receiver.from(id).length, 0, 'nothing delivered from the removed clock');
+    assert.equal(from(receiver, fence).length, 1);
+    assert.equal(from(receiver, id).length, 0, 'nothing delivered from the removed clock');
   });
 });

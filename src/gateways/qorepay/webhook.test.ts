@@ -1,54 +1,13 @@
 /** Notifications through the real verification path: the emulator's own signed webhooks, and forgeries. */
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, sign } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { PaymentFact, StateFact } from '../../domain/lifecycle/lifecycle-types';
 import { WebhookRejection, type GatewayAdapter, type GatewayWebhook, type WebhookReading } from '../port';
 import { emulatorControl } from './emulator/control';
 import { qorepayGateway } from './index';
 import { emulatorStart } from '../../../test/helpers/emulator-start';
-
-interface Received {
-  raw: Buffer;
-  headers: IncomingHttpHeaders;
-}
-
-/** A notify URL that keeps what it receives and answers 500 to the first `failFirst` requests. */
-class Receiver {
-  readonly received: Received[] = [];
-  failFirst = 0;
-  private waiters: Array<{ count: number; resolve: () => void }> = [];
-  private readonly server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      this.received.push({ raw: Buffer.concat(chunks), headers: req.headers });
-      res.statusCode = this.received.length <= this.failFirst ? 500 : 200;
-      res.end();
-      this.waiters = this.waiters.filter((w) =>
-        this.received.length >= w.count ? (w.resolve(), false) : true,
-      );
-    });
-  });
-
-  async start(): Promise<string> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/webhooks/qorepay`;
-  }
-
-  /** Resolves once `count` requests have arrived in all. */
-  waitFor(count: number): Promise<void> {
-    if (this.received.length >= count) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push({ count, resolve }));
-  }
-
-  async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-}
+import { NotifyReceiver, type NotifyRequest } from '../../../test/helpers/notify-receiver';
 
 function rejection(fn: () => unknown): WebhookRejection {
   try {
@@ -65,10 +24,10 @@ function facts(reading: WebhookReading) {
   return reading.facts;
 }
 
-const eventOf = (r: Received) => (JSON.parse(r.raw.toString()) as { event_type: string }).event_type;
+const eventOf = (r: NotifyRequest) => (JSON.parse(r.raw.toString()) as { event_type: string }).event_type;
 
 describe('QorePay webhook', () => {
-  const receiver = new Receiver();
+  const receiver = new NotifyReceiver();
   let emulator: Awaited<ReturnType<typeof qorepayGateway.startEmulator>>;
   let adapter: GatewayAdapter;
   let webhook: GatewayWebhook;
@@ -77,7 +36,7 @@ describe('QorePay webhook', () => {
   before(async () => {
     emulator = await qorepayGateway.startEmulator({
       port: 0,
-      notifyUrl: await receiver.start(),
+      notifyUrl: await receiver.start('/webhooks/qorepay'),
       ...emulatorStart(),
     });
     adapter = qorepayGateway.adapter(emulator.env);
@@ -90,7 +49,7 @@ describe('QorePay webhook', () => {
   });
 
   it("reads the emulator's signed notifications into facts (redelivered after a 500)", async () => {
-    receiver.failFirst = 1;
+    receiver.refuseNext = 1;
     const { subscriptionId: id } = await adapter.create({
       reference: 'wh-1',
       customer: { id: 'client-wh-1' },
@@ -105,11 +64,11 @@ describe('QorePay webhook', () => {
     await ctl.cards(false, id);
     await ctl.advance(7 * 86_400_000);
     await adapter.cancel(id);
-    await receiver.waitFor(4); // three notifications, the first of them twice
+    await receiver.requestsMade(4); // three notifications, the first of them twice
 
     const sync = await adapter.sync(id, { sinceSequence: 1 });
     assert.ok(sync.found);
-    const byEvent = new Map(receiver.received.map((r) => [eventOf(r), r]));
+    const byEvent = new Map(receiver.requests.map((r) => [eventOf(r), r]));
     const read = (event: string) => {
       const r = byEvent.get(event);
       assert.ok(r, `no ${event} received`);
@@ -157,7 +116,7 @@ describe('QorePay webhook', () => {
   });
 
   it('duplicates and drops notifications when told to', async () => {
-    const before = receiver.received.length;
+    const before = receiver.requests.length;
     await ctl.faults({ duplicateRate: 1 });
     const { subscriptionId: id } = await adapter.create({
       reference: 'wh-2',
@@ -170,8 +129,8 @@ describe('QorePay webhook', () => {
         totalCycles: null,
       },
     });
-    await receiver.waitFor(before + 2);
-    const [a, b] = receiver.received.slice(before);
+    await receiver.requestsMade(before + 2);
+    const [a, b] = receiver.requests.slice(before);
     assert.ok(a && b);
     assert.deepEqual(a.raw, b.raw);
     assert.deepEqual(webhook.read(a.raw, a.headers, 0), webhook.read(b.raw, b.headers, 0));
@@ -189,12 +148,12 @@ describe('QorePay webhook', () => {
   });
 
   it('refuses a tampered body, a wrong or missing signature with 401', async () => {
-    const r = receiver.received[0];
+    const r = receiver.requests[0];
     assert.ok(r);
     const tampered = Buffer.from(r.raw.toString().replace('"total":2500', '"total":1'));
     assert.notDeepEqual(tampered, r.raw);
     assert.equal(rejection(() => webhook.read(tampered, r.headers, 0)).status, 401);
-    const other = receiver.received.find((x) => !x.raw.equals(r.raw));
+    const other = receiver.requests.find((x) => !x.raw.equals(r.raw));
     assert.ok(other);
     const swapped = { ...r.headers, 'x-signature': other.headers['x-signature'] };
     assert.equal(rejection(() => webhook.read(r.raw, swapped, 0)).status, 401);
@@ -216,7 +175,7 @@ describe('QorePay webhook', () => {
       return [raw, { 'x-signature': sign('sha256', raw, privateKey).toString('base64') }] as const;
     };
     const purchase = JSON.parse(
-      receiver.received.map((r) => r.raw.toString()).find((b) => b.includes('purchase.paid'))!,
+      receiver.requests.map((r) => r.raw.toString()).find((b) => b.includes('purchase.paid'))!,
     );
 
     const cases: Array<[unknown, string]> = [

@@ -732,7 +732,8 @@ const ROUTES = {
     summary: 'Make a test clock, frozen at a time',
     description:
       'Only where the gateways are emulators (refused with 409 in production and for a QFPay configured for ' +
-      'real). Customers, products and subscriptions made with `test_clock` live on it.',
+      'real). The clock is made at every gateway emulator: one that refuses or cannot be reached is a 502 ' +
+      'naming it, and nothing is kept. Customers, products and subscriptions made with `test_clock` live on it.',
     request: { body: jsonBody(CreateTestClockBodySchema) },
     responses: { 201: json('Made.', TestClockSchema), ...errors(...MERCHANT_ERRORS, 409, 502) },
   }),

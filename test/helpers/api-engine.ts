@@ -26,6 +26,8 @@ export interface ApiEngine {
   config: Config;
   qfpay: QfpayClient;
   app: Express;
+  /** What `app` was built from: build another app with one thing changed. */
+  appContext: Parameters<typeof buildApp>[0];
   logger: Logger;
   /** The emulators of the gateways behind the port (with `options.gateways`), by name. */
   gateways: Record<string, { url: string; env: GatewayEnv }>;
@@ -81,13 +83,14 @@ export function useApiEngine(name: string, options: { gateways?: boolean } = {})
       worker.shutdown();
       await running;
     };
-    engine.app = buildApp({
+    engine.appContext = {
       config: engine.config,
       temporal: engine.env.client,
       qfpay: engine.qfpay,
       logger: engine.logger,
       gatewayEnv,
-    });
+    };
+    engine.app = buildApp(engine.appContext);
   });
   after(async () => {
     await stopWorker?.();

@@ -110,20 +110,35 @@ function refused(): ApiError {
 export function testClockRouter(ctx: ApiContext): Router {
   const router = Router();
   const { config, temporal } = ctx;
-  /** The same control call at every gateway emulator (each keeps a world of the clock): their statuses. */
-  const emulators = (method: 'POST' | 'DELETE', path: string, body?: unknown): Promise<number[]> =>
+  /**
+   * The same control call at every gateway emulator (each keeps a world of the clock): each one's
+   * URL and status, 0 for one that could not be reached.
+   */
+  const emulators = (
+    method: 'POST' | 'DELETE',
+    path: string,
+    body?: unknown,
+  ): Promise<Array<{ url: string; status: number }>> =>
     Promise.all(
       gatewayEmulatorUrls(ctx.gatewayEnv).map(async (url) => {
-        const res = await fetch(`${url}/_emulator/test_clocks${path}`, {
-          method,
-          ...(body === undefined
-            ? {}
-            : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
-        });
-        await res.arrayBuffer();
-        return res.status;
+        try {
+          const res = await fetch(`${url}/_emulator/test_clocks${path}`, {
+            method,
+            ...(body === undefined
+              ? {}
+              : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+          });
+          await res.arrayBuffer();
+          return { url, status: res.status };
+        } catch {
+          return { url, status: 0 };
+        }
       }),
     );
+  /** Removes clock `id` from every emulator that made it, after a creation that did not complete. */
+  const unmake = async (id: string): Promise<void> => {
+    await emulators('DELETE', `/${id}`);
+  };
 
   async function read(req: Request): Promise<TestClockView> {
     const { testClockId } = parseInput(TestClockParamsSchema, req.params, 'path');
@@ -139,14 +154,30 @@ export function testClockRouter(ctx: ApiContext): Router {
     const id = `clock_${randomBytes(12).toString('hex')}`;
     const frozenTime = Date.parse(body.frozen_time);
     const made = await emulators('POST', '', { id, frozen_time: new Date(frozenTime).toISOString() });
-    if (made.length === 0 || made.some((status) => status !== 201)) throw refused();
-    const handleOf = await temporal.workflow.start(WORKFLOW_TYPES.testClock, {
-      workflowId: testClockWorkflowId(id),
-      taskQueue: config.TEMPORAL_TASK_QUEUE,
-      args: [{ id, name: body.name ?? null, frozenTime }],
-      // `TestClock = "clock_…"` in the Web UI lists the clock's workflow beside its subscriptions.
-      ...testClockSearchAttributes(id),
-    });
+    if (made.length === 0) throw refused();
+    const failed = made.find(({ status }) => status !== 201);
+    if (failed) {
+      // The worlds the other emulators made would stay there, unused: they are removed first.
+      await unmake(id);
+      const answer = failed.status === 0 ? 'could not be reached' : `answered ${failed.status}`;
+      throw new ApiError({
+        status: 502,
+        code: 'gateway_error',
+        message: `the gateway emulator at ${failed.url} ${answer} when asked to make the clock; nothing was kept`,
+      });
+    }
+    const handleOf = await temporal.workflow
+      .start(WORKFLOW_TYPES.testClock, {
+        workflowId: testClockWorkflowId(id),
+        taskQueue: config.TEMPORAL_TASK_QUEUE,
+        args: [{ id, name: body.name ?? null, frozenTime }],
+        // `TestClock = "clock_…"` in the Web UI lists the clock's workflow beside its subscriptions.
+        ...testClockSearchAttributes(id),
+      })
+      .catch(async (err: unknown) => {
+        await unmake(id);
+        throw err;
+      });
     res.status(201).json(clockView(await handleOf.query(testClockQuery)));
   });
 

@@ -28,14 +28,10 @@ void describe('test clocks through the API, at every gateway emulator', () => {
   });
 
   /** Every emulator's environment, with MadFintech's API at `madfintechRoot` instead. */
-  function gatewayEnv(madfintechRoot: string): GatewayEnv {
-    return {
-      QFPAY_BASE_URL: engine.qfpayEmulator.url,
-      ...engine.gateways.qorepay!.env,
-      ...engine.gateways.madfintech!.env,
-      MADFINTECH_API_URL: `${madfintechRoot}/api/v1`,
-    };
-  }
+  const gatewayEnv = (madfintechRoot: string): GatewayEnv => ({
+    ...engine.appContext.gatewayEnv,
+    MADFINTECH_API_URL: `${madfintechRoot}/api/v1`,
+  });
 
   /** The clocks each real emulator keeps, by id. */
   async function clocksAtEmulators(): Promise<Record<string, string[]>> {
@@ -67,27 +63,33 @@ void describe('test clocks through the API, at every gateway emulator', () => {
     assert.deepEqual(await clocksAtEmulators(), { qfpay: [], qorepay: [], madfintech: [] });
   });
 
-  it('an emulator that refuses: a 502 naming it, and nothing kept at the others', async () => {
-    const root = `http://127.0.0.1:${(failing.address() as AddressInfo).port}`;
-    const app = buildApp({ ...engine.appContext, gatewayEnv: gatewayEnv(root) });
-    const res = await makeClock(app);
-    assert.equal(res.status, 502, JSON.stringify(res.body));
-    assert.equal(res.body.error.code, 'gateway_error');
-    assert.match(res.body.error.message, new RegExp(`${root} answered 500`));
-    assert.deepEqual(await clocksAtEmulators(), { qfpay: [], qorepay: [], madfintech: [] });
-  });
-
-  it('an emulator that cannot be reached: a 502 naming it, and nothing kept at the others', async () => {
+  /** A port nothing listens on any more. */
+  async function closedRoot(): Promise<string> {
     const closed = createServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const root = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
-    const app = buildApp({ ...engine.appContext, gatewayEnv: gatewayEnv(root) });
-    const res = await makeClock(app);
-    assert.equal(res.status, 502, JSON.stringify(res.body));
-    assert.match(res.body.error.message, new RegExp(`${root} could not be reached`));
-    assert.deepEqual(await clocksAtEmulators(), { qfpay: [], qorepay: [], madfintech: [] });
-  });
+    return root;
+  }
+
+  for (const { what, root, answer } of [
+    {
+      what: 'refuses',
+      root: async () => `http://127.0.0.1:${(failing.address() as AddressInfo).port}`,
+      answer: 'answered 500',
+    },
+    { what: 'cannot be reached', root: closedRoot, answer: 'could not be reached' },
+  ]) {
+    it(`an emulator that ${what}: a 502 naming it, and nothing kept at the others`, async () => {
+      const madfintechRoot = await root();
+      const app = buildApp({ ...engine.appContext, gatewayEnv: gatewayEnv(madfintechRoot) });
+      const res = await makeClock(app);
+      assert.equal(res.status, 502, JSON.stringify(res.body));
+      assert.equal(res.body.error.code, 'gateway_error');
+      assert.match(res.body.error.message, new RegExp(`${madfintechRoot} ${answer}`));
+      assert.deepEqual(await clocksAtEmulators(), { qfpay: [], qorepay: [], madfintech: [] });
+    });
+  }
 
   it('a clock Temporal does not take (its namespace missing): nothing kept at the emulators', async () => {
     const temporal = new Client({ connection: engine.env.connection, namespace: 'no-such-namespace' });

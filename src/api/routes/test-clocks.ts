@@ -135,11 +135,6 @@ export function testClockRouter(ctx: ApiContext): Router {
         }
       }),
     );
-  /** Removes clock `id` from every emulator that made it, after a creation that did not complete. */
-  const unmake = async (id: string): Promise<void> => {
-    await emulators('DELETE', `/${id}`);
-  };
-
   async function read(req: Request): Promise<TestClockView> {
     const { testClockId } = parseInput(TestClockParamsSchema, req.params, 'path');
     if (!testClocksAllowed(ctx)) throw refused();
@@ -158,7 +153,7 @@ export function testClockRouter(ctx: ApiContext): Router {
     const failed = made.find(({ status }) => status !== 201);
     if (failed) {
       // The worlds the other emulators made would stay there, unused: they are removed first.
-      await unmake(id);
+      await emulators('DELETE', `/${id}`);
       const answer = failed.status === 0 ? 'could not be reached' : `answered ${failed.status}`;
       throw new ApiError({
         status: 502,
@@ -175,7 +170,7 @@ export function testClockRouter(ctx: ApiContext): Router {
         ...testClockSearchAttributes(id),
       })
       .catch(async (err: unknown) => {
-        await unmake(id);
+        await emulators('DELETE', `/${id}`);
         throw err;
       });
     res.status(201).json(clockView(await handleOf.query(testClockQuery)));

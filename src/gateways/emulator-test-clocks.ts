@@ -7,7 +7,7 @@ import express, { type Router } from 'express';
 import { TEST_CLOCK_ID } from './test-clock-header';
 
 /** A clock as the control API shows it. */
-export interface TestClockView {
+export interface EmulatorClockView {
   id: string;
   /** The clock's time, epoch ms. */
   nowMs: number;
@@ -16,7 +16,7 @@ export interface TestClockView {
 }
 
 /** What a clock's advance did. */
-export interface TestClockAdvance {
+export interface EmulatorClockAdvance {
   /** The clock's time before, epoch ms. */
   fromMs: number;
   /** Billing events run: billing dates reached, retries, due dates, expiries. */
@@ -132,10 +132,10 @@ export class ClockWorlds<W> {
 
 /** What the routes ask of an emulator's clocks. */
 export interface TestClockControl {
-  list(): TestClockView[];
-  create(id: string, frozenMs: number): TestClockView;
-  view(id: string): TestClockView;
-  advance(id: string, toMs: number): Promise<TestClockAdvance>;
+  list(): EmulatorClockView[];
+  create(id: string, frozenMs: number): EmulatorClockView;
+  view(id: string): EmulatorClockView;
+  advance(id: string, toMs: number): Promise<EmulatorClockAdvance>;
   remove(id: string): void | Promise<void>;
 }
 
@@ -148,7 +148,7 @@ export interface TestClockBodies {
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
 /** A clock as the control API answers it. */
-export function testClockJson(view: TestClockView): Record<string, unknown> {
+export function testClockJson(view: EmulatorClockView): Record<string, unknown> {
   return {
     id: view.id,
     now: iso(view.nowMs),

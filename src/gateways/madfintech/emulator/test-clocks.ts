@@ -12,11 +12,9 @@ import { orderIdsFrom } from './gateway';
 import {
   ClockWorlds,
   testClockRefusals,
-  type TestClockAdvance,
-  type TestClockView,
+  type EmulatorClockAdvance,
+  type EmulatorClockView,
 } from '../../emulator-test-clocks';
-
-export type { TestClockView };
 
 export { TEST_CLOCK_HEADER, TEST_CLOCK_ID };
 
@@ -41,7 +39,7 @@ export type NamedRecord = { orderNumber: string } | { recurringId: string };
  */
 const CLOCK_ORDER_IDS_FROM = 10_000_000;
 
-const view = (id: string, world: EmulatorWorld): TestClockView => ({
+const view = (id: string, world: EmulatorWorld): EmulatorClockView => ({
   id,
   nowMs: world.gateway.now,
   nextDueMs: world.gateway.nextDueAt() ?? null,
@@ -67,7 +65,7 @@ export class TestClockWorlds {
    * URL, and nothing else: no orders, no faults, every card approving.
    * @throws TestClockError 400 for a malformed id, 409 when the clock exists
    */
-  create(id: string, frozenMs: number): TestClockView {
+  create(id: string, frozenMs: number): EmulatorClockView {
     const { shopId, secret, notifyUrl } = this.main.options;
     const world = this.clocks.add(
       id,
@@ -104,11 +102,11 @@ export class TestClockWorlds {
   }
 
   /** @throws TestClockError 404 for a clock that does not exist */
-  view(id: string): TestClockView {
+  view(id: string): EmulatorClockView {
     return view(id, this.clocks.clock(id));
   }
 
-  list(): TestClockView[] {
+  list(): EmulatorClockView[] {
     return this.clocks.ids().map((id) => this.view(id));
   }
 
@@ -118,7 +116,7 @@ export class TestClockWorlds {
    * ones included), so that what the advance caused has reached the notify URL when it answers.
    * @throws TestClockError 404 for a clock that does not exist, 400 for a time before its now
    */
-  async advance(id: string, toMs: number): Promise<TestClockAdvance> {
+  async advance(id: string, toMs: number): Promise<EmulatorClockAdvance> {
     const world = this.clocks.clock(id);
     const fromMs = world.gateway.now;
     if (toMs < fromMs)

@@ -11,14 +11,12 @@
 import { QfpayEmulator } from './emulator';
 import { EmulatorRequestError } from './errors';
 import type { AdvanceResult } from './runtime';
-import { ClockWorlds, testClockRefusals, type TestClockView } from '../../emulator-test-clocks';
+import { ClockWorlds, testClockRefusals, type EmulatorClockView } from '../../emulator-test-clocks';
 
 import { TEST_CLOCK_HEADER, TEST_CLOCK_ID } from '../../test-clock-header';
 
 /** The emulator-only header that names the test clock a QFPay or control request is for. */
 export { TEST_CLOCK_HEADER, TEST_CLOCK_ID };
-
-export type { TestClockView };
 
 /** The test clocks of one emulator, each a {@link QfpayEmulator} of its own. */
 export class TestClockWorlds {
@@ -48,7 +46,7 @@ export class TestClockWorlds {
    * notify URL, and nothing else: no state file (a clock is for a test), no faults.
    * @throws EmulatorRequestError 400 for a malformed id, 409 when the clock exists
    */
-  create(id: string, frozenMs: number): TestClockView {
+  create(id: string, frozenMs: number): EmulatorClockView {
     const { stateFile: _file, faults: _faults, timeScale: _scale, ...settings } = this.main.config;
     const world = this.clocks.add(
       id,
@@ -95,13 +93,13 @@ export class TestClockWorlds {
   }
 
   /** @throws EmulatorRequestError 404 for a clock that does not exist */
-  view(id: string): TestClockView {
+  view(id: string): EmulatorClockView {
     const world = this.clocks.clock(id);
     const next = world.scheduler.nextAt();
     return { id, nowMs: world.clock.now(), nextDueMs: next ?? null };
   }
 
-  list(): TestClockView[] {
+  list(): EmulatorClockView[] {
     return this.clocks.ids().map((id) => this.view(id));
   }
 

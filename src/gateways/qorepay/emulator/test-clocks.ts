@@ -14,8 +14,8 @@ import type { World } from './world';
 import {
   ClockWorlds,
   testClockRoutes,
-  type TestClockAdvance,
-  type TestClockView,
+  type EmulatorClockAdvance,
+  type EmulatorClockView,
 } from '../../emulator-test-clocks';
 
 export { TEST_CLOCK_HEADER, TEST_CLOCK_ID };
@@ -30,8 +30,6 @@ export class TestClockError extends Error {
     super(message);
   }
 }
-
-export type { TestClockView, TestClockAdvance };
 
 /** The records an API call names by id: a template (its path, or `/purchases`' query) or a purchase. */
 export interface RecordsNamed {
@@ -82,7 +80,7 @@ export class TestClockWorlds {
    * @throws BillingError 400 for a malformed id
    * @throws TestClockError 409 when the clock exists
    */
-  create(id: string, frozenMs: number): TestClockView {
+  create(id: string, frozenMs: number): EmulatorClockView {
     this.clocks.add(id, () => this.make(id, frozenMs));
     return this.view(id);
   }
@@ -112,13 +110,13 @@ export class TestClockWorlds {
   }
 
   /** @throws TestClockError 404 for a clock that does not exist */
-  view(id: string): TestClockView {
+  view(id: string): EmulatorClockView {
     const { billing } = this.world(id);
     return { id, nowMs: billing.now(), nextDueMs: billing.nextDueAt() };
   }
 
   /** Every clock, by id. */
-  list(): TestClockView[] {
+  list(): EmulatorClockView[] {
     return this.clocks.ids().map((id) => this.view(id));
   }
 
@@ -130,7 +128,7 @@ export class TestClockWorlds {
    * @throws TestClockError 404 for a clock that does not exist
    * @throws BillingError 400 for a time before the clock's now
    */
-  async advance(id: string, toMs: number): Promise<TestClockAdvance> {
+  async advance(id: string, toMs: number): Promise<EmulatorClockAdvance> {
     const { billing, notifier } = this.world(id);
     const fromMs = billing.now();
     if (toMs < fromMs)

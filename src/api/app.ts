@@ -62,20 +62,8 @@ export const JSON_BODY_LIMIT = '100kb';
  * @throws DunningPolicyConfigError when `DUNNING_POLICY` is not a valid policy
  */
 export function buildApp(deps: AppDeps): Express {
-  const metrics = new ApiMetrics();
-  const ctx: ApiContext = {
-    config: deps.config,
-    temporal: deps.temporal,
-    qfpay: deps.qfpay,
-    logger: deps.logger,
-    now: deps.now ?? Date.now,
-    metrics,
-    timeouts: { ...DEFAULT_API_TIMEOUTS, ...deps.timeouts },
-    defaultPolicy: engineDefaultPolicy(deps.config),
-    digests: new ApiDigests(deps.config.API_HMAC_SECRET),
-    // QFPay's variables come from the parsed configuration (one source for the whole API).
-    gatewayEnv: layeredEnv(deps.gatewayEnv ?? process.env, qfpayVariables(deps.config)),
-  };
+  const ctx = apiContext(deps);
+  const { metrics } = ctx;
 
   const app = express();
   app.disable('x-powered-by');
@@ -128,6 +116,26 @@ export function buildApp(deps: AppDeps): Express {
   app.use(notFoundHandler);
   app.use(errorHandler);
   return app;
+}
+
+/**
+ * What every route reads: the dependencies, with the defaults filled in.
+ * @throws DunningPolicyConfigError when `DUNNING_POLICY` is not a valid policy
+ */
+export function apiContext(deps: AppDeps): ApiContext {
+  return {
+    config: deps.config,
+    temporal: deps.temporal,
+    qfpay: deps.qfpay,
+    logger: deps.logger,
+    now: deps.now ?? Date.now,
+    metrics: new ApiMetrics(),
+    timeouts: { ...DEFAULT_API_TIMEOUTS, ...deps.timeouts },
+    defaultPolicy: engineDefaultPolicy(deps.config),
+    digests: new ApiDigests(deps.config.API_HMAC_SECRET),
+    // QFPay's variables come from the parsed configuration (one source for the whole API).
+    gatewayEnv: layeredEnv(deps.gatewayEnv ?? process.env, qfpayVariables(deps.config)),
+  };
 }
 
 /** Records where a router is mounted, since Express forgets `req.baseUrl` once an error leaves it. */

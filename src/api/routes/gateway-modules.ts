@@ -3,7 +3,6 @@
  * `/v1/gateways/:gateway/…`) or by a subscription's engine id, each answering 404 for a gateway
  * the engine does not know and 503 for one this API has not the variables of.
  */
-import type { Request } from 'express';
 import type { GatewayAdapter, GatewayModule } from '../../gateways/port';
 import { splitSubscriptionId } from '../../domain/gateway-profile';
 import { gatewayModule } from '../../gateways/registry';
@@ -17,9 +16,9 @@ function configured(ctx: ApiContext, module: GatewayModule): GatewayModule {
   return module;
 }
 
-/** The gateway the path names. */
-export function configuredModule(ctx: ApiContext, req: Request): GatewayModule {
-  const { gateway } = parseInput(GatewayParamsSchema, req.params, 'path');
+/** The gateway the path names (`params`: the route's path parameters, `gateway` among them). */
+export function configuredModule(ctx: ApiContext, params: unknown): GatewayModule {
+  const { gateway } = parseInput(GatewayParamsSchema, params, 'path');
   const module = gatewayModule(gateway);
   if (!module) throw ApiError.notFound(`no gateway named ${gateway}`);
   return configured(ctx, module);

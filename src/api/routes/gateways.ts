@@ -119,7 +119,7 @@ export function gatewayRouter(ctx: ApiContext): Router {
   });
 
   handle(router, 'createGatewaySubscription', async (req: Request, res: Response) => {
-    const module = configuredModule(ctx, req);
+    const module = configuredModule(ctx, req.params);
     const idempotencyKey = idempotencyKeyOf(req, true);
     const body = parseInput(GatewayCreateSubscriptionBodySchema, req.body, 'body');
     // The gateway's merchant reference (a title, an order number): the same for every retry of

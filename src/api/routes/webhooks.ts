@@ -8,7 +8,13 @@
  */
 import express, { Router, type Request, type Response } from 'express';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import { WebhookRejection, type GatewayModule, type GatewayWebhook } from '../../gateways/port';
+import {
+  WebhookRejection,
+  type GatewayModule,
+  type GatewayWebhook,
+  type WebhookHeaders,
+} from '../../gateways/port';
+import type { Logger } from '../../logger';
 import { engineSubscriptionId } from '../../domain/gateway-profile';
 import type { PaymentTokenRecord } from '../../domain/payment-tokens';
 import { profileOf } from '../../gateways/registry';
@@ -77,15 +83,32 @@ export async function signalSubscriptionFact(
  * and from a gateway that is an emulator here; anywhere else, and for a malformed id, the header
  * means nothing.
  */
-function notificationTestClock(ctx: ApiContext, module: GatewayModule, req: Request): string | undefined {
+function notificationTestClock(
+  ctx: ApiContext,
+  module: GatewayModule,
+  headers: WebhookHeaders,
+): string | undefined {
   if (!testClocksAllowed(ctx) || module.emulatorUrl(ctx.gatewayEnv) === undefined) return undefined;
-  const id = req.get(TEST_CLOCK_HEADER);
-  return id !== undefined && TEST_CLOCK_ID.test(id) ? id : undefined;
+  const id = headers[TEST_CLOCK_HEADER.toLowerCase()];
+  return typeof id === 'string' && TEST_CLOCK_ID.test(id) ? id : undefined;
 }
 
-/** The webhook router for every gateway (mounted at the app root). */
-export function webhookRouter(ctx: ApiContext): Router {
-  const router = Router();
+/**
+ * Takes one gateway notification, whatever HTTP server carried it: verifies and reads it, signals
+ * each of its facts (or its payment token), counts the result, and gives the gateway's
+ * acknowledgement once every signal was taken.
+ * @throws ApiError 401 for a bad signature, 400 for a notification that cannot be read, 503 when
+ *   Temporal did not take a signal (the gateway sends it again)
+ */
+export type NotificationIntake = (
+  module: GatewayModule,
+  raw: Buffer,
+  headers: WebhookHeaders,
+  log: Logger,
+) => Promise<GatewayWebhook['ack']>;
+
+/** The {@link NotificationIntake} of an API (one gateway webhook per gateway, made on first use). */
+export function notificationIntake(ctx: ApiContext): NotificationIntake {
   const { config, temporal, metrics } = ctx;
   const webhooks = new Map<string, GatewayWebhook>();
 
@@ -130,58 +153,68 @@ export function webhookRouter(ctx: ApiContext): Router {
     return 'signalled';
   }
 
+  return async (module, raw, headers, log) => {
+    const webhook = webhookOf(module);
+    let type = `${module.name}:notification`;
+    const count = (result: WebhookResult): void => metrics.webhook(type, result);
+
+    let reading;
+    try {
+      reading = webhook.read(raw, headers, ctx.now());
+    } catch (err) {
+      if (!(err instanceof WebhookRejection)) throw err;
+      if (err.type !== undefined) type = err.type;
+      if (err.status === 401) {
+        count('invalid_signature');
+        throw new ApiError({ status: 401, code: 'invalid_signature', message: err.message });
+      }
+      count(err.type === undefined ? 'malformed' : 'rejected');
+      throw ApiError.validation(err.message, [...err.details]);
+    }
+    if (reading.type !== undefined) type = reading.type;
+
+    const outcomes: string[] = [];
+    const testClock = notificationTestClock(ctx, module, headers);
+    try {
+      if (reading.kind === 'payment_token') outcomes.push(await signalToken(reading.token));
+      else if (reading.kind === 'facts')
+        for (const fact of reading.facts) outcomes.push(await signalFact(module, fact, testClock));
+    } catch (err) {
+      const mapped = toApiError(err);
+      // Temporal did not take the signal: 503, so the gateway sends the notification again.
+      count(
+        mapped.status < 500
+          ? 'rejected'
+          : mapped.code === 'temporal_unavailable'
+            ? 'temporal_unavailable'
+            : 'error',
+      );
+      throw mapped;
+    }
+    if (reading.kind === 'ignored') {
+      count('ignored');
+      log.info({ gateway: module.name, type, reason: reading.reason }, 'gateway notification ignored');
+    } else {
+      count(outcomes.includes('signalled') ? 'accepted' : 'late');
+      log.info({ gateway: module.name, type, outcomes }, 'gateway notification taken');
+    }
+    return webhook.ack;
+  };
+}
+
+/** The webhook router for every gateway (mounted at the app root). */
+export function webhookRouter(ctx: ApiContext): Router {
+  const router = Router();
+  const take = notificationIntake(ctx);
   handle(
     router,
     'gatewayWebhook',
     express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT }),
     async (req: Request, res: Response) => {
-      const module = configuredModule(ctx, req);
-      const webhook = webhookOf(module);
-      let type = `${module.name}:notification`;
-      const count = (result: WebhookResult): void => metrics.webhook(type, result);
+      const module = configuredModule(ctx, req.params);
       const raw: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-
-      let reading;
-      try {
-        reading = webhook.read(raw, req.headers, ctx.now());
-      } catch (err) {
-        if (!(err instanceof WebhookRejection)) throw err;
-        if (err.type !== undefined) type = err.type;
-        if (err.status === 401) {
-          count('invalid_signature');
-          throw new ApiError({ status: 401, code: 'invalid_signature', message: err.message });
-        }
-        count(err.type === undefined ? 'malformed' : 'rejected');
-        throw ApiError.validation(err.message, [...err.details]);
-      }
-      if (reading.type !== undefined) type = reading.type;
-
-      const outcomes: string[] = [];
-      const testClock = notificationTestClock(ctx, module, req);
-      try {
-        if (reading.kind === 'payment_token') outcomes.push(await signalToken(reading.token));
-        else if (reading.kind === 'facts')
-          for (const fact of reading.facts) outcomes.push(await signalFact(module, fact, testClock));
-      } catch (err) {
-        const mapped = toApiError(err);
-        // Temporal did not take the signal: 503, so the gateway sends the notification again.
-        count(
-          mapped.status < 500
-            ? 'rejected'
-            : mapped.code === 'temporal_unavailable'
-              ? 'temporal_unavailable'
-              : 'error',
-        );
-        throw mapped;
-      }
-      if (reading.kind === 'ignored') {
-        count('ignored');
-        req.log.info({ gateway: module.name, type, reason: reading.reason }, 'gateway notification ignored');
-      } else {
-        count(outcomes.includes('signalled') ? 'accepted' : 'late');
-        req.log.info({ gateway: module.name, type, outcomes }, 'gateway notification taken');
-      }
-      res.status(webhook.ack.status).type(webhook.ack.contentType).send(webhook.ack.body);
+      const ack = await take(module, raw, req.headers, req.log);
+      res.status(ack.status).type(ack.contentType).send(ack.body);
     },
   );
 

@@ -30,25 +30,23 @@ process.once('exit', () => {
 /**
  * Starts `src/api/main.ts` with the engine's environment variables and waits for `/readyz`.
  * @param env `TEMPORAL_*`, `QFPAY_*`, `API_KEYS`, … (`PORT` is chosen here)
+ * @param entry the process's module: the API by default, `bench/bare-webhook-api.ts` for lever 5
  */
 export async function startApiProcess(
   env: Record<string, string>,
   startTimeoutMs = 60_000,
+  entry = join(ROOT, 'src', 'api', 'main.ts'),
 ): Promise<ApiProcess> {
   const port = await freePort();
   // `--api-cpu-prof DIR`: the API writes a V8 CPU profile there when it stops (bench/api-profile.ts).
   const profile = env.BENCH_API_CPU_PROF_DIR
     ? ['--cpu-prof', `--cpu-prof-dir=${env.BENCH_API_CPU_PROF_DIR}`]
     : [];
-  const child = spawn(
-    process.execPath,
-    [...profile, '--import', 'tsx', join(ROOT, 'src', 'api', 'main.ts')],
-    {
-      cwd: ROOT,
-      env: { ...process.env, LOG_LEVEL: 'silent', ...env, PORT: String(port) },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    },
-  );
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', entry], {
+    cwd: ROOT,
+    env: { ...process.env, LOG_LEVEL: 'silent', ...env, PORT: String(port) },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   live.add(child);
   const exited = new Promise<number | null>((resolve) =>
     child.once('exit', (code) => {

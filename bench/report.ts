@@ -139,14 +139,20 @@ export function renderReport(report: BenchReport): string {
       ['db', 'S subs', 'run', ...CPU_PARTS.map((p) => CPU_PART_LABELS[p]), 'total'],
       report.results.flatMap((r) =>
         r.ingestion.flatMap((i) =>
-          (['ours', 'ceiling'] as const).map((side) => {
-            const cpu = i[side].cpuMsPerNotification;
+          (
+            [
+              ['webhook', i.ours],
+              ...(i.bare ? [['webhook without Express', i.bare] as const] : []),
+              ['ceiling (signal-with-start)', i.ceiling],
+            ] as const
+          ).map(([run, figures]) => {
+            const cpu = figures.cpuMsPerNotification;
             const values = CPU_PARTS.map((p) => cpu[p]);
             const total = cpuTotal(cpu)?.toFixed(2) ?? 'unmeasured';
             return [
               r.db,
               i.subscriptions,
-              side === 'ours' ? 'webhook' : 'ceiling (signal-with-start)',
+              run,
               ...values.map((v) => (v === null ? 'unmeasured' : v.toFixed(2))),
               total,
             ];
@@ -155,6 +161,46 @@ export function renderReport(report: BenchReport): string {
       ),
     ),
   );
+  const bare = report.results.flatMap((r) => r.ingestion.map((i) => ({ db: r.db, i })));
+  if (bare.some(({ i }) => i.bare)) {
+    out.push(
+      '',
+      '**The webhook without Express (`--bare-webhook`): the same intake on a bare `node:http` server**',
+      '',
+      table(
+        [
+          'db',
+          'S subs',
+          'ours req/s',
+          'bare req/s',
+          'ceiling sig/s',
+          'ours/ceiling',
+          'bare/ceiling',
+          'p50 ms ours/bare/ceiling',
+          'API CPU ms ours/bare',
+          'bare errors',
+        ],
+        bare.flatMap(({ db, i }) =>
+          i.bare
+            ? [
+                [
+                  db,
+                  i.subscriptions,
+                  i.ours.throughput,
+                  i.bare.throughput,
+                  i.ceiling.throughput,
+                  i.throughputRatio.toFixed(2),
+                  i.bare.throughputRatio.toFixed(2),
+                  `${ms(i.ours.latencyMs.p50)}/${ms(i.bare.latencyMs.p50)}/${ms(i.ceiling.latencyMs.p50)}`,
+                  `${i.ours.cpuMsPerNotification.api?.toFixed(2) ?? '—'}/${i.bare.cpuMsPerNotification.api?.toFixed(2) ?? '—'}`,
+                  i.bare.errors,
+                ],
+              ]
+            : [],
+        ),
+      ),
+    );
+  }
   const growth = report.results.flatMap((r) => r.database ?? []);
   if (growth.length > 0) {
     out.push(
@@ -487,14 +533,20 @@ export function missingFigures(report: BenchReport, phases: ReadonlySet<string>)
       if (r.ingestion.length === 0) missing.push(`${r.db}.ingestion`);
       for (const i of r.ingestion) {
         const p = `${r.db}.ingestion[S=${i.subscriptions}]`;
-        for (const side of ['ours', 'ceiling'] as const) {
-          check(`${p}.${side}.throughput`, i[side].throughput);
-          for (const q of ['p50', 'p95', 'p99'] as const) check(`${p}.${side}.${q}`, i[side].latencyMs[q]);
-          if (i[side].ok === 0) missing.push(`${p}.${side}.ok`);
+        const runs = [
+          ['ours', i.ours],
+          ['ceiling', i.ceiling],
+          ...(i.bare ? [['bare', i.bare] as const] : []),
+        ] as const;
+        for (const [side, figures] of runs) {
+          check(`${p}.${side}.throughput`, figures.throughput);
+          for (const q of ['p50', 'p95', 'p99'] as const) check(`${p}.${side}.${q}`, figures.latencyMs[q]);
+          if (figures.ok === 0) missing.push(`${p}.${side}.ok`);
           for (const part of CPU_PARTS)
-            check(`${p}.${side}.cpuMsPerNotification.${part}`, i[side].cpuMsPerNotification[part]);
+            check(`${p}.${side}.cpuMsPerNotification.${part}`, figures.cpuMsPerNotification[part]);
         }
         check(`${p}.throughputRatio`, i.throughputRatio);
+        if (i.bare) check(`${p}.bare.throughputRatio`, i.bare.throughputRatio);
         check(`${p}.convergence.p50`, i.convergence.latencyMs.p50);
         check(`${p}.convergence.p99`, i.convergence.latencyMs.p99);
         check(`${p}.worker.rssMb`, i.worker.rssMb);

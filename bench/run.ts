@@ -54,6 +54,8 @@ const USAGE = `npm run bench -- [options]
   --api-cpu-prof DIR       the API process writes a V8 CPU profile to DIR when it stops
                            (summarize it by stage: npm run bench:api-profile -- FILE)
   --no-bundle              let the worker bundle the workflows itself (no prebuilt bundle)
+  --bare-webhook           ingestion also loads the webhook intake served without Express
+                           (bench/bare-webhook-api.ts), against the same ceiling
   --out DIR                where the JSON goes (default bench/results)`;
 
 interface BenchOptions {
@@ -74,6 +76,7 @@ interface BenchOptions {
   tuning: WorkerTuning;
   bundle: boolean;
   apiCpuProfDir?: string;
+  bareWebhook: boolean;
   out: string;
   drainTimeoutMs: number;
 }
@@ -119,6 +122,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
       'worker-options': { type: 'string' },
       'no-bundle': { type: 'boolean', default: false },
       'api-cpu-prof': { type: 'string' },
+      'bare-webhook': { type: 'boolean', default: false },
       out: { type: 'string', default: join(__dirname, 'results') },
       help: { type: 'boolean', default: false },
     },
@@ -194,6 +198,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     tuning,
     bundle: !values['no-bundle'],
     ...(values['api-cpu-prof'] ? { apiCpuProfDir: values['api-cpu-prof'] } : {}),
+    bareWebhook: values['bare-webhook'],
     out: values.out,
     drainTimeoutMs: quick ? 60_000 : 300_000,
   };
@@ -219,6 +224,7 @@ async function runDb(db: DbMode, o: BenchOptions, bundles: Bundles): Promise<DbR
     ...(o.maxCached ? { maxCachedWorkflows: o.maxCached } : {}),
     tuning: o.tuning,
     ...(o.apiCpuProfDir ? { apiCpuProfDir: o.apiCpuProfDir } : {}),
+    bareWebhook: o.bareWebhook,
   });
   current = stack;
   const results: DbResults = {
@@ -271,11 +277,13 @@ async function runDb(db: DbMode, o: BenchOptions, bundles: Bundles): Promise<DbR
           }),
         );
         if (stack.databaseBytes && before !== undefined) {
-          // Each step starts 2·S workflows (ours and the ceiling's) and applies 2·N facts.
+          // Each step starts 2·S workflows (ours and the ceiling's) and applies 2·N facts, 3·
+          // with the bare webhook's.
+          const loads = stack.bareWebhook ? 3 : 2;
           (results.database ??= []).push({
             subscriptions,
-            workflows: 2 * subscriptions,
-            facts: 2 * notifications,
+            workflows: loads * subscriptions,
+            facts: loads * notifications,
             bytes: (await stack.databaseBytes()) - before,
           });
         }

@@ -55,6 +55,8 @@ export interface BenchStackOptions {
   tuning?: WorkerTuning;
   /** Where the API process writes a V8 CPU profile when it stops (`--api-cpu-prof`). */
   apiCpuProfDir?: string;
+  /** Also run `bench/bare-webhook-api.ts`, the webhook intake without Express (`--bare-webhook`). */
+  bareWebhook?: boolean;
 }
 
 export interface BenchStack {
@@ -69,6 +71,8 @@ export interface BenchStack {
   apiUrl: string;
   /** The API child's pid (for its CPU time). */
   apiPid: number;
+  /** With `bareWebhook`: the bare webhook server's URL and pid. */
+  bareWebhook?: { url: string; pid: number };
   worker: WorkerProcess;
   /** The environment a worker child needs for this stack, on `taskQueue`. */
   workerEnv(taskQueue: string, extra?: Record<string, string>): Record<string, string>;
@@ -137,6 +141,16 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
     });
     cleanups.push(() => api.stop());
     const apiUrl = api.url;
+    let bareWebhook: BenchStack['bareWebhook'];
+    if (options.bareWebhook) {
+      const bare = await startApiProcess(
+        { ...workerEnv(BENCH_TASK_QUEUE), API_KEYS: BENCH_API_KEY },
+        undefined,
+        join(__dirname, 'bare-webhook-api.ts'),
+      );
+      cleanups.push(() => bare.stop());
+      bareWebhook = { url: bare.url, pid: bare.pid };
+    }
 
     const worker = await startWorkerProcess(
       workerEnv(
@@ -157,6 +171,7 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
       qfpay,
       apiUrl,
       apiPid: api.pid,
+      ...(bareWebhook ? { bareWebhook } : {}),
       worker,
       workerEnv,
       ...(databaseBytes ? { databaseBytes } : {}),

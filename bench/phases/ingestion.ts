@@ -48,6 +48,12 @@ export interface IngestionResult {
   throughputRatio: number;
   /** ours p50 latency / ceiling p50 latency */
   latencyRatioP50: number;
+  /**
+   * With `--bare-webhook`: the same load on fresh subscriptions through the webhook intake served
+   * without Express (`bench/bare-webhook-api.ts`), run between ours and the ceiling, and its
+   * throughput over the ceiling's.
+   */
+  bare?: LoadFigures & { throughputRatio: number };
   convergence: ConvergenceResult;
   /**
    * The worker after the step (after a full GC): workflows in its cache and its RSS. The step
@@ -95,15 +101,17 @@ export async function drain(
   return Math.round(performance.now() - started);
 }
 
+/** `notifications` posted to `/webhooks/qfpay` at `apiUrl` (default: the API's). */
 export async function webhookLoad(
   stack: BenchStack,
   notifications: readonly BenchNotification[],
   concurrency: number,
+  apiUrl = stack.apiUrl,
 ): Promise<Omit<LoadFigures, 'drainMs' | 'cpuMsPerNotification'>> {
   let next = 0;
   let mismatches = 0;
   const { result, latencies, durationMs } = await runAutocannon({
-    url: `${stack.apiUrl}/webhooks/qfpay`,
+    url: `${apiUrl}/webhooks/qfpay`,
     connections: concurrency,
     amount: notifications.length,
     timeout: 30,
@@ -258,6 +266,19 @@ export async function runIngestion(
   const oursLoad = await webhookLoad(stack, ours.notifications, opts.concurrency);
   const oursDrain = await drain(stack, ours.notifications, opts.drainTimeoutMs);
   const oursCpuMs = perItem(oursCpu(), opts.notifications);
+  let bare: IngestionResult['bare'];
+  if (stack.bareWebhook) {
+    const bareRun = notificationRun(opts.subscriptions, opts.notifications, BENCH_APP_KEY);
+    const bareCpu = startCpuMeter({ ...pids, api: stack.bareWebhook.pid });
+    const bareLoad = await webhookLoad(stack, bareRun.notifications, opts.concurrency, stack.bareWebhook.url);
+    const bareDrain = await drain(stack, bareRun.notifications, opts.drainTimeoutMs);
+    bare = {
+      ...bareLoad,
+      drainMs: bareDrain,
+      cpuMsPerNotification: perItem(bareCpu(), opts.notifications),
+      throughputRatio: 0,
+    };
+  }
   const ceilingCpu = startCpuMeter(pids);
   const ceilingLoadFigures = await ceilingLoad(stack, ceilingRun.notifications, opts.concurrency);
   const ceilingDrain = await drain(stack, ceilingRun.notifications, opts.drainTimeoutMs);
@@ -278,6 +299,9 @@ export async function runIngestion(
     ceiling: { ...ceilingLoadFigures, drainMs: ceilingDrain, cpuMsPerNotification: ceilingCpuMs },
     throughputRatio: ratio(oursLoad.throughput, ceilingLoadFigures.throughput),
     latencyRatioP50: ratio(oursLoad.latencyMs.p50, ceilingLoadFigures.latencyMs.p50),
+    ...(bare
+      ? { bare: { ...bare, throughputRatio: ratio(bare.throughput, ceilingLoadFigures.throughput) } }
+      : {}),
     convergence: conv,
     worker: { cached: worker.numCachedWorkflows, rssMb: Math.round(worker.rssKb / 102.4) / 10 },
   };

@@ -136,7 +136,14 @@ export function renderReport(report: BenchReport): string {
     '**CPU ms per notification, by process (over the load and its drain)**',
     '',
     table(
-      ['db', 'S subs', 'run', ...CPU_PARTS.map((p) => CPU_PART_LABELS[p]), 'total'],
+      [
+        'db',
+        'S subs',
+        'run',
+        ...CPU_PARTS.map((p) => CPU_PART_LABELS[p]),
+        'total',
+        'signals per workflow task',
+      ],
       report.results.flatMap((r) =>
         r.ingestion.flatMap((i) =>
           (
@@ -155,6 +162,7 @@ export function renderReport(report: BenchReport): string {
               run,
               ...values.map((v) => (v === null ? 'unmeasured' : v.toFixed(2))),
               total,
+              figures.signalsPerWorkflowTask?.toFixed(2) ?? '—',
             ];
           }),
         ),

@@ -14,7 +14,7 @@ import { WORKFLOWS_PATH, writeWorkflowBundle } from '../src/dev/workflow-bundle'
 import { engineDataConverter } from '../src/temporal/data-converter';
 import { runCreation } from './phases/creation';
 import { runHistory } from './phases/history';
-import { runIngestion } from './phases/ingestion';
+import { runIngestion, warmUp } from './phases/ingestion';
 import { runMemory } from './phases/memory';
 import { runPopulation } from './phases/population';
 import {
@@ -261,7 +261,13 @@ async function runDb(db: DbMode, o: BenchOptions, bundles: Bundles): Promise<DbR
       });
     }
     if (o.phases.has('ingestion')) {
-      for (const subscriptions of db === 'sqlite' ? o.sqliteSubscriptions : o.subscriptions) {
+      const steps = db === 'sqlite' ? o.sqliteSubscriptions : o.subscriptions;
+      const warm = { subscriptions: steps[0]!, notifications: Math.max(o.notifications, steps[0]!) };
+      log(
+        `[${db}] ingestion warm-up: ${warm.notifications} notifications over ${warm.subscriptions} subscriptions, each path`,
+      );
+      await warmUp(stack, { ...warm, concurrency: o.concurrency, drainTimeoutMs: o.drainTimeoutMs });
+      for (const subscriptions of steps) {
         const notifications = Math.max(o.notifications, subscriptions);
         log(
           `[${db}] ingestion: ${notifications} notifications over ${subscriptions} subscriptions at C=${o.concurrency}`,

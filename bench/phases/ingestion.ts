@@ -7,6 +7,7 @@ import { perItem, stackCpuPids, startCpuMeter, type CpuFigures } from '../cpu';
 import { recordAtEmulator } from '../emulator-records';
 import { runAutocannon } from '../load';
 import type { Client } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import {
   WORKFLOW_TYPES,
   factSignal,
@@ -36,6 +37,12 @@ export interface LoadFigures {
    * bench process (the load generator, and the emulator the worker's queries reach).
    */
   cpuMsPerNotification: CpuFigures;
+  /**
+   * Signals per workflow task in the histories of (up to 50 of) the run's subscriptions: how many
+   * notifications the worker took in one task. Faster arrival batches more, and each task costs
+   * the worker and the server about the same whatever it carries.
+   */
+  signalsPerWorkflowTask?: number;
 }
 
 export interface IngestionResult {
@@ -75,6 +82,22 @@ async function showsEffect(client: Client, n: BenchNotification): Promise<boolea
   return n.orderId === undefined
     ? view.snapshot.factsApplied > 0
     : view.snapshot.orders.some((o) => o.orderId === n.orderId);
+}
+
+const EventType = temporal.api.enums.v1.EventType;
+
+/** {@link LoadFigures.signalsPerWorkflowTask} of the subscriptions `ids` (the first 50 of them). */
+async function signalsPerWorkflowTask(client: Client, ids: readonly string[]): Promise<number> {
+  let signals = 0;
+  let tasks = 0;
+  for (const id of ids.slice(0, 50)) {
+    const { events } = await client.workflow.getHandle(subscriptionWorkflowId(id)).fetchHistory();
+    for (const e of events ?? []) {
+      if (e.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED) signals += 1;
+      else if (e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) tasks += 1;
+    }
+  }
+  return tasks === 0 ? 0 : Math.round((signals / tasks) * 100) / 100;
 }
 
 /** Waits until the run's last notifications show their effect and the worker is idle. */
@@ -247,6 +270,29 @@ function roundsSentFor(subscriptions: number, notifications: number): (i: number
   return (i) => Math.floor((notifications - 1 - i) / subscriptions);
 }
 
+/**
+ * The first load of a fresh stack pays for its start: the worker's first workflow contexts and
+ * the JIT of every process on the path (with `--phases ingestion` alone the worker spent 6.6 ms
+ * per notification behind the first step's webhook against 4.2 behind its ceiling, for the same
+ * workflow work). So before the first measured step the same kind of load goes once through each
+ * path, on subscriptions of its own, unmeasured: the steps then compare the paths, not their order.
+ */
+export async function warmUp(
+  stack: BenchStack,
+  opts: { subscriptions: number; notifications: number; concurrency: number; drainTimeoutMs: number },
+): Promise<void> {
+  const run = () => notificationRun(opts.subscriptions, opts.notifications, BENCH_APP_KEY).notifications;
+  const urls = [stack.apiUrl, ...(stack.bareWebhook ? [stack.bareWebhook.url] : [])];
+  for (const url of urls) {
+    const notifications = run();
+    await webhookLoad(stack, notifications, opts.concurrency, url);
+    await drain(stack, notifications, opts.drainTimeoutMs);
+  }
+  const notifications = run();
+  await ceilingLoad(stack, notifications, opts.concurrency);
+  await drain(stack, notifications, opts.drainTimeoutMs);
+}
+
 /** Ingestion (ours vs the ceiling) and convergence for `subscriptions` subscriptions. */
 export async function runIngestion(
   stack: BenchStack,
@@ -266,6 +312,7 @@ export async function runIngestion(
   const oursLoad = await webhookLoad(stack, ours.notifications, opts.concurrency);
   const oursDrain = await drain(stack, ours.notifications, opts.drainTimeoutMs);
   const oursCpuMs = perItem(oursCpu(), opts.notifications);
+  const oursBatching = await signalsPerWorkflowTask(stack.client, ours.subscriptionIds);
   let bare: IngestionResult['bare'];
   if (stack.bareWebhook) {
     const bareRun = notificationRun(opts.subscriptions, opts.notifications, BENCH_APP_KEY);
@@ -276,6 +323,7 @@ export async function runIngestion(
       ...bareLoad,
       drainMs: bareDrain,
       cpuMsPerNotification: perItem(bareCpu(), opts.notifications),
+      signalsPerWorkflowTask: await signalsPerWorkflowTask(stack.client, bareRun.subscriptionIds),
       throughputRatio: 0,
     };
   }
@@ -283,6 +331,7 @@ export async function runIngestion(
   const ceilingLoadFigures = await ceilingLoad(stack, ceilingRun.notifications, opts.concurrency);
   const ceilingDrain = await drain(stack, ceilingRun.notifications, opts.drainTimeoutMs);
   const ceilingCpuMs = perItem(ceilingCpu(), opts.notifications);
+  const ceilingBatching = await signalsPerWorkflowTask(stack.client, ceilingRun.subscriptionIds);
 
   const conv = await convergence(
     stack,
@@ -295,8 +344,18 @@ export async function runIngestion(
     subscriptions: opts.subscriptions,
     notifications: opts.notifications,
     concurrency: opts.concurrency,
-    ours: { ...oursLoad, drainMs: oursDrain, cpuMsPerNotification: oursCpuMs },
-    ceiling: { ...ceilingLoadFigures, drainMs: ceilingDrain, cpuMsPerNotification: ceilingCpuMs },
+    ours: {
+      ...oursLoad,
+      drainMs: oursDrain,
+      cpuMsPerNotification: oursCpuMs,
+      signalsPerWorkflowTask: oursBatching,
+    },
+    ceiling: {
+      ...ceilingLoadFigures,
+      drainMs: ceilingDrain,
+      cpuMsPerNotification: ceilingCpuMs,
+      signalsPerWorkflowTask: ceilingBatching,
+    },
     throughputRatio: ratio(oursLoad.throughput, ceilingLoadFigures.throughput),
     latencyRatioP50: ratio(oursLoad.latencyMs.p50, ceilingLoadFigures.latencyMs.p50),
     ...(bare

@@ -733,7 +733,8 @@ const ROUTES = {
     description:
       'Only where the gateways are emulators (refused with 409 in production and for a QFPay configured for ' +
       'real). The clock is made at every gateway emulator: one that refuses or cannot be reached is a 502 ' +
-      'naming it, and nothing is kept. Customers, products and subscriptions made with `test_clock` live on it.',
+      'naming it, and nothing is kept (should a world made at another emulator not be removable either, the 502 ' +
+      'names where it stays). Customers, products and subscriptions made with `test_clock` live on it.',
     request: { body: jsonBody(CreateTestClockBodySchema) },
     responses: { 201: json('Made.', TestClockSchema), ...errors(...MERCHANT_ERRORS, 409, 502) },
   }),
@@ -761,8 +762,11 @@ const ROUTES = {
     path: '/v1/test_clocks/{testClockId}',
     tags: ['test-clocks'],
     summary: 'Remove a test clock and end the subscriptions on it',
+    description:
+      'The clock is removed from every gateway emulator first: one that refuses or cannot be reached is a 502 ' +
+      'naming it, and the clock stays, with its subscriptions; asking again finishes the removal.',
     request: { params: TestClockParamsSchema },
-    responses: { 200: json('Removed.', DeletedSchema), ...errors(...MERCHANT_ERRORS, 404) },
+    responses: { 200: json('Removed.', DeletedSchema), ...errors(...MERCHANT_ERRORS, 404, 502) },
   }),
 } satisfies Record<string, RouteConfig>;
 

@@ -100,6 +100,22 @@ export async function gatewayTestClock(ctx: ApiContext, module: GatewayModule, i
   await testClockOf(ctx, id);
 }
 
+/**
+ * The emulators whose world of a clock is still there after the DELETE: those that answered
+ * neither 200 (removed) nor 404 (not there). With `made`, only those that had made it.
+ */
+function notRemoved(
+  removals: Array<{ url: string; status: number }>,
+  made?: Array<{ url: string; status: number }>,
+): Array<{ url: string; status: number }> {
+  return removals.filter(
+    ({ url, status }) =>
+      status !== 200 &&
+      status !== 404 &&
+      (made === undefined || made.some((m) => m.url === url && m.status === 201)),
+  );
+}
+
 function refused(): ApiError {
   return ApiError.conflict(
     'test clocks exist only where the gateways are emulators: not in production, nor for a QFPay configured for real',
@@ -153,12 +169,16 @@ export function testClockRouter(ctx: ApiContext): Router {
     const failed = made.find(({ status }) => status !== 201);
     if (failed) {
       // The worlds the other emulators made would stay there, unused: they are removed first.
-      await emulators('DELETE', `/${id}`);
+      const stays = notRemoved(await emulators('DELETE', `/${id}`), made);
       const answer = failed.status === 0 ? 'could not be reached' : `answered ${failed.status}`;
+      const kept =
+        stays.length === 0
+          ? 'nothing was kept'
+          : `the clock's world stays at ${stays.map((e) => e.url).join(', ')}, which did not remove it`;
       throw new ApiError({
         status: 502,
         code: 'gateway_error',
-        message: `the gateway emulator at ${failed.url} ${answer} when asked to make the clock; nothing was kept`,
+        message: `the gateway emulator at ${failed.url} ${answer} when asked to make the clock; ${kept}`,
       });
     }
     const handleOf = await temporal.workflow
@@ -200,6 +220,19 @@ export function testClockRouter(ctx: ApiContext): Router {
 
   handle(router, 'deleteTestClock', async (req: Request, res: Response) => {
     const clock = await read(req);
+    // The emulators first: one that does not remove its world leaves the clock in the engine, so
+    // that asking again finishes the removal (an emulator that no longer knows it answers 404).
+    const stays = notRemoved(await emulators('DELETE', `/${clock.id}`));
+    if (stays.length > 0) {
+      const answers = stays
+        .map((e) => `${e.url} ${e.status === 0 ? 'could not be reached' : `answered ${e.status}`}`)
+        .join(', ');
+      throw new ApiError({
+        status: 502,
+        code: 'gateway_error',
+        message: `the gateway emulator at ${answers} when asked to remove the clock; the clock stays, ask again to finish removing it`,
+      });
+    }
     // Removing a clock ends what lives on it: its subscriptions' workflows, then its own.
     for (const workflowId of clock.members) {
       await temporal.workflow
@@ -215,7 +248,6 @@ export function testClockRouter(ctx: ApiContext): Router {
       .catch((err: unknown) => {
         if (!isWorkflowNotFound(err)) throw err;
       });
-    await emulators('DELETE', `/${clock.id}`);
     const view: DeletedResponse = { id: clock.id, deleted: true };
     res.json(view);
   });

@@ -12,13 +12,11 @@ import { apiContext } from '../src/api/app';
 import { toApiError } from '../src/api/errors';
 import { applyServerTimeouts } from '../src/api/main';
 import { configuredModule } from '../src/api/routes/gateway-modules';
-import { notificationIntake } from '../src/api/routes/webhooks';
+import { notificationIntake, WEBHOOK_BODY_LIMIT_BYTES } from '../src/api/routes/webhooks';
 import { loadConfigOrExit } from '../src/config';
 import { createLogger } from '../src/logger';
 import { connectClient } from '../src/temporal/connection';
 
-/** The largest notification body accepted: the API's `WEBHOOK_BODY_LIMIT` (256 KiB). */
-const BODY_LIMIT_BYTES = 256 * 1024;
 const WEBHOOK_PATH = /^\/webhooks\/([^/?]+)(?:\?.*)?$/;
 
 function answer(res: ServerResponse, status: number, contentType: string, body: string): void {
@@ -32,7 +30,7 @@ async function bodyOf(req: IncomingMessage, res: ServerResponse): Promise<Buffer
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > BODY_LIMIT_BYTES) {
+    if (size > WEBHOOK_BODY_LIMIT_BYTES) {
       answer(res, 413, 'text/plain', 'too large\n');
       req.resume();
       return undefined;
@@ -63,6 +61,7 @@ async function main(): Promise<void> {
         answer(res, ack.status, ack.contentType, ack.body);
       } catch (err) {
         const apiError = toApiError(err);
+        if (apiError.status >= 500) logger.error({ err, gateway }, 'bare webhook: notification not taken');
         if (!res.headersSent)
           answer(res, apiError.status, 'application/json', JSON.stringify(apiError.toBody('bare')));
       }

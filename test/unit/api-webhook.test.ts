@@ -20,6 +20,7 @@ import { DEFAULT_DUNNING_POLICY } from '../../src/domain/episode/dunning';
 import type { Fact, PaymentTokenRecord, SubscriptionWorkflowInput } from '../../src/workflows/definitions';
 import { SEED_SUBSCRIPTION_PAYMENT } from '../fixtures/seed-notifications';
 import { NEW_SUBSCRIPTION_MAX_HISTORY_EVENTS } from '../../src/domain/engine-state';
+import { WEBHOOK_BODY_LIMIT_BYTES } from '../../src/api/routes/webhooks';
 
 const APP_KEY = 'webhook-test-app-key';
 const baseConfig = loadConfig({
@@ -186,6 +187,23 @@ void describe('webhook parsing', () => {
     assert.match(ErrorResponseSchema.parse(res.body).error.message, /unknown subscription state "FROZEN"/);
     assert.deepEqual(temporal.signals, []);
     assert.equal(appMetrics(app).webhookCount('subscription', 'rejected'), 1);
+  });
+
+  void it('reads a body up to WEBHOOK_BODY_LIMIT_BYTES, and answers one byte more with 413, signalling nothing', async () => {
+    const temporal = fakeTemporal();
+    const app = appWith(temporal);
+    const padded = (size: number) => {
+      const base = paymentNotification();
+      return `${base.slice(0, -1)},"pad":"${'x'.repeat(size - base.length - 9)}"}`;
+    };
+    const atLimit = padded(WEBHOOK_BODY_LIMIT_BYTES);
+    assert.equal(Buffer.byteLength(atLimit), WEBHOOK_BODY_LIMIT_BYTES);
+    // At the limit the body is read: its signature (made for another body) is what refuses it.
+    assert.equal((await post(app, atLimit, signNotification(paymentNotification(), APP_KEY))).status, 401);
+    const over = padded(WEBHOOK_BODY_LIMIT_BYTES + 1);
+    const res = await post(app, over);
+    assert.equal(res.status, 413, JSON.stringify(res.body));
+    assert.deepEqual(temporal.signals, []);
   });
 
   void it('answers an empty body with 400', async () => {

@@ -38,8 +38,8 @@ import { testClocksAllowed } from './test-clocks';
 import { TEST_CLOCK_HEADER, TEST_CLOCK_ID } from '../../gateways/test-clock-header';
 import { handle } from '../route';
 
-/** The largest notification body accepted. */
-export const WEBHOOK_BODY_LIMIT = '256kb';
+/** The largest notification body accepted, in bytes (256 KiB). */
+export const WEBHOOK_BODY_LIMIT_BYTES = 256 * 1024;
 
 /**
  * Signals a fact to its subscription's workflow, starting it if the engine has never seen the
@@ -209,7 +209,7 @@ export function webhookRouter(ctx: ApiContext): Router {
   handle(
     router,
     'gatewayWebhook',
-    express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT }),
+    express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT_BYTES }),
     async (req: Request, res: Response) => {
       const module = configuredModule(ctx, req.params);
       const raw: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);

@@ -14,7 +14,7 @@ import { WORKFLOWS_PATH, writeWorkflowBundle } from '../src/dev/workflow-bundle'
 import { engineDataConverter } from '../src/temporal/data-converter';
 import { runCreation } from './phases/creation';
 import { runHistory } from './phases/history';
-import { runIngestion, warmUp } from './phases/ingestion';
+import { runIngestion, WARM_UP, warmUp } from './phases/ingestion';
 import { runMemory } from './phases/memory';
 import { runPopulation } from './phases/population';
 import {
@@ -262,7 +262,11 @@ async function runDb(db: DbMode, o: BenchOptions, bundles: Bundles): Promise<DbR
     }
     if (o.phases.has('ingestion')) {
       const steps = db === 'sqlite' ? o.sqliteSubscriptions : o.subscriptions;
-      const warm = { subscriptions: steps[0]!, notifications: Math.max(o.notifications, steps[0]!) };
+      const first = { subscriptions: steps[0]!, notifications: Math.max(o.notifications, steps[0]!) };
+      const warm = {
+        subscriptions: Math.min(first.subscriptions, WARM_UP.subscriptions),
+        notifications: Math.min(first.notifications, WARM_UP.notifications),
+      };
       log(
         `[${db}] ingestion warm-up: ${warm.notifications} notifications over ${warm.subscriptions} subscriptions, each path`,
       );

@@ -3,7 +3,7 @@
  * (signal-with-start from a client, same facts, same concurrency, same server), then convergence:
  * how long after `SUCCESS` the workflow's query shows the notification's effect.
  */
-import { perItem, stackCpuPids, startCpuMeter, type CpuFigures } from '../cpu';
+import { perItem, stackCpuPids, startCpuMeter, type CpuFigures, type CpuPids } from '../cpu';
 import { recordAtEmulator } from '../emulator-records';
 import { runAutocannon } from '../load';
 import type { Client } from '@temporalio/client';
@@ -40,10 +40,14 @@ export interface LoadFigures {
   /**
    * Signals per workflow task in the histories of (up to 50 of) the run's subscriptions: how many
    * notifications the worker took in one task. Faster arrival batches more, and each task costs
-   * the worker and the server about the same whatever it carries.
+   * the worker and the server about the same whatever it carries. Only where a subscription gets
+   * several notifications (N > S).
    */
   signalsPerWorkflowTask?: number;
 }
+
+/** The figures of a load alone, before its drain and CPU. */
+type LoadOnly = Omit<LoadFigures, 'drainMs' | 'cpuMsPerNotification' | 'signalsPerWorkflowTask'>;
 
 export interface IngestionResult {
   subscriptions: number;
@@ -64,7 +68,8 @@ export interface IngestionResult {
   convergence: ConvergenceResult;
   /**
    * The worker after the step (after a full GC): workflows in its cache and its RSS. The step
-   * opened 2·S workflows (ours and the ceiling's), added to every earlier step's.
+   * opened S workflows for each path (2·S, or 3·S with `--bare-webhook`), added to every earlier
+   * step's.
    */
   worker: { cached: number; rssMb: number };
 }
@@ -130,7 +135,7 @@ export async function webhookLoad(
   notifications: readonly BenchNotification[],
   concurrency: number,
   apiUrl = stack.apiUrl,
-): Promise<Omit<LoadFigures, 'drainMs' | 'cpuMsPerNotification'>> {
+): Promise<LoadOnly> {
   let next = 0;
   let mismatches = 0;
   const { result, latencies, durationMs } = await runAutocannon({
@@ -181,7 +186,7 @@ async function ceilingLoad(
   stack: BenchStack,
   notifications: readonly BenchNotification[],
   concurrency: number,
-): Promise<Omit<LoadFigures, 'drainMs' | 'cpuMsPerNotification'>> {
+): Promise<LoadOnly> {
   const { client, config } = stack;
   const run = await runPool(notifications.length, concurrency, async (i) => {
     const n = notifications[i]!;
@@ -270,27 +275,79 @@ function roundsSentFor(subscriptions: number, notifications: number): (i: number
   return (i) => Math.floor((notifications - 1 - i) / subscriptions);
 }
 
+/** One way notifications reach the workflows: how a run is loaded, and whose CPU is measured. */
+interface IngestionPath {
+  load: (notifications: readonly BenchNotification[]) => Promise<LoadOnly>;
+  /** The processes, the API being the one this path goes through (the ceiling's sits idle). */
+  pids: CpuPids;
+}
+
+/** The paths of a step, in the order they run: the webhook, without Express (`--bare-webhook`), the ceiling. */
+function ingestionPaths(
+  stack: BenchStack,
+  concurrency: number,
+): { ours: IngestionPath; bare?: IngestionPath; ceiling: IngestionPath } {
+  const pids = stackCpuPids(stack);
+  const { bareWebhook } = stack;
+  return {
+    ours: { load: (n) => webhookLoad(stack, n, concurrency), pids },
+    ...(bareWebhook
+      ? {
+          bare: {
+            load: (n) => webhookLoad(stack, n, concurrency, bareWebhook.url),
+            pids: { ...pids, api: bareWebhook.pid },
+          },
+        }
+      : {}),
+    ceiling: { load: (n) => ceilingLoad(stack, n, concurrency), pids },
+  };
+}
+
+/**
+ * One path measured: a fresh run of `subscriptions` subscriptions loaded through it, then its
+ * drain, with the CPU per notification of each process over both. The signals per workflow task
+ * are read only where a subscription gets several notifications (N > S): with one each, every
+ * history holds its start's task and one signal's, whatever the path.
+ */
+async function measurePath(
+  stack: BenchStack,
+  path: IngestionPath,
+  opts: { subscriptions: number; notifications: number; drainTimeoutMs: number },
+): Promise<{ figures: LoadFigures; subscriptionIds: string[] }> {
+  const run = notificationRun(opts.subscriptions, opts.notifications, BENCH_APP_KEY);
+  const cpu = startCpuMeter(path.pids);
+  const load = await path.load(run.notifications);
+  const drainMs = await drain(stack, run.notifications, opts.drainTimeoutMs);
+  const cpuMsPerNotification = perItem(cpu(), opts.notifications);
+  const batching =
+    opts.notifications > opts.subscriptions
+      ? { signalsPerWorkflowTask: await signalsPerWorkflowTask(stack.client, run.subscriptionIds) }
+      : {};
+  return {
+    figures: { ...load, drainMs, cpuMsPerNotification, ...batching },
+    subscriptionIds: run.subscriptionIds,
+  };
+}
+
+/** The size of the warm-up: enough for every path's first contexts and JIT, whatever the first step. */
+export const WARM_UP = { subscriptions: 100, notifications: 1_000 } as const;
+
 /**
  * The first load of a fresh stack pays for its start: the worker's first workflow contexts and
  * the JIT of every process on the path (with `--phases ingestion` alone the worker spent 6.6 ms
  * per notification behind the first step's webhook against 4.2 behind its ceiling, for the same
- * workflow work). So before the first measured step the same kind of load goes once through each
- * path, on subscriptions of its own, unmeasured: the steps then compare the paths, not their order.
+ * workflow work). So before the first measured step each path is measured once on subscriptions
+ * of its own ({@link WARM_UP}, or the first step when smaller), and its figures dropped: the
+ * steps then compare the paths, not their order.
  */
 export async function warmUp(
   stack: BenchStack,
   opts: { subscriptions: number; notifications: number; concurrency: number; drainTimeoutMs: number },
 ): Promise<void> {
-  const run = () => notificationRun(opts.subscriptions, opts.notifications, BENCH_APP_KEY).notifications;
-  const urls = [stack.apiUrl, ...(stack.bareWebhook ? [stack.bareWebhook.url] : [])];
-  for (const url of urls) {
-    const notifications = run();
-    await webhookLoad(stack, notifications, opts.concurrency, url);
-    await drain(stack, notifications, opts.drainTimeoutMs);
+  const paths = ingestionPaths(stack, opts.concurrency);
+  for (const path of [paths.ours, ...(paths.bare ? [paths.bare] : []), paths.ceiling]) {
+    await measurePath(stack, path, opts);
   }
-  const notifications = run();
-  await ceilingLoad(stack, notifications, opts.concurrency);
-  await drain(stack, notifications, opts.drainTimeoutMs);
 }
 
 /** Ingestion (ours vs the ceiling) and convergence for `subscriptions` subscriptions. */
@@ -304,34 +361,10 @@ export async function runIngestion(
     drainTimeoutMs: number;
   },
 ): Promise<IngestionResult> {
-  const ours = notificationRun(opts.subscriptions, opts.notifications, BENCH_APP_KEY);
-  const ceilingRun = notificationRun(opts.subscriptions, opts.notifications, BENCH_APP_KEY);
-
-  const pids = stackCpuPids(stack);
-  const oursCpu = startCpuMeter(pids);
-  const oursLoad = await webhookLoad(stack, ours.notifications, opts.concurrency);
-  const oursDrain = await drain(stack, ours.notifications, opts.drainTimeoutMs);
-  const oursCpuMs = perItem(oursCpu(), opts.notifications);
-  const oursBatching = await signalsPerWorkflowTask(stack.client, ours.subscriptionIds);
-  let bare: IngestionResult['bare'];
-  if (stack.bareWebhook) {
-    const bareRun = notificationRun(opts.subscriptions, opts.notifications, BENCH_APP_KEY);
-    const bareCpu = startCpuMeter({ ...pids, api: stack.bareWebhook.pid });
-    const bareLoad = await webhookLoad(stack, bareRun.notifications, opts.concurrency, stack.bareWebhook.url);
-    const bareDrain = await drain(stack, bareRun.notifications, opts.drainTimeoutMs);
-    bare = {
-      ...bareLoad,
-      drainMs: bareDrain,
-      cpuMsPerNotification: perItem(bareCpu(), opts.notifications),
-      signalsPerWorkflowTask: await signalsPerWorkflowTask(stack.client, bareRun.subscriptionIds),
-      throughputRatio: 0,
-    };
-  }
-  const ceilingCpu = startCpuMeter(pids);
-  const ceilingLoadFigures = await ceilingLoad(stack, ceilingRun.notifications, opts.concurrency);
-  const ceilingDrain = await drain(stack, ceilingRun.notifications, opts.drainTimeoutMs);
-  const ceilingCpuMs = perItem(ceilingCpu(), opts.notifications);
-  const ceilingBatching = await signalsPerWorkflowTask(stack.client, ceilingRun.subscriptionIds);
+  const paths = ingestionPaths(stack, opts.concurrency);
+  const ours = await measurePath(stack, paths.ours, opts);
+  const bare = paths.bare ? (await measurePath(stack, paths.bare, opts)).figures : undefined;
+  const ceiling = (await measurePath(stack, paths.ceiling, opts)).figures;
 
   const conv = await convergence(
     stack,
@@ -344,23 +377,11 @@ export async function runIngestion(
     subscriptions: opts.subscriptions,
     notifications: opts.notifications,
     concurrency: opts.concurrency,
-    ours: {
-      ...oursLoad,
-      drainMs: oursDrain,
-      cpuMsPerNotification: oursCpuMs,
-      signalsPerWorkflowTask: oursBatching,
-    },
-    ceiling: {
-      ...ceilingLoadFigures,
-      drainMs: ceilingDrain,
-      cpuMsPerNotification: ceilingCpuMs,
-      signalsPerWorkflowTask: ceilingBatching,
-    },
-    throughputRatio: ratio(oursLoad.throughput, ceilingLoadFigures.throughput),
-    latencyRatioP50: ratio(oursLoad.latencyMs.p50, ceilingLoadFigures.latencyMs.p50),
-    ...(bare
-      ? { bare: { ...bare, throughputRatio: ratio(bare.throughput, ceilingLoadFigures.throughput) } }
-      : {}),
+    ours: ours.figures,
+    ceiling,
+    throughputRatio: ratio(ours.figures.throughput, ceiling.throughput),
+    latencyRatioP50: ratio(ours.figures.latencyMs.p50, ceiling.latencyMs.p50),
+    ...(bare ? { bare: { ...bare, throughputRatio: ratio(bare.throughput, ceiling.throughput) } } : {}),
     convergence: conv,
     worker: { cached: worker.numCachedWorkflows, rssMb: Math.round(worker.rssKb / 102.4) / 10 },
   };

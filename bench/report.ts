@@ -171,37 +171,24 @@ export function renderReport(report: BenchReport): string {
   );
   const bare = report.results.flatMap((r) => r.ingestion.map((i) => ({ db: r.db, i })));
   if (bare.some(({ i }) => i.bare)) {
+    // Its CPU is in the table above; the webhook's and the ceiling's figures in the first.
     out.push(
       '',
       '**The webhook without Express (`--bare-webhook`): the same intake on a bare `node:http` server**',
       '',
       table(
-        [
-          'db',
-          'S subs',
-          'ours req/s',
-          'bare req/s',
-          'ceiling sig/s',
-          'ours/ceiling',
-          'bare/ceiling',
-          'p50 ms ours/bare/ceiling',
-          'API CPU ms ours/bare',
-          'bare errors',
-        ],
+        ['db', 'S subs', 'bare req/s', 'bare p50/p95/p99 ms', 'errors', 'bare/ceiling', 'drain s'],
         bare.flatMap(({ db, i }) =>
           i.bare
             ? [
                 [
                   db,
                   i.subscriptions,
-                  i.ours.throughput,
                   i.bare.throughput,
-                  i.ceiling.throughput,
-                  i.throughputRatio.toFixed(2),
-                  i.bare.throughputRatio.toFixed(2),
-                  `${ms(i.ours.latencyMs.p50)}/${ms(i.bare.latencyMs.p50)}/${ms(i.ceiling.latencyMs.p50)}`,
-                  `${i.ours.cpuMsPerNotification.api?.toFixed(2) ?? '—'}/${i.bare.cpuMsPerNotification.api?.toFixed(2) ?? '—'}`,
+                  `${ms(i.bare.latencyMs.p50)}/${ms(i.bare.latencyMs.p95)}/${ms(i.bare.latencyMs.p99)}`,
                   i.bare.errors,
+                  i.bare.throughputRatio.toFixed(2),
+                  (i.bare.drainMs / 1000).toFixed(1),
                 ],
               ]
             : [],

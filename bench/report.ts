@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { activeStorageCostUsd, actionsCostUsd, type ActionCount } from './cloud-cost';
-import { CPU_PARTS, cpuTotal, type CpuPart } from './cpu';
+import { CPU_PARTS, cpuTotal, type CpuFigures, type CpuPart } from './cpu';
 import type { CreationResult } from './phases/creation';
 import { DEFAULT_MAX_HISTORY_EVENTS, WORKFLOW_TASK_TIMEOUT_MS, type HistoryResult } from './phases/history';
 import type { IngestionResult } from './phases/ingestion';
@@ -301,14 +301,22 @@ export function renderReport(report: BenchReport): string {
         }),
       ),
       '',
-      ...creations.map((r) => {
-        const cpu = r.creation!.cpuMsPerCreation;
-        const total = cpuTotal(cpu)?.toFixed(1) ?? 'unmeasured';
-        return (
-          `${r.db}: CPU ms per created subscription (until the worker is idle): ` +
+      ...creations.flatMap((r) => {
+        const cpuLine = (cpu: CpuFigures) =>
           CPU_PARTS.map((p) => `${CPU_PART_LABELS[p]} ${cpu[p] ?? 'unmeasured'}`).join(', ') +
-          `; ${total} in all`
-        );
+          `; ${cpuTotal(cpu)?.toFixed(1) ?? 'unmeasured'} in all`;
+        const { cpuMsPerCreation, floor } = r.creation!;
+        return [
+          `${r.db}: CPU ms per created subscription (until the worker is idle): ${cpuLine(cpuMsPerCreation)}`,
+          ...(floor
+            ? [
+                '',
+                `${r.db}: its floor, no creation workflow and no API (QFPay's calls and the hand-over from the bench ` +
+                  `process): ${floor.throughput}/s, p50 ${ms(floor.latencyMs.p50)} ms, ${floor.errors} errors; ` +
+                  `through the API ÷ floor ${floor.throughputRatio.toFixed(2)}; CPU ms per creation: ${cpuLine(floor.cpuMsPerCreation)}`,
+              ]
+            : []),
+        ];
       }),
     );
   }
@@ -557,6 +565,10 @@ export function missingFigures(report: BenchReport, phases: ReadonlySet<string>)
       for (const part of CPU_PARTS)
         check(`${r.db}.creation.cpuMsPerCreation.${part}`, c?.cpuMsPerCreation[part]);
       check(`${r.db}.creation.emulator.shareOfMeanLatency`, c?.emulator.shareOfMeanLatency);
+      check(`${r.db}.creation.floor.throughput`, c?.floor?.throughput);
+      if (c?.floor && c.floor.created === 0) missing.push(`${r.db}.creation.floor.created`);
+      for (const part of CPU_PARTS)
+        check(`${r.db}.creation.floor.cpuMsPerCreation.${part}`, c?.floor?.cpuMsPerCreation[part]);
     }
     if (phases.has('history')) {
       const h = r.history;

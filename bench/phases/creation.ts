@@ -1,24 +1,38 @@
 /**
  * Phase 3: subscriptions created per second through `POST /v1/subscriptions` with the emulator
  * behind: each request has its own Idempotency-Key, customer and card token (made beforehand,
- * outside the measurement), all on one monthly product.
+ * outside the measurement), all on one monthly product. Then the same number through its floor:
+ * what a creation would cost with no creation workflow and no API (lever 4 of the performance
+ * work at its best).
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { perItem, stackCpuPids, startCpuMeter, type CpuFigures } from '../cpu';
 import { runAutocannon } from '../load';
 import { summarize, runPool, type LatencySummary } from '../stats';
 import { BENCH_API_KEY, type BenchStack } from '../stack';
+import { createEngineActivities } from '../../src/activities/engine';
+import { createQfpayActivities } from '../../src/gateways/qfpay/activities';
+import { engineDefaultPolicy, workflowOptions } from '../../src/api/context';
 
-export interface CreationResult {
-  subscriptions: number;
-  concurrency: number;
+/** A run of creations: how many were made, how fast, and what they cost. */
+export interface CreationRun {
   created: number;
   errors: number;
   errorKinds: Record<string, number>;
   durationMs: number;
-  /** Subscriptions created (201) per second. */
+  /** Subscriptions created per second. */
   throughput: number;
   latencyMs: LatencySummary;
+  /**
+   * CPU ms per created subscription by process, from the first creation until the worker is idle
+   * again (the creations' subscription workflows included). The bench process holds the emulator.
+   */
+  cpuMsPerCreation: CpuFigures;
+}
+
+export interface CreationResult extends CreationRun {
+  subscriptions: number;
+  concurrency: number;
   /**
    * The emulator's own share: QFPay requests it answered while the creations ran, and its wall
    * time per created subscription (request received to response finished, summed), against the
@@ -26,10 +40,10 @@ export interface CreationResult {
    */
   emulator: { requests: number; msPerCreation: number; shareOfMeanLatency: number };
   /**
-   * CPU ms per created subscription by process, from the first request until the worker is idle
-   * again (the creations' subscription workflows included). The bench process holds the emulator.
+   * The same number of creations with no creation workflow and no API ({@link runCreationFloor}),
+   * and the API's creations per second over theirs.
    */
-  cpuMsPerCreation: CpuFigures;
+  floor?: CreationRun & { throughputRatio: number };
 }
 
 /** Counts the emulator's requests and sums their wall time until `stop()`. */
@@ -84,7 +98,73 @@ async function prepare(
   return { productId: product.product_id, pairs };
 }
 
-/** Creates `count` subscriptions through the API at `concurrency`. */
+/**
+ * `count` creations at `concurrency`, on customers of their own, with no creation workflow and no
+ * API: the bench process makes the creation's own calls with the engine's activity functions
+ * (QFPay's list and find-or-create, then the hand-over's signal-with-start of the subscription's
+ * workflow). What is left is what one workflow per creation (Update-with-Start, lever 4) would
+ * still pay, less that workflow's own activity tasks: QFPay's calls and the subscription's start
+ * and adoption. (The bench's emulator sends no notifications, through the API or here.)
+ */
+export async function runCreationFloor(
+  stack: BenchStack,
+  opts: { count: number; concurrency: number },
+): Promise<CreationRun> {
+  const { productId, pairs } = await prepare(stack, opts.count);
+  const { config, client } = stack;
+  const qfpay = createQfpayActivities({ client: stack.qfpay, timeOffset: config.QFPAY_TIME_OFFSET });
+  const engine = createEngineActivities({ client, taskQueue: config.TEMPORAL_TASK_QUEUE });
+  const policy = engineDefaultPolicy(config);
+  const options = workflowOptions(config);
+  const cpu = startCpuMeter(stackCpuPids(stack));
+  const run = await runPool(opts.count, opts.concurrency, async (i) => {
+    const { customerId, tokenId } = pairs[i]!;
+    const existingIds = await qfpay.listSubscriptionIds({ customerId, tokenId });
+    const created = await qfpay.findOrCreateSubscription({
+      existingIds,
+      customerId,
+      tokenId,
+      productId,
+      quantity: 1,
+      totalBillingCycles: null,
+    });
+    const handedOver = await engine.handOverSubscription(
+      { subscriptionId: created.subscriptionId, origin: 'created', policy, options },
+      {
+        fact: {
+          kind: 'created',
+          subscriptionId: created.subscriptionId,
+          customerId,
+          tokenId,
+          productIds: [productId],
+          totalBillingCycles: null,
+          state: created.state === 'UNKNOWN' ? undefined : created.state,
+          at: created.at,
+          source: 'api',
+        },
+        policy,
+        options,
+      },
+      undefined,
+    );
+    if (handedOver !== 'handed_over') throw new Error(`hand-over: ${handedOver}`);
+  });
+  await stack.worker.idle(30_000);
+  const cpuMs = cpu();
+  const created = run.latencies.length;
+  const errorKinds = Object.fromEntries(run.errors);
+  return {
+    created,
+    errors: [...run.errors.values()].reduce((a, b) => a + b, 0),
+    errorKinds,
+    durationMs: Math.round(run.durationMs),
+    throughput: Math.round((created / (run.durationMs / 1000)) * 10) / 10,
+    latencyMs: summarize(run.latencies),
+    cpuMsPerCreation: perItem(cpuMs, Math.max(created, 1)),
+  };
+}
+
+/** Creates `count` subscriptions through the API at `concurrency`, then through their floor. */
 export async function runCreation(
   stack: BenchStack,
   opts: { count: number; concurrency: number },
@@ -134,6 +214,8 @@ export async function runCreation(
     else if (stat.count) errorKinds[`HTTP ${code}`] = stat.count;
   }
   if (result.errors) errorKinds['connection errors or timeouts'] = result.errors;
+  const floor = await runCreationFloor(stack, opts);
+  const throughput = Math.round((created / (durationMs / 1000)) * 10) / 10;
   return {
     subscriptions: opts.count,
     concurrency: opts.concurrency,
@@ -141,9 +223,10 @@ export async function runCreation(
     errors: Object.values(errorKinds).reduce((a, b) => a + b, 0),
     errorKinds,
     durationMs: Math.round(durationMs),
-    throughput: Math.round((created / (durationMs / 1000)) * 10) / 10,
+    throughput,
     latencyMs: latency,
     cpuMsPerCreation: perItem(cpuMs, Math.max(created, 1)),
+    floor: { ...floor, throughputRatio: Math.round((throughput / floor.throughput) * 1000) / 1000 },
     emulator: {
       requests: emulator.requests,
       msPerCreation: Math.round((emulator.ms / Math.max(created, 1)) * 10) / 10,

@@ -116,6 +116,11 @@ function notRemoved(
   );
 }
 
+/** What an emulator answered a control call, for a 502's message. */
+function answerOf({ url, status }: { url: string; status: number }): string {
+  return `${url} ${status === 0 ? 'could not be reached' : `answered ${status}`}`;
+}
+
 function refused(): ApiError {
   return ApiError.conflict(
     'test clocks exist only where the gateways are emulators: not in production, nor for a QFPay configured for real',
@@ -170,7 +175,6 @@ export function testClockRouter(ctx: ApiContext): Router {
     if (failed) {
       // The worlds the other emulators made would stay there, unused: they are removed first.
       const stays = notRemoved(await emulators('DELETE', `/${id}`), made);
-      const answer = failed.status === 0 ? 'could not be reached' : `answered ${failed.status}`;
       const kept =
         stays.length === 0
           ? 'nothing was kept'
@@ -178,7 +182,7 @@ export function testClockRouter(ctx: ApiContext): Router {
       throw new ApiError({
         status: 502,
         code: 'gateway_error',
-        message: `the gateway emulator at ${failed.url} ${answer} when asked to make the clock; ${kept}`,
+        message: `the gateway emulator at ${answerOf(failed)} when asked to make the clock; ${kept}`,
       });
     }
     const handleOf = await temporal.workflow
@@ -224,13 +228,10 @@ export function testClockRouter(ctx: ApiContext): Router {
     // that asking again finishes the removal (an emulator that no longer knows it answers 404).
     const stays = notRemoved(await emulators('DELETE', `/${clock.id}`));
     if (stays.length > 0) {
-      const answers = stays
-        .map((e) => `${e.url} ${e.status === 0 ? 'could not be reached' : `answered ${e.status}`}`)
-        .join(', ');
       throw new ApiError({
         status: 502,
         code: 'gateway_error',
-        message: `the gateway emulator at ${answers} when asked to remove the clock; the clock stays, ask again to finish removing it`,
+        message: `the gateway emulator at ${stays.map(answerOf).join(', ')} when asked to remove the clock; the clock stays, ask again to finish removing it`,
       });
     }
     // Removing a clock ends what lives on it: its subscriptions' workflows, then its own.

@@ -62,6 +62,34 @@ export async function runPool(
   return { latencies, errors, durationMs: performance.now() - started };
 }
 
+/** A ratio as the reports give it: three decimals. */
+export const ratio = (a: number, b: number): number => Math.round((a / b) * 1000) / 1000;
+
+/** Items per second over `durationMs`, to one decimal. */
+export const perSecond = (items: number, durationMs: number): number =>
+  Math.round((items / (durationMs / 1000)) * 10) / 10;
+
+/** What a {@link runPool} run gives a report: how many succeeded, what failed, how fast. */
+export interface PoolFigures {
+  ok: number;
+  errors: number;
+  errorKinds: Record<string, number>;
+  durationMs: number;
+  throughput: number;
+  latencyMs: LatencySummary;
+}
+
+export function poolFigures(run: Awaited<ReturnType<typeof runPool>>): PoolFigures {
+  return {
+    ok: run.latencies.length,
+    errors: [...run.errors.values()].reduce((a, b) => a + b, 0),
+    errorKinds: Object.fromEntries(run.errors),
+    durationMs: Math.round(run.durationMs),
+    throughput: perSecond(run.latencies.length, run.durationMs),
+    latencyMs: summarize(run.latencies),
+  };
+}
+
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Least-squares line through the points: milliseconds per event and at zero events. */

@@ -8,21 +8,15 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { perItem, stackCpuPids, startCpuMeter, type CpuFigures } from '../cpu';
 import { runAutocannon } from '../load';
-import { summarize, runPool, type LatencySummary } from '../stats';
+import { perSecond, poolFigures, ratio, summarize, runPool, type PoolFigures } from '../stats';
 import { BENCH_API_KEY, type BenchStack } from '../stack';
 import { createEngineActivities } from '../../src/activities/engine';
 import { createQfpayActivities } from '../../src/gateways/qfpay/activities';
 import { engineDefaultPolicy, workflowOptions } from '../../src/api/context';
 
 /** A run of creations: how many were made, how fast, and what they cost. */
-export interface CreationRun {
+export interface CreationRun extends Omit<PoolFigures, 'ok'> {
   created: number;
-  errors: number;
-  errorKinds: Record<string, number>;
-  durationMs: number;
-  /** Subscriptions created per second. */
-  throughput: number;
-  latencyMs: LatencySummary;
   /**
    * CPU ms per created subscription by process, from the first creation until the worker is idle
    * again (the creations' subscription workflows included). The bench process holds the emulator.
@@ -151,17 +145,8 @@ export async function runCreationFloor(
   });
   await stack.worker.idle(30_000);
   const cpuMs = cpu();
-  const created = run.latencies.length;
-  const errorKinds = Object.fromEntries(run.errors);
-  return {
-    created,
-    errors: [...run.errors.values()].reduce((a, b) => a + b, 0),
-    errorKinds,
-    durationMs: Math.round(run.durationMs),
-    throughput: Math.round((created / (run.durationMs / 1000)) * 10) / 10,
-    latencyMs: summarize(run.latencies),
-    cpuMsPerCreation: perItem(cpuMs, Math.max(created, 1)),
-  };
+  const { ok: created, ...figures } = poolFigures(run);
+  return { created, ...figures, cpuMsPerCreation: perItem(cpuMs, Math.max(created, 1)) };
 }
 
 /** Creates `count` subscriptions through the API at `concurrency`, then through their floor. */
@@ -215,7 +200,7 @@ export async function runCreation(
   }
   if (result.errors) errorKinds['connection errors or timeouts'] = result.errors;
   const floor = await runCreationFloor(stack, opts);
-  const throughput = Math.round((created / (durationMs / 1000)) * 10) / 10;
+  const throughput = perSecond(created, durationMs);
   return {
     subscriptions: opts.count,
     concurrency: opts.concurrency,
@@ -226,11 +211,11 @@ export async function runCreation(
     throughput,
     latencyMs: latency,
     cpuMsPerCreation: perItem(cpuMs, Math.max(created, 1)),
-    floor: { ...floor, throughputRatio: Math.round((throughput / floor.throughput) * 1000) / 1000 },
+    floor: { ...floor, throughputRatio: ratio(throughput, floor.throughput) },
     emulator: {
       requests: emulator.requests,
       msPerCreation: Math.round((emulator.ms / Math.max(created, 1)) * 10) / 10,
-      shareOfMeanLatency: Math.round((emulator.ms / Math.max(created, 1) / latency.mean) * 1000) / 1000,
+      shareOfMeanLatency: ratio(emulator.ms / Math.max(created, 1), latency.mean),
     },
   };
 }

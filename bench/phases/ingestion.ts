@@ -15,20 +15,26 @@ import {
   subscriptionWorkflowId,
 } from '../../src/workflows/definitions';
 import { adoptedInput, notificationRun, roundNotification, type BenchNotification } from '../notifications';
-import { runPool, sleep, summarize, type LatencySummary } from '../stats';
+import {
+  perSecond,
+  poolFigures,
+  ratio,
+  runPool,
+  sleep,
+  summarize,
+  type LatencySummary,
+  type PoolFigures,
+} from '../stats';
 import type { BenchStack } from '../stack';
 import { BENCH_APP_KEY } from '../stack';
 
 /** Throughput and latency of one load run. */
-export interface LoadFigures {
+/**
+ * A path's load and drain. Its `errorKinds` are non-200 answers, connection errors and bodies
+ * other than `SUCCESS`, by kind (for the ceiling: the signal-with-start's errors).
+ */
+export interface LoadFigures extends PoolFigures {
   requests: number;
-  ok: number;
-  errors: number;
-  /** Non-200 answers, connection errors and bodies other than `SUCCESS`, by kind. */
-  errorKinds: Record<string, number>;
-  durationMs: number;
-  throughput: number;
-  latencyMs: LatencySummary;
   /** Time after the load until the worker had applied the run's last notifications and went idle. */
   drainMs: number;
   /**
@@ -177,7 +183,7 @@ export async function webhookLoad(
     errors,
     errorKinds,
     durationMs: Math.round(durationMs),
-    throughput: Math.round((result['2xx'] / (durationMs / 1000)) * 10) / 10,
+    throughput: perSecond(result['2xx'], durationMs),
     latencyMs: summarize(latencies),
   };
 }
@@ -199,17 +205,7 @@ async function ceilingLoad(
       signalArgs: [n.fact],
     });
   });
-  const errorKinds = Object.fromEntries(run.errors);
-  const errors = [...run.errors.values()].reduce((a, b) => a + b, 0);
-  return {
-    requests: notifications.length,
-    ok: run.latencies.length,
-    errors,
-    errorKinds,
-    durationMs: Math.round(run.durationMs),
-    throughput: Math.round((run.latencies.length / (run.durationMs / 1000)) * 10) / 10,
-    latencyMs: summarize(run.latencies),
-  };
+  return { requests: notifications.length, ...poolFigures(run) };
 }
 
 /**
@@ -371,7 +367,6 @@ export async function runIngestion(
     randomNextCycle(ours.subscriptionIds, roundsSentFor(opts.subscriptions, opts.notifications)),
     opts.convergenceSamples,
   );
-  const ratio = (a: number, b: number) => Math.round((a / b) * 1000) / 1000;
   const worker = await stack.worker.status(true);
   return {
     subscriptions: opts.subscriptions,

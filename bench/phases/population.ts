@@ -23,7 +23,7 @@
 import { perItem, stackCpuPids, startCpuMeter, type CpuFigures } from '../cpu';
 import { recordAtEmulator } from '../emulator-records';
 import { adoptedInput, fakeSubscriptionId, roundNotification, stateFact } from '../notifications';
-import { runPool, sleep, spreadPicks, type LatencySummary } from '../stats';
+import { ratio, runPool, sleep, spreadPicks, type LatencySummary } from '../stats';
 import type { BenchStack } from '../stack';
 import { BENCH_APP_KEY } from '../stack';
 import { WORKFLOW_TYPES, factSignal, subscriptionWorkflowId } from '../../src/workflows/definitions';
@@ -244,7 +244,6 @@ export async function runPopulation(
   }
   const first = steps[0]!;
   const last = steps.at(-1)!;
-  const ratio = (a: number, b: number) => Math.round((a / b) * 1000) / 1000;
   return {
     concurrency: opts.concurrency,
     notifications: opts.notifications,

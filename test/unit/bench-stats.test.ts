@@ -1,11 +1,11 @@
 /**
  * The bench's line fit (the replay cost per history event and its projection to the
- * continue-as-new threshold).
+ * continue-as-new threshold), its picks, and the figures of a pool run.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { fitLine, spreadPicks } from '../../bench/stats';
+import { fitLine, poolFigures, ratio, runPool, spreadPicks } from '../../bench/stats';
 
 describe('fitLine', () => {
   it('recovers a line from points on it', () => {
@@ -76,5 +76,33 @@ describe('spreadPicks', () => {
 
   it('picks nothing from nothing', () => {
     assert.deepEqual(spreadPicks([], 5), []);
+  });
+});
+
+describe('poolFigures', () => {
+  it('counts what succeeded and what failed, by message, and the rate over the run', async () => {
+    const run = await runPool(10, 3, async (i) => {
+      if (i % 4 === 1) throw new Error('declined');
+      if (i === 6) throw new Error('timed out');
+    });
+    const figures = poolFigures(run);
+    assert.equal(figures.ok, 6);
+    assert.equal(figures.errors, 4);
+    assert.deepEqual(figures.errorKinds, { declined: 3, 'timed out': 1 });
+    assert.equal(figures.latencyMs.count, 6);
+    assert.equal(figures.throughput, Math.round((6 / (run.durationMs / 1000)) * 10) / 10);
+  });
+
+  it('gives a rate of the run, not of every task', () => {
+    const figures = poolFigures({ latencies: [5, 5, 5, 5], errors: new Map([['x', 4]]), durationMs: 2_000 });
+    assert.equal(figures.throughput, 2);
+    assert.equal(figures.durationMs, 2_000);
+  });
+});
+
+describe('ratio', () => {
+  it('keeps three decimals', () => {
+    assert.equal(ratio(2, 3), 0.667);
+    assert.equal(ratio(9.1, 59.3), 0.153);
   });
 });

@@ -100,14 +100,17 @@ export async function gatewayTestClock(ctx: ApiContext, module: GatewayModule, i
   await testClockOf(ctx, id);
 }
 
+/** What one gateway emulator answered a control call: its URL and status, 0 if it could not be reached. */
+interface EmulatorAnswer {
+  url: string;
+  status: number;
+}
+
 /**
  * The emulators whose world of a clock is still there after the DELETE: those that answered
  * neither 200 (removed) nor 404 (not there). With `made`, only those that had made it.
  */
-function notRemoved(
-  removals: Array<{ url: string; status: number }>,
-  made?: Array<{ url: string; status: number }>,
-): Array<{ url: string; status: number }> {
+function notRemoved(removals: EmulatorAnswer[], made?: EmulatorAnswer[]): EmulatorAnswer[] {
   return removals.filter(
     ({ url, status }) =>
       status !== 200 &&
@@ -117,7 +120,7 @@ function notRemoved(
 }
 
 /** What an emulator answered a control call, for a 502's message. */
-function answerOf({ url, status }: { url: string; status: number }): string {
+function answerOf({ url, status }: EmulatorAnswer): string {
   return `${url} ${status === 0 ? 'could not be reached' : `answered ${status}`}`;
 }
 
@@ -131,15 +134,8 @@ function refused(): ApiError {
 export function testClockRouter(ctx: ApiContext): Router {
   const router = Router();
   const { config, temporal } = ctx;
-  /**
-   * The same control call at every gateway emulator (each keeps a world of the clock): each one's
-   * URL and status, 0 for one that could not be reached.
-   */
-  const emulators = (
-    method: 'POST' | 'DELETE',
-    path: string,
-    body?: unknown,
-  ): Promise<Array<{ url: string; status: number }>> =>
+  /** The same control call at every gateway emulator (each keeps a world of the clock). */
+  const emulators = (method: 'POST' | 'DELETE', path: string, body?: unknown): Promise<EmulatorAnswer[]> =>
     Promise.all(
       gatewayEmulatorUrls(ctx.gatewayEnv).map(async (url) => {
         try {

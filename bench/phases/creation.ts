@@ -13,6 +13,7 @@ import { BENCH_API_KEY, type BenchStack } from '../stack';
 import { createEngineActivities } from '../../src/activities/engine';
 import { createQfpayActivities } from '../../src/gateways/qfpay/activities';
 import { engineDefaultPolicy, workflowOptions } from '../../src/api/context';
+import { createQfpaySubscription } from '../../src/workflows/creation-steps';
 
 /** A run of creations: how many were made, how fast, and what they cost. */
 export interface CreationRun extends Omit<PoolFigures, 'ok'> {
@@ -94,9 +95,9 @@ async function prepare(
 
 /**
  * `count` creations at `concurrency`, on customers of their own, with no creation workflow and no
- * API: the bench process makes the creation's own calls with the engine's activity functions
- * (QFPay's list and find-or-create, then the hand-over's signal-with-start of the subscription's
- * workflow). What is left is what one workflow per creation (Update-with-Start, lever 4) would
+ * API: the bench process runs the creation's own steps ({@link createQfpaySubscription}, as the
+ * creation workflow does) with the engine's activity functions (QFPay's list and find-or-create,
+ * then the hand-over's signal-with-start of the subscription's workflow). What is left is what one workflow per creation (Update-with-Start, lever 4) would
  * still pay, less that workflow's own activity tasks: QFPay's calls and the subscription's start
  * and adoption. (The bench's emulator sends no notifications, through the API or here.)
  */
@@ -113,35 +114,15 @@ export async function runCreationFloor(
   const cpu = startCpuMeter(stackCpuPids(stack));
   const run = await runPool(opts.count, opts.concurrency, async (i) => {
     const { customerId, tokenId } = pairs[i]!;
-    const existingIds = await qfpay.listSubscriptionIds({ customerId, tokenId });
-    const created = await qfpay.findOrCreateSubscription({
-      existingIds,
-      customerId,
-      tokenId,
-      productId,
-      quantity: 1,
-      totalBillingCycles: null,
-    });
-    const handedOver = await engine.handOverSubscription(
-      { subscriptionId: created.subscriptionId, origin: 'created', policy, options },
+    const { handover } = await createQfpaySubscription(
+      { customer: { customerId }, product: { productId }, tokenId, policy, options },
       {
-        fact: {
-          kind: 'created',
-          subscriptionId: created.subscriptionId,
-          customerId,
-          tokenId,
-          productIds: [productId],
-          totalBillingCycles: null,
-          state: created.state === 'UNKNOWN' ? undefined : created.state,
-          at: created.at,
-          source: 'api',
-        },
-        policy,
-        options,
+        qfpay,
+        clockNow: () => Promise.reject(new Error('the bench makes no creation on a test clock')),
+        handOver: (...args) => engine.handOverSubscription(...args),
       },
-      undefined,
     );
-    if (handedOver !== 'handed_over') throw new Error(`hand-over: ${handedOver}`);
+    if (handover !== 'handed_over') throw new Error(`hand-over: ${handover}`);
   });
   await stack.worker.idle(30_000);
   const cpuMs = cpu();

@@ -19,10 +19,8 @@ import {
   type CreateProductInput,
   type CreateSubscriptionInput,
   type CreateSubscriptionResult,
-  type Fact,
 } from './definitions';
-import type { GatewayProfile } from '../domain/gateway-profile';
-import type { SubscriptionStartFacts } from './summaries';
+import { createQfpaySubscription, handOverArgs, type HandOverArgs } from './creation-steps';
 
 const qfpay = proxyActivities<QfpayCreationActivities>({
   startToCloseTimeout: '30s',
@@ -48,97 +46,24 @@ const engine = proxyActivities<EngineActivities>({
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
 });
 
-/**
- * Hands a created subscription to its own long-running workflow (started here, or already started
- * by a notification that overtook this creation), with the merchant's policy and options.
- */
-function handOver(
-  input: Pick<CreateSubscriptionInput, 'policy' | 'options' | 'metadata'>,
-  fact: Extract<Fact, { kind: 'created' }>,
-  price: SubscriptionStartFacts['price'],
-  gateway?: GatewayProfile,
-  clockNow?: number,
-): Promise<'handed_over' | 'ended'> {
+/** The hand-over, named in the Web UI by the subscription it hands over. */
+function handOver(...args: HandOverArgs): Promise<'handed_over' | 'ended'> {
   return engine.handOverSubscription.executeWithOptions(
-    { summary: `hand ${fact.subscriptionId} to its workflow` },
-    [
-      {
-        subscriptionId: fact.subscriptionId,
-        origin: 'created',
-        policy: input.policy,
-        options: input.options,
-        ...(gateway ? { gateway } : {}),
-      },
-      {
-        fact,
-        policy: input.policy,
-        options: input.options,
-        ...(input.metadata === undefined ? {} : { metadata: input.metadata }),
-        ...(clockNow === undefined ? {} : { clockNow }),
-      },
-      price,
-    ],
+    { summary: `hand ${args[0].subscriptionId} to its workflow` },
+    args,
   );
 }
 
 export async function createSubscriptionWorkflow(
   input: CreateSubscriptionInput,
 ): Promise<CreateSubscriptionResult> {
-  // On a test clock, what is made here lives in the clock's world at the emulator.
-  const testClock = input.options?.testClock;
-  const onClock = testClock === undefined ? {} : { testClock };
-  const customerId =
-    'customerId' in input.customer
-      ? input.customer.customerId
-      : await qfpay.ensureCustomer({ ...input.customer.create, ...onClock });
-  const productId =
-    'productId' in input.product
-      ? input.product.productId
-      : await qfpay.ensureProduct({ ...input.product.create, ...onClock });
-  const totalBillingCycles = input.totalBillingCycles ?? null;
-  // What already exists before this creation begins can never be its result (a retried create
-  // looks for the one an earlier attempt made, and must not take somebody else's).
-  const existingIds = await qfpay.listSubscriptionIds({ customerId, tokenId: input.tokenId });
-  const created = await qfpay.findOrCreateSubscription({
-    existingIds,
-    customerId,
-    tokenId: input.tokenId,
-    productId,
-    quantity: input.quantity ?? 1,
-    totalBillingCycles,
-    startTime: input.startTime,
+  const { customerId, productId, created, handover } = await createQfpaySubscription(input, {
+    qfpay,
+    // (A clocked creation recorded before this read replays without it.)
+    clockNow: async (testClock) =>
+      patched(CREATION_CLOCK_TIME_PATCH) ? (await clocks.readTestClockWorld(testClock)).nowMs : undefined,
+    handOver,
   });
-
-  const price = 'create' in input.product ? input.product.create : undefined;
-  // On a test clock, the subscription is made at the clock's time: its workflow is told so.
-  // (A clocked creation recorded before this read replays without it.)
-  const clockNow =
-    testClock !== undefined && patched(CREATION_CLOCK_TIME_PATCH)
-      ? (await clocks.readTestClockWorld(testClock)).nowMs
-      : undefined;
-  const handover = await handOver(
-    input,
-    {
-      kind: 'created',
-      subscriptionId: created.subscriptionId,
-      customerId,
-      tokenId: input.tokenId,
-      productIds: [productId],
-      totalBillingCycles,
-      startTime: input.startTime,
-      state: created.state === 'UNKNOWN' ? undefined : created.state,
-      at: clockNow ?? created.at,
-      source: 'api',
-    },
-    price && {
-      amount: price.amount,
-      currency: price.currency,
-      interval: price.interval,
-      intervalCount: price.intervalCount,
-    },
-    undefined,
-    clockNow,
-  );
   // The Web UI names the subscription this creation made.
   setCurrentDetails(
     `Created subscription \`${created.subscriptionId}\`${created.reusedExisting ? ' (found from an earlier attempt)' : ''}: ` +
@@ -188,27 +113,29 @@ export async function createGatewaySubscriptionWorkflow(
   const clockNow = testClock === undefined ? undefined : (await clocks.readTestClockWorld(testClock)).nowMs;
   const totalBillingCycles = create.plan.totalCycles;
   const handover = await handOver(
-    input,
-    {
-      kind: 'created',
-      subscriptionId: created.subscriptionId,
-      customerId: create.customer.id,
-      // The gateway keeps the customer's payment method when the merchant names none.
-      tokenId: create.paymentMethod?.token ?? GATEWAY_METHOD_ON_FILE,
-      productIds: [],
-      totalBillingCycles,
-      state: created.state === 'UNKNOWN' ? undefined : created.state,
-      at: clockNow ?? created.at,
-      source: 'api',
-    },
-    {
-      amount: create.plan.amount,
-      currency: create.plan.currency,
-      interval: create.plan.interval.unit,
-      intervalCount: create.plan.interval.count,
-    },
-    gateway,
-    clockNow,
+    ...handOverArgs(
+      input,
+      {
+        kind: 'created',
+        subscriptionId: created.subscriptionId,
+        customerId: create.customer.id,
+        // The gateway keeps the customer's payment method when the merchant names none.
+        tokenId: create.paymentMethod?.token ?? GATEWAY_METHOD_ON_FILE,
+        productIds: [],
+        totalBillingCycles,
+        state: created.state === 'UNKNOWN' ? undefined : created.state,
+        at: clockNow ?? created.at,
+        source: 'api',
+      },
+      {
+        amount: create.plan.amount,
+        currency: create.plan.currency,
+        interval: create.plan.interval.unit,
+        intervalCount: create.plan.interval.count,
+      },
+      gateway,
+      clockNow,
+    ),
   );
   setCurrentDetails(
     `Created subscription \`${created.subscriptionId}\` on ${gateway.name}${created.reusedExisting ? ' (found from an earlier attempt)' : ''}: ` +

@@ -31,6 +31,7 @@ import {
   subscribeThroughApi,
   type Stack,
 } from '../helpers/stack';
+import { recordHistory } from '../helpers/temporal';
 
 const START = Date.parse('2027-01-10T02:00:00Z');
 const CLOCK = 'clock_e2e';
@@ -93,6 +94,8 @@ describe('a test clock through the engine', () => {
         ],
       },
     );
+    // The creation's history on a clock, for the replay test (with RECORD_HISTORIES=1).
+    await recordHistory(client.workflow.getHandle(`create-subscription-${CLOCK}`), 'creation-on-test-clock');
     const subscription = client.workflow.getHandle(created.workflowId);
     assert.equal((await world.inspect(created.subscriptionId)).created_at, new Date(START).toISOString());
     await until('the subscription joined its clock', async () =>

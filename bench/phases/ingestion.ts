@@ -28,10 +28,10 @@ import {
 import type { BenchStack } from '../stack';
 import { BENCH_APP_KEY } from '../stack';
 
-/** Throughput and latency of one load run. */
 /**
- * A path's load and drain. Its `errorKinds` are non-200 answers, connection errors and bodies
- * other than `SUCCESS`, by kind (for the ceiling: the signal-with-start's errors).
+ * Throughput and latency of one load run, and its drain. Its `errorKinds` are non-200 answers,
+ * connection errors and bodies other than `SUCCESS`, by kind (for the ceiling: the
+ * signal-with-start's errors).
  */
 export interface LoadFigures extends PoolFigures {
   requests: number;

@@ -25,7 +25,7 @@ import {
   type BenchReport,
   type DbResults,
 } from './report';
-import { startBenchStack, type BenchStack, type DbMode } from './stack';
+import { serverConfigArgs, startBenchStack, type BenchStack, type DbMode } from './stack';
 import { killWorkerProcesses } from './worker-process';
 import type { WorkerTuning } from './worker-protocol';
 
@@ -49,6 +49,8 @@ const USAGE = `npm run bench -- [options]
   --population LIST        open subscriptions for the population phase, e.g. 1000,100000
   --history-cycles N       happy billing cycles measured (default 49: cycles 2 to 50)
   --sqlite-pragma P        dev server SQLite pragma (repeatable), e.g. journal_mode=wal
+  --server-config N=V      dev server dynamic config (repeatable; memory and sqlite), e.g.
+                           system.enableActivityEagerExecution=true
   --max-cached N           WORKER_MAX_CACHED_WORKFLOWS of the main worker
   --worker-options JSON    extra worker options, e.g. '{"maxConcurrentWorkflowTaskPolls":4}'
   --api-cpu-prof DIR       the API process writes a V8 CPU profile to DIR when it stops
@@ -72,6 +74,7 @@ interface BenchOptions {
   population: number[];
   historyCycles: number;
   sqlitePragmas: string[];
+  serverConfig: string[];
   maxCached?: number;
   tuning: WorkerTuning;
   bundle: boolean;
@@ -118,6 +121,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
       population: { type: 'string' },
       'history-cycles': { type: 'string' },
       'sqlite-pragma': { type: 'string', multiple: true },
+      'server-config': { type: 'string', multiple: true },
       'max-cached': { type: 'string' },
       'worker-options': { type: 'string' },
       'no-bundle': { type: 'boolean', default: false },
@@ -145,6 +149,16 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     if (!(PHASES as readonly string[]).includes(p)) {
       throw new BenchUsageError(`--phases: unknown phase "${p}" (known: ${PHASES.join(', ')})`);
     }
+  }
+  const serverConfig = values['server-config'] ?? [];
+  if (serverConfig.length > 0 && dbs.includes('cluster'))
+    throw new BenchUsageError(
+      '--server-config is for the dev server: the cluster reads deploy/temporal/dynamicconfig/',
+    );
+  try {
+    serverConfigArgs(serverConfig);
+  } catch (err) {
+    throw new BenchUsageError(`--server-config: ${(err as Error).message}`);
   }
   let tuning: WorkerTuning = {};
   if (values['worker-options']) {
@@ -194,6 +208,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
         ? 3
         : 49,
     sqlitePragmas: values['sqlite-pragma'] ?? [],
+    serverConfig,
     ...(values['max-cached'] ? { maxCached: positive('max-cached', values['max-cached']) } : {}),
     tuning,
     bundle: !values['no-bundle'],
@@ -220,6 +235,7 @@ async function runDb(db: DbMode, o: BenchOptions, bundles: Bundles): Promise<DbR
   const stack = await startBenchStack({
     db,
     sqlitePragmas: o.sqlitePragmas,
+    serverConfig: o.serverConfig,
     ...(bundlePath ? { workflowBundlePath: bundlePath } : {}),
     ...(o.maxCached ? { maxCachedWorkflows: o.maxCached } : {}),
     tuning: o.tuning,
@@ -379,6 +395,7 @@ async function main(): Promise<number> {
       population: o.population,
       historyCycles: o.historyCycles,
       sqlitePragmas: o.sqlitePragmas,
+      serverConfig: o.serverConfig,
       maxCached: o.maxCached ?? null,
       workerOptions: o.tuning,
       prebuiltBundle: o.bundle,

@@ -48,6 +48,11 @@ export interface BenchStackOptions {
   db: DbMode;
   /** `--sqlite-pragma` values for the dev server (SQLite only), e.g. `journal_mode=wal`. */
   sqlitePragmas?: string[];
+  /**
+   * Dynamic config of the dev server (memory and SQLite), `name=value` each, e.g.
+   * `system.enableActivityEagerExecution=true`.
+   */
+  serverConfig?: string[];
   /** A prebuilt workflow bundle for the worker (`WORKFLOW_BUNDLE_PATH`). */
   workflowBundlePath?: string;
   /** `WORKER_MAX_CACHED_WORKFLOWS` of the main worker. */
@@ -186,6 +191,17 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
 type Cleanups = Array<() => Promise<void> | void>;
 
 /** The dev server, in memory or on a SQLite file with the given pragmas. */
+/**
+ * The dev server's arguments for dynamic config values, `name=value` each.
+ * @throws Error naming a value that is not `name=value`
+ */
+export function serverConfigArgs(values: readonly string[]): string[] {
+  return values.flatMap((v) => {
+    if (!/^[A-Za-z][\w.]*=\S+$/.test(v)) throw new Error(`server config "${v}" is not name=value`);
+    return ['--dynamic-config-value', v];
+  });
+}
+
 async function startDevServer(options: BenchStackOptions, cleanups: Cleanups) {
   let dbFilename: string | undefined;
   if (options.db === 'sqlite') {
@@ -203,7 +219,10 @@ async function startDevServer(options: BenchStackOptions, cleanups: Cleanups) {
       ip: '127.0.0.1',
       log: { format: 'json', level: 'never' },
       ...(dbFilename ? { dbFilename } : {}),
-      extraArgs: pragmas.flatMap((p) => ['--sqlite-pragma', p]),
+      extraArgs: [
+        ...pragmas.flatMap((p) => ['--sqlite-pragma', p]),
+        ...serverConfigArgs(options.serverConfig ?? []),
+      ],
     },
   });
   cleanups.push(() => env.teardown());

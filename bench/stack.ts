@@ -190,7 +190,6 @@ export async function startBenchStack(options: BenchStackOptions): Promise<Bench
 
 type Cleanups = Array<() => Promise<void> | void>;
 
-/** The dev server, in memory or on a SQLite file with the given pragmas. */
 /**
  * The dev server's arguments for dynamic config values, `name=value` each.
  * @throws Error naming a value that is not `name=value`
@@ -202,6 +201,7 @@ export function serverConfigArgs(values: readonly string[]): string[] {
   });
 }
 
+/** The dev server, in memory or on a SQLite file with the given pragmas and dynamic config. */
 async function startDevServer(options: BenchStackOptions, cleanups: Cleanups) {
   let dbFilename: string | undefined;
   if (options.db === 'sqlite') {

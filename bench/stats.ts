@@ -75,6 +75,7 @@ export interface PoolFigures {
   errors: number;
   errorKinds: Record<string, number>;
   durationMs: number;
+  /** Tasks that succeeded, per second over the run. */
   throughput: number;
   latencyMs: LatencySummary;
 }

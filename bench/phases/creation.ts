@@ -97,9 +97,9 @@ async function prepare(
  * `count` creations at `concurrency`, on customers of their own, with no creation workflow and no
  * API: the bench process runs the creation's own steps ({@link createQfpaySubscription}, as the
  * creation workflow does) with the engine's activity functions (QFPay's list and find-or-create,
- * then the hand-over's signal-with-start of the subscription's workflow). What is left is what one workflow per creation (Update-with-Start, lever 4) would
- * still pay, less that workflow's own activity tasks: QFPay's calls and the subscription's start
- * and adoption. (The bench's emulator sends no notifications, through the API or here.)
+ * then the hand-over's signal-with-start of the subscription's workflow). What is left is what
+ * one workflow per creation (Update-with-Start, lever 4) would still pay, less that workflow's own
+ * activity tasks: QFPay's calls and the subscription's start and adoption. (The bench's emulator sends no notifications, through the API or here.)
  */
 export async function runCreationFloor(
   stack: BenchStack,

@@ -582,7 +582,8 @@ async function main(): Promise<void> {
     log('waiting for convergence');
     const ids = creations.map((c) => c.subscriptionId!);
     const { truths, mirrors, ms: convergeMs } = await converge(stack, creations);
-    await untilEventsDelivered(stack, ids, receiver.deliveries);
+    const undelivered = await untilEventsDelivered(stack, ids, receiver.deliveries);
+    if (undelivered !== undefined) log(`events still open after 5 minutes: ${undelivered}`);
     const mine = new Set(ids);
     const deliveries = receiver.deliveries.filter((d) => mine.has(d.subscription_id));
     const events = merchantEventsComplete(truths, deliveries);

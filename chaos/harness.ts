@@ -102,15 +102,17 @@ export const CHAOS_FAULTS = {
  * Waits until no subscription workflow holds an event it has not handed to a delivery workflow
  * (a refused start is tried again with a backoff), and the delivery log has none pending or
  * retrying (bounded at 5 minutes: the audit then reports what is missing).
+ * @returns undefined once settled; when the 5 minutes ran out, what was still open then
  */
 export async function untilEventsDelivered(
   stack: ChaosStack,
   ids: readonly string[],
   deliveries: readonly unknown[],
-): Promise<void> {
+): Promise<string | undefined> {
   const until = Date.now() + 5 * 60_000;
+  let still = '';
   for (let last = -1; Date.now() < until;) {
-    const open = await Promise.all(
+    const [pending, retrying] = await Promise.all(
       ['pending', 'retrying'].map(async (status) => {
         const res = await patiently('event log', () =>
           http<{ data?: unknown[] }>(`${stack.apis[0]}/v1/merchant-events?status=${status}`),
@@ -118,18 +120,23 @@ export async function untilEventsDelivered(
         return res.body.data?.length ?? 0;
       }),
     );
-    let waiting = 0;
+    const holding: string[] = [];
     await pool(ids, 8, async (id) => {
       const view = await patiently('events waiting', async () => ({
         status: 200,
         body: await stack.temporal.workflow.getHandle(subscriptionWorkflowId(id)).query(snapshotQuery),
       }));
-      waiting += view.body.eventsWaiting ?? 0;
+      if (view.body.eventsWaiting) holding.push(`${id} ${view.body.eventsWaiting}`);
     });
-    if (waiting === 0 && open.every((n) => n === 0) && deliveries.length === last) return;
+    if (holding.length === 0 && pending === 0 && retrying === 0 && deliveries.length === last)
+      return undefined;
+    still =
+      `${deliveries.length} deliveries received; ${pending} pending and ${retrying} retrying in the delivery log; ` +
+      `events not yet handed to a delivery workflow: ${holding.length === 0 ? 'none' : holding.sort().join(', ')}`;
     last = deliveries.length;
     await sleep(10_000);
   }
+  return still;
 }
 
 export async function readWorkflow(stack: ChaosStack, id: string): Promise<WorkflowReading> {

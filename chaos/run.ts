@@ -554,7 +554,8 @@ async function main(): Promise<void> {
     log('faults off; waiting for convergence');
     const ids = creations.map((c) => c.subscriptionId!).filter(Boolean);
     const { truths, mirrors, ms: convergeMs } = await converge(stack, ids);
-    await untilEventsDelivered(stack, ids, receiver.deliveries);
+    const undelivered = await untilEventsDelivered(stack, ids, receiver.deliveries);
+    if (undelivered !== undefined) log(`events still open after 5 minutes: ${undelivered}`);
     // Every attempt of the earlier truth must have its event by now; every event must name an
     // attempt of a truth read after it (plans bill on while the events are awaited, and after).
     const events = merchantEventsComplete(truths, receiver.deliveries);

@@ -1,0 +1,182 @@
+/**
+ * A merchant event whose delivery start Temporal refused, on a test clock (dev server). The
+ * refusal is a fault of Temporal's, in real time: the retry must not wait for the clock, which may
+ * never move again (an advance that has reached its target leaves the clock standing). The
+ * workflow code is bundled with `test/helpers/refuse-early-event-starts.ts`, which refuses every
+ * delivery start of a run's first seconds.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { temporal } from '@temporalio/proto';
+import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { writeWorkflowBundle } from '../../src/dev/workflow-bundle';
+import { clockStatusQuery, testClockTimeSignal } from '../../src/workflows/definitions';
+import type { MerchantEvent } from '../../src/events/merchant-events';
+import { REFUSED_EARLY_START, REFUSED_FOR_MS } from '../helpers/refuse-early-event-starts';
+import { until } from '../helpers/gate';
+import { EngineDouble, HOUR, failingSubscriptionAt, startWith } from '../helpers/dunning-scenario';
+import type { FakeQfpay } from '../helpers/qfpay-doubles';
+import {
+  startDevServer,
+  testDataConverter,
+  uniqueTaskQueue,
+  workflowTaskFailures,
+} from '../helpers/temporal';
+
+/** The workers' log lines saying a delivery start was refused (the workflow logs each refusal). */
+const refusals: string[] = [];
+Runtime.install({
+  logger: new DefaultLogger('WARN', (entry) => {
+    const error = String(entry.meta?.error ?? '');
+    if (error.includes(REFUSED_EARLY_START)) refusals.push(String(entry.meta?.eventId));
+  }),
+});
+
+/** A run recorded before the retry in real time, on this scenario (see the replay test below). */
+const RECORDED = join(__dirname, '..', 'fixtures', 'histories', 'refused-event-starts');
+
+let env: TestWorkflowEnvironment;
+let bundlePath: string;
+const started: WorkflowHandle[] = [];
+before(async () => {
+  env = await startDevServer();
+  bundlePath = await writeWorkflowBundle(
+    join(mkdtempSync(join(tmpdir(), 'refused-starts-')), 'workflow-bundle.js'),
+    undefined,
+    [require.resolve('../helpers/refuse-early-event-starts')],
+  );
+});
+after(async () => {
+  await Promise.allSettled(started.map((h) => h.terminate('test file done')));
+  await env?.teardown();
+});
+
+/** The clock's start: years before the real time, so that a decision in real time would show. */
+const C0 = Date.UTC(2021, 2, 1, 9, 0, 0);
+
+async function withWorker(
+  qfpay: FakeQfpay,
+  engine: EngineDouble,
+  body: (taskQueue: string) => Promise<void>,
+) {
+  const taskQueue = uniqueTaskQueue('refused-starts');
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    namespace: env.namespace ?? 'default',
+    taskQueue,
+    workflowBundle: { codePath: bundlePath },
+    dataConverter: testDataConverter(),
+    activities: { ...qfpay.activities(), ...engine.activities() },
+  });
+  await worker.runUntil(() => body(taskQueue));
+}
+
+/** A subscription on a clock at C0 whose cycle 2 QFPay declines there: its merchant events are recorded at once. */
+function onClock() {
+  const scenario = failingSubscriptionAt(C0);
+  scenario.qfpay.worldClock = () => scenario.clock.now;
+  return scenario;
+}
+
+async function startDeclined(taskQueue: string, { subscriptionId, failCycle2 }: ReturnType<typeof onClock>) {
+  const server = { env, track: (handle: WorkflowHandle) => void started.push(handle) };
+  const handle = await startWith(
+    server,
+    taskQueue,
+    subscriptionId,
+    {},
+    { testClock: 'clock_refused', merchantEvents: true },
+  );
+  await handle.signal(testClockTimeSignal, { now: C0 });
+  await failCycle2(handle);
+  return handle;
+}
+
+/** Runs `body` on a declined subscription on a clock (started), with a worker, counting refusals afresh. */
+async function declinedRun(
+  body: (run: {
+    handle: WorkflowHandle;
+    engine: EngineDouble;
+    scenario: ReturnType<typeof onClock>;
+  }) => Promise<void>,
+): Promise<void> {
+  refusals.length = 0;
+  const scenario = onClock();
+  const engine = new EngineDouble();
+  await withWorker(scenario.qfpay, engine, async (taskQueue) =>
+    body({ handle: await startDeclined(taskQueue, scenario), engine, scenario }),
+  );
+}
+
+/** Replays a history with the refusing workflow code, as a worker with nothing cached would. */
+function replay(history: temporal.api.history.v1.IHistory): Promise<void> {
+  return Worker.runReplayHistory(
+    { workflowBundle: { codePath: bundlePath }, dataConverter: testDataConverter() },
+    history,
+  );
+}
+
+const declines = (engine: EngineDouble) =>
+  engine.delivered.filter((e) => e.type === 'subscription.payment_failed');
+const ids = (events: readonly MerchantEvent[]) => events.map((e) => e.id).sort();
+
+describe('a merchant event refused its delivery start, on a test clock (dev server)', () => {
+  it('is started again in real time: the merchant gets it while the clock stands still', async () => {
+    await declinedRun(async ({ handle, engine }) => {
+      // Nothing moves the clock from here on.
+      await until('the decline reaches the merchant', () => declines(engine).length > 0, 120_000);
+      assert.ok(refusals.length > 0, 'a delivery start was refused (the fault ran)');
+      assert.equal((await handle.query(clockStatusQuery))?.now, C0, 'the clock stood still');
+      assert.equal(await workflowTaskFailures(handle), 0);
+      // A worker with nothing cached (a restart) replays the run, its real-time retry included.
+      await replay(await handle.fetchHistory());
+    });
+  });
+
+  it('the clock passing the retry while the real-time retry waits: each event started once', async () => {
+    await declinedRun(async ({ handle, engine, scenario }) => {
+      const runStart = (await handle.describe()).startTime.getTime();
+      await until('a delivery start was refused', () => refusals.length > 0, 120_000);
+      // Once starts go through again, the clock moves past any retry time the engine set.
+      await until('the refusals’ window has passed', () => Date.now() > runStart + REFUSED_FOR_MS, 120_000);
+      scenario.clock.now = C0 + HOUR / 2;
+      await handle.signal(testClockTimeSignal, { now: scenario.clock.now });
+      await until('the decline reaches the merchant', () => declines(engine).length > 0, 120_000);
+      await until(
+        'the clock’s time is taken',
+        async () => (await handle.query(clockStatusQuery))?.idle === true,
+      );
+      const recorded = await handle.fetchHistory();
+      const children = (recorded.events ?? []).filter(
+        (e) =>
+          e.eventType === temporal.api.enums.v1.EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED,
+      );
+      const childIds = children.map((e) => e.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId);
+      assert.equal(new Set(childIds).size, childIds.length, 'no delivery started twice');
+      assert.deepEqual(
+        ids(declines(engine)),
+        [...new Set(ids(declines(engine)))],
+        'each decline delivered once',
+      );
+      assert.equal(await workflowTaskFailures(handle), 0);
+      if (process.env.RECORD_HISTORIES === '1') {
+        writeFileSync(
+          join(RECORDED, 'clock-moved-past-refused-start.binpb'),
+          temporal.api.history.v1.History.encode(recorded).finish(),
+        );
+      }
+    });
+  });
+
+  it('replays a run recorded before the retry in real time', async () => {
+    const history = temporal.api.history.v1.History.decode(
+      readFileSync(join(RECORDED, 'clock-moved-past-refused-start.binpb')),
+    );
+    await replay(history);
+  });
+});

@@ -85,7 +85,7 @@ import { afterCancel } from '../domain/episode/settle-episode';
 import { applyScheduleCancel, applyUnscheduleCancel } from '../domain/cancel/scheduled-cancel';
 import { afterChange, applyPolicyChange, refuseIntent } from '../domain/intents/intents';
 import { afterCharge, afterConfirm } from '../domain/charge/charge';
-import { afterFlush } from '../domain/events/flush';
+import { afterFlush, flushRetryReached, flushRetryTime } from '../domain/events/flush';
 import { afterSync } from '../domain/sync/sync';
 import { applyPause, applyResume } from '../domain/pause/pause';
 import { beginAction, type ActionFailure, type Outcome } from '../domain/actions';
@@ -586,39 +586,73 @@ async function joinTestClock(sub: Subscription): Promise<void> {
 }
 
 /**
+ * A refused delivery start's retry on a test clock waits in real time (a timer), not for the
+ * clock: the refusal was Temporal's, and the clock may never move again. Runs that waited for the
+ * clock before (no marker) replay as they ran.
+ */
+const OUTBOX_RETRY_IN_REAL_TIME = 'outbox-retry-in-real-time';
+
+/**
  * Sleeps until a wake time or until a handler changes something. The timer is kept while the wake
  * time stays the same, so a signal that changes nothing due costs no timer cancel and restart.
+ *
+ * On a test clock its time is the clock's: no timer for its wake time, which the clock's signal
+ * passes. Only a refused delivery start's retry gets a timer there, of real time
+ * ({@link OUTBOX_RETRY_IN_REAL_TIME}).
  */
 class Sleeper {
-  private timer: { at: number; scope: CancellationScope; fired: boolean } | undefined;
+  private timer: { key: string; scope: CancellationScope; fired: boolean } | undefined;
 
   async until(sub: Subscription, at: number | null): Promise<void> {
-    if (testClockOf(sub.state) !== undefined) {
-      // On a test clock its time is the clock's: no timer; the clock's signal passes `at`.
-      sub.idle = true;
-      sub.wakeAt = at;
-      await condition(() => sub.changed);
-      sub.idle = false;
-      return;
-    }
-    if (this.timer && this.timer.at !== at) {
-      this.timer.scope.cancel();
-      this.timer = undefined;
-    }
-    if (at !== null && !this.timer) {
-      const timer = { at, scope: new CancellationScope(), fired: false };
-      const summary = timerSummary(sub.state, at);
-      void timer.scope
-        .run(() => sleep(at - Date.now(), { summary }))
-        .then(
-          () => (timer.fired = true),
-          () => undefined,
-        );
-      this.timer = timer;
-    }
+    if (testClockOf(sub.state) !== undefined) return this.onClock(sub, at);
+    this.keep(
+      at === null ? null : { key: `at:${at}`, ms: at - Date.now(), summary: timerSummary(sub.state, at) },
+    );
     const current = this.timer;
     await condition(() => sub.changed || (current?.fired ?? false));
     if (current?.fired) this.timer = undefined;
+  }
+
+  /**
+   * On a test clock: the clock's signal passes `at`. A timer kept from before the clock (a run a
+   * notification started on no clock) is left alone, as before; only the outbox's retry wakes it.
+   */
+  private async onClock(sub: Subscription, at: number | null): Promise<void> {
+    const retryAt = flushRetryTime(sub.state);
+    const retry = retryAt !== null && patched(OUTBOX_RETRY_IN_REAL_TIME);
+    // What is left of the retry's wait from the clock's time, in real time (at least a moment).
+    if (retry)
+      this.keep({
+        key: `outbox:${retryAt}`,
+        ms: Math.max(1, retryAt - sub.now()),
+        summary: `${timerSummary(sub.state, retryAt)} (test clock: in real time)`,
+      });
+    else if (this.timer?.key.startsWith('outbox:')) this.keep(null);
+    sub.idle = true;
+    sub.wakeAt = at;
+    const current = retry ? this.timer : undefined;
+    await condition(() => sub.changed || (current?.fired ?? false));
+    sub.idle = false;
+    if (!current?.fired) return;
+    this.timer = undefined;
+    sub.state = flushRetryReached(sub.state, sub.now());
+  }
+
+  /** Keeps the timer for `wanted.key` (a timer for another is cancelled), or none. */
+  private keep(wanted: { key: string; ms: number; summary: string } | null): void {
+    if (this.timer && this.timer.key !== wanted?.key) {
+      this.timer.scope.cancel();
+      this.timer = undefined;
+    }
+    if (wanted === null || this.timer) return;
+    const timer = { key: wanted.key, scope: new CancellationScope(), fired: false };
+    void timer.scope
+      .run(() => sleep(wanted.ms, { summary: wanted.summary }))
+      .then(
+        () => (timer.fired = true),
+        () => undefined,
+      );
+    this.timer = timer;
   }
 }
 

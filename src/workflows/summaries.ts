@@ -94,6 +94,10 @@ export function timerSummary(s: EngineState, at: number): string {
       reasons.push(`retry the final action (${episode.finalAction.action})`);
   }
   if (s.syncRetryAt === at) reasons.push(`retry the sync with ${gateway}`);
+  if (s.flushRetryAt === at && s.outbox.length > 0)
+    reasons.push(
+      `start the delivery of ${s.outbox.length} merchant event${s.outbox.length === 1 ? '' : 's'} again`,
+    );
   if (s.scheduledCancel && scheduledCancelDueAt(s) === at)
     reasons.push(
       `cancel at ${gateway} before the period ends at ${shortTime(periodEnd(s, s.scheduledCancel))}`,

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decide, settle, wakeTime } from '../../src/domain/decide';
 import { recordEvents, type EngineState } from '../../src/domain/engine-state';
-import { afterFlush } from '../../src/domain/events/flush';
+import { afterFlush, flushRetryReached, flushRetryTime } from '../../src/domain/events/flush';
+import { timerSummary } from '../../src/workflows/summaries';
 import { SUB, T, pastDue } from '../helpers/engine-states';
 
 function withEvents(ids: string[]): EngineState {
@@ -89,5 +90,25 @@ describe('handing events to their delivery workflows', () => {
     );
     assert.equal(again.outbox.length, 0);
     assert.equal(SUB.length > 0, true);
+  });
+
+  it('a retry waited for in real time (on a test clock) is due when its wait ends, whatever the time says', () => {
+    const refused = afterFlush(
+      withEvents(['evt.a', 'evt.b']),
+      { handedOver: [], notStarted: ['evt.a', 'evt.b'] },
+      T,
+    );
+    const retryAt = flushRetryTime(refused)!;
+    assert.equal(retryAt, refused.flushRetryAt);
+    assert.equal(timerSummary(refused, retryAt), 'start the delivery of 2 merchant events again');
+    // The clock still stands at T when the real-time wait ends: the flush is due then.
+    const reached = flushRetryReached(refused, T);
+    assert.equal(decide(settle(reached, T), T, { continueAsNewSuggested: false }).kind, 'flush');
+    // A time past the retry, an empty outbox, or no retry: nothing changes.
+    assert.equal(flushRetryReached(refused, retryAt + 1), refused);
+    const handed = afterFlush(refused, { handedOver: ['evt.a', 'evt.b'], notStarted: [] }, T);
+    assert.equal(flushRetryTime(handed), null);
+    assert.equal(flushRetryReached(handed, T), handed);
+    assert.equal(flushRetryTime({ ...refused, outbox: [] }), null);
   });
 });

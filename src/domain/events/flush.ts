@@ -33,3 +33,22 @@ export function afterFlush(
   const failures = (state.flushFailures ?? 0) + 1;
   return { ...next, flushFailures: failures, flushRetryAt: now + Math.max(1_000, syncBackoff(failures) / 4) };
 }
+
+/**
+ * The time a refused delivery start is tried again (an event waits in the outbox for it), or null.
+ * On a test clock this is a clock time, though the refusal was Temporal's, in real time: the
+ * workflow waits for it in real time too (see {@link flushRetryReached}).
+ */
+export function flushRetryTime(s: EngineState): number | null {
+  return s.outbox.length > 0 && s.known && s.flushRetryAt !== undefined ? s.flushRetryAt : null;
+}
+
+/**
+ * The retry of a refused delivery start is due at `now`, whatever the time says: on a test clock
+ * its wait runs in real time, and the clock may never reach its time (an advance that has reached
+ * its target leaves the clock standing). Anything else is unchanged.
+ */
+export function flushRetryReached(s: EngineState, now: number): EngineState {
+  if (flushRetryTime(s) === null || s.flushRetryAt! <= now) return s;
+  return { ...s, flushRetryAt: now };
+}

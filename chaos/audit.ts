@@ -207,8 +207,7 @@ export function merchantEventsComplete(
 
 /**
  * No merchant event lost when its delivery workflow could not be started. The chaos run refuses
- * the delivery starts made in the first 10 of each 40 history events
- * (`chaos/refuse-event-starts.ts`), so many events the engine recorded took that path, and the events check above ("every paid order and every end reported")
+ * the delivery starts made in the first second of each seven (`chaos/refuse-event-starts.ts`), so many events the engine recorded took that path, and the events check above ("every paid order and every end reported")
  * finds one that was lost. This check makes sure the fault ran: starts refused (counted from the
  * workers' logs of them) while events were delivered.
  */
@@ -221,6 +220,22 @@ export function eventStartFaultRan(refusedStarts: number, deliveries: readonly D
       events > 0 && refusedStarts === 0
         ? ['no delivery start was refused: the fault did not run, so no event was tested against it']
         : [],
+  };
+}
+
+/**
+ * Every event the engine recorded left its subscription's outbox for a delivery workflow once the
+ * run settled: one still held (a refused start never tried again) is an event the merchant does
+ * not get. `holding` lists the workflows that still held some, as "<subscription id> <count>".
+ */
+export function outboxesEmptied(subscriptions: number, holding: readonly string[]): Check {
+  return {
+    name: 'every recorded event handed to its delivery',
+    counted: `${subscriptions} subscriptions' outboxes`,
+    violations: holding.map((h) => {
+      const [id, count] = h.split(' ');
+      return `${count} events of ${id} never handed to a delivery workflow`;
+    }),
   };
 }
 

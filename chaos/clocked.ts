@@ -36,6 +36,7 @@ import {
   clocksReady,
   eventsInClockTime,
   eventStartFaultRan,
+  outboxesEmptied,
   merchantEventsComplete,
   mirrorsTruth,
   noCancelOfPaidPlan,
@@ -582,8 +583,7 @@ async function main(): Promise<void> {
     log('waiting for convergence');
     const ids = creations.map((c) => c.subscriptionId!);
     const { truths, mirrors, ms: convergeMs } = await converge(stack, creations);
-    const undelivered = await untilEventsDelivered(stack, ids, receiver.deliveries);
-    if (undelivered !== undefined) log(`events still open after 5 minutes: ${undelivered}`);
+    const open = await untilEventsDelivered(stack, ids, receiver.deliveries, log);
     const mine = new Set(ids);
     const deliveries = receiver.deliveries.filter((d) => mine.has(d.subscription_id));
     const events = merchantEventsComplete(truths, deliveries);
@@ -601,6 +601,7 @@ async function main(): Promise<void> {
       oneSubscriptionPerKey(creations, allTruths),
       events,
       eventsInClockTime(deliveries, clockOf),
+      outboxesEmptied(ids.length, open.holding),
       eventStartFaultRan(refusedStarts, deliveries),
       perAttempt,
       noCancelOfPaidPlan(truths),

@@ -98,21 +98,31 @@ export const CHAOS_FAULTS = {
   endpoints: null,
 };
 
+/** What was still open when the wait for merchant events ended (nothing, once settled). */
+export interface EventsOpen {
+  /** The subscriptions whose workflows still held events in their outbox, as "<id> <count>". */
+  holding: string[];
+  /** Deliveries pending or retrying in the delivery log. */
+  pending: number;
+  retrying: number;
+}
+
 /**
  * Waits until no subscription workflow holds an event it has not handed to a delivery workflow
  * (a refused start is tried again with a backoff), and the delivery log has none pending or
- * retrying (bounded at 5 minutes: the audit then reports what is missing).
- * @returns undefined once settled; when the 5 minutes ran out, what was still open then
+ * retrying (bounded at 5 minutes; then it logs what was still open, and the audit's
+ * `outboxesEmptied` reports the events that never left their outbox).
  */
 export async function untilEventsDelivered(
   stack: ChaosStack,
   ids: readonly string[],
   deliveries: readonly unknown[],
-): Promise<string | undefined> {
+  log: (line: string) => void,
+): Promise<EventsOpen> {
   const until = Date.now() + 5 * 60_000;
-  let still = '';
+  let open: EventsOpen = { holding: [], pending: 0, retrying: 0 };
   for (let last = -1; Date.now() < until;) {
-    const [pending, retrying] = await Promise.all(
+    const [pending = 0, retrying = 0] = await Promise.all(
       ['pending', 'retrying'].map(async (status) => {
         const res = await patiently('event log', () =>
           http<{ data?: unknown[] }>(`${stack.apis[0]}/v1/merchant-events?status=${status}`),
@@ -128,15 +138,17 @@ export async function untilEventsDelivered(
       }));
       if (view.body.eventsWaiting) holding.push(`${id} ${view.body.eventsWaiting}`);
     });
-    if (holding.length === 0 && pending === 0 && retrying === 0 && deliveries.length === last)
-      return undefined;
-    still =
-      `${deliveries.length} deliveries received; ${pending} pending and ${retrying} retrying in the delivery log; ` +
-      `events not yet handed to a delivery workflow: ${holding.length === 0 ? 'none' : holding.sort().join(', ')}`;
+    open = { holding: holding.sort(), pending, retrying };
+    if (holding.length === 0 && pending === 0 && retrying === 0 && deliveries.length === last) return open;
     last = deliveries.length;
     await sleep(10_000);
   }
-  return still;
+  log(
+    `events still open after 5 minutes: ${deliveries.length} deliveries received; ${open.pending} pending and ` +
+      `${open.retrying} retrying in the delivery log; events not yet handed to a delivery workflow: ` +
+      `${open.holding.length === 0 ? 'none' : open.holding.join(', ')}`,
+  );
+  return open;
 }
 
 export async function readWorkflow(stack: ChaosStack, id: string): Promise<WorkflowReading> {

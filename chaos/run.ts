@@ -26,6 +26,7 @@ import {
   type ScheduledCancelRecord,
   chargesInsideWindow,
   eventStartFaultRan,
+  outboxesEmptied,
   merchantEventsComplete,
   noCancelOfPaidPlan,
   eventsAgainstLaterTruth,
@@ -554,8 +555,7 @@ async function main(): Promise<void> {
     log('faults off; waiting for convergence');
     const ids = creations.map((c) => c.subscriptionId!).filter(Boolean);
     const { truths, mirrors, ms: convergeMs } = await converge(stack, ids);
-    const undelivered = await untilEventsDelivered(stack, ids, receiver.deliveries);
-    if (undelivered !== undefined) log(`events still open after 5 minutes: ${undelivered}`);
+    const open = await untilEventsDelivered(stack, ids, receiver.deliveries, log);
     // Every attempt of the earlier truth must have its event by now; every event must name an
     // attempt of a truth read after it (plans bill on while the events are awaited, and after).
     const events = merchantEventsComplete(truths, receiver.deliveries);
@@ -578,6 +578,7 @@ async function main(): Promise<void> {
       noDoubleCharge(truths),
       oneSubscriptionPerKey(creations, await allTruths(stack)),
       events,
+      outboxesEmptied(ids.length, open.holding),
       eventStartFaultRan(refusedStarts, receiver.deliveries),
       perAttempt,
       chargeNowShowsRecovery(chargeNowRecords),

@@ -10,6 +10,7 @@ import {
   clocksReady,
   eventsInClockTime,
   eventStartFaultRan,
+  outboxesEmptied,
   merchantEventsComplete,
   noCancelOfPaidPlan,
   scheduledCancelsKept,
@@ -195,6 +196,13 @@ describe('the chaos audit', () => {
     assert.deepEqual(eventStartFaultRan(3, deliveries()).violations, []);
     assert.equal(eventStartFaultRan(0, deliveries()).violations.length, 1);
     assert.deepEqual(eventStartFaultRan(0, []).violations, [], 'no event, nothing to refuse');
+  });
+
+  it('finds events a workflow never handed to their delivery (planted), and passes empty outboxes', () => {
+    assert.deepEqual(outboxesEmptied(2, []).violations, []);
+    assert.deepEqual(outboxesEmptied(2, ['sub_a 2']).violations, [
+      '2 events of sub_a never handed to a delivery workflow',
+    ]);
   });
 
   it('finds a failing workflow task, a running workflow of an ended subscription, and one waiting on nothing', () => {

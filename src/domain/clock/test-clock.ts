@@ -2,8 +2,10 @@
  * A subscription on a test clock: it lives in the clock's time, not in Temporal's. Its `now` is
  * the clock's, which only moves forward, by the clock's own signal or by a fact from the clock's
  * world (a fact dated `at` proves the clock has reached `at`). Its wake times are clock times:
- * the workflow sets no timer and waits for the clock to pass them. Subscriptions on no clock are
- * untouched: these functions give them the real time and change nothing.
+ * the workflow sets no timer and waits for the clock to pass them (except the retry of a merchant
+ * event's refused delivery start, a fault of Temporal's in real time: `flushRetryReached`).
+ * Subscriptions on no clock are untouched: these functions give them the real time and change
+ * nothing.
  */
 /** The part of a subscription's state a clock concerns (`EngineState` has it). */
 export interface Clocked {

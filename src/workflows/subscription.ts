@@ -606,7 +606,9 @@ class Sleeper {
   async until(sub: Subscription, at: number | null): Promise<void> {
     if (testClockOf(sub.state) !== undefined) return this.onClock(sub, at);
     this.keep(
-      at === null ? null : { key: `at:${at}`, ms: at - Date.now(), summary: timerSummary(sub.state, at) },
+      at === null
+        ? null
+        : { key: `at:${at}`, ms: at - Date.now(), summary: () => timerSummary(sub.state, at) },
     );
     const current = this.timer;
     await condition(() => sub.changed || (current?.fired ?? false));
@@ -625,7 +627,7 @@ class Sleeper {
       this.keep({
         key: `outbox:${retryAt}`,
         ms: Math.max(1, retryAt - sub.now()),
-        summary: `${timerSummary(sub.state, retryAt)} (test clock: in real time)`,
+        summary: () => `${timerSummary(sub.state, retryAt)} (test clock: in real time)`,
       });
     else if (this.timer?.key.startsWith('outbox:')) this.keep(null);
     sub.idle = true;
@@ -638,8 +640,8 @@ class Sleeper {
     sub.state = flushRetryReached(sub.state, sub.now());
   }
 
-  /** Keeps the timer for `wanted.key` (a timer for another is cancelled), or none. */
-  private keep(wanted: { key: string; ms: number; summary: string } | null): void {
+  /** Keeps the timer for `wanted.key` (a timer for another is cancelled), or none; a new one is summarized then. */
+  private keep(wanted: { key: string; ms: number; summary: () => string } | null): void {
     if (this.timer && this.timer.key !== wanted?.key) {
       this.timer.scope.cancel();
       this.timer = undefined;
@@ -647,7 +649,7 @@ class Sleeper {
     if (wanted === null || this.timer) return;
     const timer = { key: wanted.key, scope: new CancellationScope(), fired: false };
     void timer.scope
-      .run(() => sleep(wanted.ms, { summary: wanted.summary }))
+      .run(() => sleep(wanted.ms, { summary: wanted.summary() }))
       .then(
         () => (timer.fired = true),
         () => undefined,

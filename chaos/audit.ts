@@ -207,7 +207,7 @@ export function merchantEventsComplete(
 
 /**
  * No merchant event lost when its delivery workflow could not be started. The chaos run refuses
- * the delivery starts made in the first second of each seven (`chaos/refuse-event-starts.ts`), so many events the engine recorded took that path, and the events check above ("every paid order and every end reported")
+ * the first start of about one delivery in three (`chaos/refuse-event-starts.ts`), so many events the engine recorded took that path, and the events check above ("every paid order and every end reported")
  * finds one that was lost. This check makes sure the fault ran: starts refused (counted from the
  * workers' logs of them) while events were delivered.
  */

@@ -120,8 +120,8 @@ async function startDevServerStack(options: ChaosStackOptions): Promise<ChaosSta
   const apiPorts = [api1!, api2!];
   const emulator = await startEmulator(options, `http://127.0.0.1:${api1}/webhooks/qfpay`);
   const parts = partsLog(options.partsLogPath);
-  // The workflows with the chaos run's own fault in the sandbox: every merchant event's first
-  // delivery start is refused (chaos/refuse-event-starts.ts).
+  // The workflows with the chaos run's own fault in the sandbox: the first start of one merchant
+  // event delivery in three is refused (chaos/refuse-event-starts.ts).
   const bundle = await writeWorkflowBundle(join(dataDir, 'workflow-bundle.js'), undefined, [
     require.resolve('./refuse-event-starts'),
   ]);

@@ -1,53 +1,59 @@
 /**
- * The chaos run's refused delivery starts (`chaos/refuse-event-starts.ts`) decide by the workflow
- * task's time, which a replay sees again, also the replay a worker with nothing cached makes to
- * answer a query (whose last task shows a history one event longer than the run saw).
+ * The chaos run's refused delivery starts (`chaos/refuse-event-starts.ts`) depend only on the
+ * delivery's id and on what the run's own interceptor refused before: the same sequence of starts
+ * (a replay's) gets the same answers, whenever and wherever it runs.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import type { StartChildWorkflowExecutionInput } from '@temporalio/workflow';
 import {
   DELIVERY_ID_PREFIX,
-  REFUSED_PERIOD,
-  REFUSED_WINDOW_MS,
-  refused,
+  REFUSED_ONE_IN,
+  REFUSED_START,
+  RefuseEventStarts,
+  refusedOnce,
 } from '../../chaos/refuse-event-starts';
-import { afterFlush } from '../../src/domain/events/flush';
-import { pastDue } from '../helpers/engine-states';
 
-const delivery = `${DELIVERY_ID_PREFIX}evt.sub_1.paid.0002`;
+/** The next step of a start that goes through (its answer is not read here). */
+const started = (async () => undefined) as never;
 
-/** When the engine tries a refused start again after its `failures`-th refusal at `at` (`afterFlush`). */
-function retryAfterRefusal(failures: number, at: number): number {
-  const state = { ...pastDue(), flushFailures: failures - 1 };
-  return afterFlush(state, { handedOver: [], notStarted: ['evt.x'] }, at).flushRetryAt!;
+/** The answers one run's interceptor gives to a sequence of starts: started, or refused. */
+async function answers(ids: readonly string[]): Promise<string[]> {
+  const interceptor = new RefuseEventStarts();
+  const out: string[] = [];
+  for (const workflowId of ids) {
+    const input = { options: { workflowId } } as unknown as StartChildWorkflowExecutionInput;
+    try {
+      void (await interceptor.startChildWorkflowExecution(input, started));
+      out.push('started');
+    } catch (err) {
+      assert.equal((err as Error).message, REFUSED_START);
+      out.push('refused');
+    }
+  }
+  return out;
 }
 
+const delivery = (n: number) => `${DELIVERY_ID_PREFIX}evt.sub_1.paid.${String(n).padStart(4, '0')}`;
+
 describe('chaos: refused merchant event starts', () => {
-  it('refuses one window in seven, whole windows, and only delivery starts', () => {
-    const t0 = REFUSED_WINDOW_MS * REFUSED_PERIOD * 1_000;
-    const refusedAt = Array.from({ length: 15 }, (_, i) => refused(delivery, t0 + i * REFUSED_WINDOW_MS));
-    assert.deepEqual(
-      refusedAt.map((r, i) => (r ? i : -1)).filter((i) => i >= 0),
-      [0, 7, 14],
-    );
-    assert.equal(refused('sync:sub_1', t0), false);
+  it('refuses the first start of about one delivery in three, never a second start, and only deliveries', async () => {
+    const ids = Array.from({ length: 300 }, (_, i) => delivery(i));
+    const chosen = ids.filter(refusedOnce).length;
+    assert.ok(chosen > 300 / REFUSED_ONE_IN / 2 && chosen < (2 * 300) / REFUSED_ONE_IN, `${chosen} of 300`);
+    const first = ids.find(refusedOnce)!;
+    assert.deepEqual(await answers([first, first, first]), ['refused', 'started', 'started']);
+    assert.equal(refusedOnce('sync:sub_1'), false);
+    assert.deepEqual(await answers(['sync:sub_1']), ['started']);
   });
 
-  it('the engine’s retry after any number of refusals goes through: its back-off never lands in a refused window', () => {
-    fc.assert(
-      fc.property(
-        fc.integer({ min: 0, max: 1e9 }),
-        fc.integer({ min: 0, max: REFUSED_WINDOW_MS - 1 }),
-        fc.integer({ min: 1, max: 20 }),
-        // The retry's task starts up to a second after its time (a busy worker).
-        fc.integer({ min: 0, max: 999 }),
-        (window, within, failures, late) => {
-          const at = window * REFUSED_PERIOD * REFUSED_WINDOW_MS + within;
-          assert.ok(refused(delivery, at));
-          assert.equal(refused(delivery, retryAfterRefusal(failures, at) + late), false);
-        },
-      ),
+  it('gives a replay of the same starts the same answers (a fresh interceptor per run)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.integer({ min: 0, max: 20 }), { maxLength: 40 }), async (picks) => {
+        const ids = picks.map(delivery);
+        assert.deepEqual(await answers(ids), await answers(ids));
+      }),
     );
   });
 });

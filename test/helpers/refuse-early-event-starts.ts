@@ -3,8 +3,11 @@
  * {@link REFUSED_FOR_MS} of Temporal's time is refused, as a start the server turns down would be
  * (not "already started"). Bundled only into the workflow code of the tests that use it.
  *
- * Deterministic: it depends on the workflow task's time and the run's start, which every replay
- * sees again (a replay of a run recorded with it needs it in its bundle too).
+ * It depends on the workflow task's time and the run's start, which a replay from the history sees
+ * again (a replay of a run recorded with it needs it in its bundle too). Only where one worker
+ * keeps the run cached, as in these tests: a worker with nothing cached that answers a query may
+ * run the code ahead at an earlier task's time (docs/reliability.md), which is why the chaos runs'
+ * fault decides by the delivery's id instead (`chaos/refuse-event-starts.ts`).
  */
 import {
   type Next,

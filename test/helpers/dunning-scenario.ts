@@ -93,6 +93,19 @@ export async function failingSubscription(env: TestWorkflowEnvironment, nextBill
   return failingSubscriptionAt(await env.currentTimeMs(), nextBillingIn);
 }
 
+/**
+ * Where the test-clock tests start their clocks: years before the real time, so that a decision
+ * taken in real time would show (an attempt's window judged in real time would have closed long ago).
+ */
+export const CLOCK_START = Date.UTC(2021, 2, 1, 9, 0, 0);
+
+/** {@link failingSubscriptionAt} on a test clock at `c0`: QFPay lives in the clock's world. */
+export function failingSubscriptionOnClock(c0 = CLOCK_START) {
+  const scenario = failingSubscriptionAt(c0);
+  scenario.qfpay.worldClock = () => scenario.clock.now;
+  return scenario;
+}
+
 /** {@link failingSubscription} with its cycle 2 due at `t0` (a test clock's time, say). */
 export function failingSubscriptionAt(t0: number, nextBillingIn = CYCLE) {
   const subscriptionId = fakeSubscriptionId();

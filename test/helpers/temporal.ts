@@ -236,20 +236,30 @@ export function fakeSubscriptionId(): string {
   return `sub_${randomUUID().replace(/-/g, '')}`;
 }
 
-/** Creates a worker on `env` for one test; run the test body inside `worker.runUntil`. */
+/**
+ * Creates a worker on `env` for one test; run the test body inside `worker.runUntil`. It runs the
+ * suite's workflow bundle, or the one at `bundlePath` (a test's own, built with extra modules).
+ */
 export async function createTestWorker(
   env: TestWorkflowEnvironment,
-  options: Omit<WorkerOptions, 'connection' | 'taskQueue' | 'workflowsPath' | 'workflowBundle'> & {
+  {
+    bundlePath,
+    ...options
+  }: Omit<WorkerOptions, 'connection' | 'taskQueue' | 'workflowsPath' | 'workflowBundle'> & {
     taskQueue?: string;
+    bundlePath?: string;
   },
 ): Promise<{ worker: Worker; taskQueue: string }> {
   const taskQueue = options.taskQueue ?? uniqueTaskQueue();
+  const source = workflowSource();
   const worker = await Worker.create({
     ...options,
     connection: env.nativeConnection,
     namespace: env.namespace ?? 'default',
     taskQueue,
-    ...workflowSource(),
+    ...(bundlePath
+      ? { workflowBundle: { codePath: bundlePath }, dataConverter: source.dataConverter }
+      : source),
   });
   return { worker, taskQueue };
 }

@@ -38,7 +38,8 @@ import {
   DAY,
   createdFact,
   cycle2Failed,
-  failingSubscriptionAt,
+  CLOCK_START,
+  failingSubscriptionOnClock,
   startWith,
 } from '../helpers/dunning-scenario';
 import { createTestWorker, startDevServer, workflowTaskFailures } from '../helpers/temporal';
@@ -54,16 +55,12 @@ after(async () => {
   await env?.teardown();
 });
 
-/**
- * The clock's start: years before the real time, so that a decision in real time would show (an
- * attempt's window judged in real time would have closed long ago).
- */
-const C0 = Date.UTC(2021, 2, 1, 9, 0, 0);
+/** The clock's start (see {@link CLOCK_START}). */
+const C0 = CLOCK_START;
 
 /** A subscription whose cycle 2 QFPay fails at `c0` (the clock's C0); QFPay lives in the clock's world. */
 function onClock(c0 = C0) {
-  const { subscriptionId, clock: world, qfpay, failCycle2 } = failingSubscriptionAt(c0);
-  qfpay.worldClock = () => world.now;
+  const { subscriptionId, clock: world, qfpay, failCycle2 } = failingSubscriptionOnClock(c0);
   qfpay.chargeScript = [{ outcome: 'failed' }, { outcome: 'failed' }];
   return { subscriptionId, world, qfpay, failCycle2 };
 }

@@ -226,16 +226,18 @@ export function eventStartFaultRan(refusedStarts: number, deliveries: readonly D
 /**
  * Every event the engine recorded left its subscription's outbox for a delivery workflow once the
  * run settled: one still held (a refused start never tried again) is an event the merchant does
- * not get. `holding` lists the workflows that still held some, as "<subscription id> <count>".
+ * not get. `holding` lists the workflows that still held some, with how many each.
  */
-export function outboxesEmptied(subscriptions: number, holding: readonly string[]): Check {
+export function outboxesEmptied(
+  subscriptions: number,
+  holding: readonly { id: string; count: number }[],
+): Check {
   return {
     name: 'every recorded event handed to its delivery',
     counted: `${subscriptions} subscriptions' outboxes`,
-    violations: holding.map((h) => {
-      const [id, count] = h.split(' ');
-      return `${count} events of ${id} never handed to a delivery workflow`;
-    }),
+    violations: holding.map(
+      ({ id, count }) => `${count} events of ${id} never handed to a delivery workflow`,
+    ),
   };
 }
 

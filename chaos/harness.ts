@@ -98,10 +98,16 @@ export const CHAOS_FAULTS = {
   endpoints: null,
 };
 
+/** A subscription whose workflow still held events it had not handed to a delivery workflow. */
+export interface EventsHeld {
+  id: string;
+  count: number;
+}
+
 /** What was still open when the wait for merchant events ended (nothing, once settled). */
 export interface EventsOpen {
-  /** The subscriptions whose workflows still held events in their outbox, as "<id> <count>". */
-  holding: string[];
+  /** The subscriptions whose workflows still held events in their outbox, and how many each. */
+  holding: EventsHeld[];
   /** Deliveries pending or retrying in the delivery log. */
   pending: number;
   retrying: number;
@@ -130,15 +136,15 @@ export async function untilEventsDelivered(
         return res.body.data?.length ?? 0;
       }),
     );
-    const holding: string[] = [];
+    const holding: EventsHeld[] = [];
     await pool(ids, 8, async (id) => {
       const view = await patiently('events waiting', async () => ({
         status: 200,
         body: await stack.temporal.workflow.getHandle(subscriptionWorkflowId(id)).query(snapshotQuery),
       }));
-      if (view.body.eventsWaiting) holding.push(`${id} ${view.body.eventsWaiting}`);
+      if (view.body.eventsWaiting) holding.push({ id, count: view.body.eventsWaiting });
     });
-    open = { holding: holding.sort(), pending, retrying };
+    open = { holding: holding.sort((a, b) => a.id.localeCompare(b.id)), pending, retrying };
     if (holding.length === 0 && pending === 0 && retrying === 0 && deliveries.length === last) return open;
     last = deliveries.length;
     await sleep(10_000);
@@ -146,7 +152,7 @@ export async function untilEventsDelivered(
   log(
     `events still open after 5 minutes: ${deliveries.length} deliveries received; ${open.pending} pending and ` +
       `${open.retrying} retrying in the delivery log; events not yet handed to a delivery workflow: ` +
-      `${open.holding.length === 0 ? 'none' : open.holding.join(', ')}`,
+      `${open.holding.length === 0 ? 'none' : open.holding.map((h) => `${h.id} (${h.count})`).join(', ')}`,
   );
   return open;
 }

@@ -16,7 +16,7 @@ import { type Action, type DecideContext } from './actions';
 import { dueCharge } from './charge/charge';
 import { type EngineState, gatewayOf, givenUp, hasEnded } from './engine-state';
 import { dueFinalAction, firstOrderWaits, openEpisodeIfDue, settleEpisode } from './episode/settle-episode';
-import { flushDue } from './events/flush';
+import { flushDue, flushRetryTime } from './events/flush';
 import { decideIntent } from './intents/intents';
 import { dueScheduledCancel, scheduledCancelDueAt } from './cancel/scheduled-cancel';
 import { resumeIfDue } from './pause/pause';
@@ -76,8 +76,8 @@ function decideEnding(s: EngineState, now: number): Action {
   if (flushDue(s, now)) return { kind: 'flush' };
   // An event whose delivery could not be started yet (the subscription's last payment, its end)
   // keeps the run open until its start is tried again: the run's end would lose it.
-  if (s.outbox.length > 0 && s.known && s.flushRetryAt !== undefined)
-    return { kind: 'wait', until: s.flushRetryAt };
+  const retryAt = flushRetryTime(s);
+  if (retryAt !== null) return { kind: 'wait', until: retryAt };
   return { kind: 'end', reason: 'ended' };
 }
 

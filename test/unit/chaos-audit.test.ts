@@ -200,7 +200,7 @@ describe('the chaos audit', () => {
 
   it('finds events a workflow never handed to their delivery (planted), and passes empty outboxes', () => {
     assert.deepEqual(outboxesEmptied(2, []).violations, []);
-    assert.deepEqual(outboxesEmptied(2, ['sub_a 2']).violations, [
+    assert.deepEqual(outboxesEmptied(2, [{ id: 'sub_a', count: 2 }]).violations, [
       '2 events of sub_a never handed to a delivery workflow',
     ]);
   });

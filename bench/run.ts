@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { WORKFLOWS_PATH, writeWorkflowBundle } from '../src/dev/workflow-bundle';
+import { engineServerConfig } from '../src/dev/stack';
 import { engineDataConverter } from '../src/temporal/data-converter';
 import { runCreation } from './phases/creation';
 import { runHistory } from './phases/history';
@@ -49,8 +50,9 @@ const USAGE = `npm run bench -- [options]
   --population LIST        open subscriptions for the population phase, e.g. 1000,100000
   --history-cycles N       happy billing cycles measured (default 49: cycles 2 to 50)
   --sqlite-pragma P        dev server SQLite pragma (repeatable), e.g. journal_mode=wal
-  --server-config N=V      dev server dynamic config (repeatable; memory and sqlite), e.g.
-                           system.enableActivityEagerExecution=true
+  --server-config N=V      dev server dynamic config (repeatable; memory and sqlite), replacing
+                           the engine's own of that name, e.g.
+                           system.enableActivityEagerExecution=false
   --max-cached N           WORKER_MAX_CACHED_WORKFLOWS of the main worker
   --worker-options JSON    extra worker options, e.g. '{"maxConcurrentWorkflowTaskPolls":4}'
   --api-cpu-prof DIR       the API process writes a V8 CPU profile to DIR when it stops
@@ -395,7 +397,8 @@ async function main(): Promise<number> {
       population: o.population,
       historyCycles: o.historyCycles,
       sqlitePragmas: o.sqlitePragmas,
-      serverConfig: o.serverConfig,
+      // What the server ran with: the engine's own config and the run's replacements.
+      serverConfig: engineServerConfig(o.serverConfig),
       maxCached: o.maxCached ?? null,
       workerOptions: o.tuning,
       prebuiltBundle: o.bundle,

@@ -21,6 +21,7 @@ import {
   temporaryClusterDataDir,
 } from '../src/dev/cluster';
 import { loadClusterConfig } from '../src/dev/cluster-config';
+import { dynamicConfigFlags, engineServerConfig } from '../src/dev/stack';
 import { devServerExecutable } from '../src/dev/temporal-binaries';
 import { engineDataConverter } from '../src/temporal/data-converter';
 import { createLogger } from '../src/logger';
@@ -195,10 +196,9 @@ type Cleanups = Array<() => Promise<void> | void>;
  * @throws Error naming a value that is not `name=value`
  */
 export function serverConfigArgs(values: readonly string[]): string[] {
-  return values.flatMap((v) => {
+  for (const v of values)
     if (!/^[A-Za-z][\w.]*=\S+$/.test(v)) throw new Error(`server config "${v}" is not name=value`);
-    return ['--dynamic-config-value', v];
-  });
+  return dynamicConfigFlags(values);
 }
 
 /** The dev server, in memory or on a SQLite file with the given pragmas and dynamic config. */
@@ -221,7 +221,8 @@ async function startDevServer(options: BenchStackOptions, cleanups: Cleanups) {
       ...(dbFilename ? { dbFilename } : {}),
       extraArgs: [
         ...pragmas.flatMap((p) => ['--sqlite-pragma', p]),
-        ...serverConfigArgs(options.serverConfig ?? []),
+        // The engine's own config (as `npm start` runs), each `--server-config` replacing its value.
+        ...serverConfigArgs(engineServerConfig(options.serverConfig ?? [])),
       ],
     },
   });

@@ -14,7 +14,7 @@ import type { DataConverter } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { freePort, releasePort } from '../../src/dev/free-ports';
-import { searchAttributeFlags } from '../../src/dev/stack';
+import { dynamicConfigFlags, engineServerConfig, searchAttributeFlags } from '../../src/dev/stack';
 import {
   devServerExecutable,
   findTemporalCli,
@@ -208,6 +208,8 @@ export async function startDevServer(): Promise<TestWorkflowEnvironment> {
     'frontend.enableUpdateWorkflowExecution=true',
     '--dynamic-config-value',
     'frontend.enableUpdateWorkflowExecutionAsyncAccepted=true',
+    // The engine's own, as `npm start` runs it.
+    ...dynamicConfigFlags(engineServerConfig()),
     ...searchAttributeFlags(),
   ]);
   return attach(server, false);

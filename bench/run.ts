@@ -104,35 +104,44 @@ function positive(name: string, text: string): number {
   return value!;
 }
 
+/** The command line's options, as written; an option the bench does not know is a usage error. */
+function parseCommandLine(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        quick: { type: 'boolean', default: false },
+        subscriptions: { type: 'string' },
+        'sqlite-subscriptions': { type: 'string' },
+        notifications: { type: 'string' },
+        concurrency: { type: 'string' },
+        db: { type: 'string', default: 'both' },
+        phases: { type: 'string' },
+        'convergence-samples': { type: 'string' },
+        creations: { type: 'string' },
+        'memory-sizes': { type: 'string' },
+        population: { type: 'string' },
+        'history-cycles': { type: 'string' },
+        'sqlite-pragma': { type: 'string', multiple: true },
+        'server-config': { type: 'string', multiple: true },
+        'max-cached': { type: 'string' },
+        'worker-options': { type: 'string' },
+        'no-bundle': { type: 'boolean', default: false },
+        'api-cpu-prof': { type: 'string' },
+        'bare-webhook': { type: 'boolean', default: false },
+        out: { type: 'string', default: join(__dirname, 'results') },
+        help: { type: 'boolean', default: false },
+      },
+    });
+  } catch (err) {
+    throw new BenchUsageError((err as Error).message);
+  }
+}
+
 /** Parses the command line (defaults: the full run; `--quick`: the CI run). */
 export function parseBenchArgs(argv: string[]): BenchOptions {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      quick: { type: 'boolean', default: false },
-      subscriptions: { type: 'string' },
-      'sqlite-subscriptions': { type: 'string' },
-      notifications: { type: 'string' },
-      concurrency: { type: 'string' },
-      db: { type: 'string', default: 'both' },
-      phases: { type: 'string' },
-      'convergence-samples': { type: 'string' },
-      creations: { type: 'string' },
-      'memory-sizes': { type: 'string' },
-      population: { type: 'string' },
-      'history-cycles': { type: 'string' },
-      'sqlite-pragma': { type: 'string', multiple: true },
-      'server-config': { type: 'string', multiple: true },
-      'max-cached': { type: 'string' },
-      'worker-options': { type: 'string' },
-      'no-bundle': { type: 'boolean', default: false },
-      'api-cpu-prof': { type: 'string' },
-      'bare-webhook': { type: 'boolean', default: false },
-      out: { type: 'string', default: join(__dirname, 'results') },
-      help: { type: 'boolean', default: false },
-    },
-  });
+  const { values } = parseCommandLine(argv);
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
     process.exit(0);
@@ -434,6 +443,10 @@ if (require.main === module) {
   main().then(
     (code) => process.exit(code),
     async (err: unknown) => {
+      if (err instanceof BenchUsageError) {
+        log(`${err.message} (npm run bench -- --help lists the options)`);
+        process.exit(2);
+      }
       log(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
       killWorkerProcesses();
       await current?.close();

@@ -41,16 +41,22 @@ export function refusedOnce(workflowId: string): boolean {
   return hash % REFUSED_ONE_IN === 0;
 }
 
+/**
+ * Refuses the first start in a run of each delivery `chosen` picks (by its workflow id): the
+ * chaos run's about one in three by default; a test may pick every delivery.
+ */
 export class RefuseEventStarts implements WorkflowOutboundCallsInterceptor {
   /** The deliveries this run has refused once. */
   private readonly refused = new Set<string>();
+
+  constructor(private readonly chosen: (workflowId: string) => boolean = refusedOnce) {}
 
   async startChildWorkflowExecution(
     input: StartChildWorkflowExecutionInput,
     next: Next<WorkflowOutboundCallsInterceptor, 'startChildWorkflowExecution'>,
   ): ReturnType<WorkflowOutboundCallsInterceptor['startChildWorkflowExecution'] & object> {
     const id = input.options.workflowId ?? '';
-    if (refusedOnce(id) && !this.refused.has(id)) {
+    if (this.chosen(id) && !this.refused.has(id)) {
       this.refused.add(id);
       throw new Error(REFUSED_START);
     }

@@ -180,6 +180,14 @@ const ENGINE_RULES_WITH_REPORT = 'engine-rules-2026-12-report';
 const ENGINE_RULES_SYNC_ORDERS = 'engine-rules-2026-12-sync-orders';
 
 /**
+ * {@link ENGINE_RULES_SYNC_ORDERS}, and a flush that handed any event over ends a streak of
+ * refused delivery starts (`afterFlush`'s `progressResets`): an event refused beside it is tried
+ * again after the first backoff. One marker for them all in every new run; a run recorded before
+ * replays with the backoff it counted.
+ */
+const ENGINE_RULES_FLUSH_STREAKS = 'engine-rules-2026-12-flush-streaks';
+
+/**
  * The real time after which a charge's activity sends nothing: its latest start. On a test clock
  * the latest start is a clock time, so the activity gets what is left of it from now, in real time.
  */
@@ -235,6 +243,8 @@ class Subscription {
   allRules = false;
   /** The run recorded {@link ENGINE_RULES_WITH_REPORT}: it writes `DunningActivityAt`. */
   reportsDunning = false;
+  /** The run recorded {@link ENGINE_RULES_FLUSH_STREAKS}: a flush that handed events over ends a refusal streak. */
+  flushStreaks = false;
 
   /** On a test clock: the loop waits with nothing to do at the clock's time (what an advance waits for). */
   idle = false;
@@ -562,7 +572,9 @@ async function flushOutbox(sub: Subscription): Promise<void> {
     }
     handedOver.push(id);
   });
-  sub.mutate((s) => afterFlush(s, { handedOver, notStarted }, sub.now()));
+  sub.mutate((s) =>
+    afterFlush(s, { handedOver, notStarted }, sub.now(), { progressResets: sub.flushStreaks }),
+  );
 }
 
 /**
@@ -668,7 +680,8 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
   const sub = new Subscription(input);
   // Runs recorded before replay with the rules they ran under; every new run (a carried one too)
   // follows the current ones.
-  const syncKeysOrders = patched(ENGINE_RULES_SYNC_ORDERS);
+  sub.flushStreaks = patched(ENGINE_RULES_FLUSH_STREAKS);
+  const syncKeysOrders = sub.flushStreaks || patched(ENGINE_RULES_SYNC_ORDERS);
   sub.reportsDunning = syncKeysOrders || patched(ENGINE_RULES_WITH_REPORT);
   sub.allRules = sub.reportsDunning || patched(ENGINE_RULES);
   sub.currentRules = sub.follows(MERCHANT_TRUTH_RULES);

@@ -141,7 +141,25 @@ export function failingSubscriptionAt(t0: number, nextBillingIn = CYCLE) {
     });
     return at;
   };
-  return { subscriptionId, t0, clock, qfpay, failCycle2 };
+  /** QFPay's own retry (or the customer) pays cycle 2 at `at` (the clock's time unless given). */
+  const payCycle2 = async (handle: WorkflowHandle, at = clock.now) => {
+    qfpay.state.orders = qfpay.state.orders.map((o) =>
+      o.sequenceNo === 2 ? { ...o, status: 'PAID', respcd: '0000', at } : o,
+    );
+    qfpay.state.remote = { ...qfpay.state.remote, state: 'ACTIVE', completedCycles: 2 };
+    await handle.signal(factSignal, {
+      kind: 'payment',
+      subscriptionId,
+      orderId: orderId(subscriptionId, 2),
+      sequenceNo: 2,
+      succeeded: true,
+      respcd: '0000',
+      syssn: `${subscriptionId}-2-ok`,
+      at,
+      source: 'notification',
+    });
+  };
+  return { subscriptionId, t0, clock, qfpay, failCycle2, payCycle2 };
 }
 
 /** QFPay's notification that cycle 2 of `subscriptionId` was declined (1205) at `at`. */

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { decide, settle, wakeTime } from '../../src/domain/decide';
 import { recordEvents, type EngineState } from '../../src/domain/engine-state';
 import { afterFlush, flushRetryReached, flushRetryTime } from '../../src/domain/events/flush';
@@ -79,6 +80,76 @@ describe('handing events to their delivery workflows', () => {
     assert.equal(s.outbox.length, 0);
     assert.equal(s.flushRetryAt ?? null, null);
     assert.equal(s.flushFailures ?? 0, 0);
+  });
+
+  it('a flush that starts some events and is refused others waits the first backoff again, not a longer one', () => {
+    // Refused flushes in a row: the backoff has grown.
+    let s = withEvents(['evt.a']);
+    let now = T;
+    for (let i = 0; i < 4; i += 1) {
+      s = afterFlush(s, { handedOver: [], notStarted: ['evt.a'] }, now);
+      now = s.flushRetryAt!;
+    }
+    const first =
+      afterFlush(withEvents(['evt.x']), { handedOver: [], notStarted: ['evt.x'] }, T).flushRetryAt! - T;
+    assert.ok(s.flushRetryAt! - now >= 0);
+    // The retry starts evt.a; evt.b, recorded while it waited, is refused: Temporal takes starts
+    // again, so evt.b is tried again as soon as a first refusal would be (a merchant's event is
+    // not held for the many minutes the earlier streak had reached).
+    s = recordEvents(s, [{ id: 'evt.b', type: 'subscription.billing_resumed', data: {} } as never], now);
+    const next = afterFlush(s, { handedOver: ['evt.a'], notStarted: ['evt.b'] }, now);
+    assert.deepEqual(
+      next.outbox.map((e) => e.id),
+      ['evt.b'],
+    );
+    assert.equal(next.flushRetryAt! - now, first, 'the first backoff');
+    assert.equal(next.flushFailures, 1, 'a new streak of one refusal');
+    // A run recorded before this rule counted on, and replays so.
+    const recorded = afterFlush(s, { handedOver: ['evt.a'], notStarted: ['evt.b'] }, now, {
+      progressResets: false,
+    });
+    assert.equal(recorded.flushFailures, 5);
+    assert.ok(recorded.flushRetryAt! - now > first);
+  });
+
+  it('property: the wait after a flush that started any event is the first backoff', () => {
+    const first =
+      afterFlush(withEvents(['evt.x']), { handedOver: [], notStarted: ['evt.x'] }, T).flushRetryAt! - T;
+    fc.assert(
+      fc.property(
+        // The flushes of one run: how many events each started, how many were refused.
+        fc.array(fc.record({ started: fc.nat(3), refused: fc.nat(3) }), { minLength: 1, maxLength: 12 }),
+        (flushes) => {
+          let s = withEvents([]);
+          let now = T;
+          let n = 0;
+          let streak = 0;
+          for (const { started, refused } of flushes) {
+            const ids = Array.from({ length: started + refused }, () => `evt.${(n += 1)}`);
+            s = recordEvents(
+              s,
+              ids.map((id) => ({ id, type: 'subscription.billing_resumed', data: {} }) as never),
+              now,
+            );
+            const handedOver = [
+              ...s.outbox.map((e) => e.id).filter((id) => !ids.includes(id)),
+              ...ids.slice(0, started),
+            ];
+            s = afterFlush(s, { handedOver, notStarted: ids.slice(started) }, now);
+            streak = refused === 0 ? 0 : handedOver.length > 0 ? 1 : streak + 1;
+            if (refused === 0) {
+              assert.equal(s.flushRetryAt, undefined, 'nothing left to retry');
+              assert.equal(s.outbox.length, 0);
+            } else {
+              assert.equal(s.flushFailures, streak);
+              if (handedOver.length > 0) assert.equal(s.flushRetryAt! - now, first);
+              else assert.ok(s.flushRetryAt! - now >= first);
+              now = s.flushRetryAt!;
+            }
+          }
+        },
+      ),
+    );
   });
 
   it('an event handed over is never recorded again', () => {

@@ -66,7 +66,9 @@ describe('dunning (time-skipping server)', () => {
   });
 
   it('ends the episode without another charge when a success notification arrives between attempts', async () => {
-    const { subscriptionId, clock, qfpay, failCycle2 } = await failingSubscription(timeSkipping.env);
+    const { subscriptionId, clock, qfpay, failCycle2, payCycle2 } = await failingSubscription(
+      timeSkipping.env,
+    );
     qfpay.chargeScript = [{ outcome: 'failed' }];
     const { worker, taskQueue } = await scenarioWorker(timeSkipping.env, qfpay);
     await worker.runUntil(async () => {
@@ -76,21 +78,7 @@ describe('dunning (time-skipping server)', () => {
       await advance(timeSkipping.env, clock, 2 * HOUR); // attempt 1 made and failed
       assert.equal(qfpay.count('chargeOrder'), 1);
       // QFPay's own retry (or the customer) paid the order.
-      qfpay.state.orders = qfpay.state.orders.map((o) =>
-        o.sequenceNo === 2 ? { ...o, status: 'PAID', respcd: '0000' } : o,
-      );
-      qfpay.state.remote = { ...qfpay.state.remote, state: 'ACTIVE', completedCycles: 2 };
-      await handle.signal(factSignal, {
-        kind: 'payment',
-        subscriptionId,
-        orderId: orderId(subscriptionId, 2),
-        sequenceNo: 2,
-        succeeded: true,
-        respcd: '0000',
-        syssn: `${subscriptionId}-2-ok`,
-        at: clock.now,
-        source: 'notification',
-      });
+      await payCycle2(handle);
       await advance(timeSkipping.env, clock, 4 * DAY);
       assert.equal(qfpay.count('chargeOrder'), 1, 'no further charge');
       const view = await handle.query(snapshotQuery);

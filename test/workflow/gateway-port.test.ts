@@ -17,7 +17,6 @@ import {
   WORKFLOW_TYPES,
   cancelUpdate,
   changePriceUpdate,
-  factSignal,
   pauseBillingUpdate,
   resumeBillingUpdate,
   snapshotQuery,
@@ -27,7 +26,6 @@ import {
 import { DEFAULT_DUNNING_POLICY, mergePolicy } from '../../src/domain/episode/dunning';
 import { DAY, MINUTE, EngineDouble, advance, failingSubscription } from '../helpers/dunning-scenario';
 import { Gate, until } from '../helpers/gate';
-import { orderId } from '../helpers/qfpay-doubles';
 import { createTestWorker, useTimeSkipping, workflowTaskFailures, terminateIdle } from '../helpers/temporal';
 
 const timeSkipping = useTimeSkipping();
@@ -102,7 +100,7 @@ void describe('the subscription workflow on a gateway behind the port', () => {
   void it('escalates a failed cycle at once and never charges nor cancels for it; the gateway’s recovery makes it ACTIVE', async () => {
     await onGateway(
       async () => ({ at: Date.now() }),
-      async ({ subscriptionId, clock, qfpay, failCycle2, handle }) => {
+      async ({ clock, qfpay, failCycle2, payCycle2, handle }) => {
         await failCycle2(handle);
         // Past every attempt the policy would have planned on QFPay, and past the deadline.
         await advance(timeSkipping.env, clock, 3 * DAY);
@@ -115,21 +113,7 @@ void describe('the subscription workflow on a gateway behind the port', () => {
         assert.match(episode?.outcomeDetail ?? '', /testpay has no manual charge/);
 
         // The gateway's own retry pays the order.
-        const at = clock.now;
-        qfpay.state.orders = qfpay.state.orders.map((o) =>
-          o.sequenceNo === 2 ? { ...o, status: 'PAID', respcd: '0000', at } : o,
-        );
-        qfpay.state.remote = { ...qfpay.state.remote, state: 'ACTIVE', completedCycles: 2 };
-        await handle.signal(factSignal, {
-          kind: 'payment',
-          subscriptionId,
-          orderId: orderId(subscriptionId, 2),
-          sequenceNo: 2,
-          succeeded: true,
-          respcd: '0000',
-          at,
-          source: 'notification',
-        });
+        await payCycle2(handle);
         await until(
           'ACTIVE again',
           async () => (await handle.query(snapshotQuery)).snapshot.state === 'ACTIVE',

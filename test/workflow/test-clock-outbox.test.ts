@@ -6,15 +6,12 @@
  * delivery start of a run's first seconds.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { temporal } from '@temporalio/proto';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
-import { writeWorkflowBundle } from '../../src/dev/workflow-bundle';
+import { Worker } from '@temporalio/worker';
 import {
   clockStatusQuery,
   factSignal,
@@ -33,21 +30,15 @@ import {
   startWith,
 } from '../helpers/dunning-scenario';
 import type { FakeQfpay } from '../helpers/qfpay-doubles';
-import {
-  createTestWorker,
-  startDevServer,
-  testDataConverter,
-  workflowTaskFailures,
-} from '../helpers/temporal';
+import { useRefusingDevServer } from '../helpers/refused-starts';
+import { createTestWorker, testDataConverter, workflowTaskFailures } from '../helpers/temporal';
 
-/** The workers' log lines saying a delivery start was refused (the workflow logs each refusal). */
-const refusals: string[] = [];
-Runtime.install({
-  logger: new DefaultLogger('WARN', (entry) => {
-    const error = String(entry.meta?.error ?? '');
-    if (error.includes(REFUSED_EARLY_START)) refusals.push(String(entry.meta?.eventId));
-  }),
-});
+/** The dev server; the event ids whose delivery start was refused, in order. */
+const server = useRefusingDevServer(
+  require.resolve('../helpers/refuse-early-event-starts'),
+  REFUSED_EARLY_START,
+);
+const { refusals } = server;
 
 /**
  * A run of the second test below, recorded by the engine before the retry in real time (commit
@@ -55,22 +46,6 @@ Runtime.install({
  * Its folder keeps it from the generic replay test, whose workflow code has no refusing interceptor.
  */
 const RECORDED = 'refused-event-starts/clock-moved-past-refused-start';
-
-let env: TestWorkflowEnvironment;
-let bundlePath: string;
-const started: WorkflowHandle[] = [];
-before(async () => {
-  env = await startDevServer();
-  bundlePath = await writeWorkflowBundle(
-    join(mkdtempSync(join(tmpdir(), 'refused-starts-')), 'workflow-bundle.js'),
-    undefined,
-    [require.resolve('../helpers/refuse-early-event-starts')],
-  );
-});
-after(async () => {
-  await Promise.allSettled(started.map((h) => h.terminate('test file done')));
-  await env?.teardown();
-});
 
 /** The clock's start (see {@link CLOCK_START}). */
 const C0 = CLOCK_START;
@@ -80,8 +55,8 @@ async function withWorker(
   engine: EngineDouble,
   body: (taskQueue: string) => Promise<void>,
 ) {
-  const { worker, taskQueue } = await createTestWorker(env, {
-    bundlePath,
+  const { worker, taskQueue } = await createTestWorker(server.env, {
+    bundlePath: server.bundlePath,
     activities: { ...qfpay.activities(), ...engine.activities() },
   });
   await worker.runUntil(() => body(taskQueue));
@@ -91,7 +66,6 @@ async function withWorker(
 const onClock = () => failingSubscriptionOnClock(C0);
 
 async function startDeclined(taskQueue: string, { subscriptionId, failCycle2 }: ReturnType<typeof onClock>) {
-  const server = { env, track: (handle: WorkflowHandle) => void started.push(handle) };
   const handle = await startWith(
     server,
     taskQueue,
@@ -123,7 +97,7 @@ async function declinedRun(
 /** Replays a history with the refusing workflow code, as a worker with nothing cached would. */
 function replay(history: temporal.api.history.v1.IHistory): Promise<void> {
   return Worker.runReplayHistory(
-    { workflowBundle: { codePath: bundlePath }, dataConverter: testDataConverter() },
+    { workflowBundle: { codePath: server.bundlePath }, dataConverter: testDataConverter() },
     history,
   );
 }

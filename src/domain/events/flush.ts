@@ -14,11 +14,18 @@ export function flushDue(s: EngineState, now: number): boolean {
  * Events handed to their delivery workflows (started now, or started before: the id derives from
  * the fact) leave the outbox. An event whose delivery could not be started stays, and the flush
  * is tried again after a backoff: an event the engine recorded is delivered, never lost.
+ *
+ * The backoff grows with refused flushes in a row only. A flush that handed any event over shows
+ * Temporal takes starts again: one it refused beside them begins a new streak, and is tried again
+ * after the first backoff (`progressResets`). Runs recorded before counted every refused flush
+ * since the last one with none refused, so that events recorded later (a decline, a recovery)
+ * waited for the streak's backoff of up to 15 minutes; they replay so (`progressResets: false`).
  */
 export function afterFlush(
   state: EngineState,
   { handedOver, notStarted }: { handedOver: readonly string[]; notStarted: readonly string[] },
   now: number,
+  { progressResets = true }: { progressResets?: boolean } = {},
 ): EngineState {
   const done = new Set(handedOver);
   const next: EngineState = {
@@ -30,7 +37,7 @@ export function afterFlush(
     const { flushFailures: _failures, flushRetryAt: _retryAt, ...rest } = next;
     return rest;
   }
-  const failures = (state.flushFailures ?? 0) + 1;
+  const failures = progressResets && handedOver.length > 0 ? 1 : (state.flushFailures ?? 0) + 1;
   return { ...next, flushFailures: failures, flushRetryAt: now + Math.max(1_000, syncBackoff(failures) / 4) };
 }
 

@@ -260,10 +260,10 @@ export const ENGINE_SERVER_CONFIG: Readonly<Record<string, string>> = {
  * engine's value of the same name.
  */
 export function engineServerConfig(overrides: readonly string[] = []): string[] {
-  const named = new Map(overrides.map((o) => [o.slice(0, o.indexOf('=')), o]));
+  const overridden = new Set(overrides.map((o) => o.slice(0, o.indexOf('='))));
   return [
     ...Object.entries(ENGINE_SERVER_CONFIG)
-      .filter(([name]) => !named.has(name))
+      .filter(([name]) => !overridden.has(name))
       .map(([name, value]) => `${name}=${value}`),
     ...overrides,
   ];

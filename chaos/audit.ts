@@ -223,6 +223,28 @@ export function eventStartFaultRan(refusedStarts: number, deliveries: readonly D
   };
 }
 
+/** The outboxes that held events when one sample of the wait for merchant events was taken. */
+export interface HoldingSample {
+  at: number;
+  holding: readonly { id: string; count: number }[];
+}
+
+/**
+ * The subscriptions that held events in every sample of the last `forMs` (the samples must span
+ * it), with the last sample's count. Plans bill on while the run waits for its events, so a
+ * workflow may hold fresh events at any one moment: a refused start waits its backoff (15 s). One
+ * that holds events in every sample for minutes never hands them over, or waits far too long.
+ */
+export function heldThroughout(
+  samples: readonly HoldingSample[],
+  forMs: number,
+): { id: string; count: number }[] {
+  const last = samples.at(-1);
+  if (!last || last.at - samples[0]!.at < forMs) return [];
+  const window = samples.filter((s) => s.at >= last.at - forMs);
+  return last.holding.filter(({ id }) => window.every((s) => s.holding.some((h) => h.id === id)));
+}
+
 /**
  * Every event the engine recorded left its subscription's outbox for a delivery workflow once the
  * run settled: one still held (a refused start never tried again) is an event the merchant does

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { temporal } from '@temporalio/proto';
 import { SEARCH_ATTRIBUTES, snapshotQuery, subscriptionWorkflowId } from '../src/workflows/definitions';
-import type { Check, WorkflowReading } from './audit';
+import { heldThroughout, type Check, type HoldingSample, type WorkflowReading } from './audit';
 import { CHAOS_API_KEY, type ChaosStack } from './stack';
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -104,9 +104,15 @@ export interface EventsHeld {
   count: number;
 }
 
+/** How long a workflow must hold events, in every sample, for the audit to count them as never handed over. */
+export const HELD_TOO_LONG_MS = 2 * 60_000;
+
 /** What was still open when the wait for merchant events ended (nothing, once settled). */
 export interface EventsOpen {
-  /** The subscriptions whose workflows still held events in their outbox, and how many each. */
+  /**
+   * The subscriptions whose workflows held events in their outbox in every sample of the wait's
+   * last {@link HELD_TOO_LONG_MS}, and how many each held last.
+   */
   holding: EventsHeld[];
   /** Deliveries pending or retrying in the delivery log. */
   pending: number;
@@ -116,8 +122,10 @@ export interface EventsOpen {
 /**
  * Waits until no subscription workflow holds an event it has not handed to a delivery workflow
  * (a refused start is tried again with a backoff), and the delivery log has none pending or
- * retrying (bounded at 5 minutes; then it logs what was still open, and the audit's
- * `outboxesEmptied` reports the events that never left their outbox).
+ * retrying (bounded at 5 minutes; then it logs what was still open). Plans bill on meanwhile, so
+ * a workflow may hold fresh events at the bound, waiting its first backoff: the audit's
+ * `outboxesEmptied` reports those that held events in every sample of the last
+ * {@link HELD_TOO_LONG_MS} (`heldThroughout`).
  */
 export async function untilEventsDelivered(
   stack: ChaosStack,
@@ -127,6 +135,7 @@ export async function untilEventsDelivered(
 ): Promise<EventsOpen> {
   const until = Date.now() + 5 * 60_000;
   let open: EventsOpen = { holding: [], pending: 0, retrying: 0 };
+  const samples: HoldingSample[] = [];
   for (let last = -1; Date.now() < until;) {
     const [pending = 0, retrying = 0] = await Promise.all(
       ['pending', 'retrying'].map(async (status) => {
@@ -145,16 +154,21 @@ export async function untilEventsDelivered(
       if (view.body.eventsWaiting) holding.push({ id, count: view.body.eventsWaiting });
     });
     open = { holding: holding.sort((a, b) => a.id.localeCompare(b.id)), pending, retrying };
+    samples.push({ at: Date.now(), holding: open.holding });
     if (holding.length === 0 && pending === 0 && retrying === 0 && deliveries.length === last) return open;
     last = deliveries.length;
     await sleep(10_000);
   }
+  const held = heldThroughout(samples, HELD_TOO_LONG_MS);
+  const named = (list: readonly EventsHeld[]) =>
+    list.length === 0 ? 'none' : list.map((h) => `${h.id} (${h.count})`).join(', ');
   log(
-    `events still open after 5 minutes: ${deliveries.length} deliveries received; ${open.pending} pending and ` +
-      `${open.retrying} retrying in the delivery log; events not yet handed to a delivery workflow: ` +
-      `${open.holding.length === 0 ? 'none' : open.holding.map((h) => `${h.id} (${h.count})`).join(', ')}`,
+    `events still open after 5 minutes (plans bill on): ${deliveries.length} deliveries received; ` +
+      `${open.pending} pending and ${open.retrying} retrying in the delivery log; events not yet ` +
+      `handed to a delivery workflow: ${named(open.holding)}; held in every sample of the last ` +
+      `${HELD_TOO_LONG_MS / 60_000} minutes: ${named(held)}`,
   );
-  return open;
+  return { ...open, holding: held };
 }
 
 export async function readWorkflow(stack: ChaosStack, id: string): Promise<WorkflowReading> {

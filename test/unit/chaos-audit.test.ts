@@ -10,6 +10,7 @@ import {
   clocksReady,
   eventsInClockTime,
   eventStartFaultRan,
+  heldThroughout,
   outboxesEmptied,
   merchantEventsComplete,
   noCancelOfPaidPlan,
@@ -202,6 +203,32 @@ describe('the chaos audit', () => {
     assert.deepEqual(outboxesEmptied(2, []).violations, []);
     assert.deepEqual(outboxesEmptied(2, [{ id: 'sub_a', count: 2 }]).violations, [
       '2 events of sub_a never handed to a delivery workflow',
+    ]);
+  });
+
+  it('counts as held only events a workflow held in every sample of its last two minutes', () => {
+    const s = (at: number, ...holding: [string, number][]) => ({
+      at,
+      holding: holding.map(([id, count]) => ({ id, count })),
+    });
+    const MIN = 60_000;
+    // sub_a held throughout (a stuck outbox, or one waiting minutes for its retry); sub_b only at
+    // the last sample (a refused start waiting its first backoff, 15 s); sub_c held two minutes but
+    // handed its events over in between (fresh events each time, not the same wait).
+    const samples = [
+      s(0, ['sub_a', 3]),
+      s(0.5 * MIN, ['sub_a', 5], ['sub_c', 1]),
+      s(1 * MIN, ['sub_a', 6]),
+      s(1.5 * MIN, ['sub_a', 6], ['sub_c', 1]),
+      s(2 * MIN, ['sub_a', 7], ['sub_b', 1], ['sub_c', 2]),
+    ];
+    assert.deepEqual(heldThroughout(samples, 2 * MIN), [{ id: 'sub_a', count: 7 }]);
+    // A window shorter than asked for proves nothing held for long.
+    assert.deepEqual(heldThroughout(samples.slice(2), 2 * MIN), []);
+    assert.deepEqual(heldThroughout([], 2 * MIN), []);
+    assert.deepEqual(heldThroughout(samples, 0.5 * MIN), [
+      { id: 'sub_a', count: 7 },
+      { id: 'sub_c', count: 2 },
     ]);
   });
 
